@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// The unimem command. Runs the TypeScript sources through tsx so that no build
+// step stands between a fresh clone and `npx unimem`, and so that `unimem exec`
+// can load userspace programs written in TypeScript.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

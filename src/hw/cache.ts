@@ -1,0 +1,419 @@
+import type { PhysicalMemory } from './memory.ts';
+import type { Prng } from './prng.ts';
+
+/** Geometry and cost model of the CPU's data cache. */
+export interface CacheConfig {
+  /** Line size in bytes (default 64). */
+  lineSize: number;
+  /** Capacity in bytes. */
+  size: number;
+  ways: number;
+  /** Cost of maintaining one line by address (DCCMVAC and friends), per line of the range. */
+  lineOpNs: number;
+  /** Cost of visiting one line slot in a whole-cache set/way operation. */
+  setWayOpNs: number;
+  /** Cost of writing one dirty line back to memory. */
+  writebackNs: number;
+  /** Cost of a CPU access that hits, per line touched. */
+  hitNs: number;
+  /** Cost of a linefill from memory. */
+  missNs: number;
+}
+
+export const DEFAULT_CACHE: CacheConfig = {
+  lineSize: 64,
+  size: 512 * 1024,
+  ways: 8,
+  lineOpNs: 4,
+  setWayOpNs: 1,
+  writebackNs: 12,
+  hitNs: 1,
+  missNs: 40,
+};
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  /** Dirty lines written back by eviction (at moments nobody chose). */
+  evictionWritebacks: number;
+  /** Dirty lines written back by clean operations. */
+  cleanWritebacks: number;
+  /** Valid lines dropped by invalidate operations (dirty data included). */
+  invalidatedLines: number;
+  /** Dirty lines whose data an invalidate discarded. */
+  discardedDirtyLines: number;
+  cleanBytes: number;
+  invalidateBytes: number;
+  fullFlushes: number;
+  prefetches: number;
+  /** Non-cacheable accesses that hit a line brought in through another mapping. */
+  mismatchedHits: number;
+  /** Simulated ns spent in accesses and maintenance. */
+  busyNs: number;
+}
+
+const INVALID = -1;
+
+/**
+ * A set-associative, write-back, write-allocate, physically tagged data cache
+ * that really holds data. It is not coherent with device DMA: a device that
+ * reads memory sees what was last written back, and a device write leaves a
+ * valid line stale. Victims are chosen with the SoC's PRNG, so dirty lines
+ * reach memory at moments nobody chose, as on real hardware.
+ */
+export class CpuCache {
+  readonly cfg: CacheConfig;
+  readonly sets: number;
+  readonly ways: number;
+  readonly lineSize: number;
+  readonly slots: number;
+  readonly stats: CacheStats = {
+    hits: 0,
+    misses: 0,
+    evictions: 0,
+    evictionWritebacks: 0,
+    cleanWritebacks: 0,
+    invalidatedLines: 0,
+    discardedDirtyLines: 0,
+    cleanBytes: 0,
+    invalidateBytes: 0,
+    fullFlushes: 0,
+    prefetches: 0,
+    mismatchedHits: 0,
+    busyNs: 0,
+  };
+  /** Line number (address / lineSize) held by each slot, or -1. */
+  private readonly tags: Float64Array;
+  private readonly dirty: Uint8Array;
+  private readonly data: Uint8Array;
+  private valid = 0;
+  private readonly mem: PhysicalMemory;
+  private readonly prng: Prng;
+
+  constructor(mem: PhysicalMemory, prng: Prng, cfg: Partial<CacheConfig> = {}) {
+    this.cfg = { ...DEFAULT_CACHE, ...cfg };
+    const { lineSize, size, ways } = this.cfg;
+    if (!isPow2(lineSize) || lineSize < 16) throw new Error(`cache line size ${lineSize} must be a power of two >= 16`);
+    if (size % (lineSize * ways) !== 0) throw new Error(`cache size ${size} is not a multiple of line size x ways`);
+    this.lineSize = lineSize;
+    this.ways = ways;
+    this.sets = size / (lineSize * ways);
+    this.slots = this.sets * ways;
+    this.tags = new Float64Array(this.slots).fill(INVALID);
+    this.dirty = new Uint8Array(this.slots);
+    this.data = new Uint8Array(this.slots * lineSize);
+    this.mem = mem;
+    this.prng = prng;
+  }
+
+  /** Number of valid lines. */
+  get validLines(): number {
+    return this.valid;
+  }
+
+  /** True when the line holding `pa` is in the cache. */
+  contains(pa: number): boolean {
+    return this.lookup(Math.floor(pa / this.lineSize)) >= 0;
+  }
+
+  /** True when the line holding `pa` is in the cache and dirty. */
+  isDirty(pa: number): boolean {
+    const s = this.lookup(Math.floor(pa / this.lineSize));
+    return s >= 0 && this.dirty[s] === 1;
+  }
+
+  /** A cacheable read: hits come from the cache, misses allocate a line. */
+  read(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
+    const L = this.lineSize;
+    let done = 0;
+    while (done < len) {
+      const a = pa + done;
+      const line = Math.floor(a / L);
+      const lo = a - line * L;
+      const n = Math.min(len - done, L - lo);
+      const s = this.slotFor(line, true);
+      const base = s * L + lo;
+      dst.set(this.data.subarray(base, base + n), dstOff + done);
+      done += n;
+    }
+  }
+
+  /** A cacheable write-back write: allocates on miss and leaves the line dirty. */
+  write(pa: number, src: Uint8Array, srcOff: number, len: number): void {
+    const L = this.lineSize;
+    let done = 0;
+    while (done < len) {
+      const a = pa + done;
+      const line = Math.floor(a / L);
+      const lo = a - line * L;
+      const n = Math.min(len - done, L - lo);
+      // A write of a whole line needs no linefill.
+      const s = this.slotFor(line, n !== L);
+      this.data.set(src.subarray(srcOff + done, srcOff + done + n), s * L + lo);
+      this.dirty[s] = 1;
+      done += n;
+    }
+  }
+
+  /** A cacheable memset. */
+  fill(pa: number, len: number, value: number): void {
+    const L = this.lineSize;
+    let done = 0;
+    while (done < len) {
+      const a = pa + done;
+      const line = Math.floor(a / L);
+      const lo = a - line * L;
+      const n = Math.min(len - done, L - lo);
+      const s = this.slotFor(line, n !== L);
+      this.data.fill(value, s * L + lo, s * L + lo + n);
+      this.dirty[s] = 1;
+      done += n;
+    }
+  }
+
+  /** A write-through write: memory is updated, and a line already present too; no allocation. */
+  writeThrough(pa: number, src: Uint8Array, srcOff: number, len: number): void {
+    this.mem.write(pa, src, srcOff, len);
+    this.forEachPresent(pa, len, (s, lo, off, n) => {
+      this.data.set(src.subarray(srcOff + off, srcOff + off + n), s * this.lineSize + lo);
+    });
+    this.stats.busyNs += this.cfg.missNs * Math.ceil(len / this.lineSize);
+  }
+
+  /**
+   * A non-cacheable read. The architecture calls a hit on a line brought in
+   * through a cacheable alias UNPREDICTABLE; real cores return the cached
+   * (stale) line, which is the silent corruption the aliasing rule exists to
+   * prevent, so that is what happens here.
+   */
+  readUncached(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
+    this.mem.read(pa, dst, dstOff, len);
+    this.stats.busyNs += this.cfg.missNs * Math.ceil(len / this.lineSize);
+    if (this.valid === 0) return;
+    this.forEachPresent(pa, len, (s, lo, off, n) => {
+      this.stats.mismatchedHits++;
+      const b = s * this.lineSize + lo;
+      dst.set(this.data.subarray(b, b + n), dstOff + off);
+    });
+  }
+
+  /** A non-cacheable write: memory changes, a line held through an alias stays stale. */
+  writeUncached(pa: number, src: Uint8Array, srcOff: number, len: number): void {
+    this.mem.write(pa, src, srcOff, len);
+    this.stats.busyNs += this.cfg.missNs * Math.ceil(len / this.lineSize);
+    if (this.valid === 0) return;
+    this.forEachPresent(pa, len, () => {
+      this.stats.mismatchedHits++;
+    });
+  }
+
+  /** A non-cacheable memset. */
+  fillUncached(pa: number, len: number, value: number): void {
+    this.mem.fill(pa, len, value);
+    this.stats.busyNs += this.cfg.missNs * Math.ceil(len / this.lineSize);
+  }
+
+  /** An IO-coherent device read: memory, overlaid by whatever the cache holds. */
+  snoopRead(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
+    this.mem.read(pa, dst, dstOff, len);
+    if (this.valid === 0) return;
+    this.forEachPresent(pa, len, (s, lo, off, n) => {
+      const b = s * this.lineSize + lo;
+      dst.set(this.data.subarray(b, b + n), dstOff + off);
+    });
+  }
+
+  /** An IO-coherent device write: memory and any cached copy both change. */
+  snoopWrite(pa: number, src: Uint8Array, srcOff: number, len: number): void {
+    this.mem.write(pa, src, srcOff, len);
+    if (this.valid === 0) return;
+    this.forEachPresent(pa, len, (s, lo, off, n) => {
+      this.data.set(src.subarray(srcOff + off, srcOff + off + n), s * this.lineSize + lo);
+    });
+  }
+
+  /** Pulls the line holding `pa` in, as a speculative prefetch does; true when it was absent. */
+  prefetch(pa: number): boolean {
+    const line = Math.floor(pa / this.lineSize);
+    if (this.lookup(line) >= 0) return false;
+    if (!this.mem.decodes(line * this.lineSize, this.lineSize)) return false;
+    this.allocate(line, true);
+    this.stats.prefetches++;
+    return true;
+  }
+
+  /** Cleans [pa, pa+len) by address (dmac_clean_range): dirty lines are written back. Returns the cost in ns. */
+  cleanRange(pa: number, len: number): number {
+    return this.rangeOp(pa, len, true, false);
+  }
+
+  /** Invalidates [pa, pa+len) by address (dmac_inv_range): lines are dropped, dirty data included. */
+  invalidateRange(pa: number, len: number): number {
+    return this.rangeOp(pa, len, false, true);
+  }
+
+  /** Cleans and invalidates [pa, pa+len) by address (dmac_flush_range). */
+  cleanInvalidateRange(pa: number, len: number): number {
+    return this.rangeOp(pa, len, true, true);
+  }
+
+  /** Cleans the whole cache by set/way (flush_cache_all without the invalidate). */
+  cleanAll(): number {
+    return this.wholeOp(true, false);
+  }
+
+  /** Invalidates the whole cache by set/way; dirty data anywhere is lost. */
+  invalidateAll(): number {
+    return this.wholeOp(false, true);
+  }
+
+  /** Cleans and invalidates the whole cache by set/way (flush_cache_all). */
+  cleanInvalidateAll(): number {
+    return this.wholeOp(true, true);
+  }
+
+  /** The cost in ns a range operation over `len` bytes would take with no dirty lines. */
+  rangeCostNs(len: number): number {
+    return Math.ceil(len / this.lineSize) * this.cfg.lineOpNs;
+  }
+
+  /** The cost in ns of a whole-cache operation with no dirty lines. */
+  wholeCostNs(): number {
+    return this.slots * this.cfg.setWayOpNs;
+  }
+
+  private rangeOp(pa: number, len: number, clean: boolean, inval: boolean): number {
+    if (len <= 0) return 0;
+    const L = this.lineSize;
+    const first = Math.floor(pa / L);
+    const last = Math.floor((pa + len - 1) / L);
+    const lines = last - first + 1;
+    let ns = lines * this.cfg.lineOpNs;
+    if (clean) this.stats.cleanBytes += lines * L;
+    if (inval) this.stats.invalidateBytes += lines * L;
+    if (this.valid > 0) {
+      if (lines > this.slots) {
+        for (let s = 0; s < this.slots; s++) {
+          const t = this.tags[s]!;
+          if (t >= first && t <= last) ns += this.maintain(s, clean, inval);
+        }
+      } else {
+        for (let line = first; line <= last; line++) {
+          const s = this.lookup(line);
+          if (s >= 0) ns += this.maintain(s, clean, inval);
+        }
+      }
+    }
+    this.stats.busyNs += ns;
+    return ns;
+  }
+
+  private wholeOp(clean: boolean, inval: boolean): number {
+    let ns = this.slots * this.cfg.setWayOpNs;
+    this.stats.fullFlushes++;
+    for (let s = 0; s < this.slots && this.valid > 0; s++) {
+      if (this.tags[s] !== INVALID) ns += this.maintain(s, clean, inval);
+    }
+    this.stats.busyNs += ns;
+    return ns;
+  }
+
+  /** Cleans and/or invalidates one slot; returns the writeback cost. */
+  private maintain(s: number, clean: boolean, inval: boolean): number {
+    let ns = 0;
+    if (clean && this.dirty[s] === 1) {
+      this.writeback(s);
+      this.stats.cleanWritebacks++;
+      ns += this.cfg.writebackNs;
+    }
+    if (inval) {
+      if (this.dirty[s] === 1) this.stats.discardedDirtyLines++;
+      this.tags[s] = INVALID;
+      this.dirty[s] = 0;
+      this.valid--;
+      this.stats.invalidatedLines++;
+    }
+    return ns;
+  }
+
+  private lookup(line: number): number {
+    const set = line % this.sets;
+    const base = set * this.ways;
+    for (let w = 0; w < this.ways; w++) if (this.tags[base + w] === line) return base + w;
+    return -1;
+  }
+
+  /** Returns the slot of `line`, allocating it (and filling it from memory when `fill`). */
+  private slotFor(line: number, fill: boolean): number {
+    const s = this.lookup(line);
+    if (s >= 0) {
+      this.stats.hits++;
+      this.stats.busyNs += this.cfg.hitNs;
+      return s;
+    }
+    this.stats.misses++;
+    this.stats.busyNs += this.cfg.missNs;
+    return this.allocate(line, fill);
+  }
+
+  private allocate(line: number, fill: boolean): number {
+    const L = this.lineSize;
+    const base = (line % this.sets) * this.ways;
+    let s = -1;
+    for (let w = 0; w < this.ways; w++) {
+      if (this.tags[base + w] === INVALID) {
+        s = base + w;
+        break;
+      }
+    }
+    if (s < 0) {
+      s = base + this.prng.int(this.ways);
+      this.stats.evictions++;
+      if (this.dirty[s] === 1) {
+        this.writeback(s);
+        this.stats.evictionWritebacks++;
+        this.stats.busyNs += this.cfg.writebackNs;
+      }
+      this.valid--;
+    }
+    if (fill) this.mem.read(line * L, this.data, s * L, L);
+    this.tags[s] = line;
+    this.dirty[s] = 0;
+    this.valid++;
+    return s;
+  }
+
+  private writeback(s: number): void {
+    const L = this.lineSize;
+    this.mem.write(this.tags[s]! * L, this.data, s * L, L);
+    this.dirty[s] = 0;
+  }
+
+  /** Calls `fn(slot, offsetInLine, offsetInRange, bytes)` for every cached line overlapping the range. */
+  private forEachPresent(pa: number, len: number, fn: (s: number, lo: number, off: number, n: number) => void): void {
+    const L = this.lineSize;
+    const first = Math.floor(pa / L);
+    const last = Math.floor((pa + len - 1) / L);
+    const visit = (s: number, line: number): void => {
+      const start = Math.max(pa, line * L);
+      const end = Math.min(pa + len, (line + 1) * L);
+      fn(s, start - line * L, start - pa, end - start);
+    };
+    if (last - first + 1 > this.slots) {
+      for (let s = 0; s < this.slots; s++) {
+        const t = this.tags[s]!;
+        if (t >= first && t <= last) visit(s, t);
+      }
+    } else {
+      for (let line = first; line <= last; line++) {
+        const s = this.lookup(line);
+        if (s >= 0) visit(s, line);
+      }
+    }
+  }
+}
+
+function isPow2(x: number): boolean {
+  return x > 0 && (x & (x - 1)) === 0;
+}

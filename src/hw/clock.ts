@@ -1,0 +1,159 @@
+/**
+ * Discrete-event clock in simulated nanoseconds. Simulated threads (processes,
+ * device jobs, interrupt handlers) are async functions that wait with
+ * `sleep()`; `run()` pops events in (time, sequence) order and lets each
+ * woken thread run until it waits again before waking the next, so the
+ * interleaving is fully determined by the events, never by wall time.
+ */
+export class Clock {
+  /** Simulated time in nanoseconds. */
+  now = 0;
+  private seq = 0;
+  private times: number[] = [];
+  private seqs: number[] = [];
+  private fns: (() => void)[] = [];
+  private readonly failures: unknown[] = [];
+  private live = 0;
+
+  /** Calls `fn` at simulated time `at` (never earlier than now). */
+  at(at: number, fn: () => void): void {
+    this.push(Math.max(at, this.now), fn);
+  }
+
+  /** Calls `fn` after `delay` simulated nanoseconds. */
+  after(delay: number, fn: () => void): void {
+    this.push(this.now + Math.max(0, delay), fn);
+  }
+
+  /** Waits `ns` simulated nanoseconds (msleep/ndelay in simulated time). */
+  sleep(ns: number): Promise<void> {
+    return new Promise((resolve) => this.after(ns, resolve));
+  }
+
+  /** Waits until simulated time `t`. */
+  sleepUntil(t: number): Promise<void> {
+    return new Promise((resolve) => this.at(t, resolve));
+  }
+
+  /**
+   * Starts a simulated thread (kthread_run). Its failure is kept and rethrown
+   * by `run()`, so a crashed thread never goes unnoticed.
+   */
+  spawn<T>(fn: () => Promise<T>): Promise<T> {
+    this.live++;
+    const p = Promise.resolve().then(fn);
+    p.then(
+      () => this.live--,
+      (e) => {
+        this.live--;
+        this.failures.push(e);
+      },
+    );
+    return p;
+  }
+
+  /** Number of spawned threads that have not finished. */
+  get liveThreads(): number {
+    return this.live;
+  }
+
+  /** Number of pending events. */
+  get pending(): number {
+    return this.times.length;
+  }
+
+  /**
+   * Runs events until none are left or simulated time would pass `until`.
+   * Between events it lets every runnable thread reach its next wait.
+   */
+  async run(until = Infinity): Promise<void> {
+    await settle();
+    this.throwFailure();
+    while (this.times.length > 0 && this.times[0]! <= until) {
+      const fn = this.pop();
+      fn();
+      await settle();
+      this.throwFailure();
+    }
+    if (until !== Infinity && this.now < until) this.now = until;
+  }
+
+  /** Runs until `p` settles, then returns its value (or throws its error). */
+  async runUntilSettled<T>(p: Promise<T>): Promise<T> {
+    let done = false;
+    p.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    await settle();
+    while (!done && this.times.length > 0) {
+      const fn = this.pop();
+      fn();
+      await settle();
+    }
+    if (!done) throw new Error('deadlock: the awaited simulated thread waits on an event that never comes');
+    return p;
+  }
+
+  private throwFailure(): void {
+    if (this.failures.length > 0) throw this.failures.shift();
+  }
+
+  private push(time: number, fn: () => void): void {
+    const t = this.times;
+    const s = this.seqs;
+    const f = this.fns;
+    let i = t.length;
+    const seq = this.seq++;
+    t.push(time);
+    s.push(seq);
+    f.push(fn);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (t[p]! < time || (t[p] === time && s[p]! < seq)) break;
+      t[i] = t[p]!;
+      s[i] = s[p]!;
+      f[i] = f[p]!;
+      i = p;
+    }
+    t[i] = time;
+    s[i] = seq;
+    f[i] = fn;
+  }
+
+  private pop(): () => void {
+    const t = this.times;
+    const s = this.seqs;
+    const f = this.fns;
+    const topFn = f[0]!;
+    this.now = t[0]!;
+    const lastT = t.pop()!;
+    const lastS = s.pop()!;
+    const lastF = f.pop()!;
+    const n = t.length;
+    if (n > 0) {
+      let i = 0;
+      while (true) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        let c = l;
+        if (r < n && (t[r]! < t[l]! || (t[r] === t[l] && s[r]! < s[l]!))) c = r;
+        if (t[c]! > lastT || (t[c] === lastT && s[c]! > lastS)) break;
+        t[i] = t[c]!;
+        s[i] = s[c]!;
+        f[i] = f[c]!;
+        i = c;
+      }
+      t[i] = lastT;
+      s[i] = lastS;
+      f[i] = lastF;
+    }
+    return topFn;
+  }
+}
+
+/** Lets every queued promise continuation run (one macrotask turn). */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

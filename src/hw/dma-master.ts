@@ -1,0 +1,157 @@
+import type { Clock } from './clock.ts';
+import type { CpuCache } from './cache.ts';
+import type { Interconnect, MasterPort } from './interconnect.ts';
+import type { PhysicalMemory } from './memory.ts';
+
+/**
+ * What sits between a master and the bus: nothing (bus address = physical
+ * address), or an SMMU context. `translate` returns the physical address of
+ * `addr` and how many bytes from there are contiguous in this translation, or
+ * throws DmaFault when the transaction is terminated.
+ */
+export interface Translator {
+  translate(addr: number, write: boolean): { pa: number; run: number };
+}
+
+/** A DMA transaction that the master's translation terminated (an IOMMU fault the handler did not fix). */
+export class DmaFault extends Error {
+  readonly address: number;
+  readonly write: boolean;
+  readonly master: string;
+  constructor(master: string, address: number, write: boolean, why: string) {
+    super(`${master}: DMA ${write ? 'write' : 'read'} at 0x${address.toString(16)} terminated: ${why}`);
+    this.name = 'DmaFault';
+    this.address = address;
+    this.write = write;
+    this.master = master;
+  }
+}
+
+/** Static description of a bus master's DMA port. */
+export interface DmaMasterConfig {
+  name: string;
+  /** IO-coherent masters snoop the CPU cache; others see memory only. */
+  coherent: boolean;
+}
+
+/**
+ * A device's DMA port. It moves real bytes between bus addresses and its
+ * own buffers, through its translation, with the interconnect's timing. A
+ * non-coherent master reads memory and ignores dirty CPU lines; an
+ * IO-coherent one snoops them.
+ */
+export class DmaMaster {
+  readonly name: string;
+  readonly coherent: boolean;
+  translator: Translator | null = null;
+  readonly port: MasterPort;
+  private readonly mem: PhysicalMemory;
+  private readonly cache: CpuCache;
+  private readonly clock: Clock;
+  private readonly bus: Interconnect;
+
+  constructor(cfg: DmaMasterConfig, port: MasterPort, mem: PhysicalMemory, cache: CpuCache, clock: Clock, bus: Interconnect) {
+    this.name = cfg.name;
+    this.coherent = cfg.coherent;
+    this.port = port;
+    this.mem = mem;
+    this.cache = cache;
+    this.clock = clock;
+    this.bus = bus;
+  }
+
+  /** Reads [addr, addr+len) into dst now; returns the transfer time in ns. Throws BusError or DmaFault. */
+  readNow(addr: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): number {
+    this.moveIn(addr, dst, dstOff, len);
+    return this.bus.transfer(this.port, len, 0);
+  }
+
+  /** Writes src to [addr, addr+len) now; returns the transfer time in ns. */
+  writeNow(addr: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): number {
+    this.moveOut(addr, src, srcOff, len);
+    return this.bus.transfer(this.port, 0, len);
+  }
+
+  /** Fills [addr, addr+len) with `value` now; returns the transfer time in ns. */
+  fillNow(addr: number, len: number, value: number): number {
+    this.walk(addr, len, true, (pa, _off, n) => {
+      if (this.coherent && this.cache.validLines > 0) this.cache.snoopWrite(pa, new Uint8Array(n).fill(value), 0, n);
+      else this.mem.fill(pa, n, value);
+    });
+    return this.bus.transfer(this.port, 0, len);
+  }
+
+  /**
+   * Copies len bytes from bus address src to bus address dst (a memcpy DMA
+   * engine); returns the transfer time in ns.
+   */
+  copyNow(dst: number, src: number, len: number): number {
+    if (!this.translator && !this.coherent) {
+      this.mem.copy(dst, src, len);
+    } else {
+      const buf = new Uint8Array(Math.min(len, 1 << 20));
+      for (let done = 0; done < len; done += buf.length) {
+        const n = Math.min(buf.length, len - done);
+        this.moveIn(src + done, buf, 0, n);
+        this.moveOut(dst + done, buf, 0, n);
+      }
+    }
+    return this.bus.transfer(this.port, len, len);
+  }
+
+  /** Reads, then waits the transfer time in simulated ns (the device is busy meanwhile). */
+  async read(addr: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): Promise<void> {
+    await this.clock.sleep(this.readNow(addr, dst, dstOff, len));
+  }
+
+  /**
+   * Waits the transfer time, then writes: the bytes land in memory when the
+   * transfer completes, so a CPU that looks earlier sees the old data.
+   */
+  async write(addr: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): Promise<void> {
+    await this.clock.sleep(this.timeFor(len));
+    this.writeNow(addr, src, srcOff, len);
+  }
+
+  /** Copies with the engine's timing; the destination changes at completion. */
+  async copy(dst: number, src: number, len: number): Promise<void> {
+    const tmp = new Uint8Array(len);
+    this.readNow(src, tmp, 0, len);
+    await this.clock.sleep(this.timeFor(len));
+    this.writeNow(dst, tmp, 0, len);
+  }
+
+  /** The time a transfer of `bytes` takes on this master's port, in ns. */
+  timeFor(bytes: number): number {
+    return this.port.latencyNs + (bytes / this.port.bandwidth) * 1e9;
+  }
+
+  private moveIn(addr: number, dst: Uint8Array, dstOff: number, len: number): void {
+    this.walk(addr, len, false, (pa, off, n) => {
+      if (this.coherent) this.cache.snoopRead(pa, dst, dstOff + off, n);
+      else this.mem.read(pa, dst, dstOff + off, n);
+    });
+  }
+
+  private moveOut(addr: number, src: Uint8Array, srcOff: number, len: number): void {
+    this.walk(addr, len, true, (pa, off, n) => {
+      if (this.coherent) this.cache.snoopWrite(pa, src, srcOff + off, n);
+      else this.mem.write(pa, src, srcOff + off, n);
+    });
+  }
+
+  /** Splits [addr, addr+len) into physically contiguous runs through the translation. */
+  private walk(addr: number, len: number, write: boolean, fn: (pa: number, off: number, n: number) => void): void {
+    if (!this.translator) {
+      fn(addr, 0, len);
+      return;
+    }
+    let off = 0;
+    while (off < len) {
+      const { pa, run } = this.translator.translate(addr + off, write);
+      const n = Math.min(run, len - off);
+      fn(pa, off, n);
+      off += n;
+    }
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * DOC: hw — the simulated SoC
+ *
+ * Knows nothing of Linux. Physical memory is byte-accurate and sparse; an
+ * access no bank decodes is a BusError seen by the master that made it. The
+ * CPU reaches memory through a write-back data cache that is NOT coherent
+ * with DMA unless the platform says so: only explicit clean/invalidate calls
+ * move data between the two views, and each costs simulated time. Devices
+ * move bytes through DmaMaster ports, optionally behind an SMMU context.
+ * All time is simulated ns on the Clock; all randomness comes from the one
+ * Prng, so a seed fixes a run. Nothing here sleeps except the async
+ * DmaMaster transfers, which wait on the Clock.
+ */
+export * from './prng.ts';
+export * from './clock.ts';
+export * from './memory.ts';
+export * from './interconnect.ts';
+export * from './cache.ts';
+export * from './cpu.ts';
+export * from './page-counters.ts';
+export * from './dma-master.ts';
+export * from './soc.ts';

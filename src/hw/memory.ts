@@ -1,0 +1,221 @@
+import { hex } from '../lib/index.ts';
+
+/** One region of the physical address map: a DRAM bank or on-chip SRAM. */
+export interface MemoryBankConfig {
+  name: string;
+  base: number;
+  size: number;
+  kind: 'dram' | 'sram';
+}
+
+export interface MemoryBank extends MemoryBankConfig {
+  readonly end: number;
+  /** Lazily materialised backing, one chunk per CHUNK_SIZE bytes. */
+  readonly chunks: (Uint8Array | undefined)[];
+}
+
+/** An access that no bank decodes: the master that issued it sees a bus error. */
+export class BusError extends Error {
+  readonly address: number;
+  constructor(address: number, len: number) {
+    super(`bus error: no memory decodes ${hex(address)}..${hex(address + len - 1)}`);
+    this.name = 'BusError';
+    this.address = address;
+  }
+}
+
+/** Backing is materialised in 1 MiB chunks on the first write. */
+export const CHUNK_SHIFT = 20;
+export const CHUNK_SIZE = 1 << CHUNK_SHIFT;
+
+/**
+ * Byte-accurate, sparse physical memory. Unwritten memory reads as zero and
+ * costs nothing, so a 64 GiB address map is free until touched. Every access
+ * names a physical address range; one outside every bank throws BusError
+ * before anything is changed.
+ */
+export class PhysicalMemory {
+  readonly banks: MemoryBank[];
+  private last: MemoryBank;
+  /** Bytes of backing materialised so far. */
+  materialised = 0;
+
+  constructor(banks: MemoryBankConfig[]) {
+    if (banks.length === 0) throw new Error('physical memory needs at least one bank');
+    const sorted = [...banks].sort((a, b) => a.base - b.base);
+    for (let i = 1; i < sorted.length; i++) {
+      const p = sorted[i - 1]!;
+      if (p.base + p.size > sorted[i]!.base) throw new Error(`memory banks ${p.name} and ${sorted[i]!.name} overlap`);
+    }
+    this.banks = sorted.map((b) => ({
+      ...b,
+      end: b.base + b.size,
+      chunks: new Array<Uint8Array | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
+    }));
+    this.last = this.banks[0]!;
+  }
+
+  /** Returns the bank that decodes [pa, pa+len), or throws BusError. */
+  bankOf(pa: number, len = 1): MemoryBank {
+    const l = this.last;
+    if (pa >= l.base && pa + len <= l.end) return l;
+    for (const b of this.banks) {
+      if (pa >= b.base && pa + len <= b.end) {
+        this.last = b;
+        return b;
+      }
+    }
+    throw new BusError(pa, len);
+  }
+
+  /** True when [pa, pa+len) lies inside one bank. */
+  decodes(pa: number, len = 1): boolean {
+    for (const b of this.banks) if (pa >= b.base && pa + len <= b.end) return true;
+    return false;
+  }
+
+  /** Copies [pa, pa+len) into `dst` at `dstOff`. */
+  read(pa: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): void {
+    if (len === 0) return;
+    const b = this.bankOf(pa, len);
+    let off = pa - b.base;
+    let done = 0;
+    while (done < len) {
+      const ci = Math.floor(off / CHUNK_SIZE);
+      const co = off - ci * CHUNK_SIZE;
+      const n = Math.min(len - done, CHUNK_SIZE - co);
+      const c = b.chunks[ci];
+      if (c) dst.set(c.subarray(co, co + n), dstOff + done);
+      else dst.fill(0, dstOff + done, dstOff + done + n);
+      done += n;
+      off += n;
+    }
+  }
+
+  /** Returns a fresh copy of [pa, pa+len). */
+  readBytes(pa: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    this.read(pa, out, 0, len);
+    return out;
+  }
+
+  /** Writes `src[srcOff .. srcOff+len)` at `pa`. */
+  write(pa: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): void {
+    if (len === 0) return;
+    const b = this.bankOf(pa, len);
+    let off = pa - b.base;
+    let done = 0;
+    while (done < len) {
+      const ci = Math.floor(off / CHUNK_SIZE);
+      const co = off - ci * CHUNK_SIZE;
+      const n = Math.min(len - done, CHUNK_SIZE - co);
+      this.chunk(b, ci).set(src.subarray(srcOff + done, srcOff + done + n), co);
+      done += n;
+      off += n;
+    }
+  }
+
+  /** Fills [pa, pa+len) with `value` (memset). */
+  fill(pa: number, len: number, value: number): void {
+    if (len === 0) return;
+    const b = this.bankOf(pa, len);
+    let off = pa - b.base;
+    let done = 0;
+    while (done < len) {
+      const ci = Math.floor(off / CHUNK_SIZE);
+      const co = off - ci * CHUNK_SIZE;
+      const n = Math.min(len - done, CHUNK_SIZE - co);
+      const c = b.chunks[ci];
+      if (c) c.fill(value, co, co + n);
+      else if (value !== 0) this.chunk(b, ci).fill(value, co, co + n);
+      done += n;
+      off += n;
+    }
+  }
+
+  /** Copies `len` bytes from `src` to `dst`; overlapping ranges behave as memmove. */
+  copy(dst: number, src: number, len: number): void {
+    if (len === 0) return;
+    const sb = this.bankOf(src, len);
+    const db = this.bankOf(dst, len);
+    const forward = dst <= src || dst >= src + len;
+    if (forward) {
+      let done = 0;
+      while (done < len) done += this.copyRun(db, dst + done, sb, src + done, len - done);
+    } else {
+      // Overlapping with dst above src: copy runs from the end backwards.
+      let left = len;
+      while (left > 0) {
+        const n = Math.min(left, this.tailRun(db, dst + left), this.tailRun(sb, src + left));
+        left -= n;
+        this.copyRun(db, dst + left, sb, src + left, n);
+      }
+    }
+  }
+
+  /** Reads a little-endian 32-bit word (used by page-table walkers). */
+  readU32(pa: number): number {
+    const b = this.bankOf(pa, 4);
+    const off = pa - b.base;
+    const ci = Math.floor(off / CHUNK_SIZE);
+    const c = b.chunks[ci];
+    if (!c) return 0;
+    const co = off - ci * CHUNK_SIZE;
+    if (co + 4 <= CHUNK_SIZE) return (c[co]! | (c[co + 1]! << 8) | (c[co + 2]! << 16) | (c[co + 3]! << 24)) >>> 0;
+    const tmp = this.readBytes(pa, 4);
+    return (tmp[0]! | (tmp[1]! << 8) | (tmp[2]! << 16) | (tmp[3]! << 24)) >>> 0;
+  }
+
+  /** Writes a little-endian 32-bit word. */
+  writeU32(pa: number, v: number): void {
+    const tmp = new Uint8Array(4);
+    tmp[0] = v & 0xff;
+    tmp[1] = (v >>> 8) & 0xff;
+    tmp[2] = (v >>> 16) & 0xff;
+    tmp[3] = (v >>> 24) & 0xff;
+    this.write(pa, tmp);
+  }
+
+  /** Total bytes of every bank of one kind. */
+  totalBytes(kind?: 'dram' | 'sram'): number {
+    return this.banks.filter((b) => !kind || b.kind === kind).reduce((s, b) => s + b.size, 0);
+  }
+
+  private chunk(b: MemoryBank, ci: number): Uint8Array {
+    let c = b.chunks[ci];
+    if (!c) {
+      c = new Uint8Array(Math.min(CHUNK_SIZE, b.size - ci * CHUNK_SIZE));
+      b.chunks[ci] = c;
+      this.materialised += c.length;
+    }
+    return c;
+  }
+
+  /** Copies the longest run starting at the given addresses that stays inside one chunk on both sides. */
+  private copyRun(db: MemoryBank, dst: number, sb: MemoryBank, src: number, max: number): number {
+    const so = src - sb.base;
+    const dOff = dst - db.base;
+    const sci = Math.floor(so / CHUNK_SIZE);
+    const dci = Math.floor(dOff / CHUNK_SIZE);
+    const sco = so - sci * CHUNK_SIZE;
+    const dco = dOff - dci * CHUNK_SIZE;
+    const n = Math.min(max, CHUNK_SIZE - sco, CHUNK_SIZE - dco);
+    const sc = sb.chunks[sci];
+    if (sc) {
+      const dc = this.chunk(db, dci);
+      if (sc === dc) dc.copyWithin(dco, sco, sco + n);
+      else dc.set(sc.subarray(sco, sco + n), dco);
+    } else {
+      const dc = db.chunks[dci];
+      if (dc) dc.fill(0, dco, dco + n);
+    }
+    return n;
+  }
+
+  /** Bytes from the start of the chunk holding `end - 1` up to `end`. */
+  private tailRun(b: MemoryBank, end: number): number {
+    const off = end - b.base;
+    const r = off % CHUNK_SIZE;
+    return r === 0 ? CHUNK_SIZE : r;
+  }
+}

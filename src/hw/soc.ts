@@ -1,0 +1,71 @@
+import { FindingLog } from '../lib/index.ts';
+import { CpuCache, type CacheConfig } from './cache.ts';
+import { Clock } from './clock.ts';
+import { Cpu } from './cpu.ts';
+import { DmaMaster } from './dma-master.ts';
+import { Interconnect } from './interconnect.ts';
+import { PhysicalMemory, type MemoryBankConfig } from './memory.ts';
+import { Prng } from './prng.ts';
+
+/** Everything needed to build the hardware of one SoC. */
+export interface SocHwConfig {
+  seed: number;
+  banks: MemoryBankConfig[];
+  cache?: Partial<CacheConfig>;
+  /** Probability per CPU access of a speculative prefetch. */
+  prefetchProbability?: number;
+  /** Whether the interconnect makes DMA coherent with the CPU cache. */
+  ioCoherent?: boolean;
+  /** CPU's own port (for accounting its memory traffic). */
+  cpuBandwidth?: number;
+  masters: { name: string; coherent: boolean; bandwidth: number; latencyNs: number }[];
+}
+
+/**
+ * One simulated SoC: the clock, the PRNG, physical memory, the interconnect,
+ * the CPU with its cache, and the DMA masters. SMMUs are added by the
+ * platform builder and installed as masters' translators.
+ */
+export class Soc {
+  readonly clock: Clock;
+  readonly prng: Prng;
+  readonly mem: PhysicalMemory;
+  readonly bus: Interconnect;
+  readonly cache: CpuCache;
+  readonly cpu: Cpu;
+  readonly masters = new Map<string, DmaMaster>();
+  readonly findings: FindingLog;
+  readonly seed: number;
+
+  constructor(cfg: SocHwConfig) {
+    this.seed = cfg.seed;
+    this.clock = new Clock();
+    this.prng = new Prng(cfg.seed);
+    this.mem = new PhysicalMemory(cfg.banks);
+    this.bus = new Interconnect();
+    this.cache = new CpuCache(this.mem, this.prng, cfg.cache);
+    this.cpu = new Cpu(this.mem, this.cache, this.prng, {
+      prefetchProbability: cfg.prefetchProbability ?? 0,
+      ioCoherent: cfg.ioCoherent ?? false,
+    });
+    this.findings = new FindingLog(() => this.clock.now);
+    this.bus.addMaster({ name: 'cpu', bandwidth: cfg.cpuBandwidth ?? 4e9, latencyNs: 0 });
+    for (const m of cfg.masters) this.addMaster(m);
+  }
+
+  /** Adds a DMA master with its own interconnect port. */
+  addMaster(m: { name: string; coherent: boolean; bandwidth: number; latencyNs: number }): DmaMaster {
+    if (this.masters.has(m.name)) throw new Error(`DMA master ${m.name} already exists`);
+    const port = this.bus.addMaster({ name: m.name, bandwidth: m.bandwidth, latencyNs: m.latencyNs });
+    const dm = new DmaMaster({ name: m.name, coherent: m.coherent }, port, this.mem, this.cache, this.clock, this.bus);
+    this.masters.set(m.name, dm);
+    return dm;
+  }
+
+  /** Returns a DMA master by name or throws. */
+  master(name: string): DmaMaster {
+    const m = this.masters.get(name);
+    if (!m) throw new Error(`no DMA master named ${name}`);
+    return m;
+  }
+}

@@ -1,0 +1,50 @@
+import { ERRNO, type Errno } from './errno.ts';
+
+/**
+ * A kernel-internal failure carrying an errno code, as ERR_PTR(-EINVAL) does.
+ * Kernel functions throw it; the syscall layer turns it into a SyscallError.
+ */
+export class KernelError extends Error {
+  readonly code: Errno;
+  readonly errno: number;
+  constructor(code: Errno, message?: string) {
+    super(message ? `${code}: ${message}` : code);
+    this.name = 'KernelError';
+    this.code = code;
+    this.errno = ERRNO[code];
+  }
+}
+
+/**
+ * A broken kernel invariant (BUG_ON). Thrown before any state is changed, so
+ * the simulated system stays consistent and the caller sees exactly what
+ * was wrong.
+ */
+export class KernelBug extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KernelBug';
+  }
+}
+
+/**
+ * A failed system call as userspace sees it, shaped like Node's fs errors:
+ * `code` is the errno name, `errno` its number, `syscall` the call's name.
+ */
+export class SyscallError extends Error {
+  readonly code: Errno;
+  readonly errno: number;
+  readonly syscall: string;
+  constructor(syscall: string, code: Errno, detail?: string) {
+    super(`${syscall}: ${code}${detail ? ` (${detail})` : ''}`);
+    this.name = 'SyscallError';
+    this.code = code;
+    this.errno = ERRNO[code];
+    this.syscall = syscall;
+  }
+}
+
+/** Returns a KernelError for `code` (the kernel's `return -EINVAL` idiom). */
+export function kerr(code: Errno, message?: string): KernelError {
+  return new KernelError(code, message);
+}
