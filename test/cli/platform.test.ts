@@ -1,0 +1,43 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { unimem } from './run-cli.ts';
+
+describe('unimem platform', () => {
+  it('prints the SoC a built-in platform describes', () => {
+    const r = unimem(['platform', 'armv7-mobile']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('physical address map:');
+    expect(r.stdout).toMatch(/display\s+display\s+32b/);
+  });
+
+  it('exits 2 with file, line, column and field, and no stack trace, on a bad file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unimem-'));
+    const f = join(dir, 'bad.yaml');
+    writeFileSync(f, 'name: bad\nmemory:\n  - { name: d, base: 0x80000000, size: 1GiB }\ndevices:\n  - { name: x, kind: toaster }\n');
+    const r = unimem(['platform', f]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:\\d+: devices\\[0\\]\\.kind: `));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 2 for a name that is neither a file nor built in', () => {
+    const r = unimem(['platform', 'no-such-soc']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('armv7-mobile');
+  });
+
+  it('lists the built-in platforms', () => {
+    const r = unimem(['platforms']);
+    expect(r.stdout.split('\n')).toEqual(expect.arrayContaining(['armv7-mobile', 'coherent-soc']));
+  });
+
+  it('prints help for every command', () => {
+    for (const cmd of ['platform', 'platforms', 'scenarios', 'bench']) {
+      const r = unimem([cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Usage: unimem/);
+    }
+  });
+});

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { BusError, CHUNK_SIZE, PhysicalMemory } from '../../src/hw/index.ts';
+import { GiB, MiB } from '../../src/lib/index.ts';
+import { pattern } from './helpers.ts';
+import { expectBytes } from '../util/bytes.ts';
+
+describe('PhysicalMemory', () => {
+  const mk = () =>
+    new PhysicalMemory([
+      { name: 'dram0', base: 0x8000_0000, size: 64 * GiB, kind: 'dram' },
+      { name: 'sram', base: 0x0010_0000, size: 256 * 1024, kind: 'sram' },
+    ]);
+
+  it('costs nothing until touched, even for a 64 GiB map', () => {
+    const m = mk();
+    expect(m.materialised).toBe(0);
+    expect(m.readBytes(0x8000_0000 + 40 * GiB, 16)).toEqual(new Uint8Array(16));
+    m.fill(0x8000_0000 + 50 * GiB, 1 * MiB, 0);
+    expect(m.materialised).toBe(0);
+    m.write(0x8000_0000 + 63 * GiB, new Uint8Array([1, 2, 3]));
+    expect(m.materialised).toBe(CHUNK_SIZE);
+  });
+
+  it('reads back exactly what was written, across chunk boundaries', () => {
+    const m = mk();
+    const data = pattern(3 * CHUNK_SIZE + 123, 5);
+    const at = 0x8000_0000 + CHUNK_SIZE - 77;
+    m.write(at, data);
+    expectBytes(m.readBytes(at, data.length), data);
+    expect(m.readBytes(at - 1, 1)[0]).toBe(0);
+  });
+
+  it('copies like memmove when ranges overlap in either direction', () => {
+    const m = mk();
+    const base = 0x8000_0000 + CHUNK_SIZE - 1000;
+    const data = pattern(5000, 9);
+    m.write(base, data);
+    m.copy(base + 300, base, 5000);
+    expect(m.readBytes(base + 300, 5000)).toEqual(data);
+    m.write(base, data);
+    m.copy(base, base + 300, 4700);
+    expect(m.readBytes(base, 4700)).toEqual(data.subarray(300));
+  });
+
+  it('keeps SRAM separate from DRAM', () => {
+    const m = mk();
+    m.write(0x0010_0000, new Uint8Array([9, 8, 7]));
+    expect(m.readBytes(0x0010_0000, 3)).toEqual(new Uint8Array([9, 8, 7]));
+    expect(m.readBytes(0x8000_0000, 3)).toEqual(new Uint8Array(3));
+  });
+
+  it('raises a bus error for an access outside every bank and changes nothing', () => {
+    const m = mk();
+    expect(() => m.write(0x0010_0000 + 256 * 1024 - 2, new Uint8Array(4))).toThrow(BusError);
+    expect(m.readBytes(0x0010_0000 + 256 * 1024 - 2, 2)).toEqual(new Uint8Array(2));
+    expect(() => m.readBytes(0x4000_0000, 4)).toThrow(/bus error/);
+    expect(() => m.copy(0x8000_0000, 0x10, 4)).toThrow(BusError);
+  });
+
+  it('reads and writes little-endian words for page-table walkers', () => {
+    const m = mk();
+    m.writeU32(0x8000_0100, 0xdeadbeef);
+    expect(m.readU32(0x8000_0100)).toBe(0xdeadbeef);
+    expect(Array.from(m.readBytes(0x8000_0100, 4))).toEqual([0xef, 0xbe, 0xad, 0xde]);
+  });
+
+  it('rejects overlapping banks', () => {
+    expect(
+      () =>
+        new PhysicalMemory([
+          { name: 'a', base: 0, size: 2 * MiB, kind: 'dram' },
+          { name: 'b', base: MiB, size: MiB, kind: 'dram' },
+        ]),
+    ).toThrow(/overlap/);
+  });
+});
