@@ -1,0 +1,197 @@
+import { _IOR, _IOW, _IOWR } from './ioctl.ts';
+
+/**
+ * V4L2 uapi (include/uapi/linux/videodev2.h, Linux 6.1): the requests the
+ * capture and m2m drivers implement and the constants they need. Struct
+ * sizes are those of LP64 (x86_64, arm64).
+ */
+
+/** Packs four characters into a pixel format code (v4l2_fourcc). */
+export function v4l2_fourcc(a: string, b: string, c: string, d: string): number {
+  return (a.charCodeAt(0) | (b.charCodeAt(0) << 8) | (c.charCodeAt(0) << 16) | (d.charCodeAt(0) << 24)) >>> 0;
+}
+
+/** The four characters of a pixel format code. */
+export function fourccToString(f: number): string {
+  return String.fromCharCode(f & 0xff, (f >>> 8) & 0xff, (f >>> 16) & 0xff, (f >>> 24) & 0x7f);
+}
+
+export const V4L2_PIX_FMT_YUYV = v4l2_fourcc('Y', 'U', 'Y', 'V');
+export const V4L2_PIX_FMT_UYVY = v4l2_fourcc('U', 'Y', 'V', 'Y');
+export const V4L2_PIX_FMT_NV12 = v4l2_fourcc('N', 'V', '1', '2');
+export const V4L2_PIX_FMT_NV21 = v4l2_fourcc('N', 'V', '2', '1');
+export const V4L2_PIX_FMT_YUV420 = v4l2_fourcc('Y', 'U', '1', '2');
+export const V4L2_PIX_FMT_RGB565 = v4l2_fourcc('R', 'G', 'B', 'P');
+export const V4L2_PIX_FMT_RGB24 = v4l2_fourcc('R', 'G', 'B', '3');
+export const V4L2_PIX_FMT_XBGR32 = v4l2_fourcc('X', 'R', '2', '4');
+export const V4L2_PIX_FMT_ABGR32 = v4l2_fourcc('A', 'R', '2', '4');
+export const V4L2_PIX_FMT_JPEG = v4l2_fourcc('J', 'P', 'E', 'G');
+export const V4L2_PIX_FMT_MJPEG = v4l2_fourcc('M', 'J', 'P', 'G');
+export const V4L2_PIX_FMT_H264 = v4l2_fourcc('H', '2', '6', '4');
+
+/** enum v4l2_field */
+export const V4L2_FIELD_ANY = 0;
+export const V4L2_FIELD_NONE = 1;
+export const V4L2_FIELD_TOP = 2;
+export const V4L2_FIELD_BOTTOM = 3;
+export const V4L2_FIELD_INTERLACED = 4;
+
+/** enum v4l2_buf_type */
+export const V4L2_BUF_TYPE_VIDEO_CAPTURE = 1;
+export const V4L2_BUF_TYPE_VIDEO_OUTPUT = 2;
+export const V4L2_BUF_TYPE_VIDEO_OVERLAY = 3;
+export const V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE = 9;
+export const V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE = 10;
+
+/** enum v4l2_memory */
+export const V4L2_MEMORY_MMAP = 1;
+export const V4L2_MEMORY_USERPTR = 2;
+export const V4L2_MEMORY_OVERLAY = 3;
+export const V4L2_MEMORY_DMABUF = 4;
+
+/** enum v4l2_colorspace (the values drivers here report). */
+export const V4L2_COLORSPACE_DEFAULT = 0;
+export const V4L2_COLORSPACE_SMPTE170M = 1;
+export const V4L2_COLORSPACE_REC709 = 3;
+export const V4L2_COLORSPACE_JPEG = 7;
+export const V4L2_COLORSPACE_SRGB = 8;
+
+/** Device capabilities (struct v4l2_capability.capabilities). */
+export const V4L2_CAP_VIDEO_CAPTURE = 0x00000001;
+export const V4L2_CAP_VIDEO_OUTPUT = 0x00000002;
+export const V4L2_CAP_VIDEO_OVERLAY = 0x00000004;
+export const V4L2_CAP_VIDEO_CAPTURE_MPLANE = 0x00001000;
+export const V4L2_CAP_VIDEO_OUTPUT_MPLANE = 0x00002000;
+export const V4L2_CAP_VIDEO_M2M_MPLANE = 0x00004000;
+export const V4L2_CAP_VIDEO_M2M = 0x00008000;
+export const V4L2_CAP_EXT_PIX_FORMAT = 0x00200000;
+export const V4L2_CAP_READWRITE = 0x01000000;
+export const V4L2_CAP_STREAMING = 0x04000000;
+export const V4L2_CAP_IO_MC = 0x20000000;
+export const V4L2_CAP_DEVICE_CAPS = 0x80000000;
+
+/** struct v4l2_requestbuffers.capabilities */
+export const V4L2_BUF_CAP_SUPPORTS_MMAP = 1 << 0;
+export const V4L2_BUF_CAP_SUPPORTS_USERPTR = 1 << 1;
+export const V4L2_BUF_CAP_SUPPORTS_DMABUF = 1 << 2;
+export const V4L2_BUF_CAP_SUPPORTS_REQUESTS = 1 << 3;
+export const V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS = 1 << 4;
+export const V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF = 1 << 5;
+export const V4L2_BUF_CAP_SUPPORTS_MMAP_CACHE_HINTS = 1 << 6;
+
+/** struct v4l2_buffer.flags */
+export const V4L2_BUF_FLAG_MAPPED = 0x00000001;
+export const V4L2_BUF_FLAG_QUEUED = 0x00000002;
+export const V4L2_BUF_FLAG_DONE = 0x00000004;
+export const V4L2_BUF_FLAG_KEYFRAME = 0x00000008;
+export const V4L2_BUF_FLAG_PFRAME = 0x00000010;
+export const V4L2_BUF_FLAG_BFRAME = 0x00000020;
+export const V4L2_BUF_FLAG_ERROR = 0x00000040;
+export const V4L2_BUF_FLAG_LAST = 0x00100000;
+export const V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC = 0x00002000;
+
+/** struct v4l2_capability (104 bytes); strings are the NUL-terminated char arrays. */
+export interface V4l2Capability {
+  driver: string;
+  card: string;
+  bus_info: string;
+  version: number;
+  capabilities: number;
+  device_caps: number;
+  reserved?: number[];
+}
+
+/** struct v4l2_pix_format (48 bytes). */
+export interface V4l2PixFormat {
+  width: number;
+  height: number;
+  pixelformat: number;
+  field: number;
+  bytesperline: number;
+  sizeimage: number;
+  colorspace: number;
+  priv: number;
+  flags: number;
+  ycbcr_enc: number;
+  quantization: number;
+  xfer_func: number;
+}
+
+/** struct v4l2_format (208 bytes): the union `fmt` holds `pix` for single-planar video. */
+export interface V4l2Format {
+  type: number;
+  fmt: { pix: V4l2PixFormat };
+}
+
+/** struct v4l2_requestbuffers (20 bytes); the kernel writes `count` and `capabilities`. */
+export interface V4l2RequestBuffers {
+  count: number;
+  type: number;
+  memory: number;
+  capabilities: number;
+  flags: number;
+  reserved?: number[];
+}
+
+/** struct timeval as v4l2_buffer carries it. */
+export interface Timeval {
+  tv_sec: number;
+  tv_usec: number;
+}
+
+/** struct v4l2_timecode (16 bytes). */
+export interface V4l2Timecode {
+  type: number;
+  flags: number;
+  frames: number;
+  seconds: number;
+  minutes: number;
+  hours: number;
+  userbits: number[];
+}
+
+/** struct v4l2_plane (64 bytes). */
+export interface V4l2Plane {
+  bytesused: number;
+  length: number;
+  m: { mem_offset?: number; userptr?: number; fd?: number };
+  data_offset: number;
+}
+
+/** struct v4l2_buffer (88 bytes); the union `m` holds the member `memory` selects. */
+export interface V4l2Buffer {
+  index: number;
+  type: number;
+  bytesused: number;
+  flags: number;
+  field: number;
+  timestamp: Timeval;
+  timecode?: V4l2Timecode;
+  sequence: number;
+  memory: number;
+  m: { offset?: number; userptr?: number; planes?: V4l2Plane[]; fd?: number };
+  length: number;
+  reserved2?: number;
+  request_fd?: number;
+}
+
+/** struct v4l2_exportbuffer (64 bytes); the kernel writes `fd`. */
+export interface V4l2ExportBuffer {
+  type: number;
+  index: number;
+  plane: number;
+  flags: number;
+  fd: number;
+  reserved?: number[];
+}
+
+export const VIDIOC_QUERYCAP = _IOR('V', 0, 104 /* struct v4l2_capability */);
+export const VIDIOC_G_FMT = _IOWR('V', 4, 208 /* struct v4l2_format */);
+export const VIDIOC_S_FMT = _IOWR('V', 5, 208 /* struct v4l2_format */);
+export const VIDIOC_REQBUFS = _IOWR('V', 8, 20 /* struct v4l2_requestbuffers */);
+export const VIDIOC_QUERYBUF = _IOWR('V', 9, 88 /* struct v4l2_buffer */);
+export const VIDIOC_QBUF = _IOWR('V', 15, 88 /* struct v4l2_buffer */);
+export const VIDIOC_EXPBUF = _IOWR('V', 16, 64 /* struct v4l2_exportbuffer */);
+export const VIDIOC_DQBUF = _IOWR('V', 17, 88 /* struct v4l2_buffer */);
+export const VIDIOC_STREAMON = _IOW('V', 18, 4 /* int */);
+export const VIDIOC_STREAMOFF = _IOW('V', 19, 4 /* int */);
