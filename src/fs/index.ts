@@ -1,0 +1,33 @@
+/**
+ * DOC: fs — files, inodes, device nodes, wait queues and poll
+ *
+ * A File (open file description) is reference counted: every fd, mapping,
+ * message in flight and kernel user holds one (getFile/fput), and its
+ * release op runs exactly once, when the last reference goes, wherever that
+ * happens. Whoever creates a file owns its first reference. Files are made
+ * by vfsOpen (paths: /dev nodes registered with registerChrdev, regular
+ * files, generated files from registerSeqFile), anonInodeGetFile (sync_file
+ * and friends) and allocFilePseudo (a pseudo filesystem's own inodes, as
+ * dma-buf has). Layers above fill in FileOperations; the process layer
+ * owns fd tables and passes the calling Task to every op that acts for a
+ * caller. Ops that sleep in Linux (open, read, write, ioctl, mmap, release)
+ * may be async; poll, llseek and showFdinfo never sleep. WaitQueueHead is
+ * the one sleep/wake primitive (fences, sockets and pollers use it); all
+ * timeouts run on the simulated Clock. A VmArea is filled in by the file's
+ * mmap op with page frames and a memory type; the address space that owns
+ * it lives in the process layer.
+ */
+export * from './cred.ts';
+export * from './inode.ts';
+export * from './file.ts';
+export * from './task.ts';
+export * from './wait.ts';
+export * from './poll.ts';
+export * from './vma.ts';
+export * from './vfs.ts';
+export * from './llseek.ts';
+export * from './tmpfs.ts';
+export * from './seq-file.ts';
+export * from './chrdev.ts';
+export * from './anon-inode.ts';
+export * from './namei.ts';

@@ -1,0 +1,131 @@
+import { kerr } from '../lib/index.ts';
+import {
+  O_ACCMODE,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_LARGEFILE,
+  O_NOCTTY,
+  O_RDONLY,
+  O_RDWR,
+  O_TRUNC,
+  O_WRONLY,
+  S_IFREG,
+} from '../uapi/index.ts';
+import { File, FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, type FileOperations } from './file.ts';
+import { Inode, MAY_EXEC, MAY_READ, MAY_WRITE, inodePermission } from './inode.ts';
+import type { Task } from './task.ts';
+import { tmpfsFileOps, tmpfsTruncate } from './tmpfs.ts';
+import { splitPath, type Vfs } from './vfs.ts';
+
+/** The umask every task has here (current_umask). */
+export const UMASK = 0o022;
+
+/** Operations of an opened directory: nothing to read (EISDIR). */
+const dirFileOps: FileOperations = {
+  name: 'dir',
+  read(): Uint8Array {
+    throw kerr('EISDIR', 'is a directory');
+  },
+};
+
+/** A looked-up path: the inode, its parent and the normalised path. */
+export interface PathLookup {
+  inode: Inode | undefined;
+  dir: Inode;
+  name: string;
+  path: string;
+}
+
+/**
+ * Walks `path` down to its last component (path_lookupat): every directory
+ * on the way needs search (exec) permission; a missing directory is
+ * ENOENT, a file used as one ENOTDIR. The last component may be missing.
+ */
+export function lookupPath(vfs: Vfs, task: Task, path: string): PathLookup {
+  if (path === '') throw kerr('ENOENT', 'empty path');
+  const names = splitPath(path);
+  const norm = '/' + names.join('/');
+  if (names.length === 0) return { inode: vfs.root, dir: vfs.root, name: '', path: '/' };
+  let dir = vfs.root;
+  for (let i = 0; i < names.length - 1; i++) {
+    inodePermission(dir, task.cred, MAY_EXEC);
+    const next = dir.children!.get(names[i]!);
+    if (!next) throw kerr('ENOENT', norm);
+    if (!next.isDir) throw kerr('ENOTDIR', norm);
+    dir = next;
+  }
+  inodePermission(dir, task.cred, MAY_EXEC);
+  const name = names[names.length - 1]!;
+  return { inode: dir.children!.get(name), dir, name, path: norm };
+}
+
+/** Looks up an existing path (kern_path); ENOENT when it is missing. */
+export function lookupInode(vfs: Vfs, task: Task, path: string): Inode {
+  const l = lookupPath(vfs, task, path);
+  if (!l.inode) throw kerr('ENOENT', l.path);
+  return l.inode;
+}
+
+/**
+ * Opens a path in the tree (do_filp_open): /dev nodes, regular files,
+ * generated files and directories. Checks permissions against the task's
+ * credentials (EACCES), creates with O_CREAT (mode & ~umask), honours
+ * O_EXCL, O_TRUNC and O_DIRECTORY, then runs the node's open hook. A node
+ * without operations is ENXIO. The caller gets the one reference; fd
+ * installation and O_CLOEXEC are the caller's.
+ */
+export async function vfsOpen(vfs: Vfs, task: Task, path: string, flags: number, mode = 0o666): Promise<File> {
+  const l = lookupPath(vfs, task, path);
+  let inode = l.inode;
+  let created = false;
+  const acc = flags & O_ACCMODE;
+  if (!inode) {
+    if (!(flags & O_CREAT)) throw kerr('ENOENT', l.path);
+    if (l.name === '') throw kerr('EISDIR', l.path);
+    inodePermission(l.dir, task.cred, MAY_WRITE | MAY_EXEC);
+    inode = new Inode(l.dir.sb, {
+      mode: S_IFREG | (mode & 0o7777 & ~UMASK),
+      uid: task.cred.uid,
+      gid: task.cred.gid,
+      fops: tmpfsFileOps,
+    });
+    l.dir.children!.set(l.name, inode);
+    created = true;
+  } else if (flags & O_CREAT && flags & O_EXCL) {
+    throw kerr('EEXIST', l.path);
+  }
+  if (inode.isDir) {
+    if (flags & O_CREAT || acc !== O_RDONLY) throw kerr('EISDIR', l.path);
+  } else if (flags & O_DIRECTORY) {
+    throw kerr('ENOTDIR', l.path);
+  }
+  if (!created) {
+    let mask = acc === O_RDONLY ? MAY_READ : acc === O_WRONLY ? MAY_WRITE : MAY_READ | MAY_WRITE;
+    if (acc === O_ACCMODE) mask = MAY_READ | MAY_WRITE;
+    if (flags & O_TRUNC) mask |= MAY_WRITE;
+    inodePermission(inode, task.cred, mask);
+  }
+  const fops = inode.isDir ? dirFileOps : inode.fops;
+  if (!fops) throw kerr('ENXIO', `${l.path} has no driver`);
+  if (flags & O_TRUNC && inode.isReg && (acc === O_WRONLY || acc === O_RDWR) && fops === tmpfsFileOps) {
+    tmpfsTruncate(inode, 0);
+  }
+  const fflags = (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)) | O_LARGEFILE;
+  const file = new File(vfs, {
+    inode,
+    fops,
+    flags: fflags,
+    cred: task.cred,
+    fmode: FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE,
+    name: l.path,
+  });
+  try {
+    await fops.open?.(inode, file, task);
+  } catch (e) {
+    file.abortOpen();
+    throw e;
+  }
+  return file;
+}

@@ -1,0 +1,84 @@
+import { kerr } from '../lib/index.ts';
+import { S_IFREG } from '../uapi/index.ts';
+import type { File, FileOperations, FilePos } from './file.ts';
+import { Inode, type SuperBlock } from './inode.ts';
+import type { Vfs } from './vfs.ts';
+import { splitPath } from './vfs.ts';
+import { genericFileLlseek } from './llseek.ts';
+
+/** Produces the whole text of a generated file (a seq_file show). */
+export type SeqShow = () => string;
+
+const encoder = new TextEncoder();
+
+/**
+ * File operations of generated text files (seq_file): the text is produced
+ * when a read starts at offset 0 and served from that snapshot until the
+ * reader seeks back to 0, as seq_read's buffer behaves.
+ */
+export const seqFileOps: FileOperations = {
+  name: 'seq_file',
+  read(file: File, len: number, ppos: FilePos): Uint8Array {
+    if (ppos.pos === 0 || !(file.privateData instanceof Uint8Array)) {
+      file.privateData = encoder.encode((file.inode.privateData as SeqShow)());
+    }
+    const text = file.privateData as Uint8Array;
+    const start = Math.min(ppos.pos, text.length);
+    const end = Math.min(text.length, start + len);
+    ppos.pos = end > start ? end : ppos.pos;
+    return text.slice(start, end);
+  },
+  llseek(file: File, offset: number, whence: number): number {
+    const size = file.privateData instanceof Uint8Array ? file.privateData.length : 0;
+    return genericFileLlseek(file, offset, whence, size);
+  },
+};
+
+export interface SeqFileOptions {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+/** A generated file in the path tree, removable by its creator. */
+export class SeqFileNode {
+  readonly path: string;
+  readonly inode: Inode;
+  private readonly dir: Inode;
+  private readonly name: string;
+
+  constructor(path: string, inode: Inode, dir: Inode, name: string) {
+    this.path = path;
+    this.inode = inode;
+    this.dir = dir;
+    this.name = name;
+  }
+
+  /** Removes the file from the tree (debugfs_remove); open readers keep their snapshot. */
+  remove(): void {
+    if (this.dir.children!.get(this.name) === this.inode) this.dir.children!.delete(this.name);
+  }
+}
+
+/**
+ * Creates a generated read-only text file at `path`, e.g.
+ * /sys/kernel/debug/dma_buf/bufinfo (debugfs_create_file with a seq_file
+ * show). Missing parent directories are created. EEXIST when the path exists.
+ */
+export function registerSeqFile(vfs: Vfs, path: string, show: SeqShow, opts: SeqFileOptions = {}): SeqFileNode {
+  const names = splitPath(path);
+  const name = names.pop();
+  if (!name) throw kerr('EINVAL', 'empty path');
+  const dir = vfs.mkdirKernel('/' + names.join('/'), 0o755);
+  if (dir.children!.has(name)) throw kerr('EEXIST', path);
+  const sb: SuperBlock = dir.sb;
+  const inode = new Inode(sb, {
+    mode: S_IFREG | ((opts.mode ?? 0o444) & 0o7777),
+    uid: opts.uid ?? 0,
+    gid: opts.gid ?? 0,
+    fops: seqFileOps,
+    privateData: show,
+  });
+  dir.children!.set(name, inode);
+  return new SeqFileNode('/' + [...names, name].join('/'), inode, dir, name);
+}
