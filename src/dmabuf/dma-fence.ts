@@ -1,3 +1,4 @@
+import { WaitQueueEntry, type Interruptible } from '../fs/index.ts';
 import type { Clock } from '../hw/index.ts';
 import { ERRNO, KernelBug, errnoName, kerr, type Errno } from '../lib/index.ts';
 
@@ -248,19 +249,27 @@ export class DmaFence {
    * (dma_fence_wait_timeout). Returns the time left (at least 1) when the
    * fence signalled, 0 on timeout. A 0 timeout only tests: 1 if signalled,
    * else 0, without sleeping. MAX_SCHEDULE_TIMEOUT waits forever and returns
-   * itself. A negative or NaN timeout is EINVAL.
+   * itself. A negative or NaN timeout is EINVAL. Given a `task`, the sleep
+   * is interruptible: a signal pending or arriving before the fence ends it
+   * with EINTR (the kernel's -ERESTARTSYS, which the syscall layer turns
+   * into EINTR).
    */
-  async waitTimeout(timeoutNs: number): Promise<number> {
+  async waitTimeout(timeoutNs: number, task?: Interruptible): Promise<number> {
     if (!(timeoutNs >= 0)) throw kerr('EINVAL', `dma_fence_wait_timeout: bad timeout ${timeoutNs}`);
     this.enableSignalingLocked();
     if (this.signaledBit) return timeoutNs === 0 ? 1 : timeoutNs;
+    if (task?.signalPending()) throw kerr('EINTR', 'dma_fence_wait_timeout: signal pending');
     if (timeoutNs === 0) return 0;
-    return waitOnFences(this.clock, [this], false, timeoutNs).then((r) => r.remaining);
+    const r = await waitOnFences(this.clock, [this], false, timeoutNs, task);
+    return r.remaining;
   }
 
-  /** Sleeps until the fence signals (dma_fence_wait, uninterruptible). */
-  async wait(): Promise<void> {
-    await this.waitTimeout(MAX_SCHEDULE_TIMEOUT);
+  /**
+   * Sleeps until the fence signals (dma_fence_wait); interruptible with
+   * EINTR when given a `task`.
+   */
+  async wait(task?: Interruptible): Promise<void> {
+    await this.waitTimeout(MAX_SCHEDULE_TIMEOUT, task);
   }
 
   /**
@@ -355,9 +364,14 @@ export interface FenceWaitResult {
  * Sleeps until any of `fences` signals, or `timeoutNs` pass
  * (dma_fence_wait_any_timeout). Returns the time left and the index of the
  * lowest-numbered signalled fence; on timeout remaining is 0 and first -1.
- * A 0 timeout only tests. An empty list or a bad timeout is EINVAL.
+ * A 0 timeout only tests. An empty list or a bad timeout is EINVAL; with a
+ * `task` the sleep ends with EINTR when the task gets a signal.
  */
-export async function dmaFenceWaitAnyTimeout(fences: readonly DmaFence[], timeoutNs: number): Promise<FenceWaitResult> {
+export async function dmaFenceWaitAnyTimeout(
+  fences: readonly DmaFence[],
+  timeoutNs: number,
+  task?: Interruptible,
+): Promise<FenceWaitResult> {
   if (fences.length === 0) throw kerr('EINVAL', 'dma_fence_wait_any_timeout: no fences');
   if (!(timeoutNs >= 0)) throw kerr('EINVAL', `dma_fence_wait_any_timeout: bad timeout ${timeoutNs}`);
   for (let i = 0; i < fences.length; i++) {
@@ -365,8 +379,9 @@ export async function dmaFenceWaitAnyTimeout(fences: readonly DmaFence[], timeou
     f.enableSwSignaling();
     if (f.isSignaled()) return { remaining: timeoutNs === 0 ? 1 : timeoutNs, first: i };
   }
+  if (task?.signalPending()) throw kerr('EINTR', 'dma_fence_wait_any_timeout: signal pending');
   if (timeoutNs === 0) return { remaining: 0, first: -1 };
-  const r = await waitOnFences(fences[0]!.clock, fences, true, timeoutNs);
+  const r = await waitOnFences(fences[0]!.clock, fences, true, timeoutNs, task);
   if (r.remaining === 0) return r;
   for (let i = 0; i < fences.length; i++) if (fences[i]!.signaledFlag) return { remaining: r.remaining, first: i };
   return r;
@@ -374,19 +389,37 @@ export async function dmaFenceWaitAnyTimeout(fences: readonly DmaFence[], timeou
 
 /**
  * Sleeps on `fences` (none signalled yet) until one (`any`) or all of them
- * signal, or the timeout fires. The timer is a Clock event; whichever of the
- * signal and the timer comes first wins and the other becomes a no-op, and
- * every callback left queued is removed so the fences carry no dead waiters.
+ * signal, the timeout fires or the task gets a signal. The timer is a Clock
+ * event; whichever comes first wins and the others become no-ops, and every
+ * callback left queued is removed so the fences carry no dead waiters.
  */
-function waitOnFences(clock: Clock, fences: readonly DmaFence[], any: boolean, timeoutNs: number): Promise<FenceWaitResult> {
-  return new Promise((resolve) => {
+function waitOnFences(
+  clock: Clock,
+  fences: readonly DmaFence[],
+  any: boolean,
+  timeoutNs: number,
+  task: Interruptible | undefined,
+): Promise<FenceWaitResult> {
+  return new Promise((resolve, reject) => {
     const deadline = clock.now + timeoutNs;
     let left = fences.length;
     let done = false;
     const cbs: DmaFenceCb[] = [];
-    const finish = (remaining: number, first: number): void => {
+    const sigEntry = task
+      ? new WaitQueueEntry(() => {
+          if (!done && task.signalPending()) {
+            cleanup();
+            reject(kerr('EINTR', 'fence wait interrupted by a signal'));
+          }
+        })
+      : null;
+    const cleanup = (): void => {
       done = true;
       for (let i = 0; i < cbs.length; i++) fences[i]!.removeCallback(cbs[i]!);
+      if (sigEntry) task!.signalWait.remove(sigEntry);
+    };
+    const finish = (remaining: number, first: number): void => {
+      cleanup();
       resolve({ remaining, first });
     };
     const onSignal: DmaFenceFunc = (fence) => {
@@ -403,6 +436,7 @@ function waitOnFences(clock: Clock, fences: readonly DmaFence[], any: boolean, t
       if (!f.addCallback(cb)) onSignal(f, cb);
       if (done) return;
     }
+    if (sigEntry) task!.signalWait.add(sigEntry);
     if (timeoutNs !== MAX_SCHEDULE_TIMEOUT) {
       clock.after(timeoutNs, () => {
         if (!done) finish(0, -1);

@@ -14,6 +14,7 @@ import {
   dmaFenceGetStub,
 } from '../../src/dmabuf/dma-fence-context.ts';
 import { SwSyncTimeline } from '../../src/dmabuf/fence-timeline.ts';
+import { WaitQueueHead, type Interruptible } from '../../src/fs/index.ts';
 import { Clock } from '../../src/hw/index.ts';
 import { ERRNO, KernelBug, KernelError } from '../../src/lib/index.ts';
 
@@ -299,6 +300,27 @@ describe('dma_fence: waits in simulated time', () => {
     clock.after(300, () => fence.signal());
     await clock.run(300);
     expect(log).toEqual(['a:700@300', 'b:700@300', 'c:700@300']);
+  });
+
+  it('an interruptible wait ends with EINTR when the task gets a signal, and leaves no waiter', async () => {
+    const clock = new Clock();
+    const { fence } = mock(clock);
+    let pending = false;
+    const task: Interruptible = { signalPending: () => pending, signalWait: new WaitQueueHead() };
+    clock.after(700, () => {
+      pending = true;
+      task.signalWait.wakeUp();
+    });
+    const p = clock.spawn(() => fence.waitTimeout(10_000, task));
+    p.catch(() => {});
+    await expect(clock.runUntilSettled(p)).rejects.toMatchObject({ code: 'EINTR' });
+    expect(clock.now).toBe(700);
+    expect(fence.pendingCallbacks).toBe(0);
+    expect(task.signalWait.length).toBe(0);
+    // With the signal still pending a new wait fails at once, unless the fence has signalled.
+    await expect(fence.wait(task)).rejects.toMatchObject({ code: 'EINTR' });
+    fence.signal();
+    expect(await fence.waitTimeout(5, task)).toBe(5);
   });
 
   it('wait_any returns the first fence to signal and the time left', async () => {
