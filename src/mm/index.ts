@@ -1,9 +1,34 @@
 /**
  * DOC: mm — physical memory management
  *
- * GenPool hands out ranges of any address space (IOVA, VCM regions, SRAM,
- * per-device pools); its owner adds chunks and frees what it allocated, with
- * the size it asked for. Nothing in GenPool sleeps. A free of a range that is
- * not allocated is a KernelBug thrown before any state changes.
+ * Ownership: the PageAllocator owns every DRAM frame (metadata in typed
+ * arrays, PageFrames). A caller of allocPages owns the block until it frees
+ * it with the same order; refcounts (getPage/putPage) and pins extend that,
+ * and a pinned page may be neither freed nor migrated. A page allocated
+ * movable with an owner that registered `migratePage` may be moved at any
+ * time by CMA; its owner must find it through that callback, never by a
+ * remembered pfn. CMA buffers belong to their CmaArea and go back with
+ * `release(pfn, count)` of exactly what was allocated. GenPool ranges
+ * belong to whoever allocated them and are freed with the same size.
+ *
+ * Sleeping: only CmaArea.alloc sleeps (its per-area mutex and the simulated
+ * cost of migration); everything else here is synchronous and never sleeps.
+ *
+ * Call order: bootMm (frames -> reservations -> CMA areas -> linear map ->
+ * background load) before anything else. Misuse (double free, freeing what
+ * was not allocated, wrong counts) throws KernelBug before any state
+ * changes; running out of memory is KernelError ENOMEM (or null from
+ * cma/genalloc allocations).
  */
+export * from './frames.ts';
+export * from './gfp.ts';
+export * from './bitmap.ts';
 export * from './genalloc.ts';
+export * from './page-alloc.ts';
+export * from './mutex.ts';
+export * from './migrate.ts';
+export * from './contig.ts';
+export * from './cma.ts';
+export * from './kas.ts';
+export * from './background.ts';
+export * from './boot.ts';

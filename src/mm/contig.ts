@@ -1,0 +1,65 @@
+import { ERRNO, hex, kerr } from '../lib/index.ts';
+import { PG_BUDDY } from './frames.ts';
+import { migrateBlock, type MigrationEnv, type MigrationTally } from './migrate.ts';
+
+/** Pages migrated between two sleeps (COMPACT_CLUSTER_MAX). */
+export const MIGRATE_BATCH = 32;
+
+/** Result details of allocContigRange beyond success or failure. */
+export interface ContigTally extends MigrationTally {
+  /** First pfn that could not be vacated, or -1. */
+  failedPfn: number;
+}
+
+/**
+ * Allocates the exact pfn range [startPfn, endPfn) (alloc_contig_range):
+ * isolates the pageblocks around it so nothing new is allocated there,
+ * migrates every allocated movable block out, sleeping in simulated time
+ * for the work after each batch, then takes the free pages as order-0
+ * pages of a contiguous allocation. Throws KernelError EBUSY (with
+ * `tally.failedPfn`) when a page cannot move and ENOMEM when no migration
+ * target is free; the isolation is undone either way. May sleep.
+ */
+export async function allocContigRange(env: MigrationEnv, startPfn: number, endPfn: number, tally: ContigTally): Promise<void> {
+  const { pages, clock } = env;
+  const f = pages.frames;
+  tally.failedPfn = -1;
+  const saved = pages.isolateRange(startPfn, endPfn);
+  try {
+    let pending = 0;
+    let batch = 0;
+    let p = startPfn;
+    while (p < endPfn) {
+      const h = pages.blockHead(p);
+      if (h < 0) {
+        tally.failedPfn = p;
+        throw kerr('EBUSY', `pfn ${hex(p)} is reserved`);
+      }
+      const hi = f.index(h);
+      const n = 1 << f.order[hi]!;
+      if (!(f.flags[hi]! & PG_BUDDY)) {
+        const before = tally.ns;
+        const r = migrateBlock(env, h, tally);
+        if (r < 0) {
+          tally.failedPfn = h;
+          await clock.sleep(pending + (tally.ns - before));
+          throw kerr(r === -ERRNO.ENOMEM ? 'ENOMEM' : 'EBUSY', `pfn ${hex(h)} could not be migrated`);
+        }
+        pending += tally.ns - before;
+        if (++batch === MIGRATE_BATCH) {
+          await clock.sleep(pending);
+          pending = 0;
+          batch = 0;
+        }
+      }
+      p = h + n;
+    }
+    if (pending > 0) await clock.sleep(pending);
+    // Other threads ran while we slept; nothing can have been allocated in the
+    // isolated pageblocks, but verify as test_pages_isolated does.
+    if (!pages.isRangeFree(startPfn, endPfn)) throw kerr('EBUSY', `range ${hex(startPfn)}-${hex(endPfn)} did not become free`);
+    pages.takeFreeRange(startPfn, endPfn);
+  } finally {
+    pages.undoIsolateRange(startPfn, endPfn, saved);
+  }
+}

@@ -1,0 +1,77 @@
+import type { Clock, CpuCache, PhysicalMemory } from '../hw/index.ts';
+import { ERRNO } from '../lib/index.ts';
+import { PG_CONTIG, PG_HEAD, PG_HIGHOK, PG_MOVABLE } from './frames.ts';
+import type { PageAllocator } from './page-alloc.ts';
+
+/** Simulated cost of moving pages. */
+export interface MigrationCost {
+  /** Fixed cost per page: unmap, TLB shootdown, remap, LRU bookkeeping (ns). */
+  perPageNs: number;
+  /** CPU copy bandwidth in bytes per ns; each migrated byte is read once and written once. */
+  copyBytesPerNs: number;
+}
+
+export const DEFAULT_MIGRATION_COST: MigrationCost = { perPageNs: 1500, copyBytesPerNs: 2 };
+
+/** What page migration needs: the allocator, the memory and cache the bytes live in, and the clock. */
+export interface MigrationEnv {
+  readonly pages: PageAllocator;
+  readonly mem: PhysicalMemory;
+  readonly cache: CpuCache | null;
+  readonly clock: Clock;
+  readonly cost: MigrationCost;
+}
+
+/** Work done by a run of migrations, accumulated by the caller. */
+export interface MigrationTally {
+  /** Simulated ns the work costs (not yet slept). */
+  ns: number;
+  /** Pages moved. */
+  pages: number;
+}
+
+/**
+ * Moves the allocated movable block headed by `pfn` to a newly allocated
+ * block (migrate_pages for one folio): the bytes are copied, the owner's
+ * reference is repointed through its `migratePage`, the frame metadata
+ * moves with them, and the old block is freed. Returns the new pfn, or
+ * -EBUSY when the block cannot move (unmovable, pinned, extra references,
+ * part of a CMA buffer, owner cannot migrate) or -ENOMEM when no target
+ * block is free. Does not sleep; the caller sleeps `tally.ns` later.
+ */
+export function migrateBlock(env: MigrationEnv, pfn: number, tally: MigrationTally): number {
+  const { pages, mem, cache, cost } = env;
+  const f = pages.frames;
+  const i = f.index(pfn);
+  if (i < 0) return -ERRNO.EBUSY;
+  const fl = f.flags[i]!;
+  if (!(fl & PG_HEAD) || !(fl & PG_MOVABLE) || fl & PG_CONTIG || f.refcount[i] !== 1) return -ERRNO.EBUSY;
+  const order = f.order[i]!;
+  const n = 1 << order;
+  for (let k = i; k < i + n; k++) if (f.pinCount[k] !== 0) return -ERRNO.EBUSY;
+  const owner = f.owner[i]!;
+  const priv = f.priv[i]!;
+  const ops = pages.ownerOps(owner);
+  if (!ops?.migratePage) return -ERRNO.EBUSY;
+  let np: number;
+  try {
+    np = pages.allocPages(order, { movable: true, highmem: (fl & PG_HIGHOK) !== 0, owner, priv });
+  } catch {
+    return -ERRNO.ENOMEM;
+  }
+  const bytes = n * 4096;
+  const src = pfn * 4096;
+  const dst = np * 4096;
+  // copy_highpage runs through the cache: dirty lines of the source are part
+  // of its data, and lines left from the target's previous life must not
+  // outlive the copy. Writing both back and dropping them, then copying
+  // memory, leaves exactly what a cached copy followed by eviction would.
+  let ns = 0;
+  if (cache) ns += cache.cleanInvalidateRange(src, bytes) + cache.cleanInvalidateRange(dst, bytes);
+  mem.copy(dst, src, bytes);
+  ops.migratePage(pfn, np, priv);
+  pages.freePages(pfn, order);
+  tally.ns += ns + cost.perPageNs * n + (2 * bytes) / cost.copyBytesPerNs;
+  tally.pages += n;
+  return np;
+}
