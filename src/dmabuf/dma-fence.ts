@@ -1,5 +1,5 @@
 import { WaitQueueEntry, type Interruptible } from '../fs/index.ts';
-import type { Clock } from '../hw/index.ts';
+import type { Clock, Timer } from '../hw/index.ts';
 import { ERRNO, KernelBug, errnoName, kerr, type Errno } from '../lib/index.ts';
 
 /**
@@ -413,8 +413,12 @@ function waitOnFences(
           }
         })
       : null;
+    let timer: Timer | null = null;
     const cleanup = (): void => {
       done = true;
+      // A wait that ends early must not leave its timeout behind: it would
+      // still move simulated time forward when it came due.
+      timer?.cancel();
       for (let i = 0; i < cbs.length; i++) fences[i]!.removeCallback(cbs[i]!);
       if (sigEntry) task!.signalWait.remove(sigEntry);
     };
@@ -438,7 +442,7 @@ function waitOnFences(
     }
     if (sigEntry) task!.signalWait.add(sigEntry);
     if (timeoutNs !== MAX_SCHEDULE_TIMEOUT) {
-      clock.after(timeoutNs, () => {
+      timer = clock.after(timeoutNs, () => {
         if (!done) finish(0, -1);
       });
     }

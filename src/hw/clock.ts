@@ -13,26 +13,38 @@ export class Clock {
   private seqs: number[] = [];
   private fns: (() => void)[] = [];
   private readonly failures: unknown[] = [];
-  private live = 0;
+  private threads = 0;
 
-  /** Calls `fn` at simulated time `at` (never earlier than now). */
-  at(at: number, fn: () => void): void {
-    this.push(Math.max(at, this.now), fn);
+  /** Sequence numbers of events scheduled and neither run nor cancelled. */
+  private readonly liveSeqs = new Set<number>();
+  private readonly cancelled = new Set<number>();
+
+  /**
+   * Calls `fn` at simulated time `at` (never earlier than now). The returned
+   * timer can be cancelled (del_timer): a cancelled event neither runs nor
+   * moves simulated time forward.
+   */
+  at(at: number, fn: () => void): Timer {
+    return this.push(Math.max(at, this.now), fn);
   }
 
-  /** Calls `fn` after `delay` simulated nanoseconds. */
-  after(delay: number, fn: () => void): void {
-    this.push(this.now + Math.max(0, delay), fn);
+  /** Calls `fn` after `delay` simulated nanoseconds; cancellable like `at`. */
+  after(delay: number, fn: () => void): Timer {
+    return this.push(this.now + Math.max(0, delay), fn);
   }
 
   /** Waits `ns` simulated nanoseconds (msleep/ndelay in simulated time). */
   sleep(ns: number): Promise<void> {
-    return new Promise((resolve) => this.after(ns, resolve));
+    return new Promise((resolve) => {
+      this.after(ns, resolve);
+    });
   }
 
   /** Waits until simulated time `t`. */
   sleepUntil(t: number): Promise<void> {
-    return new Promise((resolve) => this.at(t, resolve));
+    return new Promise((resolve) => {
+      this.at(t, resolve);
+    });
   }
 
   /**
@@ -40,12 +52,12 @@ export class Clock {
    * by `run()`, so a crashed thread never goes unnoticed.
    */
   spawn<T>(fn: () => Promise<T>): Promise<T> {
-    this.live++;
+    this.threads++;
     const p = Promise.resolve().then(fn);
     p.then(
-      () => this.live--,
+      () => this.threads--,
       (e) => {
-        this.live--;
+        this.threads--;
         this.failures.push(e);
       },
     );
@@ -54,12 +66,12 @@ export class Clock {
 
   /** Number of spawned threads that have not finished. */
   get liveThreads(): number {
-    return this.live;
+    return this.threads;
   }
 
-  /** Number of pending events. */
+  /** Number of pending events (cancelled ones excluded). */
   get pending(): number {
-    return this.times.length;
+    return this.liveSeqs.size;
   }
 
   /**
@@ -71,6 +83,7 @@ export class Clock {
     this.throwFailure();
     while (this.times.length > 0 && this.times[0]! <= until) {
       const fn = this.pop();
+      if (!fn) continue;
       fn();
       await settle();
       this.throwFailure();
@@ -88,6 +101,7 @@ export class Clock {
     await settle();
     while (!done && this.times.length > 0) {
       const fn = this.pop();
+      if (!fn) continue;
       fn();
       await settle();
     }
@@ -99,12 +113,13 @@ export class Clock {
     if (this.failures.length > 0) throw this.failures.shift();
   }
 
-  private push(time: number, fn: () => void): void {
+  private push(time: number, fn: () => void): Timer {
     const t = this.times;
     const s = this.seqs;
     const f = this.fns;
     let i = t.length;
     const seq = this.seq++;
+    this.liveSeqs.add(seq);
     t.push(time);
     s.push(seq);
     f.push(fn);
@@ -119,14 +134,28 @@ export class Clock {
     t[i] = time;
     s[i] = seq;
     f[i] = fn;
+    return {
+      cancel: () => {
+        if (!this.liveSeqs.has(seq)) return false;
+        this.liveSeqs.delete(seq);
+        this.cancelled.add(seq);
+        return true;
+      },
+    };
   }
 
-  private pop(): () => void {
+  /** Removes the earliest event; returns its function, or null when it was cancelled (time then stays put). */
+  private pop(): (() => void) | null {
     const t = this.times;
     const s = this.seqs;
     const f = this.fns;
     const topFn = f[0]!;
-    this.now = t[0]!;
+    const topSeq = s[0]!;
+    const dead = this.cancelled.delete(topSeq);
+    if (!dead) {
+      this.now = t[0]!;
+      this.liveSeqs.delete(topSeq);
+    }
     const lastT = t.pop()!;
     const lastS = s.pop()!;
     const lastF = f.pop()!;
@@ -149,8 +178,14 @@ export class Clock {
       s[i] = lastS;
       f[i] = lastF;
     }
-    return topFn;
+    return dead ? null : topFn;
   }
+}
+
+/** A scheduled event that may still be called off (struct timer_list). */
+export interface Timer {
+  /** Cancels the event; false when it already ran or was cancelled. */
+  cancel(): boolean;
 }
 
 /** Lets every queued promise continuation run (one macrotask turn). */

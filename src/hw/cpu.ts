@@ -41,6 +41,11 @@ export class Cpu {
   private readonly cacheableMaps = new PageCounters();
   /** Lines a speculative access pulled in through a cacheable alias of a page being used uncached. */
   aliasPrefetches = 0;
+  /**
+   * Watches every CPU access (a debug watchpoint unit). The kernel's DMA
+   * debugging uses it to catch the CPU touching a buffer the device owns.
+   */
+  accessHook: ((pa: number, len: number, write: boolean) => void) | null = null;
 
   constructor(mem: PhysicalMemory, cache: CpuCache, prng: Prng, cfg: Partial<CpuConfig> = {}) {
     this.mem = mem;
@@ -77,6 +82,7 @@ export class Cpu {
   /** A CPU load of `len` bytes at `pa` through a mapping of type `t`. */
   load(pa: number, dst: Uint8Array, dstOff: number, len: number, t: MemType): void {
     if (len <= 0) return;
+    if (this.accessHook) this.accessHook(pa, len, false);
     if (isCacheable(t)) {
       this.cache.read(pa, dst, dstOff, len);
       this.prefetchNext(pa + len);
@@ -89,6 +95,7 @@ export class Cpu {
   /** A CPU store of `src[srcOff..srcOff+len)` at `pa` through a mapping of type `t`. */
   store(pa: number, src: Uint8Array, srcOff: number, len: number, t: MemType): void {
     if (len <= 0) return;
+    if (this.accessHook) this.accessHook(pa, len, true);
     if (t === 'wb') {
       this.cache.write(pa, src, srcOff, len);
       this.prefetchNext(pa + len);
@@ -103,6 +110,7 @@ export class Cpu {
   /** A CPU memset through a mapping of type `t`. */
   fill(pa: number, len: number, value: number, t: MemType): void {
     if (len <= 0) return;
+    if (this.accessHook) this.accessHook(pa, len, true);
     if (t === 'wb') this.cache.fill(pa, len, value);
     else if (t === 'wt') this.cache.writeThrough(pa, new Uint8Array(len).fill(value), 0, len);
     else {

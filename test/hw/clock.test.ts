@@ -85,3 +85,26 @@ describe('Prng', () => {
     for (const n of counts) expect(Math.abs(n - 10_000)).toBeLessThan(500);
   });
 });
+
+describe('Clock timers', () => {
+  it('a cancelled event neither runs nor moves simulated time', async () => {
+    const c = new Clock();
+    let ran = false;
+    const t = c.after(1_000_000, () => (ran = true));
+    c.after(10, () => {});
+    expect(c.pending).toBe(2);
+    expect(t.cancel()).toBe(true);
+    expect(t.cancel()).toBe(false);
+    expect(c.pending).toBe(1);
+    await c.run();
+    expect(ran).toBe(false);
+    expect(c.now).toBe(10);
+  });
+
+  it('cannot cancel an event that already ran', async () => {
+    const c = new Clock();
+    const t = c.after(5, () => {});
+    await c.run();
+    expect(t.cancel()).toBe(false);
+  });
+});
