@@ -22,8 +22,12 @@ export function anonInodeGetFile(
   return new File(vfs, { inode: vfs.anonInode, fops, flags: flags & (O_ACCMODE | O_NONBLOCK), cred, privateData, name: link });
 }
 
-/** Creates an inode on a pseudo filesystem (alloc_anon_inode), e.g. one per dma-buf. */
-export function allocAnonInode(sb: SuperBlock, mode: number, size = 0, privateData?: unknown): Inode {
+/**
+ * Creates an inode on a pseudo filesystem (alloc_anon_inode), e.g. one per
+ * dma-buf. Linux gives such inodes mode 0600 with no file-type bits, so
+ * they are not S_ISREG (FIONREAD goes to the file's ioctl, ENOTTY).
+ */
+export function allocAnonInode(sb: SuperBlock, size = 0, privateData?: unknown, mode = 0o600): Inode {
   return new Inode(sb, { mode, size, privateData, uid: 0, gid: 0 });
 }
 

@@ -7,7 +7,6 @@ import {
   FMODE_READ,
   FMODE_WRITE,
   ROOT_CRED,
-  S_IFREG_ANON,
   Vfs,
   allocAnonInode,
   allocFilePseudo,
@@ -15,7 +14,7 @@ import {
   fput,
   getFile,
   type FileOperations,
-} from './imports.ts';
+} from '../../src/fs/index.ts';
 import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_RDWR, O_APPEND } from '../../src/uapi/index.ts';
 
 describe('File references', () => {
@@ -75,8 +74,8 @@ describe('File references', () => {
     expect(sb.devString).toBe('00:0a');
     expect(() => vfs.mountPseudo('other', { mntId: 11 })).toThrow(KernelBug);
     let name = '';
-    const i1 = allocAnonInode(sb, S_IFREG_ANON, 65536);
-    const i2 = allocAnonInode(sb, S_IFREG_ANON, 4096);
+    const i1 = allocAnonInode(sb, 65536);
+    const i2 = allocAnonInode(sb, 4096);
     expect([i1.ino, i2.ino]).toEqual([1, 2]);
     const f = allocFilePseudo(vfs, i1, { read: () => new Uint8Array(0) }, { flags: O_RDWR | O_CLOEXEC, name: () => `/dmabuf:${name}` });
     expect(f.flags).toBe(O_RDWR);
@@ -86,6 +85,7 @@ describe('File references', () => {
     name = 'oracle-A';
     expect(f.pathName()).toBe('/dmabuf:oracle-A');
     expect(f.inode.stat().st_size).toBe(65536);
+    expect(f.inode.stat().st_mode).toBe(0o600);
     expect(f.cred).toBe(ROOT_CRED);
     fput(f);
   });

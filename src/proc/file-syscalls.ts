@@ -1,0 +1,341 @@
+import { KernelBug, kerr } from '../lib/index.ts';
+import {
+  FMODE_CAN_READ,
+  FMODE_CAN_WRITE,
+  FMODE_PREAD,
+  FMODE_PWRITE,
+  FMODE_READ,
+  FMODE_WRITE,
+  lookupPath,
+  splitPath,
+  vfsOpen,
+  type File,
+} from '../fs/index.ts';
+import {
+  FASYNC,
+  FD_CLOEXEC,
+  FIOASYNC,
+  FIOCLEX,
+  FIONBIO,
+  FIONCLEX,
+  FIONREAD,
+  F_DUPFD,
+  F_DUPFD_CLOEXEC,
+  F_GETFD,
+  F_GETFL,
+  F_SETFD,
+  F_SETFL,
+  O_ACCMODE,
+  O_CLOEXEC,
+  O_CREAT,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_TRUNC,
+  SETFL_MASK,
+  type Stat,
+} from '../uapi/index.ts';
+import type { ProcKernel } from './kernel.ts';
+import type { Process } from './process.ts';
+import { checkProcAccess, fdinfoText, mapsText, parseProcPath, procTextFile } from './procfs.ts';
+
+/** Waits for a release that sleeps; release errors are not the closer's (Linux ignores them), kernel bugs are. */
+export async function awaitRelease(rel: Promise<void> | undefined): Promise<void> {
+  if (!rel) return;
+  try {
+    await rel;
+  } catch (e) {
+    if (e instanceof KernelBug) throw e;
+  }
+}
+
+/** The process a /proc path names, checked for access by `p`; ENOENT when gone. */
+function procTarget(k: ProcKernel, p: Process, pid: number): Process {
+  const t = k.processes.get(pid);
+  if (!t || t.state === 'reaped') throw kerr('ENOENT', `/proc/${pid}`);
+  checkProcAccess(p, t);
+  return t;
+}
+
+/**
+ * Opens a path to a new file description without installing an fd
+ * (do_filp_open), /proc included: /proc/<pid>/fd/N reopens the target's
+ * node (a pseudo or anonymous file cannot be reopened: ENXIO), and
+ * fdinfo and maps open as generated text.
+ */
+export async function openFile(k: ProcKernel, p: Process, path: string, flags: number, mode: number): Promise<File> {
+  const names = splitPath(path);
+  const pp = path === '' ? null : parseProcPath(names, p.pid);
+  if (!pp) return vfsOpen(k.vfs, p, path, flags, mode);
+  const norm = '/' + names.join('/');
+  if ((flags & O_ACCMODE) !== O_RDONLY || flags & (O_CREAT | O_TRUNC)) {
+    if (pp.kind !== 'fd') throw kerr('EACCES', `${norm} is read-only`);
+  }
+  if (pp.kind === 'dir') {
+    if (pp.pid !== null) procTarget(k, p, pp.pid);
+    return procTextFile(k.vfs, k.procfs, norm, p, () => {
+      throw kerr('EISDIR', norm);
+    });
+  }
+  const t = procTarget(k, p, pp.pid);
+  if (pp.kind === 'fd') {
+    const f = t.files.peek(pp.fd);
+    if (!f) throw kerr('ENOENT', norm);
+    const sb = f.inode.sb;
+    if (sb !== k.vfs.rootfs && sb !== k.vfs.devtmpfs && sb !== k.vfs.debugfs) throw kerr('ENXIO', `${f.pathName()} cannot be reopened`);
+    return vfsOpen(k.vfs, p, f.pathName(), flags & ~O_CREAT, mode);
+  }
+  if (pp.kind === 'fdinfo') {
+    if (!t.files.peek(pp.fd)) throw kerr('ENOENT', norm);
+    const fd = pp.fd;
+    return procTextFile(k.vfs, k.procfs, norm, p, () => fdinfoText(t, fd));
+  }
+  return procTextFile(k.vfs, k.procfs, norm, p, () => mapsText(t));
+}
+
+/** open(2): the lowest free fd for a new open file description. */
+export async function sysOpen(k: ProcKernel, p: Process, path: string, flags: number, mode = 0o666): Promise<number> {
+  if (typeof path !== 'string') throw kerr('EFAULT', 'path is not a string');
+  p.files.allocFd(); // EMFILE before anything is opened, as get_unused_fd_flags does first
+  const f = await openFile(k, p, path, flags, mode);
+  try {
+    return p.files.installLowest(f, (flags & O_CLOEXEC) !== 0);
+  } catch (e) {
+    await awaitRelease(f.put());
+    throw e;
+  }
+}
+
+/** close(2): removes the fd, runs flush, drops the reference (release runs if it was the last). */
+export async function sysClose(p: Process, fd: number): Promise<void> {
+  const f = p.files.remove(fd);
+  let flushErr: unknown;
+  try {
+    await f.fOp.flush?.(f, p);
+  } catch (e) {
+    flushErr = e;
+  }
+  await awaitRelease(f.put());
+  if (flushErr) throw flushErr;
+}
+
+/** dup(2): the lowest free fd for the same file, close-on-exec clear. */
+export function sysDup(p: Process, fd: number): number {
+  const f = p.files.lookup(fd).get();
+  try {
+    return p.files.installLowest(f, false);
+  } catch (e) {
+    f.put();
+    throw e;
+  }
+}
+
+/** dup2(2): `newfd` refers to `oldfd`'s file, closing what it referred to. EBADF for a bad fd or newfd beyond the limit. */
+export async function sysDup2(p: Process, oldfd: number, newfd: number): Promise<number> {
+  if (!Number.isInteger(newfd) || newfd < 0 || newfd >= p.files.limit) throw kerr('EBADF', `fd ${newfd}`);
+  const f = p.files.lookup(oldfd);
+  if (oldfd === newfd) return newfd;
+  f.get();
+  const old = p.files.peek(newfd) ? p.files.remove(newfd) : null;
+  p.files.install(newfd, f, false);
+  if (old) {
+    try {
+      await old.fOp.flush?.(old, p);
+    } catch {
+      // dup2 ignores the flush result of the file it closes, as do_dup2 does
+    }
+    await awaitRelease(old.put());
+  }
+  return newfd;
+}
+
+/** fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; EINVAL for other commands. */
+export function sysFcntl(p: Process, fd: number, cmd: number, arg = 0): number {
+  const f = p.files.lookup(fd);
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      if (!Number.isInteger(arg) || arg < 0 || arg >= p.files.limit) throw kerr('EINVAL', `F_DUPFD from ${arg}`);
+      f.get();
+      try {
+        return p.files.installLowest(f, cmd === F_DUPFD_CLOEXEC, arg);
+      } catch (e) {
+        f.put();
+        throw e;
+      }
+    }
+    case F_GETFD:
+      return p.files.getCloexec(fd) ? FD_CLOEXEC : 0;
+    case F_SETFD:
+      p.files.setCloexec(fd, (arg & FD_CLOEXEC) !== 0);
+      return 0;
+    case F_GETFL:
+      return f.flags;
+    case F_SETFL:
+      f.flags = (arg & SETFL_MASK) | (f.flags & ~SETFL_MASK);
+      return 0;
+    default:
+      throw kerr('EINVAL', `fcntl command ${cmd}`);
+  }
+}
+
+/** read(2) at the file position. EBADF if not open for reading, EINVAL if the file cannot be read. */
+export async function sysRead(p: Process, fd: number, len: number): Promise<Uint8Array> {
+  const f = p.fget(fd);
+  try {
+    if (!(f.mode & FMODE_READ)) throw kerr('EBADF', 'not open for reading');
+    if (!(f.mode & FMODE_CAN_READ) || !f.fOp.read) throw kerr('EINVAL', `${f.pathName()} cannot be read`);
+    if (!Number.isSafeInteger(len) || len < 0) throw kerr('EINVAL', `length ${len}`);
+    return await f.fOp.read(f, len, f, p);
+  } finally {
+    f.put();
+  }
+}
+
+/** pread(2) at `offset`, position unchanged. EINVAL for a negative offset, ESPIPE for a file without positioned reads. */
+export async function sysPread(p: Process, fd: number, len: number, offset: number): Promise<Uint8Array> {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw kerr('EINVAL', `offset ${offset}`);
+  const f = p.fget(fd);
+  try {
+    if (!(f.mode & FMODE_PREAD)) throw kerr('ESPIPE', `${f.pathName()} has no positioned reads`);
+    if (!(f.mode & FMODE_READ)) throw kerr('EBADF', 'not open for reading');
+    if (!(f.mode & FMODE_CAN_READ) || !f.fOp.read) throw kerr('EINVAL', `${f.pathName()} cannot be read`);
+    if (!Number.isSafeInteger(len) || len < 0) throw kerr('EINVAL', `length ${len}`);
+    return await f.fOp.read(f, len, { pos: offset }, p);
+  } finally {
+    f.put();
+  }
+}
+
+/** write(2) at the file position. EBADF if not open for writing, EINVAL if the file cannot be written. */
+export async function sysWrite(p: Process, fd: number, data: Uint8Array): Promise<number> {
+  const f = p.fget(fd);
+  try {
+    if (!(f.mode & FMODE_WRITE)) throw kerr('EBADF', 'not open for writing');
+    if (!(f.mode & FMODE_CAN_WRITE) || !f.fOp.write) throw kerr('EINVAL', `${f.pathName()} cannot be written`);
+    if (!(data instanceof Uint8Array)) throw kerr('EFAULT', 'buffer is not a Uint8Array');
+    return await f.fOp.write(f, data, f, p);
+  } finally {
+    f.put();
+  }
+}
+
+/** pwrite(2) at `offset`. */
+export async function sysPwrite(p: Process, fd: number, data: Uint8Array, offset: number): Promise<number> {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw kerr('EINVAL', `offset ${offset}`);
+  const f = p.fget(fd);
+  try {
+    if (!(f.mode & FMODE_PWRITE)) throw kerr('ESPIPE', `${f.pathName()} has no positioned writes`);
+    if (!(f.mode & FMODE_WRITE)) throw kerr('EBADF', 'not open for writing');
+    if (!(f.mode & FMODE_CAN_WRITE) || !f.fOp.write) throw kerr('EINVAL', `${f.pathName()} cannot be written`);
+    return await f.fOp.write(f, data, { pos: offset }, p);
+  } finally {
+    f.put();
+  }
+}
+
+/** lseek(2) through the file's llseek; ESPIPE when it has none. */
+export function sysLseek(p: Process, fd: number, offset: number, whence: number): number {
+  const f = p.files.lookup(fd);
+  if (!f.fOp.llseek) throw kerr('ESPIPE', `${f.pathName()} is not seekable`);
+  return f.fOp.llseek(f, offset, whence);
+}
+
+/** fstat(2). */
+export function sysFstat(p: Process, fd: number): Stat {
+  return p.files.lookup(fd).inode.stat();
+}
+
+/** Reads an int-pointer ioctl argument: a number, or `{ value }`; EFAULT for none. */
+function intArg(arg: unknown): number {
+  if (typeof arg === 'number') return arg;
+  if (arg && typeof arg === 'object' && typeof (arg as { value?: unknown }).value === 'number') return (arg as { value: number }).value;
+  throw kerr('EFAULT', 'bad int pointer');
+}
+
+/**
+ * ioctl(2): the generic requests first (FIOCLEX, FIONCLEX, FIONBIO,
+ * FIOASYNC, FIONREAD on regular files), as do_vfs_ioctl does, then the
+ * file's unlocked_ioctl; ENOTTY when it has none.
+ */
+export async function sysIoctl(p: Process, fd: number, request: number, arg: unknown): Promise<number> {
+  const f = p.fget(fd);
+  try {
+    const cmd = request >>> 0;
+    switch (cmd) {
+      case FIOCLEX:
+        p.files.setCloexec(fd, true);
+        return 0;
+      case FIONCLEX:
+        p.files.setCloexec(fd, false);
+        return 0;
+      case FIONBIO:
+        f.flags = intArg(arg) ? f.flags | O_NONBLOCK : f.flags & ~O_NONBLOCK;
+        return 0;
+      case FIOASYNC:
+        f.flags = intArg(arg) ? f.flags | FASYNC : f.flags & ~FASYNC;
+        return 0;
+      case FIONREAD:
+        if (f.inode.isReg) {
+          if (!arg || typeof arg !== 'object') throw kerr('EFAULT', 'bad int pointer');
+          (arg as { value: number }).value = Math.max(0, f.inode.size - f.pos);
+          return 0;
+        }
+        break;
+    }
+    if (!f.fOp.unlockedIoctl) throw kerr('ENOTTY', `${f.pathName()} has no ioctls`);
+    return await f.fOp.unlockedIoctl(f, cmd, arg, p);
+  } finally {
+    f.put();
+  }
+}
+
+/**
+ * readlink(2): /proc/self, and /proc/<pid>/fd/N (what the fd refers to: a
+ * path, "anon_inode:<name>", "/dmabuf:<name>", "socket:[ino]"). EINVAL for
+ * a path that is not a symlink, ENOENT for one that does not exist.
+ */
+export function sysReadlink(k: ProcKernel, p: Process, path: string): string {
+  const names = splitPath(path);
+  const pp = parseProcPath(names, p.pid);
+  if (pp) {
+    if (names.length === 2 && names[1] === 'self') return String(p.pid);
+    if (pp.kind === 'fd') {
+      const t = procTarget(k, p, pp.pid);
+      const f = t.files.peek(pp.fd);
+      if (!f) throw kerr('ENOENT', '/' + names.join('/'));
+      return f.pathName();
+    }
+    if (pp.pid !== null) procTarget(k, p, pp.pid);
+    throw kerr('EINVAL', `${'/' + names.join('/')} is not a symlink`);
+  }
+  const l = lookupPath(k.vfs, p, path);
+  if (!l.inode) throw kerr('ENOENT', l.path);
+  throw kerr('EINVAL', `${l.path} is not a symlink`);
+}
+
+const decoder = new TextDecoder();
+
+/** Reads a whole file as text (open, read to end of file, close), /proc included. */
+export async function sysReadFile(k: ProcKernel, p: Process, path: string): Promise<string> {
+  const f = await openFile(k, p, path, O_RDONLY, 0);
+  try {
+    if (!f.fOp.read) throw kerr('EINVAL', `${f.pathName()} cannot be read`);
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    while (true) {
+      const chunk = await f.fOp.read(f, 65536, f, p);
+      if (chunk.length === 0) break;
+      parts.push(chunk);
+      total += chunk.length;
+    }
+    const all = new Uint8Array(total);
+    let o = 0;
+    for (const c of parts) {
+      all.set(c, o);
+      o += c.length;
+    }
+    return decoder.decode(all);
+  } finally {
+    await awaitRelease(f.put());
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * DOC: proc — processes and the system-call surface
+ *
+ * A ProcKernel (createProcSystem) owns the process table, the unix-socket
+ * layer and /proc; it uses the Vfs that drivers and dma-buf register in, so
+ * those layers never import this one. A process owns its fd table (each fd
+ * one file reference, close-on-exec per fd, lowest free number, EMFILE at
+ * RLIMIT_NOFILE) and its address space (each mapping one file reference;
+ * cacheable pages registered with the CPU's MMU model while mapped). fork
+ * copies both; exec closes close-on-exec fds and drops mappings; exit and
+ * fatal signals drop mappings, then close fds, then wake the parent. A
+ * program is `main(sys, args)`, run as a simulated thread on the Clock
+ * (spawnProcess); every `sys` call is async, has a scheduling point on
+ * entry, may sleep in simulated time, and fails with a SyscallError
+ * carrying Linux's errno. Signals are acted on at system-call boundaries,
+ * or at once for a process outside any call.
+ */
+export * from './errors.ts';
+export * from './fdtable.ts';
+export * from './address-space.ts';
+export * from './process.ts';
+export * from './unix-socket.ts';
+export * from './procfs.ts';
+export * from './file-syscalls.ts';
+export * from './poll.ts';
+export * from './sys.ts';
+export * from './kernel.ts';

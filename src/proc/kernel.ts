@@ -1,0 +1,296 @@
+import { KernelBug, KernelError, SyscallError, kerr } from '../lib/index.ts';
+import type { Clock, Soc } from '../hw/index.ts';
+import { ROOT_CRED, Vfs, waitEvent, type Cred, type File, type SuperBlock } from '../fs/index.ts';
+import { SIGBUS, SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, SIGSTOP } from '../uapi/index.ts';
+import { AccessFault, AddressSpace } from './address-space.ts';
+import { ProcessUnwind, SegfaultError } from './errors.ts';
+import { FdTable, NR_OPEN_DEFAULT } from './fdtable.ts';
+import { Process, type ProgramMain } from './process.ts';
+import { Sys } from './sys.ts';
+import { UnixSockets } from './unix-socket.ts';
+
+/** Signals whose default action is to do nothing (SIG_DFL = ignore). */
+const IGNORED_BY_DEFAULT = new Set([SIGCHLD, SIGCONT, 23 /* SIGURG */, 28 /* SIGWINCH */]);
+/** Highest signal number (_NSIG). */
+const NSIG = 64;
+
+export interface ProcSystemOptions {
+  soc: Soc;
+  /** The VFS drivers and dma-buf register in; a new one when absent. */
+  vfs?: Vfs;
+  /** Simulated ns each system call costs on entry (it is also a scheduling point). */
+  syscallNs?: number;
+  /** RLIMIT_NOFILE of processes spawned without their own. */
+  rlimitNofile?: number;
+}
+
+export interface SpawnOptions {
+  /** Credentials (default root). */
+  cred?: Cred;
+  /** RLIMIT_NOFILE for the process. */
+  rlimitNofile?: number;
+  /** Process name (default the function's name). */
+  comm?: string;
+}
+
+/** A started program: its pid and its exit status once it ends. */
+export interface SpawnedProcess {
+  pid: number;
+  /** The exit status: the code main returned or passed to exit, 1 for an uncaught error, 128 + signal when killed. */
+  exitCode: Promise<number>;
+  process: Process;
+}
+
+/** What wait returns. */
+export interface WaitResult {
+  pid: number;
+  /** Exit code, or 128 + the signal number when a signal ended it. */
+  status: number;
+  /** The signal that ended it, 0 for a normal exit. */
+  signal: number;
+}
+
+/**
+ * The process side of one simulated kernel: the process table, the socket
+ * layer, /proc, and the system-call entry that turns kernel errors into
+ * SyscallErrors and acts on fatal signals at the call boundary. Drivers and
+ * dma-buf never see it: they work through the Vfs and the Task each file
+ * operation receives.
+ */
+export class ProcKernel {
+  readonly soc: Soc;
+  readonly clock: Clock;
+  readonly vfs: Vfs;
+  readonly sockets: UnixSockets;
+  readonly procfs: SuperBlock;
+  readonly syscallNs: number;
+  readonly rlimitNofile: number;
+  /** Live and zombie processes by pid. */
+  readonly processes = new Map<number, Process>();
+  private nextPid = 1;
+
+  constructor(opts: ProcSystemOptions) {
+    this.soc = opts.soc;
+    this.clock = opts.soc.clock;
+    this.vfs = opts.vfs ?? new Vfs();
+    this.sockets = new UnixSockets(this.vfs);
+    this.procfs = this.vfs.mountPseudo('proc', { mntId: 22, devMinor: 0x15 });
+    this.syscallNs = opts.syscallNs ?? 0;
+    this.rlimitNofile = opts.rlimitNofile ?? NR_OPEN_DEFAULT;
+  }
+
+  /**
+   * Starts `main(sys, args)` as a new process, a simulated thread on the
+   * Clock (kernel_clone + exec of a new program). The process has no parent
+   * and is reaped when it exits.
+   */
+  spawn(main: ProgramMain<Sys>, args: string[] = [], opts: SpawnOptions = {}): SpawnedProcess {
+    const p = new Process(
+      this.nextPid++,
+      null,
+      opts.cred ?? ROOT_CRED,
+      opts.comm ?? (main.name || 'a.out'),
+      new FdTable(opts.rlimitNofile ?? this.rlimitNofile),
+      new AddressSpace(this.soc.cpu),
+    );
+    this.processes.set(p.pid, p);
+    this.startImage(p, main, args);
+    return { pid: p.pid, exitCode: p.exited, process: p };
+  }
+
+  /** Creates a child copying the parent's fds and mappings and starts `childMain` in it (fork). */
+  fork(parent: Process, childMain: ProgramMain<Sys>): number {
+    const c = new Process(this.nextPid++, parent, parent.cred, parent.comm, parent.files.copy(), parent.mm.fork());
+    parent.children.add(c);
+    this.processes.set(c.pid, c);
+    this.startImage(c, childMain, []);
+    return c.pid;
+  }
+
+  /**
+   * Replaces the program (execve): closes close-on-exec fds, drops every
+   * mapping, and starts `main` in the same process with the same pid and
+   * remaining fds. The calling image is unwound with ProcessUnwind.
+   */
+  async exec(p: Process, main: ProgramMain<Sys>, args: string[]): Promise<never> {
+    const closing = p.files.takeCloexec();
+    p.mm.teardown();
+    p.mm = new AddressSpace(this.soc.cpu);
+    await this.closeFiles(p, closing);
+    p.comm = main.name || p.comm;
+    this.startImage(p, main, args);
+    throw new ProcessUnwind(p.pid, 'exec');
+  }
+
+  /**
+   * Sends a signal (kill). sig 0 only checks; EINVAL for a bad number,
+   * ESRCH for no such process, EPERM for another user's process unless
+   * root. Every signal whose default action is not "ignore" ends the
+   * target (no handlers exist here); stop signals are not modelled (EINVAL).
+   */
+  async kill(sender: Process, pid: number, sig: number): Promise<void> {
+    if (!Number.isInteger(sig) || sig < 0 || sig > NSIG) throw kerr('EINVAL', `signal ${sig}`);
+    if (sig === SIGSTOP || sig === 20 || sig === 21 || sig === 22) throw kerr('EINVAL', 'stop signals are not modelled');
+    const t = this.processes.get(pid);
+    if (!Number.isInteger(pid) || pid <= 0 || !t || t.state === 'reaped') throw kerr('ESRCH', `no process ${pid}`);
+    if (sender.cred.uid !== 0 && sender.cred.uid !== t.cred.uid) throw kerr('EPERM', `process ${pid} belongs to uid ${t.cred.uid}`);
+    if (sig === 0 || t.state === 'zombie' || t.exiting || IGNORED_BY_DEFAULT.has(sig)) return;
+    if (!t.fatalSignal || sig === SIGKILL) t.fatalSignal = sig;
+    t.signalWait.wakeUp();
+    // a process outside any system call dies now; one inside dies on its way out
+    if (t.inSyscall === 0) await this.exitProcess(t, 128 + t.fatalSignal, t.fatalSignal);
+  }
+
+  /** Waits for a child to end and reaps it (wait4); ECHILD when there is no such child. */
+  async wait(p: Process, pid: number): Promise<WaitResult> {
+    const match = (c: Process) => pid === -1 || c.pid === pid;
+    if (![...p.children].some(match)) throw kerr('ECHILD', `no child ${pid}`);
+    let found: Process | undefined;
+    await waitEvent(p.childWait, () => (found = [...p.children].find((c) => match(c) && c.state === 'zombie')) !== undefined, { task: p });
+    const c = found!;
+    const r = { pid: c.pid, status: c.exitStatus!, signal: c.termSignal };
+    this.reap(c);
+    return r;
+  }
+
+  /**
+   * Ends a process (do_exit): drops its mappings, closes its fds (waiting
+   * for releases that sleep), collects unreachable sockets, reparents
+   * children, then records the status and tells the parent.
+   */
+  async exitProcess(p: Process, status: number, signal: number): Promise<void> {
+    if (p.exiting) return;
+    p.exiting = true;
+    p.generation++;
+    p.signalWait.wakeUp();
+    p.mm.teardown();
+    await this.closeFiles(p, p.files.takeAll());
+    this.sockets.gc();
+    for (const c of p.children) {
+      c.parent = null;
+      if (c.state === 'zombie') this.reap(c);
+    }
+    p.children.clear();
+    p.setExited(status & 0xff, signal);
+    const parent = p.parent;
+    if (parent && !parent.exiting) parent.childWait.wakeUp();
+    else this.reap(p);
+  }
+
+  /**
+   * Runs one system call for `p` from image `gen`: a scheduling point on
+   * entry, then `fn`; KernelErrors become SyscallErrors named `name`, an
+   * access fault kills the process (SIGSEGV/SIGBUS) and rejects with a
+   * SegfaultError, and a fatal signal that arrived meanwhile ends the
+   * process and unwinds the program.
+   */
+  async syscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>): Promise<T> {
+    if (p.generation !== gen || p.exiting) throw new ProcessUnwind(p.pid, p.exiting ? 'exit' : 'exec');
+    p.inSyscall++;
+    let result: T | undefined;
+    let error: unknown;
+    let failed = false;
+    try {
+      if (p.fatalSignal === 0) {
+        await this.clock.sleep(this.syscallNs);
+        if (p.fatalSignal === 0) result = await fn();
+      }
+    } catch (e) {
+      failed = true;
+      error = e;
+    } finally {
+      p.inSyscall--;
+    }
+    if (failed && error instanceof ProcessUnwind) throw error;
+    if (p.fatalSignal && !p.exiting) {
+      await this.exitProcess(p, 128 + p.fatalSignal, p.fatalSignal);
+      throw new ProcessUnwind(p.pid, 'killed');
+    }
+    if (p.exiting || p.generation !== gen) throw new ProcessUnwind(p.pid, p.exiting ? 'exit' : 'exec');
+    if (!failed) return result as T;
+    if (error instanceof KernelError) throw new SyscallError(name, error.code, error.message);
+    if (error instanceof AccessFault) {
+      const sig = error.fault.signal === 'SIGBUS' ? SIGBUS : SIGSEGV;
+      p.fatalSignal = sig;
+      await this.exitProcess(p, 128 + sig, sig);
+      throw new SegfaultError(name, error.fault.signal, error.fault.addr, error.fault.why);
+    }
+    throw error;
+  }
+
+  /**
+   * Counts the references the process layer itself holds on each file: fd
+   * table entries, mappings and messages in flight. With no kernel users,
+   * each file's count equals its entry here.
+   */
+  accountedRefs(): Map<File, number> {
+    const refs = new Map<File, number>();
+    const add = (f: File) => refs.set(f, (refs.get(f) ?? 0) + 1);
+    for (const p of this.processes.values()) {
+      if (p.exiting) continue;
+      for (const fd of p.files.fds()) add(p.files.lookup(fd));
+      for (const f of p.mm.mappedFiles()) add(f);
+    }
+    for (const f of this.sockets.filesInFlight()) add(f);
+    return refs;
+  }
+
+  /** Closes files an fd table gave up: flush each, drop the reference, wait for releases that sleep. */
+  private async closeFiles(p: Process, files: File[]): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const f of files) {
+      try {
+        const r = f.fOp.flush?.(f, p);
+        if (r instanceof Promise) await r;
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+      }
+      const rel = f.put();
+      if (rel) pending.push(rel);
+    }
+    if (pending.length > 0) await Promise.allSettled(pending);
+  }
+
+  private reap(c: Process): void {
+    if (c.state === 'reaped') return;
+    c.state = 'reaped';
+    this.processes.delete(c.pid);
+    c.parent?.children.delete(c);
+  }
+
+  private startImage(p: Process, main: ProgramMain<Sys>, args: string[]): void {
+    const gen = ++p.generation;
+    const sys = new Sys(this, p, gen);
+    void this.clock.spawn(async () => {
+      let status = 0;
+      try {
+        const r = await main(sys, args);
+        status = typeof r === 'number' ? r : 0;
+      } catch (e) {
+        if (p.generation !== gen || p.exiting || e instanceof ProcessUnwind) return;
+        p.uncaughtError = e;
+        status = 1;
+        if (e instanceof KernelBug) {
+          await this.exitProcess(p, status, 0);
+          throw e;
+        }
+      }
+      if (p.generation !== gen || p.exiting) return;
+      await this.exitProcess(p, status, 0);
+    });
+  }
+}
+
+/** Creates the process side of a kernel on a SoC (the proc layer's boot). */
+export function createProcSystem(opts: ProcSystemOptions): ProcKernel {
+  return new ProcKernel(opts);
+}
+
+/**
+ * Starts a program as a process (fork + execve from the kernel), a simulated
+ * thread on the SoC's Clock; run the clock to let it go. `creds` defaults to
+ * root.
+ */
+export function spawnProcess(kernel: ProcKernel, main: ProgramMain<Sys>, args: string[] = [], creds?: Cred, opts: Omit<SpawnOptions, 'cred'> = {}): SpawnedProcess {
+  return kernel.spawn(main, args, { ...opts, cred: creds });
+}

@@ -1,0 +1,83 @@
+import { kerr } from '../lib/index.ts';
+import { WaitQueueHead, type Cred, type File, type Task } from '../fs/index.ts';
+import { O_CLOEXEC } from '../uapi/index.ts';
+import type { AddressSpace } from './address-space.ts';
+import type { FdTable } from './fdtable.ts';
+
+/** A userspace program: `main(sys, args)`; its return value is the exit code. */
+export type ProgramMain<S = unknown> = (sys: S, args: string[]) => Promise<number | void> | number | void;
+
+/** Life of a process: running, exited but not yet waited for, gone. */
+export type ProcessState = 'running' | 'zombie' | 'reaped';
+
+/**
+ * A process (struct task_struct with its files_struct and mm_struct): pid,
+ * credentials, fd table, address space, children and exit status. It is the
+ * `Task` the fs layer sees while it makes system calls. A fatal signal is
+ * acted on at the next system-call boundary, or at once when the process is
+ * not inside one.
+ */
+export class Process implements Task {
+  readonly pid: number;
+  cred: Cred;
+  comm: string;
+  files: FdTable;
+  mm: AddressSpace;
+  parent: Process | null;
+  readonly children = new Set<Process>();
+  state: ProcessState = 'running';
+  /** Set once exit has begun; no system call runs after it. */
+  exiting = false;
+  /** Bumped by exec: `sys` objects of older images stop working. */
+  generation = 0;
+  /** System calls in progress (more than one only if a program does not await its calls). */
+  inSyscall = 0;
+  /** A fatal signal waiting to be acted on, 0 if none. */
+  fatalSignal = 0;
+  /** Exit status as a shell reports it: the exit code, or 128 + the signal number. */
+  exitStatus: number | null = null;
+  /** The signal that killed it, 0 for a normal exit. */
+  termSignal = 0;
+  /** What the program threw, if it ended by an uncaught error (exit status 1). */
+  uncaughtError: unknown = undefined;
+  readonly signalWait = new WaitQueueHead();
+  /** Woken when a child changes state (wait_chldexit). */
+  readonly childWait = new WaitQueueHead();
+  /** Resolves with the exit status. */
+  readonly exited: Promise<number>;
+  private resolveExit!: (status: number) => void;
+
+  constructor(pid: number, parent: Process | null, cred: Cred, comm: string, files: FdTable, mm: AddressSpace) {
+    this.pid = pid;
+    this.parent = parent;
+    this.cred = cred;
+    this.comm = comm;
+    this.files = files;
+    this.mm = mm;
+    this.exited = new Promise<number>((resolve) => (this.resolveExit = resolve));
+  }
+
+  /** True when a signal is pending (signal_pending). */
+  signalPending(): boolean {
+    return this.fatalSignal !== 0;
+  }
+
+  /** Looks up `fd` and takes a reference (fget). EBADF. */
+  fget(fd: number): File {
+    return this.files.lookup(fd).get();
+  }
+
+  /** Installs `file` at the lowest free fd (get_unused_fd_flags + fd_install). EMFILE. */
+  installFd(file: File, flags: number): number {
+    if (this.exiting) throw kerr('EBADF', 'process is exiting');
+    return this.files.installLowest(file, (flags & O_CLOEXEC) !== 0);
+  }
+
+  /** Records the exit status and wakes whoever waits for it. */
+  setExited(status: number, signal: number): void {
+    this.exitStatus = status;
+    this.termSignal = signal;
+    this.state = 'zombie';
+    this.resolveExit(status);
+  }
+}

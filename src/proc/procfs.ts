@@ -1,0 +1,87 @@
+import { kerr } from '../lib/index.ts';
+import { File, Inode, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, seqFileOps, type SeqShow, type SuperBlock, type Vfs } from '../fs/index.ts';
+import { O_CLOEXEC, O_RDONLY, S_IFREG } from '../uapi/index.ts';
+import type { Process } from './process.ts';
+
+/** A parsed /proc path. */
+export type ProcPath =
+  | { kind: 'fd'; pid: number; fd: number }
+  | { kind: 'fdinfo'; pid: number; fd: number }
+  | { kind: 'maps'; pid: number }
+  | { kind: 'dir'; pid: number | null };
+
+/**
+ * Parses /proc/self/..., /proc/<pid>/{fd/N, fdinfo/N, maps}. Returns null
+ * for paths outside /proc; ENOENT for names /proc does not have.
+ */
+export function parseProcPath(names: string[], selfPid: number): ProcPath | null {
+  if (names[0] !== 'proc') return null;
+  if (names.length === 1) return { kind: 'dir', pid: null };
+  const p = names[1]!;
+  const pid = p === 'self' ? selfPid : /^[1-9]\d*$/.test(p) ? Number(p) : NaN;
+  if (!Number.isSafeInteger(pid)) throw kerr('ENOENT', `/proc/${p}`);
+  if (names.length === 2) return { kind: 'dir', pid };
+  const what = names[2]!;
+  if (what === 'maps' && names.length === 3) return { kind: 'maps', pid };
+  if ((what === 'fd' || what === 'fdinfo') && names.length <= 4) {
+    if (names.length === 3) return { kind: 'dir', pid };
+    const n = names[3]!;
+    if (!/^(0|[1-9]\d*)$/.test(n)) throw kerr('ENOENT', `/proc/${p}/${what}/${n}`);
+    return { kind: what, pid, fd: Number(n) };
+  }
+  throw kerr('ENOENT', '/' + names.join('/'));
+}
+
+/**
+ * The /proc/<pid>/fdinfo/<fd> text (seq_show in fs/proc/fd.c): pos, flags
+ * in octal with O_CLOEXEC from the fd, mnt_id, ino, then the file's own
+ * show_fdinfo lines. The file is referenced while its show runs, as Linux
+ * does, which is why dma-buf prints file_count - 1.
+ */
+export function fdinfoText(proc: Process, fd: number): string {
+  const file = proc.files.peek(fd);
+  if (!file) throw kerr('ENOENT', `/proc/${proc.pid}/fdinfo/${fd}`);
+  const flags = file.flags | (proc.files.getCloexec(fd) ? O_CLOEXEC : 0);
+  file.get();
+  try {
+    let text = `pos:\t${file.pos}\nflags:\t0${flags.toString(8)}\nmnt_id:\t${file.inode.sb.mntId}\nino:\t${file.inode.ino}\n`;
+    if (file.fOp.showFdinfo) text += file.fOp.showFdinfo(file);
+    return text;
+  } finally {
+    file.put();
+  }
+}
+
+/** Width /proc/<pid>/maps pads each line's prefix to before the path (25 + 6 * sizeof(void *) - 1). */
+const MAPS_PAD = 72;
+
+/**
+ * The /proc/<pid>/maps text (show_map_vma): range, rwx and s/p, offset of
+ * the first page in the file, device, inode, and the file's path.
+ */
+export function mapsText(proc: Process): string {
+  let out = '';
+  for (const v of proc.mm.areas) {
+    const perms =
+      (v.flags & VM_READ ? 'r' : '-') + (v.flags & VM_WRITE ? 'w' : '-') + (v.flags & VM_EXEC ? 'x' : '-') + (v.flags & VM_MAYSHARE ? 's' : 'p');
+    const h8 = (n: number) => n.toString(16).padStart(8, '0');
+    const f = v.file;
+    const dev = f ? f.inode.sb.devString : '00:00';
+    const ino = f ? f.inode.ino : 0;
+    const pgoff = f ? v.pgoff * 4096 : 0;
+    const prefix = `${h8(v.start)}-${h8(v.end)} ${perms} ${h8(pgoff)} ${dev} ${ino} `;
+    out += f ? `${prefix.padEnd(MAPS_PAD)} ${f.pathName()}\n` : `${prefix}\n`;
+  }
+  return out;
+}
+
+/** Checks that `caller` may look into `target`'s fds and memory (ptrace_may_access, read mode): EACCES. */
+export function checkProcAccess(caller: Process, target: Process): void {
+  if (caller.cred.uid !== 0 && caller.cred.uid !== target.cred.uid) throw kerr('EACCES', `/proc/${target.pid} belongs to uid ${target.cred.uid}`);
+}
+
+/** Makes an open file for a generated /proc text (a seq_file on procfs). */
+export function procTextFile(vfs: Vfs, procfs: SuperBlock, path: string, caller: Process, show: SeqShow): File {
+  const inode = new Inode(procfs, { mode: S_IFREG | 0o444, uid: caller.cred.uid, gid: caller.cred.gid, fops: seqFileOps, privateData: show });
+  return new File(vfs, { inode, fops: seqFileOps, flags: O_RDONLY, cred: caller.cred, name: path });
+}

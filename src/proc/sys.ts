@@ -1,0 +1,268 @@
+import { kerr } from '../lib/index.ts';
+import type { Stat } from '../uapi/index.ts';
+import { MAP_ANONYMOUS, O_CLOEXEC, O_NONBLOCK } from '../uapi/index.ts';
+import type { ProcKernel, WaitResult } from './kernel.ts';
+import type { Process, ProgramMain } from './process.ts';
+import {
+  awaitRelease,
+  sysClose,
+  sysDup,
+  sysDup2,
+  sysFcntl,
+  sysFstat,
+  sysIoctl,
+  sysLseek,
+  sysOpen,
+  sysPread,
+  sysPwrite,
+  sysRead,
+  sysReadFile,
+  sysReadlink,
+  sysWrite,
+} from './file-syscalls.ts';
+import { sysPoll, type PollFd } from './poll.ts';
+import { ProcessUnwind } from './errors.ts';
+import type { RecvResult } from './unix-socket.ts';
+
+export type { PollFd } from './poll.ts';
+export type { RecvResult } from './unix-socket.ts';
+
+/** A message for sendmsg: bytes and the fds to pass (SCM_RIGHTS). */
+export interface SendMsg {
+  data?: Uint8Array;
+  fds?: readonly number[];
+}
+
+/** recvmsg options: MSG_* flags (MSG_CMSG_CLOEXEC, MSG_DONTWAIT), the room for fds in the control buffer, the data buffer size. */
+export interface RecvOptions {
+  flags?: number;
+  maxFds?: number;
+  maxLen?: number;
+}
+
+/**
+ * The system-call surface a userspace program gets (`main(sys, args)`),
+ * named as Linux names the calls. Every call is async, because any may
+ * sleep in simulated time. Failures are SyscallErrors carrying the errno
+ * Linux gives for the same mistake; a bad memory access rejects with a
+ * SegfaultError and kills the process. Once the process has exited, been
+ * killed or replaced by exec, every call throws ProcessUnwind.
+ */
+export class Sys {
+  private readonly k: ProcKernel;
+  private readonly p: Process;
+  private readonly gen: number;
+
+  constructor(kernel: ProcKernel, proc: Process, generation: number) {
+    this.k = kernel;
+    this.p = proc;
+    this.gen = generation;
+  }
+
+  private call<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    return this.k.syscall(this.p, this.gen, name, fn);
+  }
+
+  /** The caller's pid (getpid). */
+  getpid(): Promise<number> {
+    return this.call('getpid', () => this.p.pid);
+  }
+
+  /** Opens a path and returns the lowest free fd (open). `mode` applies with O_CREAT. */
+  open(path: string, flags: number, mode?: number): Promise<number> {
+    return this.call('open', () => sysOpen(this.k, this.p, path, flags, mode));
+  }
+
+  /** Closes an fd (close). */
+  close(fd: number): Promise<void> {
+    return this.call('close', () => sysClose(this.p, fd));
+  }
+
+  /** Duplicates an fd to the lowest free one (dup). */
+  dup(fd: number): Promise<number> {
+    return this.call('dup', () => sysDup(this.p, fd));
+  }
+
+  /** Makes `newfd` refer to `oldfd`'s file (dup2). */
+  dup2(oldfd: number, newfd: number): Promise<number> {
+    return this.call('dup2', () => sysDup2(this.p, oldfd, newfd));
+  }
+
+  /** File-descriptor control: F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL (fcntl). */
+  fcntl(fd: number, cmd: number, arg?: number): Promise<number> {
+    return this.call('fcntl', () => sysFcntl(this.p, fd, cmd, arg));
+  }
+
+  /** Reads up to `len` bytes at the file position (read); an empty result is end of file. */
+  read(fd: number, len: number): Promise<Uint8Array> {
+    return this.call('read', () => sysRead(this.p, fd, len));
+  }
+
+  /** Reads at `offset` without moving the position (pread64). */
+  pread(fd: number, len: number, offset: number): Promise<Uint8Array> {
+    return this.call('pread64', () => sysPread(this.p, fd, len, offset));
+  }
+
+  /** Writes bytes at the file position; returns how many were taken (write). */
+  write(fd: number, bytes: Uint8Array): Promise<number> {
+    return this.call('write', () => sysWrite(this.p, fd, bytes));
+  }
+
+  /** Writes at `offset` without moving the position (pwrite64). */
+  pwrite(fd: number, bytes: Uint8Array, offset: number): Promise<number> {
+    return this.call('pwrite64', () => sysPwrite(this.p, fd, bytes, offset));
+  }
+
+  /** Moves the file position; returns the new offset (lseek). */
+  lseek(fd: number, offset: number, whence: number): Promise<number> {
+    return this.call('lseek', () => sysLseek(this.p, fd, offset, whence));
+  }
+
+  /** The file's status (fstat). */
+  fstat(fd: number): Promise<Stat> {
+    return this.call('fstat', () => sysFstat(this.p, fd));
+  }
+
+  /**
+   * Device control (ioctl). `arg` is the uapi struct as an object with the
+   * header's field names (or a number for by-value requests); fields the
+   * kernel writes are written back into it. Returns the ioctl's result.
+   */
+  ioctl(fd: number, request: number, arg?: unknown): Promise<number> {
+    return this.call('ioctl', () => sysIoctl(this.p, fd, request, arg));
+  }
+
+  /** Maps a file (or anonymous memory with MAP_ANONYMOUS) and returns the address (mmap). */
+  mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): Promise<number> {
+    return this.call('mmap', async () => {
+      if (flags & MAP_ANONYMOUS) return this.p.mm.mmap(addr, len, prot, flags, null, offset);
+      const f = this.p.fget(fd);
+      try {
+        return await this.p.mm.mmap(addr, len, prot, flags, f, offset);
+      } finally {
+        await awaitRelease(f.put());
+      }
+    });
+  }
+
+  /** Removes mappings in [addr, addr+len) (munmap). */
+  munmap(addr: number, len: number): Promise<void> {
+    return this.call('munmap', () => this.p.mm.munmap(addr, len));
+  }
+
+  /**
+   * Reads `len` bytes at a user address: CPU loads through the mappings and
+   * the cache, so stale or fresh bytes come back as the hardware would
+   * return them. Takes the CPU's memory time in simulated time.
+   */
+  load(addr: number, len: number): Promise<Uint8Array> {
+    return this.call('load', async () => {
+      const cpu = this.k.soc.cpu;
+      const before = cpu.busyNs;
+      const out = this.p.mm.load(addr, len);
+      const spent = cpu.busyNs - before;
+      if (spent > 0) await this.k.clock.sleep(spent);
+      return out;
+    });
+  }
+
+  /** Writes bytes at a user address: CPU stores through the mappings and the cache. */
+  store(addr: number, bytes: Uint8Array): Promise<void> {
+    return this.call('store', async () => {
+      const cpu = this.k.soc.cpu;
+      const before = cpu.busyNs;
+      this.p.mm.store(addr, bytes);
+      const spent = cpu.busyNs - before;
+      if (spent > 0) await this.k.clock.sleep(spent);
+    });
+  }
+
+  /** Waits for events on fds (poll); writes `revents` into each entry and returns the ready count. */
+  poll(fds: PollFd[], timeoutMs: number): Promise<number> {
+    return this.call('poll', () => sysPoll(this.k, this.p, fds, timeoutMs));
+  }
+
+  /** Creates a connected AF_UNIX SOCK_SEQPACKET pair (socketpair); `flags` may hold O_CLOEXEC, O_NONBLOCK. */
+  socketpair(flags = 0): Promise<[number, number]> {
+    return this.call('socketpair', async () => {
+      const p = this.p;
+      p.files.allocFd();
+      const [a, b] = this.k.sockets.socketpair(p.cred, flags & O_NONBLOCK);
+      const cloexec = (flags & O_CLOEXEC) !== 0;
+      let fa = -1;
+      try {
+        fa = p.files.installLowest(a, cloexec);
+        const fb = p.files.installLowest(b, cloexec);
+        return [fa, fb] as [number, number];
+      } catch (e) {
+        if (fa >= 0) p.files.remove(fa);
+        a.put();
+        b.put();
+        throw e;
+      }
+    });
+  }
+
+  /** Sends a message with fds (sendmsg with SCM_RIGHTS); returns the bytes sent. */
+  sendmsg(fd: number, msg: SendMsg): Promise<number> {
+    return this.call('sendmsg', async () => {
+      const f = this.p.fget(fd);
+      try {
+        return await this.k.sockets.sendmsg(this.p, f, msg.data ?? new Uint8Array(0), msg.fds ?? []);
+      } finally {
+        f.put();
+      }
+    });
+  }
+
+  /** Receives a message and the fds it carries (recvmsg); MSG_CTRUNC in `flags` when fds were dropped. */
+  recvmsg(fd: number, opts: RecvOptions = {}): Promise<RecvResult> {
+    return this.call('recvmsg', async () => {
+      const f = this.p.fget(fd);
+      try {
+        return await this.k.sockets.recvmsg(this.p, f, opts);
+      } finally {
+        f.put();
+      }
+    });
+  }
+
+  /** Creates a child process running `childMain` with copies of the fds and mappings; returns its pid (fork). */
+  fork(childMain: ProgramMain<Sys>): Promise<number> {
+    return this.call('fork', () => this.k.fork(this.p, childMain));
+  }
+
+  /** Replaces the program, keeping pid and the fds without close-on-exec (execve). Never returns. */
+  exec(main: ProgramMain<Sys>, args: string[] = []): Promise<never> {
+    return this.call('execve', () => this.k.exec(this.p, main, args));
+  }
+
+  /** Waits for a child (pid, or -1 for any) to end and reaps it (wait4). */
+  wait(pid = -1): Promise<WaitResult> {
+    return this.call('wait4', () => this.k.wait(this.p, pid));
+  }
+
+  /** Sends a signal (kill). */
+  kill(pid: number, sig: number): Promise<void> {
+    return this.call('kill', () => this.k.kill(this.p, pid, sig));
+  }
+
+  /** Ends the process with `code` (exit_group). Never returns. */
+  exit(code = 0): Promise<never> {
+    return this.call('exit_group', async () => {
+      if (!Number.isInteger(code)) throw kerr('EINVAL', `exit code ${code}`);
+      await this.k.exitProcess(this.p, code & 0xff, 0);
+      throw new ProcessUnwind(this.p.pid, 'exit');
+    });
+  }
+
+  /** Reads a whole file as text, e.g. /proc/self/fdinfo/3 or /proc/self/maps. */
+  readFile(path: string): Promise<string> {
+    return this.call('readFile', () => sysReadFile(this.k, this.p, path));
+  }
+
+  /** What a symlink points to, e.g. /proc/self/fd/3 (readlink). */
+  readlink(path: string): Promise<string> {
+    return this.call('readlink', () => sysReadlink(this.k, this.p, path));
+  }
+}
