@@ -1,0 +1,123 @@
+import { BouncePool, type BouncedBuffer } from './bounce-pool.ts';
+import { crossesBoundary, dmaCapable, type Device } from './device.ts';
+import { DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE, type DmaDirection } from './direction.ts';
+import { directOps, syncForCpu, syncForDevice } from './direct.ts';
+import type { DmaMapOps } from './ops.ts';
+import { sgPhys } from './scatterlist.ts';
+
+function table(dev: Device): Map<number, BouncedBuffer> {
+  return bouncePoolOf(dev).live;
+}
+
+/** The device's bounce pool, created on first use. */
+export function bouncePoolOf(dev: Device): BouncePool {
+  if (!dev.bounce) dev.bounce = new BouncePool(dev);
+  return dev.bounce;
+}
+
+/**
+ * Copies between the real buffer (through the CPU's cacheable view, so it
+ * sees what the CPU last wrote) and the bounce buffer (through a
+ * non-cacheable view, so the device sees it). The CPU does the copy; every
+ * byte is counted.
+ */
+export function bounceCopy(dev: Device, from: number, to: number, size: number, toBounce: boolean): void {
+  const { soc, debug, stats } = dev.ctx;
+  const tmp = new Uint8Array(size);
+  debug.internal(() => {
+    soc.cpu.load(from, tmp, 0, size, toBounce ? 'wb' : 'wc');
+    soc.cpu.store(to, tmp, 0, size, toBounce ? 'wc' : 'wb');
+  });
+  stats.bounceBytes += size;
+}
+
+/** True when a buffer must be bounced for this device (needs_bounce in dmabounce.c). */
+export function needsBounce(dev: Device, pa: number, size: number): boolean {
+  return !dmaCapable(dev, pa, size) || crossesBoundary(dev, pa, size);
+}
+
+/** Maps through a bounce buffer: copy in for the device if it will read. */
+export function bounceMap(dev: Device, pa: number, size: number, dir: DmaDirection, align = 64): number {
+  const pool = bouncePoolOf(dev);
+  let b: number;
+  try {
+    b = pool.alloc(size, align);
+  } catch {
+    return DMA_MAPPING_ERROR;
+  }
+  if (dir !== DMA_FROM_DEVICE) bounceCopy(dev, pa, b, size, true);
+  table(dev).set(b, { origPa: pa, size, dir });
+  dev.ctx.stats.bounceMaps++;
+  return b;
+}
+
+/** Unmaps a bounce buffer: copy back to the real buffer if the device wrote. */
+export function bounceUnmap(dev: Device, dmaAddr: number): boolean {
+  const t = table(dev);
+  const e = t.get(dmaAddr);
+  if (!e) return false;
+  if (e.dir !== DMA_TO_DEVICE) bounceCopy(dev, dmaAddr, e.origPa, e.size, false);
+  t.delete(dmaAddr);
+  bouncePoolOf(dev).free(dmaAddr, e.size);
+  return true;
+}
+
+/** Syncs part of a bounced buffer in one direction; false when dmaAddr is not bounced. */
+export function bounceSync(dev: Device, dmaAddr: number, size: number, toCpu: boolean): boolean {
+  for (const [b, e] of table(dev)) {
+    if (dmaAddr < b || dmaAddr + size > b + e.size) continue;
+    const off = dmaAddr - b;
+    if (toCpu && e.dir !== DMA_TO_DEVICE) bounceCopy(dev, dmaAddr, e.origPa + off, size, false);
+    if (!toCpu && e.dir !== DMA_FROM_DEVICE) bounceCopy(dev, e.origPa + off, dmaAddr, size, true);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * dmabounce (arch/arm/common/dmabounce.c): direct mapping, except that a
+ * buffer the device cannot reach (beyond its DMA mask, or crossing its
+ * segment boundary) is copied through a bounce buffer it can reach, on
+ * map, sync and unmap.
+ */
+export const directBounceOps: DmaMapOps = {
+  ...directOps,
+  name: 'direct-bounce',
+  mapPage(dev, pa, size, dir, attrs) {
+    if (!needsBounce(dev, pa, size)) return directOps.mapPage(dev, pa, size, dir, attrs);
+    return bounceMap(dev, pa, size, dir);
+  },
+  unmapPage(dev, dmaAddr, size, dir, attrs) {
+    if (!bounceUnmap(dev, dmaAddr)) syncForCpu(dev, dmaAddr, size, dir, attrs);
+  },
+  mapSg(dev, sgt, dir, attrs) {
+    for (let i = 0; i < sgt.origNents; i++) {
+      const sg = sgt.sgl[i]!;
+      const a = directBounceOps.mapPage(dev, sgPhys(sg), sg.length, dir, attrs);
+      if (a === DMA_MAPPING_ERROR) {
+        for (let j = 0; j < i; j++) directBounceOps.unmapPage(dev, sgt.sgl[j]!.dmaAddress, sgt.sgl[j]!.length, dir, attrs);
+        return 0;
+      }
+      sg.dmaAddress = a;
+      sg.dmaLength = sg.length;
+    }
+    sgt.nents = sgt.origNents;
+    return sgt.nents;
+  },
+  unmapSg(dev, sgt, dir, attrs) {
+    for (let i = 0; i < sgt.origNents; i++) directBounceOps.unmapPage(dev, sgt.sgl[i]!.dmaAddress, sgt.sgl[i]!.length, dir, attrs);
+  },
+  syncSingleForCpu(dev, dmaAddr, size, dir) {
+    if (!bounceSync(dev, dmaAddr, size, true)) syncForCpu(dev, dmaAddr, size, dir);
+  },
+  syncSingleForDevice(dev, dmaAddr, size, dir) {
+    if (!bounceSync(dev, dmaAddr, size, false)) syncForDevice(dev, dmaAddr, size, dir);
+  },
+  syncSgForCpu(dev, sgt, dir) {
+    for (let i = 0; i < sgt.nents; i++) directBounceOps.syncSingleForCpu(dev, sgt.sgl[i]!.dmaAddress, sgt.sgl[i]!.dmaLength, dir);
+  },
+  syncSgForDevice(dev, sgt, dir) {
+    for (let i = 0; i < sgt.nents; i++) directBounceOps.syncSingleForDevice(dev, sgt.sgl[i]!.dmaAddress, sgt.sgl[i]!.dmaLength, dir);
+  },
+};
+

@@ -1,0 +1,240 @@
+import { kerr, PAGE_SIZE } from '../lib/index.ts';
+import { alignDown, alignUp } from '../lib/index.ts';
+import { maskLimit, type Device, type IommuMapper } from './device.ts';
+import { DMA_ATTR_ALLOC_SINGLE_PAGES, DMA_ATTR_FORCE_CONTIGUOUS, DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE, type DmaDirection } from './direction.ts';
+import { allocContiguousPages, freeBufferPages, syncForCpu, syncForDevice } from './direct.ts';
+import type { DmaBuffer, DmaMapOps } from './ops.ts';
+import { dropCpuView, makeCpuView } from './remap.ts';
+import { sgPhys, type SgTable } from './scatterlist.ts';
+
+/** Orders tried when building a buffer from pages: 1 MiB, 64 KiB, 4 KiB, the SMMU's page sizes. */
+const ALLOC_ORDERS = [8, 4, 0];
+
+function mmu(dev: Device): IommuMapper {
+  if (!dev.iommu) throw kerr('ENODEV', `${dev.name} has no IOMMU`);
+  return dev.iommu;
+}
+
+function prot(dir: DmaDirection, coherent: boolean): { read: boolean; write: boolean; cached: boolean } {
+  return { read: dir !== DMA_FROM_DEVICE, write: dir !== DMA_TO_DEVICE, cached: coherent };
+}
+
+/**
+ * Builds a buffer from pages, largest orders first, falling back to
+ * smaller ones when memory is fragmented (__iommu_alloc_buffer). Highmem is
+ * preferred: it has no cacheable linear alias to take down.
+ */
+export function allocPagesLargestFirst(dev: Device, size: number, attrs: number): { pfns: Uint32Array; blocks: [number, number][] } {
+  const { mm } = dev.ctx;
+  const count = Math.ceil(size / PAGE_SIZE);
+  const pfns = new Uint32Array(count);
+  const blocks: [number, number][] = [];
+  let got = 0;
+  const orders = attrs & DMA_ATTR_ALLOC_SINGLE_PAGES ? [0] : ALLOC_ORDERS;
+  try {
+    while (got < count) {
+      let done = false;
+      for (const order of orders) {
+        if (1 << order > count - got) continue;
+        let pfn: number;
+        try {
+          pfn = mm.pages.allocPages(order, { highmem: true });
+        } catch {
+          continue;
+        }
+        blocks.push([pfn, order]);
+        for (let i = 0; i < 1 << order; i++) pfns[got++] = pfn + i;
+        done = true;
+        break;
+      }
+      if (!done) throw kerr('ENOMEM', `${dev.name}: no pages for a ${size}-byte buffer`);
+    }
+  } catch (e) {
+    for (const [pfn, order] of blocks) mm.pages.freePages(pfn, order);
+    throw e;
+  }
+  return { pfns, blocks };
+}
+
+/** Maps page frames at consecutive IOVAs starting at `iova`, one physically contiguous run at a time. */
+function mapPfns(m: IommuMapper, iova: number, pfns: Uint32Array, p: ReturnType<typeof prot>): void {
+  let i = 0;
+  while (i < pfns.length) {
+    let n = 1;
+    while (i + n < pfns.length && pfns[i + n] === pfns[i]! + n) n++;
+    m.map(iova + i * PAGE_SIZE, pfns[i]! * PAGE_SIZE, n * PAGE_SIZE, p);
+    i += n;
+  }
+}
+
+async function iommuAlloc(dev: Device, size: number, attrs: number): Promise<DmaBuffer> {
+  const m = mmu(dev);
+  const len = alignUp(size, PAGE_SIZE);
+  let pfns: Uint32Array;
+  let source: DmaBuffer['source'];
+  if (attrs & DMA_ATTR_FORCE_CONTIGUOUS) {
+    ({ pfns, source } = await allocContiguousPages(dev, size, attrs));
+  } else {
+    const r = allocPagesLargestFirst(dev, size, attrs);
+    pfns = r.pfns;
+    source = { kind: 'pages', blocks: r.blocks };
+  }
+  const iova = m.allocIova(len, maskLimit(dev.coherentMaskBits));
+  const partial = { dev, size, attrs, pfns, source } as DmaBuffer;
+  if (iova === null) {
+    freeBufferPages(dev, partial);
+    throw kerr('ENOMEM', `${dev.name}: IOVA space exhausted`);
+  }
+  const view = makeCpuView(dev, pfns, attrs);
+  mapPfns(m, iova, pfns, { read: true, write: true, cached: dev.coherent });
+  return { ...partial, dmaAddr: iova, contiguous: source.kind === 'cma', ...view };
+}
+
+function iommuFree(dev: Device, buf: DmaBuffer): void {
+  const m = mmu(dev);
+  const len = alignUp(buf.size, PAGE_SIZE);
+  m.unmap(buf.dmaAddr, len);
+  m.freeIova(buf.dmaAddr, len);
+  dropCpuView(dev, buf, buf.pfns);
+  freeBufferPages(dev, buf);
+}
+
+/** Maps [pa, pa+size) at a fresh IOVA (iommu_dma_map_page); returns the device address. */
+export function iommuMapRange(dev: Device, pa: number, size: number, dir: DmaDirection, attrs: number): number {
+  const m = mmu(dev);
+  const base = alignDown(pa, PAGE_SIZE);
+  const len = alignUp(pa + size, PAGE_SIZE) - base;
+  const iova = m.allocIova(len, maskLimit(dev.dmaMaskBits));
+  if (iova === null) return DMA_MAPPING_ERROR;
+  syncForDevice(dev, pa, size, dir, attrs);
+  try {
+    m.map(iova, base, len, prot(dir, dev.coherent));
+  } catch {
+    m.freeIova(iova, len);
+    return DMA_MAPPING_ERROR;
+  }
+  return iova + (pa - base);
+}
+
+/** Unmaps what iommuMapRange mapped; returns the physical address it covered. */
+export function iommuUnmapRange(dev: Device, dmaAddr: number, size: number, dir: DmaDirection, attrs: number): number {
+  const m = mmu(dev);
+  const pa = m.iovaToPhys(dmaAddr);
+  if (pa >= 0) syncForCpu(dev, pa, size, dir, attrs);
+  const iova = alignDown(dmaAddr, PAGE_SIZE);
+  const len = alignUp(dmaAddr + size, PAGE_SIZE) - iova;
+  m.unmap(iova, len);
+  m.freeIova(iova, len);
+  return pa;
+}
+
+/** Physically contiguous runs behind [dmaAddr, dmaAddr+size), through the IOMMU. */
+export function iovaRuns(dev: Device, dmaAddr: number, size: number): [number, number][] {
+  const m = mmu(dev);
+  const runs: [number, number][] = [];
+  let off = 0;
+  while (off < size) {
+    const a = dmaAddr + off;
+    const n = Math.min(size - off, PAGE_SIZE - (a % PAGE_SIZE));
+    const pa = m.iovaToPhys(a);
+    if (pa >= 0) {
+      const last = runs[runs.length - 1];
+      if (last && last[0] + last[1] === pa) last[1] += n;
+      else runs.push([pa, n]);
+    }
+    off += n;
+  }
+  return runs;
+}
+
+/**
+ * Maps a whole scatterlist into one contiguous IOVA range (iommu_dma_map_sg):
+ * each entry keeps its offset in its first page, entries are laid out page
+ * after page, and neighbours that end up contiguous in IOVA are merged into
+ * one device segment up to the device's maximum segment size.
+ */
+function iommuMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number): number {
+  const m = mmu(dev);
+  let total = 0;
+  for (let i = 0; i < sgt.origNents; i++) {
+    const sg = sgt.sgl[i]!;
+    total += alignUp(sg.offset + sg.length, PAGE_SIZE);
+  }
+  const iova = m.allocIova(total, maskLimit(dev.dmaMaskBits));
+  if (iova === null) return 0;
+  const p = prot(dir, dev.coherent);
+  let cur = iova;
+  const starts: number[] = [];
+  try {
+    for (let i = 0; i < sgt.origNents; i++) {
+      const sg = sgt.sgl[i]!;
+      const len = alignUp(sg.offset + sg.length, PAGE_SIZE);
+      syncForDevice(dev, sgPhys(sg), sg.length, dir, attrs);
+      m.map(cur, sg.pfn * PAGE_SIZE, len, p);
+      starts.push(cur + sg.offset);
+      cur += len;
+    }
+  } catch {
+    m.unmap(iova, cur - iova);
+    m.freeIova(iova, total);
+    return 0;
+  }
+  let n = 0;
+  for (let i = 0; i < sgt.origNents; i++) {
+    const sg = sgt.sgl[i]!;
+    const prev = n > 0 ? sgt.sgl[n - 1]! : null;
+    if (prev && prev.dmaAddress + prev.dmaLength === starts[i] && prev.dmaLength + sg.length <= dev.maxSegmentSize) {
+      prev.dmaLength += sg.length;
+    } else {
+      const dst = sgt.sgl[n]!;
+      dst.dmaAddress = starts[i]!;
+      dst.dmaLength = sg.length;
+      n++;
+    }
+  }
+  for (let i = n; i < sgt.origNents; i++) sgt.sgl[i]!.dmaLength = 0;
+  sgt.nents = n;
+  return n;
+}
+
+function iommuUnmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number): void {
+  const m = mmu(dev);
+  let total = 0;
+  for (let i = 0; i < sgt.origNents; i++) {
+    const sg = sgt.sgl[i]!;
+    syncForCpu(dev, sgPhys(sg), sg.length, dir, attrs);
+    total += alignUp(sg.offset + sg.length, PAGE_SIZE);
+  }
+  const iova = alignDown(sgt.sgl[0]!.dmaAddress, PAGE_SIZE);
+  m.unmap(iova, total);
+  m.freeIova(iova, total);
+}
+
+/**
+ * The IOMMU implementation (arm_iommu_ops / dma-iommu): IOVA allocation
+ * plus page-table updates; buffers built from scattered pages look
+ * contiguous to the device.
+ */
+export const iommuOps: DmaMapOps = {
+  name: 'iommu',
+  alloc: iommuAlloc,
+  free: iommuFree,
+  mapPage: iommuMapRange,
+  unmapPage(dev, dmaAddr, size, dir, attrs) {
+    iommuUnmapRange(dev, dmaAddr, size, dir, attrs);
+  },
+  mapSg: iommuMapSg,
+  unmapSg: iommuUnmapSg,
+  syncSingleForCpu(dev, dmaAddr, size, dir) {
+    for (const [pa, n] of iovaRuns(dev, dmaAddr, size)) syncForCpu(dev, pa, n, dir);
+  },
+  syncSingleForDevice(dev, dmaAddr, size, dir) {
+    for (const [pa, n] of iovaRuns(dev, dmaAddr, size)) syncForDevice(dev, pa, n, dir);
+  },
+  syncSgForCpu(dev, sgt, dir) {
+    for (let i = 0; i < sgt.origNents; i++) syncForCpu(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir);
+  },
+  syncSgForDevice(dev, sgt, dir) {
+    for (let i = 0; i < sgt.origNents; i++) syncForDevice(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir);
+  },
+};

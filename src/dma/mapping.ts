@@ -1,0 +1,199 @@
+import { kerr, KernelBug, PAGE_SIZE } from '../lib/index.ts';
+import type { MemType } from '../hw/index.ts';
+import type { Device } from './device.ts';
+import { DMA_ATTR_NON_CONSISTENT, DMA_ATTR_WRITE_COMBINE, DMA_MAPPING_ERROR, validDirection, type DmaDirection } from './direction.ts';
+import type { DmaBuffer } from './ops.ts';
+import { pfnRuns } from './remap.ts';
+import { sgPhys, type SgTable } from './scatterlist.ts';
+
+function checkDir(dir: number, call: string): asserts dir is DmaDirection {
+  if (!validDirection(dir)) throw new KernelBug(`${call}: invalid DMA direction ${dir}`);
+}
+
+function runsOf(buf: DmaBuffer): [number, number][] {
+  return pfnRuns(buf.pfns).map(([pfn, n]) => [pfn * PAGE_SIZE, n * PAGE_SIZE]);
+}
+
+/**
+ * Allocates a DMA buffer with attributes (dma_alloc_attrs). May sleep: a
+ * contiguous buffer may need CMA to migrate pages out of the way.
+ * ENOMEM when no memory the device can use is left.
+ */
+export async function dmaAllocAttrs(dev: Device, size: number, attrs = 0): Promise<DmaBuffer> {
+  if (!(size > 0)) throw kerr('EINVAL', 'dma_alloc_attrs: zero size');
+  const buf = await dev.ops.alloc(dev, size, attrs);
+  dev.ctx.stats.allocs++;
+  dev.ctx.stats.allocBytes += buf.pfns.length * PAGE_SIZE;
+  dev.ctx.debug.add(dev, 'coherent', buf.dmaAddr, size, 0, runsOf(buf), 'dma_alloc_attrs');
+  return buf;
+}
+
+/** Frees a buffer from dmaAllocAttrs (dma_free_attrs). */
+export function dmaFreeAttrs(dev: Device, buf: DmaBuffer): void {
+  if (buf.dev !== dev) throw new KernelBug(`dma_free_attrs: buffer belongs to ${buf.dev.name}, not ${dev.name}`);
+  dev.ctx.debug.remove(dev, 'coherent', buf.dmaAddr, buf.size, 0, 'dma_free_attrs');
+  dev.ops.free(dev, buf);
+}
+
+/** Allocates a coherent buffer (dma_alloc_coherent). */
+export function dmaAllocCoherent(dev: Device, size: number): Promise<DmaBuffer> {
+  return dmaAllocAttrs(dev, size, 0);
+}
+
+/** Allocates a write-combining buffer (dma_alloc_wc). */
+export function dmaAllocWc(dev: Device, size: number): Promise<DmaBuffer> {
+  return dmaAllocAttrs(dev, size, DMA_ATTR_WRITE_COMBINE);
+}
+
+/** Allocates a cacheable buffer the driver must sync itself (dma_alloc_noncoherent). */
+export function dmaAllocNoncoherent(dev: Device, size: number): Promise<DmaBuffer> {
+  return dmaAllocAttrs(dev, size, DMA_ATTR_NON_CONSISTENT);
+}
+
+/**
+ * What a userspace mapping of part of a buffer is made of (dma_mmap_attrs):
+ * its pages and the memory type, which must match the kernel's own mapping
+ * of the buffer. EINVAL/ENXIO for a range outside the buffer.
+ */
+export function dmaMmapAttrs(dev: Device, buf: DmaBuffer, pgoff: number, len: number): { pfns: Uint32Array; memType: MemType } {
+  const pages = Math.ceil(len / PAGE_SIZE);
+  if (pgoff < 0 || pages <= 0 || pgoff + pages > buf.pfns.length) throw kerr('ENXIO', `dma_mmap_attrs: pages ${pgoff}+${pages} outside a ${buf.pfns.length}-page buffer`);
+  void dev;
+  return { pfns: buf.pfns.slice(pgoff, pgoff + pages), memType: buf.memType };
+}
+
+/**
+ * Maps a physically contiguous range for streaming DMA (dma_map_page_attrs
+ * with a page and offset folded into `pa`). Never sleeps. Returns the
+ * device address, or DMA_MAPPING_ERROR.
+ */
+export function dmaMapPage(dev: Device, pa: number, size: number, dir: DmaDirection, attrs = 0): number {
+  checkDir(dir, 'dma_map_page');
+  const addr = dev.ops.mapPage(dev, pa, size, dir, attrs);
+  if (addr === DMA_MAPPING_ERROR) {
+    dev.ctx.stats.mappingErrors++;
+    return addr;
+  }
+  dev.ctx.stats.maps++;
+  dev.ctx.debug.add(dev, 'page', addr, size, dir, [[pa, size]], 'dma_map_page');
+  return addr;
+}
+
+/** Unmaps a streaming mapping (dma_unmap_page_attrs). */
+export function dmaUnmapPage(dev: Device, addr: number, size: number, dir: DmaDirection, attrs = 0): void {
+  checkDir(dir, 'dma_unmap_page');
+  const known = dev.ctx.debug.remove(dev, 'page', addr, size, dir, 'dma_unmap_page');
+  if (!known && dev.ctx.debug.enabled) return;
+  dev.ctx.stats.unmaps++;
+  dev.ops.unmapPage(dev, addr, known?.size ?? size, known?.dir ?? dir, attrs);
+}
+
+/** Maps a kernel linear-map address range (dma_map_single). */
+export function dmaMapSingle(dev: Device, cpuAddr: number, size: number, dir: DmaDirection, attrs = 0): number {
+  checkDir(dir, 'dma_map_single');
+  const pa = dev.ctx.mm.kas.virtToPhys(cpuAddr);
+  const addr = dev.ops.mapPage(dev, pa, size, dir, attrs);
+  if (addr === DMA_MAPPING_ERROR) {
+    dev.ctx.stats.mappingErrors++;
+    return addr;
+  }
+  dev.ctx.stats.maps++;
+  dev.ctx.debug.add(dev, 'single', addr, size, dir, [[pa, size]], 'dma_map_single');
+  return addr;
+}
+
+/** Unmaps what dmaMapSingle mapped (dma_unmap_single). */
+export function dmaUnmapSingle(dev: Device, addr: number, size: number, dir: DmaDirection, attrs = 0): void {
+  checkDir(dir, 'dma_unmap_single');
+  const known = dev.ctx.debug.remove(dev, 'single', addr, size, dir, 'dma_unmap_single');
+  if (!known && dev.ctx.debug.enabled) return;
+  dev.ctx.stats.unmaps++;
+  dev.ops.unmapPage(dev, addr, known?.size ?? size, known?.dir ?? dir, attrs);
+}
+
+/** True when a map call failed (dma_mapping_error). */
+export function dmaMappingError(_dev: Device, addr: number): boolean {
+  return addr === DMA_MAPPING_ERROR;
+}
+
+/** Maps a scatterlist (dma_map_sg_attrs); returns the number of device segments, 0 on failure. */
+export function dmaMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0): number {
+  checkDir(dir, 'dma_map_sg');
+  const n = dev.ops.mapSg(dev, sgt, dir, attrs);
+  if (n === 0) {
+    dev.ctx.stats.mappingErrors++;
+    return 0;
+  }
+  dev.ctx.stats.maps++;
+  const runs: [number, number][] = [];
+  for (let i = 0; i < sgt.origNents; i++) runs.push([sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length]);
+  let size = 0;
+  for (let i = 0; i < n; i++) size += sgt.sgl[i]!.dmaLength;
+  dev.ctx.debug.add(dev, 'sg', sgt.sgl[0]!.dmaAddress, size, dir, runs, 'dma_map_sg');
+  return n;
+}
+
+/** Maps a whole table (dma_map_sgtable); throws EINVAL/ENOMEM-like errors instead of returning 0. */
+export function dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0): void {
+  if (dmaMapSg(dev, sgt, dir, attrs) === 0) throw kerr('EIO', `${dev.name}: dma_map_sgtable failed`);
+}
+
+/** Unmaps a scatterlist (dma_unmap_sg_attrs). */
+export function dmaUnmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0): void {
+  checkDir(dir, 'dma_unmap_sg');
+  let size = 0;
+  for (let i = 0; i < sgt.nents; i++) size += sgt.sgl[i]!.dmaLength;
+  const known = dev.ctx.debug.remove(dev, 'sg', sgt.sgl[0]!.dmaAddress, size, dir, 'dma_unmap_sg');
+  if (!known && dev.ctx.debug.enabled) return;
+  dev.ctx.stats.unmaps++;
+  dev.ops.unmapSg(dev, sgt, dir, attrs);
+}
+
+/** Gives the CPU ownership of part of a streaming mapping (dma_sync_single_range_for_cpu). */
+export function dmaSyncSingleRangeForCpu(dev: Device, addr: number, offset: number, size: number, dir: DmaDirection): void {
+  checkDir(dir, 'dma_sync_single_for_cpu');
+  dev.ctx.stats.syncs++;
+  dev.ctx.debug.sync(dev, addr + offset, size, dir, true, 'dma_sync_single_for_cpu');
+  dev.ops.syncSingleForCpu(dev, addr + offset, size, dir);
+}
+
+/** Gives the device ownership back (dma_sync_single_range_for_device). */
+export function dmaSyncSingleRangeForDevice(dev: Device, addr: number, offset: number, size: number, dir: DmaDirection): void {
+  checkDir(dir, 'dma_sync_single_for_device');
+  dev.ctx.stats.syncs++;
+  dev.ctx.debug.sync(dev, addr + offset, size, dir, false, 'dma_sync_single_for_device');
+  dev.ops.syncSingleForDevice(dev, addr + offset, size, dir);
+}
+
+/** dma_sync_single_for_cpu */
+export function dmaSyncSingleForCpu(dev: Device, addr: number, size: number, dir: DmaDirection): void {
+  dmaSyncSingleRangeForCpu(dev, addr, 0, size, dir);
+}
+
+/** dma_sync_single_for_device */
+export function dmaSyncSingleForDevice(dev: Device, addr: number, size: number, dir: DmaDirection): void {
+  dmaSyncSingleRangeForDevice(dev, addr, 0, size, dir);
+}
+
+/** Gives the CPU ownership of a mapped scatterlist (dma_sync_sg_for_cpu). */
+export function dmaSyncSgForCpu(dev: Device, sgt: SgTable, dir: DmaDirection): void {
+  checkDir(dir, 'dma_sync_sg_for_cpu');
+  dev.ctx.stats.syncs++;
+  dev.ctx.debug.sync(dev, sgt.sgl[0]!.dmaAddress, sgt.sgl[0]!.dmaLength, dir, true, 'dma_sync_sg_for_cpu');
+  dev.ops.syncSgForCpu(dev, sgt, dir);
+}
+
+/** Gives the device ownership of a mapped scatterlist (dma_sync_sg_for_device). */
+export function dmaSyncSgForDevice(dev: Device, sgt: SgTable, dir: DmaDirection): void {
+  checkDir(dir, 'dma_sync_sg_for_device');
+  dev.ctx.stats.syncs++;
+  dev.ctx.debug.sync(dev, sgt.sgl[0]!.dmaAddress, sgt.sgl[0]!.dmaLength, dir, false, 'dma_sync_sg_for_device');
+  dev.ops.syncSgForDevice(dev, sgt, dir);
+}
+
+/** Takes a device away (device_del): dma-debug reports every mapping it still has. Returns that count. */
+export function dmaDeviceRemove(dev: Device): number {
+  const n = dev.ctx.debug.deviceRemoved(dev);
+  dev.removed = true;
+  return n;
+}
