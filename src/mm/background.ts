@@ -281,9 +281,10 @@ export class BackgroundLoad {
   private write(s: number): void {
     const pa = this.slotPfn[s]! * PAGE;
     this.expected(s);
-    // Lines left in the cache from the page's previous life must not land on top of the new data.
-    this.cache?.cleanInvalidateRange(pa, PAGE);
-    this.mem.write(pa, this.expect, 0, PAGE);
+    // Written as the CPU would leave it once written back: lines left in the cache
+    // from the page's previous life take the new data too, so none can land on top of it later.
+    if (this.cache && this.cache.validLines > 0) this.cache.snoopWrite(pa, this.expect, 0, PAGE);
+    else this.mem.write(pa, this.expect, 0, PAGE);
     this.stats.bytesWritten += PAGE;
   }
 

@@ -62,16 +62,29 @@ export function migrateBlock(env: MigrationEnv, pfn: number, tally: MigrationTal
   const bytes = n * 4096;
   const src = pfn * 4096;
   const dst = np * 4096;
-  // copy_highpage runs through the cache: dirty lines of the source are part
-  // of its data, and lines left from the target's previous life must not
-  // outlive the copy. Writing both back and dropping them, then copying
-  // memory, leaves exactly what a cached copy followed by eviction would.
-  let ns = 0;
-  if (cache) ns += cache.cleanInvalidateRange(src, bytes) + cache.cleanInvalidateRange(dst, bytes);
-  mem.copy(dst, src, bytes);
+  copyPage(mem, cache, dst, src, bytes);
   ops.migratePage(pfn, np, priv);
   pages.freePages(pfn, order);
-  tally.ns += ns + cost.perPageNs * n + (2 * bytes) / cost.copyBytesPerNs;
+  tally.ns += cost.perPageNs * n + (2 * bytes) / cost.copyBytesPerNs;
   tally.pages += n;
   return np;
+}
+
+let scratch = new Uint8Array(4096);
+
+/**
+ * copy_highpage through the CPU's coherent view: the source as the CPU sees
+ * it (memory overlaid by dirty lines) lands in the destination's memory and
+ * in any line of it still cached from the page's previous life, so no stale
+ * line can resurface. Cache statistics are not touched: this is a CPU copy,
+ * not cache maintenance.
+ */
+function copyPage(mem: PhysicalMemory, cache: CpuCache | null, dst: number, src: number, bytes: number): void {
+  if (!cache || cache.validLines === 0) {
+    mem.copy(dst, src, bytes);
+    return;
+  }
+  if (scratch.length < bytes) scratch = new Uint8Array(bytes);
+  cache.snoopRead(src, scratch, 0, bytes);
+  cache.snoopWrite(dst, scratch, 0, bytes);
 }

@@ -916,11 +916,18 @@ export class PageAllocator {
   private zero(pfn: number, n: number): void {
     if (!this.hw) return;
     const pa = pfn * 4096;
-    // clear_page through the linear map, then written back: memory and every view read zero.
-    this.hw.cache?.cleanInvalidateRange(pa, n * 4096);
-    this.hw.mem.fill(pa, n * 4096, 0);
+    const len = n * 4096;
+    const cache = this.hw.cache;
+    // clear_page through the linear map: every view, cached lines included, reads zero.
+    if (!cache || cache.validLines === 0) {
+      this.hw.mem.fill(pa, len, 0);
+      return;
+    }
+    for (let off = 0; off < len; off += ZERO_CHUNK.length) cache.snoopWrite(pa + off, ZERO_CHUNK, 0, Math.min(ZERO_CHUNK.length, len - off));
   }
 }
+
+const ZERO_CHUNK = new Uint8Array(64 * 1024);
 
 /** can_steal_fallback: big blocks, and unmovable/reclaimable requests, claim whole pageblocks. */
 function canStealFallback(order: number, start: number): boolean {

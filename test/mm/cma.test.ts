@@ -229,6 +229,46 @@ describe('cma_alloc', () => {
   });
 });
 
+describe('migration and the CPU cache', () => {
+  it('moves what the CPU sees, dirty cache lines included, and zeroed pages read zero in every view', async () => {
+    const { soc, mm, area } = boot();
+    const { pages, kas } = mm;
+    let moved = -1;
+    const owner = pages.registerOwner({ name: 'test', migratePage: (_o, n) => (moved = n) });
+    const others: number[] = [];
+    let mine = -1;
+    while (mine < 0) {
+      const p = pages.allocPages(0, { movable: true, owner });
+      if (area.contains(p)) mine = p;
+      else others.push(p);
+    }
+    for (const o of others) pages.freePages(o, 0);
+    const data = new Uint8Array(4096).map((_, i) => (i * 13 + 1) & 0xff);
+    kas.store(kas.pfnToVirt(mine), data, 0, 4096);
+    expect(soc.mem.readBytes(mine * 4096, 16).every((b) => b === 0)).toBe(true); // still only in the cache
+    const clean0 = soc.cache.stats.cleanBytes;
+    const buf = await soc.clock.runUntilSettled(area.alloc(area.count, 0));
+    expect(buf).toBe(area.basePfn);
+    expect(moved).toBeGreaterThanOrEqual(0);
+    expect(area.contains(moved)).toBe(false);
+    expect(soc.mem.readBytes(moved * 4096, 4096)).toEqual(data);
+    const back = new Uint8Array(4096);
+    kas.load(kas.pfnToVirt(moved), back, 0, 4096);
+    expect(back).toEqual(data);
+    // Migration is a CPU copy, not cache maintenance.
+    expect(soc.cache.stats.cleanBytes).toBe(clean0);
+
+    // A page freed with dirty lines and reallocated zeroed reads zero through the cache and in memory.
+    pages.freePages(moved, 0);
+    const z = pages.allocPages(0, { zero: true, movable: true });
+    expect(z).toBe(moved);
+    kas.load(kas.pfnToVirt(z), back, 0, 4096);
+    expect(back.every((b) => b === 0)).toBe(true);
+    soc.cache.cleanInvalidateAll();
+    expect(soc.mem.readBytes(z * 4096, 4096).every((b) => b === 0)).toBe(true);
+  });
+});
+
 describe('background load', () => {
   it('verify catches data that did not move with its page', () => {
     const { soc, bg } = boot();
