@@ -153,10 +153,10 @@ export class BackgroundLoad {
     return kept;
   }
 
-  /** Frees `n` random movable pages (reclaim, munmap); returns how many. */
+  /** Frees up to `n` random movable pages (reclaim, munmap); pinned ones stay. Returns how many were freed. */
   freeMovable(n: number): number {
     let k = 0;
-    for (; k < n && this.live > 0; k++) this.freeSlot(this.prng.int(this.live));
+    for (let tries = 0; tries < n && this.live > 0; tries++) if (this.freeSlot(this.prng.int(this.live))) k++;
     return k;
   }
 
@@ -248,14 +248,15 @@ export class BackgroundLoad {
   /** Frees everything the load holds (after dropping its pins). */
   releaseAll(): void {
     this.unpinAll();
-    while (this.live > 0) this.freeSlot(this.live - 1);
+    // Downwards, so a slot refilled by the swap-remove always holds an already visited (pinned) page.
+    for (let s = this.live - 1; s >= 0; s--) this.freeSlot(s);
     for (let i = 0; i < this.nUnmov; i++) this.pages.freePages(this.unmov[i]!, 0);
     this.nUnmov = 0;
   }
 
-  private freeSlot(s: number): void {
+  private freeSlot(s: number): boolean {
     const pfn = this.slotPfn[s]!;
-    if (this.pages.pinCount(pfn) > 0) return;
+    if (this.pages.pinCount(pfn) > 0) return false;
     this.pages.freePages(pfn, 0);
     this.stats.freed++;
     const last = --this.live;
@@ -267,6 +268,7 @@ export class BackgroundLoad {
       const p = this.slotPfn[s]!;
       this.pages.setPageOwner(p, this.pages.pageOwner(p), s);
     }
+    return true;
   }
 
   /** Builds slot `s`'s contents in `expect`. */

@@ -131,12 +131,12 @@ export class PageFrames {
   }
 }
 
-/** Physical address of a page frame number. */
+/** Physical address of a page frame number (PFN_PHYS). */
 export function pfnToPhys(pfn: number): number {
   return pfn * 4096;
 }
 
-/** Page frame number of a physical address. */
+/** Page frame number of a physical address (PHYS_PFN). */
 export function physToPfn(pa: number): number {
   return Math.floor(pa / 2 ** PAGE_SHIFT);
 }

@@ -11,6 +11,11 @@
  * `release(pfn, count)` of exactly what was allocated. GenPool ranges
  * belong to whoever allocated them and are freed with the same size.
  *
+ * The kernel address space owns the CPU-visible kernel mappings: the
+ * linear map of lowmem exists from boot; whoever removes a page's linear
+ * alias (to use it uncached) restores it before freeing the page, and
+ * every vmap is undone with vunmap (vmalloc with vfree) by its creator.
+ *
  * Sleeping: only CmaArea.alloc sleeps (its per-area mutex and the simulated
  * cost of migration); everything else here is synchronous and never sleeps.
  *
