@@ -1,0 +1,619 @@
+import { hex } from '../lib/index.ts';
+import type { FindingLog } from '../lib/index.ts';
+import { DmaFault } from './dma-master.ts';
+import type { DmaMaster, Translator } from './dma-master.ts';
+import { BusError } from './memory.ts';
+import type { PhysicalMemory } from './memory.ts';
+import type { Prng } from './prng.ts';
+import { decodeL1Leaf, decodeL2Leaf, type DecodedLeaf } from './smmu-pte.ts';
+import { SmmuTlb } from './smmu-tlb.ts';
+
+// Local copies of the TLB's constants: hot paths should not go through
+// imported bindings, which some loaders compile to getter calls.
+const PERM_WRITE = 1;
+const PERM_UNPRIV = 2;
+const SHIFTS = [12, 16, 20, 24];
+const SIZES = [1 << 12, 1 << 16, 1 << 20, 1 << 24];
+const SUPERSECTION = 1 << 18;
+
+/** Static description of one SMMU instance. */
+export interface SmmuConfig {
+  name: string;
+  /** Number of hardware context banks. */
+  contexts: number;
+  /** Entries of the TLB all contexts share. */
+  tlbEntries: number;
+  /** Cost of one descriptor fetch of a table walk, in ns (a walk to a small page fetches two). */
+  walkNs: number;
+  /** Cost of one TLB invalidate operation, in ns (default 20). */
+  tlbiNs?: number;
+  /** Cost of a TLB sync, in ns (default 150). */
+  syncNs?: number;
+  /** How many times a stalled transaction is retried after its handler said 'retry' (default 8). */
+  maxRetries?: number;
+}
+
+/** Counters of an SMMU or of one of its contexts. */
+export interface SmmuStats {
+  /** Translations served by the TLB. */
+  tlbHits: number;
+  tlbMisses: number;
+  /** Table walks (TLB misses, retries, hardware translation requests). */
+  walks: number;
+  /** Simulated ns spent fetching descriptors. */
+  walkNs: number;
+  faults: number;
+  /** Translations served by an entry that no longer matches the page tables. */
+  staleHits: number;
+  /** TLB invalidate and sync operations. */
+  tlbMaintenanceOps: number;
+  tlbMaintenanceNs: number;
+}
+
+function zeroStats(): SmmuStats {
+  return { tlbHits: 0, tlbMisses: 0, walks: 0, walkNs: 0, faults: 0, staleHits: 0, tlbMaintenanceOps: 0, tlbMaintenanceNs: 0 };
+}
+
+/**
+ * Why a translation failed: no valid descriptor ('translation'), a write to a
+ * read-only page or an unprivileged access to a privileged one
+ * ('permission'), a descriptor without its access flag ('access-flag'), a
+ * walk that hit memory nothing decodes ('external'), or a context that is not
+ * enabled ('disabled').
+ */
+export type SmmuFaultKind = 'translation' | 'permission' | 'access-flag' | 'external' | 'disabled';
+
+/** A fault as the context's interrupt handler sees it (FSR/FAR). */
+export interface SmmuFault {
+  context: SmmuContext;
+  iova: number;
+  write: boolean;
+  kind: SmmuFaultKind;
+  /** Table level of the failing descriptor (0 when no walk happened). */
+  level: number;
+  message: string;
+}
+
+/**
+ * A context's fault interrupt handler. 'retry' resumes the stalled
+ * transaction (the handler has fixed the tables), 'terminate' aborts it.
+ */
+export type SmmuFaultHandler = (fault: SmmuFault) => 'retry' | 'terminate';
+
+/** Translation registers of a context bank. */
+export interface SmmuContextRegs {
+  /** Physical address of the first-level table used below the split (-1: walks disabled). */
+  ttbr0: number;
+  /** Table used at and above the split (-1: walks disabled). */
+  ttbr1?: number;
+  /** TTBCR.N: addresses with any of the top N bits set use TTBR1; 0 means TTBR0 only. */
+  split?: number;
+}
+
+/** One hardware translation result, written in place by walks and hits. */
+interface WalkResult {
+  vaBase: number;
+  code: number;
+  paBase: number;
+  perm: number;
+  d1Addr: number;
+  d1: number;
+  d2Addr: number;
+  d2: number;
+}
+
+/**
+ * An SMMU (System MMU): several context banks that translate the DMA of the
+ * masters connected to them, all sharing one TLB. Page tables are ARMv7
+ * short-descriptor tables in simulated physical memory, read word by word
+ * with `mem.readU32`; a TLB miss costs `walkNs` per descriptor fetched.
+ *
+ * The TLB is only as fresh as the software keeps it: after a page-table
+ * change, entries stay in use until invalidated. When a translation is
+ * served by an entry whose descriptors in memory have since changed, the
+ * SMMU still uses it, as hardware does, and reports a 'stale-tlb' finding.
+ */
+export class Smmu {
+  readonly name: string;
+  readonly cfg: Required<SmmuConfig>;
+  readonly mem: PhysicalMemory;
+  readonly tlb: SmmuTlb;
+  readonly contexts: SmmuContext[] = [];
+  readonly stats: SmmuStats = zeroStats();
+  /** Warnings printed for faults nobody handled (the newest 1000 are kept). */
+  readonly warnings: string[] = [];
+  warningCount = 0;
+  readonly findings: FindingLog | null;
+
+  constructor(sys: { mem: PhysicalMemory; prng: Prng; findings?: FindingLog }, cfg: SmmuConfig) {
+    if (!Number.isInteger(cfg.contexts) || cfg.contexts < 1 || cfg.contexts > 256) {
+      throw new Error(`SMMU ${cfg.name}: contexts must be 1..256 (got ${cfg.contexts})`);
+    }
+    if (!(cfg.walkNs >= 0)) throw new Error(`SMMU ${cfg.name}: walkNs must be >= 0`);
+    this.name = cfg.name;
+    this.cfg = { tlbiNs: 20, syncNs: 150, maxRetries: 8, ...cfg };
+    this.mem = sys.mem;
+    this.findings = sys.findings ?? null;
+    this.tlb = new SmmuTlb(cfg.tlbEntries, cfg.contexts, sys.prng);
+    for (let i = 0; i < cfg.contexts; i++) this.contexts.push(new SmmuContext(this, i));
+  }
+
+  /** Returns context bank `i`, or the one named `name` (`smmu0.ctx2`); throws if none. */
+  context(id: number | string): SmmuContext {
+    const c = typeof id === 'number' ? this.contexts[id] : this.contexts.find((x) => x.name === id);
+    if (!c) throw new Error(`SMMU ${this.name} has no context ${id}`);
+    return c;
+  }
+
+  /** Invalidates the whole TLB, every context (TLBIALL at reset); returns the cost in ns. */
+  invalidateAll(): number {
+    this.tlb.invalidateAll();
+    return this.account(null, 1) + this.account(null, 0, true);
+  }
+
+  /** Records a warning (the kernel log line a driver prints for an unhandled fault). */
+  warn(msg: string): void {
+    this.warningCount++;
+    this.warnings.push(msg);
+    if (this.warnings.length > 1000) this.warnings.shift();
+  }
+
+  /** Accounts `ops` invalidations (or one sync) to the SMMU and context; returns their cost. */
+  account(ctx: SmmuContext | null, ops: number, sync = false): number {
+    const ns = sync ? this.cfg.syncNs : ops * this.cfg.tlbiNs;
+    const n = sync ? 1 : ops;
+    this.stats.tlbMaintenanceOps += n;
+    this.stats.tlbMaintenanceNs += ns;
+    if (ctx) {
+      ctx.stats.tlbMaintenanceOps += n;
+      ctx.stats.tlbMaintenanceNs += ns;
+    }
+    return ns;
+  }
+}
+
+/**
+ * One context bank of an SMMU. It is a `Translator`: installed as a DMA
+ * master's `translator` (see `connect`), it turns the master's bus
+ * addresses into physical ones, a whole page or section per call.
+ *
+ * Life cycle as the driver drives it: `bind` (claim the bank), `activate`
+ * (program TTBRs and enable: a context switch, so the bank's old TLB entries
+ * go), `deactivate`, `unbind`. Faults go to `handler`; with none, the SMMU
+ * logs a warning and terminates the transaction, which the master sees as
+ * DmaFault.
+ */
+export class SmmuContext implements Translator {
+  readonly smmu: Smmu;
+  readonly index: number;
+  readonly name: string;
+  /** Who claimed the bank (the driver's context name), or null. */
+  owner: string | null = null;
+  ttbr0 = -1;
+  ttbr1 = -1;
+  split = 0;
+  enabled = false;
+  /** Whether this context's transactions are privileged (most DMA is not). */
+  privileged = false;
+  handler: SmmuFaultHandler | null = null;
+  readonly stats: SmmuStats = zeroStats();
+  private readonly masterNames: string[] = [];
+  private label: string;
+  // Last translation used (a micro-TLB over the shared TLB): valid while the slot's generation is unchanged.
+  private mVa = 0;
+  private mEnd = 0;
+  private mPa = 0;
+  private mPerm = 0;
+  private mSlot = 0;
+  private mGen = -1;
+  private readonly result = { pa: 0, run: 0 };
+  private readonly w: WalkResult = { vaBase: 0, code: 0, paBase: 0, perm: 0, d1Addr: 0, d1: 0, d2Addr: -1, d2: 0 };
+  private wKind: SmmuFaultKind = 'translation';
+  private wLevel = 0;
+  private wFetches = 0;
+
+  constructor(smmu: Smmu, index: number) {
+    this.smmu = smmu;
+    this.index = index;
+    this.name = `${smmu.name}.ctx${index}`;
+    this.label = this.name;
+  }
+
+  /** True when translation is enabled with programmed tables (smmu_is_active). */
+  get isActive(): boolean {
+    return this.enabled;
+  }
+
+  /** Names of the masters whose DMA goes through this context. */
+  get masters(): readonly string[] {
+    return this.masterNames;
+  }
+
+  /** Routes a master's DMA through this context (its stream ID maps here). */
+  connect(master: DmaMaster): void {
+    if (master.translator && master.translator !== this) throw new Error(`${master.name} is already behind another translator`);
+    master.translator = this;
+    if (!this.masterNames.includes(master.name)) this.masterNames.push(master.name);
+    this.label = this.masterNames.join('+');
+  }
+
+  /** Undoes `connect`: the master's bus addresses become physical again. */
+  disconnect(master: DmaMaster): void {
+    if (master.translator === this) master.translator = null;
+    const i = this.masterNames.indexOf(master.name);
+    if (i >= 0) this.masterNames.splice(i, 1);
+    this.label = this.masterNames.length > 0 ? this.masterNames.join('+') : this.name;
+  }
+
+  /** Claims the bank for `owner` (smmu_ctx_bind); throws if another owner holds it. */
+  bind(owner: string): void {
+    if (this.owner !== null && this.owner !== owner) throw new Error(`${this.name} is bound to ${this.owner}`);
+    this.owner = owner;
+  }
+
+  /** Releases the bank; it must be inactive. */
+  unbind(): void {
+    if (this.enabled) throw new Error(`${this.name}: unbind while active`);
+    this.owner = null;
+  }
+
+  /** Writes the translation registers; takes effect for new walks, the TLB keeps what it holds. */
+  program(regs: SmmuContextRegs): void {
+    const split = regs.split ?? 0;
+    if (!Number.isInteger(split) || split < 0 || split > 7) throw new Error(`${this.name}: TTBCR.N ${split} out of range`);
+    for (const t of [regs.ttbr0, regs.ttbr1 ?? -1]) {
+      if (t !== -1 && (t < 0 || t >= 2 ** 32 || t % (16384 >> split) !== 0)) throw new Error(`${this.name}: bad TTBR ${hex(t)}`);
+    }
+    this.ttbr0 = regs.ttbr0;
+    this.ttbr1 = regs.ttbr1 ?? -1;
+    this.split = split;
+  }
+
+  /**
+   * Programs the registers and enables translation (smmu_activate): a context
+   * switch, so every TLB entry of this bank is invalidated first.
+   */
+  activate(regs?: SmmuContextRegs): number {
+    if (this.owner === null) throw new Error(`${this.name}: activate before bind`);
+    if (regs) this.program(regs);
+    this.enabled = true;
+    return this.tlbInvalidateAll() + this.tlbSync();
+  }
+
+  /** Disables translation: the bank's masters fault until it is activated again (smmu_deactivate). */
+  deactivate(): number {
+    this.enabled = false;
+    return this.tlbInvalidateAll() + this.tlbSync();
+  }
+
+  /** Invalidates every TLB entry of this context (TLBIALL); returns the cost in ns. */
+  tlbInvalidateAll(): number {
+    this.smmu.tlb.invalidateContext(this.index);
+    this.mGen = -1;
+    return this.smmu.account(this, 1);
+  }
+
+  /** Invalidates the entries that translate `va` (TLBIVA); returns the cost in ns. */
+  tlbInvalidateVa(va: number): number {
+    this.smmu.tlb.invalidateRange(this.index, va, 1);
+    this.mGen = -1;
+    return this.smmu.account(this, 1);
+  }
+
+  /**
+   * Invalidates the entries overlapping [va, va+len), one TLBIVA per granule
+   * of `granule` bytes (the driver's tlb_add_page loop); returns the cost.
+   */
+  tlbInvalidateRange(va: number, len: number, granule = 4096): number {
+    if (len <= 0) return 0;
+    this.smmu.tlb.invalidateRange(this.index, va, len);
+    this.mGen = -1;
+    return this.smmu.account(this, Math.ceil(len / granule));
+  }
+
+  /** Waits for outstanding invalidations to complete (TLBSYNC); returns the cost in ns. */
+  tlbSync(): number {
+    return this.smmu.account(this, 0, true);
+  }
+
+  /**
+   * Translates a bus address for a DMA transaction (the Translator port):
+   * returns the physical address and how many bytes from there are
+   * physically contiguous in this translation. Throws DmaFault when the
+   * transaction is terminated.
+   *
+   * Without `len` the run ends at the end of the page or section. With
+   * `len` (the bytes the master is about to move from `addr`), the run goes
+   * on through following pages as long as they continue the physical range
+   * with the same permissions, up to `len`: every page is looked up, and on
+   * a miss walked and filled, exactly as separate calls would, so counters
+   * and TLB contents do not depend on how the master splits its transfer.
+   * A page that would fault or break the run is left for the next call.
+   */
+  translate(addr: number, write: boolean, len = 0): { pa: number; run: number } {
+    const r = this.result;
+    if (addr >= this.mVa && addr < this.mEnd && this.smmu.tlb.gen[this.mSlot] === this.mGen && this.allowed(this.mPerm, write)) {
+      this.stats.tlbHits++;
+      this.smmu.stats.tlbHits++;
+      this.checkStale(this.mSlot, addr, write);
+      r.pa = this.mPa + (addr - this.mVa);
+      r.run = this.mEnd - addr;
+    } else {
+      this.translateSlow(addr, write);
+    }
+    if (len > r.run) this.extend(write, len);
+    return r;
+  }
+
+  /**
+   * Hardware address translation of one address (ATS1, smmu_translate):
+   * walks the tables without touching the TLB. Returns the leaf (base, size,
+   * attributes) and the physical address, or null when nothing maps it.
+   */
+  resolve(va: number): (DecodedLeaf & { pa: number }) | null {
+    const ok = this.walk(va);
+    this.accountWalk(this.wFetches);
+    if (!ok) return null;
+    const w = this.w;
+    const leaf = w.d2Addr >= 0 ? decodeL2Leaf(w.d2, (w.d1 & (1 << 3)) !== 0) : decodeL1Leaf(w.d1);
+    if (!leaf) return null;
+    return { ...leaf, pa: w.paBase + (va - w.vaBase) };
+  }
+
+  private allowed(perm: number, write: boolean): boolean {
+    return (!write || (perm & PERM_WRITE) !== 0) && (this.privileged || (perm & PERM_UNPRIV) !== 0);
+  }
+
+  /** Points the last-translation cache at `slot` and sets the result for `addr` from it. */
+  private useSlot(slot: number, addr: number): void {
+    const tlb = this.smmu.tlb;
+    const vaBase = tlb.va[slot]!;
+    this.mVa = vaBase;
+    this.mEnd = vaBase + SIZES[tlb.sizeCode[slot]!]!;
+    this.mPa = tlb.pa[slot]!;
+    this.mPerm = tlb.perm[slot]!;
+    this.mSlot = slot;
+    this.mGen = tlb.gen[slot]!;
+    this.result.pa = this.mPa + (addr - vaBase);
+    this.result.run = this.mEnd - addr;
+  }
+
+  private translateSlow(addr: number, write: boolean): void {
+    const smmu = this.smmu;
+    const tlb = smmu.tlb;
+    for (let attempt = 0; ; attempt++) {
+      let kind: SmmuFaultKind;
+      let level = 0;
+      if (!this.enabled) {
+        kind = 'disabled';
+      } else {
+        let slot = tlb.lookup(this.index, addr);
+        if (slot >= 0) {
+          this.stats.tlbHits++;
+          smmu.stats.tlbHits++;
+          this.checkStale(slot, addr, write);
+        } else {
+          this.stats.tlbMisses++;
+          smmu.stats.tlbMisses++;
+          const ok = this.walk(addr);
+          this.accountWalk(this.wFetches);
+          if (ok) {
+            const w = this.w;
+            slot = tlb.insert(this.index, w.vaBase, w.code, w.paBase, w.perm, w.d1Addr, w.d1, w.d2Addr, w.d2, true);
+          }
+        }
+        if (slot >= 0) {
+          if (this.allowed(tlb.perm[slot]!, write)) {
+            this.useSlot(slot, addr);
+            return;
+          }
+          kind = 'permission';
+          level = tlb.d2Addr[slot]! >= 0 ? 2 : 1;
+        } else {
+          kind = this.wKind;
+          level = this.wLevel;
+        }
+      }
+      this.stats.faults++;
+      smmu.stats.faults++;
+      const what = `${kind} fault${level > 0 ? ` (level ${level})` : ''} on DMA ${write ? 'write' : 'read'} at iova ${hex(addr)}`;
+      const fault: SmmuFault = { context: this, iova: addr, write, kind, level, message: `${this.name}: ${what}` };
+      if (kind !== 'disabled' && this.handler) {
+        const verdict = this.handler(fault);
+        if (verdict === 'retry' && attempt < smmu.cfg.maxRetries) continue;
+        const why = verdict === 'retry' ? `${what}, still faulting after ${smmu.cfg.maxRetries} retries` : `${what}, terminated by the fault handler`;
+        throw new DmaFault(this.label, addr, write, `${this.name}: ${why}`);
+      }
+      const msg = `${this.name} (${this.label}): unhandled ${what}; transaction terminated`;
+      smmu.warn(msg);
+      smmu.findings?.report('iommu-fault', 'smmu_fault', msg);
+      throw new DmaFault(this.label, addr, write, `${this.name}: unhandled ${what}`);
+    }
+  }
+
+  /**
+   * Grows the current result over the following pages while they continue
+   * it physically with usable permissions, up to `len` bytes. Each page is
+   * accounted (hit, or miss + walk + fill) only once it is known to join
+   * the run, so a page left out is accounted by the call that reaches it.
+   */
+  private extend(write: boolean, len: number): void {
+    const smmu = this.smmu;
+    const tlb = smmu.tlb;
+    const r = this.result;
+    const pa0 = r.pa;
+    let run = r.run;
+    let va = this.mEnd;
+    let last = -1;
+    let hits = 0;
+    let misses = 0;
+    let fetches = 0;
+    // Within one call memory does not change, so one first-level descriptor
+    // read serves every page of the same MiB (each walk still pays for it).
+    let d1Addr = -1;
+    let d1 = 0;
+    while (run < len && va < 2 ** 32) {
+      const expectPa = pa0 + run;
+      let slot = tlb.lookup(this.index, va);
+      if (slot >= 0) {
+        if (tlb.pa[slot]! + (va - tlb.va[slot]!) !== expectPa || !this.allowed(tlb.perm[slot]!, write)) break;
+        hits++;
+        this.checkStale(slot, va, write);
+      } else {
+        const ok = this.walkCached(va, d1Addr, d1);
+        const w = this.w;
+        if (!ok || w.paBase + (va - w.vaBase) !== expectPa || !this.allowed(w.perm, write)) break;
+        d1Addr = w.d1Addr;
+        d1 = w.d1;
+        misses++;
+        fetches += this.wFetches;
+        slot = tlb.insert(this.index, w.vaBase, w.code, w.paBase, w.perm, w.d1Addr, w.d1, w.d2Addr, w.d2, true);
+      }
+      last = slot;
+      const end = tlb.va[slot]! + SIZES[tlb.sizeCode[slot]!]!;
+      run += end - va;
+      va = end;
+    }
+    if (last < 0) return;
+    const st = this.stats;
+    const gs = smmu.stats;
+    st.tlbHits += hits;
+    gs.tlbHits += hits;
+    st.tlbMisses += misses;
+    gs.tlbMisses += misses;
+    st.walks += misses;
+    gs.walks += misses;
+    const ns = fetches * smmu.cfg.walkNs;
+    st.walkNs += ns;
+    gs.walkNs += ns;
+    this.useSlot(last, va - 1);
+    r.pa = pa0;
+    r.run = run;
+  }
+
+  /** `walk`, reusing a first-level descriptor read earlier in the same call when it is the same word. */
+  private walkCached(va: number, d1Addr: number, d1: number): boolean {
+    const ttbr = this.split > 0 && va >= 2 ** (32 - this.split) ? this.ttbr1 : this.ttbr0;
+    if (d1Addr >= 0 && ttbr >= 0 && ttbr + (va >>> 20) * 4 === d1Addr) return this.decode(va, d1Addr, d1);
+    return this.walk(va);
+  }
+
+  /**
+   * Walks the tables for `va` into `this.w` (the fetch count goes to
+   * `wFetches`, for the caller to account); on failure sets the fault kind
+   * and level and returns false.
+   */
+  private walk(va: number): boolean {
+    this.wFetches = 0;
+    if (!(va >= 0 && va < 2 ** 32)) return this.fail('translation', 0);
+    const ttbr = this.split > 0 && va >= 2 ** (32 - this.split) ? this.ttbr1 : this.ttbr0;
+    if (ttbr < 0) return this.fail('translation', 1);
+    const d1Addr = ttbr + (va >>> 20) * 4;
+    let d1: number;
+    try {
+      d1 = this.smmu.mem.readU32(d1Addr);
+    } catch (e) {
+      this.wFetches = 1;
+      if (e instanceof BusError) return this.fail('external', 1);
+      throw e;
+    }
+    return this.decode(va, d1Addr, d1);
+  }
+
+  /** Finishes a walk from its first-level descriptor: fetches the second level if it is a table. */
+  private decode(va: number, d1Addr: number, d1: number): boolean {
+    const w = this.w;
+    this.wFetches = 1;
+    let af: number;
+    let ap1: number;
+    let ap2: number;
+    let d2 = 0;
+    let d2Addr = -1;
+    const type1 = d1 & 3;
+    if (type1 === 2) {
+      if (d1 & SUPERSECTION) {
+        w.code = 3;
+        w.paBase = (d1 >>> 24) * 0x1000000 + ((d1 >>> 20) & 0xf) * 2 ** 32 + ((d1 >>> 5) & 0xf) * 2 ** 36;
+      } else {
+        w.code = 2;
+        w.paBase = (d1 >>> 20) * 0x100000;
+      }
+      af = d1 & (1 << 10);
+      ap1 = d1 & (1 << 11);
+      ap2 = d1 & (1 << 15);
+    } else if (type1 === 1) {
+      d2Addr = ((d1 & 0xfffffc00) >>> 0) + ((va >>> 12) & 0xff) * 4;
+      this.wFetches = 2;
+      try {
+        d2 = this.smmu.mem.readU32(d2Addr);
+      } catch (e) {
+        if (e instanceof BusError) return this.fail('external', 2);
+        throw e;
+      }
+      const type2 = d2 & 3;
+      if (type2 === 0) return this.fail('translation', 2);
+      if (type2 & 2) {
+        w.code = 0;
+        w.paBase = (d2 >>> 12) * 0x1000;
+      } else {
+        w.code = 1;
+        w.paBase = (d2 >>> 16) * 0x10000;
+      }
+      af = d2 & (1 << 4);
+      ap1 = d2 & (1 << 5);
+      ap2 = d2 & (1 << 9);
+    } else {
+      return this.fail('translation', 1);
+    }
+    if (af === 0) return this.fail('access-flag', d2Addr >= 0 ? 2 : 1);
+    w.vaBase = (va >>> SHIFTS[w.code]!) * SIZES[w.code]!;
+    w.perm = (ap2 === 0 ? PERM_WRITE : 0) | (ap1 !== 0 ? PERM_UNPRIV : 0);
+    w.d1Addr = d1Addr;
+    w.d1 = d1;
+    w.d2Addr = d2Addr;
+    w.d2 = d2;
+    return true;
+  }
+
+  /** Counts one walk of `fetches` descriptor fetches. */
+  private accountWalk(fetches: number): void {
+    const ns = fetches * this.smmu.cfg.walkNs;
+    this.stats.walks++;
+    this.smmu.stats.walks++;
+    this.stats.walkNs += ns;
+    this.smmu.stats.walkNs += ns;
+  }
+
+  private fail(kind: SmmuFaultKind, level: number): boolean {
+    this.wKind = kind;
+    this.wLevel = level;
+    return false;
+  }
+
+  /** Compares a TLB entry with its descriptors in memory; a mismatch is a stale translation in use. */
+  private checkStale(slot: number, addr: number, write: boolean): void {
+    const tlb = this.smmu.tlb;
+    const mem = this.smmu.mem;
+    let now1 = mem.readU32(tlb.d1Addr[slot]!);
+    let stale = now1 !== tlb.d1[slot];
+    let now2 = -1;
+    const d2Addr = tlb.d2Addr[slot]!;
+    if (!stale && d2Addr >= 0) {
+      now2 = mem.readU32(d2Addr);
+      stale = now2 !== tlb.d2[slot];
+    }
+    if (!stale) return;
+    this.stats.staleHits++;
+    this.smmu.stats.staleHits++;
+    if (tlb.staleSeen[slot]) return;
+    tlb.staleSeen[slot] = 1;
+    now1 >>>= 0;
+    const pa = tlb.pa[slot]! + (addr - tlb.va[slot]!);
+    const tableNow = stale && now2 < 0 ? `first-level descriptor is now ${hex(now1)}` : `second-level descriptor is now ${hex(now2 >>> 0)}`;
+    this.smmu.findings?.report(
+      'stale-tlb',
+      'smmu_translate',
+      `${this.name} (${this.label}): DMA ${write ? 'write' : 'read'} at iova ${hex(addr)} used a stale TLB entry to pa ${hex(pa)}; the ${tableNow} (TLB not invalidated after the page-table change)`,
+    );
+  }
+}

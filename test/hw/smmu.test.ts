@@ -1,0 +1,212 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DmaFault,
+  L1_TABLE_BYTES,
+  Smmu,
+  Soc,
+  largeAttrBits,
+  largeDesc,
+  sectionAttrBits,
+  sectionDesc,
+  smallAttrBits,
+  smallDesc,
+  supersectionDesc,
+  tableDesc,
+  type PteAttrs,
+  type SmmuFault,
+} from '../../src/hw/index.ts';
+import { MiB } from '../../src/lib/index.ts';
+
+const DRAM = 0x8000_0000;
+const RW: PteAttrs = { write: true, unpriv: true, xn: true, mem: 'wb-wa', shared: false, ns: false, ng: false };
+const RO: PteAttrs = { ...RW, write: false };
+
+function setup(tlbEntries = 16) {
+  const soc = new Soc({
+    seed: 7,
+    banks: [{ name: 'dram', base: DRAM, size: 64 * MiB, kind: 'dram' }],
+    masters: [
+      { name: 'cam', coherent: false, bandwidth: 1e9, latencyNs: 10 },
+      { name: 'isp', coherent: false, bandwidth: 1e9, latencyNs: 10 },
+    ],
+  });
+  const smmu = new Smmu(soc, { name: 'smmu0', contexts: 4, tlbEntries, walkNs: 100 });
+  const l1 = DRAM; // 16 KiB aligned
+  const l2 = DRAM + L1_TABLE_BYTES; // 1 KiB aligned
+  const w = (pa: number, v: number) => soc.mem.writeU32(pa, v);
+  return { soc, smmu, l1, l2, w };
+}
+
+describe('SMMU walker (ARMv7 short descriptors)', () => {
+  it('translates sections, supersections, large and small pages, one page run per call', () => {
+    const { soc, smmu, l1, l2, w } = setup();
+    // 1 MiB section: iova 0x100000 -> DRAM+8MiB
+    w(l1 + 1 * 4, sectionDesc(DRAM + 8 * MiB, sectionAttrBits(RW)));
+    // 16 MiB supersection at iova 0x1000000 -> DRAM+16MiB (16 replicated entries)
+    for (let i = 0; i < 16; i++) w(l1 + (16 + i) * 4, supersectionDesc(DRAM + 16 * MiB, sectionAttrBits(RW)));
+    // second-level table for iova 0x200000..: small page at +0x3000, large page at +0x10000
+    w(l1 + 2 * 4, tableDesc(l2, false));
+    w(l2 + 3 * 4, smallDesc(DRAM + 0x50000, smallAttrBits(RW)));
+    for (let i = 0; i < 16; i++) w(l2 + (16 + i) * 4, largeDesc(DRAM + 0x60000, largeAttrBits(RW)));
+
+    const ctx = smmu.context(0);
+    ctx.bind('test');
+    ctx.activate({ ttbr0: l1 });
+    expect(ctx.translate(0x100000 + 0x1234, false)).toEqual({ pa: DRAM + 8 * MiB + 0x1234, run: MiB - 0x1234 });
+    expect(ctx.translate(0x1000000 + 5 * MiB + 7, true)).toEqual({ pa: DRAM + 21 * MiB + 7, run: 11 * MiB - 7 });
+    expect(ctx.translate(0x203010, false)).toEqual({ pa: DRAM + 0x50010, run: 0x1000 - 0x10 });
+    expect(ctx.translate(0x21f000, false)).toEqual({ pa: DRAM + 0x6f000, run: 0x1000 });
+    expect(smmu.stats.walks).toBe(4);
+    // section + supersection fetch one descriptor, small and large pages two.
+    expect(smmu.stats.walkNs).toBe((1 + 1 + 2 + 2) * 100);
+    // Same pages again: TLB hits, no walk.
+    ctx.translate(0x100000, false);
+    ctx.translate(0x210000, false);
+    expect(smmu.stats.tlbHits).toBe(2);
+    expect(smmu.stats.walks).toBe(4);
+
+    // A DMA master behind the context moves the bytes through the mapping.
+    const cam = soc.master('cam');
+    ctx.connect(cam);
+    const data = new Uint8Array(0x2000).map((_, i) => i & 0xff);
+    // Crosses from the section into the next MiB, where only +0x3000 and
+    // +0x10000 are mapped: the first page lands, then the transaction faults.
+    expect(() => cam.writeNow(0x100000 + MiB - 0x1000, data)).toThrow(/translation fault \(level 2\)/);
+    expect(soc.mem.readBytes(DRAM + 9 * MiB - 0x1000, 0x1000)).toEqual(data.subarray(0, 0x1000));
+    expect(smmu.stats.faults).toBe(1);
+  });
+
+  it('faults with no handler: warning, finding, DmaFault; a handler can fix and retry', () => {
+    const { soc, smmu, l1, l2, w } = setup();
+    const ctx = smmu.context(1);
+    ctx.bind('t');
+    ctx.activate({ ttbr0: l1 });
+    const cam = soc.master('cam');
+    ctx.connect(cam);
+    expect(() => cam.readNow(0x300000, new Uint8Array(16))).toThrow(DmaFault);
+    expect(smmu.warningCount).toBe(1);
+    expect(smmu.warnings[0]).toMatch(/unhandled translation fault \(level 1\).*0x00300000/);
+    expect(soc.findings.ofKind('iommu-fault')).toHaveLength(1);
+
+    const seen: SmmuFault[] = [];
+    ctx.handler = (f) => {
+      seen.push(f);
+      w(l1 + 3 * 4, tableDesc(l2, false));
+      w(l2 + 0, smallDesc(DRAM + 0x7000, smallAttrBits(RW)));
+      return 'retry';
+    };
+    soc.mem.write(DRAM + 0x7000, new Uint8Array([9, 8, 7]));
+    const out = new Uint8Array(3);
+    cam.readNow(0x300000, out);
+    expect(out).toEqual(new Uint8Array([9, 8, 7]));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.kind).toBe('translation');
+    expect(smmu.warningCount).toBe(1);
+
+    // Write to a read-only page: permission fault; the handler terminates.
+    w(l2 + 4, smallDesc(DRAM + 0x8000, smallAttrBits(RO)));
+    ctx.handler = (f) => {
+      seen.push(f);
+      return 'terminate';
+    };
+    expect(() => cam.writeNow(0x301000, new Uint8Array(4))).toThrow(/permission fault.*terminated by the fault handler/);
+    expect(seen[1]!.kind).toBe('permission');
+    expect(soc.mem.readBytes(DRAM + 0x8000, 4)).toEqual(new Uint8Array(4));
+    // A handler that keeps asking for retries without fixing anything is cut off.
+    ctx.handler = () => 'retry';
+    expect(() => cam.readNow(0x400000, new Uint8Array(1))).toThrow(/still faulting after 8 retries/);
+  });
+
+  it('unprivileged transactions fault on privileged-only pages; disabled contexts terminate', () => {
+    const { soc, smmu, l1, w } = setup();
+    w(l1 + 1 * 4, sectionDesc(DRAM + MiB, sectionAttrBits({ ...RW, unpriv: false })));
+    const ctx = smmu.context(0);
+    ctx.bind('t');
+    ctx.activate({ ttbr0: l1 });
+    expect(() => ctx.translate(0x100000, false)).toThrow(/permission/);
+    ctx.privileged = true;
+    expect(ctx.translate(0x100000, false).pa).toBe(DRAM + MiB);
+    ctx.deactivate();
+    const cam = soc.master('cam');
+    ctx.connect(cam);
+    expect(() => cam.readNow(0x100000, new Uint8Array(1))).toThrow(/disabled fault/);
+  });
+
+  it('serves a stale entry after a page-table change until invalidated, and reports it once', () => {
+    const { soc, smmu, l1, w } = setup();
+    w(l1 + 1 * 4, sectionDesc(DRAM + 4 * MiB, sectionAttrBits(RW)));
+    soc.mem.write(DRAM + 4 * MiB, new Uint8Array([1, 1]));
+    soc.mem.write(DRAM + 5 * MiB, new Uint8Array([2, 2]));
+    const ctx = smmu.context(0);
+    ctx.bind('t');
+    ctx.activate({ ttbr0: l1 });
+    const cam = soc.master('cam');
+    ctx.connect(cam);
+    const b = new Uint8Array(2);
+    cam.readNow(0x100000, b);
+    expect(b).toEqual(new Uint8Array([1, 1]));
+    // Remap without TLB maintenance: the old translation is still used.
+    w(l1 + 1 * 4, sectionDesc(DRAM + 5 * MiB, sectionAttrBits(RW)));
+    cam.readNow(0x100000, b);
+    expect(b).toEqual(new Uint8Array([1, 1]));
+    cam.readNow(0x100004, b);
+    expect(smmu.stats.staleHits).toBe(2);
+    const stale = soc.findings.ofKind('stale-tlb');
+    expect(stale).toHaveLength(1);
+    expect(stale[0]!.message).toMatch(/iova 0x00100000 used a stale TLB entry to pa 0x80400000/);
+    ctx.tlbInvalidateVa(0x100000);
+    ctx.tlbSync();
+    cam.readNow(0x100000, b);
+    expect(b).toEqual(new Uint8Array([2, 2]));
+    expect(smmu.stats.staleHits).toBe(2);
+  });
+
+  it('shares one TLB between contexts, replacing with the PRNG when full', () => {
+    const { smmu, l1, l2, w } = setup(8);
+    w(l1 + 0, tableDesc(l2, false));
+    for (let i = 0; i < 256; i++) w(l2 + i * 4, smallDesc(DRAM + MiB + i * 0x1000, smallAttrBits(RW)));
+    const a = smmu.context(0);
+    const b = smmu.context(1);
+    a.bind('a');
+    b.bind('b');
+    a.activate({ ttbr0: l1 });
+    b.activate({ ttbr0: l1 });
+    for (let i = 0; i < 6; i++) a.translate(i * 0x1000, false);
+    for (let i = 0; i < 6; i++) b.translate(i * 0x1000, false);
+    expect(smmu.tlb.size).toBe(8);
+    expect(smmu.tlb.entriesOf(0) + smmu.tlb.entriesOf(1)).toBe(8);
+    expect(smmu.stats.tlbMisses).toBe(12);
+    // Invalidating one context leaves the other's entries.
+    const before1 = smmu.tlb.entriesOf(1);
+    a.tlbInvalidateAll();
+    expect(smmu.tlb.entriesOf(0)).toBe(0);
+    expect(smmu.tlb.entriesOf(1)).toBe(before1);
+    // Same seed, same victims: a second SMMU fed the same sequence ends with the same TLB.
+    const again = setup(8);
+    again.w(again.l1, tableDesc(again.l2, false));
+    for (let i = 0; i < 256; i++) again.w(again.l2 + i * 4, smallDesc(DRAM + MiB + i * 0x1000, smallAttrBits(RW)));
+    const a2 = again.smmu.context(0);
+    const b2 = again.smmu.context(1);
+    a2.bind('a');
+    b2.bind('b');
+    a2.activate({ ttbr0: again.l1 });
+    b2.activate({ ttbr0: again.l1 });
+    for (let i = 0; i < 6; i++) a2.translate(i * 0x1000, false);
+    for (let i = 0; i < 6; i++) b2.translate(i * 0x1000, false);
+    expect(Array.from(again.smmu.tlb.va)).toEqual(Array.from(smmu.tlb.va));
+  });
+
+  it('splits the address space between TTBR0 and TTBR1 with TTBCR.N', () => {
+    const { smmu, l1, w } = setup();
+    const high = DRAM + 0x10000; // another 16 KiB-aligned table
+    w(l1 + 1 * 4, sectionDesc(DRAM + 2 * MiB, sectionAttrBits(RW)));
+    w(high + 0x801 * 4, sectionDesc(DRAM + 3 * MiB, sectionAttrBits(RW)));
+    const ctx = smmu.context(2);
+    ctx.bind('t');
+    ctx.activate({ ttbr0: l1, ttbr1: high, split: 1 });
+    expect(ctx.translate(0x100010, false).pa).toBe(DRAM + 2 * MiB + 0x10);
+    expect(ctx.translate(0x80100010, false).pa).toBe(DRAM + 3 * MiB + 0x10);
+    expect(ctx.resolve(0x80100000)?.attrs.mem).toBe('wb-wa');
+    expect(ctx.resolve(0x80200000)).toBeNull();
+  });
+});
