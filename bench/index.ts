@@ -3,4 +3,5 @@ import type { Bench } from './harness.ts';
 /** Every benchmark, by the name `unimem bench <name>` takes. Loaded lazily. */
 export const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   memory: () => import('./memory.ts'),
+  mm: () => import('./mm.ts'),
 };
