@@ -99,12 +99,12 @@ export class TestDevice {
             return 0;
           }
           if (cmd !== TEST_IOC_EXPORT) throw kerr('ENOTTY');
-          const a = userArg<{ size: number; fd: number }>(arg);
+          const a = userArg<{ size: number; fd: number; flags?: number }>(arg);
           const b: TestBuf = { pa: this.nextPa, size: a.size, name: '', released: 0, ready: true, wq: new WaitQueueHead(), vmas: 0 };
           this.nextPa += a.size;
           this.bufs.push(b);
           const inode = allocAnonInode(this.sb, a.size, b);
-          const f: File = allocFilePseudo(vfs, inode, bufOps, { flags: O_RDWR, privateData: b, name: () => `/dmabuf:${b.name}` });
+          const f: File = allocFilePseudo(vfs, inode, bufOps, { flags: a.flags ?? O_RDWR, privateData: b, name: () => `/dmabuf:${b.name}` });
           try {
             a.fd = task.installFd(f, O_CLOEXEC);
           } catch (e) {
