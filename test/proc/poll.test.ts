@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import type { PollFd } from '../../src/proc/index.ts';
 import { POLLIN, POLLNVAL, POLLOUT, O_RDWR } from '../../src/uapi/index.ts';
 import { TEST_IOC_EXPORT, errno, run, setup } from './helpers.ts';
 
@@ -13,7 +14,7 @@ describe('poll', () => {
       const b = s.dev.bufs[0]!;
       b.ready = false;
       const t0 = clock.now;
-      const pfd = [{ fd: a.fd, events: POLLIN }, { fd: -1, events: POLLIN }, { fd: 55, events: POLLIN }];
+      const pfd: PollFd[] = [{ fd: a.fd, events: POLLIN }, { fd: -1, events: POLLIN }, { fd: 55, events: POLLIN }];
       // an unrelated key does not end the sleep; POLLIN does
       clock.after(1_000_000, () => b.wq.wakeUp(POLLOUT));
       clock.after(2_000_000, () => {
@@ -38,7 +39,7 @@ describe('poll', () => {
       await sys.ioctl(dev, TEST_IOC_EXPORT, a);
       s.dev.bufs[0]!.ready = false;
       const t0 = clock.now;
-      const pfd = [{ fd: a.fd, events: POLLIN | POLLOUT }];
+      const pfd: PollFd[] = [{ fd: a.fd, events: POLLIN | POLLOUT }];
       expect(await sys.poll(pfd, 7)).toBe(0);
       expect(clock.now - t0).toBe(7_000_000);
       expect(pfd[0]!.revents).toBe(0);
@@ -51,7 +52,7 @@ describe('poll', () => {
     const s = setup();
     await run(s, async (sys) => {
       const fd = await sys.open('/tmp/f', 0o100 | O_RDWR);
-      const pfd = [{ fd, events: POLLIN | POLLOUT }];
+      const pfd: PollFd[] = [{ fd, events: POLLIN | POLLOUT }];
       expect(await sys.poll(pfd, -1)).toBe(1);
       expect(pfd[0]!.revents).toBe(POLLIN | POLLOUT);
     });

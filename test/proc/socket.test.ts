@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import type { PollFd } from '../../src/proc/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {
@@ -130,7 +131,7 @@ describe('unix socket pairs with SCM_RIGHTS', () => {
       const eof = await sys.recvmsg(b);
       expect(eof.data.length).toBe(0);
       expect(await errno(sys.sendmsg(b, { data: enc.encode('x') }))).toBe('EPIPE');
-      const pfd = [{ fd: b, events: POLLIN | POLLOUT }];
+      const pfd: PollFd[] = [{ fd: b, events: POLLIN | POLLOUT }];
       expect(await sys.poll(pfd, 0)).toBe(1);
       expect(pfd[0]!.revents! & (POLLIN | POLLHUP)).toBe(POLLIN | POLLHUP);
       expect(await sys.readlink(`/proc/self/fd/${b}`)).toMatch(/^socket:\[\d+\]$/);
