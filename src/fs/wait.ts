@@ -1,5 +1,5 @@
 import { kerr } from '../lib/index.ts';
-import type { Clock } from '../hw/index.ts';
+import type { Clock, Timer } from '../hw/index.ts';
 
 /** Called with the wake key (an event mask, 0 for "anything") when the queue is woken. */
 export type WakeFunc = (entry: WaitQueueEntry, key: number) => void;
@@ -102,17 +102,20 @@ export async function waitEvent(wq: WaitQueueHead, condition: () => boolean, opt
 function sleepOn(wq: WaitQueueHead, task: Interruptible | undefined, clock: Clock | undefined, deadline: number): Promise<void> {
   return new Promise<void>((resolve) => {
     let done = false;
+    let timer: Timer | null = null;
     const finish = (): void => {
       if (done) return;
       done = true;
       wq.remove(entry);
       if (sigEntry) task!.signalWait.remove(sigEntry);
+      // a timeout that did not fire must not keep simulated time running (del_timer)
+      timer?.cancel();
       resolve();
     };
     const entry = new WaitQueueEntry(finish);
     const sigEntry = task ? new WaitQueueEntry(finish) : null;
     wq.add(entry);
     if (sigEntry) task!.signalWait.add(sigEntry);
-    if (clock && deadline !== Infinity) clock.at(deadline, finish);
+    if (clock && deadline !== Infinity) timer = clock.at(deadline, finish);
   });
 }

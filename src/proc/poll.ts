@@ -1,4 +1,5 @@
 import { kerr } from '../lib/index.ts';
+import type { Timer } from '../hw/index.ts';
 import { DEFAULT_POLLMASK, PollTable, WaitQueueEntry, type File, type WaitQueueHead } from '../fs/index.ts';
 import { POLLERR, POLLHUP, POLLNVAL } from '../uapi/index.ts';
 import type { ProcKernel } from './kernel.ts';
@@ -61,13 +62,16 @@ export async function sysPoll(k: ProcKernel, p: Process, fds: PollFd[], timeoutM
       if (count > 0 || timeoutMs === 0 || clock.now >= deadline) break;
       if (p.signalPending()) throw kerr('EINTR', 'poll interrupted');
       if (!triggered) {
+        let timer: Timer | null = null;
         await new Promise<void>((resolve) => {
           wake = resolve;
           p.signalWait.add(sigEntry);
-          if (deadline !== Infinity) clock.at(deadline, resolve);
+          if (deadline !== Infinity) timer = clock.at(deadline, resolve);
         });
         wake = null;
         p.signalWait.remove(sigEntry);
+        // a woken poll must not leave its timeout behind to move simulated time on
+        (timer as Timer | null)?.cancel();
       }
       triggered = false;
     }

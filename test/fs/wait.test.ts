@@ -92,3 +92,19 @@ describe('VmArea', () => {
     expect(() => vma.insertPage(0x10000, 8)).toThrow(KernelError);
   });
 });
+
+describe('waitEvent timeouts', () => {
+  it('cancels its timer when woken, so simulated time stops at the wake-up', async () => {
+    const clock = new Clock();
+    const wq = new WaitQueueHead();
+    let ready = false;
+    const p = waitEvent(wq, () => ready, { clock, timeoutNs: 1e9 });
+    clock.after(10, () => {
+      ready = true;
+      wq.wakeUp();
+    });
+    await clock.run();
+    expect(await p).toBe(true);
+    expect(clock.now).toBe(10);
+  });
+});

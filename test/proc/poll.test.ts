@@ -58,3 +58,24 @@ describe('poll', () => {
     });
   });
 });
+
+describe('poll timeouts', () => {
+  it('a poll woken early leaves no timer behind: the run ends at the wake-up, not at the timeout', async () => {
+    const s = setup();
+    const clock = s.soc.clock;
+    let b: { ready: boolean; wq: { wakeUp(k?: number): void } } | undefined;
+    await run(s, async (sys) => {
+      const dev = await sys.open('/dev/testbuf', O_RDWR);
+      const a = { size: 4096, fd: -1 };
+      await sys.ioctl(dev, TEST_IOC_EXPORT, a);
+      b = s.dev.bufs[0]!;
+      b.ready = false;
+      clock.after(3_000_000, () => {
+        b!.ready = true;
+        b!.wq.wakeUp(POLLIN);
+      });
+      expect(await sys.poll([{ fd: a.fd, events: POLLIN }], 10_000)).toBe(1);
+    });
+    expect(clock.now).toBe(3_000_000);
+  });
+});
