@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
-import { builtinPlatforms, builtinScenarios, describePlatform, InputError, loadPlatform } from '../sim/index.ts';
+import { formatFindings, formatSummary } from '../report/index.ts';
+import { builtinPlatforms, builtinScenarios, describePlatform, InputError, loadPlatform, loadScenario, runScenario, type RunResult } from '../sim/index.ts';
+import { progressBar } from './progress.ts';
 
 /**
  * The `unimem` command. Returns the process exit code: 0 success, 1 findings
@@ -24,6 +26,42 @@ export async function main(argv: string[]): Promise<number> {
       const p = loadPlatform(what);
       process.stdout.write((opts.json ? JSON.stringify(p, null, 2) : describePlatform(p)) + '\n');
     });
+
+  const runOptions = (cmd: Command) =>
+    cmd
+      .argument('<scenario>', 'a scenario file, or the name of a built-in scenario')
+      .option('--platform <file|name>', "the platform to run on (default: the scenario's own)")
+      .option('--seed <n>', 'seed of every random choice (default: the scenario\'s own)', intArg('--seed'))
+      .option('--frames <n>', 'number of frames (default: the scenario\'s own)', intArg('--frames'))
+      .option('--json', 'print one JSON object instead of the summary');
+
+  const execute = async (what: string, opts: RunOpts): Promise<RunResult> => {
+    const s = loadScenario(what);
+    const p = loadPlatform(opts.platform ?? s.spec.platform);
+    const bar = opts.json ? null : progressBar(process.stderr);
+    try {
+      return await runScenario(s, p, { seed: opts.seed, frames: opts.frames, onFrame: bar?.update });
+    } finally {
+      bar?.done();
+    }
+  };
+
+  runOptions(program.command('run').description('run a scenario and print what it cost')).action(async (what: string, opts: RunOpts) => {
+    const r = await execute(what, opts);
+    process.stdout.write((opts.json ? JSON.stringify(r) : formatSummary(r)) + '\n');
+    if (!r.integrity.ok) out.code = 1;
+  });
+
+  runOptions(program.command('check').description('run a scenario with every checker on; exit 1 when there are findings')).action(async (what: string, opts: RunOpts) => {
+    const r = await execute(what, opts);
+    if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
+    else {
+      if (r.findings.length > 0) process.stdout.write(formatFindings(r) + '\n');
+      if (!r.integrity.ok) process.stdout.write(`integrity: ${r.integrity.mismatches} frame(s) differ from the source\n`);
+      process.stdout.write(r.findings.length === 0 && r.integrity.ok ? `${r.scenario}: clean\n` : `${r.scenario}: ${r.findings.length} finding(s)\n`);
+    }
+    out.code = r.findings.length > 0 || !r.integrity.ok ? 1 : 0;
+  });
 
   program
     .command('platforms')
@@ -65,6 +103,21 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   return out.code;
+}
+
+interface RunOpts {
+  platform?: string;
+  seed?: number;
+  frames?: number;
+  json?: boolean;
+}
+
+function intArg(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InputError(flag, 0, 0, '', `'${v}' is not a non-negative integer`);
+    return n;
+  };
 }
 
 function formatBench(r: { bench: string; metrics: Record<string, number>; ratios: Record<string, number> }): string {

@@ -11,3 +11,7 @@ export * from './input-error.ts';
 export * from './platform.ts';
 export * from './yaml-input.ts';
 export { parseSize, parseBandwidth } from './units-schema.ts';
+export * from './boot.ts';
+export * from './scenario.ts';
+export * from './run.ts';
+export * from './run-result.ts';

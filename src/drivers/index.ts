@@ -1,0 +1,12 @@
+/**
+ * DOC: drivers — device drivers
+ *
+ * Drivers use only the public kernel APIs below them (dma, dmabuf, fs),
+ * as real drivers do. A capture engine writes frames into buffers already
+ * mapped for its device; a scanout engine reads the framebuffer each vsync.
+ * Device jobs are async and take simulated time on the device's port.
+ */
+export * from './pixel-format.ts';
+export * from './test-pattern.ts';
+export * from './camera.ts';
+export * from './display.ts';

@@ -1,0 +1,43 @@
+import type { FrameFormat } from './pixel-format.ts';
+
+/**
+ * A sensor's moving test pattern (like vivid's): deterministic in the
+ * frame number and the seed, different in every frame and every line, and
+ * cheap to make: each line is a window into one precomputed strip, so a
+ * frame is built with one `set` per line, never a byte loop.
+ */
+export class TestPattern {
+  readonly fmt: FrameFormat;
+  private readonly strip: Uint8Array;
+  private readonly period: number;
+
+  constructor(fmt: FrameFormat, seed: number) {
+    this.fmt = fmt;
+    // The strip is long enough for any line at any shift; its bytes come from a
+    // small LCG seeded by `seed`, mixed with the position so that no two lines match.
+    this.period = 4093;
+    this.strip = new Uint8Array(fmt.stride + this.period + 1);
+    let x = (seed * 2654435761) >>> 0 || 1;
+    for (let i = 0; i < this.strip.length; i++) {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      this.strip[i] = (x >>> 24) ^ (i & 0xff);
+    }
+  }
+
+  /** Writes frame `n` into `dst` (size fmt.size). */
+  render(n: number, dst: Uint8Array): void {
+    const { stride, size } = this.fmt;
+    const lines = size / stride;
+    for (let y = 0; y < lines; y++) {
+      const off = (n * 7 + y * 13) % this.period;
+      dst.set(this.strip.subarray(off, off + stride), y * stride);
+    }
+  }
+
+  /** Returns frame `n` as a new array. */
+  frame(n: number): Uint8Array {
+    const out = new Uint8Array(this.fmt.size);
+    this.render(n, out);
+    return out;
+  }
+}

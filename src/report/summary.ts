@@ -1,0 +1,46 @@
+import { formatBytes } from '../lib/index.ts';
+import type { RunResult } from '../sim/index.ts';
+
+function ms(ns: number): string {
+  return `${(ns / 1e6).toFixed(2)} ms`;
+}
+
+function bytes(n: number): string {
+  if (n === 0) return '0 B';
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return formatBytes(n);
+}
+
+/** The human summary of a run: one table a platform engineer reads first. */
+export function formatSummary(r: RunResult): string {
+  const rows: [string, string][] = [
+    ['scenario', `${r.scenario} on ${r.platform} (seed ${r.seed})`],
+    ['frames', `${r.frames} (${r.integrity.framesChecked} shown, ${r.droppedFrames} dropped)`],
+    ['integrity', r.integrity.ok ? 'ok: every shown frame matches the source byte for byte' : `FAILED: ${r.integrity.mismatches} frame(s) differ from the source`],
+    ['zero copy', r.zeroCopy && r.copies.cpuBytes === 0 ? 'yes' : 'no'],
+    ['CPU copies', bytes(r.copies.cpuBytes)],
+    ['bounce buffers', bytes(r.copies.bounceBytes)],
+    ['cache clean', bytes(r.cache.cleanBytes)],
+    ['cache invalidate', bytes(r.cache.invalidateBytes)],
+    ['whole-cache flushes', String(r.cache.fullFlushes)],
+    ['IOMMU TLB misses', `${r.iommu.tlbMisses} (hits ${r.iommu.tlbHits})`],
+    ['IOMMU faults', String(r.iommu.faults)],
+    ['CMA peak', bytes(r.cma.peakBytes)],
+    ['CMA migrations', `${r.cma.migrations} pages`],
+    ['frame latency', `p50 ${ms(r.frameLatencyNs.p50)}, p90 ${ms(r.frameLatencyNs.p90)}, p99 ${ms(r.frameLatencyNs.p99)}, max ${ms(r.frameLatencyNs.max)}`],
+    ['findings', r.findings.length === 0 ? 'none' : String(r.findings.length)],
+    ['simulated time', ms(r.simTimeNs)],
+    ['wall time', `${r.wallMs.toFixed(0)} ms`],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
+  return lines.join('\n');
+}
+
+/** Every finding of a run, with its simulated time and call site (what `unimem check` prints). */
+export function formatFindings(r: RunResult): string {
+  return r.findings
+    .map((f) => `[${(f.timeNs / 1e6).toFixed(3)} ms] ${f.kind} in ${f.call}${f.site ? ` (${f.site})` : ''}: ${f.message}`)
+    .join('\n');
+}

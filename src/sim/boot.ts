@@ -1,0 +1,81 @@
+import { createDevice, createDmaContext, type Device, type DmaContext, type IommuMapper } from '../dma/index.ts';
+import { Soc } from '../hw/index.ts';
+import { MiB } from '../lib/index.ts';
+import { bootMm, DEFAULT_CMA_NAME, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
+import type { PlatformSpec } from './platform.ts';
+
+/** Options of one boot: the seed fixes every random choice of the run. */
+export interface BootOptions {
+  seed: number;
+  /** dma-debug on (the default) or off. */
+  dmaDebug?: boolean;
+  /** Background memory load started at boot (memory pressure). */
+  background?: BackgroundLoadOptions | false;
+  /** Overrides the platform's speculative-prefetch probability. */
+  prefetchProbability?: number;
+}
+
+/** A booted system: the SoC and the kernel layers on it. */
+export interface System {
+  platform: PlatformSpec;
+  seed: number;
+  soc: Soc;
+  mm: Mm;
+  dma: DmaContext;
+  devices: Map<string, Device>;
+}
+
+/** Bytes of lowmem when the platform does not say: all of the first bank, at most 760 MiB (ARM's default split). */
+export function defaultLowmem(p: PlatformSpec): number {
+  const dram0 = [...p.memory].filter((b) => b.kind === 'dram').sort((a, b) => a.base - b.base)[0]!;
+  return p.kernel.lowmem ?? Math.min(dram0.size, 760 * MiB);
+}
+
+/**
+ * Boots a platform (start_kernel for the simulated SoC): hardware from the
+ * platform file, memory management with its CMA areas, the DMA layer with
+ * its cache policy, and a struct device per platform device with the
+ * dma_map_ops its IOMMU and bounce settings call for.
+ */
+export function bootSystem(p: PlatformSpec, opts: BootOptions, iommuFor: (dev: PlatformSpec['devices'][number], soc: Soc, mm: Mm) => IommuMapper | null = () => null): System {
+  const io = p.interconnect.ioCoherent;
+  const soc = new Soc({
+    seed: opts.seed,
+    banks: p.memory.map((b) => ({ name: b.name, base: b.base, size: b.size, kind: b.kind })),
+    cache: p.cpu.cache,
+    prefetchProbability: opts.prefetchProbability ?? p.cpu.prefetchProbability,
+    ioCoherent: io,
+    cpuBandwidth: p.cpu.bandwidth,
+    masters: p.devices.map((d) => ({ name: d.name, coherent: d.coherent || io, bandwidth: d.bandwidth, latencyNs: d.latencyNs })),
+  });
+  const mm = bootMm(soc, {
+    lowmem: defaultLowmem(p),
+    vmalloc: p.kernel.vmalloc,
+    cma: {
+      default: p.cma.default,
+      areas: p.cma.areas.map((a) => ({ name: a.name, size: a.size, base: a.base, alignment: a.alignment })),
+    },
+    background: opts.background ?? false,
+  });
+  const dma = createDmaContext(soc, mm, { flushThreshold: p.cpu.flushThreshold, debug: opts.dmaDebug ?? true });
+  const devices = new Map<string, Device>();
+  for (const d of p.devices) {
+    const area = p.cma.areas.find((a) => a.devices.includes(d.name));
+    const dev = createDevice(dma, soc.master(d.name), {
+      name: d.name,
+      kind: d.kind,
+      dmaMaskBits: d.dmaMaskBits,
+      coherentMaskBits: d.coherentMaskBits,
+      maxSegmentSize: d.maxSegmentSize,
+      segmentBoundary: d.segmentBoundary,
+      coherent: d.coherent || io,
+      needsContiguous: d.needsContiguous,
+      alignment: d.alignment,
+      bounce: d.bounce,
+      cma: area ? (mm.cma.get(area.name) ?? null) : (mm.cma.get(DEFAULT_CMA_NAME) ?? null),
+      iommu: iommuFor(d, soc, mm),
+    });
+    devices.set(d.name, dev);
+  }
+  return { platform: p, seed: opts.seed, soc, mm, dma, devices };
+}

@@ -1,0 +1,27 @@
+import type { Finding } from '../lib/index.ts';
+
+/** What a run measured: the JSON contract of `unimem run --json` (DESIGN.md). */
+export interface RunResult {
+  scenario: string;
+  platform: string;
+  seed: number;
+  frames: number;
+  integrity: { ok: boolean; mismatches: number; framesChecked: number };
+  copies: { cpuBytes: number; bounceBytes: number };
+  cache: { cleanBytes: number; invalidateBytes: number; fullFlushes: number; maintenanceNs: number };
+  iommu: { tlbMisses: number; tlbHits: number; faults: number };
+  cma: { peakBytes: number; migrations: number };
+  frameLatencyNs: { p50: number; p90: number; p99: number; max: number };
+  droppedFrames: number;
+  zeroCopy: boolean;
+  findings: (Pick<Finding, 'kind' | 'message' | 'call'> & { timeNs: number; site?: string })[];
+  simTimeNs: number;
+  wallMs: number;
+}
+
+/** The p-th percentile (nearest rank) of a list of numbers; 0 for an empty list. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+const name = z.string().regex(/^[a-z][a-z0-9_-]*$/i, 'must be a name of letters, digits, - and _');
+
+/** One stage of a pipeline: a device doing a job on each frame. */
+const stage = z.strictObject({
+  /** What the stage does. */
+  role: z.enum(['capture', 'scanout']),
+  /** The platform device that does it. */
+  device: name,
+});
+
+/** The schema of a scenario file. */
+export const scenarioSchema = z.strictObject({
+  name,
+  description: z.string().default(''),
+  /** The platform it runs on unless the command line names another. */
+  platform: z.string().default('armv7-mobile'),
+  frames: z.number().int().min(1).max(100_000).default(60),
+  fps: z.number().positive().max(1000).default(60),
+  seed: z.number().int().min(0).default(1),
+  format: z
+    .strictObject({
+      width: z.number().int().min(1).max(16384),
+      height: z.number().int().min(1).max(16384),
+      fourcc: z.enum(['XR24', 'YUYV', 'NV12']).default('XR24'),
+    })
+    .prefault({ width: 1280, height: 720 }),
+  /** Buffers circulating between the stages. */
+  buffers: z.number().int().min(2).max(32).default(3),
+  pipeline: z.array(stage).min(2),
+  /** Background memory load at boot: the fraction of free memory filled with movable pages. */
+  memoryPressure: z.number().min(0).max(0.95).default(0),
+});
+
+export type ScenarioSpec = z.output<typeof scenarioSchema>;

@@ -1,0 +1,71 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { unimem } from './run-cli.ts';
+
+describe('unimem run / check', () => {
+  it('prints the JSON contract of DESIGN.md', () => {
+    const r = unimem(['run', 'camera-preview', '--frames', '10', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({
+      scenario: 'camera-preview',
+      platform: 'armv7-mobile',
+      seed: 1,
+      frames: 10,
+      integrity: { ok: true, mismatches: 0 },
+      copies: { cpuBytes: 0, bounceBytes: 0 },
+      findings: [],
+    });
+    for (const k of ['cleanBytes', 'invalidateBytes', 'fullFlushes']) expect(typeof j.cache[k]).toBe('number');
+    for (const k of ['tlbMisses', 'faults']) expect(typeof j.iommu[k]).toBe('number');
+    for (const k of ['peakBytes', 'migrations']) expect(typeof j.cma[k]).toBe('number');
+    expect(j.simTimeNs).toBeGreaterThan(0);
+    expect(typeof j.wallMs).toBe('number');
+  });
+
+  it('gives the same result for the same seed, byte for byte except wall time', () => {
+    const a = JSON.parse(unimem(['run', 'camera-preview', '--frames', '5', '--json', '--seed', '7']).stdout);
+    const b = JSON.parse(unimem(['run', 'camera-preview', '--frames', '5', '--json', '--seed', '7']).stdout);
+    delete a.wallMs;
+    delete b.wallMs;
+    expect(a).toEqual(b);
+  });
+
+  it('runs on another platform when asked', () => {
+    const j = JSON.parse(unimem(['run', 'camera-preview', '--platform', 'coherent-soc', '--frames', '5', '--json']).stdout);
+    expect(j.platform).toBe('coherent-soc');
+    expect(j.integrity.ok).toBe(true);
+  });
+
+  it('check exits 0 on a clean run', () => {
+    const r = unimem(['check', 'camera-preview', '--frames', '5']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('camera-preview: clean');
+  });
+
+  it('exits 2 naming file, line, column and field for a bad scenario', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unimem-'));
+    const f = join(dir, 's.yaml');
+    writeFileSync(f, 'name: s\npipeline:\n  - { role: capture, device: camera }\n  - { role: scanout, device: printer }\n');
+    const r = unimem(['run', f]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/s\.yaml:4:\d+: pipeline\[1\]\.device: platform 'armv7-mobile' has no device named 'printer'/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const g = join(dir, 'g.yaml');
+    writeFileSync(g, 'name: g\nframes: many\npipeline: []\n');
+    const r2 = unimem(['check', g]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/g\.yaml:2:\d+: frames: /);
+  });
+
+  it('rejects a bad --seed with exit 2', () => {
+    const r = unimem(['run', 'camera-preview', '--seed', 'x']);
+    expect(r.code).toBe(2);
+  });
+
+  it('lists the built-in scenarios', () => {
+    expect(unimem(['scenarios']).stdout.split('\n')).toContain('camera-preview');
+  });
+});
