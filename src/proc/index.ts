@@ -23,5 +23,6 @@ export * from './unix-socket.ts';
 export * from './procfs.ts';
 export * from './file-syscalls.ts';
 export * from './poll.ts';
+export * from './stdio.ts';
 export * from './sys.ts';
 export * from './kernel.ts';

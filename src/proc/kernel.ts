@@ -6,6 +6,7 @@ import { AccessFault, AddressSpace } from './address-space.ts';
 import { ProcessUnwind, SegfaultError } from './errors.ts';
 import { FdTable, NR_OPEN_DEFAULT } from './fdtable.ts';
 import { Process, type ProgramMain } from './process.ts';
+import { Stdio, type StdioOptions } from './stdio.ts';
 import { Sys } from './sys.ts';
 import { UnixSockets } from './unix-socket.ts';
 
@@ -27,6 +28,11 @@ export interface ProcSystemOptions {
 export interface SpawnOptions {
   /** Credentials (default root). */
   cred?: Cred;
+  /**
+   * Standard streams: options for fds 0, 1 and 2 (the default gives empty
+   * input and collects output), or false to start with no fds at all.
+   */
+  stdio?: StdioOptions | false;
   /** RLIMIT_NOFILE for the process. */
   rlimitNofile?: number;
   /** Process name (default the function's name). */
@@ -39,6 +45,8 @@ export interface SpawnedProcess {
   /** The exit status: the code main returned or passed to exit, 1 for an uncaught error, 128 + signal when killed. */
   exitCode: Promise<number>;
   process: Process;
+  /** Its standard streams (null when spawned without them). */
+  stdio: Stdio | null;
 }
 
 /** What wait returns. */
@@ -63,6 +71,7 @@ export class ProcKernel {
   readonly vfs: Vfs;
   readonly sockets: UnixSockets;
   readonly procfs: SuperBlock;
+  readonly pipefs: SuperBlock;
   readonly syscallNs: number;
   readonly rlimitNofile: number;
   /** Live and zombie processes by pid. */
@@ -75,6 +84,7 @@ export class ProcKernel {
     this.vfs = opts.vfs ?? new Vfs();
     this.sockets = new UnixSockets(this.vfs);
     this.procfs = this.vfs.mountPseudo('proc', { mntId: 22, devMinor: 0x15 });
+    this.pipefs = this.vfs.mountPseudo('pipefs', { mntId: 13, devMinor: 0x0d });
     this.syscallNs = opts.syscallNs ?? 0;
     this.rlimitNofile = opts.rlimitNofile ?? NR_OPEN_DEFAULT;
   }
@@ -93,9 +103,14 @@ export class ProcKernel {
       new FdTable(opts.rlimitNofile ?? this.rlimitNofile),
       new AddressSpace(this.soc.cpu),
     );
+    let stdio: Stdio | null = null;
+    if (opts.stdio !== false) {
+      stdio = new Stdio(opts.stdio ?? {});
+      for (const f of stdio.files(this.vfs, this.pipefs, p.cred)) p.files.installLowest(f, false);
+    }
     this.processes.set(p.pid, p);
     this.startImage(p, main, args);
-    return { pid: p.pid, exitCode: p.exited, process: p };
+    return { pid: p.pid, exitCode: p.exited, process: p, stdio };
   }
 
   /** Creates a child copying the parent's fds and mappings and starts `childMain` in it (fork). */
@@ -289,7 +304,7 @@ export function createProcSystem(opts: ProcSystemOptions): ProcKernel {
 /**
  * Starts a program as a process (fork + execve from the kernel), a simulated
  * thread on the SoC's Clock; run the clock to let it go. `creds` defaults to
- * root.
+ * root. The program starts with fds 0, 1 and 2 open (see SpawnOptions.stdio).
  */
 export function spawnProcess(kernel: ProcKernel, main: ProgramMain<Sys>, args: string[] = [], creds?: Cred, opts: Omit<SpawnOptions, 'cred'> = {}): SpawnedProcess {
   return kernel.spawn(main, args, { ...opts, cred: creds });

@@ -133,7 +133,7 @@ export function setup(opts: { rlimitNofile?: number; syscallNs?: number } = {}):
 
 /** Runs a program to completion on the clock; rethrows what it threw (assertions) and returns its status. */
 export async function run(s: Setup, main: (sys: Sys, args: string[]) => Promise<number | void>, cred?: Cred, rlimitNofile?: number): Promise<number> {
-  const sp = spawnProcess(s.k, main, [], cred, { rlimitNofile });
+  const sp = spawnProcess(s.k, main, [], cred, { rlimitNofile, stdio: false });
   await s.soc.clock.run();
   const status = await sp.exitCode;
   if (sp.process.uncaughtError) throw sp.process.uncaughtError;

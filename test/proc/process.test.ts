@@ -160,17 +160,46 @@ describe('processes', () => {
     }, [], makeCred(1000, 1000));
     const other = spawnProcess(s.k, async (sys) => {
       await sys.poll([], 1);
-      expect(await errno(sys.readlink(`/proc/${victim.pid}/fd/0`))).toBe('EACCES');
+      expect(await errno(sys.readlink(`/proc/${victim.pid}/fd/3`))).toBe('EACCES');
       expect(await errno(sys.readFile(`/proc/${victim.pid}/maps`))).toBe('EACCES');
     }, [], makeCred(1001, 1001));
     const root = spawnProcess(s.k, async (sys) => {
       await sys.poll([], 1);
-      expect(await sys.readlink(`/proc/${victim.pid}/fd/0`)).toBe('/tmp/v');
+      expect(await sys.readlink(`/proc/${victim.pid}/fd/3`)).toBe('/tmp/v');
+      expect(await sys.readlink(`/proc/${victim.pid}/fd/1`)).toMatch(/^pipe:\[\d+\]$/);
     });
     await s.soc.clock.run();
     for (const p of [other, root]) {
       expect(await p.exitCode).toBe(0);
       expect(p.process.uncaughtError).toBeUndefined();
     }
+  });
+});
+
+describe('standard streams', () => {
+  it('a spawned program starts with fds 0, 1, 2: input then EOF, output collected and passed on, no seeking', async () => {
+    const s = setup();
+    const seen: string[] = [];
+    const sp = spawnProcess(s.k, async (sys) => {
+      const dec = new TextDecoder();
+      expect(dec.decode(await sys.read(0, 100))).toBe('in put');
+      expect((await sys.read(0, 100)).length).toBe(0);
+      await sys.write(1, new TextEncoder().encode('hello '));
+      const child = await sys.fork(async (c) => {
+        await c.write(1, new TextEncoder().encode('from child'));
+        await c.write(2, new TextEncoder().encode('warn'));
+      });
+      await sys.wait(child);
+      expect(await errno(sys.lseek(1, 0, 0))).toBe('ESPIPE');
+      expect(await errno(sys.write(0, new Uint8Array(1)))).toBe('EBADF');
+      expect(await sys.open('/tmp/first', O_CREAT | O_RDWR)).toBe(3);
+    }, [], undefined, { stdio: { stdin: 'in put', onWrite: (fd, b) => seen.push(`${fd}:${new TextDecoder().decode(b)}`) } });
+    await s.soc.clock.run();
+    expect(await sp.exitCode).toBe(0);
+    expect(sp.process.uncaughtError).toBeUndefined();
+    expect(sp.stdio!.stdout).toBe('hello from child');
+    expect(sp.stdio!.stderr).toBe('warn');
+    expect(seen).toEqual(['1:hello ', '1:from child', '2:warn']);
+    expect(s.k.vfs.openFileCount).toBe(0);
   });
 });

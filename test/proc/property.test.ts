@@ -180,7 +180,7 @@ describe('random system-call sequences across processes', () => {
             procs.push(s.k.processes.get(pid)!);
           }
           return script(s, sys, scripts[0]!, pids);
-        });
+        }, [], { stdio: false });
         pids.push(root.pid);
         procs.push(root.process);
         await s.soc.clock.run();
