@@ -31,6 +31,7 @@ export function allocAnonInode(sb: SuperBlock, size = 0, privateData?: unknown, 
   return new Inode(sb, { mode, size, privateData, uid: 0, gid: 0 });
 }
 
+/** How allocFilePseudo sets up the file. */
 export interface PseudoFileOptions {
   /** open flags; O_CLOEXEC is the fd's and is dropped. */
   flags: number;

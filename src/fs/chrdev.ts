@@ -5,6 +5,7 @@ import { Inode } from './inode.ts';
 import type { Vfs } from './vfs.ts';
 import { splitPath } from './vfs.ts';
 
+/** A character device node to register (what device_create and cdev_add take together). */
 export interface ChrdevOptions {
   /** Absolute path of the node, e.g. /dev/dri/card0; parents are created. */
   path: string;

@@ -66,6 +66,7 @@ export interface FileTracker {
   fileReleased(file: File, release: Promise<void> | undefined): void;
 }
 
+/** What a new File is made of (the arguments of alloc_file). */
 export interface FileInit {
   inode: Inode;
   fops: FileOperations;

@@ -46,6 +46,7 @@ export class SuperBlock {
   }
 }
 
+/** The fields a new inode starts with. */
 export interface InodeInit {
   mode: number;
   uid?: number;

@@ -25,6 +25,7 @@ export const UMASK = 0o022;
 /** Operations of an opened directory: nothing to read (EISDIR). */
 const dirFileOps: FileOperations = {
   name: 'dir',
+  /** Directories have no bytes to read (generic_read_dir). */
   read(): Uint8Array {
     throw kerr('EISDIR', 'is a directory');
   },

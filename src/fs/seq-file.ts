@@ -18,6 +18,7 @@ const encoder = new TextEncoder();
  */
 export const seqFileOps: FileOperations = {
   name: 'seq_file',
+  /** Serves the snapshot, taking a new one at offset 0 (seq_read). */
   read(file: File, len: number, ppos: FilePos): Uint8Array {
     if (ppos.pos === 0 || !(file.privateData instanceof Uint8Array)) {
       file.privateData = encoder.encode((file.inode.privateData as SeqShow)());
@@ -28,12 +29,14 @@ export const seqFileOps: FileOperations = {
     ppos.pos = end > start ? end : ppos.pos;
     return text.slice(start, end);
   },
+  /** Moves within the snapshot (seq_lseek). */
   llseek(file: File, offset: number, whence: number): number {
     const size = file.privateData instanceof Uint8Array ? file.privateData.length : 0;
     return genericFileLlseek(file, offset, whence, size);
   },
 };
 
+/** Owner and mode of a generated file (debugfs_create_file's mode). */
 export interface SeqFileOptions {
   mode?: number;
   uid?: number;

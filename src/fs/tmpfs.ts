@@ -41,6 +41,7 @@ function grow(d: TmpfsData, need: number): void {
 /** File operations of regular files in the in-memory filesystem (shmem_file_operations). */
 export const tmpfsFileOps: FileOperations = {
   name: 'tmpfs',
+  /** Copies bytes out from the position (shmem_file_read_iter). */
   read(file: File, len: number, ppos: FilePos): Uint8Array {
     const size = file.inode.size;
     const start = Math.min(ppos.pos, size);
@@ -49,6 +50,7 @@ export const tmpfsFileOps: FileOperations = {
     ppos.pos = end > start ? end : ppos.pos;
     return out;
   },
+  /** Copies bytes in, growing the file; O_APPEND writes at the end (generic_perform_write). */
   write(file: File, data: Uint8Array, ppos: FilePos): number {
     const inode = file.inode;
     if (file.flags & O_APPEND) ppos.pos = inode.size;
@@ -61,6 +63,7 @@ export const tmpfsFileOps: FileOperations = {
     ppos.pos = end;
     return data.length;
   },
+  /** Moves the position against the file size (generic_file_llseek). */
   llseek(file: File, offset: number, whence: number): number {
     return genericFileLlseek(file, offset, whence, file.inode.size);
   },

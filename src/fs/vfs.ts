@@ -3,6 +3,7 @@ import { S_IFDIR } from '../uapi/index.ts';
 import type { File, FileTracker } from './file.ts';
 import { Inode, SuperBlock } from './inode.ts';
 
+/** Identity of a pseudo filesystem mount: mount id, device minor, first inode number. */
 export interface MountOptions {
   /** Mount id fdinfo prints (mnt_id); a free one is chosen when absent. */
   mntId?: number;

@@ -69,6 +69,7 @@ export interface Interruptible {
   readonly signalWait: WaitQueueHead;
 }
 
+/** How waitEvent sleeps: interruptible by a task, bounded by a timeout on a clock. */
 export interface WaitOptions {
   /** Makes the sleep interruptible by this task's signals: EINTR. */
   task?: Interruptible;

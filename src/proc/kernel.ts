@@ -15,6 +15,7 @@ const IGNORED_BY_DEFAULT = new Set([SIGCHLD, SIGCONT, 23 /* SIGURG */, 28 /* SIG
 /** Highest signal number (_NSIG). */
 const NSIG = 64;
 
+/** What createProcSystem needs: the SoC, and optionally the Vfs and per-call costs. */
 export interface ProcSystemOptions {
   soc: Soc;
   /** The VFS drivers and dma-buf register in; a new one when absent. */
@@ -25,6 +26,7 @@ export interface ProcSystemOptions {
   rlimitNofile?: number;
 }
 
+/** How spawnProcess starts a program: credentials, fd limit, name, standard streams. */
 export interface SpawnOptions {
   /** Credentials (default root). */
   cred?: Cred;
