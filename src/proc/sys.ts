@@ -100,7 +100,7 @@ export class Sys {
 
   /** Reads at `offset` without moving the position (pread64). */
   pread(fd: number, len: number, offset: number): Promise<Uint8Array> {
-    return this.call('pread64', () => sysPread(this.p, fd, len, offset));
+    return this.call('pread', () => sysPread(this.p, fd, len, offset));
   }
 
   /** Writes bytes at the file position; returns how many were taken (write). */
@@ -110,7 +110,7 @@ export class Sys {
 
   /** Writes at `offset` without moving the position (pwrite64). */
   pwrite(fd: number, bytes: Uint8Array, offset: number): Promise<number> {
-    return this.call('pwrite64', () => sysPwrite(this.p, fd, bytes, offset));
+    return this.call('pwrite', () => sysPwrite(this.p, fd, bytes, offset));
   }
 
   /** Moves the file position; returns the new offset (lseek). */
@@ -234,12 +234,12 @@ export class Sys {
 
   /** Replaces the program, keeping pid and the fds without close-on-exec (execve). Never returns. */
   exec(main: ProgramMain<Sys>, args: string[] = []): Promise<never> {
-    return this.call('execve', () => this.k.exec(this.p, main, args));
+    return this.call('exec', () => this.k.exec(this.p, main, args));
   }
 
   /** Waits for a child (pid, or -1 for any) to end and reaps it (wait4). */
   wait(pid = -1): Promise<WaitResult> {
-    return this.call('wait4', () => this.k.wait(this.p, pid));
+    return this.call('wait', () => this.k.wait(this.p, pid));
   }
 
   /** Sends a signal (kill). */
@@ -249,7 +249,7 @@ export class Sys {
 
   /** Ends the process with `code` (exit_group). Never returns. */
   exit(code = 0): Promise<never> {
-    return this.call('exit_group', async () => {
+    return this.call('exit', async () => {
       if (!Number.isInteger(code)) throw kerr('EINVAL', `exit code ${code}`);
       await this.k.exitProcess(this.p, code & 0xff, 0);
       throw new ProcessUnwind(this.p.pid, 'exit');

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { makeCred } from '../../src/fs/index.ts';
+import { SyscallError } from '../../src/lib/index.ts';
 import {
   FD_CLOEXEC,
   FIONBIO,
@@ -102,6 +103,9 @@ describe('fd syscalls', () => {
     await run(s, async (sys) => {
       expect(await errno(sys.open('/dev/testbuf', O_RDWR))).toBe('EACCES');
       expect(await errno(sys.open('/dev/nothing', O_RDWR))).toBe('ENOENT');
+      const e = await sys.open('/dev/testbuf', O_RDWR).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(SyscallError);
+      expect(e).toMatchObject({ code: 'EACCES', errno: 13, syscall: 'open' });
     }, user);
     await run(s, async (sys) => {
       const fd = await sys.open('/dev/testbuf', O_RDWR | O_CLOEXEC);
