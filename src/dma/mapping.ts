@@ -62,53 +62,52 @@ export function dmaMmapAttrs(dev: Device, buf: DmaBuffer, pgoff: number, len: nu
   return { pfns: buf.pfns.slice(pgoff, pgoff + pages), memType: buf.memType };
 }
 
+/** Maps [pa, pa+size) through the device's ops and records it with dma-debug as `type`. */
+function mapRange(dev: Device, pa: number, size: number, dir: DmaDirection, attrs: number, type: 'page' | 'single', call: string): number {
+  checkDir(dir, call);
+  const addr = dev.ops.mapPage(dev, pa, size, dir, attrs);
+  if (addr === DMA_MAPPING_ERROR) {
+    dev.ctx.stats.mappingErrors++;
+    return addr;
+  }
+  dev.ctx.stats.maps++;
+  dev.ctx.debug.add(dev, type, addr, size, dir, [[pa, size]], call);
+  return addr;
+}
+
+/** Checks an unmap with dma-debug and undoes the mapping through the device's ops. */
+function unmapRange(dev: Device, addr: number, size: number, dir: DmaDirection, attrs: number, type: 'page' | 'single', call: string): void {
+  checkDir(dir, call);
+  const known = dev.ctx.debug.remove(dev, type, addr, size, dir, call);
+  // With dma-debug on, an unmap of something never mapped is reported and
+  // ignored, so the simulated system stays consistent.
+  if (!known && dev.ctx.debug.enabled) return;
+  dev.ctx.stats.unmaps++;
+  dev.ops.unmapPage(dev, addr, known?.size ?? size, known?.dir ?? dir, attrs);
+}
+
 /**
  * Maps a physically contiguous range for streaming DMA (dma_map_page_attrs
  * with a page and offset folded into `pa`). Never sleeps. Returns the
  * device address, or DMA_MAPPING_ERROR.
  */
 export function dmaMapPage(dev: Device, pa: number, size: number, dir: DmaDirection, attrs = 0): number {
-  checkDir(dir, 'dma_map_page');
-  const addr = dev.ops.mapPage(dev, pa, size, dir, attrs);
-  if (addr === DMA_MAPPING_ERROR) {
-    dev.ctx.stats.mappingErrors++;
-    return addr;
-  }
-  dev.ctx.stats.maps++;
-  dev.ctx.debug.add(dev, 'page', addr, size, dir, [[pa, size]], 'dma_map_page');
-  return addr;
+  return mapRange(dev, pa, size, dir, attrs, 'page', 'dma_map_page');
 }
 
 /** Unmaps a streaming mapping (dma_unmap_page_attrs). */
 export function dmaUnmapPage(dev: Device, addr: number, size: number, dir: DmaDirection, attrs = 0): void {
-  checkDir(dir, 'dma_unmap_page');
-  const known = dev.ctx.debug.remove(dev, 'page', addr, size, dir, 'dma_unmap_page');
-  if (!known && dev.ctx.debug.enabled) return;
-  dev.ctx.stats.unmaps++;
-  dev.ops.unmapPage(dev, addr, known?.size ?? size, known?.dir ?? dir, attrs);
+  unmapRange(dev, addr, size, dir, attrs, 'page', 'dma_unmap_page');
 }
 
 /** Maps a kernel linear-map address range (dma_map_single). */
 export function dmaMapSingle(dev: Device, cpuAddr: number, size: number, dir: DmaDirection, attrs = 0): number {
-  checkDir(dir, 'dma_map_single');
-  const pa = dev.ctx.mm.kas.virtToPhys(cpuAddr);
-  const addr = dev.ops.mapPage(dev, pa, size, dir, attrs);
-  if (addr === DMA_MAPPING_ERROR) {
-    dev.ctx.stats.mappingErrors++;
-    return addr;
-  }
-  dev.ctx.stats.maps++;
-  dev.ctx.debug.add(dev, 'single', addr, size, dir, [[pa, size]], 'dma_map_single');
-  return addr;
+  return mapRange(dev, dev.ctx.mm.kas.virtToPhys(cpuAddr), size, dir, attrs, 'single', 'dma_map_single');
 }
 
 /** Unmaps what dmaMapSingle mapped (dma_unmap_single). */
 export function dmaUnmapSingle(dev: Device, addr: number, size: number, dir: DmaDirection, attrs = 0): void {
-  checkDir(dir, 'dma_unmap_single');
-  const known = dev.ctx.debug.remove(dev, 'single', addr, size, dir, 'dma_unmap_single');
-  if (!known && dev.ctx.debug.enabled) return;
-  dev.ctx.stats.unmaps++;
-  dev.ops.unmapPage(dev, addr, known?.size ?? size, known?.dir ?? dir, attrs);
+  unmapRange(dev, addr, size, dir, attrs, 'single', 'dma_unmap_single');
 }
 
 /** True when a map call failed (dma_mapping_error). */

@@ -76,20 +76,11 @@ export class PhysicalMemory {
 
   /** Copies [pa, pa+len) into `dst` at `dstOff`. */
   read(pa: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): void {
-    if (len === 0) return;
-    const b = this.bankOf(pa, len);
-    let off = pa - b.base;
-    let done = 0;
-    while (done < len) {
-      const ci = Math.floor(off / CHUNK_SIZE);
-      const co = off - ci * CHUNK_SIZE;
-      const n = Math.min(len - done, CHUNK_SIZE - co);
+    this.forEachRun(pa, len, (b, ci, co, done, n) => {
       const c = b.chunks[ci];
       if (c) dst.set(c.subarray(co, co + n), dstOff + done);
       else dst.fill(0, dstOff + done, dstOff + done + n);
-      done += n;
-      off += n;
-    }
+    });
   }
 
   /** Returns a fresh copy of [pa, pa+len). */
@@ -101,36 +92,18 @@ export class PhysicalMemory {
 
   /** Writes `src[srcOff .. srcOff+len)` at `pa`. */
   write(pa: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): void {
-    if (len === 0) return;
-    const b = this.bankOf(pa, len);
-    let off = pa - b.base;
-    let done = 0;
-    while (done < len) {
-      const ci = Math.floor(off / CHUNK_SIZE);
-      const co = off - ci * CHUNK_SIZE;
-      const n = Math.min(len - done, CHUNK_SIZE - co);
+    this.forEachRun(pa, len, (b, ci, co, done, n) => {
       this.chunk(b, ci).set(src.subarray(srcOff + done, srcOff + done + n), co);
-      done += n;
-      off += n;
-    }
+    });
   }
 
   /** Fills [pa, pa+len) with `value` (memset). */
   fill(pa: number, len: number, value: number): void {
-    if (len === 0) return;
-    const b = this.bankOf(pa, len);
-    let off = pa - b.base;
-    let done = 0;
-    while (done < len) {
-      const ci = Math.floor(off / CHUNK_SIZE);
-      const co = off - ci * CHUNK_SIZE;
-      const n = Math.min(len - done, CHUNK_SIZE - co);
+    this.forEachRun(pa, len, (b, ci, co, _done, n) => {
       const c = b.chunks[ci];
       if (c) c.fill(value, co, co + n);
       else if (value !== 0) this.chunk(b, ci).fill(value, co, co + n);
-      done += n;
-      off += n;
-    }
+    });
   }
 
   /** Copies `len` bytes from `src` to `dst`; overlapping ranges behave as memmove. */
@@ -179,6 +152,26 @@ export class PhysicalMemory {
   /** Total bytes of every bank of one kind. */
   totalBytes(kind?: 'dram' | 'sram'): number {
     return this.banks.filter((b) => !kind || b.kind === kind).reduce((s, b) => s + b.size, 0);
+  }
+
+  /**
+   * Splits [pa, pa+len) into runs that stay inside one backing chunk and
+   * calls `fn(bank, chunkIndex, offsetInChunk, offsetInRange, bytes)` for
+   * each; BusError before any run when no bank decodes the whole range.
+   */
+  private forEachRun(pa: number, len: number, fn: (b: MemoryBank, ci: number, co: number, done: number, n: number) => void): void {
+    if (len === 0) return;
+    const b = this.bankOf(pa, len);
+    let off = pa - b.base;
+    let done = 0;
+    while (done < len) {
+      const ci = Math.floor(off / CHUNK_SIZE);
+      const co = off - ci * CHUNK_SIZE;
+      const n = Math.min(len - done, CHUNK_SIZE - co);
+      fn(b, ci, co, done, n);
+      done += n;
+      off += n;
+    }
   }
 
   private chunk(b: MemoryBank, ci: number): Uint8Array {
