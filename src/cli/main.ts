@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
 import { formatFindings, formatSummary } from '../report/index.ts';
-import { builtinPlatforms, builtinScenarios, describePlatform, InputError, loadPlatform, loadScenario, runScenario, type RunResult } from '../sim/index.ts';
+import { builtinPlatforms, builtinScenarios, describePlatform, execProgram, InputError, loadPlatform, loadScenario, runScenario, type RunResult } from '../sim/index.ts';
 import { progressBar } from './progress.ts';
 
 /**
@@ -62,6 +62,22 @@ export async function main(argv: string[]): Promise<number> {
     }
     out.code = r.findings.length > 0 || !r.integrity.ok ? 1 : 0;
   });
+
+  program
+    .command('exec')
+    .description('boot a platform and run a userspace program as a process; its exit code is the command\'s')
+    .argument('<program>', 'a .ts or .js module whose default export is async function main(sys, args)')
+    .argument('[args...]', 'arguments for the program (after --)')
+    .option('--platform <file|name>', 'the platform to boot', 'armv7-mobile')
+    .option('--seed <n>', 'seed of every random choice', intArg('--seed'), 1)
+    .action(async (prog: string, args: string[], opts: { platform: string; seed: number }) => {
+      const p = loadPlatform(opts.platform);
+      const r = await execProgram(prog, p, args, {
+        seed: opts.seed,
+        onWrite: (fd, bytes) => (fd === 1 ? process.stdout : process.stderr).write(bytes),
+      });
+      out.code = r.exitCode;
+    });
 
   program
     .command('platforms')

@@ -2,6 +2,7 @@ import { createDevice, createDmaContext, type Device, type DmaContext, type Iomm
 import { Soc } from '../hw/index.ts';
 import { MiB } from '../lib/index.ts';
 import { bootMm, DEFAULT_CMA_NAME, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
+import { createProcSystem, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
 
 /** Options of one boot: the seed fixes every random choice of the run. */
@@ -23,6 +24,8 @@ export interface System {
   mm: Mm;
   dma: DmaContext;
   devices: Map<string, Device>;
+  /** The process side: process table, VFS, sockets, /proc. */
+  proc: ProcKernel;
 }
 
 /** Bytes of lowmem when the platform does not say: all of the first bank, at most 760 MiB (ARM's default split). */
@@ -77,5 +80,6 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions, iommuFor: (dev: P
     });
     devices.set(d.name, dev);
   }
-  return { platform: p, seed: opts.seed, soc, mm, dma, devices };
+  const proc = createProcSystem({ soc });
+  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc };
 }

@@ -15,3 +15,4 @@ export * from './boot.ts';
 export * from './scenario.ts';
 export * from './run.ts';
 export * from './run-result.ts';
+export * from './exec.ts';

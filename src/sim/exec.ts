@@ -1,0 +1,39 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { spawnProcess } from '../proc/index.ts';
+import { bootSystem } from './boot.ts';
+import { InputError } from './input-error.ts';
+import type { PlatformSpec } from './platform.ts';
+
+/** What running a userspace program produced. */
+export interface ExecResult {
+  exitCode: number;
+  simTimeNs: number;
+}
+
+/**
+ * Boots a platform and runs a userspace program as its first process
+ * (the kernel's run_init_process for a test program). The program is a
+ * module whose default export is `async function main(sys, args)`; its
+ * stdout and stderr go where `onWrite` sends them.
+ */
+export async function execProgram(
+  programPath: string,
+  p: PlatformSpec,
+  args: string[],
+  opts: { seed?: number; onWrite?: (fd: 1 | 2, bytes: Uint8Array) => void } = {},
+): Promise<ExecResult> {
+  let mod: { default?: unknown };
+  try {
+    mod = await import(pathToFileURL(resolve(programPath)).href);
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new InputError(programPath, 0, 0, '', `cannot load the program: ${why}`);
+  }
+  if (typeof mod.default !== 'function') throw new InputError(programPath, 0, 0, 'default export', 'must be `async function main(sys, args)`');
+  const main = mod.default as Parameters<typeof spawnProcess>[1];
+  const sys = bootSystem(p, { seed: opts.seed ?? 1 });
+  const child = spawnProcess(sys.proc, main, args, undefined, { comm: 'main', stdio: { onWrite: opts.onWrite } });
+  const exitCode = await sys.soc.clock.runUntilSettled(child.exitCode);
+  return { exitCode, simTimeNs: sys.soc.clock.now };
+}

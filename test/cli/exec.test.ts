@@ -1,0 +1,38 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { unimem } from './run-cli.ts';
+
+describe('unimem exec', () => {
+  it('runs a program as a process and passes its output and exit code through', () => {
+    const r = unimem(['exec', 'examples/programs/pass-fd.ts']);
+    expect(r.stdout).toBe('parent read: written by the child\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('gives the program its arguments and returns its exit code', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unimem-'));
+    const f = join(dir, 'args.mjs');
+    writeFileSync(f, `export default async function main(sys, args) {\n  await sys.write(1, new TextEncoder().encode(args.join(',') + '\\n'));\n  return Number(args[0]);\n}\n`);
+    const r = unimem(['exec', f, '--', '7', 'x']);
+    expect(r.stdout).toBe('7,x\n');
+    expect(r.code).toBe(7);
+  });
+
+  it('reports a syscall error the program does not catch, with Linux errno names', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unimem-'));
+    const f = join(dir, 'enoent.mjs');
+    writeFileSync(f, `export default async function main(sys) {\n  try { await sys.open('/dev/nonexistent', 0); } catch (e) { await sys.write(1, new TextEncoder().encode(e.code + ' ' + e.errno + ' ' + e.syscall + '\\n')); return 3; }\n  return 0;\n}\n`);
+    const r = unimem(['exec', f]);
+    expect(r.stdout).toBe('ENOENT 2 open\n');
+    expect(r.code).toBe(3);
+  });
+
+  it('exits 2 for a program that cannot be loaded', () => {
+    const r = unimem(['exec', '/nonexistent/prog.ts']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot load the program/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
