@@ -1,7 +1,7 @@
 // Passes an open file between two processes over a Unix socket (SCM_RIGHTS):
 // the child writes through the fd it received, the parent reads what it wrote.
 import { O_CREAT, O_RDWR, SEEK_SET } from 'unimem/uapi';
-import type { Sys } from '../../src/proc/index.ts';
+import type { Sys } from 'unimem';
 
 export default async function main(sys: Sys): Promise<number> {
   const fd = await sys.open('/tmp/shared', O_RDWR | O_CREAT, 0o600);
