@@ -201,7 +201,10 @@ export class SmmuTlb {
     let p = this.heads[b]!;
     if (p === s) this.heads[b] = this.next[s]!;
     else {
-      while (this.next[p] !== s) p = this.next[p]!;
+      while (this.next[p] !== s) {
+        if (p < 0) throw new Error(`tlb chain broken: slot ${s} key ${k} bucket ${b}`);
+        p = this.next[p]!;
+      }
       this.next[p] = this.next[s]!;
     }
     this.keys[s] = EMPTY;
