@@ -35,7 +35,7 @@ async function self(s: TestSystem, sys: Sys): Promise<Process> {
 }
 
 /** A minimal exporter over system-heap-like pages that counts its releases. */
-function countingExporter(s: TestSystem) {
+function countingExporter() {
   const released: DmaBuf[] = [];
   const base = heapBufferOps({ mmapByFault: false });
   const ops: DmaBufOps = { ...base, release: (d) => (base.release(d), released.push(d)) };
@@ -95,7 +95,7 @@ describe('dma-buf export, fds and references', () => {
 
   it('the exporter release runs exactly once, on the last reference, whoever holds it', async () => {
     const s = testSystem();
-    const { ops, released } = countingExporter(s);
+    const { ops, released } = countingExporter();
     const mk = () => {
       const pfn = s.mm.pages.allocPages(2, { zero: true });
       const pfns = Uint32Array.from({ length: 4 }, (_, i) => pfn + i);

@@ -218,7 +218,9 @@ export class TestMemfd implements ShmemMapping {
     this.seals = seals;
     this.pfns = new Int32Array(Math.ceil(size / PAGE_SIZE)).fill(-1);
     const inode = new Inode(s.k.vfs.rootfs, { mode: S_IFREG | 0o777, size, privateData: this });
-    const self = this;
+    const readPage = (i: number) => this.readPage(i);
+    const putPage = (pfn: number) => this.putPage(pfn);
+    const drop = () => this.drop();
     this.file = new File(s.k.vfs, {
       inode,
       flags: O_RDWR,
@@ -230,13 +232,13 @@ export class TestMemfd implements ShmemMapping {
           vma.memType = 'wb';
           vma.vmOps = {
             fault: (v, i) => {
-              const pfn = self.readPage(v.pgoff + i);
-              self.putPage(pfn);
+              const pfn = readPage(v.pgoff + i);
+              putPage(pfn);
               return pfn;
             },
           };
         },
-        release: () => self.drop(),
+        release: () => drop(),
       },
     });
   }
@@ -266,4 +268,26 @@ export class TestMemfd implements ShmemMapping {
   install(p: Process): number {
     return p.installFd(this.file, 0);
   }
+}
+
+/**
+ * Leaves highmem fragmented: every other page taken, so a buffer that
+ * prefers highmem comes out in scattered single pages there.
+ */
+export function fragmentHighmem(mm: Mm): void {
+  const taken: number[] = [];
+  for (;;) {
+    let pfn: number;
+    try {
+      pfn = mm.pages.allocPages(0, { highmem: true });
+    } catch {
+      break;
+    }
+    if (!mm.pages.isHighmem(pfn)) {
+      mm.pages.freePages(pfn, 0);
+      break;
+    }
+    taken.push(pfn);
+  }
+  for (let i = 0; i < taken.length; i += 2) mm.pages.freePages(taken[i]!, 0);
 }

@@ -39,7 +39,7 @@ import {
   type SyncFenceInfo,
   type SyncFileInfo,
 } from '../../src/uapi/index.ts';
-import { errno, fdinfo, fdinfoRow, heapAlloc, mismatches, newest, pattern, run, testSystem, type TestSystem } from './helpers.ts';
+import { errno, fdinfo, fdinfoRow, heapAlloc, mismatches, newest, pattern, run, testSystem } from './helpers.ts';
 
 const SIZE = 65536;
 
