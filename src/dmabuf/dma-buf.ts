@@ -259,6 +259,7 @@ export class DmaBuf {
   }
 }
 
+/** What a kernel's dma-buf core is built on (the arguments of createDmaBufSystem). */
 export interface DmaBufSystemOptions {
   vfs: Vfs;
   soc: Soc;

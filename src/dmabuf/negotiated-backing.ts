@@ -386,6 +386,11 @@ export class NegotiatedBacking {
     this.needs.delete(att);
     this.pins.delete(att);
     this.log(`${att.dev.name} detached`);
+    const st = this.storage;
+    if (this.pending && st && !unmetNeed(st.pfns, st.runs, this.collated(), st.pool ? st.pool.devices : null)) {
+      this.pending = null;
+      this.log('the pending move is dropped: the storage serves every device still attached');
+    }
   }
 
   /**

@@ -150,6 +150,7 @@ const udmabufOps: DmaBufOps = {
   },
 };
 
+/** What /dev/udmabuf needs: the mm for kernel mappings, its misc device for CPU-access syncs, and its module limits. */
 export interface UdmabufOptions {
   mm: Mm;
   /** The misc device's struct device: its DMA ops do the CPU-access syncs (64-bit mask in Linux). */

@@ -239,6 +239,26 @@ describe('migration when a stricter device attaches later', () => {
     });
   });
 
+  it('a stricter device that detaches before the move cancels it', async () => {
+    const s = testSystem();
+    await kthread(s, async () => {
+      const { dmabuf, backing } = negotiated(s);
+      const isp = await attach(dmabuf, s.isp);
+      const t = await mapAttachment(isp, DMA_TO_DEVICE);
+      const before = Array.from(backing.pfns!);
+      const cam = await attach(dmabuf, s.cam);
+      expect(backing.migrationPending).toBe(true);
+      await detach(dmabuf, cam);
+      expect(backing.migrationPending).toBe(false);
+      await unmapAttachment(isp, t, DMA_TO_DEVICE);
+      await unmapAttachment(isp, await mapAttachment(isp, DMA_TO_DEVICE), DMA_TO_DEVICE);
+      expect(Array.from(backing.pfns!)).toEqual(before);
+      expect(backing.migrations).toBe(0);
+      await detach(dmabuf, isp);
+      await dmaBufPut(dmabuf);
+    });
+  });
+
   it('a map by an attachment that itself holds a mapping into the storage that must move is EDEADLK', async () => {
     const s = testSystem();
     await kthread(s, async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DmaResvUsage, SwSyncTimeline, type DmaBuf, type DmaFence } from '../../src/dmabuf/index.ts';
+import { DmaResvUsage, SwSyncTimeline, attach, detach, dmaBufGet, dmaBufPut, type DmaBuf, type DmaFence } from '../../src/dmabuf/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {
@@ -24,6 +24,7 @@ import {
   MAP_SHARED,
   O_ACCMODE,
   O_CLOEXEC,
+  O_CREAT,
   O_NONBLOCK,
   O_RDONLY,
   O_RDWR,
@@ -289,7 +290,7 @@ describe('a heap dma-buf fd behaves as Linux 6.1 (reference rows)', () => {
     expect(s.k.vfs.openFileCount).toBe(0);
   });
 
-  it('scm_rights_parent_sees_child_write: a buffer passed to a child, written there, read by the parent', async () => {
+  it('scm_rights_parent_sees_child_write: a buffer passed to a child; each side sees the bytes the other wrote', async () => {
     const s = testSystem();
     const status = await run(s, async (sys) => {
       const [a, b] = await sys.socketpair();
@@ -299,24 +300,52 @@ describe('a heap dma-buf fd behaves as Linux 6.1 (reference rows)', () => {
         const fd = m.fds[0]!;
         expect(await c.readlink(`/proc/self/fd/${fd}`)).toBe('/dmabuf:');
         const p = await c.mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        await c.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE });
+        await c.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW });
+        if (mismatches(await c.load(p, SIZE), pattern(SIZE, 8)) !== 0) return 3;
         await c.store(p, pattern(SIZE, 9));
-        await c.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE });
+        await c.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW });
         await c.sendmsg(b, { data: new Uint8Array([1]) });
         return 0;
       });
       await sys.close(b);
       const fd = await heapAlloc(sys, 'system', SIZE);
-      const p = await sys.mmap(0, SIZE, PROT_READ, MAP_SHARED, fd, 0);
+      const p = await sys.mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      await sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE });
+      await sys.store(p, pattern(SIZE, 8));
+      await sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE });
       await sys.sendmsg(a, { fds: [fd] });
+      await sys.close(fd);
       await sys.recvmsg(a);
-      await sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ });
       expect(mismatches(await sys.load(p, SIZE), pattern(SIZE, 9))).toBe(0);
       expect((await sys.wait(child)).status).toBe(0);
     });
     expect(status).toBe(0);
     expect(s.dbs.buffers).toHaveLength(0);
     expect(s.k.vfs.openFileCount).toBe(0);
+  });
+
+  it('dmabuf_set_name_while_attached: naming is allowed while a device is attached (6.1 dropped the EBUSY)', async () => {
+    const s = testSystem();
+    await run(s, async (sys) => {
+      const fd = await heapAlloc(sys, 'system', SIZE);
+      const d = dmaBufGet(s.k.processes.get(await sys.getpid())!, fd);
+      const att = await attach(d, s.dma0);
+      expect(await errno(sys.ioctl(fd, DMA_BUF_SET_NAME, 'vivid-buf0'))).toBe('ok');
+      expect((await fdinfo(sys, fd)).name).toBe('vivid-buf0');
+      expect((await fdinfo(sys, fd)).count).toBe('2');
+      await detach(d, att);
+      await dmaBufPut(d);
+    });
+  });
+
+  it('prime_import_closed_fd / prime_import_regular_file: dma_buf_get gives EBADF and EINVAL', async () => {
+    const s = testSystem();
+    await run(s, async (sys) => {
+      const p = s.k.processes.get(await sys.getpid())!;
+      const f = await sys.open('/tmp/probe', O_RDWR | O_CREAT, 0o600);
+      expect(await errno(() => dmaBufGet(p, 1000))).toBe('EBADF');
+      expect(await errno(() => dmaBufGet(p, f))).toBe('EINVAL');
+    });
   });
 
   it('a private mapping keeps its own copy of a written page', async () => {
