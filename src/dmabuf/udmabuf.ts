@@ -199,8 +199,7 @@ export class UdmabufDevice {
   /**
    * Creates a buffer from memfd ranges (udmabuf_create): offsets and sizes
    * page aligned and the total within the size limit and non-zero
-   * (EINVAL); each fd a DRAM-backed shmem file (Linux: EBADFD; this
-   * errno table lacks it, so EBADF) sealed against shrinking and not
+   * (EINVAL); each fd a DRAM-backed shmem file (EBADFD) sealed against shrinking and not
    * against writing (EINVAL). Returns the new fd (O_CLOEXEC with
    * UDMABUF_FLAGS_CLOEXEC).
    */
@@ -224,14 +223,14 @@ export class UdmabufDevice {
         try {
           memfd = task.fget(it.memfd);
         } catch {
-          throw kerr('EBADF', `fd ${it.memfd} is not open (Linux: EBADFD)`);
+          throw kerr('EBADFD', `fd ${it.memfd} is not open`);
         }
         try {
           const m = shmemMappingOf(memfd);
           if (!m) {
             // a tmpfs file is shmem, but without DRAM pages and without seals (F_SEAL_SEAL only)
             if (memfd.fOp === tmpfsFileOps) throw kerr('EINVAL', `${memfd.pathName()} has no F_SEAL_SHRINK seal`);
-            throw kerr('EBADF', `${memfd.pathName()} is not a memfd (Linux: EBADFD)`);
+            throw kerr('EBADFD', `${memfd.pathName()} is not a memfd`);
           }
           if ((m.seals & SEALS_WANTED) !== SEALS_WANTED || m.seals & SEALS_DENIED) {
             throw kerr('EINVAL', `memfd seals 0x${m.seals.toString(16)}: F_SEAL_SHRINK needed, F_SEAL_WRITE refused`);

@@ -39,6 +39,7 @@ export const ERRNO = {
   EMSGSIZE: 90,
   ENOTSOCK: 88,
   EOVERFLOW: 75,
+  EBADFD: 77,
 } as const;
 
 export type Errno = keyof typeof ERRNO;

@@ -49,8 +49,8 @@ describe('udmabuf (kernel side on a DRAM-backed memfd; the process layer has no 
       expect(await c(unsealed, 0, PAGE_SIZE)).toBe('EINVAL');
       expect(await c(writeSealed, 0, PAGE_SIZE)).toBe('EINVAL');
       expect(await c(tmp, 0, PAGE_SIZE)).toBe('EINVAL');
-      expect(await c(sock, 0, PAGE_SIZE)).toBe('EBADF');
-      expect(await c(99, 0, PAGE_SIZE)).toBe('EBADF');
+      expect(await c(sock, 0, PAGE_SIZE)).toBe('EBADFD');
+      expect(await c(99, 0, PAGE_SIZE)).toBe('EBADFD');
       expect(await c(good, 0, 32 * PAGE_SIZE)).toBe('EINVAL'); // beyond the end of the memfd
       expect(await create(sys, dev, { flags: 0, count: 1025, list: [] }, UDMABUF_CREATE_LIST)).toBe('EINVAL');
       expect(await errno(sys.ioctl(dev, 0x1234, {}))).toBe('ENOTTY');
