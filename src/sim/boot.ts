@@ -2,6 +2,7 @@ import { createDevice, createDmaContext, type Device, type DmaContext, type Iomm
 import { Soc } from '../hw/index.ts';
 import { MiB } from '../lib/index.ts';
 import { bootMm, DEFAULT_CMA_NAME, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
+import { addCmaHeap, addSystemHeap, createDmaBufSystem, registerUdmabuf, type DmaBufSystem } from '../dmabuf/index.ts';
 import { createProcSystem, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
 
@@ -26,6 +27,8 @@ export interface System {
   devices: Map<string, Device>;
   /** The process side: process table, VFS, sockets, /proc. */
   proc: ProcKernel;
+  /** The dma-buf core with /dev/dma_heap/system, one CMA heap per area, and /dev/udmabuf. */
+  dmabuf: DmaBufSystem;
 }
 
 /** Bytes of lowmem when the platform does not say: all of the first bank, at most 760 MiB (ARM's default split). */
@@ -81,5 +84,21 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions, iommuFor: (dev: P
     devices.set(d.name, dev);
   }
   const proc = createProcSystem({ soc });
-  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc };
+  const dmabuf = createDmaBufSystem({ vfs: proc.vfs, soc });
+  addSystemHeap(dmabuf, mm);
+  for (const area of mm.cma.values()) addCmaHeap(dmabuf, mm, area);
+  // udmabuf's misc device: a 64-bit, scatter-gather view used for CPU access syncs.
+  const misc = createDevice(dma, soc.addMaster({ name: 'udmabuf', coherent: io, bandwidth: p.cpu.bandwidth, latencyNs: 0 }), {
+    name: 'udmabuf',
+    kind: 'misc',
+    dmaMaskBits: 64,
+    maxSegmentSize: 2 ** 32,
+    segmentBoundary: 2 ** 53 - 1,
+    coherent: io,
+    needsContiguous: false,
+    alignment: 4096,
+    bounce: false,
+  });
+  registerUdmabuf(dmabuf, { mm, device: misc });
+  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc, dmabuf };
 }

@@ -36,3 +36,12 @@ describe('unimem exec', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('unimem exec with dma-buf heaps', () => {
+  it('shares a system-heap buffer between two processes and both see the same bytes', () => {
+    const r = unimem(['exec', 'examples/programs/heap-share.ts']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('same bytes on both sides of 65536 shared bytes');
+    expect(r.stdout).toContain('exp_name:\tsystem');
+  });
+});
