@@ -1,4 +1,4 @@
-import type { Device } from '../dma/index.ts';
+import type { Device, SgTable } from '../dma/index.ts';
 import type { FrameFormat } from './pixel-format.ts';
 
 /**
@@ -20,11 +20,22 @@ export class ScanoutEngine {
     this.shown = new Uint8Array(fmt.size);
   }
 
-  /** Scans out the framebuffer at device address `addr` (contiguous for the device); waits the fetch time. */
-  async scanout(addr: number): Promise<Uint8Array> {
-    const ns = this.dev.master.readNow(addr, this.shown, 0, this.fmt.size);
+  /**
+   * Scans out the framebuffer mapped for the display as `sgt`, segment by
+   * segment in order (one segment for a contiguous buffer); waits the fetch
+   * time.
+   */
+  async scanout(sgt: SgTable): Promise<Uint8Array> {
+    const m = this.dev.master;
+    let off = 0;
+    for (let i = 0; i < sgt.nents && off < this.fmt.size; i++) {
+      const seg = sgt.sgl[i]!;
+      const n = Math.min(seg.dmaLength, this.fmt.size - off);
+      m.readNow(seg.dmaAddress, this.shown, off, n);
+      off += n;
+    }
     this.scanouts++;
-    await this.dev.ctx.soc.clock.sleep(ns);
+    await this.dev.ctx.soc.clock.sleep(m.timeFor(this.fmt.size));
     return this.shown;
   }
 }

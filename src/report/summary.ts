@@ -35,6 +35,7 @@ export function formatSummary(r: RunResult): string {
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
+  if (r.placement.length > 0) lines.push('', '  frame buffers:', ...r.placement.map((l) => `    ${l}`));
   return lines.join('\n');
 }
 

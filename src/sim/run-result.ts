@@ -14,6 +14,8 @@ export interface RunResult {
   frameLatencyNs: { p50: number; p90: number; p99: number; max: number };
   droppedFrames: number;
   zeroCopy: boolean;
+  /** Why the frame buffers live where they do: each device's constraints and the exporter's choice. */
+  placement: string[];
   findings: (Pick<Finding, 'kind' | 'message' | 'call'> & { timeNs: number; site?: string })[];
   simTimeNs: number;
   wallMs: number;

@@ -1,17 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import {
-  DMA_ATTR_NO_KERNEL_MAPPING,
-  DMA_ATTR_WRITE_COMBINE,
-  DMA_FROM_DEVICE,
-  dmaAllocAttrs,
-  dmaFreeAttrs,
-  dmaMapSg,
-  dmaUnmapSg,
-  sgAllocTableFromPages,
-  type Device,
-  type DmaBuffer,
-  type SgTable,
-} from '../dma/index.ts';
+import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type Device, type SgTable } from '../dma/index.ts';
+import { attach, detach, dmaBufPut, exportNegotiatedBuffer, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
 import { CaptureEngine, frameFormat, ScanoutEngine } from '../drivers/index.ts';
 import { bootSystem, type System } from './boot.ts';
 import type { PlatformSpec } from './platform.ts';
@@ -26,13 +15,16 @@ export interface RunOptions {
   onFrame?: (done: number, total: number) => void;
 }
 
-/** One frame buffer shared by the capture and scanout devices, mapped once for each. */
+/** One frame buffer: a dma-buf both devices attached to and mapped once, as V4L2 and KMS importers keep it. */
 interface SharedBuffer {
-  buf: DmaBuffer;
+  dmabuf: DmaBuf;
+  backing: NegotiatedBacking;
+  camAtt: DmaBufAttachment;
+  dispAtt: DmaBufAttachment;
   /** The capture device's view of it. */
   capture: SgTable;
-  /** The scanout device's (contiguous) address of it. */
-  scanoutAddr: number;
+  /** The scanout device's view of it. */
+  scanout: SgTable;
   frame: number;
   capturedAt: number;
 }
@@ -59,7 +51,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   const scanout = new ScanoutEngine(disp, fmt);
 
   const pool: SharedBuffer[] = [];
-  for (let i = 0; i < spec.buffers; i++) pool.push(await allocShared(cam, disp, fmt.size));
+  for (let i = 0; i < spec.buffers; i++) pool.push(await allocShared(sys, cam, disp, fmt.size, i));
 
   const period = Math.round(1e9 / spec.fps);
   const free = [...pool];
@@ -101,7 +93,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
       }
       if (front) {
         const t = soc.clock.now;
-        const bytes = await scanout.scanout(front.scanoutAddr);
+        const bytes = await scanout.scanout(front.scanout);
         if (fresh) {
           capture.pattern.render(front.frame, expected);
           if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(Buffer.from(expected.buffer))) mismatches++;
@@ -114,7 +106,8 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   });
   await soc.clock.runUntilSettled(Promise.all([camThread, dispThread]));
   const simTimeNs = soc.clock.now;
-  for (const b of pool) freeShared(cam, disp, b);
+  const placement = pool[0]!.backing.explain();
+  for (const b of pool) await freeShared(b);
 
   const cmaStats = [...sys.mm.cma.values()].map((a) => a.stats());
   const c = soc.cache.stats;
@@ -136,6 +129,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
     droppedFrames: dropped,
     zeroCopy: dma.stats.bounceBytes === 0,
+    placement: placement.split('\n').slice(1).map((l) => l.trim()),
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),
     simTimeNs,
     wallMs: performance.now() - wall0,
@@ -147,20 +141,24 @@ function defaultBoot(p: PlatformSpec, seed: number, pressure: number): System {
 }
 
 /**
- * Allocates a buffer both devices can use and maps it for each, the way a
- * dma-buf exporter serves two importers: a device that needs contiguous
- * memory decides the placement (its CMA area); the other maps the same
- * pages through its own DMA ops (its IOMMU, or directly).
+ * Exports a frame buffer whose backing is chosen at the first map, once both
+ * devices have attached (late allocation after collating their
+ * constraints: a display without an IOMMU gets contiguous memory, a camera
+ * behind one accepts it), then maps it for each device once.
  */
-async function allocShared(cam: Device, disp: Device, size: number): Promise<SharedBuffer> {
-  const buf = await dmaAllocAttrs(disp, size, DMA_ATTR_NO_KERNEL_MAPPING | DMA_ATTR_WRITE_COMBINE);
-  const sgt = sgAllocTableFromPages(buf.pfns, 0, size, cam.maxSegmentSize);
-  if (dmaMapSg(cam, sgt, DMA_FROM_DEVICE) === 0) throw new Error(`${cam.name} cannot map a ${size}-byte buffer`);
-  return { buf, capture: sgt, scanoutAddr: buf.dmaAddr, frame: -1, capturedAt: 0 };
+async function allocShared(sys: System, cam: Device, disp: Device, size: number, index: number): Promise<SharedBuffer> {
+  const { dmabuf, backing } = exportNegotiatedBuffer(sys.dmabuf, { size, mm: sys.mm, expName: 'scenario', creator: `frame buffer ${index}` });
+  const camAtt = await attach(dmabuf, cam);
+  const dispAtt = await attach(dmabuf, disp);
+  const capture = await mapAttachment(camAtt, DMA_FROM_DEVICE);
+  const scanout = await mapAttachment(dispAtt, DMA_TO_DEVICE);
+  return { dmabuf, backing, camAtt, dispAtt, capture, scanout, frame: -1, capturedAt: 0 };
 }
 
-function freeShared(cam: Device, disp: Device, b: SharedBuffer): void {
-  dmaUnmapSg(cam, b.capture, DMA_FROM_DEVICE);
-  dmaFreeAttrs(disp, b.buf);
+async function freeShared(b: SharedBuffer): Promise<void> {
+  await unmapAttachment(b.camAtt, b.capture, DMA_FROM_DEVICE);
+  await unmapAttachment(b.dispAtt, b.scanout, DMA_TO_DEVICE);
+  await detach(b.dmabuf, b.camAtt);
+  await detach(b.dmabuf, b.dispAtt);
+  await dmaBufPut(b.dmabuf);
 }
-
