@@ -20,3 +20,4 @@ export * from './mapping.ts';
 export * from './setup.ts';
 export { BouncePool } from './bounce-pool.ts';
 export { pfnRuns } from './remap.ts';
+export { iommuDmaMapper } from './dma-iommu.ts';

@@ -1,5 +1,6 @@
-import { createDevice, createDmaContext, type Device, type DmaContext, type IommuMapper } from '../dma/index.ts';
-import { Soc } from '../hw/index.ts';
+import { createDevice, createDmaContext, iommuDmaMapper, type Device, type DmaContext } from '../dma/index.ts';
+import { Smmu, Soc } from '../hw/index.ts';
+import { iommuAttachDevice, iommuDevice, iommuDomainAlloc, SmmuDriver, type IommuDomain } from '../iommu/index.ts';
 import { MiB } from '../lib/index.ts';
 import { bootMm, DEFAULT_CMA_NAME, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
 import { addCmaHeap, addSystemHeap, createDmaBufSystem, registerUdmabuf, type DmaBufSystem } from '../dmabuf/index.ts';
@@ -29,6 +30,11 @@ export interface System {
   proc: ProcKernel;
   /** The dma-buf core with /dev/dma_heap/system, one CMA heap per area, and /dev/udmabuf. */
   dmabuf: DmaBufSystem;
+  /** Every SMMU by name, and the driver that owns them. */
+  smmus: Map<string, Smmu>;
+  smmuDriver: SmmuDriver;
+  /** The DMA domain of each device behind an IOMMU. */
+  domains: Map<string, IommuDomain>;
 }
 
 /** Bytes of lowmem when the platform does not say: all of the first bank, at most 760 MiB (ARM's default split). */
@@ -43,7 +49,7 @@ export function defaultLowmem(p: PlatformSpec): number {
  * its cache policy, and a struct device per platform device with the
  * dma_map_ops its IOMMU and bounce settings call for.
  */
-export function bootSystem(p: PlatformSpec, opts: BootOptions, iommuFor: (dev: PlatformSpec['devices'][number], soc: Soc, mm: Mm) => IommuMapper | null = () => null): System {
+export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
   const io = p.interconnect.ioCoherent;
   const soc = new Soc({
     seed: opts.seed,
@@ -64,6 +70,28 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions, iommuFor: (dev: P
     background: opts.background ?? false,
   });
   const dma = createDmaContext(soc, mm, { flushThreshold: p.cpu.flushThreshold, debug: opts.dmaDebug ?? true });
+  // Page-table walks snoop the CPU cache only on an IO-coherent interconnect.
+  const smmuDriver = new SmmuDriver({ mem: soc.mem, pages: mm.pages, cache: io ? null : soc.cache, clock: soc.clock });
+  const smmus = new Map<string, Smmu>();
+  const nextContext = new Map<string, number>();
+  for (const m of p.iommus) {
+    const smmu = new Smmu(soc, { name: m.name, contexts: m.contexts, tlbEntries: m.tlbEntries, walkNs: m.walkNs });
+    smmuDriver.addSmmu(smmu);
+    smmus.set(m.name, smmu);
+    nextContext.set(m.name, 0);
+  }
+  const domains = new Map<string, IommuDomain>();
+  const iommuFor = (d: PlatformSpec['devices'][number]) => {
+    if (d.iommu === undefined) return null;
+    const smmu = smmus.get(d.iommu)!;
+    const ctx = nextContext.get(d.iommu)!;
+    nextContext.set(d.iommu, ctx + 1);
+    const idev = iommuDevice(d.name, soc.master(d.name), smmu.context(ctx), 2 ** Math.min(d.dmaMaskBits, 32) - 1);
+    const domain = iommuDomainAlloc(smmuDriver, { name: `${d.name}-dma`, flush: 'strict' });
+    iommuAttachDevice(domain, idev);
+    domains.set(d.name, domain);
+    return iommuDmaMapper(domain);
+  };
   const devices = new Map<string, Device>();
   for (const d of p.devices) {
     const area = p.cma.areas.find((a) => a.devices.includes(d.name));
@@ -79,7 +107,7 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions, iommuFor: (dev: P
       alignment: d.alignment,
       bounce: d.bounce,
       cma: area ? (mm.cma.get(area.name) ?? null) : (mm.cma.get(DEFAULT_CMA_NAME) ?? null),
-      iommu: iommuFor(d, soc, mm),
+      iommu: iommuFor(d),
     });
     devices.set(d.name, dev);
   }
@@ -100,5 +128,5 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions, iommuFor: (dev: P
     bounce: false,
   });
   registerUdmabuf(dmabuf, { mm, device: misc });
-  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc, dmabuf };
+  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc, dmabuf, smmus, smmuDriver, domains };
 }

@@ -110,6 +110,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   for (const b of pool) await freeShared(b);
 
   const cmaStats = [...sys.mm.cma.values()].map((a) => a.stats());
+  const smmuStats = [...sys.smmus.values()].map((m) => m.stats);
   const c = soc.cache.stats;
   return {
     scenario: spec.name,
@@ -124,7 +125,11 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
       fullFlushes: c.fullFlushes - cache0.fullFlushes,
       maintenanceNs: 0,
     },
-    iommu: { tlbMisses: 0, tlbHits: 0, faults: 0 },
+    iommu: {
+      tlbMisses: smmuStats.reduce((a, x) => a + x.tlbMisses, 0),
+      tlbHits: smmuStats.reduce((a, x) => a + x.tlbHits, 0),
+      faults: smmuStats.reduce((a, x) => a + x.faults, 0),
+    },
     cma: { peakBytes: cmaStats.reduce((s, a) => s + a.peakUsedPages * 4096, 0), migrations: cmaStats.reduce((s, a) => s + a.pagesMigrated, 0) },
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
     droppedFrames: dropped,
