@@ -211,12 +211,14 @@ export class SmmuContext implements Translator {
   private wKind: SmmuFaultKind = 'translation';
   private wLevel = 0;
   private wFetches = 0;
+  private readonly walkNs: number;
 
   constructor(smmu: Smmu, index: number) {
     this.smmu = smmu;
     this.index = index;
     this.name = `${smmu.name}.ctx${index}`;
     this.label = this.name;
+    this.walkNs = smmu.cfg.walkNs;
   }
 
   /** True when translation is enabled with programmed tables (smmu_is_active). */
@@ -400,6 +402,19 @@ export class SmmuContext implements Translator {
           if (ok) {
             const w = this.w;
             slot = tlb.insert(this.index, w.vaBase, w.code, w.paBase, w.perm, w.d1Addr, w.d1, w.d2Addr, w.d2, true);
+            if (this.allowed(w.perm, write)) {
+              // Fill the last-translation cache straight from the walk.
+              this.mVa = w.vaBase;
+              this.mEnd = w.vaBase + SIZES[w.code]!;
+              this.mPa = w.paBase;
+              this.mPerm = w.perm;
+              this.mSlot = slot;
+              this.mGen = tlb.gen[slot]!;
+              const r = this.result;
+              r.pa = w.paBase + (addr - w.vaBase);
+              r.run = this.mEnd - addr;
+              return;
+            }
           }
         }
         if (slot >= 0) {
@@ -483,7 +498,7 @@ export class SmmuContext implements Translator {
     gs.tlbMisses += misses;
     st.walks += misses;
     gs.walks += misses;
-    const ns = fetches * smmu.cfg.walkNs;
+    const ns = fetches * this.walkNs;
     st.walkNs += ns;
     gs.walkNs += ns;
     this.useSlot(last, va - 1);
@@ -577,7 +592,7 @@ export class SmmuContext implements Translator {
 
   /** Counts one walk of `fetches` descriptor fetches. */
   private accountWalk(fetches: number): void {
-    const ns = fetches * this.smmu.cfg.walkNs;
+    const ns = fetches * this.walkNs;
     this.stats.walks++;
     this.smmu.stats.walks++;
     this.stats.walkNs += ns;

@@ -33,6 +33,8 @@ export class IovaTree {
   private sAlign = 1;
   private sLimit = 0;
   private sBudget = 0;
+  private removedHi = -1;
+  private wantHi = -1;
 
   constructor(capacity = 64) {
     const n = Math.max(2, capacity + 1);
@@ -57,6 +59,11 @@ export class IovaTree {
     if (!(hi >= lo)) throw new KernelBug(`iova tree: bad range [${lo}, ${hi}]`);
     const c = this.findOverlap(lo, hi);
     if (c !== NIL) throw new KernelBug(`iova tree: [${lo}, ${hi}] overlaps [${this.lo[c]}, ${this.hi[c]}]`);
+    this.insertFree(lo, hi);
+  }
+
+  /** Inserts [lo, hi], which the caller knows to be free (a highestFit result). */
+  insertFree(lo: number, hi: number): void {
     const n = this.alloc();
     this.lo[n] = lo;
     this.hi[n] = hi;
@@ -72,12 +79,21 @@ export class IovaTree {
 
   /** Removes the range that starts at `lo` and returns its hi; -1 when no range starts there. */
   remove(lo: number): number {
-    const n = this.findStart(lo);
-    if (n === NIL) return -1;
-    const hi = this.hi[n]!;
+    return this.removeExact(lo, -1);
+  }
+
+  /**
+   * Removes the range starting at `lo` only if it ends at `hi` (any end when
+   * hi is -1), in one descent. Returns the range's hi, or -1 when no range
+   * starts there; when one does but ends elsewhere, returns its hi and
+   * leaves the tree unchanged (check `hi` against the result).
+   */
+  removeExact(lo: number, hi: number): number {
+    this.removedHi = -1;
+    this.wantHi = hi;
     this.root = this.removeAt(this.root, lo);
-    this.count--;
-    return hi;
+    if (this.removedHi >= 0 && (hi < 0 || this.removedHi === hi)) this.count--;
+    return this.removedHi;
   }
 
   /** Returns hi of the range starting exactly at `lo`, or -1. */
@@ -300,6 +316,7 @@ export class IovaTree {
   }
 
   private removeAt(t: number, lo: number): number {
+    if (t === NIL) return NIL;
     const k = this.lo[t]!;
     if (lo < k) {
       this.left[t] = this.removeAt(this.left[t]!, lo);
@@ -311,6 +328,8 @@ export class IovaTree {
     }
     const l = this.left[t]!;
     const r = this.right[t]!;
+    this.removedHi = this.hi[t]!;
+    if (this.wantHi >= 0 && this.removedHi !== this.wantHi) return t;
     this.freeList[this.freeTop++] = t;
     if (l === NIL) return r;
     if (r === NIL) return l;

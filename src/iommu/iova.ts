@@ -84,7 +84,7 @@ export class IovaDomain {
       this.stats.failures++;
       return 0;
     }
-    this.tree.insert(pfn, pfn + size - 1);
+    this.tree.insertFree(pfn, pfn + size - 1);
     this.stats.allocs++;
     return pfn;
   }
@@ -148,6 +148,16 @@ export class IovaDomain {
     if (f !== undefined) {
       if (f < 0) throw new KernelBug(`free_iova_fast: double free of pfn ${hex(pfn)}`);
       if (f !== rounded) throw new KernelBug(`free_iova_fast: pfn ${hex(pfn)} holds ${f} pages, freed as ${size}`);
+    } else if (!cacheable) {
+      // Not cached: check and remove in one descent (nothing changes when the check fails).
+      if (pfn < this.startPfn || pfn === ANCHOR || this.reserved.has(pfn)) {
+        throw new KernelBug(`free_iova_fast: no allocated IOVA range starts at pfn ${hex(pfn)}`);
+      }
+      const hi = this.tree.removeExact(pfn, pfn + rounded - 1);
+      if (hi < 0) throw new KernelBug(`free_iova_fast: no allocated IOVA range starts at pfn ${hex(pfn)}`);
+      if (hi - pfn + 1 !== rounded) throw new KernelBug(`free_iova_fast: pfn ${hex(pfn)} holds ${hi - pfn + 1} pages, freed as ${size}`);
+      this.stats.frees++;
+      return;
     } else {
       const hi = this.tree.endOf(pfn);
       if (hi < 0 || pfn < this.startPfn || pfn === ANCHOR || this.reserved.has(pfn)) {

@@ -209,4 +209,46 @@ describe('SMMU walker (ARMv7 short descriptors)', () => {
     expect(ctx.resolve(0x80100000)?.attrs.mem).toBe('wb-wa');
     expect(ctx.resolve(0x80200000)).toBeNull();
   });
+
+  it('with a length, returns one run over contiguous pages with exactly the counts and TLB of per-page calls', () => {
+    const build = () => {
+      const r = setup(8);
+      // 1 MiB of small pages, physically contiguous except a jump after page 40; page 60 read-only; page 70 unmapped.
+      r.w(r.l1 + 0, tableDesc(r.l2, false));
+      for (let i = 0; i < 256; i++) {
+        if (i === 70) continue;
+        const pa = DRAM + 2 * MiB + i * 0x1000 + (i > 40 ? 0x10000 : 0);
+        r.w(r.l2 + i * 4, smallDesc(pa, smallAttrBits(i === 60 ? RO : RW)));
+      }
+      const ctx = r.smmu.context(0);
+      ctx.bind('t');
+      ctx.activate({ ttbr0: r.l1 });
+      return { ...r, ctx };
+    };
+    const a = build();
+    const b = build();
+    // Per-page calls, the way a master without a length hint walks.
+    const perPage: { pa: number; run: number }[] = [];
+    for (let va = 0x3000; va < 0x29000; ) {
+      const t = a.ctx.translate(va, false);
+      perPage.push({ ...t });
+      va += t.run;
+    }
+    // One call with the length: stops where the physical run breaks (after page 40).
+    const first = { ...b.ctx.translate(0x3000, false, 0x30000) };
+    expect(first).toEqual({ pa: DRAM + 2 * MiB + 0x3000, run: 0x26000 });
+    const second = { ...b.ctx.translate(0x29000, false, 0x1000) };
+    expect(second.pa).toBe(DRAM + 2 * MiB + 0x29000 + 0x10000);
+    a.ctx.translate(0x29000, false);
+    expect(b.smmu.stats).toEqual(a.smmu.stats);
+    expect(Array.from(b.smmu.tlb.va)).toEqual(Array.from(a.smmu.tlb.va));
+    // A write run stops before the read-only page and leaves it to the next call, which faults.
+    const w = b.ctx.translate(0x30000, true, 0x20000);
+    expect(w.run).toBe(0xc000); // pages 48..59
+    expect(() => b.ctx.translate(0x3c000, true, 0x1000)).toThrow(/permission fault/);
+    // A read run stops before the unmapped page 70.
+    const rr = b.ctx.translate(0x41000, false, 0x10000);
+    expect(rr.run).toBe(0x5000);
+    expect(b.smmu.stats.faults).toBe(1);
+  });
 });

@@ -117,6 +117,21 @@ describe('IOMMU API', () => {
     iommuMap(d, 0x30_0000, DRAM + 0x50_0000, MiB, RW);
     expect(iommuUnmap(d, 0x32_0000, 0x10000)).toBe(0x10000);
     expect(iommuMappingAt(d, 0x31_0000)?.size).toBe(0x10000);
+    // A 1 MiB unmap inside a supersection leaves 15 sections; a 4 KiB one inside a large page, 15 small pages.
+    iommuMap(d, 0x100_0000, DRAM + 16 * MiB, 16 * MiB, RW);
+    expect(iommuMappingAt(d, 0x100_0000)?.size).toBe(16 * MiB);
+    expect(iommuUnmap(d, 0x150_0000, MiB)).toBe(MiB);
+    expect(iommuMappingAt(d, 0x140_0000)?.size).toBe(MiB);
+    expect(iommuIovaToPhys(d, 0x150_0000)).toBe(0);
+    expect(iommuIovaToPhys(d, 0x1ff_ffff)).toBe(DRAM + 32 * MiB - 1);
+    iommuMap(d, 0x5000_0000, DRAM + 0x60_0000, 0x10000, RW);
+    expect(iommuMappingAt(d, 0x5000_0000)?.size).toBe(0x10000);
+    expect(iommuUnmap(d, 0x5000_3000, 0x1000)).toBe(0x1000);
+    expect(iommuMappingAt(d, 0x5000_0000)?.size).toBe(0x1000);
+    expect(iommuIovaToPhys(d, 0x5000_3000)).toBe(0);
+    expect(iommuIovaToPhys(d, 0x5000_f000)).toBe(DRAM + 0x60_f000);
+    // Unmapping a 16 MiB range that is only partly mapped unmaps nothing at that level.
+    expect(iommuUnmap(d, 0x100_0000, 16 * MiB)).toBe(0);
     expect(soc.findings.findings).toHaveLength(1); // only the fault above
     iommuDetachDevice(d, cam);
     iommuDomainFree(d);
