@@ -4,4 +4,5 @@ import type { Bench } from './harness.ts';
 export const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   memory: () => import('./memory.ts'),
   mm: () => import('./mm.ts'),
+  dma: () => import('./dma.ts'),
 };
