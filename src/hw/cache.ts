@@ -88,6 +88,12 @@ export class CpuCache {
   private readonly dirty: Uint8Array;
   private readonly data: Uint8Array;
   private valid = 0;
+  /**
+   * Valid lines per 4 KiB page, so that maintenance of a large range can
+   * skip the pages the cache holds nothing of instead of probing every line.
+   */
+  private readonly pageLines = new Map<number, number>();
+  private readonly linesPerPage: number;
   private readonly mem: PhysicalMemory;
   private readonly prng: Prng;
 
@@ -105,6 +111,7 @@ export class CpuCache {
     this.data = new Uint8Array(this.slots * lineSize);
     this.mem = mem;
     this.prng = prng;
+    this.linesPerPage = Math.max(1, 4096 / lineSize);
   }
 
   /** Number of valid lines. */
@@ -293,17 +300,9 @@ export class CpuCache {
     if (clean) this.stats.cleanBytes += lines * L;
     if (inval) this.stats.invalidateBytes += lines * L;
     if (this.valid > 0) {
-      if (lines > this.slots) {
-        for (let s = 0; s < this.slots; s++) {
-          const t = this.tags[s]!;
-          if (t >= first && t <= last) ns += this.maintain(s, clean, inval);
-        }
-      } else {
-        for (let line = first; line <= last; line++) {
-          const s = this.lookup(line);
-          if (s >= 0) ns += this.maintain(s, clean, inval);
-        }
-      }
+      this.forEachCachedLine(first, last, (slot) => {
+        ns += this.maintain(slot, clean, inval);
+      });
     }
     this.stats.busyNs += ns;
     return ns;
@@ -329,6 +328,7 @@ export class CpuCache {
     }
     if (inval) {
       if (this.dirty[s] === 1) this.stats.discardedDirtyLines++;
+      this.unindex(this.tags[s]!);
       this.tags[s] = INVALID;
       this.dirty[s] = 0;
       this.valid--;
@@ -375,13 +375,23 @@ export class CpuCache {
         this.stats.evictionWritebacks++;
         this.stats.busyNs += this.cfg.writebackNs;
       }
+      this.unindex(this.tags[s]!);
       this.valid--;
     }
     if (fill) this.mem.read(line * L, this.data, s * L, L);
+    const page = Math.floor(line / this.linesPerPage);
+    this.pageLines.set(page, (this.pageLines.get(page) ?? 0) + 1);
     this.tags[s] = line;
     this.dirty[s] = 0;
     this.valid++;
     return s;
+  }
+
+  private unindex(line: number): void {
+    const page = Math.floor(line / this.linesPerPage);
+    const n = this.pageLines.get(page)! - 1;
+    if (n === 0) this.pageLines.delete(page);
+    else this.pageLines.set(page, n);
   }
 
   private writeback(s: number): void {
@@ -393,23 +403,37 @@ export class CpuCache {
   /** Calls `fn(slot, offsetInLine, offsetInRange, bytes)` for every cached line overlapping the range. */
   private forEachPresent(pa: number, len: number, fn: (s: number, lo: number, off: number, n: number) => void): void {
     const L = this.lineSize;
-    const first = Math.floor(pa / L);
-    const last = Math.floor((pa + len - 1) / L);
-    const visit = (s: number, line: number): void => {
+    this.forEachCachedLine(Math.floor(pa / L), Math.floor((pa + len - 1) / L), (s, line) => {
       const start = Math.max(pa, line * L);
       const end = Math.min(pa + len, (line + 1) * L);
       fn(s, start - line * L, start - pa, end - start);
-    };
+    });
+  }
+
+  /**
+   * Calls `fn(slot, line)` for every cached line numbered first..last:
+   * by scanning the slots when the range is bigger than the cache, else
+   * page by page, probing only the pages the cache holds something of.
+   */
+  private forEachCachedLine(first: number, last: number, fn: (s: number, line: number) => void): void {
     if (last - first + 1 > this.slots) {
       for (let s = 0; s < this.slots; s++) {
         const t = this.tags[s]!;
-        if (t >= first && t <= last) visit(s, t);
+        if (t >= first && t <= last) fn(s, t);
       }
-    } else {
-      for (let line = first; line <= last; line++) {
-        const s = this.lookup(line);
-        if (s >= 0) visit(s, line);
+      return;
+    }
+    const lpp = this.linesPerPage;
+    for (let line = first; line <= last; ) {
+      const page = Math.floor(line / lpp);
+      const pageEnd = Math.min(last, (page + 1) * lpp - 1);
+      if (this.pageLines.has(page)) {
+        for (let l = line; l <= pageEnd; l++) {
+          const s = this.lookup(l);
+          if (s >= 0) fn(s, l);
+        }
       }
+      line = pageEnd + 1;
     }
   }
 }
