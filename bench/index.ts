@@ -4,5 +4,7 @@ import type { Bench } from './harness.ts';
 export const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   memory: () => import('./memory.ts'),
   mm: () => import('./mm.ts'),
+  iommu: () => import('./iommu.ts'),
   dma: () => import('./dma.ts'),
+  pipeline: () => import('./pipeline.ts'),
 };
