@@ -53,6 +53,9 @@ export class SmmuTlb {
   private readonly counts: Int32Array;
   private readonly prng: Prng;
   private used = 0;
+  private pool = 0;
+  private poolBits = 0;
+  private readonly victimBits: number;
 
   constructor(entries: number, maxContexts: number, prng: Prng) {
     if (!Number.isInteger(entries) || entries < 1) throw new Error(`SMMU TLB needs at least one entry (got ${entries})`);
@@ -74,6 +77,7 @@ export class SmmuTlb {
     this.freeTop = entries;
     this.counts = new Int32Array(maxContexts * 4);
     this.prng = prng;
+    this.victimBits = Math.max(1, Math.ceil(Math.log2(entries)));
     let bits = 4;
     while (1 << bits < entries * 4 && bits < 24) bits++;
     this.heads = new Int32Array(1 << bits).fill(EMPTY);
@@ -110,8 +114,7 @@ export class SmmuTlb {
     if (s < 0) {
       if (this.freeTop > 0) s = this.freeSlots[--this.freeTop]!;
       else {
-        // Same value as prng.int(entries), without two nested calls on the miss path.
-        s = Math.floor((this.prng.nextU32() / 4294967296) * this.entries);
+        s = this.victim();
         this.drop(s);
         this.freeTop--;
       }
@@ -178,6 +181,25 @@ export class SmmuTlb {
   entriesOf(c: number): number {
     const b = c * 4;
     return this.counts[b]! + this.counts[b + 1]! + this.counts[b + 2]! + this.counts[b + 3]!;
+  }
+
+  /**
+   * Picks a victim slot uniformly with the SoC's PRNG. One 32-bit draw
+   * serves several victims (log2(entries) bits each, rejection-sampled when
+   * entries is not a power of two), which keeps the miss path cheap.
+   */
+  private victim(): number {
+    const bits = this.victimBits;
+    while (true) {
+      if (this.poolBits < bits) {
+        this.pool = this.prng.nextU32();
+        this.poolBits = 32;
+      }
+      const v = this.pool & ((1 << bits) - 1);
+      this.pool >>>= bits;
+      this.poolBits -= bits;
+      if (v < this.entries) return v;
+    }
   }
 
   private bucket(k: number): number {

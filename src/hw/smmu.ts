@@ -119,7 +119,8 @@ export class Smmu {
   readonly mem: PhysicalMemory;
   readonly tlb: SmmuTlb;
   readonly contexts: SmmuContext[] = [];
-  readonly stats: SmmuStats = zeroStats();
+  /** Maintenance issued to the whole SMMU rather than one context. */
+  private readonly global: SmmuStats = zeroStats();
   /** Warnings printed for faults nobody handled (the newest 1000 are kept). */
   readonly warnings: string[] = [];
   warningCount = 0;
@@ -136,6 +137,15 @@ export class Smmu {
     this.findings = sys.findings ?? null;
     this.tlb = new SmmuTlb(cfg.tlbEntries, cfg.contexts, sys.prng);
     for (let i = 0; i < cfg.contexts; i++) this.contexts.push(new SmmuContext(this, i));
+  }
+
+  /** Counters of the whole SMMU: its contexts' counters summed (a fresh object per read). */
+  get stats(): SmmuStats {
+    const t = { ...this.global };
+    for (const c of this.contexts) {
+      for (const k of Object.keys(t) as (keyof SmmuStats)[]) t[k] += c.stats[k];
+    }
+    return t;
   }
 
   /** Returns context bank `i`, or the one named `name` (`smmu0.ctx2`); throws if none. */
@@ -162,12 +172,9 @@ export class Smmu {
   account(ctx: SmmuContext | null, ops: number, sync = false): number {
     const ns = sync ? this.cfg.syncNs : ops * this.cfg.tlbiNs;
     const n = sync ? 1 : ops;
-    this.stats.tlbMaintenanceOps += n;
-    this.stats.tlbMaintenanceNs += ns;
-    if (ctx) {
-      ctx.stats.tlbMaintenanceOps += n;
-      ctx.stats.tlbMaintenanceNs += ns;
-    }
+    const st = ctx ? ctx.stats : this.global;
+    st.tlbMaintenanceOps += n;
+    st.tlbMaintenanceNs += ns;
     return ns;
   }
 }
@@ -336,15 +343,48 @@ export class SmmuContext implements Translator {
     const r = this.result;
     if (addr >= this.mVa && addr < this.mEnd && this.smmu.tlb.gen[this.mSlot] === this.mGen && this.allowed(this.mPerm, write)) {
       this.stats.tlbHits++;
-      this.smmu.stats.tlbHits++;
       this.checkStale(this.mSlot, addr, write);
       r.pa = this.mPa + (addr - this.mVa);
       r.run = this.mEnd - addr;
-    } else {
+    } else if (!this.fillMiss(addr, write)) {
       this.translateSlow(addr, write);
     }
     if (len > r.run) this.extend(write, len);
     return r;
+  }
+
+  /**
+   * The common miss: not in the TLB, the walk succeeds and the access is
+   * allowed. Fills the TLB and the result; returns false, having changed
+   * nothing, in every other case (left to translateSlow).
+   */
+  private fillMiss(addr: number, write: boolean): boolean {
+    if (!this.enabled) return false;
+    const tlb = this.smmu.tlb;
+    const c = this.index;
+    if (tlb.lookup(c, addr) >= 0 || !this.walk(addr)) return false;
+    const w = this.w;
+    const perm = w.perm;
+    if (!((!write || (perm & PERM_WRITE) !== 0) && (this.privileged || (perm & PERM_UNPRIV) !== 0))) return false;
+    const st = this.stats;
+    const ns = this.wFetches * this.walkNs;
+    st.tlbMisses++;
+    st.walks++;
+    st.walkNs += ns;
+    const vaBase = w.vaBase;
+    const paBase = w.paBase;
+    const slot = tlb.insert(c, vaBase, w.code, paBase, perm, w.d1Addr, w.d1, w.d2Addr, w.d2, true);
+    const end = vaBase + SIZES[w.code]!;
+    this.mVa = vaBase;
+    this.mEnd = end;
+    this.mPa = paBase;
+    this.mPerm = perm;
+    this.mSlot = slot;
+    this.mGen = tlb.gen[slot]!;
+    const r = this.result;
+    r.pa = paBase + (addr - vaBase);
+    r.run = end - addr;
+    return true;
   }
 
   /**
@@ -392,11 +432,9 @@ export class SmmuContext implements Translator {
         let slot = tlb.lookup(this.index, addr);
         if (slot >= 0) {
           this.stats.tlbHits++;
-          smmu.stats.tlbHits++;
           this.checkStale(slot, addr, write);
         } else {
           this.stats.tlbMisses++;
-          smmu.stats.tlbMisses++;
           const ok = this.walk(addr);
           this.accountWalk(this.wFetches);
           if (ok) {
@@ -430,7 +468,6 @@ export class SmmuContext implements Translator {
         }
       }
       this.stats.faults++;
-      smmu.stats.faults++;
       const what = `${kind} fault${level > 0 ? ` (level ${level})` : ''} on DMA ${write ? 'write' : 'read'} at iova ${hex(addr)}`;
       const fault: SmmuFault = { context: this, iova: addr, write, kind, level, message: `${this.name}: ${what}` };
       if (kind !== 'disabled' && this.handler) {
@@ -491,16 +528,11 @@ export class SmmuContext implements Translator {
     }
     if (last < 0) return;
     const st = this.stats;
-    const gs = smmu.stats;
     st.tlbHits += hits;
-    gs.tlbHits += hits;
     st.tlbMisses += misses;
-    gs.tlbMisses += misses;
     st.walks += misses;
-    gs.walks += misses;
     const ns = fetches * this.walkNs;
     st.walkNs += ns;
-    gs.walkNs += ns;
     this.useSlot(last, va - 1);
     r.pa = pa0;
     r.run = run;
@@ -594,9 +626,7 @@ export class SmmuContext implements Translator {
   private accountWalk(fetches: number): void {
     const ns = fetches * this.walkNs;
     this.stats.walks++;
-    this.smmu.stats.walks++;
     this.stats.walkNs += ns;
-    this.smmu.stats.walkNs += ns;
   }
 
   private fail(kind: SmmuFaultKind, level: number): boolean {
@@ -619,7 +649,6 @@ export class SmmuContext implements Translator {
     }
     if (!stale) return;
     this.stats.staleHits++;
-    this.smmu.stats.staleHits++;
     if (tlb.staleSeen[slot]) return;
     tlb.staleSeen[slot] = 1;
     now1 >>>= 0;

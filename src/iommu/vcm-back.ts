@@ -127,15 +127,14 @@ function checkAliasing(res: Reservation, physmem: PhysMem, len: number): void {
   if (cls === 'wb') return; // the kernel's own cacheable mappings are write-back too
   const cpu = res.vcm.vcmm.cpu;
   // Cacheable CPU mappings this memory already has through the VMM VCM are ours; any other is foreign.
-  const own = [...physmem.backings].filter((b) => b.vcm.kind === 'vmm' && b.cacheClass !== 'nc');
+  const ownLens = [...physmem.backings].filter((b) => b.vcm.kind === 'vmm' && b.cacheClass !== 'nc').map((b) => b.mapped);
   let culprit = -1;
   physmem.forEachChunk(len, (pa, n, off) => {
     if (culprit >= 0) return;
-    if (own.length === 0) {
-      if (!cpu.hasCacheableAlias(pa, n)) return;
-    }
+    if (ownLens.length === 0 && !cpu.hasCacheableAlias(pa, n)) return;
     for (let p = 0; p < n; p += PAGE) {
-      const mine = own.filter((b) => off + p < b.mapped).length;
+      let mine = 0;
+      for (const l of ownLens) if (off + p < l) mine++;
       if (cpu.cacheableMappings(pa + p) > mine) {
         culprit = pa + p;
         return;

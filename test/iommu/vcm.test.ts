@@ -213,6 +213,11 @@ describe('VCM API', () => {
     vcmBack(vmmNc, nomap);
     // ...but then not cacheable by anyone else.
     expect(() => vcmBack(vcmReserve(vcmIommu, SZ_64K, RW), nomap)).toThrow(/maps it non-cacheable/);
+    // The VCM's own cacheable CPU mapping is not a foreign alias: write-through on both sides is fine.
+    const wtMem = vcmPhysAlloc(vcmm, 'nomap', SZ_64K, VCM_PHYS_CONT);
+    vcmBack(vcmReserve(vcmVmm, SZ_64K, RW | VCM_WT), wtMem);
+    vcmBack(vcmReserve(vcmIommu, SZ_64K, RW | VCM_WT), wtMem);
+    expect(wtMem.backings.size).toBe(2);
   });
 
   it('without the rule: an uncached view of a page with a cacheable alias reads corrupted data', () => {
