@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
 import { formatFindings, formatSummary } from '../report/index.ts';
@@ -33,14 +34,18 @@ export async function main(argv: string[]): Promise<number> {
       .option('--platform <file|name>', "the platform to run on (default: the scenario's own)")
       .option('--seed <n>', 'seed of every random choice (default: the scenario\'s own)', intArg('--seed'))
       .option('--frames <n>', 'number of frames (default: the scenario\'s own)', intArg('--frames'))
-      .option('--json', 'print one JSON object instead of the summary');
+      .option('--json', 'print one JSON object instead of the summary')
+      .option('--trace <file>', 'write a Chrome trace-event JSON file (opens in Perfetto)');
 
   const execute = async (what: string, opts: RunOpts): Promise<RunResult> => {
     const s = loadScenario(what);
     const p = loadPlatform(opts.platform ?? s.spec.platform);
     const bar = opts.json ? null : progressBar(process.stderr);
     try {
-      return await runScenario(s, p, { seed: opts.seed, frames: opts.frames, onFrame: bar?.update });
+      const r = await runScenario(s, p, { seed: opts.seed, frames: opts.frames, onFrame: bar?.update, trace: opts.trace !== undefined });
+      if (opts.trace !== undefined && r.trace) writeFileSync(opts.trace, JSON.stringify(r.trace.toJSON()));
+      delete r.trace;
+      return r;
     } finally {
       bar?.done();
     }
@@ -122,6 +127,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 interface RunOpts {
+  trace?: string;
   platform?: string;
   seed?: number;
   frames?: number;

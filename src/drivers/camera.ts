@@ -30,7 +30,9 @@ export class CaptureEngine {
   async capture(sgt: SgTable, n: number): Promise<void> {
     const m = this.dev.master;
     this.pattern.render(n, this.line);
-    await this.dev.ctx.soc.clock.sleep(m.timeFor(this.fmt.size));
+    const ns = m.timeFor(this.fmt.size);
+    m.trace(`capture frame ${n}`, this.dev.ctx.soc.clock.now, ns, sgt.sgl[0]?.dmaAddress ?? 0, this.fmt.size);
+    await this.dev.ctx.soc.clock.sleep(ns);
     let off = 0;
     for (let i = 0; i < sgt.nents && off < this.fmt.size; i++) {
       const seg = sgt.sgl[i]!;

@@ -35,7 +35,9 @@ export class ScanoutEngine {
       off += n;
     }
     this.scanouts++;
-    await this.dev.ctx.soc.clock.sleep(m.timeFor(this.fmt.size));
+    const ns = m.timeFor(this.fmt.size);
+    m.trace('scanout', this.dev.ctx.soc.clock.now, ns, sgt.sgl[0]?.dmaAddress ?? 0, this.fmt.size);
+    await this.dev.ctx.soc.clock.sleep(ns);
     return this.shown;
   }
 }

@@ -1,3 +1,4 @@
+import type { Tracer } from '../lib/index.ts';
 import type { PhysicalMemory } from './memory.ts';
 import type { Prng } from './prng.ts';
 
@@ -88,6 +89,10 @@ export class CpuCache {
   private readonly dirty: Uint8Array;
   private readonly data: Uint8Array;
   private valid = 0;
+  /** Records maintenance operations on the CPU's lane when set. */
+  tracer: Tracer | null = null;
+  /** Simulated time of the maintenance being recorded (the CPU's clock). */
+  now: () => number = () => 0;
   /**
    * Valid lines per 4 KiB page, so that maintenance of a large range can
    * skip the pages the cache holds nothing of instead of probing every line.
@@ -305,6 +310,7 @@ export class CpuCache {
       });
     }
     this.stats.busyNs += ns;
+    if (this.tracer) this.traceOp(clean && inval ? 'clean+invalidate range' : clean ? 'clean range' : 'invalidate range', ns, { addr: '0x' + pa.toString(16), bytes: len });
     return ns;
   }
 
@@ -315,6 +321,7 @@ export class CpuCache {
       if (this.tags[s] !== INVALID) ns += this.maintain(s, clean, inval);
     }
     this.stats.busyNs += ns;
+    if (this.tracer) this.traceOp(clean && inval ? 'flush whole cache' : clean ? 'clean whole cache' : 'invalidate whole cache', ns);
     return ns;
   }
 
@@ -385,6 +392,11 @@ export class CpuCache {
     this.dirty[s] = 0;
     this.valid++;
     return s;
+  }
+
+  private traceOp(name: string, ns: number, args?: Record<string, unknown>): void {
+    const t = this.tracer!;
+    t.complete(t.lane('hardware', 'cpu cache'), name, 'cache', this.now(), ns, args);
   }
 
   private unindex(line: number): void {

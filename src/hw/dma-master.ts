@@ -1,3 +1,4 @@
+import type { Tracer } from '../lib/index.ts';
 import type { Clock } from './clock.ts';
 import type { CpuCache } from './cache.ts';
 import type { Interconnect, MasterPort } from './interconnect.ts';
@@ -44,6 +45,8 @@ export class DmaMaster {
   readonly name: string;
   readonly coherent: boolean;
   translator: Translator | null = null;
+  /** Records each timed transfer on this master's lane when set. */
+  tracer: Tracer | null = null;
   readonly port: MasterPort;
   private readonly mem: PhysicalMemory;
   private readonly cache: CpuCache;
@@ -101,7 +104,10 @@ export class DmaMaster {
 
   /** Reads, then waits the transfer time in simulated ns (the device is busy meanwhile). */
   async read(addr: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): Promise<void> {
-    await this.clock.sleep(this.readNow(addr, dst, dstOff, len));
+    const t = this.clock.now;
+    const ns = this.readNow(addr, dst, dstOff, len);
+    this.trace('dma read', t, ns, addr, len);
+    await this.clock.sleep(ns);
   }
 
   /**
@@ -109,7 +115,9 @@ export class DmaMaster {
    * transfer completes, so a CPU that looks earlier sees the old data.
    */
   async write(addr: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): Promise<void> {
-    await this.clock.sleep(this.timeFor(len));
+    const ns = this.timeFor(len);
+    this.trace('dma write', this.clock.now, ns, addr, len);
+    await this.clock.sleep(ns);
     this.writeNow(addr, src, srcOff, len);
   }
 
@@ -117,8 +125,15 @@ export class DmaMaster {
   async copy(dst: number, src: number, len: number): Promise<void> {
     const tmp = new Uint8Array(len);
     this.readNow(src, tmp, 0, len);
-    await this.clock.sleep(this.timeFor(len));
+    const ns = this.timeFor(len);
+    this.trace('dma copy', this.clock.now, ns, src, len);
+    await this.clock.sleep(ns);
     this.writeNow(dst, tmp, 0, len);
+  }
+
+  /** Records a transfer of `len` bytes at bus address `addr` that takes `ns` from `start`, for drivers timing their own jobs too. */
+  trace(name: string, start: number, ns: number, addr: number, len: number): void {
+    if (this.tracer) this.tracer.complete(this.tracer.lane('hardware', this.name), name, 'dma', start, ns, { addr: '0x' + addr.toString(16), bytes: len });
   }
 
   /** The time a transfer of `bytes` takes on this master's port, in ns. */

@@ -1,4 +1,4 @@
-import { FindingLog } from '../lib/index.ts';
+import { FindingLog, Tracer } from '../lib/index.ts';
 import { CpuCache, type CacheConfig } from './cache.ts';
 import { Clock } from './clock.ts';
 import { Cpu } from './cpu.ts';
@@ -36,6 +36,8 @@ export class Soc {
   readonly masters = new Map<string, DmaMaster>();
   readonly findings: FindingLog;
   readonly seed: number;
+  /** Records a Chrome trace of the run when installed (startTrace); null costs nothing. */
+  tracer: Tracer | null = null;
 
   constructor(cfg: SocHwConfig) {
     this.seed = cfg.seed;
@@ -44,6 +46,7 @@ export class Soc {
     this.mem = new PhysicalMemory(cfg.banks);
     this.bus = new Interconnect();
     this.cache = new CpuCache(this.mem, this.prng, cfg.cache);
+    this.cache.now = () => this.clock.now;
     this.cpu = new Cpu(this.mem, this.cache, this.prng, {
       prefetchProbability: cfg.prefetchProbability ?? 0,
       ioCoherent: cfg.ioCoherent ?? false,
@@ -58,8 +61,17 @@ export class Soc {
     if (this.masters.has(m.name)) throw new Error(`DMA master ${m.name} already exists`);
     const port = this.bus.addMaster({ name: m.name, bandwidth: m.bandwidth, latencyNs: m.latencyNs });
     const dm = new DmaMaster({ name: m.name, coherent: m.coherent }, port, this.mem, this.cache, this.clock, this.bus);
+    dm.tracer = this.tracer;
     this.masters.set(m.name, dm);
     return dm;
+  }
+
+  /** Starts recording a trace of everything the hardware does from now on. */
+  startTrace(limit?: number): Tracer {
+    this.tracer = new Tracer(() => this.clock.now, limit);
+    for (const m of this.masters.values()) m.tracer = this.tracer;
+    this.cache.tracer = this.tracer;
+    return this.tracer;
   }
 
   /** Returns a DMA master by name or throws. */

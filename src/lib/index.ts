@@ -10,3 +10,4 @@ export * from './errno.ts';
 export * from './errors.ts';
 export * from './findings.ts';
 export * from './units.ts';
+export * from './trace.ts';

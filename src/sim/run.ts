@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type Device, type SgTable } from '../dma/index.ts';
 import { attach, detach, dmaBufPut, exportNegotiatedBuffer, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
 import { CaptureEngine, frameFormat, ScanoutEngine } from '../drivers/index.ts';
+import type { Tracer } from '../lib/index.ts';
 import { bootSystem, type System } from './boot.ts';
 import type { PlatformSpec } from './platform.ts';
 import { percentile, type RunResult } from './run-result.ts';
@@ -13,6 +14,8 @@ export interface RunOptions {
   frames?: number;
   /** Called after each displayed frame, for progress bars. */
   onFrame?: (done: number, total: number) => void;
+  /** Records a Chrome trace of the run; it is returned in `trace`. */
+  trace?: boolean;
 }
 
 /** One frame buffer: a dma-buf both devices attached to and mapped once, as V4L2 and KMS importers keep it. */
@@ -35,7 +38,7 @@ interface SharedBuffer {
  * frame rate and scanout at vsync, and checks every displayed frame byte
  * for byte against what the sensor produced.
  */
-export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunOptions = {}, boot: (p: PlatformSpec, seed: number, pressure: number) => System = defaultBoot): Promise<RunResult> {
+export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunOptions = {}, boot: (p: PlatformSpec, seed: number, pressure: number) => System = defaultBoot): Promise<RunResult & { trace?: Tracer }> {
   checkScenarioOnPlatform(s, p);
   const spec = s.spec;
   const seed = opts.seed ?? spec.seed;
@@ -43,6 +46,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   const wall0 = performance.now();
   const sys = boot(p, seed, spec.memoryPressure);
   const { soc, dma, devices } = sys;
+  const tracer = opts.trace ? soc.startTrace() : null;
   const cam = devices.get(spec.pipeline[0]!.device)!;
   const disp = devices.get(spec.pipeline[spec.pipeline.length - 1]!.device)!;
   const fmt = frameFormat(spec.format.width, spec.format.height, spec.format.fourcc);
@@ -98,6 +102,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
           capture.pattern.render(front.frame, expected);
           if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(Buffer.from(expected.buffer))) mismatches++;
           latencies.push(t - front.capturedAt);
+          if (tracer) tracer.complete(tracer.lane('pipeline', 'frames'), `frame ${front.frame}`, 'frame', front.capturedAt, t - front.capturedAt, { mismatch: mismatches > 0 });
           opts.onFrame?.(front.frame + 1, frames);
         }
       }
@@ -138,6 +143,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),
     simTimeNs,
     wallMs: performance.now() - wall0,
+    ...(tracer ? { trace: tracer } : {}),
   };
 }
 

@@ -1,0 +1,31 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { unimem } from './run-cli.ts';
+
+describe('unimem run --trace', () => {
+  it('writes Chrome trace-event JSON: named lanes, complete events with durations, in simulated time', () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'unimem-')), 'trace.json');
+    const r = unimem(['run', 'camera-preview', '--frames', '4', '--trace', f]);
+    expect(r.code).toBe(0);
+    const t = JSON.parse(readFileSync(f, 'utf8'));
+    expect(Array.isArray(t.traceEvents)).toBe(true);
+    expect(t.displayTimeUnit).toBe('ns');
+    for (const e of t.traceEvents) {
+      expect(typeof e.name).toBe('string');
+      expect(['X', 'i', 'C', 'M']).toContain(e.ph);
+      expect(Number.isInteger(e.pid) && Number.isInteger(e.tid)).toBe(true);
+      expect(e.ts).toBeGreaterThanOrEqual(0);
+      if (e.ph === 'X') expect(e.dur).toBeGreaterThanOrEqual(0);
+    }
+    const names = t.traceEvents.filter((e: { ph: string }) => e.ph === 'M').map((e: { args: { name: string } }) => e.args.name);
+    expect(names).toEqual(expect.arrayContaining(['hardware', 'camera', 'display', 'cpu cache', 'frames']));
+    const captures = t.traceEvents.filter((e: { name: string }) => /^capture frame \d+$/.test(e.name));
+    expect(captures).toHaveLength(4);
+    const frames = t.traceEvents.filter((e: { cat: string }) => e.cat === 'frame');
+    expect(frames).toHaveLength(4);
+    // Simulated time: frame n is captured at n/60 s.
+    expect(captures[3].ts).toBeCloseTo((3 * 1e6) / 60, 0);
+  });
+});
