@@ -34,6 +34,8 @@ export class IovaTree {
   private sLimit = 0;
   private sBudget = 0;
   private removedHi = -1;
+  private found = -1;
+  private fSize = 0;
   private wantHi = -1;
 
   constructor(capacity = 64) {
@@ -62,18 +64,9 @@ export class IovaTree {
     this.insertFree(lo, hi);
   }
 
-  /** Inserts [lo, hi], which the caller knows to be free (a highestFit result). */
-  insertFree(lo: number, hi: number): void {
-    const n = this.alloc();
-    this.lo[n] = lo;
-    this.hi[n] = hi;
-    this.left[n] = NIL;
-    this.right[n] = NIL;
-    this.height[n] = 1;
-    this.minLo[n] = lo;
-    this.maxHi[n] = hi;
-    this.maxGap[n] = 0;
-    this.root = this.insertAt(this.root, n);
+  /** Inserts [lo, hi], which the caller knows to be free. */
+  private insertFree(lo: number, hi: number): void {
+    this.root = this.insertAt(this.root, this.newNode(lo, hi));
     this.count++;
   }
 
@@ -119,25 +112,32 @@ export class IovaTree {
   }
 
   /**
-   * Returns the highest lo such that [lo, lo+size) is free, lo is a multiple
-   * of `align`, and lo+size-1 <= limit, looking only at gaps between held
-   * ranges (the owner keeps sentinels at both ends); -1 when none.
+   * Finds the highest lo such that [lo, lo+size) is free, lo is a multiple of
+   * `align` and lo+size-1 <= limit, looking only at gaps between held ranges
+   * (the owner keeps sentinels at both ends), and inserts the range there in
+   * the same descent. Returns lo, or -1 (nothing changed) when none fits.
+   *
+   * A gap of size+align-1 always fits; exact-size gaps may not once aligned,
+   * so the exact search gets a bounded number of failed tries and the
+   * pessimistic one (O(log n)) settles the rest.
    */
-  highestFit(size: number, align: number, limit: number): number {
+  allocFit(size: number, align: number, limit: number): number {
     this.sSize = size;
     this.sAlign = align;
     this.sLimit = limit;
-    // A gap of size+align-1 always fits; exact-size gaps may not once
-    // aligned, so an exact search gets a bounded number of tries and the
-    // pessimistic one (O(log n)) settles the rest.
     this.sBudget = 64;
-    const r = this.fit(this.root);
-    if (r >= 0 || this.sBudget > 0 || align === 1) return r;
-    this.sSize = size + align - 1;
-    this.sBudget = Infinity;
-    const p = this.fit(this.root);
-    if (p < 0) return -1;
-    return p;
+    this.found = -1;
+    this.fSize = size;
+    let root = this.fitInsert(this.root);
+    if (this.found < 0 && this.sBudget <= 0 && align !== 1) {
+      this.sSize = size + align - 1;
+      this.sBudget = Infinity;
+      root = this.fitInsert(this.root);
+    }
+    if (this.found < 0) return -1;
+    this.root = root;
+    this.count++;
+    return this.found;
   }
 
   /** Calls fn(lo, hi) for every range in address order. */
@@ -171,21 +171,55 @@ export class IovaTree {
     check(this.root);
   }
 
-  private fit(n: number): number {
-    if (n === NIL || this.maxGap[n]! < this.sSize || this.minLo[n]! > this.sLimit || this.sBudget <= 0) return -1;
+  /**
+   * Searches right to left for the fit, pruning subtrees whose largest gap
+   * is too small or which lie above the limit, and inserts it; returns the
+   * subtree's new root.
+   */
+  private fitInsert(n: number): number {
+    if (n === NIL || this.maxGap[n]! < this.sSize || this.minLo[n]! > this.sLimit || this.sBudget <= 0) return n;
     const r = this.right[n]!;
     const l = this.left[n]!;
-    const x = this.fit(r);
-    if (x >= 0) return x;
+    const nr = this.fitInsert(r);
+    if (this.found >= 0) {
+      this.right[n] = nr;
+      return this.balance(n);
+    }
     if (r !== NIL) {
       const y = this.tryGap(this.hi[n]! + 1, this.minLo[r]! - 1);
-      if (y >= 0) return y;
+      if (y >= 0) {
+        this.found = y;
+        this.right[n] = this.insertAt(r, this.newNode(y, y + this.fSize - 1));
+        return this.balance(n);
+      }
     }
     if (l !== NIL) {
       const y = this.tryGap(this.maxHi[l]! + 1, this.lo[n]! - 1);
-      if (y >= 0) return y;
+      if (y >= 0) {
+        this.found = y;
+        this.left[n] = this.insertAt(l, this.newNode(y, y + this.fSize - 1));
+        return this.balance(n);
+      }
     }
-    return this.fit(l);
+    const nl = this.fitInsert(l);
+    if (this.found >= 0) {
+      this.left[n] = nl;
+      return this.balance(n);
+    }
+    return n;
+  }
+
+  private newNode(lo: number, hi: number): number {
+    const n = this.alloc();
+    this.lo[n] = lo;
+    this.hi[n] = hi;
+    this.left[n] = NIL;
+    this.right[n] = NIL;
+    this.height[n] = 1;
+    this.minLo[n] = lo;
+    this.maxHi[n] = hi;
+    this.maxGap[n] = 0;
+    return n;
   }
 
   /** Highest aligned start of a request in the free gap [a, b] clipped to the limit, or -1. */

@@ -79,12 +79,12 @@ export class IovaDomain {
     if (!Number.isInteger(size) || size < 1) throw new KernelBug(`alloc_iova: bad size ${size}`);
     const align = sizeAligned ? roundupPow2(size) : 1;
     const limit = Math.min(limitPfn, ANCHOR - 1);
-    const pfn = this.tree.highestFit(size, align, limit);
-    if (pfn < this.startPfn) {
+    // Gaps all lie above the start sentinel, so a fit is never below startPfn.
+    const pfn = this.tree.allocFit(size, align, limit);
+    if (pfn < 0) {
       this.stats.failures++;
       return 0;
     }
-    this.tree.insertFree(pfn, pfn + size - 1);
     this.stats.allocs++;
     return pfn;
   }
