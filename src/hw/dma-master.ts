@@ -11,7 +11,12 @@ import type { PhysicalMemory } from './memory.ts';
  * throws DmaFault when the transaction is terminated.
  */
 export interface Translator {
-  translate(addr: number, write: boolean): { pa: number; run: number };
+  /**
+   * `len` is how many bytes the transaction still wants from `addr`: a
+   * translator may return a run covering several physically contiguous
+   * pages at once (counting each page's translation as it would one by one).
+   */
+  translate(addr: number, write: boolean, len?: number): { pa: number; run: number };
 }
 
 /** A DMA transaction that the master's translation terminated (an IOMMU fault the handler did not fix). */
@@ -163,7 +168,7 @@ export class DmaMaster {
     }
     let off = 0;
     while (off < len) {
-      const { pa, run } = this.translator.translate(addr + off, write);
+      const { pa, run } = this.translator.translate(addr + off, write, len - off);
       const n = Math.min(run, len - off);
       fn(pa, off, n);
       off += n;
