@@ -17,6 +17,8 @@ export interface IommuMapper {
   freeIova(iova: number, size: number): void;
   /** Maps [iova, iova+size) to [pa, pa+size) (iommu_map); throws KernelError. */
   map(iova: number, pa: number, size: number, prot: { read: boolean; write: boolean; cached: boolean }): void;
+  /** Maps 4 KiB pages `pas[0..count)` at consecutive IOVAs from `iova` under one update (iommu_map_sg). */
+  mapPages?(iova: number, pas: ArrayLike<number>, count: number, prot: { read: boolean; write: boolean; cached: boolean }): void;
   /** Unmaps; returns the bytes unmapped (iommu_unmap). */
   unmap(iova: number, size: number): number;
   /** The physical address an IOVA translates to, or -1 (iommu_iova_to_phys). */

@@ -1,4 +1,4 @@
-import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, iommuIovaToPhys, iommuMap, iommuUnmap, type IommuDomain } from '../iommu/index.ts';
+import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, iommuIovaToPhys, iommuMap, iommuMapPageList, iommuUnmap, type IommuDomain } from '../iommu/index.ts';
 import type { IommuMapper } from './device.ts';
 
 /**
@@ -17,7 +17,10 @@ export function iommuDmaMapper(domain: IommuDomain): IommuMapper {
       domain.iovad.freeRange(iova, size);
     },
     map(iova, pa, size, prot) {
-      iommuMap(domain, iova, pa, size, (prot.read ? IOMMU_READ : 0) | (prot.write ? IOMMU_WRITE : 0) | (prot.cached ? IOMMU_CACHE : 0));
+      iommuMap(domain, iova, pa, size, protBits(prot));
+    },
+    mapPages(iova, pas, count, prot) {
+      iommuMapPageList(domain, iova, pas, count, protBits(prot));
     },
     unmap(iova, size) {
       return iommuUnmap(domain, iova, size);
@@ -27,4 +30,8 @@ export function iommuDmaMapper(domain: IommuDomain): IommuMapper {
       return pa === 0 ? -1 : pa;
     },
   };
+}
+
+function protBits(prot: { read: boolean; write: boolean; cached: boolean }): number {
+  return (prot.read ? IOMMU_READ : 0) | (prot.write ? IOMMU_WRITE : 0) | (prot.cached ? IOMMU_CACHE : 0);
 }

@@ -7,6 +7,14 @@ import type { DmaBuffer, DmaMapOps } from './ops.ts';
 import { dropCpuView, makeCpuView } from './remap.ts';
 import { sgPhys, type SgTable } from './scatterlist.ts';
 
+let scratch = new Float64Array(256);
+
+/** A reused array for the page list of one scatterlist mapping (maps never sleep, so one is enough). */
+function pageListScratch(n: number): Float64Array {
+  if (scratch.length < n) scratch = new Float64Array(Math.max(n, scratch.length * 2));
+  return scratch;
+}
+
 /** Orders tried when building a buffer from pages: 1 MiB, 64 KiB, 4 KiB, the SMMU's page sizes. */
 const ALLOC_ORDERS = [8, 4, 0];
 
@@ -162,20 +170,38 @@ function iommuMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number)
   }
   const iova = m.allocIova(total, maskLimit(dev.dmaMaskBits));
   if (iova === null) return 0;
-  const p = prot(dir, dev.coherent);
-  let cur = iova;
+  // Lay the entries out page after page: every 4 KiB page of every entry,
+  // in order, is the list the IOMMU maps from `iova`.
+  const pages = Math.round(total / PAGE_SIZE);
+  const pas = pageListScratch(pages);
   const starts: number[] = [];
+  let cur = iova;
+  let k = 0;
+  for (let i = 0; i < sgt.origNents; i++) {
+    const sg = sgt.sgl[i]!;
+    const len = alignUp(sg.offset + sg.length, PAGE_SIZE);
+    syncForDevice(dev, sgPhys(sg), sg.length, dir, attrs);
+    const pa = sg.pfn * PAGE_SIZE;
+    for (let o = 0; o < len; o += PAGE_SIZE) pas[k++] = pa + o;
+    starts.push(cur + sg.offset);
+    cur += len;
+  }
+  const p = prot(dir, dev.coherent);
   try {
-    for (let i = 0; i < sgt.origNents; i++) {
-      const sg = sgt.sgl[i]!;
-      const len = alignUp(sg.offset + sg.length, PAGE_SIZE);
-      syncForDevice(dev, sgPhys(sg), sg.length, dir, attrs);
-      m.map(cur, sg.pfn * PAGE_SIZE, len, p);
-      starts.push(cur + sg.offset);
-      cur += len;
+    if (m.mapPages) {
+      m.mapPages(iova, pas, pages, p);
+    } else {
+      // A mapper without a page-list call: map physically contiguous runs one by one.
+      let i = 0;
+      while (i < pages) {
+        let j = i + 1;
+        while (j < pages && pas[j] === pas[j - 1]! + PAGE_SIZE) j++;
+        m.map(iova + i * PAGE_SIZE, pas[i]!, (j - i) * PAGE_SIZE, p);
+        i = j;
+      }
     }
   } catch {
-    m.unmap(iova, cur - iova);
+    m.unmap(iova, total);
     m.freeIova(iova, total);
     return 0;
   }

@@ -26,6 +26,8 @@ import type { IoPageAllocator } from './page-allocator.ts';
 import { IOMMU_READ, IOMMU_WRITE, protToPteAttrs, pteAttrsToProt } from './prot.ts';
 
 /** Input (IOVA) and output (physical) address sizes of the format, in bits. */
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('io-pgtable v7s needs a little-endian host');
+
 export const V7S_IAS = 32;
 export const V7S_OAS = 32;
 const TOP = 2 ** 32;
@@ -71,6 +73,8 @@ export class ArmV7sPgtable {
   private readonly l2Partial = new Set<number>();
   private readonly scratch = new Uint8Array(L2_TABLE_BYTES);
   private readonly view = new DataView(this.scratch.buffer);
+  /** The scratch buffer as descriptors; page tables are little-endian, and so must the host be (checked at load). */
+  private readonly words = new Uint32Array(this.scratch.buffer);
   private freed = false;
   private readonly guard: () => void;
   /** Second-level tables in use. */
@@ -164,6 +168,43 @@ export class ArmV7sPgtable {
     }
     this.mem.write(l2 + first * 4, this.scratch, 0, entries * 4);
     return n * pgsize;
+  }
+
+  /**
+   * Maps `count` 4 KiB pages, page i at iova + i * 4 KiB to `pas[start + i]` (the
+   * per-segment map_pages calls of __iommu_map_sg for a scattered list),
+   * with one read and one write of each second-level table it touches.
+   * Returns the bytes mapped. EINVAL/ERANGE/EEXIST as mapPages; on an error
+   * the tables already written stay mapped, for the caller to unmap.
+   */
+  mapPageList(iova: number, pas: ArrayLike<number>, start: number, count: number, prot: number): number {
+    this.checkAlive();
+    this.guard();
+    if (iova % SZ_4K !== 0 || iova < 0 || iova + count * SZ_4K > TOP) {
+      throw kerr(iova % SZ_4K !== 0 ? 'EINVAL' : 'ERANGE', `io-pgtable v7s: page list at iova ${hex(iova)} x ${count}`);
+    }
+    if (!(prot & (IOMMU_READ | IOMMU_WRITE))) return count * SZ_4K;
+    const bits = smallAttrBits(protToPteAttrs(prot));
+    const words = this.words;
+    const limit = 2 ** V7S_OAS;
+    let done = 0;
+    while (done < count) {
+      const va = iova + done * SZ_4K;
+      const l2 = this.l2For(va);
+      const first = (va >>> 12) & 0xff;
+      const n = Math.min(count - done, 256 - first);
+      this.readWords(l2 + first * 4, n);
+      const base = start + done;
+      for (let i = 0; i < n; i++) {
+        if (words[i] !== 0) throw kerr('EEXIST', `io-pgtable v7s: iova ${hex(va + i * SZ_4K)} already mapped (level 2)`);
+        const pa = pas[base + i]!;
+        if (pa < 0 || pa >= limit || (pa & 0xfff) !== 0) throw kerr(pa >= 0 && pa < limit ? 'EINVAL' : 'ERANGE', `io-pgtable v7s: pa ${hex(pa)} cannot be a 4 KiB page`);
+        words[i] = smallDesc(pa, bits);
+      }
+      this.mem.write(l2 + first * 4, this.scratch, 0, n * 4);
+      done += n;
+    }
+    return count * SZ_4K;
   }
 
   /**

@@ -109,6 +109,15 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
   }
   const driver = domain.driver;
   driver.updateStart(domain);
+  try {
+    mapLocked(domain, iova, paddr, size, prot);
+  } finally {
+    driver.updateDone(domain);
+  }
+}
+
+/** Maps inside an update bracket; on failure unmaps what it mapped and rethrows. */
+function mapLocked(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): void {
   let mapped = 0;
   try {
     while (mapped < size) {
@@ -119,12 +128,10 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
     }
   } catch (e) {
     unmapLocked(domain, iova, mapped);
-    driver.updateDone(domain);
     throw e;
   }
   domain.stats.mapCalls++;
   domain.stats.mappedBytes += size;
-  driver.updateDone(domain);
 }
 
 /**
@@ -150,17 +157,57 @@ export function iommuUnmap(domain: IommuDomain, iova: number, size: number): num
  * and the error is thrown.
  */
 export function iommuMapSg(domain: IommuDomain, iova: number, segs: readonly { pa: number; len: number }[], prot: number): number {
-  let off = 0;
-  try {
-    for (const s of segs) {
-      iommuMap(domain, iova + off, s.pa, s.len, prot);
-      off += s.len;
+  const pages: number[] = [];
+  for (const sg of segs) {
+    if (sg.pa % MIN_PAGE !== 0 || sg.len % MIN_PAGE !== 0 || sg.pa < 0) {
+      throw kerr('EINVAL', `iommu_map_sg: unaligned segment pa ${hex(sg.pa)} len ${hex(sg.len)}`);
     }
+    for (let p = 0; p < sg.len; p += MIN_PAGE) pages.push(sg.pa + p);
+  }
+  return iommuMapPageList(domain, iova, pages, pages.length, prot);
+}
+
+/**
+ * Maps 4 KiB pages `pas[0..count)` at consecutive IOVAs from iova, under
+ * one update bracket (__iommu_map_sg syncs once at the end). Physically
+ * contiguous runs of 64 KiB or more go through iommu_map's page-size
+ * choice, so they get large pages, sections or supersections; the rest is
+ * written one second-level table at a time. Returns the bytes mapped; on
+ * failure nothing stays mapped.
+ */
+export function iommuMapPageList(domain: IommuDomain, iova: number, pas: ArrayLike<number>, count: number, prot: number): number {
+  alive(domain, 'iommu_map_sg');
+  if (iova % MIN_PAGE !== 0 || iova < 0) throw kerr('EINVAL', `iommu_map_sg: unaligned iova ${hex(iova)}`);
+  if (iova + count * MIN_PAGE > TOP) throw kerr('ERANGE', `iommu_map_sg: iova ${hex(iova)} + ${count} pages beyond 4 GiB`);
+  domain.driver.updateStart(domain);
+  let i = 0;
+  let small = 0;
+  const flushSmall = (end: number): void => {
+    if (end <= small) return;
+    domain.pgtable.mapPageList(iova + small * MIN_PAGE, pas, small, end - small, prot);
+    domain.stats.pagesMapped[SZ_4K]! += end - small;
+    domain.stats.mappedBytes += (end - small) * MIN_PAGE;
+  };
+  try {
+    while (i < count) {
+      let j = i + 1;
+      while (j < count && pas[j] === pas[j - 1]! + MIN_PAGE) j++;
+      if ((j - i) * MIN_PAGE >= SZ_64K) {
+        flushSmall(i);
+        mapLocked(domain, iova + i * MIN_PAGE, pas[i]!, (j - i) * MIN_PAGE, prot);
+        small = j;
+      }
+      i = j;
+    }
+    flushSmall(count);
   } catch (e) {
-    if (off > 0) iommuUnmap(domain, iova, off);
+    unmapLocked(domain, iova, count * MIN_PAGE);
+    domain.driver.updateDone(domain);
     throw e;
   }
-  return off;
+  domain.stats.mapCalls++;
+  domain.driver.updateDone(domain);
+  return count * MIN_PAGE;
 }
 
 /** Returns the physical address iova maps to in the domain, 0 when unmapped (iommu_iova_to_phys). */
