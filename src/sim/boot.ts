@@ -2,7 +2,7 @@ import { createDevice, createDmaContext, iommuDmaMapper, type Device, type DmaCo
 import { Smmu, Soc } from '../hw/index.ts';
 import { iommuAttachDevice, iommuDevice, iommuDomainAlloc, SmmuDriver, type IommuDomain } from '../iommu/index.ts';
 import { MiB } from '../lib/index.ts';
-import { bootMm, DEFAULT_CMA_NAME, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
+import { bootMm, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
 import { addCmaHeap, addSystemHeap, createDmaBufSystem, registerUdmabuf, type DmaBufSystem } from '../dmabuf/index.ts';
 import { createProcSystem, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
@@ -106,7 +106,8 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
       needsContiguous: d.needsContiguous,
       alignment: d.alignment,
       bounce: d.bounce,
-      cma: area ? (mm.cma.get(area.name) ?? null) : (mm.cma.get(DEFAULT_CMA_NAME) ?? null),
+      // dev->cma_area: only a per-device area; others use the default area (dma_contiguous_default_area).
+      cma: area ? (mm.cma.get(area.name) ?? null) : null,
       iommu: iommuFor(d),
     });
     devices.set(d.name, dev);
