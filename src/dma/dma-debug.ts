@@ -156,7 +156,10 @@ export class DmaDebug {
         if (!e.runs.some(([rpa, rlen]) => pa < rpa + rlen && rpa < pa + len)) continue;
         e.reported = true;
         const what = write ? 'writes' : 'reads';
-        const need = e.dir === DMA_TO_DEVICE ? 'dma_unmap or the end of the transfer' : 'dma_sync_*_for_cpu';
+        const need =
+          e.dir === DMA_TO_DEVICE
+            ? 'dma_unmap or dma_sync_*_for_cpu (for a dma-buf: dma_buf_begin_cpu_access, DMA_BUF_IOCTL_SYNC with DMA_BUF_SYNC_START)'
+            : 'dma_sync_*_for_cpu (for a dma-buf: dma_buf_begin_cpu_access, DMA_BUF_IOCTL_SYNC with DMA_BUF_SYNC_START)';
         const why = e.dir === DMA_FROM_DEVICE || e.dir === 0 ? 'it may see stale cache lines' : 'the device may not see the change';
         this.soc.findings.report(
           'missing-sync',

@@ -1,6 +1,6 @@
 import type { Interruptible, VmArea } from '../fs/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../lib/index.ts';
-import { DMA_BIDIRECTIONAL, DMA_TO_DEVICE, validDirection, type DmaDirection } from '../dma/index.ts';
+import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaSyncSgForCpu, dmaSyncSgForDevice, validDirection, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
 import type { DmaBuf } from './dma-buf.ts';
 import { MAX_SCHEDULE_TIMEOUT } from './dma-fence.ts';
 import { dmaResvUsageRw } from './dma-resv.ts';
@@ -90,3 +90,33 @@ export function dmaBufMmap(dmabuf: DmaBuf, vma: VmArea, pgoff: number): void | P
   vma.pgoff = pgoff;
   return dmabuf.ops.mmap(dmabuf, vma);
 }
+
+/** A device mapping an exporter keeps: what begin/end_cpu_access must sync. */
+export interface ExporterMapping {
+  dev: Device;
+  sgt: SgTable;
+  dir: DmaDirection;
+}
+
+/**
+ * Syncs an exporter's device mappings for the CPU at begin_cpu_access.
+ * Each mapping is synced with the direction it was mapped with, so
+ * dma-debug sees consistent calls and a device that wrote (FROM_DEVICE)
+ * has its lines invalidated for the CPU; every mapping becomes the CPU's.
+ */
+export function syncMappingsForCpu(maps: Iterable<ExporterMapping>): void {
+  for (const m of maps) dmaSyncSgForCpu(m.dev, m.sgt, m.dir);
+}
+
+/**
+ * Hands an exporter's device mappings back at end_cpu_access, readers
+ * first: their sync cleans what the CPU wrote to memory, so that the
+ * invalidate a writer's (FROM_DEVICE) sync does afterwards cannot throw the
+ * CPU's data away.
+ */
+export function syncMappingsForDevice(maps: Iterable<ExporterMapping>): void {
+  const all = [...maps];
+  for (const m of all) if (m.dir !== DMA_FROM_DEVICE) dmaSyncSgForDevice(m.dev, m.sgt, m.dir);
+  for (const m of all) if (m.dir === DMA_FROM_DEVICE) dmaSyncSgForDevice(m.dev, m.sgt, m.dir);
+}
+

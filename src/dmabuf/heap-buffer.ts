@@ -1,6 +1,7 @@
 import { VM_MAYSHARE, VM_SHARED, type VmArea } from '../fs/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../lib/index.ts';
-import { dmaMapSgtable, dmaSyncSgForCpu, dmaSyncSgForDevice, dmaUnmapSg, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
+import { dmaMapSgtable, dmaUnmapSg, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
+import { syncMappingsForCpu, syncMappingsForDevice, type ExporterMapping } from './dma-buf-cpu.ts';
 import type { Mm } from '../mm/index.ts';
 import type { DmaBuf, DmaBufAttachment, DmaBufOps, DmaBufStorageInfo } from './dma-buf.ts';
 
@@ -104,11 +105,11 @@ export function heapBufferOps(style: HeapBufferStyle): DmaBufOps {
       if (b.vmapCnt > 0) b.mm.kas.vunmap(b.vaddr);
       b.free();
     },
-    beginCpuAccess(d, dir) {
-      for (const a of bufOf(d).attachments) for (const m of a.mapped) dmaSyncSgForCpu(a.dev, m.sgt, dir);
+    beginCpuAccess(d) {
+      syncMappingsForCpu(mappingsOf(d));
     },
-    endCpuAccess(d, dir) {
-      for (const a of bufOf(d).attachments) for (const m of a.mapped) dmaSyncSgForDevice(a.dev, m.sgt, dir);
+    endCpuAccess(d) {
+      syncMappingsForDevice(mappingsOf(d));
     },
     mmap(d, vma) {
       const b = bufOf(d);
@@ -160,3 +161,9 @@ function mmapByFault(b: HeapBuffer, vma: VmArea): void {
     },
   };
 }
+
+/** Every device mapping of a heap buffer, with the direction it was mapped with. */
+function mappingsOf(d: DmaBuf): ExporterMapping[] {
+  return [...bufOf(d).attachments].flatMap((a) => a.mapped.map((m) => ({ dev: a.dev, sgt: m.sgt, dir: m.dir })));
+}
+

@@ -1,10 +1,9 @@
+import { syncMappingsForCpu, syncMappingsForDevice, type ExporterMapping } from './dma-buf-cpu.ts';
 import { waitEvent, type VmArea } from '../fs/index.ts';
 import type { MemType } from '../hw/index.ts';
 import { KernelBug, PAGE_SIZE, formatBytes, hex, kerr } from '../lib/index.ts';
 import {
   dmaMapSgtable,
-  dmaSyncSgForCpu,
-  dmaSyncSgForDevice,
   dmaUnmapSg,
   sgAllocTableFromPages,
   type Device,
@@ -530,14 +529,18 @@ export class NegotiatedBacking {
     this.log(`${att.dev.name} unpinned the storage`);
   }
 
-  /** CPU access begins: every mapping into the current storage is synced for the CPU. */
-  beginCpu(dir: DmaDirection): void {
-    for (const m of this.maps) if (m.storage === this.storage) dmaSyncSgForCpu(m.att.dev, m.sgt, dir);
+  /** CPU access begins: every mapping into the current storage is synced for the CPU, each with its own direction. */
+  beginCpu(): void {
+    syncMappingsForCpu(this.currentMappings());
   }
 
-  /** CPU access ends: every mapping is synced back for its device. */
-  endCpu(dir: DmaDirection): void {
-    for (const m of this.maps) if (m.storage === this.storage) dmaSyncSgForDevice(m.att.dev, m.sgt, dir);
+  /** CPU access ends: every mapping is handed back to its device, readers first. */
+  endCpu(): void {
+    syncMappingsForDevice(this.currentMappings());
+  }
+
+  private currentMappings(): ExporterMapping[] {
+    return this.maps.filter((m) => m.storage === this.storage).map((m) => ({ dev: m.att.dev, sgt: m.sgt, dir: m.dir }));
   }
 
   /**
@@ -653,8 +656,8 @@ function negotiatedOps(dynamic: boolean): DmaBufOps {
     mapDmaBuf: (att, dir) => b(att.dmabuf).map(att, dir),
     unmapDmaBuf: (att, sgt, dir) => b(att.dmabuf).unmap(att, sgt, dir),
     release: (d) => b(d).release(),
-    beginCpuAccess: (d, dir) => b(d).beginCpu(dir),
-    endCpuAccess: (d, dir) => b(d).endCpu(dir),
+    beginCpuAccess: (d) => b(d).beginCpu(),
+    endCpuAccess: (d) => b(d).endCpu(),
     mmap: (d, vma) => b(d).mmap(vma),
     vmap: (d) => b(d).vmap(),
     vunmap: (d) => b(d).vunmap(),

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type Device, type SgTable } from '../dma/index.ts';
+import { beginCpuAccess, endCpuAccess, vmap, vunmap } from '../dmabuf/index.ts';
 import { attach, detach, dmaBufPut, exportNegotiatedBuffer, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
 import { CaptureEngine, frameFormat, ScanoutEngine } from '../drivers/index.ts';
 import type { Tracer } from '../lib/index.ts';
@@ -30,6 +31,8 @@ interface SharedBuffer {
   scanout: SgTable;
   frame: number;
   capturedAt: number;
+  /** The kernel's mapping of it, for CPU stages (dma_buf_vmap); 0 when none. */
+  vaddr: number;
 }
 
 /**
@@ -56,6 +59,11 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
 
   const pool: SharedBuffer[] = [];
   for (let i = 0; i < spec.buffers; i++) pool.push(await allocShared(sys, cam, disp, fmt.size, i));
+  const overlays = spec.pipeline.filter((st) => st.role === 'overlay');
+  if (overlays.length > 0) for (const b of pool) b.vaddr = await vmap(b.dmabuf);
+  const overlayLine = new Uint8Array(fmt.stride);
+  /** The byte the CPU overlay `k` draws on frame n. */
+  const overlayValue = (n: number, k: number) => (n * 37 + k * 101 + 1) & 0xff;
 
   const period = Math.round(1e9 / spec.fps);
   const free = [...pool];
@@ -78,6 +86,16 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
       }
       b.capturedAt = soc.clock.now;
       await capture.capture(b.capture, n);
+      for (let k = 0; k < overlays.length; k++) {
+        const o = overlays[k]!;
+        // A CPU stage draws over the top of the frame through the kernel's
+        // cacheable mapping; a correct writer brackets it with
+        // begin/end_cpu_access so the non-coherent display sees the lines.
+        if (o.sync) await beginCpuAccess(b.dmabuf, DMA_TO_DEVICE);
+        overlayLine.fill(overlayValue(n, k));
+        for (let y = 0; y < o.rows; y++) sys.mm.kas.store(b.vaddr + y * fmt.stride, overlayLine, 0, fmt.stride);
+        if (o.sync) await endCpuAccess(b.dmabuf, DMA_TO_DEVICE);
+      }
       b.frame = n;
       lastCaptured = n;
       if (ready) free.push(ready);
@@ -100,6 +118,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
         const bytes = await scanout.scanout(front.scanout);
         if (fresh) {
           capture.pattern.render(front.frame, expected);
+          for (let k = 0; k < overlays.length; k++) expected.fill(overlayValue(front.frame, k), 0, overlays[k]!.rows * fmt.stride);
           if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(Buffer.from(expected.buffer))) mismatches++;
           latencies.push(t - front.capturedAt);
           if (tracer) tracer.complete(tracer.lane('pipeline', 'frames'), `frame ${front.frame}`, 'frame', front.capturedAt, t - front.capturedAt, { mismatch: mismatches > 0 });
@@ -112,6 +131,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   await soc.clock.runUntilSettled(Promise.all([camThread, dispThread]));
   const simTimeNs = soc.clock.now;
   const placement = pool[0]!.backing.explain();
+  for (const b of pool) if (b.vaddr) vunmap(b.dmabuf, b.vaddr);
   for (const b of pool) await freeShared(b);
 
   const cmaStats = [...sys.mm.cma.values()].map((a) => a.stats());
@@ -123,6 +143,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
     seed,
     frames,
     integrity: { ok: mismatches === 0 && latencies.length > 0, mismatches, framesChecked: latencies.length },
+    // The pipeline never copies frame data with the CPU; an overlay draws, it does not copy.
     copies: { cpuBytes: 0, bounceBytes: dma.stats.bounceBytes },
     cache: {
       cleanBytes: c.cleanBytes - cache0.cleanBytes,
@@ -163,7 +184,7 @@ async function allocShared(sys: System, cam: Device, disp: Device, size: number,
   const dispAtt = await attach(dmabuf, disp);
   const capture = await mapAttachment(camAtt, DMA_FROM_DEVICE);
   const scanout = await mapAttachment(dispAtt, DMA_TO_DEVICE);
-  return { dmabuf, backing, camAtt, dispAtt, capture, scanout, frame: -1, capturedAt: 0 };
+  return { dmabuf, backing, camAtt, dispAtt, capture, scanout, frame: -1, capturedAt: 0, vaddr: 0 };
 }
 
 async function freeShared(b: SharedBuffer): Promise<void> {

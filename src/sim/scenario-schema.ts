@@ -2,12 +2,16 @@ import { z } from 'zod';
 
 const name = z.string().regex(/^[a-z][a-z0-9_-]*$/i, 'must be a name of letters, digits, - and _');
 
-/** One stage of a pipeline: a device doing a job on each frame. */
+/** One stage of a pipeline: a device (or the CPU) doing a job on each frame. */
 const stage = z.strictObject({
-  /** What the stage does. */
-  role: z.enum(['capture', 'scanout']),
-  /** The platform device that does it. */
-  device: name,
+  /** What the stage does: capture writes frames, overlay draws on them with the CPU, scanout shows them. */
+  role: z.enum(['capture', 'overlay', 'scanout']),
+  /** The platform device that does it (the CPU for overlay). */
+  device: name.default('cpu'),
+  /** overlay: bracket the CPU's writes with begin/end_cpu_access (DMA_BUF_IOCTL_SYNC), as a correct writer does. */
+  sync: z.boolean().default(true),
+  /** overlay: how many lines at the top of the frame the CPU draws. */
+  rows: z.number().int().min(1).max(4096).default(16),
 });
 
 /** The schema of a scenario file. */
