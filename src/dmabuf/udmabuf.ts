@@ -12,18 +12,21 @@ import {
   type SgTable,
 } from '../dma/index.ts';
 import type { Mm } from '../mm/index.ts';
-import { O_CLOEXEC, O_RDWR, UDMABUF_CREATE, UDMABUF_CREATE_LIST, UDMABUF_FLAGS_CLOEXEC, type UdmabufCreate, type UdmabufCreateList } from '../uapi/index.ts';
+import {
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  O_CLOEXEC,
+  O_RDWR,
+  UDMABUF_CREATE,
+  UDMABUF_CREATE_LIST,
+  UDMABUF_FLAGS_CLOEXEC,
+  type UdmabufCreate,
+  type UdmabufCreateList,
+} from '../uapi/index.ts';
 import { dmaBufFd, dmaBufPut, exportDmaBuf, type DmaBuf, type DmaBufOps, type DmaBufSystem } from './dma-buf.ts';
 
-/**
- * File seals (include/uapi/linux/fcntl.h). The uapi module has no memfd
- * constants yet, so udmabuf carries the two bits it checks and their
- * neighbours.
- */
-export const F_SEAL_SEAL = 0x0001;
-export const F_SEAL_SHRINK = 0x0002;
-export const F_SEAL_GROW = 0x0004;
-export const F_SEAL_WRITE = 0x0008;
+/** The file seals, re-exported for callers that import them from dma-buf (their home is the uapi module). */
+export { F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE } from '../uapi/index.ts';
 
 /** Seals a memfd must have (SEALS_WANTED) and must not have (SEALS_DENIED). */
 const SEALS_WANTED = F_SEAL_SHRINK;

@@ -30,8 +30,23 @@ export const F_GETFD = 1;
 export const F_SETFD = 2;
 export const F_GETFL = 3;
 export const F_SETFL = 4;
-export const F_DUPFD_CLOEXEC = 1030;
+/** Base of the Linux-specific fcntl commands (F_LINUX_SPECIFIC_BASE). */
+export const F_LINUX_SPECIFIC_BASE = 1024;
+export const F_DUPFD_CLOEXEC = F_LINUX_SPECIFIC_BASE + 6;
+/** Sets and reads a pipe's capacity in bytes. */
+export const F_SETPIPE_SZ = F_LINUX_SPECIFIC_BASE + 7;
+export const F_GETPIPE_SZ = F_LINUX_SPECIFIC_BASE + 8;
+/** Adds seals to, and reads the seals of, a memfd (include/uapi/linux/fcntl.h). */
+export const F_ADD_SEALS = F_LINUX_SPECIFIC_BASE + 9;
+export const F_GET_SEALS = F_LINUX_SPECIFIC_BASE + 10;
 export const FD_CLOEXEC = 1;
+
+/** File seals: no further seals, no shrinking, no growing, no writes, no new writable mappings or writes. */
+export const F_SEAL_SEAL = 0x0001;
+export const F_SEAL_SHRINK = 0x0002;
+export const F_SEAL_GROW = 0x0004;
+export const F_SEAL_WRITE = 0x0008;
+export const F_SEAL_FUTURE_WRITE = 0x0010;
 
 /** The only f_flags F_SETFL may change (SETFL_MASK in fs/fcntl.c). */
 export const SETFL_MASK = O_APPEND | O_NONBLOCK | FASYNC | O_DIRECT | O_NOATIME;

@@ -13,6 +13,8 @@ export * from './ioctl.ts';
 export * from './fcntl.ts';
 export * from './mman.ts';
 export * from './poll.ts';
+export * from './eventpoll.ts';
+export * from './memfd.ts';
 export * from './socket.ts';
 export * from './signal.ts';
 export * from './stat.ts';

@@ -17,3 +17,8 @@ export const MAP_FIXED_NOREPLACE = 0x100000;
 
 /** What mmap returns on failure ((void *)-1); the sys surface throws instead. */
 export const MAP_FAILED = -1;
+
+/** mremap(2) flags (include/uapi/linux/mman.h). */
+export const MREMAP_MAYMOVE = 1;
+export const MREMAP_FIXED = 2;
+export const MREMAP_DONTUNMAP = 4;

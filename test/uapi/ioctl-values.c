@@ -12,6 +12,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
+#include <linux/memfd.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <linux/sync_file.h>
@@ -56,6 +58,14 @@ int main(void) {
   P(POLLIN); P(POLLPRI); P(POLLOUT); P(POLLERR); P(POLLHUP); P(POLLNVAL); P(POLLRDNORM); P(POLLWRNORM); P(POLLRDHUP);
   P(SEEK_SET); P(SEEK_CUR); P(SEEK_END);
   P(MSG_CTRUNC); P(MSG_TRUNC); P(MSG_DONTWAIT); P(MSG_NOSIGNAL); P(MSG_CMSG_CLOEXEC); P(SCM_RIGHTS); P(SOL_SOCKET); P(AF_UNIX); P(SOCK_STREAM); P(SOCK_DGRAM); P(SOCK_SEQPACKET);
+  P(F_SETPIPE_SZ); P(F_GETPIPE_SZ); P(F_ADD_SEALS); P(F_GET_SEALS);
+  P(F_SEAL_SEAL); P(F_SEAL_SHRINK); P(F_SEAL_GROW); P(F_SEAL_WRITE); P(F_SEAL_FUTURE_WRITE);
+  P(MFD_CLOEXEC); P(MFD_ALLOW_SEALING); P(MFD_HUGETLB); P(MFD_HUGE_SHIFT); P(MFD_HUGE_MASK);
+  P(MREMAP_MAYMOVE); P(MREMAP_FIXED); P(MREMAP_DONTUNMAP);
+  O(EPOLL_CLOEXEC); P(EPOLL_CTL_ADD); P(EPOLL_CTL_DEL); P(EPOLL_CTL_MOD);
+  P(EPOLLIN); P(EPOLLPRI); P(EPOLLOUT); P(EPOLLERR); P(EPOLLHUP); P(EPOLLRDNORM); P(EPOLLRDBAND); P(EPOLLWRNORM);
+  P(EPOLLWRBAND); P(EPOLLMSG); P(EPOLLRDHUP); P(EPOLLEXCLUSIVE); P(EPOLLWAKEUP); P(EPOLLONESHOT); P(EPOLLET);
+  P(sizeof(struct epoll_event));
   P(sizeof(struct v4l2_format)); P(sizeof(struct v4l2_buffer)); P(sizeof(struct drm_version));
   return 0;
 }
