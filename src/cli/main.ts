@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
-import { formatFindings, formatSummary } from '../report/index.ts';
+import { formatFindings, formatSummary, integrityText } from '../report/index.ts';
 import { builtinPlatforms, builtinScenarios, describePlatform, execProgram, InputError, loadPlatform, loadScenario, runScenario, type RunResult } from '../sim/index.ts';
 import { progressBar } from './progress.ts';
 
@@ -62,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
     else {
       if (r.findings.length > 0) process.stdout.write(formatFindings(r) + '\n');
-      if (!r.integrity.ok) process.stdout.write(`integrity: ${r.integrity.mismatches} frame(s) differ from the source\n`);
+      if (!r.integrity.ok) process.stdout.write(`integrity: ${integrityText(r)}\n`);
       process.stdout.write(r.findings.length === 0 && r.integrity.ok ? `${r.scenario}: clean\n` : `${r.scenario}: ${r.findings.length} finding(s)\n`);
     }
     out.code = r.findings.length > 0 || !r.integrity.ok ? 1 : 0;

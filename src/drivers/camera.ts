@@ -14,6 +14,8 @@ export class CaptureEngine {
   private readonly line: Uint8Array;
   /** Frames written. */
   frames = 0;
+  /** Bytes a faulty engine writes past the end of every frame (a buggy DMA descriptor). */
+  overrun = 0;
 
   constructor(dev: Device, fmt: FrameFormat, seed: number) {
     this.dev = dev;
@@ -34,12 +36,16 @@ export class CaptureEngine {
     m.trace(`capture frame ${n}`, this.dev.ctx.soc.clock.now, ns, sgt.sgl[0]?.dmaAddress ?? 0, this.fmt.size);
     await this.dev.ctx.soc.clock.sleep(ns);
     let off = 0;
+    let end = 0;
     for (let i = 0; i < sgt.nents && off < this.fmt.size; i++) {
       const seg = sgt.sgl[i]!;
       const n2 = Math.min(seg.dmaLength, this.fmt.size - off);
       m.writeNow(seg.dmaAddress, this.line, off, n2);
       off += n2;
+      end = seg.dmaAddress + n2;
     }
+    // The overrun lands right after the last byte of the frame, wherever that maps.
+    if (this.overrun > 0) m.writeNow(end, new Uint8Array(this.overrun).fill(0xbd));
     this.frames++;
   }
 }

@@ -12,12 +12,18 @@ function bytes(n: number): string {
   return formatBytes(n);
 }
 
+/** Why a run's integrity check failed, in one phrase. */
+export function integrityText(r: RunResult): string {
+  if (r.integrity.framesChecked === 0) return 'no frame reached the display';
+  return `${r.integrity.mismatches} of ${r.integrity.framesChecked} shown frame(s) differ from the source`;
+}
+
 /** The human summary of a run: one table a platform engineer reads first. */
 export function formatSummary(r: RunResult): string {
   const rows: [string, string][] = [
     ['scenario', `${r.scenario} on ${r.platform} (seed ${r.seed})`],
     ['frames', `${r.frames} (${r.integrity.framesChecked} shown, ${r.droppedFrames} dropped)`],
-    ['integrity', r.integrity.ok ? 'ok: every shown frame matches the source byte for byte' : `FAILED: ${r.integrity.mismatches} frame(s) differ from the source`],
+    ['integrity', r.integrity.ok ? 'ok: every shown frame matches the source byte for byte' : `FAILED: ${integrityText(r)}`],
     ['zero copy', r.zeroCopy && r.copies.cpuBytes === 0 ? 'yes' : 'no'],
     ['CPU copies', bytes(r.copies.cpuBytes)],
     ['bounce buffers', bytes(r.copies.bounceBytes)],

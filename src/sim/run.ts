@@ -4,6 +4,8 @@ import { beginCpuAccess, endCpuAccess, vmap, vunmap } from '../dmabuf/index.ts';
 import { attach, detach, dmaBufPut, exportNegotiatedBuffer, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
 import { CaptureEngine, frameFormat, ScanoutEngine } from '../drivers/index.ts';
 import type { Tracer } from '../lib/index.ts';
+import { DmaFault } from '../hw/index.ts';
+import { IOMMU_READ, IOMMU_WRITE, iommuMap, iommuSetFaultHandler } from '../iommu/index.ts';
 import { bootSystem, type System } from './boot.ts';
 import type { PlatformSpec } from './platform.ts';
 import { percentile, type RunResult } from './run-result.ts';
@@ -55,6 +57,18 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   const fmt = frameFormat(spec.format.width, spec.format.height, spec.format.fourcc);
   const cache0 = { ...soc.cache.stats };
   const capture = new CaptureEngine(cam, fmt, seed);
+  capture.overrun = spec.pipeline[0]!.overrun;
+  const camDomain = sys.domains.get(cam.name);
+  if (spec.faultHandler === 'map-scratch' && camDomain) {
+    // A handler that papers over a stray DMA: a scratch page at the faulting
+    // address, then retry (what drivers with a "dummy page" do).
+    const scratch = sys.mm.pages.allocPages(0, { zero: true }) * 4096;
+    iommuSetFaultHandler(camDomain, (f) => {
+      iommuMap(camDomain, f.iova - (f.iova % 4096), scratch, 4096, IOMMU_READ | IOMMU_WRITE);
+      return 'retry';
+    });
+  }
+  let faultedFrames = 0;
   const scanout = new ScanoutEngine(disp, fmt);
 
   const pool: SharedBuffer[] = [];
@@ -85,7 +99,16 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
         continue;
       }
       b.capturedAt = soc.clock.now;
-      await capture.capture(b.capture, n);
+      try {
+        await capture.capture(b.capture, n);
+      } catch (e) {
+        if (!(e instanceof DmaFault)) throw e;
+        // The transaction was terminated: this frame is lost, the buffer goes back.
+        faultedFrames++;
+        free.push(b);
+        if (spec.onFault === 'stop') break;
+        continue;
+      }
       for (let k = 0; k < overlays.length; k++) {
         const o = overlays[k]!;
         // A CPU stage draws over the top of the frame through the kernel's
@@ -158,7 +181,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
     },
     cma: { peakBytes: cmaStats.reduce((s, a) => s + a.peakUsedPages * 4096, 0), migrations: cmaStats.reduce((s, a) => s + a.pagesMigrated, 0) },
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
-    droppedFrames: dropped,
+    droppedFrames: dropped + faultedFrames,
     zeroCopy: dma.stats.bounceBytes === 0,
     placement: placement.split('\n').slice(1).map((l) => l.trim()),
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),

@@ -12,6 +12,8 @@ const stage = z.strictObject({
   sync: z.boolean().default(true),
   /** overlay: how many lines at the top of the frame the CPU draws. */
   rows: z.number().int().min(1).max(4096).default(16),
+  /** capture: a buggy device that writes this many bytes past the end of each frame buffer. */
+  overrun: z.number().int().min(0).max(1 << 24).default(0),
 });
 
 /** The schema of a scenario file. */
@@ -33,6 +35,14 @@ export const scenarioSchema = z.strictObject({
   /** Buffers circulating between the stages. */
   buffers: z.number().int().min(2).max(32).default(3),
   pipeline: z.array(stage).min(2),
+  /**
+   * What the capture device's IOMMU fault handler does: 'none' leaves the
+   * SMMU to warn and terminate the transaction; 'map-scratch' maps a scratch
+   * page at the faulting address and retries, so the DMA completes harmlessly.
+   */
+  faultHandler: z.enum(['none', 'map-scratch']).default('none'),
+  /** After a frame's DMA is terminated: drop the frame and go on, or stop the pipeline. */
+  onFault: z.enum(['continue', 'stop']).default('continue'),
   /** Background memory load at boot: the fraction of free memory filled with movable pages. */
   memoryPressure: z.number().min(0).max(0.95).default(0),
 });
