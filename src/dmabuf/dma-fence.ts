@@ -1,12 +1,28 @@
 import { WaitQueueEntry, type Interruptible } from '../fs/index.ts';
 import type { Clock, Timer } from '../hw/index.ts';
-import { ERRNO, KernelBug, errnoName, kerr, type Errno } from '../lib/index.ts';
+import { ERRNO, KernelBug, errnoName, kerr, type Errno, type Tracer } from '../lib/index.ts';
 
 /**
  * The wait that never times out (MAX_SCHEDULE_TIMEOUT). A wait given it
  * returns it again when the fence signals, as schedule_timeout() does.
  */
 export const MAX_SCHEDULE_TIMEOUT = Infinity;
+
+/**
+ * The tracer of each clock whose fences are traced (the dma_fence_signaled
+ * tracepoint). Keyed by clock so that two systems in one process trace
+ * apart, and a fence needs no new constructor argument.
+ */
+const fenceTracers = new WeakMap<Clock, Tracer>();
+
+/**
+ * Records every fence signal on `clock` as an instant event on the trace's
+ * 'fences' lane (the dma_fence_signaled tracepoint); null stops it.
+ */
+export function traceFences(clock: Clock, tracer: Tracer | null): void {
+  if (tracer) fenceTracers.set(clock, tracer);
+  else fenceTracers.delete(clock);
+}
 
 /** Largest errno a fence error may carry (MAX_ERRNO). */
 const MAX_ERRNO = 4095;
@@ -324,6 +340,8 @@ export class DmaFence {
   private signalNow(): void {
     this.signaledBit = true;
     this.timestamp = this.clock.now;
+    const tr = fenceTracers.get(this.clock);
+    if (tr) tr.instant(tr.lane('dma-fence', 'fences'), `signal ${this.getTimelineName()} #${this.seqno}`, 'fence', { driver: this.getDriverName(), context: this.context, seqno: this.seqno, error: this.error });
     const list = this.cbs;
     if (list.length === 0) return;
     this.cbs = [];

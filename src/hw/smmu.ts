@@ -1,5 +1,5 @@
 import { hex } from '../lib/index.ts';
-import type { FindingLog } from '../lib/index.ts';
+import type { FindingLog, Tracer } from '../lib/index.ts';
 import { DmaFault } from './dma-master.ts';
 import type { DmaMaster, Translator } from './dma-master.ts';
 import { BusError } from './memory.ts';
@@ -125,8 +125,10 @@ export class Smmu {
   readonly warnings: string[] = [];
   warningCount = 0;
   readonly findings: FindingLog | null;
+  /** The SoC it sits on: its tracer (when one is installed) records walks and faults on this SMMU's lane. */
+  private readonly host: { readonly tracer?: Tracer | null; readonly clock?: { readonly now: number } };
 
-  constructor(sys: { mem: PhysicalMemory; prng: Prng; findings?: FindingLog }, cfg: SmmuConfig) {
+  constructor(sys: { mem: PhysicalMemory; prng: Prng; findings?: FindingLog; tracer?: Tracer | null; clock?: { readonly now: number } }, cfg: SmmuConfig) {
     if (!Number.isInteger(cfg.contexts) || cfg.contexts < 1 || cfg.contexts > 256) {
       throw new Error(`SMMU ${cfg.name}: contexts must be 1..256 (got ${cfg.contexts})`);
     }
@@ -135,6 +137,7 @@ export class Smmu {
     this.cfg = { tlbiNs: 20, syncNs: 150, maxRetries: 8, ...cfg };
     this.mem = sys.mem;
     this.findings = sys.findings ?? null;
+    this.host = sys;
     this.tlb = new SmmuTlb(cfg.tlbEntries, cfg.contexts, sys.prng);
     for (let i = 0; i < cfg.contexts; i++) this.contexts.push(new SmmuContext(this, i));
   }
@@ -166,6 +169,22 @@ export class Smmu {
     this.warningCount++;
     this.warnings.push(msg);
     if (this.warnings.length > 1000) this.warnings.shift();
+  }
+
+  /** The SoC's tracer, or null when nothing is recorded. */
+  get tracer(): Tracer | null {
+    return this.host.tracer ?? null;
+  }
+
+  /** Records `walks` table walks that took `ns` of descriptor fetches, for a DMA transaction at `iova` starting now. */
+  traceWalks(tr: Tracer, ctx: SmmuContext, iova: number, walks: number, ns: number): void {
+    const now = this.host.clock?.now ?? 0;
+    tr.complete(tr.lane('hardware', this.name), walks === 1 ? 'table walk' : `${walks} table walks`, 'iommu', now, ns, { context: ctx.name, masters: ctx.masters.join('+'), iova: hex(iova), walks });
+  }
+
+  /** Records a translation fault as an instant event on this SMMU's lane. */
+  traceFault(tr: Tracer, f: SmmuFault): void {
+    tr.instant(tr.lane('hardware', this.name), `${f.kind} fault`, 'iommu', { context: f.context.name, iova: hex(f.iova), write: f.write, level: f.level });
   }
 
   /** Accounts `ops` invalidations (or one sync) to the SMMU and context; returns their cost. */
@@ -340,6 +359,24 @@ export class SmmuContext implements Translator {
    * A page that would fault or break the run is left for the next call.
    */
   translate(addr: number, write: boolean, len = 0): { pa: number; run: number } {
+    const tr = this.smmu.tracer;
+    if (tr) return this.translateTraced(tr, addr, write, len);
+    return this.translateUntraced(addr, write, len);
+  }
+
+  /** `translate` recording its walks as one trace event per call (a call covers a whole run of the transfer). */
+  private translateTraced(tr: Tracer, addr: number, write: boolean, len: number): { pa: number; run: number } {
+    const st = this.stats;
+    const walks0 = st.walks;
+    const ns0 = st.walkNs;
+    try {
+      return this.translateUntraced(addr, write, len);
+    } finally {
+      if (st.walks !== walks0) this.smmu.traceWalks(tr, this, addr, st.walks - walks0, st.walkNs - ns0);
+    }
+  }
+
+  private translateUntraced(addr: number, write: boolean, len: number): { pa: number; run: number } {
     const r = this.result;
     if (addr >= this.mVa && addr < this.mEnd && this.smmu.tlb.gen[this.mSlot] === this.mGen && this.allowed(this.mPerm, write)) {
       this.stats.tlbHits++;
@@ -470,6 +507,8 @@ export class SmmuContext implements Translator {
       this.stats.faults++;
       const what = `${kind} fault${level > 0 ? ` (level ${level})` : ''} on DMA ${write ? 'write' : 'read'} at iova ${hex(addr)}`;
       const fault: SmmuFault = { context: this, iova: addr, write, kind, level, message: `${this.name}: ${what}` };
+      const tr = smmu.tracer;
+      if (tr) smmu.traceFault(tr, fault);
       if (kind !== 'disabled' && this.handler) {
         const verdict = this.handler(fault);
         if (verdict === 'retry' && attempt < smmu.cfg.maxRetries) continue;

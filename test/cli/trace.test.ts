@@ -29,3 +29,27 @@ describe('unimem run --trace', () => {
     expect(captures[3].ts).toBeCloseTo((3 * 1e6) / 60, 0);
   });
 });
+
+describe('unimem run --trace: IOMMU', () => {
+  it('records table walks on the SMMU lane with their descriptor-fetch time, and each fault as an instant', () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'unimem-')), 'trace.json');
+    const r = unimem(['run', 'iommu-fault', '--frames', '3', '--trace', f, '--json']);
+    const t = JSON.parse(readFileSync(f, 'utf8'));
+    const json = JSON.parse(r.stdout);
+    type Ev = { name: string; ph: string; cat: string; pid: number; tid: number; dur?: number; args: Record<string, unknown> };
+    const ev: Ev[] = t.traceEvents;
+    const smmuLane = ev.find((e) => e.ph === 'M' && e.args.name === 'smmu0')!;
+    expect(smmuLane).toBeDefined();
+    const walks = ev.filter((e) => e.cat === 'iommu' && e.ph === 'X');
+    expect(walks.length).toBeGreaterThan(0);
+    for (const w of walks) {
+      expect(w.tid).toBe(smmuLane.tid);
+      expect(w.dur).toBeGreaterThan(0);
+    }
+    // Every TLB miss of the run is a walk in the trace.
+    expect(walks.reduce((s, w) => s + (w.args.walks as number), 0)).toBeGreaterThanOrEqual(json.iommu.tlbMisses);
+    const faults = ev.filter((e) => e.cat === 'iommu' && e.ph === 'i');
+    expect(faults).toHaveLength(json.iommu.faults);
+    expect(faults[0]!.name).toBe('translation fault');
+  });
+});
