@@ -10,3 +10,5 @@ export * from './pixel-format.ts';
 export * from './test-pattern.ts';
 export * from './camera.ts';
 export * from './display.ts';
+export * from './v4l2/index.ts';
+export * from './vivid.ts';

@@ -1,0 +1,15 @@
+/**
+ * V4L2 core for drivers: videobuf2 queues (vb2-queue), their two
+ * allocators (vmalloc for CPU-filled buffers, dma-contig for buffers a
+ * device fills by DMA at one address) and device nodes (video-device).
+ * Plane memory is reference counted: the queue, every user mapping and
+ * every exported dma-buf hold it, so freeing buffers orphans memory still
+ * in use. Imported dma-bufs are held from QBUF until the buffer is freed
+ * or given another fd. REQBUFS, QBUF, DQBUF, STREAMON/OFF and release may
+ * sleep; poll, QUERYBUF, EXPBUF and mmap do not.
+ */
+export * from './vb2-memops.ts';
+export * from './vb2-vmalloc.ts';
+export * from './vb2-dma-contig.ts';
+export * from './vb2-queue.ts';
+export * from './video-device.ts';

@@ -1,0 +1,223 @@
+import {
+  DMA_ATTR_SKIP_CPU_SYNC,
+  dmaAllocAttrs,
+  dmaFreeAttrs,
+  dmaMapSgtable,
+  dmaMmapAttrs,
+  dmaUnmapSg,
+  pfnRuns,
+  sgAllocTableFromPages,
+  type Device,
+  type DmaBuffer,
+  type DmaDirection,
+  type SgTable,
+} from '../../dma/index.ts';
+import {
+  attach as dmaBufAttach,
+  detach as dmaBufDetach,
+  exportDmaBuf,
+  mapAttachment,
+  unmapAttachment,
+  type DmaBuf,
+  type DmaBufAttachment,
+  type DmaBufOps,
+  type DmaBufSystem,
+} from '../../dmabuf/index.ts';
+import type { VmArea } from '../../fs/index.ts';
+import { KernelBug, PAGE_SIZE, kerr } from '../../lib/index.ts';
+import type { Vb2DmabufMem, Vb2Mem, Vb2MemOps } from './vb2-memops.ts';
+
+/** exp_name of buffers exported from dma-contig planes (KBUILD_MODNAME of videobuf2-dma-contig). */
+export const VB2_DC_EXP_NAME = 'videobuf2_dma_contig';
+
+/** Maps the frames of `pfns` into `vma` run by run, from its first page. */
+function remapRuns(vma: VmArea, pfns: Uint32Array): void {
+  let addr = vma.start;
+  for (const [pfn, n] of pfnRuns(pfns)) {
+    vma.remapPfnRange(addr, pfn, n * PAGE_SIZE);
+    addr += n * PAGE_SIZE;
+  }
+}
+
+/**
+ * Plane memory from dma_alloc_attrs on the queue's device (struct
+ * vb2_dc_buf): one buffer the device reaches at one DMA address, which
+ * for a device without an IOMMU means physically contiguous (CMA). CPU
+ * mappings use the memory type the DMA API chose (non-cacheable for a
+ * non-coherent device).
+ */
+class DcBuf implements Vb2Mem {
+  readonly size: number;
+  readonly dev: Device;
+  readonly buf: DmaBuffer;
+  private readonly dbs: DmaBufSystem;
+  private refs = 1;
+
+  constructor(dev: Device, dbs: DmaBufSystem, buf: DmaBuffer) {
+    this.dev = dev;
+    this.dbs = dbs;
+    this.buf = buf;
+    this.size = buf.size;
+  }
+
+  get numUsers(): number {
+    return this.refs;
+  }
+
+  /** Takes a reference (refcount_inc of the buffer). */
+  get(): void {
+    if (this.refs <= 0) throw new KernelBug('vb2-dc: reference to a freed buffer');
+    this.refs++;
+  }
+
+  /** Drops a reference; the last frees the DMA buffer (vb2_dc_put). */
+  put(): void {
+    if (this.refs <= 0) throw new KernelBug('vb2-dc: put of a freed buffer');
+    if (--this.refs > 0) return;
+    dmaFreeAttrs(this.dev, this.buf);
+  }
+
+  /** Maps pages from `pgoff` on into a process (vb2_dc_mmap: dma_mmap_attrs). */
+  mmapAt(vma: VmArea, pgoff: number): void {
+    const { pfns, memType } = dmaMmapAttrs(this.dev, this.buf, pgoff, vma.length);
+    vma.memType = memType;
+    remapRuns(vma, pfns);
+    vma.vmOps = { open: () => this.get(), close: () => this.put() };
+    this.get();
+  }
+
+  mmap(vma: VmArea): void {
+    this.mmapAt(vma, 0);
+  }
+
+  getDmabuf(accMode: number): DmaBuf {
+    const d = exportDmaBuf(this.dbs, { ops: dcDmabufOps, size: this.size, flags: accMode, priv: this, expName: VB2_DC_EXP_NAME, creator: 'vivid' });
+    this.get();
+    return d;
+  }
+
+  vaddr(): number | null {
+    return this.buf.cpuAddr;
+  }
+
+  dmaAddr(): number {
+    return this.buf.dmaAddr;
+  }
+}
+
+const dcOf = (d: DmaBuf) => d.priv as DcBuf;
+
+/**
+ * The ops of buffers exported from dma-contig planes (vb2_dc_dmabuf_ops):
+ * an importer's mapping is made at its first map without CPU cache
+ * maintenance (the memory's own type keeps it coherent) and kept until
+ * detach; mmap honours the offset, as dma_mmap_attrs does.
+ */
+const dcDmabufOps: DmaBufOps = {
+  cacheSgtMapping: true,
+  mapDmaBuf(att, dir) {
+    const b = dcOf(att.dmabuf);
+    const sgt = sgAllocTableFromPages(b.buf.pfns, 0, b.buf.pfns.length * PAGE_SIZE);
+    dmaMapSgtable(att.dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
+    return sgt;
+  },
+  unmapDmaBuf: (att, sgt, dir) => dmaUnmapSg(att.dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC),
+  release: (d) => dcOf(d).put(),
+  vmap(d) {
+    const va = dcOf(d).vaddr();
+    if (va === null) throw kerr('EINVAL', 'vb2-dc: buffer has no kernel mapping');
+    return va;
+  },
+  vunmap() {},
+  mmap: (d, vma) => dcOf(d).mmapAt(vma, vma.pgoff),
+  describe(d) {
+    const b = dcOf(d).buf;
+    const runs = pfnRuns(b.pfns).length;
+    return { allocated: true, contiguous: b.contiguous, deviceLocal: false, memType: b.memType, source: `dma_alloc_attrs (${b.source.kind})`, runs };
+  },
+};
+
+/**
+ * A dma-buf imported into a dma-contig queue (vb2_dc_attach_dmabuf): the
+ * queue's device attaches, and each map checks that the device sees one
+ * contiguous DMA range at least as long as the plane.
+ */
+class DcDmabuf implements Vb2DmabufMem {
+  readonly dbuf: DmaBuf;
+  private readonly att: DmaBufAttachment;
+  private readonly size: number;
+  private readonly dir: DmaDirection;
+  private sgt: SgTable | null = null;
+
+  constructor(dbuf: DmaBuf, att: DmaBufAttachment, size: number, dir: DmaDirection) {
+    this.dbuf = dbuf;
+    this.att = att;
+    this.size = size;
+    this.dir = dir;
+  }
+
+  get mapped(): boolean {
+    return this.sgt !== null;
+  }
+
+  /** Maps for the device (vb2_dc_map_dmabuf); EFAULT when the contiguous part is shorter than the plane. */
+  async map(): Promise<void> {
+    if (this.sgt) throw new KernelBug('vb2-dc: dmabuf already mapped');
+    const sgt = await mapAttachment(this.att, this.dir);
+    let contig = 0;
+    let expect = sgt.sgl[0]?.dmaAddress ?? 0;
+    for (let i = 0; i < sgt.nents; i++) {
+      const s = sgt.sgl[i]!;
+      if (s.dmaAddress !== expect) break;
+      contig += s.dmaLength;
+      expect = s.dmaAddress + s.dmaLength;
+    }
+    if (contig < this.size) {
+      await unmapAttachment(this.att, sgt, this.dir);
+      throw kerr('EFAULT', `vb2-dc: contiguous chunk of ${contig} bytes is too small for a ${this.size}-byte plane`);
+    }
+    this.sgt = sgt;
+  }
+
+  async unmap(): Promise<void> {
+    if (!this.sgt) throw new KernelBug('vb2-dc: dmabuf not mapped');
+    const sgt = this.sgt;
+    this.sgt = null;
+    await unmapAttachment(this.att, sgt, this.dir);
+  }
+
+  async detach(): Promise<void> {
+    if (this.sgt) await this.unmap();
+    await dmaBufDetach(this.dbuf, this.att);
+  }
+
+  vaddr(): null {
+    return null;
+  }
+
+  dmaAddr(): number | null {
+    return this.sgt ? this.sgt.sgl[0]!.dmaAddress : null;
+  }
+}
+
+/**
+ * The dma-contig allocator (vb2_dma_contig_memops): planes from
+ * dma_alloc_attrs with `attrs` on the queue's device, exported as
+ * 'videobuf2_dma_contig' dma-bufs on `dbs`; imports attach that device.
+ */
+export function vb2DmaContigMemops(dbs: DmaBufSystem, attrs = 0): Vb2MemOps {
+  return {
+    name: 'vb2-dma-contig',
+    async alloc(dev: Device | null, size: number) {
+      if (!dev) throw new KernelBug('vb2-dc: a queue without a device');
+      const buf = await dmaAllocAttrs(dev, size, attrs);
+      return new DcBuf(dev, dbs, buf);
+    },
+    async attachDmabuf(dev: Device | null, dbuf: DmaBuf, size: number, dir: DmaDirection) {
+      if (!dev) throw new KernelBug('vb2-dc: a queue without a device');
+      if (dbuf.size < size) throw kerr('EFAULT', `vb2-dc: dmabuf of ${dbuf.size} bytes for a ${size}-byte plane`);
+      const att = await dmaBufAttach(dbuf, dev);
+      return new DcDmabuf(dbuf, att, size, dir);
+    },
+  };
+}

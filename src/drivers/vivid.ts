@@ -1,0 +1,291 @@
+import type { Device } from '../dma/index.ts';
+import type { DmaBufSystem } from '../dmabuf/index.ts';
+import type { File, Vfs } from '../fs/index.ts';
+import type { Clock, Timer } from '../hw/index.ts';
+import { KernelBug, kerr } from '../lib/index.ts';
+import type { Mm } from '../mm/index.ts';
+import {
+  V4L2_BUF_TYPE_VIDEO_CAPTURE,
+  V4L2_CAP_EXT_PIX_FORMAT,
+  V4L2_CAP_STREAMING,
+  V4L2_CAP_VIDEO_CAPTURE,
+  V4L2_CAP_VIDEO_OUTPUT,
+  V4L2_COLORSPACE_SRGB,
+  V4L2_FIELD_NONE,
+  V4L2_PIX_FMT_YUYV,
+  type V4l2Capability,
+  type V4l2Format,
+  type V4l2PixFormat,
+} from '../uapi/index.ts';
+import { frameFormat, type FrameFormat } from './pixel-format.ts';
+import { TestPattern } from './test-pattern.ts';
+import {
+  VB2_DMABUF,
+  VB2_MMAP,
+  VB2_USERPTR,
+  Vb2Queue,
+  vb2DmaContigMemops,
+  vb2VmallocMemops,
+  videoRegisterDevice,
+  type Vb2Buffer,
+  type VideoDevice,
+} from './v4l2/index.ts';
+
+/** Video nodes each vivid instance takes (capture, output, meta capture, meta output), so instance 1's capture is /dev/video4. */
+export const VIVID_NODES_PER_INSTANCE = 4;
+
+/** Limits of vivid's capture format (MAX_WIDTH/MAX_HEIGHT, MIN_*). */
+const MIN_WIDTH = 16;
+const MIN_HEIGHT = 16;
+const MAX_WIDTH = 4096;
+const MAX_HEIGHT = 2304;
+
+/** One vivid instance: which allocator its queues use, and the device that DMAs for dma-contig. */
+export interface VividInstanceOptions {
+  allocator: 'vmalloc' | 'dma-contig';
+  /** The DMA device of a dma-contig instance (its platform device); ignored for vmalloc. */
+  device?: Device;
+}
+
+/** What registerVivid takes. */
+export interface VividOptions {
+  vfs: Vfs;
+  dbs: DmaBufSystem;
+  mm: Mm;
+  clock: Clock;
+  /** One entry per instance (n_devs with allocators=); default one vmalloc instance. */
+  instances?: VividInstanceOptions[];
+  /** Seed of the test pattern; instance i uses seed + i. Default 1. */
+  seed?: number;
+  /** Frames per second of the capture thread. Default 30. */
+  fps?: number;
+}
+
+/**
+ * One vivid instance's video capture (struct vivid_dev, capture part): a
+ * vb2 queue with vivid's rules (at least two buffers, requests
+ * supported), /dev/video(4*inst), the format, and the capture thread that
+ * fills one queued buffer per frame period on the simulated clock with a
+ * moving pattern deterministic in the frame number and seed. A vmalloc
+ * instance writes frames with the CPU through the plane's kernel mapping;
+ * a dma-contig instance has its device write them by DMA at the plane's
+ * device address. Frames that find no buffer queued are dropped but
+ * counted in the sequence, as vivid does.
+ */
+export class VividDevice {
+  readonly inst: number;
+  readonly allocator: 'vmalloc' | 'dma-contig';
+  readonly busInfo: string;
+  readonly queue: Vb2Queue;
+  readonly vdev: VideoDevice;
+  readonly device: Device | null;
+  private readonly mm: Mm;
+  private readonly clock: Clock;
+  private readonly seed: number;
+  private readonly periodNs: number;
+  private pix: V4l2PixFormat;
+  private fmt: FrameFormat;
+  private pattern: TestPattern;
+  private frame: Uint8Array;
+  /** Buffers the driver holds, oldest first (vid_cap_active). */
+  private readonly active: Vb2Buffer[] = [];
+  private timer: Timer | null = null;
+  private job: Promise<void> | null = null;
+  private running = false;
+  private sequence = 0;
+  /** Frames written into buffers since boot. */
+  framesCaptured = 0;
+  /** Frame periods that found no buffer. */
+  framesDropped = 0;
+
+  constructor(opts: VividOptions, inst: number, cfg: VividInstanceOptions) {
+    this.inst = inst;
+    this.allocator = cfg.allocator;
+    this.busInfo = `platform:vivid-${String(inst).padStart(3, '0')}`;
+    this.mm = opts.mm;
+    this.clock = opts.clock;
+    this.seed = (opts.seed ?? 1) + inst;
+    const fps = opts.fps ?? 30;
+    if (!(fps > 0)) throw kerr('EINVAL', `vivid: fps ${fps}`);
+    this.periodNs = Math.round(1e9 / fps);
+    if (cfg.allocator === 'dma-contig' && !cfg.device) throw kerr('EINVAL', 'vivid: a dma-contig instance needs a device');
+    this.device = cfg.allocator === 'dma-contig' ? cfg.device! : null;
+    this.fmt = frameFormat(640, 480, 'YUYV');
+    this.pix = this.pixOf(this.fmt);
+    this.pattern = new TestPattern(this.fmt, this.seed);
+    this.frame = new Uint8Array(this.fmt.size);
+    const memOps = cfg.allocator === 'vmalloc' ? vb2VmallocMemops(opts.mm, opts.dbs) : vb2DmaContigMemops(opts.dbs);
+    this.queue = new Vb2Queue({
+      type: V4L2_BUF_TYPE_VIDEO_CAPTURE,
+      // vivid leaves USERPTR out for dma-contig, which cannot take scattered user pages
+      ioModes: VB2_MMAP | VB2_DMABUF | (cfg.allocator === 'vmalloc' ? VB2_USERPTR : 0),
+      memOps,
+      dev: this.device,
+      minBuffersNeeded: 2,
+      supportsRequests: true,
+      clock: opts.clock,
+      ops: {
+        queueSetup: (q, count) => ({ count: Math.max(count, 2 - q.numBuffers), size: this.pix.sizeimage }),
+        bufPrepare: (vb) => {
+          if (vb.planeSize < this.pix.sizeimage) throw kerr('EINVAL', `vivid: plane of ${vb.planeSize} bytes < ${this.pix.sizeimage}`);
+        },
+        bufQueue: (vb) => {
+          this.active.push(vb);
+        },
+        startStreaming: () => this.startStreaming(),
+        stopStreaming: () => this.stopStreaming(),
+      },
+    });
+    this.vdev = videoRegisterDevice({
+      vfs: opts.vfs,
+      nr: inst * VIVID_NODES_PER_INSTANCE,
+      name: `vivid-${String(inst).padStart(3, '0')}-vid-cap`,
+      deviceCaps: V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT,
+      queue: this.queue,
+      ioctlOps: {
+        querycap: (_f: File, cap: V4l2Capability) => {
+          cap.driver = 'vivid';
+          cap.card = 'vivid';
+          cap.bus_info = this.busInfo;
+          cap.capabilities = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT;
+        },
+        gFmt: (_f: File, f: V4l2Format) => {
+          f.fmt = { pix: { ...this.pix } };
+        },
+        sFmt: (_f: File, f: V4l2Format) => this.sFmt(f),
+      },
+    });
+  }
+
+  /** The node's path. */
+  get path(): string {
+    return this.vdev.node.path;
+  }
+
+  /** The current capture format. */
+  get format(): FrameFormat {
+    return this.fmt;
+  }
+
+  /** The frame the pattern gives for sequence number `n`, as it lands in a buffer. */
+  expectedFrame(n: number): Uint8Array {
+    return this.pattern.frame(n);
+  }
+
+  private pixOf(fmt: FrameFormat): V4l2PixFormat {
+    return {
+      width: fmt.width,
+      height: fmt.height,
+      pixelformat: V4L2_PIX_FMT_YUYV,
+      field: V4L2_FIELD_NONE,
+      bytesperline: fmt.stride,
+      sizeimage: fmt.size,
+      colorspace: V4L2_COLORSPACE_SRGB,
+      priv: 0,
+      flags: 0,
+      ycbcr_enc: 0,
+      quantization: 0,
+      xfer_func: 0,
+    };
+  }
+
+  /**
+   * Sets the capture format (vivid_s_fmt_vid_cap after try_fmt): sizes are
+   * clamped to vivid's limits, widths made even, every pixel format
+   * becomes YUYV, the field progressive; EBUSY while buffers exist.
+   */
+  private sFmt(f: V4l2Format): void {
+    const req = f.fmt?.pix;
+    if (!req) throw kerr('EFAULT', 'S_FMT: no pix format');
+    const w = Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, (req.width >>> 0) & ~1));
+    const h = Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, req.height >>> 0));
+    const fmt = frameFormat(w, h, 'YUYV');
+    const pix = this.pixOf(fmt);
+    if (this.queue.busy) {
+      f.fmt = { pix: { ...this.pix } };
+      throw kerr('EBUSY', 'vivid: S_FMT while buffers are allocated');
+    }
+    this.fmt = fmt;
+    this.pix = pix;
+    this.pattern = new TestPattern(fmt, this.seed);
+    this.frame = new Uint8Array(fmt.size);
+    f.fmt = { pix: { ...pix } };
+  }
+
+  /** Starts the capture thread (vivid_start_generating_vid_cap). */
+  private startStreaming(): void {
+    if (this.running) throw new KernelBug('vivid: capture thread already running');
+    this.running = true;
+    this.sequence = 0;
+    this.timer = this.clock.after(this.periodNs, () => this.tick());
+  }
+
+  /** One frame period: fill the oldest buffer, then wait for the next period. */
+  private tick(): void {
+    this.timer = null;
+    if (!this.running) return;
+    const n = this.sequence++;
+    this.job = this.clock.spawn(() => this.produce(n)).finally(() => {
+      this.job = null;
+      if (this.running) this.timer = this.clock.after(this.periodNs, () => this.tick());
+    });
+    // a failed frame is kept and rethrown by the clock; the chain itself must not reject unobserved
+    this.job.catch(() => undefined);
+  }
+
+  /** Writes frame `n` into the oldest active buffer and completes it, or counts a drop. */
+  private async produce(n: number): Promise<void> {
+    const vb = this.active.shift();
+    if (!vb) {
+      this.framesDropped++;
+      return;
+    }
+    const size = this.fmt.size;
+    this.pattern.render(n, this.frame);
+    let ok = true;
+    if (this.allocator === 'vmalloc') {
+      let va = vb.planeVaddr();
+      const pages = va === null ? vb.planePages() : null;
+      if (pages) va = this.mm.kas.vmap(pages, 'wb');
+      if (va === null) ok = false;
+      else {
+        this.mm.kas.store(va, this.frame, 0, size);
+        if (pages) this.mm.kas.vunmap(va);
+      }
+    } else {
+      const addr = vb.planeDmaAddr();
+      if (addr === null) ok = false;
+      else {
+        const m = this.device!.master;
+        m.trace(`vivid frame ${n}`, this.clock.now, m.timeFor(size), addr, size);
+        await m.write(addr, this.frame, 0, size);
+      }
+    }
+    vb.bytesused = ok ? size : 0;
+    vb.sequence = n;
+    vb.field = V4L2_FIELD_NONE;
+    vb.timestampNs = this.clock.now;
+    if (ok) this.framesCaptured++;
+    this.queue.bufferDone(vb, ok ? 'done' : 'error');
+  }
+
+  /** Stops the capture thread and gives every buffer back as failed (vivid_stop_generating_vid_cap). */
+  private async stopStreaming(): Promise<void> {
+    this.running = false;
+    this.timer?.cancel();
+    this.timer = null;
+    if (this.job) await this.job;
+    while (this.active.length > 0) this.queue.bufferDone(this.active.shift()!, 'error');
+  }
+}
+
+/**
+ * Registers vivid's capture devices (vivid_probe for n_devs instances):
+ * instance i gets /dev/video(4*i) and bus_info platform:vivid-00i, with
+ * vb2-vmalloc or vb2-dma-contig buffers as its options say. EEXIST when a
+ * node is taken.
+ */
+export function registerVivid(opts: VividOptions): VividDevice[] {
+  const insts = opts.instances ?? [{ allocator: 'vmalloc' }];
+  return insts.map((cfg, i) => new VividDevice(opts, i, cfg));
+}
