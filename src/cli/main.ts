@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
-import { formatFindings, formatSummary, integrityText } from '../report/index.ts';
+import { formatFindings, formatSummary, integrityText, renderReportHtml, ReportCollector } from '../report/index.ts';
 import { builtinPlatforms, builtinScenarios, describePlatform, execProgram, InputError, loadPlatform, loadScenario, runScenario, type RunResult } from '../sim/index.ts';
 import { progressBar } from './progress.ts';
 
@@ -35,16 +35,19 @@ export async function main(argv: string[]): Promise<number> {
       .option('--seed <n>', 'seed of every random choice (default: the scenario\'s own)', intArg('--seed'))
       .option('--frames <n>', 'number of frames (default: the scenario\'s own)', intArg('--frames'))
       .option('--json', 'print one JSON object instead of the summary')
-      .option('--trace <file>', 'write a Chrome trace-event JSON file (opens in Perfetto)');
+      .option('--trace <file>', 'write a Chrome trace-event JSON file (opens in Perfetto)')
+      .option('--report <file>', 'write a self-contained HTML report (memory map, IOVA spaces, buffer graph, plots over time)');
 
   const execute = async (what: string, opts: RunOpts): Promise<RunResult> => {
     const s = loadScenario(what);
     const p = loadPlatform(opts.platform ?? s.spec.platform);
     const bar = opts.json ? null : progressBar(process.stderr);
     try {
-      const r = await runScenario(s, p, { seed: opts.seed, frames: opts.frames, onFrame: bar?.update, trace: opts.trace !== undefined });
+      const collector = opts.report !== undefined ? new ReportCollector() : undefined;
+      const r = await runScenario(s, p, { seed: opts.seed, frames: opts.frames, onFrame: bar?.update, trace: opts.trace !== undefined, observer: collector });
       if (opts.trace !== undefined && r.trace) writeFileSync(opts.trace, JSON.stringify(r.trace.toJSON()));
       delete r.trace;
+      if (collector && opts.report !== undefined) writeFileSync(opts.report, renderReportHtml({ result: r, capture: collector.capture() }));
       return r;
     } finally {
       bar?.done();
@@ -128,6 +131,7 @@ export async function main(argv: string[]): Promise<number> {
 
 interface RunOpts {
   trace?: string;
+  report?: string;
   platform?: string;
   seed?: number;
   frames?: number;

@@ -1,7 +1,16 @@
 /**
  * DOC: report — what a run tells its user
  *
- * Pure formatting of a RunResult: the summary table, the findings list.
- * Nothing here changes or re-runs the simulation.
+ * Formatting of a RunResult: the summary table, the findings list, and the
+ * self-contained HTML report. The only part that touches a live system is
+ * the ReportCollector, a RunObserver the run calls: it reads counters on a
+ * timer of the simulated clock and snapshots memory, IOVA spaces and
+ * buffers once the pipeline finishes, before teardown; it never changes
+ * state, so a run with a report gives the same result as one without.
+ * Nothing here re-runs the simulation.
  */
 export * from './summary.ts';
+export * from './report-data.ts';
+export * from './collect.ts';
+export * from './svg.ts';
+export * from './html.ts';

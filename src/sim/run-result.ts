@@ -1,4 +1,5 @@
 import type { Finding } from '../lib/index.ts';
+import type { System } from './boot.ts';
 
 /** What a run measured: the JSON contract of `unimem run --json` (DESIGN.md). */
 export interface RunResult {
@@ -26,4 +27,18 @@ export function percentile(values: number[], p: number): number {
   if (values.length === 0) return 0;
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/**
+ * Watches a run from inside, for the HTML report's time series and
+ * snapshots. The run calls it but never depends on what it does; it must
+ * only read state (and may set timers on the clock that only read).
+ */
+export interface RunObserver {
+  /** The system booted (frame buffers not yet allocated); `periodNs` is the frame period. */
+  booted(sys: System, periodNs: number): void;
+  /** Frame `frame`, captured at `capturedAtNs`, was shown at `shownAtNs` (simulated ns). */
+  frameShown(frame: number, capturedAtNs: number, shownAtNs: number): void;
+  /** The pipeline finished: frame buffers are still allocated, attached and mapped. */
+  finished(sys: System): void;
 }

@@ -1,14 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type Device, type SgTable } from '../dma/index.ts';
 import { beginCpuAccess, endCpuAccess, vmap, vunmap } from '../dmabuf/index.ts';
-import { attach, detach, dmaBufPut, exportNegotiatedBuffer, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
+import { attach, detach, traceFences, dmaBufPut, exportNegotiatedBuffer, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
 import { CaptureEngine, frameFormat, ScanoutEngine } from '../drivers/index.ts';
 import type { Tracer } from '../lib/index.ts';
 import { DmaFault } from '../hw/index.ts';
 import { IOMMU_READ, IOMMU_WRITE, iommuMap, iommuSetFaultHandler } from '../iommu/index.ts';
 import { bootSystem, type System } from './boot.ts';
 import type { PlatformSpec } from './platform.ts';
-import { percentile, type RunResult } from './run-result.ts';
+import { percentile, type RunObserver, type RunResult } from './run-result.ts';
 import { checkScenarioOnPlatform, type LoadedScenario } from './scenario.ts';
 
 /** Options of one run; each overrides the scenario's own value. */
@@ -19,6 +19,8 @@ export interface RunOptions {
   onFrame?: (done: number, total: number) => void;
   /** Records a Chrome trace of the run; it is returned in `trace`. */
   trace?: boolean;
+  /** Watches the run (the HTML report's sampler and snapshots). */
+  observer?: RunObserver;
 }
 
 /** One frame buffer: a dma-buf both devices attached to and mapped once, as V4L2 and KMS importers keep it. */
@@ -52,6 +54,8 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   const sys = boot(p, seed, spec.memoryPressure);
   const { soc, dma, devices } = sys;
   const tracer = opts.trace ? soc.startTrace() : null;
+  if (tracer) traceFences(soc.clock, tracer);
+  opts.observer?.booted(sys, Math.round(1e9 / spec.fps));
   const cam = devices.get(spec.pipeline[0]!.device)!;
   const disp = devices.get(spec.pipeline[spec.pipeline.length - 1]!.device)!;
   const fmt = frameFormat(spec.format.width, spec.format.height, spec.format.fourcc);
@@ -145,6 +149,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
           if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(Buffer.from(expected.buffer))) mismatches++;
           latencies.push(t - front.capturedAt);
           if (tracer) tracer.complete(tracer.lane('pipeline', 'frames'), `frame ${front.frame}`, 'frame', front.capturedAt, t - front.capturedAt, { mismatch: mismatches > 0 });
+          opts.observer?.frameShown(front.frame, front.capturedAt, t);
           opts.onFrame?.(front.frame + 1, frames);
         }
       }
@@ -154,6 +159,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   await soc.clock.runUntilSettled(Promise.all([camThread, dispThread]));
   const simTimeNs = soc.clock.now;
   const placement = pool[0]!.backing.explain();
+  opts.observer?.finished(sys);
   for (const b of pool) if (b.vaddr) vunmap(b.dmabuf, b.vaddr);
   for (const b of pool) await freeShared(b);
 

@@ -1,0 +1,84 @@
+import type { RunResult } from '../sim/index.ts';
+
+/**
+ * Counters sampled every `intervalNs` of simulated time during a run: one
+ * entry per sample in every array, all values cumulative since boot (the
+ * report turns them into rates per interval).
+ */
+export interface RunSamples {
+  intervalNs: number;
+  /** Simulated time of each sample, ns. */
+  t: number[];
+  /** Interconnect ports (bus masters, the CPU included) in order. */
+  masters: string[];
+  /** Bytes each master moved (read + written) by each sample: [master][sample]. */
+  masterBytes: number[][];
+  cacheCleanBytes: number[];
+  cacheInvalidateBytes: number[];
+  /** Whole-cache clean/invalidate operations (they move no counted bytes, so they are counted apart). */
+  cacheFullFlushes: number[];
+  cmaAreas: string[];
+  /** Bytes handed out as CMA buffers at each sample: [area][sample]. */
+  cmaUsedBytes: number[][];
+}
+
+/** One displayed frame: when the sensor started it and when the display showed it (simulated ns). */
+export interface FrameSample {
+  frame: number;
+  capturedAtNs: number;
+  shownAtNs: number;
+}
+
+/** A run of physical pages with one owner. */
+export interface MemRegion {
+  base: number;
+  size: number;
+  /** Who holds the pages: `dma-buf 3 (frame buffer 0)`, `page-cache`, `kernel`, `reserved`, ... */
+  owner: string;
+}
+
+/** The physical memory map when the pipeline finished. */
+export interface MemoryMap {
+  banks: { name: string; base: number; size: number; kind: string }[];
+  cma: { name: string; base: number; size: number; usedBytes: number; borrowedBytes: number; devices: string[] }[];
+  /** Allocated runs in address order; free pages are the gaps. */
+  regions: MemRegion[];
+}
+
+/** A device's I/O virtual address space: its DMA domain's allocated IOVA ranges. */
+export interface IovaSpace {
+  device: string;
+  domain: string;
+  apertureStart: number;
+  apertureEnd: number;
+  /** Allocated ranges in address order, labelled with the buffer mapped there when known. */
+  ranges: { start: number; size: number; owner: string }[];
+}
+
+/** One dma-buf with who exports it, who imports it and which processes hold it. */
+export interface BufferNode {
+  ino: number;
+  name: string;
+  size: number;
+  exporter: string;
+  creator: string;
+  /** The exporter's account of the storage (contiguous or scattered, where). */
+  storage: string;
+  attachments: { device: string; mapped: string[] }[];
+  holders: { pid: number; comm: string; fd: number }[];
+}
+
+/** Everything a report shows besides the RunResult. */
+export interface ReportCapture {
+  samples: RunSamples;
+  frames: FrameSample[];
+  memory: MemoryMap;
+  iova: IovaSpace[];
+  buffers: BufferNode[];
+}
+
+/** The input of the HTML report: what the run measured and what was captured during it. */
+export interface ReportInput {
+  result: RunResult;
+  capture: ReportCapture;
+}
