@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { buildPlots, renderReportHtml, ReportCollector, type ReportCapture } from '../../src/report/index.ts';
+import { loadPlatform, loadScenario, runScenario, type RunResult } from '../../src/sim/index.ts';
+
+const FRAMES = 6;
+
+async function run(name: string, collector?: ReportCollector): Promise<RunResult> {
+  const s = loadScenario(name);
+  const r = await runScenario(s, loadPlatform(s.spec.platform), { frames: FRAMES, observer: collector });
+  return { ...r, wallMs: 0 };
+}
+
+describe('ReportCollector', () => {
+  it('only reads: a run with it gives the same result as one without', async () => {
+    const plain = await run('camera-preview');
+    const watched = await run('camera-preview', new ReportCollector());
+    expect(watched).toEqual(plain);
+  });
+
+  it('samples counters over the whole run and snapshots memory, IOVA spaces and buffers before teardown', async () => {
+    const c = new ReportCollector();
+    const r = await run('camera-preview', c);
+    const cap: ReportCapture = c.capture();
+    const s = cap.samples;
+    const period = Math.round(1e9 / 60);
+    expect(s.intervalNs).toBe(period);
+    expect(s.t[0]).toBe(0);
+    expect(s.t[s.t.length - 1]).toBe(r.simTimeNs);
+    for (let i = 1; i < s.t.length; i++) expect(s.t[i]!).toBeGreaterThan(s.t[i - 1]!);
+    // Every byte the camera wrote is in its counter by the end: FRAMES frames of 1280x720 XR24.
+    const cam = s.masters.indexOf('camera');
+    expect(s.masterBytes[cam]![s.t.length - 1]).toBe(FRAMES * 1280 * 720 * 4);
+    expect(s.masterBytes[cam]![0]).toBe(0);
+    // CMA use: nothing at boot, the three frame buffers in the display's area afterwards.
+    const disp = s.cmaAreas.indexOf('display');
+    const bufBytes = Math.ceil((1280 * 720 * 4) / 4096) * 4096;
+    expect(s.cmaUsedBytes[disp]![0]).toBe(0);
+    expect(s.cmaUsedBytes[disp]![s.t.length - 1]).toBe(3 * bufBytes);
+    expect(cap.frames.map((f) => f.frame)).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const f of cap.frames) expect(f.shownAtNs - f.capturedAtNs).toBeGreaterThan(0);
+
+    // Memory map: each frame buffer is one run of its own inside the display's CMA area.
+    const area = cap.memory.cma.find((a) => a.name === 'display')!;
+    expect(area.usedBytes).toBe(3 * bufBytes);
+    const bufRegions = cap.memory.regions.filter((g) => g.owner.startsWith('dma-buf'));
+    expect(bufRegions).toHaveLength(3);
+    for (const g of bufRegions) {
+      expect(g.size).toBe(bufBytes);
+      expect(g.base).toBeGreaterThanOrEqual(area.base);
+      expect(g.base + g.size).toBeLessThanOrEqual(area.base + area.size);
+    }
+    for (let i = 1; i < cap.memory.regions.length; i++) {
+      const a = cap.memory.regions[i - 1]!;
+      expect(cap.memory.regions[i]!.base).toBeGreaterThanOrEqual(a.base + a.size);
+    }
+
+    // IOVA: the camera (behind the SMMU) has the three buffers mapped; the display has no domain.
+    const camIova = cap.iova.find((v) => v.device === 'camera')!;
+    expect(camIova.ranges.filter((x) => x.owner.startsWith('dma-buf'))).toHaveLength(3);
+    for (const x of camIova.ranges) expect(x.size).toBeGreaterThanOrEqual(bufBytes);
+    expect(cap.iova.find((v) => v.device === 'display')).toBeUndefined();
+
+    // Buffer graph: three buffers, each attached to and mapped by both devices.
+    expect(cap.buffers).toHaveLength(3);
+    for (const b of cap.buffers) {
+      expect(b.exporter).toBe('scenario');
+      expect(b.attachments.map((a) => a.device).sort()).toEqual(['camera', 'display']);
+      for (const a of b.attachments) expect(a.mapped).toHaveLength(1);
+      expect(b.holders).toEqual([]);
+    }
+  });
+
+  it('throws when asked for a capture before the run finished', () => {
+    expect(() => new ReportCollector().capture()).toThrow(/not finished/);
+  });
+});
+
+describe('renderReportHtml', () => {
+  it('writes one self-contained page: inlined chart library, data for every plot, SVG maps and graph', async () => {
+    const c = new ReportCollector();
+    const r = await run('overlay', c);
+    const cap = c.capture();
+    const html = renderReportHtml({ result: r, capture: cap });
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    // Nothing is fetched at view time.
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|url\(\s*['"]?https?:/i);
+    expect(html).toContain('uPlot');
+    const data = JSON.parse(/<script id="plot-data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!);
+    expect(data.map((p: { id: string }) => p.id)).toEqual(['plot-bandwidth', 'plot-cache', 'plot-cma', 'plot-latency']);
+    for (const p of data) {
+      expect(p.xLabel).toMatch(/\(ms\)/);
+      expect(p.yLabel).toMatch(/\((MB\/s|KiB|MiB|ms)\)/);
+      expect(p.x.length).toBeGreaterThan(1);
+      for (const s of p.series) expect(s.values).toHaveLength(p.x.length);
+    }
+    for (const id of ['plot-bandwidth', 'plot-cache', 'plot-cma', 'plot-latency']) expect(html).toContain(`<div class="plot" id="${id}">`);
+    // One bar per memory bank and per CMA area, one per IOMMU device, and the graph.
+    const bars = html.match(/<svg class="bar"/g)!.length;
+    expect(bars).toBe(cap.memory.banks.length + cap.memory.cma.length + cap.iova.filter((v) => v.ranges.length > 0).length);
+    expect(html).toContain('<svg class="graph"');
+    expect(html).toContain('dma-buf 1 (frame buffer 0)');
+  });
+
+  it('plots rates that add up to the counters: bandwidth x interval = bytes moved', async () => {
+    const c = new ReportCollector();
+    await run('camera-preview', c);
+    const cap = c.capture();
+    const [bw] = buildPlots(cap);
+    const cam = bw!.series.find((s) => s.label === 'camera')!;
+    let bytes = 0;
+    // values[0] repeats the first interval's rate (the step drawn before it).
+    for (let i = 1; i < bw!.x.length; i++) bytes += cam.values[i]! * 1e6 * ((bw!.x[i]! - bw!.x[i - 1]!) / 1e3);
+    expect(bytes).toBeCloseTo(FRAMES * 1280 * 720 * 4, -2);
+    const lat = buildPlots(cap)[3]!;
+    expect(lat.series[0]!.values).toHaveLength(FRAMES);
+  });
+});
