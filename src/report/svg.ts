@@ -13,6 +13,11 @@ export function size(n: number): string {
   return `${n} B`;
 }
 
+/** `s` cut to `n` characters, with an ellipsis when cut. */
+function clip(s: string, n: number): string {
+  return s.length <= n ? s : s.slice(0, n - 1) + '\u2026';
+}
+
 function hex(n: number): string {
   return '0x' + n.toString(16).padStart(8, '0');
 }
@@ -85,11 +90,11 @@ export function addressBar(
     // Labels alternate between two rows so that neighbouring areas stay readable.
     parts.push(`<text x="${Math.min(x(a), W - 160).toFixed(2)}" y="${y0 + h + 30 + (k % 2) * 13}" class="outline-label">${esc(o.label)}</text>`);
   });
-  const ticks = 5;
-  for (let i = 0; i <= ticks; i++) {
-    const a = start + Math.round((span * i) / ticks);
+  // Ticks on round addresses: a power-of-two step giving at most about six.
+  const step = 2 ** Math.max(0, Math.ceil(Math.log2(span / 6)));
+  for (let a = Math.ceil(start / step) * step; a <= end; a += step) {
     const tx = x(a);
-    const anchor = i === 0 ? 'start' : i === ticks ? 'end' : 'middle';
+    const anchor = tx < BAR_X + 40 ? 'start' : tx > BAR_X + BAR_W - 40 ? 'end' : 'middle';
     parts.push(`<line x1="${tx.toFixed(2)}" y1="${y0 + h}" x2="${tx.toFixed(2)}" y2="${y0 + h + 4}" class="tick"/>`);
     parts.push(`<text x="${tx.toFixed(2)}" y="${y0 + h + 15}" text-anchor="${anchor}" class="tick-label">${hex(a)}</text>`);
   }
@@ -195,7 +200,7 @@ export function bufferGraphSvg(buffers: readonly BufferNode[], colors: Colors): 
   for (const b of buffers) {
     const y = bufY.get(b.ino)!;
     const label = `dma-buf ${b.ino} (${b.name || b.creator})`;
-    parts.push(`<rect x="${colX[1]}" y="${y}" width="${nodeW[1]}" height="48" rx="6" class="node buf" style="stroke:${colors.of(label)}"/><text x="${colX[1]! + 8}" y="${y + 20}" class="node-title">${esc(`${label}, ${size(b.size)}`)}</text><text x="${colX[1]! + 8}" y="${y + 38}" class="node-sub">${esc(`exporter ${b.exporter}; ${b.storage}`.slice(0, 52))}</text><title>${esc(`exporter ${b.exporter}, creator ${b.creator}; ${b.storage}`)}</title>`);
+    parts.push(`<rect x="${colX[1]}" y="${y}" width="${nodeW[1]}" height="48" rx="6" class="node buf" style="stroke:${colors.of(label)}"/><text x="${colX[1]! + 8}" y="${y + 20}" class="node-title">${esc(`${label}, ${size(b.size)}`)}</text><text x="${colX[1]! + 8}" y="${y + 38}" class="node-sub">${esc(clip(`exporter ${b.exporter}; ${b.storage}`, 46))}</text><title>${esc(`exporter ${b.exporter}, creator ${b.creator}; ${b.storage}`)}</title>`);
   }
   for (const d of devs) {
     const y = devY.get(d)!;
