@@ -57,6 +57,21 @@ export interface FileOperations {
   poll?(file: File, pt: PollTable | null): number;
   /** Extra /proc/<pid>/fdinfo lines, each ending in "\n" (f_op->show_fdinfo). */
   showFdinfo?(file: File): string;
+  /**
+   * Writes the file's dirty data back (f_op->fsync); `datasync` skips
+   * metadata that reading the data does not need. Absent: fsync is EINVAL.
+   */
+  fsync?(file: File, datasync: boolean): void | Promise<void>;
+}
+
+/**
+ * Someone watching a file who must let go before the file's release runs:
+ * an epoll item (the file's f_ep list). Watchers hold no reference; the
+ * file tells them when its last reference goes (eventpoll_release).
+ */
+export interface FileWatcher {
+  /** The file is being released: drop every pointer to it now. */
+  fileReleased(file: File): void;
 }
 
 /** Whoever tracks open files and finishes asynchronous releases (the Vfs). */
@@ -100,6 +115,8 @@ export class File {
   pos = 0;
   readonly cred: Cred;
   privateData: unknown;
+  /** Epoll items watching this file (f_ep), told before release runs; null when none. */
+  watchers: Set<FileWatcher> | null = null;
   private refs = 1;
   private readonly tracker: FileTracker;
   private readonly nameOf: string | ((file: File) => string);
@@ -153,6 +170,12 @@ export class File {
   put(): Promise<void> | undefined {
     if (this.refs <= 0) throw new KernelBug(`fput on released file #${this.id} (${this.pathName()})`);
     if (--this.refs > 0) return undefined;
+    // watchers let go first, as __fput calls eventpoll_release before f_op->release
+    const w = this.watchers;
+    if (w) {
+      this.watchers = null;
+      for (const x of w) x.fileReleased(this);
+    }
     let p: Promise<void> | undefined;
     try {
       const r = this.fOp.release?.(this.inode, this);

@@ -16,6 +16,22 @@
  * timeouts run on the simulated Clock. A VmArea is filled in by the file's
  * mmap op with page frames and a memory type; the address space that owns
  * it lives in the process layer.
+ *
+ * Files that devices can reach live in simulated DRAM: a ShmemFs (one per
+ * kernel, built on the booted mm) owns the page-cache pages of memfds,
+ * movable zeroed pages from the page allocator that CMA may migrate; its
+ * owner callback repoints the cache and zaps every mapping of the old
+ * frame. A memfd's page cache holds one reference per page, its mappings
+ * none; readPage (udmabuf) adds one; truncation unmaps and drops pages
+ * past the end, and the last file's release drops them all (pages still
+ * held elsewhere live on, owned by nobody). Plain tmpfs files (under /tmp)
+ * keep their bytes outside simulated memory and carry F_SEAL_SEAL. Pipes
+ * live on the process layer's pipefs; each end's release wakes the other.
+ * An epoll item holds no reference to the file it watches: File.put tells
+ * the item (File.watchers) before release runs, as eventpoll_release does.
+ * Sleeping: pipe read/write, memfd read/write (the CPU's copy time),
+ * F_ADD_SEALS (waiting for pins), epoll wait, truncation and fsync may
+ * sleep; poll ops, setSize and migration callbacks never do.
  */
 export * from './cred.ts';
 export * from './inode.ts';
@@ -31,3 +47,9 @@ export * from './seq-file.ts';
 export * from './chrdev.ts';
 export * from './anon-inode.ts';
 export * from './namei.ts';
+export * from './truncate.ts';
+export * from './sync.ts';
+export * from './shmem.ts';
+export * from './memfd.ts';
+export * from './pipe.ts';
+export * from './eventpoll.ts';

@@ -46,6 +46,24 @@ export class SuperBlock {
   }
 }
 
+/** Attribute changes setattr applies (struct iattr); only the size is modelled. */
+export interface Iattr {
+  /** New i_size (ATTR_SIZE): truncate or extend. */
+  size?: number;
+}
+
+/**
+ * What a filesystem does to its inodes (struct inode_operations); only
+ * setattr, which truncation goes through. May sleep.
+ */
+export interface InodeOperations {
+  /**
+   * Changes the inode's attributes (i_op->setattr): for a size, checks
+   * what the filesystem allows (seals, limits), then truncates or extends.
+   */
+  setattr?(inode: Inode, attr: Iattr): void | Promise<void>;
+}
+
 /** The fields a new inode starts with. */
 export interface InodeInit {
   mode: number;
@@ -56,6 +74,8 @@ export interface InodeInit {
   size?: number;
   /** The file operations opening this inode gives (i_fop / the cdev's ops). */
   fops?: FileOperations | null;
+  /** The filesystem's inode operations (i_op). */
+  iop?: InodeOperations | null;
   privateData?: unknown;
 }
 
@@ -74,6 +94,7 @@ export class Inode {
   size: number;
   nlink: number;
   fops: FileOperations | null;
+  iop: InodeOperations | null;
   privateData: unknown;
   /** Entries of a directory; null for every other type. */
   readonly children: Map<string, Inode> | null;
@@ -87,6 +108,7 @@ export class Inode {
     this.rdev = init.rdev ?? 0;
     this.size = init.size ?? 0;
     this.fops = init.fops ?? null;
+    this.iop = init.iop ?? null;
     this.privateData = init.privateData;
     const dir = (init.mode & S_IFMT) === S_IFDIR;
     this.nlink = dir ? 2 : 1;

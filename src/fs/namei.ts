@@ -16,7 +16,7 @@ import {
 import { File, FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, type FileOperations } from './file.ts';
 import { Inode, MAY_EXEC, MAY_READ, MAY_WRITE, inodePermission } from './inode.ts';
 import type { Task } from './task.ts';
-import { tmpfsFileOps, tmpfsTruncate } from './tmpfs.ts';
+import { tmpfsFileOps, tmpfsInodeOps, tmpfsTruncate } from './tmpfs.ts';
 import { splitPath, type Vfs } from './vfs.ts';
 
 /** The umask every task has here (current_umask). */
@@ -29,6 +29,8 @@ const dirFileOps: FileOperations = {
   read(): Uint8Array {
     throw kerr('EISDIR', 'is a directory');
   },
+  /** An in-memory directory has nothing to write back (noop_fsync of simple_dir_operations). */
+  fsync(): void {},
 };
 
 /** A looked-up path: the inode, its parent and the normalised path. */
@@ -91,6 +93,7 @@ export async function vfsOpen(vfs: Vfs, task: Task, path: string, flags: number,
       uid: task.cred.uid,
       gid: task.cred.gid,
       fops: tmpfsFileOps,
+      iop: tmpfsInodeOps,
     });
     l.dir.children!.set(l.name, inode);
     created = true;

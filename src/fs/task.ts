@@ -25,4 +25,10 @@ export interface Task extends Interruptible {
    */
   installFd(file: File, flags: number): number;
   readonly signalWait: WaitQueueHead;
+  /**
+   * Sends `sig` to the task itself (send_sig to current), e.g. SIGPIPE from
+   * a write to a pipe nobody reads. Optional: a task that cannot take
+   * signals ignores it, and the caller still returns its errno.
+   */
+  sendSig?(sig: number): void;
 }

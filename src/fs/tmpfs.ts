@@ -1,7 +1,7 @@
 import { kerr } from '../lib/index.ts';
 import { O_APPEND } from '../uapi/index.ts';
 import type { File, FileOperations, FilePos } from './file.ts';
-import type { Inode } from './inode.ts';
+import type { Iattr, Inode, InodeOperations } from './inode.ts';
 import { genericFileLlseek } from './llseek.ts';
 
 /** Largest regular file the in-memory filesystem holds (s_maxbytes). */
@@ -66,5 +66,15 @@ export const tmpfsFileOps: FileOperations = {
   /** Moves the position against the file size (generic_file_llseek). */
   llseek(file: File, offset: number, whence: number): number {
     return genericFileLlseek(file, offset, whence, file.inode.size);
+  },
+  /** Nothing to write back: the bytes live only in memory (noop_fsync). */
+  fsync(): void {},
+};
+
+/** Inode operations of regular files in the in-memory filesystem (shmem_inode_operations). */
+export const tmpfsInodeOps: InodeOperations = {
+  /** Truncates or extends (shmem_setattr); a tmpfs file carries F_SEAL_SEAL only, so no seal stops it. */
+  setattr(inode: Inode, attr: Iattr): void {
+    if (attr.size !== undefined) tmpfsTruncate(inode, attr.size);
   },
 };

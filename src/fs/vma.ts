@@ -56,8 +56,8 @@ export class VmArea {
   memType: MemType = 'wb';
   vmOps: VmOperations | null = null;
   privateData: unknown;
-  /** Page frame number of each page, -1 where none is mapped yet. */
-  readonly pfns: Float64Array;
+  /** Page frame number of each page, -1 where none is mapped yet (replaced when the VMA grows). */
+  pfns: Float64Array;
   /** Told when frames get filled in, so the CPU's MMU model learns about them. */
   sink: VmaPageSink | null = null;
 
@@ -108,9 +108,12 @@ export class VmArea {
   /**
    * Removes the frames of `n` pages from page `first` on (zap_vma_ptes), so
    * the next touch faults through vmOps.fault: what an exporter does before
-   * it moves a buffer's pages. Pages without a frame are skipped.
+   * it moves a buffer's pages. Pages without a frame are skipped. With
+   * `evenCows`, private copies of those pages go too (unmap_mapping_range
+   * with even_cows, as truncation does), so a private mapping sees the file
+   * again, or SIGBUS past its end.
    */
-  zapPages(first = 0, n = this.pfns.length - first): void {
+  zapPages(first = 0, n = this.pfns.length - first, evenCows = false): void {
     if (first < 0 || n < 0 || first + n > this.pfns.length) throw new KernelBug(`zap of pages ${first}+${n} outside the vma`);
     for (let i = first; i < first + n; i++) {
       const pfn = this.pfns[i]!;
@@ -118,6 +121,28 @@ export class VmArea {
       this.pfns[i] = -1;
       this.sink?.pageUnmapped(this, i, pfn);
     }
+    if (evenCows) this.dropPrivatePages(first, n);
+  }
+
+  /**
+   * Forgets private copies of `n` pages from `first` on. A plain VmArea
+   * has none; the process layer's mapping keeps them and overrides this.
+   */
+  protected dropPrivatePages(_first: number, _n: number): void {}
+
+  /**
+   * Moves the end of the VMA to `end` (vma_adjust of vm_end, as mremap
+   * does when it grows or shrinks a mapping in place): new pages start
+   * without a frame; frames of pages cut off must have been zapped first.
+   */
+  resize(end: number): void {
+    if (end % PAGE_SIZE || end <= this.start) throw new KernelBug(`bad vma end ${end}`);
+    const n = (end - this.start) / PAGE_SIZE;
+    for (let i = n; i < this.pfns.length; i++) if (this.pfns[i]! >= 0) throw new KernelBug(`vma shrunk over mapped page ${i}`);
+    const p = new Float64Array(n).fill(-1);
+    p.set(this.pfns.subarray(0, Math.min(n, this.pfns.length)));
+    this.pfns = p;
+    this.end = end;
   }
 
   /** Fills in page `i`'s frame (set_pte_at). */

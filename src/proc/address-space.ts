@@ -5,7 +5,9 @@ import {
   VM_MAYSHARE,
   VM_MAYWRITE,
   VM_MAYEXEC,
+  VM_DONTEXPAND,
   VM_EXEC,
+  VM_PFNMAP,
   VM_READ,
   VM_SHARED,
   VM_WRITE,
@@ -26,6 +28,9 @@ import {
   MAP_SHARED,
   MAP_SHARED_VALIDATE,
   MAP_TYPE,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   PROT_EXEC,
   PROT_READ,
   PROT_WRITE,
@@ -61,10 +66,37 @@ export class Vma extends VmArea {
     return (this.flags & VM_SHARED) !== 0;
   }
 
-  /** The private buffer, allocated zeroed on first need. */
+  /**
+   * The private buffer, allocated zeroed on first need. For shared
+   * anonymous memory it is the shared object, which may be shorter than
+   * the mapping after mremap grew it (the rest is SIGBUS, as past the end
+   * of the shmem object Linux backs it with).
+   */
   privateBytes(): Uint8Array {
     if (!this.anon) this.anon = new Uint8Array(this.length);
     return this.anon;
+  }
+
+  /** Private copies of file pages go with the page (truncation, DONTUNMAP): the next touch reads the file again. */
+  protected override dropPrivatePages(first: number, n: number): void {
+    this.cow?.fill(0, first, first + n);
+  }
+
+  /** Moves vm_end (mremap in place), carrying private bytes and copy-on-write marks along. */
+  override resize(end: number): void {
+    const len = end - this.start;
+    const sharedAnon = !this.file && this.shared;
+    if (this.anon && !sharedAnon && this.anon.length !== len) {
+      const a = new Uint8Array(len);
+      a.set(this.anon.subarray(0, Math.min(len, this.anon.length)));
+      this.anon = a;
+    }
+    if (this.cow) {
+      const c = new Uint8Array(len / PAGE_SIZE);
+      c.set(this.cow.subarray(0, Math.min(c.length, this.cow.length)));
+      this.cow = c;
+    }
+    super.resize(end);
   }
 }
 
@@ -218,6 +250,44 @@ export class AddressSpace implements VmaPageSink {
   }
 
   /**
+   * Resizes and/or moves a mapping (mremap). Checks in Linux's order:
+   * EINVAL for unknown flags, MREMAP_FIXED without MREMAP_MAYMOVE,
+   * MREMAP_DONTUNMAP without MAYMOVE or with a change of size, an
+   * unaligned address or a zero new length; EFAULT when `addr` is not
+   * mapped or the old range runs past its mapping. Shrinking unmaps the
+   * tail. Growing is EFAULT for a mapping that cannot expand
+   * (VM_DONTEXPAND or VM_PFNMAP: remap_pfn_range mappings such as
+   * dma-buf heaps), grows in place when the room after it is free, else
+   * moves with MREMAP_MAYMOVE (ENOMEM without). A move carries the frames,
+   * private bytes and copy-on-write marks to the new place; the file's
+   * mapping owner sees a new VMA open and the old one close. Returns the
+   * new address. Never sleeps.
+   */
+  mremap(addr: number, oldLen: number, newLen: number, flags: number, newAddr = 0): number {
+    if (!Number.isInteger(flags) || flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) throw kerr('EINVAL', `mremap flags ${flags}`);
+    if (flags & MREMAP_FIXED && !(flags & MREMAP_MAYMOVE)) throw kerr('EINVAL', 'MREMAP_FIXED without MREMAP_MAYMOVE');
+    if (flags & MREMAP_DONTUNMAP && (!(flags & MREMAP_MAYMOVE) || oldLen !== newLen)) throw kerr('EINVAL', 'MREMAP_DONTUNMAP needs MREMAP_MAYMOVE and an unchanged size');
+    if (!Number.isSafeInteger(addr) || addr < 0 || addr % PAGE_SIZE) throw kerr('EINVAL', `address ${addr}`);
+    if (!Number.isSafeInteger(oldLen) || oldLen < 0 || !Number.isSafeInteger(newLen) || newLen < 0) throw kerr('EINVAL', 'length');
+    oldLen = alignUp(oldLen, PAGE_SIZE);
+    newLen = alignUp(newLen, PAGE_SIZE);
+    if (newLen === 0) throw kerr('EINVAL', 'zero new length');
+    if (!this.find(addr)) throw kerr('EFAULT', `nothing mapped at 0x${addr.toString(16)}`);
+    if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) return this.mremapTo(addr, oldLen, newAddr, newLen, flags);
+    if (oldLen >= newLen) {
+      if (oldLen > newLen) this.munmap(addr + newLen, oldLen - newLen);
+      return addr;
+    }
+    const v = this.vmaToResize(addr, oldLen, newLen, flags);
+    if (oldLen === v.end - addr && this.expandable(v, newLen - oldLen)) {
+      v.resize(addr + newLen);
+      return addr;
+    }
+    if (!(flags & MREMAP_MAYMOVE)) throw kerr('ENOMEM', 'no room to grow in place');
+    return this.moveVma(v, addr, oldLen, newLen, this.unmappedArea(0, newLen), flags);
+  }
+
+  /**
    * Copies the mappings for a child (dup_mmap): shared mappings share the
    * frames; private ones get a copy of their private bytes (the eager form
    * of copy-on-write). Each copy references the file and tells the mapping's
@@ -323,6 +393,7 @@ export class AddressSpace implements VmaPageSink {
     if (!v.file) {
       const anon = v.privateBytes();
       const o = addr - v.start;
+      if (o + len > anon.length) throw new AccessFault({ signal: 'SIGBUS', addr: v.start + Math.max(o, anon.length), why: 'beyond the end of the shared memory object' });
       if (write) anon.set(buf.subarray(bufOff, bufOff + len), o);
       else buf.set(anon.subarray(o, o + len), bufOff);
       return;
@@ -396,6 +467,84 @@ export class AddressSpace implements VmaPageSink {
       throw e;
     }
     v.cow[i] = 1;
+  }
+
+  /** mremap to a given or hinted place (mremap_to): the destination must not overlap the source; MREMAP_FIXED unmaps it first. */
+  private mremapTo(addr: number, oldLen: number, newAddr: number, newLen: number, flags: number): number {
+    if (!Number.isSafeInteger(newAddr) || newAddr < 0 || newAddr % PAGE_SIZE) throw kerr('EINVAL', `new address ${newAddr}`);
+    if (newLen > TASK_SIZE || newAddr > TASK_SIZE - newLen) throw kerr('EINVAL', 'new range beyond the address space');
+    if (addr + oldLen > newAddr && newAddr + newLen > addr) throw kerr('EINVAL', 'old and new ranges overlap');
+    if (flags & MREMAP_FIXED) this.munmap(newAddr, newLen);
+    if (oldLen > newLen) {
+      this.munmap(addr + newLen, oldLen - newLen);
+      oldLen = newLen;
+    }
+    const v = this.vmaToResize(addr, oldLen, newLen, flags);
+    let to = newAddr;
+    if (flags & MREMAP_FIXED) {
+      if (newAddr < MMAP_MIN_ADDR) throw kerr('EPERM', 'fixed address below mmap_min_addr');
+    } else {
+      to = this.unmappedArea(newAddr, newLen);
+    }
+    return this.moveVma(v, addr, oldLen, newLen, to, flags);
+  }
+
+  /** The mapping at `addr` if the old range may become the new one (vma_to_resize). */
+  private vmaToResize(addr: number, oldLen: number, newLen: number, flags: number): Vma {
+    const v = this.find(addr);
+    if (!v) throw kerr('EFAULT', `nothing mapped at 0x${addr.toString(16)}`);
+    // a zero old length duplicates a shared mapping; a private one cannot be duplicated
+    if (oldLen === 0 && !(v.flags & (VM_SHARED | VM_MAYSHARE))) throw kerr('EINVAL', 'zero old length on a private mapping');
+    if (flags & MREMAP_DONTUNMAP && v.flags & (VM_DONTEXPAND | VM_PFNMAP)) throw kerr('EINVAL', 'MREMAP_DONTUNMAP of a pfn mapping');
+    if (oldLen > v.end - addr) throw kerr('EFAULT', 'old range crosses the end of its mapping');
+    if (newLen === oldLen) return v;
+    if (v.flags & (VM_DONTEXPAND | VM_PFNMAP)) throw kerr('EFAULT', 'the mapping cannot expand (VM_DONTEXPAND/VM_PFNMAP)');
+    return v;
+  }
+
+  /** True when `v` can grow by `delta` bytes where it is (vma_expandable). */
+  private expandable(v: Vma, delta: number): boolean {
+    const end = v.end + delta;
+    if (end > TASK_SIZE) return false;
+    const next = this.vmas[this.vmas.indexOf(v) + 1];
+    return !next || next.start >= end;
+  }
+
+  /**
+   * Moves [addr, addr+oldLen) of `v` to `to`, `newLen` long (move_vma):
+   * a new VMA carries the frames, private bytes and copy-on-write marks;
+   * then the old range is unmapped, or with MREMAP_DONTUNMAP left mapped
+   * but emptied (file pages refault, private anonymous pages read zero).
+   */
+  private moveVma(v: Vma, addr: number, oldLen: number, newLen: number, to: number, flags: number): number {
+    const first = (addr - v.start) / PAGE_SIZE;
+    const keep = Math.min(oldLen, newLen);
+    const pfns = new Float64Array(newLen / PAGE_SIZE).fill(-1);
+    pfns.set(v.pfns.subarray(first, first + keep / PAGE_SIZE));
+    const c = new Vma(to, to + newLen, v.flags, v.pgoff + first, v.file, pfns);
+    c.memType = v.installedMemType;
+    c.vmOps = v.vmOps;
+    c.privateData = v.privateData;
+    const off = first * PAGE_SIZE;
+    if (!v.file && v.shared) c.anon = v.privateBytes().subarray(off);
+    else if (v.anon) {
+      c.anon = new Uint8Array(newLen);
+      c.anon.set(v.anon.subarray(off, off + keep));
+    }
+    if (v.cow) {
+      c.cow = new Uint8Array(newLen / PAGE_SIZE);
+      c.cow.set(v.cow.subarray(first, first + keep / PAGE_SIZE));
+    }
+    c.file?.get();
+    c.vmOps?.open?.(c);
+    if (flags & MREMAP_DONTUNMAP) {
+      if (v.file) v.zapPages(first, oldLen / PAGE_SIZE, true);
+      else if (!v.shared) v.anon?.fill(0, off, off + oldLen);
+    } else if (oldLen > 0) {
+      this.munmap(addr, oldLen);
+    }
+    this.installVma(c);
+    return to;
   }
 
   /** Places a new mapping of `size` bytes: the hint if free, else top-down below MMAP_BASE (get_unmapped_area). */

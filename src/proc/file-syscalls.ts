@@ -7,7 +7,13 @@ import {
   FMODE_READ,
   FMODE_WRITE,
   lookupPath,
+  memfdFcntl,
+  pipeFcntl,
+  shmemInodeOf,
+  shmemReopen,
   splitPath,
+  vfsFsync,
+  vfsFtruncate,
   vfsOpen,
   type File,
 } from '../fs/index.ts';
@@ -19,12 +25,16 @@ import {
   FIONBIO,
   FIONCLEX,
   FIONREAD,
+  F_ADD_SEALS,
   F_DUPFD,
   F_DUPFD_CLOEXEC,
   F_GETFD,
   F_GETFL,
+  F_GETPIPE_SZ,
+  F_GET_SEALS,
   F_SETFD,
   F_SETFL,
+  F_SETPIPE_SZ,
   O_ACCMODE,
   O_CLOEXEC,
   O_CREAT,
@@ -59,8 +69,8 @@ function procTarget(k: ProcKernel, p: Process, pid: number): Process {
 /**
  * Opens a path to a new file description without installing an fd
  * (do_filp_open), /proc included: /proc/<pid>/fd/N reopens the target's
- * node (a pseudo or anonymous file cannot be reopened: ENXIO), and
- * fdinfo and maps open as generated text.
+ * node, or the memfd itself (a pseudo or anonymous file cannot be
+ * reopened: ENXIO), and fdinfo and maps open as generated text.
  */
 export async function openFile(k: ProcKernel, p: Process, path: string, flags: number, mode: number): Promise<File> {
   const names = splitPath(path);
@@ -80,6 +90,8 @@ export async function openFile(k: ProcKernel, p: Process, path: string, flags: n
   if (pp.kind === 'fd') {
     const f = t.files.peek(pp.fd);
     if (!f) throw kerr('ENOENT', norm);
+    const si = shmemInodeOf(f.inode);
+    if (si) return shmemReopen(si, p, flags, f.pathName());
     const sb = f.inode.sb;
     if (sb !== k.vfs.rootfs && sb !== k.vfs.devtmpfs && sb !== k.vfs.debugfs) throw kerr('ENXIO', `${f.pathName()} cannot be reopened`);
     return vfsOpen(k.vfs, p, f.pathName(), flags & ~O_CREAT, mode);
@@ -148,8 +160,13 @@ export async function sysDup2(p: Process, oldfd: number, newfd: number): Promise
   return newfd;
 }
 
-/** fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; EINVAL for other commands. */
-export function sysFcntl(p: Process, fd: number, cmd: number, arg = 0): number {
+/**
+ * fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL,
+ * the sealing commands F_ADD_SEALS and F_GET_SEALS (which may sleep while
+ * F_SEAL_WRITE waits for pinned pages) and the pipe commands F_GETPIPE_SZ
+ * and F_SETPIPE_SZ; EINVAL for other commands.
+ */
+export async function sysFcntl(p: Process, fd: number, cmd: number, arg = 0): Promise<number> {
   const f = p.files.lookup(fd);
   switch (cmd) {
     case F_DUPFD:
@@ -173,8 +190,47 @@ export function sysFcntl(p: Process, fd: number, cmd: number, arg = 0): number {
     case F_SETFL:
       f.flags = (arg & SETFL_MASK) | (f.flags & ~SETFL_MASK);
       return 0;
+    case F_ADD_SEALS:
+    case F_GET_SEALS: {
+      // the file may be closed by another thread while sealing waits: hold it
+      f.get();
+      try {
+        return await memfdFcntl(f, cmd, arg, p);
+      } finally {
+        await awaitRelease(f.put());
+      }
+    }
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ:
+      return pipeFcntl(f, cmd, arg, p.cred);
     default:
       throw kerr('EINVAL', `fcntl command ${cmd}`);
+  }
+}
+
+/**
+ * ftruncate(2): EINVAL for a negative length (before the fd is looked
+ * up), EBADF, then the VFS's checks: EINVAL unless a regular file open for
+ * writing (a dma-buf is not), EPERM for a memfd seal, EFBIG beyond the
+ * filesystem's limit.
+ */
+export async function sysFtruncate(p: Process, fd: number, length: number): Promise<void> {
+  if (!Number.isSafeInteger(length) || length < 0) throw kerr('EINVAL', `length ${length}`);
+  const f = p.fget(fd);
+  try {
+    await vfsFtruncate(f, length);
+  } finally {
+    await awaitRelease(f.put());
+  }
+}
+
+/** fsync(2) and fdatasync(2): EBADF, then EINVAL for a file without an fsync op (a dma-buf, a pipe, a socket). */
+export async function sysFsync(p: Process, fd: number, datasync: boolean): Promise<void> {
+  const f = p.fget(fd);
+  try {
+    await vfsFsync(f, datasync);
+  } finally {
+    await awaitRelease(f.put());
   }
 }
 

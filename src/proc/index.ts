@@ -13,7 +13,15 @@
  * (spawnProcess); every `sys` call is async, has a scheduling point on
  * entry, may sleep in simulated time, and fails with a SyscallError
  * carrying Linux's errno. Signals are acted on at system-call boundaries,
- * or at once for a process outside any call.
+ * or at once for a process outside any call; a signal the kernel sends
+ * the caller (SIGPIPE) is fatal when the call returns.
+ *
+ * memfd_create needs the mm: createProcSystem({ soc, mm }) builds the
+ * shmem mount whose files keep their pages in DRAM (udmabuf takes them);
+ * without `mm` memfd_create is ENOSYS. Pipes live on pipefs; epoll
+ * instances hold no references to what they watch. mremap moves or grows
+ * mappings in the address space (VM_DONTEXPAND/VM_PFNMAP mappings cannot
+ * grow: EFAULT); ftruncate and fsync go through the fs layer's VFS checks.
  */
 export * from './errors.ts';
 export * from './fdtable.ts';
@@ -23,6 +31,9 @@ export * from './unix-socket.ts';
 export * from './procfs.ts';
 export * from './file-syscalls.ts';
 export * from './poll.ts';
+export * from './memfd.ts';
+export * from './pipe.ts';
+export * from './epoll.ts';
 export * from './stdio.ts';
 export * from './sys.ts';
 export * from './kernel.ts';

@@ -1,6 +1,7 @@
 import { KernelBug, KernelError, SyscallError, kerr } from '../lib/index.ts';
 import type { Clock, Soc } from '../hw/index.ts';
-import { ROOT_CRED, Vfs, waitEvent, type Cred, type File, type SuperBlock } from '../fs/index.ts';
+import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type SuperBlock } from '../fs/index.ts';
+import type { Mm } from '../mm/index.ts';
 import { SIGBUS, SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, SIGSTOP } from '../uapi/index.ts';
 import { AccessFault, AddressSpace } from './address-space.ts';
 import { ProcessUnwind, SegfaultError } from './errors.ts';
@@ -15,9 +16,14 @@ const IGNORED_BY_DEFAULT = new Set([SIGCHLD, SIGCONT, 23 /* SIGURG */, 28 /* SIG
 /** Highest signal number (_NSIG). */
 const NSIG = 64;
 
-/** What createProcSystem needs: the SoC, and optionally the Vfs and per-call costs. */
+/** What createProcSystem needs: the SoC, and optionally the mm, the Vfs and per-call costs. */
 export interface ProcSystemOptions {
   soc: Soc;
+  /**
+   * The booted mm. memfds keep their pages in DRAM from its page
+   * allocator; without it memfd_create is ENOSYS.
+   */
+  mm?: Mm;
   /** The VFS drivers and dma-buf register in; a new one when absent. */
   vfs?: Vfs;
   /** Simulated ns each system call costs on entry (it is also a scheduling point). */
@@ -74,6 +80,8 @@ export class ProcKernel {
   readonly sockets: UnixSockets;
   readonly procfs: SuperBlock;
   readonly pipefs: SuperBlock;
+  /** The internal shmem mount memfds live on, or null without an mm. */
+  readonly shmem: ShmemFs | null;
   readonly syscallNs: number;
   readonly rlimitNofile: number;
   /** Live and zombie processes by pid. */
@@ -87,6 +95,7 @@ export class ProcKernel {
     this.sockets = new UnixSockets(this.vfs);
     this.procfs = this.vfs.mountPseudo('proc', { mntId: 22, devMinor: 0x15 });
     this.pipefs = this.vfs.mountPseudo('pipefs', { mntId: 13, devMinor: 0x0d });
+    this.shmem = opts.mm ? new ShmemFs(this.vfs, opts.mm) : null;
     this.syscallNs = opts.syscallNs ?? 0;
     this.rlimitNofile = opts.rlimitNofile ?? NR_OPEN_DEFAULT;
   }

@@ -1,6 +1,6 @@
 import { kerr } from '../lib/index.ts';
 import { WaitQueueHead, type Cred, type File, type Task } from '../fs/index.ts';
-import { O_CLOEXEC } from '../uapi/index.ts';
+import { O_CLOEXEC, SIGKILL } from '../uapi/index.ts';
 import type { AddressSpace } from './address-space.ts';
 import type { FdTable } from './fdtable.ts';
 
@@ -60,6 +60,17 @@ export class Process implements Task {
   /** True when a signal is pending (signal_pending). */
   signalPending(): boolean {
     return this.fatalSignal !== 0;
+  }
+
+  /**
+   * Sends `sig` to itself from the kernel (send_sig to current, e.g.
+   * SIGPIPE): no handlers exist, so it is fatal, acted on when the current
+   * system call returns.
+   */
+  sendSig(sig: number): void {
+    if (this.exiting || this.state !== 'running') return;
+    if (!this.fatalSignal || sig === SIGKILL) this.fatalSignal = sig;
+    this.signalWait.wakeUp();
   }
 
   /** Looks up `fd` and takes a reference (fget). EBADF. */

@@ -1,6 +1,6 @@
 import { kerr } from '../lib/index.ts';
 import { File, Inode, type Cred, type FileOperations, type FilePos, type SuperBlock, type Vfs } from '../fs/index.ts';
-import { O_RDONLY, O_WRONLY, S_IFIFO } from '../uapi/index.ts';
+import { O_RDONLY, O_WRONLY, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO } from '../uapi/index.ts';
 
 /** Where a spawned program's standard streams lead. */
 export interface StdioOptions {
@@ -17,8 +17,10 @@ const dec = new TextDecoder();
  * The three standard streams a program starts with, as a harness that runs
  * it through pipes gives them: fd 0 reads the given input then end of file,
  * fds 1 and 2 collect what is written (and pass it to onWrite). readlink
- * shows "pipe:[ino]"; like pipes they cannot seek (ESPIPE). Forked children
- * share them.
+ * shows "pipe:[ino]"; like pipes they cannot seek (ESPIPE), and poll as
+ * pipes whose other end the harness holds: fd 0 is readable while input
+ * remains and hung up (the input's writer is gone), fds 1 and 2 are always
+ * writable. Forked children share them.
  */
 export class Stdio {
   private readonly input: Uint8Array;
@@ -55,6 +57,7 @@ export class Stdio {
         this.inPos = end;
         return chunk;
       },
+      poll: () => (this.inPos < this.input.length ? POLLIN | POLLRDNORM : 0) | POLLHUP,
     };
     const writer = (fd: 1 | 2): FileOperations => ({
       name: 'pipe',
@@ -65,6 +68,7 @@ export class Stdio {
         this.onWrite?.(fd, copy);
         return data.length;
       },
+      poll: () => POLLOUT | POLLWRNORM,
     });
     return [mk(O_RDONLY, reader), mk(O_WRONLY, writer(1)), mk(O_WRONLY, writer(2))];
   }

@@ -1,5 +1,5 @@
 import { kerr } from '../lib/index.ts';
-import type { Stat } from '../uapi/index.ts';
+import type { EpollEvent, Stat } from '../uapi/index.ts';
 import { MAP_ANONYMOUS, O_CLOEXEC, O_NONBLOCK } from '../uapi/index.ts';
 import type { ProcKernel, WaitResult } from './kernel.ts';
 import type { Process, ProgramMain } from './process.ts';
@@ -10,6 +10,8 @@ import {
   sysDup2,
   sysFcntl,
   sysFstat,
+  sysFsync,
+  sysFtruncate,
   sysIoctl,
   sysLseek,
   sysOpen,
@@ -21,10 +23,14 @@ import {
   sysWrite,
 } from './file-syscalls.ts';
 import { sysPoll, type PollFd } from './poll.ts';
+import { sysEpollCreate1, sysEpollCtl, sysEpollWait } from './epoll.ts';
+import { sysMemfdCreate } from './memfd.ts';
+import { sysPipe2 } from './pipe.ts';
 import { ProcessUnwind } from './errors.ts';
 import type { RecvResult } from './unix-socket.ts';
 
 export type { PollFd } from './poll.ts';
+export type { EpollEvent } from '../uapi/index.ts';
 export type { RecvResult } from './unix-socket.ts';
 
 /** A message for sendmsg: bytes and the fds to pass (SCM_RIGHTS). */
@@ -88,7 +94,11 @@ export class Sys {
     return this.call('dup2', () => sysDup2(this.p, oldfd, newfd));
   }
 
-  /** File-descriptor control: F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL (fcntl). */
+  /**
+   * File-descriptor control (fcntl): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD,
+   * F_SETFD, F_GETFL, F_SETFL, F_ADD_SEALS and F_GET_SEALS on memfds,
+   * F_GETPIPE_SZ and F_SETPIPE_SZ on pipes.
+   */
   fcntl(fd: number, cmd: number, arg?: number): Promise<number> {
     return this.call('fcntl', () => sysFcntl(this.p, fd, cmd, arg));
   }
@@ -123,6 +133,66 @@ export class Sys {
     return this.call('fstat', () => sysFstat(this.p, fd));
   }
 
+  /** Sets the size of a regular file open for writing (ftruncate); a memfd's seals may forbid it (EPERM). */
+  ftruncate(fd: number, length: number): Promise<void> {
+    return this.call('ftruncate', () => sysFtruncate(this.p, fd, length));
+  }
+
+  /** Writes the file's data and metadata back (fsync); EINVAL for files that cannot be synced, such as dma-bufs. */
+  fsync(fd: number): Promise<void> {
+    return this.call('fsync', () => sysFsync(this.p, fd, false));
+  }
+
+  /** Writes the file's data back (fdatasync). */
+  fdatasync(fd: number): Promise<void> {
+    return this.call('fdatasync', () => sysFsync(this.p, fd, true));
+  }
+
+  /**
+   * Creates an anonymous file whose pages live in DRAM, at the lowest free
+   * fd (memfd_create); `flags` may hold MFD_CLOEXEC and MFD_ALLOW_SEALING.
+   */
+  memfd_create(name: string, flags = 0): Promise<number> {
+    return this.call('memfd_create', () => sysMemfdCreate(this.k, this.p, name, flags));
+  }
+
+  /** Creates a pipe; returns [read end, write end] (pipe). */
+  pipe(): Promise<[number, number]> {
+    return this.call('pipe', () => sysPipe2(this.k, this.p, 0));
+  }
+
+  /** Creates a pipe with O_CLOEXEC, O_NONBLOCK or O_DIRECT (packet mode); returns [read end, write end] (pipe2). */
+  pipe2(flags: number): Promise<[number, number]> {
+    return this.call('pipe2', () => sysPipe2(this.k, this.p, flags));
+  }
+
+  /** Creates an epoll instance (epoll_create); `size` is only checked to be positive. */
+  epoll_create(size: number): Promise<number> {
+    return this.call('epoll_create', () => {
+      if (!Number.isInteger(size) || size <= 0) throw kerr('EINVAL', `size ${size}`);
+      return sysEpollCreate1(this.k, this.p, 0);
+    });
+  }
+
+  /** Creates an epoll instance; `flags` may hold EPOLL_CLOEXEC (epoll_create1). */
+  epoll_create1(flags = 0): Promise<number> {
+    return this.call('epoll_create1', () => sysEpollCreate1(this.k, this.p, flags));
+  }
+
+  /** Adds, changes or removes the watch of `fd` in epoll instance `epfd` (epoll_ctl); `event` is `{events, data}`. */
+  epoll_ctl(epfd: number, op: number, fd: number, event?: EpollEvent): Promise<void> {
+    return this.call('epoll_ctl', () => sysEpollCtl(this.p, epfd, op, fd, event));
+  }
+
+  /**
+   * Waits up to `timeoutMs` of simulated time (negative: forever, 0: not
+   * at all) for watched fds to become ready, and returns at most
+   * `maxevents` of them as `{events, data}` (epoll_wait); empty on timeout.
+   */
+  epoll_wait(epfd: number, maxevents: number, timeoutMs: number): Promise<EpollEvent[]> {
+    return this.call('epoll_wait', () => sysEpollWait(this.k, this.p, epfd, maxevents, timeoutMs));
+  }
+
   /**
    * Device control (ioctl). `arg` is the uapi struct as an object with the
    * header's field names (or a number for by-value requests); fields the
@@ -148,6 +218,15 @@ export class Sys {
   /** Removes mappings in [addr, addr+len) (munmap). */
   munmap(addr: number, len: number): Promise<void> {
     return this.call('munmap', () => this.p.mm.munmap(addr, len));
+  }
+
+  /**
+   * Shrinks, grows or moves a mapping and returns its address (mremap);
+   * `flags` may hold MREMAP_MAYMOVE, MREMAP_FIXED (with `newAddr`) and
+   * MREMAP_DONTUNMAP.
+   */
+  mremap(oldAddr: number, oldLen: number, newLen: number, flags = 0, newAddr = 0): Promise<number> {
+    return this.call('mremap', () => this.p.mm.mremap(oldAddr, oldLen, newLen, flags, newAddr));
   }
 
   /**
