@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildPlots, renderReportHtml, ReportCollector, type ReportCapture } from '../../src/report/index.ts';
-import { loadPlatform, loadScenario, runScenario, type RunResult } from '../../src/sim/index.ts';
+import { spawnProcess } from '../../src/proc/index.ts';
+import { bufferGraph, buildPlots, bufferGraphSvg, Colors, renderReportHtml, ReportCollector, type BufferNode, type ReportCapture } from '../../src/report/index.ts';
+import { bootSystem, loadPlatform, loadScenario, runScenario, type RunResult } from '../../src/sim/index.ts';
+import { DMA_HEAP_IOCTL_ALLOC, O_CLOEXEC, O_RDWR } from '../../src/uapi/index.ts';
 
 const FRAMES = 6;
 
@@ -113,5 +115,46 @@ describe('renderReportHtml', () => {
     expect(bytes).toBeCloseTo(FRAMES * 1280 * 720 * 4, -2);
     const lat = buildPlots(cap)[3]!;
     expect(lat.series[0]!.values).toHaveLength(FRAMES);
+  });
+});
+
+describe('bufferGraph', () => {
+  it('lists the processes holding fds to each buffer, a forked child included, and draws an edge per holder', async () => {
+    const sys = bootSystem(loadPlatform('armv7-mobile'), { seed: 1 });
+    let seen: BufferNode[] = [];
+    const child = spawnProcess(
+      sys.proc,
+      async (u) => {
+        const heap = await u.open('/dev/dma_heap/system', O_RDWR);
+        const a = { len: 64 * 1024, fd: 0, fd_flags: O_RDWR | O_CLOEXEC, heap_flags: 0 };
+        await u.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, a);
+        const dup = await u.dup(a.fd);
+        const pid = await u.fork(async () => {
+          // Only the parent reads the graph; the child holds its inherited fds until it exits.
+          await new Promise<void>((r) => sys.soc.clock.after(1000, r));
+          return 0;
+        });
+        seen = bufferGraph(sys);
+        await u.wait(pid);
+        return dup > a.fd ? 0 : 1;
+      },
+      [],
+      undefined,
+      { comm: 'holder', stdio: false },
+    );
+    expect(await sys.soc.clock.runUntilSettled(child.exitCode)).toBe(0);
+    expect(seen).toHaveLength(1);
+    const b = seen[0]!;
+    expect(b.size).toBe(64 * 1024);
+    expect(b.exporter).toBe('system');
+    expect(b.attachments).toEqual([]);
+    // The parent's two fds and the child's two inherited ones.
+    expect(b.holders.map((h) => h.pid)).toEqual([child.pid, child.pid, child.pid + 1, child.pid + 1]);
+    expect(b.holders.filter((h) => h.pid === child.pid).map((h) => h.comm)).toEqual(['holder', 'holder']);
+    const svg = bufferGraphSvg(seen, new Colors());
+    expect(svg.match(/class="node proc"/g)).toHaveLength(2);
+    expect(svg.match(/class="edge/g)).toHaveLength(4);
+    // After exit nothing holds it and the buffer is gone.
+    expect(bufferGraph(sys)).toEqual([]);
   });
 });
