@@ -12,3 +12,4 @@ export * from './camera.ts';
 export * from './display.ts';
 export * from './v4l2/index.ts';
 export * from './vivid.ts';
+export * from './vgem.ts';

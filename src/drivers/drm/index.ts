@@ -1,0 +1,24 @@
+/**
+ * DOC: drm — the DRM/GEM core for render and display drivers
+ *
+ * A DrmDevice (registerDrmDevice) owns its nodes (/dev/dri/cardN and, with
+ * DRIVER_RENDER, renderD(128+N)), its fake-offset space for GEM mmaps and
+ * its master (the first opener of the primary node). Every open is a
+ * DrmFile with its own GEM handles (lowest free from 1) and PRIME cache;
+ * its last close deletes them all, then runs the driver's postclose.
+ * GemObjects are reference counted: handles, user mappings, the dma-buf an
+ * object was exported as and kernel users each hold one; when the last
+ * handle goes the object drops its exported dma-buf, and the last
+ * reference frees the pages (allocated zeroed on first use and kept until
+ * then, as shmem keeps them), the fake offset, and for an import the
+ * attachment to the foreign buffer. Ioctls are dispatched by nr through
+ * the core's table and the driver's (from DRM_COMMAND_BASE), after the
+ * permission check (render clients only where DRM_RENDER_ALLOW is set).
+ * Ioctl handlers, opens, releases and imports may sleep; mmap faults,
+ * exports and lookups never do.
+ */
+export * from './drm-vma-manager.ts';
+export * from './drm-gem.ts';
+export * from './drm-prime.ts';
+export * from './drm-ioctl.ts';
+export * from './drm-device.ts';
