@@ -72,6 +72,22 @@ describe('ReportCollector', () => {
     }
   });
 
+  it('never keeps a stuck run alive: with nothing else pending the sampler stops, and the clock reports the deadlock', async () => {
+    const sys = bootSystem(loadPlatform('armv7-mobile'), { seed: 1 });
+    const c = new ReportCollector();
+    c.booted(sys, 1_000_000);
+    // A thread whose last event comes at 5.5 ms and which then waits forever.
+    const stuck = sys.soc.clock.spawn(async () => {
+      await sys.soc.clock.sleep(5_500_000);
+      await new Promise<void>(() => {});
+    });
+    await expect(sys.soc.clock.runUntilSettled(stuck)).rejects.toThrow(/deadlock/);
+    expect(sys.soc.clock.now).toBeLessThanOrEqual(6_500_000);
+    c.finished(sys);
+    const t = c.capture().samples.t;
+    expect(t.slice(0, 6)).toEqual([0, 500_000, 1_500_000, 2_500_000, 3_500_000, 4_500_000]);
+  });
+
   it('throws when asked for a capture before the run finished', () => {
     expect(() => new ReportCollector().capture()).toThrow(/not finished/);
   });
