@@ -1,4 +1,5 @@
 import { Soc } from '../../src/hw/index.ts';
+import { bootMm, type Mm, type MmConfig } from '../../src/mm/index.ts';
 import { KernelError, PAGE_SIZE, SyscallError, kerr } from '../../src/lib/index.ts';
 import {
   WaitQueueHead,
@@ -122,13 +123,25 @@ export interface Setup {
   soc: Soc;
   k: ProcKernel;
   dev: TestDevice;
+  /** The booted mm when the setup asked for one (memfds need it). */
+  mm?: Mm;
 }
 
-export function setup(opts: { rlimitNofile?: number; syscallNs?: number } = {}): Setup {
+/**
+ * A SoC with 64 MiB of DRAM, the process layer and /dev/testbuf. With
+ * `mm` (true or a config) the mm is booted and handed to the process
+ * layer, so memfd_create works.
+ */
+export function setup(opts: { rlimitNofile?: number; syscallNs?: number; mm?: boolean | MmConfig } = {}): Setup {
   const soc = makeSoc();
-  const k = createProcSystem({ soc, ...opts });
+  const { mm: mmOpt, ...rest } = opts;
+  // the test device hands out DRAM from 16 MiB up without asking the allocator: reserve 16 MiB there
+  const testbuf = { name: 'testbuf', base: DRAM_BASE + 16 * 1024 * 1024, size: 16 * 1024 * 1024 };
+  const cfg = mmOpt === true ? {} : (mmOpt ?? {});
+  const mm = mmOpt ? bootMm(soc, { ...cfg, reserved: [testbuf, ...(cfg.reserved ?? [])] }) : undefined;
+  const k = createProcSystem({ soc, mm, ...rest });
   const dev = new TestDevice(k.vfs);
-  return { soc, k, dev };
+  return { soc, k, dev, mm };
 }
 
 /** Runs a program to completion on the clock; rethrows what it threw (assertions) and returns its status. */
