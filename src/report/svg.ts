@@ -6,7 +6,7 @@ export function esc(s: string): string {
 }
 
 /** Bytes as a short human size (B, KiB, MiB, GiB). */
-export function size(n: number): string {
+export function humanSize(n: number): string {
   if (n >= 2 ** 30) return `${+(n / 2 ** 30).toFixed(2)} GiB`;
   if (n >= 2 ** 20) return `${+(n / 2 ** 20).toFixed(2)} MiB`;
   if (n >= 1024) return `${+(n / 1024).toFixed(1)} KiB`;
@@ -80,13 +80,13 @@ export function addressBar(
     const b = Math.min(end, r.start + r.size);
     if (b <= a) continue;
     const w = Math.max(1, x(b) - x(a));
-    parts.push(`<rect x="${x(a).toFixed(2)}" y="${y0}" width="${w.toFixed(2)}" height="${h}" fill="${colors.of(r.label)}"><title>${esc(`${r.label}: ${hex(r.start)}-${hex(r.start + r.size)} (${size(r.size)})`)}</title></rect>`);
+    parts.push(`<rect x="${x(a).toFixed(2)}" y="${y0}" width="${w.toFixed(2)}" height="${h}" fill="${colors.of(r.label)}"><title>${esc(`${r.label}: ${hex(r.start)}-${hex(r.start + r.size)} (${humanSize(r.size)})`)}</title></rect>`);
   }
   outlines.forEach((o, k) => {
     const a = Math.max(start, o.start);
     const b = Math.min(end, o.start + o.size);
     if (b <= a) return;
-    parts.push(`<rect x="${x(a).toFixed(2)}" y="${y0 - 3}" width="${Math.max(2, x(b) - x(a)).toFixed(2)}" height="${h + 6}" class="outline"><title>${esc(`${o.label}: ${hex(o.start)}-${hex(o.start + o.size)} (${size(o.size)})`)}</title></rect>`);
+    parts.push(`<rect x="${x(a).toFixed(2)}" y="${y0 - 3}" width="${Math.max(2, x(b) - x(a)).toFixed(2)}" height="${h + 6}" class="outline"><title>${esc(`${o.label}: ${hex(o.start)}-${hex(o.start + o.size)} (${humanSize(o.size)})`)}</title></rect>`);
     // Labels alternate between two rows so that neighbouring areas stay readable.
     parts.push(`<text x="${Math.min(x(a), W - 160).toFixed(2)}" y="${y0 + h + 30 + (k % 2) * 13}" class="outline-label">${esc(o.label)}</text>`);
   });
@@ -114,7 +114,7 @@ export function legend(regions: readonly { size: number; label: string }[], colo
   const rows = [...tot.entries()].sort((a, b) => b[1].bytes - a[1].bytes || a[0].localeCompare(b[0]));
   return (
     '<table class="legend"><thead><tr><th></th><th>owner</th><th>size</th><th>runs</th></tr></thead><tbody>' +
-    rows.map(([l, t]) => `<tr><td><span class="swatch" style="background:${colors.of(l)}"></span></td><td>${esc(l)}</td><td>${size(t.bytes)}</td><td>${t.runs}</td></tr>`).join('') +
+    rows.map(([l, t]) => `<tr><td><span class="swatch" style="background:${colors.of(l)}"></span></td><td>${esc(l)}</td><td>${humanSize(t.bytes)}</td><td>${t.runs}</td></tr>`).join('') +
     '</tbody></table>'
   );
 }
@@ -125,11 +125,11 @@ export function memoryMapSvg(m: MemoryMap, colors: Colors): string {
   const out: string[] = [];
   for (const b of m.banks) {
     const outlines = m.cma.filter((c) => c.base >= b.base && c.base < b.base + b.size).map((c) => ({ start: c.base, size: c.size, label: `CMA ${c.name}` }));
-    out.push(addressBar(`${b.name} (${b.kind}, ${size(b.size)} at ${hex(b.base)})`, b.base, b.base + b.size, regions, colors, outlines));
+    out.push(addressBar(`${b.name} (${b.kind}, ${humanSize(b.size)} at ${hex(b.base)})`, b.base, b.base + b.size, regions, colors, outlines));
   }
   for (const c of m.cma) {
     const who = c.devices.length > 0 ? `for ${c.devices.join(', ')}` : 'default area';
-    out.push(addressBar(`CMA area ${c.name} (${who}): ${size(c.usedBytes)} of ${size(c.size)} in CMA buffers, ${size(c.borrowedBytes)} lent to movable pages`, c.base, c.base + c.size, regions, colors));
+    out.push(addressBar(`CMA area ${c.name} (${who}): ${humanSize(c.usedBytes)} of ${humanSize(c.size)} in CMA buffers, ${humanSize(c.borrowedBytes)} lent to movable pages`, c.base, c.base + c.size, regions, colors));
   }
   out.push(legend(regions, colors));
   return out.join('\n');
@@ -150,7 +150,7 @@ export function iovaSvg(spaces: readonly IovaSpace[], colors: Colors): string {
     const last = s.ranges[s.ranges.length - 1]!;
     const hi = Math.min(s.apertureEnd + 1, Math.ceil((last.start + last.size) / MiB) * MiB);
     const regions = s.ranges.map((r) => ({ start: r.start, size: r.size, label: r.owner }));
-    out.push(addressBar(`${s.device} (domain ${s.domain}, aperture ${hex(s.apertureStart)}-${hex(s.apertureEnd)}): ${s.ranges.length} IOVA range(s), ${size(used)}`, lo, hi, regions, colors));
+    out.push(addressBar(`${s.device} (domain ${s.domain}, aperture ${hex(s.apertureStart)}-${hex(s.apertureEnd)}): ${s.ranges.length} IOVA range(s), ${humanSize(used)}`, lo, hi, regions, colors));
   }
   return out.join('\n');
 }
@@ -200,7 +200,7 @@ export function bufferGraphSvg(buffers: readonly BufferNode[], colors: Colors): 
   for (const b of buffers) {
     const y = bufY.get(b.ino)!;
     const label = `dma-buf ${b.ino} (${b.name || b.creator})`;
-    parts.push(`<rect x="${colX[1]}" y="${y}" width="${nodeW[1]}" height="48" rx="6" class="node buf" style="stroke:${colors.of(label)}"/><text x="${colX[1]! + 8}" y="${y + 20}" class="node-title">${esc(`${label}, ${size(b.size)}`)}</text><text x="${colX[1]! + 8}" y="${y + 38}" class="node-sub">${esc(clip(`exporter ${b.exporter}; ${b.storage}`, 46))}</text><title>${esc(`exporter ${b.exporter}, creator ${b.creator}; ${b.storage}`)}</title>`);
+    parts.push(`<rect x="${colX[1]}" y="${y}" width="${nodeW[1]}" height="48" rx="6" class="node buf" style="stroke:${colors.of(label)}"/><text x="${colX[1]! + 8}" y="${y + 20}" class="node-title">${esc(`${label}, ${humanSize(b.size)}`)}</text><text x="${colX[1]! + 8}" y="${y + 38}" class="node-sub">${esc(clip(`exporter ${b.exporter}; ${b.storage}`, 46))}</text><title>${esc(`exporter ${b.exporter}, creator ${b.creator}; ${b.storage}`)}</title>`);
   }
   for (const d of devs) {
     const y = devY.get(d)!;
