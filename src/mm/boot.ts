@@ -71,6 +71,7 @@ export function bootMm(soc: Soc, cfg: MmConfig = {}): Mm {
     cache: soc.cache,
     clock: soc.clock,
     cost: { ...DEFAULT_MIGRATION_COST, ...cfg.migration },
+    tracer: () => soc.tracer,
   };
 
   const wanted: CmaAreaConfig[] = [];

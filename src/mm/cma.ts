@@ -124,6 +124,8 @@ export class CmaArea {
     const offset = this.basePfn % a;
     await this.mutex.lock();
     const t0 = this.env.clock.now;
+    const migrated0 = this.st.pagesMigrated;
+    let got = -1;
     try {
       let start = 0;
       while (true) {
@@ -155,12 +157,18 @@ export class CmaArea {
         this.used += count;
         this.st.allocations++;
         if (this.used > this.st.peakUsedPages) this.st.peakUsedPages = this.used;
+        got = pfn;
         return pfn;
       }
       this.st.failures++;
       return null;
     } finally {
       this.st.timeNs += this.env.clock.now - t0;
+      const tr = this.env.tracer?.() ?? null;
+      if (tr) {
+        const args = { pfn: got >= 0 ? '0x' + got.toString(16) : 'failed', count, migrated: this.st.pagesMigrated - migrated0 };
+        tr.complete(tr.lane('memory', `cma ${this.name}`), `cma_alloc ${count} pages`, 'cma', t0, this.env.clock.now - t0, args);
+      }
       this.mutex.unlock();
     }
   }

@@ -1,3 +1,4 @@
+import type { Tracer } from '../lib/index.ts';
 import type { Clock, CpuCache, PhysicalMemory } from '../hw/index.ts';
 import { ERRNO } from '../lib/index.ts';
 import { PG_CONTIG, PG_HEAD, PG_HIGHOK, PG_MOVABLE } from './frames.ts';
@@ -20,6 +21,8 @@ export interface MigrationEnv {
   readonly cache: CpuCache | null;
   readonly clock: Clock;
   readonly cost: MigrationCost;
+  /** Where a trace is being recorded, if one is (read at each use: tracing can start after boot). */
+  readonly tracer?: () => Tracer | null;
 }
 
 /** Work done by a run of migrations, accumulated by the caller. */

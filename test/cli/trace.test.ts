@@ -25,6 +25,9 @@ describe('unimem run --trace', () => {
     expect(captures).toHaveLength(4);
     const frames = t.traceEvents.filter((e: { cat: string }) => e.cat === 'frame');
     expect(frames).toHaveLength(4);
+    // The three frame buffers come from the display's CMA area.
+    const cma = t.traceEvents.filter((e: { cat: string }) => e.cat === 'cma');
+    expect(cma.map((e: { name: string }) => e.name)).toEqual(['cma_alloc 900 pages', 'cma_alloc 900 pages', 'cma_alloc 900 pages']);
     // Simulated time: frame n is captured at n/60 s.
     expect(captures[3].ts).toBeCloseTo((3 * 1e6) / 60, 0);
   });
