@@ -3,7 +3,6 @@ import type { Device } from '../../dma/index.ts';
 import type { DmaBuf, DmaBufSystem } from '../../dmabuf/index.ts';
 import { registerChrdev, type DeviceNode, type File, type FileOperations, type Task, type VmArea } from '../../fs/index.ts';
 import type { Mm } from '../../mm/index.ts';
-import { O_EXCL } from '../../uapi/index.ts';
 import { GemObject, gemObjectSize, gemReleaseHandle } from './drm-gem.ts';
 import { drmIoctl, type DrmIoctlDesc } from './drm-ioctl.ts';
 import { DrmVmaOffsetManager } from './drm-vma-manager.ts';
@@ -215,11 +214,11 @@ export function drmFileOf(file: File): DrmFile {
 }
 
 /**
- * Opens a node (drm_open + drm_open_helper): O_EXCL is EBUSY; a primary
- * open becomes master when the device has none; then the driver's open.
+ * Opens a node (drm_open + drm_open_helper): a primary open becomes master
+ * when the device has none; then the driver's open. (drm_open_helper's
+ * O_EXCL refusal never fires: the VFS clears O_EXCL before calling open.)
  */
 async function drmOpen(dev: DrmDevice, minor: DrmMinor, file: File, task: Task): Promise<void> {
-  if (file.flags & O_EXCL) throw kerr('EBUSY', 'DRM nodes cannot be opened exclusively');
   const f = new DrmFile(dev, minor, task.pid);
   if (minor.type === 'primary' && !dev.master) {
     dev.master = f;
