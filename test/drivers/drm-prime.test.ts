@@ -4,7 +4,24 @@ import { attach, detach, dmaBufGet, dmaBufPut, mapAttachment, unmapAttachment } 
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_SET_NAME,
+  DMA_BUF_SYNC_END,
   DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_START,
+  DMA_BUF_SYNC_WRITE,
+  DRM_IOCTL_VERSION,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLL_CTL_ADD,
+  F_SETFL,
+  O_NONBLOCK,
+  POLLIN,
+  POLLOUT,
+  SEEK_CUR,
+  SYNC_IOC_FILE_INFO,
   DRM_CLOEXEC,
   DRM_IOCTL_GEM_CLOSE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
@@ -314,5 +331,79 @@ describe('lifetimes and device access', () => {
       await dmaBufPut(d);
     });
     expect(mismatches(bytes!, data)).toBe(0);
+  });
+});
+
+describe('the dma-buf rows on a vgem dumb buffer', () => {
+  it('ro mmap, name, reexported name, fdinfo after name, file ops that fail, fcntl, epoll and poll idle', async () => {
+    const s = vgemSystem();
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const { handle } = await dumb(sys, card);
+      // a second object exported read-only for the ro rows
+      const ro = await toFd(sys, card, (await dumb(sys, card)).handle, DRM_CLOEXEC);
+      expect(await errno(sys.mmap(0, SIZE, RW, MAP_SHARED, ro, 0))).toBe('EACCES');
+      expect(await errno(sys.mmap(0, SIZE, PROT_READ, MAP_SHARED, ro, 0))).toBe('ok');
+      expect(await errno(sys.ioctl(ro, DMA_BUF_SET_NAME, 'ro'))).toBe('ok');
+      const fd = await toFd(sys, card, handle);
+      expect(await errno(sys.lseek(fd, 0, SEEK_CUR))).toBe('EINVAL');
+      expect(await errno(sys.write(fd, new Uint8Array(4)))).toBe('EINVAL');
+      expect(await errno(sys.pread(fd, 4, 0))).toBe('ESPIPE');
+      expect(await errno(sys.fsync(fd))).toBe('EINVAL');
+      expect(await errno(sys.ftruncate(fd, 0))).toBe('EINVAL');
+      expect(await errno(sys.open(`/proc/self/fd/${fd}`, O_RDWR))).toBe('ENXIO');
+      expect(await errno(sys.ioctl(fd, DRM_IOCTL_VERSION, {}))).toBe('ENOTTY');
+      // dmabuf_set_name / dmabuf_name_visible_via_reexport / dmabuf_fdinfo_after_name
+      await sys.ioctl(fd, DMA_BUF_SET_NAME, 'oracle-A');
+      expect(await sys.readlink(`/proc/self/fd/${fd}`)).toBe('/dmabuf:oracle-A');
+      const re = await toFd(sys, card, handle);
+      expect((await fdinfo(sys, re)).name).toBe('oracle-A');
+      expect(await fdinfoRow(sys, fd)).toBe(`pos:0;flags:02000002;mnt_id:11;ino:${(await sys.fstat(fd)).st_ino};size:65536;count:4;exp_name:drm;name:oracle-A;`);
+      // dmabuf_fcntl_setfl_nonblock
+      await sys.fcntl(fd, F_SETFL, O_NONBLOCK);
+      expect(await sys.fcntl(fd, F_GETFL)).toBe(0o4002);
+      // dmabuf_poll_idle / dmabuf_epoll_idle
+      const p = [{ fd, events: POLLIN | POLLOUT, revents: 0 }];
+      expect(await sys.poll(p, 0)).toBe(1);
+      expect(p[0]!.revents).toBe(POLLIN | POLLOUT);
+      const ep = await sys.epoll_create(1);
+      await sys.epoll_ctl(ep, EPOLL_CTL_ADD, fd, { events: EPOLLIN | EPOLLOUT, data: 1 });
+      const evs = await sys.epoll_wait(ep, 4, 0);
+      expect(evs.map((e) => e.events)).toEqual([EPOLLIN | EPOLLOUT]);
+    });
+  });
+
+  it('DMA_BUF_IOCTL_SYNC flags, EXPORT_SYNC_FILE and IMPORT_SYNC_FILE rows', async () => {
+    const s = vgemSystem();
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const fd = await toFd(sys, card, (await dumb(sys, card)).handle);
+      const sync = (flags: number | bigint) => errno(sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags }));
+      for (const ok of [DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW]) {
+        expect(await sync(ok)).toBe('ok');
+      }
+      for (const bad of [0, 0x9, 0x8000000000000001n, 0xffffffffffffffffn]) expect(await sync(bad)).toBe('EINVAL');
+      expect(await errno(sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, null))).toBe('EFAULT');
+      const exp = async (flags: number) => {
+        const a = { flags, fd: -1 };
+        await sys.ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, a);
+        return a.fd;
+      };
+      const sf = await exp(DMA_BUF_SYNC_READ);
+      const info = { name: '', status: 0, flags: 0, num_fences: 0, pad: 0, sync_fence_info: 0 };
+      await sys.ioctl(sf, SYNC_IOC_FILE_INFO, info);
+      expect([info.status, info.num_fences, info.name]).toEqual([1, 1, 'stub-stub0-0']);
+      expect(await sys.readlink(`/proc/self/fd/${sf}`)).toBe('anon_inode:sync_file');
+      expect(await errno(exp(0))).toBe('EINVAL');
+      expect(await errno(exp(0x101))).toBe('EINVAL');
+      const imp = (flags: number, f: number) => errno(sys.ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, { flags, fd: f }));
+      expect(await imp(DMA_BUF_SYNC_READ, sf)).toBe('ok');
+      expect(await imp(0x101, sf)).toBe('EINVAL');
+      expect(await imp(DMA_BUF_SYNC_WRITE, card)).toBe('EINVAL');
+      expect(await imp(DMA_BUF_SYNC_WRITE, fd)).toBe('EINVAL');
+      const p = [{ fd, events: POLLIN | POLLOUT, revents: 0 }];
+      await sys.poll(p, 0);
+      expect(p[0]!.revents).toBe(POLLIN | POLLOUT);
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { drmSendEvent } from '../../src/drivers/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {
@@ -17,9 +18,11 @@ import {
   DRM_PRIME_CAP_EXPORT,
   DRM_PRIME_CAP_IMPORT,
   O_EXCL,
+  O_NONBLOCK,
   O_RDWR,
   POLLIN,
   POLLOUT,
+  POLLRDNORM,
   SYNC_IOC_FILE_INFO,
   VGEM_FENCE_WRITE,
   makedev,
@@ -330,6 +333,34 @@ describe('vgem fences (reference rows)', () => {
       await sys.close(other);
       expect(await pollOnce(sys, buf)).toBe(POLLIN | POLLOUT);
       expect(s.soc.clock.now - t1).toBeLessThan(1e9);
+    });
+  });
+});
+
+describe('the DRM fd itself', () => {
+  it('poll says nothing ready and a non-blocking read is EAGAIN while no events are queued; a sent event wakes a blocked reader', async () => {
+    const s = vgemSystem();
+    await run(s, async (sys) => {
+      const fd = await sys.open('/dev/dri/card0', O_RDWR);
+      expect(await pollOnce(sys, fd)).toBe(0);
+      const nb = await sys.open('/dev/dri/card0', O_RDWR | O_NONBLOCK);
+      expect(await errno(sys.read(nb, 4096))).toBe('EAGAIN');
+      const pid = await sys.getpid();
+      const drmFile = [...s.vgem.files].find((f) => f.pid === pid)!;
+      const t0 = s.soc.clock.now;
+      s.soc.clock.after(5e6, () => {
+        drmSendEvent(drmFile, new Uint8Array([2, 0, 0, 0, 16, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]));
+        drmSendEvent(drmFile, new Uint8Array(16).fill(9));
+      });
+      const first = await sys.read(fd, 20);
+      expect(s.soc.clock.now - t0).toBeGreaterThanOrEqual(5e6);
+      // whole events only: the second does not fit in what is left of 20 bytes
+      expect(Array.from(first.subarray(0, 8))).toEqual([2, 0, 0, 0, 16, 0, 0, 0]);
+      expect(first.length).toBe(16);
+      expect(await pollOnce(sys, fd, POLLIN | POLLRDNORM)).toBe(POLLIN | POLLRDNORM);
+      expect(await sys.read(fd, 8)).toHaveLength(0);
+      expect((await sys.read(fd, 64)).every((x) => x === 9)).toBe(true);
+      expect(await pollOnce(sys, fd)).toBe(0);
     });
   });
 });

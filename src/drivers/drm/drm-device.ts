@@ -1,7 +1,19 @@
 import { KernelBug, kerr } from '../../lib/index.ts';
 import type { Device } from '../../dma/index.ts';
 import type { DmaBuf, DmaBufSystem } from '../../dmabuf/index.ts';
-import { registerChrdev, type DeviceNode, type File, type FileOperations, type Task, type VmArea } from '../../fs/index.ts';
+import {
+  WaitQueueHead,
+  pollWait,
+  registerChrdev,
+  waitEvent,
+  type DeviceNode,
+  type File,
+  type FileOperations,
+  type PollTable,
+  type Task,
+  type VmArea,
+} from '../../fs/index.ts';
+import { O_NONBLOCK, POLLIN, POLLRDNORM } from '../../uapi/index.ts';
 import type { Mm } from '../../mm/index.ts';
 import { GemObject, gemObjectSize, gemReleaseHandle } from './drm-gem.ts';
 import { drmIoctl, type DrmIoctlDesc } from './drm-ioctl.ts';
@@ -89,6 +101,10 @@ export class DrmFile {
   driverPriv: unknown = undefined;
   /** False once the last close ran. */
   open = true;
+  /** Events queued for read(), each a complete struct drm_event (event_list). */
+  readonly events: Uint8Array[] = [];
+  /** Readers and pollers wait here for events (event_wait). */
+  readonly eventWait = new WaitQueueHead();
 
   constructor(dev: DrmDevice, minor: DrmMinor, pid: number) {
     this.dev = dev;
@@ -244,6 +260,7 @@ async function drmRelease(file: File): Promise<void> {
   const f = drmFileOf(file);
   const dev = f.dev;
   f.open = false;
+  f.events.length = 0;
   const handles = [...f.objects];
   f.objects.clear();
   for (const [h, obj] of handles) await gemReleaseHandle(f, h, obj);
@@ -268,6 +285,47 @@ async function drmGemMmap(file: File, vma: VmArea): Promise<void> {
   await obj.mmap(vma);
 }
 
+/**
+ * Queues an event for the file's readers and wakes them (drm_send_event):
+ * `event` is a whole struct drm_event with its header. Dropped when the
+ * file is already closed, as the kernel drops events of a closed file.
+ */
+export function drmSendEvent(file: DrmFile, event: Uint8Array): void {
+  if (!file.open) return;
+  file.events.push(event);
+  file.eventWait.wakeUp(POLLIN | POLLRDNORM);
+}
+
+/**
+ * Reads queued events (drm_read): whole events only, as many as fit in
+ * `len`; when the first does not fit, nothing. Without events: EAGAIN for
+ * O_NONBLOCK, else an interruptible sleep until one comes.
+ */
+async function drmRead(file: File, len: number, task: Task): Promise<Uint8Array> {
+  const f = drmFileOf(file);
+  if (f.events.length === 0) {
+    if (file.flags & O_NONBLOCK) throw kerr('EAGAIN', 'no DRM events');
+    await waitEvent(f.eventWait, () => f.events.length > 0, { task });
+  }
+  let n = 0;
+  let total = 0;
+  while (n < f.events.length && total + f.events[n]!.length <= len) total += f.events[n++]!.length;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const e of f.events.splice(0, n)) {
+    out.set(e, o);
+    o += e.length;
+  }
+  return out;
+}
+
+/** Readiness of a DRM file (drm_poll): readable while events are queued; never writable. */
+function drmPoll(file: File, pt: PollTable | null): number {
+  const f = drmFileOf(file);
+  pollWait(file, f.eventWait, pt);
+  return f.events.length > 0 ? POLLIN | POLLRDNORM : 0;
+}
+
 function drmFops(dev: DrmDevice, minor: () => DrmMinor): FileOperations {
   return {
     name: dev.driver.name,
@@ -275,6 +333,8 @@ function drmFops(dev: DrmDevice, minor: () => DrmMinor): FileOperations {
     release: (_inode, file) => drmRelease(file),
     unlockedIoctl: (file, cmd, arg, task) => drmIoctl(drmFileOf(file), cmd, arg, task),
     mmap: drmGemMmap,
+    read: (file, len, _ppos, task) => drmRead(file, len, task),
+    poll: drmPoll,
   };
 }
 
