@@ -60,6 +60,7 @@ class DcBuf implements Vb2Mem {
     this.size = buf.size;
   }
 
+  /** Users of the memory (vb2_dc_num_users). */
   get numUsers(): number {
     return this.refs;
   }
@@ -86,20 +87,24 @@ class DcBuf implements Vb2Mem {
     this.get();
   }
 
+  /** Maps the whole buffer from its start, for V4L2's mmap (vb2_dc_mmap). */
   mmap(vma: VmArea): void {
     this.mmapAt(vma, 0);
   }
 
+  /** Exports the plane as a new dma-buf holding a reference (vb2_dc_get_dmabuf). */
   getDmabuf(accMode: number): DmaBuf {
     const d = exportDmaBuf(this.dbs, { ops: dcDmabufOps, size: this.size, flags: accMode, priv: this, expName: VB2_DC_EXP_NAME, creator: 'vivid' });
     this.get();
     return d;
   }
 
+  /** The kernel mapping from dma_alloc_attrs, or null without one (vb2_dc_vaddr). */
   vaddr(): number | null {
     return this.buf.cpuAddr;
   }
 
+  /** The device address (vb2_dc_cookie / vb2_dma_contig_plane_dma_addr). */
   dmaAddr(): number {
     return this.buf.dmaAddr;
   }
@@ -156,6 +161,7 @@ class DcDmabuf implements Vb2DmabufMem {
     this.dir = dir;
   }
 
+  /** True while mapped for the device (dbuf_mapped). */
   get mapped(): boolean {
     return this.sgt !== null;
   }
@@ -179,6 +185,7 @@ class DcDmabuf implements Vb2DmabufMem {
     this.sgt = sgt;
   }
 
+  /** Returns the mapping (vb2_dc_unmap_dmabuf). */
   async unmap(): Promise<void> {
     if (!this.sgt) throw new KernelBug('vb2-dc: dmabuf not mapped');
     const sgt = this.sgt;
@@ -186,15 +193,18 @@ class DcDmabuf implements Vb2DmabufMem {
     await unmapAttachment(this.att, sgt, this.dir);
   }
 
+  /** Unmaps if needed and detaches the device (vb2_dc_detach_dmabuf). */
   async detach(): Promise<void> {
     if (this.sgt) await this.unmap();
     await dmaBufDetach(this.dbuf, this.att);
   }
 
+  /** None: the device writes imported buffers. */
   vaddr(): null {
     return null;
   }
 
+  /** The device address of the mapped range, or null (vb2_dc_cookie). */
   dmaAddr(): number | null {
     return this.sgt ? this.sgt.sgl[0]!.dmaAddress : null;
   }

@@ -36,9 +36,13 @@ export const VB2_MAX_FRAME = 32;
 
 /** I/O modes a queue supports (enum vb2_io_modes). */
 export const VB2_MMAP = 1 << 0;
+/** USERPTR buffers. */
 export const VB2_USERPTR = 1 << 1;
+/** read() emulation. */
 export const VB2_READ = 1 << 2;
+/** write() emulation. */
 export const VB2_WRITE = 1 << 3;
+/** DMABUF imports. */
 export const VB2_DMABUF = 1 << 4;
 
 /** No memory type chosen yet (VB2_MEMORY_UNKNOWN). */
@@ -202,7 +206,7 @@ export class Vb2Queue {
     return this.type === V4L2_BUF_TYPE_VIDEO_OUTPUT || this.type === V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
   }
 
-  /** DMA direction of the device's accesses to the buffers. */
+  /** Direction of the device's accesses to the buffers (q->dma_dir). */
   get dmaDir(): DmaDirection {
     return this.isOutput ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
   }

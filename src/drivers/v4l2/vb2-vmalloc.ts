@@ -38,6 +38,7 @@ class VmallocBuf implements Vb2Mem {
     }
   }
 
+  /** Users of the memory (vb2_vmalloc_num_users). */
   get numUsers(): number {
     return this.refs;
   }
@@ -69,16 +70,19 @@ class VmallocBuf implements Vb2Mem {
     this.get();
   }
 
+  /** Exports the plane as a new dma-buf holding a reference (vb2_vmalloc_get_dmabuf). */
   getDmabuf(accMode: number): DmaBuf {
     const d = exportDmaBuf(this.dbs, { ops: vmallocDmabufOps, size: this.size, flags: accMode, priv: this, expName: VB2_VMALLOC_EXP_NAME, creator: 'vivid' });
     this.get();
     return d;
   }
 
+  /** The plane's kernel mapping (vb2_vmalloc_vaddr). */
   vaddr(): number {
     return this.va;
   }
 
+  /** None: vmalloc memory has no device address (vb2 cookie is the vaddr). */
   dmaAddr(): null {
     return null;
   }
@@ -125,6 +129,7 @@ class VmallocDmabuf implements Vb2DmabufMem {
     this.dbuf = dbuf;
   }
 
+  /** True while vmapped (dbuf_mapped). */
   get mapped(): boolean {
     return this.va !== null;
   }
@@ -139,20 +144,24 @@ class VmallocDmabuf implements Vb2DmabufMem {
     }
   }
 
+  /** Drops the vmap (vb2_vmalloc_unmap_dmabuf). */
   async unmap(): Promise<void> {
     if (this.va === null) throw new KernelBug('vb2-vmalloc: dmabuf not mapped');
     dmaBufVunmap(this.dbuf, this.va);
     this.va = null;
   }
 
+  /** Ends the import, unmapping first (vb2_vmalloc_detach_dmabuf). */
   async detach(): Promise<void> {
     if (this.va !== null) await this.unmap();
   }
 
+  /** The vmap address while mapped (vb2_vmalloc_vaddr). */
   vaddr(): number | null {
     return this.va;
   }
 
+  /** None: the CPU writes imported buffers. */
   dmaAddr(): null {
     return null;
   }
