@@ -135,9 +135,9 @@ export interface Setup {
 export function setup(opts: { rlimitNofile?: number; syscallNs?: number; mm?: boolean | MmConfig } = {}): Setup {
   const soc = makeSoc();
   const { mm: mmOpt, ...rest } = opts;
-  // the test device hands out DRAM from 16 MiB up without asking the allocator: reserve 16 MiB there
-  const testbuf = { name: 'testbuf', base: DRAM_BASE + 16 * 1024 * 1024, size: 16 * 1024 * 1024 };
-  const cfg = mmOpt === true ? {} : (mmOpt ?? {});
+  // the test device hands out DRAM from 16 MiB up without asking the allocator: 16 MiB carved out there
+  const testbuf = { name: 'testbuf', base: DRAM_BASE + 16 * 1024 * 1024, size: 16 * 1024 * 1024, nomap: true };
+  const cfg: MmConfig = typeof mmOpt === 'object' ? mmOpt : {};
   const mm = mmOpt ? bootMm(soc, { ...cfg, reserved: [testbuf, ...(cfg.reserved ?? [])] }) : undefined;
   const k = createProcSystem({ soc, mm, ...rest });
   const dev = new TestDevice(k.vfs);

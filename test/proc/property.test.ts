@@ -3,6 +3,9 @@ import fc from 'fast-check';
 import { PAGE_SIZE, SyscallError } from '../../src/lib/index.ts';
 import type { Process, Sys } from '../../src/proc/index.ts';
 import {
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLL_CTL_ADD,
   F_DUPFD_CLOEXEC,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -32,6 +35,11 @@ type Op =
   | { op: 'send'; fd: number; fds: number[] }
   | { op: 'recv'; fd: number; maxFds: number }
   | { op: 'kill'; victim: number }
+  | { op: 'pipe' }
+  | { op: 'pipeIo'; fd: number; write: boolean; pages: number }
+  | { op: 'memfd'; pages: number }
+  | { op: 'truncate'; fd: number; pages: number }
+  | { op: 'epoll'; fd: number }
   | { op: 'exit' };
 
 /** Below 12: the n-th open fd (mod the count); 12 and up: that raw number, usually not open. */
@@ -51,17 +59,31 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('send' as const), fd: fdArb, fds: fc.array(fdArb, { maxLength: 3 }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('recv' as const), fd: fdArb, maxFds: fc.integer({ min: 0, max: 3 }) }) },
   fc.record({ op: fc.constant('kill' as const), victim: fc.nat() }),
+  fc.record({ op: fc.constant('pipe' as const) }),
+  fc.record({ op: fc.constant('pipeIo' as const), fd: fdArb, write: fc.boolean(), pages: fc.integer({ min: 1, max: 20 }) }),
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('memfd' as const), pages: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('truncate' as const), fd: fdArb, pages: fc.integer({ min: 0, max: 3 }) }) },
+  fc.record({ op: fc.constant('epoll' as const), fd: fdArb }),
   fc.record({ op: fc.constant('exit' as const) }),
 );
 
-/** Every file's count equals the references fd tables, mappings and messages in flight hold. */
+/**
+ * Every file's count equals the references fd tables, mappings and
+ * messages in flight hold. Checked while no process is inside a system
+ * call: one that sleeps (a memfd read copying in simulated time) holds a
+ * reference of its own meanwhile, as fget does in Linux.
+ */
 function checkRefs(s: Setup): void {
+  for (const p of s.k.processes.values()) if (p.inSyscall > 0) return;
   const acc = s.k.accountedRefs();
   for (const f of s.k.vfs.openFiles()) {
     if (f.count !== (acc.get(f) ?? 0)) throw new Error(`file #${f.id} ${f.pathName()} count ${f.count}, accounted ${acc.get(f) ?? 0}`);
   }
   for (const f of acc.keys()) if (f.released) throw new Error(`released file #${f.id} still referenced`);
 }
+
+/** Which open fds an operation prefers. */
+type Kind = 'any' | 'dev' | 'buf' | 'sock' | 'pipe' | 'memfd';
 
 /** Calls per operation ("op") and failures per errno ("op:ECODE") over the whole run. */
 const tally = new Map<string, number>();
@@ -70,17 +92,31 @@ async function script(s: Setup, sys: Sys, ops: Op[], pids: number[]): Promise<nu
   const maps: { addr: number; len: number }[] = [];
   const me = s.k.processes.get(await sys.getpid())!;
   /** The n-th open fd of the wanted kind (any kind when none is open); 12 and up stay raw numbers. */
-  const fdOf = (n: number, kind: 'any' | 'dev' | 'buf' | 'sock' = 'any'): number => {
+  const fdOf = (n: number, kind: Kind = 'any'): number => {
     if (n >= 12) return n;
     const open = me.files.fds();
     const want = open.filter((fd) => {
       const name = me.files.lookup(fd).pathName();
-      return kind === 'any' || (kind === 'dev' ? name === '/dev/testbuf' : kind === 'buf' ? name.startsWith('/dmabuf:') : name.startsWith('socket:'));
+      switch (kind) {
+        case 'any':
+          return true;
+        case 'dev':
+          return name === '/dev/testbuf';
+        case 'buf':
+          return name.startsWith('/dmabuf:') || name.startsWith('/memfd:');
+        case 'sock':
+          return name.startsWith('socket:');
+        case 'pipe':
+          return name.startsWith('pipe:');
+        case 'memfd':
+          return name.startsWith('/memfd:');
+      }
     });
     const from = want.length > 0 ? want : open;
     return from.length > 0 ? from[n % from.length]! : n;
   };
-  const kindOf: Partial<Record<Op['op'], 'dev' | 'buf' | 'sock'>> = { export: 'dev', mmap: 'buf', send: 'sock', recv: 'sock' };
+  const kindOf: Partial<Record<Op['op'], Kind>> = { export: 'dev', mmap: 'buf', send: 'sock', recv: 'sock', pipeIo: 'pipe', truncate: 'memfd' };
+  let epfd = -1;
   for (const raw of ops) {
     const o = { ...raw } as Op & { fd?: number; to?: number; fds?: number[] };
     if ('fd' in raw) o.fd = fdOf(raw.fd, kindOf[raw.op]);
@@ -148,6 +184,26 @@ async function script(s: Setup, sys: Sys, ops: Op[], pids: number[]): Promise<nu
           if (others.length > 0) await sys.kill(others[o.victim % others.length]!, SIGKILL);
           break;
         }
+        case 'pipe':
+          await sys.pipe2(O_NONBLOCK);
+          break;
+        case 'pipeIo':
+          if (o.write) await sys.write(o.fd, new Uint8Array(o.pages * 1000).fill(o.pages));
+          else await sys.read(o.fd, o.pages * 1000);
+          break;
+        case 'memfd': {
+          const fd = await sys.memfd_create('prop');
+          await sys.ftruncate(fd, o.pages * PAGE_SIZE);
+          break;
+        }
+        case 'truncate':
+          await sys.ftruncate(o.fd, o.pages * PAGE_SIZE);
+          break;
+        case 'epoll':
+          if (epfd < 0 || !me.files.peek(epfd)) epfd = await sys.epoll_create1();
+          await sys.epoll_ctl(epfd, EPOLL_CTL_ADD, o.fd, { events: EPOLLIN | EPOLLOUT, data: o.fd });
+          await sys.epoll_wait(epfd, 8, 0);
+          break;
         case 'exit':
           await sys.exit(0);
       }
@@ -165,7 +221,8 @@ describe('random system-call sequences across processes', () => {
   it('never leak a file, never leave a reference count wrong, and release everything once all processes exit', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(opArb, { minLength: 8, maxLength: 30 }), { minLength: 1, maxLength: 3 }), async (scripts) => {
-        const s = setup({ rlimitNofile: 10 });
+        const s = setup({ rlimitNofile: 10, mm: true });
+        const free0 = s.mm!.pages.freeCount();
         const pids: number[] = [];
         const procs: Process[] = [];
         const root = s.k.spawn(async (sys) => {
@@ -195,11 +252,15 @@ describe('random system-call sequences across processes', () => {
           for (let pa = b.pa; pa < b.pa + b.size; pa += PAGE_SIZE) expect(s.soc.cpu.cacheableMappings(pa)).toBe(0);
         }
         expect(s.dev.releases).toBe(s.dev.opens);
+        // every memfd page went back to the allocator
+        expect(s.k.shmem!.inodeCount).toBe(0);
+        expect(s.k.shmem!.nrPages).toBe(0);
+        expect(s.mm!.pages.freeCount()).toBe(free0);
       }),
       { numRuns: 100, seed: 424242 },
     );
     // the sequences did real work: every kind of call tally many times
-    for (const op of ['openDev', 'export', 'close', 'dup', 'dup2', 'mmap', 'munmap', 'touch', 'socketpair', 'send', 'recv']) {
+    for (const op of ['openDev', 'export', 'close', 'dup', 'dup2', 'mmap', 'munmap', 'touch', 'socketpair', 'send', 'recv', 'pipe', 'pipeIo', 'memfd', 'truncate', 'epoll']) {
       expect(tally.get(op) ?? 0, op).toBeGreaterThan(10);
     }
   });
