@@ -106,6 +106,7 @@ export class DrmFile {
   /** Readers and pollers wait here for events (event_wait). */
   readonly eventWait = new WaitQueueHead();
 
+  /** Creates the state of one open (drm_file_alloc); the open hook installs it. */
   constructor(dev: DrmDevice, minor: DrmMinor, pid: number) {
     this.dev = dev;
     this.minor = minor;
@@ -166,6 +167,7 @@ export class DrmDevice {
   objectSerial = 0;
   private readonly pending = new Set<Promise<void>>();
 
+  /** Creates the device without nodes (drm_dev_alloc); registerDrmDevice adds them. */
   constructor(opts: DrmDeviceOptions) {
     this.driver = opts.driver;
     this.dbs = opts.dbs;

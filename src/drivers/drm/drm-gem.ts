@@ -43,7 +43,11 @@ export class GemObject {
   private refs = 1;
   private readonly ownResv: boolean;
 
-  /** @internal use DrmDevice.createObject or the prime import. */
+  /**
+   * Creates an object of `size` bytes (drm_gem_object_init, or
+   * drm_gem_shmem_prime_import_sg_table for an import) with one reference
+   * for the caller; use DrmDevice.createObject or the PRIME import.
+   */
   constructor(dev: DrmDevice, size: number, imported: { attach: DmaBufAttachment; sgt: SgTable } | null = null) {
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE) throw new KernelBug(`gem object of ${size} bytes`);
     this.dev = dev;
