@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { registerVivid } from '../../src/drivers/index.ts';
+import type { Sys } from '../../src/proc/index.ts';
+import {
+  DMA_BUF_SET_NAME,
+  F_GETFL,
+  MAP_SHARED,
+  O_ACCMODE,
+  O_CLOEXEC,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+  V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP,
+  V4L2_MEMORY_DMABUF,
+  V4L2_MEMORY_MMAP,
+  VIDIOC_DQBUF,
+  VIDIOC_EXPBUF,
+  VIDIOC_QBUF,
+  VIDIOC_QUERYBUF,
+  VIDIOC_REQBUFS,
+  VIDIOC_STREAMOFF,
+  VIDIOC_STREAMON,
+  type V4l2Buffer,
+} from '../../src/uapi/index.ts';
+import { errno, fdinfoRow, mismatches, pattern, run } from '../dmabuf/helpers.ts';
+import { dumb, mapDumb, toFd, toHandle, vgemSystem } from './vgem-helpers.ts';
+
+const SIZE = 614400;
+
+/** vgem plus vivid: vb2-vmalloc on /dev/video0, vb2-dma-contig on the camera at /dev/video4. */
+function system() {
+  const s = vgemSystem();
+  const vivid = registerVivid({
+    vfs: s.k.vfs,
+    dbs: s.dbs,
+    mm: s.mm,
+    clock: s.soc.clock,
+    instances: [{ allocator: 'vmalloc' }, { allocator: 'dma-contig', device: s.cam }],
+  });
+  return { ...s, vivid };
+}
+
+function v4l2buf(index: number, memory: number, m: V4l2Buffer['m'] = {}): V4l2Buffer {
+  return { index, type: CAP, bytesused: 0, flags: 0, field: 0, timestamp: { tv_sec: 0, tv_usec: 0 }, sequence: 0, memory, m, length: 0 };
+}
+
+async function reqbufs(sys: Sys, fd: number, count: number, memory: number): Promise<number> {
+  const r = { count, type: CAP, memory, capabilities: 0, flags: 0 };
+  await sys.ioctl(fd, VIDIOC_REQBUFS, r);
+  return r.count;
+}
+
+async function expbuf(sys: Sys, fd: number, index: number): Promise<number> {
+  const e = { type: CAP, index, plane: 0, flags: O_CLOEXEC | O_RDWR, fd: -1 };
+  await sys.ioctl(fd, VIDIOC_EXPBUF, e);
+  return e.fd;
+}
+
+async function mapV4l2(sys: Sys, fd: number, index: number): Promise<number> {
+  const b = v4l2buf(index, V4L2_MEMORY_MMAP);
+  await sys.ioctl(fd, VIDIOC_QUERYBUF, b);
+  return sys.mmap(0, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, b.m.offset!);
+}
+
+/** Maps a vgem handle through MAP_DUMB's fake offset. */
+async function mapGem(sys: Sys, card: number, handle: number, prot = PROT_READ): Promise<number> {
+  return sys.mmap(0, SIZE, prot, MAP_SHARED, card, await mapDumb(sys, card, handle));
+}
+
+const ino = async (sys: Sys, fd: number) => (await sys.fstat(fd)).st_ino;
+
+describe('vivid buffers shared with vgem (reference rows that need vgem)', () => {
+  it('vivid_to_vgem_prime_import, vgem_reexport_imported_foreign_buf, vivid_to_vgem_import_twice, dmabuf_set_name_while_attached, vivid_dmabuf_fdinfo_after_import', async () => {
+    const s = system();
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      expect((await dumb(sys, card)).handle).toBe(1);
+      const v = await sys.open('/dev/video0', O_RDWR);
+      await reqbufs(sys, v, 2, V4L2_MEMORY_MMAP);
+      const va = await mapV4l2(sys, v, 0);
+      const data = pattern(SIZE, 6);
+      await sys.store(va, data);
+      const fd = await expbuf(sys, v, 0);
+      const h = await toHandle(sys, card, fd);
+      expect(h).toBe(2);
+      const re = await toFd(sys, card, h);
+      expect(await ino(sys, re)).toBe(await ino(sys, fd));
+      expect((await sys.fcntl(re, F_GETFL)) & O_ACCMODE).toBe(O_RDWR);
+      expect(await toHandle(sys, card, fd)).toBe(h);
+      expect(await toHandle(sys, card, re)).toBe(h);
+      await sys.ioctl(fd, DMA_BUF_SET_NAME, 'vivid-buf0');
+      const row = await fdinfoRow(sys, fd);
+      expect(row).toMatch(new RegExp(`^pos:0;flags:02000002;mnt_id:11;ino:${await ino(sys, fd)};size:${SIZE};count:\\d+;exp_name:videobuf2_vmalloc;name:vivid-buf0;$`));
+      // Linux refuses MAP_DUMB on an imported object; vgem's view is the re-exported fd, which is vivid's memory
+      expect(await errno(mapDumb(sys, card, h))).toBe('EINVAL');
+      const gv = await sys.mmap(0, SIZE, PROT_READ, MAP_SHARED, re, 0);
+      expect(mismatches(await sys.load(gv, SIZE), data)).toBe(0);
+    });
+  });
+
+  it('vivid_capture_into_vgem_dmabuf: vivid (vmalloc) captures into a vgem dumb buffer; another vgem file sees the same bytes', async () => {
+    const s = system();
+    const dev = s.vivid[0]!;
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const d = await dumb(sys, card, 640, 480, 16);
+      expect([d.pitch, d.size]).toEqual([1280, SIZE]);
+      const gv = await mapGem(sys, card, d.handle, PROT_READ | PROT_WRITE);
+      await sys.store(gv, new Uint8Array(SIZE).fill(0xaa));
+      const fd = await toFd(sys, card, d.handle);
+      const d2 = await dumb(sys, card, 640, 480, 16);
+      const fd2 = await toFd(sys, card, d2.handle);
+      const v = await sys.open('/dev/video0', O_RDWR);
+      expect(await reqbufs(sys, v, 2, V4L2_MEMORY_DMABUF)).toBe(2);
+      await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0, V4L2_MEMORY_DMABUF, { fd }));
+      await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(1, V4L2_MEMORY_DMABUF, { fd: fd2 }));
+      await sys.ioctl(v, VIDIOC_STREAMON, CAP);
+      const b = v4l2buf(0, V4L2_MEMORY_DMABUF);
+      await sys.ioctl(v, VIDIOC_DQBUF, b);
+      expect([b.index, b.bytesused, b.m.fd]).toEqual([0, SIZE, fd]);
+      const got = await sys.load(gv, SIZE);
+      expect(mismatches(got, dev.expectedFrame(b.sequence))).toBe(0);
+      const other = await sys.open('/dev/dri/card0', O_RDWR);
+      const oh = await toHandle(sys, other, fd);
+      expect(mismatches(await sys.load(await mapGem(sys, other, oh), SIZE), got)).toBe(0);
+      await sys.ioctl(v, VIDIOC_STREAMOFF, CAP);
+      await sys.close(v);
+    });
+  });
+
+  it('vivid_dc_to_vgem_import, vivid_dc_capture_frame_v4l2_vs_vgem, vivid_dc_reqbufs0_while_exported', async () => {
+    const s = system();
+    const dev = s.vivid[1]!;
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      await dumb(sys, card);
+      const v = await sys.open('/dev/video4', O_RDWR);
+      await reqbufs(sys, v, 2, V4L2_MEMORY_MMAP);
+      const map0 = await mapV4l2(sys, v, 0);
+      const fd = await expbuf(sys, v, 0);
+      const h = await toHandle(sys, card, fd);
+      expect(h).toBe(2);
+      const re = await toFd(sys, card, h);
+      expect(await ino(sys, re)).toBe(await ino(sys, fd));
+      const gv = await sys.mmap(0, SIZE, PROT_READ, MAP_SHARED, re, 0);
+      for (const i of [0, 1]) await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(i, V4L2_MEMORY_MMAP));
+      await sys.ioctl(v, VIDIOC_STREAMON, CAP);
+      const b = v4l2buf(0, V4L2_MEMORY_MMAP);
+      await sys.ioctl(v, VIDIOC_DQBUF, b);
+      expect([b.index, b.bytesused]).toEqual([0, SIZE]);
+      const a = await sys.load(map0, SIZE);
+      expect(mismatches(a, await sys.load(gv, SIZE))).toBe(0);
+      expect(mismatches(a, dev.expectedFrame(b.sequence))).toBe(0);
+      await sys.ioctl(v, VIDIOC_STREAMOFF, CAP);
+      expect(await reqbufs(sys, v, 0, V4L2_MEMORY_MMAP)).toBe(0);
+      expect(mismatches(await sys.load(gv, SIZE), a)).toBe(0);
+    });
+    expect(s.dbs.buffers.length).toBe(0);
+  });
+});
