@@ -95,6 +95,8 @@ export class Inode {
   nlink: number;
   fops: FileOperations | null;
   iop: InodeOperations | null;
+  /** i_blocks (512-byte units) for filesystems that count what they allocated; null: derived from the size. */
+  blocks: number | null = null;
   privateData: unknown;
   /** Entries of a directory; null for every other type. */
   readonly children: Map<string, Inode> | null;
@@ -142,7 +144,7 @@ export class Inode {
       st_rdev: this.rdev,
       st_size: this.size,
       st_blksize: 4096,
-      st_blocks: Math.ceil(this.size / 512),
+      st_blocks: this.blocks ?? Math.ceil(this.size / 512),
     };
   }
 }

@@ -149,8 +149,11 @@ export class ShmemInode {
   seals: number;
   /** i_mmap_writable: shared mappings that may write, or negative while F_SEAL_WRITE denies them. */
   mmapWritable = 0;
-  /** Pages in the page cache (nrpages). */
-  nrPages = 0;
+  /** Pages in the page cache (nrpages); i_blocks follows it. */
+  get nrPages(): number {
+    return this.pages;
+  }
+  private pages = 0;
   /** The mappings of the file (i_mmap). */
   readonly vmas = new Set<VmArea>();
   /** The operations every mapping of this file gets. */
@@ -165,6 +168,7 @@ export class ShmemInode {
     this.inode = new Inode(fs.sb, { mode: S_IFREG | 0o777, uid: cred.uid, gid: cred.gid, fops: shmemFileOps, iop: shmemInodeOps, privateData: this });
     // unlinked from birth (clear_nlink in __shmem_file_setup)
     this.inode.nlink = 0;
+    this.inode.blocks = 0;
     this.vmOps = {
       open: (vma) => this.mapOpen(vma),
       close: (vma) => this.mapClose(vma),
@@ -202,7 +206,7 @@ export class ShmemInode {
     if (pfn < 0) {
       pfn = this.fs.allocPage(this, index);
       c[index & CHUNK_MASK] = pfn;
-      this.nrPages++;
+      this.countPages(1);
     }
     return pfn;
   }
@@ -248,7 +252,7 @@ export class ShmemInode {
         const pfn = c[j]!;
         if (pfn < 0) continue;
         c[j] = -1;
-        this.nrPages--;
+        this.countPages(-1);
         this.fs.releasePage(pfn);
       }
       if (base >= keep) this.chunks.delete(ci);
@@ -295,8 +299,14 @@ export class ShmemInode {
       for (let j = 0; j < CHUNK; j++) if (c[j]! >= 0) this.fs.releasePage(c[j]!);
     }
     this.chunks.clear();
-    this.nrPages = 0;
+    this.countPages(-this.pages);
     this.fs.forget(this);
+  }
+
+  /** Adds to nrpages and keeps i_blocks in step (shmem_recalc_inode). */
+  private countPages(delta: number): void {
+    this.pages += delta;
+    this.inode.blocks = this.pages * (PAGE_SIZE / 512);
   }
 
   /** A mapping appeared: new, forked or split off (vma_link / vm_ops->open). */

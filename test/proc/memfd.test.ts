@@ -104,6 +104,7 @@ describe('memfd data', () => {
       expect(si.size).toBe(8 * PAGE_SIZE + 100);
       // four pages touched (the write straddles), the five before it are holes
       expect(si.nrPages).toBe(4);
+      expect((await sys.fstat(fd)).st_blocks).toBe(32);
       expect(free0 - pages.freeCount()).toBe(4);
       for (let i = 0; i < 5; i++) expect(si.findPage(i)).toBe(-1);
       // the bytes are in the frames, as the CPU sees physical memory
