@@ -14,6 +14,7 @@ import {
   VIDIOC_EXPBUF,
   VIDIOC_QBUF,
   VIDIOC_REQBUFS,
+  VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
   type V4l2Buffer,
 } from '../../src/uapi/index.ts';
@@ -82,6 +83,46 @@ describe('vivid and vgem share buffers (reference rows)', () => {
     await s.vgem.settle();
     expect(s.dbs.buffers).toHaveLength(0);
     expect(s.vgem.stats.objects).toBe(0);
+  });
+});
+
+describe('vivid dma-contig buffers in vgem (the vgem side of the vivid_dc_* rows)', () => {
+  it('vivid_dc_to_vgem_import, vivid_dc_capture_frame_v4l2_vs_vgem, vivid_dc_reqbufs0_while_exported', async () => {
+    const s = vgemSystem();
+    const [, dc] = registerVivid({ vfs: s.k.vfs, dbs: s.dbs, mm: s.mm, clock: s.soc.clock, instances: [{ allocator: 'vmalloc' }, { allocator: 'dma-contig', device: s.cam }] });
+    const cma = s.mm.defaultCma!;
+    const used0 = cma.stats().usedPages;
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      await dumb(sys, card);
+      const v = await sys.open('/dev/video4', O_RDWR);
+      await sys.ioctl(v, VIDIOC_REQBUFS, { count: 2, type: CAP, memory: V4L2_MEMORY_MMAP, capabilities: 0, flags: 0 });
+      const e = { type: CAP, index: 0, plane: 0, flags: O_RDWR, fd: -1 };
+      await sys.ioctl(v, VIDIOC_EXPBUF, e);
+      const h = await toHandle(sys, card, e.fd);
+      expect(h).toBe(2);
+      const vgemView = await toFd(sys, card, h);
+      expect((await sys.fstat(vgemView)).st_ino).toBe((await sys.fstat(e.fd)).st_ino);
+      const view = await sys.mmap(0, SIZE, PROT_READ, MAP_SHARED, vgemView, 0);
+      for (const i of [0, 1]) await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(i, V4L2_MEMORY_MMAP));
+      await sys.ioctl(v, VIDIOC_STREAMON, CAP);
+      const b = v4l2buf(0, V4L2_MEMORY_MMAP);
+      await sys.ioctl(v, VIDIOC_DQBUF, b);
+      expect([b.index, b.bytesused]).toEqual([0, SIZE]);
+      expect(mismatches(await sys.load(view, SIZE), dc!.expectedFrame(b.sequence))).toBe(0);
+      await sys.ioctl(v, VIDIOC_STREAMOFF, CAP);
+      // REQBUFS(0) while vgem holds an import: the buffer stays, readable through vgem's re-export
+      await sys.ioctl(v, VIDIOC_REQBUFS, { count: 0, type: CAP, memory: V4L2_MEMORY_MMAP, capabilities: 0, flags: 0 });
+      await sys.close(e.fd);
+      await sys.munmap(view, SIZE);
+      const again = await sys.mmap(0, SIZE, PROT_READ, MAP_SHARED, vgemView, 0);
+      expect(mismatches(await sys.load(again, SIZE), dc!.expectedFrame(b.sequence))).toBe(0);
+      expect(cma.stats().usedPages).toBe(used0 + SIZE / 4096);
+      await sys.close(v);
+    });
+    await s.vgem.settle();
+    expect(cma.stats().usedPages).toBe(used0);
+    expect(s.dbs.buffers).toHaveLength(0);
   });
 });
 

@@ -1,7 +1,7 @@
 import { KernelBug, PAGE_SIZE, alignUp, kerr } from '../../lib/index.ts';
 import { DMA_BIDIRECTIONAL, type SgTable } from '../../dma/index.ts';
 import { DmaResv, detach, dmaBufPut, unmapAttachment, type DmaBuf, type DmaBufAttachment } from '../../dmabuf/index.ts';
-import { VM_DONTDUMP, VM_DONTEXPAND, VM_IO, VM_PFNMAP, type VmArea } from '../../fs/index.ts';
+import { VM_DONTDUMP, VM_DONTEXPAND, VM_PFNMAP, type VmArea } from '../../fs/index.ts';
 import { DrmVmaOffsetNode } from './drm-vma-manager.ts';
 import type { DrmDevice, DrmFile } from './drm-device.ts';
 
@@ -145,7 +145,7 @@ export class GemObject {
     }
     const pages = this.getPages();
     this.get();
-    vma.flags |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP;
+    vma.flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
     vma.memType = this.mapWc ? 'wc' : 'wb';
     vma.privateData = this;
     vma.vmOps = {
