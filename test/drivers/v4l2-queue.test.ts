@@ -11,6 +11,7 @@ import {
   POLLIN,
   PROT_READ,
   PROT_WRITE,
+  SIGTERM,
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
   V4L2_BUF_TYPE_VIDEO_OUTPUT,
   V4L2_MEMORY_DMABUF,
@@ -241,6 +242,30 @@ describe('videobuf2 queue rules through vivid', () => {
       expect((await sys.wait(pid)).status).toBe(0);
     });
     expect(s.mm.pages.freeCount()).toBe(free0);
+  });
+
+  it('a DQBUF blocked with nothing queued sleeps through dropped frames and ends with the signal that kills its process', async () => {
+    const s = vividSystem();
+    await run(s, async (sys) => {
+      const v = await sys.open('/dev/video0', O_RDWR);
+      await reqbufs(sys, v, 2);
+      for (const i of [0, 1]) await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(i));
+      await sys.ioctl(v, VIDIOC_STREAMON, CAP);
+      const b = v4l2buf(0);
+      await sys.ioctl(v, VIDIOC_DQBUF, b);
+      await sys.ioctl(v, VIDIOC_DQBUF, b);
+      const pid = await sys.fork(async (child) => {
+        await child.ioctl(v, VIDIOC_DQBUF, v4l2buf(0)); // nothing queued: blocks
+        return 0;
+      });
+      expect(await pollIn(sys, v, 500)).toBe(0);
+      const dropped = s.vivid[0]!.framesDropped;
+      expect(dropped).toBeGreaterThanOrEqual(14);
+      await sys.kill(pid, SIGTERM);
+      expect((await sys.wait(pid)).status).toBe(128 + SIGTERM);
+      await sys.close(v);
+    });
+    expect(s.soc.clock.pending).toBe(0);
   });
 
   it('frames are deterministic in frame number and seed', async () => {
