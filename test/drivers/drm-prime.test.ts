@@ -65,7 +65,11 @@ describe('PRIME export of a vgem dumb buffer (reference rows)', () => {
       expect(await sys.fcntl(again, F_GETFD)).toBe(0);
       expect(s.dbs.buffers).toHaveLength(1);
       // bufinfo lists the one buffer
-      expect(await sys.readFile('/sys/kernel/debug/dma_buf/bufinfo')).toContain('Total 1 objects, 65536 bytes');
+      // debugfs_bufinfo: lines=10, total "Total 1 objects, 65536 bytes"
+      const bufinfo = await sys.readFile('/sys/kernel/debug/dma_buf/bufinfo');
+      expect(bufinfo.split('\n')).toHaveLength(10);
+      expect(bufinfo).toContain('Total 1 objects, 65536 bytes');
+      expect(bufinfo).toMatch(/\tdrm\t00000001\t/);
     });
   });
 
