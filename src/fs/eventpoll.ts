@@ -376,9 +376,8 @@ export function epollCopyEvent(op: number, event: unknown): EpollEvent | null {
  * Adds, changes or removes the watch of `fd` (`target`) in the epoll
  * instance of `epFile` (do_epoll_ctl after both fd lookups): EPERM when
  * the target cannot be polled; EINVAL when `epFile` is not an epoll file
- * or is the target, for EPOLLEXCLUSIVE misuse, for an unknown operation,
- * and (for want of ELOOP in the errno table) for a loop or too deep a
- * nest of epoll files; EEXIST to add a watched pair, ENOENT to change or
+ * or is the target, for EPOLLEXCLUSIVE misuse, for an unknown operation;
+ * ELOOP for a loop or too deep a nest of epoll files; EEXIST to add a watched pair, ENOENT to change or
  * remove one that is not. EPOLLERR|EPOLLHUP are always watched;
  * EPOLLWAKEUP is dropped for callers other than root (CAP_BLOCK_SUSPEND).
  */
@@ -393,7 +392,7 @@ export function epollCtl(epFile: File, op: number, target: File, fd: number, eve
     if (op === EPOLL_CTL_ADD && (eventpollOf(target) || events & ~EPOLLEXCLUSIVE_OK_BITS)) throw kerr('EINVAL', 'EPOLLEXCLUSIVE with other bits or on an epoll file');
   }
   const sub = eventpollOf(target);
-  if (op === EPOLL_CTL_ADD && sub && ep.loopCheck(sub)) throw kerr('EINVAL', 'epoll loop or nesting deeper than EPOLL_MAX_NESTS (ELOOP in Linux)');
+  if (op === EPOLL_CTL_ADD && sub && ep.loopCheck(sub)) throw kerr('ELOOP', 'epoll loop or nesting deeper than EPOLL_MAX_NESTS');
   const epi = ep.find(target, fd);
   const data = event ? event.data : 0;
   switch (op) {

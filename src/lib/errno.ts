@@ -32,6 +32,8 @@ export const ERRNO = {
   ERANGE: 34,
   EDEADLK: 35,
   ENOSYS: 38,
+  ELOOP: 40,
+  ENOPKG: 65,
   ENOTCONN: 107,
   ETIMEDOUT: 110,
   ECANCELED: 125,

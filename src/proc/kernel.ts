@@ -213,6 +213,7 @@ export class ProcKernel {
   async syscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>): Promise<T> {
     if (p.generation !== gen || p.exiting) throw new ProcessUnwind(p.pid, p.exiting ? 'exit' : 'exec');
     p.inSyscall++;
+    const t0 = this.clock.now;
     let result: T | undefined;
     let error: unknown;
     let failed = false;
@@ -226,6 +227,11 @@ export class ProcKernel {
       error = e;
     } finally {
       p.inSyscall--;
+    }
+    const tr = this.soc.tracer;
+    if (tr) {
+      const err = failed && error instanceof KernelError ? { error: error.code } : undefined;
+      tr.complete(tr.lane(`process ${p.pid}`, p.comm), name, 'syscall', t0, this.clock.now - t0, err);
     }
     if (failed && error instanceof ProcessUnwind) throw error;
     if (p.fatalSignal && !p.exiting) {

@@ -112,7 +112,7 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
     });
     devices.set(d.name, dev);
   }
-  const proc = createProcSystem({ soc });
+  const proc = createProcSystem({ soc, mm });
   const dmabuf = createDmaBufSystem({ vfs: proc.vfs, soc });
   addSystemHeap(dmabuf, mm);
   for (const area of mm.cma.values()) addCmaHeap(dmabuf, mm, area);
