@@ -7,6 +7,7 @@ import type { Mm } from '../mm/index.ts';
 import {
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
   V4L2_CAP_EXT_PIX_FORMAT,
+  V4L2_CAP_READWRITE,
   V4L2_CAP_STREAMING,
   V4L2_CAP_VIDEO_CAPTURE,
   V4L2_CAP_VIDEO_OUTPUT,
@@ -22,6 +23,7 @@ import { TestPattern } from './test-pattern.ts';
 import {
   VB2_DMABUF,
   VB2_MMAP,
+  VB2_READ,
   VB2_USERPTR,
   Vb2Queue,
   vb2DmaContigMemops,
@@ -118,7 +120,7 @@ export class VividDevice {
     this.queue = new Vb2Queue({
       type: V4L2_BUF_TYPE_VIDEO_CAPTURE,
       // vivid leaves USERPTR out for dma-contig, which cannot take scattered user pages
-      ioModes: VB2_MMAP | VB2_DMABUF | (cfg.allocator === 'vmalloc' ? VB2_USERPTR : 0),
+      ioModes: VB2_MMAP | VB2_DMABUF | VB2_READ | (cfg.allocator === 'vmalloc' ? VB2_USERPTR : 0),
       memOps,
       dev: this.device,
       minBuffersNeeded: 2,
@@ -140,14 +142,14 @@ export class VividDevice {
       vfs: opts.vfs,
       nr: inst * VIVID_NODES_PER_INSTANCE,
       name: `vivid-${String(inst).padStart(3, '0')}-vid-cap`,
-      deviceCaps: V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT,
+      deviceCaps: V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_READWRITE | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT,
       queue: this.queue,
       ioctlOps: {
         querycap: (_f: File, cap: V4l2Capability) => {
           cap.driver = 'vivid';
           cap.card = 'vivid';
           cap.bus_info = this.busInfo;
-          cap.capabilities = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT;
+          cap.capabilities = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_READWRITE | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT;
         },
         gFmt: (_f: File, f: V4l2Format) => {
           f.fmt = { pix: { ...this.pix } };

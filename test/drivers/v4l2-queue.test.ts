@@ -154,8 +154,8 @@ describe('videobuf2 queue rules through vivid', () => {
     const s = vividSystem();
     await run(s, async (sys) => {
       const v = await sys.open('/dev/video0', O_RDWR);
-      expect(await pollIn(sys, v, 0)).toBe(POLLERR);
       await reqbufs(sys, v, 2);
+      expect(await pollIn(sys, v, 0)).toBe(POLLERR); // buffers but no streaming
       await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0));
       await sys.ioctl(v, VIDIOC_STREAMON, CAP);
       expect(await pollIn(sys, v, 200)).toBe(0); // one buffer: not started
@@ -266,6 +266,54 @@ describe('videobuf2 queue rules through vivid', () => {
       await sys.close(v);
     });
     expect(s.soc.clock.pending).toBe(0);
+  });
+
+  it('read() emulation: allocates and streams on first use, hands out one frame per buffer in order, and locks out the streaming API', async () => {
+    const s = vividSystem();
+    const free0 = s.mm.pages.freeCount();
+    await run(s, async (sys) => {
+      for (const [path, dev] of [['/dev/video0', s.vivid[0]!], ['/dev/video4', s.vivid[1]!]] as const) {
+        const v = await sys.open(path, O_RDWR);
+        const f0 = await sys.read(v, SIZE);
+        expect(mismatches(f0, dev.expectedFrame(0))).toBe(0);
+        const head = await sys.read(v, 1000);
+        const tail = await sys.read(v, SIZE);
+        expect([head.length, tail.length]).toEqual([1000, SIZE - 1000]);
+        const f1 = new Uint8Array(SIZE);
+        f1.set(head);
+        f1.set(tail, 1000);
+        expect(mismatches(f1, dev.expectedFrame(1))).toBe(0);
+        expect(await errno(reqbufs(sys, v, 2))).toBe('EBUSY');
+        expect(await errno(sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0)))).toBe('EBUSY');
+        expect(await errno(sys.ioctl(v, VIDIOC_STREAMOFF, CAP))).toBe('EBUSY');
+        const other = await sys.open(path, O_RDWR);
+        expect(await errno(sys.read(other, 10))).toBe('EBUSY');
+        await sys.close(v);
+        // the owner's close ended the emulation: the other file may now use the streaming API
+        expect((await reqbufs(sys, other, 2)).count).toBe(2);
+        expect(await errno(sys.read(other, 10))).toBe('EBUSY');
+        await sys.close(other);
+      }
+    });
+    expect(s.mm.pages.freeCount()).toBe(free0);
+    expect(s.soc.clock.pending).toBe(0);
+  });
+
+  it('read() with O_NONBLOCK is EAGAIN until a frame is done; poll on a fresh node starts the emulation and wakes with the first frame', async () => {
+    const s = vividSystem();
+    await run(s, async (sys) => {
+      const v = await sys.open('/dev/video0', O_RDWR | O_NONBLOCK);
+      expect(await errno(sys.read(v, SIZE))).toBe('EAGAIN');
+      expect(await pollIn(sys, v, 1000)).toBe(POLLIN);
+      expect(mismatches(await sys.read(v, SIZE), s.vivid[0]!.expectedFrame(0))).toBe(0);
+      await sys.close(v);
+      const w = await sys.open('/dev/video0', O_RDWR);
+      const t0 = s.soc.clock.now;
+      expect(await pollIn(sys, w, 1000)).toBe(POLLIN);
+      expect(s.soc.clock.now - t0).toBe(FRAME_NS);
+      expect((await sys.read(w, SIZE)).length).toBe(SIZE);
+      await sys.close(w);
+    });
   });
 
   it('frames are deterministic in frame number and seed', async () => {

@@ -108,6 +108,13 @@ class DcBuf implements Vb2Mem {
   dmaAddr(): number {
     return this.buf.dmaAddr;
   }
+
+  /** Reads through the kernel mapping from dma_alloc_attrs; EINVAL when the buffer has none. */
+  copyOut(off: number, dst: Uint8Array): void {
+    if (off < 0 || off + dst.length > this.size) throw new KernelBug(`vb2-dc: copy of ${off}+${dst.length} outside ${this.size} bytes`);
+    if (this.buf.cpuAddr === null) throw kerr('EINVAL', 'vb2-dc: buffer has no kernel mapping');
+    this.dev.ctx.mm.kas.load(this.buf.cpuAddr + off, dst, 0, dst.length);
+  }
 }
 
 const dcOf = (d: DmaBuf) => d.priv as DcBuf;

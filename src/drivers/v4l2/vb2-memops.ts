@@ -27,6 +27,11 @@ export interface Vb2Mem {
   vaddr(): number | null;
   /** The device address of a contiguous buffer, or null for CPU-only memory (vb2 cookie). */
   dmaAddr(): number | null;
+  /**
+   * Copies `dst.length` bytes from offset `off` through the kernel mapping
+   * (the memcpy of vb2's read() emulator); EINVAL without a kernel mapping.
+   */
+  copyOut(off: number, dst: Uint8Array): void;
 }
 
 /**

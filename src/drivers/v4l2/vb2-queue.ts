@@ -189,6 +189,12 @@ export class Vb2Queue {
   owner: File | null = null;
   /** Buffers handed to the driver and not yet given back (owned_by_drv_count). */
   ownedByDrv = 0;
+  /** The read() emulator's state (struct vb2_fileio_data): the buffer being read and how far. */
+  private fileio: { cur: Vb2Buffer | null; pos: number } | null = null;
+  /** The emulator's start while it allocates and queues (it may sleep). */
+  private fileioStart: Promise<void> | null = null;
+  /** A start begun by poll failed: the next poll reports POLLERR. */
+  private fileioPollError = false;
 
   constructor(cfg: Vb2QueueConfig) {
     this.type = cfg.type;
@@ -231,6 +237,16 @@ export class Vb2Queue {
     return this.bufs.length > 0;
   }
 
+  /** True while read() emulation owns the buffers (vb2_fileio_is_active). */
+  get fileioActive(): boolean {
+    return this.fileio !== null || this.fileioStart !== null;
+  }
+
+  /** EBUSY while read() emulation owns the buffers. */
+  private checkNoFileio(what: string): void {
+    if (this.fileioActive) throw kerr('EBUSY', `${what}: file io in progress`);
+  }
+
   /** True when another file than `file` owns the queue (vb2_queue_is_busy). */
   isBusyFor(file: File): boolean {
     return this.owner !== null && this.owner !== file;
@@ -252,6 +268,7 @@ export class Vb2Queue {
     if (type !== this.type) throw kerr('EINVAL', `requested type ${type} is incorrect`);
     const mode = memory === V4L2_MEMORY_MMAP ? VB2_MMAP : memory === V4L2_MEMORY_USERPTR ? VB2_USERPTR : VB2_DMABUF;
     if (!(this.ioModes & mode)) throw kerr('EINVAL', `memory type ${memory} not supported by the queue`);
+    this.checkNoFileio('reqbufs');
   }
 
   /**
@@ -395,17 +412,23 @@ export class Vb2Queue {
    * buffers are queued. May sleep.
    */
   async qbuf(task: Task, b: V4l2Buffer): Promise<void> {
+    this.checkNoFileio('qbuf');
     const vb = this.lookup(b.type, b.index, 'qbuf');
     if (b.memory !== this.memory) throw kerr('EINVAL', `qbuf: invalid memory type ${b.memory} for a queue of ${this.memory}`);
     if (this.error) throw kerr('EIO', 'qbuf: fatal error on the queue');
     if (vb.state !== 'dequeued') throw kerr('EINVAL', `qbuf: buffer ${vb.index} still being processed (${vb.state})`);
     if (this.memory === V4L2_MEMORY_DMABUF) await this.prepareDmabuf(task, vb, b);
     else if (this.memory === V4L2_MEMORY_USERPTR) this.prepareUserptr(task, vb, b);
+    await this.queuePrepared(vb);
+    this.fill(vb, b);
+  }
+
+  /** Queues a buffer whose memory is ready: the driver's check, then the queue and maybe the driver (vb2_core_qbuf's tail). */
+  private async queuePrepared(vb: Vb2Buffer): Promise<void> {
     this.ops.bufPrepare?.(vb);
     vb.state = 'queued';
     this.queuedList.push(vb);
     if (this.startStreamingCalled) this.enqueue(vb);
-    this.fill(vb, b);
     if (this.streaming && !this.startStreamingCalled && this.queuedList.length >= this.minBuffersNeeded) await this.startStreaming();
   }
 
@@ -513,7 +536,16 @@ export class Vb2Queue {
    * `nonblocking`; otherwise sleeps until one is (EINTR on a signal).
    */
   async dqbuf(task: Task, b: V4l2Buffer, nonblocking: boolean): Promise<void> {
+    this.checkNoFileio('dqbuf');
     if (b.type !== this.type) throw kerr('EINVAL', `dqbuf: buffer type ${b.type} is not the queue's`);
+    const vb = await this.waitDone(task, nonblocking);
+    this.fill(vb, b);
+    this.takeBack(vb);
+    b.flags &= ~(V4L2_BUF_FLAG_DONE | V4L2_BUF_FLAG_QUEUED);
+  }
+
+  /** Waits for the oldest finished buffer and takes it off the done list (__vb2_get_done_vb). */
+  private async waitDone(task: Task, nonblocking: boolean): Promise<Vb2Buffer> {
     for (;;) {
       if (!this.streaming) throw kerr('EINVAL', 'dqbuf: streaming off');
       if (this.error) throw kerr('EIO', 'dqbuf: queue in error state');
@@ -521,12 +553,14 @@ export class Vb2Queue {
       if (nonblocking) throw kerr('EAGAIN', 'dqbuf: no buffer done');
       await waitEvent(this.doneWq, () => this.doneList.length > 0 || !this.streaming || this.error, { task });
     }
-    const vb = this.doneList.shift()!;
-    this.fill(vb, b);
+    return this.doneList.shift()!;
+  }
+
+  /** Takes a finished buffer off the queue back to userspace (vb2_core_dqbuf's tail). */
+  private takeBack(vb: Vb2Buffer): void {
     const i = this.queuedList.indexOf(vb);
     if (i >= 0) this.queuedList.splice(i, 1);
     vb.state = 'dequeued';
-    b.flags &= ~(V4L2_BUF_FLAG_DONE | V4L2_BUF_FLAG_QUEUED);
   }
 
   /**
@@ -535,7 +569,13 @@ export class Vb2Queue {
    * no-op. The driver starts once enough buffers are queued. May sleep.
    */
   async streamon(type: number): Promise<void> {
+    this.checkNoFileio('streamon');
     if (type !== this.type) throw kerr('EINVAL', `streamon: type ${type} is not the queue's`);
+    await this.doStreamon();
+  }
+
+  /** vb2_core_streamon. */
+  private async doStreamon(): Promise<void> {
     if (this.streaming) return;
     if (this.bufs.length === 0) throw kerr('EINVAL', 'streamon: no buffers have been allocated');
     if (this.bufs.length < this.minBuffersNeeded) throw kerr('EINVAL', `streamon: need at least ${this.minBuffersNeeded} buffers`);
@@ -545,6 +585,7 @@ export class Vb2Queue {
 
   /** Stops streaming and returns every buffer to userspace, dequeued (vb2_streamoff). May sleep. */
   async streamoff(type: number): Promise<void> {
+    this.checkNoFileio('streamoff');
     if (type !== this.type) throw kerr('EINVAL', `streamoff: type ${type} is not the queue's`);
     await this.cancel();
   }
@@ -572,6 +613,7 @@ export class Vb2Queue {
    * plane. Each call makes a new dma-buf.
    */
   expbuf(task: Task, eb: V4l2ExportBuffer): void {
+    this.checkNoFileio('expbuf');
     if (this.memory !== V4L2_MEMORY_MMAP) throw kerr('EINVAL', 'expbuf: queue is not currently set up for mmap');
     const flags = eb.flags >>> 0;
     if (flags & ~(O_CLOEXEC | O_ACCMODE)) throw kerr('EINVAL', `expbuf: invalid flags 0x${flags.toString(16)}`);
@@ -596,6 +638,7 @@ export class Vb2Queue {
     if (this.memory !== V4L2_MEMORY_MMAP) throw kerr('EINVAL', 'mmap: queue is not currently set up for mmap');
     if (!(vma.flags & VM_SHARED)) throw kerr('EINVAL', 'mmap: invalid vma flags, VM_SHARED needed');
     if (this.isOutput ? !(vma.flags & VM_WRITE) : !(vma.flags & VM_READ)) throw kerr('EINVAL', `mmap: invalid vma flags, VM_${this.isOutput ? 'WRITE' : 'READ'} needed`);
+    this.checkNoFileio('mmap');
     const off = vma.pgoff * PAGE_SIZE;
     const vb = this.bufs.find((b) => b.mem && b.memOffset === off);
     if (!vb) throw kerr('EINVAL', `mmap: no buffer at offset 0x${off.toString(16)}`);
@@ -613,6 +656,21 @@ export class Vb2Queue {
     const req = pt ? pt.key : ~0;
     if (!this.isOutput && !(req & (POLLIN | POLLRDNORM))) return 0;
     pollWait(file, this.doneWq, pt);
+    if (this.fileioPollError) {
+      this.fileioPollError = false;
+      return POLLERR;
+    }
+    if (this.bufs.length === 0 && !this.fileioActive && !this.isOutput && this.ioModes & VB2_READ) {
+      // poll starts read() emulation as vb2_poll does; the start allocates, so it runs on and wakes the queue
+      this.owner = file;
+      this.startFileio().catch(() => {
+        this.fileioPollError = true;
+        if (this.owner === file) this.owner = null;
+        this.doneWq.wakeUp(POLLERR);
+      });
+      return 0;
+    }
+    if (this.fileioStart) return 0;
     if (!this.streaming || this.error) return POLLERR;
     const vb = this.doneList[0];
     if (vb && (vb.state === 'done' || vb.state === 'error')) return POLLIN | POLLRDNORM;
@@ -621,8 +679,73 @@ export class Vb2Queue {
 
   /** Stops streaming and frees every buffer (vb2_queue_release), when the owner's file closes. May sleep. */
   async release(): Promise<void> {
+    if (this.fileioStart) await this.fileioStart.catch(() => undefined);
     await this.cancel();
     await this.freeBuffers();
+    this.fileio = null;
     this.owner = null;
+  }
+
+  /**
+   * Starts read() emulation (__vb2_init_fileio): EBUSY once the streaming
+   * API has buffers or streams; allocates the driver's minimum of MMAP
+   * buffers, queues them all and starts streaming. May sleep.
+   */
+  private startFileio(): Promise<void> {
+    if (this.fileioStart) return this.fileioStart;
+    if (this.fileio) return Promise.resolve();
+    if (this.streaming || this.bufs.length > 0) return Promise.reject(kerr('EBUSY', 'read: streaming API in use'));
+    const start = (async () => {
+      const req: V4l2RequestBuffers = { count: 1, type: this.type, memory: V4L2_MEMORY_MMAP, capabilities: 0, flags: 0 };
+      await this.reqbufs(req);
+      try {
+        for (const vb of this.bufs) if (vb.mem!.vaddr() === null) throw kerr('EINVAL', 'read: buffers have no kernel mapping');
+        this.fileio = { cur: null, pos: 0 };
+        for (const vb of this.bufs) await this.queuePrepared(vb);
+        await this.doStreamon();
+      } catch (e) {
+        this.fileio = null;
+        await this.cancel();
+        await this.freeBuffers();
+        throw e;
+      }
+    })();
+    this.fileioStart = start;
+    const clear = (): void => {
+      if (this.fileioStart === start) this.fileioStart = null;
+    };
+    start.then(clear, clear);
+    return start;
+  }
+
+  /**
+   * Reads captured bytes (vb2_read): starts the emulation on first use,
+   * then hands out each finished buffer's bytes in order, never more than
+   * one buffer per call, and requeues a buffer once it is read whole.
+   * EINVAL for a queue without read I/O, EBUSY when the streaming API has
+   * buffers, EAGAIN when `nonblocking` and no frame is ready. May sleep.
+   */
+  async read(task: Task, len: number, nonblocking: boolean): Promise<Uint8Array> {
+    if (this.isOutput || !(this.ioModes & VB2_READ)) throw kerr('EINVAL', 'read: not supported by the queue');
+    if (!this.fileio) await this.startFileio();
+    const f = this.fileio;
+    if (!f) throw kerr('EINVAL', 'read: emulation stopped');
+    if (len === 0) return new Uint8Array(0);
+    if (!f.cur) {
+      const vb = await this.waitDone(task, nonblocking);
+      this.takeBack(vb);
+      f.cur = vb;
+      f.pos = 0;
+    }
+    const vb = f.cur;
+    const n = Math.min(len, vb.bytesused - f.pos);
+    const out = new Uint8Array(Math.max(0, n));
+    if (n > 0) vb.mem!.copyOut(f.pos, out);
+    f.pos += Math.max(0, n);
+    if (f.pos >= vb.bytesused) {
+      f.cur = null;
+      await this.queuePrepared(vb);
+    }
+    return out;
   }
 }

@@ -86,6 +86,12 @@ class VmallocBuf implements Vb2Mem {
   dmaAddr(): null {
     return null;
   }
+
+  /** Reads through the plane's kernel mapping (the CPU copy of vb2_read). */
+  copyOut(off: number, dst: Uint8Array): void {
+    if (off < 0 || off + dst.length > this.size) throw new KernelBug(`vb2-vmalloc: copy of ${off}+${dst.length} outside ${this.size} bytes`);
+    this.mm.kas.load(this.va + off, dst, 0, dst.length);
+  }
 }
 
 const bufOf = (d: DmaBuf) => d.priv as VmallocBuf;

@@ -108,6 +108,12 @@ export class VideoDevice {
         this.users--;
         if (this.queue.owner === file) await this.queue.release();
       },
+      read: async (file, len, _ppos, task) => {
+        this.checkOwner(file);
+        const out = await this.queue.read(task, len, (file.flags & O_NONBLOCK) !== 0);
+        if (this.queue.fileioActive) this.queue.owner = file;
+        return out;
+      },
       unlockedIoctl: (file, cmd, arg, task) => this.ioctl(file, cmd, arg, task),
       mmap: (_file, vma) => this.queue.mmap(vma),
       poll: (file, pt) => this.queue.poll(file, pt),
