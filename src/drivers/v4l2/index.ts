@@ -5,8 +5,11 @@
  * Plane memory is reference counted: the queue, every user mapping and
  * every exported dma-buf hold it, so freeing buffers orphans memory still
  * in use. Imported dma-bufs are held from QBUF until the buffer is freed
- * or given another fd. REQBUFS, QBUF, DQBUF, STREAMON/OFF and release may
- * sleep; poll, QUERYBUF, EXPBUF and mmap do not.
+ * or given another fd. The file that allocates buffers (or starts read()
+ * emulation) owns the queue until it frees them or closes; while read()
+ * emulation runs, the streaming ioctls are EBUSY. USERPTR needs a Task that
+ * can pin its pages (UserPagesTask). REQBUFS, QBUF, DQBUF, STREAMON/OFF,
+ * read and release may sleep; poll, QUERYBUF, EXPBUF and mmap do not.
  */
 export * from './vb2-memops.ts';
 export * from './vb2-vmalloc.ts';
