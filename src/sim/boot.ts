@@ -4,6 +4,7 @@ import { iommuAttachDevice, iommuDevice, iommuDomainAlloc, SmmuDriver, type Iomm
 import { MiB } from '../lib/index.ts';
 import { bootMm, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
 import { addCmaHeap, addSystemHeap, createDmaBufSystem, registerUdmabuf, type DmaBufSystem } from '../dmabuf/index.ts';
+import { registerVgem, registerVivid } from '../drivers/index.ts';
 import { createProcSystem, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
 
@@ -116,18 +117,28 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
   const dmabuf = createDmaBufSystem({ vfs: proc.vfs, soc });
   addSystemHeap(dmabuf, mm);
   for (const area of mm.cma.values()) addCmaHeap(dmabuf, mm, area);
-  // udmabuf's misc device: a 64-bit, scatter-gather view used for CPU access syncs.
-  const misc = createDevice(dma, soc.addMaster({ name: 'udmabuf', coherent: io, bandwidth: p.cpu.bandwidth, latencyNs: 0 }), {
-    name: 'udmabuf',
-    kind: 'misc',
-    dmaMaskBits: 64,
-    maxSegmentSize: 2 ** 32,
-    segmentBoundary: 2 ** 53 - 1,
-    coherent: io,
-    needsContiguous: false,
-    alignment: 4096,
-    bounce: false,
+  // Virtual devices the kernel's test drivers bring (misc device, vgem, vivid's platform device).
+  const virtualDevice = (name: string, dmaMaskBits: number) =>
+    createDevice(dma, soc.addMaster({ name, coherent: io, bandwidth: p.cpu.bandwidth, latencyNs: 0 }), {
+      name,
+      kind: 'generic',
+      dmaMaskBits,
+      maxSegmentSize: 2 ** 32,
+      segmentBoundary: 2 ** 53 - 1,
+      coherent: io,
+      needsContiguous: false,
+      alignment: 4096,
+      bounce: false,
+    });
+  registerUdmabuf(dmabuf, { mm, device: virtualDevice('udmabuf', 64) });
+  registerVgem({ dbs: dmabuf, mm, device: virtualDevice('vgem', 64), index: 0 });
+  registerVivid({
+    vfs: proc.vfs,
+    dbs: dmabuf,
+    mm,
+    clock: soc.clock,
+    seed: opts.seed,
+    instances: [{ allocator: 'vmalloc' }, { allocator: 'dma-contig', device: virtualDevice('vivid', 32) }],
   });
-  registerUdmabuf(dmabuf, { mm, device: misc });
   return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc, dmabuf, smmus, smmuDriver, domains };
 }

@@ -45,3 +45,16 @@ describe('unimem exec with dma-buf heaps', () => {
     expect(r.stdout).toContain('exp_name:\tsystem');
   });
 });
+
+describe('unimem exec with the test drivers', () => {
+  it('boots vgem and both vivid instances at the reference machine\'s paths', () => {
+    const r = unimem(['exec', 'examples/programs/find-devices.ts']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      '/dev/dri/card0: vgem 1.0.0 (Virtual GEM provider)',
+      '/dev/video0: vivid on platform:vivid-000',
+      '/dev/video4: vivid on platform:vivid-001',
+      '',
+    ]);
+  });
+});
