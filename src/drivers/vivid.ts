@@ -238,10 +238,13 @@ export class VividDevice {
   /** Writes frame `n` into the oldest active buffer and completes it, or counts a drop. */
   private async produce(n: number): Promise<void> {
     const vb = this.active.shift();
+    const tracer = this.mm.soc.tracer;
     if (!vb) {
       this.framesDropped++;
+      tracer?.instant(tracer.lane('drivers', this.vdev.name), `drop ${n}`, 'frame', { reason: 'no buffer queued' });
       return;
     }
+    const start = this.clock.now;
     const size = this.fmt.size;
     this.pattern.render(n, this.frame);
     let ok = true;
@@ -268,6 +271,7 @@ export class VividDevice {
     vb.field = V4L2_FIELD_NONE;
     vb.timestampNs = this.clock.now;
     if (ok) this.framesCaptured++;
+    tracer?.complete(tracer.lane('drivers', this.vdev.name), `frame ${n}`, 'frame', start, this.clock.now - start, { index: vb.index, bytes: vb.bytesused, by: this.allocator === 'vmalloc' ? 'cpu' : 'dma' });
     this.queue.bufferDone(vb, ok ? 'done' : 'error');
   }
 

@@ -152,6 +152,7 @@ describe('videobuf2 queue rules through vivid', () => {
 
   it('capture waits for vivid\'s two queued buffers; poll says POLLERR when idle, nothing while waiting, IN|RDNORM once a frame is done', async () => {
     const s = vividSystem();
+    const tracer = s.soc.startTrace();
     await run(s, async (sys) => {
       const v = await sys.open('/dev/video0', O_RDWR);
       await reqbufs(sys, v, 2);
@@ -178,6 +179,9 @@ describe('videobuf2 queue rules through vivid', () => {
       expect(s.vivid[0]!.framesDropped).toBe(b.sequence - 2);
       await sys.close(v);
     });
+    const names = tracer.toJSON().traceEvents.filter((e) => e.cat === 'frame').map((e) => e.name);
+    expect(names.slice(0, 3)).toEqual(['frame 0', 'frame 1', 'drop 2']);
+    expect(names.filter((x) => x.startsWith('frame ')).length).toBe(s.vivid[0]!.framesCaptured);
   });
 
   it('mmap needs MMAP buffers, a shared readable mapping, a known offset and a length within the buffer', async () => {
