@@ -78,12 +78,15 @@ export async function main(argv: string[]): Promise<number> {
     .argument('[args...]', 'arguments for the program (after --)')
     .option('--platform <file|name>', 'the platform to boot', 'armv7-mobile')
     .option('--seed <n>', 'seed of every random choice', intArg('--seed'), 1)
-    .action(async (prog: string, args: string[], opts: { platform: string; seed: number }) => {
+    .option('--trace <file>', 'write a Chrome trace-event JSON file (syscalls per process, DMA, cache, IOMMU, fences)')
+    .action(async (prog: string, args: string[], opts: { platform: string; seed: number; trace?: string }) => {
       const p = loadPlatform(opts.platform);
       const r = await execProgram(prog, p, args, {
         seed: opts.seed,
+        trace: opts.trace !== undefined,
         onWrite: (fd, bytes) => (fd === 1 ? process.stdout : process.stderr).write(bytes),
       });
+      if (opts.trace !== undefined && r.trace) writeFileSync(opts.trace, JSON.stringify(r.trace.toJSON()));
       out.code = r.exitCode;
     });
 

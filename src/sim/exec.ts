@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { traceFences } from '../dmabuf/index.ts';
+import type { Tracer } from '../lib/index.ts';
 import { spawnProcess } from '../proc/index.ts';
 import { bootSystem } from './boot.ts';
 import { InputError } from './input-error.ts';
@@ -9,6 +11,8 @@ import type { PlatformSpec } from './platform.ts';
 export interface ExecResult {
   exitCode: number;
   simTimeNs: number;
+  /** The Chrome trace, when one was asked for. */
+  trace?: Tracer;
 }
 
 /**
@@ -21,7 +25,7 @@ export async function execProgram(
   programPath: string,
   p: PlatformSpec,
   args: string[],
-  opts: { seed?: number; onWrite?: (fd: 1 | 2, bytes: Uint8Array) => void } = {},
+  opts: { seed?: number; onWrite?: (fd: 1 | 2, bytes: Uint8Array) => void; trace?: boolean } = {},
 ): Promise<ExecResult> {
   let mod: { default?: unknown };
   try {
@@ -33,7 +37,9 @@ export async function execProgram(
   if (typeof mod.default !== 'function') throw new InputError(programPath, 0, 0, 'default export', 'must be `async function main(sys, args)`');
   const main = mod.default as Parameters<typeof spawnProcess>[1];
   const sys = bootSystem(p, { seed: opts.seed ?? 1 });
+  const tracer = opts.trace ? sys.soc.startTrace() : null;
+  if (tracer) traceFences(sys.soc.clock, tracer);
   const child = spawnProcess(sys.proc, main, args, undefined, { comm: 'main', stdio: { onWrite: opts.onWrite } });
   const exitCode = await sys.soc.clock.runUntilSettled(child.exitCode);
-  return { exitCode, simTimeNs: sys.soc.clock.now };
+  return { exitCode, simTimeNs: sys.soc.clock.now, ...(tracer ? { trace: tracer } : {}) };
 }

@@ -56,3 +56,20 @@ describe('unimem run --trace: IOMMU', () => {
     expect(faults[0]!.name).toBe('translation fault');
   });
 });
+
+describe('unimem exec --trace', () => {
+  it('records every syscall on its process lane, parent and child apart', () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'unimem-')), 'exec-trace.json');
+    const r = unimem(['exec', 'examples/programs/heap-share.ts', '--trace', f]);
+    expect(r.code).toBe(0);
+    const t = JSON.parse(readFileSync(f, 'utf8'));
+    const sys = t.traceEvents.filter((e: { cat: string }) => e.cat === 'syscall');
+    const names = sys.map((e: { name: string }) => e.name);
+    expect(names).toEqual(expect.arrayContaining(['open', 'ioctl', 'socketpair', 'fork', 'sendmsg', 'recvmsg', 'mmap', 'store', 'load', 'wait']));
+    const lanes = t.traceEvents.filter((e: { ph: string; name: string }) => e.ph === 'M' && e.name === 'process_name').map((e: { args: { name: string } }) => e.args.name);
+    expect(lanes).toEqual(expect.arrayContaining(['process 1', 'process 2']));
+    // The parent's wait spans the child's work.
+    const wait = sys.find((e: { name: string }) => e.name === 'wait');
+    expect(wait.dur).toBeGreaterThan(0);
+  });
+});
