@@ -88,6 +88,8 @@ export class CpuCache {
   private readonly tags: Float64Array;
   private readonly dirty: Uint8Array;
   private readonly data: Uint8Array;
+  /** The same lines as 32-bit words, for linefills and writebacks that allocate nothing. */
+  private readonly data32: Int32Array;
   private valid = 0;
   /** Records maintenance operations on the CPU's lane when set. */
   tracer: Tracer | null = null;
@@ -114,6 +116,7 @@ export class CpuCache {
     this.tags = new Float64Array(this.slots).fill(INVALID);
     this.dirty = new Uint8Array(this.slots);
     this.data = new Uint8Array(this.slots * lineSize);
+    this.data32 = new Int32Array(this.data.buffer);
     this.mem = mem;
     this.prng = prng;
     this.linesPerPage = Math.max(1, 4096 / lineSize);
@@ -138,6 +141,7 @@ export class CpuCache {
   /** A cacheable read: hits come from the cache, misses allocate a line. */
   read(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
     const L = this.lineSize;
+    const dst32 = wordView(dst, len);
     let done = 0;
     while (done < len) {
       const a = pa + done;
@@ -146,7 +150,13 @@ export class CpuCache {
       const n = Math.min(len - done, L - lo);
       const s = this.slotFor(line, true);
       const base = s * L + lo;
-      dst.set(this.data.subarray(base, base + n), dstOff + done);
+      if (n === L && dst32 && ((dstOff + done) & 3) === 0) {
+        const d = (dstOff + done) >> 2;
+        const w = base >> 2;
+        for (let k = 0; k < L >> 2; k++) dst32[d + k] = this.data32[w + k]!;
+      } else {
+        dst.set(this.data.subarray(base, base + n), dstOff + done);
+      }
       done += n;
     }
   }
@@ -154,6 +164,7 @@ export class CpuCache {
   /** A cacheable write-back write: allocates on miss and leaves the line dirty. */
   write(pa: number, src: Uint8Array, srcOff: number, len: number): void {
     const L = this.lineSize;
+    const src32 = wordView(src, len);
     let done = 0;
     while (done < len) {
       const a = pa + done;
@@ -162,7 +173,13 @@ export class CpuCache {
       const n = Math.min(len - done, L - lo);
       // A write of a whole line needs no linefill.
       const s = this.slotFor(line, n !== L);
-      this.data.set(src.subarray(srcOff + done, srcOff + done + n), s * L + lo);
+      if (n === L && src32 && ((srcOff + done) & 3) === 0) {
+        const r = (srcOff + done) >> 2;
+        const w = (s * L) >> 2;
+        for (let k = 0; k < L >> 2; k++) this.data32[w + k] = src32[r + k]!;
+      } else {
+        this.data.set(src.subarray(srcOff + done, srcOff + done + n), s * L + lo);
+      }
       this.dirty[s] = 1;
       done += n;
     }
@@ -385,7 +402,7 @@ export class CpuCache {
       this.unindex(this.tags[s]!);
       this.valid--;
     }
-    if (fill) this.mem.read(line * L, this.data, s * L, L);
+    if (fill) this.mem.readWords(line * L, this.data32, (s * L) >> 2, L >> 2);
     const page = Math.floor(line / this.linesPerPage);
     this.pageLines.set(page, (this.pageLines.get(page) ?? 0) + 1);
     this.tags[s] = line;
@@ -408,7 +425,7 @@ export class CpuCache {
 
   private writeback(s: number): void {
     const L = this.lineSize;
-    this.mem.write(this.tags[s]! * L, this.data, s * L, L);
+    this.mem.writeWords(this.tags[s]! * L, this.data32, (s * L) >> 2, L >> 2);
     this.dirty[s] = 0;
   }
 
@@ -448,6 +465,16 @@ export class CpuCache {
       line = pageEnd + 1;
     }
   }
+}
+
+/**
+ * A word view of a byte array whose start is word aligned, worth making for
+ * copies of several lines (whole lines then move as words, allocating
+ * nothing per line); null otherwise.
+ */
+function wordView(a: Uint8Array, len: number): Int32Array | null {
+  if (len < 256 || (a.byteOffset & 3) !== 0) return null;
+  return new Int32Array(a.buffer, a.byteOffset, a.length >> 2);
 }
 
 function isPow2(x: number): boolean {

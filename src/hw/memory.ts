@@ -74,6 +74,36 @@ export class PhysicalMemory {
     return false;
   }
 
+  /**
+   * Copies `words` 32-bit words at `pa` into `dst` from index `di`, for a
+   * cache linefill: `pa` is word aligned and the range lies in one chunk
+   * (a cache line never crosses one). Copying whole words allocates
+   * nothing, which matters on the CPU's hottest path.
+   */
+  readWords(pa: number, dst: Int32Array, di: number, words: number): void {
+    const b = this.bankOf(pa, words * 4);
+    const off = pa - b.base;
+    const ci = Math.floor(off / CHUNK_SIZE);
+    const c = b.chunks[ci];
+    if (!c) {
+      dst.fill(0, di, di + words);
+      return;
+    }
+    const w = this.words(b, ci, c);
+    const wi = (off - ci * CHUNK_SIZE) >> 2;
+    for (let k = 0; k < words; k++) dst[di + k] = w[wi + k]!;
+  }
+
+  /** Writes `words` 32-bit words from `src` at index `si` to `pa` (a cache line writeback); same rules as readWords. */
+  writeWords(pa: number, src: Int32Array, si: number, words: number): void {
+    const b = this.bankOf(pa, words * 4);
+    const off = pa - b.base;
+    const ci = Math.floor(off / CHUNK_SIZE);
+    const w = this.words(b, ci, this.chunk(b, ci));
+    const wi = (off - ci * CHUNK_SIZE) >> 2;
+    for (let k = 0; k < words; k++) w[wi + k] = src[si + k]!;
+  }
+
   /** Copies [pa, pa+len) into `dst` at `dstOff`. */
   read(pa: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): void {
     this.forEachRun(pa, len, (b, ci, co, done, n) => {
@@ -172,6 +202,18 @@ export class PhysicalMemory {
       done += n;
       off += n;
     }
+  }
+
+  private readonly wordViews = new WeakMap<Uint8Array, Int32Array>();
+
+  /** The chunk as 32-bit words (chunks are host-endian typed arrays; the words are only ever copied whole). */
+  private words(_b: MemoryBank, _ci: number, c: Uint8Array): Int32Array {
+    let w = this.wordViews.get(c);
+    if (!w) {
+      w = new Int32Array(c.buffer, c.byteOffset, c.length >> 2);
+      this.wordViews.set(c, w);
+    }
+    return w;
   }
 
   private chunk(b: MemoryBank, ci: number): Uint8Array {
