@@ -31,4 +31,15 @@ export interface Task extends Interruptible {
    * signals ignores it, and the caller still returns its errno.
    */
   sendSig?(sig: number): void;
+  /**
+   * Pins the page frames behind [addr, addr+len) of the task's memory and
+   * returns one per page (pin_user_pages_fast, FOLL_LONGTERM): faulted in
+   * first, then exempt from migration and kept alive until unpinned.
+   * EFAULT for memory that is not mapped, not readable, not writable when
+   * `write`, or not backed by page frames. Optional: a task without page
+   * frames makes USERPTR users fail with EFAULT.
+   */
+  pinUserPages?(addr: number, len: number, write: boolean): Uint32Array;
+  /** Unpins and releases what pinUserPages returned (unpin_user_pages). */
+  unpinUserPages?(pfns: Uint32Array): void;
 }

@@ -7,6 +7,7 @@ import {
   VM_MAYEXEC,
   VM_DONTEXPAND,
   VM_EXEC,
+  VM_IO,
   VM_PFNMAP,
   VM_READ,
   VM_SHARED,
@@ -35,6 +36,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '../uapi/index.ts';
+import type { AnonMemory, AnonObject } from './anon-memory.ts';
 
 /** Top of the user address space: 47 bits, as x86_64 and arm64 with 4 KiB pages (TASK_SIZE). */
 export const TASK_SIZE = 0x800000000000;
@@ -50,12 +52,17 @@ const KNOWN_MAP_FLAGS = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_LOCKED | MAP_
  * One mapping of a process. File pages come from the frames the file's
  * mmap op filled in and are read and written through the CPU and its
  * cache. Anonymous memory, and pages a private mapping has written
- * (copy-on-write), are the process's own: they live in `anon`, not in
- * simulated DRAM, because no device can see them.
+ * (copy-on-write), are the process's own. With an mm they are DRAM pages
+ * of an AnonObject (`obj`, page i in slot i + objOff), mapped in `pfns`
+ * like file pages; without one they live in `anon`, bytes no device sees.
  */
 export class Vma extends VmArea {
-  /** Private bytes: the whole mapping for anonymous VMAs, copied pages for private file VMAs. */
+  /** Private bytes (no mm): the whole mapping for anonymous VMAs, copied pages for private file VMAs. */
   anon: Uint8Array | null = null;
+  /** The DRAM pages of anonymous memory or private copies (with an mm), else null. */
+  obj: AnonObject | null = null;
+  /** Slot of `obj` that page 0 shows (non-zero only for shared anonymous memory). */
+  objOff = 0;
   /** Per page: 1 when the private copy in `anon` replaces the file page. */
   cow: Uint8Array | null = null;
   /** The memory type the CPU's MMU model was told, fixed when the VMA was installed. */
@@ -80,6 +87,7 @@ export class Vma extends VmArea {
   /** Private copies of file pages go with the page (truncation, DONTUNMAP): the next touch reads the file again. */
   protected override dropPrivatePages(first: number, n: number): void {
     this.cow?.fill(0, first, first + n);
+    if (this.obj && this.file) this.obj.freeRange(first + this.objOff, n);
   }
 
   /** Moves vm_end (mremap in place), carrying private bytes and copy-on-write marks along. */
@@ -91,6 +99,7 @@ export class Vma extends VmArea {
       a.set(this.anon.subarray(0, Math.min(len, this.anon.length)));
       this.anon = a;
     }
+    if (this.obj && !sharedAnon) this.obj.resize(len / PAGE_SIZE);
     if (this.cow) {
       const c = new Uint8Array(len / PAGE_SIZE);
       c.set(this.cow.subarray(0, Math.min(c.length, this.cow.length)));
@@ -126,11 +135,15 @@ export class AccessFault extends Error {
  */
 export class AddressSpace implements VmaPageSink {
   readonly cpu: Cpu;
+  /** Where anonymous pages come from; null keeps them in JS arrays (no mm). */
+  readonly anonMem: AnonMemory | null;
   private vmas: Vma[] = [];
   private last: Vma | null = null;
+  private scratch: Uint8Array | null = null;
 
-  constructor(cpu: Cpu) {
+  constructor(cpu: Cpu, anonMem: AnonMemory | null = null) {
     this.cpu = cpu;
+    this.anonMem = anonMem;
   }
 
   /** The mappings, lowest address first. */
@@ -208,6 +221,7 @@ export class AddressSpace implements VmaPageSink {
     }
 
     const vma = new Vma(start, start + size, vmFlags, offset / PAGE_SIZE, anonymous ? null : file);
+    if (anonymous && this.anonMem) this.attachObj(vma, this.anonMem.create(size / PAGE_SIZE), 0);
     if (vma.file) {
       vma.file.get();
       try {
@@ -294,7 +308,7 @@ export class AddressSpace implements VmaPageSink {
    * owner through vmOps.open.
    */
   fork(): AddressSpace {
-    const child = new AddressSpace(this.cpu);
+    const child = new AddressSpace(this.cpu, this.anonMem);
     for (const v of this.vmas) {
       const c = new Vma(v.start, v.end, v.flags, v.pgoff, v.file, Float64Array.from(v.pfns));
       c.memType = v.installedMemType;
@@ -302,14 +316,85 @@ export class AddressSpace implements VmaPageSink {
       c.privateData = v.privateData;
       // shared anonymous memory stays one buffer across fork; private memory is copied
       if (v.anon) c.anon = !v.file && v.shared ? v.privateBytes() : v.anon.slice();
-      else if (!v.file && v.shared) c.anon = v.privateBytes();
+      else if (!v.file && v.shared && !v.obj) c.anon = v.privateBytes();
       if (v.cow) c.cow = v.cow.slice();
+      if (v.obj) {
+        if (!v.file && v.shared) this.attachObj(c, v.obj.get(), v.objOff);
+        else {
+          let dup: AnonObject;
+          try {
+            dup = v.obj.duplicate();
+          } catch (e) {
+            child.teardown();
+            throw e;
+          }
+          this.attachObj(c, dup, 0);
+          // the child's private pages are its copies: they fault in from its own object
+          for (let i = 0; i < c.pfns.length; i++) if (!c.file || c.cow?.[i]) c.pfns[i] = -1;
+        }
+      }
       c.file?.get();
       c.vmOps?.open?.(c);
       child.registerPages(c);
       child.vmas.push(c);
     }
     return child;
+  }
+
+  /**
+   * Pins the frames behind [addr, addr+len) and returns them, one per page
+   * (pin_user_pages_fast with FOLL_LONGTERM): pages are faulted in first, a
+   * private file page written through `write` gets its copy first; each
+   * page then holds a reference and a pin, so migration skips it and it
+   * outlives munmap until unpinned. EFAULT for a page outside every
+   * mapping, in a VM_IO/VM_PFNMAP mapping, without read permission or,
+   * with `write`, write permission, or that cannot be faulted in; nothing
+   * is pinned then. EFAULT without an mm (no page frames to pin).
+   */
+  pinUserPages(addr: number, len: number, write: boolean): Uint32Array {
+    const pages = this.anonMem?.mm.pages;
+    if (!pages) throw kerr('EFAULT', 'pin_user_pages: no page allocator behind this address space');
+    if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(len) || addr < 0 || len < 0 || addr + len > TASK_SIZE) throw kerr('EFAULT', `pin_user_pages: bad range 0x${addr.toString(16)}+${len}`);
+    const first = Math.floor(addr / PAGE_SIZE);
+    const n = len === 0 ? 0 : Math.ceil((addr + len) / PAGE_SIZE) - first;
+    const out = new Uint32Array(n);
+    for (let k = 0; k < n; k++) {
+      const a = (first + k) * PAGE_SIZE;
+      const v = this.find(a);
+      if (!v) throw kerr('EFAULT', `pin_user_pages: nothing mapped at 0x${a.toString(16)}`);
+      if (v.flags & (VM_IO | VM_PFNMAP)) throw kerr('EFAULT', `pin_user_pages: 0x${a.toString(16)} is a VM_IO/VM_PFNMAP mapping`);
+      if (!(v.flags & (write ? VM_WRITE : VM_READ))) throw kerr('EFAULT', `pin_user_pages: 0x${a.toString(16)} is not ${write ? 'writable' : 'readable'}`);
+      const i = (a - v.start) / PAGE_SIZE;
+      let pfn: number;
+      try {
+        if (write && v.file && !v.shared && !v.cow?.[i]) {
+          this.copyOnWrite(v, i);
+        }
+        if (!v.file && !v.obj) throw new AccessFault({ signal: 'SIGBUS', addr: a, why: 'anonymous memory without page frames' });
+        pfn = this.frame(v, i, a);
+      } catch (e) {
+        if (e instanceof AccessFault) throw kerr('EFAULT', `pin_user_pages: ${e.message}`);
+        throw e;
+      }
+      if (pages.pageCount(pfn) === 0) throw kerr('EFAULT', `pin_user_pages: pfn 0x${pfn.toString(16)} is not a pinnable page`);
+      out[k] = pfn;
+    }
+    for (let k = 0; k < n; k++) {
+      pages.getPage(out[k]!);
+      pages.pinPages(out[k]!, 1);
+    }
+    return out;
+  }
+
+  /** Unpins frames pinUserPages returned and drops their references (unpin_user_pages); KernelBug for a frame not pinned. */
+  unpinUserPages(pfns: Uint32Array): void {
+    const pages = this.anonMem?.mm.pages;
+    if (!pages) throw new KernelBug('unpin_user_pages without a page allocator');
+    for (let k = 0; k < pfns.length; k++) if (pages.pinCount(pfns[k]!) === 0) throw new KernelBug(`unpin_user_pages: pfn 0x${pfns[k]!.toString(16)} is not pinned`);
+    for (let k = 0; k < pfns.length; k++) {
+      pages.unpinPages(pfns[k]!, 1);
+      pages.putPage(pfns[k]!);
+    }
   }
 
   /** Removes every mapping (exit_mmap / exec). */
@@ -390,7 +475,7 @@ export class AddressSpace implements VmaPageSink {
 
   /** Moves bytes between `buf` and one VMA's pages, a run of contiguous frames at a time. */
   private accessRun(v: Vma, addr: number, len: number, buf: Uint8Array, bufOff: number, write: boolean): void {
-    if (!v.file) {
+    if (!v.file && !v.obj) {
       const anon = v.privateBytes();
       const o = addr - v.start;
       if (o + len > anon.length) throw new AccessFault({ signal: 'SIGBUS', addr: v.start + Math.max(o, anon.length), why: 'beyond the end of the shared memory object' });
@@ -403,7 +488,10 @@ export class AddressSpace implements VmaPageSink {
       const a = addr + off;
       const page = Math.floor((a - v.start) / PAGE_SIZE);
       const inPage = (a - v.start) % PAGE_SIZE;
-      if (!v.shared && (write || v.cow?.[page])) {
+      if (this.anonMem) {
+        // private copies are frames too: copy on the first write, then go through the frame like any other page
+        if (write && v.file && !v.shared && !v.cow?.[page]) this.copyOnWrite(v, page);
+      } else if (!v.shared && (write || v.cow?.[page])) {
         const n = Math.min(len - off, PAGE_SIZE - inPage);
         if (!v.cow?.[page]) this.copyOnWrite(v, page);
         const anon = v.anon!;
@@ -417,7 +505,7 @@ export class AddressSpace implements VmaPageSink {
       const pfn = this.frame(v, page, a);
       let n = Math.min(len - off, PAGE_SIZE - inPage);
       let p = page + 1;
-      while (off + n < len && p < v.pfns.length && !(v.cow?.[p]) && this.frameIfPresent(v, p) === pfn + (p - page)) {
+      while (off + n < len && p < v.pfns.length && this.runContinues(v, p, write) && this.frameIfPresent(v, p) === pfn + (p - page)) {
         n += Math.min(len - off - n, PAGE_SIZE);
         p++;
       }
@@ -433,10 +521,33 @@ export class AddressSpace implements VmaPageSink {
     }
   }
 
-  /** The frame of page `i`, faulting it in through vmOps.fault; SIGBUS when there is none. */
+  /** True when page `p` may join a run of frame accesses without a copy-on-write first. */
+  private runContinues(v: Vma, p: number, write: boolean): boolean {
+    if (!this.anonMem) return !v.cow?.[p];
+    return !write || !v.file || v.shared || v.cow?.[p] === 1;
+  }
+
+  /**
+   * The frame of page `i`: anonymous pages and private copies from the
+   * VMA's object (allocated zeroed on first touch), file pages through
+   * vmOps.fault; SIGBUS when there is none.
+   */
   private frame(v: Vma, i: number, addr: number): number {
     const pfn = v.pfns[i]!;
     if (pfn >= 0) return pfn;
+    const obj = v.obj;
+    if (obj && (!v.file || v.cow?.[i])) {
+      const slot = i + v.objOff;
+      if (slot >= obj.pages) throw new AccessFault({ signal: 'SIGBUS', addr, why: 'beyond the end of the shared memory object' });
+      let got: number;
+      try {
+        got = obj.getPage(slot);
+      } catch (e) {
+        throw new AccessFault({ signal: 'SIGBUS', addr, why: `no memory for the page: ${(e as Error).message}` });
+      }
+      v.setPfn(i, got);
+      return got;
+    }
     const fault = v.vmOps?.fault;
     if (!fault) throw new AccessFault({ signal: 'SIGBUS', addr, why: 'no page behind the mapping' });
     let got: number;
@@ -456,6 +567,10 @@ export class AddressSpace implements VmaPageSink {
 
   /** Gives a private file mapping its own copy of page `i` (do_cow_fault / wp_page_copy). */
   private copyOnWrite(v: Vma, i: number): void {
+    if (this.anonMem) {
+      this.copyOnWriteFrame(v, i);
+      return;
+    }
     const anon = v.privateBytes();
     if (!v.cow) v.cow = new Uint8Array(v.pages);
     const addr = v.start + i * PAGE_SIZE;
@@ -467,6 +582,51 @@ export class AddressSpace implements VmaPageSink {
       throw e;
     }
     v.cow[i] = 1;
+  }
+
+  /**
+   * Copy-on-write into a DRAM page of the VMA's object: the file page's
+   * bytes as this mapping sees them, then the copy replaces the file frame
+   * in the page table.
+   */
+  private copyOnWriteFrame(v: Vma, i: number): void {
+    const addr = v.start + i * PAGE_SIZE;
+    const src = this.frame(v, i, addr);
+    if (!v.obj) this.attachObj(v, this.anonMem!.create(v.pages), 0);
+    let dst: number;
+    try {
+      dst = v.obj!.getPage(i + v.objOff);
+    } catch (e) {
+      throw new AccessFault({ signal: 'SIGBUS', addr, why: `no memory for the copy: ${(e as Error).message}` });
+    }
+    const buf = (this.scratch ??= new Uint8Array(PAGE_SIZE));
+    try {
+      this.cpu.load(src * PAGE_SIZE, buf, 0, PAGE_SIZE, v.installedMemType);
+    } catch (e) {
+      if (e instanceof BusError) throw new AccessFault({ signal: 'SIGBUS', addr, why: e.message });
+      throw e;
+    }
+    this.cpu.store(dst * PAGE_SIZE, buf, 0, PAGE_SIZE, v.installedMemType);
+    v.zapPages(i, 1);
+    if (!v.cow) v.cow = new Uint8Array(v.pages);
+    v.cow[i] = 1;
+    v.setPfn(i, dst);
+  }
+
+  /** Gives `v` its anonymous object, page 0 at slot `off`, and lists `v` among the object's mappings. */
+  private attachObj(v: Vma, obj: AnonObject, off: number): void {
+    v.obj = obj;
+    v.objOff = off;
+    obj.vmas.set(v, off);
+  }
+
+  /** Drops `v`'s reference to its object (its pages go with the last one). */
+  private detachObj(v: Vma): void {
+    const obj = v.obj;
+    if (!obj) return;
+    obj.vmas.delete(v);
+    v.obj = null;
+    obj.put();
   }
 
   /** mremap to a given or hinted place (mremap_to): the destination must not overlap the source; MREMAP_FIXED unmaps it first. */
@@ -526,7 +686,13 @@ export class AddressSpace implements VmaPageSink {
     c.vmOps = v.vmOps;
     c.privateData = v.privateData;
     const off = first * PAGE_SIZE;
-    if (!v.file && v.shared) c.anon = v.privateBytes().subarray(off);
+    if (v.obj) {
+      if (!v.file && v.shared) this.attachObj(c, v.obj.get(), v.objOff + first);
+      else {
+        this.attachObj(c, this.anonMem!.create(newLen / PAGE_SIZE), 0);
+        v.obj.moveTo(c.obj!, first, keep / PAGE_SIZE, 0);
+      }
+    } else if (!v.file && v.shared) c.anon = v.privateBytes().subarray(off);
     else if (v.anon) {
       c.anon = new Uint8Array(newLen);
       c.anon.set(v.anon.subarray(off, off + keep));
@@ -539,6 +705,7 @@ export class AddressSpace implements VmaPageSink {
     c.vmOps?.open?.(c);
     if (flags & MREMAP_DONTUNMAP) {
       if (v.file) v.zapPages(first, oldLen / PAGE_SIZE, true);
+      else if (!v.shared && v.obj) v.zapPages(first, oldLen / PAGE_SIZE);
       else if (!v.shared) v.anon?.fill(0, off, off + oldLen);
     } else if (oldLen > 0) {
       this.munmap(addr, oldLen);
@@ -576,7 +743,7 @@ export class AddressSpace implements VmaPageSink {
   private registerPages(v: Vma): void {
     v.installedMemType = v.memType;
     v.sink = this;
-    if (!v.file || !isCacheable(v.installedMemType)) return;
+    if ((!v.file && !v.obj) || !isCacheable(v.installedMemType)) return;
     const p = v.pfns;
     for (let i = 0; i < p.length; ) {
       if (p[i]! < 0) {
@@ -609,7 +776,13 @@ export class AddressSpace implements VmaPageSink {
     p.vmOps = v.vmOps;
     p.privateData = v.privateData;
     p.sink = this;
-    if (!v.file && v.shared) p.anon = v.privateBytes().subarray(first * PAGE_SIZE, (first + n) * PAGE_SIZE);
+    if (v.obj) {
+      if (!v.file && v.shared) this.attachObj(p, v.obj.get(), v.objOff + first);
+      else {
+        this.attachObj(p, this.anonMem!.create(n), 0);
+        v.obj.moveTo(p.obj!, first, n, 0);
+      }
+    } else if (!v.file && v.shared) p.anon = v.privateBytes().subarray(first * PAGE_SIZE, (first + n) * PAGE_SIZE);
     else if (v.anon) p.anon = v.anon.slice(first * PAGE_SIZE, (first + n) * PAGE_SIZE);
     if (v.cow) p.cow = v.cow.slice(first, first + n);
     p.file?.get();
@@ -629,6 +802,7 @@ export class AddressSpace implements VmaPageSink {
     if (this.last === v) this.last = null;
     this.unregisterPages(v, Math.max(from, v.start), Math.min(to, v.end));
     v.sink = null;
+    this.detachObj(v);
     v.vmOps?.close?.(v);
     v.file?.put();
   }
@@ -637,12 +811,13 @@ export class AddressSpace implements VmaPageSink {
   private dropVma(v: Vma): void {
     if (v.sink === this) this.unregisterPages(v, v.start, v.end);
     v.sink = null;
+    this.detachObj(v);
     v.vmOps?.close?.(v);
     v.file?.put();
   }
 
   private unregisterPages(v: Vma, from: number, to: number): void {
-    if (!v.file || !isCacheable(v.installedMemType)) return;
+    if ((!v.file && !v.obj) || !isCacheable(v.installedMemType)) return;
     const p = v.pfns;
     const lo = (from - v.start) / PAGE_SIZE;
     const hi = (to - v.start) / PAGE_SIZE;

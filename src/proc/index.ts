@@ -18,7 +18,13 @@
  *
  * memfd_create needs the mm: createProcSystem({ soc, mm }) builds the
  * shmem mount whose files keep their pages in DRAM (udmabuf takes them);
- * without `mm` memfd_create is ENOSYS. Pipes live on pipefs; epoll
+ * without `mm` memfd_create is ENOSYS. With the mm, anonymous memory and
+ * private copy-on-write copies are DRAM pages too (AnonMemory owns them:
+ * movable, zeroed, allocated on first touch, freed with the last mapping,
+ * migrated by CMA unless pinned); drivers pin them with
+ * Task.pinUserPages (a page reference plus a pin, released by
+ * unpinUserPages, so a pinned page outlives munmap). Without the mm they
+ * are JS arrays and pinning is EFAULT. Pipes live on pipefs; epoll
  * instances hold no references to what they watch. mremap moves or grows
  * mappings in the address space (VM_DONTEXPAND/VM_PFNMAP mappings cannot
  * grow: EFAULT); ftruncate and fsync go through the fs layer's VFS checks.
@@ -26,6 +32,7 @@
 export * from './errors.ts';
 export * from './fdtable.ts';
 export * from './address-space.ts';
+export * from './anon-memory.ts';
 export * from './process.ts';
 export * from './unix-socket.ts';
 export * from './procfs.ts';

@@ -4,6 +4,7 @@ import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type SuperBlo
 import type { Mm } from '../mm/index.ts';
 import { SIGBUS, SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, SIGSTOP } from '../uapi/index.ts';
 import { AccessFault, AddressSpace } from './address-space.ts';
+import { AnonMemory } from './anon-memory.ts';
 import { ProcessUnwind, SegfaultError } from './errors.ts';
 import { FdTable, NR_OPEN_DEFAULT } from './fdtable.ts';
 import { Process, type ProgramMain } from './process.ts';
@@ -20,8 +21,9 @@ const NSIG = 64;
 export interface ProcSystemOptions {
   soc: Soc;
   /**
-   * The booted mm. memfds keep their pages in DRAM from its page
-   * allocator; without it memfd_create is ENOSYS.
+   * The booted mm. memfds and anonymous memory keep their pages in DRAM
+   * from its page allocator; without it memfd_create is ENOSYS and
+   * anonymous memory lives in JS arrays no device can pin.
    */
   mm?: Mm;
   /** The VFS drivers and dma-buf register in; a new one when absent. */
@@ -82,6 +84,8 @@ export class ProcKernel {
   readonly pipefs: SuperBlock;
   /** The internal shmem mount memfds live on, or null without an mm. */
   readonly shmem: ShmemFs | null;
+  /** The owner of processes' anonymous pages in DRAM, or null without an mm (they stay JS arrays). */
+  readonly anon: AnonMemory | null;
   readonly syscallNs: number;
   readonly rlimitNofile: number;
   /** Live and zombie processes by pid. */
@@ -96,6 +100,7 @@ export class ProcKernel {
     this.procfs = this.vfs.mountPseudo('proc', { mntId: 22, devMinor: 0x15 });
     this.pipefs = this.vfs.mountPseudo('pipefs', { mntId: 13, devMinor: 0x0d });
     this.shmem = opts.mm ? new ShmemFs(this.vfs, opts.mm) : null;
+    this.anon = opts.mm ? new AnonMemory(opts.mm) : null;
     this.syscallNs = opts.syscallNs ?? 0;
     this.rlimitNofile = opts.rlimitNofile ?? NR_OPEN_DEFAULT;
   }
@@ -112,7 +117,7 @@ export class ProcKernel {
       opts.cred ?? ROOT_CRED,
       opts.comm ?? (main.name || 'a.out'),
       new FdTable(opts.rlimitNofile ?? this.rlimitNofile),
-      new AddressSpace(this.soc.cpu),
+      new AddressSpace(this.soc.cpu, this.anon),
     );
     let stdio: Stdio | null = null;
     if (opts.stdio !== false) {
@@ -141,7 +146,7 @@ export class ProcKernel {
   async exec(p: Process, main: ProgramMain<Sys>, args: string[]): Promise<never> {
     const closing = p.files.takeCloexec();
     p.mm.teardown();
-    p.mm = new AddressSpace(this.soc.cpu);
+    p.mm = new AddressSpace(this.soc.cpu, this.anon);
     await this.closeFiles(p, closing);
     p.comm = main.name || p.comm;
     this.startImage(p, main, args);

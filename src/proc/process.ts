@@ -84,6 +84,19 @@ export class Process implements Task {
     return this.files.installLowest(file, (flags & O_CLOEXEC) !== 0);
   }
 
+  /**
+   * Pins the frames behind [addr, addr+len) of this process's memory for a
+   * driver (pin_user_pages_fast): see AddressSpace.pinUserPages. EFAULT.
+   */
+  pinUserPages(addr: number, len: number, write: boolean): Uint32Array {
+    return this.mm.pinUserPages(addr, len, write);
+  }
+
+  /** Unpins frames pinUserPages returned (unpin_user_pages). */
+  unpinUserPages(pfns: Uint32Array): void {
+    this.mm.unpinUserPages(pfns);
+  }
+
   /** Records the exit status and wakes whoever waits for it. */
   setExited(status: number, signal: number): void {
     this.exitStatus = status;
