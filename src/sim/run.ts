@@ -28,11 +28,12 @@ interface SharedBuffer {
   dmabuf: DmaBuf;
   backing: NegotiatedBacking;
   camAtt: DmaBufAttachment;
-  dispAtt: DmaBufAttachment;
-  /** The capture device's view of it. */
-  capture: SgTable;
-  /** The scanout device's view of it. */
-  scanout: SgTable;
+  /** The scanout device's attachment, null until it attaches. */
+  dispAtt: DmaBufAttachment | null;
+  /** The capture device's view of it; null while it maps per frame and is not capturing. */
+  capture: SgTable | null;
+  /** The scanout device's view of it, null until it maps. */
+  scanout: SgTable | null;
   frame: number;
   capturedAt: number;
   /** The kernel's mapping of it, for CPU stages (dma_buf_vmap); 0 when none. */
@@ -76,7 +77,10 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   const scanout = new ScanoutEngine(disp, fmt);
 
   const pool: SharedBuffer[] = [];
-  for (let i = 0; i < spec.buffers; i++) pool.push(await allocShared(sys, cam, disp, fmt.size, i));
+  const late = spec.scanoutAttachAfter > 0;
+  for (let i = 0; i < spec.buffers; i++) pool.push(await allocShared(sys, cam, late ? null : disp, fmt.size, i));
+  let scanoutAttached = !late;
+  let unshown = 0;
   const overlays = spec.pipeline.filter((st) => st.role === 'overlay');
   if (overlays.length > 0) for (const b of pool) b.vaddr = await vmap(b.dmabuf);
   const overlayLine = new Uint8Array(fmt.stride);
@@ -97,20 +101,42 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   const camThread = soc.clock.spawn(async () => {
     for (let n = 0; n < frames; n++) {
       await soc.clock.sleepUntil(n * period);
+      if (!scanoutAttached && n >= spec.scanoutAttachAfter) {
+        // The stricter device arrives: its first map makes the exporter move
+        // each buffer where both can use it (the capture device holds no
+        // mapping between frames, so nothing has to drain first).
+        for (const b of pool) {
+          b.dispAtt = await attach(b.dmabuf, disp);
+          b.scanout = await mapAttachment(b.dispAtt, DMA_TO_DEVICE);
+        }
+        scanoutAttached = true;
+      }
       const b = free.shift();
       if (!b) {
         dropped++;
         continue;
       }
       b.capturedAt = soc.clock.now;
+      if (late) b.capture = await mapAttachment(b.camAtt, DMA_FROM_DEVICE);
       try {
-        await capture.capture(b.capture, n);
+        await capture.capture(b.capture!, n);
       } catch (e) {
         if (!(e instanceof DmaFault)) throw e;
         // The transaction was terminated: this frame is lost, the buffer goes back.
         faultedFrames++;
         free.push(b);
         if (spec.onFault === 'stop') break;
+        continue;
+      } finally {
+        if (late) {
+          await unmapAttachment(b.camAtt, b.capture!, DMA_FROM_DEVICE);
+          b.capture = null;
+        }
+      }
+      if (!scanoutAttached) {
+        // Nobody shows this frame yet.
+        unshown++;
+        free.push(b);
         continue;
       }
       for (let k = 0; k < overlays.length; k++) {
@@ -142,7 +168,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
       }
       if (front) {
         const t = soc.clock.now;
-        const bytes = await scanout.scanout(front.scanout);
+        const bytes = await scanout.scanout(front.scanout!);
         if (fresh) {
           capture.pattern.render(front.frame, expected);
           for (let k = 0; k < overlays.length; k++) expected.fill(overlayValue(front.frame, k), 0, overlays[k]!.rows * fmt.stride);
@@ -187,7 +213,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
     },
     cma: { peakBytes: cmaStats.reduce((s, a) => s + a.peakUsedPages * 4096, 0), migrations: cmaStats.reduce((s, a) => s + a.pagesMigrated, 0) },
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
-    droppedFrames: dropped + faultedFrames,
+    droppedFrames: dropped + faultedFrames + unshown,
     zeroCopy: dma.stats.bounceBytes === 0,
     placement: placement.split('\n').slice(1).map((l) => l.trim()),
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),
@@ -202,24 +228,25 @@ function defaultBoot(p: PlatformSpec, seed: number, pressure: number): System {
 }
 
 /**
- * Exports a frame buffer whose backing is chosen at the first map, once both
- * devices have attached (late allocation after collating their
+ * Exports a frame buffer whose backing is chosen at the first map, once the
+ * devices present have attached (late allocation after collating their
  * constraints: a display without an IOMMU gets contiguous memory, a camera
- * behind one accepts it), then maps it for each device once.
+ * behind one accepts it), then maps it for each device once. Without a
+ * scanout device yet, the capture device alone attaches and maps per frame.
  */
-async function allocShared(sys: System, cam: Device, disp: Device, size: number, index: number): Promise<SharedBuffer> {
+async function allocShared(sys: System, cam: Device, disp: Device | null, size: number, index: number): Promise<SharedBuffer> {
   const { dmabuf, backing } = exportNegotiatedBuffer(sys.dmabuf, { size, mm: sys.mm, expName: 'scenario', creator: `frame buffer ${index}` });
   const camAtt = await attach(dmabuf, cam);
-  const dispAtt = await attach(dmabuf, disp);
-  const capture = await mapAttachment(camAtt, DMA_FROM_DEVICE);
-  const scanout = await mapAttachment(dispAtt, DMA_TO_DEVICE);
+  const dispAtt = disp ? await attach(dmabuf, disp) : null;
+  const capture = disp ? await mapAttachment(camAtt, DMA_FROM_DEVICE) : null;
+  const scanout = dispAtt ? await mapAttachment(dispAtt, DMA_TO_DEVICE) : null;
   return { dmabuf, backing, camAtt, dispAtt, capture, scanout, frame: -1, capturedAt: 0, vaddr: 0 };
 }
 
 async function freeShared(b: SharedBuffer): Promise<void> {
-  await unmapAttachment(b.camAtt, b.capture, DMA_FROM_DEVICE);
-  await unmapAttachment(b.dispAtt, b.scanout, DMA_TO_DEVICE);
+  if (b.capture) await unmapAttachment(b.camAtt, b.capture, DMA_FROM_DEVICE);
+  if (b.dispAtt && b.scanout) await unmapAttachment(b.dispAtt, b.scanout, DMA_TO_DEVICE);
   await detach(b.dmabuf, b.camAtt);
-  await detach(b.dmabuf, b.dispAtt);
+  if (b.dispAtt) await detach(b.dmabuf, b.dispAtt);
   await dmaBufPut(b.dmabuf);
 }

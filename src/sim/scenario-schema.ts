@@ -43,6 +43,13 @@ export const scenarioSchema = z.strictObject({
   faultHandler: z.enum(['none', 'map-scratch']).default('none'),
   /** After a frame's DMA is terminated: drop the frame and go on, or stop the pipeline. */
   onFault: z.enum(['continue', 'stop']).default('continue'),
+  /**
+   * The scanout device attaches only after this many frames (0: from the
+   * start). Until then the capture device maps each buffer per frame, as
+   * videobuf2 does at QBUF/DQBUF, and the buffers are placed for it alone;
+   * the late, stricter attach then makes the exporter move them.
+   */
+  scanoutAttachAfter: z.number().int().min(0).default(0),
   /** Background memory load at boot: the fraction of free memory filled with movable pages. */
   memoryPressure: z.number().min(0).max(0.95).default(0),
 });

@@ -9,7 +9,7 @@ describe('unimem platform', () => {
     const r = unimem(['platform', 'armv7-mobile']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('physical address map:');
-    expect(r.stdout).toMatch(/display\s+display\s+32b/);
+    expect(r.stdout).toMatch(/display\s+display\s+31b/);
   });
 
   it('exits 2 with file, line, column and field, and no stack trace, on a bad file', () => {

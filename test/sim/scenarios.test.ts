@@ -77,3 +77,18 @@ describe('iommu-fault', () => {
     expect(r.findings.filter((f) => f.kind === 'iommu-fault')).toEqual([]);
   });
 });
+
+describe('late-strict-attach', () => {
+  it('the display attaches late; the exporter moves each buffer into its CMA area and every frame it shows is intact', async () => {
+    const s = loadScenario('late-strict-attach');
+    const r = await runScenario(s, loadPlatform(s.spec.platform), { frames: 10 });
+    expect(r.integrity.ok).toBe(true);
+    expect(r.integrity.framesChecked).toBe(5);
+    expect(r.droppedFrames).toBe(5);
+    const text = r.placement.join('\n');
+    expect(text).toMatch(/allocated at first use by camera's map: system pages/);
+    expect(text).toMatch(/display attached; the storage must move before the next map \(display addresses memory below 0x80000000 only/);
+    expect(text).toMatch(/moves: 1 \(3686400 bytes copied\)/);
+    expect(r.findings).toEqual([]);
+  });
+});
