@@ -24,7 +24,10 @@
  * frame. A memfd's page cache holds one reference per page, its mappings
  * none; readPage (udmabuf) adds one; truncation unmaps and drops pages
  * past the end, and the last file's release drops them all (pages still
- * held elsewhere live on, owned by nobody). Plain tmpfs files (under /tmp)
+ * held elsewhere live on, owned by nobody). A Task may pin its user
+ * memory for a driver (pinUserPages: a reference and a pin per page, so
+ * migration skips it and munmap cannot free it; unpinUserPages ends
+ * both); a task that cannot leaves USERPTR users with EFAULT. Plain tmpfs files (under /tmp)
  * keep their bytes outside simulated memory and carry F_SEAL_SEAL. Pipes
  * live on the process layer's pipefs; each end's release wakes the other.
  * An epoll item holds no reference to the file it watches: File.put tells
