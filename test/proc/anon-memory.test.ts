@@ -129,6 +129,36 @@ describe('anonymous memory in DRAM', () => {
   });
 });
 
+describe('shared anonymous memory in DRAM', () => {
+  it('is one set of pages across fork and split; migration repoints both processes; exec frees what only it held', async () => {
+    const s = setup({ mm: CMA });
+    const area = s.mm!.defaultCma!;
+    const pages = s.mm!.pages;
+    const free0 = pages.freeCount();
+    await run(s, async (sys) => {
+      const sh = await sys.mmap(0, 3 * PAGE_SIZE, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+      await sys.store(sh, bytes(3 * PAGE_SIZE, 2));
+      await sys.munmap(sh + PAGE_SIZE, PAGE_SIZE);
+      const child = await sys.fork(async (c) => {
+        // migrate while both processes map the pages; the child then writes through its refaulted frames
+        const got = await area.alloc(area.count);
+        if (got !== area.basePfn) return 2;
+        area.release(got, area.count);
+        await c.store(sh + 2 * PAGE_SIZE, Uint8Array.of(0xcd));
+        return 0;
+      });
+      expect((await sys.wait(child)).status).toBe(0);
+      expect(await sys.load(sh + 2 * PAGE_SIZE, 2)).toEqual(Uint8Array.of(0xcd, bytes(2 * PAGE_SIZE + 2, 2)[2 * PAGE_SIZE + 1]!));
+      same(await sys.load(sh, PAGE_SIZE), bytes(PAGE_SIZE, 2));
+      // the object keeps the unmapped middle page while any piece maps it (as shmem does)
+      expect(s.k.anon!.nrPages).toBe(3);
+      await sys.exec(async () => 0, []);
+    });
+    expect(s.k.anon!.nrPages).toBe(0);
+    expect(pages.freeCount()).toBe(free0);
+  });
+});
+
 describe('pinUserPages (pin_user_pages_fast)', () => {
   it('faults pages in and pins them: CMA cannot take them until they are unpinned', async () => {
     const s = setup({ mm: CMA });
