@@ -13,3 +13,5 @@ export * from './display.ts';
 export * from './v4l2/index.ts';
 export * from './vivid.ts';
 export * from './vgem.ts';
+export * from './gpu.ts';
+export * from './display-kms.ts';
