@@ -11,8 +11,23 @@ import {
 } from '../../src/drivers/index.ts';
 import { DmaFence, DmaResvUsage } from '../../src/dmabuf/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
-import { DRM_EVENT_FLIP_COMPLETE, DRM_IOCTL_MODE_ADDFB2, DRM_IOCTL_MODE_PAGE_FLIP, DRM_MODE_PAGE_FLIP_EVENT, O_RDWR, POLLIN } from '../../src/uapi/index.ts';
-import { errno, pattern, run, testSystem, type TestSystem } from '../dmabuf/helpers.ts';
+import {
+  DRM_CAP_DUMB_BUFFER,
+  DRM_EVENT_FLIP_COMPLETE,
+  DRM_IOCTL_GET_CAP,
+  DRM_IOCTL_MODE_ADDFB2,
+  DRM_IOCTL_MODE_GETRESOURCES,
+  DRM_IOCTL_MODE_PAGE_FLIP,
+  DRM_IOCTL_MODE_RMFB,
+  DRM_MODE_FB_MODIFIERS,
+  DRM_MODE_PAGE_FLIP_ASYNC,
+  DRM_MODE_PAGE_FLIP_EVENT,
+  DRM_MODE_PAGE_FLIP_TARGET_RELATIVE,
+  O_NONBLOCK,
+  O_RDWR,
+  POLLIN,
+} from '../../src/uapi/index.ts';
+import { errno, fragmentHighmem, heapAlloc, pattern, run, testSystem, type TestSystem } from '../dmabuf/helpers.ts';
 import { dumb, mapDumb, toFd, toHandle } from './vgem-helpers.ts';
 
 const W = 64;
@@ -140,5 +155,140 @@ describe('GPU composes into a display buffer shared by PRIME; the flip waits for
     expect(s.mm.pages.freeCount()).toBe(free0);
     expect(s.kms.current).toBeNull();
     expect(s.soc.findings.findings).toEqual([]);
+  });
+});
+
+describe('display KMS ioctls', () => {
+  it('GETRESOURCES: one CRTC, encoder and connector; only the caller\'s framebuffers; ids copied up to the counts given', async () => {
+    const s = kmsGpuSystem();
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const other = await sys.open('/dev/dri/card0', O_RDWR);
+      const cap = { capability: DRM_CAP_DUMB_BUFFER, value: 0 };
+      await sys.ioctl(card, DRM_IOCTL_GET_CAP, cap);
+      expect(cap.value).toBe(1);
+      const bo = await dumb(sys, card, W, H);
+      const f1 = await addFb(sys, card, bo.handle);
+      const f2 = await addFb(sys, card, bo.handle);
+      const ob = await dumb(sys, other, W, H);
+      await addFb(sys, other, ob.handle);
+      const probe = { fb_id_ptr: [] as number[], crtc_id_ptr: [] as number[], connector_id_ptr: [] as number[], encoder_id_ptr: [] as number[], count_fbs: 0, count_crtcs: 0, count_connectors: 0, count_encoders: 0, min_width: 0, max_width: 0, min_height: 0, max_height: 0 };
+      await sys.ioctl(card, DRM_IOCTL_MODE_GETRESOURCES, probe);
+      expect([probe.count_fbs, probe.count_crtcs, probe.count_connectors, probe.count_encoders]).toEqual([2, 1, 1, 1]);
+      expect(probe.fb_id_ptr).toEqual([]);
+      const res = { ...probe, fb_id_ptr: [] as number[], crtc_id_ptr: [] as number[], connector_id_ptr: [] as number[], encoder_id_ptr: [] as number[], count_fbs: 1 };
+      await sys.ioctl(card, DRM_IOCTL_MODE_GETRESOURCES, res);
+      expect(res.fb_id_ptr).toEqual([f1]);
+      expect(res.crtc_id_ptr).toEqual([KMS_CRTC_ID]);
+      expect(res.count_fbs).toBe(2);
+      expect([res.min_width, res.max_width, res.min_height, res.max_height]).toEqual([1, 4096, 1, 4096]);
+      expect(f2).toBe(f1 + 1);
+    });
+    expect(s.disp0.stats.objects).toBe(0);
+  });
+
+  it('ADDFB2 and RMFB errnos; dumb buffers are one contiguous DMA allocation', async () => {
+    const s = kmsGpuSystem();
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const other = await sys.open('/dev/dri/card0', O_RDWR);
+      const bo = await dumb(sys, card, W, H);
+      const obj = s.disp0.files.values().next().value!.objects.get(bo.handle)!;
+      const pages = obj.pages!;
+      for (let i = 1; i < pages.length; i++) expect(pages[i]).toBe(pages[0]! + i);
+      expect(s.ctx.debug.liveMappings(s.disp)).toBe(1);
+      expect(await errno(addFb(sys, card, bo.handle, W, H, W * 4, 0x34325659))).toBe('EINVAL');
+      expect(await errno(addFb(sys, card, bo.handle, W, H, W * 4 - 4))).toBe('EINVAL');
+      expect(await errno(addFb(sys, card, bo.handle, W, H + 1))).toBe('EINVAL');
+      expect(await errno(addFb(sys, card, bo.handle, 0, H))).toBe('EINVAL');
+      expect(await errno(addFb(sys, card, 99))).toBe('ENOENT');
+      const mod = { fb_id: 0, width: W, height: H, pixel_format: DRM_FORMAT_XRGB8888, flags: DRM_MODE_FB_MODIFIERS, handles: [bo.handle, 0, 0, 0], pitches: [W * 4, 0, 0, 0], offsets: [0, 0, 0, 0], modifier: [0, 0, 0, 0] };
+      expect(await errno(sys.ioctl(card, DRM_IOCTL_MODE_ADDFB2, mod))).toBe('EINVAL');
+      const fb = await addFb(sys, card, bo.handle);
+      expect(await errno(sys.ioctl(other, DRM_IOCTL_MODE_RMFB, fb))).toBe('ENOENT');
+      expect(await errno(sys.ioctl(card, DRM_IOCTL_MODE_RMFB, fb + 7))).toBe('ENOENT');
+      expect(await errno(sys.ioctl(card, DRM_IOCTL_MODE_RMFB, fb))).toBe('ok');
+      expect(await errno(sys.ioctl(card, DRM_IOCTL_MODE_RMFB, fb))).toBe('ENOENT');
+    });
+    expect(s.ctx.debug.liveMappings(s.disp)).toBe(0);
+    expect(s.disp0.stats).toEqual({ objects: 0, bytes: 0, pagesAllocated: 0 });
+  });
+
+  it('PAGE_FLIP errnos: flags, reserved, CRTC, framebuffer, size, master, pending', async () => {
+    const s = kmsGpuSystem();
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const other = await sys.open('/dev/dri/card0', O_RDWR);
+      const bo = await dumb(sys, card, W, H);
+      const fb = await addFb(sys, card, bo.handle);
+      const small = await addFb(sys, card, bo.handle, W, H / 2);
+      const pf = (a: Record<string, unknown>, fd = card) => errno(sys.ioctl(fd, DRM_IOCTL_MODE_PAGE_FLIP, { crtc_id: KMS_CRTC_ID, fb_id: fb, flags: 0, reserved: 0, user_data: 0, ...a }));
+      expect(await pf({ flags: 0x80 })).toBe('EINVAL');
+      expect(await pf({ flags: DRM_MODE_PAGE_FLIP_ASYNC })).toBe('EINVAL');
+      expect(await pf({ flags: DRM_MODE_PAGE_FLIP_TARGET_RELATIVE })).toBe('EINVAL');
+      expect(await pf({ reserved: 1 })).toBe('EINVAL');
+      expect(await pf({ crtc_id: KMS_CRTC_ID + 1 })).toBe('ENOENT');
+      expect(await pf({ fb_id: 999 })).toBe('ENOENT');
+      expect(await pf({ fb_id: small })).toBe('ENOSPC');
+      expect(await pf({}, other)).toBe('EACCES');
+      expect(await pf({})).toBe('ok');
+      expect(await pf({})).toBe('EBUSY');
+      // no event asked for: nothing to read
+      const nb = await sys.open('/dev/dri/card0', O_RDWR | O_NONBLOCK);
+      expect(await errno(sys.read(nb, 64))).toBe('EAGAIN');
+    });
+    expect(s.kms.stats.flips).toBe(0);
+  });
+
+  it('a CPU-drawn dumb buffer is scanned out; RMFB of the shown framebuffer turns the CRTC off and the vblank interrupt with it', async () => {
+    const s = kmsGpuSystem();
+    const img = pattern(SIZE, 5);
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const bo = await dumb(sys, card, W, H);
+      const m = await sys.mmap(0, bo.size, 3, 1, card, await mapDumb(sys, card, bo.handle));
+      await sys.store(m, img);
+      const fb = await addFb(sys, card, bo.handle);
+      await flip(sys, card, fb, 7);
+      expect(parseEvent(await sys.read(card, 64))).toMatchObject({ userData: 7, sequence: 1 });
+      await sys.poll([{ fd: card, events: POLLIN }], 40);
+      expect(s.kms.current?.id).toBe(fb);
+      await sys.ioctl(card, DRM_IOCTL_MODE_RMFB, fb);
+      expect(s.kms.current).toBeNull();
+      const t = s.soc.clock.now;
+      await sys.poll([{ fd: card, events: POLLIN }], 100);
+      expect(s.kms.vblankCount).toBe(Math.floor(t / VSYNC));
+    });
+    const shown = s.kms.lastScanout()!;
+    expect(Buffer.compare(shown.bytes, img)).toBe(0);
+    expect(s.kms.stats.scanouts).toBe(3);
+  });
+
+  it('PRIME import: a CMA heap buffer is scanned out; scattered GPU pages are refused with EINVAL and leave nothing behind', async () => {
+    const s = kmsGpuSystem();
+    fragmentHighmem(s.mm);
+    const img = pattern(SIZE, 9);
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const g = await sys.open('/dev/dri/card1', O_RDWR);
+      const gb = await dumb(sys, g, W, H);
+      const gfd = await toFd(sys, g, gb.handle);
+      const gp = s.gpu0.files.values().next().value!.objects.get(gb.handle)!.getPages();
+      expect(gp.some((pfn, i) => i > 0 && pfn !== gp[i - 1]! + 1)).toBe(true);
+      expect(await errno(toHandle(sys, card, gfd))).toBe('EINVAL');
+      expect(s.disp0.stats.objects).toBe(0);
+      const cfd = await heapAlloc(sys, 'reserved', SIZE);
+      const m = await sys.mmap(0, SIZE, 3, 1, cfd, 0);
+      await sys.store(m, img);
+      await sys.munmap(m, SIZE);
+      const h = await toHandle(sys, card, cfd);
+      expect(await toHandle(sys, card, cfd)).toBe(h);
+      await flip(sys, card, await addFb(sys, card, h), 1);
+      await sys.read(card, 64);
+    });
+    expect(Buffer.compare(s.kms.lastScanout()!.bytes, img)).toBe(0);
+    expect(s.dbs.buffers).toHaveLength(0);
+    expect(s.disp0.stats.objects).toBe(0);
+    expect(s.ctx.debug.liveMappings()).toBe(0);
   });
 });
