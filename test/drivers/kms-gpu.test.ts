@@ -95,7 +95,7 @@ describe('GPU composes into a display buffer shared by PRIME; the flip waits for
     const free0 = s.mm.pages.freeCount();
     const a = pattern(SIZE, 1);
     const b = pattern(SIZE, 2);
-    // a writer the GPU must wait for: 50 ms of some other engine on the display buffer
+    // a writer the GPU must wait for: 50 ms of some other engine on the first source
     const blocker = new DmaFence(s.soc.clock, { getDriverName: () => 'test', getTimelineName: () => 'blocker' }, s.dbs.fctx.alloc(1), 1);
     let eventAtNs = -1;
     await run(s, async (sys) => {
@@ -112,7 +112,8 @@ describe('GPU composes into a display buffer shared by PRIME; the flip waits for
       expect(scan.pitch).toBe(W * 4);
       const bufFd = await toFd(sys, card, scan.handle);
       const dst = await toHandle(sys, g, bufFd);
-      const resv = s.kms.dev.files.values().next().value!.objects.get(scan.handle)!.resv;
+      // the blocker sits on a source, so the display buffer's only writer is the GPU job that waits for it
+      const resv = s.gpu0.files.values().next().value!.objects.get(s0.handle)!.resv;
       await resv.lock();
       resv.reserveFences(1);
       resv.addFence(blocker, DmaResvUsage.WRITE);
