@@ -1,4 +1,4 @@
-import { kerr } from '../lib/index.ts';
+import { KernelBug, kerr } from '../lib/index.ts';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
 import { DmaFence, DmaResvUsage, dmaResvUsageRw, syncFileCreate, type DmaFenceOps, type DmaResv } from '../dmabuf/index.ts';
 import { fput, userArg, type Task } from '../fs/index.ts';
@@ -65,6 +65,20 @@ export class GpuState {
   readonly stats = { submitted: 0, completed: 0, bytesWritten: 0 };
   /** Jobs still running, so that teardown and tests can wait for them. */
   readonly running = new Set<Promise<void>>();
+  /** The end of the ring: jobs run one at a time in submission order, as on one hardware queue. */
+  tail: Promise<void> = Promise.resolve();
+  /** The blend unit's line buffers, reused by every job (the ring runs one job at a time). */
+  scratchA = new Uint8Array(0);
+  scratchB = new Uint8Array(0);
+
+  /** Line buffers of at least `len` bytes, grown only when a larger job comes. */
+  scratch(len: number): [Uint8Array, Uint8Array] {
+    if (this.scratchA.length < len) {
+      this.scratchA = new Uint8Array(len);
+      this.scratchB = new Uint8Array(len);
+    }
+    return [this.scratchA, this.scratchB];
+  }
 
   /** Creates the state with a fence context of its own. */
   constructor(dev: DrmDevice) {
@@ -133,11 +147,13 @@ function dmaWriteSgt(device: Device, sgt: SgTable, src: Uint8Array, len: number)
 }
 
 /**
- * Averages two byte arrays into `out`, four bytes per step: per byte,
+ * Averages two byte arrays (4-byte aligned views) into `out`, four bytes per step: per byte,
  * (a & b) + ((a ^ b) >> 1) with the low bits masked so no byte borrows from
  * its neighbour (the blend unit's averaging mode, rounding down).
  */
 export function averageBytes(a: Uint8Array, b: Uint8Array, out: Uint8Array, len: number): void {
+  if ((a.byteOffset | b.byteOffset | out.byteOffset) & 3) throw new KernelBug('averageBytes needs 4-byte aligned arrays');
+  if (len > a.length || len > b.length || len > out.length) throw new KernelBug(`averageBytes of ${len} bytes past an array`);
   const words = len >>> 2;
   const wa = new Uint32Array(a.buffer, a.byteOffset, words);
   const wb = new Uint32Array(b.buffer, b.byteOffset, words);
@@ -172,7 +188,8 @@ async function addJobFence(fence: DmaFence, reads: DmaResv[], write: DmaResv): P
 
 /**
  * Runs one compose job on the GPU (the scheduler's run_job and the
- * interrupt that completes it): waits for its dependencies, reads both
+ * interrupt that completes it), after the jobs queued before it: waits for
+ * its dependencies, reads both
  * sources through the GPU's mappings, blends, writes the destination, waits
  * the time the port needs for the three transfers, then signals the fence
  * and drops the job's pins and references.
@@ -182,8 +199,7 @@ async function runCompose(dev: DrmDevice, st: GpuState, fence: DmaFence, deps: D
   try {
     for (const d of deps) await d.wait();
     const len = dst.obj.size;
-    const a = new Uint8Array(len);
-    const b = new Uint8Array(len);
+    const [a, b] = st.scratch(len);
     const m = dev.device.master;
     const clock = dev.dbs.soc.clock;
     const t0 = clock.now;
@@ -216,7 +232,8 @@ async function runCompose(dev: DrmDevice, st: GpuState, fence: DmaFence, deps: D
 /**
  * DRM_IOCTL_GPU_COMPOSE: EINVAL for unknown flags or op, ENOENT for a
  * handle the file does not have, EINVAL when a source is smaller than the
- * destination. Queues the job and returns at once; with
+ * destination. Queues the job on the ring (jobs run one at a time, in
+ * submission order) and returns at once; with
  * GPU_COMPOSE_FENCE_OUT, out_fence is a sync_file fd (O_CLOEXEC) of the
  * job's fence.
  */
@@ -273,11 +290,16 @@ async function gpuCompose(dev: DrmDevice, arg: unknown, file: DrmFile, task: Tas
     throw e;
   }
   st.stats.submitted++;
-  const job = dev.dbs.soc.clock.spawn(() => runCompose(dev, st, fence, deps, bufs));
+  const prev = st.tail;
+  const job = dev.dbs.soc.clock.spawn(async () => {
+    await prev;
+    await runCompose(dev, st, fence, deps, bufs);
+  });
   const done = job.then(
     () => undefined,
     () => undefined,
   );
+  st.tail = done;
   st.running.add(done);
   void done.then(() => st.running.delete(done));
   a.out_fence = flags & GPU_COMPOSE_FENCE_OUT ? fd : -1;
