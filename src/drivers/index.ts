@@ -15,3 +15,5 @@ export * from './vivid.ts';
 export * from './vgem.ts';
 export * from './gpu.ts';
 export * from './display-kms.ts';
+export * from './camera-v4l2.ts';
+export * from './media/vb2-dma-sg.ts';
