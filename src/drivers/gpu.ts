@@ -1,4 +1,5 @@
 import { KernelBug, kerr } from '../lib/index.ts';
+import { BusError, DmaFault } from '../hw/index.ts';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
 import { DmaFence, DmaResvUsage, dmaResvUsageRw, syncFileCreate, type DmaFenceOps, type DmaResv } from '../dmabuf/index.ts';
 import { fput, userArg, type Task } from '../fs/index.ts';
@@ -214,10 +215,14 @@ async function runCompose(dev: DrmDevice, st: GpuState, fence: DmaFence, deps: D
     st.stats.bytesWritten += len;
     fence.signal();
   } catch (e) {
-    // a fault on the port: the job fails and its fence carries the error
-    fence.setError('EIO');
-    fence.signal();
-    throw e;
+    if (!fence.isSignaled()) {
+      fence.setError('EIO');
+      fence.signal();
+    }
+    // a fault on the port fails the job (its fence carries EIO) and the ring goes on, as after a GPU reset
+    if (e instanceof DmaFault) dev.dbs.soc.findings.report('iommu-fault', 'gpu_compose', `gpu job ${fence.seqno}: ${e.message}`);
+    else if (e instanceof BusError) dev.dbs.soc.findings.report('bus-error', 'gpu_compose', `gpu job ${fence.seqno}: ${e.message}`);
+    else throw e;
   } finally {
     for (const d of deps) d.put();
     fence.put();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, averageBytes, gpuIdle, gpuStateOf, registerGpu, type DrmDevice } from '../../src/drivers/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import { DRM_IOCTL_MODE_CREATE_DUMB, DRM_IOCTL_VERSION, O_RDWR, POLLIN, SYNC_IOC_FILE_INFO, type SyncFileInfo } from '../../src/uapi/index.ts';
-import { errno, pattern, run, start, testSystem, type TestSystem } from '../dmabuf/helpers.ts';
+import { errno, heapAlloc, pattern, run, start, testSystem, type TestSystem } from '../dmabuf/helpers.ts';
 import { dumb, mapDumb, toFd, toHandle } from './vgem-helpers.ts';
 
 const W = 64;
@@ -146,5 +146,27 @@ describe('gpu: the compose job', () => {
     expect(s.ctx.debug.liveMappings()).toBe(0);
     expect(s.mm.pages.freeCount()).toBe(free0);
     expect(s.soc.findings.findings).toEqual([]);
+  });
+
+  it('an IOMMU fault fails the job: its fence signals with an error, a finding is recorded, the ring goes on', async () => {
+    const s = gpuSystem();
+    await run(s, async (sys) => {
+      const g = await sys.open('/dev/dri/card0', O_RDWR);
+      const s0 = await filled(sys, g, pattern(SIZE, 1));
+      const buf = await heapAlloc(sys, 'reserved', SIZE);
+      const dst = await toHandle(sys, g, buf);
+      const sgt = s.gpu0.files.values().next().value!.objects.get(dst)!.importSgt!;
+      s.iommu.unmap(sgt.sgl[0]!.dmaAddress, SIZE);
+      const bad = await compose(sys, g, dst, s0.handle, s0.handle);
+      await waitFence(sys, bad);
+      const info: SyncFileInfo = { name: '', status: 0, flags: 0, num_fences: 0, pad: 0, sync_fence_info: [] };
+      await sys.ioctl(bad, SYNC_IOC_FILE_INFO, info);
+      expect(info.status).toBeLessThan(0);
+      const d = await filled(sys, g, new Uint8Array(SIZE));
+      await waitFence(sys, await compose(sys, g, d.handle, s0.handle, s0.handle));
+      expect(Buffer.compare(await sys.load(d.map, SIZE), pattern(SIZE, 1))).toBe(0);
+    });
+    expect(s.soc.findings.findings.map((f) => f.kind)).toEqual(['iommu-fault']);
+    expect(gpuStateOf(s.gpu0).stats).toMatchObject({ submitted: 2, completed: 1 });
   });
 });
