@@ -143,12 +143,21 @@ export interface KmsScanout {
   time: number;
 }
 
+/** How long the vblank interrupt stays on after the last flip (drm's vblank_offdelay, 5000 ms). */
+export const KMS_VBLANK_OFFDELAY_NS = 5e9;
+
 /**
  * The display controller's KMS state: the mode it drives, the
  * framebuffers, the CRTC's current and pending framebuffer, and the vblank
- * machinery. The vblank interrupt is on only while it is needed (a
- * framebuffer is shown or a flip is pending), as drm_vblank_get enables
- * it, so an idle display lets simulated time settle.
+ * machinery. The vblank interrupt is on only while it is needed, as
+ * drm_vblank_get/put and the off-delay keep it: while a flip whose fences
+ * have signalled waits for its vsync, and for KMS_VBLANK_OFFDELAY_NS after
+ * the last flip request or completion while a framebuffer is shown. Each
+ * vsync it is on, the shown framebuffer is fetched (ScanoutEngine), so an
+ * idle display stops costing simulated events and simulated time settles.
+ * The vblank counter follows the hardware frame counter (vsyncs since
+ * time 0), so it stays right across interrupt-off periods, as
+ * drm_update_vblank_count makes it.
  */
 export class KmsDisplay {
   readonly dev: DrmDevice;
@@ -160,8 +169,10 @@ export class KmsDisplay {
   readonly fbs = new Map<number, KmsFramebuffer>();
   current: KmsFramebuffer | null = null;
   pending: PendingFlip | null = null;
-  /** Vblanks counted while the interrupt was on (drm_crtc_vblank_count). */
+  /** The frame counter at the last vsync handled (drm_crtc_vblank_count). */
   vblankCount = 0;
+  /** Simulated time of the last flip request or completion (the last vblank reference dropped). */
+  lastActivity = 0;
   /** Flips that completed, and flips whose framebuffer went away before they took effect. */
   readonly stats = { flips: 0, cancelledFlips: 0, scanouts: 0 };
   private last: KmsScanout | null = null;
@@ -194,10 +205,13 @@ export class KmsDisplay {
     return id;
   }
 
-  /** Turns the vblank interrupt on for the next vsync when something needs it (drm_crtc_vblank_get). */
+  /** Turns the vblank interrupt on for the next vsync when something needs it (drm_crtc_vblank_get, or off after the off-delay). */
   armVblank(): void {
-    if (this.timer || (!this.current && !this.pending)) return;
+    if (this.timer) return;
     const clock = this.dev.dbs.soc.clock;
+    const flipReady = this.pending?.ready === true;
+    const showing = this.current !== null && clock.now - this.lastActivity < KMS_VBLANK_OFFDELAY_NS;
+    if (!flipReady && !showing) return;
     const next = (Math.floor(clock.now / this.periodNs) + 1) * this.periodNs;
     this.timer = clock.at(next, () => this.vblank());
   }
@@ -209,12 +223,13 @@ export class KmsDisplay {
    */
   private vblank(): void {
     this.timer = null;
-    this.vblankCount++;
     const clock = this.dev.dbs.soc.clock;
+    this.vblankCount = Math.round(clock.now / this.periodNs);
     const p = this.pending;
     if (p && p.ready) {
       this.pending = null;
       this.current = p.fb;
+      this.lastActivity = clock.now;
       this.stats.flips++;
       if (p.event) drmSendEvent(p.file, flipEvent(p.userData, clock.now, this.vblankCount));
     }
@@ -232,6 +247,14 @@ export class KmsDisplay {
         this.scanning = null;
       });
     }
+    this.armVblank();
+  }
+
+  /** Marks a flip ready once its fences signalled and turns the vblank interrupt on for it. */
+  flipReady(flip: PendingFlip): void {
+    flip.ready = true;
+    if (this.pending !== flip) return;
+    this.lastActivity = this.dev.dbs.soc.clock.now;
     this.armVblank();
   }
 
@@ -469,20 +492,20 @@ function kmsPageFlip(dev: DrmDevice, arg: unknown, file: DrmFile): number {
   const flip: PendingFlip = { fb, file, event: (flags & DRM_MODE_PAGE_FLIP_EVENT) !== 0, userData, ready: false };
   const fences: DmaFence[] = fb.obj.resv.getFences(DmaResvUsage.WRITE);
   k.pending = flip;
+  k.lastActivity = dev.dbs.soc.clock.now;
   if (fences.length === 0) {
-    flip.ready = true;
+    k.flipReady(flip);
   } else {
-    // the commit tail waits for the plane's fences (drm_atomic_helper_wait_for_fences)
+    // the commit tail waits for the plane's fences (drm_atomic_helper_wait_for_fences), with no vblank reference held
     void dev.dbs.soc.clock.spawn(async () => {
       try {
         for (const f of fences) await f.wait();
       } finally {
         for (const f of fences) f.put();
       }
-      flip.ready = true;
+      k.flipReady(flip);
     });
   }
-  k.armVblank();
   return 0;
 }
 

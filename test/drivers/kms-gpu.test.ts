@@ -292,4 +292,37 @@ describe('display KMS ioctls', () => {
     expect(s.disp0.stats.objects).toBe(0);
     expect(s.ctx.debug.liveMappings()).toBe(0);
   });
+
+  it('the vblank interrupt is off while a flip waits for its fences and after the 5 s off-delay; the frame counter stays right', async () => {
+    const s = kmsGpuSystem();
+    const blocker = new DmaFence(s.soc.clock, { getDriverName: () => 'test', getTimelineName: () => 'blocker' }, s.dbs.fctx.alloc(1), 1);
+    let scanoutsWhileWaiting = -1;
+    let scanoutsAfterIdle = -1;
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const bo = await dumb(sys, card, W, H);
+      const fb = await addFb(sys, card, bo.handle);
+      await flip(sys, card, fb, 1);
+      expect(parseEvent(await sys.read(card, 64)).sequence).toBe(1);
+      // shown and left alone for 10 s: fetched each vsync for 5 s, then the interrupt goes off
+      await sys.poll([{ fd: card, events: 0 }], 10_000);
+      scanoutsAfterIdle = s.kms.stats.scanouts;
+      const resv = s.disp0.files.values().next().value!.objects.get(bo.handle)!.resv;
+      await resv.lock();
+      resv.reserveFences(1);
+      resv.addFence(blocker, DmaResvUsage.WRITE);
+      resv.unlock();
+      s.soc.clock.after(2e9, () => blocker.signal());
+      const t0 = s.soc.clock.now;
+      await flip(sys, card, fb, 2);
+      await sys.poll([{ fd: card, events: 0 }], 1900);
+      scanoutsWhileWaiting = s.kms.stats.scanouts;
+      const ev = parseEvent(await sys.read(card, 64));
+      expect(ev.sequence).toBe(Math.ceil((t0 + 2e9) / VSYNC));
+    });
+    // 1 + 300 vsyncs (16.7 ms .. 5.0167 s) fetched the frame
+    expect(scanoutsAfterIdle).toBe(301);
+    // the shown frame is not fetched again while the flip waits: the off-delay had run out
+    expect(scanoutsWhileWaiting).toBe(301);
+  });
 });
