@@ -278,6 +278,11 @@ describe('display KMS ioctls', () => {
       expect(gp.some((pfn, i) => i > 0 && pfn !== gp[i - 1]! + 1)).toBe(true);
       expect(await errno(toHandle(sys, card, gfd))).toBe('EINVAL');
       expect(s.disp0.stats.objects).toBe(0);
+      // scattered system-heap pages: refused, whether by the exporter or by the contiguity check
+      const sfd = await heapAlloc(sys, 'system', SIZE);
+      await sys.mmap(0, SIZE, 3, 1, sfd, 0).then((m) => sys.store(m, img).then(() => sys.munmap(m, SIZE)));
+      expect(await errno(toHandle(sys, card, sfd))).toBe('EINVAL');
+      await sys.close(sfd);
       const cfd = await heapAlloc(sys, 'reserved', SIZE);
       const m = await sys.mmap(0, SIZE, 3, 1, cfd, 0);
       await sys.store(m, img);
