@@ -17,3 +17,5 @@ export * from './gpu.ts';
 export * from './display-kms.ts';
 export * from './camera-v4l2.ts';
 export * from './media/vb2-dma-sg.ts';
+export * from './media/m2m.ts';
+export * from './isp.ts';
