@@ -17,20 +17,23 @@ type Op =
   | { k: 'wait'; ms: number }
   | { k: 'close'; f: number };
 
+// indices pick among what exists (modulo), so most operations act on something
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ k: fc.constant('create' as const), f: fc.nat(1) }),
-  fc.record({ k: fc.constant('addfb' as const), f: fc.nat(1), b: fc.nat(5) }),
-  fc.record({ k: fc.constant('rmfb' as const), f: fc.nat(1), i: fc.nat(5) }),
-  fc.record({ k: fc.constant('flip' as const), i: fc.nat(5) }),
-  fc.record({ k: fc.constant('gem-close' as const), f: fc.nat(1), b: fc.nat(5) }),
-  fc.record({ k: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 40 }) }),
-  fc.record({ k: fc.constant('close' as const), f: fc.constant(1) }),
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('create' as const), f: fc.nat(1) }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('addfb' as const), f: fc.nat(1), b: fc.nat(7) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('rmfb' as const), f: fc.nat(1), i: fc.nat(7) }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('flip' as const), i: fc.nat(7) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('gem-close' as const), f: fc.nat(1), b: fc.nat(7) }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 40 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('close' as const), f: fc.constant(1) }) },
 );
+
+let checked = 0;
 
 describe('KMS framebuffer and flip lifetimes', () => {
   it('any sequence of dumb creates, ADDFB2, RMFB, flips, GEM closes and closes: the CRTC shows only live framebuffers, scanouts show their bytes, events match flips, nothing leaks', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40 }), async (ops) => {
         const s = testSystem();
         const { dev, kms } = registerKmsDisplay({ dbs: s.dbs, mm: s.mm, device: s.disp, index: 0, width: W, height: H });
         const free0 = s.mm.pages.freeCount();
@@ -58,7 +61,7 @@ describe('KMS framebuffer and flip lifetimes', () => {
               }
               case 'addfb': {
                 const fd = files[o.f];
-                const bo = bos[o.b];
+                const bo = bos[o.b % Math.max(1, bos.length)];
                 if (fd === null || fd === undefined || !bo) break;
                 const a = { fb_id: 0, width: W, height: H, pixel_format: DRM_FORMAT_XRGB8888, flags: 0, handles: [bo.handle, 0, 0, 0], pitches: [W * 4, 0, 0, 0], offsets: [0, 0, 0, 0], modifier: [0, 0, 0, 0] };
                 const r = await errno(sys.ioctl(fd, DRM_IOCTL_MODE_ADDFB2, a));
@@ -73,7 +76,7 @@ describe('KMS framebuffer and flip lifetimes', () => {
               }
               case 'rmfb': {
                 const fd = files[o.f];
-                const fb = fbs[o.i];
+                const fb = fbs[o.i % Math.max(1, fbs.length)];
                 if (fd === null || fd === undefined || !fb) break;
                 const live = liveFb(fb.id);
                 const r = await errno(sys.ioctl(fd, DRM_IOCTL_MODE_RMFB, fb.id));
@@ -83,7 +86,7 @@ describe('KMS framebuffer and flip lifetimes', () => {
                 break;
               }
               case 'flip': {
-                const fb = fbs[o.i];
+                const fb = fbs[o.i % Math.max(1, fbs.length)];
                 if (!fb) break;
                 const before = { live: liveFb(fb.id) !== undefined, pending: kms.pending !== null };
                 expect(kms.fbs.has(fb.id)).toBe(before.live);
@@ -94,20 +97,19 @@ describe('KMS framebuffer and flip lifetimes', () => {
               }
               case 'gem-close': {
                 const fd = files[o.f];
-                const bo = bos[o.b];
+                const bo = bos[o.b % Math.max(1, bos.length)];
                 if (fd === null || fd === undefined || !bo || bo.f !== o.f) break;
                 expect(await errno(sys.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle: bo.handle, pad: 0 }))).toBe(bo.closed ? 'EINVAL' : 'ok');
                 bo.closed = true;
                 break;
               }
               case 'wait': {
-                const shown = kms.pending ? null : kms.current;
                 await sys.poll([{ fd: files[0]!, events: 0 }], o.ms);
-                // a whole frame later, the shown framebuffer's bytes are what the CRTC fetched
-                if (shown && o.ms >= 17 && kms.current === shown) {
-                  const last = kms.lastScanout()!;
-                  expect(last.fbId).toBe(shown.id);
-                  expect(last.bytes[0]).toBe(liveFb(shown.id)!.tag);
+                // the last frame fetched of the shown framebuffer holds its bytes
+                const last = kms.lastScanout();
+                if (kms.current && last?.fbId === kms.current.id) {
+                  checked++;
+                  expect(last.bytes[0]).toBe(liveFb(kms.current.id)!.tag);
                 }
                 break;
               }
@@ -144,7 +146,9 @@ describe('KMS framebuffer and flip lifetimes', () => {
         expect(s.mm.pages.freeCount()).toBe(free0);
         expect(s.soc.findings.findings).toEqual([]);
       }),
-      { numRuns: 30 },
+      { numRuns: 40 },
     );
+    // the scanout check ran, not only vacuously
+    expect(checked).toBeGreaterThan(0);
   });
 });
