@@ -19,3 +19,4 @@ export * from './camera-v4l2.ts';
 export * from './media/vb2-dma-sg.ts';
 export * from './media/m2m.ts';
 export * from './isp.ts';
+export * from './jpeg.ts';

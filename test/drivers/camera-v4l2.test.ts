@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { registerCamera } from '../../src/drivers/index.ts';
-import { createDevice, type Device } from '../../src/dma/index.ts';
-import { MiB, PAGE_SIZE } from '../../src/lib/index.ts';
-import { addSystemHeap, createDmaBufSystem } from '../../src/dmabuf/index.ts';
-import { createProcSystem, type Sys } from '../../src/proc/index.ts';
+import { PAGE_SIZE } from '../../src/lib/index.ts';
+import type { Sys } from '../../src/proc/index.ts';
 import {
   DMA_BUF_IOCTL_SYNC,
   DMA_BUF_SYNC_READ,
@@ -35,7 +33,8 @@ import {
   type V4l2ExportBuffer,
   type V4l2Format,
 } from '../../src/uapi/index.ts';
-import { errno, fdinfoRow, fragmentHighmem, heapAlloc, mismatches, run, testSystem, type TestSystem } from '../dmabuf/helpers.ts';
+import { errno, fdinfoRow, fragmentHighmem, heapAlloc, mismatches, run } from '../dmabuf/helpers.ts';
+import { mediaSystem } from './camera-system.ts';
 
 const W = 64;
 const H = 48;
@@ -43,31 +42,6 @@ const SIZE = W * H * 2;
 
 function v4l2buf(index: number, memory: number, m: V4l2Buffer['m'] = {}, length = 0): V4l2Buffer {
   return { index, type: CAP, bytesused: 0, flags: 0, field: 0, timestamp: { tv_sec: 0, tv_usec: 0 }, sequence: 0, memory, m, length };
-}
-
-/** The test SoC with the 'cam' master put behind the test IOMMU as a scatter-gather camera. */
-function cameraSystem(): TestSystem & { camDev: Device } {
-  const s0 = testSystem();
-  // a process kernel with the mm, so USERPTR can pin anonymous memory
-  const k = createProcSystem({ soc: s0.soc, mm: s0.mm });
-  const dbs = createDmaBufSystem({ vfs: k.vfs, soc: s0.soc });
-  addSystemHeap(dbs, s0.mm);
-  const s = { ...s0, k, dbs };
-  s.soc.master('cam').translator = s.iommu;
-  const camDev = createDevice(s.ctx, s.soc.master('cam'), {
-    name: 'camera',
-    kind: 'camera',
-    coherent: false,
-    needsContiguous: false,
-    alignment: PAGE_SIZE,
-    segmentBoundary: 0xffff_ffff,
-    dmaMaskBits: 32,
-    maxSegmentSize: 64 * MiB,
-    cma: null,
-    iommu: s.iommu,
-    bounce: false,
-  });
-  return { ...s, camDev };
 }
 
 async function sFmt(sys: Sys, fd: number, width: number, height: number): Promise<V4l2Format> {
@@ -78,7 +52,7 @@ async function sFmt(sys: Sys, fd: number, width: number, height: number): Promis
 
 describe('platform camera on videobuf2-dma-sg behind an IOMMU', () => {
   it('MMAP: scattered pages, one IOMMU range, frames written by the camera DMA equal the sensor pattern; nothing leaks', async () => {
-    const s = cameraSystem();
+    const s = mediaSystem();
     fragmentHighmem(s.mm);
     const cam = registerCamera({ vfs: s.k.vfs, dbs: s.dbs, mm: s.mm, clock: s.soc.clock, device: s.camDev, nr: 10, width: W, height: H });
     const written0 = s.soc.bus.port('cam').bytesWritten;
@@ -127,7 +101,7 @@ describe('platform camera on videobuf2-dma-sg behind an IOMMU', () => {
   });
 
   it('EXPBUF gives videobuf2_dma_sg dma-bufs whose CPU view holds the frame; a scattered system-heap buffer is captured into by DMABUF', async () => {
-    const s = cameraSystem();
+    const s = mediaSystem();
     fragmentHighmem(s.mm);
     const cam = registerCamera({ vfs: s.k.vfs, dbs: s.dbs, mm: s.mm, clock: s.soc.clock, device: s.camDev, nr: 10, width: W, height: H });
     await run(s, async (sys) => {
@@ -175,7 +149,7 @@ describe('platform camera on videobuf2-dma-sg behind an IOMMU', () => {
   });
 
   it('USERPTR: frames land in a process\'s anonymous memory through a per-frame IOMMU mapping of the pinned pages', async () => {
-    const s = cameraSystem();
+    const s = mediaSystem();
     const cam = registerCamera({ vfs: s.k.vfs, dbs: s.dbs, mm: s.mm, clock: s.soc.clock, device: s.camDev, nr: 10, width: W, height: H });
     await run(s, async (sys) => {
       const v = await sys.open('/dev/video10', O_RDWR);

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { M2M_DST_QUEUE_OFF_BASE, registerCamera, registerIsp } from '../../src/drivers/index.ts';
-import { addSystemHeap, createDmaBufSystem } from '../../src/dmabuf/index.ts';
-import { createDevice } from '../../src/dma/index.ts';
-import { MiB, PAGE_SIZE } from '../../src/lib/index.ts';
-import { createProcSystem, type Sys } from '../../src/proc/index.ts';
+import { PAGE_SIZE } from '../../src/lib/index.ts';
+import type { Sys } from '../../src/proc/index.ts';
 import {
   MAP_SHARED,
   O_CLOEXEC,
@@ -31,36 +29,14 @@ import {
   type V4l2ExportBuffer,
   type V4l2Format,
 } from '../../src/uapi/index.ts';
-import { errno, fragmentHighmem, heapAlloc, mismatches, pattern, run, testSystem } from '../dmabuf/helpers.ts';
+import { errno, fragmentHighmem, heapAlloc, mismatches, pattern, run } from '../dmabuf/helpers.ts';
+import { mediaSystem } from './camera-system.ts';
 
 const W = 64;
 const H = 48;
 
 function buf(type: number, index: number, memory: number, m: V4l2Buffer['m'] = {}, bytesused = 0): V4l2Buffer {
   return { index, type, bytesused, flags: 0, field: 0, timestamp: { tv_sec: 0, tv_usec: 0 }, sequence: 0, memory, m, length: 0 };
-}
-
-/** Test SoC with a process kernel, the camera master and the ISP master both behind the test IOMMU. */
-export function mediaSystem() {
-  const s0 = testSystem();
-  const k = createProcSystem({ soc: s0.soc, mm: s0.mm });
-  const dbs = createDmaBufSystem({ vfs: k.vfs, soc: s0.soc });
-  addSystemHeap(dbs, s0.mm);
-  s0.soc.master('cam').translator = s0.iommu;
-  const camDev = createDevice(s0.ctx, s0.soc.master('cam'), {
-    name: 'camera',
-    kind: 'camera',
-    coherent: false,
-    needsContiguous: false,
-    alignment: PAGE_SIZE,
-    segmentBoundary: 0xffff_ffff,
-    dmaMaskBits: 32,
-    maxSegmentSize: 64 * MiB,
-    cma: null,
-    iommu: s0.iommu,
-    bounce: false,
-  });
-  return { ...s0, k, dbs, camDev };
 }
 
 /** The reference conversion, written independently of the driver: pixel by pixel from YUYV samples. */
