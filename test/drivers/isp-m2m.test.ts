@@ -4,6 +4,8 @@ import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {
   MAP_SHARED,
+  POLLIN,
+  POLLOUT,
   O_CLOEXEC,
   O_RDWR,
   PROT_READ,
@@ -106,7 +108,17 @@ describe('ISP mem-to-mem: YUYV in, NV12 out, by DMA through the IOMMU', () => {
           const frame = pattern(SRC, 100 + n);
           const i = n % 2;
           await sys.store(ins[i]!, frame);
+          if (n === 0) {
+            const idle = [{ fd: v, events: POLLIN | POLLOUT, revents: 0 }];
+            expect(await sys.poll(idle, 0)).toBe(0); // nothing done yet
+          }
           await sys.ioctl(v, VIDIOC_QBUF, buf(OUT, i, V4L2_MEMORY_MMAP, {}, SRC));
+          if (n === 0) {
+            // poll sleeps until the job completes both buffers
+            const pfd = [{ fd: v, events: POLLIN | POLLOUT, revents: 0 }];
+            expect(await sys.poll(pfd, -1)).toBe(1);
+            expect(pfd[0]!.revents & (POLLIN | POLLOUT)).toBe(POLLIN | POLLOUT);
+          }
           const d = buf(CAP, 0, V4L2_MEMORY_MMAP);
           await sys.ioctl(v, VIDIOC_DQBUF, d);
           expect([d.bytesused, d.flags & 0x40]).toEqual([DST, 0]);

@@ -1,9 +1,14 @@
 import type { Device } from '../../dma/index.ts';
-import { registerChrdev, userArg, type DeviceNode, type File, type FileOperations, type Task, type Vfs } from '../../fs/index.ts';
+import { PollTable, registerChrdev, userArg, type DeviceNode, type File, type FileOperations, type Task, type Vfs } from '../../fs/index.ts';
 import type { Clock } from '../../hw/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../../lib/index.ts';
 import {
   O_NONBLOCK,
+  POLLERR,
+  POLLIN,
+  POLLOUT,
+  POLLRDNORM,
+  POLLWRNORM,
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
   V4L2_BUF_TYPE_VIDEO_OUTPUT,
   V4L2_CAP_DEVICE_CAPS,
@@ -246,6 +251,7 @@ export class M2mNode<S> {
         this.contexts.delete(ctx);
       },
       unlockedIoctl: (file, cmd, arg, task) => this.ioctl(this.ctxOf(file), file, cmd, arg, task),
+      poll: (file, pt) => this.poll(this.ctxOf(file), file, pt),
       mmap: (file, vma) => {
         const ctx = this.ctxOf(file);
         const base = M2M_DST_QUEUE_OFF_BASE / PAGE_SIZE;
@@ -255,6 +261,20 @@ export class M2mNode<S> {
         } else ctx.srcQ.mmap(vma);
       },
     };
+  }
+
+  /**
+   * The poll mask (v4l2_m2m_poll): POLLOUT|POLLWRNORM once a source
+   * buffer is done, POLLIN|POLLRDNORM once a result is, POLLERR when
+   * neither queue streams. Never sleeps.
+   */
+  private poll(ctx: M2mContext<S>, file: File, pt: PollTable | null): number {
+    if (!ctx.srcQ.streaming && !ctx.dstQ.streaming) return POLLERR;
+    const all = pt ? new PollTable(pt.qproc, pt.key | POLLIN | POLLRDNORM) : null;
+    let mask = 0;
+    if (ctx.srcQ.streaming && ctx.srcQ.poll(file, all) & POLLIN) mask |= POLLOUT | POLLWRNORM;
+    if (ctx.dstQ.streaming) mask |= ctx.dstQ.poll(file, all) & (POLLIN | POLLRDNORM);
+    return mask;
   }
 
   /** CAPTURE MMAP offsets as userspace sees them (v4l2_m2m_adjust_mem_offset). */
@@ -284,7 +304,9 @@ export class M2mNode<S> {
       }
       case VIDIOC_S_FMT >>> 0: {
         const f = userArg<V4l2Format>(arg);
-        if (ctx.queueOf(f.type).busy) throw kerr('EBUSY', `${this.name}: S_FMT while buffers are allocated`);
+        ctx.queueOf(f.type);
+        // one side's format sizes the other's buffers here, so either side's buffers pin both formats
+        if (ctx.srcQ.busy || ctx.dstQ.busy) throw kerr('EBUSY', `${this.name}: S_FMT while buffers are allocated`);
         this.ops.sFmt(ctx.state, f);
         return 0;
       }
