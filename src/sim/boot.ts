@@ -4,7 +4,7 @@ import { iommuAttachDevice, iommuDevice, iommuDomainAlloc, SmmuDriver, type Iomm
 import { MiB } from '../lib/index.ts';
 import { bootMm, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
 import { addCmaHeap, addSystemHeap, createDmaBufSystem, registerUdmabuf, type DmaBufSystem } from '../dmabuf/index.ts';
-import { registerVgem, registerVivid } from '../drivers/index.ts';
+import { registerGpu, registerKmsDisplay, registerVgem, registerVivid, type DrmDevice, type KmsDisplay } from '../drivers/index.ts';
 import { createProcSystem, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
 
@@ -17,6 +17,8 @@ export interface BootOptions {
   background?: BackgroundLoadOptions | false;
   /** Overrides the platform's speculative-prefetch probability. */
   prefetchProbability?: number;
+  /** The display's KMS mode (default 1920x1080 at 60 Hz). */
+  kmsMode?: { width: number; height: number };
 }
 
 /** A booted system: the SoC and the kernel layers on it. */
@@ -36,6 +38,10 @@ export interface System {
   smmuDriver: SmmuDriver;
   /** The DMA domain of each device behind an IOMMU. */
   domains: Map<string, IommuDomain>;
+  /** The KMS driver of the platform's first display device (/dev/dri/card1), if it has one. */
+  kms: { dev: DrmDevice; kms: KmsDisplay } | null;
+  /** The DRM render driver of the platform's first GPU (/dev/dri/card2), if it has one. */
+  gpu: DrmDevice | null;
 }
 
 /** Bytes of lowmem when the platform does not say: all of the first bank, at most 760 MiB (ARM's default split). */
@@ -132,6 +138,12 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
     });
   registerUdmabuf(dmabuf, { mm, device: virtualDevice('udmabuf', 64) });
   registerVgem({ dbs: dmabuf, mm, device: virtualDevice('vgem', 64), index: 0 });
+  // The platform's own display and GPU get DRM drivers after vgem's card0.
+  const displayDev = p.devices.find((d) => d.kind === 'display');
+  const gpuDev = p.devices.find((d) => d.kind === 'gpu');
+  const mode = opts.kmsMode ?? { width: 1920, height: 1080 };
+  const kms = displayDev ? registerKmsDisplay({ dbs: dmabuf, mm, device: devices.get(displayDev.name)!, index: 1, width: mode.width, height: mode.height }) : null;
+  const gpu = gpuDev ? registerGpu({ dbs: dmabuf, mm, device: devices.get(gpuDev.name)!, index: 2 }) : null;
   registerVivid({
     vfs: proc.vfs,
     dbs: dmabuf,
@@ -140,5 +152,5 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
     seed: opts.seed,
     instances: [{ allocator: 'vmalloc' }, { allocator: 'dma-contig', device: virtualDevice('vivid', 32) }],
   });
-  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc, dmabuf, smmus, smmuDriver, domains };
+  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc, dmabuf, smmus, smmuDriver, domains, kms, gpu };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DRM_FORMAT_XRGB8888, DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, KMS_CRTC_ID, registerGpu, registerKmsDisplay } from '../../src/drivers/index.ts';
+import { DRM_FORMAT_XRGB8888, DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, KMS_CRTC_ID } from '../../src/drivers/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import { bootSystem, loadPlatform } from '../../src/sim/index.ts';
@@ -19,10 +19,10 @@ async function addFb(sys: Sys, fd: number, handle: number): Promise<number> {
 
 describe('display and GPU on armv7-mobile (display without IOMMU below 2 GiB, GPU behind smmu0, non-coherent)', () => {
   it('a GPU blend through the SMMU into a display dumb buffer from the display CMA area is what the CRTC scans out', async () => {
-    const sys0 = bootSystem(loadPlatform('armv7-mobile'), { seed: 3 });
-    const display = sys0.devices.get('display')!;
-    const { dev: disp, kms } = registerKmsDisplay({ dbs: sys0.dmabuf, mm: sys0.mm, device: display, index: 1, width: W, height: H });
-    const gpu = registerGpu({ dbs: sys0.dmabuf, mm: sys0.mm, device: sys0.devices.get('gpu')!, index: 2 });
+    // The boot registers the platform's display (card1) and GPU (card2).
+    const sys0 = bootSystem(loadPlatform('armv7-mobile'), { seed: 3, kmsMode: { width: W, height: H } });
+    const { dev: disp, kms } = sys0.kms!;
+    const gpu = sys0.gpu!;
     const s = { soc: sys0.soc, k: sys0.proc };
     const a = pattern(SIZE, 11);
     const b = pattern(SIZE, 12);
@@ -57,7 +57,7 @@ describe('display and GPU on armv7-mobile (display without IOMMU below 2 GiB, GP
     await disp.settle();
     await gpu.settle();
     expect(disp.stats.objects + gpu.stats.objects).toBe(0);
-    expect(sys0.dma.debug.liveMappings(display)).toBe(0);
+    expect(sys0.dma.debug.liveMappings(sys0.devices.get('display')!)).toBe(0);
     // every page comes back except those the GPU's SMMU keeps for its page tables
     expect(sys0.mm.pages.freeCount() + Math.ceil(pt.tableBytes / PAGE_SIZE)).toBe(free0);
   });
