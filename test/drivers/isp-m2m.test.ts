@@ -197,4 +197,31 @@ describe('ISP mem-to-mem: YUYV in, NV12 out, by DMA through the IOMMU', () => {
     expect(s.dbs.buffers.length).toBe(0);
     expect(s.soc.clock.pending).toBe(0);
   });
+  it('closing the file during a job waits for it, gives every buffer back and frees them; other files keep their own queues', async () => {
+    const s = mediaSystem();
+    const isp = registerIsp({ vfs: s.k.vfs, dbs: s.dbs, mm: s.mm, clock: s.soc.clock, device: s.isp, nr: 20 });
+    const free0 = s.mm.pages.freeCount();
+    await run(s, async (sys) => {
+      const a = await sys.open('/dev/video20', O_RDWR);
+      const b = await sys.open('/dev/video20', O_RDWR);
+      await fmt(sys, a, OUT, W, H);
+      // b's formats are its own: still 640x480
+      const g = { type: OUT, fmt: { pix: {} } } as V4l2Format;
+      await sys.ioctl(b, VIDIOC_G_FMT, g);
+      expect([g.fmt.pix.width, g.fmt.pix.height]).toEqual([640, 480]);
+      for (const t of [OUT, CAP]) await sys.ioctl(a, VIDIOC_REQBUFS, { count: 2, type: t, memory: V4L2_MEMORY_MMAP, capabilities: 0, flags: 0 });
+      await sys.ioctl(b, VIDIOC_REQBUFS, { count: 1, type: OUT, memory: V4L2_MEMORY_MMAP, capabilities: 0, flags: 0 }); // no EBUSY: another context
+      for (const t of [OUT, CAP]) await sys.ioctl(a, VIDIOC_STREAMON, t);
+      for (const i of [0, 1]) await sys.ioctl(a, VIDIOC_QBUF, buf(CAP, i, V4L2_MEMORY_MMAP));
+      await sys.ioctl(a, VIDIOC_QBUF, buf(OUT, 0, V4L2_MEMORY_MMAP, {}, W * H * 2));
+      expect(isp.m2m.jobsRun).toBe(0); // the job is on the engine, not finished
+      await sys.close(a);
+      expect(isp.m2m.jobsRun).toBe(1);
+      expect(isp.node.contexts.size).toBe(1);
+      await sys.close(b);
+    });
+    expect(isp.node.contexts.size).toBe(0);
+    expect(s.mm.pages.freeCount()).toBe(free0);
+    expect(s.soc.clock.pending).toBe(0);
+  });
 });
