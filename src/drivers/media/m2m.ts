@@ -132,6 +132,8 @@ export class M2mDevice {
   private current: M2mContext<unknown> | null = null;
   /** Jobs run since boot. */
   jobsRun = 0;
+  /** Nodes registered on this device (an encoder and a decoder may share one engine). */
+  readonly nodes: M2mNode<never>[] = [];
 
   constructor(device: Device, clock: Clock) {
     this.device = device;
@@ -156,9 +158,6 @@ export class M2mDevice {
     ctx.running = job;
     job.catch(() => undefined);
   }
-
-  /** Nodes registered on this device. */
-  readonly nodes: M2mNode<never>[] = [];
 
   /** One job: the driver's device_run, then both buffers completed (v4l2_m2m_buf_done_and_job_finish). */
   private async runJob(ctx: M2mContext<unknown>, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
