@@ -92,3 +92,14 @@ describe('late-strict-attach', () => {
     expect(r.findings).toEqual([]);
   });
 });
+
+describe('usb-display', () => {
+  it('the CPU reads each frame under begin/end_cpu_access, the 30-bit USB host DMAs the compressed frame, and it arrives intact', async () => {
+    const s = loadScenario('usb-display');
+    const r = await runScenario(s, loadPlatform(s.spec.platform), { frames: 4 });
+    expect(r.integrity).toMatchObject({ ok: true, framesChecked: 4 });
+    expect(r.zeroCopy).toBe(false);
+    expect(r.copies.cpuBytes).toBe(4 * 640 * 480 * 4);
+    expect(r.findings).toEqual([]);
+  });
+});
