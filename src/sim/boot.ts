@@ -4,7 +4,7 @@ import { iommuAttachDevice, iommuDevice, iommuDomainAlloc, SmmuDriver, type Iomm
 import { MiB } from '../lib/index.ts';
 import { bootMm, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
 import { addCmaHeap, addSystemHeap, createDmaBufSystem, registerUdmabuf, type DmaBufSystem } from '../dmabuf/index.ts';
-import { registerGpu, registerKmsDisplay, registerVgem, registerVivid, type DrmDevice, type KmsDisplay } from '../drivers/index.ts';
+import { registerCamera, registerGpu, registerIsp, registerJpeg, registerKmsDisplay, registerVgem, registerVivid, type DrmDevice, type KmsDisplay } from '../drivers/index.ts';
 import { createProcSystem, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
 
@@ -144,6 +144,14 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
   const mode = opts.kmsMode ?? { width: 1920, height: 1080 };
   const kms = displayDev ? registerKmsDisplay({ dbs: dmabuf, mm, device: devices.get(displayDev.name)!, index: 1, width: mode.width, height: mode.height }) : null;
   const gpu = gpuDev ? registerGpu({ dbs: dmabuf, mm, device: devices.get(gpuDev.name)!, index: 2 }) : null;
+  // The platform's media devices get V4L2 drivers after vivid's nodes (0 and 4).
+  const mediaCommon = { vfs: proc.vfs, dbs: dmabuf, mm, clock: soc.clock };
+  const cameraDev = p.devices.find((d) => d.kind === 'camera');
+  const ispDev = p.devices.find((d) => d.kind === 'isp');
+  const jpegDev = p.devices.find((d) => d.kind === 'jpeg');
+  if (cameraDev) registerCamera({ ...mediaCommon, device: devices.get(cameraDev.name)!, nr: 8, seed: opts.seed });
+  if (ispDev) registerIsp({ ...mediaCommon, device: devices.get(ispDev.name)!, nr: 9 });
+  if (jpegDev) registerJpeg({ ...mediaCommon, device: devices.get(jpegDev.name)!, nr: 10 });
   registerVivid({
     vfs: proc.vfs,
     dbs: dmabuf,
