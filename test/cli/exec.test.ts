@@ -64,3 +64,11 @@ describe('unimem exec with the test drivers', () => {
     ]);
   });
 });
+
+describe('gallery-jpeg (use case 4)', () => {
+  it('hardware JPEG decode lands in memory the program allocated itself, through the IOMMU, byte for byte', () => {
+    const r = unimem(['exec', 'examples/programs/gallery-jpeg.ts']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^encoded 614400 bytes into \d+; decoded into the program's own memory: identical\n$/);
+  });
+});
