@@ -1,17 +1,14 @@
 import type { Device } from '../dma/index.ts';
 import type { DmaBufSystem } from '../dmabuf/index.ts';
 import type { File, Vfs } from '../fs/index.ts';
-import type { Clock, Timer } from '../hw/index.ts';
-import { KernelBug, kerr } from '../lib/index.ts';
+import type { Clock } from '../hw/index.ts';
+import { kerr } from '../lib/index.ts';
 import type { Mm } from '../mm/index.ts';
 import {
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
   V4L2_CAP_EXT_PIX_FORMAT,
   V4L2_CAP_STREAMING,
   V4L2_CAP_VIDEO_CAPTURE,
-  V4L2_COLORSPACE_SRGB,
-  V4L2_FIELD_NONE,
-  V4L2_PIX_FMT_YUYV,
   type V4l2Capability,
   type V4l2Format,
   type V4l2PixFormat,
@@ -19,7 +16,7 @@ import {
 import { dmaWriteSg, sgPlaneForDevice, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
 import { TestPattern } from './test-pattern.ts';
-import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, Vb2Queue, videoRegisterDevice, type Vb2Buffer, type VideoDevice } from './v4l2/index.ts';
+import { completeFrame, FrameGenerator, VB2_DMABUF, VB2_MMAP, VB2_USERPTR, Vb2Queue, videoRegisterDevice, yuyvPixFormat, type Vb2Buffer, type VideoDevice } from './v4l2/index.ts';
 
 /** What registerCamera takes. */
 export interface CameraOptions {
@@ -59,16 +56,11 @@ export class CameraDevice {
   readonly busInfo: string;
   private readonly clock: Clock;
   private readonly seed: number;
-  private readonly periodNs: number;
   private pix: V4l2PixFormat;
   private fmt: FrameFormat;
   private pattern: TestPattern;
   private frame: Uint8Array;
-  private readonly active: Vb2Buffer[] = [];
-  private timer: Timer | null = null;
-  private job: Promise<void> | null = null;
-  private running = false;
-  private sequence = 0;
+  private readonly frames: FrameGenerator;
   /** Frames written into buffers. */
   framesCaptured = 0;
   /** Frame periods that found no buffer. */
@@ -80,10 +72,10 @@ export class CameraDevice {
     this.seed = opts.seed ?? 1;
     const fps = opts.fps ?? 30;
     if (!(fps > 0)) throw kerr('EINVAL', `camera: fps ${fps}`);
-    this.periodNs = Math.round(1e9 / fps);
+    this.frames = new FrameGenerator('camera', opts.clock, Math.round(1e9 / fps), (vb, n) => this.produce(vb, n));
     this.busInfo = `platform:${opts.device.name}`;
     this.fmt = frameFormat(opts.width ?? 640, opts.height ?? 480, 'YUYV');
-    this.pix = pixOf(this.fmt);
+    this.pix = yuyvPixFormat(this.fmt);
     this.pattern = new TestPattern(this.fmt, this.seed);
     this.frame = new Uint8Array(this.fmt.size);
     this.queue = new Vb2Queue({
@@ -99,10 +91,10 @@ export class CameraDevice {
           if (vb.planeSize < this.pix.sizeimage) throw kerr('EINVAL', `camera: plane of ${vb.planeSize} bytes < ${this.pix.sizeimage}`);
         },
         bufQueue: (vb) => {
-          this.active.push(vb);
+          this.frames.active.push(vb);
         },
-        startStreaming: () => this.startStreaming(),
-        stopStreaming: () => this.stopStreaming(),
+        startStreaming: () => this.frames.start(),
+        stopStreaming: () => this.frames.stop(this.queue),
       },
     });
     this.vdev = videoRegisterDevice({
@@ -151,33 +143,14 @@ export class CameraDevice {
     const w = Math.min(MAX_WIDTH, Math.max(MIN_DIM, (req.width >>> 0) & ~1));
     const h = Math.min(MAX_HEIGHT, Math.max(MIN_DIM, req.height >>> 0));
     this.fmt = frameFormat(w, h, 'YUYV');
-    this.pix = pixOf(this.fmt);
+    this.pix = yuyvPixFormat(this.fmt);
     this.pattern = new TestPattern(this.fmt, this.seed);
     this.frame = new Uint8Array(this.fmt.size);
     f.fmt = { pix: { ...this.pix } };
   }
 
-  private startStreaming(): void {
-    if (this.running) throw new KernelBug('camera: already streaming');
-    this.running = true;
-    this.sequence = 0;
-    this.timer = this.clock.after(this.periodNs, () => this.tick());
-  }
-
-  private tick(): void {
-    this.timer = null;
-    if (!this.running) return;
-    const n = this.sequence++;
-    this.job = this.clock.spawn(() => this.produce(n)).finally(() => {
-      this.job = null;
-      if (this.running) this.timer = this.clock.after(this.periodNs, () => this.tick());
-    });
-    this.job.catch(() => undefined);
-  }
-
   /** Has the camera's DMA write frame `n` into the oldest buffer, or counts a drop. */
-  private async produce(n: number): Promise<void> {
-    const vb = this.active.shift();
+  private async produce(vb: Vb2Buffer | undefined, n: number): Promise<void> {
     if (!vb) {
       this.framesDropped++;
       return;
@@ -196,39 +169,9 @@ export class CameraDevice {
       // a DMA fault (an unmapped IOVA, a short scatterlist) fails the buffer, not the kernel
       ok = false;
     }
-    vb.bytesused = ok ? size : 0;
-    vb.sequence = n;
-    vb.field = V4L2_FIELD_NONE;
-    vb.timestampNs = this.clock.now;
     if (ok) this.framesCaptured++;
-    this.queue.bufferDone(vb, ok ? 'done' : 'error');
+    completeFrame(this.queue, vb, ok, size, n, this.clock.now);
   }
-
-  private async stopStreaming(): Promise<void> {
-    this.running = false;
-    this.timer?.cancel();
-    this.timer = null;
-    if (this.job) await this.job;
-    while (this.active.length > 0) this.queue.bufferDone(this.active.shift()!, 'error');
-  }
-}
-
-/** The V4L2 description of a YUYV frame format. */
-function pixOf(fmt: FrameFormat): V4l2PixFormat {
-  return {
-    width: fmt.width,
-    height: fmt.height,
-    pixelformat: V4L2_PIX_FMT_YUYV,
-    field: V4L2_FIELD_NONE,
-    bytesperline: fmt.stride,
-    sizeimage: fmt.size,
-    colorspace: V4L2_COLORSPACE_SRGB,
-    priv: 0,
-    flags: 0,
-    ycbcr_enc: 0,
-    quantization: 0,
-    xfer_func: 0,
-  };
 }
 
 /**

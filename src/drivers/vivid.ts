@@ -1,8 +1,8 @@
 import type { Device } from '../dma/index.ts';
 import type { DmaBufSystem } from '../dmabuf/index.ts';
 import type { File, Vfs } from '../fs/index.ts';
-import type { Clock, Timer } from '../hw/index.ts';
-import { KernelBug, kerr } from '../lib/index.ts';
+import type { Clock } from '../hw/index.ts';
+import { kerr } from '../lib/index.ts';
 import type { Mm } from '../mm/index.ts';
 import {
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
@@ -11,9 +11,6 @@ import {
   V4L2_CAP_STREAMING,
   V4L2_CAP_VIDEO_CAPTURE,
   V4L2_CAP_VIDEO_OUTPUT,
-  V4L2_COLORSPACE_SRGB,
-  V4L2_FIELD_NONE,
-  V4L2_PIX_FMT_YUYV,
   type V4l2Capability,
   type V4l2Format,
   type V4l2PixFormat,
@@ -21,6 +18,8 @@ import {
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
 import { TestPattern } from './test-pattern.ts';
 import {
+  completeFrame,
+  FrameGenerator,
   VB2_DMABUF,
   VB2_MMAP,
   VB2_READ,
@@ -29,6 +28,7 @@ import {
   vb2DmaContigMemops,
   vb2VmallocMemops,
   videoRegisterDevice,
+  yuyvPixFormat,
   type Vb2Buffer,
   type VideoDevice,
 } from './v4l2/index.ts';
@@ -84,17 +84,12 @@ export class VividDevice {
   private readonly mm: Mm;
   private readonly clock: Clock;
   private readonly seed: number;
-  private readonly periodNs: number;
   private pix: V4l2PixFormat;
   private fmt: FrameFormat;
   private pattern: TestPattern;
   private frame: Uint8Array;
   /** Buffers the driver holds, oldest first (vid_cap_active). */
-  private readonly active: Vb2Buffer[] = [];
-  private timer: Timer | null = null;
-  private job: Promise<void> | null = null;
-  private running = false;
-  private sequence = 0;
+  private readonly frames: FrameGenerator;
   /** Frames written into buffers since boot. */
   framesCaptured = 0;
   /** Frame periods that found no buffer. */
@@ -109,11 +104,11 @@ export class VividDevice {
     this.seed = (opts.seed ?? 1) + inst;
     const fps = opts.fps ?? 30;
     if (!(fps > 0)) throw kerr('EINVAL', `vivid: fps ${fps}`);
-    this.periodNs = Math.round(1e9 / fps);
+    this.frames = new FrameGenerator('vivid', opts.clock, Math.round(1e9 / fps), (vb, n) => this.produce(vb, n));
     if (cfg.allocator === 'dma-contig' && !cfg.device) throw kerr('EINVAL', 'vivid: a dma-contig instance needs a device');
     this.device = cfg.allocator === 'dma-contig' ? cfg.device! : null;
     this.fmt = frameFormat(640, 480, 'YUYV');
-    this.pix = this.pixOf(this.fmt);
+    this.pix = yuyvPixFormat(this.fmt);
     this.pattern = new TestPattern(this.fmt, this.seed);
     this.frame = new Uint8Array(this.fmt.size);
     const memOps = cfg.allocator === 'vmalloc' ? vb2VmallocMemops(opts.mm, opts.dbs) : vb2DmaContigMemops(opts.dbs);
@@ -132,10 +127,10 @@ export class VividDevice {
           if (vb.planeSize < this.pix.sizeimage) throw kerr('EINVAL', `vivid: plane of ${vb.planeSize} bytes < ${this.pix.sizeimage}`);
         },
         bufQueue: (vb) => {
-          this.active.push(vb);
+          this.frames.active.push(vb);
         },
-        startStreaming: () => this.startStreaming(),
-        stopStreaming: () => this.stopStreaming(),
+        startStreaming: () => this.frames.start(),
+        stopStreaming: () => this.frames.stop(this.queue),
       },
     });
     this.vdev = videoRegisterDevice({
@@ -174,23 +169,6 @@ export class VividDevice {
     return this.pattern.frame(n);
   }
 
-  private pixOf(fmt: FrameFormat): V4l2PixFormat {
-    return {
-      width: fmt.width,
-      height: fmt.height,
-      pixelformat: V4L2_PIX_FMT_YUYV,
-      field: V4L2_FIELD_NONE,
-      bytesperline: fmt.stride,
-      sizeimage: fmt.size,
-      colorspace: V4L2_COLORSPACE_SRGB,
-      priv: 0,
-      flags: 0,
-      ycbcr_enc: 0,
-      quantization: 0,
-      xfer_func: 0,
-    };
-  }
-
   /**
    * Sets the capture format (vivid_s_fmt_vid_cap after try_fmt): sizes are
    * clamped to vivid's limits, widths made even, every pixel format
@@ -202,7 +180,7 @@ export class VividDevice {
     const w = Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, (req.width >>> 0) & ~1));
     const h = Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, req.height >>> 0));
     const fmt = frameFormat(w, h, 'YUYV');
-    const pix = this.pixOf(fmt);
+    const pix = yuyvPixFormat(fmt);
     if (this.queue.busy) {
       f.fmt = { pix: { ...this.pix } };
       throw kerr('EBUSY', 'vivid: S_FMT while buffers are allocated');
@@ -214,30 +192,8 @@ export class VividDevice {
     f.fmt = { pix: { ...pix } };
   }
 
-  /** Starts the capture thread (vivid_start_generating_vid_cap). */
-  private startStreaming(): void {
-    if (this.running) throw new KernelBug('vivid: capture thread already running');
-    this.running = true;
-    this.sequence = 0;
-    this.timer = this.clock.after(this.periodNs, () => this.tick());
-  }
-
-  /** One frame period: fill the oldest buffer, then wait for the next period. */
-  private tick(): void {
-    this.timer = null;
-    if (!this.running) return;
-    const n = this.sequence++;
-    this.job = this.clock.spawn(() => this.produce(n)).finally(() => {
-      this.job = null;
-      if (this.running) this.timer = this.clock.after(this.periodNs, () => this.tick());
-    });
-    // a failed frame is kept and rethrown by the clock; the chain itself must not reject unobserved
-    this.job.catch(() => undefined);
-  }
-
   /** Writes frame `n` into the oldest active buffer and completes it, or counts a drop. */
-  private async produce(n: number): Promise<void> {
-    const vb = this.active.shift();
+  private async produce(vb: Vb2Buffer | undefined, n: number): Promise<void> {
     const tracer = this.mm.soc.tracer;
     if (!vb) {
       this.framesDropped++;
@@ -266,22 +222,9 @@ export class VividDevice {
         await m.write(addr, this.frame, 0, size);
       }
     }
-    vb.bytesused = ok ? size : 0;
-    vb.sequence = n;
-    vb.field = V4L2_FIELD_NONE;
-    vb.timestampNs = this.clock.now;
     if (ok) this.framesCaptured++;
-    tracer?.complete(tracer.lane('drivers', this.vdev.name), `frame ${n}`, 'frame', start, this.clock.now - start, { index: vb.index, bytes: vb.bytesused, by: this.allocator === 'vmalloc' ? 'cpu' : 'dma' });
-    this.queue.bufferDone(vb, ok ? 'done' : 'error');
-  }
-
-  /** Stops the capture thread and gives every buffer back as failed (vivid_stop_generating_vid_cap). */
-  private async stopStreaming(): Promise<void> {
-    this.running = false;
-    this.timer?.cancel();
-    this.timer = null;
-    if (this.job) await this.job;
-    while (this.active.length > 0) this.queue.bufferDone(this.active.shift()!, 'error');
+    tracer?.complete(tracer.lane('drivers', this.vdev.name), `frame ${n}`, 'frame', start, this.clock.now - start, { index: vb.index, bytes: ok ? size : 0, by: this.allocator === 'vmalloc' ? 'cpu' : 'dma' });
+    completeFrame(this.queue, vb, ok, size, n, this.clock.now);
   }
 }
 

@@ -16,3 +16,4 @@ export * from './vb2-vmalloc.ts';
 export * from './vb2-dma-contig.ts';
 export * from './vb2-queue.ts';
 export * from './video-device.ts';
+export * from './frame-generator.ts';
