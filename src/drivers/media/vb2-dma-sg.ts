@@ -10,11 +10,7 @@ import {
   type SgTable,
 } from '../../dma/index.ts';
 import {
-  attach as dmaBufAttach,
-  detach as dmaBufDetach,
   exportDmaBuf,
-  mapAttachment,
-  unmapAttachment,
   type DmaBuf,
   type DmaBufAttachment,
   type DmaBufOps,
@@ -23,7 +19,7 @@ import {
 import type { VmArea } from '../../fs/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../../lib/index.ts';
 import type { Mm } from '../../mm/index.ts';
-import type { Vb2Buffer, Vb2DmabufMem, Vb2Mem, Vb2MemOps } from '../v4l2/index.ts';
+import { attachDmabufForDevice, Vb2DeviceDmabuf, type Vb2Buffer, type Vb2Mem, type Vb2MemOps } from '../v4l2/index.ts';
 
 /** exp_name of buffers exported from dma-sg planes (KBUILD_MODNAME of videobuf2-dma-sg). */
 export const VB2_DMA_SG_EXP_NAME = 'videobuf2_dma_sg';
@@ -159,56 +155,14 @@ const sgDmabufOps: DmaBufOps = {
  * queue's device attaches and each map takes whatever segments the
  * exporter gives; the device walks them, so no contiguity is needed.
  */
-export class SgDmabuf implements Vb2DmabufMem {
-  readonly dbuf: DmaBuf;
-  private readonly att: DmaBufAttachment;
-  private readonly dir: DmaDirection;
-  private sgtMapped: SgTable | null = null;
-
+export class SgDmabuf extends Vb2DeviceDmabuf {
   constructor(dbuf: DmaBuf, att: DmaBufAttachment, dir: DmaDirection) {
-    this.dbuf = dbuf;
-    this.att = att;
-    this.dir = dir;
-  }
-
-  /** True between map and unmap (dbuf_mapped). */
-  get mapped(): boolean {
-    return this.sgtMapped !== null;
+    super('vb2-dma-sg', dbuf, att, dir);
   }
 
   /** The device's view while mapped, or null. */
   get sgt(): SgTable | null {
-    return this.sgtMapped;
-  }
-
-  /** Maps for the device (vb2_dma_sg_map_dmabuf). */
-  async map(): Promise<void> {
-    if (this.sgtMapped) throw new KernelBug('vb2-dma-sg: dmabuf already mapped');
-    this.sgtMapped = await mapAttachment(this.att, this.dir);
-  }
-
-  /** Returns the mapping (vb2_dma_sg_unmap_dmabuf). */
-  async unmap(): Promise<void> {
-    if (!this.sgtMapped) throw new KernelBug('vb2-dma-sg: dmabuf not mapped');
-    const sgt = this.sgtMapped;
-    this.sgtMapped = null;
-    await unmapAttachment(this.att, sgt, this.dir);
-  }
-
-  /** Unmaps if needed and detaches the device (vb2_dma_sg_detach_dmabuf). */
-  async detach(): Promise<void> {
-    if (this.sgtMapped) await this.unmap();
-    await dmaBufDetach(this.dbuf, this.att);
-  }
-
-  /** None: the device reaches imported buffers. */
-  vaddr(): null {
-    return null;
-  }
-
-  /** The device address when the mapping is one range, else null. */
-  dmaAddr(): number | null {
-    return this.sgtMapped && this.sgtMapped.nents === 1 ? this.sgtMapped.sgl[0]!.dmaAddress : null;
+    return this.mapping;
   }
 }
 
@@ -226,9 +180,7 @@ export function vb2DmaSgMemops(mm: Mm, dbs: DmaBufSystem): Vb2MemOps {
       return new SgBuf(mm, dbs, dev, size, dir);
     },
     async attachDmabuf(dev: Device | null, dbuf: DmaBuf, size: number, dir: DmaDirection) {
-      if (!dev) throw new KernelBug('vb2-dma-sg: a queue without a device');
-      if (dbuf.size < size) throw kerr('EFAULT', `vb2-dma-sg: dmabuf of ${dbuf.size} bytes for a ${size}-byte plane`);
-      const att = await dmaBufAttach(dbuf, dev);
+      const { att } = await attachDmabufForDevice('vb2-dma-sg', dev, dbuf, size);
       return new SgDmabuf(dbuf, att, dir);
     },
   };
@@ -262,37 +214,36 @@ export function sgPlaneForDevice(vb: Vb2Buffer, dev: Device): { sgt: SgTable; do
 }
 
 /**
+ * Moves `len` bytes between `buf` and a scatter-gather table's device
+ * segments, taking the port's time for the whole transfer first (one
+ * descriptor chain). EFAULT when the segments are too short.
+ */
+async function dmaSg(dev: Device, sgt: SgTable, buf: Uint8Array, len: number, label: string, write: boolean): Promise<void> {
+  const m = dev.master;
+  const ns = m.timeFor(len);
+  m.trace(label, dev.ctx.soc.clock.now, ns, sgt.sgl[0]?.dmaAddress ?? 0, len);
+  await dev.ctx.soc.clock.sleep(ns);
+  let off = 0;
+  for (let i = 0; i < sgt.nents && off < len; i++) {
+    const seg = sgt.sgl[i]!;
+    const n = Math.min(seg.dmaLength, len - off);
+    if (write) m.writeNow(seg.dmaAddress, buf, off, n);
+    else m.readNow(seg.dmaAddress, buf, off, n);
+    off += n;
+  }
+  if (off < len) throw kerr('EFAULT', `${dev.name}: scatterlist of ${off} bytes for a ${len}-byte ${write ? 'write' : 'read'}`);
+}
+
+/**
  * Device DMA write of `len` bytes of `src` over a scatter-gather table's
  * device segments, taking the port's time for the whole transfer first
  * (a descriptor-chain write). EFAULT when the segments are too short.
  */
 export async function dmaWriteSg(dev: Device, sgt: SgTable, src: Uint8Array, len: number, label: string): Promise<void> {
-  const m = dev.master;
-  const ns = m.timeFor(len);
-  m.trace(label, dev.ctx.soc.clock.now, ns, sgt.sgl[0]?.dmaAddress ?? 0, len);
-  await dev.ctx.soc.clock.sleep(ns);
-  let off = 0;
-  for (let i = 0; i < sgt.nents && off < len; i++) {
-    const seg = sgt.sgl[i]!;
-    const n = Math.min(seg.dmaLength, len - off);
-    m.writeNow(seg.dmaAddress, src, off, n);
-    off += n;
-  }
-  if (off < len) throw kerr('EFAULT', `${dev.name}: scatterlist of ${off} bytes for a ${len}-byte write`);
+  return dmaSg(dev, sgt, src, len, label, true);
 }
 
 /** Device DMA read of `len` bytes into `dst` from a scatter-gather table's device segments; EFAULT when too short. */
 export async function dmaReadSg(dev: Device, sgt: SgTable, dst: Uint8Array, len: number, label: string): Promise<void> {
-  const m = dev.master;
-  const ns = m.timeFor(len);
-  m.trace(label, dev.ctx.soc.clock.now, ns, sgt.sgl[0]?.dmaAddress ?? 0, len);
-  await dev.ctx.soc.clock.sleep(ns);
-  let off = 0;
-  for (let i = 0; i < sgt.nents && off < len; i++) {
-    const seg = sgt.sgl[i]!;
-    const n = Math.min(seg.dmaLength, len - off);
-    m.readNow(seg.dmaAddress, dst, off, n);
-    off += n;
-  }
-  if (off < len) throw kerr('EFAULT', `${dev.name}: scatterlist of ${off} bytes for a ${len}-byte read`);
+  return dmaSg(dev, sgt, dst, len, label, false);
 }

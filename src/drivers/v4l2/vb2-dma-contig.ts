@@ -13,11 +13,7 @@ import {
   type SgTable,
 } from '../../dma/index.ts';
 import {
-  attach as dmaBufAttach,
-  detach as dmaBufDetach,
   exportDmaBuf,
-  mapAttachment,
-  unmapAttachment,
   type DmaBuf,
   type DmaBufAttachment,
   type DmaBufOps,
@@ -25,7 +21,7 @@ import {
 } from '../../dmabuf/index.ts';
 import type { VmArea } from '../../fs/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../../lib/index.ts';
-import type { Vb2DmabufMem, Vb2Mem, Vb2MemOps } from './vb2-memops.ts';
+import { attachDmabufForDevice, Vb2DeviceDmabuf, type Vb2Mem, type Vb2MemOps } from './vb2-memops.ts';
 
 /** exp_name of buffers exported from dma-contig planes (KBUILD_MODNAME of videobuf2-dma-contig). */
 export const VB2_DC_EXP_NAME = 'videobuf2_dma_contig';
@@ -154,29 +150,16 @@ const dcDmabufOps: DmaBufOps = {
  * queue's device attaches, and each map checks that the device sees one
  * contiguous DMA range at least as long as the plane.
  */
-class DcDmabuf implements Vb2DmabufMem {
-  readonly dbuf: DmaBuf;
-  private readonly att: DmaBufAttachment;
+class DcDmabuf extends Vb2DeviceDmabuf {
   private readonly size: number;
-  private readonly dir: DmaDirection;
-  private sgt: SgTable | null = null;
 
   constructor(dbuf: DmaBuf, att: DmaBufAttachment, size: number, dir: DmaDirection) {
-    this.dbuf = dbuf;
-    this.att = att;
+    super('vb2-dc', dbuf, att, dir);
     this.size = size;
-    this.dir = dir;
   }
 
-  /** True while mapped for the device (dbuf_mapped). */
-  get mapped(): boolean {
-    return this.sgt !== null;
-  }
-
-  /** Maps for the device (vb2_dc_map_dmabuf); EFAULT when the contiguous part is shorter than the plane. */
-  async map(): Promise<void> {
-    if (this.sgt) throw new KernelBug('vb2-dc: dmabuf already mapped');
-    const sgt = await mapAttachment(this.att, this.dir);
+  /** EFAULT when the contiguous part of the mapping is shorter than the plane (vb2_dc_map_dmabuf). */
+  protected override checkMapping(sgt: SgTable): void {
     let contig = 0;
     let expect = sgt.sgl[0]?.dmaAddress ?? 0;
     for (let i = 0; i < sgt.nents; i++) {
@@ -185,35 +168,12 @@ class DcDmabuf implements Vb2DmabufMem {
       contig += s.dmaLength;
       expect = s.dmaAddress + s.dmaLength;
     }
-    if (contig < this.size) {
-      await unmapAttachment(this.att, sgt, this.dir);
-      throw kerr('EFAULT', `vb2-dc: contiguous chunk of ${contig} bytes is too small for a ${this.size}-byte plane`);
-    }
-    this.sgt = sgt;
-  }
-
-  /** Returns the mapping (vb2_dc_unmap_dmabuf). */
-  async unmap(): Promise<void> {
-    if (!this.sgt) throw new KernelBug('vb2-dc: dmabuf not mapped');
-    const sgt = this.sgt;
-    this.sgt = null;
-    await unmapAttachment(this.att, sgt, this.dir);
-  }
-
-  /** Unmaps if needed and detaches the device (vb2_dc_detach_dmabuf). */
-  async detach(): Promise<void> {
-    if (this.sgt) await this.unmap();
-    await dmaBufDetach(this.dbuf, this.att);
-  }
-
-  /** None: the device writes imported buffers. */
-  vaddr(): null {
-    return null;
+    if (contig < this.size) throw kerr('EFAULT', `vb2-dc: contiguous chunk of ${contig} bytes is too small for a ${this.size}-byte plane`);
   }
 
   /** The device address of the mapped range, or null (vb2_dc_cookie). */
-  dmaAddr(): number | null {
-    return this.sgt ? this.sgt.sgl[0]!.dmaAddress : null;
+  override dmaAddr(): number | null {
+    return this.mapping ? this.mapping.sgl[0]!.dmaAddress : null;
   }
 }
 
@@ -231,9 +191,7 @@ export function vb2DmaContigMemops(dbs: DmaBufSystem, attrs = 0): Vb2MemOps {
       return new DcBuf(dev, dbs, buf);
     },
     async attachDmabuf(dev: Device | null, dbuf: DmaBuf, size: number, dir: DmaDirection) {
-      if (!dev) throw new KernelBug('vb2-dc: a queue without a device');
-      if (dbuf.size < size) throw kerr('EFAULT', `vb2-dc: dmabuf of ${dbuf.size} bytes for a ${size}-byte plane`);
-      const att = await dmaBufAttach(dbuf, dev);
+      const { att } = await attachDmabufForDevice('vb2-dc', dev, dbuf, size);
       return new DcDmabuf(dbuf, att, size, dir);
     },
   };

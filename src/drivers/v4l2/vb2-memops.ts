@@ -1,6 +1,14 @@
-import type { Device, DmaDirection } from '../../dma/index.ts';
-import type { DmaBuf } from '../../dmabuf/index.ts';
+import type { Device, DmaDirection, SgTable } from '../../dma/index.ts';
+import {
+  attach as dmaBufAttach,
+  detach as dmaBufDetach,
+  mapAttachment,
+  unmapAttachment,
+  type DmaBuf,
+  type DmaBufAttachment,
+} from '../../dmabuf/index.ts';
 import type { VmArea } from '../../fs/index.ts';
+import { KernelBug, kerr } from '../../lib/index.ts';
 
 /**
  * One plane's memory that the queue allocated for V4L2_MEMORY_MMAP (the
@@ -70,4 +78,127 @@ export interface Vb2MemOps {
    * `dbuf`: the queue holds the one it got from dma_buf_get.
    */
   attachDmabuf(dev: Device | null, dbuf: DmaBuf, size: number, dir: DmaDirection): Promise<Vb2DmabufMem>;
+}
+
+/** Refuses a dma-buf smaller than the plane with EFAULT (the size check of every vb2 attach_dmabuf). */
+export function checkDmabufSize(who: string, dbuf: DmaBuf, size: number): void {
+  if (dbuf.size < size) throw kerr('EFAULT', `${who}: dmabuf of ${dbuf.size} bytes for a ${size}-byte plane`);
+}
+
+/**
+ * The map/unmap/detach bookkeeping every vb2 importer shares (dbuf_mapped):
+ * at most one mapping `M` at a time, a second map or an unmap without one
+ * is a bug, and detach unmaps first. Each allocator says how it maps
+ * (mapNow), unmaps (unmapNow) and ends the import (release).
+ */
+export abstract class Vb2ImportedDmabuf<M> implements Vb2DmabufMem {
+  readonly dbuf: DmaBuf;
+  /** Allocator name for messages ('vb2-dc', ...). */
+  protected readonly who: string;
+  /** The current mapping, or null when unmapped. */
+  protected mapping: M | null = null;
+
+  constructor(who: string, dbuf: DmaBuf) {
+    this.who = who;
+    this.dbuf = dbuf;
+  }
+
+  /** True between map and unmap (dbuf_mapped). */
+  get mapped(): boolean {
+    return this.mapping !== null;
+  }
+
+  /** Makes the buffer reachable by the writer (vb2 map_dmabuf). May sleep. */
+  async map(): Promise<void> {
+    if (this.mapping !== null) throw new KernelBug(`${this.who}: dmabuf already mapped`);
+    this.mapping = await this.mapNow();
+  }
+
+  /** Undoes map (vb2 unmap_dmabuf). May sleep. */
+  async unmap(): Promise<void> {
+    if (this.mapping === null) throw new KernelBug(`${this.who}: dmabuf not mapped`);
+    const m = this.mapping;
+    this.mapping = null;
+    await this.unmapNow(m);
+  }
+
+  /** Unmaps if needed, then ends the import (vb2 detach_dmabuf). May sleep. */
+  async detach(): Promise<void> {
+    if (this.mapping !== null) await this.unmap();
+    await this.release();
+  }
+
+  /** Makes the mapping, or throws leaving nothing mapped (the allocator's map_dmabuf). */
+  protected abstract mapNow(): Promise<M>;
+  /** Drops a mapping made by mapNow (the allocator's unmap_dmabuf). */
+  protected abstract unmapNow(m: M): Promise<void>;
+  /** Ends the import once unmapped (the rest of detach_dmabuf); nothing by default. */
+  protected async release(): Promise<void> {}
+  /** The kernel's CPU address while mapped, or null (vb2 vaddr). */
+  abstract vaddr(): number | null;
+  /** The device address while mapped, or null (vb2 cookie). */
+  abstract dmaAddr(): number | null;
+}
+
+/**
+ * Starts a device import (the common part of vb2_dc/vb2_dma_sg attach_dmabuf):
+ * a queue without a device is a bug, a dma-buf smaller than the plane
+ * EFAULT; otherwise the queue's device attaches (dma_buf_attach). May sleep.
+ */
+export async function attachDmabufForDevice(who: string, dev: Device | null, dbuf: DmaBuf, size: number): Promise<{ dev: Device; att: DmaBufAttachment }> {
+  if (!dev) throw new KernelBug(`${who}: a queue without a device`);
+  checkDmabufSize(who, dbuf, size);
+  return { dev, att: await dmaBufAttach(dbuf, dev) };
+}
+
+/**
+ * A dma-buf the queue's device imported (the mem_priv of vb2_dc/vb2_dma_sg
+ * attach_dmabuf): map is dma_buf_map_attachment for the device, unmap its
+ * undo, detach dma_buf_detach. checkMapping lets an allocator refuse a
+ * mapping its device cannot use; the CPU has no address for it.
+ */
+export class Vb2DeviceDmabuf extends Vb2ImportedDmabuf<SgTable> {
+  protected readonly att: DmaBufAttachment;
+  protected readonly dir: DmaDirection;
+
+  constructor(who: string, dbuf: DmaBuf, att: DmaBufAttachment, dir: DmaDirection) {
+    super(who, dbuf);
+    this.att = att;
+    this.dir = dir;
+  }
+
+  /** Maps for the device (dma_buf_map_attachment), unmapping again when checkMapping refuses. */
+  protected async mapNow(): Promise<SgTable> {
+    const sgt = await mapAttachment(this.att, this.dir);
+    try {
+      this.checkMapping(sgt);
+    } catch (e) {
+      await unmapAttachment(this.att, sgt, this.dir);
+      throw e;
+    }
+    return sgt;
+  }
+
+  /** Throws when the device cannot use `sgt`; any mapping will do by default. */
+  protected checkMapping(_sgt: SgTable): void {}
+
+  /** Returns the device mapping (dma_buf_unmap_attachment). */
+  protected unmapNow(sgt: SgTable): Promise<void> {
+    return unmapAttachment(this.att, sgt, this.dir);
+  }
+
+  /** Detaches the device (dma_buf_detach). */
+  protected override release(): Promise<void> {
+    return dmaBufDetach(this.dbuf, this.att);
+  }
+
+  /** None: the device reaches imported buffers. */
+  vaddr(): null {
+    return null;
+  }
+
+  /** The device address when the mapping is one range, else null (vb2 cookie). */
+  dmaAddr(): number | null {
+    return this.mapping && this.mapping.nents === 1 ? this.mapping.sgl[0]!.dmaAddress : null;
+  }
 }

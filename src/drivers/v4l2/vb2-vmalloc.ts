@@ -3,7 +3,7 @@ import { exportDmaBuf, vmap as dmaBufVmap, vunmap as dmaBufVunmap, type DmaBuf, 
 import type { VmArea } from '../../fs/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../../lib/index.ts';
 import type { Mm } from '../../mm/index.ts';
-import type { Vb2DmabufMem, Vb2Mem, Vb2MemOps } from './vb2-memops.ts';
+import { checkDmabufSize, Vb2ImportedDmabuf, type Vb2Mem, type Vb2MemOps } from './vb2-memops.ts';
 
 /** exp_name of buffers exported from vmalloc planes (KBUILD_MODNAME of videobuf2-vmalloc). */
 export const VB2_VMALLOC_EXP_NAME = 'videobuf2_vmalloc';
@@ -127,44 +127,28 @@ const vmallocDmabufOps: DmaBufOps = {
  * the CPU writes it through the exporter's vmap, so there is no device
  * attachment at all.
  */
-class VmallocDmabuf implements Vb2DmabufMem {
-  readonly dbuf: DmaBuf;
-  private va: number | null = null;
-
+class VmallocDmabuf extends Vb2ImportedDmabuf<number> {
   constructor(dbuf: DmaBuf) {
-    this.dbuf = dbuf;
-  }
-
-  /** True while vmapped (dbuf_mapped). */
-  get mapped(): boolean {
-    return this.va !== null;
+    super('vb2-vmalloc', dbuf);
   }
 
   /** Maps the buffer for the CPU (vb2_vmalloc_map_dmabuf); EFAULT when the exporter cannot vmap. */
-  async map(): Promise<void> {
-    if (this.va !== null) throw new KernelBug('vb2-vmalloc: dmabuf already mapped');
+  protected async mapNow(): Promise<number> {
     try {
-      this.va = await dmaBufVmap(this.dbuf);
+      return await dmaBufVmap(this.dbuf);
     } catch (e) {
       throw kerr('EFAULT', `vb2-vmalloc: failed to vmap the dmabuf: ${(e as Error).message}`);
     }
   }
 
   /** Drops the vmap (vb2_vmalloc_unmap_dmabuf). */
-  async unmap(): Promise<void> {
-    if (this.va === null) throw new KernelBug('vb2-vmalloc: dmabuf not mapped');
-    dmaBufVunmap(this.dbuf, this.va);
-    this.va = null;
-  }
-
-  /** Ends the import, unmapping first (vb2_vmalloc_detach_dmabuf). */
-  async detach(): Promise<void> {
-    if (this.va !== null) await this.unmap();
+  protected async unmapNow(va: number): Promise<void> {
+    dmaBufVunmap(this.dbuf, va);
   }
 
   /** The vmap address while mapped (vb2_vmalloc_vaddr). */
   vaddr(): number | null {
-    return this.va;
+    return this.mapping;
   }
 
   /** None: the CPU writes imported buffers. */
@@ -185,7 +169,7 @@ export function vb2VmallocMemops(mm: Mm, dbs: DmaBufSystem): Vb2MemOps {
       return new VmallocBuf(mm, dbs, size);
     },
     async attachDmabuf(_dev: Device | null, dbuf: DmaBuf, size: number, _dir: DmaDirection) {
-      if (dbuf.size < size) throw kerr('EFAULT', `vb2-vmalloc: dmabuf of ${dbuf.size} bytes for a ${size}-byte plane`);
+      checkDmabufSize('vb2-vmalloc', dbuf, size);
       return new VmallocDmabuf(dbuf);
     },
   };
