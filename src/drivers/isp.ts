@@ -246,9 +246,9 @@ function pix(fmt: FrameFormat): V4l2PixFormat {
   };
 }
 
-function withFormats(src: FrameFormat, scale: 1 | 2, dstFourcc: 'NV12' | 'XR24'): IspState {
-  const dst = frameFormat(src.width / scale, src.height / scale, dstFourcc);
-  return { src, scale, dst, inBuf: new Uint8Array(src.size), outBuf: new Uint8Array(dst.size) };
+/** The file's state for formats `f`, with the engine buffers they need. */
+function withFormats(f: { src: FrameFormat; scale: 1 | 2; dst: FrameFormat }): IspState {
+  return { ...f, inBuf: new Uint8Array(f.src.size), outBuf: new Uint8Array(f.dst.size) };
 }
 
 /**
@@ -266,7 +266,7 @@ function adjust(st: IspState, f: V4l2Format): { src: FrameFormat; scale: 1 | 2; 
     const h = Math.min(MAX_HEIGHT, Math.max(MIN_DIM, req.height >>> 0)) & ~3;
     const fourcc = (OUTPUT_FORMATS.find((d) => d.pixelformat === req.pixelformat >>> 0) ?? OUTPUT_FORMATS[0]!).fourcc;
     const src = frameFormat(w, h, fourcc);
-    return { src, scale: st.scale, dst: frameFormat(w / st.scale, h / st.scale, st.dst.fourcc as 'NV12' | 'XR24') };
+    return { src, scale: st.scale, dst: frameFormat(w / st.scale, h / st.scale, st.dst.fourcc) };
   }
   const scale = (req.width >>> 0) <= st.src.width / 2 ? 2 : 1;
   const fourcc = (CAPTURE_FORMATS.find((d) => d.pixelformat === req.pixelformat >>> 0) ?? CAPTURE_FORMATS[0]!).fourcc;
@@ -312,14 +312,13 @@ export class IspDevice {
       memOps: vb2DmaSgMemops(opts.mm, opts.dbs),
       ioModes: VB2_MMAP | VB2_DMABUF | VB2_USERPTR,
       ops: {
-        createState: () => withFormats(frameFormat(640, 480, 'YUYV'), 1, 'NV12'),
+        createState: () => withFormats({ src: frameFormat(640, 480, 'YUYV'), scale: 1, dst: frameFormat(640, 480, 'NV12') }),
         planeSize: (st, type) => (type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? st.src.size : st.dst.size),
         gFmt: (st, f) => {
           f.fmt = { pix: pix(f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? st.src : st.dst) };
         },
         sFmt: (st, f) => {
-          const a = adjust(st, f);
-          Object.assign(st, withFormats(a.src, a.scale, a.dst.fourcc as 'NV12' | 'XR24'));
+          Object.assign(st, withFormats(adjust(st, f)));
           f.fmt = { pix: pix(f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? st.src : st.dst) };
         },
         deviceRun: (st, src, dst) => this.run(st, src, dst),
