@@ -5,6 +5,8 @@ import { DmaResvUsage, type DmaFence } from '../dmabuf/index.ts';
 import { userArg, type Task } from '../fs/index.ts';
 import {
   DRM_EVENT_FLIP_COMPLETE,
+  DRM_FORMAT_ARGB8888,
+  DRM_FORMAT_XRGB8888,
   DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_GETRESOURCES,
@@ -16,7 +18,6 @@ import {
   DRM_MODE_PAGE_FLIP_EVENT,
   DRM_MODE_PAGE_FLIP_FLAGS,
   DRM_MODE_PAGE_FLIP_TARGET,
-  v4l2_fourcc,
   type DrmModeCardRes,
   type DrmModeCreateDumb,
   type DrmModeCrtcPageFlip,
@@ -43,10 +44,6 @@ import {
 } from './drm/index.ts';
 import { ScanoutEngine } from './display.ts';
 import { frameFormat } from './pixel-format.ts';
-
-/** DRM fourcc codes (drm_fourcc.h) the primary plane scans out: 32-bit RGB, little-endian. */
-export const DRM_FORMAT_XRGB8888 = v4l2_fourcc('X', 'R', '2', '4');
-export const DRM_FORMAT_ARGB8888 = v4l2_fourcc('A', 'R', '2', '4');
 
 /** Mode object ids of the fixed pipeline (one plane, CRTC, encoder, connector); framebuffers get ids after them. */
 export const KMS_PLANE_ID = 31;

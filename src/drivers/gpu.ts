@@ -3,7 +3,7 @@ import { BusError, DmaFault } from '../hw/index.ts';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
 import { DmaFence, DmaResvUsage, dmaResvUsageRw, syncFileCreate, type DmaFenceOps, type DmaResv } from '../dmabuf/index.ts';
 import { fput, userArg, type Task } from '../fs/index.ts';
-import { DRM_COMMAND_BASE, O_CLOEXEC, _IOWR } from '../uapi/index.ts';
+import { DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, GPU_COMPOSE_OP_AVERAGE, O_CLOEXEC, type DrmGpuCompose } from '../uapi/index.ts';
 import {
   DRIVER_GEM,
   DRIVER_RENDER,
@@ -17,39 +17,16 @@ import {
   type GemObject,
 } from './drm/index.ts';
 
-/**
- * The gpu driver's private uapi (its own drm header, as vgem has
- * vgem_drm.h): one request, DRM_IOCTL_GPU_COMPOSE, in the driver range
- * from DRM_COMMAND_BASE.
- *
- * struct drm_gpu_compose (24 bytes):
- *   __u32 dst_handle;   GEM handle written by the job
- *   __u32 src_handles[2]; the two GEM handles read by the job
- *   __u32 op;           GPU_COMPOSE_OP_AVERAGE (0): dst = (src0 + src1) / 2 per byte, rounded down
- *   __u32 flags;        GPU_COMPOSE_FENCE_OUT: return the job's fence as a sync_file fd
- *   __s32 out_fence;    written by the kernel with FENCE_OUT, else -1
- *
- * The job blends the whole destination object (XRGB8888 or any byte
- * format: the average is taken byte by byte); each source must be at least
- * as large. It waits for the implicit fences (a writer waits for every
- * reader and writer of the destination, a reader for the writers of the
- * sources), runs on the GPU's DMA port for the time its bytes need, and
+/*
+ * The compose job (DRM_IOCTL_GPU_COMPOSE, struct drm_gpu_compose in
+ * src/uapi/gpu-drm.ts) blends the whole destination object (XRGB8888 or
+ * any byte format: the average is taken byte by byte); each source must be
+ * at least as large. It waits for the implicit fences (a writer waits for
+ * every reader and writer of the destination, a reader for the writers of
+ * the sources), runs on the GPU's DMA port for the time its bytes need, and
  * signals a fence that sits in the destination's reservation object as a
  * WRITE fence and in the sources' as READ fences.
  */
-export const DRM_GPU_COMPOSE = 0x00;
-export const DRM_IOCTL_GPU_COMPOSE = _IOWR('d', DRM_COMMAND_BASE + DRM_GPU_COMPOSE, 24 /* struct drm_gpu_compose */);
-export const GPU_COMPOSE_OP_AVERAGE = 0;
-export const GPU_COMPOSE_FENCE_OUT = 0x1;
-
-/** struct drm_gpu_compose; the kernel writes `out_fence`. */
-export interface DrmGpuCompose {
-  dst_handle: number;
-  src_handles: number[];
-  op: number;
-  flags: number;
-  out_fence: number;
-}
 
 const gpuFenceOps: DmaFenceOps = {
   getDriverName: () => 'gpu',

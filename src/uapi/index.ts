@@ -25,3 +25,5 @@ export * from './udmabuf.ts';
 export * from './videodev2.ts';
 export * from './drm.ts';
 export * from './vgem.ts';
+export * from './gpu-drm.ts';
+export * from './drm-fourcc.ts';

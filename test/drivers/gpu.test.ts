@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, averageBytes, gpuIdle, gpuStateOf, registerGpu, type DrmDevice } from '../../src/drivers/index.ts';
+import { averageBytes, gpuIdle, gpuStateOf, registerGpu, type DrmDevice } from '../../src/drivers/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
-import { DRM_IOCTL_MODE_CREATE_DUMB, DRM_IOCTL_VERSION, O_RDWR, POLLIN, SYNC_IOC_FILE_INFO, type SyncFileInfo } from '../../src/uapi/index.ts';
+import {
+  DRM_IOCTL_GPU_COMPOSE,
+  DRM_IOCTL_MODE_CREATE_DUMB,
+  DRM_IOCTL_VERSION,
+  GPU_COMPOSE_FENCE_OUT,
+  O_RDWR,
+  POLLIN,
+  SYNC_IOC_FILE_INFO,
+  type SyncFileInfo,
+} from '../../src/uapi/index.ts';
 import { errno, heapAlloc, pattern, run, start, testSystem, type TestSystem } from '../dmabuf/helpers.ts';
 import { dumb, mapDumb, toFd, toHandle } from './vgem-helpers.ts';
 

@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  DRM_FORMAT_XRGB8888,
-  DRM_IOCTL_GPU_COMPOSE,
-  GPU_COMPOSE_FENCE_OUT,
   KMS_CRTC_ID,
   registerGpu,
   registerKmsDisplay,
@@ -14,7 +11,9 @@ import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {
   DRM_CAP_DUMB_BUFFER,
   DRM_EVENT_FLIP_COMPLETE,
+  DRM_FORMAT_XRGB8888,
   DRM_IOCTL_GET_CAP,
+  DRM_IOCTL_GPU_COMPOSE,
   DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_GETRESOURCES,
   DRM_IOCTL_MODE_PAGE_FLIP,
@@ -23,6 +22,7 @@ import {
   DRM_MODE_PAGE_FLIP_ASYNC,
   DRM_MODE_PAGE_FLIP_EVENT,
   DRM_MODE_PAGE_FLIP_TARGET_RELATIVE,
+  GPU_COMPOSE_FENCE_OUT,
   O_NONBLOCK,
   O_RDWR,
   POLLIN,

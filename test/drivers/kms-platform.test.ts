@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { DRM_FORMAT_XRGB8888, DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, KMS_CRTC_ID } from '../../src/drivers/index.ts';
+import { KMS_CRTC_ID } from '../../src/drivers/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import { bootSystem, loadPlatform } from '../../src/sim/index.ts';
-import { DRM_IOCTL_MODE_ADDFB2, DRM_IOCTL_MODE_PAGE_FLIP, DRM_MODE_PAGE_FLIP_EVENT, O_RDWR } from '../../src/uapi/index.ts';
+import {
+  DRM_FORMAT_XRGB8888,
+  DRM_IOCTL_GPU_COMPOSE,
+  DRM_IOCTL_MODE_ADDFB2,
+  DRM_IOCTL_MODE_PAGE_FLIP,
+  DRM_MODE_PAGE_FLIP_EVENT,
+  GPU_COMPOSE_FENCE_OUT,
+  O_RDWR,
+} from '../../src/uapi/index.ts';
 import { pattern, run } from '../dmabuf/helpers.ts';
 import { dumb, mapDumb, toFd, toHandle } from './vgem-helpers.ts';
 

@@ -1,7 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DRM_FORMAT_XRGB8888, KMS_CRTC_ID, registerKmsDisplay } from '../../src/drivers/index.ts';
-import { DRM_IOCTL_GEM_CLOSE, DRM_IOCTL_MODE_ADDFB2, DRM_IOCTL_MODE_PAGE_FLIP, DRM_IOCTL_MODE_RMFB, DRM_MODE_PAGE_FLIP_EVENT, O_NONBLOCK, O_RDWR } from '../../src/uapi/index.ts';
+import { KMS_CRTC_ID, registerKmsDisplay } from '../../src/drivers/index.ts';
+import {
+  DRM_FORMAT_XRGB8888,
+  DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_MODE_ADDFB2,
+  DRM_IOCTL_MODE_PAGE_FLIP,
+  DRM_IOCTL_MODE_RMFB,
+  DRM_MODE_PAGE_FLIP_EVENT,
+  O_NONBLOCK,
+  O_RDWR,
+} from '../../src/uapi/index.ts';
 import { errno, run, testSystem } from '../dmabuf/helpers.ts';
 import { dumb, mapDumb } from './vgem-helpers.ts';
 
