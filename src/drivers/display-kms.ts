@@ -81,6 +81,14 @@ export class DmaGemObject extends GemObject {
     return this.buf.dmaAddr;
   }
 
+  /** Says what holds the bytes, for the debug view (drm_gem_dma_print_info): the contiguous DMA buffer and where it came from. */
+  override backing(): string {
+    const b = this.buf;
+    if (!b) return `DMA-contiguous memory (freed, ${this.numPages} pages)`;
+    const from = b.source.kind === 'cma' ? `cma:${b.source.area.name}` : b.source.kind === 'exact' ? 'alloc_pages_exact' : 'pages through the IOMMU';
+    return `DMA-contiguous memory (${this.numPages} pages at dma 0x${b.dmaAddr.toString(16)}, ${from})`;
+  }
+
   /** Drops a reference (drm_gem_object_put); the last gives the buffer back (drm_gem_dma_free) before the core frees the rest. */
   override put(): Promise<void> | undefined {
     if (this.refcount === 1 && this.handleCount === 0 && this.vmapUseCount === 0 && this.buf) {

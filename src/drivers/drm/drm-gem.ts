@@ -8,7 +8,8 @@ import type { DrmDevice, DrmFile } from './drm-device.ts';
 /**
  * A GEM buffer object backed by shmem pages (struct drm_gem_shmem_object),
  * or one imported from another exporter's dma-buf (import_attach set, no
- * pages of its own). Reference counted: every handle, every user mapping,
+ * pages of its own); a driver's subclass may hold other memory (the DMA
+ * helper's contiguous buffer), and says so in backing(). Reference counted: every handle, every user mapping,
  * the dma-buf it was exported as and kernel users hold one; the last put
  * frees the pages, the fake offset and, for an import, the attachment.
  * Handles are counted apart (handle_count): when the last handle goes, the
@@ -117,6 +118,20 @@ export class GemObject {
     this.pages = pages;
     this.dev.stats.pagesAllocated += n;
     return pages;
+  }
+
+  /**
+   * Says what holds the object's bytes, for the debug view (the helpers'
+   * print_info, drm_gem_shmem_print_info): an import names the buffer it
+   * came from, since its pages are the exporter's, not shmem's. Objects
+   * of other helpers (the DMA helper's contiguous buffers) override it.
+   */
+  backing(): string {
+    if (this.importAttach) {
+      const d = this.importAttach.dmabuf;
+      return `imported dma-buf (exp_name ${d.expName}, ino ${d.ino}, ${this.importSgt!.nents} segment(s))`;
+    }
+    return `shmem pages (${this.numPages})`;
   }
 
   /** Gives the object a fake mmap offset if it has none (drm_gem_create_mmap_offset). ENOSPC. */

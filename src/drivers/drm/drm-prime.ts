@@ -21,11 +21,13 @@ const objOf = (d: DmaBuf) => d.priv as GemObject;
 
 /**
  * The ops of every dma-buf a GEM object is exported as
- * (drm_gem_prime_dmabuf_ops): attaching pins the shmem pages; mappings
+ * (drm_gem_prime_dmabuf_ops): attaching pins the object's pages; mappings
  * are cached per attachment and skip CPU cache maintenance, as the GEM
  * helpers do; there is no begin/end CPU access, so SYNC does nothing here;
  * mmap adds the object's fake offset to vm_pgoff and maps the object; the
- * buffer holds a reference to its object, dropped on release.
+ * buffer holds a reference to its object, dropped on release. describe
+ * names what backs the object (GemObject.backing): shmem pages, or the
+ * DMA helper's contiguous buffer.
  */
 export const drmGemPrimeDmabufOps: DmaBufOps = {
   cacheSgtMapping: true,
@@ -63,7 +65,7 @@ export const drmGemPrimeDmabufOps: DmaBufOps = {
       contiguous: runs === 1,
       deviceLocal: false,
       memType: obj.mapWc ? 'wc' : 'wb',
-      source: `${obj.dev.driver.name} shmem pages (${obj.numPages})`,
+      source: `${obj.dev.driver.name} ${obj.backing()}`,
       runs,
       notes: [`gem object ${obj.id}, ${obj.handleCount} handle(s)`],
     };
