@@ -28,6 +28,8 @@ export const V4L2_PIX_FMT_ABGR32 = v4l2_fourcc('A', 'R', '2', '4');
 export const V4L2_PIX_FMT_JPEG = v4l2_fourcc('J', 'P', 'E', 'G');
 export const V4L2_PIX_FMT_MJPEG = v4l2_fourcc('M', 'J', 'P', 'G');
 export const V4L2_PIX_FMT_H264 = v4l2_fourcc('H', '2', '6', '4');
+/** unimem's synthetic compressed video stream (src/drivers/vdec-stream.ts); not a Linux format. */
+export const V4L2_PIX_FMT_UVD1 = v4l2_fourcc('U', 'V', 'D', '1');
 
 /** enum v4l2_field */
 export const V4L2_FIELD_ANY = 0;

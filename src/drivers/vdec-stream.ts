@@ -1,0 +1,335 @@
+import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32 } from '../uapi/index.ts';
+import { frameFormat, type FrameFormat } from './pixel-format.ts';
+
+/**
+ * DOC: the synthetic video stream "UVD1" (version 1) — not H.264, but a
+ * lossless format with a real decoder's shape: intra frames that stand
+ * alone and predicted frames that copy from the previous decoded frame,
+ * so a decoder must keep that frame (its reference) between jobs.
+ *
+ * One packet per frame. Header, 32 bytes, little endian:
+ *   0  'U' 'V' 'D' '1'     magic
+ *   4  u8 version = 1, u8 type (0 = I, 1 = P), 2 zero bytes
+ *   8  u32 frame number
+ *   12 u32 width, 16 u32 height
+ *   20 u32 pixelformat     V4L2 fourcc of the decoded picture (NV12 or XBGR32 'XR24')
+ *   24 u32 payload length  bytes after the header
+ *   28 u32 checksum        FNV-1a (32 bit) of the decoded frame's bytes
+ * Payload: the frame as rows of `stride` bytes (NV12: height luma rows then
+ * height/2 chroma rows), each row coded on its own as a list of ops whose
+ * lengths add up to the row exactly. An op is one byte, a LEB128 length n
+ * (1 or more, at most 4 bytes) and its data:
+ *   0x00 LIT   n literal bytes follow
+ *   0x01 RUN   one byte follows, repeated n times
+ *   0x10+dy+8  COPY (P-frames only, dy in -8..8): one signed byte dx
+ *              (-32..32) follows; the n bytes come from the reference's
+ *              row y+dy at column x+dx, x being where the op starts.
+ * A row never codes larger than one LIT of the whole row, which bounds the
+ * packet (uvdMaxPacketSize).
+ */
+export const UVD_HEADER = 32;
+const MAGIC = 0x31445655; // 'UVD1' read little endian
+const VERSION = 1;
+const OP_LIT = 0x00;
+const OP_RUN = 0x01;
+const OP_COPY = 0x10;
+/** Farthest row and column a COPY may reach from where it lands. */
+export const UVD_MAX_DY = 8;
+export const UVD_MAX_DX = 32;
+/** The encoder's motion search: rows and columns it tries. */
+const SEARCH_DY = 2;
+const SEARCH_DX = UVD_MAX_DX;
+/** Shortest COPY and RUN worth an op (each costs at most 5 bytes, and a split literal 2 more). */
+const MIN_COPY = 6;
+const MIN_RUN = 6;
+/** While literals pile up the full search runs on every SEARCH_EVERY-th byte, so noise costs little. */
+const SEARCH_EVERY = 4;
+const MAX_DIM = 8192;
+
+/** A packet's header fields. */
+export interface UvdHeader {
+  frame: number;
+  type: 'I' | 'P';
+  width: number;
+  height: number;
+  /** V4L2 fourcc of the decoded picture. */
+  pixelformat: number;
+  /** Bytes after the header. */
+  payload: number;
+  /** FNV-1a of the decoded frame. */
+  checksum: number;
+  /** The decoded picture's layout. */
+  fmt: FrameFormat;
+}
+
+/** The V4L2 fourcc of a decodable layout (NV12 or XBGR32); throws for others. */
+export function uvdPixelformat(fmt: FrameFormat): number {
+  if (fmt.fourcc === 'NV12') return V4L2_PIX_FMT_NV12;
+  if (fmt.fourcc === 'XR24') return V4L2_PIX_FMT_XBGR32;
+  throw new Error(`uvd: ${fmt.fourcc} frames cannot be coded (NV12 or XR24 only)`);
+}
+
+function varintLen(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20_0000 ? 3 : 4;
+}
+
+/** Largest packet of a frame of `fmt`: the header and every row as one literal (the decoder's OUTPUT sizeimage). */
+export function uvdMaxPacketSize(fmt: FrameFormat): number {
+  const rows = fmt.size / fmt.stride;
+  return UVD_HEADER + rows * (fmt.stride + 1 + varintLen(fmt.stride));
+}
+
+/** FNV-1a (32 bit) of the first `len` bytes: the checksum a packet carries of its decoded frame. */
+export function uvdChecksum(bytes: Uint8Array, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** Parses and checks a packet's header; throws an Error naming what is wrong (bad magic, version, type, format, size, or a payload past `len`). */
+export function uvdParseHeader(bytes: Uint8Array, len: number): UvdHeader {
+  if (len < UVD_HEADER || bytes.length < len) throw new Error(`uvd: ${len} bytes hold no header`);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, UVD_HEADER);
+  if (v.getUint32(0, true) !== MAGIC) throw new Error('uvd: bad magic');
+  if (v.getUint8(4) !== VERSION) throw new Error(`uvd: version ${v.getUint8(4)}`);
+  const t = v.getUint8(5);
+  if (t > 1 || v.getUint16(6, true) !== 0) throw new Error(`uvd: frame type ${t}`);
+  const width = v.getUint32(12, true);
+  const height = v.getUint32(16, true);
+  const pixelformat = v.getUint32(20, true);
+  if (width < 1 || height < 1 || width > MAX_DIM || height > MAX_DIM) throw new Error(`uvd: frame size ${width}x${height}`);
+  let fourcc: FrameFormat['fourcc'];
+  if (pixelformat === V4L2_PIX_FMT_NV12) fourcc = 'NV12';
+  else if (pixelformat === V4L2_PIX_FMT_XBGR32) fourcc = 'XR24';
+  else throw new Error(`uvd: picture format 0x${pixelformat.toString(16)}`);
+  const payload = v.getUint32(24, true);
+  if (UVD_HEADER + payload > len) throw new Error(`uvd: payload of ${payload} bytes in a ${len}-byte packet`);
+  return { frame: v.getUint32(8, true), type: t === 0 ? 'I' : 'P', width, height, pixelformat, payload, checksum: v.getUint32(28, true), fmt: frameFormat(width, height, fourcc) };
+}
+
+/** Where the last readVarint stopped (module state: decoding is synchronous). */
+let varintEnd = 0;
+
+function readVarint(p: Uint8Array, i: number, end: number): number {
+  let n = 0;
+  for (let k = 0; k < 4; k++) {
+    if (i >= end) throw new Error('uvd: length past the end of the payload');
+    const b = p[i++]!;
+    n += (b & 0x7f) * 2 ** (7 * k);
+    if (!(b & 0x80)) {
+      varintEnd = i;
+      return n;
+    }
+  }
+  throw new Error('uvd: length longer than 4 bytes');
+}
+
+/**
+ * Decodes a packet of `len` bytes into `out` (the first fmt.size bytes);
+ * `ref` is the previous decoded frame, needed by P-frames and read only.
+ * Throws an Error with the reason for a corrupt packet, a P-frame without
+ * a reference, a checksum mismatch, or a frame that does not fit `out` or
+ * `ref`. `ref` and `out` must not overlap: a P-frame reads rows of the
+ * reference that it has already written.
+ */
+export function uvdDecode(packet: Uint8Array, len: number, ref: Uint8Array | null, out: Uint8Array): void {
+  const h = uvdParseHeader(packet, len);
+  const { stride, size } = h.fmt;
+  const rows = size / stride;
+  if (out.length < size) throw new Error(`uvd: ${size}-byte frame does not fit a ${out.length}-byte buffer`);
+  if (h.type === 'P') {
+    if (!ref) throw new Error(`uvd: P-frame ${h.frame} without a reference`);
+    if (ref.length < size) throw new Error(`uvd: reference of ${ref.length} bytes for a ${size}-byte frame`);
+    if (ref.buffer === out.buffer && ref.byteOffset < out.byteOffset + size && out.byteOffset < ref.byteOffset + size) throw new Error('uvd: reference and output overlap');
+  }
+  const end = UVD_HEADER + h.payload;
+  let i = UVD_HEADER;
+  for (let y = 0; y < rows; y++) {
+    const base = y * stride;
+    let x = 0;
+    while (x < stride) {
+      if (i >= end) throw new Error(`uvd: payload ends in row ${y}`);
+      const op = packet[i++]!;
+      const n = readVarint(packet, i, end);
+      i = varintEnd;
+      if (n === 0 || x + n > stride) throw new Error(`uvd: op of ${n} bytes at column ${x} of a ${stride}-byte row`);
+      if (op === OP_LIT) {
+        if (i + n > end) throw new Error('uvd: literal past the end of the payload');
+        out.set(packet.subarray(i, i + n), base + x);
+        i += n;
+      } else if (op === OP_RUN) {
+        if (i >= end) throw new Error('uvd: run past the end of the payload');
+        out.fill(packet[i++]!, base + x, base + x + n);
+      } else if (op >= OP_COPY && op <= OP_COPY + 2 * UVD_MAX_DY) {
+        if (h.type !== 'P') throw new Error('uvd: copy in an I-frame');
+        if (i >= end) throw new Error('uvd: copy past the end of the payload');
+        const dx = (packet[i++]! << 24) >> 24;
+        const ry = y + op - OP_COPY - UVD_MAX_DY;
+        const sx = x + dx;
+        if (dx < -UVD_MAX_DX || dx > UVD_MAX_DX || ry < 0 || ry >= rows || sx < 0 || sx + n > stride) throw new Error(`uvd: copy from row ${ry} column ${sx} outside the reference`);
+        const s = ry * stride + sx;
+        out.set(ref!.subarray(s, s + n), base + x);
+      } else throw new Error(`uvd: unknown op 0x${op.toString(16)}`);
+      x += n;
+    }
+  }
+  if (i !== end) throw new Error(`uvd: ${end - i} bytes after the last row`);
+  if (uvdChecksum(out, size) !== h.checksum) throw new Error(`uvd: checksum mismatch in frame ${h.frame}`);
+}
+
+/**
+ * The stream's encoder (what a camera pipeline's hardware encoder would
+ * make): frame 0 and every `gop`-th frame are I-frames, the others
+ * P-frames against the previous frame, found by a small motion search
+ * (rows within 2, columns within 32) per run of bytes. Keeps its own copy
+ * of the previous frame; the work buffer is allocated once.
+ */
+export class UvdEncoder {
+  readonly fmt: FrameFormat;
+  readonly gop: number;
+  readonly pixelformat: number;
+  private readonly ref: Uint8Array;
+  private readonly work: Uint8Array;
+  private n = 0;
+
+  /** Throws for a layout other than NV12 or XR24, or a gop below 1. */
+  constructor(fmt: FrameFormat, opts: { gop?: number } = {}) {
+    this.pixelformat = uvdPixelformat(fmt);
+    const gop = opts.gop ?? 30;
+    if (!Number.isInteger(gop) || gop < 1) throw new Error(`uvd: gop ${gop}`);
+    this.fmt = fmt;
+    this.gop = gop;
+    this.ref = new Uint8Array(fmt.size);
+    // a row may code larger than its bound before the encoder falls back to one literal
+    this.work = new Uint8Array(uvdMaxPacketSize(fmt) + 3 * fmt.stride + 16);
+  }
+
+  /** Number of the next frame. */
+  get frame(): number {
+    return this.n;
+  }
+
+  /** Codes the next frame (`raw`, fmt.size bytes) and returns its packet. */
+  encode(raw: Uint8Array): Uint8Array {
+    const { stride, size } = this.fmt;
+    if (raw.length < size) throw new Error(`uvd: ${raw.length}-byte frame, ${size} expected`);
+    const rows = size / stride;
+    const intra = this.n % this.gop === 0;
+    const out = this.work;
+    const bound = stride + 1 + varintLen(stride);
+    let o = UVD_HEADER;
+    for (let y = 0; y < rows; y++) {
+      const o0 = o;
+      o = intra ? emitRaw(raw, y * stride, (y + 1) * stride, out, o) : this.predictRow(raw, y, rows, o);
+      if (o - o0 > bound) o = emitLit(raw, y * stride, stride, out, o0);
+    }
+    const v = new DataView(out.buffer, out.byteOffset, UVD_HEADER);
+    v.setUint32(0, MAGIC, true);
+    v.setUint8(4, VERSION);
+    v.setUint8(5, intra ? 0 : 1);
+    v.setUint16(6, 0, true);
+    v.setUint32(8, this.n >>> 0, true);
+    v.setUint32(12, this.fmt.width, true);
+    v.setUint32(16, this.fmt.height, true);
+    v.setUint32(20, this.pixelformat, true);
+    v.setUint32(24, o - UVD_HEADER, true);
+    v.setUint32(28, uvdChecksum(raw, size), true);
+    this.ref.set(raw.subarray(0, size));
+    this.n++;
+    return out.slice(0, o);
+  }
+
+  /** Codes row y of `cur` against the reference: COPY where a vector matches, literals and runs between. */
+  private predictRow(cur: Uint8Array, y: number, rows: number, o: number): number {
+    const { stride } = this.fmt;
+    const ref = this.ref;
+    const out = this.work;
+    const base = y * stride;
+    let x = 0;
+    let lit = 0;
+    let vdy = 0;
+    let vdx = 0;
+    while (x < stride) {
+      let best = match(cur, base + x, ref, y + vdy, x + vdx, stride, rows, stride - x);
+      let bdy = vdy;
+      let bdx = vdx;
+      if (best < MIN_COPY && (x - lit) % SEARCH_EVERY === 0) {
+        const c = cur[base + x]!;
+        search: for (let dy = -SEARCH_DY; dy <= SEARCH_DY; dy++) {
+          const ry = y + dy;
+          if (ry < 0 || ry >= rows) continue;
+          const rb = ry * stride;
+          for (let dx = -SEARCH_DX; dx <= SEARCH_DX; dx++) {
+            const sx = x + dx;
+            if (sx < 0 || sx >= stride || ref[rb + sx] !== c) continue;
+            const l = match(cur, base + x, ref, ry, sx, stride, rows, stride - x);
+            if (l > best) {
+              best = l;
+              bdy = dy;
+              bdx = dx;
+              if (best === stride - x) break search;
+            }
+          }
+        }
+      }
+      if (best >= MIN_COPY) {
+        o = emitRaw(cur, base + lit, base + x, out, o);
+        out[o++] = OP_COPY + bdy + UVD_MAX_DY;
+        o = writeVarint(out, o, best);
+        out[o++] = bdx & 0xff;
+        x += best;
+        lit = x;
+        vdy = bdy;
+        vdx = bdx;
+      } else x++;
+    }
+    return emitRaw(cur, base + lit, base + stride, out, o);
+  }
+}
+
+/** How many bytes from cur[ci] equal the reference's row ry from column sx, at most `max`; 0 outside the frame. */
+function match(cur: Uint8Array, ci: number, ref: Uint8Array, ry: number, sx: number, stride: number, rows: number, max: number): number {
+  if (ry < 0 || ry >= rows || sx < 0 || sx >= stride) return 0;
+  const lim = Math.min(max, stride - sx);
+  const ri = ry * stride + sx;
+  let l = 0;
+  while (l < lim && cur[ci + l] === ref[ri + l]) l++;
+  return l;
+}
+
+function writeVarint(out: Uint8Array, o: number, n: number): number {
+  while (n >= 0x80) {
+    out[o++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[o++] = n;
+  return o;
+}
+
+function emitLit(src: Uint8Array, from: number, n: number, out: Uint8Array, o: number): number {
+  out[o++] = OP_LIT;
+  o = writeVarint(out, o, n);
+  out.set(src.subarray(from, from + n), o);
+  return o + n;
+}
+
+/** Codes src[from, to) as runs (6 or more equal bytes) and literals between them. */
+function emitRaw(src: Uint8Array, from: number, to: number, out: Uint8Array, o: number): number {
+  let s = from;
+  let i = from;
+  while (i < to) {
+    const v = src[i]!;
+    let j = i + 1;
+    while (j < to && src[j] === v) j++;
+    if (j - i >= MIN_RUN) {
+      if (s < i) o = emitLit(src, s, i - s, out, o);
+      out[o++] = OP_RUN;
+      o = writeVarint(out, o, j - i);
+      out[o++] = v;
+      s = j;
+    }
+    i = j;
+  }
+  if (s < to) o = emitLit(src, s, to - s, out, o);
+  return o;
+}
