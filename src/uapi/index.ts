@@ -27,3 +27,4 @@ export * from './drm.ts';
 export * from './vgem.ts';
 export * from './gpu-drm.ts';
 export * from './drm-fourcc.ts';
+export * from './asound.ts';
