@@ -20,4 +20,5 @@ export * from './media/vb2-dma-sg.ts';
 export * from './media/m2m.ts';
 export * from './isp.ts';
 export * from './jpeg.ts';
+export * from './vdec.ts';
 export * from './sound/index.ts';
