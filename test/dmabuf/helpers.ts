@@ -120,6 +120,17 @@ export function testSystem(opts: { prefetch?: number; cma?: number } = {}): Test
   return { soc, mm, ctx, k, dbs, system, cma, udmabuf, dma0, cam, isp, gpu, disp, iommu };
 }
 
+/**
+ * testSystem with a process kernel that has the mm (anonymous memory that
+ * USERPTR can pin) and a dma-buf core on that kernel's VFS, no heaps.
+ */
+export function procMmSystem(): TestSystem {
+  const s = testSystem();
+  const k = createProcSystem({ soc: s.soc, mm: s.mm });
+  const dbs = createDmaBufSystem({ vfs: k.vfs, soc: s.soc });
+  return { ...s, k, dbs };
+}
+
 /** Runs a program to completion; rethrows what it threw (assertions) and returns its status. */
 export async function run(s: { soc: Soc; k: ProcKernel }, main: (sys: Sys, args: string[]) => Promise<number | void>, cred?: Cred): Promise<number> {
   const sp = spawnProcess(s.k, main, [], cred);

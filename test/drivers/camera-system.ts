@@ -1,15 +1,12 @@
-import { addSystemHeap, createDmaBufSystem } from '../../src/dmabuf/index.ts';
+import { addSystemHeap } from '../../src/dmabuf/index.ts';
 import { createDevice } from '../../src/dma/index.ts';
 import { MiB, PAGE_SIZE } from '../../src/lib/index.ts';
-import { createProcSystem } from '../../src/proc/index.ts';
-import { testSystem } from '../dmabuf/helpers.ts';
+import { procMmSystem } from '../dmabuf/helpers.ts';
 
 /** Test SoC with a process kernel, the camera master and the ISP master both behind the test IOMMU. */
 export function mediaSystem() {
-  const s0 = testSystem();
-  const k = createProcSystem({ soc: s0.soc, mm: s0.mm });
-  const dbs = createDmaBufSystem({ vfs: k.vfs, soc: s0.soc });
-  addSystemHeap(dbs, s0.mm);
+  const s0 = procMmSystem();
+  addSystemHeap(s0.dbs, s0.mm);
   s0.soc.master('cam').translator = s0.iommu;
   const camDev = createDevice(s0.ctx, s0.soc.master('cam'), {
     name: 'camera',
@@ -24,6 +21,6 @@ export function mediaSystem() {
     iommu: s0.iommu,
     bounce: false,
   });
-  return { ...s0, k, dbs, camDev };
+  return { ...s0, camDev };
 }
 

@@ -28,21 +28,17 @@ import {
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
   VIDIOC_S_FMT,
-  type V4l2Buffer,
   type V4l2Capability,
   type V4l2ExportBuffer,
   type V4l2Format,
 } from '../../src/uapi/index.ts';
 import { errno, fdinfoRow, fragmentHighmem, heapAlloc, mismatches, run } from '../dmabuf/helpers.ts';
+import { v4l2buf } from './v4l2-helpers.ts';
 import { mediaSystem } from './camera-system.ts';
 
 const W = 64;
 const H = 48;
 const SIZE = W * H * 2;
-
-function v4l2buf(index: number, memory: number, m: V4l2Buffer['m'] = {}, length = 0): V4l2Buffer {
-  return { index, type: CAP, bytesused: 0, flags: 0, field: 0, timestamp: { tv_sec: 0, tv_usec: 0 }, sequence: 0, memory, m, length };
-}
 
 async function sFmt(sys: Sys, fd: number, width: number, height: number): Promise<V4l2Format> {
   const f = { type: CAP, fmt: { pix: { width, height, pixelformat: 0, field: 0 } } } as V4l2Format;

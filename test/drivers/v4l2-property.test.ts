@@ -18,11 +18,10 @@ import {
   VIDIOC_REQBUFS,
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
-  type V4l2Buffer,
 } from '../../src/uapi/index.ts';
 import { errno, mismatches, run, testSystem } from '../dmabuf/helpers.ts';
+import { VIVID_SIZE as SIZE, v4l2buf } from './v4l2-helpers.ts';
 
-const SIZE = 614400;
 
 type Op =
   | { op: 'reqbufs'; count: number }
@@ -48,10 +47,6 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 /** Most runs start streaming with mapped buffers, so that captures happen; the rest start from nothing. */
 const setup: Op[] = [{ op: 'reqbufs', count: 3 }, { op: 'mmap', index: 0 }, { op: 'mmap', index: 1 }, { op: 'mmap', index: 2 }, { op: 'qbuf', index: 0 }, { op: 'qbuf', index: 1 }, { op: 'streamon' }];
 const opsArb = fc.tuple(fc.boolean(), fc.array(opArb, { minLength: 10, maxLength: 40 })).map(([pre, ops]) => (pre ? [...setup, ...ops] : ops));
-
-function v4l2buf(index: number): V4l2Buffer {
-  return { index, type: CAP, bytesused: 0, flags: 0, field: 0, timestamp: { tv_sec: 0, tv_usec: 0 }, sequence: 0, memory: V4L2_MEMORY_MMAP, m: {}, length: 0 };
-}
 
 describe('videobuf2 queue under random call sequences', () => {
   it('errnos follow the queue state, buffers come back in QBUF order with the frame of their sequence, and nothing leaks', async () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { registerVivid } from '../../src/drivers/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {
@@ -23,51 +22,20 @@ import {
   VIDIOC_EXPBUF,
   VIDIOC_G_FMT,
   VIDIOC_QBUF,
-  VIDIOC_QUERYBUF,
   VIDIOC_REQBUFS,
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
   VIDIOC_S_FMT,
   _IOR,
   fourccToString,
-  type V4l2Buffer,
   type V4l2Format,
   type V4l2RequestBuffers,
 } from '../../src/uapi/index.ts';
-import { errno, mismatches, pattern, run, testSystem } from '../dmabuf/helpers.ts';
+import { errno, mismatches, pattern, run } from '../dmabuf/helpers.ts';
+import { VIVID_SIZE as SIZE, querybuf, reqbufs, v4l2buf, vividSystem } from './v4l2-helpers.ts';
 
 const CAP = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-const SIZE = 614400;
 const FRAME_NS = Math.round(1e9 / 30);
-
-function vividSystem(seed = 5) {
-  const s = testSystem();
-  const vivid = registerVivid({
-    vfs: s.k.vfs,
-    dbs: s.dbs,
-    mm: s.mm,
-    clock: s.soc.clock,
-    instances: [{ allocator: 'vmalloc' }, { allocator: 'dma-contig', device: s.cam }],
-    seed,
-  });
-  return { ...s, vivid };
-}
-
-async function reqbufs(sys: Sys, fd: number, count: number, memory = V4L2_MEMORY_MMAP, type = CAP): Promise<V4l2RequestBuffers> {
-  const r: V4l2RequestBuffers = { count, type, memory, capabilities: 0, flags: 0 };
-  await sys.ioctl(fd, VIDIOC_REQBUFS, r);
-  return r;
-}
-
-function v4l2buf(index: number, memory = V4L2_MEMORY_MMAP, m: V4l2Buffer['m'] = {}, length = 0): V4l2Buffer {
-  return { index, type: CAP, bytesused: 0, flags: 0, field: 0, timestamp: { tv_sec: 0, tv_usec: 0 }, sequence: 0, memory, m, length };
-}
-
-async function querybuf(sys: Sys, fd: number, index: number): Promise<V4l2Buffer> {
-  const b = v4l2buf(index);
-  await sys.ioctl(fd, VIDIOC_QUERYBUF, b);
-  return b;
-}
 
 async function pollIn(sys: Sys, fd: number, timeoutMs: number): Promise<number> {
   const p: PollFd[] = [{ fd, events: POLLIN }];

@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP, V4L2_MEMORY_DMABUF, V4L2_MEMORY_USERPTR, MAP_SHARED, O_RDWR, PROT_READ, VIDIOC_DQBUF, VIDIOC_QBUF, VIDIOC_REQBUFS, VIDIOC_STREAMON, DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, type V4l2Buffer } from '../../src/uapi/index.ts';
+import { V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP, V4L2_MEMORY_DMABUF, V4L2_MEMORY_USERPTR, MAP_SHARED, O_RDWR, PROT_READ, VIDIOC_DQBUF, VIDIOC_QBUF, VIDIOC_REQBUFS, VIDIOC_STREAMON, DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START } from '../../src/uapi/index.ts';
 import { registerVivid, type UserPagesTask } from '../../src/drivers/index.ts';
 import { ROOT_CRED, WaitQueueHead, type Task } from '../../src/fs/index.ts';
 import { PAGE_SIZE, kerr } from '../../src/lib/index.ts';
 import { errno, fragmentHighmem, heapAlloc, mismatches, run, testSystem } from '../dmabuf/helpers.ts';
+import { VIVID_SIZE as SIZE, v4l2buf } from './v4l2-helpers.ts';
 
-const SIZE = 614400;
 const FRAME_NS = Math.round(1e9 / 30);
-
-function v4l2buf(index: number, memory: number, m: V4l2Buffer['m'] = {}, length = 0): V4l2Buffer {
-  return { index, type: CAP, bytesused: 0, flags: 0, field: 0, timestamp: { tv_sec: 0, tv_usec: 0 }, sequence: 0, memory, m, length };
-}
 
 describe('vivid dma-contig imports dma-bufs for its device', () => {
   it('a contiguous CMA-heap buffer is captured into by DMA; a scattered system-heap buffer is EFAULT (contiguous chunk too small)', async () => {

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { registerVivid } from '../../src/drivers/index.ts';
-import { createDmaBufSystem } from '../../src/dmabuf/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
-import { createProcSystem, spawnProcess, type Process } from '../../src/proc/index.ts';
+import type { Process } from '../../src/proc/index.ts';
 import {
   MAP_ANONYMOUS,
   MAP_PRIVATE,
@@ -16,24 +15,16 @@ import {
   VIDIOC_REQBUFS,
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
-  type V4l2Buffer,
   type V4l2RequestBuffers,
 } from '../../src/uapi/index.ts';
-import { errno, mismatches, testSystem } from '../dmabuf/helpers.ts';
-
-const SIZE = 614400;
-
-function v4l2buf(index: number, m: V4l2Buffer['m'] = {}, length = 0): V4l2Buffer {
-  return { index, type: CAP, bytesused: 0, flags: 0, field: 0, timestamp: { tv_sec: 0, tv_usec: 0 }, sequence: 0, memory: V4L2_MEMORY_USERPTR, m, length };
-}
+import { errno, mismatches, procMmSystem, run } from '../dmabuf/helpers.ts';
+import { VIVID_SIZE as SIZE, v4l2buf } from './v4l2-helpers.ts';
 
 /** The dma-buf test SoC with a process kernel that has the mm (anonymous memory in DRAM) and vivid's vb2-vmalloc instance on /dev/video0. */
 function system() {
-  const s = testSystem();
-  const k = createProcSystem({ soc: s.soc, mm: s.mm });
-  const dbs = createDmaBufSystem({ vfs: k.vfs, soc: s.soc });
-  const [vivid] = registerVivid({ vfs: k.vfs, dbs, mm: s.mm, clock: s.soc.clock, seed: 5 });
-  return { ...s, k, dbs, vivid: vivid! };
+  const s = procMmSystem();
+  const [vivid] = registerVivid({ vfs: s.k.vfs, dbs: s.dbs, mm: s.mm, clock: s.soc.clock, seed: 5 });
+  return { ...s, vivid: vivid! };
 }
 
 describe('vivid vmalloc USERPTR from a real process', () => {
@@ -41,7 +32,7 @@ describe('vivid vmalloc USERPTR from a real process', () => {
     const s = system();
     const pages = s.mm.pages;
     const free0 = pages.freeCount();
-    const sp = spawnProcess(s.k, async (sys) => {
+    const status = await run(s, async (sys) => {
       const me: Process = s.k.processes.get(await sys.getpid())!;
       const v = await sys.open('/dev/video0', O_RDWR);
       const req: V4l2RequestBuffers = { count: 2, type: CAP, memory: V4L2_MEMORY_USERPTR, capabilities: 0, flags: 0 };
@@ -51,22 +42,22 @@ describe('vivid vmalloc USERPTR from a real process', () => {
       // stale bytes the capture must overwrite
       await sys.store(bufs[0]!, new Uint8Array(SIZE).fill(0xee));
       // a pointer to memory that is not mapped, or read-only memory for a capture queue, is EFAULT
-      expect(await errno(sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0, { userptr: 0x1000_0000 }, SIZE)))).toBe('EFAULT');
+      expect(await errno(sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0, V4L2_MEMORY_USERPTR, { userptr: 0x1000_0000 }, SIZE)))).toBe('EFAULT');
       const ro = await sys.mmap(0, SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      expect(await errno(sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0, { userptr: ro }, SIZE)))).toBe('EFAULT');
-      for (const i of [0, 1]) await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(i, { userptr: bufs[i] }, SIZE));
+      expect(await errno(sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0, V4L2_MEMORY_USERPTR, { userptr: ro }, SIZE)))).toBe('EFAULT');
+      for (const i of [0, 1]) await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(i, V4L2_MEMORY_USERPTR, { userptr: bufs[i] }, SIZE));
       // queued buffers' pages are pinned frames of the process's own mapping
       const vma = me.mm.find(bufs[0]!)!;
       const first = (bufs[0]! - vma.start) / PAGE_SIZE;
       for (let i = 0; i < SIZE / PAGE_SIZE; i++) expect(pages.pinCount(vma.pfns[first + i]!)).toBe(1);
       await sys.ioctl(v, VIDIOC_STREAMON, CAP);
-      const b = v4l2buf(0);
+      const b = v4l2buf(0, V4L2_MEMORY_USERPTR);
       await sys.ioctl(v, VIDIOC_DQBUF, b);
       expect([b.index, b.bytesused, b.m.userptr]).toEqual([0, SIZE, bufs[0]]);
       expect(mismatches(await sys.load(bufs[0]!, SIZE), s.vivid.expectedFrame(b.sequence))).toBe(0);
       // requeue the same pointer and take the next frame into it
-      await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0, { userptr: bufs[0] }, SIZE));
-      const c = v4l2buf(0);
+      await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0, V4L2_MEMORY_USERPTR, { userptr: bufs[0] }, SIZE));
+      const c = v4l2buf(0, V4L2_MEMORY_USERPTR);
       await sys.ioctl(v, VIDIOC_DQBUF, c);
       expect(c.m.userptr).toBe(bufs[1]);
       expect(mismatches(await sys.load(bufs[1]!, SIZE), s.vivid.expectedFrame(c.sequence))).toBe(0);
@@ -75,9 +66,7 @@ describe('vivid vmalloc USERPTR from a real process', () => {
       for (let i = 0; i < SIZE / PAGE_SIZE; i++) expect(pages.pinCount(vma.pfns[first + i]!)).toBe(0);
       return 0;
     });
-    await s.soc.clock.run();
-    expect(await sp.exitCode).toBe(0);
-    if (sp.process.uncaughtError) throw sp.process.uncaughtError;
+    expect(status).toBe(0);
     expect(s.k.anon!.nrPages).toBe(0);
     expect(pages.freeCount()).toBe(free0);
   });
@@ -86,18 +75,16 @@ describe('vivid vmalloc USERPTR from a real process', () => {
     const s = system();
     const pages = s.mm.pages;
     const free0 = pages.freeCount();
-    const sp = spawnProcess(s.k, async (sys) => {
+    const status = await run(s, async (sys) => {
       const v = await sys.open('/dev/video0', O_RDWR);
       await sys.ioctl(v, VIDIOC_REQBUFS, { count: 1, type: CAP, memory: V4L2_MEMORY_USERPTR, capabilities: 0, flags: 0 });
       const a = await sys.mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0, { userptr: a }, SIZE));
+      await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0, V4L2_MEMORY_USERPTR, { userptr: a }, SIZE));
       await sys.ioctl(v, VIDIOC_STREAMON, CAP);
       // exit without DQBUF, STREAMOFF or close: exit unmaps first, the pins keep the pages until the fd's release
       return 0;
     });
-    await s.soc.clock.run();
-    expect(await sp.exitCode).toBe(0);
-    if (sp.process.uncaughtError) throw sp.process.uncaughtError;
+    expect(status).toBe(0);
     expect(s.k.anon!.nrPages).toBe(0);
     expect(pages.freeCount()).toBe(free0);
   });

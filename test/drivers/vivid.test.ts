@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { registerVivid } from '../../src/drivers/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {
@@ -28,79 +27,21 @@ import {
   V4L2_MEMORY_DMABUF,
   V4L2_MEMORY_MMAP,
   V4L2_PIX_FMT_YUYV,
-  VIDIOC_DQBUF,
-  VIDIOC_EXPBUF,
   VIDIOC_QBUF,
-  VIDIOC_QUERYBUF,
   VIDIOC_QUERYCAP,
-  VIDIOC_REQBUFS,
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
   VIDIOC_S_FMT,
   fourccToString,
   type SyncFenceInfo,
   type SyncFileInfo,
-  type V4l2Buffer,
   type V4l2Capability,
-  type V4l2ExportBuffer,
   type V4l2Format,
-  type V4l2RequestBuffers,
 } from '../../src/uapi/index.ts';
-import { errno, fdinfoRow, heapAlloc, mismatches, pattern, run, testSystem } from '../dmabuf/helpers.ts';
+import { errno, fdinfoRow, heapAlloc, mismatches, pattern, run } from '../dmabuf/helpers.ts';
+import { VIVID_SIZE as SIZE, dqbuf, expbuf, ino, mapV4l2, querybuf, reqbufs, v4l2buf, vividSystem } from './v4l2-helpers.ts';
 
 const CAP = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-const SIZE = 614400;
-
-/** The dma-buf test SoC with two vivid instances: vb2-vmalloc on /dev/video0, vb2-dma-contig (the camera device) on /dev/video4. */
-function vividSystem() {
-  const s = testSystem();
-  const vivid = registerVivid({
-    vfs: s.k.vfs,
-    dbs: s.dbs,
-    mm: s.mm,
-    clock: s.soc.clock,
-    instances: [{ allocator: 'vmalloc' }, { allocator: 'dma-contig', device: s.cam }],
-    seed: 5,
-  });
-  return { ...s, vivid };
-}
-
-async function reqbufs(sys: Sys, fd: number, count: number, memory = V4L2_MEMORY_MMAP): Promise<V4l2RequestBuffers> {
-  const r: V4l2RequestBuffers = { count, type: CAP, memory, capabilities: 0, flags: 0 };
-  await sys.ioctl(fd, VIDIOC_REQBUFS, r);
-  return r;
-}
-
-function v4l2buf(index: number, memory = V4L2_MEMORY_MMAP, m: V4l2Buffer['m'] = {}, length = 0): V4l2Buffer {
-  return { index, type: CAP, bytesused: 0, flags: 0, field: 0, timestamp: { tv_sec: 0, tv_usec: 0 }, sequence: 0, memory, m, length };
-}
-
-async function querybuf(sys: Sys, fd: number, index: number): Promise<V4l2Buffer> {
-  const b = v4l2buf(index);
-  await sys.ioctl(fd, VIDIOC_QUERYBUF, b);
-  return b;
-}
-
-async function expbuf(sys: Sys, fd: number, index: number, flags = O_CLOEXEC | O_RDWR, type = CAP): Promise<number> {
-  const e: V4l2ExportBuffer = { type, index, plane: 0, flags, fd: -1 };
-  await sys.ioctl(fd, VIDIOC_EXPBUF, e);
-  return e.fd;
-}
-
-async function dqbuf(sys: Sys, fd: number, memory = V4L2_MEMORY_MMAP): Promise<V4l2Buffer> {
-  const b = v4l2buf(0, memory);
-  await sys.ioctl(fd, VIDIOC_DQBUF, b);
-  return b;
-}
-
-async function ino(sys: Sys, fd: number): Promise<number> {
-  return (await sys.fstat(fd)).st_ino;
-}
-
-async function mapV4l2(sys: Sys, fd: number, index: number): Promise<number> {
-  const b = await querybuf(sys, fd, index);
-  return sys.mmap(0, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, b.m.offset!);
-}
 
 function changedFrom(bytes: Uint8Array, value: number): number {
   let n = 0;
