@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { registerVivid } from '../../src/drivers/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {
   DMA_BUF_SET_NAME,
   F_GETFL,
   MAP_SHARED,
   O_ACCMODE,
-  O_CLOEXEC,
   O_RDWR,
   PROT_READ,
   PROT_WRITE,
@@ -14,60 +12,28 @@ import {
   V4L2_MEMORY_DMABUF,
   V4L2_MEMORY_MMAP,
   VIDIOC_DQBUF,
-  VIDIOC_EXPBUF,
   VIDIOC_QBUF,
-  VIDIOC_QUERYBUF,
-  VIDIOC_REQBUFS,
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
-  type V4l2Buffer,
 } from '../../src/uapi/index.ts';
 import { errno, fdinfoRow, mismatches, pattern, run } from '../dmabuf/helpers.ts';
+import { VIVID_SIZE as SIZE, expbuf, ino, mapV4l2, reqbufs, v4l2buf, withVivid } from './v4l2-helpers.ts';
 import { dumb, mapDumb, toFd, toHandle, vgemSystem } from './vgem-helpers.ts';
-
-const SIZE = 614400;
-
-/** vgem plus vivid: vb2-vmalloc on /dev/video0, vb2-dma-contig on the camera at /dev/video4. */
-function system() {
-  const s = vgemSystem();
-  const vivid = registerVivid({
-    vfs: s.k.vfs,
-    dbs: s.dbs,
-    mm: s.mm,
-    clock: s.soc.clock,
-    instances: [{ allocator: 'vmalloc' }, { allocator: 'dma-contig', device: s.cam }],
-  });
-  return { ...s, vivid };
-}
-
-function v4l2buf(index: number, memory: number, m: V4l2Buffer['m'] = {}): V4l2Buffer {
-  return { index, type: CAP, bytesused: 0, flags: 0, field: 0, timestamp: { tv_sec: 0, tv_usec: 0 }, sequence: 0, memory, m, length: 0 };
-}
-
-async function reqbufs(sys: Sys, fd: number, count: number, memory: number): Promise<number> {
-  const r = { count, type: CAP, memory, capabilities: 0, flags: 0 };
-  await sys.ioctl(fd, VIDIOC_REQBUFS, r);
-  return r.count;
-}
-
-async function expbuf(sys: Sys, fd: number, index: number): Promise<number> {
-  const e = { type: CAP, index, plane: 0, flags: O_CLOEXEC | O_RDWR, fd: -1 };
-  await sys.ioctl(fd, VIDIOC_EXPBUF, e);
-  return e.fd;
-}
-
-async function mapV4l2(sys: Sys, fd: number, index: number): Promise<number> {
-  const b = v4l2buf(index, V4L2_MEMORY_MMAP);
-  await sys.ioctl(fd, VIDIOC_QUERYBUF, b);
-  return sys.mmap(0, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, b.m.offset!);
-}
 
 /** Maps a vgem handle through MAP_DUMB's fake offset. */
 async function mapGem(sys: Sys, card: number, handle: number, prot = PROT_READ): Promise<number> {
   return sys.mmap(0, SIZE, prot, MAP_SHARED, card, await mapDumb(sys, card, handle));
 }
 
-const ino = async (sys: Sys, fd: number) => (await sys.fstat(fd)).st_ino;
+/** vgem plus vivid's two instances (vb2-vmalloc on /dev/video0, vb2-dma-contig on the camera at /dev/video4). */
+const system = () => withVivid(vgemSystem());
+
+/** Bytes of `a` equal to `v`. */
+function countEqual(a: Uint8Array, v: number): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === v) n++;
+  return n;
+}
 
 describe('vivid buffers shared with vgem (reference rows that need vgem)', () => {
   it('vivid_to_vgem_prime_import, vgem_reexport_imported_foreign_buf, vivid_to_vgem_import_twice, dmabuf_set_name_while_attached, vivid_dmabuf_fdinfo_after_import', async () => {
@@ -76,7 +42,7 @@ describe('vivid buffers shared with vgem (reference rows that need vgem)', () =>
       const card = await sys.open('/dev/dri/card0', O_RDWR);
       expect((await dumb(sys, card)).handle).toBe(1);
       const v = await sys.open('/dev/video0', O_RDWR);
-      await reqbufs(sys, v, 2, V4L2_MEMORY_MMAP);
+      await reqbufs(sys, v, 2);
       const va = await mapV4l2(sys, v, 0);
       const data = pattern(SIZE, 6);
       await sys.store(va, data);
@@ -98,44 +64,53 @@ describe('vivid buffers shared with vgem (reference rows that need vgem)', () =>
     });
   });
 
-  it('vivid_capture_into_vgem_dmabuf: vivid (vmalloc) captures into a vgem dumb buffer; another vgem file sees the same bytes', async () => {
+  it('vivid_capture_into_vgem_dmabuf, other_file_gem_view_diff: vivid (vmalloc) captures into vgem dumb buffers over every byte; another vgem file sees the same bytes; nothing leaks', async () => {
     const s = system();
     const dev = s.vivid[0]!;
     await run(s, async (sys) => {
       const card = await sys.open('/dev/dri/card0', O_RDWR);
-      const d = await dumb(sys, card, 640, 480, 16);
-      expect([d.pitch, d.size]).toEqual([1280, SIZE]);
-      const gv = await mapGem(sys, card, d.handle, PROT_READ | PROT_WRITE);
-      await sys.store(gv, new Uint8Array(SIZE).fill(0xaa));
-      const fd = await toFd(sys, card, d.handle);
-      const d2 = await dumb(sys, card, 640, 480, 16);
-      const fd2 = await toFd(sys, card, d2.handle);
+      const fds: number[] = [];
+      const maps: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const d = await dumb(sys, card, 640, 480, 16);
+        expect([d.pitch, d.size]).toEqual([1280, SIZE]);
+        const gv = await mapGem(sys, card, d.handle, PROT_READ | PROT_WRITE);
+        await sys.store(gv, new Uint8Array(SIZE).fill(0xaa));
+        maps.push(gv);
+        fds.push(await toFd(sys, card, d.handle));
+      }
       const v = await sys.open('/dev/video0', O_RDWR);
-      expect(await reqbufs(sys, v, 2, V4L2_MEMORY_DMABUF)).toBe(2);
-      await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(0, V4L2_MEMORY_DMABUF, { fd }));
-      await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(1, V4L2_MEMORY_DMABUF, { fd: fd2 }));
+      expect((await reqbufs(sys, v, 2, V4L2_MEMORY_DMABUF)).count).toBe(2);
+      for (const i of [0, 1]) await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(i, V4L2_MEMORY_DMABUF, { fd: fds[i] }));
       await sys.ioctl(v, VIDIOC_STREAMON, CAP);
       const b = v4l2buf(0, V4L2_MEMORY_DMABUF);
       await sys.ioctl(v, VIDIOC_DQBUF, b);
-      expect([b.index, b.bytesused, b.m.fd]).toEqual([0, SIZE, fd]);
-      const got = await sys.load(gv, SIZE);
+      expect([b.index, b.bytesused, b.m.fd]).toEqual([0, SIZE, fds[0]]);
+      const got = await sys.load(maps[0]!, SIZE);
+      // every byte the frame does not happen to share with the stale fill was written
+      expect(mismatches(got, new Uint8Array(SIZE).fill(0xaa))).toBe(SIZE - countEqual(dev.expectedFrame(b.sequence), 0xaa));
       expect(mismatches(got, dev.expectedFrame(b.sequence))).toBe(0);
       const other = await sys.open('/dev/dri/card0', O_RDWR);
-      const oh = await toHandle(sys, other, fd);
+      const oh = await toHandle(sys, other, fds[0]!);
       expect(mismatches(await sys.load(await mapGem(sys, other, oh), SIZE), got)).toBe(0);
       await sys.ioctl(v, VIDIOC_STREAMOFF, CAP);
       await sys.close(v);
     });
+    await s.vgem.settle();
+    expect(s.dbs.buffers).toHaveLength(0);
+    expect(s.vgem.stats.objects).toBe(0);
   });
 
   it('vivid_dc_to_vgem_import, vivid_dc_capture_frame_v4l2_vs_vgem, vivid_dc_reqbufs0_while_exported', async () => {
     const s = system();
     const dev = s.vivid[1]!;
+    const cma = s.mm.defaultCma!;
+    const used0 = cma.stats().usedPages;
     await run(s, async (sys) => {
       const card = await sys.open('/dev/dri/card0', O_RDWR);
       await dumb(sys, card);
       const v = await sys.open('/dev/video4', O_RDWR);
-      await reqbufs(sys, v, 2, V4L2_MEMORY_MMAP);
+      await reqbufs(sys, v, 2);
       const map0 = await mapV4l2(sys, v, 0);
       const fd = await expbuf(sys, v, 0);
       const h = await toHandle(sys, card, fd);
@@ -152,9 +127,18 @@ describe('vivid buffers shared with vgem (reference rows that need vgem)', () =>
       expect(mismatches(a, await sys.load(gv, SIZE))).toBe(0);
       expect(mismatches(a, dev.expectedFrame(b.sequence))).toBe(0);
       await sys.ioctl(v, VIDIOC_STREAMOFF, CAP);
-      expect(await reqbufs(sys, v, 0, V4L2_MEMORY_MMAP)).toBe(0);
+      // REQBUFS(0) while vgem holds an import: buffer 0 stays in CMA, readable through vgem's re-export
+      expect((await reqbufs(sys, v, 0)).count).toBe(0);
       expect(mismatches(await sys.load(gv, SIZE), a)).toBe(0);
+      expect(cma.stats().usedPages).toBe(used0 + SIZE / 4096);
+      await sys.close(fd);
+      await sys.munmap(gv, SIZE);
+      const again = await sys.mmap(0, SIZE, PROT_READ, MAP_SHARED, re, 0);
+      expect(mismatches(await sys.load(again, SIZE), dev.expectedFrame(b.sequence))).toBe(0);
+      await sys.close(v);
     });
+    await s.vgem.settle();
+    expect(cma.stats().usedPages).toBe(used0);
     expect(s.dbs.buffers.length).toBe(0);
   });
 });
