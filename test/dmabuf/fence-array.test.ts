@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DmaFence, DmaFenceCb, type DmaFenceOps } from '../../src/dmabuf/dma-fence.ts';
+import { DmaFenceCb } from '../../src/dmabuf/dma-fence.ts';
 import {
   DmaFenceArray,
   dmaFenceArrayCreate,
@@ -8,28 +8,13 @@ import {
   dmaFenceMatchContext,
   toDmaFenceArray,
 } from '../../src/dmabuf/dma-fence-array.ts';
-import { FenceContextAllocator } from '../../src/dmabuf/dma-fence-context.ts';
 import { dmaFenceUnwrap, dmaFenceUnwrapMerge } from '../../src/dmabuf/dma-fence-unwrap.ts';
-import { Clock } from '../../src/hw/index.ts';
 import { ERRNO, KernelBug } from '../../src/lib/index.ts';
-
-/** Mock fences that count their releases, all on one system. */
-function setup() {
-  const clock = new Clock();
-  const fctx = new FenceContextAllocator(clock);
-  const released: DmaFence[] = [];
-  const ops: DmaFenceOps = {
-    getDriverName: () => 'mock',
-    getTimelineName: () => 'mock',
-    release: (f) => released.push(f),
-  };
-  const fence = (context = fctx.alloc(1), seqno = 1) => new DmaFence(clock, ops, context, seqno);
-  return { clock, fctx, released, fence };
-}
+import { mockFences } from './fence-helpers.ts';
 
 describe('dma_fence_array', () => {
   it('signals only when every member has signalled', () => {
-    const { clock, fctx, fence } = setup();
+    const { clock, fctx, fence } = mockFences();
     const ms = [fence(), fence(), fence()];
     const arr = dmaFenceArrayCreate(clock, ms.map((m) => m.get()), fctx.alloc(1), 1, false);
     let ran = 0;
@@ -47,7 +32,7 @@ describe('dma_fence_array', () => {
   });
 
   it('signals on the first member with signal_on_any', () => {
-    const { clock, fctx, fence } = setup();
+    const { clock, fctx, fence } = mockFences();
     const ms = [fence(), fence()];
     const arr = dmaFenceArrayCreate(clock, ms.map((m) => m.get()), fctx.alloc(1), 1, true);
     arr.enableSwSignaling();
@@ -59,7 +44,7 @@ describe('dma_fence_array', () => {
   });
 
   it('takes the first member error reported before it signals', () => {
-    const { clock, fctx, fence } = setup();
+    const { clock, fctx, fence } = mockFences();
     const ms = [fence(), fence(), fence()];
     const arr = dmaFenceArrayCreate(clock, ms.map((m) => m.get()), fctx.alloc(1), 1, false);
     arr.enableSwSignaling();
@@ -71,7 +56,7 @@ describe('dma_fence_array', () => {
   });
 
   it('counts members signalled before enabling, and completes at once when all are', () => {
-    const { clock, fctx, fence } = setup();
+    const { clock, fctx, fence } = mockFences();
     const ms = [fence(), fence()];
     ms[0]!.signal('EIO');
     ms[1]!.signal();
@@ -85,7 +70,7 @@ describe('dma_fence_array', () => {
   });
 
   it('reports completion without anybody enabling signalling (merged sync_file status)', () => {
-    const { clock, fctx, fence } = setup();
+    const { clock, fctx, fence } = mockFences();
     const ms = [fence(), fence()];
     const arr = dmaFenceArrayCreate(clock, ms.map((m) => m.get()), fctx.alloc(1), 1, false);
     ms[0]!.signal();
@@ -96,7 +81,7 @@ describe('dma_fence_array', () => {
   });
 
   it('owns its members and drops them exactly once when released', () => {
-    const { clock, fctx, released, fence } = setup();
+    const { clock, fctx, released, fence } = mockFences();
     const ms = [fence(), fence()];
     const arr = dmaFenceArrayCreate(clock, ms.map((m) => m.get()), fctx.alloc(1), 1, false);
     for (const m of ms) m.put();
@@ -107,7 +92,7 @@ describe('dma_fence_array', () => {
   });
 
   it('stays alive while member callbacks are queued, so it still signals after its user let go', () => {
-    const { clock, fctx, released, fence } = setup();
+    const { clock, fctx, released, fence } = mockFences();
     const ms = [fence(), fence()];
     const arr = dmaFenceArrayCreate(clock, ms, fctx.alloc(1), 1, false);
     let status = 99;
@@ -123,7 +108,7 @@ describe('dma_fence_array', () => {
   });
 
   it('refuses empty arrays and nested containers', () => {
-    const { clock, fctx, fence } = setup();
+    const { clock, fctx, fence } = mockFences();
     expect(() => dmaFenceArrayCreate(clock, [], 5, 1, false)).toThrow(KernelBug);
     const inner = dmaFenceArrayCreate(clock, [fence()], fctx.alloc(1), 1, false);
     expect(() => dmaFenceArrayCreate(clock, [inner], fctx.alloc(1), 1, false)).toThrow(KernelBug);
@@ -131,7 +116,7 @@ describe('dma_fence_array', () => {
   });
 
   it('can be waited on in simulated time', async () => {
-    const { clock, fctx, fence } = setup();
+    const { clock, fctx, fence } = mockFences();
     const ms = [fence(), fence()];
     const arr = dmaFenceArrayCreate(clock, ms, fctx.alloc(1), 1, false);
     clock.after(100, () => ms[0]!.signal());
@@ -141,7 +126,7 @@ describe('dma_fence_array', () => {
   });
 
   it('identifies containers and matches contexts', () => {
-    const { clock, fctx, fence } = setup();
+    const { clock, fctx, fence } = mockFences();
     const ctx = fctx.alloc(1);
     const same = dmaFenceArrayCreate(clock, [fence(ctx, 1), fence(ctx, 2)], fctx.alloc(1), 1, false);
     const mixed = dmaFenceArrayCreate(clock, [fence(ctx, 3), fence()], fctx.alloc(1), 1, false);
@@ -160,7 +145,7 @@ describe('dma_fence_array', () => {
 
 describe('dma_fence_unwrap_merge', () => {
   it('keeps the latest pending fence per context, ordered by context, in a new array', () => {
-    const { clock, fctx, fence } = setup();
+    const { clock, fctx, fence } = mockFences();
     const c1 = fctx.alloc(1);
     const c2 = fctx.alloc(1);
     const c3 = fctx.alloc(1);
@@ -184,7 +169,7 @@ describe('dma_fence_unwrap_merge', () => {
   });
 
   it('returns the stub when nothing is pending and the fence itself when one is', () => {
-    const { fctx, fence } = setup();
+    const { fctx, fence } = mockFences();
     const x = fence();
     const y = fence();
     y.signal();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DmaFence, type DmaFenceOps } from '../../src/dmabuf/dma-fence.ts';
+import { DmaFence } from '../../src/dmabuf/dma-fence.ts';
 import { dmaFenceArrayCreate, toDmaFenceArray } from '../../src/dmabuf/dma-fence-array.ts';
 import { FenceContextAllocator } from '../../src/dmabuf/dma-fence-context.ts';
 import { DmaResv, DmaResvUsage, dmaResvUsageName, dmaResvUsageRw } from '../../src/dmabuf/dma-resv.ts';
@@ -7,21 +7,14 @@ import { WwAcquireCtx, WwClass, WwMutex } from '../../src/dmabuf/fence-ww-mutex.
 import { WaitQueueHead, type Interruptible } from '../../src/fs/index.ts';
 import { Clock } from '../../src/hw/index.ts';
 import { KernelBug, KernelError } from '../../src/lib/index.ts';
+import { mockFences } from './fence-helpers.ts';
 
 const USAGES = [DmaResvUsage.KERNEL, DmaResvUsage.WRITE, DmaResvUsage.READ, DmaResvUsage.BOOKKEEP] as const;
 
+/** Mock fences and one reservation object on their context allocator. */
 function setup() {
-  const clock = new Clock();
-  const fctx = new FenceContextAllocator(clock);
-  const released: DmaFence[] = [];
-  const ops: DmaFenceOps = {
-    getDriverName: () => 'mock',
-    getTimelineName: () => 'mock',
-    release: (f) => released.push(f),
-  };
-  const fence = (context = fctx.alloc(1), seqno = 1) => new DmaFence(clock, ops, context, seqno);
-  const resv = new DmaResv(fctx);
-  return { clock, fctx, released, fence, resv };
+  const m = mockFences();
+  return { ...m, resv: new DmaResv(m.fctx) };
 }
 
 /** Locks `resv`, reserves `n` slots and adds the fences, dropping the caller's references. */
