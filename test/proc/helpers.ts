@@ -144,6 +144,15 @@ export function setup(opts: { rlimitNofile?: number; syscallNs?: number; mm?: bo
   return { soc, k, dev, mm };
 }
 
+/** Opens /dev/testbuf, exports a `size`-byte buffer with access mode `flags` and closes the device again; returns the buffer's fd. */
+export async function exportTestBuf(sys: Sys, size: number, flags = O_RDWR): Promise<number> {
+  const dev = await sys.open('/dev/testbuf', O_RDWR);
+  const a = { size, fd: -1, flags };
+  await sys.ioctl(dev, TEST_IOC_EXPORT, a);
+  await sys.close(dev);
+  return a.fd;
+}
+
 /** Runs a program to completion on the clock; rethrows what it threw (assertions) and returns its status. */
 export async function run(s: Setup, main: (sys: Sys, args: string[]) => Promise<number | void>, cred?: Cred, rlimitNofile?: number): Promise<number> {
   const sp = spawnProcess(s.k, main, [], cred, { rlimitNofile, stdio: false });

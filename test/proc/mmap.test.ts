@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
-import { SegfaultError, ProcessUnwind, type Sys } from '../../src/proc/index.ts';
+import { SegfaultError, ProcessUnwind } from '../../src/proc/index.ts';
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -11,15 +11,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '../../src/uapi/index.ts';
-import { TEST_IOC_EXPORT, errno, fdinfoMap, run, setup, type Setup } from './helpers.ts';
-
-async function exportBuf(sys: Sys, size: number, flags = O_RDWR): Promise<number> {
-  const dev = await sys.open('/dev/testbuf', O_RDWR);
-  const a = { size, fd: -1, flags };
-  await sys.ioctl(dev, TEST_IOC_EXPORT, a);
-  await sys.close(dev);
-  return a.fd;
-}
+import { exportTestBuf, errno, fdinfoMap, run, setup, type Setup } from './helpers.ts';
 
 const RW = PROT_READ | PROT_WRITE;
 
@@ -33,7 +25,7 @@ describe('mmap of a device buffer', () => {
   it('loads and stores go through the CPU cache: DRAM is stale until a clean, a device write is unseen until an invalidate', async () => {
     const s = setup();
     await run(s, async (sys) => {
-      const fd = await exportBuf(sys, 4 * PAGE_SIZE);
+      const fd = await exportTestBuf(sys, 4 * PAGE_SIZE);
       const b = s.dev.bufs[0]!;
       const addr = await sys.mmap(0, 4 * PAGE_SIZE, RW, MAP_SHARED, fd, 0);
       expect(s.soc.cpu.cacheableMappings(b.pa)).toBe(1);
@@ -60,7 +52,7 @@ describe('mmap of a device buffer', () => {
     const s = setup();
     s.dev.memType = 'wc';
     await run(s, async (sys) => {
-      const fd = await exportBuf(sys, PAGE_SIZE);
+      const fd = await exportTestBuf(sys, PAGE_SIZE);
       const b = s.dev.bufs[0]!;
       const addr = await sys.mmap(0, PAGE_SIZE, RW, MAP_SHARED, fd, 0);
       expect(s.soc.cpu.cacheableMappings(b.pa)).toBe(0);
@@ -72,7 +64,7 @@ describe('mmap of a device buffer', () => {
   it('a mapping holds a file reference: count goes up on mmap and down on munmap, release waits for both', async () => {
     const s = setup();
     await run(s, async (sys) => {
-      const fd = await exportBuf(sys, 2 * PAGE_SIZE);
+      const fd = await exportTestBuf(sys, 2 * PAGE_SIZE);
       const count = async (f: number) => Number(fdinfoMap(await sys.readFile(`/proc/self/fdinfo/${f}`)).count);
       expect(await count(fd)).toBe(1);
       const d = await sys.dup(fd);
@@ -92,7 +84,7 @@ describe('mmap of a device buffer', () => {
   it('checks permissions and arguments as Linux does', async () => {
     const s = setup();
     await run(s, async (sys) => {
-      const ro = await exportBuf(sys, 4 * PAGE_SIZE, O_RDONLY);
+      const ro = await exportTestBuf(sys, 4 * PAGE_SIZE, O_RDONLY);
       expect(await errno(sys.mmap(0, PAGE_SIZE, RW, MAP_SHARED, ro, 0))).toBe('EACCES');
       const a = await sys.mmap(0, PAGE_SIZE, PROT_READ, MAP_SHARED, ro, 0);
       expect(await errno(sys.mmap(0, PAGE_SIZE, RW, MAP_PRIVATE, ro, 0))).toBe('ok');
@@ -121,7 +113,7 @@ describe('mmap of a device buffer', () => {
     let caught: unknown;
     let after: unknown;
     const status = await run(s, async (sys) => {
-      const fd = await exportBuf(sys, PAGE_SIZE);
+      const fd = await exportTestBuf(sys, PAGE_SIZE);
       const addr = await sys.mmap(0, PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
       try {
         await sys.store(addr, new Uint8Array([1]));
@@ -150,7 +142,7 @@ describe('mmap of a device buffer', () => {
     const s = setup();
     let caught: SegfaultError | undefined;
     const status = await run(s, async (sys) => {
-      const fd = await exportBuf(sys, PAGE_SIZE);
+      const fd = await exportTestBuf(sys, PAGE_SIZE);
       const addr = await sys.mmap(0, PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
       await sys.load(addr, PAGE_SIZE);
       caught = await sys.load(addr + PAGE_SIZE - 1, 2).then(() => undefined, (e: SegfaultError) => e);
@@ -163,7 +155,7 @@ describe('mmap of a device buffer', () => {
   it('a partial munmap splits the mapping; the pieces keep working and the hole faults', async () => {
     const s = setup();
     const status = await run(s, async (sys) => {
-      const fd = await exportBuf(sys, 4 * PAGE_SIZE);
+      const fd = await exportTestBuf(sys, 4 * PAGE_SIZE);
       const b = s.dev.bufs[0]!;
       const addr = await sys.mmap(0, 4 * PAGE_SIZE, RW, MAP_SHARED, fd, 0);
       await sys.store(addr, new Uint8Array(4 * PAGE_SIZE).fill(7));
@@ -187,7 +179,7 @@ describe('mmap of a device buffer', () => {
   it('MAP_PRIVATE copies on write: the buffer never sees the private store', async () => {
     const s = setup();
     await run(s, async (sys) => {
-      const fd = await exportBuf(sys, PAGE_SIZE, O_RDONLY);
+      const fd = await exportTestBuf(sys, PAGE_SIZE, O_RDONLY);
       const b = s.dev.bufs[0]!;
       s.soc.mem.write(b.pa, new Uint8Array([4, 4, 4, 4]));
       const shared = await sys.mmap(0, PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
@@ -228,7 +220,7 @@ describe('mmap of a device buffer', () => {
   it('fork shares device mappings: both see the same bytes, and the CPU counts two mappings', async () => {
     const s = setup();
     await run(s, async (sys) => {
-      const fd = await exportBuf(sys, PAGE_SIZE);
+      const fd = await exportTestBuf(sys, PAGE_SIZE);
       const b = s.dev.bufs[0]!;
       const addr = await sys.mmap(0, PAGE_SIZE, RW, MAP_SHARED, fd, 0);
       const child = await sys.fork(async (c) => {

@@ -1,20 +1,18 @@
 import { describe, it, expect } from 'vitest';
 import type { PollFd } from '../../src/proc/index.ts';
 import { POLLIN, POLLNVAL, POLLOUT, O_RDWR } from '../../src/uapi/index.ts';
-import { TEST_IOC_EXPORT, errno, run, setup } from './helpers.ts';
+import { errno, exportTestBuf, run, setup } from './helpers.ts';
 
 describe('poll', () => {
   it('sleeps in simulated time until the file\'s wait queue is woken with a matching key', async () => {
     const s = setup();
     const clock = s.soc.clock;
     await run(s, async (sys) => {
-      const dev = await sys.open('/dev/testbuf', O_RDWR);
-      const a = { size: 4096, fd: -1 };
-      await sys.ioctl(dev, TEST_IOC_EXPORT, a);
+      const fd = await exportTestBuf(sys, 4096);
       const b = s.dev.bufs[0]!;
       b.ready = false;
       const t0 = clock.now;
-      const pfd: PollFd[] = [{ fd: a.fd, events: POLLIN }, { fd: -1, events: POLLIN }, { fd: 55, events: POLLIN }];
+      const pfd: PollFd[] = [{ fd, events: POLLIN }, { fd: -1, events: POLLIN }, { fd: 55, events: POLLIN }];
       // an unrelated key does not end the sleep; POLLIN does
       clock.after(1_000_000, () => b.wq.wakeUp(POLLOUT));
       clock.after(2_000_000, () => {
@@ -34,12 +32,10 @@ describe('poll', () => {
     const s = setup();
     const clock = s.soc.clock;
     await run(s, async (sys) => {
-      const dev = await sys.open('/dev/testbuf', O_RDWR);
-      const a = { size: 4096, fd: -1 };
-      await sys.ioctl(dev, TEST_IOC_EXPORT, a);
+      const fd = await exportTestBuf(sys, 4096);
       s.dev.bufs[0]!.ready = false;
       const t0 = clock.now;
-      const pfd: PollFd[] = [{ fd: a.fd, events: POLLIN | POLLOUT }];
+      const pfd: PollFd[] = [{ fd, events: POLLIN | POLLOUT }];
       expect(await sys.poll(pfd, 7)).toBe(0);
       expect(clock.now - t0).toBe(7_000_000);
       expect(pfd[0]!.revents).toBe(0);
@@ -65,16 +61,14 @@ describe('poll timeouts', () => {
     const clock = s.soc.clock;
     let b: { ready: boolean; wq: { wakeUp(k?: number): void } } | undefined;
     await run(s, async (sys) => {
-      const dev = await sys.open('/dev/testbuf', O_RDWR);
-      const a = { size: 4096, fd: -1 };
-      await sys.ioctl(dev, TEST_IOC_EXPORT, a);
+      const fd = await exportTestBuf(sys, 4096);
       b = s.dev.bufs[0]!;
       b.ready = false;
       clock.after(3_000_000, () => {
         b!.ready = true;
         b!.wq.wakeUp(POLLIN);
       });
-      expect(await sys.poll([{ fd: a.fd, events: POLLIN }], 10_000)).toBe(1);
+      expect(await sys.poll([{ fd, events: POLLIN }], 10_000)).toBe(1);
     });
     expect(clock.now).toBe(3_000_000);
   });

@@ -1,7 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { PollFd } from '../../src/proc/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
-import type { Sys } from '../../src/proc/index.ts';
 import {
   MAP_SHARED,
   MSG_CMSG_CLOEXEC,
@@ -19,18 +18,10 @@ import {
   PROT_WRITE,
   SCM_MAX_FD,
 } from '../../src/uapi/index.ts';
-import { TEST_IOC_EXPORT, errno, run, setup } from './helpers.ts';
+import { exportTestBuf, errno, run, setup } from './helpers.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-async function exportBuf(sys: Sys, size: number): Promise<number> {
-  const dev = await sys.open('/dev/testbuf', O_RDWR);
-  const a = { size, fd: -1 };
-  await sys.ioctl(dev, TEST_IOC_EXPORT, a);
-  await sys.close(dev);
-  return a.fd;
-}
 
 describe('unix socket pairs with SCM_RIGHTS', () => {
   it('passes an fd to a child; the parent sees what the child wrote through its mapping (scm_rights_parent_sees_child_write)', async () => {
@@ -51,7 +42,7 @@ describe('unix socket pairs with SCM_RIGHTS', () => {
         return 0;
       });
       await sys.close(b);
-      const fd = await exportBuf(sys, PAGE_SIZE);
+      const fd = await exportTestBuf(sys, PAGE_SIZE);
       const p = await sys.mmap(0, PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
       await sys.sendmsg(a, { data: enc.encode('buf'), fds: [fd] });
       expect(dec.decode((await sys.recvmsg(a)).data)).toBe('done');
@@ -67,7 +58,7 @@ describe('unix socket pairs with SCM_RIGHTS', () => {
     const s = setup();
     await run(s, async (sys) => {
       const [a, b] = await sys.socketpair();
-      const fd = await exportBuf(sys, PAGE_SIZE);
+      const fd = await exportTestBuf(sys, PAGE_SIZE);
       await sys.sendmsg(a, { fds: [fd, fd] });
       await sys.close(fd);
       expect(s.dev.bufs[0]!.released).toBe(0);
@@ -88,7 +79,7 @@ describe('unix socket pairs with SCM_RIGHTS', () => {
       s,
       async (sys) => {
         const [a, b] = await sys.socketpair();
-        const fds = [await exportBuf(sys, PAGE_SIZE), await exportBuf(sys, PAGE_SIZE), await exportBuf(sys, PAGE_SIZE)];
+        const fds = [await exportTestBuf(sys, PAGE_SIZE), await exportTestBuf(sys, PAGE_SIZE), await exportTestBuf(sys, PAGE_SIZE)];
         expect(fds).toEqual([3, 4, 5]); // each export briefly holds the device at fd 2
         await sys.sendmsg(a, { data: enc.encode('x'), fds });
         for (const fd of fds) await sys.close(fd);
@@ -168,7 +159,7 @@ describe('unix socket pairs with SCM_RIGHTS', () => {
     await run(s, async (sys) => {
       const [a, b] = await sys.socketpair();
       const [c, d] = await sys.socketpair();
-      const fd = await exportBuf(sys, PAGE_SIZE);
+      const fd = await exportTestBuf(sys, PAGE_SIZE);
       // a's peer b holds c, c's peer d holds a and the buffer: a cycle once every fd is closed
       await sys.sendmsg(a, { fds: [c] });
       await sys.sendmsg(c, { fds: [a, fd] });
