@@ -659,7 +659,11 @@ export class PcmDevice {
       }
       const pos = this.applPtr % cfg.bufferSize;
       const n = Math.min(frames - done, avail, cfg.bufferSize - pos);
+      const cpu = this.device.ctx.soc.cpu;
+      const before = cpu.busyNs;
       this.copyToRing(pos * cfg.frameBytes, src, done * cfg.frameBytes, n * cfg.frameBytes);
+      // the copy takes the CPU's memory time, as the process's own stores do
+      if (cpu.busyNs > before) await this.clock.sleep(cpu.busyNs - before);
       this.applPtr = (this.applPtr + n) % this.boundary;
       done += n;
       if (this.stateV === SNDRV_PCM_STATE_PREPARED && cfg.bufferSize - this.avail() >= this.startThreshold) this.doStart(SNDRV_PCM_STATE_RUNNING);
