@@ -222,7 +222,9 @@ function applyHardware(p: SndPcmHwParams, hw: PcmHardware): number {
     i(k, { ...intervalOf(0, 0xffffffff), integer: 1 });
   i(SNDRV_PCM_HW_PARAM_CHANNELS, intervalOf(hw.channelsMin, hw.channelsMax, true));
   i(SNDRV_PCM_HW_PARAM_RATE, intervalOf(hw.rateMin, hw.rateMax));
-  i(SNDRV_PCM_HW_PARAM_PERIOD_BYTES, intervalOf(hw.periodBytesMin, hw.periodBytesMax));
+  // the audio DMA moves whole frames per period (snd_pcm_hw_constraint_integer on PERIOD_SIZE and PERIOD_BYTES)
+  i(SNDRV_PCM_HW_PARAM_PERIOD_SIZE, { ...intervalOf(0, 0xffffffff), integer: 1 });
+  i(SNDRV_PCM_HW_PARAM_PERIOD_BYTES, intervalOf(hw.periodBytesMin, hw.periodBytesMax, true));
   // the driver wants whole periods in the ring (snd_pcm_hw_constraint_integer on PERIODS)
   i(SNDRV_PCM_HW_PARAM_PERIODS, intervalOf(hw.periodsMin, hw.periodsMax, true));
   i(SNDRV_PCM_HW_PARAM_BUFFER_BYTES, intervalOf(1, hw.bufferBytesMax));
@@ -306,7 +308,17 @@ export function hwChoose(p: SndPcmHwParams, hw: PcmHardware): void {
       p.cmask = (p.cmask | applyRules(p)) >>> 0;
     }
   }
-  for (const k of [SNDRV_PCM_HW_PARAM_CHANNELS, SNDRV_PCM_HW_PARAM_RATE, SNDRV_PCM_HW_PARAM_PERIOD_SIZE, SNDRV_PCM_HW_PARAM_BUFFER_SIZE, SNDRV_PCM_HW_PARAM_SAMPLE_BITS])
+  for (const k of [
+    SNDRV_PCM_HW_PARAM_SAMPLE_BITS,
+    SNDRV_PCM_HW_PARAM_FRAME_BITS,
+    SNDRV_PCM_HW_PARAM_CHANNELS,
+    SNDRV_PCM_HW_PARAM_RATE,
+    SNDRV_PCM_HW_PARAM_PERIOD_SIZE,
+    SNDRV_PCM_HW_PARAM_PERIOD_BYTES,
+    SNDRV_PCM_HW_PARAM_PERIODS,
+    SNDRV_PCM_HW_PARAM_BUFFER_SIZE,
+    SNDRV_PCM_HW_PARAM_BUFFER_BYTES,
+  ])
     if (!intervalSingle(iv(p, k))) throw kerr('EINVAL', `hw_params: parameter ${k} still open`);
   for (let k = 0; k < NMASKS; k++) if (!maskSingle(p.masks[k]!)) throw kerr('EINVAL', `hw_params: mask ${k} still open`);
   fixupUnreferenced(p, hw);
