@@ -19,7 +19,7 @@ import {
 import type { VmArea } from '../../fs/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../../lib/index.ts';
 import type { Mm } from '../../mm/index.ts';
-import { attachDmabufForDevice, Vb2DeviceDmabuf, type Vb2Buffer, type Vb2Mem, type Vb2MemOps } from '../v4l2/index.ts';
+import { allocPlanePages, attachDmabufForDevice, freePlanePages, Vb2DeviceDmabuf, Vb2RefcountedMem, type Vb2Buffer, type Vb2Mem, type Vb2MemOps } from '../v4l2/index.ts';
 
 /** exp_name of buffers exported from dma-sg planes (KBUILD_MODNAME of videobuf2-dma-sg). */
 export const VB2_DMA_SG_EXP_NAME = 'videobuf2_dma_sg';
@@ -31,7 +31,7 @@ export const VB2_DMA_SG_EXP_NAME = 'videobuf2_dma_sg';
  * walks the segments). The kernel mapping is made on first use, as
  * vb2_dma_sg_vaddr does. Reference counted like the other allocators.
  */
-export class SgBuf implements Vb2Mem {
+export class SgBuf extends Vb2RefcountedMem implements Vb2Mem {
   readonly size: number;
   readonly pages: Uint32Array;
   readonly dev: Device;
@@ -41,46 +41,31 @@ export class SgBuf implements Vb2Mem {
   private readonly mm: Mm;
   private readonly dbs: DmaBufSystem;
   private va: number | null = null;
-  private refs = 1;
 
   constructor(mm: Mm, dbs: DmaBufSystem, dev: Device, size: number, dir: DmaDirection) {
+    super('vb2-dma-sg');
     this.mm = mm;
     this.dbs = dbs;
     this.dev = dev;
     this.dir = dir;
     this.size = size;
     const n = Math.ceil(size / PAGE_SIZE);
-    this.pages = new Uint32Array(n);
-    let got = 0;
+    this.pages = allocPlanePages(mm, n);
     try {
-      for (; got < n; got++) this.pages[got] = mm.pages.allocPages(0, { highmem: true, zero: true });
       this.sgt = sgAllocTableFromPages(this.pages, 0, n * PAGE_SIZE, dev.maxSegmentSize);
       dmaMapSgtable(dev, this.sgt, dir);
     } catch (e) {
-      for (let i = 0; i < got; i++) mm.pages.freePages(this.pages[i]!, 0);
+      freePlanePages(mm, this.pages);
       throw e;
     }
   }
 
-  /** Users of the memory (vb2_dma_sg_num_users). */
-  get numUsers(): number {
-    return this.refs;
-  }
-
-  /** Takes a reference (refcount_inc of the buffer). */
-  get(): void {
-    if (this.refs <= 0) throw new KernelBug('vb2-dma-sg: reference to a freed buffer');
-    this.refs++;
-  }
-
-  /** Drops a reference; the last unmaps from the device and frees the pages (vb2_dma_sg_put). */
-  put(): void {
-    if (this.refs <= 0) throw new KernelBug('vb2-dma-sg: put of a freed buffer');
-    if (--this.refs > 0) return;
+  /** Unmaps from the device and frees the pages after the last put (vb2_dma_sg_put). */
+  protected free(): void {
     dmaUnmapSg(this.dev, this.sgt, this.dir);
     if (this.va !== null) this.mm.kas.vunmap(this.va);
     this.va = null;
-    for (let i = 0; i < this.pages.length; i++) this.mm.pages.freePages(this.pages[i]!, 0);
+    freePlanePages(this.mm, this.pages);
   }
 
   /** Maps the buffer's pages into a process from page `pgoff` (vb2_dma_sg_mmap: vm_map_pages). */
@@ -88,8 +73,7 @@ export class SgBuf implements Vb2Mem {
     if (pgoff + vma.pages > this.pages.length) throw kerr('EINVAL', `vb2-dma-sg: mapping of ${vma.pages} pages at ${pgoff} of a ${this.pages.length}-page buffer`);
     vma.memType = 'wb';
     for (let i = 0; i < vma.pages; i++) vma.insertPage(vma.start + i * PAGE_SIZE, this.pages[pgoff + i]!);
-    vma.vmOps = { open: () => this.get(), close: () => this.put() };
-    this.get();
+    this.holdForVma(vma);
   }
 
   /** Maps the whole buffer from its first page (vb2_dma_sg_mmap). */

@@ -21,7 +21,7 @@ import {
 } from '../../dmabuf/index.ts';
 import type { VmArea } from '../../fs/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../../lib/index.ts';
-import { attachDmabufForDevice, Vb2DeviceDmabuf, type Vb2Mem, type Vb2MemOps } from './vb2-memops.ts';
+import { attachDmabufForDevice, Vb2DeviceDmabuf, Vb2RefcountedMem, type Vb2Mem, type Vb2MemOps } from './vb2-memops.ts';
 
 /** exp_name of buffers exported from dma-contig planes (KBUILD_MODNAME of videobuf2-dma-contig). */
 export const VB2_DC_EXP_NAME = 'videobuf2_dma_contig';
@@ -42,35 +42,22 @@ function remapRuns(vma: VmArea, pfns: Uint32Array): void {
  * mappings use the memory type the DMA API chose (non-cacheable for a
  * non-coherent device).
  */
-class DcBuf implements Vb2Mem {
+class DcBuf extends Vb2RefcountedMem implements Vb2Mem {
   readonly size: number;
   readonly dev: Device;
   readonly buf: DmaBuffer;
   private readonly dbs: DmaBufSystem;
-  private refs = 1;
 
   constructor(dev: Device, dbs: DmaBufSystem, buf: DmaBuffer) {
+    super('vb2-dc');
     this.dev = dev;
     this.dbs = dbs;
     this.buf = buf;
     this.size = buf.size;
   }
 
-  /** Users of the memory (vb2_dc_num_users). */
-  get numUsers(): number {
-    return this.refs;
-  }
-
-  /** Takes a reference (refcount_inc of the buffer). */
-  get(): void {
-    if (this.refs <= 0) throw new KernelBug('vb2-dc: reference to a freed buffer');
-    this.refs++;
-  }
-
-  /** Drops a reference; the last frees the DMA buffer (vb2_dc_put). */
-  put(): void {
-    if (this.refs <= 0) throw new KernelBug('vb2-dc: put of a freed buffer');
-    if (--this.refs > 0) return;
+  /** Frees the DMA buffer after the last put (vb2_dc_put). */
+  protected free(): void {
     dmaFreeAttrs(this.dev, this.buf);
   }
 
@@ -79,8 +66,7 @@ class DcBuf implements Vb2Mem {
     const { pfns, memType } = dmaMmapAttrs(this.dev, this.buf, pgoff, vma.length);
     vma.memType = memType;
     remapRuns(vma, pfns);
-    vma.vmOps = { open: () => this.get(), close: () => this.put() };
-    this.get();
+    this.holdForVma(vma);
   }
 
   /** Maps the whole buffer from its start, for V4L2's mmap (vb2_dc_mmap). */

@@ -9,6 +9,7 @@ import {
 } from '../../dmabuf/index.ts';
 import type { VmArea } from '../../fs/index.ts';
 import { KernelBug, kerr } from '../../lib/index.ts';
+import type { Mm } from '../../mm/index.ts';
 
 /**
  * One plane's memory that the queue allocated for V4L2_MEMORY_MMAP (the
@@ -40,6 +41,74 @@ export interface Vb2Mem {
    * (the memcpy of vb2's read() emulator); EINVAL without a kernel mapping.
    */
   copyOut(off: number, dst: Uint8Array): void;
+}
+
+/**
+ * The reference count every allocator's plane memory keeps (the refcount
+ * of vb2_vmalloc_buf / vb2_dc_buf / vb2_dma_sg_buf): the queue holds the
+ * first reference, each user mapping and exported dma-buf one more, and
+ * the last put frees the memory through `free`.
+ */
+export abstract class Vb2RefcountedMem {
+  /** Allocator name for messages ('vb2-dc', ...). */
+  protected readonly who: string;
+  private refs = 1;
+
+  constructor(who: string) {
+    this.who = who;
+  }
+
+  /** Users of the memory, the queue included (vb2 num_users). */
+  get numUsers(): number {
+    return this.refs;
+  }
+
+  /** Takes a reference (refcount_inc of the buffer). */
+  get(): void {
+    if (this.refs <= 0) throw new KernelBug(`${this.who}: reference to a freed buffer`);
+    this.refs++;
+  }
+
+  /** Drops a reference; the last frees the memory (vb2 put). */
+  put(): void {
+    if (this.refs <= 0) throw new KernelBug(`${this.who}: put of a freed buffer`);
+    if (--this.refs > 0) return;
+    this.free();
+  }
+
+  /**
+   * Makes a just-populated user mapping hold a reference for as long as it
+   * or any copy of it exists (vb2_common_vm_ops open/close).
+   */
+  protected holdForVma(vma: VmArea): void {
+    vma.vmOps = { open: () => this.get(), close: () => this.put() };
+    this.get();
+  }
+
+  /** Frees the memory once the last reference is gone. */
+  protected abstract free(): void;
+}
+
+/**
+ * Allocates `n` zeroed order-0 pages anywhere, highmem first (the page loop
+ * of vmalloc_user and vb2_dma_sg_alloc_compacted). On failure frees what
+ * it got and rethrows.
+ */
+export function allocPlanePages(mm: Mm, n: number): Uint32Array {
+  const pages = new Uint32Array(n);
+  let got = 0;
+  try {
+    for (; got < n; got++) pages[got] = mm.pages.allocPages(0, { highmem: true, zero: true });
+  } catch (e) {
+    freePlanePages(mm, pages.subarray(0, got));
+    throw e;
+  }
+  return pages;
+}
+
+/** Frees pages from allocPlanePages (the __free_page loop of the allocators' put). */
+export function freePlanePages(mm: Mm, pages: Uint32Array): void {
+  for (let i = 0; i < pages.length; i++) mm.pages.freePages(pages[i]!, 0);
 }
 
 /**

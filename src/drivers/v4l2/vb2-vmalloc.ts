@@ -3,7 +3,7 @@ import { exportDmaBuf, vmap as dmaBufVmap, vunmap as dmaBufVunmap, type DmaBuf, 
 import type { VmArea } from '../../fs/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../../lib/index.ts';
 import type { Mm } from '../../mm/index.ts';
-import { checkDmabufSize, Vb2ImportedDmabuf, type Vb2Mem, type Vb2MemOps } from './vb2-memops.ts';
+import { allocPlanePages, checkDmabufSize, freePlanePages, Vb2ImportedDmabuf, Vb2RefcountedMem, type Vb2Mem, type Vb2MemOps } from './vb2-memops.ts';
 
 /** exp_name of buffers exported from vmalloc planes (KBUILD_MODNAME of videobuf2-vmalloc). */
 export const VB2_VMALLOC_EXP_NAME = 'videobuf2_vmalloc';
@@ -14,47 +14,31 @@ export const VB2_VMALLOC_EXP_NAME = 'videobuf2_vmalloc';
  * with one cacheable vmap. No device ever reaches it by DMA here; the
  * driver writes frames with the CPU.
  */
-class VmallocBuf implements Vb2Mem {
+class VmallocBuf extends Vb2RefcountedMem implements Vb2Mem {
   readonly size: number;
   readonly pages: Uint32Array;
   private readonly mm: Mm;
   private readonly dbs: DmaBufSystem;
   private va: number;
-  private refs = 1;
 
   constructor(mm: Mm, dbs: DmaBufSystem, size: number) {
+    super('vb2-vmalloc');
     this.mm = mm;
     this.dbs = dbs;
     this.size = size;
-    const n = Math.ceil(size / PAGE_SIZE);
-    this.pages = new Uint32Array(n);
-    let got = 0;
+    this.pages = allocPlanePages(mm, Math.ceil(size / PAGE_SIZE));
     try {
-      for (; got < n; got++) this.pages[got] = mm.pages.allocPages(0, { highmem: true, zero: true });
       this.va = mm.kas.vmap(this.pages, 'wb');
     } catch (e) {
-      for (let i = 0; i < got; i++) mm.pages.freePages(this.pages[i]!, 0);
+      freePlanePages(mm, this.pages);
       throw e;
     }
   }
 
-  /** Users of the memory (vb2_vmalloc_num_users). */
-  get numUsers(): number {
-    return this.refs;
-  }
-
-  /** Takes a reference (refcount_inc of the buffer). */
-  get(): void {
-    if (this.refs <= 0) throw new KernelBug('vb2-vmalloc: reference to a freed buffer');
-    this.refs++;
-  }
-
-  /** Drops a reference; the last unmaps and frees the pages (vb2_vmalloc_put). */
-  put(): void {
-    if (this.refs <= 0) throw new KernelBug('vb2-vmalloc: put of a freed buffer');
-    if (--this.refs > 0) return;
+  /** Unmaps and frees the pages after the last put (vb2_vmalloc_put). */
+  protected free(): void {
     this.mm.kas.vunmap(this.va);
-    for (let i = 0; i < this.pages.length; i++) this.mm.pages.freePages(this.pages[i]!, 0);
+    freePlanePages(this.mm, this.pages);
   }
 
   /**
@@ -66,8 +50,7 @@ class VmallocBuf implements Vb2Mem {
     if (vma.pages > this.pages.length) throw kerr('EINVAL', `vb2-vmalloc: mapping of ${vma.pages} pages of a ${this.pages.length}-page buffer`);
     vma.memType = 'wb';
     for (let i = 0; i < vma.pages; i++) vma.insertPage(vma.start + i * PAGE_SIZE, this.pages[i]!);
-    vma.vmOps = { open: () => this.get(), close: () => this.put() };
-    this.get();
+    this.holdForVma(vma);
   }
 
   /** Exports the plane as a new dma-buf holding a reference (vb2_vmalloc_get_dmabuf). */
