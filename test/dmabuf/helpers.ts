@@ -15,7 +15,7 @@ import { DmaFault, Soc, type Translator } from '../../src/hw/index.ts';
 import { KernelError, MiB, PAGE_SIZE, SyscallError, kerr } from '../../src/lib/index.ts';
 import { bootMm, type Mm } from '../../src/mm/index.ts';
 import { createProcSystem, spawnProcess, type ProcKernel, type Process, type Sys } from '../../src/proc/index.ts';
-import { DMA_HEAP_IOCTL_ALLOC, O_CLOEXEC, O_RDWR, S_IFREG } from '../../src/uapi/index.ts';
+import { DMA_HEAP_IOCTL_ALLOC, MAP_SHARED, O_CLOEXEC, O_RDWR, S_IFREG } from '../../src/uapi/index.ts';
 
 /**
  * A small IOMMU for tests: IOVAs handed out upwards from 0x1000_0000, a
@@ -129,6 +129,23 @@ export function procMmSystem(): TestSystem {
   const k = createProcSystem({ soc: s.soc, mm: s.mm });
   const dbs = createDmaBufSystem({ vfs: k.vfs, soc: s.soc });
   return { ...s, k, dbs };
+}
+
+/**
+ * fdinfo's `count` of dma-buf `fd` (the dmabuf_fdinfo_count row): as it
+ * is, after a dup, after also mapping `size` bytes with `prot`, and after
+ * unmapping and closing the dup again.
+ */
+export async function fdinfoCountsAcrossDupAndMmap(sys: Sys, fd: number, size: number, prot: number): Promise<string[]> {
+  const counts = [(await fdinfo(sys, fd)).count!];
+  const dup = await sys.dup(fd);
+  counts.push((await fdinfo(sys, fd)).count!);
+  const p = await sys.mmap(0, size, prot, MAP_SHARED, fd, 0);
+  counts.push((await fdinfo(sys, fd)).count!);
+  await sys.munmap(p, size);
+  await sys.close(dup);
+  counts.push((await fdinfo(sys, fd)).count!);
+  return counts;
 }
 
 /** Runs a program to completion; rethrows what it threw (assertions) and returns its status. */
