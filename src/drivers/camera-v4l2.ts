@@ -9,6 +9,7 @@ import {
   V4L2_CAP_EXT_PIX_FORMAT,
   V4L2_CAP_STREAMING,
   V4L2_CAP_VIDEO_CAPTURE,
+  V4L2_PIX_FMT_XBGR32,
   type V4l2Capability,
   type V4l2Format,
   type V4l2PixFormat,
@@ -16,7 +17,7 @@ import {
 import { dmaWriteSg, sgPlaneForDevice, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
 import { TestPattern } from './test-pattern.ts';
-import { completeFrame, FrameGenerator, VB2_DMABUF, VB2_MMAP, VB2_USERPTR, Vb2Queue, videoRegisterDevice, yuyvPixFormat, type Vb2Buffer, type VideoDevice } from './v4l2/index.ts';
+import { completeFrame, FrameGenerator, VB2_DMABUF, VB2_MMAP, VB2_USERPTR, Vb2Queue, videoRegisterDevice, framePixFormat, type Vb2Buffer, type VideoDevice } from './v4l2/index.ts';
 
 /** What registerCamera takes. */
 export interface CameraOptions {
@@ -75,7 +76,7 @@ export class CameraDevice {
     this.frames = new FrameGenerator('camera', opts.clock, Math.round(1e9 / fps), (vb, n) => this.produce(vb, n));
     this.busInfo = `platform:${opts.device.name}`;
     this.fmt = frameFormat(opts.width ?? 640, opts.height ?? 480, 'YUYV');
-    this.pix = yuyvPixFormat(this.fmt);
+    this.pix = framePixFormat(this.fmt);
     this.pattern = new TestPattern(this.fmt, this.seed);
     this.frame = new Uint8Array(this.fmt.size);
     this.queue = new Vb2Queue({
@@ -132,7 +133,12 @@ export class CameraDevice {
     return this.pattern.frame(n);
   }
 
-  /** Sets the format: even width, sizes clamped, always YUYV; EBUSY while buffers exist (s_fmt_vid_cap). */
+  /**
+   * Sets the format: even width, sizes clamped, YUYV from the sensor or
+   * XRGB8888 from its RGB output path (any other pixelformat is corrected
+   * to YUYV, as V4L2 corrects rather than refuses); EBUSY while buffers
+   * exist (s_fmt_vid_cap).
+   */
   private sFmt(f: V4l2Format): void {
     const req = f.fmt?.pix;
     if (!req) throw kerr('EFAULT', 'S_FMT: no pix format');
@@ -142,8 +148,8 @@ export class CameraDevice {
     }
     const w = Math.min(MAX_WIDTH, Math.max(MIN_DIM, (req.width >>> 0) & ~1));
     const h = Math.min(MAX_HEIGHT, Math.max(MIN_DIM, req.height >>> 0));
-    this.fmt = frameFormat(w, h, 'YUYV');
-    this.pix = yuyvPixFormat(this.fmt);
+    this.fmt = frameFormat(w, h, req.pixelformat === V4L2_PIX_FMT_XBGR32 ? 'XR24' : 'YUYV');
+    this.pix = framePixFormat(this.fmt);
     this.pattern = new TestPattern(this.fmt, this.seed);
     this.frame = new Uint8Array(this.fmt.size);
     f.fmt = { pix: { ...this.pix } };

@@ -1,6 +1,6 @@
 import type { Clock, Timer } from '../../hw/index.ts';
 import { KernelBug } from '../../lib/index.ts';
-import { V4L2_COLORSPACE_SRGB, V4L2_FIELD_NONE, V4L2_PIX_FMT_YUYV, type V4l2PixFormat } from '../../uapi/index.ts';
+import { V4L2_COLORSPACE_SRGB, V4L2_FIELD_NONE, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV, type V4l2PixFormat } from '../../uapi/index.ts';
 import type { FrameFormat } from '../pixel-format.ts';
 import type { Vb2Buffer, Vb2Queue } from './vb2-queue.ts';
 
@@ -23,6 +23,7 @@ export class FrameGenerator {
   private job: Promise<void> | null = null;
   private running = false;
   private sequence = 0;
+  private startNs = 0;
 
   constructor(name: string, clock: Clock, periodNs: number, produce: (vb: Vb2Buffer | undefined, n: number) => Promise<void>) {
     this.name = name;
@@ -36,7 +37,8 @@ export class FrameGenerator {
     if (this.running) throw new KernelBug(`${this.name}: frame thread already running`);
     this.running = true;
     this.sequence = 0;
-    this.timer = this.clock.after(this.periodNs, () => this.tick());
+    this.startNs = this.clock.now;
+    this.timer = this.clock.at(this.startNs + this.periodNs, () => this.tick());
   }
 
   /** Stops the thread and gives every queued buffer back as failed (stop_streaming). */
@@ -48,13 +50,21 @@ export class FrameGenerator {
     while (this.active.length > 0) queue.bufferDone(this.active.shift()!, 'error');
   }
 
+  /**
+   * One frame period: the sensor's frames come on a fixed cadence from
+   * STREAMON, however long each frame's DMA takes; a frame that arrives
+   * while the previous one is still being written finds no buffer.
+   */
   private tick(): void {
-    this.timer = null;
     if (!this.running) return;
     const n = this.sequence++;
+    this.timer = this.clock.at(this.startNs + (n + 2) * this.periodNs, () => this.tick());
+    if (this.job) {
+      void this.produce(undefined, n);
+      return;
+    }
     this.job = this.clock.spawn(() => this.produce(this.active.shift(), n)).finally(() => {
       this.job = null;
-      if (this.running) this.timer = this.clock.after(this.periodNs, () => this.tick());
     });
     // a failed frame is kept and rethrown by the clock; the chain itself must not reject unobserved
     this.job.catch(() => undefined);
@@ -70,12 +80,30 @@ export function completeFrame(queue: Vb2Queue, vb: Vb2Buffer, ok: boolean, size:
   queue.bufferDone(vb, ok ? 'done' : 'error');
 }
 
+const V4L2_FOURCC: Record<FrameFormat['fourcc'], number> = { YUYV: V4L2_PIX_FMT_YUYV, XR24: V4L2_PIX_FMT_XBGR32, NV12: V4L2_PIX_FMT_NV12 };
+
+/** The V4L2 pixelformat of a frame layout, and back (the drivers' format tables). */
+export function v4l2PixelFormat(fourcc: FrameFormat['fourcc']): number {
+  return V4L2_FOURCC[fourcc];
+}
+
+/** The frame layout name of a V4L2 pixelformat, or null when no driver here produces it. */
+export function frameFourcc(pixelformat: number): FrameFormat['fourcc'] | null {
+  for (const [k, v] of Object.entries(V4L2_FOURCC)) if (v === pixelformat) return k as FrameFormat['fourcc'];
+  return null;
+}
+
 /** The V4L2 description of a progressive YUYV frame format (v4l2_pix_format). */
 export function yuyvPixFormat(fmt: FrameFormat): V4l2PixFormat {
+  return framePixFormat(fmt);
+}
+
+/** The V4L2 description of a progressive frame of any layout here (v4l2_pix_format, as v4l2_fill_pixfmt fills it). */
+export function framePixFormat(fmt: FrameFormat): V4l2PixFormat {
   return {
     width: fmt.width,
     height: fmt.height,
-    pixelformat: V4L2_PIX_FMT_YUYV,
+    pixelformat: V4L2_FOURCC[fmt.fourcc],
     field: V4L2_FIELD_NONE,
     bytesperline: fmt.stride,
     sizeimage: fmt.size,
