@@ -180,6 +180,8 @@ export class KmsDisplay {
   lastActivity = 0;
   /** Flips that completed, and flips whose framebuffer went away before they took effect. */
   readonly stats = { flips: 0, cancelledFlips: 0, scanouts: 0 };
+  /** Called with each completed scanout (the bytes are the engine's, valid during the call): the hook scenario checks use. */
+  onScanout: ((shot: KmsScanout) => void) | null = null;
   private last: KmsScanout | null = null;
   private timer: Timer | null = null;
   private scanning: Promise<void> | null = null;
@@ -247,6 +249,7 @@ export class KmsDisplay {
         const bytes = await this.engine.scanout(sgt);
         this.stats.scanouts++;
         this.last = { bytes, fbId: fb.id, vblank, time };
+        this.onScanout?.(this.last);
       });
       this.scanning = job.finally(() => {
         this.scanning = null;

@@ -54,6 +54,10 @@ export class SgBuf extends Vb2RefcountedMem implements Vb2Mem {
     try {
       this.sgt = sgAllocTableFromPages(this.pages, 0, n * PAGE_SIZE, dev.maxSegmentSize);
       dmaMapSgtable(dev, this.sgt, dir);
+      // The buffer starts as the CPU's: the map cleaned the zeroed pages, and vb2's
+      // prepare (QBUF) hands it to the device. Without this, userspace filling an
+      // OUTPUT buffer before its first QBUF would look like a write behind the device's back.
+      dmaSyncSgForCpu(dev, this.sgt, dir);
     } catch (e) {
       freePlanePages(mm, this.pages);
       throw e;
