@@ -4,7 +4,7 @@ import { iommuAttachDevice, iommuDevice, iommuDomainAlloc, SmmuDriver, type Iomm
 import { MiB } from '../lib/index.ts';
 import { bootMm, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
 import { addCmaHeap, addSystemHeap, createDmaBufSystem, registerUdmabuf, type DmaBufSystem } from '../dmabuf/index.ts';
-import { registerCamera, registerGpu, registerIsp, registerJpeg, registerKmsDisplay, registerVgem, registerVivid, type DrmDevice, type KmsDisplay } from '../drivers/index.ts';
+import { registerCamera, registerGpu, registerIsp, registerJpeg, registerKmsDisplay, registerPcmPlayback, registerVgem, registerVideoDecoder, registerVivid, type DrmDevice, type KmsDisplay, type PcmDevice } from '../drivers/index.ts';
 import { createProcSystem, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
 
@@ -19,6 +19,8 @@ export interface BootOptions {
   prefetchProbability?: number;
   /** The display's KMS mode (default 1920x1080 at 60 Hz). */
   kmsMode?: { width: number; height: number };
+  /** The platform camera's frame rate (default 30). */
+  cameraFps?: number;
 }
 
 /** A booted system: the SoC and the kernel layers on it. */
@@ -42,6 +44,8 @@ export interface System {
   kms: { dev: DrmDevice; kms: KmsDisplay } | null;
   /** The DRM render driver of the platform's first GPU (/dev/dri/card2), if it has one. */
   gpu: DrmDevice | null;
+  /** The ALSA playback PCM of the platform's first audio block (/dev/snd/pcmC0D0p), if it has one. */
+  pcm: PcmDevice | null;
 }
 
 /** Bytes of lowmem when the platform does not say: all of the first bank, at most 760 MiB (ARM's default split). */
@@ -149,9 +153,13 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
   const cameraDev = p.devices.find((d) => d.kind === 'camera');
   const ispDev = p.devices.find((d) => d.kind === 'isp');
   const jpegDev = p.devices.find((d) => d.kind === 'jpeg');
-  if (cameraDev) registerCamera({ ...mediaCommon, device: devices.get(cameraDev.name)!, nr: 8, seed: opts.seed });
+  const videoDev = p.devices.find((d) => d.kind === 'video');
+  if (cameraDev) registerCamera({ ...mediaCommon, device: devices.get(cameraDev.name)!, nr: 8, seed: opts.seed, fps: opts.cameraFps });
   if (ispDev) registerIsp({ ...mediaCommon, device: devices.get(ispDev.name)!, nr: 9 });
   if (jpegDev) registerJpeg({ ...mediaCommon, device: devices.get(jpegDev.name)!, nr: 10 });
+  if (videoDev) registerVideoDecoder({ ...mediaCommon, device: devices.get(videoDev.name)!, nr: 12 });
+  const audioDev = p.devices.find((d) => d.kind === 'audio');
+  const pcm = audioDev ? registerPcmPlayback({ vfs: proc.vfs, clock: soc.clock, device: devices.get(audioDev.name)!, card: 0, dev: 0 }) : null;
   registerVivid({
     vfs: proc.vfs,
     dbs: dmabuf,
@@ -160,5 +168,5 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
     seed: opts.seed,
     instances: [{ allocator: 'vmalloc' }, { allocator: 'dma-contig', device: virtualDevice('vivid', 32) }],
   });
-  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc, dmabuf, smmus, smmuDriver, domains, kms, gpu };
+  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc, dmabuf, smmus, smmuDriver, domains, kms, gpu, pcm };
 }

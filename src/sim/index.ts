@@ -14,5 +14,6 @@ export { parseSize, parseBandwidth } from './units-schema.ts';
 export * from './boot.ts';
 export * from './scenario.ts';
 export * from './run.ts';
+export * from './run-processes.ts';
 export * from './run-result.ts';
 export * from './exec.ts';

@@ -11,6 +11,7 @@ import { bootSystem, type System } from './boot.ts';
 import type { PlatformSpec } from './platform.ts';
 import { percentile, type RunObserver, type RunResult } from './run-result.ts';
 import { checkScenarioOnPlatform, type LoadedScenario } from './scenario.ts';
+import { runProcessScenario } from './run-processes.ts';
 
 /** Options of one run; each overrides the scenario's own value. */
 export interface RunOptions {
@@ -48,8 +49,10 @@ interface SharedBuffer {
  * for byte against what the sensor produced.
  */
 export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunOptions = {}, boot: (p: PlatformSpec, seed: number, pressure: number) => System = defaultBoot): Promise<RunResult & { trace?: Tracer }> {
+  if (s.spec.processes) return runProcessScenario(s, p, opts);
   checkScenarioOnPlatform(s, p);
   const spec = s.spec;
+  const pipeline = spec.pipeline!;
   const seed = opts.seed ?? spec.seed;
   const frames = opts.frames ?? spec.frames;
   const wall0 = performance.now();
@@ -58,12 +61,12 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   const tracer = opts.trace ? soc.startTrace() : null;
   if (tracer) traceFences(soc.clock, tracer);
   opts.observer?.booted(sys, Math.round(1e9 / spec.fps));
-  const cam = devices.get(spec.pipeline[0]!.device)!;
-  const disp = devices.get(spec.pipeline[spec.pipeline.length - 1]!.device)!;
+  const cam = devices.get(pipeline[0]!.device)!;
+  const disp = devices.get(pipeline[pipeline.length - 1]!.device)!;
   const fmt = frameFormat(spec.format.width, spec.format.height, spec.format.fourcc);
   const cache0 = { ...soc.cache.stats };
   const capture = new CaptureEngine(cam, fmt, seed);
-  capture.overrun = spec.pipeline[0]!.overrun;
+  capture.overrun = pipeline[0]!.overrun;
   const camDomain = sys.domains.get(cam.name);
   if (spec.faultHandler === 'map-scratch' && camDomain) {
     // A handler that papers over a stray DMA: a scratch page at the faulting
@@ -88,7 +91,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   let cpuBytes = 0;
   let scanoutAttached = !late;
   let unshown = 0;
-  const overlays = spec.pipeline.filter((st) => st.role === 'overlay');
+  const overlays = pipeline.filter((st) => st.role === 'overlay');
   if (overlays.length > 0) for (const b of pool) b.vaddr = await vmap(b.dmabuf);
   const overlayLine = new Uint8Array(fmt.stride);
   /** The byte the CPU overlay `k` draws on frame n. */

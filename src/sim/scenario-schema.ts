@@ -16,6 +16,44 @@ const stage = z.strictObject({
   overrun: z.number().int().min(0).max(1 << 24).default(0),
 });
 
+/** What a process of a process pipeline does; see src/sim/stages/. */
+export const STAGE_KINDS = ['capture', 'decode', 'convert', 'compose', 'cpu', 'display', 'encode', 'jpeg-decode', 'audio'] as const;
+
+/**
+ * One process of a process pipeline: a program that drives its device
+ * through the device's ioctls, takes frames (dma-buf fds) from the process
+ * before it over a Unix socket and passes its own on to the next.
+ */
+const processStage = z.strictObject({
+  /** The process name (comm), for ps, traces and the report. */
+  name,
+  stage: z.enum(STAGE_KINDS),
+  /**
+   * Where its output buffers come from: 'auto' picks the dma-heap the next
+   * stage's device needs (a CMA heap for a device without an IOMMU that
+   * needs contiguous memory, else the system heap); or a heap name under
+   * /dev/dma_heap; or 'driver' for the device's own MMAP buffers exported with EXPBUF.
+   */
+  heap: z.string().regex(/^[a-z0-9_-]+$/i).default('auto'),
+  /** Output buffers it circulates (default: the scenario's `buffers`). */
+  buffers: z.number().int().min(2).max(32).optional(),
+  /** capture: the sensor output (YUYV or XR24); convert: the output format. */
+  fourcc: z.enum(['XR24', 'YUYV', 'NV12']).optional(),
+  /** convert: downscale by 1 or 2. */
+  scale: z.union([z.literal(1), z.literal(2)]).default(1),
+  /** cpu: bracket the CPU's access with DMA_BUF_IOCTL_SYNC, as a correct user does. */
+  sync: z.boolean().default(true),
+  /** cpu: lines at the top of the frame it draws over (0: it only reads and checks the frame). */
+  rows: z.number().int().min(0).max(4096).default(0),
+  /** decode: frames between I-frames of the stream. */
+  gop: z.number().int().min(1).max(1000).default(30),
+  /** audio: sample rate, channels and the ring's period size and periods. */
+  rate: z.number().int().min(8000).max(48000).default(48000),
+  channels: z.number().int().min(1).max(2).default(2),
+  periodFrames: z.number().int().min(16).max(65536).default(1024),
+  periods: z.number().int().min(2).max(64).default(4),
+});
+
 /** The schema of a scenario file. */
 export const scenarioSchema = z.strictObject({
   name,
@@ -34,7 +72,12 @@ export const scenarioSchema = z.strictObject({
     .prefault({ width: 1280, height: 720 }),
   /** Buffers circulating between the stages. */
   buffers: z.number().int().min(2).max(32).default(3),
-  pipeline: z.array(stage).min(2),
+  /** A kernel-level pipeline: devices sharing buffers without processes (see run.ts). */
+  pipeline: z.array(stage).min(2).optional(),
+  /** A process pipeline: one process per stage, buffers passed as fds over Unix sockets (see run-processes.ts). */
+  processes: z.array(processStage).min(1).optional(),
+  /** Kills a process (SIGKILL) once the last stage has consumed this many frames: a crash mid-stream. */
+  kill: z.strictObject({ process: name, afterFrames: z.number().int().min(1) }).optional(),
   /**
    * What the capture device's IOMMU fault handler does: 'none' leaves the
    * SMMU to warn and terminate the transaction; 'map-scratch' maps a scratch
@@ -55,3 +98,5 @@ export const scenarioSchema = z.strictObject({
 });
 
 export type ScenarioSpec = z.output<typeof scenarioSchema>;
+export type ProcessStageSpec = z.output<typeof processStage>;
+export type StageKind = (typeof STAGE_KINDS)[number];

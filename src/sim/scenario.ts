@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { scenarioSchema, type ScenarioSpec } from './scenario-schema.ts';
 import { resolveInputFile, type PlatformSpec } from './platform.ts';
-import { errorAt, parseYaml, validate } from './yaml-input.ts';
+import { errorAt, parseYaml, validate, type YamlInput } from './yaml-input.ts';
+import { planFormats, STAGE_DEVICE_KIND, StagePlanError } from './stages/plan.ts';
 
 export type { ScenarioSpec } from './scenario-schema.ts';
 
@@ -23,6 +24,14 @@ export function loadScenario(nameOrPath: string): LoadedScenario {
 export function parseScenario(file: string, text: string): ScenarioSpec {
   const input = parseYaml(file, text);
   const spec = validate(input, scenarioSchema);
+  if (spec.format.fourcc === 'YUYV' && spec.format.width % 2 !== 0) throw errorAt(input, ['format', 'width'], 'YUYV needs an even width');
+  if (spec.pipeline && spec.processes) throw errorAt(input, ['processes'], 'a scenario has either a kernel-level `pipeline` or `processes`, not both');
+  if (spec.processes) {
+    checkProcessPipeline(input, spec);
+    return spec;
+  }
+  if (!spec.pipeline) throw errorAt(input, [], 'a scenario needs a `pipeline` or `processes`');
+  if (spec.kill) throw errorAt(input, ['kill'], '`kill` needs a process pipeline (`processes`)');
   const roles = spec.pipeline.map((s) => s.role);
   if (roles[0] !== 'capture') throw errorAt(input, ['pipeline', 0, 'role'], `a pipeline starts with a capture stage, not '${roles[0]}'`);
   if (roles[roles.length - 1] !== 'scanout') throw errorAt(input, ['pipeline', roles.length - 1, 'role'], `a pipeline ends with a scanout stage`);
@@ -32,15 +41,41 @@ export function parseScenario(file: string, text: string): ScenarioSpec {
   spec.pipeline.forEach((st, i) => {
     if (st.role === 'overlay' && st.rows > spec.format.height) throw errorAt(input, ['pipeline', i, 'rows'], `exceeds the frame height ${spec.format.height}`);
   });
-  if (spec.format.fourcc === 'YUYV' && spec.format.width % 2 !== 0) throw errorAt(input, ['format', 'width'], 'YUYV needs an even width');
   return spec;
+}
+
+/** Checks a process pipeline's shape and that each stage can take the frames the one before it gives. */
+function checkProcessPipeline(input: YamlInput, spec: ScenarioSpec): void {
+  const stages = spec.processes!;
+  const names = new Set<string>();
+  stages.forEach((st, i) => {
+    if (names.has(st.name)) throw errorAt(input, ['processes', i, 'name'], `two processes are named '${st.name}'`);
+    names.add(st.name);
+  });
+  if (spec.kill && !names.has(spec.kill.process)) throw errorAt(input, ['kill', 'process'], `no process is named '${spec.kill.process}'`);
+  try {
+    planFormats(spec);
+  } catch (e) {
+    if (e instanceof StagePlanError) throw errorAt(input, ['processes', e.index, e.field], e.message);
+    throw e;
+  }
 }
 
 /** Checks that every device a scenario names exists on the platform and can do its job there. */
 export function checkScenarioOnPlatform(s: LoadedScenario, p: PlatformSpec): void {
   const input = parseYaml(s.file, s.text);
+  if (s.spec.processes) {
+    s.spec.processes.forEach((st, i) => {
+      const kind = STAGE_DEVICE_KIND[st.stage];
+      if (kind && !p.devices.some((d) => d.kind === kind)) throw errorAt(input, ['processes', i, 'stage'], `platform '${p.name}' has no ${kind} device for a ${st.stage} stage`);
+      if (st.heap !== 'auto' && st.heap !== 'driver' && st.heap !== 'system' && !p.cma.areas.some((a) => a.name === st.heap) && !(st.heap === 'reserved' && p.cma.default)) {
+        throw errorAt(input, ['processes', i, 'heap'], `no dma-heap '${st.heap}' on '${p.name}' (have: system${p.cma.default ? ', reserved' : ''}${p.cma.areas.map((a) => `, ${a.name}`).join('')}, or driver)`);
+      }
+    });
+    return;
+  }
   const devices = new Map(p.devices.map((d) => [d.name, d]));
-  s.spec.pipeline.forEach((st, i) => {
+  s.spec.pipeline!.forEach((st, i) => {
     if (st.role === 'overlay') {
       if (st.device !== 'cpu') throw errorAt(input, ['pipeline', i, 'device'], `an overlay stage runs on the cpu`);
       return;

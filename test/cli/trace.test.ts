@@ -20,16 +20,19 @@ describe('unimem run --trace', () => {
       if (e.ph === 'X') expect(e.dur).toBeGreaterThanOrEqual(0);
     }
     const names = t.traceEvents.filter((e: { ph: string }) => e.ph === 'M').map((e: { args: { name: string } }) => e.args.name);
-    expect(names).toEqual(expect.arrayContaining(['hardware', 'camera', 'display', 'cpu cache', 'frames']));
-    const captures = t.traceEvents.filter((e: { name: string }) => /^capture frame \d+$/.test(e.name));
+    // Hardware lanes, and one lane per process: the session and the two stage processes it forked.
+    expect(names).toEqual(expect.arrayContaining(['hardware', 'camera', 'display', 'cpu cache', 'smmu0', 'frames', 'session']));
+    const captures = t.traceEvents.filter((e: { name: string }) => /^camera frame \d+$/.test(e.name));
     expect(captures).toHaveLength(4);
     const frames = t.traceEvents.filter((e: { cat: string }) => e.cat === 'frame');
     expect(frames).toHaveLength(4);
-    // The three frame buffers come from the display's CMA area.
+    // The processes' ioctls are on their lanes.
+    expect(t.traceEvents.filter((e: { cat: string; name: string }) => e.cat === 'syscall' && e.name === 'ioctl').length).toBeGreaterThan(8);
+    // The camera process's four frame buffers come from the display's CMA heap.
     const cma = t.traceEvents.filter((e: { cat: string }) => e.cat === 'cma');
-    expect(cma.map((e: { name: string }) => e.name)).toEqual(['cma_alloc 900 pages', 'cma_alloc 900 pages', 'cma_alloc 900 pages']);
-    // Simulated time: frame n is captured at n/60 s.
-    expect(captures[3].ts).toBeCloseTo((3 * 1e6) / 60, 0);
+    expect(cma.map((e: { name: string }) => e.name)).toEqual(Array(4).fill('cma_alloc 900 pages'));
+    // Simulated time: the sensor gives frame n at (n+1)/60 s after STREAMON, on a fixed cadence.
+    expect(captures[3].ts - captures[0].ts).toBeCloseTo((3 * 1e6) / 60, 0);
   });
 });
 

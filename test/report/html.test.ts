@@ -27,25 +27,26 @@ describe('ReportCollector', () => {
     const period = Math.round(1e9 / 60);
     expect(s.intervalNs).toBe(period);
     expect(s.t[0]).toBe(0);
-    expect(s.t[s.t.length - 1]).toBe(r.simTimeNs);
+    // The snapshot is taken once the last frame is shown, before the processes tear down.
+    expect(s.t[s.t.length - 1]).toBeLessThanOrEqual(r.simTimeNs);
     for (let i = 1; i < s.t.length; i++) expect(s.t[i]!).toBeGreaterThan(s.t[i - 1]!);
     // Every byte the camera wrote is in its counter by the end: FRAMES frames of 1280x720 XR24.
     const cam = s.masters.indexOf('camera');
     expect(s.masterBytes[cam]![s.t.length - 1]).toBe(FRAMES * 1280 * 720 * 4);
     expect(s.masterBytes[cam]![0]).toBe(0);
-    // CMA use: nothing at boot, the three frame buffers in the display's area afterwards.
+    // CMA use: nothing at boot, the camera process's four frame buffers in the display's area afterwards.
     const disp = s.cmaAreas.indexOf('display');
     const bufBytes = Math.ceil((1280 * 720 * 4) / 4096) * 4096;
     expect(s.cmaUsedBytes[disp]![0]).toBe(0);
-    expect(s.cmaUsedBytes[disp]![s.t.length - 1]).toBe(3 * bufBytes);
+    expect(s.cmaUsedBytes[disp]![s.t.length - 1]).toBe(4 * bufBytes);
     expect(cap.frames.map((f) => f.frame)).toEqual([0, 1, 2, 3, 4, 5]);
     for (const f of cap.frames) expect(f.shownAtNs - f.capturedAtNs).toBeGreaterThan(0);
 
     // Memory map: each frame buffer is one run of its own inside the display's CMA area.
     const area = cap.memory.cma.find((a) => a.name === 'display')!;
-    expect(area.usedBytes).toBe(3 * bufBytes);
+    expect(area.usedBytes).toBe(4 * bufBytes);
     const bufRegions = cap.memory.regions.filter((g) => g.owner.startsWith('dma-buf'));
-    expect(bufRegions).toHaveLength(3);
+    expect(bufRegions).toHaveLength(4);
     for (const g of bufRegions) {
       expect(g.size).toBe(bufBytes);
       expect(g.base).toBeGreaterThanOrEqual(area.base);
@@ -56,19 +57,15 @@ describe('ReportCollector', () => {
       expect(cap.memory.regions[i]!.base).toBeGreaterThanOrEqual(a.base + a.size);
     }
 
-    // IOVA: the camera (behind the SMMU) has the three buffers mapped; the display has no domain.
-    const camIova = cap.iova.find((v) => v.device === 'camera')!;
-    expect(camIova.ranges.filter((x) => x.owner.startsWith('dma-buf'))).toHaveLength(3);
-    for (const x of camIova.ranges) expect(x.size).toBeGreaterThanOrEqual(bufBytes);
+    // IOVA: the display has no domain; vb2 maps an imported buffer for the camera only while it is queued.
     expect(cap.iova.find((v) => v.device === 'display')).toBeUndefined();
 
-    // Buffer graph: three buffers, each attached to and mapped by both devices.
-    expect(cap.buffers).toHaveLength(3);
+    // Buffer graph: four buffers from the display's CMA heap, each attached to and mapped by the display.
+    expect(cap.buffers).toHaveLength(4);
     for (const b of cap.buffers) {
-      expect(b.exporter).toBe('scenario');
-      expect(b.attachments.map((a) => a.device).sort()).toEqual(['camera', 'display']);
-      for (const a of b.attachments) expect(a.mapped).toHaveLength(1);
-      expect(b.holders).toEqual([]);
+      expect(b.exporter).toBe('display');
+      expect(b.attachments.map((a) => a.device)).toContain('display');
+      for (const a of b.attachments.filter((x) => x.device === 'display')) expect(a.mapped).toHaveLength(1);
     }
   });
 

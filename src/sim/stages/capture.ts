@@ -1,0 +1,44 @@
+import type { Sys } from '../../proc/index.ts';
+import { O_NONBLOCK, O_RDWR, V4L2_BUF_FLAG_ERROR, V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP, V4L2_MEMORY_DMABUF, V4L2_MEMORY_MMAP, VIDIOC_STREAMOFF } from '../../uapi/index.ts';
+import { Downstream, waitReadable } from './link.ts';
+import type { StageContext } from './stage.ts';
+import { dequeueBuffer, exportBuffer, heapAllocate, queueBuffer, requestBuffers, setFormat, streamOn, v4l2Buffer } from './uapi-calls.ts';
+
+/**
+ * A camera process: sets the sensor format, gives the capture queue its
+ * buffers (dma-bufs from the heap the consumer needs, queued as DMABUF, or
+ * the driver's own MMAP buffers exported with EXPBUF), streams, and sends
+ * each captured frame on; a released buffer is queued again. Frames the
+ * camera had no buffer for are lost at the sensor, as on a real phone.
+ */
+export async function captureStage(sys: Sys, ctx: StageContext): Promise<number> {
+  const fmt = ctx.outFmt!;
+  const v = await sys.open(ctx.devicePath, O_RDWR | O_NONBLOCK);
+  await setFormat(sys, v, CAP, fmt);
+  const memory = ctx.heap === 'driver' ? V4L2_MEMORY_MMAP : V4L2_MEMORY_DMABUF;
+  const n = await requestBuffers(sys, v, CAP, memory, ctx.slots);
+  const fds: number[] = [];
+  for (let i = 0; i < n; i++) fds.push(memory === V4L2_MEMORY_MMAP ? await exportBuffer(sys, v, CAP, i) : await heapAllocate(sys, ctx.heap, fmt.size));
+  const queue = (i: number) => queueBuffer(sys, v, v4l2Buffer(CAP, memory, i, memory === V4L2_MEMORY_DMABUF ? { fd: fds[i] } : {}, 0, fmt.size));
+  for (let i = 0; i < n; i++) await queue(i);
+  await streamOn(sys, v, CAP);
+  // The link's slots are the capture queue's indexes, all queued to the camera at first.
+  const down = new Downstream(sys, ctx.downFd, n, false);
+  let sent = 0;
+  while (sent < ctx.frames && !down.gone) {
+    const [camReady, released] = await waitReadable(sys, [v, ctx.downFd]);
+    if (released) for (const slot of await down.takeReleased()) await queue(slot);
+    if (!camReady) continue;
+    const b = await dequeueBuffer(sys, v, CAP, memory);
+    if (b.flags & V4L2_BUF_FLAG_ERROR) {
+      ctx.probe.failed(ctx.spec.name, b.sequence, 'the camera flagged the buffer');
+      await queue(b.index);
+      continue;
+    }
+    ctx.probe.produced(b.sequence);
+    if (!(await down.send(b.sequence, b.index, b.bytesused, fds[b.index]!))) break;
+    sent++;
+  }
+  await sys.ioctl(v, VIDIOC_STREAMOFF, CAP);
+  return 0;
+}

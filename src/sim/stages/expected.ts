@@ -1,0 +1,132 @@
+import { averageBytes, nv12ToNv12, nv12ToXrgb8888, TestPattern, ujpgDecode, yuyvToNv12, yuyvToXrgb8888, type FrameFormat } from '../../drivers/index.ts';
+import type { ProcessStageSpec } from '../scenario-schema.ts';
+import type { StageFormats } from './plan.ts';
+import { cpuOverlayValue, uiLayer } from './ui-layer.ts';
+
+/**
+ * What every stage of a process pipeline should give for each frame,
+ * computed outside the simulation from the same pure transforms the
+ * devices implement: the source's pattern, the ISP's conversion, the
+ * GPU's blend with the compositor's layer, the CPU's drawing. The runner
+ * compares what the sinks consumed with it, byte for byte.
+ */
+export class ExpectedFrames {
+  private readonly cache = new Map<string, Uint8Array>();
+  /** Frame arrays no cache entry holds any more, by size, for the next frames to reuse (no garbage per frame). */
+  private readonly spare = new Map<number, Uint8Array[]>();
+  private readonly patterns = new Map<number, TestPattern>();
+  private readonly ui = new Map<number, Uint8Array>();
+  private scratch = new Uint8Array(0);
+
+  constructor(
+    private readonly stages: readonly ProcessStageSpec[],
+    private readonly formats: readonly StageFormats[],
+    private readonly seed: number,
+  ) {}
+
+  /** The source frame `n` of a stage that makes frames (the sensor pattern, or what the stream and photos encode). */
+  source(i: number, n: number): Uint8Array {
+    let p = this.patterns.get(i);
+    if (!p) {
+      p = new TestPattern(this.formats[i]!.outFmt!, this.seed);
+      this.patterns.set(i, p);
+    }
+    const out = this.alloc(this.formats[i]!.outFmt!.size);
+    p.render(n, out);
+    return out;
+  }
+
+  private alloc(size: number): Uint8Array {
+    return this.spare.get(size)?.pop() ?? new Uint8Array(size);
+  }
+
+  /** Frame `n` as stage `i` takes it in. */
+  input(i: number, n: number): Uint8Array {
+    return this.output(i - 1, n);
+  }
+
+  /** Frame `n` as stage `i` gives it out. */
+  output(i: number, n: number): Uint8Array {
+    const key = `${i}:${n}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const st = this.stages[i]!;
+    const { inFmt, outFmt } = this.formats[i]!;
+    let out: Uint8Array;
+    switch (st.stage) {
+      case 'capture':
+      case 'decode':
+      case 'jpeg-decode':
+        out = this.source(i, n);
+        break;
+      case 'convert':
+        out = this.alloc(outFmt!.size);
+        convert(this.input(i, n), inFmt!, outFmt!, st.scale, out);
+        break;
+      case 'compose': {
+        let ui = this.ui.get(i);
+        if (!ui) {
+          ui = uiLayer(outFmt!, this.seed);
+          this.ui.set(i, ui);
+        }
+        out = this.alloc(outFmt!.size);
+        averageBytes(this.input(i, n), ui, out, out.length);
+        break;
+      }
+      case 'cpu':
+        out = this.input(i, n);
+        if (st.rows > 0) {
+          const drawn = this.alloc(out.length);
+          drawn.set(out);
+          out = drawn;
+          out.fill(cpuOverlayValue(n), 0, st.rows * inFmt!.stride);
+        }
+        break;
+      default:
+        out = this.input(i, n);
+    }
+    // Only the frames in flight are worth keeping; an evicted array no other entry shares is reused.
+    if (this.cache.size >= 6) {
+      const [oldKey, old] = this.cache.entries().next().value!;
+      this.cache.delete(oldKey);
+      if (![...this.cache.values()].includes(old) && old !== out) {
+        const list = this.spare.get(old.length) ?? [];
+        if (list.length < 2) list.push(old);
+        this.spare.set(old.length, list);
+      }
+    }
+    this.cache.set(key, out);
+    return out;
+  }
+
+  /**
+   * Whether `bytes`, what stage `i` consumed of frame `n`, is right: the
+   * frame it should have received, or for the encoder a bitstream that
+   * decodes to it.
+   */
+  matches(i: number, n: number, bytes: Uint8Array): boolean {
+    const st = this.stages[i]!;
+    let want: Uint8Array;
+    let got = bytes;
+    if (st.stage === 'encode') {
+      want = this.input(i, n);
+      got = this.scratch.length === want.length ? this.scratch : (this.scratch = new Uint8Array(want.length));
+      try {
+        if (ujpgDecode(bytes, bytes.length, got) !== want.length) return false;
+      } catch {
+        return false;
+      }
+    } else if (st.stage === 'jpeg-decode') {
+      want = this.output(i, n);
+    } else {
+      want = this.input(i, n);
+    }
+    return got.length === want.length && Buffer.from(got.buffer, got.byteOffset, got.length).equals(Buffer.from(want.buffer, want.byteOffset, want.length));
+  }
+}
+
+/** The ISP's transform of one frame (the pure converters isp.ts runs). */
+function convert(src: Uint8Array, inFmt: FrameFormat, outFmt: FrameFormat, scale: 1 | 2, out: Uint8Array): void {
+  const fn = inFmt.fourcc === 'YUYV' ? (outFmt.fourcc === 'NV12' ? yuyvToNv12 : yuyvToXrgb8888) : outFmt.fourcc === 'NV12' ? nv12ToNv12 : nv12ToXrgb8888;
+  fn(src, inFmt.width, inFmt.height, scale, out);
+}

@@ -1,0 +1,25 @@
+import type { FrameFormat } from '../../drivers/index.ts';
+
+/**
+ * The compositor's own layer (a player's controls bar and a translucent
+ * title strip): deterministic in the frame size and seed, drawn once by the
+ * compositor's CPU into a GPU buffer and blended over every video frame.
+ */
+export function uiLayer(fmt: FrameFormat, seed: number): Uint8Array {
+  const out = new Uint8Array(fmt.size);
+  const bar = Math.max(1, Math.floor(fmt.height / 8));
+  const line = new Uint8Array(fmt.stride);
+  for (let y = 0; y < fmt.height; y++) {
+    const inBar = y >= fmt.height - bar;
+    const inTitle = y < bar / 2;
+    const base = inBar ? 0xe0 : inTitle ? 0x80 : (seed * 31 + y) & 0x3f;
+    for (let x = 0; x < fmt.stride; x++) line[x] = (base + ((x >> 4) & 0x0f)) & 0xff;
+    out.set(line, y * fmt.stride);
+  }
+  return out;
+}
+
+/** The byte a CPU stage draws over the top lines of frame `frame` (a subtitle band). */
+export function cpuOverlayValue(frame: number): number {
+  return (frame * 37 + 102) & 0xff;
+}
