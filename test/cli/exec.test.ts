@@ -47,7 +47,7 @@ describe('unimem exec with dma-buf heaps', () => {
 });
 
 describe('unimem exec with the test drivers', () => {
-  it('boots vgem and vivid at the reference machine\'s paths, then the platform\'s display, GPU, camera, ISP and JPEG', () => {
+  it('boots vgem and vivid at the reference machine\'s paths, then the platform\'s display, GPU, camera, ISP, JPEG, video decoder and audio PCM', () => {
     const r = unimem(['exec', 'examples/programs/find-devices.ts']);
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n')).toEqual([
@@ -60,6 +60,8 @@ describe('unimem exec with the test drivers', () => {
       '/dev/video9: unimem-isp (isp scaler) on platform:isp',
       '/dev/video10: unimem-jpeg (jpeg jpeg encoder) on platform:jpeg',
       '/dev/video11: unimem-jpeg (jpeg jpeg decoder) on platform:jpeg',
+      '/dev/video12: unimem-vdec (video decoder) on platform:video',
+      '/dev/snd/pcmC0D0p: audio (audio PCM 0:0), card 0 device 0, playback',
       '',
     ]);
   });
