@@ -52,7 +52,7 @@ export class FindingLog {
 function callerSite(): string | undefined {
   const stack = new Error().stack?.split('\n').slice(2) ?? [];
   for (const line of stack) {
-    if (/\/src\/(lib|hw|mm|iommu|dma|fs|dmabuf)\//.test(line)) continue;
+    if (/\/src\/(lib|hw|mm|iommu|dma|fs|dmabuf|drivers|proc)\//.test(line)) continue;
     if (line.includes('node:internal') || line.includes('node_modules')) continue;
     const m = /\(?([^\s()]+:\d+:\d+)\)?$/.exec(line.trim());
     if (m) return m[1];

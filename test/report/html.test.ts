@@ -113,7 +113,8 @@ describe('renderReportHtml', () => {
     const bars = html.match(/<svg class="bar"/g)!.length;
     expect(bars).toBe(cap.memory.banks.length + cap.memory.cma.length + cap.iova.filter((v) => v.ranges.length > 0).length);
     expect(html).toContain('<svg class="graph"');
-    expect(html).toContain('dma-buf 1 (frame buffer 0)');
+    // Heap buffers are named after the process that allocated them, as the kernel's dma-buf debug output does.
+    expect(html).toContain('dma-buf 1 (camera[2])');
   });
 
   it('plots rates that add up to the counters: bandwidth x interval = bytes moved', async () => {
