@@ -48,7 +48,11 @@ export function seq(pfn: number, count: number): Uint32Array {
   return a;
 }
 
-/** Cache maintenance before the device touches [pa, pa+size), unless coherent or skipped. */
+/**
+ * Cache maintenance before the device touches [pa, pa+size), unless
+ * coherent or skipped (arch_sync_dma_for_device). Not a DMA API call:
+ * dma-debug does not see it.
+ */
 export function syncForDevice(dev: Device, pa: number, size: number, dir: DmaDirection, attrs = 0): void {
   if (dev.coherent || attrs & DMA_ATTR_SKIP_CPU_SYNC) return;
   dev.ctx.policy.cpuToDevice(pa, size, dir);

@@ -20,4 +20,5 @@ export * from './mapping.ts';
 export * from './setup.ts';
 export { BouncePool } from './bounce-pool.ts';
 export { pfnRuns } from './remap.ts';
+export { syncForDevice as archSyncDmaForDevice } from './direct.ts';
 export { iommuDmaMapper } from './dma-iommu.ts';

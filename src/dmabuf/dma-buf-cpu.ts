@@ -1,6 +1,6 @@
 import type { Interruptible, VmArea } from '../fs/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../lib/index.ts';
-import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaSyncSgForCpu, dmaSyncSgForDevice, validDirection, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
+import { archSyncDmaForDevice, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaSyncSgForCpu, dmaSyncSgForDevice, sgPhys, validDirection, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
 import type { DmaBuf } from './dma-buf.ts';
 import { MAX_SCHEDULE_TIMEOUT } from './dma-fence.ts';
 import { dmaResvUsageRw } from './dma-resv.ts';
@@ -112,10 +112,22 @@ export function syncMappingsForCpu(maps: Iterable<ExporterMapping>): void {
  * Hands an exporter's device mappings back at end_cpu_access, readers
  * first: their sync cleans what the CPU wrote to memory, so that the
  * invalidate a writer's (FROM_DEVICE) sync does afterwards cannot throw the
- * CPU's data away.
+ * CPU's data away. When the CPU wrote (`cpuDir` is not FROM_DEVICE) and
+ * only writers are mapped, no sync would clean: Linux's heaps sync with
+ * the CPU's direction there (dma_sync_sgtable_for_device(..., direction)),
+ * which cleans. The same clean is done here through the architecture's
+ * cache maintenance, so the CPU's lines reach memory without a DMA API
+ * sync in a direction the mapping was not made with.
  */
-export function syncMappingsForDevice(maps: Iterable<ExporterMapping>): void {
+export function syncMappingsForDevice(maps: Iterable<ExporterMapping>, cpuDir: DmaDirection = DMA_BIDIRECTIONAL): void {
   const all = [...maps];
+  if (cpuDir !== DMA_FROM_DEVICE && all.length > 0 && all.every((m) => m.dir === DMA_FROM_DEVICE)) {
+    const m = all[0]!;
+    for (let i = 0; i < m.sgt.origNents; i++) {
+      const sg = m.sgt.sgl[i]!;
+      archSyncDmaForDevice(m.dev, sgPhys(sg), sg.length, DMA_TO_DEVICE);
+    }
+  }
   for (const m of all) if (m.dir !== DMA_FROM_DEVICE) dmaSyncSgForDevice(m.dev, m.sgt, m.dir);
   for (const m of all) if (m.dir === DMA_FROM_DEVICE) dmaSyncSgForDevice(m.dev, m.sgt, m.dir);
 }

@@ -108,8 +108,8 @@ export function heapBufferOps(style: HeapBufferStyle): DmaBufOps {
     beginCpuAccess(d) {
       syncMappingsForCpu(mappingsOf(d));
     },
-    endCpuAccess(d) {
-      syncMappingsForDevice(mappingsOf(d));
+    endCpuAccess(d, dir) {
+      syncMappingsForDevice(mappingsOf(d), dir);
     },
     mmap(d, vma) {
       const b = bufOf(d);

@@ -534,9 +534,9 @@ export class NegotiatedBacking {
     syncMappingsForCpu(this.currentMappings());
   }
 
-  /** CPU access ends: every mapping is handed back to its device, readers first. */
-  endCpu(): void {
-    syncMappingsForDevice(this.currentMappings());
+  /** CPU access ends (the CPU read, wrote or both: `dir`): every mapping is handed back to its device, readers first. */
+  endCpu(dir: DmaDirection): void {
+    syncMappingsForDevice(this.currentMappings(), dir);
   }
 
   private currentMappings(): ExporterMapping[] {
@@ -657,7 +657,7 @@ function negotiatedOps(dynamic: boolean): DmaBufOps {
     unmapDmaBuf: (att, sgt, dir) => b(att.dmabuf).unmap(att, sgt, dir),
     release: (d) => b(d).release(),
     beginCpuAccess: (d) => b(d).beginCpu(),
-    endCpuAccess: (d) => b(d).endCpu(),
+    endCpuAccess: (d, dir) => b(d).endCpu(dir),
     mmap: (d, vma) => b(d).mmap(vma),
     vmap: (d) => b(d).vmap(),
     vunmap: (d) => b(d).vunmap(),

@@ -308,6 +308,30 @@ describe('CPU access', () => {
     expect(s.soc.findings.ofKind('missing-sync').length).toBeGreaterThan(0);
   });
 
+  it('a CPU writer that syncs reaches a buffer only a device writer (FROM_DEVICE) has mapped: END cleans, as the heaps do with the CPU direction', async () => {
+    const s = testSystem();
+    const data = pattern(SIZE, 17);
+    let seen = -1;
+    await run(s, async (sys) => {
+      const fd = await heapAlloc(sys, 'system', SIZE);
+      const d = dmaBufGet(await self(s, sys), fd);
+      // a capture device's import: mapped for its writes only
+      const att = await attach(d, s.dma0);
+      const t = await mapAttachment(att, DMA_FROM_DEVICE);
+      const p = await sys.mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      await sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE });
+      await sys.store(p, data);
+      await sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE });
+      // what memory holds now, as any other device would read it
+      seen = mismatches(deviceRead(s, 'dma0', t), data);
+      await unmapAttachment(att, t, DMA_FROM_DEVICE);
+      await detach(d, att);
+      await dmaBufPut(d);
+    });
+    expect(seen).toBe(0);
+    expect(s.soc.findings.findings).toEqual([]);
+  });
+
   it('begin_cpu_access invalidates what the device wrote, so the CPU does not read stale lines', async () => {
     const s = testSystem();
     const data = pattern(SIZE, 13);
