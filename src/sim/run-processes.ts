@@ -270,7 +270,8 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
       const named = {
         [st.name]: (cs: Sys) =>
           program(cs, ctx).catch((e: unknown) => {
-            failedWith.set(st.name, e instanceof Error ? e.message : String(e));
+            // A process being killed unwinds its program; that is not the program failing.
+            if (!(e instanceof Error && e.name === 'ProcessUnwind')) failedWith.set(st.name, e instanceof Error ? e.message : String(e));
             throw e;
           }),
       }[st.name]!;
@@ -304,7 +305,11 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
     const victim = spec.kill.process;
     kill = () => {
       const pid = pidOf.get(victim);
-      if (pid !== undefined) void sys.proc.kill(session.process, pid, SIGKILL);
+      // kill(1) of a process that has already exited finds nothing (ESRCH): the stream simply ended first.
+      if (pid !== undefined)
+        sys.proc.kill(session.process, pid, SIGKILL).catch((e: unknown) => {
+          if ((e as { code?: string }).code !== 'ESRCH') throw e;
+        });
     };
   }
   await soc.clock.runUntilSettled(session.exitCode);
