@@ -153,6 +153,8 @@ export class DmaDebug {
     for (const m of this.byDev.values()) {
       for (const e of m.values()) {
         if (e.owner !== 'device' || e.reported) continue;
+        // Reading what a device only reads is harmless: the map cleaned the lines, nothing changes.
+        if (!write && e.dir === DMA_TO_DEVICE) continue;
         if (!e.runs.some(([rpa, rlen]) => pa < rpa + rlen && rpa < pa + len)) continue;
         e.reported = true;
         const what = write ? 'writes' : 'reads';

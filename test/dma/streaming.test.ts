@@ -83,6 +83,22 @@ for (const coherent of [false, true]) {
       expect(soc.findings.findings).toEqual([]);
     });
 
+    it('reading a buffer the device only reads (TO_DEVICE) while it is mapped is harmless and not reported', () => {
+      const { soc, mm, dma0 } = dmaSystem({ coherent });
+      const src = kbuf(mm, 16);
+      const data = pattern(LEN, 9);
+      mm.kas.store(src.va, data, 0, LEN);
+      const s = dmaMapSingle(dma0, src.va, LEN, DMA_TO_DEVICE);
+      const out = new Uint8Array(LEN);
+      mm.kas.load(src.va, out, 0, LEN);
+      expectBytes(out, data);
+      expect(soc.findings.findings).toEqual([]);
+      // A write is another matter: the device may not see it.
+      mm.kas.store(src.va, pattern(16, 3), 0, 16);
+      expect(soc.findings.ofKind('missing-sync')).toHaveLength(1);
+      dmaUnmapSingle(dma0, s, LEN, DMA_TO_DEVICE);
+    });
+
     it('reading the destination before sync_for_cpu gives stale bytes and names the missing call', () => {
       const { soc, mm, dma0 } = dmaSystem({ coherent });
       const src = kbuf(mm, 16);

@@ -12,20 +12,27 @@ const pipelineArb = fc.record({
   frames: fc.integer({ min: 1, max: 5 }),
   gop: fc.integer({ min: 1, max: 4 }),
   kill: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+  sink: fc.constantFrom('display', 'encode'),
+  driverBuffers: fc.boolean(),
 });
 
 type PipelineShape = typeof pipelineArb extends fc.Arbitrary<infer T> ? T : never;
 
 function scenarioText(p: PipelineShape): { text: string; killed: string | null } {
   const stages: string[] = [];
-  // The decoder's reference frames must not be drawn on; the camera has none.
-  const draw = p.cpu === 'draw' && p.source === 'camera';
-  if (p.source === 'camera') stages.push(`  - { name: cam, stage: capture, fourcc: ${p.convert ? 'YUYV' : 'XR24'} }`);
-  else stages.push(`  - { name: dec, stage: decode, gop: ${p.gop} }`);
+  // The decoder's reference frames must not be drawn on; the camera has none. Nor may the CPU write into a
+  // capture buffer videobuf2 exported (EXPBUF): its begin/end_cpu_access sync only the camera's own mapping,
+  // as Linux's vb2-dma-sg does, so other importers are left unsynced -- a real hazard the checker reports.
+  const draw = p.cpu === 'draw' && p.source === 'camera' && !p.driverBuffers;
+  // The source's own MMAP buffers (EXPBUF) are scattered: fine for devices behind the IOMMU, not for the display.
+  const directToDisplay = !p.convert && p.source === 'camera' && !p.compose && p.sink === 'display';
+  const heap = p.driverBuffers && !directToDisplay ? ', heap: driver' : '';
+  if (p.source === 'camera') stages.push(`  - { name: cam, stage: capture, fourcc: ${p.convert ? 'YUYV' : 'XR24'}${heap} }`);
+  else stages.push(`  - { name: dec, stage: decode, gop: ${p.gop}${heap} }`);
   if (p.convert || p.source === 'decoder') stages.push('  - { name: isp, stage: convert, fourcc: XR24 }');
   if (p.compose) stages.push('  - { name: gpu, stage: compose }');
   if (p.cpu !== 'none') stages.push(`  - { name: cpu, stage: cpu, rows: ${draw ? 8 : 0} }`);
-  stages.push('  - { name: disp, stage: display }');
+  stages.push(p.sink === 'display' ? '  - { name: disp, stage: display }' : '  - { name: jpeg, stage: encode }');
   const names = stages.map((s) => /name: (\w+)/.exec(s)![1]!);
   const killed = p.kill !== undefined && names.length > 2 ? names[1]! : null;
   const fourcc = p.source === 'decoder' ? 'NV12' : 'XR24';
