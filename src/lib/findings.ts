@@ -13,6 +13,7 @@ export type FindingKind =
   | 'stale-tlb'
   | 'iommu-fault'
   | 'leak'
+  | 'process-failed'
   | 'bus-error'
   | 'integrity';
 

@@ -39,6 +39,16 @@ export function formatSummary(r: RunResult): string {
     ['simulated time', ms(r.simTimeNs)],
     ['wall time', `${r.wallMs.toFixed(0)} ms`],
   ];
+  // A process pipeline also says how each process ended and what outlived them.
+  const proc = r as RunResult & { processes?: { name: string; status: number }[]; leaks?: Record<string, number> };
+  if (proc.processes) {
+    const signal = (s: number) => (s > 128 ? ` (signal ${s - 128})` : '');
+    rows.splice(rows.length - 2, 0, ['processes', proc.processes.map((p) => `${p.name} ${p.status}${signal(p.status)}`).join(', ')]);
+  }
+  if (proc.leaks) {
+    const left = Object.entries(proc.leaks).filter(([, n]) => n !== 0);
+    rows.splice(rows.length - 2, 0, ['leaks', left.length === 0 ? 'none' : left.map(([k, n]) => `${k} ${n}`).join(', ')]);
+  }
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
   if (r.placement.length > 0) lines.push('', '  frame buffers:', ...r.placement.map((l) => `    ${l}`));

@@ -327,6 +327,7 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
     cmaPages: cmaStats.reduce((n, a) => n + a.usedPages, 0),
     pages: spec.memoryPressure > 0 ? 0 : Math.round(free0 - sys.mm.pages.freeCount() - pgtablePages()),
   };
+  reportEnding(sys, [...exits.values()], leaks, spec.kill?.process ?? null);
   const placement = stages.map((st, i) => describePlacement(p, stages, i, formats[i]!));
   return {
     scenario: spec.name,
@@ -358,6 +359,28 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
     leaks,
     ...(tracer ? { trace: tracer } : {}),
   };
+}
+
+/**
+ * Turns what the run left behind into findings, so `unimem check` fails on
+ * them: a process that failed (other than the one the scenario kills) and
+ * anything that outlived every process.
+ */
+function reportEnding(sys: System, exits: ProcessExit[], leaks: LeakCheck, victim: string | null): void {
+  const log = sys.soc.findings;
+  for (const e of exits) {
+    if (e.status === 0 || (e.name === victim && e.status === 128 + 9)) continue;
+    log.report('process-failed', 'exit', `process ${e.name} (pid ${e.pid}) exited with status ${e.status}${e.error ? `: ${e.error}` : ''}`);
+  }
+  const what: [number, string][] = [
+    [leaks.dmabufs, 'dma-buf(s)'],
+    [leaks.openFiles, 'open file(s)'],
+    [leaks.dmaMappings, 'DMA mapping(s)'],
+    [leaks.cmaPages, 'CMA page(s)'],
+    [leaks.pages, 'page(s)'],
+  ];
+  const left = what.filter(([n]) => n !== 0).map(([n, w]) => `${n} ${w}`);
+  if (left.length > 0) log.report('leak', 'exit', `after every process exited, still allocated: ${left.join(', ')}`);
 }
 
 /** Lets deferred device work finish (GEM objects freed after their fences, the display's last scanout). */

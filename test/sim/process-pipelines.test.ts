@@ -80,6 +80,25 @@ describe('process pipelines: one process per stage, dma-buf fds over Unix socket
   });
 });
 
+describe('process pipelines that fail', () => {
+  it('a display fed the camera\'s own buffers (scattered, in highmem past its 31-bit reach): the display process fails with Linux\'s errno, check reports it, nothing leaks', async () => {
+    const text = 'name: scattered\nframes: 4\nformat: { width: 64, height: 48, fourcc: XR24 }\nprocesses:\n  - { name: cam, stage: capture, heap: driver }\n  - { name: disp, stage: display }\n';
+    const s = { spec: parseScenario('scattered.yaml', text), file: 'scattered.yaml', text };
+    const r = (await runScenario(s, loadPlatform('armv7-mobile'))) as ProcessRunResult;
+    expect(r.integrity.ok).toBe(false);
+    expect(r.integrity.framesChecked).toBe(0);
+    const disp = r.processes.find((p) => p.name === 'disp')!;
+    expect(disp.status).toBe(1);
+    // vb2-dma-sg's map_dma_buf turns the failed dma_map_sgtable into EIO.
+    expect(disp.error).toMatch(/EIO/);
+    expect(r.processes.find((p) => p.name === 'cam')!.status).toBe(0);
+    const failed = r.findings.filter((f) => f.kind === 'process-failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.message).toMatch(/process disp .* exited with status 1: .*EIO/);
+    expect(r.leaks).toEqual(NO_LEAKS);
+  });
+});
+
 describe('process pipeline files', () => {
   const base = 'name: p\nformat: { width: 64, height: 48, fourcc: NV12 }\nprocesses:\n';
   const err = (text: string): InputError => {
