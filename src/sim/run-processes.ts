@@ -7,7 +7,7 @@ import { spawnProcess, type Sys } from '../proc/index.ts';
 import { O_CREAT, O_WRONLY, SIGKILL } from '../uapi/index.ts';
 import { bootSystem, type System } from './boot.ts';
 import type { PlatformSpec } from './platform.ts';
-import { percentile, type RunResult } from './run-result.ts';
+import { hardwareCounters, percentile, type RunResult } from './run-result.ts';
 import type { RunOptions } from './run.ts';
 import type { ProcessStageSpec, ScenarioSpec, StageKind } from './scenario-schema.ts';
 import { checkScenarioOnPlatform, type LoadedScenario } from './scenario.ts';
@@ -318,8 +318,6 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
   if (!finished) opts.observer?.finished(sys);
 
   const cmaStats = [...sys.mm.cma.values()].map((a) => a.stats());
-  const smmuStats = [...sys.smmus.values()].map((m) => m.stats);
-  const c = soc.cache.stats;
   const leaks: LeakCheck = {
     dmabufs: sys.dmabuf.buffers.length,
     openFiles: sys.proc.vfs.openFileCount,
@@ -336,18 +334,7 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
     frames,
     integrity: { ok: mismatches === 0 && framesChecked > 0, mismatches, framesChecked },
     copies: { cpuBytes: 0, bounceBytes: sys.dma.stats.bounceBytes },
-    cache: {
-      cleanBytes: c.cleanBytes - cache0.cleanBytes,
-      invalidateBytes: c.invalidateBytes - cache0.invalidateBytes,
-      fullFlushes: c.fullFlushes - cache0.fullFlushes,
-      maintenanceNs: 0,
-    },
-    iommu: {
-      tlbMisses: smmuStats.reduce((a, x) => a + x.tlbMisses, 0),
-      tlbHits: smmuStats.reduce((a, x) => a + x.tlbHits, 0),
-      faults: smmuStats.reduce((a, x) => a + x.faults, 0),
-    },
-    cma: { peakBytes: cmaStats.reduce((n, a) => n + a.peakUsedPages * 4096, 0), migrations: cmaStats.reduce((n, a) => n + a.pagesMigrated, 0) },
+    ...hardwareCounters(sys, cache0),
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
     droppedFrames: Math.max(0, frames - sunk) + failures + sourceDrops,
     zeroCopy: sys.dma.stats.bounceBytes === 0,

@@ -22,6 +22,30 @@ export interface RunResult {
   wallMs: number;
 }
 
+/** The cache counters at the start of a run, to measure it against. */
+export type CacheBaseline = Pick<System['soc']['cache']['stats'], 'cleanBytes' | 'invalidateBytes' | 'fullFlushes'>;
+
+/** What the hardware counters say about a run since `cache0`: cache maintenance, IOMMU TLB, CMA. */
+export function hardwareCounters(sys: System, cache0: CacheBaseline): Pick<RunResult, 'cache' | 'iommu' | 'cma'> {
+  const cmaStats = [...sys.mm.cma.values()].map((a) => a.stats());
+  const smmuStats = [...sys.smmus.values()].map((m) => m.stats);
+  const c = sys.soc.cache.stats;
+  return {
+    cache: {
+      cleanBytes: c.cleanBytes - cache0.cleanBytes,
+      invalidateBytes: c.invalidateBytes - cache0.invalidateBytes,
+      fullFlushes: c.fullFlushes - cache0.fullFlushes,
+      maintenanceNs: 0,
+    },
+    iommu: {
+      tlbMisses: smmuStats.reduce((a, x) => a + x.tlbMisses, 0),
+      tlbHits: smmuStats.reduce((a, x) => a + x.tlbHits, 0),
+      faults: smmuStats.reduce((a, x) => a + x.faults, 0),
+    },
+    cma: { peakBytes: cmaStats.reduce((n, a) => n + a.peakUsedPages * 4096, 0), migrations: cmaStats.reduce((n, a) => n + a.pagesMigrated, 0) },
+  };
+}
+
 /** The p-th percentile (nearest rank) of a list of numbers; 0 for an empty list. */
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return 0;

@@ -9,7 +9,7 @@ import { DmaFault } from '../hw/index.ts';
 import { IOMMU_READ, IOMMU_WRITE, iommuMap, iommuSetFaultHandler } from '../iommu/index.ts';
 import { bootSystem, type System } from './boot.ts';
 import type { PlatformSpec } from './platform.ts';
-import { percentile, type RunObserver, type RunResult } from './run-result.ts';
+import { hardwareCounters, percentile, type RunObserver, type RunResult } from './run-result.ts';
 import { checkScenarioOnPlatform, type LoadedScenario } from './scenario.ts';
 import { runProcessScenario } from './run-processes.ts';
 
@@ -207,9 +207,6 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   usb?.free();
   for (const b of pool) await freeShared(b);
 
-  const cmaStats = [...sys.mm.cma.values()].map((a) => a.stats());
-  const smmuStats = [...sys.smmus.values()].map((m) => m.stats);
-  const c = soc.cache.stats;
   return {
     scenario: spec.name,
     platform: p.name,
@@ -218,18 +215,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
     integrity: { ok: mismatches === 0 && latencies.length > 0, mismatches, framesChecked: latencies.length },
     // An overlay draws, it does not copy; a USB display's CPU read of each frame is a copy.
     copies: { cpuBytes, bounceBytes: dma.stats.bounceBytes },
-    cache: {
-      cleanBytes: c.cleanBytes - cache0.cleanBytes,
-      invalidateBytes: c.invalidateBytes - cache0.invalidateBytes,
-      fullFlushes: c.fullFlushes - cache0.fullFlushes,
-      maintenanceNs: 0,
-    },
-    iommu: {
-      tlbMisses: smmuStats.reduce((a, x) => a + x.tlbMisses, 0),
-      tlbHits: smmuStats.reduce((a, x) => a + x.tlbHits, 0),
-      faults: smmuStats.reduce((a, x) => a + x.faults, 0),
-    },
-    cma: { peakBytes: cmaStats.reduce((s, a) => s + a.peakUsedPages * 4096, 0), migrations: cmaStats.reduce((s, a) => s + a.pagesMigrated, 0) },
+    ...hardwareCounters(sys, cache0),
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
     droppedFrames: dropped + faultedFrames + unshown,
     zeroCopy: dma.stats.bounceBytes === 0 && cpuBytes === 0,
