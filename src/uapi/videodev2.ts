@@ -3,7 +3,9 @@ import { _IOR, _IOW, _IOWR } from './ioctl.ts';
 /**
  * V4L2 uapi (include/uapi/linux/videodev2.h, Linux 6.1): the requests the
  * capture and m2m drivers implement and the constants they need. Struct
- * sizes are those of LP64 (x86_64, arm64).
+ * sizes are those of LP64 (x86_64, arm64); v4l2_fmtdesc, v4l2_streamparm,
+ * v4l2_frmsizeenum and v4l2_frmivalenum hold no pointer or long, so their
+ * requests are the same on 32-bit ARM.
  */
 
 /** Packs four characters into a pixel format code (v4l2_fourcc). */
@@ -90,7 +92,29 @@ export const V4L2_BUF_FLAG_PFRAME = 0x00000010;
 export const V4L2_BUF_FLAG_BFRAME = 0x00000020;
 export const V4L2_BUF_FLAG_ERROR = 0x00000040;
 export const V4L2_BUF_FLAG_LAST = 0x00100000;
+/** Where a buffer's timestamp comes from (the V4L2_BUF_FLAG_TIMESTAMP_* field of v4l2_buffer.flags, the queue's timestamp_flags). */
+export const V4L2_BUF_FLAG_TIMESTAMP_MASK = 0x0000e000;
+export const V4L2_BUF_FLAG_TIMESTAMP_UNKNOWN = 0x00000000;
 export const V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC = 0x00002000;
+export const V4L2_BUF_FLAG_TIMESTAMP_COPY = 0x00004000;
+
+/** struct v4l2_fmtdesc.flags */
+export const V4L2_FMT_FLAG_COMPRESSED = 0x0001;
+export const V4L2_FMT_FLAG_EMULATED = 0x0002;
+
+/** struct v4l2_captureparm.capability and .capturemode */
+export const V4L2_CAP_TIMEPERFRAME = 0x1000;
+export const V4L2_MODE_HIGHQUALITY = 0x0001;
+
+/** enum v4l2_frmsizetypes */
+export const V4L2_FRMSIZE_TYPE_DISCRETE = 1;
+export const V4L2_FRMSIZE_TYPE_CONTINUOUS = 2;
+export const V4L2_FRMSIZE_TYPE_STEPWISE = 3;
+
+/** enum v4l2_frmivaltypes */
+export const V4L2_FRMIVAL_TYPE_DISCRETE = 1;
+export const V4L2_FRMIVAL_TYPE_CONTINUOUS = 2;
+export const V4L2_FRMIVAL_TYPE_STEPWISE = 3;
 
 /** struct v4l2_capability (104 bytes); strings are the NUL-terminated char arrays. */
 export interface V4l2Capability {
@@ -187,7 +211,98 @@ export interface V4l2ExportBuffer {
   reserved?: number[];
 }
 
+/** struct v4l2_fmtdesc (64 bytes); the kernel writes flags, description and pixelformat. */
+export interface V4l2Fmtdesc {
+  index: number;
+  type: number;
+  flags: number;
+  /** char description[32] */
+  description: string;
+  pixelformat: number;
+  mbus_code: number;
+  reserved?: number[];
+}
+
+/** struct v4l2_fract */
+export interface V4l2Fract {
+  numerator: number;
+  denominator: number;
+}
+
+/** struct v4l2_captureparm (40 bytes). */
+export interface V4l2Captureparm {
+  capability: number;
+  capturemode: number;
+  /** Seconds between frames. */
+  timeperframe: V4l2Fract;
+  extendedmode: number;
+  readbuffers: number;
+  reserved?: number[];
+}
+
+/** struct v4l2_outputparm (40 bytes). */
+export interface V4l2Outputparm {
+  capability: number;
+  outputmode: number;
+  timeperframe: V4l2Fract;
+  extendedmode: number;
+  writebuffers: number;
+  reserved?: number[];
+}
+
+/** struct v4l2_streamparm (204 bytes): the union `parm` holds `capture` or `output` as `type` says. */
+export interface V4l2Streamparm {
+  type: number;
+  parm: { capture?: V4l2Captureparm; output?: V4l2Outputparm };
+}
+
+/** struct v4l2_frmsize_discrete */
+export interface V4l2FrmsizeDiscrete {
+  width: number;
+  height: number;
+}
+
+/** struct v4l2_frmsize_stepwise */
+export interface V4l2FrmsizeStepwise {
+  min_width: number;
+  max_width: number;
+  step_width: number;
+  min_height: number;
+  max_height: number;
+  step_height: number;
+}
+
+/** struct v4l2_frmsizeenum (44 bytes); the kernel writes `type` and the union member it names. */
+export interface V4l2Frmsizeenum {
+  index: number;
+  pixel_format: number;
+  type: number;
+  discrete?: V4l2FrmsizeDiscrete;
+  stepwise?: V4l2FrmsizeStepwise;
+  reserved?: number[];
+}
+
+/** struct v4l2_frmival_stepwise */
+export interface V4l2FrmivalStepwise {
+  min: V4l2Fract;
+  max: V4l2Fract;
+  step: V4l2Fract;
+}
+
+/** struct v4l2_frmivalenum (52 bytes); the kernel writes `type` and the union member it names. */
+export interface V4l2Frmivalenum {
+  index: number;
+  pixel_format: number;
+  width: number;
+  height: number;
+  type: number;
+  discrete?: V4l2Fract;
+  stepwise?: V4l2FrmivalStepwise;
+  reserved?: number[];
+}
+
 export const VIDIOC_QUERYCAP = _IOR('V', 0, 104 /* struct v4l2_capability */);
+export const VIDIOC_ENUM_FMT = _IOWR('V', 2, 64 /* struct v4l2_fmtdesc */);
 export const VIDIOC_G_FMT = _IOWR('V', 4, 208 /* struct v4l2_format */);
 export const VIDIOC_S_FMT = _IOWR('V', 5, 208 /* struct v4l2_format */);
 export const VIDIOC_REQBUFS = _IOWR('V', 8, 20 /* struct v4l2_requestbuffers */);
@@ -197,3 +312,8 @@ export const VIDIOC_EXPBUF = _IOWR('V', 16, 64 /* struct v4l2_exportbuffer */);
 export const VIDIOC_DQBUF = _IOWR('V', 17, 88 /* struct v4l2_buffer */);
 export const VIDIOC_STREAMON = _IOW('V', 18, 4 /* int */);
 export const VIDIOC_STREAMOFF = _IOW('V', 19, 4 /* int */);
+export const VIDIOC_G_PARM = _IOWR('V', 21, 204 /* struct v4l2_streamparm */);
+export const VIDIOC_S_PARM = _IOWR('V', 22, 204 /* struct v4l2_streamparm */);
+export const VIDIOC_TRY_FMT = _IOWR('V', 64, 208 /* struct v4l2_format */);
+export const VIDIOC_ENUM_FRAMESIZES = _IOWR('V', 74, 44 /* struct v4l2_frmsizeenum */);
+export const VIDIOC_ENUM_FRAMEINTERVALS = _IOWR('V', 75, 52 /* struct v4l2_frmivalenum */);
