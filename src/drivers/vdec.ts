@@ -1,6 +1,6 @@
 import { DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, type Device, type SgTable } from '../dma/index.ts';
 import { attach, detach, dmaBufPut, getDmaBuf, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufSystem } from '../dmabuf/index.ts';
-import { userArg, type File, type Task, type Vfs } from '../fs/index.ts';
+import type { Vfs } from '../fs/index.ts';
 import type { Clock } from '../hw/index.ts';
 import { KernelBug, KernelError, kerr } from '../lib/index.ts';
 import type { Mm } from '../mm/index.ts';
@@ -8,31 +8,23 @@ import {
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
   V4L2_BUF_TYPE_VIDEO_OUTPUT,
   V4L2_COLORSPACE_SMPTE170M,
+  V4L2_BUF_FLAG_TIMESTAMP_COPY,
   V4L2_FIELD_NONE,
+  V4L2_FMT_FLAG_COMPRESSED,
   V4L2_PIX_FMT_NV12,
   V4L2_PIX_FMT_UVD1,
   V4L2_PIX_FMT_XBGR32,
-  VIDIOC_DQBUF,
-  VIDIOC_QBUF,
-  VIDIOC_QUERYBUF,
-  type V4l2Buffer,
   type V4l2Format,
   type V4l2PixFormat,
 } from '../uapi/index.ts';
-import { M2mDevice, M2mNode, type M2mContext, type M2mNodeOptions } from './media/m2m.ts';
+import { M2mDevice, M2mNode, type M2mJob } from './media/m2m.ts';
 import { SgBuf, dmaReadSg, dmaWriteSg, sgPlaneForDevice, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
-import { VB2_DMABUF, VB2_MAX_FRAME, VB2_MMAP, VB2_USERPTR, type Vb2Buffer, type Vb2Queue } from './v4l2/index.ts';
+import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from './v4l2/index.ts';
 import { uvdDecode, uvdMaxPacketSize, uvdParseHeader } from './vdec-stream.ts';
 
 // the stream's coder is part of the driver's public face: the scenario runner and tests make packets with it
 export * from './vdec-stream.ts';
-
-/** Timestamp source bits of v4l2_buffer.flags (V4L2_BUF_FLAG_TIMESTAMP_MASK, _COPY); the uapi module does not carry them yet. */
-const TIMESTAMP_MASK = 0x0000e000;
-const TIMESTAMP_COPY = 0x00004000;
-/** The format is compressed (V4L2_FMT_FLAG_COMPRESSED). */
-const FMT_FLAG_COMPRESSED = 0x0001;
 
 const MIN_DIM = 16;
 const MAX_DIM = 4096;
@@ -81,10 +73,6 @@ export interface VdecState {
   refBuf: Uint8Array;
   outBuf: Uint8Array;
   ref: RefHold | null;
-  /** Frame number each CAPTURE buffer last received (its sequence), -1 when unknown. */
-  seqOf: Int32Array;
-  /** The queues' stop_streaming also drops the reference. */
-  hooked: boolean;
 }
 
 function newState(width: number, height: number, capPixelformat: number): VdecState {
@@ -101,8 +89,6 @@ function newState(width: number, height: number, capPixelformat: number): VdecSt
     refBuf: new Uint8Array(cap.size),
     outBuf: new Uint8Array(cap.size),
     ref: null,
-    seqOf: new Int32Array(VB2_MAX_FRAME).fill(-1),
-    hooked: false,
   };
 }
 
@@ -146,38 +132,6 @@ export interface VdecOptions {
 }
 
 /**
- * The decoder's node: the m2m ioctls, with each CAPTURE buffer's sequence
- * being the frame number of the picture in it, and both queues' buffers
- * reporting copied timestamps (a codec's q->timestamp_flags).
- */
-class VdecNode extends M2mNode<VdecState> {
-  private readonly onFirstIoctl: (ctx: M2mContext<VdecState>) => void;
-
-  constructor(opts: M2mNodeOptions<VdecState>, onFirstIoctl: (ctx: M2mContext<VdecState>) => void) {
-    super(opts);
-    this.onFirstIoctl = onFirstIoctl;
-  }
-
-  /** Dispatches an ioctl (video_ioctl2 with v4l2_m2m_ioctl_*), then reports the decoder's sequence and timestamp flags. */
-  override async ioctl(ctx: M2mContext<VdecState>, file: File, cmd: number, arg: unknown, task: Task): Promise<number> {
-    if (!ctx.state.hooked) this.onFirstIoctl(ctx);
-    const r = await super.ioctl(ctx, file, cmd, arg, task);
-    const c = cmd >>> 0;
-    if (c === VIDIOC_DQBUF >>> 0 || c === VIDIOC_QUERYBUF >>> 0 || c === VIDIOC_QBUF >>> 0) {
-      const b = userArg<V4l2Buffer>(arg);
-      b.flags = ((b.flags & ~TIMESTAMP_MASK) | TIMESTAMP_COPY) >>> 0;
-      const seq = b.type === V4L2_BUF_TYPE_VIDEO_CAPTURE ? (ctx.state.seqOf[b.index] ?? -1) : -1;
-      const vb = ctx.dstQ.bufs[b.index];
-      if (seq >= 0 && vb && c !== VIDIOC_QBUF >>> 0 && (vb.state === 'dequeued' || vb.state === 'done' || vb.state === 'error')) {
-        vb.sequence = seq;
-        b.sequence = seq;
-      }
-    }
-    return r;
-  }
-}
-
-/**
  * A stateful video decoder as a mem-to-mem V4L2 device (the shape of
  * s5p-mfc, venus, coda): OUTPUT takes UVD1 packets, one per buffer
  * (bytesused = the packet's length); CAPTURE gives the decoded pictures,
@@ -191,8 +145,10 @@ class VdecNode extends M2mNode<VdecState> {
  * corrupt packet, a P-frame without a reference or a checksum that does
  * not match (userspace wrote into the reference) fails the buffers with
  * V4L2_BUF_FLAG_ERROR and drops the reference, so decoding resumes at the
- * next I-frame. Buffers are vb2-dma-sg on the decoder's device (MMAP,
- * USERPTR, DMABUF).
+ * next I-frame. A CAPTURE buffer's sequence is the frame number of the
+ * picture in it, and both queues report copied timestamps
+ * (V4L2_BUF_FLAG_TIMESTAMP_COPY). Buffers are vb2-dma-sg on the
+ * decoder's device (MMAP, USERPTR, DMABUF).
  */
 export class VideoDecoder {
   readonly m2m: M2mDevice;
@@ -206,33 +162,42 @@ export class VideoDecoder {
     this.mm = opts.mm;
     this.m2m = new M2mDevice(opts.device, opts.clock);
     const dev = opts.device;
-    this.node = new VdecNode(
-      {
-        vfs: opts.vfs,
-        dev: this.m2m,
-        nr: opts.nr,
-        name: `${dev.name}-vdec`,
-        driver: 'unimem-vdec',
-        card: 'video decoder',
-        memOps: vb2DmaSgMemops(opts.mm, opts.dbs),
-        ioModes: VB2_MMAP | VB2_DMABUF | VB2_USERPTR,
-        ops: {
-          createState: () => newState(640, 480, V4L2_PIX_FMT_NV12),
-          planeSize: (st, type) => (type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? st.codedSize : st.cap.size),
-          gFmt: (st, f) => {
-            f.fmt = { pix: f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? codedPix(st) : capPix(st) };
-          },
-          sFmt: (st, f) => {
-            const next = adjust(st, f);
-            if (st.ref) throw new KernelBug('vdec: format change while holding a reference');
-            Object.assign(st, next, { hooked: st.hooked });
-            f.fmt = { pix: f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? codedPix(st) : capPix(st) };
-          },
-          deviceRun: (st, src, dst) => this.run(st, src, dst),
+    this.node = new M2mNode<VdecState>({
+      vfs: opts.vfs,
+      dev: this.m2m,
+      nr: opts.nr,
+      name: `${dev.name}-vdec`,
+      driver: 'unimem-vdec',
+      card: 'video decoder',
+      memOps: vb2DmaSgMemops(opts.mm, opts.dbs),
+      ioModes: VB2_MMAP | VB2_DMABUF | VB2_USERPTR,
+      // a codec's results carry the timestamps userspace gave the packets
+      timestampFlags: V4L2_BUF_FLAG_TIMESTAMP_COPY,
+      ops: {
+        createState: () => newState(640, 480, V4L2_PIX_FMT_NV12),
+        planeSize: (st, type) => (type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? st.codedSize : st.cap.size),
+        gFmt: (st, f) => {
+          f.fmt = { pix: f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? codedPix(st) : capPix(st) };
         },
+        sFmt: (st, f) => {
+          const next = adjust(st, f);
+          if (st.ref) throw new KernelBug('vdec: format change while holding a reference');
+          Object.assign(st, next);
+          f.fmt = { pix: f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? codedPix(st) : capPix(st) };
+        },
+        enumFmt: (_st, f) => {
+          const d = this.enumFmt(f.type, f.index);
+          f.pixelformat = d.pixelformat;
+          f.flags = d.flags;
+          f.description = d.description;
+        },
+        tryFmt: (st, f) => this.tryFmt(st, f),
+        deviceRun: (st, src, dst, job) => this.run(st, src, dst, job),
+        // once a queue stops, the buffers it gave back may be freed, and decoding restarts at an I-frame anyway
+        stopStreaming: (st) => this.dropRef(st),
+        release: (st) => this.dropRef(st),
       },
-      (ctx) => this.hookStop(ctx),
-    );
+    });
   }
 
   /** The node's path. */
@@ -254,7 +219,7 @@ export class VideoDecoder {
   enumFmt(type: number, index: number): VdecFmtDesc {
     if (type === V4L2_BUF_TYPE_VIDEO_OUTPUT) {
       if (index !== 0) throw kerr('EINVAL', `vdec: no format ${index}`);
-      return { index, type, flags: FMT_FLAG_COMPRESSED, pixelformat: V4L2_PIX_FMT_UVD1, description: 'unimem UVD1 video' };
+      return { index, type, flags: V4L2_FMT_FLAG_COMPRESSED, pixelformat: V4L2_PIX_FMT_UVD1, description: 'unimem UVD1 video' };
     }
     if (type !== V4L2_BUF_TYPE_VIDEO_CAPTURE) throw kerr('EINVAL', `vdec: buffer type ${type} not supported`);
     const d = CAPTURE_FORMATS[index >>> 0];
@@ -272,26 +237,6 @@ export class VideoDecoder {
     f.fmt = { pix: f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? codedPix(next) : capPix(next) };
   }
 
-  /**
-   * Makes both queues' stop_streaming also drop the reference (the
-   * driver's own stop_streaming after v4l2_m2m's): once a queue stops,
-   * the buffers it gave back may be freed, and decoding restarts at an
-   * I-frame anyway. Done at the file's first ioctl, before any job.
-   */
-  private hookStop(ctx: M2mContext<VdecState>): void {
-    const st = ctx.state;
-    st.hooked = true;
-    const wrap = (q: Vb2Queue) => {
-      const stop = q.ops.stopStreaming.bind(q.ops);
-      q.ops.stopStreaming = async (qq) => {
-        await stop(qq);
-        await this.dropRef(st);
-      };
-    };
-    wrap(ctx.srcQ);
-    wrap(ctx.dstQ);
-  }
-
   /** Lets go of the reference picture, if any. */
   private async dropRef(st: VdecState): Promise<void> {
     const ref = st.ref;
@@ -300,10 +245,9 @@ export class VideoDecoder {
   }
 
   /** One job; a failure drops the reference and fails both buffers (EINVAL with the reason). */
-  private async run(st: VdecState, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
-    st.seqOf[dst.index] = -1;
+  private async run(st: VdecState, src: Vb2Buffer, dst: Vb2Buffer, job: M2mJob): Promise<void> {
     try {
-      await this.decode(st, src, dst);
+      await this.decode(st, src, dst, job);
       this.framesDecoded++;
     } catch (e) {
       if (e instanceof KernelBug) throw e;
@@ -315,7 +259,7 @@ export class VideoDecoder {
   }
 
   /** DMA the packet in, the reference in (P-frames), decode, DMA the picture out, and keep it as the next reference. */
-  private async decode(st: VdecState, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
+  private async decode(st: VdecState, src: Vb2Buffer, dst: Vb2Buffer, job: M2mJob): Promise<void> {
     const dev = this.m2m.device;
     const len = Math.min(src.bytesused, src.length, st.pkt.length);
     const inp = sgPlaneForDevice(src, dev);
@@ -325,7 +269,8 @@ export class VideoDecoder {
       inp.done();
     }
     const h = uvdParseHeader(st.pkt, len);
-    st.seqOf[dst.index] = h.frame;
+    // the picture's sequence is its frame number, known once the header parses, even if decoding then fails
+    job.sequence = h.frame;
     if (h.width !== st.width || h.height !== st.height || h.pixelformat !== st.capPixelformat) {
       throw kerr('EINVAL', `vdec: frame ${h.frame} is ${h.width}x${h.height}, not the capture format ${st.width}x${st.height}`);
     }

@@ -13,9 +13,11 @@ import {
   V4L2_BUF_TYPE_VIDEO_OUTPUT,
   V4L2_CAP_DEVICE_CAPS,
   V4L2_CAP_STREAMING,
+  V4L2_BUF_FLAG_TIMESTAMP_COPY,
   V4L2_CAP_VIDEO_M2M,
   V4L2_MEMORY_MMAP,
   VIDIOC_DQBUF,
+  VIDIOC_ENUM_FMT,
   VIDIOC_EXPBUF,
   VIDIOC_G_FMT,
   VIDIOC_QBUF,
@@ -25,13 +27,15 @@ import {
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
   VIDIOC_S_FMT,
+  VIDIOC_TRY_FMT,
   type V4l2Buffer,
   type V4l2Capability,
   type V4l2ExportBuffer,
+  type V4l2Fmtdesc,
   type V4l2Format,
   type V4l2RequestBuffers,
 } from '../../uapi/index.ts';
-import { V4L2_KERNEL_VERSION, VIDEO_GID, VIDEO_MAJOR, Vb2Queue, type Vb2Buffer, type Vb2MemOps } from '../v4l2/index.ts';
+import { V4L2_KERNEL_VERSION, VIDEO_GID, VIDEO_MAJOR, Vb2Queue, clearFmtdesc, fillFmtdesc, type Vb2Buffer, type Vb2MemOps } from '../v4l2/index.ts';
 
 /**
  * mmap offsets at and above this name CAPTURE buffers (DST_QUEUE_OFF_BASE):
@@ -39,7 +43,20 @@ import { V4L2_KERNEL_VERSION, VIDEO_GID, VIDEO_MAJOR, Vb2Queue, type Vb2Buffer, 
  */
 export const M2M_DST_QUEUE_OFF_BASE = 1 << 30;
 
-/** What a mem-to-mem driver implements (v4l2_m2m_ops plus its format ioctls). */
+/**
+ * One job as the driver sees it: `sequence` is what the CAPTURE buffer
+ * will report, the context's job count unless the driver sets another
+ * (a decoder's frame number, even when the job fails).
+ */
+export interface M2mJob {
+  sequence: number;
+}
+
+/**
+ * What a mem-to-mem driver implements (v4l2_m2m_ops, its format ioctls
+ * and the vb2 hooks it adds to the m2m helpers'). An optional format op
+ * left out makes its ioctl ENOTTY.
+ */
 export interface M2mNodeOps<S> {
   /** Per-file driver state (the driver's ctx), made at open. */
   createState(): S;
@@ -54,7 +71,23 @@ export interface M2mNodeOps<S> {
    * writes `dst` by the device's DMA and sets dst.bytesused; a throw marks
    * both buffers ERROR. May sleep (simulated device time).
    */
-  deviceRun(state: S, src: Vb2Buffer, dst: Vb2Buffer): Promise<void>;
+  deviceRun(state: S, src: Vb2Buffer, dst: Vb2Buffer, job: M2mJob): Promise<void>;
+  /**
+   * Sets `f.pixelformat` (and flags, and a description for formats the
+   * core does not know) of the `f.index`-th format of queue `f.type`;
+   * EINVAL past the last (vidioc_enum_fmt_vid_out / _cap).
+   */
+  enumFmt?(state: S, f: V4l2Fmtdesc): void;
+  /** Corrects `f` as S_FMT would, changing nothing (vidioc_try_fmt_vid_out / _cap). */
+  tryFmt?(state: S, f: V4l2Format): void;
+  /**
+   * The driver's part of stop_streaming on queue `type`, after the m2m
+   * helpers waited for the context's job and gave back its waiting
+   * buffers. May sleep.
+   */
+  stopStreaming?(state: S, type: number): void | Promise<void>;
+  /** Frees the file's driver state when it closes, after both queues are released (the driver's release). May sleep. */
+  release?(state: S): void | Promise<void>;
 }
 
 /** One open file of an m2m node (struct v4l2_m2m_ctx): its two queues and the buffers ready for jobs. */
@@ -83,6 +116,7 @@ export class M2mContext<S> {
         memOps: node.memOps,
         dev: node.dev.device,
         clock: node.dev.clock,
+        timestampFlags: node.timestampFlags,
         ops: {
           queueSetup: (_q, count) => ({ count: Math.max(count, 1), size: node.ops.planeSize(this.state, type) }),
           bufPrepare: (vb) => {
@@ -113,10 +147,11 @@ export class M2mContext<S> {
     throw kerr('EINVAL', `${this.node.name}: buffer type ${type} not supported`);
   }
 
-  /** Waits for this context's job, then gives back every buffer still waiting on `q` as failed. */
+  /** Waits for this context's job, gives back every buffer still waiting on `q` as failed, then runs the driver's stop. */
   private async stopStreaming(q: Vb2Queue, ready: Vb2Buffer[]): Promise<void> {
     if (this.running) await this.running;
     while (ready.length > 0) q.bufferDone(ready.shift()!, 'error');
+    await this.node.ops.stopStreaming?.(this.state, q.type);
   }
 }
 
@@ -162,16 +197,17 @@ export class M2mDevice {
   /** One job: the driver's device_run, then both buffers completed (v4l2_m2m_buf_done_and_job_finish). */
   private async runJob(ctx: M2mContext<unknown>, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
     let ok = true;
+    const job: M2mJob = { sequence: ctx.jobs };
     try {
-      await ctx.node.ops.deviceRun(ctx.state, src, dst);
+      await ctx.node.ops.deviceRun(ctx.state, src, dst, job);
     } catch (e) {
       if (e instanceof KernelBug) throw e;
       ok = false;
     }
     if (!ok) dst.bytesused = 0;
-    // both sides count jobs; the capture carries the timestamp userspace gave the source (TIMESTAMP_COPY)
+    // both sides count jobs unless the driver numbers its results; the capture carries the source's timestamp (TIMESTAMP_COPY)
     src.sequence = ctx.jobs;
-    dst.sequence = ctx.jobs;
+    dst.sequence = job.sequence >>> 0;
     dst.timestampNs = src.timestampNs;
     dst.field = src.field;
     ctx.jobs++;
@@ -192,6 +228,11 @@ export interface M2mNodeOptions<S> {
   memOps: Vb2MemOps;
   ioModes: number;
   ops: M2mNodeOps<S>;
+  /**
+   * V4L2_BUF_FLAG_TIMESTAMP_* of both queues (q->timestamp_flags);
+   * default _COPY: a result carries its source's timestamp.
+   */
+  timestampFlags?: number;
 }
 
 /**
@@ -207,6 +248,7 @@ export class M2mNode<S> {
   readonly ops: M2mNodeOps<S>;
   readonly memOps: Vb2MemOps;
   readonly ioModes: number;
+  readonly timestampFlags: number;
   readonly node: DeviceNode;
   readonly contexts = new Set<M2mContext<S>>();
   private readonly driver: string;
@@ -218,6 +260,7 @@ export class M2mNode<S> {
     this.ops = opts.ops;
     this.memOps = opts.memOps;
     this.ioModes = opts.ioModes;
+    this.timestampFlags = opts.timestampFlags ?? V4L2_BUF_FLAG_TIMESTAMP_COPY;
     this.driver = opts.driver;
     this.card = opts.card;
     this.node = registerChrdev(opts.vfs, { path: `/dev/video${opts.nr}`, major: VIDEO_MAJOR, minor: opts.nr, mode: 0o660, gid: VIDEO_GID, fops: this.fops(), privateData: this });
@@ -245,9 +288,13 @@ export class M2mNode<S> {
       },
       release: async (_inode, file) => {
         const ctx = this.ctxOf(file);
-        await ctx.srcQ.release();
-        await ctx.dstQ.release();
-        this.contexts.delete(ctx);
+        try {
+          await ctx.srcQ.release();
+          await ctx.dstQ.release();
+        } finally {
+          this.contexts.delete(ctx);
+          await this.ops.release?.(ctx.state);
+        }
       },
       unlockedIoctl: (file, cmd, arg, task) => this.ioctl(this.ctxOf(file), file, cmd, arg, task),
       poll: (file, pt) => this.poll(this.ctxOf(file), file, pt),
@@ -307,6 +354,24 @@ export class M2mNode<S> {
         // one side's format sizes the other's buffers here, so either side's buffers pin both formats
         if (ctx.srcQ.busy || ctx.dstQ.busy) throw kerr('EBUSY', `${this.name}: S_FMT while buffers are allocated`);
         this.ops.sFmt(ctx.state, f);
+        return 0;
+      }
+      case VIDIOC_ENUM_FMT >>> 0: {
+        const op = this.ops.enumFmt;
+        if (!op) throw kerr('ENOTTY', `${this.name}: no ENUM_FMT`);
+        const f = userArg<V4l2Fmtdesc>(arg);
+        ctx.queueOf(f.type);
+        clearFmtdesc(f);
+        op.call(this.ops, ctx.state, f);
+        fillFmtdesc(f);
+        return 0;
+      }
+      case VIDIOC_TRY_FMT >>> 0: {
+        const op = this.ops.tryFmt;
+        if (!op) throw kerr('ENOTTY', `${this.name}: no TRY_FMT`);
+        const f = userArg<V4l2Format>(arg);
+        ctx.queueOf(f.type);
+        op.call(this.ops, ctx.state, f);
         return 0;
       }
       case VIDIOC_REQBUFS >>> 0: {

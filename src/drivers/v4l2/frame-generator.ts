@@ -16,7 +16,7 @@ export class FrameGenerator {
   /** Buffers queued to the driver, oldest first. */
   readonly active: Vb2Buffer[] = [];
   private readonly clock: Clock;
-  private readonly periodNs: number;
+  private periodNs: number;
   private readonly produce: (vb: Vb2Buffer | undefined, n: number) => Promise<void>;
   private readonly name: string;
   private timer: Timer | null = null;
@@ -24,6 +24,8 @@ export class FrameGenerator {
   private running = false;
   private sequence = 0;
   private startNs = 0;
+  /** The sequence number the cadence counts from since startNs (changes when the period does). */
+  private baseSeq = 0;
 
   constructor(name: string, clock: Clock, periodNs: number, produce: (vb: Vb2Buffer | undefined, n: number) => Promise<void>) {
     this.name = name;
@@ -37,7 +39,28 @@ export class FrameGenerator {
     if (this.running) throw new KernelBug(`${this.name}: frame thread already running`);
     this.running = true;
     this.sequence = 0;
+    this.baseSeq = 0;
     this.startNs = this.clock.now;
+    this.timer = this.clock.at(this.startNs + this.periodNs, () => this.tick());
+  }
+
+  /** The frame period in ns. */
+  get period(): number {
+    return this.periodNs;
+  }
+
+  /**
+   * Sets the frame period (the driver's S_PARM). While running, the
+   * cadence restarts from now, the next frame one new period away, and
+   * the sequence goes on counting (vivid's cap_seq_resync).
+   */
+  setPeriod(periodNs: number): void {
+    if (!(periodNs > 0) || !Number.isFinite(periodNs)) throw new KernelBug(`${this.name}: frame period ${periodNs} ns`);
+    this.periodNs = periodNs;
+    if (!this.running) return;
+    this.timer?.cancel();
+    this.startNs = this.clock.now;
+    this.baseSeq = this.sequence;
     this.timer = this.clock.at(this.startNs + this.periodNs, () => this.tick());
   }
 
@@ -58,7 +81,7 @@ export class FrameGenerator {
   private tick(): void {
     if (!this.running) return;
     const n = this.sequence++;
-    this.timer = this.clock.at(this.startNs + (n + 2) * this.periodNs, () => this.tick());
+    this.timer = this.clock.at(this.startNs + (this.sequence - this.baseSeq + 1) * this.periodNs, () => this.tick());
     if (this.job) {
       void this.produce(undefined, n);
       return;

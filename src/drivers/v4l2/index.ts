@@ -15,5 +15,6 @@ export * from './vb2-memops.ts';
 export * from './vb2-vmalloc.ts';
 export * from './vb2-dma-contig.ts';
 export * from './vb2-queue.ts';
+export * from './fmtdesc.ts';
 export * from './video-device.ts';
 export * from './frame-generator.ts';

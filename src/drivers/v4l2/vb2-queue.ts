@@ -18,6 +18,7 @@ import {
   V4L2_BUF_FLAG_ERROR,
   V4L2_BUF_FLAG_MAPPED,
   V4L2_BUF_FLAG_QUEUED,
+  V4L2_BUF_FLAG_TIMESTAMP_MASK,
   V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC,
   V4L2_BUF_TYPE_VIDEO_OUTPUT,
   V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE,
@@ -152,6 +153,13 @@ export interface Vb2QueueConfig {
   supportsRequests?: boolean;
   /** For buffer timestamps. */
   clock: Clock;
+  /**
+   * Where the buffers' timestamps come from (q->timestamp_flags, the
+   * V4L2_BUF_FLAG_TIMESTAMP_* bits QUERYBUF/QBUF/DQBUF report):
+   * V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC, as capture drivers stamp frames,
+   * unless told (mem-to-mem drivers copy userspace's: _COPY).
+   */
+  timestampFlags?: number;
 }
 
 /**
@@ -172,6 +180,8 @@ export class Vb2Queue {
   readonly minBuffersNeeded: number;
   readonly supportsRequests: boolean;
   readonly clock: Clock;
+  /** V4L2_BUF_FLAG_TIMESTAMP_* of every buffer (q->timestamp_flags). */
+  readonly timestampFlags: number;
   /** V4L2_MEMORY_* of the buffers, VB2_MEMORY_UNKNOWN without any. */
   memory = VB2_MEMORY_UNKNOWN;
   bufs: Vb2Buffer[] = [];
@@ -205,6 +215,7 @@ export class Vb2Queue {
     this.minBuffersNeeded = cfg.minBuffersNeeded ?? 0;
     this.supportsRequests = cfg.supportsRequests ?? false;
     this.clock = cfg.clock;
+    this.timestampFlags = (cfg.timestampFlags ?? V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC) & V4L2_BUF_FLAG_TIMESTAMP_MASK;
   }
 
   /** True for output queues (V4L2_TYPE_IS_OUTPUT). */
@@ -378,7 +389,7 @@ export class Vb2Queue {
     if (this.memory === V4L2_MEMORY_MMAP) b.m = { offset: vb.memOffset };
     else if (this.memory === V4L2_MEMORY_USERPTR) b.m = { userptr: vb.userptr };
     else if (this.memory === V4L2_MEMORY_DMABUF) b.m = { fd: vb.dmabufFd };
-    let flags = V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC;
+    let flags = this.timestampFlags;
     switch (vb.state) {
       case 'queued':
       case 'active':

@@ -2,10 +2,17 @@ import { registerChrdev, userArg, type DeviceNode, type File, type FileOperation
 import { kerr } from '../../lib/index.ts';
 import {
   O_NONBLOCK,
+  V4L2_BUF_TYPE_VIDEO_OUTPUT,
+  V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE,
   V4L2_CAP_DEVICE_CAPS,
+  V4L2_MODE_HIGHQUALITY,
   VIDIOC_DQBUF,
+  VIDIOC_ENUM_FMT,
+  VIDIOC_ENUM_FRAMEINTERVALS,
+  VIDIOC_ENUM_FRAMESIZES,
   VIDIOC_EXPBUF,
   VIDIOC_G_FMT,
+  VIDIOC_G_PARM,
   VIDIOC_QBUF,
   VIDIOC_QUERYBUF,
   VIDIOC_QUERYCAP,
@@ -13,12 +20,19 @@ import {
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
   VIDIOC_S_FMT,
+  VIDIOC_S_PARM,
+  VIDIOC_TRY_FMT,
   type V4l2Buffer,
   type V4l2Capability,
   type V4l2ExportBuffer,
+  type V4l2Fmtdesc,
   type V4l2Format,
+  type V4l2Frmivalenum,
+  type V4l2Frmsizeenum,
   type V4l2RequestBuffers,
+  type V4l2Streamparm,
 } from '../../uapi/index.ts';
+import { clearFmtdesc, fillFmtdesc } from './fmtdesc.ts';
 import type { Vb2Queue } from './vb2-queue.ts';
 
 /** Major number of V4L2 device nodes (VIDEO_MAJOR). */
@@ -32,8 +46,10 @@ export const VIDEO_GID = 44;
 
 /**
  * What a driver implements for its node (the v4l2_ioctl_ops it needs).
- * The format calls see only the buffer type the node serves; the core has
- * checked it.
+ * The format and parameter calls see only the buffer type the node
+ * serves; the core has checked it (EINVAL otherwise). An optional op the
+ * driver leaves out makes its ioctl ENOTTY, as video_ioctl2 does for an
+ * ioctl with no handler.
  */
 export interface V4l2IoctlOps {
   /** Fills in driver, card, bus_info and capabilities (vidioc_querycap). */
@@ -42,6 +58,21 @@ export interface V4l2IoctlOps {
   gFmt(file: File, f: V4l2Format): void;
   /** Adjusts and sets the format; EBUSY while buffers exist (vidioc_s_fmt_vid_cap). May sleep. */
   sFmt(file: File, f: V4l2Format): void | Promise<void>;
+  /**
+   * Sets `f.pixelformat` (and flags) of the `f.index`-th format; EINVAL
+   * past the last (vidioc_enum_fmt_vid_cap). The core names known formats.
+   */
+  enumFmt?(file: File, f: V4l2Fmtdesc): void;
+  /** Corrects `f` as S_FMT would, changing nothing (vidioc_try_fmt_vid_cap). */
+  tryFmt?(file: File, f: V4l2Format): void;
+  /** Reports the streaming parameters, the frame interval (vidioc_g_parm). */
+  gParm?(file: File, p: V4l2Streamparm): void;
+  /** Sets the streaming parameters and writes back what it set (vidioc_s_parm). May sleep. */
+  sParm?(file: File, p: V4l2Streamparm): void | Promise<void>;
+  /** Describes the `index`-th frame size of a pixel format; EINVAL past the last or for another format (vidioc_enum_framesizes). */
+  enumFramesizes?(file: File, fs: V4l2Frmsizeenum): void;
+  /** Describes the `index`-th frame interval of a format and size; EINVAL past the last (vidioc_enum_frameintervals). */
+  enumFrameintervals?(file: File, fi: V4l2Frmivalenum): void;
 }
 
 /** What videoRegisterDevice takes. */
@@ -120,6 +151,18 @@ export class VideoDevice {
     };
   }
 
+  /** The driver's handler of an optional ioctl; ENOTTY when it has none (the ioctl is not in valid_ioctls). */
+  private op<K extends OptionalOp>(name: K, cmd: number): NonNullable<V4l2IoctlOps[K]> {
+    const fn = this.ioctlOps[name];
+    if (!fn) throw kerr('ENOTTY', `${this.name}: no handler for ioctl 0x${(cmd >>> 0).toString(16)}`);
+    return fn as NonNullable<V4l2IoctlOps[K]>;
+  }
+
+  /** EINVAL for a buffer type the node does not serve (check_fmt). */
+  private checkType(type: number, what: string): void {
+    if (type !== this.queue.type) throw kerr('EINVAL', `${what}: type ${type} not supported by ${this.name}`);
+  }
+
   /** EBUSY when another file owns the queue (vb2_queue_is_busy). */
   private checkOwner(file: File): void {
     if (this.queue.isBusyFor(file)) throw kerr('EBUSY', `${this.name}: queue owned by another file`);
@@ -156,6 +199,67 @@ export class VideoDevice {
         const f = userArg<V4l2Format>(arg);
         if (f.type !== q.type) throw kerr('EINVAL', `S_FMT: type ${f.type} not supported by ${this.name}`);
         await this.ioctlOps.sFmt(file, f);
+        return 0;
+      }
+      case VIDIOC_ENUM_FMT >>> 0: {
+        const op = this.op('enumFmt', cmd);
+        const f = userArg<V4l2Fmtdesc>(arg);
+        this.checkType(f.type, 'ENUM_FMT');
+        clearFmtdesc(f);
+        op.call(this.ioctlOps, file, f);
+        fillFmtdesc(f);
+        return 0;
+      }
+      case VIDIOC_TRY_FMT >>> 0: {
+        const op = this.op('tryFmt', cmd);
+        const f = userArg<V4l2Format>(arg);
+        this.checkType(f.type, 'TRY_FMT');
+        op.call(this.ioctlOps, file, f);
+        return 0;
+      }
+      case VIDIOC_G_PARM >>> 0: {
+        const op = this.op('gParm', cmd);
+        const p = userArg<V4l2Streamparm>(arg);
+        this.checkType(p.type, 'G_PARM');
+        // the core clears everything after type before the driver fills it in
+        p.parm = isOutputType(p.type)
+          ? { output: { capability: 0, outputmode: 0, timeperframe: { numerator: 0, denominator: 0 }, extendedmode: 0, writebuffers: 0, reserved: [0, 0, 0, 0] } }
+          : { capture: { capability: 0, capturemode: 0, timeperframe: { numerator: 0, denominator: 0 }, extendedmode: 0, readbuffers: 0, reserved: [0, 0, 0, 0] } };
+        op.call(this.ioctlOps, file, p);
+        return 0;
+      }
+      case VIDIOC_S_PARM >>> 0: {
+        const op = this.op('sParm', cmd);
+        const p = userArg<V4l2Streamparm>(arg);
+        this.checkType(p.type, 'S_PARM');
+        const side = isOutputType(p.type) ? p.parm?.output : p.parm?.capture;
+        if (!side || !side.timeperframe) throw kerr('EFAULT', 'S_PARM: no parameters');
+        // extendedmode is never used and only the high-quality mode bit is kept (v4l_s_parm)
+        side.extendedmode = 0;
+        side.reserved = [0, 0, 0, 0];
+        if ('capturemode' in side) side.capturemode = (side.capturemode >>> 0) & V4L2_MODE_HIGHQUALITY;
+        else side.outputmode = (side.outputmode >>> 0) & V4L2_MODE_HIGHQUALITY;
+        await op.call(this.ioctlOps, file, p);
+        return 0;
+      }
+      case VIDIOC_ENUM_FRAMESIZES >>> 0: {
+        const op = this.op('enumFramesizes', cmd);
+        const fs = userArg<V4l2Frmsizeenum>(arg);
+        fs.type = 0;
+        delete fs.discrete;
+        delete fs.stepwise;
+        fs.reserved = [0, 0];
+        op.call(this.ioctlOps, file, fs);
+        return 0;
+      }
+      case VIDIOC_ENUM_FRAMEINTERVALS >>> 0: {
+        const op = this.op('enumFrameintervals', cmd);
+        const fi = userArg<V4l2Frmivalenum>(arg);
+        fi.type = 0;
+        delete fi.discrete;
+        delete fi.stepwise;
+        fi.reserved = [0, 0];
+        op.call(this.ioctlOps, file, fi);
         return 0;
       }
       case VIDIOC_REQBUFS >>> 0: {
@@ -201,6 +305,13 @@ export class VideoDevice {
         throw kerr('ENOTTY', `${this.name}: unknown ioctl 0x${(cmd >>> 0).toString(16)}`);
     }
   }
+}
+
+type OptionalOp = 'enumFmt' | 'tryFmt' | 'gParm' | 'sParm' | 'enumFramesizes' | 'enumFrameintervals';
+
+/** True for output buffer types (V4L2_TYPE_IS_OUTPUT, for the types here). */
+function isOutputType(type: number): boolean {
+  return type === V4L2_BUF_TYPE_VIDEO_OUTPUT || type === V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
 }
 
 /** Reads an int-pointer argument: a number or `{ value }`; EFAULT otherwise. */
