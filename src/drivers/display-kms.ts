@@ -50,7 +50,7 @@ export const KMS_PLANE_ID = 31;
 export const KMS_CRTC_ID = 32;
 export const KMS_ENCODER_ID = 33;
 export const KMS_CONNECTOR_ID = 34;
-const FIRST_FB_ID = 35;
+export const FIRST_FB_ID = 35;
 /** Limits of the controller (mode_config.min/max_width/height). */
 export const KMS_MAX_WIDTH = 4096;
 export const KMS_MAX_HEIGHT = 4096;
@@ -297,8 +297,8 @@ export function kmsDisplayOf(dev: DrmDevice): KmsDisplay {
   return d;
 }
 
-/** A struct drm_event_vblank of type FLIP_COMPLETE (32 bytes, little-endian). */
-function flipEvent(userData: bigint, nowNs: number, sequence: number): Uint8Array {
+/** Builds a struct drm_event_vblank of type FLIP_COMPLETE (32 bytes, little-endian), as drm_crtc_send_vblank_event fills it. */
+export function flipEvent(userData: bigint, nowNs: number, sequence: number): Uint8Array {
   const b = new Uint8Array(32);
   const v = new DataView(b.buffer);
   v.setUint32(0, DRM_EVENT_FLIP_COMPLETE, true);
@@ -447,7 +447,7 @@ function kmsRmFb(dev: DrmDevice, arg: unknown, file: DrmFile): number {
 }
 
 /** Writes up to `given` ids into a user array and returns how many there are (the count/copy pairs of drm_mode_getresources). */
-function fillIds(ptr: number[] | number, given: number, ids: number[]): number {
+export function fillIds(ptr: number[] | number, given: number, ids: number[]): number {
   if (Array.isArray(ptr)) for (let i = 0; i < ids.length && i < given; i++) ptr[i] = ids[i]!;
   return ids.length;
 }

@@ -15,6 +15,7 @@ export * from './vivid.ts';
 export * from './vgem.ts';
 export * from './gpu.ts';
 export * from './display-kms.ts';
+export * from './usb-display.ts';
 export * from './camera-v4l2.ts';
 export * from './media/vb2-dma-sg.ts';
 export * from './media/m2m.ts';

@@ -4,7 +4,7 @@ import { iommuAttachDevice, iommuDevice, iommuDomainAlloc, SmmuDriver, type Iomm
 import { MiB } from '../lib/index.ts';
 import { bootMm, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
 import { addCmaHeap, addSystemHeap, createDmaBufSystem, registerUdmabuf, type DmaBufSystem } from '../dmabuf/index.ts';
-import { registerCamera, registerGpu, registerIsp, registerJpeg, registerKmsDisplay, registerPcmPlayback, registerVgem, registerVideoDecoder, registerVivid, type DrmDevice, type KmsDisplay, type PcmDevice } from '../drivers/index.ts';
+import { registerCamera, registerGpu, registerIsp, registerJpeg, registerKmsDisplay, registerPcmPlayback, registerUsbDisplay, registerVgem, registerVideoDecoder, registerVivid, type DrmDevice, type KmsDisplay, type PcmDevice, type UsbDisplay } from '../drivers/index.ts';
 import { createProcSystem, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
 
@@ -44,6 +44,8 @@ export interface System {
   kms: { dev: DrmDevice; kms: KmsDisplay } | null;
   /** The DRM render driver of the platform's first GPU (/dev/dri/card2), if it has one. */
   gpu: DrmDevice | null;
+  /** The USB display driver of the platform's first USB host (/dev/dri/card3), if it has one. */
+  usbDisplay: { dev: DrmDevice; usb: UsbDisplay } | null;
   /** The ALSA playback PCM of the platform's first audio block (/dev/snd/pcmC0D0p), if it has one. */
   pcm: PcmDevice | null;
 }
@@ -148,6 +150,8 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
   const mode = opts.kmsMode ?? { width: 1920, height: 1080 };
   const kms = displayDev ? registerKmsDisplay({ dbs: dmabuf, mm, device: devices.get(displayDev.name)!, index: 1, width: mode.width, height: mode.height }) : null;
   const gpu = gpuDev ? registerGpu({ dbs: dmabuf, mm, device: devices.get(gpuDev.name)!, index: 2 }) : null;
+  const usbDev = p.devices.find((d) => d.kind === 'usb');
+  const usbDisplay = usbDev ? registerUsbDisplay({ dbs: dmabuf, mm, device: devices.get(usbDev.name)!, index: 3, width: mode.width, height: mode.height }) : null;
   // The platform's media devices get V4L2 drivers after vivid's nodes (0 and 4).
   const mediaCommon = { vfs: proc.vfs, dbs: dmabuf, mm, clock: soc.clock };
   const cameraDev = p.devices.find((d) => d.kind === 'camera');
@@ -168,5 +172,5 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
     seed: opts.seed,
     instances: [{ allocator: 'vmalloc' }, { allocator: 'dma-contig', device: virtualDevice('vivid', 32) }],
   });
-  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc, dmabuf, smmus, smmuDriver, domains, kms, gpu, pcm };
+  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc, dmabuf, smmus, smmuDriver, domains, kms, gpu, usbDisplay, pcm };
 }

@@ -40,6 +40,12 @@ export const DRM_MODE_PAGE_FLIP_TARGET_ABSOLUTE = 0x4;
 export const DRM_MODE_PAGE_FLIP_TARGET_RELATIVE = 0x8;
 export const DRM_MODE_PAGE_FLIP_TARGET = DRM_MODE_PAGE_FLIP_TARGET_ABSOLUTE | DRM_MODE_PAGE_FLIP_TARGET_RELATIVE;
 export const DRM_MODE_PAGE_FLIP_FLAGS = DRM_MODE_PAGE_FLIP_EVENT | DRM_MODE_PAGE_FLIP_ASYNC | DRM_MODE_PAGE_FLIP_TARGET;
+/** DIRTYFB flags: clips come in src/dst pairs, or the clips were filled with `color`; only hints. */
+export const DRM_MODE_FB_DIRTY_ANNOTATE_COPY = 0x01;
+export const DRM_MODE_FB_DIRTY_ANNOTATE_FILL = 0x02;
+export const DRM_MODE_FB_DIRTY_FLAGS = 0x03;
+/** Most clip rectangles one DIRTYFB may carry. */
+export const DRM_MODE_FB_DIRTY_MAX_CLIPS = 256;
 /** drm_event.type of a page-flip completion read from the DRM fd. */
 export const DRM_EVENT_VBLANK = 0x01;
 export const DRM_EVENT_FLIP_COMPLETE = 0x02;
@@ -124,6 +130,27 @@ export interface DrmModeCrtcPageFlip {
   user_data: number | bigint;
 }
 
+/** struct drm_clip_rect (8 bytes): a rectangle [x1, x2) x [y1, y2) of 16-bit coordinates. */
+export interface DrmClipRect {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+}
+
+/**
+ * struct drm_mode_fb_dirty_cmd (24 bytes). In C `clips_ptr` is a user
+ * pointer to num_clips struct drm_clip_rect; here it is the array itself
+ * (0 for none).
+ */
+export interface DrmModeFbDirtyCmd {
+  fb_id: number;
+  flags: number;
+  color: number;
+  num_clips: number;
+  clips_ptr: DrmClipRect[] | number | bigint;
+}
+
 /**
  * struct drm_mode_card_res (64 bytes). The four id pointers are arrays the
  * kernel fills up to the counts the caller gives; it then writes all counts.
@@ -152,6 +179,7 @@ export const DRM_IOCTL_MODE_GETRESOURCES = _IOWR(DRM_IOCTL_BASE, 0xa0, 64 /* str
 /** Its argument is the framebuffer id itself (an unsigned int). */
 export const DRM_IOCTL_MODE_RMFB = _IOWR(DRM_IOCTL_BASE, 0xaf, 4 /* unsigned int */);
 export const DRM_IOCTL_MODE_PAGE_FLIP = _IOWR(DRM_IOCTL_BASE, 0xb0, 24 /* struct drm_mode_crtc_page_flip */);
+export const DRM_IOCTL_MODE_DIRTYFB = _IOWR(DRM_IOCTL_BASE, 0xb1, 24 /* struct drm_mode_fb_dirty_cmd */);
 export const DRM_IOCTL_MODE_CREATE_DUMB = _IOWR(DRM_IOCTL_BASE, 0xb2, 32 /* struct drm_mode_create_dumb */);
 export const DRM_IOCTL_MODE_MAP_DUMB = _IOWR(DRM_IOCTL_BASE, 0xb3, 16 /* struct drm_mode_map_dumb */);
 export const DRM_IOCTL_MODE_DESTROY_DUMB = _IOWR(DRM_IOCTL_BASE, 0xb4, 4 /* struct drm_mode_destroy_dumb */);
