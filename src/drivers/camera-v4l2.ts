@@ -8,11 +8,20 @@ import {
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
   V4L2_CAP_EXT_PIX_FORMAT,
   V4L2_CAP_STREAMING,
+  V4L2_CAP_TIMEPERFRAME,
   V4L2_CAP_VIDEO_CAPTURE,
+  V4L2_FRMIVAL_TYPE_DISCRETE,
+  V4L2_FRMSIZE_TYPE_STEPWISE,
   V4L2_PIX_FMT_XBGR32,
+  V4L2_PIX_FMT_YUYV,
   type V4l2Capability,
+  type V4l2Fmtdesc,
   type V4l2Format,
+  type V4l2Fract,
+  type V4l2Frmivalenum,
+  type V4l2Frmsizeenum,
   type V4l2PixFormat,
+  type V4l2Streamparm,
 } from '../uapi/index.ts';
 import { dmaWriteSg, sgPlaneForDevice, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
@@ -31,7 +40,7 @@ export interface CameraOptions {
   nr: number;
   /** Seed of the sensor's pattern. Default 1. */
   seed?: number;
-  /** Frames per second. Default 30. */
+  /** Frames per second at probe, the default frame interval (1/fps); S_PARM changes it. Default 30. */
   fps?: number;
   /** Initial frame size. Default 640x480. */
   width?: number;
@@ -42,13 +51,46 @@ const MIN_DIM = 16;
 const MAX_WIDTH = 4096;
 const MAX_HEIGHT = 3072;
 
+/** Pixel formats of the sensor's two output paths, in ENUM_FMT order; the first is the default. */
+const FORMATS: readonly { pixelformat: number; fourcc: 'YUYV' | 'XR24' }[] = [
+  { pixelformat: V4L2_PIX_FMT_YUYV, fourcc: 'YUYV' },
+  { pixelformat: V4L2_PIX_FMT_XBGR32, fourcc: 'XR24' },
+];
+
+/** Frame intervals the sensor's timing supports besides the probe default, in seconds per frame. */
+const SENSOR_INTERVALS: readonly V4l2Fract[] = [
+  { numerator: 1, denominator: 60 },
+  { numerator: 1, denominator: 30 },
+  { numerator: 1, denominator: 24 },
+  { numerator: 1, denominator: 15 },
+];
+
+/** The frame interval of `fps` frames per second, exact for integer rates, in milliseconds' precision otherwise. */
+function intervalOfFps(fps: number): V4l2Fract {
+  if (Number.isInteger(fps)) return { numerator: 1, denominator: fps };
+  return { numerator: 1000, denominator: Math.round(fps * 1000) };
+}
+
+/** An interval's length in ns, rounded. */
+function intervalNs(t: V4l2Fract): number {
+  return Math.round((t.numerator * 1e9) / t.denominator);
+}
+
+/** The corrected frame size S_FMT would set: width even, both clamped. */
+function clampSize(width: number, height: number): { w: number; h: number } {
+  return { w: Math.min(MAX_WIDTH, Math.max(MIN_DIM, (width >>> 0) & ~1)), h: Math.min(MAX_HEIGHT, Math.max(MIN_DIM, height >>> 0)) };
+}
+
 /**
  * A platform camera's V4L2 capture driver (the shape of a SoC CSI/capture
  * driver on vb2-dma-sg): the sensor gives a deterministic moving YUYV
  * pattern, and the camera's own DMA master writes each frame over the
  * buffer's scatterlist, through its IOMMU when it has one, once per frame
  * period on the simulated clock. Frames that find no buffer are dropped
- * but counted in the sequence.
+ * but counted in the sequence. The period is the frame interval
+ * (G_PARM/S_PARM's timeperframe: 1/60, 1/30, 1/24, 1/15 s or the probe's
+ * 1/fps), set while not streaming; ENUM_FMT, TRY_FMT, ENUM_FRAMESIZES and
+ * ENUM_FRAMEINTERVALS describe what S_FMT and S_PARM take.
  */
 export class CameraDevice {
   readonly device: Device;
@@ -62,6 +104,10 @@ export class CameraDevice {
   private pattern: TestPattern;
   private frame: Uint8Array;
   private readonly frames: FrameGenerator;
+  /** Frame intervals the sensor supports, shortest first; the default is one of them. */
+  private readonly intervals: readonly V4l2Fract[];
+  private readonly defaultInterval: V4l2Fract;
+  private interval: V4l2Fract;
   /** Frames written into buffers. */
   framesCaptured = 0;
   /** Frame periods that found no buffer. */
@@ -73,7 +119,12 @@ export class CameraDevice {
     this.seed = opts.seed ?? 1;
     const fps = opts.fps ?? 30;
     if (!(fps > 0)) throw kerr('EINVAL', `camera: fps ${fps}`);
-    this.frames = new FrameGenerator('camera', opts.clock, Math.round(1e9 / fps), (vb, n) => this.produce(vb, n));
+    this.defaultInterval = intervalOfFps(fps);
+    this.interval = this.defaultInterval;
+    const d = this.defaultInterval;
+    const known = SENSOR_INTERVALS.some((t) => t.numerator * d.denominator === d.numerator * t.denominator);
+    this.intervals = (known ? SENSOR_INTERVALS : [...SENSOR_INTERVALS, d]).slice().sort((a, b) => a.numerator * b.denominator - b.numerator * a.denominator);
+    this.frames = new FrameGenerator('camera', opts.clock, intervalNs(this.interval), (vb, n) => this.produce(vb, n));
     this.busInfo = `platform:${opts.device.name}`;
     this.fmt = frameFormat(opts.width ?? 640, opts.height ?? 480, 'YUYV');
     this.pix = framePixFormat(this.fmt);
@@ -114,8 +165,90 @@ export class CameraDevice {
           f.fmt = { pix: { ...this.pix } };
         },
         sFmt: (_f: File, f: V4l2Format) => this.sFmt(f),
+        enumFmt: (_f: File, d: V4l2Fmtdesc) => {
+          const fmt = FORMATS[d.index >>> 0];
+          if (!fmt || d.index >>> 0 !== d.index) throw kerr('EINVAL', `camera: no format ${d.index}`);
+          d.pixelformat = fmt.pixelformat;
+        },
+        tryFmt: (_f: File, f: V4l2Format) => {
+          f.fmt = { pix: framePixFormat(this.adjust(f)) };
+        },
+        gParm: (_f: File, p: V4l2Streamparm) => this.gParm(p),
+        sParm: (_f: File, p: V4l2Streamparm) => this.sParm(p),
+        enumFramesizes: (_f: File, fs: V4l2Frmsizeenum) => {
+          this.formatOf(fs.pixel_format);
+          if (fs.index !== 0) throw kerr('EINVAL', `camera: no frame size ${fs.index}`);
+          fs.type = V4L2_FRMSIZE_TYPE_STEPWISE;
+          fs.stepwise = { min_width: MIN_DIM, max_width: MAX_WIDTH, step_width: 2, min_height: MIN_DIM, max_height: MAX_HEIGHT, step_height: 1 };
+        },
+        enumFrameintervals: (_f: File, fi: V4l2Frmivalenum) => {
+          this.formatOf(fi.pixel_format);
+          const { w, h } = clampSize(fi.width, fi.height);
+          if (w !== fi.width || h !== fi.height) throw kerr('EINVAL', `camera: no frame size ${fi.width}x${fi.height}`);
+          const t = this.intervals[fi.index >>> 0];
+          if (!t || fi.index >>> 0 !== fi.index) throw kerr('EINVAL', `camera: no frame interval ${fi.index}`);
+          fi.type = V4L2_FRMIVAL_TYPE_DISCRETE;
+          fi.discrete = { ...t };
+        },
       },
     });
+  }
+
+  /** The current frame interval (timeperframe), seconds per frame. */
+  get timeperframe(): V4l2Fract {
+    return { ...this.interval };
+  }
+
+  /** The sensor format of a V4L2 pixelformat; EINVAL for one it does not give. */
+  private formatOf(pixelformat: number): (typeof FORMATS)[number] {
+    const f = FORMATS.find((d) => d.pixelformat === pixelformat >>> 0);
+    if (!f) throw kerr('EINVAL', `camera: pixel format 0x${(pixelformat >>> 0).toString(16)} not supported`);
+    return f;
+  }
+
+  /** Reports the frame interval (vidioc_g_parm): V4L2_CAP_TIMEPERFRAME, no read() buffers. */
+  private gParm(p: V4l2Streamparm): void {
+    p.parm = { capture: { capability: V4L2_CAP_TIMEPERFRAME, capturemode: 0, timeperframe: { ...this.interval }, extendedmode: 0, readbuffers: 0, reserved: [0, 0, 0, 0] } };
+  }
+
+  /**
+   * Sets the frame interval (vidioc_s_parm): the supported interval
+   * nearest the one asked for (the longer on a tie), the default for a
+   * zero numerator or denominator, written back with
+   * V4L2_CAP_TIMEPERFRAME; EBUSY while streaming, since the sensor's
+   * timing is programmed at STREAMON.
+   */
+  private sParm(p: V4l2Streamparm): void {
+    const want = p.parm.capture!.timeperframe;
+    if (this.queue.streaming) {
+      this.gParm(p);
+      throw kerr('EBUSY', 'camera: S_PARM while streaming');
+    }
+    const num = want.numerator >>> 0;
+    const den = want.denominator >>> 0;
+    let best = this.defaultInterval;
+    if (num !== 0 && den !== 0) {
+      const asked = num / den;
+      let bestErr = Infinity;
+      for (const t of this.intervals) {
+        const err = Math.abs(t.numerator / t.denominator - asked);
+        if (err <= bestErr) {
+          bestErr = err;
+          best = t;
+        }
+      }
+    }
+    this.interval = { ...best };
+    this.frames.setPeriod(intervalNs(best));
+    this.gParm(p);
+  }
+
+  /** The frame layout S_FMT of `f` would set: even width, sizes clamped, YUYV unless XBGR32 is asked. EFAULT without a pix format. */
+  private adjust(f: V4l2Format): FrameFormat {
+    const req = f.fmt?.pix;
+    if (!req) throw kerr('EFAULT', 'camera: no pix format');
+    const { w, h } = clampSize(req.width, req.height);
+    return frameFormat(w, h, (FORMATS.find((d) => d.pixelformat === req.pixelformat >>> 0) ?? FORMATS[0]!).fourcc);
   }
 
   /** The node's path. */
@@ -140,15 +273,12 @@ export class CameraDevice {
    * exist (s_fmt_vid_cap).
    */
   private sFmt(f: V4l2Format): void {
-    const req = f.fmt?.pix;
-    if (!req) throw kerr('EFAULT', 'S_FMT: no pix format');
+    if (!f.fmt?.pix) throw kerr('EFAULT', 'S_FMT: no pix format');
     if (this.queue.busy) {
       f.fmt = { pix: { ...this.pix } };
       throw kerr('EBUSY', 'camera: S_FMT while buffers are allocated');
     }
-    const w = Math.min(MAX_WIDTH, Math.max(MIN_DIM, (req.width >>> 0) & ~1));
-    const h = Math.min(MAX_HEIGHT, Math.max(MIN_DIM, req.height >>> 0));
-    this.fmt = frameFormat(w, h, req.pixelformat === V4L2_PIX_FMT_XBGR32 ? 'XR24' : 'YUYV');
+    this.fmt = this.adjust(f);
     this.pix = framePixFormat(this.fmt);
     this.pattern = new TestPattern(this.fmt, this.seed);
     this.frame = new Uint8Array(this.fmt.size);

@@ -321,6 +321,12 @@ export class IspDevice {
           Object.assign(st, withFormats(adjust(st, f)));
           f.fmt = { pix: pix(f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? st.src : st.dst) };
         },
+        enumFmt: (_st, f) => {
+          const d = this.enumFmt(f.type, f.index);
+          f.pixelformat = d.pixelformat;
+          f.description = d.description;
+        },
+        tryFmt: (st, f) => this.tryFmt(st, f),
         deviceRun: (st, src, dst) => this.run(st, src, dst),
       },
     });

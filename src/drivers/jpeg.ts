@@ -12,6 +12,7 @@ import {
   V4L2_PIX_FMT_NV12,
   V4L2_PIX_FMT_XBGR32,
   V4L2_PIX_FMT_YUYV,
+  type V4l2Fmtdesc,
   type V4l2Format,
   type V4l2PixFormat,
 } from '../uapi/index.ts';
@@ -159,6 +160,24 @@ const RAW_FORMATS: [number, FrameFormat['fourcc']][] = [
   [V4L2_PIX_FMT_XBGR32, 'XR24'],
 ];
 
+/**
+ * Names the `f.index`-th format of the queue holding raw frames (YUYV,
+ * NV12, XBGR32) or the bitstream (JPEG alone; the core marks it
+ * compressed); EINVAL past the last (vidioc_enum_fmt_vid_*).
+ */
+function enumFmt(encoder: boolean, f: V4l2Fmtdesc): void {
+  const raw = (f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT) === encoder;
+  const i = f.index >>> 0;
+  if (raw) {
+    const r = RAW_FORMATS[i];
+    if (!r || i !== f.index) throw kerr('EINVAL', `jpeg: no raw format ${f.index}`);
+    f.pixelformat = r[0];
+  } else {
+    if (f.index !== 0) throw kerr('EINVAL', `jpeg: no coded format ${f.index}`);
+    f.pixelformat = V4L2_PIX_FMT_JPEG;
+  }
+}
+
 function rawFourcc(pixelformat: number): [number, FrameFormat['fourcc']] {
   return RAW_FORMATS.find(([p]) => p === pixelformat) ?? RAW_FORMATS[0]!;
 }
@@ -230,8 +249,13 @@ export class JpegCodec {
           f.fmt = { pix: f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? rawPix(st) : codedPix(st) };
         },
         sFmt: (st, f) => {
-          if (f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT) Object.assign(st, this.rawState(true, f));
+          Object.assign(st, this.adjust(st, f));
           f.fmt = { pix: f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? rawPix(st) : codedPix(st) };
+        },
+        enumFmt: (_st, f) => enumFmt(true, f),
+        tryFmt: (st, f) => {
+          const next = this.adjust(st, f);
+          f.fmt = { pix: f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? rawPix(next) : codedPix(next) };
         },
         deviceRun: (st, src, dst) => this.encode(st, src, dst),
       },
@@ -248,20 +272,35 @@ export class JpegCodec {
           f.fmt = { pix: f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? codedPix(st) : rawPix(st) };
         },
         sFmt: (st, f) => {
-          if (f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT) {
-            // the bitstream buffer size is the application's choice, at least a header's worth
-            const want = f.fmt?.pix?.sizeimage >>> 0;
-            const size = Math.min(ujpgMaxSize(st.raw.size), Math.max(UJPG_HEADER + 1, want || ujpgMaxSize(st.raw.size)));
-            Object.assign(st, state(false, st.raw, st.pixelformat, size));
-            f.fmt = { pix: codedPix(st) };
-          } else {
-            Object.assign(st, this.rawState(false, f));
-            f.fmt = { pix: rawPix(st) };
-          }
+          Object.assign(st, this.adjust(st, f));
+          f.fmt = { pix: f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? codedPix(st) : rawPix(st) };
+        },
+        enumFmt: (_st, f) => enumFmt(false, f),
+        tryFmt: (st, f) => {
+          const next = this.adjust(st, f);
+          f.fmt = { pix: f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? codedPix(next) : rawPix(next) };
         },
         deviceRun: (st, src, dst) => this.decode(st, src, dst),
       },
     });
+  }
+
+  /**
+   * The state S_FMT of `f` would leave (the driver's try_fmt): the raw
+   * side takes the format as rawState corrects it; the encoder's
+   * bitstream side follows the raw format whatever is asked; the
+   * decoder's bitstream buffer size is the application's choice, at
+   * least a header and a byte, at most the largest stream of the raw
+   * format (0 asks for that largest). EFAULT without a pix format.
+   */
+  private adjust(st: JpegState, f: V4l2Format): JpegState {
+    if (!f.fmt?.pix) throw kerr('EFAULT', 'jpeg: no pix format');
+    const raw = (f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT) === st.encoder;
+    if (raw) return this.rawState(st.encoder, f);
+    if (st.encoder) return st;
+    const max = ujpgMaxSize(st.raw.size);
+    const want = f.fmt.pix.sizeimage >>> 0;
+    return state(false, st.raw, st.pixelformat, Math.min(max, Math.max(UJPG_HEADER + 1, want || max)));
   }
 
   /** A state for the raw format `f` asks for: sizes clamped and even, unknown formats become YUYV. */

@@ -9,11 +9,16 @@ import {
   V4L2_CAP_EXT_PIX_FORMAT,
   V4L2_CAP_READWRITE,
   V4L2_CAP_STREAMING,
+  V4L2_CAP_TIMEPERFRAME,
   V4L2_CAP_VIDEO_CAPTURE,
   V4L2_CAP_VIDEO_OUTPUT,
+  V4L2_PIX_FMT_YUYV,
   type V4l2Capability,
+  type V4l2Fmtdesc,
   type V4l2Format,
+  type V4l2Fract,
   type V4l2PixFormat,
+  type V4l2Streamparm,
 } from '../uapi/index.ts';
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
 import { TestPattern } from './test-pattern.ts';
@@ -42,6 +47,44 @@ const MIN_HEIGHT = 16;
 const MAX_WIDTH = 4096;
 const MAX_HEIGHT = 2304;
 
+/** vivid's webcam frame sizes, smallest first (webcam_sizes). */
+const WEBCAM_SIZES: readonly { width: number; height: number }[] = [
+  { width: 320, height: 180 },
+  { width: 640, height: 360 },
+  { width: 640, height: 480 },
+  { width: 1280, height: 720 },
+  { width: 1920, height: 1080 },
+  { width: 3840, height: 2160 },
+];
+
+/**
+ * vivid's webcam frame intervals, longest first (webcam_intervals): a
+ * frame size of index i offers the first 2*(6-i) of them, so larger
+ * frames cannot go as fast.
+ */
+const WEBCAM_INTERVALS: readonly V4l2Fract[] = [
+  [1, 1], [1, 2], [1, 4], [1, 5], [1, 10], [2, 25], [1, 15], [1, 25], [1, 30], [1, 40], [1, 50], [1, 60],
+].map(([numerator, denominator]) => ({ numerator: numerator!, denominator: denominator! }));
+
+/** Index of the webcam size nearest `w`x`h`, the first on a tie (v4l2_find_nearest_size). */
+function nearestWebcamSize(w: number, h: number): number {
+  let best = 0;
+  let bestErr = Infinity;
+  for (let i = 0; i < WEBCAM_SIZES.length; i++) {
+    const err = Math.abs(WEBCAM_SIZES[i]!.width - w) + Math.abs(WEBCAM_SIZES[i]!.height - h);
+    if (err < bestErr) {
+      bestErr = err;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** a >= b for frame intervals (V4L2_FRACT_COMPARE(a, >=, b)). */
+function fractGe(a: V4l2Fract, b: V4l2Fract): boolean {
+  return a.numerator * b.denominator >= b.numerator * a.denominator;
+}
+
 /** One vivid instance: which allocator its queues use, and the device that DMAs for dma-contig. */
 export interface VividInstanceOptions {
   allocator: 'vmalloc' | 'dma-contig';
@@ -59,7 +102,7 @@ export interface VividOptions {
   instances?: VividInstanceOptions[];
   /** Seed of the test pattern; instance i uses seed + i. Default 1. */
   seed?: number;
-  /** Frames per second of the capture thread. Default 30. */
+  /** Frames per second of the capture thread until S_PARM sets a webcam interval (an integer, or the interval is rounded to ms). Default 30. */
   fps?: number;
 }
 
@@ -72,7 +115,10 @@ export interface VividOptions {
  * instance writes frames with the CPU through the plane's kernel mapping;
  * a dma-contig instance has its device write them by DMA at the plane's
  * device address. Frames that find no buffer queued are dropped but
- * counted in the sequence, as vivid does.
+ * counted in the sequence, as vivid does. The one format modelled is
+ * YUYV (ENUM_FMT lists it alone); G_PARM/S_PARM follow vivid's webcam
+ * input: the interval table shrinks as the frame grows, and S_PARM works
+ * while streaming.
  */
 export class VividDevice {
   readonly inst: number;
@@ -90,6 +136,10 @@ export class VividDevice {
   private frame: Uint8Array;
   /** Buffers the driver holds, oldest first (vid_cap_active). */
   private readonly frames: FrameGenerator;
+  /** The capture frame interval (timeperframe_vid_cap). */
+  private interval: V4l2Fract;
+  /** Which webcam interval S_PARM chose (webcam_ival_idx); null while the probe's fps rules. */
+  private ivalIdx: number | null = null;
   /** Frames written into buffers since boot. */
   framesCaptured = 0;
   /** Frame periods that found no buffer. */
@@ -104,7 +154,8 @@ export class VividDevice {
     this.seed = (opts.seed ?? 1) + inst;
     const fps = opts.fps ?? 30;
     if (!(fps > 0)) throw kerr('EINVAL', `vivid: fps ${fps}`);
-    this.frames = new FrameGenerator('vivid', opts.clock, Math.round(1e9 / fps), (vb, n) => this.produce(vb, n));
+    this.interval = Number.isInteger(fps) ? { numerator: 1, denominator: fps } : { numerator: 1000, denominator: Math.round(fps * 1000) };
+    this.frames = new FrameGenerator('vivid', opts.clock, Math.round((this.interval.numerator * 1e9) / this.interval.denominator), (vb, n) => this.produce(vb, n));
     if (cfg.allocator === 'dma-contig' && !cfg.device) throw kerr('EINVAL', 'vivid: a dma-contig instance needs a device');
     this.device = cfg.allocator === 'dma-contig' ? cfg.device! : null;
     this.fmt = frameFormat(640, 480, 'YUYV');
@@ -150,8 +201,66 @@ export class VividDevice {
           f.fmt = { pix: { ...this.pix } };
         },
         sFmt: (_f: File, f: V4l2Format) => this.sFmt(f),
+        enumFmt: (_f: File, d: V4l2Fmtdesc) => {
+          // the one vivid format modelled here; real vivid goes on with UYVY, YVYU, ...
+          if (d.index !== 0) throw kerr('EINVAL', `vivid: no format ${d.index}`);
+          d.pixelformat = V4L2_PIX_FMT_YUYV;
+        },
+        tryFmt: (_f: File, f: V4l2Format) => {
+          f.fmt = { pix: yuyvPixFormat(this.adjust(f)) };
+        },
+        gParm: (_f: File, p: V4l2Streamparm) => this.gParm(p),
+        sParm: (_f: File, p: V4l2Streamparm) => this.sParm(p),
       },
     });
+  }
+
+  /** The capture frame interval, seconds per frame. */
+  get timeperframe(): V4l2Fract {
+    return { ...this.interval };
+  }
+
+  /** Reports the frame interval (vivid_vid_cap_g_parm): V4L2_CAP_TIMEPERFRAME, one read() buffer. */
+  private gParm(p: V4l2Streamparm): void {
+    p.parm = { capture: { capability: V4L2_CAP_TIMEPERFRAME, capturemode: 0, timeperframe: { ...this.interval }, extendedmode: 0, readbuffers: 1, reserved: [0, 0, 0, 0] } };
+  }
+
+  /** How many webcam intervals the current frame size offers. */
+  private get ivalCount(): number {
+    return 2 * (WEBCAM_SIZES.length - nearestWebcamSize(this.fmt.width, this.fmt.height));
+  }
+
+  /**
+   * Sets the frame interval as vivid's webcam input does
+   * (vivid_vid_cap_s_parm): the longest offered interval not longer than
+   * the one asked for, else the shortest offered; a zero denominator asks
+   * for the shortest. Allowed while streaming: the capture thread resyncs
+   * and frames come at the new interval from now on.
+   */
+  private sParm(p: V4l2Streamparm): void {
+    const n = this.ivalCount;
+    let tpf = p.parm.capture!.timeperframe;
+    if ((tpf.denominator >>> 0) === 0) tpf = WEBCAM_INTERVALS[n - 1]!;
+    let i = 0;
+    while (i < n && !fractGe({ numerator: tpf.numerator >>> 0, denominator: tpf.denominator >>> 0 }, WEBCAM_INTERVALS[i]!)) i++;
+    this.setInterval(Math.min(i, n - 1));
+    this.gParm(p);
+  }
+
+  /** Makes webcam interval `idx` current and the capture thread's period. */
+  private setInterval(idx: number): void {
+    this.ivalIdx = idx;
+    this.interval = { ...WEBCAM_INTERVALS[idx]! };
+    this.frames.setPeriod(Math.round((this.interval.numerator * 1e9) / this.interval.denominator));
+  }
+
+  /** The frame layout S_FMT of `f` would set (vivid_try_fmt_vid_cap here): sizes clamped, width even, always YUYV. EFAULT without a pix format. */
+  private adjust(f: V4l2Format): FrameFormat {
+    const req = f.fmt?.pix;
+    if (!req) throw kerr('EFAULT', 'vivid: no pix format');
+    const w = Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, (req.width >>> 0) & ~1));
+    const h = Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, req.height >>> 0));
+    return frameFormat(w, h, 'YUYV');
   }
 
   /** The node's path. */
@@ -175,11 +284,7 @@ export class VividDevice {
    * becomes YUYV, the field progressive; EBUSY while buffers exist.
    */
   private sFmt(f: V4l2Format): void {
-    const req = f.fmt?.pix;
-    if (!req) throw kerr('EFAULT', 'S_FMT: no pix format');
-    const w = Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, (req.width >>> 0) & ~1));
-    const h = Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, req.height >>> 0));
-    const fmt = frameFormat(w, h, 'YUYV');
+    const fmt = this.adjust(f);
     const pix = yuyvPixFormat(fmt);
     if (this.queue.busy) {
       f.fmt = { pix: { ...this.pix } };
@@ -189,6 +294,8 @@ export class VividDevice {
     this.pix = pix;
     this.pattern = new TestPattern(fmt, this.seed);
     this.frame = new Uint8Array(fmt.size);
+    // a larger frame offers fewer intervals: a chosen one past them becomes the last (vivid_s_fmt_vid_cap)
+    if (this.ivalIdx !== null && this.ivalIdx >= this.ivalCount) this.setInterval(this.ivalCount - 1);
     f.fmt = { pix: { ...pix } };
   }
 
