@@ -22,6 +22,7 @@ import {
   V4L2_PIX_FMT_XBGR32,
   V4L2_PIX_FMT_YUYV,
   VIDIOC_DQBUF,
+  VIDIOC_ENUM_FMT,
   VIDIOC_G_FMT,
   VIDIOC_QBUF,
   VIDIOC_QUERYBUF,
@@ -29,6 +30,7 @@ import {
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
   VIDIOC_S_FMT,
+  VIDIOC_TRY_FMT,
   type V4l2Buffer,
   type V4l2Format,
 } from '../../src/uapi/index.ts';
@@ -311,12 +313,17 @@ describe('ISP mem-to-mem: NV12 / YUYV in, XBGR32 or NV12 out, through the m2m io
       const st = [...isp.node.contexts][0]!.state;
       // TRY_FMT: an NV12 source of 100x50 becomes 100x48; the state stays YUYV 640x480
       const t = { type: OUT, fmt: { pix: { width: 101, height: 50, pixelformat: V4L2_PIX_FMT_NV12 } } } as V4l2Format;
-      isp.tryFmt(st, t);
+      await sys.ioctl(v, VIDIOC_TRY_FMT, t);
       expect([t.fmt.pix.width, t.fmt.pix.height, t.fmt.pix.pixelformat, t.fmt.pix.sizeimage]).toEqual([100, 48, V4L2_PIX_FMT_NV12, 100 * 72]);
       const tc = { type: CAP, fmt: { pix: { width: 320, height: 240, pixelformat: V4L2_PIX_FMT_XBGR32 } } } as V4l2Format;
-      isp.tryFmt(st, tc);
+      await sys.ioctl(v, VIDIOC_TRY_FMT, tc);
       expect([tc.fmt.pix.width, tc.fmt.pix.height, tc.fmt.pix.pixelformat, tc.fmt.pix.sizeimage]).toEqual([320, 240, V4L2_PIX_FMT_XBGR32, 320 * 240 * 4]);
       expect(await errno(() => isp.tryFmt(st, { type: 9, fmt: { pix: {} } } as V4l2Format))).toBe('EINVAL');
+      expect(await errno(sys.ioctl(v, VIDIOC_TRY_FMT, { type: 9, fmt: { pix: {} } } as V4l2Format))).toBe('EINVAL');
+      const d = { index: 1, type: CAP, flags: 0, description: '', pixelformat: 0, mbus_code: 0 };
+      await sys.ioctl(v, VIDIOC_ENUM_FMT, d);
+      expect([d.pixelformat, d.description]).toEqual([V4L2_PIX_FMT_XBGR32, '32-bit BGRX 8-8-8-8']);
+      expect(await errno(sys.ioctl(v, VIDIOC_ENUM_FMT, { ...d, index: 2 }))).toBe('EINVAL');
       const g = { type: OUT, fmt: { pix: {} } } as V4l2Format;
       await sys.ioctl(v, VIDIOC_G_FMT, g);
       expect([g.fmt.pix.width, g.fmt.pix.height, g.fmt.pix.pixelformat]).toEqual([640, 480, V4L2_PIX_FMT_YUYV]);

@@ -16,6 +16,7 @@ import {
   PROT_READ,
   PROT_WRITE,
   V4L2_BUF_FLAG_ERROR,
+  V4L2_BUF_FLAG_TIMESTAMP_COPY,
   V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP,
   V4L2_BUF_TYPE_VIDEO_OUTPUT as OUT,
   V4L2_CAP_STREAMING,
@@ -28,6 +29,7 @@ import {
   V4L2_PIX_FMT_XBGR32,
   V4L2_PIX_FMT_YUYV,
   VIDIOC_DQBUF,
+  VIDIOC_ENUM_FMT,
   VIDIOC_G_FMT,
   VIDIOC_QBUF,
   VIDIOC_QUERYBUF,
@@ -36,6 +38,7 @@ import {
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
   VIDIOC_S_FMT,
+  VIDIOC_TRY_FMT,
   type V4l2Buffer,
   type V4l2Capability,
   type V4l2Format,
@@ -44,7 +47,7 @@ import { errno, heapAlloc, mismatches, run, testSystem } from '../dmabuf/helpers
 
 const NR = 12;
 const DEV = `/dev/video${NR}`;
-const TIMESTAMP_COPY = 0x4000;
+const TIMESTAMP_COPY = V4L2_BUF_FLAG_TIMESTAMP_COPY;
 
 /** The dma-buf test SoC with a process kernel over its mm, a system heap, and the decoder on the 'isp' master (behind the test IOMMU). */
 function system() {
@@ -308,16 +311,20 @@ describe('video decoder (stateful m2m, UVD1 -> NV12/XBGR32)', () => {
     expect(() => s.vdec.enumFmt(9, 0)).toThrow(/EINVAL/);
     const ctx = [...s.vdec.node.contexts][0];
     expect(ctx).toBeUndefined();
-    // TRY_FMT corrects without setting: a fresh file's state
+    // VIDIOC_TRY_FMT corrects without setting: a fresh file's state
     let st!: Parameters<typeof s.vdec.tryFmt>[0];
     await run(s, async (sys) => {
       const fd = await sys.open(DEV, O_RDWR);
       st = [...s.vdec.node.contexts][0]!.state;
+      const d = { index: 0, type: OUT, flags: 0, description: '', pixelformat: 0, mbus_code: 0 };
+      await sys.ioctl(fd, VIDIOC_ENUM_FMT, d);
+      expect([d.pixelformat, d.flags, d.description]).toEqual([V4L2_PIX_FMT_UVD1, 1, 'unimem UVD1 video']);
+      expect(await errno(sys.ioctl(fd, VIDIOC_ENUM_FMT, { ...d, index: 1 }))).toBe('EINVAL');
       const f = { type: OUT, fmt: { pix: { width: 5000, height: 33, pixelformat: V4L2_PIX_FMT_NV12 } } } as V4l2Format;
-      s.vdec.tryFmt(st, f);
+      await sys.ioctl(fd, VIDIOC_TRY_FMT, f);
       expect([f.fmt.pix.pixelformat, f.fmt.pix.width, f.fmt.pix.height]).toEqual([V4L2_PIX_FMT_UVD1, 4096, 32]);
       const c = { type: CAP, fmt: { pix: { width: 1, height: 1, pixelformat: V4L2_PIX_FMT_XBGR32 } } } as V4l2Format;
-      s.vdec.tryFmt(st, c);
+      await sys.ioctl(fd, VIDIOC_TRY_FMT, c);
       expect([c.fmt.pix.pixelformat, c.fmt.pix.width, c.fmt.pix.sizeimage]).toEqual([V4L2_PIX_FMT_XBGR32, 640, 640 * 480 * 4]);
       expect([st.width, st.capPixelformat]).toEqual([640, V4L2_PIX_FMT_NV12]);
       await sys.close(fd);
