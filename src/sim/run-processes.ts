@@ -22,16 +22,20 @@ import { displayStage } from './stages/display.ts';
 import { encodeStage } from './stages/encode.ts';
 import { ExpectedFrames } from './stages/expected.ts';
 import { jpegDecodeStage } from './stages/jpeg-decode.ts';
+import { renderStage } from './stages/render.ts';
 import { planFormats, STAGE_NODE, type StageFormats } from './stages/plan.ts';
 import type { PipelineProbe, StageContext, StageProgram } from './stages/stage.ts';
 
 const PROGRAMS: Record<StageKind, StageProgram> = {
   capture: captureStage,
   decode: decodeStage,
+  render: renderStage,
   convert: convertStage,
   compose: composeStage,
   cpu: cpuStage,
   display: displayStage,
+  // The same display server, on the USB display's card: KMS is KMS.
+  'usb-display': displayStage,
   encode: encodeStage,
   'jpeg-decode': jpegDecodeStage,
   audio: audioStage,
@@ -69,7 +73,7 @@ function outputHeap(p: PlatformSpec, stages: readonly ProcessStageSpec[], i: num
   const st = stages[i]!;
   if (st.heap !== 'auto') return st.heap;
   // The device that will read these buffers: the next stage with a device (a CPU stage passes them on).
-  const kinds: Partial<Record<StageKind, string>> = { convert: 'isp', compose: 'gpu', display: 'display', encode: 'jpeg' };
+  const kinds: Partial<Record<StageKind, string>> = { convert: 'isp', compose: 'gpu', display: 'display', 'usb-display': 'usb', encode: 'jpeg' };
   for (let j = i + 1; j < stages.length; j++) {
     const kind = kinds[stages[j]!.stage];
     if (!kind) continue;
@@ -226,6 +230,17 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
     };
   }
 
+  const usbAt = stages.findIndex((st) => st.stage === 'usb-display');
+  if (usbAt >= 0 && sys.usbDisplay) {
+    // A USB display's consumption is what reached its panel after the CPU read, compression and USB transfer.
+    const checkedFb = new Map<number, number>();
+    sys.usbDisplay.usb.onFrame = (shot) => {
+      const frame = fbFrame.get(shot.fbId);
+      if (frame === undefined || checkedFb.get(shot.fbId) === frame) return;
+      checkedFb.set(shot.fbId, frame);
+      sinkConsumed(usbAt, frame, expected.matches(usbAt, frame, shot.bytes));
+    };
+  }
   const audioAt = stages.findIndex((st) => st.stage === 'audio');
   if (audioAt >= 0 && sys.pcm) {
     // What the DAC played, period by period, against the music the player wrote.
@@ -333,11 +348,12 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
     seed,
     frames,
     integrity: { ok: mismatches === 0 && framesChecked > 0, mismatches, framesChecked },
-    copies: { cpuBytes: 0, bounceBytes: sys.dma.stats.bounceBytes },
+    // The one copy a process pipeline may make: a USB display's CPU read of each frame.
+    copies: { cpuBytes: sys.usbDisplay?.usb.stats.cpuReadBytes ?? 0, bounceBytes: sys.dma.stats.bounceBytes },
     ...hardwareCounters(sys, cache0),
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
     droppedFrames: Math.max(0, frames - sunk) + failures + sourceDrops,
-    zeroCopy: sys.dma.stats.bounceBytes === 0,
+    zeroCopy: sys.dma.stats.bounceBytes === 0 && (sys.usbDisplay?.usb.stats.cpuReadBytes ?? 0) === 0,
     placement,
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),
     simTimeNs,
@@ -372,18 +388,17 @@ function reportEnding(sys: System, exits: ProcessExit[], leaks: LeakCheck, victi
 
 /** Lets deferred device work finish (GEM objects freed after their fences, the display's last scanout). */
 async function settleDevices(sys: System): Promise<void> {
-  const work = [sys.kms?.dev.settle(), sys.gpu?.settle(), sys.pcm?.settle()].filter((x): x is Promise<void> => x !== undefined);
+  const work = [sys.kms?.dev.settle(), sys.gpu?.settle(), sys.pcm?.settle(), sys.usbDisplay?.dev.settle()].filter((x): x is Promise<void> => x !== undefined);
   await sys.soc.clock.runUntilSettled(Promise.all(work));
 }
 
 function defaultBoot(p: PlatformSpec, seed: number, spec: ScenarioSpec): System {
   const formats = planFormats(spec);
-  const d = spec.processes!.findIndex((st) => st.stage === 'display');
+  const d = spec.processes!.findIndex((st) => st.stage === 'display' || st.stage === 'usb-display');
   const shown = d >= 0 ? formats[d]!.inFmt! : null;
   return bootSystem(p, {
     seed,
     background: spec.memoryPressure > 0 ? { fill: spec.memoryPressure } : false,
-    cameraFps: spec.fps,
     ...(shown ? { kmsMode: { width: shown.width, height: shown.height } } : {}),
   });
 }

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSingle, dmaMappingError, dmaUnmapSingle, type Device, type SgTable } from '../dma/index.ts';
+import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type Device, type SgTable } from '../dma/index.ts';
 import { beginCpuAccess, endCpuAccess, vmap, vunmap } from '../dmabuf/index.ts';
 import { attach, detach, traceFences, dmaBufPut, exportNegotiatedBuffer, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
 import { CaptureEngine, frameFormat, ScanoutEngine } from '../drivers/index.ts';
@@ -82,13 +81,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
 
   const pool: SharedBuffer[] = [];
   const late = spec.scanoutAttachAfter > 0;
-  // A USB display cannot DMA from the frame buffer: the CPU reads it, compresses
-  // it, and the USB host controller sends the result (DisplayLink-style).
-  const usbOut = disp.kind === 'usb';
-  for (let i = 0; i < spec.buffers; i++) pool.push(await allocShared(sys, cam, late || usbOut ? null : disp, !late, fmt.size, i));
-  const usb = usbOut ? await usbSender(sys, disp, fmt.size) : null;
-  if (usb) for (const b of pool) b.vaddr = await vmap(b.dmabuf);
-  let cpuBytes = 0;
+  for (let i = 0; i < spec.buffers; i++) pool.push(await allocShared(sys, cam, late ? null : disp, !late, fmt.size, i));
   let scanoutAttached = !late;
   let unshown = 0;
   const overlays = pipeline.filter((st) => st.role === 'overlay');
@@ -178,14 +171,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
       }
       if (front) {
         const t = soc.clock.now;
-        let bytes: Uint8Array;
-        if (usb) {
-          if (!fresh) continue;
-          bytes = await usb.send(front);
-          cpuBytes += fmt.size;
-        } else {
-          bytes = await scanout.scanout(front.scanout!);
-        }
+        const bytes = await scanout.scanout(front.scanout!);
         if (fresh) {
           capture.pattern.render(front.frame, expected);
           for (let k = 0; k < overlays.length; k++) expected.fill(overlayValue(front.frame, k), 0, overlays[k]!.rows * fmt.stride);
@@ -204,7 +190,6 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   const placement = pool[0]!.backing.explain();
   opts.observer?.finished(sys);
   for (const b of pool) if (b.vaddr) vunmap(b.dmabuf, b.vaddr);
-  usb?.free();
   for (const b of pool) await freeShared(b);
 
   return {
@@ -213,12 +198,12 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
     seed,
     frames,
     integrity: { ok: mismatches === 0 && latencies.length > 0, mismatches, framesChecked: latencies.length },
-    // An overlay draws, it does not copy; a USB display's CPU read of each frame is a copy.
-    copies: { cpuBytes, bounceBytes: dma.stats.bounceBytes },
+    // An overlay draws, it does not copy.
+    copies: { cpuBytes: 0, bounceBytes: dma.stats.bounceBytes },
     ...hardwareCounters(sys, cache0),
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
     droppedFrames: dropped + faultedFrames + unshown,
-    zeroCopy: dma.stats.bounceBytes === 0 && cpuBytes === 0,
+    zeroCopy: dma.stats.bounceBytes === 0,
     placement: placement.split('\n').slice(1).map((l) => l.trim()),
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),
     simTimeNs,
@@ -245,40 +230,6 @@ async function allocShared(sys: System, cam: Device, disp: Device | null, mapCam
   const capture = mapCamera ? await mapAttachment(camAtt, DMA_FROM_DEVICE) : null;
   const scanout = dispAtt ? await mapAttachment(dispAtt, DMA_TO_DEVICE) : null;
   return { dmabuf, backing, camAtt, dispAtt, capture, scanout, frame: -1, capturedAt: 0, vaddr: 0 };
-}
-
-/**
- * The USB display path (udl-style): for each frame the CPU reads the
- * buffer through the kernel's mapping between begin/end_cpu_access,
- * compresses it into a transfer buffer in lowmem, and the USB host
- * controller reads that by DMA (dma_map_single, bounced by dmabounce when
- * the buffer lies beyond the host's 30-bit reach); what arrives is
- * decompressed to check it.
- */
-async function usbSender(sys: System, usb: Device, size: number) {
-  const cap = size + Math.ceil(size / 1000) + 4096;
-  const pages = Math.ceil(cap / 4096);
-  const pfn = sys.mm.pages.allocPagesExact(pages, {});
-  const va = sys.mm.kas.pfnToVirt(pfn);
-  const frame = new Uint8Array(size);
-  const recv = new Uint8Array(cap);
-  return {
-    async send(b: SharedBuffer): Promise<Uint8Array> {
-      await beginCpuAccess(b.dmabuf, DMA_FROM_DEVICE);
-      sys.mm.kas.load(b.vaddr, frame, 0, size);
-      await endCpuAccess(b.dmabuf, DMA_FROM_DEVICE);
-      const packed = deflateRawSync(frame, { level: 1 });
-      sys.mm.kas.store(va, packed, 0, packed.length);
-      const addr = dmaMapSingle(usb, va, packed.length, DMA_TO_DEVICE);
-      if (dmaMappingError(usb, addr)) throw new Error(`${usb.name} cannot map its transfer buffer`);
-      await usb.master.read(addr, recv, 0, packed.length);
-      dmaUnmapSingle(usb, addr, packed.length, DMA_TO_DEVICE);
-      return inflateRawSync(recv.subarray(0, packed.length));
-    },
-    free(): void {
-      sys.mm.pages.freePagesExact(pfn, pages);
-    },
-  };
 }
 
 async function freeShared(b: SharedBuffer): Promise<void> {

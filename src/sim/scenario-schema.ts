@@ -17,7 +17,7 @@ const stage = z.strictObject({
 });
 
 /** What a process of a process pipeline does; see src/sim/stages/. */
-export const STAGE_KINDS = ['capture', 'decode', 'convert', 'compose', 'cpu', 'display', 'encode', 'jpeg-decode', 'audio'] as const;
+export const STAGE_KINDS = ['capture', 'decode', 'render', 'convert', 'compose', 'cpu', 'display', 'usb-display', 'encode', 'jpeg-decode', 'audio'] as const;
 
 /**
  * One process of a process pipeline: a program that drives its device

@@ -82,7 +82,8 @@ export function checkScenarioOnPlatform(s: LoadedScenario, p: PlatformSpec): voi
     }
     const d = devices.get(st.device);
     if (!d) throw errorAt(input, ['pipeline', i, 'device'], `platform '${p.name}' has no device named '${st.device}' (have: ${[...devices.keys()].join(', ')})`);
-    const wants = st.role === 'capture' ? ['camera', 'isp', 'video', 'generic'] : ['display', 'usb', 'generic'];
+    if (st.role === 'scanout' && d.kind === 'usb') throw errorAt(input, ['pipeline', i, 'device'], `a USB display is driven through its DRM driver (/dev/dri/card3): use a process pipeline with a usb-display stage`);
+    const wants = st.role === 'capture' ? ['camera', 'isp', 'video', 'generic'] : ['display', 'generic'];
     if (!wants.includes(d.kind)) throw errorAt(input, ['pipeline', i, 'device'], `device '${d.name}' is a ${d.kind}, which cannot do ${st.role}`);
   });
 }

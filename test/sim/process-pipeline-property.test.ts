@@ -4,7 +4,7 @@ import { loadPlatform, parseScenario, runScenario, type LoadedScenario, type Pro
 
 /** A random but valid process pipeline, as YAML (so it goes through the same validation as a user's file). */
 const pipelineArb = fc.record({
-  source: fc.constantFrom('camera', 'decoder'),
+  source: fc.constantFrom('camera', 'decoder', 'gpu'),
   convert: fc.boolean(),
   compose: fc.boolean(),
   cpu: fc.constantFrom('none', 'read', 'draw'),
@@ -12,7 +12,7 @@ const pipelineArb = fc.record({
   frames: fc.integer({ min: 1, max: 5 }),
   gop: fc.integer({ min: 1, max: 4 }),
   kill: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
-  sink: fc.constantFrom('display', 'encode'),
+  sink: fc.constantFrom('display', 'usb-display', 'encode'),
   driverBuffers: fc.boolean(),
 });
 
@@ -23,16 +23,19 @@ function scenarioText(p: PipelineShape): { text: string; killed: string | null }
   // The decoder's reference frames must not be drawn on; the camera has none. Nor may the CPU write into a
   // capture buffer videobuf2 exported (EXPBUF): its begin/end_cpu_access sync only the camera's own mapping,
   // as Linux's vb2-dma-sg does, so other importers are left unsynced -- a real hazard the checker reports.
-  const draw = p.cpu === 'draw' && p.source === 'camera' && !p.driverBuffers;
+  const draw = p.cpu === 'draw' && p.source !== 'decoder' && !p.driverBuffers;
   // The source's own MMAP buffers (EXPBUF) are scattered: fine for devices behind the IOMMU, not for the display.
   const directToDisplay = !p.convert && p.source === 'camera' && !p.compose && p.sink === 'display';
+  // (the GPU renderer has no buffers of its own to export: it always allocates from a heap)
   const heap = p.driverBuffers && !directToDisplay ? ', heap: driver' : '';
   if (p.source === 'camera') stages.push(`  - { name: cam, stage: capture, fourcc: ${p.convert ? 'YUYV' : 'XR24'}${heap} }`);
-  else stages.push(`  - { name: dec, stage: decode, gop: ${p.gop}${heap} }`);
-  if (p.convert || p.source === 'decoder') stages.push('  - { name: isp, stage: convert, fourcc: XR24 }');
+  else if (p.source === 'decoder') stages.push(`  - { name: dec, stage: decode, gop: ${p.gop}${heap} }`);
+  else stages.push('  - { name: game, stage: render }');
+  // The ISP takes YUV: the GPU's XRGB output never goes through it.
+  if ((p.convert && p.source === 'camera') || p.source === 'decoder') stages.push('  - { name: isp, stage: convert, fourcc: XR24 }');
   if (p.compose) stages.push('  - { name: gpu, stage: compose }');
   if (p.cpu !== 'none') stages.push(`  - { name: cpu, stage: cpu, rows: ${draw ? 8 : 0} }`);
-  stages.push(p.sink === 'display' ? '  - { name: disp, stage: display }' : '  - { name: jpeg, stage: encode }');
+  stages.push(p.sink === 'encode' ? '  - { name: jpeg, stage: encode }' : `  - { name: disp, stage: ${p.sink} }`);
   const names = stages.map((s) => /name: (\w+)/.exec(s)![1]!);
   const killed = p.kill !== undefined && names.length > 2 ? names[1]! : null;
   const fourcc = p.source === 'decoder' ? 'NV12' : 'XR24';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { builtinScenarios, loadPlatform, loadScenario, runScenario } from '../../src/sim/index.ts';
+import { builtinScenarios, loadPlatform, loadScenario, parseScenario, runScenario } from '../../src/sim/index.ts';
 
 async function run(name: string, frames = 4) {
   const s = loadScenario(name);
@@ -92,6 +92,29 @@ describe('late-strict-attach', () => {
     expect(text).toMatch(/display attached; the storage must move before the next map \(display addresses memory below 0x80000000 only/);
     expect(text).toMatch(/moves: 1 \(3686400 bytes copied\)/);
     expect(r.findings).toEqual([]);
+  });
+});
+
+describe('kernel-level pipelines with a CPU stage (a kernel user drawing through dma_buf_vmap)', () => {
+  const text = (sync: boolean) =>
+    `name: kernel-osd\nframes: 8\nfps: 30\nformat: { width: 320, height: 240, fourcc: XR24 }\nbuffers: 3\npipeline:\n  - { role: capture, device: camera }\n  - { role: overlay, rows: 16, sync: ${sync} }\n  - { role: scanout, device: display }\n`;
+  const runText = (t: string) => runScenario({ spec: parseScenario('osd.yaml', t), file: 'osd.yaml', text: t }, loadPlatform('armv7-mobile'));
+
+  it('with begin/end_cpu_access every frame shows the drawing; without, the display misses it and the finding names the call and the line', async () => {
+    const good = await runText(text(true));
+    expect(good.integrity).toMatchObject({ ok: true, framesChecked: 8 });
+    expect(good.findings).toEqual([]);
+    const bad = await runText(text(false));
+    expect(bad.integrity.ok).toBe(false);
+    const f = bad.findings.filter((x) => x.kind === 'missing-sync');
+    expect(f.length).toBeGreaterThan(0);
+    expect(f[0]!.site).toMatch(/run\.ts:\d+:\d+/);
+  });
+
+  it('a USB display is not a kernel-level scanout: the file is refused with the way to do it', async () => {
+    const t = 'name: k\npipeline:\n  - { role: capture, device: camera }\n  - { role: scanout, device: usb }\n';
+    const s = { spec: parseScenario('k.yaml', t), file: 'k.yaml', text: t };
+    await expect(runScenario(s, loadPlatform('armv7-mobile'))).rejects.toThrow(/usb-display stage/);
   });
 });
 

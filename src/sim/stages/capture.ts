@@ -1,5 +1,5 @@
 import type { Sys } from '../../proc/index.ts';
-import { O_NONBLOCK, O_RDWR, V4L2_BUF_FLAG_ERROR, V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP, V4L2_MEMORY_DMABUF, V4L2_MEMORY_MMAP, VIDIOC_STREAMOFF } from '../../uapi/index.ts';
+import { O_NONBLOCK, O_RDWR, V4L2_BUF_FLAG_ERROR, V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP, V4L2_MEMORY_DMABUF, V4L2_MEMORY_MMAP, VIDIOC_S_PARM, VIDIOC_STREAMOFF, type V4l2Streamparm } from '../../uapi/index.ts';
 import { Downstream, waitReadable } from './link.ts';
 import type { StageContext } from './stage.ts';
 import { dequeueBuffer, exportBuffer, heapAllocate, queueBuffer, requestBuffers, setFormat, streamOn, v4l2Buffer } from './uapi-calls.ts';
@@ -15,6 +15,9 @@ export async function captureStage(sys: Sys, ctx: StageContext): Promise<number>
   const fmt = ctx.outFmt!;
   const v = await sys.open(ctx.devicePath, O_RDWR | O_NONBLOCK);
   await setFormat(sys, v, CAP, fmt);
+  // The frame rate, as a camera app asks for it; the driver answers with the nearest interval it has.
+  const parm: V4l2Streamparm = { type: CAP, parm: { capture: { capability: 0, capturemode: 0, timeperframe: { numerator: 1000, denominator: Math.round(ctx.fps * 1000) }, extendedmode: 0, readbuffers: 0 } } };
+  await sys.ioctl(v, VIDIOC_S_PARM, parm);
   const memory = ctx.heap === 'driver' ? V4L2_MEMORY_MMAP : V4L2_MEMORY_DMABUF;
   const n = await requestBuffers(sys, v, CAP, memory, ctx.slots);
   const fds: number[] = [];

@@ -1,7 +1,7 @@
 import { averageBytes, nv12ToNv12, nv12ToXrgb8888, TestPattern, ujpgDecode, yuyvToNv12, yuyvToXrgb8888, type FrameFormat } from '../../drivers/index.ts';
 import type { ProcessStageSpec } from '../scenario-schema.ts';
 import type { StageFormats } from './plan.ts';
-import { cpuOverlayValue, uiLayer } from './ui-layer.ts';
+import { cpuOverlayValue, RENDER_TEXTURES, uiLayer } from './ui-layer.ts';
 
 /**
  * What every stage of a process pipeline should give for each frame,
@@ -59,6 +59,13 @@ export class ExpectedFrames {
       case 'jpeg-decode':
         out = this.source(i, n);
         break;
+      case 'render': {
+        // The GPU blends textures n and n+1 (modulo their count), which are pattern frames.
+        const k = RENDER_TEXTURES;
+        out = this.alloc(outFmt!.size);
+        averageBytes(this.source(i, n % k), this.source(i, (n + 1) % k), out, out.length);
+        break;
+      }
       case 'convert':
         out = this.alloc(outFmt!.size);
         convert(this.input(i, n), inFmt!, outFmt!, st.scale, out);

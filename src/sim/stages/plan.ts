@@ -5,10 +5,12 @@ import type { ScenarioSpec, StageKind } from '../scenario-schema.ts';
 export const STAGE_DEVICE_KIND: Record<StageKind, string | null> = {
   capture: 'camera',
   decode: 'video',
+  render: 'gpu',
   convert: 'isp',
   compose: 'gpu',
   cpu: null,
   display: 'display',
+  'usb-display': 'usb',
   encode: 'jpeg',
   'jpeg-decode': 'jpeg',
   audio: 'audio',
@@ -18,10 +20,12 @@ export const STAGE_DEVICE_KIND: Record<StageKind, string | null> = {
 export const STAGE_NODE: Record<StageKind, string> = {
   capture: '/dev/video8',
   decode: '/dev/video12',
+  render: '/dev/dri/card2',
   convert: '/dev/video9',
   compose: '/dev/dri/card2',
   cpu: '',
   display: '/dev/dri/card1',
+  'usb-display': '/dev/dri/card3',
   encode: '/dev/video10',
   'jpeg-decode': '/dev/video11',
   audio: '/dev/snd/pcmC0D0p',
@@ -44,9 +48,9 @@ export interface StageFormats {
   outFmt: FrameFormat | null;
 }
 
-const SOURCES: StageKind[] = ['capture', 'decode'];
+const SOURCES: StageKind[] = ['capture', 'decode', 'render'];
 const ALONE: StageKind[] = ['jpeg-decode', 'audio'];
-const SINKS: StageKind[] = ['display', 'encode'];
+const SINKS: StageKind[] = ['display', 'usb-display', 'encode'];
 
 /**
  * Follows the frames through a process pipeline: a source first, a sink
@@ -69,7 +73,7 @@ export function planFormats(spec: ScenarioSpec): StageFormats[] {
       fail('stage', i === 0 ? `a pipeline starts with a source (${SOURCES.join(', ')}), not ${st.stage}` : `a ${st.stage} process can only come first`);
     }
     if (SINKS.includes(st.stage) && i !== stages.length - 1) fail('stage', `a ${st.stage} process ends the pipeline`);
-    if (i === stages.length - 1 && i > 0 && !SINKS.includes(st.stage) && st.stage !== 'cpu') fail('stage', `the last process must consume the frames (display, encode or cpu), not ${st.stage}`);
+    if (i === stages.length - 1 && i > 0 && !SINKS.includes(st.stage) && st.stage !== 'cpu') fail('stage', `the last process must consume the frames (display, usb-display, encode or cpu), not ${st.stage}`);
     switch (st.stage) {
       case 'capture': {
         const fourcc = st.fourcc ?? spec.format.fourcc;
@@ -81,6 +85,11 @@ export function planFormats(spec: ScenarioSpec): StageFormats[] {
       case 'decode':
         if (spec.format.fourcc === 'YUYV') fail('stage', 'the decoder gives NV12 or XR24 (set format.fourcc)');
         prev = frameFormat(width, height, spec.format.fourcc);
+        out.push({ inFmt: null, outFmt: prev });
+        return;
+      case 'render':
+        if (spec.format.fourcc !== 'XR24') fail('stage', 'the GPU renders XR24 (set format.fourcc)');
+        prev = frameFormat(width, height, 'XR24');
         out.push({ inFmt: null, outFmt: prev });
         return;
       case 'jpeg-decode':
@@ -108,6 +117,7 @@ export function planFormats(spec: ScenarioSpec): StageFormats[] {
         out.push({ inFmt: prev, outFmt: prev });
         return;
       case 'display':
+      case 'usb-display':
         if (prev!.fourcc !== 'XR24') fail('stage', `the display scans out XR24, and gets ${prev!.fourcc} here`);
         out.push({ inFmt: prev, outFmt: null });
         return;

@@ -1,4 +1,4 @@
-import type { FrameFormat } from '../../drivers/index.ts';
+import { TestPattern, type FrameFormat } from '../../drivers/index.ts';
 
 /**
  * The compositor's own layer (a player's controls bar and a translucent
@@ -22,4 +22,13 @@ export function uiLayer(fmt: FrameFormat, seed: number): Uint8Array {
 /** The byte a CPU stage draws over the top lines of frame `frame` (a subtitle band). */
 export function cpuOverlayValue(frame: number): number {
   return (frame * 37 + 102) & 0xff;
+}
+
+/** How many textures the render stage uploads. */
+export const RENDER_TEXTURES = 4;
+
+/** The render stage's textures: frames of the test pattern, uploaded once (frame n blends textures n and n+1, modulo their count). */
+export function renderTextures(fmt: FrameFormat, seed: number): Uint8Array[] {
+  const p = new TestPattern(fmt, seed);
+  return Array.from({ length: RENDER_TEXTURES }, (_, k) => p.frame(k));
 }
