@@ -1,13 +1,13 @@
 // Lists the device nodes a booted platform offers: the kernel's virtual test
 // drivers at the paths the reference machine has them (vgem, vivid), then the
-// platform's own display, GPU, camera, ISP, JPEG codec, video decoder and
-// audio playback PCM.
+// platform's own display, GPU, USB display, camera, ISP, JPEG codec, video
+// decoder and audio playback PCM.
 import { DRM_IOCTL_VERSION, O_RDWR, SNDRV_PCM_IOCTL_INFO, VIDIOC_QUERYCAP } from 'unimem/uapi';
 import type { Sys } from 'unimem';
 
 export default async function main(sys: Sys): Promise<number> {
   const out: string[] = [];
-  for (const path of ['/dev/dri/card0', '/dev/dri/card1', '/dev/dri/card2']) {
+  for (const path of ['/dev/dri/card0', '/dev/dri/card1', '/dev/dri/card2', '/dev/dri/card3']) {
     const card = await sys.open(path, O_RDWR);
     const v = { version_major: 0, version_minor: 0, version_patchlevel: 0, name_len: 64, name: '', date_len: 64, date: '', desc_len: 64, desc: '' };
     await sys.ioctl(card, DRM_IOCTL_VERSION, v);

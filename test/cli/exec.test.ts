@@ -47,13 +47,14 @@ describe('unimem exec with dma-buf heaps', () => {
 });
 
 describe('unimem exec with the test drivers', () => {
-  it('boots vgem and vivid at the reference machine\'s paths, then the platform\'s display, GPU, camera, ISP, JPEG, video decoder and audio PCM', () => {
+  it('boots vgem and vivid at the reference machine\'s paths, then the platform\'s display, GPU, USB display, camera, ISP, JPEG, video decoder and audio PCM', () => {
     const r = unimem(['exec', 'examples/programs/find-devices.ts']);
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n')).toEqual([
       '/dev/dri/card0: vgem 1.0.0 (Virtual GEM provider)',
       '/dev/dri/card1: unimem-display 1.0.0 (unimem display controller)',
       '/dev/dri/card2: gpu 1.0.0 (unimem 2D compositor GPU)',
+      '/dev/dri/card3: unimem-usb-display 1.0.0 (USB display (DisplayLink-style))',
       '/dev/video0: vivid (vivid) on platform:vivid-000',
       '/dev/video4: vivid (vivid) on platform:vivid-001',
       '/dev/video8: unimem-camera (camera camera) on platform:camera',
