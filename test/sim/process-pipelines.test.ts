@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputError, loadPlatform, loadScenario, parseScenario, runScenario, type ProcessRunResult } from '../../src/sim/index.ts';
+import { bootSystem, InputError, loadPlatform, loadScenario, parseScenario, runProcessScenario, runScenario, type ProcessRunResult, type System } from '../../src/sim/index.ts';
 
 async function run(name: string, frames: number, edit?: (s: ReturnType<typeof loadScenario>) => void): Promise<ProcessRunResult> {
   const s = loadScenario(name);
@@ -30,7 +30,30 @@ describe('process pipelines: one process per stage, dma-buf fds over Unix socket
   });
 
   it('process-crash: the killed compositor ends with SIGKILL, the frames in flight still reach the screen, then everything is released', async () => {
-    const r = await run('process-crash', 30);
+    const s = loadScenario('process-crash');
+    let sys: System | null = null;
+    let atKill: { composerAlive: boolean; dmabufs: number } | null = null;
+    const r = await runProcessScenario(
+      s,
+      loadPlatform(s.spec.platform),
+      {
+        onFrame: (done) => {
+          // Just after the kill: the compositor is gone, but the buffers it shared and its GPU job live on.
+          if (done === s.spec.kill!.afterFrames && sys) {
+            const k = sys;
+            k.soc.clock.after(1000, () => {
+              const composer = [...k.proc.processes.values()].find((p) => p.comm === 'composer');
+              atKill = { composerAlive: composer?.state === 'running', dmabufs: k.dmabuf.buffers.length };
+            });
+          }
+        },
+      },
+      (p, seed) => (sys = bootSystem(p, { seed, kmsMode: { width: 640, height: 480 } })),
+    );
+    expect(atKill).not.toBeNull();
+    expect(atKill!.composerAlive).toBe(false);
+    // The display still holds framebuffers of all four of the compositor's output buffers, and the ISP and player theirs.
+    expect(atKill!.dmabufs).toBe(12);
     const status = Object.fromEntries(r.processes.map((p) => [p.name, p.status]));
     expect(status.composer).toBe(128 + 9);
     expect([status.player, status.isp, status.display]).toEqual([0, 0, 0]);
@@ -38,6 +61,7 @@ describe('process pipelines: one process per stage, dma-buf fds over Unix socket
     expect(r.integrity.framesChecked).toBeGreaterThan(10);
     expect(r.integrity.framesChecked).toBeLessThan(30);
     expect(r.integrity.mismatches).toBe(0);
+    expect(r.findings).toEqual([]);
     expect(r.leaks).toEqual(NO_LEAKS);
   });
 
