@@ -34,6 +34,23 @@ export class TestPattern {
     }
   }
 
+  /**
+   * Whether `bytes` is frame `n`, compared line by line against the strip
+   * (no frame is built: a check costs one pass over the bytes).
+   */
+  matches(n: number, bytes: Uint8Array): boolean {
+    const { stride, size } = this.fmt;
+    if (bytes.length !== size) return false;
+    const strip = Buffer.from(this.strip.buffer, this.strip.byteOffset, this.strip.length);
+    const got = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    const lines = size / stride;
+    for (let y = 0; y < lines; y++) {
+      const off = (n * 7 + y * 13) % this.period;
+      if (strip.compare(got, y * stride, (y + 1) * stride, off, off + stride) !== 0) return false;
+    }
+    return true;
+  }
+
   /** Returns frame `n` as a new array. */
   frame(n: number): Uint8Array {
     const out = new Uint8Array(this.fmt.size);
