@@ -1,8 +1,8 @@
 import { KernelBug, PAGE_SIZE, kerr } from '../lib/index.ts';
 import type { Timer } from '../hw/index.ts';
 import { dmaAllocWc, dmaFreeAttrs, type DmaBuffer, type SgTable } from '../dma/index.ts';
-import { DmaResvUsage, type DmaFence } from '../dmabuf/index.ts';
-import { userArg, type Task } from '../fs/index.ts';
+import { DmaResvUsage, type DmaBuf, type DmaFence } from '../dmabuf/index.ts';
+import { userArg } from '../fs/index.ts';
 import {
   DRM_EVENT_FLIP_COMPLETE,
   DRM_FORMAT_ARGB8888,
@@ -12,7 +12,6 @@ import {
   DRM_IOCTL_MODE_GETRESOURCES,
   DRM_IOCTL_MODE_PAGE_FLIP,
   DRM_IOCTL_MODE_RMFB,
-  DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_MODE_FB_MODIFIERS,
   DRM_MODE_PAGE_FLIP_ASYNC,
   DRM_MODE_PAGE_FLIP_EVENT,
@@ -22,20 +21,17 @@ import {
   type DrmModeCreateDumb,
   type DrmModeCrtcPageFlip,
   type DrmModeFbCmd2,
-  type DrmPrimeHandle,
 } from '../uapi/index.ts';
 import {
   DRIVER_GEM,
   DRIVER_MODESET,
   DRM_MASTER,
-  DRM_RENDER_ALLOW,
   GemObject,
   drmSendEvent,
   gemHandleCreate,
-  gemHandleDelete,
   gemObjectLookup,
   gemObjectSize,
-  gemPrimeFdToHandle,
+  gemPrimeImport,
   registerDrmDevice,
   type DrmDevice,
   type DrmDeviceOptions,
@@ -380,24 +376,19 @@ async function kmsCreateDumb(dev: DrmDevice, arg: unknown, file: DrmFile): Promi
 }
 
 /**
- * DRM_IOCTL_PRIME_FD_TO_HANDLE for the display (drm_gem_prime_fd_to_handle
- * with drm_gem_dma_prime_import_sg_table): the exporter's attach and map
- * may already refuse (EBUSY, EINVAL); a mapping that is not one contiguous
+ * Imports a dma-buf for the display (drm_gem_prime_import with
+ * drm_gem_dma_prime_import_sg_table): the exporter's attach and map may
+ * already refuse (EBUSY, EINVAL); a mapping that is not one contiguous
  * device range is refused with EINVAL, since the CRTC cannot fetch it.
  */
-async function kmsPrimeFdToHandle(dev: DrmDevice, arg: unknown, file: DrmFile, task: Task): Promise<number> {
-  const a = userArg<DrmPrimeHandle>(arg);
-  const fd = typeof a.fd === 'number' && Number.isInteger(a.fd) ? a.fd | 0 : -1;
-  const known = new Set(file.objects.keys());
-  const handle = await gemPrimeFdToHandle(dev, file, fd, task);
-  const obj = file.objects.get(handle)!;
-  if (!known.has(handle) && obj.importSgt && !isDmaContiguous(obj.importSgt, obj.size)) {
-    await gemHandleDelete(file, handle);
-    await dev.settle();
-    throw kerr('EINVAL', `dma-buf fd ${fd} maps to ${obj.importSgt.nents} discontiguous segments for ${dev.device.name}`);
+async function kmsPrimeImport(dev: DrmDevice, d: DmaBuf): Promise<GemObject> {
+  const obj = await gemPrimeImport(dev, d);
+  if (obj.importSgt && !isDmaContiguous(obj.importSgt, obj.size)) {
+    const nents = obj.importSgt.nents;
+    await obj.put();
+    throw kerr('EINVAL', `dma-buf ino ${d.ino} maps to ${nents} discontiguous segments for ${dev.device.name}`);
   }
-  a.handle = handle;
-  return 0;
+  return obj;
 }
 
 /**
@@ -535,9 +526,9 @@ export const kmsDisplayDriver: DrmDriver = {
   mapWc: true,
   modeConfig: { preferredDepth: 24, preferShadow: false, asyncPageFlip: false, pageFlipTarget: false },
   ioctls: [],
+  gemPrimeImport: kmsPrimeImport,
   coreIoctls: [
     { cmd: DRM_IOCTL_MODE_CREATE_DUMB, flags: 0, func: kmsCreateDumb, name: 'DRM_IOCTL_MODE_CREATE_DUMB' },
-    { cmd: DRM_IOCTL_PRIME_FD_TO_HANDLE, flags: DRM_RENDER_ALLOW, func: kmsPrimeFdToHandle, name: 'DRM_IOCTL_PRIME_FD_TO_HANDLE' },
     { cmd: DRM_IOCTL_MODE_GETRESOURCES, flags: 0, func: kmsGetResources, name: 'DRM_IOCTL_MODE_GETRESOURCES' },
     { cmd: DRM_IOCTL_MODE_ADDFB2, flags: 0, func: kmsAddFb2, name: 'DRM_IOCTL_MODE_ADDFB2' },
     { cmd: DRM_IOCTL_MODE_RMFB, flags: 0, func: kmsRmFb, name: 'DRM_IOCTL_MODE_RMFB' },

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { DMA_BIDIRECTIONAL } from '../../src/dma/index.ts';
 import { attach, detach, dmaBufGet, dmaBufPut, mapAttachment, unmapAttachment } from '../../src/dmabuf/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
+import { gemPrimeImportNoMap, registerDrmDevice, vgemDriver, type DrmDevice, type GemObject } from '../../src/drivers/index.ts';
+import type { DmaBuf } from '../../src/dmabuf/index.ts';
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
@@ -267,6 +269,65 @@ describe('PRIME import (reference rows)', () => {
       expect(buf.attachments).toHaveLength(0);
     });
     expect(s.dbs.buffers).toHaveLength(0);
+  });
+});
+
+describe("the driver's gem_prime_import hook", () => {
+  it('PRIME_FD_TO_HANDLE imports through the hook once per file; a no-map import is attached, never mapped, shares the resv, refuses MAP_DUMB; an own export comes back as itself', async () => {
+    const s = vgemSystem();
+    const calls: DmaBuf[] = [];
+    const hooked: DrmDevice = registerDrmDevice({
+      dbs: s.dbs,
+      mm: s.mm,
+      device: s.vgem.device,
+      index: 5,
+      driver: {
+        ...vgemDriver,
+        name: 'hooked',
+        gemPrimeImport: (dev, d) => {
+          calls.push(d);
+          return gemPrimeImportNoMap(dev, d);
+        },
+      },
+    });
+    const free0 = s.mm.pages.freeCount();
+    await run(s, async (sys) => {
+      const heapFd = await heapAlloc(sys, 'system', SIZE);
+      const buf = s.dbs.buffers.find((d) => d.expName === 'system')!;
+      const a = await sys.open('/dev/dri/card5', O_RDWR);
+      const b = await sys.open('/dev/dri/card5', O_RDWR);
+      const h = await toHandle(sys, a, heapFd);
+      expect(await toHandle(sys, a, heapFd)).toBe(h);
+      expect(calls).toEqual([buf]);
+      const obj: GemObject = [...hooked.files].find((f) => f.objects.has(h))!.objects.get(h)!;
+      expect(obj.importAttach?.dmabuf).toBe(buf);
+      expect(obj.importSgt).toBeNull();
+      expect(obj.resv).toBe(buf.resv);
+      expect(buf.attachments.map((x) => x.dev.name)).toEqual(['vgem']);
+      expect(s.ctx.debug.liveMappings(s.vgem.device)).toBe(0);
+      expect(await errno(mapDumb(sys, a, h))).toBe('EINVAL');
+      // the import is mapped for userspace through its exporter
+      const data = pattern(SIZE, 11);
+      await sys.store(await sys.mmap(0, SIZE, RW, MAP_SHARED, heapFd, 0), data);
+      // re-export gives the foreign buffer back
+      expect((await sys.fstat(await toFd(sys, a, h))).st_ino).toBe((await sys.fstat(heapFd)).st_ino);
+      // an own export re-imported in another file is the original object: MAP_DUMB works, same offset
+      const own = await dumb(sys, a);
+      const ownFd = await toFd(sys, a, own.handle);
+      const hb = await toHandle(sys, b, ownFd);
+      expect(calls).toHaveLength(2);
+      expect(await mapDumb(sys, b, hb)).toBe(await mapDumb(sys, a, own.handle));
+      // the last handle frees the import, which detaches (nothing was mapped to unmap)
+      await sys.ioctl(a, DRM_IOCTL_GEM_CLOSE, { handle: h, pad: 0 });
+      await hooked.settle();
+      expect(buf.attachments).toHaveLength(0);
+    });
+    await hooked.settle();
+    expect(hooked.stats).toEqual({ objects: 0, bytes: 0, pagesAllocated: 0 });
+    expect(s.dbs.buffers).toHaveLength(0);
+    expect(s.ctx.debug.liveMappings()).toBe(0);
+    expect(s.mm.pages.freeCount()).toBe(free0);
+    expect(s.soc.findings.findings).toEqual([]);
   });
 });
 

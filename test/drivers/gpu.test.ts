@@ -164,7 +164,11 @@ describe('gpu: the compose job', () => {
       const s0 = await filled(sys, g, pattern(SIZE, 1));
       const buf = await heapAlloc(sys, 'reserved', SIZE);
       const dst = await toHandle(sys, g, buf);
-      const sgt = s.gpu0.files.values().next().value!.objects.get(dst)!.importSgt!;
+      const imported = s.gpu0.files.values().next().value!.objects.get(dst)!;
+      // the default import maps the buffer for the GPU and takes its reservation object; MAP_DUMB refuses an import
+      expect(imported.resv).toBe(imported.importAttach!.dmabuf.resv);
+      expect(await errno(mapDumb(sys, g, dst))).toBe('EINVAL');
+      const sgt = imported.importSgt!;
       s.iommu.unmap(sgt.sgl[0]!.dmaAddress, SIZE);
       const bad = await compose(sys, g, dst, s0.handle, s0.handle);
       await waitFence(sys, bad);

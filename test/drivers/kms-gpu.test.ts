@@ -288,7 +288,12 @@ describe('display KMS ioctls', () => {
       await sys.store(m, img);
       await sys.munmap(m, SIZE);
       const h = await toHandle(sys, card, cfd);
+      // the refused imports left no handle behind
+      expect(h).toBe(1);
       expect(await toHandle(sys, card, cfd)).toBe(h);
+      expect(await errno(mapDumb(sys, card, h))).toBe('EINVAL');
+      const imported = s.disp0.files.values().next().value!.objects.get(h)!;
+      expect(imported.resv).toBe(imported.importAttach!.dmabuf.resv);
       await flip(sys, card, await addFb(sys, card, h), 1);
       await sys.read(card, 64);
     });

@@ -60,6 +60,16 @@ export interface DrmDriver {
   /** GEM objects are mapped write-combined (the object's map_wc). */
   readonly mapWc?: boolean;
   readonly modeConfig?: DrmModeConfigCaps;
+  /**
+   * Imports a dma-buf as a GEM object of `dev` (drm_driver.gem_prime_import),
+   * for PRIME_FD_TO_HANDLE once the file's own cache missed; default
+   * gemPrimeImport (drm_gem_prime_import: attach and map for the device).
+   * A buffer this device exported must give back its own object; any other
+   * an object whose importAttach is an attachment to it, so that its
+   * reservation object is the buffer's. Returns one reference for the
+   * caller; may sleep.
+   */
+  gemPrimeImport?(dev: DrmDevice, dmabuf: DmaBuf): Promise<GemObject>;
   /** Sets up the driver's part of a new open file (drm_driver.open); a throw fails the open. */
   open?(dev: DrmDevice, file: DrmFile): void | Promise<void>;
   /** Tears down the driver's part of a file on its last close (drm_driver.postclose). */

@@ -8,7 +8,9 @@ import type { DrmDevice, DrmFile } from './drm-device.ts';
 /**
  * A GEM buffer object backed by shmem pages (struct drm_gem_shmem_object),
  * or one imported from another exporter's dma-buf (import_attach set, no
- * pages of its own); a driver's subclass may hold other memory (the DMA
+ * pages of its own, the buffer's reservation object; mapped for the
+ * device, or only attached when the driver's import never maps, as a USB
+ * display's); a driver's subclass may hold other memory (the DMA
  * helper's contiguous buffer), and says so in backing(). Reference counted: every handle, every user mapping,
  * the dma-buf it was exported as and kernel users hold one; the last put
  * frees the pages, the fake offset and, for an import, the attachment.
@@ -34,7 +36,7 @@ export class GemObject {
   dmaBuf: DmaBuf | null = null;
   /** The attachment to a foreign dma-buf this object was imported from (import_attach). */
   readonly importAttach: DmaBufAttachment | null;
-  /** The foreign buffer's mapping for this device (shmem->sgt of an import). */
+  /** The foreign buffer's mapping for this device (shmem->sgt of an import); null for an import attached without a mapping. */
   readonly importSgt: SgTable | null;
   /** Page frames, allocated zeroed on first use and kept until free (shmem->pages). */
   pages: Uint32Array | null = null;
@@ -46,10 +48,12 @@ export class GemObject {
 
   /**
    * Creates an object of `size` bytes (drm_gem_object_init, or
-   * drm_gem_shmem_prime_import_sg_table for an import) with one reference
-   * for the caller; use DrmDevice.createObject or the PRIME import.
+   * drm_gem_shmem_prime_import_sg_table for an import, sgt null for
+   * drm_gem_shmem_prime_import_no_map) with one reference for the caller;
+   * an import takes the buffer's reservation object (obj->resv =
+   * dma_buf->resv). Use DrmDevice.createObject or a PRIME import.
    */
-  constructor(dev: DrmDevice, size: number, imported: { attach: DmaBufAttachment; sgt: SgTable } | null = null) {
+  constructor(dev: DrmDevice, size: number, imported: { attach: DmaBufAttachment; sgt: SgTable | null } | null = null) {
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE) throw new KernelBug(`gem object of ${size} bytes`);
     this.dev = dev;
     this.size = size;
@@ -129,7 +133,8 @@ export class GemObject {
   backing(): string {
     if (this.importAttach) {
       const d = this.importAttach.dmabuf;
-      return `imported dma-buf (exp_name ${d.expName}, ino ${d.ino}, ${this.importSgt!.nents} segment(s))`;
+      const mapped = this.importSgt ? `${this.importSgt.nents} segment(s)` : `attached, not mapped for ${this.dev.device.name}`;
+      return `imported dma-buf (exp_name ${d.expName}, ino ${d.ino}, ${mapped})`;
     }
     return `shmem pages (${this.numPages})`;
   }
@@ -178,6 +183,7 @@ export class GemObject {
 
   /** Maps the pages into kernel space and returns the address (drm_gem_shmem_vmap). */
   vmap(): number {
+    if (this.importAttach) throw new KernelBug(`gem object ${this.id} is imported: the CPU maps it with dma_buf_vmap`);
     if (this.vmapUseCount++ === 0) this.vaddr = this.dev.mm.kas.vmap(this.getPages(), this.mapWc ? 'wc' : 'wb');
     return this.vaddr;
   }
@@ -203,7 +209,7 @@ export class GemObject {
     }
     if (this.ownResv) this.resv.fini();
     if (this.importAttach) {
-      const p = primeGemDestroy(this.importAttach, this.importSgt!);
+      const p = primeGemDestroy(this.importAttach, this.importSgt);
       this.dev.track(p);
       return p;
     }
@@ -211,10 +217,10 @@ export class GemObject {
   }
 }
 
-/** Undoes an import (drm_prime_gem_destroy): unmap, detach, and drop the import's buffer reference. */
-async function primeGemDestroy(att: DmaBufAttachment, sgt: SgTable): Promise<void> {
+/** Undoes an import (drm_prime_gem_destroy): unmap if it was mapped, detach, and drop the import's buffer reference. */
+async function primeGemDestroy(att: DmaBufAttachment, sgt: SgTable | null): Promise<void> {
   const d = att.dmabuf;
-  await unmapAttachment(att, sgt, DMA_BIDIRECTIONAL);
+  if (sgt) await unmapAttachment(att, sgt, DMA_BIDIRECTIONAL);
   await detach(d, att);
   await dmaBufPut(d);
 }

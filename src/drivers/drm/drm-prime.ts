@@ -143,10 +143,11 @@ export function gemPrimeHandleToFd(file: DrmFile, handle: number, flags: number,
 }
 
 /**
- * Imports a dma-buf as a GEM object of `dev` (drm_gem_prime_import_dev):
- * a buffer this device exported gives back its own object with a new
- * reference; any other is attached for the device's DMA and mapped once,
- * and the object shares the buffer's reservation object.
+ * Imports a dma-buf as a GEM object of `dev` (drm_gem_prime_import, the
+ * default gem_prime_import): a buffer this device exported gives back its
+ * own object with a new reference; any other is attached for the device's
+ * DMA and mapped once, and the object shares the buffer's reservation
+ * object. EINVAL for a buffer that is not page sized.
  */
 export async function gemPrimeImport(dev: DrmDevice, d: DmaBuf): Promise<GemObject> {
   if (isOwnGemDmaBuf(dev, d)) return objOf(d).get();
@@ -164,17 +165,46 @@ export async function gemPrimeImport(dev: DrmDevice, d: DmaBuf): Promise<GemObje
 }
 
 /**
+ * Imports a dma-buf without mapping it for the device
+ * (drm_gem_shmem_prime_import_no_map), for a driver whose device never
+ * DMAs from an import -- a USB display, whose CPU reads it through
+ * dma_buf_vmap between begin/end_cpu_access. A buffer this device exported
+ * gives back its own object; any other is only attached (the exporter
+ * keeps its backing for the attachment), and the object shares the
+ * buffer's reservation object. EINVAL for a buffer that is not page sized.
+ */
+export async function gemPrimeImportNoMap(dev: DrmDevice, d: DmaBuf): Promise<GemObject> {
+  if (isOwnGemDmaBuf(dev, d)) return objOf(d).get();
+  if (d.size % PAGE_SIZE) throw kerr('EINVAL', `dma-buf of ${d.size} bytes is not page sized`);
+  const att = await attach(d, dev.device);
+  getDmaBuf(d);
+  try {
+    return new GemObject(dev, d.size, { attach: att, sgt: null });
+  } catch (e) {
+    await detach(d, att);
+    await dmaBufPut(d);
+    throw e;
+  }
+}
+
+/**
  * Turns a dma-buf fd into a handle of `file` (drm_gem_prime_fd_to_handle):
  * EBADF for a closed fd, EINVAL for a file that is not a dma-buf. A buffer
  * this file has seen before gives its handle again; otherwise it is
- * imported (gemPrimeImport) and gets a new handle, remembered for next time.
+ * imported by the driver's gemPrimeImport (gemPrimeImport by default) and
+ * gets a new handle, remembered for next time.
  */
 export async function gemPrimeFdToHandle(dev: DrmDevice, file: DrmFile, fd: number, task: Task): Promise<number> {
   const d = dmaBufGet(task, fd);
   try {
     const known = file.primeByBuf.get(d);
     if (known !== undefined) return known;
-    const obj = await gemPrimeImport(dev, d);
+    const obj = await (dev.driver.gemPrimeImport ?? gemPrimeImport)(dev, d);
+    if (obj.dev !== dev || obj.resv !== d.resv || (!isOwnGemDmaBuf(dev, d) && obj.importAttach?.dmabuf !== d)) {
+      const p = obj.put();
+      if (p) dev.track(p);
+      throw new KernelBug(`${dev.driver.name}: gem_prime_import gave object ${obj.id}, not an import of dma-buf ino ${d.ino} sharing its reservation`);
+    }
     if (obj.dmaBuf) {
       if (obj.dmaBuf !== d) throw new KernelBug(`gem object ${obj.id} imported from a second dma-buf`);
     } else {

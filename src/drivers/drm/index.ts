@@ -11,9 +11,14 @@
  * handle goes the object drops its exported dma-buf, and the last
  * reference frees the pages (allocated zeroed on first use and kept until
  * then, as shmem keeps them), the fake offset, and for an import the
- * attachment to the foreign buffer. Ioctls are dispatched by nr through
- * the core's table and the driver's (from DRM_COMMAND_BASE), after the
- * permission check (render clients only where DRM_RENDER_ALLOW is set).
+ * attachment to the foreign buffer. PRIME_FD_TO_HANDLE imports through
+ * the driver's gemPrimeImport (default gemPrimeImport: attach and map for
+ * the device; gemPrimeImportNoMap only attaches, for a device that never
+ * DMAs from an import); an imported object's reservation object is the
+ * buffer's, and MAP_DUMB refuses it (it is mapped through its dma-buf).
+ * Ioctls are dispatched by nr through the core's table and the driver's
+ * (from DRM_COMMAND_BASE), after the permission check (render clients
+ * only where DRM_RENDER_ALLOW is set).
  * Ioctl handlers, opens, releases and imports may sleep; mmap faults,
  * exports and lookups never do.
  */
