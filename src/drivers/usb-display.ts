@@ -1,23 +1,8 @@
 import { KernelBug, KernelError, kerr } from '../lib/index.ts';
 import type { Timer } from '../hw/index.ts';
 import { DMA_FROM_DEVICE } from '../dma/index.ts';
-import {
-  DmaResvUsage,
-  attach,
-  beginCpuAccess,
-  detach,
-  dmaBufGet,
-  dmaBufPut,
-  endCpuAccess,
-  getDmaBuf,
-  vmap,
-  vunmap,
-  type DmaBuf,
-  type DmaBufAttachment,
-  type DmaFence,
-  type DmaResv,
-} from '../dmabuf/index.ts';
-import { userArg, type Task, type VmArea } from '../fs/index.ts';
+import { DmaResvUsage, beginCpuAccess, endCpuAccess, vmap, vunmap, type DmaFence } from '../dmabuf/index.ts';
+import { userArg } from '../fs/index.ts';
 import {
   DRM_FORMAT_XRGB8888,
   DRM_IOCTL_MODE_ADDFB2,
@@ -25,7 +10,6 @@ import {
   DRM_IOCTL_MODE_GETRESOURCES,
   DRM_IOCTL_MODE_PAGE_FLIP,
   DRM_IOCTL_MODE_RMFB,
-  DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_MODE_FB_DIRTY_ANNOTATE_COPY,
   DRM_MODE_FB_DIRTY_FLAGS,
   DRM_MODE_FB_DIRTY_MAX_CLIPS,
@@ -39,19 +23,14 @@ import {
   type DrmModeCrtcPageFlip,
   type DrmModeFbCmd2,
   type DrmModeFbDirtyCmd,
-  type DrmPrimeHandle,
 } from '../uapi/index.ts';
 import {
   DRIVER_GEM,
   DRIVER_MODESET,
   DRM_MASTER,
-  DRM_RENDER_ALLOW,
-  GemObject,
   drmSendEvent,
-  gemHandleCreate,
   gemObjectLookup,
-  isOwnGemDmaBuf,
-  primeAddBufHandle,
+  gemPrimeImportNoMap,
   registerDrmDevice,
   type DrmDevice,
   type DrmDeviceOptions,
@@ -62,75 +41,6 @@ import { FIRST_FB_ID, KMS_CONNECTOR_ID, KMS_CRTC_ID, KMS_ENCODER_ID, KMS_MAX_HEI
 import { UsbTransferEngine, type UsbDamage } from './usb-display-transfer.ts';
 
 export * from './usb-display-transfer.ts';
-
-/**
- * A GEM object imported from another exporter's dma-buf without mapping
- * it for the device (drm_gem_shmem_prime_import_no_map): the USB host
- * cannot DMA from it, so the import only attaches (the exporter keeps its
- * pages for the attachment) and the CPU reads it through dma_buf_vmap
- * between begin/end_cpu_access. It has no pages of its own; user mappings
- * go through the exporter; its reservation object is the buffer's
- * (resvOf). The last reference detaches and drops the import's buffer
- * reference.
- */
-export class UsbImportObject extends GemObject {
-  /** The foreign buffer. */
-  readonly buf: DmaBuf;
-  /** The device's attachment to it, null once detached. */
-  attachment: DmaBufAttachment | null;
-
-  /** Wraps an attachment that holds a buffer reference of its own (drm_gem_shmem_prime_import_no_map). */
-  constructor(dev: DrmDevice, att: DmaBufAttachment) {
-    super(dev, att.dmabuf.size);
-    this.buf = att.dmabuf;
-    this.attachment = att;
-  }
-
-  /** An import has no shmem pages (drm_gem_shmem_get_pages refuses imports). */
-  override getPages(): Uint32Array {
-    throw new KernelBug(`gem object ${this.id} is imported and has no pages of its own`);
-  }
-
-  /** The CPU reads an import through dma_buf_vmap, not the shmem vmap (drm_gem_shmem_vmap of an import). */
-  override vmap(): number {
-    throw new KernelBug(`gem object ${this.id} is imported: use dma_buf_vmap`);
-  }
-
-  /** Maps the import for userspace through its exporter, at the start of the buffer (drm_gem_shmem_mmap of an import). */
-  override async mmap(vma: VmArea): Promise<void> {
-    if (this.size < vma.length) throw kerr('EINVAL', `mapping of ${vma.length} bytes over a ${this.size}-byte object`);
-    const d = this.buf;
-    if (!d.ops.mmap) throw kerr('EINVAL', `${d.expName} buffers cannot be mapped`);
-    vma.pgoff = 0;
-    await d.ops.mmap(d, vma);
-  }
-
-  /** Says what holds the bytes (drm_gem_shmem_print_info): the foreign buffer, attached but never mapped for the device. */
-  override backing(): string {
-    return `imported dma-buf (exp_name ${this.buf.expName}, ino ${this.buf.ino}, attached, not mapped for ${this.dev.device.name})`;
-  }
-
-  /** Drops a reference (drm_gem_object_put); the last detaches from the buffer and drops the import's reference (drm_prime_gem_destroy). */
-  override put(): Promise<void> | undefined {
-    if (this.refcount === 1 && this.handleCount === 0 && this.vmapUseCount === 0 && this.attachment) {
-      const att = this.attachment;
-      this.attachment = null;
-      const d = this.buf;
-      this.dev.track(
-        (async () => {
-          await detach(d, att);
-          await dmaBufPut(d);
-        })(),
-      );
-    }
-    return super.put();
-  }
-}
-
-/** The reservation object whose fences guard an object's bytes: a no-map import's is its buffer's. */
-export function resvOf(obj: GemObject): DmaResv {
-  return obj instanceof UsbImportObject ? obj.buf.resv : obj.resv;
-}
 
 /** A flip waiting for its fences and then for a vsync. */
 interface UsbPendingFlip {
@@ -263,10 +173,10 @@ export class UsbDisplay {
    */
   private async send(fb: KmsFramebuffer, rects: UsbDamage[]): Promise<void> {
     const obj = fb.obj;
-    const imp = obj instanceof UsbImportObject ? obj : null;
-    const base = imp ? await vmap(imp.buf) : obj.vmap();
+    const imp = obj.importAttach?.dmabuf ?? null;
+    const base = imp ? await vmap(imp) : obj.vmap();
     try {
-      if (imp) await beginCpuAccess(imp.buf, DMA_FROM_DEVICE);
+      if (imp) await beginCpuAccess(imp, DMA_FROM_DEVICE);
       try {
         for (const r of rects) {
           const c = await this.engine.sendDamage(base + fb.offset, fb.pitch, r);
@@ -276,10 +186,10 @@ export class UsbDisplay {
           this.stats.damageRects++;
         }
       } finally {
-        if (imp) await endCpuAccess(imp.buf, DMA_FROM_DEVICE);
+        if (imp) await endCpuAccess(imp, DMA_FROM_DEVICE);
       }
     } finally {
-      if (imp) vunmap(imp.buf, base);
+      if (imp) vunmap(imp, base);
       else obj.vunmap();
     }
     this.stats.frames++;
@@ -359,57 +269,11 @@ function u32(v: unknown, what: string): number {
 
 /** Waits for the write fences of a framebuffer's object (drm_gem_plane_helper_prepare_fb + drm_atomic_helper_wait_for_fences). */
 async function waitWriters(fb: KmsFramebuffer): Promise<void> {
-  const fences: DmaFence[] = resvOf(fb.obj).getFences(DmaResvUsage.WRITE);
+  const fences: DmaFence[] = fb.obj.resv.getFences(DmaResvUsage.WRITE);
   try {
     for (const f of fences) await f.wait();
   } finally {
     for (const f of fences) f.put();
-  }
-}
-
-/**
- * DRM_IOCTL_PRIME_FD_TO_HANDLE for the USB display
- * (drm_gem_prime_fd_to_handle with drm_gem_shmem_prime_import_no_map):
- * EBADF for a closed fd, EINVAL for a file that is not a dma-buf. A
- * buffer the file already imported gives its handle again, one of this
- * device's own exports its own object; any other is attached for the
- * device but never mapped, since the host cannot DMA from it. Writes `handle`.
- */
-async function usbPrimeFdToHandle(dev: DrmDevice, arg: unknown, file: DrmFile, task: Task): Promise<number> {
-  const a = userArg<DrmPrimeHandle>(arg);
-  const fd = typeof a.fd === 'number' && Number.isInteger(a.fd) ? a.fd | 0 : -1;
-  const d = dmaBufGet(task, fd);
-  try {
-    const known = file.primeByBuf.get(d);
-    if (known !== undefined) {
-      a.handle = known;
-      return 0;
-    }
-    let obj: GemObject;
-    if (isOwnGemDmaBuf(dev, d)) {
-      obj = (d.priv as GemObject).get();
-    } else {
-      const att = await attach(d, dev.device);
-      obj = new UsbImportObject(dev, att);
-      getDmaBuf(d);
-    }
-    if (obj.dmaBuf) {
-      if (obj.dmaBuf !== d) throw new KernelBug(`gem object ${obj.id} imported from a second dma-buf`);
-    } else {
-      obj.dmaBuf = getDmaBuf(d);
-    }
-    let handle: number;
-    try {
-      handle = gemHandleCreate(file, obj);
-    } finally {
-      const p = obj.put();
-      if (p) dev.track(p);
-    }
-    primeAddBufHandle(file, d, handle);
-    a.handle = handle;
-    return 0;
-  } finally {
-    await dmaBufPut(d);
   }
 }
 
@@ -498,7 +362,8 @@ function usbPageFlip(dev: DrmDevice, arg: unknown, file: DrmFile): number {
   const fb = u.fbs.get(u32(a.fb_id, 'fb_id'));
   if (!fb) throw kerr('ENOENT', `no framebuffer ${a.fb_id}`);
   if (fb.width < u.width || fb.height < u.height) throw kerr('ENOSPC', `framebuffer ${fb.width}x${fb.height} smaller than the ${u.width}x${u.height} mode`);
-  if (fb.obj instanceof UsbImportObject && !fb.obj.buf.ops.vmap) throw kerr('EINVAL', `${fb.obj.buf.expName} buffers cannot be vmapped for the CPU copy`);
+  const imp = fb.obj.importAttach?.dmabuf;
+  if (imp && !imp.ops.vmap) throw kerr('EINVAL', `${imp.expName} buffers cannot be vmapped for the CPU copy`);
   if (u.pending) throw kerr('EBUSY', 'a page flip is already pending');
   const userData = typeof a.user_data === 'bigint' ? a.user_data : BigInt(u32(a.user_data ?? 0, 'user_data'));
   let settle!: () => void;
@@ -586,8 +451,8 @@ export const usbDisplayDriver: DrmDriver = {
   mapWc: false,
   modeConfig: { preferredDepth: 24, preferShadow: false, asyncPageFlip: false, pageFlipTarget: false },
   ioctls: [],
+  gemPrimeImport: gemPrimeImportNoMap,
   coreIoctls: [
-    { cmd: DRM_IOCTL_PRIME_FD_TO_HANDLE, flags: DRM_RENDER_ALLOW, func: usbPrimeFdToHandle, name: 'DRM_IOCTL_PRIME_FD_TO_HANDLE' },
     { cmd: DRM_IOCTL_MODE_GETRESOURCES, flags: 0, func: usbGetResources, name: 'DRM_IOCTL_MODE_GETRESOURCES' },
     { cmd: DRM_IOCTL_MODE_ADDFB2, flags: 0, func: usbAddFb2, name: 'DRM_IOCTL_MODE_ADDFB2' },
     { cmd: DRM_IOCTL_MODE_RMFB, flags: 0, func: usbRmFb, name: 'DRM_IOCTL_MODE_RMFB' },

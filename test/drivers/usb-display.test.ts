@@ -7,7 +7,6 @@ import {
   KMS_ENCODER_ID,
   USB_DAMAGE_HEADER,
   USB_TRANSFER_SIZE,
-  UsbImportObject,
   registerGpu,
   registerUsbDisplay,
   type DrmDevice,
@@ -254,10 +253,17 @@ describe('USB display: flips send the whole frame by CPU copy, compression and U
       const h = await toHandle(sys, card, bufFd);
       expect(await toHandle(sys, card, bufFd)).toBe(h);
       const obj = s.card.files.values().next().value!.objects.get(h)!;
-      expect(obj).toBeInstanceOf(UsbImportObject);
+      const gpuObj = s.gpu0.files.values().next().value!.objects.get(dst.handle)!;
+      // the driver's gem_prime_import attached the buffer and shares its reservation object; no mapping, no pages
+      expect(obj.importAttach?.dmabuf.ino).toBe(gpuObj.dmaBuf!.ino);
+      expect(obj.importAttach?.dev).toBe(s.usbDev);
+      expect(obj.importSgt).toBeNull();
+      expect(obj.resv).toBe(gpuObj.resv);
       expect(obj.backing()).toMatch(/attached, not mapped for usb/);
       // attached, never mapped for the 30-bit host
       expect(s.ctx.debug.liveMappings(s.usbDev)).toBe(0);
+      // Linux's drm_gem_dumb_map_offset refuses imported objects
+      expect(await errno(mapDumb(sys, card, h))).toBe('EINVAL');
       // another engine writes the first source for 50 ms; the GPU job waits for it
       const resv = s.gpu0.files.values().next().value!.objects.get(s0.handle)!.resv;
       await resv.lock();
