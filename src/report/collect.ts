@@ -53,7 +53,12 @@ export class ReportCollector implements RunObserver {
     this.frames.push({ frame, capturedAtNs, shownAtNs });
   }
 
-  /** Takes the last sample, stops the sampler and snapshots memory, IOVA spaces and buffers. */
+  /** Snapshots memory, IOVA spaces and buffers while the pipeline runs; sampling goes on. */
+  snapshot(sys: System): void {
+    this.snap = { memory: memoryMap(sys), iova: iovaSpaces(sys), buffers: bufferGraph(sys) };
+  }
+
+  /** Takes the last sample, stops the sampler and, unless a snapshot was taken while running, snapshots memory, IOVA spaces and buffers. */
   finished(sys: System): void {
     this.stopped = true;
     this.timer?.cancel();
@@ -64,8 +69,7 @@ export class ReportCollector implements RunObserver {
     // a spike of bandwidth: fold it into the one before.
     if (s.t.length > 1 && last !== undefined && sys.soc.clock.now - last < s.intervalNs / 2) dropLast(s);
     if (s.t[s.t.length - 1] !== sys.soc.clock.now) this.sample();
-    const memory = memoryMap(sys);
-    this.snap = { memory, iova: iovaSpaces(sys), buffers: bufferGraph(sys) };
+    if (!this.snap) this.snapshot(sys);
   }
 
   /** What was collected; throws if the run has not finished. */

@@ -180,7 +180,7 @@ export function renderReportHtml(input: ReportInput): string {
 <h2>Findings</h2>
 ${findings}
 <h2>Physical memory map</h2>
-<p class="note">Allocated pages by owner when the pipeline finished (frame buffers still live); grey background is free memory, dashed outlines are CMA areas.</p>
+<p class="note">Allocated pages by owner while the pipeline ran (halfway through a process pipeline, at the end of a kernel-level one; frame buffers live); grey background is free memory, dashed outlines are CMA areas.</p>
 ${memoryMapSvg(c.memory, colors)}
 <h2>IOVA space per device</h2>
 <p class="note">Each IOMMU-backed device's allocated I/O virtual address ranges, zoomed to the span in use.</p>

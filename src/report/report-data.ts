@@ -37,7 +37,7 @@ export interface MemRegion {
   owner: string;
 }
 
-/** The physical memory map when the pipeline finished. */
+/** The physical memory map at the snapshot, while the frame buffers are live. */
 export interface MemoryMap {
   banks: { name: string; base: number; size: number; kind: string }[];
   cma: { name: string; base: number; size: number; usedBytes: number; borrowedBytes: number; devices: string[] }[];

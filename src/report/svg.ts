@@ -161,7 +161,7 @@ export function iovaSvg(spaces: readonly IovaSpace[], colors: Colors): string {
  * right; an edge per fd and per attachment, solid when mapped.
  */
 export function bufferGraphSvg(buffers: readonly BufferNode[], colors: Colors): string {
-  if (buffers.length === 0) return '<p class="note">No dma-buf was live when the pipeline finished.</p>';
+  if (buffers.length === 0) return '<p class="note">No dma-buf was live at the snapshot.</p>';
   const procs = [...new Map(buffers.flatMap((b) => b.holders.map((h) => [h.pid, h.comm] as const))).entries()];
   const devs = [...new Set(buffers.flatMap((b) => b.attachments.map((a) => a.device)))];
   const rowH = 64;

@@ -174,7 +174,6 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
   let mismatches = 0;
   let failures = 0;
   let sourceDrops = 0;
-  let finished = false;
   let lastProduced = -1;
   let sunk = 0;
   const lastStage = stages.length - 1;
@@ -193,11 +192,8 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
     }
     sunk++;
     opts.onFrame?.(Math.min(sunk, frames), frames);
-    // The report's snapshot: the pipeline in full flow, every buffer still allocated and mapped.
-    if (sunk === frames && !finished) {
-      finished = true;
-      opts.observer?.finished(sys);
-    }
+    // The report's snapshot: the pipeline in full flow halfway through, every process alive with its buffers.
+    if (sunk === Math.ceil(frames / 2)) opts.observer?.snapshot?.(sys);
     if (spec.kill && sunk === spec.kill.afterFrames) kill?.();
   };
   const probe: PipelineProbe = {
@@ -330,7 +326,7 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
   await soc.clock.runUntilSettled(session.exitCode);
   await settleDevices(sys);
   const simTimeNs = soc.clock.now;
-  if (!finished) opts.observer?.finished(sys);
+  opts.observer?.finished(sys);
 
   const cmaStats = [...sys.mm.cma.values()].map((a) => a.stats());
   const leaks: LeakCheck = {

@@ -63,6 +63,12 @@ export interface RunObserver {
   booted(sys: System, periodNs: number): void;
   /** Frame `frame`, captured at `capturedAtNs`, was shown at `shownAtNs` (simulated ns). */
   frameShown(frame: number, capturedAtNs: number, shownAtNs: number): void;
-  /** The pipeline finished: frame buffers are still allocated, attached and mapped. */
+  /**
+   * The pipeline is in full flow (a process pipeline, halfway through): a
+   * moment to snapshot memory, IOVA spaces and buffers. Optional; without
+   * it, `finished` is the moment.
+   */
+  snapshot?(sys: System): void;
+  /** The pipeline finished (a kernel-level one with its frame buffers still allocated, attached and mapped). */
   finished(sys: System): void;
 }

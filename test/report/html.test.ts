@@ -27,18 +27,19 @@ describe('ReportCollector', () => {
     const period = Math.round(1e9 / 60);
     expect(s.intervalNs).toBe(period);
     expect(s.t[0]).toBe(0);
-    // The snapshot is taken once the last frame is shown, before the processes tear down.
-    expect(s.t[s.t.length - 1]).toBeLessThanOrEqual(r.simTimeNs);
+    // Samples run to the end; the snapshot was taken halfway, with every process alive.
+    expect(s.t[s.t.length - 1]).toBe(r.simTimeNs);
     for (let i = 1; i < s.t.length; i++) expect(s.t[i]!).toBeGreaterThan(s.t[i - 1]!);
     // Every byte the camera wrote is in its counter by the end: FRAMES frames of 1280x720 XR24.
     const cam = s.masters.indexOf('camera');
     expect(s.masterBytes[cam]![s.t.length - 1]).toBe(FRAMES * 1280 * 720 * 4);
     expect(s.masterBytes[cam]![0]).toBe(0);
-    // CMA use: nothing at boot, the camera process's four frame buffers in the display's area afterwards.
+    // CMA use: nothing at boot, the camera process's four frame buffers in the display's area while it runs, nothing once the processes have exited.
     const disp = s.cmaAreas.indexOf('display');
     const bufBytes = Math.ceil((1280 * 720 * 4) / 4096) * 4096;
     expect(s.cmaUsedBytes[disp]![0]).toBe(0);
-    expect(s.cmaUsedBytes[disp]![s.t.length - 1]).toBe(4 * bufBytes);
+    expect(Math.max(...s.cmaUsedBytes[disp]!)).toBe(4 * bufBytes);
+    expect(s.cmaUsedBytes[disp]![s.t.length - 1]).toBe(0);
     expect(cap.frames.map((f) => f.frame)).toEqual([0, 1, 2, 3, 4, 5]);
     for (const f of cap.frames) expect(f.shownAtNs - f.capturedAtNs).toBeGreaterThan(0);
 
