@@ -62,7 +62,8 @@ export interface DrmIoctlDesc {
 
 const U32_MAX = 0xffffffff;
 
-function u32(v: unknown, what: string): number {
+/** Reads a __u32 field of an ioctl argument as copy_from_user gives it: a bigint is truncated, anything not an integer is EFAULT. */
+export function userU32(v: unknown, what: string): number {
   if (typeof v === 'bigint') v = Number(BigInt.asUintN(32, v));
   if (typeof v !== 'number' || !Number.isInteger(v)) throw kerr('EFAULT', `${what} is not an integer`);
   return v >>> 0;
@@ -165,16 +166,16 @@ function drmGetCap(dev: DrmDevice, arg: unknown): number {
 /** DRM_IOCTL_GEM_CLOSE (drm_gem_close_ioctl): EINVAL for a handle the file does not have. */
 async function drmGemClose(_dev: DrmDevice, arg: unknown, file: DrmFile): Promise<number> {
   const a = userArg<DrmGemClose>(arg);
-  await gemHandleDelete(file, u32(a.handle, 'handle'));
+  await gemHandleDelete(file, userU32(a.handle, 'handle'));
   return 0;
 }
 
 /** DRM_IOCTL_PRIME_HANDLE_TO_FD: flags other than DRM_CLOEXEC|DRM_RDWR are EINVAL; writes `fd`. */
 function drmPrimeHandleToFd(_dev: DrmDevice, arg: unknown, file: DrmFile, task: Task): number {
   const a = userArg<DrmPrimeHandle>(arg);
-  const flags = u32(a.flags, 'flags');
+  const flags = userU32(a.flags, 'flags');
   if (flags & ~(DRM_CLOEXEC | DRM_RDWR)) throw kerr('EINVAL', `PRIME_HANDLE_TO_FD flags 0x${flags.toString(16)}`);
-  a.fd = gemPrimeHandleToFd(file, u32(a.handle, 'handle'), flags, task);
+  a.fd = gemPrimeHandleToFd(file, userU32(a.handle, 'handle'), flags, task);
   return 0;
 }
 
@@ -195,9 +196,9 @@ async function drmPrimeFdToHandle(dev: DrmDevice, arg: unknown, file: DrmFile, t
  */
 function drmModeCreateDumb(dev: DrmDevice, arg: unknown, file: DrmFile): number {
   const a = userArg<DrmModeCreateDumb>(arg);
-  const width = u32(a.width, 'width');
-  const height = u32(a.height, 'height');
-  const bpp = u32(a.bpp, 'bpp');
+  const width = userU32(a.width, 'width');
+  const height = userU32(a.height, 'height');
+  const bpp = userU32(a.bpp, 'bpp');
   if (!dev.driver.dumbCreate) throw kerr('ENOSYS', `${dev.driver.name} has no dumb buffers`);
   if (!width || !height || !bpp) throw kerr('EINVAL', `dumb buffer ${width}x${height}x${bpp}`);
   if (bpp > U32_MAX - 8) throw kerr('EINVAL', `bpp ${bpp}`);
@@ -208,7 +209,7 @@ function drmModeCreateDumb(dev: DrmDevice, arg: unknown, file: DrmFile): number 
   const size = height * stride;
   // PAGE_ALIGN of a 32-bit size wraps to 0 above the last page boundary
   if (size > 2 ** 32 - PAGE_SIZE) throw kerr('EINVAL', `size ${size} wraps when page aligned`);
-  const askedPitch = u32(a.pitch ?? 0, 'pitch');
+  const askedPitch = userU32(a.pitch ?? 0, 'pitch');
   const askedSize = Number(u64(a.size ?? 0, 'size'));
   a.handle = 0;
   a.pitch = 0;
@@ -245,7 +246,7 @@ function drmModeCreateDumb(dev: DrmDevice, arg: unknown, file: DrmFile): number 
 function drmModeMapDumb(dev: DrmDevice, arg: unknown, file: DrmFile): number {
   const a = userArg<DrmModeMapDumb>(arg);
   if (!dev.driver.dumbCreate) throw kerr('ENOSYS', `${dev.driver.name} has no dumb buffers`);
-  const obj: GemObject | null = gemObjectLookup(file, u32(a.handle, 'handle'));
+  const obj: GemObject | null = gemObjectLookup(file, userU32(a.handle, 'handle'));
   if (!obj) throw kerr('ENOENT', `no gem handle ${a.handle}`);
   try {
     if (obj.importAttach) throw kerr('EINVAL', `gem object ${obj.id} is imported`);
@@ -261,7 +262,7 @@ function drmModeMapDumb(dev: DrmDevice, arg: unknown, file: DrmFile): number {
 async function drmModeDestroyDumb(dev: DrmDevice, arg: unknown, file: DrmFile): Promise<number> {
   const a = userArg<DrmModeDestroyDumb>(arg);
   if (!dev.driver.dumbCreate) throw kerr('ENOSYS', `${dev.driver.name} has no dumb buffers`);
-  await gemHandleDelete(file, u32(a.handle, 'handle'));
+  await gemHandleDelete(file, userU32(a.handle, 'handle'));
   return 0;
 }
 

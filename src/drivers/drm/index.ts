@@ -16,6 +16,14 @@
  * the device; gemPrimeImportNoMap only attaches, for a device that never
  * DMAs from an import); an imported object's reservation object is the
  * buffer's, and MAP_DUMB refuses it (it is mapped through its dma-buf).
+ * A one-pipeline display (drm-simple-kms) attaches a SimpleDisplayPipe to
+ * its device: the core then owns the mode objects, the framebuffer table,
+ * GETRESOURCES, ADDFB2, RMFB, PAGE_FLIP (fence wait, latch at vsync,
+ * FLIP_COMPLETE event, vblank on/off-delay) and the removal of a closing
+ * file's framebuffers; the driver's pipe funcs say what it checks of a
+ * flip's framebuffer, what it does at a vsync, and whether the CRTC
+ * fetches every frame. Pipe funcs run in interrupt context and must not
+ * sleep.
  * Ioctls are dispatched by nr through the core's table and the driver's
  * (from DRM_COMMAND_BASE), after the permission check (render clients
  * only where DRM_RENDER_ALLOW is set).
@@ -27,3 +35,5 @@ export * from './drm-gem.ts';
 export * from './drm-prime.ts';
 export * from './drm-ioctl.ts';
 export * from './drm-device.ts';
+export * from './drm-framebuffer.ts';
+export * from './drm-simple-kms.ts';
