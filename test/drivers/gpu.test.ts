@@ -12,6 +12,7 @@ import {
   type SyncFileInfo,
 } from '../../src/uapi/index.ts';
 import { errno, heapAlloc, pattern, run, start, testSystem, type TestSystem } from '../dmabuf/helpers.ts';
+import { average } from './kms-helpers.ts';
 import { dumb, mapDumb, toFd, toHandle } from './vgem-helpers.ts';
 
 const W = 64;
@@ -39,12 +40,6 @@ async function filled(sys: Sys, fd: number, bytes: Uint8Array, width = W, height
 async function waitFence(sys: Sys, fd: number): Promise<void> {
   const p: PollFd[] = [{ fd, events: POLLIN }];
   await sys.poll(p, -1);
-}
-
-function average(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const o = new Uint8Array(a.length);
-  for (let i = 0; i < a.length; i++) o[i] = (a[i]! + b[i]!) >> 1;
-  return o;
 }
 
 describe('gpu: the compose job', () => {

@@ -6,7 +6,6 @@ import {
   type DrmDevice,
   type KmsDisplay,
 } from '../../src/drivers/index.ts';
-import { DmaFence, DmaResvUsage } from '../../src/dmabuf/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {
   DRM_CAP_DUMB_BUFFER,
@@ -20,7 +19,6 @@ import {
   DRM_IOCTL_MODE_RMFB,
   DRM_MODE_FB_MODIFIERS,
   DRM_MODE_PAGE_FLIP_ASYNC,
-  DRM_MODE_PAGE_FLIP_EVENT,
   DRM_MODE_PAGE_FLIP_TARGET_RELATIVE,
   GPU_COMPOSE_FENCE_OUT,
   O_NONBLOCK,
@@ -28,6 +26,7 @@ import {
   POLLIN,
 } from '../../src/uapi/index.ts';
 import { errno, fragmentHighmem, heapAlloc, pattern, run, testSystem, type TestSystem } from '../dmabuf/helpers.ts';
+import { addFb, average, blockWrites, flip, parseEvent } from './kms-helpers.ts';
 import { dumb, mapDumb, toFd, toHandle } from './vgem-helpers.ts';
 
 const W = 64;
@@ -49,38 +48,10 @@ function kmsGpuSystem(): KmsGpuSystem {
   return { ...s, disp0: dev, kms, gpu0 };
 }
 
-async function addFb(sys: Sys, fd: number, handle: number, width = W, height = H, pitch = W * 4, format = DRM_FORMAT_XRGB8888): Promise<number> {
-  const a = { fb_id: 0, width, height, pixel_format: format, flags: 0, handles: [handle, 0, 0, 0], pitches: [pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifier: [0, 0, 0, 0] };
-  await sys.ioctl(fd, DRM_IOCTL_MODE_ADDFB2, a);
-  return a.fb_id;
-}
-
-async function flip(sys: Sys, fd: number, fbId: number, userData: number, flags = DRM_MODE_PAGE_FLIP_EVENT): Promise<void> {
-  await sys.ioctl(fd, DRM_IOCTL_MODE_PAGE_FLIP, { crtc_id: KMS_CRTC_ID, fb_id: fbId, flags, reserved: 0, user_data: userData });
-}
-
 async function compose(sys: Sys, fd: number, dst: number, s0: number, s1: number, flags = GPU_COMPOSE_FENCE_OUT): Promise<number> {
   const a = { dst_handle: dst, src_handles: [s0, s1], op: 0, flags, out_fence: 0 };
   await sys.ioctl(fd, DRM_IOCTL_GPU_COMPOSE, a);
   return a.out_fence;
-}
-
-function parseEvent(b: Uint8Array) {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return {
-    type: v.getUint32(0, true),
-    length: v.getUint32(4, true),
-    userData: Number(v.getBigUint64(8, true)),
-    us: v.getUint32(16, true) * 1e6 + v.getUint32(20, true),
-    sequence: v.getUint32(24, true),
-    crtc: v.getUint32(28, true),
-  };
-}
-
-function average(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const o = new Uint8Array(a.length);
-  for (let i = 0; i < a.length; i++) o[i] = (a[i]! + b[i]!) >> 1;
-  return o;
 }
 
 async function signalled(sys: Sys, fd: number): Promise<boolean> {
@@ -95,8 +66,6 @@ describe('GPU composes into a display buffer shared by PRIME; the flip waits for
     const free0 = s.mm.pages.freeCount();
     const a = pattern(SIZE, 1);
     const b = pattern(SIZE, 2);
-    // a writer the GPU must wait for: 50 ms of some other engine on the first source
-    const blocker = new DmaFence(s.soc.clock, { getDriverName: () => 'test', getTimelineName: () => 'blocker' }, s.dbs.fctx.alloc(1), 1);
     let eventAtNs = -1;
     await run(s, async (sys) => {
       const card = await sys.open('/dev/dri/card0', O_RDWR);
@@ -112,14 +81,10 @@ describe('GPU composes into a display buffer shared by PRIME; the flip waits for
       expect(scan.pitch).toBe(W * 4);
       const bufFd = await toFd(sys, card, scan.handle);
       const dst = await toHandle(sys, g, bufFd);
-      // the blocker sits on a source, so the display buffer's only writer is the GPU job that waits for it
+      // a writer the GPU must wait for: 50 ms of some other engine on the first source, so the display buffer's only writer is the GPU job that waits for it
       const resv = s.gpu0.files.values().next().value!.objects.get(s0.handle)!.resv;
-      await resv.lock();
-      resv.reserveFences(1);
-      resv.addFence(blocker, DmaResvUsage.WRITE);
-      resv.unlock();
-      s.soc.clock.after(50e6, () => blocker.signal());
-      const fbId = await addFb(sys, card, scan.handle);
+      await blockWrites(s, resv, 50e6);
+      const fbId = await addFb(sys, card, scan.handle, W, H);
       const out = await compose(sys, g, dst, s0.handle, s1.handle);
       expect(out).toBeGreaterThan(2);
       expect(await signalled(sys, out)).toBe(false);
@@ -169,10 +134,10 @@ describe('display KMS ioctls', () => {
       await sys.ioctl(card, DRM_IOCTL_GET_CAP, cap);
       expect(cap.value).toBe(1);
       const bo = await dumb(sys, card, W, H);
-      const f1 = await addFb(sys, card, bo.handle);
-      const f2 = await addFb(sys, card, bo.handle);
+      const f1 = await addFb(sys, card, bo.handle, W, H);
+      const f2 = await addFb(sys, card, bo.handle, W, H);
       const ob = await dumb(sys, other, W, H);
-      await addFb(sys, other, ob.handle);
+      await addFb(sys, other, ob.handle, W, H);
       const probe = { fb_id_ptr: [] as number[], crtc_id_ptr: [] as number[], connector_id_ptr: [] as number[], encoder_id_ptr: [] as number[], count_fbs: 0, count_crtcs: 0, count_connectors: 0, count_encoders: 0, min_width: 0, max_width: 0, min_height: 0, max_height: 0 };
       await sys.ioctl(card, DRM_IOCTL_MODE_GETRESOURCES, probe);
       expect([probe.count_fbs, probe.count_crtcs, probe.count_connectors, probe.count_encoders]).toEqual([2, 1, 1, 1]);
@@ -202,10 +167,10 @@ describe('display KMS ioctls', () => {
       expect(await errno(addFb(sys, card, bo.handle, W, H, W * 4 - 4))).toBe('EINVAL');
       expect(await errno(addFb(sys, card, bo.handle, W, H + 1))).toBe('EINVAL');
       expect(await errno(addFb(sys, card, bo.handle, 0, H))).toBe('EINVAL');
-      expect(await errno(addFb(sys, card, 99))).toBe('ENOENT');
+      expect(await errno(addFb(sys, card, 99, W, H))).toBe('ENOENT');
       const mod = { fb_id: 0, width: W, height: H, pixel_format: DRM_FORMAT_XRGB8888, flags: DRM_MODE_FB_MODIFIERS, handles: [bo.handle, 0, 0, 0], pitches: [W * 4, 0, 0, 0], offsets: [0, 0, 0, 0], modifier: [0, 0, 0, 0] };
       expect(await errno(sys.ioctl(card, DRM_IOCTL_MODE_ADDFB2, mod))).toBe('EINVAL');
-      const fb = await addFb(sys, card, bo.handle);
+      const fb = await addFb(sys, card, bo.handle, W, H);
       expect(await errno(sys.ioctl(other, DRM_IOCTL_MODE_RMFB, fb))).toBe('ENOENT');
       expect(await errno(sys.ioctl(card, DRM_IOCTL_MODE_RMFB, fb + 7))).toBe('ENOENT');
       expect(await errno(sys.ioctl(card, DRM_IOCTL_MODE_RMFB, fb))).toBe('ok');
@@ -221,7 +186,7 @@ describe('display KMS ioctls', () => {
       const card = await sys.open('/dev/dri/card0', O_RDWR);
       const other = await sys.open('/dev/dri/card0', O_RDWR);
       const bo = await dumb(sys, card, W, H);
-      const fb = await addFb(sys, card, bo.handle);
+      const fb = await addFb(sys, card, bo.handle, W, H);
       const small = await addFb(sys, card, bo.handle, W, H / 2);
       const pf = (a: Record<string, unknown>, fd = card) => errno(sys.ioctl(fd, DRM_IOCTL_MODE_PAGE_FLIP, { crtc_id: KMS_CRTC_ID, fb_id: fb, flags: 0, reserved: 0, user_data: 0, ...a }));
       expect(await pf({ flags: 0x80 })).toBe('EINVAL');
@@ -249,7 +214,7 @@ describe('display KMS ioctls', () => {
       const bo = await dumb(sys, card, W, H);
       const m = await sys.mmap(0, bo.size, 3, 1, card, await mapDumb(sys, card, bo.handle));
       await sys.store(m, img);
-      const fb = await addFb(sys, card, bo.handle);
+      const fb = await addFb(sys, card, bo.handle, W, H);
       await flip(sys, card, fb, 7);
       expect(parseEvent(await sys.read(card, 64))).toMatchObject({ userData: 7, sequence: 1 });
       await sys.poll([{ fd: card, events: POLLIN }], 40);
@@ -294,7 +259,7 @@ describe('display KMS ioctls', () => {
       expect(await errno(mapDumb(sys, card, h))).toBe('EINVAL');
       const imported = s.disp0.files.values().next().value!.objects.get(h)!;
       expect(imported.resv).toBe(imported.importAttach!.dmabuf.resv);
-      await flip(sys, card, await addFb(sys, card, h), 1);
+      await flip(sys, card, await addFb(sys, card, h, W, H), 1);
       await sys.read(card, 64);
     });
     expect(Buffer.compare(s.kms.lastScanout()!.bytes, img)).toBe(0);
@@ -305,24 +270,19 @@ describe('display KMS ioctls', () => {
 
   it('the vblank interrupt is off while a flip waits for its fences and after the 5 s off-delay; the frame counter stays right', async () => {
     const s = kmsGpuSystem();
-    const blocker = new DmaFence(s.soc.clock, { getDriverName: () => 'test', getTimelineName: () => 'blocker' }, s.dbs.fctx.alloc(1), 1);
     let scanoutsWhileWaiting = -1;
     let scanoutsAfterIdle = -1;
     await run(s, async (sys) => {
       const card = await sys.open('/dev/dri/card0', O_RDWR);
       const bo = await dumb(sys, card, W, H);
-      const fb = await addFb(sys, card, bo.handle);
+      const fb = await addFb(sys, card, bo.handle, W, H);
       await flip(sys, card, fb, 1);
       expect(parseEvent(await sys.read(card, 64)).sequence).toBe(1);
       // shown and left alone for 10 s: fetched each vsync for 5 s, then the interrupt goes off
       await sys.poll([{ fd: card, events: 0 }], 10_000);
       scanoutsAfterIdle = s.kms.stats.scanouts;
       const resv = s.disp0.files.values().next().value!.objects.get(bo.handle)!.resv;
-      await resv.lock();
-      resv.reserveFences(1);
-      resv.addFence(blocker, DmaResvUsage.WRITE);
-      resv.unlock();
-      s.soc.clock.after(2e9, () => blocker.signal());
+      await blockWrites(s, resv, 2e9);
       const t0 = s.soc.clock.now;
       await flip(sys, card, fb, 2);
       await sys.poll([{ fd: card, events: 0 }], 1900);

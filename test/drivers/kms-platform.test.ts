@@ -1,29 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { KMS_CRTC_ID } from '../../src/drivers/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
-import type { Sys } from '../../src/proc/index.ts';
 import { bootSystem, loadPlatform } from '../../src/sim/index.ts';
 import {
-  DRM_FORMAT_XRGB8888,
   DRM_IOCTL_GPU_COMPOSE,
-  DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_PAGE_FLIP,
   DRM_MODE_PAGE_FLIP_EVENT,
   GPU_COMPOSE_FENCE_OUT,
   O_RDWR,
 } from '../../src/uapi/index.ts';
 import { pattern, run } from '../dmabuf/helpers.ts';
+import { addFb } from './kms-helpers.ts';
 import { dumb, mapDumb, toFd, toHandle } from './vgem-helpers.ts';
 
 const W = 320;
 const H = 240;
 const SIZE = W * H * 4;
-
-async function addFb(sys: Sys, fd: number, handle: number): Promise<number> {
-  const a = { fb_id: 0, width: W, height: H, pixel_format: DRM_FORMAT_XRGB8888, flags: 0, handles: [handle, 0, 0, 0], pitches: [W * 4, 0, 0, 0], offsets: [0, 0, 0, 0], modifier: [0, 0, 0, 0] };
-  await sys.ioctl(fd, DRM_IOCTL_MODE_ADDFB2, a);
-  return a.fb_id;
-}
 
 describe('display and GPU on armv7-mobile (display without IOMMU below 2 GiB, GPU behind smmu0, non-coherent)', () => {
   it('a GPU blend through the SMMU into a display dumb buffer from the display CMA area is what the CRTC scans out', async () => {
@@ -50,7 +42,7 @@ describe('display and GPU on armv7-mobile (display without IOMMU below 2 GiB, GP
       const scan = await dumb(sys, card, W, H);
       scanPa = disp.files.values().next().value!.objects.get(scan.handle)!.pages![0]! * PAGE_SIZE;
       const dst = await toHandle(sys, g, await toFd(sys, card, scan.handle));
-      const fb = await addFb(sys, card, scan.handle);
+      const fb = await addFb(sys, card, scan.handle, W, H);
       const c = { dst_handle: dst, src_handles: srcs, op: 0, flags: GPU_COMPOSE_FENCE_OUT, out_fence: 0 };
       await sys.ioctl(g, DRM_IOCTL_GPU_COMPOSE, c);
       await sys.ioctl(card, DRM_IOCTL_MODE_PAGE_FLIP, { crtc_id: KMS_CRTC_ID, fb_id: fb, flags: DRM_MODE_PAGE_FLIP_EVENT, reserved: 0, user_data: 1 });

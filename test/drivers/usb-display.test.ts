@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createDevice, createDmaContext, type Device } from '../../src/dma/index.ts';
-import { createDmaBufSystem, DmaFence, DmaResvUsage } from '../../src/dmabuf/index.ts';
+import { createDmaBufSystem } from '../../src/dmabuf/index.ts';
 import {
   KMS_CONNECTOR_ID,
   KMS_CRTC_ID,
@@ -21,21 +21,19 @@ import { loadPlatform } from '../../src/sim/platform.ts';
 import {
   DRM_EVENT_FLIP_COMPLETE,
   DRM_FORMAT_ARGB8888,
-  DRM_FORMAT_XRGB8888,
   DRM_IOCTL_GPU_COMPOSE,
-  DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_DIRTYFB,
   DRM_IOCTL_MODE_GETRESOURCES,
   DRM_IOCTL_MODE_PAGE_FLIP,
   DRM_IOCTL_MODE_RMFB,
   DRM_IOCTL_VERSION,
   DRM_MODE_FB_DIRTY_ANNOTATE_COPY,
-  DRM_MODE_PAGE_FLIP_EVENT,
   GPU_COMPOSE_FENCE_OUT,
   O_RDWR,
   type DrmClipRect,
 } from '../../src/uapi/index.ts';
 import { errno, run, testSystem, type TestSystem } from '../dmabuf/helpers.ts';
+import { addFb, average, blockWrites, flip, parseEvent } from './kms-helpers.ts';
 import { dumb, mapDumb, toFd, toHandle } from './vgem-helpers.ts';
 
 const W = 160;
@@ -53,24 +51,6 @@ function noise(len: number, seed: number): Uint8Array {
     b[i] = x >>> 24;
   }
   return b;
-}
-
-function average(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const o = new Uint8Array(a.length);
-  for (let i = 0; i < a.length; i++) o[i] = (a[i]! + b[i]!) >> 1;
-  return o;
-}
-
-function parseEvent(b: Uint8Array) {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return {
-    type: v.getUint32(0, true),
-    length: v.getUint32(4, true),
-    userData: Number(v.getBigUint64(8, true)),
-    us: v.getUint32(16, true) * 1e6 + v.getUint32(20, true),
-    sequence: v.getUint32(24, true),
-    crtc: v.getUint32(28, true),
-  };
 }
 
 /** The USB host of armv7-mobile: 30-bit mask, dmabounce, 60 MB/s, non-coherent. */
@@ -105,16 +85,6 @@ function usbSystem(): UsbSystem {
   const { dev, usb } = registerUsbDisplay({ dbs: s.dbs, mm: s.mm, device: usbDev, index: 0, width: W, height: H });
   const gpu0 = registerGpu({ dbs: s.dbs, mm: s.mm, device: s.gpu, index: 2 });
   return { ...s, usbDev, card: dev, usb, gpu0 };
-}
-
-async function addFb(sys: Sys, fd: number, handle: number, width = W, height = H, pitch = STRIDE, format = DRM_FORMAT_XRGB8888): Promise<number> {
-  const a = { fb_id: 0, width, height, pixel_format: format, flags: 0, handles: [handle, 0, 0, 0], pitches: [pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifier: [0, 0, 0, 0] };
-  await sys.ioctl(fd, DRM_IOCTL_MODE_ADDFB2, a);
-  return a.fb_id;
-}
-
-async function flip(sys: Sys, fd: number, fbId: number, userData: number): Promise<void> {
-  await sys.ioctl(fd, DRM_IOCTL_MODE_PAGE_FLIP, { crtc_id: KMS_CRTC_ID, fb_id: fbId, flags: DRM_MODE_PAGE_FLIP_EVENT, reserved: 0, user_data: userData });
 }
 
 async function dirty(sys: Sys, fd: number, fbId: number, clips: DrmClipRect[] | null, flags = 0): Promise<void> {
@@ -156,7 +126,7 @@ describe('USB display: flips send the whole frame by CPU copy, compression and U
       const obj = s.card.files.values().next().value!.objects.get(bo.handle)!;
       expect(obj.mapWc).toBe(false);
       await draw(sys, card, bo, img);
-      const fb = await addFb(sys, card, bo.handle);
+      const fb = await addFb(sys, card, bo.handle, W, H);
       const res = { fb_id_ptr: [] as number[], crtc_id_ptr: [] as number[], connector_id_ptr: [] as number[], encoder_id_ptr: [] as number[], count_fbs: 4, count_crtcs: 4, count_connectors: 4, count_encoders: 4, min_width: 0, max_width: 0, min_height: 0, max_height: 0 };
       await sys.ioctl(card, DRM_IOCTL_MODE_GETRESOURCES, res);
       expect([res.fb_id_ptr, res.crtc_id_ptr, res.encoder_id_ptr, res.connector_id_ptr]).toEqual([[fb], [KMS_CRTC_ID], [KMS_ENCODER_ID], [KMS_CONNECTOR_ID]]);
@@ -192,8 +162,8 @@ describe('USB display: flips send the whole frame by CPU copy, compression and U
       const card = await sys.open('/dev/dri/card0', O_RDWR);
       const bo = await dumb(sys, card, W, H);
       const m = await draw(sys, card, bo, img);
-      const fb = await addFb(sys, card, bo.handle);
-      const other = await addFb(sys, card, (await dumb(sys, card, W, H)).handle);
+      const fb = await addFb(sys, card, bo.handle, W, H);
+      const other = await addFb(sys, card, (await dumb(sys, card, W, H)).handle, W, H);
       await flip(sys, card, fb, 1);
       await sys.read(card, 64);
       await s.usb.idle();
@@ -239,7 +209,6 @@ describe('USB display: flips send the whole frame by CPU copy, compression and U
     const free0 = s.mm.pages.freeCount();
     const a = noise(SIZE, 4);
     const b = noise(SIZE, 5);
-    const blocker = new DmaFence(s.soc.clock, { getDriverName: () => 'test', getTimelineName: () => 'blocker' }, s.dbs.fctx.alloc(1), 1);
     let eventUs = -1;
     await run(s, async (sys) => {
       const card = await sys.open('/dev/dri/card0', O_RDWR);
@@ -266,12 +235,8 @@ describe('USB display: flips send the whole frame by CPU copy, compression and U
       expect(await errno(mapDumb(sys, card, h))).toBe('EINVAL');
       // another engine writes the first source for 50 ms; the GPU job waits for it
       const resv = s.gpu0.files.values().next().value!.objects.get(s0.handle)!.resv;
-      await resv.lock();
-      resv.reserveFences(1);
-      resv.addFence(blocker, DmaResvUsage.WRITE);
-      resv.unlock();
-      s.soc.clock.after(50e6, () => blocker.signal());
-      const fb = await addFb(sys, card, h);
+      await blockWrites(s, resv, 50e6);
+      const fb = await addFb(sys, card, h, W, H);
       const c = { dst_handle: dst.handle, src_handles: [s0.handle, s1.handle], op: 0, flags: GPU_COMPOSE_FENCE_OUT, out_fence: 0 };
       await sys.ioctl(g, DRM_IOCTL_GPU_COMPOSE, c);
       await flip(sys, card, fb, 9);
@@ -299,8 +264,8 @@ describe('USB display: flips send the whole frame by CPU copy, compression and U
       expect(await errno(addFb(sys, card, bo.handle, W, H, STRIDE, 0x34325659))).toBe('EINVAL');
       expect(await errno(addFb(sys, card, bo.handle, W, H, STRIDE - 4))).toBe('EINVAL');
       expect(await errno(addFb(sys, card, bo.handle, W, H + 2))).toBe('EINVAL');
-      expect(await errno(addFb(sys, card, 77))).toBe('ENOENT');
-      const fb = await addFb(sys, card, bo.handle);
+      expect(await errno(addFb(sys, card, 77, W, H))).toBe('ENOENT');
+      const fb = await addFb(sys, card, bo.handle, W, H);
       const small = await addFb(sys, card, bo.handle, W, H / 2);
       expect(await errno(flip(sys, card, fb + 50, 0))).toBe('ENOENT');
       expect(await errno(sys.ioctl(card, DRM_IOCTL_MODE_PAGE_FLIP, { crtc_id: KMS_CRTC_ID + 1, fb_id: fb, flags: 0, reserved: 0, user_data: 0 }))).toBe('ENOENT');
@@ -326,22 +291,17 @@ describe('USB display: flips send the whole frame by CPU copy, compression and U
     const s = usbSystem();
     const free0 = s.mm.pages.freeCount();
     const img = noise(SIZE, 6);
-    const blocker = new DmaFence(s.soc.clock, { getDriverName: () => 'test', getTimelineName: () => 'blocker' }, s.dbs.fctx.alloc(1), 1);
     await run(s, async (sys) => {
       const card = await sys.open('/dev/dri/card0', O_RDWR);
       const bo = await dumb(sys, card, W, H);
       await draw(sys, card, bo, img);
-      const fb = await addFb(sys, card, bo.handle);
+      const fb = await addFb(sys, card, bo.handle, W, H);
       await flip(sys, card, fb, 1);
       await sys.read(card, 64);
       const bo2 = await dumb(sys, card, W, H);
-      const fb2 = await addFb(sys, card, bo2.handle);
+      const fb2 = await addFb(sys, card, bo2.handle, W, H);
       const resv = s.card.files.values().next().value!.objects.get(bo2.handle)!.resv;
-      await resv.lock();
-      resv.reserveFences(1);
-      resv.addFence(blocker, DmaResvUsage.WRITE);
-      resv.unlock();
-      s.soc.clock.after(1e9, () => blocker.signal());
+      await blockWrites(s, resv, 1e9);
       await flip(sys, card, fb2, 2);
       // exit with the flip waiting for its fence
     });
@@ -374,7 +334,7 @@ describe('USB display: the transfer buffer beyond the 30-bit mask is bounced', (
       const card = await sys.open('/dev/dri/card0', O_RDWR);
       const bo = await dumb(sys, card, W, H);
       await draw(sys, card, bo, img);
-      await flip(sys, card, await addFb(sys, card, bo.handle), 1);
+      await flip(sys, card, await addFb(sys, card, bo.handle, W, H), 1);
       await sys.read(card, 64);
       await usb.idle();
     });
