@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { traceFences } from '../dmabuf/index.ts';
-import { TestPattern, ujpgEncode, ujpgMaxSize, UvdEncoder, v4l2PixelFormat, type KmsScanout } from '../drivers/index.ts';
+import { TestPattern, ujpgEncode, ujpgMaxSize, UvdEncoder, v4l2PixelFormat } from '../drivers/index.ts';
 import type { Tracer } from '../lib/index.ts';
 import { DEFAULT_CMA_NAME } from '../mm/index.ts';
 import { spawnProcess, type Sys } from '../proc/index.ts';
@@ -215,28 +215,19 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
       failures++;
     },
   };
-  if (displayAt >= 0 && sys.kms) {
-    // The display's consumption is what its CRTC fetched: check the first fetch of each frame.
+  // A display's consumption is what it fetched (the CRTC's scanout, the USB panel's update): check the first fetch of each frame.
+  const checkFirstFetch = (at: number) => {
     const checkedFb = new Map<number, number>();
-    sys.kms.kms.onScanout = (shot: KmsScanout) => {
+    return (shot: { fbId: number; bytes: Uint8Array }) => {
       const frame = fbFrame.get(shot.fbId);
       if (frame === undefined || checkedFb.get(shot.fbId) === frame) return;
       checkedFb.set(shot.fbId, frame);
-      sinkConsumed(displayAt, frame, expected.matches(displayAt, frame, shot.bytes));
+      sinkConsumed(at, frame, expected.matches(at, frame, shot.bytes));
     };
-  }
-
+  };
+  if (displayAt >= 0 && sys.kms) sys.kms.kms.onScanout = checkFirstFetch(displayAt);
   const usbAt = stages.findIndex((st) => st.stage === 'usb-display');
-  if (usbAt >= 0 && sys.usbDisplay) {
-    // A USB display's consumption is what reached its panel after the CPU read, compression and USB transfer.
-    const checkedFb = new Map<number, number>();
-    sys.usbDisplay.usb.onFrame = (shot) => {
-      const frame = fbFrame.get(shot.fbId);
-      if (frame === undefined || checkedFb.get(shot.fbId) === frame) return;
-      checkedFb.set(shot.fbId, frame);
-      sinkConsumed(usbAt, frame, expected.matches(usbAt, frame, shot.bytes));
-    };
-  }
+  if (usbAt >= 0 && sys.usbDisplay) sys.usbDisplay.usb.onFrame = checkFirstFetch(usbAt);
   const audioAt = stages.findIndex((st) => st.stage === 'audio');
   if (audioAt >= 0 && sys.pcm) {
     // What the DAC played, period by period, against the music the player wrote.
