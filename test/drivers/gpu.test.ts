@@ -12,7 +12,7 @@ import {
   type SyncFileInfo,
 } from '../../src/uapi/index.ts';
 import { errno, heapAlloc, pattern, run, start, testSystem, type TestSystem } from '../dmabuf/helpers.ts';
-import { average } from './kms-helpers.ts';
+import { average, blockWrites } from './kms-helpers.ts';
 import { dumb, mapDumb, toFd, toHandle } from './vgem-helpers.ts';
 
 const W = 64;
@@ -176,5 +176,52 @@ describe('gpu: the compose job', () => {
     });
     expect(s.soc.findings.findings.map((f) => f.kind)).toEqual(['iommu-fault']);
     expect(gpuStateOf(s.gpu0).stats).toMatchObject({ submitted: 2, completed: 1 });
+  });
+});
+
+describe('gpu: a process killed with its job in flight', () => {
+  it('the buffers live until the job\'s fence signals, the result still lands, then everything is freed', async () => {
+    const s = gpuSystem();
+    const free0 = s.mm.pages.freeCount();
+    const a = pattern(SIZE, 5);
+    const b = pattern(SIZE, 6);
+    let outHandle = 0;
+    const child = start(s, async (sys) => {
+      const g = await sys.open('/dev/dri/card0', O_RDWR);
+      const s0 = await filled(sys, g, a);
+      const s1 = await filled(sys, g, b);
+      const dst = await dumb(sys, g, W, H);
+      outHandle = dst.handle;
+      // some other engine still writes the first source for 50 ms: the job waits for it
+      const resv = s.gpu0.files.values().next().value!.objects.get(s0.handle)!.resv;
+      await blockWrites(s, resv, 50e6);
+      await compose(sys, g, dst.handle, s0.handle, s1.handle);
+      // ...and the process dies before the job has run
+      await sys.poll([], 1000);
+    });
+    let during: { objects: number; jobs: number; exited: boolean } | null = null;
+    let dstBytes: Uint8Array | null = null;
+    const st = gpuStateOf(s.gpu0);
+    const dstObj = () => [...s.gpu0.files.values()][0]?.objects.get(outHandle);
+    let dstPfns: number[] = [];
+    s.soc.clock.after(5e6, () => {
+      dstPfns = [...(dstObj()?.pages ?? [])];
+      void s.k.kill(child.process, child.pid, 9);
+    });
+    s.soc.clock.after(20e6, () => {
+      during = { objects: s.gpu0.stats.objects, jobs: st.running.size, exited: child.process.state !== 'running' };
+    });
+    const code = await s.soc.clock.runUntilSettled(child.exitCode);
+    await s.soc.clock.runUntilSettled(gpuIdle(s.gpu0));
+    // the job ran after the kill and wrote its result into the pages it kept alive (read back now, freed but not reused)
+    dstBytes = new Uint8Array(SIZE);
+    for (let i = 0; i < dstPfns.length; i++) s.soc.mem.read(dstPfns[i]! * 4096, dstBytes, i * 4096, Math.min(4096, SIZE - i * 4096));
+    await s.gpu0.settle();
+    expect(code).toBe(128 + 9);
+    expect(during).toEqual({ objects: 3, jobs: 1, exited: true });
+    expect(Buffer.compare(dstBytes, average(a, b))).toBe(0);
+    expect(s.gpu0.stats).toEqual({ objects: 0, bytes: 0, pagesAllocated: 0 });
+    expect(s.k.vfs.openFileCount).toBe(0);
+    expect(s.mm.pages.freeCount()).toBe(free0);
   });
 });
