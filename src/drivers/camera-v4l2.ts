@@ -23,7 +23,7 @@ import {
   type V4l2PixFormat,
   type V4l2Streamparm,
 } from '../uapi/index.ts';
-import { dmaWriteSg, sgPlaneForDevice, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
+import { dmaWritePlane, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
 import { TestPattern } from './test-pattern.ts';
 import { completeFrame, FrameGenerator, VB2_DMABUF, VB2_MMAP, VB2_USERPTR, Vb2Queue, videoRegisterDevice, framePixFormat, type Vb2Buffer, type VideoDevice } from './v4l2/index.ts';
@@ -295,12 +295,7 @@ export class CameraDevice {
     this.pattern.render(n, this.frame);
     let ok = true;
     try {
-      const plane = sgPlaneForDevice(vb, this.device);
-      try {
-        await dmaWriteSg(this.device, plane.sgt, this.frame, size, `camera frame ${n}`);
-      } finally {
-        plane.done();
-      }
+      await dmaWritePlane(vb, this.device, this.frame, size, `camera frame ${n}`);
     } catch {
       // a DMA fault (an unmapped IOVA, a short scatterlist) fails the buffer, not the kernel
       ok = false;

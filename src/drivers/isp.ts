@@ -16,7 +16,7 @@ import {
   type V4l2PixFormat,
 } from '../uapi/index.ts';
 import { M2mDevice, M2mNode } from './media/m2m.ts';
-import { dmaReadSg, dmaWriteSg, sgPlaneForDevice, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
+import { dmaReadPlane, dmaWritePlane, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from './v4l2/index.ts';
 
@@ -196,15 +196,15 @@ export function yuyvToXrgb8888(src: Uint8Array, sw: number, sh: number, scale: 1
 }
 
 /** Pixel formats of the OUTPUT queue (frames in), in ENUM_FMT order; the first is the default. */
-const OUTPUT_FORMATS: readonly { pixelformat: number; fourcc: 'YUYV' | 'NV12'; description: string }[] = [
-  { pixelformat: V4L2_PIX_FMT_YUYV, fourcc: 'YUYV', description: 'YUYV 4:2:2' },
-  { pixelformat: V4L2_PIX_FMT_NV12, fourcc: 'NV12', description: 'Y/UV 4:2:0' },
+const OUTPUT_FORMATS: readonly { pixelformat: number; fourcc: 'YUYV' | 'NV12' }[] = [
+  { pixelformat: V4L2_PIX_FMT_YUYV, fourcc: 'YUYV' },
+  { pixelformat: V4L2_PIX_FMT_NV12, fourcc: 'NV12' },
 ];
 
 /** Pixel formats of the CAPTURE queue (frames out), in ENUM_FMT order; the first is the default. */
-const CAPTURE_FORMATS: readonly { pixelformat: number; fourcc: 'NV12' | 'XR24'; description: string }[] = [
-  { pixelformat: V4L2_PIX_FMT_NV12, fourcc: 'NV12', description: 'Y/UV 4:2:0' },
-  { pixelformat: V4L2_PIX_FMT_XBGR32, fourcc: 'XR24', description: '32-bit BGRX 8-8-8-8' },
+const CAPTURE_FORMATS: readonly { pixelformat: number; fourcc: 'NV12' | 'XR24' }[] = [
+  { pixelformat: V4L2_PIX_FMT_NV12, fourcc: 'NV12' },
+  { pixelformat: V4L2_PIX_FMT_XBGR32, fourcc: 'XR24' },
 ];
 
 /** One ENUM_FMT answer (the fields of struct v4l2_fmtdesc the ISP fills). */
@@ -212,6 +212,7 @@ export interface IspFmtDesc {
   index: number;
   type: number;
   pixelformat: number;
+  /** The driver's own name for the format; empty where the V4L2 core names it (v4l_fill_fmtdesc). */
   description: string;
 }
 
@@ -346,7 +347,7 @@ export class IspDevice {
     if (!list) throw kerr('EINVAL', `isp: buffer type ${type} not supported`);
     const d = list[index >>> 0];
     if (!d) throw kerr('EINVAL', `isp: no format ${index}`);
-    return { index, type, pixelformat: d.pixelformat, description: d.description };
+    return { index, type, pixelformat: d.pixelformat, description: '' };
   }
 
   /**
@@ -364,19 +365,9 @@ export class IspDevice {
   private async run(st: IspState, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
     const dev = this.m2m.device;
     if (src.bytesused < st.src.size) throw kerr('EINVAL', `isp: source of ${src.bytesused} bytes < ${st.src.size}`);
-    const inp = sgPlaneForDevice(src, dev);
-    try {
-      await dmaReadSg(dev, inp.sgt, st.inBuf, st.src.size, 'isp read');
-    } finally {
-      inp.done();
-    }
+    await dmaReadPlane(src, dev, st.inBuf, st.src.size, 'isp read');
     convert(st);
-    const out = sgPlaneForDevice(dst, dev);
-    try {
-      await dmaWriteSg(dev, out.sgt, st.outBuf, st.dst.size, 'isp write');
-    } finally {
-      out.done();
-    }
+    await dmaWritePlane(dst, dev, st.outBuf, st.dst.size, 'isp write');
     dst.bytesused = st.dst.size;
   }
 }

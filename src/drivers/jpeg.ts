@@ -17,7 +17,7 @@ import {
   type V4l2PixFormat,
 } from '../uapi/index.ts';
 import { M2mDevice, M2mNode } from './media/m2m.ts';
-import { dmaReadSg, dmaWriteSg, sgPlaneForDevice, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
+import { dmaReadPlane, dmaWritePlane, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from './v4l2/index.ts';
 
@@ -317,19 +317,9 @@ export class JpegCodec {
   private async encode(st: JpegState, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
     const dev = this.m2m.device;
     if (src.bytesused < st.raw.size) throw kerr('EINVAL', `jpeg: raw frame of ${src.bytesused} bytes < ${st.raw.size}`);
-    const inp = sgPlaneForDevice(src, dev);
-    try {
-      await dmaReadSg(dev, inp.sgt, st.rawBuf, st.raw.size, 'jpeg enc read');
-    } finally {
-      inp.done();
-    }
+    await dmaReadPlane(src, dev, st.rawBuf, st.raw.size, 'jpeg enc read');
     const len = ujpgEncode(st.rawBuf, st.raw, st.pixelformat, st.codedBuf.subarray(0, Math.min(st.codedSize, dst.length)));
-    const out = sgPlaneForDevice(dst, dev);
-    try {
-      await dmaWriteSg(dev, out.sgt, st.codedBuf, len, 'jpeg enc write');
-    } finally {
-      out.done();
-    }
+    await dmaWritePlane(dst, dev, st.codedBuf, len, 'jpeg enc write');
     dst.bytesused = len;
   }
 
@@ -337,23 +327,13 @@ export class JpegCodec {
   private async decode(st: JpegState, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
     const dev = this.m2m.device;
     const len = Math.min(src.bytesused, src.length, st.codedBuf.length);
-    const inp = sgPlaneForDevice(src, dev);
-    try {
-      await dmaReadSg(dev, inp.sgt, st.codedBuf, len, 'jpeg dec read');
-    } finally {
-      inp.done();
-    }
+    await dmaReadPlane(src, dev, st.codedBuf, len, 'jpeg dec read');
     const h = ujpgParse(st.codedBuf, len);
     if (h.pixelformat !== st.pixelformat || h.width !== st.raw.width || h.height !== st.raw.height || h.raw !== st.raw.size) {
       throw kerr('EINVAL', `jpeg: stream of ${h.width}x${h.height} does not match the capture format ${st.raw.width}x${st.raw.height}`);
     }
     ujpgDecode(st.codedBuf, len, st.rawBuf);
-    const out = sgPlaneForDevice(dst, dev);
-    try {
-      await dmaWriteSg(dev, out.sgt, st.rawBuf, st.raw.size, 'jpeg dec write');
-    } finally {
-      out.done();
-    }
+    await dmaWritePlane(dst, dev, st.rawBuf, st.raw.size, 'jpeg dec write');
     dst.bytesused = st.raw.size;
   }
 }

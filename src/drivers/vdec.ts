@@ -18,7 +18,7 @@ import {
   type V4l2PixFormat,
 } from '../uapi/index.ts';
 import { M2mDevice, M2mNode, type M2mJob } from './media/m2m.ts';
-import { SgBuf, dmaReadSg, dmaWriteSg, sgPlaneForDevice, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
+import { SgBuf, dmaReadPlane, dmaReadSg, dmaWritePlane, vb2DmaSgMemops } from './media/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from './v4l2/index.ts';
 import { uvdDecode, uvdMaxPacketSize, uvdParseHeader } from './vdec-stream.ts';
@@ -30,9 +30,9 @@ const MIN_DIM = 16;
 const MAX_DIM = 4096;
 
 /** Pixel formats of the CAPTURE queue (decoded pictures), in ENUM_FMT order; the first is the default. */
-const CAPTURE_FORMATS: readonly { pixelformat: number; fourcc: 'NV12' | 'XR24'; description: string }[] = [
-  { pixelformat: V4L2_PIX_FMT_NV12, fourcc: 'NV12', description: 'Y/UV 4:2:0' },
-  { pixelformat: V4L2_PIX_FMT_XBGR32, fourcc: 'XR24', description: '32-bit BGRX 8-8-8-8' },
+const CAPTURE_FORMATS: readonly { pixelformat: number; fourcc: 'NV12' | 'XR24' }[] = [
+  { pixelformat: V4L2_PIX_FMT_NV12, fourcc: 'NV12' },
+  { pixelformat: V4L2_PIX_FMT_XBGR32, fourcc: 'XR24' },
 ];
 
 /** One ENUM_FMT answer (the fields of struct v4l2_fmtdesc the decoder fills). */
@@ -41,6 +41,7 @@ export interface VdecFmtDesc {
   type: number;
   flags: number;
   pixelformat: number;
+  /** The driver's own name for the format; empty where the V4L2 core names it (v4l_fill_fmtdesc). */
   description: string;
 }
 
@@ -224,7 +225,7 @@ export class VideoDecoder {
     if (type !== V4L2_BUF_TYPE_VIDEO_CAPTURE) throw kerr('EINVAL', `vdec: buffer type ${type} not supported`);
     const d = CAPTURE_FORMATS[index >>> 0];
     if (!d) throw kerr('EINVAL', `vdec: no format ${index}`);
-    return { index, type, flags: 0, pixelformat: d.pixelformat, description: d.description };
+    return { index, type, flags: 0, pixelformat: d.pixelformat, description: '' };
   }
 
   /**
@@ -262,12 +263,7 @@ export class VideoDecoder {
   private async decode(st: VdecState, src: Vb2Buffer, dst: Vb2Buffer, job: M2mJob): Promise<void> {
     const dev = this.m2m.device;
     const len = Math.min(src.bytesused, src.length, st.pkt.length);
-    const inp = sgPlaneForDevice(src, dev);
-    try {
-      await dmaReadSg(dev, inp.sgt, st.pkt, len, 'vdec read packet');
-    } finally {
-      inp.done();
-    }
+    await dmaReadPlane(src, dev, st.pkt, len, 'vdec read packet');
     const h = uvdParseHeader(st.pkt, len);
     // the picture's sequence is its frame number, known once the header parses, even if decoding then fails
     job.sequence = h.frame;
@@ -281,12 +277,7 @@ export class VideoDecoder {
       ref = st.refBuf;
     }
     uvdDecode(st.pkt, len, ref, st.outBuf);
-    const out = sgPlaneForDevice(dst, dev);
-    try {
-      await dmaWriteSg(dev, out.sgt, st.outBuf, st.cap.size, 'vdec write picture');
-    } finally {
-      out.done();
-    }
+    await dmaWritePlane(dst, dev, st.outBuf, st.cap.size, 'vdec write picture');
     dst.bytesused = st.cap.size;
     await this.keepRef(st, dst, h.frame);
   }

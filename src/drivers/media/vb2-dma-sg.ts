@@ -175,6 +175,29 @@ export function vb2DmaSgMemops(mm: Mm, dbs: DmaBufSystem): Vb2MemOps {
 }
 
 /**
+ * A job's input: the device reads `len` bytes of buffer `vb`'s plane by
+ * DMA into `dst` (a driver's dma_map + read + finish around one plane).
+ */
+export async function dmaReadPlane(vb: Vb2Buffer, dev: Device, dst: Uint8Array, len: number, what: string): Promise<void> {
+  const plane = sgPlaneForDevice(vb, dev);
+  try {
+    await dmaReadSg(dev, plane.sgt, dst, len, what);
+  } finally {
+    plane.done();
+  }
+}
+
+/** A job's output: the device writes `len` bytes of `src` into buffer `vb`'s plane by DMA. */
+export async function dmaWritePlane(vb: Vb2Buffer, dev: Device, src: Uint8Array, len: number, what: string): Promise<void> {
+  const plane = sgPlaneForDevice(vb, dev);
+  try {
+    await dmaWriteSg(dev, plane.sgt, src, len, what);
+  } finally {
+    plane.done();
+  }
+}
+
+/**
  * A plane's memory as the device reaches it for one job (vb2_dma_sg_plane_desc):
  * an MMAP or DMABUF plane's standing mapping, or for USERPTR a mapping of
  * the pinned pages made now and dropped by `done`. Before the device
