@@ -1,8 +1,9 @@
 import type { Sys } from '../../proc/index.ts';
 import { O_RDWR, V4L2_BUF_FLAG_ERROR, V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP, V4L2_BUF_TYPE_VIDEO_OUTPUT as OUT, V4L2_MEMORY_DMABUF, V4L2_MEMORY_MMAP } from '../../uapi/index.ts';
-import { Downstream, Upstream, waitFrameFence } from './link.ts';
+import { Downstream, Upstream } from './link.ts';
+import { m2mJobOnFrame } from './m2m-job.ts';
 import type { StageContext } from './stage.ts';
-import { dequeueBuffer, exportBuffer, heapAllocate, queueBuffer, requestBuffers, setFormat, streamOn, v4l2Buffer } from './uapi-calls.ts';
+import { exportBuffer, heapAllocate, requestBuffers, setFormat, streamOn, v4l2Buffer } from './uapi-calls.ts';
 
 /**
  * An ISP process (a mem-to-mem transform): each frame it receives is
@@ -32,13 +33,7 @@ export async function convertStage(sys: Sys, ctx: StageContext): Promise<number>
       await sys.close(m.bufFd);
       break;
     }
-    await queueBuffer(sys, v, v4l2Buffer(CAP, memory, slot, memory === V4L2_MEMORY_DMABUF ? { fd: fds[slot] } : {}, 0, outFmt.size));
-    await waitFrameFence(sys, m);
-    await queueBuffer(sys, v, v4l2Buffer(OUT, V4L2_MEMORY_DMABUF, m.slot, { fd: m.bufFd }, m.bytesused, inFmt.size));
-    const out = await dequeueBuffer(sys, v, CAP, memory);
-    await dequeueBuffer(sys, v, OUT, V4L2_MEMORY_DMABUF);
-    await sys.close(m.bufFd);
-    await up.release(m.slot);
+    const out = await m2mJobOnFrame(sys, v, up, m, v4l2Buffer(CAP, memory, slot, memory === V4L2_MEMORY_DMABUF ? { fd: fds[slot] } : {}, 0, outFmt.size), inFmt.size);
     if (out.flags & V4L2_BUF_FLAG_ERROR) {
       ctx.probe.failed(ctx.spec.name, m.frame, 'the ISP flagged the frame');
       down.putBack(slot);

@@ -10,9 +10,10 @@ import {
   V4L2_MEMORY_MMAP,
   V4L2_PIX_FMT_JPEG,
 } from '../../uapi/index.ts';
-import { Upstream, waitFrameFence } from './link.ts';
+import { Upstream } from './link.ts';
+import { m2mJobOnFrame } from './m2m-job.ts';
 import type { StageContext } from './stage.ts';
-import { dequeueBuffer, mapBuffer, queueBuffer, requestBuffers, setFormat, streamOn, v4l2Buffer } from './uapi-calls.ts';
+import { mapBuffer, requestBuffers, setFormat, streamOn, v4l2Buffer } from './uapi-calls.ts';
 
 /**
  * A camera app's save path: each frame it receives is queued, as the
@@ -32,13 +33,7 @@ export async function encodeStage(sys: Sys, ctx: StageContext): Promise<number> 
   await streamOn(sys, v, CAP);
   const up = new Upstream(sys, ctx.upFd);
   for (let m = await up.next(); m; m = await up.next()) {
-    await waitFrameFence(sys, m);
-    await queueBuffer(sys, v, v4l2Buffer(CAP, V4L2_MEMORY_MMAP, 0, {}, 0, bits.length));
-    await queueBuffer(sys, v, v4l2Buffer(OUT, V4L2_MEMORY_DMABUF, m.slot, { fd: m.bufFd }, m.bytesused, fmt.size));
-    const out = await dequeueBuffer(sys, v, CAP, V4L2_MEMORY_MMAP);
-    await dequeueBuffer(sys, v, OUT, V4L2_MEMORY_DMABUF);
-    await sys.close(m.bufFd);
-    await up.release(m.slot);
+    const out = await m2mJobOnFrame(sys, v, up, m, v4l2Buffer(CAP, V4L2_MEMORY_MMAP, 0, {}, 0, bits.length), fmt.size);
     if (out.flags & V4L2_BUF_FLAG_ERROR) {
       ctx.probe.failed(ctx.spec.name, m.frame, 'the encoder flagged the frame');
       continue;

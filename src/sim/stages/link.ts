@@ -162,7 +162,7 @@ export class Upstream {
 export async function waitReadable(sys: Sys, fds: number[], timeoutMs = -1): Promise<boolean[]> {
   const p: PollFd[] = fds.map((fd) => ({ fd, events: POLLIN }));
   await sys.poll(p, timeoutMs);
-  return p.map((x) => ((x.revents ?? 0) & ~0) !== 0);
+  return p.map((x) => (x.revents ?? 0) !== 0);
 }
 
 /**

@@ -13,8 +13,12 @@ import {
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_RDWR,
+  MAP_SHARED,
   O_CLOEXEC,
   O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+  V4L2_MEMORY_MMAP,
   VIDIOC_DQBUF,
   VIDIOC_EXPBUF,
   VIDIOC_QBUF,
@@ -81,9 +85,9 @@ export async function exportBuffer(sys: Sys, fd: number, type: number, index: nu
 
 /** VIDIOC_QUERYBUF then mmap: the MMAP buffer `index` mapped into the process. */
 export async function mapBuffer(sys: Sys, fd: number, type: number, index: number): Promise<{ addr: number; length: number }> {
-  const b = v4l2Buffer(type, 1 /* V4L2_MEMORY_MMAP */, index);
+  const b = v4l2Buffer(type, V4L2_MEMORY_MMAP, index);
   await sys.ioctl(fd, VIDIOC_QUERYBUF, b);
-  const addr = await sys.mmap(0, b.length, 3 /* PROT_READ | PROT_WRITE */, 1 /* MAP_SHARED */, fd, b.m.offset ?? 0);
+  const addr = await sys.mmap(0, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, b.m.offset ?? 0);
   return { addr, length: b.length };
 }
 
@@ -115,7 +119,7 @@ export async function createDumb(sys: Sys, fd: number, width: number, height: nu
 export async function mapDumb(sys: Sys, fd: number, handle: number, size: number): Promise<number> {
   const a = { handle, pad: 0, offset: 0 as number | bigint };
   await sys.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, a);
-  return sys.mmap(0, size, 3, 1, fd, Number(a.offset));
+  return sys.mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, Number(a.offset));
 }
 
 /** DRM_IOCTL_PRIME_FD_TO_HANDLE: the GEM handle of a dma-buf (the same one each time for the same buffer). */
