@@ -1,6 +1,6 @@
 import type { Device, SgTable } from '../dma/index.ts';
-import type { FrameFormat } from './pixel-format.ts';
-import { TestPattern } from './test-pattern.ts';
+import type { FrameFormat } from '../formats/index.ts';
+import { TestPattern } from '../formats/index.ts';
 
 /**
  * A camera's capture engine: a sensor producing a deterministic moving

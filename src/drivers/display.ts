@@ -1,5 +1,5 @@
 import type { Device, SgTable } from '../dma/index.ts';
-import type { FrameFormat } from './pixel-format.ts';
+import type { FrameFormat } from '../formats/index.ts';
 
 /**
  * A display controller's scanout engine: at every vsync it reads the whole

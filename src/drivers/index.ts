@@ -6,20 +6,17 @@
  * mapped for its device; a scanout engine reads the framebuffer each vsync.
  * Device jobs are async and take simulated time on the device's port.
  */
-export * from './pixel-format.ts';
-export * from './test-pattern.ts';
 export * from './camera.ts';
 export * from './display.ts';
-export * from './v4l2/index.ts';
-export * from './vivid.ts';
-export * from './vgem.ts';
-export * from './gpu.ts';
-export * from './display-kms.ts';
-export * from './usb-display.ts';
-export * from './camera-v4l2.ts';
-export * from './media/vb2-dma-sg.ts';
-export * from './media/m2m.ts';
-export * from './isp.ts';
-export * from './jpeg.ts';
-export * from './vdec.ts';
+export * from './media/videobuf2/index.ts';
+export * from './media/test-drivers/vivid.ts';
+export * from './gpu/drm/vgem/vgem.ts';
+export * from './gpu/drm/gpu/gpu.ts';
+export * from './gpu/drm/kms-display/display-kms.ts';
+export * from './gpu/drm/udl/usb-display.ts';
+export * from './media/platform/camera.ts';
+export * from './media/v4l2-core/index.ts';
+export * from './media/platform/isp.ts';
+export * from './media/platform/jpeg.ts';
+export * from './media/platform/vdec.ts';
 export * from './sound/index.ts';

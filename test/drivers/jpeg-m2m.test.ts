@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { frameFormat, registerCamera, registerJpeg, ujpgDecode, ujpgEncode, ujpgMaxSize } from '../../src/drivers/index.ts';
+import { registerCamera, registerJpeg, ujpgDecode, ujpgEncode, ujpgMaxSize } from '../../src/drivers/index.ts';
+import { frameFormat } from '../../src/formats/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {

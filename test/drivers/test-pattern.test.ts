@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { frameFormat, TestPattern } from '../../src/drivers/index.ts';
+import { frameFormat, TestPattern } from '../../src/formats/index.ts';
 
 describe('the sensor test pattern', () => {
   const fmt = frameFormat(96, 40, 'YUYV');

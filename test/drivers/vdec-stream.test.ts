@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TestPattern, UVD_HEADER, UvdEncoder, frameFormat, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, type FrameFormat } from '../../src/drivers/index.ts';
+import { TestPattern, UVD_HEADER, UvdEncoder, frameFormat, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, type FrameFormat } from '../../src/formats/index.ts';
 import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_UVD1, V4L2_PIX_FMT_XBGR32, fourccToString } from '../../src/uapi/index.ts';
 
 /** Decodes every packet in order, each P-frame against the previous output; returns the pictures. */

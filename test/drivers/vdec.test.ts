@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TestPattern, UvdEncoder, frameFormat, registerVideoDecoder, uvdMaxPacketSize, type FrameFormat } from '../../src/drivers/index.ts';
+import { registerVideoDecoder } from '../../src/drivers/index.ts';
+import { TestPattern, UvdEncoder, frameFormat, uvdMaxPacketSize, type FrameFormat } from '../../src/formats/index.ts';
 import { addSystemHeap, createDmaBufSystem } from '../../src/dmabuf/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import { createProcSystem, type Sys } from '../../src/proc/index.ts';

@@ -11,7 +11,7 @@
  * Clock that runs only while RUNNING or DRAINING. HW_PARAMS, WRITEI and
  * DRAIN may sleep; the pointer and state ioctls, mmap and poll do not.
  */
-export * from './pcm-interval.ts';
-export * from './pcm-hw-params.ts';
+export * from './core/pcm-interval.ts';
+export * from './core/pcm-hw-params.ts';
 export * from './pcm-dac.ts';
-export * from './pcm.ts';
+export * from './core/pcm.ts';

@@ -1,4 +1,4 @@
-import { frameFormat, type FrameFormat } from '../../drivers/index.ts';
+import { frameFormat, type FrameFormat } from '../../formats/index.ts';
 import type { ScenarioSpec, StageKind } from '../scenario-schema.ts';
 
 /** The platform device kind each stage drives (null: the CPU). */

@@ -1,4 +1,4 @@
-import type { FrameFormat } from '../../drivers/index.ts';
+import type { FrameFormat } from '../../formats/index.ts';
 import type { Sys } from '../../proc/index.ts';
 import type { ProcessStageSpec } from '../scenario-schema.ts';
 

@@ -1,4 +1,4 @@
-import type { FrameFormat } from '../../drivers/index.ts';
+import type { FrameFormat } from '../../formats/index.ts';
 import { frameFourcc, v4l2PixelFormat } from '../../drivers/index.ts';
 import type { Sys } from '../../proc/index.ts';
 import {

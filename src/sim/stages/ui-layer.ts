@@ -1,4 +1,4 @@
-import { TestPattern, type FrameFormat } from '../../drivers/index.ts';
+import { TestPattern, type FrameFormat } from '../../formats/index.ts';
 
 /**
  * The compositor's own layer (a player's controls bar and a translucent

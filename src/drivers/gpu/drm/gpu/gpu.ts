@@ -1,0 +1,323 @@
+import { KernelBug, kerr } from '../../../../lib/index.ts';
+import { BusError, DmaFault } from '../../../../hw/index.ts';
+import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, type Device, type DmaDirection, type SgTable } from '../../../../dma/index.ts';
+import { DmaFence, DmaResvUsage, dmaResvUsageRw, syncFileCreate, type DmaFenceOps, type DmaResv } from '../../../../dmabuf/index.ts';
+import { fput, userArg, type Task } from '../../../../fs/index.ts';
+import { DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, GPU_COMPOSE_OP_AVERAGE, O_CLOEXEC, type DrmGpuCompose } from '../../../../uapi/index.ts';
+import {
+  DRIVER_GEM,
+  DRIVER_RENDER,
+  DRM_RENDER_ALLOW,
+  gemObjectLookup,
+  registerDrmDevice,
+  type DrmDevice,
+  type DrmDeviceOptions,
+  type DrmDriver,
+  type DrmFile,
+  type GemObject,
+} from '../core/index.ts';
+
+/*
+ * The compose job (DRM_IOCTL_GPU_COMPOSE, struct drm_gpu_compose in
+ * src/uapi/gpu-drm.ts) blends the whole destination object (XRGB8888 or
+ * any byte format: the average is taken byte by byte); each source must be
+ * at least as large. It waits for the implicit fences (a writer waits for
+ * every reader and writer of the destination, a reader for the writers of
+ * the sources), runs on the GPU's DMA port for the time its bytes need, and
+ * signals a fence that sits in the destination's reservation object as a
+ * WRITE fence and in the sources' as READ fences.
+ */
+
+const gpuFenceOps: DmaFenceOps = {
+  getDriverName: () => 'gpu',
+  getTimelineName: () => 'compose',
+};
+
+/** What the gpu driver keeps per device: its fence timeline and job counts. */
+export class GpuState {
+  /** The fence context of the one ring (the scheduler entity's fence context). */
+  readonly context: number;
+  /** Last seqno handed out. */
+  seqno = 0;
+  /** Jobs submitted, completed, and bytes written by completed jobs. */
+  readonly stats = { submitted: 0, completed: 0, bytesWritten: 0 };
+  /** Jobs still running, so that teardown and tests can wait for them. */
+  readonly running = new Set<Promise<void>>();
+  /** The end of the ring: jobs run one at a time in submission order, as on one hardware queue. */
+  tail: Promise<void> = Promise.resolve();
+  /** The blend unit's line buffers, reused by every job (the ring runs one job at a time). */
+  scratchA = new Uint8Array(0);
+  scratchB = new Uint8Array(0);
+
+  /** Line buffers of at least `len` bytes, grown only when a larger job comes. */
+  scratch(len: number): [Uint8Array, Uint8Array] {
+    if (this.scratchA.length < len) {
+      this.scratchA = new Uint8Array(len);
+      this.scratchB = new Uint8Array(len);
+    }
+    return [this.scratchA, this.scratchB];
+  }
+
+  /** Creates the state with a fence context of its own. */
+  constructor(dev: DrmDevice) {
+    this.context = dev.dbs.fctx.alloc(1);
+  }
+}
+
+const states = new WeakMap<DrmDevice, GpuState>();
+
+/** The gpu driver's state of `dev` (dev->dev_private). */
+export function gpuStateOf(dev: DrmDevice): GpuState {
+  const s = states.get(dev);
+  if (!s) throw kerr('ENODEV', `${dev.driver.name} is not a gpu device`);
+  return s;
+}
+
+function u32(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw kerr('EFAULT', `${what} is not an integer`);
+  return v >>> 0;
+}
+
+/** One buffer a job uses: the object, its mapping for the GPU, and whether the job maps it itself. */
+interface JobBuffer {
+  obj: GemObject;
+  sgt: SgTable;
+  own: boolean;
+  dir: DmaDirection;
+}
+
+/**
+ * Maps an object for the GPU for one job: an import through the mapping
+ * its attachment already has, an own object by mapping its pages (the job
+ * pins them, as a scheduler job pins its BOs).
+ */
+function jobMap(dev: DrmDevice, obj: GemObject, dir: DmaDirection): JobBuffer {
+  if (obj.importSgt) return { obj, sgt: obj.importSgt, own: false, dir };
+  const sgt = sgAllocTableFromPages(obj.getPages(), 0, obj.size);
+  dmaMapSgtable(dev.device, sgt, dir);
+  return { obj, sgt, own: true, dir };
+}
+
+function jobUnmap(dev: DrmDevice, b: JobBuffer): void {
+  if (b.own) dmaUnmapSg(dev.device, b.sgt, b.dir);
+}
+
+/** Reads `len` bytes through a device mapping into `dst` (the GPU's fetch), segment by segment. */
+function dmaReadSgt(device: Device, sgt: SgTable, dst: Uint8Array, len: number): void {
+  let off = 0;
+  for (let i = 0; i < sgt.nents && off < len; i++) {
+    const seg = sgt.sgl[i]!;
+    const n = Math.min(seg.dmaLength, len - off);
+    device.master.readNow(seg.dmaAddress, dst, off, n);
+    off += n;
+  }
+}
+
+/** Writes `len` bytes of `src` through a device mapping (the GPU's store). */
+function dmaWriteSgt(device: Device, sgt: SgTable, src: Uint8Array, len: number): void {
+  let off = 0;
+  for (let i = 0; i < sgt.nents && off < len; i++) {
+    const seg = sgt.sgl[i]!;
+    const n = Math.min(seg.dmaLength, len - off);
+    device.master.writeNow(seg.dmaAddress, src, off, n);
+    off += n;
+  }
+}
+
+/**
+ * Averages two byte arrays (4-byte aligned views) into `out`, four bytes per step: per byte,
+ * (a & b) + ((a ^ b) >> 1) with the low bits masked so no byte borrows from
+ * its neighbour (the blend unit's averaging mode, rounding down).
+ */
+export function averageBytes(a: Uint8Array, b: Uint8Array, out: Uint8Array, len: number): void {
+  if ((a.byteOffset | b.byteOffset | out.byteOffset) & 3) throw new KernelBug('averageBytes needs 4-byte aligned arrays');
+  if (len > a.length || len > b.length || len > out.length) throw new KernelBug(`averageBytes of ${len} bytes past an array`);
+  const words = len >>> 2;
+  const wa = new Uint32Array(a.buffer, a.byteOffset, words);
+  const wb = new Uint32Array(b.buffer, b.byteOffset, words);
+  const wo = new Uint32Array(out.buffer, out.byteOffset, words);
+  for (let i = 0; i < words; i++) {
+    const x = wa[i]!;
+    const y = wb[i]!;
+    wo[i] = ((x & y) + (((x ^ y) & 0xfefefefe) >>> 1)) >>> 0;
+  }
+  for (let i = words << 2; i < len; i++) out[i] = (a[i]! + b[i]!) >>> 1;
+}
+
+/** Adds `fence` to every distinct reservation object, READ usage for sources first, then WRITE for the destination. */
+async function addJobFence(fence: DmaFence, reads: DmaResv[], write: DmaResv): Promise<void> {
+  const seen = new Set<DmaResv>();
+  const add = async (resv: DmaResv, usage: DmaResvUsage) => {
+    await resv.lock();
+    try {
+      resv.reserveFences(1);
+      resv.addFence(fence, usage);
+    } finally {
+      resv.unlock();
+    }
+  };
+  for (const r of reads) {
+    if (r === write || seen.has(r)) continue;
+    seen.add(r);
+    await add(r, DmaResvUsage.READ);
+  }
+  await add(write, DmaResvUsage.WRITE);
+}
+
+/**
+ * Runs one compose job on the GPU (the scheduler's run_job and the
+ * interrupt that completes it), after the jobs queued before it: waits for
+ * its dependencies, reads both
+ * sources through the GPU's mappings, blends, writes the destination, waits
+ * the time the port needs for the three transfers, then signals the fence
+ * and drops the job's pins and references.
+ */
+async function runCompose(dev: DrmDevice, st: GpuState, fence: DmaFence, deps: DmaFence[], bufs: JobBuffer[]): Promise<void> {
+  const [dst, s0, s1] = bufs as [JobBuffer, JobBuffer, JobBuffer];
+  try {
+    for (const d of deps) await d.wait();
+    const len = dst.obj.size;
+    const [a, b] = st.scratch(len);
+    const m = dev.device.master;
+    const clock = dev.dbs.soc.clock;
+    const t0 = clock.now;
+    dmaReadSgt(dev.device, s0.sgt, a, len);
+    dmaReadSgt(dev.device, s1.sgt, b, len);
+    await clock.sleep(m.timeFor(2 * len));
+    averageBytes(a, b, a, len);
+    dmaWriteSgt(dev.device, dst.sgt, a, len);
+    await clock.sleep(m.timeFor(len));
+    m.trace('compose', t0, clock.now - t0, dst.sgt.sgl[0]?.dmaAddress ?? 0, len);
+    st.stats.completed++;
+    st.stats.bytesWritten += len;
+    fence.signal();
+  } catch (e) {
+    if (!fence.isSignaled()) {
+      fence.setError('EIO');
+      fence.signal();
+    }
+    // a fault on the port fails the job (its fence carries EIO) and the ring goes on, as after a GPU reset
+    if (e instanceof DmaFault) dev.dbs.soc.findings.report('iommu-fault', 'gpu_compose', `gpu job ${fence.seqno}: ${e.message}`);
+    else if (e instanceof BusError) dev.dbs.soc.findings.report('bus-error', 'gpu_compose', `gpu job ${fence.seqno}: ${e.message}`);
+    else throw e;
+  } finally {
+    for (const d of deps) d.put();
+    fence.put();
+    for (const bf of bufs) {
+      jobUnmap(dev, bf);
+      const p = bf.obj.put();
+      if (p) dev.track(p);
+    }
+  }
+}
+
+/**
+ * DRM_IOCTL_GPU_COMPOSE: EINVAL for unknown flags or op, ENOENT for a
+ * handle the file does not have, EINVAL when a source is smaller than the
+ * destination. Queues the job on the ring (jobs run one at a time, in
+ * submission order) and returns at once; with
+ * GPU_COMPOSE_FENCE_OUT, out_fence is a sync_file fd (O_CLOEXEC) of the
+ * job's fence.
+ */
+async function gpuCompose(dev: DrmDevice, arg: unknown, file: DrmFile, task: Task): Promise<number> {
+  const a = userArg<DrmGpuCompose>(arg);
+  const flags = u32(a.flags, 'flags');
+  if (flags & ~GPU_COMPOSE_FENCE_OUT) throw kerr('EINVAL', `compose flags 0x${flags.toString(16)}`);
+  if (u32(a.op, 'op') !== GPU_COMPOSE_OP_AVERAGE) throw kerr('EINVAL', `compose op ${a.op}`);
+  if (!Array.isArray(a.src_handles) || a.src_handles.length !== 2) throw kerr('EFAULT', 'src_handles must hold two handles');
+  const handles = [u32(a.dst_handle, 'dst_handle'), u32(a.src_handles[0], 'src_handles[0]'), u32(a.src_handles[1], 'src_handles[1]')];
+  const st = gpuStateOf(dev);
+  const objs: GemObject[] = [];
+  const bufs: JobBuffer[] = [];
+  const deps: DmaFence[] = [];
+  let fence: DmaFence | null = null;
+  let fd = -1;
+  try {
+    for (const h of handles) {
+      const o = gemObjectLookup(file, h);
+      if (!o) throw kerr('ENOENT', `no gem handle ${h}`);
+      objs.push(o);
+    }
+    const [dst, s0, s1] = objs as [GemObject, GemObject, GemObject];
+    if (s0.size < dst.size || s1.size < dst.size) throw kerr('EINVAL', `sources of ${s0.size} and ${s1.size} bytes for a ${dst.size}-byte destination`);
+    bufs.push(jobMap(dev, dst, DMA_FROM_DEVICE));
+    bufs.push(jobMap(dev, s0, s0 === dst ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE));
+    bufs.push(jobMap(dev, s1, s1 === dst ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE));
+    // implicit sync: collected before the job's own fence goes in
+    deps.push(...dst.resv.getFences(dmaResvUsageRw(true)));
+    for (const s of [s0, s1]) if (s.resv !== dst.resv) deps.push(...s.resv.getFences(dmaResvUsageRw(false)));
+    fence = new DmaFence(dev.dbs.soc.clock, gpuFenceOps, st.context, ++st.seqno);
+    if (flags & GPU_COMPOSE_FENCE_OUT) {
+      const sf = syncFileCreate(dev.dbs, fence);
+      try {
+        fd = task.installFd(sf.file, O_CLOEXEC);
+      } catch (e) {
+        fput(sf.file);
+        throw e;
+      }
+    }
+    await addJobFence(fence, [s0.resv, s1.resv], dst.resv);
+  } catch (e) {
+    for (const d of deps) d.put();
+    for (const b of bufs) jobUnmap(dev, b);
+    for (const o of objs) {
+      const p = o.put();
+      if (p) dev.track(p);
+    }
+    if (fence) {
+      fence.setError('ECANCELED');
+      fence.signal();
+      fence.put();
+    }
+    throw e;
+  }
+  st.stats.submitted++;
+  const prev = st.tail;
+  const job = dev.dbs.soc.clock.spawn(async () => {
+    await prev;
+    await runCompose(dev, st, fence, deps, bufs);
+  });
+  const done = job.then(
+    () => undefined,
+    () => undefined,
+  );
+  st.tail = done;
+  st.running.add(done);
+  void done.then(() => st.running.delete(done));
+  a.out_fence = flags & GPU_COMPOSE_FENCE_OUT ? fd : -1;
+  return 0;
+}
+
+/**
+ * The gpu driver: a render-capable GEM device with dumb buffers in
+ * scattered shmem pages (the GPU reaches them through its SMMU), PRIME
+ * import and export, and the compose job ioctl.
+ */
+export const gpuDriver: DrmDriver = {
+  name: 'gpu',
+  desc: 'unimem 2D compositor GPU',
+  date: '20261124',
+  major: 1,
+  minor: 0,
+  patchlevel: 0,
+  features: DRIVER_GEM | DRIVER_RENDER,
+  dumbCreate: true,
+  mapWc: true,
+  ioctls: [{ cmd: DRM_IOCTL_GPU_COMPOSE, flags: DRM_RENDER_ALLOW, func: gpuCompose, name: 'DRM_IOCTL_GPU_COMPOSE' }],
+};
+
+/** What registerGpu needs: the dma-buf core, the mm for shmem pages, the GPU's struct device (behind its SMMU), and optionally the card index. */
+export type GpuOptions = Omit<DrmDeviceOptions, 'driver'>;
+
+/** Creates the gpu device and its nodes /dev/dri/card<index> and /dev/dri/renderD<128+index> (the driver's probe). */
+export function registerGpu(opts: GpuOptions): DrmDevice {
+  const dev = registerDrmDevice({ ...opts, driver: gpuDriver });
+  states.set(dev, new GpuState(dev));
+  return dev;
+}
+
+/** Waits until every queued compose job of `dev` has finished. */
+export async function gpuIdle(dev: DrmDevice): Promise<void> {
+  const st = gpuStateOf(dev);
+  while (st.running.size > 0) await Promise.all([...st.running]);
+}

@@ -1,0 +1,327 @@
+import { registerChrdev, userArg, type DeviceNode, type File, type FileOperations, type Task, type Vfs } from '../../../fs/index.ts';
+import { kerr } from '../../../lib/index.ts';
+import {
+  O_NONBLOCK,
+  V4L2_BUF_TYPE_VIDEO_OUTPUT,
+  V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE,
+  V4L2_CAP_DEVICE_CAPS,
+  V4L2_MODE_HIGHQUALITY,
+  VIDIOC_DQBUF,
+  VIDIOC_ENUM_FMT,
+  VIDIOC_ENUM_FRAMEINTERVALS,
+  VIDIOC_ENUM_FRAMESIZES,
+  VIDIOC_EXPBUF,
+  VIDIOC_G_FMT,
+  VIDIOC_G_PARM,
+  VIDIOC_QBUF,
+  VIDIOC_QUERYBUF,
+  VIDIOC_QUERYCAP,
+  VIDIOC_REQBUFS,
+  VIDIOC_STREAMOFF,
+  VIDIOC_STREAMON,
+  VIDIOC_S_FMT,
+  VIDIOC_S_PARM,
+  VIDIOC_TRY_FMT,
+  type V4l2Buffer,
+  type V4l2Capability,
+  type V4l2ExportBuffer,
+  type V4l2Fmtdesc,
+  type V4l2Format,
+  type V4l2Frmivalenum,
+  type V4l2Frmsizeenum,
+  type V4l2RequestBuffers,
+  type V4l2Streamparm,
+} from '../../../uapi/index.ts';
+import { clearFmtdesc, fillFmtdesc } from './fmtdesc.ts';
+import type { Vb2Queue } from '../videobuf2/vb2-queue.ts';
+
+/** Major number of V4L2 device nodes (VIDEO_MAJOR). */
+export const VIDEO_MAJOR = 81;
+
+/** LINUX_VERSION_CODE of the kernel the ABI follows, reported by QUERYCAP. */
+export const V4L2_KERNEL_VERSION = (6 << 16) | (1 << 8);
+
+/** The group udev gives video nodes on Debian ("video"). */
+export const VIDEO_GID = 44;
+
+/**
+ * What a driver implements for its node (the v4l2_ioctl_ops it needs).
+ * The format and parameter calls see only the buffer type the node
+ * serves; the core has checked it (EINVAL otherwise). An optional op the
+ * driver leaves out makes its ioctl ENOTTY, as video_ioctl2 does for an
+ * ioctl with no handler.
+ */
+export interface V4l2IoctlOps {
+  /** Fills in driver, card, bus_info and capabilities (vidioc_querycap). */
+  querycap(file: File, cap: V4l2Capability): void;
+  /** Reports the current format (vidioc_g_fmt_vid_cap). */
+  gFmt(file: File, f: V4l2Format): void;
+  /** Adjusts and sets the format; EBUSY while buffers exist (vidioc_s_fmt_vid_cap). May sleep. */
+  sFmt(file: File, f: V4l2Format): void | Promise<void>;
+  /**
+   * Sets `f.pixelformat` (and flags) of the `f.index`-th format; EINVAL
+   * past the last (vidioc_enum_fmt_vid_cap). The core names known formats.
+   */
+  enumFmt?(file: File, f: V4l2Fmtdesc): void;
+  /** Corrects `f` as S_FMT would, changing nothing (vidioc_try_fmt_vid_cap). */
+  tryFmt?(file: File, f: V4l2Format): void;
+  /** Reports the streaming parameters, the frame interval (vidioc_g_parm). */
+  gParm?(file: File, p: V4l2Streamparm): void;
+  /** Sets the streaming parameters and writes back what it set (vidioc_s_parm). May sleep. */
+  sParm?(file: File, p: V4l2Streamparm): void | Promise<void>;
+  /** Describes the `index`-th frame size of a pixel format; EINVAL past the last or for another format (vidioc_enum_framesizes). */
+  enumFramesizes?(file: File, fs: V4l2Frmsizeenum): void;
+  /** Describes the `index`-th frame interval of a format and size; EINVAL past the last (vidioc_enum_frameintervals). */
+  enumFrameintervals?(file: File, fi: V4l2Frmivalenum): void;
+}
+
+/** What videoRegisterDevice takes. */
+export interface VideoDeviceOptions {
+  vfs: Vfs;
+  /** N of /dev/videoN (and the minor number). */
+  nr: number;
+  /** The node's name (video_device.name), for messages. */
+  name: string;
+  /** V4L2_CAP_* bits of this node (video_device.device_caps). */
+  deviceCaps: number;
+  queue: Vb2Queue;
+  ioctlOps: V4l2IoctlOps;
+}
+
+/**
+ * A V4L2 device node (struct video_device) with one vb2 queue, whose file
+ * operations are the vb2_fop_* helpers and whose streaming ioctls are the
+ * vb2_ioctl_* helpers: the file that allocates buffers owns the queue,
+ * other files get EBUSY for the calls that change it (EXPBUF and QUERYBUF
+ * stay open to all), and closing the owner stops streaming and frees the
+ * buffers.
+ */
+export class VideoDevice {
+  readonly nr: number;
+  readonly name: string;
+  readonly deviceCaps: number;
+  readonly queue: Vb2Queue;
+  readonly ioctlOps: V4l2IoctlOps;
+  readonly node: DeviceNode;
+  /** Files open on the node. */
+  users = 0;
+
+  constructor(opts: VideoDeviceOptions) {
+    this.nr = opts.nr;
+    this.name = opts.name;
+    this.deviceCaps = opts.deviceCaps;
+    this.queue = opts.queue;
+    this.ioctlOps = opts.ioctlOps;
+    this.node = registerChrdev(opts.vfs, {
+      path: `/dev/video${opts.nr}`,
+      major: VIDEO_MAJOR,
+      minor: opts.nr,
+      mode: 0o660,
+      gid: VIDEO_GID,
+      fops: this.fops(),
+      privateData: this,
+    });
+  }
+
+  /** Removes the node (video_unregister_device); open files keep working. */
+  unregister(): void {
+    this.node.unregister();
+  }
+
+  private fops(): FileOperations {
+    return {
+      name: 'v4l2',
+      open: (_inode, file) => {
+        file.privateData = this;
+        this.users++;
+      },
+      release: async (_inode, file) => {
+        this.users--;
+        if (this.queue.owner === file) await this.queue.release();
+      },
+      read: async (file, len, _ppos, task) => {
+        this.checkOwner(file);
+        const out = await this.queue.read(task, len, (file.flags & O_NONBLOCK) !== 0);
+        if (this.queue.fileioActive) this.queue.owner = file;
+        return out;
+      },
+      unlockedIoctl: (file, cmd, arg, task) => this.ioctl(file, cmd, arg, task),
+      mmap: (_file, vma) => this.queue.mmap(vma),
+      poll: (file, pt) => this.queue.poll(file, pt),
+    };
+  }
+
+  /** The driver's handler of an optional ioctl; ENOTTY when it has none (the ioctl is not in valid_ioctls). */
+  private op<K extends OptionalOp>(name: K, cmd: number): NonNullable<V4l2IoctlOps[K]> {
+    const fn = this.ioctlOps[name];
+    if (!fn) throw kerr('ENOTTY', `${this.name}: no handler for ioctl 0x${(cmd >>> 0).toString(16)}`);
+    return fn as NonNullable<V4l2IoctlOps[K]>;
+  }
+
+  /** EINVAL for a buffer type the node does not serve (check_fmt). */
+  private checkType(type: number, what: string): void {
+    if (type !== this.queue.type) throw kerr('EINVAL', `${what}: type ${type} not supported by ${this.name}`);
+  }
+
+  /** EBUSY when another file owns the queue (vb2_queue_is_busy). */
+  private checkOwner(file: File): void {
+    if (this.queue.isBusyFor(file)) throw kerr('EBUSY', `${this.name}: queue owned by another file`);
+  }
+
+  /**
+   * Dispatches an ioctl (video_ioctl2 with the vb2_ioctl_* helpers):
+   * ENOTTY for requests the node does not implement, EFAULT for a missing
+   * argument, EINVAL for a format of another buffer type.
+   */
+  async ioctl(file: File, cmd: number, arg: unknown, task: Task): Promise<number> {
+    const q = this.queue;
+    switch (cmd >>> 0) {
+      case VIDIOC_QUERYCAP >>> 0: {
+        const cap = userArg<V4l2Capability>(arg);
+        cap.driver = '';
+        cap.card = '';
+        cap.bus_info = '';
+        cap.capabilities = 0;
+        this.ioctlOps.querycap(file, cap);
+        cap.version = V4L2_KERNEL_VERSION;
+        cap.device_caps = this.deviceCaps;
+        cap.capabilities = (cap.capabilities | this.deviceCaps | V4L2_CAP_DEVICE_CAPS) >>> 0;
+        cap.reserved = [0, 0, 0];
+        return 0;
+      }
+      case VIDIOC_G_FMT >>> 0: {
+        const f = userArg<V4l2Format>(arg);
+        if (f.type !== q.type) throw kerr('EINVAL', `G_FMT: type ${f.type} not supported by ${this.name}`);
+        this.ioctlOps.gFmt(file, f);
+        return 0;
+      }
+      case VIDIOC_S_FMT >>> 0: {
+        const f = userArg<V4l2Format>(arg);
+        if (f.type !== q.type) throw kerr('EINVAL', `S_FMT: type ${f.type} not supported by ${this.name}`);
+        await this.ioctlOps.sFmt(file, f);
+        return 0;
+      }
+      case VIDIOC_ENUM_FMT >>> 0: {
+        const op = this.op('enumFmt', cmd);
+        const f = userArg<V4l2Fmtdesc>(arg);
+        this.checkType(f.type, 'ENUM_FMT');
+        clearFmtdesc(f);
+        op.call(this.ioctlOps, file, f);
+        fillFmtdesc(f);
+        return 0;
+      }
+      case VIDIOC_TRY_FMT >>> 0: {
+        const op = this.op('tryFmt', cmd);
+        const f = userArg<V4l2Format>(arg);
+        this.checkType(f.type, 'TRY_FMT');
+        op.call(this.ioctlOps, file, f);
+        return 0;
+      }
+      case VIDIOC_G_PARM >>> 0: {
+        const op = this.op('gParm', cmd);
+        const p = userArg<V4l2Streamparm>(arg);
+        this.checkType(p.type, 'G_PARM');
+        // the core clears everything after type before the driver fills it in
+        p.parm = isOutputType(p.type)
+          ? { output: { capability: 0, outputmode: 0, timeperframe: { numerator: 0, denominator: 0 }, extendedmode: 0, writebuffers: 0, reserved: [0, 0, 0, 0] } }
+          : { capture: { capability: 0, capturemode: 0, timeperframe: { numerator: 0, denominator: 0 }, extendedmode: 0, readbuffers: 0, reserved: [0, 0, 0, 0] } };
+        op.call(this.ioctlOps, file, p);
+        return 0;
+      }
+      case VIDIOC_S_PARM >>> 0: {
+        const op = this.op('sParm', cmd);
+        const p = userArg<V4l2Streamparm>(arg);
+        this.checkType(p.type, 'S_PARM');
+        const side = isOutputType(p.type) ? p.parm?.output : p.parm?.capture;
+        if (!side || !side.timeperframe) throw kerr('EFAULT', 'S_PARM: no parameters');
+        // extendedmode is never used and only the high-quality mode bit is kept (v4l_s_parm)
+        side.extendedmode = 0;
+        side.reserved = [0, 0, 0, 0];
+        if ('capturemode' in side) side.capturemode = (side.capturemode >>> 0) & V4L2_MODE_HIGHQUALITY;
+        else side.outputmode = (side.outputmode >>> 0) & V4L2_MODE_HIGHQUALITY;
+        await op.call(this.ioctlOps, file, p);
+        return 0;
+      }
+      case VIDIOC_ENUM_FRAMESIZES >>> 0: {
+        const op = this.op('enumFramesizes', cmd);
+        const fs = userArg<V4l2Frmsizeenum>(arg);
+        fs.type = 0;
+        delete fs.discrete;
+        delete fs.stepwise;
+        fs.reserved = [0, 0];
+        op.call(this.ioctlOps, file, fs);
+        return 0;
+      }
+      case VIDIOC_ENUM_FRAMEINTERVALS >>> 0: {
+        const op = this.op('enumFrameintervals', cmd);
+        const fi = userArg<V4l2Frmivalenum>(arg);
+        fi.type = 0;
+        delete fi.discrete;
+        delete fi.stepwise;
+        fi.reserved = [0, 0];
+        op.call(this.ioctlOps, file, fi);
+        return 0;
+      }
+      case VIDIOC_REQBUFS >>> 0: {
+        const req = userArg<V4l2RequestBuffers>(arg);
+        req.capabilities = q.bufCaps();
+        q.verifyMemoryType(req.memory, req.type);
+        this.checkOwner(file);
+        await q.reqbufs(req);
+        q.owner = req.count ? file : null;
+        return 0;
+      }
+      case VIDIOC_QUERYBUF >>> 0:
+        q.querybuf(userArg<V4l2Buffer>(arg));
+        return 0;
+      case VIDIOC_QBUF >>> 0: {
+        const b = userArg<V4l2Buffer>(arg);
+        this.checkOwner(file);
+        await q.qbuf(task, b);
+        return 0;
+      }
+      case VIDIOC_DQBUF >>> 0: {
+        const b = userArg<V4l2Buffer>(arg);
+        this.checkOwner(file);
+        await q.dqbuf(task, b, (file.flags & O_NONBLOCK) !== 0);
+        return 0;
+      }
+      case VIDIOC_EXPBUF >>> 0:
+        q.expbuf(task, userArg<V4l2ExportBuffer>(arg));
+        return 0;
+      case VIDIOC_STREAMON >>> 0: {
+        const type = intArg(arg);
+        this.checkOwner(file);
+        await q.streamon(type);
+        return 0;
+      }
+      case VIDIOC_STREAMOFF >>> 0: {
+        const type = intArg(arg);
+        this.checkOwner(file);
+        await q.streamoff(type);
+        return 0;
+      }
+      default:
+        throw kerr('ENOTTY', `${this.name}: unknown ioctl 0x${(cmd >>> 0).toString(16)}`);
+    }
+  }
+}
+
+type OptionalOp = 'enumFmt' | 'tryFmt' | 'gParm' | 'sParm' | 'enumFramesizes' | 'enumFrameintervals';
+
+/** True for output buffer types (V4L2_TYPE_IS_OUTPUT, for the types here). */
+function isOutputType(type: number): boolean {
+  return type === V4L2_BUF_TYPE_VIDEO_OUTPUT || type === V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
+}
+
+/** Reads an int-pointer argument: a number or `{ value }`; EFAULT otherwise. */
+function intArg(arg: unknown): number {
+  if (typeof arg === 'number') return arg;
+  if (arg && typeof arg === 'object' && typeof (arg as { value?: unknown }).value === 'number') return (arg as { value: number }).value;
+  throw kerr('EFAULT', 'bad int pointer');
+}
+
+/** Creates /dev/video`nr` for a driver's queue (video_register_device). EEXIST when the node exists. */
+export function videoRegisterDevice(opts: VideoDeviceOptions): VideoDevice {
+  return new VideoDevice(opts);
+}

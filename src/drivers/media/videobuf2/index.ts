@@ -1,0 +1,19 @@
+/**
+ * videobuf2 for drivers: queues (vb2-queue) and their three allocators
+ * (vmalloc for CPU-filled buffers, dma-contig for buffers a device fills
+ * by DMA at one address, dma-sg for devices behind an IOMMU or with
+ * scatter-gather DMA).
+ * Plane memory is reference counted: the queue, every user mapping and
+ * every exported dma-buf hold it, so freeing buffers orphans memory still
+ * in use. Imported dma-bufs are held from QBUF until the buffer is freed
+ * or given another fd. The file that allocates buffers (or starts read()
+ * emulation) owns the queue until it frees them or closes; while read()
+ * emulation runs, the streaming ioctls are EBUSY. USERPTR needs a Task that
+ * can pin its pages (UserPagesTask). REQBUFS, QBUF, DQBUF, STREAMON/OFF,
+ * read and release may sleep; poll, QUERYBUF, EXPBUF and mmap do not.
+ */
+export * from './vb2-memops.ts';
+export * from './vb2-vmalloc.ts';
+export * from './vb2-dma-contig.ts';
+export * from './vb2-queue.ts';
+export * from './vb2-dma-sg.ts';

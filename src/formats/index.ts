@@ -1,0 +1,12 @@
+/**
+ * DOC: formats — pixel formats, test patterns and bitstreams
+ *
+ * Pure functions and small classes on bytes: frame layouts (fourcc, stride,
+ * plane sizes), the sensor's test pattern, the codecs' bitstreams. Nothing
+ * here knows of memory, devices or time, so both sides may use it: the
+ * devices' hardware and drivers below the syscall line, and userspace
+ * programs above it. Imports only uapi and lib.
+ */
+export { frameFormat, type FrameFormat } from './pixel-format.ts';
+export { TestPattern } from './test-pattern.ts';
+export { UVD_HEADER, UVD_MAX_DX, UVD_MAX_DY, UvdEncoder, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, uvdPixelformat, type UvdHeader } from './uvd-stream.ts';
