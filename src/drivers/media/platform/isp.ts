@@ -19,6 +19,7 @@ import { M2mDevice, M2mNode } from '../v4l2-core/v4l2-mem2mem.ts';
 import { dmaReadPlane, dmaWritePlane, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
+import { platformDriver } from '../../base/platform-driver.ts';
 
 const MIN_DIM = 16;
 const MAX_WIDTH = 4096;
@@ -384,3 +385,14 @@ function convert(st: IspState): void {
 export function registerIsp(opts: IspOptions): IspDevice {
   return new IspDevice(opts);
 }
+
+/** The driver table's row for ISPs / scalers: a mem-to-mem node each, asking for /dev/video9. */
+export const ispPlatformDriver = platformDriver({
+  kind: 'isp',
+  name: 'unimem-isp',
+  description: 'ISP / scaler: V4L2 mem-to-mem, YUYV/NV12 to NV12/XRGB8888 with a 1:1 or 2:1 scale',
+  probe: (ctx) => {
+    const isp = registerIsp({ vfs: ctx.vfs, dbs: ctx.dbs, mm: ctx.mm, clock: ctx.clock, device: ctx.device, nr: 9 });
+    return { nodes: [{ path: isp.path, role: 'video' }], data: isp };
+  },
+});

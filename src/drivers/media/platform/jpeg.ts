@@ -20,6 +20,7 @@ import { M2mDevice, M2mNode } from '../v4l2-core/v4l2-mem2mem.ts';
 import { dmaReadPlane, dmaWritePlane, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
+import { platformDriver } from '../../base/platform-driver.ts';
 
 /**
  * DOC: the codec's bitstream ("UJPG", version 1) — not real JPEG, but a
@@ -346,3 +347,20 @@ export class JpegCodec {
 export function registerJpeg(opts: JpegOptions): JpegCodec {
   return new JpegCodec(opts);
 }
+
+/** The driver table's row for JPEG codecs: an encoder and a decoder node each, asking for /dev/video10 and 11. */
+export const jpegPlatformDriver = platformDriver({
+  kind: 'jpeg',
+  name: 'unimem-jpeg',
+  description: 'JPEG codec: V4L2 mem-to-mem encoder and decoder nodes on one engine',
+  probe: (ctx) => {
+    const codec = registerJpeg({ vfs: ctx.vfs, dbs: ctx.dbs, mm: ctx.mm, clock: ctx.clock, device: ctx.device, nr: 10 });
+    return {
+      nodes: [
+        { path: codec.encoder.path, role: 'encoder' },
+        { path: codec.decoder.path, role: 'decoder' },
+      ],
+      data: codec,
+    };
+  },
+});

@@ -16,6 +16,8 @@ import {
   type DrmFile,
   type GemObject,
 } from '../core/index.ts';
+import { drmProbedNodes } from '../core/index.ts';
+import { platformDriver } from '../../../base/platform-driver.ts';
 
 /*
  * The compose job (DRM_IOCTL_GPU_COMPOSE, struct drm_gpu_compose in
@@ -321,3 +323,14 @@ export async function gpuIdle(dev: DrmDevice): Promise<void> {
   const st = gpuStateOf(dev);
   while (st.running.size > 0) await Promise.all([...st.running]);
 }
+
+/** The driver table's row for GPUs: a DRM card and render node each. */
+export const gpuPlatformDriver = platformDriver({
+  kind: 'gpu',
+  name: 'unimem-gpu',
+  description: 'GPU: DRM GEM and PRIME, a compose job with fences',
+  probe: (ctx) => {
+    const dev = registerGpu({ dbs: ctx.dbs, mm: ctx.mm, device: ctx.device });
+    return { nodes: drmProbedNodes(dev), data: dev };
+  },
+});
