@@ -1,5 +1,4 @@
-import { averageBytes, nv12ToNv12, nv12ToXrgb8888, ujpgDecode, yuyvToNv12, yuyvToXrgb8888 } from '../../drivers/index.ts';
-import { TestPattern, type FrameFormat } from '../../formats/index.ts';
+import { averageBytes, nv12ToNv12, nv12ToXrgb8888, TestPattern, ujpgDecode, yuyvToNv12, yuyvToXrgb8888, type FrameFormat } from '../../formats/index.ts';
 import type { ProcessStageSpec } from '../scenario-schema.ts';
 import type { StageFormats } from './plan.ts';
 import { cpuOverlayValue, RENDER_TEXTURES, uiLayer } from './ui-layer.ts';
