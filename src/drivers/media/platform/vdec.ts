@@ -25,7 +25,7 @@ import { uvdDecode, uvdMaxPacketSize, uvdParseHeader } from '../../../formats/in
 import { platformDriver } from '../../base/platform-driver.ts';
 
 // the stream's coder is part of the driver's public face: the scenario runner and tests make packets with it
-export * from '../../../formats/uvd-stream.ts';
+export * from '../../../formats/index.ts';
 
 const MIN_DIM = 16;
 const MAX_DIM = 4096;
