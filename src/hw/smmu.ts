@@ -2,19 +2,16 @@ import { hex } from '../lib/index.ts';
 import type { FindingLog, Tracer } from '../lib/index.ts';
 import { DmaFault } from './dma-master.ts';
 import type { DmaMaster, Translator } from './dma-master.ts';
-import { BusError } from './memory.ts';
 import type { PhysicalMemory } from './memory.ts';
 import type { Prng } from './prng.ts';
-import { decodeL1Leaf, decodeL2Leaf, type DecodedLeaf } from './smmu-pte.ts';
 import { SmmuTlb } from './smmu-tlb.ts';
+import { SMMU_L1_TABLE_BYTES, newSmmuWalk, smmuWalk, smmuWalkFrom, smmuWalkLeaf, type DecodedLeaf, type WalkFaultKind } from './smmu-walk.ts';
 
 // Local copies of the TLB's constants: hot paths should not go through
 // imported bindings, which some loaders compile to getter calls.
 const PERM_WRITE = 1;
 const PERM_UNPRIV = 2;
-const SHIFTS = [12, 16, 20, 24];
 const SIZES = [1 << 12, 1 << 16, 1 << 20, 1 << 24];
-const SUPERSECTION = 1 << 18;
 
 /** Static description of one SMMU instance. */
 export interface SmmuConfig {
@@ -55,13 +52,11 @@ function zeroStats(): SmmuStats {
 }
 
 /**
- * Why a translation failed: no valid descriptor ('translation'), a write to a
- * read-only page or an unprivileged access to a privileged one
- * ('permission'), a descriptor without its access flag ('access-flag'), a
- * walk that hit memory nothing decodes ('external'), or a context that is not
- * enabled ('disabled').
+ * Why a translation failed: what the walk found (see WalkFaultKind), a write
+ * to a read-only page or an unprivileged access to a privileged one
+ * ('permission'), or a context that is not enabled ('disabled').
  */
-export type SmmuFaultKind = 'translation' | 'permission' | 'access-flag' | 'external' | 'disabled';
+export type SmmuFaultKind = WalkFaultKind | 'permission' | 'disabled';
 
 /** A fault as the context's interrupt handler sees it (FSR/FAR). */
 export interface SmmuFault {
@@ -88,18 +83,6 @@ export interface SmmuContextRegs {
   ttbr1?: number;
   /** TTBCR.N: addresses with any of the top N bits set use TTBR1; 0 means TTBR0 only. */
   split?: number;
-}
-
-/** One hardware translation result, written in place by walks and hits. */
-interface WalkResult {
-  vaBase: number;
-  code: number;
-  paBase: number;
-  perm: number;
-  d1Addr: number;
-  d1: number;
-  d2Addr: number;
-  d2: number;
 }
 
 /**
@@ -233,10 +216,7 @@ export class SmmuContext implements Translator {
   private mSlot = 0;
   private mGen = -1;
   private readonly result = { pa: 0, run: 0 };
-  private readonly w: WalkResult = { vaBase: 0, code: 0, paBase: 0, perm: 0, d1Addr: 0, d1: 0, d2Addr: -1, d2: 0 };
-  private wKind: SmmuFaultKind = 'translation';
-  private wLevel = 0;
-  private wFetches = 0;
+  private readonly w = newSmmuWalk();
   private readonly walkNs: number;
 
   constructor(smmu: Smmu, index: number) {
@@ -290,7 +270,7 @@ export class SmmuContext implements Translator {
     const split = regs.split ?? 0;
     if (!Number.isInteger(split) || split < 0 || split > 7) throw new Error(`${this.name}: TTBCR.N ${split} out of range`);
     for (const t of [regs.ttbr0, regs.ttbr1 ?? -1]) {
-      if (t !== -1 && (t < 0 || t >= 2 ** 32 || t % (16384 >> split) !== 0)) throw new Error(`${this.name}: bad TTBR ${hex(t)}`);
+      if (t !== -1 && (t < 0 || t >= 2 ** 32 || t % (SMMU_L1_TABLE_BYTES >> split) !== 0)) throw new Error(`${this.name}: bad TTBR ${hex(t)}`);
     }
     this.ttbr0 = regs.ttbr0;
     this.ttbr1 = regs.ttbr1 ?? -1;
@@ -404,7 +384,7 @@ export class SmmuContext implements Translator {
     const perm = w.perm;
     if (!((!write || (perm & PERM_WRITE) !== 0) && (this.privileged || (perm & PERM_UNPRIV) !== 0))) return false;
     const st = this.stats;
-    const ns = this.wFetches * this.walkNs;
+    const ns = this.w.fetches * this.walkNs;
     st.tlbMisses++;
     st.walks++;
     st.walkNs += ns;
@@ -431,12 +411,10 @@ export class SmmuContext implements Translator {
    */
   resolve(va: number): (DecodedLeaf & { pa: number }) | null {
     const ok = this.walk(va);
-    this.accountWalk(this.wFetches);
+    this.accountWalk(this.w.fetches);
     if (!ok) return null;
     const w = this.w;
-    const leaf = w.d2Addr >= 0 ? decodeL2Leaf(w.d2, (w.d1 & (1 << 3)) !== 0) : decodeL1Leaf(w.d1);
-    if (!leaf) return null;
-    return { ...leaf, pa: w.paBase + (va - w.vaBase) };
+    return { ...smmuWalkLeaf(w), pa: w.paBase + (va - w.vaBase) };
   }
 
   private allowed(perm: number, write: boolean): boolean {
@@ -473,7 +451,7 @@ export class SmmuContext implements Translator {
         } else {
           this.stats.tlbMisses++;
           const ok = this.walk(addr);
-          this.accountWalk(this.wFetches);
+          this.accountWalk(this.w.fetches);
           if (ok) {
             const w = this.w;
             slot = tlb.insert(this.index, w.vaBase, w.code, w.paBase, w.perm, w.d1Addr, w.d1, w.d2Addr, w.d2, true);
@@ -500,8 +478,8 @@ export class SmmuContext implements Translator {
           kind = 'permission';
           level = tlb.d2Addr[slot]! >= 0 ? 2 : 1;
         } else {
-          kind = this.wKind;
-          level = this.wLevel;
+          kind = this.w.fault;
+          level = this.w.level;
         }
       }
       this.stats.faults++;
@@ -557,7 +535,7 @@ export class SmmuContext implements Translator {
         d1Addr = w.d1Addr;
         d1 = w.d1;
         misses++;
-        fetches += this.wFetches;
+        fetches += this.w.fetches;
         slot = tlb.insert(this.index, w.vaBase, w.code, w.paBase, w.perm, w.d1Addr, w.d1, w.d2Addr, w.d2, true);
       }
       last = slot;
@@ -579,86 +557,22 @@ export class SmmuContext implements Translator {
 
   /** `walk`, reusing a first-level descriptor read earlier in the same call when it is the same word. */
   private walkCached(va: number, d1Addr: number, d1: number): boolean {
-    const ttbr = this.split > 0 && va >= 2 ** (32 - this.split) ? this.ttbr1 : this.ttbr0;
-    if (d1Addr >= 0 && ttbr >= 0 && ttbr + (va >>> 20) * 4 === d1Addr) return this.decode(va, d1Addr, d1);
+    const ttbr = this.ttbrFor(va);
+    if (d1Addr >= 0 && ttbr >= 0 && ttbr + (va >>> 20) * 4 === d1Addr) return smmuWalkFrom(this.smmu.mem, va, d1Addr, d1, this.w);
     return this.walk(va);
   }
 
-  /**
-   * Walks the tables for `va` into `this.w` (the fetch count goes to
-   * `wFetches`, for the caller to account); on failure sets the fault kind
-   * and level and returns false.
-   */
-  private walk(va: number): boolean {
-    this.wFetches = 0;
-    if (!(va >= 0 && va < 2 ** 32)) return this.fail('translation', 0);
-    const ttbr = this.split > 0 && va >= 2 ** (32 - this.split) ? this.ttbr1 : this.ttbr0;
-    if (ttbr < 0) return this.fail('translation', 1);
-    const d1Addr = ttbr + (va >>> 20) * 4;
-    let d1: number;
-    try {
-      d1 = this.smmu.mem.readU32(d1Addr);
-    } catch (e) {
-      this.wFetches = 1;
-      if (e instanceof BusError) return this.fail('external', 1);
-      throw e;
-    }
-    return this.decode(va, d1Addr, d1);
+  /** The table `va` is walked in: TTBR1 at and above the TTBCR.N split, else TTBR0. */
+  private ttbrFor(va: number): number {
+    return this.split > 0 && va >= 2 ** (32 - this.split) ? this.ttbr1 : this.ttbr0;
   }
 
-  /** Finishes a walk from its first-level descriptor: fetches the second level if it is a table. */
-  private decode(va: number, d1Addr: number, d1: number): boolean {
-    const w = this.w;
-    this.wFetches = 1;
-    let af: number;
-    let ap1: number;
-    let ap2: number;
-    let d2 = 0;
-    let d2Addr = -1;
-    const type1 = d1 & 3;
-    if (type1 === 2) {
-      if (d1 & SUPERSECTION) {
-        w.code = 3;
-        w.paBase = (d1 >>> 24) * 0x1000000 + ((d1 >>> 20) & 0xf) * 2 ** 32 + ((d1 >>> 5) & 0xf) * 2 ** 36;
-      } else {
-        w.code = 2;
-        w.paBase = (d1 >>> 20) * 0x100000;
-      }
-      af = d1 & (1 << 10);
-      ap1 = d1 & (1 << 11);
-      ap2 = d1 & (1 << 15);
-    } else if (type1 === 1) {
-      d2Addr = ((d1 & 0xfffffc00) >>> 0) + ((va >>> 12) & 0xff) * 4;
-      this.wFetches = 2;
-      try {
-        d2 = this.smmu.mem.readU32(d2Addr);
-      } catch (e) {
-        if (e instanceof BusError) return this.fail('external', 2);
-        throw e;
-      }
-      const type2 = d2 & 3;
-      if (type2 === 0) return this.fail('translation', 2);
-      if (type2 & 2) {
-        w.code = 0;
-        w.paBase = (d2 >>> 12) * 0x1000;
-      } else {
-        w.code = 1;
-        w.paBase = (d2 >>> 16) * 0x10000;
-      }
-      af = d2 & (1 << 4);
-      ap1 = d2 & (1 << 5);
-      ap2 = d2 & (1 << 9);
-    } else {
-      return this.fail('translation', 1);
-    }
-    if (af === 0) return this.fail('access-flag', d2Addr >= 0 ? 2 : 1);
-    w.vaBase = (va >>> SHIFTS[w.code]!) * SIZES[w.code]!;
-    w.perm = (ap2 === 0 ? PERM_WRITE : 0) | (ap1 !== 0 ? PERM_UNPRIV : 0);
-    w.d1Addr = d1Addr;
-    w.d1 = d1;
-    w.d2Addr = d2Addr;
-    w.d2 = d2;
-    return true;
+  /**
+   * Walks the tables for `va` into `this.w` (its fetch count is for the
+   * caller to account); on failure the walk says why and returns false.
+   */
+  private walk(va: number): boolean {
+    return smmuWalk(this.smmu.mem, this.ttbrFor(va), va, this.w);
   }
 
   /** Counts one walk of `fetches` descriptor fetches. */
@@ -666,12 +580,6 @@ export class SmmuContext implements Translator {
     const ns = fetches * this.walkNs;
     this.stats.walks++;
     this.stats.walkNs += ns;
-  }
-
-  private fail(kind: SmmuFaultKind, level: number): boolean {
-    this.wKind = kind;
-    this.wLevel = level;
-    return false;
   }
 
   /** Compares a TLB entry with its descriptors in memory; a mismatch is a stale translation in use. */
