@@ -463,7 +463,7 @@ export class ArmV7sPgtable {
     const type = d2 & ARM_V7S_PTE_TYPE_MASK;
     if (type === 0) return null;
     if (type & ARM_V7S_PTE_TYPE_PAGE) return { base: (d2 & ARM_V7S_LVL2_ADDR_MASK) >>> 0, size: SZ_4K, prot: pteToProt(d2, 2) };
-    return { base: (d2 & ARM_V7S_CONT_PAGE_ADDR_MASK) >>> 0, size: SZ_64K, prot: pteToProt(contToPte(d2), 2) };
+    return { base: (d2 & ARM_V7S_CONT_PAGE_ADDR_MASK) >>> 0, size: SZ_64K, prot: pteToProt(contToPte(d2 & ~ARM_V7S_PTE_TYPE_MASK), 2) };
   }
 
   /** Returns a second-level table that an unmap removed to the allocator (after its TLB sync). */
