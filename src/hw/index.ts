@@ -22,4 +22,5 @@ export * from './dma-master.ts';
 export * from './soc.ts';
 export * from './smmu-walk.ts';
 export * from './smmu-tlb.ts';
+export * from './smmu-context.ts';
 export * from './smmu.ts';
