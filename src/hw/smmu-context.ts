@@ -213,7 +213,14 @@ export class SmmuContext implements Translator {
   translate(addr: number, write: boolean, len = 0): { pa: number; run: number } {
     const tr = this.smmu.tracer;
     if (tr) return this.translateTraced(tr, addr, write, len);
-    return this.xlate.translate(addr, write, len);
+    // The retry loop is written out here and in translateTraced rather than
+    // in a helper: a finding's call site is found on the stack, which has
+    // room for only so many frames.
+    for (let attempt = 0; ; attempt++) {
+      const r = this.xlate.translate(addr, write, len);
+      if (r) return r;
+      this.raiseFault(addr, write, this.xlate.faultKind, this.xlate.faultLevel, attempt);
+    }
   }
 
   /** `translate` recording its walks as one trace event per call (a call covers a whole run of the transfer). */
@@ -222,7 +229,11 @@ export class SmmuContext implements Translator {
     const walks0 = st.walks;
     const ns0 = st.walkNs;
     try {
-      return this.xlate.translate(addr, write, len);
+      for (let attempt = 0; ; attempt++) {
+        const r = this.xlate.translate(addr, write, len);
+        if (r) return r;
+        this.raiseFault(addr, write, this.xlate.faultKind, this.xlate.faultLevel, attempt);
+      }
     } finally {
       if (st.walks !== walks0) this.smmu.traceWalks(tr, this, addr, st.walks - walks0, st.walkNs - ns0);
     }

@@ -34,6 +34,9 @@ export class SmmuTranslation {
   private mGen = -1;
   private readonly result = { pa: 0, run: 0 };
   private readonly w = newSmmuWalk();
+  /** Why the last translate() returned null, and at which table level (0: no walk). */
+  faultKind: SmmuFaultKind = 'translation';
+  faultLevel = 0;
 
   constructor(ctx: SmmuContext) {
     this.ctx = ctx;
@@ -51,17 +54,19 @@ export class SmmuTranslation {
 
   /**
    * Translates `addr` for a transaction of `len` bytes (see
-   * SmmuContext.translate); returns a result object reused by every call.
+   * SmmuContext.translate); returns a result object reused by every call,
+   * or null on a fault, whose kind and level are then in faultKind and
+   * faultLevel for the context to report.
    */
-  translate(addr: number, write: boolean, len: number): { pa: number; run: number } {
+  translate(addr: number, write: boolean, len: number): { pa: number; run: number } | null {
     const r = this.result;
     if (addr >= this.mVa && addr < this.mEnd && this.tlb.gen[this.mSlot] === this.mGen && this.allowed(this.mPerm, write)) {
       this.stats.tlbHits++;
       this.checkStale(this.mSlot, addr, write);
       r.pa = this.mPa + (addr - this.mVa);
       r.run = this.mEnd - addr;
-    } else if (!this.fillMiss(addr, write)) {
-      this.translateSlow(addr, write);
+    } else if (!this.fillMiss(addr, write) && !this.translateSlow(addr, write)) {
+      return null;
     }
     if (len > r.run) this.extend(write, len);
     return r;
@@ -132,55 +137,51 @@ export class SmmuTranslation {
     this.result.run = this.mEnd - addr;
   }
 
-  private translateSlow(addr: number, write: boolean): void {
+  /**
+   * Every case the fast paths leave: a TLB hit without the permission, a
+   * walk that faults, a disabled context. Returns false with the fault in
+   * faultKind/faultLevel; a walk that succeeds fills the TLB even when its
+   * permissions then fault the access.
+   */
+  private translateSlow(addr: number, write: boolean): boolean {
     const tlb = this.tlb;
-    for (let attempt = 0; ; attempt++) {
-      let kind: SmmuFaultKind;
-      let level = 0;
-      if (!this.ctx.enabled) {
-        kind = 'disabled';
-      } else {
-        let slot = tlb.lookup(this.index, addr);
-        if (slot >= 0) {
-          this.stats.tlbHits++;
-          this.checkStale(slot, addr, write);
-        } else {
-          this.stats.tlbMisses++;
-          const ok = this.walk(addr);
-          this.accountWalk(this.w.fetches);
-          if (ok) {
-            const w = this.w;
-            slot = tlb.insert(this.index, w.vaBase, w.code, w.paBase, w.perm, w.d1Addr, w.d1, w.d2Addr, w.d2, true);
-            if (this.allowed(w.perm, write)) {
-              // Fill the last-translation cache straight from the walk.
-              this.mVa = w.vaBase;
-              this.mEnd = w.vaBase + SIZES[w.code]!;
-              this.mPa = w.paBase;
-              this.mPerm = w.perm;
-              this.mSlot = slot;
-              this.mGen = tlb.gen[slot]!;
-              const r = this.result;
-              r.pa = w.paBase + (addr - w.vaBase);
-              r.run = this.mEnd - addr;
-              return;
-            }
-          }
-        }
-        if (slot >= 0) {
-          if (this.allowed(tlb.perm[slot]!, write)) {
-            this.useSlot(slot, addr);
-            return;
-          }
-          kind = 'permission';
-          level = tlb.d2Addr[slot]! >= 0 ? 2 : 1;
-        } else {
-          kind = this.w.fault;
-          level = this.w.level;
-        }
+    if (!this.ctx.enabled) return this.fault('disabled', 0);
+    let slot = tlb.lookup(this.index, addr);
+    if (slot >= 0) {
+      this.stats.tlbHits++;
+      this.checkStale(slot, addr, write);
+    } else {
+      this.stats.tlbMisses++;
+      const ok = this.walk(addr);
+      this.accountWalk(this.w.fetches);
+      if (!ok) return this.fault(this.w.fault, this.w.level);
+      const w = this.w;
+      slot = tlb.insert(this.index, w.vaBase, w.code, w.paBase, w.perm, w.d1Addr, w.d1, w.d2Addr, w.d2, true);
+      if (this.allowed(w.perm, write)) {
+        // Fill the last-translation cache straight from the walk.
+        this.mVa = w.vaBase;
+        this.mEnd = w.vaBase + SIZES[w.code]!;
+        this.mPa = w.paBase;
+        this.mPerm = w.perm;
+        this.mSlot = slot;
+        this.mGen = tlb.gen[slot]!;
+        const r = this.result;
+        r.pa = w.paBase + (addr - w.vaBase);
+        r.run = this.mEnd - addr;
+        return true;
       }
-      // Returns only when the handler fixed the tables and asked for a retry.
-      this.ctx.raiseFault(addr, write, kind, level, attempt);
     }
+    if (this.allowed(tlb.perm[slot]!, write)) {
+      this.useSlot(slot, addr);
+      return true;
+    }
+    return this.fault('permission', tlb.d2Addr[slot]! >= 0 ? 2 : 1);
+  }
+
+  private fault(kind: SmmuFaultKind, level: number): false {
+    this.faultKind = kind;
+    this.faultLevel = level;
+    return false;
   }
 
   /**
