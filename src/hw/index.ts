@@ -20,6 +20,7 @@ export * from './cpu.ts';
 export * from './page-counters.ts';
 export * from './dma-master.ts';
 export * from './soc.ts';
-export * from './smmu-pte.ts';
+export * from './smmu-walk.ts';
 export * from './smmu-tlb.ts';
+export * from './smmu-context.ts';
 export * from './smmu.ts';

@@ -1,7 +1,8 @@
-import { SZ_16M, SZ_1M, SZ_4K, SZ_64K, type DecodedLeaf } from '../hw/index.ts';
+import { SZ_16M, SZ_1M, SZ_4K, SZ_64K } from '../hw/index.ts';
 import { KernelBug, hex, kerr } from '../lib/index.ts';
 import { IommuDomain, type DomainOptions, type IommuFaultHandler } from './domain.ts';
 import type { IommuDevice } from './iommu-device.ts';
+import type { IoPgtableLeaf } from './io-pgtable-arm-v7s.ts';
 import type { SmmuDriver, TableHalf } from './smmu-driver.ts';
 
 const SIZES_DESC = [SZ_16M, SZ_1M, SZ_64K, SZ_4K];
@@ -216,8 +217,8 @@ export function iommuIovaToPhys(domain: IommuDomain, iova: number): number {
   return domain.pgtable.iovaToPhys(iova);
 }
 
-/** Returns the leaf mapping iova (its page size, base and attributes), or null; for inspection and tests. */
-export function iommuMappingAt(domain: IommuDomain, iova: number): DecodedLeaf | null {
+/** Returns the leaf mapping iova (its page size, base and prot), or null; for inspection and tests. */
+export function iommuMappingAt(domain: IommuDomain, iova: number): IoPgtableLeaf | null {
   alive(domain, 'iommu_mapping_at');
   return domain.pgtable.leafAt(iova);
 }

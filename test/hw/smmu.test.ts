@@ -1,25 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DmaFault,
-  L1_TABLE_BYTES,
-  Smmu,
-  Soc,
-  largeAttrBits,
-  largeDesc,
-  sectionAttrBits,
-  sectionDesc,
-  smallAttrBits,
-  smallDesc,
-  supersectionDesc,
-  tableDesc,
-  type PteAttrs,
-  type SmmuFault,
-} from '../../src/hw/index.ts';
+import { DmaFault, Smmu, Soc, type SmmuFault } from '../../src/hw/index.ts';
 import { MiB } from '../../src/lib/index.ts';
 
 const DRAM = 0x8000_0000;
-const RW: PteAttrs = { write: true, unpriv: true, xn: true, mem: 'wb-wa', shared: false, ns: false, ng: false };
-const RO: PteAttrs = { ...RW, write: false };
+const L1_TABLE_BYTES = 0x4000;
+
+// Descriptors as the ARM ARM lays them out (short-descriptor format), with
+// the attributes every mapping here shares: AP[1:0] = 0b11 (access flag,
+// unprivileged access), TEX = 0b001 with C and B (write-back write-allocate),
+// XN set, not shared, global.
+/** Section: PA[31:20] | TEX[14:12]=001 0x1000 | AP[1:0] at [11:10] 0x0c00 | XN bit 4 0x10 | C 0x8 | B 0x4 | type 0b10. */
+const section = (pa: number, priv = false) => ((pa & 0xfff00000) | (priv ? 0x141e : 0x1c1e)) >>> 0;
+/** Supersection: a section word with bit 18 set, PA[31:24]. */
+const supersection = (pa: number) => ((pa & 0xff000000) | 0x40000 | 0x1c1e) >>> 0;
+/** Page-table pointer: table base [31:10] | type 0b01. */
+const table = (pa: number) => ((pa & 0xfffffc00) | 0x1) >>> 0;
+/** Small page: PA[31:12] | TEX[8:6]=001 0x40 | AP[1:0] at [5:4] 0x30 | C 0x8 | B 0x4 | bit 1 | XN bit 0; AP[2] (bit 9, 0x200) for read-only. */
+const small = (pa: number, ro = false) => ((pa & 0xfffff000) | (ro ? 0x27f : 0x7f)) >>> 0;
+/** Large page: PA[31:16] | XN bit 15 0x8000 | TEX[14:12]=001 0x1000 | AP[1:0] 0x30 | C | B | type 0b01. */
+const large = (pa: number) => ((pa & 0xffff0000) | 0x903d) >>> 0;
 
 function setup(tlbEntries = 16) {
   const soc = new Soc({
@@ -41,13 +40,13 @@ describe('SMMU walker (ARMv7 short descriptors)', () => {
   it('translates sections, supersections, large and small pages, one page run per call', () => {
     const { soc, smmu, l1, l2, w } = setup();
     // 1 MiB section: iova 0x100000 -> DRAM+8MiB
-    w(l1 + 1 * 4, sectionDesc(DRAM + 8 * MiB, sectionAttrBits(RW)));
+    w(l1 + 1 * 4, section(DRAM + 8 * MiB));
     // 16 MiB supersection at iova 0x1000000 -> DRAM+16MiB (16 replicated entries)
-    for (let i = 0; i < 16; i++) w(l1 + (16 + i) * 4, supersectionDesc(DRAM + 16 * MiB, sectionAttrBits(RW)));
+    for (let i = 0; i < 16; i++) w(l1 + (16 + i) * 4, supersection(DRAM + 16 * MiB));
     // second-level table for iova 0x200000..: small page at +0x3000, large page at +0x10000
-    w(l1 + 2 * 4, tableDesc(l2, false));
-    w(l2 + 3 * 4, smallDesc(DRAM + 0x50000, smallAttrBits(RW)));
-    for (let i = 0; i < 16; i++) w(l2 + (16 + i) * 4, largeDesc(DRAM + 0x60000, largeAttrBits(RW)));
+    w(l1 + 2 * 4, table(l2));
+    w(l2 + 3 * 4, small(DRAM + 0x50000));
+    for (let i = 0; i < 16; i++) w(l2 + (16 + i) * 4, large(DRAM + 0x60000));
 
     const ctx = smmu.context(0);
     ctx.bind('test');
@@ -91,8 +90,8 @@ describe('SMMU walker (ARMv7 short descriptors)', () => {
     const seen: SmmuFault[] = [];
     ctx.handler = (f) => {
       seen.push(f);
-      w(l1 + 3 * 4, tableDesc(l2, false));
-      w(l2 + 0, smallDesc(DRAM + 0x7000, smallAttrBits(RW)));
+      w(l1 + 3 * 4, table(l2));
+      w(l2 + 0, small(DRAM + 0x7000));
       return 'retry';
     };
     soc.mem.write(DRAM + 0x7000, new Uint8Array([9, 8, 7]));
@@ -104,7 +103,7 @@ describe('SMMU walker (ARMv7 short descriptors)', () => {
     expect(smmu.warningCount).toBe(1);
 
     // Write to a read-only page: permission fault; the handler terminates.
-    w(l2 + 4, smallDesc(DRAM + 0x8000, smallAttrBits(RO)));
+    w(l2 + 4, small(DRAM + 0x8000, true));
     ctx.handler = (f) => {
       seen.push(f);
       return 'terminate';
@@ -119,7 +118,7 @@ describe('SMMU walker (ARMv7 short descriptors)', () => {
 
   it('unprivileged transactions fault on privileged-only pages; disabled contexts terminate', () => {
     const { soc, smmu, l1, w } = setup();
-    w(l1 + 1 * 4, sectionDesc(DRAM + MiB, sectionAttrBits({ ...RW, unpriv: false })));
+    w(l1 + 1 * 4, section(DRAM + MiB, true));
     const ctx = smmu.context(0);
     ctx.bind('t');
     ctx.activate({ ttbr0: l1 });
@@ -134,7 +133,7 @@ describe('SMMU walker (ARMv7 short descriptors)', () => {
 
   it('serves a stale entry after a page-table change until invalidated, and reports it once', () => {
     const { soc, smmu, l1, w } = setup();
-    w(l1 + 1 * 4, sectionDesc(DRAM + 4 * MiB, sectionAttrBits(RW)));
+    w(l1 + 1 * 4, section(DRAM + 4 * MiB));
     soc.mem.write(DRAM + 4 * MiB, new Uint8Array([1, 1]));
     soc.mem.write(DRAM + 5 * MiB, new Uint8Array([2, 2]));
     const ctx = smmu.context(0);
@@ -146,7 +145,7 @@ describe('SMMU walker (ARMv7 short descriptors)', () => {
     cam.readNow(0x100000, b);
     expect(b).toEqual(new Uint8Array([1, 1]));
     // Remap without TLB maintenance: the old translation is still used.
-    w(l1 + 1 * 4, sectionDesc(DRAM + 5 * MiB, sectionAttrBits(RW)));
+    w(l1 + 1 * 4, section(DRAM + 5 * MiB));
     cam.readNow(0x100000, b);
     expect(b).toEqual(new Uint8Array([1, 1]));
     cam.readNow(0x100004, b);
@@ -163,8 +162,8 @@ describe('SMMU walker (ARMv7 short descriptors)', () => {
 
   it('shares one TLB between contexts, replacing with the PRNG when full', () => {
     const { smmu, l1, l2, w } = setup(8);
-    w(l1 + 0, tableDesc(l2, false));
-    for (let i = 0; i < 256; i++) w(l2 + i * 4, smallDesc(DRAM + MiB + i * 0x1000, smallAttrBits(RW)));
+    w(l1 + 0, table(l2));
+    for (let i = 0; i < 256; i++) w(l2 + i * 4, small(DRAM + MiB + i * 0x1000));
     const a = smmu.context(0);
     const b = smmu.context(1);
     a.bind('a');
@@ -183,8 +182,8 @@ describe('SMMU walker (ARMv7 short descriptors)', () => {
     expect(smmu.tlb.entriesOf(1)).toBe(before1);
     // Same seed, same victims: a second SMMU fed the same sequence ends with the same TLB.
     const again = setup(8);
-    again.w(again.l1, tableDesc(again.l2, false));
-    for (let i = 0; i < 256; i++) again.w(again.l2 + i * 4, smallDesc(DRAM + MiB + i * 0x1000, smallAttrBits(RW)));
+    again.w(again.l1, table(again.l2));
+    for (let i = 0; i < 256; i++) again.w(again.l2 + i * 4, small(DRAM + MiB + i * 0x1000));
     const a2 = again.smmu.context(0);
     const b2 = again.smmu.context(1);
     a2.bind('a');
@@ -199,8 +198,8 @@ describe('SMMU walker (ARMv7 short descriptors)', () => {
   it('splits the address space between TTBR0 and TTBR1 with TTBCR.N', () => {
     const { smmu, l1, w } = setup();
     const high = DRAM + 0x10000; // another 16 KiB-aligned table
-    w(l1 + 1 * 4, sectionDesc(DRAM + 2 * MiB, sectionAttrBits(RW)));
-    w(high + 0x801 * 4, sectionDesc(DRAM + 3 * MiB, sectionAttrBits(RW)));
+    w(l1 + 1 * 4, section(DRAM + 2 * MiB));
+    w(high + 0x801 * 4, section(DRAM + 3 * MiB));
     const ctx = smmu.context(2);
     ctx.bind('t');
     ctx.activate({ ttbr0: l1, ttbr1: high, split: 1 });
@@ -214,11 +213,11 @@ describe('SMMU walker (ARMv7 short descriptors)', () => {
     const build = () => {
       const r = setup(8);
       // 1 MiB of small pages, physically contiguous except a jump after page 40; page 60 read-only; page 70 unmapped.
-      r.w(r.l1 + 0, tableDesc(r.l2, false));
+      r.w(r.l1 + 0, table(r.l2));
       for (let i = 0; i < 256; i++) {
         if (i === 70) continue;
         const pa = DRAM + 2 * MiB + i * 0x1000 + (i > 40 ? 0x10000 : 0);
-        r.w(r.l2 + i * 4, smallDesc(pa, smallAttrBits(i === 60 ? RO : RW)));
+        r.w(r.l2 + i * 4, small(pa, i === 60));
       }
       const ctx = r.smmu.context(0);
       ctx.bind('t');
