@@ -1,7 +1,7 @@
-import { kerr, KernelBug, PAGE_SIZE } from '../lib/index.ts';
+import { isKernelError, kerr, KernelBug, PAGE_SIZE, type Errno } from '../lib/index.ts';
 import type { MemType } from '../hw/index.ts';
 import type { Device } from './device.ts';
-import { DMA_ATTR_NON_CONSISTENT, DMA_ATTR_WRITE_COMBINE, DMA_MAPPING_ERROR, validDirection, type DmaDirection } from './direction.ts';
+import { DMA_ATTR_NON_CONSISTENT, DMA_ATTR_WRITE_COMBINE, validDirection, type DmaDirection } from './direction.ts';
 import type { DmaBuffer } from './ops.ts';
 import { pfnRuns } from './remap.ts';
 import { sgPhys, type SgTable } from './scatterlist.ts';
@@ -17,7 +17,8 @@ function runsOf(buf: DmaBuffer): [number, number][] {
 /**
  * Allocates a DMA buffer with attributes (dma_alloc_attrs). May sleep: a
  * contiguous buffer may need CMA to migrate pages out of the way.
- * ENOMEM when no memory the device can use is left.
+ * KernelError EINVAL for a zero size, ENOMEM when no memory (or, behind an
+ * IOMMU, no IOVA space) the device can use is left; nothing leaks.
  */
 export async function dmaAllocAttrs(dev: Device, size: number, attrs = 0): Promise<DmaBuffer> {
   if (!(size > 0)) throw kerr('EINVAL', 'dma_alloc_attrs: zero size');
@@ -28,7 +29,7 @@ export async function dmaAllocAttrs(dev: Device, size: number, attrs = 0): Promi
   return buf;
 }
 
-/** Frees a buffer from dmaAllocAttrs (dma_free_attrs). */
+/** Frees a buffer from dmaAllocAttrs (dma_free_attrs). KernelBug when it belongs to another device. */
 export function dmaFreeAttrs(dev: Device, buf: DmaBuffer): void {
   if (buf.dev !== dev) throw new KernelBug(`dma_free_attrs: buffer belongs to ${buf.dev.name}, not ${dev.name}`);
   dev.ctx.debug.remove(dev, 'coherent', buf.dmaAddr, buf.size, 0, 'dma_free_attrs');
@@ -65,10 +66,12 @@ export function dmaMmapAttrs(dev: Device, buf: DmaBuffer, pgoff: number, len: nu
 /** Maps [pa, pa+size) through the device's ops and records it with dma-debug as `type`. */
 function mapRange(dev: Device, pa: number, size: number, dir: DmaDirection, attrs: number, type: 'page' | 'single', call: string): number {
   checkDir(dir, call);
-  const addr = dev.ops.mapPage(dev, pa, size, dir, attrs);
-  if (addr === DMA_MAPPING_ERROR) {
-    dev.ctx.stats.mappingErrors++;
-    return addr;
+  let addr: number;
+  try {
+    addr = dev.ops.mapPage(dev, pa, size, dir, attrs);
+  } catch (e) {
+    if (isKernelError(e)) dev.ctx.stats.mappingErrors++;
+    throw e;
   }
   dev.ctx.stats.maps++;
   dev.ctx.debug.add(dev, type, addr, size, dir, [[pa, size]], call);
@@ -89,7 +92,10 @@ function unmapRange(dev: Device, addr: number, size: number, dir: DmaDirection, 
 /**
  * Maps a physically contiguous range for streaming DMA (dma_map_page_attrs
  * with a page and offset folded into `pa`). Never sleeps. Returns the
- * device address, or DMA_MAPPING_ERROR.
+ * device address. Where Linux returns DMA_MAPPING_ERROR (for the caller to
+ * test with dma_mapping_error) this throws KernelError: ENOMEM when IOVA or
+ * bounce space ran out, EIO when the device cannot reach the memory or the
+ * IOMMU could not map it. KernelBug for an invalid direction.
  */
 export function dmaMapPage(dev: Device, pa: number, size: number, dir: DmaDirection, attrs = 0): number {
   return mapRange(dev, pa, size, dir, attrs, 'page', 'dma_map_page');
@@ -100,7 +106,7 @@ export function dmaUnmapPage(dev: Device, addr: number, size: number, dir: DmaDi
   unmapRange(dev, addr, size, dir, attrs, 'page', 'dma_unmap_page');
 }
 
-/** Maps a kernel linear-map address range (dma_map_single). */
+/** Maps a kernel linear-map address range (dma_map_single); fails as dmaMapPage does. */
 export function dmaMapSingle(dev: Device, cpuAddr: number, size: number, dir: DmaDirection, attrs = 0): number {
   return mapRange(dev, dev.ctx.mm.kas.virtToPhys(cpuAddr), size, dir, attrs, 'single', 'dma_map_single');
 }
@@ -110,18 +116,25 @@ export function dmaUnmapSingle(dev: Device, addr: number, size: number, dir: Dma
   unmapRange(dev, addr, size, dir, attrs, 'single', 'dma_unmap_single');
 }
 
-/** True when a map call failed (dma_mapping_error). */
-export function dmaMappingError(_dev: Device, addr: number): boolean {
-  return addr === DMA_MAPPING_ERROR;
-}
+/** The errnos a map_sg may give (__dma_map_sg_attrs warns about and turns anything else into EIO). */
+const MAP_SG_ERRNOS: readonly Errno[] = ['EINVAL', 'ENOMEM', 'EIO'];
 
-/** Maps a scatterlist (dma_map_sg_attrs); returns the number of device segments, 0 on failure. */
+/**
+ * Maps a scatterlist (__dma_map_sg_attrs); returns the number of device
+ * segments. Where Linux's dma_map_sg_attrs returns 0, this throws the
+ * KernelError the ops gave, EINVAL, ENOMEM or EIO (see dmaMapSgtable), with
+ * nothing left mapped. KernelBug for an invalid direction.
+ */
 export function dmaMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0): number {
   checkDir(dir, 'dma_map_sg');
-  const n = dev.ops.mapSg(dev, sgt, dir, attrs);
-  if (n === 0) {
+  let n: number;
+  try {
+    n = dev.ops.mapSg(dev, sgt, dir, attrs);
+  } catch (e) {
+    if (!isKernelError(e)) throw e;
     dev.ctx.stats.mappingErrors++;
-    return 0;
+    if (MAP_SG_ERRNOS.includes(e.code)) throw e;
+    throw kerr('EIO', `${dev.name}: dma_map_sg: ${dev.ops.name} map_sg gave ${e.code}, which it may not (${e.message})`);
   }
   dev.ctx.stats.maps++;
   const runs: [number, number][] = [];
@@ -132,9 +145,17 @@ export function dmaMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0
   return n;
 }
 
-/** Maps a whole table (dma_map_sgtable); throws EINVAL/ENOMEM-like errors instead of returning 0. */
+/**
+ * Maps a whole table for DMA (dma_map_sgtable); sgt.nents becomes the
+ * number of device segments. Fails with nothing mapped, as Linux documents:
+ * KernelError EINVAL for a mapping that cannot succeed if retried (the
+ * IOMMU refused a segment: beyond its address range, already mapped),
+ * ENOMEM when resources ran out and a retry may succeed later (no IOVA
+ * space), EIO when a lower-level map of one entry failed (memory the device
+ * cannot reach, no bounce space). KernelBug for an invalid direction.
+ */
 export function dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0): void {
-  if (dmaMapSg(dev, sgt, dir, attrs) === 0) throw kerr('EIO', `${dev.name}: dma_map_sgtable failed`);
+  dmaMapSg(dev, sgt, dir, attrs);
 }
 
 /** Unmaps a scatterlist (dma_unmap_sg_attrs). */
