@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { Soc } from '../../src/hw/index.ts';
 import { KernelBug, MiB } from '../../src/lib/index.ts';
 import { BackgroundLoad, bootMm, PG_CONTIG, type MmConfig } from '../../src/mm/index.ts';
@@ -236,6 +236,23 @@ describe('cma_alloc', () => {
     checkInvariants(mm.pages);
     expect(area.release(all, area.count)).toBe(true);
     expect(await soc.clock.runUntilSettled(area.alloc(1, 0))).toBe(area.basePfn);
+  });
+});
+
+describe('cma_alloc and a broken invariant', () => {
+  it('lets a KernelBug raised while migrating propagate (it used to read as -ENOMEM), with the area left consistent', async () => {
+    const t = boot();
+    const { soc, mm, area } = t;
+    fillArea(t, 0.9, 3000);
+    const spy = vi.spyOn(mm.pages, 'allocPages').mockImplementation(() => {
+      throw new KernelBug('free list corrupted');
+    });
+    await expect(soc.clock.runUntilSettled(area.alloc(64, 0))).rejects.toThrow(KernelBug);
+    spy.mockRestore();
+    expect(area.stats()).toMatchObject({ usedPages: 0, buffers: 0, failures: 0 });
+    for (let p = area.basePfn; p < area.basePfn + area.count; p += 1024) expect(mm.pages.pageblockType(p)).toBe('cma');
+    const pfn = await soc.clock.runUntilSettled(area.alloc(64, 0));
+    expect(area.release(pfn, 64)).toBe(true);
   });
 });
 
