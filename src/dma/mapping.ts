@@ -36,17 +36,17 @@ export function dmaFreeAttrs(dev: Device, buf: DmaBuffer): void {
   dev.ops.free(dev, buf);
 }
 
-/** Allocates a coherent buffer (dma_alloc_coherent). */
+/** Allocates a coherent buffer (dma_alloc_coherent); EINVAL or ENOMEM as dmaAllocAttrs. */
 export function dmaAllocCoherent(dev: Device, size: number): Promise<DmaBuffer> {
   return dmaAllocAttrs(dev, size, 0);
 }
 
-/** Allocates a write-combining buffer (dma_alloc_wc). */
+/** Allocates a write-combining buffer (dma_alloc_wc); EINVAL or ENOMEM as dmaAllocAttrs. */
 export function dmaAllocWc(dev: Device, size: number): Promise<DmaBuffer> {
   return dmaAllocAttrs(dev, size, DMA_ATTR_WRITE_COMBINE);
 }
 
-/** Allocates a cacheable buffer the driver must sync itself (dma_alloc_noncoherent). */
+/** Allocates a cacheable buffer the driver must sync itself (dma_alloc_noncoherent); EINVAL or ENOMEM as dmaAllocAttrs. */
 export function dmaAllocNoncoherent(dev: Device, size: number): Promise<DmaBuffer> {
   return dmaAllocAttrs(dev, size, DMA_ATTR_NON_CONSISTENT);
 }
@@ -101,7 +101,11 @@ export function dmaMapPage(dev: Device, pa: number, size: number, dir: DmaDirect
   return mapRange(dev, pa, size, dir, attrs, 'page', 'dma_map_page');
 }
 
-/** Unmaps a streaming mapping (dma_unmap_page_attrs). */
+/**
+ * Unmaps a streaming mapping (dma_unmap_page_attrs). Never fails: an unmap
+ * dma-debug does not know is reported as a finding and ignored. KernelBug
+ * for an invalid direction.
+ */
 export function dmaUnmapPage(dev: Device, addr: number, size: number, dir: DmaDirection, attrs = 0): void {
   unmapRange(dev, addr, size, dir, attrs, 'page', 'dma_unmap_page');
 }
@@ -111,7 +115,7 @@ export function dmaMapSingle(dev: Device, cpuAddr: number, size: number, dir: Dm
   return mapRange(dev, dev.ctx.mm.kas.virtToPhys(cpuAddr), size, dir, attrs, 'single', 'dma_map_single');
 }
 
-/** Unmaps what dmaMapSingle mapped (dma_unmap_single). */
+/** Unmaps what dmaMapSingle mapped (dma_unmap_single); as dmaUnmapPage, only a bad direction is a KernelBug. */
 export function dmaUnmapSingle(dev: Device, addr: number, size: number, dir: DmaDirection, attrs = 0): void {
   unmapRange(dev, addr, size, dir, attrs, 'single', 'dma_unmap_single');
 }
@@ -136,6 +140,11 @@ export function dmaMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0
     if (MAP_SG_ERRNOS.includes(e.code)) throw e;
     throw kerr('EIO', `${dev.name}: dma_map_sg: ${dev.ops.name} map_sg gave ${e.code}, which it may not (${e.message})`);
   }
+  if (!(n > 0)) {
+    // an empty table maps to nothing, which __dma_map_sg_attrs reports as EIO
+    dev.ctx.stats.mappingErrors++;
+    throw kerr('EIO', `${dev.name}: dma_map_sg mapped no segments of a ${sgt.origNents}-entry table`);
+  }
   dev.ctx.stats.maps++;
   const runs: [number, number][] = [];
   for (let i = 0; i < sgt.origNents; i++) runs.push([sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length]);
@@ -158,7 +167,7 @@ export function dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDirection, attr
   dmaMapSg(dev, sgt, dir, attrs);
 }
 
-/** Unmaps a scatterlist (dma_unmap_sg_attrs). */
+/** Unmaps a scatterlist (dma_unmap_sg_attrs); as dmaUnmapPage, only a bad direction is a KernelBug. */
 export function dmaUnmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0): void {
   checkDir(dir, 'dma_unmap_sg');
   let size = 0;
@@ -169,7 +178,7 @@ export function dmaUnmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs =
   dev.ops.unmapSg(dev, sgt, dir, attrs);
 }
 
-/** Gives the CPU ownership of part of a streaming mapping (dma_sync_single_range_for_cpu). */
+/** Gives the CPU ownership of part of a streaming mapping (dma_sync_single_range_for_cpu). Misuse is a dma-debug finding; KernelBug for a bad direction. */
 export function dmaSyncSingleRangeForCpu(dev: Device, addr: number, offset: number, size: number, dir: DmaDirection): void {
   checkDir(dir, 'dma_sync_single_for_cpu');
   dev.ctx.stats.syncs++;
@@ -177,7 +186,7 @@ export function dmaSyncSingleRangeForCpu(dev: Device, addr: number, offset: numb
   dev.ops.syncSingleForCpu(dev, addr + offset, size, dir);
 }
 
-/** Gives the device ownership back (dma_sync_single_range_for_device). */
+/** Gives the device ownership back (dma_sync_single_range_for_device). Misuse is a dma-debug finding; KernelBug for a bad direction. */
 export function dmaSyncSingleRangeForDevice(dev: Device, addr: number, offset: number, size: number, dir: DmaDirection): void {
   checkDir(dir, 'dma_sync_single_for_device');
   dev.ctx.stats.syncs++;
@@ -185,17 +194,17 @@ export function dmaSyncSingleRangeForDevice(dev: Device, addr: number, offset: n
   dev.ops.syncSingleForDevice(dev, addr + offset, size, dir);
 }
 
-/** dma_sync_single_for_cpu */
+/** Gives the CPU ownership of a streaming mapping (dma_sync_single_for_cpu); KernelBug for a bad direction. */
 export function dmaSyncSingleForCpu(dev: Device, addr: number, size: number, dir: DmaDirection): void {
   dmaSyncSingleRangeForCpu(dev, addr, 0, size, dir);
 }
 
-/** dma_sync_single_for_device */
+/** Gives the device ownership of a streaming mapping (dma_sync_single_for_device); KernelBug for a bad direction. */
 export function dmaSyncSingleForDevice(dev: Device, addr: number, size: number, dir: DmaDirection): void {
   dmaSyncSingleRangeForDevice(dev, addr, 0, size, dir);
 }
 
-/** Gives the CPU ownership of a mapped scatterlist (dma_sync_sg_for_cpu). */
+/** Gives the CPU ownership of a mapped scatterlist (dma_sync_sg_for_cpu); KernelBug for a bad direction. */
 export function dmaSyncSgForCpu(dev: Device, sgt: SgTable, dir: DmaDirection): void {
   checkDir(dir, 'dma_sync_sg_for_cpu');
   dev.ctx.stats.syncs++;
@@ -203,7 +212,7 @@ export function dmaSyncSgForCpu(dev: Device, sgt: SgTable, dir: DmaDirection): v
   dev.ops.syncSgForCpu(dev, sgt, dir);
 }
 
-/** Gives the device ownership of a mapped scatterlist (dma_sync_sg_for_device). */
+/** Gives the device ownership of a mapped scatterlist (dma_sync_sg_for_device); KernelBug for a bad direction. */
 export function dmaSyncSgForDevice(dev: Device, sgt: SgTable, dir: DmaDirection): void {
   checkDir(dir, 'dma_sync_sg_for_device');
   dev.ctx.stats.syncs++;
@@ -211,7 +220,7 @@ export function dmaSyncSgForDevice(dev: Device, sgt: SgTable, dir: DmaDirection)
   dev.ops.syncSgForDevice(dev, sgt, dir);
 }
 
-/** Takes a device away (device_del): dma-debug reports every mapping it still has. Returns that count. */
+/** Takes a device away (device_del): dma-debug reports every mapping it still has. Returns that count; never fails. */
 export function dmaDeviceRemove(dev: Device): number {
   const n = dev.ctx.debug.deviceRemoved(dev);
   dev.removed = true;
