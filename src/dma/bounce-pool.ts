@@ -34,12 +34,16 @@ export class BouncePool {
     this.dev = dev;
   }
 
-  /** Takes `size` bytes of bounce space aligned to `align` (dmabounce's alloc_safe_buffer); throws ENOMEM. */
+  /**
+   * Takes `size` bytes of bounce space aligned to `align` (dmabounce's
+   * alloc_safe_buffer), growing the pool when it is full. KernelError ENOMEM
+   * when no pages below the device's DMA mask are left to grow it with.
+   */
   alloc(size: number, align = 64): number {
-    let pa = this.pool.alloc(size, { align });
+    let pa = this.pool.tryAlloc(size, { align });
     if (pa === null) {
       this.grow(size + align);
-      pa = this.pool.alloc(size, { align });
+      pa = this.pool.tryAlloc(size, { align });
       if (pa === null) throw kerr('ENOMEM', `${this.dev.name}: bounce pool exhausted`);
     }
     this.inUse += size;
@@ -47,7 +51,7 @@ export class BouncePool {
     return pa;
   }
 
-  /** Returns bounce space (free_safe_buffer). */
+  /** Returns bounce space (free_safe_buffer). KernelBug when it was not lent out. */
   free(pa: number, size: number): void {
     this.pool.free(pa, size);
     this.inUse -= size;

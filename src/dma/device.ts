@@ -11,9 +11,9 @@ import type { DmaMaster, Soc } from '../hw/index.ts';
  * adapts the IOMMU layer's domain and IOVA allocator to this.
  */
 export interface IommuMapper {
-  /** Allocates `size` bytes of IOVA space below `limit` (alloc_iova_fast); null when full. */
-  allocIova(size: number, limit: number): number | null;
-  /** Returns IOVA space (free_iova_fast). */
+  /** Allocates `size` bytes of IOVA space below `limit` (alloc_iova_fast); KernelError ENOMEM when full. */
+  allocIova(size: number, limit: number): number;
+  /** Returns IOVA space (free_iova_fast); KernelBug when it was not allocated. */
   freeIova(iova: number, size: number): void;
   /** Maps [iova, iova+size) to [pa, pa+size) (iommu_map); throws KernelError. */
   map(iova: number, pa: number, size: number, prot: { read: boolean; write: boolean; cached: boolean }): void;

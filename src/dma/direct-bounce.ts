@@ -1,6 +1,7 @@
 import { BouncePool, type BouncedBuffer } from './bounce-pool.ts';
 import { crossesBoundary, dmaCapable, type Device } from './device.ts';
-import { DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE, type DmaDirection } from './direction.ts';
+import { isKernelError, kerr } from '../lib/index.ts';
+import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type DmaDirection } from './direction.ts';
 import { directOps, syncForCpu, syncForDevice } from './direct.ts';
 import type { DmaMapOps } from './ops.ts';
 import { sgPhys } from './scatterlist.ts';
@@ -36,15 +37,13 @@ export function needsBounce(dev: Device, pa: number, size: number): boolean {
   return !dmaCapable(dev, pa, size) || crossesBoundary(dev, pa, size);
 }
 
-/** Maps through a bounce buffer: copy in for the device if it will read. */
+/**
+ * Maps through a bounce buffer: copy in for the device if it will read.
+ * KernelError ENOMEM when the bounce pool is exhausted and cannot grow.
+ */
 export function bounceMap(dev: Device, pa: number, size: number, dir: DmaDirection, align = 64): number {
   const pool = bouncePoolOf(dev);
-  let b: number;
-  try {
-    b = pool.alloc(size, align);
-  } catch {
-    return DMA_MAPPING_ERROR;
-  }
+  const b = pool.alloc(size, align);
   if (dir !== DMA_FROM_DEVICE) bounceCopy(dev, pa, b, size, true);
   table(dev).set(b, { origPa: pa, size, dir });
   dev.ctx.stats.bounceMaps++;
@@ -78,7 +77,8 @@ export function bounceSync(dev: Device, dmaAddr: number, size: number, toCpu: bo
  * dmabounce (arch/arm/common/dmabounce.c): direct mapping, except that a
  * buffer the device cannot reach (beyond its DMA mask, or crossing its
  * segment boundary) is copied through a bounce buffer it can reach, on
- * map, sync and unmap.
+ * map, sync and unmap. map_page gives ENOMEM when bounce space runs out;
+ * map_sg gives EIO for any entry that fails, as arm_dma_map_sg does.
  */
 export const directBounceOps: DmaMapOps = {
   ...directOps,
@@ -93,10 +93,13 @@ export const directBounceOps: DmaMapOps = {
   mapSg(dev, sgt, dir, attrs) {
     for (let i = 0; i < sgt.origNents; i++) {
       const sg = sgt.sgl[i]!;
-      const a = directBounceOps.mapPage(dev, sgPhys(sg), sg.length, dir, attrs);
-      if (a === DMA_MAPPING_ERROR) {
+      let a: number;
+      try {
+        a = directBounceOps.mapPage(dev, sgPhys(sg), sg.length, dir, attrs);
+      } catch (e) {
+        if (!isKernelError(e)) throw e;
         for (let j = 0; j < i; j++) directBounceOps.unmapPage(dev, sgt.sgl[j]!.dmaAddress, sgt.sgl[j]!.length, dir, attrs);
-        return 0;
+        throw kerr('EIO', `${dev.name}: dma_map_sg: entry ${i} of ${sgt.origNents} could not be mapped (${e.message})`);
       }
       sg.dmaAddress = a;
       sg.dmaLength = sg.length;

@@ -1,7 +1,7 @@
 import type { CmaArea } from '../mm/index.ts';
-import { kerr, PAGE_SIZE } from '../lib/index.ts';
+import { hex, kerr, PAGE_SIZE } from '../lib/index.ts';
 import { maskLimit, type Device } from './device.ts';
-import { DMA_ATTR_FORCE_CONTIGUOUS, DMA_ATTR_SKIP_CPU_SYNC, DMA_MAPPING_ERROR, type DmaDirection } from './direction.ts';
+import { DMA_ATTR_FORCE_CONTIGUOUS, DMA_ATTR_SKIP_CPU_SYNC, type DmaDirection } from './direction.ts';
 import type { DmaBuffer, DmaMapOps } from './ops.ts';
 import { dropCpuView, makeCpuView } from './remap.ts';
 import { sgPhys } from './scatterlist.ts';
@@ -10,6 +10,7 @@ import { sgPhys } from './scatterlist.ts';
  * Allocates physically contiguous pages below the device's coherent mask:
  * from its CMA area (or the default one) when there is one, else from the
  * buddy allocator (dma_alloc_contiguous, then alloc_pages). May sleep.
+ * KernelError ENOMEM when neither has such pages.
  */
 export async function allocContiguousPages(dev: Device, size: number, attrs: number): Promise<{ pfns: Uint32Array; source: DmaBuffer['source'] }> {
   const { mm } = dev.ctx;
@@ -19,7 +20,7 @@ export async function allocContiguousPages(dev: Device, size: number, attrs: num
   const alignOrder = Math.min(Math.ceil(Math.log2(alignPages)), 8);
   const area: CmaArea | undefined = dev.cma ?? mm.defaultCma;
   if (area && (count > 1 || attrs & DMA_ATTR_FORCE_CONTIGUOUS)) {
-    const pfn = await area.alloc(count, alignOrder);
+    const pfn = await area.tryAlloc(count, alignOrder);
     if (pfn !== null && (pfn + count) * PAGE_SIZE <= limit) return { pfns: seq(pfn, count), source: { kind: 'cma', area } };
     if (pfn !== null) area.release(pfn, count);
   }
@@ -30,7 +31,7 @@ export async function allocContiguousPages(dev: Device, size: number, attrs: num
   return { pfns: seq(pfn, count), source: { kind: 'exact', pfn, count: got } };
 }
 
-/** Frees pages that allocContiguousPages or the IOMMU allocator took. */
+/** Frees pages that allocContiguousPages or the IOMMU allocator took. EINVAL when CMA does not know the buffer. */
 export function freeBufferPages(dev: Device, buf: DmaBuffer): void {
   if (buf.source.kind === 'cma') {
     if (!buf.source.area.release(buf.pfns[0]!, buf.pfns.length)) throw kerr('EINVAL', 'CMA release failed');
@@ -76,17 +77,23 @@ function directFree(dev: Device, buf: DmaBuffer): void {
   freeBufferPages(dev, buf);
 }
 
+/** EIO for memory beyond the device's DMA mask (dma_direct_map_page's "overflow" mapping error). */
+function unreachable(dev: Device, pa: number, size: number): never {
+  throw kerr('EIO', `${dev.name}: ${hex(pa)}+${hex(size)} is beyond its ${dev.dmaMaskBits}-bit DMA mask`);
+}
+
 /**
  * dma-direct: bus address = physical address. Mapping is cache
  * maintenance plus a reachability check; a buffer the device cannot reach
- * is a mapping error (there is nothing to bounce through).
+ * is a mapping error (there is nothing to bounce through): EIO, from
+ * map_page and map_sg alike (dma_direct_map_sg).
  */
 export const directOps: DmaMapOps = {
   name: 'direct',
   alloc: directAlloc,
   free: directFree,
   mapPage(dev, pa, size, dir, attrs) {
-    if (pa + size > maskLimit(dev.dmaMaskBits)) return DMA_MAPPING_ERROR;
+    if (pa + size > maskLimit(dev.dmaMaskBits)) unreachable(dev, pa, size);
     syncForDevice(dev, pa, size, dir, attrs);
     return pa;
   },
@@ -97,7 +104,7 @@ export const directOps: DmaMapOps = {
     for (let i = 0; i < sgt.origNents; i++) {
       const sg = sgt.sgl[i]!;
       const pa = sgPhys(sg);
-      if (pa + sg.length > maskLimit(dev.dmaMaskBits)) return 0;
+      if (pa + sg.length > maskLimit(dev.dmaMaskBits)) unreachable(dev, pa, sg.length);
       syncForDevice(dev, pa, sg.length, dir, attrs);
       sg.dmaAddress = pa;
       sg.dmaLength = sg.length;

@@ -49,6 +49,3 @@ export function attrNames(attrs: number): string[] {
   ];
   return names.filter(([bit]) => attrs & bit).map(([, n]) => n);
 }
-
-/** The error value map functions return (DMA_MAPPING_ERROR, ~0). */
-export const DMA_MAPPING_ERROR = -1;

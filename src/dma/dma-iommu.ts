@@ -10,8 +10,7 @@ import type { IommuMapper } from './device.ts';
 export function iommuDmaMapper(domain: IommuDomain): IommuMapper {
   return {
     allocIova(size, limit) {
-      const iova = domain.iovad.allocRange(size, Math.min(limit, 2 ** 32) - 1);
-      return iova === 0 ? null : iova;
+      return domain.iovad.allocRange(size, Math.min(limit, 2 ** 32) - 1);
     },
     freeIova(iova, size) {
       domain.iovad.freeRange(iova, size);

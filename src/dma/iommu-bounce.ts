@@ -1,6 +1,6 @@
-import { alignUp, PAGE_SIZE } from '../lib/index.ts';
+import { alignUp, isKernelError, kerr, PAGE_SIZE } from '../lib/index.ts';
 import type { Device } from './device.ts';
-import { DMA_ATTR_SKIP_CPU_SYNC, DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE, type DmaDirection } from './direction.ts';
+import { DMA_ATTR_SKIP_CPU_SYNC, DMA_FROM_DEVICE, DMA_TO_DEVICE, type DmaDirection } from './direction.ts';
 import { bounceCopy, bouncePoolOf } from './direct-bounce.ts';
 import { iommuMapRange, iommuOps, iommuUnmapRange } from './iommu-ops.ts';
 import type { DmaMapOps } from './ops.ts';
@@ -14,23 +14,25 @@ export function isSubPage(pa: number, size: number): boolean {
   return pa % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0;
 }
 
-/** Maps a sub-page buffer through whole bounce pages so the device sees nothing else (swiotlb for untrusted devices). */
+/**
+ * Maps a sub-page buffer through whole bounce pages so the device sees
+ * nothing else (swiotlb for untrusted devices). KernelError ENOMEM when
+ * bounce or IOVA space runs out, EIO when the IOMMU cannot map the pages.
+ */
 function mapBounced(dev: Device, pa: number, size: number, dir: DmaDirection, attrs: number): number {
   const pool = bouncePoolOf(dev);
   const len = alignUp(size, PAGE_SIZE);
-  let b: number;
-  try {
-    b = pool.alloc(len, PAGE_SIZE);
-  } catch {
-    return DMA_MAPPING_ERROR;
-  }
+  const b = pool.alloc(len, PAGE_SIZE);
   dev.ctx.debug.internal(() => dev.ctx.soc.mem.fill(b, len, 0));
   if (dir !== DMA_FROM_DEVICE) bounceCopy(dev, pa, b, size, true);
   // The bounce pages are non-cacheable: no maintenance needed for them.
-  const iova = iommuMapRange(dev, b, len, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
-  if (iova === DMA_MAPPING_ERROR) {
+  let iova: number;
+  try {
+    iova = iommuMapRange(dev, b, len, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
+  } catch (e) {
+    if (!isKernelError(e)) throw e;
     pool.free(b, len);
-    return DMA_MAPPING_ERROR;
+    throw e;
   }
   pool.live.set(iova, { origPa: pa, size, dir });
   dev.ctx.stats.bounceMaps++;
@@ -69,7 +71,9 @@ function syncBounced(dev: Device, dmaAddr: number, size: number, dir: DmaDirecti
  * IOMMU with bounce buffers (dma-iommu's swiotlb path for untrusted
  * devices): an IOMMU maps whole pages, so mapping a buffer that does not
  * fill its pages would let the device see, and write, whatever shares them.
- * Such buffers are copied into whole bounce pages first.
+ * Such buffers are copied into whole bounce pages first. map_sg of a list
+ * with such an entry maps entry by entry and gives EIO when one fails
+ * (iommu_dma_map_sg_swiotlb); otherwise it is iommu_dma_map_sg.
  */
 export const iommuBounceOps: DmaMapOps = {
   ...iommuOps,
@@ -82,10 +86,13 @@ export const iommuBounceOps: DmaMapOps = {
     if (!sgt.sgl.slice(0, sgt.origNents).some((sg) => isSubPage(sgPhys(sg), sg.length))) return iommuOps.mapSg(dev, sgt, dir, attrs);
     for (let i = 0; i < sgt.origNents; i++) {
       const sg = sgt.sgl[i]!;
-      const a = iommuBounceOps.mapPage(dev, sgPhys(sg), sg.length, dir, attrs);
-      if (a === DMA_MAPPING_ERROR) {
+      let a: number;
+      try {
+        a = iommuBounceOps.mapPage(dev, sgPhys(sg), sg.length, dir, attrs);
+      } catch (e) {
+        if (!isKernelError(e)) throw e;
         for (let j = 0; j < i; j++) unmapMaybeBounced(dev, sgt.sgl[j]!.dmaAddress, sgt.sgl[j]!.length, dir, attrs);
-        return 0;
+        throw kerr('EIO', `${dev.name}: dma_map_sg: entry ${i} of ${sgt.origNents} could not be mapped (${e.message})`);
       }
       sg.dmaAddress = a;
       sg.dmaLength = sg.length;

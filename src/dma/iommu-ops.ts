@@ -1,7 +1,7 @@
-import { kerr, PAGE_SIZE } from '../lib/index.ts';
+import { hex, isKernelError, kerr, PAGE_SIZE } from '../lib/index.ts';
 import { alignDown, alignUp } from '../lib/index.ts';
 import { maskLimit, type Device, type IommuMapper } from './device.ts';
-import { DMA_ATTR_ALLOC_SINGLE_PAGES, DMA_ATTR_FORCE_CONTIGUOUS, DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE, type DmaDirection } from './direction.ts';
+import { DMA_ATTR_ALLOC_SINGLE_PAGES, DMA_ATTR_FORCE_CONTIGUOUS, DMA_FROM_DEVICE, DMA_TO_DEVICE, type DmaDirection } from './direction.ts';
 import { allocContiguousPages, freeBufferPages, syncForCpu, syncForDevice } from './direct.ts';
 import type { DmaBuffer, DmaMapOps } from './ops.ts';
 import { dropCpuView, makeCpuView } from './remap.ts';
@@ -18,6 +18,7 @@ function pageListScratch(n: number): Float64Array {
 /** Orders tried when building a buffer from pages: 1 MiB, 64 KiB, 4 KiB, the SMMU's page sizes. */
 const ALLOC_ORDERS = [8, 4, 0];
 
+/** The device's IOMMU; ENODEV when it has none. */
 function mmu(dev: Device): IommuMapper {
   if (!dev.iommu) throw kerr('ENODEV', `${dev.name} has no IOMMU`);
   return dev.iommu;
@@ -30,7 +31,8 @@ function prot(dir: DmaDirection, coherent: boolean): { read: boolean; write: boo
 /**
  * Builds a buffer from pages, largest orders first, falling back to
  * smaller ones when memory is fragmented (__iommu_alloc_buffer). Highmem is
- * preferred: it has no cacheable linear alias to take down.
+ * preferred: it has no cacheable linear alias to take down. KernelError
+ * ENOMEM, with every page given back, when even single pages run out.
  */
 export function allocPagesLargestFirst(dev: Device, size: number, attrs: number): { pfns: Uint32Array; blocks: [number, number][] } {
   const { mm } = dev.ctx;
@@ -47,7 +49,8 @@ export function allocPagesLargestFirst(dev: Device, size: number, attrs: number)
         let pfn: number;
         try {
           pfn = mm.pages.allocPages(order, { highmem: true });
-        } catch {
+        } catch (e) {
+          if (!isKernelError(e, 'ENOMEM')) throw e;
           continue;
         }
         blocks.push([pfn, order]);
@@ -87,11 +90,14 @@ async function iommuAlloc(dev: Device, size: number, attrs: number): Promise<Dma
     pfns = r.pfns;
     source = { kind: 'pages', blocks: r.blocks };
   }
-  const iova = m.allocIova(len, maskLimit(dev.coherentMaskBits));
   const partial = { dev, size, attrs, pfns, source } as DmaBuffer;
-  if (iova === null) {
+  let iova: number;
+  try {
+    iova = m.allocIova(len, maskLimit(dev.coherentMaskBits));
+  } catch (e) {
+    if (!isKernelError(e, 'ENOMEM')) throw e;
     freeBufferPages(dev, partial);
-    throw kerr('ENOMEM', `${dev.name}: IOVA space exhausted`);
+    throw kerr('ENOMEM', `${dev.name}: IOVA space exhausted (${e.message})`);
   }
   const view = makeCpuView(dev, pfns, attrs);
   mapPfns(m, iova, pfns, { read: true, write: true, cached: dev.coherent });
@@ -107,19 +113,24 @@ function iommuFree(dev: Device, buf: DmaBuffer): void {
   freeBufferPages(dev, buf);
 }
 
-/** Maps [pa, pa+size) at a fresh IOVA (iommu_dma_map_page); returns the device address. */
+/**
+ * Maps [pa, pa+size) at a fresh IOVA (iommu_dma_map_page); returns the
+ * device address. Where Linux returns DMA_MAPPING_ERROR: KernelError ENOMEM
+ * when the IOVA space below the DMA mask is full, EIO when the IOMMU could
+ * not map the pages (the IOVA is given back).
+ */
 export function iommuMapRange(dev: Device, pa: number, size: number, dir: DmaDirection, attrs: number): number {
   const m = mmu(dev);
   const base = alignDown(pa, PAGE_SIZE);
   const len = alignUp(pa + size, PAGE_SIZE) - base;
   const iova = m.allocIova(len, maskLimit(dev.dmaMaskBits));
-  if (iova === null) return DMA_MAPPING_ERROR;
   syncForDevice(dev, pa, size, dir, attrs);
   try {
     m.map(iova, base, len, prot(dir, dev.coherent));
-  } catch {
+  } catch (e) {
+    if (!isKernelError(e)) throw e;
     m.freeIova(iova, len);
-    return DMA_MAPPING_ERROR;
+    throw kerr('EIO', `${dev.name}: iommu_dma_map_page of ${hex(pa)}+${hex(size)}: ${e.message}`);
   }
   return iova + (pa - base);
 }
@@ -159,7 +170,10 @@ export function iovaRuns(dev: Device, dmaAddr: number, size: number): [number, n
  * Maps a whole scatterlist into one contiguous IOVA range (iommu_dma_map_sg):
  * each entry keeps its offset in its first page, entries are laid out page
  * after page, and neighbours that end up contiguous in IOVA are merged into
- * one device segment up to the device's maximum segment size.
+ * one device segment up to the device's maximum segment size. KernelError
+ * ENOMEM when the IOVA space (or a page-table page) runs out, EINVAL when
+ * the IOMMU refuses a segment (beyond its address range, already mapped);
+ * nothing stays mapped or allocated.
  */
 function iommuMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number): number {
   const m = mmu(dev);
@@ -169,7 +183,6 @@ function iommuMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number)
     total += alignUp(sg.offset + sg.length, PAGE_SIZE);
   }
   const iova = m.allocIova(total, maskLimit(dev.dmaMaskBits));
-  if (iova === null) return 0;
   // Lay the entries out page after page: every 4 KiB page of every entry,
   // in order, is the list the IOMMU maps from `iova`.
   const pages = Math.round(total / PAGE_SIZE);
@@ -200,10 +213,12 @@ function iommuMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number)
         i = j;
       }
     }
-  } catch {
+  } catch (e) {
+    if (!isKernelError(e)) throw e;
     m.unmap(iova, total);
     m.freeIova(iova, total);
-    return 0;
+    // iommu_dma_map_sg passes ENOMEM on and reports every other IOMMU failure as EINVAL
+    throw kerr(e.code === 'ENOMEM' ? 'ENOMEM' : 'EINVAL', `${dev.name}: iommu_dma_map_sg: ${e.message}`);
   }
   let n = 0;
   for (let i = 0; i < sgt.origNents; i++) {
@@ -239,7 +254,8 @@ function iommuUnmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: numbe
 /**
  * The IOMMU implementation (arm_iommu_ops / dma-iommu): IOVA allocation
  * plus page-table updates; buffers built from scattered pages look
- * contiguous to the device.
+ * contiguous to the device. alloc gives ENOMEM when pages or IOVA space run
+ * out; map_page ENOMEM or EIO; map_sg ENOMEM or EINVAL.
  */
 export const iommuOps: DmaMapOps = {
   name: 'iommu',

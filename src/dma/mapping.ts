@@ -1,7 +1,7 @@
-import { kerr, KernelBug, PAGE_SIZE } from '../lib/index.ts';
+import { isKernelError, kerr, KernelBug, PAGE_SIZE, type Errno } from '../lib/index.ts';
 import type { MemType } from '../hw/index.ts';
 import type { Device } from './device.ts';
-import { DMA_ATTR_NON_CONSISTENT, DMA_ATTR_WRITE_COMBINE, DMA_MAPPING_ERROR, validDirection, type DmaDirection } from './direction.ts';
+import { DMA_ATTR_NON_CONSISTENT, DMA_ATTR_WRITE_COMBINE, validDirection, type DmaDirection } from './direction.ts';
 import type { DmaBuffer } from './ops.ts';
 import { pfnRuns } from './remap.ts';
 import { sgPhys, type SgTable } from './scatterlist.ts';
@@ -17,7 +17,8 @@ function runsOf(buf: DmaBuffer): [number, number][] {
 /**
  * Allocates a DMA buffer with attributes (dma_alloc_attrs). May sleep: a
  * contiguous buffer may need CMA to migrate pages out of the way.
- * ENOMEM when no memory the device can use is left.
+ * KernelError EINVAL for a zero size, ENOMEM when no memory (or, behind an
+ * IOMMU, no IOVA space) the device can use is left; nothing leaks.
  */
 export async function dmaAllocAttrs(dev: Device, size: number, attrs = 0): Promise<DmaBuffer> {
   if (!(size > 0)) throw kerr('EINVAL', 'dma_alloc_attrs: zero size');
@@ -28,24 +29,24 @@ export async function dmaAllocAttrs(dev: Device, size: number, attrs = 0): Promi
   return buf;
 }
 
-/** Frees a buffer from dmaAllocAttrs (dma_free_attrs). */
+/** Frees a buffer from dmaAllocAttrs (dma_free_attrs). KernelBug when it belongs to another device. */
 export function dmaFreeAttrs(dev: Device, buf: DmaBuffer): void {
   if (buf.dev !== dev) throw new KernelBug(`dma_free_attrs: buffer belongs to ${buf.dev.name}, not ${dev.name}`);
   dev.ctx.debug.remove(dev, 'coherent', buf.dmaAddr, buf.size, 0, 'dma_free_attrs');
   dev.ops.free(dev, buf);
 }
 
-/** Allocates a coherent buffer (dma_alloc_coherent). */
+/** Allocates a coherent buffer (dma_alloc_coherent); EINVAL or ENOMEM as dmaAllocAttrs. */
 export function dmaAllocCoherent(dev: Device, size: number): Promise<DmaBuffer> {
   return dmaAllocAttrs(dev, size, 0);
 }
 
-/** Allocates a write-combining buffer (dma_alloc_wc). */
+/** Allocates a write-combining buffer (dma_alloc_wc); EINVAL or ENOMEM as dmaAllocAttrs. */
 export function dmaAllocWc(dev: Device, size: number): Promise<DmaBuffer> {
   return dmaAllocAttrs(dev, size, DMA_ATTR_WRITE_COMBINE);
 }
 
-/** Allocates a cacheable buffer the driver must sync itself (dma_alloc_noncoherent). */
+/** Allocates a cacheable buffer the driver must sync itself (dma_alloc_noncoherent); EINVAL or ENOMEM as dmaAllocAttrs. */
 export function dmaAllocNoncoherent(dev: Device, size: number): Promise<DmaBuffer> {
   return dmaAllocAttrs(dev, size, DMA_ATTR_NON_CONSISTENT);
 }
@@ -65,10 +66,12 @@ export function dmaMmapAttrs(dev: Device, buf: DmaBuffer, pgoff: number, len: nu
 /** Maps [pa, pa+size) through the device's ops and records it with dma-debug as `type`. */
 function mapRange(dev: Device, pa: number, size: number, dir: DmaDirection, attrs: number, type: 'page' | 'single', call: string): number {
   checkDir(dir, call);
-  const addr = dev.ops.mapPage(dev, pa, size, dir, attrs);
-  if (addr === DMA_MAPPING_ERROR) {
-    dev.ctx.stats.mappingErrors++;
-    return addr;
+  let addr: number;
+  try {
+    addr = dev.ops.mapPage(dev, pa, size, dir, attrs);
+  } catch (e) {
+    if (isKernelError(e)) dev.ctx.stats.mappingErrors++;
+    throw e;
   }
   dev.ctx.stats.maps++;
   dev.ctx.debug.add(dev, type, addr, size, dir, [[pa, size]], call);
@@ -89,39 +92,58 @@ function unmapRange(dev: Device, addr: number, size: number, dir: DmaDirection, 
 /**
  * Maps a physically contiguous range for streaming DMA (dma_map_page_attrs
  * with a page and offset folded into `pa`). Never sleeps. Returns the
- * device address, or DMA_MAPPING_ERROR.
+ * device address. Where Linux returns DMA_MAPPING_ERROR (for the caller to
+ * test with dma_mapping_error) this throws KernelError: ENOMEM when IOVA or
+ * bounce space ran out, EIO when the device cannot reach the memory or the
+ * IOMMU could not map it. KernelBug for an invalid direction.
  */
 export function dmaMapPage(dev: Device, pa: number, size: number, dir: DmaDirection, attrs = 0): number {
   return mapRange(dev, pa, size, dir, attrs, 'page', 'dma_map_page');
 }
 
-/** Unmaps a streaming mapping (dma_unmap_page_attrs). */
+/**
+ * Unmaps a streaming mapping (dma_unmap_page_attrs). Never fails: an unmap
+ * dma-debug does not know is reported as a finding and ignored. KernelBug
+ * for an invalid direction.
+ */
 export function dmaUnmapPage(dev: Device, addr: number, size: number, dir: DmaDirection, attrs = 0): void {
   unmapRange(dev, addr, size, dir, attrs, 'page', 'dma_unmap_page');
 }
 
-/** Maps a kernel linear-map address range (dma_map_single). */
+/** Maps a kernel linear-map address range (dma_map_single); fails as dmaMapPage does. */
 export function dmaMapSingle(dev: Device, cpuAddr: number, size: number, dir: DmaDirection, attrs = 0): number {
   return mapRange(dev, dev.ctx.mm.kas.virtToPhys(cpuAddr), size, dir, attrs, 'single', 'dma_map_single');
 }
 
-/** Unmaps what dmaMapSingle mapped (dma_unmap_single). */
+/** Unmaps what dmaMapSingle mapped (dma_unmap_single); as dmaUnmapPage, only a bad direction is a KernelBug. */
 export function dmaUnmapSingle(dev: Device, addr: number, size: number, dir: DmaDirection, attrs = 0): void {
   unmapRange(dev, addr, size, dir, attrs, 'single', 'dma_unmap_single');
 }
 
-/** True when a map call failed (dma_mapping_error). */
-export function dmaMappingError(_dev: Device, addr: number): boolean {
-  return addr === DMA_MAPPING_ERROR;
-}
+/** The errnos a map_sg may give (__dma_map_sg_attrs warns about and turns anything else into EIO). */
+const MAP_SG_ERRNOS: readonly Errno[] = ['EINVAL', 'ENOMEM', 'EIO'];
 
-/** Maps a scatterlist (dma_map_sg_attrs); returns the number of device segments, 0 on failure. */
+/**
+ * Maps a scatterlist (__dma_map_sg_attrs); returns the number of device
+ * segments. Where Linux's dma_map_sg_attrs returns 0, this throws the
+ * KernelError the ops gave, EINVAL, ENOMEM or EIO (see dmaMapSgtable), with
+ * nothing left mapped. KernelBug for an invalid direction.
+ */
 export function dmaMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0): number {
   checkDir(dir, 'dma_map_sg');
-  const n = dev.ops.mapSg(dev, sgt, dir, attrs);
-  if (n === 0) {
+  let n: number;
+  try {
+    n = dev.ops.mapSg(dev, sgt, dir, attrs);
+  } catch (e) {
+    if (!isKernelError(e)) throw e;
     dev.ctx.stats.mappingErrors++;
-    return 0;
+    if (MAP_SG_ERRNOS.includes(e.code)) throw e;
+    throw kerr('EIO', `${dev.name}: dma_map_sg: ${dev.ops.name} map_sg gave ${e.code}, which it may not (${e.message})`);
+  }
+  if (!(n > 0)) {
+    // an empty table maps to nothing, which __dma_map_sg_attrs reports as EIO
+    dev.ctx.stats.mappingErrors++;
+    throw kerr('EIO', `${dev.name}: dma_map_sg mapped no segments of a ${sgt.origNents}-entry table`);
   }
   dev.ctx.stats.maps++;
   const runs: [number, number][] = [];
@@ -132,12 +154,20 @@ export function dmaMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0
   return n;
 }
 
-/** Maps a whole table (dma_map_sgtable); throws EINVAL/ENOMEM-like errors instead of returning 0. */
+/**
+ * Maps a whole table for DMA (dma_map_sgtable); sgt.nents becomes the
+ * number of device segments. Fails with nothing mapped, as Linux documents:
+ * KernelError EINVAL for a mapping that cannot succeed if retried (the
+ * IOMMU refused a segment: beyond its address range, already mapped),
+ * ENOMEM when resources ran out and a retry may succeed later (no IOVA
+ * space), EIO when a lower-level map of one entry failed (memory the device
+ * cannot reach, no bounce space). KernelBug for an invalid direction.
+ */
 export function dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0): void {
-  if (dmaMapSg(dev, sgt, dir, attrs) === 0) throw kerr('EIO', `${dev.name}: dma_map_sgtable failed`);
+  dmaMapSg(dev, sgt, dir, attrs);
 }
 
-/** Unmaps a scatterlist (dma_unmap_sg_attrs). */
+/** Unmaps a scatterlist (dma_unmap_sg_attrs); as dmaUnmapPage, only a bad direction is a KernelBug. */
 export function dmaUnmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0): void {
   checkDir(dir, 'dma_unmap_sg');
   let size = 0;
@@ -148,7 +178,7 @@ export function dmaUnmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs =
   dev.ops.unmapSg(dev, sgt, dir, attrs);
 }
 
-/** Gives the CPU ownership of part of a streaming mapping (dma_sync_single_range_for_cpu). */
+/** Gives the CPU ownership of part of a streaming mapping (dma_sync_single_range_for_cpu). Misuse is a dma-debug finding; KernelBug for a bad direction. */
 export function dmaSyncSingleRangeForCpu(dev: Device, addr: number, offset: number, size: number, dir: DmaDirection): void {
   checkDir(dir, 'dma_sync_single_for_cpu');
   dev.ctx.stats.syncs++;
@@ -156,7 +186,7 @@ export function dmaSyncSingleRangeForCpu(dev: Device, addr: number, offset: numb
   dev.ops.syncSingleForCpu(dev, addr + offset, size, dir);
 }
 
-/** Gives the device ownership back (dma_sync_single_range_for_device). */
+/** Gives the device ownership back (dma_sync_single_range_for_device). Misuse is a dma-debug finding; KernelBug for a bad direction. */
 export function dmaSyncSingleRangeForDevice(dev: Device, addr: number, offset: number, size: number, dir: DmaDirection): void {
   checkDir(dir, 'dma_sync_single_for_device');
   dev.ctx.stats.syncs++;
@@ -164,17 +194,17 @@ export function dmaSyncSingleRangeForDevice(dev: Device, addr: number, offset: n
   dev.ops.syncSingleForDevice(dev, addr + offset, size, dir);
 }
 
-/** dma_sync_single_for_cpu */
+/** Gives the CPU ownership of a streaming mapping (dma_sync_single_for_cpu); KernelBug for a bad direction. */
 export function dmaSyncSingleForCpu(dev: Device, addr: number, size: number, dir: DmaDirection): void {
   dmaSyncSingleRangeForCpu(dev, addr, 0, size, dir);
 }
 
-/** dma_sync_single_for_device */
+/** Gives the device ownership of a streaming mapping (dma_sync_single_for_device); KernelBug for a bad direction. */
 export function dmaSyncSingleForDevice(dev: Device, addr: number, size: number, dir: DmaDirection): void {
   dmaSyncSingleRangeForDevice(dev, addr, 0, size, dir);
 }
 
-/** Gives the CPU ownership of a mapped scatterlist (dma_sync_sg_for_cpu). */
+/** Gives the CPU ownership of a mapped scatterlist (dma_sync_sg_for_cpu); KernelBug for a bad direction. */
 export function dmaSyncSgForCpu(dev: Device, sgt: SgTable, dir: DmaDirection): void {
   checkDir(dir, 'dma_sync_sg_for_cpu');
   dev.ctx.stats.syncs++;
@@ -182,7 +212,7 @@ export function dmaSyncSgForCpu(dev: Device, sgt: SgTable, dir: DmaDirection): v
   dev.ops.syncSgForCpu(dev, sgt, dir);
 }
 
-/** Gives the device ownership of a mapped scatterlist (dma_sync_sg_for_device). */
+/** Gives the device ownership of a mapped scatterlist (dma_sync_sg_for_device); KernelBug for a bad direction. */
 export function dmaSyncSgForDevice(dev: Device, sgt: SgTable, dir: DmaDirection): void {
   checkDir(dir, 'dma_sync_sg_for_device');
   dev.ctx.stats.syncs++;
@@ -190,7 +220,7 @@ export function dmaSyncSgForDevice(dev: Device, sgt: SgTable, dir: DmaDirection)
   dev.ops.syncSgForDevice(dev, sgt, dir);
 }
 
-/** Takes a device away (device_del): dma-debug reports every mapping it still has. Returns that count. */
+/** Takes a device away (device_del): dma-debug reports every mapping it still has. Returns that count; never fails. */
 export function dmaDeviceRemove(dev: Device): number {
   const n = dev.ctx.debug.deviceRemoved(dev);
   dev.removed = true;

@@ -38,9 +38,19 @@ export interface DmaMapOps {
   readonly name: 'direct' | 'direct-bounce' | 'iommu' | 'iommu-bounce';
   alloc(dev: Device, size: number, attrs: number): Promise<DmaBuffer>;
   free(dev: Device, buf: DmaBuffer): void;
+  /**
+   * Maps a physically contiguous range; returns the device address. Where
+   * Linux returns DMA_MAPPING_ERROR this throws KernelError: ENOMEM when
+   * IOVA or bounce space ran out, EIO for anything else (unreachable
+   * memory, a failed page-table update).
+   */
   mapPage(dev: Device, pa: number, size: number, dir: DmaDirection, attrs: number): number;
   unmapPage(dev: Device, dmaAddr: number, size: number, dir: DmaDirection, attrs: number): void;
-  /** Maps every entry; returns the number of device segments, 0 on failure. */
+  /**
+   * Maps every entry; returns the number of device segments (at least 1).
+   * Fails as Linux's map_sg returns a negative errno: KernelError EINVAL,
+   * ENOMEM or EIO, with nothing left mapped.
+   */
   mapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number): number;
   unmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number): void;
   syncSingleForCpu(dev: Device, dmaAddr: number, size: number, dir: DmaDirection): void;

@@ -21,8 +21,7 @@ export async function cmaHeapAllocate(heap: DmaHeap, mm: Mm, area: CmaArea, len:
   const count = len / PAGE_SIZE;
   if (!Number.isInteger(count) || count <= 0) throw kerr('EINVAL', `cma heap: length ${len}`);
   const align = Math.min(Math.ceil(Math.log2(count)), CMA_ALIGNMENT);
-  const pfn = count > area.count ? null : await area.alloc(count, align);
-  if (pfn === null) throw kerr('ENOMEM', `cma heap ${area.name}: no ${count}-page range`);
+  const pfn = await area.alloc(count, align);
   // memset through the linear map or kmap: the zeroes may sit in dirty
   // cache lines until a device mapping cleans them, as on the real machine
   mm.soc.cpu.fill(pfn * PAGE_SIZE, len, 0, 'wb');

@@ -13,7 +13,7 @@ import {
   type VmArea,
 } from '../fs/index.ts';
 import type { Clock, Soc } from '../hw/index.ts';
-import { KernelBug, PAGE_SIZE, kerr } from '../lib/index.ts';
+import { KernelBug, PAGE_SIZE, isKernelError, kerr } from '../lib/index.ts';
 import type { Device, DmaDirection, SgTable } from '../dma/index.ts';
 import { DMA_NONE } from '../dma/index.ts';
 import { O_ACCMODE, O_CLOEXEC, O_NONBLOCK, SEEK_END, SEEK_SET } from '../uapi/index.ts';
@@ -381,7 +381,8 @@ export function dmaBufGet(task: Task, fd: number): DmaBuf {
   let file: File;
   try {
     file = task.fget(fd);
-  } catch {
+  } catch (e) {
+    if (!isKernelError(e, 'EBADF')) throw e;
     throw kerr('EBADF', `dma_buf_get: fd ${fd} is not open`);
   }
   if (!isDmaBufFile(file)) {

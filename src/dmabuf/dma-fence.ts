@@ -351,6 +351,7 @@ export class DmaFence {
       cb.queuedOn = null;
       try {
         cb.func(this, cb);
+        // eslint-disable-next-line no-restricted-syntax -- every callback runs; the first error, whatever it is, is rethrown after the loop
       } catch (e) {
         if (!failed) {
           failed = true;

@@ -1,7 +1,7 @@
 import { syncMappingsForCpu, syncMappingsForDevice, type ExporterMapping } from './dma-buf-cpu.ts';
 import { waitEvent, type VmArea } from '../fs/index.ts';
 import type { MemType } from '../hw/index.ts';
-import { KernelBug, PAGE_SIZE, formatBytes, hex, kerr } from '../lib/index.ts';
+import { KernelBug, PAGE_SIZE, formatBytes, hex, isKernelError, kerr } from '../lib/index.ts';
 import {
   dmaMapSgtable,
   dmaUnmapSg,
@@ -222,14 +222,12 @@ export class NegotiatedBacking {
     let st: Storage;
     if (plan.kind === 'pool') {
       const addr = plan.pool.pool.alloc(n * PAGE_SIZE);
-      if (addr === null) throw kerr('ENOMEM', `pool ${plan.pool.name} has no ${formatBytes(n * PAGE_SIZE)} range`);
       const pa = plan.pool.pool.virtToPhys(addr);
       const pfns = seq(pa / PAGE_SIZE, n);
       st = new Storage(pfns, `pool:${plan.pool.name} ${hex(pa)}+${formatBytes(n * PAGE_SIZE)}`, plan.pool, () => plan.pool.pool.free(addr, n * PAGE_SIZE));
       this.zero(pfns);
     } else if (plan.kind === 'cma') {
       const pfn = await plan.area.alloc(n, plan.alignOrder);
-      if (pfn === null) throw kerr('ENOMEM', `CMA area ${plan.area.name} has no free ${n}-page range`);
       const pfns = seq(pfn, n);
       st = new Storage(pfns, `cma:${plan.area.name} pfn ${hex(pfn)}+${n}`, null, () => void plan.area.release(pfn, n));
       this.zero(pfns);
@@ -252,16 +250,18 @@ export class NegotiatedBacking {
         let placed = false;
         for (const order of PAGE_ORDERS) {
           if (n - got < 1 << order || order > maxOrder) continue;
+          let pfn: number;
           try {
-            const pfn = mm.pages.allocPages(order, { highmem: true, zero: true, maxPa: maxPa === Infinity ? undefined : maxPa });
-            blocks.push([pfn, order]);
-            got += 1 << order;
-            maxOrder = order;
-            placed = true;
-            break;
-          } catch {
+            pfn = mm.pages.allocPages(order, { highmem: true, zero: true, maxPa: maxPa === Infinity ? undefined : maxPa });
+          } catch (e) {
+            if (!isKernelError(e, 'ENOMEM')) throw e;
             continue;
           }
+          blocks.push([pfn, order]);
+          got += 1 << order;
+          maxOrder = order;
+          placed = true;
+          break;
         }
         if (!placed) {
           for (const [pfn, order] of blocks) mm.pages.freePages(pfn, order);

@@ -1,5 +1,5 @@
 import { WaitQueueHead, anonInodeGetFile, fput, pollWait, userArg, type File, type FileOperations, type PollTable, type Task, type Vfs } from '../fs/index.ts';
-import { kerr } from '../lib/index.ts';
+import { isKernelError, kerr } from '../lib/index.ts';
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -90,7 +90,8 @@ export function syncFileFdget(task: Task, fd: number): SyncFile | null {
   let file: File;
   try {
     file = task.fget(fd);
-  } catch {
+  } catch (e) {
+    if (!isKernelError(e, 'EBADF')) throw e;
     return null;
   }
   if (file.fOp !== syncFileFops) {

@@ -1,5 +1,5 @@
 import type { Task } from '../fs/index.ts';
-import { PAGE_SIZE, kerr } from '../lib/index.ts';
+import { PAGE_SIZE, isKernelError, kerr } from '../lib/index.ts';
 import type { Mm } from '../mm/index.ts';
 import { exportDmaBuf, type DmaBuf, type DmaBufSystem } from './dma-buf.ts';
 import { dmaHeapAdd, type DmaHeap } from './dma-heap.ts';
@@ -38,7 +38,8 @@ export function systemHeapAllocate(heap: DmaHeap, mm: Mm, len: number, fdFlags: 
       let pfn: number;
       try {
         pfn = mm.pages.allocPages(order, { highmem: true, zero: true });
-      } catch {
+      } catch (e) {
+        if (!isKernelError(e, 'ENOMEM')) throw e;
         continue;
       }
       blocks.push([pfn, order]);

@@ -1,5 +1,5 @@
 import { VM_MAYSHARE, VM_SHARED, fput, registerChrdev, tmpfsFileOps, userArg, type DeviceNode, type File, type Task } from '../fs/index.ts';
-import { KernelBug, PAGE_SIZE, kerr } from '../lib/index.ts';
+import { KernelBug, PAGE_SIZE, isKernelError, kerr } from '../lib/index.ts';
 import {
   DMA_BIDIRECTIONAL,
   dmaMapSgtable,
@@ -225,7 +225,8 @@ export class UdmabufDevice {
         let memfd: File;
         try {
           memfd = task.fget(it.memfd);
-        } catch {
+        } catch (e) {
+          if (!isKernelError(e, 'EBADF')) throw e;
           throw kerr('EBADFD', `fd ${it.memfd} is not open`);
         }
         try {

@@ -9,7 +9,7 @@ const SIZES_DESC = [SZ_16M, SZ_1M, SZ_64K, SZ_4K];
 const MIN_PAGE = SZ_4K;
 const TOP = 2 ** 32;
 
-/** Allocates an empty paging domain (iommu_domain_alloc); its first-level table comes from the page allocator. */
+/** Allocates an empty paging domain (iommu_domain_alloc); its first-level table comes from the page allocator, so ENOMEM when none is left. */
 export function iommuDomainAlloc(driver: SmmuDriver, opts?: DomainOptions): IommuDomain {
   return new IommuDomain(driver, opts);
 }
@@ -225,7 +225,7 @@ export function iommuMappingAt(domain: IommuDomain, iova: number): IoPgtableLeaf
 
 /**
  * Invalidates every translation the domain's contexts cache and retires the
- * flush queue (iommu_flush_iotlb_all).
+ * flush queue (iommu_flush_iotlb_all). KernelBug on a freed domain.
  */
 export function iommuFlushIotlbAll(domain: IommuDomain): void {
   alive(domain, 'iommu_flush_iotlb_all');
@@ -236,7 +236,7 @@ export function iommuFlushIotlbAll(domain: IommuDomain): void {
 /**
  * Runs `fn` once the domain's unmapped translations can no longer be used:
  * at once for a strict domain, after the next flush for a lazy one. The
- * iommu-dma layer frees IOVAs this way (queue_iova).
+ * iommu-dma layer frees IOVAs this way (queue_iova). KernelBug on a freed domain.
  */
 export function iommuDeferUntilFlushed(domain: IommuDomain, fn: () => void): void {
   alive(domain, 'queue_iova');

@@ -49,7 +49,7 @@ export class IovaDomain {
   /** Creates an empty domain of `granule`-byte pages whose lowest usable pfn is startPfn (init_iova_domain). */
   constructor(granule = PAGE_SIZE, startPfn = 1, capacity = 64) {
     if (!isPowerOfTwo(granule) || granule < 512) throw kerr('EINVAL', `iova: granule ${granule} is not a power of two >= 512`);
-    if (!Number.isInteger(startPfn) || startPfn < 1) throw kerr('EINVAL', `iova: start pfn ${startPfn} must be >= 1 (pfn 0 means failure)`);
+    if (!Number.isInteger(startPfn) || startPfn < 1) throw kerr('EINVAL', `iova: start pfn ${startPfn} must be >= 1 (pfn 0 is never allocated, as in Linux)`);
     this.granule = granule;
     this.shift = Math.log2(granule);
     this.startPfn = startPfn;
@@ -73,9 +73,18 @@ export class IovaDomain {
   /**
    * Allocates `size` pages ending at or below limitPfn, aligned to size
    * rounded up to a power of two when sizeAligned (alloc_iova). Returns the
-   * first pfn, or 0 when there is no room.
+   * first pfn. KernelError ENOMEM, with nothing changed, when there is no
+   * room below the limit; KernelBug for a size that is not a positive
+   * integer.
    */
   allocIova(size: number, limitPfn: number, sizeAligned = true): number {
+    const pfn = this.tryAllocIova(size, limitPfn, sizeAligned);
+    if (pfn === null) throw kerr('ENOMEM', `alloc_iova: no ${size} free pages below pfn ${hex(limitPfn)}`);
+    return pfn;
+  }
+
+  /** As `allocIova`, but null instead of ENOMEM. */
+  tryAllocIova(size: number, limitPfn: number, sizeAligned = true): number | null {
     if (!Number.isInteger(size) || size < 1) throw new KernelBug(`alloc_iova: bad size ${size}`);
     const align = sizeAligned ? roundupPow2(size) : 1;
     const limit = Math.min(limitPfn, ANCHOR - 1);
@@ -83,7 +92,7 @@ export class IovaDomain {
     const pfn = this.tree.allocFit(size, align, limit);
     if (pfn < 0) {
       this.stats.failures++;
-      return 0;
+      return null;
     }
     this.stats.allocs++;
     return pfn;
@@ -93,9 +102,17 @@ export class IovaDomain {
    * Allocates through the range caches first (alloc_iova_fast). Cacheable
    * sizes are rounded up to a power of two so they can be cached on free.
    * When the tree has no room and flushRcache is set, the caches are
-   * emptied into the tree and the allocation retried once.
+   * emptied into the tree and the allocation retried once. KernelError
+   * ENOMEM, with nothing allocated, when that fails too.
    */
   allocIovaFast(size: number, limitPfn: number, flushRcache = true): number {
+    const pfn = this.tryAllocIovaFast(size, limitPfn, flushRcache);
+    if (pfn === null) throw kerr('ENOMEM', `alloc_iova_fast: no ${size} free pages below pfn ${hex(limitPfn)}`);
+    return pfn;
+  }
+
+  /** As `allocIovaFast`, but null instead of ENOMEM. */
+  tryAllocIovaFast(size: number, limitPfn: number, flushRcache = true): number | null {
     if (!Number.isInteger(size) || size < 1) throw new KernelBug(`alloc_iova_fast: bad size ${size}`);
     if (size < CACHED_MAX_PAGES) size = roundupPow2(size);
     const order = log2Ceil(size);
@@ -109,12 +126,12 @@ export class IovaDomain {
         return pfn;
       }
     }
-    let pfn = this.allocIova(size, limitPfn, true);
-    if (pfn === 0 && flushRcache && this.cached > 0) {
+    let pfn = this.tryAllocIova(size, limitPfn, true);
+    if (pfn === null && flushRcache && this.cached > 0) {
       this.flushRcaches();
-      pfn = this.allocIova(size, limitPfn, true);
+      pfn = this.tryAllocIova(size, limitPfn, true);
     }
-    if (pfn !== 0 && order < IOVA_RANGE_CACHE_MAX_SIZE) this.fast.set(pfn, size);
+    if (pfn !== null && order < IOVA_RANGE_CACHE_MAX_SIZE) this.fast.set(pfn, size);
     return pfn;
   }
 
@@ -201,13 +218,21 @@ export class IovaDomain {
 
   /**
    * Allocates IOVA space for `bytes` below the bus address `dmaLimit`
-   * (inclusive, e.g. the DMA mask) and returns its bus address, 0 when full
-   * (the IOVA part of iommu_dma_alloc_iova).
+   * (inclusive, e.g. the DMA mask) and returns its bus address (the IOVA
+   * part of iommu_dma_alloc_iova). KernelError ENOMEM when the space is
+   * full below the limit.
    */
   allocRange(bytes: number, dmaLimit: number): number {
+    const addr = this.tryAllocRange(bytes, dmaLimit);
+    if (addr === null) throw kerr('ENOMEM', `iommu_dma_alloc_iova: no ${hex(bytes)} bytes of IOVA space below ${hex(dmaLimit)}`);
+    return addr;
+  }
+
+  /** As `allocRange`, but null instead of ENOMEM (never 0: bus address 0 may be valid elsewhere). */
+  tryAllocRange(bytes: number, dmaLimit: number): number | null {
     const pages = Math.ceil(bytes / this.granule);
-    const pfn = this.allocIovaFast(pages, Math.floor(dmaLimit / this.granule));
-    return pfn * this.granule;
+    const pfn = this.tryAllocIovaFast(pages, Math.floor(dmaLimit / this.granule));
+    return pfn === null ? null : pfn * this.granule;
   }
 
   /** Frees IOVA space from allocRange (the IOVA part of iommu_dma_free_iova). */

@@ -229,7 +229,7 @@ export function vcmPhysAlloc(vcmm: Vcmm, memtype: string, len: number, attr = 0)
   if (attr & VCM_PHYS_CONT) {
     if (!target.contig) throw kerr('ENOMEM', `vcm_phys_alloc: memory target ${memtype} has no contiguous pool`);
     const a = align || (want >= SZ_1M ? SZ_1M : want >= SZ_64K ? SZ_64K : SZ_4K);
-    const pa = target.contig.alloc(want, { align: a });
+    const pa = target.contig.tryAlloc(want, { align: a });
     if (pa === null) throw kerr('ENOMEM', `vcm_phys_alloc: no ${hex(want)} contiguous bytes aligned to ${hex(a)} in ${memtype}`);
     return new PhysMem(target, want, attr, [{ pa, size: want }], true);
   }

@@ -169,7 +169,7 @@ export function vcmReserve(vcm: Vcm, len: number, attr: number): Reservation {
   if (vcm.kind === 'iommu') {
     const size = alignUp(len, SZ_4K);
     const align = [0x1000000, 0x100000, 0x10000, SZ_4K].find((s) => s <= size)!;
-    devAddr = vcm.pool!.alloc(size, { align });
+    devAddr = vcm.pool!.tryAlloc(size, { align });
     if (devAddr === null) throw kerr('ENOMEM', `vcm_reserve: no ${hex(size)} bytes aligned to ${hex(align)} left in ${vcm.name}`);
   }
   const res = new Reservation(vcm, len, attr, cls, devAddr);

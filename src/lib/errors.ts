@@ -48,3 +48,13 @@ export class SyscallError extends Error {
 export function kerr(code: Errno, message?: string): KernelError {
   return new KernelError(code, message);
 }
+
+/**
+ * True when `e` is a KernelError with one of `codes` (any code when none are
+ * given). A catch tests with it for the errno it expects and rethrows
+ * everything else, so a KernelBug or a TypeError is never swallowed:
+ * `catch (e) { if (!isKernelError(e, 'ENOMEM')) throw e; ... }`.
+ */
+export function isKernelError(e: unknown, ...codes: Errno[]): e is KernelError {
+  return e instanceof KernelError && (codes.length === 0 || codes.includes(e.code));
+}

@@ -1,4 +1,4 @@
-import { KernelBug, KernelError, hex, isPowerOfTwo, kerr } from '../lib/index.ts';
+import { KernelBug, hex, isKernelError, isPowerOfTwo, kerr } from '../lib/index.ts';
 import { clearBits, countSet, findNextSetBit, findNextZeroBit, findZeroArea, setBits } from './bitmap.ts';
 import { allocContigRange, type ContigTally } from './contig.ts';
 import { PAGEBLOCK_PAGES } from './frames.ts';
@@ -108,12 +108,28 @@ export class CmaArea {
    * Allocates `count` contiguous pages aligned to 2^alignOrder pages
    * (cma_alloc). Finds a free range in the bitmap, vacates it by migrating
    * the movable pages the page allocator put there, and on a page that
-   * cannot move tries the next aligned range. Returns the first pfn, or null
-   * when no range can be vacated. Sleeps on the area's mutex and for the
-   * migration work.
+   * cannot move tries the next aligned range. Returns the first pfn. Throws
+   * KernelError EINVAL for a count or alignment that is not a positive
+   * integer, ENOMEM when no range can be vacated (the area is unchanged).
+   * Sleeps on the area's mutex and for the migration work.
    */
-  async alloc(count: number, alignOrder = 0): Promise<number | null> {
-    if (!Number.isInteger(count) || count <= 0 || count > this.count) {
+  async alloc(count: number, alignOrder = 0): Promise<number> {
+    const pfn = await this.tryAlloc(count, alignOrder);
+    if (pfn === null) throw kerr('ENOMEM', `cma_alloc(${this.name}): no ${count}-page range aligned to 2^${alignOrder} pages can be vacated`);
+    return pfn;
+  }
+
+  /**
+   * cma_alloc for callers with a fallback (dma_alloc_contiguous falls back
+   * to the buddy allocator): as `alloc`, but null instead of ENOMEM.
+   * EINVAL still throws.
+   */
+  async tryAlloc(count: number, alignOrder = 0): Promise<number | null> {
+    if (!Number.isInteger(count) || count <= 0) {
+      this.st.failures++;
+      throw kerr('EINVAL', `cma_alloc(${this.name}): bad count ${count}`);
+    }
+    if (count > this.count) {
       this.st.failures++;
       return null;
     }
@@ -141,7 +157,7 @@ export class CmaArea {
         } catch (e) {
           clearBits(this.bitmap, s, count);
           this.st.pagesMigrated += tally.pages;
-          if (e instanceof KernelError && e.code === 'EBUSY') {
+          if (isKernelError(e, 'EBUSY')) {
             this.st.busyRetries++;
             // Linux retries at s + align; every start up to the page that could
             // not move would fail on it again, so skip straight past it.
@@ -149,7 +165,7 @@ export class CmaArea {
             start = Math.max(s + mask + 1, past);
             continue;
           }
-          if (e instanceof KernelError) break;
+          if (isKernelError(e, 'ENOMEM')) break;
           throw e;
         }
         this.st.pagesMigrated += tally.pages;

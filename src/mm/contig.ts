@@ -1,4 +1,4 @@
-import { ERRNO, hex, kerr } from '../lib/index.ts';
+import { hex, isKernelError, kerr } from '../lib/index.ts';
 import { PG_BUDDY } from './frames.ts';
 import { migrateBlock, type MigrationEnv, type MigrationTally } from './migrate.ts';
 
@@ -39,11 +39,13 @@ export async function allocContigRange(env: MigrationEnv, startPfn: number, endP
       const n = 1 << f.order[hi]!;
       if (!(f.flags[hi]! & PG_BUDDY)) {
         const before = tally.ns;
-        const r = migrateBlock(env, h, tally);
-        if (r < 0) {
+        try {
+          migrateBlock(env, h, tally);
+        } catch (e) {
+          if (!isKernelError(e, 'EBUSY', 'ENOMEM')) throw e;
           tally.failedPfn = h;
           await clock.sleep(pending + (tally.ns - before));
-          throw kerr(r === -ERRNO.ENOMEM ? 'ENOMEM' : 'EBUSY', `pfn ${hex(h)} could not be migrated`);
+          throw kerr(e.code, `pfn ${hex(h)} could not be migrated (${e.message})`);
         }
         pending += tally.ns - before;
         if (++batch === MIGRATE_BATCH) {

@@ -81,10 +81,23 @@ export class GenPool {
 
   /**
    * Allocates `size` bytes, rounded up to the granule, and returns the
-   * address or null when nothing fits (gen_pool_alloc_algo).
+   * address (gen_pool_alloc_algo). Throws KernelError EINVAL for a size that
+   * is not a positive integer or an alignment that is not a power of two,
+   * ENOMEM when nothing fits (the pool is unchanged).
    */
-  alloc(size: number, opts?: GenPoolAllocOptions): number | null {
-    if (!(size > 0) || !Number.isSafeInteger(size)) return null;
+  alloc(size: number, opts?: GenPoolAllocOptions): number {
+    const addr = this.tryAlloc(size, opts);
+    if (addr === null) throw kerr('ENOMEM', `gen_pool ${this.name}: no ${hex(size)} bytes free${opts?.align ? ` aligned to ${hex(opts.align)}` : ''}`);
+    return addr;
+  }
+
+  /**
+   * As `alloc`, but null instead of ENOMEM, for callers that grow the pool
+   * or fall back when it is full (a pool address may be 0, so failure
+   * cannot be 0 as gen_pool_alloc's is).
+   */
+  tryAlloc(size: number, opts?: GenPoolAllocOptions): number | null {
+    if (!(size > 0) || !Number.isSafeInteger(size)) throw kerr('EINVAL', `gen_pool ${this.name}: bad size ${size}`);
     const g = this.granule;
     const n = Math.ceil(size / g);
     const algo = opts?.algo ?? this.algo;
@@ -126,11 +139,19 @@ export class GenPool {
   }
 
   /**
-   * Allocates exactly [addr, addr+size) if all of it is free, else returns
-   * null (gen_pool_alloc_algo with gen_pool_fixed_alloc).
+   * Allocates exactly [addr, addr+size) (gen_pool_alloc_algo with
+   * gen_pool_fixed_alloc). EINVAL for a size that is not positive, ENOMEM
+   * when the range is outside the pool's chunks or not all free.
    */
-  allocAt(addr: number, size: number): number | null {
-    if (!(size > 0)) return null;
+  allocAt(addr: number, size: number): number {
+    const got = this.tryAllocAt(addr, size);
+    if (got === null) throw kerr('ENOMEM', `gen_pool ${this.name}: ${hex(addr)}+${hex(size)} is not free`);
+    return got;
+  }
+
+  /** As `allocAt`, but null instead of ENOMEM. */
+  tryAllocAt(addr: number, size: number): number | null {
+    if (!(size > 0) || !Number.isSafeInteger(size)) throw kerr('EINVAL', `gen_pool ${this.name}: bad size ${size}`);
     const c = this.chunkOf(addr);
     if (!c || addr % this.granule !== 0) return null;
     const n = Math.ceil(size / this.granule);

@@ -22,8 +22,9 @@
  * Call order: bootMm (frames -> reservations -> CMA areas -> linear map ->
  * background load) before anything else. Misuse (double free, freeing what
  * was not allocated, wrong counts) throws KernelBug before any state
- * changes; running out of memory is KernelError ENOMEM (or null from
- * cma/genalloc allocations).
+ * changes; running out of memory is KernelError ENOMEM. Callers with a
+ * fallback use the try variants (CmaArea.tryAlloc, GenPool.tryAlloc),
+ * which return null instead of throwing ENOMEM.
  */
 export * from './frames.ts';
 export * from './gfp.ts';

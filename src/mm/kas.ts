@@ -340,7 +340,7 @@ export class KernelAddressSpace {
     const n = pfns.length;
     if (n <= 0) throw kerr('EINVAL', 'vmap of no pages');
     for (let k = 0; k < n; k++) if (!this.pages.pfnValid(pfns[k]!)) throw new KernelBug(`vmap: pfn ${hex(pfns[k]!)} is not RAM`);
-    const va = this.vm.alloc((n + 1) * 4096);
+    const va = this.vm.tryAlloc((n + 1) * 4096);
     if (va === null) throw kerr('ENOMEM', `vmap: no room for ${n} pages in the vmalloc area (${this.vmallocUsed()} of ${this.vmallocSize()} bytes used)`);
     const area: VmArea = { va, n, pfns: Int32Array.from(pfns), memType, owned };
     this.forEachRun(area, (pa, len) => this.cpu.mapRange(pa, len, memType));

@@ -1,6 +1,6 @@
 import type { Tracer } from '../lib/index.ts';
 import type { Clock, CpuCache, PhysicalMemory } from '../hw/index.ts';
-import { ERRNO } from '../lib/index.ts';
+import { hex, isKernelError, kerr } from '../lib/index.ts';
 import { PG_CONTIG, PG_HEAD, PG_HIGHOK, PG_MOVABLE } from './frames.ts';
 import type { PageAllocator } from './page-alloc.ts';
 
@@ -37,30 +37,32 @@ export interface MigrationTally {
  * Moves the allocated movable block headed by `pfn` to a newly allocated
  * block (migrate_pages for one folio): the bytes are copied, the owner's
  * reference is repointed through its `migratePage`, the frame metadata
- * moves with them, and the old block is freed. Returns the new pfn, or
- * -EBUSY when the block cannot move (unmovable, pinned, extra references,
- * part of a CMA buffer, owner cannot migrate) or -ENOMEM when no target
- * block is free. Does not sleep; the caller sleeps `tally.ns` later.
+ * moves with them, and the old block is freed. Returns the new pfn.
+ * Throws KernelError EBUSY, with nothing changed, when the block cannot
+ * move (unmovable, pinned, extra references, part of a CMA buffer, owner
+ * cannot migrate) and ENOMEM when no target block is free. Does not sleep;
+ * the caller sleeps `tally.ns` later.
  */
 export function migrateBlock(env: MigrationEnv, pfn: number, tally: MigrationTally): number {
   const { pages, mem, cache, cost } = env;
   const f = pages.frames;
   const i = f.index(pfn);
-  if (i < 0) return -ERRNO.EBUSY;
+  if (i < 0) throw kerr('EBUSY', `pfn ${hex(pfn)} is not RAM`);
   const fl = f.flags[i]!;
-  if (!(fl & PG_HEAD) || !(fl & PG_MOVABLE) || fl & PG_CONTIG || f.refcount[i] !== 1) return -ERRNO.EBUSY;
+  if (!(fl & PG_HEAD) || !(fl & PG_MOVABLE) || fl & PG_CONTIG || f.refcount[i] !== 1) throw kerr('EBUSY', `pfn ${hex(pfn)} is not a movable block with one reference`);
   const order = f.order[i]!;
   const n = 1 << order;
-  for (let k = i; k < i + n; k++) if (f.pinCount[k] !== 0) return -ERRNO.EBUSY;
+  for (let k = i; k < i + n; k++) if (f.pinCount[k] !== 0) throw kerr('EBUSY', `pfn ${hex(pfn + k - i)} is pinned`);
   const owner = f.owner[i]!;
   const priv = f.priv[i]!;
   const ops = pages.ownerOps(owner);
-  if (!ops?.migratePage) return -ERRNO.EBUSY;
+  if (!ops?.migratePage) throw kerr('EBUSY', `the owner of pfn ${hex(pfn)} cannot migrate it`);
   let np: number;
   try {
     np = pages.allocPages(order, { movable: true, highmem: (fl & PG_HIGHOK) !== 0, owner, priv });
-  } catch {
-    return -ERRNO.ENOMEM;
+  } catch (e) {
+    if (!isKernelError(e, 'ENOMEM')) throw e;
+    throw kerr('ENOMEM', `no free order-${order} block to migrate pfn ${hex(pfn)} to`);
   }
   const bytes = n * 4096;
   const src = pfn * 4096;

@@ -1,4 +1,4 @@
-import { KernelBug, kerr } from '../lib/index.ts';
+import { KernelBug, isKernelError, kerr } from '../lib/index.ts';
 import {
   FMODE_CAN_READ,
   FMODE_CAN_WRITE,
@@ -120,14 +120,12 @@ export async function sysOpen(k: ProcKernel, p: Process, path: string, flags: nu
 /** close(2): removes the fd, runs flush, drops the reference (release runs if it was the last). */
 export async function sysClose(p: Process, fd: number): Promise<void> {
   const f = p.files.remove(fd);
-  let flushErr: unknown;
   try {
     await f.fOp.flush?.(f, p);
-  } catch (e) {
-    flushErr = e;
+  } finally {
+    // the reference goes whatever flush said; its error, if any, is close's
+    await awaitRelease(f.put());
   }
-  await awaitRelease(f.put());
-  if (flushErr) throw flushErr;
 }
 
 /** dup(2): the lowest free fd for the same file, close-on-exec clear. */
@@ -152,8 +150,9 @@ export async function sysDup2(p: Process, oldfd: number, newfd: number): Promise
   if (old) {
     try {
       await old.fOp.flush?.(old, p);
-    } catch {
+    } catch (e) {
       // dup2 ignores the flush result of the file it closes, as do_dup2 does
+      if (!isKernelError(e)) throw e;
     }
     await awaitRelease(old.put());
   }

@@ -227,6 +227,7 @@ export class ProcKernel {
         await this.clock.sleep(this.syscallNs);
         if (p.fatalSignal === 0) result = await fn();
       }
+      // eslint-disable-next-line no-restricted-syntax -- the error is kept and rethrown (as a SyscallError when it is a KernelError) once the process state is settled
     } catch (e) {
       failed = true;
       error = e;

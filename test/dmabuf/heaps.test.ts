@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DMA_BIDIRECTIONAL } from '../../src/dma/index.ts';
 import { attach, detach, dmaBufGet, dmaBufPut, dmaHeaps, mapAttachment, unmapAttachment, type HeapBuffer } from '../../src/dmabuf/index.ts';
-import { MiB, PAGE_SIZE } from '../../src/lib/index.ts';
+import { KernelBug, MiB, PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {
   DMA_HEAP_IOCTL_ALLOC,
@@ -104,6 +104,23 @@ describe('dma-heaps', () => {
       expect(await alloc(sys, 'system', { len: free0 * PAGE_SIZE + PAGE_SIZE, fd: 0, fd_flags: O_RDWR, heap_flags: 0 })).toBe('ENOMEM');
     });
     expect(s.mm.pages.freeCount()).toBe(free0);
+  });
+
+  it('a KernelBug from the page allocator reaches the caller instead of sending the system heap to smaller blocks', async () => {
+    const s = testSystem();
+    const real = s.mm.pages.allocPages.bind(s.mm.pages);
+    let calls = 0;
+    // the second 1 MiB block finds the allocator broken
+    vi.spyOn(s.mm.pages, 'allocPages').mockImplementation((order, gfp) => {
+      if (order === 8 && ++calls === 2) throw new KernelBug('free list corrupted');
+      return real(order, gfp);
+    });
+    await expect(
+      run(s, async (sys) => {
+        await heapAlloc(sys, 'system', 2 * MiB);
+      }),
+    ).rejects.toThrow(KernelBug);
+    expect(calls).toBe(2);
   });
 
   it('the CMA heap gives one contiguous range from the area, zeroed, mappable only shared, exp_name the area name', async () => {

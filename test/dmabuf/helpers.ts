@@ -27,9 +27,9 @@ export class TestIommu implements IommuMapper, Translator {
   private readonly pt = new Map<number, number>();
   maps = 0;
 
-  allocIova(size: number, limit: number): number | null {
+  allocIova(size: number, limit: number): number {
     const iova = this.next;
-    if (iova + size > limit) return null;
+    if (iova + size > limit) throw kerr('ENOMEM', `test iommu: no ${size} bytes of IOVA below ${limit}`);
     this.next += Math.ceil(size / PAGE_SIZE) * PAGE_SIZE + PAGE_SIZE;
     return iova;
   }

@@ -23,12 +23,25 @@ describe('IovaDomain', () => {
     expect(d.liveRanges).toBe(4);
   });
 
-  it('fails with 0 when nothing fits and never goes below the start pfn', () => {
+  it('fails with ENOMEM (try: null) when nothing fits, never goes below the start pfn, and changes nothing', () => {
     const d = new IovaDomain(4096, 16);
     expect(d.allocIova(8, 31)).toBe(24);
     expect(d.allocIova(8, 31)).toBe(16);
-    expect(d.allocIova(1, 31)).toBe(0);
-    expect(d.stats.failures).toBe(1);
+    expect(() => d.allocIova(1, 31)).toThrow(expect.objectContaining({ name: 'KernelError', code: 'ENOMEM' }));
+    expect(d.tryAllocIova(1, 31)).toBeNull();
+    expect(() => d.allocIovaFast(1, 31)).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
+    expect(d.tryAllocIovaFast(1, 31)).toBeNull();
+    expect(() => d.allocRange(4096, 32 * 4096 - 1)).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
+    expect(d.tryAllocRange(4096, 32 * 4096 - 1)).toBeNull();
+    expect(d.stats.failures).toBe(6);
+    expect(d.stats.allocs).toBe(2);
+    expect(d.liveRanges).toBe(2);
+    d.verify();
+    // The space is whole again once a range is freed.
+    d.freeIova(16);
+    expect(d.allocRange(4096, 32 * 4096 - 1)).toBe(23 * 4096);
+    // A size that is not a positive integer is a caller bug, not exhaustion.
+    expect(() => d.tryAllocIova(0, 31)).toThrow(KernelBug);
   });
 
   it('caches freed small ranges and hands the same IOVA back', () => {
@@ -69,7 +82,7 @@ describe('IovaDomain', () => {
     const got: number[] = [];
     for (let i = 0; i < 15; i++) got.push(d.allocIovaFast(1, 15));
     expect(got.every((p) => p >= 1 && p <= 15)).toBe(true);
-    expect(d.allocIovaFast(2, 15)).toBe(0);
+    expect(d.tryAllocIovaFast(2, 15)).toBeNull();
     for (const p of got) d.freeIovaFast(p, 1);
     expect(d.cachedRanges).toBe(15);
     // A 2-page request finds no cached 2-page range; the tree is full of
@@ -103,8 +116,8 @@ describe('IovaDomain', () => {
         const live: { pfn: number; size: number; pages: number; fast: boolean }[] = [];
         for (const o of ops) {
           if (o.kind === 'alloc') {
-            const pfn = o.fast ? d.allocIovaFast(o.size, o.limit) : d.allocIova(o.size, o.limit);
-            if (pfn === 0) continue;
+            const pfn = o.fast ? d.tryAllocIovaFast(o.size, o.limit) : d.tryAllocIova(o.size, o.limit);
+            if (pfn === null) continue;
             const pages = o.fast && o.size < 32 ? 2 ** Math.ceil(Math.log2(o.size)) : o.size;
             const align = 2 ** Math.ceil(Math.log2(pages));
             expect(pfn % align).toBe(0);

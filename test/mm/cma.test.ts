@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { Soc } from '../../src/hw/index.ts';
 import { KernelBug, MiB } from '../../src/lib/index.ts';
 import { BackgroundLoad, bootMm, PG_CONTIG, type MmConfig } from '../../src/mm/index.ts';
@@ -127,8 +127,7 @@ describe('cma_alloc', () => {
     bg.pinPfn(late);
     const free0 = mm.pages.freeCount();
     const failures0 = area.stats().failures;
-    const r = await soc.clock.runUntilSettled(area.alloc(3000, 0));
-    expect(r).toBeNull();
+    await expect(soc.clock.runUntilSettled(area.alloc(3000, 0))).rejects.toMatchObject({ name: 'KernelError', code: 'ENOMEM' });
     const st = area.stats();
     expect(st.failures).toBe(failures0 + 1);
     expect(st.usedPages).toBe(0);
@@ -155,9 +154,11 @@ describe('cma_alloc', () => {
       }
     }
     expect(mm.pages.freeCount()).toBe(0);
-    const r = await soc.clock.runUntilSettled(area.alloc(64, 0));
-    expect(r).toBeNull();
-    expect(area.stats().failures).toBe(1);
+    await expect(soc.clock.runUntilSettled(area.alloc(64, 0))).rejects.toMatchObject({ name: 'KernelError', code: 'ENOMEM' });
+    // The try variant, for callers with a fallback, says the same with null.
+    expect(await soc.clock.runUntilSettled(area.tryAlloc(64, 0))).toBeNull();
+    expect(area.stats().failures).toBe(2);
+    expect(area.stats().usedPages).toBe(0);
     expect(mm.pages.freeCount()).toBe(0);
     expect(bg.verify().mismatches).toBe(0);
     for (let p = area.basePfn; p < area.basePfn + area.count; p += 1024) expect(mm.pages.pageblockType(p)).toBe('cma');
@@ -217,15 +218,41 @@ describe('cma_alloc', () => {
     expect(area.release(pfn, 16)).toBe(true);
   });
 
-  it('rejects impossible sizes with null and counts the failure', async () => {
-    const { soc, area } = boot();
-    expect(await soc.clock.runUntilSettled(area.alloc(0, 0))).toBeNull();
-    expect(await soc.clock.runUntilSettled(area.alloc(area.count + 1, 0))).toBeNull();
-    expect(area.stats().failures).toBe(2);
+  it('rejects a bad count with EINVAL, a count it cannot hold with ENOMEM (try: null), and counts the failures', async () => {
+    const { soc, mm, area } = boot();
+    await expect(soc.clock.runUntilSettled(area.alloc(0, 0))).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(soc.clock.runUntilSettled(area.tryAlloc(1.5, 0))).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(soc.clock.runUntilSettled(area.alloc(area.count + 1, 0))).rejects.toMatchObject({ code: 'ENOMEM' });
+    expect(await soc.clock.runUntilSettled(area.tryAlloc(area.count + 1, 0))).toBeNull();
+    expect(area.stats().failures).toBe(4);
     const all = await soc.clock.runUntilSettled(area.alloc(area.count, 0));
     expect(all).toBe(area.basePfn);
-    expect(await soc.clock.runUntilSettled(area.alloc(1, 0))).toBeNull();
-    expect(area.stats().largestFreeRun).toBe(0);
+    // Exhausted: ENOMEM (try: null), and the area's one buffer is untouched.
+    const free0 = mm.pages.freeCount();
+    await expect(soc.clock.runUntilSettled(area.alloc(1, 0))).rejects.toMatchObject({ code: 'ENOMEM' });
+    expect(await soc.clock.runUntilSettled(area.tryAlloc(1, 0))).toBeNull();
+    expect(area.stats()).toMatchObject({ largestFreeRun: 0, buffers: 1, usedPages: area.count, failures: 6 });
+    expect(mm.pages.freeCount()).toBe(free0);
+    checkInvariants(mm.pages);
+    expect(area.release(all, area.count)).toBe(true);
+    expect(await soc.clock.runUntilSettled(area.alloc(1, 0))).toBe(area.basePfn);
+  });
+});
+
+describe('cma_alloc and a broken invariant', () => {
+  it('lets a KernelBug raised while migrating propagate (it used to read as -ENOMEM), with the area left consistent', async () => {
+    const t = boot();
+    const { soc, mm, area } = t;
+    fillArea(t, 0.9, 3000);
+    const spy = vi.spyOn(mm.pages, 'allocPages').mockImplementation(() => {
+      throw new KernelBug('free list corrupted');
+    });
+    await expect(soc.clock.runUntilSettled(area.alloc(64, 0))).rejects.toThrow(KernelBug);
+    spy.mockRestore();
+    expect(area.stats()).toMatchObject({ usedPages: 0, buffers: 0, failures: 0 });
+    for (let p = area.basePfn; p < area.basePfn + area.count; p += 1024) expect(mm.pages.pageblockType(p)).toBe('cma');
+    const pfn = await soc.clock.runUntilSettled(area.alloc(64, 0));
+    expect(area.release(pfn, 64)).toBe(true);
   });
 });
 

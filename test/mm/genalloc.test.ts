@@ -8,8 +8,8 @@ describe('GenPool', () => {
     const p = new GenPool(12, 'iova');
     p.addChunk(0x1000_0000, 0x10_0000);
     expect(p.size()).toBe(0x10_0000);
-    const a = p.alloc(100)!;
-    const b = p.alloc(0x2000)!;
+    const a = p.alloc(100);
+    const b = p.alloc(0x2000);
     expect(a).toBe(0x1000_0000);
     expect(b).toBe(0x1000_1000);
     expect(p.avail()).toBe(0x10_0000 - 0x3000);
@@ -20,17 +20,17 @@ describe('GenPool', () => {
   it('honours absolute alignment even when the chunk start is not aligned', () => {
     const p = new GenPool(12);
     p.addChunk(0x3000, 0x100000);
-    const a = p.alloc(0x1000, { align: 0x10000 })!;
+    const a = p.alloc(0x1000, { align: 0x10000 });
     expect(a % 0x10000).toBe(0);
     expect(a).toBe(0x10000);
-    const o = p.alloc(0x3000, { algo: 'first-fit-order-align' })!;
+    const o = p.alloc(0x3000, { algo: 'first-fit-order-align' });
     expect(o % 0x4000).toBe(0);
   });
 
   it('best-fit picks the smallest hole that fits', () => {
     const p = new GenPool(12);
     p.addChunk(0, 0x20000);
-    const blocks = [0x4000, 0x1000, 0x2000, 0x1000, 0x1000, 0x1000].map((s) => [p.alloc(s)!, s] as const);
+    const blocks = [0x4000, 0x1000, 0x2000, 0x1000, 0x1000, 0x1000].map((s) => [p.alloc(s), s] as const);
     // Holes: 0x4000 at 0, 0x2000 at 0x5000.
     p.free(blocks[0]![0], blocks[0]![1]);
     p.free(blocks[2]![0], blocks[2]![1]);
@@ -47,23 +47,30 @@ describe('GenPool', () => {
     expect(p.alloc(0x40)).toBe(0x1000);
     expect(p.virtToPhys(0x110)).toBe(0x9000_0110);
     expect(p.chunks()[0]!.avail).toBe(0);
-    expect(p.alloc(0x100)).toBeNull();
+    // Full for this size: ENOMEM, the try variant null, and nothing taken.
+    expect(() => p.alloc(0x100)).toThrow(expect.objectContaining({ name: 'KernelError', code: 'ENOMEM' }));
+    expect(p.tryAlloc(0x100)).toBeNull();
     expect(p.largestFree()).toBe(0xc0);
+    expect(p.avail()).toBe(0xc0);
+    expect(p.alloc(0xc0)).toBe(0x1040);
+    expect(p.avail()).toBe(0);
   });
 
   it('fixed allocation takes exactly the asked range or nothing', () => {
     const p = new GenPool(12);
     p.addChunk(0x10000, 0x10000);
     expect(p.allocAt(0x12000, 0x2000)).toBe(0x12000);
-    expect(p.allocAt(0x13000, 0x1000)).toBeNull();
-    expect(p.allocAt(0x1f000, 0x2000)).toBeNull();
+    expect(() => p.allocAt(0x13000, 0x1000)).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
+    expect(p.tryAllocAt(0x13000, 0x1000)).toBeNull();
+    expect(p.tryAllocAt(0x1f000, 0x2000)).toBeNull();
+    expect(p.avail()).toBe(0xe000);
     expect(p.alloc(0x3000)).toBe(0x14000);
   });
 
   it('a bad free is a KernelBug and changes nothing', () => {
     const p = new GenPool(12);
     p.addChunk(0, 0x10000);
-    const a = p.alloc(0x2000)!;
+    const a = p.alloc(0x2000);
     const before = p.avail();
     expect(() => p.free(a, 0x3000)).toThrow(KernelBug);
     expect(() => p.free(0x20000, 0x1000)).toThrow(KernelBug);
@@ -79,13 +86,14 @@ describe('GenPool', () => {
     expect(() => p.addChunk(0x8000, 0x10000)).toThrow(KernelBug);
     expect(() => p.addChunk(0x20800, 0x1000)).toThrow(KernelError);
     expect(() => p.alloc(0x1000, { align: 0x3000 })).toThrow(KernelError);
-    expect(p.alloc(0)).toBeNull();
+    expect(() => p.alloc(0)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => p.tryAlloc(0)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
 
   it('destroy refuses while allocations are outstanding', () => {
     const p = new GenPool(12);
     p.addChunk(0, 0x10000);
-    const a = p.alloc(0x1000)!;
+    const a = p.alloc(0x1000);
     expect(() => p.destroy()).toThrow(KernelBug);
     p.free(a, 0x1000);
     p.destroy();
@@ -118,7 +126,7 @@ describe('GenPool', () => {
               used -= Math.ceil(s / 256) * 256;
             } else {
               const align = 2 ** op.alignOrder;
-              const a = p.alloc(op.size, { align, algo: op.algo });
+              const a = p.tryAlloc(op.size, { align, algo: op.algo });
               if (a === null) continue;
               expect(a % align).toBe(0);
               const len = Math.ceil(op.size / 256) * 256;

@@ -176,7 +176,7 @@ describe('pinUserPages (pin_user_pages_fast)', () => {
         expect(pages.pinCount(pfn)).toBe(1);
         expect(area.contains(pfn)).toBe(true);
       }
-      expect(await area.alloc(area.count)).toBe(null);
+      expect(await area.tryAlloc(area.count)).toBe(null);
       expect(Array.from(pinned)).toEqual(framesOf(p, a, 3 * PAGE_SIZE));
       // a device writes through the pinned frame; the process sees it
       s.soc.mem.write(pinned[2]! * PAGE_SIZE, Uint8Array.of(0x5a));

@@ -371,7 +371,7 @@ describe('memfd pages and CMA', () => {
       const si = inodeOf(s, await sys.getpid(), fd);
       const pfn = si.readPage(0);
       expect(area.contains(pfn)).toBe(true);
-      expect(await area.alloc(area.count)).toBe(null);
+      expect(await area.tryAlloc(area.count)).toBe(null);
       expect(si.findPage(0)).toBe(pfn);
       si.putPage(pfn);
     });

@@ -1,8 +1,8 @@
 import type { Device } from '../../../dma/index.ts';
 import type { DmaBufSystem } from '../../../dmabuf/index.ts';
 import type { File, Vfs } from '../../../fs/index.ts';
-import type { Clock } from '../../../hw/index.ts';
-import { kerr } from '../../../lib/index.ts';
+import { DmaFault, type Clock } from '../../../hw/index.ts';
+import { isKernelError, kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import {
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
@@ -298,8 +298,10 @@ export class CameraDevice {
     let ok = true;
     try {
       await dmaWritePlane(vb, this.device, this.frame, size, `camera frame ${n}`);
-    } catch {
-      // a DMA fault (an unmapped IOVA, a short scatterlist) fails the buffer, not the kernel
+    } catch (e) {
+      // a DMA fault (an unmapped IOVA), a short scatterlist or a failed per-job
+      // mapping fails the buffer, not the kernel
+      if (!(e instanceof DmaFault) && !isKernelError(e, 'EFAULT', 'EINVAL', 'ENOMEM', 'EIO')) throw e;
       ok = false;
     }
     if (ok) this.framesCaptured++;

@@ -2,7 +2,7 @@ import type { Clock } from '../../../hw/index.ts';
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type Device, type DmaDirection } from '../../../dma/index.ts';
 import { dmaBufFd, dmaBufGet, dmaBufPut, type DmaBuf } from '../../../dmabuf/index.ts';
 import { VM_READ, VM_SHARED, VM_WRITE, WaitQueueHead, pollWait, waitEvent, type File, type PollTable, type Task, type VmArea } from '../../../fs/index.ts';
-import { KernelBug, PAGE_SIZE, alignUp, kerr } from '../../../lib/index.ts';
+import { KernelBug, PAGE_SIZE, alignUp, isKernelError, kerr } from '../../../lib/index.ts';
 import {
   O_ACCMODE,
   O_CLOEXEC,
@@ -449,7 +449,8 @@ export class Vb2Queue {
     let dbuf: DmaBuf;
     try {
       dbuf = dmaBufGet(task, fd);
-    } catch {
+    } catch (e) {
+      if (!isKernelError(e, 'EBADF', 'EINVAL')) throw e;
       throw kerr('EINVAL', `qbuf: invalid dmabuf fd ${fd}`);
     }
     const length = b.length ? b.length >>> 0 : dbuf.size;
