@@ -6,7 +6,7 @@ import { cameraPlatformDriver } from './media/platform/camera.ts';
 import { ispPlatformDriver } from './media/platform/isp.ts';
 import { jpegPlatformDriver } from './media/platform/jpeg.ts';
 import { videoDecoderPlatformDriver } from './media/platform/vdec.ts';
-import { pcmPlaybackPlatformDriver } from './sound/core/pcm.ts';
+import { pcmPlaybackPlatformDriver } from './sound/drivers/audio-pcm.ts';
 
 /** A DMA engine: a master that kernel-level pipelines drive directly; no driver binds it. */
 const dmaEngineDevice = platformDriver<null>({

@@ -2,7 +2,10 @@
  * DOC: mm — physical memory management
  *
  * Ownership: the PageAllocator owns every DRAM frame (metadata in typed
- * arrays, PageFrames). A caller of allocPages owns the block until it frees
+ * arrays, PageFrames). It is the buddy allocator (page-alloc.ts); page
+ * references and pins (page-ref.ts), owners (page-owner.ts), pageblock
+ * isolation (page-isolation.ts) and statistics (page-stats.ts) are plain
+ * functions over the frames, also reachable as its methods. A caller of allocPages owns the block until it frees
  * it with the same order; refcounts (getPage/putPage) and pins extend that,
  * and a pinned page may be neither freed nor migrated. A page allocated
  * movable with an owner that registered `migratePage` may be moved at any
@@ -31,6 +34,10 @@ export * from './gfp.ts';
 export * from './bitmap.ts';
 export * from './genalloc.ts';
 export * from './page-alloc.ts';
+export { getPage, pageCount, pinCount, pinPages, unpinPages } from './page-ref.ts';
+export { pageOwner, pagePrivate, registerPageOwner, setPageOwner, type PageOwnerTable } from './page-owner.ts';
+export { startIsolatePageRange, testPagesIsolated, undoIsolatePageRange } from './page-isolation.ts';
+export { buddyInfo, fragmentationIndex, pageAllocatorStats, pagetypeInfo, type PageAllocatorCounters, type PageAllocatorStats } from './page-stats.ts';
 export * from './mutex.ts';
 export * from './migrate.ts';
 export * from './contig.ts';

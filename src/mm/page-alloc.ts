@@ -17,11 +17,14 @@ import {
   PG_HEAD,
   PG_HIGHOK,
   PG_MOVABLE,
-  PG_NOLINEAR,
   PG_RESERVED,
   PageFrames,
 } from './frames.ts';
 import type { Gfp, PageOwnerOps } from './gfp.ts';
+import { checkFreeable, allocatedRun, getPage, pageCount, pageHeadIndex, pinCount, pinPages, unpinPages } from './page-ref.ts';
+import { newPageOwnerTable, pageOwner, pagePrivate, registerPageOwner, setPageOwner, type PageOwnerTable } from './page-owner.ts';
+import { startIsolatePageRange, testPagesIsolated, undoIsolatePageRange } from './page-isolation.ts';
+import { buddyInfo, fragmentationIndex, newPageAllocatorCounters, pageAllocatorStats, pagetypeInfo, type PageAllocatorCounters, type PageAllocatorStats } from './page-stats.ts';
 
 const NONE = -1;
 const FOUR_GIB_PFN = 0x100000;
@@ -56,17 +59,6 @@ export interface Zone {
   managedPages: number;
 }
 
-/** Counters of the page allocator (/proc/vmstat). */
-export interface PageAllocatorCounters {
-  allocs: number;
-  frees: number;
-  allocFailures: number;
-  /** Allocations served by taking a block from another migratetype's list (__rmqueue_fallback). */
-  fallbacks: number;
-  /** Pageblocks whose migratetype changed through such a steal. */
-  pageblockSteals: number;
-}
-
 /** Options of the page allocator's zone layout. */
 export interface PageAllocatorOptions {
   /** Physical address where lowmem ends; frames above are highmem. Default: all lowmem. */
@@ -87,8 +79,12 @@ const FALLBACKS: readonly (readonly number[])[] = [
 /**
  * The buddy allocator over all DRAM banks (mm/page_alloc.c). Orders 0..10,
  * per-pageblock migratetypes with Linux's fallback and stealing rules, CMA
- * pageblocks serving only movable requests, pageblock isolation for
- * alloc_contig_range, page refcounts and pins. Nothing here sleeps.
+ * pageblocks serving only movable requests, contiguous ranges for
+ * alloc_contig_range. Nothing here sleeps. The rest of the page layer is
+ * plain functions over the frames, in the files the kernel has:
+ * page-ref.ts (references and pins), page-owner.ts, page-isolation.ts and
+ * page-stats.ts (vmstat); the methods of the same names are their doors
+ * for the layers above.
  *
  * Zones are searched from the highest address down (HighMem before Normal
  * before DMA32), restricted by `gfp.highmem` and `gfp.maxPa`.
@@ -97,10 +93,10 @@ export class PageAllocator {
   readonly frames: PageFrames;
   /** Zones in ascending address order. */
   readonly zones: readonly Zone[];
-  readonly counters: PageAllocatorCounters = { allocs: 0, frees: 0, allocFailures: 0, fallbacks: 0, pageblockSteals: 0 };
+  readonly counters: PageAllocatorCounters = newPageAllocatorCounters();
   private readonly zonesDesc: readonly Zone[];
   private lastZone: Zone;
-  private readonly owners: (PageOwnerOps | undefined)[] = [undefined];
+  private readonly owners: PageOwnerTable = newPageOwnerTable();
   private readonly hw: { mem: PhysicalMemory; cache?: CpuCache | null } | null;
   private nrFreeTotal = 0;
   private managedTotal = 0;
@@ -162,8 +158,7 @@ export class PageAllocator {
 
   /** Registers a page owner and returns its id for `gfp.owner` (address_space / movable_operations). */
   registerOwner(ops: PageOwnerOps): number {
-    this.owners.push(ops);
-    return this.owners.length - 1;
+    return registerPageOwner(this.owners, ops);
   }
 
   /** Returns the ops of owner `id`, if any. */
@@ -226,52 +221,39 @@ export class PageAllocator {
       f.refcount[i] = f.refcount[i]! - 1;
       return;
     }
-    this.checkFreeable(i, 1 << order, pfn);
+    checkFreeable(this.frames, i, 1 << order, pfn);
     this.freeBlock(z, i, order);
   }
 
   /** Takes a reference on the block at `pfn` (get_page). */
   getPage(pfn: number): void {
-    const i = this.headIndex(pfn, 'get_page');
-    if (this.frames.refcount[i] === 0xffff) throw new KernelBug(`get_page: refcount of pfn ${hex(pfn)} overflows`);
-    this.frames.refcount[i] = this.frames.refcount[i]! + 1;
+    getPage(this.frames, pfn);
   }
 
   /** Drops a reference on the block at `pfn`, freeing it on the last one (put_page). */
   putPage(pfn: number): void {
-    const i = this.headIndex(pfn, 'put_page');
+    const i = pageHeadIndex(this.frames, pfn, 'put_page');
     this.freePages(pfn, this.frames.order[i]!);
   }
 
   /** Returns the reference count of the block headed by `pfn` (page_count); 0 when free. */
   pageCount(pfn: number): number {
-    const i = this.frames.index(pfn);
-    return i >= 0 && this.frames.flags[i]! & PG_HEAD ? this.frames.refcount[i]! : 0;
+    return pageCount(this.frames, pfn);
   }
 
-  /**
-   * Pins [pfn, pfn+count) (pin_user_pages, cma_pin): pinned pages cannot be
-   * migrated and must be unpinned before they are freed.
-   */
+  /** Pins [pfn, pfn+count) (pin_user_pages, cma_pin): see page-ref.ts. */
   pinPages(pfn: number, count: number): void {
-    const f = this.frames;
-    const i = this.allocatedRun(pfn, count, 'pin_user_pages');
-    for (let k = i; k < i + count; k++) if (f.pinCount[k] === 0xffff) throw new KernelBug(`pin: pin count of pfn ${hex(pfn + k - i)} overflows`);
-    for (let k = i; k < i + count; k++) f.pinCount[k] = f.pinCount[k]! + 1;
+    pinPages(this.frames, pfn, count);
   }
 
   /** Unpins [pfn, pfn+count) (unpin_user_pages); KernelBug if any page is not pinned. */
   unpinPages(pfn: number, count: number): void {
-    const f = this.frames;
-    const i = this.allocatedRun(pfn, count, 'unpin_user_pages');
-    for (let k = i; k < i + count; k++) if (f.pinCount[k] === 0) throw new KernelBug(`unpin_user_pages: pfn ${hex(pfn + k - i)} is not pinned`);
-    for (let k = i; k < i + count; k++) f.pinCount[k] = f.pinCount[k]! - 1;
+    unpinPages(this.frames, pfn, count);
   }
 
   /** Returns how many times the frame is pinned. */
   pinCount(pfn: number): number {
-    const i = this.frames.index(pfn);
-    return i >= 0 ? this.frames.pinCount[i]! : 0;
+    return pinCount(this.frames, pfn);
   }
 
   /**
@@ -280,7 +262,7 @@ export class PageAllocator {
    */
   splitPage(pfn: number, order: number): void {
     const f = this.frames;
-    const i = this.headIndex(pfn, 'split_page');
+    const i = pageHeadIndex(this.frames, pfn, 'split_page');
     if (f.order[i] !== order) throw new KernelBug(`split_page: pfn ${hex(pfn)} has order ${f.order[i]}, not ${order}`);
     if (f.refcount[i] !== 1) throw new KernelBug(`split_page: pfn ${hex(pfn)} has ${f.refcount[i]} references`);
     const n = 1 << order;
@@ -317,13 +299,13 @@ export class PageAllocator {
   /** Frees `count` order-0 pages from `pfn` (free_pages_exact); validated as a whole first. */
   freePagesExact(pfn: number, count: number): void {
     const f = this.frames;
-    const i = this.allocatedRun(pfn, count, 'free_pages_exact');
+    const i = allocatedRun(this.frames, pfn, count, 'free_pages_exact');
     for (let k = i; k < i + count; k++) {
       const fl = f.flags[k]!;
       if (!(fl & PG_HEAD) || f.order[k] !== 0 || fl & PG_CONTIG) {
         throw new KernelBug(`free_pages_exact: pfn ${hex(pfn + k - i)} is not an order-0 page of its own`);
       }
-      if (f.refcount[k] === 1) this.checkFreeable(k, 1, pfn + k - i);
+      if (f.refcount[k] === 1) checkFreeable(this.frames, k, 1, pfn + k - i);
     }
     for (let k = 0; k < count; k++) this.freePages(pfn + k, 0);
   }
@@ -371,19 +353,17 @@ export class PageAllocator {
 
   /** Owner id recorded for the block headed by `pfn` (0 when none). */
   pageOwner(pfn: number): number {
-    return this.frames.owner[this.headIndex(pfn, 'page_owner')]!;
+    return pageOwner(this.frames, pfn);
   }
 
   /** Owner-private word of the block headed by `pfn` (page_private). */
   pagePrivate(pfn: number): number {
-    return this.frames.priv[this.headIndex(pfn, 'page_private')]!;
+    return pagePrivate(this.frames, pfn);
   }
 
   /** Records `owner` and `priv` for the block headed by `pfn` (set_page_private, page->mapping). */
   setPageOwner(pfn: number, owner: number, priv = 0): void {
-    const i = this.headIndex(pfn, 'set_page_owner');
-    this.frames.owner[i] = owner;
-    this.frames.priv[i] = priv;
+    setPageOwner(this.frames, pfn, owner, priv);
   }
 
   /** Migratetype of the pageblock holding `pfn` (get_pageblock_migratetype). */
@@ -411,70 +391,29 @@ export class PageAllocator {
     return NONE;
   }
 
-  /** Free blocks per migratetype and order, summed over zones or for one zone (/proc/pagetypeinfo). */
+  /** Pages taken out for good at boot (reserveRange). */
+  reservedPages(): number {
+    return this.reservedTotal;
+  }
+
+  /** Free blocks per migratetype and order (/proc/pagetypeinfo): see page-stats.ts. */
   freeArea(zoneName?: string): Record<(typeof MIGRATE_NAMES)[number], number[]> {
-    const out = Object.fromEntries(MIGRATE_NAMES.map((n) => [n, new Array<number>(MAX_ORDER).fill(0)])) as Record<
-      (typeof MIGRATE_NAMES)[number],
-      number[]
-    >;
-    for (const z of this.zones) {
-      if (zoneName !== undefined && z.name !== zoneName) continue;
-      for (let t = 0; t < MIGRATE_TYPES; t++) {
-        for (let o = 0; o < MAX_ORDER; o++) out[MIGRATE_NAMES[t]!][o]! += z.nrFree[t * MAX_ORDER + o]!;
-      }
-    }
-    return out;
+    return pagetypeInfo(this, zoneName);
   }
 
   /** Free blocks per order for each zone (/proc/buddyinfo). */
   buddyInfo(): { zone: string; free: number[] }[] {
-    return this.zones.map((z) => ({ zone: z.name, free: this.freeBlocksPerOrder(z) }));
+    return buddyInfo(this);
   }
 
-  /**
-   * Fragmentation index for an order-`order` request (fragmentation_index):
-   * -1 when a block of that order is free; otherwise towards 0 when failure
-   * would be for lack of memory and towards 1 when it would be for
-   * fragmentation. Over all zones, or one named zone. Linux's integer
-   * arithmetic in thousandths is kept, then divided by 1000.
-   */
+  /** Fragmentation index for an order-`order` request (fragmentation_index): see page-stats.ts. */
   fragmentationIndex(order: number, zoneName?: string): number {
-    let freePages = 0;
-    let blocks = 0;
-    let suitable = 0;
-    for (const z of this.zones) {
-      if (zoneName !== undefined && z.name !== zoneName) continue;
-      const per = this.freeBlocksPerOrder(z);
-      for (let o = 0; o < MAX_ORDER; o++) {
-        blocks += per[o]!;
-        freePages += per[o]! * 2 ** o;
-        if (o >= order) suitable += per[o]! * 2 ** (o - order);
-      }
-    }
-    if (blocks === 0) return 0;
-    if (suitable > 0) return -1;
-    return (1000 - Math.floor((1000 + Math.floor((freePages * 1000) / 2 ** order)) / blocks)) / 1000;
+    return fragmentationIndex(this, order, zoneName);
   }
 
   /** Allocator statistics: totals, free pages per migratetype, per-zone figures and counters. */
-  stats(): {
-    totalPages: number;
-    freePages: number;
-    reservedPages: number;
-    freeByType: Record<(typeof MIGRATE_NAMES)[number], number>;
-    zones: { name: string; kind: ZoneKind; startPfn: number; endPfn: number; managed: number; free: number }[];
-    counters: PageAllocatorCounters;
-  } {
-    const freeByType = Object.fromEntries(MIGRATE_NAMES.map((n) => [n, 0])) as Record<(typeof MIGRATE_NAMES)[number], number>;
-    for (const z of this.zones) for (let t = 0; t < MIGRATE_TYPES; t++) freeByType[MIGRATE_NAMES[t]!] += z.freeByType[t]!;
-    return {
-      totalPages: this.managedTotal,
-      freePages: this.nrFreeTotal,
-      reservedPages: this.reservedTotal,
-      freeByType,
-      zones: this.zones.map((z) => ({ name: z.name, kind: z.kind, startPfn: z.startPfn, endPfn: z.endPfn, managed: z.managedPages, free: z.freePages })),
-      counters: { ...this.counters },
-    };
+  stats(): PageAllocatorStats {
+    return pageAllocatorStats(this);
   }
 
   // ---------------------------------------------------------------- boot-time setup
@@ -512,62 +451,21 @@ export class PageAllocator {
     }
   }
 
-  // ---------------------------------------------------------------- isolation and contiguous ranges
+  // ---------------------------------------------------------------- isolation (page-isolation.ts) and contiguous ranges
 
-  /**
-   * Isolates the pageblocks covering [startPfn, endPfn) so that none of their
-   * free pages is handed out (start_isolate_page_range). Returns the saved
-   * migratetypes for `undoIsolateRange`. EBUSY when a pageblock is already
-   * isolated or, outside CMA pageblocks, holds unmovable pages.
-   */
+  /** Isolates the pageblocks covering [startPfn, endPfn) (start_isolate_page_range): see page-isolation.ts. EINVAL, EBUSY. */
   isolateRange(startPfn: number, endPfn: number): Uint8Array {
-    const z = this.zoneOf(startPfn);
-    if (!z || endPfn > z.endPfn || endPfn <= startPfn) {
-      throw kerr('EINVAL', `isolate ${hex(startPfn)}-${hex(endPfn)}: not inside one zone`);
-    }
-    const pb0 = Math.floor(startPfn / PAGEBLOCK_PAGES) - z.pbFirst;
-    const pb1 = Math.floor((endPfn - 1) / PAGEBLOCK_PAGES) - z.pbFirst;
-    for (let pb = pb0; pb <= pb1; pb++) {
-      const t = z.pbType[pb]!;
-      if (t === MIGRATE_ISOLATE) throw kerr('EBUSY', `pageblock at pfn ${hex((pb + z.pbFirst) * PAGEBLOCK_PAGES)} is already isolated`);
-      if (t !== MIGRATE_CMA && this.hasUnmovablePages(z, pb)) {
-        throw kerr('EBUSY', `pageblock at pfn ${hex((pb + z.pbFirst) * PAGEBLOCK_PAGES)} holds unmovable pages`);
-      }
-    }
-    const saved = z.pbType.slice(pb0, pb1 + 1);
-    for (let pb = pb0; pb <= pb1; pb++) {
-      z.pbType[pb] = MIGRATE_ISOLATE;
-      this.moveFreepagesBlock(z, pb, MIGRATE_ISOLATE);
-    }
-    return saved;
+    return startIsolatePageRange(this, startPfn, endPfn);
   }
 
   /** Gives isolated pageblocks their saved migratetypes back (undo_isolate_page_range). */
   undoIsolateRange(startPfn: number, endPfn: number, saved: Uint8Array): void {
-    const z = this.zoneOf(startPfn)!;
-    const pb0 = Math.floor(startPfn / PAGEBLOCK_PAGES) - z.pbFirst;
-    const pb1 = Math.floor((endPfn - 1) / PAGEBLOCK_PAGES) - z.pbFirst;
-    for (let pb = pb0; pb <= pb1; pb++) {
-      if (z.pbType[pb] !== MIGRATE_ISOLATE) throw new KernelBug(`undo isolation: pageblock ${pb + z.pbFirst} is not isolated`);
-    }
-    for (let pb = pb0; pb <= pb1; pb++) {
-      z.pbType[pb] = saved[pb - pb0]!;
-      this.moveFreepagesBlock(z, pb, saved[pb - pb0]!);
-    }
+    undoIsolatePageRange(this, startPfn, endPfn, saved);
   }
 
   /** True when every page of [startPfn, endPfn) is free (test_pages_isolated). */
   isRangeFree(startPfn: number, endPfn: number): boolean {
-    const f = this.frames;
-    let p = startPfn;
-    while (p < endPfn) {
-      const h = this.blockHead(p);
-      if (h < 0) return false;
-      const hi = f.index(h);
-      if (!(f.flags[hi]! & PG_BUDDY)) return false;
-      p = h + (1 << f.order[hi]!);
-    }
-    return true;
+    return testPagesIsolated(this, startPfn, endPfn);
   }
 
   /**
@@ -608,7 +506,7 @@ export class PageAllocator {
       if ((fl & (PG_ALLOC | PG_HEAD | PG_CONTIG)) !== (PG_ALLOC | PG_HEAD | PG_CONTIG)) {
         throw new KernelBug(`free_contig_range: pfn ${hex(pfn + k - i)} is not part of a contiguous allocation`);
       }
-      if (f.refcount[k] === 1) this.checkFreeable(k, 1, pfn + k - i);
+      if (f.refcount[k] === 1) checkFreeable(this.frames, k, 1, pfn + k - i);
     }
     let runStart = NONE;
     for (let k = i; k <= i + count; k++) {
@@ -736,8 +634,11 @@ export class PageAllocator {
     }
   }
 
-  /** move_freepages_block: moves every free block of pageblock `pb` to list `mt`; counts free and movable pages. */
-  private moveFreepagesBlock(z: Zone, pb: number, mt: number): { free: number; movable: number } {
+  /**
+   * @internal Moves every free block of pageblock `pb` of `z` to list `mt`
+   * and counts its free and movable pages (move_freepages_block).
+   */
+  moveFreepagesBlock(z: Zone, pb: number, mt: number): { free: number; movable: number } {
     const f = this.frames;
     const a = Math.max(z.startPfn, (pb + z.pbFirst) * PAGEBLOCK_PAGES);
     const b = Math.min(z.endPfn, (pb + z.pbFirst + 1) * PAGEBLOCK_PAGES);
@@ -759,23 +660,6 @@ export class PageAllocator {
       } else p++;
     }
     return { free, movable };
-  }
-
-  private hasUnmovablePages(z: Zone, pb: number): boolean {
-    const f = this.frames;
-    const a = Math.max(z.startPfn, (pb + z.pbFirst) * PAGEBLOCK_PAGES);
-    const b = Math.min(z.endPfn, (pb + z.pbFirst + 1) * PAGEBLOCK_PAGES);
-    let p = a;
-    while (p < b) {
-      const i = z.base + (p - z.startPfn);
-      const fl = f.flags[i]!;
-      if (fl & PG_RESERVED) return true;
-      if (fl & (PG_BUDDY | PG_HEAD)) {
-        if (fl & PG_HEAD && !(fl & PG_MOVABLE)) return true;
-        p += 1 << f.order[i]!;
-      } else p++;
-    }
-    return false;
   }
 
   /** Removes the free blocks covering [a, b) from their lists and gives back what lies outside. */
@@ -803,14 +687,6 @@ export class PageAllocator {
     f.owner[i] = gfp?.owner ?? 0;
     f.priv[i] = gfp?.priv ?? 0;
     f.mt[i] = mt;
-  }
-
-  private checkFreeable(i: number, n: number, pfn: number): void {
-    const f = this.frames;
-    for (let k = i; k < i + n; k++) {
-      if (f.pinCount[k] !== 0) throw new KernelBug(`free: pfn ${hex(pfn + k - i)} is still pinned (${f.pinCount[k]} pins)`);
-      if (f.flags[k]! & PG_NOLINEAR) throw new KernelBug(`free: pfn ${hex(pfn + k - i)} has its linear-map alias removed`);
-    }
   }
 
   /** __free_one_page: clears the block's frames and merges it with free buddies. */
@@ -889,28 +765,6 @@ export class PageAllocator {
     const o = this.frames.order[i]!;
     this.listDel(z, i);
     this.listAdd(z, i, o, mt);
-  }
-
-  private freeBlocksPerOrder(z: Zone): number[] {
-    const out = new Array<number>(MAX_ORDER).fill(0);
-    for (let t = 0; t < MIGRATE_TYPES; t++) for (let o = 0; o < MAX_ORDER; o++) out[o]! += z.nrFree[t * MAX_ORDER + o]!;
-    return out;
-  }
-
-  private headIndex(pfn: number, who: string): number {
-    const i = this.frames.index(pfn);
-    if (i < 0 || !(this.frames.flags[i]! & PG_HEAD)) throw new KernelBug(`${who}: pfn ${hex(pfn)} is not the head of an allocated block`);
-    return i;
-  }
-
-  private allocatedRun(pfn: number, count: number, who: string): number {
-    const f = this.frames;
-    if (!(count >= 1) || !f.validRange(pfn, count)) throw new KernelBug(`${who}: ${hex(pfn)}+${count} is not RAM`);
-    const i = f.index(pfn);
-    for (let k = i; k < i + count; k++) {
-      if (!(f.flags[k]! & PG_ALLOC)) throw new KernelBug(`${who}: pfn ${hex(pfn + k - i)} is not allocated`);
-    }
-    return i;
   }
 
   private zero(pfn: number, n: number): void {

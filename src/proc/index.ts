@@ -16,22 +16,31 @@
  * or at once for a process outside any call; a signal the kernel sends
  * the caller (SIGPIPE) is fatal when the call returns.
  *
- * memfd_create needs the mm: createProcSystem({ soc, mm }) builds the
- * shmem mount whose files keep their pages in DRAM (udmabuf takes them);
- * without `mm` memfd_create is ENOSYS. With the mm, anonymous memory and
- * private copy-on-write copies are DRAM pages too (AnonMemory owns them:
- * movable, zeroed, allocated on first touch, freed with the last mapping,
- * migrated by CMA unless pinned); drivers pin them with
- * Task.pinUserPages (a page reference plus a pin, released by
- * unpinUserPages, so a pinned page outlives munmap). Without the mm they
- * are JS arrays and pinning is EFAULT. Pipes live on pipefs; epoll
- * instances hold no references to what they watch. mremap moves or grows
- * mappings in the address space (VM_DONTEXPAND/VM_PFNMAP mappings cannot
- * grow: EFAULT); ftruncate and fsync go through the fs layer's VFS checks.
+ * The mm is required (createProcSystem({ soc, mm })): memfds live on a
+ * shmem mount whose files keep their pages in DRAM (udmabuf takes them),
+ * and an address space's anonymous memory and private copy-on-write
+ * copies are DRAM pages too (AnonMemory owns them: movable, zeroed,
+ * allocated on first touch, freed with the last mapping, migrated by CMA
+ * unless pinned); drivers pin them with Task.pinUserPages (gup.ts: a page
+ * reference plus a pin, released by unpinUserPages, so a pinned page
+ * outlives munmap). The address space (mm_struct) is split as mm/ is:
+ * mmap.ts (mmap, munmap, exit), mremap.ts, fork.ts (dup_mmap), memory.ts
+ * (faults, copy-on-write), gup.ts and cpu-access.ts (the program's loads
+ * and stores through its mappings and the CPU cache). Pipes live on
+ * pipefs; epoll instances hold no references to what they watch. mremap
+ * moves or grows mappings in the address space (VM_DONTEXPAND/VM_PFNMAP
+ * mappings cannot grow: EFAULT); ftruncate and fsync go through the fs
+ * layer's VFS checks.
  */
 export * from './errors.ts';
 export * from './fdtable.ts';
-export * from './address-space.ts';
+export { AddressSpace, MMAP_BASE, MMAP_MIN_ADDR, TASK_SIZE } from './address-space.ts';
+export { AccessFault, Vma, type Fault } from './vma.ts';
+export { doMmap, doMunmap, exitMmap } from './mmap.ts';
+export { doMremap } from './mremap.ts';
+export { dupMmap } from './fork.ts';
+export { pinUserPages, unpinUserPages } from './gup.ts';
+export { userLoad, userStore } from './cpu-access.ts';
 export * from './anon-memory.ts';
 export * from './process.ts';
 export * from './unix-socket.ts';

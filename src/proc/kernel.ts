@@ -3,7 +3,10 @@ import type { Clock, Soc } from '../hw/index.ts';
 import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type SuperBlock } from '../fs/index.ts';
 import type { Mm } from '../mm/index.ts';
 import { SIGBUS, SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, SIGSTOP } from '../uapi/index.ts';
-import { AccessFault, AddressSpace } from './address-space.ts';
+import { AddressSpace } from './address-space.ts';
+import { dupMmap } from './fork.ts';
+import { exitMmap } from './mmap.ts';
+import { AccessFault } from './vma.ts';
 import { AnonMemory } from './anon-memory.ts';
 import { ProcessUnwind, SegfaultError } from './errors.ts';
 import { FdTable, NR_OPEN_DEFAULT } from './fdtable.ts';
@@ -20,12 +23,8 @@ const NSIG = 64;
 /** What createProcSystem needs: the SoC, and optionally the mm, the Vfs and per-call costs. */
 export interface ProcSystemOptions {
   soc: Soc;
-  /**
-   * The booted mm. memfds and anonymous memory keep their pages in DRAM
-   * from its page allocator; without it memfd_create is ENOSYS and
-   * anonymous memory lives in JS arrays no device can pin.
-   */
-  mm?: Mm;
+  /** The booted mm: memfds and anonymous memory keep their pages in DRAM from its page allocator. */
+  mm: Mm;
   /** The VFS drivers and dma-buf register in; a new one when absent. */
   vfs?: Vfs;
   /** Simulated ns each system call costs on entry (it is also a scheduling point). */
@@ -82,10 +81,10 @@ export class ProcKernel {
   readonly sockets: UnixSockets;
   readonly procfs: SuperBlock;
   readonly pipefs: SuperBlock;
-  /** The internal shmem mount memfds live on, or null without an mm. */
-  readonly shmem: ShmemFs | null;
-  /** The owner of processes' anonymous pages in DRAM, or null without an mm (they stay JS arrays). */
-  readonly anon: AnonMemory | null;
+  /** The internal shmem mount memfds live on. */
+  readonly shmem: ShmemFs;
+  /** The owner of processes' anonymous pages in DRAM. */
+  readonly anon: AnonMemory;
   readonly syscallNs: number;
   readonly rlimitNofile: number;
   /** Live and zombie processes by pid. */
@@ -99,8 +98,8 @@ export class ProcKernel {
     this.sockets = new UnixSockets(this.vfs);
     this.procfs = this.vfs.mountPseudo('proc', { mntId: 22, devMinor: 0x15 });
     this.pipefs = this.vfs.mountPseudo('pipefs', { mntId: 13, devMinor: 0x0d });
-    this.shmem = opts.mm ? new ShmemFs(this.vfs, opts.mm) : null;
-    this.anon = opts.mm ? new AnonMemory(opts.mm) : null;
+    this.shmem = new ShmemFs(this.vfs, opts.mm);
+    this.anon = new AnonMemory(opts.mm);
     this.syscallNs = opts.syscallNs ?? 0;
     this.rlimitNofile = opts.rlimitNofile ?? NR_OPEN_DEFAULT;
   }
@@ -117,7 +116,7 @@ export class ProcKernel {
       opts.cred ?? ROOT_CRED,
       opts.comm ?? (main.name || 'a.out'),
       new FdTable(opts.rlimitNofile ?? this.rlimitNofile),
-      new AddressSpace(this.soc.cpu, this.anon),
+      new AddressSpace(this.anon),
     );
     let stdio: Stdio | null = null;
     if (opts.stdio !== false) {
@@ -131,7 +130,7 @@ export class ProcKernel {
 
   /** Creates a child copying the parent's fds and mappings and starts `childMain` in it (fork). */
   fork(parent: Process, childMain: ProgramMain<Sys>): number {
-    const c = new Process(this.nextPid++, parent, parent.cred, parent.comm, parent.files.copy(), parent.mm.fork());
+    const c = new Process(this.nextPid++, parent, parent.cred, parent.comm, parent.files.copy(), dupMmap(parent.mm));
     parent.children.add(c);
     this.processes.set(c.pid, c);
     this.startImage(c, childMain, []);
@@ -145,8 +144,8 @@ export class ProcKernel {
    */
   async exec(p: Process, main: ProgramMain<Sys>, args: string[]): Promise<never> {
     const closing = p.files.takeCloexec();
-    p.mm.teardown();
-    p.mm = new AddressSpace(this.soc.cpu, this.anon);
+    exitMmap(p.mm);
+    p.mm = new AddressSpace(this.anon);
     await this.closeFiles(p, closing);
     p.comm = main.name || p.comm;
     this.startImage(p, main, args);
@@ -194,7 +193,7 @@ export class ProcKernel {
     p.exiting = true;
     p.generation++;
     p.signalWait.wakeUp();
-    p.mm.teardown();
+    exitMmap(p.mm);
     await this.closeFiles(p, p.files.takeAll());
     this.sockets.gc();
     for (const c of p.children) {

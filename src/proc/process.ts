@@ -2,6 +2,7 @@ import { kerr } from '../lib/index.ts';
 import { WaitQueueHead, type Cred, type File, type Task } from '../fs/index.ts';
 import { O_CLOEXEC, SIGKILL } from '../uapi/index.ts';
 import type { AddressSpace } from './address-space.ts';
+import { pinUserPages, unpinUserPages } from './gup.ts';
 import type { FdTable } from './fdtable.ts';
 
 /** A userspace program: `main(sys, args)`; its return value is the exit code. */
@@ -86,15 +87,15 @@ export class Process implements Task {
 
   /**
    * Pins the frames behind [addr, addr+len) of this process's memory for a
-   * driver (pin_user_pages_fast): see AddressSpace.pinUserPages. EFAULT.
+   * driver (pin_user_pages_fast): see gup.ts. EFAULT.
    */
   pinUserPages(addr: number, len: number, write: boolean): Uint32Array {
-    return this.mm.pinUserPages(addr, len, write);
+    return pinUserPages(this.mm, addr, len, write);
   }
 
   /** Unpins frames pinUserPages returned (unpin_user_pages). */
   unpinUserPages(pfns: Uint32Array): void {
-    this.mm.unpinUserPages(pfns);
+    unpinUserPages(this.mm, pfns);
   }
 
   /** Records the exit status and wakes whoever waits for it. */

@@ -25,6 +25,9 @@ import {
 import { sysPoll, type PollFd } from './poll.ts';
 import { sysEpollCreate1, sysEpollCtl, sysEpollWait } from './epoll.ts';
 import { sysMemfdCreate } from './memfd.ts';
+import { doMmap, doMunmap } from './mmap.ts';
+import { doMremap } from './mremap.ts';
+import { userLoad, userStore } from './cpu-access.ts';
 import { sysPipe2 } from './pipe.ts';
 import { ProcessUnwind } from './errors.ts';
 import type { RecvResult } from './unix-socket.ts';
@@ -205,10 +208,10 @@ export class Sys {
   /** Maps a file (or anonymous memory with MAP_ANONYMOUS) and returns the address (mmap). */
   mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): Promise<number> {
     return this.call('mmap', async () => {
-      if (flags & MAP_ANONYMOUS) return this.p.mm.mmap(addr, len, prot, flags, null, offset);
+      if (flags & MAP_ANONYMOUS) return doMmap(this.p.mm, addr, len, prot, flags, null, offset);
       const f = this.p.fget(fd);
       try {
-        return await this.p.mm.mmap(addr, len, prot, flags, f, offset);
+        return await doMmap(this.p.mm, addr, len, prot, flags, f, offset);
       } finally {
         await awaitRelease(f.put());
       }
@@ -217,7 +220,7 @@ export class Sys {
 
   /** Removes mappings in [addr, addr+len) (munmap). */
   munmap(addr: number, len: number): Promise<void> {
-    return this.call('munmap', () => this.p.mm.munmap(addr, len));
+    return this.call('munmap', () => doMunmap(this.p.mm, addr, len));
   }
 
   /**
@@ -226,7 +229,7 @@ export class Sys {
    * MREMAP_DONTUNMAP.
    */
   mremap(oldAddr: number, oldLen: number, newLen: number, flags = 0, newAddr = 0): Promise<number> {
-    return this.call('mremap', () => this.p.mm.mremap(oldAddr, oldLen, newLen, flags, newAddr));
+    return this.call('mremap', () => doMremap(this.p.mm, oldAddr, oldLen, newLen, flags, newAddr));
   }
 
   /**
@@ -238,7 +241,7 @@ export class Sys {
     return this.call('load', async () => {
       const cpu = this.k.soc.cpu;
       const before = cpu.busyNs;
-      const out = this.p.mm.load(addr, len);
+      const out = userLoad(this.p.mm, addr, len);
       const spent = cpu.busyNs - before;
       if (spent > 0) await this.k.clock.sleep(spent);
       return out;
@@ -250,7 +253,7 @@ export class Sys {
     return this.call('store', async () => {
       const cpu = this.k.soc.cpu;
       const before = cpu.busyNs;
-      this.p.mm.store(addr, bytes);
+      userStore(this.p.mm, addr, bytes);
       const spent = cpu.busyNs - before;
       if (spent > 0) await this.k.clock.sleep(spent);
     });

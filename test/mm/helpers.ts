@@ -1,4 +1,5 @@
-import { MAX_ORDER, MIGRATE_TYPES, PG_ALLOC, PG_BUDDY, PG_HEAD, type PageAllocator } from '../../src/mm/index.ts';
+import { MiB } from '../../src/lib/index.ts';
+import { MAX_ORDER, MIGRATE_TYPES, PG_ALLOC, PG_BUDDY, PG_HEAD, PageAllocator } from '../../src/mm/index.ts';
 
 function fail(msg: string): never {
   throw new Error(`allocator invariant broken: ${msg}`);
@@ -52,4 +53,13 @@ export function checkInvariants(pages: PageAllocator): void {
 /** A compact fingerprint of the allocator's free state (free blocks per zone and order). */
 export function buddyState(pages: PageAllocator): string {
   return JSON.stringify(pages.buddyInfo());
+}
+
+/** Where the test allocators' one bank starts. */
+export const BASE = 0x8000_0000;
+export const BASE_PFN = BASE / 4096;
+
+/** An allocator over one `mib` MiB bank at BASE, all lowmem. */
+export function smallAllocator(mib = 16): PageAllocator {
+  return new PageAllocator([{ name: 'dram0', base: BASE, size: mib * MiB }]);
 }

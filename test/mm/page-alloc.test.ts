@@ -2,14 +2,9 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { KernelBug, KernelError, MiB } from '../../src/lib/index.ts';
 import { PageAllocator, PageFrames, PAGEBLOCK_PAGES } from '../../src/mm/index.ts';
-import { buddyState, checkInvariants } from './helpers.ts';
+import { BASE_PFN, buddyState, checkInvariants, smallAllocator } from './helpers.ts';
 
-const BASE = 0x8000_0000;
-const BASE_PFN = BASE / 4096;
-
-function small(mib = 16): PageAllocator {
-  return new PageAllocator([{ name: 'dram0', base: BASE, size: mib * MiB }]);
-}
+const small = smallAllocator;
 
 describe('PageFrames', () => {
   it('keeps at most 16 bytes of metadata per frame and packs banks densely', () => {
@@ -71,22 +66,6 @@ describe('PageAllocator: buddy basics', () => {
     expect(p.counters.allocFailures).toBe(3);
   });
 
-  it('records owner, private word and refcount; put_page frees on the last reference', () => {
-    const p = small();
-    const id = p.registerOwner({ name: 'test' });
-    const a = p.allocPages(2, { owner: id, priv: 77 });
-    expect(p.pageOwner(a)).toBe(id);
-    expect(p.pagePrivate(a)).toBe(77);
-    expect(p.pageCount(a)).toBe(1);
-    p.getPage(a);
-    expect(p.pageCount(a)).toBe(2);
-    p.putPage(a);
-    expect(p.isAllocated(a)).toBe(true);
-    p.putPage(a);
-    expect(p.isAllocated(a)).toBe(false);
-    expect(p.freeCount()).toBe(4096);
-  });
-
   it('split_page and alloc_pages_exact give order-0 pages and free the excess', () => {
     const p = small();
     const a = p.allocPagesExact(5);
@@ -126,19 +105,6 @@ describe('PageAllocator: misuse is a KernelBug that changes nothing', () => {
     checkInvariants(p);
   });
 
-  it('pinned pages cannot be freed; unpin below zero is a bug', () => {
-    const p = small();
-    const a = p.allocPages(1);
-    p.pinPages(a + 1, 1);
-    expect(p.pinCount(a + 1)).toBe(1);
-    expect(() => p.freePages(a, 1)).toThrow(/pinned/);
-    expect(p.isAllocated(a)).toBe(true);
-    p.unpinPages(a + 1, 1);
-    expect(() => p.unpinPages(a + 1, 1)).toThrow(KernelBug);
-    p.freePages(a, 1);
-    expect(() => p.pinPages(a, 1)).toThrow(/not allocated/);
-    expect(p.freeCount()).toBe(4096);
-  });
 });
 
 describe('PageAllocator: zones', () => {
@@ -263,52 +229,9 @@ describe('PageAllocator: migratetypes, stealing, CMA pageblocks', () => {
     expect(b).toBeLessThan(BASE_PFN + 1024);
   });
 
-  it('fragmentation index follows Linux: -1 when a block is free, ~1 for fragmentation', () => {
-    const p = small(4);
-    expect(p.fragmentationIndex(10)).toBe(-1);
-    const pages: number[] = [];
-    for (let i = 0; i < 1024; i++) pages.push(p.allocPages(0));
-    expect(p.fragmentationIndex(0)).toBe(0);
-    for (let i = 0; i < 1024; i += 2) p.freePages(pages[i]!, 0);
-    // 512 free order-0 blocks, nothing bigger: 1000 - floor((1000 + 512*1000/2) / 512) = 499 -> 0.499 for order 1.
-    expect(p.fragmentationIndex(1)).toBe(0.499);
-    expect(p.fragmentationIndex(10)).toBe((1000 - Math.floor((1000 + Math.floor((512 * 1000) / 1024)) / 512)) / 1000);
-    expect(p.fragmentationIndex(0)).toBe(-1);
-  });
 });
 
-describe('PageAllocator: isolation and contiguous ranges', () => {
-  it('isolated pageblocks hand out nothing; taking and freeing a range restores the state', () => {
-    const p = small(8);
-    p.initCmaPageblocks(BASE_PFN, 1024);
-    const before = buddyState(p);
-    const saved = p.isolateRange(BASE_PFN + 100, BASE_PFN + 300);
-    expect(p.pageblockType(BASE_PFN)).toBe('isolate');
-    expect(() => p.isolateRange(BASE_PFN, BASE_PFN + 1)).toThrow(/already isolated/);
-    const m = p.allocPages(0, { movable: true });
-    expect(m).toBeGreaterThanOrEqual(BASE_PFN + 1024);
-    p.freePages(m, 0);
-    expect(p.isRangeFree(BASE_PFN + 100, BASE_PFN + 300)).toBe(true);
-    p.takeFreeRange(BASE_PFN + 100, BASE_PFN + 300);
-    p.undoIsolateRange(BASE_PFN + 100, BASE_PFN + 300, saved);
-    expect(p.pageblockType(BASE_PFN)).toBe('cma');
-    expect(p.freeCount()).toBe(2048 - 200);
-    checkInvariants(p);
-    expect(() => p.freePages(BASE_PFN + 100, 0)).toThrow(/contiguous/);
-    expect(() => p.freeContigRange(BASE_PFN + 99, 2)).toThrow(KernelBug);
-    expect(p.freeCount()).toBe(2048 - 200);
-    p.freeContigRange(BASE_PFN + 100, 200);
-    expect(buddyState(p)).toBe(before);
-    checkInvariants(p);
-  });
-
-  it('refuses to isolate pageblocks with unmovable pages outside CMA', () => {
-    const p = small(8);
-    const u = p.allocPages(0);
-    expect(() => p.isolateRange(u, u + 1)).toThrow(/unmovable/);
-    expect(p.pageblockType(u)).toBe('unmovable');
-  });
-
+describe('PageAllocator: contiguous ranges and boot reservations', () => {
   it('reserves boot ranges out of the allocator', () => {
     const p = small(8);
     p.reserveRange(BASE_PFN + 10, 5);

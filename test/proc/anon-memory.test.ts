@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Process, Sys } from '../../src/proc/index.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_MAYMOVE, O_RDWR, PROT_READ, PROT_WRITE } from '../../src/uapi/index.ts';
-import { TEST_IOC_EXPORT, errno, run, setup, type Setup } from './helpers.ts';
+import { TEST_IOC_EXPORT, run, setup, type Setup } from './helpers.ts';
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 13 + seed) & 0xff);
 const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
@@ -30,9 +30,9 @@ function framesOf(p: Process, addr: number, len: number): number[] {
 
 describe('anonymous memory in DRAM', () => {
   it('is allocated zeroed on first touch, is what the CPU sees at its frames, and munmap frees exactly the unmapped pages', async () => {
-    const s = setup({ mm: true });
-    const pages = s.mm!.pages;
-    const anon = s.k.anon!;
+    const s = setup();
+    const pages = s.mm.pages;
+    const anon = s.k.anon;
     const free0 = pages.freeCount();
     await run(s, async (sys) => {
       const p = await self(s, sys);
@@ -65,15 +65,15 @@ describe('anonymous memory in DRAM', () => {
   });
 
   it('private copies of file pages are DRAM pages; fork copies private memory and shares shared memory; nothing leaks after exit', async () => {
-    const s = setup({ mm: true });
-    const pages = s.mm!.pages;
+    const s = setup();
+    const pages = s.mm.pages;
     const free0 = pages.freeCount();
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('cow');
       await sys.write(fd, bytes(2 * PAGE_SIZE, 5));
       const priv = await sys.mmap(0, 2 * PAGE_SIZE, RW, MAP_PRIVATE, fd, 0);
       await sys.store(priv + 3, Uint8Array.of(0xaa));
-      expect(s.k.anon!.nrPages).toBe(1);
+      expect(s.k.anon.nrPages).toBe(1);
       expect(await sys.pread(fd, 1, 3)).toEqual(Uint8Array.of(bytes(4, 5)[3]!));
       const a = await sys.mmap(0, 2 * PAGE_SIZE, RW, ANON, -1, 0);
       const sh = await sys.mmap(0, PAGE_SIZE, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -97,14 +97,14 @@ describe('anonymous memory in DRAM', () => {
       expect(await sys.load(d, 3)).toEqual(Uint8Array.of(1, 2, 3));
       expect(await sys.load(m, 3)).toEqual(new Uint8Array(3));
     });
-    expect(s.k.anon!.nrPages).toBe(0);
-    expect(s.k.anon!.objectCount).toBe(0);
+    expect(s.k.anon.nrPages).toBe(0);
+    expect(s.k.anon.objectCount).toBe(0);
     expect(pages.freeCount()).toBe(free0);
   });
 
   it('survives CMA migration with the same bytes; the page table refaults the new frames', async () => {
     const s = setup({ mm: CMA });
-    const area = s.mm!.defaultCma!;
+    const area = s.mm.defaultCma!;
     const data = bytes(8 * PAGE_SIZE, 7);
     await run(s, async (sys) => {
       const p = await self(s, sys);
@@ -132,8 +132,8 @@ describe('anonymous memory in DRAM', () => {
 describe('shared anonymous memory in DRAM', () => {
   it('is one set of pages across fork and split; migration repoints both processes; exec frees what only it held', async () => {
     const s = setup({ mm: CMA });
-    const area = s.mm!.defaultCma!;
-    const pages = s.mm!.pages;
+    const area = s.mm.defaultCma!;
+    const pages = s.mm.pages;
     const free0 = pages.freeCount();
     await run(s, async (sys) => {
       const sh = await sys.mmap(0, 3 * PAGE_SIZE, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -151,10 +151,10 @@ describe('shared anonymous memory in DRAM', () => {
       expect(await sys.load(sh + 2 * PAGE_SIZE, 2)).toEqual(Uint8Array.of(0xcd, bytes(2 * PAGE_SIZE + 2, 2)[2 * PAGE_SIZE + 1]!));
       same(await sys.load(sh, PAGE_SIZE), bytes(PAGE_SIZE, 2));
       // the object keeps the unmapped middle page while any piece maps it (as shmem does)
-      expect(s.k.anon!.nrPages).toBe(3);
+      expect(s.k.anon.nrPages).toBe(3);
       await sys.exec(async () => 0, []);
     });
-    expect(s.k.anon!.nrPages).toBe(0);
+    expect(s.k.anon.nrPages).toBe(0);
     expect(pages.freeCount()).toBe(free0);
   });
 });
@@ -162,8 +162,8 @@ describe('shared anonymous memory in DRAM', () => {
 describe('pinUserPages (pin_user_pages_fast)', () => {
   it('faults pages in and pins them: CMA cannot take them until they are unpinned', async () => {
     const s = setup({ mm: CMA });
-    const area = s.mm!.defaultCma!;
-    const pages = s.mm!.pages;
+    const area = s.mm.defaultCma!;
+    const pages = s.mm.pages;
     await run(s, async (sys) => {
       const p = await self(s, sys);
       const a = await sys.mmap(0, 4 * PAGE_SIZE, RW, ANON, -1, 0);
@@ -192,8 +192,8 @@ describe('pinUserPages (pin_user_pages_fast)', () => {
   });
 
   it('a pinned page outlives munmap and exit, and is freed by the unpin', async () => {
-    const s = setup({ mm: true });
-    const pages = s.mm!.pages;
+    const s = setup();
+    const pages = s.mm.pages;
     const free0 = pages.freeCount();
     let pinned: Uint32Array | null = null;
     let proc: Process | null = null;
@@ -213,9 +213,9 @@ describe('pinUserPages (pin_user_pages_fast)', () => {
     expect(pages.freeCount()).toBe(free0);
   });
 
-  it('is EFAULT outside a mapping, for a write to a read-only mapping, for VM_PFNMAP memory and without an mm, pinning nothing', async () => {
-    const s = setup({ mm: true });
-    const pages = s.mm!.pages;
+  it('is EFAULT outside a mapping, for a write to a read-only mapping, and for VM_PFNMAP memory, pinning nothing', async () => {
+    const s = setup();
+    const pages = s.mm.pages;
     await run(s, async (sys) => {
       const p = await self(s, sys);
       const a = await sys.mmap(0, 2 * PAGE_SIZE, RW, ANON, -1, 0);
@@ -246,13 +246,6 @@ describe('pinUserPages (pin_user_pages_fast)', () => {
       expect(pages.pinCount(f!)).toBe(0);
       // faulted in, not pinned: page 0 of `a` and the read-only page
       expect(pages.freeCount()).toBe(free - 2);
-    });
-    const nomm = setup();
-    await run(nomm, async (sys) => {
-      const p = await self(nomm, sys);
-      const a = await sys.mmap(0, PAGE_SIZE, RW, ANON, -1, 0);
-      await sys.store(a, Uint8Array.of(3));
-      expect(await errno((async () => p.pinUserPages(a, PAGE_SIZE, false))())).toBe('EFAULT');
     });
   });
 });

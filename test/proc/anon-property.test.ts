@@ -37,8 +37,8 @@ describe('anonymous memory under random mmap/munmap/mremap/fork/pin/migration', 
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
         const s = setup({ mm: { cma: { default: 32 * 1024 * 1024 } } });
-        const pages = s.mm!.pages;
-        const area = s.mm!.defaultCma!;
+        const pages = s.mm.pages;
+        const area = s.mm.defaultCma!;
         const free0 = pages.freeCount();
         const pins: Uint32Array[] = [];
         let proc: Process | null = null;
@@ -129,8 +129,8 @@ describe('anonymous memory under random mmap/munmap/mremap/fork/pin/migration', 
         });
         expect(proc).not.toBeNull();
         for (const pin of pins) proc!.unpinUserPages(pin);
-        expect(s.k.anon!.nrPages).toBe(0);
-        expect(s.k.anon!.objectCount).toBe(0);
+        expect(s.k.anon.nrPages).toBe(0);
+        expect(s.k.anon.objectCount).toBe(0);
         expect(pages.freeCount()).toBe(free0);
       }),
       { numRuns: 200, seed: 515151 },

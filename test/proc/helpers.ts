@@ -123,22 +123,28 @@ export interface Setup {
   soc: Soc;
   k: ProcKernel;
   dev: TestDevice;
-  /** The booted mm when the setup asked for one (memfds need it). */
-  mm?: Mm;
+  /** The booted mm the process layer stands on. */
+  mm: Mm;
 }
 
 /**
- * A SoC with 64 MiB of DRAM, the process layer and /dev/testbuf. With
- * `mm` (true or a config) the mm is booted and handed to the process
- * layer, so memfd_create works.
+ * The mm a process layer needs, booted on `soc`: `cfg` plus a carve-out of
+ * DRAM the allocator never hands out, from `DRAM_BASE + 16 MiB` for
+ * `carveout` bytes (what TestDevice exports without asking it).
  */
-export function setup(opts: { rlimitNofile?: number; syscallNs?: number; mm?: boolean | MmConfig } = {}): Setup {
+export function testMm(soc: Soc, cfg: MmConfig = {}, carveout = 16 * 1024 * 1024): Mm {
+  const testbuf = { name: 'testbuf', base: DRAM_BASE + 16 * 1024 * 1024, size: carveout, nomap: true };
+  return bootMm(soc, { ...cfg, reserved: [testbuf, ...(cfg.reserved ?? [])] });
+}
+
+/**
+ * A SoC with 64 MiB of DRAM, its mm (`mm`: a config for it), the process
+ * layer and /dev/testbuf.
+ */
+export function setup(opts: { rlimitNofile?: number; syscallNs?: number; mm?: MmConfig } = {}): Setup {
   const soc = makeSoc();
   const { mm: mmOpt, ...rest } = opts;
-  // the test device hands out DRAM from 16 MiB up without asking the allocator: 16 MiB carved out there
-  const testbuf = { name: 'testbuf', base: DRAM_BASE + 16 * 1024 * 1024, size: 16 * 1024 * 1024, nomap: true };
-  const cfg: MmConfig = typeof mmOpt === 'object' ? mmOpt : {};
-  const mm = mmOpt ? bootMm(soc, { ...cfg, reserved: [testbuf, ...(cfg.reserved ?? [])] }) : undefined;
+  const mm = testMm(soc, mmOpt);
   const k = createProcSystem({ soc, mm, ...rest });
   const dev = new TestDevice(k.vfs);
   return { soc, k, dev, mm };

@@ -46,7 +46,7 @@ function inodeOf(s: Setup, pid: number, fd: number): ShmemInode {
 
 describe('memfd_create', () => {
   it('makes an unlinked O_RDWR file named memfd:<name>, with the flags and name checks Linux has', async () => {
-    const s = setup({ mm: true });
+    const s = setup();
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('frames', MFD_CLOEXEC);
       expect(fd).toBe(0);
@@ -73,27 +73,20 @@ describe('memfd_create', () => {
     });
   });
 
-  it('is ENOSYS on a process layer built without the mm', async () => {
-    const s = setup();
-    await run(s, async (sys) => {
-      expect(await errno(sys.memfd_create('x'))).toBe('ENOSYS');
-    });
-  });
-
   it('is EMFILE when the fd table is full, and leaves nothing behind', async () => {
-    const s = setup({ mm: true, rlimitNofile: 1 });
+    const s = setup({ rlimitNofile: 1 });
     await run(s, async (sys) => {
       await sys.memfd_create('a');
       expect(await errno(sys.memfd_create('b'))).toBe('EMFILE');
     });
-    expect(s.k.shmem!.inodeCount).toBe(0);
+    expect(s.k.shmem.inodeCount).toBe(0);
   });
 });
 
 describe('memfd data', () => {
   it('keeps its bytes in DRAM pages from the page allocator, allocated on first write, holes reading zero', async () => {
-    const s = setup({ mm: true });
-    const pages = s.mm!.pages;
+    const s = setup();
+    const pages = s.mm.pages;
     const free0 = pages.freeCount();
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('data');
@@ -126,12 +119,12 @@ describe('memfd data', () => {
     });
     // the last close gave every page back
     expect(pages.freeCount()).toBe(free0);
-    expect(s.k.shmem!.nrPages).toBe(0);
-    expect(s.k.shmem!.inodeCount).toBe(0);
+    expect(s.k.shmem.nrPages).toBe(0);
+    expect(s.k.shmem.inodeCount).toBe(0);
   });
 
   it('maps the same frames write-back cached: stores are read() back and writes are loaded back; private maps copy on write', async () => {
-    const s = setup({ mm: true });
+    const s = setup();
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('map');
       await sys.ftruncate(fd, 2 * PAGE_SIZE);
@@ -156,8 +149,8 @@ describe('memfd data', () => {
   });
 
   it('truncation drops pages past the end from the cache and from every mapping, private copies included, and zeroes the tail', async () => {
-    const s = setup({ mm: true });
-    const pages = s.mm!.pages;
+    const s = setup();
+    const pages = s.mm.pages;
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('trunc');
       const pid = await sys.getpid();
@@ -188,7 +181,7 @@ describe('memfd data', () => {
   });
 
   it('reopens through /proc/self/fd on the same inode, read-only if asked, O_TRUNC included', async () => {
-    const s = setup({ mm: true });
+    const s = setup();
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('share', MFD_ALLOW_SEALING);
       await sys.write(fd, bytes(100, 5));
@@ -202,13 +195,13 @@ describe('memfd data', () => {
       // the inode lives while the reopened file does
       expect(await sys.pread(ro, 3, 0)).toEqual(bytes(3, 5));
     });
-    expect(s.k.shmem!.inodeCount).toBe(0);
+    expect(s.k.shmem.inodeCount).toBe(0);
   });
 });
 
 describe('memfd seals', () => {
   it('are F_SEAL_SEAL without MFD_ALLOW_SEALING; tmpfs files carry it too; other files have none (EINVAL)', async () => {
-    const s = setup({ mm: true });
+    const s = setup();
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('sealed');
       expect(await sys.fcntl(fd, F_GET_SEALS)).toBe(F_SEAL_SEAL);
@@ -229,7 +222,7 @@ describe('memfd seals', () => {
   });
 
   it('shrink and grow seals stop ftruncate and growing writes (a write cut at the end returns what fit)', async () => {
-    const s = setup({ mm: true });
+    const s = setup();
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('sg', MFD_ALLOW_SEALING);
       expect(await sys.fcntl(fd, F_GET_SEALS)).toBe(0);
@@ -253,7 +246,7 @@ describe('memfd seals', () => {
   });
 
   it('F_SEAL_WRITE: EBUSY while a shared mapping may write; then writes and shared writable-fd mappings are EPERM', async () => {
-    const s = setup({ mm: true });
+    const s = setup();
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('w', MFD_ALLOW_SEALING);
       await sys.write(fd, bytes(PAGE_SIZE, 2));
@@ -274,7 +267,7 @@ describe('memfd seals', () => {
   });
 
   it('F_SEAL_FUTURE_WRITE: no writes, no new writable shared mappings, existing ones keep writing', async () => {
-    const s = setup({ mm: true });
+    const s = setup();
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('fw', MFD_ALLOW_SEALING);
       await sys.ftruncate(fd, PAGE_SIZE);
@@ -289,7 +282,7 @@ describe('memfd seals', () => {
   });
 
   it('F_SEAL_WRITE waits about 150 ms of simulated time for other holders of its pages, then EBUSY; a release meanwhile lets it through', async () => {
-    const s = setup({ mm: true });
+    const s = setup();
     const clock = s.soc.clock;
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('pins', MFD_ALLOW_SEALING);
@@ -312,8 +305,8 @@ describe('memfd seals', () => {
   });
 
   it('pages someone else holds outlive the file and belong to nobody after it', async () => {
-    const s = setup({ mm: true });
-    const pages = s.mm!.pages;
+    const s = setup();
+    const pages = s.mm.pages;
     const free0 = pages.freeCount();
     let held = -1;
     let si: ShmemInode | null = null;
@@ -337,7 +330,7 @@ describe('memfd seals', () => {
 describe('memfd pages and CMA', () => {
   it('are movable: a CMA allocation migrates them, the file keeps its bytes and its mappings refault the new frames', async () => {
     const s = setup({ mm: { cma: { default: 32 * 1024 * 1024 } } });
-    const area = s.mm!.defaultCma!;
+    const area = s.mm.defaultCma!;
     const data = bytes(8 * PAGE_SIZE, 4);
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('movable');
@@ -364,7 +357,7 @@ describe('memfd pages and CMA', () => {
 
   it('held pages do not move: a page a kernel user references keeps CMA from its range', async () => {
     const s = setup({ mm: { cma: { default: 32 * 1024 * 1024 } } });
-    const area = s.mm!.defaultCma!;
+    const area = s.mm.defaultCma!;
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('pinned');
       await sys.ftruncate(fd, PAGE_SIZE);
@@ -380,7 +373,7 @@ describe('memfd pages and CMA', () => {
 
 describe('fsync and ftruncate', () => {
   it('work on tmpfs and memfds, are EINVAL where Linux says so', async () => {
-    const s = setup({ mm: true });
+    const s = setup();
     await run(s, async (sys) => {
       const tmp = await sys.open('/tmp/f', O_RDWR | O_CREAT);
       await sys.write(tmp, bytes(10, 0));

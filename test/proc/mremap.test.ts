@@ -106,7 +106,7 @@ describe('mremap', () => {
   });
 
   it('grows a memfd mapping; pages past the end of the file are SIGBUS until the file grows', async () => {
-    const s = setup({ mm: true });
+    const s = setup();
     await run(s, async (sys) => {
       const fd = await sys.memfd_create('grow');
       await sys.ftruncate(fd, 2 * P);
@@ -122,7 +122,7 @@ describe('mremap', () => {
       await sys.ftruncate(fd, 3 * P);
       expect(await sys.load(g + 2 * P, 1)).toEqual(Uint8Array.of(0));
     });
-    expect(s.k.shmem!.inodeCount).toBe(0);
+    expect(s.k.shmem.inodeCount).toBe(0);
   });
 
   it('grown shared anonymous memory stays shared with a forked child; its new pages are SIGBUS', async () => {

@@ -221,8 +221,8 @@ describe('random system-call sequences across processes', () => {
   it('never leak a file, never leave a reference count wrong, and release everything once all processes exit', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(opArb, { minLength: 8, maxLength: 30 }), { minLength: 1, maxLength: 3 }), async (scripts) => {
-        const s = setup({ rlimitNofile: 10, mm: true });
-        const free0 = s.mm!.pages.freeCount();
+        const s = setup({ rlimitNofile: 10 });
+        const free0 = s.mm.pages.freeCount();
         const pids: number[] = [];
         const procs: Process[] = [];
         const root = s.k.spawn(async (sys) => {
@@ -253,9 +253,9 @@ describe('random system-call sequences across processes', () => {
         }
         expect(s.dev.releases).toBe(s.dev.opens);
         // every memfd page went back to the allocator
-        expect(s.k.shmem!.inodeCount).toBe(0);
-        expect(s.k.shmem!.nrPages).toBe(0);
-        expect(s.mm!.pages.freeCount()).toBe(free0);
+        expect(s.k.shmem.inodeCount).toBe(0);
+        expect(s.k.shmem.nrPages).toBe(0);
+        expect(s.mm.pages.freeCount()).toBe(free0);
       }),
       { numRuns: 100, seed: 424242 },
     );

@@ -1,6 +1,12 @@
 /**
  * DOC: sound — ALSA PCM playback for the audio block
  *
+ * core/ is ALSA's PCM core: pcm (struct snd_pcm, its runtime and the ops
+ * a driver fills), pcm_native (the node's ioctls, the state machine,
+ * hw/sw_params, mmap, SYNC_PTR), pcm_lib (hw_ptr updates, period elapsed,
+ * xrun, WRITEI), and the hw_params refinement; drivers/ holds the audio
+ * block's driver, which fills a snd_pcm_ops and drives the DMA and DAC.
+ *
  * One playback substream per PCM node, owned by the file that opened it
  * (a second open waits, or is EBUSY with O_NONBLOCK). HW_PARAMS allocates
  * the ring with NO_KERNEL_MAPPING | WRITE_COMBINE: userspace maps it (only
@@ -9,9 +15,27 @@
  * a new HW_PARAMS and the last close free it; none of them is allowed
  * while a mapping exists. The period engine is a timer on the simulated
  * Clock that runs only while RUNNING or DRAINING. HW_PARAMS, WRITEI and
- * DRAIN may sleep; the pointer and state ioctls, mmap and poll do not.
+ * DRAIN may sleep; the pointer and state ioctls, mmap, poll and the
+ * driver's trigger and pointer ops do not.
  */
 export * from './core/pcm-interval.ts';
 export * from './core/pcm-hw-params.ts';
 export * from './pcm-dac.ts';
-export * from './core/pcm.ts';
+export {
+  AUDIO_GID,
+  PcmDevice,
+  SND_MAJOR,
+  SNDRV_MINOR_DEVICES,
+  SNDRV_MINOR_PCM_PLAYBACK,
+  SNDRV_PCM_TRIGGER_PAUSE_PUSH,
+  SNDRV_PCM_TRIGGER_PAUSE_RELEASE,
+  SNDRV_PCM_TRIGGER_START,
+  SNDRV_PCM_TRIGGER_STOP,
+  type PcmNewOptions,
+  type PcmOps,
+  type PcmRuntime,
+  type PcmStats,
+} from './core/pcm.ts';
+export { PCM_WAIT_TIMEOUT_NS, pcmPeriodElapsed } from './core/pcm-lib.ts';
+export { pcmNew } from './core/pcm-native.ts';
+export { PCM_BUFFER_ATTRS, audioHardware, pcmPlaybackPlatformDriver, registerPcmPlayback, type PcmPlaybackOptions } from './drivers/audio-pcm.ts';

@@ -1,10 +1,6 @@
 import { chrdevMinorInUse, type Vfs } from '../../../fs/index.ts';
 import { kerr } from '../../../lib/index.ts';
-
-/** Major number of ALSA device nodes (CONFIG_SND_MAJOR). */
-const SND_MAJOR = 116;
-/** Minors each card owns (SNDRV_MINOR_DEVICES). */
-const SNDRV_MINOR_DEVICES = 32;
+import { SND_MAJOR, SNDRV_MINOR_DEVICES } from './pcm.ts';
 /** Cards the sound core holds (CONFIG_SND_MAX_CARDS's default). */
 const SNDRV_CARDS = 32;
 
