@@ -13,5 +13,4 @@
  */
 export * from './core/pcm-interval.ts';
 export * from './core/pcm-hw-params.ts';
-export * from './pcm-dac.ts';
 export * from './core/pcm.ts';

@@ -1,7 +1,7 @@
 import type { Device } from '../../../dma/index.ts';
 import type { DmaBufSystem } from '../../../dmabuf/index.ts';
 import type { Vfs } from '../../../fs/index.ts';
-import type { Clock } from '../../../hw/index.ts';
+import { IspEngine, type Clock } from '../../../hw/index.ts';
 import { kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import {
@@ -16,7 +16,7 @@ import {
   type V4l2PixFormat,
 } from '../../../uapi/index.ts';
 import { M2mDevice, M2mNode } from '../v4l2-core/v4l2-mem2mem.ts';
-import { dmaReadPlane, dmaWritePlane, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
+import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
 
@@ -299,10 +299,13 @@ export interface IspOptions {
 export class IspDevice {
   readonly m2m: M2mDevice;
   readonly node: M2mNode<IspState>;
+  /** The scaler and its DMA. */
+  readonly engine: IspEngine;
 
   constructor(opts: IspOptions) {
     this.m2m = new M2mDevice(opts.device, opts.clock);
     const dev = opts.device;
+    this.engine = new IspEngine(dev.master, dev.ctx.soc.clock);
     this.node = new M2mNode<IspState>({
       vfs: opts.vfs,
       dev: this.m2m,
@@ -365,9 +368,10 @@ export class IspDevice {
   private async run(st: IspState, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
     const dev = this.m2m.device;
     if (src.bytesused < st.src.size) throw kerr('EINVAL', `isp: source of ${src.bytesused} bytes < ${st.src.size}`);
-    await dmaReadPlane(src, dev, st.inBuf, st.src.size, 'isp read');
+    const engine = this.engine;
+    await vb2PlaneDma(src, dev, st.src.size, false, (segs) => engine.readFrame(segs, st.inBuf, st.src.size));
     convert(st);
-    await dmaWritePlane(dst, dev, st.outBuf, st.dst.size, 'isp write');
+    await vb2PlaneDma(dst, dev, st.dst.size, true, (segs) => engine.writeFrame(segs, st.outBuf, st.dst.size));
     dst.bytesused = st.dst.size;
   }
 }

@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '../../../hw/index.ts';
+import { Dac, type Clock, type PcmPlayed, type Timer } from '../../../hw/index.ts';
 import { DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_WRITE_COMBINE, dmaAllocAttrs, dmaFreeAttrs, dmaMmapAttrs, type Device, type DmaBuffer } from '../../../dma/index.ts';
 import {
   VM_READ,
@@ -82,7 +82,6 @@ import {
   type SndTimespec,
   type SndXferi,
 } from '../../../uapi/index.ts';
-import { PCM_HASH_INIT, pcmHash, type PcmPlayed } from '../pcm-dac.ts';
 import { hwChoose, hwConfig, hwRefine, type PcmConfig, type PcmHardware } from './pcm-hw-params.ts';
 
 /** Major number of ALSA device nodes (CONFIG_SND_MAJOR). */
@@ -176,8 +175,12 @@ export class PcmDevice {
   readonly device: Device;
   readonly hw: PcmHardware;
   readonly node: DeviceNode;
+  /** The audio block's DAC, fed by its DMA one period ahead. */
+  readonly dac: Dac;
   /** What the DAC has converted since registration. */
-  readonly played: PcmPlayed = { frames: 0, hash: PCM_HASH_INIT };
+  get played(): PcmPlayed {
+    return this.dac.played;
+  }
   /** Test hook: called with each period's bytes as the DAC plays them. */
   onPeriod?: (bytes: Uint8Array) => void;
   readonly stats: PcmStats = { periods: 0, xruns: 0, dmaReadBytes: 0, cpuCopyBytes: 0, bufferAllocs: 0, bufferFrees: 0, lateFetches: 0 };
@@ -203,12 +206,9 @@ export class PcmDevice {
   private mmapCount = 0;
   private userPversion = 0;
   // the DMA engine while RUNNING
-  private gen = 0;
   private timer: Timer | null = null;
   private periodStartNs = 0;
   private periodIndex = 0;
-  private fifo = new Uint8Array(0);
-  private fifoReady = false;
   private releases: Promise<void>[] = [];
 
   constructor(opts: PcmPlaybackOptions) {
@@ -217,6 +217,7 @@ export class PcmDevice {
     this.name = opts.name ?? `audio PCM ${opts.card}:${opts.dev}`;
     this.device = opts.device;
     this.clock = opts.clock;
+    this.dac = new Dac(opts.device.master, opts.device.ctx.soc.clock);
     this.hw = { ...audioHardware(opts.device), ...opts.hardware };
     this.path = `/dev/snd/pcmC${opts.card}D${opts.dev}p`;
     this.node = registerChrdev(opts.vfs, {
@@ -405,7 +406,7 @@ export class PcmDevice {
     this.buf = await dmaAllocAttrs(this.device, bytes, PCM_BUFFER_ATTRS);
     this.stats.bufferAllocs++;
     this.cfg = cfg;
-    this.fifo = new Uint8Array(cfg.periodSize * cfg.frameBytes);
+    this.dac.setPeriodBytes(cfg.periodSize * cfg.frameBytes);
     let b = cfg.bufferSize;
     while (b * 2 <= LONG_MAX_32 - cfg.bufferSize) b *= 2;
     this.boundary = b;
@@ -786,7 +787,7 @@ export class PcmDevice {
 
   /** Starts the period engine: fetch the period at hw_ptr, interrupt at its end (the trigger START). */
   private startDma(): void {
-    this.gen++;
+    this.dac.start();
     this.periodStartNs = this.clock.now;
     this.periodIndex = 0;
     this.fetchPeriod();
@@ -795,8 +796,7 @@ export class PcmDevice {
 
   /** Stops the period engine (trigger STOP); a fetch in flight is discarded. */
   private stopDma(): void {
-    this.gen++;
-    this.fifoReady = false;
+    this.dac.stop();
     if (this.timer) {
       this.timer.cancel();
       this.timer = null;
@@ -814,19 +814,15 @@ export class PcmDevice {
   private fetchPeriod(): void {
     const cfg = this.cfg!;
     const buf = this.buf!;
-    const gen = this.gen;
-    const bytes = this.fifo.length;
+    const bytes = this.dac.periodBytes;
     const off = (this.hwPtr % cfg.bufferSize) * cfg.frameBytes;
     const ringBytes = cfg.bufferSize * cfg.frameBytes;
     const first = Math.min(bytes, ringBytes - off);
-    this.fifoReady = false;
-    const fifo = this.fifo;
-    void this.clock.spawn(async () => {
-      await this.device.master.read(buf.dmaAddr + off, fifo, 0, first);
-      if (first < bytes) await this.device.master.read(buf.dmaAddr, fifo, first, bytes - first);
-      if (gen !== this.gen) return;
+    // a period that wraps around the ring is two descriptors
+    const segs = [{ addr: buf.dmaAddr + off, len: first }];
+    if (first < bytes) segs.push({ addr: buf.dmaAddr, len: bytes - first });
+    this.dac.fetch(segs, () => {
       this.stats.dmaReadBytes += bytes;
-      this.fifoReady = true;
     });
   }
 
@@ -839,11 +835,10 @@ export class PcmDevice {
   private periodElapsed(): void {
     this.timer = null;
     const cfg = this.cfg!;
-    if (!this.fifoReady) this.stats.lateFetches++;
-    this.played.hash = pcmHash(this.played.hash, this.fifo);
-    this.played.frames += cfg.periodSize;
+    if (!this.dac.ready) this.stats.lateFetches++;
+    const played = this.dac.play(cfg.periodSize);
     this.stats.periods++;
-    this.onPeriod?.(this.fifo);
+    this.onPeriod?.(played);
     this.hwPtr = (this.hwPtr + cfg.periodSize) % this.boundary;
     const avail = this.avail();
     if (avail > this.availMax) this.availMax = avail;
