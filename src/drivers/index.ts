@@ -19,3 +19,5 @@ export * from './media/platform/isp.ts';
 export * from './media/platform/jpeg.ts';
 export * from './media/platform/vdec.ts';
 export * from './sound/index.ts';
+export { boundNode, platformDriver, type BootParams, type BoundDevice, type PlatformDeviceSpec, type PlatformDriver, type ProbeContext, type ProbedNode, type ProbeResult } from './base/platform-driver.ts';
+export { PLATFORM_DRIVERS } from './driver-table.ts';

@@ -7,6 +7,9 @@
  * devices' hardware and drivers below the syscall line, and userspace
  * programs above it. Imports only uapi and lib.
  */
-export { frameFormat, type FrameFormat } from './pixel-format.ts';
+export { averageBytes } from './blend.ts';
+export { frameFormat, frameFourcc, v4l2PixelFormat, type FrameFormat } from './pixel-format.ts';
 export { TestPattern } from './test-pattern.ts';
 export { UVD_HEADER, UVD_MAX_DX, UVD_MAX_DY, UvdEncoder, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, uvdPixelformat, type UvdHeader } from './uvd-stream.ts';
+export { UJPG_HEADER, ujpgDecode, ujpgEncode, ujpgMaxSize, ujpgParse } from './ujpg.ts';
+export { nv12ToNv12, nv12ToXrgb8888, yuyvToNv12, yuyvToXrgb8888 } from './yuv.ts';

@@ -1,4 +1,5 @@
 import { kerr } from '../lib/index.ts';
+import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV } from '../uapi/index.ts';
 
 /** A frame layout: fourcc, bytes per pixel of the first plane, planes' sizes. */
 export interface FrameFormat {
@@ -24,4 +25,17 @@ export function frameFormat(width: number, height: number, fourcc: FrameFormat['
       return { width, height, fourcc, stride: width, size: width * h };
     }
   }
+}
+
+const V4L2_FOURCC: Record<FrameFormat['fourcc'], number> = { YUYV: V4L2_PIX_FMT_YUYV, XR24: V4L2_PIX_FMT_XBGR32, NV12: V4L2_PIX_FMT_NV12 };
+
+/** The V4L2 pixelformat of a frame layout, and back (the drivers' format tables, each driver's struct of fourcc and bpp). */
+export function v4l2PixelFormat(fourcc: FrameFormat['fourcc']): number {
+  return V4L2_FOURCC[fourcc];
+}
+
+/** The frame layout name of a V4L2 pixelformat, or null when no driver here produces it. */
+export function frameFourcc(pixelformat: number): FrameFormat['fourcc'] | null {
+  for (const [k, v] of Object.entries(V4L2_FOURCC)) if (v === pixelformat) return k as FrameFormat['fourcc'];
+  return null;
 }

@@ -24,6 +24,33 @@ export interface ChrdevOptions {
   privateData?: unknown;
 }
 
+/** The device numbers registered on each VFS (the kernel's cdev_map: which dev_t are taken). */
+const devtInUse = new WeakMap<Vfs, Set<number>>();
+
+function devtSet(vfs: Vfs): Set<number> {
+  let set = devtInUse.get(vfs);
+  if (!set) devtInUse.set(vfs, (set = new Set()));
+  return set;
+}
+
+/**
+ * The first free minor of `major` in [from, end), wrapping to [0, from)
+ * when none is (how video_register_device and drm_minor_alloc pick a
+ * number: the driver's wish when free, else the next free one). ENFILE
+ * when every minor is taken, as __video_register_device returns.
+ */
+export function chrdevFindFreeMinor(vfs: Vfs, major: number, from: number, end: number): number {
+  const used = devtSet(vfs);
+  for (let m = from; m < end; m++) if (!used.has(makedev(major, m))) return m;
+  for (let m = 0; m < from; m++) if (!used.has(makedev(major, m))) return m;
+  throw kerr('ENFILE', `no free minor of major ${major} in [0, ${end})`);
+}
+
+/** Whether a node with this device number is registered (the dev_t is in cdev_map). */
+export function chrdevMinorInUse(vfs: Vfs, major: number, minor: number): boolean {
+  return devtSet(vfs).has(makedev(major, minor));
+}
+
 /** A registered character device node. */
 export class DeviceNode {
   readonly path: string;
@@ -31,7 +58,10 @@ export class DeviceNode {
   private readonly dir: Inode;
   private readonly name: string;
 
-  constructor(path: string, inode: Inode, dir: Inode, name: string) {
+  private readonly vfs: Vfs;
+
+  constructor(vfs: Vfs, path: string, inode: Inode, dir: Inode, name: string) {
+    this.vfs = vfs;
     this.path = path;
     this.inode = inode;
     this.dir = dir;
@@ -48,7 +78,9 @@ export class DeviceNode {
    * already open keep working until their driver says otherwise.
    */
   unregister(): void {
-    if (this.registered) this.dir.children!.delete(this.name);
+    if (!this.registered) return;
+    this.dir.children!.delete(this.name);
+    devtSet(this.vfs).delete(this.inode.rdev);
   }
 }
 
@@ -71,5 +103,6 @@ export function registerChrdev(vfs: Vfs, opts: ChrdevOptions): DeviceNode {
     privateData: opts.privateData,
   });
   dir.children!.set(name, inode);
-  return new DeviceNode('/' + [...names, name].join('/'), inode, dir, name);
+  devtSet(vfs).add(inode.rdev);
+  return new DeviceNode(vfs, '/' + [...names, name].join('/'), inode, dir, name);
 }

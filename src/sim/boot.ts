@@ -4,7 +4,21 @@ import { iommuAttachDevice, iommuDevice, iommuDomainAlloc, SmmuDriver, type Iomm
 import { MiB } from '../lib/index.ts';
 import { bootMm, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
 import { addCmaHeap, addSystemHeap, createDmaBufSystem, registerUdmabuf, type DmaBufSystem } from '../dmabuf/index.ts';
-import { registerCamera, registerGpu, registerIsp, registerJpeg, registerKmsDisplay, registerPcmPlayback, registerUsbDisplay, registerVgem, registerVideoDecoder, registerVivid, type DrmDevice, type KmsDisplay, type PcmDevice, type UsbDisplay } from '../drivers/index.ts';
+import {
+  gpuPlatformDriver,
+  kmsDisplayPlatformDriver,
+  pcmPlaybackPlatformDriver,
+  PLATFORM_DRIVERS,
+  registerVgem,
+  registerVivid,
+  usbDisplayPlatformDriver,
+  type BoundDevice,
+  type DrmDevice,
+  type KmsDisplay,
+  type PcmDevice,
+  type PlatformDriver,
+  type UsbDisplay,
+} from '../drivers/index.ts';
 import { createProcSystem, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
 
@@ -21,6 +35,8 @@ export interface BootOptions {
   kmsMode?: { width: number; height: number };
   /** The platform camera's frame rate (default 30). */
   cameraFps?: number;
+  /** The driver table to bind the platform's devices with (default: the built-in one). */
+  drivers?: readonly PlatformDriver[];
 }
 
 /** A booted system: the SoC and the kernel layers on it. */
@@ -40,14 +56,22 @@ export interface System {
   smmuDriver: SmmuDriver;
   /** The DMA domain of each device behind an IOMMU. */
   domains: Map<string, IommuDomain>;
-  /** The KMS driver of the platform's first display device (/dev/dri/card1), if it has one. */
+  /** Every platform device a driver bound, in probe order, with the nodes it registered. */
+  bound: BoundDevice[];
+  /** The KMS driver of the platform's first display device, if it has one. */
   kms: { dev: DrmDevice; kms: KmsDisplay } | null;
-  /** The DRM render driver of the platform's first GPU (/dev/dri/card2), if it has one. */
+  /** The DRM render driver of the platform's first GPU, if it has one. */
   gpu: DrmDevice | null;
-  /** The USB display driver of the platform's first USB host (/dev/dri/card3), if it has one. */
+  /** The USB display driver of the platform's first USB host, if it has one. */
   usbDisplay: { dev: DrmDevice; usb: UsbDisplay } | null;
-  /** The ALSA playback PCM of the platform's first audio block (/dev/snd/pcmC0D0p), if it has one. */
+  /** The ALSA playback PCM of the platform's first audio block, if it has one. */
   pcm: PcmDevice | null;
+}
+
+/** The driver data of the first device `driver` bound (the typed view of a driver table row). */
+export function firstBound<T>(bound: readonly BoundDevice[], driver: PlatformDriver<T>): T | null {
+  const b = bound.find((x) => x.driver === driver);
+  return b ? (b.data as T) : null;
 }
 
 /** Bytes of lowmem when the platform does not say: all of the first bank, at most 760 MiB (ARM's default split). */
@@ -143,27 +167,19 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
       bounce: false,
     });
   registerUdmabuf(dmabuf, { mm, device: virtualDevice('udmabuf', 64) });
-  registerVgem({ dbs: dmabuf, mm, device: virtualDevice('vgem', 64), index: 0 });
-  // The platform's own display and GPU get DRM drivers after vgem's card0.
-  const displayDev = p.devices.find((d) => d.kind === 'display');
-  const gpuDev = p.devices.find((d) => d.kind === 'gpu');
-  const mode = opts.kmsMode ?? { width: 1920, height: 1080 };
-  const kms = displayDev ? registerKmsDisplay({ dbs: dmabuf, mm, device: devices.get(displayDev.name)!, index: 1, width: mode.width, height: mode.height }) : null;
-  const gpu = gpuDev ? registerGpu({ dbs: dmabuf, mm, device: devices.get(gpuDev.name)!, index: 2 }) : null;
-  const usbDev = p.devices.find((d) => d.kind === 'usb');
-  const usbDisplay = usbDev ? registerUsbDisplay({ dbs: dmabuf, mm, device: devices.get(usbDev.name)!, index: 3, width: mode.width, height: mode.height }) : null;
-  // The platform's media devices get V4L2 drivers after vivid's nodes (0 and 4).
-  const mediaCommon = { vfs: proc.vfs, dbs: dmabuf, mm, clock: soc.clock };
-  const cameraDev = p.devices.find((d) => d.kind === 'camera');
-  const ispDev = p.devices.find((d) => d.kind === 'isp');
-  const jpegDev = p.devices.find((d) => d.kind === 'jpeg');
-  const videoDev = p.devices.find((d) => d.kind === 'video');
-  if (cameraDev) registerCamera({ ...mediaCommon, device: devices.get(cameraDev.name)!, nr: 8, seed: opts.seed, fps: opts.cameraFps });
-  if (ispDev) registerIsp({ ...mediaCommon, device: devices.get(ispDev.name)!, nr: 9 });
-  if (jpegDev) registerJpeg({ ...mediaCommon, device: devices.get(jpegDev.name)!, nr: 10 });
-  if (videoDev) registerVideoDecoder({ ...mediaCommon, device: devices.get(videoDev.name)!, nr: 12 });
-  const audioDev = p.devices.find((d) => d.kind === 'audio');
-  const pcm = audioDev ? registerPcmPlayback({ vfs: proc.vfs, clock: soc.clock, device: devices.get(audioDev.name)!, card: 0, dev: 0 }) : null;
+  // vgem loads before the platform's DRM drivers: it is card0.
+  registerVgem({ dbs: dmabuf, mm, device: virtualDevice('vgem', 64) });
+  // The platform bus: each driver, in table order, binds every device of its kind (probe order gives node numbers).
+  const bound: BoundDevice[] = [];
+  const params = { kmsMode: opts.kmsMode ?? { width: 1920, height: 1080 }, cameraFps: opts.cameraFps };
+  for (const driver of opts.drivers ?? PLATFORM_DRIVERS) {
+    if (!driver.probe) continue;
+    for (const spec of p.devices) {
+      if (spec.kind !== driver.kind) continue;
+      const { nodes, data } = driver.probe({ spec, device: devices.get(spec.name)!, vfs: proc.vfs, dbs: dmabuf, mm, clock: soc.clock, seed: opts.seed, params });
+      bound.push({ name: spec.name, kind: spec.kind, driver, nodes, data });
+    }
+  }
   registerVivid({
     vfs: proc.vfs,
     dbs: dmabuf,
@@ -172,5 +188,22 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
     seed: opts.seed,
     instances: [{ allocator: 'vmalloc' }, { allocator: 'dma-contig', device: virtualDevice('vivid', 32) }],
   });
-  return { platform: p, seed: opts.seed, soc, mm, dma, devices, proc, dmabuf, smmus, smmuDriver, domains, kms, gpu, usbDisplay, pcm };
+  return {
+    platform: p,
+    seed: opts.seed,
+    soc,
+    mm,
+    dma,
+    devices,
+    proc,
+    dmabuf,
+    smmus,
+    smmuDriver,
+    domains,
+    bound,
+    kms: firstBound(bound, kmsDisplayPlatformDriver),
+    gpu: firstBound(bound, gpuPlatformDriver),
+    usbDisplay: firstBound(bound, usbDisplayPlatformDriver),
+    pcm: firstBound(bound, pcmPlaybackPlatformDriver),
+  };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PLATFORM_DRIVERS, type PlatformDriver } from '../drivers/index.ts';
 import { bandwidth, size } from './units-schema.ts';
 
 const name = z.string().regex(/^[a-z][a-z0-9_-]*$/i, 'must be a name of letters, digits, - and _');
@@ -47,9 +48,9 @@ const iommu = z.strictObject({
   contexts: z.number().int().min(1).max(128).default(8),
 });
 
-const device = z.strictObject({
+/** The fields every platform device has: its name and its DMA constraints (struct device's dma_parms and masks). */
+const deviceBase = {
   name,
-  kind: z.enum(['camera', 'isp', 'video', 'jpeg', 'gpu', 'display', 'usb', 'audio', 'dma-engine', 'generic']),
   dmaMaskBits: z.number().int().min(24).max(64).default(32),
   coherentMaskBits: z.number().int().min(24).max(64).optional(),
   coherent: z.boolean().default(false),
@@ -63,31 +64,52 @@ const device = z.strictObject({
   iommu: name.optional(),
   /** Use dmabounce for buffers the device cannot reach. */
   bounce: z.boolean().default(false),
-});
+};
 
-/** The schema of a platform file. */
-export const platformSchema = z.strictObject({
-  name,
-  description: z.string().default(''),
-  memory: z.array(bank).min(1),
-  kernel: z
-    .strictObject({
-      /** Bytes of the first DRAM bank that the kernel maps linearly (lowmem); the rest is highmem. */
-      lowmem: size.optional(),
-      vmalloc: size.default(240 * 1024 * 1024),
-    })
-    .prefault({}),
-  cpu: cpu.prefault({}),
-  interconnect: z.strictObject({ ioCoherent: z.boolean().default(false) }).prefault({}),
-  cma: z
-    .strictObject({
-      default: size.optional(),
-      areas: z.array(cmaArea).default([]),
-    })
-    .prefault({}),
-  iommus: z.array(iommu).default([]),
-  devices: z.array(device).default([]),
-});
+/**
+ * A platform device: the common fields plus those of its kind, one
+ * variant per driver table row, told apart by `kind`.
+ */
+function deviceSchema(drivers: readonly PlatformDriver[]) {
+  const [first, ...rest] = drivers.map((d) => z.strictObject({ ...deviceBase, kind: z.literal(d.kind), ...d.schema }));
+  if (!first) throw new Error('a platform needs at least one driver table row');
+  return z.discriminatedUnion('kind', [first, ...rest]);
+}
 
-export type PlatformSpec = z.output<typeof platformSchema>;
-export type DeviceSpec = PlatformSpec['devices'][number];
+/**
+ * The schema of a platform file whose devices are the kinds of `drivers`
+ * (the built-in driver table unless a test or tool adds rows).
+ */
+export function platformSchemaFor(drivers: readonly PlatformDriver[]) {
+  return z.strictObject({
+    name,
+    description: z.string().default(''),
+    memory: z.array(bank).min(1),
+    kernel: z
+      .strictObject({
+        /** Bytes of the first DRAM bank that the kernel maps linearly (lowmem); the rest is highmem. */
+        lowmem: size.optional(),
+        vmalloc: size.default(240 * 1024 * 1024),
+      })
+      .prefault({}),
+    cpu: cpu.prefault({}),
+    interconnect: z.strictObject({ ioCoherent: z.boolean().default(false) }).prefault({}),
+    cma: z
+      .strictObject({
+        default: size.optional(),
+        areas: z.array(cmaArea).default([]),
+      })
+      .prefault({}),
+    iommus: z.array(iommu).default([]),
+    devices: z.array(deviceSchema(drivers)).default([]),
+  });
+}
+
+/** The schema of a platform file on the built-in driver table. */
+export const platformSchema = platformSchemaFor(PLATFORM_DRIVERS);
+
+/** A validated platform file; a device's kind-specific fields are read through its driver. */
+export type PlatformSpec = Omit<z.output<typeof platformSchema>, 'devices'> & { devices: DeviceSpec[] };
+
+/** One platform device: the common fields, and whatever fields its kind's driver adds. */
+export type DeviceSpec = z.output<z.ZodObject<typeof deviceBase>> & { kind: string; [field: string]: unknown };

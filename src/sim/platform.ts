@@ -3,7 +3,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatBytes, hex } from '../lib/index.ts';
 import { InputError } from './input-error.ts';
-import { platformSchema, type PlatformSpec } from './platform-schema.ts';
+import { PLATFORM_DRIVERS, type PlatformDriver } from '../drivers/index.ts';
+import { platformSchema, platformSchemaFor, type PlatformSpec } from './platform-schema.ts';
 import { errorAt, parseYaml, validate, type YamlInput } from './yaml-input.ts';
 
 export type { PlatformSpec, DeviceSpec } from './platform-schema.ts';
@@ -29,16 +30,20 @@ export function resolveInputFile(kind: 'platforms' | 'scenarios', nameOrPath: st
   throw new InputError(nameOrPath, 0, 0, '', `no such file, and no built-in ${kind.slice(0, -1)} of that name (built in: ${names})`);
 }
 
-/** Loads and validates a platform by built-in name or path. */
-export function loadPlatform(nameOrPath: string): PlatformSpec {
+/**
+ * Loads and validates a platform by built-in name or path. `drivers` is
+ * the driver table whose kinds its devices may name (the built-in one
+ * unless a tool adds rows).
+ */
+export function loadPlatform(nameOrPath: string, drivers: readonly PlatformDriver[] = PLATFORM_DRIVERS): PlatformSpec {
   const file = resolveInputFile('platforms', nameOrPath);
-  return parsePlatform(file, readFileSync(file, 'utf8'));
+  return parsePlatform(file, readFileSync(file, 'utf8'), drivers);
 }
 
 /** Parses and validates platform YAML text; every error names file, line, column and field. */
-export function parsePlatform(file: string, text: string): PlatformSpec {
+export function parsePlatform(file: string, text: string, drivers: readonly PlatformDriver[] = PLATFORM_DRIVERS): PlatformSpec {
   const input = parseYaml(file, text);
-  const spec = validate(input, platformSchema);
+  const spec: PlatformSpec = validate(input, drivers === PLATFORM_DRIVERS ? platformSchema : platformSchemaFor(drivers));
   checkConsistency(input, spec);
   return spec;
 }
@@ -101,8 +106,8 @@ function checkConsistency(input: YamlInput, p: PlatformSpec): void {
   if (cmaTotal > totalDram / 2) throw errorAt(input, ['cma'], `CMA areas (${cmaTotal} bytes) exceed half of DRAM (${totalDram} bytes)`);
 }
 
-/** Prints what a platform describes: address map, caches, devices and their DMA constraints, IOMMU contexts. */
-export function describePlatform(p: PlatformSpec): string {
+/** Prints what a platform describes: address map, caches, devices and their DMA constraints, IOMMU contexts, the drivers that bind them. */
+export function describePlatform(p: PlatformSpec, drivers: readonly PlatformDriver[] = PLATFORM_DRIVERS): string {
   const out: string[] = [];
   out.push(`platform ${p.name}${p.description ? ` — ${p.description}` : ''}`);
   out.push('', 'physical address map:');
@@ -135,6 +140,11 @@ export function describePlatform(p: PlatformSpec): string {
     out.push(
       `  ${d.name.padEnd(10)} ${d.kind.padEnd(10)} ${String(d.dmaMaskBits).padStart(2)}b   ${(d.coherent || p.interconnect.ioCoherent ? 'yes' : 'no').padEnd(8)}  ${formatBytes(d.maxSegmentSize).padEnd(8)}  ${hex(d.segmentBoundary).padEnd(10)}  ${(d.needsContiguous ? 'yes' : 'no').padEnd(6)}  ${formatBytes(d.alignment).padEnd(5)}  ${rate(d.bandwidth).padStart(9)}   ${d.iommu ?? (d.bounce ? 'direct+bounce' : 'direct')}`,
     );
+  out.push('', 'drivers:');
+  for (const d of p.devices) {
+    const drv = drivers.find((r) => r.kind === d.kind);
+    out.push(`  ${d.name.padEnd(10)} ${drv?.probe ? drv.name : '(none)'}: ${drv?.description ?? ''}`);
+  }
   return out.join('\n');
 }
 

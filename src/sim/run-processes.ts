@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { traceFences } from '../dmabuf/index.ts';
-import { ujpgEncode, ujpgMaxSize, v4l2PixelFormat } from '../drivers/index.ts';
-import { TestPattern, UvdEncoder } from '../formats/index.ts';
+import { TestPattern, ujpgEncode, ujpgMaxSize, UvdEncoder, v4l2PixelFormat } from '../formats/index.ts';
 import type { Tracer } from '../lib/index.ts';
 import { DEFAULT_CMA_NAME } from '../mm/index.ts';
 import { spawnProcess, type Sys } from '../proc/index.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { averageBytes, gpuIdle, gpuStateOf, registerGpu, type DrmDevice } from '../../src/drivers/index.ts';
+import { gpuIdle, gpuStateOf, registerGpu, type DrmDevice } from '../../src/drivers/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {
   DRM_IOCTL_GPU_COMPOSE,
@@ -43,14 +43,6 @@ async function waitFence(sys: Sys, fd: number): Promise<void> {
 }
 
 describe('gpu: the compose job', () => {
-  it('averageBytes equals the per-byte floor average, odd lengths included', () => {
-    const a = pattern(1027, 3);
-    const b = pattern(1027, 4);
-    const out = new Uint8Array(1027);
-    averageBytes(a, b, out, 1027);
-    expect(Buffer.compare(out, average(a, b))).toBe(0);
-  });
-
   it('blends two buffers by DMA into a third, signals a named sync_file fence after the port time, and leaves nothing behind', async () => {
     const s = gpuSystem();
     const free0 = s.mm.pages.freeCount();

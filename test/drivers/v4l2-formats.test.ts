@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { registerCamera, registerIsp, registerJpeg, registerVideoDecoder, registerVivid, UJPG_HEADER } from '../../src/drivers/index.ts';
+import { registerCamera, registerIsp, registerJpeg, registerVideoDecoder, registerVivid } from '../../src/drivers/index.ts';
+import { UJPG_HEADER } from '../../src/formats/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {
   O_RDWR,

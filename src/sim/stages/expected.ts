@@ -1,21 +1,30 @@
-import { averageBytes, nv12ToNv12, nv12ToXrgb8888, ujpgDecode, yuyvToNv12, yuyvToXrgb8888 } from '../../drivers/index.ts';
-import { TestPattern, type FrameFormat } from '../../formats/index.ts';
+import type { FrameFormat } from '../../formats/index.ts';
+import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV } from '../../uapi/index.ts';
+import { averageReference } from '../reference/blend.ts';
+import { cpuOverlayReference } from '../reference/overlay.ts';
+import { PatternReference } from '../reference/test-pattern.ts';
+import { UjpgStreamError, ujpgDecodeReference } from '../reference/ujpg.ts';
+import { convertReference } from '../reference/yuv.ts';
 import type { ProcessStageSpec } from '../scenario-schema.ts';
 import type { StageFormats } from './plan.ts';
 import { cpuOverlayValue, RENDER_TEXTURES, uiLayer } from './ui-layer.ts';
 
+/** The V4L2 pixelformat a UJPG header names for each frame layout (the uapi fourccs). */
+const PIXELFORMAT: Record<FrameFormat['fourcc'], number> = { YUYV: V4L2_PIX_FMT_YUYV, NV12: V4L2_PIX_FMT_NV12, XR24: V4L2_PIX_FMT_XBGR32 };
+
 /**
  * What every stage of a process pipeline should give for each frame,
- * computed outside the simulation from the same pure transforms the
- * devices implement: the source's pattern, the ISP's conversion, the
- * GPU's blend with the compositor's layer, the CPU's drawing. The runner
+ * computed outside the simulation by the reference implementations in
+ * ../reference, which share no code with the transforms the devices run:
+ * the source's pattern, the ISP's conversion, the GPU's blend with the
+ * compositor's layer, the CPU's drawing, the JPEG decoder. The runner
  * compares what the sinks consumed with it, byte for byte.
  */
 export class ExpectedFrames {
   private readonly cache = new Map<string, Uint8Array>();
   /** Frame arrays no cache entry holds any more, by size, for the next frames to reuse (no garbage per frame). */
   private readonly spare = new Map<number, Uint8Array[]>();
-  private readonly patterns = new Map<number, TestPattern>();
+  private readonly patterns = new Map<number, PatternReference>();
   private readonly ui = new Map<number, Uint8Array>();
   private scratch = new Uint8Array(0);
 
@@ -47,10 +56,10 @@ export class ExpectedFrames {
     return -1;
   }
 
-  private pattern(i: number): TestPattern {
+  private pattern(i: number): PatternReference {
     let p = this.patterns.get(i);
     if (!p) {
-      p = new TestPattern(this.formats[i]!.outFmt!, this.seed);
+      p = new PatternReference(this.formats[i]!.outFmt!, this.seed);
       this.patterns.set(i, p);
     }
     return p;
@@ -79,12 +88,12 @@ export class ExpectedFrames {
         // The GPU blends textures n and n+1 (modulo their count), which are pattern frames.
         const k = RENDER_TEXTURES;
         out = this.alloc(outFmt!.size);
-        averageBytes(this.source(i, n % k), this.source(i, (n + 1) % k), out, out.length);
+        averageReference(this.source(i, n % k), this.source(i, (n + 1) % k), out);
         break;
       }
       case 'convert':
         out = this.alloc(outFmt!.size);
-        convert(this.input(i, n), inFmt!, outFmt!, st.scale, out);
+        convertReference(this.input(i, n), inFmt!, outFmt!, st.scale, out);
         break;
       case 'compose': {
         let ui = this.ui.get(i);
@@ -93,7 +102,7 @@ export class ExpectedFrames {
           this.ui.set(i, ui);
         }
         out = this.alloc(outFmt!.size);
-        averageBytes(this.input(i, n), ui, out, out.length);
+        averageReference(this.input(i, n), ui, out);
         break;
       }
       case 'cpu':
@@ -102,7 +111,7 @@ export class ExpectedFrames {
           const drawn = this.alloc(out.length);
           drawn.set(out);
           out = drawn;
-          out.fill(cpuOverlayValue(n), 0, st.rows * inFmt!.stride);
+          cpuOverlayReference(out, st.rows, inFmt!.stride, cpuOverlayValue(n));
         }
         break;
       default:
@@ -134,10 +143,13 @@ export class ExpectedFrames {
     if (st.stage === 'encode') {
       want = this.input(i, n);
       got = this.scratch.length === want.length ? this.scratch : (this.scratch = new Uint8Array(want.length));
+      const fmt = this.formats[i]!.inFmt!;
       try {
-        if (ujpgDecode(bytes, bytes.length, got) !== want.length) return false;
-      } catch {
-        return false;
+        const h = ujpgDecodeReference(bytes, got);
+        if (h.pixelformat !== PIXELFORMAT[fmt.fourcc] || h.width !== fmt.width || h.height !== fmt.height) return false;
+      } catch (e) {
+        if (e instanceof UjpgStreamError) return false;
+        throw e;
       }
     } else if (st.stage === 'jpeg-decode') {
       want = this.output(i, n);
@@ -149,10 +161,4 @@ export class ExpectedFrames {
     }
     return got.length === want.length && Buffer.from(got.buffer, got.byteOffset, got.length).equals(Buffer.from(want.buffer, want.byteOffset, want.length));
   }
-}
-
-/** The ISP's transform of one frame (the pure converters isp.ts runs). */
-function convert(src: Uint8Array, inFmt: FrameFormat, outFmt: FrameFormat, scale: 1 | 2, out: Uint8Array): void {
-  const fn = inFmt.fourcc === 'YUYV' ? (outFmt.fourcc === 'NV12' ? yuyvToNv12 : yuyvToXrgb8888) : outFmt.fourcc === 'NV12' ? nv12ToNv12 : nv12ToXrgb8888;
-  fn(src, inFmt.width, inFmt.height, scale, out);
 }

@@ -1,4 +1,4 @@
-import type { PollFd, Sys } from '../../proc/index.ts';
+import type { Sys } from '../../proc/index.ts';
 import { MSG_DONTWAIT, POLLIN } from '../../uapi/index.ts';
 
 /**
@@ -160,7 +160,7 @@ export class Upstream {
 
 /** Waits until one of `fds` is readable (poll); returns which are. */
 export async function waitReadable(sys: Sys, fds: number[], timeoutMs = -1): Promise<boolean[]> {
-  const p: PollFd[] = fds.map((fd) => ({ fd, events: POLLIN }));
+  const p: Parameters<Sys['poll']>[0] = fds.map((fd) => ({ fd, events: POLLIN }));
   await sys.poll(p, timeoutMs);
   return p.map((x) => (x.revents ?? 0) !== 0);
 }

@@ -1,5 +1,4 @@
-import type { FrameFormat } from '../../formats/index.ts';
-import { frameFourcc, v4l2PixelFormat } from '../../drivers/index.ts';
+import { frameFourcc, v4l2PixelFormat, type FrameFormat } from '../../formats/index.ts';
 import type { Sys } from '../../proc/index.ts';
 import {
   DMA_BUF_IOCTL_SYNC,

@@ -27,6 +27,7 @@ import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, Vb2Queue, type Vb2Buffer } from '../videobuf2/index.ts';
 import { completeFrame, FrameGenerator, videoRegisterDevice, framePixFormat, type VideoDevice } from '../v4l2-core/index.ts';
+import { platformDriver } from '../../base/platform-driver.ts';
 
 /** What registerCamera takes. */
 export interface CameraOptions {
@@ -310,3 +311,14 @@ export class CameraDevice {
 export function registerCamera(opts: CameraOptions): CameraDevice {
   return new CameraDevice(opts);
 }
+
+/** The driver table's row for image sensors: a capture node each, asking for /dev/video8 (the driver's video_nr). */
+export const cameraPlatformDriver = platformDriver({
+  kind: 'camera',
+  name: 'unimem-camera',
+  description: 'image sensor with a capture DMA: V4L2 capture on videobuf2-dma-sg',
+  probe: (ctx) => {
+    const cam = registerCamera({ vfs: ctx.vfs, dbs: ctx.dbs, mm: ctx.mm, clock: ctx.clock, device: ctx.device, nr: 8, seed: ctx.seed, fps: ctx.params.cameraFps });
+    return { nodes: [{ path: cam.path, role: 'video' }], data: cam };
+  },
+});

@@ -17,183 +17,13 @@ import {
 } from '../../../uapi/index.ts';
 import { M2mDevice, M2mNode } from '../v4l2-core/v4l2-mem2mem.ts';
 import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
-import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
+import { frameFormat, nv12ToNv12, nv12ToXrgb8888, yuyvToNv12, yuyvToXrgb8888, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
+import { platformDriver } from '../../base/platform-driver.ts';
 
 const MIN_DIM = 16;
 const MAX_WIDTH = 4096;
 const MAX_HEIGHT = 3072;
-
-/**
- * Converts a YUYV frame of `sw`x`sh` into NV12 at 1/`scale` of its size
- * (what the ISP's scaler and chroma resampler compute): luma by nearest
- * sample (every `scale`-th pixel of every `scale`-th line); each NV12
- * chroma sample, which covers a 2x2 block of output pixels, is the
- * rounded mean of the U (and V) the two source lines of that block carry
- * at its left pixel (BT.601 4:2:2 to 4:2:0 vertical subsampling, chroma
- * sited as MPEG-2). `dst` holds the output frame (width*height*3/2 bytes).
- */
-export function yuyvToNv12(src: Uint8Array, sw: number, sh: number, scale: 1 | 2, dst: Uint8Array): void {
-  const dw = sw / scale;
-  const dh = sh / scale;
-  const stride = sw * 2;
-  for (let y = 0; y < dh; y++) {
-    const s = y * scale * stride;
-    const d = y * dw;
-    for (let x = 0; x < dw; x++) dst[d + x] = src[s + x * scale * 2]!;
-  }
-  const uv = dw * dh;
-  for (let cy = 0; cy < dh / 2; cy++) {
-    const s0 = 2 * cy * scale * stride;
-    const s1 = Math.min((2 * cy + 1) * scale, sh - 1) * stride;
-    const d = uv + cy * dw;
-    for (let cx = 0; cx < dw / 2; cx++) {
-      // the left source pixel of the block; its pair (4 bytes Y0 U Y1 V) starts at an even pixel
-      const px = (2 * cx * scale) & ~1;
-      const o = px * 2;
-      dst[d + 2 * cx] = (src[s0 + o + 1]! + src[s1 + o + 1]! + 1) >> 1;
-      dst[d + 2 * cx + 1] = (src[s0 + o + 3]! + src[s1 + o + 3]! + 1) >> 1;
-    }
-  }
-}
-
-/**
- * Copies or halves an NV12 frame of `sw`x`sh` into NV12 at 1/`scale` of
- * its size (the scaler with the format unchanged): luma and chroma both by
- * nearest sample, so at scale 2 output chroma sample (cx, cy) is source
- * chroma sample (2cx, 2cy). `dst` holds width*height*3/2 bytes of output.
- */
-export function nv12ToNv12(src: Uint8Array, sw: number, sh: number, scale: 1 | 2, dst: Uint8Array): void {
-  if (scale === 1) {
-    dst.set(src.subarray(0, sw * sh + sw * (sh >> 1)));
-    return;
-  }
-  const dw = sw >> 1;
-  const dh = sh >> 1;
-  for (let y = 0; y < dh; y++) {
-    const s = 2 * y * sw;
-    const d = y * dw;
-    for (let x = 0; x < dw; x++) dst[d + x] = src[s + 2 * x]!;
-  }
-  const suv = sw * sh;
-  const duv = dw * dh;
-  for (let cy = 0; cy < dh >> 1; cy++) {
-    const s = suv + 2 * cy * sw;
-    const d = duv + cy * dw;
-    for (let cx = 0; cx < dw; cx += 2) {
-      // a chroma pair (U, V) per 2 output pixels; source pairs 4 bytes apart
-      dst[d + cx] = src[s + 2 * cx]!;
-      dst[d + cx + 1] = src[s + 2 * cx + 1]!;
-    }
-  }
-}
-
-/*
- * BT.601 limited range to full-range RGB in 8-bit fixed point: with
- * C = Y-16, D = U-128, E = V-128,
- *   R = (298C + 409E + 128) >> 8
- *   G = (298C - 100D - 208E + 128) >> 8
- *   B = (298C + 516D + 128) >> 8
- * each clamped to 0..255. Every sum lies in -71000..137000, so its >> 8
- * indexes CLAMP at +CLAMP_BIAS without a branch.
- */
-const CLAMP_BIAS = 512;
-const CLAMP = new Uint8Array(2048);
-for (let i = 0; i < CLAMP.length; i++) CLAMP[i] = Math.min(255, Math.max(0, i - CLAMP_BIAS));
-
-/** The X byte written with each pixel: XRGB8888's X is "don't care"; 0xff makes the same bytes an opaque ARGB8888. */
-const XRGB_X = 0xff;
-
-/**
- * Converts an NV12 frame of `sw`x`sh` (BT.601, limited range: the kernel's
- * V4L2_COLORSPACE_SMPTE170M with V4L2_YCBCR_ENC_601 and
- * V4L2_QUANTIZATION_LIM_RANGE) into XRGB8888 (DRM_FORMAT_XRGB8888, V4L2's
- * XBGR32 'XR24': bytes B, G, R, X per pixel, X = 0xff) at 1/`scale` of its
- * size. Output pixel (x, y) is source pixel (x*scale, y*scale) (nearest);
- * its chroma is the NV12 sample of the 2x2 source block holding that pixel
- * (nearest upsampling). Integer arithmetic: R = clamp((298(Y-16) +
- * 409(V-128) + 128) >> 8), G = clamp((298(Y-16) - 100(U-128) - 208(V-128)
- * + 128) >> 8), B = clamp((298(Y-16) + 516(U-128) + 128) >> 8). `dst` holds
- * width*height*4 bytes of output. Allocates nothing.
- */
-export function nv12ToXrgb8888(src: Uint8Array, sw: number, sh: number, scale: 1 | 2, dst: Uint8Array): void {
-  const dw = sw / scale;
-  const dh = sh / scale;
-  const uv = sw * sh;
-  // at scale 1 two output pixels share a chroma pair; at scale 2 each output pixel has its own
-  const perChroma = scale === 1 ? 2 : 1;
-  for (let y = 0; y < dh; y++) {
-    const sy = y * scale;
-    const ys = sy * sw;
-    const cs = uv + (sy >> 1) * sw;
-    let d = y * dw * 4;
-    for (let x = 0; x < dw; x += perChroma) {
-      const sx = x * scale;
-      const c = cs + (sx & ~1);
-      const u = src[c]! - 128;
-      const v = src[c + 1]! - 128;
-      const rv = 409 * v + 128 + (CLAMP_BIAS << 8);
-      const guv = -100 * u - 208 * v + 128 + (CLAMP_BIAS << 8);
-      const bu = 516 * u + 128 + (CLAMP_BIAS << 8);
-      const l0 = 298 * (src[ys + sx]! - 16);
-      dst[d] = CLAMP[(l0 + bu) >> 8]!;
-      dst[d + 1] = CLAMP[(l0 + guv) >> 8]!;
-      dst[d + 2] = CLAMP[(l0 + rv) >> 8]!;
-      dst[d + 3] = XRGB_X;
-      d += 4;
-      if (perChroma === 2) {
-        const l1 = 298 * (src[ys + sx + 1]! - 16);
-        dst[d] = CLAMP[(l1 + bu) >> 8]!;
-        dst[d + 1] = CLAMP[(l1 + guv) >> 8]!;
-        dst[d + 2] = CLAMP[(l1 + rv) >> 8]!;
-        dst[d + 3] = XRGB_X;
-        d += 4;
-      }
-    }
-  }
-}
-
-/**
- * Converts a YUYV frame of `sw`x`sh` (BT.601 limited range, as
- * nv12ToXrgb8888) into XRGB8888 (bytes B, G, R, X = 0xff) at 1/`scale` of
- * its size: output pixel (x, y) is source pixel (x*scale, y*scale); each
- * source pixel pair (Y0 U Y1 V) shares its U and V. Same integer formulas
- * as nv12ToXrgb8888. `dst` holds width*height*4 bytes. Allocates nothing.
- */
-export function yuyvToXrgb8888(src: Uint8Array, sw: number, sh: number, scale: 1 | 2, dst: Uint8Array): void {
-  const dw = sw / scale;
-  const dh = sh / scale;
-  const stride = sw * 2;
-  const perChroma = scale === 1 ? 2 : 1;
-  for (let y = 0; y < dh; y++) {
-    const s = y * scale * stride;
-    let d = y * dw * 4;
-    for (let x = 0; x < dw; x += perChroma) {
-      const sx = x * scale;
-      // the pair Y0 U Y1 V holding source pixel sx
-      const p = s + (sx & ~1) * 2;
-      const u = src[p + 1]! - 128;
-      const v = src[p + 3]! - 128;
-      const rv = 409 * v + 128 + (CLAMP_BIAS << 8);
-      const guv = -100 * u - 208 * v + 128 + (CLAMP_BIAS << 8);
-      const bu = 516 * u + 128 + (CLAMP_BIAS << 8);
-      const l0 = 298 * (src[s + sx * 2]! - 16);
-      dst[d] = CLAMP[(l0 + bu) >> 8]!;
-      dst[d + 1] = CLAMP[(l0 + guv) >> 8]!;
-      dst[d + 2] = CLAMP[(l0 + rv) >> 8]!;
-      dst[d + 3] = XRGB_X;
-      d += 4;
-      if (perChroma === 2) {
-        const l1 = 298 * (src[p + 2]! - 16);
-        dst[d] = CLAMP[(l1 + bu) >> 8]!;
-        dst[d + 1] = CLAMP[(l1 + guv) >> 8]!;
-        dst[d + 2] = CLAMP[(l1 + rv) >> 8]!;
-        dst[d + 3] = XRGB_X;
-        d += 4;
-      }
-    }
-  }
-}
 
 /** Pixel formats of the OUTPUT queue (frames in), in ENUM_FMT order; the first is the default. */
 const OUTPUT_FORMATS: readonly { pixelformat: number; fourcc: 'YUYV' | 'NV12' }[] = [
@@ -388,3 +218,14 @@ function convert(st: IspState): void {
 export function registerIsp(opts: IspOptions): IspDevice {
   return new IspDevice(opts);
 }
+
+/** The driver table's row for ISPs / scalers: a mem-to-mem node each, asking for /dev/video9. */
+export const ispPlatformDriver = platformDriver({
+  kind: 'isp',
+  name: 'unimem-isp',
+  description: 'ISP / scaler: V4L2 mem-to-mem, YUYV/NV12 to NV12/XRGB8888 with a 1:1 or 2:1 scale',
+  probe: (ctx) => {
+    const isp = registerIsp({ vfs: ctx.vfs, dbs: ctx.dbs, mm: ctx.mm, clock: ctx.clock, device: ctx.device, nr: 9 });
+    return { nodes: [{ path: isp.path, role: 'video' }], data: isp };
+  },
+});

@@ -18,141 +18,9 @@ import {
 } from '../../../uapi/index.ts';
 import { M2mDevice, M2mNode } from '../v4l2-core/v4l2-mem2mem.ts';
 import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
-import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
+import { frameFormat, UJPG_HEADER, ujpgDecode, ujpgEncode, ujpgMaxSize, ujpgParse, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
-
-/**
- * DOC: the codec's bitstream ("UJPG", version 1) — not real JPEG, but a
- * deterministic lossless format with the same role: a header that says
- * what frame it holds, then the coded frame.
- *
- * Header, 32 bytes, little endian:
- *   0  'U' 'J' 'P' 'G'        magic
- *   4  u8 version = 1, 3 zero bytes
- *   8  u32 pixelformat        V4L2 fourcc of the raw frame (YUYV, NV12, XR24)
- *   12 u32 width, 16 u32 height
- *   20 u32 raw size           bytes of the raw frame
- *   24 u32 payload length     bytes after the header
- *   28 u32 checksum           sum of the raw bytes mod 2^32
- * Payload: the raw bytes delta coded (d[i] = raw[i] - raw[i-1] mod 256,
- * raw[-1] = 0), then run-length coded PackBits style: a control byte c
- * below 128 is followed by c+1 literal bytes; c from 128 is followed by
- * one byte repeated c-125 times (3..130). Smooth images (constant
- * gradients) become long runs; the worst case is raw + ceil(raw/128).
- */
-export const UJPG_HEADER = 32;
-const MAGIC = 0x47504a55; // 'UJPG' read little endian
-
-/** Largest bitstream of a `raw`-byte frame (the encoder's CAPTURE sizeimage). */
-export function ujpgMaxSize(raw: number): number {
-  return UJPG_HEADER + raw + Math.ceil(raw / 128);
-}
-
-/**
- * Encodes `raw` (a frame of `fmt` with V4L2 `pixelformat`) into `out`;
- * returns the bitstream's length. ENOSPC when `out` is too small.
- */
-export function ujpgEncode(raw: Uint8Array, fmt: FrameFormat, pixelformat: number, out: Uint8Array): number {
-  const n = fmt.size;
-  if (out.length < UJPG_HEADER) throw kerr('ENOSPC', 'ujpg: no room for the header');
-  let o = UJPG_HEADER;
-  let sum = 0;
-  let lit = -1; // index of the pending literal run's control byte
-  let prev = 0;
-  let i = 0;
-  const cap = out.length;
-  while (i < n) {
-    const d = (raw[i]! - prev) & 0xff;
-    // length of the run of equal deltas starting at i
-    let r = 1;
-    let p = raw[i]!;
-    while (r < 130 && i + r < n && ((raw[i + r]! - p) & 0xff) === d) {
-      p = raw[i + r]!;
-      r++;
-    }
-    if (r >= 3) {
-      if (o + 2 > cap) throw kerr('ENOSPC', 'ujpg: bitstream buffer too small');
-      out[o++] = r + 125;
-      out[o++] = d;
-      lit = -1;
-    } else {
-      r = 1;
-      if (lit < 0 || out[lit] === 127) {
-        if (o + 1 > cap) throw kerr('ENOSPC', 'ujpg: bitstream buffer too small');
-        lit = o;
-        out[o++] = 0xff; // becomes 0 with the first literal
-      }
-      if (o + 1 > cap) throw kerr('ENOSPC', 'ujpg: bitstream buffer too small');
-      out[lit] = (out[lit]! + 1) & 0xff;
-      out[o++] = d;
-    }
-    for (let k = 0; k < r; k++) sum = (sum + raw[i + k]!) >>> 0;
-    prev = raw[i + r - 1]!;
-    i += r;
-  }
-  const v = new DataView(out.buffer, out.byteOffset, UJPG_HEADER);
-  v.setUint32(0, MAGIC, true);
-  v.setUint32(4, 1, true);
-  v.setUint32(8, pixelformat >>> 0, true);
-  v.setUint32(12, fmt.width, true);
-  v.setUint32(16, fmt.height, true);
-  v.setUint32(20, n, true);
-  v.setUint32(24, o - UJPG_HEADER, true);
-  v.setUint32(28, sum, true);
-  return o;
-}
-
-/** A bitstream's header fields; EINVAL for a bad magic or version or a stream shorter than it claims. */
-export function ujpgParse(bits: Uint8Array, len: number): { pixelformat: number; width: number; height: number; raw: number; payload: number; checksum: number } {
-  if (len < UJPG_HEADER) throw kerr('EINVAL', `ujpg: ${len} bytes hold no header`);
-  const v = new DataView(bits.buffer, bits.byteOffset, UJPG_HEADER);
-  if (v.getUint32(0, true) !== MAGIC || v.getUint8(4) !== 1) throw kerr('EINVAL', 'ujpg: bad magic or version');
-  const h = { pixelformat: v.getUint32(8, true), width: v.getUint32(12, true), height: v.getUint32(16, true), raw: v.getUint32(20, true), payload: v.getUint32(24, true), checksum: v.getUint32(28, true) };
-  if (UJPG_HEADER + h.payload > len) throw kerr('EINVAL', `ujpg: payload of ${h.payload} bytes in a ${len}-byte buffer`);
-  return h;
-}
-
-/**
- * Decodes a bitstream of `len` bytes into `out` (which must hold exactly
- * the header's raw size); returns the raw size. EINVAL for a corrupt
- * payload or checksum.
- */
-export function ujpgDecode(bits: Uint8Array, len: number, out: Uint8Array): number {
-  const h = ujpgParse(bits, len);
-  if (out.length < h.raw) throw kerr('ENOSPC', `ujpg: ${h.raw}-byte frame in a ${out.length}-byte buffer`);
-  const end = UJPG_HEADER + h.payload;
-  let i = UJPG_HEADER;
-  let o = 0;
-  let prev = 0;
-  let sum = 0;
-  while (i < end) {
-    const c = bits[i++]!;
-    if (c < 128) {
-      const m = c + 1;
-      if (i + m > end || o + m > h.raw) throw kerr('EINVAL', 'ujpg: literal past the end');
-      for (let k = 0; k < m; k++) {
-        prev = (prev + bits[i + k]!) & 0xff;
-        out[o + k] = prev;
-        sum = (sum + prev) >>> 0;
-      }
-      i += m;
-      o += m;
-    } else {
-      const m = c - 125;
-      if (i + 1 > end || o + m > h.raw) throw kerr('EINVAL', 'ujpg: run past the end');
-      const d = bits[i++]!;
-      for (let k = 0; k < m; k++) {
-        prev = (prev + d) & 0xff;
-        out[o + k] = prev;
-        sum = (sum + prev) >>> 0;
-      }
-      o += m;
-    }
-  }
-  if (o !== h.raw) throw kerr('EINVAL', `ujpg: payload gave ${o} of ${h.raw} bytes`);
-  if (sum !== h.checksum) throw kerr('EINVAL', 'ujpg: checksum mismatch');
-  return o;
-}
+import { platformDriver } from '../../base/platform-driver.ts';
 
 const RAW_FORMATS: [number, FrameFormat['fourcc']][] = [
   [V4L2_PIX_FMT_YUYV, 'YUYV'],
@@ -351,3 +219,20 @@ export class JpegCodec {
 export function registerJpeg(opts: JpegOptions): JpegCodec {
   return new JpegCodec(opts);
 }
+
+/** The driver table's row for JPEG codecs: an encoder and a decoder node each, asking for /dev/video10 and 11. */
+export const jpegPlatformDriver = platformDriver({
+  kind: 'jpeg',
+  name: 'unimem-jpeg',
+  description: 'JPEG codec: V4L2 mem-to-mem encoder and decoder nodes on one engine',
+  probe: (ctx) => {
+    const codec = registerJpeg({ vfs: ctx.vfs, dbs: ctx.dbs, mm: ctx.mm, clock: ctx.clock, device: ctx.device, nr: 10 });
+    return {
+      nodes: [
+        { path: codec.encoder.path, role: 'encoder' },
+        { path: codec.decoder.path, role: 'decoder' },
+      ],
+      data: codec,
+    };
+  },
+});

@@ -22,6 +22,7 @@ import { SgBuf, checkDmaLength, vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
 import { uvdMaxPacketSize, uvdParseHeader } from '../../../formats/index.ts';
+import { platformDriver } from '../../base/platform-driver.ts';
 
 // the stream's coder is part of the driver's public face: the scenario runner and tests make packets with it
 export * from '../../../formats/uvd-stream.ts';
@@ -376,3 +377,14 @@ export class VideoDecoder {
 export function registerVideoDecoder(opts: VdecOptions): VideoDecoder {
   return new VideoDecoder(opts);
 }
+
+/** The driver table's row for video decoders: a stateful mem-to-mem node each, asking for /dev/video12. */
+export const videoDecoderPlatformDriver = platformDriver({
+  kind: 'video',
+  name: 'unimem-vdec',
+  description: 'video decoder: V4L2 stateful mem-to-mem, UVD1 stream to NV12/XBGR32',
+  probe: (ctx) => {
+    const vdec = registerVideoDecoder({ vfs: ctx.vfs, dbs: ctx.dbs, mm: ctx.mm, clock: ctx.clock, device: ctx.device, nr: 12 });
+    return { nodes: [{ path: vdec.path, role: 'video' }], data: vdec };
+  },
+});

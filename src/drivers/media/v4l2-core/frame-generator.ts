@@ -1,7 +1,7 @@
 import type { Clock, Timer } from '../../../hw/index.ts';
 import { KernelBug } from '../../../lib/index.ts';
-import { V4L2_COLORSPACE_SRGB, V4L2_FIELD_NONE, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV, type V4l2PixFormat } from '../../../uapi/index.ts';
-import type { FrameFormat } from '../../../formats/index.ts';
+import { V4L2_COLORSPACE_SRGB, V4L2_FIELD_NONE, type V4l2PixFormat } from '../../../uapi/index.ts';
+import { v4l2PixelFormat, type FrameFormat } from '../../../formats/index.ts';
 import type { Vb2Buffer, Vb2Queue } from '../videobuf2/vb2-queue.ts';
 
 /**
@@ -103,19 +103,6 @@ export function completeFrame(queue: Vb2Queue, vb: Vb2Buffer, ok: boolean, size:
   queue.bufferDone(vb, ok ? 'done' : 'error');
 }
 
-const V4L2_FOURCC: Record<FrameFormat['fourcc'], number> = { YUYV: V4L2_PIX_FMT_YUYV, XR24: V4L2_PIX_FMT_XBGR32, NV12: V4L2_PIX_FMT_NV12 };
-
-/** The V4L2 pixelformat of a frame layout, and back (the drivers' format tables). */
-export function v4l2PixelFormat(fourcc: FrameFormat['fourcc']): number {
-  return V4L2_FOURCC[fourcc];
-}
-
-/** The frame layout name of a V4L2 pixelformat, or null when no driver here produces it. */
-export function frameFourcc(pixelformat: number): FrameFormat['fourcc'] | null {
-  for (const [k, v] of Object.entries(V4L2_FOURCC)) if (v === pixelformat) return k as FrameFormat['fourcc'];
-  return null;
-}
-
 /** The V4L2 description of a progressive YUYV frame format (v4l2_pix_format). */
 export function yuyvPixFormat(fmt: FrameFormat): V4l2PixFormat {
   return framePixFormat(fmt);
@@ -126,7 +113,7 @@ export function framePixFormat(fmt: FrameFormat): V4l2PixFormat {
   return {
     width: fmt.width,
     height: fmt.height,
-    pixelformat: V4L2_FOURCC[fmt.fourcc],
+    pixelformat: v4l2PixelFormat(fmt.fourcc),
     field: V4L2_FIELD_NONE,
     bytesperline: fmt.stride,
     sizeimage: fmt.size,

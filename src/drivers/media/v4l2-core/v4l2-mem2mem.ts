@@ -36,7 +36,8 @@ import {
   type V4l2RequestBuffers,
 } from '../../../uapi/index.ts';
 import { Vb2Queue, type Vb2Buffer, type Vb2MemOps } from '../videobuf2/index.ts';
-import { V4L2_KERNEL_VERSION, VIDEO_GID, VIDEO_MAJOR, clearFmtdesc, fillFmtdesc } from './index.ts';
+import { clearFmtdesc, fillFmtdesc } from './fmtdesc.ts';
+import { V4L2_KERNEL_VERSION, VIDEO_GID, VIDEO_MAJOR, videoDevnodeNr } from './video-device.ts';
 
 /**
  * mmap offsets at and above this name CAPTURE buffers (DST_QUEUE_OFF_BASE):
@@ -264,7 +265,8 @@ export class M2mNode<S> {
     this.timestampFlags = opts.timestampFlags ?? V4L2_BUF_FLAG_TIMESTAMP_COPY;
     this.driver = opts.driver;
     this.card = opts.card;
-    this.node = registerChrdev(opts.vfs, { path: `/dev/video${opts.nr}`, major: VIDEO_MAJOR, minor: opts.nr, mode: 0o660, gid: VIDEO_GID, fops: this.fops(), privateData: this });
+    const nr = videoDevnodeNr(opts.vfs, opts.nr);
+    this.node = registerChrdev(opts.vfs, { path: `/dev/video${nr}`, major: VIDEO_MAJOR, minor: nr, mode: 0o660, gid: VIDEO_GID, fops: this.fops(), privateData: this });
     this.dev.nodes.push(this as unknown as M2mNode<never>);
   }
 

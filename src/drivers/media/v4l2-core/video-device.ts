@@ -1,4 +1,4 @@
-import { registerChrdev, userArg, type DeviceNode, type File, type FileOperations, type Task, type Vfs } from '../../../fs/index.ts';
+import { chrdevFindFreeMinor, registerChrdev, userArg, type DeviceNode, type File, type FileOperations, type Task, type Vfs } from '../../../fs/index.ts';
 import { kerr } from '../../../lib/index.ts';
 import {
   O_NONBLOCK,
@@ -37,6 +37,20 @@ import type { Vb2Queue } from '../videobuf2/vb2-queue.ts';
 
 /** Major number of V4L2 device nodes (VIDEO_MAJOR). */
 export const VIDEO_MAJOR = 81;
+
+/** Device node numbers V4L2 hands out (VIDEO_NUM_DEVICES). */
+const VIDEO_NUM_DEVICES = 256;
+
+/**
+ * The N of the next /dev/videoN (the number __video_register_device picks):
+ * the driver's wish `nr` when it is free, else the first free number after
+ * it (wrapping around), or the first free one for -1. So a second camera
+ * whose driver asks for 8 again gets the next free node. ENFILE when all
+ * are taken.
+ */
+export function videoDevnodeNr(vfs: Vfs, nr: number): number {
+  return chrdevFindFreeMinor(vfs, VIDEO_MAJOR, nr < 0 ? 0 : nr, VIDEO_NUM_DEVICES);
+}
 
 /** LINUX_VERSION_CODE of the kernel the ABI follows, reported by QUERYCAP. */
 export const V4L2_KERNEL_VERSION = (6 << 16) | (1 << 8);
@@ -107,15 +121,15 @@ export class VideoDevice {
   users = 0;
 
   constructor(opts: VideoDeviceOptions) {
-    this.nr = opts.nr;
+    this.nr = videoDevnodeNr(opts.vfs, opts.nr);
     this.name = opts.name;
     this.deviceCaps = opts.deviceCaps;
     this.queue = opts.queue;
     this.ioctlOps = opts.ioctlOps;
     this.node = registerChrdev(opts.vfs, {
-      path: `/dev/video${opts.nr}`,
+      path: `/dev/video${this.nr}`,
       major: VIDEO_MAJOR,
-      minor: opts.nr,
+      minor: this.nr,
       mode: 0o660,
       gid: VIDEO_GID,
       fops: this.fops(),

@@ -83,6 +83,8 @@ import {
   type SndXferi,
 } from '../../../uapi/index.ts';
 import { hwChoose, hwConfig, hwRefine, type PcmConfig, type PcmHardware } from './pcm-hw-params.ts';
+import { platformDriver } from '../../base/platform-driver.ts';
+import { sndCardFreeIndex } from './sound-card.ts';
 
 /** Major number of ALSA device nodes (CONFIG_SND_MAJOR). */
 export const SND_MAJOR = 116;
@@ -867,3 +869,14 @@ export class PcmDevice {
 export function registerPcmPlayback(opts: PcmPlaybackOptions): PcmDevice {
   return new PcmDevice(opts);
 }
+
+/** The driver table's row for audio blocks: a sound card each with one playback PCM. */
+export const pcmPlaybackPlatformDriver = platformDriver({
+  kind: 'audio',
+  name: 'unimem-pcm',
+  description: 'audio block: an ALSA sound card with one playback PCM on a DMA ring',
+  probe: (ctx) => {
+    const pcm = registerPcmPlayback({ vfs: ctx.vfs, clock: ctx.clock, device: ctx.device, card: sndCardFreeIndex(ctx.vfs), dev: 0 });
+    return { nodes: [{ path: pcm.path, role: 'pcm-playback' }], data: pcm };
+  },
+});

@@ -4,6 +4,7 @@ import type { DmaBuf, DmaBufSystem } from '../../../../dmabuf/index.ts';
 import {
   WaitQueueHead,
   pollWait,
+  chrdevFindFreeMinor,
   registerChrdev,
   waitEvent,
   type DeviceNode,
@@ -15,6 +16,7 @@ import {
 } from '../../../../fs/index.ts';
 import { O_NONBLOCK, POLLIN, POLLRDNORM } from '../../../../uapi/index.ts';
 import type { Mm } from '../../../../mm/index.ts';
+import type { ProbedNode } from '../../../base/platform-driver.ts';
 import { GemObject, gemObjectSize, gemReleaseHandle } from './drm-gem.ts';
 import { drmIoctl, type DrmIoctlDesc } from './drm-ioctl.ts';
 import { DrmVmaOffsetManager } from './drm-vma-manager.ts';
@@ -29,6 +31,9 @@ export const DRIVER_SYNCOBJ_TIMELINE = 1 << 6;
 
 /** The character-device major of every DRM node (DRM_MAJOR). */
 export const DRM_MAJOR = 226;
+
+/** Primary (card) minors DRM hands out before the render range at 128 (64 per type in drm_minor_alloc). */
+const DRM_MAX_CARDS = 64;
 
 /** What a modesetting driver reports through GET_CAP (struct drm_mode_config, the parts GET_CAP reads). */
 export interface DrmModeConfigCaps {
@@ -141,7 +146,11 @@ export interface DrmDeviceOptions {
   mm: Mm;
   /** The device's struct device, used to attach imported dma-bufs. */
   device: Device;
-  /** Card index: nodes /dev/dri/card<index> and, with DRIVER_RENDER, /dev/dri/renderD<128+index>. */
+  /**
+   * Card index: nodes /dev/dri/card<index> and, with DRIVER_RENDER,
+   * /dev/dri/renderD<128+index>. Default: the first free one, as
+   * drm_minor_alloc gives (cards probe in order: card0, card1, ...).
+   */
   index?: number;
   /** Mode of the primary node (default 0660, the usual udev rule). */
   cardMode?: number;
@@ -357,8 +366,8 @@ function drmFops(dev: DrmDevice, minor: () => DrmMinor): FileOperations {
  */
 export function registerDrmDevice(opts: DrmDeviceOptions): DrmDevice {
   const dev = new DrmDevice(opts);
-  const index = opts.index ?? 0;
   const vfs = opts.dbs.vfs;
+  const index = opts.index ?? chrdevFindFreeMinor(vfs, DRM_MAJOR, 0, DRM_MAX_CARDS);
   let primary: DrmMinor | null = null;
   const cardNode = registerChrdev(vfs, {
     path: `/dev/dri/card${index}`,
@@ -386,4 +395,9 @@ export function registerDrmDevice(opts: DrmDeviceOptions): DrmDevice {
     dev.minors.push(render);
   }
   return dev;
+}
+
+/** A DRM device's nodes as the driver table lists them: 'card' for the primary node, 'render' for the render node. */
+export function drmProbedNodes(dev: DrmDevice): ProbedNode[] {
+  return dev.minors.map((m) => ({ path: m.node.path, role: m.type === 'render' ? 'render' : 'card' }));
 }

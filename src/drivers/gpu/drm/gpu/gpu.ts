@@ -1,4 +1,5 @@
-import { KernelBug, kerr } from '../../../../lib/index.ts';
+import { averageBytes } from '../../../../formats/index.ts';
+import { kerr } from '../../../../lib/index.ts';
 import { BusError, DmaFault } from '../../../../hw/index.ts';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, type Device, type DmaDirection, type SgTable } from '../../../../dma/index.ts';
 import { DmaFence, DmaResvUsage, dmaResvUsageRw, syncFileCreate, type DmaFenceOps, type DmaResv } from '../../../../dmabuf/index.ts';
@@ -16,6 +17,8 @@ import {
   type DrmFile,
   type GemObject,
 } from '../core/index.ts';
+import { drmProbedNodes } from '../core/index.ts';
+import { platformDriver } from '../../../base/platform-driver.ts';
 
 /*
  * The compose job (DRM_IOCTL_GPU_COMPOSE, struct drm_gpu_compose in
@@ -122,26 +125,6 @@ function dmaWriteSgt(device: Device, sgt: SgTable, src: Uint8Array, len: number)
     device.master.writeNow(seg.dmaAddress, src, off, n);
     off += n;
   }
-}
-
-/**
- * Averages two byte arrays (4-byte aligned views) into `out`, four bytes per step: per byte,
- * (a & b) + ((a ^ b) >> 1) with the low bits masked so no byte borrows from
- * its neighbour (the blend unit's averaging mode, rounding down).
- */
-export function averageBytes(a: Uint8Array, b: Uint8Array, out: Uint8Array, len: number): void {
-  if ((a.byteOffset | b.byteOffset | out.byteOffset) & 3) throw new KernelBug('averageBytes needs 4-byte aligned arrays');
-  if (len > a.length || len > b.length || len > out.length) throw new KernelBug(`averageBytes of ${len} bytes past an array`);
-  const words = len >>> 2;
-  const wa = new Uint32Array(a.buffer, a.byteOffset, words);
-  const wb = new Uint32Array(b.buffer, b.byteOffset, words);
-  const wo = new Uint32Array(out.buffer, out.byteOffset, words);
-  for (let i = 0; i < words; i++) {
-    const x = wa[i]!;
-    const y = wb[i]!;
-    wo[i] = ((x & y) + (((x ^ y) & 0xfefefefe) >>> 1)) >>> 0;
-  }
-  for (let i = words << 2; i < len; i++) out[i] = (a[i]! + b[i]!) >>> 1;
 }
 
 /** Adds `fence` to every distinct reservation object, READ usage for sources first, then WRITE for the destination. */
@@ -321,3 +304,14 @@ export async function gpuIdle(dev: DrmDevice): Promise<void> {
   const st = gpuStateOf(dev);
   while (st.running.size > 0) await Promise.all([...st.running]);
 }
+
+/** The driver table's row for GPUs: a DRM card and render node each. */
+export const gpuPlatformDriver = platformDriver({
+  kind: 'gpu',
+  name: 'unimem-gpu',
+  description: 'GPU: DRM GEM and PRIME, a compose job with fences',
+  probe: (ctx) => {
+    const dev = registerGpu({ dbs: ctx.dbs, mm: ctx.mm, device: ctx.device });
+    return { nodes: drmProbedNodes(dev), data: dev };
+  },
+});

@@ -27,6 +27,7 @@ import {
   type SimpleDisplayPipeFuncs,
   type SimplePipeStats,
 } from '../core/index.ts';
+import { drmProbedNodes } from '../core/index.ts';
 import { frameFormat } from '../../../../formats/index.ts';
 
 // the mode objects, framebuffers and flip event of the shared KMS core, under the names the display has always exported
@@ -44,6 +45,7 @@ export {
   flipEvent,
   type PendingFlip,
 } from '../core/index.ts';
+import { platformDriver } from '../../../base/platform-driver.ts';
 
 /**
  * A GEM object in one physically contiguous, write-combined buffer from
@@ -298,3 +300,14 @@ export function registerKmsDisplay(opts: KmsDisplayOptions): { dev: DrmDevice; k
   const kms = new KmsDisplay(dev, width, height, refreshHz ?? 60);
   return { dev, kms };
 }
+
+/** The driver table's row for display controllers: a KMS card each, the next free /dev/dri/cardN. */
+export const kmsDisplayPlatformDriver = platformDriver({
+  kind: 'display',
+  name: 'unimem-kms',
+  description: 'display controller: DRM/KMS with one plane, scanout DMA every vsync',
+  probe: (ctx) => {
+    const data = registerKmsDisplay({ dbs: ctx.dbs, mm: ctx.mm, device: ctx.device, width: ctx.params.kmsMode.width, height: ctx.params.kmsMode.height });
+    return { nodes: drmProbedNodes(data.dev), data };
+  },
+});

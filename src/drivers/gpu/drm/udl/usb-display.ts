@@ -32,7 +32,9 @@ import {
   type SimplePipeStats,
   type SimpleDisplayPipeFuncs,
 } from '../core/index.ts';
+import { drmProbedNodes } from '../core/index.ts';
 import { UsbTransferEngine, type UsbDamage } from './usb-display-transfer.ts';
+import { platformDriver } from '../../../base/platform-driver.ts';
 
 export * from './usb-display-transfer.ts';
 
@@ -283,3 +285,14 @@ export function registerUsbDisplay(opts: UsbDisplayOptions): { dev: DrmDevice; u
   const usb = new UsbDisplay(dev, width, height, refreshHz ?? 60);
   return { dev, usb };
 }
+
+/** The driver table's row for USB hosts: the USB display behind each, a DRM/KMS card. */
+export const usbDisplayPlatformDriver = platformDriver({
+  kind: 'usb',
+  name: 'unimem-usb-display',
+  description: 'USB host with a DisplayLink-style display: DRM/KMS with DIRTYFB, frames compressed by the CPU',
+  probe: (ctx) => {
+    const data = registerUsbDisplay({ dbs: ctx.dbs, mm: ctx.mm, device: ctx.device, width: ctx.params.kmsMode.width, height: ctx.params.kmsMode.height });
+    return { nodes: drmProbedNodes(data.dev), data };
+  },
+});

@@ -1,0 +1,8 @@
+/**
+ * The blend unit's average, from its definition: every byte of `out` is
+ * floor((a + b) / 2) of the same byte of `a` and `b` (the GPU's
+ * GPU_COMPOSE_OP_AVERAGE over XRGB8888 or any byte format).
+ */
+export function averageReference(a: Uint8Array, b: Uint8Array, out: Uint8Array): void {
+  for (let i = 0; i < out.length; i++) out[i] = (a[i]! + b[i]!) >> 1;
+}
