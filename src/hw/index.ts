@@ -36,3 +36,4 @@ export { USB_DAMAGE_HEADER, USB_DAMAGE_MAGIC, UsbPanel } from './engines/usb-pan
 export { VdecEngine } from './engines/vdec.ts';
 export { IspEngine } from './engines/isp.ts';
 export { JpegEngine } from './engines/jpeg.ts';
+export { BlendEngine } from './engines/blend.ts';

@@ -17,7 +17,7 @@ import {
 } from '../../../uapi/index.ts';
 import { M2mDevice, M2mNode } from '../v4l2-core/v4l2-mem2mem.ts';
 import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
-import { frameFormat, nv12ToNv12, nv12ToXrgb8888, yuyvToNv12, yuyvToXrgb8888, type FrameFormat } from '../../../formats/index.ts';
+import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
 
@@ -200,18 +200,10 @@ export class IspDevice {
     if (src.bytesused < st.src.size) throw kerr('EINVAL', `isp: source of ${src.bytesused} bytes < ${st.src.size}`);
     const engine = this.engine;
     await vb2PlaneDma(src, dev, st.src.size, false, (segs) => engine.readFrame(segs, st.inBuf, st.src.size));
-    convert(st);
+    engine.convert(st.src, st.scale, st.dst, st.inBuf, st.outBuf);
     await vb2PlaneDma(dst, dev, st.dst.size, true, (segs) => engine.writeFrame(segs, st.outBuf, st.dst.size));
     dst.bytesused = st.dst.size;
   }
-}
-
-/** Runs the engine's conversion for the file's formats from inBuf to outBuf. */
-function convert(st: IspState): void {
-  const { src, scale, dst, inBuf, outBuf } = st;
-  const rgb = dst.fourcc === 'XR24';
-  if (src.fourcc === 'YUYV') (rgb ? yuyvToXrgb8888 : yuyvToNv12)(inBuf, src.width, src.height, scale, outBuf);
-  else (rgb ? nv12ToXrgb8888 : nv12ToNv12)(inBuf, src.width, src.height, scale, outBuf);
 }
 
 /** Registers the ISP's mem-to-mem node /dev/video`nr` (the probe of a SoC scaler driver). EEXIST when taken. */

@@ -18,7 +18,7 @@ import {
 } from '../../../uapi/index.ts';
 import { M2mDevice, M2mNode } from '../v4l2-core/v4l2-mem2mem.ts';
 import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
-import { frameFormat, UJPG_HEADER, ujpgDecode, ujpgEncode, ujpgMaxSize, ujpgParse, type FrameFormat } from '../../../formats/index.ts';
+import { frameFormat, UJPG_HEADER, ujpgMaxSize, ujpgParse, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
 
@@ -190,7 +190,7 @@ export class JpegCodec {
     if (src.bytesused < st.raw.size) throw kerr('EINVAL', `jpeg: raw frame of ${src.bytesused} bytes < ${st.raw.size}`);
     const engine = this.engine;
     await vb2PlaneDma(src, dev, st.raw.size, false, (segs) => engine.read(segs, st.rawBuf, st.raw.size, 'jpeg enc read'));
-    const len = ujpgEncode(st.rawBuf, st.raw, st.pixelformat, st.codedBuf.subarray(0, Math.min(st.codedSize, dst.length)));
+    const len = engine.encode(st.rawBuf, st.raw, st.pixelformat, st.codedBuf.subarray(0, Math.min(st.codedSize, dst.length)));
     await vb2PlaneDma(dst, dev, len, true, (segs) => engine.write(segs, st.codedBuf, len, 'jpeg enc write'));
     dst.bytesused = len;
   }
@@ -205,7 +205,7 @@ export class JpegCodec {
     if (h.pixelformat !== st.pixelformat || h.width !== st.raw.width || h.height !== st.raw.height || h.raw !== st.raw.size) {
       throw kerr('EINVAL', `jpeg: stream of ${h.width}x${h.height} does not match the capture format ${st.raw.width}x${st.raw.height}`);
     }
-    ujpgDecode(st.codedBuf, len, st.rawBuf);
+    engine.decode(st.codedBuf, len, st.rawBuf);
     await vb2PlaneDma(dst, dev, st.raw.size, true, (segs) => engine.write(segs, st.rawBuf, st.raw.size, 'jpeg dec write'));
     dst.bytesused = st.raw.size;
   }
