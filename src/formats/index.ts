@@ -2,7 +2,9 @@
  * DOC: formats — pixel formats, test patterns and bitstreams
  *
  * Pure functions and small classes on bytes: frame layouts (fourcc, stride,
- * plane sizes), the sensor's test pattern, the codecs' bitstreams. Nothing
+ * plane sizes, the V4L2 pixelformat of each), the sensor's test pattern,
+ * the ISP's YUV conversions, the blend unit's average, the codecs'
+ * bitstreams (UJPG, UVD1). Nothing
  * here knows of memory, devices or time, so both sides may use it: the
  * devices' hardware and drivers below the syscall line, and userspace
  * programs above it. Imports only uapi and lib.

@@ -1,45 +1,21 @@
 import { performance } from 'node:perf_hooks';
 import { traceFences } from '../dmabuf/index.ts';
-import { TestPattern, ujpgEncode, ujpgMaxSize, UvdEncoder, v4l2PixelFormat } from '../formats/index.ts';
+import { boundNode, usbDisplayPlatformDriver, type BoundDevice, type UsbDisplay } from '../drivers/index.ts';
 import type { Tracer } from '../lib/index.ts';
 import { DEFAULT_CMA_NAME } from '../mm/index.ts';
 import { spawnProcess, type Sys } from '../proc/index.ts';
-import { O_CREAT, O_WRONLY, SIGKILL } from '../uapi/index.ts';
+import { SIGKILL } from '../uapi/index.ts';
 import { bootSystem, type System } from './boot.ts';
+import type { StageDescriptor, StageFormats, WatchContext } from './pipeline/descriptor.ts';
+import { ExpectedFrames } from './pipeline/expected.ts';
+import { planFormats, stageNamed } from './pipeline/plan.ts';
+import { STAGES } from './pipeline/stage-table.ts';
 import type { PlatformSpec } from './platform.ts';
 import { hardwareCounters, percentile, type RunResult } from './run-result.ts';
 import type { RunOptions } from './run.ts';
-import type { ProcessStageSpec, ScenarioSpec, StageKind } from './scenario-schema.ts';
+import type { ProcessStageSpec, ScenarioSpec } from './scenario-schema.ts';
 import { checkScenarioOnPlatform, type LoadedScenario } from './scenario.ts';
-import { audioStage } from './stages/audio.ts';
-import { audioSignal } from './stages/audio-signal.ts';
-import { captureStage } from './stages/capture.ts';
-import { composeStage } from './stages/compose.ts';
-import { convertStage } from './stages/convert.ts';
-import { cpuStage } from './stages/cpu.ts';
-import { decodeStage } from './stages/decode.ts';
-import { displayStage } from './stages/display.ts';
-import { encodeStage } from './stages/encode.ts';
-import { ExpectedFrames } from './stages/expected.ts';
-import { jpegDecodeStage } from './stages/jpeg-decode.ts';
-import { renderStage } from './stages/render.ts';
-import { planFormats, STAGE_NODE, type StageFormats } from './stages/plan.ts';
-import type { PipelineProbe, StageContext, StageProgram } from './stages/stage.ts';
-
-const PROGRAMS: Record<StageKind, StageProgram> = {
-  capture: captureStage,
-  decode: decodeStage,
-  render: renderStage,
-  convert: convertStage,
-  compose: composeStage,
-  cpu: cpuStage,
-  display: displayStage,
-  // The same display server, on the USB display's card: KMS is KMS.
-  'usb-display': displayStage,
-  encode: encodeStage,
-  'jpeg-decode': jpegDecodeStage,
-  audio: audioStage,
-};
+import type { PipelineProbe, StageContext } from './stages/stage.ts';
 
 /** How one process of the pipeline ended. */
 export interface ProcessExit {
@@ -68,16 +44,26 @@ export interface ProcessRunResult extends RunResult {
   trace?: Tracer;
 }
 
+/** The platform device a process drives: the one it names, else the first of its stage's kind. */
+function platformDeviceOf(p: PlatformSpec, d: StageDescriptor, st: ProcessStageSpec) {
+  if (!d.device) return null;
+  return p.devices.find((x) => (st.device !== undefined ? x.name === st.device : x.kind === d.device!.kind)) ?? null;
+}
+
+/** The bound device a process drives (checkScenarioOnPlatform made sure there is one). */
+function boundDeviceOf(sys: System, d: StageDescriptor, st: ProcessStageSpec): BoundDevice | null {
+  const spec = platformDeviceOf(sys.platform, d, st);
+  return spec ? (sys.bound.find((b) => b.name === spec.name) ?? null) : null;
+}
+
 /** The heap a stage's output buffers come from: the one the consumer's device needs, unless the scenario names one. */
-function outputHeap(p: PlatformSpec, stages: readonly ProcessStageSpec[], i: number): string {
+function outputHeap(p: PlatformSpec, stages: readonly ProcessStageSpec[], descs: readonly StageDescriptor[], i: number): string {
   const st = stages[i]!;
   if (st.heap !== 'auto') return st.heap;
   // The device that will read these buffers: the next stage with a device (a CPU stage passes them on).
-  const kinds: Partial<Record<StageKind, string>> = { convert: 'isp', compose: 'gpu', display: 'display', 'usb-display': 'usb', encode: 'jpeg' };
   for (let j = i + 1; j < stages.length; j++) {
-    const kind = kinds[stages[j]!.stage];
-    if (!kind) continue;
-    const dev = p.devices.find((d) => d.kind === kind)!;
+    const dev = platformDeviceOf(p, descs[j]!, stages[j]!);
+    if (!dev) continue;
     if (!dev.needsContiguous || dev.iommu !== undefined) return 'system';
     return p.cma.areas.find((a) => a.devices.includes(dev.name))?.name ?? DEFAULT_CMA_NAME;
   }
@@ -85,56 +71,21 @@ function outputHeap(p: PlatformSpec, stages: readonly ProcessStageSpec[], i: num
 }
 
 /** Where a stage's output buffers live and why, for the run summary. */
-function describePlacement(p: PlatformSpec, stages: readonly ProcessStageSpec[], i: number, f: StageFormats): string {
+function describePlacement(p: PlatformSpec, stages: readonly ProcessStageSpec[], descs: readonly StageDescriptor[], i: number, f: StageFormats): string {
   const st = stages[i]!;
-  if (st.stage === 'audio') return `${st.name}: audio ring buffer from dma_alloc_attrs(NO_KERNEL_MAPPING | WRITE_COMBINE), mapped only into this process`;
-  if (!f.outFmt || st.stage === 'cpu' || st.stage === 'jpeg-decode') return `${st.name}: ${st.stage}, no buffers of its own to share`;
-  const heap = outputHeap(p, stages, i);
+  const own = descs[i]!.placement;
+  if (own) return own(st);
+  if (!f.outFmt) return `${st.name}: ${st.stage}, no buffers of its own to share`;
+  const heap = outputHeap(p, stages, descs, i);
   if (heap === 'driver') return `${st.name}: ${st.stage} buffers are the driver's own (MMAP, exported with EXPBUF)`;
   const where = heap === 'system' ? 'scattered pages of the system heap' : `placed in cma:${heap}`;
   const why = st.heap !== 'auto' ? 'as the scenario asks' : heap === 'system' ? 'every device that reads them has an IOMMU' : 'the next device needs contiguous memory and has no IOMMU';
   return `${st.name}: ${st.stage} buffers from /dev/dma_heap/${heap}, ${where} (${why})`;
 }
 
-/** Writes the files the processes read: the video stream, the gallery's photos. */
-async function writeInputs(sys: Sys, spec: ScenarioSpec, formats: readonly StageFormats[], seed: number, frames: number): Promise<Map<number, string>> {
-  const inputs = new Map<number, string>();
-  const stages = spec.processes!;
-  for (let i = 0; i < stages.length; i++) {
-    const st = stages[i]!;
-    if (st.stage === 'decode') {
-      // The media file: length-prefixed packets of the synthetic codec, made by its encoder from the source pattern.
-      const fmt = formats[i]!.outFmt!;
-      const enc = new UvdEncoder(fmt, { gop: st.gop });
-      const pattern = new TestPattern(fmt, seed);
-      const path = `/tmp/${st.name}.uvd`;
-      const fd = await sys.open(path, O_WRONLY | O_CREAT, 0o644);
-      const head = new Uint8Array(4);
-      for (let n = 0; n < frames; n++) {
-        const packet = enc.encode(pattern.frame(n));
-        new DataView(head.buffer).setUint32(0, packet.length, true);
-        await sys.write(fd, head);
-        await sys.write(fd, packet);
-      }
-      await sys.close(fd);
-      inputs.set(i, path);
-    } else if (st.stage === 'jpeg-decode') {
-      // The gallery: photos taken earlier, encoded as the JPEG block encodes them.
-      const fmt = formats[i]!.outFmt!;
-      const pattern = new TestPattern(fmt, seed);
-      const bits = new Uint8Array(ujpgMaxSize(fmt.size));
-      for (let n = 0; n < frames; n++) {
-        const len = ujpgEncode(pattern.frame(n), fmt, v4l2PixelFormat(fmt.fourcc), bits);
-        const fd = await sys.open(`/tmp/IMG_${String(n).padStart(4, '0')}.jpg`, O_WRONLY | O_CREAT, 0o644);
-        await sys.write(fd, bits.subarray(0, len));
-        await sys.close(fd);
-      }
-      inputs.set(i, '/tmp');
-    } else if (st.stage === 'encode') {
-      inputs.set(i, '/tmp');
-    }
-  }
-  return inputs;
+/** Bytes the CPU copied for the USB displays (each frame read to compress it): the copies a process pipeline may make. */
+function usbCpuReadBytes(sys: System): number {
+  return sys.bound.filter((b) => b.driver === usbDisplayPlatformDriver).reduce((n, b) => n + (b.data as { usb: UsbDisplay }).usb.stats.cpuReadBytes, 0);
 }
 
 /**
@@ -153,10 +104,11 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
   const stages = spec.processes!;
   const seed = opts.seed ?? spec.seed;
   const frames = opts.frames ?? spec.frames;
-  const formats = planFormats(spec);
+  const table = s.stages ?? STAGES;
+  const descs = stages.map((st) => stageNamed(table, st.stage));
+  const formats = planFormats(spec, table);
   const wall0 = performance.now();
-  const displayAt = stages.findIndex((st) => st.stage === 'display');
-  const sys = (boot ?? defaultBoot)(p, seed, spec);
+  const sys = (boot ?? defaultBoot(descs, formats))(p, seed, spec);
   const { soc } = sys;
   const tracer = opts.trace ? soc.startTrace() : null;
   if (tracer) traceFences(soc.clock, tracer);
@@ -167,7 +119,7 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
   const pgtablePages = () => [...sys.domains.values()].reduce((n, d) => n + d.pgtable.tableBytes / 4096, 0);
   const free0 = sys.mm.pages.freeCount() + pgtablePages();
 
-  const expected = new ExpectedFrames(stages, formats, seed);
+  const expected = new ExpectedFrames(stages, descs, formats, seed);
   const producedAt = new Map<number, number>();
   const latencies: number[] = [];
   let framesChecked = 0;
@@ -215,60 +167,63 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
       failures++;
     },
   };
-  // A display's consumption is what it fetched (the CRTC's scanout, the USB panel's update): check the first fetch of each frame.
-  const checkFirstFetch = (at: number) => {
+  // What a device consumed, watched from outside (a display's scanout, a DAC): a stage's descriptor says how.
+  stages.forEach((st, at) => {
+    const d = descs[at]!;
+    const device = boundDeviceOf(sys, d, st);
+    if (!d.watch || !device) return;
     const checkedFb = new Map<number, number>();
-    return (shot: { fbId: number; bytes: Uint8Array }) => {
-      const frame = fbFrame.get(shot.fbId);
-      if (frame === undefined || checkedFb.get(shot.fbId) === frame) return;
-      checkedFb.set(shot.fbId, frame);
-      sinkConsumed(at, frame, expected.matches(at, frame, shot.bytes));
+    const x: WatchContext = {
+      st,
+      device,
+      seed,
+      frames,
+      now: () => soc.clock.now,
+      // The first fetch of each frame a framebuffer holds is what the display showed of it.
+      firstFetch: (shot) => {
+        const frame = fbFrame.get(shot.fbId);
+        if (frame === undefined || checkedFb.get(shot.fbId) === frame) return;
+        checkedFb.set(shot.fbId, frame);
+        sinkConsumed(at, frame, expected.matches(at, frame, shot.bytes));
+      },
+      consumed: (frame, ok, producedAtNs) => {
+        if (producedAtNs !== undefined) producedAt.set(frame, producedAtNs);
+        sinkConsumed(at, frame, ok);
+      },
     };
-  };
-  if (displayAt >= 0 && sys.kms) sys.kms.kms.onScanout = checkFirstFetch(displayAt);
-  const usbAt = stages.findIndex((st) => st.stage === 'usb-display');
-  if (usbAt >= 0 && sys.usbDisplay) sys.usbDisplay.usb.onFrame = checkFirstFetch(usbAt);
-  const audioAt = stages.findIndex((st) => st.stage === 'audio');
-  if (audioAt >= 0 && sys.pcm) {
-    // What the DAC played, period by period, against the music the player wrote.
-    const st = stages[audioAt]!;
-    let period = 0;
-    sys.pcm.onPeriod = (bytes: Uint8Array) => {
-      const want = audioSignal(period * st.periodFrames, st.periodFrames, st.channels, st.rate, seed);
-      const ok = bytes.length === want.length && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(Buffer.from(want.buffer));
-      if (period < frames) {
-        producedAt.set(period, soc.clock.now - Math.round((st.periodFrames / st.rate) * 1e9));
-        sinkConsumed(audioAt, period, ok);
-      }
-      period++;
-    };
-  }
+    d.watch(x);
+  });
   const exits = new Map<number, ProcessExit>();
   const pidOf = new Map<string, number>();
   const failedWith = new Map<string, string>();
   const sessionMain = async function session(ss: Sys): Promise<number> {
-    const inputs = await writeInputs(ss, spec, formats, seed, frames);
+    // The files the processes read (a video stream, the gallery's photos), written before any starts.
+    const inputs = new Map<number, string>();
+    for (const [i, st] of stages.entries()) {
+      const write = descs[i]!.writeInput;
+      if (write) inputs.set(i, await write(ss, { st, outFmt: formats[i]!.outFmt, seed, frames }));
+    }
     const links: [number, number][] = [];
     for (let i = 0; i + 1 < stages.length; i++) links.push(await ss.socketpair());
     for (let i = 0; i < stages.length; i++) {
       const st = stages[i]!;
       const ctx: StageContext = {
         spec: st,
-        devicePath: STAGE_NODE[st.stage],
+        devicePath: nodeOf(sys, descs[i]!, st),
         upFd: i > 0 ? links[i - 1]![1] : -1,
         upSlots: i > 0 ? (stages[i - 1]!.buffers ?? spec.buffers) : 0,
         downFd: i < links.length ? links[i]![0] : -1,
         slots: st.buffers ?? spec.buffers,
         inFmt: formats[i]!.inFmt,
         outFmt: formats[i]!.outFmt,
-        heap: outputHeap(p, stages, i),
+        heap: outputHeap(p, stages, descs, i),
         frames,
         fps: spec.fps,
         seed,
         input: inputs.get(i) ?? '',
         probe,
       };
-      const program = PROGRAMS[st.stage];
+      const program = descs[i]!.program;
       const named = {
         [st.name]: (cs: Sys) =>
           program(cs, ctx).catch((e: unknown) => {
@@ -328,7 +283,7 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
     pages: spec.memoryPressure > 0 ? 0 : Math.round(free0 - sys.mm.pages.freeCount() - pgtablePages()),
   };
   reportEnding(sys, [...exits.values()], leaks, spec.kill?.process ?? null);
-  const placement = stages.map((st, i) => describePlacement(p, stages, i, formats[i]!));
+  const placement = stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!));
   return {
     scenario: spec.name,
     platform: p.name,
@@ -336,11 +291,11 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
     frames,
     integrity: { ok: mismatches === 0 && framesChecked > 0, mismatches, framesChecked },
     // The one copy a process pipeline may make: a USB display's CPU read of each frame.
-    copies: { cpuBytes: sys.usbDisplay?.usb.stats.cpuReadBytes ?? 0, bounceBytes: sys.dma.stats.bounceBytes },
+    copies: { cpuBytes: usbCpuReadBytes(sys), bounceBytes: sys.dma.stats.bounceBytes },
     ...hardwareCounters(sys, cache0),
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
     droppedFrames: Math.max(0, frames - sunk) + failures + sourceDrops,
-    zeroCopy: sys.dma.stats.bounceBytes === 0 && (sys.usbDisplay?.usb.stats.cpuReadBytes ?? 0) === 0,
+    zeroCopy: sys.dma.stats.bounceBytes === 0 && usbCpuReadBytes(sys) === 0,
     placement,
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),
     simTimeNs,
@@ -373,19 +328,30 @@ function reportEnding(sys: System, exits: ProcessExit[], leaks: LeakCheck, victi
   if (left.length > 0) log.report('leak', 'exit', `after every process exited, still allocated: ${left.join(', ')}`);
 }
 
+/** The device node a process opens: its device's node of the role its stage asks for ('' for a CPU stage). */
+function nodeOf(sys: System, d: StageDescriptor, st: ProcessStageSpec): string {
+  if (!d.device) return '';
+  const dev = boundDeviceOf(sys, d, st);
+  const path = dev ? boundNode(dev, d.device.node) : undefined;
+  if (path === undefined) throw new Error(`no ${d.device.kind} device with a '${d.device.node}' node for process ${st.name}`);
+  return path;
+}
+
 /** Lets deferred device work finish (GEM objects freed after their fences, the display's last scanout). */
 async function settleDevices(sys: System): Promise<void> {
-  const work = [sys.kms?.dev.settle(), sys.gpu?.settle(), sys.pcm?.settle(), sys.usbDisplay?.dev.settle()].filter((x): x is Promise<void> => x !== undefined);
+  const work = sys.bound.flatMap((b) => (b.driver.settle ? [b.driver.settle(b.data)] : []));
   await sys.soc.clock.runUntilSettled(Promise.all(work));
 }
 
-function defaultBoot(p: PlatformSpec, seed: number, spec: ScenarioSpec): System {
-  const formats = planFormats(spec);
-  const d = spec.processes!.findIndex((st) => st.stage === 'display' || st.stage === 'usb-display');
-  const shown = d >= 0 ? formats[d]!.inFmt! : null;
-  return bootSystem(p, {
-    seed,
-    background: spec.memoryPressure > 0 ? { fill: spec.memoryPressure } : false,
-    ...(shown ? { kmsMode: { width: shown.width, height: shown.height } } : {}),
-  });
+/** Boots the platform for a process pipeline: a display's mode is the size of the frames its stage shows. */
+function defaultBoot(descs: readonly StageDescriptor[], formats: readonly StageFormats[]) {
+  return (p: PlatformSpec, seed: number, spec: ScenarioSpec): System => {
+    const d = descs.findIndex((x) => x.setsDisplayMode);
+    const shown = d >= 0 ? formats[d]!.inFmt! : null;
+    return bootSystem(p, {
+      seed,
+      background: spec.memoryPressure > 0 ? { fill: spec.memoryPressure } : false,
+      ...(shown ? { kmsMode: { width: shown.width, height: shown.height } } : {}),
+    });
+  };
 }

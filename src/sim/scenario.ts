@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { scenarioSchema, type ScenarioSpec } from './scenario-schema.ts';
+import type { StageDescriptor } from './pipeline/descriptor.ts';
+import { planFormats, StagePlanError, stageNamed } from './pipeline/plan.ts';
+import { STAGES } from './pipeline/stage-table.ts';
+import { scenarioSchemaFor, type ScenarioSpec } from './scenario-schema.ts';
 import { resolveInputFile, type PlatformSpec } from './platform.ts';
 import { errorAt, parseYaml, validate, type YamlInput } from './yaml-input.ts';
-import { planFormats, STAGE_DEVICE_KIND, StagePlanError } from './stages/plan.ts';
 
 export type { ScenarioSpec } from './scenario-schema.ts';
 
@@ -11,23 +13,31 @@ export interface LoadedScenario {
   spec: ScenarioSpec;
   file: string;
   text: string;
+  /** The stage table its processes were checked against (default: the built-in one). */
+  stages?: readonly StageDescriptor[];
 }
 
-/** Loads and validates a scenario by built-in name or path. */
-export function loadScenario(nameOrPath: string): LoadedScenario {
+const builtinScenarioSchema = scenarioSchemaFor(STAGES);
+
+/**
+ * Loads and validates a scenario by built-in name or path. `stages` is the
+ * stage table its processes may name (the built-in one unless a tool adds
+ * rows).
+ */
+export function loadScenario(nameOrPath: string, stages: readonly StageDescriptor[] = STAGES): LoadedScenario {
   const file = resolveInputFile('scenarios', nameOrPath);
   const text = readFileSync(file, 'utf8');
-  return { spec: parseScenario(file, text), file, text };
+  return { spec: parseScenario(file, text, stages), file, text, stages };
 }
 
 /** Parses and validates scenario YAML text; errors name file, line, column and field. */
-export function parseScenario(file: string, text: string): ScenarioSpec {
+export function parseScenario(file: string, text: string, stages: readonly StageDescriptor[] = STAGES): ScenarioSpec {
   const input = parseYaml(file, text);
-  const spec = validate(input, scenarioSchema);
+  const spec: ScenarioSpec = validate(input, stages === STAGES ? builtinScenarioSchema : scenarioSchemaFor(stages));
   if (spec.format.fourcc === 'YUYV' && spec.format.width % 2 !== 0) throw errorAt(input, ['format', 'width'], 'YUYV needs an even width');
   if (spec.pipeline && spec.processes) throw errorAt(input, ['processes'], 'a scenario has either a kernel-level `pipeline` or `processes`, not both');
   if (spec.processes) {
-    checkProcessPipeline(input, spec);
+    checkProcessPipeline(input, spec, stages);
     return spec;
   }
   if (!spec.pipeline) throw errorAt(input, [], 'a scenario needs a `pipeline` or `processes`');
@@ -45,7 +55,7 @@ export function parseScenario(file: string, text: string): ScenarioSpec {
 }
 
 /** Checks a process pipeline's shape and that each stage can take the frames the one before it gives. */
-function checkProcessPipeline(input: YamlInput, spec: ScenarioSpec): void {
+function checkProcessPipeline(input: YamlInput, spec: ScenarioSpec, table: readonly StageDescriptor[]): void {
   const stages = spec.processes!;
   const names = new Set<string>();
   stages.forEach((st, i) => {
@@ -54,7 +64,7 @@ function checkProcessPipeline(input: YamlInput, spec: ScenarioSpec): void {
   });
   if (spec.kill && !names.has(spec.kill.process)) throw errorAt(input, ['kill', 'process'], `no process is named '${spec.kill.process}'`);
   try {
-    planFormats(spec);
+    planFormats(spec, table);
   } catch (e) {
     if (e instanceof StagePlanError) throw errorAt(input, ['processes', e.index, e.field], e.message);
     throw e;
@@ -66,8 +76,13 @@ export function checkScenarioOnPlatform(s: LoadedScenario, p: PlatformSpec): voi
   const input = parseYaml(s.file, s.text);
   if (s.spec.processes) {
     s.spec.processes.forEach((st, i) => {
-      const kind = STAGE_DEVICE_KIND[st.stage];
-      if (kind && !p.devices.some((d) => d.kind === kind)) throw errorAt(input, ['processes', i, 'stage'], `platform '${p.name}' has no ${kind} device for a ${st.stage} stage`);
+      const kind = stageNamed(s.stages ?? STAGES, st.stage).device?.kind;
+      if (st.device !== undefined) {
+        const d = p.devices.find((x) => x.name === st.device);
+        if (!kind) throw errorAt(input, ['processes', i, 'device'], `a ${st.stage} process drives no device`);
+        if (!d) throw errorAt(input, ['processes', i, 'device'], `platform '${p.name}' has no device named '${st.device}' (its ${kind} devices: ${p.devices.filter((x) => x.kind === kind).map((x) => x.name).join(', ') || 'none'})`);
+        if (d.kind !== kind) throw errorAt(input, ['processes', i, 'device'], `device '${d.name}' is a ${d.kind}; a ${st.stage} process drives a ${kind}`);
+      } else if (kind && !p.devices.some((d) => d.kind === kind)) throw errorAt(input, ['processes', i, 'stage'], `platform '${p.name}' has no ${kind} device for a ${st.stage} stage`);
       if (st.heap !== 'auto' && st.heap !== 'driver' && st.heap !== 'system' && !p.cma.areas.some((a) => a.name === st.heap) && !(st.heap === 'reserved' && p.cma.default)) {
         throw errorAt(input, ['processes', i, 'heap'], `no dma-heap '${st.heap}' on '${p.name}' (have: system${p.cma.default ? ', reserved' : ''}${p.cma.areas.map((a) => `, ${a.name}`).join('')}, or driver)`);
       }

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { frameFormat, ujpgDecode, ujpgEncode, ujpgMaxSize } from '../../src/formats/index.ts';
-import { V4L2_PIX_FMT_YUYV } from '../../src/uapi/index.ts';
+import { KernelError } from '../../src/lib/index.ts';
+import { UjpgStreamError, ujpgDecodeReference } from '../../src/sim/reference/ujpg.ts';
+import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV } from '../../src/uapi/index.ts';
 import { mismatches } from '../dmabuf/helpers.ts';
 
 const W = 64;
@@ -53,5 +55,100 @@ describe('UJPG bitstream', () => {
     expect(() => ujpgEncode(noise(RAW, 3), fmt, V4L2_PIX_FMT_YUYV, new Uint8Array(RAW / 2))).toThrow(/ENOSPC/);
     out[40] ^= 0x55;
     expect(() => ujpgDecode(out, len, new Uint8Array(RAW))).toThrow(/EINVAL/);
+  });
+});
+
+/** Frames that exercise both codings: noise, runs of one delta (gradients, flat areas) of every length around 3 and 130. */
+const rawFrame = fc
+  .array(
+    fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 200 }),
+      fc.tuple(fc.integer({ min: 1, max: 300 }), fc.nat(255), fc.nat(255)).map(([len, start, step]) => Uint8Array.from({ length: len }, (_, i) => (start + i * step) & 0xff)),
+    ),
+    { minLength: 1, maxLength: 8 },
+  )
+  .map((parts) => {
+    const raw = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      raw.set(p, o);
+      o += p.length;
+    }
+    return raw;
+  });
+
+function encode(raw: Uint8Array): Uint8Array {
+  const f = { width: raw.length, height: 1, fourcc: 'YUYV' as const, stride: raw.length, size: raw.length };
+  const out = new Uint8Array(ujpgMaxSize(raw.length));
+  return out.subarray(0, ujpgEncode(raw, f, V4L2_PIX_FMT_YUYV, out));
+}
+
+describe('UJPG: the encoder against the reference decoder written from the definition', () => {
+  it('round-trips every frame byte for byte, with the header the encoder was given', () => {
+    fc.assert(
+      fc.property(rawFrame, (raw) => {
+        const bits = encode(raw);
+        const back = new Uint8Array(raw.length);
+        const h = ujpgDecodeReference(bits, back);
+        expect(Buffer.compare(back, raw)).toBe(0);
+        expect(h).toEqual({ pixelformat: V4L2_PIX_FMT_YUYV, width: raw.length, height: 1, raw: raw.length, payload: bits.length - 32, checksum: raw.reduce((s, b) => (s + b) >>> 0, 0) });
+        expect(bits.length).toBeLessThanOrEqual(ujpgMaxSize(raw.length));
+      }),
+    );
+    const fmt = frameFormat(6, 4, 'NV12');
+    const raw = Uint8Array.from({ length: fmt.size }, (_, i) => i);
+    const bits = new Uint8Array(ujpgMaxSize(fmt.size));
+    const len = ujpgEncode(raw, fmt, V4L2_PIX_FMT_NV12, bits);
+    expect(ujpgDecodeReference(bits.subarray(0, len), new Uint8Array(fmt.size))).toMatchObject({ pixelformat: V4L2_PIX_FMT_NV12, width: 6, height: 4, raw: 36 });
+  });
+
+  it('the codec\'s decoder and the reference agree on corrupted streams: the same frame, or both refuse', () => {
+    fc.assert(
+      fc.property(rawFrame, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 3 }), (raw, flips) => {
+        const bits = encode(raw).slice();
+        // corrupt the payload only: the header's stricter checks (version padding) are the reference's own
+        if (bits.length === 32) return;
+        for (const [at, x] of flips) bits[32 + (at % (bits.length - 32))] ^= x;
+        const a = new Uint8Array(raw.length);
+        const b = new Uint8Array(raw.length);
+        let fast: unknown = null;
+        let ref: unknown = null;
+        try {
+          ujpgDecode(bits, bits.length, a);
+        } catch (e) {
+          fast = e;
+        }
+        try {
+          ujpgDecodeReference(bits, b);
+        } catch (e) {
+          ref = e;
+        }
+        if (fast) expect(fast).toBeInstanceOf(KernelError);
+        if (ref) expect(ref).toBeInstanceOf(UjpgStreamError);
+        expect(fast === null).toBe(ref === null);
+        if (!fast) expect(Buffer.compare(a, b)).toBe(0);
+      }),
+    );
+  });
+
+  it('the reference refuses what the definition does not allow, each with UjpgStreamError', () => {
+    const raw = Uint8Array.from({ length: 100 }, (_, i) => (i * i) & 0xff);
+    const good = encode(raw);
+    const bad = (edit: (b: Uint8Array) => Uint8Array, size = raw.length) => () => ujpgDecodeReference(edit(good.slice()), new Uint8Array(size));
+    expect(bad((b) => b)).not.toThrow();
+    expect(bad((b) => b.subarray(0, 31))).toThrow(UjpgStreamError);
+    expect(bad((b) => ((b[0] = 0x56), b))).toThrow(/magic/);
+    expect(bad((b) => ((b[4] = 2), b))).toThrow(/version/);
+    expect(bad((b) => ((b[6] = 1), b))).toThrow(/version/);
+    expect(bad((b) => b, 99)).toThrow(/100-byte frame/);
+    expect(bad((b) => b.subarray(0, b.length - 1))).toThrow(/payload of/);
+    expect(bad((b) => ((b[28] ^= 1), b))).toThrow(/checksum/);
+    // a payload that stops early or codes past the frame
+    expect(bad((b) => ((b[24] -= 1), b))).toThrow(UjpgStreamError);
+    expect(() => ujpgDecodeReference(encode(raw), new Uint8Array(0))).toThrow(UjpgStreamError);
+    // bytes after the payload are not the stream's
+    const longer = new Uint8Array(good.length + 10);
+    longer.set(good);
+    expect(ujpgDecodeReference(longer, new Uint8Array(raw.length)).raw).toBe(100);
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nv12ToNv12, nv12ToXrgb8888, yuyvToXrgb8888 } from '../../src/formats/index.ts';
-import { mismatches, pattern } from '../dmabuf/helpers.ts';
+import { frameFormat, nv12ToNv12, nv12ToXrgb8888, yuyvToNv12, yuyvToXrgb8888, type FrameFormat } from '../../src/formats/index.ts';
+import { convertReference } from '../../src/sim/reference/yuv.ts';
 
 /** BT.601 limited range to RGB written from the formula, independently of the driver: [B, G, R, X]. */
 function rgb(Y: number, U: number, V: number): number[] {
@@ -10,40 +10,6 @@ function rgb(Y: number, U: number, V: number): number[] {
   const e = V - 128;
   const cl = (n: number) => Math.min(255, Math.max(0, Math.floor(n / 256)));
   return [cl(298 * c + 516 * d + 128), cl(298 * c - 100 * d - 208 * e + 128), cl(298 * c + 409 * e + 128), 0xff];
-}
-
-/** Reference: output pixel (x, y) from source pixel (x*scale, y*scale), chroma by the source layout. */
-function refXrgb(src: Uint8Array, fourcc: 'NV12' | 'YUYV', sw: number, sh: number, scale: number): Uint8Array {
-  const dw = sw / scale;
-  const dh = sh / scale;
-  const out = new Uint8Array(dw * dh * 4);
-  for (let y = 0; y < dh; y++)
-    for (let x = 0; x < dw; x++) {
-      const sx = x * scale;
-      const sy = y * scale;
-      let yuv: [number, number, number];
-      if (fourcc === 'NV12') {
-        const c = sw * sh + Math.floor(sy / 2) * sw + Math.floor(sx / 2) * 2;
-        yuv = [src[sy * sw + sx]!, src[c]!, src[c + 1]!];
-      } else {
-        const p = sy * sw * 2 + Math.floor(sx / 2) * 4;
-        yuv = [src[sy * sw * 2 + sx * 2]!, src[p + 1]!, src[p + 3]!];
-      }
-      out.set(rgb(...yuv), (y * dw + x) * 4);
-    }
-  return out;
-}
-
-/** Reference NV12 nearest scaling. */
-function refNv12(src: Uint8Array, sw: number, sh: number, scale: number): Uint8Array {
-  const dw = sw / scale;
-  const dh = sh / scale;
-  const out = new Uint8Array(dw * dh * 1.5);
-  for (let y = 0; y < dh; y++) for (let x = 0; x < dw; x++) out[y * dw + x] = src[y * scale * sw + x * scale]!;
-  for (let cy = 0; cy < dh / 2; cy++)
-    for (let cx = 0; cx < dw / 2; cx++)
-      for (const k of [0, 1]) out[dw * dh + cy * dw + 2 * cx + k] = src[sw * sh + cy * scale * sw + cx * scale * 2 + k]!;
-  return out;
 }
 
 function px(out: Uint8Array, w: number, x: number, y: number): number[] {
@@ -71,12 +37,14 @@ describe('ISP colour conversion (pure functions): BT.601 limited range to XRGB88
       const yuyv = Uint8Array.of(Y, U, Y, V, Y, U, Y, V);
       const a = new Uint8Array(16);
       const b = new Uint8Array(16);
+      const ra = new Uint8Array(16);
+      const rb = new Uint8Array(16);
       nv12ToXrgb8888(nv12, 2, 2, 1, a);
       yuyvToXrgb8888(yuyv, 2, 2, 1, b);
-      for (let i = 0; i < 4; i++) {
-        expect(px(a, 2, i % 2, i >> 1)).toEqual(c.bgrx);
-        expect(px(b, 2, i % 2, i >> 1)).toEqual(c.bgrx);
-      }
+      convertReference(nv12, frameFormat(2, 2, 'NV12'), frameFormat(2, 2, 'XR24'), 1, ra);
+      convertReference(yuyv, frameFormat(2, 2, 'YUYV'), frameFormat(2, 2, 'XR24'), 1, rb);
+      for (const out of [a, b, ra, rb]) for (let i = 0; i < 4; i++) expect(px(out, 2, i % 2, i >> 1)).toEqual(c.bgrx);
+      expect(rgb(...c.yuv)).toEqual(c.bgrx);
     });
 
   it('NV12 chroma is nearest per 2x2 block; YUYV chroma per pixel pair; luma per pixel', () => {
@@ -108,26 +76,74 @@ describe('ISP colour conversion (pure functions): BT.601 limited range to XRGB88
       [0, 0, 255, 255],
     ]);
   });
+});
 
-  it('property: every converter equals the pixel-by-pixel reference for random frames, sizes and scales', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), fc.constantFrom(1 as const, 2 as const), fc.integer(), (w4, h4, scale, seed) => {
-        const w = w4 * 4;
-        const h = h4 * 4;
-        const nv12 = pattern(w * h * 1.5, seed & 0xffff);
-        const yuyv = pattern(w * h * 2, (seed >>> 16) & 0xffff).map((b, i) => (b * 7 + i * 13) & 0xff);
-        const dw = w / scale;
-        const dh = h / scale;
-        const out = new Uint8Array(dw * dh * 4);
-        nv12ToXrgb8888(nv12, w, h, scale, out);
-        expect(mismatches(out, refXrgb(nv12, 'NV12', w, h, scale))).toBe(0);
-        yuyvToXrgb8888(yuyv, w, h, scale, out);
-        expect(mismatches(out, refXrgb(yuyv, 'YUYV', w, h, scale))).toBe(0);
-        const nv = new Uint8Array(dw * dh * 1.5);
-        nv12ToNv12(nv12, w, h, scale, nv);
-        expect(mismatches(nv, refNv12(nv12, w, h, scale))).toBe(0);
-      }),
-      { numRuns: 60 },
-    );
+type Converter = (src: Uint8Array, sw: number, sh: number, scale: 1 | 2, dst: Uint8Array) => void;
+
+/** Frame sizes each conversion takes: NV12 needs even sizes where it is the output (and even widths as input), YUYV even widths. */
+const CONVERSIONS: { name: string; fn: Converter; from: 'YUYV' | 'NV12'; to: 'NV12' | 'XR24'; size: (scale: 1 | 2) => fc.Arbitrary<[number, number]> }[] = [
+  // YUYV in: an even width; any height at scale 1, an even one at scale 2 (any output size)
+  { name: 'yuyvToXrgb8888', fn: yuyvToXrgb8888, from: 'YUYV', to: 'XR24', size: (s) => fc.tuple(fc.integer({ min: 1, max: 24 }).map((k) => 2 * k), fc.integer({ min: 1, max: 12 }).map((k) => (s === 1 ? k : 2 * k))) },
+  // NV12 out: output width and height even
+  { name: 'yuyvToNv12', fn: yuyvToNv12, from: 'YUYV', to: 'NV12', size: (s) => fc.tuple(fc.integer({ min: 1, max: 12 }).map((k) => 2 * s * k), fc.integer({ min: 1, max: 8 }).map((k) => 2 * s * k)) },
+  // NV12 in: an even width, odd heights too (chroma lines ceil(h/2)) where the output is RGB at scale 1
+  { name: 'nv12ToXrgb8888', fn: nv12ToXrgb8888, from: 'NV12', to: 'XR24', size: (s) => fc.tuple(fc.integer({ min: 1, max: 24 }).map((k) => 2 * k), fc.integer({ min: 1, max: 12 }).map((k) => (s === 1 ? k : 2 * k))) },
+  { name: 'nv12ToNv12', fn: nv12ToNv12, from: 'NV12', to: 'NV12', size: (s) => fc.tuple(fc.integer({ min: 1, max: 12 }).map((k) => 2 * s * k), fc.integer({ min: 1, max: 8 }).map((k) => 2 * s * k)) },
+];
+
+/** A random frame of `fmt`, placed `offset` bytes into a larger buffer (the converters must not assume offset 0). */
+function frameArb(fmt: FrameFormat): fc.Arbitrary<Uint8Array> {
+  return fc.tuple(fc.uint8Array({ minLength: fmt.size, maxLength: fmt.size }), fc.nat(7)).map(([bytes, offset]) => {
+    const buf = new Uint8Array(offset + fmt.size);
+    buf.set(bytes, offset);
+    return buf.subarray(offset);
+  });
+}
+
+describe('the YUV converters equal the reference (property, random frames, both scales, edge sizes)', () => {
+  for (const c of CONVERSIONS)
+    for (const scale of [1, 2] as const)
+      it(`${c.name} at 1/${scale}`, () => {
+        const inputs = c.size(scale).chain(([w, h]) => {
+          const inFmt = frameFormat(w, h, c.from);
+          return fc.tuple(fc.constant(inFmt), frameArb(inFmt));
+        });
+        fc.assert(
+          fc.property(inputs, ([inFmt, src]) => {
+            const outFmt = frameFormat(inFmt.width / scale, inFmt.height / scale, c.to);
+            const got = new Uint8Array(outFmt.size).fill(0xa5);
+            const want = new Uint8Array(outFmt.size).fill(0x5a);
+            c.fn(src, inFmt.width, inFmt.height, scale, got);
+            convertReference(src, inFmt, outFmt, scale, want);
+            expect(Buffer.compare(got, want)).toBe(0);
+          }),
+          { numRuns: 40 },
+        );
+      });
+
+  it('the smallest frames: 2x2 (4x4 at 1/2) of every conversion, and a 1-line YUYV to RGB', () => {
+    for (const c of CONVERSIONS)
+      for (const scale of [1, 2] as const) {
+        const inFmt = frameFormat(2 * scale, 2 * scale, c.from);
+        const src = Uint8Array.from({ length: inFmt.size }, (_, i) => (i * 89 + 7) & 0xff);
+        const outFmt = frameFormat(2, 2, c.to);
+        const got = new Uint8Array(outFmt.size);
+        const want = new Uint8Array(outFmt.size);
+        c.fn(src, inFmt.width, inFmt.height, scale, got);
+        convertReference(src, inFmt, outFmt, scale, want);
+        expect([c.name, scale, [...got]]).toEqual([c.name, scale, [...want]]);
+      }
+    const line = Uint8Array.of(16, 128, 235, 128, 81, 90, 81, 240);
+    const got = new Uint8Array(16);
+    yuyvToXrgb8888(line, 4, 1, 1, got);
+    expect([...got]).toEqual([0, 0, 0, 255, 255, 255, 255, 255, 0, 0, 255, 255, 0, 0, 255, 255]);
+  });
+
+  it('YUYV to NV12 chroma is the rounded mean of the block\'s two lines at its left pixel', () => {
+    // 4x2 YUYV: line 0 chroma (U, V) = (10, 20) and (100, 200), line 1 (11, 25) and (101, 0)
+    const src = Uint8Array.of(1, 10, 2, 20, 3, 100, 4, 200, 5, 11, 6, 25, 7, 101, 8, 0);
+    const got = new Uint8Array(12);
+    yuyvToNv12(src, 4, 2, 1, got);
+    expect([...got]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 11, 23, 101, 100]);
   });
 });

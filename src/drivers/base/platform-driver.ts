@@ -70,6 +70,8 @@ export interface PlatformDriver<T = unknown> {
   schema?: z.ZodRawShape;
   /** Binds one device: registers its nodes (the driver's probe). */
   probe?: (ctx: ProbeContext) => ProbeResult<T>;
+  /** Lets the device's deferred work finish (objects freed after their fences, a last scanout), before a leak check. */
+  settle?(data: T): Promise<void>;
 }
 
 /** A device a driver bound at boot. */

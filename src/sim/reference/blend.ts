@@ -4,5 +4,6 @@
  * GPU_COMPOSE_OP_AVERAGE over XRGB8888 or any byte format).
  */
 export function averageReference(a: Uint8Array, b: Uint8Array, out: Uint8Array): void {
-  for (let i = 0; i < out.length; i++) out[i] = (a[i]! + b[i]!) >> 1;
+  const len = out.length;
+  for (let i = 0; i < len; i++) out[i] = (a[i]! + b[i]!) >> 1;
 }

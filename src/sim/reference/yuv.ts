@@ -18,26 +18,22 @@ function clamp8(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
-/** Where source pixel (x, y)'s Y, U and V bytes are. */
-interface Sampler {
-  y(x: number, y: number): number;
-  u(x: number, y: number): number;
-  v(x: number, y: number): number;
+/**
+ * Where a source frame's samples are: line y's luma starts at lumaRow(y),
+ * one luma byte every `lumaStep`; its chroma at chromaRow(y), one U V pair
+ * every `pairStep` bytes for each two pixels, V `vOffset` bytes after U.
+ */
+interface Layout {
+  lumaRow(y: number): number;
+  lumaStep: number;
+  chromaRow(y: number): number;
+  pairStep: number;
+  vOffset: number;
 }
 
-function sampler(fourcc: 'YUYV' | 'NV12', w: number, h: number): Sampler {
-  if (fourcc === 'YUYV') {
-    return {
-      y: (x, y) => 2 * w * y + 2 * x,
-      u: (x, y) => 2 * w * y + 4 * Math.floor(x / 2) + 1,
-      v: (x, y) => 2 * w * y + 4 * Math.floor(x / 2) + 3,
-    };
-  }
-  return {
-    y: (x, y) => w * y + x,
-    u: (x, y) => w * h + w * Math.floor(y / 2) + 2 * Math.floor(x / 2),
-    v: (x, y) => w * h + w * Math.floor(y / 2) + 2 * Math.floor(x / 2) + 1,
-  };
+function layout(fourcc: 'YUYV' | 'NV12', w: number, h: number): Layout {
+  if (fourcc === 'YUYV') return { lumaRow: (y) => 2 * w * y, lumaStep: 2, chromaRow: (y) => 2 * w * y + 1, pairStep: 4, vOffset: 2 };
+  return { lumaRow: (y) => w * y, lumaStep: 1, chromaRow: (y) => w * h + w * Math.floor(y / 2), pairStep: 2, vOffset: 1 };
 }
 
 /**
@@ -51,41 +47,49 @@ export function convertReference(src: Uint8Array, inFmt: FrameFormat, outFmt: Fr
   const sh = inFmt.height;
   const dw = sw / scale;
   const dh = sh / scale;
-  const at = sampler(inFmt.fourcc, sw, sh);
+  const src0 = layout(inFmt.fourcc, sw, sh);
+  const { lumaStep, pairStep, vOffset } = src0;
   if (outFmt.fourcc === 'XR24') {
     for (let y = 0; y < dh; y++) {
       const sy = y * scale;
+      const luma = src0.lumaRow(sy);
+      const chroma = src0.chromaRow(sy);
+      let o = 4 * dw * y;
       for (let x = 0; x < dw; x++) {
         const sx = x * scale;
-        const c = src[at.y(sx, sy)]! - 16;
-        const d = src[at.u(sx, sy)]! - 128;
-        const e = src[at.v(sx, sy)]! - 128;
-        const o = 4 * (dw * y + x);
+        const u = chroma + pairStep * (sx >> 1);
+        const c = src[luma + lumaStep * sx]! - 16;
+        const d = src[u]! - 128;
+        const e = src[u + vOffset]! - 128;
         out[o] = clamp8((298 * c + 516 * d + 128) >> 8);
         out[o + 1] = clamp8((298 * c - 100 * d - 208 * e + 128) >> 8);
         out[o + 2] = clamp8((298 * c + 409 * e + 128) >> 8);
         out[o + 3] = 0xff;
+        o += 4;
       }
     }
     return;
   }
   if (outFmt.fourcc !== 'NV12') throw new Error(`convertReference: the ISP makes no ${outFmt.fourcc}`);
-  for (let y = 0; y < dh; y++) for (let x = 0; x < dw; x++) out[dw * y + x] = src[at.y(x * scale, y * scale)]!;
+  for (let y = 0; y < dh; y++) {
+    const luma = src0.lumaRow(y * scale);
+    for (let x = 0; x < dw; x++) out[dw * y + x] = src[luma + lumaStep * x * scale]!;
+  }
   // Each output chroma pair stands for the block whose top-left output pixel is (2cx, 2cy).
   for (let cy = 0; cy < dh / 2; cy++) {
-    const top = 2 * cy * scale;
-    const below = Math.min((2 * cy + 1) * scale, sh - 1);
+    const top = src0.chromaRow(2 * cy * scale);
+    const below = src0.chromaRow(Math.min((2 * cy + 1) * scale, sh - 1));
+    const o = dw * dh + dw * cy;
     for (let cx = 0; cx < dw / 2; cx++) {
-      const sx = 2 * cx * scale;
-      const o = dw * dh + dw * cy + 2 * cx;
+      const u = pairStep * cx * scale;
       if (inFmt.fourcc === 'NV12') {
         // 4:2:0 to 4:2:0: the source block's own chroma
-        out[o] = src[at.u(sx, top)]!;
-        out[o + 1] = src[at.v(sx, top)]!;
+        out[o + 2 * cx] = src[top + u]!;
+        out[o + 2 * cx + 1] = src[top + u + vOffset]!;
       } else {
         // 4:2:2 to 4:2:0: the rounded mean of the chroma of the block's two lines
-        out[o] = (src[at.u(sx, top)]! + src[at.u(sx, below)]! + 1) >> 1;
-        out[o + 1] = (src[at.v(sx, top)]! + src[at.v(sx, below)]! + 1) >> 1;
+        out[o + 2 * cx] = (src[top + u]! + src[below + u]! + 1) >> 1;
+        out[o + 2 * cx + 1] = (src[top + u + vOffset]! + src[below + u + vOffset]! + 1) >> 1;
       }
     }
   }

@@ -879,4 +879,5 @@ export const pcmPlaybackPlatformDriver = platformDriver({
     const pcm = registerPcmPlayback({ vfs: ctx.vfs, clock: ctx.clock, device: ctx.device, card: sndCardFreeIndex(ctx.vfs), dev: 0 });
     return { nodes: [{ path: pcm.path, role: 'pcm-playback' }], data: pcm };
   },
+  settle: (pcm) => pcm.settle(),
 });

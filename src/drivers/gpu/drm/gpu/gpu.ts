@@ -272,4 +272,5 @@ export const gpuPlatformDriver = platformDriver({
     const dev = registerGpu({ dbs: ctx.dbs, mm: ctx.mm, device: ctx.device });
     return { nodes: drmProbedNodes(dev), data: dev };
   },
+  settle: (dev) => dev.settle(),
 });

@@ -310,4 +310,5 @@ export const kmsDisplayPlatformDriver = platformDriver({
     const data = registerKmsDisplay({ dbs: ctx.dbs, mm: ctx.mm, device: ctx.device, width: ctx.params.kmsMode.width, height: ctx.params.kmsMode.height });
     return { nodes: drmProbedNodes(data.dev), data };
   },
+  settle: (data) => data.dev.settle(),
 });

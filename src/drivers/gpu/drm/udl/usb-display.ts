@@ -295,4 +295,5 @@ export const usbDisplayPlatformDriver = platformDriver({
     const data = registerUsbDisplay({ dbs: ctx.dbs, mm: ctx.mm, device: ctx.device, width: ctx.params.kmsMode.width, height: ctx.params.kmsMode.height });
     return { nodes: drmProbedNodes(data.dev), data };
   },
+  settle: (data) => data.dev.settle(),
 });

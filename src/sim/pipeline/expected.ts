@@ -1,0 +1,107 @@
+import { PatternReference } from '../reference/test-pattern.ts';
+import type { ProcessStageSpec } from '../scenario-schema.ts';
+import type { CheckContext, StageDescriptor, StageFormats } from './descriptor.ts';
+
+/**
+ * What every stage of a process pipeline should give for each frame,
+ * computed outside the simulation by each stage descriptor's expected
+ * transform, which uses the reference implementations in ../reference
+ * (they share no code with the transforms the devices run). The runner
+ * compares what the sinks consumed with it, byte for byte.
+ */
+export class ExpectedFrames {
+  private readonly cache = new Map<string, Uint8Array>();
+  /** Frame arrays no cache entry holds any more, by size, for the next frames to reuse (no garbage per frame). */
+  private readonly spare = new Map<number, Uint8Array[]>();
+  private readonly patterns = new Map<number, PatternReference>();
+  private readonly contexts: CheckContext[];
+
+  constructor(
+    private readonly stages: readonly ProcessStageSpec[],
+    private readonly descriptors: readonly StageDescriptor[],
+    private readonly formats: readonly StageFormats[],
+    private readonly seed: number,
+  ) {
+    this.contexts = stages.map((st, i) => {
+      const kept = new Map<string, unknown>();
+      return {
+        st,
+        inFmt: formats[i]!.inFmt,
+        outFmt: formats[i]!.outFmt,
+        seed,
+        input: (n) => this.output(i - 1, n),
+        output: (n) => this.output(i, n),
+        pattern: (n) => {
+          const out = this.alloc(formats[i]!.outFmt!.size);
+          this.pattern(i).render(n, out);
+          return out;
+        },
+        alloc: (size) => this.alloc(size),
+        once: <T>(make: () => T): T => {
+          if (!kept.has('once')) kept.set('once', make());
+          return kept.get('once') as T;
+        },
+      } satisfies CheckContext;
+    });
+  }
+
+  private alloc(size: number): Uint8Array {
+    return this.spare.get(size)?.pop() ?? new Uint8Array(size);
+  }
+
+  private pattern(i: number): PatternReference {
+    let p = this.patterns.get(i);
+    if (!p) {
+      p = new PatternReference(this.formats[i]!.outFmt!, this.seed);
+      this.patterns.set(i, p);
+    }
+    return p;
+  }
+
+  /** The stage whose pattern reaches stage `i`'s input unchanged (only readers in between), or -1. */
+  private untouchedSource(i: number): number {
+    for (let j = i - 1; j >= 0; j--) {
+      const d = this.descriptors[j]!;
+      if (d.makesPattern) return j;
+      if (!d.passesThrough?.(this.stages[j]!)) return -1;
+    }
+    return -1;
+  }
+
+  /** Frame `n` as stage `i` gives it out. */
+  output(i: number, n: number): Uint8Array {
+    const key = `${i}:${n}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const d = this.descriptors[i]!;
+    const x = this.contexts[i]!;
+    const out = d.expect ? d.expect(x, n) : x.input(n);
+    // Only the frames in flight are worth keeping; an evicted array no other entry shares is reused.
+    if (this.cache.size >= 6) {
+      const [oldKey, old] = this.cache.entries().next().value!;
+      this.cache.delete(oldKey);
+      if (![...this.cache.values()].includes(old) && old !== out) {
+        const list = this.spare.get(old.length) ?? [];
+        if (list.length < 2) list.push(old);
+        this.spare.set(old.length, list);
+      }
+    }
+    this.cache.set(key, out);
+    return out;
+  }
+
+  /**
+   * Whether `bytes`, what stage `i` consumed of frame `n`, is right: by
+   * the stage's own check (an encoder's bitstream decodes to its input),
+   * else it is the frame the stage should have received.
+   */
+  matches(i: number, n: number, bytes: Uint8Array): boolean {
+    const d = this.descriptors[i]!;
+    if (d.check) return d.check(this.contexts[i]!, n, bytes);
+    // A frame that no stage changed is checked against the pattern directly, without building it.
+    const src = this.untouchedSource(i);
+    if (src >= 0) return this.pattern(src).matches(n, bytes);
+    const want = this.output(i - 1, n);
+    return bytes.length === want.length && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(Buffer.from(want.buffer, want.byteOffset, want.length));
+  }
+}

@@ -1,0 +1,24 @@
+import type { KmsDisplay } from '../../../drivers/index.ts';
+import { displayStage } from '../../stages/display.ts';
+import { stageDescriptor, type PlanContext } from '../descriptor.ts';
+
+/** A display server takes XR24 frames, whichever KMS driver shows them. */
+export function planScanout({ prev, fail }: PlanContext) {
+  if (prev!.fourcc !== 'XR24') fail('stage', `the display scans out XR24, and gets ${prev!.fourcc} here`);
+  return { inFmt: prev, outFmt: null };
+}
+
+/** A display server: each frame as a framebuffer, flipped at vsync; checked at the CRTC's scanout. */
+export const displayDescriptor = stageDescriptor({
+  name: 'display',
+  description: 'display server on KMS: takes XR24, checked at the scanout',
+  device: { kind: 'display', node: 'card' },
+  role: 'sink',
+  program: displayStage,
+  plan: planScanout,
+  setsDisplayMode: true,
+  // What the CRTC fetched, not what the process asked for: the first fetch of each frame is checked.
+  watch: (x) => {
+    (x.device.data as { kms: KmsDisplay }).kms.onScanout = (shot) => x.firstFetch(shot);
+  },
+});
