@@ -1,3 +1,4 @@
+import type { SgSegment } from '../hw/index.ts';
 import { PAGE_SIZE } from '../lib/index.ts';
 
 /**
@@ -71,4 +72,14 @@ export function sgForEachRun(t: SgTable, fn: (pa: number, len: number) => void):
     const sg = t.sgl[i]!;
     fn(sgPhys(sg), sg.length);
   }
+}
+
+/**
+ * The device's view of a mapped table as the bus segments a device's
+ * scatter-gather DMA walks, in order (for_each_sgtable_dma_sg).
+ */
+export function sgDmaSegments(t: SgTable): SgSegment[] {
+  const segs: SgSegment[] = [];
+  for (let i = 0; i < t.nents; i++) segs.push({ addr: t.sgl[i]!.dmaAddress, len: t.sgl[i]!.dmaLength });
+  return segs;
 }

@@ -2,12 +2,11 @@
  * DOC: drivers — device drivers
  *
  * Drivers use only the public kernel APIs below them (dma, dmabuf, fs),
- * as real drivers do. A capture engine writes frames into buffers already
- * mapped for its device; a scanout engine reads the framebuffer each vsync.
- * Device jobs are async and take simulated time on the device's port.
+ * as real drivers do. The devices' hardware is in hw's engines: a driver
+ * maps a buffer, hands the engine the mapping's bus segments, and keeps
+ * the Linux side. Device jobs are async and take simulated time on the
+ * device's port.
  */
-export * from './camera.ts';
-export * from './display.ts';
 export * from './media/videobuf2/index.ts';
 export * from './media/test-drivers/vivid.ts';
 export * from './gpu/drm/vgem/vgem.ts';

@@ -10,6 +10,11 @@
  * All time is simulated ns on the Clock; all randomness comes from the one
  * Prng, so a seed fixes a run. Nothing here sleeps except the async
  * DmaMaster transfers, which wait on the Clock.
+ *
+ * engines/ is each device's hardware (capture, scanout, ISP, codecs,
+ * blend, DAC, USB panel). Every engine moves bytes with the one
+ * scatter-gather DMA of sg-dma.ts: a driver hands it bus segments
+ * (address, length) made from its own mapping, never a Linux object.
  */
 export * from './prng.ts';
 export * from './clock.ts';
@@ -24,3 +29,12 @@ export * from './smmu-walk.ts';
 export * from './smmu-tlb.ts';
 export * from './smmu-context.ts';
 export * from './smmu.ts';
+export { sgDmaEnd, sgDmaMove, sgDmaRead, sgDmaWait, sgDmaWrite, type SgReadAt, type SgSegment } from './engines/sg-dma.ts';
+export { CaptureEngine } from './engines/capture.ts';
+export { ScanoutEngine } from './engines/scanout.ts';
+export { Dac, PCM_HASH_INIT, pcmHash, type PcmPlayed } from './engines/dac.ts';
+export { USB_DAMAGE_HEADER, USB_DAMAGE_MAGIC, UsbPanel } from './engines/usb-panel.ts';
+export { VdecEngine } from './engines/vdec.ts';
+export { IspEngine } from './engines/isp.ts';
+export { JpegEngine } from './engines/jpeg.ts';
+export { BlendEngine } from './engines/blend.ts';

@@ -51,7 +51,11 @@ export class FindingLog {
 
 /** The first stack frame outside unimem's kernel and hardware layers. */
 function callerSite(): string | undefined {
+  // the caller can sit deep below a fault (an engine's DMA through an SMMU walk): V8's default 10 frames may not reach it
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 40;
   const stack = new Error().stack?.split('\n').slice(2) ?? [];
+  Error.stackTraceLimit = limit;
   for (const line of stack) {
     if (/\/src\/(lib|hw|mm|iommu|dma|fs|dmabuf|drivers|proc)\//.test(line)) continue;
     if (line.includes('node:internal') || line.includes('node_modules')) continue;

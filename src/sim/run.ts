@@ -1,11 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type Device, type SgTable } from '../dma/index.ts';
+import { DMA_FROM_DEVICE, DMA_TO_DEVICE, sgDmaSegments, type Device, type SgTable } from '../dma/index.ts';
 import { beginCpuAccess, endCpuAccess, vmap, vunmap } from '../dmabuf/index.ts';
 import { attach, detach, traceFences, dmaBufPut, exportNegotiatedBuffer, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
-import { CaptureEngine, ScanoutEngine } from '../drivers/index.ts';
 import { frameFormat } from '../formats/index.ts';
 import type { Tracer } from '../lib/index.ts';
-import { DmaFault } from '../hw/index.ts';
+import { CaptureEngine, DmaFault, ScanoutEngine } from '../hw/index.ts';
 import { IOMMU_READ, IOMMU_WRITE, iommuMap, iommuSetFaultHandler } from '../iommu/index.ts';
 import { bootSystem, type System } from './boot.ts';
 import type { PlatformSpec } from './platform.ts';
@@ -65,7 +64,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   const disp = devices.get(pipeline[pipeline.length - 1]!.device)!;
   const fmt = frameFormat(spec.format.width, spec.format.height, spec.format.fourcc);
   const cache0 = { ...soc.cache.stats };
-  const capture = new CaptureEngine(cam, fmt, seed);
+  const capture = new CaptureEngine(cam.master, soc.clock, fmt, seed);
   capture.overrun = pipeline[0]!.overrun;
   const camDomain = sys.domains.get(cam.name);
   if (spec.faultHandler === 'map-scratch' && camDomain) {
@@ -78,7 +77,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
     });
   }
   let faultedFrames = 0;
-  const scanout = new ScanoutEngine(disp, fmt);
+  const scanout = new ScanoutEngine(disp.master, soc.clock, fmt);
 
   const pool: SharedBuffer[] = [];
   const late = spec.scanoutAttachAfter > 0;
@@ -123,7 +122,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
       b.capturedAt = soc.clock.now;
       if (late) b.capture = await mapAttachment(b.camAtt, DMA_FROM_DEVICE);
       try {
-        await capture.capture(b.capture!, n);
+        await capture.capture(sgDmaSegments(b.capture!), n);
       } catch (e) {
         if (!(e instanceof DmaFault)) throw e;
         // The transaction was terminated: this frame is lost, the buffer goes back.
@@ -172,7 +171,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
       }
       if (front) {
         const t = soc.clock.now;
-        const bytes = await scanout.scanout(front.scanout!);
+        const bytes = await scanout.scanout(sgDmaSegments(front.scanout!));
         if (fresh) {
           capture.pattern.render(front.frame, expected);
           for (let k = 0; k < overlays.length; k++) expected.fill(overlayValue(front.frame, k), 0, overlays[k]!.rows * fmt.stride);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createDevice, createDmaContext, type Device } from '../../src/dma/index.ts';
 import { createDmaBufSystem } from '../../src/dmabuf/index.ts';
+import { USB_DAMAGE_HEADER } from '../../src/hw/index.ts';
 import {
   KMS_CONNECTOR_ID,
   KMS_CRTC_ID,
   KMS_ENCODER_ID,
-  USB_DAMAGE_HEADER,
   USB_TRANSFER_SIZE,
   registerGpu,
   registerUsbDisplay,

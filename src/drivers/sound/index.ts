@@ -20,7 +20,6 @@
  */
 export * from './core/pcm-interval.ts';
 export * from './core/pcm-hw-params.ts';
-export * from './pcm-dac.ts';
 export {
   AUDIO_GID,
   PcmDevice,

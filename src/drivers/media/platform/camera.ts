@@ -1,7 +1,7 @@
 import type { Device } from '../../../dma/index.ts';
 import type { DmaBufSystem } from '../../../dmabuf/index.ts';
 import type { File, Vfs } from '../../../fs/index.ts';
-import { DmaFault, type Clock } from '../../../hw/index.ts';
+import { CaptureEngine, DmaFault, type Clock } from '../../../hw/index.ts';
 import { isKernelError, kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import {
@@ -23,9 +23,8 @@ import {
   type V4l2PixFormat,
   type V4l2Streamparm,
 } from '../../../uapi/index.ts';
-import { dmaWritePlane, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
+import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
-import { TestPattern } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, Vb2Queue, type Vb2Buffer } from '../videobuf2/index.ts';
 import { completeFrame, FrameGenerator, videoRegisterDevice, framePixFormat, type VideoDevice } from '../v4l2-core/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
@@ -103,8 +102,8 @@ export class CameraDevice {
   private readonly seed: number;
   private pix: V4l2PixFormat;
   private fmt: FrameFormat;
-  private pattern: TestPattern;
-  private frame: Uint8Array;
+  /** The sensor and its DMA, rebuilt for each format. */
+  private engine: CaptureEngine;
   private readonly frames: FrameGenerator;
   /** Frame intervals the sensor supports, shortest first; the default is one of them. */
   private readonly intervals: readonly V4l2Fract[];
@@ -130,8 +129,7 @@ export class CameraDevice {
     this.busInfo = `platform:${opts.device.name}`;
     this.fmt = frameFormat(opts.width ?? 640, opts.height ?? 480, 'YUYV');
     this.pix = framePixFormat(this.fmt);
-    this.pattern = new TestPattern(this.fmt, this.seed);
-    this.frame = new Uint8Array(this.fmt.size);
+    this.engine = new CaptureEngine(this.device.master, this.device.ctx.soc.clock, this.fmt, this.seed);
     this.queue = new Vb2Queue({
       type: V4L2_BUF_TYPE_VIDEO_CAPTURE,
       ioModes: VB2_MMAP | VB2_DMABUF | VB2_USERPTR,
@@ -265,7 +263,7 @@ export class CameraDevice {
 
   /** The frame the sensor gives for sequence number `n`. */
   expectedFrame(n: number): Uint8Array {
-    return this.pattern.frame(n);
+    return this.engine.pattern.frame(n);
   }
 
   /**
@@ -282,8 +280,7 @@ export class CameraDevice {
     }
     this.fmt = this.adjust(f);
     this.pix = framePixFormat(this.fmt);
-    this.pattern = new TestPattern(this.fmt, this.seed);
-    this.frame = new Uint8Array(this.fmt.size);
+    this.engine = new CaptureEngine(this.device.master, this.device.ctx.soc.clock, this.fmt, this.seed);
     f.fmt = { pix: { ...this.pix } };
   }
 
@@ -294,10 +291,10 @@ export class CameraDevice {
       return;
     }
     const size = this.fmt.size;
-    this.pattern.render(n, this.frame);
+    const engine = this.engine;
     let ok = true;
     try {
-      await dmaWritePlane(vb, this.device, this.frame, size, `camera frame ${n}`);
+      await vb2PlaneDma(vb, this.device, size, true, (segs) => engine.capture(segs, n, `camera frame ${n}`));
     } catch (e) {
       // a DMA fault (an unmapped IOVA), a short scatterlist or a failed per-job
       // mapping fails the buffer, not the kernel

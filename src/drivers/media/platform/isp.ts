@@ -1,7 +1,7 @@
 import type { Device } from '../../../dma/index.ts';
 import type { DmaBufSystem } from '../../../dmabuf/index.ts';
 import type { Vfs } from '../../../fs/index.ts';
-import type { Clock } from '../../../hw/index.ts';
+import { IspEngine, type Clock } from '../../../hw/index.ts';
 import { kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import {
@@ -16,8 +16,8 @@ import {
   type V4l2PixFormat,
 } from '../../../uapi/index.ts';
 import { M2mDevice, M2mNode } from '../v4l2-core/v4l2-mem2mem.ts';
-import { dmaReadPlane, dmaWritePlane, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
-import { frameFormat, nv12ToNv12, nv12ToXrgb8888, yuyvToNv12, yuyvToXrgb8888, type FrameFormat } from '../../../formats/index.ts';
+import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
+import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
 
@@ -129,10 +129,13 @@ export interface IspOptions {
 export class IspDevice {
   readonly m2m: M2mDevice;
   readonly node: M2mNode<IspState>;
+  /** The scaler and its DMA. */
+  readonly engine: IspEngine;
 
   constructor(opts: IspOptions) {
     this.m2m = new M2mDevice(opts.device, opts.clock);
     const dev = opts.device;
+    this.engine = new IspEngine(dev.master, dev.ctx.soc.clock);
     this.node = new M2mNode<IspState>({
       vfs: opts.vfs,
       dev: this.m2m,
@@ -195,19 +198,12 @@ export class IspDevice {
   private async run(st: IspState, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
     const dev = this.m2m.device;
     if (src.bytesused < st.src.size) throw kerr('EINVAL', `isp: source of ${src.bytesused} bytes < ${st.src.size}`);
-    await dmaReadPlane(src, dev, st.inBuf, st.src.size, 'isp read');
-    convert(st);
-    await dmaWritePlane(dst, dev, st.outBuf, st.dst.size, 'isp write');
+    const engine = this.engine;
+    await vb2PlaneDma(src, dev, st.src.size, false, (segs) => engine.readFrame(segs, st.inBuf, st.src.size));
+    engine.convert(st.src, st.scale, st.dst, st.inBuf, st.outBuf);
+    await vb2PlaneDma(dst, dev, st.dst.size, true, (segs) => engine.writeFrame(segs, st.outBuf, st.dst.size));
     dst.bytesused = st.dst.size;
   }
-}
-
-/** Runs the engine's conversion for the file's formats from inBuf to outBuf. */
-function convert(st: IspState): void {
-  const { src, scale, dst, inBuf, outBuf } = st;
-  const rgb = dst.fourcc === 'XR24';
-  if (src.fourcc === 'YUYV') (rgb ? yuyvToXrgb8888 : yuyvToNv12)(inBuf, src.width, src.height, scale, outBuf);
-  else (rgb ? nv12ToXrgb8888 : nv12ToNv12)(inBuf, src.width, src.height, scale, outBuf);
 }
 
 /** Registers the ISP's mem-to-mem node /dev/video`nr` (the probe of a SoC scaler driver). EEXIST when taken. */

@@ -1,7 +1,7 @@
 import type { Device } from '../../../dma/index.ts';
 import type { DmaBufSystem } from '../../../dmabuf/index.ts';
 import type { Vfs } from '../../../fs/index.ts';
-import type { Clock } from '../../../hw/index.ts';
+import { JpegEngine, type Clock } from '../../../hw/index.ts';
 import { kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import {
@@ -17,8 +17,8 @@ import {
   type V4l2PixFormat,
 } from '../../../uapi/index.ts';
 import { M2mDevice, M2mNode } from '../v4l2-core/v4l2-mem2mem.ts';
-import { dmaReadPlane, dmaWritePlane, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
-import { frameFormat, UJPG_HEADER, ujpgDecode, ujpgEncode, ujpgMaxSize, ujpgParse, type FrameFormat } from '../../../formats/index.ts';
+import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
+import { frameFormat, UJPG_HEADER, ujpgMaxSize, ujpgParse, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
 
@@ -98,9 +98,12 @@ export class JpegCodec {
   readonly m2m: M2mDevice;
   readonly encoder: M2mNode<JpegState>;
   readonly decoder: M2mNode<JpegState>;
+  /** The codec core and its DMA, shared by both nodes. */
+  readonly engine: JpegEngine;
 
   constructor(opts: JpegOptions) {
     this.m2m = new M2mDevice(opts.device, opts.clock);
+    this.engine = new JpegEngine(opts.device.master, opts.device.ctx.soc.clock);
     const memOps = vb2DmaSgMemops(opts.mm, opts.dbs);
     const ioModes = VB2_MMAP | VB2_DMABUF | VB2_USERPTR;
     const dflt = () => frameFormat(640, 480, 'YUYV');
@@ -185,9 +188,10 @@ export class JpegCodec {
   private async encode(st: JpegState, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
     const dev = this.m2m.device;
     if (src.bytesused < st.raw.size) throw kerr('EINVAL', `jpeg: raw frame of ${src.bytesused} bytes < ${st.raw.size}`);
-    await dmaReadPlane(src, dev, st.rawBuf, st.raw.size, 'jpeg enc read');
-    const len = ujpgEncode(st.rawBuf, st.raw, st.pixelformat, st.codedBuf.subarray(0, Math.min(st.codedSize, dst.length)));
-    await dmaWritePlane(dst, dev, st.codedBuf, len, 'jpeg enc write');
+    const engine = this.engine;
+    await vb2PlaneDma(src, dev, st.raw.size, false, (segs) => engine.read(segs, st.rawBuf, st.raw.size, 'jpeg enc read'));
+    const len = engine.encode(st.rawBuf, st.raw, st.pixelformat, st.codedBuf.subarray(0, Math.min(st.codedSize, dst.length)));
+    await vb2PlaneDma(dst, dev, len, true, (segs) => engine.write(segs, st.codedBuf, len, 'jpeg enc write'));
     dst.bytesused = len;
   }
 
@@ -195,13 +199,14 @@ export class JpegCodec {
   private async decode(st: JpegState, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
     const dev = this.m2m.device;
     const len = Math.min(src.bytesused, src.length, st.codedBuf.length);
-    await dmaReadPlane(src, dev, st.codedBuf, len, 'jpeg dec read');
+    const engine = this.engine;
+    await vb2PlaneDma(src, dev, len, false, (segs) => engine.read(segs, st.codedBuf, len, 'jpeg dec read'));
     const h = ujpgParse(st.codedBuf, len);
     if (h.pixelformat !== st.pixelformat || h.width !== st.raw.width || h.height !== st.raw.height || h.raw !== st.raw.size) {
       throw kerr('EINVAL', `jpeg: stream of ${h.width}x${h.height} does not match the capture format ${st.raw.width}x${st.raw.height}`);
     }
-    ujpgDecode(st.codedBuf, len, st.rawBuf);
-    await dmaWritePlane(dst, dev, st.rawBuf, st.raw.size, 'jpeg dec write');
+    engine.decode(st.codedBuf, len, st.rawBuf);
+    await vb2PlaneDma(dst, dev, st.raw.size, true, (segs) => engine.write(segs, st.rawBuf, st.raw.size, 'jpeg dec write'));
     dst.bytesused = st.raw.size;
   }
 }

@@ -1,7 +1,7 @@
-import { DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, type Device, type SgTable } from '../../../dma/index.ts';
+import { DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, sgDmaSegments, type Device, type SgTable } from '../../../dma/index.ts';
 import { attach, detach, dmaBufPut, getDmaBuf, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufSystem } from '../../../dmabuf/index.ts';
 import type { Vfs } from '../../../fs/index.ts';
-import type { Clock } from '../../../hw/index.ts';
+import { VdecEngine, type Clock } from '../../../hw/index.ts';
 import { KernelBug, KernelError, kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import {
@@ -18,10 +18,10 @@ import {
   type V4l2PixFormat,
 } from '../../../uapi/index.ts';
 import { M2mDevice, M2mNode, type M2mJob } from '../v4l2-core/v4l2-mem2mem.ts';
-import { SgBuf, dmaReadPlane, dmaReadSg, dmaWritePlane, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
+import { SgBuf, checkDmaLength, vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
-import { uvdDecode, uvdMaxPacketSize, uvdParseHeader } from '../../../formats/index.ts';
+import { uvdMaxPacketSize, uvdParseHeader } from '../../../formats/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
 
 // the stream's coder is part of the driver's public face: the scenario runner and tests make packets with it
@@ -155,6 +155,8 @@ export interface VdecOptions {
 export class VideoDecoder {
   readonly m2m: M2mDevice;
   readonly node: M2mNode<VdecState>;
+  /** The decode core and its DMA. */
+  readonly engine: VdecEngine;
   /** Pictures decoded and failed since probe. */
   framesDecoded = 0;
   framesFailed = 0;
@@ -164,6 +166,7 @@ export class VideoDecoder {
     this.mm = opts.mm;
     this.m2m = new M2mDevice(opts.device, opts.clock);
     const dev = opts.device;
+    this.engine = new VdecEngine(dev.master, dev.ctx.soc.clock);
     this.node = new M2mNode<VdecState>({
       vfs: opts.vfs,
       dev: this.m2m,
@@ -264,7 +267,8 @@ export class VideoDecoder {
   private async decode(st: VdecState, src: Vb2Buffer, dst: Vb2Buffer, job: M2mJob): Promise<void> {
     const dev = this.m2m.device;
     const len = Math.min(src.bytesused, src.length, st.pkt.length);
-    await dmaReadPlane(src, dev, st.pkt, len, 'vdec read packet');
+    const engine = this.engine;
+    await vb2PlaneDma(src, dev, len, false, (segs) => engine.readPacket(segs, st.pkt, len));
     const h = uvdParseHeader(st.pkt, len);
     // the picture's sequence is its frame number, known once the header parses, even if decoding then fails
     job.sequence = h.frame;
@@ -274,11 +278,11 @@ export class VideoDecoder {
     let ref: Uint8Array | null = null;
     if (h.type === 'P' && st.ref) {
       // the reference is read whole before anything is written, so the destination may be the reference itself
-      await dmaReadSg(dev, st.ref.sgt, st.refBuf, st.cap.size, 'vdec read reference');
+      checkDmaLength(dev, await engine.readReference(sgDmaSegments(st.ref.sgt), st.refBuf, st.cap.size), st.cap.size, false);
       ref = st.refBuf;
     }
-    uvdDecode(st.pkt, len, ref, st.outBuf);
-    await dmaWritePlane(dst, dev, st.outBuf, st.cap.size, 'vdec write picture');
+    engine.decode(st.pkt, len, ref, st.outBuf);
+    await vb2PlaneDma(dst, dev, st.cap.size, true, (segs) => engine.writePicture(segs, st.outBuf, st.cap.size));
     dst.bytesused = st.cap.size;
     await this.keepRef(st, dst, h.frame);
   }

@@ -5,6 +5,7 @@ import {
   dmaUnmapSg,
   pfnRuns,
   sgAllocTableFromPages,
+  sgDmaSegments,
   type Device,
   type DmaDirection,
   type SgTable,
@@ -17,6 +18,7 @@ import {
   type DmaBufSystem,
 } from '../../../dmabuf/index.ts';
 import type { VmArea } from '../../../fs/index.ts';
+import type { SgSegment } from '../../../hw/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import { allocPlanePages, attachDmabufForDevice, freePlanePages, Vb2DeviceDmabuf, Vb2RefcountedMem, type Vb2Buffer, type Vb2Mem, type Vb2MemOps } from './index.ts';
@@ -175,26 +177,23 @@ export function vb2DmaSgMemops(mm: Mm, dbs: DmaBufSystem): Vb2MemOps {
 }
 
 /**
- * A job's input: the device reads `len` bytes of buffer `vb`'s plane by
- * DMA into `dst` (a driver's dma_map + read + finish around one plane).
+ * Runs one device transfer on buffer `vb`'s plane (a driver's dma_map,
+ * DMA and finish around one plane): `xfer` gets the plane's bus segments,
+ * programs its engine with them and returns the bytes the engine moved.
+ * EFAULT when that is less than `len` (the scatterlist was too short).
  */
-export async function dmaReadPlane(vb: Vb2Buffer, dev: Device, dst: Uint8Array, len: number, what: string): Promise<void> {
+export async function vb2PlaneDma(vb: Vb2Buffer, dev: Device, len: number, write: boolean, xfer: (segs: SgSegment[]) => Promise<number>): Promise<void> {
   const plane = sgPlaneForDevice(vb, dev);
   try {
-    await dmaReadSg(dev, plane.sgt, dst, len, what);
+    checkDmaLength(dev, await xfer(sgDmaSegments(plane.sgt)), len, write);
   } finally {
     plane.done();
   }
 }
 
-/** A job's output: the device writes `len` bytes of `src` into buffer `vb`'s plane by DMA. */
-export async function dmaWritePlane(vb: Vb2Buffer, dev: Device, src: Uint8Array, len: number, what: string): Promise<void> {
-  const plane = sgPlaneForDevice(vb, dev);
-  try {
-    await dmaWriteSg(dev, plane.sgt, src, len, what);
-  } finally {
-    plane.done();
-  }
+/** EFAULT when a device transfer moved fewer bytes than it was meant to (its scatterlist ended first). */
+export function checkDmaLength(dev: Device, moved: number, len: number, write: boolean): void {
+  if (moved < len) throw kerr('EFAULT', `${dev.name}: scatterlist of ${moved} bytes for a ${len}-byte ${write ? 'write' : 'read'}`);
 }
 
 /**
@@ -222,39 +221,4 @@ export function sgPlaneForDevice(vb: Vb2Buffer, dev: Device): { sgt: SgTable; do
     return { sgt, done: () => dmaUnmapSg(dev, sgt, dir) };
   }
   throw kerr('EFAULT', `vb2-dma-sg: buffer ${vb.index} has no memory for the device`);
-}
-
-/**
- * Moves `len` bytes between `buf` and a scatter-gather table's device
- * segments, taking the port's time for the whole transfer first (one
- * descriptor chain). EFAULT when the segments are too short.
- */
-async function dmaSg(dev: Device, sgt: SgTable, buf: Uint8Array, len: number, label: string, write: boolean): Promise<void> {
-  const m = dev.master;
-  const ns = m.timeFor(len);
-  m.trace(label, dev.ctx.soc.clock.now, ns, sgt.sgl[0]?.dmaAddress ?? 0, len);
-  await dev.ctx.soc.clock.sleep(ns);
-  let off = 0;
-  for (let i = 0; i < sgt.nents && off < len; i++) {
-    const seg = sgt.sgl[i]!;
-    const n = Math.min(seg.dmaLength, len - off);
-    if (write) m.writeNow(seg.dmaAddress, buf, off, n);
-    else m.readNow(seg.dmaAddress, buf, off, n);
-    off += n;
-  }
-  if (off < len) throw kerr('EFAULT', `${dev.name}: scatterlist of ${off} bytes for a ${len}-byte ${write ? 'write' : 'read'}`);
-}
-
-/**
- * Device DMA write of `len` bytes of `src` over a scatter-gather table's
- * device segments, taking the port's time for the whole transfer first
- * (a descriptor-chain write). EFAULT when the segments are too short.
- */
-export async function dmaWriteSg(dev: Device, sgt: SgTable, src: Uint8Array, len: number, label: string): Promise<void> {
-  return dmaSg(dev, sgt, src, len, label, true);
-}
-
-/** Device DMA read of `len` bytes into `dst` from a scatter-gather table's device segments; EFAULT when too short. */
-export async function dmaReadSg(dev: Device, sgt: SgTable, dst: Uint8Array, len: number, label: string): Promise<void> {
-  return dmaSg(dev, sgt, dst, len, label, false);
 }

@@ -2,7 +2,7 @@ import type { Clock } from '../../../hw/index.ts';
 import type { Device, DmaBuffer } from '../../../dma/index.ts';
 import { WaitQueueHead, type DeviceNode, type File } from '../../../fs/index.ts';
 import { SNDRV_PCM_STATE_OPEN } from '../../../uapi/index.ts';
-import { PCM_HASH_INIT, type PcmPlayed } from '../pcm-dac.ts';
+import { PCM_HASH_INIT, type PcmPlayed } from '../../../hw/index.ts';
 import type { PcmConfig, PcmHardware } from './pcm-hw-params.ts';
 
 /** Major number of ALSA device nodes (CONFIG_SND_MAJOR). */
@@ -145,7 +145,7 @@ export class PcmDevice {
   /** Woken when the substream is released (pcm->open_wait). */
   readonly openWait = new WaitQueueHead();
   /** What the card's DAC has converted since registration. */
-  readonly played: PcmPlayed = { frames: 0, hash: PCM_HASH_INIT };
+  played: PcmPlayed = { frames: 0, hash: PCM_HASH_INIT };
   /** Test hook: called with each period's bytes as the DAC plays them. */
   onPeriod?: (bytes: Uint8Array) => void;
   readonly stats: PcmStats = { periods: 0, xruns: 0, dmaReadBytes: 0, cpuCopyBytes: 0, bufferAllocs: 0, bufferFrees: 0, lateFetches: 0 };

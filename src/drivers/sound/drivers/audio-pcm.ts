@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '../../../hw/index.ts';
+import { Dac, type Clock, type Timer } from '../../../hw/index.ts';
 import { DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_WRITE_COMBINE, type Device } from '../../../dma/index.ts';
 import type { Vfs } from '../../../fs/index.ts';
 import { PAGE_SIZE } from '../../../lib/index.ts';
@@ -18,7 +18,6 @@ import type { PcmConfig, PcmHardware } from '../core/pcm-hw-params.ts';
 import { pcmPeriodElapsed } from '../core/pcm-lib.ts';
 import { pcmNew } from '../core/pcm-native.ts';
 import { SNDRV_PCM_TRIGGER_PAUSE_RELEASE, SNDRV_PCM_TRIGGER_START, type PcmDevice, type PcmOps } from '../core/pcm.ts';
-import { pcmHash } from '../pcm-dac.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
 import { sndCardFreeIndex } from '../core/sound-card.ts';
 
@@ -66,15 +65,13 @@ export interface PcmPlaybackOptions {
  */
 interface AudioChip {
   clock: Clock;
-  /** Bumped on every start and stop: a fetch of an older run is dropped. */
-  gen: number;
+  /** The DAC with its FIFO and the DMA that fills it. */
+  dac: Dac;
   timer: Timer | null;
   periodStartNs: number;
   periodIndex: number;
   /** The hardware position in the ring, frames. */
   pos: number;
-  fifo: Uint8Array;
-  fifoReady: boolean;
 }
 
 function chipOf(pcm: PcmDevice): AudioChip {
@@ -85,7 +82,7 @@ function chipOf(pcm: PcmDevice): AudioChip {
 function startDma(pcm: PcmDevice): void {
   const chip = chipOf(pcm);
   const rt = pcm.runtime;
-  chip.gen++;
+  chip.dac.start();
   chip.pos = rt.hwPtr % rt.config!.bufferSize;
   chip.periodStartNs = chip.clock.now;
   chip.periodIndex = 0;
@@ -96,8 +93,7 @@ function startDma(pcm: PcmDevice): void {
 /** Stops the period engine; a fetch in flight is discarded. */
 function stopDma(pcm: PcmDevice): void {
   const chip = chipOf(pcm);
-  chip.gen++;
-  chip.fifoReady = false;
+  chip.dac.stop();
   if (chip.timer) {
     chip.timer.cancel();
     chip.timer = null;
@@ -112,26 +108,20 @@ function armTimer(pcm: PcmDevice): void {
   chip.timer = chip.clock.at(at, () => periodInterrupt(pcm));
 }
 
-/** The audio DMA reads the period at the hardware position into the FIFO, taking its time on the port. */
+/** The audio DMA reads the period at the hardware position into the DAC's FIFO, taking its time on the port. */
 function fetchPeriod(pcm: PcmDevice): void {
   const chip = chipOf(pcm);
   const cfg = pcm.runtime.config!;
   const buf = pcm.runtime.dmaBuffer!;
-  const gen = chip.gen;
-  const fifo = chip.fifo;
-  const bytes = fifo.length;
+  const bytes = chip.dac.periodBytes;
   const off = chip.pos * cfg.frameBytes;
   const ringBytes = cfg.bufferSize * cfg.frameBytes;
   const first = Math.min(bytes, ringBytes - off);
-  chip.fifoReady = false;
-  void chip.clock.spawn(async () => {
-    // stopped before the transfer began: the engine never issues it
-    if (gen !== chip.gen) return;
-    await pcm.device.master.read(buf.dmaAddr + off, fifo, 0, first);
-    if (first < bytes) await pcm.device.master.read(buf.dmaAddr, fifo, first, bytes - first);
-    if (gen !== chip.gen) return;
+  // a period that wraps around the ring is two descriptors
+  const segs = [{ addr: buf.dmaAddr + off, len: first }];
+  if (first < bytes) segs.push({ addr: buf.dmaAddr, len: bytes - first });
+  chip.dac.fetch(segs, () => {
     pcm.stats.dmaReadBytes += bytes;
-    chip.fifoReady = true;
   });
 }
 
@@ -145,11 +135,10 @@ function periodInterrupt(pcm: PcmDevice): void {
   const chip = chipOf(pcm);
   const cfg = pcm.runtime.config!;
   chip.timer = null;
-  if (!chip.fifoReady) pcm.stats.lateFetches++;
-  pcm.played.hash = pcmHash(pcm.played.hash, chip.fifo);
-  pcm.played.frames += cfg.periodSize;
+  if (!chip.dac.ready) pcm.stats.lateFetches++;
+  const played = chip.dac.play(cfg.periodSize);
   pcm.stats.periods++;
-  pcm.onPeriod?.(chip.fifo);
+  pcm.onPeriod?.(played);
   chip.pos = (chip.pos + cfg.periodSize) % cfg.bufferSize;
   fetchPeriod(pcm);
   armTimer(pcm);
@@ -159,7 +148,7 @@ function periodInterrupt(pcm: PcmDevice): void {
 /** The audio block's PCM operations (its struct snd_pcm_ops). */
 const audioPcmOps: PcmOps = {
   hwParams(pcm: PcmDevice, cfg: PcmConfig): void {
-    chipOf(pcm).fifo = new Uint8Array(cfg.periodSize * cfg.frameBytes);
+    chipOf(pcm).dac.setPeriodBytes(cfg.periodSize * cfg.frameBytes);
   },
   hwFree(): void {
     // the core stops the engine before it frees the ring
@@ -209,8 +198,11 @@ export function registerPcmPlayback(opts: PcmPlaybackOptions): PcmDevice {
     bufferAttrs: PCM_BUFFER_ATTRS,
     ops: audioPcmOps,
   });
-  const chip: AudioChip = { clock: opts.clock, gen: 0, timer: null, periodStartNs: 0, periodIndex: 0, pos: 0, fifo: new Uint8Array(0), fifoReady: false };
+  const dac = new Dac(opts.device.master, opts.clock);
+  const chip: AudioChip = { clock: opts.clock, dac, timer: null, periodStartNs: 0, periodIndex: 0, pos: 0 };
   pcm.privateData = chip;
+  // What the DAC converted is what the PCM played.
+  pcm.played = dac.played;
   return pcm;
 }
 

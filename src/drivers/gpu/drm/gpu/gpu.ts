@@ -1,7 +1,6 @@
-import { averageBytes } from '../../../../formats/index.ts';
 import { kerr } from '../../../../lib/index.ts';
-import { BusError, DmaFault } from '../../../../hw/index.ts';
-import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, type Device, type DmaDirection, type SgTable } from '../../../../dma/index.ts';
+import { BlendEngine, BusError, DmaFault } from '../../../../hw/index.ts';
+import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, sgDmaSegments, type DmaDirection, type SgTable } from '../../../../dma/index.ts';
 import { DmaFence, DmaResvUsage, dmaResvUsageRw, syncFileCreate, type DmaFenceOps, type DmaResv } from '../../../../dmabuf/index.ts';
 import { fput, userArg, type Task } from '../../../../fs/index.ts';
 import { DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, GPU_COMPOSE_OP_AVERAGE, O_CLOEXEC, type DrmGpuCompose } from '../../../../uapi/index.ts';
@@ -48,22 +47,13 @@ export class GpuState {
   readonly running = new Set<Promise<void>>();
   /** The end of the ring: jobs run one at a time in submission order, as on one hardware queue. */
   tail: Promise<void> = Promise.resolve();
-  /** The blend unit's line buffers, reused by every job (the ring runs one job at a time). */
-  scratchA = new Uint8Array(0);
-  scratchB = new Uint8Array(0);
-
-  /** Line buffers of at least `len` bytes, grown only when a larger job comes. */
-  scratch(len: number): [Uint8Array, Uint8Array] {
-    if (this.scratchA.length < len) {
-      this.scratchA = new Uint8Array(len);
-      this.scratchB = new Uint8Array(len);
-    }
-    return [this.scratchA, this.scratchB];
-  }
+  /** The blend unit the ring feeds (one job at a time). */
+  readonly blend: BlendEngine;
 
   /** Creates the state with a fence context of its own. */
   constructor(dev: DrmDevice) {
     this.context = dev.dbs.fctx.alloc(1);
+    this.blend = new BlendEngine(dev.device.master, dev.dbs.soc.clock);
   }
 }
 
@@ -105,28 +95,6 @@ function jobUnmap(dev: DrmDevice, b: JobBuffer): void {
   if (b.own) dmaUnmapSg(dev.device, b.sgt, b.dir);
 }
 
-/** Reads `len` bytes through a device mapping into `dst` (the GPU's fetch), segment by segment. */
-function dmaReadSgt(device: Device, sgt: SgTable, dst: Uint8Array, len: number): void {
-  let off = 0;
-  for (let i = 0; i < sgt.nents && off < len; i++) {
-    const seg = sgt.sgl[i]!;
-    const n = Math.min(seg.dmaLength, len - off);
-    device.master.readNow(seg.dmaAddress, dst, off, n);
-    off += n;
-  }
-}
-
-/** Writes `len` bytes of `src` through a device mapping (the GPU's store). */
-function dmaWriteSgt(device: Device, sgt: SgTable, src: Uint8Array, len: number): void {
-  let off = 0;
-  for (let i = 0; i < sgt.nents && off < len; i++) {
-    const seg = sgt.sgl[i]!;
-    const n = Math.min(seg.dmaLength, len - off);
-    device.master.writeNow(seg.dmaAddress, src, off, n);
-    off += n;
-  }
-}
-
 /** Adds `fence` to every distinct reservation object, READ usage for sources first, then WRITE for the destination. */
 async function addJobFence(fence: DmaFence, reads: DmaResv[], write: DmaResv): Promise<void> {
   const seen = new Set<DmaResv>();
@@ -160,17 +128,7 @@ async function runCompose(dev: DrmDevice, st: GpuState, fence: DmaFence, deps: D
   try {
     for (const d of deps) await d.wait();
     const len = dst.obj.size;
-    const [a, b] = st.scratch(len);
-    const m = dev.device.master;
-    const clock = dev.dbs.soc.clock;
-    const t0 = clock.now;
-    dmaReadSgt(dev.device, s0.sgt, a, len);
-    dmaReadSgt(dev.device, s1.sgt, b, len);
-    await clock.sleep(m.timeFor(2 * len));
-    averageBytes(a, b, a, len);
-    dmaWriteSgt(dev.device, dst.sgt, a, len);
-    await clock.sleep(m.timeFor(len));
-    m.trace('compose', t0, clock.now - t0, dst.sgt.sgl[0]?.dmaAddress ?? 0, len);
+    await st.blend.average(sgDmaSegments(dst.sgt), sgDmaSegments(s0.sgt), sgDmaSegments(s1.sgt), len);
     st.stats.completed++;
     st.stats.bytesWritten += len;
     fence.signal();

@@ -1,5 +1,6 @@
 import { KernelBug, PAGE_SIZE, kerr } from '../../../../lib/index.ts';
-import { dmaAllocWc, dmaFreeAttrs, type DmaBuffer, type SgTable } from '../../../../dma/index.ts';
+import { dmaAllocWc, dmaFreeAttrs, sgDmaSegments, type DmaBuffer, type SgTable } from '../../../../dma/index.ts';
+import { ScanoutEngine, type SgSegment } from '../../../../hw/index.ts';
 import type { DmaBuf } from '../../../../dmabuf/index.ts';
 import { userArg } from '../../../../fs/index.ts';
 import { DRM_FORMAT_ARGB8888, DRM_FORMAT_XRGB8888, DRM_IOCTL_MODE_CREATE_DUMB, type DrmModeCreateDumb } from '../../../../uapi/index.ts';
@@ -27,7 +28,6 @@ import {
   type SimplePipeStats,
 } from '../core/index.ts';
 import { drmProbedNodes } from '../core/index.ts';
-import { ScanoutEngine } from '../../../display.ts';
 import { frameFormat } from '../../../../formats/index.ts';
 
 // the mode objects, framebuffers and flip event of the shared KMS core, under the names the display has always exported
@@ -142,7 +142,7 @@ export class KmsDisplay extends SimpleDisplayPipe<KmsDisplayStats> {
   /** Creates the state for a display of `width` x `height` at `refreshHz` and attaches it to the device. */
   constructor(dev: DrmDevice, width: number, height: number, refreshHz: number) {
     super(dev, { width, height, refreshHz, formats: [DRM_FORMAT_XRGB8888, DRM_FORMAT_ARGB8888], stats: { flips: 0, cancelledFlips: 0, scanouts: 0 }, funcs: kmsPipeFuncs });
-    this.engine = new ScanoutEngine(dev.device, frameFormat(width, height, 'XR24'));
+    this.engine = new ScanoutEngine(dev.device.master, dev.dbs.soc.clock, frameFormat(width, height, 'XR24'));
   }
 
   /** What the last scanout showed (a copy), or null before the first; the hook tests and scenarios read. */
@@ -160,11 +160,11 @@ export class KmsDisplay extends SimpleDisplayPipe<KmsDisplayStats> {
     const fb = this.current;
     if (!fb || this.scanning) return;
     const clock = this.dev.dbs.soc.clock;
-    const sgt = scanoutSgt(fb);
+    const segs = scanoutSegments(fb);
     const vblank = this.vblankCount;
     const time = clock.now;
     const job = clock.spawn(async () => {
-      const bytes = await this.engine.scanout(sgt);
+      const bytes = await this.engine.scanout(segs);
       this.stats.scanouts++;
       this.last = { bytes, fbId: fb.id, vblank, time };
       this.onScanout?.(this.last);
@@ -182,13 +182,11 @@ export function kmsDisplayOf(dev: DrmDevice): KmsDisplay {
   return d;
 }
 
-/** The contiguous device range a framebuffer's object covers, as the CRTC fetches it. */
-function scanoutSgt(fb: KmsFramebuffer): SgTable {
+/** The device range a framebuffer's object covers, as the CRTC fetches it: its own contiguous buffer, or an import's segments. */
+function scanoutSegments(fb: KmsFramebuffer): SgSegment[] {
   const obj = fb.obj;
-  if (obj instanceof DmaGemObject) {
-    return { sgl: [{ pfn: obj.pages![0]!, offset: 0, length: obj.size, dmaAddress: obj.dmaAddr, dmaLength: obj.size }], origNents: 1, nents: 1 };
-  }
-  if (obj.importSgt) return obj.importSgt;
+  if (obj instanceof DmaGemObject) return [{ addr: obj.dmaAddr, len: obj.size }];
+  if (obj.importSgt) return sgDmaSegments(obj.importSgt);
   throw new KernelBug(`framebuffer ${fb.id} on gem object ${obj.id} with no device address`);
 }
 

@@ -1,14 +1,11 @@
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { deflateRawSync } from 'node:zlib';
 import { KernelBug, PAGE_SIZE } from '../../../../lib/index.ts';
 import { DMA_TO_DEVICE, dmaMapSingle, dmaUnmapSingle, type Device } from '../../../../dma/index.ts';
+import { USB_DAMAGE_HEADER, USB_DAMAGE_MAGIC, UsbPanel } from '../../../../hw/index.ts';
 import type { Mm } from '../../../../mm/index.ts';
 
 /** Bytes of one bulk transfer: udl's URB size (16 pages), and the USB host's largest segment. */
 export const USB_TRANSFER_SIZE = 16 * PAGE_SIZE;
-/** Bytes of the header that opens each damage message on the wire. */
-export const USB_DAMAGE_HEADER = 16;
-/** The header's magic ("UDMG", little-endian). */
-const DAMAGE_MAGIC = 0x474d4455;
 
 /** A damaged rectangle [x1, x2) x [y1, y2) in panel pixels, already clipped to the mode. */
 export interface UsbDamage {
@@ -33,24 +30,22 @@ export interface UsbSendCost {
  * (USB_TRANSFER_SIZE bytes of lowmem, allocated at probe and kept), and
  * the USB host controller reads each filled transfer buffer by DMA through
  * dma_map_single -- bounced by dmabounce when the buffer lies beyond the
- * host's mask. The far side (the dongle) collects the stream, inflates
- * each message and writes its lines into its own frame memory, `panel`,
- * which is what the screen shows. Sends are serialised by the caller.
+ * host's mask. The host controller and the dongle beyond it are hw's
+ * UsbPanel; its frame memory, `panel`, is what the screen shows. Sends
+ * are serialised by the caller.
  */
 export class UsbTransferEngine {
   readonly device: Device;
   readonly width: number;
   readonly height: number;
-  /** The dongle's frame memory: width * height * 4 bytes of XRGB8888, what the panel shows. */
-  readonly panel: Uint8Array;
+  /** The host controller and the dongle with its frame memory. */
+  readonly hw: UsbPanel;
   /** The transfer buffer's first page frame and its linear-map address. */
   readonly pfn: number;
   readonly va: number;
   private readonly mm: Mm;
   /** Lines the CPU gathered for compression (the shadow copy udl renders from). */
   private readonly lines: Uint8Array;
-  /** The dongle's receive buffer: the message being assembled from transfers. */
-  private rx: Uint8Array;
   private freed = false;
 
   /** Allocates the transfer buffer in lowmem (udl_alloc_urb_list) for a `width` x `height` panel. ENOMEM. */
@@ -61,9 +56,13 @@ export class UsbTransferEngine {
     this.height = height;
     this.pfn = mm.pages.allocPagesExact(USB_TRANSFER_SIZE / PAGE_SIZE, {});
     this.va = mm.kas.pfnToVirt(this.pfn);
-    this.panel = new Uint8Array(width * height * 4);
+    this.hw = new UsbPanel(device.master, device.ctx.soc.clock, width, height);
     this.lines = new Uint8Array(width * height * 4);
-    this.rx = new Uint8Array(USB_DAMAGE_HEADER + this.lines.length + (this.lines.length >> 8) + 1024);
+  }
+
+  /** The dongle's frame memory: width * height * 4 bytes of XRGB8888, what the panel shows. */
+  get panel(): Uint8Array {
+    return this.hw.panel;
   }
 
   /** Physical address of the transfer buffer. */
@@ -96,7 +95,7 @@ export class UsbTransferEngine {
     const packed = deflateRawSync(this.lines.subarray(0, w * h), { level: 1 });
     const msg = new Uint8Array(USB_DAMAGE_HEADER + packed.length);
     const hv = new DataView(msg.buffer);
-    hv.setUint32(0, DAMAGE_MAGIC, true);
+    hv.setUint32(0, USB_DAMAGE_MAGIC, true);
     hv.setUint16(4, r.x1, true);
     hv.setUint16(6, r.y1, true);
     hv.setUint16(8, r.x2 - r.x1, true);
@@ -104,7 +103,7 @@ export class UsbTransferEngine {
     hv.setUint32(12, packed.length, true);
     msg.set(packed, USB_DAMAGE_HEADER);
     const bounceBytes = await this.transmit(msg, before);
-    this.receive(msg.length);
+    this.hw.receive(msg.length);
     return { cpuReadBytes: w * h, compressedBytes: msg.length, bounceBytes };
   }
 
@@ -121,7 +120,6 @@ export class UsbTransferEngine {
     const cpu = dev.ctx.soc.cpu;
     let bounced = 0;
     let cpuMark = cpuStart;
-    if (this.rx.length < msg.length) this.rx = new Uint8Array(msg.length);
     for (let off = 0; off < msg.length; off += USB_TRANSFER_SIZE) {
       const n = Math.min(USB_TRANSFER_SIZE, msg.length - off);
       this.mm.kas.store(this.va, msg, off, n);
@@ -131,34 +129,13 @@ export class UsbTransferEngine {
       // the stores, the cache clean and any bounce copy keep the CPU busy before the URB goes out
       if (cpu.busyNs > cpuMark) await clock.sleep(cpu.busyNs - cpuMark);
       try {
-        await dev.master.read(addr, this.rx, off, n);
+        await this.hw.transfer({ addr, len: n }, off);
       } finally {
         dmaUnmapSingle(dev, addr, n, DMA_TO_DEVICE);
       }
       cpuMark = cpu.busyNs;
     }
     return bounced;
-  }
-
-  /** The dongle's side: checks the message it collected, inflates it and writes its lines into the panel memory. */
-  private receive(len: number): void {
-    const v = new DataView(this.rx.buffer, this.rx.byteOffset, len);
-    if (len < USB_DAMAGE_HEADER || v.getUint32(0, true) !== DAMAGE_MAGIC) throw new KernelBug('usb display: the dongle got a corrupt message');
-    const x = v.getUint16(4, true);
-    const y = v.getUint16(6, true);
-    const w = v.getUint16(8, true) * 4;
-    const h = v.getUint16(10, true);
-    const plen = v.getUint32(12, true);
-    if (USB_DAMAGE_HEADER + plen !== len) throw new KernelBug(`usb display: message of ${len} bytes says ${plen} payload bytes`);
-    const lines = inflateRawSync(this.rx.subarray(USB_DAMAGE_HEADER, len));
-    if (lines.length !== w * h) throw new KernelBug(`usb display: ${lines.length} bytes inflated for a ${w / 4}x${h} rectangle`);
-    const stride = this.width * 4;
-    const dst = y * stride + x * 4;
-    if (w === stride) {
-      this.panel.set(lines, dst);
-    } else {
-      for (let i = 0; i < h; i++) this.panel.set(lines.subarray(i * w, (i + 1) * w), dst + i * stride);
-    }
   }
 
   /** Frees the transfer buffer (udl_free_urb_list). */
