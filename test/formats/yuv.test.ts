@@ -47,6 +47,30 @@ describe('ISP colour conversion (pure functions): BT.601 limited range to XRGB88
       expect(rgb(...c.yuv)).toEqual(c.bgrx);
     });
 
+  it('the reference equals the formula for every Y with U and V on a grid from 0 to 255 (each channel clamped at both ends)', () => {
+    const uv = [...Array.from({ length: 52 }, (_, i) => 5 * i), 255];
+    const w = 512;
+    const inFmt = frameFormat(w, uv.length * uv.length, 'YUYV');
+    // line r: U, V of grid point r; pair k carries Y0 = k, Y1 = 255 - k
+    const src = new Uint8Array(inFmt.size);
+    for (let r = 0; r < inFmt.height; r++)
+      for (let k = 0; k < w / 2; k++) src.set([k, uv[Math.floor(r / uv.length)]!, 255 - k, uv[r % uv.length]!], r * 2 * w + 4 * k);
+    const outFmt = frameFormat(w, inFmt.height, 'XR24');
+    const out = new Uint8Array(outFmt.size);
+    convertReference(src, inFmt, outFmt, 1, out);
+    let wrong = 0;
+    for (let r = 0; r < inFmt.height; r++) {
+      const U = uv[Math.floor(r / uv.length)]!;
+      const V = uv[r % uv.length]!;
+      for (let k = 0; k < w / 2; k++) {
+        const [a, b] = [rgb(k, U, V), rgb(255 - k, U, V)];
+        const o = (r * w + 2 * k) * 4;
+        for (let i = 0; i < 4; i++) if (out[o + i] !== a[i] || out[o + 4 + i] !== b[i]) wrong++;
+      }
+    }
+    expect(wrong).toBe(0);
+  });
+
   it('NV12 chroma is nearest per 2x2 block; YUYV chroma per pixel pair; luma per pixel', () => {
     // 4x4 NV12: left blocks neutral, right blocks red; luma 16 / 235 alternating per column
     const nv12 = new Uint8Array(4 * 4 * 1.5);

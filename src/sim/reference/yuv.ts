@@ -18,6 +18,17 @@ function clamp8(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
+/*
+ * clamp8 of every value a channel's floor(sum / 256) can take, looked up
+ * rather than computed: on busy pictures the two comparisons mispredict
+ * so often that they cost more than the rest of the conversion. For Y, U,
+ * V in 0..255 the three quotients lie in -277..534 (the blue channel's
+ * extremes, (298*-16 + 516*-128 + 128) >> 8 and (298*239 + 516*127 + 128)
+ * >> 8); the table spans -1024..1023.
+ */
+const CLAMP_LOW = -1024;
+const CLAMP8 = Uint8Array.from({ length: 2048 }, (_, i) => clamp8(i + CLAMP_LOW));
+
 /**
  * Where a source frame's samples are: line y's luma starts at lumaRow(y),
  * one luma byte every `lumaStep`; its chroma at chromaRow(y), one U V pair
@@ -61,9 +72,11 @@ export function convertReference(src: Uint8Array, inFmt: FrameFormat, outFmt: Fr
         const c = src[luma + lumaStep * sx]! - 16;
         const d = src[u]! - 128;
         const e = src[u + vOffset]! - 128;
-        out[o] = clamp8((298 * c + 516 * d + 128) >> 8);
-        out[o + 1] = clamp8((298 * c - 100 * d - 208 * e + 128) >> 8);
-        out[o + 2] = clamp8((298 * c + 409 * e + 128) >> 8);
+        // the term all three channels share; v >> 8 is floor(v / 256) for negative v too
+        const l = 298 * c + 128;
+        out[o] = CLAMP8[((l + 516 * d) >> 8) - CLAMP_LOW]!;
+        out[o + 1] = CLAMP8[((l - 100 * d - 208 * e) >> 8) - CLAMP_LOW]!;
+        out[o + 2] = CLAMP8[((l + 409 * e) >> 8) - CLAMP_LOW]!;
         out[o + 3] = 0xff;
         o += 4;
       }
@@ -71,6 +84,11 @@ export function convertReference(src: Uint8Array, inFmt: FrameFormat, outFmt: Fr
     return;
   }
   if (outFmt.fourcc !== 'NV12') throw new Error(`convertReference: the ISP makes no ${outFmt.fourcc}`);
+  if (inFmt.fourcc === 'NV12' && scale === 1) {
+    // the same layout at the same size: the frame as it is
+    out.set(src.subarray(0, outFmt.size));
+    return;
+  }
   for (let y = 0; y < dh; y++) {
     const luma = src0.lumaRow(y * scale);
     for (let x = 0; x < dw; x++) out[dw * y + x] = src[luma + lumaStep * x * scale]!;
