@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
 import { formatFindings, formatSummary, integrityText, renderReportHtml, ReportCollector } from '../report/index.ts';
-import { builtinPlatforms, builtinScenarios, describePlatform, execProgram, InputError, loadPlatform, loadScenario, runScenario, type RunResult } from '../sim/index.ts';
+import { bootSystem, builtinPlatforms, builtinScenarios, describePlatform, execProgram, InputError, loadPlatform, loadScenario, runScenario, type RunResult } from '../sim/index.ts';
 import { progressBar } from './progress.ts';
 
 /**
@@ -25,7 +25,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the validated platform as JSON')
     .action((what: string, opts: { json?: boolean }) => {
       const p = loadPlatform(what);
-      process.stdout.write((opts.json ? JSON.stringify(p, null, 2) : describePlatform(p)) + '\n');
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(p, null, 2) + '\n');
+        return;
+      }
+      // Boot it to show the nodes its drivers make, numbered as Linux numbers them.
+      const nodes = new Map(bootSystem(p, { seed: 1 }).bound.map((b) => [b.name, b.nodes.map((n) => n.path)]));
+      process.stdout.write(describePlatform(p, undefined, nodes) + '\n');
     });
 
   const runOptions = (cmd: Command) =>

@@ -106,8 +106,12 @@ function checkConsistency(input: YamlInput, p: PlatformSpec): void {
   if (cmaTotal > totalDram / 2) throw errorAt(input, ['cma'], `CMA areas (${cmaTotal} bytes) exceed half of DRAM (${totalDram} bytes)`);
 }
 
-/** Prints what a platform describes: address map, caches, devices and their DMA constraints, IOMMU contexts, the drivers that bind them. */
-export function describePlatform(p: PlatformSpec, drivers: readonly PlatformDriver[] = PLATFORM_DRIVERS): string {
+/**
+ * Prints what a platform describes: address map, caches, devices and their
+ * DMA constraints, IOMMU contexts, the drivers that bind them and, given a
+ * booted system's `nodes` (device name to node paths), the nodes they made.
+ */
+export function describePlatform(p: PlatformSpec, drivers: readonly PlatformDriver[] = PLATFORM_DRIVERS, nodes?: ReadonlyMap<string, readonly string[]>): string {
   const out: string[] = [];
   out.push(`platform ${p.name}${p.description ? ` — ${p.description}` : ''}`);
   out.push('', 'physical address map:');
@@ -143,7 +147,8 @@ export function describePlatform(p: PlatformSpec, drivers: readonly PlatformDriv
   out.push('', 'drivers:');
   for (const d of p.devices) {
     const drv = drivers.find((r) => r.kind === d.kind);
-    out.push(`  ${d.name.padEnd(10)} ${drv?.probe ? drv.name : '(none)'}: ${drv?.description ?? ''}`);
+    const made = nodes?.get(d.name);
+    out.push(`  ${d.name.padEnd(10)} ${drv?.probe ? drv.name : '(none)'}: ${drv?.description ?? ''}${made?.length ? ` -> ${made.join(', ')}` : ''}`);
   }
   return out.join('\n');
 }

@@ -10,6 +10,10 @@ describe('unimem platform', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('physical address map:');
     expect(r.stdout).toMatch(/display\s+display\s+31b/);
+    // Each device's driver and the nodes it made; a DMA engine no driver binds.
+    expect(r.stdout).toMatch(/camera\s+unimem-camera: .* -> \/dev\/video8\n/);
+    expect(r.stdout).toMatch(/jpeg\s+unimem-jpeg: .* -> \/dev\/video10, \/dev\/video11\n/);
+    expect(r.stdout).toMatch(/dma0\s+\(none\): /);
   });
 
   it('exits 2 with file, line, column and field, and no stack trace, on a bad file', () => {
