@@ -31,23 +31,32 @@
  * simulated kernel, which also owns the dma-buf filesystem and debugfs's
  * bufinfo.
  */
-export * from './dma-fence.ts';
-export * from './dma-fence-context.ts';
-export * from './dma-fence-array.ts';
-export * from './dma-fence-unwrap.ts';
-export * from './fence-timeline.ts';
-export * from './fence-ww-mutex.ts';
-export * from './dma-resv.ts';
-export * from './dma-buf.ts';
-export * from './dma-buf-attach.ts';
-export * from './dma-buf-cpu.ts';
-export * from './dma-buf-poll.ts';
-export * from './dma-buf-debug.ts';
-export * from './sync-file.ts';
-export * from './dma-heap.ts';
-export * from './heap-buffer.ts';
-export * from './system-heap.ts';
-export * from './cma-heap.ts';
-export * from './backing-constraints.ts';
-export * from './negotiated-backing.ts';
-export * from './udmabuf.ts';
+export { addCmaHeap } from './cma-heap.ts';
+export { attach, detach, mapAttachment, unmapAttachment, type AttachOptions } from './dma-buf-attach.ts';
+export { beginCpuAccess, endCpuAccess, vmap, vunmap } from './dma-buf-cpu.ts';
+export {
+  DmaBuf,
+  DmaBufAttachment,
+  DmaBufSystem,
+  createDmaBufSystem,
+  dmaBufFd,
+  dmaBufGet,
+  dmaBufOfFile,
+  dmaBufPut,
+  exportDmaBuf,
+  getDmaBuf,
+  isDmaBufFile,
+  type DmaBufAttachConstraints,
+  type DmaBufExportInfo,
+  type DmaBufImporterOps,
+  type DmaBufOps,
+  type DmaBufSystemOptions,
+} from './dma-buf.ts';
+export { FenceContextAllocator } from './dma-fence-context.ts';
+export { DmaFence, traceFences, type DmaFenceOps } from './dma-fence.ts';
+export { DmaHeap } from './dma-heap.ts';
+export { DmaResv, DmaResvUsage, dmaResvUsageRw } from './dma-resv.ts';
+export { NegotiatedBacking, exportNegotiatedBuffer, type NegotiatedBufferOptions } from './negotiated-backing.ts';
+export { SyncFile, syncFileCreate, type SyncFileEnv } from './sync-file.ts';
+export { addSystemHeap } from './system-heap.ts';
+export { UdmabufDevice, registerUdmabuf, type UdmabufOptions } from './udmabuf.ts';

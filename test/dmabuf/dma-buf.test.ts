@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, sgTotalLength, type SgTable } from '../../src/dma/index.ts';
 import {
   DmaResvUsage,
-  SwSyncTimeline,
   attach,
   beginCpuAccess,
   detach,
@@ -12,16 +11,16 @@ import {
   endCpuAccess,
   exportDmaBuf,
   getDmaBuf,
-  HeapBuffer,
-  heapBufferOps,
   mapAttachment,
-  pin,
   unmapAttachment,
   vmap,
   vunmap,
   type DmaBuf,
   type DmaBufOps,
 } from '../../src/dmabuf/index.ts';
+import { SwSyncTimeline } from '../../src/dmabuf/fence-timeline.ts';
+import { HeapBuffer, heapBufferOps } from '../../src/dmabuf/heap-buffer.ts';
+import { pin } from '../../src/dmabuf/dma-buf-attach.ts';
 import { KernelBug, PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Process, Sys } from '../../src/proc/index.ts';
 import { DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE } from '../../src/uapi/index.ts';

@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DMA_BIDIRECTIONAL } from '../../src/dma/index.ts';
-import { attach, detach, dmaBufGet, dmaBufPut, dmaHeaps, mapAttachment, unmapAttachment, type HeapBuffer } from '../../src/dmabuf/index.ts';
+import { attach, detach, dmaBufGet, dmaBufPut, mapAttachment, unmapAttachment } from '../../src/dmabuf/index.ts';
+import { dmaHeaps } from '../../src/dmabuf/dma-heap.ts';
+import type { HeapBuffer } from '../../src/dmabuf/heap-buffer.ts';
 import { KernelBug, MiB, PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {

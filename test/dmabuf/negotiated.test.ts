@@ -2,21 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, createDevice, sgTotalLength, type Device, type SgTable } from '../../src/dma/index.ts';
 import {
   attach,
-  describeDmaBuf,
   detach,
-  dmaBufDebugView,
   dmaBufFd,
   dmaBufPut,
   exportNegotiatedBuffer,
   mapAttachment,
-  pin,
   unmapAttachment,
-  unpin,
   vmap,
   vunmap,
   type DmaBufAttachment,
   type NegotiatedBufferOptions,
 } from '../../src/dmabuf/index.ts';
+import { describeDmaBuf, dmaBufDebugView } from '../../src/dmabuf/dma-buf-debug.ts';
+import { pin, unpin } from '../../src/dmabuf/dma-buf-attach.ts';
 import { MiB, PAGE_SIZE } from '../../src/lib/index.ts';
 import { GenPool } from '../../src/mm/index.ts';
 import { DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/uapi/index.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DmaResvUsage, SwSyncTimeline, attach, detach, dmaBufGet, dmaBufPut, type DmaBuf, type DmaFence } from '../../src/dmabuf/index.ts';
+import { DmaResvUsage, attach, detach, dmaBufGet, dmaBufPut, type DmaBuf, type DmaFence } from '../../src/dmabuf/index.ts';
+import { SwSyncTimeline } from '../../src/dmabuf/fence-timeline.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {

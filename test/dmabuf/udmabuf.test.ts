@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DMA_BIDIRECTIONAL } from '../../src/dma/index.ts';
-import { F_SEAL_SHRINK, F_SEAL_WRITE, attach, detach, dmaBufGet, dmaBufPut, mapAttachment } from '../../src/dmabuf/index.ts';
+import { attach, detach, dmaBufGet, dmaBufPut, mapAttachment } from '../../src/dmabuf/index.ts';
+import { F_SEAL_SHRINK, F_SEAL_WRITE } from '../../src/uapi/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {

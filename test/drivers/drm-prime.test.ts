@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { DMA_BIDIRECTIONAL } from '../../src/dma/index.ts';
 import { attach, detach, dmaBufGet, dmaBufPut, mapAttachment, unmapAttachment } from '../../src/dmabuf/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
-import { gemPrimeImportNoMap, registerDrmDevice, vgemDriver, type DrmDevice, type GemObject } from '../../src/drivers/index.ts';
+import type { DrmDevice } from '../../src/drivers/index.ts';
+import { gemPrimeImportNoMap } from '../../src/drivers/gpu/drm/core/drm-prime.ts';
+import { registerDrmDevice } from '../../src/drivers/gpu/drm/core/drm-device.ts';
+import { vgemDriver } from '../../src/drivers/gpu/drm/vgem/vgem.ts';
+import type { GemObject } from '../../src/drivers/gpu/drm/core/drm-gem.ts';
 import type { DmaBuf } from '../../src/dmabuf/index.ts';
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,

@@ -24,9 +24,6 @@ import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/
 import { uvdMaxPacketSize, uvdParseHeader } from '../../../formats/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
 
-// the stream's coder is part of the driver's public face: the scenario runner and tests make packets with it
-export * from '../../../formats/index.ts';
-
 const MIN_DIM = 16;
 const MAX_DIM = 4096;
 

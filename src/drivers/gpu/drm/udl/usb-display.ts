@@ -36,8 +36,6 @@ import { drmProbedNodes } from '../core/index.ts';
 import { UsbTransferEngine, type UsbDamage } from './usb-display-transfer.ts';
 import { platformDriver } from '../../../base/platform-driver.ts';
 
-export * from './usb-display-transfer.ts';
-
 /** What the panel showed after an update, for tests and scenario checks. */
 export interface UsbFrame {
   /** The dongle's frame memory (width * height * 4 bytes of XRGB8888). */
