@@ -10,8 +10,8 @@
  * dma-debug reports it when it does. Buffers are freed only by their
  * owner, with the size and direction they were mapped with.
  */
-export { maskLimit, type Device, type DmaContext, type IommuMapper } from './device.ts';
-export { syncForDevice as archSyncDmaForDevice } from './direct.ts';
+export { dmaMaskLimit, type Device, type DmaContext, type IommuMapper } from './device.ts';
+export { archSyncDmaForDevice } from './direct.ts';
 export {
   DMA_ATTR_NO_KERNEL_MAPPING,
   DMA_ATTR_SKIP_CPU_SYNC,
@@ -21,7 +21,7 @@ export {
   DMA_NONE,
   DMA_TO_DEVICE,
   dirName,
-  validDirection,
+  validDmaDirection,
   type DmaDirection,
 } from './direction.ts';
 export { iommuDmaMapper } from './dma-iommu.ts';

@@ -15,25 +15,25 @@
  * exporter the one reference; every fd (dmaBufFd), mapping, message in
  * flight and kernel user (dmaBufGet/getDmaBuf, dropped with dmaBufPut)
  * holds another, and the exporter's release runs exactly once, on the last.
- * Call order for importers: attach -> mapAttachment -> (DMA) ->
- * unmapAttachment -> detach -> dmaBufPut. attach, detach, map, unmap, pin,
- * begin/endCpuAccess and vmap may sleep (late allocation, migration, fence
- * waits); poll, llseek and fdinfo never do. Dynamic importers (importerOps
+ * Call order for importers: dmaBufAttach -> dmaBufMapAttachment -> (DMA)
+ * -> dmaBufUnmapAttachment -> dmaBufDetach -> dmaBufPut. Attach, detach,
+ * map, unmap, pin, begin/end CPU access and vmap may sleep (late
+ * allocation, migration, fence waits); poll, llseek and fdinfo never do. Dynamic importers (importerOps
  * with moveNotify) map, unmap, pin and unpin with the buffer's reservation
  * lock held and must drop their mappings when told the storage moves; a
  * dynamic exporter (one with pin/unpin) is called with that lock held.
  * Static importers of dynamic exporters, and every importer of exporters
  * that cache (cacheSgtMapping), keep their mapping until detach. The CPU
- * brackets its access with beginCpuAccess/endCpuAccess (DMA_BUF_IOCTL_SYNC
- * from userspace), which is where non-coherent devices get their cache
- * maintenance. A sync_file owns one fence reference. Heaps (/dev/dma_heap/*)
+ * brackets its access with dmaBufBeginCpuAccess/dmaBufEndCpuAccess
+ * (DMA_BUF_IOCTL_SYNC from userspace), which is where non-coherent devices
+ * get their cache maintenance. A sync_file owns one fence reference. Heaps (/dev/dma_heap/*)
  * and /dev/udmabuf are exporters registered on a DmaBufSystem, one per
  * simulated kernel, which also owns the dma-buf filesystem and debugfs's
  * bufinfo.
  */
 export { addCmaHeap } from './cma-heap.ts';
-export { attach, detach, mapAttachment, unmapAttachment, type AttachOptions } from './dma-buf-attach.ts';
-export { beginCpuAccess, endCpuAccess, vmap, vunmap } from './dma-buf-cpu.ts';
+export { dmaBufAttach, dmaBufDetach, dmaBufMapAttachment, dmaBufUnmapAttachment, type AttachOptions } from './dma-buf-attach.ts';
+export { dmaBufBeginCpuAccess, dmaBufEndCpuAccess, dmaBufVmap, dmaBufVunmap } from './dma-buf-cpu.ts';
 export {
   DmaBuf,
   DmaBufAttachment,

@@ -1,5 +1,5 @@
 import { DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, sgDmaSegments, type Device, type SgTable } from '../../../dma/index.ts';
-import { attach, detach, dmaBufPut, getDmaBuf, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufSystem } from '../../../dmabuf/index.ts';
+import { dmaBufAttach, dmaBufDetach, dmaBufPut, getDmaBuf, dmaBufMapAttachment, dmaBufUnmapAttachment, type DmaBuf, type DmaBufSystem } from '../../../dmabuf/index.ts';
 import type { Vfs } from '../../../fs/index.ts';
 import { VdecEngine, type Clock } from '../../../hw/index.ts';
 import { KernelBug, KernelError, kerr } from '../../../lib/index.ts';
@@ -310,16 +310,16 @@ export class VideoDecoder {
       const dbuf: DmaBuf = getDmaBuf(vb.dmabuf.dbuf);
       let att;
       try {
-        att = await attach(dbuf, dev);
+        att = await dmaBufAttach(dbuf, dev);
       } catch (e) {
         await dmaBufPut(dbuf);
         throw e;
       }
       let sgt: SgTable;
       try {
-        sgt = await mapAttachment(att, DMA_TO_DEVICE);
+        sgt = await dmaBufMapAttachment(att, DMA_TO_DEVICE);
       } catch (e) {
-        await detach(dbuf, att);
+        await dmaBufDetach(dbuf, att);
         await dmaBufPut(dbuf);
         throw e;
       }
@@ -329,8 +329,8 @@ export class VideoDecoder {
         sgt,
         frame,
         release: async () => {
-          await unmapAttachment(a, sgt, DMA_TO_DEVICE);
-          await detach(dbuf, a);
+          await dmaBufUnmapAttachment(a, sgt, DMA_TO_DEVICE);
+          await dmaBufDetach(dbuf, a);
           await dmaBufPut(dbuf);
         },
       };
