@@ -90,7 +90,8 @@ export default tseslint.config(
   ...userspace,
   {
     // One failure shape: a catch names the errno it expects and rethrows the
-    // rest, so a KernelBug (BUG_ON) or a TypeError is never swallowed.
+    // rest, so a KernelBug (BUG_ON) or a TypeError is never swallowed. And
+    // no `export *`: a layer's door names what it exports.
     files: ['src/**/*.ts'],
     rules: {
       'no-restricted-syntax': [
@@ -102,6 +103,11 @@ export default tseslint.config(
         {
           selector: 'CatchClause[param!=null]:not(:has(ThrowStatement))',
           message: 'This catch never rethrows: test the errno you expect (isKernelError(e, ...)) and rethrow everything else, so a KernelBug is never swallowed.',
+        },
+        {
+          // Layer doors: an index.ts says by name what leaves its layer.
+          selector: 'ExportAllDeclaration',
+          message: "No `export *` in src/: export each name the other layers use by name (export { a, type B } from './file.ts'), so a door shows what leaves its layer and internals stay inside.",
         },
       ],
     },

@@ -78,13 +78,13 @@ export interface Device {
 }
 
 /** 2^bits as an exclusive address limit (DMA_BIT_MASK(bits) + 1). */
-export function maskLimit(bits: number): number {
+export function dmaMaskLimit(bits: number): number {
   return 2 ** bits;
 }
 
 /** True when a device can address [addr, addr+size) directly (dma_capable). */
 export function dmaCapable(dev: Device, addr: number, size: number): boolean {
-  return addr + size <= maskLimit(dev.dmaMaskBits);
+  return addr + size <= dmaMaskLimit(dev.dmaMaskBits);
 }
 
 /** True when [addr, addr+size) crosses the device's segment boundary. */

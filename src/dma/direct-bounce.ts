@@ -2,7 +2,7 @@ import { BouncePool, type BouncedBuffer } from './bounce-pool.ts';
 import { crossesBoundary, dmaCapable, type Device } from './device.ts';
 import { isKernelError, kerr } from '../lib/index.ts';
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type DmaDirection } from './direction.ts';
-import { directOps, syncForCpu, syncForDevice } from './direct.ts';
+import { directOps, archSyncDmaForCpu, archSyncDmaForDevice } from './direct.ts';
 import type { DmaMapOps } from './ops.ts';
 import { sgPhys } from './scatterlist.ts';
 
@@ -88,7 +88,7 @@ export const directBounceOps: DmaMapOps = {
     return bounceMap(dev, pa, size, dir);
   },
   unmapPage(dev, dmaAddr, size, dir, attrs) {
-    if (!bounceUnmap(dev, dmaAddr)) syncForCpu(dev, dmaAddr, size, dir, attrs);
+    if (!bounceUnmap(dev, dmaAddr)) archSyncDmaForCpu(dev, dmaAddr, size, dir, attrs);
   },
   mapSg(dev, sgt, dir, attrs) {
     for (let i = 0; i < sgt.origNents; i++) {
@@ -111,10 +111,10 @@ export const directBounceOps: DmaMapOps = {
     for (let i = 0; i < sgt.origNents; i++) directBounceOps.unmapPage(dev, sgt.sgl[i]!.dmaAddress, sgt.sgl[i]!.length, dir, attrs);
   },
   syncSingleForCpu(dev, dmaAddr, size, dir) {
-    if (!bounceSync(dev, dmaAddr, size, true)) syncForCpu(dev, dmaAddr, size, dir);
+    if (!bounceSync(dev, dmaAddr, size, true)) archSyncDmaForCpu(dev, dmaAddr, size, dir);
   },
   syncSingleForDevice(dev, dmaAddr, size, dir) {
-    if (!bounceSync(dev, dmaAddr, size, false)) syncForDevice(dev, dmaAddr, size, dir);
+    if (!bounceSync(dev, dmaAddr, size, false)) archSyncDmaForDevice(dev, dmaAddr, size, dir);
   },
   syncSgForCpu(dev, sgt, dir) {
     for (let i = 0; i < sgt.nents; i++) directBounceOps.syncSingleForCpu(dev, sgt.sgl[i]!.dmaAddress, sgt.sgl[i]!.dmaLength, dir);

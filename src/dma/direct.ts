@@ -1,6 +1,6 @@
 import type { CmaArea } from '../mm/index.ts';
 import { hex, kerr, PAGE_SIZE } from '../lib/index.ts';
-import { maskLimit, type Device } from './device.ts';
+import { dmaMaskLimit, type Device } from './device.ts';
 import { DMA_ATTR_FORCE_CONTIGUOUS, DMA_ATTR_SKIP_CPU_SYNC, type DmaDirection } from './direction.ts';
 import type { DmaBuffer, DmaMapOps } from './ops.ts';
 import { dropCpuView, makeCpuView } from './remap.ts';
@@ -15,7 +15,7 @@ import { sgPhys } from './scatterlist.ts';
 export async function allocContiguousPages(dev: Device, size: number, attrs: number): Promise<{ pfns: Uint32Array; source: DmaBuffer['source'] }> {
   const { mm } = dev.ctx;
   const count = Math.ceil(size / PAGE_SIZE);
-  const limit = maskLimit(dev.coherentMaskBits);
+  const limit = dmaMaskLimit(dev.coherentMaskBits);
   const alignPages = Math.max(1, Math.ceil(dev.alignment / PAGE_SIZE));
   const alignOrder = Math.min(Math.ceil(Math.log2(alignPages)), 8);
   const area: CmaArea | undefined = dev.cma ?? mm.defaultCma;
@@ -54,13 +54,13 @@ export function seq(pfn: number, count: number): Uint32Array {
  * coherent or skipped (arch_sync_dma_for_device). Not a DMA API call:
  * dma-debug does not see it.
  */
-export function syncForDevice(dev: Device, pa: number, size: number, dir: DmaDirection, attrs = 0): void {
+export function archSyncDmaForDevice(dev: Device, pa: number, size: number, dir: DmaDirection, attrs = 0): void {
   if (dev.coherent || attrs & DMA_ATTR_SKIP_CPU_SYNC) return;
   dev.ctx.policy.cpuToDevice(pa, size, dir);
 }
 
-/** Cache maintenance before the CPU looks at what the device wrote, unless coherent or skipped. */
-export function syncForCpu(dev: Device, pa: number, size: number, dir: DmaDirection, attrs = 0): void {
+/** Cache maintenance before the CPU looks at what the device wrote, unless coherent or skipped (arch_sync_dma_for_cpu). */
+export function archSyncDmaForCpu(dev: Device, pa: number, size: number, dir: DmaDirection, attrs = 0): void {
   if (dev.coherent || attrs & DMA_ATTR_SKIP_CPU_SYNC) return;
   dev.ctx.policy.deviceToCpu(pa, size, dir);
 }
@@ -93,19 +93,19 @@ export const directOps: DmaMapOps = {
   alloc: directAlloc,
   free: directFree,
   mapPage(dev, pa, size, dir, attrs) {
-    if (pa + size > maskLimit(dev.dmaMaskBits)) unreachable(dev, pa, size);
-    syncForDevice(dev, pa, size, dir, attrs);
+    if (pa + size > dmaMaskLimit(dev.dmaMaskBits)) unreachable(dev, pa, size);
+    archSyncDmaForDevice(dev, pa, size, dir, attrs);
     return pa;
   },
   unmapPage(dev, dmaAddr, size, dir, attrs) {
-    syncForCpu(dev, dmaAddr, size, dir, attrs);
+    archSyncDmaForCpu(dev, dmaAddr, size, dir, attrs);
   },
   mapSg(dev, sgt, dir, attrs) {
     for (let i = 0; i < sgt.origNents; i++) {
       const sg = sgt.sgl[i]!;
       const pa = sgPhys(sg);
-      if (pa + sg.length > maskLimit(dev.dmaMaskBits)) unreachable(dev, pa, sg.length);
-      syncForDevice(dev, pa, sg.length, dir, attrs);
+      if (pa + sg.length > dmaMaskLimit(dev.dmaMaskBits)) unreachable(dev, pa, sg.length);
+      archSyncDmaForDevice(dev, pa, sg.length, dir, attrs);
       sg.dmaAddress = pa;
       sg.dmaLength = sg.length;
     }
@@ -113,18 +113,18 @@ export const directOps: DmaMapOps = {
     return sgt.nents;
   },
   unmapSg(dev, sgt, dir, attrs) {
-    for (let i = 0; i < sgt.origNents; i++) syncForCpu(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir, attrs);
+    for (let i = 0; i < sgt.origNents; i++) archSyncDmaForCpu(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir, attrs);
   },
   syncSingleForCpu(dev, dmaAddr, size, dir) {
-    syncForCpu(dev, dmaAddr, size, dir);
+    archSyncDmaForCpu(dev, dmaAddr, size, dir);
   },
   syncSingleForDevice(dev, dmaAddr, size, dir) {
-    syncForDevice(dev, dmaAddr, size, dir);
+    archSyncDmaForDevice(dev, dmaAddr, size, dir);
   },
   syncSgForCpu(dev, sgt, dir) {
-    for (let i = 0; i < sgt.origNents; i++) syncForCpu(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir);
+    for (let i = 0; i < sgt.origNents; i++) archSyncDmaForCpu(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir);
   },
   syncSgForDevice(dev, sgt, dir) {
-    for (let i = 0; i < sgt.origNents; i++) syncForDevice(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir);
+    for (let i = 0; i < sgt.origNents; i++) archSyncDmaForDevice(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir);
   },
 };

@@ -14,7 +14,7 @@ export function dirName(dir: DmaDirection): string {
 }
 
 /** True for a valid streaming direction (valid_dma_direction). */
-export function validDirection(dir: number): dir is DmaDirection {
+export function validDmaDirection(dir: number): dir is DmaDirection {
   return dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE || dir === DMA_FROM_DEVICE;
 }
 

@@ -10,15 +10,37 @@
  * dma-debug reports it when it does. Buffers are freed only by their
  * owner, with the size and direction they were mapped with.
  */
-export * from './direction.ts';
-export * from './scatterlist.ts';
-export * from './device.ts';
-export * from './ops.ts';
-export * from './cache-policy.ts';
-export * from './dma-debug.ts';
-export * from './mapping.ts';
-export * from './setup.ts';
-export { BouncePool } from './bounce-pool.ts';
-export { pfnRuns } from './remap.ts';
-export { syncForDevice as archSyncDmaForDevice } from './direct.ts';
+export { dmaMaskLimit, type Device, type DmaContext, type IommuMapper } from './device.ts';
+export { archSyncDmaForDevice } from './direct.ts';
+export {
+  DMA_ATTR_NO_KERNEL_MAPPING,
+  DMA_ATTR_SKIP_CPU_SYNC,
+  DMA_ATTR_WRITE_COMBINE,
+  DMA_BIDIRECTIONAL,
+  DMA_FROM_DEVICE,
+  DMA_NONE,
+  DMA_TO_DEVICE,
+  dirName,
+  validDmaDirection,
+  type DmaDirection,
+} from './direction.ts';
 export { iommuDmaMapper } from './dma-iommu.ts';
+export {
+  dmaAllocAttrs,
+  dmaAllocWc,
+  dmaFreeAttrs,
+  dmaMapPage,
+  dmaMapSg,
+  dmaMapSgtable,
+  dmaMapSingle,
+  dmaMmapAttrs,
+  dmaSyncSgForCpu,
+  dmaSyncSgForDevice,
+  dmaUnmapPage,
+  dmaUnmapSg,
+  dmaUnmapSingle,
+} from './mapping.ts';
+export type { DmaBuffer } from './ops.ts';
+export { pfnRuns } from './remap.ts';
+export { sgAllocTableFromPages, sgDmaSegments, sgPhys, sgTotalLength, type Scatterlist, type SgTable } from './scatterlist.ts';
+export { createDevice, createDmaContext, type DeviceDmaConfig } from './setup.ts';

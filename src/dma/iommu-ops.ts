@@ -1,8 +1,8 @@
 import { hex, isKernelError, kerr, PAGE_SIZE } from '../lib/index.ts';
 import { alignDown, alignUp } from '../lib/index.ts';
-import { maskLimit, type Device, type IommuMapper } from './device.ts';
+import { dmaMaskLimit, type Device, type IommuMapper } from './device.ts';
 import { DMA_ATTR_ALLOC_SINGLE_PAGES, DMA_ATTR_FORCE_CONTIGUOUS, DMA_FROM_DEVICE, DMA_TO_DEVICE, type DmaDirection } from './direction.ts';
-import { allocContiguousPages, freeBufferPages, syncForCpu, syncForDevice } from './direct.ts';
+import { allocContiguousPages, freeBufferPages, archSyncDmaForCpu, archSyncDmaForDevice } from './direct.ts';
 import type { DmaBuffer, DmaMapOps } from './ops.ts';
 import { dropCpuView, makeCpuView } from './remap.ts';
 import { sgPhys, type SgTable } from './scatterlist.ts';
@@ -93,7 +93,7 @@ async function iommuAlloc(dev: Device, size: number, attrs: number): Promise<Dma
   const partial = { dev, size, attrs, pfns, source } as DmaBuffer;
   let iova: number;
   try {
-    iova = m.allocIova(len, maskLimit(dev.coherentMaskBits));
+    iova = m.allocIova(len, dmaMaskLimit(dev.coherentMaskBits));
   } catch (e) {
     if (!isKernelError(e, 'ENOMEM')) throw e;
     freeBufferPages(dev, partial);
@@ -123,8 +123,8 @@ export function iommuMapRange(dev: Device, pa: number, size: number, dir: DmaDir
   const m = mmu(dev);
   const base = alignDown(pa, PAGE_SIZE);
   const len = alignUp(pa + size, PAGE_SIZE) - base;
-  const iova = m.allocIova(len, maskLimit(dev.dmaMaskBits));
-  syncForDevice(dev, pa, size, dir, attrs);
+  const iova = m.allocIova(len, dmaMaskLimit(dev.dmaMaskBits));
+  archSyncDmaForDevice(dev, pa, size, dir, attrs);
   try {
     m.map(iova, base, len, prot(dir, dev.coherent));
   } catch (e) {
@@ -139,7 +139,7 @@ export function iommuMapRange(dev: Device, pa: number, size: number, dir: DmaDir
 export function iommuUnmapRange(dev: Device, dmaAddr: number, size: number, dir: DmaDirection, attrs: number): number {
   const m = mmu(dev);
   const pa = m.iovaToPhys(dmaAddr);
-  if (pa >= 0) syncForCpu(dev, pa, size, dir, attrs);
+  if (pa >= 0) archSyncDmaForCpu(dev, pa, size, dir, attrs);
   const iova = alignDown(dmaAddr, PAGE_SIZE);
   const len = alignUp(dmaAddr + size, PAGE_SIZE) - iova;
   m.unmap(iova, len);
@@ -182,7 +182,7 @@ function iommuMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number)
     const sg = sgt.sgl[i]!;
     total += alignUp(sg.offset + sg.length, PAGE_SIZE);
   }
-  const iova = m.allocIova(total, maskLimit(dev.dmaMaskBits));
+  const iova = m.allocIova(total, dmaMaskLimit(dev.dmaMaskBits));
   // Lay the entries out page after page: every 4 KiB page of every entry,
   // in order, is the list the IOMMU maps from `iova`.
   const pages = Math.round(total / PAGE_SIZE);
@@ -193,7 +193,7 @@ function iommuMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: number)
   for (let i = 0; i < sgt.origNents; i++) {
     const sg = sgt.sgl[i]!;
     const len = alignUp(sg.offset + sg.length, PAGE_SIZE);
-    syncForDevice(dev, sgPhys(sg), sg.length, dir, attrs);
+    archSyncDmaForDevice(dev, sgPhys(sg), sg.length, dir, attrs);
     const pa = sg.pfn * PAGE_SIZE;
     for (let o = 0; o < len; o += PAGE_SIZE) pas[k++] = pa + o;
     starts.push(cur + sg.offset);
@@ -243,7 +243,7 @@ function iommuUnmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs: numbe
   let total = 0;
   for (let i = 0; i < sgt.origNents; i++) {
     const sg = sgt.sgl[i]!;
-    syncForCpu(dev, sgPhys(sg), sg.length, dir, attrs);
+    archSyncDmaForCpu(dev, sgPhys(sg), sg.length, dir, attrs);
     total += alignUp(sg.offset + sg.length, PAGE_SIZE);
   }
   const iova = alignDown(sgt.sgl[0]!.dmaAddress, PAGE_SIZE);
@@ -268,15 +268,15 @@ export const iommuOps: DmaMapOps = {
   mapSg: iommuMapSg,
   unmapSg: iommuUnmapSg,
   syncSingleForCpu(dev, dmaAddr, size, dir) {
-    for (const [pa, n] of iovaRuns(dev, dmaAddr, size)) syncForCpu(dev, pa, n, dir);
+    for (const [pa, n] of iovaRuns(dev, dmaAddr, size)) archSyncDmaForCpu(dev, pa, n, dir);
   },
   syncSingleForDevice(dev, dmaAddr, size, dir) {
-    for (const [pa, n] of iovaRuns(dev, dmaAddr, size)) syncForDevice(dev, pa, n, dir);
+    for (const [pa, n] of iovaRuns(dev, dmaAddr, size)) archSyncDmaForDevice(dev, pa, n, dir);
   },
   syncSgForCpu(dev, sgt, dir) {
-    for (let i = 0; i < sgt.origNents; i++) syncForCpu(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir);
+    for (let i = 0; i < sgt.origNents; i++) archSyncDmaForCpu(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir);
   },
   syncSgForDevice(dev, sgt, dir) {
-    for (let i = 0; i < sgt.origNents; i++) syncForDevice(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir);
+    for (let i = 0; i < sgt.origNents; i++) archSyncDmaForDevice(dev, sgPhys(sgt.sgl[i]!), sgt.sgl[i]!.length, dir);
   },
 };

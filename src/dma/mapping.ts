@@ -1,13 +1,13 @@
 import { isKernelError, kerr, KernelBug, PAGE_SIZE, type Errno } from '../lib/index.ts';
 import type { MemType } from '../hw/index.ts';
 import type { Device } from './device.ts';
-import { DMA_ATTR_NON_CONSISTENT, DMA_ATTR_WRITE_COMBINE, validDirection, type DmaDirection } from './direction.ts';
+import { DMA_ATTR_NON_CONSISTENT, DMA_ATTR_WRITE_COMBINE, validDmaDirection, type DmaDirection } from './direction.ts';
 import type { DmaBuffer } from './ops.ts';
 import { pfnRuns } from './remap.ts';
 import { sgPhys, type SgTable } from './scatterlist.ts';
 
 function checkDir(dir: number, call: string): asserts dir is DmaDirection {
-  if (!validDirection(dir)) throw new KernelBug(`${call}: invalid DMA direction ${dir}`);
+  if (!validDmaDirection(dir)) throw new KernelBug(`${call}: invalid DMA direction ${dir}`);
 }
 
 function runsOf(buf: DmaBuffer): [number, number][] {

@@ -1,5 +1,5 @@
 import { PAGE_SIZE, hex } from '../lib/index.ts';
-import { maskLimit, sgAllocTableFromPages, type Device } from '../dma/index.ts';
+import { dmaMaskLimit, sgAllocTableFromPages, type Device } from '../dma/index.ts';
 import type { DmaBufAttachConstraints } from './dma-buf.ts';
 
 /**
@@ -51,7 +51,7 @@ export function deviceNeeds(dev: Device, extra: DmaBufAttachConstraints = {}): D
     viaIommu,
     contiguous,
     contiguousWhy,
-    maxPa: viaIommu ? Infinity : maskLimit(dev.dmaMaskBits),
+    maxPa: viaIommu ? Infinity : dmaMaskLimit(dev.dmaMaskBits),
     maxPaSoft: bounce,
     maxSegmentSize: viaIommu ? Infinity : dev.maxSegmentSize,
     maxSegments: viaIommu ? Infinity : (extra.maxSegments ?? Infinity),

@@ -1,11 +1,11 @@
 import { KernelBug, kerr } from '../lib/index.ts';
-import { DMA_BIDIRECTIONAL, DMA_NONE, dirName, validDirection, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
+import { DMA_BIDIRECTIONAL, DMA_NONE, dirName, validDmaDirection, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
 import { DmaBufAttachment, type DmaBuf, type DmaBufAttachConstraints, type DmaBufImporterOps } from './dma-buf.ts';
 import { MAX_SCHEDULE_TIMEOUT } from './dma-fence.ts';
 import { DmaResvUsage } from './dma-resv.ts';
 
 function checkDir(dir: number, call: string): asserts dir is DmaDirection {
-  if (!validDirection(dir)) throw new KernelBug(`${call}: invalid DMA direction ${dir}`);
+  if (!validDmaDirection(dir)) throw new KernelBug(`${call}: invalid DMA direction ${dir}`);
 }
 
 function checkLive(att: DmaBufAttachment, call: string): void {
@@ -59,7 +59,7 @@ async function unmapDmaBufCore(att: DmaBufAttachment, sgt: SgTable, dir: DmaDire
  * cached until detach (pinning a dynamic exporter's storage first), as
  * Linux does. importerOps without moveNotify is EINVAL. May sleep.
  */
-export async function attach(
+export async function dmaBufAttach(
   dmabuf: DmaBuf,
   dev: Device,
   importerOps: DmaBufImporterOps | null = null,
@@ -113,7 +113,7 @@ async function removeAttachment(dmabuf: DmaBuf, att: DmaBufAttachment): Promise<
  * device. Mappings the importer never returned are reported as a leak
  * finding. May sleep.
  */
-export async function detach(dmabuf: DmaBuf, att: DmaBufAttachment): Promise<void> {
+export async function dmaBufDetach(dmabuf: DmaBuf, att: DmaBufAttachment): Promise<void> {
   if (att.dmabuf !== dmabuf) throw new KernelBug(`dma_buf_detach: attachment of ${att.dev.name} belongs to another buffer`);
   checkLive(att, 'dma_buf_detach');
   if (att.sgt) {
@@ -150,7 +150,7 @@ export async function detach(dmabuf: DmaBuf, att: DmaBufAttachment): Promise<voi
  * first was bidirectional). May sleep: late-allocating exporters allocate
  * or move the storage here.
  */
-export async function mapAttachment(att: DmaBufAttachment, dir: DmaDirection): Promise<SgTable> {
+export async function dmaBufMapAttachment(att: DmaBufAttachment, dir: DmaDirection): Promise<SgTable> {
   checkDir(dir, 'dma_buf_map_attachment');
   checkLive(att, 'dma_buf_map_attachment');
   const d = att.dmabuf;
@@ -180,7 +180,7 @@ export async function mapAttachment(att: DmaBufAttachment, dir: DmaDirection): P
  * access, after which a late-allocating exporter may move the storage. A
  * cached mapping stays until detach. May sleep.
  */
-export async function unmapAttachment(att: DmaBufAttachment, sgt: SgTable, dir: DmaDirection): Promise<void> {
+export async function dmaBufUnmapAttachment(att: DmaBufAttachment, sgt: SgTable, dir: DmaDirection): Promise<void> {
   checkDir(dir, 'dma_buf_unmap_attachment');
   checkLive(att, 'dma_buf_unmap_attachment');
   if (!sgt) throw new KernelBug('dma_buf_unmap_attachment without an sg table');
@@ -196,7 +196,7 @@ export async function unmapAttachment(att: DmaBufAttachment, sgt: SgTable, dir: 
  * cannot follow a move (scanout). Reservation lock held. A static importer
  * pinning is a KernelBug: its mapping already pins. May sleep.
  */
-export async function pin(att: DmaBufAttachment): Promise<void> {
+export async function dmaBufPin(att: DmaBufAttachment): Promise<void> {
   checkLive(att, 'dma_buf_pin');
   if (!att.importerOps) throw new KernelBug(`dma_buf_pin by static importer ${att.dev.name}`);
   const d = att.dmabuf;
@@ -206,7 +206,7 @@ export async function pin(att: DmaBufAttachment): Promise<void> {
 }
 
 /** Drops a pin (dma_buf_unpin); reservation lock held. */
-export function unpin(att: DmaBufAttachment): void {
+export function dmaBufUnpin(att: DmaBufAttachment): void {
   checkLive(att, 'dma_buf_unpin');
   if (!att.importerOps) throw new KernelBug(`dma_buf_unpin by static importer ${att.dev.name}`);
   if (att.pins === 0) throw new KernelBug(`dma_buf_unpin: ${att.dev.name} holds no pin`);
@@ -221,7 +221,7 @@ export function unpin(att: DmaBufAttachment): void {
  * Tells every dynamic importer that the storage moves (dma_buf_move_notify);
  * the exporter calls it with the reservation lock held before it moves.
  */
-export function moveNotify(dmabuf: DmaBuf): void {
+export function dmaBufMoveNotify(dmabuf: DmaBuf): void {
   dmabuf.resv.assertHeld('dma_buf_move_notify');
   for (const att of [...dmabuf.attachments]) att.importerOps?.moveNotify(att);
 }

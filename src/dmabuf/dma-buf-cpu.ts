@@ -1,12 +1,12 @@
 import type { Interruptible, VmArea } from '../fs/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../lib/index.ts';
-import { archSyncDmaForDevice, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaSyncSgForCpu, dmaSyncSgForDevice, sgPhys, validDirection, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
+import { archSyncDmaForDevice, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaSyncSgForCpu, dmaSyncSgForDevice, sgPhys, validDmaDirection, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
 import type { DmaBuf } from './dma-buf.ts';
 import { MAX_SCHEDULE_TIMEOUT } from './dma-fence.ts';
 import { dmaResvUsageRw } from './dma-resv.ts';
 
 function checkDir(dir: number, call: string): asserts dir is DmaDirection {
-  if (!validDirection(dir)) throw new KernelBug(`${call}: invalid DMA direction ${dir}`);
+  if (!validDmaDirection(dir)) throw new KernelBug(`${call}: invalid DMA direction ${dir}`);
 }
 
 /**
@@ -16,7 +16,7 @@ function checkDir(dir: number, call: string): asserts dir is DmaDirection {
  * reader waits for writers, a writer for everyone. With a `task` the wait
  * is interruptible (EINTR). May sleep.
  */
-export async function beginCpuAccess(dmabuf: DmaBuf, dir: DmaDirection, task?: Interruptible): Promise<void> {
+export async function dmaBufBeginCpuAccess(dmabuf: DmaBuf, dir: DmaDirection, task?: Interruptible): Promise<void> {
   checkDir(dir, 'dma_buf_begin_cpu_access');
   if (dmabuf.released) throw new KernelBug('dma_buf_begin_cpu_access on a released buffer');
   const write = dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE;
@@ -28,7 +28,7 @@ export async function beginCpuAccess(dmabuf: DmaBuf, dir: DmaDirection, task?: I
  * Ends CPU access (dma_buf_end_cpu_access): the exporter writes dirty CPU
  * cache lines back so non-coherent devices see them. May sleep.
  */
-export async function endCpuAccess(dmabuf: DmaBuf, dir: DmaDirection): Promise<void> {
+export async function dmaBufEndCpuAccess(dmabuf: DmaBuf, dir: DmaDirection): Promise<void> {
   checkDir(dir, 'dma_buf_end_cpu_access');
   if (dmabuf.released) throw new KernelBug('dma_buf_end_cpu_access on a released buffer');
   if (dmabuf.ops.endCpuAccess) await dmabuf.ops.endCpuAccess(dmabuf, dir);
@@ -41,7 +41,7 @@ export async function endCpuAccess(dmabuf: DmaBuf, dir: DmaDirection): Promise<v
  * vmallocUsed. EINVAL when the exporter cannot vmap. Takes the buffer's
  * lock in Linux, so it may sleep; the exporter may sleep too.
  */
-export async function vmap(dmabuf: DmaBuf): Promise<number> {
+export async function dmaBufVmap(dmabuf: DmaBuf): Promise<number> {
   if (!dmabuf.ops.vmap) throw kerr('EINVAL', `${dmabuf.expName} buffers cannot be vmapped`);
   if (dmabuf.released) throw new KernelBug('dma_buf_vmap on a released buffer');
   if (dmabuf.vmappingCounter > 0) {
@@ -66,7 +66,7 @@ export async function vmap(dmabuf: DmaBuf): Promise<number> {
  * unmaps it. KernelBug when `vaddr` is not the buffer's mapping or it is
  * not mapped.
  */
-export function vunmap(dmabuf: DmaBuf, vaddr: number): void {
+export function dmaBufVunmap(dmabuf: DmaBuf, vaddr: number): void {
   if (dmabuf.vmapPtr === null || dmabuf.vmappingCounter === 0) throw new KernelBug('dma_buf_vunmap: buffer is not vmapped');
   if (dmabuf.vmapPtr !== vaddr) throw new KernelBug(`dma_buf_vunmap: 0x${vaddr.toString(16)} is not the buffer's mapping`);
   if (--dmabuf.vmappingCounter === 0) {

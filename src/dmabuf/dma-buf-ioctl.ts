@@ -19,7 +19,7 @@ import {
   type DmaBufSync,
 } from '../uapi/index.ts';
 import type { DmaBuf } from './dma-buf.ts';
-import { beginCpuAccess, endCpuAccess } from './dma-buf-cpu.ts';
+import { dmaBufBeginCpuAccess, dmaBufEndCpuAccess } from './dma-buf-cpu.ts';
 import { dmaFenceUnwrap } from './dma-fence-unwrap.ts';
 import { DmaResvUsage, dmaResvUsageRw } from './dma-resv.ts';
 import { syncFileCreate, syncFileGetFence } from './sync-file.ts';
@@ -57,8 +57,8 @@ async function ioctlSync(d: DmaBuf, arg: unknown, task: Task): Promise<number> {
     default:
       throw kerr('EINVAL', 'sync flags name neither READ nor WRITE');
   }
-  if (flags & BigInt(DMA_BUF_SYNC_END)) await endCpuAccess(d, dir);
-  else await beginCpuAccess(d, dir, task);
+  if (flags & BigInt(DMA_BUF_SYNC_END)) await dmaBufEndCpuAccess(d, dir);
+  else await dmaBufBeginCpuAccess(d, dir, task);
   return 0;
 }
 

@@ -125,7 +125,7 @@ export interface DmaBufAttachConstraints {
   contiguous?: boolean;
 }
 
-/** One live mapping of an attachment: what mapAttachment returned and not yet unmapped. */
+/** One live mapping of an attachment: what dmaBufMapAttachment returned and not yet unmapped. */
 export interface DmaBufMapping {
   sgt: SgTable;
   dir: DmaDirection;
@@ -154,7 +154,7 @@ export class DmaBufAttachment {
   dir: DmaDirection = DMA_NONE;
   /** Every mapping handed out and not yet returned, the cached one included. */
   readonly mappings: DmaBufMapping[] = [];
-  /** Pins taken through pin(). */
+  /** Pins taken through dmaBufPin(). */
   pins = 0;
   /** False once detached. */
   attached = true;

@@ -15,39 +15,48 @@
  * exporter the one reference; every fd (dmaBufFd), mapping, message in
  * flight and kernel user (dmaBufGet/getDmaBuf, dropped with dmaBufPut)
  * holds another, and the exporter's release runs exactly once, on the last.
- * Call order for importers: attach -> mapAttachment -> (DMA) ->
- * unmapAttachment -> detach -> dmaBufPut. attach, detach, map, unmap, pin,
- * begin/endCpuAccess and vmap may sleep (late allocation, migration, fence
- * waits); poll, llseek and fdinfo never do. Dynamic importers (importerOps
+ * Call order for importers: dmaBufAttach -> dmaBufMapAttachment -> (DMA)
+ * -> dmaBufUnmapAttachment -> dmaBufDetach -> dmaBufPut. Attach, detach,
+ * map, unmap, pin, begin/end CPU access and vmap may sleep (late
+ * allocation, migration, fence waits); poll, llseek and fdinfo never do. Dynamic importers (importerOps
  * with moveNotify) map, unmap, pin and unpin with the buffer's reservation
  * lock held and must drop their mappings when told the storage moves; a
  * dynamic exporter (one with pin/unpin) is called with that lock held.
  * Static importers of dynamic exporters, and every importer of exporters
  * that cache (cacheSgtMapping), keep their mapping until detach. The CPU
- * brackets its access with beginCpuAccess/endCpuAccess (DMA_BUF_IOCTL_SYNC
- * from userspace), which is where non-coherent devices get their cache
- * maintenance. A sync_file owns one fence reference. Heaps (/dev/dma_heap/*)
+ * brackets its access with dmaBufBeginCpuAccess/dmaBufEndCpuAccess
+ * (DMA_BUF_IOCTL_SYNC from userspace), which is where non-coherent devices
+ * get their cache maintenance. A sync_file owns one fence reference. Heaps (/dev/dma_heap/*)
  * and /dev/udmabuf are exporters registered on a DmaBufSystem, one per
  * simulated kernel, which also owns the dma-buf filesystem and debugfs's
  * bufinfo.
  */
-export * from './dma-fence.ts';
-export * from './dma-fence-context.ts';
-export * from './dma-fence-array.ts';
-export * from './dma-fence-unwrap.ts';
-export * from './fence-timeline.ts';
-export * from './fence-ww-mutex.ts';
-export * from './dma-resv.ts';
-export * from './dma-buf.ts';
-export * from './dma-buf-attach.ts';
-export * from './dma-buf-cpu.ts';
-export * from './dma-buf-poll.ts';
-export * from './dma-buf-debug.ts';
-export * from './sync-file.ts';
-export * from './dma-heap.ts';
-export * from './heap-buffer.ts';
-export * from './system-heap.ts';
-export * from './cma-heap.ts';
-export * from './backing-constraints.ts';
-export * from './negotiated-backing.ts';
-export * from './udmabuf.ts';
+export { addCmaHeap } from './cma-heap.ts';
+export { dmaBufAttach, dmaBufDetach, dmaBufMapAttachment, dmaBufUnmapAttachment, type AttachOptions } from './dma-buf-attach.ts';
+export { dmaBufBeginCpuAccess, dmaBufEndCpuAccess, dmaBufVmap, dmaBufVunmap } from './dma-buf-cpu.ts';
+export {
+  DmaBuf,
+  DmaBufAttachment,
+  DmaBufSystem,
+  createDmaBufSystem,
+  dmaBufFd,
+  dmaBufGet,
+  dmaBufOfFile,
+  dmaBufPut,
+  exportDmaBuf,
+  getDmaBuf,
+  isDmaBufFile,
+  type DmaBufAttachConstraints,
+  type DmaBufExportInfo,
+  type DmaBufImporterOps,
+  type DmaBufOps,
+  type DmaBufSystemOptions,
+} from './dma-buf.ts';
+export { FenceContextAllocator } from './dma-fence-context.ts';
+export { DmaFence, traceFences, type DmaFenceOps } from './dma-fence.ts';
+export { DmaHeap } from './dma-heap.ts';
+export { DmaResv, DmaResvUsage, dmaResvUsageRw } from './dma-resv.ts';
+export { NegotiatedBacking, exportNegotiatedBuffer, type NegotiatedBufferOptions } from './negotiated-backing.ts';
+export { SyncFile, syncFileCreate, type SyncFileEnv } from './sync-file.ts';
+export { addSystemHeap } from './system-heap.ts';
+export { UdmabufDevice, registerUdmabuf, type UdmabufOptions } from './udmabuf.ts';

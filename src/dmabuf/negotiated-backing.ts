@@ -13,7 +13,7 @@ import {
 import type { CmaArea, GenPool, Mm } from '../mm/index.ts';
 import { O_RDWR } from '../uapi/index.ts';
 import { collate, describeNeeds, deviceNeeds, needsContiguous, unmetNeed, type CollatedNeeds, type DeviceNeeds } from './backing-constraints.ts';
-import { moveNotify } from './dma-buf-attach.ts';
+import { dmaBufMoveNotify } from './dma-buf-attach.ts';
 import { exportDmaBuf, type DmaBuf, type DmaBufAttachment, type DmaBufOps, type DmaBufStorageInfo, type DmaBufSystem } from './dma-buf.ts';
 import { MAX_SCHEDULE_TIMEOUT } from './dma-fence.ts';
 import { DmaResvUsage } from './dma-resv.ts';
@@ -430,7 +430,7 @@ export class NegotiatedBacking {
     // dynamic importers drop their mappings now or once their fences signal
     if (this.maps.some((m) => m.storage === old && m.att.isDynamic)) {
       d.resv.assertHeld('negotiated move: move_notify');
-      moveNotify(d);
+      dmaBufMoveNotify(d);
     }
     const staticMaps = () => this.maps.filter((m) => m.storage === old && !m.att.isDynamic);
     if (self && staticMaps().some((m) => m.att === self)) {

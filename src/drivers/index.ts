@@ -7,17 +7,13 @@
  * the Linux side. Device jobs are async and take simulated time on the
  * device's port.
  */
-export * from './media/videobuf2/index.ts';
-export * from './media/test-drivers/vivid.ts';
-export * from './gpu/drm/vgem/vgem.ts';
-export * from './gpu/drm/gpu/gpu.ts';
-export * from './gpu/drm/kms-display/display-kms.ts';
-export * from './gpu/drm/udl/usb-display.ts';
-export * from './media/platform/camera.ts';
-export * from './media/v4l2-core/index.ts';
-export * from './media/platform/isp.ts';
-export * from './media/platform/jpeg.ts';
-export * from './media/platform/vdec.ts';
-export * from './sound/index.ts';
-export { boundNode, platformDriver, type BootParams, type BoundDevice, type PlatformDeviceSpec, type PlatformDriver, type ProbeContext, type ProbedNode, type ProbeResult } from './base/platform-driver.ts';
+export { boundNode, type BoundDevice, type PlatformDriver } from './base/platform-driver.ts';
 export { PLATFORM_DRIVERS } from './driver-table.ts';
+export { DrmDevice, type DrmDeviceOptions } from './gpu/drm/core/index.ts';
+export { gpuPlatformDriver } from './gpu/drm/gpu/gpu.ts';
+export { KmsDisplay, kmsDisplayPlatformDriver } from './gpu/drm/kms-display/display-kms.ts';
+export { UsbDisplay, usbDisplayPlatformDriver } from './gpu/drm/udl/usb-display.ts';
+export { registerVgem, type VgemOptions } from './gpu/drm/vgem/vgem.ts';
+export { CameraDevice, type CameraOptions } from './media/platform/camera.ts';
+export { VividDevice, registerVivid, type VividOptions } from './media/test-drivers/vivid.ts';
+export { PcmDevice, pcmPlaybackPlatformDriver, type PcmNewOptions } from './sound/index.ts';

@@ -12,6 +12,6 @@
 export { averageBytes } from './blend.ts';
 export { frameFormat, frameFourcc, v4l2PixelFormat, type FrameFormat } from './pixel-format.ts';
 export { TestPattern } from './test-pattern.ts';
-export { UVD_HEADER, UVD_MAX_DX, UVD_MAX_DY, UvdEncoder, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, uvdPixelformat, type UvdHeader } from './uvd-stream.ts';
 export { UJPG_HEADER, ujpgDecode, ujpgEncode, ujpgMaxSize, ujpgParse } from './ujpg.ts';
+export { UVD_HEADER, UvdEncoder, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, type UvdHeader } from './uvd-stream.ts';
 export { nv12ToNv12, nv12ToXrgb8888, yuyvToNv12, yuyvToXrgb8888 } from './yuv.ts';

@@ -36,23 +36,51 @@
  * F_ADD_SEALS (waiting for pins), epoll wait, truncation and fsync may
  * sleep; poll ops, setSize and migration callbacks never do.
  */
-export * from './cred.ts';
-export * from './inode.ts';
-export * from './file.ts';
-export * from './task.ts';
-export * from './wait.ts';
-export * from './poll.ts';
-export * from './vma.ts';
-export * from './vfs.ts';
-export * from './llseek.ts';
-export * from './tmpfs.ts';
-export * from './seq-file.ts';
-export * from './chrdev.ts';
-export * from './anon-inode.ts';
-export * from './namei.ts';
-export * from './truncate.ts';
-export * from './sync.ts';
-export * from './shmem.ts';
-export * from './memfd.ts';
-export * from './pipe.ts';
-export * from './eventpoll.ts';
+export { allocAnonInode, allocFilePseudo, anonInodeGetFile, type PseudoFileOptions } from './anon-inode.ts';
+export { DeviceNode, chrdevFindFreeMinor, chrdevMinorInUse, registerChrdev, type ChrdevOptions } from './chrdev.ts';
+export { ROOT_CRED, makeCred, type Cred } from './cred.ts';
+export { EP_MAX_EVENTS, Eventpoll, epollCopyEvent, epollCreate, epollCtl, eventpollOf } from './eventpoll.ts';
+export {
+  FMODE_CAN_READ,
+  FMODE_CAN_WRITE,
+  FMODE_PREAD,
+  FMODE_PWRITE,
+  FMODE_READ,
+  FMODE_WRITE,
+  File,
+  fput,
+  userArg,
+  type FileInit,
+  type FileOperations,
+  type FilePos,
+  type FileTracker,
+} from './file.ts';
+export { Inode, SuperBlock, type InodeInit } from './inode.ts';
+export { memfdCreate, memfdFcntl, memfdName } from './memfd.ts';
+export { lookupPath, vfsOpen, type PathLookup } from './namei.ts';
+export { createPipeFiles, pipeFcntl } from './pipe.ts';
+export { DEFAULT_POLLMASK, PollTable, pollWait, type PollQueueProc } from './poll.ts';
+export { SeqFileNode, registerSeqFile, seqFileOps, type SeqFileOptions, type SeqShow } from './seq-file.ts';
+export { ShmemFs, ShmemInode, shmemInodeOf, shmemReopen } from './shmem.ts';
+export { vfsFsync } from './sync.ts';
+export type { Task } from './task.ts';
+export { tmpfsFileOps } from './tmpfs.ts';
+export { vfsFtruncate } from './truncate.ts';
+export { Vfs, splitPath } from './vfs.ts';
+export {
+  VM_DONTDUMP,
+  VM_DONTEXPAND,
+  VM_EXEC,
+  VM_IO,
+  VM_MAYEXEC,
+  VM_MAYREAD,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_PFNMAP,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+  VmArea,
+  type VmaPageSink,
+} from './vma.ts';
+export { WaitQueueEntry, WaitQueueHead, waitEvent, type Interruptible, type WaitOptions, type WakeFunc } from './wait.ts';

@@ -16,25 +16,24 @@
  * scatter-gather DMA of sg-dma.ts: a driver hands it bus segments
  * (address, length) made from its own mapping, never a Linux object.
  */
-export * from './prng.ts';
-export * from './clock.ts';
-export * from './memory.ts';
-export * from './interconnect.ts';
-export * from './cache.ts';
-export * from './cpu.ts';
-export * from './page-counters.ts';
-export * from './dma-master.ts';
-export * from './soc.ts';
-export * from './smmu-walk.ts';
-export * from './smmu-tlb.ts';
-export * from './smmu-context.ts';
-export * from './smmu.ts';
-export { sgDmaEnd, sgDmaMove, sgDmaRead, sgDmaWait, sgDmaWrite, type SgReadAt, type SgSegment } from './engines/sg-dma.ts';
+export { CpuCache, type CacheConfig } from './cache.ts';
+export { Clock, type Timer } from './clock.ts';
+export { Cpu, isCacheable, type CpuConfig, type MemType } from './cpu.ts';
+export { DmaFault, DmaMaster, type DmaMasterConfig, type Translator } from './dma-master.ts';
+export { BlendEngine } from './engines/blend.ts';
 export { CaptureEngine } from './engines/capture.ts';
-export { ScanoutEngine } from './engines/scanout.ts';
 export { Dac, PCM_HASH_INIT, pcmHash, type PcmPlayed } from './engines/dac.ts';
-export { USB_DAMAGE_HEADER, USB_DAMAGE_MAGIC, UsbPanel } from './engines/usb-panel.ts';
-export { VdecEngine } from './engines/vdec.ts';
 export { IspEngine } from './engines/isp.ts';
 export { JpegEngine } from './engines/jpeg.ts';
-export { BlendEngine } from './engines/blend.ts';
+export { ScanoutEngine } from './engines/scanout.ts';
+export type { SgSegment } from './engines/sg-dma.ts';
+export { USB_DAMAGE_HEADER, USB_DAMAGE_MAGIC, UsbPanel } from './engines/usb-panel.ts';
+export { VdecEngine } from './engines/vdec.ts';
+export { Interconnect, type MasterPort } from './interconnect.ts';
+export { BusError, PhysicalMemory, type MemoryBankConfig } from './memory.ts';
+export { PageCounters } from './page-counters.ts';
+export { Prng } from './prng.ts';
+export { SmmuContext, type SmmuFault, type SmmuFaultHandler, type SmmuFaultKind, type SmmuStats } from './smmu-context.ts';
+export { SMMU_PGSIZE_BITMAP, SZ_16M, SZ_1M, SZ_4K, SZ_64K } from './smmu-walk.ts';
+export { Smmu, type SmmuConfig } from './smmu.ts';
+export { Soc, type SocHwConfig } from './soc.ts';

@@ -18,22 +18,21 @@
  * context, synchronously inside the faulting DMA, and may map pages before
  * answering 'retry'.
  */
-export * from './page-allocator.ts';
-export * from './prot.ts';
-export * from './iotlb-gather.ts';
-export * from './io-pgtable-arm-v7s.ts';
-export * from './iova-tree.ts';
-export * from './iova-rcache.ts';
-export * from './iova.ts';
-export * from './flush-queue.ts';
-export * from './iommu-device.ts';
-export * from './smmu-driver.ts';
-export * from './domain.ts';
-export * from './iommu.ts';
-export * from './vcm-attrs.ts';
-export * from './vcm-device.ts';
-export * from './vmm-space.ts';
-export * from './vcmm.ts';
-export * from './vcm-phys.ts';
-export * from './vcm.ts';
-export * from './vcm-back.ts';
+export { IommuDomain, type DomainOptions, type IommuFaultHandler } from './domain.ts';
+export type { IoPgtableLeaf } from './io-pgtable-arm-v7s.ts';
+export { iommuDevice, type IommuDevice } from './iommu-device.ts';
+export {
+  iommuAttachDevice,
+  iommuDetachDevice,
+  iommuDomainAlloc,
+  iommuDomainFree,
+  iommuIovaToPhys,
+  iommuMap,
+  iommuMapPageList,
+  iommuMappingAt,
+  iommuSetFaultHandler,
+  iommuUnmap,
+} from './iommu.ts';
+export { IovaDomain } from './iova.ts';
+export { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE } from './prot.ts';
+export { SmmuDriver, type SmmuDriverConfig, type TableHalf } from './smmu-driver.ts';

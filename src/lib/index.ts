@@ -6,8 +6,8 @@
  * log for misuse that hardware would not stop, and size helpers. It imports
  * nothing, so any layer may import it, as any kernel file may include lib/.
  */
-export * from './errno.ts';
-export * from './errors.ts';
-export * from './findings.ts';
-export * from './units.ts';
-export * from './trace.ts';
+export { ERRNO, errnoName, type Errno } from './errno.ts';
+export { KernelBug, KernelError, SyscallError, isKernelError, kerr } from './errors.ts';
+export { FindingLog, type Finding } from './findings.ts';
+export { Tracer } from './trace.ts';
+export { GiB, MiB, PAGE_SHIFT, PAGE_SIZE, alignDown, alignUp, formatBytes, hex, isPowerOfTwo } from './units.ts';

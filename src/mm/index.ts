@@ -29,19 +29,11 @@
  * fallback use the try variants (CmaArea.tryAlloc, GenPool.tryAlloc),
  * which return null instead of throwing ENOMEM.
  */
-export * from './frames.ts';
-export * from './gfp.ts';
-export * from './bitmap.ts';
-export * from './genalloc.ts';
-export * from './page-alloc.ts';
-export { getPage, pageCount, pinCount, pinPages, unpinPages } from './page-ref.ts';
-export { pageOwner, pagePrivate, registerPageOwner, setPageOwner, type PageOwnerTable } from './page-owner.ts';
-export { startIsolatePageRange, testPagesIsolated, undoIsolatePageRange } from './page-isolation.ts';
-export { buddyInfo, fragmentationIndex, pageAllocatorStats, pagetypeInfo, type PageAllocatorCounters, type PageAllocatorStats } from './page-stats.ts';
-export * from './mutex.ts';
-export * from './migrate.ts';
-export * from './contig.ts';
-export * from './cma.ts';
-export * from './kas.ts';
-export * from './background.ts';
-export * from './boot.ts';
+export { BackgroundLoad, type BackgroundLoadOptions } from './background.ts';
+export { DEFAULT_CMA_NAME, bootMm, type Mm, type MmConfig } from './boot.ts';
+export { CmaArea } from './cma.ts';
+export { PG_ALLOC, PG_CONTIG, PG_HEAD, PG_RESERVED } from './frames.ts';
+export { GenPool } from './genalloc.ts';
+export type { PageOwnerOps } from './gfp.ts';
+export type { MigrationEnv } from './migrate.ts';
+export { PageAllocator, type PageAllocatorOptions } from './page-alloc.ts';

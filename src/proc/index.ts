@@ -32,24 +32,9 @@
  * mappings cannot grow: EFAULT); ftruncate and fsync go through the fs
  * layer's VFS checks.
  */
-export * from './errors.ts';
-export * from './fdtable.ts';
-export { AddressSpace, MMAP_BASE, MMAP_MIN_ADDR, TASK_SIZE } from './address-space.ts';
-export { AccessFault, Vma, type Fault } from './vma.ts';
-export { doMmap, doMunmap, exitMmap } from './mmap.ts';
-export { doMremap } from './mremap.ts';
-export { dupMmap } from './fork.ts';
-export { pinUserPages, unpinUserPages } from './gup.ts';
-export { userLoad, userStore } from './cpu-access.ts';
-export * from './anon-memory.ts';
-export * from './process.ts';
-export * from './unix-socket.ts';
-export * from './procfs.ts';
-export * from './file-syscalls.ts';
-export * from './poll.ts';
-export * from './memfd.ts';
-export * from './pipe.ts';
-export * from './epoll.ts';
-export * from './stdio.ts';
-export * from './sys.ts';
-export * from './kernel.ts';
+export { AddressSpace } from './address-space.ts';
+export { FdTable } from './fdtable.ts';
+export { ProcKernel, createProcSystem, spawnProcess, type ProcSystemOptions, type SpawnOptions, type SpawnedProcess } from './kernel.ts';
+export type { PollFd } from './poll.ts';
+export { Process, type ProgramMain } from './process.ts';
+export { Sys } from './sys.ts';

@@ -9,8 +9,7 @@
  * state, so a run with a report gives the same result as one without.
  * Nothing here re-runs the simulation.
  */
-export * from './summary.ts';
-export * from './report-data.ts';
-export * from './collect.ts';
-export * from './svg.ts';
-export * from './html.ts';
+export { ReportCollector } from './collect.ts';
+export { renderReportHtml } from './html.ts';
+export type { ReportInput } from './report-data.ts';
+export { formatFindings, formatSummary, integrityText } from './summary.ts';

@@ -7,13 +7,12 @@
  * built. Built-in platforms and scenarios live in examples/ and are named
  * without their extension.
  */
-export * from './input-error.ts';
-export * from './platform.ts';
-export * from './yaml-input.ts';
-export { parseSize, parseBandwidth } from './units-schema.ts';
-export * from './boot.ts';
-export * from './scenario.ts';
-export * from './run.ts';
-export * from './run-processes.ts';
-export * from './run-result.ts';
-export * from './exec.ts';
+export { bootSystem, type BootOptions, type System } from './boot.ts';
+export { execProgram, type ExecResult } from './exec.ts';
+export { InputError } from './input-error.ts';
+export type { PlatformSpec } from './platform-schema.ts';
+export { builtinPlatforms, builtinScenarios, describePlatform, loadPlatform, parsePlatform } from './platform.ts';
+export type { RunObserver, RunResult } from './run-result.ts';
+export { runScenario, type RunOptions } from './run.ts';
+export type { ScenarioSpec } from './scenario-schema.ts';
+export { loadScenario, parseScenario, type LoadedScenario } from './scenario.ts';

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, sgDmaSegments, type Device, type SgTable } from '../dma/index.ts';
-import { beginCpuAccess, endCpuAccess, vmap, vunmap } from '../dmabuf/index.ts';
-import { attach, detach, traceFences, dmaBufPut, exportNegotiatedBuffer, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
+import { dmaBufBeginCpuAccess, dmaBufEndCpuAccess, dmaBufVmap, dmaBufVunmap } from '../dmabuf/index.ts';
+import { dmaBufAttach, dmaBufDetach, traceFences, dmaBufPut, exportNegotiatedBuffer, dmaBufMapAttachment, dmaBufUnmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
 import { frameFormat } from '../formats/index.ts';
 import type { Tracer } from '../lib/index.ts';
 import { CaptureEngine, DmaFault, ScanoutEngine } from '../hw/index.ts';
@@ -85,7 +85,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   let scanoutAttached = !late;
   let unshown = 0;
   const overlays = pipeline.filter((st) => st.role === 'overlay');
-  if (overlays.length > 0) for (const b of pool) b.vaddr = await vmap(b.dmabuf);
+  if (overlays.length > 0) for (const b of pool) b.vaddr = await dmaBufVmap(b.dmabuf);
   const overlayLine = new Uint8Array(fmt.stride);
   /** The byte the CPU overlay `k` draws on frame n. */
   const overlayValue = (n: number, k: number) => (n * 37 + k * 101 + 1) & 0xff;
@@ -109,8 +109,8 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
         // each buffer where both can use it (the capture device holds no
         // mapping between frames, so nothing has to drain first).
         for (const b of pool) {
-          b.dispAtt = await attach(b.dmabuf, disp);
-          b.scanout = await mapAttachment(b.dispAtt, DMA_TO_DEVICE);
+          b.dispAtt = await dmaBufAttach(b.dmabuf, disp);
+          b.scanout = await dmaBufMapAttachment(b.dispAtt, DMA_TO_DEVICE);
         }
         scanoutAttached = true;
       }
@@ -120,7 +120,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
         continue;
       }
       b.capturedAt = soc.clock.now;
-      if (late) b.capture = await mapAttachment(b.camAtt, DMA_FROM_DEVICE);
+      if (late) b.capture = await dmaBufMapAttachment(b.camAtt, DMA_FROM_DEVICE);
       try {
         await capture.capture(sgDmaSegments(b.capture!), n);
       } catch (e) {
@@ -132,7 +132,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
         continue;
       } finally {
         if (late) {
-          await unmapAttachment(b.camAtt, b.capture!, DMA_FROM_DEVICE);
+          await dmaBufUnmapAttachment(b.camAtt, b.capture!, DMA_FROM_DEVICE);
           b.capture = null;
         }
       }
@@ -147,10 +147,10 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
         // A CPU stage draws over the top of the frame through the kernel's
         // cacheable mapping; a correct writer brackets it with
         // begin/end_cpu_access so the non-coherent display sees the lines.
-        if (o.sync) await beginCpuAccess(b.dmabuf, DMA_TO_DEVICE);
+        if (o.sync) await dmaBufBeginCpuAccess(b.dmabuf, DMA_TO_DEVICE);
         overlayLine.fill(overlayValue(n, k));
         for (let y = 0; y < o.rows; y++) sys.mm.kas.store(b.vaddr + y * fmt.stride, overlayLine, 0, fmt.stride);
-        if (o.sync) await endCpuAccess(b.dmabuf, DMA_TO_DEVICE);
+        if (o.sync) await dmaBufEndCpuAccess(b.dmabuf, DMA_TO_DEVICE);
       }
       b.frame = n;
       lastCaptured = n;
@@ -189,7 +189,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   const simTimeNs = soc.clock.now;
   const placement = pool[0]!.backing.explain();
   opts.observer?.finished(sys);
-  for (const b of pool) if (b.vaddr) vunmap(b.dmabuf, b.vaddr);
+  for (const b of pool) if (b.vaddr) dmaBufVunmap(b.dmabuf, b.vaddr);
   for (const b of pool) await freeShared(b);
 
   return {
@@ -225,17 +225,17 @@ function defaultBoot(p: PlatformSpec, seed: number, pressure: number): System {
  */
 async function allocShared(sys: System, cam: Device, disp: Device | null, mapCamera: boolean, size: number, index: number): Promise<SharedBuffer> {
   const { dmabuf, backing } = exportNegotiatedBuffer(sys.dmabuf, { size, mm: sys.mm, expName: 'scenario', creator: `frame buffer ${index}` });
-  const camAtt = await attach(dmabuf, cam);
-  const dispAtt = disp ? await attach(dmabuf, disp) : null;
-  const capture = mapCamera ? await mapAttachment(camAtt, DMA_FROM_DEVICE) : null;
-  const scanout = dispAtt ? await mapAttachment(dispAtt, DMA_TO_DEVICE) : null;
+  const camAtt = await dmaBufAttach(dmabuf, cam);
+  const dispAtt = disp ? await dmaBufAttach(dmabuf, disp) : null;
+  const capture = mapCamera ? await dmaBufMapAttachment(camAtt, DMA_FROM_DEVICE) : null;
+  const scanout = dispAtt ? await dmaBufMapAttachment(dispAtt, DMA_TO_DEVICE) : null;
   return { dmabuf, backing, camAtt, dispAtt, capture, scanout, frame: -1, capturedAt: 0, vaddr: 0 };
 }
 
 async function freeShared(b: SharedBuffer): Promise<void> {
-  if (b.capture) await unmapAttachment(b.camAtt, b.capture, DMA_FROM_DEVICE);
-  if (b.dispAtt && b.scanout) await unmapAttachment(b.dispAtt, b.scanout, DMA_TO_DEVICE);
-  await detach(b.dmabuf, b.camAtt);
-  if (b.dispAtt) await detach(b.dmabuf, b.dispAtt);
+  if (b.capture) await dmaBufUnmapAttachment(b.camAtt, b.capture, DMA_FROM_DEVICE);
+  if (b.dispAtt && b.scanout) await dmaBufUnmapAttachment(b.dispAtt, b.scanout, DMA_TO_DEVICE);
+  await dmaBufDetach(b.dmabuf, b.camAtt);
+  if (b.dispAtt) await dmaBufDetach(b.dmabuf, b.dispAtt);
   await dmaBufPut(b.dmabuf);
 }

@@ -2,12 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   DMA_ATTR_NO_KERNEL_MAPPING,
   dmaAllocAttrs,
-  dmaAllocCoherent,
-  dmaAllocNoncoherent,
   dmaAllocWc,
   dmaFreeAttrs,
   dmaMmapAttrs,
 } from '../../src/dma/index.ts';
+import { dmaAllocCoherent, dmaAllocNoncoherent } from '../../src/dma/mapping.ts';
 import { MiB, PAGE_SIZE } from '../../src/lib/index.ts';
 import { expectBytes } from '../util/bytes.ts';
 import { dmaSystem, pattern } from './system.ts';

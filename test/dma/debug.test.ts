@@ -3,14 +3,12 @@ import {
   DMA_BIDIRECTIONAL,
   DMA_FROM_DEVICE,
   DMA_TO_DEVICE,
-  dmaAllocCoherent,
-  dmaDeviceRemove,
   dmaMapPage,
   dmaMapSingle,
-  dmaSyncSingleForCpu,
   dmaUnmapPage,
   dmaUnmapSingle,
 } from '../../src/dma/index.ts';
+import { dmaAllocCoherent, dmaDeviceRemove, dmaSyncSingleForCpu } from '../../src/dma/mapping.ts';
 import { KernelBug } from '../../src/lib/index.ts';
 import { dmaSystem, kbuf } from './system.ts';
 

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   DMA_FROM_DEVICE,
   DMA_TO_DEVICE,
-  dmaAllocCoherent,
   dmaFreeAttrs,
   dmaMapPage,
   dmaMapSg,
@@ -10,6 +9,7 @@ import {
   dmaUnmapSg,
   sgAllocTableFromPages,
 } from '../../src/dma/index.ts';
+import { dmaAllocCoherent } from '../../src/dma/mapping.ts';
 import { DmaFault } from '../../src/hw/index.ts';
 import { MiB, PAGE_SIZE } from '../../src/lib/index.ts';
 import { bootSystem, parsePlatform } from '../../src/sim/index.ts';

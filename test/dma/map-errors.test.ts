@@ -1,13 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
 import {
   DMA_TO_DEVICE,
-  dmaAllocCoherent,
   dmaMapPage,
   dmaMapSgtable,
   dmaUnmapSg,
   sgAllocTableFromPages,
   type Device,
 } from '../../src/dma/index.ts';
+import { dmaAllocCoherent } from '../../src/dma/mapping.ts';
 import { KernelBug, PAGE_SIZE } from '../../src/lib/index.ts';
 import { bootSystem, parsePlatform } from '../../src/sim/index.ts';
 import { dmaSystem, highbuf } from './system.ts';

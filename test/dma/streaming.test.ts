@@ -4,11 +4,10 @@ import {
   DMA_TO_DEVICE,
   dmaMapPage,
   dmaMapSingle,
-  dmaSyncSingleForCpu,
-  dmaSyncSingleForDevice,
   dmaUnmapPage,
   dmaUnmapSingle,
 } from '../../src/dma/index.ts';
+import { dmaSyncSingleForCpu, dmaSyncSingleForDevice } from '../../src/dma/mapping.ts';
 import { expectBytes, mismatches } from '../util/bytes.ts';
 import { dmaSystem, highbuf, kbuf, pattern } from './system.ts';
 

@@ -2,26 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, sgTotalLength, type SgTable } from '../../src/dma/index.ts';
 import {
   DmaResvUsage,
-  SwSyncTimeline,
-  attach,
-  beginCpuAccess,
-  detach,
+  dmaBufAttach,
+  dmaBufBeginCpuAccess,
+  dmaBufDetach,
   dmaBufFd,
   dmaBufGet,
   dmaBufPut,
-  endCpuAccess,
+  dmaBufEndCpuAccess,
   exportDmaBuf,
   getDmaBuf,
-  HeapBuffer,
-  heapBufferOps,
-  mapAttachment,
-  pin,
-  unmapAttachment,
-  vmap,
-  vunmap,
+  dmaBufMapAttachment,
+  dmaBufUnmapAttachment,
+  dmaBufVmap,
+  dmaBufVunmap,
   type DmaBuf,
   type DmaBufOps,
 } from '../../src/dmabuf/index.ts';
+import { SwSyncTimeline } from '../../src/dmabuf/fence-timeline.ts';
+import { HeapBuffer, heapBufferOps } from '../../src/dmabuf/heap-buffer.ts';
+import { dmaBufPin } from '../../src/dmabuf/dma-buf-attach.ts';
 import { KernelBug, PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Process, Sys } from '../../src/proc/index.ts';
 import { DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE } from '../../src/uapi/index.ts';
@@ -147,23 +146,23 @@ describe('the RFC sharing steps: export, fd, get + attach, map, end of DMA, deta
       const fd = await heapAlloc(sys, 'system', SIZE);
       // 3: a buffer-user takes a reference and attaches its device
       const d = dmaBufGet(p, fd);
-      const attIsp = await attach(d, s.isp);
-      const attDma = await attach(d, s.dma0);
+      const attIsp = await dmaBufAttach(d, s.isp);
+      const attDma = await dmaBufAttach(d, s.dma0);
       await sys.close(fd); // the exporter's fd goes; the importer's reference keeps the buffer
       expect(d.released).toBe(false);
       // 4: access: the sg table comes back mapped for the device (IOVAs for the ISP, bus addresses for dma0)
-      const t1 = await mapAttachment(attIsp, DMA_FROM_DEVICE);
+      const t1 = await dmaBufMapAttachment(attIsp, DMA_FROM_DEVICE);
       expect(t1.nents).toBeGreaterThan(0);
       expect(t1.sgl[0]!.dmaAddress).toBeGreaterThanOrEqual(0x1000_0000);
       deviceWrite(s, 'isp', t1, data);
       // 5: end of DMA
-      await unmapAttachment(attIsp, t1, DMA_FROM_DEVICE);
-      const t2 = await mapAttachment(attDma, DMA_TO_DEVICE);
+      await dmaBufUnmapAttachment(attIsp, t1, DMA_FROM_DEVICE);
+      const t2 = await dmaBufMapAttachment(attDma, DMA_TO_DEVICE);
       expect(mismatches(deviceRead(s, 'dma0', t2), data)).toBe(0);
-      await unmapAttachment(attDma, t2, DMA_TO_DEVICE);
+      await dmaBufUnmapAttachment(attDma, t2, DMA_TO_DEVICE);
       // 6: disconnect
-      await detach(d, attIsp);
-      await detach(d, attDma);
+      await dmaBufDetach(d, attIsp);
+      await dmaBufDetach(d, attDma);
       expect(d.attachments).toHaveLength(0);
       await dmaBufPut(d);
       expect(d.released).toBe(true);
@@ -178,16 +177,16 @@ describe('attachments and mappings', () => {
     const s = testSystem();
     await run(s, async (sys) => {
       const d = dmaBufGet(await self(s, sys), await heapAlloc(sys, 'system', SIZE));
-      const att = await attach(d, s.isp);
-      const t = await mapAttachment(att, DMA_TO_DEVICE);
-      expect(await errno(mapAttachment(att, DMA_FROM_DEVICE))).toBe('EBUSY');
-      const t2 = await mapAttachment(att, DMA_TO_DEVICE);
+      const att = await dmaBufAttach(d, s.isp);
+      const t = await dmaBufMapAttachment(att, DMA_TO_DEVICE);
+      expect(await errno(dmaBufMapAttachment(att, DMA_FROM_DEVICE))).toBe('EBUSY');
+      const t2 = await dmaBufMapAttachment(att, DMA_TO_DEVICE);
       expect(t2).not.toBe(t);
-      await unmapAttachment(att, t, DMA_TO_DEVICE);
-      await unmapAttachment(att, t2, DMA_TO_DEVICE);
-      const t3 = await mapAttachment(att, DMA_FROM_DEVICE);
-      await unmapAttachment(att, t3, DMA_FROM_DEVICE);
-      await detach(d, att);
+      await dmaBufUnmapAttachment(att, t, DMA_TO_DEVICE);
+      await dmaBufUnmapAttachment(att, t2, DMA_TO_DEVICE);
+      const t3 = await dmaBufMapAttachment(att, DMA_FROM_DEVICE);
+      await dmaBufUnmapAttachment(att, t3, DMA_FROM_DEVICE);
+      await dmaBufDetach(d, att);
       await dmaBufPut(d);
     });
     expect(s.soc.findings.findings).toEqual([]);
@@ -208,14 +207,14 @@ describe('attachments and mappings', () => {
       d.resv.unlock();
       kf.put();
       wf.put();
-      const att = await attach(d, s.dma0);
+      const att = await dmaBufAttach(d, s.dma0);
       s.soc.clock.after(5_000_000, () => tl.signal(1));
       const t0 = s.soc.clock.now;
-      const t = await mapAttachment(att, DMA_TO_DEVICE);
+      const t = await dmaBufMapAttachment(att, DMA_TO_DEVICE);
       expect(s.soc.clock.now - t0).toBeGreaterThanOrEqual(5_000_000);
       expect(wf.isSignaled()).toBe(false);
-      await unmapAttachment(att, t, DMA_TO_DEVICE);
-      await detach(d, att);
+      await dmaBufUnmapAttachment(att, t, DMA_TO_DEVICE);
+      await dmaBufDetach(d, att);
       wr.signal(1);
       await dmaBufPut(d);
     });
@@ -225,19 +224,19 @@ describe('attachments and mappings', () => {
     const s = testSystem();
     await run(s, async (sys) => {
       const d = dmaBufGet(await self(s, sys), await heapAlloc(sys, 'system', SIZE));
-      expect(await errno(attach(d, s.dma0, {} as never))).toBe('EINVAL');
-      const st = await attach(d, s.dma0);
-      await expect(pin(st)).rejects.toBeInstanceOf(KernelBug);
+      expect(await errno(dmaBufAttach(d, s.dma0, {} as never))).toBe('EINVAL');
+      const st = await dmaBufAttach(d, s.dma0);
+      await expect(dmaBufPin(st)).rejects.toBeInstanceOf(KernelBug);
       // a dynamic importer of a static exporter gets its mapping at attach, cached until detach
-      const dyn = await attach(d, s.gpu, { moveNotify: () => {} });
+      const dyn = await dmaBufAttach(d, s.gpu, { moveNotify: () => {} });
       expect(dyn.sgt).not.toBeNull();
       expect(dyn.dir).toBe(DMA_BIDIRECTIONAL);
-      await expect(mapAttachment(dyn, DMA_TO_DEVICE)).rejects.toBeInstanceOf(KernelBug);
+      await expect(dmaBufMapAttachment(dyn, DMA_TO_DEVICE)).rejects.toBeInstanceOf(KernelBug);
       await d.resv.lock();
-      expect(await mapAttachment(dyn, DMA_TO_DEVICE)).toBe(dyn.sgt);
+      expect(await dmaBufMapAttachment(dyn, DMA_TO_DEVICE)).toBe(dyn.sgt);
       d.resv.unlock();
-      await detach(d, dyn);
-      await detach(d, st);
+      await dmaBufDetach(d, dyn);
+      await dmaBufDetach(d, st);
       await dmaBufPut(d);
     });
     expect(s.ctx.debug.liveMappings()).toBe(0);
@@ -247,9 +246,9 @@ describe('attachments and mappings', () => {
     const s = testSystem();
     await run(s, async (sys) => {
       const d = dmaBufGet(await self(s, sys), await heapAlloc(sys, 'system', SIZE));
-      const att = await attach(d, s.dma0);
-      const t = await mapAttachment(att, DMA_TO_DEVICE);
-      await detach(d, att);
+      const att = await dmaBufAttach(d, s.dma0);
+      const t = await dmaBufMapAttachment(att, DMA_TO_DEVICE);
+      await dmaBufDetach(d, att);
       expect(s.soc.findings.ofKind('leak')[0]!.message).toMatch(/dma0 detached .* 1 mapping/);
       void t;
       await dmaBufPut(d);
@@ -263,20 +262,20 @@ describe('CPU access', () => {
     await run(s, async (sys) => {
       const d = dmaBufGet(await self(s, sys), await heapAlloc(sys, 'system', SIZE));
       const before = s.mm.kas.vmallocUsed();
-      const va = await vmap(d);
+      const va = await dmaBufVmap(d);
       const used = s.mm.kas.vmallocUsed() - before;
       expect(used).toBeGreaterThanOrEqual(SIZE);
-      expect(await vmap(d)).toBe(va);
+      expect(await dmaBufVmap(d)).toBe(va);
       expect(s.mm.kas.vmallocUsed() - before).toBe(used);
       const out = new Uint8Array(16);
       s.mm.kas.store(va, pattern(16, 1), 0, 16);
       s.mm.kas.load(va, out, 0, 16);
       expect(mismatches(out, pattern(16, 1))).toBe(0);
-      vunmap(d, va);
+      dmaBufVunmap(d, va);
       expect(s.mm.kas.vmallocUsed() - before).toBe(used);
-      vunmap(d, va);
+      dmaBufVunmap(d, va);
       expect(s.mm.kas.vmallocUsed()).toBe(before);
-      expect(() => vunmap(d, va)).toThrow(KernelBug);
+      expect(() => dmaBufVunmap(d, va)).toThrow(KernelBug);
       await dmaBufPut(d);
     });
   });
@@ -288,8 +287,8 @@ describe('CPU access', () => {
     await run(s, async (sys) => {
       const fd = await heapAlloc(sys, 'system', SIZE);
       const d = dmaBufGet(await self(s, sys), fd);
-      const att = await attach(d, s.dma0);
-      const t = await mapAttachment(att, DMA_BIDIRECTIONAL);
+      const att = await dmaBufAttach(d, s.dma0);
+      const t = await dmaBufMapAttachment(att, DMA_BIDIRECTIONAL);
       const p = await sys.mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
       // forgets both START and END
       await sys.store(p, data.subarray(0, 32 * 1024));
@@ -299,8 +298,8 @@ describe('CPU access', () => {
       await sys.store(p, data);
       await sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE });
       seen.synced = mismatches(deviceRead(s, 'dma0', t), data);
-      await unmapAttachment(att, t, DMA_BIDIRECTIONAL);
-      await detach(d, att);
+      await dmaBufUnmapAttachment(att, t, DMA_BIDIRECTIONAL);
+      await dmaBufDetach(d, att);
       await dmaBufPut(d);
     });
     expect(seen.forgot).toBeGreaterThan(16 * 1024);
@@ -316,16 +315,16 @@ describe('CPU access', () => {
       const fd = await heapAlloc(sys, 'system', SIZE);
       const d = dmaBufGet(await self(s, sys), fd);
       // a capture device's import: mapped for its writes only
-      const att = await attach(d, s.dma0);
-      const t = await mapAttachment(att, DMA_FROM_DEVICE);
+      const att = await dmaBufAttach(d, s.dma0);
+      const t = await dmaBufMapAttachment(att, DMA_FROM_DEVICE);
       const p = await sys.mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
       await sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE });
       await sys.store(p, data);
       await sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE });
       // what memory holds now, as any other device would read it
       seen = mismatches(deviceRead(s, 'dma0', t), data);
-      await unmapAttachment(att, t, DMA_FROM_DEVICE);
-      await detach(d, att);
+      await dmaBufUnmapAttachment(att, t, DMA_FROM_DEVICE);
+      await dmaBufDetach(d, att);
       await dmaBufPut(d);
     });
     expect(seen).toBe(0);
@@ -339,18 +338,18 @@ describe('CPU access', () => {
       const fd = await heapAlloc(sys, 'system', SIZE);
       const d = dmaBufGet(await self(s, sys), fd);
       const p = await sys.mmap(0, SIZE, PROT_READ, MAP_SHARED, fd, 0);
-      const att = await attach(d, s.dma0);
-      const t = await mapAttachment(att, DMA_BIDIRECTIONAL);
-      await beginCpuAccess(d, DMA_BIDIRECTIONAL);
+      const att = await dmaBufAttach(d, s.dma0);
+      const t = await dmaBufMapAttachment(att, DMA_BIDIRECTIONAL);
+      await dmaBufBeginCpuAccess(d, DMA_BIDIRECTIONAL);
       await sys.load(p, SIZE); // the old contents are now cached
-      await endCpuAccess(d, DMA_BIDIRECTIONAL);
+      await dmaBufEndCpuAccess(d, DMA_BIDIRECTIONAL);
       deviceWrite(s, 'dma0', t, data);
       expect(mismatches(await sys.load(p, SIZE), data)).toBeGreaterThan(0);
-      await beginCpuAccess(d, DMA_BIDIRECTIONAL);
+      await dmaBufBeginCpuAccess(d, DMA_BIDIRECTIONAL);
       expect(mismatches(await sys.load(p, SIZE), data)).toBe(0);
-      await endCpuAccess(d, DMA_BIDIRECTIONAL);
-      await unmapAttachment(att, t, DMA_BIDIRECTIONAL);
-      await detach(d, att);
+      await dmaBufEndCpuAccess(d, DMA_BIDIRECTIONAL);
+      await dmaBufUnmapAttachment(att, t, DMA_BIDIRECTIONAL);
+      await dmaBufDetach(d, att);
       await dmaBufPut(d);
     });
   });

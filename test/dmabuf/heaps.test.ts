@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DMA_BIDIRECTIONAL } from '../../src/dma/index.ts';
-import { attach, detach, dmaBufGet, dmaBufPut, dmaHeaps, mapAttachment, unmapAttachment, type HeapBuffer } from '../../src/dmabuf/index.ts';
+import { dmaBufAttach, dmaBufDetach, dmaBufGet, dmaBufPut, dmaBufMapAttachment, dmaBufUnmapAttachment } from '../../src/dmabuf/index.ts';
+import { dmaHeaps } from '../../src/dmabuf/dma-heap.ts';
+import type { HeapBuffer } from '../../src/dmabuf/heap-buffer.ts';
 import { KernelBug, MiB, PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {
@@ -140,15 +142,15 @@ describe('dma-heaps', () => {
       await sys.store(p, pattern(PAGE_SIZE, 1));
       // one sg entry for the whole buffer, mapped at its physical address for the display
       const k = dmaBufGet(s.k.processes.get(await sys.getpid())!, fd);
-      const att = await attach(k, s.disp);
-      const t = await mapAttachment(att, DMA_BIDIRECTIONAL);
+      const att = await dmaBufAttach(k, s.disp);
+      const t = await dmaBufMapAttachment(att, DMA_BIDIRECTIONAL);
       expect(t.nents).toBe(1);
       expect(t.sgl[0]!.dmaAddress).toBe(b.pfns[0]! * PAGE_SIZE);
       const seen = new Uint8Array(PAGE_SIZE);
       s.soc.master('disp').readNow(t.sgl[0]!.dmaAddress, seen);
       expect(mismatches(seen, pattern(PAGE_SIZE, 1))).toBe(0); // the map cleaned the CPU's dirty lines
-      await unmapAttachment(att, t, DMA_BIDIRECTIONAL);
-      await detach(k, att);
+      await dmaBufUnmapAttachment(att, t, DMA_BIDIRECTIONAL);
+      await dmaBufDetach(k, att);
       await dmaBufPut(k);
       expect(area.stats().buffers).toBe(1);
     });

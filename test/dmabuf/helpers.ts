@@ -7,9 +7,9 @@ import {
   type DmaBuf,
   type DmaBufSystem,
   type DmaHeap,
-  type ShmemMapping,
   type UdmabufDevice,
 } from '../../src/dmabuf/index.ts';
+import type { ShmemMapping } from '../../src/dmabuf/udmabuf.ts';
 import { File, Inode, ROOT_CRED, type Cred } from '../../src/fs/index.ts';
 import { DmaFault, Soc, type Translator } from '../../src/hw/index.ts';
 import { KernelError, MiB, PAGE_SIZE, SyscallError, kerr } from '../../src/lib/index.ts';

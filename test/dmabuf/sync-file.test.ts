@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SwSyncTimeline, syncFileCreate } from '../../src/dmabuf/index.ts';
+import { syncFileCreate } from '../../src/dmabuf/index.ts';
+import { SwSyncTimeline } from '../../src/dmabuf/fence-timeline.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import { F_GETFD, FD_CLOEXEC, POLLIN, SYNC_IOC_FILE_INFO, SYNC_IOC_MERGE, type SyncFenceInfo, type SyncFileInfo } from '../../src/uapi/index.ts';
 import { errno, run, testSystem, type TestSystem } from './helpers.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DmaResvUsage, SwSyncTimeline, attach, detach, dmaBufGet, dmaBufPut, type DmaBuf, type DmaFence } from '../../src/dmabuf/index.ts';
+import { DmaResvUsage, dmaBufAttach, dmaBufDetach, dmaBufGet, dmaBufPut, type DmaBuf, type DmaFence } from '../../src/dmabuf/index.ts';
+import { SwSyncTimeline } from '../../src/dmabuf/fence-timeline.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {
@@ -322,11 +323,11 @@ describe('a heap dma-buf fd behaves as Linux 6.1 (reference rows)', () => {
     await run(s, async (sys) => {
       const fd = await heapAlloc(sys, 'system', SIZE);
       const d = dmaBufGet(s.k.processes.get(await sys.getpid())!, fd);
-      const att = await attach(d, s.dma0);
+      const att = await dmaBufAttach(d, s.dma0);
       expect(await errno(sys.ioctl(fd, DMA_BUF_SET_NAME, 'vivid-buf0'))).toBe('ok');
       expect((await fdinfo(sys, fd)).name).toBe('vivid-buf0');
       expect((await fdinfo(sys, fd)).count).toBe('2');
-      await detach(d, att);
+      await dmaBufDetach(d, att);
       await dmaBufPut(d);
     });
   });

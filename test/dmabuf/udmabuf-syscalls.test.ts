@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DMA_BIDIRECTIONAL, createDevice, createDmaContext, type Device, type DmaContext } from '../../src/dma/index.ts';
-import { addSystemHeap, attach, createDmaBufSystem, detach, dmaBufGet, dmaBufPut, mapAttachment, registerUdmabuf, type DmaBufSystem } from '../../src/dmabuf/index.ts';
+import { addSystemHeap, dmaBufAttach, createDmaBufSystem, dmaBufDetach, dmaBufGet, dmaBufPut, dmaBufMapAttachment, registerUdmabuf, type DmaBufSystem } from '../../src/dmabuf/index.ts';
 import { Soc } from '../../src/hw/index.ts';
 import { MiB, PAGE_SIZE } from '../../src/lib/index.ts';
 import { bootMm, type Mm } from '../../src/mm/index.ts';
@@ -115,8 +115,8 @@ describe('udmabuf through system calls', () => {
       await sys.ioctl(buf, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW });
       // a device reads the same frames through its DMA mapping
       const d = dmaBufGet(s.k.processes.get(await sys.getpid())!, buf);
-      const att = await attach(d, s.dma0);
-      const sgt = await mapAttachment(att, DMA_BIDIRECTIONAL);
+      const att = await dmaBufAttach(d, s.dma0);
+      const sgt = await dmaBufMapAttachment(att, DMA_BIDIRECTIONAL);
       const seen = new Uint8Array(size);
       let off = 0;
       for (let i = 0; i < sgt.nents; i++) {
@@ -126,7 +126,7 @@ describe('udmabuf through system calls', () => {
       }
       expect(off).toBe(size);
       expect(mismatches(seen, data)).toBe(0);
-      await detach(d, att);
+      await dmaBufDetach(d, att);
       await dmaBufPut(d);
       // the udmabuf holds the memfd's pages: F_SEAL_WRITE waits for them, then gives up
       const t0 = s.soc.clock.now;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DMA_BIDIRECTIONAL } from '../../src/dma/index.ts';
-import { F_SEAL_SHRINK, F_SEAL_WRITE, attach, detach, dmaBufGet, dmaBufPut, mapAttachment } from '../../src/dmabuf/index.ts';
+import { dmaBufAttach, dmaBufDetach, dmaBufGet, dmaBufPut, dmaBufMapAttachment } from '../../src/dmabuf/index.ts';
+import { F_SEAL_SHRINK, F_SEAL_WRITE } from '../../src/uapi/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {
@@ -101,11 +102,11 @@ describe('udmabuf (kernel side on a DRAM-backed memfd; the process layer has no 
       expect(await errno(sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ }))).toBe('ok');
       expect(await errno(sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ }))).toBe('ok');
       const d = dmaBufGet(s.k.processes.get(await sys.getpid())!, fd);
-      const att = await attach(d, s.dma0);
-      const t = await mapAttachment(att, DMA_BIDIRECTIONAL);
+      const att = await dmaBufAttach(d, s.dma0);
+      const t = await dmaBufMapAttachment(att, DMA_BIDIRECTIONAL);
       expect(att.sgt).toBe(t);
-      expect(await mapAttachment(att, DMA_BIDIRECTIONAL)).toBe(t);
-      await detach(d, att);
+      expect(await dmaBufMapAttachment(att, DMA_BIDIRECTIONAL)).toBe(t);
+      await dmaBufDetach(d, att);
       await dmaBufPut(d);
     });
     expect(s.mm.pages.freeCount()).toBe(free0);

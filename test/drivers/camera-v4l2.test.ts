@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { registerCamera } from '../../src/drivers/index.ts';
+import { registerCamera } from '../../src/drivers/media/platform/camera.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {

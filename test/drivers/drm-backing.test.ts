@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DmaGemObject, registerGpu, registerKmsDisplay } from '../../src/drivers/index.ts';
+import { DmaGemObject, registerKmsDisplay } from '../../src/drivers/gpu/drm/kms-display/display-kms.ts';
+import { registerGpu } from '../../src/drivers/gpu/drm/gpu/gpu.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import { O_RDWR } from '../../src/uapi/index.ts';
 import { run, testSystem } from '../dmabuf/helpers.ts';

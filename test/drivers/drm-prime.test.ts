@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DMA_BIDIRECTIONAL } from '../../src/dma/index.ts';
-import { attach, detach, dmaBufGet, dmaBufPut, mapAttachment, unmapAttachment } from '../../src/dmabuf/index.ts';
+import { dmaBufAttach, dmaBufDetach, dmaBufGet, dmaBufPut, dmaBufMapAttachment, dmaBufUnmapAttachment } from '../../src/dmabuf/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
-import { gemPrimeImportNoMap, registerDrmDevice, vgemDriver, type DrmDevice, type GemObject } from '../../src/drivers/index.ts';
+import type { DrmDevice } from '../../src/drivers/index.ts';
+import { gemPrimeImportNoMap } from '../../src/drivers/gpu/drm/core/drm-prime.ts';
+import { registerDrmDevice } from '../../src/drivers/gpu/drm/core/drm-device.ts';
+import { vgemDriver } from '../../src/drivers/gpu/drm/vgem/vgem.ts';
+import type { GemObject } from '../../src/drivers/gpu/drm/core/drm-gem.ts';
 import type { DmaBuf } from '../../src/dmabuf/index.ts';
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
@@ -370,8 +374,8 @@ describe('lifetimes and device access', () => {
       const fd = await toFd(sys, card, handle);
       const p = s.k.processes.get(await sys.getpid())!;
       const d = dmaBufGet(p, fd);
-      const att = await attach(d, s.dma0);
-      const sgt = await mapAttachment(att, DMA_BIDIRECTIONAL);
+      const att = await dmaBufAttach(d, s.dma0);
+      const sgt = await dmaBufMapAttachment(att, DMA_BIDIRECTIONAL);
       let total = 0;
       for (let i = 0; i < sgt.nents; i++) total += sgt.sgl[i]!.dmaLength;
       expect(total).toBe(SIZE);
@@ -384,8 +388,8 @@ describe('lifetimes and device access', () => {
         o += seg.dmaLength;
       }
       bytes = out;
-      await unmapAttachment(att, sgt, DMA_BIDIRECTIONAL);
-      await detach(d, att);
+      await dmaBufUnmapAttachment(att, sgt, DMA_BIDIRECTIONAL);
+      await dmaBufDetach(d, att);
       await dmaBufPut(d);
     });
     expect(mismatches(bytes!, data)).toBe(0);

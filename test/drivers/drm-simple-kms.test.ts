@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  KMS_CONNECTOR_ID,
-  KMS_CRTC_ID,
-  KMS_ENCODER_ID,
-  kmsDisplayOf,
-  registerGpu,
-  registerKmsDisplay,
-  registerUsbDisplay,
-  usbDisplayOf,
-} from '../../src/drivers/index.ts';
+import { KMS_CONNECTOR_ID, KMS_CRTC_ID, KMS_ENCODER_ID } from '../../src/drivers/gpu/drm/core/drm-simple-kms.ts';
+import { kmsDisplayOf, registerKmsDisplay } from '../../src/drivers/gpu/drm/kms-display/display-kms.ts';
+import { registerGpu } from '../../src/drivers/gpu/drm/gpu/gpu.ts';
+import { registerUsbDisplay, usbDisplayOf } from '../../src/drivers/gpu/drm/udl/usb-display.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import { DRM_IOCTL_MODE_GETRESOURCES, DRM_IOCTL_MODE_RMFB, O_NONBLOCK, O_RDWR } from '../../src/uapi/index.ts';
 import { errno, run, testSystem } from '../dmabuf/helpers.ts';

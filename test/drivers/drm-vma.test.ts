@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DRM_FILE_PAGE_OFFSET_START, DrmVmaOffsetManager, DrmVmaOffsetNode } from '../../src/drivers/index.ts';
+import { DRM_FILE_PAGE_OFFSET_START, DrmVmaOffsetManager, DrmVmaOffsetNode } from '../../src/drivers/gpu/drm/core/drm-vma-manager.ts';
 
 describe('DRM fake-offset manager', () => {
   it('ranges never overlap, each is found only from its first page, and every page is handed out again after removal', () => {

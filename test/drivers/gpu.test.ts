@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { gpuIdle, gpuStateOf, registerGpu, type DrmDevice } from '../../src/drivers/index.ts';
+import type { DrmDevice } from '../../src/drivers/index.ts';
+import { gpuIdle, gpuStateOf, registerGpu } from '../../src/drivers/gpu/drm/gpu/gpu.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {
   DRM_IOCTL_GPU_COMPOSE,

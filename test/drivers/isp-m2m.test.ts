@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { M2M_DST_QUEUE_OFF_BASE, registerCamera, registerIsp } from '../../src/drivers/index.ts';
+import { M2M_DST_QUEUE_OFF_BASE } from '../../src/drivers/media/v4l2-core/v4l2-mem2mem.ts';
+import { registerCamera } from '../../src/drivers/media/platform/camera.ts';
+import { registerIsp } from '../../src/drivers/media/platform/isp.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { registerIsp } from '../../src/drivers/index.ts';
+import { registerIsp } from '../../src/drivers/media/platform/isp.ts';
 import { nv12ToNv12, nv12ToXrgb8888, yuyvToNv12, yuyvToXrgb8888 } from '../../src/formats/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';

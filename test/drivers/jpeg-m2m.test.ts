@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { registerCamera, registerJpeg } from '../../src/drivers/index.ts';
+import { registerCamera } from '../../src/drivers/media/platform/camera.ts';
+import { registerJpeg } from '../../src/drivers/media/platform/jpeg.ts';
 import { frameFormat, ujpgEncode, ujpgMaxSize } from '../../src/formats/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';

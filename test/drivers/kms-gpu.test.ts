@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  KMS_CRTC_ID,
-  registerGpu,
-  registerKmsDisplay,
-  type DrmDevice,
-  type KmsDisplay,
-} from '../../src/drivers/index.ts';
+import type { DrmDevice, KmsDisplay } from '../../src/drivers/index.ts';
+import { KMS_CRTC_ID } from '../../src/drivers/gpu/drm/core/drm-simple-kms.ts';
+import { registerGpu } from '../../src/drivers/gpu/drm/gpu/gpu.ts';
+import { registerKmsDisplay } from '../../src/drivers/gpu/drm/kms-display/display-kms.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {
   DRM_CAP_DUMB_BUFFER,

@@ -1,6 +1,6 @@
 import { DmaFence, DmaResvUsage, type DmaResv } from '../../src/dmabuf/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
-import { KMS_CRTC_ID } from '../../src/drivers/index.ts';
+import { KMS_CRTC_ID } from '../../src/drivers/gpu/drm/core/drm-simple-kms.ts';
 import { DRM_FORMAT_XRGB8888, DRM_IOCTL_MODE_ADDFB2, DRM_IOCTL_MODE_PAGE_FLIP, DRM_MODE_PAGE_FLIP_EVENT } from '../../src/uapi/index.ts';
 import type { TestSystem } from '../dmabuf/helpers.ts';
 

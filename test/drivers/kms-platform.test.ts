@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KMS_CRTC_ID } from '../../src/drivers/index.ts';
+import { KMS_CRTC_ID } from '../../src/drivers/gpu/drm/core/drm-simple-kms.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import { bootSystem, loadPlatform } from '../../src/sim/index.ts';
 import {

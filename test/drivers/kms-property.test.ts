@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KMS_CRTC_ID, registerKmsDisplay } from '../../src/drivers/index.ts';
+import { KMS_CRTC_ID } from '../../src/drivers/gpu/drm/core/drm-simple-kms.ts';
+import { registerKmsDisplay } from '../../src/drivers/gpu/drm/kms-display/display-kms.ts';
 import {
   DRM_FORMAT_XRGB8888,
   DRM_IOCTL_GEM_CLOSE,

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  PCM_BUFFER_ATTRS,
-  SNDRV_PCM_TRIGGER_START,
-  SNDRV_PCM_TRIGGER_STOP,
-  audioHardware,
-  pcmNew,
-  pcmPeriodElapsed,
-  type PcmOps,
-} from '../../src/drivers/index.ts';
+import { PCM_BUFFER_ATTRS, audioHardware } from '../../src/drivers/sound/drivers/audio-pcm.ts';
+import { SNDRV_PCM_TRIGGER_START, SNDRV_PCM_TRIGGER_STOP, type PcmOps } from '../../src/drivers/sound/core/pcm.ts';
+import { pcmNew } from '../../src/drivers/sound/core/pcm-native.ts';
+import { pcmPeriodElapsed } from '../../src/drivers/sound/core/pcm-lib.ts';
 import {
   O_RDWR,
   SNDRV_PCM_ACCESS_RW_INTERLEAVED as RW_I,

@@ -1,4 +1,6 @@
-import { UINT_MAX, maskAny, maskOf, registerPcmPlayback, type PcmDevice } from '../../src/drivers/index.ts';
+import type { PcmDevice } from '../../src/drivers/index.ts';
+import { UINT_MAX, maskAny, maskOf } from '../../src/drivers/sound/core/pcm-interval.ts';
+import { registerPcmPlayback } from '../../src/drivers/sound/drivers/audio-pcm.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import { bootSystem, loadPlatform, type System } from '../../src/sim/index.ts';
 import {

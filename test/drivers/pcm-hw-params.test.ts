@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hwChoose, hwConfig, hwRefine, intervalDiv, intervalMul, intervalOf, intervalRefine, type PcmHardware } from '../../src/drivers/index.ts';
+import { hwChoose, hwConfig, hwRefine, type PcmHardware } from '../../src/drivers/sound/core/pcm-hw-params.ts';
+import { intervalDiv, intervalMul, intervalOf, intervalRefine } from '../../src/drivers/sound/core/pcm-interval.ts';
 import { KernelError } from '../../src/lib/index.ts';
 import {
   SNDRV_PCM_ACCESS_MMAP_INTERLEAVED,

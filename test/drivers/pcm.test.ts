@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PCM_BUFFER_ATTRS } from '../../src/drivers/index.ts';
+import { PCM_BUFFER_ATTRS } from '../../src/drivers/sound/drivers/audio-pcm.ts';
 import { PCM_HASH_INIT, pcmHash } from '../../src/hw/index.ts';
 import { DMA_ATTR_NO_KERNEL_MAPPING } from '../../src/dma/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';

@@ -2,16 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { createDevice, createDmaContext, type Device } from '../../src/dma/index.ts';
 import { createDmaBufSystem } from '../../src/dmabuf/index.ts';
 import { USB_DAMAGE_HEADER } from '../../src/hw/index.ts';
-import {
-  KMS_CONNECTOR_ID,
-  KMS_CRTC_ID,
-  KMS_ENCODER_ID,
-  USB_TRANSFER_SIZE,
-  registerGpu,
-  registerUsbDisplay,
-  type DrmDevice,
-  type UsbDisplay,
-} from '../../src/drivers/index.ts';
+import type { DrmDevice, UsbDisplay } from '../../src/drivers/index.ts';
+import { KMS_CONNECTOR_ID, KMS_CRTC_ID, KMS_ENCODER_ID } from '../../src/drivers/gpu/drm/core/drm-simple-kms.ts';
+import { USB_TRANSFER_SIZE } from '../../src/drivers/gpu/drm/udl/usb-display-transfer.ts';
+import { registerGpu } from '../../src/drivers/gpu/drm/gpu/gpu.ts';
+import { registerUsbDisplay } from '../../src/drivers/gpu/drm/udl/usb-display.ts';
 import { Soc } from '../../src/hw/index.ts';
 import { MiB, PAGE_SIZE } from '../../src/lib/index.ts';
 import { bootMm } from '../../src/mm/index.ts';

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { registerCamera, registerIsp, registerJpeg, registerVideoDecoder, registerVivid } from '../../src/drivers/index.ts';
+import { registerVivid } from '../../src/drivers/index.ts';
+import { registerCamera } from '../../src/drivers/media/platform/camera.ts';
+import { registerIsp } from '../../src/drivers/media/platform/isp.ts';
+import { registerJpeg } from '../../src/drivers/media/platform/jpeg.ts';
+import { registerVideoDecoder } from '../../src/drivers/media/platform/vdec.ts';
 import { UJPG_HEADER } from '../../src/formats/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {

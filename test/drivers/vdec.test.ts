@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { registerVideoDecoder } from '../../src/drivers/index.ts';
+import { registerVideoDecoder } from '../../src/drivers/media/platform/vdec.ts';
 import { TestPattern, UvdEncoder, frameFormat, uvdMaxPacketSize, type FrameFormat } from '../../src/formats/index.ts';
 import { addSystemHeap, createDmaBufSystem } from '../../src/dmabuf/index.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';

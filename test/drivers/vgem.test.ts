@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { drmSendEvent } from '../../src/drivers/index.ts';
+import { drmSendEvent } from '../../src/drivers/gpu/drm/core/drm-device.ts';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { PollFd, Sys } from '../../src/proc/index.ts';
 import {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP, V4L2_MEMORY_DMABUF, V4L2_MEMORY_USERPTR, MAP_SHARED, O_RDWR, PROT_READ, VIDIOC_DQBUF, VIDIOC_QBUF, VIDIOC_REQBUFS, VIDIOC_STREAMON, DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START } from '../../src/uapi/index.ts';
-import { registerVivid, type UserPagesTask } from '../../src/drivers/index.ts';
+import { registerVivid } from '../../src/drivers/index.ts';
+import type { UserPagesTask } from '../../src/drivers/media/videobuf2/vb2-queue.ts';
 import { ROOT_CRED, WaitQueueHead, type Task } from '../../src/fs/index.ts';
 import { PAGE_SIZE, kerr } from '../../src/lib/index.ts';
 import { errno, fragmentHighmem, heapAlloc, mismatches, run, testSystem } from '../dmabuf/helpers.ts';

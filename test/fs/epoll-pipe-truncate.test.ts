@@ -9,7 +9,6 @@ import {
   WaitQueueHead,
   anonInodeGetFile,
   createPipeFiles,
-  doTruncate,
   epollCreate,
   epollCtl,
   eventpollOf,
@@ -20,6 +19,7 @@ import {
   type File,
   type FileOperations,
 } from '../../src/fs/index.ts';
+import { doTruncate } from '../../src/fs/truncate.ts';
 import { EPOLLET, EPOLLIN, EPOLL_CTL_ADD, O_RDONLY, O_RDWR, POLLIN, S_IFREG } from '../../src/uapi/index.ts';
 import { TestTask } from './helpers.ts';
 

@@ -12,9 +12,9 @@ import {
   allocFilePseudo,
   anonInodeGetFile,
   fput,
-  getFile,
   type FileOperations,
 } from '../../src/fs/index.ts';
+import { getFile } from '../../src/fs/file.ts';
 import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_RDWR, O_APPEND } from '../../src/uapi/index.ts';
 
 describe('File references', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BusError, CHUNK_SIZE, PhysicalMemory } from '../../src/hw/index.ts';
+import { BusError, PhysicalMemory } from '../../src/hw/index.ts';
+import { CHUNK_SIZE } from '../../src/hw/memory.ts';
 import { GiB, MiB } from '../../src/lib/index.ts';
 import { pattern } from './helpers.ts';
 import { expectBytes } from '../util/bytes.ts';

@@ -1,5 +1,6 @@
 import { Smmu, Soc, type SocHwConfig } from '../../src/hw/index.ts';
-import { SmmuDriver, iommuDevice, type IoPageAllocator, type IommuDevice } from '../../src/iommu/index.ts';
+import { SmmuDriver, iommuDevice, type IommuDevice } from '../../src/iommu/index.ts';
+import type { IoPageAllocator } from '../../src/iommu/page-allocator.ts';
 import { KernelBug, MiB, kerr } from '../../src/lib/index.ts';
 
 export const DRAM = 0x8000_0000;

@@ -1,18 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { Soc } from '../../src/hw/index.ts';
+import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE } from '../../src/iommu/index.ts';
+import { ArmV7sPgtable } from '../../src/iommu/io-pgtable-arm-v7s.ts';
 import {
-  ArmV7sPgtable,
-  IOMMU_CACHE,
   IOMMU_CACHE_WT,
   IOMMU_MMIO,
   IOMMU_NOEXEC,
   IOMMU_NS,
   IOMMU_PRIV,
-  IOMMU_READ,
   IOMMU_SHARED,
-  IOMMU_WRITE,
-  IotlbGather,
-} from '../../src/iommu/index.ts';
+} from '../../src/iommu/prot.ts';
+import { IotlbGather } from '../../src/iommu/iotlb-gather.ts';
 import { MiB } from '../../src/lib/index.ts';
 import { DRAM, TestPages } from './helpers.ts';
 

@@ -5,20 +5,22 @@ import {
   IOMMU_READ,
   IOMMU_WRITE,
   iommuAttachDevice,
-  iommuDeferUntilFlushed,
   iommuDetachDevice,
   iommuDomainAlloc,
   iommuDomainFree,
-  iommuFlushIotlbAll,
-  iommuGetDomainForDev,
   iommuIovaToPhys,
   iommuMap,
   iommuMappingAt,
-  iommuMapSg,
-  iommuPgsize,
   iommuSetFaultHandler,
   iommuUnmap,
 } from '../../src/iommu/index.ts';
+import {
+  iommuDeferUntilFlushed,
+  iommuFlushIotlbAll,
+  iommuGetDomainForDev,
+  iommuMapSg,
+  iommuPgsize,
+} from '../../src/iommu/iommu.ts';
 import { KernelBug, KernelError, MiB } from '../../src/lib/index.ts';
 import { DRAM, pattern, rig, sameBytes } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DmaFault, Smmu, Soc } from '../../src/hw/index.ts';
+import { SmmuDriver, iommuDevice, iommuMappingAt } from '../../src/iommu/index.ts';
 import {
-  SmmuDriver,
   VCM_ASSOC_USE_HIGH,
   VCM_ASSOC_USE_LOW,
   VCM_NOTCACHED,
@@ -12,30 +12,27 @@ import {
   VCM_WB_WA,
   VCM_WRITE,
   VCM_WT,
-  Vcmm,
-  cpuDevice,
-  directDevice,
-  iommuDevice,
-  IOMMU_SHARED,
-  iommuMappingAt,
-  vcmActivate,
   vcmAlign,
+} from '../../src/iommu/vcm-attrs.ts';
+import { Vcmm } from '../../src/iommu/vcmm.ts';
+import { cpuDevice, directDevice } from '../../src/iommu/vcm-device.ts';
+import { IOMMU_SHARED } from '../../src/iommu/prot.ts';
+import {
+  vcmActivate,
   vcmAssoc,
-  vcmBack,
   vcmCreate,
   vcmCreateFromPrebuilt,
   vcmDeactivate,
   vcmDeassoc,
   vcmFree,
   vcmHook,
-  vcmPhysAlloc,
-  vcmPhysFree,
   vcmReserve,
-  vcmUnback,
   vcmUnreserve,
   type Avcm,
   type Reservation,
-} from '../../src/iommu/index.ts';
+} from '../../src/iommu/vcm.ts';
+import { vcmBack, vcmUnback } from '../../src/iommu/vcm-back.ts';
+import { vcmPhysAlloc, vcmPhysFree } from '../../src/iommu/vcm-phys.ts';
 import { KernelError, MiB } from '../../src/lib/index.ts';
 import { bootMm } from '../../src/mm/index.ts';
 import { DRAM, pattern, sameBytes } from './helpers.ts';

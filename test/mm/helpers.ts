@@ -1,5 +1,6 @@
 import { MiB } from '../../src/lib/index.ts';
-import { MAX_ORDER, MIGRATE_TYPES, PG_ALLOC, PG_BUDDY, PG_HEAD, PageAllocator } from '../../src/mm/index.ts';
+import { PG_ALLOC, PG_HEAD, PageAllocator } from '../../src/mm/index.ts';
+import { MAX_ORDER, MIGRATE_TYPES, PG_BUDDY } from '../../src/mm/frames.ts';
 
 function fail(msg: string): never {
   throw new Error(`allocator invariant broken: ${msg}`);

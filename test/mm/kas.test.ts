@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { Soc } from '../../src/hw/index.ts';
 import { GiB, KernelBug, KernelError, MiB } from '../../src/lib/index.ts';
-import { bootMm, kernelLayout, type MmConfig } from '../../src/mm/index.ts';
+import { bootMm, type MmConfig } from '../../src/mm/index.ts';
+import { kernelLayout } from '../../src/mm/kas.ts';
 
 function armSoc() {
   return new Soc({

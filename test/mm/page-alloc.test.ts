@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { KernelBug, KernelError, MiB } from '../../src/lib/index.ts';
-import { PageAllocator, PageFrames, PAGEBLOCK_PAGES } from '../../src/mm/index.ts';
+import { PageAllocator } from '../../src/mm/index.ts';
+import { PageFrames, PAGEBLOCK_PAGES } from '../../src/mm/frames.ts';
 import { BASE_PFN, buddyState, checkInvariants, smallAllocator } from './helpers.ts';
 
 const small = smallAllocator;

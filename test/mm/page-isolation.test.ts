@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { KernelBug } from '../../src/lib/index.ts';
-import { startIsolatePageRange, testPagesIsolated, undoIsolatePageRange } from '../../src/mm/index.ts';
+import { startIsolatePageRange, testPagesIsolated, undoIsolatePageRange } from '../../src/mm/page-isolation.ts';
 import { BASE_PFN, buddyState, checkInvariants, smallAllocator } from './helpers.ts';
 
 describe('pageblock isolation (page_isolation)', () => {

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { KernelBug } from '../../src/lib/index.ts';
-import { getPage, pageCount, pageOwner, pagePrivate, pinCount, pinPages, setPageOwner, unpinPages } from '../../src/mm/index.ts';
+import { getPage, pageCount, pinCount, pinPages, unpinPages } from '../../src/mm/page-ref.ts';
+import { pageOwner, pagePrivate, setPageOwner } from '../../src/mm/page-owner.ts';
 import { buddyState, smallAllocator } from './helpers.ts';
 
 describe('page references and owners (page_ref, page->mapping)', () => {

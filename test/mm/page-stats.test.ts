@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { buddyInfo, fragmentationIndex, MAX_ORDER, pageAllocatorStats, pagetypeInfo } from '../../src/mm/index.ts';
+import { buddyInfo, fragmentationIndex, pageAllocatorStats, pagetypeInfo } from '../../src/mm/page-stats.ts';
+import { MAX_ORDER } from '../../src/mm/frames.ts';
 import { BASE_PFN, smallAllocator } from './helpers.ts';
 
 describe('allocator statistics (vmstat, buddyinfo, pagetypeinfo)', () => {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { PAGE_SIZE } from '../../src/lib/index.ts';
-import { SegfaultError, ProcessUnwind } from '../../src/proc/index.ts';
+import { SegfaultError, ProcessUnwind } from '../../src/proc/errors.ts';
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,

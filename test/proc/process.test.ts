@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { makeCred } from '../../src/fs/index.ts';
-import { ProcessUnwind, spawnProcess, type Sys } from '../../src/proc/index.ts';
+import { spawnProcess, type Sys } from '../../src/proc/index.ts';
+import { ProcessUnwind } from '../../src/proc/errors.ts';
 import { F_SETFD, FD_CLOEXEC, O_CLOEXEC, O_CREAT, O_RDWR, POLLIN, SIGKILL, SIGTERM, SIGCHLD } from '../../src/uapi/index.ts';
 import { TEST_IOC_EXPORT, errno, run, setup } from './helpers.ts';
 

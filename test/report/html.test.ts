@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { spawnProcess } from '../../src/proc/index.ts';
-import { bufferGraph, buildPlots, bufferGraphSvg, Colors, renderReportHtml, ReportCollector, type BufferNode, type ReportCapture } from '../../src/report/index.ts';
+import { renderReportHtml, ReportCollector } from '../../src/report/index.ts';
+import { bufferGraph } from '../../src/report/collect.ts';
+import { buildPlots } from '../../src/report/html.ts';
+import { bufferGraphSvg, Colors } from '../../src/report/svg.ts';
+import type { BufferNode, ReportCapture } from '../../src/report/report-data.ts';
 import { bootSystem, loadPlatform, loadScenario, runScenario, type RunResult } from '../../src/sim/index.ts';
 import { DMA_HEAP_IOCTL_ALLOC, O_CLOEXEC, O_RDWR } from '../../src/uapi/index.ts';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CameraDevice, KmsDisplay } from '../../src/drivers/index.ts';
-import { bootSystem, InputError, parsePlatform, parseScenario, runProcessScenario, type ProcessRunResult, type System } from '../../src/sim/index.ts';
+import { bootSystem, InputError, parsePlatform, parseScenario, type System } from '../../src/sim/index.ts';
+import { runProcessScenario, type ProcessRunResult } from '../../src/sim/run-processes.ts';
 
 /** A phone SoC with a front and a back camera, an ISP, and two displays (the panel and an HDMI output), each with its own CMA area. */
 const TWO_OF_EACH = `

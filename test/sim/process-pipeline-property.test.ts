@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadPlatform, parseScenario, runScenario, type LoadedScenario, type ProcessRunResult } from '../../src/sim/index.ts';
+import { loadPlatform, parseScenario, runScenario, type LoadedScenario } from '../../src/sim/index.ts';
+import type { ProcessRunResult } from '../../src/sim/run-processes.ts';
 
 /** A random but valid process pipeline, as YAML (so it goes through the same validation as a user's file). */
 const pipelineArb = fc.record({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bootSystem, InputError, loadPlatform, loadScenario, parseScenario, runProcessScenario, runScenario, type ProcessRunResult, type System } from '../../src/sim/index.ts';
+import { bootSystem, InputError, loadPlatform, loadScenario, parseScenario, runScenario, type System } from '../../src/sim/index.ts';
+import { runProcessScenario, type ProcessRunResult } from '../../src/sim/run-processes.ts';
 
 async function run(name: string, frames: number, edit?: (s: ReturnType<typeof loadScenario>) => void): Promise<ProcessRunResult> {
   const s = loadScenario(name);

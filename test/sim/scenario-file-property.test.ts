@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkScenarioOnPlatform, InputError, loadPlatform, parseScenario } from '../../src/sim/index.ts';
+import { InputError, loadPlatform, parseScenario } from '../../src/sim/index.ts';
+import { checkScenarioOnPlatform } from '../../src/sim/scenario.ts';
 
 const STAGES = ['capture', 'decode', 'render', 'convert', 'compose', 'cpu', 'display', 'usb-display', 'encode', 'jpeg-decode', 'audio', 'bogus'];
 /** A value for a field: right or wrong type, in or out of range. */

@@ -18,23 +18,5 @@
  * DRAIN may sleep; the pointer and state ioctls, mmap, poll and the
  * driver's trigger and pointer ops do not.
  */
-export * from './core/pcm-interval.ts';
-export * from './core/pcm-hw-params.ts';
-export {
-  AUDIO_GID,
-  PcmDevice,
-  SND_MAJOR,
-  SNDRV_MINOR_DEVICES,
-  SNDRV_MINOR_PCM_PLAYBACK,
-  SNDRV_PCM_TRIGGER_PAUSE_PUSH,
-  SNDRV_PCM_TRIGGER_PAUSE_RELEASE,
-  SNDRV_PCM_TRIGGER_START,
-  SNDRV_PCM_TRIGGER_STOP,
-  type PcmNewOptions,
-  type PcmOps,
-  type PcmRuntime,
-  type PcmStats,
-} from './core/pcm.ts';
-export { PCM_WAIT_TIMEOUT_NS, pcmPeriodElapsed } from './core/pcm-lib.ts';
-export { pcmNew } from './core/pcm-native.ts';
-export { PCM_BUFFER_ATTRS, audioHardware, pcmPlaybackPlatformDriver, registerPcmPlayback, type PcmPlaybackOptions } from './drivers/audio-pcm.ts';
+export { PcmDevice, type PcmNewOptions } from './core/pcm.ts';
+export { pcmPlaybackPlatformDriver } from './drivers/audio-pcm.ts';

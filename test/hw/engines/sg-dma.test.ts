@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { sgDmaEnd, sgDmaRead, sgDmaWrite, type SgSegment } from '../../../src/hw/index.ts';
+import type { SgSegment } from '../../../src/hw/index.ts';
+import { sgDmaEnd, sgDmaRead, sgDmaWrite } from '../../../src/hw/engines/sg-dma.ts';
 import { pattern, smallSoc } from '../helpers.ts';
 
 const BASE = 0x8020_0000;

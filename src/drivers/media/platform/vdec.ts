@@ -1,5 +1,5 @@
 import { DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, sgDmaSegments, type Device, type SgTable } from '../../../dma/index.ts';
-import { attach, detach, dmaBufPut, getDmaBuf, mapAttachment, unmapAttachment, type DmaBuf, type DmaBufSystem } from '../../../dmabuf/index.ts';
+import { dmaBufAttach, dmaBufDetach, dmaBufPut, getDmaBuf, dmaBufMapAttachment, dmaBufUnmapAttachment, type DmaBuf, type DmaBufSystem } from '../../../dmabuf/index.ts';
 import type { Vfs } from '../../../fs/index.ts';
 import { VdecEngine, type Clock } from '../../../hw/index.ts';
 import { KernelBug, KernelError, kerr } from '../../../lib/index.ts';
@@ -23,9 +23,6 @@ import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
 import { uvdMaxPacketSize, uvdParseHeader } from '../../../formats/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
-
-// the stream's coder is part of the driver's public face: the scenario runner and tests make packets with it
-export * from '../../../formats/index.ts';
 
 const MIN_DIM = 16;
 const MAX_DIM = 4096;
@@ -313,16 +310,16 @@ export class VideoDecoder {
       const dbuf: DmaBuf = getDmaBuf(vb.dmabuf.dbuf);
       let att;
       try {
-        att = await attach(dbuf, dev);
+        att = await dmaBufAttach(dbuf, dev);
       } catch (e) {
         await dmaBufPut(dbuf);
         throw e;
       }
       let sgt: SgTable;
       try {
-        sgt = await mapAttachment(att, DMA_TO_DEVICE);
+        sgt = await dmaBufMapAttachment(att, DMA_TO_DEVICE);
       } catch (e) {
-        await detach(dbuf, att);
+        await dmaBufDetach(dbuf, att);
         await dmaBufPut(dbuf);
         throw e;
       }
@@ -332,8 +329,8 @@ export class VideoDecoder {
         sgt,
         frame,
         release: async () => {
-          await unmapAttachment(a, sgt, DMA_TO_DEVICE);
-          await detach(dbuf, a);
+          await dmaBufUnmapAttachment(a, sgt, DMA_TO_DEVICE);
+          await dmaBufDetach(dbuf, a);
           await dmaBufPut(dbuf);
         },
       };

@@ -12,8 +12,7 @@
  * can pin its pages (UserPagesTask). REQBUFS, QBUF, DQBUF, STREAMON/OFF,
  * read and release may sleep; poll, QUERYBUF, EXPBUF and mmap do not.
  */
-export * from './vb2-memops.ts';
-export * from './vb2-vmalloc.ts';
-export * from './vb2-dma-contig.ts';
-export * from './vb2-queue.ts';
-export * from './vb2-dma-sg.ts';
+export { vb2DmaContigMemops } from './vb2-dma-contig.ts';
+export type { Vb2MemOps } from './vb2-memops.ts';
+export { VB2_DMABUF, VB2_MMAP, VB2_READ, VB2_USERPTR, Vb2Buffer, Vb2Queue, type Vb2QueueConfig } from './vb2-queue.ts';
+export { vb2VmallocMemops } from './vb2-vmalloc.ts';

@@ -1,9 +1,9 @@
 import type { Device, DmaDirection, SgTable } from '../../../dma/index.ts';
 import {
-  attach as dmaBufAttach,
-  detach as dmaBufDetach,
-  mapAttachment,
-  unmapAttachment,
+  dmaBufAttach,
+  dmaBufDetach,
+  dmaBufMapAttachment,
+  dmaBufUnmapAttachment,
   type DmaBuf,
   type DmaBufAttachment,
 } from '../../../dmabuf/index.ts';
@@ -238,11 +238,11 @@ export class Vb2DeviceDmabuf extends Vb2ImportedDmabuf<SgTable> {
 
   /** Maps for the device (dma_buf_map_attachment), unmapping again when checkMapping refuses. */
   protected async mapNow(): Promise<SgTable> {
-    const sgt = await mapAttachment(this.att, this.dir);
+    const sgt = await dmaBufMapAttachment(this.att, this.dir);
     try {
       this.checkMapping(sgt);
     } catch (e) {
-      await unmapAttachment(this.att, sgt, this.dir);
+      await dmaBufUnmapAttachment(this.att, sgt, this.dir);
       throw e;
     }
     return sgt;
@@ -253,7 +253,7 @@ export class Vb2DeviceDmabuf extends Vb2ImportedDmabuf<SgTable> {
 
   /** Returns the device mapping (dma_buf_unmap_attachment). */
   protected unmapNow(sgt: SgTable): Promise<void> {
-    return unmapAttachment(this.att, sgt, this.dir);
+    return dmaBufUnmapAttachment(this.att, sgt, this.dir);
   }
 
   /** Detaches the device (dma_buf_detach). */

@@ -1,5 +1,5 @@
 import { dmaMapSgtable, dmaUnmapSg, pfnRuns, sgAllocTableFromPages, type Device, type DmaDirection } from '../../../dma/index.ts';
-import { exportDmaBuf, vmap as dmaBufVmap, vunmap as dmaBufVunmap, type DmaBuf, type DmaBufOps, type DmaBufSystem } from '../../../dmabuf/index.ts';
+import { exportDmaBuf, dmaBufVmap, dmaBufVunmap, type DmaBuf, type DmaBufOps, type DmaBufSystem } from '../../../dmabuf/index.ts';
 import type { VmArea } from '../../../fs/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';

@@ -1,6 +1,6 @@
 import { KernelBug, PAGE_SIZE, alignUp, kerr } from '../../../../lib/index.ts';
 import { DMA_BIDIRECTIONAL, type SgTable } from '../../../../dma/index.ts';
-import { DmaResv, detach, dmaBufPut, unmapAttachment, type DmaBuf, type DmaBufAttachment } from '../../../../dmabuf/index.ts';
+import { DmaResv, dmaBufDetach, dmaBufPut, dmaBufUnmapAttachment, type DmaBuf, type DmaBufAttachment } from '../../../../dmabuf/index.ts';
 import { VM_DONTDUMP, VM_DONTEXPAND, VM_PFNMAP, type VmArea } from '../../../../fs/index.ts';
 import { DrmVmaOffsetNode } from './drm-vma-manager.ts';
 import type { DrmDevice, DrmFile } from './drm-device.ts';
@@ -220,8 +220,8 @@ export class GemObject {
 /** Undoes an import (drm_prime_gem_destroy): unmap if it was mapped, detach, and drop the import's buffer reference. */
 async function primeGemDestroy(att: DmaBufAttachment, sgt: SgTable | null): Promise<void> {
   const d = att.dmabuf;
-  if (sgt) await unmapAttachment(att, sgt, DMA_BIDIRECTIONAL);
-  await detach(d, att);
+  if (sgt) await dmaBufUnmapAttachment(att, sgt, DMA_BIDIRECTIONAL);
+  await dmaBufDetach(d, att);
   await dmaBufPut(d);
 }
 

@@ -1,14 +1,14 @@
 import { KernelBug, PAGE_SIZE, kerr } from '../../../../lib/index.ts';
 import { DMA_ATTR_SKIP_CPU_SYNC, DMA_BIDIRECTIONAL, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages } from '../../../../dma/index.ts';
 import {
-  attach,
-  detach,
+  dmaBufAttach,
+  dmaBufDetach,
   dmaBufFd,
   dmaBufGet,
   dmaBufPut,
   exportDmaBuf,
   getDmaBuf,
-  mapAttachment,
+  dmaBufMapAttachment,
   type DmaBuf,
   type DmaBufOps,
 } from '../../../../dmabuf/index.ts';
@@ -152,13 +152,13 @@ export function gemPrimeHandleToFd(file: DrmFile, handle: number, flags: number,
 export async function gemPrimeImport(dev: DrmDevice, d: DmaBuf): Promise<GemObject> {
   if (isOwnGemDmaBuf(dev, d)) return objOf(d).get();
   if (d.size % PAGE_SIZE) throw kerr('EINVAL', `dma-buf of ${d.size} bytes is not page sized`);
-  const att = await attach(d, dev.device);
+  const att = await dmaBufAttach(d, dev.device);
   getDmaBuf(d);
   try {
-    const sgt = await mapAttachment(att, DMA_BIDIRECTIONAL);
+    const sgt = await dmaBufMapAttachment(att, DMA_BIDIRECTIONAL);
     return new GemObject(dev, d.size, { attach: att, sgt });
   } catch (e) {
-    await detach(d, att);
+    await dmaBufDetach(d, att);
     await dmaBufPut(d);
     throw e;
   }
@@ -176,12 +176,12 @@ export async function gemPrimeImport(dev: DrmDevice, d: DmaBuf): Promise<GemObje
 export async function gemPrimeImportNoMap(dev: DrmDevice, d: DmaBuf): Promise<GemObject> {
   if (isOwnGemDmaBuf(dev, d)) return objOf(d).get();
   if (d.size % PAGE_SIZE) throw kerr('EINVAL', `dma-buf of ${d.size} bytes is not page sized`);
-  const att = await attach(d, dev.device);
+  const att = await dmaBufAttach(d, dev.device);
   getDmaBuf(d);
   try {
     return new GemObject(dev, d.size, { attach: att, sgt: null });
   } catch (e) {
-    await detach(d, att);
+    await dmaBufDetach(d, att);
     await dmaBufPut(d);
     throw e;
   }

@@ -30,10 +30,40 @@
  * Ioctl handlers, opens, releases and imports may sleep; mmap faults,
  * exports and lookups never do.
  */
-export * from './drm-vma-manager.ts';
-export * from './drm-gem.ts';
-export * from './drm-prime.ts';
-export * from './drm-ioctl.ts';
-export * from './drm-device.ts';
-export * from './drm-framebuffer.ts';
-export * from './drm-simple-kms.ts';
+export {
+  DRIVER_GEM,
+  DRIVER_MODESET,
+  DRIVER_RENDER,
+  DrmDevice,
+  DrmFile,
+  drmProbedNodes,
+  registerDrmDevice,
+  type DrmDeviceOptions,
+  type DrmDriver,
+  type DrmMinor,
+} from './drm-device.ts';
+export { KmsFramebuffer, type KmsFramebufferGeometry } from './drm-framebuffer.ts';
+export { GemObject, gemHandleCreate, gemObjectLookup, gemObjectSize } from './drm-gem.ts';
+export { DRM_MASTER, DRM_RENDER_ALLOW, userU32, type DrmIoctlDesc } from './drm-ioctl.ts';
+export { gemPrimeImport, gemPrimeImportNoMap } from './drm-prime.ts';
+export {
+  DRM_SIMPLE_KMS_IOCTLS,
+  FIRST_FB_ID,
+  KMS_CONNECTOR_ID,
+  KMS_CRTC_ID,
+  KMS_ENCODER_ID,
+  KMS_MAX_HEIGHT,
+  KMS_MAX_WIDTH,
+  KMS_PLANE_ID,
+  KMS_VBLANK_OFFDELAY_NS,
+  SimpleDisplayPipe,
+  drmSimpleKmsPostclose,
+  fillIds,
+  flipEvent,
+  simpleDisplayPipeOf,
+  waitFbWriters,
+  type PendingFlip,
+  type SimpleDisplayPipeConfig,
+  type SimpleDisplayPipeFuncs,
+  type SimplePipeStats,
+} from './drm-simple-kms.ts';

@@ -1,6 +1,6 @@
 import { KernelBug, KernelError, kerr } from '../../../../lib/index.ts';
 import { DMA_FROM_DEVICE } from '../../../../dma/index.ts';
-import { beginCpuAccess, endCpuAccess, vmap, vunmap } from '../../../../dmabuf/index.ts';
+import { dmaBufBeginCpuAccess, dmaBufEndCpuAccess, dmaBufVmap, dmaBufVunmap } from '../../../../dmabuf/index.ts';
 import { userArg } from '../../../../fs/index.ts';
 import {
   DRM_FORMAT_XRGB8888,
@@ -35,8 +35,6 @@ import {
 import { drmProbedNodes } from '../core/index.ts';
 import { UsbTransferEngine, type UsbDamage } from './usb-display-transfer.ts';
 import { platformDriver } from '../../../base/platform-driver.ts';
-
-export * from './usb-display-transfer.ts';
 
 /** What the panel showed after an update, for tests and scenario checks. */
 export interface UsbFrame {
@@ -151,9 +149,9 @@ export class UsbDisplay extends SimpleDisplayPipe<UsbDisplayStats> {
   private async send(fb: KmsFramebuffer, rects: UsbDamage[]): Promise<void> {
     const obj = fb.obj;
     const imp = obj.importAttach?.dmabuf ?? null;
-    const base = imp ? await vmap(imp) : obj.vmap();
+    const base = imp ? await dmaBufVmap(imp) : obj.vmap();
     try {
-      if (imp) await beginCpuAccess(imp, DMA_FROM_DEVICE);
+      if (imp) await dmaBufBeginCpuAccess(imp, DMA_FROM_DEVICE);
       try {
         for (const r of rects) {
           const c = await this.engine.sendDamage(base + fb.offset, fb.pitch, r);
@@ -163,10 +161,10 @@ export class UsbDisplay extends SimpleDisplayPipe<UsbDisplayStats> {
           this.stats.damageRects++;
         }
       } finally {
-        if (imp) await endCpuAccess(imp, DMA_FROM_DEVICE);
+        if (imp) await dmaBufEndCpuAccess(imp, DMA_FROM_DEVICE);
       }
     } finally {
-      if (imp) vunmap(imp, base);
+      if (imp) dmaBufVunmap(imp, base);
       else obj.vunmap();
     }
     this.stats.frames++;

@@ -186,4 +186,3 @@ export type VgemOptions = Omit<DrmDeviceOptions, 'driver'>;
 export function registerVgem(opts: VgemOptions): DrmDevice {
   return registerDrmDevice({ ...opts, driver: vgemDriver });
 }
-export * from '../core/index.ts';
