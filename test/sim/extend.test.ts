@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { PLATFORM_DRIVERS } from '../../src/drivers/index.ts';
 import { STAGES } from '../../src/sim/pipeline/stage-table.ts';
-import { bootSystem, InputError, parsePlatform, parseScenario, runProcessScenario, type LoadedScenario, type ProcessRunResult, type System } from '../../src/sim/index.ts';
+import { bootSystem, InputError, parsePlatform, parseScenario, type LoadedScenario, type System } from '../../src/sim/index.ts';
+import { runProcessScenario, type ProcessRunResult } from '../../src/sim/run-processes.ts';
 import { invertPlatformDriver, type InvertDevice } from './fixtures/invert-device.ts';
 import { invertDescriptor } from './fixtures/invert-stage.ts';
 
