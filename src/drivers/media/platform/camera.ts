@@ -320,7 +320,7 @@ export const cameraPlatformDriver = platformDriver({
   name: 'unimem-camera',
   description: 'image sensor with a capture DMA: V4L2 capture on videobuf2-dma-sg',
   probe: (ctx) => {
-    const cam = registerCamera({ vfs: ctx.vfs, dbs: ctx.dbs, mm: ctx.mm, clock: ctx.clock, device: ctx.device, nr: 8, seed: ctx.seed, fps: ctx.params.cameraFps });
+    const cam = registerCamera({ ...ctx, nr: 8, fps: ctx.params.cameraFps });
     return { nodes: [{ path: cam.path, role: 'video' }], data: cam };
   },
 });

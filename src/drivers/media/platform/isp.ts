@@ -217,7 +217,7 @@ export const ispPlatformDriver = platformDriver({
   name: 'unimem-isp',
   description: 'ISP / scaler: V4L2 mem-to-mem, YUYV/NV12 to NV12/XRGB8888 with a 1:1 or 2:1 scale',
   probe: (ctx) => {
-    const isp = registerIsp({ vfs: ctx.vfs, dbs: ctx.dbs, mm: ctx.mm, clock: ctx.clock, device: ctx.device, nr: 9 });
+    const isp = registerIsp({ ...ctx, nr: 9 });
     return { nodes: [{ path: isp.path, role: 'video' }], data: isp };
   },
 });

@@ -226,7 +226,7 @@ export const jpegPlatformDriver = platformDriver({
   name: 'unimem-jpeg',
   description: 'JPEG codec: V4L2 mem-to-mem encoder and decoder nodes on one engine',
   probe: (ctx) => {
-    const codec = registerJpeg({ vfs: ctx.vfs, dbs: ctx.dbs, mm: ctx.mm, clock: ctx.clock, device: ctx.device, nr: 10 });
+    const codec = registerJpeg({ ...ctx, nr: 10 });
     return {
       nodes: [
         { path: codec.encoder.path, role: 'encoder' },

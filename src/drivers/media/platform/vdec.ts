@@ -381,7 +381,7 @@ export const videoDecoderPlatformDriver = platformDriver({
   name: 'unimem-vdec',
   description: 'video decoder: V4L2 stateful mem-to-mem, UVD1 stream to NV12/XBGR32',
   probe: (ctx) => {
-    const vdec = registerVideoDecoder({ vfs: ctx.vfs, dbs: ctx.dbs, mm: ctx.mm, clock: ctx.clock, device: ctx.device, nr: 12 });
+    const vdec = registerVideoDecoder({ ...ctx, nr: 12 });
     return { nodes: [{ path: vdec.path, role: 'video' }], data: vdec };
   },
 });
