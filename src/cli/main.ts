@@ -1,14 +1,18 @@
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
-import { formatFindings, formatSummary, integrityText, renderReportHtml, ReportCollector } from '../report/index.ts';
+import { formatFinding, formatFindings, formatSummary, integrityText, renderReportHtml, ReportCollector } from '../report/index.ts';
 import { bootSystem, builtinPlatforms, builtinScenarios, describePlatform, execProgram, InputError, loadPlatform, loadScenario, runScenario, type RunResult } from '../sim/index.ts';
 import { progressBar } from './progress.ts';
 
 /**
- * The `unimem` command. Returns the process exit code: 0 success, 1 findings
- * or failed checks, 2 bad input (one line naming file, line, column and
- * field; never a stack trace).
+ * The `unimem` command. Returns the process exit code (the README's table):
+ * 2 is bad input for every command (one line naming file, line, column and
+ * field; never a stack trace). `run` exits 1 only when the run itself failed
+ * -- a shown frame differs from its source, none was shown, or a process
+ * failed -- and 0 otherwise, findings or not; `check` exits 1 on any
+ * finding as well. `exec` gives the program's own exit code (1 when it
+ * threw); with `--check`, 1 when it exited 0 but something was found.
  */
 export async function main(argv: string[]): Promise<number> {
   const out = { code: 0 };
@@ -63,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
   runOptions(program.command('run').description('run a scenario and print what it cost')).action(async (what: string, opts: RunOpts) => {
     const r = await execute(what, opts);
     process.stdout.write((opts.json ? JSON.stringify(r) : formatSummary(r)) + '\n');
-    if (!r.integrity.ok) out.code = 1;
+    if (runFailed(r)) out.code = 1;
   });
 
   runOptions(program.command('check').description('run a scenario with every checker on; exit 1 when there are findings')).action(async (what: string, opts: RunOpts) => {
@@ -74,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
       if (!r.integrity.ok) process.stdout.write(`integrity: ${integrityText(r)}\n`);
       process.stdout.write(r.findings.length === 0 && r.integrity.ok ? `${r.scenario}: clean\n` : `${r.scenario}: ${r.findings.length} finding(s)\n`);
     }
-    out.code = r.findings.length > 0 || !r.integrity.ok ? 1 : 0;
+    out.code = r.findings.length > 0 || runFailed(r) ? 1 : 0;
   });
 
   program
@@ -85,7 +89,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--platform <file|name>', 'the platform to boot', 'armv7-mobile')
     .option('--seed <n>', 'seed of every random choice', intArg('--seed'), 1)
     .option('--trace <file>', 'write a Chrome trace-event JSON file (syscalls per process, DMA, cache, IOMMU, fences)')
-    .action(async (prog: string, args: string[], opts: { platform: string; seed: number; trace?: string }) => {
+    .option('--check', 'exit 1 when the program exits 0 but a checker found something')
+    .action(async (prog: string, args: string[], opts: { platform: string; seed: number; trace?: string; check?: boolean }) => {
       const p = loadPlatform(opts.platform);
       const r = await execProgram(prog, p, args, {
         seed: opts.seed,
@@ -93,7 +98,10 @@ export async function main(argv: string[]): Promise<number> {
         onWrite: (fd, bytes) => (fd === 1 ? process.stdout : process.stderr).write(bytes),
       });
       if (opts.trace !== undefined && r.trace) writeFileSync(opts.trace, JSON.stringify(r.trace.toJSON()));
-      out.code = r.exitCode;
+      // What the kernel would log (dmesg), after the program's own output: each at the program's line.
+      for (const f of r.findings) process.stderr.write(`unimem: ${formatFinding(f)}\n`);
+      if (r.uncaught) process.stderr.write(`unimem: ${r.uncaught.site}: uncaught ${r.uncaught.name}: ${r.uncaught.message}\n`);
+      out.code = opts.check && r.exitCode === 0 && r.findings.length > 0 ? 1 : r.exitCode;
     });
 
   program
@@ -145,6 +153,11 @@ interface RunOpts {
   seed?: number;
   frames?: number;
   json?: boolean;
+}
+
+/** The run itself failed: a shown frame differs from its source, no frame was shown, or a process failed. */
+function runFailed(r: RunResult): boolean {
+  return !r.integrity.ok || r.findings.some((f) => f.kind === 'process-failed');
 }
 
 function intArg(flag: string) {

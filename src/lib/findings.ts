@@ -1,3 +1,7 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { isAbsolute, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 /**
  * Misuse that real hardware would not stop (a missing cache sync, a
  * conflicting cacheable alias, a use after unmap, a leak) is recorded as a
@@ -24,7 +28,12 @@ export interface Finding {
   timeNs: number;
   /** The API call that caused it, e.g. `dma_unmap_page`. */
   call: string;
-  /** The caller's source location, when known. */
+  /**
+   * Where in the user's own files it was caused, when known: the line of
+   * the userspace program that made the call (`file:line:col`), else the
+   * scenario line of the stage or process the work was done for
+   * (`file:line:col`), as `withFindingSite` named it.
+   */
   site?: string;
 }
 
@@ -36,9 +45,13 @@ export class FindingLog {
     this.now = now;
   }
 
-  /** Records a finding (WARN_ON-style: report and continue). */
-  report(kind: FindingKind, call: string, message: string): Finding {
-    const f: Finding = { kind, message, timeNs: this.now(), call, site: callerSite() };
+  /**
+   * Records a finding (WARN_ON-style: report and continue). Its site is
+   * `site` when given, else the first userspace frame on the stack, else
+   * the site of the work it happened in (withFindingSite).
+   */
+  report(kind: FindingKind, call: string, message: string, site?: string): Finding {
+    const f: Finding = { kind, message, timeNs: this.now(), call, site: site ?? callerSite() ?? workSite.getStore() };
     this.findings.push(f);
     return f;
   }
@@ -49,18 +62,55 @@ export class FindingLog {
   }
 }
 
-/** The first stack frame outside unimem's kernel and hardware layers. */
+/** The site of the work running now (a stage or process named in a scenario), as withFindingSite set it. */
+const workSite = new AsyncLocalStorage<string>();
+
+/**
+ * Runs `fn` on behalf of a place in the user's files (a scenario's stage or
+ * process): a finding it causes, directly or through work it starts, whose
+ * stack holds no userspace frame is blamed there. The site follows the
+ * async work as the kernel's `current` follows a task.
+ */
+export function withFindingSite<T>(site: string, fn: () => T): T {
+  return workSite.run(site, fn);
+}
+
+/**
+ * A file as a user names it: relative to the working directory when it lies
+ * inside it (`examples/scenarios/x.yaml`), else absolute; `file://` URLs
+ * become paths.
+ */
+export function userPath(file: string): string {
+  const abs = file.startsWith('file://') ? fileURLToPath(file) : file;
+  if (!isAbsolute(abs)) return abs;
+  const rel = relative(process.cwd(), abs);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? abs : rel.split(sep).join('/');
+}
+
+/**
+ * The first frame of a stack that is userspace code (`file:line:col`, the
+ * file as userPath gives it): a program run by `unimem exec`, a stage
+ * program (src/sim/stages), a test. The kernel and hardware layers, the
+ * simulator that drives them, the CLI and Node itself are skipped.
+ */
+export function userFrame(stack: string): string | undefined {
+  for (const line of stack.split('\n')) {
+    if (!/^\s+at /.test(line)) continue;
+    if (/\/src\/(lib|uapi|formats|hw|mm|iommu|dma|fs|dmabuf|drivers|proc|report|cli)\//.test(line)) continue;
+    if (/\/src\/sim\//.test(line) && !/\/src\/sim\/stages\//.test(line)) continue;
+    if (line.includes('node:') || line.includes('node_modules') || line.includes('/bin/unimem.mjs')) continue;
+    const m = /\(?([^\s()]+):(\d+):(\d+)\)?$/.exec(line.trim());
+    if (m) return `${userPath(m[1]!)}:${m[2]}:${m[3]}`;
+  }
+  return undefined;
+}
+
+/** The first userspace frame of the current stack. */
 function callerSite(): string | undefined {
   // the caller can sit deep below a fault (an engine's DMA through an SMMU walk): V8's default 10 frames may not reach it
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 40;
-  const stack = new Error().stack?.split('\n').slice(2) ?? [];
+  const stack = new Error().stack ?? '';
   Error.stackTraceLimit = limit;
-  for (const line of stack) {
-    if (/\/src\/(lib|hw|mm|iommu|dma|fs|dmabuf|drivers|proc)\//.test(line)) continue;
-    if (line.includes('node:internal') || line.includes('node_modules')) continue;
-    const m = /\(?([^\s()]+:\d+:\d+)\)?$/.exec(line.trim());
-    if (m) return m[1];
-  }
-  return undefined;
+  return userFrame(stack);
 }

@@ -8,6 +8,6 @@
  */
 export { ERRNO, errnoName, type Errno } from './errno.ts';
 export { KernelBug, KernelError, SyscallError, isKernelError, kerr } from './errors.ts';
-export { FindingLog, type Finding } from './findings.ts';
+export { FindingLog, userFrame, userPath, withFindingSite, type Finding } from './findings.ts';
 export { Tracer } from './trace.ts';
 export { GiB, MiB, PAGE_SHIFT, PAGE_SIZE, alignDown, alignUp, formatBytes, hex, isPowerOfTwo } from './units.ts';

@@ -12,4 +12,4 @@
 export { ReportCollector } from './collect.ts';
 export { renderReportHtml } from './html.ts';
 export type { ReportInput } from './report-data.ts';
-export { formatFindings, formatSummary, integrityText } from './summary.ts';
+export { formatFinding, formatFindings, formatSummary, integrityText } from './summary.ts';

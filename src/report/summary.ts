@@ -52,12 +52,26 @@ export function formatSummary(r: RunResult): string {
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
   if (r.placement.length > 0) lines.push('', '  frame buffers:', ...r.placement.map((l) => `    ${l}`));
+  if (r.findings.length > 0) lines.push('', '  findings (each in full: unimem check):', ...findingSites(r).map((l) => `    ${l}`));
   return lines.join('\n');
+}
+
+/** The findings counted by kind and the user's line that caused them, in the order first found: `3 iommu-fault at file:17:5`. */
+function findingSites(r: RunResult): string[] {
+  const counts = new Map<string, number>();
+  for (const f of r.findings) {
+    const key = `${f.kind} at ${f.site ?? 'an unknown place'}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([key, n]) => `${n} ${key}`);
 }
 
 /** Every finding of a run, with its simulated time and call site (what `unimem check` prints). */
 export function formatFindings(r: RunResult): string {
-  return r.findings
-    .map((f) => `[${(f.timeNs / 1e6).toFixed(3)} ms] ${f.kind} in ${f.call}${f.site ? ` (${f.site})` : ''}: ${f.message}`)
-    .join('\n');
+  return r.findings.map(formatFinding).join('\n');
+}
+
+/** One finding on one line: its simulated time, kind, call, the user's file and line that caused it, and what happened. */
+export function formatFinding(f: RunResult['findings'][number]): string {
+  return `[${(f.timeNs / 1e6).toFixed(3)} ms] ${f.kind} in ${f.call}${f.site ? ` (${f.site})` : ''}: ${f.message}`;
 }

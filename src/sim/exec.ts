@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { traceFences } from '../dmabuf/index.ts';
-import type { Tracer } from '../lib/index.ts';
+import { userFrame, userPath, withFindingSite, type Finding, type Tracer } from '../lib/index.ts';
 import { spawnProcess } from '../proc/index.ts';
 import { bootSystem } from './boot.ts';
 import { InputError } from './input-error.ts';
@@ -11,6 +11,10 @@ import type { PlatformSpec } from './platform.ts';
 export interface ExecResult {
   exitCode: number;
   simTimeNs: number;
+  /** What the checkers found, each with the program line that caused it (or the program's file). */
+  findings: Finding[];
+  /** The error the program did not catch, with the program line it was thrown from (or its file). */
+  uncaught?: { name: string; message: string; site: string };
   /** The Chrome trace, when one was asked for. */
   trace?: Tracer;
 }
@@ -39,7 +43,11 @@ export async function execProgram(
   const sys = bootSystem(p, { seed: opts.seed ?? 1 });
   const tracer = opts.trace ? sys.soc.startTrace() : null;
   if (tracer) traceFences(sys.soc.clock, tracer);
-  const child = spawnProcess(sys.proc, main, args, undefined, { comm: 'main', stdio: { onWrite: opts.onWrite } });
+  // A finding no line of the program explains (the device's own work) is blamed on the program's file.
+  const file = userPath(resolve(programPath));
+  const child = withFindingSite(file, () => spawnProcess(sys.proc, main, args, undefined, { comm: 'main', stdio: { onWrite: opts.onWrite } }));
   const exitCode = await sys.soc.clock.runUntilSettled(child.exitCode);
-  return { exitCode, simTimeNs: sys.soc.clock.now, ...(tracer ? { trace: tracer } : {}) };
+  const e = child.process.uncaughtError;
+  const uncaught = e === undefined ? undefined : e instanceof Error ? { name: e.name, message: e.message, site: userFrame(e.stack ?? '') ?? file } : { name: 'thrown value', message: String(e), site: file };
+  return { exitCode, simTimeNs: sys.soc.clock.now, findings: [...sys.soc.findings.findings], ...(uncaught ? { uncaught } : {}), ...(tracer ? { trace: tracer } : {}) };
 }

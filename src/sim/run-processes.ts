@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { traceFences } from '../dmabuf/index.ts';
 import { boundNode, usbDisplayPlatformDriver, type BoundDevice, type UsbDisplay } from '../drivers/index.ts';
-import type { Tracer } from '../lib/index.ts';
+import { withFindingSite, type Tracer } from '../lib/index.ts';
 import { DEFAULT_CMA_NAME } from '../mm/index.ts';
 import { spawnProcess, type Sys } from '../proc/index.ts';
 import { SIGKILL } from '../uapi/index.ts';
@@ -14,7 +14,7 @@ import type { PlatformSpec } from './platform.ts';
 import { hardwareCounters, percentile, type RunResult } from './run-result.ts';
 import type { RunOptions } from './run.ts';
 import type { ProcessStageSpec, ScenarioSpec } from './scenario-schema.ts';
-import { checkScenarioOnPlatform, type LoadedScenario } from './scenario.ts';
+import { checkScenarioOnPlatform, stageSites, type LoadedScenario } from './scenario.ts';
 import type { PipelineProbe, StageContext } from './stages/stage.ts';
 
 /** How one process of the pipeline ended. */
@@ -100,6 +100,12 @@ function usbCpuReadBytes(sys: System): number {
  */
 export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opts: RunOptions = {}, boot?: (p: PlatformSpec, seed: number, spec: ScenarioSpec) => System): Promise<ProcessRunResult> {
   checkScenarioOnPlatform(s, p);
+  // A finding no program line explains is blamed on the scenario: the process it happened for, else the list.
+  const sites = stageSites(s);
+  return withFindingSite(sites.list, () => runProcesses(s, p, opts, boot, sites));
+}
+
+async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions, boot: ((p: PlatformSpec, seed: number, spec: ScenarioSpec) => System) | undefined, sites: { list: string; stages: string[] }): Promise<ProcessRunResult> {
   const spec = s.spec;
   const stages = spec.processes!;
   const seed = opts.seed ?? spec.seed;
@@ -226,7 +232,7 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
       const program = descs[i]!.program;
       const named = {
         [st.name]: (cs: Sys) =>
-          program(cs, ctx).catch((e: unknown) => {
+          withFindingSite(sites.stages[i]!, () => program(cs, ctx)).catch((e: unknown) => {
             // A process being killed unwinds its program; that is not the program failing.
             if (!(e instanceof Error && e.name === 'ProcessUnwind')) failedWith.set(st.name, e instanceof Error ? e.message : String(e));
             throw e;
@@ -282,7 +288,7 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
     cmaPages: cmaStats.reduce((n, a) => n + a.usedPages, 0),
     pages: spec.memoryPressure > 0 ? 0 : Math.round(free0 - sys.mm.pages.freeCount() - pgtablePages()),
   };
-  reportEnding(sys, [...exits.values()], leaks, spec.kill?.process ?? null);
+  reportEnding(sys, [...exits.values()], leaks, spec.kill?.process ?? null, sites);
   const placement = stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!));
   return {
     scenario: spec.name,
@@ -311,11 +317,12 @@ export async function runProcessScenario(s: LoadedScenario, p: PlatformSpec, opt
  * them: a process that failed (other than the one the scenario kills) and
  * anything that outlived every process.
  */
-function reportEnding(sys: System, exits: ProcessExit[], leaks: LeakCheck, victim: string | null): void {
+function reportEnding(sys: System, exits: ProcessExit[], leaks: LeakCheck, victim: string | null, sites: { list: string; stages: string[] }): void {
   const log = sys.soc.findings;
-  for (const e of exits) {
+  for (const [i, e] of exits.entries()) {
     if (e.status === 0 || (e.name === victim && e.status === 128 + 9)) continue;
-    log.report('process-failed', 'exit', `process ${e.name} (pid ${e.pid}) exited with status ${e.status}${e.error ? `: ${e.error}` : ''}`);
+    // Its scenario line: the runner, not a line of its program, saw it end.
+    log.report('process-failed', 'exit', `process ${e.name} (pid ${e.pid}) exited with status ${e.status}${e.error ? `: ${e.error}` : ''}`, sites.stages[i]);
   }
   const what: [number, string][] = [
     [leaks.dmabufs, 'dma-buf(s)'],
@@ -325,7 +332,8 @@ function reportEnding(sys: System, exits: ProcessExit[], leaks: LeakCheck, victi
     [leaks.pages, 'page(s)'],
   ];
   const left = what.filter(([n]) => n !== 0).map(([n, w]) => `${n} ${w}`);
-  if (left.length > 0) log.report('leak', 'exit', `after every process exited, still allocated: ${left.join(', ')}`);
+  // No one process owns what is left once all have exited: the leak is the pipeline's, blamed on its list.
+  if (left.length > 0) log.report('leak', 'exit', `after every process exited, still allocated: ${left.join(', ')}`, sites.list);
 }
 
 /** The device node a process opens: its device's node of the role its stage asks for ('' for a CPU stage). */

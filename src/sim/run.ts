@@ -3,13 +3,13 @@ import { DMA_FROM_DEVICE, DMA_TO_DEVICE, sgDmaSegments, type Device, type SgTabl
 import { dmaBufBeginCpuAccess, dmaBufEndCpuAccess, dmaBufVmap, dmaBufVunmap } from '../dmabuf/index.ts';
 import { dmaBufAttach, dmaBufDetach, traceFences, dmaBufPut, exportNegotiatedBuffer, dmaBufMapAttachment, dmaBufUnmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
 import { frameFormat } from '../formats/index.ts';
-import type { Tracer } from '../lib/index.ts';
+import { withFindingSite, type Tracer } from '../lib/index.ts';
 import { CaptureEngine, DmaFault, ScanoutEngine } from '../hw/index.ts';
 import { IOMMU_READ, IOMMU_WRITE, iommuMap, iommuSetFaultHandler } from '../iommu/index.ts';
 import { bootSystem, type System } from './boot.ts';
 import type { PlatformSpec } from './platform.ts';
 import { hardwareCounters, percentile, type RunObserver, type RunResult } from './run-result.ts';
-import { checkScenarioOnPlatform, type LoadedScenario } from './scenario.ts';
+import { checkScenarioOnPlatform, stageSites, type LoadedScenario } from './scenario.ts';
 import { runProcessScenario } from './run-processes.ts';
 
 /** Options of one run; each overrides the scenario's own value. */
@@ -50,6 +50,12 @@ interface SharedBuffer {
 export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunOptions = {}, boot: (p: PlatformSpec, seed: number, pressure: number) => System = defaultBoot): Promise<RunResult & { trace?: Tracer }> {
   if (s.spec.processes) return runProcessScenario(s, p, opts);
   checkScenarioOnPlatform(s, p);
+  // Findings are blamed on the scenario's lines: the stage whose work caused them, else the pipeline.
+  const sites = stageSites(s);
+  return withFindingSite(sites.list, () => runPipeline(s, p, opts, boot, sites.stages));
+}
+
+async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions, boot: (p: PlatformSpec, seed: number, pressure: number) => System, sites: string[]): Promise<RunResult & { trace?: Tracer }> {
   const spec = s.spec;
   const pipeline = spec.pipeline!;
   const seed = opts.seed ?? spec.seed;
@@ -85,6 +91,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   let scanoutAttached = !late;
   let unshown = 0;
   const overlays = pipeline.filter((st) => st.role === 'overlay');
+  const overlaySites = pipeline.flatMap((st, i) => (st.role === 'overlay' ? [sites[i]!] : []));
   if (overlays.length > 0) for (const b of pool) b.vaddr = await dmaBufVmap(b.dmabuf);
   const overlayLine = new Uint8Array(fmt.stride);
   /** The byte the CPU overlay `k` draws on frame n. */
@@ -101,7 +108,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
   const latencies: number[] = [];
   const expected = new Uint8Array(fmt.size);
 
-  const camThread = soc.clock.spawn(async () => {
+  const camThread = withFindingSite(sites[0]!, () => soc.clock.spawn(async () => {
     for (let n = 0; n < frames; n++) {
       await soc.clock.sleepUntil(n * period);
       if (!scanoutAttached && n >= spec.scanoutAttachAfter) {
@@ -147,10 +154,12 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
         // A CPU stage draws over the top of the frame through the kernel's
         // cacheable mapping; a correct writer brackets it with
         // begin/end_cpu_access so the non-coherent display sees the lines.
-        if (o.sync) await dmaBufBeginCpuAccess(b.dmabuf, DMA_TO_DEVICE);
-        overlayLine.fill(overlayValue(n, k));
-        for (let y = 0; y < o.rows; y++) sys.mm.kas.store(b.vaddr + y * fmt.stride, overlayLine, 0, fmt.stride);
-        if (o.sync) await dmaBufEndCpuAccess(b.dmabuf, DMA_TO_DEVICE);
+        await withFindingSite(overlaySites[k]!, async () => {
+          if (o.sync) await dmaBufBeginCpuAccess(b.dmabuf, DMA_TO_DEVICE);
+          overlayLine.fill(overlayValue(n, k));
+          for (let y = 0; y < o.rows; y++) sys.mm.kas.store(b.vaddr + y * fmt.stride, overlayLine, 0, fmt.stride);
+          if (o.sync) await dmaBufEndCpuAccess(b.dmabuf, DMA_TO_DEVICE);
+        });
       }
       b.frame = n;
       lastCaptured = n;
@@ -158,8 +167,8 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
       ready = b;
     }
     camDone = true;
-  });
-  const dispThread = soc.clock.spawn(async () => {
+  }));
+  const dispThread = withFindingSite(sites[sites.length - 1]!, () => soc.clock.spawn(async () => {
     for (let vsync = 1; ; vsync++) {
       await soc.clock.sleepUntil(vsync * period);
       let fresh = false;
@@ -184,7 +193,7 @@ export async function runScenario(s: LoadedScenario, p: PlatformSpec, opts: RunO
       }
       if (camDone && !ready && (lastCaptured < 0 || front?.frame === lastCaptured)) break;
     }
-  });
+  }));
   await soc.clock.runUntilSettled(Promise.all([camThread, dispThread]));
   const simTimeNs = soc.clock.now;
   const placement = pool[0]!.backing.explain();

@@ -4,7 +4,7 @@ import { planFormats, StagePlanError, stageNamed } from './pipeline/plan.ts';
 import { STAGES } from './pipeline/stage-table.ts';
 import { scenarioSchemaFor, type ScenarioSpec } from './scenario-schema.ts';
 import { resolveInputFile, type PlatformSpec } from './platform.ts';
-import { errorAt, parseYaml, validate, type YamlInput } from './yaml-input.ts';
+import { errorAt, parseYaml, siteAt, validate, type YamlInput } from './yaml-input.ts';
 
 export type { ScenarioSpec } from './scenario-schema.ts';
 
@@ -101,4 +101,16 @@ export function checkScenarioOnPlatform(s: LoadedScenario, p: PlatformSpec): voi
     const wants = st.role === 'capture' ? ['camera', 'isp', 'video', 'generic'] : ['display', 'generic'];
     if (!wants.includes(d.kind)) throw errorAt(input, ['pipeline', i, 'device'], `device '${d.name}' is a ${d.kind}, which cannot do ${st.role}`);
   });
+}
+
+/**
+ * Where a scenario's stages are written, as findings' sites name them
+ * (`file:line:col`): the `pipeline` or `processes` list, and each of its
+ * entries, so a finding is blamed on the stage or process it happened for.
+ */
+export function stageSites(s: LoadedScenario): { list: string; stages: string[] } {
+  const input = parseYaml(s.file, s.text);
+  const key = s.spec.processes ? 'processes' : 'pipeline';
+  const n = (s.spec.processes ?? s.spec.pipeline ?? []).length;
+  return { list: siteAt(input, [key]), stages: Array.from({ length: n }, (_, i) => siteAt(input, [key, i])) };
 }

@@ -1,5 +1,6 @@
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { userPath } from '../lib/index.ts';
 import { InputError } from './input-error.ts';
 
 /** A parsed YAML file that can point at any field's line and column. */
@@ -24,6 +25,20 @@ export function parseYaml(file: string, text: string): YamlInput {
 
 /** Returns an InputError pointing at the node at `path` (or its nearest existing parent). */
 export function errorAt(input: YamlInput, path: readonly (string | number)[], detail: string): InputError {
+  const pos = positionOf(input, path);
+  return new InputError(input.file, pos.line, pos.col, formatPath(path), detail);
+}
+
+/**
+ * Where the node at `path` (or its nearest existing parent) starts, as a
+ * finding's site names it: `file:line:col`, the file as the user names it.
+ */
+export function siteAt(input: YamlInput, path: readonly (string | number)[]): string {
+  const pos = positionOf(input, path);
+  return `${userPath(input.file)}:${pos.line}:${pos.col}`;
+}
+
+function positionOf(input: YamlInput, path: readonly (string | number)[]): { line: number; col: number } {
   let p = [...path];
   while (p.length > 0) {
     const node = input.doc.getIn(p, true);
@@ -32,8 +47,7 @@ export function errorAt(input: YamlInput, path: readonly (string | number)[], de
   }
   const node = p.length > 0 ? input.doc.getIn(p, true) : input.doc.contents;
   const offset = isNode(node) && node.range ? node.range[0] : 0;
-  const pos = input.lines.linePos(offset);
-  return new InputError(input.file, pos.line, pos.col, formatPath(path), detail);
+  return input.lines.linePos(offset);
 }
 
 /** Validates parsed YAML against a zod schema; the first issue becomes an InputError. */

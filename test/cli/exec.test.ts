@@ -75,3 +75,22 @@ describe('gallery-jpeg (use case 4)', () => {
     expect(r.stdout).toMatch(/^encoded 614400 bytes into \d+; decoded into the program's own memory: identical\n$/);
   });
 });
+
+describe('unimem exec points at the program\'s own lines', () => {
+  it('a finding names the program line that caused it; --check makes it exit 1', () => {
+    const r = unimem(['exec', 'test/cli/fixtures/cpu-write-no-sync.ts']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^unimem: \[0\.000 ms\] missing-sync in cpu access \(test\/cli\/fixtures\/cpu-write-no-sync\.ts:19:3\): CPU writes 0x[0-9a-f]+ \(\+64\) of a buffer mapped for camera \(DMA_FROM_DEVICE/);
+    expect(unimem(['exec', '--check', 'test/cli/fixtures/cpu-write-no-sync.ts']).code).toBe(1);
+    expect(unimem(['exec', '--check', 'examples/programs/pass-fd.ts']).code).toBe(0);
+  });
+
+  it('an error the program does not catch is printed with the line it was thrown from, and the exit code is 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unimem-'));
+    const f = join(dir, 'uncaught.mjs');
+    writeFileSync(f, `export default async function main(sys) {\n  await sys.open('/dev/nonexistent', 0);\n  return 0;\n}\n`);
+    const r = unimem(['exec', f]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`unimem: ${f}:2:3: uncaught SyscallError: open: ENOENT (ENOENT: /dev/nonexistent)\n`);
+  });
+});

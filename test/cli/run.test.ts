@@ -69,3 +69,12 @@ describe('unimem run / check', () => {
     expect(unimem(['scenarios']).stdout.split('\n')).toContain('camera-preview');
   });
 });
+
+describe('finding sites in run', () => {
+  it('--json keeps each finding\'s site, the scenario line of the stage that caused it; the summary lists them by site', () => {
+    const j = JSON.parse(unimem(['run', 'iommu-fault', '--frames', '2', '--json']).stdout) as { findings: { kind: string; site: string }[] };
+    expect(j.findings).toEqual([expect.objectContaining({ kind: 'iommu-fault', site: 'examples/scenarios/iommu-fault.yaml:17:5' }), expect.objectContaining({ kind: 'iommu-fault', site: 'examples/scenarios/iommu-fault.yaml:17:5' })]);
+    const text = unimem(['run', 'iommu-fault', '--frames', '2']).stdout;
+    expect(text).toContain('\n  findings (each in full: unimem check):\n    2 iommu-fault at examples/scenarios/iommu-fault.yaml:17:5\n');
+  });
+});

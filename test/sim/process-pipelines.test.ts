@@ -120,6 +120,8 @@ describe('process pipelines that fail', () => {
     const failed = r.findings.filter((f) => f.kind === 'process-failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]!.message).toMatch(/process disp .* exited with status 1: .*EIO/);
+    // The runner saw it end: blamed on the scenario line of the process (line 6), not on the simulator.
+    expect(failed[0]!.site).toBe('scattered.yaml:6:5');
     expect(r.leaks).toEqual(NO_LEAKS);
   });
 });
