@@ -65,7 +65,13 @@ describe('unimem run / check', () => {
     expect(r.code).toBe(2);
   });
 
-  it('lists the built-in scenarios', () => {
-    expect(unimem(['scenarios']).stdout.split('\n')).toContain('camera-preview');
+  it('lists the built-in scenarios, each with the description its file gives, descriptions in one column', () => {
+    const r = unimem(['scenarios']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toContain('camera-preview      camera -> display, zero copy, one process each');
+    expect(lines).toContain('missing-sync        a CPU writer forgets DMA_BUF_IOCTL_SYNC');
+    for (const line of lines) expect(line).toMatch(/^[a-z0-9-]+ +\S/);
+    expect(new Set(lines.map((l) => /^[a-z0-9-]+ +/.exec(l)![0].length)).size).toBe(1);
   });
 });
