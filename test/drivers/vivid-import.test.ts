@@ -6,6 +6,7 @@ import { ROOT_CRED, WaitQueueHead, type Task } from '../../src/fs/index.ts';
 import { PAGE_SIZE, kerr } from '../../src/lib/index.ts';
 import { errno, fragmentHighmem, heapAlloc, mismatches, run, testSystem } from '../dmabuf/helpers.ts';
 import { VIVID_SIZE as SIZE, v4l2buf } from './v4l2-helpers.ts';
+import { pinPages, unpinPages } from '../../src/mm/index.ts';
 
 const FRAME_NS = Math.round(1e9 / 30);
 
@@ -64,12 +65,12 @@ describe('vivid vmalloc USERPTR', () => {
       ...bare,
       pinUserPages(addr, len) {
         expect([addr, len]).toEqual([0x7000_0000, SIZE]);
-        for (const p of pages) s.mm.pages.pinPages(p, 1);
+        for (const p of pages) pinPages(s.mm.pages, p, 1);
         pinned++;
         return pages;
       },
       unpinUserPages(pfns) {
-        for (const p of pfns) s.mm.pages.unpinPages(p, 1);
+        for (const p of pfns) unpinPages(s.mm.pages, p, 1);
         pinned--;
       },
     };
