@@ -1,6 +1,6 @@
 import { Soc } from '../src/hw/index.ts';
 import { GiB, MiB } from '../src/lib/index.ts';
-import { BackgroundLoad, bootMm, GenPool, PageAllocator } from '../src/mm/index.ts';
+import { BackgroundLoad, bootMm, GenPool, PageAllocator, pageAllocatorStats } from '../src/mm/index.ts';
 import { bufferCopyBytesPerSec, timeLoop, type BenchResult } from './harness.ts';
 
 const LIVE = 4096;
@@ -72,7 +72,7 @@ async function benchCma(): Promise<BenchResult> {
   // (random frees keep the fill even over the area), then reclaim elsewhere
   // so migration targets exist outside the area.
   while (bg.fillMovable(8192) > 0);
-  while (mm.pages.stats().freeByType.cma < area.count * 0.1) bg.freeMovable(1024);
+  while (pageAllocatorStats(mm.pages).freeByType.cma < area.count * 0.1) bg.freeMovable(1024);
   bg.freeMovableOutside(12288, area.basePfn, area.basePfn + area.count);
   const areaFill = area.stats().borrowedPages / area.count;
   const count = (64 * MiB) / 4096;

@@ -1,6 +1,6 @@
 import { KernelBug, KernelError, PAGE_SIZE, kerr } from '../lib/index.ts';
 import type { Clock, Cpu } from '../hw/index.ts';
-import type { Mm, PageOwnerOps } from '../mm/index.ts';
+import { getPage, type Mm, pageCount, type PageOwnerOps, putPage, registerPageOwner, setPageOwner } from '../mm/index.ts';
 import {
   F_SEAL_FUTURE_WRITE,
   F_SEAL_GROW,
@@ -63,7 +63,7 @@ export class ShmemFs implements PageOwnerOps {
     this.mm = mm;
     // shm_mnt is the first anonymous device on a booted kernel: memfds show 00:01 in maps
     this.sb = vfs.mountPseudo('tmpfs', { devMinor: 1 });
-    this.ownerId = mm.pages.registerOwner(this);
+    this.ownerId = registerPageOwner(mm.pages, this);
     this.rmap = new Int32Array(mm.frames.count);
   }
 
@@ -119,9 +119,9 @@ export class ShmemFs implements PageOwnerOps {
    */
   releasePage(pfn: number): void {
     this.rmap[this.mm.frames.index(pfn)] = 0;
-    this.mm.pages.setPageOwner(pfn, 0, 0);
+    setPageOwner(this.mm.pages, pfn, 0, 0);
     this.nrPages--;
-    this.mm.pages.putPage(pfn);
+    putPage(this.mm.pages, pfn);
   }
 
   /** @internal Forgets an evicted inode. */
@@ -219,13 +219,13 @@ export class ShmemInode {
   readPage(index: number): number {
     if (!Number.isInteger(index) || index < 0 || index * PAGE_SIZE >= this.inode.size) throw kerr('EINVAL', `page ${index} beyond a ${this.inode.size}-byte memfd`);
     const pfn = this.getPage(index);
-    this.fs.mm.pages.getPage(pfn);
+    getPage(this.fs.mm.pages, pfn);
     return pfn;
   }
 
   /** Drops a reference readPage gave (put_page). */
   putPage(pfn: number): void {
-    this.fs.mm.pages.putPage(pfn);
+    putPage(this.fs.mm.pages, pfn);
   }
 
   /**
@@ -280,7 +280,7 @@ export class ShmemInode {
     const out: number[] = [];
     const pages = this.fs.mm.pages;
     for (const [ci, c] of this.chunks) {
-      for (let j = 0; j < CHUNK; j++) if (c[j]! >= 0 && pages.pageCount(c[j]!) > 1) out.push(ci * CHUNK + j);
+      for (let j = 0; j < CHUNK; j++) if (c[j]! >= 0 && pageCount(pages, c[j]!) > 1) out.push(ci * CHUNK + j);
     }
     return out;
   }
@@ -288,7 +288,7 @@ export class ShmemInode {
   /** True while page `index` still has a holder besides the cache. */
   stillPinned(index: number): boolean {
     const pfn = this.findPage(index);
-    return pfn >= 0 && this.fs.mm.pages.pageCount(pfn) > 1;
+    return pfn >= 0 && pageCount(this.fs.mm.pages, pfn) > 1;
   }
 
   /** @internal A file on the inode was released: the last one evicts the inode (iput -> shmem_evict_inode). */

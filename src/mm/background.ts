@@ -1,6 +1,8 @@
 import type { Clock, CpuCache, PhysicalMemory, Prng } from '../hw/index.ts';
 import { KernelBug, KernelError, hex } from '../lib/index.ts';
 import type { PageAllocator } from './page-alloc.ts';
+import { pageOwner, pagePrivate, registerPageOwner, setPageOwner } from './page-owner.ts';
+import { pinCount, pinPages, unpinPages } from './page-ref.ts';
 
 /** What the background load does at boot. */
 export interface BackgroundLoadOptions {
@@ -72,9 +74,9 @@ export class BackgroundLoad {
       this.slotPfn[slot] = newPfn;
       this.stats.migrated++;
     };
-    this.pageCacheOwner = pages.registerOwner({ name: 'page-cache', migratePage });
-    this.anonOwner = pages.registerOwner({ name: 'anon', migratePage });
-    this.unmovableOwner = pages.registerOwner({ name: 'kernel-unmovable' });
+    this.pageCacheOwner = registerPageOwner(pages, { name: 'page-cache', migratePage });
+    this.anonOwner = registerPageOwner(pages, { name: 'anon', migratePage });
+    this.unmovableOwner = registerPageOwner(pages, { name: 'kernel-unmovable' });
   }
 
   /** Movable pages currently held. */
@@ -170,7 +172,7 @@ export class BackgroundLoad {
     let s = 0;
     while (k < n && s < this.live) {
       const pfn = this.slotPfn[s]!;
-      if ((pfn < startPfn || pfn >= endPfn) && this.pages.pinCount(pfn) === 0) {
+      if ((pfn < startPfn || pfn >= endPfn) && pinCount(this.pages, pfn) === 0) {
         this.freeSlot(s);
         k++;
       } else s++;
@@ -187,7 +189,7 @@ export class BackgroundLoad {
     const out: number[] = [];
     for (let k = 0; k < n && this.live > 0; k++) {
       const pfn = this.slotPfn[this.prng.int(this.live)]!;
-      this.pages.pinPages(pfn, 1);
+      pinPages(this.pages, pfn, 1);
       this.pinned.push(pfn);
       out.push(pfn);
     }
@@ -196,13 +198,13 @@ export class BackgroundLoad {
 
   /** Pins one specific movable page held by the load (for tests of unmovable pages). */
   pinPfn(pfn: number): void {
-    this.pages.pinPages(pfn, 1);
+    pinPages(this.pages, pfn, 1);
     this.pinned.push(pfn);
   }
 
   /** Drops every pin taken by `pinRandom` / `pinPfn`. */
   unpinAll(): void {
-    for (const p of this.pinned) this.pages.unpinPages(p, 1);
+    for (const p of this.pinned) unpinPages(this.pages, p, 1);
     this.pinned.length = 0;
   }
 
@@ -237,7 +239,7 @@ export class BackgroundLoad {
       const pfn = this.slotPfn[s]!;
       this.expected(s);
       this.mem.read(pfn * PAGE, this.scratch, 0, PAGE);
-      if (this.scratchBuf.compare(this.expectBuf) !== 0 || this.pages.pageOwner(pfn) === 0 || this.pages.pagePrivate(pfn) !== s) {
+      if (this.scratchBuf.compare(this.expectBuf) !== 0 || pageOwner(this.pages, pfn) === 0 || pagePrivate(this.pages, pfn) !== s) {
         mismatches++;
         if (firstBadPfn < 0) firstBadPfn = pfn;
       }
@@ -256,7 +258,7 @@ export class BackgroundLoad {
 
   private freeSlot(s: number): boolean {
     const pfn = this.slotPfn[s]!;
-    if (this.pages.pinCount(pfn) > 0) return false;
+    if (pinCount(this.pages, pfn) > 0) return false;
     this.pages.freePages(pfn, 0);
     this.stats.freed++;
     const last = --this.live;
@@ -266,7 +268,7 @@ export class BackgroundLoad {
       this.slotSeed[s] = this.slotSeed[last]!;
       this.slotKind[s] = this.slotKind[last]!;
       const p = this.slotPfn[s]!;
-      this.pages.setPageOwner(p, this.pages.pageOwner(p), s);
+      setPageOwner(this.pages, p, pageOwner(this.pages, p), s);
     }
     return true;
   }

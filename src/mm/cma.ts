@@ -4,6 +4,7 @@ import { allocContigRange, type ContigTally } from './contig.ts';
 import { PAGEBLOCK_PAGES } from './frames.ts';
 import type { MigrationEnv } from './migrate.ts';
 import { SimMutex } from './mutex.ts';
+import { pinPages, unpinPages } from './page-ref.ts';
 
 /** A CMA area to reserve at boot (cma_declare_contiguous / a reserved-memory node). */
 export interface CmaAreaConfig {
@@ -215,7 +216,7 @@ export class CmaArea {
   /** Pins a buffer while hardware uses it, so it may not be moved (cma_pin, CMA v6). */
   pin(pfn: number, count: number): void {
     const b = this.buffer(pfn, count, 'cma_pin');
-    this.env.pages.pinPages(pfn, count);
+    pinPages(this.env.pages, pfn, count);
     b.pins++;
   }
 
@@ -223,7 +224,7 @@ export class CmaArea {
   unpin(pfn: number, count: number): void {
     const b = this.buffer(pfn, count, 'cma_unpin');
     if (b.pins === 0) throw new KernelBug(`cma_unpin(${this.name}): buffer at pfn ${hex(pfn)} is not pinned`);
-    this.env.pages.unpinPages(pfn, count);
+    unpinPages(this.env.pages, pfn, count);
     b.pins--;
   }
 

@@ -1,6 +1,7 @@
 import { hex, isKernelError, kerr } from '../lib/index.ts';
 import { PG_BUDDY } from './frames.ts';
 import { migrateBlock, type MigrationEnv, type MigrationTally } from './migrate.ts';
+import { startIsolatePageRange, testPagesIsolated, undoIsolatePageRange } from './page-isolation.ts';
 
 /** Pages migrated between two sleeps (COMPACT_CLUSTER_MAX). */
 export const MIGRATE_BATCH = 32;
@@ -24,7 +25,7 @@ export async function allocContigRange(env: MigrationEnv, startPfn: number, endP
   const { pages, clock } = env;
   const f = pages.frames;
   tally.failedPfn = -1;
-  const saved = pages.isolateRange(startPfn, endPfn);
+  const saved = startIsolatePageRange(pages, startPfn, endPfn);
   try {
     let pending = 0;
     let batch = 0;
@@ -59,9 +60,9 @@ export async function allocContigRange(env: MigrationEnv, startPfn: number, endP
     if (pending > 0) await clock.sleep(pending);
     // Other threads ran while we slept; nothing can have been allocated in the
     // isolated pageblocks, but verify as test_pages_isolated does.
-    if (!pages.isRangeFree(startPfn, endPfn)) throw kerr('EBUSY', `range ${hex(startPfn)}-${hex(endPfn)} did not become free`);
+    if (!testPagesIsolated(pages, startPfn, endPfn)) throw kerr('EBUSY', `range ${hex(startPfn)}-${hex(endPfn)} did not become free`);
     pages.takeFreeRange(startPfn, endPfn);
   } finally {
-    pages.undoIsolateRange(startPfn, endPfn, saved);
+    undoIsolatePageRange(pages, startPfn, endPfn, saved);
   }
 }

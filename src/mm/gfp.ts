@@ -14,7 +14,7 @@ export interface Gfp {
   highmem?: boolean;
   /** Highest acceptable physical address + 1 (a GFP_DMA32-like limit derived from a DMA mask). */
   maxPa?: number;
-  /** Owner id recorded in the frame metadata (see PageAllocator.registerOwner). */
+  /** Owner id recorded in the frame metadata (see registerPageOwner). */
   owner?: number;
   /** Owner-private word recorded with the owner (page->private / page->index). */
   priv?: number;

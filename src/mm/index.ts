@@ -5,7 +5,8 @@
  * arrays, PageFrames). It is the buddy allocator (page-alloc.ts); page
  * references and pins (page-ref.ts), owners (page-owner.ts), pageblock
  * isolation (page-isolation.ts) and statistics (page-stats.ts) are plain
- * functions over the frames, also reachable as its methods. A caller of allocPages owns the block until it frees
+ * functions that take it first: getPage(pages, pfn), as get_page(page).
+ * A caller of allocPages owns the block until it frees
  * it with the same order; refcounts (getPage/putPage) and pins extend that,
  * and a pinned page may be neither freed nor migrated. A page allocated
  * movable with an owner that registered `migratePage` may be moved at any
@@ -37,3 +38,6 @@ export { GenPool } from './genalloc.ts';
 export type { PageOwnerOps } from './gfp.ts';
 export type { MigrationEnv } from './migrate.ts';
 export { PageAllocator, type PageAllocatorOptions } from './page-alloc.ts';
+export { pageOwnerOps, registerPageOwner, setPageOwner } from './page-owner.ts';
+export { getPage, pageCount, pinCount, pinPages, putPage, unpinPages } from './page-ref.ts';
+export { pageAllocatorStats } from './page-stats.ts';

@@ -3,6 +3,7 @@ import type { Clock, CpuCache, PhysicalMemory } from '../hw/index.ts';
 import { hex, isKernelError, kerr } from '../lib/index.ts';
 import { PG_CONTIG, PG_HEAD, PG_HIGHOK, PG_MOVABLE } from './frames.ts';
 import type { PageAllocator } from './page-alloc.ts';
+import { pageOwnerOps } from './page-owner.ts';
 
 /** Simulated cost of moving pages. */
 export interface MigrationCost {
@@ -55,7 +56,7 @@ export function migrateBlock(env: MigrationEnv, pfn: number, tally: MigrationTal
   for (let k = i; k < i + n; k++) if (f.pinCount[k] !== 0) throw kerr('EBUSY', `pfn ${hex(pfn + k - i)} is pinned`);
   const owner = f.owner[i]!;
   const priv = f.priv[i]!;
-  const ops = pages.ownerOps(owner);
+  const ops = pageOwnerOps(pages, owner);
   if (!ops?.migratePage) throw kerr('EBUSY', `the owner of pfn ${hex(pfn)} cannot migrate it`);
   let np: number;
   try {

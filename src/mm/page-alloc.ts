@@ -20,11 +20,11 @@ import {
   PG_RESERVED,
   PageFrames,
 } from './frames.ts';
-import type { Gfp, PageOwnerOps } from './gfp.ts';
-import { checkFreeable, allocatedRun, getPage, pageCount, pageHeadIndex, pinCount, pinPages, unpinPages } from './page-ref.ts';
-import { newPageOwnerTable, pageOwner, pagePrivate, registerPageOwner, setPageOwner, type PageOwnerTable } from './page-owner.ts';
-import { startIsolatePageRange, testPagesIsolated, undoIsolatePageRange } from './page-isolation.ts';
-import { buddyInfo, fragmentationIndex, newPageAllocatorCounters, pageAllocatorStats, pagetypeInfo, type PageAllocatorCounters, type PageAllocatorStats } from './page-stats.ts';
+import type { Gfp } from './gfp.ts';
+import { checkFreeable, allocatedRun, pageHeadIndex } from './page-ref.ts';
+import { newPageOwnerTable, type PageOwnerTable } from './page-owner.ts';
+import { testPagesIsolated } from './page-isolation.ts';
+import { newPageAllocatorCounters, type PageAllocatorCounters } from './page-stats.ts';
 
 const NONE = -1;
 const FOUR_GIB_PFN = 0x100000;
@@ -81,10 +81,9 @@ const FALLBACKS: readonly (readonly number[])[] = [
  * per-pageblock migratetypes with Linux's fallback and stealing rules, CMA
  * pageblocks serving only movable requests, contiguous ranges for
  * alloc_contig_range. Nothing here sleeps. The rest of the page layer is
- * plain functions over the frames, in the files the kernel has:
- * page-ref.ts (references and pins), page-owner.ts, page-isolation.ts and
- * page-stats.ts (vmstat); the methods of the same names are their doors
- * for the layers above.
+ * plain functions over the allocator, in the files the kernel has:
+ * page-ref.ts (get_page, put_page, pins), page-owner.ts, page-isolation.ts
+ * and page-stats.ts (vmstat).
  *
  * Zones are searched from the highest address down (HighMem before Normal
  * before DMA32), restricted by `gfp.highmem` and `gfp.maxPa`.
@@ -96,7 +95,8 @@ export class PageAllocator {
   readonly counters: PageAllocatorCounters = newPageAllocatorCounters();
   private readonly zonesDesc: readonly Zone[];
   private lastZone: Zone;
-  private readonly owners: PageOwnerTable = newPageOwnerTable();
+  /** @internal The registered page owners (page-owner.ts). */
+  readonly owners: PageOwnerTable = newPageOwnerTable();
   private readonly hw: { mem: PhysicalMemory; cache?: CpuCache | null } | null;
   private nrFreeTotal = 0;
   private managedTotal = 0;
@@ -152,18 +152,6 @@ export class PageAllocator {
       this.managedTotal += z.managedPages;
       this.addFreeSpan(z, z.startPfn, z.endPfn);
     }
-  }
-
-  // ---------------------------------------------------------------- owners
-
-  /** Registers a page owner and returns its id for `gfp.owner` (address_space / movable_operations). */
-  registerOwner(ops: PageOwnerOps): number {
-    return registerPageOwner(this.owners, ops);
-  }
-
-  /** Returns the ops of owner `id`, if any. */
-  ownerOps(id: number): PageOwnerOps | undefined {
-    return this.owners[id];
   }
 
   // ---------------------------------------------------------------- alloc / free
@@ -223,37 +211,6 @@ export class PageAllocator {
     }
     checkFreeable(this.frames, i, 1 << order, pfn);
     this.freeBlock(z, i, order);
-  }
-
-  /** Takes a reference on the block at `pfn` (get_page). */
-  getPage(pfn: number): void {
-    getPage(this.frames, pfn);
-  }
-
-  /** Drops a reference on the block at `pfn`, freeing it on the last one (put_page). */
-  putPage(pfn: number): void {
-    const i = pageHeadIndex(this.frames, pfn, 'put_page');
-    this.freePages(pfn, this.frames.order[i]!);
-  }
-
-  /** Returns the reference count of the block headed by `pfn` (page_count); 0 when free. */
-  pageCount(pfn: number): number {
-    return pageCount(this.frames, pfn);
-  }
-
-  /** Pins [pfn, pfn+count) (pin_user_pages, cma_pin): see page-ref.ts. */
-  pinPages(pfn: number, count: number): void {
-    pinPages(this.frames, pfn, count);
-  }
-
-  /** Unpins [pfn, pfn+count) (unpin_user_pages); KernelBug if any page is not pinned. */
-  unpinPages(pfn: number, count: number): void {
-    unpinPages(this.frames, pfn, count);
-  }
-
-  /** Returns how many times the frame is pinned. */
-  pinCount(pfn: number): number {
-    return pinCount(this.frames, pfn);
   }
 
   /**
@@ -351,21 +308,6 @@ export class PageAllocator {
     return i >= 0 && (this.frames.flags[i]! & PG_ALLOC) !== 0;
   }
 
-  /** Owner id recorded for the block headed by `pfn` (0 when none). */
-  pageOwner(pfn: number): number {
-    return pageOwner(this.frames, pfn);
-  }
-
-  /** Owner-private word of the block headed by `pfn` (page_private). */
-  pagePrivate(pfn: number): number {
-    return pagePrivate(this.frames, pfn);
-  }
-
-  /** Records `owner` and `priv` for the block headed by `pfn` (set_page_private, page->mapping). */
-  setPageOwner(pfn: number, owner: number, priv = 0): void {
-    setPageOwner(this.frames, pfn, owner, priv);
-  }
-
   /** Migratetype of the pageblock holding `pfn` (get_pageblock_migratetype). */
   pageblockType(pfn: number): (typeof MIGRATE_NAMES)[number] {
     const z = this.zoneOf(pfn);
@@ -396,26 +338,6 @@ export class PageAllocator {
     return this.reservedTotal;
   }
 
-  /** Free blocks per migratetype and order (/proc/pagetypeinfo): see page-stats.ts. */
-  freeArea(zoneName?: string): Record<(typeof MIGRATE_NAMES)[number], number[]> {
-    return pagetypeInfo(this, zoneName);
-  }
-
-  /** Free blocks per order for each zone (/proc/buddyinfo). */
-  buddyInfo(): { zone: string; free: number[] }[] {
-    return buddyInfo(this);
-  }
-
-  /** Fragmentation index for an order-`order` request (fragmentation_index): see page-stats.ts. */
-  fragmentationIndex(order: number, zoneName?: string): number {
-    return fragmentationIndex(this, order, zoneName);
-  }
-
-  /** Allocator statistics: totals, free pages per migratetype, per-zone figures and counters. */
-  stats(): PageAllocatorStats {
-    return pageAllocatorStats(this);
-  }
-
   // ---------------------------------------------------------------- boot-time setup
 
   /**
@@ -425,7 +347,7 @@ export class PageAllocator {
   reserveRange(pfn: number, count: number): void {
     const z = this.zoneOf(pfn);
     if (!z || pfn + count > z.endPfn) throw kerr('EINVAL', `reserve ${hex(pfn * 4096)}+${hex(count * 4096)}: not inside one zone`);
-    if (!this.isRangeFree(pfn, pfn + count)) throw kerr('EBUSY', `reserve ${hex(pfn * 4096)}: pages in use`);
+    if (!testPagesIsolated(this, pfn, pfn + count)) throw kerr('EBUSY', `reserve ${hex(pfn * 4096)}: pages in use`);
     this.takeFree(z, pfn, pfn + count);
     const i = z.base + (pfn - z.startPfn);
     this.frames.flags.fill(PG_RESERVED, i, i + count);
@@ -451,22 +373,7 @@ export class PageAllocator {
     }
   }
 
-  // ---------------------------------------------------------------- isolation (page-isolation.ts) and contiguous ranges
-
-  /** Isolates the pageblocks covering [startPfn, endPfn) (start_isolate_page_range): see page-isolation.ts. EINVAL, EBUSY. */
-  isolateRange(startPfn: number, endPfn: number): Uint8Array {
-    return startIsolatePageRange(this, startPfn, endPfn);
-  }
-
-  /** Gives isolated pageblocks their saved migratetypes back (undo_isolate_page_range). */
-  undoIsolateRange(startPfn: number, endPfn: number, saved: Uint8Array): void {
-    undoIsolatePageRange(this, startPfn, endPfn, saved);
-  }
-
-  /** True when every page of [startPfn, endPfn) is free (test_pages_isolated). */
-  isRangeFree(startPfn: number, endPfn: number): boolean {
-    return testPagesIsolated(this, startPfn, endPfn);
-  }
+  // ---------------------------------------------------------------- contiguous ranges
 
   /**
    * Takes the free pages [startPfn, endPfn) as order-0 pages of a contiguous
@@ -476,7 +383,7 @@ export class PageAllocator {
   takeFreeRange(startPfn: number, endPfn: number): void {
     const z = this.zoneOf(startPfn);
     if (!z || endPfn > z.endPfn) throw kerr('EINVAL', `take ${hex(startPfn)}-${hex(endPfn)}: not inside one zone`);
-    if (!this.isRangeFree(startPfn, endPfn)) throw kerr('EBUSY', `pages in ${hex(startPfn)}-${hex(endPfn)} are in use`);
+    if (!testPagesIsolated(this, startPfn, endPfn)) throw kerr('EBUSY', `pages in ${hex(startPfn)}-${hex(endPfn)} are in use`);
     this.takeFree(z, startPfn, endPfn);
     const f = this.frames;
     const i = z.base + (startPfn - z.startPfn);

@@ -1,5 +1,5 @@
-import type { PageFrames } from './frames.ts';
 import type { PageOwnerOps } from './gfp.ts';
+import type { PageAllocator } from './page-alloc.ts';
 import { pageHeadIndex } from './page-ref.ts';
 
 /*
@@ -18,23 +18,32 @@ export function newPageOwnerTable(): PageOwnerTable {
 }
 
 /** Registers a page owner and returns its id for `gfp.owner` (address_space / movable_operations). */
-export function registerPageOwner(t: PageOwnerTable, ops: PageOwnerOps): number {
+export function registerPageOwner(pages: PageAllocator, ops: PageOwnerOps): number {
+  const t = pages.owners;
   t.push(ops);
   return t.length - 1;
 }
 
-/** Owner id recorded for the block headed by `pfn` (0 when none). KernelBug when `pfn` heads no block. */
-export function pageOwner(f: PageFrames, pfn: number): number {
+/** Returns the operations owner `id` registered, if any (page->mapping->a_ops). */
+export function pageOwnerOps(pages: PageAllocator, id: number): PageOwnerOps | undefined {
+  return pages.owners[id];
+}
+
+/** Owner id recorded for the block headed by `pfn`, 0 when none (page->mapping). KernelBug when `pfn` heads no block. */
+export function pageOwner(pages: PageAllocator, pfn: number): number {
+  const f = pages.frames;
   return f.owner[pageHeadIndex(f, pfn, 'page_owner')]!;
 }
 
 /** Owner-private word of the block headed by `pfn` (page_private). KernelBug when `pfn` heads no block. */
-export function pagePrivate(f: PageFrames, pfn: number): number {
+export function pagePrivate(pages: PageAllocator, pfn: number): number {
+  const f = pages.frames;
   return f.priv[pageHeadIndex(f, pfn, 'page_private')]!;
 }
 
 /** Records `owner` and `priv` for the block headed by `pfn` (set_page_private, page->mapping). KernelBug when `pfn` heads no block. */
-export function setPageOwner(f: PageFrames, pfn: number, owner: number, priv = 0): void {
+export function setPageOwner(pages: PageAllocator, pfn: number, owner: number, priv = 0): void {
+  const f = pages.frames;
   const i = pageHeadIndex(f, pfn, 'set_page_owner');
   f.owner[i] = owner;
   f.priv[i] = priv;

@@ -1,12 +1,13 @@
 import { KernelBug, hex } from '../lib/index.ts';
 import { PG_ALLOC, PG_HEAD, PG_NOLINEAR, type PageFrames } from './frames.ts';
+import type { PageAllocator } from './page-alloc.ts';
 
 /*
  * Page references and pins (include/linux/page_ref.h, get_page/put_page,
  * the pin side of mm/gup.c) as plain functions over the frames' typed
  * arrays: a block's reference count lives in its head frame, pins are per
- * frame. Dropping the last reference frees the block, which is the
- * allocator's business (PageAllocator.putPage).
+ * frame. Dropping the last reference frees the block through the buddy
+ * allocator (PageAllocator.freePages).
  */
 
 /** Frame index of `pfn` when it heads an allocated block; KernelBug otherwise. */
@@ -27,14 +28,26 @@ export function allocatedRun(f: PageFrames, pfn: number, count: number, who: str
 }
 
 /** Takes a reference on the block at `pfn` (get_page). KernelBug when `pfn` heads no block or the count overflows. */
-export function getPage(f: PageFrames, pfn: number): void {
+export function getPage(pages: PageAllocator, pfn: number): void {
+  const f = pages.frames;
   const i = pageHeadIndex(f, pfn, 'get_page');
   if (f.refcount[i] === 0xffff) throw new KernelBug(`get_page: refcount of pfn ${hex(pfn)} overflows`);
   f.refcount[i] = f.refcount[i]! + 1;
 }
 
+/**
+ * Drops a reference on the block at `pfn`, freeing it on the last one
+ * (put_page). KernelBug when `pfn` heads no block, and as freePages when
+ * the last reference goes while the block is pinned or unmapped.
+ */
+export function putPage(pages: PageAllocator, pfn: number): void {
+  const i = pageHeadIndex(pages.frames, pfn, 'put_page');
+  pages.freePages(pfn, pages.frames.order[i]!);
+}
+
 /** Returns the reference count of the block headed by `pfn` (page_count); 0 when free. */
-export function pageCount(f: PageFrames, pfn: number): number {
+export function pageCount(pages: PageAllocator, pfn: number): number {
+  const f = pages.frames;
   const i = f.index(pfn);
   return i >= 0 && f.flags[i]! & PG_HEAD ? f.refcount[i]! : 0;
 }
@@ -44,21 +57,24 @@ export function pageCount(f: PageFrames, pfn: number): number {
  * pages cannot be migrated and must be unpinned before they are freed.
  * KernelBug for a frame that is not allocated or whose count overflows.
  */
-export function pinPages(f: PageFrames, pfn: number, count: number): void {
+export function pinPages(pages: PageAllocator, pfn: number, count: number): void {
+  const f = pages.frames;
   const i = allocatedRun(f, pfn, count, 'pin_user_pages');
   for (let k = i; k < i + count; k++) if (f.pinCount[k] === 0xffff) throw new KernelBug(`pin: pin count of pfn ${hex(pfn + k - i)} overflows`);
   for (let k = i; k < i + count; k++) f.pinCount[k] = f.pinCount[k]! + 1;
 }
 
 /** Unpins [pfn, pfn+count) (unpin_user_pages); KernelBug if any page is not pinned. */
-export function unpinPages(f: PageFrames, pfn: number, count: number): void {
+export function unpinPages(pages: PageAllocator, pfn: number, count: number): void {
+  const f = pages.frames;
   const i = allocatedRun(f, pfn, count, 'unpin_user_pages');
   for (let k = i; k < i + count; k++) if (f.pinCount[k] === 0) throw new KernelBug(`unpin_user_pages: pfn ${hex(pfn + k - i)} is not pinned`);
   for (let k = i; k < i + count; k++) f.pinCount[k] = f.pinCount[k]! - 1;
 }
 
 /** Returns how many times the frame is pinned (folio_maybe_dma_pinned, counted). */
-export function pinCount(f: PageFrames, pfn: number): number {
+export function pinCount(pages: PageAllocator, pfn: number): number {
+  const f = pages.frames;
   const i = f.index(pfn);
   return i >= 0 ? f.pinCount[i]! : 0;
 }

@@ -1,6 +1,6 @@
 import { KernelBug, PAGE_SIZE } from '../lib/index.ts';
 import type { Cpu } from '../hw/index.ts';
-import type { Mm, PageOwnerOps } from '../mm/index.ts';
+import { type Mm, type PageOwnerOps, putPage, registerPageOwner, setPageOwner } from '../mm/index.ts';
 import type { VmArea } from '../fs/index.ts';
 
 /**
@@ -27,7 +27,7 @@ export class AnonMemory implements PageOwnerOps {
 
   constructor(mm: Mm) {
     this.mm = mm;
-    this.ownerId = mm.pages.registerOwner(this);
+    this.ownerId = registerPageOwner(mm.pages, this);
     this.rmap = new Int32Array(mm.frames.count);
   }
 
@@ -70,7 +70,7 @@ export class AnonMemory implements PageOwnerOps {
   /** @internal Records that `pfn` now sits in slot `index` of `o`. */
   adopt(o: AnonObject, pfn: number, index: number): void {
     this.rmap[this.mm.frames.index(pfn)] = o.id;
-    this.mm.pages.setPageOwner(pfn, this.ownerId, index);
+    setPageOwner(this.mm.pages, pfn, this.ownerId, index);
   }
 
   /**
@@ -79,9 +79,9 @@ export class AnonMemory implements PageOwnerOps {
    */
   releasePage(pfn: number): void {
     this.rmap[this.mm.frames.index(pfn)] = 0;
-    this.mm.pages.setPageOwner(pfn, 0, 0);
+    setPageOwner(this.mm.pages, pfn, 0, 0);
     this.nrPages--;
-    this.mm.pages.putPage(pfn);
+    putPage(this.mm.pages, pfn);
   }
 
   /** @internal Copies one page's bytes through the CPU's cached view (copy_user_highpage). */

@@ -3,6 +3,7 @@ import { VM_IO, VM_PFNMAP, VM_READ, VM_WRITE } from '../fs/index.ts';
 import { TASK_SIZE, type AddressSpace } from './address-space.ts';
 import { faultInPage, needsCow, wpPageCopy } from './memory.ts';
 import { AccessFault } from './vma.ts';
+import { getPage, pageCount, pinCount, pinPages, putPage, unpinPages } from '../mm/index.ts';
 
 /**
  * Pins the frames behind [addr, addr+len) and returns them, one per page
@@ -35,12 +36,12 @@ export function pinUserPages(mm: AddressSpace, addr: number, len: number, write:
       if (e instanceof AccessFault) throw kerr('EFAULT', `pin_user_pages: ${e.message}`);
       throw e;
     }
-    if (pages.pageCount(pfn) === 0) throw kerr('EFAULT', `pin_user_pages: pfn 0x${pfn.toString(16)} is not a pinnable page`);
+    if (pageCount(pages, pfn) === 0) throw kerr('EFAULT', `pin_user_pages: pfn 0x${pfn.toString(16)} is not a pinnable page`);
     out[k] = pfn;
   }
   for (let k = 0; k < n; k++) {
-    pages.getPage(out[k]!);
-    pages.pinPages(out[k]!, 1);
+    getPage(pages, out[k]!);
+    pinPages(pages, out[k]!, 1);
   }
   return out;
 }
@@ -48,9 +49,9 @@ export function pinUserPages(mm: AddressSpace, addr: number, len: number, write:
 /** Unpins frames pinUserPages returned and drops their references (unpin_user_pages); KernelBug for a frame not pinned. */
 export function unpinUserPages(mm: AddressSpace, pfns: Uint32Array): void {
   const pages = mm.anonMem.mm.pages;
-  for (let k = 0; k < pfns.length; k++) if (pages.pinCount(pfns[k]!) === 0) throw new KernelBug(`unpin_user_pages: pfn 0x${pfns[k]!.toString(16)} is not pinned`);
+  for (let k = 0; k < pfns.length; k++) if (pinCount(pages, pfns[k]!) === 0) throw new KernelBug(`unpin_user_pages: pfn 0x${pfns[k]!.toString(16)} is not pinned`);
   for (let k = 0; k < pfns.length; k++) {
-    pages.unpinPages(pfns[k]!, 1);
-    pages.putPage(pfns[k]!);
+    unpinPages(pages, pfns[k]!, 1);
+    putPage(pages, pfns[k]!);
   }
 }

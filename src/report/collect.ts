@@ -1,7 +1,7 @@
 import { dmaBufOfFile, isDmaBufFile, type DmaBuf } from '../dmabuf/index.ts';
 import type { Timer } from '../hw/index.ts';
 import { PAGE_SIZE } from '../lib/index.ts';
-import { PG_ALLOC, PG_CONTIG, PG_HEAD, PG_RESERVED } from '../mm/index.ts';
+import { pageOwnerOps, PG_ALLOC, PG_CONTIG, PG_HEAD, PG_RESERVED } from '../mm/index.ts';
 import type { RunObserver, System } from '../sim/index.ts';
 import type { BufferNode, FrameSample, IovaSpace, MemoryMap, MemRegion, ReportCapture, RunSamples } from './report-data.ts';
 
@@ -170,7 +170,7 @@ export function memoryMap(sys: System): MemoryMap {
       let label: string | null = null;
       if (f & PG_HEAD) {
         const id = frames.owner[idx]!;
-        owner = id === 0 ? 'kernel' : (pages.ownerOps(id)?.name ?? `owner ${id}`);
+        owner = id === 0 ? 'kernel' : (pageOwnerOps(pages, id)?.name ?? `owner ${id}`);
       }
       if (f & PG_RESERVED) label = 'reserved';
       else if (f & PG_ALLOC) label = bufs.get(pfn) ?? (f & PG_CONTIG ? 'CMA buffer' : owner);

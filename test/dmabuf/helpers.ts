@@ -13,7 +13,7 @@ import type { ShmemMapping } from '../../src/dmabuf/udmabuf.ts';
 import { File, Inode, ROOT_CRED, type Cred } from '../../src/fs/index.ts';
 import { DmaFault, Soc, type Translator } from '../../src/hw/index.ts';
 import { KernelError, MiB, PAGE_SIZE, SyscallError, kerr } from '../../src/lib/index.ts';
-import { bootMm, type Mm } from '../../src/mm/index.ts';
+import { bootMm, getPage, type Mm, putPage } from '../../src/mm/index.ts';
 import { createProcSystem, spawnProcess, type ProcKernel, type Process, type Sys } from '../../src/proc/index.ts';
 import { DMA_HEAP_IOCTL_ALLOC, MAP_SHARED, O_CLOEXEC, O_RDWR, S_IFREG } from '../../src/uapi/index.ts';
 
@@ -274,12 +274,12 @@ export class TestMemfd implements ShmemMapping {
   readPage(index: number): number {
     if (!(index >= 0 && index < this.pfns.length)) throw kerr('EINVAL', `page ${index} beyond the memfd`);
     if (this.pfns[index]! < 0) this.pfns[index] = this.mm.pages.allocPages(0, { highmem: true, zero: true });
-    this.mm.pages.getPage(this.pfns[index]!);
+    getPage(this.mm.pages, this.pfns[index]!);
     return this.pfns[index]!;
   }
 
   putPage(pfn: number): void {
-    this.mm.pages.putPage(pfn);
+    putPage(this.mm.pages, pfn);
   }
 
   /** Pages the memfd itself still holds. */
@@ -288,7 +288,7 @@ export class TestMemfd implements ShmemMapping {
   }
 
   private drop(): void {
-    for (let i = 0; i < this.pfns.length; i++) if (this.pfns[i]! >= 0) this.mm.pages.putPage(this.pfns[i]!);
+    for (let i = 0; i < this.pfns.length; i++) if (this.pfns[i]! >= 0) putPage(this.mm.pages, this.pfns[i]!);
     this.pfns.fill(-1);
   }
 

@@ -45,6 +45,7 @@ import {
   type V4l2Format,
 } from '../../src/uapi/index.ts';
 import { errno, heapAlloc, mismatches, run, testSystem } from '../dmabuf/helpers.ts';
+import { pinCount } from '../../src/mm/index.ts';
 
 const NR = 12;
 const DEV = `/dev/video${NR}`;
@@ -270,7 +271,7 @@ describe('video decoder (stateful m2m, UVD1 -> NV12/XBGR32)', () => {
         if (memory === V4L2_MEMORY_USERPTR) {
           // the reference's pages are pinned by the queue and by the decoder
           const vma = s.k.processes.get(await sys.getpid())!.mm.find(c)!;
-          expect(s.mm.pages.pinCount(vma.pfns[(c - vma.start) / PAGE_SIZE]!)).toBe(2);
+          expect(pinCount(s.mm.pages, vma.pfns[(c - vma.start) / PAGE_SIZE]!)).toBe(2);
         }
         // close while both queues stream and the reference is held
         await sys.close(fd);

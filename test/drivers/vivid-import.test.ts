@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP, V4L2_MEMORY_DMABUF, V4L2_MEMORY_USERPTR, MAP_SHARED, O_RDWR, PROT_READ, VIDIOC_DQBUF, VIDIOC_QBUF, VIDIOC_REQBUFS, VIDIOC_STREAMON, DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START } from '../../src/uapi/index.ts';
 import { registerVivid } from '../../src/drivers/index.ts';
-import type { UserPagesTask } from '../../src/drivers/media/videobuf2/vb2-queue.ts';
+import type { UserPagesTask } from '../../src/drivers/media/videobuf2/vb2-core.ts';
+import { vb2Dqbuf, vb2Qbuf, vb2Reqbufs, vb2Streamon } from '../../src/drivers/media/videobuf2/vb2-v4l2.ts';
 import { ROOT_CRED, WaitQueueHead, type Task } from '../../src/fs/index.ts';
 import { PAGE_SIZE, kerr } from '../../src/lib/index.ts';
 import { errno, fragmentHighmem, heapAlloc, mismatches, run, testSystem } from '../dmabuf/helpers.ts';
 import { VIVID_SIZE as SIZE, v4l2buf } from './v4l2-helpers.ts';
+import { pinPages, unpinPages } from '../../src/mm/index.ts';
 
 const FRAME_NS = Math.round(1e9 / 30);
 
@@ -64,27 +66,27 @@ describe('vivid vmalloc USERPTR', () => {
       ...bare,
       pinUserPages(addr, len) {
         expect([addr, len]).toEqual([0x7000_0000, SIZE]);
-        for (const p of pages) s.mm.pages.pinPages(p, 1);
+        for (const p of pages) pinPages(s.mm.pages, p, 1);
         pinned++;
         return pages;
       },
       unpinUserPages(pfns) {
-        for (const p of pfns) s.mm.pages.unpinPages(p, 1);
+        for (const p of pfns) unpinPages(s.mm.pages, p, 1);
         pinned--;
       },
     };
     const req = { count: 2, type: CAP, memory: V4L2_MEMORY_USERPTR, capabilities: 0, flags: 0 };
-    await q.reqbufs(req);
+    await vb2Reqbufs(q, req);
     expect(req.count).toBe(2);
-    expect(await errno(q.qbuf(bare, v4l2buf(0, V4L2_MEMORY_USERPTR, { userptr: 0x7000_0000 }, SIZE)))).toBe('EFAULT');
-    expect(await errno(q.qbuf(task, v4l2buf(0, V4L2_MEMORY_USERPTR, { userptr: 0x7000_0000 }, SIZE - 1)))).toBe('EINVAL');
-    await q.qbuf(task, v4l2buf(0, V4L2_MEMORY_USERPTR, { userptr: 0x7000_0000 }, SIZE));
-    await q.qbuf(task, v4l2buf(1, V4L2_MEMORY_USERPTR, { userptr: 0x7000_0000 }, SIZE));
+    expect(await errno(vb2Qbuf(q, bare, v4l2buf(0, V4L2_MEMORY_USERPTR, { userptr: 0x7000_0000 }, SIZE)))).toBe('EFAULT');
+    expect(await errno(vb2Qbuf(q, task, v4l2buf(0, V4L2_MEMORY_USERPTR, { userptr: 0x7000_0000 }, SIZE - 1)))).toBe('EINVAL');
+    await vb2Qbuf(q, task, v4l2buf(0, V4L2_MEMORY_USERPTR, { userptr: 0x7000_0000 }, SIZE));
+    await vb2Qbuf(q, task, v4l2buf(1, V4L2_MEMORY_USERPTR, { userptr: 0x7000_0000 }, SIZE));
     expect(pinned).toBe(2);
-    await q.streamon(CAP);
+    await vb2Streamon(q, CAP);
     await s.soc.clock.run(s.soc.clock.now + FRAME_NS);
     const b = v4l2buf(0, V4L2_MEMORY_USERPTR);
-    await q.dqbuf(bare, b, true);
+    await vb2Dqbuf(q, bare, b, true);
     expect([b.index, b.bytesused, b.m.userptr]).toEqual([0, SIZE, 0x7000_0000]);
     const got = new Uint8Array(SIZE);
     const va = s.mm.kas.vmap(pages, 'wb');

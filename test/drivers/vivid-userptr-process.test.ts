@@ -19,6 +19,7 @@ import {
 } from '../../src/uapi/index.ts';
 import { errno, mismatches, procMmSystem, run } from '../dmabuf/helpers.ts';
 import { VIVID_SIZE as SIZE, v4l2buf } from './v4l2-helpers.ts';
+import { pinCount } from '../../src/mm/index.ts';
 
 /** The dma-buf test SoC with a process kernel that has the mm (anonymous memory in DRAM) and vivid's vb2-vmalloc instance on /dev/video0. */
 function system() {
@@ -49,7 +50,7 @@ describe('vivid vmalloc USERPTR from a real process', () => {
       // queued buffers' pages are pinned frames of the process's own mapping
       const vma = me.mm.find(bufs[0]!)!;
       const first = (bufs[0]! - vma.start) / PAGE_SIZE;
-      for (let i = 0; i < SIZE / PAGE_SIZE; i++) expect(pages.pinCount(vma.pfns[first + i]!)).toBe(1);
+      for (let i = 0; i < SIZE / PAGE_SIZE; i++) expect(pinCount(pages, vma.pfns[first + i]!)).toBe(1);
       await sys.ioctl(v, VIDIOC_STREAMON, CAP);
       const b = v4l2buf(0, V4L2_MEMORY_USERPTR);
       await sys.ioctl(v, VIDIOC_DQBUF, b);
@@ -63,7 +64,7 @@ describe('vivid vmalloc USERPTR from a real process', () => {
       expect(mismatches(await sys.load(bufs[1]!, SIZE), s.vivid.expectedFrame(c.sequence))).toBe(0);
       await sys.ioctl(v, VIDIOC_STREAMOFF, CAP);
       await sys.close(v);
-      for (let i = 0; i < SIZE / PAGE_SIZE; i++) expect(pages.pinCount(vma.pfns[first + i]!)).toBe(0);
+      for (let i = 0; i < SIZE / PAGE_SIZE; i++) expect(pinCount(pages, vma.pfns[first + i]!)).toBe(0);
       return 0;
     });
     expect(status).toBe(0);

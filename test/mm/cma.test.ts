@@ -1,8 +1,9 @@
 import { describe, it, expect, vi } from 'vitest';
 import { Soc } from '../../src/hw/index.ts';
 import { KernelBug, MiB } from '../../src/lib/index.ts';
-import { BackgroundLoad, bootMm, PG_CONTIG, type MmConfig } from '../../src/mm/index.ts';
+import { BackgroundLoad, bootMm, type MmConfig, pageAllocatorStats, PG_CONTIG, pinCount, registerPageOwner } from '../../src/mm/index.ts';
 import { checkInvariants } from './helpers.ts';
+import { fragmentationIndex } from '../../src/mm/page-stats.ts';
 
 const BASE = 0x8000_0000;
 
@@ -21,7 +22,7 @@ function boot(cfg: MmConfig = {}, dramMiB = 64) {
 /** Fills memory with movable pages until the CMA area is at least `frac` borrowed, then frees other memory for migration targets. */
 function fillArea(t: ReturnType<typeof boot>, frac: number, leaveFree: number): void {
   const { mm, bg, area } = t;
-  while (mm.pages.stats().freeByType.cma > area.count * (1 - frac) && bg.fillMovable(256) > 0);
+  while (pageAllocatorStats(mm.pages).freeByType.cma > area.count * (1 - frac) && bg.fillMovable(256) > 0);
   bg.freeMovableOutside(leaveFree, area.basePfn, area.basePfn + area.count);
 }
 
@@ -209,7 +210,7 @@ describe('cma_alloc', () => {
     const { soc, mm, area } = boot();
     const pfn = (await soc.clock.runUntilSettled(area.alloc(16, 0)))!;
     area.pin(pfn, 16);
-    expect(mm.pages.pinCount(pfn + 15)).toBe(1);
+    expect(pinCount(mm.pages, pfn + 15)).toBe(1);
     expect(area.stats().pinnedBuffers).toBe(1);
     expect(() => area.release(pfn, 16)).toThrow(/pinned/);
     expect(() => area.pin(pfn, 8)).toThrow(KernelBug);
@@ -261,7 +262,7 @@ describe('migration and the CPU cache', () => {
     const { soc, mm, area } = boot();
     const { pages, kas } = mm;
     let moved = -1;
-    const owner = pages.registerOwner({ name: 'test', migratePage: (_o, n) => (moved = n) });
+    const owner = registerPageOwner(pages, { name: 'test', migratePage: (_o, n) => (moved = n) });
     const others: number[] = [];
     let mine = -1;
     while (mine < 0) {
@@ -311,8 +312,8 @@ describe('background load', () => {
     const kept = bg.fragment(200);
     expect(kept).toBe(200);
     expect(bg.unmovablePages).toBe(200);
-    expect(mm.pages.fragmentationIndex(10)).toBe(-1);
-    expect(mm.pages.stats().counters.pageblockSteals).toBeGreaterThan(0);
+    expect(fragmentationIndex(mm.pages, 10)).toBe(-1);
+    expect(pageAllocatorStats(mm.pages).counters.pageblockSteals).toBeGreaterThan(0);
     bg.releaseAll();
     expect(mm.pages.freeCount()).toBe(mm.pages.totalPages());
   });

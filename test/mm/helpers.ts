@@ -1,6 +1,7 @@
 import { MiB } from '../../src/lib/index.ts';
 import { PG_ALLOC, PG_HEAD, PageAllocator } from '../../src/mm/index.ts';
 import { MAX_ORDER, MIGRATE_TYPES, PG_BUDDY } from '../../src/mm/frames.ts';
+import { buddyInfo } from '../../src/mm/page-stats.ts';
 
 function fail(msg: string): never {
   throw new Error(`allocator invariant broken: ${msg}`);
@@ -53,7 +54,7 @@ export function checkInvariants(pages: PageAllocator): void {
 
 /** A compact fingerprint of the allocator's free state (free blocks per zone and order). */
 export function buddyState(pages: PageAllocator): string {
-  return JSON.stringify(pages.buddyInfo());
+  return JSON.stringify(buddyInfo(pages));
 }
 
 /** Where the test allocators' one bank starts. */

@@ -1,9 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { KernelBug, KernelError, MiB } from '../../src/lib/index.ts';
-import { PageAllocator } from '../../src/mm/index.ts';
+import { getPage, PageAllocator, pageCount, pinPages, unpinPages } from '../../src/mm/index.ts';
 import { PageFrames, PAGEBLOCK_PAGES } from '../../src/mm/frames.ts';
 import { BASE_PFN, buddyState, checkInvariants, smallAllocator } from './helpers.ts';
+import { buddyInfo, pagetypeInfo } from '../../src/mm/page-stats.ts';
 
 const small = smallAllocator;
 
@@ -29,7 +30,7 @@ describe('PageAllocator: buddy basics', () => {
     const p = small();
     expect(p.totalPages()).toBe(4096);
     expect(p.freeCount()).toBe(4096);
-    expect(p.buddyInfo()[0]!.free[10]).toBe(4);
+    expect(buddyInfo(p)[0]!.free[10]).toBe(4);
     checkInvariants(p);
   });
 
@@ -71,7 +72,7 @@ describe('PageAllocator: buddy basics', () => {
     const p = small();
     const a = p.allocPagesExact(5);
     expect(p.freeCount()).toBe(4096 - 5);
-    for (let i = 0; i < 5; i++) expect(p.pageCount(a + i)).toBe(1);
+    for (let i = 0; i < 5; i++) expect(pageCount(p, a + i)).toBe(1);
     expect(p.isAllocated(a + 5)).toBe(false);
     p.freePages(a + 2, 0);
     expect(() => p.freePagesExact(a, 5)).toThrow(KernelBug);
@@ -181,7 +182,7 @@ describe('PageAllocator: migratetypes, stealing, CMA pageblocks', () => {
     expect(p.counters.pageblockSteals).toBe(1);
     const m = p.allocPages(0, { movable: true });
     expect(Math.floor(m / PAGEBLOCK_PAGES)).not.toBe(Math.floor(a / PAGEBLOCK_PAGES));
-    expect(p.freeArea().unmovable.reduce((s, n, o) => s + n * 2 ** o, 0)).toBe(1022);
+    expect(pagetypeInfo(p).unmovable.reduce((s, n, o) => s + n * 2 ** o, 0)).toBe(1022);
     checkInvariants(p);
   });
 
@@ -192,7 +193,7 @@ describe('PageAllocator: migratetypes, stealing, CMA pageblocks', () => {
     const frees: number[] = [];
     for (let i = 0; i < 1000; i++) frees.push(p.allocPages(0));
     for (const f of frees) if (f % 2 === 0) p.freePages(f, 0);
-    expect(p.freeArea().movable.every((n) => n === 0)).toBe(true);
+    expect(pagetypeInfo(p).movable.every((n) => n === 0)).toBe(true);
     const m = p.allocPages(0, { movable: true });
     expect(Math.floor(m / PAGEBLOCK_PAGES)).toBe(Math.floor(u / PAGEBLOCK_PAGES));
     expect(p.pageblockType(m)).toBe('unmovable');
@@ -299,14 +300,14 @@ describe('PageAllocator: property tests', () => {
             const idx = o.pick % live.length;
             const a = live[idx]!;
             if (o.k === 'ref') {
-              p.getPage(a.pfn);
+              getPage(p, a.pfn);
               a.refs++;
             } else if (o.k === 'pin') {
               if (a.pins > 0) {
-                p.unpinPages(a.pfn, 1);
+                unpinPages(p, a.pfn, 1);
                 a.pins--;
               } else {
-                p.pinPages(a.pfn, 1);
+                pinPages(p, a.pfn, 1);
                 a.pins++;
               }
             } else if (o.k === 'bad') {
@@ -321,7 +322,7 @@ describe('PageAllocator: property tests', () => {
             } else {
               if (a.pins > 0 && a.refs === 1) {
                 expect(() => p.freePages(a.pfn, a.order)).toThrow(/pinned/);
-                p.unpinPages(a.pfn, 1);
+                unpinPages(p, a.pfn, 1);
                 a.pins = 0;
               }
               p.freePages(a.pfn, a.order);
@@ -337,7 +338,7 @@ describe('PageAllocator: property tests', () => {
         }
         checkInvariants(p);
         for (const a of live) {
-          if (a.pins) p.unpinPages(a.pfn, 1);
+          if (a.pins) unpinPages(p, a.pfn, 1);
           for (let r = 0; r < a.refs; r++) p.freePages(a.pfn, a.order);
         }
         expect(p.freeCount()).toBe(total);

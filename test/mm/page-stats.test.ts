@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { buddyInfo, fragmentationIndex, pageAllocatorStats, pagetypeInfo } from '../../src/mm/page-stats.ts';
 import { MAX_ORDER } from '../../src/mm/frames.ts';
 import { BASE_PFN, smallAllocator } from './helpers.ts';
+import { startIsolatePageRange } from '../../src/mm/page-isolation.ts';
 
 describe('allocator statistics (vmstat, buddyinfo, pagetypeinfo)', () => {
   it('fragmentation index follows Linux: -1 when a block is free, ~1 for fragmentation', () => {
@@ -23,7 +24,7 @@ describe('allocator statistics (vmstat, buddyinfo, pagetypeinfo)', () => {
     // movable, so the second pageblock may still be isolated around it
     const a = p.allocPages(3, { movable: true });
     expect(a).toBeGreaterThanOrEqual(BASE_PFN + 1024);
-    p.isolateRange(BASE_PFN + 1024, BASE_PFN + 1025);
+    startIsolatePageRange(p, BASE_PFN + 1024, BASE_PFN + 1025);
     const types = pagetypeInfo(p);
     const pagesOf = (per: number[]): number => per.reduce((s, n, o) => s + n * 2 ** o, 0);
     expect(pagesOf(types.cma)).toBe(1024);

@@ -3,6 +3,7 @@ import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Process, Sys } from '../../src/proc/index.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_MAYMOVE, O_RDWR, PROT_READ, PROT_WRITE } from '../../src/uapi/index.ts';
 import { TEST_IOC_EXPORT, run, setup, type Setup } from './helpers.ts';
+import { pinCount } from '../../src/mm/index.ts';
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 13 + seed) & 0xff);
 const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
@@ -173,7 +174,7 @@ describe('pinUserPages (pin_user_pages_fast)', () => {
       expect(pinned.length).toBe(3);
       expect(Array.from(pinned)).toEqual(framesOf(p, a, 3 * PAGE_SIZE));
       for (const pfn of pinned) {
-        expect(pages.pinCount(pfn)).toBe(1);
+        expect(pinCount(pages, pfn)).toBe(1);
         expect(area.contains(pfn)).toBe(true);
       }
       expect(await area.tryAlloc(area.count)).toBe(null);
@@ -182,7 +183,7 @@ describe('pinUserPages (pin_user_pages_fast)', () => {
       s.soc.mem.write(pinned[2]! * PAGE_SIZE, Uint8Array.of(0x5a));
       expect(await sys.load(a + 2 * PAGE_SIZE, 1)).toEqual(Uint8Array.of(0x5a));
       p.unpinUserPages(pinned);
-      for (const pfn of pinned) expect(pages.pinCount(pfn)).toBe(0);
+      for (const pfn of pinned) expect(pinCount(pages, pfn)).toBe(0);
       const got = await area.alloc(area.count);
       expect(got).toBe(area.basePfn);
       expect(await sys.load(a + PAGE_SIZE, 2)).toEqual(Uint8Array.of(1, 2));
@@ -235,7 +236,7 @@ describe('pinUserPages (pin_user_pages_fast)', () => {
       expect(code(() => p.pinUserPages(a, 2 * PAGE_SIZE, true))).toBe('EFAULT');
       expect(code(() => p.pinUserPages(ro, PAGE_SIZE, true))).toBe('EFAULT');
       const roPin = p.pinUserPages(ro, PAGE_SIZE, false);
-      expect(pages.pinCount(roPin[0]!)).toBe(1);
+      expect(pinCount(pages, roPin[0]!)).toBe(1);
       p.unpinUserPages(roPin);
       const dev = await sys.open('/dev/testbuf', O_RDWR);
       const arg = { size: PAGE_SIZE, fd: -1 };
@@ -243,7 +244,7 @@ describe('pinUserPages (pin_user_pages_fast)', () => {
       const buf = await sys.mmap(0, PAGE_SIZE, RW, MAP_SHARED, arg.fd, 0);
       expect(code(() => p.pinUserPages(buf, PAGE_SIZE, false))).toBe('EFAULT');
       const [f] = framesOf(p, a, PAGE_SIZE);
-      expect(pages.pinCount(f!)).toBe(0);
+      expect(pinCount(pages, f!)).toBe(0);
       // faulted in, not pinned: page 0 of `a` and the read-only page
       expect(pages.freeCount()).toBe(free - 2);
     });

@@ -28,6 +28,7 @@ import {
   S_IFREG,
 } from '../../src/uapi/index.ts';
 import { TEST_IOC_EXPORT, errno, fdinfoMap, run, setup, type Setup } from './helpers.ts';
+import { pageOwner } from '../../src/mm/page-owner.ts';
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
 
@@ -318,7 +319,7 @@ describe('memfd seals', () => {
       expect(await errno(Promise.resolve().then(() => si!.readPage(2)))).toBe('EINVAL');
     });
     expect(pages.freeCount()).toBe(free0 - 1);
-    expect(pages.pageOwner(held)).toBe(0);
+    expect(pageOwner(pages, held)).toBe(0);
     const seen = new Uint8Array(PAGE_SIZE);
     s.soc.cpu.load(held * PAGE_SIZE, seen, 0, PAGE_SIZE, 'wb');
     same(seen, bytes(2 * PAGE_SIZE, 9).subarray(PAGE_SIZE));

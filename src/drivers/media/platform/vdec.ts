@@ -3,7 +3,7 @@ import { dmaBufAttach, dmaBufDetach, dmaBufPut, getDmaBuf, dmaBufMapAttachment, 
 import type { Vfs } from '../../../fs/index.ts';
 import { VdecEngine, type Clock } from '../../../hw/index.ts';
 import { KernelBug, KernelError, kerr } from '../../../lib/index.ts';
-import type { Mm } from '../../../mm/index.ts';
+import { getPage, type Mm, pinPages, putPage, unpinPages } from '../../../mm/index.ts';
 import {
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
   V4L2_BUF_TYPE_VIDEO_OUTPUT,
@@ -339,13 +339,13 @@ export class VideoDecoder {
       const pages = vb.userPages.slice();
       const pa = this.mm.pages;
       for (let i = 0; i < pages.length; i++) {
-        pa.getPage(pages[i]!);
-        pa.pinPages(pages[i]!, 1);
+        getPage(pa, pages[i]!);
+        pinPages(pa, pages[i]!, 1);
       }
       const unpin = () => {
         for (let i = 0; i < pages.length; i++) {
-          pa.unpinPages(pages[i]!, 1);
-          pa.putPage(pages[i]!);
+          unpinPages(pa, pages[i]!, 1);
+          putPage(pa, pages[i]!);
         }
       };
       let sgt: SgTable;

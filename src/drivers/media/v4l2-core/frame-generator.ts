@@ -2,7 +2,7 @@ import type { Clock, Timer } from '../../../hw/index.ts';
 import { KernelBug } from '../../../lib/index.ts';
 import { V4L2_COLORSPACE_SRGB, V4L2_FIELD_NONE, type V4l2PixFormat } from '../../../uapi/index.ts';
 import { v4l2PixelFormat, type FrameFormat } from '../../../formats/index.ts';
-import type { Vb2Buffer, Vb2Queue } from '../videobuf2/vb2-queue.ts';
+import type { Vb2Buffer, Vb2Queue } from '../videobuf2/vb2-core.ts';
 
 /**
  * A capture driver's frame thread (vivid's kthread_vid_cap, a SoC

@@ -36,6 +36,7 @@ import {
   type V4l2RequestBuffers,
 } from '../../../uapi/index.ts';
 import { Vb2Queue, type Vb2Buffer, type Vb2MemOps } from '../videobuf2/index.ts';
+import { vb2Dqbuf, vb2Expbuf, vb2Qbuf, vb2Querybuf, vb2Reqbufs, vb2Streamoff, vb2Streamon } from '../videobuf2/vb2-v4l2.ts';
 import { clearFmtdesc, fillFmtdesc } from './fmtdesc.ts';
 import { V4L2_KERNEL_VERSION, VIDEO_GID, VIDEO_MAJOR, videoDevnodeNr } from './video-device.ts';
 
@@ -380,14 +381,14 @@ export class M2mNode<S> {
       case VIDIOC_REQBUFS >>> 0: {
         const req = userArg<V4l2RequestBuffers>(arg);
         const q = ctx.queueOf(req.type);
-        await q.reqbufs(req);
+        await vb2Reqbufs(q, req);
         q.owner = req.count ? file : null;
         return 0;
       }
       case VIDIOC_QUERYBUF >>> 0: {
         const b = userArg<V4l2Buffer>(arg);
         const q = ctx.queueOf(b.type);
-        q.querybuf(b);
+        vb2Querybuf(q, b);
         this.adjust(q, b);
         return 0;
       }
@@ -403,7 +404,7 @@ export class M2mNode<S> {
           vb.timestampNs = (b.timestamp?.tv_sec ?? 0) * 1e9 + (b.timestamp?.tv_usec ?? 0) * 1e3;
         }
         try {
-          await q.qbuf(task, b);
+          await vb2Qbuf(q, task, b);
         } catch (e) {
           if (vb && before && vb.state === 'dequeued') Object.assign(vb, before);
           throw e;
@@ -414,24 +415,24 @@ export class M2mNode<S> {
       case VIDIOC_DQBUF >>> 0: {
         const b = userArg<V4l2Buffer>(arg);
         const q = ctx.queueOf(b.type);
-        await q.dqbuf(task, b, (file.flags & O_NONBLOCK) !== 0);
+        await vb2Dqbuf(q, task, b, (file.flags & O_NONBLOCK) !== 0);
         this.adjust(q, b);
         return 0;
       }
       case VIDIOC_EXPBUF >>> 0: {
         const eb = userArg<V4l2ExportBuffer>(arg);
-        ctx.queueOf(eb.type).expbuf(task, eb);
+        vb2Expbuf(ctx.queueOf(eb.type), task, eb);
         return 0;
       }
       case VIDIOC_STREAMON >>> 0: {
         const type = intArg(arg);
-        await ctx.queueOf(type).streamon(type);
+        await vb2Streamon(ctx.queueOf(type), type);
         this.dev.trySchedule();
         return 0;
       }
       case VIDIOC_STREAMOFF >>> 0: {
         const type = intArg(arg);
-        await ctx.queueOf(type).streamoff(type);
+        await vb2Streamoff(ctx.queueOf(type), type);
         return 0;
       }
       default:

@@ -33,7 +33,17 @@ import {
   type V4l2Streamparm,
 } from '../../../uapi/index.ts';
 import { clearFmtdesc, fillFmtdesc } from './fmtdesc.ts';
-import type { Vb2Queue } from '../videobuf2/vb2-queue.ts';
+import type { Vb2Queue } from '../videobuf2/vb2-core.ts';
+import {
+  vb2CheckOwner,
+  vb2Expbuf,
+  vb2IoctlDqbuf,
+  vb2IoctlQbuf,
+  vb2IoctlReqbufs,
+  vb2IoctlStreamoff,
+  vb2IoctlStreamon,
+  vb2Querybuf,
+} from '../videobuf2/vb2-v4l2.ts';
 
 /** Major number of V4L2 device nodes (VIDEO_MAJOR). */
 export const VIDEO_MAJOR = 81;
@@ -179,7 +189,7 @@ export class VideoDevice {
 
   /** EBUSY when another file owns the queue (vb2_queue_is_busy). */
   private checkOwner(file: File): void {
-    if (this.queue.isBusyFor(file)) throw kerr('EBUSY', `${this.name}: queue owned by another file`);
+    vb2CheckOwner(this.queue, file, this.name);
   }
 
   /**
@@ -277,44 +287,27 @@ export class VideoDevice {
         return 0;
       }
       case VIDIOC_REQBUFS >>> 0: {
-        const req = userArg<V4l2RequestBuffers>(arg);
-        req.capabilities = q.bufCaps();
-        q.verifyMemoryType(req.memory, req.type);
-        this.checkOwner(file);
-        await q.reqbufs(req);
-        q.owner = req.count ? file : null;
+        await vb2IoctlReqbufs(q, file, userArg<V4l2RequestBuffers>(arg), this.name);
         return 0;
       }
       case VIDIOC_QUERYBUF >>> 0:
-        q.querybuf(userArg<V4l2Buffer>(arg));
+        vb2Querybuf(q, userArg<V4l2Buffer>(arg));
         return 0;
-      case VIDIOC_QBUF >>> 0: {
-        const b = userArg<V4l2Buffer>(arg);
-        this.checkOwner(file);
-        await q.qbuf(task, b);
+      case VIDIOC_QBUF >>> 0:
+        await vb2IoctlQbuf(q, file, task, userArg<V4l2Buffer>(arg), this.name);
         return 0;
-      }
-      case VIDIOC_DQBUF >>> 0: {
-        const b = userArg<V4l2Buffer>(arg);
-        this.checkOwner(file);
-        await q.dqbuf(task, b, (file.flags & O_NONBLOCK) !== 0);
+      case VIDIOC_DQBUF >>> 0:
+        await vb2IoctlDqbuf(q, file, task, userArg<V4l2Buffer>(arg), (file.flags & O_NONBLOCK) !== 0, this.name);
         return 0;
-      }
       case VIDIOC_EXPBUF >>> 0:
-        q.expbuf(task, userArg<V4l2ExportBuffer>(arg));
+        vb2Expbuf(q, task, userArg<V4l2ExportBuffer>(arg));
         return 0;
-      case VIDIOC_STREAMON >>> 0: {
-        const type = intArg(arg);
-        this.checkOwner(file);
-        await q.streamon(type);
+      case VIDIOC_STREAMON >>> 0:
+        await vb2IoctlStreamon(q, file, intArg(arg), this.name);
         return 0;
-      }
-      case VIDIOC_STREAMOFF >>> 0: {
-        const type = intArg(arg);
-        this.checkOwner(file);
-        await q.streamoff(type);
+      case VIDIOC_STREAMOFF >>> 0:
+        await vb2IoctlStreamoff(q, file, intArg(arg), this.name);
         return 0;
-      }
       default:
         throw kerr('ENOTTY', `${this.name}: unknown ioctl 0x${(cmd >>> 0).toString(16)}`);
     }

@@ -1,5 +1,6 @@
 /**
- * videobuf2 for drivers: queues (vb2-queue) and their three allocators
+ * videobuf2 for drivers: queues (vb2-core, videobuf2-core.c), their V4L2
+ * structs and ioctl handlers (vb2-v4l2, videobuf2-v4l2.c) and three allocators
  * (vmalloc for CPU-filled buffers, dma-contig for buffers a device fills
  * by DMA at one address, dma-sg for devices behind an IOMMU or with
  * scatter-gather DMA).
@@ -14,5 +15,5 @@
  */
 export { vb2DmaContigMemops } from './vb2-dma-contig.ts';
 export type { Vb2MemOps } from './vb2-memops.ts';
-export { VB2_DMABUF, VB2_MMAP, VB2_READ, VB2_USERPTR, Vb2Buffer, Vb2Queue, type Vb2QueueConfig } from './vb2-queue.ts';
+export { VB2_DMABUF, VB2_MMAP, VB2_READ, VB2_USERPTR, Vb2Buffer, Vb2Queue, type Vb2QueueConfig } from './vb2-core.ts';
 export { vb2VmallocMemops } from './vb2-vmalloc.ts';

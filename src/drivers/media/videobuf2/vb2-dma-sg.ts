@@ -22,7 +22,7 @@ import type { SgSegment } from '../../../hw/index.ts';
 import { KernelBug, PAGE_SIZE, kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import { allocPlanePages, attachDmabufForDevice, freePlanePages, Vb2DeviceDmabuf, Vb2RefcountedMem, type Vb2Mem, type Vb2MemOps } from './vb2-memops.ts';
-import type { Vb2Buffer } from './vb2-queue.ts';
+import type { Vb2Buffer } from './vb2-core.ts';
 
 /** exp_name of buffers exported from dma-sg planes (KBUILD_MODNAME of videobuf2-dma-sg). */
 export const VB2_DMA_SG_EXP_NAME = 'videobuf2_dma_sg';

@@ -9,15 +9,6 @@ import {
   POLLERR,
   POLLIN,
   POLLRDNORM,
-  V4L2_BUF_CAP_SUPPORTS_DMABUF,
-  V4L2_BUF_CAP_SUPPORTS_MMAP,
-  V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS,
-  V4L2_BUF_CAP_SUPPORTS_REQUESTS,
-  V4L2_BUF_CAP_SUPPORTS_USERPTR,
-  V4L2_BUF_FLAG_DONE,
-  V4L2_BUF_FLAG_ERROR,
-  V4L2_BUF_FLAG_MAPPED,
-  V4L2_BUF_FLAG_QUEUED,
   V4L2_BUF_FLAG_TIMESTAMP_MASK,
   V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC,
   V4L2_BUF_TYPE_VIDEO_OUTPUT,
@@ -26,9 +17,6 @@ import {
   V4L2_MEMORY_DMABUF,
   V4L2_MEMORY_MMAP,
   V4L2_MEMORY_USERPTR,
-  type V4l2Buffer,
-  type V4l2ExportBuffer,
-  type V4l2RequestBuffers,
 } from '../../../uapi/index.ts';
 import type { Vb2DmabufMem, Vb2Mem, Vb2MemOps } from './vb2-memops.ts';
 
@@ -62,6 +50,17 @@ export interface UserPagesTask {
   pinUserPages(addr: number, len: number, write: boolean): Uint32Array;
   /** Unpins what pinUserPages returned. */
   unpinUserPages(pfns: Uint32Array): void;
+}
+
+/**
+ * What userspace passed for a buffer's plane at QBUF (struct vb2_plane as
+ * fill_vb2_buffer fills it): the dma-buf fd, the user address and the
+ * length (0: the whole dma-buf).
+ */
+export interface Vb2PlaneArg {
+  fd: number;
+  userptr: number;
+  length: number;
 }
 
 /** One buffer of a queue (struct vb2_buffer with its single plane). */
@@ -163,9 +162,10 @@ export interface Vb2QueueConfig {
 }
 
 /**
- * A videobuf2 queue (struct vb2_queue with the v4l2 glue of
- * videobuf2-v4l2.c): buffers of one memory type, allocated by REQBUFS,
- * cycled through QBUF/DQBUF, exported by EXPBUF and mapped by mmap. The
+ * A videobuf2 queue (struct vb2_queue and videobuf2-core.c): buffers of
+ * one memory type, allocated by REQBUFS, cycled through QBUF/DQBUF,
+ * exported by EXPBUF, mapped by mmap, and read() emulation. The V4L2
+ * structs and ioctls around it are vb2-v4l2.ts. The
  * file that allocated buffers owns the queue until it frees them or
  * closes. Freeing never waits for users of MMAP memory: still mapped or
  * exported memory is orphaned and goes with its last user. Waits
@@ -253,8 +253,8 @@ export class Vb2Queue {
     return this.fileio !== null || this.fileioStart !== null;
   }
 
-  /** EBUSY while read() emulation owns the buffers. */
-  private checkNoFileio(what: string): void {
+  /** EBUSY while read() emulation owns the buffers (the vb2_fileio_is_active checks). */
+  checkNoFileio(what: string): void {
     if (this.fileioActive) throw kerr('EBUSY', `${what}: file io in progress`);
   }
 
@@ -263,56 +263,29 @@ export class Vb2Queue {
     return this.owner !== null && this.owner !== file;
   }
 
-  /** The V4L2_BUF_CAP_* bits userspace sees in REQBUFS (fill_buf_caps). */
-  bufCaps(): number {
-    let caps = V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS;
-    if (this.ioModes & VB2_MMAP) caps |= V4L2_BUF_CAP_SUPPORTS_MMAP;
-    if (this.ioModes & VB2_USERPTR) caps |= V4L2_BUF_CAP_SUPPORTS_USERPTR;
-    if (this.ioModes & VB2_DMABUF) caps |= V4L2_BUF_CAP_SUPPORTS_DMABUF;
-    if (this.supportsRequests) caps |= V4L2_BUF_CAP_SUPPORTS_REQUESTS;
-    return caps;
-  }
-
-  /** EINVAL unless the memory type and buffer type suit the queue (vb2_verify_memory_type). */
-  verifyMemoryType(memory: number, type: number): void {
-    if (memory !== V4L2_MEMORY_MMAP && memory !== V4L2_MEMORY_USERPTR && memory !== V4L2_MEMORY_DMABUF) throw kerr('EINVAL', `unsupported memory type ${memory}`);
-    if (type !== this.type) throw kerr('EINVAL', `requested type ${type} is incorrect`);
-    const mode = memory === V4L2_MEMORY_MMAP ? VB2_MMAP : memory === V4L2_MEMORY_USERPTR ? VB2_USERPTR : VB2_DMABUF;
-    if (!(this.ioModes & mode)) throw kerr('EINVAL', `memory type ${memory} not supported by the queue`);
-    this.checkNoFileio('reqbufs');
-  }
-
   /**
-   * Allocates or frees the buffers (vb2_reqbufs + vb2_core_reqbufs).
-   * `capabilities` is filled in even when the call fails. EINVAL for a bad
-   * type or memory, EBUSY while streaming, ENOMEM when not even the
-   * minimum could be allocated. Count 0 frees everything (orphaning
-   * memory still mapped or exported). Writes back the count allocated.
-   * May sleep.
+   * Allocates or frees `count` buffers of `memory` (V4L2_MEMORY_*) and
+   * returns how many it allocated (vb2_core_reqbufs). EBUSY while
+   * streaming, ENOMEM when not even the minimum could be allocated. Count
+   * 0 frees everything (orphaning memory still mapped or exported). May
+   * sleep.
    */
-  async reqbufs(req: V4l2RequestBuffers): Promise<void> {
-    req.capabilities = this.bufCaps();
-    req.flags = 0;
-    this.verifyMemoryType(req.memory, req.type);
-    const count = req.count >>> 0;
+  async reqbufs(memory: number, count: number): Promise<number> {
     if (this.streaming) throw kerr('EBUSY', 'streaming active');
-    if (count === 0 || this.bufs.length !== 0 || (this.memory !== VB2_MEMORY_UNKNOWN && this.memory !== req.memory)) {
+    if (count === 0 || this.bufs.length !== 0 || (this.memory !== VB2_MEMORY_UNKNOWN && this.memory !== memory)) {
       await this.cancel();
       await this.freeBuffers();
-      if (count === 0) {
-        req.count = 0;
-        return;
-      }
+      if (count === 0) return 0;
     }
     const want = Math.min(Math.max(count, this.minBuffersNeeded), VB2_MAX_FRAME);
     const setup = this.ops.queueSetup(this, want);
     const n = Math.min(setup.count, VB2_MAX_FRAME);
     if (!(setup.size > 0)) throw kerr('EINVAL', `queue_setup gave plane size ${setup.size}`);
-    this.memory = req.memory;
+    this.memory = memory;
     let off = 0;
     for (let i = 0; i < n; i++) {
       const vb = new Vb2Buffer(this, i, setup.size);
-      if (req.memory === V4L2_MEMORY_MMAP) {
+      if (memory === V4L2_MEMORY_MMAP) {
         try {
           vb.mem = await this.memOps.alloc(this.dev, alignUp(setup.size, PAGE_SIZE), this.dmaDir);
         } catch (e) {
@@ -331,7 +304,7 @@ export class Vb2Queue {
       await this.freeBuffers();
       throw kerr('ENOMEM', `only ${this.bufs.length} buffers allocated`);
     }
-    req.count = this.bufs.length;
+    return this.bufs.length;
   }
 
   /** Gives every buffer's memory back and forgets the memory type (__vb2_queue_free). */
@@ -369,69 +342,27 @@ export class Vb2Queue {
     vb.userptr = 0;
   }
 
-  /** Checks type and index of a buffer request (vb2_queue_or_prepare_buf); EINVAL. */
-  private lookup(type: number, index: number, what: string): Vb2Buffer {
+  /** The buffer a request names by type and index (the checks of vb2_queue_or_prepare_buf); EINVAL. */
+  lookup(type: number, index: number, what: string): Vb2Buffer {
     if (type !== this.type) throw kerr('EINVAL', `${what}: buffer type ${type} is not the queue's ${this.type}`);
     if (!Number.isInteger(index) || index < 0 || index >= this.bufs.length) throw kerr('EINVAL', `${what}: buffer index ${index} out of range`);
     return this.bufs[index]!;
   }
 
-  /** Fills in a v4l2_buffer from the buffer's state (__fill_v4l2_buffer). */
-  fill(vb: Vb2Buffer, b: V4l2Buffer): void {
-    b.index = vb.index;
-    b.type = this.type;
-    b.memory = this.memory;
-    b.bytesused = vb.bytesused;
-    b.field = vb.field;
-    b.sequence = vb.sequence;
-    b.timestamp = { tv_sec: Math.floor(vb.timestampNs / 1e9), tv_usec: Math.floor((vb.timestampNs % 1e9) / 1e3) };
-    b.length = vb.length;
-    if (this.memory === V4L2_MEMORY_MMAP) b.m = { offset: vb.memOffset };
-    else if (this.memory === V4L2_MEMORY_USERPTR) b.m = { userptr: vb.userptr };
-    else if (this.memory === V4L2_MEMORY_DMABUF) b.m = { fd: vb.dmabufFd };
-    let flags = this.timestampFlags;
-    switch (vb.state) {
-      case 'queued':
-      case 'active':
-        flags |= V4L2_BUF_FLAG_QUEUED;
-        break;
-      case 'error':
-        flags |= V4L2_BUF_FLAG_ERROR | V4L2_BUF_FLAG_DONE;
-        break;
-      case 'done':
-        flags |= V4L2_BUF_FLAG_DONE;
-        break;
-      case 'dequeued':
-        break;
-    }
-    if (vb.mem && vb.mem.numUsers > 1) flags |= V4L2_BUF_FLAG_MAPPED;
-    b.flags = flags;
-    b.reserved2 = 0;
-    b.request_fd = 0;
-  }
-
-  /** Describes a buffer (vb2_querybuf); EINVAL for a bad type or index. */
-  querybuf(b: V4l2Buffer): void {
-    this.fill(this.lookup(b.type, b.index, 'querybuf'), b);
-  }
-
   /**
-   * Queues a buffer (vb2_qbuf + vb2_core_qbuf): EINVAL for a bad type,
-   * index or memory type, for a buffer already queued, and for a DMABUF
-   * fd that is no dma-buf or smaller than the plane; EFAULT when the
-   * allocator cannot use the dma-buf. Starts streaming once enough
-   * buffers are queued. May sleep.
+   * Queues buffer `vb` (vb2_core_qbuf): EIO after a queue error, EINVAL
+   * for a buffer already queued, and for a DMABUF fd that is no dma-buf or
+   * smaller than the plane; EFAULT when the allocator cannot use the
+   * dma-buf or the task cannot pin USERPTR memory. `plane` is what
+   * userspace passed for it. Starts streaming once enough buffers are
+   * queued. May sleep.
    */
-  async qbuf(task: Task, b: V4l2Buffer): Promise<void> {
-    this.checkNoFileio('qbuf');
-    const vb = this.lookup(b.type, b.index, 'qbuf');
-    if (b.memory !== this.memory) throw kerr('EINVAL', `qbuf: invalid memory type ${b.memory} for a queue of ${this.memory}`);
+  async qbuf(task: Task, vb: Vb2Buffer, plane: Vb2PlaneArg): Promise<void> {
     if (this.error) throw kerr('EIO', 'qbuf: fatal error on the queue');
     if (vb.state !== 'dequeued') throw kerr('EINVAL', `qbuf: buffer ${vb.index} still being processed (${vb.state})`);
-    if (this.memory === V4L2_MEMORY_DMABUF) await this.prepareDmabuf(task, vb, b);
-    else if (this.memory === V4L2_MEMORY_USERPTR) this.prepareUserptr(task, vb, b);
+    if (this.memory === V4L2_MEMORY_DMABUF) await this.prepareDmabuf(task, vb, plane);
+    else if (this.memory === V4L2_MEMORY_USERPTR) this.prepareUserptr(task, vb, plane);
     await this.queuePrepared(vb);
-    this.fill(vb, b);
   }
 
   /** Queues a buffer whose memory is ready: the driver's check, then the queue and maybe the driver (vb2_core_qbuf's tail). */
@@ -444,8 +375,8 @@ export class Vb2Queue {
   }
 
   /** Takes the dma-buf behind the fd into the plane, reusing the import when it is the same buffer (__prepare_dmabuf). */
-  private async prepareDmabuf(task: Task, vb: Vb2Buffer, b: V4l2Buffer): Promise<void> {
-    const fd = b.m?.fd ?? -1;
+  private async prepareDmabuf(task: Task, vb: Vb2Buffer, plane: Vb2PlaneArg): Promise<void> {
+    const fd = plane.fd;
     let dbuf: DmaBuf;
     try {
       dbuf = dmaBufGet(task, fd);
@@ -453,7 +384,7 @@ export class Vb2Queue {
       if (!isKernelError(e, 'EBADF', 'EINVAL')) throw e;
       throw kerr('EINVAL', `qbuf: invalid dmabuf fd ${fd}`);
     }
-    const length = b.length ? b.length >>> 0 : dbuf.size;
+    const length = plane.length || dbuf.size;
     if (length < vb.minLength) {
       await dmaBufPut(dbuf);
       throw kerr('EINVAL', `qbuf: invalid dmabuf length ${length}, minimum ${vb.minLength}`);
@@ -484,9 +415,9 @@ export class Vb2Queue {
   }
 
   /** Pins the user memory of a USERPTR plane (__prepare_userptr); EFAULT when the task cannot pin it. */
-  private prepareUserptr(task: Task, vb: Vb2Buffer, b: V4l2Buffer): void {
-    const addr = b.m?.userptr ?? 0;
-    const length = b.length >>> 0;
+  private prepareUserptr(task: Task, vb: Vb2Buffer, plane: Vb2PlaneArg): void {
+    const addr = plane.userptr;
+    const length = plane.length;
     if (length < vb.minLength) throw kerr('EINVAL', `qbuf: userptr length ${length}, minimum ${vb.minLength}`);
     if (vb.userPages && vb.userptr === addr && vb.length === length) return;
     const ut = task as Partial<UserPagesTask>;
@@ -543,17 +474,17 @@ export class Vb2Queue {
   }
 
   /**
-   * Dequeues a finished buffer (vb2_dqbuf): EINVAL for a bad type or when
-   * not streaming, EIO after a queue error, EAGAIN when none is done and
+   * Dequeues the oldest finished buffer (vb2_core_dqbuf): EINVAL when not
+   * streaming, EIO after a queue error, EAGAIN when none is done and
    * `nonblocking`; otherwise sleeps until one is (EINTR on a signal).
+   * `fillUser` describes it to userspace while it still has its finished
+   * state (the fill_user_buffer buf_op).
    */
-  async dqbuf(task: Task, b: V4l2Buffer, nonblocking: boolean): Promise<void> {
-    this.checkNoFileio('dqbuf');
-    if (b.type !== this.type) throw kerr('EINVAL', `dqbuf: buffer type ${b.type} is not the queue's`);
+  async dqbuf(task: Task, nonblocking: boolean, fillUser: (vb: Vb2Buffer) => void): Promise<Vb2Buffer> {
     const vb = await this.waitDone(task, nonblocking);
-    this.fill(vb, b);
+    fillUser(vb);
     this.takeBack(vb);
-    b.flags &= ~(V4L2_BUF_FLAG_DONE | V4L2_BUF_FLAG_QUEUED);
+    return vb;
   }
 
   /** Waits for the oldest finished buffer and takes it off the done list (__vb2_get_done_vb). */
@@ -576,18 +507,11 @@ export class Vb2Queue {
   }
 
   /**
-   * Starts streaming (vb2_streamon): EINVAL for a bad type, without
-   * buffers or with fewer than the driver needs; a second STREAMON is a
-   * no-op. The driver starts once enough buffers are queued. May sleep.
+   * Starts streaming (vb2_core_streamon): EINVAL without buffers or with
+   * fewer than the driver needs; a second STREAMON is a no-op. The driver
+   * starts once enough buffers are queued. May sleep.
    */
-  async streamon(type: number): Promise<void> {
-    this.checkNoFileio('streamon');
-    if (type !== this.type) throw kerr('EINVAL', `streamon: type ${type} is not the queue's`);
-    await this.doStreamon();
-  }
-
-  /** vb2_core_streamon. */
-  private async doStreamon(): Promise<void> {
+  async streamon(): Promise<void> {
     if (this.streaming) return;
     if (this.bufs.length === 0) throw kerr('EINVAL', 'streamon: no buffers have been allocated');
     if (this.bufs.length < this.minBuffersNeeded) throw kerr('EINVAL', `streamon: need at least ${this.minBuffersNeeded} buffers`);
@@ -595,10 +519,8 @@ export class Vb2Queue {
     this.streaming = true;
   }
 
-  /** Stops streaming and returns every buffer to userspace, dequeued (vb2_streamoff). May sleep. */
-  async streamoff(type: number): Promise<void> {
-    this.checkNoFileio('streamoff');
-    if (type !== this.type) throw kerr('EINVAL', `streamoff: type ${type} is not the queue's`);
+  /** Stops streaming and returns every buffer to userspace, dequeued (vb2_core_streamoff). May sleep. */
+  async streamoff(): Promise<void> {
     await this.cancel();
   }
 
@@ -619,21 +541,20 @@ export class Vb2Queue {
   }
 
   /**
-   * Exports an MMAP buffer as a dma-buf fd in the caller's table
-   * (vb2_core_expbuf): EINVAL unless the queue holds MMAP buffers, for
-   * flags other than O_CLOEXEC and the access mode, a bad type, index or
-   * plane. Each call makes a new dma-buf.
+   * Exports an MMAP buffer as a dma-buf fd in the caller's table and
+   * returns the fd (vb2_core_expbuf): EINVAL unless the queue holds MMAP
+   * buffers, for flags other than O_CLOEXEC and the access mode, a bad
+   * type, index or plane. Each call makes a new dma-buf.
    */
-  expbuf(task: Task, eb: V4l2ExportBuffer): void {
+  expbuf(task: Task, type: number, index: number, plane: number | undefined, flags: number): number {
     this.checkNoFileio('expbuf');
     if (this.memory !== V4L2_MEMORY_MMAP) throw kerr('EINVAL', 'expbuf: queue is not currently set up for mmap');
-    const flags = eb.flags >>> 0;
     if (flags & ~(O_CLOEXEC | O_ACCMODE)) throw kerr('EINVAL', `expbuf: invalid flags 0x${flags.toString(16)}`);
-    const vb = this.lookup(eb.type, eb.index, 'expbuf');
-    if ((eb.plane ?? 0) !== 0) throw kerr('EINVAL', `expbuf: plane ${eb.plane} out of range`);
+    const vb = this.lookup(type, index, 'expbuf');
+    if ((plane ?? 0) !== 0) throw kerr('EINVAL', `expbuf: plane ${plane} out of range`);
     const dbuf = vb.mem!.getDmabuf(flags & O_ACCMODE);
     try {
-      eb.fd = dmaBufFd(task, dbuf, flags & ~O_ACCMODE);
+      return dmaBufFd(task, dbuf, flags & ~O_ACCMODE);
     } catch (e) {
       void dmaBufPut(dbuf);
       throw e;
@@ -708,13 +629,12 @@ export class Vb2Queue {
     if (this.fileio) return Promise.resolve();
     if (this.streaming || this.bufs.length > 0) return Promise.reject(kerr('EBUSY', 'read: streaming API in use'));
     const start = (async () => {
-      const req: V4l2RequestBuffers = { count: 1, type: this.type, memory: V4L2_MEMORY_MMAP, capabilities: 0, flags: 0 };
-      await this.reqbufs(req);
+      await this.reqbufs(V4L2_MEMORY_MMAP, 1);
       try {
         for (const vb of this.bufs) if (vb.mem!.vaddr() === null) throw kerr('EINVAL', 'read: buffers have no kernel mapping');
         this.fileio = { cur: null, pos: 0 };
         for (const vb of this.bufs) await this.queuePrepared(vb);
-        await this.doStreamon();
+        await this.streamon();
       } catch (e) {
         this.fileio = null;
         await this.cancel();
