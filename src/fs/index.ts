@@ -55,11 +55,13 @@ export {
   type FilePos,
   type FileTracker,
 } from './file.ts';
-export { Inode, SuperBlock, type InodeInit } from './inode.ts';
+export { vfsFallocate } from './fallocate.ts';
+export { Inode, MAY_EXEC, MAY_READ, MAY_WRITE, SuperBlock, inodePermission, modePermission, type InodeInit } from './inode.ts';
 export { memfdCreate, memfdFcntl, memfdName } from './memfd.ts';
-export { lookupPath, vfsOpen, type PathLookup } from './namei.ts';
+export { lookupInode, lookupPath, vfsOpen, type PathLookup } from './namei.ts';
 export { createPipeFiles, pipeFcntl } from './pipe.ts';
 export { DEFAULT_POLLMASK, PollTable, pollWait, type PollQueueProc } from './poll.ts';
+export { dirEmit, dirEmitList, dirLlseek, dtType, iterateDir, type DirContext, type DirEntry } from './readdir.ts';
 export { SeqFileNode, registerSeqFile, seqFileOps, type SeqFileOptions, type SeqShow } from './seq-file.ts';
 export { ShmemFs, ShmemInode, shmemInodeOf, shmemReopen } from './shmem.ts';
 export { vfsFsync } from './sync.ts';
