@@ -32,6 +32,10 @@
  * live on the process layer's pipefs; each end's release wakes the other.
  * An epoll item holds no reference to the file it watches: File.put tells
  * the item (File.watchers) before release runs, as eventpoll_release does.
+ * Directories list through their file's iterateShared op (getdents64:
+ * in-memory ones newest child first, as dcache_readdir); fallocate goes
+ * through vfsFallocate's checks to the file's op (memfds and tmpfs files:
+ * allocation, KEEP_SIZE, PUNCH_HOLE).
  * Sleeping: pipe read/write, memfd read/write (the CPU's copy time),
  * F_ADD_SEALS (waiting for pins), epoll wait, truncation and fsync may
  * sleep; poll ops, setSize and migration callbacks never do.
