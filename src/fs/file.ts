@@ -3,6 +3,7 @@ import { O_ACCMODE, O_CLOEXEC, O_RDONLY, O_RDWR, O_WRONLY } from '../uapi/index.
 import type { Cred } from './cred.ts';
 import type { Inode } from './inode.ts';
 import type { PollTable } from './poll.ts';
+import type { DirContext } from './readdir.ts';
 import type { Task } from './task.ts';
 import type { VmArea } from './vma.ts';
 
@@ -53,6 +54,18 @@ export interface FileOperations {
   unlockedIoctl?(file: File, cmd: number, arg: unknown, task: Task): number | Promise<number>;
   /** Sets up a user mapping: fills in the VMA's backing (f_op->mmap). */
   mmap?(file: File, vma: VmArea): void | Promise<void>;
+  /**
+   * Offers a directory's entries from ctx.pos on, advancing ctx.pos past
+   * each one taken (f_op->iterate_shared); only directories have it. Never
+   * sleeps.
+   */
+  iterateShared?(file: File, ctx: DirContext): void;
+  /**
+   * Allocates or frees file space (f_op->fallocate) after vfs_fallocate's
+   * checks: `mode` FALLOC_FL_* bits, [offset, offset+len). Absent:
+   * EOPNOTSUPP.
+   */
+  fallocate?(file: File, mode: number, offset: number, len: number): void | Promise<void>;
   /** Returns the ready mask and registers on wait queues through pollWait (f_op->poll). */
   poll?(file: File, pt: PollTable | null): number;
   /** Extra /proc/<pid>/fdinfo lines, each ending in "\n" (f_op->show_fdinfo). */

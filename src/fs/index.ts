@@ -32,6 +32,10 @@
  * live on the process layer's pipefs; each end's release wakes the other.
  * An epoll item holds no reference to the file it watches: File.put tells
  * the item (File.watchers) before release runs, as eventpoll_release does.
+ * Directories list through their file's iterateShared op (getdents64:
+ * in-memory ones newest child first, as dcache_readdir); fallocate goes
+ * through vfsFallocate's checks to the file's op (memfds and tmpfs files:
+ * allocation, KEEP_SIZE, PUNCH_HOLE).
  * Sleeping: pipe read/write, memfd read/write (the CPU's copy time),
  * F_ADD_SEALS (waiting for pins), epoll wait, truncation and fsync may
  * sleep; poll ops, setSize and migration callbacks never do.
@@ -55,11 +59,13 @@ export {
   type FilePos,
   type FileTracker,
 } from './file.ts';
-export { Inode, SuperBlock, type InodeInit } from './inode.ts';
+export { vfsFallocate } from './fallocate.ts';
+export { Inode, MAY_EXEC, MAY_READ, MAY_WRITE, SuperBlock, inodePermission, modePermission, type InodeInit } from './inode.ts';
 export { memfdCreate, memfdFcntl, memfdName } from './memfd.ts';
-export { lookupPath, vfsOpen, type PathLookup } from './namei.ts';
+export { lookupInode, lookupPath, vfsOpen, type PathLookup } from './namei.ts';
 export { createPipeFiles, pipeFcntl } from './pipe.ts';
 export { DEFAULT_POLLMASK, PollTable, pollWait, type PollQueueProc } from './poll.ts';
+export { dirEmit, dirEmitList, dirLlseek, dtType, iterateDir, type DirContext, type DirEntry } from './readdir.ts';
 export { SeqFileNode, registerSeqFile, seqFileOps, type SeqFileOptions, type SeqShow } from './seq-file.ts';
 export { ShmemFs, ShmemInode, shmemInodeOf, shmemReopen } from './shmem.ts';
 export { vfsFsync } from './sync.ts';

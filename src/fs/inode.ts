@@ -19,6 +19,8 @@ export class SuperBlock {
   readonly mntId: number;
   readonly devMajor: number;
   readonly devMinor: number;
+  /** Largest file the filesystem holds (s_maxbytes); MAX_LFS_FILESIZE unless the filesystem says less. */
+  maxBytes = Number.MAX_SAFE_INTEGER;
   private nextIno: number;
 
   constructor(name: string, mntId: number, devMinor: number, firstIno = 1, devMajor = 0) {
@@ -156,14 +158,23 @@ export class Inode {
  * (CAP_DAC_OVERRIDE). Throws EACCES.
  */
 export function inodePermission(inode: Inode, cred: Cred, mask: number): void {
+  modePermission(inode.mode, inode.uid, inode.gid, cred, mask);
+}
+
+/**
+ * The check inodePermission makes, on the mode and owner alone
+ * (generic_permission), for nodes that are made up as they are looked up
+ * (procfs). Throws EACCES.
+ */
+export function modePermission(mode: number, uid: number, gid: number, cred: Cred, mask: number): void {
   if (mask & ~(MAY_READ | MAY_WRITE | MAY_EXEC)) throw new KernelBug(`bad permission mask ${mask}`);
   if (cred.uid === 0) {
-    if (!(mask & MAY_EXEC) || inode.isDir || inode.mode & 0o111) return;
+    if (!(mask & MAY_EXEC) || (mode & S_IFMT) === S_IFDIR || mode & 0o111) return;
     throw kerr('EACCES', 'no exec bit set');
   }
   let bits: number;
-  if (cred.uid === inode.uid) bits = (inode.mode >> 6) & 7;
-  else if (inGroup(cred, inode.gid)) bits = (inode.mode >> 3) & 7;
-  else bits = inode.mode & 7;
-  if ((bits & mask) !== mask) throw kerr('EACCES', `mode 0${(inode.mode & 0o7777).toString(8)} uid ${inode.uid} gid ${inode.gid}`);
+  if (cred.uid === uid) bits = (mode >> 6) & 7;
+  else if (inGroup(cred, gid)) bits = (mode >> 3) & 7;
+  else bits = mode & 7;
+  if ((bits & mask) !== mask) throw kerr('EACCES', `mode 0${(mode & 0o7777).toString(8)} uid ${uid} gid ${gid}`);
 }

@@ -14,6 +14,7 @@ import {
   S_IFREG,
 } from '../uapi/index.ts';
 import { File, FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, type FileOperations } from './file.ts';
+import { dcacheEntries, dirEmitList, dirLlseek, type DirContext } from './readdir.ts';
 import { Inode, MAY_EXEC, MAY_READ, MAY_WRITE, inodePermission } from './inode.ts';
 import type { Task } from './task.ts';
 import { tmpfsFileOps, tmpfsInodeOps, tmpfsTruncate } from './tmpfs.ts';
@@ -22,13 +23,23 @@ import { splitPath, type Vfs } from './vfs.ts';
 /** The umask every task has here (current_umask). */
 export const UMASK = 0o022;
 
-/** Operations of an opened directory: nothing to read (EISDIR). */
+/**
+ * Operations of an opened in-memory directory (simple_dir_operations):
+ * nothing to read (EISDIR), entries through getdents64. The file's
+ * privateData is the parent directory it was looked up in, for "..".
+ */
 const dirFileOps: FileOperations = {
   name: 'dir',
   /** Directories have no bytes to read (generic_read_dir). */
   read(): Uint8Array {
     throw kerr('EISDIR', 'is a directory');
   },
+  /** ".", "..", then the children newest first (dcache_readdir). */
+  iterateShared(file: File, ctx: DirContext): void {
+    dirEmitList(ctx, dcacheEntries(file.inode, file.privateData as Inode));
+  },
+  /** SEEK_SET and SEEK_CUR only (dcache_dir_lseek). */
+  llseek: dirLlseek,
   /** An in-memory directory has nothing to write back (noop_fsync of simple_dir_operations). */
   fsync(): void {},
 };
@@ -124,6 +135,7 @@ export async function vfsOpen(vfs: Vfs, task: Task, path: string, flags: number,
     cred: task.cred,
     fmode: FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE,
     name: l.path,
+    privateData: inode.isDir ? l.dir : undefined,
   });
   try {
     await fops.open?.(inode, file, task);

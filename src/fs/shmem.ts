@@ -2,6 +2,8 @@ import { KernelBug, KernelError, PAGE_SIZE, kerr } from '../lib/index.ts';
 import type { Clock, Cpu } from '../hw/index.ts';
 import { getPage, type Mm, pageCount, type PageOwnerOps, putPage, registerPageOwner, setPageOwner } from '../mm/index.ts';
 import {
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
   F_SEAL_FUTURE_WRITE,
   F_SEAL_GROW,
   F_SEAL_SHRINK,
@@ -23,6 +25,7 @@ import { File, FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, type FileOperations, type
 import { Inode, MAY_READ, MAY_WRITE, inodePermission, type Iattr, type InodeOperations, type SuperBlock } from './inode.ts';
 import type { Task } from './task.ts';
 import { genericFileLlseek } from './llseek.ts';
+import { SHMEM_FALLOC_MODES } from './fallocate.ts';
 import { VM_MAYWRITE, VM_SHARED, VM_WRITE, type VmArea, type VmOperations } from './vma.ts';
 import type { Vfs } from './vfs.ts';
 
@@ -63,6 +66,7 @@ export class ShmemFs implements PageOwnerOps {
     this.mm = mm;
     // shm_mnt is the first anonymous device on a booted kernel: memfds show 00:01 in maps
     this.sb = vfs.mountPseudo('tmpfs', { devMinor: 1 });
+    this.sb.maxBytes = SHMEM_MAX_BYTES;
     this.ownerId = registerPageOwner(mm.pages, this);
     this.rmap = new Int32Array(mm.frames.count);
   }
@@ -264,6 +268,76 @@ export class ShmemInode {
     }
   }
 
+  /**
+   * Allocates the pages of [offset, offset+len) (shmem_fallocate without
+   * PUNCH_HOLE): EPERM when F_SEAL_GROW forbids growing past i_size; on
+   * ENOMEM the pages this call allocated go again. i_size grows to the end
+   * of the range unless `keepSize`.
+   */
+  fallocate(offset: number, len: number, keepSize: boolean): void {
+    const end = offset + len;
+    if (this.seals & F_SEAL_GROW && end > this.inode.size) throw kerr('EPERM', 'F_SEAL_GROW: fallocate past the end');
+    const first = Math.floor(offset / PAGE_SIZE);
+    const last = Math.ceil(end / PAGE_SIZE);
+    const added: number[] = [];
+    try {
+      for (let i = first; i < last; i++) {
+        if (this.findPage(i) >= 0) continue;
+        this.getPage(i);
+        added.push(i);
+      }
+    } catch (e) {
+      // what this call allocated goes again (shmem_fallocate's undone path)
+      for (const i of added) this.dropPage(i);
+      throw e;
+    }
+    if (!keepSize && end > this.inode.size) this.inode.size = end;
+  }
+
+  /**
+   * Punches a hole in [offset, offset+len) (shmem_fallocate with
+   * PUNCH_HOLE): EPERM under a write seal. Whole pages leave every shared
+   * mapping (private copies stay, as unmap_mapping_range without
+   * even_cows leaves them) and the page cache; the parts of pages at the
+   * ends are zeroed. i_size does not change.
+   */
+  punchHole(offset: number, len: number): void {
+    if (this.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) throw kerr('EPERM', 'the memfd is sealed against writing');
+    const end = offset + len;
+    const first = Math.ceil(offset / PAGE_SIZE);
+    const last = Math.floor(end / PAGE_SIZE);
+    if (last > first) {
+      for (const v of this.vmas) {
+        const a = Math.max(first - v.pgoff, 0);
+        const b = Math.min(last - v.pgoff, v.pages);
+        if (b > a) v.zapPages(a, b - a);
+      }
+      for (let i = first; i < last; i++) this.dropPage(i);
+    }
+    // the partial pages at either end keep their frames and lose the bytes in range
+    const zeroPart = (from: number, to: number): void => {
+      if (to <= from) return;
+      const pfn = this.findPage(Math.floor(from / PAGE_SIZE));
+      if (pfn >= 0) this.fs.cpu.fill(pfn * PAGE_SIZE + (from % PAGE_SIZE), to - from, 0, 'wb');
+    };
+    if (first > last) zeroPart(offset, end);
+    else {
+      zeroPart(offset, Math.min(end, first * PAGE_SIZE));
+      if (last >= first) zeroPart(Math.max(offset, last * PAGE_SIZE), end);
+    }
+  }
+
+  /** Takes page `index` out of the page cache, if it is there (delete_from_page_cache). */
+  private dropPage(index: number): void {
+    const c = this.chunks.get(index >>> CHUNK_SHIFT);
+    if (!c) return;
+    const pfn = c[index & CHUNK_MASK]!;
+    if (pfn < 0) return;
+    c[index & CHUNK_MASK] = -1;
+    this.countPages(-1);
+    this.fs.releasePage(pfn);
+  }
+
   /** Page `index` moved from `oldPfn` to `newPfn`: repoint the cache and unmap the old frame wherever it is mapped. */
   pageMigrated(index: number, oldPfn: number, newPfn: number): void {
     const c = this.chunks.get(index >>> CHUNK_SHIFT);
@@ -462,6 +536,16 @@ export const shmemFileOps: FileOperations = {
   },
   /** Nothing to write back (noop_fsync). */
   fsync(): void {},
+  /**
+   * Allocates pages or punches a hole (shmem_fallocate): EOPNOTSUPP for
+   * modes beyond KEEP_SIZE and PUNCH_HOLE, then the seal checks.
+   */
+  fallocate(file: File, mode: number, offset: number, len: number): void {
+    if (mode & ~SHMEM_FALLOC_MODES) throw kerr('EOPNOTSUPP', `mode 0x${mode.toString(16)} on shmem`);
+    const si = shmemOf(file);
+    if (mode & FALLOC_FL_PUNCH_HOLE) si.punchHole(offset, len);
+    else si.fallocate(offset, len, (mode & FALLOC_FL_KEEP_SIZE) !== 0);
+  },
   /** The last file of the inode evicts it and frees its pages (shmem_evict_inode via iput). */
   release(inode: Inode): void {
     shmemInodeOf(inode)!.fileReleased();

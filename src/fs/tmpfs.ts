@@ -1,5 +1,6 @@
 import { kerr } from '../lib/index.ts';
-import { O_APPEND } from '../uapi/index.ts';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_APPEND } from '../uapi/index.ts';
+import { SHMEM_FALLOC_MODES } from './fallocate.ts';
 import type { File, FileOperations, FilePos } from './file.ts';
 import type { Iattr, Inode, InodeOperations } from './inode.ts';
 import { genericFileLlseek } from './llseek.ts';
@@ -69,6 +70,24 @@ export const tmpfsFileOps: FileOperations = {
   },
   /** Nothing to write back: the bytes live only in memory (noop_fsync). */
   fsync(): void {},
+  /**
+   * Allocates or punches (shmem_fallocate): EOPNOTSUPP for modes beyond
+   * KEEP_SIZE and PUNCH_HOLE; EFBIG past the largest file. Allocation
+   * extends i_size unless KEEP_SIZE; a hole reads back as zeros.
+   */
+  fallocate(file: File, mode: number, offset: number, len: number): void {
+    if (mode & ~SHMEM_FALLOC_MODES) throw kerr('EOPNOTSUPP', `mode 0x${mode.toString(16)} on tmpfs`);
+    const inode = file.inode;
+    const end = offset + len;
+    if (mode & FALLOC_FL_PUNCH_HOLE) {
+      if (offset < inode.size) dataOf(inode).buf.fill(0, offset, Math.min(end, inode.size));
+      return;
+    }
+    if (end > TMPFS_MAX_BYTES) throw kerr('EFBIG', `offset ${offset} + length ${len}`);
+    const d = dataOf(inode);
+    if (end > d.buf.length) grow(d, end);
+    if (!(mode & FALLOC_FL_KEEP_SIZE) && end > inode.size) inode.size = end;
+  },
 };
 
 /** Inode operations of regular files in the in-memory filesystem (shmem_inode_operations). */

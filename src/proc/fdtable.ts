@@ -99,6 +99,20 @@ export class FdTable {
     this.cloexec[fd] = on ? 1 : 0;
   }
 
+  /**
+   * Size of the kernel's fd array (fdtable->max_fds) as a 64-bit kernel
+   * grows it: 64 slots, then multiples of 128 in powers of two
+   * (alloc_fdtable), never shrinking. What ends a walk over the fds
+   * (/proc/<pid>/fd listings).
+   */
+  get maxFds(): number {
+    const high = this.files.length - 1;
+    if (high < 64) return 64;
+    let n = 1;
+    while (n < Math.floor(high / 128) + 1) n *= 2;
+    return 128 * n;
+  }
+
   /** Open fds in ascending order. */
   fds(): number[] {
     const out: number[] = [];

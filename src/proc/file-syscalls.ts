@@ -12,6 +12,7 @@ import {
   shmemInodeOf,
   shmemReopen,
   splitPath,
+  vfsFallocate,
   vfsFsync,
   vfsFtruncate,
   vfsOpen,
@@ -38,6 +39,7 @@ import {
   O_ACCMODE,
   O_CLOEXEC,
   O_CREAT,
+  O_DIRECTORY,
   O_NONBLOCK,
   O_RDONLY,
   O_TRUNC,
@@ -47,6 +49,7 @@ import {
 import type { ProcKernel } from './kernel.ts';
 import type { Process } from './process.ts';
 import { checkProcAccess, fdinfoText, mapsText, parseProcPath, procTextFile } from './procfs.ts';
+import { procDirFile } from './procfs-nodes.ts';
 
 /** Waits for a release that sleeps; release errors are not the closer's (Linux ignores them), kernel bugs are. */
 export async function awaitRelease(rel: Promise<void> | undefined): Promise<void> {
@@ -77,15 +80,16 @@ export async function openFile(k: ProcKernel, p: Process, path: string, flags: n
   const pp = path === '' ? null : parseProcPath(names, p.pid);
   if (!pp) return vfsOpen(k.vfs, p, path, flags, mode);
   const norm = '/' + names.join('/');
+  if (pp.kind === 'dir') {
+    // a directory is never opened for writing or created (may_open)
+    if ((flags & O_ACCMODE) !== O_RDONLY || flags & O_CREAT) throw kerr('EISDIR', norm);
+    if (pp.pid !== null) procTarget(k, p, pp.pid);
+    return procDirFile(k, p, names, pp, flags);
+  }
   if ((flags & O_ACCMODE) !== O_RDONLY || flags & (O_CREAT | O_TRUNC)) {
     if (pp.kind !== 'fd') throw kerr('EACCES', `${norm} is read-only`);
   }
-  if (pp.kind === 'dir') {
-    if (pp.pid !== null) procTarget(k, p, pp.pid);
-    return procTextFile(k.vfs, k.procfs, norm, p, () => {
-      throw kerr('EISDIR', norm);
-    });
-  }
+  if (flags & O_DIRECTORY && pp.kind !== 'fd') throw kerr('ENOTDIR', norm);
   const t = procTarget(k, p, pp.pid);
   if (pp.kind === 'fd') {
     const f = t.files.peek(pp.fd);
@@ -228,6 +232,21 @@ export async function sysFsync(p: Process, fd: number, datasync: boolean): Promi
   const f = p.fget(fd);
   try {
     await vfsFsync(f, datasync);
+  } finally {
+    await awaitRelease(f.put());
+  }
+}
+
+/**
+ * fallocate(2): EBADF for a bad fd, then vfs_fallocate's checks (EINVAL,
+ * EOPNOTSUPP, EBADF when not open for writing, ESPIPE for a pipe, ENODEV
+ * for a dma-buf or device, EFBIG) and the filesystem's (shmem: allocation
+ * and PUNCH_HOLE|KEEP_SIZE only, EPERM under seals).
+ */
+export async function sysFallocate(p: Process, fd: number, mode: number, offset: number, len: number): Promise<void> {
+  const f = p.fget(fd);
+  try {
+    await vfsFallocate(f, mode, offset, len);
   } finally {
     await awaitRelease(f.put());
   }

@@ -29,8 +29,12 @@
  * and stores through its mappings and the CPU cache). Pipes live on
  * pipefs; epoll instances hold no references to what they watch. mremap
  * moves or grows mappings in the address space (VM_DONTEXPAND/VM_PFNMAP
- * mappings cannot grow: EFAULT); ftruncate and fsync go through the fs
- * layer's VFS checks.
+ * mappings cannot grow: EFAULT); mprotect splits mappings it covers in
+ * part (mprotect.ts); ftruncate, fsync and fallocate go through the fs
+ * layer's VFS checks. /proc directories (procfs-nodes.ts) are made up at
+ * lookup, their inodes kept per process; stat.ts resolves paths for the
+ * stat family and access; time.ts reads and sleeps on the simulated clock
+ * (CLOCK_REALTIME starts at a fixed epoch, so runs replay exactly).
  */
 export { AddressSpace } from './address-space.ts';
 export { FdTable } from './fdtable.ts';

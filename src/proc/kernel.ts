@@ -1,6 +1,6 @@
 import { KernelBug, KernelError, SyscallError, kerr } from '../lib/index.ts';
 import type { Clock, Soc } from '../hw/index.ts';
-import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type SuperBlock } from '../fs/index.ts';
+import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type Inode, type SuperBlock } from '../fs/index.ts';
 import type { Mm } from '../mm/index.ts';
 import { SIGBUS, SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, SIGSTOP } from '../uapi/index.ts';
 import { AddressSpace } from './address-space.ts';
@@ -87,6 +87,8 @@ export class ProcKernel {
   readonly anon: AnonMemory;
   readonly syscallNs: number;
   readonly rlimitNofile: number;
+  /** The /proc root and /proc/self inodes, made on first lookup. */
+  readonly procNodes = new Map<string, Inode>();
   /** Live and zombie processes by pid. */
   readonly processes = new Map<number, Process>();
   private nextPid = 1;

@@ -104,7 +104,7 @@ export async function doMmap(mm: AddressSpace, addr: number, len: number, prot: 
  * it takes the frames, private pages and copy-on-write marks of its range;
  * the mapping's owner sees it open.
  */
-function splitPiece(mm: AddressSpace, v: Vma, start: number, end: number): Vma {
+export function splitPiece(mm: AddressSpace, v: Vma, start: number, end: number): Vma {
   const first = (start - v.start) / PAGE_SIZE;
   const n = (end - start) / PAGE_SIZE;
   const p = new Vma(start, end, v.flags, v.pgoff + first, v.file, v.pfns.slice(first, first + n));

@@ -1,5 +1,5 @@
 import { kerr } from '../lib/index.ts';
-import { WaitQueueHead, type Cred, type File, type Task } from '../fs/index.ts';
+import { WaitQueueHead, type Cred, type File, type Inode, type Task } from '../fs/index.ts';
 import { O_CLOEXEC, SIGKILL } from '../uapi/index.ts';
 import type { AddressSpace } from './address-space.ts';
 import { pinUserPages, unpinUserPages } from './gup.ts';
@@ -44,6 +44,8 @@ export class Process implements Task {
   readonly signalWait = new WaitQueueHead();
   /** Woken when a child changes state (wait_chldexit). */
   readonly childWait = new WaitQueueHead();
+  /** Its /proc/<pid> inodes, made on first lookup and kept while it lives (the dcache of a pid directory). */
+  readonly procNodes = new Map<string, Inode>();
   /** Resolves with the exit status. */
   readonly exited: Promise<number>;
   private resolveExit!: (status: number) => void;

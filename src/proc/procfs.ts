@@ -8,7 +8,7 @@ export type ProcPath =
   | { kind: 'fd'; pid: number; fd: number }
   | { kind: 'fdinfo'; pid: number; fd: number }
   | { kind: 'maps'; pid: number }
-  | { kind: 'dir'; pid: number | null };
+  | { kind: 'dir'; pid: number | null; sub: 'fd' | 'fdinfo' | null };
 
 /**
  * Parses /proc/self/..., /proc/<pid>/{fd/N, fdinfo/N, maps}. Returns null
@@ -16,15 +16,15 @@ export type ProcPath =
  */
 export function parseProcPath(names: string[], selfPid: number): ProcPath | null {
   if (names[0] !== 'proc') return null;
-  if (names.length === 1) return { kind: 'dir', pid: null };
+  if (names.length === 1) return { kind: 'dir', pid: null, sub: null };
   const p = names[1]!;
   const pid = p === 'self' ? selfPid : /^[1-9]\d*$/.test(p) ? Number(p) : NaN;
   if (!Number.isSafeInteger(pid)) throw kerr('ENOENT', `/proc/${p}`);
-  if (names.length === 2) return { kind: 'dir', pid };
+  if (names.length === 2) return { kind: 'dir', pid, sub: null };
   const what = names[2]!;
   if (what === 'maps' && names.length === 3) return { kind: 'maps', pid };
   if ((what === 'fd' || what === 'fdinfo') && names.length <= 4) {
-    if (names.length === 3) return { kind: 'dir', pid };
+    if (names.length === 3) return { kind: 'dir', pid, sub: what };
     const n = names[3]!;
     if (!/^(0|[1-9]\d*)$/.test(n)) throw kerr('ENOENT', `/proc/${p}/${what}/${n}`);
     return { kind: what, pid, fd: Number(n) };

@@ -1,6 +1,6 @@
 import { kerr } from '../lib/index.ts';
-import type { EpollEvent, Stat } from '../uapi/index.ts';
-import { MAP_ANONYMOUS, O_CLOEXEC, O_NONBLOCK } from '../uapi/index.ts';
+import type { EpollEvent, LinuxDirent64, Stat, Timespec, Utsname } from '../uapi/index.ts';
+import { AT_FDCWD, AT_SYMLINK_NOFOLLOW, MAP_ANONYMOUS, O_CLOEXEC, O_NONBLOCK } from '../uapi/index.ts';
 import type { ProcKernel, WaitResult } from './kernel.ts';
 import type { Process, ProgramMain } from './process.ts';
 import {
@@ -8,6 +8,7 @@ import {
   sysClose,
   sysDup,
   sysDup2,
+  sysFallocate,
   sysFcntl,
   sysFstat,
   sysFsync,
@@ -27,13 +28,18 @@ import { sysEpollCreate1, sysEpollCtl, sysEpollWait } from './epoll.ts';
 import { sysMemfdCreate } from './memfd.ts';
 import { doMmap, doMunmap } from './mmap.ts';
 import { doMremap } from './mremap.ts';
+import { doMprotect } from './mprotect.ts';
+import { sysGetdents64 } from './readdir.ts';
+import { sysFaccessat, sysFstatat } from './stat.ts';
+import { sysClockGettime, sysClockNanosleep, sysNanosleep } from './time.ts';
+import { auxval, sysUname } from './utsname.ts';
 import { userLoad, userStore } from './cpu-access.ts';
 import { sysPipe2 } from './pipe.ts';
 import { ProcessUnwind } from './errors.ts';
 import type { RecvResult } from './unix-socket.ts';
 
 export type { PollFd } from './poll.ts';
-export type { EpollEvent } from '../uapi/index.ts';
+export type { EpollEvent, LinuxDirent64, Timespec, Utsname } from '../uapi/index.ts';
 export type { RecvResult } from './unix-socket.ts';
 
 /** A message for sendmsg: bytes and the fds to pass (SCM_RIGHTS). */
@@ -136,6 +142,58 @@ export class Sys {
     return this.call('fstat', () => sysFstat(this.p, fd));
   }
 
+  /** The status of what a path names, symlinks followed (stat). */
+  stat(path: string): Promise<Stat> {
+    return this.call('stat', () => sysFstatat(this.k, this.p, AT_FDCWD, path, 0));
+  }
+
+  /** The status of what a path names; a symlink (/proc/self, /proc/<pid>/fd/N) is described itself (lstat). */
+  lstat(path: string): Promise<Stat> {
+    return this.call('lstat', () => sysFstatat(this.k, this.p, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW));
+  }
+
+  /**
+   * The status of what `path` names relative to the directory `dirfd`
+   * (or AT_FDCWD), in fstat's shape (newfstatat); `flags` may hold
+   * AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH (an empty path is dirfd itself).
+   */
+  fstatat(dirfd: number, path: string, flags = 0): Promise<Stat> {
+    return this.call('fstatat', () => sysFstatat(this.k, this.p, dirfd, path, flags));
+  }
+
+  /** Checks that the caller may R_OK/W_OK/X_OK what a path names, or that it exists (F_OK); EACCES, ENOENT (access). */
+  access(path: string, mode: number): Promise<void> {
+    return this.call('access', () => sysFaccessat(this.k, this.p, AT_FDCWD, path, mode, 0));
+  }
+
+  /**
+   * access relative to `dirfd` (faccessat2; flags 0 is faccessat): `flags`
+   * may hold AT_EACCESS, AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH.
+   */
+  faccessat(dirfd: number, path: string, mode: number, flags = 0): Promise<void> {
+    return this.call('faccessat', () => sysFaccessat(this.k, this.p, dirfd, path, mode, flags));
+  }
+
+  /**
+   * Reads a directory's entries from its position (getdents64): as many
+   * struct linux_dirent64 as fit in `count` bytes, each `{d_ino, d_off,
+   * d_reclen, d_type, d_name}`; an empty array at the end. EINVAL when
+   * `count` cannot hold one entry, ENOTDIR for a file that is no directory.
+   */
+  getdents64(fd: number, count: number): Promise<LinuxDirent64[]> {
+    return this.call('getdents64', () => sysGetdents64(this.p, fd, count));
+  }
+
+  /**
+   * Allocates file space or punches a hole (fallocate): `mode` 0,
+   * FALLOC_FL_KEEP_SIZE, or FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE on
+   * memfds and tmpfs files; ENODEV on a dma-buf, ESPIPE on a pipe, EBADF
+   * on a file not open for writing.
+   */
+  fallocate(fd: number, mode: number, offset: number, len: number): Promise<void> {
+    return this.call('fallocate', () => sysFallocate(this.p, fd, mode, offset, len));
+  }
+
   /** Sets the size of a regular file open for writing (ftruncate); a memfd's seals may forbid it (EPERM). */
   ftruncate(fd: number, length: number): Promise<void> {
     return this.call('ftruncate', () => sysFtruncate(this.p, fd, length));
@@ -233,6 +291,16 @@ export class Sys {
   }
 
   /**
+   * Changes the protection of the mappings in [addr, addr+len) (mprotect),
+   * splitting those it covers in part; EINVAL for an unaligned address,
+   * ENOMEM where nothing is mapped, EACCES for PROT_WRITE on a shared
+   * mapping of a file open read-only.
+   */
+  mprotect(addr: number, len: number, prot: number): Promise<void> {
+    return this.call('mprotect', () => doMprotect(this.p.mm, addr, len, prot));
+  }
+
+  /**
    * Reads `len` bytes at a user address: CPU loads through the mappings and
    * the cache, so stale or fresh bytes come back as the hardware would
    * return them. Takes the CPU's memory time in simulated time.
@@ -257,6 +325,35 @@ export class Sys {
       const spent = cpu.busyNs - before;
       if (spent > 0) await this.k.clock.sleep(spent);
     });
+  }
+
+  /** The time on a clock (clock_gettime): CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, ..._RAW, ..._COARSE, CLOCK_TAI; EINVAL for others. */
+  clock_gettime(clockid: number): Promise<Timespec> {
+    return this.call('clock_gettime', () => sysClockGettime(this.k, clockid));
+  }
+
+  /** Sleeps `req` ({tv_sec, tv_nsec}) of simulated time (nanosleep); EINVAL when tv_nsec is out of range. */
+  nanosleep(req: Timespec): Promise<void> {
+    return this.call('nanosleep', () => sysNanosleep(this.k, this.p, req));
+  }
+
+  /** Sleeps on a clock for `req`, or with TIMER_ABSTIME until the clock reads `req` (clock_nanosleep). */
+  clock_nanosleep(clockid: number, flags: number, req: Timespec): Promise<void> {
+    return this.call('clock_nanosleep', () => sysClockNanosleep(this.k, this.p, clockid, flags, req));
+  }
+
+  /** The system's names: sysname, nodename, release, version, machine, domainname (uname). */
+  uname(): Promise<Utsname> {
+    return this.call('uname', () => sysUname());
+  }
+
+  /**
+   * An entry of the auxiliary vector the kernel handed the program
+   * (getauxval): AT_PAGESZ is the page size, which is where glibc's
+   * getpagesize() and sysconf(_SC_PAGESIZE) read it. ENOENT for a missing type.
+   */
+  getauxval(type: number): Promise<number> {
+    return this.call('getauxval', () => auxval(this.p, type));
   }
 
   /** Waits for events on fds (poll); writes `revents` into each entry and returns the ready count. */

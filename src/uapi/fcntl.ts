@@ -55,3 +55,24 @@ export const SETFL_MASK = O_APPEND | O_NONBLOCK | FASYNC | O_DIRECT | O_NOATIME;
 export const SEEK_SET = 0;
 export const SEEK_CUR = 1;
 export const SEEK_END = 2;
+
+/** The *at() calls' directory and flags (include/uapi/linux/fcntl.h). */
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+/** faccessat2: check with the effective ids (shares its value with AT_REMOVEDIR). */
+export const AT_EACCESS = 0x200;
+export const AT_REMOVEDIR = 0x200;
+export const AT_SYMLINK_FOLLOW = 0x400;
+export const AT_NO_AUTOMOUNT = 0x800;
+export const AT_EMPTY_PATH = 0x1000;
+/** statx's synchronisation bits, which fstatat accepts and a local filesystem ignores. */
+export const AT_STATX_SYNC_TYPE = 0x6000;
+export const AT_STATX_SYNC_AS_STAT = 0x0000;
+export const AT_STATX_FORCE_SYNC = 0x2000;
+export const AT_STATX_DONT_SYNC = 0x4000;
+
+/** access(2) modes: the "other" permission bits, as glibc's unistd.h spells them (the kernel checks mode & ~S_IRWXO). */
+export const F_OK = 0;
+export const X_OK = 1;
+export const W_OK = 2;
+export const R_OK = 4;

@@ -150,6 +150,17 @@ export {
   type DmaBufSync,
 } from './dma-buf.ts';
 export { DMA_HEAP_IOCTL_ALLOC, DMA_HEAP_IOC_MAGIC, DMA_HEAP_VALID_FD_FLAGS, DMA_HEAP_VALID_HEAP_FLAGS, type DmaHeapAllocationData } from './dma-heap.ts';
+export { DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN, DT_WHT, type LinuxDirent64 } from './dirent.ts';
+export {
+  FALLOC_FL_COLLAPSE_RANGE,
+  FALLOC_FL_INSERT_RANGE,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_NO_HIDE_STALE,
+  FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_SUPPORTED_MASK,
+  FALLOC_FL_UNSHARE_RANGE,
+  FALLOC_FL_ZERO_RANGE,
+} from './falloc.ts';
 export { DRM_FORMAT_ARGB8888, DRM_FORMAT_NV12, DRM_FORMAT_XRGB8888, fourcc_code } from './drm-fourcc.ts';
 export {
   DRM_CAP_ADDFB2_MODIFIERS,
@@ -237,6 +248,17 @@ export {
   type EpollEvent,
 } from './eventpoll.ts';
 export {
+  AT_EACCESS,
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_NO_AUTOMOUNT,
+  AT_REMOVEDIR,
+  AT_STATX_DONT_SYNC,
+  AT_STATX_FORCE_SYNC,
+  AT_STATX_SYNC_AS_STAT,
+  AT_STATX_SYNC_TYPE,
+  AT_SYMLINK_FOLLOW,
+  AT_SYMLINK_NOFOLLOW,
   FASYNC,
   FD_CLOEXEC,
   F_ADD_SEALS,
@@ -247,6 +269,7 @@ export {
   F_GETPIPE_SZ,
   F_GET_SEALS,
   F_LINUX_SPECIFIC_BASE,
+  F_OK,
   F_SEAL_FUTURE_WRITE,
   F_SEAL_GROW,
   F_SEAL_SEAL,
@@ -275,10 +298,13 @@ export {
   O_TMPFILE,
   O_TRUNC,
   O_WRONLY,
+  R_OK,
   SEEK_CUR,
   SEEK_END,
   SEEK_SET,
   SETFL_MASK,
+  W_OK,
+  X_OK,
 } from './fcntl.ts';
 export { DRM_GPU_COMPOSE, DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, GPU_COMPOSE_OP_AVERAGE, type DrmGpuCompose } from './gpu-drm.ts';
 export {
@@ -326,6 +352,8 @@ export {
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   PROT_EXEC,
+  PROT_GROWSDOWN,
+  PROT_GROWSUP,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
@@ -389,6 +417,23 @@ export {
   type Stat,
 } from './stat.ts';
 export { SYNC_IOC_FILE_INFO, SYNC_IOC_MAGIC, SYNC_IOC_MERGE, type SyncFenceInfo, type SyncFileInfo, type SyncMergeData } from './sync-file.ts';
+export {
+  CLOCK_BOOTTIME,
+  CLOCK_BOOTTIME_ALARM,
+  CLOCK_MONOTONIC,
+  CLOCK_MONOTONIC_COARSE,
+  CLOCK_MONOTONIC_RAW,
+  CLOCK_PROCESS_CPUTIME_ID,
+  CLOCK_REALTIME,
+  CLOCK_REALTIME_ALARM,
+  CLOCK_REALTIME_COARSE,
+  CLOCK_TAI,
+  CLOCK_THREAD_CPUTIME_ID,
+  NSEC_PER_SEC,
+  TIMER_ABSTIME,
+  type Timespec,
+} from './time.ts';
+export { AT_CLKTCK, AT_EGID, AT_EUID, AT_GID, AT_HWCAP, AT_NULL, AT_PAGESZ, AT_PLATFORM, AT_SECURE, AT_UID, type Utsname } from './utsname.ts';
 export { UDMABUF_CREATE, UDMABUF_CREATE_LIST, UDMABUF_FLAGS_CLOEXEC, type UdmabufCreate, type UdmabufCreateItem, type UdmabufCreateList } from './udmabuf.ts';
 export {
   DRM_IOCTL_VGEM_FENCE_ATTACH,
