@@ -388,6 +388,7 @@ export {
   makedev,
   type Stat,
 } from './stat.ts';
+export { SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SW_SYNC_IOC_MAGIC, type SwSyncCreateFenceData } from './sw-sync.ts';
 export { SYNC_IOC_FILE_INFO, SYNC_IOC_MAGIC, SYNC_IOC_MERGE, type SyncFenceInfo, type SyncFileInfo, type SyncMergeData } from './sync-file.ts';
 export { UDMABUF_CREATE, UDMABUF_CREATE_LIST, UDMABUF_FLAGS_CLOEXEC, type UdmabufCreate, type UdmabufCreateItem, type UdmabufCreateList } from './udmabuf.ts';
 export {
