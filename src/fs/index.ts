@@ -61,6 +61,7 @@ export { lookupPath, vfsOpen, type PathLookup } from './namei.ts';
 export { createPipeFiles, pipeFcntl } from './pipe.ts';
 export { DEFAULT_POLLMASK, PollTable, pollWait, type PollQueueProc } from './poll.ts';
 export { SeqFileNode, debugfsCreateFile, registerSeqFile, seqFileOps, type SeqFileOptions, type SeqShow } from './seq-file.ts';
+export { SysfsDevice, chrdevUevent, sysfsAddChrdev, type ChrdevSysfs } from './sysfs.ts';
 export { ShmemFs, ShmemInode, shmemInodeOf, shmemReopen } from './shmem.ts';
 export { vfsFsync } from './sync.ts';
 export type { Task } from './task.ts';

@@ -7,6 +7,7 @@ import {
   chrdevFindFreeMinor,
   registerChrdev,
   waitEvent,
+  type ChrdevSysfs,
   type DeviceNode,
   type File,
   type FileOperations,
@@ -359,6 +360,11 @@ function drmFops(dev: DrmDevice, minor: () => DrmMinor): FileOperations {
   };
 }
 
+/** Where a DRM node sits in sysfs (drm_sysfs_minor_alloc): class drm, below its device, type drm_minor. */
+function drmSysfs(dev: DrmDevice): ChrdevSysfs {
+  return { class: 'drm', parent: `platform/${dev.device.name}`, devtype: 'drm_minor' };
+}
+
 /**
  * Creates a DRM device and registers its nodes (drm_dev_alloc +
  * drm_dev_register): /dev/dri/card<index>, and /dev/dri/renderD<128+index>
@@ -377,6 +383,7 @@ export function registerDrmDevice(opts: DrmDeviceOptions): DrmDevice {
     gid: opts.cardGid ?? 44,
     privateData: dev,
     fops: drmFops(dev, () => primary!),
+    sysfs: drmSysfs(dev),
   });
   primary = { type: 'primary', index, node: cardNode };
   dev.minors.push(primary);
@@ -390,6 +397,7 @@ export function registerDrmDevice(opts: DrmDeviceOptions): DrmDevice {
       gid: opts.renderGid ?? 0,
       privateData: dev,
       fops: drmFops(dev, () => render!),
+      sysfs: drmSysfs(dev),
     });
     render = { type: 'render', index: 128 + index, node: renderNode };
     dev.minors.push(render);
