@@ -5,7 +5,9 @@
  * message in flight and kernel user holds one (getFile/fput), and its
  * release op runs exactly once, when the last reference goes, wherever that
  * happens. Whoever creates a file owns its first reference. Files are made
- * by vfsOpen (paths: /dev nodes registered with registerChrdev, regular
+ * by vfsOpen (paths: /dev nodes registered with registerChrdev, each with
+ * its sysfs device (/sys/dev/char/M:m, /sys/class/<class>/<name>) that
+ * goes with it, regular
  * files, generated files from registerSeqFile), anonInodeGetFile (sync_file
  * and friends) and allocFilePseudo (a pseudo filesystem's own inodes, as
  * dma-buf has). Layers above fill in FileOperations; the process layer
