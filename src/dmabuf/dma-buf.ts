@@ -22,6 +22,7 @@ import { DmaResv } from './dma-resv.ts';
 import { dmaBufIoctl } from './dma-buf-ioctl.ts';
 import { dmaBufPoll, type DmaBufPollCb } from './dma-buf-poll.ts';
 import { bufinfoText, dmaBufDebugView } from './dma-buf-debug.ts';
+import { registerSwSync } from './sw-sync.ts';
 
 /**
  * Where a buffer's bytes live and why, as its exporter reports it for the
@@ -265,7 +266,7 @@ export interface DmaBufSystemOptions {
   soc: Soc;
   /** The system's fence contexts; a new allocator on the SoC's clock when absent. */
   fctx?: FenceContextAllocator;
-  /** Registers /sys/kernel/debug/dma_buf/bufinfo and .../metadata (default true). */
+  /** Registers /sys/kernel/debug/dma_buf/bufinfo, .../metadata and /sys/kernel/debug/sync/sw_sync (default true). */
   debugfs?: boolean;
 }
 
@@ -286,6 +287,8 @@ export class DmaBufSystem {
   readonly bufinfoNode: SeqFileNode | null;
   /** /sys/kernel/debug/dma_buf/metadata (unimem's extended view), when registered. */
   readonly metadataNode: SeqFileNode | null;
+  /** /sys/kernel/debug/sync/sw_sync, when debugfs is registered. */
+  readonly swSyncNode: SeqFileNode | null;
   /** Buffers exported and released so far. */
   readonly stats = { exported: 0, released: 0, peakLive: 0 };
   private readonly list: DmaBuf[] = [];
@@ -299,6 +302,7 @@ export class DmaBufSystem {
     const debugfs = opts.debugfs !== false;
     this.bufinfoNode = debugfs ? registerSeqFile(opts.vfs, '/sys/kernel/debug/dma_buf/bufinfo', () => bufinfoText(this)) : null;
     this.metadataNode = debugfs ? registerSeqFile(opts.vfs, '/sys/kernel/debug/dma_buf/metadata', () => dmaBufDebugView(this)) : null;
+    this.swSyncNode = debugfs ? registerSwSync(this) : null;
   }
 
   /** Live buffers, newest first, as bufinfo lists them. */

@@ -131,6 +131,7 @@ export function dmaHeapAdd(system: DmaBufSystem, exp: { name: string; ops: DmaHe
     minor: heap.minor,
     mode: 0o600,
     privateData: heap,
+    sysfs: { class: 'dma_heap' },
     fops: {
       name: 'dma_heap',
       unlockedIoctl: (_file, cmd, arg, task) => dmaHeapIoctl(heap, cmd, arg, task),

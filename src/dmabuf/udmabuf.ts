@@ -295,6 +295,7 @@ export function registerUdmabuf(system: DmaBufSystem, opts: UdmabufOptions): Udm
     minor: UDMABUF_MINOR,
     mode: 0o600,
     privateData: u,
+    sysfs: { class: 'misc' },
     fops: {
       name: 'udmabuf',
       unlockedIoctl: (_file, cmd, arg, task) => u.ioctl(cmd, arg, task),

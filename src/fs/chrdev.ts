@@ -4,6 +4,7 @@ import type { FileOperations } from './file.ts';
 import { Inode } from './inode.ts';
 import type { Vfs } from './vfs.ts';
 import { splitPath } from './vfs.ts';
+import { sysfsAddChrdev, type ChrdevSysfs, type SysfsDevice } from './sysfs.ts';
 
 /** A character device node to register (what device_create and cdev_add take together). */
 export interface ChrdevOptions {
@@ -22,6 +23,12 @@ export interface ChrdevOptions {
   gid?: number;
   /** The driver's per-device data (inode->i_private / the cdev's container). */
   privateData?: unknown;
+  /**
+   * The node's device in sysfs (the class and parent given to
+   * device_create). Every node gets /sys/dev/char/<major>:<minor>; with a
+   * class also /sys/class/<class>/<name>.
+   */
+  sysfs?: ChrdevSysfs;
 }
 
 /** The device numbers registered on each VFS (the kernel's cdev_map: which dev_t are taken). */
@@ -59,9 +66,12 @@ export class DeviceNode {
   private readonly name: string;
 
   private readonly vfs: Vfs;
+  /** The node's device in sysfs. */
+  readonly sysfs: SysfsDevice;
 
-  constructor(vfs: Vfs, path: string, inode: Inode, dir: Inode, name: string) {
+  constructor(vfs: Vfs, path: string, inode: Inode, dir: Inode, name: string, sysfs: SysfsDevice) {
     this.vfs = vfs;
+    this.sysfs = sysfs;
     this.path = path;
     this.inode = inode;
     this.dir = dir;
@@ -74,19 +84,22 @@ export class DeviceNode {
   }
 
   /**
-   * Removes the node (device_destroy): later opens get ENOENT; files
-   * already open keep working until their driver says otherwise.
+   * Removes the node and its sysfs entries (device_destroy): later opens
+   * get ENOENT; files already open keep working until their driver says
+   * otherwise.
    */
   unregister(): void {
     if (!this.registered) return;
     this.dir.children!.delete(this.name);
+    this.sysfs.remove();
     devtSet(this.vfs).delete(this.inode.rdev);
   }
 }
 
 /**
- * Creates a character device node with its owner, group and mode
- * (cdev_add + device_create under devtmpfs). EEXIST when the path is taken.
+ * Creates a character device node with its owner, group and mode, and its
+ * device in sysfs (cdev_add + device_create, devtmpfs making the node).
+ * EEXIST when the path is taken or sysfs already has the device.
  */
 export function registerChrdev(vfs: Vfs, opts: ChrdevOptions): DeviceNode {
   const names = splitPath(opts.path);
@@ -94,6 +107,7 @@ export function registerChrdev(vfs: Vfs, opts: ChrdevOptions): DeviceNode {
   if (!name || names[0] !== 'dev') throw kerr('EINVAL', `device node ${opts.path} is not under /dev`);
   const dir = vfs.mkdirKernel('/' + names.join('/'), 0o755, vfs.devtmpfs);
   if (dir.children!.has(name)) throw kerr('EEXIST', opts.path);
+  const sysfs = sysfsAddChrdev(vfs, opts.major, opts.minor, [...names.slice(1), name].join('/'), opts.sysfs);
   const inode = new Inode(vfs.devtmpfs, {
     mode: S_IFCHR | ((opts.mode ?? 0o600) & 0o7777),
     uid: opts.uid ?? 0,
@@ -104,5 +118,5 @@ export function registerChrdev(vfs: Vfs, opts: ChrdevOptions): DeviceNode {
   });
   dir.children!.set(name, inode);
   devtSet(vfs).add(inode.rdev);
-  return new DeviceNode(vfs, '/' + [...names, name].join('/'), inode, dir, name);
+  return new DeviceNode(vfs, '/' + [...names, name].join('/'), inode, dir, name, sysfs);
 }

@@ -5,7 +5,9 @@
  * message in flight and kernel user holds one (getFile/fput), and its
  * release op runs exactly once, when the last reference goes, wherever that
  * happens. Whoever creates a file owns its first reference. Files are made
- * by vfsOpen (paths: /dev nodes registered with registerChrdev, regular
+ * by vfsOpen (paths: /dev nodes registered with registerChrdev, each with
+ * its sysfs device (/sys/dev/char/M:m, /sys/class/<class>/<name>) that
+ * goes with it, regular
  * files, generated files from registerSeqFile), anonInodeGetFile (sync_file
  * and friends) and allocFilePseudo (a pseudo filesystem's own inodes, as
  * dma-buf has). Layers above fill in FileOperations; the process layer
@@ -66,7 +68,8 @@ export { lookupInode, lookupPath, vfsOpen, type PathLookup } from './namei.ts';
 export { createPipeFiles, pipeFcntl } from './pipe.ts';
 export { DEFAULT_POLLMASK, PollTable, pollWait, type PollQueueProc } from './poll.ts';
 export { dirEmit, dirEmitList, dirLlseek, dtType, iterateDir, type DirContext, type DirEntry } from './readdir.ts';
-export { SeqFileNode, registerSeqFile, seqFileOps, type SeqFileOptions, type SeqShow } from './seq-file.ts';
+export { SeqFileNode, debugfsCreateFile, registerSeqFile, seqFileOps, type SeqFileOptions, type SeqShow } from './seq-file.ts';
+export { SysfsDevice, chrdevUevent, sysfsAddChrdev, type ChrdevSysfs } from './sysfs.ts';
 export { ShmemFs, ShmemInode, shmemInodeOf, shmemReopen } from './shmem.ts';
 export { vfsFsync } from './sync.ts';
 export type { Task } from './task.ts';

@@ -1,7 +1,7 @@
 import { kerr } from '../lib/index.ts';
 import { S_IFREG } from '../uapi/index.ts';
 import type { File, FileOperations, FilePos } from './file.ts';
-import { Inode, type SuperBlock } from './inode.ts';
+import { Inode } from './inode.ts';
 import type { Vfs } from './vfs.ts';
 import { splitPath } from './vfs.ts';
 import { genericFileLlseek } from './llseek.ts';
@@ -69,18 +69,27 @@ export class SeqFileNode {
  * show). Missing parent directories are created. EEXIST when the path exists.
  */
 export function registerSeqFile(vfs: Vfs, path: string, show: SeqShow, opts: SeqFileOptions = {}): SeqFileNode {
+  return debugfsCreateFile(vfs, path, seqFileOps, show, { ...opts, mode: opts.mode ?? 0o444 });
+}
+
+/**
+ * Creates a file at `path` whose opens get `fops`, with `data` as the
+ * inode's private data (debugfs_create_file): how a debugfs interface that
+ * is more than text (sw_sync's timeline file) is made. Missing parents are
+ * created; the mode defaults to 0644. EEXIST when the path exists.
+ */
+export function debugfsCreateFile(vfs: Vfs, path: string, fops: FileOperations, data: unknown, opts: SeqFileOptions = {}): SeqFileNode {
   const names = splitPath(path);
   const name = names.pop();
   if (!name) throw kerr('EINVAL', 'empty path');
   const dir = vfs.mkdirKernel('/' + names.join('/'), 0o755);
   if (dir.children!.has(name)) throw kerr('EEXIST', path);
-  const sb: SuperBlock = dir.sb;
-  const inode = new Inode(sb, {
-    mode: S_IFREG | ((opts.mode ?? 0o444) & 0o7777),
+  const inode = new Inode(dir.sb, {
+    mode: S_IFREG | ((opts.mode ?? 0o644) & 0o7777),
     uid: opts.uid ?? 0,
     gid: opts.gid ?? 0,
-    fops: seqFileOps,
-    privateData: show,
+    fops,
+    privateData: data,
   });
   dir.children!.set(name, inode);
   return new SeqFileNode('/' + [...names, name].join('/'), inode, dir, name);

@@ -1,5 +1,5 @@
 import { O_CLOEXEC, O_RDWR } from './fcntl.ts';
-import { _IOW, _IOWR } from './ioctl.ts';
+import { _IOR, _IOW, _IOWR } from './ioctl.ts';
 
 /**
  * DRM core and KMS uapi (libdrm's drm.h and drm_mode.h as Debian ships
@@ -170,7 +170,60 @@ export interface DrmModeCardRes {
   max_height: number;
 }
 
+/**
+ * struct drm_unique (16 bytes). In C `unique` is a user buffer of
+ * `unique_len` bytes; here the kernel writes the string when the length
+ * given is enough, and always the full length.
+ */
+export interface DrmUnique {
+  unique_len: number | bigint;
+  unique: string;
+}
+
+/** struct drm_auth (4 bytes): a client's magic token (drm_magic_t). */
+export interface DrmAuth {
+  magic: number;
+}
+
+/** struct drm_client (40 bytes): GET_CLIENT answers for index 0 only, with the caller's own view. */
+export interface DrmClient {
+  idx: number;
+  auth: number;
+  pid: number | bigint;
+  uid: number | bigint;
+  magic: number | bigint;
+  iocs: number | bigint;
+}
+
+/** struct drm_set_version (16 bytes): -1 in a major means "no requirement"; the kernel writes what it has. */
+export interface DrmSetVersion {
+  drm_di_major: number;
+  drm_di_minor: number;
+  drm_dd_major: number;
+  drm_dd_minor: number;
+}
+
+/** struct drm_gem_flink (8 bytes); the kernel writes the global `name`. */
+export interface DrmGemFlink {
+  handle: number;
+  name: number;
+}
+
+/** struct drm_gem_open (16 bytes); the kernel writes `handle` and `size`. */
+export interface DrmGemOpen {
+  name: number;
+  handle: number;
+  size: number | bigint;
+}
+
 export const DRM_IOCTL_VERSION = _IOWR(DRM_IOCTL_BASE, 0x00, 64 /* struct drm_version */);
+export const DRM_IOCTL_GET_UNIQUE = _IOWR(DRM_IOCTL_BASE, 0x01, 16 /* struct drm_unique */);
+export const DRM_IOCTL_GET_MAGIC = _IOR(DRM_IOCTL_BASE, 0x02, 4 /* struct drm_auth */);
+export const DRM_IOCTL_GET_CLIENT = _IOWR(DRM_IOCTL_BASE, 0x05, 40 /* struct drm_client */);
+export const DRM_IOCTL_SET_VERSION = _IOWR(DRM_IOCTL_BASE, 0x07, 16 /* struct drm_set_version */);
+export const DRM_IOCTL_GEM_FLINK = _IOWR(DRM_IOCTL_BASE, 0x0a, 8 /* struct drm_gem_flink */);
+export const DRM_IOCTL_GEM_OPEN = _IOWR(DRM_IOCTL_BASE, 0x0b, 16 /* struct drm_gem_open */);
+export const DRM_IOCTL_AUTH_MAGIC = _IOW(DRM_IOCTL_BASE, 0x11, 4 /* struct drm_auth */);
 export const DRM_IOCTL_GEM_CLOSE = _IOW(DRM_IOCTL_BASE, 0x09, 8 /* struct drm_gem_close */);
 export const DRM_IOCTL_GET_CAP = _IOWR(DRM_IOCTL_BASE, 0x0c, 16 /* struct drm_get_cap */);
 export const DRM_IOCTL_PRIME_HANDLE_TO_FD = _IOWR(DRM_IOCTL_BASE, 0x2d, 12 /* struct drm_prime_handle */);

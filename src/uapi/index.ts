@@ -182,9 +182,15 @@ export {
   DRM_COMMAND_END,
   DRM_EVENT_FLIP_COMPLETE,
   DRM_EVENT_VBLANK,
+  DRM_IOCTL_AUTH_MAGIC,
   DRM_IOCTL_BASE,
   DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_GEM_FLINK,
+  DRM_IOCTL_GEM_OPEN,
   DRM_IOCTL_GET_CAP,
+  DRM_IOCTL_GET_CLIENT,
+  DRM_IOCTL_GET_MAGIC,
+  DRM_IOCTL_GET_UNIQUE,
   DRM_IOCTL_MODE_ADDFB2,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_DESTROY_DUMB,
@@ -195,6 +201,7 @@ export {
   DRM_IOCTL_MODE_RMFB,
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
+  DRM_IOCTL_SET_VERSION,
   DRM_IOCTL_VERSION,
   DRM_MODE_FB_DIRTY_ANNOTATE_COPY,
   DRM_MODE_FB_DIRTY_ANNOTATE_FILL,
@@ -211,8 +218,12 @@ export {
   DRM_PRIME_CAP_EXPORT,
   DRM_PRIME_CAP_IMPORT,
   DRM_RDWR,
+  type DrmAuth,
+  type DrmClient,
   type DrmClipRect,
   type DrmGemClose,
+  type DrmGemFlink,
+  type DrmGemOpen,
   type DrmGetCap,
   type DrmModeCardRes,
   type DrmModeCreateDumb,
@@ -222,6 +233,8 @@ export {
   type DrmModeFbDirtyCmd,
   type DrmModeMapDumb,
   type DrmPrimeHandle,
+  type DrmSetVersion,
+  type DrmUnique,
   type DrmVersion,
 } from './drm.ts';
 export {
@@ -416,6 +429,7 @@ export {
   makedev,
   type Stat,
 } from './stat.ts';
+export { SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SW_SYNC_IOC_MAGIC, type SwSyncCreateFenceData } from './sw-sync.ts';
 export { SYNC_IOC_FILE_INFO, SYNC_IOC_MAGIC, SYNC_IOC_MERGE, type SyncFenceInfo, type SyncFileInfo, type SyncMergeData } from './sync-file.ts';
 export {
   CLOCK_BOOTTIME,

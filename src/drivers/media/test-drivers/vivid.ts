@@ -175,6 +175,7 @@ export class VividDevice {
       vfs: opts.vfs,
       nr: inst * VIVID_NODES_PER_INSTANCE,
       name: `vivid-${String(inst).padStart(3, '0')}-vid-cap`,
+      sysfsParent: `platform/vivid.${inst}`,
       deviceCaps: V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_READWRITE | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT,
       queue: this.queue,
       ioctlOps: {

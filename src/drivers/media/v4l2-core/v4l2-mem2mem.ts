@@ -38,7 +38,7 @@ import {
 import { Vb2Queue, type Vb2Buffer, type Vb2MemOps } from '../videobuf2/index.ts';
 import { vb2Dqbuf, vb2Expbuf, vb2Qbuf, vb2Querybuf, vb2Reqbufs, vb2Streamoff, vb2Streamon } from '../videobuf2/vb2-v4l2.ts';
 import { clearFmtdesc, fillFmtdesc } from './fmtdesc.ts';
-import { V4L2_KERNEL_VERSION, VIDEO_GID, VIDEO_MAJOR, videoDevnodeNr } from './video-device.ts';
+import { V4L2_KERNEL_VERSION, VIDEO_GID, VIDEO_MAJOR, videoDevnodeNr, videoSysfs } from './video-device.ts';
 
 /**
  * mmap offsets at and above this name CAPTURE buffers (DST_QUEUE_OFF_BASE):
@@ -267,7 +267,7 @@ export class M2mNode<S> {
     this.driver = opts.driver;
     this.card = opts.card;
     const nr = videoDevnodeNr(opts.vfs, opts.nr);
-    this.node = registerChrdev(opts.vfs, { path: `/dev/video${nr}`, major: VIDEO_MAJOR, minor: nr, mode: 0o660, gid: VIDEO_GID, fops: this.fops(), privateData: this });
+    this.node = registerChrdev(opts.vfs, { path: `/dev/video${nr}`, major: VIDEO_MAJOR, minor: nr, mode: 0o660, gid: VIDEO_GID, fops: this.fops(), privateData: this, sysfs: videoSysfs(opts.name, `platform/${opts.dev.device.name}`) });
     this.dev.nodes.push(this as unknown as M2mNode<never>);
   }
 

@@ -1,4 +1,4 @@
-import { chrdevFindFreeMinor, registerChrdev, userArg, type DeviceNode, type File, type FileOperations, type Task, type Vfs } from '../../../fs/index.ts';
+import { chrdevFindFreeMinor, registerChrdev, userArg, type ChrdevSysfs, type DeviceNode, type File, type FileOperations, type Task, type Vfs } from '../../../fs/index.ts';
 import { kerr } from '../../../lib/index.ts';
 import {
   O_NONBLOCK,
@@ -110,6 +110,17 @@ export interface VideoDeviceOptions {
   deviceCaps: number;
   queue: Vb2Queue;
   ioctlOps: V4l2IoctlOps;
+  /** The parent device's directory below /sys/devices (e.g. "platform/vivid.0"); default a virtual device. */
+  sysfsParent?: string;
+}
+
+/**
+ * Where a V4L2 node sits in sysfs (video_register_device's device_register
+ * in the video4linux class): its `name` attribute prints the
+ * video_device's name and `dev_debug` its debug level (0).
+ */
+export function videoSysfs(name: string, parent?: string): ChrdevSysfs {
+  return { class: 'video4linux', parent, attrs: { name: () => `${name}\n`, dev_debug: () => '0\n' } };
 }
 
 /**
@@ -144,6 +155,7 @@ export class VideoDevice {
       gid: VIDEO_GID,
       fops: this.fops(),
       privateData: this,
+      sysfs: videoSysfs(opts.name, opts.sysfsParent),
     });
   }
 

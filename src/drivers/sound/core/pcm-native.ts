@@ -100,6 +100,7 @@ export function pcmNew(vfs: Vfs, opts: PcmNewOptions): PcmDevice {
     gid: AUDIO_GID,
     fops: pcmPlaybackFops(pcm),
     privateData: pcm,
+    sysfs: { class: 'sound' },
   });
   return pcm;
 }

@@ -7,6 +7,7 @@ import {
   chrdevFindFreeMinor,
   registerChrdev,
   waitEvent,
+  type ChrdevSysfs,
   type DeviceNode,
   type File,
   type FileOperations,
@@ -18,6 +19,7 @@ import { O_NONBLOCK, POLLIN, POLLRDNORM } from '../../../../uapi/index.ts';
 import type { Mm } from '../../../../mm/index.ts';
 import type { ProbedNode } from '../../../base/platform-driver.ts';
 import { GemObject, gemObjectSize, gemReleaseHandle } from './drm-gem.ts';
+import { drmDebugfsInit } from './drm-debugfs.ts';
 import { drmIoctl, type DrmIoctlDesc } from './drm-ioctl.ts';
 import { DrmVmaOffsetManager } from './drm-vma-manager.ts';
 
@@ -93,6 +95,18 @@ export interface DrmMinor {
 }
 
 /**
+ * A master's state (struct drm_master): made when a primary open finds the
+ * device without a master, shared by every later primary open while that
+ * master lasts. `unique` is the bus id SET_VERSION 1.1+ stores and
+ * GET_UNIQUE reports; `magicMap` the magic tokens handed out by GET_MAGIC
+ * (a token AUTH_MAGIC consumed stays taken, mapped to null).
+ */
+export class DrmMaster {
+  unique: string | null = null;
+  readonly magicMap = new Map<number, DrmFile | null>();
+}
+
+/**
  * One open of a DRM node (struct drm_file): its GEM handles, its PRIME
  * cache (which dma-buf each handle was exported as or imported from, so
  * a buffer maps to one handle per file), its master state, and the
@@ -110,8 +124,15 @@ export class DrmFile {
   readonly primeByHandle = new Map<number, DmaBuf>();
   /** The file holds the device's master (is_master). */
   isMaster = false;
-  /** Authenticated against the master (authenticated); the master itself is. */
+  /** Authenticated (authenticated): the master and root openers are from the start, others once AUTH_MAGIC names them. */
   authenticated = false;
+  /** The master this primary-node file belongs to (file_priv->master); null for render clients. */
+  drmMaster: DrmMaster | null = null;
+  /** The magic token GET_MAGIC gave this file, 0 before (magic). */
+  magic = 0;
+  /** The opener's name and effective uid, as the clients debugfs file prints them. */
+  comm = '';
+  uid = 0;
   /** The driver's per-file data (driver_priv). */
   driverPriv: unknown = undefined;
   /** False once the last close ran. */
@@ -178,8 +199,10 @@ export class DrmDevice {
   readonly minors: DrmMinor[] = [];
   /** The current master (dev->master), the first opener of the primary node while it stays open. */
   master: DrmFile | null = null;
-  /** Open files. */
+  /** Open files, oldest first (filelist). */
   readonly files = new Set<DrmFile>();
+  /** Global names of objects given by GEM_FLINK (object_name_idr). */
+  readonly objectNames = new Map<number, GemObject>();
   /** Live objects and their bytes, pages allocated, and frees still running. */
   readonly stats = { objects: 0, bytes: 0, pagesAllocated: 0 };
   /** @internal serial numbers of objects. */
@@ -257,10 +280,19 @@ export function drmFileOf(file: File): DrmFile {
  */
 async function drmOpen(dev: DrmDevice, minor: DrmMinor, file: File, task: Task): Promise<void> {
   const f = new DrmFile(dev, minor, task.pid);
-  if (minor.type === 'primary' && !dev.master) {
-    dev.master = f;
-    f.isMaster = true;
-    f.authenticated = true;
+  f.comm = task.comm;
+  f.uid = task.cred.uid;
+  // drm_file_alloc: capable(CAP_SYS_ADMIN) starts authenticated
+  f.authenticated = task.cred.uid === 0;
+  if (minor.type === 'primary') {
+    if (!dev.master) {
+      dev.master = f;
+      f.isMaster = true;
+      f.authenticated = true;
+      f.drmMaster = new DrmMaster();
+    } else {
+      f.drmMaster = dev.master.drmMaster;
+    }
   }
   try {
     await dev.driver.open?.(dev, f);
@@ -286,6 +318,7 @@ async function drmRelease(file: File): Promise<void> {
   f.objects.clear();
   for (const [h, obj] of handles) await gemReleaseHandle(f, h, obj);
   if (f.primeByBuf.size > 0) throw new KernelBug(`drm file of pid ${f.pid} released with ${f.primeByBuf.size} PRIME entries left`);
+  if (f.magic && f.drmMaster) f.drmMaster.magicMap.delete(f.magic);
   if (dev.master === f) dev.master = null;
   f.isMaster = false;
   await dev.driver.postclose?.(dev, f);
@@ -359,6 +392,11 @@ function drmFops(dev: DrmDevice, minor: () => DrmMinor): FileOperations {
   };
 }
 
+/** Where a DRM node sits in sysfs (drm_sysfs_minor_alloc): class drm, below its device, type drm_minor. */
+function drmSysfs(dev: DrmDevice): ChrdevSysfs {
+  return { class: 'drm', parent: `platform/${dev.device.name}`, devtype: 'drm_minor' };
+}
+
 /**
  * Creates a DRM device and registers its nodes (drm_dev_alloc +
  * drm_dev_register): /dev/dri/card<index>, and /dev/dri/renderD<128+index>
@@ -377,9 +415,11 @@ export function registerDrmDevice(opts: DrmDeviceOptions): DrmDevice {
     gid: opts.cardGid ?? 44,
     privateData: dev,
     fops: drmFops(dev, () => primary!),
+    sysfs: drmSysfs(dev),
   });
   primary = { type: 'primary', index, node: cardNode };
   dev.minors.push(primary);
+  drmDebugfsInit(dev, primary);
   if (opts.driver.features & DRIVER_RENDER) {
     let render: DrmMinor | null = null;
     const renderNode = registerChrdev(vfs, {
@@ -390,9 +430,11 @@ export function registerDrmDevice(opts: DrmDeviceOptions): DrmDevice {
       gid: opts.renderGid ?? 0,
       privateData: dev,
       fops: drmFops(dev, () => render!),
+      sysfs: drmSysfs(dev),
     });
     render = { type: 'render', index: 128 + index, node: renderNode };
     dev.minors.push(render);
+    drmDebugfsInit(dev, render);
   }
   return dev;
 }

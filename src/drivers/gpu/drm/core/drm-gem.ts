@@ -32,6 +32,8 @@ export class GemObject {
   readonly mapWc: boolean;
   /** Number of handles in all files (handle_count). */
   handleCount = 0;
+  /** The global name GEM_FLINK gave it, 0 for none; dropped with the last handle (name). */
+  name = 0;
   /** The dma-buf this object was exported as or imported from, while it has handles (obj->dma_buf). */
   dmaBuf: DmaBuf | null = null;
   /** The attachment to a foreign dma-buf this object was imported from (import_attach). */
@@ -269,6 +271,11 @@ export function gemReleaseHandle(file: DrmFile, handle: number, obj: GemObject):
   }
   obj.vmaNode.revoke(file);
   if (obj.handleCount <= 0) throw new KernelBug(`gem object ${obj.id} handle count underflow`);
+  if (obj.handleCount === 1 && obj.name) {
+    // drm_gem_object_handle_free: the last handle takes the flink name with it
+    obj.dev.objectNames.delete(obj.name);
+    obj.name = 0;
+  }
   if (--obj.handleCount === 0 && obj.dmaBuf) {
     const exported = obj.dmaBuf;
     obj.dmaBuf = null;

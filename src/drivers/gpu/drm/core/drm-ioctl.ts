@@ -18,28 +18,41 @@ import {
   DRM_CLOEXEC,
   DRM_COMMAND_BASE,
   DRM_COMMAND_END,
+  DRM_IOCTL_AUTH_MAGIC,
   DRM_IOCTL_GEM_CLOSE,
+  DRM_IOCTL_GEM_FLINK,
+  DRM_IOCTL_GEM_OPEN,
   DRM_IOCTL_GET_CAP,
+  DRM_IOCTL_GET_CLIENT,
+  DRM_IOCTL_GET_MAGIC,
+  DRM_IOCTL_GET_UNIQUE,
   DRM_IOCTL_MODE_CREATE_DUMB,
   DRM_IOCTL_MODE_DESTROY_DUMB,
   DRM_IOCTL_MODE_MAP_DUMB,
   DRM_IOCTL_PRIME_FD_TO_HANDLE,
   DRM_IOCTL_PRIME_HANDLE_TO_FD,
+  DRM_IOCTL_SET_VERSION,
   DRM_IOCTL_VERSION,
   DRM_PRIME_CAP_EXPORT,
   DRM_PRIME_CAP_IMPORT,
   DRM_RDWR,
+  type DrmAuth,
+  type DrmClient,
   type DrmGemClose,
+  type DrmGemFlink,
+  type DrmGemOpen,
   type DrmGetCap,
   type DrmModeCreateDumb,
   type DrmModeDestroyDumb,
   type DrmModeMapDumb,
   type DrmPrimeHandle,
+  type DrmSetVersion,
+  type DrmUnique,
   type DrmVersion,
 } from '../../../../uapi/index.ts';
 import { GemObject, gemHandleCreate, gemHandleDelete, gemObjectLookup, gemObjectSize } from './drm-gem.ts';
 import { gemPrimeFdToHandle, gemPrimeHandleToFd } from './drm-prime.ts';
-import { DRIVER_MODESET, DRIVER_SYNCOBJ, DRIVER_SYNCOBJ_TIMELINE, type DrmDevice, type DrmFile } from './drm-device.ts';
+import { DRIVER_GEM, DRIVER_MODESET, DRIVER_SYNCOBJ, DRIVER_SYNCOBJ_TIMELINE, type DrmDevice, type DrmFile } from './drm-device.ts';
 
 /** Ioctl permission flags (enum drm_ioctl_flags). */
 export const DRM_AUTH = 0x1;
@@ -266,11 +279,149 @@ async function drmModeDestroyDumb(dev: DrmDevice, arg: unknown, file: DrmFile): 
   return 0;
 }
 
+/** The DRM interface version the core speaks (DRM_IF_MAJOR, DRM_IF_MINOR). */
+const DRM_IF_MAJOR = 1;
+const DRM_IF_MINOR = 4;
+
+/** The uid GET_CLIENT reports, as the kernel hides it (overflowuid). */
+const OVERFLOW_UID = 65534;
+
+/** An int field of an ioctl struct; anything not an integer is EFAULT. */
+function userInt(v: unknown, what: string): number {
+  if (typeof v === 'bigint') v = Number(BigInt.asIntN(32, v));
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw kerr('EFAULT', `${what} is not an integer`);
+  return v | 0;
+}
+
+/**
+ * DRM_IOCTL_SET_VERSION (drm_setversion), master only: a wanted interface
+ * version must be 1.0 to 1.4 and a wanted driver version the driver's
+ * major with a minor it has, else EINVAL; asking for 1.1 or later ties
+ * the master to the device (its unique becomes the device's, as
+ * drm_set_busid does for a platform device). -1 as a major asks nothing.
+ * The versions the kernel has are written back either way.
+ */
+function drmSetVersion(dev: DrmDevice, arg: unknown, file: DrmFile): number {
+  const sv = userArg<DrmSetVersion>(arg);
+  const diMajor = userInt(sv.drm_di_major, 'drm_di_major');
+  const diMinor = userInt(sv.drm_di_minor, 'drm_di_minor');
+  const ddMajor = userInt(sv.drm_dd_major, 'drm_dd_major');
+  const ddMinor = userInt(sv.drm_dd_minor, 'drm_dd_minor');
+  let err: string | null = null;
+  if (diMajor !== -1) {
+    if (diMajor !== DRM_IF_MAJOR || diMinor < 0 || diMinor > DRM_IF_MINOR) err = `interface version ${diMajor}.${diMinor}`;
+    else if (diMinor >= 1 && file.drmMaster) file.drmMaster.unique = dev.device.name;
+  }
+  if (!err && ddMajor !== -1 && (ddMajor !== dev.driver.major || ddMinor < 0 || ddMinor > dev.driver.minor)) {
+    err = `driver version ${ddMajor}.${ddMinor}`;
+  }
+  sv.drm_di_major = DRM_IF_MAJOR;
+  sv.drm_di_minor = DRM_IF_MINOR;
+  sv.drm_dd_major = dev.driver.major;
+  sv.drm_dd_minor = dev.driver.minor;
+  if (err) throw kerr('EINVAL', `SET_VERSION: ${err} not supported`);
+  return 0;
+}
+
+/**
+ * DRM_IOCTL_GET_UNIQUE (drm_getunique): the master's unique id, copied
+ * when the caller's length holds it; the length always written.
+ */
+function drmGetUnique(_dev: DrmDevice, arg: unknown, file: DrmFile): number {
+  const u = userArg<DrmUnique>(arg);
+  const given = typeof u.unique_len === 'bigint' ? Number(u.unique_len) : userInt(u.unique_len ?? 0, 'unique_len');
+  const unique = file.drmMaster?.unique ?? '';
+  if (given >= unique.length) u.unique = unique;
+  u.unique_len = unique.length;
+  return 0;
+}
+
+/** DRM_IOCTL_GET_CLIENT (drm_getclient): index 0 describes the caller (pid, authentication); any other is EINVAL. */
+function drmGetClient(_dev: DrmDevice, arg: unknown, file: DrmFile, task: Task): number {
+  const c = userArg<DrmClient>(arg);
+  if (userInt(c.idx, 'idx') !== 0) throw kerr('EINVAL', `GET_CLIENT index ${c.idx}`);
+  c.auth = file.authenticated ? 1 : 0;
+  c.pid = task.pid;
+  c.uid = OVERFLOW_UID;
+  c.magic = 0;
+  c.iocs = 0;
+  return 0;
+}
+
+/** DRM_IOCTL_GET_MAGIC (drm_getmagic): the file's magic token, the lowest free one from 1 in its master's map on first call. */
+function drmGetMagic(_dev: DrmDevice, arg: unknown, file: DrmFile): number {
+  const a = userArg<DrmAuth>(arg);
+  const m = file.drmMaster;
+  if (!file.magic && m) {
+    let magic = 1;
+    while (m.magicMap.has(magic)) magic++;
+    m.magicMap.set(magic, file);
+    file.magic = magic;
+  }
+  a.magic = file.magic;
+  return 0;
+}
+
+/** DRM_IOCTL_AUTH_MAGIC (drm_authmagic), master only: authenticates the file holding the token, once; EINVAL for an unknown or used token. */
+function drmAuthMagic(_dev: DrmDevice, arg: unknown, file: DrmFile): number {
+  const a = userArg<DrmAuth>(arg);
+  const magic = userU32(a.magic, 'magic');
+  const m = file.drmMaster;
+  const target = m?.magicMap.get(magic) ?? null;
+  if (!target) throw kerr('EINVAL', `no client with magic ${magic}`);
+  target.authenticated = true;
+  m!.magicMap.set(magic, null);
+  return 0;
+}
+
+/**
+ * DRM_IOCTL_GEM_FLINK (drm_gem_flink_ioctl): a global name for the
+ * object, the lowest free from 1 on first call; ENOENT for an unknown
+ * handle. The name lasts while the object has handles.
+ */
+function drmGemFlink(dev: DrmDevice, arg: unknown, file: DrmFile): number {
+  const a = userArg<DrmGemFlink>(arg);
+  if (!(dev.driver.features & DRIVER_GEM)) throw kerr('EOPNOTSUPP', `${dev.driver.name} has no GEM`);
+  const obj = gemObjectLookup(file, userU32(a.handle, 'handle'));
+  if (!obj) throw kerr('ENOENT', `no gem handle ${a.handle}`);
+  try {
+    if (obj.handleCount === 0) throw kerr('ENOENT', `gem object ${obj.id} has no handles`);
+    if (!obj.name) {
+      let name = 1;
+      while (dev.objectNames.has(name)) name++;
+      dev.objectNames.set(name, obj);
+      obj.name = name;
+    }
+    a.name = obj.name;
+  } finally {
+    void obj.put();
+  }
+  return 0;
+}
+
+/** DRM_IOCTL_GEM_OPEN (drm_gem_open_ioctl): a new handle in this file for a flinked object; ENOENT for an unknown name. Writes handle and size. */
+function drmGemOpen(dev: DrmDevice, arg: unknown, file: DrmFile): number {
+  const a = userArg<DrmGemOpen>(arg);
+  if (!(dev.driver.features & DRIVER_GEM)) throw kerr('EOPNOTSUPP', `${dev.driver.name} has no GEM`);
+  const obj = dev.objectNames.get(userU32(a.name, 'name'));
+  if (!obj) throw kerr('ENOENT', `no gem object named ${a.name}`);
+  a.handle = gemHandleCreate(file, obj);
+  a.size = obj.size;
+  return 0;
+}
+
 /** The core ioctls this model implements, by nr (drm_ioctls). */
 export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
   (
     [
       { cmd: DRM_IOCTL_VERSION, flags: DRM_RENDER_ALLOW, func: drmVersion, name: 'DRM_IOCTL_VERSION' },
+      { cmd: DRM_IOCTL_GET_UNIQUE, flags: 0, func: drmGetUnique, name: 'DRM_IOCTL_GET_UNIQUE' },
+      { cmd: DRM_IOCTL_GET_MAGIC, flags: 0, func: drmGetMagic, name: 'DRM_IOCTL_GET_MAGIC' },
+      { cmd: DRM_IOCTL_GET_CLIENT, flags: 0, func: drmGetClient, name: 'DRM_IOCTL_GET_CLIENT' },
+      { cmd: DRM_IOCTL_SET_VERSION, flags: DRM_MASTER, func: drmSetVersion, name: 'DRM_IOCTL_SET_VERSION' },
+      { cmd: DRM_IOCTL_AUTH_MAGIC, flags: DRM_MASTER, func: drmAuthMagic, name: 'DRM_IOCTL_AUTH_MAGIC' },
+      { cmd: DRM_IOCTL_GEM_FLINK, flags: DRM_AUTH, func: drmGemFlink, name: 'DRM_IOCTL_GEM_FLINK' },
+      { cmd: DRM_IOCTL_GEM_OPEN, flags: DRM_AUTH, func: drmGemOpen, name: 'DRM_IOCTL_GEM_OPEN' },
       { cmd: DRM_IOCTL_GEM_CLOSE, flags: DRM_RENDER_ALLOW, func: drmGemClose, name: 'DRM_IOCTL_GEM_CLOSE' },
       { cmd: DRM_IOCTL_GET_CAP, flags: DRM_RENDER_ALLOW, func: drmGetCap, name: 'DRM_IOCTL_GET_CAP' },
       { cmd: DRM_IOCTL_PRIME_HANDLE_TO_FD, flags: DRM_RENDER_ALLOW, func: drmPrimeHandleToFd, name: 'DRM_IOCTL_PRIME_HANDLE_TO_FD' },

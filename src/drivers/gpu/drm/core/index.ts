@@ -3,7 +3,12 @@
  *
  * A DrmDevice (registerDrmDevice) owns its nodes (/dev/dri/cardN and, with
  * DRIVER_RENDER, renderD(128+N)), its fake-offset space for GEM mmaps and
- * its master (the first opener of the primary node). Every open is a
+ * its master (the first opener of the primary node; later primary opens
+ * share its DrmMaster, with the unique id SET_VERSION 1.1+ sets and the
+ * magic tokens of GET_MAGIC/AUTH_MAGIC; root openers start authenticated),
+ * its flink names (GEM_FLINK, GEM_OPEN; a name lasts while the object has
+ * handles) and, per node, /sys/kernel/debug/dri/<minor>/{name, clients,
+ * gem_names}. Every open is a
  * DrmFile with its own GEM handles (lowest free from 1) and PRIME cache;
  * its last close deletes them all, then runs the driver's postclose.
  * GemObjects are reference counted: handles, user mappings, the dma-buf an
