@@ -78,6 +78,14 @@ for (let i = 0; i < CLAMP.length; i++) CLAMP[i] = Math.min(255, Math.max(0, i - 
 /** The X byte written with each pixel: XRGB8888's X is "don't care"; 0xff makes the same bytes an opaque ARGB8888. */
 const XRGB_X = 0xff;
 
+/** Whether this machine stores a 32-bit word low byte first, so a pixel's B G R X can be one word store. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** `dst` as 32-bit words (one XRGB8888 pixel each) when a word store writes B G R X in that order, else null. */
+function pixelWords(dst: Uint8Array): Uint32Array | null {
+  return LITTLE_ENDIAN && dst.byteOffset % 4 === 0 ? new Uint32Array(dst.buffer, dst.byteOffset, dst.length >> 2) : null;
+}
+
 /**
  * Converts an NV12 frame of `sw`x`sh` (BT.601, limited range: the kernel's
  * V4L2_COLORSPACE_SMPTE170M with V4L2_YCBCR_ENC_601 and
@@ -96,6 +104,7 @@ export function nv12ToXrgb8888(src: Uint8Array, sw: number, sh: number, scale: 1
   const uv = sw * sh;
   // at scale 1 two output pixels share a chroma pair; at scale 2 each output pixel has its own
   const perChroma = scale === 1 ? 2 : 1;
+  const words = pixelWords(dst);
   for (let y = 0; y < dh; y++) {
     const sy = y * scale;
     const ys = sy * sw;
@@ -110,17 +119,23 @@ export function nv12ToXrgb8888(src: Uint8Array, sw: number, sh: number, scale: 1
       const guv = -100 * u - 208 * v + 128 + (CLAMP_BIAS << 8);
       const bu = 516 * u + 128 + (CLAMP_BIAS << 8);
       const l0 = 298 * (src[ys + sx]! - 16);
-      dst[d] = CLAMP[(l0 + bu) >> 8]!;
-      dst[d + 1] = CLAMP[(l0 + guv) >> 8]!;
-      dst[d + 2] = CLAMP[(l0 + rv) >> 8]!;
-      dst[d + 3] = XRGB_X;
+      if (words) words[d >> 2] = (XRGB_X << 24) | (CLAMP[(l0 + rv) >> 8]! << 16) | (CLAMP[(l0 + guv) >> 8]! << 8) | CLAMP[(l0 + bu) >> 8]!;
+      else {
+        dst[d] = CLAMP[(l0 + bu) >> 8]!;
+        dst[d + 1] = CLAMP[(l0 + guv) >> 8]!;
+        dst[d + 2] = CLAMP[(l0 + rv) >> 8]!;
+        dst[d + 3] = XRGB_X;
+      }
       d += 4;
       if (perChroma === 2) {
         const l1 = 298 * (src[ys + sx + 1]! - 16);
-        dst[d] = CLAMP[(l1 + bu) >> 8]!;
-        dst[d + 1] = CLAMP[(l1 + guv) >> 8]!;
-        dst[d + 2] = CLAMP[(l1 + rv) >> 8]!;
-        dst[d + 3] = XRGB_X;
+        if (words) words[d >> 2] = (XRGB_X << 24) | (CLAMP[(l1 + rv) >> 8]! << 16) | (CLAMP[(l1 + guv) >> 8]! << 8) | CLAMP[(l1 + bu) >> 8]!;
+        else {
+          dst[d] = CLAMP[(l1 + bu) >> 8]!;
+          dst[d + 1] = CLAMP[(l1 + guv) >> 8]!;
+          dst[d + 2] = CLAMP[(l1 + rv) >> 8]!;
+          dst[d + 3] = XRGB_X;
+        }
         d += 4;
       }
     }
@@ -139,6 +154,7 @@ export function yuyvToXrgb8888(src: Uint8Array, sw: number, sh: number, scale: 1
   const dh = sh / scale;
   const stride = sw * 2;
   const perChroma = scale === 1 ? 2 : 1;
+  const words = pixelWords(dst);
   for (let y = 0; y < dh; y++) {
     const s = y * scale * stride;
     let d = y * dw * 4;
@@ -152,17 +168,23 @@ export function yuyvToXrgb8888(src: Uint8Array, sw: number, sh: number, scale: 1
       const guv = -100 * u - 208 * v + 128 + (CLAMP_BIAS << 8);
       const bu = 516 * u + 128 + (CLAMP_BIAS << 8);
       const l0 = 298 * (src[s + sx * 2]! - 16);
-      dst[d] = CLAMP[(l0 + bu) >> 8]!;
-      dst[d + 1] = CLAMP[(l0 + guv) >> 8]!;
-      dst[d + 2] = CLAMP[(l0 + rv) >> 8]!;
-      dst[d + 3] = XRGB_X;
+      if (words) words[d >> 2] = (XRGB_X << 24) | (CLAMP[(l0 + rv) >> 8]! << 16) | (CLAMP[(l0 + guv) >> 8]! << 8) | CLAMP[(l0 + bu) >> 8]!;
+      else {
+        dst[d] = CLAMP[(l0 + bu) >> 8]!;
+        dst[d + 1] = CLAMP[(l0 + guv) >> 8]!;
+        dst[d + 2] = CLAMP[(l0 + rv) >> 8]!;
+        dst[d + 3] = XRGB_X;
+      }
       d += 4;
       if (perChroma === 2) {
         const l1 = 298 * (src[p + 2]! - 16);
-        dst[d] = CLAMP[(l1 + bu) >> 8]!;
-        dst[d + 1] = CLAMP[(l1 + guv) >> 8]!;
-        dst[d + 2] = CLAMP[(l1 + rv) >> 8]!;
-        dst[d + 3] = XRGB_X;
+        if (words) words[d >> 2] = (XRGB_X << 24) | (CLAMP[(l1 + rv) >> 8]! << 16) | (CLAMP[(l1 + guv) >> 8]! << 8) | CLAMP[(l1 + bu) >> 8]!;
+        else {
+          dst[d] = CLAMP[(l1 + bu) >> 8]!;
+          dst[d + 1] = CLAMP[(l1 + guv) >> 8]!;
+          dst[d + 2] = CLAMP[(l1 + rv) >> 8]!;
+          dst[d + 3] = XRGB_X;
+        }
         d += 4;
       }
     }

@@ -29,6 +29,9 @@ function clamp8(v: number): number {
 const CLAMP_LOW = -1024;
 const CLAMP8 = Uint8Array.from({ length: 2048 }, (_, i) => clamp8(i + CLAMP_LOW));
 
+/** Whether a 32-bit word is stored low byte first here (it is wherever Node runs today; the byte stores serve the rest). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /**
  * Where a source frame's samples are: line y's luma starts at lumaRow(y),
  * one luma byte every `lumaStep`; its chroma at chromaRow(y), one U V pair
@@ -61,6 +64,8 @@ export function convertReference(src: Uint8Array, inFmt: FrameFormat, outFmt: Fr
   const src0 = layout(inFmt.fourcc, sw, sh);
   const { lumaStep, pairStep, vOffset } = src0;
   if (outFmt.fourcc === 'XR24') {
+    // B G R X of a pixel as one little-endian word, where the output allows word stores
+    const words = LITTLE_ENDIAN && out.byteOffset % 4 === 0 ? new Uint32Array(out.buffer, out.byteOffset, out.length >> 2) : null;
     for (let y = 0; y < dh; y++) {
       const sy = y * scale;
       const luma = src0.lumaRow(sy);
@@ -74,10 +79,16 @@ export function convertReference(src: Uint8Array, inFmt: FrameFormat, outFmt: Fr
         const e = src[u + vOffset]! - 128;
         // the term all three channels share; v >> 8 is floor(v / 256) for negative v too
         const l = 298 * c + 128;
-        out[o] = CLAMP8[((l + 516 * d) >> 8) - CLAMP_LOW]!;
-        out[o + 1] = CLAMP8[((l - 100 * d - 208 * e) >> 8) - CLAMP_LOW]!;
-        out[o + 2] = CLAMP8[((l + 409 * e) >> 8) - CLAMP_LOW]!;
-        out[o + 3] = 0xff;
+        const b = CLAMP8[((l + 516 * d) >> 8) - CLAMP_LOW]!;
+        const g = CLAMP8[((l - 100 * d - 208 * e) >> 8) - CLAMP_LOW]!;
+        const r = CLAMP8[((l + 409 * e) >> 8) - CLAMP_LOW]!;
+        if (words) words[o >> 2] = 0xff000000 | (r << 16) | (g << 8) | b;
+        else {
+          out[o] = b;
+          out[o + 1] = g;
+          out[o + 2] = r;
+          out[o + 3] = 0xff;
+        }
         o += 4;
       }
     }
