@@ -253,15 +253,17 @@ export class UvdEncoder {
       let best = match(cur, base + x, ref, y + vdy, x + vdx, stride, rows, stride - x);
       let bdy = vdy;
       let bdx = vdx;
-      if (best < MIN_COPY && (x - lit) % SEARCH_EVERY === 0) {
+      // a copy shorter than MIN_COPY is never taken, so a search needs MIN_COPY bytes left and a candidate whose first two match
+      if (best < MIN_COPY && (x - lit) % SEARCH_EVERY === 0 && stride - x >= MIN_COPY) {
         const c = cur[base + x]!;
+        const c1 = cur[base + x + 1]!;
         search: for (let dy = -SEARCH_DY; dy <= SEARCH_DY; dy++) {
           const ry = y + dy;
           if (ry < 0 || ry >= rows) continue;
           const rb = ry * stride;
           for (let dx = -SEARCH_DX; dx <= SEARCH_DX; dx++) {
             const sx = x + dx;
-            if (sx < 0 || sx >= stride || ref[rb + sx] !== c) continue;
+            if (sx < 0 || sx >= stride - 1 || ref[rb + sx] !== c || ref[rb + sx + 1] !== c1) continue;
             const l = match(cur, base + x, ref, ry, sx, stride, rows, stride - x);
             if (l > best) {
               best = l;
@@ -292,10 +294,15 @@ function match(cur: Uint8Array, ci: number, ref: Uint8Array, ry: number, sx: num
   if (ry < 0 || ry >= rows || sx < 0 || sx >= stride) return 0;
   const lim = Math.min(max, stride - sx);
   const ri = ry * stride + sx;
+  // a moved row usually matches to its end: one native compare settles that case
+  if (lim >= NATIVE_COMPARE_MIN && Buffer.from(cur.buffer, cur.byteOffset + ci, lim).equals(Buffer.from(ref.buffer, ref.byteOffset + ri, lim))) return lim;
   let l = 0;
   while (l < lim && cur[ci + l] === ref[ri + l]) l++;
   return l;
 }
+
+/** Runs at least this long are first compared whole (memcmp) before byte by byte. */
+const NATIVE_COMPARE_MIN = 64;
 
 function writeVarint(out: Uint8Array, o: number, n: number): number {
   while (n >= 0x80) {
