@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +34,40 @@ describe('unimem exec', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot load the program/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('unimem exec runs a program in any folder', () => {
+  it("resolves 'unimem' and 'unimem/uapi' for a TypeScript program outside the checkout, with no package.json or node_modules of its own", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unimem-anywhere-'));
+    writeFileSync(join(dir, 'helper.ts'), 'export const base: number = 40;\n');
+    const f = join(dir, 'prog.ts');
+    writeFileSync(
+      f,
+      [
+        "import { O_RDWR } from 'unimem/uapi';",
+        "import { SyscallError, type Sys } from 'unimem';",
+        "import { base } from './helper.ts';",
+        'export default async function main(sys: Sys, args: string[]): Promise<number> {',
+        "  const fd = await sys.open('/dev/dma_heap/system', O_RDWR);",
+        '  await sys.close(fd);',
+        "  try { await sys.open('/dev/nonexistent', O_RDWR); } catch (e) { if (!(e instanceof SyscallError)) throw e; return base + Number(args[0]); }",
+        '  return 0;',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const r = unimem(['exec', f, '--', '2'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(42);
+    expect(readdirSync(dir).sort()).toEqual(['helper.ts', 'prog.ts']);
+  });
+
+  it('runs a JavaScript program there too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unimem-anywhere-'));
+    const f = join(dir, 'prog.js');
+    writeFileSync(f, "import { O_RDWR } from 'unimem/uapi';\nexport default async function main() {\n  return 10 + O_RDWR;\n}\n");
+    expect(unimem(['exec', f], { cwd: dir }).code).toBe(12);
   });
 });
 
