@@ -102,6 +102,8 @@ export async function main(argv: string[]): Promise<number> {
       // What the kernel would log (dmesg), after the program's own output: each at the program's line.
       for (const f of r.findings) process.stderr.write(`unimem: ${formatFinding(f)}\n`);
       if (r.uncaught) process.stderr.write(`unimem: ${r.uncaught.site}: uncaught ${r.uncaught.name}: ${r.uncaught.message}\n`);
+      if (r.signal) process.stderr.write(`unimem: ${r.signal.site}: killed by ${r.signal.name}${r.signal.detail ? ` (${r.signal.detail})` : ''}\n`);
+      if (r.deadlock) process.stderr.write(`unimem: deadlock: every thread sleeps and nothing is scheduled\n${r.deadlock.map((l) => `unimem:   ${l}\n`).join('')}`);
       out.code = opts.check && r.exitCode === 0 && r.findings.length > 0 ? 1 : r.exitCode;
     });
 

@@ -1,4 +1,16 @@
 /**
+ * Thrown by runUntilSettled when the awaited thread can never finish:
+ * nothing is scheduled and every thread sleeps (what the kernel's hung-task
+ * detector would eventually report).
+ */
+export class Deadlock extends Error {
+  constructor() {
+    super('deadlock: the awaited simulated thread waits on an event that never comes');
+    this.name = 'Deadlock';
+  }
+}
+
+/**
  * Discrete-event clock in simulated nanoseconds. Simulated threads (processes,
  * device jobs, interrupt handlers) are async functions that wait with
  * `sleep()`; `run()` pops events in (time, sequence) order and lets each
@@ -105,7 +117,7 @@ export class Clock {
       fn();
       await settle();
     }
-    if (!done) throw new Error('deadlock: the awaited simulated thread waits on an event that never comes');
+    if (!done) throw new Deadlock();
     return p;
   }
 

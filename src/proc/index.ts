@@ -41,4 +41,5 @@ export { FdTable } from './fdtable.ts';
 export { ProcKernel, createProcSystem, spawnProcess, type ProcSystemOptions, type SpawnOptions, type SpawnedProcess } from './kernel.ts';
 export type { PollFd } from './poll.ts';
 export { Process, type ProgramMain } from './process.ts';
+export { describeBlockedTasks } from './hung-task.ts';
 export { Sys } from './sys.ts';

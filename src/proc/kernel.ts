@@ -216,9 +216,11 @@ export class ProcKernel {
    * SegfaultError, and a fatal signal that arrived meanwhile ends the
    * process and unwinds the program.
    */
-  async syscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>): Promise<T> {
+  async syscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number): Promise<T> {
     if (p.generation !== gen || p.exiting) throw new ProcessUnwind(p.pid, p.exiting ? 'exit' : 'exec');
     p.inSyscall++;
+    const call = fd === undefined ? { name } : { name, fd };
+    p.calls.add(call);
     const t0 = this.clock.now;
     let result: T | undefined;
     let error: unknown;
@@ -234,6 +236,7 @@ export class ProcKernel {
       error = e;
     } finally {
       p.inSyscall--;
+      p.calls.delete(call);
     }
     const tr = this.soc.tracer;
     if (tr) {
@@ -251,8 +254,10 @@ export class ProcKernel {
     if (error instanceof AccessFault) {
       const sig = error.fault.signal === 'SIGBUS' ? SIGBUS : SIGSEGV;
       p.fatalSignal = sig;
+      const fault = new SegfaultError(name, error.fault.signal, error.fault.addr, error.fault.why);
+      p.fault = { call: name, addr: error.fault.addr, why: error.fault.why, stack: fault.stack ?? '' };
       await this.exitProcess(p, 128 + sig, sig);
-      throw new SegfaultError(name, error.fault.signal, error.fault.addr, error.fault.why);
+      throw fault;
     }
     throw error;
   }

@@ -33,6 +33,10 @@ export class Process implements Task {
   generation = 0;
   /** System calls in progress (more than one only if a program does not await its calls). */
   inSyscall = 0;
+  /** The system calls in progress, each with the fd it works on: what a deadlock report names. */
+  readonly calls = new Set<{ name: string; fd?: number }>();
+  /** The access fault that killed it (SIGSEGV/SIGBUS): the call, the address, why, and the stack it came from. */
+  fault: { call: string; addr: number; why: string; stack: string } | undefined = undefined;
   /** A fatal signal waiting to be acted on, 0 if none. */
   fatalSignal = 0;
   /** Exit status as a shell reports it: the exit code, or 128 + the signal number. */

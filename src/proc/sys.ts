@@ -74,8 +74,9 @@ export class Sys {
     this.gen = generation;
   }
 
-  private call<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
-    return this.k.syscall(this.p, this.gen, name, fn);
+  /** Runs one call through the kernel's entry; `fd` is the descriptor it works on, named if it never returns. */
+  private call<T>(name: string, fn: () => T | Promise<T>, fd?: number): Promise<T> {
+    return this.k.syscall(this.p, this.gen, name, fn, fd);
   }
 
   /** The caller's pid (getpid). */
@@ -90,7 +91,7 @@ export class Sys {
 
   /** Closes an fd (close). */
   close(fd: number): Promise<void> {
-    return this.call('close', () => sysClose(this.p, fd));
+    return this.call('close', () => sysClose(this.p, fd), fd);
   }
 
   /** Duplicates an fd to the lowest free one (dup). */
@@ -109,37 +110,37 @@ export class Sys {
    * F_GETPIPE_SZ and F_SETPIPE_SZ on pipes.
    */
   fcntl(fd: number, cmd: number, arg?: number): Promise<number> {
-    return this.call('fcntl', () => sysFcntl(this.p, fd, cmd, arg));
+    return this.call('fcntl', () => sysFcntl(this.p, fd, cmd, arg), fd);
   }
 
   /** Reads up to `len` bytes at the file position (read); an empty result is end of file. */
   read(fd: number, len: number): Promise<Uint8Array> {
-    return this.call('read', () => sysRead(this.p, fd, len));
+    return this.call('read', () => sysRead(this.p, fd, len), fd);
   }
 
   /** Reads at `offset` without moving the position (pread64). */
   pread(fd: number, len: number, offset: number): Promise<Uint8Array> {
-    return this.call('pread', () => sysPread(this.p, fd, len, offset));
+    return this.call('pread', () => sysPread(this.p, fd, len, offset), fd);
   }
 
   /** Writes bytes at the file position; returns how many were taken (write). */
   write(fd: number, bytes: Uint8Array): Promise<number> {
-    return this.call('write', () => sysWrite(this.p, fd, bytes));
+    return this.call('write', () => sysWrite(this.p, fd, bytes), fd);
   }
 
   /** Writes at `offset` without moving the position (pwrite64). */
   pwrite(fd: number, bytes: Uint8Array, offset: number): Promise<number> {
-    return this.call('pwrite', () => sysPwrite(this.p, fd, bytes, offset));
+    return this.call('pwrite', () => sysPwrite(this.p, fd, bytes, offset), fd);
   }
 
   /** Moves the file position; returns the new offset (lseek). */
   lseek(fd: number, offset: number, whence: number): Promise<number> {
-    return this.call('lseek', () => sysLseek(this.p, fd, offset, whence));
+    return this.call('lseek', () => sysLseek(this.p, fd, offset, whence), fd);
   }
 
   /** The file's status (fstat). */
   fstat(fd: number): Promise<Stat> {
-    return this.call('fstat', () => sysFstat(this.p, fd));
+    return this.call('fstat', () => sysFstat(this.p, fd), fd);
   }
 
   /** The status of what a path names, symlinks followed (stat). */
@@ -181,7 +182,7 @@ export class Sys {
    * `count` cannot hold one entry, ENOTDIR for a file that is no directory.
    */
   getdents64(fd: number, count: number): Promise<LinuxDirent64[]> {
-    return this.call('getdents64', () => sysGetdents64(this.p, fd, count));
+    return this.call('getdents64', () => sysGetdents64(this.p, fd, count), fd);
   }
 
   /**
@@ -191,22 +192,22 @@ export class Sys {
    * on a file not open for writing.
    */
   fallocate(fd: number, mode: number, offset: number, len: number): Promise<void> {
-    return this.call('fallocate', () => sysFallocate(this.p, fd, mode, offset, len));
+    return this.call('fallocate', () => sysFallocate(this.p, fd, mode, offset, len), fd);
   }
 
   /** Sets the size of a regular file open for writing (ftruncate); a memfd's seals may forbid it (EPERM). */
   ftruncate(fd: number, length: number): Promise<void> {
-    return this.call('ftruncate', () => sysFtruncate(this.p, fd, length));
+    return this.call('ftruncate', () => sysFtruncate(this.p, fd, length), fd);
   }
 
   /** Writes the file's data and metadata back (fsync); EINVAL for files that cannot be synced, such as dma-bufs. */
   fsync(fd: number): Promise<void> {
-    return this.call('fsync', () => sysFsync(this.p, fd, false));
+    return this.call('fsync', () => sysFsync(this.p, fd, false), fd);
   }
 
   /** Writes the file's data back (fdatasync). */
   fdatasync(fd: number): Promise<void> {
-    return this.call('fdatasync', () => sysFsync(this.p, fd, true));
+    return this.call('fdatasync', () => sysFsync(this.p, fd, true), fd);
   }
 
   /**
@@ -242,7 +243,7 @@ export class Sys {
 
   /** Adds, changes or removes the watch of `fd` in epoll instance `epfd` (epoll_ctl); `event` is `{events, data}`. */
   epoll_ctl(epfd: number, op: number, fd: number, event?: EpollEvent): Promise<void> {
-    return this.call('epoll_ctl', () => sysEpollCtl(this.p, epfd, op, fd, event));
+    return this.call('epoll_ctl', () => sysEpollCtl(this.p, epfd, op, fd, event), epfd);
   }
 
   /**
@@ -251,7 +252,7 @@ export class Sys {
    * `maxevents` of them as `{events, data}` (epoll_wait); empty on timeout.
    */
   epoll_wait(epfd: number, maxevents: number, timeoutMs: number): Promise<EpollEvent[]> {
-    return this.call('epoll_wait', () => sysEpollWait(this.k, this.p, epfd, maxevents, timeoutMs));
+    return this.call('epoll_wait', () => sysEpollWait(this.k, this.p, epfd, maxevents, timeoutMs), epfd);
   }
 
   /**
@@ -260,7 +261,7 @@ export class Sys {
    * kernel writes are written back into it. Returns the ioctl's result.
    */
   ioctl(fd: number, request: number, arg?: unknown): Promise<number> {
-    return this.call('ioctl', () => sysIoctl(this.p, fd, request, arg));
+    return this.call('ioctl', () => sysIoctl(this.p, fd, request, arg), fd);
   }
 
   /** Maps a file (or anonymous memory with MAP_ANONYMOUS) and returns the address (mmap). */
@@ -391,7 +392,7 @@ export class Sys {
       } finally {
         f.put();
       }
-    });
+    }, fd);
   }
 
   /** Receives a message and the fds it carries (recvmsg); MSG_CTRUNC in `flags` when fds were dropped. */
@@ -403,7 +404,7 @@ export class Sys {
       } finally {
         f.put();
       }
-    });
+    }, fd);
   }
 
   /** Creates a child process running `childMain` with copies of the fds and mappings; returns its pid (fork). */

@@ -2,7 +2,9 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { traceFences } from '../dmabuf/index.ts';
 import { userFrame, userPath, withFindingSite, type Finding, type Tracer } from '../lib/index.ts';
-import { spawnProcess } from '../proc/index.ts';
+import { Deadlock } from '../hw/index.ts';
+import { describeBlockedTasks, spawnProcess } from '../proc/index.ts';
+import { SIGNAL_NAMES } from '../uapi/index.ts';
 import { bootSystem } from './boot.ts';
 import { InputError } from './input-error.ts';
 import type { PlatformSpec } from './platform.ts';
@@ -15,6 +17,10 @@ export interface ExecResult {
   findings: Finding[];
   /** The error the program did not catch, with the program line it was thrown from (or its file). */
   uncaught?: { name: string; message: string; site: string };
+  /** The signal that killed the program (exit code 128 + number), with the fault and its program line for SIGSEGV/SIGBUS. */
+  signal?: { number: number; name: string; detail?: string; site: string };
+  /** When every thread slept with nothing scheduled: one line per process that had not exited (exit code 1). */
+  deadlock?: string[];
   /** The Chrome trace, when one was asked for. */
   trace?: Tracer;
 }
@@ -46,8 +52,19 @@ export async function execProgram(
   // A finding no line of the program explains (the device's own work) is blamed on the program's file.
   const file = userPath(resolve(programPath));
   const child = withFindingSite(file, () => spawnProcess(sys.proc, main, args, undefined, { comm: 'main', stdio: { onWrite: opts.onWrite } }));
-  const exitCode = await sys.soc.clock.runUntilSettled(child.exitCode);
+  let exitCode: number;
+  let deadlock: string[] | undefined;
+  try {
+    exitCode = await sys.soc.clock.runUntilSettled(child.exitCode);
+  } catch (err) {
+    if (!(err instanceof Deadlock)) throw err;
+    deadlock = describeBlockedTasks(sys.proc);
+    exitCode = 1;
+  }
+  const sig = child.process.termSignal;
+  const fault = child.process.fault;
+  const signal = sig === 0 ? undefined : { number: sig, name: SIGNAL_NAMES[sig] ?? `signal ${sig}`, ...(fault ? { detail: `${fault.call} at 0x${fault.addr.toString(16)}: ${fault.why}` } : {}), site: (fault && userFrame(fault.stack)) ?? file };
   const e = child.process.uncaughtError;
   const uncaught = e === undefined ? undefined : e instanceof Error ? { name: e.name, message: e.message, site: userFrame(e.stack ?? '') ?? file } : { name: 'thrown value', message: String(e), site: file };
-  return { exitCode, simTimeNs: sys.soc.clock.now, findings: [...sys.soc.findings.findings], ...(uncaught ? { uncaught } : {}), ...(tracer ? { trace: tracer } : {}) };
+  return { exitCode, simTimeNs: sys.soc.clock.now, findings: [...sys.soc.findings.findings], ...(uncaught ? { uncaught } : {}), ...(signal ? { signal } : {}), ...(deadlock ? { deadlock } : {}), ...(tracer ? { trace: tracer } : {}) };
 }

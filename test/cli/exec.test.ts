@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +34,40 @@ describe('unimem exec', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot load the program/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('unimem exec runs a program in any folder', () => {
+  it("resolves 'unimem' and 'unimem/uapi' for a TypeScript program outside the checkout, with no package.json or node_modules of its own", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unimem-anywhere-'));
+    writeFileSync(join(dir, 'helper.ts'), 'export const base: number = 40;\n');
+    const f = join(dir, 'prog.ts');
+    writeFileSync(
+      f,
+      [
+        "import { O_RDWR } from 'unimem/uapi';",
+        "import { SyscallError, type Sys } from 'unimem';",
+        "import { base } from './helper.ts';",
+        'export default async function main(sys: Sys, args: string[]): Promise<number> {',
+        "  const fd = await sys.open('/dev/dma_heap/system', O_RDWR);",
+        '  await sys.close(fd);',
+        "  try { await sys.open('/dev/nonexistent', O_RDWR); } catch (e) { if (!(e instanceof SyscallError)) throw e; return base + Number(args[0]); }",
+        '  return 0;',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const r = unimem(['exec', f, '--', '2'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(42);
+    expect(readdirSync(dir).sort()).toEqual(['helper.ts', 'prog.ts']);
+  });
+
+  it('runs a JavaScript program there too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unimem-anywhere-'));
+    const f = join(dir, 'prog.js');
+    writeFileSync(f, "import { O_RDWR } from 'unimem/uapi';\nexport default async function main() {\n  return 10 + O_RDWR;\n}\n");
+    expect(unimem(['exec', f], { cwd: dir }).code).toBe(12);
   });
 });
 
@@ -92,5 +126,48 @@ describe('unimem exec points at the program\'s own lines', () => {
     const r = unimem(['exec', f]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`unimem: ${f}:2:3: uncaught SyscallError: open: ENOENT (ENOENT: /dev/nonexistent)\n`);
+  });
+});
+
+describe('unimem exec reports how a program ended', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'unimem-end-'));
+  const prog = (name: string, body: string) => {
+    const f = join(dir, name);
+    writeFileSync(f, `export default async function main(sys) {\n${body}\n  return 0;\n}\n`);
+    return f;
+  };
+
+  it('a store to an unmapped address: SIGSEGV at the program line, exit 139', () => {
+    const f = prog('segv.mjs', "  await sys.write(1, new TextEncoder().encode('before\\n'));\n  await sys.store(0x1000, new Uint8Array([1]));");
+    const r = unimem(['exec', f]);
+    expect(r.stdout).toBe('before\n');
+    expect(r.stderr).toBe(`unimem: ${f}:3:3: killed by SIGSEGV (store at 0x1000: no mapping)\n`);
+    expect(r.code).toBe(128 + 11);
+  });
+
+  it('SIGKILL: named, exit 137', () => {
+    const f = prog('kill.mjs', '  await sys.kill(await sys.getpid(), 9);');
+    const r = unimem(['exec', f]);
+    expect(r.stderr).toBe(`unimem: ${f}: killed by SIGKILL\n`);
+    expect(r.code).toBe(128 + 9);
+  });
+
+  it('a global deadlock: each blocked process and the call and file it sleeps on, one line each, no stack trace, exit 1', () => {
+    const f = prog(
+      'deadlock.mjs',
+      [
+        '  const [r, w] = await sys.pipe();',
+        '  const [a, b] = await sys.socketpair();',
+        '  await sys.fork(async (child) => { await child.recvmsg(b); return 0; });',
+        '  await sys.read(r, 10);',
+      ].join('\n'),
+    );
+    const r = unimem(['exec', f]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.split('\n');
+    expect(lines[0]).toBe('unimem: deadlock: every thread sleeps and nothing is scheduled');
+    expect(lines[1]).toMatch(/^unimem: {3}pid 1 \(main\) blocked in read\(3\) on pipe:\[\d+\]$/);
+    expect(lines[2]).toMatch(/^unimem: {3}pid 2 \(main\) blocked in recvmsg\(6\) on socket:\[\d+\]$/);
+    expect(lines.slice(3)).toEqual(['']);
   });
 });
