@@ -89,6 +89,7 @@ export {
   VM_READ,
   VM_SHARED,
   VM_WRITE,
+  isCowMapping,
   VmArea,
   type VmaPageSink,
 } from './vma.ts';

@@ -3,6 +3,7 @@ import type { Sys } from '../../src/proc/index.ts';
 import {
   DMA_BUF_SET_NAME,
   F_GETFL,
+  MAP_PRIVATE,
   MAP_SHARED,
   O_ACCMODE,
   O_RDWR,
@@ -140,5 +141,41 @@ describe('vivid buffers shared with vgem (reference rows that need vgem)', () =>
     await s.vgem.settle();
     expect(cma.stats().usedPages).toBe(used0);
     expect(s.dbs.buffers.length).toBe(0);
+  });
+
+  it('MAP_PRIVATE: vgem refuses it on its dma-buf and its DRM fd (EINVAL, no COW of shmem GEM pages); vivid\'s buffer accepts it, directly and through vgem\'s import', async () => {
+    const s = system();
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const d = await dumb(sys, card);
+      const gfd = await toFd(sys, card, d.handle);
+      expect(await errno(sys.mmap(0, d.size, PROT_READ, MAP_PRIVATE, gfd, 0))).toBe('EINVAL');
+      expect(await errno(sys.mmap(0, d.size, PROT_READ | PROT_WRITE, MAP_PRIVATE, gfd, 0))).toBe('EINVAL');
+      expect(await errno(sys.mmap(0, d.size, PROT_READ, MAP_PRIVATE, card, await mapDumb(sys, card, d.handle)))).toBe('EINVAL');
+      // the refused mapping took no reference: the shared one still works and closing frees the object
+      const shared = await sys.mmap(0, d.size, PROT_READ | PROT_WRITE, MAP_SHARED, gfd, 0);
+      await sys.store(shared, new Uint8Array([1, 2, 3]));
+      await sys.munmap(shared, d.size);
+      const v = await sys.open('/dev/video0', O_RDWR);
+      await reqbufs(sys, v, 1);
+      const va = await mapV4l2(sys, v, 0);
+      await sys.store(va, new Uint8Array([9, 9, 9, 9]));
+      const vfd = await expbuf(sys, v, 0);
+      const priv = await sys.mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, vfd, 0);
+      await sys.store(priv, new Uint8Array([7]));
+      expect([...(await sys.load(priv, 4))]).toEqual([7, 9, 9, 9]);
+      expect([...(await sys.load(va, 4))]).toEqual([9, 9, 9, 9]);
+      // vgem's import of it is mapped by its exporter, which allows the private mapping
+      const re = await toFd(sys, card, await toHandle(sys, card, vfd));
+      const viaVgem = await sys.mmap(0, SIZE, PROT_READ, MAP_PRIVATE, re, 0);
+      expect([...(await sys.load(viaVgem, 4))]).toEqual([9, 9, 9, 9]);
+      await sys.munmap(priv, SIZE);
+      await sys.munmap(viaVgem, SIZE);
+      await sys.munmap(va, SIZE);
+      for (const fd of [re, vfd, v, gfd, card]) await sys.close(fd);
+    });
+    await s.vgem.settle();
+    expect(s.vgem.stats.objects).toBe(0);
+    expect(s.dbs.buffers).toHaveLength(0);
   });
 });

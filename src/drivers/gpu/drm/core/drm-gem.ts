@@ -1,7 +1,7 @@
 import { KernelBug, PAGE_SIZE, alignUp, kerr } from '../../../../lib/index.ts';
 import { DMA_BIDIRECTIONAL, type SgTable } from '../../../../dma/index.ts';
 import { DmaResv, dmaBufDetach, dmaBufPut, dmaBufUnmapAttachment, type DmaBuf, type DmaBufAttachment } from '../../../../dmabuf/index.ts';
-import { VM_DONTDUMP, VM_DONTEXPAND, VM_PFNMAP, type VmArea } from '../../../../fs/index.ts';
+import { VM_DONTDUMP, VM_DONTEXPAND, VM_PFNMAP, isCowMapping, type VmArea } from '../../../../fs/index.ts';
 import { DrmVmaOffsetNode } from './drm-vma-manager.ts';
 import type { DrmDevice, DrmFile } from './drm-device.ts';
 
@@ -45,6 +45,8 @@ export class GemObject {
   /** Users of the kernel mapping (vmap_use_count). */
   vmapUseCount = 0;
   vaddr = 0;
+  /** Whether a private (copy-on-write) user mapping is allowed: not for shmem pages, yes for the DMA helper's. */
+  readonly cowMappable: boolean = false;
   private refs = 1;
   private readonly ownResv: boolean;
 
@@ -153,7 +155,11 @@ export class GemObject {
    * inserted on fault by their index in the mapping, not by vm_pgoff, which
    * still carries the fake offset: Linux 6.1's shmem helper does the same,
    * so a mapping at a non-zero offset of the dma-buf sees the object from
-   * its first page on, as the reference kernel shows.
+   * its first page on, as the reference kernel shows. A private mapping
+   * of the object's own pages is EINVAL (the shmem helper refuses COW
+   * mappings of its PFN-mapped pages); an import's is up to its exporter,
+   * and a helper whose pages can be copied on write (the DMA helper's
+   * remap) says so with cowMappable.
    */
   async mmap(vma: VmArea): Promise<void> {
     if (this.size < vma.length) throw kerr('EINVAL', `mapping of ${vma.length} bytes over a ${this.size}-byte object`);
@@ -165,6 +171,7 @@ export class GemObject {
       await d.ops.mmap(d, vma);
       return;
     }
+    if (!this.cowMappable && isCowMapping(vma.flags)) throw kerr('EINVAL', `private mapping of gem object ${this.id}`);
     const pages = this.getPages();
     this.get();
     vma.flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
