@@ -1,7 +1,7 @@
 import { KernelBug, PAGE_SIZE, alignUp, kerr } from '../../../../lib/index.ts';
 import { DMA_BIDIRECTIONAL, type SgTable } from '../../../../dma/index.ts';
 import { DmaResv, dmaBufDetach, dmaBufPut, dmaBufUnmapAttachment, type DmaBuf, type DmaBufAttachment } from '../../../../dmabuf/index.ts';
-import { VM_DONTDUMP, VM_DONTEXPAND, VM_PFNMAP, isCowMapping, type VmArea } from '../../../../fs/index.ts';
+import { VM_DONTDUMP, VM_DONTEXPAND, VM_PFNMAP, isCowMapping, shmemAllocPage, type VmArea } from '../../../../fs/index.ts';
 import { DrmVmaOffsetNode } from './drm-vma-manager.ts';
 import type { DrmDevice, DrmFile } from './drm-device.ts';
 
@@ -107,8 +107,9 @@ export class GemObject {
 
   /**
    * Allocates the backing pages if the object has none (drm_gem_shmem_get_pages):
-   * zeroed order-0 pages, highmem allowed, as shmem gives. ENOMEM leaves
-   * nothing allocated.
+   * zeroed order-0 pages, highmem allowed, scattered as shmem gives them
+   * (shmemAllocPage), so the object is not physically contiguous. ENOMEM
+   * leaves nothing allocated.
    */
   getPages(): Uint32Array {
     if (this.importAttach) throw new KernelBug(`gem object ${this.id} is imported and has no pages of its own`);
@@ -118,7 +119,7 @@ export class GemObject {
     const alloc = this.dev.mm.pages;
     let got = 0;
     try {
-      for (; got < n; got++) pages[got] = alloc.allocPages(0, { highmem: true, zero: true });
+      for (; got < n; got++) pages[got] = shmemAllocPage(alloc, { highmem: true, zero: true }, got > 0 ? pages[got - 1]! : -1, -1);
     } catch (e) {
       for (let i = 0; i < got; i++) alloc.freePages(pages[i]!, 0);
       throw e;
