@@ -70,7 +70,7 @@ export { DEFAULT_POLLMASK, PollTable, pollWait, type PollQueueProc } from './pol
 export { dirEmit, dirEmitList, dirLlseek, dtType, iterateDir, type DirContext, type DirEntry } from './readdir.ts';
 export { SeqFileNode, debugfsCreateFile, registerSeqFile, seqFileOps, type SeqFileOptions, type SeqShow } from './seq-file.ts';
 export { SysfsDevice, chrdevUevent, sysfsAddChrdev, type ChrdevSysfs } from './sysfs.ts';
-export { ShmemFs, ShmemInode, shmemInodeOf, shmemReopen } from './shmem.ts';
+export { ShmemFs, ShmemInode, shmemAllocPage, shmemInodeOf, shmemReopen } from './shmem.ts';
 export { vfsFsync } from './sync.ts';
 export type { Task } from './task.ts';
 export { tmpfsFileOps } from './tmpfs.ts';
@@ -89,6 +89,7 @@ export {
   VM_READ,
   VM_SHARED,
   VM_WRITE,
+  isCowMapping,
   VmArea,
   type VmaPageSink,
 } from './vma.ts';

@@ -1,6 +1,6 @@
 import { KernelBug, KernelError, PAGE_SIZE, kerr } from '../lib/index.ts';
 import type { Clock, Cpu } from '../hw/index.ts';
-import { getPage, type Mm, pageCount, type PageOwnerOps, putPage, registerPageOwner, setPageOwner } from '../mm/index.ts';
+import { getPage, type Gfp, type Mm, type PageAllocator, pageCount, type PageOwnerOps, putPage, registerPageOwner, setPageOwner } from '../mm/index.ts';
 import {
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
@@ -34,6 +34,35 @@ import type { Vfs } from './vfs.ts';
  * (page->index in 31 bits here), so 8 TiB less a page.
  */
 export const SHMEM_MAX_BYTES = 0x7fffffff * PAGE_SIZE;
+
+/** How many pages shmemAllocPage sets aside at most looking for one that is not a neighbour's physical successor. */
+const SCATTER_TRIES = 4;
+
+/**
+ * Allocates one order-0 page for page `index` of a shmem-backed file
+ * (shmem_alloc_folio) whose neighbours `prevPfn` (page index-1) and
+ * `nextPfn` (page index+1) are already allocated (-1 when not). A booted
+ * Linux system hands shmem its pages from per-CPU lists long since
+ * shuffled by other users, so a file's consecutive pages are almost never
+ * physically consecutive, and a contiguous-DMA importer of a memfd or a
+ * shmem GEM object fails; this allocator's free lists are tidy, so a page
+ * that would follow `prevPfn` or precede `nextPfn` physically is set aside
+ * and another taken, the set-aside ones then freed. The result is
+ * deterministic: the same allocations give the same frames.
+ */
+export function shmemAllocPage(pages: PageAllocator, gfp: Gfp, prevPfn: number, nextPfn: number): number {
+  const aside: number[] = [];
+  try {
+    for (;;) {
+      const pfn = pages.allocPages(0, gfp);
+      const adjacent = (prevPfn >= 0 && pfn === prevPfn + 1) || (nextPfn >= 0 && pfn === nextPfn - 1);
+      if (!adjacent || aside.length >= SCATTER_TRIES) return pfn;
+      aside.push(pfn);
+    }
+  } finally {
+    for (const p of aside) pages.freePages(p, 0);
+  }
+}
 
 /** Page-cache entries per chunk of an inode's page table (a radix-tree node's worth). */
 const CHUNK_SHIFT = 9;
@@ -110,7 +139,8 @@ export class ShmemFs implements PageOwnerOps {
 
   /** @internal Allocates a zeroed page-cache page for page `index` of `si` (shmem_alloc_folio). ENOMEM. */
   allocPage(si: ShmemInode, index: number): number {
-    const pfn = this.mm.pages.allocPages(0, { movable: true, highmem: true, zero: true, owner: this.ownerId, priv: index });
+    const gfp = { movable: true, highmem: true, zero: true, owner: this.ownerId, priv: index };
+    const pfn = shmemAllocPage(this.mm.pages, gfp, index > 0 ? si.findPage(index - 1) : -1, si.findPage(index + 1));
     this.rmap[this.mm.frames.index(pfn)] = si.id;
     this.nrPages++;
     return pfn;

@@ -17,6 +17,11 @@ export const VM_DONTEXPAND = 0x40000;
 export const VM_DONTDUMP = 0x4000000;
 export const VM_MIXEDMAP = 0x10000000;
 
+/** True for a private mapping that could be written, whose pages copy on write (is_cow_mapping). */
+export function isCowMapping(flags: number): boolean {
+  return (flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
+}
+
 /** Operations a mapping's creator may attach (struct vm_operations_struct). */
 export interface VmOperations {
   /** A copy of the mapping appeared (fork, or a split by a partial munmap). */

@@ -4,6 +4,8 @@ import { bandwidth, size } from './units-schema.ts';
 
 // Spelled out rather than /i so that the JSON Schema pattern, which has no flags, accepts the same names.
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a name of letters, digits, - and _');
+// a platform's own name may carry a version number (linux-6.1-reference)
+const platformName = z.string().regex(/^[A-Za-z][A-Za-z0-9._-]*$/, 'must be a name of letters, digits, ., - and _');
 
 // Each field's .describe() text is its one-line meaning in docs/platform.md and in editors (scripts/reference.ts).
 
@@ -95,7 +97,7 @@ function deviceSchema(drivers: readonly PlatformDriver[]) {
 export function platformSchemaFor(drivers: readonly PlatformDriver[]) {
   return z
     .strictObject({
-      name: name.describe('Name of the platform, as `--platform` and a scenario\'s `platform:` give it.'),
+      name: platformName.describe('Name of the platform, as `--platform` and a scenario\'s `platform:` give it.'),
       description: z.string().default('').describe('One line for `unimem platforms`: what the SoC is.'),
       memory: z.array(bank).min(1).describe('Banks of physical memory; at least one dram bank.'),
       kernel: z

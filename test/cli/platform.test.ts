@@ -35,9 +35,11 @@ describe('unimem platform', () => {
   it('lists the built-in platforms, each with the description its file gives', () => {
     const r = unimem(['platforms']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^armv7-mobile {2}ARMv7 phone SoC, non-coherent caches, 2 GiB, SMMU for the media masters$/m);
-    expect(r.stdout).toMatch(/^coherent-soc {2}IO-coherent SoC, 3 GiB, every master behind an SMMU$/m);
-    expect(r.stdout.trimEnd().split('\n')).toHaveLength(2);
+    // names padded to the longest (linux-6.1-reference) plus two spaces
+    expect(r.stdout).toMatch(/^armv7-mobile {9}ARMv7 phone SoC, non-coherent caches, 2 GiB, SMMU for the media masters$/m);
+    expect(r.stdout).toMatch(/^coherent-soc {9}IO-coherent SoC, 3 GiB, every master behind an SMMU$/m);
+    expect(r.stdout).toMatch(/^linux-6\.1-reference {2}the Linux 6\.1 reference machine, only vgem and vivid \(no platform devices\), IO-coherent, 1 GiB$/m);
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(3);
   });
 
   it('prints help for every command', () => {

@@ -1,16 +1,24 @@
 import { describe, expect, it } from 'vitest';
+import { registerVivid } from '../../src/drivers/index.ts';
+import { PAGE_SIZE } from '../../src/lib/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {
   DMA_BUF_SET_NAME,
+  F_ADD_SEALS,
+  F_SEAL_SHRINK,
   F_GETFL,
+  MAP_PRIVATE,
   MAP_SHARED,
+  MFD_ALLOW_SEALING,
   O_ACCMODE,
   O_RDWR,
   PROT_READ,
   PROT_WRITE,
+  UDMABUF_CREATE,
   V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP,
   V4L2_MEMORY_DMABUF,
   V4L2_MEMORY_MMAP,
+  VIDIOC_REQBUFS,
   VIDIOC_DQBUF,
   VIDIOC_QBUF,
   VIDIOC_STREAMOFF,
@@ -140,5 +148,79 @@ describe('vivid buffers shared with vgem (reference rows that need vgem)', () =>
     await s.vgem.settle();
     expect(cma.stats().usedPages).toBe(used0);
     expect(s.dbs.buffers.length).toBe(0);
+  });
+
+  it('MAP_PRIVATE: vgem refuses it on its dma-buf and its DRM fd (EINVAL, no COW of shmem GEM pages); vivid\'s buffer accepts it, directly and through vgem\'s import', async () => {
+    const s = system();
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const d = await dumb(sys, card);
+      const gfd = await toFd(sys, card, d.handle);
+      expect(await errno(sys.mmap(0, d.size, PROT_READ, MAP_PRIVATE, gfd, 0))).toBe('EINVAL');
+      expect(await errno(sys.mmap(0, d.size, PROT_READ | PROT_WRITE, MAP_PRIVATE, gfd, 0))).toBe('EINVAL');
+      expect(await errno(sys.mmap(0, d.size, PROT_READ, MAP_PRIVATE, card, await mapDumb(sys, card, d.handle)))).toBe('EINVAL');
+      // the refused mapping took no reference: the shared one still works and closing frees the object
+      const shared = await sys.mmap(0, d.size, PROT_READ | PROT_WRITE, MAP_SHARED, gfd, 0);
+      await sys.store(shared, new Uint8Array([1, 2, 3]));
+      await sys.munmap(shared, d.size);
+      const v = await sys.open('/dev/video0', O_RDWR);
+      await reqbufs(sys, v, 1);
+      const va = await mapV4l2(sys, v, 0);
+      await sys.store(va, new Uint8Array([9, 9, 9, 9]));
+      const vfd = await expbuf(sys, v, 0);
+      const priv = await sys.mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, vfd, 0);
+      await sys.store(priv, new Uint8Array([7]));
+      expect([...(await sys.load(priv, 4))]).toEqual([7, 9, 9, 9]);
+      expect([...(await sys.load(va, 4))]).toEqual([9, 9, 9, 9]);
+      // vgem's import of it is mapped by its exporter, which allows the private mapping
+      const re = await toFd(sys, card, await toHandle(sys, card, vfd));
+      const viaVgem = await sys.mmap(0, SIZE, PROT_READ, MAP_PRIVATE, re, 0);
+      expect([...(await sys.load(viaVgem, 4))]).toEqual([9, 9, 9, 9]);
+      await sys.munmap(priv, SIZE);
+      await sys.munmap(viaVgem, SIZE);
+      await sys.munmap(va, SIZE);
+      for (const fd of [re, vfd, v, gfd, card]) await sys.close(fd);
+    });
+    await s.vgem.settle();
+    expect(s.vgem.stats.objects).toBe(0);
+    expect(s.dbs.buffers).toHaveLength(0);
+  });
+
+  it('shmem pages are scattered: a vgem dumb buffer and a memfd-backed udmabuf are EFAULT on vivid\'s dma-contig queue, and still captured into by the vmalloc one', async () => {
+    const base = vgemSystem();
+    // vivid's dma-contig instance on a 32-bit engine without IOMMU that reaches all of DRAM, as x86's vivid device does
+    const s = { ...base, vivid: registerVivid({ vfs: base.k.vfs, dbs: base.dbs, mm: base.mm, clock: base.soc.clock, instances: [{ allocator: 'vmalloc' }, { allocator: 'dma-contig', device: base.dma0 }] }) };
+    await run(s, async (sys) => {
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const d = await dumb(sys, card, 640, 480, 16);
+      const gem = await toFd(sys, card, d.handle);
+      await sys.mmap(0, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, gem, 0);
+      const mfd = await sys.memfd_create('frame', MFD_ALLOW_SEALING);
+      await sys.ftruncate(mfd, SIZE);
+      await sys.fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK);
+      await sys.write(mfd, new Uint8Array(SIZE).fill(1));
+      const udma = await sys.ioctl(await sys.open('/dev/udmabuf', O_RDWR), UDMABUF_CREATE, { memfd: mfd, flags: 0, offset: 0, size: SIZE });
+      // no two consecutive pages of either buffer are physically consecutive
+      const pfns = [...(s.dbs.buffers.find((b) => b.expName === 'drm')!.priv as { pages: Uint32Array }).pages];
+      expect(pfns).toHaveLength(SIZE / PAGE_SIZE);
+      expect(pfns.filter((p, i) => i > 0 && p === pfns[i - 1]! + 1)).toEqual([]);
+      const dc = await sys.open('/dev/video4', O_RDWR);
+      await sys.ioctl(dc, VIDIOC_REQBUFS, { count: 2, type: CAP, memory: V4L2_MEMORY_DMABUF, capabilities: 0, flags: 0 });
+      expect(await errno(sys.ioctl(dc, VIDIOC_QBUF, v4l2buf(0, V4L2_MEMORY_DMABUF, { fd: gem })))).toBe('EFAULT');
+      expect(await errno(sys.ioctl(dc, VIDIOC_QBUF, v4l2buf(1, V4L2_MEMORY_DMABUF, { fd: udma })))).toBe('EFAULT');
+      expect(s.dbs.buffers.filter((b) => b.attachments.length > 0)).toEqual([]);
+      const vm = await sys.open('/dev/video0', O_RDWR);
+      await sys.ioctl(vm, VIDIOC_REQBUFS, { count: 2, type: CAP, memory: V4L2_MEMORY_DMABUF, capabilities: 0, flags: 0 });
+      await sys.ioctl(vm, VIDIOC_QBUF, v4l2buf(0, V4L2_MEMORY_DMABUF, { fd: gem }));
+      await sys.ioctl(vm, VIDIOC_QBUF, v4l2buf(1, V4L2_MEMORY_DMABUF, { fd: udma }));
+      await sys.ioctl(vm, VIDIOC_STREAMON, CAP);
+      for (const want of [gem, udma]) {
+        const b = v4l2buf(0, V4L2_MEMORY_DMABUF);
+        await sys.ioctl(vm, VIDIOC_DQBUF, b);
+        expect([b.m.fd, b.bytesused]).toEqual([want, SIZE]);
+        const view = await sys.mmap(0, SIZE, PROT_READ, MAP_SHARED, want, 0);
+        expect(mismatches(await sys.load(view, SIZE), s.vivid[0]!.expectedFrame(b.sequence))).toBe(0);
+      }
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { KernelBug, PAGE_SIZE, alignUp, kerr } from '../../../../lib/index.ts';
 import { DMA_BIDIRECTIONAL, type SgTable } from '../../../../dma/index.ts';
 import { DmaResv, dmaBufDetach, dmaBufPut, dmaBufUnmapAttachment, type DmaBuf, type DmaBufAttachment } from '../../../../dmabuf/index.ts';
-import { VM_DONTDUMP, VM_DONTEXPAND, VM_PFNMAP, type VmArea } from '../../../../fs/index.ts';
+import { VM_DONTDUMP, VM_DONTEXPAND, VM_PFNMAP, isCowMapping, shmemAllocPage, type VmArea } from '../../../../fs/index.ts';
 import { DrmVmaOffsetNode } from './drm-vma-manager.ts';
 import type { DrmDevice, DrmFile } from './drm-device.ts';
 
@@ -45,6 +45,8 @@ export class GemObject {
   /** Users of the kernel mapping (vmap_use_count). */
   vmapUseCount = 0;
   vaddr = 0;
+  /** Whether a private (copy-on-write) user mapping is allowed: not for shmem pages, yes for the DMA helper's. */
+  readonly cowMappable: boolean = false;
   private refs = 1;
   private readonly ownResv: boolean;
 
@@ -105,8 +107,9 @@ export class GemObject {
 
   /**
    * Allocates the backing pages if the object has none (drm_gem_shmem_get_pages):
-   * zeroed order-0 pages, highmem allowed, as shmem gives. ENOMEM leaves
-   * nothing allocated.
+   * zeroed order-0 pages, highmem allowed, scattered as shmem gives them
+   * (shmemAllocPage), so the object is not physically contiguous. ENOMEM
+   * leaves nothing allocated.
    */
   getPages(): Uint32Array {
     if (this.importAttach) throw new KernelBug(`gem object ${this.id} is imported and has no pages of its own`);
@@ -116,7 +119,7 @@ export class GemObject {
     const alloc = this.dev.mm.pages;
     let got = 0;
     try {
-      for (; got < n; got++) pages[got] = alloc.allocPages(0, { highmem: true, zero: true });
+      for (; got < n; got++) pages[got] = shmemAllocPage(alloc, { highmem: true, zero: true }, got > 0 ? pages[got - 1]! : -1, -1);
     } catch (e) {
       for (let i = 0; i < got; i++) alloc.freePages(pages[i]!, 0);
       throw e;
@@ -153,7 +156,11 @@ export class GemObject {
    * inserted on fault by their index in the mapping, not by vm_pgoff, which
    * still carries the fake offset: Linux 6.1's shmem helper does the same,
    * so a mapping at a non-zero offset of the dma-buf sees the object from
-   * its first page on, as the reference kernel shows.
+   * its first page on, as the reference kernel shows. A private mapping
+   * of the object's own pages is EINVAL (the shmem helper refuses COW
+   * mappings of its PFN-mapped pages); an import's is up to its exporter,
+   * and a helper whose pages can be copied on write (the DMA helper's
+   * remap) says so with cowMappable.
    */
   async mmap(vma: VmArea): Promise<void> {
     if (this.size < vma.length) throw kerr('EINVAL', `mapping of ${vma.length} bytes over a ${this.size}-byte object`);
@@ -165,6 +172,7 @@ export class GemObject {
       await d.ops.mmap(d, vma);
       return;
     }
+    if (!this.cowMappable && isCowMapping(vma.flags)) throw kerr('EINVAL', `private mapping of gem object ${this.id}`);
     const pages = this.getPages();
     this.get();
     vma.flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;

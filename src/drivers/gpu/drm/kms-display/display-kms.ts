@@ -57,6 +57,8 @@ import { platformDriver } from '../../../base/platform-driver.ts';
 export class DmaGemObject extends GemObject {
   /** The DMA buffer, null once freed. */
   buf: DmaBuffer | null;
+  /** drm_gem_dma_mmap remaps the buffer with no COW check, so a private mapping works. */
+  override readonly cowMappable = true;
 
   /** Wraps a buffer from dmaAllocWc on the device's struct device (drm_gem_dma_create). */
   constructor(dev: DrmDevice, buf: DmaBuffer) {

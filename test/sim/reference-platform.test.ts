@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { spawnProcess, type Sys } from '../../src/proc/index.ts';
+import { bootSystem, builtinPlatforms, loadPlatform } from '../../src/sim/index.ts';
+import {
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_SYNC_WRITE,
+  O_DIRECTORY,
+  O_RDONLY,
+  O_RDWR,
+  SYNC_IOC_FILE_INFO,
+  VGEM_FENCE_WRITE,
+  VIDIOC_QUERYCAP,
+  type SyncFenceInfo,
+  type SyncFileInfo,
+} from '../../src/uapi/index.ts';
+import { dumb, fenceAttach, fenceSignal, toFd } from '../drivers/vgem-helpers.ts';
+
+async function list(sys: Sys, path: string): Promise<string[]> {
+  const fd = await sys.open(path, O_RDONLY | O_DIRECTORY);
+  const names: string[] = [];
+  for (;;) {
+    const batch = await sys.getdents64(fd, 4096);
+    if (batch.length === 0) break;
+    for (const d of batch) if (d.d_name !== '.' && d.d_name !== '..') names.push(d.d_name);
+  }
+  await sys.close(fd);
+  return names.sort();
+}
+
+/** Boots linux-6.1-reference and runs `main` as its first process; the process must exit 0. */
+async function onReference(main: (sys: Sys) => Promise<void>): Promise<void> {
+  const sys = bootSystem(loadPlatform('linux-6.1-reference'), { seed: 1 });
+  expect(sys.bound).toEqual([]);
+  const child = spawnProcess(sys.proc, async (s) => {
+    await main(s);
+    return 0;
+  }, []);
+  expect(await sys.soc.clock.runUntilSettled(child.exitCode)).toBe(0);
+  if (child.process.uncaughtError !== undefined) throw child.process.uncaughtError;
+}
+
+describe('the linux-6.1-reference platform', () => {
+  it('is built in and boots no platform device', () => {
+    expect(builtinPlatforms()).toContain('linux-6.1-reference');
+    const p = loadPlatform('linux-6.1-reference');
+    expect(p.name).toBe('linux-6.1-reference');
+    expect(p.devices).toEqual([]);
+    expect(p.cma.default).toBeUndefined();
+  });
+
+  it('vgem_find, vivid_dc_find_capture: card0 and renderD128 are vgem\'s, /dev/video4 is vivid-001; no GPU, so vgem\'s first fence is vgem-unbound1-1 (export_sync_file_read_pending_write)', async () => {
+    await onReference(async (sys) => {
+      expect(await list(sys, '/dev/dri')).toEqual(['card0', 'renderD128']);
+      const dev = await list(sys, '/dev');
+      // vivid's vmalloc instance at video0, its dma-contig one at video4 (vivid's other nodes are not simulated); the heaps and udmabuf every boot has
+      expect(dev).toEqual(['dma_heap', 'dri', 'udmabuf', 'video0', 'video4']);
+      expect(await list(sys, '/dev/dma_heap')).toEqual(['system']);
+      const v = await sys.open('/dev/video4', O_RDWR);
+      const cap = { driver: '', card: '', bus_info: '', version: 0, capabilities: 0, device_caps: 0 };
+      await sys.ioctl(v, VIDIOC_QUERYCAP, cap);
+      expect([cap.driver, cap.bus_info]).toEqual(['vivid', 'platform:vivid-001']);
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const { handle } = await dumb(sys, card);
+      const buf = await toFd(sys, card, handle);
+      const f = await fenceAttach(sys, card, handle, VGEM_FENCE_WRITE);
+      const e = { flags: DMA_BUF_SYNC_WRITE, fd: -1 };
+      await sys.ioctl(buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, e);
+      const fences: SyncFenceInfo[] = [];
+      const info: SyncFileInfo = { name: '', status: 0, flags: 0, num_fences: 1, pad: 0, sync_fence_info: fences };
+      await sys.ioctl(e.fd, SYNC_IOC_FILE_INFO, info);
+      expect([info.status, info.num_fences, info.name]).toEqual([0, 1, 'vgem-unbound1-1']);
+      await fenceSignal(sys, card, f);
+    });
+  });
+});
