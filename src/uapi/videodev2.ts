@@ -64,13 +64,30 @@ export const V4L2_COLORSPACE_SRGB = 8;
 export const V4L2_CAP_VIDEO_CAPTURE = 0x00000001;
 export const V4L2_CAP_VIDEO_OUTPUT = 0x00000002;
 export const V4L2_CAP_VIDEO_OVERLAY = 0x00000004;
+export const V4L2_CAP_VBI_CAPTURE = 0x00000010;
+export const V4L2_CAP_VBI_OUTPUT = 0x00000020;
+export const V4L2_CAP_SLICED_VBI_CAPTURE = 0x00000040;
+export const V4L2_CAP_SLICED_VBI_OUTPUT = 0x00000080;
+export const V4L2_CAP_RDS_CAPTURE = 0x00000100;
+export const V4L2_CAP_VIDEO_OUTPUT_OVERLAY = 0x00000200;
+export const V4L2_CAP_HW_FREQ_SEEK = 0x00000400;
+export const V4L2_CAP_RDS_OUTPUT = 0x00000800;
 export const V4L2_CAP_VIDEO_CAPTURE_MPLANE = 0x00001000;
 export const V4L2_CAP_VIDEO_OUTPUT_MPLANE = 0x00002000;
 export const V4L2_CAP_VIDEO_M2M_MPLANE = 0x00004000;
 export const V4L2_CAP_VIDEO_M2M = 0x00008000;
+export const V4L2_CAP_TUNER = 0x00010000;
+export const V4L2_CAP_AUDIO = 0x00020000;
+export const V4L2_CAP_RADIO = 0x00040000;
+export const V4L2_CAP_MODULATOR = 0x00080000;
+export const V4L2_CAP_SDR_CAPTURE = 0x00100000;
 export const V4L2_CAP_EXT_PIX_FORMAT = 0x00200000;
+export const V4L2_CAP_SDR_OUTPUT = 0x00400000;
+export const V4L2_CAP_META_CAPTURE = 0x00800000;
 export const V4L2_CAP_READWRITE = 0x01000000;
 export const V4L2_CAP_STREAMING = 0x04000000;
+export const V4L2_CAP_META_OUTPUT = 0x08000000;
+export const V4L2_CAP_TOUCH = 0x10000000;
 export const V4L2_CAP_IO_MC = 0x20000000;
 export const V4L2_CAP_DEVICE_CAPS = 0x80000000;
 
@@ -115,6 +132,49 @@ export const V4L2_FRMSIZE_TYPE_STEPWISE = 3;
 export const V4L2_FRMIVAL_TYPE_DISCRETE = 1;
 export const V4L2_FRMIVAL_TYPE_CONTINUOUS = 2;
 export const V4L2_FRMIVAL_TYPE_STEPWISE = 3;
+
+/**
+ * Every analog TV standard (V4L2_STD_ALL = V4L2_STD_525_60 |
+ * V4L2_STD_625_50). v4l2_std_id is a __u64; the standards in use fit in
+ * 24 bits, so it travels as a number.
+ */
+export const V4L2_STD_ALL = 0x00ffffff;
+
+/** struct v4l2_input.type */
+export const V4L2_INPUT_TYPE_TUNER = 1;
+export const V4L2_INPUT_TYPE_CAMERA = 2;
+export const V4L2_INPUT_TYPE_TOUCH = 3;
+
+/** struct v4l2_input.status (the general, analog and digital bits). */
+export const V4L2_IN_ST_NO_POWER = 0x00000001;
+export const V4L2_IN_ST_NO_SIGNAL = 0x00000002;
+export const V4L2_IN_ST_NO_COLOR = 0x00000004;
+export const V4L2_IN_ST_HFLIP = 0x00000010;
+export const V4L2_IN_ST_VFLIP = 0x00000020;
+export const V4L2_IN_ST_NO_H_LOCK = 0x00000100;
+export const V4L2_IN_ST_COLOR_KILL = 0x00000200;
+export const V4L2_IN_ST_NO_V_LOCK = 0x00000400;
+export const V4L2_IN_ST_NO_STD_LOCK = 0x00000800;
+
+/** struct v4l2_input.capabilities */
+export const V4L2_IN_CAP_DV_TIMINGS = 0x00000002;
+export const V4L2_IN_CAP_STD = 0x00000004;
+export const V4L2_IN_CAP_NATIVE_SIZE = 0x00000008;
+
+/** struct v4l2_input (80 bytes: `std` is a __u64 at offset 48); the kernel writes all but `index`. */
+export interface V4l2Input {
+  index: number;
+  /** __u8 name[32] */
+  name: string;
+  type: number;
+  audioset: number;
+  tuner: number;
+  /** v4l2_std_id */
+  std: number;
+  status: number;
+  capabilities: number;
+  reserved?: number[];
+}
 
 /** struct v4l2_capability (104 bytes); strings are the NUL-terminated char arrays. */
 export interface V4l2Capability {
@@ -314,6 +374,9 @@ export const VIDIOC_STREAMON = _IOW('V', 18, 4 /* int */);
 export const VIDIOC_STREAMOFF = _IOW('V', 19, 4 /* int */);
 export const VIDIOC_G_PARM = _IOWR('V', 21, 204 /* struct v4l2_streamparm */);
 export const VIDIOC_S_PARM = _IOWR('V', 22, 204 /* struct v4l2_streamparm */);
+export const VIDIOC_ENUMINPUT = _IOWR('V', 26, 80 /* struct v4l2_input */);
+export const VIDIOC_G_INPUT = _IOR('V', 38, 4 /* int */);
+export const VIDIOC_S_INPUT = _IOWR('V', 39, 4 /* int */);
 export const VIDIOC_TRY_FMT = _IOWR('V', 64, 208 /* struct v4l2_format */);
 export const VIDIOC_ENUM_FRAMESIZES = _IOWR('V', 74, 44 /* struct v4l2_frmsizeenum */);
 export const VIDIOC_ENUM_FRAMEINTERVALS = _IOWR('V', 75, 52 /* struct v4l2_frmivalenum */);
