@@ -6,20 +6,17 @@ import { kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import {
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
-  V4L2_CAP_EXT_PIX_FORMAT,
-  V4L2_CAP_READWRITE,
-  V4L2_CAP_STREAMING,
   V4L2_CAP_TIMEPERFRAME,
-  V4L2_CAP_VIDEO_CAPTURE,
-  V4L2_CAP_VIDEO_OUTPUT,
   V4L2_PIX_FMT_YUYV,
   type V4l2Capability,
   type V4l2Fmtdesc,
   type V4l2Format,
   type V4l2Fract,
+  type V4l2Input,
   type V4l2PixFormat,
   type V4l2Streamparm,
 } from '../../../uapi/index.ts';
+import { VIVID_ALL_NODE_CAPS, VIVID_INPUTS, VIVID_VID_CAP_CAPS, vividEnumInput, vividInputInterval } from './vivid-inputs.ts';
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { TestPattern } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_READ, VB2_USERPTR, Vb2Queue, vb2DmaContigMemops, vb2VmallocMemops, type Vb2Buffer } from '../videobuf2/index.ts';
@@ -127,6 +124,10 @@ export class VividDevice {
   private interval: V4l2Fract;
   /** Which webcam interval S_PARM chose (webcam_ival_idx); null while the probe's fps rules. */
   private ivalIdx: number | null = null;
+  /** The current input, an index into VIVID_INPUTS (dev->input). */
+  private input = 0;
+  /** The webcam's interval, kept while another input is current. */
+  private webcamInterval: V4l2Fract;
   /** Frames written into buffers since boot. */
   framesCaptured = 0;
   /** Frame periods that found no buffer. */
@@ -142,6 +143,7 @@ export class VividDevice {
     const fps = opts.fps ?? 30;
     if (!(fps > 0)) throw kerr('EINVAL', `vivid: fps ${fps}`);
     this.interval = Number.isInteger(fps) ? { numerator: 1, denominator: fps } : { numerator: 1000, denominator: Math.round(fps * 1000) };
+    this.webcamInterval = { ...this.interval };
     this.frames = new FrameGenerator('vivid', opts.clock, Math.round((this.interval.numerator * 1e9) / this.interval.denominator), (vb, n) => this.produce(vb, n));
     if (cfg.allocator === 'dma-contig' && !cfg.device) throw kerr('EINVAL', 'vivid: a dma-contig instance needs a device');
     this.device = cfg.allocator === 'dma-contig' ? cfg.device! : null;
@@ -176,14 +178,15 @@ export class VividDevice {
       nr: inst * VIVID_NODES_PER_INSTANCE,
       name: `vivid-${String(inst).padStart(3, '0')}-vid-cap`,
       sysfsParent: `platform/vivid.${inst}`,
-      deviceCaps: V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_READWRITE | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT,
+      deviceCaps: VIVID_VID_CAP_CAPS,
       queue: this.queue,
       ioctlOps: {
         querycap: (_f: File, cap: V4l2Capability) => {
           cap.driver = 'vivid';
           cap.card = 'vivid';
           cap.bus_info = this.busInfo;
-          cap.capabilities = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_READWRITE | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT;
+          // the whole instance's caps, nodes not modelled here included (vidioc_querycap)
+          cap.capabilities = VIVID_ALL_NODE_CAPS;
         },
         gFmt: (_f: File, f: V4l2Format) => {
           f.fmt = { pix: { ...this.pix } };
@@ -199,6 +202,9 @@ export class VividDevice {
         },
         gParm: (_f: File, p: V4l2Streamparm) => this.gParm(p),
         sParm: (_f: File, p: V4l2Streamparm) => this.sParm(p),
+        enumInput: (_f: File, inp: V4l2Input) => vividEnumInput(inp),
+        gInput: () => this.input,
+        sInput: (_f: File, i: number) => this.sInput(i),
       },
     });
   }
@@ -211,6 +217,29 @@ export class VividDevice {
   /** Reports the frame interval (vivid_vid_cap_g_parm): V4L2_CAP_TIMEPERFRAME, one read() buffer. */
   private gParm(p: V4l2Streamparm): void {
     p.parm = { capture: { capability: V4L2_CAP_TIMEPERFRAME, capturemode: 0, timeperframe: { ...this.interval }, extendedmode: 0, readbuffers: 1, reserved: [0, 0, 0, 0] } };
+  }
+
+  /** True while the webcam input is current (vivid_is_webcam). */
+  private get isWebcam(): boolean {
+    return VIVID_INPUTS[this.input]!.kind === 'webcam';
+  }
+
+  /**
+   * Selects input `i` (vidioc_s_input): EINVAL past the last input, a no-op
+   * for the current one, EBUSY while buffers are allocated. A TV, S-Video
+   * or HDMI input brings its own frame interval (PAL's 25 Hz, 720p60's);
+   * back on the webcam, the interval it had returns. The frame size stays:
+   * the model does not reset the format to the input's as vivid does.
+   */
+  private sInput(i: number): void {
+    if (i >= VIVID_INPUTS.length) throw kerr('EINVAL', `vivid: no input ${i}`);
+    if (i === this.input) return;
+    if (this.queue.busy) throw kerr('EBUSY', 'vivid: S_INPUT while buffers are allocated');
+    if (this.isWebcam) this.webcamInterval = { ...this.interval };
+    this.input = i;
+    const kind = VIVID_INPUTS[i]!.kind;
+    this.interval = kind === 'webcam' ? { ...this.webcamInterval } : vividInputInterval(kind);
+    this.frames.setPeriod(Math.round((this.interval.numerator * 1e9) / this.interval.denominator));
   }
 
   /** How many webcam intervals the current frame size offers. */
@@ -226,6 +255,8 @@ export class VividDevice {
    * and frames come at the new interval from now on.
    */
   private sParm(p: V4l2Streamparm): void {
+    // only the webcam has a choice of intervals; other inputs report theirs
+    if (!this.isWebcam) return this.gParm(p);
     const n = this.ivalCount;
     let tpf = p.parm.capture!.timeperframe;
     if ((tpf.denominator >>> 0) === 0) tpf = WEBCAM_INTERVALS[n - 1]!;
@@ -283,7 +314,7 @@ export class VividDevice {
     this.pattern = new TestPattern(fmt, this.seed);
     this.frame = new Uint8Array(fmt.size);
     // a larger frame offers fewer intervals: a chosen one past them becomes the last (vivid_s_fmt_vid_cap)
-    if (this.ivalIdx !== null && this.ivalIdx >= this.ivalCount) this.setInterval(this.ivalCount - 1);
+    if (this.isWebcam && this.ivalIdx !== null && this.ivalIdx >= this.ivalCount) this.setInterval(this.ivalCount - 1);
     f.fmt = { pix: { ...pix } };
   }
 

@@ -5,13 +5,18 @@ import {
   V4L2_BUF_TYPE_VIDEO_OUTPUT,
   V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE,
   V4L2_CAP_DEVICE_CAPS,
+  V4L2_CAP_EXT_PIX_FORMAT,
+  V4L2_CAP_IO_MC,
+  V4L2_INPUT_TYPE_CAMERA,
   V4L2_MODE_HIGHQUALITY,
   VIDIOC_DQBUF,
+  VIDIOC_ENUMINPUT,
   VIDIOC_ENUM_FMT,
   VIDIOC_ENUM_FRAMEINTERVALS,
   VIDIOC_ENUM_FRAMESIZES,
   VIDIOC_EXPBUF,
   VIDIOC_G_FMT,
+  VIDIOC_G_INPUT,
   VIDIOC_G_PARM,
   VIDIOC_QBUF,
   VIDIOC_QUERYBUF,
@@ -20,6 +25,7 @@ import {
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
   VIDIOC_S_FMT,
+  VIDIOC_S_INPUT,
   VIDIOC_S_PARM,
   VIDIOC_TRY_FMT,
   type V4l2Buffer,
@@ -29,6 +35,7 @@ import {
   type V4l2Format,
   type V4l2Frmivalenum,
   type V4l2Frmsizeenum,
+  type V4l2Input,
   type V4l2RequestBuffers,
   type V4l2Streamparm,
 } from '../../../uapi/index.ts';
@@ -97,6 +104,12 @@ export interface V4l2IoctlOps {
   enumFramesizes?(file: File, fs: V4l2Frmsizeenum): void;
   /** Describes the `index`-th frame interval of a format and size; EINVAL past the last (vidioc_enum_frameintervals). */
   enumFrameintervals?(file: File, fi: V4l2Frmivalenum): void;
+  /** Describes input `inp.index` (the core cleared the rest); EINVAL past the last (vidioc_enum_input). */
+  enumInput?(file: File, inp: V4l2Input): void;
+  /** The index of the current input (vidioc_g_input). */
+  gInput?(file: File): number;
+  /** Selects input `i`; EINVAL past the last, EBUSY when the switch is not allowed now (vidioc_s_input). May sleep. */
+  sInput?(file: File, i: number): void | Promise<void>;
 }
 
 /** What videoRegisterDevice takes. */
@@ -220,9 +233,40 @@ export class VideoDevice {
         cap.capabilities = 0;
         this.ioctlOps.querycap(file, cap);
         cap.version = V4L2_KERNEL_VERSION;
-        cap.device_caps = this.deviceCaps;
-        cap.capabilities = (cap.capabilities | this.deviceCaps | V4L2_CAP_DEVICE_CAPS) >>> 0;
+        // every node supports the extended pix format fields, so the core sets the bit (v4l_querycap)
+        cap.device_caps = (this.deviceCaps | V4L2_CAP_EXT_PIX_FORMAT) >>> 0;
+        cap.capabilities = (cap.capabilities | this.deviceCaps | V4L2_CAP_DEVICE_CAPS | V4L2_CAP_EXT_PIX_FORMAT) >>> 0;
         cap.reserved = [0, 0, 0];
+        return 0;
+      }
+      case VIDIOC_ENUMINPUT >>> 0: {
+        const inp = userArg<V4l2Input>(arg);
+        const ioMc = (this.deviceCaps & V4L2_CAP_IO_MC) !== 0;
+        const op = ioMc ? null : this.op('enumInput', cmd);
+        // everything after index is cleared before the driver fills it in (INFO_FL_CLEAR)
+        Object.assign(inp, { name: '', type: 0, audioset: 0, tuner: 0, std: 0, status: 0, capabilities: 0, reserved: [0, 0, 0] });
+        if (ioMc) {
+          // a media-controller node has one input, named after the node (v4l_enuminput)
+          if ((inp.index >>> 0) !== 0) throw kerr('EINVAL', `${this.name}: no input ${inp.index >>> 0}`);
+          inp.name = this.name.slice(0, 31);
+          inp.type = V4L2_INPUT_TYPE_CAMERA;
+          return 0;
+        }
+        op!.call(this.ioctlOps, file, inp);
+        return 0;
+      }
+      case VIDIOC_G_INPUT >>> 0: {
+        const out = userArg<{ value: number }>(arg);
+        out.value = this.deviceCaps & V4L2_CAP_IO_MC ? 0 : this.op('gInput', cmd).call(this.ioctlOps, file);
+        return 0;
+      }
+      case VIDIOC_S_INPUT >>> 0: {
+        const i = intArg(arg) >>> 0;
+        if (this.deviceCaps & V4L2_CAP_IO_MC) {
+          if (i !== 0) throw kerr('EINVAL', `${this.name}: no input ${i}`);
+          return 0;
+        }
+        await this.op('sInput', cmd).call(this.ioctlOps, file, i);
         return 0;
       }
       case VIDIOC_G_FMT >>> 0: {
@@ -326,7 +370,7 @@ export class VideoDevice {
   }
 }
 
-type OptionalOp = 'enumFmt' | 'tryFmt' | 'gParm' | 'sParm' | 'enumFramesizes' | 'enumFrameintervals';
+type OptionalOp = 'enumFmt' | 'tryFmt' | 'gParm' | 'sParm' | 'enumFramesizes' | 'enumFrameintervals' | 'enumInput' | 'gInput' | 'sInput';
 
 /** True for output buffer types (V4L2_TYPE_IS_OUTPUT, for the types here). */
 function isOutputType(type: number): boolean {
