@@ -102,7 +102,8 @@ export interface VividOptions {
  * counted in the sequence, as vivid does. The one format modelled is
  * YUYV (ENUM_FMT lists it alone); G_PARM/S_PARM follow vivid's webcam
  * input: the interval table shrinks as the frame grows, and S_PARM works
- * while streaming.
+ * while streaming. The node has vivid's four default inputs (webcam, TV,
+ * S-Video, HDMI); a non-webcam input fixes the interval to its own.
  */
 export class VividDevice {
   readonly inst: number;
