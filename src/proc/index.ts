@@ -14,7 +14,9 @@
  * entry, may sleep in simulated time, and fails with a SyscallError
  * carrying Linux's errno. Signals are acted on at system-call boundaries,
  * or at once for a process outside any call; a signal the kernel sends
- * the caller (SIGPIPE) is fatal when the call returns.
+ * the caller (SIGPIPE) is fatal when the call returns unless handled or
+ * ignored. Handlers (signal.ts: sigaction, alarm) run in the process at
+ * call boundaries, before a call or as an interrupted one returns.
  *
  * The mm is required (createProcSystem({ soc, mm })): memfds live on a
  * shmem mount whose files keep their pages in DRAM (udmabuf takes them),

@@ -2,7 +2,7 @@ import { KernelBug, KernelError, SyscallError, kerr } from '../lib/index.ts';
 import type { Clock, Soc } from '../hw/index.ts';
 import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type Inode, type SuperBlock } from '../fs/index.ts';
 import type { Mm } from '../mm/index.ts';
-import { SIGBUS, SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, SIGSTOP } from '../uapi/index.ts';
+import { BUS_ADRERR, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SA_NODEFER, SA_RESETHAND, SEGV_ACCERR, SEGV_MAPERR, SIGALRM, SIGBUS, SIGCHLD, SIGSEGV, SIGSTOP, SIG_IGN, SI_KERNEL, SI_USER } from '../uapi/index.ts';
 import { AddressSpace } from './address-space.ts';
 import { dupMmap } from './fork.ts';
 import { exitMmap } from './mmap.ts';
@@ -14,11 +14,7 @@ import { Process, type ProgramMain } from './process.ts';
 import { Stdio, type StdioOptions } from './stdio.ts';
 import { Sys } from './sys.ts';
 import { UnixSockets } from './unix-socket.ts';
-
-/** Signals whose default action is to do nothing (SIG_DFL = ignore). */
-const IGNORED_BY_DEFAULT = new Set([SIGCHLD, SIGCONT, 23 /* SIGURG */, 28 /* SIGWINCH */]);
-/** Highest signal number (_NSIG). */
-const NSIG = 64;
+import { NSIG, alarmSecondsLeft, type SigAction, type SigInfo } from './signal.ts';
 
 /** What createProcSystem needs: the SoC, and optionally the mm, the Vfs and per-call costs. */
 export interface ProcSystemOptions {
@@ -133,6 +129,7 @@ export class ProcKernel {
   /** Creates a child copying the parent's fds and mappings and starts `childMain` in it (fork). */
   fork(parent: Process, childMain: ProgramMain<Sys>): number {
     const c = new Process(this.nextPid++, parent, parent.cred, parent.comm, parent.files.copy(), dupMmap(parent.mm));
+    c.signals = parent.signals.forkCopy();
     parent.children.add(c);
     this.processes.set(c.pid, c);
     this.startImage(c, childMain, []);
@@ -150,6 +147,7 @@ export class ProcKernel {
     p.mm = new AddressSpace(this.anon);
     await this.closeFiles(p, closing);
     p.comm = main.name || p.comm;
+    p.signals.resetForExec();
     this.startImage(p, main, args);
     throw new ProcessUnwind(p.pid, 'exec');
   }
@@ -157,8 +155,8 @@ export class ProcKernel {
   /**
    * Sends a signal (kill). sig 0 only checks; EINVAL for a bad number,
    * ESRCH for no such process, EPERM for another user's process unless
-   * root. Every signal whose default action is not "ignore" ends the
-   * target (no handlers exist here); stop signals are not modelled (EINVAL).
+   * root. The target's action decides: ignored, fatal (SIGKILL always),
+   * or left pending for its handler; stop signals are not modelled (EINVAL).
    */
   async kill(sender: Process, pid: number, sig: number): Promise<void> {
     if (!Number.isInteger(sig) || sig < 0 || sig > NSIG) throw kerr('EINVAL', `signal ${sig}`);
@@ -166,20 +164,64 @@ export class ProcKernel {
     const t = this.processes.get(pid);
     if (!Number.isInteger(pid) || pid <= 0 || !t || t.state === 'reaped') throw kerr('ESRCH', `no process ${pid}`);
     if (sender.cred.uid !== 0 && sender.cred.uid !== t.cred.uid) throw kerr('EPERM', `process ${pid} belongs to uid ${t.cred.uid}`);
-    if (sig === 0 || t.state === 'zombie' || t.exiting || IGNORED_BY_DEFAULT.has(sig)) return;
-    if (!t.fatalSignal || sig === SIGKILL) t.fatalSignal = sig;
-    t.signalWait.wakeUp();
+    if (sig === 0 || t.state === 'zombie' || t.exiting) return;
+    t.queueSignal(sig, { si_signo: sig, si_code: SI_USER, si_errno: 0, si_pid: sender.pid, si_uid: sender.cred.uid });
     // a process outside any system call dies now; one inside dies on its way out
-    if (t.inSyscall === 0) await this.exitProcess(t, 128 + t.fatalSignal, t.fatalSignal);
+    if (t.fatalSignal && t.inSyscall === 0) await this.exitProcess(t, 128 + t.fatalSignal, t.fatalSignal);
   }
 
-  /** Waits for a child to end and reaps it (wait4); ECHILD when there is no such child. */
+  /**
+   * Generates a signal from kernel context, outside the target's own calls
+   * (a timer, a child's exit): like kill, a fatal one ends a process that
+   * is not inside a system call at once.
+   */
+  postSignal(t: Process, sig: number, info: SigInfo): void {
+    if (t.exiting || t.state !== 'running') return;
+    t.queueSignal(sig, info);
+    if (t.fatalSignal && t.inSyscall === 0) void this.clock.spawn(() => this.exitProcess(t, 128 + t.fatalSignal, t.fatalSignal));
+  }
+
+  /**
+   * Arms SIGALRM `seconds` of simulated time from now, or disarms it for 0,
+   * and returns the seconds the previous alarm had left (alarm, via
+   * alarm_setitimer: rounded, never 0 while one was pending).
+   */
+  alarm(p: Process, seconds: number): number {
+    if (!Number.isInteger(seconds)) throw kerr('EINVAL', `alarm ${seconds}`);
+    const secs = seconds >>> 0; // unsigned int, as the C prototype
+    const s = p.signals;
+    const left = s.alarm ? alarmSecondsLeft(s.alarm.at - this.clock.now) : 0;
+    s.alarm?.timer.cancel();
+    s.alarm = null;
+    if (secs > 0) {
+      const at = this.clock.now + secs * 1e9;
+      const timer = this.clock.at(at, () => {
+        s.alarm = null;
+        this.postSignal(p, SIGALRM, { si_signo: SIGALRM, si_code: SI_KERNEL, si_errno: 0 });
+      });
+      s.alarm = { timer, at };
+    }
+    return left;
+  }
+
+  /** Sleeps until a signal arrives (pause): always EINTR, once a handler is due; an ignored signal does not wake it. */
+  async pause(p: Process): Promise<never> {
+    await waitEvent(p.signalWait, () => false, { task: p });
+    throw kerr('EINTR', 'pause');
+  }
+
+  /**
+   * Waits for a child to end and reaps it (wait4); ECHILD when there is no
+   * such child, also once the last one was reaped for a parent that ignores
+   * SIGCHLD (SA_NOCLDWAIT / SIG_IGN).
+   */
   async wait(p: Process, pid: number): Promise<WaitResult> {
     const match = (c: Process) => pid === -1 || c.pid === pid;
     if (![...p.children].some(match)) throw kerr('ECHILD', `no child ${pid}`);
     let found: Process | undefined;
-    await waitEvent(p.childWait, () => (found = [...p.children].find((c) => match(c) && c.state === 'zombie')) !== undefined, { task: p });
-    const c = found!;
+    await waitEvent(p.childWait, () => (found = [...p.children].find((c) => match(c) && c.state === 'zombie')) !== undefined || ![...p.children].some(match), { task: p });
+    if (!found) throw kerr('ECHILD', `no child ${pid}`);
+    const c = found;
     const r = { pid: c.pid, status: c.exitStatus!, signal: c.termSignal };
     this.reap(c);
     return r;
@@ -195,6 +237,7 @@ export class ProcKernel {
     p.exiting = true;
     p.generation++;
     p.signalWait.wakeUp();
+    p.signals.exit();
     exitMmap(p.mm);
     await this.closeFiles(p, p.files.takeAll());
     this.sockets.gc();
@@ -205,8 +248,62 @@ export class ProcKernel {
     p.children.clear();
     p.setExited(status & 0xff, signal);
     const parent = p.parent;
-    if (parent && !parent.exiting) parent.childWait.wakeUp();
+    if (parent && !parent.exiting) this.notifyParent(parent, p);
     else this.reap(p);
+  }
+
+  /**
+   * Tells the parent a child ended (do_notify_parent): SIGCHLD with the
+   * child's pid and status unless the parent ignores it, and a parent that
+   * set SIG_IGN or SA_NOCLDWAIT gets no zombie: the child is reaped now.
+   */
+  private notifyParent(parent: Process, c: Process): void {
+    const act = parent.signals.action(SIGCHLD);
+    const autoreap = act.handler === SIG_IGN || (act.flags & SA_NOCLDWAIT) !== 0;
+    if (act.handler !== SIG_IGN) {
+      // a core dump (CLD_DUMPED) needs RLIMIT_CORE, which is 0 here
+      const info = { si_signo: SIGCHLD, si_code: c.termSignal ? CLD_KILLED : CLD_EXITED, si_errno: 0, si_pid: c.pid, si_uid: c.cred.uid, si_status: c.termSignal || c.exitStatus! };
+      this.postSignal(parent, SIGCHLD, info);
+    }
+    if (autoreap) this.reap(c);
+    parent.childWait.wakeUp();
+  }
+
+  /**
+   * Runs the handlers of the pending signals not blocked, lowest number
+   * first, as the return to user mode does (get_signal + handle_signal).
+   * A signal whose action became fatal meanwhile ends the process.
+   */
+  private async deliverSignals(p: Process, gen: number): Promise<void> {
+    for (let sig = p.signals.nextDeliverable(); sig !== 0 && !p.exiting && p.generation === gen; sig = p.signals.nextDeliverable()) {
+      const info = p.signals.pending.get(sig)!;
+      p.signals.pending.delete(sig);
+      const d = p.signals.disposition(sig);
+      if (d === 'handle') await this.runHandler(p, sig, p.signals.action(sig), info);
+      else if (d === 'fatal') {
+        await this.exitProcess(p, 128 + sig, sig);
+        throw new ProcessUnwind(p.pid, 'killed');
+      }
+    }
+  }
+
+  /**
+   * Calls a handler (handle_signal + sigreturn): blocks its mask and, unless
+   * SA_NODEFER, the signal itself while it runs; SA_RESETHAND puts SIG_DFL
+   * back first. The old mask returns whether the handler returns or throws.
+   */
+  private async runHandler(p: Process, sig: number, act: SigAction, info: SigInfo): Promise<void> {
+    const saved = p.signals.blocked;
+    const blocked = new Set(saved);
+    for (const m of act.mask) blocked.add(m);
+    if (!(act.flags & SA_NODEFER)) blocked.add(sig);
+    if (act.flags & SA_RESETHAND) p.signals.actions.delete(sig);
+    p.signals.blocked = blocked;
+    try {
+      if (typeof act.handler === 'function') await act.handler(sig, info);
+    } finally {
+      p.signals.blocked = saved;
+    }
   }
 
   /**
@@ -218,6 +315,11 @@ export class ProcKernel {
    */
   async syscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number): Promise<T> {
     if (p.generation !== gen || p.exiting) throw new ProcessUnwind(p.pid, p.exiting ? 'exit' : 'exec');
+    // signals that came while the program ran outside the kernel are handled before the call
+    if (p.signals.nextDeliverable() !== 0) {
+      await this.deliverSignals(p, gen);
+      if (p.generation !== gen || p.exiting) throw new ProcessUnwind(p.pid, p.exiting ? 'exit' : 'exec');
+    }
     p.inSyscall++;
     const call = fd === undefined ? { name } : { name, fd };
     p.calls.add(call);
@@ -249,17 +351,34 @@ export class ProcKernel {
       throw new ProcessUnwind(p.pid, 'killed');
     }
     if (p.exiting || p.generation !== gen) throw new ProcessUnwind(p.pid, p.exiting ? 'exit' : 'exec');
+    if (failed && error instanceof AccessFault) await this.forceFault(p, name, error);
+    // a handler that throws leaves the call with its error instead (the stand-in for siglongjmp)
+    if (p.signals.nextDeliverable() !== 0) await this.deliverSignals(p, gen);
     if (!failed) return result as T;
     if (error instanceof KernelError) throw new SyscallError(name, error.code, error.message);
-    if (error instanceof AccessFault) {
-      const sig = error.fault.signal === 'SIGBUS' ? SIGBUS : SIGSEGV;
-      p.fatalSignal = sig;
-      const fault = new SegfaultError(name, error.fault.signal, error.fault.addr, error.fault.why);
-      p.fault = { call: name, addr: error.fault.addr, why: error.fault.why, stack: fault.stack ?? '' };
-      await this.exitProcess(p, 128 + sig, sig);
+    throw error;
+  }
+
+  /**
+   * A load or store faulted (force_sig_fault): a handler that is installed
+   * and not blocked runs with the address in si_addr and the call then
+   * rejects with the SegfaultError; blocked or ignored, the action is reset
+   * to the default, which kills the process (128 + the signal).
+   */
+  private async forceFault(p: Process, name: string, error: AccessFault): Promise<never> {
+    const sig = error.fault.signal === 'SIGBUS' ? SIGBUS : SIGSEGV;
+    const fault = new SegfaultError(name, error.fault.signal, error.fault.addr, error.fault.why);
+    const act = p.signals.action(sig);
+    if (typeof act.handler === 'function' && !p.signals.blocked.has(sig)) {
+      const code = sig === SIGBUS ? BUS_ADRERR : /not (writable|readable)/.test(error.fault.why) ? SEGV_ACCERR : SEGV_MAPERR;
+      await this.runHandler(p, sig, act, { si_signo: sig, si_code: code, si_errno: 0, si_addr: error.fault.addr });
       throw fault;
     }
-    throw error;
+    p.signals.actions.delete(sig);
+    p.fatalSignal = sig;
+    p.fault = { call: name, addr: error.fault.addr, why: error.fault.why, stack: fault.stack ?? '' };
+    await this.exitProcess(p, 128 + sig, sig);
+    throw fault;
   }
 
   /**

@@ -1,9 +1,10 @@
 import { kerr } from '../lib/index.ts';
 import { WaitQueueHead, type Cred, type File, type Inode, type Task } from '../fs/index.ts';
-import { O_CLOEXEC, SIGKILL } from '../uapi/index.ts';
+import { O_CLOEXEC, SIGKILL, SI_USER } from '../uapi/index.ts';
 import type { AddressSpace } from './address-space.ts';
 import { pinUserPages, unpinUserPages } from './gup.ts';
 import type { FdTable } from './fdtable.ts';
+import { SignalState, type SigInfo } from './signal.ts';
 
 /** A userspace program: `main(sys, args)`; its return value is the exit code. */
 export type ProgramMain<S = unknown> = (sys: S, args: string[]) => Promise<number | void> | number | void;
@@ -39,6 +40,8 @@ export class Process implements Task {
   fault: { call: string; addr: number; why: string; stack: string } | undefined = undefined;
   /** A fatal signal waiting to be acted on, 0 if none. */
   fatalSignal = 0;
+  /** Signal actions, the blocked mask, signals pending for handlers, the alarm. */
+  signals = new SignalState();
   /** Exit status as a shell reports it: the exit code, or 128 + the signal number. */
   exitStatus: number | null = null;
   /** The signal that killed it, 0 for a normal exit. */
@@ -64,19 +67,36 @@ export class Process implements Task {
     this.exited = new Promise<number>((resolve) => (this.resolveExit = resolve));
   }
 
-  /** True when a signal is pending (signal_pending). */
+  /** True when a fatal signal, or a handled one that is not blocked, is pending (signal_pending). */
   signalPending(): boolean {
-    return this.fatalSignal !== 0;
+    return this.fatalSignal !== 0 || this.signals.nextDeliverable() !== 0;
   }
 
   /**
    * Sends `sig` to itself from the kernel (send_sig to current, e.g.
-   * SIGPIPE): no handlers exist, so it is fatal, acted on when the current
-   * system call returns.
+   * SIGPIPE from a pipe with no reader), as from the process itself.
    */
   sendSig(sig: number): void {
+    this.queueSignal(sig, { si_signo: sig, si_code: SI_USER, si_errno: 0, si_pid: this.pid, si_uid: this.cred.uid });
+  }
+
+  /**
+   * Generates `sig` for this process (__send_signal): dropped when its
+   * action ignores it, recorded as fatal when its action is the default
+   * one that kills (acted on when the current system call returns, or by
+   * the sender for a process outside any call), else left pending for the
+   * handler, which runs at the next system-call boundary. Interruptible
+   * sleeps wake either way.
+   */
+  queueSignal(sig: number, info: SigInfo): void {
     if (this.exiting || this.state !== 'running') return;
-    if (!this.fatalSignal || sig === SIGKILL) this.fatalSignal = sig;
+    const d = this.signals.disposition(sig);
+    if (d === 'ignore') return;
+    if (d === 'fatal') {
+      if (!this.fatalSignal || sig === SIGKILL) this.fatalSignal = sig;
+    } else if (!this.signals.pending.has(sig)) {
+      this.signals.pending.set(sig, info);
+    }
     this.signalWait.wakeUp();
   }
 

@@ -36,11 +36,13 @@ import { auxval, sysUname } from './utsname.ts';
 import { userLoad, userStore } from './cpu-access.ts';
 import { sysPipe2 } from './pipe.ts';
 import { ProcessUnwind } from './errors.ts';
+import { sysSigaction, type SigAction, type SigActionArg } from './signal.ts';
 import type { RecvResult } from './unix-socket.ts';
 
 export type { PollFd } from './poll.ts';
 export type { EpollEvent, LinuxDirent64, Timespec, Utsname } from '../uapi/index.ts';
 export type { RecvResult } from './unix-socket.ts';
+export type { SigAction, SigActionArg, SigInfo, SignalHandler } from './signal.ts';
 
 /** A message for sendmsg: bytes and the fds to pass (SCM_RIGHTS). */
 export interface SendMsg {
@@ -60,7 +62,8 @@ export interface RecvOptions {
  * named as Linux names the calls. Every call is async, because any may
  * sleep in simulated time. Failures are SyscallErrors carrying the errno
  * Linux gives for the same mistake; a bad memory access rejects with a
- * SegfaultError and kills the process. Once the process has exited, been
+ * SegfaultError and kills the process unless a SIGSEGV/SIGBUS handler is
+ * installed (sigaction). Once the process has exited, been
  * killed or replaced by exec, every call throws ProcessUnwind.
  */
 export class Sys {
@@ -425,6 +428,27 @@ export class Sys {
   /** Sends a signal (kill). */
   kill(pid: number, sig: number): Promise<void> {
     return this.call('kill', () => this.k.kill(this.p, pid, sig));
+  }
+
+  /**
+   * Examines and changes a signal's action (rt_sigaction): `act` is
+   * `{ handler, flags?, mask? }` with a handler function, SIG_DFL or
+   * SIG_IGN, or null to only read; returns the old action. A handler is
+   * `async (sig, info) => …`, run in this process at a system-call
+   * boundary; it may make calls. EINVAL for SIGKILL and SIGSTOP.
+   */
+  sigaction(sig: number, act: SigActionArg | null = null): Promise<SigAction> {
+    return this.call('sigaction', () => sysSigaction(this.p.signals, sig, act));
+  }
+
+  /** Delivers SIGALRM after `seconds` of simulated time, 0 cancels; returns the seconds the previous alarm had left (alarm). */
+  alarm(seconds: number): Promise<number> {
+    return this.call('alarm', () => this.k.alarm(this.p, seconds));
+  }
+
+  /** Sleeps until a signal's handler runs, then rejects with EINTR (pause). */
+  pause(): Promise<never> {
+    return this.call('pause', () => this.k.pause(this.p));
   }
 
   /** Ends the process with `code` (exit_group). Never returns. */

@@ -35,3 +35,26 @@ export const SIGNAL_NAMES: Readonly<Record<number, string>> = {
   18: 'SIGCONT',
   19: 'SIGSTOP',
 };
+
+/** Signal dispositions (include/uapi/asm-generic/signal-defs.h): the default action, and ignore. */
+export const SIG_DFL = 0;
+export const SIG_IGN = 1;
+
+/** sigaction flags (include/uapi/asm-generic/signal-defs.h). */
+export const SA_NOCLDSTOP = 0x00000001;
+export const SA_NOCLDWAIT = 0x00000002;
+export const SA_SIGINFO = 0x00000004;
+export const SA_ONSTACK = 0x08000000;
+export const SA_RESTART = 0x10000000;
+export const SA_NODEFER = 0x40000000;
+export const SA_RESETHAND = 0x80000000;
+
+/** si_code values (include/uapi/asm-generic/siginfo.h). */
+export const SI_USER = 0;
+export const SI_KERNEL = 0x80;
+export const SEGV_MAPERR = 1;
+export const SEGV_ACCERR = 2;
+export const BUS_ADRERR = 2;
+export const CLD_EXITED = 1;
+export const CLD_KILLED = 2;
+export const CLD_DUMPED = 3;
