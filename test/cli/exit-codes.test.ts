@@ -50,8 +50,8 @@ describe('exit codes (README: Exit codes)', () => {
   it("exec: the program's own exit code; 1 when it threw; --check: 1 when it returned 0 with findings; 2 when it cannot be loaded", () => {
     expect(unimem(['exec', file('five.mjs', 'export default async function main() {\n  return 5;\n}\n')]).code).toBe(5);
     expect(unimem(['exec', file('throws.mjs', "export default async function main() {\n  throw new Error('no');\n}\n")]).code).toBe(1);
-    expect(unimem(['exec', 'test/cli/fixtures/cpu-write-no-sync.ts']).code).toBe(0);
-    expect(unimem(['exec', '--check', 'test/cli/fixtures/cpu-write-no-sync.ts']).code).toBe(1);
+    expect(unimem(['exec', 'docs/guides/files/cpu-write-no-sync.ts']).code).toBe(0);
+    expect(unimem(['exec', '--check', 'docs/guides/files/cpu-write-no-sync.ts']).code).toBe(1);
     expect(unimem(['exec', file('nomain.mjs', 'export const x = 1;\n')]).code).toBe(2);
   });
 
