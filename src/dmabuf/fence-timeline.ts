@@ -53,6 +53,11 @@ export class SwSyncTimeline {
     this.driverName = driverName;
   }
 
+  /** The seqnos of the points not yet signalled, in the order they will signal (the timeline's pt_list). */
+  pendingSeqnos(): number[] {
+    return this.pts.map((pt) => pt.seqno);
+  }
+
   /** Number of points created and not yet signalled. */
   get pendingPoints(): number {
     return this.pts.length;

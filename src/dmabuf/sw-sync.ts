@@ -1,4 +1,4 @@
-import { debugfsCreateFile, fput, userArg, type File, type FileOperations, type SeqFileNode, type Task } from '../fs/index.ts';
+import { debugfsCreateFile, fput, registerSeqFile, userArg, type File, type FileOperations, type SeqFileNode, type Task } from '../fs/index.ts';
 import { kerr } from '../lib/index.ts';
 import { O_CLOEXEC, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, type SwSyncCreateFenceData } from '../uapi/index.ts';
 import { SwSyncTimeline } from './fence-timeline.ts';
@@ -6,6 +6,8 @@ import { syncFileCreate, type SyncFileEnv } from './sync-file.ts';
 
 /** Where debugfs puts the sw_sync file (sync_debugfs_init). */
 export const SW_SYNC_DEBUGFS_PATH = '/sys/kernel/debug/sync/sw_sync';
+/** Where debugfs puts the sync timelines' state (sync_debugfs_init). */
+export const SYNC_INFO_DEBUGFS_PATH = '/sys/kernel/debug/sync/info';
 
 /** Bytes of task->comm with its NUL (TASK_COMM_LEN); a timeline is named after its opener's comm. */
 const TASK_COMM_LEN = 16;
@@ -68,17 +70,22 @@ function ioctlInc(tl: SwSyncTimeline, arg: unknown): number {
  * ioctls act on it, and the release signals every pending point with
  * -ENOENT. No read or write (EINVAL from the VFS).
  */
-function swSyncFops(env: SyncFileEnv): FileOperations {
+function swSyncFops(env: SyncFileEnv, timelines: Set<SwSyncTimeline>): FileOperations {
   return {
     name: 'sw_sync',
-    /** Creates the file's timeline (sw_sync_debugfs_open). */
+    /** Creates the file's timeline (sw_sync_debugfs_open) and lists it for sync/info (sync_timeline_debug_add). */
     open(_inode, file, task) {
       const comm = new TextEncoder().encode(task.comm).subarray(0, TASK_COMM_LEN - 1);
-      file.privateData = new SwSyncTimeline(env.fctx, new TextDecoder().decode(comm).replace(/\uFFFD$/, ''));
+      const tl = new SwSyncTimeline(env.fctx, new TextDecoder().decode(comm).replace(/\uFFFD$/, ''));
+      file.privateData = tl;
+      timelines.add(tl);
     },
     /** Ends the timeline (sw_sync_debugfs_release): pending fences signal with ENOENT. */
     release(_inode, file) {
-      timelineOf(file).destroy();
+      const tl = timelineOf(file);
+      tl.destroy();
+      // Linux unlists it when its last fence is freed; its fences have all signalled by now, so nothing is lost
+      timelines.delete(tl);
     },
     unlockedIoctl(file, cmd, arg, task) {
       switch (cmd >>> 0) {
@@ -94,10 +101,29 @@ function swSyncFops(env: SyncFileEnv): FileOperations {
 }
 
 /**
- * Creates /sys/kernel/debug/sync/sw_sync, mode 0644 (sync_debugfs_init
- * with CONFIG_SW_SYNC): the userspace-driven timelines that the kernel's
- * sync selftests and IGT use to make fences signal on demand.
+ * What /sys/kernel/debug/sync/info prints (sync_info_debugfs_show): under
+ * "objs", each sw_sync timeline as "<name>: <value>" followed by its
+ * pending points ("  fence active: <seqno> / <value>"); under "fences",
+ * the sync_files on the debug list, which nothing in 6.1 adds to.
+ */
+export function syncInfoShow(timelines: Iterable<SwSyncTimeline>): string {
+  let out = 'objs:\n--------------\n';
+  for (const tl of timelines) {
+    out += `${tl.name}: ${tl.value | 0}\n`;
+    for (const seqno of tl.pendingSeqnos()) out += `  fence active: ${seqno} / ${tl.value | 0}\n`;
+    out += '\n';
+  }
+  return out + 'fences:\n--------------\n';
+}
+
+/**
+ * Creates /sys/kernel/debug/sync/sw_sync, mode 0644, and the read-only
+ * /sys/kernel/debug/sync/info beside it (sync_debugfs_init with
+ * CONFIG_SW_SYNC): the userspace-driven timelines that the kernel's sync
+ * selftests and IGT use to make fences signal on demand.
  */
 export function registerSwSync(env: SyncFileEnv): SeqFileNode {
-  return debugfsCreateFile(env.vfs, SW_SYNC_DEBUGFS_PATH, swSyncFops(env), null, { mode: 0o644 });
+  const timelines = new Set<SwSyncTimeline>();
+  registerSeqFile(env.vfs, SYNC_INFO_DEBUGFS_PATH, () => syncInfoShow(timelines));
+  return debugfsCreateFile(env.vfs, SW_SYNC_DEBUGFS_PATH, swSyncFops(env, timelines), null, { mode: 0o644 });
 }

@@ -1,5 +1,5 @@
 import { KernelBug, kerr } from '../lib/index.ts';
-import { S_IFCHR, S_IFDIR, S_IFMT, S_IFREG, makedev, type Stat } from '../uapi/index.ts';
+import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, makedev, type Stat } from '../uapi/index.ts';
 import { inGroup, type Cred } from './cred.ts';
 import type { FileOperations } from './file.ts';
 
@@ -79,6 +79,8 @@ export interface InodeInit {
   /** The filesystem's inode operations (i_op). */
   iop?: InodeOperations | null;
   privateData?: unknown;
+  /** A symbolic link's target (S_IFLNK); the link's size is the target's length. */
+  symlink?: string;
 }
 
 /**
@@ -102,6 +104,8 @@ export class Inode {
   privateData: unknown;
   /** Entries of a directory; null for every other type. */
   readonly children: Map<string, Inode> | null;
+  /** What a symbolic link points to (i_link); undefined for every other type and for procfs's links. */
+  readonly symlink: string | undefined;
 
   constructor(sb: SuperBlock, init: InodeInit) {
     this.sb = sb;
@@ -117,6 +121,12 @@ export class Inode {
     const dir = (init.mode & S_IFMT) === S_IFDIR;
     this.nlink = dir ? 2 : 1;
     this.children = dir ? new Map() : null;
+    // procfs's links have no stored target: theirs is made when they are read (proc_pid_readlink)
+    if (init.symlink !== undefined) {
+      if ((init.mode & S_IFMT) !== S_IFLNK) throw new KernelBug('a symlink target on an inode that is not a symlink');
+      this.symlink = init.symlink;
+      this.size = new TextEncoder().encode(init.symlink).length;
+    }
   }
 
   /** True for a directory (S_ISDIR). */

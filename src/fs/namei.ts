@@ -7,6 +7,7 @@ import {
   O_EXCL,
   O_LARGEFILE,
   O_NOCTTY,
+  O_NOFOLLOW,
   O_RDONLY,
   O_RDWR,
   O_TRUNC,
@@ -18,7 +19,7 @@ import { dcacheEntries, dirEmitList, dirLlseek, type DirContext } from './readdi
 import { Inode, MAY_EXEC, MAY_READ, MAY_WRITE, inodePermission } from './inode.ts';
 import type { Task } from './task.ts';
 import { tmpfsFileOps, tmpfsInodeOps, tmpfsTruncate } from './tmpfs.ts';
-import { splitPath, type Vfs } from './vfs.ts';
+import type { Vfs } from './vfs.ts';
 
 /** The umask every task has here (current_umask). */
 export const UMASK = 0o022;
@@ -52,32 +53,63 @@ export interface PathLookup {
   path: string;
 }
 
+/** Symbolic links one lookup may follow before it gives up with ELOOP (MAXSYMLINKS). */
+export const MAXSYMLINKS = 40;
+
 /**
  * Walks `path` down to its last component (path_lookupat): every directory
  * on the way needs search (exec) permission; a missing directory is
- * ENOENT, a file used as one ENOTDIR. The last component may be missing.
+ * ENOENT, a file used as one ENOTDIR. Symbolic links on the way are
+ * followed, relative ones from the directory that holds them, and ".."
+ * goes up from where a link led, as the kernel walks; the last component
+ * is followed too unless `follow` is false (lstat, readlink, O_NOFOLLOW).
+ * More than MAXSYMLINKS links is ELOOP. The last component may be missing.
  */
-export function lookupPath(vfs: Vfs, task: Task, path: string): PathLookup {
+export function lookupPath(vfs: Vfs, task: Task, path: string, follow = true): PathLookup {
   if (path === '') throw kerr('ENOENT', 'empty path');
-  const names = splitPath(path);
-  const norm = '/' + names.join('/');
-  if (names.length === 0) return { inode: vfs.root, dir: vfs.root, name: '', path: '/' };
-  let dir = vfs.root;
-  for (let i = 0; i < names.length - 1; i++) {
+  const todo = path.split('/').reverse();
+  const stack: { name: string; inode: Inode }[] = [];
+  const here = (): Inode => stack.at(-1)?.inode ?? vfs.root;
+  const norm = (): string => '/' + stack.map((e) => e.name).join('/');
+  let links = 0;
+  let missing: string | undefined;
+  while (todo.length > 0) {
+    const name = todo.pop()!;
+    if (name === '' || name === '.') continue;
+    if (missing !== undefined) throw kerr('ENOENT', `${norm()}/${missing}`);
+    const dir = here();
+    if (!dir.isDir) throw kerr('ENOTDIR', norm());
     inodePermission(dir, task.cred, MAY_EXEC);
-    const next = dir.children!.get(names[i]!);
-    if (!next) throw kerr('ENOENT', norm);
-    if (!next.isDir) throw kerr('ENOTDIR', norm);
-    dir = next;
+    if (name === '..') {
+      stack.pop();
+      continue;
+    }
+    const next = dir.children!.get(name);
+    if (!next) {
+      missing = name;
+      continue;
+    }
+    const last = todo.every((n) => n === '' || n === '.');
+    if (next.symlink !== undefined && (follow || !last || path.endsWith('/'))) {
+      if (++links > MAXSYMLINKS) throw kerr('ELOOP', path);
+      if (next.symlink.startsWith('/')) stack.length = 0;
+      todo.push(...next.symlink.split('/').reverse());
+      continue;
+    }
+    stack.push({ name, inode: next });
   }
-  inodePermission(dir, task.cred, MAY_EXEC);
-  const name = names[names.length - 1]!;
-  return { inode: dir.children!.get(name), dir, name, path: norm };
+  if (missing !== undefined) return { inode: undefined, dir: here(), name: missing, path: `${norm() === '/' ? '' : norm()}/${missing}` };
+  if (stack.length === 0) return { inode: vfs.root, dir: vfs.root, name: '', path: '/' };
+  const leaf = stack.pop()!;
+  const parent = here();
+  stack.push(leaf);
+  if (!leaf.inode.isDir && path.endsWith('/') && leaf.inode.symlink === undefined) throw kerr('ENOTDIR', norm());
+  return { inode: leaf.inode, dir: parent, name: leaf.name, path: norm() };
 }
 
-/** Looks up an existing path (kern_path); ENOENT when it is missing. */
-export function lookupInode(vfs: Vfs, task: Task, path: string): Inode {
-  const l = lookupPath(vfs, task, path);
+/** Looks up an existing path (kern_path); ENOENT when it is missing. `follow` false leaves a final symlink unfollowed. */
+export function lookupInode(vfs: Vfs, task: Task, path: string, follow = true): Inode {
+  const l = lookupPath(vfs, task, path, follow);
   if (!l.inode) throw kerr('ENOENT', l.path);
   return l.inode;
 }
@@ -86,12 +118,14 @@ export function lookupInode(vfs: Vfs, task: Task, path: string): Inode {
  * Opens a path in the tree (do_filp_open): /dev nodes, regular files,
  * generated files and directories. Checks permissions against the task's
  * credentials (EACCES), creates with O_CREAT (mode & ~umask), honours
- * O_EXCL, O_TRUNC and O_DIRECTORY, then runs the node's open hook. A node
+ * O_EXCL, O_TRUNC, O_DIRECTORY and O_NOFOLLOW (ELOOP on a final
+ * symlink), then runs the node's open hook. A node
  * without operations is ENXIO. The caller gets the one reference; fd
  * installation and O_CLOEXEC are the caller's.
  */
 export async function vfsOpen(vfs: Vfs, task: Task, path: string, flags: number, mode = 0o666): Promise<File> {
-  const l = lookupPath(vfs, task, path);
+  const l = lookupPath(vfs, task, path, !(flags & O_NOFOLLOW));
+  if (l.inode?.symlink !== undefined) throw kerr('ELOOP', `${l.path} is a symlink (O_NOFOLLOW)`);
   let inode = l.inode;
   let created = false;
   const acc = flags & O_ACCMODE;

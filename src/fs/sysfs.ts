@@ -1,5 +1,5 @@
 import { KernelBug, kerr } from '../lib/index.ts';
-import { S_IFDIR, S_IFREG } from '../uapi/index.ts';
+import { S_IFDIR, S_IFLNK, S_IFREG } from '../uapi/index.ts';
 import { Inode, type SuperBlock } from './inode.ts';
 import { seqFileOps, type SeqShow } from './seq-file.ts';
 import type { Vfs } from './vfs.ts';
@@ -47,20 +47,56 @@ function sysfsSb(vfs: Vfs): SuperBlock {
 export class SysfsDevice {
   /** Where the device's directory lives: /sys/devices/..., or /sys/dev/char/M:m for a device without a class. */
   readonly path: string;
-  /** The device's directory; /sys/class/<class>/<name> and /sys/dev/char/<M:m> lead to it too. */
+  /** The device's directory; /sys/class/<class>/<name> and /sys/dev/char/<M:m> are symbolic links to it. */
   readonly dir: Inode;
-  private readonly links: [Inode, string][];
+  private readonly entries: [Inode, string][];
 
-  constructor(path: string, dir: Inode, links: [Inode, string][]) {
+  constructor(path: string, dir: Inode, entries: [Inode, string][]) {
     this.path = path;
     this.dir = dir;
-    this.links = links;
+    this.entries = entries;
   }
 
-  /** Removes the device's directory and the entries that lead to it (device_del). */
+  /** Removes the device's directory and the links that lead to it (device_del). */
   remove(): void {
-    for (const [parent, name] of this.links) if (parent.children!.get(name) === this.dir) parent.children!.delete(name);
+    for (const [parent, name] of this.entries) parent.children!.delete(name);
   }
+}
+
+/** The relative path from directory `from` to `to`, both absolute, as sysfs writes its links (sysfs_create_link). */
+export function sysfsRelative(from: string, to: string): string {
+  const f = from.split('/').filter(Boolean);
+  const t = to.split('/').filter(Boolean);
+  // kernfs_get_target_path climbs until it reaches an ancestor of the target's parent, so the link always names the target
+  let i = 0;
+  while (i < f.length && i < t.length - 1 && f[i] === t[i]) i++;
+  return [...Array<string>(f.length - i).fill('..'), ...t.slice(i)].join('/');
+}
+
+/** Adds `name` in `dir` as a symbolic link to `target` (kernfs_create_link); EEXIST when the name is taken. */
+function addLink(sb: SuperBlock, dir: Inode, name: string, target: string): void {
+  if (dir.children!.has(name)) throw kerr('EEXIST', name);
+  dir.children!.set(name, new Inode(sb, { mode: S_IFLNK | 0o777, symlink: target }));
+}
+
+/**
+ * The parent device's directory below /sys/devices, made on first use
+ * with what a platform device has (platform_device_add): its `subsystem`
+ * link to /sys/bus/platform, the bus's link back to it, and `uevent`
+ * with the modalias udev and libdrm read.
+ */
+function parentDevice(vfs: Vfs, sb: SuperBlock, parent: string): string {
+  const path = `/sys/devices/${parent}`;
+  const dir = vfs.mkdirKernel(path, 0o755, sb);
+  const [bus, name] = parent.split('/');
+  if (bus === 'platform' && name && !dir.children!.has('subsystem')) {
+    addLink(sb, dir, 'subsystem', sysfsRelative(path, '/sys/bus/platform'));
+    const devices = vfs.mkdirKernel('/sys/bus/platform/devices', 0o755, sb);
+    if (!devices.children!.has(name)) addLink(sb, devices, name, sysfsRelative('/sys/bus/platform/devices', path));
+    const base = name.replace(/\.\d+$/, '');
+    dir.children!.set('uevent', attrFile(sb, () => `MODALIAS=platform:${base}\n`));
+  }
+  return path;
 }
 
 /** A read-only attribute file of a device directory (a DEVICE_ATTR_RO through kernfs). */
@@ -83,11 +119,11 @@ export function chrdevUevent(major: number, minor: number, devname: string, devt
 /**
  * Adds a character device to sysfs (device_add for a class device with a
  * dev_t): its directory under /sys/devices with `dev` ("major:minor"),
- * `uevent` and the class's attributes, reachable also as
- * /sys/class/<class>/<name> and /sys/dev/char/<major>:<minor>. Linux
- * makes those two symbolic links; here they are the same directory
- * entered twice, which reads the same. EEXIST when the class already has
- * a device of that name or the number is in sysfs.
+ * `uevent`, the class's attributes, a `subsystem` link to its class and a
+ * `device` link to its parent; /sys/class/<class>/<name> and
+ * /sys/dev/char/<major>:<minor> are symbolic links to it, as Linux makes
+ * them. EEXIST when the class already has a device of that name or the
+ * number is in sysfs.
  */
 export function sysfsAddChrdev(vfs: Vfs, major: number, minor: number, devname: string, opts: ChrdevSysfs = {}): SysfsDevice {
   const sb = sysfsSb(vfs);
@@ -96,21 +132,30 @@ export function sysfsAddChrdev(vfs: Vfs, major: number, minor: number, devname: 
   const devt = `${major}:${minor}`;
   const charDir = vfs.mkdirKernel('/sys/dev/char', 0o755, sb);
   if (charDir.children!.has(devt)) throw kerr('EEXIST', `/sys/dev/char/${devt}`);
-  const links: [Inode, string][] = [[charDir, devt]];
-  let devPath = `/sys/dev/char/${devt}`;
-  if (opts.class) {
-    devPath = opts.parent ? `/sys/devices/${opts.parent}/${opts.class}/${name}` : `/sys/devices/virtual/${opts.class}/${name}`;
-    const home = vfs.mkdirKernel(devPath.slice(0, devPath.lastIndexOf('/')), 0o755, sb);
-    const classDir = vfs.mkdirKernel(`/sys/class/${opts.class}`, 0o755, sb);
-    if (classDir.children!.has(name)) throw kerr('EEXIST', `/sys/class/${opts.class}/${name}`);
-    if (home.children!.has(name)) throw kerr('EEXIST', devPath);
-    links.unshift([home, name], [classDir, name]);
-  }
   const dir = new Inode(sb, { mode: S_IFDIR | 0o755 });
   const uevent = chrdevUevent(major, minor, devname, opts.devtype);
   dir.children!.set('dev', attrFile(sb, () => `${devt}\n`));
   dir.children!.set('uevent', attrFile(sb, () => uevent));
   for (const [file, show] of Object.entries(opts.attrs ?? {})) dir.children!.set(file, attrFile(sb, show));
-  for (const [parent, entry] of links) parent.children!.set(entry, dir);
-  return new SysfsDevice(devPath, dir, links);
+  if (!opts.class) {
+    charDir.children!.set(devt, dir);
+    return new SysfsDevice(`/sys/dev/char/${devt}`, dir, [[charDir, devt]]);
+  }
+  const parentPath = opts.parent ? parentDevice(vfs, sb, opts.parent) : undefined;
+  const devPath = `${parentPath ?? '/sys/devices/virtual'}/${opts.class}/${name}`;
+  const home = vfs.mkdirKernel(devPath.slice(0, devPath.lastIndexOf('/')), 0o755, sb);
+  const classPath = `/sys/class/${opts.class}`;
+  const classDir = vfs.mkdirKernel(classPath, 0o755, sb);
+  if (classDir.children!.has(name)) throw kerr('EEXIST', `${classPath}/${name}`);
+  if (home.children!.has(name)) throw kerr('EEXIST', devPath);
+  addLink(sb, dir, 'subsystem', sysfsRelative(devPath, classPath));
+  if (parentPath) addLink(sb, dir, 'device', sysfsRelative(devPath, parentPath));
+  home.children!.set(name, dir);
+  addLink(sb, classDir, name, sysfsRelative(classPath, devPath));
+  addLink(sb, charDir, devt, sysfsRelative('/sys/dev/char', devPath));
+  return new SysfsDevice(devPath, dir, [
+    [home, name],
+    [classDir, name],
+    [charDir, devt],
+  ]);
 }

@@ -364,8 +364,9 @@ export async function sysIoctl(p: Process, fd: number, request: number, arg: unk
 }
 
 /**
- * readlink(2): /proc/self, and /proc/<pid>/fd/N (what the fd refers to: a
- * path, "anon_inode:<name>", "/dmabuf:<name>", "socket:[ino]"). EINVAL for
+ * readlink(2): /proc/self, /proc/<pid>/fd/N (what the fd refers to: a
+ * path, "anon_inode:<name>", "/dmabuf:<name>", "socket:[ino]"), and the
+ * symbolic links of the tree (sysfs's class and device links). EINVAL for
  * a path that is not a symlink, ENOENT for one that does not exist.
  */
 export function sysReadlink(k: ProcKernel, p: Process, path: string): string {
@@ -382,8 +383,9 @@ export function sysReadlink(k: ProcKernel, p: Process, path: string): string {
     if (pp.pid !== null) procTarget(k, p, pp.pid);
     throw kerr('EINVAL', `${'/' + names.join('/')} is not a symlink`);
   }
-  const l = lookupPath(k.vfs, p, path);
+  const l = lookupPath(k.vfs, p, path, false);
   if (!l.inode) throw kerr('ENOENT', l.path);
+  if (l.inode.symlink !== undefined) return l.inode.symlink;
   throw kerr('EINVAL', `${l.path} is not a symlink`);
 }
 

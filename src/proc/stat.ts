@@ -44,7 +44,7 @@ export function userPathAt(k: ProcKernel, p: Process, dirfd: number, path: strin
   const slash = full.endsWith('/');
   const names = splitPath(full);
   const pp = parseProcPath(names, p.pid);
-  const inode = pp ? procLookup(k, p, names, pp, follow || slash) : lookupInode(k.vfs, p, full);
+  const inode = pp ? procLookup(k, p, names, pp, follow || slash) : lookupInode(k.vfs, p, full, follow || slash);
   if (slash && !inode.isDir) throw kerr('ENOTDIR', full);
   return inode;
 }

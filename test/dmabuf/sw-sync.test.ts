@@ -69,6 +69,29 @@ describe('sw_sync (debugfs)', () => {
     expect(s.k.vfs.openFileCount).toBe(0);
   });
 
+  it('sync/info lists each open timeline with its value and pending points in signalling order, and forgets it at close', async () => {
+    const s = testSystem();
+    await run(s, async function infotest(sys) {
+      const empty = 'objs:\n--------------\nfences:\n--------------\n';
+      expect(await sys.readFile('/sys/kernel/debug/sync/info')).toBe(empty);
+      const a = await sys.open(SW_SYNC, O_RDWR);
+      const b = await sys.open(SW_SYNC, O_RDWR);
+      const fences = [await createFence(sys, a, 5), await createFence(sys, a, 1), await createFence(sys, a, 3), await createFence(sys, b, 2)];
+      await inc(sys, a, 2);
+      expect(await sys.readFile('/sys/kernel/debug/sync/info')).toBe(
+        'objs:\n--------------\n' +
+          'infotest: 2\n  fence active: 3 / 2\n  fence active: 5 / 2\n\n' +
+          'infotest: 0\n  fence active: 2 / 0\n\n' +
+          'fences:\n--------------\n',
+      );
+      await sys.close(a);
+      expect(await sys.readFile('/sys/kernel/debug/sync/info')).toBe('objs:\n--------------\ninfotest: 0\n  fence active: 2 / 0\n\nfences:\n--------------\n');
+      await sys.close(b);
+      expect(await sys.readFile('/sys/kernel/debug/sync/info')).toBe(empty);
+      for (const f of fences) await sys.close(f);
+    });
+  });
+
   it('a long comm is cut to 15 bytes as TASK_COMM_LEN does; two opens are two timelines', async () => {
     const s = testSystem();
     await run(s, async function aVeryLongProgramName(sys) {

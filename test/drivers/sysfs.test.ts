@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeCred } from '../../src/fs/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
-import { O_RDONLY } from '../../src/uapi/index.ts';
+import { DT_LNK, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, S_IFDIR, S_IFLNK } from '../../src/uapi/index.ts';
 import { errno, run } from '../dmabuf/helpers.ts';
 import { pcmSystem } from './pcm-helpers.ts';
 import { withVivid } from './v4l2-helpers.ts';
@@ -59,6 +59,38 @@ describe('sysfs: every character device node has its device', () => {
       },
       makeCred(1000, 1000),
     );
+  });
+
+  it('class and dev entries are symbolic links to the device, which links to its subsystem and parent, as libdrm and udev read them', async () => {
+    const s = withVivid(vgemSystem());
+    await run(s, async (sys) => {
+      expect(await sys.readlink('/sys/dev/char/226:0')).toBe('../../devices/platform/vgem/drm/card0');
+      expect(await sys.readlink('/sys/class/drm/renderD128')).toBe('../../devices/platform/vgem/drm/renderD128');
+      expect(await sys.readlink('/sys/class/drm/card0/subsystem')).toBe('../../../../../class/drm');
+      expect(await sys.readlink('/sys/class/drm/card0/device')).toBe('../../../vgem');
+      // drmParseSubsystemType: the basename of /sys/dev/char/M:m/device/subsystem names the bus
+      expect(await sys.readlink('/sys/dev/char/226:0/device/subsystem')).toBe('../../../bus/platform');
+      expect(await sys.readFile('/sys/dev/char/226:0/device/uevent')).toBe('MODALIAS=platform:vgem\n');
+      expect(await sys.readlink('/sys/bus/platform/devices/vgem')).toBe('../../../devices/platform/vgem');
+      expect(await sys.readlink('/sys/class/video4linux/video4')).toBe('../../devices/platform/vivid.1/video4linux/video4');
+      expect(await sys.readlink('/sys/class/video4linux/video4/device')).toBe('../../../vivid.1');
+      expect(await sys.readFile('/sys/class/video4linux/video4/device/uevent')).toBe('MODALIAS=platform:vivid\n');
+      expect(await sys.readlink('/sys/class/dma_heap/system')).toBe('../../devices/virtual/dma_heap/system');
+      // the link itself and what it leads to
+      expect((await sys.lstat('/sys/class/drm/card0')).st_mode).toBe(S_IFLNK | 0o777);
+      expect((await sys.stat('/sys/class/drm/card0')).st_mode).toBe(S_IFDIR | 0o755);
+      expect(await errno(sys.open('/sys/class/drm/card0', O_RDONLY | O_NOFOLLOW))).toBe('ELOOP');
+      expect(await errno(sys.readlink('/sys/class/drm/card0/dev'))).toBe('EINVAL');
+      const dir = await sys.open('/sys/class/drm', O_RDONLY | O_DIRECTORY);
+      const ents = await sys.getdents64(dir, 4096);
+      await sys.close(dir);
+      expect(ents.filter((d) => d.d_name.startsWith('card') || d.d_name.startsWith('render')).map((d) => [d.d_name, d.d_type])).toEqual(
+        expect.arrayContaining([
+          ['card0', DT_LNK],
+          ['renderD128', DT_LNK],
+        ]),
+      );
+    });
   });
 
   it('unregistering a node removes its sysfs entries; open files are unaffected', async () => {

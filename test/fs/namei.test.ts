@@ -11,10 +11,13 @@ import {
   O_TRUNC,
   O_WRONLY,
   O_APPEND,
+  O_NOFOLLOW,
   S_IFCHR,
+  S_IFLNK,
+  S_IFREG,
   makedev,
 } from '../../src/uapi/index.ts';
-import { Vfs, registerChrdev, registerSeqFile, vfsOpen, fput, type File, type FileOperations } from '../../src/fs/index.ts';
+import { Inode, Vfs, lookupInode, lookupPath, registerChrdev, registerSeqFile, vfsOpen, fput, type File, type FileOperations } from '../../src/fs/index.ts';
 import { TestTask } from './helpers.ts';
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -160,5 +163,48 @@ describe('generated files', () => {
     fput(f);
     expect(await code(vfsOpen(vfs, new TestTask(), '/sys/kernel/debug/dma_buf/bufinfo', O_RDONLY))).toBe('EACCES');
     expect(await code(vfsOpen(vfs, root, '/sys/kernel/debug/dma_buf/bufinfo', O_WRONLY))).toBe('ok');
+  });
+});
+
+describe('symbolic links in path walks', () => {
+  function tree() {
+    const vfs = new Vfs();
+    const task = new TestTask();
+    const home = vfs.mkdirKernel('/sys/devices/platform/dev0/cls/node0');
+    home.children!.set('dev', new Inode(home.sb, { mode: S_IFREG | 0o444, size: 0 }));
+    const cls = vfs.mkdirKernel('/sys/class/cls');
+    const link = (dir: Inode, name: string, target: string) => dir.children!.set(name, new Inode(dir.sb, { mode: S_IFLNK | 0o777, symlink: target }));
+    link(cls, 'node0', '../../devices/platform/dev0/cls/node0');
+    link(home, 'device', '../../../dev0');
+    link(home, 'abs', '/sys/class');
+    link(cls, 'self', 'self');
+    link(cls, 'dangling', 'nowhere');
+    return { vfs, task, home, cls };
+  }
+
+  it('follows relative links from the directory holding them, and ".." from where a link led', () => {
+    const { vfs, task, home } = tree();
+    expect(lookupInode(vfs, task, '/sys/class/cls/node0/dev')).toBe(home.children!.get('dev'));
+    expect(lookupPath(vfs, task, '/sys/class/cls/node0').path).toBe('/sys/devices/platform/dev0/cls/node0');
+    // ".." after a link climbs the target's parents, not the link's
+    expect(lookupPath(vfs, task, '/sys/class/cls/node0/..').path).toBe('/sys/devices/platform/dev0/cls');
+    expect(lookupPath(vfs, task, '/sys/class/cls/node0/device').path).toBe('/sys/devices/platform/dev0');
+    expect(lookupPath(vfs, task, '/sys/class/cls/node0/abs/cls').path).toBe('/sys/class/cls');
+  });
+
+  it('leaves the last link unfollowed when asked (lstat, readlink) and follows it with a trailing slash', () => {
+    const { vfs, task, cls } = tree();
+    expect(lookupInode(vfs, task, '/sys/class/cls/node0', false)).toBe(cls.children!.get('node0'));
+    expect(lookupInode(vfs, task, '/sys/class/cls/node0', false).stat().st_size).toBe('../../devices/platform/dev0/cls/node0'.length);
+    expect(lookupInode(vfs, task, '/sys/class/cls/node0/', false).isDir).toBe(true);
+  });
+
+  it('is ELOOP past MAXSYMLINKS links, ENOENT through a dangling link, ELOOP for O_NOFOLLOW on a link', async () => {
+    const { vfs, task } = tree();
+    expect(() => lookupPath(vfs, task, '/sys/class/cls/self')).toThrow(expect.objectContaining({ code: 'ELOOP' }));
+    expect(lookupPath(vfs, task, '/sys/class/cls/dangling').inode).toBeUndefined();
+    expect(() => lookupInode(vfs, task, '/sys/class/cls/dangling/x')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(await code(vfsOpen(vfs, task, '/sys/class/cls/node0', O_RDONLY | O_NOFOLLOW))).toBe('ELOOP');
+    expect(await code(vfsOpen(vfs, task, '/sys/class/cls/node0', O_RDONLY | O_DIRECTORY).then(fput))).toBe('ok');
   });
 });
