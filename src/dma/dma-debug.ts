@@ -32,7 +32,8 @@ export interface DebugEntry {
 export class DmaDebug {
   enabled: boolean;
   private readonly soc: Soc;
-  private readonly byDev = new Map<Device, Map<number, DebugEntry>>();
+  /** Live entries by device and DMA address; one address may carry several (the same buffer mapped twice, as two importers do). */
+  private readonly byDev = new Map<Device, Map<number, DebugEntry[]>>();
   private readonly deviceOwned = new PageCounters();
   private suspended = 0;
   /** Number of errors reported (the debugfs error_count). */
@@ -67,14 +68,16 @@ export class DmaDebug {
       this.byDev.set(dev, m);
     }
     const e: DebugEntry = { dev, type, dmaAddr, size, dir, runs, owner: type === 'coherent' ? 'cpu' : 'device', reported: false };
-    m.set(dmaAddr, e);
+    const at = m.get(dmaAddr);
+    if (at) at.push(e);
+    else m.set(dmaAddr, [e]);
     if (e.owner === 'device') this.own(e, 1);
   }
 
   /** Checks and forgets a mapping at unmap time (check_unmap). Returns the entry, if it was known. */
   remove(dev: Device, type: DebugMapType, dmaAddr: number, size: number, dir: DmaDirection, call: string): DebugEntry | undefined {
     if (!this.enabled) return undefined;
-    const e = this.byDev.get(dev)?.get(dmaAddr);
+    const e = bestMatch(this.byDev.get(dev)?.get(dmaAddr), type, size, dir);
     if (!e) {
       this.err(call, `${dev.name}: device driver tries to free DMA memory it has not allocated [device address=${hex(dmaAddr)}] [size=${size} bytes]`);
       return undefined;
@@ -86,7 +89,10 @@ export class DmaDebug {
     if (e.dir !== dir)
       this.err(call, `${dev.name}: device driver frees DMA memory with different direction [device address=${hex(dmaAddr)}] [size=${e.size} bytes] [mapped with ${dirName(e.dir)}] [unmapped with ${dirName(dir)}]`);
     if (e.owner === 'device') this.own(e, -1);
-    this.byDev.get(dev)!.delete(dmaAddr);
+    const m = this.byDev.get(dev)!;
+    const at = m.get(dmaAddr)!;
+    at.splice(at.indexOf(e), 1);
+    if (at.length === 0) m.delete(dmaAddr);
     return e;
   }
 
@@ -115,30 +121,31 @@ export class DmaDebug {
   deviceRemoved(dev: Device): number {
     const m = this.byDev.get(dev);
     if (!this.enabled || !m || m.size === 0) return 0;
-    for (const e of m.values())
+    for (const e of [...m.values()].flat())
       this.err('device_del', `${dev.name}: device driver has pending DMA allocations while released from device [device address=${hex(e.dmaAddr)}] [size=${e.size} bytes] [mapped as ${e.type}] [${dirName(e.dir)}]`, 'leak');
-    return m.size;
+    return this.liveMappings(dev);
   }
 
   /** Number of live mappings of a device (or of all devices). */
   liveMappings(dev?: Device): number {
-    if (dev) return this.byDev.get(dev)?.size ?? 0;
+    const count = (m: Map<number, DebugEntry[]> | undefined) => [...(m?.values() ?? [])].reduce((n, at) => n + at.length, 0);
+    if (dev) return count(this.byDev.get(dev));
     let n = 0;
-    for (const m of this.byDev.values()) n += m.size;
+    for (const m of this.byDev.values()) n += count(m);
     return n;
   }
 
   /** All live mappings, for debug views. */
   entries(): DebugEntry[] {
-    return [...this.byDev.values()].flatMap((m) => [...m.values()]);
+    return [...this.byDev.values()].flatMap((m) => [...m.values()].flat());
   }
 
   private find(dev: Device, dmaAddr: number, size: number): DebugEntry | undefined {
     const m = this.byDev.get(dev);
     if (!m) return undefined;
     const exact = m.get(dmaAddr);
-    if (exact) return exact;
-    for (const e of m.values()) if (dmaAddr >= e.dmaAddr && dmaAddr + size <= e.dmaAddr + e.size) return e;
+    if (exact) return exact.find((e) => e.size >= size) ?? exact[0];
+    for (const at of m.values()) for (const e of at) if (dmaAddr >= e.dmaAddr && dmaAddr + size <= e.dmaAddr + e.size) return e;
     return undefined;
   }
 
@@ -151,7 +158,7 @@ export class DmaDebug {
     const first = Math.floor(pa / PAGE_SIZE);
     if (!this.deviceOwned.any(first, Math.ceil((pa + len) / PAGE_SIZE) - first)) return;
     for (const m of this.byDev.values()) {
-      for (const e of m.values()) {
+      for (const e of [...m.values()].flat()) {
         if (e.owner !== 'device' || e.reported) continue;
         // Reading what a device only reads is harmless: the map cleaned the lines, nothing changes.
         if (!write && e.dir === DMA_TO_DEVICE) continue;
@@ -176,4 +183,19 @@ export class DmaDebug {
     this.errorCount++;
     this.soc.findings.report(kind, call, `DMA-API: ${message}`);
   }
+}
+
+/**
+ * The entry an unmap means among those at one address (bucket_find_exact):
+ * the one that agrees on the most of size, type and direction, the first
+ * of equals; undefined when there is none.
+ */
+function bestMatch(at: DebugEntry[] | undefined, type: DebugMapType, size: number, dir: DmaDirection): DebugEntry | undefined {
+  let best: DebugEntry | undefined;
+  let bestScore = -1;
+  for (const e of at ?? []) {
+    const score = Number(e.size === size) + Number(e.type === type) + Number(e.dir === dir);
+    if (score > bestScore) [best, bestScore] = [e, score];
+  }
+  return best;
 }

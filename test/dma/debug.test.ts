@@ -33,6 +33,23 @@ describe('dma-debug', () => {
     expect(msgs.some((m) => /wrong function .*\[mapped as single\] \[unmapped as page\]/.test(m))).toBe(true);
   });
 
+  it('keeps two mappings of one buffer at one address apart, as two importers make them, and unmaps each by its own direction', () => {
+    const { soc, mm, dma0 } = dmaSystem();
+    const b = kbuf(mm, 2);
+    const a1 = dmaMapSingle(dma0, b.va, 8192, DMA_TO_DEVICE);
+    const a2 = dmaMapSingle(dma0, b.va, 8192, DMA_BIDIRECTIONAL);
+    expect(a2).toBe(a1);
+    expect(dma0.ctx.debug.liveMappings(dma0)).toBe(2);
+    dmaUnmapSingle(dma0, a1, 8192, DMA_BIDIRECTIONAL);
+    expect(dma0.ctx.debug.liveMappings(dma0)).toBe(1);
+    dmaUnmapSingle(dma0, a1, 8192, DMA_TO_DEVICE);
+    expect(dma0.ctx.debug.liveMappings(dma0)).toBe(0);
+    expect(soc.findings.ofKind('dma-debug')).toEqual([]);
+    // a third unmap has nothing left to match
+    dmaUnmapSingle(dma0, a1, 8192, DMA_TO_DEVICE);
+    expect(soc.findings.ofKind('dma-debug')[0]!.message).toMatch(/free DMA memory it has not allocated/);
+  });
+
   it('reports a sync of a range outside every mapping', () => {
     const { soc, mm, dma0 } = dmaSystem();
     const b = kbuf(mm, 1);

@@ -9,7 +9,12 @@ import {
   O_RDWR,
   SYNC_IOC_FILE_INFO,
   VGEM_FENCE_WRITE,
+  VIDIOC_EXPBUF,
   VIDIOC_QUERYCAP,
+  VIDIOC_REQBUFS,
+  V4L2_BUF_TYPE_VIDEO_CAPTURE,
+  V4L2_MEMORY_MMAP,
+  DRM_IOCTL_PRIME_FD_TO_HANDLE,
   type SyncFenceInfo,
   type SyncFileInfo,
 } from '../../src/uapi/index.ts';
@@ -71,5 +76,26 @@ describe('the linux-6.1-reference platform', () => {
       expect([info.status, info.num_fences, info.name]).toEqual([0, 1, 'vgem-unbound1-1']);
       await fenceSignal(sys, card, f);
     });
+  });
+
+  it('a vivid buffer imported into two vgem files is two attachments of one device at one address; dma-debug keeps both and releasing them reports nothing', async () => {
+    const sys = bootSystem(loadPlatform('linux-6.1-reference'), { seed: 1 });
+    const child = spawnProcess(sys.proc, async (s) => {
+      const v = await s.open('/dev/video4', O_RDWR);
+      await s.ioctl(v, VIDIOC_REQBUFS, { count: 1, type: V4L2_BUF_TYPE_VIDEO_CAPTURE, memory: V4L2_MEMORY_MMAP, capabilities: 0, flags: 0 });
+      const e = { type: V4L2_BUF_TYPE_VIDEO_CAPTURE, index: 0, plane: 0, flags: O_RDWR, fd: -1 };
+      await s.ioctl(v, VIDIOC_EXPBUF, e);
+      const cards = [await s.open('/dev/dri/card0', O_RDWR), await s.open('/dev/dri/card0', O_RDWR)];
+      for (const c of cards) await s.ioctl(c, DRM_IOCTL_PRIME_FD_TO_HANDLE, { handle: 0, flags: 0, fd: e.fd });
+      expect(sys.dma.debug.entries().filter((x) => x.dev.name === 'vgem')).toHaveLength(2);
+      for (const fd of [...cards, e.fd, v]) await s.close(fd);
+      return 0;
+    }, []);
+    const code = await sys.soc.clock.runUntilSettled(child.exitCode);
+    if (child.process.uncaughtError !== undefined) throw child.process.uncaughtError;
+    expect(code).toBe(0);
+    await sys.proc.vfs.flushDelayedFput();
+    expect(sys.soc.findings.findings.map((f) => f.message)).toEqual([]);
+    expect(sys.dma.debug.liveMappings()).toBe(0);
   });
 });
