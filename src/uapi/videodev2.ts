@@ -380,3 +380,47 @@ export const VIDIOC_S_INPUT = _IOWR('V', 39, 4 /* int */);
 export const VIDIOC_TRY_FMT = _IOWR('V', 64, 208 /* struct v4l2_format */);
 export const VIDIOC_ENUM_FRAMESIZES = _IOWR('V', 74, 44 /* struct v4l2_frmsizeenum */);
 export const VIDIOC_ENUM_FRAMEINTERVALS = _IOWR('V', 75, 52 /* struct v4l2_frmivalenum */);
+
+/*
+ * Video outputs and the remaining field orders (VIDIOC_ENUMOUTPUT,
+ * G_OUTPUT, S_OUTPUT; what an output node such as vivid's takes).
+ */
+
+/** enum v4l2_field: the orders after INTERLACED. */
+export const V4L2_FIELD_SEQ_TB = 5;
+export const V4L2_FIELD_SEQ_BT = 6;
+export const V4L2_FIELD_ALTERNATE = 7;
+export const V4L2_FIELD_INTERLACED_TB = 8;
+export const V4L2_FIELD_INTERLACED_BT = 9;
+
+/** enum v4l2_colorspace: the ones after SRGB. */
+export const V4L2_COLORSPACE_OPRGB = 9;
+export const V4L2_COLORSPACE_BT2020 = 10;
+
+/** struct v4l2_output.type */
+export const V4L2_OUTPUT_TYPE_MODULATOR = 1;
+export const V4L2_OUTPUT_TYPE_ANALOG = 2;
+export const V4L2_OUTPUT_TYPE_ANALOGVGAOVERLAY = 3;
+
+/** struct v4l2_output.capabilities */
+export const V4L2_OUT_CAP_DV_TIMINGS = 0x00000002;
+export const V4L2_OUT_CAP_STD = 0x00000004;
+export const V4L2_OUT_CAP_NATIVE_SIZE = 0x00000008;
+
+/** struct v4l2_output (72 bytes: `std` is a __u64 at offset 48); the kernel writes all but `index`. */
+export interface V4l2Output {
+  index: number;
+  /** __u8 name[32] */
+  name: string;
+  type: number;
+  audioset: number;
+  modulator: number;
+  /** v4l2_std_id */
+  std: number;
+  capabilities: number;
+  reserved?: number[];
+}
+
+export const VIDIOC_G_OUTPUT = _IOR('V', 46, 4 /* int */);
+export const VIDIOC_S_OUTPUT = _IOWR('V', 47, 4 /* int */);
+export const VIDIOC_ENUMOUTPUT = _IOWR('V', 48, 72 /* struct v4l2_output */);

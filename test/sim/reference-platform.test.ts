@@ -57,8 +57,8 @@ describe('the linux-6.1-reference platform', () => {
     await onReference(async (sys) => {
       expect(await list(sys, '/dev/dri')).toEqual(['card0', 'renderD128']);
       const dev = await list(sys, '/dev');
-      // vivid's vmalloc instance at video0, its dma-contig one at video4 (vivid's other nodes are not simulated); the heaps and udmabuf every boot has
-      expect(dev).toEqual(['dma_heap', 'dri', 'udmabuf', 'video0', 'video4']);
+      // vivid's vmalloc instance at video0 (capture) and video1 (output), its dma-contig one at video4 and video5 (the meta nodes between are not simulated); the heaps and udmabuf every boot has
+      expect(dev).toEqual(['dma_heap', 'dri', 'udmabuf', 'video0', 'video1', 'video4', 'video5']);
       expect(await list(sys, '/dev/dma_heap')).toEqual(['system']);
       const v = await sys.open('/dev/video4', O_RDWR);
       const cap = { driver: '', card: '', bus_info: '', version: 0, capabilities: 0, device_caps: 0 };

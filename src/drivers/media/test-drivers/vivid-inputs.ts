@@ -23,6 +23,10 @@ import {
   V4L2_CAP_VIDEO_OUTPUT,
   V4L2_CAP_VIDEO_OUTPUT_OVERLAY,
   V4L2_CAP_VIDEO_OVERLAY,
+  V4L2_COLORSPACE_REC709,
+  V4L2_COLORSPACE_SMPTE170M,
+  V4L2_FIELD_INTERLACED,
+  V4L2_FIELD_NONE,
   V4L2_INPUT_TYPE_CAMERA,
   V4L2_INPUT_TYPE_TUNER,
   V4L2_IN_CAP_DV_TIMINGS,
@@ -133,4 +137,23 @@ export function vividEnumInput(inp: V4l2Input): void {
 export function vividInputInterval(kind: Exclude<VividInputKind, 'webcam'>): V4l2Fract {
   if (kind === 'hdmi') return { numerator: (1650 * 750) / 100, denominator: 74250000 / 100 };
   return { numerator: 1000, denominator: 25000 };
+}
+
+/** What a non-webcam input delivers when selected: the source's size, field order and colorspace. */
+export interface VividSource {
+  width: number;
+  height: number;
+  field: number;
+  colorspace: number;
+}
+
+/**
+ * The source a TV, S-Video or HDMI input brings in its default state
+ * (vivid_update_format_cap and the colorspace vidioc_s_input picks): TV
+ * and S-Video run PAL, 720x576 interlaced in SMPTE 170M; HDMI the default
+ * timings, CEA 1280x720p60, progressive in Rec. 709 (a CE mode).
+ */
+export function vividInputSource(kind: Exclude<VividInputKind, 'webcam'>): VividSource {
+  if (kind === 'hdmi') return { width: 1280, height: 720, field: V4L2_FIELD_NONE, colorspace: V4L2_COLORSPACE_REC709 };
+  return { width: 720, height: 576, field: V4L2_FIELD_INTERLACED, colorspace: V4L2_COLORSPACE_SMPTE170M };
 }

@@ -7,62 +7,52 @@ import type { Mm } from '../../../mm/index.ts';
 import {
   V4L2_BUF_TYPE_VIDEO_CAPTURE,
   V4L2_CAP_TIMEPERFRAME,
+  V4L2_COLORSPACE_SRGB,
+  V4L2_FIELD_ALTERNATE,
+  V4L2_FIELD_BOTTOM,
+  V4L2_FIELD_INTERLACED,
+  V4L2_FIELD_INTERLACED_BT,
+  V4L2_FIELD_INTERLACED_TB,
+  V4L2_FIELD_NONE,
+  V4L2_FIELD_SEQ_BT,
+  V4L2_FIELD_SEQ_TB,
+  V4L2_FIELD_TOP,
   V4L2_PIX_FMT_YUYV,
   type V4l2Capability,
   type V4l2Fmtdesc,
   type V4l2Format,
   type V4l2Fract,
+  type V4l2Frmivalenum,
+  type V4l2Frmsizeenum,
   type V4l2Input,
   type V4l2PixFormat,
   type V4l2Streamparm,
 } from '../../../uapi/index.ts';
-import { VIVID_ALL_NODE_CAPS, VIVID_INPUTS, VIVID_VID_CAP_CAPS, vividEnumInput, vividInputInterval } from './vivid-inputs.ts';
+import { VIVID_ALL_NODE_CAPS, VIVID_INPUTS, VIVID_VID_CAP_CAPS, vividEnumInput, vividInputInterval, vividInputSource } from './vivid-inputs.ts';
+import {
+  VIVID_MAX_HEIGHT,
+  VIVID_MAX_WIDTH,
+  VIVID_MIN_HEIGHT,
+  VIVID_MIN_WIDTH,
+  WEBCAM_INTERVALS,
+  nearestWebcamSize,
+  vividEnumFrameintervals,
+  vividEnumFramesizes,
+  webcamIvalCount,
+} from './vivid-framesizes.ts';
+import { VividVidOut } from './vivid-vid-out.ts';
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { TestPattern } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_READ, VB2_USERPTR, Vb2Queue, vb2DmaContigMemops, vb2VmallocMemops, type Vb2Buffer } from '../videobuf2/index.ts';
 import { completeFrame, FrameGenerator, videoRegisterDevice, yuyvPixFormat, type VideoDevice } from '../v4l2-core/index.ts';
 
+/** True for fields that carry one field per buffer (V4L2_FIELD_HAS_T_OR_B). */
+function hasTOrB(field: number): boolean {
+  return field === V4L2_FIELD_TOP || field === V4L2_FIELD_BOTTOM || field === V4L2_FIELD_ALTERNATE;
+}
+
 /** Video nodes each vivid instance takes (capture, output, meta capture, meta output), so instance 1's capture is /dev/video4. */
 export const VIVID_NODES_PER_INSTANCE = 4;
-
-/** Limits of vivid's capture format (MAX_WIDTH/MAX_HEIGHT, MIN_*). */
-const MIN_WIDTH = 16;
-const MIN_HEIGHT = 16;
-const MAX_WIDTH = 4096;
-const MAX_HEIGHT = 2304;
-
-/** vivid's webcam frame sizes, smallest first (webcam_sizes). */
-const WEBCAM_SIZES: readonly { width: number; height: number }[] = [
-  { width: 320, height: 180 },
-  { width: 640, height: 360 },
-  { width: 640, height: 480 },
-  { width: 1280, height: 720 },
-  { width: 1920, height: 1080 },
-  { width: 3840, height: 2160 },
-];
-
-/**
- * vivid's webcam frame intervals, longest first (webcam_intervals): a
- * frame size of index i offers the first 2*(6-i) of them, so larger
- * frames cannot go as fast.
- */
-const WEBCAM_INTERVALS: readonly V4l2Fract[] = [
-  [1, 1], [1, 2], [1, 4], [1, 5], [1, 10], [2, 25], [1, 15], [1, 25], [1, 30], [1, 40], [1, 50], [1, 60],
-].map(([numerator, denominator]) => ({ numerator: numerator!, denominator: denominator! }));
-
-/** Index of the webcam size nearest `w`x`h`, the first on a tie (v4l2_find_nearest_size). */
-function nearestWebcamSize(w: number, h: number): number {
-  let best = 0;
-  let bestErr = Infinity;
-  for (let i = 0; i < WEBCAM_SIZES.length; i++) {
-    const err = Math.abs(WEBCAM_SIZES[i]!.width - w) + Math.abs(WEBCAM_SIZES[i]!.height - h);
-    if (err < bestErr) {
-      bestErr = err;
-      best = i;
-    }
-  }
-  return best;
-}
 
 /** a >= b for frame intervals (V4L2_FRACT_COMPARE(a, >=, b)). */
 function fractGe(a: V4l2Fract, b: V4l2Fract): boolean {
@@ -91,19 +81,22 @@ export interface VividOptions {
 }
 
 /**
- * One vivid instance's video capture (struct vivid_dev, capture part): a
- * vb2 queue with vivid's rules (at least two buffers, requests
- * supported), /dev/video(4*inst), the format, and the capture thread that
- * fills one queued buffer per frame period on the simulated clock with a
- * moving pattern deterministic in the frame number and seed. A vmalloc
- * instance writes frames with the CPU through the plane's kernel mapping;
- * a dma-contig instance has its device write them by DMA at the plane's
+ * One vivid instance (struct vivid_dev): its video capture and, in
+ * VividVidOut, its video output. The capture side is a vb2 queue with
+ * vivid's rules (at least two buffers, requests supported),
+ * /dev/video(4*inst), the format, and the capture thread that fills one
+ * queued buffer per frame period on the simulated clock with a moving
+ * pattern deterministic in the frame number and seed. A vmalloc instance
+ * writes frames with the CPU through the plane's kernel mapping; a
+ * dma-contig instance has its device write them by DMA at the plane's
  * device address. Frames that find no buffer queued are dropped but
  * counted in the sequence, as vivid does. The one format modelled is
  * YUYV (ENUM_FMT lists it alone); G_PARM/S_PARM follow vivid's webcam
  * input: the interval table shrinks as the frame grows, and S_PARM works
  * while streaming. The node has vivid's four default inputs (webcam, TV,
- * S-Video, HDMI); a non-webcam input fixes the interval to its own.
+ * S-Video, HDMI); S_INPUT resets the format to the input's, and a
+ * non-webcam input fixes the interval to its own. ENUM_FRAMESIZES and
+ * ENUM_FRAMEINTERVALS answer per input as vivid does.
  */
 export class VividDevice {
   readonly inst: number;
@@ -111,6 +104,8 @@ export class VividDevice {
   readonly busInfo: string;
   readonly queue: Vb2Queue;
   readonly vdev: VideoDevice;
+  /** The instance's video output node (vid_out_dev). */
+  readonly out: VividVidOut;
   readonly device: Device | null;
   private readonly mm: Mm;
   private readonly clock: Clock;
@@ -129,6 +124,11 @@ export class VividDevice {
   private input = 0;
   /** The webcam's interval, kept while another input is current. */
   private webcamInterval: V4l2Fract;
+  /** The webcam's frame size, which S_INPUT back to the webcam restores (webcam_size_idx). */
+  private webcamFmt: FrameFormat;
+  /** The capture field order (field_cap) and colorspace (the tpg's, set per input). */
+  private field = V4L2_FIELD_NONE;
+  private colorspace = V4L2_COLORSPACE_SRGB;
   /** Frames written into buffers since boot. */
   framesCaptured = 0;
   /** Frame periods that found no buffer. */
@@ -149,7 +149,8 @@ export class VividDevice {
     if (cfg.allocator === 'dma-contig' && !cfg.device) throw kerr('EINVAL', 'vivid: a dma-contig instance needs a device');
     this.device = cfg.allocator === 'dma-contig' ? cfg.device! : null;
     this.fmt = frameFormat(640, 480, 'YUYV');
-    this.pix = yuyvPixFormat(this.fmt);
+    this.webcamFmt = this.fmt;
+    this.pix = this.capPix(this.fmt);
     this.pattern = new TestPattern(this.fmt, this.seed);
     this.frame = new Uint8Array(this.fmt.size);
     const memOps = cfg.allocator === 'vmalloc' ? vb2VmallocMemops(opts.mm, opts.dbs) : vb2DmaContigMemops(opts.dbs);
@@ -199,15 +200,33 @@ export class VividDevice {
           d.pixelformat = V4L2_PIX_FMT_YUYV;
         },
         tryFmt: (_f: File, f: V4l2Format) => {
-          f.fmt = { pix: yuyvPixFormat(this.adjust(f)) };
+          const { fmt, field } = this.adjust(f);
+          f.fmt = { pix: this.capPix(fmt, field) };
         },
         gParm: (_f: File, p: V4l2Streamparm) => this.gParm(p),
         sParm: (_f: File, p: V4l2Streamparm) => this.sParm(p),
         enumInput: (_f: File, inp: V4l2Input) => vividEnumInput(inp),
         gInput: () => this.input,
         sInput: (_f: File, i: number) => this.sInput(i),
+        enumFramesizes: (_f: File, fs: V4l2Frmsizeenum) => vividEnumFramesizes(this.isWebcam, fs),
+        enumFrameintervals: (_f: File, fi: V4l2Frmivalenum) => vividEnumFrameintervals(this.isWebcam, this.interval, fi),
       },
     });
+    this.out = new VividVidOut({
+      vfs: opts.vfs,
+      clock: opts.clock,
+      inst,
+      busInfo: this.busInfo,
+      memOps: cfg.allocator === 'vmalloc' ? vb2VmallocMemops(opts.mm, opts.dbs) : vb2DmaContigMemops(opts.dbs),
+      device: this.device,
+      userptr: cfg.allocator === 'vmalloc',
+      nr: inst * VIVID_NODES_PER_INSTANCE + 1,
+    });
+  }
+
+  /** The capture format userspace sees for a frame layout: YUYV with the current field and colorspace (vivid_g_fmt_vid_cap). */
+  private capPix(fmt: FrameFormat, field = this.field): V4l2PixFormat {
+    return { ...yuyvPixFormat(fmt), field, colorspace: this.colorspace };
   }
 
   /** The capture frame interval, seconds per frame. */
@@ -227,10 +246,11 @@ export class VividDevice {
 
   /**
    * Selects input `i` (vidioc_s_input): EINVAL past the last input, a no-op
-   * for the current one, EBUSY while buffers are allocated. A TV, S-Video
-   * or HDMI input brings its own frame interval (PAL's 25 Hz, 720p60's);
-   * back on the webcam, the interval it had returns. The frame size stays:
-   * the model does not reset the format to the input's as vivid does.
+   * for the current one, EBUSY while buffers are allocated. The format
+   * becomes the new input's (vivid_update_format_cap): a TV or S-Video
+   * input brings PAL's 720x576 interlaced frames in SMPTE 170M at 25 Hz,
+   * HDMI 720p60's progressive 1280x720 in Rec. 709; back on the webcam,
+   * the size and interval it had return, progressive sRGB.
    */
   private sInput(i: number): void {
     if (i >= VIVID_INPUTS.length) throw kerr('EINVAL', `vivid: no input ${i}`);
@@ -239,13 +259,32 @@ export class VividDevice {
     if (this.isWebcam) this.webcamInterval = { ...this.interval };
     this.input = i;
     const kind = VIVID_INPUTS[i]!.kind;
-    this.interval = kind === 'webcam' ? { ...this.webcamInterval } : vividInputInterval(kind);
+    if (kind === 'webcam') {
+      this.interval = { ...this.webcamInterval };
+      this.field = V4L2_FIELD_NONE;
+      this.colorspace = V4L2_COLORSPACE_SRGB;
+      this.setFormat(this.webcamFmt, V4L2_FIELD_NONE);
+    } else {
+      const src = vividInputSource(kind);
+      this.interval = vividInputInterval(kind);
+      this.colorspace = src.colorspace;
+      this.setFormat(frameFormat(src.width, hasTOrB(src.field) ? src.height / 2 : src.height, 'YUYV'), src.field);
+    }
     this.frames.setPeriod(Math.round((this.interval.numerator * 1e9) / this.interval.denominator));
+  }
+
+  /** Makes `fmt` with `field` the capture format, the pattern drawn at its size. */
+  private setFormat(fmt: FrameFormat, field: number): void {
+    this.fmt = fmt;
+    this.field = field;
+    this.pix = this.capPix(fmt, field);
+    this.pattern = new TestPattern(fmt, this.seed);
+    this.frame = new Uint8Array(fmt.size);
   }
 
   /** How many webcam intervals the current frame size offers. */
   private get ivalCount(): number {
-    return 2 * (WEBCAM_SIZES.length - nearestWebcamSize(this.fmt.width, this.fmt.height));
+    return webcamIvalCount(nearestWebcamSize(this.fmt.width, this.fmt.height));
   }
 
   /**
@@ -274,13 +313,38 @@ export class VividDevice {
     this.frames.setPeriod(Math.round((this.interval.numerator * 1e9) / this.interval.denominator));
   }
 
-  /** The frame layout S_FMT of `f` would set (vivid_try_fmt_vid_cap here): sizes clamped, width even, always YUYV. EFAULT without a pix format. */
-  private adjust(f: V4l2Format): FrameFormat {
+  /** The field the current input can give for the one asked (vivid_field_cap): TV and S-Video keep an interlaced or one-field order, else INTERLACED; HDMI 720p and the webcam are progressive. */
+  private fieldCap(field: number): number {
+    const kind = VIVID_INPUTS[this.input]!.kind;
+    if (kind !== 'tv' && kind !== 'svid') return V4L2_FIELD_NONE;
+    switch (field) {
+      case V4L2_FIELD_INTERLACED_TB:
+      case V4L2_FIELD_INTERLACED_BT:
+      case V4L2_FIELD_SEQ_TB:
+      case V4L2_FIELD_SEQ_BT:
+      case V4L2_FIELD_TOP:
+      case V4L2_FIELD_BOTTOM:
+      case V4L2_FIELD_ALTERNATE:
+        return field;
+      default:
+        return V4L2_FIELD_INTERLACED;
+    }
+  }
+
+  /**
+   * The frame layout and field S_FMT of `f` would set (vivid_try_fmt_vid_cap
+   * here): the field one the input gives, sizes clamped to vivid's limits
+   * (in frame lines for a one-field order), widths made even, always YUYV.
+   * EFAULT without a pix format.
+   */
+  private adjust(f: V4l2Format): { fmt: FrameFormat; field: number } {
     const req = f.fmt?.pix;
     if (!req) throw kerr('EFAULT', 'vivid: no pix format');
-    const w = Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, (req.width >>> 0) & ~1));
-    const h = Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, req.height >>> 0));
-    return frameFormat(w, h, 'YUYV');
+    const field = this.fieldCap(req.field >>> 0);
+    const factor = hasTOrB(field) ? 2 : 1;
+    const w = Math.min(VIVID_MAX_WIDTH, Math.max(VIVID_MIN_WIDTH, (req.width >>> 0) & ~1));
+    const h = Math.floor(Math.min(VIVID_MAX_HEIGHT, Math.max(VIVID_MIN_HEIGHT, (req.height >>> 0) * factor)) / factor);
+    return { fmt: frameFormat(w, h, 'YUYV'), field };
   }
 
   /** The node's path. */
@@ -301,19 +365,18 @@ export class VividDevice {
   /**
    * Sets the capture format (vivid_s_fmt_vid_cap after try_fmt): sizes are
    * clamped to vivid's limits, widths made even, every pixel format
-   * becomes YUYV, the field progressive; EBUSY while buffers exist.
+   * becomes YUYV, the field one the input gives; EBUSY while buffers
+   * exist. On the webcam the size is the one S_INPUT back to it restores.
    */
   private sFmt(f: V4l2Format): void {
-    const fmt = this.adjust(f);
-    const pix = yuyvPixFormat(fmt);
+    const { fmt, field } = this.adjust(f);
     if (this.queue.busy) {
       f.fmt = { pix: { ...this.pix } };
       throw kerr('EBUSY', 'vivid: S_FMT while buffers are allocated');
     }
-    this.fmt = fmt;
-    this.pix = pix;
-    this.pattern = new TestPattern(fmt, this.seed);
-    this.frame = new Uint8Array(fmt.size);
+    this.setFormat(fmt, field);
+    const pix = this.pix;
+    if (this.isWebcam) this.webcamFmt = fmt;
     // a larger frame offers fewer intervals: a chosen one past them becomes the last (vivid_s_fmt_vid_cap)
     if (this.isWebcam && this.ivalIdx !== null && this.ivalIdx >= this.ivalCount) this.setInterval(this.ivalCount - 1);
     f.fmt = { pix: { ...pix } };
@@ -351,15 +414,20 @@ export class VividDevice {
     }
     if (ok) this.framesCaptured++;
     tracer?.complete(tracer.lane('drivers', this.vdev.name), `frame ${n}`, 'frame', start, this.clock.now - start, { index: vb.index, bytes: ok ? size : 0, by: this.allocator === 'vmalloc' ? 'cpu' : 'dma' });
-    completeFrame(this.queue, vb, ok, size, n, this.clock.now);
+    // one field per buffer with ALTERNATE: 50 Hz starts on the top field, and the sequence counts frames (vivid_thread_vid_cap_tick)
+    const alt = this.field === V4L2_FIELD_ALTERNATE;
+    completeFrame(this.queue, vb, ok, size, alt ? n >>> 1 : n, this.clock.now, alt ? (n & 1 ? V4L2_FIELD_BOTTOM : V4L2_FIELD_TOP) : this.field);
   }
 }
 
 /**
- * Registers vivid's capture devices (vivid_probe for n_devs instances):
- * instance i gets /dev/video(4*i) and bus_info platform:vivid-00i, with
- * vb2-vmalloc or vb2-dma-contig buffers as its options say. EEXIST when a
- * node is taken.
+ * Registers vivid's instances (vivid_probe for n_devs instances): instance
+ * i gets its capture node /dev/video(4*i) and its output node
+ * /dev/video(4*i+1), registered in that order as vivid_create_devnodes
+ * does (its meta capture and output nodes, not simulated, would take the
+ * next two), bus_info platform:vivid-00i, and vb2-vmalloc or
+ * vb2-dma-contig buffers for both queues as its options say. A taken
+ * number moves a node to the next free one.
  */
 export function registerVivid(opts: VividOptions): VividDevice[] {
   const insts = opts.instances ?? [{ allocator: 'vmalloc' }];

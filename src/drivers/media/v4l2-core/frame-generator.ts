@@ -94,11 +94,11 @@ export class FrameGenerator {
   }
 }
 
-/** Completes a captured buffer (vb2_buffer_done) with the frame's size, sequence and time, or as failed. */
-export function completeFrame(queue: Vb2Queue, vb: Vb2Buffer, ok: boolean, size: number, n: number, nowNs: number): void {
+/** Completes a captured buffer (vb2_buffer_done) with the frame's size, sequence, time and field (progressive unless told), or as failed. */
+export function completeFrame(queue: Vb2Queue, vb: Vb2Buffer, ok: boolean, size: number, n: number, nowNs: number, field = V4L2_FIELD_NONE): void {
   vb.bytesused = ok ? size : 0;
   vb.sequence = n;
-  vb.field = V4L2_FIELD_NONE;
+  vb.field = field;
   vb.timestampNs = nowNs;
   queue.bufferDone(vb, ok ? 'done' : 'error');
 }

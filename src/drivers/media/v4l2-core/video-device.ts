@@ -1,22 +1,34 @@
-import { chrdevFindFreeMinor, registerChrdev, userArg, type ChrdevSysfs, type DeviceNode, type File, type FileOperations, type Task, type Vfs } from '../../../fs/index.ts';
+import { chrdevFindFreeMinor, PollTable, registerChrdev, userArg, type ChrdevSysfs, type DeviceNode, type File, type FileOperations, type Task, type Vfs } from '../../../fs/index.ts';
 import { kerr } from '../../../lib/index.ts';
 import {
   O_NONBLOCK,
+  POLLERR,
+  POLLIN,
+  POLLOUT,
+  POLLRDNORM,
+  POLLWRNORM,
   V4L2_BUF_TYPE_VIDEO_OUTPUT,
   V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE,
   V4L2_CAP_DEVICE_CAPS,
   V4L2_CAP_EXT_PIX_FORMAT,
   V4L2_CAP_IO_MC,
+  V4L2_FIELD_ALTERNATE,
+  V4L2_FIELD_ANY,
   V4L2_INPUT_TYPE_CAMERA,
+  V4L2_MEMORY_DMABUF,
+  V4L2_MEMORY_USERPTR,
   V4L2_MODE_HIGHQUALITY,
+  V4L2_OUTPUT_TYPE_ANALOG,
   VIDIOC_DQBUF,
   VIDIOC_ENUMINPUT,
+  VIDIOC_ENUMOUTPUT,
   VIDIOC_ENUM_FMT,
   VIDIOC_ENUM_FRAMEINTERVALS,
   VIDIOC_ENUM_FRAMESIZES,
   VIDIOC_EXPBUF,
   VIDIOC_G_FMT,
   VIDIOC_G_INPUT,
+  VIDIOC_G_OUTPUT,
   VIDIOC_G_PARM,
   VIDIOC_QBUF,
   VIDIOC_QUERYBUF,
@@ -26,6 +38,7 @@ import {
   VIDIOC_STREAMON,
   VIDIOC_S_FMT,
   VIDIOC_S_INPUT,
+  VIDIOC_S_OUTPUT,
   VIDIOC_S_PARM,
   VIDIOC_TRY_FMT,
   type V4l2Buffer,
@@ -36,11 +49,12 @@ import {
   type V4l2Frmivalenum,
   type V4l2Frmsizeenum,
   type V4l2Input,
+  type V4l2Output,
   type V4l2RequestBuffers,
   type V4l2Streamparm,
 } from '../../../uapi/index.ts';
 import { clearFmtdesc, fillFmtdesc } from './fmtdesc.ts';
-import type { Vb2Queue } from '../videobuf2/vb2-core.ts';
+import type { Vb2Buffer, Vb2Queue } from '../videobuf2/vb2-core.ts';
 import {
   vb2CheckOwner,
   vb2Expbuf,
@@ -110,6 +124,12 @@ export interface V4l2IoctlOps {
   gInput?(file: File): number;
   /** Selects input `i`; EINVAL past the last, EBUSY when the switch is not allowed now (vidioc_s_input). May sleep. */
   sInput?(file: File, i: number): void | Promise<void>;
+  /** Describes output `out.index` (the core cleared the rest); EINVAL past the last (vidioc_enum_output). */
+  enumOutput?(file: File, out: V4l2Output): void;
+  /** The index of the current output (vidioc_g_output). */
+  gOutput?(file: File): number;
+  /** Selects output `o`; EINVAL past the last, EBUSY when the switch is not allowed now (vidioc_s_output). May sleep. */
+  sOutput?(file: File, o: number): void | Promise<void>;
 }
 
 /** What videoRegisterDevice takes. */
@@ -196,7 +216,7 @@ export class VideoDevice {
       },
       unlockedIoctl: (file, cmd, arg, task) => this.ioctl(file, cmd, arg, task),
       mmap: (_file, vma) => this.queue.mmap(vma),
-      poll: (file, pt) => this.queue.poll(file, pt),
+      poll: (file, pt) => (this.queue.isOutput ? outputPoll(this.queue, file, pt) : this.queue.poll(file, pt)),
     };
   }
 
@@ -267,6 +287,35 @@ export class VideoDevice {
           return 0;
         }
         await this.op('sInput', cmd).call(this.ioctlOps, file, i);
+        return 0;
+      }
+      case VIDIOC_ENUMOUTPUT >>> 0: {
+        const out = userArg<V4l2Output>(arg);
+        const ioMc = (this.deviceCaps & V4L2_CAP_IO_MC) !== 0;
+        const op = ioMc ? null : this.op('enumOutput', cmd);
+        Object.assign(out, { name: '', type: 0, audioset: 0, modulator: 0, std: 0, capabilities: 0, reserved: [0, 0, 0] });
+        if (ioMc) {
+          // a media-controller node has one output, named after the node (v4l_enumoutput)
+          if ((out.index >>> 0) !== 0) throw kerr('EINVAL', `${this.name}: no output ${out.index >>> 0}`);
+          out.name = this.name.slice(0, 31);
+          out.type = V4L2_OUTPUT_TYPE_ANALOG;
+          return 0;
+        }
+        op!.call(this.ioctlOps, file, out);
+        return 0;
+      }
+      case VIDIOC_G_OUTPUT >>> 0: {
+        const out = userArg<{ value: number }>(arg);
+        out.value = this.deviceCaps & V4L2_CAP_IO_MC ? 0 : this.op('gOutput', cmd).call(this.ioctlOps, file);
+        return 0;
+      }
+      case VIDIOC_S_OUTPUT >>> 0: {
+        const o = intArg(arg) >>> 0;
+        if (this.deviceCaps & V4L2_CAP_IO_MC) {
+          if (o !== 0) throw kerr('EINVAL', `${this.name}: no output ${o}`);
+          return 0;
+        }
+        await this.op('sOutput', cmd).call(this.ioctlOps, file, o);
         return 0;
       }
       case VIDIOC_G_FMT >>> 0: {
@@ -349,9 +398,19 @@ export class VideoDevice {
       case VIDIOC_QUERYBUF >>> 0:
         vb2Querybuf(q, userArg<V4l2Buffer>(arg));
         return 0;
-      case VIDIOC_QBUF >>> 0:
-        await vb2IoctlQbuf(q, file, task, userArg<V4l2Buffer>(arg), this.name);
+      case VIDIOC_QBUF >>> 0: {
+        const b = userArg<V4l2Buffer>(arg);
+        const vb = q.isOutput ? q.bufs[b.index] : undefined;
+        const before = vb ? { bytesused: vb.bytesused, field: vb.field } : null;
+        if (vb && vb.state === 'dequeued' && b.type === q.type) fillOutputBuffer(q, vb, b);
+        try {
+          await vb2IoctlQbuf(q, file, task, b, this.name);
+        } catch (e) {
+          if (vb && before && vb.state === 'dequeued') Object.assign(vb, before);
+          throw e;
+        }
         return 0;
+      }
       case VIDIOC_DQBUF >>> 0:
         await vb2IoctlDqbuf(q, file, task, userArg<V4l2Buffer>(arg), (file.flags & O_NONBLOCK) !== 0, this.name);
         return 0;
@@ -370,7 +429,49 @@ export class VideoDevice {
   }
 }
 
-type OptionalOp = 'enumFmt' | 'tryFmt' | 'gParm' | 'sParm' | 'enumFramesizes' | 'enumFrameintervals' | 'enumInput' | 'gInput' | 'sInput';
+type OptionalOp =
+  | 'enumFmt'
+  | 'tryFmt'
+  | 'gParm'
+  | 'sParm'
+  | 'enumFramesizes'
+  | 'enumFrameintervals'
+  | 'enumInput'
+  | 'gInput'
+  | 'sInput'
+  | 'enumOutput'
+  | 'gOutput'
+  | 'sOutput';
+
+/**
+ * The poll mask of an output queue (vb2_core_poll for is_output): nothing
+ * unless the caller asks for output events, POLLOUT|POLLWRNORM once a
+ * buffer is done, POLLERR when not streaming. The queue signals a done
+ * buffer with the capture events, so the poll listens for those too.
+ */
+function outputPoll(q: Vb2Queue, file: File, pt: PollTable | null): number {
+  if (pt && !(pt.key & (POLLOUT | POLLWRNORM))) return 0;
+  const all = pt ? new PollTable(pt.qproc, pt.key | POLLIN | POLLRDNORM) : null;
+  const mask = q.poll(file, all);
+  return (mask & POLLERR) | (mask & POLLIN ? POLLOUT | POLLWRNORM : 0);
+}
+
+/**
+ * Takes what userspace says of an OUTPUT buffer it queues
+ * (vb2_fill_vb2_v4l2_buffer with __verify_length): the bytes it filled,
+ * the whole plane when it says 0, EINVAL past the plane's length, and its
+ * field, EINVAL for ALTERNATE (an output buffer must say TOP or BOTTOM).
+ */
+function fillOutputBuffer(q: Vb2Queue, vb: Vb2Buffer, b: V4l2Buffer): void {
+  const userLength = q.memory === V4L2_MEMORY_USERPTR || q.memory === V4L2_MEMORY_DMABUF;
+  const length = userLength ? b.length >>> 0 : vb.length;
+  const bytesused = b.bytesused >>> 0;
+  if (bytesused > length) throw kerr('EINVAL', `qbuf: bytesused ${bytesused} > length ${length}`);
+  const field = (b.field ?? V4L2_FIELD_ANY) >>> 0;
+  if (field === V4L2_FIELD_ALTERNATE) throw kerr('EINVAL', 'qbuf: the field of an output buffer cannot be ALTERNATE');
+  vb.bytesused = bytesused || length;
+  vb.field = field;
+}
 
 /** True for output buffer types (V4L2_TYPE_IS_OUTPUT, for the types here). */
 function isOutputType(type: number): boolean {
