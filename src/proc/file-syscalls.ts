@@ -50,6 +50,7 @@ import type { ProcKernel } from './kernel.ts';
 import type { Process } from './process.ts';
 import { checkProcAccess, fdinfoText, mapsText, parseProcPath, procTextFile } from './procfs.ts';
 import { procDirFile } from './procfs-nodes.ts';
+import { ioctlUserArg } from './usercopy.ts';
 
 /** Waits for a release that sleeps; release errors are not the closer's (Linux ignores them), kernel bugs are. */
 export async function awaitRelease(rel: Promise<void> | undefined): Promise<void> {
@@ -329,38 +330,54 @@ function intArg(arg: unknown): number {
 /**
  * ioctl(2): the generic requests first (FIOCLEX, FIONCLEX, FIONBIO,
  * FIOASYNC, FIONREAD on regular files), as do_vfs_ioctl does, then the
- * file's unlocked_ioctl; ENOTTY when it has none.
+ * file's unlocked_ioctl; ENOTTY when it has none. `arg` is a user address
+ * when it is a bigint (the struct is copied in and out of the process's
+ * memory by the request's uapi layout, EFAULT for an address not mapped,
+ * not readable or, for what the kernel writes back, not writable);
+ * otherwise the handler's object itself, a number for by-value requests,
+ * null for NULL.
  */
 export async function sysIoctl(p: Process, fd: number, request: number, arg: unknown): Promise<number> {
   const f = p.fget(fd);
   try {
     const cmd = request >>> 0;
-    switch (cmd) {
-      case FIOCLEX:
-        p.files.setCloexec(fd, true);
-        return 0;
-      case FIONCLEX:
-        p.files.setCloexec(fd, false);
-        return 0;
-      case FIONBIO:
-        f.flags = intArg(arg) ? f.flags | O_NONBLOCK : f.flags & ~O_NONBLOCK;
-        return 0;
-      case FIOASYNC:
-        f.flags = intArg(arg) ? f.flags | FASYNC : f.flags & ~FASYNC;
-        return 0;
-      case FIONREAD:
-        if (f.inode.isReg) {
-          if (!arg || typeof arg !== 'object') throw kerr('EFAULT', 'bad int pointer');
-          (arg as { value: number }).value = Math.max(0, f.inode.size - f.pos);
-          return 0;
-        }
-        break;
+    if (typeof arg === 'bigint') {
+      return await ioctlUserArg(p.mm, cmd, arg, (karg) => doIoctl(p, f, fd, cmd, karg), async (newFd) => {
+        // put_unused_fd and fput: the fd never reached the caller
+        await awaitRelease(p.files.remove(newFd).put());
+      });
     }
-    if (!f.fOp.unlockedIoctl) throw kerr('ENOTTY', `${f.pathName()} has no ioctls`);
-    return await f.fOp.unlockedIoctl(f, cmd, arg, p);
+    return await doIoctl(p, f, fd, cmd, arg);
   } finally {
     f.put();
   }
+}
+
+/** The generic requests, then the file's unlocked_ioctl, with the argument object (do_vfs_ioctl, vfs_ioctl). */
+async function doIoctl(p: Process, f: File, fd: number, cmd: number, arg: unknown): Promise<number> {
+  switch (cmd) {
+    case FIOCLEX:
+      p.files.setCloexec(fd, true);
+      return 0;
+    case FIONCLEX:
+      p.files.setCloexec(fd, false);
+      return 0;
+    case FIONBIO:
+      f.flags = intArg(arg) ? f.flags | O_NONBLOCK : f.flags & ~O_NONBLOCK;
+      return 0;
+    case FIOASYNC:
+      f.flags = intArg(arg) ? f.flags | FASYNC : f.flags & ~FASYNC;
+      return 0;
+    case FIONREAD:
+      if (f.inode.isReg) {
+        if (!arg || typeof arg !== 'object') throw kerr('EFAULT', 'bad int pointer');
+        (arg as { value: number }).value = Math.max(0, f.inode.size - f.pos);
+        return 0;
+      }
+      break;
+  }
+  if (!f.fOp.unlockedIoctl) throw kerr('ENOTTY', `${f.pathName()} has no ioctls`);
+  return await f.fOp.unlockedIoctl(f, cmd, arg, p);
 }
 
 /**

@@ -261,7 +261,9 @@ export class Sys {
   /**
    * Device control (ioctl). `arg` is the uapi struct as an object with the
    * header's field names (or a number for by-value requests); fields the
-   * kernel writes are written back into it. Returns the ioctl's result.
+   * kernel writes are written back into it. A bigint is a user address:
+   * the struct is copied in and out of process memory (EFAULT when it
+   * cannot be). Returns the ioctl's result.
    */
   ioctl(fd: number, request: number, arg?: unknown): Promise<number> {
     return this.call('ioctl', () => sysIoctl(this.p, fd, request, arg), fd);

@@ -4,10 +4,12 @@
  * Linux 6.1's userspace-visible constants: ioctl request numbers computed
  * with the kernel's own _IOC encoding, open/fcntl/mmap/poll/socket flags,
  * signal numbers, and the struct shapes an ioctl `arg` object carries (field
- * names spelled as the headers spell them). Values are those of LP64 Linux
- * (x86_64, arm64), checked against the real headers by test/uapi. This
- * module holds constants only: it imports nothing but its own files, so
- * every layer and every userspace program may import it.
+ * names spelled as the headers spell them), and the C layout of each struct
+ * an ioctl argument address points to, with the pure codec between its
+ * bytes and that object (struct-layout.ts, ioctl-args*.ts). Values are
+ * those of LP64 Linux (x86_64, arm64), checked against the real headers by
+ * test/uapi. It holds constants and pure functions only: it imports nothing
+ * but its own files, so every layer and every userspace program may import it.
  */
 export {
   SNDRV_PCM_ACCESS_MMAP_COMPLEX,
@@ -448,6 +450,30 @@ export {
 } from './stat.ts';
 export { SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SW_SYNC_IOC_MAGIC, type SwSyncCreateFenceData } from './sw-sync.ts';
 export { SYNC_IOC_FILE_INFO, SYNC_IOC_MAGIC, SYNC_IOC_MERGE, type SyncFenceInfo, type SyncFileInfo, type SyncMergeData } from './sync-file.ts';
+export {
+  alignOf,
+  array,
+  char,
+  decodeCString,
+  decodeStruct,
+  encodeStruct,
+  fieldAt,
+  sizeOf,
+  struct,
+  union,
+  type CInt,
+  type CType,
+  type CharArray,
+  type FieldLayout,
+  type FixedArray,
+  type StructLayout,
+  type Union,
+} from './struct-layout.ts';
+export { INT_POINTER, U32_POINTER, type CopyOutPolicy, type IoctlArgContext, type IoctlArgLayout, type UserMemory } from './ioctl-arg.ts';
+export { IOCTL_ARG_LAYOUTS, ioctlArgLayout } from './ioctl-args.ts';
+export { strndupUser } from './ioctl-args-dmabuf.ts';
+export { DRM_IOCTL_SET_CLIENT_CAP } from './ioctl-args-drm.ts';
+export { VIDEO_MAX_PLANES, VIDIOC_CREATE_BUFS, VIDIOC_G_CTRL, VIDIOC_G_SELECTION, VIDIOC_S_CTRL, VIDIOC_S_SELECTION } from './ioctl-args-v4l2.ts';
 export {
   CLOCK_BOOTTIME,
   CLOCK_BOOTTIME_ALARM,
