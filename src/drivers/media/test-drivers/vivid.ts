@@ -17,8 +17,8 @@ import {
   type V4l2Streamparm,
 } from '../../../uapi/index.ts';
 import { VIVID_ALL_NODE_CAPS, VIVID_INPUTS, VIVID_VID_CAP_CAPS, vividEnumInput, vividInputInterval } from './vivid-inputs.ts';
-import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
-import { TestPattern } from '../../../formats/index.ts';
+import { frameFormat, Tpg, v4l2PixelFormat, type FrameFormat } from '../../../formats/index.ts';
+import { vividFillbuff, type VividOsd } from './vivid-kthread-cap.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_READ, VB2_USERPTR, Vb2Queue, vb2DmaContigMemops, vb2VmallocMemops, type Vb2Buffer } from '../videobuf2/index.ts';
 import { completeFrame, FrameGenerator, videoRegisterDevice, yuyvPixFormat, type VideoDevice } from '../v4l2-core/index.ts';
 
@@ -84,7 +84,7 @@ export interface VividOptions {
   clock: Clock;
   /** One entry per instance (n_devs with allocators=); default one vmalloc instance. */
   instances?: VividInstanceOptions[];
-  /** Seed of the test pattern; instance i uses seed + i. Default 1. */
+  /** The platform's seed; vivid's frames do not depend on it (its test pattern at the default controls has no noise). */
   seed?: number;
   /** Frames per second of the capture thread until S_PARM sets a webcam interval (an integer, or the interval is rounded to ms). Default 30. */
   fps?: number;
@@ -94,8 +94,10 @@ export interface VividOptions {
  * One vivid instance's video capture (struct vivid_dev, capture part): a
  * vb2 queue with vivid's rules (at least two buffers, requests
  * supported), /dev/video(4*inst), the format, and the capture thread that
- * fills one queued buffer per frame period on the simulated clock with a
- * moving pattern deterministic in the frame number and seed. A vmalloc
+ * fills one queued buffer per frame period on the simulated clock with
+ * what vivid draws: the kernel test-pattern generator's 75% colour bars
+ * and vivid's OSD text (time since STREAMON, sequence, control values),
+ * deterministic in simulated time. A vmalloc
  * instance writes frames with the CPU through the plane's kernel mapping;
  * a dma-contig instance has its device write them by DMA at the plane's
  * device address. Frames that find no buffer queued are dropped but
@@ -114,10 +116,9 @@ export class VividDevice {
   readonly device: Device | null;
   private readonly mm: Mm;
   private readonly clock: Clock;
-  private readonly seed: number;
   private pix: V4l2PixFormat;
   private fmt: FrameFormat;
-  private pattern: TestPattern;
+  private tpg: Tpg;
   private frame: Uint8Array;
   /** Buffers the driver holds, oldest first (vid_cap_active). */
   private readonly frames: FrameGenerator;
@@ -133,6 +134,11 @@ export class VividDevice {
   framesCaptured = 0;
   /** Frame periods that found no buffer. */
   framesDropped = 0;
+  /** When the capture thread last (re)started counting: STREAMON or S_PARM while streaming (jiffies_vid_cap). */
+  private osdEpochNs = 0;
+  /** Frame periods since then, and the sequence number of the first. */
+  private osdTicks = 0;
+  private osdBase = 0;
 
   constructor(opts: VividOptions, inst: number, cfg: VividInstanceOptions) {
     this.inst = inst;
@@ -140,7 +146,6 @@ export class VividDevice {
     this.busInfo = `platform:vivid-${String(inst).padStart(3, '0')}`;
     this.mm = opts.mm;
     this.clock = opts.clock;
-    this.seed = (opts.seed ?? 1) + inst;
     const fps = opts.fps ?? 30;
     if (!(fps > 0)) throw kerr('EINVAL', `vivid: fps ${fps}`);
     this.interval = Number.isInteger(fps) ? { numerator: 1, denominator: fps } : { numerator: 1000, denominator: Math.round(fps * 1000) };
@@ -150,7 +155,7 @@ export class VividDevice {
     this.device = cfg.allocator === 'dma-contig' ? cfg.device! : null;
     this.fmt = frameFormat(640, 480, 'YUYV');
     this.pix = yuyvPixFormat(this.fmt);
-    this.pattern = new TestPattern(this.fmt, this.seed);
+    this.tpg = vividTpg(this.fmt);
     this.frame = new Uint8Array(this.fmt.size);
     const memOps = cfg.allocator === 'vmalloc' ? vb2VmallocMemops(opts.mm, opts.dbs) : vb2DmaContigMemops(opts.dbs);
     this.queue = new Vb2Queue({
@@ -170,7 +175,10 @@ export class VividDevice {
         bufQueue: (vb) => {
           this.frames.active.push(vb);
         },
-        startStreaming: () => this.frames.start(),
+        startStreaming: () => {
+          this.resyncOsd();
+          this.frames.start();
+        },
         stopStreaming: () => this.frames.stop(this.queue),
       },
     });
@@ -272,6 +280,19 @@ export class VividDevice {
     this.ivalIdx = idx;
     this.interval = { ...WEBCAM_INTERVALS[idx]! };
     this.frames.setPeriod(Math.round((this.interval.numerator * 1e9) / this.interval.denominator));
+    // a new interval while streaming restarts the thread's count, and the OSD's clock with it (cap_seq_resync)
+    this.resyncOsd();
+  }
+
+  /** Starts the OSD's time and frame count from now. */
+  private resyncOsd(): void {
+    this.osdEpochNs = this.clock.now;
+    this.osdTicks = 0;
+  }
+
+  /** What the OSD of frame `n` shows, frame `n` coming `k` periods after the thread's epoch. */
+  private osd(n: number, k: number): VividOsd {
+    return { k, sequence: n, epochNs: this.osdEpochNs, interval: this.interval, width: this.fmt.width, height: this.fmt.height, input: this.input };
   }
 
   /** The frame layout S_FMT of `f` would set (vivid_try_fmt_vid_cap here): sizes clamped, width even, always YUYV. EFAULT without a pix format. */
@@ -293,9 +314,11 @@ export class VividDevice {
     return this.fmt;
   }
 
-  /** The frame the pattern gives for sequence number `n`, as it lands in a buffer. */
+  /** The frame vivid draws for sequence number `n` of the current stream, as it lands in a buffer. */
   expectedFrame(n: number): Uint8Array {
-    return this.pattern.frame(n);
+    const out = new Uint8Array(this.fmt.size);
+    vividFillbuff(this.tpg, out, this.osd(n, n - this.osdBase));
+    return out;
   }
 
   /**
@@ -312,7 +335,7 @@ export class VividDevice {
     }
     this.fmt = fmt;
     this.pix = pix;
-    this.pattern = new TestPattern(fmt, this.seed);
+    this.tpg = vividTpg(fmt);
     this.frame = new Uint8Array(fmt.size);
     // a larger frame offers fewer intervals: a chosen one past them becomes the last (vivid_s_fmt_vid_cap)
     if (this.isWebcam && this.ivalIdx !== null && this.ivalIdx >= this.ivalCount) this.setInterval(this.ivalCount - 1);
@@ -321,6 +344,8 @@ export class VividDevice {
 
   /** Writes frame `n` into the oldest active buffer and completes it, or counts a drop. */
   private async produce(vb: Vb2Buffer | undefined, n: number): Promise<void> {
+    const k = this.osdTicks++;
+    this.osdBase = n - k;
     const tracer = this.mm.soc.tracer;
     if (!vb) {
       this.framesDropped++;
@@ -329,7 +354,7 @@ export class VividDevice {
     }
     const start = this.clock.now;
     const size = this.fmt.size;
-    this.pattern.render(n, this.frame);
+    vividFillbuff(this.tpg, this.frame, this.osd(n, k));
     let ok = true;
     if (this.allocator === 'vmalloc') {
       let va = vb.planeVaddr();
@@ -353,6 +378,11 @@ export class VividDevice {
     tracer?.complete(tracer.lane('drivers', this.vdev.name), `frame ${n}`, 'frame', start, this.clock.now - start, { index: vb.index, bytes: ok ? size : 0, by: this.allocator === 'vmalloc' ? 'cpu' : 'dma' });
     completeFrame(this.queue, vb, ok, size, n, this.clock.now);
   }
+}
+
+/** The test-pattern generator for a capture format, its lines as long as the format's. */
+function vividTpg(fmt: FrameFormat): Tpg {
+  return new Tpg({ pixelformat: v4l2PixelFormat(fmt.fourcc), width: fmt.width, height: fmt.height, bytesperline: fmt.stride });
 }
 
 /**
