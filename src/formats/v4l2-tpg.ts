@@ -392,7 +392,10 @@ export class Tpg {
           const code = text.charCodeAt(s);
           // the kernel indexes the font with a signed char: codes past 127 read whatever lies before it; a blank cell here
           const bits = code < 0x80 ? FONT_VGA_8X16[code * 16 + row]! : 0;
-          for (let c = 0; c < cols; c++, at += size) dst.set((bits << (c * hdiv)) & 0x80 ? fg : bg, at);
+          for (let c = 0; c < cols; c++, at += size) {
+            const px = (bits << (c * hdiv)) & 0x80 ? fg : bg;
+            for (let b = 0; b < size; b++) dst[at + b] = px[b]!;
+          }
         }
       }
     }
