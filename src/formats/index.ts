@@ -3,6 +3,8 @@
  *
  * Pure functions and small classes on bytes: frame layouts (fourcc, stride,
  * plane sizes, the V4L2 pixelformat of each), the sensor's test pattern,
+ * the kernel's test-pattern generator (v4l2-tpg: colour bars and 8x16
+ * text, byte for byte, for vivid),
  * the ISP's YUV conversions, the blend unit's average, the codecs'
  * bitstreams (UJPG, UVD1). Nothing
  * here knows of memory, devices or time, so both sides may use it: the
@@ -12,6 +14,28 @@
 export { averageBytes } from './blend.ts';
 export { frameFormat, frameFourcc, v4l2PixelFormat, type FrameFormat } from './pixel-format.ts';
 export { TestPattern } from './test-pattern.ts';
+export { FONT_VGA_8X16 } from './font-vga8x16.ts';
+export {
+  Tpg,
+  TPG_COLOR_100_BLACK,
+  TPG_COLOR_100_WHITE,
+  TPG_COLOR_75_BLUE,
+  TPG_COLOR_75_CYAN,
+  TPG_COLOR_75_GREEN,
+  TPG_COLOR_75_MAGENTA,
+  TPG_COLOR_75_RED,
+  TPG_COLOR_75_YELLOW,
+  TPG_COLOR_CSC_WHITE,
+  tpgDefaultQuantization,
+  tpgDefaultYcbcrEnc,
+  tpgRgbToYcbcr,
+  tpgSupports,
+  type TpgConfig,
+  type TpgPattern,
+  type TpgPlane,
+  type TpgQuantization,
+  type TpgYcbcrEnc,
+} from './v4l2-tpg.ts';
 export { UJPG_HEADER, ujpgDecode, ujpgEncode, ujpgMaxSize, ujpgParse } from './ujpg.ts';
 export { UVD_HEADER, UvdEncoder, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, type UvdHeader } from './uvd-stream.ts';
 export { nv12ToNv12, nv12ToXrgb8888, yuyvToNv12, yuyvToXrgb8888 } from './yuv.ts';

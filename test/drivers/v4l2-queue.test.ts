@@ -288,7 +288,7 @@ describe('videobuf2 queue rules through vivid', () => {
     });
   });
 
-  it('frames are deterministic in frame number and seed', async () => {
+  it('frames are deterministic in simulated time: the same run gives the same bytes whatever the seed; consecutive frames differ only in the OSD text rows', async () => {
     const grab = async (seed: number): Promise<Uint8Array[]> => {
       const s = vividSystem(seed);
       const out: Uint8Array[] = [];
@@ -316,7 +316,12 @@ describe('videobuf2 queue rules through vivid', () => {
     const b = await grab(11);
     const c = await grab(12);
     for (let k = 0; k < 3; k++) expect(mismatches(a[k]!, b[k]!)).toBe(0);
-    expect(mismatches(a[0]!, a[1]!)).toBeGreaterThan(SIZE / 2);
-    expect(mismatches(a[0]!, c[0]!)).toBeGreaterThan(SIZE / 2);
+    // vivid's colour bars have no noise: the platform seed does not reach them
+    for (let k = 0; k < 3; k++) expect(mismatches(a[k]!, c[k]!)).toBe(0);
+    // the OSD's first line (time, sequence) and the ro_int32 line change; the text sits in rows 16..143
+    const stride = 1280;
+    expect(mismatches(a[0]!.subarray(16 * stride, 144 * stride), a[1]!.subarray(16 * stride, 144 * stride))).toBeGreaterThan(0);
+    expect(mismatches(a[0]!.subarray(0, 16 * stride), a[1]!.subarray(0, 16 * stride))).toBe(0);
+    expect(mismatches(a[0]!.subarray(144 * stride), a[1]!.subarray(144 * stride))).toBe(0);
   });
 });

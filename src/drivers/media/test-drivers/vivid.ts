@@ -41,8 +41,8 @@ import {
   webcamIvalCount,
 } from './vivid-framesizes.ts';
 import { VividVidOut } from './vivid-vid-out.ts';
-import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
-import { TestPattern } from '../../../formats/index.ts';
+import { frameFormat, Tpg, v4l2PixelFormat, type FrameFormat } from '../../../formats/index.ts';
+import { vividFillbuff, type VividOsd } from './vivid-kthread-cap.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_READ, VB2_USERPTR, Vb2Queue, vb2DmaContigMemops, vb2VmallocMemops, type Vb2Buffer } from '../videobuf2/index.ts';
 import { completeFrame, FrameGenerator, videoRegisterDevice, yuyvPixFormat, type VideoDevice } from '../v4l2-core/index.ts';
 
@@ -74,7 +74,7 @@ export interface VividOptions {
   clock: Clock;
   /** One entry per instance (n_devs with allocators=); default one vmalloc instance. */
   instances?: VividInstanceOptions[];
-  /** Seed of the test pattern; instance i uses seed + i. Default 1. */
+  /** The platform's seed; vivid's frames do not depend on it (its test pattern at the default controls has no noise). */
   seed?: number;
   /** Frames per second of the capture thread until S_PARM sets a webcam interval (an integer, or the interval is rounded to ms). Default 30. */
   fps?: number;
@@ -85,8 +85,10 @@ export interface VividOptions {
  * VividVidOut, its video output. The capture side is a vb2 queue with
  * vivid's rules (at least two buffers, requests supported),
  * /dev/video(4*inst), the format, and the capture thread that fills one
- * queued buffer per frame period on the simulated clock with a moving
- * pattern deterministic in the frame number and seed. A vmalloc instance
+ * queued buffer per frame period on the simulated clock with what vivid
+ * draws: the kernel test-pattern generator's 75% colour bars and vivid's
+ * OSD text (time since STREAMON, sequence, control values), deterministic
+ * in simulated time. A vmalloc instance
  * writes frames with the CPU through the plane's kernel mapping; a
  * dma-contig instance has its device write them by DMA at the plane's
  * device address. Frames that find no buffer queued are dropped but
@@ -109,10 +111,9 @@ export class VividDevice {
   readonly device: Device | null;
   private readonly mm: Mm;
   private readonly clock: Clock;
-  private readonly seed: number;
   private pix: V4l2PixFormat;
   private fmt: FrameFormat;
-  private pattern: TestPattern;
+  private tpg: Tpg;
   private frame: Uint8Array;
   /** Buffers the driver holds, oldest first (vid_cap_active). */
   private readonly frames: FrameGenerator;
@@ -133,6 +134,11 @@ export class VividDevice {
   framesCaptured = 0;
   /** Frame periods that found no buffer. */
   framesDropped = 0;
+  /** When the capture thread last (re)started counting: STREAMON or S_PARM while streaming (jiffies_vid_cap). */
+  private osdEpochNs = 0;
+  /** Frame periods since then, and the sequence number of the first. */
+  private osdTicks = 0;
+  private osdBase = 0;
 
   constructor(opts: VividOptions, inst: number, cfg: VividInstanceOptions) {
     this.inst = inst;
@@ -140,7 +146,6 @@ export class VividDevice {
     this.busInfo = `platform:vivid-${String(inst).padStart(3, '0')}`;
     this.mm = opts.mm;
     this.clock = opts.clock;
-    this.seed = (opts.seed ?? 1) + inst;
     const fps = opts.fps ?? 30;
     if (!(fps > 0)) throw kerr('EINVAL', `vivid: fps ${fps}`);
     this.interval = Number.isInteger(fps) ? { numerator: 1, denominator: fps } : { numerator: 1000, denominator: Math.round(fps * 1000) };
@@ -151,7 +156,7 @@ export class VividDevice {
     this.fmt = frameFormat(640, 480, 'YUYV');
     this.webcamFmt = this.fmt;
     this.pix = this.capPix(this.fmt);
-    this.pattern = new TestPattern(this.fmt, this.seed);
+    this.tpg = vividTpg(this.fmt);
     this.frame = new Uint8Array(this.fmt.size);
     const memOps = cfg.allocator === 'vmalloc' ? vb2VmallocMemops(opts.mm, opts.dbs) : vb2DmaContigMemops(opts.dbs);
     this.queue = new Vb2Queue({
@@ -171,7 +176,10 @@ export class VividDevice {
         bufQueue: (vb) => {
           this.frames.active.push(vb);
         },
-        startStreaming: () => this.frames.start(),
+        startStreaming: () => {
+          this.resyncOsd();
+          this.frames.start();
+        },
         stopStreaming: () => this.frames.stop(this.queue),
       },
     });
@@ -278,7 +286,7 @@ export class VividDevice {
     this.fmt = fmt;
     this.field = field;
     this.pix = this.capPix(fmt, field);
-    this.pattern = new TestPattern(fmt, this.seed);
+    this.tpg = vividTpg(fmt);
     this.frame = new Uint8Array(fmt.size);
   }
 
@@ -311,6 +319,19 @@ export class VividDevice {
     this.ivalIdx = idx;
     this.interval = { ...WEBCAM_INTERVALS[idx]! };
     this.frames.setPeriod(Math.round((this.interval.numerator * 1e9) / this.interval.denominator));
+    // a new interval while streaming restarts the thread's count, and the OSD's clock with it (cap_seq_resync)
+    this.resyncOsd();
+  }
+
+  /** Starts the OSD's time and frame count from now. */
+  private resyncOsd(): void {
+    this.osdEpochNs = this.clock.now;
+    this.osdTicks = 0;
+  }
+
+  /** What the OSD of frame `n` shows, frame `n` coming `k` periods after the thread's epoch. */
+  private osd(n: number, k: number): VividOsd {
+    return { k, sequence: n, epochNs: this.osdEpochNs, interval: this.interval, width: this.fmt.width, height: this.fmt.height, input: this.input };
   }
 
   /** The field the current input can give for the one asked (vivid_field_cap): TV and S-Video keep an interlaced or one-field order, else INTERLACED; HDMI 720p and the webcam are progressive. */
@@ -357,9 +378,11 @@ export class VividDevice {
     return this.fmt;
   }
 
-  /** The frame the pattern gives for sequence number `n`, as it lands in a buffer. */
+  /** The frame vivid draws for sequence number `n` of the current stream, as it lands in a buffer. */
   expectedFrame(n: number): Uint8Array {
-    return this.pattern.frame(n);
+    const out = new Uint8Array(this.fmt.size);
+    vividFillbuff(this.tpg, out, this.osd(n, n - this.osdBase));
+    return out;
   }
 
   /**
@@ -384,6 +407,8 @@ export class VividDevice {
 
   /** Writes frame `n` into the oldest active buffer and completes it, or counts a drop. */
   private async produce(vb: Vb2Buffer | undefined, n: number): Promise<void> {
+    const k = this.osdTicks++;
+    this.osdBase = n - k;
     const tracer = this.mm.soc.tracer;
     if (!vb) {
       this.framesDropped++;
@@ -392,7 +417,7 @@ export class VividDevice {
     }
     const start = this.clock.now;
     const size = this.fmt.size;
-    this.pattern.render(n, this.frame);
+    vividFillbuff(this.tpg, this.frame, this.osd(n, k));
     let ok = true;
     if (this.allocator === 'vmalloc') {
       let va = vb.planeVaddr();
@@ -418,6 +443,11 @@ export class VividDevice {
     const alt = this.field === V4L2_FIELD_ALTERNATE;
     completeFrame(this.queue, vb, ok, size, alt ? n >>> 1 : n, this.clock.now, alt ? (n & 1 ? V4L2_FIELD_BOTTOM : V4L2_FIELD_TOP) : this.field);
   }
+}
+
+/** The test-pattern generator for a capture format, its lines as long as the format's. */
+function vividTpg(fmt: FrameFormat): Tpg {
+  return new Tpg({ pixelformat: v4l2PixelFormat(fmt.fourcc), width: fmt.width, height: fmt.height, bytesperline: fmt.stride });
 }
 
 /**
