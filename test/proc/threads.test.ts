@@ -338,6 +338,41 @@ describe('threads', () => {
   });
 });
 
+describe('/proc/<pid>/task', () => {
+  it('lists each thread; task/<tid> has fd, fdinfo, comm and maps; an ended thread is gone', async () => {
+    const s = setup();
+    const status = await run(s, async (sys) => {
+      const pid = await sys.getpid();
+      const [r, w] = await sys.pipe();
+      const tid = await sys.threadCreate(async (t) => {
+        await t.read(r, 1);
+        return 0;
+      });
+      const dir = await sys.open('/proc/self/task', O_RDONLY);
+      const ents = await sys.getdents64(dir, 4096);
+      expect(ents.map((e) => e.d_name)).toEqual(['.', '..', String(pid), String(tid)]);
+      expect(ents.slice(2).every((e) => e.d_type === 4)).toBe(true);
+      expect(await sys.getdents64(dir, 4096)).toEqual([]);
+      await sys.close(dir);
+      expect((await sys.stat(`/proc/${pid}/task`)).st_nlink).toBe(4);
+      const td = await sys.open(`/proc/${pid}/task/${tid}`, O_RDONLY);
+      expect((await sys.getdents64(td, 4096)).map((e) => e.d_name)).toEqual(['.', '..', 'fd', 'fdinfo', 'comm', 'maps']);
+      await sys.close(td);
+      expect(await sys.readFile(`/proc/${pid}/task/${tid}/comm`)).toBe('a.out\n');
+      expect(await sys.readFile(`/proc/${pid}/comm`)).toBe('a.out\n');
+      expect(await sys.readlink(`/proc/${pid}/task/${tid}/fd/${r}`)).toMatch(/^pipe:\[\d+\]$/);
+      expect(await sys.readFile(`/proc/${pid}/task/${tid}/maps`)).toBe(await sys.readFile('/proc/self/maps'));
+      expect(await errno(sys.stat(`/proc/${pid}/task/9999`))).toBe('ENOENT');
+      expect(await errno(sys.stat(`/proc/${pid}/task/${tid}/task`))).toBe('ENOENT');
+      await sys.write(w, Uint8Array.of(1));
+      await sys.threadJoin(tid);
+      expect(await errno(sys.stat(`/proc/${pid}/task/${tid}`))).toBe('ENOENT');
+      return 0;
+    });
+    expect(status).toBe(0);
+  });
+});
+
 describe('clone and futex', () => {
   it('CLONE_PARENT_SETTID writes the tid; CLONE_CHILD_CLEARTID clears it and wakes the futex pthread_join waits on', async () => {
     const s = setup();
