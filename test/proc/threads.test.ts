@@ -30,9 +30,11 @@ import {
   SIGSEGV,
   SIGUSR1,
   SIG_IGN,
+  SW_SYNC_IOC_CREATE_FENCE,
 } from '../../src/uapi/index.ts';
 import { TEST_IOC_EXPORT, errno, run, setup, type Setup } from './helpers.ts';
 import { unimem } from '../cli/run-cli.ts';
+import { heapAlloc, testSystem } from '../dmabuf/helpers.ts';
 
 const RW = PROT_READ | PROT_WRITE;
 const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
@@ -339,6 +341,28 @@ describe('threads', () => {
     expect(after).toEqual([sp.pid, sp.pid, 1]);
     expect(reached).toEqual([]);
     expect(s.k.vfs.openFileCount).toBe(0);
+  });
+});
+
+describe('threads blocked on fences', () => {
+  it('exit ends threads waiting for a dma-buf and an unsignalled sw_sync fence; the buffer and the fence go with the process', async () => {
+    const s = testSystem();
+    const sp = spawnProcess(s.k, async (sys) => {
+      const buf = await heapAlloc(sys, 'system', PAGE_SIZE);
+      const tl = await sys.open('/sys/kernel/debug/sync/sw_sync', O_RDWR);
+      const data = { value: 1, name: 'never', fence: -1 };
+      await sys.ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, data);
+      await sys.threadCreate((t) => t.poll([{ fd: data.fence, events: POLLIN }], -1));
+      await sys.threadCreate((t) => t.poll([{ fd: buf, events: POLLIN }, { fd: data.fence, events: POLLIN }], -1));
+      await sys.poll([], 1);
+      return sys.exit(3);
+    }, [], undefined, { stdio: false });
+    await s.soc.clock.run();
+    expect(sp.process.uncaughtError).toBeUndefined();
+    expect(await sp.exitCode).toBe(3);
+    expect(s.k.processes.size).toBe(0);
+    expect(s.k.vfs.openFileCount).toBe(0);
+    expect(s.dbs.buffers.length).toBe(0);
   });
 });
 
