@@ -48,8 +48,8 @@ import {
 } from '../uapi/index.ts';
 import type { ProcKernel } from './kernel.ts';
 import type { Process } from './process.ts';
-import { checkProcAccess, fdinfoText, mapsText, parseProcPath, procTextFile } from './procfs.ts';
-import { procDirFile } from './procfs-nodes.ts';
+import { checkProcAccess, commText, fdinfoText, mapsText, parseProcPath, procTextFile } from './procfs.ts';
+import { procDirFile, procPathTask } from './procfs-nodes.ts';
 import { ioctlUserArg } from './usercopy.ts';
 
 /** Waits for a release that sleeps; release errors are not the closer's (Linux ignores them), kernel bugs are. */
@@ -91,6 +91,9 @@ export async function openFile(k: ProcKernel, p: Process, path: string, flags: n
     if (pp.kind !== 'fd') throw kerr('EACCES', `${norm} is read-only`);
   }
   if (flags & O_DIRECTORY && pp.kind !== 'fd') throw kerr('ENOTDIR', norm);
+  // comm is world-readable; the rest shows what only the owner (or root) may see
+  const task = procPathTask(k, pp);
+  if (pp.kind === 'comm') return procTextFile(k.vfs, k.procfs, norm, p, () => commText(task));
   const t = procTarget(k, p, pp.pid);
   if (pp.kind === 'fd') {
     const f = t.files.peek(pp.fd);

@@ -18,6 +18,17 @@
  * ignored. Handlers (signal.ts: sigaction, alarm) run in the process at
  * call boundaries, before a call or as an interrupted one returns.
  *
+ * Threads (thread-group.ts, thread.ts, futex.ts): a Process is one task;
+ * the tasks of a process share its ThreadGroup (tgid, fd table, address
+ * space, credentials, signal actions, children, exit status) and each has
+ * its own tid, `sys`, signal mask and calls in progress. clone with
+ * CLONE_THREAD adds one; a thread's function returning ends it alone,
+ * while main returning, exit, an uncaught error or a fatal signal end the
+ * group: every thread is zapped (its sleeps end, its calls unwind) and
+ * the teardown waits for their calls to return before the mappings and
+ * fds go. exec first ends every other thread (de_thread). Signals sent to
+ * the process go to the main thread unless it ended or blocks them.
+ *
  * The mm is required (createProcSystem({ soc, mm })): memfds live on a
  * shmem mount whose files keep their pages in DRAM (udmabuf takes them),
  * and an address space's anonymous memory and private copy-on-write
@@ -42,6 +53,7 @@ export { AddressSpace } from './address-space.ts';
 export { FdTable } from './fdtable.ts';
 export { ProcKernel, createProcSystem, spawnProcess, type ProcSystemOptions, type SpawnOptions, type SpawnedProcess } from './kernel.ts';
 export type { PollFd } from './poll.ts';
-export { Process, type ProgramMain } from './process.ts';
+export { Process, type ProgramMain, type ThreadFn } from './process.ts';
+export type { ThreadGroup } from './thread-group.ts';
 export { describeBlockedTasks } from './hung-task.ts';
 export { Sys } from './sys.ts';

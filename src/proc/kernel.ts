@@ -2,6 +2,7 @@ import { KernelBug, KernelError, SyscallError, kerr } from '../lib/index.ts';
 import type { Clock, Soc } from '../hw/index.ts';
 import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type Inode, type SuperBlock } from '../fs/index.ts';
 import type { Mm } from '../mm/index.ts';
+import { CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS } from '../uapi/index.ts';
 import { BUS_ADRERR, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SA_NODEFER, SA_RESETHAND, SEGV_ACCERR, SEGV_MAPERR, SIGALRM, SIGBUS, SIGCHLD, SIGSEGV, SIGSTOP, SIG_IGN, SI_KERNEL, SI_USER } from '../uapi/index.ts';
 import { AddressSpace } from './address-space.ts';
 import { dupMmap } from './fork.ts';
@@ -10,7 +11,9 @@ import { AccessFault } from './vma.ts';
 import { AnonMemory } from './anon-memory.ts';
 import { ProcessUnwind, SegfaultError } from './errors.ts';
 import { FdTable, NR_OPEN_DEFAULT } from './fdtable.ts';
-import { Process, type ProgramMain } from './process.ts';
+import { Process, type ProgramMain, type ThreadFn } from './process.ts';
+import { futexWake } from './futex.ts';
+import { userStore } from './cpu-access.ts';
 import { Stdio, type StdioOptions } from './stdio.ts';
 import { Sys } from './sys.ts';
 import { UnixSockets } from './unix-socket.ts';
@@ -54,6 +57,13 @@ export interface SpawnedProcess {
   stdio: Stdio | null;
 }
 
+/** clone's pointer and TLS arguments (struct clone_args' parent_tid, child_tid, tls): user addresses of u32 tid words. */
+export interface CloneArgs {
+  parent_tid?: number;
+  child_tid?: number;
+  tls?: number;
+}
+
 /** What wait returns. */
 export interface WaitResult {
   pid: number;
@@ -85,8 +95,10 @@ export class ProcKernel {
   readonly rlimitNofile: number;
   /** The /proc root and /proc/self inodes, made on first lookup. */
   readonly procNodes = new Map<string, Inode>();
-  /** Live and zombie processes by pid. */
+  /** Live and zombie processes by pid: each thread group's leader. */
   readonly processes = new Map<number, Process>();
+  /** Every task by tid (the pid space threads share with processes). */
+  readonly tasks = new Map<number, Process>();
   private nextPid = 1;
 
   constructor(opts: ProcSystemOptions) {
@@ -122,16 +134,19 @@ export class ProcKernel {
       for (const f of stdio.files(this.vfs, this.pipefs, p.cred)) p.files.installLowest(f, false);
     }
     this.processes.set(p.pid, p);
+    this.tasks.set(p.tid, p);
     this.startImage(p, main, args);
     return { pid: p.pid, exitCode: p.exited, process: p, stdio };
   }
 
   /** Creates a child copying the parent's fds and mappings and starts `childMain` in it (fork). */
   fork(parent: Process, childMain: ProgramMain<Sys>): number {
-    const c = new Process(this.nextPid++, parent, parent.cred, parent.comm, parent.files.copy(), dupMmap(parent.mm));
+    // the child's parent is the process: any of its threads may wait for it
+    const c = new Process(this.nextPid++, parent.group.leader, parent.cred, parent.comm, parent.files.copy(), dupMmap(parent.mm));
     c.signals = parent.signals.forkCopy();
     parent.children.add(c);
     this.processes.set(c.pid, c);
+    this.tasks.set(c.tid, c);
     this.startImage(c, childMain, []);
     return c.pid;
   }
@@ -142,14 +157,144 @@ export class ProcKernel {
    * remaining fds. The calling image is unwound with ProcessUnwind.
    */
   async exec(p: Process, main: ProgramMain<Sys>, args: string[]): Promise<never> {
+    const leader = await this.deThread(p);
     const closing = p.files.takeCloexec();
     exitMmap(p.mm);
     p.mm = new AddressSpace(this.anon);
     await this.closeFiles(p, closing);
-    p.comm = main.name || p.comm;
-    p.signals.resetForExec();
-    this.startImage(p, main, args);
+    leader.comm = main.name || p.comm;
+    leader.signals.resetForExec();
+    this.startImage(leader, main, args);
     throw new ProcessUnwind(p.pid, 'exec');
+  }
+
+  /**
+   * Makes the exec'ing thread the only one (de_thread): every other thread
+   * is killed and waited for, and the caller takes over the leader's tid,
+   * keeping its own signal mask and pending signals. Returns the leader,
+   * which the new image runs in.
+   */
+  private async deThread(p: Process): Promise<Process> {
+    const g = p.group;
+    const others = g.tasks.filter((t) => t !== p);
+    if (others.length === 0) return p;
+    g.generation++;
+    for (const t of others) {
+      t.zapped = true;
+      t.signalWait.wakeUp();
+    }
+    await waitEvent(g.drainWait, () => g.callsInProgress() <= p.inSyscall);
+    const leader = g.leader;
+    for (const t of others) if (t !== leader) this.releaseTask(t);
+    if (leader !== p) {
+      leader.signals = p.signals;
+      leader.comm = p.comm;
+      this.releaseTask(p);
+    }
+    leader.taskExited = false;
+    leader.dead = false;
+    leader.zapped = false;
+    leader.clearChildTid = 0;
+    leader.joined = false;
+    leader.retval = undefined;
+    return leader;
+  }
+
+  /**
+   * Starts `fn(sys)` in a new thread of `creator`'s process (copy_process
+   * for clone with CLONE_VM | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD):
+   * a new tid from the pid space, the same mm, fd table, credentials and
+   * signal actions, the creator's signal mask. CLONE_PARENT_SETTID and
+   * CLONE_CHILD_SETTID write the tid (a u32) at `parentTid` and
+   * `childTid`, a write that fails being ignored as the kernel ignores
+   * put_user there; CLONE_CHILD_CLEARTID has the word at `childTid`
+   * zeroed and futex-woken when the thread ends. Returns the tid.
+   */
+  cloneThread(creator: Process, fn: ThreadFn, flags: number, args: CloneArgs): number {
+    if (creator.exiting) throw kerr('EAGAIN', 'process is exiting');
+    const tid = this.nextPid++;
+    const t = new Process(creator.pid, null, creator.cred, creator.comm, creator.files, creator.mm, { group: creator.group, tid, signals: creator.signals.threadCopy() });
+    this.tasks.set(tid, t);
+    const tidWord = new Uint8Array([tid & 0xff, (tid >>> 8) & 0xff, (tid >>> 16) & 0xff, (tid >>> 24) & 0xff]);
+    if (flags & CLONE_PARENT_SETTID && args.parent_tid) putUserIgnoringFault(creator.mm, args.parent_tid, tidWord);
+    if (flags & CLONE_CHILD_SETTID && args.child_tid) putUserIgnoringFault(t.mm, args.child_tid, tidWord);
+    if (flags & CLONE_CHILD_CLEARTID && args.child_tid) t.clearChildTid = args.child_tid;
+    if (flags & CLONE_SETTLS) t.tls = args.tls ?? 0;
+    this.startThread(t, fn);
+    return tid;
+  }
+
+  /**
+   * Ends one thread (do_exit without a group exit, as the exit system
+   * call and pthread_exit do): its other calls end, its pending signals
+   * go to a thread still running, the word CLONE_CHILD_CLEARTID named is
+   * zeroed and one futex waiter on it woken (mm_release), and joiners wake.
+   * The last thread to end ends the process with status 0 (the leader's
+   * exit code); an ended leader stays as the zombie leader.
+   */
+  async exitThread(t: Process, retval: unknown, ownCalls = 0): Promise<void> {
+    if (t.taskExited || t.exiting) return;
+    const g = t.group;
+    t.retval = retval;
+    if (g.liveTasks().length === 1) {
+      await this.exitProcess(t, 0, 0, ownCalls);
+      return;
+    }
+    t.taskExited = true;
+    t.zapped = true;
+    t.signalWait.wakeUp();
+    await waitEvent(g.drainWait, () => t.inSyscall <= ownCalls);
+    t.zapped = false;
+    // exit_signals: what was pending for it goes to a thread that can take it
+    for (const [sig, info] of t.signals.pending) g.signalTarget(sig)?.queueSignal(sig, info);
+    t.signals.pending.clear();
+    if (t.clearChildTid && !g.exiting) {
+      putUserIgnoringFault(g.mm, t.clearChildTid, new Uint8Array(4));
+      futexWake(g, t.clearChildTid, 1);
+      t.clearChildTid = 0;
+    }
+    t.dead = true;
+    g.unjoined.set(t.tid, t);
+    if (t !== g.leader) this.releaseTask(t);
+    t.taskExitWait.wakeUp();
+    if (g.liveTasks().length === 0 && !g.exiting) await this.exitProcess(t, 0, 0);
+  }
+
+  /**
+   * Waits for thread `tid` of the caller's process to end and returns
+   * what its function returned or passed to threadExit: pthread_join,
+   * whose futex wait on the tid word CLONE_CHILD_CLEARTID clears is this
+   * sleep. An ended thread keeps its value until joined. ESRCH when no
+   * such thread is in the process or a join took it, EDEADLK for the
+   * caller itself, EINVAL while another thread joins it; EINTR for a
+   * signal.
+   */
+  async threadJoin(p: Process, tid: number): Promise<unknown> {
+    const g = p.group;
+    const t = g.unjoined.get(tid) ?? this.tasks.get(tid);
+    if (!Number.isInteger(tid) || !t || t.group !== g || t.joined) throw kerr('ESRCH', `no thread ${tid} to join in process ${p.pid}`);
+    if (t === p) throw kerr('EDEADLK', 'a thread cannot join itself');
+    if (t.joining) throw kerr('EINVAL', `another thread joins ${tid} already`);
+    t.joining = true;
+    try {
+      await waitEvent(t.taskExitWait, () => t.dead, { task: p });
+    } finally {
+      t.joining = false;
+    }
+    t.joined = true;
+    g.unjoined.delete(tid);
+    return t.retval;
+  }
+
+  /** Removes an ended thread from its group and the tid table (release_task). */
+  private releaseTask(t: Process): void {
+    t.taskExited = true;
+    t.dead = true;
+    const g = t.group;
+    const i = g.tasks.indexOf(t);
+    if (i >= 0 && t !== g.leader) g.tasks.splice(i, 1);
+    if (this.tasks.get(t.tid) === t && t !== g.leader) this.tasks.delete(t.tid);
+    t.taskExitWait.wakeUp();
   }
 
   /**
@@ -161,13 +306,14 @@ export class ProcKernel {
   async kill(sender: Process, pid: number, sig: number): Promise<void> {
     if (!Number.isInteger(sig) || sig < 0 || sig > NSIG) throw kerr('EINVAL', `signal ${sig}`);
     if (sig === SIGSTOP || sig === 20 || sig === 21 || sig === 22) throw kerr('EINVAL', 'stop signals are not modelled');
-    const t = this.processes.get(pid);
+    // a thread's tid names its whole process (kill_pid_info sends to the thread group)
+    const t = this.tasks.get(pid)?.group.leader;
     if (!Number.isInteger(pid) || pid <= 0 || !t || t.state === 'reaped') throw kerr('ESRCH', `no process ${pid}`);
     if (sender.cred.uid !== 0 && sender.cred.uid !== t.cred.uid) throw kerr('EPERM', `process ${pid} belongs to uid ${t.cred.uid}`);
     if (sig === 0 || t.state === 'zombie' || t.exiting) return;
-    t.queueSignal(sig, { si_signo: sig, si_code: SI_USER, si_errno: 0, si_pid: sender.pid, si_uid: sender.cred.uid });
-    // a process outside any system call dies now; one inside dies on its way out
-    if (t.fatalSignal && t.inSyscall === 0) await this.exitProcess(t, 128 + t.fatalSignal, t.fatalSignal);
+    t.group.signalTarget(sig)?.queueSignal(sig, { si_signo: sig, si_code: SI_USER, si_errno: 0, si_pid: sender.pid, si_uid: sender.cred.uid });
+    // a process with no thread in a system call dies now; one inside dies on its way out
+    if (t.fatalSignal && t.group.callsInProgress() === 0) await this.exitProcess(t, 128 + t.fatalSignal, t.fatalSignal);
   }
 
   /**
@@ -177,8 +323,8 @@ export class ProcKernel {
    */
   postSignal(t: Process, sig: number, info: SigInfo): void {
     if (t.exiting || t.state !== 'running') return;
-    t.queueSignal(sig, info);
-    if (t.fatalSignal && t.inSyscall === 0) void this.clock.spawn(() => this.exitProcess(t, 128 + t.fatalSignal, t.fatalSignal));
+    t.group.signalTarget(sig)?.queueSignal(sig, info);
+    if (t.fatalSignal && t.group.callsInProgress() === 0) void this.clock.spawn(() => this.exitProcess(t, 128 + t.fatalSignal, t.fatalSignal));
   }
 
   /**
@@ -228,16 +374,26 @@ export class ProcKernel {
   }
 
   /**
-   * Ends a process (do_exit): drops its mappings, closes its fds (waiting
-   * for releases that sleep), collects unreachable sockets, reparents
-   * children, then records the status and tells the parent.
+   * Ends a process (do_group_exit, then the last thread's do_exit): every
+   * thread is killed and its system calls in progress are waited for
+   * (`ownCalls` of them are the caller's own exit), then the mappings go,
+   * the fds are closed (waiting for releases that sleep), unreachable
+   * sockets are collected and children reparented; then the status is
+   * recorded and the parent told.
    */
-  async exitProcess(p: Process, status: number, signal: number): Promise<void> {
+  async exitProcess(p: Process, status: number, signal: number, ownCalls = 0): Promise<void> {
     if (p.exiting) return;
+    const g = p.group;
     p.exiting = true;
     p.generation++;
-    p.signalWait.wakeUp();
-    p.signals.exit();
+    for (const t of g.tasks) {
+      t.zapped = true;
+      t.signalWait.wakeUp();
+    }
+    await waitEvent(g.drainWait, () => g.callsInProgress() <= ownCalls);
+    // the thread that tears down is not interrupted by its own exit
+    p.zapped = false;
+    for (const t of g.tasks) t.signals.exit();
     exitMmap(p.mm);
     await this.closeFiles(p, p.files.takeAll());
     this.sockets.gc();
@@ -246,7 +402,11 @@ export class ProcKernel {
       if (c.state === 'zombie') this.reap(c);
     }
     p.children.clear();
-    p.setExited(status & 0xff, signal);
+    for (const t of [...g.tasks]) this.releaseTask(t);
+    g.tasks.splice(0, g.tasks.length, g.leader);
+    g.futexQueues.clear();
+    g.unjoined.clear();
+    g.setExited(status & 0xff, signal);
     const parent = p.parent;
     if (parent && !parent.exiting) this.notifyParent(parent, p);
     else this.reap(p);
@@ -311,14 +471,25 @@ export class ProcKernel {
    * entry, then `fn`; KernelErrors become SyscallErrors named `name`, an
    * access fault kills the process (SIGSEGV/SIGBUS) and rejects with a
    * SegfaultError, and a fatal signal that arrived meanwhile ends the
-   * process and unwinds the program.
+   * process and unwinds the program. `onUnwind` is called when the call
+   * ends by a ProcessUnwind, before it rejects.
    */
-  async syscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number): Promise<T> {
-    if (p.generation !== gen || p.exiting) throw new ProcessUnwind(p.pid, p.exiting ? 'exit' : 'exec');
+  async syscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number, onUnwind?: () => void): Promise<T> {
+    try {
+      return await this.syscallBody(p, gen, name, fn, fd);
+    } catch (e) {
+      // the call will never return to the program; `onUnwind` lets the caller mark that as expected
+      if (e instanceof ProcessUnwind) onUnwind?.();
+      throw e;
+    }
+  }
+
+  private async syscallBody<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number): Promise<T> {
+    if (p.generation !== gen || p.exiting || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
     // signals that came while the program ran outside the kernel are handled before the call
     if (p.signals.nextDeliverable() !== 0) {
       await this.deliverSignals(p, gen);
-      if (p.generation !== gen || p.exiting) throw new ProcessUnwind(p.pid, p.exiting ? 'exit' : 'exec');
+      if (p.generation !== gen || p.exiting || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
     }
     p.inSyscall++;
     const call = fd === undefined ? { name } : { name, fd };
@@ -339,18 +510,20 @@ export class ProcKernel {
     } finally {
       p.inSyscall--;
       p.calls.delete(call);
+      // an exit or exec in another thread may be waiting for this call to end
+      p.group.drainWait.wakeUp();
     }
     const tr = this.soc.tracer;
     if (tr) {
       const err = failed && error instanceof KernelError ? { error: error.code } : undefined;
-      tr.complete(tr.lane(`process ${p.pid}`, p.comm), name, 'syscall', t0, this.clock.now - t0, err);
+      tr.complete(tr.lane(p.tid === p.pid ? `process ${p.pid}` : `process ${p.pid} thread ${p.tid}`, p.comm), name, 'syscall', t0, this.clock.now - t0, err);
     }
     if (failed && error instanceof ProcessUnwind) throw error;
     if (p.fatalSignal && !p.exiting) {
       await this.exitProcess(p, 128 + p.fatalSignal, p.fatalSignal);
       throw new ProcessUnwind(p.pid, 'killed');
     }
-    if (p.exiting || p.generation !== gen) throw new ProcessUnwind(p.pid, p.exiting ? 'exit' : 'exec');
+    if (p.exiting || p.generation !== gen || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
     if (failed && error instanceof AccessFault) await this.forceFault(p, name, error);
     // a handler that throws leaves the call with its error instead (the stand-in for siglongjmp)
     if (p.signals.nextDeliverable() !== 0) await this.deliverSignals(p, gen);
@@ -418,7 +591,32 @@ export class ProcKernel {
     if (c.state === 'reaped') return;
     c.state = 'reaped';
     this.processes.delete(c.pid);
+    for (const t of c.group.tasks) if (this.tasks.get(t.tid) === t) this.tasks.delete(t.tid);
     c.parent?.children.delete(c);
+  }
+
+  /**
+   * Runs a thread's function as a simulated thread on the Clock: its
+   * return is the thread's exit (threadExit with that value); an uncaught
+   * error ends the whole process with status 1, as main's does.
+   */
+  private startThread(t: Process, fn: ThreadFn): void {
+    const gen = t.generation;
+    const sys = new Sys(this, t, gen);
+    void this.clock.spawn(async () => {
+      let value: unknown;
+      try {
+        value = await fn(sys);
+      } catch (e) {
+        if (t.generation !== gen || t.exiting || t.taskExited || e instanceof ProcessUnwind) return;
+        t.uncaughtError = e;
+        await this.exitProcess(t, 1, 0);
+        if (e instanceof KernelBug) throw e;
+        return;
+      }
+      if (t.generation !== gen || t.exiting || t.taskExited) return;
+      await this.exitThread(t, value);
+    });
   }
 
   private startImage(p: Process, main: ProgramMain<Sys>, args: string[]): void {
@@ -430,7 +628,7 @@ export class ProcKernel {
         const r = await main(sys, args);
         status = typeof r === 'number' ? r : 0;
       } catch (e) {
-        if (p.generation !== gen || p.exiting || e instanceof ProcessUnwind) return;
+        if (p.generation !== gen || p.exiting || p.taskExited || e instanceof ProcessUnwind) return;
         p.uncaughtError = e;
         status = 1;
         if (e instanceof KernelBug) {
@@ -438,9 +636,24 @@ export class ProcKernel {
           throw e;
         }
       }
-      if (p.generation !== gen || p.exiting) return;
+      // main returning is exit_group, as glibc's start code calls exit with its value
+      if (p.generation !== gen || p.exiting || p.taskExited) return;
       await this.exitProcess(p, status, 0);
     });
+  }
+}
+
+/** Why a `sys` of image `gen` no longer runs: its process exited or was killed, its thread ended, or exec replaced it. */
+function unwindReason(p: Process, gen: number): 'exit' | 'exec' {
+  return p.exiting || p.taskExited || p.generation === gen ? 'exit' : 'exec';
+}
+
+/** Writes a user word where the kernel ignores a failure (put_user in kernel_clone and mm_release). */
+function putUserIgnoringFault(mm: AddressSpace, addr: number, bytes: Uint8Array): void {
+  try {
+    userStore(mm, addr, bytes);
+  } catch (e) {
+    if (!(e instanceof AccessFault)) throw e;
   }
 }
 

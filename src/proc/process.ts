@@ -5,71 +5,172 @@ import type { AddressSpace } from './address-space.ts';
 import { pinUserPages, unpinUserPages } from './gup.ts';
 import type { FdTable } from './fdtable.ts';
 import { SignalState, type SigInfo } from './signal.ts';
+import { ThreadGroup, type ProcessState } from './thread-group.ts';
+
+export type { ProcessState } from './thread-group.ts';
 
 /** A userspace program: `main(sys, args)`; its return value is the exit code. */
 export type ProgramMain<S = unknown> = (sys: S, args: string[]) => Promise<number | void> | number | void;
 
-/** Life of a process: running, exited but not yet waited for, gone. */
-export type ProcessState = 'running' | 'zombie' | 'reaped';
+/** A thread's function: `fn(sys)` with the new thread's own `sys`; what it returns is what a join returns. */
+export type ThreadFn<S = unknown> = (sys: S) => unknown;
 
 /**
- * A process (struct task_struct with its files_struct and mm_struct): pid,
- * credentials, fd table, address space, children and exit status. It is the
- * `Task` the fs layer sees while it makes system calls. A fatal signal is
- * acted on at the next system-call boundary, or at once when the process is
- * not inside one.
+ * A task (struct task_struct): one thread of a process. Its pid is the
+ * process's (the tgid, what getpid returns in every thread) and its tid
+ * its own; the credentials, fd table, address space, children and exit
+ * status belong to its ThreadGroup and read the same from every thread.
+ * It is the `Task` the fs layer sees while it makes system calls: a
+ * signal for it interrupts its own sleeps only. A fatal signal is acted
+ * on at the next system-call boundary of any thread, or at once when no
+ * thread is inside one.
  */
 export class Process implements Task {
+  /** The process id (tgid). */
   readonly pid: number;
-  cred: Cred;
+  /** The thread id (the task's own pid): the tgid for the leader. */
+  readonly tid: number;
+  readonly group: ThreadGroup;
+  /** The thread's name (task->comm): a new thread takes its creator's. */
   comm: string;
-  files: FdTable;
-  mm: AddressSpace;
-  parent: Process | null;
-  readonly children = new Set<Process>();
-  state: ProcessState = 'running';
-  /** Set once exit has begun; no system call runs after it. */
-  exiting = false;
-  /** Bumped by exec: `sys` objects of older images stop working. */
-  generation = 0;
-  /** System calls in progress (more than one only if a program does not await its calls). */
+  /** System calls in progress in this thread (more than one only if a program does not await its calls). */
   inSyscall = 0;
   /** The system calls in progress, each with the fd it works on: what a deadlock report names. */
   readonly calls = new Set<{ name: string; fd?: number }>();
-  /** The access fault that killed it (SIGSEGV/SIGBUS): the call, the address, why, and the stack it came from. */
-  fault: { call: string; addr: number; why: string; stack: string } | undefined = undefined;
-  /** A fatal signal waiting to be acted on, 0 if none. */
-  fatalSignal = 0;
-  /** Signal actions, the blocked mask, signals pending for handlers, the alarm. */
-  signals = new SignalState();
-  /** Exit status as a shell reports it: the exit code, or 128 + the signal number. */
-  exitStatus: number | null = null;
-  /** The signal that killed it, 0 for a normal exit. */
-  termSignal = 0;
-  /** What the program threw, if it ended by an uncaught error (exit status 1). */
-  uncaughtError: unknown = undefined;
+  /** Signal actions (shared), this thread's blocked mask and the signals pending for it, the process's alarm. */
+  signals: SignalState;
   readonly signalWait = new WaitQueueHead();
-  /** Woken when a child changes state (wait_chldexit). */
-  readonly childWait = new WaitQueueHead();
-  /** Its /proc/<pid> inodes, made on first lookup and kept while it lives (the dcache of a pid directory). */
-  readonly procNodes = new Map<string, Inode>();
-  /** Resolves with the exit status. */
-  readonly exited: Promise<number>;
-  private resolveExit!: (status: number) => void;
+  /** Set when the thread has ended (PF_EXITING, then dead); its `sys` then unwinds. */
+  taskExited = false;
+  /** Killed by the group's exit or an exec of another thread (SIGKILL queued to it by zap_other_threads): its sleeps end. */
+  zapped = false;
+  /** What the thread's function returned or passed to threadExit: what a join returns. */
+  retval: unknown = undefined;
+  /** The user address the kernel zeroes and futex-wakes at the thread's exit (CLONE_CHILD_CLEARTID, set_tid_address); 0 for none. */
+  clearChildTid = 0;
+  /** Set once the thread is gone: its tid word cleared, joiners free to take its value. */
+  dead = false;
+  /** The thread pointer CLONE_SETTLS gave it. */
+  tls = 0;
+  /** Set once a join has taken the thread's value. */
+  joined = false;
+  /** Set while a thread sleeps in a join of this one. */
+  joining = false;
+  /** Woken when the thread ends (what a join sleeps on). */
+  readonly taskExitWait = new WaitQueueHead();
 
-  constructor(pid: number, parent: Process | null, cred: Cred, comm: string, files: FdTable, mm: AddressSpace) {
+  /**
+   * A new process's first task, the leader of a new thread group; or, with
+   * `thread`, a new task of that group with its own tid.
+   */
+  constructor(pid: number, parent: Process | null, cred: Cred, comm: string, files: FdTable, mm: AddressSpace, thread?: { group: ThreadGroup; tid: number; signals: SignalState }) {
     this.pid = pid;
-    this.parent = parent;
-    this.cred = cred;
     this.comm = comm;
-    this.files = files;
-    this.mm = mm;
-    this.exited = new Promise<number>((resolve) => (this.resolveExit = resolve));
+    if (thread) {
+      this.tid = thread.tid;
+      this.group = thread.group;
+      this.signals = thread.signals;
+    } else {
+      this.tid = pid;
+      this.group = new ThreadGroup(pid, parent, cred, files, mm);
+      this.group.leader = this;
+      this.signals = new SignalState();
+    }
+    this.group.tasks.push(this);
+  }
+
+  get cred(): Cred {
+    return this.group.cred;
+  }
+  set cred(c: Cred) {
+    this.group.cred = c;
+  }
+  get files(): FdTable {
+    return this.group.files;
+  }
+  set files(f: FdTable) {
+    this.group.files = f;
+  }
+  get mm(): AddressSpace {
+    return this.group.mm;
+  }
+  set mm(m: AddressSpace) {
+    this.group.mm = m;
+  }
+  get parent(): Process | null {
+    return this.group.parent;
+  }
+  set parent(p: Process | null) {
+    this.group.parent = p;
+  }
+  get children(): Set<Process> {
+    return this.group.children;
+  }
+  get state(): ProcessState {
+    return this.group.state;
+  }
+  set state(s: ProcessState) {
+    this.group.state = s;
+  }
+  /** Set once the process exits; no system call of any thread runs after it. */
+  get exiting(): boolean {
+    return this.group.exiting;
+  }
+  set exiting(e: boolean) {
+    this.group.exiting = e;
+  }
+  /** Bumped by exec: `sys` objects of older images stop working. */
+  get generation(): number {
+    return this.group.generation;
+  }
+  set generation(g: number) {
+    this.group.generation = g;
+  }
+  /** A fatal signal waiting to be acted on, 0 if none. */
+  get fatalSignal(): number {
+    return this.group.fatalSignal;
+  }
+  set fatalSignal(s: number) {
+    this.group.fatalSignal = s;
+  }
+  /** The access fault that killed it (SIGSEGV/SIGBUS): the call, the address, why, and the stack it came from. */
+  get fault(): ThreadGroup['fault'] {
+    return this.group.fault;
+  }
+  set fault(f: ThreadGroup['fault']) {
+    this.group.fault = f;
+  }
+  /** Exit status as a shell reports it: the exit code, or 128 + the signal number. */
+  get exitStatus(): number | null {
+    return this.group.exitStatus;
+  }
+  /** The signal that killed it, 0 for a normal exit. */
+  get termSignal(): number {
+    return this.group.termSignal;
+  }
+  /** What the program threw, if it ended by an uncaught error (exit status 1). */
+  get uncaughtError(): unknown {
+    return this.group.uncaughtError;
+  }
+  set uncaughtError(e: unknown) {
+    this.group.uncaughtError = e;
+  }
+  /** Woken when a child changes state (wait_chldexit). */
+  get childWait(): WaitQueueHead {
+    return this.group.childWait;
+  }
+  /** Its /proc/<pid> inodes. */
+  get procNodes(): Map<string, Inode> {
+    return this.group.procNodes;
+  }
+  /** Resolves with the exit status. */
+  get exited(): Promise<number> {
+    return this.group.exited;
   }
 
   /** True when a fatal signal, or a handled one that is not blocked, is pending (signal_pending). */
   signalPending(): boolean {
-    return this.fatalSignal !== 0 || this.signals.nextDeliverable() !== 0;
+    return this.fatalSignal !== 0 || this.zapped || this.signals.nextDeliverable() !== 0;
   }
 
   /**
@@ -81,22 +182,23 @@ export class Process implements Task {
   }
 
   /**
-   * Generates `sig` for this process (__send_signal): dropped when its
-   * action ignores it, recorded as fatal when its action is the default
-   * one that kills (acted on when the current system call returns, or by
-   * the sender for a process outside any call), else left pending for the
-   * handler, which runs at the next system-call boundary. Interruptible
-   * sleeps wake either way.
+   * Generates `sig` for this thread (__send_signal): dropped when its
+   * action ignores it; when its action is the default one that kills,
+   * recorded as fatal for the whole process and every thread's sleep is
+   * woken (acted on when a system call returns, or by the sender for a
+   * process outside any call); else left pending for the handler, which
+   * runs at this thread's next system-call boundary.
    */
   queueSignal(sig: number, info: SigInfo): void {
-    if (this.exiting || this.state !== 'running') return;
+    if (this.exiting || this.state !== 'running' || this.taskExited) return;
     const d = this.signals.disposition(sig);
     if (d === 'ignore') return;
     if (d === 'fatal') {
       if (!this.fatalSignal || sig === SIGKILL) this.fatalSignal = sig;
-    } else if (!this.signals.pending.has(sig)) {
-      this.signals.pending.set(sig, info);
+      for (const t of this.group.tasks) t.signalWait.wakeUp();
+      return;
     }
+    if (!this.signals.pending.has(sig)) this.signals.pending.set(sig, info);
     this.signalWait.wakeUp();
   }
 
@@ -122,13 +224,5 @@ export class Process implements Task {
   /** Unpins frames pinUserPages returned (unpin_user_pages). */
   unpinUserPages(pfns: Uint32Array): void {
     unpinUserPages(this.mm, pfns);
-  }
-
-  /** Records the exit status and wakes whoever waits for it. */
-  setExited(status: number, signal: number): void {
-    this.exitStatus = status;
-    this.termSignal = signal;
-    this.state = 'zombie';
-    this.resolveExit(status);
   }
 }

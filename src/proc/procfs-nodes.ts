@@ -25,10 +25,25 @@ const TGID_OFFSET = FIRST_PROCESS_ENTRY + 2;
 const PROC_ROOT_END = 4 * 1024 * 1024 + TGID_OFFSET;
 /** The entries of /proc/<pid> unimem has, in the order of Linux's tgid_base_stuff. */
 const PID_ENTRIES: readonly { name: string; type: number }[] = [
+  { name: 'task', type: DT_DIR },
   { name: 'fd', type: DT_DIR },
   { name: 'fdinfo', type: DT_DIR },
+  { name: 'comm', type: DT_REG },
   { name: 'maps', type: DT_REG },
 ];
+/** The entries of /proc/<pid>/task/<tid>, in the order of tid_base_stuff (which has no task). */
+const TID_ENTRIES = PID_ENTRIES.filter((e) => e.name !== 'task');
+
+/** The mode of a pid or tid directory's entry: fd directories 0500, comm 0644 (a thread group may rename itself), others 0444. */
+function entryMode(name: string, type: number): number {
+  if (type === DT_DIR) return name === 'task' ? S_IFDIR | 0o555 : S_IFDIR | 0o500;
+  return name === 'comm' ? S_IFREG | 0o644 : S_IFREG | 0o444;
+}
+
+/** Where a path's inodes are kept in the process's cache: under task/<tid>/ for a thread's directory. */
+function keyPrefix(pp: ProcPath): string {
+  return pp.tid === undefined ? '' : `task/${pp.tid}/`;
+}
 /** i_size of every /proc/<pid>/fd/N link. */
 const FD_LINK_SIZE = 64;
 
@@ -63,6 +78,19 @@ function procTask(k: ProcKernel, pid: number): Process {
   return t;
 }
 
+/**
+ * The task a /proc path names (proc_pid_lookup, proc_task_lookup): the
+ * process's leader, or under task/<tid> that thread of it. ENOENT for a
+ * process that is gone or a tid that is not one of its threads.
+ */
+export function procPathTask(k: ProcKernel, pp: ProcPath & { pid: number }): Process {
+  const t = procTask(k, pp.pid);
+  if (pp.tid === undefined) return t;
+  const th = t.group.tasks.find((x) => x.tid === pp.tid);
+  if (!th) throw kerr('ENOENT', `/proc/${pp.pid}/task/${pp.tid}`);
+  return th;
+}
+
 /** Searching /proc/<pid>/fd or fdinfo (0500, the task's owner): the task itself always may (proc_fd_permission). */
 function mayEnterFdDir(p: Process, t: Process, dir: Inode): void {
   if (p === t) return;
@@ -88,19 +116,26 @@ function fdLinkMode(f: File): number {
 export function procLookup(k: ProcKernel, p: Process, names: readonly string[], pp: ProcPath, follow: boolean): Inode {
   if (pp.kind === 'dir' && pp.pid === null) return rootNode(k);
   if (names.length === 2 && names[1] === 'self' && !follow) return procNode(k, k.procNodes, '/proc/self', S_IFLNK | 0o777, 0, 0);
-  const t = procTask(k, pp.pid!);
+  const th = procPathTask(k, pp as ProcPath & { pid: number });
+  const t = th.group.leader;
   const { uid, gid } = t.cred;
-  if (pp.kind === 'dir' && pp.sub === null) return procNode(k, t.procNodes, '', S_IFDIR | 0o555, uid, gid);
-  if (pp.kind === 'maps') return procNode(k, t.procNodes, 'maps', S_IFREG | 0o444, uid, gid);
+  const pre = keyPrefix(pp);
+  if (pp.kind === 'dir' && pp.sub === null) return procNode(k, t.procNodes, pre, S_IFDIR | 0o555, uid, gid);
+  if (pp.kind === 'dir' && pp.sub === 'task') {
+    const n = procNode(k, t.procNodes, 'task', S_IFDIR | 0o555, uid, gid);
+    n.nlink = 2 + t.group.tasks.length;
+    return n;
+  }
+  if (pp.kind === 'maps' || pp.kind === 'comm') return procNode(k, t.procNodes, pre + pp.kind, entryMode(pp.kind, DT_REG), uid, gid);
   const sub = pp.kind === 'dir' ? pp.sub! : pp.kind;
-  const dir = procNode(k, t.procNodes, sub, S_IFDIR | 0o500, uid, gid);
+  const dir = procNode(k, t.procNodes, pre + sub, S_IFDIR | 0o500, uid, gid);
   if (pp.kind === 'dir') return dir;
   mayEnterFdDir(p, t, dir);
   const f = t.files.peek(pp.fd);
   if (!f) throw kerr('ENOENT', '/' + names.join('/'));
-  if (pp.kind === 'fdinfo') return procNode(k, t.procNodes, `fdinfo/${pp.fd}`, S_IFREG | 0o400, uid, gid);
+  if (pp.kind === 'fdinfo') return procNode(k, t.procNodes, `${pre}fdinfo/${pp.fd}`, S_IFREG | 0o400, uid, gid);
   if (follow) return f.inode;
-  const link = procNode(k, t.procNodes, `fd/${pp.fd}`, fdLinkMode(f), uid, gid);
+  const link = procNode(k, t.procNodes, `${pre}fd/${pp.fd}`, fdLinkMode(f), uid, gid);
   link.size = FD_LINK_SIZE;
   return link;
 }
@@ -139,11 +174,11 @@ function readProcRoot(k: ProcKernel, ctx: DirContext): void {
  * (fdinfo); the walk ends at the fd array's size + 2. ENOENT once the
  * process is gone.
  */
-function readFdDir(k: ProcKernel, t: Process, sub: 'fd' | 'fdinfo', ctx: DirContext): void {
+function readFdDir(k: ProcKernel, t: Process, sub: 'fd' | 'fdinfo', pre: string, ctx: DirContext): void {
   if (t.state === 'reaped') throw kerr('ENOENT', `/proc/${t.pid}/${sub}`);
   const { uid, gid } = t.cred;
-  const dir = procNode(k, t.procNodes, sub, S_IFDIR | 0o500, uid, gid);
-  const pidDir = procNode(k, t.procNodes, '', S_IFDIR | 0o555, uid, gid);
+  const dir = procNode(k, t.procNodes, pre + sub, S_IFDIR | 0o500, uid, gid);
+  const pidDir = procNode(k, t.procNodes, pre, S_IFDIR | 0o555, uid, gid);
   if (ctx.pos < 2) dirEmitList(ctx, [
     { name: '.', ino: dir.ino, type: DT_DIR },
     { name: '..', ino: pidDir.ino, type: DT_DIR },
@@ -155,26 +190,54 @@ function readFdDir(k: ProcKernel, t: Process, sub: 'fd' | 'fdinfo', ctx: DirCont
     const f = t.files.peek(fd)!;
     const n =
       sub === 'fd'
-        ? procNode(k, t.procNodes, `fd/${fd}`, fdLinkMode(f), uid, gid)
-        : procNode(k, t.procNodes, `fdinfo/${fd}`, S_IFREG | 0o400, uid, gid);
+        ? procNode(k, t.procNodes, `${pre}fd/${fd}`, fdLinkMode(f), uid, gid)
+        : procNode(k, t.procNodes, `${pre}fdinfo/${fd}`, S_IFREG | 0o400, uid, gid);
     if (!dirEmit(ctx, String(fd), n.ino, sub === 'fd' ? DT_LNK : DT_REG)) return;
   }
   ctx.pos = t.files.maxFds + 2;
 }
 
-/** Lists /proc/<pid> (proc_tgid_base_readdir): ".", "..", then its entries one position each. */
-function readPidDir(k: ProcKernel, t: Process, ctx: DirContext): void {
+/**
+ * Lists /proc/<pid> (proc_tgid_base_readdir) or, under `pre`,
+ * /proc/<pid>/task/<tid> (proc_tid_base_readdir): ".", "..", then its
+ * entries one position each.
+ */
+function readPidDir(k: ProcKernel, t: Process, pre: string, ctx: DirContext): void {
   if (t.state === 'reaped') throw kerr('ENOENT', `/proc/${t.pid}`);
   const { uid, gid } = t.cred;
+  const parent = pre === '' ? rootNode(k) : procNode(k, t.procNodes, 'task', S_IFDIR | 0o555, uid, gid);
   const entries: DirEntry[] = [
-    { name: '.', ino: procNode(k, t.procNodes, '', S_IFDIR | 0o555, uid, gid).ino, type: DT_DIR },
-    { name: '..', ino: rootNode(k).ino, type: DT_DIR },
+    { name: '.', ino: procNode(k, t.procNodes, pre, S_IFDIR | 0o555, uid, gid).ino, type: DT_DIR },
+    { name: '..', ino: parent.ino, type: DT_DIR },
   ];
-  for (const e of PID_ENTRIES) {
-    const mode = e.type === DT_DIR ? S_IFDIR | 0o500 : S_IFREG | 0o444;
-    entries.push({ name: e.name, ino: procNode(k, t.procNodes, e.name, mode, uid, gid).ino, type: e.type });
+  for (const e of pre === '' ? PID_ENTRIES : TID_ENTRIES) {
+    entries.push({ name: e.name, ino: procNode(k, t.procNodes, pre + e.name, entryMode(e.name, e.type), uid, gid).ino, type: e.type });
   }
   dirEmitList(ctx, entries);
+}
+
+/**
+ * Lists /proc/<pid>/task (proc_task_readdir): ".", "..", then each thread
+ * by tid, the leader first, at position 2 + its index in the thread list;
+ * a thread that ends between two reads shifts the rest.
+ */
+function readTaskDir(k: ProcKernel, t: Process, ctx: DirContext): void {
+  if (t.state === 'reaped') throw kerr('ENOENT', `/proc/${t.pid}/task`);
+  const { uid, gid } = t.cred;
+  const dir = procNode(k, t.procNodes, 'task', S_IFDIR | 0o555, uid, gid);
+  if (ctx.pos < 2) dirEmitList(ctx, [
+    { name: '.', ino: dir.ino, type: DT_DIR },
+    { name: '..', ino: procNode(k, t.procNodes, '', S_IFDIR | 0o555, uid, gid).ino, type: DT_DIR },
+  ]);
+  if (ctx.pos < 2) return;
+  const tasks = t.group.tasks;
+  for (let i = ctx.pos - 2; i < tasks.length; i++) {
+    ctx.pos = i + 2;
+    const tid = tasks[i]!.tid;
+    const n = procNode(k, t.procNodes, `task/${tid}/`, S_IFDIR | 0o555, uid, gid);
+    if (!dirEmit(ctx, String(tid), n.ino, DT_DIR)) return;
+  }
+  ctx.pos = Math.max(ctx.pos, tasks.length + 2);
 }
 
 /**
@@ -185,8 +248,9 @@ function readPidDir(k: ProcKernel, t: Process, ctx: DirContext): void {
  */
 export function procDirFile(k: ProcKernel, p: Process, names: readonly string[], pp: ProcPath & { kind: 'dir' }, flags: number): File {
   const inode = procLookup(k, p, names, pp, true);
-  const t = pp.pid === null ? null : procTask(k, pp.pid);
-  if (t && pp.sub) mayEnterFdDir(p, t, inode);
+  const t = pp.pid === null ? null : procPathTask(k, pp as ProcPath & { pid: number }).group.leader;
+  if (t && (pp.sub === 'fd' || pp.sub === 'fdinfo')) mayEnterFdDir(p, t, inode);
+  const pre = keyPrefix(pp);
   const fops: FileOperations = {
     name: 'proc',
     read(): Uint8Array {
@@ -195,8 +259,9 @@ export function procDirFile(k: ProcKernel, p: Process, names: readonly string[],
     llseek: dirLlseek,
     iterateShared(_file: File, ctx: DirContext): void {
       if (!t) readProcRoot(k, ctx);
-      else if (pp.sub) readFdDir(k, t, pp.sub, ctx);
-      else readPidDir(k, t, ctx);
+      else if (pp.sub === 'task') readTaskDir(k, t, ctx);
+      else if (pp.sub) readFdDir(k, t, pp.sub, pre, ctx);
+      else readPidDir(k, t, pre, ctx);
     },
   };
   const fflags = (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)) | O_LARGEFILE;

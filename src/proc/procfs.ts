@@ -3,31 +3,53 @@ import { File, Inode, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, seqFileOps, type 
 import { O_CLOEXEC, O_RDONLY, S_IFREG } from '../uapi/index.ts';
 import type { Process } from './process.ts';
 
-/** A parsed /proc path. */
+/** A parsed /proc path; `tid` is set under /proc/<pid>/task/<tid>. */
 export type ProcPath =
-  | { kind: 'fd'; pid: number; fd: number }
-  | { kind: 'fdinfo'; pid: number; fd: number }
-  | { kind: 'maps'; pid: number }
-  | { kind: 'dir'; pid: number | null; sub: 'fd' | 'fdinfo' | null };
+  | { kind: 'fd'; pid: number; fd: number; tid?: number }
+  | { kind: 'fdinfo'; pid: number; fd: number; tid?: number }
+  | { kind: 'maps'; pid: number; tid?: number }
+  | { kind: 'comm'; pid: number; tid?: number }
+  | { kind: 'dir'; pid: number | null; sub: 'fd' | 'fdinfo' | 'task' | null; tid?: number };
+
+/** A decimal pid or tid as /proc spells it, NaN for anything else. */
+function procNumber(s: string): number {
+  return /^[1-9]\d*$/.test(s) ? Number(s) : NaN;
+}
 
 /**
- * Parses /proc/self/..., /proc/<pid>/{fd/N, fdinfo/N, maps}. Returns null
- * for paths outside /proc; ENOENT for names /proc does not have.
+ * Parses /proc/self/..., /proc/<pid>/{fd/N, fdinfo/N, maps, comm, task},
+ * and /proc/<pid>/task/<tid>/ with the same entries but task. Returns
+ * null for paths outside /proc; ENOENT for names /proc does not have.
  */
 export function parseProcPath(names: string[], selfPid: number): ProcPath | null {
   if (names[0] !== 'proc') return null;
   if (names.length === 1) return { kind: 'dir', pid: null, sub: null };
   const p = names[1]!;
-  const pid = p === 'self' ? selfPid : /^[1-9]\d*$/.test(p) ? Number(p) : NaN;
+  const pid = p === 'self' ? selfPid : procNumber(p);
   if (!Number.isSafeInteger(pid)) throw kerr('ENOENT', `/proc/${p}`);
   if (names.length === 2) return { kind: 'dir', pid, sub: null };
-  const what = names[2]!;
-  if (what === 'maps' && names.length === 3) return { kind: 'maps', pid };
-  if ((what === 'fd' || what === 'fdinfo') && names.length <= 4) {
-    if (names.length === 3) return { kind: 'dir', pid, sub: what };
-    const n = names[3]!;
-    if (!/^(0|[1-9]\d*)$/.test(n)) throw kerr('ENOENT', `/proc/${p}/${what}/${n}`);
-    return { kind: what, pid, fd: Number(n) };
+  if (names[2] === 'task') {
+    if (names.length === 3) return { kind: 'dir', pid, sub: 'task' };
+    const tid = procNumber(names[3]!);
+    if (!Number.isSafeInteger(tid)) throw kerr('ENOENT', '/' + names.join('/'));
+    return parseEntry(names, 4, pid, tid);
+  }
+  return parseEntry(names, 2, pid, undefined);
+}
+
+/** Parses what follows a pid (or task/<tid>) directory from `names[at]`: the directory itself, fd, fdinfo, maps, comm. */
+function parseEntry(names: string[], at: number, pid: number, tid: number | undefined): ProcPath {
+  const t = tid === undefined ? {} : { tid };
+  if (names.length === at) return { kind: 'dir', pid, sub: null, ...t };
+  const what = names[at]!;
+  const rest = names.length - at;
+  if (what === 'maps' && rest === 1) return { kind: 'maps', pid, ...t };
+  if (what === 'comm' && rest === 1) return { kind: 'comm', pid, ...t };
+  if ((what === 'fd' || what === 'fdinfo') && rest <= 2) {
+    if (rest === 1) return { kind: 'dir', pid, sub: what, ...t };
+    const n = names[at + 1]!;
+    if (!/^(0|[1-9]\d*)$/.test(n)) throw kerr('ENOENT', '/' + names.join('/'));
+    return { kind: what, pid, fd: Number(n), ...t };
   }
   throw kerr('ENOENT', '/' + names.join('/'));
 }
@@ -50,6 +72,14 @@ export function fdinfoText(proc: Process, fd: number): string {
   } finally {
     file.put();
   }
+}
+
+/** Longest name a task keeps (TASK_COMM_LEN - 1). */
+const TASK_COMM_MAX = 15;
+
+/** The /proc/<pid>/comm and /proc/<pid>/task/<tid>/comm text (comm_show): the task's name, cut as the kernel keeps it, and a newline. */
+export function commText(task: Process): string {
+  return task.comm.slice(0, TASK_COMM_MAX) + '\n';
 }
 
 /** Width /proc/<pid>/maps pads each line's prefix to before the path (25 + 6 * sizeof(void *) - 1). */

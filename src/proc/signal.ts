@@ -67,11 +67,28 @@ export type Disposition = 'ignore' | 'fatal' | 'handle';
  * pending instance per number, the first one's siginfo kept.
  */
 export class SignalState {
-  readonly actions = new Map<number, SigAction>();
+  /** The actions, shared by the threads of a process (sighand_struct). */
+  readonly actions: Map<number, SigAction>;
+  /** Signals blocked in this thread (task->blocked). */
   blocked = new Set<number>();
+  /** Signals pending for this thread's handlers. */
   readonly pending = new Map<number, SigInfo>();
-  /** The armed alarm: its timer and the simulated time it fires. */
-  alarm: { timer: Timer; at: number } | null = null;
+  /** The process's timers, shared by its threads (signal_struct). */
+  private readonly timers: { alarm: { timer: Timer; at: number } | null };
+
+  constructor(actions = new Map<number, SigAction>(), timers: { alarm: { timer: Timer; at: number } | null } = { alarm: null }) {
+    this.actions = actions;
+    this.timers = timers;
+  }
+
+  /** The armed alarm of the process: its timer and the simulated time it fires. */
+  get alarm(): { timer: Timer; at: number } | null {
+    return this.timers.alarm;
+  }
+
+  set alarm(a: { timer: Timer; at: number } | null) {
+    this.timers.alarm = a;
+  }
 
   /** The action of `sig` (SIG_DFL unless set). */
   action(sig: number): SigAction {
@@ -98,6 +115,13 @@ export class SignalState {
   forkCopy(): SignalState {
     const c = new SignalState();
     for (const [s, a] of this.actions) c.actions.set(s, { ...a, mask: [...a.mask] });
+    c.blocked = new Set(this.blocked);
+    return c;
+  }
+
+  /** The state a new thread starts with (CLONE_SIGHAND | CLONE_THREAD): the same actions and alarm, its creator's mask, nothing pending. */
+  threadCopy(): SignalState {
+    const c = new SignalState(this.actions, this.timers);
     c.blocked = new Set(this.blocked);
     return c;
   }

@@ -1,8 +1,11 @@
 import { kerr } from '../lib/index.ts';
 import type { EpollEvent, LinuxDirent64, Stat, Timespec, Utsname } from '../uapi/index.ts';
 import { AT_FDCWD, AT_SYMLINK_NOFOLLOW, MAP_ANONYMOUS, O_CLOEXEC, O_NONBLOCK } from '../uapi/index.ts';
-import type { ProcKernel, WaitResult } from './kernel.ts';
-import type { Process, ProgramMain } from './process.ts';
+import { CLONE_THREAD_FLAGS } from '../uapi/index.ts';
+import type { CloneArgs, ProcKernel, WaitResult } from './kernel.ts';
+import type { Process, ProgramMain, ThreadFn } from './process.ts';
+import { sysFutex } from './futex.ts';
+import { cloneKind } from './thread.ts';
 import {
   awaitRelease,
   sysClose,
@@ -42,6 +45,8 @@ import type { RecvResult } from './unix-socket.ts';
 export type { PollFd } from './poll.ts';
 export type { EpollEvent, LinuxDirent64, Timespec, Utsname } from '../uapi/index.ts';
 export type { RecvResult } from './unix-socket.ts';
+export type { CloneArgs } from './kernel.ts';
+export type { ThreadFn } from './process.ts';
 export type { SigAction, SigActionArg, SigInfo, SignalHandler } from './signal.ts';
 
 /** A message for sendmsg: bytes and the fds to pass (SCM_RIGHTS). */
@@ -77,14 +82,119 @@ export class Sys {
     this.gen = generation;
   }
 
-  /** Runs one call through the kernel's entry; `fd` is the descriptor it works on, named if it never returns. */
+  /**
+   * Runs one call through the kernel's entry; `fd` is the descriptor it
+   * works on, named if it never returns. A call the program never awaits
+   * may be ended by its process's death or its thread's end: that
+   * ProcessUnwind is nobody's to handle, so it is marked handled rather
+   * than left to reject unhandled.
+   */
   private call<T>(name: string, fn: () => T | Promise<T>, fd?: number): Promise<T> {
-    return this.k.syscall(this.p, this.gen, name, fn, fd);
+    // the kernel may unwind before the call's promise exists (at entry): then it is marked once it does
+    const box: { r?: Promise<T>; unwound?: boolean } = {};
+    const markUnwound = (): void => {
+      if (box.r) void box.r.then(undefined, leaveToCaller);
+      else box.unwound = true;
+    };
+    const r = this.k.syscall(this.p, this.gen, name, fn, fd, markUnwound);
+    box.r = r;
+    if (box.unwound) void r.then(undefined, leaveToCaller);
+    return r;
   }
 
-  /** The caller's pid (getpid). */
+  /** The caller's process id, the same in every thread (getpid: the tgid). */
   getpid(): Promise<number> {
     return this.call('getpid', () => this.p.pid);
+  }
+
+  /** The calling thread's id (gettid): the pid in the main thread, a tid of its own in each other. */
+  gettid(): Promise<number> {
+    return this.call('gettid', () => this.p.tid);
+  }
+
+  /**
+   * Creates a task running `fn(sys)` with a `sys` of its own (clone) and
+   * returns its tid. With CLONE_THREAD_FLAGS (the default, what glibc's
+   * pthread_create passes) it is a thread of this process: the same
+   * address space, fd table, credentials and signal handlers, its own
+   * tid; what `fn` returns is its exit value (threadJoin), an uncaught
+   * error in it ends the process with status 1. `args.parent_tid` and
+   * `args.child_tid` are user addresses of u32 words for
+   * CLONE_PARENT_SETTID, CLONE_CHILD_SETTID and CLONE_CHILD_CLEARTID (the
+   * word zeroed and futex-woken when the thread ends). Flags without
+   * CLONE_VM, CLONE_FILES, CLONE_SIGHAND and CLONE_THREAD (low byte
+   * SIGCHLD) make a child process as fork does, returning its pid.
+   * EINVAL as Linux for CLONE_THREAD without CLONE_SIGHAND, CLONE_SIGHAND
+   * without CLONE_VM, CLONE_FS with CLONE_NEWNS; EINVAL for sharing
+   * combinations unimem does not model (namespaces, CLONE_VM without
+   * CLONE_THREAD, a thread without CLONE_FILES).
+   */
+  clone(fn: ThreadFn<Sys>, flags: number = CLONE_THREAD_FLAGS, args: CloneArgs = {}): Promise<number> {
+    return this.call('clone', () => {
+      const kind = cloneKind(flags);
+      if (kind === 'fork') return this.k.fork(this.p, async (child: Sys) => {
+        const r = await fn(child);
+        return typeof r === 'number' ? r : 0;
+      });
+      return this.k.cloneThread(this.p, fn as ThreadFn, flags, args);
+    });
+  }
+
+  /**
+   * Starts `fn(sys)` as a new thread of this process and returns its tid:
+   * clone with CLONE_THREAD_FLAGS, as pthread_create (without the
+   * tid words; threadJoin waits for it).
+   */
+  threadCreate(fn: ThreadFn<Sys>): Promise<number> {
+    return this.clone(fn, CLONE_THREAD_FLAGS);
+  }
+
+  /**
+   * Waits for thread `tid` of this process to end and returns its exit
+   * value (pthread_join: its futex wait on the tid word the kernel clears
+   * at the thread's exit); an ended thread keeps its value until joined.
+   * ESRCH for no such thread in this process or one a join took, EDEADLK
+   * for the calling thread, EINVAL while another thread joins it.
+   */
+  threadJoin(tid: number): Promise<unknown> {
+    return this.call('threadJoin', () => this.k.threadJoin(this.p, tid));
+  }
+
+  /**
+   * Ends the calling thread with `value` as its exit value (pthread_exit,
+   * the exit system call); the process goes on while other threads run,
+   * and ends with status 0 when the last one ends. Never returns.
+   */
+  threadExit(value?: unknown): Promise<never> {
+    return this.call('threadExit', async () => {
+      await this.k.exitThread(this.p, value, 1);
+      throw new ProcessUnwind(this.p.pid, 'exit');
+    });
+  }
+
+  /**
+   * Fast user-space locking (futex): FUTEX_WAIT sleeps while the u32 at
+   * `uaddr` holds `val` (EAGAIN when it does not, ETIMEDOUT after
+   * `timeout`, a relative timespec), FUTEX_WAKE wakes up to `val`
+   * sleepers and returns how many; the _BITSET forms take `val3` as the
+   * bitset (and an absolute timeout). FUTEX_PRIVATE_FLAG may be set.
+   * EINVAL for an unaligned word, EFAULT for an unmapped one, ENOSYS for
+   * other operations.
+   */
+  futex(uaddr: number, op: number, val: number, timeout: Timespec | null = null, val3 = 0): Promise<number> {
+    return this.call('futex', () => sysFutex(this.k, this.p, uaddr, op, val, timeout, val3));
+  }
+
+  /**
+   * Sets the word the kernel zeroes and futex-wakes when the calling
+   * thread ends, as CLONE_CHILD_CLEARTID does (set_tid_address); 0 for
+   * none. Returns the caller's tid.
+   */
+  set_tid_address(tidptr: number): Promise<number> {
+    return this.call('set_tid_address', () => {
+      this.p.clearChildTid = tidptr;
+      return this.p.tid;
+    });
   }
 
   /** Opens a path and returns the lowest free fd (open). `mode` applies with O_CREAT. */
@@ -453,13 +563,23 @@ export class Sys {
     return this.call('pause', () => this.k.pause(this.p));
   }
 
-  /** Ends the process with `code` (exit_group). Never returns. */
+  /**
+   * Ends the process, every thread of it, with `code` (exit_group, what
+   * glibc's exit and _exit call). Never returns.
+   */
   exit(code = 0): Promise<never> {
-    return this.call('exit', async () => {
-      if (!Number.isInteger(code)) throw kerr('EINVAL', `exit code ${code}`);
-      await this.k.exitProcess(this.p, code & 0xff, 0);
-      throw new ProcessUnwind(this.p.pid, 'exit');
-    });
+    return this.call('exit', () => this.exitGroupCall(code));
+  }
+
+  /** Ends the process, every thread of it, with `code` (exit_group); the same as exit. Never returns. */
+  exit_group(code = 0): Promise<never> {
+    return this.call('exit_group', () => this.exitGroupCall(code));
+  }
+
+  private async exitGroupCall(code: number): Promise<never> {
+    if (!Number.isInteger(code)) throw kerr('EINVAL', `exit code ${code}`);
+    await this.k.exitProcess(this.p, code & 0xff, 0, 1);
+    throw new ProcessUnwind(this.p.pid, 'exit');
   }
 
   /** Reads a whole file as text, e.g. /proc/self/fdinfo/3 or /proc/self/maps. */
@@ -472,3 +592,6 @@ export class Sys {
     return this.call('readlink', () => sysReadlink(this.k, this.p, path));
   }
 }
+
+/** Marks an unwound call's rejection as seen: a program that awaits it still gets it, one that does not is not told. */
+function leaveToCaller(): void {}

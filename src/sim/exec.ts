@@ -19,7 +19,7 @@ export interface ExecResult {
   uncaught?: { name: string; message: string; site: string };
   /** The signal that killed the program (exit code 128 + number), with the fault and its program line for SIGSEGV/SIGBUS. */
   signal?: { number: number; name: string; detail?: string; site: string };
-  /** When every thread slept with nothing scheduled: one line per process that had not exited (exit code 1). */
+  /** When every thread slept with nothing scheduled: one line per thread of each process that had not exited (exit code 1). */
   deadlock?: string[];
   /** The Chrome trace, when one was asked for. */
   trace?: Tracer;

@@ -175,8 +175,10 @@ describe('getdents64', () => {
       expect(await listAll(sys, self)).toMatchObject([
         { d_name: '.', d_type: DT_DIR },
         { d_name: '..', d_type: DT_DIR },
+        { d_name: 'task', d_type: DT_DIR },
         { d_name: 'fd', d_type: DT_DIR },
         { d_name: 'fdinfo', d_type: DT_DIR },
+        { d_name: 'comm', d_type: DT_REG },
         { d_name: 'maps', d_type: DT_REG },
       ]);
       await sys.close(self);
