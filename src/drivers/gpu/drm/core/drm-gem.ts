@@ -108,8 +108,9 @@ export class GemObject {
   /**
    * Allocates the backing pages if the object has none (drm_gem_shmem_get_pages):
    * zeroed order-0 pages, highmem allowed, scattered as shmem gives them
-   * (shmemAllocPage), so the object is not physically contiguous. ENOMEM
-   * leaves nothing allocated.
+   * (shmemAllocPage), so the object is not physically contiguous; for a
+   * write-combined object on an IO-coherent (x86) machine, flushed from the
+   * CPU cache as set_pages_array_wc does. ENOMEM leaves nothing allocated.
    */
   getPages(): Uint32Array {
     if (this.importAttach) throw new KernelBug(`gem object ${this.id} is imported and has no pages of its own`);
@@ -123,6 +124,13 @@ export class GemObject {
     } catch (e) {
       for (let i = 0; i < got; i++) alloc.freePages(pages[i]!, 0);
       throw e;
+    }
+    const cpu = this.dev.mm.soc.cpu;
+    if (this.mapWc && cpu.cfg.ioCoherent) {
+      // On x86, the IO-coherent machine the platforms model, set_pages_array_wc flushes the pages out of the
+      // cache before they are mapped write-combined, so the zeroing's dirty lines cannot shadow a WC access.
+      // ARM has no such step, and there a cacheable alias of a WC page stays the hazard it is.
+      for (const pfn of pages) cpu.cache.cleanInvalidateRange(pfn * PAGE_SIZE, PAGE_SIZE);
     }
     this.pages = pages;
     this.dev.stats.pagesAllocated += n;
