@@ -65,7 +65,7 @@ export async function awaitRelease(rel: Promise<void> | undefined): Promise<void
 /** The process a /proc path names, checked for access by `p`; ENOENT when gone. */
 function procTarget(k: ProcKernel, p: Process, pid: number): Process {
   const t = k.processes.get(pid);
-  if (!t || t.state === 'reaped') throw kerr('ENOENT', `/proc/${pid}`);
+  if (!t || t.group.state === 'reaped') throw kerr('ENOENT', `/proc/${pid}`);
   checkProcAccess(p, t);
   return t;
 }

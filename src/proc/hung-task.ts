@@ -11,7 +11,7 @@ import type { ProcKernel } from './kernel.ts';
 export function describeBlockedTasks(k: ProcKernel): string[] {
   const lines: string[] = [];
   for (const p of k.processes.values()) {
-    if (p.state !== 'running' || p.exiting) continue;
+    if (p.group.state !== 'running' || p.group.exiting) continue;
     for (const t of p.group.liveTasks()) {
       const calls = [...t.calls].map((c) => {
         if (c.fd === undefined) return c.name;

@@ -136,7 +136,7 @@ export class ProcKernel {
     this.processes.set(p.pid, p);
     this.tasks.set(p.tid, p);
     this.startImage(p, main, args);
-    return { pid: p.pid, exitCode: p.exited, process: p, stdio };
+    return { pid: p.pid, exitCode: p.group.exited, process: p, stdio };
   }
 
   /** Creates a child copying the parent's fds and mappings and starts `childMain` in it (fork). */
@@ -211,7 +211,7 @@ export class ProcKernel {
    * zeroed and futex-woken when the thread ends. Returns the tid.
    */
   cloneThread(creator: Process, fn: ThreadFn, flags: number, args: CloneArgs): number {
-    if (creator.exiting) throw kerr('EAGAIN', 'process is exiting');
+    if (creator.group.exiting) throw kerr('EAGAIN', 'process is exiting');
     const tid = this.nextPid++;
     const t = new Process(creator.pid, null, creator.cred, creator.comm, creator.files, creator.mm, { group: creator.group, tid, signals: creator.signals.threadCopy() });
     this.tasks.set(tid, t);
@@ -233,7 +233,7 @@ export class ProcKernel {
    * exit code); an ended leader stays as the zombie leader.
    */
   async exitThread(t: Process, retval: unknown, ownCalls = 0): Promise<void> {
-    if (t.taskExited || t.exiting) return;
+    if (t.taskExited || t.group.exiting) return;
     const g = t.group;
     t.retval = retval;
     if (g.liveTasks().length === 1) {
@@ -308,12 +308,12 @@ export class ProcKernel {
     if (sig === SIGSTOP || sig === 20 || sig === 21 || sig === 22) throw kerr('EINVAL', 'stop signals are not modelled');
     // a thread's tid names its whole process (kill_pid_info sends to the thread group)
     const t = this.tasks.get(pid)?.group.leader;
-    if (!Number.isInteger(pid) || pid <= 0 || !t || t.state === 'reaped') throw kerr('ESRCH', `no process ${pid}`);
+    if (!Number.isInteger(pid) || pid <= 0 || !t || t.group.state === 'reaped') throw kerr('ESRCH', `no process ${pid}`);
     if (sender.cred.uid !== 0 && sender.cred.uid !== t.cred.uid) throw kerr('EPERM', `process ${pid} belongs to uid ${t.cred.uid}`);
-    if (sig === 0 || t.state === 'zombie' || t.exiting) return;
+    if (sig === 0 || t.group.state === 'zombie' || t.group.exiting) return;
     t.group.signalTarget(sig)?.queueSignal(sig, { si_signo: sig, si_code: SI_USER, si_errno: 0, si_pid: sender.pid, si_uid: sender.cred.uid });
     // a process with no thread in a system call dies now; one inside dies on its way out
-    if (t.fatalSignal && t.group.callsInProgress() === 0) await this.exitProcess(t, 128 + t.fatalSignal, t.fatalSignal);
+    if (t.group.fatalSignal && t.group.callsInProgress() === 0) await this.exitProcess(t, 128 + t.group.fatalSignal, t.group.fatalSignal);
   }
 
   /**
@@ -322,9 +322,9 @@ export class ProcKernel {
    * is not inside a system call at once.
    */
   postSignal(t: Process, sig: number, info: SigInfo): void {
-    if (t.exiting || t.state !== 'running') return;
+    if (t.group.exiting || t.group.state !== 'running') return;
     t.group.signalTarget(sig)?.queueSignal(sig, info);
-    if (t.fatalSignal && t.group.callsInProgress() === 0) void this.clock.spawn(() => this.exitProcess(t, 128 + t.fatalSignal, t.fatalSignal));
+    if (t.group.fatalSignal && t.group.callsInProgress() === 0) void this.clock.spawn(() => this.exitProcess(t, 128 + t.group.fatalSignal, t.group.fatalSignal));
   }
 
   /**
@@ -365,10 +365,10 @@ export class ProcKernel {
     const match = (c: Process) => pid === -1 || c.pid === pid;
     if (![...p.children].some(match)) throw kerr('ECHILD', `no child ${pid}`);
     let found: Process | undefined;
-    await waitEvent(p.childWait, () => (found = [...p.children].find((c) => match(c) && c.state === 'zombie')) !== undefined || ![...p.children].some(match), { task: p });
+    await waitEvent(p.group.childWait, () => (found = [...p.children].find((c) => match(c) && c.group.state === 'zombie')) !== undefined || ![...p.children].some(match), { task: p });
     if (!found) throw kerr('ECHILD', `no child ${pid}`);
     const c = found;
-    const r = { pid: c.pid, status: c.exitStatus!, signal: c.termSignal };
+    const r = { pid: c.pid, status: c.group.exitStatus!, signal: c.group.termSignal };
     this.reap(c);
     return r;
   }
@@ -382,10 +382,10 @@ export class ProcKernel {
    * recorded and the parent told.
    */
   async exitProcess(p: Process, status: number, signal: number, ownCalls = 0): Promise<void> {
-    if (p.exiting) return;
+    if (p.group.exiting) return;
     const g = p.group;
-    p.exiting = true;
-    p.generation++;
+    p.group.exiting = true;
+    p.group.generation++;
     for (const t of g.tasks) {
       t.zapped = true;
       t.signalWait.wakeUp();
@@ -399,7 +399,7 @@ export class ProcKernel {
     this.sockets.gc();
     for (const c of p.children) {
       c.parent = null;
-      if (c.state === 'zombie') this.reap(c);
+      if (c.group.state === 'zombie') this.reap(c);
     }
     p.children.clear();
     for (const t of [...g.tasks]) this.releaseTask(t);
@@ -408,7 +408,7 @@ export class ProcKernel {
     g.unjoined.clear();
     g.setExited(status & 0xff, signal);
     const parent = p.parent;
-    if (parent && !parent.exiting) this.notifyParent(parent, p);
+    if (parent && !parent.group.exiting) this.notifyParent(parent, p);
     else this.reap(p);
   }
 
@@ -422,11 +422,11 @@ export class ProcKernel {
     const autoreap = act.handler === SIG_IGN || (act.flags & SA_NOCLDWAIT) !== 0;
     if (act.handler !== SIG_IGN) {
       // a core dump (CLD_DUMPED) needs RLIMIT_CORE, which is 0 here
-      const info = { si_signo: SIGCHLD, si_code: c.termSignal ? CLD_KILLED : CLD_EXITED, si_errno: 0, si_pid: c.pid, si_uid: c.cred.uid, si_status: c.termSignal || c.exitStatus! };
+      const info = { si_signo: SIGCHLD, si_code: c.group.termSignal ? CLD_KILLED : CLD_EXITED, si_errno: 0, si_pid: c.pid, si_uid: c.cred.uid, si_status: c.group.termSignal || c.group.exitStatus! };
       this.postSignal(parent, SIGCHLD, info);
     }
     if (autoreap) this.reap(c);
-    parent.childWait.wakeUp();
+    parent.group.childWait.wakeUp();
   }
 
   /**
@@ -435,7 +435,7 @@ export class ProcKernel {
    * A signal whose action became fatal meanwhile ends the process.
    */
   private async deliverSignals(p: Process, gen: number): Promise<void> {
-    for (let sig = p.signals.nextDeliverable(); sig !== 0 && !p.exiting && p.generation === gen; sig = p.signals.nextDeliverable()) {
+    for (let sig = p.signals.nextDeliverable(); sig !== 0 && !p.group.exiting && p.group.generation === gen; sig = p.signals.nextDeliverable()) {
       const info = p.signals.pending.get(sig)!;
       p.signals.pending.delete(sig);
       const d = p.signals.disposition(sig);
@@ -485,11 +485,11 @@ export class ProcKernel {
   }
 
   private async syscallBody<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number): Promise<T> {
-    if (p.generation !== gen || p.exiting || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
+    if (p.group.generation !== gen || p.group.exiting || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
     // signals that came while the program ran outside the kernel are handled before the call
     if (p.signals.nextDeliverable() !== 0) {
       await this.deliverSignals(p, gen);
-      if (p.generation !== gen || p.exiting || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
+      if (p.group.generation !== gen || p.group.exiting || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
     }
     p.inSyscall++;
     const call = fd === undefined ? { name } : { name, fd };
@@ -499,9 +499,9 @@ export class ProcKernel {
     let error: unknown;
     let failed = false;
     try {
-      if (p.fatalSignal === 0) {
+      if (p.group.fatalSignal === 0) {
         await this.clock.sleep(this.syscallNs);
-        if (p.fatalSignal === 0) result = await fn();
+        if (p.group.fatalSignal === 0) result = await fn();
       }
       // eslint-disable-next-line no-restricted-syntax -- the error is kept and rethrown (as a SyscallError when it is a KernelError) once the process state is settled
     } catch (e) {
@@ -519,11 +519,11 @@ export class ProcKernel {
       tr.complete(tr.lane(p.tid === p.pid ? `process ${p.pid}` : `process ${p.pid} thread ${p.tid}`, p.comm), name, 'syscall', t0, this.clock.now - t0, err);
     }
     if (failed && error instanceof ProcessUnwind) throw error;
-    if (p.fatalSignal && !p.exiting) {
-      await this.exitProcess(p, 128 + p.fatalSignal, p.fatalSignal);
+    if (p.group.fatalSignal && !p.group.exiting) {
+      await this.exitProcess(p, 128 + p.group.fatalSignal, p.group.fatalSignal);
       throw new ProcessUnwind(p.pid, 'killed');
     }
-    if (p.exiting || p.generation !== gen || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
+    if (p.group.exiting || p.group.generation !== gen || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
     if (failed && error instanceof AccessFault) await this.forceFault(p, name, error);
     // a handler that throws leaves the call with its error instead (the stand-in for siglongjmp)
     if (p.signals.nextDeliverable() !== 0) await this.deliverSignals(p, gen);
@@ -548,8 +548,8 @@ export class ProcKernel {
       throw fault;
     }
     p.signals.actions.delete(sig);
-    p.fatalSignal = sig;
-    p.fault = { call: name, addr: error.fault.addr, why: error.fault.why, stack: fault.stack ?? '' };
+    p.group.fatalSignal = sig;
+    p.group.fault = { call: name, addr: error.fault.addr, why: error.fault.why, stack: fault.stack ?? '' };
     await this.exitProcess(p, 128 + sig, sig);
     throw fault;
   }
@@ -563,7 +563,7 @@ export class ProcKernel {
     const refs = new Map<File, number>();
     const add = (f: File) => refs.set(f, (refs.get(f) ?? 0) + 1);
     for (const p of this.processes.values()) {
-      if (p.exiting) continue;
+      if (p.group.exiting) continue;
       for (const fd of p.files.fds()) add(p.files.lookup(fd));
       for (const f of p.mm.mappedFiles()) add(f);
     }
@@ -588,8 +588,8 @@ export class ProcKernel {
   }
 
   private reap(c: Process): void {
-    if (c.state === 'reaped') return;
-    c.state = 'reaped';
+    if (c.group.state === 'reaped') return;
+    c.group.state = 'reaped';
     this.processes.delete(c.pid);
     for (const t of c.group.tasks) if (this.tasks.get(t.tid) === t) this.tasks.delete(t.tid);
     c.parent?.children.delete(c);
@@ -601,26 +601,26 @@ export class ProcKernel {
    * error ends the whole process with status 1, as main's does.
    */
   private startThread(t: Process, fn: ThreadFn): void {
-    const gen = t.generation;
+    const gen = t.group.generation;
     const sys = new Sys(this, t, gen);
     void this.clock.spawn(async () => {
       let value: unknown;
       try {
         value = await fn(sys);
       } catch (e) {
-        if (t.generation !== gen || t.exiting || t.taskExited || e instanceof ProcessUnwind) return;
-        t.uncaughtError = e;
+        if (t.group.generation !== gen || t.group.exiting || t.taskExited || e instanceof ProcessUnwind) return;
+        t.group.uncaughtError = e;
         await this.exitProcess(t, 1, 0);
         if (e instanceof KernelBug) throw e;
         return;
       }
-      if (t.generation !== gen || t.exiting || t.taskExited) return;
+      if (t.group.generation !== gen || t.group.exiting || t.taskExited) return;
       await this.exitThread(t, value);
     });
   }
 
   private startImage(p: Process, main: ProgramMain<Sys>, args: string[]): void {
-    const gen = ++p.generation;
+    const gen = ++p.group.generation;
     const sys = new Sys(this, p, gen);
     void this.clock.spawn(async () => {
       let status = 0;
@@ -628,8 +628,8 @@ export class ProcKernel {
         const r = await main(sys, args);
         status = typeof r === 'number' ? r : 0;
       } catch (e) {
-        if (p.generation !== gen || p.exiting || p.taskExited || e instanceof ProcessUnwind) return;
-        p.uncaughtError = e;
+        if (p.group.generation !== gen || p.group.exiting || p.taskExited || e instanceof ProcessUnwind) return;
+        p.group.uncaughtError = e;
         status = 1;
         if (e instanceof KernelBug) {
           await this.exitProcess(p, status, 0);
@@ -637,7 +637,7 @@ export class ProcKernel {
         }
       }
       // main returning is exit_group, as glibc's start code calls exit with its value
-      if (p.generation !== gen || p.exiting || p.taskExited) return;
+      if (p.group.generation !== gen || p.group.exiting || p.taskExited) return;
       await this.exitProcess(p, status, 0);
     });
   }
@@ -645,7 +645,7 @@ export class ProcKernel {
 
 /** Why a `sys` of image `gen` no longer runs: its process exited or was killed, its thread ended, or exec replaced it. */
 function unwindReason(p: Process, gen: number): 'exit' | 'exec' {
-  return p.exiting || p.taskExited || p.generation === gen ? 'exit' : 'exec';
+  return p.group.exiting || p.taskExited || p.group.generation === gen ? 'exit' : 'exec';
 }
 
 /** Writes a user word where the kernel ignores a failure (put_user in kernel_clone and mm_release). */

@@ -1,11 +1,11 @@
 import { kerr } from '../lib/index.ts';
-import { WaitQueueHead, type Cred, type File, type Inode, type Task } from '../fs/index.ts';
+import { WaitQueueHead, type Cred, type File, type Task } from '../fs/index.ts';
 import { O_CLOEXEC, SIGKILL, SI_USER } from '../uapi/index.ts';
 import type { AddressSpace } from './address-space.ts';
 import { pinUserPages, unpinUserPages } from './gup.ts';
 import type { FdTable } from './fdtable.ts';
 import { SignalState, type SigInfo } from './signal.ts';
-import { ThreadGroup, type ProcessState } from './thread-group.ts';
+import { ThreadGroup } from './thread-group.ts';
 
 export type { ProcessState } from './thread-group.ts';
 
@@ -18,8 +18,11 @@ export type ThreadFn<S = unknown> = (sys: S) => unknown;
 /**
  * A task (struct task_struct): one thread of a process. Its pid is the
  * process's (the tgid, what getpid returns in every thread) and its tid
- * its own; the credentials, fd table, address space, children and exit
- * status belong to its ThreadGroup and read the same from every thread.
+ * its own. The credentials, fd table, address space, parent and children
+ * belong to its ThreadGroup and are read through the task as Linux reads
+ * task->cred, ->files and ->mm; the process-wide state (run state, exit
+ * status, fatal signal, /proc nodes) is read from `group`, as Linux reads
+ * task->signal.
  * It is the `Task` the fs layer sees while it makes system calls: a
  * signal for it interrupts its own sleeps only. A fatal signal is acted
  * on at the next system-call boundary of any thread, or at once when no
@@ -106,71 +109,9 @@ export class Process implements Task {
   get children(): Set<Process> {
     return this.group.children;
   }
-  get state(): ProcessState {
-    return this.group.state;
-  }
-  set state(s: ProcessState) {
-    this.group.state = s;
-  }
-  /** Set once the process exits; no system call of any thread runs after it. */
-  get exiting(): boolean {
-    return this.group.exiting;
-  }
-  set exiting(e: boolean) {
-    this.group.exiting = e;
-  }
-  /** Bumped by exec: `sys` objects of older images stop working. */
-  get generation(): number {
-    return this.group.generation;
-  }
-  set generation(g: number) {
-    this.group.generation = g;
-  }
-  /** A fatal signal waiting to be acted on, 0 if none. */
-  get fatalSignal(): number {
-    return this.group.fatalSignal;
-  }
-  set fatalSignal(s: number) {
-    this.group.fatalSignal = s;
-  }
-  /** The access fault that killed it (SIGSEGV/SIGBUS): the call, the address, why, and the stack it came from. */
-  get fault(): ThreadGroup['fault'] {
-    return this.group.fault;
-  }
-  set fault(f: ThreadGroup['fault']) {
-    this.group.fault = f;
-  }
-  /** Exit status as a shell reports it: the exit code, or 128 + the signal number. */
-  get exitStatus(): number | null {
-    return this.group.exitStatus;
-  }
-  /** The signal that killed it, 0 for a normal exit. */
-  get termSignal(): number {
-    return this.group.termSignal;
-  }
-  /** What the program threw, if it ended by an uncaught error (exit status 1). */
-  get uncaughtError(): unknown {
-    return this.group.uncaughtError;
-  }
-  set uncaughtError(e: unknown) {
-    this.group.uncaughtError = e;
-  }
-  /** Woken when a child changes state (wait_chldexit). */
-  get childWait(): WaitQueueHead {
-    return this.group.childWait;
-  }
-  /** Its /proc/<pid> inodes. */
-  get procNodes(): Map<string, Inode> {
-    return this.group.procNodes;
-  }
-  /** Resolves with the exit status. */
-  get exited(): Promise<number> {
-    return this.group.exited;
-  }
-
   /** True when a fatal signal, or a handled one that is not blocked, is pending (signal_pending). */
   signalPending(): boolean {
-    return this.fatalSignal !== 0 || this.zapped || this.signals.nextDeliverable() !== 0;
+    return this.group.fatalSignal !== 0 || this.zapped || this.signals.nextDeliverable() !== 0;
   }
 
   /**
@@ -190,11 +131,11 @@ export class Process implements Task {
    * runs at this thread's next system-call boundary.
    */
   queueSignal(sig: number, info: SigInfo): void {
-    if (this.exiting || this.state !== 'running' || this.taskExited) return;
+    if (this.group.exiting || this.group.state !== 'running' || this.taskExited) return;
     const d = this.signals.disposition(sig);
     if (d === 'ignore') return;
     if (d === 'fatal') {
-      if (!this.fatalSignal || sig === SIGKILL) this.fatalSignal = sig;
+      if (!this.group.fatalSignal || sig === SIGKILL) this.group.fatalSignal = sig;
       for (const t of this.group.tasks) t.signalWait.wakeUp();
       return;
     }
@@ -209,7 +150,7 @@ export class Process implements Task {
 
   /** Installs `file` at the lowest free fd (get_unused_fd_flags + fd_install). EMFILE. */
   installFd(file: File, flags: number): number {
-    if (this.exiting) throw kerr('EBADF', 'process is exiting');
+    if (this.group.exiting) throw kerr('EBADF', 'process is exiting');
     return this.files.installLowest(file, (flags & O_CLOEXEC) !== 0);
   }
 

@@ -74,7 +74,7 @@ function rootNode(k: ProcKernel): Inode {
 /** A live or zombie process for a /proc lookup; ENOENT once reaped. */
 function procTask(k: ProcKernel, pid: number): Process {
   const t = k.processes.get(pid);
-  if (!t || t.state === 'reaped') throw kerr('ENOENT', `/proc/${pid}`);
+  if (!t || t.group.state === 'reaped') throw kerr('ENOENT', `/proc/${pid}`);
   return t;
 }
 
@@ -120,22 +120,22 @@ export function procLookup(k: ProcKernel, p: Process, names: readonly string[], 
   const t = th.group.leader;
   const { uid, gid } = t.cred;
   const pre = keyPrefix(pp);
-  if (pp.kind === 'dir' && pp.sub === null) return procNode(k, t.procNodes, pre, S_IFDIR | 0o555, uid, gid);
+  if (pp.kind === 'dir' && pp.sub === null) return procNode(k, t.group.procNodes, pre, S_IFDIR | 0o555, uid, gid);
   if (pp.kind === 'dir' && pp.sub === 'task') {
-    const n = procNode(k, t.procNodes, 'task', S_IFDIR | 0o555, uid, gid);
+    const n = procNode(k, t.group.procNodes, 'task', S_IFDIR | 0o555, uid, gid);
     n.nlink = 2 + t.group.tasks.length;
     return n;
   }
-  if (pp.kind === 'maps' || pp.kind === 'comm') return procNode(k, t.procNodes, pre + pp.kind, entryMode(pp.kind, DT_REG), uid, gid);
+  if (pp.kind === 'maps' || pp.kind === 'comm') return procNode(k, t.group.procNodes, pre + pp.kind, entryMode(pp.kind, DT_REG), uid, gid);
   const sub = pp.kind === 'dir' ? pp.sub! : pp.kind;
-  const dir = procNode(k, t.procNodes, pre + sub, S_IFDIR | 0o500, uid, gid);
+  const dir = procNode(k, t.group.procNodes, pre + sub, S_IFDIR | 0o500, uid, gid);
   if (pp.kind === 'dir') return dir;
   mayEnterFdDir(p, t, dir);
   const f = t.files.peek(pp.fd);
   if (!f) throw kerr('ENOENT', '/' + names.join('/'));
-  if (pp.kind === 'fdinfo') return procNode(k, t.procNodes, `${pre}fdinfo/${pp.fd}`, S_IFREG | 0o400, uid, gid);
+  if (pp.kind === 'fdinfo') return procNode(k, t.group.procNodes, `${pre}fdinfo/${pp.fd}`, S_IFREG | 0o400, uid, gid);
   if (follow) return f.inode;
-  const link = procNode(k, t.procNodes, `${pre}fd/${pp.fd}`, fdLinkMode(f), uid, gid);
+  const link = procNode(k, t.group.procNodes, `${pre}fd/${pp.fd}`, fdLinkMode(f), uid, gid);
   link.size = FD_LINK_SIZE;
   return link;
 }
@@ -158,11 +158,11 @@ function readProcRoot(k: ProcKernel, ctx: DirContext): void {
     ctx.pos = TGID_OFFSET;
   }
   if (ctx.pos < TGID_OFFSET) ctx.pos = TGID_OFFSET;
-  const pids = [...k.processes.values()].filter((t) => t.state !== 'reaped').sort((a, b) => a.pid - b.pid);
+  const pids = [...k.processes.values()].filter((t) => t.group.state !== 'reaped').sort((a, b) => a.pid - b.pid);
   for (const t of pids) {
     if (TGID_OFFSET + t.pid < ctx.pos) continue;
     ctx.pos = TGID_OFFSET + t.pid;
-    const n = procNode(k, t.procNodes, '', S_IFDIR | 0o555, t.cred.uid, t.cred.gid);
+    const n = procNode(k, t.group.procNodes, '', S_IFDIR | 0o555, t.cred.uid, t.cred.gid);
     if (!dirEmit(ctx, String(t.pid), n.ino, DT_DIR)) return;
   }
   ctx.pos = PROC_ROOT_END;
@@ -175,10 +175,10 @@ function readProcRoot(k: ProcKernel, ctx: DirContext): void {
  * process is gone.
  */
 function readFdDir(k: ProcKernel, t: Process, sub: 'fd' | 'fdinfo', pre: string, ctx: DirContext): void {
-  if (t.state === 'reaped') throw kerr('ENOENT', `/proc/${t.pid}/${sub}`);
+  if (t.group.state === 'reaped') throw kerr('ENOENT', `/proc/${t.pid}/${sub}`);
   const { uid, gid } = t.cred;
-  const dir = procNode(k, t.procNodes, pre + sub, S_IFDIR | 0o500, uid, gid);
-  const pidDir = procNode(k, t.procNodes, pre, S_IFDIR | 0o555, uid, gid);
+  const dir = procNode(k, t.group.procNodes, pre + sub, S_IFDIR | 0o500, uid, gid);
+  const pidDir = procNode(k, t.group.procNodes, pre, S_IFDIR | 0o555, uid, gid);
   if (ctx.pos < 2) dirEmitList(ctx, [
     { name: '.', ino: dir.ino, type: DT_DIR },
     { name: '..', ino: pidDir.ino, type: DT_DIR },
@@ -190,8 +190,8 @@ function readFdDir(k: ProcKernel, t: Process, sub: 'fd' | 'fdinfo', pre: string,
     const f = t.files.peek(fd)!;
     const n =
       sub === 'fd'
-        ? procNode(k, t.procNodes, `${pre}fd/${fd}`, fdLinkMode(f), uid, gid)
-        : procNode(k, t.procNodes, `${pre}fdinfo/${fd}`, S_IFREG | 0o400, uid, gid);
+        ? procNode(k, t.group.procNodes, `${pre}fd/${fd}`, fdLinkMode(f), uid, gid)
+        : procNode(k, t.group.procNodes, `${pre}fdinfo/${fd}`, S_IFREG | 0o400, uid, gid);
     if (!dirEmit(ctx, String(fd), n.ino, sub === 'fd' ? DT_LNK : DT_REG)) return;
   }
   ctx.pos = t.files.maxFds + 2;
@@ -203,15 +203,15 @@ function readFdDir(k: ProcKernel, t: Process, sub: 'fd' | 'fdinfo', pre: string,
  * entries one position each.
  */
 function readPidDir(k: ProcKernel, t: Process, pre: string, ctx: DirContext): void {
-  if (t.state === 'reaped') throw kerr('ENOENT', `/proc/${t.pid}`);
+  if (t.group.state === 'reaped') throw kerr('ENOENT', `/proc/${t.pid}`);
   const { uid, gid } = t.cred;
-  const parent = pre === '' ? rootNode(k) : procNode(k, t.procNodes, 'task', S_IFDIR | 0o555, uid, gid);
+  const parent = pre === '' ? rootNode(k) : procNode(k, t.group.procNodes, 'task', S_IFDIR | 0o555, uid, gid);
   const entries: DirEntry[] = [
-    { name: '.', ino: procNode(k, t.procNodes, pre, S_IFDIR | 0o555, uid, gid).ino, type: DT_DIR },
+    { name: '.', ino: procNode(k, t.group.procNodes, pre, S_IFDIR | 0o555, uid, gid).ino, type: DT_DIR },
     { name: '..', ino: parent.ino, type: DT_DIR },
   ];
   for (const e of pre === '' ? PID_ENTRIES : TID_ENTRIES) {
-    entries.push({ name: e.name, ino: procNode(k, t.procNodes, pre + e.name, entryMode(e.name, e.type), uid, gid).ino, type: e.type });
+    entries.push({ name: e.name, ino: procNode(k, t.group.procNodes, pre + e.name, entryMode(e.name, e.type), uid, gid).ino, type: e.type });
   }
   dirEmitList(ctx, entries);
 }
@@ -222,19 +222,19 @@ function readPidDir(k: ProcKernel, t: Process, pre: string, ctx: DirContext): vo
  * a thread that ends between two reads shifts the rest.
  */
 function readTaskDir(k: ProcKernel, t: Process, ctx: DirContext): void {
-  if (t.state === 'reaped') throw kerr('ENOENT', `/proc/${t.pid}/task`);
+  if (t.group.state === 'reaped') throw kerr('ENOENT', `/proc/${t.pid}/task`);
   const { uid, gid } = t.cred;
-  const dir = procNode(k, t.procNodes, 'task', S_IFDIR | 0o555, uid, gid);
+  const dir = procNode(k, t.group.procNodes, 'task', S_IFDIR | 0o555, uid, gid);
   if (ctx.pos < 2) dirEmitList(ctx, [
     { name: '.', ino: dir.ino, type: DT_DIR },
-    { name: '..', ino: procNode(k, t.procNodes, '', S_IFDIR | 0o555, uid, gid).ino, type: DT_DIR },
+    { name: '..', ino: procNode(k, t.group.procNodes, '', S_IFDIR | 0o555, uid, gid).ino, type: DT_DIR },
   ]);
   if (ctx.pos < 2) return;
   const tasks = t.group.tasks;
   for (let i = ctx.pos - 2; i < tasks.length; i++) {
     ctx.pos = i + 2;
     const tid = tasks[i]!.tid;
-    const n = procNode(k, t.procNodes, `task/${tid}/`, S_IFDIR | 0o555, uid, gid);
+    const n = procNode(k, t.group.procNodes, `task/${tid}/`, S_IFDIR | 0o555, uid, gid);
     if (!dirEmit(ctx, String(tid), n.ino, DT_DIR)) return;
   }
   ctx.pos = Math.max(ctx.pos, tasks.length + 2);

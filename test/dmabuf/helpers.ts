@@ -153,7 +153,7 @@ export async function run(s: { soc: Soc; k: ProcKernel }, main: (sys: Sys, args:
   const sp = spawnProcess(s.k, main, [], cred);
   await s.soc.clock.run();
   const status = await sp.exitCode;
-  if (sp.process.uncaughtError) throw sp.process.uncaughtError;
+  if (sp.process.group.uncaughtError) throw sp.process.group.uncaughtError;
   return status;
 }
 

@@ -70,7 +70,7 @@ async function run(s: System, main: (sys: Sys) => Promise<void>): Promise<void> 
   const sp = spawnProcess(s.k, main);
   await s.soc.clock.run();
   await sp.exitCode;
-  if (sp.process.uncaughtError) throw sp.process.uncaughtError;
+  if (sp.process.group.uncaughtError) throw sp.process.group.uncaughtError;
 }
 
 describe('reference rows on a system-heap dma-buf fd', () => {

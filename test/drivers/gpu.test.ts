@@ -202,7 +202,7 @@ describe('gpu: a process killed with its job in flight', () => {
       void s.k.kill(child.process, child.pid, 9);
     });
     s.soc.clock.after(20e6, () => {
-      during = { objects: s.gpu0.stats.objects, jobs: st.running.size, exited: child.process.state !== 'running' };
+      during = { objects: s.gpu0.stats.objects, jobs: st.running.size, exited: child.process.group.state !== 'running' };
     });
     const code = await s.soc.clock.runUntilSettled(child.exitCode);
     await s.soc.clock.runUntilSettled(gpuIdle(s.gpu0));

@@ -139,7 +139,7 @@ describe("vivid's output node on linux-6.1-reference (vivid_create_devnodes, viv
       return 0;
     }, []);
     expect(await sys.soc.clock.runUntilSettled(child.exitCode)).toBe(0);
-    if (child.process.uncaughtError !== undefined) throw child.process.uncaughtError;
+    if (child.process.group.uncaughtError !== undefined) throw child.process.group.uncaughtError;
   });
 });
 

@@ -42,7 +42,7 @@ async function onReference<T>(main: (sys: Sys) => Promise<T>): Promise<T> {
     return 0;
   }, []);
   expect(await sys.soc.clock.runUntilSettled(child.exitCode)).toBe(0);
-  if (child.process.uncaughtError !== undefined) throw child.process.uncaughtError;
+  if (child.process.group.uncaughtError !== undefined) throw child.process.group.uncaughtError;
   return out!;
 }
 

@@ -21,7 +21,7 @@ export async function runPort(platform: string, comm: string, main: (sys: Sys) =
     return 0;
   }, [], undefined, { comm });
   const code = await s.soc.clock.runUntilSettled(child.exitCode);
-  if (child.process.uncaughtError !== undefined) throw child.process.uncaughtError;
+  if (child.process.group.uncaughtError !== undefined) throw child.process.group.uncaughtError;
   expect(code).toBe(0);
   expect(s.proc.vfs.openFileCount, 'files left open after the port exited').toBe(0);
   expect(s.dmabuf.buffers.length, 'dma-bufs left after the port exited').toBe(0);

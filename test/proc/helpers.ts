@@ -164,7 +164,7 @@ export async function run(s: Setup, main: (sys: Sys, args: string[]) => Promise<
   const sp = spawnProcess(s.k, main, [], cred, { rlimitNofile, stdio: false });
   await s.soc.clock.run();
   const status = await sp.exitCode;
-  if (sp.process.uncaughtError) throw sp.process.uncaughtError;
+  if (sp.process.group.uncaughtError) throw sp.process.group.uncaughtError;
   return status;
 }
 

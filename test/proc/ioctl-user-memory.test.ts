@@ -13,8 +13,8 @@ async function onReference(main: (sys: Sys) => Promise<void>): Promise<void> {
     return 0;
   }, []);
   const code = await sys.soc.clock.runUntilSettled(child.exitCode);
-  if (child.process.uncaughtError !== undefined) throw child.process.uncaughtError;
-  expect(child.process.fatalSignal).toBe(0);
+  if (child.process.group.uncaughtError !== undefined) throw child.process.group.uncaughtError;
+  expect(child.process.group.fatalSignal).toBe(0);
   expect(code).toBe(0);
 }
 

@@ -49,7 +49,7 @@ describe('processes', () => {
     });
     await s.soc.clock.run();
     expect(await sp.exitCode).toBe(1);
-    expect(sp.process.uncaughtError).toBeInstanceOf(TypeError);
+    expect(sp.process.group.uncaughtError).toBeInstanceOf(TypeError);
   });
 
   it('kill ends a child blocked in recvmsg: it dies with 128+sig and its files are released', async () => {
@@ -99,7 +99,7 @@ describe('processes', () => {
     });
     await s.soc.clock.run();
     expect(await other.exitCode).toBe(0);
-    expect(other.process.uncaughtError).toBeUndefined();
+    expect(other.process.group.uncaughtError).toBeUndefined();
     expect(await root.exitCode).toBe(0);
     expect(await victim.exitCode).toBe(128 + SIGKILL);
   });
@@ -172,7 +172,7 @@ describe('processes', () => {
     await s.soc.clock.run();
     for (const p of [other, root]) {
       expect(await p.exitCode).toBe(0);
-      expect(p.process.uncaughtError).toBeUndefined();
+      expect(p.process.group.uncaughtError).toBeUndefined();
     }
   });
 });
@@ -197,7 +197,7 @@ describe('standard streams', () => {
     }, [], undefined, { stdio: { stdin: 'in put', onWrite: (fd, b) => seen.push(`${fd}:${new TextDecoder().decode(b)}`) } });
     await s.soc.clock.run();
     expect(await sp.exitCode).toBe(0);
-    expect(sp.process.uncaughtError).toBeUndefined();
+    expect(sp.process.group.uncaughtError).toBeUndefined();
     expect(sp.stdio!.stdout).toBe('hello from child');
     expect(sp.stdio!.stderr).toBe('warn');
     expect(seen).toEqual(['1:hello ', '1:from child', '2:warn']);

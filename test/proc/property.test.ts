@@ -242,7 +242,7 @@ describe('random system-call sequences across processes', () => {
         procs.push(root.process);
         await s.soc.clock.run();
         await root.exitCode;
-        for (const p of procs) expect(p.uncaughtError).toBeUndefined();
+        for (const p of procs) expect(p.group.uncaughtError).toBeUndefined();
         expect(s.k.processes.size).toBe(0);
         expect(s.k.vfs.openFileCount).toBe(0);
         expect(s.k.sockets.count).toBe(0);

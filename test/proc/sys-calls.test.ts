@@ -322,7 +322,7 @@ describe('access, faccessat', () => {
     );
     await s.soc.clock.run();
     expect(await other.exitCode).toBe(0);
-    if (other.process.uncaughtError) throw other.process.uncaughtError;
+    if (other.process.group.uncaughtError) throw other.process.group.uncaughtError;
     expect(await owner.exitCode).toBe(0);
   });
 });

@@ -191,8 +191,8 @@ describe('threads', () => {
     await s.soc.clock.run();
     expect(await victim.exitCode).toBe(128 + SIGKILL);
     expect(await killer.exitCode).toBe(0);
-    expect(victim.process.uncaughtError).toBeUndefined();
-    expect(killer.process.uncaughtError).toBeUndefined();
+    expect(victim.process.group.uncaughtError).toBeUndefined();
+    expect(killer.process.group.uncaughtError).toBeUndefined();
     expect(reached).toEqual([]);
     expectNothingHeld(s, free0);
   });
@@ -251,9 +251,9 @@ describe('threads', () => {
     }, [], undefined, { stdio: false });
     await s.soc.clock.run();
     expect(await sp.exitCode).toBe(128 + SIGSEGV);
-    expect(sp.process.termSignal).toBe(SIGSEGV);
-    expect(sp.process.fault?.addr).toBe(0x1000);
-    expect(sp.process.uncaughtError).toBeUndefined();
+    expect(sp.process.group.termSignal).toBe(SIGSEGV);
+    expect(sp.process.group.fault?.addr).toBe(0x1000);
+    expect(sp.process.group.uncaughtError).toBeUndefined();
     expect(reached).toEqual([]);
     expectNothingHeld(s, free0);
   });
@@ -268,7 +268,7 @@ describe('threads', () => {
     }, [], undefined, { stdio: false });
     await s.soc.clock.run();
     expect(await sp.exitCode).toBe(1);
-    expect(sp.process.uncaughtError).toBeInstanceOf(TypeError);
+    expect(sp.process.group.uncaughtError).toBeInstanceOf(TypeError);
   });
 
   it('the main thread may end first: the process lives on until its last thread ends, with status 0', async () => {
@@ -358,7 +358,7 @@ describe('threads blocked on fences', () => {
       return sys.exit(3);
     }, [], undefined, { stdio: false });
     await s.soc.clock.run();
-    expect(sp.process.uncaughtError).toBeUndefined();
+    expect(sp.process.group.uncaughtError).toBeUndefined();
     expect(await sp.exitCode).toBe(3);
     expect(s.k.processes.size).toBe(0);
     expect(s.k.vfs.openFileCount).toBe(0);

@@ -44,7 +44,7 @@ describe('process pipelines: one process per stage, dma-buf fds over Unix socket
             const k = sys;
             k.soc.clock.after(1000, () => {
               const composer = [...k.proc.processes.values()].find((p) => p.comm === 'composer');
-              atKill = { composerAlive: composer?.state === 'running', dmabufs: k.dmabuf.buffers.length };
+              atKill = { composerAlive: composer?.group.state === 'running', dmabufs: k.dmabuf.buffers.length };
             });
           }
         },

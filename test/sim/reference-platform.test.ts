@@ -41,7 +41,7 @@ async function onReference(main: (sys: Sys) => Promise<void>): Promise<void> {
     return 0;
   }, []);
   expect(await sys.soc.clock.runUntilSettled(child.exitCode)).toBe(0);
-  if (child.process.uncaughtError !== undefined) throw child.process.uncaughtError;
+  if (child.process.group.uncaughtError !== undefined) throw child.process.group.uncaughtError;
 }
 
 describe('the linux-6.1-reference platform', () => {
@@ -92,7 +92,7 @@ describe('the linux-6.1-reference platform', () => {
       return 0;
     }, []);
     const code = await sys.soc.clock.runUntilSettled(child.exitCode);
-    if (child.process.uncaughtError !== undefined) throw child.process.uncaughtError;
+    if (child.process.group.uncaughtError !== undefined) throw child.process.group.uncaughtError;
     expect(code).toBe(0);
     await sys.proc.vfs.flushDelayedFput();
     expect(sys.soc.findings.findings.map((f) => f.message)).toEqual([]);
