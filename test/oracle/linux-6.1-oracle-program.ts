@@ -9,6 +9,8 @@
 // open exactly what later rows rely on and closes the rest.
 import type { PollFd, Sys } from 'unimem';
 import { SyscallError } from 'unimem';
+import { fdinfo as fdinfoOf, fdinfoRow as fdinfoRowOf } from '../dmabuf/helpers.ts';
+import * as vgem from '../drivers/vgem-helpers.ts';
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
@@ -24,12 +26,7 @@ import {
   DRM_CLOEXEC,
   DRM_IOCTL_GEM_CLOSE,
   DRM_IOCTL_GET_CAP,
-  DRM_IOCTL_MODE_CREATE_DUMB,
-  DRM_IOCTL_MODE_MAP_DUMB,
-  DRM_IOCTL_PRIME_FD_TO_HANDLE,
-  DRM_IOCTL_PRIME_HANDLE_TO_FD,
   DRM_IOCTL_VERSION,
-  DRM_IOCTL_VGEM_FENCE_ATTACH,
   DRM_IOCTL_VGEM_FENCE_SIGNAL,
   DRM_RDWR,
   EPOLLIN,
@@ -148,45 +145,16 @@ export default async function main(sys: Sys): Promise<number> {
     await sys.close(fd);
     return names.filter((n) => n !== '.' && n !== '..').sort();
   };
-  const fdinfo = async (fd: number): Promise<Record<string, string>> => {
-    const o: Record<string, string> = {};
-    for (const line of (await sys.readFile(`/proc/self/fdinfo/${fd}`)).trim().split('\n')) {
-      const i = line.indexOf(':');
-      o[line.slice(0, i)] = line.slice(i + 1).trim();
-    }
-    return o;
-  };
-  const fdinfoRow = async (fd: number): Promise<string> =>
-    Object.entries(await fdinfo(fd))
-      .map(([k, v]) => `${k}:${v}`)
-      .join(';') + ';';
-  const dumb = async (fd: number, width = 256, height = 64, bpp = 32) => {
-    const a = { width, height, bpp, flags: 0, handle: 0, pitch: 0, size: 0 as number | bigint };
-    await sys.ioctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, a);
-    return { handle: a.handle, pitch: a.pitch, size: Number(a.size) };
-  };
-  const mapDumb = async (fd: number, handle: number): Promise<number> => {
-    const a = { handle, pad: 0, offset: 0 as number | bigint };
-    await sys.ioctl(fd, DRM_IOCTL_MODE_MAP_DUMB, a);
-    return Number(a.offset);
-  };
-  const toFd = async (fd: number, handle: number, flags = DRM_CLOEXEC | DRM_RDWR): Promise<number> => {
-    const a = { handle, flags, fd: -1 };
-    await sys.ioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, a);
-    return a.fd;
-  };
-  const toHandle = async (fd: number, buf: number): Promise<number> => {
-    const a = { handle: 0, flags: 0, fd: buf };
-    await sys.ioctl(fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, a);
-    return a.handle;
-  };
+  // The calls the driver tests make too, bound to this program's sys.
+  const fdinfo = (fd: number) => fdinfoOf(sys, fd);
+  const fdinfoRow = (fd: number) => fdinfoRowOf(sys, fd);
+  const dumb = (fd: number, width?: number, height?: number, bpp?: number) => vgem.dumb(sys, fd, width, height, bpp);
+  const mapDumb = (fd: number, handle: number) => vgem.mapDumb(sys, fd, handle);
+  const toFd = (fd: number, handle: number, flags?: number) => vgem.toFd(sys, fd, handle, flags);
+  const toHandle = (fd: number, buf: number) => vgem.toHandle(sys, fd, buf);
+  const fenceAttach = (fd: number, handle: number, flags: number) => vgem.fenceAttach(sys, fd, handle, flags);
+  const fenceSignal = (fd: number, fence: number, flags?: number) => vgem.fenceSignal(sys, fd, fence, flags);
   const gemClose = (fd: number, handle: number) => sys.ioctl(fd, DRM_IOCTL_GEM_CLOSE, { handle, pad: 0 });
-  const fenceAttach = async (fd: number, handle: number, flags: number, pad = 0): Promise<number> => {
-    const a = { handle, flags, out_fence: 0, pad };
-    await sys.ioctl(fd, DRM_IOCTL_VGEM_FENCE_ATTACH, a);
-    return a.out_fence;
-  };
-  const fenceSignal = (fd: number, fence: number, flags = 0) => sys.ioctl(fd, DRM_IOCTL_VGEM_FENCE_SIGNAL, { fence, flags });
   const pollNow = async (fd: number, ev = POLLIN | POLLOUT): Promise<{ n: number; revents: number }> => {
     const p: PollFd[] = [{ fd, events: ev }];
     const n = await sys.poll(p, 0);
