@@ -42,6 +42,7 @@ export const ERRNO = {
   ENOTSOCK: 88,
   EOVERFLOW: 75,
   EBADFD: 77,
+  ENOBUFS: 105,
 } as const;
 
 export type Errno = keyof typeof ERRNO;

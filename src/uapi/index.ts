@@ -473,7 +473,7 @@ export { INT_POINTER, U32_POINTER, type CopyOutPolicy, type IoctlArgContext, typ
 export { IOCTL_ARG_LAYOUTS, ioctlArgLayout } from './ioctl-args.ts';
 export { strndupUser } from './ioctl-args-dmabuf.ts';
 export { DRM_IOCTL_SET_CLIENT_CAP } from './ioctl-args-drm.ts';
-export { VIDEO_MAX_PLANES, VIDIOC_CREATE_BUFS, VIDIOC_G_CTRL, VIDIOC_G_SELECTION, VIDIOC_S_CTRL, VIDIOC_S_SELECTION } from './ioctl-args-v4l2.ts';
+export { VIDEO_MAX_PLANES, VIDIOC_G_CTRL, VIDIOC_G_SELECTION, VIDIOC_S_CTRL, VIDIOC_S_SELECTION } from './ioctl-args-v4l2.ts';
 export {
   CLOCK_BOOTTIME,
   CLOCK_BOOTTIME_ALARM,
@@ -512,6 +512,7 @@ export {
   V4L2_BUF_FLAG_BFRAME,
   V4L2_BUF_FLAG_DONE,
   V4L2_BUF_FLAG_ERROR,
+  V4L2_BUF_FLAG_PREPARED,
   V4L2_BUF_FLAG_KEYFRAME,
   V4L2_BUF_FLAG_LAST,
   V4L2_BUF_FLAG_MAPPED,
@@ -612,7 +613,9 @@ export {
   VIDIOC_ENUM_FMT,
   VIDIOC_ENUM_FRAMEINTERVALS,
   VIDIOC_ENUM_FRAMESIZES,
+  VIDIOC_CREATE_BUFS,
   VIDIOC_EXPBUF,
+  VIDIOC_PREPARE_BUF,
   VIDIOC_G_FMT,
   VIDIOC_ENUMINPUT,
   VIDIOC_G_INPUT,
@@ -634,6 +637,7 @@ export {
   type V4l2Capability,
   type V4l2Input,
   type V4l2Captureparm,
+  type V4l2CreateBuffers,
   type V4l2ExportBuffer,
   type V4l2Fmtdesc,
   type V4l2Format,

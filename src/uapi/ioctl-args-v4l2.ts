@@ -16,6 +16,8 @@ import {
   VIDIOC_G_FMT,
   VIDIOC_G_INPUT,
   VIDIOC_G_PARM,
+  VIDIOC_CREATE_BUFS,
+  VIDIOC_PREPARE_BUF,
   VIDIOC_QBUF,
   VIDIOC_QUERYBUF,
   VIDIOC_QUERYCAP,
@@ -31,7 +33,6 @@ import {
 /** V4L2 requests the layouts below need that no driver here implements yet (videodev2.h). */
 export const VIDIOC_G_CTRL = _IOWR('V', 27, 8 /* struct v4l2_control */);
 export const VIDIOC_S_CTRL = _IOWR('V', 28, 8 /* struct v4l2_control */);
-export const VIDIOC_CREATE_BUFS = _IOWR('V', 92, 256 /* struct v4l2_create_buffers */);
 export const VIDIOC_G_SELECTION = _IOWR('V', 94, 64 /* struct v4l2_selection */);
 export const VIDIOC_S_SELECTION = _IOWR('V', 95, 64 /* struct v4l2_selection */);
 /** Most planes a multi-planar buffer has (VIDEO_MAX_PLANES). */
@@ -307,6 +308,7 @@ export const V4L2_IOCTL_ARGS: readonly IoctlArgLayout[] = [
   plain(VIDIOC_CREATE_BUFS, 'VIDIOC_CREATE_BUFS', v4l2CreateBuffersLayout),
   buffer(VIDIOC_QUERYBUF, 'VIDIOC_QUERYBUF'),
   buffer(VIDIOC_QBUF, 'VIDIOC_QBUF'),
+  buffer(VIDIOC_PREPARE_BUF, 'VIDIOC_PREPARE_BUF'),
   buffer(VIDIOC_DQBUF, 'VIDIOC_DQBUF'),
   plain(VIDIOC_EXPBUF, 'VIDIOC_EXPBUF', v4l2ExportBufferLayout),
   plain(VIDIOC_STREAMON, 'VIDIOC_STREAMON', INT_POINTER),

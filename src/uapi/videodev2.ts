@@ -108,6 +108,8 @@ export const V4L2_BUF_FLAG_KEYFRAME = 0x00000008;
 export const V4L2_BUF_FLAG_PFRAME = 0x00000010;
 export const V4L2_BUF_FLAG_BFRAME = 0x00000020;
 export const V4L2_BUF_FLAG_ERROR = 0x00000040;
+/** The buffer went through VIDIOC_PREPARE_BUF and waits, dequeued, for its QBUF. */
+export const V4L2_BUF_FLAG_PREPARED = 0x00000400;
 export const V4L2_BUF_FLAG_LAST = 0x00100000;
 /** Where a buffer's timestamp comes from (the V4L2_BUF_FLAG_TIMESTAMP_* field of v4l2_buffer.flags, the queue's timestamp_flags). */
 export const V4L2_BUF_FLAG_TIMESTAMP_MASK = 0x0000e000;
@@ -271,6 +273,21 @@ export interface V4l2ExportBuffer {
   reserved?: number[];
 }
 
+/**
+ * struct v4l2_create_buffers (256 bytes): `count` buffers of the plane size
+ * `format` asks for, added after the existing ones; the kernel writes
+ * `index` (the first new one), `count` and `capabilities`.
+ */
+export interface V4l2CreateBuffers {
+  index: number;
+  count: number;
+  memory: number;
+  format: V4l2Format;
+  capabilities: number;
+  flags: number;
+  reserved?: number[];
+}
+
 /** struct v4l2_fmtdesc (64 bytes); the kernel writes flags, description and pixelformat. */
 export interface V4l2Fmtdesc {
   index: number;
@@ -380,6 +397,8 @@ export const VIDIOC_S_INPUT = _IOWR('V', 39, 4 /* int */);
 export const VIDIOC_TRY_FMT = _IOWR('V', 64, 208 /* struct v4l2_format */);
 export const VIDIOC_ENUM_FRAMESIZES = _IOWR('V', 74, 44 /* struct v4l2_frmsizeenum */);
 export const VIDIOC_ENUM_FRAMEINTERVALS = _IOWR('V', 75, 52 /* struct v4l2_frmivalenum */);
+export const VIDIOC_CREATE_BUFS = _IOWR('V', 92, 256 /* struct v4l2_create_buffers */);
+export const VIDIOC_PREPARE_BUF = _IOWR('V', 93, 88 /* struct v4l2_buffer */);
 
 /*
  * Video outputs and the remaining field orders (VIDIOC_ENUMOUTPUT,

@@ -26,9 +26,8 @@
  *   `v4l2-compliance -e` names one), its MMAP buffers exported and queued as
  *   DMABUF; a bad fd is refused; DQBUF gives back the fd queued; the frames
  *   land in the exporter's buffers.
- * Left out: VIDIOC_CREATE_BUFS and VIDIOC_PREPARE_BUF, which vivid supports
- * on Linux 6.1 and unimem's V4L2 core lacks (ENOTTY, which v4l2-compliance
- * tolerates with a warning; here they are todo); USERPTR streaming
+ * - testReqBufs' VIDIOC_CREATE_BUFS part and setupMmap's VIDIOC_PREPARE_BUF.
+ * Left out: USERPTR streaming
  * (testUserPtr, ported elsewhere: test/drivers/vivid-userptr-process.test.ts
  * covers vivid's USERPTR path); the output, VBI, SDR, overlay and m2m
  * branches, which vivid's simulated nodes do not have.
@@ -54,12 +53,18 @@ import {
   V4L2_MEMORY_DMABUF,
   V4L2_MEMORY_MMAP,
   V4L2_MEMORY_USERPTR,
+  V4L2_BUF_FLAG_PREPARED,
+  VIDIOC_CREATE_BUFS,
   VIDIOC_DQBUF,
+  VIDIOC_G_FMT,
+  VIDIOC_PREPARE_BUF,
   VIDIOC_QBUF,
   VIDIOC_QUERYBUF,
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
   type V4l2Buffer,
+  type V4l2CreateBuffers,
+  type V4l2Format,
 } from '../../src/uapi/index.ts';
 import { errno } from '../dmabuf/helpers.ts';
 import { VIVID_SIZE, expbuf, reqbufs, v4l2buf } from '../drivers/v4l2-helpers.ts';
@@ -169,7 +174,52 @@ describe.each(NODES)('v4l2-compliance buffer tests on vivid %s (linux-6.1-refere
       await sys.close(fd2);
     })(node, other));
 
-  it.todo('testReqBufs: VIDIOC_CREATE_BUFS adds buffers, and is EBUSY from a second open (vivid has it on Linux 6.1; unimem\'s V4L2 core answers ENOTTY)');
+  it('testReqBufs: CREATE_BUFS with count 0 reports index and capabilities; adds buffers after REQBUFS\'s at the asked size, vivid\'s minimum of 2 on an empty queue; too small, another memory or a second open are refused', () =>
+    onNode(async (sys, fd, node) => {
+      const create = async (f: number, count: number, memory: number, scale = 1): Promise<V4l2CreateBuffers> => {
+        const format: V4l2Format = { type: CAP, fmt: {} as V4l2Format['fmt'] };
+        await sys.ioctl(f, VIDIOC_G_FMT, format);
+        format.fmt.pix.sizeimage = Math.floor(format.fmt.pix.sizeimage * scale);
+        const cb: V4l2CreateBuffers = { index: -1, count, memory, format, capabilities: 0, flags: 0 };
+        await sys.ioctl(f, VIDIOC_CREATE_BUFS, cb);
+        return cb;
+      };
+      const caps = (await reqbufs(sys, fd, 0)).capabilities;
+      for (const memory of ALL_MEMORY) {
+        if (!valid.includes(memory)) {
+          expect(await errno(create(fd, 0, memory))).toBe('EINVAL');
+          continue;
+        }
+        const cb = await create(fd, 0, memory);
+        expect([cb.index, cb.count, cb.capabilities, cb.format.fmt.pix.priv]).toEqual([0, 0, caps, 0xfeedcafe]);
+      }
+      const M = V4L2_MEMORY_MMAP;
+      expect((await reqbufs(sys, fd, 1, M)).count).toBe(2);
+      const added = await create(fd, 1, M, 2);
+      expect([added.index, added.count]).toEqual([2, 1]);
+      const b = await querybuf(sys, fd, 2, M);
+      expect(b.length).toBe(2 * VIVID_SIZE);
+      // its memory follows the others' in the mmap offsets
+      expect(b.m.offset).toBe(2 * VIVID_SIZE);
+      const m = await sys.mmap(0, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, b.m.offset!);
+      await sys.munmap(m, b.length);
+      expect(await errno(create(fd, 1, M, 0.5))).toBe('EINVAL');
+      if (valid.includes(V4L2_MEMORY_DMABUF)) expect(await errno(create(fd, 1, V4L2_MEMORY_DMABUF))).toBe('EINVAL');
+      const fd2 = await sys.open(node, O_RDWR);
+      expect(await errno(create(fd2, 1, M))).toBe('EBUSY');
+      expect((await create(fd2, 0, M)).index).toBe(3);
+      await sys.close(fd2);
+      // the queue streams with the buffer CREATE_BUFS added
+      for (let i = 0; i < 3; i++) await sys.ioctl(fd, VIDIOC_QBUF, await querybuf(sys, fd, i, M));
+      await sys.ioctl(fd, VIDIOC_STREAMON, { value: CAP });
+      const seq = { last: -1 };
+      expect(new Set((await captureBufs(sys, fd, M, seq, 4, false)).map((x) => x.index))).toContain(2);
+      await sys.ioctl(fd, VIDIOC_STREAMOFF, { value: CAP });
+      await reqbufs(sys, fd, 0, M);
+      // on an empty queue vivid's queue_setup raises one to its minimum of two
+      expect(await create(fd, 1, M)).toMatchObject({ index: 0, count: 2 });
+      await reqbufs(sys, fd, 0, M);
+    })(node, other));
 
   it('testExpBuf: every MMAP buffer exports as a dma-buf of the buffer\'s size', () =>
     onNode(async (sys, fd) => {
@@ -226,7 +276,34 @@ describe.each(NODES)('v4l2-compliance buffer tests on vivid %s (linux-6.1-refere
       await reqbufs(sys, fd, 0, M);
     })(node, other));
 
-  it.todo('setupMmap: VIDIOC_PREPARE_BUF puts a buffer in the prepared state, and twice is EINVAL (vivid has it on Linux 6.1; unimem\'s V4L2 core answers ENOTTY)');
+  it('setupMmap: PREPARE_BUF puts a dequeued buffer in the prepared state, twice or on a queued buffer is EINVAL; QBUF queues it and DQBUF clears the state', () =>
+    onNode(async (sys, fd) => {
+      const M = V4L2_MEMORY_MMAP;
+      const r = await reqbufs(sys, fd, 1, M);
+      const prepared = (b: V4l2Buffer) => b.flags & V4L2_BUF_FLAG_PREPARED;
+      const b = await querybuf(sys, fd, 0, M);
+      await sys.ioctl(fd, VIDIOC_PREPARE_BUF, b);
+      expect([prepared(b), stateFlags(b)]).toEqual([V4L2_BUF_FLAG_PREPARED, 0]);
+      expect(prepared(await querybuf(sys, fd, 0, M))).toBe(V4L2_BUF_FLAG_PREPARED);
+      expect(await errno(sys.ioctl(fd, VIDIOC_PREPARE_BUF, v4l2buf(0, M)))).toBe('EINVAL');
+      expect(await errno(sys.ioctl(fd, VIDIOC_PREPARE_BUF, v4l2buf(r.count, M)))).toBe('EINVAL');
+      expect(await errno(sys.ioctl(fd, VIDIOC_PREPARE_BUF, v4l2buf(1, V4L2_MEMORY_DMABUF)))).toBe('EINVAL');
+      await sys.ioctl(fd, VIDIOC_QBUF, v4l2buf(0, M));
+      const q = await querybuf(sys, fd, 0, M);
+      expect([prepared(q), stateFlags(q)]).toEqual([0, V4L2_BUF_FLAG_QUEUED]);
+      expect(await errno(sys.ioctl(fd, VIDIOC_PREPARE_BUF, v4l2buf(0, M)))).toBe('EINVAL');
+      for (let i = 1; i < r.count; i++) await sys.ioctl(fd, VIDIOC_QBUF, v4l2buf(i, M));
+      await sys.ioctl(fd, VIDIOC_STREAMON, { value: CAP });
+      const d = v4l2buf(0, M);
+      await sys.ioctl(fd, VIDIOC_DQBUF, d);
+      expect(prepared(d)).toBe(0);
+      expect(prepared(await querybuf(sys, fd, d.index, M))).toBe(0);
+      // prepared and not queued when streaming stops: STREAMOFF forgets the preparation
+      await sys.ioctl(fd, VIDIOC_PREPARE_BUF, v4l2buf(d.index, M));
+      await sys.ioctl(fd, VIDIOC_STREAMOFF, { value: CAP });
+      expect(prepared(await querybuf(sys, fd, d.index, M))).toBe(0);
+      await reqbufs(sys, fd, 0, M);
+    })(node, other));
 
   it('testDmaBuf: the other vivid node\'s exported MMAP buffers are queued as DMABUF; a bad fd is refused; DQBUF gives back the fd; frames land in the exporter\'s buffers', () =>
     onNode(async (sys, fd, _node, expNode) => {

@@ -60,7 +60,7 @@ int main(void) {
   S(v4l2_outputparm); S(v4l2_streamparm); F(v4l2_streamparm, parm); F(v4l2_streamparm, parm.capture.timeperframe);
   S(v4l2_input); F(v4l2_input, type); F(v4l2_input, std); F(v4l2_input, status); F(v4l2_input, reserved);
   S(v4l2_control); S(v4l2_rect); S(v4l2_selection); F(v4l2_selection, r); F(v4l2_selection, reserved);
-  R(VIDIOC_G_CTRL); R(VIDIOC_S_CTRL); R(VIDIOC_CREATE_BUFS); R(VIDIOC_G_SELECTION); R(VIDIOC_S_SELECTION);
+  R(VIDIOC_G_CTRL); R(VIDIOC_S_CTRL); R(VIDIOC_CREATE_BUFS); R(VIDIOC_PREPARE_BUF); R(VIDIOC_G_SELECTION); R(VIDIOC_S_SELECTION);
   R(VIDIOC_ENUM_FMT); R(VIDIOC_G_PARM); R(VIDIOC_S_PARM); R(VIDIOC_TRY_FMT); R(DRM_IOCTL_SET_CLIENT_CAP); R(VIDEO_MAX_PLANES);
   return 0;
 }

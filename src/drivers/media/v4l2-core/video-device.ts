@@ -33,6 +33,8 @@ import {
   VIDIOC_QBUF,
   VIDIOC_QUERYBUF,
   VIDIOC_QUERYCAP,
+  VIDIOC_CREATE_BUFS,
+  VIDIOC_PREPARE_BUF,
   VIDIOC_REQBUFS,
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
@@ -50,6 +52,7 @@ import {
   type V4l2Frmsizeenum,
   type V4l2Input,
   type V4l2Output,
+  type V4l2CreateBuffers,
   type V4l2RequestBuffers,
   type V4l2Streamparm,
 } from '../../../uapi/index.ts';
@@ -60,6 +63,8 @@ import {
   vb2Expbuf,
   vb2IoctlDqbuf,
   vb2IoctlQbuf,
+  vb2IoctlCreateBufs,
+  vb2IoctlPrepareBuf,
   vb2IoctlReqbufs,
   vb2IoctlStreamoff,
   vb2IoctlStreamon,
@@ -395,6 +400,12 @@ export class VideoDevice {
         await vb2IoctlReqbufs(q, file, userArg<V4l2RequestBuffers>(arg), this.name);
         return 0;
       }
+      case VIDIOC_CREATE_BUFS >>> 0:
+        await vb2IoctlCreateBufs(q, file, userArg<V4l2CreateBuffers>(arg), this.name);
+        return 0;
+      case VIDIOC_PREPARE_BUF >>> 0:
+        await vb2IoctlPrepareBuf(q, file, task, userArg<V4l2Buffer>(arg), this.name);
+        return 0;
       case VIDIOC_QUERYBUF >>> 0:
         vb2Querybuf(q, userArg<V4l2Buffer>(arg));
         return 0;

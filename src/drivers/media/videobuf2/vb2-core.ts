@@ -74,6 +74,8 @@ export class Vb2Buffer {
   length: number;
   /** The cookie userspace passes to mmap (m.offset). */
   memOffset = 0;
+  /** Its memory and the driver's check are done, by PREPARE_BUF or QBUF, until it is dequeued (vb->prepared). */
+  prepared = false;
   /** MMAP memory. */
   mem: Vb2Mem | null = null;
   /** DMABUF import. */
@@ -279,32 +281,65 @@ export class Vb2Queue {
     }
     const want = Math.min(Math.max(count, this.minBuffersNeeded), VB2_MAX_FRAME);
     const setup = this.ops.queueSetup(this, want);
-    const n = Math.min(setup.count, VB2_MAX_FRAME);
     if (!(setup.size > 0)) throw kerr('EINVAL', `queue_setup gave plane size ${setup.size}`);
     this.memory = memory;
-    let off = 0;
-    for (let i = 0; i < n; i++) {
-      const vb = new Vb2Buffer(this, i, setup.size);
-      if (memory === V4L2_MEMORY_MMAP) {
-        try {
-          vb.mem = await this.memOps.alloc(this.dev, alignUp(setup.size, PAGE_SIZE), this.dmaDir);
-        } catch (e) {
-          if (i === 0 || i < this.minBuffersNeeded) {
-            await this.freeBuffers();
-            throw e;
-          }
-          break;
-        }
-        vb.memOffset = off;
-        off += alignUp(setup.size, PAGE_SIZE);
-      }
-      this.bufs.push(vb);
+    try {
+      await this.allocBuffers(memory, Math.min(setup.count, VB2_MAX_FRAME), setup.size, Math.max(1, this.minBuffersNeeded));
+    } catch (e) {
+      await this.freeBuffers();
+      throw e;
     }
     if (this.bufs.length < this.minBuffersNeeded) {
       await this.freeBuffers();
       throw kerr('ENOMEM', `only ${this.bufs.length} buffers allocated`);
     }
     return this.bufs.length;
+  }
+
+  /**
+   * Adds up to `count` buffers whose plane is `size` bytes after the
+   * existing ones (vb2_core_create_bufs): ENOBUFS when the queue is full,
+   * EINVAL for a memory type other than its buffers' or a size below what
+   * the driver needs (queue_setup, which may raise the count). Not bound
+   * by the driver's minimum. Returns how many were added; ENOMEM when not
+   * one could be. May sleep.
+   */
+  async createBufs(memory: number, count: number, size: number): Promise<number> {
+    if (this.bufs.length === VB2_MAX_FRAME) throw kerr('ENOBUFS', 'create_bufs: the maximum number of buffers is allocated');
+    if (this.bufs.length !== 0 && this.memory !== memory) throw kerr('EINVAL', `create_bufs: memory type ${memory} is not the buffers' ${this.memory}`);
+    const setup = this.ops.queueSetup(this, Math.min(count, VB2_MAX_FRAME - this.bufs.length));
+    if (size < setup.size) throw kerr('EINVAL', `create_bufs: plane size ${size} below the ${setup.size} the driver needs`);
+    const added = await this.allocBuffers(memory, Math.min(setup.count, VB2_MAX_FRAME - this.bufs.length), size, 1);
+    this.memory = memory;
+    return added;
+  }
+
+  /**
+   * Appends `n` buffers of plane size `size` (__vb2_queue_alloc), MMAP ones
+   * with memory at offsets after the last buffer's. An allocation failure
+   * before `mustHave` of them exist gives the new ones back and throws;
+   * after, it ends the loop. Returns how many were added.
+   */
+  private async allocBuffers(memory: number, n: number, size: number, mustHave: number): Promise<number> {
+    const first = this.bufs.length;
+    const last = this.bufs.at(-1);
+    let off = last ? last.memOffset + alignUp(last.minLength, PAGE_SIZE) : 0;
+    for (let i = 0; i < n; i++) {
+      const vb = new Vb2Buffer(this, first + i, size);
+      if (memory === V4L2_MEMORY_MMAP) {
+        try {
+          vb.mem = await this.memOps.alloc(this.dev, alignUp(size, PAGE_SIZE), this.dmaDir);
+        } catch (e) {
+          if (i >= mustHave) break;
+          for (const made of this.bufs.splice(first)) made.mem?.put();
+          throw e;
+        }
+        vb.memOffset = off;
+        off += alignUp(size, PAGE_SIZE);
+      }
+      this.bufs.push(vb);
+    }
+    return this.bufs.length - first;
   }
 
   /** Gives every buffer's memory back and forgets the memory type (__vb2_queue_free). */
@@ -360,14 +395,33 @@ export class Vb2Queue {
   async qbuf(task: Task, vb: Vb2Buffer, plane: Vb2PlaneArg): Promise<void> {
     if (this.error) throw kerr('EIO', 'qbuf: fatal error on the queue');
     if (vb.state !== 'dequeued') throw kerr('EINVAL', `qbuf: buffer ${vb.index} still being processed (${vb.state})`);
-    if (this.memory === V4L2_MEMORY_DMABUF) await this.prepareDmabuf(task, vb, plane);
-    else if (this.memory === V4L2_MEMORY_USERPTR) this.prepareUserptr(task, vb, plane);
+    // a buffer PREPARE_BUF made ready keeps that memory: what this QBUF names for it is not looked at
+    if (!vb.prepared) await this.bufPrepare(task, vb, plane);
     await this.queuePrepared(vb);
   }
 
-  /** Queues a buffer whose memory is ready: the driver's check, then the queue and maybe the driver (vb2_core_qbuf's tail). */
-  private async queuePrepared(vb: Vb2Buffer): Promise<void> {
+  /**
+   * Readies a dequeued buffer's memory and has the driver check it without
+   * queueing it (vb2_core_prepare_buf), so that a later QBUF is cheap:
+   * EINVAL for a buffer queued or already prepared, then as QBUF's
+   * preparation. May sleep.
+   */
+  async prepareBuf(task: Task, vb: Vb2Buffer, plane: Vb2PlaneArg): Promise<void> {
+    if (vb.state !== 'dequeued') throw kerr('EINVAL', `prepare_buf: buffer ${vb.index} still being processed (${vb.state})`);
+    if (vb.prepared) throw kerr('EINVAL', `prepare_buf: buffer ${vb.index} already prepared`);
+    await this.bufPrepare(task, vb, plane);
+  }
+
+  /** Takes in the plane's memory and runs the driver's check (__buf_prepare). */
+  private async bufPrepare(task: Task, vb: Vb2Buffer, plane: Vb2PlaneArg): Promise<void> {
+    if (this.memory === V4L2_MEMORY_DMABUF) await this.prepareDmabuf(task, vb, plane);
+    else if (this.memory === V4L2_MEMORY_USERPTR) this.prepareUserptr(task, vb, plane);
     this.ops.bufPrepare?.(vb);
+    vb.prepared = true;
+  }
+
+  /** Queues a prepared buffer, and hands it to the driver when it runs (vb2_core_qbuf's tail). */
+  private async queuePrepared(vb: Vb2Buffer): Promise<void> {
     vb.state = 'queued';
     this.queuedList.push(vb);
     if (this.startStreamingCalled) this.enqueue(vb);
@@ -504,6 +558,7 @@ export class Vb2Queue {
     const i = this.queuedList.indexOf(vb);
     if (i >= 0) this.queuedList.splice(i, 1);
     vb.state = 'dequeued';
+    vb.prepared = false;
   }
 
   /**
@@ -536,7 +591,10 @@ export class Vb2Queue {
     this.error = false;
     this.queuedList = [];
     this.doneList = [];
-    for (const vb of this.bufs) vb.state = 'dequeued';
+    for (const vb of this.bufs) {
+      vb.state = 'dequeued';
+      vb.prepared = false;
+    }
     this.doneWq.wakeUp(POLLERR);
   }
 

@@ -1,5 +1,5 @@
 import type { File, Task } from '../../../fs/index.ts';
-import { kerr } from '../../../lib/index.ts';
+import { isKernelError, kerr } from '../../../lib/index.ts';
 import {
   V4L2_BUF_CAP_SUPPORTS_DMABUF,
   V4L2_BUF_CAP_SUPPORTS_MMAP,
@@ -9,11 +9,13 @@ import {
   V4L2_BUF_FLAG_DONE,
   V4L2_BUF_FLAG_ERROR,
   V4L2_BUF_FLAG_MAPPED,
+  V4L2_BUF_FLAG_PREPARED,
   V4L2_BUF_FLAG_QUEUED,
   V4L2_MEMORY_DMABUF,
   V4L2_MEMORY_MMAP,
   V4L2_MEMORY_USERPTR,
   type V4l2Buffer,
+  type V4l2CreateBuffers,
   type V4l2ExportBuffer,
   type V4l2RequestBuffers,
 } from '../../../uapi/index.ts';
@@ -75,6 +77,7 @@ export function fillV4l2Buffer(q: Vb2Queue, vb: Vb2Buffer, b: V4l2Buffer): void 
       break;
   }
   if (vb.mem && vb.mem.numUsers > 1) flags |= V4L2_BUF_FLAG_MAPPED;
+  if (vb.state === 'dequeued' && vb.prepared) flags |= V4L2_BUF_FLAG_PREPARED;
   b.flags = flags;
   b.reserved2 = 0;
   b.request_fd = 0;
@@ -91,6 +94,47 @@ export async function vb2Reqbufs(q: Vb2Queue, req: V4l2RequestBuffers): Promise<
   req.flags = 0;
   vb2VerifyMemoryType(q, req.memory, req.type);
   req.count = await q.reqbufs(req.memory, req.count >>> 0);
+}
+
+/** What VIDIOC_CREATE_BUFS writes into the format's `priv` for the single-planar types (V4L2_PIX_FMT_PRIV_MAGIC). */
+export const V4L2_PIX_FMT_PRIV_MAGIC = 0xfeedcafe;
+
+/**
+ * Adds buffers of the size `cb.format` asks for (vb2_create_bufs):
+ * `index` becomes the first new buffer's, `capabilities` the queue's,
+ * both even when the call fails. A count of 0 only asks for those (EINVAL
+ * still for a bad memory or buffer type). EINVAL for a size of 0, then as
+ * the core's create_bufs; writes back the count added. May sleep.
+ */
+export async function vb2CreateBufs(q: Vb2Queue, cb: V4l2CreateBuffers): Promise<void> {
+  cb.capabilities = fillBufCaps(q);
+  cb.flags = 0;
+  cb.index = q.numBuffers;
+  if (cb.count === 0) {
+    try {
+      vb2VerifyMemoryType(q, cb.memory, cb.format.type);
+    } catch (e) {
+      if (!isKernelError(e, 'EBUSY')) throw e;
+    }
+    return;
+  }
+  vb2VerifyMemoryType(q, cb.memory, cb.format.type);
+  const size = cb.format.fmt.pix?.sizeimage ?? 0;
+  if (!size) throw kerr('EINVAL', 'create_bufs: requested plane size 0');
+  cb.count = await q.createBufs(cb.memory, cb.count >>> 0, size >>> 0);
+}
+
+/**
+ * Readies a buffer for a later QBUF (vb2_prepare_buf): EINVAL for a bad
+ * type, index or memory type, then as the core's prepare_buf. Writes the
+ * buffer's state back, V4L2_BUF_FLAG_PREPARED set. May sleep.
+ */
+export async function vb2PrepareBuf(q: Vb2Queue, task: Task, b: V4l2Buffer): Promise<void> {
+  q.checkNoFileio('prepare_buf');
+  const vb = q.lookup(b.type, b.index, 'prepare_buf');
+  if (b.memory !== q.memory) throw kerr('EINVAL', `prepare_buf: invalid memory type ${b.memory} for a queue of ${q.memory}`);
+  await q.prepareBuf(task, vb, { fd: b.m?.fd ?? -1, userptr: b.m?.userptr ?? 0, length: b.length >>> 0 });
+  fillV4l2Buffer(q, vb, b);
 }
 
 /** Describes a buffer (vb2_querybuf); EINVAL for a bad type or index. */
@@ -157,6 +201,33 @@ export async function vb2IoctlReqbufs(q: Vb2Queue, file: File, req: V4l2RequestB
   vb2CheckOwner(q, file, name);
   await vb2Reqbufs(q, req);
   q.owner = req.count ? file : null;
+}
+
+/**
+ * VIDIOC_CREATE_BUFS on a video node (vb2_ioctl_create_bufs, after
+ * v4l_create_bufs): as vb2CreateBufs, EBUSY when another file owns the
+ * queue; the caller owns it after buffers were added. The format's priv
+ * field comes back as V4L2_PIX_FMT_PRIV_MAGIC.
+ */
+export async function vb2IoctlCreateBufs(q: Vb2Queue, file: File, cb: V4l2CreateBuffers, name: string): Promise<void> {
+  try {
+    if (cb.count !== 0) {
+      cb.index = q.numBuffers;
+      cb.capabilities = fillBufCaps(q);
+      vb2VerifyMemoryType(q, cb.memory, cb.format.type);
+      vb2CheckOwner(q, file, name);
+    }
+    await vb2CreateBufs(q, cb);
+    if (cb.count !== 0) q.owner = file;
+  } finally {
+    if (cb.format.fmt.pix) cb.format.fmt.pix.priv = V4L2_PIX_FMT_PRIV_MAGIC;
+  }
+}
+
+/** VIDIOC_PREPARE_BUF on a video node (vb2_ioctl_prepare_buf): EBUSY unless the file owns the queue, then as vb2PrepareBuf. */
+export async function vb2IoctlPrepareBuf(q: Vb2Queue, file: File, task: Task, b: V4l2Buffer, name: string): Promise<void> {
+  vb2CheckOwner(q, file, name);
+  await vb2PrepareBuf(q, task, b);
 }
 
 /** VIDIOC_QBUF on a video node (vb2_ioctl_qbuf): EBUSY unless the file owns the queue, then as vb2Qbuf. */
