@@ -64,7 +64,7 @@ export {
 export { vfsFallocate } from './fallocate.ts';
 export { Inode, MAY_EXEC, MAY_READ, MAY_WRITE, SuperBlock, inodePermission, modePermission, type InodeInit } from './inode.ts';
 export { memfdCreate, memfdFcntl, memfdName } from './memfd.ts';
-export { lookupInode, lookupPath, vfsOpen, type PathLookup } from './namei.ts';
+export { MAXSYMLINKS, UMASK, lookupInode, lookupPath, vfsOpen, type PathLookup } from './namei.ts';
 export { createPipeFiles, pipeFcntl } from './pipe.ts';
 export { DEFAULT_POLLMASK, PollTable, pollWait, type PollQueueProc } from './poll.ts';
 export { dirEmit, dirEmitList, dirLlseek, dtType, iterateDir, type DirContext, type DirEntry } from './readdir.ts';

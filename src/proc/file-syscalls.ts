@@ -48,7 +48,7 @@ import {
 } from '../uapi/index.ts';
 import type { ProcKernel } from './kernel.ts';
 import type { Process } from './process.ts';
-import { checkProcAccess, commText, fdinfoText, mapsText, parseProcPath, procTextFile } from './procfs.ts';
+import { checkProcAccess, commText, fdinfoText, mapsText, parseProcPath, procTextFile, statusText } from './procfs.ts';
 import { procDirFile, procPathTask } from './procfs-nodes.ts';
 import { ioctlUserArg } from './usercopy.ts';
 
@@ -91,9 +91,10 @@ export async function openFile(k: ProcKernel, p: Process, path: string, flags: n
     if (pp.kind !== 'fd') throw kerr('EACCES', `${norm} is read-only`);
   }
   if (flags & O_DIRECTORY && pp.kind !== 'fd') throw kerr('ENOTDIR', norm);
-  // comm is world-readable; the rest shows what only the owner (or root) may see
+  // comm and status are world-readable; the rest shows what only the owner (or root) may see
   const task = procPathTask(k, pp);
   if (pp.kind === 'comm') return procTextFile(k.vfs, k.procfs, norm, p, () => commText(task));
+  if (pp.kind === 'status') return procTextFile(k.vfs, k.procfs, norm, p, () => statusText(task, p));
   const t = procTarget(k, p, pp.pid);
   if (pp.kind === 'fd') {
     const f = t.files.peek(pp.fd);

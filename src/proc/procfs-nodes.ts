@@ -28,6 +28,7 @@ const PID_ENTRIES: readonly { name: string; type: number }[] = [
   { name: 'task', type: DT_DIR },
   { name: 'fd', type: DT_DIR },
   { name: 'fdinfo', type: DT_DIR },
+  { name: 'status', type: DT_REG },
   { name: 'comm', type: DT_REG },
   { name: 'maps', type: DT_REG },
 ];
@@ -126,7 +127,7 @@ export function procLookup(k: ProcKernel, p: Process, names: readonly string[], 
     n.nlink = 2 + t.group.tasks.length;
     return n;
   }
-  if (pp.kind === 'maps' || pp.kind === 'comm') return procNode(k, t.group.procNodes, pre + pp.kind, entryMode(pp.kind, DT_REG), uid, gid);
+  if (pp.kind === 'maps' || pp.kind === 'comm' || pp.kind === 'status') return procNode(k, t.group.procNodes, pre + pp.kind, entryMode(pp.kind, DT_REG), uid, gid);
   const sub = pp.kind === 'dir' ? pp.sub! : pp.kind;
   const dir = procNode(k, t.group.procNodes, pre + sub, S_IFDIR | 0o500, uid, gid);
   if (pp.kind === 'dir') return dir;

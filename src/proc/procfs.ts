@@ -1,6 +1,6 @@
 import { kerr } from '../lib/index.ts';
-import { File, Inode, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, seqFileOps, type SeqShow, type SuperBlock, type Vfs } from '../fs/index.ts';
-import { O_CLOEXEC, O_RDONLY, S_IFREG } from '../uapi/index.ts';
+import { File, Inode, UMASK, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, seqFileOps, type SeqShow, type SuperBlock, type Vfs } from '../fs/index.ts';
+import { O_CLOEXEC, O_RDONLY, SIG_DFL, SIG_IGN, S_IFREG } from '../uapi/index.ts';
 import type { Process } from './process.ts';
 
 /** A parsed /proc path; `tid` is set under /proc/<pid>/task/<tid>. */
@@ -9,6 +9,7 @@ export type ProcPath =
   | { kind: 'fdinfo'; pid: number; fd: number; tid?: number }
   | { kind: 'maps'; pid: number; tid?: number }
   | { kind: 'comm'; pid: number; tid?: number }
+  | { kind: 'status'; pid: number; tid?: number }
   | { kind: 'dir'; pid: number | null; sub: 'fd' | 'fdinfo' | 'task' | null; tid?: number };
 
 /** A decimal pid or tid as /proc spells it, NaN for anything else. */
@@ -45,6 +46,7 @@ function parseEntry(names: string[], at: number, pid: number, tid: number | unde
   const rest = names.length - at;
   if (what === 'maps' && rest === 1) return { kind: 'maps', pid, ...t };
   if (what === 'comm' && rest === 1) return { kind: 'comm', pid, ...t };
+  if (what === 'status' && rest === 1) return { kind: 'status', pid, ...t };
   if ((what === 'fd' || what === 'fdinfo') && rest <= 2) {
     if (rest === 1) return { kind: 'dir', pid, sub: what, ...t };
     const n = names[at + 1]!;
@@ -80,6 +82,51 @@ const TASK_COMM_MAX = 15;
 /** The /proc/<pid>/comm and /proc/<pid>/task/<tid>/comm text (comm_show): the task's name, cut as the kernel keeps it, and a newline. */
 export function commText(task: Process): string {
   return task.comm.slice(0, TASK_COMM_MAX) + '\n';
+}
+
+/** A signal set as status prints it (render_sigset_t): 64 bits in hex, signal n at bit n-1. */
+function sigsetHex(sigs: Iterable<number>): string {
+  let m = 0n;
+  for (const s of sigs) m |= 1n << BigInt(s - 1);
+  return m.toString(16).padStart(16, '0');
+}
+
+/**
+ * The /proc/<pid>/status text (proc_pid_status) of `task` read by
+ * `reader`: name, umask, state, the ids, the fd table's size, groups,
+ * VmSize, the thread count and the signal masks, with Linux's keys and
+ * layout. The lines unimem has nothing behind (namespaces, the other Vm*
+ * counters, capabilities, seccomp, cpu lists, context switches) are left
+ * out rather than made up; a reader finds keys by name.
+ */
+export function statusText(task: Process, reader: Process): string {
+  const g = task.group;
+  const state = g.state !== 'running' ? 'Z (zombie)' : task === reader || task.inSyscall === 0 ? 'R (running)' : 'S (sleeping)';
+  const { uid, gid, groups } = task.cred;
+  const vmKb = task.mm.areas.reduce((n, v) => n + (v.end - v.start), 0) / 1024;
+  const actions = [...task.signals.actions];
+  const lines = [
+    `Name:\t${task.comm.slice(0, TASK_COMM_MAX)}`,
+    `Umask:\t${UMASK.toString(8).padStart(4, '0')}`,
+    `State:\t${state}`,
+    `Tgid:\t${task.pid}`,
+    'Ngid:\t0',
+    `Pid:\t${task.tid}`,
+    `PPid:\t${g.parent?.pid ?? 0}`,
+    'TracerPid:\t0',
+    `Uid:\t${uid}\t${uid}\t${uid}\t${uid}`,
+    `Gid:\t${gid}\t${gid}\t${gid}\t${gid}`,
+    `FDSize:\t${task.files.maxFds}`,
+    `Groups:\t${groups.map((x) => `${x} `).join('')}`,
+    `VmSize:\t${String(vmKb).padStart(8)} kB`,
+    `Threads:\t${g.liveTasks().length}`,
+    `SigPnd:\t${sigsetHex(task.signals.pending.keys())}`,
+    'ShdPnd:\t0000000000000000',
+    `SigBlk:\t${sigsetHex(task.signals.blocked)}`,
+    `SigIgn:\t${sigsetHex(actions.filter(([, a]) => a.handler === SIG_IGN).map(([sig]) => sig))}`,
+    `SigCgt:\t${sigsetHex(actions.filter(([, a]) => a.handler !== SIG_IGN && a.handler !== SIG_DFL).map(([sig]) => sig))}`,
+  ];
+  return lines.join('\n') + '\n';
 }
 
 /** Width /proc/<pid>/maps pads each line's prefix to before the path (25 + 6 * sizeof(void *) - 1). */

@@ -178,6 +178,7 @@ describe('getdents64', () => {
         { d_name: 'task', d_type: DT_DIR },
         { d_name: 'fd', d_type: DT_DIR },
         { d_name: 'fdinfo', d_type: DT_DIR },
+        { d_name: 'status', d_type: DT_REG },
         { d_name: 'comm', d_type: DT_REG },
         { d_name: 'maps', d_type: DT_REG },
       ]);

@@ -29,6 +29,7 @@ import {
   SIGKILL,
   SIGSEGV,
   SIGUSR1,
+  SIGUSR2,
   SIG_IGN,
   SW_SYNC_IOC_CREATE_FENCE,
 } from '../../src/uapi/index.ts';
@@ -384,7 +385,7 @@ describe('/proc/<pid>/task', () => {
       await sys.close(dir);
       expect((await sys.stat(`/proc/${pid}/task`)).st_nlink).toBe(4);
       const td = await sys.open(`/proc/${pid}/task/${tid}`, O_RDONLY);
-      expect((await sys.getdents64(td, 4096)).map((e) => e.d_name)).toEqual(['.', '..', 'fd', 'fdinfo', 'comm', 'maps']);
+      expect((await sys.getdents64(td, 4096)).map((e) => e.d_name)).toEqual(['.', '..', 'fd', 'fdinfo', 'status', 'comm', 'maps']);
       await sys.close(td);
       expect(await sys.readFile(`/proc/${pid}/task/${tid}/comm`)).toBe('a.out\n');
       expect(await sys.readFile(`/proc/${pid}/comm`)).toBe('a.out\n');
@@ -395,6 +396,49 @@ describe('/proc/<pid>/task', () => {
       await sys.write(w, Uint8Array.of(1));
       await sys.threadJoin(tid);
       expect(await errno(sys.stat(`/proc/${pid}/task/${tid}`))).toBe('ENOENT');
+      return 0;
+    });
+    expect(status).toBe(0);
+  });
+});
+
+describe('/proc/<pid>/status', () => {
+  it('names the task, its ids, state and fd table size, the live threads and the signal masks as proc_pid_status prints them', async () => {
+    const s = setup();
+    const status = await run(s, async (sys) => {
+      const pid = await sys.getpid();
+      const [r, w] = await sys.pipe();
+      await sys.sigaction(SIGUSR2, { handler: SIG_IGN });
+      await sys.sigaction(SIGUSR1, { handler: () => undefined });
+      const tid = await sys.threadCreate(async (t) => {
+        await t.read(r, 1);
+        return 0;
+      });
+      const fields = (text: string) => Object.fromEntries(text.trimEnd().split('\n').map((l) => l.split(':\t') as [string, string]));
+      const own = fields(await sys.readFile('/proc/self/status'));
+      expect(own).toMatchObject({
+        Name: 'a.out',
+        Umask: '0022',
+        State: 'R (running)',
+        Tgid: String(pid),
+        Pid: String(pid),
+        Uid: '0\t0\t0\t0',
+        FDSize: '64',
+        Threads: '2',
+        SigIgn: (1n << BigInt(SIGUSR2 - 1)).toString(16).padStart(16, '0'),
+        SigCgt: (1n << BigInt(SIGUSR1 - 1)).toString(16).padStart(16, '0'),
+        SigBlk: '0000000000000000',
+      });
+      // the thread sleeps in read: its own status says so, with its tid and the group's pid
+      const thread = fields(await sys.readFile(`/proc/${pid}/task/${tid}/status`));
+      expect(thread).toMatchObject({ State: 'S (sleeping)', Tgid: String(pid), Pid: String(tid), Threads: '2' });
+      expect(Number(own.VmSize!.replace(' kB', ''))).toBe(0);
+      const m = await sys.mmap(0, 16 * PAGE_SIZE, RW, ANON, -1, 0);
+      expect(fields(await sys.readFile('/proc/self/status')).VmSize).toBe('      64 kB');
+      await sys.munmap(m, 16 * PAGE_SIZE);
+      await sys.write(w, Uint8Array.of(1));
+      await sys.threadJoin(tid);
+      expect(fields(await sys.readFile('/proc/self/status')).Threads).toBe('1');
       return 0;
     });
     expect(status).toBe(0);
