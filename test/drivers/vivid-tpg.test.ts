@@ -18,6 +18,7 @@ import {
   VIDIOC_STREAMOFF,
   VIDIOC_STREAMON,
   VIDIOC_S_FMT,
+  VIDIOC_S_INPUT,
   VIDIOC_S_PARM,
   type V4l2Format,
   type V4l2Streamparm,
@@ -41,8 +42,9 @@ async function onReference<T>(main: (sys: Sys) => Promise<T>): Promise<T> {
     out = await main(s);
     return 0;
   }, []);
-  expect(await sys.soc.clock.runUntilSettled(child.exitCode)).toBe(0);
+  const code = await sys.soc.clock.runUntilSettled(child.exitCode);
   if (child.process.group.uncaughtError !== undefined) throw child.process.group.uncaughtError;
+  expect(code).toBe(0);
   return out!;
 }
 
@@ -194,5 +196,36 @@ describe('vivid\'s OSD clock through the capture path', () => {
       await sys.ioctl(v, VIDIOC_STREAMOFF, CAP);
       await sys.close(v);
     });
+  });
+});
+
+describe('vivid draws in its input\'s colorspace', () => {
+  it('the HDMI input\'s Rec. 709 frames take the 709 Y\'CbCr encoding: the 75% yellow bar\'s luma is BT.709\'s there, BT.601\'s on the sRGB webcam', async () => {
+    // textbook limited-range luma of R'G'B' = 0.75 * (1, 1, 0): 16 + 219 * 0.75 * (Kr + Kg)
+    const yellow = (kr: number, kg: number) => Math.round(16 + 219 * 0.75 * (kr + kg));
+    const lumaOfBar = async (sys: Sys, input: number, width: number, height: number) => {
+      const v = await sys.open('/dev/video0', O_RDWR);
+      await sys.ioctl(v, VIDIOC_S_INPUT, { value: input });
+      expect((await reqbufs(sys, v, 2)).count).toBe(2);
+      for (const i of [0, 1]) await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(i));
+      await sys.ioctl(v, VIDIOC_STREAMON, CAP);
+      const b = v4l2buf(0);
+      await sys.ioctl(v, VIDIOC_DQBUF, b);
+      const m = await mapV4l2(sys, v, b.index);
+      // the second of eight bars, in a line below the OSD text; YUYV: luma at even bytes
+      const line = Math.floor(height * 0.8);
+      const at = line * width * 2 + Math.floor(width / 8 + width / 16) * 2;
+      const y = (await sys.load(m + at, 2))[0]!;
+      // the mapping holds the file, and so the queue, until it goes
+      await sys.munmap(m, b.length);
+      await sys.ioctl(v, VIDIOC_STREAMOFF, CAP);
+      await sys.close(v);
+      return y;
+    };
+    const [webcam, hdmi] = await onReference(async (sys) => [await lumaOfBar(sys, 0, 640, 480), await lumaOfBar(sys, 3, 1280, 720)]);
+    // the TPG's fixed-point path lands within 2 of the textbook value; the two encodings are 7 apart
+    expect(Math.abs(webcam - yellow(0.299, 0.587))).toBeLessThanOrEqual(2);
+    expect(Math.abs(hdmi - yellow(0.2126, 0.7152))).toBeLessThanOrEqual(2);
+    expect(hdmi - webcam).toBeGreaterThanOrEqual(5);
   });
 });

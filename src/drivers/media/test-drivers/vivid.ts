@@ -286,7 +286,7 @@ export class VividDevice {
     this.fmt = fmt;
     this.field = field;
     this.pix = this.capPix(fmt, field);
-    this.tpg = vividTpg(fmt);
+    this.tpg = vividTpg(fmt, this.colorspace);
     this.frame = new Uint8Array(fmt.size);
   }
 
@@ -445,9 +445,14 @@ export class VividDevice {
   }
 }
 
-/** The test-pattern generator for a capture format, its lines as long as the format's. */
-function vividTpg(fmt: FrameFormat): Tpg {
-  return new Tpg({ pixelformat: v4l2PixelFormat(fmt.fourcc), width: fmt.width, height: fmt.height, bytesperline: fmt.stride });
+/**
+ * The test-pattern generator for a capture format, its lines as long as the
+ * format's, in the input's colorspace (tpg_s_colorspace in
+ * vivid_update_format_cap): HDMI's Rec. 709 frames take the 709 Y'CbCr
+ * encoding.
+ */
+function vividTpg(fmt: FrameFormat, colorspace = V4L2_COLORSPACE_SRGB): Tpg {
+  return new Tpg({ pixelformat: v4l2PixelFormat(fmt.fourcc), width: fmt.width, height: fmt.height, bytesperline: fmt.stride, colorspace });
 }
 
 /**
