@@ -1,6 +1,6 @@
 import { WaitQueueEntry, type Interruptible } from '../fs/index.ts';
 import type { Clock, Timer } from '../hw/index.ts';
-import { ERRNO, KernelBug, errnoName, kerr, type Errno, type Tracer } from '../lib/index.ts';
+import { ERRNO, KernelBug, erestartsys, errnoName, kerr, type Errno, type Tracer } from '../lib/index.ts';
 
 /**
  * The wait that never times out (MAX_SCHEDULE_TIMEOUT). A wait given it
@@ -274,7 +274,7 @@ export class DmaFence {
     if (!(timeoutNs >= 0)) throw kerr('EINVAL', `dma_fence_wait_timeout: bad timeout ${timeoutNs}`);
     this.enableSignalingLocked();
     if (this.signaledBit) return timeoutNs === 0 ? 1 : timeoutNs;
-    if (task?.signalPending()) throw kerr('EINTR', 'dma_fence_wait_timeout: signal pending');
+    if (task?.signalPending()) throw erestartsys('dma_fence_wait_timeout: signal pending');
     if (timeoutNs === 0) return 0;
     const r = await waitOnFences(this.clock, [this], false, timeoutNs, task);
     return r.remaining;
@@ -398,7 +398,7 @@ export async function dmaFenceWaitAnyTimeout(
     f.enableSwSignaling();
     if (f.isSignaled()) return { remaining: timeoutNs === 0 ? 1 : timeoutNs, first: i };
   }
-  if (task?.signalPending()) throw kerr('EINTR', 'dma_fence_wait_any_timeout: signal pending');
+  if (task?.signalPending()) throw erestartsys('dma_fence_wait_any_timeout: signal pending');
   if (timeoutNs === 0) return { remaining: 0, first: -1 };
   const r = await waitOnFences(fences[0]!.clock, fences, true, timeoutNs, task);
   if (r.remaining === 0) return r;
@@ -428,7 +428,7 @@ function waitOnFences(
       ? new WaitQueueEntry(() => {
           if (!done && task.signalPending()) {
             cleanup();
-            reject(kerr('EINTR', 'fence wait interrupted by a signal'));
+            reject(erestartsys('fence wait interrupted by a signal'));
           }
         })
       : null;

@@ -236,7 +236,7 @@ export class Eventpoll {
       if (timedOut) return [];
       if (task.signalPending()) throw kerr('EINTR', 'epoll_wait interrupted');
       const timeoutNs = deadline === Infinity ? undefined : Math.max(0, deadline - clock.now);
-      if (!(await waitEvent(this.wq, () => this.eventsAvailable, { task, clock, timeoutNs }))) timedOut = true;
+      if (!(await waitEvent(this.wq, () => this.eventsAvailable, { task, clock, timeoutNs, onSignal: 'eintr' }))) timedOut = true;
       eavail = true;
     }
   }

@@ -1,4 +1,4 @@
-import { kerr } from '../lib/index.ts';
+import { erestartsys, kerr } from '../lib/index.ts';
 import type { Clock, Timer } from '../hw/index.ts';
 
 /** Called with the wake key (an event mask, 0 for "anything") when the queue is woken. */
@@ -77,13 +77,20 @@ export interface WaitOptions {
   clock?: Clock;
   /** Gives up after this many simulated ns (needs `clock`); undefined waits forever. */
   timeoutNs?: number;
+  /**
+   * What a signal makes of the sleep: 'restart' (-ERESTARTSYS, the default:
+   * the call runs again after handlers with SA_RESTART) or 'eintr' (calls
+   * Linux never restarts once a handler ran: nanosleep, timed futex waits,
+   * pause, epoll_wait).
+   */
+  onSignal?: 'restart' | 'eintr';
 }
 
 /**
  * Sleeps on `wq` until `condition()` holds (wait_event, or
  * wait_event_interruptible_timeout with options). Returns true when the
- * condition holds, false on timeout; throws EINTR when the task gets a
- * signal first. The condition is re-checked after every wake-up, as the
+ * condition holds, false on timeout; throws EINTR (-ERESTARTSYS unless
+ * `onSignal` says otherwise) when the task gets a signal first. The condition is re-checked after every wake-up, as the
  * kernel's loop does, so spurious wake-ups are harmless.
  */
 export async function waitEvent(wq: WaitQueueHead, condition: () => boolean, opts: WaitOptions = {}): Promise<boolean> {
@@ -92,7 +99,7 @@ export async function waitEvent(wq: WaitQueueHead, condition: () => boolean, opt
   if (timeoutNs !== undefined && !clock) throw new TypeError('waitEvent: a timeout needs a clock');
   const deadline = timeoutNs !== undefined && clock ? clock.now + Math.max(0, timeoutNs) : Infinity;
   while (true) {
-    if (task?.signalPending()) throw kerr('EINTR', 'interrupted by a signal');
+    if (task?.signalPending()) throw opts.onSignal === 'eintr' ? kerr('EINTR', 'interrupted by a signal') : erestartsys('interrupted by a signal');
     if (clock && clock.now >= deadline) return condition();
     await sleepOn(wq, task, clock, deadline);
     if (condition()) return true;

@@ -7,6 +7,11 @@ import { ERRNO, type Errno } from './errno.ts';
 export class KernelError extends Error {
   readonly code: Errno;
   readonly errno: number;
+  /**
+   * An EINTR that is really -ERESTARTSYS: the system call is run again after
+   * the signal's handlers when every one of them has SA_RESTART.
+   */
+  restartSys = false;
   constructor(code: Errno, message?: string) {
     super(message ? `${code}: ${message}` : code);
     this.name = 'KernelError';
@@ -47,6 +52,17 @@ export class SyscallError extends Error {
 /** Returns a KernelError for `code` (the kernel's `return -EINVAL` idiom). */
 export function kerr(code: Errno, message?: string): KernelError {
   return new KernelError(code, message);
+}
+
+/**
+ * An interruptible sleep ended by a signal (-ERESTARTSYS): EINTR for the
+ * program unless every handler that ran has SA_RESTART, in which case the
+ * system-call layer runs the call again.
+ */
+export function erestartsys(message?: string): KernelError {
+  const e = new KernelError('EINTR', message);
+  e.restartSys = true;
+  return e;
 }
 
 /**

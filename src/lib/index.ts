@@ -7,7 +7,7 @@
  * nothing, so any layer may import it, as any kernel file may include lib/.
  */
 export { ERRNO, errnoName, type Errno } from './errno.ts';
-export { KernelBug, KernelError, SyscallError, isKernelError, kerr } from './errors.ts';
+export { KernelBug, KernelError, SyscallError, erestartsys, isKernelError, kerr } from './errors.ts';
 export { FindingLog, userFrame, userPath, withFindingSite, type Finding } from './findings.ts';
 export { Tracer } from './trace.ts';
 export { GiB, MiB, PAGE_SHIFT, PAGE_SIZE, alignDown, alignUp, formatBytes, hex, isPowerOfTwo } from './units.ts';

@@ -122,7 +122,7 @@ export async function sysFutex(k: ProcKernel, p: Process, uaddr: number, op: num
   const me: FutexWaiter = { bitset, woken: false };
   q.waiters.push(me);
   try {
-    const woken = await waitEvent(q.wq, () => me.woken, limit === undefined ? { task: p } : { task: p, clock: k.clock, timeoutNs: limit });
+    const woken = await waitEvent(q.wq, () => me.woken, limit === undefined ? { task: p } : { task: p, clock: k.clock, timeoutNs: limit, onSignal: 'eintr' });
     if (!woken) throw kerr('ETIMEDOUT', 'futex wait timed out');
     return 0;
   } finally {

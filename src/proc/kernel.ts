@@ -3,7 +3,7 @@ import type { Clock, Soc } from '../hw/index.ts';
 import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type Inode, type SuperBlock } from '../fs/index.ts';
 import type { Mm } from '../mm/index.ts';
 import { CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS } from '../uapi/index.ts';
-import { BUS_ADRERR, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SA_NODEFER, SA_RESETHAND, SEGV_ACCERR, SEGV_MAPERR, SIGALRM, SIGBUS, SIGCHLD, SIGSEGV, SIGSTOP, SIG_IGN, SI_KERNEL, SI_USER } from '../uapi/index.ts';
+import { BUS_ADRERR, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SA_NODEFER, SA_RESETHAND, SA_RESTART, SEGV_ACCERR, SEGV_MAPERR, SIGALRM, SIGBUS, SIGCHLD, SIGSEGV, SIGSTOP, SIG_IGN, SI_KERNEL, SI_USER } from '../uapi/index.ts';
 import { AddressSpace } from './address-space.ts';
 import { dupMmap } from './fork.ts';
 import { exitMmap } from './mmap.ts';
@@ -352,7 +352,7 @@ export class ProcKernel {
 
   /** Sleeps until a signal arrives (pause): always EINTR, once a handler is due; an ignored signal does not wake it. */
   async pause(p: Process): Promise<never> {
-    await waitEvent(p.signalWait, () => false, { task: p });
+    await waitEvent(p.signalWait, () => false, { task: p, onSignal: 'eintr' });
     throw kerr('EINTR', 'pause');
   }
 
@@ -433,18 +433,27 @@ export class ProcKernel {
    * Runs the handlers of the pending signals not blocked, lowest number
    * first, as the return to user mode does (get_signal + handle_signal).
    * A signal whose action became fatal meanwhile ends the process.
+   * Returns true when handlers ran and every one has SA_RESTART: what
+   * lets an interrupted call run again (-ERESTARTSYS).
    */
-  private async deliverSignals(p: Process, gen: number): Promise<void> {
+  private async deliverSignals(p: Process, gen: number): Promise<boolean> {
+    let ran = false;
+    let restart = true;
     for (let sig = p.signals.nextDeliverable(); sig !== 0 && !p.group.exiting && p.group.generation === gen; sig = p.signals.nextDeliverable()) {
       const info = p.signals.pending.get(sig)!;
       p.signals.pending.delete(sig);
       const d = p.signals.disposition(sig);
-      if (d === 'handle') await this.runHandler(p, sig, p.signals.action(sig), info);
-      else if (d === 'fatal') {
+      if (d === 'handle') {
+        const act = p.signals.action(sig);
+        ran = true;
+        if (!(act.flags & SA_RESTART)) restart = false;
+        await this.runHandler(p, sig, act, info);
+      } else if (d === 'fatal') {
         await this.exitProcess(p, 128 + sig, sig);
         throw new ProcessUnwind(p.pid, 'killed');
       }
     }
+    return ran && restart;
   }
 
   /**
@@ -491,6 +500,29 @@ export class ProcKernel {
       await this.deliverSignals(p, gen);
       if (p.group.generation !== gen || p.group.exiting || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
     }
+    for (;;) {
+      const r = await this.runCall(p, gen, name, fn, fd);
+      if (!r.failed) return r.result as T;
+      const error = r.error;
+      if (error instanceof AccessFault) await this.forceFault(p, name, error);
+      // a handler that throws leaves the call with its error instead (the stand-in for siglongjmp)
+      const restart = p.signals.nextDeliverable() !== 0 ? await this.deliverSignals(p, gen) : false;
+      if (error instanceof KernelError && error.restartSys) {
+        // -ERESTARTSYS: after handlers that all have SA_RESTART the call runs again, as the kernel rewinds the syscall
+        if (restart && !p.group.exiting && p.group.generation === gen && !p.taskExited) continue;
+      }
+      if (error instanceof KernelError) throw new SyscallError(name, error.code, error.message);
+      throw error;
+    }
+  }
+
+  /**
+   * One run of a call's body (the part between entry and the return to
+   * user mode): the scheduling point, `fn`, then the process state it left
+   * (a fatal signal, an exit or exec elsewhere unwind the program); on
+   * success, the handlers of signals that came meanwhile.
+   */
+  private async runCall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number): Promise<{ failed: false; result: T } | { failed: true; error: unknown }> {
     p.inSyscall++;
     const call = fd === undefined ? { name } : { name, fd };
     p.calls.add(call);
@@ -524,12 +556,9 @@ export class ProcKernel {
       throw new ProcessUnwind(p.pid, 'killed');
     }
     if (p.group.exiting || p.group.generation !== gen || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
-    if (failed && error instanceof AccessFault) await this.forceFault(p, name, error);
-    // a handler that throws leaves the call with its error instead (the stand-in for siglongjmp)
+    if (failed) return { failed: true, error };
     if (p.signals.nextDeliverable() !== 0) await this.deliverSignals(p, gen);
-    if (!failed) return result as T;
-    if (error instanceof KernelError) throw new SyscallError(name, error.code, error.message);
-    throw error;
+    return { failed: false, result: result as T };
   }
 
   /**

@@ -74,7 +74,7 @@ function timespecArg(req: unknown): Timespec {
 /** Sleeps `ns` of simulated time, interruptibly: a signal ends it with EINTR (and, all signals being fatal here, the process). */
 async function sleepInterruptible(k: ProcKernel, p: Process, ns: number): Promise<void> {
   if (ns <= 0) return;
-  await waitEvent(new WaitQueueHead(), () => false, { task: p, clock: k.clock, timeoutNs: ns });
+  await waitEvent(new WaitQueueHead(), () => false, { task: p, clock: k.clock, timeoutNs: ns, onSignal: 'eintr' });
 }
 
 /**

@@ -12,6 +12,10 @@ import {
   PROT_READ,
   SA_NOCLDWAIT,
   SA_RESETHAND,
+  SA_RESTART,
+  EPOLLIN,
+  EPOLL_CTL_ADD,
+  POLLIN,
   SEGV_ACCERR,
   SEGV_MAPERR,
   SIGALRM,
@@ -202,6 +206,65 @@ describe('SIGALRM', () => {
       await sys.alarm(1);
       expect(await errno(sys.nanosleep({ tv_sec: 2, tv_nsec: 0 }))).toBe('EINTR');
       expect(got.length).toBe(2);
+      return 0;
+    });
+    expect(status).toBe(0);
+  });
+});
+
+describe('SA_RESTART', () => {
+  /** Reads a pipe nothing is written to until a child writes at 3 s; an alarm at 1 s runs a handler with `flags`. */
+  async function readAcrossAlarm(flags: number): Promise<{ result: string; atSec: number; handled: number }> {
+    const s = setup();
+    let out = { result: '', atSec: 0, handled: 0 };
+    const status = await run(s, async (sys) => {
+      let handled = 0;
+      await sys.sigaction(SIGALRM, { handler: () => void handled++, flags });
+      const [r, w] = await sys.pipe();
+      const child = await sys.fork(async (c) => {
+        await c.nanosleep({ tv_sec: 3, tv_nsec: 0 });
+        await c.write(w, Uint8Array.of(7));
+        return 0;
+      });
+      await sys.alarm(1);
+      let result: string;
+      try {
+        result = `read ${(await sys.read(r, 1))[0]}`;
+      } catch (e) {
+        result = (e as { code: string }).code;
+      }
+      out = { result, atSec: Math.floor(s.soc.clock.now / SEC), handled };
+      await sys.wait(child);
+      return 0;
+    });
+    expect(status).toBe(0);
+    return out;
+  }
+
+  it('a read interrupted by a handler without SA_RESTART fails with EINTR when the handler has run', async () => {
+    expect(await readAcrossAlarm(0)).toEqual({ result: 'EINTR', atSec: 1, handled: 1 });
+  });
+
+  it('with SA_RESTART the read runs again after the handler and returns what the child writes later (-ERESTARTSYS)', async () => {
+    expect(await readAcrossAlarm(SA_RESTART)).toEqual({ result: 'read 7', atSec: 3, handled: 1 });
+  });
+
+  it('nanosleep, poll, epoll_wait and pause are never restarted once a handler ran: EINTR despite SA_RESTART', async () => {
+    const status = await run(setup(), async (sys) => {
+      await sys.sigaction(SIGALRM, { handler: () => undefined, flags: SA_RESTART });
+      const [r] = await sys.pipe();
+      const ep = await sys.epoll_create1(0);
+      await sys.epoll_ctl(ep, EPOLL_CTL_ADD, r, { events: EPOLLIN, data: 0 });
+      const calls: [string, () => Promise<unknown>][] = [
+        ['nanosleep', () => sys.nanosleep({ tv_sec: 5, tv_nsec: 0 })],
+        ['poll', () => sys.poll([{ fd: r, events: POLLIN }], 5000)],
+        ['epoll_wait', () => sys.epoll_wait(ep, 1, 5000)],
+        ['pause', () => sys.pause()],
+      ];
+      for (const [name, call] of calls) {
+        await sys.alarm(1);
+        expect(await errno(call()), name).toBe('EINTR');
+      }
       return 0;
     });
     expect(status).toBe(0);
