@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { StageDescriptor } from './pipeline/descriptor.ts';
 import { planFormats, StagePlanError, stageNamed } from './pipeline/plan.ts';
 import { STAGES } from './pipeline/stage-table.ts';
 import { scenarioSchemaFor, type ScenarioSpec } from './scenario-schema.ts';
 import { resolveInputFile, type PlatformSpec } from './platform.ts';
-import { errorAt, parseYaml, siteAt, validate, type YamlInput } from './yaml-input.ts';
+import { errorAt, parseYaml, readInputFile, siteAt, validate, type YamlInput } from './yaml-input.ts';
 
 export type { ScenarioSpec } from './scenario-schema.ts';
 
@@ -26,7 +25,7 @@ const builtinScenarioSchema = scenarioSchemaFor(STAGES);
  */
 export function loadScenario(nameOrPath: string, stages: readonly StageDescriptor[] = STAGES): LoadedScenario {
   const file = resolveInputFile('scenarios', nameOrPath);
-  const text = readFileSync(file, 'utf8');
+  const text = readInputFile(file);
   return { spec: parseScenario(file, text, stages), file, text, stages };
 }
 
