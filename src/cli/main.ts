@@ -1,8 +1,22 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
 import { formatFinding, formatFindings, formatSummary, integrityText, renderReportHtml, ReportCollector } from '../report/index.ts';
-import { bootSystem, builtinPlatforms, builtinScenarios, describePlatform, execProgram, InputError, loadPlatform, loadScenario, runScenario, type RunResult } from '../sim/index.ts';
+import {
+  bootSystem,
+  builtinPlatforms,
+  builtinScenarios,
+  checkScenarioFlag,
+  describePlatform,
+  execProgram,
+  InputError,
+  loadPlatform,
+  loadScenario,
+  loadScenarioPlatform,
+  runScenario,
+  type RunResult,
+} from '../sim/index.ts';
 import { progressBar } from './progress.ts';
 
 /**
@@ -43,15 +57,17 @@ export async function main(argv: string[]): Promise<number> {
     cmd
       .argument('<scenario>', 'a scenario file, or the name of a built-in scenario')
       .option('--platform <file|name>', "the platform to run on (default: the scenario's own)")
-      .option('--seed <n>', 'seed of every random choice (default: the scenario\'s own)', intArg('--seed'))
-      .option('--frames <n>', 'number of frames (default: the scenario\'s own)', intArg('--frames'))
+      .option('--seed <n>', 'seed of every random choice (default: the scenario\'s own)', scenarioArg('seed', '--seed'))
+      .option('--frames <n>', 'number of frames (default: the scenario\'s own)', scenarioArg('frames', '--frames'))
       .option('--json', 'print one JSON object instead of the summary')
       .option('--trace <file>', 'write a Chrome trace-event JSON file (opens in Perfetto)')
       .option('--report <file>', 'write a self-contained HTML report (memory map, IOVA spaces, buffer graph, plots over time)');
 
   const execute = async (what: string, opts: RunOpts): Promise<RunResult> => {
+    checkOutputPath('--trace', opts.trace);
+    checkOutputPath('--report', opts.report);
     const s = loadScenario(what);
-    const p = loadPlatform(opts.platform ?? s.spec.platform);
+    const p = opts.platform !== undefined ? loadPlatform(opts.platform) : loadScenarioPlatform(s);
     const bar = opts.json ? null : progressBar(process.stderr);
     try {
       const collector = opts.report !== undefined ? new ReportCollector() : undefined;
@@ -92,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--trace <file>', 'write a Chrome trace-event JSON file (syscalls per process, DMA, cache, IOMMU, fences)')
     .option('--check', 'exit 1 when the program exits 0 but a checker found something')
     .action(async (prog: string, args: string[], opts: { platform: string; seed: number; trace?: string; check?: boolean }) => {
+      checkOutputPath('--trace', opts.trace);
       const p = loadPlatform(opts.platform);
       const r = await execProgram(prog, p, args, {
         seed: opts.seed,
@@ -178,9 +195,37 @@ function packageVersion(): string {
 function intArg(flag: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InputError(flag, 0, 0, '', `'${v}' is not a non-negative integer`);
+    if (v.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new InputError(flag, 0, 0, '', `'${v}' is not a non-negative integer`);
     return n;
   };
+}
+
+/** A flag that overrides a scenario field: an integer within that field's limits in the scenario schema. */
+function scenarioArg(field: 'frames' | 'seed', flag: string) {
+  const int = intArg(flag);
+  return (v: string): number => checkScenarioFlag(field, flag, int(v));
+}
+
+/**
+ * Refuses an output file that cannot be written before the run, not after
+ * it: a path that is a directory, a folder that does not exist, or no
+ * permission to write.
+ */
+function checkOutputPath(flag: string, path: string | undefined): void {
+  if (path === undefined) return;
+  const fail = (why: string) => new InputError(path, 0, 0, flag, why);
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st?.isDirectory()) throw fail('is a directory (EISDIR), not a file');
+  const dir = dirname(path);
+  const parent = statSync(dir, { throwIfNoEntry: false });
+  if (!st && !parent) throw fail(`no such directory: ${dir} (ENOENT)`);
+  if (!st && !parent!.isDirectory()) throw fail(`${dir} is not a directory (ENOTDIR)`);
+  try {
+    accessSync(st ? path : dir, constants.W_OK);
+  } catch (e) {
+    if (!(e instanceof Error && 'code' in e)) throw e;
+    throw fail(`cannot be written: permission denied (${String(e.code)})`);
+  }
 }
 
 function formatBench(r: { bench: string; metrics: Record<string, number>; ratios: Record<string, number> }): string {

@@ -9,7 +9,7 @@
  */
 export { boundNode, type BoundDevice, type PlatformDriver } from './base/platform-driver.ts';
 export { PLATFORM_DRIVERS } from './driver-table.ts';
-export { DrmDevice, type DrmDeviceOptions } from './gpu/drm/core/index.ts';
+export { DrmDevice, KMS_MAX_HEIGHT, KMS_MAX_WIDTH, type DrmDeviceOptions } from './gpu/drm/core/index.ts';
 export { gpuPlatformDriver } from './gpu/drm/gpu/gpu.ts';
 export { KmsDisplay, kmsDisplayPlatformDriver } from './gpu/drm/kms-display/display-kms.ts';
 export { UsbDisplay, usbDisplayPlatformDriver } from './gpu/drm/udl/usb-display.ts';

@@ -15,4 +15,4 @@ export { builtinPlatforms, builtinScenarios, describePlatform, loadPlatform, par
 export type { RunObserver, RunResult } from './run-result.ts';
 export { runScenario, type RunOptions } from './run.ts';
 export type { ScenarioSpec } from './scenario-schema.ts';
-export { loadScenario, parseScenario, type LoadedScenario } from './scenario.ts';
+export { checkScenarioFlag, loadScenario, loadScenarioPlatform, parseScenario, type LoadedScenario } from './scenario.ts';

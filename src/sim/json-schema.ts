@@ -4,7 +4,7 @@ import type { StageDescriptor } from './pipeline/descriptor.ts';
 import { STAGES } from './pipeline/stage-table.ts';
 import { platformSchemaFor } from './platform-schema.ts';
 import { scenarioSchemaFor } from './scenario-schema.ts';
-import { bandwidth, size } from './units-schema.ts';
+import { bandwidth, MAX_BANDWIDTH, size } from './units-schema.ts';
 
 /** A JSON Schema document (draft-07), as plain data. */
 export type JsonSchema = { [keyword: string]: unknown };
@@ -23,7 +23,7 @@ const UNIT_SCHEMAS = new Map<z.core.$ZodType, JsonSchema>([
     {
       title: 'size',
       anyOf: [
-        { type: 'integer', minimum: 0, description: 'bytes' },
+        { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'bytes' },
         { type: 'string', pattern: SIZE_PATTERN, description: 'bytes with a binary unit (4KiB, 64MiB, 2G) or hex (0x1000)' },
       ],
     },
@@ -33,7 +33,7 @@ const UNIT_SCHEMAS = new Map<z.core.$ZodType, JsonSchema>([
     {
       title: 'bandwidth',
       anyOf: [
-        { type: 'number', exclusiveMinimum: 0, description: 'bytes per second' },
+        { type: 'number', exclusiveMinimum: 0, maximum: MAX_BANDWIDTH, description: 'bytes per second' },
         { type: 'string', pattern: BANDWIDTH_PATTERN, description: 'bytes per second with a unit: 800MB/s, 1.6GB/s (decimal), 1GiB/s (binary)' },
       ],
     },

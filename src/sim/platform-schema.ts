@@ -7,12 +7,15 @@ const name = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must be a name of let
 // a platform's own name may carry a version number (linux-6.1-reference)
 const platformName = z.string().regex(/^[A-Za-z][A-Za-z0-9._-]*$/, 'must be a name of letters, digits, ., - and _');
 
+// A cost or latency of more than a second is a typo: bounding it keeps simulated time finite.
+const MAX_NS = 1e9;
+
 // Each field's .describe() text is its one-line meaning in docs/platform.md and in editors (scripts/reference.ts).
 
 const bank = z
   .strictObject({
     name: name.describe('Name of the bank, for the address map and error messages.'),
-    base: size.describe('Physical address where the bank starts; 4 KiB aligned, banks must not overlap.'),
+    base: size.describe('Physical address where the bank starts; 4 KiB aligned, banks must not overlap, below 8 TiB; all banks together at most 64 GiB.'),
     size: size.describe('Bytes in the bank; a positive multiple of 4 KiB.'),
     kind: z.enum(['dram', 'sram']).default('dram').describe('dram holds the kernel, page allocator and CMA (at least one bank); sram is on-chip memory outside them.'),
   })
@@ -20,14 +23,14 @@ const bank = z
 
 const cache = z
   .strictObject({
-    size: size.default(512 * 1024).describe('Capacity of the CPU data cache; a multiple of lineSize x ways.'),
+    size: size.default(512 * 1024).describe('Capacity of the CPU data cache; a multiple of lineSize x ways, at most 64 MiB.'),
     ways: z.number().int().min(1).max(64).default(8).describe('Associativity: lines per set.'),
     lineSize: size.default(64).describe('Bytes per cache line; a power of two of at least 16.'),
-    lineOpNs: z.number().positive().default(4).describe('Cost of cleaning or invalidating one line by address (DMA sync of a range).'),
-    setWayOpNs: z.number().positive().default(1).describe('Cost per line of flushing the whole cache by set/way.'),
-    writebackNs: z.number().nonnegative().default(12).describe('Cost of writing one dirty line back to memory.'),
-    hitNs: z.number().nonnegative().default(1).describe('Cost of a CPU access that hits the cache.'),
-    missNs: z.number().nonnegative().default(40).describe('Cost of a CPU access that misses and fills a line.'),
+    lineOpNs: z.number().positive().max(MAX_NS).default(4).describe('Cost of cleaning or invalidating one line by address (DMA sync of a range).'),
+    setWayOpNs: z.number().positive().max(MAX_NS).default(1).describe('Cost per line of flushing the whole cache by set/way.'),
+    writebackNs: z.number().nonnegative().max(MAX_NS).default(12).describe('Cost of writing one dirty line back to memory.'),
+    hitNs: z.number().nonnegative().max(MAX_NS).default(1).describe('Cost of a CPU access that hits the cache.'),
+    missNs: z.number().nonnegative().max(MAX_NS).default(40).describe('Cost of a CPU access that misses and fills a line.'),
   })
   .describe('The CPU data cache, not coherent with device DMA unless a device or the interconnect says so.');
 
@@ -57,7 +60,7 @@ const iommu = z
   .strictObject({
     name: name.describe('Name of the SMMU; devices name it in `iommu:`.'),
     tlbEntries: z.number().int().min(1).max(65536).default(128).describe('Entries of the TLB its contexts share.'),
-    walkNs: z.number().nonnegative().default(150).describe('Cost of a page-table walk on a TLB miss.'),
+    walkNs: z.number().nonnegative().max(MAX_NS).default(150).describe('Cost of a page-table walk on a TLB miss.'),
     contexts: z.number().int().min(1).max(128).default(8).describe('Contexts this SMMU has; each device behind it takes one.'),
   })
   .describe('An SMMU (IOMMU): translates the DMA of the devices that name it.');
@@ -73,7 +76,7 @@ const deviceBase = {
   needsContiguous: z.boolean().default(false).describe('Without an IOMMU it needs physically contiguous buffers (CMA).'),
   alignment: size.default(4096).describe('Alignment its buffers need; a power of two.'),
   bandwidth: bandwidth.default(1e9).describe('Rate of its DMA.'),
-  latencyNs: z.number().nonnegative().default(100).describe('Time added to each of its DMA transfers, before the data moves at `bandwidth`.'),
+  latencyNs: z.number().nonnegative().max(MAX_NS).default(100).describe('Time added to each of its DMA transfers, before the data moves at `bandwidth`.'),
   iommu: name.optional().describe('The SMMU whose context translates its DMA (default: none, physical addresses).'),
   bounce: z.boolean().default(false).describe('Use dmabounce: bounce buffers it cannot reach through memory it can.'),
 };
@@ -115,7 +118,7 @@ export function platformSchemaFor(drivers: readonly PlatformDriver[]) {
       cma: z
         .strictObject({
           default: size.optional().describe('Size of the default CMA area (the "reserved" heap); a multiple of 4 MiB (default: none).'),
-          areas: z.array(cmaArea).default([]).describe('Per-device CMA areas; with the default area at most half of DRAM.'),
+          areas: z.array(cmaArea).default([]).describe('Per-device CMA areas; with the default area at most half of DRAM. Not named reserved or system (the default and system heaps); a device in at most one area, which must lie below its DMA masks unless it has an IOMMU.'),
         })
         .prefault({})
         .describe('The Contiguous Memory Allocator\'s areas.'),

@@ -1,11 +1,12 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatBytes, hex } from '../lib/index.ts';
 import { InputError } from './input-error.ts';
 import { PLATFORM_DRIVERS, type PlatformDriver } from '../drivers/index.ts';
 import { platformSchema, platformSchemaFor, type PlatformSpec } from './platform-schema.ts';
-import { errorAt, parseYaml, validate, type YamlInput } from './yaml-input.ts';
+import { checkBootable } from './platform-boot-check.ts';
+import { errorAt, parseYaml, readInputFile, validate, type YamlInput } from './yaml-input.ts';
 
 export type { PlatformSpec, DeviceSpec } from './platform-schema.ts';
 
@@ -37,7 +38,7 @@ export function resolveInputFile(kind: 'platforms' | 'scenarios', nameOrPath: st
  */
 export function loadPlatform(nameOrPath: string, drivers: readonly PlatformDriver[] = PLATFORM_DRIVERS): PlatformSpec {
   const file = resolveInputFile('platforms', nameOrPath);
-  return parsePlatform(file, readFileSync(file, 'utf8'), drivers);
+  return parsePlatform(file, readInputFile(file), drivers);
 }
 
 /** Parses and validates platform YAML text; every error names file, line, column and field. */
@@ -45,6 +46,7 @@ export function parsePlatform(file: string, text: string, drivers: readonly Plat
   const input = parseYaml(file, text);
   const spec: PlatformSpec = validate(input, drivers === PLATFORM_DRIVERS ? platformSchema : platformSchemaFor(drivers));
   checkConsistency(input, spec);
+  checkBootable(input, spec);
   return spec;
 }
 

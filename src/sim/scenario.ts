@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { StageDescriptor } from './pipeline/descriptor.ts';
 import { planFormats, StagePlanError, stageNamed } from './pipeline/plan.ts';
 import { STAGES } from './pipeline/stage-table.ts';
 import { scenarioSchemaFor, type ScenarioSpec } from './scenario-schema.ts';
-import { resolveInputFile, type PlatformSpec } from './platform.ts';
-import { errorAt, parseYaml, siteAt, validate, type YamlInput } from './yaml-input.ts';
+import { InputError } from './input-error.ts';
+import { loadPlatform, resolveInputFile, type PlatformSpec } from './platform.ts';
+import { errorAt, parseYaml, readInputFile, siteAt, validate, type YamlInput } from './yaml-input.ts';
 
 export type { ScenarioSpec } from './scenario-schema.ts';
 
@@ -26,8 +26,35 @@ const builtinScenarioSchema = scenarioSchemaFor(STAGES);
  */
 export function loadScenario(nameOrPath: string, stages: readonly StageDescriptor[] = STAGES): LoadedScenario {
   const file = resolveInputFile('scenarios', nameOrPath);
-  const text = readFileSync(file, 'utf8');
+  const text = readInputFile(file);
   return { spec: parseScenario(file, text, stages), file, text, stages };
+}
+
+/**
+ * Loads the platform a scenario names in its `platform:` field; a name that
+ * is neither a file nor built in is an InputError at that field of the
+ * scenario, not of a file that does not exist.
+ */
+export function loadScenarioPlatform(s: LoadedScenario): PlatformSpec {
+  let file: string;
+  try {
+    file = resolveInputFile('platforms', s.spec.platform);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    throw errorAt(parseYaml(s.file, s.text), ['platform'], `'${s.spec.platform}': ${e.detail}`);
+  }
+  return loadPlatform(file);
+}
+
+/**
+ * Checks a command-line value that overrides a scenario field (`--frames`,
+ * `--seed`) against that field's own schema, so the flag has the file's
+ * limits; an InputError naming the flag otherwise.
+ */
+export function checkScenarioFlag(field: 'frames' | 'seed', flag: string, value: number): number {
+  const r = builtinScenarioSchema.shape[field].safeParse(value);
+  if (!r.success) throw new InputError(flag, 0, 0, '', `${value}: ${r.error.issues[0]!.message}`);
+  return value;
 }
 
 /** Parses and validates scenario YAML text; errors name file, line, column and field. */

@@ -1,4 +1,5 @@
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { isNode, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { userPath } from '../lib/index.ts';
 import { InputError } from './input-error.ts';
@@ -11,7 +12,53 @@ export interface YamlInput {
   data: unknown;
 }
 
-/** Parses YAML text; syntax errors become InputErrors with the parser's position. */
+/** Largest platform or scenario file read: real ones are a few KiB, and the parser holds every node in memory. */
+export const MAX_INPUT_BYTES = 1024 * 1024;
+
+/** Aliases a file may expand to (each alias counts the nodes it copies): a few are handy, a bomb of nested ones is refused. */
+export const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Reads a platform or scenario file as text: only a regular file (a
+ * directory, a device such as /dev/zero or a FIFO is refused before any
+ * read, so nothing can block or run forever) of at most MAX_INPUT_BYTES.
+ * Every refusal is an InputError naming the file.
+ */
+export function readInputFile(file: string): string {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw new InputError(file, 0, 0, '', `cannot open: ${fsReason(e)}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new InputError(file, 0, 0, '', 'is a directory (EISDIR), not a file');
+    if (!st.isFile()) throw new InputError(file, 0, 0, '', 'is not a regular file (a device, FIFO or socket)');
+    if (st.size > MAX_INPUT_BYTES) throw new InputError(file, 0, 0, '', `is ${st.size} bytes; an input file may have at most ${MAX_INPUT_BYTES} (1 MiB)`);
+    const buf = Buffer.alloc(st.size);
+    let n = 0;
+    while (n < st.size) {
+      const got = readSync(fd, buf, n, st.size - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A Node fs error as one line: "no such file or directory (ENOENT)". */
+function fsReason(e: unknown): string {
+  if (e instanceof Error && 'code' in e && typeof e.code === 'string') {
+    const m = /^\w+: (.*?),/.exec(e.message);
+    return `${m ? m[1] : e.message} (${e.code})`;
+  }
+  throw e;
+}
+
+/** Parses YAML text; syntax and alias errors become InputErrors with the parser's position. */
 export function parseYaml(file: string, text: string): YamlInput {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -20,7 +67,36 @@ export function parseYaml(file: string, text: string): YamlInput {
     const pos = lines.linePos(err.pos[0]);
     throw new InputError(file, pos.line, pos.col, '', err.message.split('\n')[0]!);
   }
-  return { file, doc, lines, data: doc.toJS({ maxAliasCount: 100 }) };
+  const firstAlias = checkAliases(file, doc, lines);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (!(e instanceof ReferenceError) || firstAlias === undefined) throw e;
+    const pos = lines.linePos(firstAlias);
+    throw new InputError(file, pos.line, pos.col, '', `aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} per alias: an alias bomb?); write the values out`);
+  }
+  return { file, doc, lines, data };
+}
+
+/**
+ * Refuses an alias whose anchor is not set before it (toJS would throw a
+ * bare ReferenceError) at the alias; returns the offset of the first alias,
+ * where a bomb of aliases that expand too far is reported.
+ */
+function checkAliases(file: string, doc: Document.Parsed, lines: LineCounter): number | undefined {
+  let first: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      const offset = node.range?.[0] ?? 0;
+      if (!node.resolve(doc)) {
+        const pos = lines.linePos(offset);
+        throw new InputError(file, pos.line, pos.col, '', `alias *${node.source} has no anchor &${node.source} before it`);
+      }
+      first ??= offset;
+    },
+  });
+  return first;
 }
 
 /** Returns an InputError pointing at the node at `path` (or its nearest existing parent). */

@@ -1,3 +1,4 @@
+import { KMS_MAX_HEIGHT, KMS_MAX_WIDTH } from '../../drivers/index.ts';
 import type { FrameFormat } from '../../formats/index.ts';
 import type { ScenarioSpec } from '../scenario-schema.ts';
 import type { StageDescriptor, StageFormats } from './descriptor.ts';
@@ -54,6 +55,10 @@ export function planFormats(spec: ScenarioSpec, table: readonly StageDescriptor[
     if (d.role === 'sink' && !last) fail('stage', `a ${d.name} process ends the pipeline`);
     if (last && i > 0 && d.role !== 'sink' && !d.mayEnd) fail('stage', `the last process must consume the frames (${orList(enders)}), not ${d.name}`);
     const f = d.plan({ st, prev, scenario: spec, fail });
+    // The display's mode is the size of the frames it shows; no mode is larger than the KMS limits.
+    const shown = d.setsDisplayMode ? f.inFmt : null;
+    if (shown && (shown.width > KMS_MAX_WIDTH || shown.height > KMS_MAX_HEIGHT))
+      fail('stage', `a ${d.name} shows at most ${KMS_MAX_WIDTH}x${KMS_MAX_HEIGHT} (the largest display mode); its frames are ${shown.width}x${shown.height}`);
     out.push(f);
     prev = f.outFmt;
   });
