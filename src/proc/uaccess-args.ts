@@ -43,9 +43,9 @@ export function argOptCount(v: unknown, what: string): number | undefined {
   return v === undefined ? undefined : argCount(v, what);
 }
 
-/** A timeout in milliseconds (negative: forever): EINVAL for NaN, a fraction or a non-number. */
+/** A timeout in milliseconds (negative: forever; a fraction is kept, as the simulated clock counts ns): EINVAL for NaN or a non-number. */
 export function argTimeout(v: unknown): number {
-  if (typeof v !== 'number' || Number.isNaN(v) || (Number.isFinite(v) && !Number.isInteger(v))) throw kerr('EINVAL', `timeout ${show(v)}`);
+  if (typeof v !== 'number' || Number.isNaN(v)) throw kerr('EINVAL', `timeout ${show(v)}`);
   return v;
 }
 

@@ -117,7 +117,8 @@ const OPS = {
   async vgem({ sys, st, a }: OpCtx) {
     let card = st.fds.find((f) => f.kind === 'card')?.fd;
     if (card === undefined) {
-      card = await sys.open('/dev/dri/card0', U.O_RDWR);
+      // non-blocking: a read of a DRM fd waits for an event that never comes, on Linux too
+      card = await sys.open('/dev/dri/card0', U.O_RDWR | U.O_NONBLOCK);
       add(st, card, 'card');
     }
     const d = { width: 16 * ((a[0]! % 8) + 1), height: 8, bpp: 32, flags: 0, handle: 0, pitch: 0, size: 0 as number | bigint };
@@ -428,6 +429,8 @@ export async function runPlan(plan: Plan, seed = 1): Promise<FuzzResult> {
     await s.soc.clock.runUntilSettled(sp.exitCode);
     // the vgem fences' timers and every other device job end before the counts are read
     await s.soc.clock.run();
+    const blocked = describeBlockedTasks(s.proc);
+    if (blocked.length > 0) failures.push(`hang: ${blocked.join('; ')}`);
     const e = sp.process.group.uncaughtError;
     if (e !== undefined) failures.push(`uncaught in process 0: ${e instanceof Error ? e.message : String(e)}`);
     for (const [name, live] of Object.entries(leakCounts(s, free0, pgtablePages()))) if (live !== 0) failures.push(`leak: ${name} ${live}`);

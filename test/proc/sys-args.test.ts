@@ -38,7 +38,7 @@ const GARBAGE = {
   fd: { errno: 'EBADF', values: [-1, 1.5, NaN, Infinity, 2 ** 31, 2 ** 53, '3', null, {}, 3n, true] },
   int: { errno: 'EINVAL', values: [1.5, NaN, Infinity, -Infinity, '1', null, {}, 1n, [], true] },
   len: { errno: 'EINVAL', values: [-1, 1.5, NaN, Infinity, '4', null, {}, 4n, [4]] },
-  timeout: { errno: 'EINVAL', values: [1.5, NaN, '1', null, {}, 1n] },
+  timeout: { errno: 'EINVAL', values: [NaN, '1', null, {}, 1n] },
   ptr: { errno: 'EFAULT', values: [1.5, NaN, Infinity, '4096', null, {}, [], true] },
   path: { errno: 'EFAULT', values: [null, 5, {}, 5n, true, ['/proc/self/maps'], new Uint8Array(2)] },
   bytes: { errno: 'EFAULT', values: [null, 5, [1, 2], 'ab', {}, new Uint16Array(2), 5n, new ArrayBuffer(2)] },
