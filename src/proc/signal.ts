@@ -161,6 +161,8 @@ export function sysSigaction(s: SignalState, sig: number, act: SigActionArg | nu
   if (typeof act !== 'object') throw kerr('EFAULT', 'bad sigaction pointer');
   const h = act.handler;
   if (typeof h !== 'function' && h !== SIG_DFL && h !== SIG_IGN) throw kerr('EINVAL', `handler ${String(h)}`);
+  if (act.mask !== undefined && !Array.isArray(act.mask)) throw kerr('EFAULT', 'sa_mask is not a signal list');
+  if (act.flags !== undefined && !Number.isInteger(act.flags)) throw kerr('EINVAL', `sa_flags ${String(act.flags)}`);
   const mask: number[] = [];
   for (const m of act.mask ?? []) {
     checkSignal(m);

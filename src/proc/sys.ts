@@ -39,6 +39,24 @@ import { auxval, sysUname } from './utsname.ts';
 import { userLoad, userStore } from './cpu-access.ts';
 import { sysPipe2 } from './pipe.ts';
 import { ProcessUnwind } from './errors.ts';
+import {
+  argBuf,
+  argCloneArgs,
+  argCount,
+  argFd,
+  argFn,
+  argInt,
+  argIoctlRequest,
+  argOptInt,
+  argOptStruct,
+  argPath,
+  argPollFds,
+  argRecvOpts,
+  argSendMsg,
+  argStrings,
+  argTimeout,
+  argUserPtr,
+} from './uaccess-args.ts';
 import { sysSigaction, type SigAction, type SigActionArg } from './signal.ts';
 import type { RecvResult } from './unix-socket.ts';
 
@@ -131,6 +149,9 @@ export class Sys {
    */
   clone(fn: ThreadFn<Sys>, flags: number = CLONE_THREAD_FLAGS, args: CloneArgs = {}): Promise<number> {
     return this.call('clone', () => {
+      argFn(fn, 'fn');
+      argInt(flags, 'flags');
+      argCloneArgs(args);
       const kind = cloneKind(flags);
       if (kind === 'fork') return this.k.fork(this.p, async (child: Sys) => {
         const r = await fn(child);
@@ -157,7 +178,11 @@ export class Sys {
    * for the calling thread, EINVAL while another thread joins it.
    */
   threadJoin(tid: number): Promise<unknown> {
-    return this.call('threadJoin', () => this.k.threadJoin(this.p, tid));
+    return this.call('threadJoin', () => {
+      // pthread_join of a value that names no thread
+      if (!Number.isInteger(tid)) throw kerr('ESRCH', `tid ${String(tid)}`);
+      return this.k.threadJoin(this.p, tid);
+    });
   }
 
   /**
@@ -182,7 +207,7 @@ export class Sys {
    * other operations.
    */
   futex(uaddr: number, op: number, val: number, timeout: Timespec | null = null, val3 = 0): Promise<number> {
-    return this.call('futex', () => sysFutex(this.k, this.p, uaddr, op, val, timeout, val3));
+    return this.call('futex', () => sysFutex(this.k, this.p, argUserPtr(uaddr, 'uaddr'), argInt(op, 'op'), argInt(val, 'val'), argOptStruct<Timespec>(timeout, 'timeout'), argInt(val3, 'val3')));
   }
 
   /**
@@ -192,29 +217,29 @@ export class Sys {
    */
   set_tid_address(tidptr: number): Promise<number> {
     return this.call('set_tid_address', () => {
-      this.p.clearChildTid = tidptr;
+      this.p.clearChildTid = argUserPtr(tidptr, 'tidptr');
       return this.p.tid;
     });
   }
 
   /** Opens a path and returns the lowest free fd (open). `mode` applies with O_CREAT. */
   open(path: string, flags: number, mode?: number): Promise<number> {
-    return this.call('open', () => sysOpen(this.k, this.p, path, flags, mode));
+    return this.call('open', () => sysOpen(this.k, this.p, argPath(path), argInt(flags, 'flags'), argOptInt(mode, 'mode')));
   }
 
   /** Closes an fd (close). */
   close(fd: number): Promise<void> {
-    return this.call('close', () => sysClose(this.p, fd), fd);
+    return this.call('close', () => sysClose(this.p, argFd(fd)), fd);
   }
 
   /** Duplicates an fd to the lowest free one (dup). */
   dup(fd: number): Promise<number> {
-    return this.call('dup', () => sysDup(this.p, fd));
+    return this.call('dup', () => sysDup(this.p, argFd(fd)));
   }
 
   /** Makes `newfd` refer to `oldfd`'s file (dup2). */
   dup2(oldfd: number, newfd: number): Promise<number> {
-    return this.call('dup2', () => sysDup2(this.p, oldfd, newfd));
+    return this.call('dup2', () => sysDup2(this.p, argFd(oldfd), argFd(newfd)));
   }
 
   /**
@@ -223,47 +248,47 @@ export class Sys {
    * F_GETPIPE_SZ and F_SETPIPE_SZ on pipes.
    */
   fcntl(fd: number, cmd: number, arg?: number): Promise<number> {
-    return this.call('fcntl', () => sysFcntl(this.p, fd, cmd, arg), fd);
+    return this.call('fcntl', () => sysFcntl(this.p, argFd(fd), argInt(cmd, 'cmd'), argOptInt(arg, 'arg')), fd);
   }
 
   /** Reads up to `len` bytes at the file position (read); an empty result is end of file. */
   read(fd: number, len: number): Promise<Uint8Array> {
-    return this.call('read', () => sysRead(this.p, fd, len), fd);
+    return this.call('read', () => sysRead(this.p, argFd(fd), argCount(len, 'count')), fd);
   }
 
   /** Reads at `offset` without moving the position (pread64). */
   pread(fd: number, len: number, offset: number): Promise<Uint8Array> {
-    return this.call('pread', () => sysPread(this.p, fd, len, offset), fd);
+    return this.call('pread', () => sysPread(this.p, argFd(fd), argCount(len, 'count'), argInt(offset, 'offset')), fd);
   }
 
   /** Writes bytes at the file position; returns how many were taken (write). */
   write(fd: number, bytes: Uint8Array): Promise<number> {
-    return this.call('write', () => sysWrite(this.p, fd, bytes), fd);
+    return this.call('write', () => sysWrite(this.p, argFd(fd), argBuf(bytes, 'buf')), fd);
   }
 
   /** Writes at `offset` without moving the position (pwrite64). */
   pwrite(fd: number, bytes: Uint8Array, offset: number): Promise<number> {
-    return this.call('pwrite', () => sysPwrite(this.p, fd, bytes, offset), fd);
+    return this.call('pwrite', () => sysPwrite(this.p, argFd(fd), argBuf(bytes, 'buf'), argInt(offset, 'offset')), fd);
   }
 
   /** Moves the file position; returns the new offset (lseek). */
   lseek(fd: number, offset: number, whence: number): Promise<number> {
-    return this.call('lseek', () => sysLseek(this.p, fd, offset, whence), fd);
+    return this.call('lseek', () => sysLseek(this.p, argFd(fd), argInt(offset, 'offset'), argInt(whence, 'whence')), fd);
   }
 
   /** The file's status (fstat). */
   fstat(fd: number): Promise<Stat> {
-    return this.call('fstat', () => sysFstat(this.p, fd), fd);
+    return this.call('fstat', () => sysFstat(this.p, argFd(fd)), fd);
   }
 
   /** The status of what a path names, symlinks followed (stat). */
   stat(path: string): Promise<Stat> {
-    return this.call('stat', () => sysFstatat(this.k, this.p, AT_FDCWD, path, 0));
+    return this.call('stat', () => sysFstatat(this.k, this.p, AT_FDCWD, argPath(path), 0));
   }
 
   /** The status of what a path names; a symlink (/proc/self, /proc/<pid>/fd/N) is described itself (lstat). */
   lstat(path: string): Promise<Stat> {
-    return this.call('lstat', () => sysFstatat(this.k, this.p, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW));
+    return this.call('lstat', () => sysFstatat(this.k, this.p, AT_FDCWD, argPath(path), AT_SYMLINK_NOFOLLOW));
   }
 
   /**
@@ -272,12 +297,12 @@ export class Sys {
    * AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH (an empty path is dirfd itself).
    */
   fstatat(dirfd: number, path: string, flags = 0): Promise<Stat> {
-    return this.call('fstatat', () => sysFstatat(this.k, this.p, dirfd, path, flags));
+    return this.call('fstatat', () => sysFstatat(this.k, this.p, argFd(dirfd), argPath(path), argInt(flags, 'flags')));
   }
 
   /** Checks that the caller may R_OK/W_OK/X_OK what a path names, or that it exists (F_OK); EACCES, ENOENT (access). */
   access(path: string, mode: number): Promise<void> {
-    return this.call('access', () => sysFaccessat(this.k, this.p, AT_FDCWD, path, mode, 0));
+    return this.call('access', () => sysFaccessat(this.k, this.p, AT_FDCWD, argPath(path), argInt(mode, 'mode'), 0));
   }
 
   /**
@@ -285,7 +310,7 @@ export class Sys {
    * may hold AT_EACCESS, AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH.
    */
   faccessat(dirfd: number, path: string, mode: number, flags = 0): Promise<void> {
-    return this.call('faccessat', () => sysFaccessat(this.k, this.p, dirfd, path, mode, flags));
+    return this.call('faccessat', () => sysFaccessat(this.k, this.p, argFd(dirfd), argPath(path), argInt(mode, 'mode'), argInt(flags, 'flags')));
   }
 
   /**
@@ -295,7 +320,7 @@ export class Sys {
    * `count` cannot hold one entry, ENOTDIR for a file that is no directory.
    */
   getdents64(fd: number, count: number): Promise<LinuxDirent64[]> {
-    return this.call('getdents64', () => sysGetdents64(this.p, fd, count), fd);
+    return this.call('getdents64', () => sysGetdents64(this.p, argFd(fd), argCount(count, 'count')), fd);
   }
 
   /**
@@ -305,22 +330,22 @@ export class Sys {
    * on a file not open for writing.
    */
   fallocate(fd: number, mode: number, offset: number, len: number): Promise<void> {
-    return this.call('fallocate', () => sysFallocate(this.p, fd, mode, offset, len), fd);
+    return this.call('fallocate', () => sysFallocate(this.p, argFd(fd), argInt(mode, 'mode'), argInt(offset, 'offset'), argInt(len, 'len')), fd);
   }
 
   /** Sets the size of a regular file open for writing (ftruncate); a memfd's seals may forbid it (EPERM). */
   ftruncate(fd: number, length: number): Promise<void> {
-    return this.call('ftruncate', () => sysFtruncate(this.p, fd, length), fd);
+    return this.call('ftruncate', () => sysFtruncate(this.p, argFd(fd), argInt(length, 'length')), fd);
   }
 
   /** Writes the file's data and metadata back (fsync); EINVAL for files that cannot be synced, such as dma-bufs. */
   fsync(fd: number): Promise<void> {
-    return this.call('fsync', () => sysFsync(this.p, fd, false), fd);
+    return this.call('fsync', () => sysFsync(this.p, argFd(fd), false), fd);
   }
 
   /** Writes the file's data back (fdatasync). */
   fdatasync(fd: number): Promise<void> {
-    return this.call('fdatasync', () => sysFsync(this.p, fd, true), fd);
+    return this.call('fdatasync', () => sysFsync(this.p, argFd(fd), true), fd);
   }
 
   /**
@@ -328,7 +353,7 @@ export class Sys {
    * fd (memfd_create); `flags` may hold MFD_CLOEXEC and MFD_ALLOW_SEALING.
    */
   memfd_create(name: string, flags = 0): Promise<number> {
-    return this.call('memfd_create', () => sysMemfdCreate(this.k, this.p, name, flags));
+    return this.call('memfd_create', () => sysMemfdCreate(this.k, this.p, argPath(name, 'name'), argInt(flags, 'flags')));
   }
 
   /** Creates a pipe; returns [read end, write end] (pipe). */
@@ -338,25 +363,25 @@ export class Sys {
 
   /** Creates a pipe with O_CLOEXEC, O_NONBLOCK or O_DIRECT (packet mode); returns [read end, write end] (pipe2). */
   pipe2(flags: number): Promise<[number, number]> {
-    return this.call('pipe2', () => sysPipe2(this.k, this.p, flags));
+    return this.call('pipe2', () => sysPipe2(this.k, this.p, argInt(flags, 'flags')));
   }
 
   /** Creates an epoll instance (epoll_create); `size` is only checked to be positive. */
   epoll_create(size: number): Promise<number> {
     return this.call('epoll_create', () => {
-      if (!Number.isInteger(size) || size <= 0) throw kerr('EINVAL', `size ${size}`);
+      if (!Number.isInteger(size) || size <= 0) throw kerr('EINVAL', `size ${String(size)}`);
       return sysEpollCreate1(this.k, this.p, 0);
     });
   }
 
   /** Creates an epoll instance; `flags` may hold EPOLL_CLOEXEC (epoll_create1). */
   epoll_create1(flags = 0): Promise<number> {
-    return this.call('epoll_create1', () => sysEpollCreate1(this.k, this.p, flags));
+    return this.call('epoll_create1', () => sysEpollCreate1(this.k, this.p, argInt(flags, 'flags')));
   }
 
   /** Adds, changes or removes the watch of `fd` in epoll instance `epfd` (epoll_ctl); `event` is `{events, data}`. */
   epoll_ctl(epfd: number, op: number, fd: number, event?: EpollEvent): Promise<void> {
-    return this.call('epoll_ctl', () => sysEpollCtl(this.p, epfd, op, fd, event), epfd);
+    return this.call('epoll_ctl', () => sysEpollCtl(this.p, argFd(epfd), argInt(op, 'op'), argFd(fd), event), epfd);
   }
 
   /**
@@ -365,7 +390,7 @@ export class Sys {
    * `maxevents` of them as `{events, data}` (epoll_wait); empty on timeout.
    */
   epoll_wait(epfd: number, maxevents: number, timeoutMs: number): Promise<EpollEvent[]> {
-    return this.call('epoll_wait', () => sysEpollWait(this.k, this.p, epfd, maxevents, timeoutMs), epfd);
+    return this.call('epoll_wait', () => sysEpollWait(this.k, this.p, argFd(epfd), argInt(maxevents, 'maxevents'), argTimeout(timeoutMs)), epfd);
   }
 
   /**
@@ -376,14 +401,19 @@ export class Sys {
    * cannot be). Returns the ioctl's result.
    */
   ioctl(fd: number, request: number, arg?: unknown): Promise<number> {
-    return this.call('ioctl', () => sysIoctl(this.p, fd, request, arg), fd);
+    return this.call('ioctl', () => sysIoctl(this.p, argFd(fd), argIoctlRequest(request), arg), fd);
   }
 
   /** Maps a file (or anonymous memory with MAP_ANONYMOUS) and returns the address (mmap). */
   mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): Promise<number> {
     return this.call('mmap', async () => {
+      argInt(addr, 'addr');
+      argCount(len, 'length');
+      argInt(prot, 'prot');
+      argInt(flags, 'flags');
+      argInt(offset, 'offset');
       if (flags & MAP_ANONYMOUS) return doMmap(this.p.mm, addr, len, prot, flags, null, offset);
-      const f = this.p.fget(fd);
+      const f = this.p.fget(argFd(fd));
       try {
         return await doMmap(this.p.mm, addr, len, prot, flags, f, offset);
       } finally {
@@ -394,7 +424,7 @@ export class Sys {
 
   /** Removes mappings in [addr, addr+len) (munmap). */
   munmap(addr: number, len: number): Promise<void> {
-    return this.call('munmap', () => doMunmap(this.p.mm, addr, len));
+    return this.call('munmap', () => doMunmap(this.p.mm, argInt(addr, 'addr'), argCount(len, 'length')));
   }
 
   /**
@@ -403,7 +433,7 @@ export class Sys {
    * MREMAP_DONTUNMAP.
    */
   mremap(oldAddr: number, oldLen: number, newLen: number, flags = 0, newAddr = 0): Promise<number> {
-    return this.call('mremap', () => doMremap(this.p.mm, oldAddr, oldLen, newLen, flags, newAddr));
+    return this.call('mremap', () => doMremap(this.p.mm, argInt(oldAddr, 'old_address'), argCount(oldLen, 'old_size'), argCount(newLen, 'new_size'), argInt(flags, 'flags'), argInt(newAddr, 'new_address')));
   }
 
   /**
@@ -413,7 +443,7 @@ export class Sys {
    * mapping of a file open read-only.
    */
   mprotect(addr: number, len: number, prot: number): Promise<void> {
-    return this.call('mprotect', () => doMprotect(this.p.mm, addr, len, prot));
+    return this.call('mprotect', () => doMprotect(this.p.mm, argInt(addr, 'addr'), argCount(len, 'len'), argInt(prot, 'prot')));
   }
 
   /**
@@ -423,6 +453,8 @@ export class Sys {
    */
   load(addr: number, len: number): Promise<Uint8Array> {
     return this.call('load', async () => {
+      argUserPtr(addr, 'addr');
+      argCount(len, 'len');
       const cpu = this.k.soc.cpu;
       const before = cpu.busyNs;
       const out = userLoad(this.p.mm, addr, len);
@@ -435,6 +467,8 @@ export class Sys {
   /** Writes bytes at a user address: CPU stores through the mappings and the cache. */
   store(addr: number, bytes: Uint8Array): Promise<void> {
     return this.call('store', async () => {
+      argUserPtr(addr, 'addr');
+      argBuf(bytes, 'bytes');
       const cpu = this.k.soc.cpu;
       const before = cpu.busyNs;
       userStore(this.p.mm, addr, bytes);
@@ -445,7 +479,7 @@ export class Sys {
 
   /** The time on a clock (clock_gettime): CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, ..._RAW, ..._COARSE, CLOCK_TAI; EINVAL for others. */
   clock_gettime(clockid: number): Promise<Timespec> {
-    return this.call('clock_gettime', () => sysClockGettime(this.k, clockid));
+    return this.call('clock_gettime', () => sysClockGettime(this.k, argInt(clockid, 'clockid')));
   }
 
   /** Sleeps `req` ({tv_sec, tv_nsec}) of simulated time (nanosleep); EINVAL when tv_nsec is out of range. */
@@ -455,7 +489,7 @@ export class Sys {
 
   /** Sleeps on a clock for `req`, or with TIMER_ABSTIME until the clock reads `req` (clock_nanosleep). */
   clock_nanosleep(clockid: number, flags: number, req: Timespec): Promise<void> {
-    return this.call('clock_nanosleep', () => sysClockNanosleep(this.k, this.p, clockid, flags, req));
+    return this.call('clock_nanosleep', () => sysClockNanosleep(this.k, this.p, argInt(clockid, 'clockid'), argInt(flags, 'flags'), req));
   }
 
   /** The system's names: sysname, nodename, release, version, machine, domainname (uname). */
@@ -469,17 +503,22 @@ export class Sys {
    * getpagesize() and sysconf(_SC_PAGESIZE) read it. ENOENT for a missing type.
    */
   getauxval(type: number): Promise<number> {
-    return this.call('getauxval', () => auxval(this.p, type));
+    return this.call('getauxval', () => {
+      // getauxval's answer for a type the vector lacks
+      if (!Number.isInteger(type)) throw kerr('ENOENT', `type ${String(type)}`);
+      return auxval(this.p, type);
+    });
   }
 
   /** Waits for events on fds (poll); writes `revents` into each entry and returns the ready count. */
   poll(fds: PollFd[], timeoutMs: number): Promise<number> {
-    return this.call('poll', () => sysPoll(this.k, this.p, fds, timeoutMs));
+    return this.call('poll', () => sysPoll(this.k, this.p, argPollFds<PollFd>(fds), argTimeout(timeoutMs)));
   }
 
   /** Creates a connected AF_UNIX SOCK_SEQPACKET pair (socketpair); `flags` may hold O_CLOEXEC, O_NONBLOCK. */
   socketpair(flags = 0): Promise<[number, number]> {
     return this.call('socketpair', async () => {
+      argInt(flags, 'flags');
       const p = this.p;
       p.files.allocFd();
       const [a, b] = this.k.sockets.socketpair(p.cred, flags & O_NONBLOCK);
@@ -501,9 +540,10 @@ export class Sys {
   /** Sends a message with fds (sendmsg with SCM_RIGHTS); returns the bytes sent. */
   sendmsg(fd: number, msg: SendMsg): Promise<number> {
     return this.call('sendmsg', async () => {
-      const f = this.p.fget(fd);
+      const m = argSendMsg(msg);
+      const f = this.p.fget(argFd(fd));
       try {
-        return await this.k.sockets.sendmsg(this.p, f, msg.data ?? new Uint8Array(0), msg.fds ?? []);
+        return await this.k.sockets.sendmsg(this.p, f, m.data, m.fds);
       } finally {
         f.put();
       }
@@ -513,9 +553,10 @@ export class Sys {
   /** Receives a message and the fds it carries (recvmsg); MSG_CTRUNC in `flags` when fds were dropped. */
   recvmsg(fd: number, opts: RecvOptions = {}): Promise<RecvResult> {
     return this.call('recvmsg', async () => {
-      const f = this.p.fget(fd);
+      const o = argRecvOpts(opts);
+      const f = this.p.fget(argFd(fd));
       try {
-        return await this.k.sockets.recvmsg(this.p, f, opts);
+        return await this.k.sockets.recvmsg(this.p, f, o);
       } finally {
         f.put();
       }
@@ -524,22 +565,22 @@ export class Sys {
 
   /** Creates a child process running `childMain` with copies of the fds and mappings; returns its pid (fork). */
   fork(childMain: ProgramMain<Sys>): Promise<number> {
-    return this.call('fork', () => this.k.fork(this.p, childMain));
+    return this.call('fork', () => this.k.fork(this.p, argFn(childMain, 'childMain')));
   }
 
   /** Replaces the program, keeping pid and the fds without close-on-exec (execve). Never returns. */
   exec(main: ProgramMain<Sys>, args: string[] = []): Promise<never> {
-    return this.call('exec', () => this.k.exec(this.p, main, args));
+    return this.call('exec', () => this.k.exec(this.p, argFn(main, 'main'), argStrings(args, 'argv')));
   }
 
   /** Waits for a child (pid, or -1 for any) to end and reaps it (wait4). */
   wait(pid = -1): Promise<WaitResult> {
-    return this.call('wait', () => this.k.wait(this.p, pid));
+    return this.call('wait', () => this.k.wait(this.p, argInt(pid, 'pid')));
   }
 
   /** Sends a signal (kill). */
   kill(pid: number, sig: number): Promise<void> {
-    return this.call('kill', () => this.k.kill(this.p, pid, sig));
+    return this.call('kill', () => this.k.kill(this.p, argInt(pid, 'pid'), argInt(sig, 'sig')));
   }
 
   /**
@@ -550,12 +591,12 @@ export class Sys {
    * boundary; it may make calls. EINVAL for SIGKILL and SIGSTOP.
    */
   sigaction(sig: number, act: SigActionArg | null = null): Promise<SigAction> {
-    return this.call('sigaction', () => sysSigaction(this.p.signals, sig, act));
+    return this.call('sigaction', () => sysSigaction(this.p.signals, argInt(sig, 'sig'), argOptStruct<SigActionArg>(act, 'act')));
   }
 
   /** Delivers SIGALRM after `seconds` of simulated time, 0 cancels; returns the seconds the previous alarm had left (alarm). */
   alarm(seconds: number): Promise<number> {
-    return this.call('alarm', () => this.k.alarm(this.p, seconds));
+    return this.call('alarm', () => this.k.alarm(this.p, argCount(seconds, 'seconds')));
   }
 
   /** Sleeps until a signal's handler runs, then rejects with EINTR (pause). */
@@ -584,12 +625,12 @@ export class Sys {
 
   /** Reads a whole file as text, e.g. /proc/self/fdinfo/3 or /proc/self/maps. */
   readFile(path: string): Promise<string> {
-    return this.call('readFile', () => sysReadFile(this.k, this.p, path));
+    return this.call('readFile', () => sysReadFile(this.k, this.p, argPath(path)));
   }
 
   /** What a symlink points to, e.g. /proc/self/fd/3 (readlink). */
   readlink(path: string): Promise<string> {
-    return this.call('readlink', () => sysReadlink(this.k, this.p, path));
+    return this.call('readlink', () => sysReadlink(this.k, this.p, argPath(path)));
   }
 }
 
