@@ -126,7 +126,7 @@ export class Process implements Task {
    * Generates `sig` for this thread (__send_signal): dropped when its
    * action ignores it; when its action is the default one that kills,
    * recorded as fatal for the whole process and every thread's sleep is
-   * woken (acted on when a system call returns, or by the sender for a
+   * woken unless this thread blocks it (acted on when a system call returns, or by the sender for a
    * process outside any call); else left pending for the handler, which
    * runs at this thread's next system-call boundary.
    */
@@ -134,7 +134,8 @@ export class Process implements Task {
     if (this.group.exiting || this.group.state !== 'running' || this.taskExited) return;
     const d = this.signals.disposition(sig);
     if (d === 'ignore') return;
-    if (d === 'fatal') {
+    // a blocked signal whose default kills waits, pending, until it is unblocked (complete_signal); SIGKILL cannot be blocked
+    if (d === 'fatal' && (sig === SIGKILL || !this.signals.blocked.has(sig))) {
       if (!this.group.fatalSignal || sig === SIGKILL) this.group.fatalSignal = sig;
       for (const t of this.group.tasks) t.signalWait.wakeUp();
       return;

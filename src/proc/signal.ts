@@ -12,8 +12,11 @@ import {
   SIGCONT,
   SIGKILL,
   SIGSTOP,
+  SIG_BLOCK,
   SIG_DFL,
   SIG_IGN,
+  SIG_SETMASK,
+  SIG_UNBLOCK,
 } from '../uapi/index.ts';
 
 /** Highest signal number (_NSIG). */
@@ -173,6 +176,32 @@ export function sysSigaction(s: SignalState, sig: number, act: SigActionArg | nu
   else s.actions.set(sig, { handler: h, flags, mask: mask.sort((a, b) => a - b) });
   if (s.disposition(sig) === 'ignore') s.pending.delete(sig);
   return oldCopy;
+}
+
+/**
+ * Changes the calling thread's blocked mask (rt_sigprocmask): `how` is
+ * SIG_BLOCK (add `set`), SIG_UNBLOCK (remove it) or SIG_SETMASK (replace
+ * the mask); a null `set` only reads it. SIGKILL and SIGSTOP are dropped
+ * from every mask. Returns the old mask, ascending. EINVAL for another
+ * `how` or a bad signal number. Signals it unblocks that are pending are
+ * handled as the call returns.
+ */
+export function sysSigprocmask(s: SignalState, how: number, set: readonly number[] | null | undefined): number[] {
+  const old = [...s.blocked].sort((a, b) => a - b);
+  if (set === null || set === undefined) return old;
+  if (!Array.isArray(set)) throw kerr('EFAULT', 'bad sigset pointer');
+  for (const sig of set) checkSignal(sig);
+  const sigs = set.filter((sig) => sig !== SIGKILL && sig !== SIGSTOP);
+  if (how === SIG_BLOCK) for (const sig of sigs) s.blocked.add(sig);
+  else if (how === SIG_UNBLOCK) for (const sig of sigs) s.blocked.delete(sig);
+  else if (how === SIG_SETMASK) s.blocked = new Set(sigs);
+  else throw kerr('EINVAL', `sigprocmask how ${how}`);
+  return old;
+}
+
+/** The signals pending for the calling thread and blocked (sigpending), ascending. */
+export function sysSigpending(s: SignalState): number[] {
+  return [...s.pending.keys()].filter((sig) => s.blocked.has(sig)).sort((a, b) => a - b);
 }
 
 /**

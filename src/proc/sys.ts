@@ -57,7 +57,7 @@ import {
   argTimeout,
   argUserPtr,
 } from './uaccess-args.ts';
-import { sysSigaction, type SigAction, type SigActionArg } from './signal.ts';
+import { sysSigaction, sysSigpending, sysSigprocmask, type SigAction, type SigActionArg } from './signal.ts';
 import type { RecvResult } from './unix-socket.ts';
 
 export type { PollFd } from './poll.ts';
@@ -592,6 +592,22 @@ export class Sys {
    */
   sigaction(sig: number, act: SigActionArg | null = null): Promise<SigAction> {
     return this.call('sigaction', () => sysSigaction(this.p.signals, argInt(sig, 'sig'), argOptStruct<SigActionArg>(act, 'act')));
+  }
+
+  /**
+   * Changes this thread's blocked signals (rt_sigprocmask): SIG_BLOCK adds
+   * `set`, SIG_UNBLOCK removes it, SIG_SETMASK replaces the mask; a null
+   * `set` only reads it. SIGKILL and SIGSTOP are never blocked. Returns the
+   * old mask. A pending signal it unblocks is handled as the call returns.
+   * EINVAL for another `how` or a bad signal number.
+   */
+  sigprocmask(how: number, set: readonly number[] | null = null): Promise<number[]> {
+    return this.call('sigprocmask', () => sysSigprocmask(this.p.signals, argInt(how, 'how'), set));
+  }
+
+  /** The signals pending for this thread that it blocks (sigpending). */
+  sigpending(): Promise<number[]> {
+    return this.call('sigpending', () => sysSigpending(this.p.signals));
   }
 
   /** Delivers SIGALRM after `seconds` of simulated time, 0 cancels; returns the seconds the previous alarm had left (alarm). */

@@ -40,6 +40,11 @@ export const SIGNAL_NAMES: Readonly<Record<number, string>> = {
 export const SIG_DFL = 0;
 export const SIG_IGN = 1;
 
+/** sigprocmask's `how` (include/uapi/asm-generic/signal-defs.h). */
+export const SIG_BLOCK = 0;
+export const SIG_UNBLOCK = 1;
+export const SIG_SETMASK = 2;
+
 /** sigaction flags (include/uapi/asm-generic/signal-defs.h). */
 export const SA_NOCLDSTOP = 0x00000001;
 export const SA_NOCLDWAIT = 0x00000002;

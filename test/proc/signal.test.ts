@@ -27,8 +27,11 @@ import {
   SIGSTOP,
   SIGTERM,
   SIGUSR1,
+  SIG_BLOCK,
   SIG_DFL,
   SIG_IGN,
+  SIG_SETMASK,
+  SIG_UNBLOCK,
   SI_KERNEL,
   SI_USER,
 } from '../../src/uapi/index.ts';
@@ -209,6 +212,46 @@ describe('SIGALRM', () => {
       return 0;
     });
     expect(status).toBe(0);
+  });
+});
+
+describe('sigprocmask', () => {
+  it('a blocked signal stays pending and shows in sigpending; unblocking runs its handler as the call returns; SIGKILL is never blocked; EINVAL for a bad how', async () => {
+    const ran: number[] = [];
+    const status = await run(setup(), async (sys) => {
+      const me = await sys.getpid();
+      await sys.sigaction(SIGUSR1, { handler: (sig) => void ran.push(sig) });
+      expect(await sys.sigprocmask(SIG_BLOCK, [SIGUSR1, SIGKILL, SIGSTOP])).toEqual([]);
+      expect(await sys.sigprocmask(SIG_BLOCK)).toEqual([SIGUSR1]);
+      await sys.kill(me, SIGUSR1);
+      expect(await sys.sigpending()).toEqual([SIGUSR1]);
+      expect(ran).toEqual([]);
+      expect(await sys.sigprocmask(SIG_UNBLOCK, [SIGUSR1])).toEqual([SIGUSR1]);
+      expect(ran).toEqual([SIGUSR1]);
+      expect(await sys.sigpending()).toEqual([]);
+      await sys.sigprocmask(SIG_SETMASK, [SIGTERM, SIGUSR1]);
+      expect(await sys.sigprocmask(SIG_SETMASK, [])).toEqual([SIGUSR1, SIGTERM]);
+      expect(await errno(sys.sigprocmask(7, [SIGUSR1]))).toBe('EINVAL');
+      expect(await errno(sys.sigprocmask(SIG_BLOCK, [0]))).toBe('EINVAL');
+      return 0;
+    });
+    expect(status).toBe(0);
+  });
+
+  it('a blocked default-fatal signal does not kill until it is unblocked', async () => {
+    const s = setup();
+    let reached = false;
+    const status = await run(s, async (sys) => {
+      const me = await sys.getpid();
+      await sys.sigprocmask(SIG_BLOCK, [SIGTERM]);
+      await sys.kill(me, SIGTERM);
+      reached = true;
+      await sys.sigprocmask(SIG_UNBLOCK, [SIGTERM]);
+      await sys.getpid();
+      return 0;
+    });
+    expect(reached).toBe(true);
+    expect(status).toBe(128 + SIGTERM);
   });
 });
 
