@@ -1,4 +1,4 @@
-import { KernelBug, hex, isKernelError, isPowerOfTwo, kerr } from '../lib/index.ts';
+import { KernelBug, hex, isKernelError, isPowerOfTwo, kerr, shouldFail, type FaultAttr } from '../lib/index.ts';
 import { clearBits, countSet, findNextSetBit, findNextZeroBit, findZeroArea, setBits } from './bitmap.ts';
 import { allocContigRange, type ContigTally } from './contig.ts';
 import { PAGEBLOCK_PAGES } from './frames.ts';
@@ -79,6 +79,8 @@ export class CmaArea {
     timeNs: 0,
   };
   private readonly tally: ContigTally = { ns: 0, pages: 0, failedPfn: -1 };
+  /** The fail_cma_alloc fault point, set at boot; null injects nothing. */
+  failCmaAlloc: FaultAttr | null = null;
 
   /** Wraps pageblocks already marked MIGRATE_CMA as an area (cma_init_reserved_mem + cma_activate_area). */
   constructor(env: MigrationEnv, name: string, basePfn: number, count: number) {
@@ -135,6 +137,10 @@ export class CmaArea {
       return null;
     }
     if (!Number.isInteger(alignOrder) || alignOrder < 0 || alignOrder > 30) throw kerr('EINVAL', `cma_alloc: bad alignment order ${alignOrder}`);
+    if (shouldFail(this.failCmaAlloc, count, `cma_alloc(${this.name})`)) {
+      this.st.failures++;
+      return null;
+    }
     const a = 2 ** alignOrder;
     const mask = a - 1;
     // Bits are relative to basePfn; the offset makes the *pfn* aligned (cma_bitmap_aligned_offset).

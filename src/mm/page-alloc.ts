@@ -1,5 +1,5 @@
 import type { CpuCache, PhysicalMemory } from '../hw/index.ts';
-import { KernelBug, hex, kerr } from '../lib/index.ts';
+import { KernelBug, hex, kerr, shouldFail, type FaultAttr } from '../lib/index.ts';
 import {
   MAX_ORDER,
   MIGRATE_CMA,
@@ -102,6 +102,8 @@ export class PageAllocator {
   private managedTotal = 0;
   private reservedTotal = 0;
   readonly lowmemEndPfn: number;
+  /** The fail_page_alloc fault point, set at boot; null injects nothing. */
+  failPageAlloc: FaultAttr | null = null;
 
   /** Builds frames and zones for `banks` and frees every page into the buddy lists (memblock_free_all). */
   constructor(banks: readonly { name: string; base: number; size: number }[], opts: PageAllocatorOptions = {}) {
@@ -171,6 +173,10 @@ export class PageAllocator {
     const limit = gfp?.maxPa === undefined ? Infinity : Math.floor(gfp.maxPa / 4096);
     const highOk = gfp?.highmem === true;
     const n = 1 << order;
+    if (this.shouldFailAllocPage(order)) {
+      this.counters.allocFailures++;
+      throw kerr('ENOMEM', `alloc_pages: order-${order} allocation failed by fail_page_alloc`);
+    }
     const zs = this.zonesDesc;
     for (let k = 0; k < zs.length; k++) {
       const z = zs[k]!;
@@ -185,6 +191,13 @@ export class PageAllocator {
     }
     this.counters.allocFailures++;
     throw kerr('ENOMEM', `alloc_pages: no free order-${order} ${MIGRATE_NAMES[mt]} block${limit !== Infinity ? ` below ${hex(limit * 4096)}` : ''}`);
+  }
+
+  /** Whether fail_page_alloc fails this request (should_fail_alloc_page): orders below its min-order never fail. */
+  private shouldFailAllocPage(order: number): boolean {
+    const attr = this.failPageAlloc;
+    if (!attr || attr.probability === 0 || order < (attr.extra.get('min-order') ?? 0)) return false;
+    return shouldFail(attr, 1 << order, 'alloc_pages');
   }
 
   /**
