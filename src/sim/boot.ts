@@ -19,6 +19,7 @@ import {
   type PlatformDriver,
   type UsbDisplay,
 } from '../drivers/index.ts';
+import { faultCreateDebugfsAttr } from '../fs/index.ts';
 import { createProcSystem, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
 
@@ -151,6 +152,7 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
   }
   const proc = createProcSystem({ soc, mm });
   proc.vfs.failslab = soc.faults.attr('failslab');
+  for (const attr of soc.faults.attrs.values()) faultCreateDebugfsAttr(proc.vfs, attr);
   const dmabuf = createDmaBufSystem({ vfs: proc.vfs, soc });
   addSystemHeap(dmabuf, mm);
   for (const area of mm.cma.values()) addCmaHeap(dmabuf, mm, area);
