@@ -239,6 +239,29 @@ export class CmaArea {
     return this.buffers.has(pfn);
   }
 
+  /**
+   * Checks the area's invariants (for tests): the bitmap has exactly the
+   * bits of the live buffers set, buffers do not overlap, `used` is their
+   * total, and every page of a buffer is allocated in the page allocator.
+   * Throws KernelBug naming the first broken one.
+   */
+  verify(): void {
+    const expect = new Uint32Array(this.bitmap.length);
+    let total = 0;
+    for (const [pfn, b] of this.buffers) {
+      const s = pfn - this.basePfn;
+      if (s < 0 || s + b.count > this.count) throw new KernelBug(`cma ${this.name}: buffer ${hex(pfn)}+${b.count} lies outside the area`);
+      if (countSet(expect, s, b.count) !== 0) throw new KernelBug(`cma ${this.name}: buffer ${hex(pfn)}+${b.count} overlaps another`);
+      setBits(expect, s, b.count);
+      total += b.count;
+      for (let p = pfn; p < pfn + b.count; p++) if (!this.env.pages.isAllocated(p)) throw new KernelBug(`cma ${this.name}: page ${hex(p)} of buffer ${hex(pfn)} is free in the page allocator`);
+    }
+    if (total !== this.used) throw new KernelBug(`cma ${this.name}: buffers hold ${total} pages, used says ${this.used}`);
+    for (let w = 0; w < expect.length; w++) {
+      if (expect[w] !== this.bitmap[w]) throw new KernelBug(`cma ${this.name}: bitmap word ${w} is ${hex(this.bitmap[w]!)}, the buffers give ${hex(expect[w]!)}`);
+    }
+  }
+
   /** Debug statistics (debugfs cma/<name>/{used,maxchunk,...}). */
   stats(): CmaStats {
     let largest = 0;
