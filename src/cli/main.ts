@@ -17,6 +17,7 @@ import {
   runScenario,
   type RunResult,
 } from '../sim/index.ts';
+import { FaultInjection, isKernelError, parseFaultSetting, setFaultKnob, type FaultSetting } from '../lib/index.ts';
 import { progressBar } from './progress.ts';
 
 /**
@@ -61,7 +62,8 @@ export async function main(argv: string[]): Promise<number> {
       .option('--frames <n>', 'number of frames (default: the scenario\'s own)', scenarioArg('frames', '--frames'))
       .option('--json', 'print one JSON object instead of the summary')
       .option('--trace <file>', 'write a Chrome trace-event JSON file (opens in Perfetto)')
-      .option('--report <file>', 'write a self-contained HTML report (memory map, IOVA spaces, buffer graph, plots over time)');
+      .option('--report <file>', 'write a self-contained HTML report (memory map, IOVA spaces, buffer graph, plots over time)')
+      .option('--fail <point:knob=value,...>', FAIL_HELP, failArg, []);
 
   const execute = async (what: string, opts: RunOpts): Promise<RunResult> => {
     checkOutputPath('--trace', opts.trace);
@@ -71,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     const bar = opts.json ? null : progressBar(process.stderr);
     try {
       const collector = opts.report !== undefined ? new ReportCollector() : undefined;
-      const r = await runScenario(s, p, { seed: opts.seed, frames: opts.frames, onFrame: bar?.update, trace: opts.trace !== undefined, observer: collector });
+      const r = await runScenario(s, p, { seed: opts.seed, frames: opts.frames, onFrame: bar?.update, trace: opts.trace !== undefined, observer: collector, faults: opts.fail });
       if (opts.trace !== undefined && r.trace) writeFileSync(opts.trace, JSON.stringify(r.trace.toJSON()));
       delete r.trace;
       if (collector && opts.report !== undefined) writeFileSync(opts.report, renderReportHtml({ result: r, capture: collector.capture() }));
@@ -107,12 +109,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--seed <n>', 'seed of every random choice', intArg('--seed'), 1)
     .option('--trace <file>', 'write a Chrome trace-event JSON file (syscalls per process, DMA, cache, IOMMU, fences)')
     .option('--check', 'exit 1 when the program exits 0 but a checker found something')
-    .action(async (prog: string, args: string[], opts: { platform: string; seed: number; trace?: string; check?: boolean }) => {
+    .option('--fail <point:knob=value,...>', FAIL_HELP, failArg, [])
+    .action(async (prog: string, args: string[], opts: { platform: string; seed: number; trace?: string; check?: boolean; fail: FaultSetting[] }) => {
       checkOutputPath('--trace', opts.trace);
       const p = loadPlatform(opts.platform);
       const r = await execProgram(prog, p, args, {
         seed: opts.seed,
         trace: opts.trace !== undefined,
+        faults: opts.fail,
         onWrite: (fd, bytes) => (fd === 1 ? process.stdout : process.stderr).write(bytes),
       });
       if (opts.trace !== undefined && r.trace) writeFileSync(opts.trace, JSON.stringify(r.trace.toJSON()));
@@ -173,6 +177,7 @@ interface RunOpts {
   seed?: number;
   frames?: number;
   json?: boolean;
+  fail: FaultSetting[];
 }
 
 /** The run itself failed: a shown frame differs from its source, no frame was shown, or a process failed. */
@@ -225,6 +230,23 @@ function checkOutputPath(flag: string, path: string | undefined): void {
   } catch (e) {
     if (!(e instanceof Error && 'code' in e)) throw e;
     throw fail(`cannot be written: permission denied (${String(e.code)})`);
+  }
+}
+
+const FAIL_HELP =
+  'inject failures at a fault point, as its /sys/kernel/debug/<point>/ files would (repeatable): ' +
+  'page_alloc, cma_alloc, iova_alloc, gen_pool_alloc, dma_map or slab, with probability (percent), interval, times (-1: no limit), space, verbose (0: no finding) and, for page_alloc, min-order';
+
+/** Parses one `--fail` value and checks every knob against a scratch fault point; bad input (exit 2) otherwise. */
+function failArg(v: string, prev: FaultSetting[]): FaultSetting[] {
+  try {
+    const setting = parseFaultSetting(v);
+    const scratch = new FaultInjection(() => 0).attr(setting.name);
+    for (const [k, n] of Object.entries(setting.knobs)) setFaultKnob(scratch, k, n);
+    return [...prev, setting];
+  } catch (e) {
+    if (!isKernelError(e, 'EINVAL')) throw e;
+    throw new InputError('--fail', 0, 0, '', e.message.replace(/^EINVAL: /, ''));
   }
 }
 

@@ -32,6 +32,7 @@ export class BouncePool {
 
   constructor(dev: Device) {
     this.dev = dev;
+    this.pool.failAlloc = dev.ctx.soc.faults.attr('fail_gen_pool_alloc');
   }
 
   /**

@@ -1,4 +1,4 @@
-import { isKernelError, kerr, KernelBug, PAGE_SIZE, type Errno } from '../lib/index.ts';
+import { isKernelError, kerr, KernelBug, PAGE_SIZE, shouldFail, type Errno } from '../lib/index.ts';
 import type { MemType } from '../hw/index.ts';
 import type { Device } from './device.ts';
 import { DMA_ATTR_NON_CONSISTENT, DMA_ATTR_WRITE_COMBINE, validDmaDirection, type DmaDirection } from './direction.ts';
@@ -66,6 +66,7 @@ export function dmaMmapAttrs(dev: Device, buf: DmaBuffer, pgoff: number, len: nu
 /** Maps [pa, pa+size) through the device's ops and records it with dma-debug as `type`. */
 function mapRange(dev: Device, pa: number, size: number, dir: DmaDirection, attrs: number, type: 'page' | 'single', call: string): number {
   checkDir(dir, call);
+  injectMappingError(dev, size, call);
   let addr: number;
   try {
     addr = dev.ops.mapPage(dev, pa, size, dir, attrs);
@@ -76,6 +77,16 @@ function mapRange(dev: Device, pa: number, size: number, dir: DmaDirection, attr
   dev.ctx.stats.maps++;
   dev.ctx.debug.add(dev, type, addr, size, dir, [[pa, size]], call);
   return addr;
+}
+
+/**
+ * Fails a map call when fail_dma_map says so, as a map_page returning
+ * DMA_MAPPING_ERROR does: the caller's dma_mapping_error check gives ENOMEM.
+ */
+function injectMappingError(dev: Device, size: number, call: string): void {
+  if (!shouldFail(dev.ctx.soc.faults.attr('fail_dma_map'), size, call)) return;
+  dev.ctx.stats.mappingErrors++;
+  throw kerr('ENOMEM', `${dev.name}: ${call}: DMA_MAPPING_ERROR injected by fail_dma_map`);
 }
 
 /** Checks an unmap with dma-debug and undoes the mapping through the device's ops. */
@@ -131,6 +142,9 @@ const MAP_SG_ERRNOS: readonly Errno[] = ['EINVAL', 'ENOMEM', 'EIO'];
  */
 export function dmaMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0): number {
   checkDir(dir, 'dma_map_sg');
+  let total = 0;
+  for (let i = 0; i < sgt.origNents; i++) total += sgt.sgl[i]!.length;
+  injectMappingError(dev, total, 'dma_map_sg');
   let n: number;
   try {
     n = dev.ops.mapSg(dev, sgt, dir, attrs);

@@ -34,14 +34,20 @@ export async function cmaHeapAllocate(heap: DmaHeap, mm: Mm, area: CmaArea, len:
     source: `cma:${area.name} pfn 0x${pfn.toString(16)}+${count}`,
     notes: [`placement: CMA heap, one contiguous range aligned to 2^${align} pages`],
   });
-  return exportDmaBuf(heap.system, {
-    ops: cmaOps,
-    size: len,
-    flags: fdFlags,
-    priv: buf,
-    expName: heap.name,
-    creator: task ? `${task.comm}[${task.pid}]` : heap.name,
-  });
+  try {
+    return exportDmaBuf(heap.system, {
+      ops: cmaOps,
+      size: len,
+      flags: fdFlags,
+      priv: buf,
+      expName: heap.name,
+      creator: task ? `${task.comm}[${task.pid}]` : heap.name,
+    });
+  } catch (e) {
+    // the heap's error path (free_pages / free_buffer): nothing owns the pages yet
+    buf.free();
+    throw e;
+  }
 }
 
 /**

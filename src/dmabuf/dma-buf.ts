@@ -13,7 +13,7 @@ import {
   type VmArea,
 } from '../fs/index.ts';
 import type { Clock, Soc } from '../hw/index.ts';
-import { KernelBug, PAGE_SIZE, isKernelError, kerr } from '../lib/index.ts';
+import { KernelBug, PAGE_SIZE, isKernelError, kerr, shouldFail } from '../lib/index.ts';
 import type { Device, DmaDirection, SgTable } from '../dma/index.ts';
 import { DMA_NONE } from '../dma/index.ts';
 import { O_ACCMODE, O_CLOEXEC, O_NONBLOCK, SEEK_END, SEEK_SET } from '../uapi/index.ts';
@@ -356,6 +356,8 @@ export function exportDmaBuf(system: DmaBufSystem, info: DmaBufExportInfo): DmaB
   if (!ops.pin !== !ops.unpin) throw kerr('EINVAL', 'dma_buf_export: pin and unpin come together');
   if (ops.cacheSgtMapping && ops.pin) throw kerr('EINVAL', 'dma_buf_export: cache_sgt_mapping excludes pin/unpin');
   if (!Number.isSafeInteger(info.size) || info.size <= 0) throw kerr('EINVAL', `dma_buf_export: size ${info.size}`);
+  // the kzalloc of struct dma_buf (with its dma_resv) is a slab allocation
+  if (shouldFail(system.vfs.failslab, 256, 'dma_buf_export')) throw kerr('ENOMEM', 'dma_buf_export: struct dma_buf allocation failed by failslab');
   const d = new DmaBuf(system, info);
   const inode = allocAnonInode(system.sb, info.size, d);
   d.file = allocFilePseudo(system.vfs, inode, dmaBufFops, {

@@ -66,14 +66,20 @@ export function systemHeapAllocate(heap: DmaHeap, mm: Mm, len: number, fdFlags: 
     source: `system heap pages (${mix})`,
     notes: ['placement: system heap policy, largest blocks first (orders 8, 4, 0); devices are not consulted'],
   });
-  return exportDmaBuf(heap.system, {
-    ops: systemOps,
-    size: len,
-    flags: fdFlags,
-    priv: buf,
-    expName: heap.name,
-    creator: task ? `${task.comm}[${task.pid}]` : heap.name,
-  });
+  try {
+    return exportDmaBuf(heap.system, {
+      ops: systemOps,
+      size: len,
+      flags: fdFlags,
+      priv: buf,
+      expName: heap.name,
+      creator: task ? `${task.comm}[${task.pid}]` : heap.name,
+    });
+  } catch (e) {
+    // the heap's error path (free_pages / free_buffer): nothing owns the pages yet
+    buf.free();
+    throw e;
+  }
 }
 
 /** Registers the system heap, /dev/dma_heap/system (system_heap_create). */

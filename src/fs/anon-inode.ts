@@ -1,3 +1,4 @@
+import { kerr, shouldFail } from '../lib/index.ts';
 import { O_ACCMODE, O_NONBLOCK } from '../uapi/index.ts';
 import { ROOT_CRED, type Cred } from './cred.ts';
 import { File, type FileOperations } from './file.ts';
@@ -19,6 +20,7 @@ export function anonInodeGetFile(
   cred: Cred = ROOT_CRED,
 ): File {
   const link = `anon_inode:${name}`;
+  failFileAlloc(vfs, 'anon_inode_getfile');
   return new File(vfs, { inode: vfs.anonInode, fops, flags: flags & (O_ACCMODE | O_NONBLOCK), cred, privateData, name: link });
 }
 
@@ -48,6 +50,7 @@ export interface PseudoFileOptions {
  * reference.
  */
 export function allocFilePseudo(vfs: Vfs, inode: Inode, fops: FileOperations, opts: PseudoFileOptions): File {
+  failFileAlloc(vfs, 'alloc_file_pseudo');
   return new File(vfs, {
     inode,
     fops,
@@ -57,3 +60,11 @@ export function allocFilePseudo(vfs: Vfs, inode: Inode, fops: FileOperations, op
     name: opts.name,
   });
 }
+
+/** The struct file allocation (alloc_empty_file's kmem_cache_zalloc) failing under failslab: ENOMEM. */
+function failFileAlloc(vfs: Vfs, call: string): void {
+  if (shouldFail(vfs.failslab, FILE_OBJECT_SIZE, call)) throw kerr('ENOMEM', `${call}: struct file allocation failed by failslab`);
+}
+
+/** Bytes of a struct file on a 32-bit kernel, what failslab's space knob counts. */
+const FILE_OBJECT_SIZE = 128;

@@ -61,6 +61,7 @@ export {
   type FilePos,
   type FileTracker,
 } from './file.ts';
+export { debugfsAttrOps, debugfsCreateAttr, faultCreateDebugfsAttr, type DebugfsAttr } from './debugfs-attr.ts';
 export { vfsFallocate } from './fallocate.ts';
 export { Inode, MAY_EXEC, MAY_READ, MAY_WRITE, SuperBlock, inodePermission, modePermission, type InodeInit } from './inode.ts';
 export { memfdCreate, memfdFcntl, memfdName } from './memfd.ts';

@@ -1,4 +1,4 @@
-import { KernelBug } from '../lib/index.ts';
+import { KernelBug, type FaultAttr } from '../lib/index.ts';
 import { S_IFDIR } from '../uapi/index.ts';
 import type { File, FileTracker } from './file.ts';
 import { Inode, SuperBlock } from './inode.ts';
@@ -28,6 +28,8 @@ export class Vfs implements FileTracker {
   readonly anonInodeFs: SuperBlock;
   /** The one inode every anon_inode file shares (anon_inode_inode). */
   readonly anonInode: Inode;
+  /** The failslab fault point for the kernel objects the VFS and its users allocate; null injects nothing. */
+  failslab: FaultAttr | null = null;
   private readonly mounts = new Map<number, SuperBlock>();
   private readonly minors = new Set<number>();
   private readonly live = new Set<File>();

@@ -1,4 +1,4 @@
-import { FindingLog, Tracer } from '../lib/index.ts';
+import { FaultInjection, FindingLog, Tracer } from '../lib/index.ts';
 import { CpuCache, type CacheConfig } from './cache.ts';
 import { Clock } from './clock.ts';
 import { Cpu } from './cpu.ts';
@@ -35,6 +35,12 @@ export class Soc {
   readonly cpu: Cpu;
   readonly masters = new Map<string, DmaMaster>();
   readonly findings: FindingLog;
+  /**
+   * The fault-injection points (fail_page_alloc, failslab, ...), all off
+   * until configured. They draw from their own PRNG, seeded from the run's
+   * seed, so turning injection on changes no other random choice.
+   */
+  readonly faults: FaultInjection;
   readonly seed: number;
   /** Records a Chrome trace of the run when installed (startTrace); null costs nothing. */
   tracer: Tracer | null = null;
@@ -52,6 +58,9 @@ export class Soc {
       ioCoherent: cfg.ioCoherent ?? false,
     });
     this.findings = new FindingLog(() => this.clock.now);
+    const faultPrng = new Prng((cfg.seed ^ 0x6661696c) >>> 0);
+    this.faults = new FaultInjection(() => faultPrng.next());
+    this.faults.report = (_attr, call, message) => void this.findings.report('fault-injection', call, message);
     this.bus.addMaster({ name: 'cpu', bandwidth: cfg.cpuBandwidth ?? 4e9, latencyNs: 0 });
     for (const m of cfg.masters) this.addMaster(m);
   }

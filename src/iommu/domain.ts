@@ -99,6 +99,7 @@ export class IommuDomain {
       },
     });
     this.iovad = new IovaDomain(4096, 1);
+    this.iovad.failAlloc = driver.faults?.attr('fail_iova_alloc') ?? null;
     this.fq =
       this.flushMode === 'lazy'
         ? new FlushQueue(() => driver.invalidateAll(this), driver.clock, opts.fqSize ?? IOVA_FQ_SIZE, opts.fqTimeoutNs ?? IOVA_FQ_TIMEOUT_NS)

@@ -1,4 +1,4 @@
-import { KernelBug, PAGE_SIZE, hex, isPowerOfTwo, kerr } from '../lib/index.ts';
+import { KernelBug, PAGE_SIZE, hex, isPowerOfTwo, kerr, shouldFail, type FaultAttr } from '../lib/index.ts';
 import { IOVA_RANGE_CACHE_MAX_SIZE, IovaRcache } from './iova-rcache.ts';
 import { IovaTree } from './iova-tree.ts';
 
@@ -40,6 +40,8 @@ export class IovaDomain {
   private readonly fast = new Map<number, number>();
   private cached = 0;
   private readonly reserved = new Set<number>();
+  /** The fail_iova_alloc fault point, set by the domain's owner; null injects nothing. */
+  failAlloc: FaultAttr | null = null;
   private readonly spill = (pfn: number): void => {
     this.fast.delete(pfn);
     this.cached--;
@@ -86,6 +88,19 @@ export class IovaDomain {
   /** As `allocIova`, but null instead of ENOMEM. */
   tryAllocIova(size: number, limitPfn: number, sizeAligned = true): number | null {
     if (!Number.isInteger(size) || size < 1) throw new KernelBug(`alloc_iova: bad size ${size}`);
+    if (this.injectFailure(size, 'alloc_iova')) return null;
+    return this.allocFit(size, limitPfn, sizeAligned);
+  }
+
+  /** Whether fail_iova_alloc fails this request; counted as a failure when it does. */
+  private injectFailure(size: number, call: string): boolean {
+    if (!shouldFail(this.failAlloc, size * this.granule, call)) return false;
+    this.stats.failures++;
+    return true;
+  }
+
+  /** Takes a range from the tree (alloc_iova's search), without the fault point. */
+  private allocFit(size: number, limitPfn: number, sizeAligned: boolean): number | null {
     const align = sizeAligned ? roundupPow2(size) : 1;
     const limit = Math.min(limitPfn, ANCHOR - 1);
     // Gaps all lie above the start sentinel, so a fit is never below startPfn.
@@ -114,6 +129,7 @@ export class IovaDomain {
   /** As `allocIovaFast`, but null instead of ENOMEM. */
   tryAllocIovaFast(size: number, limitPfn: number, flushRcache = true): number | null {
     if (!Number.isInteger(size) || size < 1) throw new KernelBug(`alloc_iova_fast: bad size ${size}`);
+    if (this.injectFailure(size, 'alloc_iova_fast')) return null;
     if (size < CACHED_MAX_PAGES) size = roundupPow2(size);
     const order = log2Ceil(size);
     if (order < IOVA_RANGE_CACHE_MAX_SIZE) {
@@ -126,10 +142,10 @@ export class IovaDomain {
         return pfn;
       }
     }
-    let pfn = this.tryAllocIova(size, limitPfn, true);
+    let pfn = this.allocFit(size, limitPfn, true);
     if (pfn === null && flushRcache && this.cached > 0) {
       this.flushRcaches();
-      pfn = this.tryAllocIova(size, limitPfn, true);
+      pfn = this.allocFit(size, limitPfn, true);
     }
     if (pfn !== null && order < IOVA_RANGE_CACHE_MAX_SIZE) this.fast.set(pfn, size);
     return pfn;

@@ -1,5 +1,6 @@
 import type { Clock, CpuCache, PhysicalMemory, Smmu, SmmuContext, SmmuFault, SmmuFaultHandler, SmmuStats } from '../hw/index.ts';
 import { KernelBug, hex, kerr } from '../lib/index.ts';
+import type { FaultInjection } from '../lib/index.ts';
 import type { IommuDomain } from './domain.ts';
 import type { IommuDevice } from './iommu-device.ts';
 import type { IoPageAllocator } from './page-allocator.ts';
@@ -29,6 +30,8 @@ export interface SmmuDriverConfig {
   cache?: CpuCache | null;
   /** Drives the lazy flush-queue timer; without it only a full queue or an explicit flush retires entries. */
   clock?: Clock | null;
+  /** The system's fault points: IOVA space and VCM pools of its domains fail through them. */
+  faults?: FaultInjection | null;
 }
 
 /** The split boundary with TTBCR.N = 1: addresses with bit 31 set use TTBR1. */
@@ -48,6 +51,7 @@ export class SmmuDriver {
   readonly pages: IoPageAllocator;
   readonly cache: CpuCache | null;
   readonly clock: Clock | null;
+  readonly faults: FaultInjection | null;
   readonly smmus: Smmu[] = [];
   private readonly ctxs = new Map<SmmuContext, CtxState>();
   private domainSeq = 0;
@@ -57,6 +61,7 @@ export class SmmuDriver {
     this.pages = cfg.pages;
     this.cache = cfg.cache ?? null;
     this.clock = cfg.clock ?? null;
+    this.faults = cfg.faults ?? null;
   }
 
   /** Takes charge of an SMMU instance and resets its TLB (smmu_drvdata_init). */

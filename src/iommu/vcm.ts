@@ -54,6 +54,7 @@ export class Vcm {
       if (hi <= lo) throw kerr('EINVAL', `vcm_create: ${hex(start)}+${hex(len)} holds no whole page`);
       const pool = new GenPool(12, this.name);
       pool.addChunk(lo, hi - lo);
+      pool.failAlloc = vcmm.driver.faults?.attr('fail_gen_pool_alloc') ?? null;
       this.pool = pool;
       this.domain = iommuDomainAlloc(vcmm.driver, { name: this.name });
     } else {

@@ -19,7 +19,11 @@ export type FindingKind =
   | 'leak'
   | 'process-failed'
   | 'bus-error'
-  | 'integrity';
+  | 'integrity'
+  /** A failure the fault-injection framework forced (fail_page_alloc, failslab, ...). */
+  | 'fault-injection'
+  /** A user page fault that found no memory: the OOM path killed the process (pagefault_out_of_memory). */
+  | 'oom';
 
 export interface Finding {
   kind: FindingKind;

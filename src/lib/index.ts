@@ -3,11 +3,27 @@
  *
  * Errno values, the three error types (KernelError for -Exxx returns,
  * KernelBug for BUG_ON, SyscallError for what userspace sees), the Finding
- * log for misuse that hardware would not stop, and size helpers. It imports
+ * log for misuse that hardware would not stop, the fault-injection points
+ * (struct fault_attr) every allocator consults, and size helpers. It imports
  * nothing, so any layer may import it, as any kernel file may include lib/.
  */
 export { ERRNO, errnoName, type Errno } from './errno.ts';
 export { KernelBug, KernelError, SyscallError, erestartsys, isKernelError, kerr } from './errors.ts';
+export {
+  FAULT_ATTR_KNOBS,
+  FAULT_POINTS,
+  FaultAttr,
+  FaultInjection,
+  applyFaultSettings,
+  getFaultKnob,
+  isFaultPointName,
+  parseFaultSetting,
+  setFaultKnob,
+  shouldFail,
+  type FaultAttrKnobs,
+  type FaultPointName,
+  type FaultSetting,
+} from './fault-inject.ts';
 export { FindingLog, userFrame, userPath, withFindingSite, type Finding } from './findings.ts';
 export { Tracer } from './trace.ts';
 export { GiB, MiB, PAGE_SHIFT, PAGE_SIZE, alignDown, alignUp, formatBytes, hex, isPowerOfTwo } from './units.ts';

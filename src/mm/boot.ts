@@ -107,5 +107,9 @@ export function bootMm(soc: Soc, cfg: MmConfig = {}): Mm {
     background.fill(cfg.background.fill ?? 0.9, cfg.background.anonShare ?? 0.5);
   }
 
+  // Fault points go live after boot's own allocations, which Linux does not fail either (they come before debugfs exists).
+  pages.failPageAlloc = soc.faults.attr('fail_page_alloc');
+  for (const area of cma.values()) area.failCmaAlloc = soc.faults.attr('fail_cma_alloc');
+
   return { soc, frames: pages.frames, pages, cma, defaultCma: cma.get(DEFAULT_CMA_NAME), kas, migration, background };
 }

@@ -1,4 +1,4 @@
-import { KernelBug, hex, isKernelError, isPowerOfTwo, kerr } from '../lib/index.ts';
+import { KernelBug, hex, isKernelError, isPowerOfTwo, kerr, shouldFail, type FaultAttr } from '../lib/index.ts';
 import { clearBits, countSet, findNextSetBit, findNextZeroBit, findZeroArea, setBits } from './bitmap.ts';
 import { allocContigRange, type ContigTally } from './contig.ts';
 import { PAGEBLOCK_PAGES } from './frames.ts';
@@ -79,6 +79,8 @@ export class CmaArea {
     timeNs: 0,
   };
   private readonly tally: ContigTally = { ns: 0, pages: 0, failedPfn: -1 };
+  /** The fail_cma_alloc fault point, set at boot; null injects nothing. */
+  failCmaAlloc: FaultAttr | null = null;
 
   /** Wraps pageblocks already marked MIGRATE_CMA as an area (cma_init_reserved_mem + cma_activate_area). */
   constructor(env: MigrationEnv, name: string, basePfn: number, count: number) {
@@ -135,6 +137,10 @@ export class CmaArea {
       return null;
     }
     if (!Number.isInteger(alignOrder) || alignOrder < 0 || alignOrder > 30) throw kerr('EINVAL', `cma_alloc: bad alignment order ${alignOrder}`);
+    if (shouldFail(this.failCmaAlloc, count, `cma_alloc(${this.name})`)) {
+      this.st.failures++;
+      return null;
+    }
     const a = 2 ** alignOrder;
     const mask = a - 1;
     // Bits are relative to basePfn; the offset makes the *pfn* aligned (cma_bitmap_aligned_offset).
@@ -231,6 +237,29 @@ export class CmaArea {
   /** True when a live buffer starts at `pfn`. */
   isBuffer(pfn: number): boolean {
     return this.buffers.has(pfn);
+  }
+
+  /**
+   * Checks the area's invariants (for tests): the bitmap has exactly the
+   * bits of the live buffers set, buffers do not overlap, `used` is their
+   * total, and every page of a buffer is allocated in the page allocator.
+   * Throws KernelBug naming the first broken one.
+   */
+  verify(): void {
+    const expect = new Uint32Array(this.bitmap.length);
+    let total = 0;
+    for (const [pfn, b] of this.buffers) {
+      const s = pfn - this.basePfn;
+      if (s < 0 || s + b.count > this.count) throw new KernelBug(`cma ${this.name}: buffer ${hex(pfn)}+${b.count} lies outside the area`);
+      if (countSet(expect, s, b.count) !== 0) throw new KernelBug(`cma ${this.name}: buffer ${hex(pfn)}+${b.count} overlaps another`);
+      setBits(expect, s, b.count);
+      total += b.count;
+      for (let p = pfn; p < pfn + b.count; p++) if (!this.env.pages.isAllocated(p)) throw new KernelBug(`cma ${this.name}: page ${hex(p)} of buffer ${hex(pfn)} is free in the page allocator`);
+    }
+    if (total !== this.used) throw new KernelBug(`cma ${this.name}: buffers hold ${total} pages, used says ${this.used}`);
+    for (let w = 0; w < expect.length; w++) {
+      if (expect[w] !== this.bitmap[w]) throw new KernelBug(`cma ${this.name}: bitmap word ${w} is ${hex(this.bitmap[w]!)}, the buffers give ${hex(expect[w]!)}`);
+    }
   }
 
   /** Debug statistics (debugfs cma/<name>/{used,maxchunk,...}). */

@@ -1,4 +1,4 @@
-import { KernelBug, hex, isPowerOfTwo, kerr } from '../lib/index.ts';
+import { KernelBug, hex, isPowerOfTwo, kerr, shouldFail, type FaultAttr } from '../lib/index.ts';
 import { allClear, allSet, clearBits, findNextSetBit, findNextZeroBit, findZeroArea, setBits, alignStart } from './bitmap.ts';
 
 /** Allocation strategy of a GenPool (genpool_algo_t). */
@@ -46,6 +46,8 @@ export class GenPool {
   private totalAvail = 0;
   /** Default algorithm for `alloc` (gen_pool_set_algo). */
   algo: GenPoolAlgo = 'first-fit';
+  /** The fail_gen_pool_alloc fault point, set by the pool's creator; null injects nothing. */
+  failAlloc: FaultAttr | null = null;
 
   /** Creates an empty pool with a 2^minAllocOrder byte granule (gen_pool_create). */
   constructor(minAllocOrder: number, name = 'genpool') {
@@ -106,6 +108,7 @@ export class GenPool {
     if (algo === 'first-fit-order-align') align = Math.max(align, 2 ** Math.ceil(Math.log2(n)) * g);
     const alignBits = Math.max(1, align / g);
     const mask = alignBits - 1;
+    if (shouldFail(this.failAlloc, size, `gen_pool_alloc(${this.name})`)) return null;
 
     let bestChunk: GenPoolChunk | null = null;
     let bestBit = -1;

@@ -1,5 +1,5 @@
 import type { CpuCache, PhysicalMemory } from '../hw/index.ts';
-import { KernelBug, hex, kerr } from '../lib/index.ts';
+import { KernelBug, hex, kerr, shouldFail, type FaultAttr } from '../lib/index.ts';
 import {
   MAX_ORDER,
   MIGRATE_CMA,
@@ -102,6 +102,8 @@ export class PageAllocator {
   private managedTotal = 0;
   private reservedTotal = 0;
   readonly lowmemEndPfn: number;
+  /** The fail_page_alloc fault point, set at boot; null injects nothing. */
+  failPageAlloc: FaultAttr | null = null;
 
   /** Builds frames and zones for `banks` and frees every page into the buddy lists (memblock_free_all). */
   constructor(banks: readonly { name: string; base: number; size: number }[], opts: PageAllocatorOptions = {}) {
@@ -171,6 +173,10 @@ export class PageAllocator {
     const limit = gfp?.maxPa === undefined ? Infinity : Math.floor(gfp.maxPa / 4096);
     const highOk = gfp?.highmem === true;
     const n = 1 << order;
+    if (this.shouldFailAllocPage(order)) {
+      this.counters.allocFailures++;
+      throw kerr('ENOMEM', `alloc_pages: order-${order} allocation failed by fail_page_alloc`);
+    }
     const zs = this.zonesDesc;
     for (let k = 0; k < zs.length; k++) {
       const z = zs[k]!;
@@ -185,6 +191,13 @@ export class PageAllocator {
     }
     this.counters.allocFailures++;
     throw kerr('ENOMEM', `alloc_pages: no free order-${order} ${MIGRATE_NAMES[mt]} block${limit !== Infinity ? ` below ${hex(limit * 4096)}` : ''}`);
+  }
+
+  /** Whether fail_page_alloc fails this request (should_fail_alloc_page): orders below its min-order never fail. */
+  private shouldFailAllocPage(order: number): boolean {
+    const attr = this.failPageAlloc;
+    if (!attr || attr.probability === 0 || order < (attr.extra.get('min-order') ?? 0)) return false;
+    return shouldFail(attr, 1 << order, 'alloc_pages');
   }
 
   /**
@@ -272,6 +285,49 @@ export class PageAllocator {
   /** Free pages in all zones, isolated ones included (NR_FREE_PAGES + isolated). */
   freeCount(): number {
     return this.nrFreeTotal;
+  }
+
+  /**
+   * Walks every free list and checks the buddy invariants (for tests, as
+   * CONFIG_DEBUG_VM's checks do): each list is doubly linked and as long
+   * as its nr_free, each block on it is a free head of that order and list,
+   * naturally aligned, inside its zone, with no allocated frame inside and
+   * no overlap with another free block; the per-type, per-zone and total
+   * free counts add up. Throws KernelBug naming the first broken one.
+   */
+  verify(): void {
+    const f = this.frames;
+    let total = 0;
+    for (const z of this.zones) {
+      let zoneFree = 0;
+      for (let mt = 0; mt < MIGRATE_TYPES; mt++) {
+        let typeFree = 0;
+        for (let o = 0; o < MAX_ORDER; o++) {
+          const list = `${z.name} ${MIGRATE_NAMES[mt]} order ${o}`;
+          let n = 0;
+          let prev = NONE;
+          for (let i = z.heads[mt * MAX_ORDER + o]!; i !== NONE; i = f.owner[i]!) {
+            const pfn = z.startPfn + (i - z.base);
+            if (f.priv[i] !== prev) throw new KernelBug(`free list ${list}: pfn ${hex(pfn)} has a broken back link`);
+            if (!(f.flags[i]! & PG_BUDDY) || f.order[i] !== o || f.mt[i] !== mt) throw new KernelBug(`free list ${list}: pfn ${hex(pfn)} is not a free order-${o} head of this list`);
+            if (pfn % (1 << o) !== 0 || pfn < z.startPfn || pfn + (1 << o) > z.endPfn) throw new KernelBug(`free list ${list}: block ${hex(pfn)} is misaligned or outside its zone`);
+            for (let k = i; k < i + (1 << o); k++) {
+              if (f.flags[k]! & PG_ALLOC) throw new KernelBug(`free list ${list}: block ${hex(pfn)} holds an allocated frame`);
+              if (k > i && f.flags[k]! & PG_BUDDY) throw new KernelBug(`free list ${list}: block ${hex(pfn)} overlaps another free block`);
+            }
+            if (++n > z.managedPages) throw new KernelBug(`free list ${list} loops`);
+            prev = i;
+          }
+          if (n !== z.nrFree[mt * MAX_ORDER + o]) throw new KernelBug(`free list ${list}: ${n} blocks, nr_free says ${z.nrFree[mt * MAX_ORDER + o]}`);
+          typeFree += n << o;
+        }
+        if (typeFree !== z.freeByType[mt]) throw new KernelBug(`${z.name}: ${typeFree} free ${MIGRATE_NAMES[mt]} pages on the lists, counted ${z.freeByType[mt]}`);
+        zoneFree += typeFree;
+      }
+      if (zoneFree !== z.freePages) throw new KernelBug(`${z.name}: ${zoneFree} free pages on the lists, counted ${z.freePages}`);
+      total += zoneFree;
+    }
+    if (total !== this.nrFreeTotal) throw new KernelBug(`${total} free pages on the lists, nr_free_pages says ${this.nrFreeTotal}`);
   }
 
   /** Pages managed by the allocator: DRAM minus boot reservations (totalram_pages). */

@@ -12,8 +12,8 @@ import { getPage, pageCount, pinCount, pinPages, putPage, unpinPages } from '../
  * page then holds a reference and a pin, so migration skips it and it
  * outlives munmap until unpinned. EFAULT for a page outside every
  * mapping, in a VM_IO/VM_PFNMAP mapping, without read permission or,
- * with `write`, write permission, or that cannot be faulted in; nothing
- * is pinned then.
+ * with `write`, write permission, or that cannot be faulted in; ENOMEM
+ * when faulting a page in found no memory; nothing is pinned then.
  */
 export function pinUserPages(mm: AddressSpace, addr: number, len: number, write: boolean): Uint32Array {
   const pages = mm.anonMem.mm.pages;
@@ -33,7 +33,8 @@ export function pinUserPages(mm: AddressSpace, addr: number, len: number, write:
       if (write && needsCow(v, i)) wpPageCopy(mm, v, i);
       pfn = faultInPage(v, i, a);
     } catch (e) {
-      if (e instanceof AccessFault) throw kerr('EFAULT', `pin_user_pages: ${e.message}`);
+      // vm_fault_to_errno: VM_FAULT_OOM is ENOMEM, a SIGBUS or SIGSEGV fault EFAULT
+      if (e instanceof AccessFault) throw kerr(e.fault.oom ? 'ENOMEM' : 'EFAULT', `pin_user_pages: ${e.message}`);
       throw e;
     }
     if (pageCount(pages, pfn) === 0) throw kerr('EFAULT', `pin_user_pages: pfn 0x${pfn.toString(16)} is not a pinnable page`);

@@ -3,7 +3,7 @@ import type { Clock, Soc } from '../hw/index.ts';
 import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type Inode, type SuperBlock } from '../fs/index.ts';
 import type { Mm } from '../mm/index.ts';
 import { CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS } from '../uapi/index.ts';
-import { BUS_ADRERR, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SA_NODEFER, SA_RESETHAND, SA_RESTART, SEGV_ACCERR, SEGV_MAPERR, SIGALRM, SIGBUS, SIGCHLD, SIGSEGV, SIGSTOP, SIG_IGN, SI_KERNEL, SI_USER } from '../uapi/index.ts';
+import { BUS_ADRERR, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SA_NODEFER, SA_RESETHAND, SA_RESTART, SEGV_ACCERR, SEGV_MAPERR, SIGALRM, SIGBUS, SIGCHLD, SIGKILL, SIGSEGV, SIGSTOP, SIG_IGN, SI_KERNEL, SI_USER } from '../uapi/index.ts';
 import { AddressSpace } from './address-space.ts';
 import { dupMmap } from './fork.ts';
 import { exitMmap } from './mmap.ts';
@@ -504,6 +504,7 @@ export class ProcKernel {
       const r = await this.runCall(p, gen, name, fn, fd);
       if (!r.failed) return r.result as T;
       const error = r.error;
+      if (error instanceof AccessFault && error.fault.oom) await this.pagefaultOutOfMemory(p, name, error);
       if (error instanceof AccessFault) await this.forceFault(p, name, error);
       // a handler that throws leaves the call with its error instead (the stand-in for siglongjmp)
       const restart = p.signals.nextDeliverable() !== 0 ? await this.deliverSignals(p, gen) : false;
@@ -559,6 +560,19 @@ export class ProcKernel {
     if (failed) return { failed: true, error };
     if (p.signals.nextDeliverable() !== 0) await this.deliverSignals(p, gen);
     return { failed: false, result: result as T };
+  }
+
+  /**
+   * A user access found no memory (VM_FAULT_OOM, pagefault_out_of_memory):
+   * the OOM killer ends the process with SIGKILL, which no handler can
+   * catch, and says so as an `oom` finding. unimem has no badness score:
+   * the victim is always the faulting process.
+   */
+  private async pagefaultOutOfMemory(p: Process, name: string, error: AccessFault): Promise<never> {
+    this.soc.findings.report('oom', name, `Out of memory: Killed process ${p.pid} (${p.comm}) at 0x${error.fault.addr.toString(16)}: ${error.fault.why}`);
+    p.group.fatalSignal = SIGKILL;
+    await this.exitProcess(p, 128 + SIGKILL, SIGKILL);
+    throw new ProcessUnwind(p.pid, 'killed');
   }
 
   /**

@@ -1,4 +1,4 @@
-import { PAGE_SIZE } from '../lib/index.ts';
+import { PAGE_SIZE, isKernelError } from '../lib/index.ts';
 import { BusError } from '../hw/index.ts';
 import type { AddressSpace } from './address-space.ts';
 import { AccessFault, type Vma } from './vma.ts';
@@ -8,7 +8,8 @@ import { AccessFault, type Vma } from './vma.ts';
  * (handle_mm_fault): anonymous pages and private copies from the VMA's
  * object (allocated zeroed on first touch), file pages through
  * vmOps.fault. AccessFault (SIGBUS) when there is none: past the end of a
- * shared anonymous object, out of memory, or a fault handler's failure.
+ * shared anonymous object or a fault handler's failure; an allocation that
+ * fails with ENOMEM is VM_FAULT_OOM (vmf_error), an AccessFault marked oom.
  */
 export function faultInPage(v: Vma, i: number, addr: number): number {
   const pfn = v.pfns[i]!;
@@ -21,7 +22,7 @@ export function faultInPage(v: Vma, i: number, addr: number): number {
     try {
       got = obj.getPage(slot);
     } catch (e) {
-      throw new AccessFault({ signal: 'SIGBUS', addr, why: `no memory for the page: ${(e as Error).message}` });
+      throw faultError(e, addr, 'no memory for the page');
     }
     v.setPfn(i, got);
     return got;
@@ -32,10 +33,21 @@ export function faultInPage(v: Vma, i: number, addr: number): number {
   try {
     got = fault(v, i);
   } catch (e) {
-    throw new AccessFault({ signal: 'SIGBUS', addr, why: `fault handler: ${(e as Error).message}` });
+    throw faultError(e, addr, 'fault handler');
   }
   if (v.pfns[i]! < 0) v.setPfn(i, got);
   return v.pfns[i]!;
+}
+
+/**
+ * The fault a failed page allocation or fault handler gives (vmf_error):
+ * ENOMEM is VM_FAULT_OOM, anything else the kernel returned is
+ * VM_FAULT_SIGBUS. Errors that are not the kernel's pass through.
+ */
+function faultError(e: unknown, addr: number, what: string): AccessFault {
+  if (!isKernelError(e)) throw e;
+  const oom = e.code === 'ENOMEM';
+  return new AccessFault({ signal: 'SIGBUS', addr, why: `${what}: ${e.message}`, ...(oom ? { oom } : {}) });
 }
 
 /** True when a write to page `i` of `v` must first give the mapping its own copy (a private file page not yet copied). */
@@ -58,7 +70,7 @@ export function wpPageCopy(mm: AddressSpace, v: Vma, i: number): void {
   try {
     dst = v.obj!.getPage(i + v.objOff);
   } catch (e) {
-    throw new AccessFault({ signal: 'SIGBUS', addr, why: `no memory for the copy: ${(e as Error).message}` });
+    throw faultError(e, addr, 'no memory for the copy');
   }
   const buf = mm.scratch;
   try {

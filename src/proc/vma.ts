@@ -54,6 +54,11 @@ export interface Fault {
   signal: 'SIGSEGV' | 'SIGBUS';
   addr: number;
   why: string;
+  /**
+   * The fault found no memory (VM_FAULT_OOM): a user access goes to the
+   * OOM killer instead of a signal, get_user_pages gives ENOMEM.
+   */
+  oom?: boolean;
 }
 
 /** An access the mappings refuse; the syscall layer turns it into SIGSEGV/SIGBUS. */

@@ -19,6 +19,7 @@ import {
   type PlatformDriver,
   type UsbDisplay,
 } from '../drivers/index.ts';
+import { faultCreateDebugfsAttr } from '../fs/index.ts';
 import { createProcSystem, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
 
@@ -108,7 +109,7 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
   });
   const dma = createDmaContext(soc, mm, { flushThreshold: p.cpu.flushThreshold, debug: opts.dmaDebug ?? true });
   // Page-table walks snoop the CPU cache only on an IO-coherent interconnect.
-  const smmuDriver = new SmmuDriver({ mem: soc.mem, pages: mm.pages, cache: io ? null : soc.cache, clock: soc.clock });
+  const smmuDriver = new SmmuDriver({ mem: soc.mem, pages: mm.pages, cache: io ? null : soc.cache, clock: soc.clock, faults: soc.faults });
   const smmus = new Map<string, Smmu>();
   const nextContext = new Map<string, number>();
   for (const m of p.iommus) {
@@ -150,6 +151,8 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
     devices.set(d.name, dev);
   }
   const proc = createProcSystem({ soc, mm });
+  proc.vfs.failslab = soc.faults.attr('failslab');
+  for (const attr of soc.faults.attrs.values()) faultCreateDebugfsAttr(proc.vfs, attr);
   const dmabuf = createDmaBufSystem({ vfs: proc.vfs, soc });
   addSystemHeap(dmabuf, mm);
   for (const area of mm.cma.values()) addCmaHeap(dmabuf, mm, area);

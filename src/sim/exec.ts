@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { traceFences } from '../dmabuf/index.ts';
-import { userFrame, userPath, withFindingSite, type Finding, type Tracer } from '../lib/index.ts';
+import { applyFaultSettings, userFrame, userPath, withFindingSite, type FaultSetting, type Finding, type Tracer } from '../lib/index.ts';
 import { Deadlock } from '../hw/index.ts';
 import { describeBlockedTasks, spawnProcess } from '../proc/index.ts';
 import { SIGNAL_NAMES } from '../uapi/index.ts';
@@ -35,7 +35,7 @@ export async function execProgram(
   programPath: string,
   p: PlatformSpec,
   args: string[],
-  opts: { seed?: number; onWrite?: (fd: 1 | 2, bytes: Uint8Array) => void; trace?: boolean } = {},
+  opts: { seed?: number; onWrite?: (fd: 1 | 2, bytes: Uint8Array) => void; trace?: boolean; faults?: readonly FaultSetting[] } = {},
 ): Promise<ExecResult> {
   let mod: { default?: unknown };
   try {
@@ -47,6 +47,7 @@ export async function execProgram(
   if (typeof mod.default !== 'function') throw new InputError(programPath, 0, 0, 'default export', 'must be `async function main(sys, args)`');
   const main = mod.default as Parameters<typeof spawnProcess>[1];
   const sys = bootSystem(p, { seed: opts.seed ?? 1 });
+  applyFaultSettings(sys.soc.faults, opts.faults ?? []);
   const tracer = opts.trace ? sys.soc.startTrace() : null;
   if (tracer) traceFences(sys.soc.clock, tracer);
   // A finding no line of the program explains (the device's own work) is blamed on the program's file.

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { traceFences } from '../dmabuf/index.ts';
 import { boundNode, usbDisplayPlatformDriver, type BoundDevice, type UsbDisplay } from '../drivers/index.ts';
-import { withFindingSite, type Tracer } from '../lib/index.ts';
+import { applyFaultSettings, withFindingSite, type Tracer } from '../lib/index.ts';
 import { DEFAULT_CMA_NAME } from '../mm/index.ts';
 import { spawnProcess, type Sys } from '../proc/index.ts';
 import { SIGKILL } from '../uapi/index.ts';
@@ -115,6 +115,7 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
   const formats = planFormats(spec, table);
   const wall0 = performance.now();
   const sys = (boot ?? defaultBoot(descs, formats))(p, seed, spec);
+  applyFaultSettings(sys.soc.faults, opts.faults ?? []);
   const { soc } = sys;
   const tracer = opts.trace ? soc.startTrace() : null;
   if (tracer) traceFences(soc.clock, tracer);

@@ -3,7 +3,7 @@ import { DMA_FROM_DEVICE, DMA_TO_DEVICE, sgDmaSegments, type Device, type SgTabl
 import { dmaBufBeginCpuAccess, dmaBufEndCpuAccess, dmaBufVmap, dmaBufVunmap } from '../dmabuf/index.ts';
 import { dmaBufAttach, dmaBufDetach, traceFences, dmaBufPut, exportNegotiatedBuffer, dmaBufMapAttachment, dmaBufUnmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
 import { frameFormat } from '../formats/index.ts';
-import { withFindingSite, type Tracer } from '../lib/index.ts';
+import { applyFaultSettings, withFindingSite, type FaultSetting, type Tracer } from '../lib/index.ts';
 import { CaptureEngine, DmaFault, ScanoutEngine } from '../hw/index.ts';
 import { IOMMU_READ, IOMMU_WRITE, iommuMap, iommuSetFaultHandler } from '../iommu/index.ts';
 import { bootSystem, type System } from './boot.ts';
@@ -22,6 +22,8 @@ export interface RunOptions {
   trace?: boolean;
   /** Watches the run (the HTML report's sampler and snapshots). */
   observer?: RunObserver;
+  /** Fault-injection settings (`--fail`), applied once the system has booted. */
+  faults?: readonly FaultSetting[];
 }
 
 /** One frame buffer: a dma-buf both devices attached to and mapped once, as V4L2 and KMS importers keep it. */
@@ -62,6 +64,7 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
   const frames = opts.frames ?? spec.frames;
   const wall0 = performance.now();
   const sys = boot(p, seed, spec.memoryPressure);
+  applyFaultSettings(sys.soc.faults, opts.faults ?? []);
   const { soc, dma, devices } = sys;
   const tracer = opts.trace ? soc.startTrace() : null;
   if (tracer) traceFences(soc.clock, tracer);

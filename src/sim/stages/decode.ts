@@ -13,7 +13,7 @@ import { Downstream } from './link.ts';
 import type { StageContext } from './stage.ts';
 import { dequeueBuffer, exportBuffer, heapAllocate, mapBuffer, queueBuffer, requestBuffers, setFormat, streamOn, v4l2Buffer } from './uapi-calls.ts';
 
-/** Bitstream buffers on the decoder's OUTPUT queue. */
+/** Bitstream buffers the decoder's OUTPUT queue asks for (REQBUFS may grant fewer). */
 const BITSTREAM_BUFFERS = 2;
 
 /**
@@ -44,9 +44,10 @@ export async function decodeStage(sys: Sys, ctx: StageContext): Promise<number> 
   const v = await sys.open(ctx.devicePath, O_RDWR);
   await setFormat(sys, v, OUT, fmt, V4L2_PIX_FMT_UVD1);
   await setFormat(sys, v, CAP, fmt);
-  await requestBuffers(sys, v, OUT, V4L2_MEMORY_MMAP, BITSTREAM_BUFFERS);
+  // videobuf2 may grant fewer buffers than asked when memory is short: use what REQBUFS gave
+  const granted = await requestBuffers(sys, v, OUT, V4L2_MEMORY_MMAP, BITSTREAM_BUFFERS);
   const bits = [];
-  for (let i = 0; i < BITSTREAM_BUFFERS; i++) bits.push(await mapBuffer(sys, v, OUT, i));
+  for (let i = 0; i < granted; i++) bits.push(await mapBuffer(sys, v, OUT, i));
   const memory = ctx.heap === 'driver' ? V4L2_MEMORY_MMAP : V4L2_MEMORY_DMABUF;
   const n = await requestBuffers(sys, v, CAP, memory, ctx.slots);
   const fds: number[] = [];
