@@ -17,7 +17,7 @@ import {
   runScenario,
   type RunResult,
 } from '../sim/index.ts';
-import { FaultInjection, isKernelError, parseFaultSetting, setFaultKnob, type FaultSetting } from '../lib/index.ts';
+import { FaultInjection, KernelError, isKernelError, parseFaultSetting, setFaultKnob, type FaultSetting } from '../lib/index.ts';
 import { progressBar } from './progress.ts';
 
 /**
@@ -164,6 +164,11 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof InputError) {
       process.stderr.write(`unimem: ${e.message}\n`);
       return 2;
+    }
+    // a kernel-level scenario calls the kernel itself: a call that fails there (an injected ENOMEM) ends the run, as a failed run
+    if (e instanceof KernelError) {
+      process.stderr.write(`unimem: the run stopped: a kernel call failed with ${e.message}\n`);
+      return 1;
     }
     throw e;
   }

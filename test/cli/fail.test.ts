@@ -31,4 +31,11 @@ describe('unimem --fail', () => {
       expect(r.stderr, v).toMatch(/^unimem: --fail: .+\n$/);
     }
   });
+
+  it('a kernel-level scenario whose kernel call fails under injection ends as a failed run (exit 1) with the call and errno, no stack trace', () => {
+    const r = unimem(['run', 'late-strict-attach', '--fail', 'slab:probability=100,times=-1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^unimem: the run stopped: a kernel call failed with ENOMEM: dma_buf_export: .*failslab\n$/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
 });
