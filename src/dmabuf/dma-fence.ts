@@ -16,6 +16,21 @@ export const MAX_SCHEDULE_TIMEOUT = Infinity;
 const fenceTracers = new WeakMap<Clock, Tracer>();
 
 /**
+ * Fences initialised and not yet released, per clock (one clock per
+ * simulated system), so a soak can tell a fence leak from a busy pipeline.
+ */
+const liveFences = new WeakMap<Clock, number>();
+
+/**
+ * Counts the fences of the system on `clock` that are initialised and not
+ * yet released (no kernel counterpart: what kmemleak would list among the
+ * dma_fence objects). The stub fence, never released, counts once.
+ */
+export function liveFenceCount(clock: Clock): number {
+  return liveFences.get(clock) ?? 0;
+}
+
+/**
  * Records every fence signal on `clock` as an instant event on the trace's
  * 'fences' lane (the dma_fence_signaled tracepoint); null stops it.
  */
@@ -114,6 +129,7 @@ export class DmaFence {
     this.ops = ops;
     this.context = context;
     this.seqno = seqno;
+    liveFences.set(clock, (liveFences.get(clock) ?? 0) + 1);
   }
 
   /** Current reference count (kref_read). */
@@ -161,6 +177,7 @@ export class DmaFence {
   put(): void {
     if (this.refs <= 0) throw new KernelBug(`dma_fence_put on released fence ${this.describeId()} (refcount underflow)`);
     if (--this.refs > 0) return;
+    liveFences.set(this.clock, (liveFences.get(this.clock) ?? 1) - 1);
     if (!this.signaledBit && this.cbs.length > 0) {
       this.error = -ERRNO.EDEADLK;
       this.signalNow();

@@ -53,7 +53,7 @@ export {
   type DmaBufSystemOptions,
 } from './dma-buf.ts';
 export { FenceContextAllocator } from './dma-fence-context.ts';
-export { DmaFence, traceFences, type DmaFenceOps } from './dma-fence.ts';
+export { DmaFence, liveFenceCount, traceFences, type DmaFenceOps } from './dma-fence.ts';
 export { DmaHeap } from './dma-heap.ts';
 export { DmaResv, DmaResvUsage, dmaResvUsageRw } from './dma-resv.ts';
 export { NegotiatedBacking, type NegotiatedBufferOptions } from './negotiated-backing.ts';
