@@ -10,6 +10,7 @@ import {
   DMA_BUF_SYNC_WRITE,
   O_RDWR,
   SIGKILL,
+  SA_RESTART,
   SIGUSR1,
   VGEM_FENCE_WRITE,
 } from '../../src/uapi/index.ts';
@@ -173,6 +174,30 @@ describe('signals end the wait of DMA_BUF_IOCTL_SYNC START', () => {
       // called again, it sleeps until the fence signals
       expect(await took(s, () => sync(sys, buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ))).toBeGreaterThan(90 * MS);
       expect(fence.isSignaled()).toBe(true);
+      await sync(sys, buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+      expect((await sys.wait(signaller)).status).toBe(0);
+    });
+    expect(s.dbs.buffers).toHaveLength(0);
+  });
+
+  it('with SA_RESTART the handler runs and START goes on waiting (-ERESTARTSYS restarts the ioctl) until the fence signals', async () => {
+    const s = vgemSystem();
+    await run(s, async (sys) => {
+      const { card, handle, buf } = await vgemBuffer(sys);
+      const f = await fenceAttach(sys, card, handle, VGEM_FENCE_WRITE);
+      const parent = await sys.getpid();
+      const signaller = await sys.fork(async (c) => {
+        await c.nanosleep({ tv_sec: 0, tv_nsec: 100 * MS });
+        await c.kill(parent, SIGUSR1);
+        await c.nanosleep({ tv_sec: 0, tv_nsec: 100 * MS });
+        await fenceSignal(c, card, f);
+      });
+      const handled: number[] = [];
+      await sys.sigaction(SIGUSR1, { handler: () => void handled.push(s.soc.clock.now), flags: SA_RESTART });
+      const t = await took(s, () => sync(sys, buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
+      expect(handled).toHaveLength(1);
+      expect(t).toBeGreaterThanOrEqual(SIGNAL_AT - MS);
+      expect(t).toBeLessThan(SIGNAL_AT + MS);
       await sync(sys, buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
       expect((await sys.wait(signaller)).status).toBe(0);
     });
