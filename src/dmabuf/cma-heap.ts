@@ -1,9 +1,9 @@
 import type { Task } from '../fs/index.ts';
 import { PAGE_SIZE, kerr } from '../lib/index.ts';
 import type { CmaArea, Mm } from '../mm/index.ts';
-import { exportDmaBuf, type DmaBuf, type DmaBufSystem } from './dma-buf.ts';
+import type { DmaBuf, DmaBufSystem } from './dma-buf.ts';
 import { dmaHeapAdd, type DmaHeap } from './dma-heap.ts';
-import { HeapBuffer, heapBufferOps } from './heap-buffer.ts';
+import { HeapBuffer, exportHeapBuffer, heapBufferOps } from './heap-buffer.ts';
 
 /** Largest alignment order a CMA allocation asks for (CONFIG_CMA_ALIGNMENT). */
 export const CMA_ALIGNMENT = 8;
@@ -34,20 +34,7 @@ export async function cmaHeapAllocate(heap: DmaHeap, mm: Mm, area: CmaArea, len:
     source: `cma:${area.name} pfn 0x${pfn.toString(16)}+${count}`,
     notes: [`placement: CMA heap, one contiguous range aligned to 2^${align} pages`],
   });
-  try {
-    return exportDmaBuf(heap.system, {
-      ops: cmaOps,
-      size: len,
-      flags: fdFlags,
-      priv: buf,
-      expName: heap.name,
-      creator: task ? `${task.comm}[${task.pid}]` : heap.name,
-    });
-  } catch (e) {
-    // the heap's error path (free_pages / free_buffer): nothing owns the pages yet
-    buf.free();
-    throw e;
-  }
+  return exportHeapBuffer(heap, cmaOps, buf, fdFlags, task);
 }
 
 /**

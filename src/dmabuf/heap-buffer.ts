@@ -3,7 +3,9 @@ import { KernelBug, PAGE_SIZE, kerr } from '../lib/index.ts';
 import { dmaMapSgtable, dmaUnmapSg, type Device, type DmaDirection, type SgTable } from '../dma/index.ts';
 import { syncMappingsForCpu, syncMappingsForDevice, type ExporterMapping } from './dma-buf-cpu.ts';
 import type { Mm } from '../mm/index.ts';
-import type { DmaBuf, DmaBufAttachment, DmaBufOps, DmaBufStorageInfo } from './dma-buf.ts';
+import { exportDmaBuf, type DmaBuf, type DmaBufAttachment, type DmaBufOps, type DmaBufStorageInfo } from './dma-buf.ts';
+import type { DmaHeap } from './dma-heap.ts';
+import type { Task } from '../fs/index.ts';
 
 /**
  * The storage of one heap buffer (struct system_heap_buffer /
@@ -167,3 +169,17 @@ function mappingsOf(d: DmaBuf): ExporterMapping[] {
   return [...bufOf(d).attachments].flatMap((a) => a.mapped.map((m) => ({ dev: a.dev, sgt: m.sgt, dir: m.dir })));
 }
 
+/**
+ * Exports a heap's new buffer as a dma-buf named after the heap and the
+ * allocating task (dma_buf_export in a heap's allocate); when the export
+ * fails, the buffer is freed, as the heap's error path does, since nothing
+ * owns its pages yet.
+ */
+export function exportHeapBuffer(heap: DmaHeap, ops: DmaBufOps, buf: HeapBuffer, fdFlags: number, task: Task | null | undefined): DmaBuf {
+  try {
+    return exportDmaBuf(heap.system, { ops, size: buf.size, flags: fdFlags, priv: buf, expName: heap.name, creator: task ? `${task.comm}[${task.pid}]` : heap.name });
+  } catch (e) {
+    buf.free();
+    throw e;
+  }
+}

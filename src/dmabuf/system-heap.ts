@@ -1,9 +1,9 @@
 import type { Task } from '../fs/index.ts';
 import { PAGE_SIZE, isKernelError, kerr } from '../lib/index.ts';
 import type { Mm } from '../mm/index.ts';
-import { exportDmaBuf, type DmaBuf, type DmaBufSystem } from './dma-buf.ts';
+import type { DmaBuf, DmaBufSystem } from './dma-buf.ts';
 import { dmaHeapAdd, type DmaHeap } from './dma-heap.ts';
-import { HeapBuffer, heapBufferOps } from './heap-buffer.ts';
+import { HeapBuffer, exportHeapBuffer, heapBufferOps } from './heap-buffer.ts';
 
 /**
  * Orders the system heap builds buffers from, largest first: 1 MiB and
@@ -66,20 +66,7 @@ export function systemHeapAllocate(heap: DmaHeap, mm: Mm, len: number, fdFlags: 
     source: `system heap pages (${mix})`,
     notes: ['placement: system heap policy, largest blocks first (orders 8, 4, 0); devices are not consulted'],
   });
-  try {
-    return exportDmaBuf(heap.system, {
-      ops: systemOps,
-      size: len,
-      flags: fdFlags,
-      priv: buf,
-      expName: heap.name,
-      creator: task ? `${task.comm}[${task.pid}]` : heap.name,
-    });
-  } catch (e) {
-    // the heap's error path (free_pages / free_buffer): nothing owns the pages yet
-    buf.free();
-    throw e;
-  }
+  return exportHeapBuffer(heap, systemOps, buf, fdFlags, task);
 }
 
 /** Registers the system heap, /dev/dma_heap/system (system_heap_create). */
