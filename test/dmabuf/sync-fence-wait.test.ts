@@ -44,6 +44,17 @@ function signalLater(sys: Sys, card: number, fence: number, delayNs = SIGNAL_AT)
   });
 }
 
+/** Forks a child that sends this process SIGUSR1 at 100 ms, then signals vgem fence `fence` at 200 ms; returns its pid. */
+async function signalThenSignalFence(sys: Sys, card: number, fence: number): Promise<number> {
+  const parent = await sys.getpid();
+  return sys.fork(async (c) => {
+    await c.nanosleep({ tv_sec: 0, tv_nsec: 100 * MS });
+    await c.kill(parent, SIGUSR1);
+    await c.nanosleep({ tv_sec: 0, tv_nsec: 100 * MS });
+    await fenceSignal(c, card, fence);
+  });
+}
+
 /** How long, in simulated ns, `p` took. */
 async function took(s: VgemSystem, p: () => Promise<unknown>): Promise<number> {
   const t0 = s.soc.clock.now;
@@ -155,13 +166,7 @@ describe('signals end the wait of DMA_BUF_IOCTL_SYNC START', () => {
       const { card, handle, buf } = await vgemBuffer(sys);
       const f = await fenceAttach(sys, card, handle, VGEM_FENCE_WRITE);
       const [fence] = pendingFences(s) as [DmaFence];
-      const parent = await sys.getpid();
-      const signaller = await sys.fork(async (c) => {
-        await c.nanosleep({ tv_sec: 0, tv_nsec: 100 * MS });
-        await c.kill(parent, SIGUSR1);
-        await c.nanosleep({ tv_sec: 0, tv_nsec: 100 * MS });
-        await fenceSignal(c, card, f);
-      });
+      const signaller = await signalThenSignalFence(sys, card, f);
       const handled: number[] = [];
       await sys.sigaction(SIGUSR1, { handler: () => void handled.push(s.soc.clock.now) });
       const t0 = s.soc.clock.now;
@@ -185,13 +190,7 @@ describe('signals end the wait of DMA_BUF_IOCTL_SYNC START', () => {
     await run(s, async (sys) => {
       const { card, handle, buf } = await vgemBuffer(sys);
       const f = await fenceAttach(sys, card, handle, VGEM_FENCE_WRITE);
-      const parent = await sys.getpid();
-      const signaller = await sys.fork(async (c) => {
-        await c.nanosleep({ tv_sec: 0, tv_nsec: 100 * MS });
-        await c.kill(parent, SIGUSR1);
-        await c.nanosleep({ tv_sec: 0, tv_nsec: 100 * MS });
-        await fenceSignal(c, card, f);
-      });
+      const signaller = await signalThenSignalFence(sys, card, f);
       const handled: number[] = [];
       await sys.sigaction(SIGUSR1, { handler: () => void handled.push(s.soc.clock.now), flags: SA_RESTART });
       const t = await took(s, () => sync(sys, buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
