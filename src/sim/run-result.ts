@@ -20,6 +20,89 @@ export interface RunResult {
   findings: (Pick<Finding, 'kind' | 'message' | 'call'> & { timeNs: number; site?: string })[];
   simTimeNs: number;
   wallMs: number;
+  /** What the CPU cores did: busy time, each process's user and system time, kernel threads. */
+  cpu?: CpuUsage;
+  /** Where the time went: setup, steady state (per frame) and teardown, by kind of work. */
+  costs?: RunCosts;
+}
+
+/**
+ * What a cost was spent on. CPU kinds take time on a core; `tlb-miss-walk`
+ * is the SMMU's own time and `fence-wait` the time a thread was blocked on a
+ * fence, neither of which keeps a core busy.
+ */
+export type CostKind =
+  | 'syscall'
+  | 'cache-clean'
+  | 'cache-invalidate'
+  | 'cache-flush-all'
+  | 'cpu-copy'
+  | 'bounce'
+  | 'page-zero'
+  | 'iommu-map'
+  | 'iommu-unmap'
+  | 'tlb-invalidate'
+  | 'tlb-miss-walk'
+  | 'cma-migrate'
+  | 'fence-signal'
+  | 'fence-wait';
+
+/** One kind of cost over a phase of the run, with who caused it. */
+export interface CostEntry {
+  kind: CostKind;
+  ns: number;
+  bytes: number;
+  count: number;
+  /** ns by the device the work was for (a DMA master), where there is one. */
+  byDevice: Record<string, number>;
+  /** ns by the process (or kernel thread) that did the work: `name (pid)`. */
+  byProcess: Record<string, number>;
+  /** ns by the dma-buf the work was on: `inode N (name)`. */
+  byBuffer: Record<string, number>;
+  /** The call sites that cost the most, largest first (at most 8). */
+  sites: { site: string; ns: number }[];
+}
+
+/** A steady-state cost, also as a per-frame figure (each frame period of the steady state is one sample). */
+export interface SteadyCostEntry extends CostEntry {
+  perFrame: { meanNs: number; p99Ns: number };
+}
+
+/** The run's costs in three phases: before the first frame, while frames flow, and after the last. */
+export interface RunCosts {
+  setup: CostEntry[];
+  steady: SteadyCostEntry[];
+  teardown: CostEntry[];
+  /** Where the phases change, in simulated ns. */
+  steadyFromNs: number;
+  steadyToNs: number;
+  /** Frame periods in the steady state (the per-frame samples). */
+  steadyFrames: number;
+}
+
+/** CPU time of one process (all its threads). */
+export interface ProcessCpu {
+  name: string;
+  pid: number;
+  userNs: number;
+  sysNs: number;
+  /** (user + sys) / simulated time, in % of one core (as top shows it). */
+  percent: number;
+}
+
+/** What the CPU cores did over the run. */
+export interface CpuUsage {
+  cores: number;
+  clockHz: number;
+  /** Busy ns summed over all cores. */
+  busyNs: number;
+  /** busyNs / (cores x simulated time), in %. */
+  percent: number;
+  processes: ProcessCpu[];
+  /** Kernel threads and interrupt handlers, by name. */
+  kernel: { thread: string; ns: number }[];
+  /** CPU busy ns per process over time, for the report: one sample per interval. */
+  timeline: { intervalNs: number; series: { name: string; busyNs: number[] }[] };
 }
 
 /** The cache counters at the start of a run, to measure it against. */
