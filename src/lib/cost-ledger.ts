@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { currentCpuContext, newCpuContext, type CpuContext } from './cpu-context.ts';
 import { currentWorkSite } from './findings.ts';
 
@@ -103,7 +104,8 @@ export class CostLedger {
   /** Core time taken by each thread, in order. */
   readonly runs: CoreRun[] = [];
   private readonly kthreads = new Map<string, CpuContext>();
-  private scope: CostScope = {};
+  /** The device, buffer and kernel function of the work running now; it follows async work, as `current` does. */
+  private readonly scopes = new AsyncLocalStorage<CostScope>();
   /** The kind a CPU access (a load, a store, a linefill) is charged as: a copy unless the caller says otherwise. */
   private accessKind: CostKind = 'cpu-copy';
   /**
@@ -125,7 +127,7 @@ export class CostLedger {
   charge(kind: CostKind, ns: number, bytes = 0, fn = ''): void {
     if (ns <= 0 && bytes <= 0) return;
     const ctx = currentCpuContext() ?? this.irq;
-    this.record(kind, ns, bytes, ctx, fn);
+    this.record(kind, ns, bytes, ctx, fn, this.scopes.getStore());
     if (!isCpuCost(kind) || ns <= 0) return;
     if (ctx.kind === 'irq') {
       ctx.sysNs += ns;
@@ -141,27 +143,17 @@ export class CostLedger {
 
   /** Records a cost that keeps no core busy (an SMMU walk, a fence wait) for `ctx`, or the current thread. */
   note(kind: CostKind, ns: number, bytes: number, scope: CostScope = {}, ctx?: CpuContext): void {
-    const saved = this.scope;
-    this.scope = { ...saved, ...scope };
-    try {
-      this.record(kind, ns, bytes, ctx ?? currentCpuContext() ?? this.irq, '');
-    } finally {
-      this.scope = saved;
-    }
+    this.record(kind, ns, bytes, ctx ?? currentCpuContext() ?? this.irq, '', { ...this.scopes.getStore(), ...scope });
   }
 
   /**
-   * Runs synchronous `fn` on behalf of a device and/or buffer: what it
-   * charges is attributed to them. Scopes nest; the inner names win.
+   * Runs `fn` on behalf of a device and/or buffer: what it charges,
+   * directly or after any await, is attributed to them. Scopes nest; the
+   * inner names win.
    */
   withScope<T>(scope: CostScope, fn: () => T): T {
-    const saved = this.scope;
-    this.scope = { ...saved, ...scope };
-    try {
-      return fn();
-    } finally {
-      this.scope = saved;
-    }
+    const outer = this.scopes.getStore();
+    return this.scopes.run(outer ? { ...outer, ...scope } : scope, fn);
   }
 
   /** Runs synchronous `fn` with its CPU accesses charged as `kind` (a bounce copy, page zeroing). */
@@ -210,15 +202,15 @@ export class CostLedger {
     };
   }
 
-  private record(kind: CostKind, ns: number, bytes: number, ctx: CpuContext, fn: string): void {
+  private record(kind: CostKind, ns: number, bytes: number, ctx: CpuContext, fn: string, scope: CostScope | undefined): void {
     this.timeNs.push(this.now());
     this.kinds.push(KIND_INDEX.get(kind)!);
     this.nsList.push(ns);
     this.bytesList.push(bytes);
     this.ctxList.push(this.slotOf(ctx));
-    this.devList.push(this.intern(this.scope.device ?? ''));
-    this.bufList.push(this.intern(this.scope.buffer ?? ''));
-    this.siteList.push(this.intern(siteOf(ctx, fn || this.scope.fn || '')));
+    this.devList.push(this.intern(scope?.device ?? ''));
+    this.bufList.push(this.intern(scope?.buffer ?? ''));
+    this.siteList.push(this.intern(siteOf(ctx, fn || scope?.fn || '')));
   }
 
   private slotOf(ctx: CpuContext): number {

@@ -397,9 +397,13 @@ export class ProcKernel {
     // the thread that tears down is not interrupted by its own exit
     p.zapped = false;
     for (const t of g.tasks) t.signals.exit();
-    exitMmap(p.mm);
-    await this.closeFiles(p, p.files.takeAll());
-    this.sockets.gc();
+    // the teardown is the exiting task's own system time, whoever sent the signal that ended it
+    await runAsCpuContext(p.cpu, async () => {
+      exitMmap(p.mm);
+      await this.closeFiles(p, p.files.takeAll());
+      this.sockets.gc();
+      for (const t of g.tasks) await this.soc.cores.runDebt(t.cpu);
+    });
     for (const c of p.children) {
       c.parent = null;
       if (c.group.state === 'zombie') this.reap(c);

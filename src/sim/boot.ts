@@ -163,7 +163,7 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
   const proc = createProcSystem({ soc, mm, syscallNs: c.syscallNs });
   proc.vfs.failslab = soc.faults.attr('failslab');
   for (const attr of soc.faults.attrs.values()) faultCreateDebugfsAttr(proc.vfs, attr);
-  const dmabuf = createDmaBufSystem({ vfs: proc.vfs, soc });
+  const dmabuf = createDmaBufSystem({ vfs: proc.vfs, soc, fenceSignalNs: c.fenceSignalNs });
   addSystemHeap(dmabuf, mm);
   for (const area of mm.cma.values()) addCmaHeap(dmabuf, mm, area);
   // Virtual devices the kernel's test drivers bring (misc device, vgem, vivid's platform device).
