@@ -30,8 +30,13 @@ export class CpuCores {
     this.ledger = ledger;
     this.freeAt = new Float64Array(cfg.count);
     this.busyNs = new Float64Array(cfg.count);
-    ledger.runIrq = (ns) => void this.reserve(this.ledger.irq, ns);
+    ledger.runIrq = (ns) => {
+      this.irqUntilNs = this.reserve(this.ledger.irq, ns);
+    };
   }
+
+  /** When the interrupt-context work charged last ends. */
+  private irqUntilNs = 0;
 
   /** Busy ns summed over the cores. */
   get totalBusyNs(): number {
@@ -43,10 +48,15 @@ export class CpuCores {
   /**
    * Runs the CPU work the current thread owes (schedule() at the end of a
    * system call or of a kernel thread's work): waits for a core, then holds
-   * it for the debt. Returns at once when nothing is owed.
+   * it for the debt. Returns at once when nothing is owed. With no thread
+   * current, waits until the interrupt-context work charged last ends.
    */
   async runDebt(ctx: CpuContext | undefined = currentCpuContext()): Promise<void> {
-    if (!ctx) return;
+    if (!ctx) {
+      // work done with no thread current ran on a core as it was charged: waiting for it means waiting until it ends
+      if (this.irqUntilNs > this.clock.now) await this.clock.sleepUntil(this.irqUntilNs);
+      return;
+    }
     const user = ctx.userDebtNs;
     const sys = ctx.sysDebtNs;
     if (user + sys <= 0) return;

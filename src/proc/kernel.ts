@@ -624,7 +624,7 @@ export class ProcKernel {
     const refs = new Map<File, number>();
     const add = (f: File) => refs.set(f, (refs.get(f) ?? 0) + 1);
     for (const p of this.processes.values()) {
-      if (p.group.exiting) continue;
+      // an exiting process holds its files until its teardown takes its fd table and mappings (then both are empty)
       for (const fd of p.files.fds()) add(p.files.lookup(fd));
       for (const f of p.mm.mappedFiles()) add(f);
     }

@@ -114,7 +114,7 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
   let lastFrameNs = 0;
   const expected = new Uint8Array(fmt.size);
 
-  const camThread = withFindingSite(sites[0]!, () => soc.clock.spawn(async () => {
+  const camThread = withFindingSite(sites[0]!, () => soc.cores.spawn('kthread/capture', async () => {
     for (let n = 0; n < frames; n++) {
       await soc.clock.sleepUntil(n * period);
       if (!scanoutAttached && n >= spec.scanoutAttachAfter) {
@@ -167,6 +167,8 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
           if (o.sync) await dmaBufEndCpuAccess(b.dmabuf, DMA_TO_DEVICE);
         });
       }
+      // the frame's CPU work (maps, maintenance, drawing) runs on a core before the frame is handed on
+      await soc.cores.runDebt();
       b.frame = n;
       lastCaptured = n;
       if (ready) free.push(ready);
@@ -174,7 +176,7 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
     }
     camDone = true;
   }));
-  const dispThread = withFindingSite(sites[sites.length - 1]!, () => soc.clock.spawn(async () => {
+  const dispThread = withFindingSite(sites[sites.length - 1]!, () => soc.cores.spawn('kthread/display', async () => {
     for (let vsync = 1; ; vsync++) {
       await soc.clock.sleepUntil(vsync * period);
       let fresh = false;
