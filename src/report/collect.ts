@@ -3,6 +3,7 @@ import type { Timer } from '../hw/index.ts';
 import { PAGE_SIZE } from '../lib/index.ts';
 import { pageOwnerOps, PG_ALLOC, PG_CONTIG, PG_HEAD, PG_RESERVED } from '../mm/index.ts';
 import type { RunObserver, System } from '../sim/index.ts';
+import { BusRecorder } from './bus-spread.ts';
 import type { BufferNode, FrameSample, IovaSpace, MemoryMap, MemRegion, ReportCapture, RunSamples } from './report-data.ts';
 
 /** Samples kept before the series is thinned (every other sample dropped, interval doubled). */
@@ -10,9 +11,9 @@ const MAX_SAMPLES = 4096;
 
 /**
  * Collects what the HTML report shows while a scenario runs: a sampler on
- * the simulated clock reads the interconnect's per-master byte counters,
- * the CPU cache's maintenance counters and each CMA area's use once per
- * frame period; each shown frame's capture and display times are kept;
+ * the simulated clock reads the CPU cache's maintenance counters and each CMA area's use once per
+ * frame period; a BusRecorder keeps when each master's bytes moved, so
+ * that each transfer counts in every interval it spans; each shown frame's capture and display times are kept;
  * and when the pipeline finishes (buffers still live) it snapshots the
  * physical memory map, every DMA domain's IOVA ranges and the dma-buf
  * graph. It only reads state, so a run with it gives the same result as
@@ -24,6 +25,7 @@ export class ReportCollector implements RunObserver {
   private snap: Omit<ReportCapture, 'samples' | 'frames'> | null = null;
   private sys: System | null = null;
   private timer: Timer | null = null;
+  private bus: BusRecorder | null = null;
   private stopped = false;
   /** Overrides the sampling interval (default: the frame period). */
   private readonly intervalNs: number | undefined;
@@ -39,7 +41,7 @@ export class ReportCollector implements RunObserver {
     const s = this.samples;
     s.intervalNs = Math.max(1, Math.round(this.intervalNs ?? periodNs));
     s.masters = [...sys.soc.bus.ports.keys()];
-    s.masterBytes = s.masters.map(() => []);
+    this.bus = new BusRecorder(sys.soc.bus, sys.soc.masters.values(), () => sys.soc.clock.now);
     s.cmaAreas = [...sys.mm.cma.keys()];
     s.cmaUsedBytes = s.cmaAreas.map(() => []);
     this.sample();
@@ -69,6 +71,11 @@ export class ReportCollector implements RunObserver {
     // a spike of bandwidth: fold it into the one before.
     if (s.t.length > 1 && last !== undefined && sys.soc.clock.now - last < s.intervalNs / 2) dropLast(s);
     if (s.t[s.t.length - 1] !== sys.soc.clock.now) this.sample();
+    if (this.bus) {
+      this.bus.stop();
+      s.masterBytes = this.bus.cumulative(s.t);
+      this.bus = null;
+    }
     if (!this.snap) this.snapshot(sys);
   }
 
@@ -94,12 +101,10 @@ export class ReportCollector implements RunObserver {
     const sys = this.sys!;
     const s = this.samples;
     s.t.push(sys.soc.clock.now);
-    let i = 0;
-    for (const p of sys.soc.bus.ports.values()) s.masterBytes[i++]?.push(p.bytesRead + p.bytesWritten);
     s.cacheCleanBytes.push(sys.soc.cache.stats.cleanBytes);
     s.cacheInvalidateBytes.push(sys.soc.cache.stats.invalidateBytes);
     s.cacheFullFlushes.push(sys.soc.cache.stats.fullFlushes);
-    i = 0;
+    let i = 0;
     for (const a of sys.mm.cma.values()) s.cmaUsedBytes[i++]!.push((a.count - a.stats().freePages) * PAGE_SIZE);
     if (s.t.length >= MAX_SAMPLES) thin(s);
   }
@@ -108,7 +113,6 @@ export class ReportCollector implements RunObserver {
 /** Forgets the newest sample. */
 function dropLast(s: RunSamples): void {
   s.t.pop();
-  for (const a of s.masterBytes) a.pop();
   s.cacheCleanBytes.pop();
   s.cacheInvalidateBytes.pop();
   s.cacheFullFlushes.pop();
@@ -119,7 +123,6 @@ function dropLast(s: RunSamples): void {
 function thin(s: RunSamples): void {
   const keep = <T>(a: T[]): T[] => a.filter((_, k) => k % 2 === 0);
   s.t = keep(s.t);
-  s.masterBytes = s.masterBytes.map(keep);
   s.cacheCleanBytes = keep(s.cacheCleanBytes);
   s.cacheInvalidateBytes = keep(s.cacheInvalidateBytes);
   s.cacheFullFlushes = keep(s.cacheFullFlushes);

@@ -11,7 +11,11 @@ export interface RunSamples {
   t: number[];
   /** Interconnect ports (bus masters, the CPU included) in order. */
   masters: string[];
-  /** Bytes each master moved (read + written) by each sample: [master][sample]. */
+  /**
+   * Bytes each master moved (read + written) by each sample: [master][sample],
+   * each transfer spread over the time it took (filled in when the run
+   * finishes, from the BusRecorder).
+   */
   masterBytes: number[][];
   cacheCleanBytes: number[];
   cacheInvalidateBytes: number[];
