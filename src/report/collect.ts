@@ -4,7 +4,7 @@ import { PAGE_SIZE } from '../lib/index.ts';
 import { pageOwnerOps, PG_ALLOC, PG_CONTIG, PG_HEAD, PG_RESERVED } from '../mm/index.ts';
 import type { RunObserver, System } from '../sim/index.ts';
 import { BusRecorder } from './bus-spread.ts';
-import type { BufferNode, FrameSample, IovaSpace, MemoryMap, MemRegion, ReportCapture, RunSamples } from './report-data.ts';
+import type { BufferNode, FrameSample, IovaSpace, MemoryMap, MemRegion, ProcessNode, ReportCapture, RunSamples } from './report-data.ts';
 
 /** Samples kept before the series is thinned (every other sample dropped, interval doubled). */
 const MAX_SAMPLES = 4096;
@@ -20,7 +20,7 @@ const MAX_SAMPLES = 4096;
  * one without.
  */
 export class ReportCollector implements RunObserver {
-  private readonly samples: RunSamples = { intervalNs: 0, t: [], masters: [], masterBytes: [], cacheCleanBytes: [], cacheInvalidateBytes: [], cacheFullFlushes: [], cmaAreas: [], cmaUsedBytes: [] };
+  private readonly samples: RunSamples = { intervalNs: 0, t: [], masters: [], masterBytes: [], cacheCleanBytes: [], cacheInvalidateBytes: [], cacheFullFlushes: [], cmaAreas: [], cmaUsedBytes: [], smmus: [], smmuTlbMisses: [] };
   private readonly frames: FrameSample[] = [];
   private snap: Omit<ReportCapture, 'samples' | 'frames'> | null = null;
   private sys: System | null = null;
@@ -44,6 +44,8 @@ export class ReportCollector implements RunObserver {
     this.bus = new BusRecorder(sys.soc.bus, sys.soc.masters.values(), () => sys.soc.clock.now);
     s.cmaAreas = [...sys.mm.cma.keys()];
     s.cmaUsedBytes = s.cmaAreas.map(() => []);
+    s.smmus = [...sys.smmus.keys()];
+    s.smmuTlbMisses = s.smmus.map(() => []);
     this.sample();
     // Later samples fall half an interval off the frame grid, so that a
     // frame's transfers never straddle a sample taken at the same instant.
@@ -57,7 +59,7 @@ export class ReportCollector implements RunObserver {
 
   /** Snapshots memory, IOVA spaces and buffers while the pipeline runs; sampling goes on. */
   snapshot(sys: System): void {
-    this.snap = { memory: memoryMap(sys), iova: iovaSpaces(sys), buffers: bufferGraph(sys) };
+    this.snap = { memory: memoryMap(sys), iova: iovaSpaces(sys), buffers: bufferGraph(sys), processes: processList(sys) };
   }
 
   /** Takes the last sample, stops the sampler and, unless a snapshot was taken while running, snapshots memory, IOVA spaces and buffers. */
@@ -106,6 +108,8 @@ export class ReportCollector implements RunObserver {
     s.cacheFullFlushes.push(sys.soc.cache.stats.fullFlushes);
     let i = 0;
     for (const a of sys.mm.cma.values()) s.cmaUsedBytes[i++]!.push((a.count - a.stats().freePages) * PAGE_SIZE);
+    i = 0;
+    for (const m of sys.smmus.values()) s.smmuTlbMisses[i++]!.push(m.stats.tlbMisses);
     if (s.t.length >= MAX_SAMPLES) thin(s);
   }
 }
@@ -117,6 +121,7 @@ function dropLast(s: RunSamples): void {
   s.cacheInvalidateBytes.pop();
   s.cacheFullFlushes.pop();
   for (const a of s.cmaUsedBytes) a.pop();
+  for (const a of s.smmuTlbMisses) a.pop();
 }
 
 /** Halves the sample count (keeps every other sample) and doubles the interval. */
@@ -127,6 +132,7 @@ function thin(s: RunSamples): void {
   s.cacheInvalidateBytes = keep(s.cacheInvalidateBytes);
   s.cacheFullFlushes = keep(s.cacheFullFlushes);
   s.cmaUsedBytes = s.cmaUsedBytes.map(keep);
+  s.smmuTlbMisses = s.smmuTlbMisses.map(keep);
   s.intervalNs *= 2;
 }
 
@@ -229,17 +235,31 @@ export function iovaSpaces(sys: System): IovaSpace[] {
   return out;
 }
 
-/** The dma-buf graph: each live buffer, its exporter, its attached devices and mappings, and the processes holding an fd to it. */
+/** Every process (each thread group's leader, zombies included), by pid. */
+export function processList(sys: System): ProcessNode[] {
+  return [...sys.proc.processes.values()].map((p) => ({ pid: p.pid, comm: p.comm })).sort((a, b) => a.pid - b.pid);
+}
+
+/**
+ * The dma-buf graph: each live buffer, its exporter, its attached devices
+ * and their DMA mappings, the processes holding an fd to it and the
+ * processes that mapped it into their address space.
+ */
 export function bufferGraph(sys: System): BufferNode[] {
   const holders = new Map<DmaBuf, BufferNode['holders']>();
+  const mappings = new Map<DmaBuf, BufferNode['mappings']>();
+  const add = <T>(m: Map<DmaBuf, T[]>, d: DmaBuf, v: T) => {
+    let l = m.get(d);
+    if (!l) m.set(d, (l = []));
+    l.push(v);
+  };
   for (const p of sys.proc.processes.values()) {
     for (const fd of p.files.fds()) {
       const f = p.files.peek(fd);
-      if (!f || !isDmaBufFile(f)) continue;
-      const d = dmaBufOfFile(f);
-      let h = holders.get(d);
-      if (!h) holders.set(d, (h = []));
-      h.push({ pid: p.pid, comm: p.comm, fd });
+      if (f && isDmaBufFile(f)) add(holders, dmaBufOfFile(f), { pid: p.pid, comm: p.comm, fd });
+    }
+    for (const v of p.mm.areas) {
+      if (v.file && isDmaBufFile(v.file)) add(mappings, dmaBufOfFile(v.file), { pid: p.pid, comm: p.comm, start: v.start, length: v.end - v.start });
     }
   }
   return sys.dmabuf.buffers.map((d) => {
@@ -254,6 +274,7 @@ export function bufferGraph(sys: System): BufferNode[] {
       storage,
       attachments: d.attachments.map((a) => ({ device: a.dev.name, mapped: a.mappings.map((m) => `${m.sgt.nents} segment(s) at 0x${(m.sgt.sgl[0]?.dmaAddress ?? 0).toString(16)}`) })),
       holders: holders.get(d) ?? [],
+      mappings: mappings.get(d) ?? [],
     };
   });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ReportCollector } from '../../src/report/index.ts';
-import { buildPlots } from '../../src/report/html.ts';
+import { buildPlots } from '../../src/report/plots.ts';
 import { loadPlatform, loadScenario, runScenario } from '../../src/sim/index.ts';
 
 /** Runs a scenario on armv7-mobile with a collector; returns the capture and the run's per-master byte counters. */
