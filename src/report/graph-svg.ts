@@ -72,6 +72,19 @@ function graphOf(buffers: readonly BufferNode[], processes: readonly ProcessNode
   return { nodes, edges };
 }
 
+/** A path through the points, each leg a cubic that leaves and arrives level (edges read left to right). */
+function smoothPath(pts: readonly Point[]): string {
+  const f = (n: number) => n.toFixed(1);
+  let d = `M${f(pts[0]!.x)},${f(pts[0]!.y)}`;
+  for (let k = 1; k < pts.length; k++) {
+    const p = pts[k - 1]!;
+    const q = pts[k]!;
+    const mx = (p.x + q.x) / 2;
+    d += ` C${f(mx)},${f(p.y)} ${f(mx)},${f(q.y)} ${f(q.x)},${f(q.y)}`;
+  }
+  return d;
+}
+
 /**
  * The buffer graph as SVG, laid out by dagre (layered, left to right):
  * every process, its handles on each dma-buf (the fds it holds and where
@@ -91,11 +104,16 @@ export function bufferGraphSvg(buffers: readonly BufferNode[], processes: readon
   const width = Math.ceil(size.width ?? 0);
   const height = Math.ceil(size.height ?? 0);
   const parts: string[] = [];
+  const widthOf = new Map(nodes.map((n) => [n.id, n.width]));
   edges.forEach((e, i) => {
-    const pts: Point[] = g.edge({ v: e.from, w: e.to, name: `e${i}` })?.points ?? [];
-    if (pts.length === 0) return;
-    const d = pts.map((p, k) => `${k === 0 ? 'M' : 'L'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
-    parts.push(`<path d="${d}" class="edge${e.dashed ? ' unmapped' : ''}"><title>${esc(e.tip)}</title></path>`);
+    const pts: Point[] = [...(g.edge({ v: e.from, w: e.to, name: `e${i}` })?.points ?? [])];
+    if (pts.length < 2) return;
+    // From the middle of the source's right side to the middle of the target's left side, through dagre's bends.
+    const a = g.node(e.from);
+    const b = g.node(e.to);
+    pts[0] = { x: (a.x ?? 0) + widthOf.get(e.from)! / 2, y: a.y ?? 0 };
+    pts[pts.length - 1] = { x: (b.x ?? 0) - widthOf.get(e.to)! / 2, y: b.y ?? 0 };
+    parts.push(`<path d="${smoothPath(pts)}" class="edge${e.dashed ? ' unmapped' : ''}"><title>${esc(e.tip)}</title></path>`);
   });
   for (const n of nodes) {
     const { x = 0, y = 0 } = g.node(n.id);
