@@ -98,8 +98,8 @@ export function chartHtml(p: PlotSpec): string {
  * The self-contained HTML report of a run (no network at view time: the
  * charting library, its styles and the data are inlined; maps and the
  * buffer graph are SVG drawn here): summary, findings, the physical memory
- * map, each device's IOVA space, the dma-buf graph and the time-series
- * plots.
+ * map, each device's IOVA space, the buffer graph, CPU use and the cost
+ * breakdown, and the time-series charts.
  */
 export function renderReportHtml(input: ReportInput): string {
   const { result: r, capture: c } = input;
