@@ -23,6 +23,10 @@ describe('unimem run/check --report', () => {
     expect(run.stderr).toContain(`unimem: report written to ${run.file}\n`);
     expect(run.stdout).not.toContain('written to');
     expect(readFileSync(run.file, 'utf8')).toContain('<title>unimem report: camera-preview on armv7-mobile</title>');
+    // With --json, stdout is still one JSON object and nothing else.
+    const json = reportOf(['run', 'camera-preview', '--frames', '2', '--json']);
+    expect(JSON.parse(json.stdout).scenario).toBe('camera-preview');
+    expect(json.stderr).toBe(`unimem: report written to ${json.file}\n`);
     const check = reportOf(['check', 'missing-sync', '--frames', '4']);
     expect(check.code).toBe(1);
     const html = readFileSync(check.file, 'utf8');
