@@ -46,6 +46,8 @@ table.legend { border-collapse: collapse; font-size: 12px; margin: 4px 0 12px; }
 .legend-line { display: inline-block; width: 22px; height: 0; border-top: 3px solid; } .legend-line.dash { border-top-style: dashed; }
 .empty-reason { border: 1px dashed #d1d5db; padding: 18px; text-align: center; background: #f9fafb; }
 .seg-label { font-size: 11px; fill: #fff; pointer-events: none; } .costs { display: block; margin: 6px 0; }
+.costs-table .swatch { margin-right: 6px; vertical-align: middle; }
+.plot .u-legend { visibility: hidden; } .plot:hover .u-legend { visibility: visible; }
 `;
 
 const PLOT_JS = `
@@ -68,7 +70,7 @@ const PLOT_JS = `
         { label: p.xLabel, stroke: '#374151', grid: { stroke: '#e5e7eb' } },
         { label: p.yLabel, scale: 'y', stroke: '#374151', grid: { stroke: '#e5e7eb' }, size: 70 }
       ].concat(p.y2Label ? [{ label: p.y2Label, scale: 'n', side: 1, stroke: '#374151', grid: { show: false }, size: 60 }] : []),
-      // The page's own legend names the series; uPlot's shows the values under the cursor.
+      // The page's own legend names the series; uPlot's, shown while the pointer is over the chart, reads out the values under it.
       legend: { show: true, live: true }
     };
     var data = [p.x].concat(p.series.map(function (s) { return s.values; }));
