@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ReportCollector } from '../../src/report/index.ts';
 import { buildPlots } from '../../src/report/plots.ts';
-import { loadPlatform, loadScenario, runScenario } from '../../src/sim/index.ts';
+import { BusRecorder } from '../../src/report/bus-spread.ts';
+import { bootSystem, loadPlatform, loadScenario, runScenario } from '../../src/sim/index.ts';
 
 /** Runs a scenario on armv7-mobile with a collector; returns the capture and the run's per-master byte counters. */
 async function capture(name: string, frames: number, intervalNs?: number) {
@@ -48,5 +49,47 @@ describe('BusRecorder', () => {
     const events = (r: typeof plain) => r.trace!.toJSON().traceEvents;
     expect(events(watched).filter((e) => e.cat === 'dma').length).toBeGreaterThan(0);
     expect(events(watched)).toEqual(events(plain));
+  });
+});
+
+describe('BusRecorder spreading', () => {
+  it('adds each transfer to every interval it spans in proportion to the overlap: a write that lands at completion and a read counted as it starts', async () => {
+    const sys = bootSystem(loadPlatform('armv7-mobile'), { seed: 1 });
+    const m = sys.soc.master('dma0'); // 2 GB/s, 100 ns a transfer, no IOMMU
+    const rec = new BusRecorder(sys.soc.bus, sys.soc.masters.values(), () => sys.soc.clock.now);
+    const MB2 = 2_000_000; // 1 ms at 2 GB/s
+    const addr = 0x3000_0000;
+    const done = sys.soc.clock.spawn(async () => {
+      await m.write(addr, new Uint8Array(MB2).fill(7)); // [0, 1.0001 ms), counted at its end
+      await sys.soc.clock.sleep(999_900); // idle until 2 ms
+      await m.read(addr, new Uint8Array(MB2)); // [2, 3.0001 ms), counted at its start
+    });
+    await sys.soc.clock.runUntilSettled(done);
+    rec.stop();
+    const port = [...sys.soc.bus.ports.keys()].indexOf('dma0');
+    const t = [0, 250_000, 500_000, 1_500_000, 2_250_000, 2_500_000, 3_000_100];
+    const got = rec.cumulative(t)[port]!;
+    const dur = 1_000_100;
+    const expected = [0, (MB2 * 250_000) / dur, (MB2 * 500_000) / dur, MB2, MB2 + (MB2 * 250_000) / dur, MB2 + (MB2 * 500_000) / dur, 2 * MB2];
+    got.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 3));
+    // The interconnect counted the same bytes, and after stop() it is its own class's method again.
+    expect(sys.soc.bus.ports.get('dma0')!.bytesRead + sys.soc.bus.ports.get('dma0')!.bytesWritten).toBe(2 * MB2);
+    expect(Object.prototype.hasOwnProperty.call(sys.soc.bus, 'transfer')).toBe(false);
+    expect(m.tracer).toBeNull();
+  });
+
+  it("draws bytes no engine reported a span for as taking the port's time, back to back, and leaves out what moves after the last sample", async () => {
+    const sys = bootSystem(loadPlatform('armv7-mobile'), { seed: 1 });
+    const m = sys.soc.master('dma0');
+    const rec = new BusRecorder(sys.soc.bus, sys.soc.masters.values(), () => sys.soc.clock.now);
+    // Two untimed bursts at t=0 (as sgDmaMove counts segments): back to back on the port, 0.5 ms each.
+    m.writeNow(0x3000_0000, new Uint8Array(1_000_000));
+    m.writeNow(0x3010_0000, new Uint8Array(1_000_000));
+    rec.stop();
+    const port = [...sys.soc.bus.ports.keys()].indexOf('dma0');
+    const got = rec.cumulative([0, 250_000, 750_000])[port]!;
+    expect(got[0]).toBe(0);
+    expect(got[1]).toBeCloseTo(500_000, 3);
+    expect(got[2]).toBeCloseTo(1_500_000, 3);
   });
 });
