@@ -184,5 +184,11 @@ describe('buffer graph', () => {
     expect(svg).toContain('No dma-buf was live at the snapshot');
     expect(svg).toMatch(/<g class="node-proc" data-pid="7">.*idle \(pid 7\).*holds no dma-buf/s);
     expect(bufferGraphSvg([], [], new Colors())).toContain('No process and no dma-buf was live at the snapshot.');
+    // A kernel-level pipeline: buffers and devices, no process, and the page says why.
+    const kernelOnly = cap.buffers.map((b) => ({ ...b, holders: [], mappings: [] }));
+    const k = bufferGraphSvg(kernelOnly, [], new Colors());
+    expect(k).toContain('No process holds a buffer: this pipeline shares its buffers inside the kernel.');
+    expect(k.match(/<g class="node-buf"/g)).toHaveLength(cap.buffers.length);
+    expect(k).not.toContain('node-proc');
   });
 });
