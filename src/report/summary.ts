@@ -35,8 +35,9 @@ export function formatSummary(r: RunResult): string {
     ['CMA peak', bytes(r.cma.peakBytes)],
     ['CMA migrations', `${r.cma.migrations} pages`],
     ['frame latency', `p50 ${ms(r.frameLatencyNs.p50)}, p90 ${ms(r.frameLatencyNs.p90)}, p99 ${ms(r.frameLatencyNs.p99)}, max ${ms(r.frameLatencyNs.max)}`],
-    ['CPU', cpuText(r)],
-    ['cache maintenance', `${ms(r.cache.maintenanceNs)} of CPU time`],
+    // results saved before CPU time was modelled have neither line
+    ...(r.cpu ? ([['CPU', cpuText(r)]] as [string, string][]) : []),
+    ...(r.costs ? ([['cache maintenance', `${ms(r.cache.maintenanceNs)} of CPU time`]] as [string, string][]) : []),
     ['findings', r.findings.length === 0 ? 'none' : String(r.findings.length)],
     ['simulated time', ms(r.simTimeNs)],
     ['wall time', `${r.wallMs.toFixed(0)} ms`],
@@ -69,6 +70,7 @@ function cpuText(r: RunResult): string {
 
 /** The three largest CPU costs per steady-state frame, each with where most of it comes from. */
 function steadyCosts(r: RunResult): string[] {
+  if (!r.costs) return [];
   return r.costs.steady
     .filter((e) => e.kind !== 'fence-wait' && e.perFrame.meanNs > 0)
     .sort((a, b) => b.perFrame.meanNs - a.perFrame.meanNs)
