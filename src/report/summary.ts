@@ -29,7 +29,7 @@ export function formatSummary(r: RunResult): string {
     ['bounce buffers', bytes(r.copies.bounceBytes)],
     ['cache clean', bytes(r.cache.cleanBytes)],
     ['cache invalidate', bytes(r.cache.invalidateBytes)],
-    ['whole-cache flushes', String(r.cache.fullFlushes)],
+    ['whole-cache flushes', flushesText(r)],
     ['IOMMU TLB misses', `${r.iommu.tlbMisses} (hits ${r.iommu.tlbHits})`],
     ['IOMMU faults', String(r.iommu.faults)],
     ['CMA peak', bytes(r.cma.peakBytes)],
@@ -59,6 +59,17 @@ export function formatSummary(r: RunResult): string {
   if (top.length > 0) lines.push('', `  largest costs per frame (steady state, ${r.costs.steadyFrames} frame periods; setup and teardown apart):`, ...top.map((l) => `    ${l}`));
   if (r.findings.length > 0) lines.push('', '  findings (each in full: unimem check):', ...findingSites(r).map((l) => `    ${l}`));
   return lines.join('\n');
+}
+
+/** The whole-cache flushes, with how many were setup or teardown rather than per-frame work. */
+function flushesText(r: RunResult): string {
+  const n = r.cache.fullFlushes;
+  if (!r.costs || n === 0) return String(n);
+  const count = (list: { kind: string; count: number }[]) => list.find((e) => e.kind === 'cache-flush-all')?.count ?? 0;
+  const setup = count(r.costs.setup);
+  const teardown = count(r.costs.teardown);
+  const steady = count(r.costs.steady);
+  return `${n} (${setup} at setup, ${steady} while frames flowed, ${teardown} at teardown)`;
 }
 
 /** CPU use in one line: the machine's busy share, then each process's share of one core. */
