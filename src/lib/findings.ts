@@ -107,12 +107,13 @@ export function userPath(file: string): string {
 export function userFrame(stack: string): string | undefined {
   for (const line of stack.split('\n')) {
     if (!/^\s+at /.test(line)) continue;
-    if (/\/src\/(lib|uapi|formats|hw|mm|iommu|dma|fs|dmabuf|drivers|proc|report|cli)\//.test(line)) continue;
-    if (/\/src\/sim\//.test(line) && !/\/src\/sim\/stages\//.test(line)) continue;
     if (line.includes('node:') || line.includes('node_modules') || line.includes('/bin/unimem.mjs')) continue;
     const m = /\(?([^\s()]+):(\d+):(\d+)\)?$/.exec(line.trim());
     if (!m) continue;
+    // mapped first: compiled, the kernel's frames sit in bundled chunks that only their source maps name
     const at = sourceLine(m[1]!.startsWith('file:') ? fileURLToPath(m[1]!) : m[1]!, Number(m[2]), Number(m[3]));
+    if (/\/src\/(lib|uapi|formats|hw|mm|iommu|dma|fs|dmabuf|drivers|proc|report|cli)\//.test(at.file)) continue;
+    if (/\/src\/sim\//.test(at.file) && !/\/src\/sim\/stages\//.test(at.file)) continue;
     return `${userPath(at.file)}:${at.line}:${at.col}`;
   }
   return undefined;
