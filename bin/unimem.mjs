@@ -13,13 +13,13 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const COMPILED_MAIN = new URL('../dist/src/cli/main.js', import.meta.url);
 const SOURCE_MAIN = new URL('../src/cli/main.ts', import.meta.url);
 
-/** The newest modification time of the files under the folders the build compiles. */
-function newestSource() {
+/** The newest modification time of the files under `dir` (a plain walk: readdir's `recursive` and `parentPath` are not in every Node 20). */
+function newestUnder(dir) {
   let newest = 0;
-  for (const dir of ['src', 'bench']) {
-    for (const e of readdirSync(ROOT + dir, { recursive: true, withFileTypes: true })) {
-      if (e.isFile()) newest = Math.max(newest, statSync(`${e.parentPath}/${e.name}`).mtimeMs);
-    }
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory()) newest = Math.max(newest, newestUnder(path));
+    else if (e.isFile()) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }
@@ -28,7 +28,7 @@ function newestSource() {
 function compiledIsCurrent() {
   if (process.env.UNIMEM_FROM_SOURCE) return false;
   if (!existsSync(COMPILED_MAIN)) return false;
-  return statSync(COMPILED_MAIN).mtimeMs >= newestSource();
+  return statSync(COMPILED_MAIN).mtimeMs >= Math.max(newestUnder(ROOT + 'src'), newestUnder(ROOT + 'bench'));
 }
 
 const args = process.argv.slice(2);
