@@ -18,6 +18,7 @@ export interface Kernels {
   averageBytes(a: number, b: number, out: number, len: number): void;
   checkToXrgb8888(src: number, sw: number, sh: number, scale: number, yuyv: number, dst: number): void;
   checkAverage(a: number, b: number, out: number, len: number): void;
+  uvdCodeRows(cur: number, ref: number, stride: number, rows: number, intra: number, out: number): number;
 }
 
 /** Bytes a kernel may read past the end of an input, and the alignment of every region. */

@@ -14,7 +14,7 @@ describe('the WebAssembly kernels are built from the sources in wasm/', () => {
 
   it('the module loads with no imports and exports each kernel the sources call, and its memory', () => {
     const k = wasmKernels();
-    for (const name of ['nv12ToXrgb8888', 'yuyvToXrgb8888', 'averageBytes', 'checkToXrgb8888', 'checkAverage'] as const) expect(typeof k[name]).toBe('function');
+    for (const name of ['nv12ToXrgb8888', 'yuyvToXrgb8888', 'averageBytes', 'checkToXrgb8888', 'checkAverage', 'uvdCodeRows'] as const) expect(typeof k[name]).toBe('function');
     expect(k.memory).toBeInstanceOf(WebAssembly.Memory);
   });
 });
