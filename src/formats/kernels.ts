@@ -19,6 +19,9 @@ export interface Kernels {
   checkToXrgb8888(src: number, sw: number, sh: number, scale: number, yuyv: number, dst: number): void;
   checkAverage(a: number, b: number, out: number, len: number): void;
   uvdCodeRows(cur: number, ref: number, stride: number, rows: number, intra: number, out: number): number;
+  ujpgEncodePayload(raw: number, n: number, out: number, cap: number): number;
+  ujpgDecodePayload(bits: number, i: number, end: number, out: number, raw: number): number;
+  byteSum(p: number, n: number): number;
 }
 
 /** Bytes a kernel may read past the end of an input, and the alignment of every region. */
