@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { frameFormat, ujpgDecode, ujpgEncode, ujpgMaxSize } from '../../src/formats/index.ts';
 import { ujpgDecodePlain, ujpgEncodePlain } from '../../src/formats/ujpg-plain.ts';
 import { KernelError } from '../../src/lib/index.ts';
-import { UjpgStreamError, ujpgDecodeReference } from '../../src/sim/reference/ujpg.ts';
+import { UjpgStreamError, ujpgDecodeReference, ujpgDecodeReferencePlain } from '../../src/sim/reference/ujpg.ts';
 import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV } from '../../src/uapi/index.ts';
 import { mismatches } from '../dmabuf/helpers.ts';
 
@@ -129,6 +129,26 @@ describe('UJPG: the encoder against the reference decoder written from the defin
         expect(fast === null).toBe(ref === null);
         if (!fast) expect(Buffer.compare(a, b)).toBe(0);
       }),
+    );
+  });
+
+  it('the checker\'s decoder (a bounds check per code) equals its plain form (a check per byte): the same frame and header, or the same error, on good and corrupted streams', () => {
+    fc.assert(
+      fc.property(rawFrame, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 3 }), fc.constantFrom(0, 0, 0, 0, -1, 1), (raw, flips, resize) => {
+        const bits = encode(raw).slice();
+        for (const [at, x] of flips) bits[at % bits.length] ^= x;
+        const outcome = (decode: typeof ujpgDecodeReference) => {
+          const out = new Uint8Array(Math.max(0, raw.length + resize));
+          try {
+            return { h: decode(bits, out), out: [...out] };
+          } catch (e) {
+            if (e instanceof UjpgStreamError) return e.message;
+            throw e;
+          }
+        };
+        expect(outcome(ujpgDecodeReference)).toEqual(outcome(ujpgDecodeReferencePlain));
+      }),
+      { numRuns: 300 },
     );
   });
 
