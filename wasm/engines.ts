@@ -211,3 +211,94 @@ export function averageBytes(a: usize, b: usize, out: usize, len: i32): void {
   }
   for (let i = vecs; i < len; i++) store<u8>(out + i, (<u32>load<u8>(a + i) + <u32>load<u8>(b + i)) >> 1);
 }
+
+// ---------------------------------------------------------------- the scaler with NV12 out
+
+/**
+ * YUYV (`sw`x`sh`) to NV12 at 1/`scale` of its size: luma by nearest
+ * sample, each chroma pair the rounded mean of the U (and V) the block's
+ * two source lines carry at its left pixel: formats/yuv.ts yuyvToNv12.
+ */
+export function yuyvToNv12(src: usize, sw: i32, sh: i32, scale: i32, dst: usize): void {
+  const dw = sw / scale;
+  const dh = sh / scale;
+  const stride = <usize>(sw * 2);
+  const lumaBlocks = dw & ~15;
+  for (let y = 0; y < dh; y++) {
+    const s = src + <usize>(y * scale) * stride;
+    const d = dst + <usize>(y * dw);
+    for (let x = 0; x < lumaBlocks; x += 16) {
+      if (scale == 1) {
+        const p = s + <usize>(2 * x);
+        v128.store(d + x, i8x16.shuffle(v128.load(p), v128.load(p, 16), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+      } else {
+        const p = s + <usize>(4 * x);
+        const ab = i8x16.shuffle(v128.load(p), v128.load(p, 16), 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+        const ce = i8x16.shuffle(v128.load(p, 32), v128.load(p, 48), 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+        v128.store(d + x, i64x2.shuffle(ab, ce, 0, 2));
+      }
+    }
+    for (let x = lumaBlocks; x < dw; x++) store<u8>(d + x, load<u8>(s + <usize>(x * scale * 2)));
+  }
+  const uv = dst + <usize>(dw * dh);
+  // an odd size's last chroma line and pair take its last block's (the output has room: NV12 rounds them up)
+  const pairs = (dw + 1) >> 1;
+  const pairBlocks = pairs & ~7;
+  for (let cy = 0; cy < (dh + 1) >> 1; cy++) {
+    const s0 = src + <usize>(2 * cy * scale) * stride;
+    const s1 = src + <usize>min((2 * cy + 1) * scale, sh - 1) * stride;
+    const d = uv + <usize>(cy * dw);
+    // 8 chroma pairs a step: the rounded means of the two lines, then their U and V at each block's left pixel
+    for (let cx = 0; cx < pairBlocks; cx += 8) {
+      if (scale == 1) {
+        const o = <usize>(4 * cx);
+        const a = i8x16.avgr_u(v128.load(s0 + o), v128.load(s1 + o));
+        const b = i8x16.avgr_u(v128.load(s0 + o, 16), v128.load(s1 + o, 16));
+        v128.store(d + <usize>(2 * cx), i8x16.shuffle(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+      } else {
+        const o = <usize>(8 * cx);
+        const a = i8x16.avgr_u(v128.load(s0 + o), v128.load(s1 + o));
+        const b = i8x16.avgr_u(v128.load(s0 + o, 16), v128.load(s1 + o, 16));
+        const c = i8x16.avgr_u(v128.load(s0 + o, 32), v128.load(s1 + o, 32));
+        const e = i8x16.avgr_u(v128.load(s0 + o, 48), v128.load(s1 + o, 48));
+        const ab = i8x16.shuffle(a, b, 1, 3, 9, 11, 17, 19, 25, 27, 0, 0, 0, 0, 0, 0, 0, 0);
+        const ce = i8x16.shuffle(c, e, 1, 3, 9, 11, 17, 19, 25, 27, 0, 0, 0, 0, 0, 0, 0, 0);
+        v128.store(d + <usize>(2 * cx), i64x2.shuffle(ab, ce, 0, 2));
+      }
+    }
+    for (let cx = pairBlocks; cx < pairs; cx++) {
+      const o = <usize>(((2 * cx * scale) & ~1) * 2);
+      store<u8>(d + <usize>(2 * cx), <u8>((<u32>load<u8>(s0 + o, 1) + <u32>load<u8>(s1 + o, 1) + 1) >> 1));
+      store<u8>(d + <usize>(2 * cx + 1), <u8>((<u32>load<u8>(s0 + o, 3) + <u32>load<u8>(s1 + o, 3) + 1) >> 1));
+    }
+  }
+}
+
+/**
+ * Halves an NV12 frame of `sw`x`sh` (both even, the output's width
+ * even): luma and chroma by nearest sample, output chroma pair (cx, cy)
+ * being source pair (2cx, 2cy): formats/yuv.ts nv12ToNv12 at scale 2.
+ */
+export function nv12Halve(src: usize, sw: i32, sh: i32, dst: usize): void {
+  const dw = sw >> 1;
+  const dh = sh >> 1;
+  const blocks = dw & ~15;
+  for (let y = 0; y < dh; y++) {
+    const s = src + <usize>(2 * y * sw);
+    const d = dst + <usize>(y * dw);
+    for (let x = 0; x < blocks; x += 16) v128.store(d + x, i8x16.shuffle(v128.load(s + 2 * x), v128.load(s + 2 * x, 16), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+    for (let x = blocks; x < dw; x++) store<u8>(d + x, load<u8>(s + <usize>(2 * x)));
+  }
+  const suv = src + <usize>(sw * sh);
+  const duv = dst + <usize>(dw * dh);
+  for (let cy = 0; cy < dh >> 1; cy++) {
+    const s = suv + <usize>(2 * cy * sw);
+    const d = duv + <usize>(cy * dw);
+    // every other U V pair: 16-bit lanes 0, 2, 4, ...
+    for (let cx = 0; cx < blocks; cx += 16) v128.store(d + cx, i16x8.shuffle(v128.load(s + 2 * cx), v128.load(s + 2 * cx, 16), 0, 2, 4, 6, 8, 10, 12, 14));
+    for (let cx = blocks; cx < dw; cx += 2) {
+      store<u8>(d + cx, load<u8>(s + <usize>(2 * cx)));
+      store<u8>(d + cx + 1, load<u8>(s + <usize>(2 * cx + 1)));
+    }
+  }
+}

@@ -16,6 +16,8 @@ export interface Kernels {
   nv12ToXrgb8888(src: number, sw: number, sh: number, scale: number, dst: number): void;
   yuyvToXrgb8888(src: number, sw: number, sh: number, scale: number, dst: number): void;
   averageBytes(a: number, b: number, out: number, len: number): void;
+  yuyvToNv12(src: number, sw: number, sh: number, scale: number, dst: number): void;
+  nv12Halve(src: number, sw: number, sh: number, dst: number): void;
   checkToXrgb8888(src: number, sw: number, sh: number, scale: number, yuyv: number, dst: number): void;
   checkAverage(a: number, b: number, out: number, len: number): void;
   uvdCodeRows(cur: number, ref: number, stride: number, rows: number, intra: number, out: number): number;

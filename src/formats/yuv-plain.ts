@@ -1,8 +1,74 @@
 /*
- * The ISP's YUV to XRGB8888 conversions as plain loops, one pixel a step:
+ * The ISP's conversions as plain loops, one pixel a step:
  * the definitions the WebAssembly kernels (wasm/engines.ts) are tested
  * against, byte for byte (test/formats/yuv-kernels.test.ts).
  */
+
+/**
+ * Converts a YUYV frame of `sw`x`sh` into NV12 at 1/`scale` of its size
+ * (what the ISP's scaler and chroma resampler compute): luma by nearest
+ * sample (every `scale`-th pixel of every `scale`-th line); each NV12
+ * chroma sample, which covers a 2x2 block of output pixels, is the
+ * rounded mean of the U (and V) the two source lines of that block carry
+ * at its left pixel (BT.601 4:2:2 to 4:2:0 vertical subsampling, chroma
+ * sited as MPEG-2). `dst` holds the output frame (width*height*3/2 bytes).
+ * The plain reference of the WebAssembly kernel yuv.ts runs.
+ */
+export function yuyvToNv12Plain(src: Uint8Array, sw: number, sh: number, scale: 1 | 2, dst: Uint8Array): void {
+  const dw = sw / scale;
+  const dh = sh / scale;
+  const stride = sw * 2;
+  for (let y = 0; y < dh; y++) {
+    const s = y * scale * stride;
+    const d = y * dw;
+    for (let x = 0; x < dw; x++) dst[d + x] = src[s + x * scale * 2]!;
+  }
+  const uv = dw * dh;
+  for (let cy = 0; cy < dh / 2; cy++) {
+    const s0 = 2 * cy * scale * stride;
+    const s1 = Math.min((2 * cy + 1) * scale, sh - 1) * stride;
+    const d = uv + cy * dw;
+    for (let cx = 0; cx < dw / 2; cx++) {
+      // the left source pixel of the block; its pair (4 bytes Y0 U Y1 V) starts at an even pixel
+      const px = (2 * cx * scale) & ~1;
+      const o = px * 2;
+      dst[d + 2 * cx] = (src[s0 + o + 1]! + src[s1 + o + 1]! + 1) >> 1;
+      dst[d + 2 * cx + 1] = (src[s0 + o + 3]! + src[s1 + o + 3]! + 1) >> 1;
+    }
+  }
+}
+
+/**
+ * Copies or halves an NV12 frame of `sw`x`sh` into NV12 at 1/`scale` of
+ * its size (the scaler with the format unchanged): luma and chroma both by
+ * nearest sample, so at scale 2 output chroma sample (cx, cy) is source
+ * chroma sample (2cx, 2cy). `dst` holds width*height*3/2 bytes of output.
+ * The plain reference of the WebAssembly kernel yuv.ts runs.
+ */
+export function nv12ToNv12Plain(src: Uint8Array, sw: number, sh: number, scale: 1 | 2, dst: Uint8Array): void {
+  if (scale === 1) {
+    dst.set(src.subarray(0, sw * sh + sw * (sh >> 1)));
+    return;
+  }
+  const dw = sw >> 1;
+  const dh = sh >> 1;
+  for (let y = 0; y < dh; y++) {
+    const s = 2 * y * sw;
+    const d = y * dw;
+    for (let x = 0; x < dw; x++) dst[d + x] = src[s + 2 * x]!;
+  }
+  const suv = sw * sh;
+  const duv = dw * dh;
+  for (let cy = 0; cy < dh >> 1; cy++) {
+    const s = suv + 2 * cy * sw;
+    const d = duv + cy * dw;
+    for (let cx = 0; cx < dw; cx += 2) {
+      // a chroma pair (U, V) per 2 output pixels; source pairs 4 bytes apart
+      dst[d + cx] = src[s + 2 * cx]!;
+      dst[d + cx + 1] = src[s + 2 * cx + 1]!;
+    }
+  }
+}
 
 /*
  * BT.601 limited range to full-range RGB in 8-bit fixed point: with

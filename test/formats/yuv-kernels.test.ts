@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { frameFormat, nv12ToXrgb8888, yuyvToXrgb8888, type FrameFormat } from '../../src/formats/index.ts';
-import { nv12ToXrgb8888Plain, yuyvToXrgb8888Plain } from '../../src/formats/yuv-plain.ts';
+import { frameFormat, nv12ToNv12, nv12ToXrgb8888, yuyvToNv12, yuyvToXrgb8888, type FrameFormat } from '../../src/formats/index.ts';
+import { nv12ToNv12Plain, nv12ToXrgb8888Plain, yuyvToNv12Plain, yuyvToXrgb8888Plain } from '../../src/formats/yuv-plain.ts';
 import { convertReference, convertReferencePlain } from '../../src/sim/reference/yuv.ts';
 
 /*
@@ -91,6 +91,45 @@ describe('the ISP\'s WebAssembly conversions equal their plain loops', () => {
     expect(() => nv12ToXrgb8888(new Uint8Array(fmt.size - 1), 32, 4, 1, new Uint8Array(32 * 4 * 4))).toThrow(/needs/);
     expect(() => nv12ToXrgb8888(new Uint8Array(fmt.size), 32, 4, 1, new Uint8Array(32 * 4 * 4 - 1))).toThrow(/needs/);
     expect(() => yuyvToXrgb8888(new Uint8Array(33 * 4 * 2), 33, 4, 2, new Uint8Array(4096))).toThrow(/scale/);
+  });
+});
+
+describe('the ISP\'s WebAssembly scaler to NV12 equals its plain loops', () => {
+  const NV12_OUT: { name: string; from: 'NV12' | 'YUYV'; fast: Convert; plain: Convert }[] = [
+    { name: 'yuyvToNv12', from: 'YUYV', fast: yuyvToNv12, plain: yuyvToNv12Plain },
+    { name: 'nv12ToNv12', from: 'NV12', fast: nv12ToNv12, plain: nv12ToNv12Plain },
+  ];
+  for (const c of NV12_OUT)
+    for (const scale of [1, 2] as const)
+      it(`${c.name} at 1/${scale}: random frames with an even output size, any offsets, padding untouched`, () => {
+        // NV12 out: an even output width and height, so 2*scale source pixels a step
+        const size = fc.tuple(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 6 })).map(([w, h]) => [2 * scale * w, 2 * scale * h] as const);
+        const inputs = size.chain(([w, h]) => fc.tuple(fc.constant(frameFormat(w, h, c.from)), frameArb(frameFormat(w, h, c.from)), fc.nat(15)));
+        fc.assert(
+          fc.property(inputs, ([inFmt, src, outOffset]) => {
+            const outLen = frameFormat(inFmt.width / scale, inFmt.height / scale, 'NV12').size;
+            const want = new Uint8Array(outLen).fill(0xa5);
+            c.plain(src, inFmt.width, inFmt.height, scale, want);
+            const got = placed(new Uint8Array(outLen).fill(0xa5), outOffset, 32, 0xa5);
+            c.fast(src, inFmt.width, inFmt.height, scale, got);
+            expect(Buffer.compare(got.subarray(0, outLen), want)).toBe(0);
+            expect(got.subarray(outLen, outLen + 32).every((x) => x === 0xa5)).toBe(true);
+          }),
+          { numRuns: 60 },
+        );
+      });
+
+  it('whole 720p frames of noise, both scales', () => {
+    for (const c of NV12_OUT)
+      for (const scale of [1, 2] as const) {
+        const fmt = frameFormat(1280, 720, c.from);
+        const src = noise(fmt.size, 11 * scale);
+        const outLen = frameFormat(1280 / scale, 720 / scale, 'NV12').size;
+        const [got, want] = [new Uint8Array(outLen), new Uint8Array(outLen)];
+        c.fast(src, 1280, 720, scale, got);
+        c.plain(src, 1280, 720, scale, want);
+        expect([c.name, scale, Buffer.compare(got, want)]).toEqual([c.name, scale, 0]);
+      }
   });
 });
 
