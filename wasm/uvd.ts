@@ -12,6 +12,8 @@ const OP_COPY: i32 = 0x10;
 const MAX_DY: i32 = 8;
 const SEARCH_DY: i32 = 2;
 const SEARCH_DX: i32 = 32;
+/** Farthest column a COPY may reach from where it lands (UVD_MAX_DX). */
+const MAX_DX: i32 = 32;
 const MIN_COPY: i32 = 6;
 const MIN_RUN: i32 = 6;
 const SEARCH_EVERY: i32 = 4;
@@ -160,4 +162,49 @@ export function uvdCodeRows(cur: usize, ref: usize, stride: i32, rows: i32, intr
     if (<i32>(o - o0) > bound) o = emitLit(row, stride, o0);
   }
   return o;
+}
+
+/**
+ * Decodes the ops from `i` to `end` of a packet (after its header) into
+ * the `rows` rows of `stride` bytes at `out`, copies reading the previous
+ * frame at `ref` (0 for an I-frame, where a copy is an error). Returns 0
+ * when the ops fill the frame exactly, else 1: the caller then decodes
+ * the packet with the plain decoder for the reason (uvdDecodePlain).
+ */
+export function uvdDecodeOps(packet: usize, i: usize, end: usize, ref: usize, predicted: i32, out: usize, stride: i32, rows: i32): i32 {
+  for (let y = 0; y < rows; y++) {
+    const base = out + <usize>(y * stride);
+    let x = 0;
+    while (x < stride) {
+      if (i >= end) return 1;
+      const op = <i32>load<u8>(packet + i++);
+      // the LEB128 length, at most 4 bytes
+      let n = 0;
+      let k = 0;
+      for (; k < 4; k++) {
+        if (i >= end) return 1;
+        const b = <i32>load<u8>(packet + i++);
+        n |= (b & 0x7f) << (7 * k);
+        if (!(b & 0x80)) break;
+      }
+      if (k == 4 || n == 0 || x + n > stride) return 1;
+      if (op == OP_LIT) {
+        if (i + <usize>n > end) return 1;
+        memory.copy(base + <usize>x, packet + i, n);
+        i += <usize>n;
+      } else if (op == OP_RUN) {
+        if (i >= end) return 1;
+        memory.fill(base + <usize>x, load<u8>(packet + i++), n);
+      } else if (op >= OP_COPY && op <= OP_COPY + 2 * MAX_DY) {
+        if (!predicted || i >= end) return 1;
+        const dx = <i32>load<i8>(packet + i++);
+        const ry = y + op - OP_COPY - MAX_DY;
+        const sx = x + dx;
+        if (dx < -MAX_DX || dx > MAX_DX || ry < 0 || ry >= rows || sx < 0 || sx + n > stride) return 1;
+        memory.copy(base + <usize>x, ref + <usize>(ry * stride + sx), n);
+      } else return 1;
+      x += n;
+    }
+  }
+  return i == end ? 0 : 1;
 }

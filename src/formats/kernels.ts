@@ -21,6 +21,7 @@ export interface Kernels {
   checkToXrgb8888(src: number, sw: number, sh: number, scale: number, yuyv: number, dst: number): void;
   checkAverage(a: number, b: number, out: number, len: number): void;
   uvdCodeRows(cur: number, ref: number, stride: number, rows: number, intra: number, out: number): number;
+  uvdDecodeOps(packet: number, i: number, end: number, ref: number, predicted: number, out: number, stride: number, rows: number): number;
   ujpgEncodePayload(raw: number, n: number, out: number, cap: number): number;
   ujpgDecodePayload(bits: number, i: number, end: number, out: number, raw: number): number;
   byteSum(p: number, n: number): number;

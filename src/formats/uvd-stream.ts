@@ -123,18 +123,45 @@ function readVarint(p: Uint8Array, i: number, end: number): number {
  * Throws an Error with the reason for a corrupt packet, a P-frame without
  * a reference, a checksum mismatch, or a frame that does not fit `out` or
  * `ref`. `ref` and `out` must not overlap: a P-frame reads rows of the
- * reference that it has already written.
+ * reference that it has already written. Runs the ops in WebAssembly
+ * (wasm/uvd.ts); a packet they do not fit is decoded again by
+ * uvdDecodePlain, for the reason it gives.
  */
 export function uvdDecode(packet: Uint8Array, len: number, ref: Uint8Array | null, out: Uint8Array): void {
-  const h = uvdParseHeader(packet, len);
+  const h = uvdHeaderFor(packet, len, ref, out);
   const { stride, size } = h.fmt;
-  const rows = size / stride;
+  const end = UVD_HEADER + h.payload;
+  const refAt = nextRegion(0, end);
+  const outAt = nextRegion(refAt, h.type === 'P' ? size : 0);
+  const heap = wasmHeap(nextRegion(outAt, size));
+  heap.set(packet.subarray(0, end), 0);
+  if (h.type === 'P') heap.set(ref!.length === size ? ref! : ref!.subarray(0, size), refAt);
+  if (wasmKernels().uvdDecodeOps(0, UVD_HEADER, end, refAt, h.type === 'P' ? 1 : 0, outAt, stride, size / stride) !== 0) {
+    uvdDecodePlain(packet, len, ref, out);
+    throw new Error('uvd: the decoder refused a packet its plain form took');
+  }
+  out.set(heap.subarray(outAt, outAt + size));
+  if (uvdChecksum(out, size) !== h.checksum) throw new Error(`uvd: checksum mismatch in frame ${h.frame}`);
+}
+
+/** The header of a packet, checked against the buffers it is to be decoded with. */
+function uvdHeaderFor(packet: Uint8Array, len: number, ref: Uint8Array | null, out: Uint8Array): UvdHeader {
+  const h = uvdParseHeader(packet, len);
+  const { size } = h.fmt;
   if (out.length < size) throw new Error(`uvd: ${size}-byte frame does not fit a ${out.length}-byte buffer`);
   if (h.type === 'P') {
     if (!ref) throw new Error(`uvd: P-frame ${h.frame} without a reference`);
     if (ref.length < size) throw new Error(`uvd: reference of ${ref.length} bytes for a ${size}-byte frame`);
     if (ref.buffer === out.buffer && ref.byteOffset < out.byteOffset + size && out.byteOffset < ref.byteOffset + size) throw new Error('uvd: reference and output overlap');
   }
+  return h;
+}
+
+/** uvdDecode with every op run in TypeScript, one at a time: its plain reference, and the source of its errors. */
+export function uvdDecodePlain(packet: Uint8Array, len: number, ref: Uint8Array | null, out: Uint8Array): void {
+  const h = uvdHeaderFor(packet, len, ref, out);
+  const { stride, size } = h.fmt;
+  const rows = size / stride;
   const end = UVD_HEADER + h.payload;
   let i = UVD_HEADER;
   for (let y = 0; y < rows; y++) {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { frameFormat, TestPattern, UVD_HEADER, UvdEncoder, uvdDecode, uvdMaxPacketSize } from '../../src/formats/index.ts';
 import { codeRowsPlain } from '../../src/formats/uvd-encode-plain.ts';
-import { uvdCodeRows } from '../../src/formats/uvd-stream.ts';
+import { uvdCodeRows, uvdDecodePlain } from '../../src/formats/uvd-stream.ts';
 
 /*
  * The UVD1 encoder's WebAssembly row coder against its plain loops, byte
@@ -86,5 +86,31 @@ describe('the UVD1 row coder in WebAssembly equals its plain loops', () => {
         prev.set(frame);
       }
     }
+  });
+
+  it('the decoder in WebAssembly gives the frame its plain form gives, or the same error, for packets intact and corrupted', () => {
+    fc.assert(
+      fc.property(framesArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 3 }), fc.boolean(), ({ stride, rows, cur, ref }, flips, cut) => {
+        // a frame of `stride` x `rows` as XR24 when the stride allows it, else as NV12 (rows of stride bytes, 2/3 of them luma)
+        const fmt = stride % 4 === 0 ? frameFormat(stride / 4, rows, 'XR24') : rows % 3 === 0 ? frameFormat(stride, (rows / 3) * 2, 'NV12') : null;
+        if (!fmt) return;
+        const enc = new UvdEncoder(fmt, { gop: 2 });
+        enc.encode(ref);
+        const packet = enc.encode(cur).slice();
+        for (const [at, x] of flips) packet[UVD_HEADER + (at % Math.max(1, packet.length - UVD_HEADER))] ^= x;
+        const len = cut ? Math.max(UVD_HEADER, packet.length - 1) : packet.length;
+        const outcome = (decode: typeof uvdDecode) => {
+          const out = new Uint8Array(fmt.size);
+          try {
+            decode(packet, len, ref, out);
+            return [...out];
+          } catch (e) {
+            return (e as Error).message;
+          }
+        };
+        expect(outcome(uvdDecode)).toEqual(outcome(uvdDecodePlain));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
