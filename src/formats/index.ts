@@ -13,7 +13,7 @@
  * devices' hardware and drivers below the syscall line, and userspace
  * programs above it. Imports only uapi and lib.
  */
-export { averageBytes } from './blend.ts';
+export { AverageUnit, averageBytes } from './blend.ts';
 export { nextRegion, wasmHeap, wasmKernels, type Kernels } from './kernels.ts';
 export { frameFormat, frameFourcc, v4l2PixelFormat, type FrameFormat } from './pixel-format.ts';
 export { TestPattern } from './test-pattern.ts';

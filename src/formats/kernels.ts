@@ -31,13 +31,26 @@ export interface Kernels {
 const SLACK = 64;
 const PAGE = 65536;
 
+let compiled: WebAssembly.Module | null = null;
 let kernels: Kernels | null = null;
 let heap = new Uint8Array(0);
 
-/** The kernels, compiled and instantiated on the first call. */
+/** A new instance of the kernels with a memory of its own (the module compiled once per process). */
+export function wasmInstance(): Kernels {
+  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'));
+  return new WebAssembly.Instance(compiled).exports as unknown as Kernels;
+}
+
+/** The shared instance whose memory is the scratch space of wasmHeap, made on the first call. */
 export function wasmKernels(): Kernels {
-  if (!kernels) kernels = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'))).exports as unknown as Kernels;
+  kernels ??= wasmInstance();
   return kernels;
+}
+
+/** `k`'s memory grown to at least `bytes` (a view taken before a grow is detached). */
+export function growMemory(k: Kernels, bytes: number): void {
+  const { memory } = k;
+  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
 }
 
 /** Where the scratch region after one of `len` bytes at `at` starts: aligned, with room for a kernel's read past the end. */
@@ -52,7 +65,7 @@ export function nextRegion(at: number, len: number): number {
  */
 export function wasmHeap(bytes: number): Uint8Array {
   const { memory } = wasmKernels();
-  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+  growMemory(wasmKernels(), bytes);
   if (heap.buffer !== memory.buffer) heap = new Uint8Array(memory.buffer);
   return heap;
 }

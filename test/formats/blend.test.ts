@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { averageBytesPlain } from '../../src/formats/blend-plain.ts';
-import { averageBytes } from '../../src/formats/index.ts';
+import { AverageUnit, averageBytes } from '../../src/formats/index.ts';
 import { KernelBug } from '../../src/lib/index.ts';
 import { averageReference, averageReferencePlain } from '../../src/sim/reference/blend.ts';
 
@@ -76,6 +76,27 @@ describe('the blend unit\'s average', () => {
           expect(Buffer.compare(inPlace, want)).toBe(0);
         },
       ),
+    );
+  });
+
+  it('the blend unit\'s own line buffers (AverageUnit) average in place, job after job of any length, growing and shrinking', () => {
+    const unit = new AverageUnit();
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(2000), fc.integer()), { minLength: 1, maxLength: 6 }), (jobs) => {
+        for (const [len, seed] of jobs) {
+          const { a, b } = unit.buffers(len);
+          expect([a.length, b.length]).toEqual([len, len]);
+          const [x, y] = [Uint8Array.from({ length: len }, (_, i) => (i * 31 + seed) & 0xff), Uint8Array.from({ length: len }, (_, i) => (i * i + (seed >> 8)) & 0xff)];
+          a.set(x);
+          b.set(y);
+          unit.average();
+          const want = new Uint8Array(len);
+          averageBytesPlain(x, y, want, len);
+          expect(Buffer.compare(a, want)).toBe(0);
+          expect(Buffer.compare(b, y)).toBe(0);
+        }
+      }),
+      { numRuns: 50 },
     );
   });
 
