@@ -56,10 +56,10 @@ describe('broken input files (issue 20: no bad input ends in a stack trace or a 
     };
     expect(await at('lowmem-0')).toBe('16:11: kernel.lowmem: must be a positive multiple of 4 KiB\n');
     expect(await at('vmalloc-4g')).toMatch(/^17:12: kernel\.vmalloc: 4 GiB leaves no room for lowmem .* \(at most 992 MiB\)\n$/);
-    expect(await at('cma-default-900m')).toMatch(/^29:12: cma\.default: no room for 900 MiB in lowmem/);
-    expect(await at('cma-base-outside-dram')).toMatch(/^31:43: cma\.areas\[0\]\.base: 0x10000000-0x13ffffff is not inside one zone of DRAM/);
-    expect(await at('cma-named-reserved')).toMatch(/^31:15: cma\.areas\[0\]\.name: 'reserved' is the default CMA area's heap/);
-    expect(await at('cma-above-display-mask')).toMatch(/^31:65: cma\.areas\[0\]\.devices\[0\]: device 'display' has no IOMMU and a 31-bit DMA mask/);
+    expect(await at('cma-default-900m')).toMatch(/^41:12: cma\.default: no room for 900 MiB in lowmem/);
+    expect(await at('cma-base-outside-dram')).toMatch(/^43:43: cma\.areas\[0\]\.base: 0x10000000-0x13ffffff is not inside one zone of DRAM/);
+    expect(await at('cma-named-reserved')).toMatch(/^43:15: cma\.areas\[0\]\.name: 'reserved' is the default CMA area's heap/);
+    expect(await at('cma-above-display-mask')).toMatch(/^43:65: cma\.areas\[0\]\.devices\[0\]: device 'display' has no IOMMU and a 31-bit DMA mask/);
     expect(await at('cma-device-in-two-areas')).toMatch(/cma\.areas\[1\]\.devices\[0\]: device 'display' is already in CMA area 'display'/);
     expect(await at('cma-alignment-3')).toMatch(/cma\.areas\[0\]\.alignment: must be a power of two/);
     expect(await at('display-mask-24')).toMatch(/devices\[5\]\.dmaMaskBits: a 24-bit mask reaches up to 0x00ffffff, below all DRAM/);

@@ -33,19 +33,26 @@ describe('process pipelines: one process per stage, dma-buf fds over Unix socket
   it('process-crash: the killed compositor ends with SIGKILL, the frames in flight still reach the screen, then everything is released', async () => {
     const s = loadScenario('process-crash');
     let sys: System | null = null;
-    let atKill: { composerAlive: boolean; dmabufs: number } | null = null;
+    let atKill: { composerAlive: boolean; dmabufs: number; teardownNs: number } | null = null;
     const r = await runProcessScenario(
       s,
       loadPlatform(s.spec.platform),
       {
         onFrame: (done) => {
-          // Just after the kill: the compositor is gone, but the buffers it shared and its GPU job live on.
+          // Just after the kill, once its teardown's CPU work has run: the compositor is gone, but the buffers it shared and its GPU job live on.
           if (done === s.spec.kill!.afterFrames && sys) {
             const k = sys;
-            k.soc.clock.after(1000, () => {
+            const killedAt = k.soc.clock.now;
+            const probe = (): void => {
               const composer = [...k.proc.processes.values()].find((p) => p.comm === 'composer');
-              atKill = { composerAlive: composer?.group.state === 'running', dmabufs: k.dmabuf.buffers.length };
-            });
+              const alive = composer?.group.state === 'running';
+              if (alive && k.soc.clock.now - killedAt < 10_000_000) {
+                k.soc.clock.after(1000, probe);
+                return;
+              }
+              atKill = { composerAlive: alive, dmabufs: k.dmabuf.buffers.length, teardownNs: k.soc.clock.now - killedAt };
+            };
+            k.soc.clock.after(1000, probe);
           }
         },
       },
@@ -53,6 +60,8 @@ describe('process pipelines: one process per stage, dma-buf fds over Unix socket
     );
     expect(atKill).not.toBeNull();
     expect(atKill!.composerAlive).toBe(false);
+    // unmapping and closing everything it held takes the dying process well under a millisecond of CPU time
+    expect(atKill!.teardownNs).toBeLessThan(1_000_000);
     // The display still holds framebuffers of all four of the compositor's output buffers, and the ISP and player theirs.
     expect(atKill!.dmabufs).toBe(12);
     const status = Object.fromEntries(r.processes.map((p) => [p.name, p.status]));
