@@ -1,4 +1,4 @@
-import type { Finding } from '../lib/index.ts';
+import type { CostKind, Finding } from '../lib/index.ts';
 import type { System } from './boot.ts';
 
 /** What a run measured: the JSON contract of `unimem run --json` (DESIGN.md). */
@@ -26,26 +26,7 @@ export interface RunResult {
   costs: RunCosts;
 }
 
-/**
- * What a cost was spent on. CPU kinds take time on a core; `tlb-miss-walk`
- * is the SMMU's own time and `fence-wait` the time a thread was blocked on a
- * fence, neither of which keeps a core busy.
- */
-export type CostKind =
-  | 'syscall'
-  | 'cache-clean'
-  | 'cache-invalidate'
-  | 'cache-flush-all'
-  | 'cpu-copy'
-  | 'bounce'
-  | 'page-zero'
-  | 'iommu-map'
-  | 'iommu-unmap'
-  | 'tlb-invalidate'
-  | 'tlb-miss-walk'
-  | 'cma-migrate'
-  | 'fence-signal'
-  | 'fence-wait';
+export type { CostKind };
 
 /** One kind of cost over a phase of the run, with who caused it. */
 export interface CostEntry {
