@@ -97,6 +97,8 @@ export class CostLedger {
   private readonly siteList: number[] = [];
   private readonly strings: string[] = [''];
   private readonly stringIds = new Map<string, number>([['', 0]]);
+  /** Site ids by thread name, call, kernel function and work site. */
+  private readonly sites = new Map<string, Map<string, Map<string, Map<string, number>>>>();
   /** Every context ever charged, by slot. */
   readonly contexts: CpuContext[] = [];
   /** Interrupt context: work done with no thread current. */
@@ -210,7 +212,22 @@ export class CostLedger {
     this.ctxList.push(this.slotOf(ctx));
     this.devList.push(this.intern(scope?.device ?? ''));
     this.bufList.push(this.intern(scope?.buffer ?? ''));
-    this.siteList.push(this.intern(siteOf(ctx, fn || scope?.fn || '')));
+    this.siteList.push(this.siteId(ctx, fn || scope?.fn || ''));
+  }
+
+  /** Interned site of a cost, found through nested maps so that a repeated site builds no string. */
+  private siteId(ctx: CpuContext, fn: string): number {
+    const name = ctx.name();
+    const work = currentWorkSite() ?? '';
+    let byCall = this.sites.get(name);
+    if (!byCall) this.sites.set(name, (byCall = new Map()));
+    let byFn = byCall.get(ctx.call);
+    if (!byFn) byCall.set(ctx.call, (byFn = new Map()));
+    let byWork = byFn.get(fn);
+    if (!byWork) byFn.set(fn, (byWork = new Map()));
+    let id = byWork.get(work);
+    if (id === undefined) byWork.set(work, (id = this.intern(siteOf(ctx, fn, work))));
+    return id;
   }
 
   private slotOf(ctx: CpuContext): number {
@@ -237,11 +254,10 @@ export class CostLedger {
  * was in, the kernel function, and the scenario line of the work
  * (`display: ioctl DMA_BUF_IOCTL_SYNC › dma_buf_begin_cpu_access @ x.yaml:14:5`).
  */
-function siteOf(ctx: CpuContext, fn: string): string {
+function siteOf(ctx: CpuContext, fn: string, work: string): string {
   let s = ctx.name();
   if (ctx.call) s += `: ${ctx.call}`;
   if (fn) s += ` › ${fn}`;
-  const work = currentWorkSite();
   if (work) s += ` @ ${work}`;
   return s;
 }
