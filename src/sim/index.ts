@@ -16,3 +16,12 @@ export type { CostEntry, CostKind, CpuUsage, ProcessCpu, RunCosts, RunObserver, 
 export { runScenario, type RunOptions } from './run.ts';
 export type { ScenarioSpec } from './scenario-schema.ts';
 export { checkScenarioFlag, loadScenario, loadScenarioPlatform, parseScenario, type LoadedScenario } from './scenario.ts';
+export { ResultDb } from './sweep/db.ts';
+export { flattenMetrics } from './sweep/metrics.ts';
+export { planPoints, type PointInput, type SweepSpec } from './sweep/plan.ts';
+export { loadPoint, runFailure, runPoint, type PointRow, type PointStatus } from './sweep/point.ts';
+export { defaultJobs } from './sweep/pool.ts';
+export { parseSetArg, sizeText, type AxisValue, type SetArg } from './sweep/set-value.ts';
+export { inShard, shardFile, shardOf, SHARD_COUNT_ENV, type Shard } from './sweep/shard.ts';
+export { isSweepFile, loadSweepFile } from './sweep/sweep-file.ts';
+export { mergeResults, runSweep, type SweepOptions, type SweepOutcome } from './sweep/sweep.ts';
