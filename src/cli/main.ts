@@ -1,5 +1,4 @@
-import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
 import { formatFinding, formatFindings, formatSummary, integrityText, renderReportHtml, ReportCollector } from '../report/index.ts';
@@ -18,7 +17,10 @@ import {
   type RunResult,
 } from '../sim/index.ts';
 import { FaultInjection, KernelError, isKernelError, parseFaultSetting, setFaultKnob, type FaultSetting } from '../lib/index.ts';
+import { checkOutputPath } from './output-path.ts';
+import { addCompareCommand } from './compare.ts';
 import { progressBar } from './progress.ts';
+import { addSweepCommands } from './sweep.ts';
 
 /**
  * The `unimem` command. Returns the process exit code (the README's table):
@@ -128,6 +130,9 @@ export async function main(argv: string[]): Promise<number> {
       out.code = opts.check && r.exitCode === 0 && r.findings.length > 0 ? 1 : r.exitCode;
     });
 
+  addCompareCommand(program, scenarioArg);
+  addSweepCommands(program, packageVersion(), out, scenarioArg);
+
   program
     .command('platforms')
     .description('list the built-in platforms, each with its description')
@@ -214,28 +219,6 @@ function intArg(flag: string) {
 function scenarioArg(field: 'frames' | 'seed', flag: string) {
   const int = intArg(flag);
   return (v: string): number => checkScenarioFlag(field, flag, int(v));
-}
-
-/**
- * Refuses an output file that cannot be written before the run, not after
- * it: a path that is a directory, a folder that does not exist, or no
- * permission to write.
- */
-function checkOutputPath(flag: string, path: string | undefined): void {
-  if (path === undefined) return;
-  const fail = (why: string) => new InputError(path, 0, 0, flag, why);
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (st?.isDirectory()) throw fail('is a directory (EISDIR), not a file');
-  const dir = dirname(path);
-  const parent = statSync(dir, { throwIfNoEntry: false });
-  if (!st && !parent) throw fail(`no such directory: ${dir} (ENOENT)`);
-  if (!st && !parent!.isDirectory()) throw fail(`${dir} is not a directory (ENOTDIR)`);
-  try {
-    accessSync(st ? path : dir, constants.W_OK);
-  } catch (e) {
-    if (!(e instanceof Error && 'code' in e)) throw e;
-    throw fail(`cannot be written: permission denied (${String(e.code)})`);
-  }
 }
 
 const FAIL_HELP =

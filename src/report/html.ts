@@ -88,7 +88,7 @@ export function buildPlots(c: ReportCapture): PlotSpec[] {
 let uplot: { js: string; css: string } | null = null;
 
 /** uPlot's browser build and stylesheet, read once from the installed package, to inline. */
-function uplotAssets(): { js: string; css: string } {
+export function uplotAssets(): { js: string; css: string } {
   if (!uplot) {
     const req = createRequire(import.meta.url);
     uplot = {

@@ -23,5 +23,5 @@ export { loadPoint, runFailure, runPoint, type PointRow, type PointStatus } from
 export { defaultJobs } from './sweep/pool.ts';
 export { parseSetArg, sizeText, type AxisValue, type SetArg } from './sweep/set-value.ts';
 export { inShard, shardFile, shardOf, SHARD_COUNT_ENV, type Shard } from './sweep/shard.ts';
-export { isSweepFile, loadSweepFile } from './sweep/sweep-file.ts';
+export { isSweepFile, loadSweepFile, yamlFileFields } from './sweep/sweep-file.ts';
 export { mergeResults, runSweep, type SweepOptions, type SweepOutcome } from './sweep/sweep.ts';

@@ -67,14 +67,15 @@ export async function runPoint(p: PointInput): Promise<PointRow> {
     wallMs: 0,
   };
   if (p.invalid) return row;
-  let s, platform;
+  let s: LoadedScenario, platform: PlatformSpec;
   try {
-    ({ scenario: s, platform } = loadPoint(p));
+    s = { spec: parseScenario(p.scenarioFile, p.scenarioText), file: p.scenarioFile, text: p.scenarioText };
+    row.scenario = s.spec.name;
+    platform = parsePlatform(p.platformFile, p.platformText);
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     return { ...row, reason: invalidReason(e, p) };
   }
-  row.scenario = s.spec.name;
   row.platform = platform.name;
   row.seed = p.seed ?? s.spec.seed;
   row.frames = p.frames ?? s.spec.frames;

@@ -52,3 +52,9 @@ export function loadSweepFile(file: string): SweepSpec {
   if (spec.frames !== undefined) checkScenarioFlag('frames', `${file}: frames`, spec.frames);
   return { scenario: near(spec.scenario), platform: spec.platform !== undefined ? near(spec.platform) : undefined, seed: spec.seed, frames: spec.frames, axes };
 }
+
+/** The top-level mapping of a YAML file (empty when it is not a mapping), to tell a scenario from a platform; InputErrors as for any input file. */
+export function yamlFileFields(path: string): Record<string, unknown> {
+  const data = parseYaml(path, readInputFile(path)).data;
+  return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : {};
+}
