@@ -18,6 +18,7 @@ export function defaultJobs(): number {
  * row and a fresh worker goes on.
  */
 export async function runPoints(points: readonly PointInput[], jobs: number, onRow: (row: PointRow) => void): Promise<void> {
+  if (points.length === 0) return;
   let next = 0;
   const n = Math.max(1, Math.min(jobs, points.length));
   const lane = () =>

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { InputError } from '../input-error.ts';
 import { ResultDb } from './db.ts';
-import { planPoints, type SweepSpec } from './plan.ts';
-import type { PointRow } from './point.ts';
+import { planPoints, type PointInput, type SweepSpec } from './plan.ts';
+import { loadPoint, runPoint, type PointRow } from './point.ts';
 import { runPoints } from './pool.ts';
 import { inShard, shardFile, type Shard } from './shard.ts';
 
@@ -45,7 +45,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
     let finished = 0;
     let saved = Date.now();
     opts.onProgress?.(0, todo.length, skipped);
-    await runPoints(todo, opts.jobs, (row) => {
+    const take = (row: PointRow) => {
       db.put(row);
       finished++;
       if (Date.now() - saved >= (opts.saveEveryMs ?? 5000)) {
@@ -53,9 +53,22 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
         saved = Date.now();
       }
       opts.onProgress?.(finished, todo.length, skipped);
-    });
+    };
+    // Inputs the schema refuses need no worker: their rows are made here, at once.
+    const runnable: PointInput[] = [];
+    for (const p of todo) {
+      if (refused(p)) take(await runPoint(p));
+      else runnable.push(p);
+    }
+    await runPoints(runnable, opts.jobs, take);
     db.save();
-    return { rows: db.rowsOf(points.map((p) => p.key)), ran: todo.length, skipped, total: points.length, db: file };
+    // A row found by its key may come from another sweep that reached the same inputs: show it with this sweep's parameters.
+    const byKey = new Map(db.rowsOf(points.map((p) => p.key)).map((r) => [r.key, r]));
+    const rows = points.flatMap((p) => {
+      const r = byKey.get(p.key);
+      return r ? [{ ...r, index: p.index, params: p.params.map(([path, v]): [string, string, number | string] => [path, v.text, v.sortKey]) }] : [];
+    });
+    return { rows, ran: todo.length, skipped, total: points.length, db: file };
   } finally {
     db.close();
   }
@@ -82,5 +95,16 @@ export async function mergeResults(out: string, inputs: readonly string[]): Prom
     return { added, had, rows: db.rows().length };
   } finally {
     db.close();
+  }
+}
+
+/** Whether a point's files are refused before it runs (it is an invalid row without running). */
+function refused(p: PointInput): boolean {
+  try {
+    loadPoint(p);
+    return false;
+  } catch (e) {
+    if (e instanceof InputError) return true;
+    throw e;
   }
 }
