@@ -6,6 +6,13 @@
  * InputError naming file, line, column and field, raised before anything is
  * built. Built-in platforms and scenarios live in examples/ and are named
  * without their extension.
+ *
+ * A sweep (sweep/) edits those files by path before they are validated, one
+ * point per combination of values; each point carries its edited texts, so
+ * it runs on a worker thread (or another machine) from them alone, and a
+ * value the schema refuses is an invalid row, never an exception. Rows go
+ * to an SQLite file owned by the process that runs the sweep; shards write
+ * files of their own, joined afterwards.
  */
 export { bootSystem, type BootOptions, type System } from './boot.ts';
 export { execProgram, type ExecResult } from './exec.ts';
