@@ -18,6 +18,8 @@ const SWEEP_JS = `
   var colors = ['#2563eb', '#e11d48', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#65a30d', '#db2777'];
   var metricSel = document.getElementById('metric'), axisSel = document.getElementById('axis'), el = document.getElementById('sweep-plot');
   var plot = null;
+  function bytes(n) { var u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'], i = 0; while (Math.abs(n) >= 1024 && i < u.length - 1) { n /= 1024; i++; } return (Math.round(n * 10) / 10) + ' ' + u[i]; }
+  function byteTicks(u, ticks) { return ticks.map(bytes); }
   function draw() {
     var m = metricSel.value, k = Number(axisSel.value), axis = d.axes[k];
     var numeric = axis.keys.every(function (x) { return typeof x === 'number'; });
@@ -33,7 +35,8 @@ const SWEEP_JS = `
     var names = Object.keys(groups);
     var series = [{ label: axis.path }].concat(names.map(function (n, i) { return { label: n, stroke: colors[i % colors.length], width: 1.5, points: { show: true, size: 6 } }; }));
     var opts = { title: m + ' against ' + axis.path, width: 940, height: 360, series: series, scales: { x: { time: false } },
-      axes: [{ label: axis.path, values: numeric ? undefined : function (u, ticks) { return ticks.map(function (t) { return axis.values[t] || ''; }); } }, { label: m, size: 80 }] };
+      axes: [{ label: axis.path, values: !numeric ? function (u, ticks) { return ticks.map(function (t) { return axis.values[t] || ''; }); } : axis.values.every(function (v) { return /iB$/.test(v); }) ? byteTicks : undefined },
+        { label: m, size: 80, values: /Bytes$/.test(m) ? byteTicks : undefined }] };
     if (plot) plot.destroy();
     plot = new uPlot(opts, [xs].concat(names.map(function (n) { return groups[n]; })), el);
     el.setAttribute('data-series', String(names.length));
@@ -57,7 +60,7 @@ export function renderSweepHtml(rows: readonly PointRow[]): string {
   const data = { axes, rows: rows.map((r) => ({ params: r.params, metrics: r.metrics, status: r.status })) };
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>${css}</style><style>body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; max-width: 1000px; } pre { background: #f9fafb; border: 1px solid #e5e7eb; padding: 10px; font-size: 12px; overflow-x: auto; } select { margin: 0 12px 12px 4px; }</style></head>
+<style>${css}</style><style>body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; max-width: 1000px; } pre { white-space: pre-wrap; background: #f9fafb; border: 1px solid #e5e7eb; padding: 10px; font-size: 12px; overflow-x: auto; } select { margin: 0 12px 12px 4px; }</style></head>
 <body>
 <h1>${esc(title)}</h1>
 <p>${rows.length} points: ${['ok', 'failed', 'invalid', 'error'].map((s) => `${rows.filter((r) => r.status === s).length} ${s}`).join(', ')}.</p>

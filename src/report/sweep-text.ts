@@ -119,7 +119,7 @@ export function sweepBoundaries(rows: readonly PointRow[]): string[] {
     }
     if (changes.size === 0) {
       const all = [...new Set(rows.map(outcome))];
-      out.push(`${axis.path}: the outcome does not change along it (${all.join('; ')})`);
+      out.push(`${axis.path}: the outcome does not change along it (${all.length === 1 ? `all ${all[0]}` : `the other parameters decide: ${all.join('; ')}`})`);
       return;
     }
     for (const c of changes.values()) {

@@ -34,7 +34,7 @@ describe('sweep text', () => {
   it('tells where the outcome changes along each axis, with why and what the working side needs', () => {
     expect(sweepBoundaries(grid)).toEqual([
       'cma.default: still-capture fails below 72MiB (at every value of the other parameters): at 68MiB process camera (pid 2) exited with status 1: ioctl: ENOMEM; at 72MiB it runs, with cma.peakBytes 68.7 MiB, cma.migrations 100',
-      'memoryPressure: the outcome does not change along it (failed; ok)',
+      'memoryPressure: the outcome does not change along it (the other parameters decide: failed; ok)',
     ]);
   });
 
