@@ -12,7 +12,7 @@ export function renderCompareHtml(c: Comparison, leftReport: string, rightReport
   const frame = (label: string, html: string) => `<h2>${esc(label)}</h2>\n<iframe title="${esc(label)}" srcdoc="${esc(html)}"></iframe>`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; max-width: 1100px; } pre { background: #f9fafb; border: 1px solid #e5e7eb; padding: 10px; font-size: 12px; overflow-x: auto; } iframe { width: 100%; height: 900px; border: 1px solid #e5e7eb; }</style></head>
+<style>body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; max-width: 1100px; } pre { white-space: pre-wrap; background: #f9fafb; border: 1px solid #e5e7eb; padding: 10px; font-size: 12px; overflow-x: auto; } iframe { width: 100%; height: 900px; border: 1px solid #e5e7eb; }</style></head>
 <body>
 <h1>${esc(title)}</h1>
 <h2>Side by side</h2>
