@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatSweepTable, renderSweepHtml, sweepBoundaries } from '../report/index.ts';
-import { defaultJobs, InputError, isSweepFile, loadSweepFile, mergeResults, parseSetArg, runSweep, shardOf, type PointRow, type SetArg, type SweepSpec } from '../sim/index.ts';
+import { defaultJobs, InputError, isSweepFile, loadSweepFile, mergeResults, parseSetArg, runSweep, shardFile, shardOf, type PointRow, type SetArg, type SweepSpec } from '../sim/index.ts';
+import { checkOutputPath } from './output-path.ts';
 import { progressBar } from './progress.ts';
 
 interface SweepOpts {
@@ -64,6 +65,8 @@ export function addSweepCommands(program: Command, version: string, out: { code:
         spec = { scenario: what, platform: opts.platform, seed: opts.seed, frames: opts.frames, axes: opts.set };
       }
       const shard = shardOf(opts.shard);
+      checkOutputPath('--db', shardFile(opts.db, shard));
+      checkOutputPath('--report', opts.report);
       const bar = opts.json ? null : progressBar(process.stderr, 'points');
       let outcome;
       try {
@@ -92,6 +95,7 @@ export function addSweepCommands(program: Command, version: string, out: { code:
     .argument('<out>', 'the merged database (created, or added to)')
     .argument('<inputs...>', 'the result files to join')
     .action(async (outFile: string, inputs: string[]) => {
+      checkOutputPath('<out>', outFile);
       const r = await mergeResults(outFile, inputs);
       process.stderr.write(`unimem: ${outFile}: ${r.rows} points (${r.added} added from ${inputs.length} file(s), ${r.had} already there)\n`);
     });

@@ -98,6 +98,7 @@ export function sweepBoundaries(rows: readonly PointRow[]): string[] {
       const ctx = r.params.filter((_, i) => i !== k).map(([p, t]) => `${p}=${t}`).join(', ');
       lines.set(ctx, [...(lines.get(ctx) ?? []), r]);
     }
+    const ordered = rows.every((r) => typeof r.params[k]![2] === 'number');
     const changes = new Map<string, { what: string; details: string; contexts: string[] }>();
     for (const [ctx, line] of lines) {
       const sorted = [...line].sort((a, b) => axis.values.indexOf(a.params[k]![1]) - axis.values.indexOf(b.params[k]![1]));
@@ -107,9 +108,10 @@ export function sweepBoundaries(rows: readonly PointRow[]): string[] {
         const [ol, oh] = [outcome(lo), outcome(hi)];
         if (ol === oh) continue;
         const [tl, th] = [lo.params[k]![1], hi.params[k]![1]];
+        // Below and above only where the values have an order (numbers, sizes); a name is just another value.
         let what: string;
-        if (oh === 'ok' && VERB[lo.status]) what = `${VERB[lo.status]} below ${th}`;
-        else if (ol === 'ok' && VERB[hi.status]) what = `${VERB[hi.status]} above ${tl}`;
+        if (oh === 'ok' && VERB[lo.status]) what = ordered ? `${VERB[lo.status]} below ${th}` : `${VERB[lo.status]} at ${tl}`;
+        else if (ol === 'ok' && VERB[hi.status]) what = ordered ? `${VERB[hi.status]} above ${tl}` : `${VERB[hi.status]} at ${th}`;
         else what = `changes between ${tl} and ${th} (${ol} -> ${oh})`;
         const id = `${tl}|${th}|${ol}|${oh}`;
         const c = changes.get(id) ?? { what, details: `at ${tl} ${detail(lo, axis.path)}; at ${th} ${detail(hi, axis.path)}`, contexts: [] };

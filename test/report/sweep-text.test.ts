@@ -61,6 +61,11 @@ describe('sweep text', () => {
     expect(html).toContain('fails below 72MiB');
     expect(html).not.toMatch(/<script src=/);
   });
+
+  it('says at which value, not below or above, on an axis of names', () => {
+    const rows = grid.slice(4, 6).map((r, i): PointRow => ({ ...r, index: i, params: [['platform', i === 0 ? 'armv7-mobile' : 'nope', i === 0 ? 'armv7-mobile' : 'nope']], status: i === 0 ? 'ok' : 'invalid', reason: i === 0 ? '' : "platform: 'nope': no such file" }));
+    expect(sweepBoundaries(rows)).toEqual(["platform: still-capture is invalid at nope: at armv7-mobile it runs; at nope platform: 'nope': no such file"]);
+  });
 });
 
 describe('compare', () => {
