@@ -72,13 +72,18 @@ export async function main(argv: string[]): Promise<number> {
     checkOutputPath('--report', opts.report);
     const s = loadScenario(what);
     const p = opts.platform !== undefined ? loadPlatform(opts.platform) : loadScenarioPlatform(s);
-    const bar = opts.json ? null : progressBar(process.stderr);
+    let bar = opts.json ? null : progressBar(process.stderr);
     try {
       const collector = opts.report !== undefined ? new ReportCollector() : undefined;
       const r = await runScenario(s, p, { seed: opts.seed, frames: opts.frames, onFrame: bar?.update, trace: opts.trace !== undefined, observer: collector, faults: opts.fail });
       if (opts.trace !== undefined && r.trace) writeFileSync(opts.trace, JSON.stringify(r.trace.toJSON()));
       delete r.trace;
       if (collector && opts.report !== undefined) writeFileSync(opts.report, renderReportHtml({ result: r, capture: collector.capture() }));
+      bar?.done();
+      bar = null;
+      // On stderr, as the progress bar is: stdout stays the summary or the one JSON object.
+      if (opts.trace !== undefined) process.stderr.write(`unimem: trace written to ${opts.trace}\n`);
+      if (opts.report !== undefined) process.stderr.write(`unimem: report written to ${opts.report}\n`);
       return r;
     } finally {
       bar?.done();
@@ -121,7 +126,10 @@ export async function main(argv: string[]): Promise<number> {
         faults: opts.fail,
         onWrite: (fd, bytes) => (fd === 1 ? process.stdout : process.stderr).write(bytes),
       });
-      if (opts.trace !== undefined && r.trace) writeFileSync(opts.trace, JSON.stringify(r.trace.toJSON()));
+      if (opts.trace !== undefined && r.trace) {
+        writeFileSync(opts.trace, JSON.stringify(r.trace.toJSON()));
+        process.stderr.write(`unimem: trace written to ${opts.trace}\n`);
+      }
       // What the kernel would log (dmesg), after the program's own output: each at the program's line.
       for (const f of r.findings) process.stderr.write(`unimem: ${formatFinding(f)}\n`);
       if (r.uncaught) process.stderr.write(`unimem: ${r.uncaught.site}: uncaught ${r.uncaught.name}: ${r.uncaught.message}\n`);

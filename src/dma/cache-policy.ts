@@ -77,10 +77,14 @@ export class CachePolicy {
  */
 export function calibrateFlushThreshold(cache: CpuCache): number {
   const saved = { ...cache.stats };
+  // the probe is the simulator measuring, not work anybody did
+  const ledger = cache.ledger;
+  cache.ledger = null;
   const probe = 256 * cache.lineSize;
   const rangeNs = cache.cleanInvalidateRange(0, probe);
   const wholeNs = cache.cleanInvalidateAll();
   Object.assign(cache.stats, saved);
+  cache.ledger = ledger;
   const lines = Math.ceil((wholeNs / rangeNs) * (probe / cache.lineSize));
   return Math.max(1, lines) * cache.lineSize;
 }

@@ -25,10 +25,12 @@ export function bouncePoolOf(dev: Device): BouncePool {
 export function bounceCopy(dev: Device, from: number, to: number, size: number, toBounce: boolean): void {
   const { soc, debug, stats } = dev.ctx;
   const tmp = new Uint8Array(size);
-  debug.internal(() => {
-    soc.cpu.load(from, tmp, 0, size, toBounce ? 'wb' : 'wc');
-    soc.cpu.store(to, tmp, 0, size, toBounce ? 'wc' : 'wb');
-  });
+  debug.internal(() =>
+    soc.costs.withAccessKind('bounce', () => {
+      soc.cpu.load(from, tmp, 0, size, toBounce ? 'wb' : 'wc');
+      soc.cpu.store(to, tmp, 0, size, toBounce ? 'wc' : 'wb');
+    }),
+  );
   stats.bounceBytes += size;
 }
 

@@ -69,7 +69,7 @@ function mapRange(dev: Device, pa: number, size: number, dir: DmaDirection, attr
   injectMappingError(dev, size, call);
   let addr: number;
   try {
-    addr = dev.ops.mapPage(dev, pa, size, dir, attrs);
+    addr = forDevice(dev, 'dma_map_page', () => dev.ops.mapPage(dev, pa, size, dir, attrs));
   } catch (e) {
     if (isKernelError(e)) dev.ctx.stats.mappingErrors++;
     throw e;
@@ -97,7 +97,7 @@ function unmapRange(dev: Device, addr: number, size: number, dir: DmaDirection, 
   // ignored, so the simulated system stays consistent.
   if (!known && dev.ctx.debug.enabled) return;
   dev.ctx.stats.unmaps++;
-  dev.ops.unmapPage(dev, addr, known?.size ?? size, known?.dir ?? dir, attrs);
+  forDevice(dev, 'dma_unmap_page', () => dev.ops.unmapPage(dev, addr, known?.size ?? size, known?.dir ?? dir, attrs));
 }
 
 /**
@@ -147,7 +147,7 @@ export function dmaMapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs = 0
   injectMappingError(dev, total, 'dma_map_sg');
   let n: number;
   try {
-    n = dev.ops.mapSg(dev, sgt, dir, attrs);
+    n = forDevice(dev, 'dma_map_sg', () => dev.ops.mapSg(dev, sgt, dir, attrs));
   } catch (e) {
     if (!isKernelError(e)) throw e;
     dev.ctx.stats.mappingErrors++;
@@ -189,7 +189,7 @@ export function dmaUnmapSg(dev: Device, sgt: SgTable, dir: DmaDirection, attrs =
   const known = dev.ctx.debug.remove(dev, 'sg', sgt.sgl[0]!.dmaAddress, size, dir, 'dma_unmap_sg');
   if (!known && dev.ctx.debug.enabled) return;
   dev.ctx.stats.unmaps++;
-  dev.ops.unmapSg(dev, sgt, dir, attrs);
+  forDevice(dev, 'dma_unmap_sg', () => dev.ops.unmapSg(dev, sgt, dir, attrs));
 }
 
 /** Gives the CPU ownership of part of a streaming mapping (dma_sync_single_range_for_cpu). Misuse is a dma-debug finding; KernelBug for a bad direction. */
@@ -197,7 +197,7 @@ export function dmaSyncSingleRangeForCpu(dev: Device, addr: number, offset: numb
   checkDir(dir, 'dma_sync_single_for_cpu');
   dev.ctx.stats.syncs++;
   dev.ctx.debug.sync(dev, addr + offset, size, dir, true, 'dma_sync_single_for_cpu');
-  dev.ops.syncSingleForCpu(dev, addr + offset, size, dir);
+  forDevice(dev, 'dma_sync_single_for_cpu', () => dev.ops.syncSingleForCpu(dev, addr + offset, size, dir));
 }
 
 /** Gives the device ownership back (dma_sync_single_range_for_device). Misuse is a dma-debug finding; KernelBug for a bad direction. */
@@ -205,7 +205,7 @@ export function dmaSyncSingleRangeForDevice(dev: Device, addr: number, offset: n
   checkDir(dir, 'dma_sync_single_for_device');
   dev.ctx.stats.syncs++;
   dev.ctx.debug.sync(dev, addr + offset, size, dir, false, 'dma_sync_single_for_device');
-  dev.ops.syncSingleForDevice(dev, addr + offset, size, dir);
+  forDevice(dev, 'dma_sync_single_for_device', () => dev.ops.syncSingleForDevice(dev, addr + offset, size, dir));
 }
 
 /** Gives the CPU ownership of a streaming mapping (dma_sync_single_for_cpu); KernelBug for a bad direction. */
@@ -223,7 +223,7 @@ export function dmaSyncSgForCpu(dev: Device, sgt: SgTable, dir: DmaDirection): v
   checkDir(dir, 'dma_sync_sg_for_cpu');
   dev.ctx.stats.syncs++;
   dev.ctx.debug.sync(dev, sgt.sgl[0]!.dmaAddress, sgt.sgl[0]!.dmaLength, dir, true, 'dma_sync_sg_for_cpu');
-  dev.ops.syncSgForCpu(dev, sgt, dir);
+  forDevice(dev, 'dma_sync_sg_for_cpu', () => dev.ops.syncSgForCpu(dev, sgt, dir));
 }
 
 /** Gives the device ownership of a mapped scatterlist (dma_sync_sg_for_device); KernelBug for a bad direction. */
@@ -231,7 +231,7 @@ export function dmaSyncSgForDevice(dev: Device, sgt: SgTable, dir: DmaDirection)
   checkDir(dir, 'dma_sync_sg_for_device');
   dev.ctx.stats.syncs++;
   dev.ctx.debug.sync(dev, sgt.sgl[0]!.dmaAddress, sgt.sgl[0]!.dmaLength, dir, false, 'dma_sync_sg_for_device');
-  dev.ops.syncSgForDevice(dev, sgt, dir);
+  forDevice(dev, 'dma_sync_sg_for_device', () => dev.ops.syncSgForDevice(dev, sgt, dir));
 }
 
 /** Takes a device away (device_del): dma-debug reports every mapping it still has. Returns that count; never fails. */
@@ -239,4 +239,9 @@ export function dmaDeviceRemove(dev: Device): number {
   const n = dev.ctx.debug.deviceRemoved(dev);
   dev.removed = true;
   return n;
+}
+
+/** Runs a DMA API operation for `dev`: the CPU work it does is the device's cost, in `fn`. */
+function forDevice<T>(dev: Device, fn: string, op: () => T): T {
+  return dev.ctx.soc.costs.withScope({ device: dev.name, fn }, op);
 }

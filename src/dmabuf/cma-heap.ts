@@ -24,7 +24,7 @@ export async function cmaHeapAllocate(heap: DmaHeap, mm: Mm, area: CmaArea, len:
   const pfn = await area.alloc(count, align);
   // memset through the linear map or kmap: the zeroes may sit in dirty
   // cache lines until a device mapping cleans them, as on the real machine
-  mm.soc.cpu.fill(pfn * PAGE_SIZE, len, 0, 'wb');
+  mm.soc.costs.withAccessKind('page-zero', () => mm.soc.cpu.fill(pfn * PAGE_SIZE, len, 0, 'wb'));
   const pfns = new Uint32Array(count);
   for (let i = 0; i < count; i++) pfns[i] = pfn + i;
   const buf = new HeapBuffer(mm, len, pfns, [[pfn, count]], () => void area.release(pfn, count), {

@@ -28,12 +28,12 @@ export interface AttachOptions {
  */
 async function mapDmaBufCore(att: DmaBufAttachment, dir: DmaDirection): Promise<SgTable> {
   const d = att.dmabuf;
-  const sgt = await d.ops.mapDmaBuf(att, dir);
+  const sgt = await d.costScope(() => d.ops.mapDmaBuf(att, dir));
   if (!att.isDynamic) {
     try {
       await d.resv.waitTimeout(DmaResvUsage.KERNEL, MAX_SCHEDULE_TIMEOUT);
     } catch (e) {
-      await d.ops.unmapDmaBuf(att, sgt, dir);
+      await d.costScope(() => d.ops.unmapDmaBuf(att, sgt, dir));
       throw e;
     }
   }
@@ -45,7 +45,7 @@ async function mapDmaBufCore(att: DmaBufAttachment, dir: DmaDirection): Promise<
 async function unmapDmaBufCore(att: DmaBufAttachment, sgt: SgTable, dir: DmaDirection): Promise<void> {
   const i = att.mappings.findIndex((m) => m.sgt === sgt);
   if (i < 0) throw new KernelBug(`dma_buf_unmap_attachment: ${att.dev.name} never got this sg table from the buffer`);
-  await att.dmabuf.ops.unmapDmaBuf(att, sgt, dir);
+  await att.dmabuf.costScope(() => att.dmabuf.ops.unmapDmaBuf(att, sgt, dir));
   const j = att.mappings.findIndex((m) => m.sgt === sgt);
   if (j >= 0) att.mappings.splice(j, 1);
   att.dmabuf.mapWq.wakeUp();

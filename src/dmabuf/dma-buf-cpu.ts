@@ -20,7 +20,7 @@ export async function dmaBufBeginCpuAccess(dmabuf: DmaBuf, dir: DmaDirection, ta
   checkDir(dir, 'dma_buf_begin_cpu_access');
   if (dmabuf.released) throw new KernelBug('dma_buf_begin_cpu_access on a released buffer');
   const write = dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE;
-  if (dmabuf.ops.beginCpuAccess) await dmabuf.ops.beginCpuAccess(dmabuf, dir);
+  if (dmabuf.ops.beginCpuAccess) await dmabuf.costScope(() => dmabuf.ops.beginCpuAccess!(dmabuf, dir));
   await dmabuf.resv.waitTimeout(dmaResvUsageRw(write), MAX_SCHEDULE_TIMEOUT, task);
 }
 
@@ -31,7 +31,7 @@ export async function dmaBufBeginCpuAccess(dmabuf: DmaBuf, dir: DmaDirection, ta
 export async function dmaBufEndCpuAccess(dmabuf: DmaBuf, dir: DmaDirection): Promise<void> {
   checkDir(dir, 'dma_buf_end_cpu_access');
   if (dmabuf.released) throw new KernelBug('dma_buf_end_cpu_access on a released buffer');
-  if (dmabuf.ops.endCpuAccess) await dmabuf.ops.endCpuAccess(dmabuf, dir);
+  if (dmabuf.ops.endCpuAccess) await dmabuf.costScope(() => dmabuf.ops.endCpuAccess!(dmabuf, dir));
 }
 
 /**

@@ -17,6 +17,7 @@ import { KernelBug, PAGE_SIZE, isKernelError, kerr, shouldFail } from '../lib/in
 import type { Device, DmaDirection, SgTable } from '../dma/index.ts';
 import { DMA_NONE } from '../dma/index.ts';
 import { O_ACCMODE, O_CLOEXEC, O_NONBLOCK, SEEK_END, SEEK_SET } from '../uapi/index.ts';
+import { chargeFences } from './dma-fence.ts';
 import { FenceContextAllocator } from './dma-fence-context.ts';
 import { DmaResv } from './dma-resv.ts';
 import { dmaBufIoctl } from './dma-buf-ioctl.ts';
@@ -244,6 +245,14 @@ export class DmaBuf {
   get ino(): number {
     return this.file.inode.ino;
   }
+  /**
+   * Runs `fn` as work on this buffer: the CPU costs it charges, directly or
+   * after any await, name the buffer (`inode 7 (system)`, dmabuf_dump's way).
+   */
+  costScope<T>(fn: () => T): T {
+    return this.system.soc.costs.withScope({ buffer: `inode ${this.ino} (${this.name ?? this.expName})` }, fn);
+  }
+
 
   /** Pins held by all attachments. */
   get pinCount(): number {
@@ -268,6 +277,8 @@ export interface DmaBufSystemOptions {
   fctx?: FenceContextAllocator;
   /** Registers /sys/kernel/debug/dma_buf/bufinfo, .../metadata and /sys/kernel/debug/sync/sw_sync (default true). */
   debugfs?: boolean;
+  /** CPU ns of one dma_fence_signal, charged to whoever signals (default 0). */
+  fenceSignalNs?: number;
 }
 
 /**
@@ -298,6 +309,7 @@ export class DmaBufSystem {
     this.soc = opts.soc;
     this.clock = opts.soc.clock;
     this.fctx = opts.fctx ?? new FenceContextAllocator(opts.soc.clock);
+    chargeFences(opts.soc.clock, opts.soc.costs, opts.fenceSignalNs ?? 0);
     this.sb = opts.vfs.mountPseudo('dmabuf', { mntId: 11, devMinor: 0x0a, firstIno: 1 });
     const debugfs = opts.debugfs !== false;
     this.bufinfoNode = debugfs ? registerSeqFile(opts.vfs, '/sys/kernel/debug/dma_buf/bufinfo', () => bufinfoText(this)) : null;

@@ -1,6 +1,6 @@
 import { WaitQueueEntry, type Interruptible } from '../fs/index.ts';
 import type { Clock, Timer } from '../hw/index.ts';
-import { ERRNO, KernelBug, erestartsys, errnoName, kerr, type Errno, type Tracer } from '../lib/index.ts';
+import { ERRNO, KernelBug, erestartsys, errnoName, kerr, type CostLedger, type Errno, type Tracer } from '../lib/index.ts';
 
 /**
  * The wait that never times out (MAX_SCHEDULE_TIMEOUT). A wait given it
@@ -37,6 +37,18 @@ export function liveFenceCount(clock: Clock): number {
 export function traceFences(clock: Clock, tracer: Tracer | null): void {
   if (tracer) fenceTracers.set(clock, tracer);
   else fenceTracers.delete(clock);
+}
+
+/** Where the fences of each clock's system charge their CPU work and waits, and what a signal costs. */
+const fenceCosts = new WeakMap<Clock, { ledger: CostLedger; signalNs: number }>();
+
+/**
+ * Charges every fence signal on `clock` `signalNs` of CPU time (the
+ * spinlock and the callback walk of dma_fence_signal) and records every
+ * wait's blocked time, on `ledger`.
+ */
+export function chargeFences(clock: Clock, ledger: CostLedger, signalNs: number): void {
+  fenceCosts.set(clock, { ledger, signalNs });
 }
 
 /** Largest errno a fence error may carry (MAX_ERRNO). */
@@ -293,8 +305,13 @@ export class DmaFence {
     if (this.signaledBit) return timeoutNs === 0 ? 1 : timeoutNs;
     if (task?.signalPending()) throw erestartsys('dma_fence_wait_timeout: signal pending');
     if (timeoutNs === 0) return 0;
-    const r = await waitOnFences(this.clock, [this], false, timeoutNs, task);
-    return r.remaining;
+    const t0 = this.clock.now;
+    try {
+      const r = await waitOnFences(this.clock, [this], false, timeoutNs, task);
+      return r.remaining;
+    } finally {
+      fenceCosts.get(this.clock)?.ledger.note('fence-wait', this.clock.now - t0, 0);
+    }
   }
 
   /**
@@ -357,6 +374,8 @@ export class DmaFence {
   private signalNow(): void {
     this.signaledBit = true;
     this.timestamp = this.clock.now;
+    const costs = fenceCosts.get(this.clock);
+    if (costs) costs.ledger.charge('fence-signal', costs.signalNs, 0, 'dma_fence_signal');
     const tr = fenceTracers.get(this.clock);
     if (tr) tr.instant(tr.lane('dma-fence', 'fences'), `signal ${this.getTimelineName()} #${this.seqno}`, 'fence', { driver: this.getDriverName(), context: this.context, seqno: this.seqno, error: this.error });
     const list = this.cbs;

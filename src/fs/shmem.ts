@@ -481,10 +481,9 @@ function shmemOf(file: File): ShmemInode {
   return si;
 }
 
-/** Sleeps the CPU time a kernel copy took since `before`. */
-async function sleepBusy(fs: ShmemFs, before: number): Promise<void> {
-  const spent = fs.cpu.busyNs - before;
-  if (spent > 0) await fs.clock.sleep(spent);
+/** Runs the CPU time the copy took on a core before the call goes on (the copy is the caller's system time). */
+function runCopyTime(fs: ShmemFs): Promise<void> {
+  return fs.mm.soc.cores.runDebt();
 }
 
 /**
@@ -505,7 +504,6 @@ export const shmemFileOps: FileOperations = {
     const n = Math.max(0, Math.min(si.size - pos, len));
     const out = new Uint8Array(n);
     if (n === 0) return out;
-    const before = fs.cpu.busyNs;
     let off = 0;
     while (off < n) {
       const a = pos + off;
@@ -521,7 +519,7 @@ export const shmemFileOps: FileOperations = {
       off += run;
     }
     ppos.pos = pos + n;
-    await sleepBusy(fs, before);
+    await runCopyTime(fs);
     return out;
   },
   /** Copies bytes in page by page, growing the file (generic_perform_write with shmem_write_begin's seal checks). */
@@ -533,7 +531,6 @@ export const shmemFileOps: FileOperations = {
     if (data.length === 0) return 0;
     if (pos >= SHMEM_MAX_BYTES) throw kerr('EFBIG', `position ${pos}`);
     const count = Math.min(data.length, SHMEM_MAX_BYTES - pos);
-    const before = fs.cpu.busyNs;
     let written = 0;
     try {
       while (written < count) {
@@ -553,7 +550,7 @@ export const shmemFileOps: FileOperations = {
       if (written === 0 || !(e instanceof KernelError)) throw e;
     }
     ppos.pos = pos + written;
-    await sleepBusy(fs, before);
+    await runCopyTime(fs);
     return written;
   },
   /** Moves the position against i_size (shmem_file_llseek without SEEK_DATA/SEEK_HOLE). */

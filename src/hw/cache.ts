@@ -1,4 +1,4 @@
-import type { Tracer } from '../lib/index.ts';
+import type { CostLedger, Tracer } from '../lib/index.ts';
 import type { PhysicalMemory } from './memory.ts';
 import type { Prng } from './prng.ts';
 
@@ -93,6 +93,8 @@ export class CpuCache {
   private valid = 0;
   /** Records maintenance operations on the CPU's lane when set. */
   tracer: Tracer | null = null;
+  /** Charges the CPU time of accesses and maintenance to the thread doing them, when installed. */
+  ledger: CostLedger | null = null;
   /** Simulated time of the maintenance being recorded (the CPU's clock). */
   now: () => number = () => 0;
   /**
@@ -140,6 +142,12 @@ export class CpuCache {
 
   /** A cacheable read: hits come from the cache, misses allocate a line. */
   read(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
+    const b0 = this.stats.busyNs;
+    this.readLines(pa, dst, dstOff, len);
+    this.chargeAccess(b0, len);
+  }
+
+  private readLines(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
     const L = this.lineSize;
     const dst32 = wordView(dst, len);
     let done = 0;
@@ -163,6 +171,12 @@ export class CpuCache {
 
   /** A cacheable write-back write: allocates on miss and leaves the line dirty. */
   write(pa: number, src: Uint8Array, srcOff: number, len: number): void {
+    const b0 = this.stats.busyNs;
+    this.writeLines(pa, src, srcOff, len);
+    this.chargeAccess(b0, len);
+  }
+
+  private writeLines(pa: number, src: Uint8Array, srcOff: number, len: number): void {
     const L = this.lineSize;
     const src32 = wordView(src, len);
     let done = 0;
@@ -187,6 +201,12 @@ export class CpuCache {
 
   /** A cacheable memset. */
   fill(pa: number, len: number, value: number): void {
+    const b0 = this.stats.busyNs;
+    this.fillLines(pa, len, value);
+    this.chargeAccess(b0, len);
+  }
+
+  private fillLines(pa: number, len: number, value: number): void {
     const L = this.lineSize;
     let done = 0;
     while (done < len) {
@@ -203,6 +223,12 @@ export class CpuCache {
 
   /** A write-through write: memory is updated, and a line already present too; no allocation. */
   writeThrough(pa: number, src: Uint8Array, srcOff: number, len: number): void {
+    const b0 = this.stats.busyNs;
+    this.writeThroughLines(pa, src, srcOff, len);
+    this.chargeAccess(b0, len);
+  }
+
+  private writeThroughLines(pa: number, src: Uint8Array, srcOff: number, len: number): void {
     this.mem.write(pa, src, srcOff, len);
     this.forEachPresent(pa, len, (s, lo, off, n) => {
       this.data.set(src.subarray(srcOff + off, srcOff + off + n), s * this.lineSize + lo);
@@ -217,6 +243,12 @@ export class CpuCache {
    * prevent, so that is what happens here.
    */
   readUncached(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
+    const b0 = this.stats.busyNs;
+    this.readUncachedLines(pa, dst, dstOff, len);
+    this.chargeAccess(b0, len);
+  }
+
+  private readUncachedLines(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
     this.mem.read(pa, dst, dstOff, len);
     this.stats.busyNs += this.cfg.missNs * Math.ceil(len / this.lineSize);
     if (this.valid === 0) return;
@@ -229,6 +261,12 @@ export class CpuCache {
 
   /** A non-cacheable write: memory changes, a line held through an alias stays stale. */
   writeUncached(pa: number, src: Uint8Array, srcOff: number, len: number): void {
+    const b0 = this.stats.busyNs;
+    this.writeUncachedLines(pa, src, srcOff, len);
+    this.chargeAccess(b0, len);
+  }
+
+  private writeUncachedLines(pa: number, src: Uint8Array, srcOff: number, len: number): void {
     this.mem.write(pa, src, srcOff, len);
     this.stats.busyNs += this.cfg.missNs * Math.ceil(len / this.lineSize);
     if (this.valid === 0) return;
@@ -239,6 +277,12 @@ export class CpuCache {
 
   /** A non-cacheable memset. */
   fillUncached(pa: number, len: number, value: number): void {
+    const b0 = this.stats.busyNs;
+    this.fillUncachedLines(pa, len, value);
+    this.chargeAccess(b0, len);
+  }
+
+  private fillUncachedLines(pa: number, len: number, value: number): void {
     this.mem.fill(pa, len, value);
     this.stats.busyNs += this.cfg.missNs * Math.ceil(len / this.lineSize);
   }
@@ -312,6 +356,12 @@ export class CpuCache {
     return this.slots * this.cfg.setWayOpNs;
   }
 
+  /** Charges the access time spent since busyNs was `b0` to the thread that made the access. */
+  private chargeAccess(b0: number, len: number): void {
+    const ns = this.stats.busyNs - b0;
+    if (this.ledger && ns > 0) this.ledger.chargeAccess(ns, len);
+  }
+
   private rangeOp(pa: number, len: number, clean: boolean, inval: boolean): number {
     if (len <= 0) return 0;
     const L = this.lineSize;
@@ -327,6 +377,7 @@ export class CpuCache {
       });
     }
     this.stats.busyNs += ns;
+    this.ledger?.charge(inval && !clean ? 'cache-invalidate' : 'cache-clean', ns, lines * L);
     if (this.tracer) this.traceOp(clean && inval ? 'clean+invalidate range' : clean ? 'clean range' : 'invalidate range', ns, { addr: '0x' + pa.toString(16), bytes: len });
     return ns;
   }
@@ -338,6 +389,7 @@ export class CpuCache {
       if (this.tags[s] !== INVALID) ns += this.maintain(s, clean, inval);
     }
     this.stats.busyNs += ns;
+    this.ledger?.charge('cache-flush-all', ns, this.slots * this.lineSize);
     if (this.tracer) this.traceOp(clean && inval ? 'flush whole cache' : clean ? 'clean whole cache' : 'invalidate whole cache', ns);
     return ns;
   }

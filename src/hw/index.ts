@@ -19,6 +19,7 @@
 export { CpuCache, type CacheConfig } from './cache.ts';
 export { Clock, Deadlock, type Timer } from './clock.ts';
 export { Cpu, isCacheable, type CpuConfig, type MemType } from './cpu.ts';
+export { CpuCores, type CpuCoresConfig } from './cpu-cores.ts';
 export { DmaFault, DmaMaster, type DmaMasterConfig, type Translator } from './dma-master.ts';
 export { BlendEngine } from './engines/blend.ts';
 export { CaptureEngine } from './engines/capture.ts';

@@ -216,8 +216,13 @@ export class SmmuContext implements Translator {
     // The retry loop is written out here and in translateTraced rather than
     // in a helper: a finding's call site is found on the stack, which has
     // room for only so many frames.
+    let ns0 = this.stats.walkNs;
     for (let attempt = 0; ; attempt++) {
       const r = this.xlate.translate(addr, write, len);
+      if (this.stats.walkNs !== ns0) {
+        this.noteWalks(this.stats.walkNs - ns0);
+        ns0 = this.stats.walkNs;
+      }
       if (r) return r;
       this.raiseFault(addr, write, this.xlate.faultKind, this.xlate.faultLevel, attempt);
     }
@@ -235,8 +240,16 @@ export class SmmuContext implements Translator {
         this.raiseFault(addr, write, this.xlate.faultKind, this.xlate.faultLevel, attempt);
       }
     } finally {
-      if (st.walks !== walks0) this.smmu.traceWalks(tr, this, addr, st.walks - walks0, st.walkNs - ns0);
+      if (st.walks !== walks0) {
+        this.smmu.traceWalks(tr, this, addr, st.walks - walks0, st.walkNs - ns0);
+        this.noteWalks(st.walkNs - ns0);
+      }
     }
+  }
+
+  /** Records `ns` of table walks for the bank's master (the SMMU's own time, not the CPU's). */
+  private noteWalks(ns: number): void {
+    this.smmu.costs?.note('tlb-miss-walk', ns, 0, { device: this.masters[0] ?? this.name });
   }
 
   /**

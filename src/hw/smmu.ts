@@ -1,5 +1,5 @@
 import { hex } from '../lib/index.ts';
-import type { FindingLog, Tracer } from '../lib/index.ts';
+import type { CostLedger, FindingLog, Tracer } from '../lib/index.ts';
 import type { PhysicalMemory } from './memory.ts';
 import type { Prng } from './prng.ts';
 import { SmmuContext, zeroStats, type SmmuFault, type SmmuStats } from './smmu-context.ts';
@@ -47,8 +47,10 @@ export class Smmu {
   readonly findings: FindingLog | null;
   /** The SoC it sits on: its tracer (when one is installed) records walks and faults on this SMMU's lane. */
   private readonly host: { readonly tracer?: Tracer | null; readonly clock?: { readonly now: number } };
+  /** Where the time of its table walks is recorded, per master, when installed. */
+  readonly costs: CostLedger | null;
 
-  constructor(sys: { mem: PhysicalMemory; prng: Prng; findings?: FindingLog; tracer?: Tracer | null; clock?: { readonly now: number } }, cfg: SmmuConfig) {
+  constructor(sys: { mem: PhysicalMemory; prng: Prng; findings?: FindingLog; tracer?: Tracer | null; clock?: { readonly now: number }; costs?: CostLedger }, cfg: SmmuConfig) {
     if (!Number.isInteger(cfg.contexts) || cfg.contexts < 1 || cfg.contexts > 256) {
       throw new Error(`SMMU ${cfg.name}: contexts must be 1..256 (got ${cfg.contexts})`);
     }
@@ -58,6 +60,7 @@ export class Smmu {
     this.mem = sys.mem;
     this.findings = sys.findings ?? null;
     this.host = sys;
+    this.costs = sys.costs ?? null;
     this.tlb = new SmmuTlb(cfg.tlbEntries, cfg.contexts, sys.prng);
     for (let i = 0; i < cfg.contexts; i++) this.contexts.push(new SmmuContext(this, i));
   }

@@ -1,6 +1,7 @@
-import { FaultInjection, FindingLog, Tracer } from '../lib/index.ts';
+import { CostLedger, FaultInjection, FindingLog, Tracer } from '../lib/index.ts';
 import { CpuCache, type CacheConfig } from './cache.ts';
 import { Clock } from './clock.ts';
+import { CpuCores, type CpuCoresConfig } from './cpu-cores.ts';
 import { Cpu } from './cpu.ts';
 import { DmaMaster } from './dma-master.ts';
 import { Interconnect } from './interconnect.ts';
@@ -19,6 +20,8 @@ export interface SocHwConfig {
   /** CPU's own port (for accounting its memory traffic). */
   cpuBandwidth?: number;
   masters: { name: string; coherent: boolean; bandwidth: number; latencyNs: number }[];
+  /** The CPU cores threads run on (default: one at 1 GHz). */
+  cores?: CpuCoresConfig;
 }
 
 /**
@@ -33,6 +36,10 @@ export class Soc {
   readonly bus: Interconnect;
   readonly cache: CpuCache;
   readonly cpu: Cpu;
+  /** Every cost paid, and the thread that paid it. */
+  readonly costs: CostLedger;
+  /** The cores that threads run their CPU work on. */
+  readonly cores: CpuCores;
   readonly masters = new Map<string, DmaMaster>();
   readonly findings: FindingLog;
   /**
@@ -58,6 +65,9 @@ export class Soc {
       ioCoherent: cfg.ioCoherent ?? false,
     });
     this.findings = new FindingLog(() => this.clock.now);
+    this.costs = new CostLedger(() => this.clock.now);
+    this.cache.ledger = this.costs;
+    this.cores = new CpuCores(cfg.cores ?? { count: 1, clockHz: 1e9 }, this.clock, this.costs);
     const faultPrng = new Prng((cfg.seed ^ 0x6661696c) >>> 0);
     this.faults = new FaultInjection(() => faultPrng.next());
     this.faults.report = (_attr, call, message) => void this.findings.report('fault-injection', call, message);

@@ -394,12 +394,17 @@ export class ArmV7sPgtable {
         this.splitSupersection(i1, gather);
       }
       this.readWords(this.ttbr + i1 * 4, n);
+      let tables = false;
       for (let i = 0; i < n; i++) {
         const d = this.view.getUint32(i * 4, true);
-        if (isTable(d)) gather.freedTables.push(tableAddr(d));
+        if (isTable(d)) {
+          gather.freedTables.push(tableAddr(d));
+          tables = true;
+        }
       }
       mem.fill(this.ttbr + i1 * 4, n * 4, 0);
-      gather.addRange(iova, pgsize, SZ_1M);
+      // a removed table's leaves may each be in a TLB: the walk flush goes at the granule below (io_pgtable_tlb_flush_walk)
+      gather.addRange(iova, pgsize, tables ? SZ_4K : SZ_1M);
       return pgsize;
     }
     if (pgsize !== SZ_4K && pgsize !== SZ_64K) return 0;

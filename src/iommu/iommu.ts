@@ -111,10 +111,23 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
   const driver = domain.driver;
   driver.updateStart(domain);
   try {
+    chargeCall(domain, 'iommu-map', size);
     mapLocked(domain, iova, paddr, size, prot);
   } finally {
     driver.updateDone(domain);
   }
+}
+
+/** Charges the fixed CPU cost of one map or unmap call. */
+function chargeCall(domain: IommuDomain, kind: 'iommu-map' | 'iommu-unmap', bytes: number): void {
+  const d = domain.driver;
+  d.costs?.charge(kind, kind === 'iommu-map' ? d.cpuCosts.mapCallNs : d.cpuCosts.unmapCallNs, bytes);
+}
+
+/** Charges the CPU cost of writing or clearing `entries` page-table entries. */
+function chargeEntries(domain: IommuDomain, kind: 'iommu-map' | 'iommu-unmap', entries: number): void {
+  const d = domain.driver;
+  d.costs?.charge(kind, entries * (kind === 'iommu-map' ? d.cpuCosts.mapPteNs : d.cpuCosts.unmapPteNs));
 }
 
 /** Maps inside an update bracket; on failure unmaps what it mapped and rethrows. */
@@ -125,6 +138,7 @@ function mapLocked(domain: IommuDomain, iova: number, paddr: number, size: numbe
       const { pgsize, count } = iommuPgsize(iova + mapped, paddr + mapped, size - mapped);
       const n = domain.pgtable.mapPages(iova + mapped, paddr + mapped, pgsize, count, prot);
       domain.stats.pagesMapped[pgsize]! += n / pgsize;
+      chargeEntries(domain, 'iommu-map', n / pgsize);
       mapped += n;
     }
   } catch (e) {
@@ -145,6 +159,7 @@ export function iommuUnmap(domain: IommuDomain, iova: number, size: number): num
   alive(domain, 'iommu_unmap');
   if (iova % MIN_PAGE !== 0 || size % MIN_PAGE !== 0 || iova < 0 || size <= 0) return 0;
   domain.driver.updateStart(domain);
+  chargeCall(domain, 'iommu-unmap', size);
   const n = unmapLocked(domain, iova, size);
   domain.driver.updateDone(domain);
   domain.stats.unmapCalls++;
@@ -181,12 +196,14 @@ export function iommuMapPageList(domain: IommuDomain, iova: number, pas: ArrayLi
   if (iova % MIN_PAGE !== 0 || iova < 0) throw kerr('EINVAL', `iommu_map_sg: unaligned iova ${hex(iova)}`);
   if (iova + count * MIN_PAGE > TOP) throw kerr('ERANGE', `iommu_map_sg: iova ${hex(iova)} + ${count} pages beyond 4 GiB`);
   domain.driver.updateStart(domain);
+  chargeCall(domain, 'iommu-map', count * MIN_PAGE);
   let i = 0;
   let small = 0;
   const flushSmall = (end: number): void => {
     if (end <= small) return;
     domain.pgtable.mapPageList(iova + small * MIN_PAGE, pas, small, end - small, prot);
     domain.stats.pagesMapped[SZ_4K]! += end - small;
+    chargeEntries(domain, 'iommu-map', end - small);
     domain.stats.mappedBytes += (end - small) * MIN_PAGE;
   };
   try {
@@ -248,8 +265,11 @@ function unmapLocked(domain: IommuDomain, iova: number, size: number): number {
   let done = 0;
   while (done < size) {
     const { pgsize } = iommuPgsize(iova + done, iova + done, size - done);
+    const leaf = pgsize < SZ_1M ? domain.pgtable.leafAt(iova + done) : null;
     const n = domain.pgtable.unmap(iova + done, pgsize, domain.gather);
     if (n === 0) break;
+    // a section-sized unmap clears one first-level entry (a section, or the table of leaves below it); below that, each leaf
+    chargeEntries(domain, 'iommu-unmap', leaf ? Math.max(1, n / leaf.size) : 1);
     done += n;
   }
   return done;

@@ -79,6 +79,11 @@ export function withFindingSite<T>(site: string, fn: () => T): T {
   return workSite.run(site, fn);
 }
 
+/** The site of the work running now (withFindingSite), if any. */
+export function currentWorkSite(): string | undefined {
+  return workSite.getStore();
+}
+
 /**
  * A file as a user names it: relative to the working directory when it lies
  * inside it (`examples/scenarios/x.yaml`), else absolute; `file://` URLs

@@ -4,7 +4,8 @@
  * Errno values, the three error types (KernelError for -Exxx returns,
  * KernelBug for BUG_ON, SyscallError for what userspace sees), the Finding
  * log for misuse that hardware would not stop, the fault-injection points
- * (struct fault_attr) every allocator consults, and size helpers. It imports
+ * (struct fault_attr) every allocator consults, the cost ledger with the
+ * thread CPU work is charged to (`current`), and size helpers. It imports
  * nothing, so any layer may import it, as any kernel file may include lib/.
  */
 export { ERRNO, errnoName, type Errno } from './errno.ts';
@@ -24,6 +25,8 @@ export {
   type FaultPointName,
   type FaultSetting,
 } from './fault-inject.ts';
-export { FindingLog, userFrame, userPath, withFindingSite, type Finding } from './findings.ts';
+export { COST_KINDS, CostLedger, isCpuCost, type CoreRun, type CostKind, type CostRecord, type CostScope } from './cost-ledger.ts';
+export { currentCpuContext, newCpuContext, runAsCpuContext, type CpuContext } from './cpu-context.ts';
+export { FindingLog, currentWorkSite, userFrame, userPath, withFindingSite, type Finding } from './findings.ts';
 export { Tracer } from './trace.ts';
 export { GiB, MiB, PAGE_SHIFT, PAGE_SIZE, alignDown, alignUp, formatBytes, hex, isPowerOfTwo } from './units.ts';

@@ -70,6 +70,8 @@ export function bootMm(soc: Soc, cfg: MmConfig = {}): Mm {
     mem: soc.mem,
     cache: soc.cache,
     clock: soc.clock,
+    cores: soc.cores,
+    costs: soc.costs,
     cost: { ...DEFAULT_MIGRATION_COST, ...cfg.migration },
     tracer: () => soc.tracer,
   };

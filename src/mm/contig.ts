@@ -1,6 +1,6 @@
 import { hex, isKernelError, kerr } from '../lib/index.ts';
 import { PG_BUDDY } from './frames.ts';
-import { migrateBlock, type MigrationEnv, type MigrationTally } from './migrate.ts';
+import { migrateBlock, runMigrationWork, type MigrationEnv, type MigrationTally } from './migrate.ts';
 import { startIsolatePageRange, testPagesIsolated, undoIsolatePageRange } from './page-isolation.ts';
 
 /** Pages migrated between two sleeps (COMPACT_CLUSTER_MAX). */
@@ -22,12 +22,13 @@ export interface ContigTally extends MigrationTally {
  * target is free; the isolation is undone either way. May sleep.
  */
 export async function allocContigRange(env: MigrationEnv, startPfn: number, endPfn: number, tally: ContigTally): Promise<void> {
-  const { pages, clock } = env;
+  const { pages } = env;
   const f = pages.frames;
   tally.failedPfn = -1;
   const saved = startIsolatePageRange(pages, startPfn, endPfn);
   try {
     let pending = 0;
+    let pendingPages = 0;
     let batch = 0;
     let p = startPfn;
     while (p < endPfn) {
@@ -40,24 +41,27 @@ export async function allocContigRange(env: MigrationEnv, startPfn: number, endP
       const n = 1 << f.order[hi]!;
       if (!(f.flags[hi]! & PG_BUDDY)) {
         const before = tally.ns;
+        const pages0 = tally.pages;
         try {
           migrateBlock(env, h, tally);
         } catch (e) {
           if (!isKernelError(e, 'EBUSY', 'ENOMEM')) throw e;
           tally.failedPfn = h;
-          await clock.sleep(pending + (tally.ns - before));
+          await runMigrationWork(env, pending + (tally.ns - before), (pendingPages + tally.pages - pages0) * 4096);
           throw kerr(e.code, `pfn ${hex(h)} could not be migrated (${e.message})`);
         }
         pending += tally.ns - before;
+        pendingPages += tally.pages - pages0;
         if (++batch === MIGRATE_BATCH) {
-          await clock.sleep(pending);
+          await runMigrationWork(env, pending, pendingPages * 4096);
           pending = 0;
+          pendingPages = 0;
           batch = 0;
         }
       }
       p = h + n;
     }
-    if (pending > 0) await clock.sleep(pending);
+    await runMigrationWork(env, pending, pendingPages * 4096);
     // Other threads ran while we slept; nothing can have been allocated in the
     // isolated pageblocks, but verify as test_pages_isolated does.
     if (!testPagesIsolated(pages, startPfn, endPfn)) throw kerr('EBUSY', `range ${hex(startPfn)}-${hex(endPfn)} did not become free`);

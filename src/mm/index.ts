@@ -35,6 +35,7 @@ export { DEFAULT_CMA_NAME, bootMm, type Mm, type MmConfig } from './boot.ts';
 export { CmaArea } from './cma.ts';
 export { PG_ALLOC, PG_CONTIG, PG_HEAD, PG_RESERVED } from './frames.ts';
 export { GenPool } from './genalloc.ts';
+export { SimMutex } from './mutex.ts';
 export type { Gfp, PageOwnerOps } from './gfp.ts';
 export type { MigrationEnv } from './migrate.ts';
 export { PageAllocator, type PageAllocatorOptions } from './page-alloc.ts';

@@ -1,5 +1,5 @@
-import type { Tracer } from '../lib/index.ts';
-import type { Clock, CpuCache, PhysicalMemory } from '../hw/index.ts';
+import type { CostLedger, Tracer } from '../lib/index.ts';
+import type { Clock, CpuCache, CpuCores, PhysicalMemory } from '../hw/index.ts';
 import { hex, isKernelError, kerr } from '../lib/index.ts';
 import { PG_CONTIG, PG_HEAD, PG_HIGHOK, PG_MOVABLE } from './frames.ts';
 import type { PageAllocator } from './page-alloc.ts';
@@ -22,6 +22,10 @@ export interface MigrationEnv {
   readonly cache: CpuCache | null;
   readonly clock: Clock;
   readonly cost: MigrationCost;
+  /** The cores the migrating thread runs its copy work on; without them the work is slept. */
+  readonly cores?: CpuCores;
+  /** Where migration work is charged, with the cores. */
+  readonly costs?: CostLedger;
   /** Where a trace is being recorded, if one is (read at each use: tracing can start after boot). */
   readonly tracer?: () => Tracer | null;
 }
@@ -93,4 +97,16 @@ function copyPage(mem: PhysicalMemory, cache: CpuCache | null, dst: number, src:
   if (scratch.length < bytes) scratch = new Uint8Array(bytes);
   cache.snoopRead(src, scratch, 0, bytes);
   cache.snoopWrite(dst, scratch, 0, bytes);
+}
+
+/**
+ * Spends `ns` of migration work on the migrating thread: charged as
+ * cma-migrate and run on a core when the SoC has cores, else slept.
+ */
+export async function runMigrationWork(env: MigrationEnv, ns: number, bytes: number): Promise<void> {
+  if (ns <= 0) return;
+  if (env.cores && env.costs) {
+    env.costs.charge('cma-migrate', ns, bytes);
+    await env.cores.runDebt();
+  } else await env.clock.sleep(ns);
 }

@@ -735,6 +735,8 @@ export class PageAllocator {
     const pa = pfn * 4096;
     const len = n * 4096;
     const cache = this.hw.cache;
+    // clear_page: a store per line of the page, each allocating its line, at the cache's linefill cost
+    if (cache?.ledger) cache.ledger.charge('page-zero', (len / cache.lineSize) * cache.cfg.missNs, len, 'clear_page');
     // clear_page through the linear map: every view, cached lines included, reads zero.
     if (!cache || cache.validLines === 0) {
       this.hw.mem.fill(pa, len, 0);

@@ -1,5 +1,6 @@
 import { KernelBug, PAGE_SIZE, kerr } from '../lib/index.ts';
 import { isCacheable, type Cpu } from '../hw/index.ts';
+import { SimMutex } from '../mm/index.ts';
 import type { File, VmArea, VmaPageSink } from '../fs/index.ts';
 import type { AnonMemory, AnonObject } from './anon-memory.ts';
 import type { Vma } from './vma.ts';
@@ -28,6 +29,8 @@ export class AddressSpace implements VmaPageSink {
   private last: Vma | null = null;
   /** One page of bounce space for copy-on-write. */
   readonly scratch = new Uint8Array(PAGE_SIZE);
+  /** Held by an mmap across its sleep in the file's mmap op (mmap_write_lock), so two mmaps never pick one range. */
+  readonly mmapLock = new SimMutex('mmap_lock');
 
   constructor(anonMem: AnonMemory) {
     this.anonMem = anonMem;

@@ -1,4 +1,4 @@
-import { KernelBug, KernelError, SyscallError, kerr } from '../lib/index.ts';
+import { KernelBug, KernelError, SyscallError, kerr, runAsCpuContext } from '../lib/index.ts';
 import type { Clock, Soc } from '../hw/index.ts';
 import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type Inode, type SuperBlock } from '../fs/index.ts';
 import type { Mm } from '../mm/index.ts';
@@ -385,6 +385,9 @@ export class ProcKernel {
     if (p.group.exiting) return;
     const g = p.group;
     p.group.exiting = true;
+    // do_exit's teardown (closing files, unmapping) is the kernel's work on the task's behalf
+    p.cpu.mode = 'sys';
+    p.cpu.call = 'exit';
     p.group.generation++;
     for (const t of g.tasks) {
       t.zapped = true;
@@ -394,9 +397,13 @@ export class ProcKernel {
     // the thread that tears down is not interrupted by its own exit
     p.zapped = false;
     for (const t of g.tasks) t.signals.exit();
-    exitMmap(p.mm);
-    await this.closeFiles(p, p.files.takeAll());
-    this.sockets.gc();
+    // the teardown is the exiting task's own system time, whoever sent the signal that ended it
+    await runAsCpuContext(p.cpu, async () => {
+      exitMmap(p.mm);
+      await this.closeFiles(p, p.files.takeAll());
+      this.sockets.gc();
+      for (const t of g.tasks) await this.soc.cores.runDebt(t.cpu);
+    });
     for (const c of p.children) {
       c.parent = null;
       if (c.group.state === 'zombie') this.reap(c);
@@ -531,9 +538,16 @@ export class ProcKernel {
     let result: T | undefined;
     let error: unknown;
     let failed = false;
+    const cpu = p.cpu;
+    // a user access (load/store) is the program's own work: no kernel entry, user time
+    const user = name === 'load' || name === 'store';
+    cpu.mode = user ? 'user' : 'sys';
+    cpu.call = user ? '' : name;
     try {
       if (p.group.fatalSignal === 0) {
-        await this.clock.sleep(this.syscallNs);
+        if (!user) this.soc.costs.charge('syscall', this.syscallNs);
+        // the CPU work the program did since its last call, and the entry, run before the call's body
+        await this.soc.cores.runDebt(cpu);
         if (p.group.fatalSignal === 0) result = await fn();
       }
       // eslint-disable-next-line no-restricted-syntax -- the error is kept and rethrown (as a SyscallError when it is a KernelError) once the process state is settled
@@ -543,9 +557,13 @@ export class ProcKernel {
     } finally {
       p.inSyscall--;
       p.calls.delete(call);
-      // an exit or exec in another thread may be waiting for this call to end
-      p.group.drainWait.wakeUp();
     }
+    // the body's CPU work (cache maintenance, copies, page-table updates) takes its time on a core before the return
+    await this.soc.cores.runDebt(cpu);
+    cpu.mode = 'user';
+    cpu.call = '';
+    // an exit or exec in another thread may be waiting for this call to end
+    p.group.drainWait.wakeUp();
     const tr = this.soc.tracer;
     if (tr) {
       const err = failed && error instanceof KernelError ? { error: error.code } : undefined;
@@ -606,7 +624,7 @@ export class ProcKernel {
     const refs = new Map<File, number>();
     const add = (f: File) => refs.set(f, (refs.get(f) ?? 0) + 1);
     for (const p of this.processes.values()) {
-      if (p.group.exiting) continue;
+      // an exiting process holds its files until its teardown takes its fd table and mappings (then both are empty)
       for (const fd of p.files.fds()) add(p.files.lookup(fd));
       for (const f of p.mm.mappedFiles()) add(f);
     }
@@ -646,7 +664,7 @@ export class ProcKernel {
   private startThread(t: Process, fn: ThreadFn): void {
     const gen = t.group.generation;
     const sys = new Sys(this, t, gen);
-    void this.clock.spawn(async () => {
+    void runAsCpuContext(t.cpu, () => this.clock.spawn(async () => {
       let value: unknown;
       try {
         value = await fn(sys);
@@ -659,13 +677,13 @@ export class ProcKernel {
       }
       if (t.group.generation !== gen || t.group.exiting || t.taskExited) return;
       await this.exitThread(t, value);
-    });
+    }));
   }
 
   private startImage(p: Process, main: ProgramMain<Sys>, args: string[]): void {
     const gen = ++p.group.generation;
     const sys = new Sys(this, p, gen);
-    void this.clock.spawn(async () => {
+    void runAsCpuContext(p.cpu, () => this.clock.spawn(async () => {
       let status = 0;
       try {
         const r = await main(sys, args);
@@ -682,7 +700,7 @@ export class ProcKernel {
       // main returning is exit_group, as glibc's start code calls exit with its value
       if (p.group.generation !== gen || p.group.exiting || p.taskExited) return;
       await this.exitProcess(p, status, 0);
-    });
+    }));
   }
 }
 

@@ -35,6 +35,15 @@ const KNOWN_MAP_FLAGS = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_LOCKED | MAP_
  * May sleep (the file's mmap op may).
  */
 export async function doMmap(mm: AddressSpace, addr: number, len: number, prot: number, flags: number, file: File | null, offset: number): Promise<number> {
+  await mm.mmapLock.lock();
+  try {
+    return await mmapLocked(mm, addr, len, prot, flags, file, offset);
+  } finally {
+    mm.mmapLock.unlock();
+  }
+}
+
+async function mmapLocked(mm: AddressSpace, addr: number, len: number, prot: number, flags: number, file: File | null, offset: number): Promise<number> {
   if (!Number.isSafeInteger(len) || len <= 0) throw kerr('EINVAL', `length ${len}`);
   if (!Number.isSafeInteger(offset) || offset < 0 || offset % PAGE_SIZE) throw kerr('EINVAL', `offset ${offset}`);
   if (!Number.isSafeInteger(addr) || addr < 0) throw kerr('EINVAL', `address ${addr}`);

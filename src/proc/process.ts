@@ -1,4 +1,4 @@
-import { kerr } from '../lib/index.ts';
+import { kerr, newCpuContext, type CpuContext } from '../lib/index.ts';
 import { WaitQueueHead, type Cred, type File, type Task } from '../fs/index.ts';
 import { O_CLOEXEC, SIGKILL, SI_USER } from '../uapi/index.ts';
 import type { AddressSpace } from './address-space.ts';
@@ -61,6 +61,8 @@ export class Process implements Task {
   joining = false;
   /** Woken when the thread ends (what a join sleeps on). */
   readonly taskExitWait = new WaitQueueHead();
+  /** Its CPU accounting (utime, stime) and the work it owes a core: `current` while it runs. */
+  readonly cpu: CpuContext;
 
   /**
    * A new process's first task, the leader of a new thread group; or, with
@@ -69,6 +71,7 @@ export class Process implements Task {
   constructor(pid: number, parent: Process | null, cred: Cred, comm: string, files: FdTable, mm: AddressSpace, thread?: { group: ThreadGroup; tid: number; signals: SignalState }) {
     this.pid = pid;
     this.comm = comm;
+    this.cpu = newCpuContext('process', pid, () => this.comm);
     if (thread) {
       this.tid = thread.tid;
       this.group = thread.group;

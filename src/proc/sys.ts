@@ -1,7 +1,7 @@
 import { kerr } from '../lib/index.ts';
 import type { EpollEvent, LinuxDirent64, Stat, Timespec, Utsname } from '../uapi/index.ts';
 import { AT_FDCWD, AT_SYMLINK_NOFOLLOW, MAP_ANONYMOUS, O_CLOEXEC, O_NONBLOCK } from '../uapi/index.ts';
-import { CLONE_THREAD_FLAGS } from '../uapi/index.ts';
+import { CLONE_THREAD_FLAGS, ioctlName } from '../uapi/index.ts';
 import type { CloneArgs, ProcKernel, WaitResult } from './kernel.ts';
 import type { Process, ProgramMain, ThreadFn } from './process.ts';
 import { sysFutex } from './futex.ts';
@@ -401,7 +401,15 @@ export class Sys {
    * cannot be). Returns the ioctl's result.
    */
   ioctl(fd: number, request: number, arg?: unknown): Promise<number> {
-    return this.call('ioctl', () => sysIoctl(this.p, argFd(fd), argIoctlRequest(request), arg), fd);
+    return this.call(
+      'ioctl',
+      () => {
+        const req = argIoctlRequest(request);
+        this.p.cpu.call = `ioctl ${ioctlName(req)}`;
+        return sysIoctl(this.p, argFd(fd), req, arg);
+      },
+      fd,
+    );
   }
 
   /** Maps a file (or anonymous memory with MAP_ANONYMOUS) and returns the address (mmap). */
@@ -449,31 +457,23 @@ export class Sys {
   /**
    * Reads `len` bytes at a user address: CPU loads through the mappings and
    * the cache, so stale or fresh bytes come back as the hardware would
-   * return them. Takes the CPU's memory time in simulated time.
+   * return them. The CPU's memory time is the process's user time, run
+   * on a core before the load returns.
    */
   load(addr: number, len: number): Promise<Uint8Array> {
-    return this.call('load', async () => {
+    return this.call('load', () => {
       argUserPtr(addr, 'addr');
       argCount(len, 'len');
-      const cpu = this.k.soc.cpu;
-      const before = cpu.busyNs;
-      const out = userLoad(this.p.mm, addr, len);
-      const spent = cpu.busyNs - before;
-      if (spent > 0) await this.k.clock.sleep(spent);
-      return out;
+      return userLoad(this.p.mm, addr, len);
     });
   }
 
   /** Writes bytes at a user address: CPU stores through the mappings and the cache. */
   store(addr: number, bytes: Uint8Array): Promise<void> {
-    return this.call('store', async () => {
+    return this.call('store', () => {
       argUserPtr(addr, 'addr');
       argBuf(bytes, 'bytes');
-      const cpu = this.k.soc.cpu;
-      const before = cpu.busyNs;
       userStore(this.p.mm, addr, bytes);
-      const spent = cpu.busyNs - before;
-      if (spent > 0) await this.k.clock.sleep(spent);
     });
   }
 

@@ -3,27 +3,29 @@ import type { Timer } from '../hw/index.ts';
 import { PAGE_SIZE } from '../lib/index.ts';
 import { pageOwnerOps, PG_ALLOC, PG_CONTIG, PG_HEAD, PG_RESERVED } from '../mm/index.ts';
 import type { RunObserver, System } from '../sim/index.ts';
-import type { BufferNode, FrameSample, IovaSpace, MemoryMap, MemRegion, ReportCapture, RunSamples } from './report-data.ts';
+import { BusRecorder } from './bus-spread.ts';
+import type { BufferNode, FrameSample, IovaSpace, MemoryMap, MemRegion, ProcessNode, ReportCapture, RunSamples } from './report-data.ts';
 
 /** Samples kept before the series is thinned (every other sample dropped, interval doubled). */
 const MAX_SAMPLES = 4096;
 
 /**
  * Collects what the HTML report shows while a scenario runs: a sampler on
- * the simulated clock reads the interconnect's per-master byte counters,
- * the CPU cache's maintenance counters and each CMA area's use once per
- * frame period; each shown frame's capture and display times are kept;
+ * the simulated clock reads the CPU cache's maintenance counters and each CMA area's use once per
+ * frame period; a BusRecorder keeps when each master's bytes moved, so
+ * that each transfer counts in every interval it spans; each shown frame's capture and display times are kept;
  * and when the pipeline finishes (buffers still live) it snapshots the
  * physical memory map, every DMA domain's IOVA ranges and the dma-buf
  * graph. It only reads state, so a run with it gives the same result as
  * one without.
  */
 export class ReportCollector implements RunObserver {
-  private readonly samples: RunSamples = { intervalNs: 0, t: [], masters: [], masterBytes: [], cacheCleanBytes: [], cacheInvalidateBytes: [], cacheFullFlushes: [], cmaAreas: [], cmaUsedBytes: [] };
+  private readonly samples: RunSamples = { intervalNs: 0, t: [], masters: [], masterBytes: [], cacheCleanBytes: [], cacheInvalidateBytes: [], cacheFullFlushes: [], cmaAreas: [], cmaUsedBytes: [], smmus: [], smmuTlbMisses: [] };
   private readonly frames: FrameSample[] = [];
   private snap: Omit<ReportCapture, 'samples' | 'frames'> | null = null;
   private sys: System | null = null;
   private timer: Timer | null = null;
+  private bus: BusRecorder | null = null;
   private stopped = false;
   /** Overrides the sampling interval (default: the frame period). */
   private readonly intervalNs: number | undefined;
@@ -39,9 +41,11 @@ export class ReportCollector implements RunObserver {
     const s = this.samples;
     s.intervalNs = Math.max(1, Math.round(this.intervalNs ?? periodNs));
     s.masters = [...sys.soc.bus.ports.keys()];
-    s.masterBytes = s.masters.map(() => []);
+    this.bus = new BusRecorder(sys.soc.bus, sys.soc.masters.values(), () => sys.soc.clock.now);
     s.cmaAreas = [...sys.mm.cma.keys()];
     s.cmaUsedBytes = s.cmaAreas.map(() => []);
+    s.smmus = [...sys.smmus.keys()];
+    s.smmuTlbMisses = s.smmus.map(() => []);
     this.sample();
     // Later samples fall half an interval off the frame grid, so that a
     // frame's transfers never straddle a sample taken at the same instant.
@@ -55,7 +59,7 @@ export class ReportCollector implements RunObserver {
 
   /** Snapshots memory, IOVA spaces and buffers while the pipeline runs; sampling goes on. */
   snapshot(sys: System): void {
-    this.snap = { memory: memoryMap(sys), iova: iovaSpaces(sys), buffers: bufferGraph(sys) };
+    this.snap = { memory: memoryMap(sys), iova: iovaSpaces(sys), buffers: bufferGraph(sys), processes: processList(sys) };
   }
 
   /** Takes the last sample, stops the sampler and, unless a snapshot was taken while running, snapshots memory, IOVA spaces and buffers. */
@@ -69,6 +73,11 @@ export class ReportCollector implements RunObserver {
     // a spike of bandwidth: fold it into the one before.
     if (s.t.length > 1 && last !== undefined && sys.soc.clock.now - last < s.intervalNs / 2) dropLast(s);
     if (s.t[s.t.length - 1] !== sys.soc.clock.now) this.sample();
+    if (this.bus) {
+      this.bus.stop();
+      s.masterBytes = this.bus.cumulative(s.t);
+      this.bus = null;
+    }
     if (!this.snap) this.snapshot(sys);
   }
 
@@ -94,13 +103,13 @@ export class ReportCollector implements RunObserver {
     const sys = this.sys!;
     const s = this.samples;
     s.t.push(sys.soc.clock.now);
-    let i = 0;
-    for (const p of sys.soc.bus.ports.values()) s.masterBytes[i++]?.push(p.bytesRead + p.bytesWritten);
     s.cacheCleanBytes.push(sys.soc.cache.stats.cleanBytes);
     s.cacheInvalidateBytes.push(sys.soc.cache.stats.invalidateBytes);
     s.cacheFullFlushes.push(sys.soc.cache.stats.fullFlushes);
-    i = 0;
+    let i = 0;
     for (const a of sys.mm.cma.values()) s.cmaUsedBytes[i++]!.push((a.count - a.stats().freePages) * PAGE_SIZE);
+    i = 0;
+    for (const m of sys.smmus.values()) s.smmuTlbMisses[i++]!.push(m.stats.tlbMisses);
     if (s.t.length >= MAX_SAMPLES) thin(s);
   }
 }
@@ -108,22 +117,22 @@ export class ReportCollector implements RunObserver {
 /** Forgets the newest sample. */
 function dropLast(s: RunSamples): void {
   s.t.pop();
-  for (const a of s.masterBytes) a.pop();
   s.cacheCleanBytes.pop();
   s.cacheInvalidateBytes.pop();
   s.cacheFullFlushes.pop();
   for (const a of s.cmaUsedBytes) a.pop();
+  for (const a of s.smmuTlbMisses) a.pop();
 }
 
 /** Halves the sample count (keeps every other sample) and doubles the interval. */
 function thin(s: RunSamples): void {
   const keep = <T>(a: T[]): T[] => a.filter((_, k) => k % 2 === 0);
   s.t = keep(s.t);
-  s.masterBytes = s.masterBytes.map(keep);
   s.cacheCleanBytes = keep(s.cacheCleanBytes);
   s.cacheInvalidateBytes = keep(s.cacheInvalidateBytes);
   s.cacheFullFlushes = keep(s.cacheFullFlushes);
   s.cmaUsedBytes = s.cmaUsedBytes.map(keep);
+  s.smmuTlbMisses = s.smmuTlbMisses.map(keep);
   s.intervalNs *= 2;
 }
 
@@ -226,17 +235,31 @@ export function iovaSpaces(sys: System): IovaSpace[] {
   return out;
 }
 
-/** The dma-buf graph: each live buffer, its exporter, its attached devices and mappings, and the processes holding an fd to it. */
+/** Every process (each thread group's leader, zombies included), by pid. */
+export function processList(sys: System): ProcessNode[] {
+  return [...sys.proc.processes.values()].map((p) => ({ pid: p.pid, comm: p.comm })).sort((a, b) => a.pid - b.pid);
+}
+
+/**
+ * The dma-buf graph: each live buffer, its exporter, its attached devices
+ * and their DMA mappings, the processes holding an fd to it and the
+ * processes that mapped it into their address space.
+ */
 export function bufferGraph(sys: System): BufferNode[] {
   const holders = new Map<DmaBuf, BufferNode['holders']>();
+  const mappings = new Map<DmaBuf, BufferNode['mappings']>();
+  const add = <T>(m: Map<DmaBuf, T[]>, d: DmaBuf, v: T) => {
+    let l = m.get(d);
+    if (!l) m.set(d, (l = []));
+    l.push(v);
+  };
   for (const p of sys.proc.processes.values()) {
     for (const fd of p.files.fds()) {
       const f = p.files.peek(fd);
-      if (!f || !isDmaBufFile(f)) continue;
-      const d = dmaBufOfFile(f);
-      let h = holders.get(d);
-      if (!h) holders.set(d, (h = []));
-      h.push({ pid: p.pid, comm: p.comm, fd });
+      if (f && isDmaBufFile(f)) add(holders, dmaBufOfFile(f), { pid: p.pid, comm: p.comm, fd });
+    }
+    for (const v of p.mm.areas) {
+      if (v.file && isDmaBufFile(v.file)) add(mappings, dmaBufOfFile(v.file), { pid: p.pid, comm: p.comm, start: v.start, length: v.end - v.start });
     }
   }
   return sys.dmabuf.buffers.map((d) => {
@@ -251,6 +274,7 @@ export function bufferGraph(sys: System): BufferNode[] {
       storage,
       attachments: d.attachments.map((a) => ({ device: a.dev.name, mapped: a.mappings.map((m) => `${m.sgt.nents} segment(s) at 0x${(m.sgt.sgl[0]?.dmaAddress ?? 0).toString(16)}`) })),
       holders: holders.get(d) ?? [],
+      mappings: mappings.get(d) ?? [],
     };
   });
 }

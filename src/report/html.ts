@@ -1,89 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { ReportCapture, ReportInput } from './report-data.ts';
+import { costBreakdownHtml } from './costs-svg.ts';
+import { bufferGraphSvg, bufferLabel } from './graph-svg.ts';
+import { buildPlots, type PlotSpec } from './plots.ts';
+import type { ReportInput } from './report-data.ts';
 import { formatFindings, formatSummary } from './summary.ts';
-import { bufferGraphSvg, Colors, esc, iovaSvg, memoryMapSvg } from './svg.ts';
-
-/** One time-series chart: x values, named y series, and the axis titles with units. */
-export interface PlotSpec {
-  id: string;
-  title: string;
-  xLabel: string;
-  yLabel: string;
-  x: number[];
-  series: { label: string; values: (number | null)[]; /** Plotted against the right-hand axis. */ right?: boolean }[];
-  /** Title of the right-hand axis, when a series uses it. */
-  y2Label?: string;
-  /** Draw points only (one value per event), not lines. */
-  points?: boolean;
-  /** Each value is an average over the interval ending at its x: drawn as steps. */
-  stepped?: boolean;
-}
-
-/**
- * The report's time-series plots from the captured samples: bus bandwidth
- * per master and cache maintenance per sampling interval, CMA use at each
- * sample, and each shown frame's capture-to-display latency.
- */
-export function buildPlots(c: ReportCapture): PlotSpec[] {
-  const s = c.samples;
-  const xs: number[] = [];
-  const dt: number[] = [];
-  for (let i = 1; i < s.t.length; i++) {
-    xs.push(s.t[i]! / 1e6);
-    dt.push((s.t[i]! - s.t[i - 1]!) / 1e9);
-  }
-  // Stepped series: the value at x[i] covers (x[i-1], x[i]], so the first
-  // interval's value is repeated at the first sample to draw its step.
-  const stepped = (v: number[]) => (v.length > 0 ? [v[0]!, ...v] : v);
-  if (xs.length > 0) xs.unshift(s.t[0]! / 1e6);
-  const rate = (a: number[]) => stepped(dt.map((d, i) => (d > 0 ? (a[i + 1]! - a[i]!) / d / 1e6 : 0)));
-  const delta = (a: number[]) => stepped(dt.map((_, i) => (a[i + 1]! - a[i]!) / 1024));
-  const masters = s.masters.map((m, k) => ({ label: m, values: rate(s.masterBytes[k]!) })).filter((m) => m.values.some((v) => v > 0));
-  const ms = (s.intervalNs / 1e6).toFixed(2);
-  return [
-    {
-      id: 'plot-bandwidth',
-      title: `Bus bandwidth per master (average over each ${ms} ms interval)`,
-      xLabel: 'simulated time (ms)',
-      yLabel: 'bandwidth (MB/s)',
-      x: xs,
-      series: masters.length > 0 ? masters : [{ label: 'no traffic', values: xs.map(() => 0) }],
-      stepped: true,
-    },
-    {
-      id: 'plot-cache',
-      title: `CPU cache maintenance per ${ms} ms interval`,
-      xLabel: 'simulated time (ms)',
-      yLabel: 'bytes maintained (KiB)',
-      x: xs,
-      series: [
-        { label: 'clean', values: delta(s.cacheCleanBytes) },
-        { label: 'invalidate', values: delta(s.cacheInvalidateBytes) },
-        { label: 'whole-cache flushes', values: stepped(dt.map((_, i) => s.cacheFullFlushes[i + 1]! - s.cacheFullFlushes[i]!)), right: true },
-      ],
-      y2Label: 'whole-cache flushes (count)',
-      stepped: true,
-    },
-    {
-      id: 'plot-cma',
-      title: 'CMA use (bytes in CMA buffers) per area',
-      xLabel: 'simulated time (ms)',
-      yLabel: 'in use (MiB)',
-      x: s.t.map((t) => t / 1e6),
-      series: s.cmaAreas.length > 0 ? s.cmaAreas.map((a, k) => ({ label: a, values: s.cmaUsedBytes[k]!.map((b) => b / 2 ** 20) })) : [{ label: 'no CMA area', values: s.t.map(() => 0) }],
-    },
-    {
-      id: 'plot-latency',
-      title: 'Frame latency (capture start to display)',
-      xLabel: 'frame shown at, simulated time (ms)',
-      yLabel: 'latency (ms)',
-      x: c.frames.map((f) => f.shownAtNs / 1e6),
-      series: [{ label: 'latency', values: c.frames.map((f) => (f.shownAtNs - f.capturedAtNs) / 1e6) }],
-      points: true,
-    },
-  ];
-}
+import { Colors, esc, iovaSvg, memoryMapSvg } from './svg.ts';
 
 let uplot: { js: string; css: string } | null = null;
 
@@ -115,36 +37,44 @@ pre { white-space: pre-wrap; background: #f9fafb; border: 1px solid #e5e7eb; pad
 table.legend { border-collapse: collapse; font-size: 12px; margin: 4px 0 12px; } table.legend td, table.legend th { padding: 2px 10px 2px 0; text-align: left; }
 .swatch { display: inline-block; width: 14px; height: 10px; border: 1px solid #0003; }
 .col-title { font-size: 13px; font-weight: 600; fill: #374151; } .node { fill: #fff; stroke-width: 2; }
-.proc { stroke: #2563eb; } .buf { stroke: #e11d48; } .dev { stroke: #16a34a; }
+.proc { stroke: #2563eb; } .handle { stroke: #6b7280; } .buf { stroke: #e11d48; } .dev { stroke: #16a34a; }
 .node-title { font-size: 12px; font-weight: 600; fill: #111827; } .node-sub { font-size: 11px; fill: #4b5563; } .note-svg { font-size: 12px; fill: #6b7280; }
 .edge { fill: none; stroke: #6b7280; stroke-width: 1.5; } .edge.unmapped { stroke-dasharray: 5 3; }
-.plot { margin: 10px 0 24px; }
+.plot { margin: 10px 0 24px; } .graph { max-width: 100%; height: auto; }
+.chart { margin: 10px 0 24px; } .chart-title { font-weight: 600; margin: 0 0 4px; }
+.legend { display: flex; flex-wrap: wrap; gap: 4px 16px; font-size: 12px; margin: 2px 0 6px; } .legend-item { display: inline-flex; align-items: center; gap: 5px; }
+.legend-line { display: inline-block; width: 22px; height: 0; border-top: 3px solid; } .legend-line.dash { border-top-style: dashed; }
+.empty-reason { border: 1px dashed #d1d5db; padding: 18px; text-align: center; background: #f9fafb; }
+.seg-label { font-size: 11px; fill: #fff; pointer-events: none; } .costs { display: block; margin: 6px 0; }
+.costs-table .swatch { margin-right: 6px; vertical-align: middle; }
+.plot .u-legend { visibility: hidden; } .plot:hover .u-legend { visibility: visible; }
 `;
 
 const PLOT_JS = `
 (function () {
-  var colors = ['#2563eb', '#e11d48', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#65a30d', '#db2777'];
   var plots = JSON.parse(document.getElementById('plot-data').textContent);
   plots.forEach(function (p) {
+    if (p.empty) return;
     var el = document.getElementById(p.id);
     var series = [{ label: p.xLabel }];
-    p.series.forEach(function (s, i) {
-      var c = colors[i % colors.length];
+    var path = p.steps === 'interval' ? uPlot.paths.stepped({ align: -1 }) : p.steps === 'held' ? uPlot.paths.stepped({ align: 1 }) : undefined;
+    p.series.forEach(function (s) {
       series.push(p.points
-        ? { label: s.label, stroke: c, width: 0, points: { show: true, size: 6, fill: c, stroke: c } }
-        : { label: s.label, stroke: c, width: 1.5, paths: p.stepped ? uPlot.paths.stepped({ align: -1 }) : undefined, scale: s.right ? 'n' : 'y', dash: s.right ? [6, 4] : undefined, points: { show: false } });
+        ? { label: s.label, stroke: s.color, width: 0, points: { show: true, size: 6, fill: s.color, stroke: s.color } }
+        : { label: s.label, stroke: s.color, width: 1.5, paths: path, scale: s.right ? 'n' : 'y', dash: s.dash ? [6, 4] : undefined, points: { show: false } });
     });
     var opts = {
-      title: p.title, width: 940, height: 280, series: series,
+      width: 940, height: 280, series: series,
       scales: { x: { time: false }, y: { range: function (u, lo, hi) { return [Math.min(0, lo), hi > 0 ? hi * 1.1 : 1]; } }, n: { range: function (u, lo, hi) { return [0, hi > 0 ? hi * 1.1 : 1]; } } },
       axes: [
         { label: p.xLabel, stroke: '#374151', grid: { stroke: '#e5e7eb' } },
         { label: p.yLabel, scale: 'y', stroke: '#374151', grid: { stroke: '#e5e7eb' }, size: 70 }
       ].concat(p.y2Label ? [{ label: p.y2Label, scale: 'n', side: 1, stroke: '#374151', grid: { show: false }, size: 60 }] : []),
-      legend: { show: true }
+      // The page's own legend names the series; uPlot's, shown while the pointer is over the chart, reads out the values under it.
+      legend: { show: true, live: true }
     };
     var data = [p.x].concat(p.series.map(function (s) { return s.values; }));
-    new uPlot(opts, data, el);
+    new uPlot(opts, data, el.querySelector('.canvas'));
     var n = 0;
     p.series.forEach(function (s) { s.values.forEach(function (v) { if (v !== null) n++; }); });
     el.setAttribute('data-points', String(n));
@@ -154,18 +84,32 @@ const PLOT_JS = `
 `;
 
 /**
+ * A chart's place in the page: its title, a legend that names every
+ * series in its colour (readable without a cursor), and the element uPlot
+ * draws in; or, for an empty chart, the title and why it is empty.
+ */
+export function chartHtml(p: PlotSpec): string {
+  const head = `<p class="chart-title">${esc(p.title)}</p>`;
+  if (p.empty) return `<div class="chart plot-empty" id="${p.id}">${head}<p class="note empty-reason" data-chart="${p.id}">${esc(p.empty)}</p></div>`;
+  const items = p.series.map((s) => `<span class="legend-item" data-series="${esc(s.label)}"><span class="legend-line${s.dash ? ' dash' : ''}" style="border-color:${s.color}"></span>${esc(s.label)}${s.right ? ' (right axis)' : ''}</span>`);
+  return `<div class="chart plot" id="${p.id}">${head}<div class="legend" data-chart="${p.id}">${items.join('')}</div><div class="canvas"></div></div>`;
+}
+
+
+/**
  * The self-contained HTML report of a run (no network at view time: the
  * charting library, its styles and the data are inlined; maps and the
  * buffer graph are SVG drawn here): summary, findings, the physical memory
- * map, each device's IOVA space, the dma-buf graph and the time-series
- * plots.
+ * map, each device's IOVA space, the buffer graph, CPU use and the cost
+ * breakdown, and the time-series charts.
  */
 export function renderReportHtml(input: ReportInput): string {
   const { result: r, capture: c } = input;
   const colors = new Colors();
   // Buffers first, so that each buffer keeps one colour across every map.
-  for (const b of c.buffers) colors.of(`dma-buf ${b.ino} (${b.name || b.creator})`);
-  const plots = buildPlots(c);
+  for (const b of c.buffers) colors.of(bufferLabel(b));
+  const plots = buildPlots(c, r);
+  const [cpu, ...time] = [plots.find((p) => p.id === 'plot-cpu')!, ...plots.filter((p) => p.id !== 'plot-cpu')];
   const { js, css } = uplotAssets();
   const findings = r.findings.length === 0 ? '<p class="note">No findings.</p>' : `<pre>${esc(formatFindings(r))}</pre>`;
   const title = `unimem report: ${r.scenario} on ${r.platform}`;
@@ -186,10 +130,14 @@ ${memoryMapSvg(c.memory, colors)}
 <p class="note">Each IOMMU-backed device's allocated I/O virtual address ranges, zoomed to the span in use.</p>
 ${iovaSvg(c.iova, colors)}
 <h2>Buffer graph</h2>
-<p class="note">Solid edges: attached and mapped for DMA; dashed: attached only.</p>
-${bufferGraphSvg(c.buffers, colors)}
+<p class="note">Every process, its handles on each dma-buf (fds and CPU mappings), the buffers and the devices attached to them. Solid edges: attached and mapped for DMA; dashed: attached only.</p>
+${bufferGraphSvg(c.buffers, c.processes, colors)}
+<h2>CPU and costs</h2>
+${chartHtml(cpu)}
+<p class="chart-title">Where the time went, by kind of work: setup and teardown in total, the steady state per frame</p>
+${costBreakdownHtml(r.costs)}
 <h2>Over time</h2>
-${plots.map((p) => `<div class="plot" id="${p.id}"></div>`).join('\n')}
+${time.map(chartHtml).join('\n')}
 <script id="plot-data" type="application/json">${scriptJson(plots)}</script>
 <script>${js}</script>
 <script>${PLOT_JS}</script>

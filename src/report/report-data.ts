@@ -11,7 +11,11 @@ export interface RunSamples {
   t: number[];
   /** Interconnect ports (bus masters, the CPU included) in order. */
   masters: string[];
-  /** Bytes each master moved (read + written) by each sample: [master][sample]. */
+  /**
+   * Bytes each master moved (read + written) by each sample: [master][sample],
+   * each transfer spread over the time it took (filled in when the run
+   * finishes, from the BusRecorder).
+   */
   masterBytes: number[][];
   cacheCleanBytes: number[];
   cacheInvalidateBytes: number[];
@@ -20,6 +24,10 @@ export interface RunSamples {
   cmaAreas: string[];
   /** Bytes handed out as CMA buffers at each sample: [area][sample]. */
   cmaUsedBytes: number[][];
+  /** The platform's SMMUs in order (none when no device sits behind one). */
+  smmus: string[];
+  /** IOTLB misses (each a page-table walk) of each SMMU by each sample: [smmu][sample]. */
+  smmuTlbMisses: number[][];
 }
 
 /** One displayed frame: when the sensor started it and when the display showed it (simulated ns). */
@@ -66,6 +74,14 @@ export interface BufferNode {
   storage: string;
   attachments: { device: string; mapped: string[] }[];
   holders: { pid: number; comm: string; fd: number }[];
+  /** CPU mappings of the buffer (mmap of its fd) in each process's address space. */
+  mappings: { pid: number; comm: string; start: number; length: number }[];
+}
+
+/** A process alive (or a zombie) at the snapshot, whether or not it holds a buffer. */
+export interface ProcessNode {
+  pid: number;
+  comm: string;
 }
 
 /** Everything a report shows besides the RunResult. */
@@ -75,6 +91,8 @@ export interface ReportCapture {
   memory: MemoryMap;
   iova: IovaSpace[];
   buffers: BufferNode[];
+  /** Every process at the snapshot, by pid. */
+  processes: ProcessNode[];
 }
 
 /** The input of the HTML report: what the run measured and what was captured during it. */

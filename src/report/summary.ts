@@ -35,6 +35,8 @@ export function formatSummary(r: RunResult): string {
     ['CMA peak', bytes(r.cma.peakBytes)],
     ['CMA migrations', `${r.cma.migrations} pages`],
     ['frame latency', `p50 ${ms(r.frameLatencyNs.p50)}, p90 ${ms(r.frameLatencyNs.p90)}, p99 ${ms(r.frameLatencyNs.p99)}, max ${ms(r.frameLatencyNs.max)}`],
+    ['CPU', cpuText(r)],
+    ['cache maintenance', `${ms(r.cache.maintenanceNs)} of CPU time`],
     ['findings', r.findings.length === 0 ? 'none' : String(r.findings.length)],
     ['simulated time', ms(r.simTimeNs)],
     ['wall time', `${r.wallMs.toFixed(0)} ms`],
@@ -52,8 +54,31 @@ export function formatSummary(r: RunResult): string {
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
   if (r.placement.length > 0) lines.push('', '  frame buffers:', ...r.placement.map((l) => `    ${l}`));
+  const top = steadyCosts(r);
+  if (top.length > 0) lines.push('', `  largest costs per frame (steady state, ${r.costs.steadyFrames} frame periods; setup and teardown apart):`, ...top.map((l) => `    ${l}`));
   if (r.findings.length > 0) lines.push('', '  findings (each in full: unimem check):', ...findingSites(r).map((l) => `    ${l}`));
   return lines.join('\n');
+}
+
+/** CPU use in one line: the machine's busy share, then each process's share of one core. */
+function cpuText(r: RunResult): string {
+  const c = r.cpu;
+  const procs = c.processes.filter((p) => p.userNs + p.sysNs > 0).map((p) => `${p.name} ${p.percent.toFixed(1)}%`);
+  return `${c.percent.toFixed(1)}% of ${c.cores} core(s)${procs.length > 0 ? `: ${procs.join(', ')}` : ''}`;
+}
+
+/** The three largest CPU costs per steady-state frame, each with where most of it comes from. */
+function steadyCosts(r: RunResult): string[] {
+  return r.costs.steady
+    .filter((e) => e.kind !== 'fence-wait' && e.perFrame.meanNs > 0)
+    .sort((a, b) => b.perFrame.meanNs - a.perFrame.meanNs)
+    .slice(0, 3)
+    .map((e) => {
+      const site = e.sites[0];
+      const share = site && e.ns > 0 ? ` (${Math.round((100 * site.ns) / e.ns)}% at ${site.site})` : '';
+      const note = e.kind === 'tlb-miss-walk' ? ', SMMU time' : '';
+      return `${e.kind}: ${(e.perFrame.meanNs / 1e3).toFixed(1)} us per frame${note}${share}`;
+    });
 }
 
 /** The findings counted by kind and the user's line that caused them, in the order first found: `3 iommu-fault at file:17:5`. */

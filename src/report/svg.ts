@@ -1,4 +1,4 @@
-import type { BufferNode, IovaSpace, MemoryMap } from './report-data.ts';
+import type { IovaSpace, MemoryMap } from './report-data.ts';
 
 /** Escapes text for HTML and SVG. */
 export function esc(s: string): string {
@@ -14,7 +14,7 @@ export function humanSize(n: number): string {
 }
 
 /** `s` cut to `n` characters, with an ellipsis when cut. */
-function clip(s: string, n: number): string {
+export function clip(s: string, n: number): string {
   return s.length <= n ? s : s.slice(0, n - 1) + '\u2026';
 }
 
@@ -153,59 +153,4 @@ export function iovaSvg(spaces: readonly IovaSpace[], colors: Colors): string {
     out.push(addressBar(`${s.device} (domain ${s.domain}, aperture ${hex(s.apertureStart)}-${hex(s.apertureEnd)}): ${s.ranges.length} IOVA range(s), ${humanSize(used)}`, lo, hi, regions, colors));
   }
   return out.join('\n');
-}
-
-/**
- * The buffer graph as SVG: processes holding fds on the left, dma-bufs
- * (with exporter, size and storage) in the middle, attached devices on the
- * right; an edge per fd and per attachment, solid when mapped.
- */
-export function bufferGraphSvg(buffers: readonly BufferNode[], colors: Colors): string {
-  if (buffers.length === 0) return '<p class="note">No dma-buf was live at the snapshot.</p>';
-  const procs = [...new Map(buffers.flatMap((b) => b.holders.map((h) => [h.pid, h.comm] as const))).entries()];
-  const devs = [...new Set(buffers.flatMap((b) => b.attachments.map((a) => a.device)))];
-  const rowH = 64;
-  const top = 40;
-  const rows = Math.max(procs.length, buffers.length, devs.length);
-  const height = top + rows * rowH + 10;
-  const colX = [20, 330, 720];
-  const nodeW = [180, 300, 200];
-  const yOf = (i: number, n: number) => top + ((rows - n) * rowH) / 2 + i * rowH;
-  const parts: string[] = [];
-  const heads = ['processes (fds)', 'dma-bufs (exporter)', 'devices (attachments)'];
-  heads.forEach((t, i) => parts.push(`<text x="${colX[i]}" y="20" class="col-title">${t}</text>`));
-  const bufY = new Map<number, number>();
-  buffers.forEach((b, i) => bufY.set(b.ino, yOf(i, buffers.length)));
-  const procY = new Map<number, number>();
-  procs.forEach(([pid], i) => procY.set(pid, yOf(i, procs.length)));
-  const devY = new Map<string, number>();
-  devs.forEach((d, i) => devY.set(d, yOf(i, devs.length)));
-  for (const b of buffers) {
-    const by = bufY.get(b.ino)! + 24;
-    for (const h of b.holders) {
-      const py = procY.get(h.pid)! + 24;
-      parts.push(`<path d="M${colX[0]! + nodeW[0]!},${py} C${colX[1]! - 60},${py} ${colX[0]! + nodeW[0]! + 60},${by} ${colX[1]},${by}" class="edge"><title>${esc(`pid ${h.pid} fd ${h.fd}`)}</title></path>`);
-    }
-    for (const a of b.attachments) {
-      const dy = devY.get(a.device)! + 24;
-      parts.push(`<path d="M${colX[1]! + nodeW[1]!},${by} C${colX[2]! - 60},${by} ${colX[1]! + nodeW[1]! + 60},${dy} ${colX[2]},${dy}" class="edge${a.mapped.length > 0 ? '' : ' unmapped'}"><title>${esc(`${a.device}: ${a.mapped.length > 0 ? 'mapped, ' + a.mapped.join('; ') : 'attached, not mapped'}`)}</title></path>`);
-    }
-  }
-  if (procs.length === 0) parts.push(`<text x="${colX[0]}" y="${top + 24}" class="note-svg">no process holds an fd</text><text x="${colX[0]}" y="${top + 40}" class="note-svg">(the pipeline shares buffers in the kernel)</text>`);
-  for (const [pid, comm] of procs) {
-    const y = procY.get(pid)!;
-    const fds = buffers.flatMap((b) => b.holders.filter((h) => h.pid === pid).map((h) => h.fd));
-    parts.push(`<rect x="${colX[0]}" y="${y}" width="${nodeW[0]}" height="48" rx="6" class="node proc"/><text x="${colX[0]! + 8}" y="${y + 20}" class="node-title">${esc(`${comm} (pid ${pid})`)}</text><text x="${colX[0]! + 8}" y="${y + 38}" class="node-sub">${esc(`fds ${fds.join(', ')}`)}</text>`);
-  }
-  for (const b of buffers) {
-    const y = bufY.get(b.ino)!;
-    const label = `dma-buf ${b.ino} (${b.name || b.creator})`;
-    parts.push(`<rect x="${colX[1]}" y="${y}" width="${nodeW[1]}" height="48" rx="6" class="node buf" style="stroke:${colors.of(label)}"/><text x="${colX[1]! + 8}" y="${y + 20}" class="node-title">${esc(`${label}, ${humanSize(b.size)}`)}</text><text x="${colX[1]! + 8}" y="${y + 38}" class="node-sub">${esc(clip(`exporter ${b.exporter}; ${b.storage}`, 46))}</text><title>${esc(`exporter ${b.exporter}, creator ${b.creator}; ${b.storage}`)}</title>`);
-  }
-  for (const d of devs) {
-    const y = devY.get(d)!;
-    const n = buffers.filter((b) => b.attachments.some((a) => a.device === d)).length;
-    parts.push(`<rect x="${colX[2]}" y="${y}" width="${nodeW[2]}" height="48" rx="6" class="node dev"/><text x="${colX[2]! + 8}" y="${y + 20}" class="node-title">${esc(d)}</text><text x="${colX[2]! + 8}" y="${y + 38}" class="node-sub">${n} buffer(s) attached</text>`);
-  }
-  return `<svg class="graph" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="buffer graph">${parts.join('')}</svg>`;
 }

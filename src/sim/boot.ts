@@ -97,6 +97,7 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
     ioCoherent: io,
     cpuBandwidth: p.cpu.bandwidth,
     masters: p.devices.map((d) => ({ name: d.name, coherent: d.coherent || io, bandwidth: d.bandwidth, latencyNs: d.latencyNs })),
+    cores: { count: p.cpu.cores, clockHz: p.cpu.clockMHz * 1e6 },
   });
   const mm = bootMm(soc, {
     lowmem: defaultLowmem(p),
@@ -109,7 +110,16 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
   });
   const dma = createDmaContext(soc, mm, { flushThreshold: p.cpu.flushThreshold, debug: opts.dmaDebug ?? true });
   // Page-table walks snoop the CPU cache only on an IO-coherent interconnect.
-  const smmuDriver = new SmmuDriver({ mem: soc.mem, pages: mm.pages, cache: io ? null : soc.cache, clock: soc.clock, faults: soc.faults });
+  const c = p.cpu.costs;
+  const smmuDriver = new SmmuDriver({
+    mem: soc.mem,
+    pages: mm.pages,
+    cache: io ? null : soc.cache,
+    clock: soc.clock,
+    faults: soc.faults,
+    costs: soc.costs,
+    cpuCosts: { mapCallNs: c.iommuMapCallNs, mapPteNs: c.iommuMapPteNs, unmapCallNs: c.iommuUnmapCallNs, unmapPteNs: c.iommuUnmapPteNs },
+  });
   const smmus = new Map<string, Smmu>();
   const nextContext = new Map<string, number>();
   for (const m of p.iommus) {
@@ -150,10 +160,10 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
     });
     devices.set(d.name, dev);
   }
-  const proc = createProcSystem({ soc, mm });
+  const proc = createProcSystem({ soc, mm, syscallNs: c.syscallNs });
   proc.vfs.failslab = soc.faults.attr('failslab');
   for (const attr of soc.faults.attrs.values()) faultCreateDebugfsAttr(proc.vfs, attr);
-  const dmabuf = createDmaBufSystem({ vfs: proc.vfs, soc });
+  const dmabuf = createDmaBufSystem({ vfs: proc.vfs, soc, fenceSignalNs: c.fenceSignalNs });
   addSystemHeap(dmabuf, mm);
   for (const area of mm.cma.values()) addCmaHeap(dmabuf, mm, area);
   // Virtual devices the kernel's test drivers bring (misc device, vgem, vivid's platform device).

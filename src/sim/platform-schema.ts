@@ -34,8 +34,34 @@ const cache = z
   })
   .describe('The CPU data cache, not coherent with device DMA unless a device or the interconnect says so.');
 
+// Defaults of the CPU cost table. Each says where its figure comes from; the
+// calibration test (test/sim/cost-calibration.test.ts) reproduces the cited
+// ones from the model.
+const cpuCosts = z
+  .strictObject({
+    // An estimate, not a measurement: a system call's entry and exit on an
+    // ARMv7 core of ~1 GHz, the order lmbench's lat_syscall null reports there.
+    syscallNs: z.number().nonnegative().max(MAX_NS).default(400).describe('CPU time of entering and leaving the kernel for one system call.'),
+    // iommu_map_sg / iommu_unmap on a Qualcomm SM8150 SMMU, from the figures posted with
+    // "iommu/io-pgtable: Optimize partial walk flush for large scatter-gather list"
+    // (linux-arm-msm, 2021): 4 KiB 2.07 / 1.85 us, 1 MiB 149 / 131 us, 32 MiB 4747 / 1033 us.
+    iommuMapCallNs: z.number().nonnegative().max(MAX_NS).default(1494).describe('CPU time of one iommu_map / iommu_map_sg call besides its entries.'),
+    iommuMapPteNs: z.number().nonnegative().max(MAX_NS).default(576).describe('CPU time of writing one IOMMU page-table entry.'),
+    iommuUnmapCallNs: z.number().nonnegative().max(MAX_NS).default(1140).describe('CPU time of one iommu_unmap call besides its entries and TLB invalidations.'),
+    iommuUnmapPteNs: z.number().nonnegative().max(MAX_NS).default(384).describe('CPU time of clearing one IOMMU page-table entry.'),
+    // An estimate: a page migration is a 4 KiB copy (through the cache model) plus
+    // isolating, unmapping and remapping the page, a few microseconds on such cores.
+    migratePageNs: z.number().nonnegative().max(MAX_NS).default(2000).describe('CPU time of migrating one page out of a CMA area, besides the copy.'),
+    // An estimate: dma_fence_signal takes a spinlock and runs the callbacks.
+    fenceSignalNs: z.number().nonnegative().max(MAX_NS).default(200).describe('CPU time of signalling one dma_fence.'),
+  })
+  .describe('The CPU time of kernel work that is not memory traffic (which the cache model costs).');
+
 const cpu = z
   .strictObject({
+    cores: z.number().int().min(1).max(64).default(2).describe('Number of CPU cores that threads run on.'),
+    clockMHz: z.number().positive().max(10000).default(1000).describe('Core clock, for reading costs in cycles.'),
+    costs: cpuCosts.prefault({}),
     cache: cache.prefault({}),
     prefetchProbability: z.number().min(0).max(1).default(0.05).describe('Probability per CPU access of a speculative prefetch (next line, or through a cacheable alias).'),
     bandwidth: bandwidth.default(4e9).describe('Rate of the CPU\'s port on the interconnect: its copies, fills and writebacks.'),
@@ -44,7 +70,7 @@ const cpu = z
       .default('auto')
       .describe('Cache maintenance above this size flushes the whole cache instead of walking lines; "auto" calibrates at boot.'),
   })
-  .describe('The CPU: its data cache and its memory bandwidth.');
+  .describe('The CPU: its cores, the cost of its kernel work, its data cache and its memory bandwidth.');
 
 const cmaArea = z
   .strictObject({

@@ -11,6 +11,7 @@ import { ExpectedFrames } from './pipeline/expected.ts';
 import { planFormats, stageNamed } from './pipeline/plan.ts';
 import { STAGES } from './pipeline/stage-table.ts';
 import type { PlatformSpec } from './platform.ts';
+import { cpuUsage, maintenanceNs, runCosts } from './run-costs.ts';
 import { hardwareCounters, percentile, type RunResult } from './run-result.ts';
 import type { RunOptions } from './run.ts';
 import type { ProcessStageSpec, ScenarioSpec } from './scenario-schema.ts';
@@ -129,6 +130,9 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
   const expected = new ExpectedFrames(stages, descs, formats, seed);
   const producedAt = new Map<number, number>();
   const latencies: number[] = [];
+  // the steady state: from the first frame a sink took (when it was made) to the last
+  let firstFrameNs = Infinity;
+  let lastFrameNs = 0;
   let framesChecked = 0;
   let mismatches = 0;
   let failures = 0;
@@ -145,6 +149,8 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     framesChecked++;
     const t0 = producedAt.get(frame);
     if (t0 !== undefined) {
+      firstFrameNs = Math.min(firstFrameNs, t0);
+      lastFrameNs = soc.clock.now;
       latencies.push(soc.clock.now - t0);
       opts.observer?.frameShown(frame, t0, soc.clock.now);
       if (tracer) tracer.complete(tracer.lane('pipeline', 'frames'), `frame ${frame}`, 'frame', t0, soc.clock.now - t0, { mismatch: !ok });
@@ -291,6 +297,9 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
   };
   reportEnding(sys, [...exits.values()], leaks, spec.kill?.process ?? null, sites);
   const placement = stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!));
+  const hw = hardwareCounters(sys, cache0);
+  const costs = runCosts(soc.costs, Number.isFinite(firstFrameNs) ? firstFrameNs : simTimeNs, lastFrameNs, periodNs);
+  hw.cache.maintenanceNs = maintenanceNs(costs);
   return {
     scenario: spec.name,
     platform: p.name,
@@ -299,7 +308,7 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     integrity: { ok: mismatches === 0 && framesChecked > 0, mismatches, framesChecked },
     // The one copy a process pipeline may make: a USB display's CPU read of each frame.
     copies: { cpuBytes: usbCpuReadBytes(sys), bounceBytes: sys.dma.stats.bounceBytes },
-    ...hardwareCounters(sys, cache0),
+    ...hw,
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
     droppedFrames: Math.max(0, frames - sunk) + failures + sourceDrops,
     zeroCopy: sys.dma.stats.bounceBytes === 0 && usbCpuReadBytes(sys) === 0,
@@ -307,6 +316,8 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),
     simTimeNs,
     wallMs: performance.now() - wall0,
+    cpu: cpuUsage(soc.costs, soc.cores, simTimeNs),
+    costs,
     processes: [...exits.values()],
     leaks,
     ...(tracer ? { trace: tracer } : {}),

@@ -21,9 +21,9 @@ export interface RunResult {
   simTimeNs: number;
   wallMs: number;
   /** What the CPU cores did: busy time, each process's user and system time, kernel threads. */
-  cpu?: CpuUsage;
+  cpu: CpuUsage;
   /** Where the time went: setup, steady state (per frame) and teardown, by kind of work. */
-  costs?: RunCosts;
+  costs: RunCosts;
 }
 
 /**

@@ -8,6 +8,7 @@ import { CaptureEngine, DmaFault, ScanoutEngine } from '../hw/index.ts';
 import { IOMMU_READ, IOMMU_WRITE, iommuMap, iommuSetFaultHandler } from '../iommu/index.ts';
 import { bootSystem, type System } from './boot.ts';
 import type { PlatformSpec } from './platform.ts';
+import { cpuUsage, maintenanceNs, runCosts } from './run-costs.ts';
 import { hardwareCounters, percentile, type RunObserver, type RunResult } from './run-result.ts';
 import { checkScenarioOnPlatform, stageSites, type LoadedScenario } from './scenario.ts';
 import { runProcessScenario } from './run-processes.ts';
@@ -109,9 +110,11 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
   let mismatches = 0;
   let dropped = 0;
   const latencies: number[] = [];
+  let firstFrameNs = Infinity;
+  let lastFrameNs = 0;
   const expected = new Uint8Array(fmt.size);
 
-  const camThread = withFindingSite(sites[0]!, () => soc.clock.spawn(async () => {
+  const camThread = withFindingSite(sites[0]!, () => soc.cores.spawn('kthread/capture', async () => {
     for (let n = 0; n < frames; n++) {
       await soc.clock.sleepUntil(n * period);
       if (!scanoutAttached && n >= spec.scanoutAttachAfter) {
@@ -164,6 +167,8 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
           if (o.sync) await dmaBufEndCpuAccess(b.dmabuf, DMA_TO_DEVICE);
         });
       }
+      // the frame's CPU work (maps, maintenance, drawing) runs on a core before the frame is handed on
+      await soc.cores.runDebt();
       b.frame = n;
       lastCaptured = n;
       if (ready) free.push(ready);
@@ -171,7 +176,7 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
     }
     camDone = true;
   }));
-  const dispThread = withFindingSite(sites[sites.length - 1]!, () => soc.clock.spawn(async () => {
+  const dispThread = withFindingSite(sites[sites.length - 1]!, () => soc.cores.spawn('kthread/display', async () => {
     for (let vsync = 1; ; vsync++) {
       await soc.clock.sleepUntil(vsync * period);
       let fresh = false;
@@ -189,6 +194,8 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
           for (let k = 0; k < overlays.length; k++) expected.fill(overlayValue(front.frame, k), 0, overlays[k]!.rows * fmt.stride);
           if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(Buffer.from(expected.buffer))) mismatches++;
           latencies.push(t - front.capturedAt);
+          firstFrameNs = Math.min(firstFrameNs, front.capturedAt);
+          lastFrameNs = t;
           if (tracer) tracer.complete(tracer.lane('pipeline', 'frames'), `frame ${front.frame}`, 'frame', front.capturedAt, t - front.capturedAt, { mismatch: mismatches > 0 });
           opts.observer?.frameShown(front.frame, front.capturedAt, t);
           opts.onFrame?.(front.frame + 1, frames);
@@ -200,6 +207,9 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
   await soc.clock.runUntilSettled(Promise.all([camThread, dispThread]));
   const simTimeNs = soc.clock.now;
   const placement = pool[0]!.backing.explain();
+  const hw = hardwareCounters(sys, cache0);
+  const costs = runCosts(soc.costs, Number.isFinite(firstFrameNs) ? firstFrameNs : simTimeNs, lastFrameNs, period);
+  hw.cache.maintenanceNs = maintenanceNs(costs);
   opts.observer?.finished(sys);
   for (const b of pool) if (b.vaddr) dmaBufVunmap(b.dmabuf, b.vaddr);
   for (const b of pool) await freeShared(b);
@@ -212,7 +222,7 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
     integrity: { ok: mismatches === 0 && latencies.length > 0, mismatches, framesChecked: latencies.length },
     // An overlay draws, it does not copy.
     copies: { cpuBytes: 0, bounceBytes: dma.stats.bounceBytes },
-    ...hardwareCounters(sys, cache0),
+    ...hw,
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
     droppedFrames: dropped + faultedFrames + unshown,
     zeroCopy: dma.stats.bounceBytes === 0,
@@ -220,6 +230,8 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),
     simTimeNs,
     wallMs: performance.now() - wall0,
+    cpu: cpuUsage(soc.costs, soc.cores, simTimeNs),
+    costs,
     ...(tracer ? { trace: tracer } : {}),
   };
 }

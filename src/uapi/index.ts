@@ -350,6 +350,7 @@ export {
   _IOWR,
   type IocType,
 } from './ioctl.ts';
+export { ioctlName } from './ioctl-names.ts';
 export { MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_HUGETLB, MFD_HUGE_MASK, MFD_HUGE_SHIFT } from './memfd.ts';
 export {
   MAP_ANONYMOUS,

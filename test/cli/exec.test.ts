@@ -114,7 +114,7 @@ describe('unimem exec points at the program\'s own lines', () => {
   it('a finding names the program line that caused it; --check makes it exit 1', () => {
     const r = unimem(['exec', 'docs/guides/files/cpu-write-no-sync.ts']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^unimem: \[0\.000 ms\] missing-sync in cpu access \(docs\/guides\/files\/cpu-write-no-sync\.ts:20:3\): CPU writes 0x[0-9a-f]+ \(\+64\) of a buffer mapped for camera \(DMA_FROM_DEVICE/);
+    expect(r.stderr).toMatch(/^unimem: \[0\.040 ms\] missing-sync in cpu access \(docs\/guides\/files\/cpu-write-no-sync\.ts:20:3\): CPU writes 0x[0-9a-f]+ \(\+64\) of a buffer mapped for camera \(DMA_FROM_DEVICE/);
     expect(unimem(['exec', '--check', 'docs/guides/files/cpu-write-no-sync.ts']).code).toBe(1);
     expect(unimem(['exec', '--check', 'examples/programs/pass-fd.ts']).code).toBe(0);
   });

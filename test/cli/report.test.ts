@@ -8,10 +8,10 @@ import { unimem } from './run-cli.ts';
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
-function reportOf(args: string[]): { code: number; file: string; stdout: string } {
+function reportOf(args: string[]): { code: number; file: string; stdout: string; stderr: string } {
   const file = join(mkdtempSync(join(tmpdir(), 'unimem-report-')), 'out.html');
   const r = unimem([...args, '--report', file]);
-  return { code: r.code, file, stdout: r.stdout };
+  return { code: r.code, file, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('unimem run/check --report', () => {
@@ -19,7 +19,14 @@ describe('unimem run/check --report', () => {
     const run = reportOf(['run', 'camera-preview', '--frames', '4']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('integrity');
+    // Where the report went, on stderr (stdout is the summary, or with --json the one JSON object).
+    expect(run.stderr).toContain(`unimem: report written to ${run.file}\n`);
+    expect(run.stdout).not.toContain('written to');
     expect(readFileSync(run.file, 'utf8')).toContain('<title>unimem report: camera-preview on armv7-mobile</title>');
+    // With --json, stdout is still one JSON object and nothing else.
+    const json = reportOf(['run', 'camera-preview', '--frames', '2', '--json']);
+    expect(JSON.parse(json.stdout).scenario).toBe('camera-preview');
+    expect(json.stderr).toBe(`unimem: report written to ${json.file}\n`);
     const check = reportOf(['check', 'missing-sync', '--frames', '4']);
     expect(check.code).toBe(1);
     const html = readFileSync(check.file, 'utf8');
@@ -48,14 +55,23 @@ describe('unimem run/check --report', () => {
       page.on('request', (r) => requests.push(r.url()));
       await page.goto('file://' + file);
       await page.waitForSelector('#plot-latency[data-rendered="1"]');
+      // Charts with nothing to draw say why, in place of the chart.
+      const empty = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>('.plot-empty')].map((el) => [el.id, el.querySelector('.empty-reason')?.textContent ?? '']));
+      for (const [, why] of empty) expect(why!.length).toBeGreaterThan(10);
       const plots = await page.evaluate(() =>
         [...document.querySelectorAll<HTMLElement>('.plot')].map((el) => {
           const cv = el.querySelector('canvas');
           const box = el.getBoundingClientRect();
-          return { id: el.id, points: Number(el.dataset.points), canvas: cv ? [cv.width, cv.height] : null, title: el.querySelector('.u-title')?.textContent ?? '', axes: el.querySelectorAll('.u-label').length, box: [box.width, box.height] };
+          return { id: el.id, points: Number(el.dataset.points), canvas: cv ? [cv.width, cv.height] : null, title: el.querySelector('.chart-title')?.textContent ?? '', axes: el.querySelectorAll('.u-label').length, box: [box.width, box.height] };
         }),
       );
-      expect(plots.map((p) => p.id)).toEqual(['plot-bandwidth', 'plot-cache', 'plot-cma', 'plot-latency']);
+      // overlay on armv7-mobile moves bytes, maintains the cache, walks the SMMU, allocates CMA and shows frames: those charts all draw.
+      const ids = plots.map((p) => p.id);
+      for (const id of ['plot-bandwidth', 'plot-cache', 'plot-smmu', 'plot-cma', 'plot-latency']) expect(ids).toContain(id);
+      expect([...ids, ...empty.map(([id]) => id)].sort()).toEqual(['plot-bandwidth', 'plot-cache', 'plot-cma', 'plot-cpu', 'plot-latency', 'plot-smmu']);
+      // Each drawn chart names its series in a legend that needs no cursor.
+      const legends = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>('.plot .legend')].map((el) => el.querySelectorAll('.legend-item').length));
+      for (const n of legends) expect(n).toBeGreaterThan(0);
       for (const p of plots) {
         expect(p.canvas![0]).toBeGreaterThan(0);
         expect(p.canvas![1]).toBeGreaterThan(0);

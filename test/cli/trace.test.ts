@@ -9,6 +9,7 @@ describe('unimem run --trace', () => {
     const f = join(mkdtempSync(join(tmpdir(), 'unimem-')), 'trace.json');
     const r = unimem(['run', 'camera-preview', '--frames', '4', '--trace', f]);
     expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`unimem: trace written to ${f}\n`);
     const t = JSON.parse(readFileSync(f, 'utf8'));
     expect(Array.isArray(t.traceEvents)).toBe(true);
     expect(t.displayTimeUnit).toBe('ns');

@@ -132,7 +132,9 @@ describe('videobuf2 queue rules through vivid', () => {
       await sys.ioctl(v, VIDIOC_QBUF, v4l2buf(1));
       const t0 = s.soc.clock.now;
       expect(await pollIn(sys, v, 1000)).toBe(POLLIN); // revents keeps only what was asked (and errors)
-      expect(s.soc.clock.now - t0).toBe(FRAME_NS);
+      // the first frame period, then the CPU time of the poll and of the frame's rendering on the cores
+      expect(s.soc.clock.now - t0).toBeGreaterThanOrEqual(FRAME_NS);
+      expect(s.soc.clock.now - t0).toBeLessThan(FRAME_NS + 2_000_000);
       const b = v4l2buf(0);
       await sys.ioctl(v, VIDIOC_DQBUF, b);
       expect([b.index, b.sequence]).toEqual([0, 0]);
@@ -282,7 +284,9 @@ describe('videobuf2 queue rules through vivid', () => {
       const w = await sys.open('/dev/video0', O_RDWR);
       const t0 = s.soc.clock.now;
       expect(await pollIn(sys, w, 1000)).toBe(POLLIN);
-      expect(s.soc.clock.now - t0).toBe(FRAME_NS);
+      // the first frame period, then the CPU time of the poll and of the frame's rendering on the cores
+      expect(s.soc.clock.now - t0).toBeGreaterThanOrEqual(FRAME_NS);
+      expect(s.soc.clock.now - t0).toBeLessThan(FRAME_NS + 2_000_000);
       expect((await sys.read(w, SIZE)).length).toBe(SIZE);
       await sys.close(w);
     });

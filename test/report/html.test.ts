@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { spawnProcess } from '../../src/proc/index.ts';
 import { renderReportHtml, ReportCollector } from '../../src/report/index.ts';
-import { bufferGraph } from '../../src/report/collect.ts';
-import { buildPlots } from '../../src/report/html.ts';
-import { bufferGraphSvg, Colors } from '../../src/report/svg.ts';
-import type { BufferNode, ReportCapture } from '../../src/report/report-data.ts';
+import { bufferGraph, processList } from '../../src/report/collect.ts';
+import { bufferGraphSvg } from '../../src/report/graph-svg.ts';
+import { buildPlots } from '../../src/report/plots.ts';
+import { Colors } from '../../src/report/svg.ts';
+import type { BufferNode, ProcessNode, ReportCapture } from '../../src/report/report-data.ts';
 import { bootSystem, loadPlatform, loadScenario, runScenario, type RunResult } from '../../src/sim/index.ts';
 import { DMA_HEAP_IOCTL_ALLOC, O_CLOEXEC, O_RDWR } from '../../src/uapi/index.ts';
 
@@ -106,14 +107,16 @@ describe('renderReportHtml', () => {
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|url\(\s*['"]?https?:/i);
     expect(html).toContain('uPlot');
     const data = JSON.parse(/<script id="plot-data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!);
-    expect(data.map((p: { id: string }) => p.id)).toEqual(['plot-bandwidth', 'plot-cache', 'plot-cma', 'plot-latency']);
-    for (const p of data) {
+    expect(data.map((p: { id: string }) => p.id)).toEqual(['plot-bandwidth', 'plot-cache', 'plot-smmu', 'plot-cma', 'plot-latency', 'plot-cpu']);
+    // This result carries no CPU figures: its chart says so instead of drawing nothing.
+    expect(data.find((p: { id: string }) => p.id === 'plot-cpu').empty).toMatch(/not measured/);
+    for (const p of data.filter((q: { empty?: string }) => !q.empty)) {
       expect(p.xLabel).toMatch(/\(ms\)/);
-      expect(p.yLabel).toMatch(/\((MB\/s|KiB|MiB|ms)\)/);
+      expect(p.yLabel).toMatch(/\((MB\/s|KiB|MiB|ms|count)\)/);
       expect(p.x.length).toBeGreaterThan(1);
       for (const s of p.series) expect(s.values).toHaveLength(p.x.length);
     }
-    for (const id of ['plot-bandwidth', 'plot-cache', 'plot-cma', 'plot-latency']) expect(html).toContain(`<div class="plot" id="${id}">`);
+    for (const id of ['plot-bandwidth', 'plot-cache', 'plot-smmu', 'plot-cma', 'plot-latency']) expect(html).toContain(`<div class="chart plot" id="${id}">`);
     // One bar per memory bank and per CMA area, one per IOMMU device, and the graph.
     const bars = html.match(/<svg class="bar"/g)!.length;
     expect(bars).toBe(cap.memory.banks.length + cap.memory.cma.length + cap.iova.filter((v) => v.ranges.length > 0).length);
@@ -132,7 +135,7 @@ describe('renderReportHtml', () => {
     // values[0] repeats the first interval's rate (the step drawn before it).
     for (let i = 1; i < bw!.x.length; i++) bytes += cam.values[i]! * 1e6 * ((bw!.x[i]! - bw!.x[i - 1]!) / 1e3);
     expect(bytes).toBeCloseTo(FRAMES * 1280 * 720 * 4, -2);
-    const lat = buildPlots(cap)[3]!;
+    const lat = buildPlots(cap).find((p) => p.id === 'plot-latency')!;
     expect(lat.series[0]!.values).toHaveLength(FRAMES);
   });
 });
@@ -141,6 +144,7 @@ describe('bufferGraph', () => {
   it('lists the processes holding fds to each buffer, a forked child included, and draws an edge per holder', async () => {
     const sys = bootSystem(loadPlatform('armv7-mobile'), { seed: 1 });
     let seen: BufferNode[] = [];
+    let procs: ProcessNode[] = [];
     const child = spawnProcess(
       sys.proc,
       async (u) => {
@@ -154,6 +158,7 @@ describe('bufferGraph', () => {
           return 0;
         });
         seen = bufferGraph(sys);
+        procs = processList(sys);
         await u.wait(pid);
         return dup > a.fd ? 0 : 1;
       },
@@ -170,8 +175,10 @@ describe('bufferGraph', () => {
     // The parent's two fds and the child's two inherited ones.
     expect(b.holders.map((h) => h.pid)).toEqual([child.pid, child.pid, child.pid + 1, child.pid + 1]);
     expect(b.holders.filter((h) => h.pid === child.pid).map((h) => h.comm)).toEqual(['holder', 'holder']);
-    const svg = bufferGraphSvg(seen, new Colors());
+    const svg = bufferGraphSvg(seen, procs, new Colors());
     expect(svg.match(/class="node proc"/g)).toHaveLength(2);
+    // Each process's handle on the buffer (its two fds): process -> handle -> buffer.
+    expect(svg.match(/class="node handle"/g)).toHaveLength(2);
     expect(svg.match(/class="edge/g)).toHaveLength(4);
     // After exit nothing holds it and the buffer is gone.
     expect(bufferGraph(sys)).toEqual([]);

@@ -188,7 +188,7 @@ export class M2mDevice {
     this.current = ctx;
     const src = ctx.srcReady.shift()!;
     const dst = ctx.dstReady.shift()!;
-    const job = this.clock.spawn(() => this.runJob(ctx, src, dst)).finally(() => {
+    const job = this.device.ctx.soc.cores.spawn(`kworker/${this.device.name}`, () => this.runJob(ctx, src, dst)).finally(() => {
       ctx.running = null;
       this.current = null;
       this.trySchedule();

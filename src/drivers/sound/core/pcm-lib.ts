@@ -178,11 +178,9 @@ export async function pcmLibWrite(pcm: PcmDevice, file: File, x: SndXferi, task:
     }
     const pos = rt.applPtr % cfg.bufferSize;
     const n = Math.min(frames - done, avail, cfg.bufferSize - pos);
-    const cpu = pcm.device.ctx.soc.cpu;
-    const before = cpu.busyNs;
     pcm.ops.copy(pcm, pos * cfg.frameBytes, src, done * cfg.frameBytes, n * cfg.frameBytes);
-    // the copy takes the CPU's memory time, as the process's own stores do
-    if (cpu.busyNs > before) await pcm.clock.sleep(cpu.busyNs - before);
+    // the copy takes the CPU's memory time on a core, as the process's own stores do
+    await pcm.device.ctx.soc.cores.runDebt();
     rt.applPtr = (rt.applPtr + n) % rt.boundary;
     done += n;
     if (rt.state === SNDRV_PCM_STATE_PREPARED && cfg.bufferSize - pcmPlaybackAvail(pcm) >= rt.startThreshold) pcmStart(pcm, SNDRV_PCM_STATE_RUNNING);

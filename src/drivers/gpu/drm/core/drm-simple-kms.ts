@@ -371,7 +371,7 @@ function simplePageFlip(dev: DrmDevice, arg: unknown, file: DrmFile): number {
     k.flipReady(flip);
   } else {
     // the commit tail waits for the plane's fences, with no vblank reference held
-    void dev.dbs.soc.clock.spawn(async () => {
+    void dev.dbs.soc.cores.spawn(`kworker/${dev.driver.name}-commit`, async () => {
       await waitFences(fences);
       k.flipReady(flip);
     });

@@ -214,7 +214,7 @@ async function gpuCompose(dev: DrmDevice, arg: unknown, file: DrmFile, task: Tas
   }
   st.stats.submitted++;
   const prev = st.tail;
-  const job = dev.dbs.soc.clock.spawn(async () => {
+  const job = dev.dbs.soc.cores.spawn(`drm-sched/${dev.driver.name}`, async () => {
     await prev;
     await runCompose(dev, st, fence, deps, bufs);
   });

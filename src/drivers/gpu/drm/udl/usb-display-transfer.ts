@@ -84,8 +84,6 @@ export class UsbTransferEngine {
     const w = (r.x2 - r.x1) * 4;
     const h = r.y2 - r.y1;
     if (w <= 0 || h <= 0 || r.x1 < 0 || r.y1 < 0 || r.x2 > this.width || r.y2 > this.height) throw new KernelBug(`damage ${r.x1},${r.y1}-${r.x2},${r.y2} outside ${this.width}x${this.height}`);
-    const cpu = this.device.ctx.soc.cpu;
-    const before = cpu.busyNs;
     const src = va + r.y1 * pitch + r.x1 * 4;
     if (pitch === w) {
       this.mm.kas.load(src, this.lines, 0, w * h);
@@ -102,7 +100,7 @@ export class UsbTransferEngine {
     hv.setUint16(10, h, true);
     hv.setUint32(12, packed.length, true);
     msg.set(packed, USB_DAMAGE_HEADER);
-    const bounceBytes = await this.transmit(msg, before);
+    const bounceBytes = await this.transmit(msg);
     this.hw.receive(msg.length);
     return { cpuReadBytes: w * h, compressedBytes: msg.length, bounceBytes };
   }
@@ -111,15 +109,12 @@ export class UsbTransferEngine {
    * Moves a message to the dongle, one transfer buffer at a time: the CPU
    * stores the chunk into the transfer buffer, the host maps it
    * (dma_map_single, which cleans the CPU cache or bounces), reads it over
-   * the bus at the host's bandwidth, and unmaps it. CPU time since
-   * `cpuStart` is slept first. Returns the bytes dmabounce copied.
+   * the bus at the host's bandwidth, and unmaps it. The CPU work before
+   * each transfer runs on a core first. Returns the bytes dmabounce copied.
    */
-  private async transmit(msg: Uint8Array, cpuStart: number): Promise<number> {
+  private async transmit(msg: Uint8Array): Promise<number> {
     const dev = this.device;
-    const clock = dev.ctx.soc.clock;
-    const cpu = dev.ctx.soc.cpu;
     let bounced = 0;
-    let cpuMark = cpuStart;
     for (let off = 0; off < msg.length; off += USB_TRANSFER_SIZE) {
       const n = Math.min(USB_TRANSFER_SIZE, msg.length - off);
       this.mm.kas.store(this.va, msg, off, n);
@@ -127,13 +122,12 @@ export class UsbTransferEngine {
       const addr = dmaMapSingle(dev, this.va, n, DMA_TO_DEVICE);
       bounced += dev.ctx.stats.bounceBytes - b0;
       // the stores, the cache clean and any bounce copy keep the CPU busy before the URB goes out
-      if (cpu.busyNs > cpuMark) await clock.sleep(cpu.busyNs - cpuMark);
+      await dev.ctx.soc.cores.runDebt();
       try {
         await this.hw.transfer({ addr, len: n }, off);
       } finally {
         dmaUnmapSingle(dev, addr, n, DMA_TO_DEVICE);
       }
-      cpuMark = cpu.busyNs;
     }
     return bounced;
   }

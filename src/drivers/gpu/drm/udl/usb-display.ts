@@ -122,7 +122,7 @@ export class UsbDisplay extends SimpleDisplayPipe<UsbDisplayStats> {
     const obj = fb.obj.get();
     const prev = this.tail;
     this.inFlight++;
-    const job = this.dev.dbs.soc.clock.spawn(async () => {
+    const job = this.dev.dbs.soc.cores.spawn(`kworker/${this.dev.driver.name}`, async () => {
       await prev;
       try {
         await this.send(fb, rects);

@@ -1,0 +1,247 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { currentCpuContext, newCpuContext, type CpuContext } from './cpu-context.ts';
+import { currentWorkSite } from './findings.ts';
+
+/**
+ * What a cost was spent on. Every kind but two is CPU work, which takes
+ * time on a core: `tlb-miss-walk` is the SMMU's own time walking its page
+ * tables, and `fence-wait` the time a thread was blocked on a fence.
+ */
+export type CostKind =
+  | 'syscall'
+  | 'cache-clean'
+  | 'cache-invalidate'
+  | 'cache-flush-all'
+  | 'cpu-copy'
+  | 'bounce'
+  | 'page-zero'
+  | 'iommu-map'
+  | 'iommu-unmap'
+  | 'tlb-invalidate'
+  | 'tlb-miss-walk'
+  | 'cma-migrate'
+  | 'fence-signal'
+  | 'fence-wait';
+
+/** Every kind, in the order results list them. */
+export const COST_KINDS: readonly CostKind[] = [
+  'syscall',
+  'cache-clean',
+  'cache-invalidate',
+  'cache-flush-all',
+  'cpu-copy',
+  'bounce',
+  'page-zero',
+  'iommu-map',
+  'iommu-unmap',
+  'tlb-invalidate',
+  'tlb-miss-walk',
+  'cma-migrate',
+  'fence-signal',
+  'fence-wait',
+];
+
+const KIND_INDEX = new Map(COST_KINDS.map((k, i) => [k, i]));
+
+/** True for the kinds that keep a CPU core busy. */
+export function isCpuCost(kind: CostKind): boolean {
+  return kind !== 'tlb-miss-walk' && kind !== 'fence-wait';
+}
+
+/** The device and dma-buf the work being done is for, as its caller knows them. */
+export interface CostScope {
+  device?: string;
+  /** `inode N (name)`, the way dmabuf_dump names a buffer. */
+  buffer?: string;
+  /** The kernel function doing the work (`dma_map_sg`), for the call site. */
+  fn?: string;
+}
+
+/** One recorded cost, as the result builder reads it back. */
+export interface CostRecord {
+  timeNs: number;
+  kind: CostKind;
+  ns: number;
+  bytes: number;
+  /** The thread it was charged to. */
+  context: CpuContext;
+  device: string;
+  buffer: string;
+  site: string;
+}
+
+/** A stretch of time a thread ran on a core (for CPU-over-time plots). */
+export interface CoreRun {
+  context: CpuContext;
+  startNs: number;
+  ns: number;
+}
+
+/**
+ * Every cost the simulated system pays, with who paid it and why (the
+ * accounting a profiler such as perf gives on a real system, here exact).
+ * CPU work is charged where it is done, synchronously, to the current
+ * thread (`currentCpuContext`); the thread pays it on a core at its next
+ * scheduling point. Records are kept as parallel arrays, not an object
+ * per cost, because a run charges hundreds of thousands of them.
+ */
+export class CostLedger {
+  private readonly now: () => number;
+  private readonly timeNs: number[] = [];
+  private readonly kinds: number[] = [];
+  private readonly nsList: number[] = [];
+  private readonly bytesList: number[] = [];
+  private readonly ctxList: number[] = [];
+  private readonly devList: number[] = [];
+  private readonly bufList: number[] = [];
+  private readonly siteList: number[] = [];
+  private readonly strings: string[] = [''];
+  private readonly stringIds = new Map<string, number>([['', 0]]);
+  /** Every context ever charged, by slot. */
+  readonly contexts: CpuContext[] = [];
+  /** Interrupt context: work done with no thread current. */
+  readonly irq: CpuContext = newCpuContext('irq', 0, () => 'irq');
+  /** Core time taken by each thread, in order. */
+  readonly runs: CoreRun[] = [];
+  private readonly kthreads = new Map<string, CpuContext>();
+  /** The device, buffer and kernel function of the work running now; it follows async work, as `current` does. */
+  private readonly scopes = new AsyncLocalStorage<CostScope>();
+  /** The kind a CPU access (a load, a store, a linefill) is charged as: a copy unless the caller says otherwise. */
+  private accessKind: CostKind = 'cpu-copy';
+  /**
+   * Runs interrupt-context work on a core at once (installed by the CPU
+   * cores): an interrupt delays no thread of its own, only those that
+   * want the core it takes.
+   */
+  runIrq: ((ns: number) => void) | null = null;
+
+  constructor(now: () => number) {
+    this.now = now;
+  }
+
+  /**
+   * Charges CPU work of `kind` to the current thread: `ns` of core time
+   * spent on `bytes` bytes, in kernel function `fn` when the caller names
+   * one. A kind that keeps no core busy is only recorded.
+   */
+  charge(kind: CostKind, ns: number, bytes = 0, fn = ''): void {
+    if (ns <= 0 && bytes <= 0) return;
+    const ctx = currentCpuContext() ?? this.irq;
+    this.record(kind, ns, bytes, ctx, fn, this.scopes.getStore());
+    if (!isCpuCost(kind) || ns <= 0) return;
+    if (ctx.kind === 'irq') {
+      ctx.sysNs += ns;
+      this.runIrq?.(ns);
+    } else if (ctx.mode === 'user') ctx.userDebtNs += ns;
+    else ctx.sysDebtNs += ns;
+  }
+
+  /** Charges a CPU access (load, store, linefill, writeback) as the kind the current scope says. */
+  chargeAccess(ns: number, bytes: number): void {
+    this.charge(this.accessKind, ns, bytes);
+  }
+
+  /** Records a cost that keeps no core busy (an SMMU walk, a fence wait) for `ctx`, or the current thread. */
+  note(kind: CostKind, ns: number, bytes: number, scope: CostScope = {}, ctx?: CpuContext): void {
+    this.record(kind, ns, bytes, ctx ?? currentCpuContext() ?? this.irq, '', { ...this.scopes.getStore(), ...scope });
+  }
+
+  /**
+   * Runs `fn` on behalf of a device and/or buffer: what it charges,
+   * directly or after any await, is attributed to them. Scopes nest; the
+   * inner names win.
+   */
+  withScope<T>(scope: CostScope, fn: () => T): T {
+    const outer = this.scopes.getStore();
+    return this.scopes.run(outer ? { ...outer, ...scope } : scope, fn);
+  }
+
+  /** Runs synchronous `fn` with its CPU accesses charged as `kind` (a bounce copy, page zeroing). */
+  withAccessKind<T>(kind: CostKind, fn: () => T): T {
+    const saved = this.accessKind;
+    this.accessKind = kind;
+    try {
+      return fn();
+    } finally {
+      this.accessKind = saved;
+    }
+  }
+
+  /** The kernel thread named `name` (one per name, as a driver's worker is one thread for all its jobs). */
+  kthread(name: string): CpuContext {
+    let ctx = this.kthreads.get(name);
+    if (!ctx) {
+      ctx = newCpuContext('kthread', 0, () => name);
+      this.kthreads.set(name, ctx);
+    }
+    return ctx;
+  }
+
+  /** Records that `ctx` ran `ns` on a core from `startNs` (the scheduler's accounting). */
+  ran(ctx: CpuContext, startNs: number, ns: number): void {
+    this.slotOf(ctx);
+    this.runs.push({ context: ctx, startNs, ns });
+  }
+
+  /** Number of costs recorded. */
+  get length(): number {
+    return this.kinds.length;
+  }
+
+  /** Reads back cost `i`. */
+  at(i: number): CostRecord {
+    return {
+      timeNs: this.timeNs[i]!,
+      kind: COST_KINDS[this.kinds[i]!]!,
+      ns: this.nsList[i]!,
+      bytes: this.bytesList[i]!,
+      context: this.contexts[this.ctxList[i]!]!,
+      device: this.strings[this.devList[i]!]!,
+      buffer: this.strings[this.bufList[i]!]!,
+      site: this.strings[this.siteList[i]!]!,
+    };
+  }
+
+  private record(kind: CostKind, ns: number, bytes: number, ctx: CpuContext, fn: string, scope: CostScope | undefined): void {
+    this.timeNs.push(this.now());
+    this.kinds.push(KIND_INDEX.get(kind)!);
+    this.nsList.push(ns);
+    this.bytesList.push(bytes);
+    this.ctxList.push(this.slotOf(ctx));
+    this.devList.push(this.intern(scope?.device ?? ''));
+    this.bufList.push(this.intern(scope?.buffer ?? ''));
+    this.siteList.push(this.intern(siteOf(ctx, fn || scope?.fn || '')));
+  }
+
+  private slotOf(ctx: CpuContext): number {
+    if (ctx.slot < 0) {
+      ctx.slot = this.contexts.length;
+      this.contexts.push(ctx);
+    }
+    return ctx.slot;
+  }
+
+  private intern(s: string): number {
+    let id = this.stringIds.get(s);
+    if (id === undefined) {
+      id = this.strings.length;
+      this.strings.push(s);
+      this.stringIds.set(s, id);
+    }
+    return id;
+  }
+}
+
+/**
+ * Where a cost came from, as a person reads it: the thread, the call it
+ * was in, the kernel function, and the scenario line of the work
+ * (`display: ioctl DMA_BUF_IOCTL_SYNC › dma_buf_begin_cpu_access @ x.yaml:14:5`).
+ */
+function siteOf(ctx: CpuContext, fn: string): string {
+  let s = ctx.name();
+  if (ctx.call) s += `: ${ctx.call}`;
+  if (fn) s += ` › ${fn}`;
+  const work = currentWorkSite();
+  if (work) s += ` @ ${work}`;
+  return s;
+}
