@@ -22,7 +22,7 @@ export async function runPoints(points: readonly PointInput[], jobs: number, onR
   let next = 0;
   const n = Math.max(1, Math.min(jobs, points.length));
   const lane = () =>
-    new Promise<void>((resolve) => {
+    new Promise<void>((resolve, reject) => {
       const start = () => {
         const w = new Worker(WORKER);
         let current: PointInput | undefined;
@@ -36,8 +36,15 @@ export async function runPoints(points: readonly PointInput[], jobs: number, onR
           }
         };
         w.on('message', (m: { row?: PointRow; error?: string }) => {
-          onRow(m.row ?? errorRow(current!, m.error ?? 'no row'));
-          feed();
+          const p = current!;
+          // the caller that cannot take a row (its file cannot be written) stops the sweep with that error
+          Promise.resolve()
+            .then(() => onRow(m.row ?? errorRow(p, m.error ?? 'no row')))
+            .then(feed, (e: unknown) => {
+              finished = true;
+              void w.terminate();
+              reject(e instanceof Error ? e : new Error(String(e)));
+            });
         });
         w.on('error', (e) => {
           if (current) onRow(errorRow(current, `the worker died: ${e.message}`));

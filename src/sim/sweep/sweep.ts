@@ -38,6 +38,13 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
   const points = planPoints(spec, opts.version).filter((p) => inShard(p.index, opts.shard));
   const file = shardFile(opts.db, opts.shard);
   const db = await ResultDb.open(file);
+  // Stopped from outside (Ctrl-C, a cluster preempting the pod): keep the rows that finished, then go.
+  const onStop = (sig: NodeJS.Signals) => {
+    db.save();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onStop);
+  process.once('SIGTERM', onStop);
   try {
     const done = db.doneKeys();
     const todo = points.filter((p) => !done.has(p.key));
@@ -70,6 +77,8 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
     });
     return { rows, ran: todo.length, skipped, total: points.length, db: file };
   } finally {
+    process.off('SIGINT', onStop);
+    process.off('SIGTERM', onStop);
     db.close();
   }
 }
