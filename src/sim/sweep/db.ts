@@ -177,6 +177,7 @@ export class ResultDb {
     this.dirty = false;
   }
 
+  /** Frees the in-memory database; `save` first to keep what changed. */
   close(): void {
     this.db.close();
   }
