@@ -13,6 +13,7 @@ import {
   loadPlatform,
   loadScenario,
   loadScenarioPlatform,
+  resultVersion,
   runScenario,
   type RunResult,
 } from '../sim/index.ts';
@@ -139,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   addCompareCommand(program, scenarioArg);
-  addSweepCommands(program, packageVersion(), out, scenarioArg);
+  addSweepCommands(program, () => resultVersion(packageVersion()), out, scenarioArg);
 
   program
     .command('platforms')

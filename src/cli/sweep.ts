@@ -38,7 +38,7 @@ function positiveInt(flag: string) {
  * point ran (whatever the points' outcomes: they are the data), 1 when the
  * simulator failed on a point (an `error` row), 2 on bad input.
  */
-export function addSweepCommands(program: Command, version: string, out: { code: number }, scenarioArg: (field: 'frames' | 'seed', flag: string) => (v: string) => number): void {
+export function addSweepCommands(program: Command, version: () => string, out: { code: number }, scenarioArg: (field: 'frames' | 'seed', flag: string) => (v: string) => number): void {
   const sweep = program
     .command('sweep')
     .description('run a scenario over a grid of parameters on every core; results go to an SQLite file, one row per point')
@@ -70,7 +70,7 @@ export function addSweepCommands(program: Command, version: string, out: { code:
       const bar = opts.json ? null : progressBar(process.stderr, 'points');
       let outcome;
       try {
-        outcome = await runSweep(spec, { version, jobs: opts.jobs ?? defaultJobs(), shard, db: opts.db, onProgress: (d, t) => bar?.update(d, t) });
+        outcome = await runSweep(spec, { version: version(), jobs: opts.jobs ?? defaultJobs(), shard, db: opts.db, onProgress: (d, t) => bar?.update(d, t) });
       } finally {
         bar?.done();
       }

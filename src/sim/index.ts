@@ -28,6 +28,7 @@ export { flattenMetrics } from './sweep/metrics.ts';
 export { planPoints, type PointInput, type SweepSpec } from './sweep/plan.ts';
 export { loadPoint, runFailure, runPoint, type PointRow, type PointStatus } from './sweep/point.ts';
 export { defaultJobs } from './sweep/pool.ts';
+export { resultVersion } from './sweep/version.ts';
 export { parseSetArg, sizeText, type AxisValue, type SetArg } from './sweep/set-value.ts';
 export { inShard, shardFile, shardOf, SHARD_COUNT_ENV, type Shard } from './sweep/shard.ts';
 export { isSweepFile, loadSweepFile, yamlFileFields } from './sweep/sweep-file.ts';

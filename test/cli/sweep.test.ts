@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import initSqlJs from 'sql.js';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { parseSetArg, ResultDb, runSweep, type PointRow } from '../../src/sim/index.ts';
+import { parseSetArg, resultVersion, ResultDb, runSweep, type PointRow } from '../../src/sim/index.ts';
 import { unimem } from './run-cli.ts';
 
 const packageVersion = () => (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -98,7 +98,9 @@ describe('unimem sweep', () => {
     expect(rows[2]!.metrics['cma.peakBytes']).toBe(4915200);
     expect(rows[2]!.metrics['integrity.framesChecked']).toBe(1);
     expect(rows[0]!.findings[0]!.kind).toBe('process-failed');
-    expect(new Set(rows.map((r) => r.version)).size).toBe(1);
+    // the package's version and the hash of the sources that made the rows
+    expect([...new Set(rows.map((r) => r.version))]).toEqual([resultVersion(packageVersion())]);
+    expect(rows[0]!.version).toMatch(/^\d+\.\d+\.\d+\+[0-9a-f]{8}$/);
     // a plain SQLite file: the columns answer SQL as sqlite3 would run it
     const bytes = readFileSync(db('all.db'));
     expect(bytes.subarray(0, 16).toString('latin1')).toBe('SQLite format 3\0');
@@ -116,7 +118,7 @@ describe('unimem sweep', () => {
 
   it('gives the same rows with 1 worker as with 2', async () => {
     const axes = ['cma.areas.display.size=4MiB..12MiB:4MiB', 'format=640x480,1280x720'].map((a) => parseSetArg(a));
-    const one = await runSweep({ scenario: 'camera-preview', frames: 1, axes }, { version: packageVersion(), jobs: 1, shard: null, db: db('one.db') });
+    const one = await runSweep({ scenario: 'camera-preview', frames: 1, axes }, { version: resultVersion(packageVersion()), jobs: 1, shard: null, db: db('one.db') });
     expect(one.ran).toBe(6);
     expect(await rowsOf(db('one.db'))).toEqual(await rowsOf(db('all.db')));
   });
