@@ -6,5 +6,7 @@ export default defineConfig({
     setupFiles: ['test/setup.ts'],
     testTimeout: 60_000,
     pool: 'forks',
+    // The command under test is the TypeScript in src/, not a build in dist/ that may predate it (bin/unimem.mjs).
+    env: { UNIMEM_FROM_SOURCE: '1' },
   },
 });

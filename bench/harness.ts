@@ -33,3 +33,28 @@ export function bufferCopyBytesPerSec(bytes: number, minMs = 200): number {
   const r = timeLoop(() => a.copy(b), minMs);
   return r.opsPerSec * bytes;
 }
+
+/** Wall bytes per second of each way JavaScript copies memory, and the fastest of them. */
+export interface CopySpeeds {
+  bufferCopy: number;
+  typedArraySet: number;
+  copyWithin: number;
+  fastest: number;
+}
+
+/**
+ * The limit for a copy of `bytes` bytes, measured now: Buffer.copy between
+ * two buffers, TypedArray.set between two arrays, and copyWithin from one
+ * half of a buffer to the other, each for `minMs`; `fastest` is the one a
+ * simulated copy is measured against, so that a ratio near 1 means the
+ * simulation moves bytes as fast as this machine can.
+ */
+export function copySpeeds(bytes: number, minMs = 200): CopySpeeds {
+  const bufferCopy = bufferCopyBytesPerSec(bytes, minMs);
+  const a = new Uint8Array(bytes).fill(1);
+  const b = new Uint8Array(bytes);
+  const typedArraySet = timeLoop(() => b.set(a), minMs).opsPerSec * bytes;
+  const both = new Uint8Array(2 * bytes).fill(1, 0, bytes);
+  const copyWithin = timeLoop(() => both.copyWithin(bytes, 0, bytes), minMs).opsPerSec * bytes;
+  return { bufferCopy, typedArraySet, copyWithin, fastest: Math.max(bufferCopy, typedArraySet, copyWithin) };
+}

@@ -7,4 +7,5 @@ export const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   iommu: () => import('./iommu.ts'),
   dma: () => import('./dma.ts'),
   pipeline: () => import('./pipeline.ts'),
+  sys: () => import('./sys.ts'),
 };

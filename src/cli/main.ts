@@ -1,24 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
-import { formatFinding, formatFindings, formatSummary, integrityText, renderReportHtml, ReportCollector } from '../report/index.ts';
-import {
-  bootSystem,
-  builtinPlatforms,
-  builtinScenarios,
-  checkScenarioFlag,
-  describePlatform,
-  execProgram,
-  InputError,
-  loadPlatform,
-  loadScenario,
-  loadScenarioPlatform,
-  resultVersion,
-  runScenario,
-  type RunResult,
-} from '../sim/index.ts';
-import { FaultInjection, KernelError, isKernelError, parseFaultSetting, setFaultKnob, type FaultSetting } from '../lib/index.ts';
-import { checkOutputPath } from './output-path.ts';
+import type { RunResult } from '../sim/index.ts';
+import { FaultInjection, KernelError, isKernelError, packageRoot, parseFaultSetting, setFaultKnob, type FaultSetting } from '../lib/index.ts';
 import { addCompareCommand } from './compare.ts';
 import { progressBar } from './progress.ts';
 import { addSweepCommands } from './sweep.ts';
@@ -39,7 +24,13 @@ export async function main(argv: string[]): Promise<number> {
     .version(packageVersion(), '-V, --version', "print unimem's version")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Loading the simulator is most of a short command's wall time: --version
+    // and --help never need it, so it is loaded once a subcommand is chosen,
+    // before that subcommand parses its options (their checks use it).
+    .hook('preSubcommand', async () => {
+      [sim, report] = await Promise.all([import('../sim/index.ts'), import('../report/index.ts')]);
+    });
 
   program
     .command('platform')
@@ -47,14 +38,14 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<file|name>', 'a platform file, or the name of a built-in platform')
     .option('--json', 'print the validated platform as JSON')
     .action((what: string, opts: { json?: boolean }) => {
-      const p = loadPlatform(what);
+      const p = sim.loadPlatform(what);
       if (opts.json) {
         process.stdout.write(JSON.stringify(p, null, 2) + '\n');
         return;
       }
       // Boot it to show the nodes its drivers make, numbered as Linux numbers them.
-      const nodes = new Map(bootSystem(p, { seed: 1 }).bound.map((b) => [b.name, b.nodes.map((n) => n.path)]));
-      process.stdout.write(describePlatform(p, undefined, nodes) + '\n');
+      const nodes = new Map(sim.bootSystem(p, { seed: 1 }).bound.map((b) => [b.name, b.nodes.map((n) => n.path)]));
+      process.stdout.write(sim.describePlatform(p, undefined, nodes) + '\n');
     });
 
   const runOptions = (cmd: Command) =>
@@ -71,15 +62,15 @@ export async function main(argv: string[]): Promise<number> {
   const execute = async (what: string, opts: RunOpts): Promise<RunResult> => {
     checkOutputPath('--trace', opts.trace);
     checkOutputPath('--report', opts.report);
-    const s = loadScenario(what);
-    const p = opts.platform !== undefined ? loadPlatform(opts.platform) : loadScenarioPlatform(s);
+    const s = sim.loadScenario(what);
+    const p = opts.platform !== undefined ? sim.loadPlatform(opts.platform) : sim.loadScenarioPlatform(s);
     let bar = opts.json ? null : progressBar(process.stderr);
     try {
-      const collector = opts.report !== undefined ? new ReportCollector() : undefined;
-      const r = await runScenario(s, p, { seed: opts.seed, frames: opts.frames, onFrame: bar?.update, trace: opts.trace !== undefined, observer: collector, faults: opts.fail });
+      const collector = opts.report !== undefined ? new report.ReportCollector() : undefined;
+      const r = await sim.runScenario(s, p, { seed: opts.seed, frames: opts.frames, onFrame: bar?.update, trace: opts.trace !== undefined, observer: collector, faults: opts.fail });
       if (opts.trace !== undefined && r.trace) writeFileSync(opts.trace, JSON.stringify(r.trace.toJSON()));
       delete r.trace;
-      if (collector && opts.report !== undefined) writeFileSync(opts.report, renderReportHtml({ result: r, capture: collector.capture() }));
+      if (collector && opts.report !== undefined) writeFileSync(opts.report, report.renderReportHtml({ result: r, capture: collector.capture() }));
       bar?.done();
       bar = null;
       // On stderr, as the progress bar is: stdout stays the summary or the one JSON object.
@@ -93,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
 
   runOptions(program.command('run').description('run a scenario and print what it cost')).action(async (what: string, opts: RunOpts) => {
     const r = await execute(what, opts);
-    process.stdout.write((opts.json ? JSON.stringify(r) : formatSummary(r)) + '\n');
+    process.stdout.write((opts.json ? JSON.stringify(r) : report.formatSummary(r)) + '\n');
     if (runFailed(r)) out.code = 1;
   });
 
@@ -101,8 +92,8 @@ export async function main(argv: string[]): Promise<number> {
     const r = await execute(what, opts);
     if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
     else {
-      if (r.findings.length > 0) process.stdout.write(formatFindings(r) + '\n');
-      if (!r.integrity.ok) process.stdout.write(`integrity: ${integrityText(r)}\n`);
+      if (r.findings.length > 0) process.stdout.write(report.formatFindings(r) + '\n');
+      if (!r.integrity.ok) process.stdout.write(`integrity: ${report.integrityText(r)}\n`);
       process.stdout.write(r.findings.length === 0 && r.integrity.ok ? `${r.scenario}: clean\n` : `${r.scenario}: ${r.findings.length} finding(s)\n`);
     }
     out.code = r.findings.length > 0 || runFailed(r) ? 1 : 0;
@@ -120,8 +111,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--fail <point:knob=value,...>', FAIL_HELP, failArg, [])
     .action(async (prog: string, args: string[], opts: { platform: string; seed: number; trace?: string; check?: boolean; fail: FaultSetting[] }) => {
       checkOutputPath('--trace', opts.trace);
-      const p = loadPlatform(opts.platform);
-      const r = await execProgram(prog, p, args, {
+      const p = sim.loadPlatform(opts.platform);
+      const r = await sim.execProgram(prog, p, args, {
         seed: opts.seed,
         trace: opts.trace !== undefined,
         faults: opts.fail,
@@ -132,28 +123,29 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`unimem: trace written to ${opts.trace}\n`);
       }
       // What the kernel would log (dmesg), after the program's own output: each at the program's line.
-      for (const f of r.findings) process.stderr.write(`unimem: ${formatFinding(f)}\n`);
+      for (const f of r.findings) process.stderr.write(`unimem: ${report.formatFinding(f)}\n`);
       if (r.uncaught) process.stderr.write(`unimem: ${r.uncaught.site}: uncaught ${r.uncaught.name}: ${r.uncaught.message}\n`);
       if (r.signal) process.stderr.write(`unimem: ${r.signal.site}: killed by ${r.signal.name}${r.signal.detail ? ` (${r.signal.detail})` : ''}\n`);
       if (r.deadlock) process.stderr.write(`unimem: deadlock: every thread sleeps and nothing is scheduled\n${r.deadlock.map((l) => `unimem:   ${l}\n`).join('')}`);
       out.code = opts.check && r.exitCode === 0 && r.findings.length > 0 ? 1 : r.exitCode;
     });
 
-  addCompareCommand(program, scenarioArg);
-  addSweepCommands(program, () => resultVersion(packageVersion()), out, scenarioArg);
+  const ctx = { out, version: () => sim.resultVersion(packageVersion()), scenarioArg, checkOutputPath };
+  addCompareCommand(program, ctx);
+  addSweepCommands(program, ctx);
 
   program
     .command('platforms')
     .description('list the built-in platforms, each with its description')
     .action(() => {
-      process.stdout.write(listing(builtinPlatforms().map((n) => [n, loadPlatform(n).description])));
+      process.stdout.write(listing(sim.builtinPlatforms().map((n) => [n, sim.loadPlatform(n).description])));
     });
 
   program
     .command('scenarios')
     .description('list the built-in scenarios, each with its description')
     .action(() => {
-      process.stdout.write(listing(builtinScenarios().map((n) => [n, loadScenario(n).spec.description])));
+      process.stdout.write(listing(sim.builtinScenarios().map((n) => [n, sim.loadScenario(n).spec.description])));
     });
 
   program
@@ -165,7 +157,7 @@ export async function main(argv: string[]): Promise<number> {
       const names = name === 'all' ? Object.keys(BENCHES) : [name];
       for (const n of names) {
         const load = BENCHES[n];
-        if (!load) throw new InputError(n, 0, 0, 'bench', `no benchmark named '${n}' (have: ${Object.keys(BENCHES).join(', ')}, all)`);
+        if (!load) throw new sim.InputError(n, 0, 0, 'bench', `no benchmark named '${n}' (have: ${Object.keys(BENCHES).join(', ')}, all)`);
         const results = await (await load()).default();
         for (const r of results) process.stdout.write((opts.json ? JSON.stringify(r) : formatBench(r)) + '\n');
       }
@@ -175,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof InputError) {
+    if (sim && e instanceof sim.InputError) {
       process.stderr.write(`unimem: ${e.message}\n`);
       return 2;
     }
@@ -188,6 +180,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   return out.code;
 }
+
+// The simulator and the report writers, loaded by main's preSubcommand hook.
+let sim: typeof import('../sim/index.ts');
+let report: typeof import('../report/index.ts');
 
 interface RunOpts {
   trace?: string;
@@ -212,14 +208,14 @@ function listing(rows: [name: string, description: string][]): string {
 
 /** The version in the package's package.json, for `--version`. */
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 
 function intArg(flag: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new InputError(flag, 0, 0, '', `'${v}' is not a non-negative integer`);
+    if (v.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new sim.InputError(flag, 0, 0, '', `'${v}' is not a non-negative integer`);
     return n;
   };
 }
@@ -227,7 +223,29 @@ function intArg(flag: string) {
 /** A flag that overrides a scenario field: an integer within that field's limits in the scenario schema. */
 function scenarioArg(field: 'frames' | 'seed', flag: string) {
   const int = intArg(flag);
-  return (v: string): number => checkScenarioFlag(field, flag, int(v));
+  return (v: string): number => sim.checkScenarioFlag(field, flag, int(v));
+}
+
+/**
+ * Refuses an output file that cannot be written before the run, not after
+ * it: a path that is a directory, a folder that does not exist, or no
+ * permission to write.
+ */
+function checkOutputPath(flag: string, path: string | undefined): void {
+  if (path === undefined) return;
+  const fail = (why: string) => new sim.InputError(path, 0, 0, flag, why);
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st?.isDirectory()) throw fail('is a directory (EISDIR), not a file');
+  const dir = dirname(path);
+  const parent = statSync(dir, { throwIfNoEntry: false });
+  if (!st && !parent) throw fail(`no such directory: ${dir} (ENOENT)`);
+  if (!st && !parent!.isDirectory()) throw fail(`${dir} is not a directory (ENOTDIR)`);
+  try {
+    accessSync(st ? path : dir, constants.W_OK);
+  } catch (e) {
+    if (!(e instanceof Error && 'code' in e)) throw e;
+    throw fail(`cannot be written: permission denied (${String(e.code)})`);
+  }
 }
 
 const FAIL_HELP =
@@ -243,7 +261,7 @@ function failArg(v: string, prev: FaultSetting[]): FaultSetting[] {
     return [...prev, setting];
   } catch (e) {
     if (!isKernelError(e, 'EINVAL')) throw e;
-    throw new InputError('--fail', 0, 0, '', e.message.replace(/^EINVAL: /, ''));
+    throw new sim.InputError('--fail', 0, 0, '', e.message.replace(/^EINVAL: /, ''));
   }
 }
 

@@ -1,12 +1,11 @@
 import { writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
-import { formatSweepTable, renderSweepHtml, sweepBoundaries } from '../report/index.ts';
-import { defaultJobs, InputError, isSweepFile, loadSweepFile, mergeResults, parseSetArg, runSweep, shardFile, shardOf, type PointRow, type SetArg, type SweepSpec } from '../sim/index.ts';
-import { checkOutputPath } from './output-path.ts';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { PointRow, SweepSpec } from '../sim/index.ts';
+import { collect, parseSets, type CommandContext } from './command-context.ts';
 import { progressBar } from './progress.ts';
 
 interface SweepOpts {
-  set: SetArg[];
+  set: string[];
   platform?: string;
   seed?: number;
   frames?: number;
@@ -18,17 +17,10 @@ interface SweepOpts {
   metrics?: string;
 }
 
-/** Collects repeated `--set path=values` flags, each parsed as it comes (bad syntax is exit 2 before anything runs). */
-export function setArg(v: string, prev: SetArg[]): SetArg[] {
-  const a = parseSetArg(v);
-  if (prev.some((p) => p.path === a.path)) throw new InputError('--set', 0, 0, a.path, 'set twice; give every value in one --set (a,b,c or from..to:step)');
-  return [...prev, a];
-}
-
 function positiveInt(flag: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || n < 1) throw new InputError(flag, 0, 0, '', `'${v}' is not a positive integer`);
+    if (!/^\d+$/.test(v.trim()) || n < 1) throw new InvalidArgumentError(`${flag}: '${v}' is not a positive integer`);
     return n;
   };
 }
@@ -38,12 +30,13 @@ function positiveInt(flag: string) {
  * point ran (whatever the points' outcomes: they are the data), 1 when the
  * simulator failed on a point (an `error` row), 2 on bad input.
  */
-export function addSweepCommands(program: Command, version: () => string, out: { code: number }, scenarioArg: (field: 'frames' | 'seed', flag: string) => (v: string) => number): void {
+export function addSweepCommands(program: Command, ctx: CommandContext): void {
+  const { scenarioArg, checkOutputPath } = ctx;
   const sweep = program
     .command('sweep')
     .description('run a scenario over a grid of parameters on every core; results go to an SQLite file, one row per point')
     .argument('<scenario|sweep-file>', 'a scenario (file or built-in name), or a sweep file (YAML with scenario: and set:)')
-    .option('--set <path=values>', 'a parameter and its values: a path in the scenario or platform file (cma.default, memoryPressure, cma.areas.display.size, format) = a list (a,b,c) or range (32MiB..160MiB:16MiB); repeat for a grid', setArg, [])
+    .option('--set <path=values>', 'a parameter and its values: a path in the scenario or platform file (cma.default, memoryPressure, cma.areas.display.size, format) = a list (a,b,c) or range (32MiB..160MiB:16MiB); repeat for a grid', collect, [])
     .option('--platform <file|name>', "the platform to run on (default: the scenario's own)")
     .option('--seed <n>', "seed of every point (default: the scenario's own)", scenarioArg('seed', '--seed'))
     .option('--frames <n>', "frames of every point (default: the scenario's own)", scenarioArg('frames', '--frames'))
@@ -54,23 +47,25 @@ export function addSweepCommands(program: Command, version: () => string, out: {
     .option('--metrics <names>', 'the metrics the table shows, comma-separated (default: those about the swept parameters that vary)')
     .option('--json', 'print one JSON object per point instead of the table')
     .action(async (what: string, opts: SweepOpts) => {
+      const [sim, report] = await Promise.all([import('../sim/index.ts'), import('../report/index.ts')]);
+      const sets = parseSets(sim, opts.set);
       let spec: SweepSpec;
-      if (isSweepFile(what)) {
-        spec = loadSweepFile(what);
+      if (sim.isSweepFile(what)) {
+        spec = sim.loadSweepFile(what);
         // flags on the command line win over the file
-        for (const a of opts.set) spec.axes = [...spec.axes.filter((x) => x.path !== a.path), a];
+        for (const a of sets) spec.axes = [...spec.axes.filter((x) => x.path !== a.path), a];
         spec = { ...spec, platform: opts.platform ?? spec.platform, seed: opts.seed ?? spec.seed, frames: opts.frames ?? spec.frames };
       } else {
-        if (opts.set.length === 0) throw new InputError('--set', 0, 0, '', 'a sweep needs at least one --set path=values (or a sweep file)');
-        spec = { scenario: what, platform: opts.platform, seed: opts.seed, frames: opts.frames, axes: opts.set };
+        if (sets.length === 0) throw new sim.InputError('--set', 0, 0, '', 'a sweep needs at least one --set path=values (or a sweep file)');
+        spec = { scenario: what, platform: opts.platform, seed: opts.seed, frames: opts.frames, axes: sets };
       }
-      const shard = shardOf(opts.shard);
-      checkOutputPath('--db', shardFile(opts.db, shard));
+      const shard = sim.shardOf(opts.shard);
+      checkOutputPath('--db', sim.shardFile(opts.db, shard));
       checkOutputPath('--report', opts.report);
       const bar = opts.json ? null : progressBar(process.stderr, 'points');
       let outcome;
       try {
-        outcome = await runSweep(spec, { version: version(), jobs: opts.jobs ?? defaultJobs(), shard, db: opts.db, onProgress: (d, t) => bar?.update(d, t) });
+        outcome = await sim.runSweep(spec, { version: ctx.version(), jobs: opts.jobs ?? sim.defaultJobs(), shard, db: opts.db, onProgress: (d, t) => bar?.update(d, t) });
       } finally {
         bar?.done();
       }
@@ -78,15 +73,15 @@ export function addSweepCommands(program: Command, version: () => string, out: {
       if (opts.json) for (const r of rows) process.stdout.write(JSON.stringify(rowJson(r)) + '\n');
       else if (rows.length > 0) {
         const metrics = opts.metrics?.split(',').map((m) => m.trim()).filter(Boolean);
-        process.stdout.write(formatSweepTable(rows, metrics) + '\n\n' + sweepBoundaries(rows).join('\n') + '\n');
+        process.stdout.write(report.formatSweepTable(rows, metrics) + '\n\n' + report.sweepBoundaries(rows).join('\n') + '\n');
       }
-      if (opts.report !== undefined) writeFileSync(opts.report, renderSweepHtml(rows));
+      if (opts.report !== undefined) writeFileSync(opts.report, report.renderSweepHtml(rows));
       const count = (s: string) => rows.filter((r) => r.status === s).length;
       const shardText = shard ? ` (shard ${shard.index} of ${shard.count}, from ${shard.from})` : '';
       process.stderr.write(
         `unimem: ${outcome.total} points${shardText}: ${count('ok')} ok, ${count('failed')} failed, ${count('invalid')} invalid, ${count('error')} error; ran ${outcome.ran}, ${outcome.skipped} already in ${outcome.db}\n`,
       );
-      if (count('error') > 0) out.code = 1;
+      if (count('error') > 0) ctx.out.code = 1;
     });
 
   sweep
@@ -96,7 +91,8 @@ export function addSweepCommands(program: Command, version: () => string, out: {
     .argument('<inputs...>', 'the result files to join')
     .action(async (outFile: string, inputs: string[]) => {
       checkOutputPath('<out>', outFile);
-      const r = await mergeResults(outFile, inputs);
+      const sim = await import('../sim/index.ts');
+      const r = await sim.mergeResults(outFile, inputs);
       process.stderr.write(`unimem: ${outFile}: ${r.rows} points (${r.added} added from ${inputs.length} file(s), ${r.had} already there)\n`);
     });
 }

@@ -6,12 +6,15 @@
  * the kernel's test-pattern generator (v4l2-tpg: colour bars and 8x16
  * text, byte for byte, for vivid),
  * the ISP's YUV conversions, the blend unit's average, the codecs'
- * bitstreams (UJPG, UVD1). Nothing
+ * bitstreams (UJPG, UVD1). The per-pixel loops run as WebAssembly
+ * kernels (wasm/, kernels.ts) in a scratch memory of their own: a caller
+ * copies in, runs and copies out in one synchronous step. Nothing
  * here knows of memory, devices or time, so both sides may use it: the
  * devices' hardware and drivers below the syscall line, and userspace
  * programs above it. Imports only uapi and lib.
  */
-export { averageBytes } from './blend.ts';
+export { AverageUnit, averageBytes } from './blend.ts';
+export { nextRegion, wasmHeap, wasmKernels, type Kernels } from './kernels.ts';
 export { frameFormat, frameFourcc, v4l2PixelFormat, type FrameFormat } from './pixel-format.ts';
 export { TestPattern } from './test-pattern.ts';
 export { FONT_VGA_8X16 } from './font-vga8x16.ts';

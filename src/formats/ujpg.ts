@@ -1,4 +1,5 @@
 import { kerr } from '../lib/index.ts';
+import { nextRegion, wasmHeap, wasmKernels } from './kernels.ts';
 import type { FrameFormat } from './pixel-format.ts';
 
 /**
@@ -30,46 +31,21 @@ export function ujpgMaxSize(raw: number): number {
 
 /**
  * Encodes `raw` (a frame of `fmt` with V4L2 `pixelformat`) into `out`;
- * returns the bitstream's length. ENOSPC when `out` is too small.
+ * returns the bitstream's length. ENOSPC when `out` is too small. Runs in
+ * WebAssembly (wasm/ujpg.ts); ujpgEncodePlain is the same one byte a step.
  */
 export function ujpgEncode(raw: Uint8Array, fmt: FrameFormat, pixelformat: number, out: Uint8Array): number {
   const n = fmt.size;
   if (out.length < UJPG_HEADER) throw kerr('ENOSPC', 'ujpg: no room for the header');
-  let o = UJPG_HEADER;
-  let sum = 0;
-  let lit = -1; // index of the pending literal run's control byte
-  let prev = 0;
-  let i = 0;
+  if (raw.length < n) throw kerr('EINVAL', `ujpg: ${raw.length}-byte frame, ${n} expected`);
   const cap = out.length;
-  while (i < n) {
-    const d = (raw[i]! - prev) & 0xff;
-    // length of the run of equal deltas starting at i
-    let r = 1;
-    let p = raw[i]!;
-    while (r < 130 && i + r < n && ((raw[i + r]! - p) & 0xff) === d) {
-      p = raw[i + r]!;
-      r++;
-    }
-    if (r >= 3) {
-      if (o + 2 > cap) throw kerr('ENOSPC', 'ujpg: bitstream buffer too small');
-      out[o++] = r + 125;
-      out[o++] = d;
-      lit = -1;
-    } else {
-      r = 1;
-      if (lit < 0 || out[lit] === 127) {
-        if (o + 1 > cap) throw kerr('ENOSPC', 'ujpg: bitstream buffer too small');
-        lit = o;
-        out[o++] = 0xff; // becomes 0 with the first literal
-      }
-      if (o + 1 > cap) throw kerr('ENOSPC', 'ujpg: bitstream buffer too small');
-      out[lit] = (out[lit]! + 1) & 0xff;
-      out[o++] = d;
-    }
-    for (let k = 0; k < r; k++) sum = (sum + raw[i + k]!) >>> 0;
-    prev = raw[i + r - 1]!;
-    i += r;
-  }
+  const outAt = nextRegion(0, n);
+  const heap = wasmHeap(nextRegion(outAt, cap));
+  heap.set(raw.length === n ? raw : raw.subarray(0, n), 0);
+  const k = wasmKernels();
+  const o = k.ujpgEncodePayload(0, n, outAt, cap);
+  if (o < 0) throw kerr('ENOSPC', 'ujpg: bitstream buffer too small');
+  out.set(heap.subarray(outAt + UJPG_HEADER, outAt + o), UJPG_HEADER);
   const v = new DataView(out.buffer, out.byteOffset, UJPG_HEADER);
   v.setUint32(0, MAGIC, true);
   v.setUint32(4, 1, true);
@@ -78,7 +54,7 @@ export function ujpgEncode(raw: Uint8Array, fmt: FrameFormat, pixelformat: numbe
   v.setUint32(16, fmt.height, true);
   v.setUint32(20, n, true);
   v.setUint32(24, o - UJPG_HEADER, true);
-  v.setUint32(28, sum, true);
+  v.setUint32(28, k.byteSum(0, n) >>> 0, true);
   return o;
 }
 
@@ -95,41 +71,22 @@ export function ujpgParse(bits: Uint8Array, len: number): { pixelformat: number;
 /**
  * Decodes a bitstream of `len` bytes into `out` (which must hold exactly
  * the header's raw size); returns the raw size. EINVAL for a corrupt
- * payload or checksum.
+ * payload or checksum. Runs in WebAssembly (wasm/ujpg.ts); ujpgDecodePlain
+ * is the same one byte a step.
  */
 export function ujpgDecode(bits: Uint8Array, len: number, out: Uint8Array): number {
   const h = ujpgParse(bits, len);
   if (out.length < h.raw) throw kerr('ENOSPC', `ujpg: ${h.raw}-byte frame in a ${out.length}-byte buffer`);
   const end = UJPG_HEADER + h.payload;
-  let i = UJPG_HEADER;
-  let o = 0;
-  let prev = 0;
-  let sum = 0;
-  while (i < end) {
-    const c = bits[i++]!;
-    if (c < 128) {
-      const m = c + 1;
-      if (i + m > end || o + m > h.raw) throw kerr('EINVAL', 'ujpg: literal past the end');
-      for (let k = 0; k < m; k++) {
-        prev = (prev + bits[i + k]!) & 0xff;
-        out[o + k] = prev;
-        sum = (sum + prev) >>> 0;
-      }
-      i += m;
-      o += m;
-    } else {
-      const m = c - 125;
-      if (i + 1 > end || o + m > h.raw) throw kerr('EINVAL', 'ujpg: run past the end');
-      const d = bits[i++]!;
-      for (let k = 0; k < m; k++) {
-        prev = (prev + d) & 0xff;
-        out[o + k] = prev;
-        sum = (sum + prev) >>> 0;
-      }
-      o += m;
-    }
-  }
+  const outAt = nextRegion(0, end);
+  const heap = wasmHeap(nextRegion(outAt, h.raw));
+  heap.set(bits.subarray(0, end), 0);
+  const k = wasmKernels();
+  const o = k.ujpgDecodePayload(0, UJPG_HEADER, end, outAt, h.raw);
+  if (o === -1) throw kerr('EINVAL', 'ujpg: literal past the end');
+  if (o === -2) throw kerr('EINVAL', 'ujpg: run past the end');
   if (o !== h.raw) throw kerr('EINVAL', `ujpg: payload gave ${o} of ${h.raw} bytes`);
-  if (sum !== h.checksum) throw kerr('EINVAL', 'ujpg: checksum mismatch');
+  if (k.byteSum(outAt, o) >>> 0 !== h.checksum) throw kerr('EINVAL', 'ujpg: checksum mismatch');
+  out.set(heap.subarray(outAt, outAt + o));
   return o;
 }

@@ -1,4 +1,5 @@
 import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32 } from '../uapi/index.ts';
+import { nextRegion, wasmHeap, wasmKernels } from './kernels.ts';
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
 
 /**
@@ -36,14 +37,6 @@ const OP_COPY = 0x10;
 /** Farthest row and column a COPY may reach from where it lands. */
 export const UVD_MAX_DY = 8;
 export const UVD_MAX_DX = 32;
-/** The encoder's motion search: rows and columns it tries. */
-const SEARCH_DY = 2;
-const SEARCH_DX = UVD_MAX_DX;
-/** Shortest COPY and RUN worth an op (each costs at most 5 bytes, and a split literal 2 more). */
-const MIN_COPY = 6;
-const MIN_RUN = 6;
-/** While literals pile up the full search runs on every SEARCH_EVERY-th byte, so noise costs little. */
-const SEARCH_EVERY = 4;
 const MAX_DIM = 8192;
 
 /** A packet's header fields. */
@@ -130,18 +123,45 @@ function readVarint(p: Uint8Array, i: number, end: number): number {
  * Throws an Error with the reason for a corrupt packet, a P-frame without
  * a reference, a checksum mismatch, or a frame that does not fit `out` or
  * `ref`. `ref` and `out` must not overlap: a P-frame reads rows of the
- * reference that it has already written.
+ * reference that it has already written. Runs the ops in WebAssembly
+ * (wasm/uvd.ts); a packet they do not fit is decoded again by
+ * uvdDecodePlain, for the reason it gives.
  */
 export function uvdDecode(packet: Uint8Array, len: number, ref: Uint8Array | null, out: Uint8Array): void {
-  const h = uvdParseHeader(packet, len);
+  const h = uvdHeaderFor(packet, len, ref, out);
   const { stride, size } = h.fmt;
-  const rows = size / stride;
+  const end = UVD_HEADER + h.payload;
+  const refAt = nextRegion(0, end);
+  const outAt = nextRegion(refAt, h.type === 'P' ? size : 0);
+  const heap = wasmHeap(nextRegion(outAt, size));
+  heap.set(packet.subarray(0, end), 0);
+  if (h.type === 'P') heap.set(ref!.length === size ? ref! : ref!.subarray(0, size), refAt);
+  if (wasmKernels().uvdDecodeOps(0, UVD_HEADER, end, refAt, h.type === 'P' ? 1 : 0, outAt, stride, size / stride) !== 0) {
+    uvdDecodePlain(packet, len, ref, out);
+    throw new Error('uvd: the decoder refused a packet its plain form took');
+  }
+  out.set(heap.subarray(outAt, outAt + size));
+  if (uvdChecksum(out, size) !== h.checksum) throw new Error(`uvd: checksum mismatch in frame ${h.frame}`);
+}
+
+/** The header of a packet, checked against the buffers it is to be decoded with. */
+function uvdHeaderFor(packet: Uint8Array, len: number, ref: Uint8Array | null, out: Uint8Array): UvdHeader {
+  const h = uvdParseHeader(packet, len);
+  const { size } = h.fmt;
   if (out.length < size) throw new Error(`uvd: ${size}-byte frame does not fit a ${out.length}-byte buffer`);
   if (h.type === 'P') {
     if (!ref) throw new Error(`uvd: P-frame ${h.frame} without a reference`);
     if (ref.length < size) throw new Error(`uvd: reference of ${ref.length} bytes for a ${size}-byte frame`);
     if (ref.buffer === out.buffer && ref.byteOffset < out.byteOffset + size && out.byteOffset < ref.byteOffset + size) throw new Error('uvd: reference and output overlap');
   }
+  return h;
+}
+
+/** uvdDecode with every op run in TypeScript, one at a time: its plain reference, and the source of its errors. */
+export function uvdDecodePlain(packet: Uint8Array, len: number, ref: Uint8Array | null, out: Uint8Array): void {
+  const h = uvdHeaderFor(packet, len, ref, out);
+  const { stride, size } = h.fmt;
+  const rows = size / stride;
   const end = UVD_HEADER + h.payload;
   let i = UVD_HEADER;
   for (let y = 0; y < rows; y++) {
@@ -175,6 +195,30 @@ export function uvdDecode(packet: Uint8Array, len: number, ref: Uint8Array | nul
   }
   if (i !== end) throw new Error(`uvd: ${end - i} bytes after the last row`);
   if (uvdChecksum(out, size) !== h.checksum) throw new Error(`uvd: checksum mismatch in frame ${h.frame}`);
+}
+
+/**
+ * Codes the `rows` rows of `stride` bytes of frame `cur` as UVD1 ops into
+ * `out` from `o` (intra: each row alone, as runs and literals; else
+ * against `ref`, the previous frame, with copies where the motion search
+ * finds them), a row that would code larger than one literal of itself as
+ * that literal; returns where the ops end. Runs in WebAssembly
+ * (wasm/uvd.ts), 16 bytes a step where it scans; codeRowsPlain
+ * (uvd-encode-plain.ts) makes the same bytes one at a time.
+ */
+export function uvdCodeRows(cur: Uint8Array, ref: Uint8Array, stride: number, rows: number, intra: boolean, out: Uint8Array, o: number): number {
+  const size = stride * rows;
+  const refAt = nextRegion(0, size);
+  const outAt = nextRegion(refAt, size);
+  const room = out.length - o;
+  const heap = wasmHeap(nextRegion(outAt, room));
+  heap.set(cur.length === size ? cur : cur.subarray(0, size), 0);
+  if (!intra) heap.set(ref.length === size ? ref : ref.subarray(0, size), refAt);
+  const end = wasmKernels().uvdCodeRows(0, refAt, stride, rows, intra ? 1 : 0, outAt);
+  // the coder writes at most a literal row past its bound per row, which `out` must hold (uvdMaxPacketSize plus slack)
+  if (end - outAt > room) throw new Error(`uvd: ${end - outAt} bytes of ops overran a ${room}-byte buffer`);
+  out.set(heap.subarray(outAt, end), o);
+  return o + end - outAt;
 }
 
 /**
@@ -216,13 +260,7 @@ export class UvdEncoder {
     const rows = size / stride;
     const intra = this.n % this.gop === 0;
     const out = this.work;
-    const bound = stride + 1 + varintLen(stride);
-    let o = UVD_HEADER;
-    for (let y = 0; y < rows; y++) {
-      const o0 = o;
-      o = intra ? emitRaw(raw, y * stride, (y + 1) * stride, out, o) : this.predictRow(raw, y, rows, o);
-      if (o - o0 > bound) o = emitLit(raw, y * stride, stride, out, o0);
-    }
+    const o = uvdCodeRows(raw, this.ref, stride, rows, intra, out, UVD_HEADER);
     const v = new DataView(out.buffer, out.byteOffset, UVD_HEADER);
     v.setUint32(0, MAGIC, true);
     v.setUint8(4, VERSION);
@@ -238,105 +276,4 @@ export class UvdEncoder {
     this.n++;
     return out.slice(0, o);
   }
-
-  /** Codes row y of `cur` against the reference: COPY where a vector matches, literals and runs between. */
-  private predictRow(cur: Uint8Array, y: number, rows: number, o: number): number {
-    const { stride } = this.fmt;
-    const ref = this.ref;
-    const out = this.work;
-    const base = y * stride;
-    let x = 0;
-    let lit = 0;
-    let vdy = 0;
-    let vdx = 0;
-    while (x < stride) {
-      let best = match(cur, base + x, ref, y + vdy, x + vdx, stride, rows, stride - x);
-      let bdy = vdy;
-      let bdx = vdx;
-      // a copy shorter than MIN_COPY is never taken, so a search needs MIN_COPY bytes left and a candidate whose first two match
-      if (best < MIN_COPY && (x - lit) % SEARCH_EVERY === 0 && stride - x >= MIN_COPY) {
-        const c = cur[base + x]!;
-        const c1 = cur[base + x + 1]!;
-        search: for (let dy = -SEARCH_DY; dy <= SEARCH_DY; dy++) {
-          const ry = y + dy;
-          if (ry < 0 || ry >= rows) continue;
-          const rb = ry * stride;
-          for (let dx = -SEARCH_DX; dx <= SEARCH_DX; dx++) {
-            const sx = x + dx;
-            if (sx < 0 || sx >= stride - 1 || ref[rb + sx] !== c || ref[rb + sx + 1] !== c1) continue;
-            const l = match(cur, base + x, ref, ry, sx, stride, rows, stride - x);
-            if (l > best) {
-              best = l;
-              bdy = dy;
-              bdx = dx;
-              if (best === stride - x) break search;
-            }
-          }
-        }
-      }
-      if (best >= MIN_COPY) {
-        o = emitRaw(cur, base + lit, base + x, out, o);
-        out[o++] = OP_COPY + bdy + UVD_MAX_DY;
-        o = writeVarint(out, o, best);
-        out[o++] = bdx & 0xff;
-        x += best;
-        lit = x;
-        vdy = bdy;
-        vdx = bdx;
-      } else x++;
-    }
-    return emitRaw(cur, base + lit, base + stride, out, o);
-  }
-}
-
-/** How many bytes from cur[ci] equal the reference's row ry from column sx, at most `max`; 0 outside the frame. */
-function match(cur: Uint8Array, ci: number, ref: Uint8Array, ry: number, sx: number, stride: number, rows: number, max: number): number {
-  if (ry < 0 || ry >= rows || sx < 0 || sx >= stride) return 0;
-  const lim = Math.min(max, stride - sx);
-  const ri = ry * stride + sx;
-  // a moved row usually matches to its end: one native compare settles that case
-  if (lim >= NATIVE_COMPARE_MIN && Buffer.from(cur.buffer, cur.byteOffset + ci, lim).equals(Buffer.from(ref.buffer, ref.byteOffset + ri, lim))) return lim;
-  let l = 0;
-  while (l < lim && cur[ci + l] === ref[ri + l]) l++;
-  return l;
-}
-
-/** Runs at least this long are first compared whole (memcmp) before byte by byte. */
-const NATIVE_COMPARE_MIN = 64;
-
-function writeVarint(out: Uint8Array, o: number, n: number): number {
-  while (n >= 0x80) {
-    out[o++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[o++] = n;
-  return o;
-}
-
-function emitLit(src: Uint8Array, from: number, n: number, out: Uint8Array, o: number): number {
-  out[o++] = OP_LIT;
-  o = writeVarint(out, o, n);
-  out.set(src.subarray(from, from + n), o);
-  return o + n;
-}
-
-/** Codes src[from, to) as runs (6 or more equal bytes) and literals between them. */
-function emitRaw(src: Uint8Array, from: number, to: number, out: Uint8Array, o: number): number {
-  let s = from;
-  let i = from;
-  while (i < to) {
-    const v = src[i]!;
-    let j = i + 1;
-    while (j < to && src[j] === v) j++;
-    if (j - i >= MIN_RUN) {
-      if (s < i) o = emitLit(src, s, i - s, out, o);
-      out[o++] = OP_RUN;
-      o = writeVarint(out, o, j - i);
-      out[o++] = v;
-      s = j;
-    }
-    i = j;
-  }
-  if (s < to) o = emitLit(src, s, to - s, out, o);
-  return o;
 }

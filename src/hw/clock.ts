@@ -27,9 +27,11 @@ export class Clock {
   private readonly failures: unknown[] = [];
   private threads = 0;
 
-  /** Sequence numbers of events scheduled and neither run nor cancelled. */
+  /** Sequence numbers of timers (at, after) scheduled and neither run nor cancelled. */
   private readonly liveSeqs = new Set<number>();
   private readonly cancelled = new Set<number>();
+  /** Sleeps scheduled and not yet run: they cannot be cancelled, so they need no timer and no entry in liveSeqs. */
+  private sleeps = 0;
 
   /**
    * Calls `fn` at simulated time `at` (never earlier than now). The returned
@@ -37,25 +39,31 @@ export class Clock {
    * moves simulated time forward.
    */
   at(at: number, fn: () => void): Timer {
-    return this.push(Math.max(at, this.now), fn);
+    return this.timer(this.push(Math.max(at, this.now), fn));
   }
 
   /** Calls `fn` after `delay` simulated nanoseconds; cancellable like `at`. */
   after(delay: number, fn: () => void): Timer {
-    return this.push(this.now + Math.max(0, delay), fn);
+    return this.timer(this.push(this.now + Math.max(0, delay), fn));
   }
 
-  /** Waits `ns` simulated nanoseconds (msleep/ndelay in simulated time). */
+  /**
+   * Waits `ns` simulated nanoseconds (msleep/ndelay in simulated time).
+   * Every system call's entry sleeps here, so a sleep is only an event: no
+   * timer object, no entry in the live set.
+   */
   sleep(ns: number): Promise<void> {
     return new Promise((resolve) => {
-      this.after(ns, resolve);
+      this.sleeps++;
+      this.push(this.now + Math.max(0, ns), resolve);
     });
   }
 
   /** Waits until simulated time `t`. */
   sleepUntil(t: number): Promise<void> {
     return new Promise((resolve) => {
-      this.at(t, resolve);
+      this.sleeps++;
+      this.push(Math.max(t, this.now), resolve);
     });
   }
 
@@ -83,7 +91,7 @@ export class Clock {
 
   /** Number of pending events (cancelled ones excluded). */
   get pending(): number {
-    return this.liveSeqs.size;
+    return this.liveSeqs.size + this.sleeps;
   }
 
   /**
@@ -125,13 +133,26 @@ export class Clock {
     if (this.failures.length > 0) throw this.failures.shift();
   }
 
-  private push(time: number, fn: () => void): Timer {
+  /** The timer of an event pushed by `at` or `after`: counted live until it runs or is cancelled. */
+  private timer(seq: number): Timer {
+    this.liveSeqs.add(seq);
+    return {
+      cancel: () => {
+        if (!this.liveSeqs.has(seq)) return false;
+        this.liveSeqs.delete(seq);
+        this.cancelled.add(seq);
+        return true;
+      },
+    };
+  }
+
+  /** Queues `fn` at `time`, after every event already queued for that time; returns its sequence number. */
+  private push(time: number, fn: () => void): number {
     const t = this.times;
     const s = this.seqs;
     const f = this.fns;
     let i = t.length;
     const seq = this.seq++;
-    this.liveSeqs.add(seq);
     t.push(time);
     s.push(seq);
     f.push(fn);
@@ -146,14 +167,7 @@ export class Clock {
     t[i] = time;
     s[i] = seq;
     f[i] = fn;
-    return {
-      cancel: () => {
-        if (!this.liveSeqs.has(seq)) return false;
-        this.liveSeqs.delete(seq);
-        this.cancelled.add(seq);
-        return true;
-      },
-    };
+    return seq;
   }
 
   /** Removes the earliest event; returns its function, or null when it was cancelled (time then stays put). */
@@ -163,10 +177,11 @@ export class Clock {
     const f = this.fns;
     const topFn = f[0]!;
     const topSeq = s[0]!;
-    const dead = this.cancelled.delete(topSeq);
+    // a cancelled set that is empty (the usual case) costs no hash lookup
+    const dead = this.cancelled.size > 0 && this.cancelled.delete(topSeq);
     if (!dead) {
       this.now = t[0]!;
-      this.liveSeqs.delete(topSeq);
+      if (!this.liveSeqs.delete(topSeq)) this.sleeps--;
     }
     const lastT = t.pop()!;
     const lastS = s.pop()!;

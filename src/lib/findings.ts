@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sourceLine } from './source-line.ts';
 
 /**
  * Misuse that real hardware would not stop (a missing cache sync, a
@@ -99,17 +100,21 @@ export function userPath(file: string): string {
 /**
  * The first frame of a stack that is userspace code (`file:line:col`, the
  * file as userPath gives it): a program run by `unimem exec`, a stage
- * program (src/sim/stages), a test. The kernel and hardware layers, the
+ * program (src/sim/stages), a test; a compiled line is named by its
+ * TypeScript line. The kernel and hardware layers, the
  * simulator that drives them, the CLI and Node itself are skipped.
  */
 export function userFrame(stack: string): string | undefined {
   for (const line of stack.split('\n')) {
     if (!/^\s+at /.test(line)) continue;
-    if (/\/src\/(lib|uapi|formats|hw|mm|iommu|dma|fs|dmabuf|drivers|proc|report|cli)\//.test(line)) continue;
-    if (/\/src\/sim\//.test(line) && !/\/src\/sim\/stages\//.test(line)) continue;
     if (line.includes('node:') || line.includes('node_modules') || line.includes('/bin/unimem.mjs')) continue;
     const m = /\(?([^\s()]+):(\d+):(\d+)\)?$/.exec(line.trim());
-    if (m) return `${userPath(m[1]!)}:${m[2]}:${m[3]}`;
+    if (!m) continue;
+    // mapped first: compiled, the kernel's frames sit in bundled chunks that only their source maps name
+    const at = sourceLine(m[1]!.startsWith('file:') ? fileURLToPath(m[1]!) : m[1]!, Number(m[2]), Number(m[3]));
+    if (/\/src\/(lib|uapi|formats|hw|mm|iommu|dma|fs|dmabuf|drivers|proc|report|cli)\//.test(at.file)) continue;
+    if (/\/src\/sim\//.test(at.file) && !/\/src\/sim\/stages\//.test(at.file)) continue;
+    return `${userPath(at.file)}:${at.line}:${at.col}`;
   }
   return undefined;
 }

@@ -509,7 +509,7 @@ export class ProcKernel {
     }
     for (;;) {
       const r = await this.runCall(p, gen, name, fn, fd);
-      if (!r.failed) return r.result as T;
+      if (!(r instanceof CallFailed)) return r;
       const error = r.error;
       if (error instanceof AccessFault && error.fault.oom) await this.pagefaultOutOfMemory(p, name, error);
       if (error instanceof AccessFault) await this.forceFault(p, name, error);
@@ -530,7 +530,7 @@ export class ProcKernel {
    * (a fatal signal, an exit or exec elsewhere unwind the program); on
    * success, the handlers of signals that came meanwhile.
    */
-  private async runCall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number): Promise<{ failed: false; result: T } | { failed: true; error: unknown }> {
+  private async runCall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number): Promise<T | CallFailed> {
     p.inSyscall++;
     const call = fd === undefined ? { name } : { name, fd };
     p.calls.add(call);
@@ -575,9 +575,9 @@ export class ProcKernel {
       throw new ProcessUnwind(p.pid, 'killed');
     }
     if (p.group.exiting || p.group.generation !== gen || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
-    if (failed) return { failed: true, error };
+    if (failed) return new CallFailed(error);
     if (p.signals.nextDeliverable() !== 0) await this.deliverSignals(p, gen);
-    return { failed: false, result: result as T };
+    return result as T;
   }
 
   /**
@@ -730,4 +730,9 @@ export function createProcSystem(opts: ProcSystemOptions): ProcKernel {
  */
 export function spawnProcess(kernel: ProcKernel, main: ProgramMain<Sys>, args: string[] = [], creds?: Cred, opts: Omit<SpawnOptions, 'cred'> = {}): SpawnedProcess {
   return kernel.spawn(main, args, { ...opts, cred: creds });
+}
+
+/** A call's body failed with `error` (runCall's answer then): an object only on failure, so a call that succeeds allocates none. */
+class CallFailed {
+  constructor(readonly error: unknown) {}
 }

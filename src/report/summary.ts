@@ -29,14 +29,15 @@ export function formatSummary(r: RunResult): string {
     ['bounce buffers', bytes(r.copies.bounceBytes)],
     ['cache clean', bytes(r.cache.cleanBytes)],
     ['cache invalidate', bytes(r.cache.invalidateBytes)],
-    ['whole-cache flushes', String(r.cache.fullFlushes)],
+    ['whole-cache flushes', flushesText(r)],
     ['IOMMU TLB misses', `${r.iommu.tlbMisses} (hits ${r.iommu.tlbHits})`],
     ['IOMMU faults', String(r.iommu.faults)],
     ['CMA peak', bytes(r.cma.peakBytes)],
     ['CMA migrations', `${r.cma.migrations} pages`],
     ['frame latency', `p50 ${ms(r.frameLatencyNs.p50)}, p90 ${ms(r.frameLatencyNs.p90)}, p99 ${ms(r.frameLatencyNs.p99)}, max ${ms(r.frameLatencyNs.max)}`],
-    ['CPU', cpuText(r)],
-    ['cache maintenance', `${ms(r.cache.maintenanceNs)} of CPU time`],
+    // results saved before CPU time was modelled have neither line
+    ...(r.cpu ? ([['CPU', cpuText(r)]] as [string, string][]) : []),
+    ...(r.costs ? ([['cache maintenance', `${ms(r.cache.maintenanceNs)} of CPU time`]] as [string, string][]) : []),
     ['findings', r.findings.length === 0 ? 'none' : String(r.findings.length)],
     ['simulated time', ms(r.simTimeNs)],
     ['wall time', `${r.wallMs.toFixed(0)} ms`],
@@ -60,6 +61,17 @@ export function formatSummary(r: RunResult): string {
   return lines.join('\n');
 }
 
+/** The whole-cache flushes, with how many were setup or teardown rather than per-frame work. */
+function flushesText(r: RunResult): string {
+  const n = r.cache.fullFlushes;
+  if (!r.costs || n === 0) return String(n);
+  const count = (list: { kind: string; count: number }[]) => list.find((e) => e.kind === 'cache-flush-all')?.count ?? 0;
+  const setup = count(r.costs.setup);
+  const teardown = count(r.costs.teardown);
+  const steady = count(r.costs.steady);
+  return `${n} (${setup} at setup, ${steady} while frames flowed, ${teardown} at teardown)`;
+}
+
 /** CPU use in one line: the machine's busy share, then each process's share of one core. */
 function cpuText(r: RunResult): string {
   const c = r.cpu;
@@ -69,6 +81,7 @@ function cpuText(r: RunResult): string {
 
 /** The three largest CPU costs per steady-state frame, each with where most of it comes from. */
 function steadyCosts(r: RunResult): string[] {
+  if (!r.costs) return [];
   return r.costs.steady
     .filter((e) => e.kind !== 'fence-wait' && e.perFrame.meanNs > 0)
     .sort((a, b) => b.perFrame.meanNs - a.perFrame.meanNs)

@@ -107,6 +107,7 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
       areas: p.cma.areas.map((a) => ({ name: a.name, size: a.size, base: a.base, alignment: a.alignment })),
     },
     background: opts.background ?? false,
+    migration: { perPageNs: p.cpu.costs.migratePageNs },
   });
   const dma = createDmaContext(soc, mm, { flushThreshold: p.cpu.flushThreshold, debug: opts.dmaDebug ?? true });
   // Page-table walks snoop the CPU cache only on an IO-coherent interconnect.

@@ -51,7 +51,7 @@ const cpuCosts = z
     iommuUnmapPteNs: z.number().nonnegative().max(MAX_NS).default(384).describe('CPU time of clearing one IOMMU page-table entry.'),
     // An estimate: a page migration is a 4 KiB copy (through the cache model) plus
     // isolating, unmapping and remapping the page, a few microseconds on such cores.
-    migratePageNs: z.number().nonnegative().max(MAX_NS).default(2000).describe('CPU time of migrating one page out of a CMA area, besides the copy.'),
+    migratePageNs: z.number().nonnegative().max(MAX_NS).default(1500).describe('CPU time of migrating one page out of a CMA area, besides the copy.'),
     // An estimate: dma_fence_signal takes a spinlock and runs the callbacks.
     fenceSignalNs: z.number().nonnegative().max(MAX_NS).default(200).describe('CPU time of signalling one dma_fence.'),
   })

@@ -1,7 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { formatBytes, hex } from '../lib/index.ts';
+import { basename, join } from 'node:path';
+import { formatBytes, hex, packageRoot } from '../lib/index.ts';
 import { InputError } from './input-error.ts';
 import { PLATFORM_DRIVERS, type PlatformDriver } from '../drivers/index.ts';
 import { platformSchema, platformSchemaFor, type PlatformSpec } from './platform-schema.ts';
@@ -10,7 +9,7 @@ import { errorAt, parseYaml, readInputFile, validate, type YamlInput } from './y
 
 export type { PlatformSpec, DeviceSpec } from './platform-schema.ts';
 
-const EXAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), '../../examples');
+const EXAMPLES = join(packageRoot(), 'examples');
 
 /** Names of the built-in platforms (examples/platforms/*.yaml). */
 export function builtinPlatforms(): string[] {

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { frameFormat, ujpgDecode, ujpgEncode, ujpgMaxSize } from '../../src/formats/index.ts';
+import { ujpgDecodePlain, ujpgEncodePlain } from '../../src/formats/ujpg-plain.ts';
 import { KernelError } from '../../src/lib/index.ts';
-import { UjpgStreamError, ujpgDecodeReference } from '../../src/sim/reference/ujpg.ts';
+import { UjpgStreamError, ujpgDecodeReference, ujpgDecodeReferencePlain } from '../../src/sim/reference/ujpg.ts';
 import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV } from '../../src/uapi/index.ts';
 import { mismatches } from '../dmabuf/helpers.ts';
 
@@ -131,6 +132,26 @@ describe('UJPG: the encoder against the reference decoder written from the defin
     );
   });
 
+  it('the checker\'s decoder (a bounds check per code) equals its plain form (a check per byte): the same frame and header, or the same error, on good and corrupted streams', () => {
+    fc.assert(
+      fc.property(rawFrame, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 3 }), fc.constantFrom(0, 0, 0, 0, -1, 1), (raw, flips, resize) => {
+        const bits = encode(raw).slice();
+        for (const [at, x] of flips) bits[at % bits.length] ^= x;
+        const outcome = (decode: typeof ujpgDecodeReference) => {
+          const out = new Uint8Array(Math.max(0, raw.length + resize));
+          try {
+            return { h: decode(bits, out), out: [...out] };
+          } catch (e) {
+            if (e instanceof UjpgStreamError) return e.message;
+            throw e;
+          }
+        };
+        expect(outcome(ujpgDecodeReference)).toEqual(outcome(ujpgDecodeReferencePlain));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('the reference refuses what the definition does not allow, each with UjpgStreamError', () => {
     const raw = Uint8Array.from({ length: 100 }, (_, i) => (i * i) & 0xff);
     const good = encode(raw);
@@ -150,5 +171,86 @@ describe('UJPG: the encoder against the reference decoder written from the defin
     const longer = new Uint8Array(good.length + 10);
     longer.set(good);
     expect(ujpgDecodeReference(longer, new Uint8Array(raw.length)).raw).toBe(100);
+  });
+});
+
+describe('the UJPG codec in WebAssembly equals its plain loops', () => {
+  /** Frames of pieces that hit every path: noise, constant runs, gradients (equal deltas), runs just under and over 3 and 130. */
+  const frameArb = fc
+    .array(
+      fc.oneof(
+        fc.uint8Array({ minLength: 1, maxLength: 60 }),
+        fc.tuple(fc.nat(255), fc.integer({ min: 1, max: 300 })).map(([v, n]) => new Uint8Array(n).fill(v)),
+        fc.tuple(fc.nat(255), fc.nat(255), fc.integer({ min: 1, max: 300 })).map(([v, d, n]) => Uint8Array.from({ length: n }, (_, i) => v + d * i)),
+      ),
+      { maxLength: 20 },
+    )
+    .map((parts) => Uint8Array.from(parts.flatMap((p) => [...p])));
+
+  it('encodes every frame to the same bitstream, ENOSPC at the same buffer sizes, and decodes it the same way', () => {
+    fc.assert(
+      fc.property(frameArb, fc.nat(100), (raw, short) => {
+        const f = { width: raw.length, height: 1, fourcc: 'YUYV' as const, stride: raw.length, size: raw.length };
+        const [a, b] = [new Uint8Array(ujpgMaxSize(raw.length)), new Uint8Array(ujpgMaxSize(raw.length))];
+        const la = ujpgEncode(raw, f, V4L2_PIX_FMT_YUYV, a);
+        const lb = ujpgEncodePlain(raw, f, V4L2_PIX_FMT_YUYV, b);
+        expect(la).toBe(lb);
+        expect(Buffer.compare(a, b)).toBe(0);
+        // a buffer `short` bytes short of the stream: both run out of room, or neither
+        const cap = Math.max(32, lb - short);
+        const outcome = (enc: typeof ujpgEncode) => {
+          try {
+            return enc(raw, f, V4L2_PIX_FMT_YUYV, new Uint8Array(cap));
+          } catch (e) {
+            if (e instanceof KernelError) return e.code;
+            throw e;
+          }
+        };
+        expect(outcome(ujpgEncode)).toBe(outcome(ujpgEncodePlain));
+        const [da, db] = [new Uint8Array(raw.length), new Uint8Array(raw.length)];
+        expect(ujpgDecode(a, la, da)).toBe(ujpgDecodePlain(b, lb, db));
+        expect(Buffer.compare(da, raw)).toBe(0);
+        expect(Buffer.compare(db, raw)).toBe(0);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a corrupt stream fails both decoders with the same error (a flipped byte, a cut payload)', () => {
+    fc.assert(
+      fc.property(frameArb, fc.nat(), fc.integer({ min: 1, max: 255 }), (raw, at, flip) => {
+        const f = { width: raw.length || 1, height: 1, fourcc: 'YUYV' as const, stride: raw.length, size: raw.length };
+        const bits = new Uint8Array(ujpgMaxSize(raw.length));
+        const len = ujpgEncode(raw, f, V4L2_PIX_FMT_YUYV, bits);
+        if (len > 32) bits[32 + (at % (len - 32))] ^= flip;
+        const cut = new Uint8Array(bits.subarray(0, len));
+        new DataView(cut.buffer).setUint32(24, Math.max(0, len - 32 - 1 - (at % 3)), true);
+        for (const [stream, n] of [[bits, len], [cut, cut.length]] as const) {
+          const result = (dec: typeof ujpgDecode) => {
+            try {
+              return dec(stream, n, new Uint8Array(raw.length));
+            } catch (e) {
+              if (e instanceof KernelError) return e.message;
+              throw e;
+            }
+          };
+          expect(result(ujpgDecode)).toBe(result(ujpgDecodePlain));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a 12 MP YUYV frame of noise and gradients: the same stream, and it decodes', () => {
+    const fmt = frameFormat(4000, 3000, 'YUYV');
+    const raw = noise(fmt.size, 9);
+    for (let i = 0; i < fmt.size; i += 4096) raw.fill(i & 0xff, i, i + 1000);
+    const [a, b] = [new Uint8Array(ujpgMaxSize(fmt.size)), new Uint8Array(ujpgMaxSize(fmt.size))];
+    const la = ujpgEncode(raw, fmt, V4L2_PIX_FMT_YUYV, a);
+    expect(la).toBe(ujpgEncodePlain(raw, fmt, V4L2_PIX_FMT_YUYV, b));
+    expect(Buffer.compare(a.subarray(0, la), b.subarray(0, la))).toBe(0);
+    const back = new Uint8Array(fmt.size);
+    expect(ujpgDecode(a, la, back)).toBe(fmt.size);
+    expect(Buffer.compare(back, raw)).toBe(0);
   });
 });

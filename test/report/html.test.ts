@@ -66,13 +66,12 @@ describe('ReportCollector', () => {
     // IOVA: the display has no domain; vb2 maps an imported buffer for the camera only while it is queued.
     expect(cap.iova.find((v) => v.device === 'display')).toBeUndefined();
 
-    // Buffer graph: four buffers from the display's CMA heap, each attached to and mapped by the display.
+    // Buffer graph: four buffers from the display's CMA heap; halfway through, the display has imported (attached and mapped) those it has been sent.
     expect(cap.buffers).toHaveLength(4);
-    for (const b of cap.buffers) {
-      expect(b.exporter).toBe('display');
-      expect(b.attachments.map((a) => a.device)).toContain('display');
-      for (const a of b.attachments.filter((x) => x.device === 'display')) expect(a.mapped).toHaveLength(1);
-    }
+    for (const b of cap.buffers) expect(b.exporter).toBe('display');
+    const shown = cap.buffers.filter((b) => b.attachments.some((a) => a.device === 'display'));
+    expect(shown.length).toBeGreaterThanOrEqual(3);
+    for (const b of shown) for (const a of b.attachments.filter((x) => x.device === 'display')) expect(a.mapped).toHaveLength(1);
   });
 
   it('never keeps a stuck run alive: with nothing else pending the sampler stops, and the clock reports the deadlock', async () => {
@@ -108,15 +107,15 @@ describe('renderReportHtml', () => {
     expect(html).toContain('uPlot');
     const data = JSON.parse(/<script id="plot-data" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!);
     expect(data.map((p: { id: string }) => p.id)).toEqual(['plot-bandwidth', 'plot-cache', 'plot-smmu', 'plot-cma', 'plot-latency', 'plot-cpu']);
-    // This result carries no CPU figures: its chart says so instead of drawing nothing.
-    expect(data.find((p: { id: string }) => p.id === 'plot-cpu').empty).toMatch(/not measured/);
+    // The run measured CPU use: its chart is drawn.
+    expect(data.find((p: { id: string }) => p.id === 'plot-cpu').empty).toBeUndefined();
     for (const p of data.filter((q: { empty?: string }) => !q.empty)) {
       expect(p.xLabel).toMatch(/\(ms\)/);
-      expect(p.yLabel).toMatch(/\((MB\/s|KiB|MiB|ms|count)\)/);
+      expect(p.yLabel).toMatch(/\((MB\/s|KiB|MiB|ms|count|% of one core)\)/);
       expect(p.x.length).toBeGreaterThan(1);
       for (const s of p.series) expect(s.values).toHaveLength(p.x.length);
     }
-    for (const id of ['plot-bandwidth', 'plot-cache', 'plot-smmu', 'plot-cma', 'plot-latency']) expect(html).toContain(`<div class="chart plot" id="${id}">`);
+    for (const id of ['plot-bandwidth', 'plot-cache', 'plot-smmu', 'plot-cma', 'plot-latency', 'plot-cpu']) expect(html).toContain(`<div class="chart plot" id="${id}">`);
     // One bar per memory bank and per CMA area, one per IOMMU device, and the graph.
     const bars = html.match(/<svg class="bar"/g)!.length;
     expect(bars).toBe(cap.memory.banks.length + cap.memory.cma.length + cap.iova.filter((v) => v.ranges.length > 0).length);

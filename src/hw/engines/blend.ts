@@ -1,4 +1,4 @@
-import { averageBytes } from '../../formats/index.ts';
+import { AverageUnit } from '../../formats/index.ts';
 import type { Clock } from '../clock.ts';
 import type { DmaMaster } from '../dma-master.ts';
 import { sgDmaMove, type SgSegment } from './sg-dma.ts';
@@ -13,9 +13,8 @@ import { sgDmaMove, type SgSegment } from './sg-dma.ts';
 export class BlendEngine {
   readonly master: DmaMaster;
   readonly clock: Clock;
-  /** The line buffers, reused by every job (one job runs at a time), grown only when a larger job comes. */
-  private a = new Uint8Array(0);
-  private b = new Uint8Array(0);
+  /** The line buffers and the average over them, reused by every job (one job runs at a time). */
+  private readonly unit = new AverageUnit();
 
   constructor(master: DmaMaster, clock: Clock) {
     this.master = master;
@@ -29,16 +28,13 @@ export class BlendEngine {
    * BusError.
    */
   async average(dst: readonly SgSegment[], src0: readonly SgSegment[], src1: readonly SgSegment[], len: number): Promise<number> {
-    if (this.a.length < len) {
-      this.a = new Uint8Array(len);
-      this.b = new Uint8Array(len);
-    }
-    const { a, b, master: m, clock } = this;
+    const { a, b } = this.unit.buffers(len);
+    const { master: m, clock } = this;
     const t0 = clock.now;
     sgDmaMove(m, src0, a, len, false);
     sgDmaMove(m, src1, b, len, false);
     await clock.sleep(m.timeFor(2 * len));
-    averageBytes(a, b, a, len);
+    this.unit.average();
     const written = sgDmaMove(m, dst, a, len, true);
     await clock.sleep(m.timeFor(len));
     m.trace('compose', t0, clock.now - t0, dst[0]?.addr ?? 0, len);

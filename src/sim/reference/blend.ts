@@ -1,3 +1,22 @@
+import { nextRegion, wasmHeap, wasmKernels } from '../../formats/index.ts';
+
+/**
+ * The blend unit's average for the checker: every byte of `out` is
+ * floor((a + b) / 2) of the same bytes of `a` and `b`, by the checker's
+ * own WebAssembly kernel (wasm/checker.ts: 16-bit sums, not the GPU's bit
+ * trick), 16 bytes a step; averageReferencePlain is its definition.
+ */
+export function averageReference(a: Uint8Array, b: Uint8Array, out: Uint8Array): void {
+  const len = out.length;
+  if (a.length < len || b.length < len) throw new Error(`averageReference: ${len} bytes from arrays of ${a.length} and ${b.length}`);
+  const pb = nextRegion(0, len);
+  const heap = wasmHeap(nextRegion(pb, len));
+  heap.set(a.length === len ? a : a.subarray(0, len), 0);
+  heap.set(b.length === len ? b : b.subarray(0, len), pb);
+  wasmKernels().checkAverage(0, pb, 0, len);
+  out.set(heap.subarray(0, len));
+}
+
 /**
  * The blend unit's average, from its definition: every byte of `out` is
  * floor((a + b) / 2) of the same byte of `a` and `b` (the GPU's
@@ -9,9 +28,10 @@
  * low bit of a ^ b before the shift keeps every byte's bits in that byte.
  * No byte of the sum carries (it is at most 255), so the identity holds for
  * each byte of a 32-bit word whatever the byte order. The tail, and views
- * that are not aligned, take the definition byte by byte.
+ * that are not aligned, take the definition byte by byte. The definition
+ * the checker's WebAssembly kernel (averageReference) is tested against.
  */
-export function averageReference(a: Uint8Array, b: Uint8Array, out: Uint8Array): void {
+export function averageReferencePlain(a: Uint8Array, b: Uint8Array, out: Uint8Array): void {
   const len = out.length;
   let done = 0;
   if (((a.byteOffset | b.byteOffset | out.byteOffset) & 3) === 0 && a.length >= len && b.length >= len) {

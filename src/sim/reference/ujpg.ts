@@ -37,6 +37,48 @@ function u32le(b: Uint8Array, at: number): number {
  * frame, a wrong checksum. Bytes after the payload are not the stream's.
  */
 export function ujpgDecodeReference(bits: Uint8Array, out: Uint8Array): UjpgReferenceHeader {
+  const h = referenceHeader(bits, out);
+  const end = HEADER + h.payload;
+  const raw = h.raw;
+  let pos = HEADER;
+  let n = 0;
+  let prev = 0;
+  // one bounds check per code, not per byte: a code that reaches past the frame is refused whole
+  while (pos < end) {
+    const c = bits[pos++]!;
+    if (c < 128) {
+      if (pos + c + 1 > end) throw new UjpgStreamError('literal past the payload');
+      if (n + c + 1 > raw) throw new UjpgStreamError('payload codes past the frame');
+      for (let k = 0; k <= c; k++) {
+        prev = (prev + bits[pos + k]!) & 0xff;
+        out[n + k] = prev;
+      }
+      pos += c + 1;
+      n += c + 1;
+    } else {
+      if (pos + 1 > end) throw new UjpgStreamError('run past the payload');
+      const delta = bits[pos++]!;
+      const m = c - 125;
+      if (n + m > raw) throw new UjpgStreamError('payload codes past the frame');
+      if (delta === 0) out.fill(prev, n, n + m);
+      else
+        for (let k = 0; k < m; k++) {
+          prev = (prev + delta) & 0xff;
+          out[n + k] = prev;
+        }
+      n += m;
+    }
+  }
+  if (n !== raw) throw new UjpgStreamError(`payload gave ${n} of ${raw} bytes`);
+  // the sum stays exact in a double (at most 255 * 2^32), reduced once
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += out[i]!;
+  if (sum % TWO_32 !== h.checksum) throw new UjpgStreamError('checksum mismatch');
+  return h;
+}
+
+/** The header of `bits`, checked against the definition and against `out`'s size. */
+function referenceHeader(bits: Uint8Array, out: Uint8Array): UjpgReferenceHeader {
   if (bits.length < HEADER) throw new UjpgStreamError(`${bits.length} bytes hold no header`);
   if (bits[0] !== 0x55 || bits[1] !== 0x4a || bits[2] !== 0x50 || bits[3] !== 0x47) throw new UjpgStreamError('bad magic');
   if (bits[4] !== 1 || bits[5] !== 0 || bits[6] !== 0 || bits[7] !== 0) throw new UjpgStreamError('bad version');
@@ -51,6 +93,13 @@ export function ujpgDecodeReference(bits: Uint8Array, out: Uint8Array): UjpgRefe
   if (h.raw !== out.length) throw new UjpgStreamError(`a ${h.raw}-byte frame where ${out.length} were expected`);
   const end = HEADER + h.payload;
   if (end > bits.length) throw new UjpgStreamError(`payload of ${h.payload} bytes past the stream's ${bits.length}`);
+  return h;
+}
+
+/** ujpgDecodeReference one byte at a time, each byte checked as the definition states it: its plain reference. */
+export function ujpgDecodeReferencePlain(bits: Uint8Array, out: Uint8Array): UjpgReferenceHeader {
+  const h = referenceHeader(bits, out);
+  const end = HEADER + h.payload;
   let pos = HEADER;
   let n = 0;
   let prev = 0;

@@ -1,4 +1,4 @@
-import type { FrameFormat } from '../../formats/index.ts';
+import { nextRegion, wasmHeap, wasmKernels, type FrameFormat } from '../../formats/index.ts';
 
 /*
  * The ISP's conversions, from their definitions (formats/yuv.ts computes
@@ -53,9 +53,28 @@ function layout(fourcc: 'YUYV' | 'NV12', w: number, h: number): Layout {
 /**
  * Converts `src` (a frame of `inFmt`, YUYV or NV12) into `out` (a frame
  * of `outFmt`, NV12 or XR24, 1/`scale` of the source's size), as the
- * ISP's mem-to-mem job does.
+ * ISP's mem-to-mem job does. To XR24 it runs the checker's own
+ * WebAssembly kernel (wasm/checker.ts, which shares no code with the
+ * ISP's), 8 pixels a step; convertReferencePlain is the same bytes one
+ * pixel at a time, and the definition that kernel is tested against.
  */
 export function convertReference(src: Uint8Array, inFmt: FrameFormat, outFmt: FrameFormat, scale: 1 | 2, out: Uint8Array): void {
+  if (outFmt.fourcc !== 'XR24' || inFmt.fourcc === 'XR24') {
+    convertReferencePlain(src, inFmt, outFmt, scale, out);
+    return;
+  }
+  const inLen = inFmt.size;
+  const outLen = (inFmt.width / scale) * (inFmt.height / scale) * 4;
+  if (src.length < inLen || out.length < outLen) throw new Error(`convertReference: ${inLen} bytes in and ${outLen} out needed (have ${src.length} and ${out.length})`);
+  const at = nextRegion(0, inLen);
+  const heap = wasmHeap(nextRegion(at, outLen));
+  heap.set(src.length === inLen ? src : src.subarray(0, inLen), 0);
+  wasmKernels().checkToXrgb8888(0, inFmt.width, inFmt.height, scale, inFmt.fourcc === 'YUYV' ? 1 : 0, at);
+  out.set(heap.subarray(at, at + outLen));
+}
+
+/** convertReference one pixel at a time, from the definitions above. */
+export function convertReferencePlain(src: Uint8Array, inFmt: FrameFormat, outFmt: FrameFormat, scale: 1 | 2, out: Uint8Array): void {
   if (inFmt.fourcc === 'XR24') throw new Error('convertReference: the ISP takes no XR24 input');
   const sw = inFmt.width;
   const sh = inFmt.height;

@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * A package laid out as unimem's, with the real bin/ and node_modules but a
+ * main in src/ and one in dist/ that each say which they are; `built` is
+ * the build's time, `edited` the sources'.
+ */
+function fakePackage(opts: { built: number | null; edited: number }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'unimem-bin-'));
+  mkdirSync(join(dir, 'bin'));
+  for (const f of ['unimem.mjs', 'program-hooks.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'unimem', type: 'module', exports: { '.': './src/index.ts' } }));
+  mkdirSync(join(dir, 'src/cli'), { recursive: true });
+  mkdirSync(join(dir, 'bench'));
+  // `exec <program>` imports the program, as the real command does
+  const said = (what: string) =>
+    `export async function main(argv) { if (argv[0] === 'exec') { await import(argv[1]); return 0; } process.stdout.write('${what} ' + argv.join(' ') + '\\n'); return 3; }\n`;
+  writeFileSync(join(dir, 'src/cli/main.ts'), said('source'));
+  writeFileSync(join(dir, 'src/index.ts'), "export const copy = 'source';\n");
+  utimesSync(join(dir, 'src/index.ts'), opts.edited, opts.edited);
+  writeFileSync(join(dir, 'bench/index.ts'), 'export {};\n');
+  for (const f of ['src/cli/main.ts', 'bench/index.ts']) utimesSync(join(dir, f), opts.edited, opts.edited);
+  if (opts.built !== null) {
+    mkdirSync(join(dir, 'dist/src/cli'), { recursive: true });
+    writeFileSync(join(dir, 'dist/src/cli/main.js'), said('compiled'));
+    writeFileSync(join(dir, 'dist/src/index.js'), "export const copy = 'compiled';\n");
+    utimesSync(join(dir, 'dist/src/cli/main.js'), opts.built, opts.built);
+  }
+  return dir;
+}
+
+function run(dir: string, env: Record<string, string> = {}, args = ['run', 'x']): { code: number | null; stdout: string } {
+  const r = spawnSync(process.execPath, [join(dir, 'bin/unimem.mjs'), ...args], { encoding: 'utf8', env: { ...process.env, UNIMEM_FROM_SOURCE: '', ...env } });
+  rmSync(dir, { recursive: true, force: true });
+  return { code: r.status, stdout: r.stdout };
+}
+
+describe('bin/unimem.mjs runs the build or the sources', () => {
+  it('runs dist/ when it is at least as new as every source file, with the arguments and exit code passed through', () => {
+    expect(run(fakePackage({ built: 2000, edited: 1000 }))).toEqual({ code: 3, stdout: 'compiled run x\n' });
+  });
+
+  it('runs the TypeScript sources when a source file is newer than the build', () => {
+    expect(run(fakePackage({ built: 1000, edited: 2000 })).stdout).toBe('source run x\n');
+  });
+
+  it('runs the sources when there is no build', () => {
+    expect(run(fakePackage({ built: null, edited: 1000 })).stdout).toBe('source run x\n');
+  });
+
+  it('runs the sources when UNIMEM_FROM_SOURCE is set, fresh build or not', () => {
+    expect(run(fakePackage({ built: 2000, edited: 1000 }), { UNIMEM_FROM_SOURCE: '1' }).stdout).toBe('source run x\n');
+  });
+
+  it("gives a program under exec the package's copy that runs it: 'unimem' resolves into dist/ when the command runs from there", () => {
+    const program = join(mkdtempSync(join(tmpdir(), 'unimem-prog-')), 'p.ts');
+    writeFileSync(program, "import { copy } from 'unimem';\nconst n: number = 1;\nprocess.stdout.write(`${copy} ${n}\\n`);\n");
+    expect(run(fakePackage({ built: 2000, edited: 1000 }), {}, ['exec', program]).stdout).toBe('compiled 1\n');
+    expect(run(fakePackage({ built: 1000, edited: 2000 }), {}, ['exec', program]).stdout).toBe('source 1\n');
+  });
+});
