@@ -18,8 +18,8 @@ export interface CommandContext {
 }
 
 /** Collects a repeatable flag's values as they are given; they are parsed once the simulator is loaded. */
-export function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
+export function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
 }
 
 /** Parses `--set path=values` flags; one path set twice is bad input (give every value in one --set). */

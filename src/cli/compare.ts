@@ -10,7 +10,7 @@ interface CompareOpts {
   platform?: string;
   seed?: number;
   frames?: number;
-  set: string[];
+  set?: string[];
   changed?: boolean;
   json?: boolean;
   report?: string;
@@ -63,14 +63,14 @@ export function addCompareCommand(program: Command, ctx: CommandContext): void {
     .option('--platform <file|name>', "the platform both sides run on (default: each scenario's own)")
     .option('--seed <n>', 'seed of both runs', scenarioArg('seed', '--seed'))
     .option('--frames <n>', 'frames of both runs', scenarioArg('frames', '--frames'))
-    .option('--set <path=value>', 'an override both sides take (repeatable)', collect, [])
+    .option('--set <path=value>', 'an override both sides take (repeatable)', collect)
     .option('--changed', 'show only the metrics that differ')
     .option('--json', 'print the comparison as one JSON object')
     .option('--report <file>', 'write both sides in one HTML file: the comparison and each run\'s report')
     .action(async (l: string, r: string, opts: CompareOpts) => {
       checkOutputPath('--report', opts.report);
       const [sim, report] = await Promise.all([import('../sim/index.ts'), import('../report/index.ts')]);
-      const sets = parseSets(sim, opts.set);
+      const sets = parseSets(sim, opts.set ?? []);
       const sides = [sideOf(sim, l), sideOf(sim, r)];
       const kinds = new Set(sides.map((s) => s.kind));
       if (kinds.size > 1) throw new sim.InputError('compare', 0, 0, '', `'${l}' and '${r}' are not of one kind (${sides.map((s) => s.kind).join(' and ')}): compare two platforms, two scenarios, or two sets of path=value`);

@@ -5,7 +5,7 @@ import { collect, parseSets, type CommandContext } from './command-context.ts';
 import { progressBar } from './progress.ts';
 
 interface SweepOpts {
-  set: string[];
+  set?: string[];
   platform?: string;
   seed?: number;
   frames?: number;
@@ -36,7 +36,7 @@ export function addSweepCommands(program: Command, ctx: CommandContext): void {
     .command('sweep')
     .description('run a scenario over a grid of parameters on every core; results go to an SQLite file, one row per point')
     .argument('<scenario|sweep-file>', 'a scenario (file or built-in name), or a sweep file (YAML with scenario: and set:)')
-    .option('--set <path=values>', 'a parameter and its values: a path in the scenario or platform file (cma.default, memoryPressure, cma.areas.display.size, format) = a list (a,b,c) or range (32MiB..160MiB:16MiB); repeat for a grid', collect, [])
+    .option('--set <path=values>', 'a parameter and its values: a path in the scenario or platform file (cma.default, memoryPressure, cma.areas.display.size, format) = a list (a,b,c) or range (32MiB..160MiB:16MiB); repeat for a grid', collect)
     .option('--platform <file|name>', "the platform to run on (default: the scenario's own)")
     .option('--seed <n>', "seed of every point (default: the scenario's own)", scenarioArg('seed', '--seed'))
     .option('--frames <n>', "frames of every point (default: the scenario's own)", scenarioArg('frames', '--frames'))
@@ -48,7 +48,7 @@ export function addSweepCommands(program: Command, ctx: CommandContext): void {
     .option('--json', 'print one JSON object per point instead of the table')
     .action(async (what: string, opts: SweepOpts) => {
       const [sim, report] = await Promise.all([import('../sim/index.ts'), import('../report/index.ts')]);
-      const sets = parseSets(sim, opts.set);
+      const sets = parseSets(sim, opts.set ?? []);
       let spec: SweepSpec;
       if (sim.isSweepFile(what)) {
         spec = sim.loadSweepFile(what);
