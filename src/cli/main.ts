@@ -4,7 +4,9 @@ import { Command, CommanderError } from 'commander';
 import { BENCHES } from '../../bench/index.ts';
 import type { RunResult } from '../sim/index.ts';
 import { FaultInjection, KernelError, isKernelError, packageRoot, parseFaultSetting, setFaultKnob, type FaultSetting } from '../lib/index.ts';
+import { addCompareCommand } from './compare.ts';
 import { progressBar } from './progress.ts';
+import { addSweepCommands } from './sweep.ts';
 
 /**
  * The `unimem` command. Returns the process exit code (the README's table):
@@ -127,6 +129,10 @@ export async function main(argv: string[]): Promise<number> {
       if (r.deadlock) process.stderr.write(`unimem: deadlock: every thread sleeps and nothing is scheduled\n${r.deadlock.map((l) => `unimem:   ${l}\n`).join('')}`);
       out.code = opts.check && r.exitCode === 0 && r.findings.length > 0 ? 1 : r.exitCode;
     });
+
+  const ctx = { out, version: () => sim.resultVersion(packageVersion()), scenarioArg, checkOutputPath };
+  addCompareCommand(program, ctx);
+  addSweepCommands(program, ctx);
 
   program
     .command('platforms')

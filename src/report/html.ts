@@ -10,7 +10,7 @@ import { Colors, esc, iovaSvg, memoryMapSvg } from './svg.ts';
 let uplot: { js: string; css: string } | null = null;
 
 /** uPlot's browser build and stylesheet, read once from the installed package, to inline. */
-function uplotAssets(): { js: string; css: string } {
+export function uplotAssets(): { js: string; css: string } {
   if (!uplot) {
     const req = createRequire(import.meta.url);
     uplot = {

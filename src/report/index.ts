@@ -19,3 +19,7 @@ export { ReportCollector } from './collect.ts';
 export { renderReportHtml } from './html.ts';
 export type { ReportInput } from './report-data.ts';
 export { formatFinding, formatFindings, formatSummary, integrityText } from './summary.ts';
+export { compareResults, formatComparison, type Comparison } from './compare.ts';
+export { renderCompareHtml } from './compare-html.ts';
+export { renderSweepHtml } from './sweep-html.ts';
+export { axesOf, formatSweepTable, humanBytes, sweepBoundaries } from './sweep-text.ts';
