@@ -5,11 +5,13 @@
 export interface TraceEvent {
   name: string;
   cat: string;
-  ph: 'X' | 'i' | 'C' | 'M';
+  ph: 'X' | 'i' | 'C' | 'M' | 'b' | 'e';
   ts: number;
   dur?: number;
   pid: number;
   tid: number;
+  /** Joins an async begin ('b') to its end ('e'): same id, cat and name. */
+  id?: string;
   s?: 'g' | 'p' | 't';
   args?: Record<string, unknown>;
 }
@@ -32,6 +34,8 @@ export class Tracer {
   readonly events: TraceEvent[] = [];
   private readonly groups = new Map<string, number>();
   private readonly lanes = new Map<string, TraceLane>();
+  /** Each lane's group and thread name, by tid, to name the extra tracks a busy lane spills onto. */
+  private readonly laneNames = new Map<number, [string, string]>();
   private readonly now: () => number;
   /** Events beyond this many are dropped (and counted), so a long run cannot exhaust memory. */
   readonly limit: number;
@@ -55,14 +59,35 @@ export class Tracer {
     }
     l = { pid, tid: this.lanes.size + 1 };
     this.lanes.set(key, l);
+    this.laneNames.set(l.tid, [group, thread]);
     this.events.push({ name: 'thread_name', cat: '__metadata', ph: 'M', ts: 0, pid, tid: l.tid, args: { name: thread } });
     return l;
   }
 
-  /** Records something that took [startNs, startNs+durNs) on a lane. */
+  /**
+   * Records something that took [startNs, startNs+durNs) on a lane. Times
+   * are kept in whole nanoseconds (the viewers' unit), so that a slice that
+   * ends where the next begins does not overlap it by a rounding error.
+   */
   complete(lane: TraceLane, name: string, cat: string, startNs: number, durNs: number, args?: Record<string, unknown>): void {
     if (!this.room()) return;
-    this.events.push({ name, cat, ph: 'X', ts: startNs / 1000, dur: Math.max(0, durNs) / 1000, pid: lane.pid, tid: lane.tid, ...(args ? { args } : {}) });
+    const s = Math.round(startNs);
+    const e = Math.max(s, Math.round(startNs + Math.max(0, durNs)));
+    this.events.push({ name, cat, ph: 'X', ts: s / 1000, dur: (e - s) / 1000, pid: lane.pid, tid: lane.tid, ...(args ? { args } : {}) });
+  }
+
+  /**
+   * Records a span that may overlap others of its kind (a frame in flight
+   * while the next is captured) as an async begin/end pair joined by `id`,
+   * which the viewers lay out on rows of their own instead of one track.
+   */
+  span(lane: TraceLane, name: string, cat: string, id: string | number, startNs: number, durNs: number, args?: Record<string, unknown>): void {
+    if (!this.room()) return;
+    const s = Math.round(startNs);
+    const e = Math.max(s, Math.round(startNs + Math.max(0, durNs)));
+    const key = String(id);
+    this.events.push({ name, cat, ph: 'b', ts: s / 1000, pid: lane.pid, tid: lane.tid, id: key, ...(args ? { args } : {}) });
+    this.events.push({ name, cat, ph: 'e', ts: e / 1000, pid: lane.pid, tid: lane.tid, id: key });
   }
 
   /** Records a moment (a fault, a fence signal) on a lane, now. */
@@ -78,9 +103,59 @@ export class Tracer {
     this.events.push({ name, cat: 'counter', ph: 'C', ts: this.now() / 1000, pid, tid: 0, args: values });
   }
 
-  /** The whole trace as the JSON object the viewers load. */
+  /**
+   * The whole trace as the JSON object the viewers load. Perfetto shows a
+   * track's slices only when they nest or do not touch, so the slices of
+   * each lane are laid on as few tracks as keep that true: a lane whose work
+   * overlaps (two cores cleaning the one cache at once) gets a track
+   * "cpu cache #2" beside it. Events come out in time order, a longer slice
+   * before a shorter one that starts with it, as the viewers nest them.
+   */
   toJSON(): { traceEvents: TraceEvent[]; displayTimeUnit: 'ns'; otherData: Record<string, unknown> } {
-    return { traceEvents: this.events, displayTimeUnit: 'ns', otherData: { producer: 'unimem', droppedEvents: this.dropped } };
+    const rest = this.spread(this.events.filter((e) => e.ph !== 'M'));
+    // after spreading: the extra tracks' names are new metadata
+    const meta = this.events.filter((e) => e.ph === 'M');
+    const order = rest.map((e, i) => ({ e, i }));
+    order.sort((a, b) => a.e.ts - b.e.ts || rank(a.e) - rank(b.e) || a.i - b.i);
+    return { traceEvents: [...meta, ...order.map((o) => o.e)], displayTimeUnit: 'ns', otherData: { producer: 'unimem', droppedEvents: this.dropped } };
+  }
+
+  /** The events with each lane's slices moved, where they would overlap, onto the lane's extra tracks. */
+  private spread(events: TraceEvent[]): TraceEvent[] {
+    const byLane = new Map<number, number[]>();
+    events.forEach((e, i) => {
+      if (e.ph !== 'X') return;
+      const l = byLane.get(e.tid);
+      if (l) l.push(i);
+      else byLane.set(e.tid, [i]);
+    });
+    const out = events.slice();
+    for (const idx of byLane.values()) {
+      const ns = (i: number): [number, number] => {
+        const s = Math.round(events[i]!.ts * 1000);
+        return [s, s + Math.round(events[i]!.dur! * 1000)];
+      };
+      const spans = idx.map((i) => ({ i, se: ns(i) }));
+      spans.sort((a, b) => a.se[0] - b.se[0] || b.se[1] - a.se[1] || a.i - b.i);
+      // One stack of open ends per track: a slice goes on the first track where it nests in what is open.
+      const stacks: number[][] = [];
+      for (const { i, se } of spans) {
+        let k = 0;
+        for (; k < stacks.length; k++) {
+          const st = stacks[k]!;
+          while (st.length > 0 && st[st.length - 1]! <= se[0]) st.pop();
+          if (st.length === 0 || st[st.length - 1]! >= se[1]) break;
+        }
+        if (k === stacks.length) stacks.push([]);
+        stacks[k]!.push(se[1]);
+        if (k > 0) {
+          const e = events[i]!;
+          const [group, thread] = this.laneNames.get(e.tid) ?? [`${e.pid}`, `${e.tid}`];
+          out[i] = { ...e, tid: this.lane(group, `${thread} #${k + 1}`).tid };
+        }
+      }
+    }
+    return out;
   }
 
   private room(): boolean {
@@ -88,4 +163,9 @@ export class Tracer {
     this.dropped++;
     return false;
   }
+}
+
+/** Where an event sorts among those at the same time: slices first, longer before shorter, so that they nest. */
+function rank(e: TraceEvent): number {
+  return e.ph === 'X' ? -e.dur! : 0;
 }

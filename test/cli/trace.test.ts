@@ -15,7 +15,7 @@ describe('unimem run --trace', () => {
     expect(t.displayTimeUnit).toBe('ns');
     for (const e of t.traceEvents) {
       expect(typeof e.name).toBe('string');
-      expect(['X', 'i', 'C', 'M']).toContain(e.ph);
+      expect(['X', 'i', 'C', 'M', 'b', 'e']).toContain(e.ph);
       expect(Number.isInteger(e.pid) && Number.isInteger(e.tid)).toBe(true);
       expect(e.ts).toBeGreaterThanOrEqual(0);
       if (e.ph === 'X') expect(e.dur).toBeGreaterThanOrEqual(0);
@@ -25,8 +25,10 @@ describe('unimem run --trace', () => {
     expect(names).toEqual(expect.arrayContaining(['hardware', 'camera', 'display', 'cpu cache', 'smmu0', 'frames', 'session']));
     const captures = t.traceEvents.filter((e: { name: string }) => /^camera frame \d+$/.test(e.name));
     expect(captures).toHaveLength(4);
-    const frames = t.traceEvents.filter((e: { cat: string }) => e.cat === 'frame');
-    expect(frames).toHaveLength(4);
+    // Frames overlap in flight, so each is an async span: a begin and an end joined by its number.
+    const frames = t.traceEvents.filter((e: { cat: string; ph: string }) => e.cat === 'frame' && e.ph === 'b');
+    expect(frames.map((e: { id: string; args: { frame: number } }) => [e.id, e.args.frame])).toEqual([['0', 0], ['1', 1], ['2', 2], ['3', 3]]);
+    expect(t.traceEvents.filter((e: { cat: string; ph: string }) => e.cat === 'frame' && e.ph === 'e')).toHaveLength(4);
     // The processes' ioctls are on their lanes.
     expect(t.traceEvents.filter((e: { cat: string; name: string }) => e.cat === 'syscall' && e.name === 'ioctl').length).toBeGreaterThan(8);
     // The camera process's four frame buffers come from the display's CMA heap.

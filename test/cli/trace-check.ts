@@ -1,0 +1,52 @@
+/** A Chrome trace event as the viewers read it. */
+export interface Ev {
+  name: string;
+  cat: string;
+  ph: string;
+  ts: number;
+  dur?: number;
+  pid: number;
+  tid: number;
+  id?: string;
+  args?: Record<string, unknown>;
+}
+
+/**
+ * What Perfetto would refuse to show: on each track (pid/tid), two slices
+ * that overlap without one holding the other; and async begins without
+ * their end (or ends without a begin) for the same pid, cat, name and id.
+ * Times are compared in whole nanoseconds, as Perfetto keeps them.
+ */
+export function traceProblems(events: readonly Ev[]): string[] {
+  const problems: string[] = [];
+  const tracks = new Map<string, { s: number; e: number; name: string }[]>();
+  for (const ev of events) {
+    if (ev.ph !== 'X') continue;
+    const s = Math.round(ev.ts * 1000);
+    const e = Math.round((ev.ts + (ev.dur ?? 0)) * 1000);
+    const k = `${ev.pid}/${ev.tid}`;
+    const list = tracks.get(k) ?? [];
+    list.push({ s, e, name: ev.name });
+    tracks.set(k, list);
+  }
+  for (const [k, list] of tracks) {
+    list.sort((a, b) => a.s - b.s || b.e - a.e);
+    const open: { s: number; e: number; name: string }[] = [];
+    for (const x of list) {
+      while (open.length > 0 && open[open.length - 1]!.e <= x.s) open.pop();
+      const top = open[open.length - 1];
+      if (top && x.e > top.e) problems.push(`track ${k}: '${x.name}' [${x.s}, ${x.e}) overlaps '${top.name}' [${top.s}, ${top.e})`);
+      else open.push(x);
+    }
+  }
+  const pending = new Map<string, number>();
+  for (const ev of events) {
+    if (ev.ph !== 'b' && ev.ph !== 'e') continue;
+    const k = `${ev.pid} ${ev.cat} ${ev.name} #${ev.id}`;
+    const n = (pending.get(k) ?? 0) + (ev.ph === 'b' ? 1 : -1);
+    if (n < 0) problems.push(`async ${k}: end without a begin`);
+    pending.set(k, Math.max(0, n));
+  }
+  for (const [k, n] of pending) if (n > 0) problems.push(`async ${k}: ${n} begin(s) never ended`);
+  return problems;
+}

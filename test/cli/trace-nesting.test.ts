@@ -1,0 +1,48 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { builtinScenarios } from '../../src/sim/index.ts';
+import { unimem } from './run-cli.ts';
+import { traceProblems, type Ev } from './trace-check.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'unimem-nest-'));
+
+function traceOf(scenario: string): Ev[] {
+  const f = join(dir, `${scenario}.json`);
+  const r = unimem(['run', scenario, '--trace', f]);
+  expect(r.stderr).toContain('trace written');
+  return JSON.parse(readFileSync(f, 'utf8')).traceEvents as Ev[];
+}
+
+describe('every built-in scenario\'s trace is one Perfetto shows whole', () => {
+  it.each(builtinScenarios())('%s: slices on a track nest or do not touch; async spans are balanced', { timeout: 60_000 }, (scenario) => {
+    const ev = traceOf(scenario);
+    expect(ev.filter((e) => e.ph === 'X').length).toBeGreaterThan(0);
+    expect(traceProblems(ev)).toEqual([]);
+    // Every track a slice is on has a name.
+    const named = new Set(ev.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => `${e.pid}/${e.tid}`));
+    for (const e of ev) if (e.ph === 'X') expect(named.has(`${e.pid}/${e.tid}`)).toBe(true);
+  });
+});
+
+describe('the pipelines that overlapped before', () => {
+  it('video-playback: frames in flight are async spans joined by frame number, overlapping as they do', { timeout: 60_000 }, () => {
+    const ev = traceOf('video-playback');
+    const begins = ev.filter((e) => e.ph === 'b' && e.cat === 'frame');
+    expect(begins.map((e) => e.args!.frame)).toEqual([...Array(30).keys()]);
+    const ends = new Map(ev.filter((e) => e.ph === 'e' && e.cat === 'frame').map((e) => [e.id, e.ts]));
+    // some frame starts before the one before it has been shown
+    expect(begins.some((b, i) => i > 0 && b.ts < ends.get(begins[i - 1]!.id)!)).toBe(true);
+  });
+
+  it('shared-12mb: cache maintenance by two cores at once goes on a second named cache track', { timeout: 60_000 }, () => {
+    const ev = traceOf('shared-12mb');
+    const lane = (name: string) => ev.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.args!.name === name);
+    const first = lane('cpu cache')!;
+    const second = lane('cpu cache #2')!;
+    expect(second).toBeDefined();
+    expect(second.pid).toBe(first.pid);
+    expect(ev.filter((e) => e.ph === 'X' && e.tid === second.tid && e.cat === 'cache').length).toBeGreaterThan(0);
+  });
+});
