@@ -22,12 +22,15 @@ export interface TraceLane {
   tid: number;
 }
 
+/** Ids of lanes that are not simulated tasks start here, clear of any simulated pid or tid. */
+const OWN_IDS = 1_000_000;
+
 /**
  * Records what happened in simulated time as Chrome trace events: device
  * jobs and DMA transfers on each bus master's lane, cache maintenance on the
  * CPU's, IOMMU walks and faults on each SMMU's, syscalls on each simulated
  * process's. Lanes get names through metadata events, so the viewer shows
- * "hardware / camera" or "process 3 / main". Recording is off unless a
+ * "hardware / camera", or a simulated process by its comm and pid ("camera 2"). Recording is off unless a
  * tracer is installed, and costs nothing then.
  */
 export class Tracer {
@@ -36,6 +39,8 @@ export class Tracer {
   private readonly lanes = new Map<string, TraceLane>();
   /** Each lane's group and thread name, by tid, to name the extra tracks a busy lane spills onto. */
   private readonly laneNames = new Map<number, [string, string]>();
+  /** The name events of simulated processes and tasks, to rename them when their comm changes. */
+  private readonly taskNames = new Map<string, TraceEvent>();
   private readonly now: () => number;
   /** Events beyond this many are dropped (and counted), so a long run cannot exhaust memory. */
   readonly limit: number;
@@ -53,15 +58,28 @@ export class Tracer {
     if (l) return l;
     let pid = this.groups.get(group);
     if (pid === undefined) {
-      pid = this.groups.size + 1;
+      pid = OWN_IDS + this.groups.size + 1;
       this.groups.set(group, pid);
       this.events.push({ name: 'process_name', cat: '__metadata', ph: 'M', ts: 0, pid, tid: 0, args: { name: group } });
     }
-    l = { pid, tid: this.lanes.size + 1 };
+    l = { pid, tid: OWN_IDS + this.lanes.size + 1 };
     this.lanes.set(key, l);
     this.laneNames.set(l.tid, [group, thread]);
     this.events.push({ name: 'thread_name', cat: '__metadata', ph: 'M', ts: 0, pid, tid: l.tid, args: { name: thread } });
     return l;
+  }
+
+  /**
+   * The lane of simulated task `tid` of process `pid`, with the ids and
+   * names Linux gives them, so the viewer shows "camera 2" and its threads
+   * as a kernel trace would. A name that changed since (an exec, a
+   * PR_SET_NAME) replaces the old one: a viewer keeps one name per track.
+   */
+  taskLane(pid: number, tid: number, process: string, thread: string): TraceLane {
+    this.nameTrack('process_name', pid, 0, process);
+    this.nameTrack('thread_name', pid, tid, thread);
+    this.laneNames.set(tid, [process, thread]);
+    return { pid, tid };
   }
 
   /**
@@ -156,6 +174,18 @@ export class Tracer {
       }
     }
     return out;
+  }
+
+  private nameTrack(kind: 'process_name' | 'thread_name', pid: number, tid: number, name: string): void {
+    const key = `${kind === 'process_name' ? 'p' : 't'}${pid}/${tid}`;
+    const m = this.taskNames.get(key);
+    if (m) {
+      if (m.args!.name !== name) m.args = { name };
+      return;
+    }
+    const ev: TraceEvent = { name: kind, cat: '__metadata', ph: 'M', ts: 0, pid, tid, args: { name } };
+    this.events.push(ev);
+    this.taskNames.set(key, ev);
   }
 
   private room(): boolean {

@@ -63,6 +63,24 @@ describe('Tracer: a trace whose tracks Perfetto shows whole', () => {
     expect(a.every((e) => e.pid === l.pid && e.name === 'frame' && e.cat === 'frame')).toBe(true);
     expect(traceProblems(t)).toEqual([]);
     // an unbalanced pair is what the checker is for
-    expect(traceProblems(a.slice(0, 3))).toEqual(['async 1 frame frame #1: 1 begin(s) never ended']);
+    expect(traceProblems(a.slice(0, 3))).toEqual([`async ${l.pid} frame frame #1: 1 begin(s) never ended`]);
+  });
+
+  it("names a simulated task's lane by its pid, tid and comm, and renames it when the comm changes", () => {
+    const tr = new Tracer(() => 0);
+    const hw = tr.lane('hardware', 'camera');
+    tr.complete(tr.taskLane(7, 7, 'sh', 'sh'), 'execve', 'syscall', 0, 10);
+    const l = tr.taskLane(7, 7, 'camera', 'camera');
+    tr.taskLane(7, 9, 'camera', 'worker');
+    expect(l).toEqual({ pid: 7, tid: 7 });
+    expect(hw.pid).not.toBe(7);
+    const meta = tr.toJSON().traceEvents.filter((e) => e.ph === 'M').map((e) => [e.name, e.pid, e.tid, e.args!.name]);
+    expect(meta).toEqual([
+      ['process_name', hw.pid, 0, 'hardware'],
+      ['thread_name', hw.pid, hw.tid, 'camera'],
+      ['process_name', 7, 0, 'camera'],
+      ['thread_name', 7, 7, 'camera'],
+      ['thread_name', 7, 9, 'worker'],
+    ]);
   });
 });
