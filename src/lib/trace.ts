@@ -12,6 +12,10 @@ export interface TraceEvent {
   tid: number;
   /** Joins an async begin ('b') to its end ('e'): same id, cat and name. */
   id?: string;
+  /** Joins slices by a flow arrow: from the one with flow_out to those with flow_in. */
+  bind_id?: string;
+  flow_out?: true;
+  flow_in?: true;
   s?: 'g' | 'p' | 't';
   args?: Record<string, unknown>;
 }
@@ -45,6 +49,7 @@ export class Tracer {
   /** Events beyond this many are dropped (and counted), so a long run cannot exhaust memory. */
   readonly limit: number;
   dropped = 0;
+  private flows = 0;
 
   constructor(now: () => number, limit = 2_000_000) {
     this.now = now;
@@ -106,6 +111,27 @@ export class Tracer {
     const key = String(id);
     this.events.push({ name, cat, ph: 'b', ts: s / 1000, pid: lane.pid, tid: lane.tid, id: key, ...(args ? { args } : {}) });
     this.events.push({ name, cat, ph: 'e', ts: e / 1000, pid: lane.pid, tid: lane.tid, id: key });
+  }
+
+  /** A new id for a flow arrow between marks (see `mark`). */
+  flowId(): string {
+    return `0x${(++this.flows).toString(16)}`;
+  }
+
+  /**
+   * Records a moment as a zero-length slice on a lane, now: a tracepoint
+   * that a flow arrow may start from (`flow.out`) or end at, which the
+   * viewers draw only between slices.
+   */
+  mark(lane: TraceLane, name: string, cat: string, args?: Record<string, unknown>, flow?: { id: string; out: boolean }): void {
+    if (!this.room()) return;
+    const ev: TraceEvent = { name, cat, ph: 'X', ts: Math.round(this.now()) / 1000, dur: 0, pid: lane.pid, tid: lane.tid, ...(args ? { args } : {}) };
+    if (flow) {
+      ev.bind_id = flow.id;
+      if (flow.out) ev.flow_out = true;
+      else ev.flow_in = true;
+    }
+    this.events.push(ev);
   }
 
   /** Records a moment (a fault, a fence signal) on a lane, now. */

@@ -8,6 +8,9 @@ export interface Ev {
   pid: number;
   tid: number;
   id?: string;
+  bind_id?: string;
+  flow_in?: boolean;
+  flow_out?: boolean;
   args?: Record<string, unknown>;
 }
 
@@ -15,6 +18,8 @@ export interface Ev {
  * What Perfetto would refuse to show: on each track (pid/tid), two slices
  * that overlap without one holding the other; and async begins without
  * their end (or ends without a begin) for the same pid, cat, name and id.
+ * A flow arrow must end where one starts: every flow_in has a flow_out
+ * of its bind_id no later than itself, and both are on slices.
  * Times are compared in whole nanoseconds, as Perfetto keeps them.
  */
 export function traceProblems(events: readonly Ev[]): string[] {
@@ -48,5 +53,13 @@ export function traceProblems(events: readonly Ev[]): string[] {
     pending.set(k, Math.max(0, n));
   }
   for (const [k, n] of pending) if (n > 0) problems.push(`async ${k}: ${n} begin(s) never ended`);
+  const flowStart = new Map<string, number>();
+  for (const ev of events) if (ev.flow_out && ev.bind_id !== undefined) flowStart.set(ev.bind_id, ev.ts);
+  for (const ev of events) {
+    if ((ev.flow_in || ev.flow_out) && ev.ph !== 'X') problems.push(`flow ${ev.bind_id}: on a '${ev.ph}' event, not a slice`);
+    if (!ev.flow_in) continue;
+    const t = ev.bind_id === undefined ? undefined : flowStart.get(ev.bind_id);
+    if (t === undefined || t > ev.ts) problems.push(`flow ${ev.bind_id}: ends at '${ev.name}' without a start before it`);
+  }
   return problems;
 }

@@ -16,7 +16,7 @@ function traceOf(scenario: string): Ev[] {
 }
 
 describe('every built-in scenario\'s trace is one Perfetto shows whole', () => {
-  it.each(builtinScenarios())('%s: slices on a track nest or do not touch; async spans are balanced', { timeout: 60_000 }, (scenario) => {
+  it.each(builtinScenarios())('%s: slices on a track nest or do not touch; async spans and flows are balanced', { timeout: 60_000 }, (scenario) => {
     const ev = traceOf(scenario);
     expect(ev.filter((e) => e.ph === 'X').length).toBeGreaterThan(0);
     expect(traceProblems(ev)).toEqual([]);
@@ -34,6 +34,21 @@ describe('the pipelines that overlapped before', () => {
     const ends = new Map(ev.filter((e) => e.ph === 'e' && e.cat === 'frame').map((e) => [e.id, e.ts]));
     // some frame starts before the one before it has been shown
     expect(begins.some((b, i) => i > 0 && b.ts < ends.get(begins[i - 1]!.id)!)).toBe(true);
+  });
+
+  it("video-playback: fences are named as Linux's dma_fence tracepoints, and a wait is joined to the signal that ended it", { timeout: 60_000 }, () => {
+    const ev = traceOf('video-playback');
+    const fence = ev.filter((e) => e.cat === 'fence');
+    const linux = ['dma_fence_init', 'dma_fence_enable_signal', 'dma_fence_signaled', 'dma_fence_wait_start', 'dma_fence_wait_end', 'dma_fence_destroy'];
+    expect(fence.length).toBeGreaterThan(0);
+    for (const e of fence) {
+      expect(linux).toContain(e.name);
+      expect(e.args).toMatchObject({ driver: expect.any(String), timeline: expect.any(String), context: expect.any(Number), seqno: expect.any(Number) });
+    }
+    const end = fence.find((e) => e.name === 'dma_fence_wait_end' && e.flow_in)!;
+    const signal = fence.find((e) => e.flow_out && e.bind_id === end.bind_id)!;
+    expect(signal.name).toBe('dma_fence_signaled');
+    expect([signal.args!.context, signal.args!.seqno]).toEqual([end.args!.context, end.args!.seqno]);
   });
 
   it('shared-12mb: cache maintenance by two cores at once goes on a second named cache track', { timeout: 60_000 }, () => {
