@@ -96,7 +96,7 @@ export class Tracer {
     if (!this.room()) return;
     const s = Math.round(startNs);
     const e = Math.max(s, Math.round(startNs + Math.max(0, durNs)));
-    this.events.push({ name, cat, ph: 'X', ts: s / 1000, dur: (e - s) / 1000, pid: lane.pid, tid: lane.tid, ...(args ? { args } : {}) });
+    this.events.push({ name, cat, ph: 'X', ts: traceMicros(s), dur: traceMicros(e - s), pid: lane.pid, tid: lane.tid, ...(args ? { args } : {}) });
   }
 
   /**
@@ -109,8 +109,8 @@ export class Tracer {
     const s = Math.round(startNs);
     const e = Math.max(s, Math.round(startNs + Math.max(0, durNs)));
     const key = String(id);
-    this.events.push({ name, cat, ph: 'b', ts: s / 1000, pid: lane.pid, tid: lane.tid, id: key, ...(args ? { args } : {}) });
-    this.events.push({ name, cat, ph: 'e', ts: e / 1000, pid: lane.pid, tid: lane.tid, id: key });
+    this.events.push({ name, cat, ph: 'b', ts: traceMicros(s), pid: lane.pid, tid: lane.tid, id: key, ...(args ? { args } : {}) });
+    this.events.push({ name, cat, ph: 'e', ts: traceMicros(e), pid: lane.pid, tid: lane.tid, id: key });
   }
 
   /** A new id for a flow arrow between marks (see `mark`). */
@@ -125,7 +125,7 @@ export class Tracer {
    */
   mark(lane: TraceLane, name: string, cat: string, args?: Record<string, unknown>, flow?: { id: string; out: boolean }): void {
     if (!this.room()) return;
-    const ev: TraceEvent = { name, cat, ph: 'X', ts: Math.round(this.now()) / 1000, dur: 0, pid: lane.pid, tid: lane.tid, ...(args ? { args } : {}) };
+    const ev: TraceEvent = { name, cat, ph: 'X', ts: traceMicros(Math.round(this.now())), dur: 0, pid: lane.pid, tid: lane.tid, ...(args ? { args } : {}) };
     if (flow) {
       ev.bind_id = flow.id;
       if (flow.out) ev.flow_out = true;
@@ -137,14 +137,14 @@ export class Tracer {
   /** Records a moment (a fault, a fence signal) on a lane, now. */
   instant(lane: TraceLane, name: string, cat: string, args?: Record<string, unknown>): void {
     if (!this.room()) return;
-    this.events.push({ name, cat, ph: 'i', s: 't', ts: this.now() / 1000, pid: lane.pid, tid: lane.tid, ...(args ? { args } : {}) });
+    this.events.push({ name, cat, ph: 'i', s: 't', ts: traceMicros(Math.round(this.now())), pid: lane.pid, tid: lane.tid, ...(args ? { args } : {}) });
   }
 
   /** Records counter values (a graph in the viewer) for `group`, now. */
   counter(group: string, name: string, values: Record<string, number>): void {
     if (!this.room()) return;
     const pid = this.lane(group, name).pid;
-    this.events.push({ name, cat: 'counter', ph: 'C', ts: this.now() / 1000, pid, tid: 0, args: values });
+    this.events.push({ name, cat: 'counter', ph: 'C', ts: traceMicros(Math.round(this.now())), pid, tid: 0, args: values });
   }
 
   /**
@@ -176,8 +176,8 @@ export class Tracer {
     const out = events.slice();
     for (const idx of byLane.values()) {
       const ns = (i: number): [number, number] => {
-        const s = Math.round(events[i]!.ts * 1000);
-        return [s, s + Math.round(events[i]!.dur! * 1000)];
+        const s = traceNanos(events[i]!.ts);
+        return [s, s + traceNanos(events[i]!.dur!)];
       };
       const spans = idx.map((i) => ({ i, se: ns(i) }));
       spans.sort((a, b) => a.se[0] - b.se[0] || b.se[1] - a.se[1] || a.i - b.i);
@@ -219,6 +219,31 @@ export class Tracer {
     this.dropped++;
     return false;
   }
+}
+
+const f64 = new Float64Array(1);
+const u64 = new BigUint64Array(f64.buffer);
+
+/**
+ * `ns` whole nanoseconds as the microseconds a trace holds, chosen so that
+ * a reader who multiplies by 1000 and truncates (Perfetto does) gets `ns`
+ * back: n/1000 alone comes back one short for about one value in a hundred,
+ * which would make a slice overlap the one that starts where it ends.
+ */
+function traceMicros(ns: number): number {
+  let us = ns / 1000;
+  while (Math.trunc(us * 1000) < ns) {
+    // the next double up, so the product reaches ns
+    f64[0] = us;
+    u64[0]! += 1n;
+    us = f64[0]!;
+  }
+  return us;
+}
+
+/** The whole nanoseconds a trace's microseconds stand for, as Perfetto reads them. */
+function traceNanos(us: number): number {
+  return Math.trunc(us * 1000);
 }
 
 /** Where an event sorts among those at the same time: slices first, longer before shorter, so that they nest. */

@@ -20,15 +20,16 @@ export interface Ev {
  * their end (or ends without a begin) for the same pid, cat, name and id.
  * A flow arrow must end where one starts: every flow_in has a flow_out
  * of its bind_id no later than itself, and both are on slices.
- * Times are compared in whole nanoseconds, as Perfetto keeps them.
+ * Times are compared in whole nanoseconds, as Perfetto reads them.
  */
 export function traceProblems(events: readonly Ev[]): string[] {
   const problems: string[] = [];
   const tracks = new Map<string, { s: number; e: number; name: string }[]>();
   for (const ev of events) {
     if (ev.ph !== 'X') continue;
-    const s = Math.round(ev.ts * 1000);
-    const e = Math.round((ev.ts + (ev.dur ?? 0)) * 1000);
+    // Perfetto's arithmetic: each of ts and dur times 1000, truncated
+    const s = Math.trunc(ev.ts * 1000);
+    const e = s + Math.trunc((ev.dur ?? 0) * 1000);
     const k = `${ev.pid}/${ev.tid}`;
     const list = tracks.get(k) ?? [];
     list.push({ s, e, name: ev.name });
