@@ -10,8 +10,11 @@ export interface TraceEvent {
   dur?: number;
   pid: number;
   tid: number;
-  /** Joins an async begin ('b') to its end ('e'): same id, cat and name. */
-  id?: string;
+  /**
+   * Joins an async begin ('b') to its end ('e'): same id, cat and name. A
+   * local id, so the viewer files the span under its process.
+   */
+  id2?: { local: string };
   /** Joins slices by a flow arrow: from the one with flow_out to those with flow_in. */
   bind_id?: string;
   flow_out?: true;
@@ -101,16 +104,17 @@ export class Tracer {
 
   /**
    * Records a span that may overlap others of its kind (a frame in flight
-   * while the next is captured) as an async begin/end pair joined by `id`,
-   * which the viewers lay out on rows of their own instead of one track.
+   * while the next is captured) as an async begin/end pair joined by `id`
+   * (local to the lane's process), which the viewers lay out on rows of
+   * their own instead of one track.
    */
   span(lane: TraceLane, name: string, cat: string, id: string | number, startNs: number, durNs: number, args?: Record<string, unknown>): void {
     if (!this.room()) return;
     const s = Math.round(startNs);
     const e = Math.max(s, Math.round(startNs + Math.max(0, durNs)));
-    const key = String(id);
-    this.events.push({ name, cat, ph: 'b', ts: traceMicros(s), pid: lane.pid, tid: lane.tid, id: key, ...(args ? { args } : {}) });
-    this.events.push({ name, cat, ph: 'e', ts: traceMicros(e), pid: lane.pid, tid: lane.tid, id: key });
+    const id2 = { local: String(id) };
+    this.events.push({ name, cat, ph: 'b', ts: traceMicros(s), pid: lane.pid, tid: lane.tid, id2, ...(args ? { args } : {}) });
+    this.events.push({ name, cat, ph: 'e', ts: traceMicros(e), pid: lane.pid, tid: lane.tid, id2 });
   }
 
   /** A new id for a flow arrow between marks (see `mark`). */

@@ -8,6 +8,7 @@ export interface Ev {
   pid: number;
   tid: number;
   id?: string;
+  id2?: { local?: string; global?: string };
   bind_id?: string;
   flow_in?: boolean;
   flow_out?: boolean;
@@ -17,7 +18,8 @@ export interface Ev {
 /**
  * What Perfetto would refuse to show: on each track (pid/tid), two slices
  * that overlap without one holding the other; and async begins without
- * their end (or ends without a begin) for the same pid, cat, name and id.
+ * their end (or ends without a begin) for the same cat, name and id (and
+ * pid, for a process-local id).
  * A flow arrow must end where one starts: every flow_in has a flow_out
  * of its bind_id no later than itself, and both are on slices.
  * Times are compared in whole nanoseconds, as Perfetto reads them.
@@ -48,7 +50,8 @@ export function traceProblems(events: readonly Ev[]): string[] {
   const pending = new Map<string, number>();
   for (const ev of events) {
     if (ev.ph !== 'b' && ev.ph !== 'e') continue;
-    const k = `${ev.pid} ${ev.cat} ${ev.name} #${ev.id}`;
+    // an id2.local is scoped by process, an id or id2.global by the whole trace
+    const k = ev.id2?.local !== undefined ? `${ev.pid} ${ev.cat} ${ev.name} #${ev.id2.local}` : `${ev.cat} ${ev.name} #${ev.id ?? ev.id2?.global}`;
     const n = (pending.get(k) ?? 0) + (ev.ph === 'b' ? 1 : -1);
     if (n < 0) problems.push(`async ${k}: end without a begin`);
     pending.set(k, Math.max(0, n));

@@ -27,7 +27,7 @@ describe('unimem run --trace', () => {
     expect(captures).toHaveLength(4);
     // Frames overlap in flight, so each is an async span: a begin and an end joined by its number.
     const frames = t.traceEvents.filter((e: { cat: string; ph: string }) => e.cat === 'frame' && e.ph === 'b');
-    expect(frames.map((e: { id: string; args: { frame: number } }) => [e.id, e.args.frame])).toEqual([['0', 0], ['1', 1], ['2', 2], ['3', 3]]);
+    expect(frames.map((e: { id2: { local: string }; args: { frame: number } }) => [e.id2.local, e.args.frame])).toEqual([['0', 0], ['1', 1], ['2', 2], ['3', 3]]);
     expect(t.traceEvents.filter((e: { cat: string; ph: string }) => e.cat === 'frame' && e.ph === 'e')).toHaveLength(4);
     // The processes' ioctls are on their lanes.
     const ioctls = t.traceEvents.filter((e: { cat: string; name: string }) => e.cat === 'syscall' && e.name.startsWith('ioctl '));

@@ -76,7 +76,7 @@ describe('Tracer: a trace whose tracks Perfetto shows whole', () => {
     tr.span(l, 'frame', 'frame', 1, 16_667, 50_000, { frame: 1 });
     const t = tr.toJSON().traceEvents as Ev[];
     const a = t.filter((e) => e.ph === 'b' || e.ph === 'e');
-    expect(a.map((e) => [e.ph, e.id, e.ts])).toEqual([
+    expect(a.map((e) => [e.ph, e.id2!.local, e.ts])).toEqual([
       ['b', '0', 0],
       ['b', '1', 16.667],
       ['e', '0', 50],
