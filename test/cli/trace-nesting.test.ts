@@ -1,6 +1,7 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { builtinScenarios } from '../../src/sim/index.ts';
 import { unimem } from './run-cli.ts';
@@ -23,6 +24,18 @@ describe('every built-in scenario\'s trace is one Perfetto shows whole', () => {
     // Every track a slice is on has a name.
     const named = new Set(ev.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => `${e.pid}/${e.tid}`));
     for (const e of ev) if (e.ph === 'X') expect(named.has(`${e.pid}/${e.tid}`)).toBe(true);
+  });
+});
+
+describe('unimem exec --trace', () => {
+  const programs = readdirSync(fileURLToPath(new URL('../../examples/programs', import.meta.url))).filter((n) => n.endsWith('.ts'));
+  it.each(programs)('%s: a program\'s trace nests too', { timeout: 60_000 }, (program) => {
+    const f = join(dir, `exec-${program}.json`);
+    const r = unimem(['exec', `examples/programs/${program}`, '--trace', f]);
+    expect(r.code).toBe(0);
+    const ev = JSON.parse(readFileSync(f, 'utf8')).traceEvents as Ev[];
+    expect(ev.filter((e) => e.cat === 'syscall').length).toBeGreaterThan(0);
+    expect(traceProblems(ev)).toEqual([]);
   });
 });
 
