@@ -37,8 +37,9 @@ const OWN_IDS = 1_000_000;
  * jobs and DMA transfers on each bus master's lane, cache maintenance on the
  * CPU's, IOMMU walks and faults on each SMMU's, syscalls on each simulated
  * process's. Lanes get names through metadata events, so the viewer shows
- * "hardware / camera", or a simulated process by its comm and pid ("camera 2"). Recording is off unless a
- * tracer is installed, and costs nothing then.
+ * "hardware / camera", and a simulated process by its comm and pid
+ * ("camera 2"). Recording is off unless a tracer is installed, and costs
+ * nothing then.
  */
 export class Tracer {
   readonly events: TraceEvent[] = [];
