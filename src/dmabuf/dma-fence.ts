@@ -31,12 +31,52 @@ export function liveFenceCount(clock: Clock): number {
 }
 
 /**
- * Records every fence signal on `clock` as an instant event on the trace's
- * 'fences' lane (the dma_fence_signaled tracepoint); null stops it.
+ * Records the life of every fence on `clock` as Linux's dma_fence
+ * tracepoints (dma_fence_init, dma_fence_enable_signal,
+ * dma_fence_signaled, dma_fence_destroy on the 'fences' lane;
+ * dma_fence_wait_start and dma_fence_wait_end on 'waits', with a flow arrow
+ * from a signal to each wait it ends); null stops it.
  */
 export function traceFences(clock: Clock, tracer: Tracer | null): void {
   if (tracer) fenceTracers.set(clock, tracer);
   else fenceTracers.delete(clock);
+}
+
+/**
+ * What the trace holds of a traced fence: the args its events share (the
+ * names join them at the first event after init, as a subclass sets its
+ * timeline only after dma_fence_init), how many waits sleep on it, and the
+ * flow arrow its signal starts toward them.
+ */
+interface FenceTrace {
+  tracer: Tracer;
+  args: Record<string, unknown>;
+  sleepers: number;
+  flow: string | null;
+}
+
+const fenceTraces = new WeakMap<DmaFence, FenceTrace>();
+
+/** The trace state of `f`, or null when its clock is not traced. */
+function fenceTrace(f: DmaFence): FenceTrace | null {
+  const tracer = fenceTracers.get(f.clock);
+  if (!tracer) return null;
+  let st = fenceTraces.get(f);
+  if (!st || st.tracer !== tracer) {
+    st = { tracer, args: { context: f.context, seqno: f.seqno }, sleepers: 0, flow: null };
+    fenceTraces.set(f, st);
+  }
+  return st;
+}
+
+/** Records the dma_fence tracepoint `name` of `f` on the dma-fence group's `thread` lane. */
+function fenceEvent(st: FenceTrace, f: DmaFence, thread: 'fences' | 'waits', name: string, extra?: Record<string, unknown>, flow?: { id: string; out: boolean }): void {
+  if (name !== 'dma_fence_init' && st.args.driver === undefined) {
+    st.args.driver = f.getDriverName();
+    st.args.timeline = f.getTimelineName();
+  }
+  const tr = st.tracer;
+  tr.mark(tr.lane('dma-fence', thread), name, 'fence', extra ? { ...st.args, ...extra } : st.args, flow);
 }
 
 /** Where the fences of each clock's system charge their CPU work and waits, and what a signal costs. */
@@ -142,6 +182,8 @@ export class DmaFence {
     this.context = context;
     this.seqno = seqno;
     liveFences.set(clock, (liveFences.get(clock) ?? 0) + 1);
+    const st = fenceTrace(this);
+    if (st) fenceEvent(st, this, 'fences', 'dma_fence_init');
   }
 
   /** Current reference count (kref_read). */
@@ -194,6 +236,8 @@ export class DmaFence {
       this.error = -ERRNO.EDEADLK;
       this.signalNow();
     }
+    const st = fenceTrace(this);
+    if (st) fenceEvent(st, this, 'fences', 'dma_fence_destroy');
     this.ops.release?.(this);
   }
 
@@ -301,6 +345,23 @@ export class DmaFence {
    */
   async waitTimeout(timeoutNs: number, task?: Interruptible): Promise<number> {
     if (!(timeoutNs >= 0)) throw kerr('EINVAL', `dma_fence_wait_timeout: bad timeout ${timeoutNs}`);
+    const st = fenceTrace(this);
+    if (!st) return this.sleep(timeoutNs, task);
+    // as Linux, every wait is traced, one on a fence already signalled too; only a wait the signal ends is joined to it
+    const pending = !this.signaledBit;
+    st.sleepers++;
+    fenceEvent(st, this, 'waits', 'dma_fence_wait_start');
+    try {
+      return await this.sleep(timeoutNs, task);
+    } finally {
+      st.sleepers--;
+      const flow = pending && this.signaledBit && st.flow ? { id: st.flow, out: false } : undefined;
+      fenceEvent(st, this, 'waits', 'dma_fence_wait_end', { signaled: this.signaledBit }, flow);
+    }
+  }
+
+  /** The body of dma_fence_wait_timeout: enable signalling, then sleep unless signalled. */
+  private async sleep(timeoutNs: number, task: Interruptible | undefined): Promise<number> {
     this.enableSignalingLocked();
     if (this.signaledBit) return timeoutNs === 0 ? 1 : timeoutNs;
     if (task?.signalPending()) throw erestartsys('dma_fence_wait_timeout: signal pending');
@@ -358,7 +419,10 @@ export class DmaFence {
     const wasSet = this.enableBit;
     this.enableBit = true;
     if (this.signaledBit) return false;
-    if (!wasSet && this.ops.enableSignaling && !this.ops.enableSignaling(this)) {
+    if (wasSet || !this.ops.enableSignaling) return true;
+    const st = fenceTrace(this);
+    if (st) fenceEvent(st, this, 'fences', 'dma_fence_enable_signal');
+    if (!this.ops.enableSignaling(this)) {
       this.signal();
       return false;
     }
@@ -376,8 +440,11 @@ export class DmaFence {
     this.timestamp = this.clock.now;
     const costs = fenceCosts.get(this.clock);
     if (costs) costs.ledger.charge('fence-signal', costs.signalNs, 0, 'dma_fence_signal');
-    const tr = fenceTracers.get(this.clock);
-    if (tr) tr.instant(tr.lane('dma-fence', 'fences'), `signal ${this.getTimelineName()} #${this.seqno}`, 'fence', { driver: this.getDriverName(), context: this.context, seqno: this.seqno, error: this.error });
+    const st = fenceTrace(this);
+    if (st) {
+      if (st.sleepers > 0) st.flow = st.tracer.flowId();
+      fenceEvent(st, this, 'fences', 'dma_fence_signaled', { error: this.error }, st.flow ? { id: st.flow, out: true } : undefined);
+    }
     const list = this.cbs;
     if (list.length === 0) return;
     this.cbs = [];

@@ -539,6 +539,8 @@ export class ProcKernel {
     let error: unknown;
     let failed = false;
     const cpu = p.cpu;
+    // the fd's path as the call found it: a close removes it before the call ends
+    const path = this.soc.tracer && fd !== undefined ? p.files.peek(fd)?.pathName() : undefined;
     // a user access (load/store) is the program's own work: no kernel entry, user time
     const user = name === 'load' || name === 'store';
     cpu.mode = user ? 'user' : 'sys';
@@ -558,6 +560,8 @@ export class ProcKernel {
       p.inSyscall--;
       p.calls.delete(call);
     }
+    // an ioctl names its request (`ioctl VIDIOC_QBUF`) in the CPU's current call once it is decoded
+    const label = user ? name : cpu.call || name;
     // the body's CPU work (cache maintenance, copies, page-table updates) takes its time on a core before the return
     await this.soc.cores.runDebt(cpu);
     cpu.mode = 'user';
@@ -566,8 +570,12 @@ export class ProcKernel {
     p.group.drainWait.wakeUp();
     const tr = this.soc.tracer;
     if (tr) {
-      const err = failed && error instanceof KernelError ? { error: error.code } : undefined;
-      tr.complete(tr.lane(p.tid === p.pid ? `process ${p.pid}` : `process ${p.pid} thread ${p.tid}`, p.comm), name, 'syscall', t0, this.clock.now - t0, err);
+      const args: Record<string, unknown> = {};
+      if (fd !== undefined) args.fd = fd;
+      if (path !== undefined) args.path = path;
+      if (failed && error instanceof KernelError) args.errno = error.code;
+      else if (!failed && (typeof result === 'number' || typeof result === 'bigint')) args.result = typeof result === 'bigint' ? result.toString() : result;
+      tr.complete(tr.taskLane(p.pid, p.tid, p.group.leader.comm, p.comm), label, 'syscall', t0, this.clock.now - t0, Object.keys(args).length > 0 ? args : undefined);
     }
     if (failed && error instanceof ProcessUnwind) throw error;
     if (p.group.fatalSignal && !p.group.exiting) {

@@ -153,7 +153,7 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
       lastFrameNs = soc.clock.now;
       latencies.push(soc.clock.now - t0);
       opts.observer?.frameShown(frame, t0, soc.clock.now);
-      if (tracer) tracer.complete(tracer.lane('pipeline', 'frames'), `frame ${frame}`, 'frame', t0, soc.clock.now - t0, { mismatch: !ok });
+      if (tracer) tracer.span(tracer.lane('pipeline', 'frames'), 'frame', 'frame', frame, t0, soc.clock.now - t0, { frame, mismatch: !ok });
     }
     sunk++;
     opts.onFrame?.(Math.min(sunk, frames), frames);

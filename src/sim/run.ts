@@ -196,7 +196,7 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
           latencies.push(t - front.capturedAt);
           firstFrameNs = Math.min(firstFrameNs, front.capturedAt);
           lastFrameNs = t;
-          if (tracer) tracer.complete(tracer.lane('pipeline', 'frames'), `frame ${front.frame}`, 'frame', front.capturedAt, t - front.capturedAt, { mismatch: mismatches > 0 });
+          if (tracer) tracer.span(tracer.lane('pipeline', 'frames'), 'frame', 'frame', front.frame, front.capturedAt, t - front.capturedAt, { frame: front.frame, mismatch: mismatches > 0 });
           opts.observer?.frameShown(front.frame, front.capturedAt, t);
           opts.onFrame?.(front.frame + 1, frames);
         }

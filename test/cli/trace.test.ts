@@ -15,7 +15,7 @@ describe('unimem run --trace', () => {
     expect(t.displayTimeUnit).toBe('ns');
     for (const e of t.traceEvents) {
       expect(typeof e.name).toBe('string');
-      expect(['X', 'i', 'C', 'M']).toContain(e.ph);
+      expect(['X', 'i', 'C', 'M', 'b', 'e']).toContain(e.ph);
       expect(Number.isInteger(e.pid) && Number.isInteger(e.tid)).toBe(true);
       expect(e.ts).toBeGreaterThanOrEqual(0);
       if (e.ph === 'X') expect(e.dur).toBeGreaterThanOrEqual(0);
@@ -25,10 +25,16 @@ describe('unimem run --trace', () => {
     expect(names).toEqual(expect.arrayContaining(['hardware', 'camera', 'display', 'cpu cache', 'smmu0', 'frames', 'session']));
     const captures = t.traceEvents.filter((e: { name: string }) => /^camera frame \d+$/.test(e.name));
     expect(captures).toHaveLength(4);
-    const frames = t.traceEvents.filter((e: { cat: string }) => e.cat === 'frame');
-    expect(frames).toHaveLength(4);
+    // Frames overlap in flight, so each is an async span: a begin and an end joined by its number.
+    const frames = t.traceEvents.filter((e: { cat: string; ph: string }) => e.cat === 'frame' && e.ph === 'b');
+    expect(frames.map((e: { id2: { local: string }; args: { frame: number } }) => [e.id2.local, e.args.frame])).toEqual([['0', 0], ['1', 1], ['2', 2], ['3', 3]]);
+    expect(t.traceEvents.filter((e: { cat: string; ph: string }) => e.cat === 'frame' && e.ph === 'e')).toHaveLength(4);
     // The processes' ioctls are on their lanes.
-    expect(t.traceEvents.filter((e: { cat: string; name: string }) => e.cat === 'syscall' && e.name === 'ioctl').length).toBeGreaterThan(8);
+    const ioctls = t.traceEvents.filter((e: { cat: string; name: string }) => e.cat === 'syscall' && e.name.startsWith('ioctl '));
+    expect(ioctls.length).toBeGreaterThan(8);
+    // each names its request as the uapi header does, with the fd, the file and the result
+    const qbuf = ioctls.find((e: { name: string }) => e.name === 'ioctl VIDIOC_QBUF');
+    expect(qbuf.args).toMatchObject({ fd: expect.any(Number), path: expect.stringMatching(/^\/dev\/video\d+$/), result: 0 });
     // The camera process's four frame buffers come from the display's CMA heap.
     const cma = t.traceEvents.filter((e: { cat: string }) => e.cat === 'cma');
     expect(cma.map((e: { name: string }) => e.name)).toEqual(Array(4).fill('cma_alloc 900 pages'));
@@ -69,9 +75,12 @@ describe('unimem exec --trace', () => {
     const t = JSON.parse(readFileSync(f, 'utf8'));
     const sys = t.traceEvents.filter((e: { cat: string }) => e.cat === 'syscall');
     const names = sys.map((e: { name: string }) => e.name);
-    expect(names).toEqual(expect.arrayContaining(['open', 'ioctl', 'socketpair', 'fork', 'sendmsg', 'recvmsg', 'mmap', 'store', 'load', 'wait']));
-    const lanes = t.traceEvents.filter((e: { ph: string; name: string }) => e.ph === 'M' && e.name === 'process_name').map((e: { args: { name: string } }) => e.args.name);
-    expect(lanes).toEqual(expect.arrayContaining(['process 1', 'process 2']));
+    expect(names).toEqual(expect.arrayContaining(['open', 'ioctl DMA_HEAP_IOCTL_ALLOC', 'ioctl DMA_BUF_IOCTL_SYNC', 'socketpair', 'fork', 'sendmsg', 'recvmsg', 'mmap', 'store', 'load', 'wait']));
+    // Each process is on the track of its own pid, named by its comm, as in a kernel trace.
+    const lanes = t.traceEvents.filter((e: { ph: string; name: string }) => e.ph === 'M' && e.name === 'process_name').map((e: { pid: number; args: { name: string } }) => [e.pid, e.args.name]);
+    expect(lanes).toEqual(expect.arrayContaining([[1, 'main'], [2, 'main']]));
+    expect(new Set(sys.map((e: { pid: number }) => e.pid))).toEqual(new Set([1, 2]));
+    expect(sys.find((e: { name: string }) => e.name === 'ioctl DMA_HEAP_IOCTL_ALLOC').args).toMatchObject({ fd: 3, path: '/dev/dma_heap/system', result: 0 });
     // The parent's wait spans the child's work.
     const wait = sys.find((e: { name: string }) => e.name === 'wait');
     expect(wait.dur).toBeGreaterThan(0);
