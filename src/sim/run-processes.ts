@@ -15,7 +15,8 @@ import { cpuUsage, maintenanceNs, runCosts } from './run-costs.ts';
 import { hardwareCounters, percentile, type RunResult } from './run-result.ts';
 import type { RunOptions } from './run.ts';
 import type { ProcessStageSpec, ScenarioSpec } from './scenario-schema.ts';
-import { checkScenarioOnPlatform, stageSites, type LoadedScenario } from './scenario.ts';
+import { checkScenarioOnPlatform, scenarioSite, stageSites, type LoadedScenario } from './scenario.ts';
+import { frameCounts, reportCapacity, type DrivenDevice, type HeapUser } from './capacity.ts';
 import type { PipelineProbe, StageContext } from './stages/stage.ts';
 
 /** How one process of the pipeline ended. */
@@ -123,8 +124,10 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
   const periodNs = Math.round(1e9 / spec.fps);
   opts.observer?.booted(sys, periodNs);
   const cache0 = { ...soc.cache.stats };
-  // Page tables the IOMMU drivers grow stay allocated after the unmaps (as io-pgtable-arm-v7s keeps them): not a leak.
-  const pgtablePages = () => [...sys.domains.values()].reduce((n, d) => n + d.pgtable.tableBytes / 4096, 0);
+  // Page tables the IOMMU drivers grow stay allocated after the unmaps (as io-pgtable-arm-v7s keeps them), and a
+  // bounce pool keeps the pages it grew by for as long as its device lives (dmabounce's dma_pools): not leaks.
+  const pgtablePages = () =>
+    [...sys.domains.values()].reduce((n, d) => n + d.pgtable.tableBytes / 4096, 0) + [...sys.devices.values()].reduce((n, d) => n + (d.bounce?.pages ?? 0), 0);
   const free0 = sys.mm.pages.freeCount() + pgtablePages();
 
   const expected = new ExpectedFrames(stages, descs, formats, seed);
@@ -178,6 +181,12 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     },
     failed: () => {
       failures++;
+    },
+    ended: (_stage, frame) => {
+      // The frames a source skipped at the end of its stream, up to those asked for.
+      const end = Math.min(frame, frames);
+      if (end > lastProduced + 1) sourceDrops += end - lastProduced - 1;
+      lastProduced = Math.max(lastProduced, end - 1);
     },
   };
   // What a device consumed, watched from outside (a display's scanout, a DAC): a stage's descriptor says how.
@@ -296,6 +305,15 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     pages: spec.memoryPressure > 0 ? 0 : Math.round(free0 - sys.mm.pages.freeCount() - pgtablePages()),
   };
   reportEnding(sys, [...exits.values()], leaks, spec.kill?.process ?? null, sites);
+  const counts = frameCounts(frames, framesChecked, sourceDrops + failures);
+  reportCapacity(sys, {
+    frames: counts,
+    devices: drivenDevices(p, stages, descs, formats, spec.fps),
+    heapUsers: heapUsers(p, stages, descs, formats, spec.buffers),
+    framesSite: scenarioSite(s, ['frames']),
+    ...(spec.kill ? { killed: spec.kill.process } : {}),
+    simTimeNs,
+  });
   const placement = stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!));
   const hw = hardwareCounters(sys, cache0);
   const costs = runCosts(soc.costs, Number.isFinite(firstFrameNs) ? firstFrameNs : simTimeNs, lastFrameNs, periodNs);
@@ -310,7 +328,9 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     copies: { cpuBytes: usbCpuReadBytes(sys), bounceBytes: sys.dma.stats.bounceBytes },
     ...hw,
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
-    droppedFrames: Math.max(0, frames - sunk) + failures + sourceDrops,
+    droppedFrames: counts.dropped,
+    lostFrames: counts.lost,
+    sink: `${stages[lastStage]!.name} (${stages[lastStage]!.stage})`,
     zeroCopy: sys.dma.stats.bounceBytes === 0 && usbCpuReadBytes(sys) === 0,
     placement,
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),
@@ -322,6 +342,32 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     leaks,
     ...(tracer ? { trace: tracer } : {}),
   };
+}
+
+/** The platform devices the pipeline's processes drive, and the bandwidth each needs at the stream's rate. */
+function drivenDevices(p: PlatformSpec, stages: readonly ProcessStageSpec[], descs: readonly StageDescriptor[], formats: readonly StageFormats[], fps: number): DrivenDevice[] {
+  const out: DrivenDevice[] = [];
+  stages.forEach((st, i) => {
+    const dev = platformDeviceOf(p, descs[i]!, st);
+    if (!dev) return;
+    const f = formats[i]!;
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+    const perFrame = (f.inFmt?.size ?? 0) + (f.outFmt?.size ?? 0);
+    const parts = [f.inFmt ? `${mib(f.inFmt.size)} in` : '', f.outFmt ? `${mib(f.outFmt.size)} out` : ''].filter(Boolean).join(' and ');
+    const needs = descs[i]!.deviceRate ? descs[i]!.deviceRate!(f, fps) : perFrame > 0 ? { bytesPerSecond: perFrame * fps, because: `${parts} a frame at ${fps} fps` } : null;
+    out.push({ device: dev.name, driver: `${st.name} (${st.stage})`, needs });
+  });
+  return out;
+}
+
+/** The processes that allocate their output buffers from a CMA area's heap, and how many each asks for. */
+function heapUsers(p: PlatformSpec, stages: readonly ProcessStageSpec[], descs: readonly StageDescriptor[], formats: readonly StageFormats[], buffers: number): HeapUser[] {
+  return stages.flatMap((st, i) => {
+    if (!formats[i]!.outFmt || descs[i]!.placement) return [];
+    const area = outputHeap(p, stages, descs, i);
+    if (area === 'system' || area === 'driver') return [];
+    return [{ area, who: `${st.name} (${st.stage})`, buffers: st.buffers ?? buffers }];
+  });
 }
 
 /**
