@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { traceFences } from '../dmabuf/index.ts';
 import { boundNode, usbDisplayPlatformDriver, type BoundDevice, type UsbDisplay } from '../drivers/index.ts';
-import { applyFaultSettings, withFindingSite, type Tracer } from '../lib/index.ts';
+import { applyFaultSettings, formatBytes, hex, withFindingSite, type Tracer } from '../lib/index.ts';
 import { DEFAULT_CMA_NAME } from '../mm/index.ts';
 import { spawnProcess, type Sys } from '../proc/index.ts';
 import { SIGKILL } from '../uapi/index.ts';
@@ -83,6 +83,15 @@ function describePlacement(p: PlatformSpec, stages: readonly ProcessStageSpec[],
   const where = heap === 'system' ? 'scattered pages of the system heap' : `placed in cma:${heap}`;
   const why = st.heap !== 'auto' ? 'as the scenario asks' : heap === 'system' ? 'every device that reads them has an IOMMU' : 'the next device needs contiguous memory and has no IOMMU';
   return `${st.name}: ${st.stage} buffers from /dev/dma_heap/${heap}, ${where} (${why})`;
+}
+
+/** A line for each device that bounced: what it cannot reach, and the pool it bounced through. */
+function bounceLines(sys: System): string[] {
+  return [...sys.devices.values()].flatMap((d) => {
+    const pages = d.bounce?.pages ?? 0;
+    if (pages === 0) return [];
+    return [`${d.name}: reaches only below ${hex(2 ** d.dmaMaskBits)} (${d.dmaMaskBits}-bit DMA mask, no IOMMU): what it reads or writes above that bounces through a ${formatBytes(pages * 4096)} dmabounce pool`];
+  });
 }
 
 /** Bytes the CPU copied for the USB displays (each frame read to compress it): the copies a process pipeline may make. */
@@ -314,7 +323,7 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     ...(spec.kill ? { killed: spec.kill.process } : {}),
     simTimeNs,
   });
-  const placement = stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!));
+  const placement = [...stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!)), ...bounceLines(sys)];
   const hw = hardwareCounters(sys, cache0);
   const costs = runCosts(soc.costs, Number.isFinite(firstFrameNs) ? firstFrameNs : simTimeNs, lastFrameNs, periodNs);
   hw.cache.maintenanceNs = maintenanceNs(costs);
@@ -330,7 +339,8 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
     droppedFrames: counts.dropped,
     lostFrames: counts.lost,
-    sink: `${stages[lastStage]!.name} (${stages[lastStage]!.stage})`,
+    // A display server ends at a screen; any other last stage (an encoder, a CPU reader) is named.
+    sink: descs[lastStage]!.setsDisplayMode ? 'the display' : `${stages[lastStage]!.name} (${stages[lastStage]!.stage})`,
     zeroCopy: sys.dma.stats.bounceBytes === 0 && usbCpuReadBytes(sys) === 0,
     placement,
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),
