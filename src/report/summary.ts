@@ -22,7 +22,8 @@ export function integrityText(r: RunResult): string {
 export function formatSummary(r: RunResult): string {
   const rows: [string, string][] = [
     ['scenario', `${r.scenario} on ${r.platform} (seed ${r.seed})`],
-    ['frames', `${r.frames} (${r.integrity.framesChecked} shown, ${r.droppedFrames} dropped, ${r.lostFrames} lost)`],
+    // Shown + dropped + lost = asked: a frame shown twice (a sink that saw it again) counts once.
+    ['frames', `${r.frames} (${Math.min(r.integrity.framesChecked, r.frames)} shown, ${r.droppedFrames} dropped, ${r.lostFrames} lost)`],
     ['integrity', r.integrity.ok ? 'ok: every shown frame matches the source byte for byte' : `FAILED: ${integrityText(r)}`],
     ['zero copy', r.zeroCopy && r.copies.cpuBytes === 0 ? 'yes' : 'no'],
     ['CPU copies', bytes(r.copies.cpuBytes)],

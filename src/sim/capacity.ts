@@ -93,7 +93,7 @@ function size(bytes: number): string {
 }
 
 /** A rate as the platform file writes bandwidths: 1.6 GB/s, 60 MB/s. */
-export function rate(bytesPerSecond: number): string {
+function rate(bytesPerSecond: number): string {
   return bytesPerSecond >= 1e9 ? `${(bytesPerSecond / 1e9).toFixed(2)} GB/s` : `${(bytesPerSecond / 1e6).toFixed(1)} MB/s`;
 }
 
