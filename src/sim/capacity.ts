@@ -72,6 +72,8 @@ export function reportCapacity(sys: System, run: CapacityRun): void {
   if (run.frames.dropped + run.frames.lost > 0) reportBandwidth(sys, run);
   reportUnusedCma(sys, run);
   reportLoss(sys, run);
+  // Findings dated back to when the trouble began take their place in time (a stable sort moves only those).
+  sys.soc.findings.findings.sort((a, b) => a.timeNs - b.timeNs);
 }
 
 /** Records a finding at the time the trouble began, not when the run ended. */
