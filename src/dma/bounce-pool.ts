@@ -22,6 +22,7 @@ export class BouncePool {
   readonly pool = new GenPool(6, 'bounce');
   private readonly dev: Device;
   private readonly chunks: number[] = [];
+  private chunkPages = 0;
   /** Bounce buffers lent out, by the bus address the device was given. */
   readonly live = new Map<number, BouncedBuffer>();
   /** Bytes currently lent out. */
@@ -52,6 +53,11 @@ export class BouncePool {
     return pa;
   }
 
+  /** Pages the pool took from the page allocator: the device's for as long as it lives, lent out or not. */
+  get pages(): number {
+    return this.chunkPages;
+  }
+
   /** Returns bounce space (free_safe_buffer). KernelBug when it was not lent out. */
   free(pa: number, size: number): void {
     this.pool.free(pa, size);
@@ -67,6 +73,7 @@ export class BouncePool {
     const bytes = PAGE_SIZE << order;
     if (mm.kas.isLowmem(pfn)) mm.kas.removeLinearAlias(pfn, 1 << order);
     this.chunks.push(pfn);
+    this.chunkPages += 1 << order;
     this.pool.addChunk(pa, bytes);
   }
 }

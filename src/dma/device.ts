@@ -75,6 +75,21 @@ export interface Device {
   ctx: DmaContext;
   /** Set by device removal; later calls are dma-debug findings. */
   removed: boolean;
+  /**
+   * Mappings refused because the memory lay beyond the DMA mask with
+   * nothing to bounce through (what report_addr logs once): the first
+   * refused range, when, and how many were refused. Absent while none was.
+   */
+  overflow?: DmaOverflow;
+}
+
+/** The mappings a direct device refused for lying beyond its mask: the first one, and the count. */
+export interface DmaOverflow {
+  pa: number;
+  size: number;
+  /** Simulated ns of the first refusal. */
+  timeNs: number;
+  count: number;
 }
 
 /** 2^bits as an exclusive address limit (DMA_BIT_MASK(bits) + 1). */

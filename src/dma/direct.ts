@@ -77,8 +77,15 @@ function directFree(dev: Device, buf: DmaBuffer): void {
   freeBufferPages(dev, buf);
 }
 
-/** EIO for memory beyond the device's DMA mask (dma_direct_map_page's "overflow" mapping error). */
+/**
+ * EIO for memory beyond the device's DMA mask (dma_direct_map_page's
+ * "overflow" mapping error); the first such range is kept on the device,
+ * as report_addr logs it once, so a run can say which buffer it was.
+ */
 function unreachable(dev: Device, pa: number, size: number): never {
+  const o = dev.overflow;
+  // a new object, not a count bumped in place: test devices copied with spread share the old one
+  dev.overflow = o ? { ...o, count: o.count + 1 } : { pa, size, timeNs: dev.ctx.soc.clock.now, count: 1 };
   throw kerr('EIO', `${dev.name}: ${hex(pa)}+${hex(size)} is beyond its ${dev.dmaMaskBits}-bit DMA mask`);
 }
 

@@ -10,7 +10,7 @@
  * dma-debug reports it when it does. Buffers are freed only by their
  * owner, with the size and direction they were mapped with.
  */
-export { dmaMaskLimit, type Device, type DmaContext, type IommuMapper } from './device.ts';
+export { dmaMaskLimit, type Device, type DmaContext, type DmaOverflow, type IommuMapper } from './device.ts';
 export { archSyncDmaForDevice } from './direct.ts';
 export {
   DMA_ATTR_NO_KERNEL_MAPPING,

@@ -24,7 +24,14 @@ export type FindingKind =
   /** A failure the fault-injection framework forced (fail_page_alloc, failslab, ...). */
   | 'fault-injection'
   /** A user page fault that found no memory: the OOM path killed the process (pagefault_out_of_memory). */
-  | 'oom';
+  | 'oom'
+  /**
+   * The platform cannot carry the work as configured, named at the platform
+   * or scenario line that sets the limit: a device over its bandwidth, a CMA
+   * area too small or never used, a buffer out of a device's DMA reach,
+   * frames lost that nothing else explains.
+   */
+  | 'capacity';
 
 export interface Finding {
   kind: FindingKind;

@@ -46,6 +46,27 @@ export interface CmaStats {
   pinnedBuffers: number;
 }
 
+/**
+ * Why the last cma_alloc without a fallback failed, with the area's state
+ * at that moment: what a user needs to size the area.
+ */
+export interface CmaFailure {
+  /** Pages asked for, and the alignment order of the range. */
+  count: number;
+  alignOrder: number;
+  /** Pages held by buffers, and how many buffers held them. */
+  usedPages: number;
+  buffers: number;
+  /** Longest run of pages no buffer held (pages borrowed for movable data count as free: they can be vacated). */
+  largestFreeRun: number;
+  /** 'no-range': no aligned free range could be vacated; 'injected': fail_cma_alloc said so. */
+  why: 'no-range' | 'injected';
+  /** Simulated ns of the failure. */
+  timeNs: number;
+  /** cma_alloc calls without a fallback that failed so far (the last one is described). */
+  failures: number;
+}
+
 interface CmaBuffer {
   count: number;
   pins: number;
@@ -81,6 +102,10 @@ export class CmaArea {
   private readonly tally: ContigTally = { ns: 0, pages: 0, failedPfn: -1 };
   /** The fail_cma_alloc fault point, set at boot; null injects nothing. */
   failCmaAlloc: FaultAttr | null = null;
+  /** The last failed `alloc` (a caller with no fallback), or null while none failed. */
+  lastFailure: CmaFailure | null = null;
+  /** Whether tryAlloc's last null came from fault injection. */
+  private injected = false;
 
   /** Wraps pageblocks already marked MIGRATE_CMA as an area (cma_init_reserved_mem + cma_activate_area). */
   constructor(env: MigrationEnv, name: string, basePfn: number, count: number) {
@@ -118,8 +143,24 @@ export class CmaArea {
    */
   async alloc(count: number, alignOrder = 0): Promise<number> {
     const pfn = await this.tryAlloc(count, alignOrder);
-    if (pfn === null) throw kerr('ENOMEM', `cma_alloc(${this.name}): no ${count}-page range aligned to 2^${alignOrder} pages can be vacated`);
-    return pfn;
+    if (pfn !== null) return pfn;
+    const st = this.stats();
+    const f: CmaFailure = {
+      count,
+      alignOrder,
+      usedPages: st.usedPages,
+      buffers: st.buffers,
+      largestFreeRun: st.largestFreeRun,
+      why: this.injected ? 'injected' : 'no-range',
+      timeNs: this.env.clock.now,
+      failures: (this.lastFailure?.failures ?? 0) + 1,
+    };
+    this.lastFailure = f;
+    throw kerr(
+      'ENOMEM',
+      `cma_alloc(${this.name}): no ${count}-page range aligned to 2^${alignOrder} pages can be vacated ` +
+        `(area of ${this.count} pages, ${f.usedPages} used by ${f.buffers} buffer(s), largest free run ${f.largestFreeRun})`,
+    );
   }
 
   /**
@@ -132,6 +173,7 @@ export class CmaArea {
       this.st.failures++;
       throw kerr('EINVAL', `cma_alloc(${this.name}): bad count ${count}`);
     }
+    this.injected = false;
     if (count > this.count) {
       this.st.failures++;
       return null;
@@ -139,6 +181,7 @@ export class CmaArea {
     if (!Number.isInteger(alignOrder) || alignOrder < 0 || alignOrder > 30) throw kerr('EINVAL', `cma_alloc: bad alignment order ${alignOrder}`);
     if (shouldFail(this.failCmaAlloc, count, `cma_alloc(${this.name})`)) {
       this.st.failures++;
+      this.injected = true;
       return null;
     }
     const a = 2 ** alignOrder;

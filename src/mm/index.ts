@@ -32,7 +32,7 @@
  */
 export { BackgroundLoad, type BackgroundLoadOptions } from './background.ts';
 export { DEFAULT_CMA_NAME, bootMm, type Mm, type MmConfig } from './boot.ts';
-export { CmaArea } from './cma.ts';
+export { CmaArea, type CmaFailure } from './cma.ts';
 export { PG_ALLOC, PG_CONTIG, PG_HEAD, PG_RESERVED } from './frames.ts';
 export { GenPool } from './genalloc.ts';
 export { SimMutex } from './mutex.ts';

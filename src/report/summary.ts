@@ -14,7 +14,7 @@ function bytes(n: number): string {
 
 /** Why a run's integrity check failed, in one phrase. */
 export function integrityText(r: RunResult): string {
-  if (r.integrity.framesChecked === 0) return 'no frame reached the display';
+  if (r.integrity.framesChecked === 0) return `no frame reached ${r.sink}`;
   return `${r.integrity.mismatches} of ${r.integrity.framesChecked} shown frame(s) differ from the source`;
 }
 
@@ -22,7 +22,8 @@ export function integrityText(r: RunResult): string {
 export function formatSummary(r: RunResult): string {
   const rows: [string, string][] = [
     ['scenario', `${r.scenario} on ${r.platform} (seed ${r.seed})`],
-    ['frames', `${r.frames} (${r.integrity.framesChecked} shown, ${r.droppedFrames} dropped)`],
+    // Shown + dropped + lost = asked: a frame shown twice (a sink that saw it again) counts once.
+    ['frames', `${r.frames} (${Math.min(r.integrity.framesChecked, r.frames)} shown, ${r.droppedFrames} dropped, ${r.lostFrames} lost)`],
     ['integrity', r.integrity.ok ? 'ok: every shown frame matches the source byte for byte' : `FAILED: ${integrityText(r)}`],
     ['zero copy', r.zeroCopy && r.copies.cpuBytes === 0 ? 'yes' : 'no'],
     ['CPU copies', bytes(r.copies.cpuBytes)],

@@ -18,7 +18,7 @@ export { bootSystem, type BootOptions, type System } from './boot.ts';
 export { execProgram, type ExecResult } from './exec.ts';
 export { InputError } from './input-error.ts';
 export type { PlatformSpec } from './platform-schema.ts';
-export { builtinPlatforms, builtinScenarios, describePlatform, loadPlatform, parsePlatform } from './platform.ts';
+export { builtinPlatforms, builtinScenarios, describePlatform, loadPlatform, parsePlatform, platformSite } from './platform.ts';
 export type { CostEntry, CostKind, CpuUsage, ProcessCpu, RunCosts, RunObserver, RunResult, SteadyCostEntry } from './run-result.ts';
 export { runScenario, type RunOptions } from './run.ts';
 export type { ScenarioSpec } from './scenario-schema.ts';

@@ -5,7 +5,7 @@ import { InputError } from './input-error.ts';
 import { PLATFORM_DRIVERS, type PlatformDriver } from '../drivers/index.ts';
 import { platformSchema, platformSchemaFor, type PlatformSpec } from './platform-schema.ts';
 import { checkBootable } from './platform-boot-check.ts';
-import { errorAt, parseYaml, readInputFile, validate, type YamlInput } from './yaml-input.ts';
+import { errorAt, formatPath, parseYaml, readInputFile, siteAt, validate, type YamlInput } from './yaml-input.ts';
 
 export type { PlatformSpec, DeviceSpec } from './platform-schema.ts';
 
@@ -46,7 +46,24 @@ export function parsePlatform(file: string, text: string, drivers: readonly Plat
   const spec: PlatformSpec = validate(input, drivers === PLATFORM_DRIVERS ? platformSchema : platformSchemaFor(drivers));
   checkConsistency(input, spec);
   checkBootable(input, spec);
+  sources.set(spec, input);
   return spec;
+}
+
+/** The parsed file of each platform parsePlatform returned, so a finding can name the line that set a limit. */
+const sources = new WeakMap<PlatformSpec, YamlInput>();
+
+/**
+ * Where a field of a platform is written (`file:line:col`, as a finding's
+ * site names it), e.g. ['devices', 6, 'dmaMaskBits']: the field, else its
+ * nearest written parent (a default the file leaves out is blamed on the
+ * entry that left it out). A platform built in code, not parsed from a
+ * file, has no lines: its name and the field path stand in.
+ */
+export function platformSite(p: PlatformSpec, path: readonly (string | number)[]): string {
+  const input = sources.get(p);
+  if (input) return siteAt(input, path);
+  return `platform ${p.name}: ${formatPath(path)}`;
 }
 
 /** Cross-field rules a schema cannot express: references, overlaps, geometry. */

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { traceFences } from '../dmabuf/index.ts';
 import { boundNode, usbDisplayPlatformDriver, type BoundDevice, type UsbDisplay } from '../drivers/index.ts';
-import { applyFaultSettings, withFindingSite, type Tracer } from '../lib/index.ts';
+import { applyFaultSettings, formatBytes, hex, withFindingSite, type Tracer } from '../lib/index.ts';
 import { DEFAULT_CMA_NAME } from '../mm/index.ts';
 import { spawnProcess, type Sys } from '../proc/index.ts';
 import { SIGKILL } from '../uapi/index.ts';
@@ -15,7 +15,8 @@ import { cpuUsage, maintenanceNs, runCosts } from './run-costs.ts';
 import { hardwareCounters, percentile, type RunResult } from './run-result.ts';
 import type { RunOptions } from './run.ts';
 import type { ProcessStageSpec, ScenarioSpec } from './scenario-schema.ts';
-import { checkScenarioOnPlatform, stageSites, type LoadedScenario } from './scenario.ts';
+import { checkScenarioOnPlatform, scenarioSite, stageSites, type LoadedScenario } from './scenario.ts';
+import { frameCounts, reportCapacity, type DrivenDevice, type HeapUser } from './capacity.ts';
 import type { PipelineProbe, StageContext } from './stages/stage.ts';
 
 /** How one process of the pipeline ended. */
@@ -84,6 +85,15 @@ function describePlacement(p: PlatformSpec, stages: readonly ProcessStageSpec[],
   return `${st.name}: ${st.stage} buffers from /dev/dma_heap/${heap}, ${where} (${why})`;
 }
 
+/** A line for each device that bounced: what it cannot reach, and the pool it bounced through. */
+function bounceLines(sys: System): string[] {
+  return [...sys.devices.values()].flatMap((d) => {
+    const pages = d.bounce?.pages ?? 0;
+    if (pages === 0) return [];
+    return [`${d.name}: reaches only below ${hex(2 ** d.dmaMaskBits)} (${d.dmaMaskBits}-bit DMA mask, no IOMMU): what it reads or writes above that bounces through a ${formatBytes(pages * 4096)} dmabounce pool`];
+  });
+}
+
 /** Bytes the CPU copied for the USB displays (each frame read to compress it): the copies a process pipeline may make. */
 function usbCpuReadBytes(sys: System): number {
   return sys.bound.filter((b) => b.driver === usbDisplayPlatformDriver).reduce((n, b) => n + (b.data as { usb: UsbDisplay }).usb.stats.cpuReadBytes, 0);
@@ -123,8 +133,10 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
   const periodNs = Math.round(1e9 / spec.fps);
   opts.observer?.booted(sys, periodNs);
   const cache0 = { ...soc.cache.stats };
-  // Page tables the IOMMU drivers grow stay allocated after the unmaps (as io-pgtable-arm-v7s keeps them): not a leak.
-  const pgtablePages = () => [...sys.domains.values()].reduce((n, d) => n + d.pgtable.tableBytes / 4096, 0);
+  // Page tables the IOMMU drivers grow stay allocated after the unmaps (as io-pgtable-arm-v7s keeps them), and a
+  // bounce pool keeps the pages it grew by for as long as its device lives (dmabounce's dma_pools): not leaks.
+  const pgtablePages = () =>
+    [...sys.domains.values()].reduce((n, d) => n + d.pgtable.tableBytes / 4096, 0) + [...sys.devices.values()].reduce((n, d) => n + (d.bounce?.pages ?? 0), 0);
   const free0 = sys.mm.pages.freeCount() + pgtablePages();
 
   const expected = new ExpectedFrames(stages, descs, formats, seed);
@@ -178,6 +190,12 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     },
     failed: () => {
       failures++;
+    },
+    ended: (_stage, frame) => {
+      // The frames a source skipped at the end of its stream, up to those asked for.
+      const end = Math.min(frame, frames);
+      if (end > lastProduced + 1) sourceDrops += end - lastProduced - 1;
+      lastProduced = Math.max(lastProduced, end - 1);
     },
   };
   // What a device consumed, watched from outside (a display's scanout, a DAC): a stage's descriptor says how.
@@ -296,7 +314,16 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     pages: spec.memoryPressure > 0 ? 0 : Math.round(free0 - sys.mm.pages.freeCount() - pgtablePages()),
   };
   reportEnding(sys, [...exits.values()], leaks, spec.kill?.process ?? null, sites);
-  const placement = stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!));
+  const counts = frameCounts(frames, framesChecked, sourceDrops + failures);
+  reportCapacity(sys, {
+    frames: counts,
+    devices: drivenDevices(p, stages, descs, formats, spec.fps),
+    heapUsers: heapUsers(p, stages, descs, formats, spec.buffers),
+    framesSite: scenarioSite(s, ['frames']),
+    ...(spec.kill ? { killed: spec.kill.process } : {}),
+    simTimeNs,
+  });
+  const placement = [...stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!)), ...bounceLines(sys)];
   const hw = hardwareCounters(sys, cache0);
   const costs = runCosts(soc.costs, Number.isFinite(firstFrameNs) ? firstFrameNs : simTimeNs, lastFrameNs, periodNs);
   hw.cache.maintenanceNs = maintenanceNs(costs);
@@ -310,7 +337,10 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     copies: { cpuBytes: usbCpuReadBytes(sys), bounceBytes: sys.dma.stats.bounceBytes },
     ...hw,
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
-    droppedFrames: Math.max(0, frames - sunk) + failures + sourceDrops,
+    droppedFrames: counts.dropped,
+    lostFrames: counts.lost,
+    // A display server ends at a screen; any other last stage (an encoder, a CPU reader) is named.
+    sink: descs[lastStage]!.setsDisplayMode ? 'the display' : `${stages[lastStage]!.name} (${stages[lastStage]!.stage})`,
     zeroCopy: sys.dma.stats.bounceBytes === 0 && usbCpuReadBytes(sys) === 0,
     placement,
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),
@@ -322,6 +352,32 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     leaks,
     ...(tracer ? { trace: tracer } : {}),
   };
+}
+
+/** The platform devices the pipeline's processes drive, and the bandwidth each needs at the stream's rate. */
+function drivenDevices(p: PlatformSpec, stages: readonly ProcessStageSpec[], descs: readonly StageDescriptor[], formats: readonly StageFormats[], fps: number): DrivenDevice[] {
+  const out: DrivenDevice[] = [];
+  stages.forEach((st, i) => {
+    const dev = platformDeviceOf(p, descs[i]!, st);
+    if (!dev) return;
+    const f = formats[i]!;
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+    const perFrame = (f.inFmt?.size ?? 0) + (f.outFmt?.size ?? 0);
+    const parts = [f.inFmt ? `${mib(f.inFmt.size)} in` : '', f.outFmt ? `${mib(f.outFmt.size)} out` : ''].filter(Boolean).join(' and ');
+    const needs = descs[i]!.deviceRate ? descs[i]!.deviceRate!(f, fps) : perFrame > 0 ? { bytesPerSecond: perFrame * fps, because: `${parts} a frame at ${fps} fps` } : null;
+    out.push({ device: dev.name, driver: `${st.name} (${st.stage})`, needs });
+  });
+  return out;
+}
+
+/** The processes that allocate their output buffers from a CMA area's heap, and how many each asks for. */
+function heapUsers(p: PlatformSpec, stages: readonly ProcessStageSpec[], descs: readonly StageDescriptor[], formats: readonly StageFormats[], buffers: number): HeapUser[] {
+  return stages.flatMap((st, i) => {
+    if (!formats[i]!.outFmt || descs[i]!.placement) return [];
+    const area = outputHeap(p, stages, descs, i);
+    if (area === 'system' || area === 'driver') return [];
+    return [{ area, who: `${st.name} (${st.stage})`, buffers: st.buffers ?? buffers }];
+  });
 }
 
 /**

@@ -13,7 +13,12 @@ export interface RunResult {
   iommu: { tlbMisses: number; tlbHits: number; faults: number };
   cma: { peakBytes: number; migrations: number };
   frameLatencyNs: { p50: number; p90: number; p99: number; max: number };
+  /** Frames the pipeline let go knowingly: a sensor with no free buffer, a frame replaced before it was shown, a buffer a device flagged bad. */
   droppedFrames: number;
+  /** Frames neither shown nor dropped: they vanished (a process died, a mapping failed); frames = shown + dropped + lost. */
+  lostFrames: number;
+  /** Where the pipeline ends, as the summary names it: `the display`, or a process and its stage, `saver (encode)`. */
+  sink: string;
   zeroCopy: boolean;
   /** Why the frame buffers live where they do: each device's constraints and the exporter's choice. */
   placement: string[];

@@ -10,8 +10,9 @@ import { bootSystem, type System } from './boot.ts';
 import type { PlatformSpec } from './platform.ts';
 import { cpuUsage, maintenanceNs, runCosts } from './run-costs.ts';
 import { hardwareCounters, percentile, type RunObserver, type RunResult } from './run-result.ts';
-import { checkScenarioOnPlatform, stageSites, type LoadedScenario } from './scenario.ts';
+import { checkScenarioOnPlatform, scenarioSite, stageSites, type LoadedScenario } from './scenario.ts';
 import { runProcessScenario } from './run-processes.ts';
+import { frameCounts, reportCapacity } from './capacity.ts';
 
 /** Options of one run; each overrides the scenario's own value. */
 export interface RunOptions {
@@ -65,6 +66,7 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
   const frames = opts.frames ?? spec.frames;
   const wall0 = performance.now();
   const sys = boot(p, seed, spec.memoryPressure);
+  const framesSite = scenarioSite(s, ['frames']);
   applyFaultSettings(sys.soc.faults, opts.faults ?? []);
   const { soc, dma, devices } = sys;
   const tracer = opts.trace ? soc.startTrace() : null;
@@ -171,7 +173,11 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
       await soc.cores.runDebt();
       b.frame = n;
       lastCaptured = n;
-      if (ready) free.push(ready);
+      if (ready) {
+        // The display had not taken the last frame yet: this one replaces it, unshown.
+        free.push(ready);
+        dropped++;
+      }
       ready = b;
     }
     camDone = true;
@@ -213,6 +219,19 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
   opts.observer?.finished(sys);
   for (const b of pool) if (b.vaddr) dmaBufVunmap(b.dmabuf, b.vaddr);
   for (const b of pool) await freeShared(b);
+  const counts = frameCounts(frames, latencies.length, dropped + faultedFrames + unshown);
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  reportCapacity(sys, {
+    frames: counts,
+    // The capture engine writes each frame once; the scanout engine fetches the front buffer at every vsync, one a frame period here.
+    devices: [
+      { device: cam.name, driver: `the capture stage`, needs: { bytesPerSecond: fmt.size * spec.fps, because: `${mib(fmt.size)} out a frame at ${spec.fps} fps` } },
+      { device: disp.name, driver: `the scanout stage`, needs: { bytesPerSecond: fmt.size * spec.fps, because: `${mib(fmt.size)} fetched at each of ${spec.fps} vsyncs a second` } },
+    ],
+    heapUsers: [],
+    framesSite,
+    simTimeNs,
+  });
 
   return {
     scenario: spec.name,
@@ -224,7 +243,9 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
     copies: { cpuBytes: 0, bounceBytes: dma.stats.bounceBytes },
     ...hw,
     frameLatencyNs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
-    droppedFrames: dropped + faultedFrames + unshown,
+    droppedFrames: counts.dropped,
+    lostFrames: counts.lost,
+    sink: 'the display',
     zeroCopy: dma.stats.bounceBytes === 0,
     placement: placement.split('\n').slice(1).map((l) => l.trim()),
     findings: soc.findings.findings.map((f) => ({ kind: f.kind, message: f.message, call: f.call, timeNs: f.timeNs, site: f.site })),

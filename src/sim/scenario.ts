@@ -141,3 +141,8 @@ export function stageSites(s: LoadedScenario): { list: string; stages: string[] 
   const n = (s.spec.processes ?? s.spec.pipeline ?? []).length;
   return { list: siteAt(input, [key]), stages: Array.from({ length: n }, (_, i) => siteAt(input, [key, i])) };
 }
+
+/** Where a field of a scenario is written (`file:line:col`), or its nearest written parent: `frames` when the file leaves it to its default. */
+export function scenarioSite(s: LoadedScenario, path: readonly (string | number)[]): string {
+  return siteAt(parseYaml(s.file, s.text), path);
+}

@@ -49,7 +49,7 @@ describe('platform files', () => {
 
   it('describes the address map, cache, devices and IOMMU contexts', () => {
     const text = describePlatform(loadPlatform('armv7-mobile'));
-    expect(text).toMatch(/0x020000000-0x05fffffff\s+dram\s+dram0\s+1 GiB/);
+    expect(text).toMatch(/0x030000000-0x06fffffff\s+dram\s+dram0\s+1 GiB/);
     expect(text).toContain('NOT coherent with DMA');
     expect(text).toMatch(/smmu0: 8 contexts.*contexts: camera, isp, video, jpeg, gpu/);
     expect(text).toMatch(/usb\s+usb\s+30b/);

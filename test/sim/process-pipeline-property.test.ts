@@ -70,7 +70,10 @@ describe('process pipelines, any shape', () => {
           if (proc.name === killed) expect([0, 128 + 9]).toContain(proc.status);
           else expect(proc.status).toBe(0);
         }
-        if (!killed) expect(r.integrity.framesChecked).toBe(p.frames);
+        // The frame count adds up; without a kill none is lost (a camera short of buffers drops some at the sensor, and says so).
+        expect(r.integrity.framesChecked + r.droppedFrames + r.lostFrames).toBe(p.frames);
+        if (!killed) expect(r.lostFrames).toBe(0);
+        if (!killed && p.source !== 'camera') expect(r.integrity.framesChecked).toBe(p.frames);
       }),
       { numRuns: 60 },
     );

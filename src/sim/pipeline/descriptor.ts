@@ -113,6 +113,13 @@ export interface StageDescriptor {
   setsDisplayMode?: boolean;
   /** The run summary's placement line for a stage with no output buffers to share. */
   placement?(st: ProcessStageSpec): string;
+  /**
+   * Bytes per second its device must move to keep up, and why (default:
+   * the frames it takes in and gives out, once each per frame at the
+   * stream's rate); null when only a measurement can tell (a USB display
+   * sends what compression leaves).
+   */
+  deviceRate?(f: StageFormats, fps: number): { bytesPerSecond: number; because: string } | null;
 }
 
 /** Defines a stage table row. */

@@ -8,8 +8,9 @@ import { dequeueBuffer, exportBuffer, heapAllocate, queueBuffer, requestBuffers,
  * A camera process: sets the sensor format, gives the capture queue its
  * buffers (dma-bufs from the heap the consumer needs, queued as DMABUF, or
  * the driver's own MMAP buffers exported with EXPBUF), streams, and sends
- * each captured frame on; a released buffer is queued again. Frames the
- * camera had no buffer for are lost at the sensor, as on a real phone.
+ * each captured frame on; a released buffer is queued again. It streams
+ * for `frames` sensor frames: those the camera had no buffer for are lost
+ * at the sensor, as on a real phone, and not made up for afterwards.
  */
 export async function captureStage(sys: Sys, ctx: StageContext): Promise<number> {
   const fmt = ctx.outFmt!;
@@ -33,6 +34,11 @@ export async function captureStage(sys: Sys, ctx: StageContext): Promise<number>
     if (released) for (const slot of await down.takeReleased()) await queue(slot);
     if (!camReady) continue;
     const b = await dequeueBuffer(sys, v, CAP, memory);
+    if (b.sequence >= ctx.frames) {
+      // The stream's time is up: the frames the sensor lost at its end are dropped too.
+      ctx.probe.ended(ctx.spec.name, b.sequence);
+      break;
+    }
     if (b.flags & V4L2_BUF_FLAG_ERROR) {
       ctx.probe.failed(ctx.spec.name, b.sequence, 'the camera flagged the buffer');
       await queue(b.index);

@@ -13,7 +13,7 @@ import type { StageContext } from './stage.ts';
 import { addFramebuffer, primeFdToHandle } from './uapi-calls.ts';
 
 /** The display's refresh rate: the platform's KMS driver runs at 60 Hz. */
-const REFRESH_HZ = 60;
+export const REFRESH_HZ = 60;
 
 /** The first CRTC of the card (drmModeGetResources, as a compositor finds it). */
 async function firstCrtc(sys: Sys, card: number): Promise<number> {

@@ -16,6 +16,8 @@ export interface PipelineProbe {
   presenting(fbId: number, frame: number): void;
   /** A device failed frame `frame` (it flagged the buffer as an error). */
   failed(stage: string, frame: number, why: string): void;
+  /** A source's stream is over before frame `frame`: frames it skipped before that one were lost at the source. */
+  ended(stage: string, frame: number): void;
 }
 
 /** What one stage process is given when it is forked. */
@@ -36,7 +38,7 @@ export interface StageContext {
   outFmt: FrameFormat | null;
   /** Where its output buffers come from: a heap name, or 'driver' (MMAP + EXPBUF). */
   heap: string;
-  /** Frames a source makes. */
+  /** Frames a source makes (a camera: the sensor frames it streams for, some lost when it has no free buffer). */
   frames: number;
   fps: number;
   seed: number;

@@ -1,5 +1,5 @@
 import type { KmsDisplay } from '../../../drivers/index.ts';
-import { displayStage } from '../../stages/display.ts';
+import { displayStage, REFRESH_HZ } from '../../stages/display.ts';
 import { stageDescriptor, type PlanContext } from '../descriptor.ts';
 
 /** A display server takes XR24 frames, whichever KMS driver shows them. */
@@ -17,6 +17,8 @@ export const displayDescriptor = stageDescriptor({
   program: displayStage,
   plan: planScanout,
   setsDisplayMode: true,
+  // The CRTC fetches the frame it shows at every vsync, whatever the stream's rate.
+  deviceRate: (f) => ({ bytesPerSecond: f.inFmt!.size * REFRESH_HZ, because: `a ${f.inFmt!.width}x${f.inFmt!.height} frame of ${(f.inFmt!.size / 2 ** 20).toFixed(1)} MiB fetched at each of ${REFRESH_HZ} vsyncs a second` }),
   // What the CRTC fetched, not what the process asked for: the first fetch of each frame is checked.
   watch: (x) => {
     (x.device.data as { kms: KmsDisplay }).kms.onScanout = (shot) => x.firstFetch(shot);

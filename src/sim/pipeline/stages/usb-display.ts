@@ -12,6 +12,8 @@ export const usbDisplayDescriptor = stageDescriptor({
   program: displayStage,
   plan: planScanout,
   setsDisplayMode: true,
+  // The host moves the compressed frame: how much that is, only the run knows.
+  deviceRate: () => null,
   watch: (x) => {
     (x.device.data as { usb: UsbDisplay }).usb.onFrame = (shot) => x.firstFetch(shot);
   },
