@@ -67,3 +67,25 @@ describe('bin/unimem.mjs runs the build or the sources', () => {
     expect(run(fakePackage({ built: 1000, edited: 2000 }), {}, ['exec', program]).stdout).toBe('source 1\n');
   });
 });
+
+describe('the real build', () => {
+  it('runs a sweep whose points go to worker threads, which find their script from dist/ as from src/', async () => {
+    const { build } = await import('esbuild');
+    const dir = mkdtempSync(join(tmpdir(), 'unimem-dist-'));
+    try {
+      mkdirSync(join(dir, 'bin'));
+      for (const f of ['unimem.mjs', 'program-hooks.mjs', 'sweep-worker.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
+      copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      for (const d of ['src', 'bench', 'examples', 'node_modules']) symlinkSync(join(ROOT, d), join(dir, d));
+      await build({ absWorkingDir: ROOT, entryPoints: ['src/cli/main.ts', 'src/index.ts', 'src/uapi/index.ts'], outdir: join(dir, 'dist'), outbase: '.', bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', logLevel: 'warning' });
+      const r = spawnSync(process.execPath, [join(dir, 'bin/unimem.mjs'), 'sweep', 'camera-preview', '--set', 'seed=1,2', '--set', 'frames=2', '--jobs', '2', '--db', join(dir, 'out.db')], {
+        encoding: 'utf8',
+        env: { ...process.env, UNIMEM_FROM_SOURCE: '' },
+      });
+      expect(r.stderr).toMatch(/2 points: 2 ok, 0 failed, 0 invalid, 0 error/);
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { packageRoot } from '../../lib/index.ts';
 import type { PointInput } from './plan.ts';
 import type { PointRow } from './point.ts';
 
-const WORKER = new URL('../../../bin/sweep-worker.mjs', import.meta.url);
 
 /** Workers a sweep uses unless told: one per core. */
 export function defaultJobs(): number {
@@ -24,7 +25,8 @@ export async function runPoints(points: readonly PointInput[], jobs: number, onR
   const lane = () =>
     new Promise<void>((resolve, reject) => {
       const start = () => {
-        const w = new Worker(WORKER);
+        // found from the package root: the same file whether this code runs from src/ or from the dist/ bundle
+        const w = new Worker(join(packageRoot(), 'bin', 'sweep-worker.mjs'));
         let current: PointInput | undefined;
         let finished = false;
         const feed = () => {
