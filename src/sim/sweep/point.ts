@@ -35,9 +35,18 @@ export interface PointRow {
   wallMs: number;
 }
 
-/** The run failed at its job: a frame differs or none was shown, or a process failed (as `unimem run` exits 1). */
+/**
+ * The run failed at its job: a frame differs or none was shown, or a
+ * process failed (as `unimem run` exits 1). The reason is a capacity
+ * finding when there is one, since it carries the arithmetic (what was
+ * needed against what the platform had), else the failed process.
+ */
 export function runFailure(r: RunResult): string | null {
   const failed = r.findings.find((f) => f.kind === 'process-failed');
+  const capacity = r.findings.find((f) => f.kind === 'capacity');
+  if (failed || !r.integrity.ok) {
+    if (capacity) return capacity.message;
+  }
   if (failed) return failed.message;
   if (!r.integrity.ok) return r.integrity.framesChecked === 0 ? 'no frame was shown' : `${r.integrity.mismatches} shown frame(s) differ from the source`;
   return null;

@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../../lib/index.ts';
 import type { PointInput } from './plan.ts';
@@ -22,9 +21,6 @@ export async function runPoints(points: readonly PointInput[], jobs: number, onR
   if (points.length === 0) return;
   let next = 0;
   const n = Math.max(1, Math.min(jobs, points.length));
-  // With a worker per core, V8's parallel GC helpers compete with the other workers for the cores:
-  // each isolate made from here on collects on its own thread.
-  if (n >= availableParallelism()) setFlagsFromString('--single-threaded-gc');
   const lane = () =>
     new Promise<void>((resolve, reject) => {
       const start = () => {
