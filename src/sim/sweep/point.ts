@@ -52,14 +52,9 @@ export function runFailure(r: RunResult): string | null {
   return null;
 }
 
-/**
- * Runs one point from its inputs alone (what a worker thread does): parses
- * the edited files, runs the scenario, and turns the result into a row.
- * Refused inputs and failed kernel calls are rows, never exceptions, so a
- * sweep always finishes.
- */
-export async function runPoint(p: PointInput): Promise<PointRow> {
-  const row: PointRow = {
+/** A row for point `p` with its inputs filled in and no results yet. */
+export function pointRow(p: PointInput, status: PointRow['status'], reason: string): PointRow {
+  return {
     key: p.key,
     version: p.version,
     index: p.index,
@@ -68,13 +63,23 @@ export async function runPoint(p: PointInput): Promise<PointRow> {
     seed: p.seed ?? null,
     frames: p.frames ?? null,
     params: p.params.map(([path, v]) => [path, v.text, v.sortKey]),
-    status: 'invalid',
-    reason: p.invalid ?? '',
+    status,
+    reason,
     metrics: {},
     findings: [],
     placement: [],
     wallMs: 0,
   };
+}
+
+/**
+ * Runs one point from its inputs alone (what a worker thread does): parses
+ * the edited files, runs the scenario, and turns the result into a row.
+ * Refused inputs and failed kernel calls are rows, never exceptions, so a
+ * sweep always finishes.
+ */
+export async function runPoint(p: PointInput): Promise<PointRow> {
+  const row = pointRow(p, 'invalid', p.invalid ?? '');
   if (p.invalid) return row;
   let s: LoadedScenario, platform: PlatformSpec;
   try {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../../lib/index.ts';
 import type { PointInput } from './plan.ts';
-import type { PointRow } from './point.ts';
+import { pointRow, type PointRow } from './point.ts';
 
 /** Workers a sweep uses unless told: one per core. */
 export function defaultJobs(): number {
@@ -64,20 +64,5 @@ export async function runPoints(points: readonly PointInput[], jobs: number, onR
 }
 
 function errorRow(p: PointInput, reason: string): PointRow {
-  return {
-    key: p.key,
-    version: p.version,
-    index: p.index,
-    scenario: p.scenarioFile,
-    platform: p.platformFile,
-    seed: p.seed ?? null,
-    frames: p.frames ?? null,
-    params: p.params.map(([path, v]) => [path, v.text, v.sortKey]),
-    status: 'error',
-    reason,
-    metrics: {},
-    findings: [],
-    placement: [],
-    wallMs: 0,
-  };
+  return pointRow(p, 'error', reason);
 }
