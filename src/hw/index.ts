@@ -31,7 +31,7 @@ export type { SgSegment } from './engines/sg-dma.ts';
 export { USB_DAMAGE_HEADER, USB_DAMAGE_MAGIC, UsbPanel } from './engines/usb-panel.ts';
 export { VdecEngine } from './engines/vdec.ts';
 export { Interconnect, type MasterPort } from './interconnect.ts';
-export { BusError, PhysicalMemory, type MemoryBankConfig } from './memory.ts';
+export { BusError, PhysicalMemory, reclaimMemory, recycleMemoryAfterRuns, type MemoryBankConfig } from './memory.ts';
 export { PageCounters } from './page-counters.ts';
 export { Prng } from './prng.ts';
 export { SmmuContext, type SmmuFault, type SmmuFaultHandler, type SmmuFaultKind, type SmmuStats } from './smmu-context.ts';

@@ -29,6 +29,38 @@ export const CHUNK_SHIFT = 20;
 export const CHUNK_SIZE = 1 << CHUNK_SHIFT;
 
 /**
+ * Backing chunks handed back by runs that are over, for the next run in the
+ * same thread. A fresh chunk costs the host a page fault per 4 KiB on first
+ * touch, about ten times a memset of it, and a 12 MP run under memory
+ * pressure touches 2 GiB; a sweep worker runs one point after another, so
+ * it keeps its chunks instead (see `recycleMemoryAfterRuns`).
+ */
+const chunkPool: Uint8Array[] = [];
+/** The memories built since the last `reclaimMemory`, while recycling is on; null when off. */
+let liveMemories: PhysicalMemory[] | null = null;
+
+/**
+ * Keeps the backing of every physical memory built from now on for reuse:
+ * `reclaimMemory` takes it back once the runs using it are over. A host-side
+ * speed measure with no kernel counterpart; only a thread that runs one
+ * simulated system at a time and knows when it ends (a sweep worker) turns it on.
+ */
+export function recycleMemoryAfterRuns(): void {
+  liveMemories ??= [];
+}
+
+/**
+ * Takes the backing of every physical memory built since the last call into
+ * the pool; those memories read as zero from then on. Call it only when no
+ * simulated system built since is still in use.
+ */
+export function reclaimMemory(): void {
+  if (!liveMemories) return;
+  for (const m of liveMemories) m.releaseBacking();
+  liveMemories.length = 0;
+}
+
+/**
  * Byte-accurate, sparse physical memory. Unwritten memory reads as zero and
  * costs nothing, so a 64 GiB address map is free until touched. Every access
  * names a physical address range; one outside every bank throws BusError
@@ -53,6 +85,19 @@ export class PhysicalMemory {
       chunks: new Array<Uint8Array | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
     }));
     this.last = this.banks[0]!;
+    liveMemories?.push(this);
+  }
+
+  /** Gives every full-size backing chunk to the pool and forgets the rest: the memory reads as zero afterwards. */
+  releaseBacking(): void {
+    for (const b of this.banks) {
+      for (let i = 0; i < b.chunks.length; i++) {
+        const c = b.chunks[i];
+        if (c && c.length === CHUNK_SIZE) chunkPool.push(c);
+        b.chunks[i] = undefined;
+      }
+    }
+    this.materialised = 0;
   }
 
   /** Returns the bank that decodes [pa, pa+len), or throws BusError. */
@@ -219,7 +264,8 @@ export class PhysicalMemory {
   private chunk(b: MemoryBank, ci: number): Uint8Array {
     let c = b.chunks[ci];
     if (!c) {
-      c = new Uint8Array(Math.min(CHUNK_SIZE, b.size - ci * CHUNK_SIZE));
+      const len = Math.min(CHUNK_SIZE, b.size - ci * CHUNK_SIZE);
+      c = (len === CHUNK_SIZE ? chunkPool.pop()?.fill(0) : undefined) ?? new Uint8Array(len);
       b.chunks[ci] = c;
       this.materialised += c.length;
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BusError, PhysicalMemory } from '../../src/hw/index.ts';
+import { BusError, PhysicalMemory, reclaimMemory, recycleMemoryAfterRuns } from '../../src/hw/index.ts';
 import { CHUNK_SIZE } from '../../src/hw/memory.ts';
 import { GiB, MiB } from '../../src/lib/index.ts';
 import { pattern } from './helpers.ts';
@@ -73,5 +73,33 @@ describe('PhysicalMemory', () => {
           { name: 'b', base: MiB, size: MiB, kind: 'dram' },
         ]),
     ).toThrow(/overlap/);
+  });
+});
+
+describe('PhysicalMemory backing recycled between runs (a sweep worker)', () => {
+  it('hands a finished run\'s chunks to the next memory, which still reads zero where it never wrote', () => {
+    recycleMemoryAfterRuns();
+    const first = new PhysicalMemory([{ name: 'dram', base: 0x8000_0000, size: 8 * MiB, kind: 'dram' }]);
+    first.write(0x8000_0000, pattern(CHUNK_SIZE, 1));
+    first.write(0x8000_0000 + 3 * CHUNK_SIZE + 100, pattern(4096, 2));
+    expect(first.materialised).toBe(2 * CHUNK_SIZE);
+    reclaimMemory();
+    // the old run's memory let go of its bytes
+    expect(first.materialised).toBe(0);
+    expectBytes(first.readBytes(0x8000_0000, 64), new Uint8Array(64));
+
+    const next = new PhysicalMemory([{ name: 'dram', base: 0x4000_0000, size: 8 * MiB, kind: 'dram' }]);
+    next.write(0x4000_0000 + 10, pattern(16, 3));
+    next.write(0x4000_0000 + CHUNK_SIZE + 5, pattern(16, 4));
+    // a reused chunk is zeroed: nothing of the first run's pattern shows through around the new writes
+    const a = next.readBytes(0x4000_0000, CHUNK_SIZE);
+    const b = next.readBytes(0x4000_0000 + CHUNK_SIZE, CHUNK_SIZE);
+    const wantA = new Uint8Array(CHUNK_SIZE);
+    wantA.set(pattern(16, 3), 10);
+    const wantB = new Uint8Array(CHUNK_SIZE);
+    wantB.set(pattern(16, 4), 5);
+    expectBytes(a, wantA);
+    expectBytes(b, wantB);
+    reclaimMemory();
   });
 });

@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads';
+import { reclaimMemory, recycleMemoryAfterRuns } from '../../hw/index.ts';
 import type { PointInput } from './plan.ts';
 import { runPoint } from './point.ts';
 
@@ -7,9 +8,14 @@ import { runPoint } from './point.ts';
 // pool can hand the next point to whichever worker is free.
 const port = parentPort;
 if (!port) throw new Error('worker.ts runs in a worker thread started by the sweep pool');
+// Points run one at a time here, so once a row is out its system is dead and
+// the next point can have its memory's backing without faulting it in again.
+recycleMemoryAfterRuns();
 port.on('message', (p: PointInput) => {
-  runPoint(p).then(
-    (row) => port.postMessage({ row }),
-    (e: unknown) => port.postMessage({ error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }),
-  );
+  runPoint(p)
+    .finally(reclaimMemory)
+    .then(
+      (row) => port.postMessage({ row }),
+      (e: unknown) => port.postMessage({ error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }),
+    );
 });
