@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { builtinScenarios, loadPlatform, loadScenario, parseScenario, runScenario } from '../../src/sim/index.ts';
+import type { ProcessRunResult } from '../../src/sim/run-processes.ts';
 
 async function run(name: string, frames = 4) {
   const s = loadScenario(name);
@@ -53,34 +54,67 @@ describe('built-in scenarios', () => {
   });
 });
 
-describe('iommu-fault', () => {
-  async function runWith(over: Partial<{ faultHandler: 'none' | 'map-scratch'; onFault: 'continue' | 'stop' }>) {
+describe('iommu-fault (a process pipeline)', () => {
+  async function runWith(camera: Record<string, unknown>, frames = 6) {
     const s = loadScenario('iommu-fault');
-    Object.assign(s.spec, over);
-    return runScenario(s, loadPlatform(s.spec.platform), { frames: 6 });
+    Object.assign(s.spec.processes![0]!, camera);
+    return runScenario(s, loadPlatform(s.spec.platform), { frames });
   }
 
-  it('without a handler the SMMU reports every fault, terminates the DMA and the frames are lost; the pipeline goes on', async () => {
-    const r = await runWith({});
-    expect(r.iommu.faults).toBe(6);
-    expect(r.findings.filter((f) => f.kind === 'iommu-fault')).toHaveLength(6);
-    expect(r.findings[0]!.message).toMatch(/translation fault .* DMA write at iova 0x[0-9a-f]+; transaction terminated/);
-    // Each is blamed on the scenario line of the capture stage whose DMA faulted (line 17: `- { role: capture, ...}`).
-    expect(new Set(r.findings.map((f) => f.site))).toEqual(new Set(['examples/scenarios/iommu-fault.yaml:18:5']));
+  it("the camera process sets the driver's dma_overrun; each fault reaches the driver's handler, the frame comes back with V4L2_BUF_FLAG_ERROR and the pipeline goes on", async () => {
+    const r = (await runWith({})) as ProcessRunResult;
+    // Every frame the sensor gave (and the one after the stream's end) faulted once, past the end of its buffer.
+    expect(r.iommu.faults).toBeGreaterThanOrEqual(6);
+    const f = r.findings.filter((x) => x.kind === 'iommu-fault');
+    expect(f).toHaveLength(r.iommu.faults);
+    expect(f[0]!.message).toMatch(/^camera: translation fault on DMA write at iova 0x[0-9a-f]+, outside every buffer mapped for it; transaction terminated, the frame fails \(V4L2_BUF_FLAG_ERROR\)$/);
+    // Blamed on the scenario line of the camera process.
+    expect(new Set(f.map((x) => x.site))).toEqual(new Set(['examples/scenarios/iommu-fault.yaml:20:3']));
+    // No frame reached the display: every one failed at the camera and was counted, none lost unseen.
+    expect(r.integrity.framesChecked).toBe(0);
     expect(r.droppedFrames).toBe(6);
+    expect(r.lostFrames).toBe(0);
+    expect(r.placement.join('\n')).toMatch(/camera: \d+ IOMMU fault\(s\) reached the driver's fault handler: \d+ terminated \(\d+ frame\(s\) failed and came back with V4L2_BUF_FLAG_ERROR\); its DMA ran 4096 bytes past each buffer \(debugfs dma_overrun\)/);
+    expect(r.processes.map((p) => p.status)).toEqual([0, 0]);
+    expect(r.leaks).toEqual({ dmabufs: 0, openFiles: 0, dmaMappings: 0, cmaPages: 0, pages: 0 });
   });
 
-  it('onFault: stop ends the pipeline at the first fault', async () => {
-    const r = await runWith({ onFault: 'stop' });
-    expect(r.iommu.faults).toBe(1);
-    expect(r.simTimeNs).toBeLessThan(100e6);
+  it('with fault_scratch the handler maps a scratch page and retries: every frame arrives intact, only the faults are counted, and nothing leaks', async () => {
+    const r = (await runWith({ faultScratch: true })) as ProcessRunResult;
+    expect(r.iommu.faults).toBeGreaterThan(0);
+    expect(r.integrity).toMatchObject({ ok: true, mismatches: 0, framesChecked: 6 });
+    expect(r.droppedFrames + r.lostFrames).toBe(0);
+    expect(r.findings).toEqual([]);
+    expect(r.placement.join('\n')).toMatch(/camera: \d+ IOMMU fault\(s\) reached the driver's fault handler: \d+ retried over a scratch page/);
+    expect(r.leaks).toEqual({ dmabufs: 0, openFiles: 0, dmaMappings: 0, cmaPages: 0, pages: 0 });
+  });
+
+  it('without the hook the same pipeline has no fault at all', async () => {
+    const r = await runWith({ dmaOverrun: 0 }, 3);
+    expect(r.iommu.faults).toBe(0);
+    expect(r.integrity).toMatchObject({ ok: true, framesChecked: 3 });
+  });
+});
+
+describe('iommu faults in a kernel-level pipeline', () => {
+  const text = (handler: string, onFault: string) =>
+    `name: k-fault\nframes: 6\nfps: 30\nformat: { width: 1280, height: 720, fourcc: XR24 }\nbuffers: 3\nfaultHandler: ${handler}\nonFault: ${onFault}\npipeline:\n  - { role: capture, device: camera, overrun: 4096 }\n  - { role: scanout, device: display }\n`;
+  const runText = (t: string) => runScenario({ spec: parseScenario('k.yaml', t), file: 'k.yaml', text: t }, loadPlatform('armv7-mobile'));
+
+  it('the camera driver\'s handler terminates each faulting DMA, the frame is lost and the pipeline goes on; stop ends it at the first', async () => {
+    const r = await runText(text('none', 'continue'));
+    expect(r.iommu.faults).toBe(6);
+    expect(r.findings.filter((f) => f.kind === 'iommu-fault')).toHaveLength(6);
+    expect(new Set(r.findings.map((f) => f.site))).toEqual(new Set(['k.yaml:9:5']));
+    expect(r.droppedFrames).toBe(6);
+    const stop = await runText(text('none', 'stop'));
+    expect(stop.iommu.faults).toBe(1);
   });
 
   it('a handler that maps a scratch page and retries keeps every frame intact', async () => {
-    const r = await runWith({ faultHandler: 'map-scratch' });
+    const r = await runText(text('map-scratch', 'continue'));
     expect(r.iommu.faults).toBeGreaterThan(0);
-    expect(r.integrity.ok).toBe(true);
-    expect(r.integrity.framesChecked).toBe(6);
+    expect(r.integrity).toMatchObject({ ok: true, framesChecked: 6 });
     expect(r.findings.filter((f) => f.kind === 'iommu-fault')).toEqual([]);
   });
 });

@@ -28,6 +28,8 @@ import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, Vb2Queue, type Vb2Buffer } from '../videobuf2/index.ts';
 import { completeFrame, FrameGenerator, videoRegisterDevice, framePixFormat, type VideoDevice } from '../v4l2-core/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
+import type { IommuDomain } from '../../../iommu/index.ts';
+import { CameraDebug } from './camera-debug.ts';
 
 /** What registerCamera takes. */
 export interface CameraOptions {
@@ -46,6 +48,8 @@ export interface CameraOptions {
   /** Initial frame size. Default 640x480. */
   width?: number;
   height?: number;
+  /** The IOMMU domain of the camera's DMA, whose faults the driver handles; null or absent without an IOMMU. */
+  iommuDomain?: IommuDomain | null;
 }
 
 const MIN_DIM = 16;
@@ -113,6 +117,10 @@ export class CameraDevice {
   framesCaptured = 0;
   /** Frame periods that found no buffer. */
   framesDropped = 0;
+  /** Frames whose DMA failed: returned with V4L2_BUF_FLAG_ERROR. */
+  framesFailed = 0;
+  /** The debugfs test hooks and the IOMMU fault handler. */
+  readonly debug: CameraDebug;
 
   constructor(opts: CameraOptions) {
     this.device = opts.device;
@@ -130,6 +138,7 @@ export class CameraDevice {
     this.fmt = frameFormat(opts.width ?? 640, opts.height ?? 480, 'YUYV');
     this.pix = framePixFormat(this.fmt);
     this.engine = new CaptureEngine(this.device.master, this.device.ctx.soc.clock, this.fmt, this.seed);
+    this.debug = new CameraDebug(opts.vfs, opts.mm, opts.device, opts.iommuDomain ?? null);
     this.queue = new Vb2Queue({
       type: V4L2_BUF_TYPE_VIDEO_CAPTURE,
       ioModes: VB2_MMAP | VB2_DMABUF | VB2_USERPTR,
@@ -146,7 +155,10 @@ export class CameraDevice {
           this.frames.active.push(vb);
         },
         startStreaming: () => this.frames.start(),
-        stopStreaming: () => this.frames.stop(this.queue),
+        stopStreaming: async () => {
+          await this.frames.stop(this.queue);
+          this.debug.unmapScratch();
+        },
       },
     });
     this.vdev = videoRegisterDevice({
@@ -292,6 +304,8 @@ export class CameraDevice {
     }
     const size = this.fmt.size;
     const engine = this.engine;
+    // The debugfs hook: a descriptor that runs this many bytes past the buffer.
+    engine.overrun = this.debug.dmaOverrun;
     let ok = true;
     try {
       await vb2PlaneDma(vb, this.device, size, true, (segs) => engine.capture(segs, n, `camera frame ${n}`));
@@ -302,6 +316,7 @@ export class CameraDevice {
       ok = false;
     }
     if (ok) this.framesCaptured++;
+    else this.framesFailed++;
     completeFrame(this.queue, vb, ok, size, n, this.clock.now);
   }
 }
@@ -320,7 +335,7 @@ export const cameraPlatformDriver = platformDriver({
   name: 'unimem-camera',
   description: 'image sensor with a capture DMA: V4L2 capture on videobuf2-dma-sg',
   probe: (ctx) => {
-    const cam = registerCamera({ ...ctx, nr: 8, fps: ctx.params.cameraFps });
+    const cam = registerCamera({ ...ctx, nr: 8, fps: ctx.params.cameraFps, iommuDomain: ctx.iommuDomain ?? null });
     return { nodes: [{ path: cam.path, role: 'video' }], data: cam };
   },
 });

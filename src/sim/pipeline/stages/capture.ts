@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { frameFormat } from '../../../formats/index.ts';
 import { captureStage } from '../../stages/capture.ts';
 import { stageDescriptor } from '../descriptor.ts';
@@ -8,6 +9,19 @@ export const captureDescriptor = stageDescriptor({
   description: 'camera: V4L2 capture, gives YUYV or XR24 (`fourcc`)',
   device: { kind: 'camera', node: 'video' },
   role: 'source',
+  schema: {
+    dmaOverrun: z
+      .number()
+      .int()
+      .min(0)
+      .max(1 << 24)
+      .default(0)
+      .describe("capture: bytes the camera's DMA writes past the end of each buffer, set through the driver's debugfs test hook (dma_overrun) before streaming: a frame whose overrun the IOMMU catches comes back with V4L2_BUF_FLAG_ERROR."),
+    faultScratch: z
+      .boolean()
+      .default(false)
+      .describe("capture: the camera driver's IOMMU fault handler maps a scratch page at the faulting address and retries (debugfs fault_scratch), so frames survive and only the faults are counted."),
+  },
   program: captureStage,
   plan: ({ st, scenario, fail }) => {
     const fourcc = st.fourcc ?? scenario.format.fourcc;
