@@ -94,6 +94,21 @@ function bounceLines(sys: System): string[] {
   });
 }
 
+/**
+ * Lines for each camera whose MMAP buffers were movable: for each buffer,
+ * where it was placed first, who attached later and what that did (a move
+ * into memory both reach, or a refusal with EBUSY), and why.
+ */
+function movableBufferLines(sys: System): string[] {
+  return sys.bound.flatMap((b) => {
+    if (!(b.data instanceof CameraDevice)) return [];
+    return b.data.debug.movable.map((m, i) => {
+      const events = m.history.map((h) => h.replace(/^t=\d+ ns: /, '')).filter((h) => !/ (detached|unpinned the storage|pinned the storage|storage not allocated yet)$/.test(h) && !/^old storage .* freed/.test(h) && !/^the pending move is dropped/.test(h) && !/the storage must move before the next map/.test(h));
+      return `${b.name} buffer ${i} (a movable dma-buf, ${m.migrations} move(s)): ${events.join('; ')}`;
+    });
+  });
+}
+
 /** A line for each camera whose IOMMU fault handler saw faults: how many, and what became of the frames. */
 function cameraFaultLines(sys: System): string[] {
   return sys.bound.flatMap((b) => {
@@ -337,7 +352,7 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     ...(spec.kill ? { killed: spec.kill.process } : {}),
     simTimeNs,
   });
-  const placement = [...stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!)), ...bounceLines(sys), ...cameraFaultLines(sys)];
+  const placement = [...stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!)), ...bounceLines(sys), ...movableBufferLines(sys), ...cameraFaultLines(sys)];
   const hw = hardwareCounters(sys, cache0);
   const costs = runCosts(soc.costs, Number.isFinite(firstFrameNs) ? firstFrameNs : simTimeNs, lastFrameNs, periodNs);
   hw.cache.maintenanceNs = maintenanceNs(costs);

@@ -68,15 +68,19 @@ async function writeKnob(sys: Sys, path: string, value: number): Promise<void> {
  * from a shell: its debugfs directory is named after the platform device
  * QUERYCAP's bus_info gives ("platform:<name>"). `dmaOverrun` makes its DMA
  * run past each buffer; `faultScratch` has its IOMMU fault handler retry
- * over a scratch page instead of failing the frame.
+ * over a scratch page instead of failing the frame; `movableBuffers` makes
+ * the MMAP buffers it is about to ask for movable (or pinned) dynamic
+ * dma-bufs.
  */
 async function setDebugHooks(sys: Sys, v: number, ctx: StageContext): Promise<void> {
   const overrun = (ctx.spec.dmaOverrun as number | undefined) ?? 0;
   const scratch = (ctx.spec.faultScratch as boolean | undefined) ?? false;
-  if (overrun === 0 && !scratch) return;
+  const movable = ['off', 'movable', 'pinned'].indexOf((ctx.spec.movableBuffers as string | undefined) ?? 'off');
+  if (overrun === 0 && !scratch && movable <= 0) return;
   const cap = { driver: '', card: '', bus_info: '', version: 0, capabilities: 0, device_caps: 0, reserved: [0, 0, 0] } as V4l2Capability;
   await sys.ioctl(v, VIDIOC_QUERYCAP, cap);
   const dir = `/sys/kernel/debug/${cap.bus_info.replace(/^platform:/, '')}`;
   if (scratch) await writeKnob(sys, `${dir}/fault_scratch`, 1);
   if (overrun > 0) await writeKnob(sys, `${dir}/dma_overrun`, overrun);
+  if (movable > 0) await writeKnob(sys, `${dir}/movable_buffers`, movable);
 }

@@ -1,8 +1,13 @@
 import type { Device } from '../../../dma/index.ts';
+import type { NegotiatedBacking } from '../../../dmabuf/index.ts';
 import { debugfsCreateAttr, type Vfs } from '../../../fs/index.ts';
 import { IOMMU_READ, IOMMU_WRITE, iommuMap, iommuSetFaultHandler, iommuUnmap, type IommuDomain, type IommuFaultHandler } from '../../../iommu/index.ts';
 import { PAGE_SIZE, hex, isKernelError, kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
+import type { Vb2PlaneMobility } from '../videobuf2/vb2-negotiated.ts';
+
+/** The values of debugfs movable_buffers, by number. */
+const MOBILITY: readonly Vb2PlaneMobility[] = ['off', 'movable', 'pinned'];
 
 /** What the camera's debug hooks and its IOMMU fault handler counted. */
 export interface CameraFaultStats {
@@ -21,7 +26,9 @@ export interface CameraFaultStats {
  * frame (a wrong length in its descriptor, injected to test the error
  * path), and `fault_scratch`, which makes the fault handler map a scratch
  * page at the faulting address and retry instead of letting the SMMU
- * terminate the transaction -- and the handler registered on the device's
+ * terminate the transaction, and `movable_buffers`, which makes the MMAP
+ * buffers of the next REQBUFS late-allocated and exported as a dynamic
+ * dma-buf that can move (1) or is pinned by the camera (2) -- and the handler registered on the device's
  * domain (iommu_set_fault_handler), which every SMMU fault of the camera
  * reaches (report_iommu_fault). A terminated transaction fails the frame:
  * the buffer completes with VB2_BUF_STATE_ERROR and DQBUF returns it with
@@ -32,6 +39,10 @@ export class CameraDebug {
   dmaOverrun = 0;
   /** Retry faults over a scratch page (debugfs fault_scratch). */
   faultScratch = false;
+  /** How the next REQBUFS's MMAP planes live (debugfs movable_buffers: 0 off, 1 movable, 2 pinned). */
+  mobility: Vb2PlaneMobility = 'off';
+  /** The movable buffers made so far, in order, kept for the debug view of where each went and why. */
+  readonly movable: NegotiatedBacking[] = [];
   readonly stats: CameraFaultStats = { faults: 0, terminated: 0, retried: 0 };
   private readonly device: Device;
   private readonly domain: IommuDomain | null;
@@ -58,6 +69,14 @@ export class CameraDebug {
       set: (v) => {
         if (v !== 0 && v !== 1) throw kerr('EINVAL', `fault_scratch: ${v} (0 or 1)`);
         this.faultScratch = v === 1;
+      },
+    });
+    debugfsCreateAttr(vfs, `${dir}/movable_buffers`, {
+      get: () => MOBILITY.indexOf(this.mobility),
+      set: (v) => {
+        const m = MOBILITY[v];
+        if (m === undefined) throw kerr('EINVAL', `movable_buffers: ${v} (0 off, 1 movable, 2 pinned)`);
+        this.mobility = m;
       },
     });
     if (domain) iommuSetFaultHandler(domain, this.handler);

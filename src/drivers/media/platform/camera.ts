@@ -24,6 +24,7 @@ import {
   type V4l2Streamparm,
 } from '../../../uapi/index.ts';
 import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
+import { vb2NegotiatedMemops } from '../videobuf2/vb2-negotiated.ts';
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, Vb2Queue, type Vb2Buffer } from '../videobuf2/index.ts';
 import { completeFrame, FrameGenerator, videoRegisterDevice, framePixFormat, type VideoDevice } from '../v4l2-core/index.ts';
@@ -142,7 +143,8 @@ export class CameraDevice {
     this.queue = new Vb2Queue({
       type: V4L2_BUF_TYPE_VIDEO_CAPTURE,
       ioModes: VB2_MMAP | VB2_DMABUF | VB2_USERPTR,
-      memOps: vb2DmaSgMemops(opts.mm, opts.dbs),
+      // MMAP planes in the allocator's fixed pages, or movable ones when the debugfs hook asks (at REQBUFS).
+      memOps: vb2NegotiatedMemops(opts.mm, opts.dbs, vb2DmaSgMemops(opts.mm, opts.dbs), () => this.debug.mobility, (p) => this.debug.movable.push(p.backing)),
       dev: opts.device,
       minBuffersNeeded: 2,
       clock: opts.clock,

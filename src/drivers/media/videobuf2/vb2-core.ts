@@ -348,6 +348,7 @@ export class Vb2Queue {
     this.bufs = [];
     for (const vb of bufs) {
       if (vb.mem) {
+        await vb.mem.release?.();
         vb.mem.put();
         vb.mem = null;
       }
@@ -416,6 +417,7 @@ export class Vb2Queue {
   private async bufPrepare(task: Task, vb: Vb2Buffer, plane: Vb2PlaneArg): Promise<void> {
     if (this.memory === V4L2_MEMORY_DMABUF) await this.prepareDmabuf(task, vb, plane);
     else if (this.memory === V4L2_MEMORY_USERPTR) this.prepareUserptr(task, vb, plane);
+    else await vb.mem?.prepare?.();
     this.ops.bufPrepare?.(vb);
     vb.prepared = true;
   }
@@ -536,6 +538,7 @@ export class Vb2Queue {
    */
   async dqbuf(task: Task, nonblocking: boolean, fillUser: (vb: Vb2Buffer) => void): Promise<Vb2Buffer> {
     const vb = await this.waitDone(task, nonblocking);
+    await vb.mem?.finish?.();
     fillUser(vb);
     this.takeBack(vb);
     return vb;
@@ -594,6 +597,7 @@ export class Vb2Queue {
     for (const vb of this.bufs) {
       vb.state = 'dequeued';
       vb.prepared = false;
+      await vb.mem?.finish?.();
     }
     this.doneWq.wakeUp(POLLERR);
   }

@@ -21,9 +21,16 @@ export const captureDescriptor = stageDescriptor({
       .boolean()
       .default(false)
       .describe("capture: the camera driver's IOMMU fault handler maps a scratch page at the faulting address and retries (debugfs fault_scratch), so frames survive and only the faults are counted."),
+    movableBuffers: z
+      .enum(['off', 'movable', 'pinned'])
+      .default('off')
+      .describe(
+        "capture with heap: driver: the camera's MMAP buffers (debugfs movable_buffers): 'off' in fixed pages; 'movable' allocated at first use and exported as a dynamic dma-buf the camera maps only while a buffer is queued, so a stricter importer that comes later makes the exporter move it; 'pinned' the same, but the camera keeps it pinned, so such an importer is refused with EBUSY.",
+      ),
   },
   program: captureStage,
   plan: ({ st, scenario, fail }) => {
+    if (st.movableBuffers !== 'off' && st.heap !== 'driver') fail('movableBuffers', 'movable buffers are the camera driver\'s own: set heap: driver');
     const fourcc = st.fourcc ?? scenario.format.fourcc;
     if (fourcc === 'NV12') fail('fourcc', 'the camera gives YUYV or XR24');
     return { inFmt: null, outFmt: frameFormat(scenario.format.width, scenario.format.height, fourcc) };
