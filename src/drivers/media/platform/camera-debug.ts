@@ -46,8 +46,9 @@ export class CameraDebug {
   readonly stats: CameraFaultStats = { faults: 0, terminated: 0, retried: 0 };
   private readonly device: Device;
   private readonly domain: IommuDomain | null;
-  /** The scratch page's physical address: allocated at probe, so the handler, which must not sleep, never allocates. */
-  private readonly scratchPa: number;
+  /** The scratch page's frame while streaming with fault_scratch set (taken at stream start, so the handler, which must not sleep, never allocates), else -1. */
+  private scratchPfn = -1;
+  private readonly mm: Mm;
   /** IOVA pages the scratch page is mapped at, unmapped when streaming stops. */
   private readonly scratchIovas = new Set<number>();
 
@@ -55,7 +56,7 @@ export class CameraDebug {
   constructor(vfs: Vfs, mm: Mm, device: Device, domain: IommuDomain | null) {
     this.device = device;
     this.domain = domain;
-    this.scratchPa = domain ? mm.pages.allocPages(0, { zero: true }) * PAGE_SIZE : -1;
+    this.mm = mm;
     const dir = `/sys/kernel/debug/${device.name}`;
     debugfsCreateAttr(vfs, `${dir}/dma_overrun`, {
       get: () => this.dmaOverrun,
@@ -92,9 +93,9 @@ export class CameraDebug {
   private readonly handler: IommuFaultHandler = (f) => {
     this.stats.faults++;
     const page = f.iova - (f.iova % PAGE_SIZE);
-    if (this.faultScratch && this.domain && !this.scratchIovas.has(page)) {
+    if (this.scratchPfn >= 0 && this.domain && !this.scratchIovas.has(page)) {
       try {
-        iommuMap(this.domain, page, this.scratchPa, PAGE_SIZE, IOMMU_READ | IOMMU_WRITE);
+        iommuMap(this.domain, page, this.scratchPfn * PAGE_SIZE, PAGE_SIZE, IOMMU_READ | IOMMU_WRITE);
         this.scratchIovas.add(page);
         this.stats.retried++;
         return 'retry';
@@ -111,10 +112,17 @@ export class CameraDebug {
     return 'terminate';
   };
 
-  /** Takes the scratch page out of the device's address space again (at stop_streaming), so those IOVAs can be handed out. */
-  unmapScratch(): void {
+  /** Takes the scratch page when streaming starts with fault_scratch set (start_streaming). */
+  startStreaming(): void {
+    if (this.faultScratch && this.domain && this.scratchPfn < 0) this.scratchPfn = this.mm.pages.allocPages(0, { zero: true });
+  }
+
+  /** Takes the scratch page out of the device's address space and frees it (stop_streaming), so those IOVAs can be handed out again. */
+  stopStreaming(): void {
     if (!this.domain) return;
     for (const iova of this.scratchIovas) iommuUnmap(this.domain, iova, PAGE_SIZE);
     this.scratchIovas.clear();
+    if (this.scratchPfn >= 0) this.mm.pages.freePages(this.scratchPfn, 0);
+    this.scratchPfn = -1;
   }
 }

@@ -156,10 +156,13 @@ export class CameraDevice {
         bufQueue: (vb) => {
           this.frames.active.push(vb);
         },
-        startStreaming: () => this.frames.start(),
+        startStreaming: () => {
+          this.debug.startStreaming();
+          return this.frames.start();
+        },
         stopStreaming: async () => {
           await this.frames.stop(this.queue);
-          this.debug.unmapScratch();
+          this.debug.stopStreaming();
         },
       },
     });
