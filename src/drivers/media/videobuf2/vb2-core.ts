@@ -519,6 +519,7 @@ export class Vb2Queue {
     if (vb.queue !== this || vb.state !== 'active') throw new KernelBug(`vb2_buffer_done on buffer ${vb.index} in state ${vb.state}`);
     vb.state = state;
     this.ownedByDrv--;
+    vb.mem?.done?.();
     this.doneList.push(vb);
     this.doneWq.wakeUp(POLLIN | POLLRDNORM);
   }

@@ -1,5 +1,7 @@
-import type { Device, DmaDirection, SgTable } from '../../../dma/index.ts';
+import { DMA_TO_DEVICE, type Device, type DmaDirection, type SgTable } from '../../../dma/index.ts';
 import {
+  DmaFence,
+  DmaResvUsage,
   dmaBufAttach,
   dmaBufDetach,
   dmaBufMapAttachment,
@@ -12,12 +14,18 @@ import {
   type DmaBuf,
   type DmaBufAttachment,
   type DmaBufSystem,
+  type DmaFenceOps,
   type NegotiatedBacking,
 } from '../../../dmabuf/index.ts';
 import type { VmArea } from '../../../fs/index.ts';
 import { KernelBug, kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import type { Vb2Mem, Vb2MemOps } from './vb2-memops.ts';
+
+const planeFenceOps: DmaFenceOps = {
+  getDriverName: () => 'videobuf2',
+  getTimelineName: () => 'plane',
+};
 
 /** exp_name of the buffers a movable plane is exported as. */
 export const VB2_NEGOTIATED_EXP_NAME = 'videobuf2_negotiated';
@@ -42,8 +50,11 @@ export type Vb2PlaneMobility = 'off' | 'movable' | 'pinned';
  * comes back to userspace, so an importer with stricter needs that
  * attaches later (a display without an IOMMU) makes the exporter move the
  * bytes where both can reach them. EXPBUF hands out the buffer itself.
- * In 'pinned' mode the device pins the storage at its first map instead,
- * and a stricter late importer is refused with EBUSY and the reason.
+ * While the driver has the buffer, a fence in its reservation object says
+ * the device is using it, signalled when the driver is done with it, so a
+ * move the exporter makes meanwhile waits for the device's last byte. In
+ * 'pinned' mode the device pins the storage at its first map instead, and
+ * a stricter late importer is refused with EBUSY and the reason.
  */
 export class NegotiatedPlane implements Vb2Mem {
   readonly size: number;
@@ -57,6 +68,10 @@ export class NegotiatedPlane implements Vb2Mem {
   private att: DmaBufAttachment | null = null;
   private refs = 1;
   private isPinned = false;
+  /** The fence of the trip through the driver under way, or null. */
+  private busy: DmaFence | null = null;
+  private readonly fenceContext: number;
+  private seqno = 0;
 
   private constructor(dmabuf: DmaBuf, backing: NegotiatedBacking, dev: Device, size: number, dir: DmaDirection, pinned: boolean) {
     this.dmabuf = dmabuf;
@@ -65,6 +80,7 @@ export class NegotiatedPlane implements Vb2Mem {
     this.size = size;
     this.dir = dir;
     this.pinned = pinned;
+    this.fenceContext = dmabuf.system.fctx.alloc(1);
   }
 
   /** Exports the plane's buffer and attaches the queue's device to it as a dynamic importer. Storage comes at the first map. */
@@ -87,14 +103,12 @@ export class NegotiatedPlane implements Vb2Mem {
   }
 
   /**
-   * The exporter is moving the storage (move_notify): the mapping must not
-   * be used again. The device holds one only while the buffer is with the
-   * driver, and the exporter moves only buffers userspace holds, so there
-   * is nothing to drop but a stale pointer.
+   * The exporter is about to move the storage (move_notify). The device's
+   * mapping, if the buffer is with the driver, stays valid until its fence
+   * signals, which the move waits for; it is returned at DQBUF like any
+   * other, and the next QBUF maps the new storage. Nothing to do now.
    */
-  private moveNotify(): void {
-    if (this.sgt && !this.pinned) throw new KernelBug(`${this.dev.name}: storage moved under a buffer queued for DMA`);
-  }
+  private moveNotify(): void {}
 
   /**
    * Maps the plane for the device before the driver gets it (the memop's
@@ -112,13 +126,28 @@ export class NegotiatedPlane implements Vb2Mem {
         this.isPinned = true;
       }
       this.sgt = await dmaBufMapAttachment(att, this.dir);
+      // The device owns the buffer until the driver is done with it: a move must wait for that.
+      const f = new DmaFence(this.dmabuf.system.clock, planeFenceOps, this.fenceContext, ++this.seqno);
+      this.dmabuf.resv.reserveFences(1);
+      this.dmabuf.resv.addFence(f, this.dir === DMA_TO_DEVICE ? DmaResvUsage.READ : DmaResvUsage.WRITE);
+      this.busy = f;
     } finally {
       this.dmabuf.resv.unlock();
     }
   }
 
+  /** The driver is done with the buffer (vb2_buffer_done): the device's fence signals. Never sleeps. */
+  done(): void {
+    const f = this.busy;
+    if (!f) return;
+    this.busy = null;
+    f.signal();
+    f.put();
+  }
+
   /** Returns the device's mapping when the buffer goes back to userspace (the memop's finish at DQBUF); pinned mode keeps it. */
   async finish(): Promise<void> {
+    this.done();
     if (this.pinned) return;
     await this.unmap();
   }
@@ -140,6 +169,7 @@ export class NegotiatedPlane implements Vb2Mem {
   async release(): Promise<void> {
     const att = this.att;
     if (!att) return;
+    this.done();
     await this.unmap();
     if (this.isPinned) {
       await this.dmabuf.resv.lock();
