@@ -104,7 +104,7 @@ function movableBufferLines(sys: System): string[] {
     if (!(b.data instanceof CameraDevice)) return [];
     return b.data.debug.movable.map((m, i) => {
       const events = m.history.map((h) => h.replace(/^t=\d+ ns: /, '')).filter((h) => !/ (detached|unpinned the storage|pinned the storage|storage not allocated yet)$/.test(h) && !/^old storage .* freed/.test(h) && !/^the pending move is dropped/.test(h) && !/the storage must move before the next map/.test(h));
-      return `${b.name} buffer ${i} (a movable dma-buf, ${m.migrations} move(s)): ${events.join('; ')}`;
+      return `${b.name} buffer ${i}: a movable dma-buf, ${m.migrations} move(s): ${events.join('; ')}`;
     });
   });
 }
@@ -119,7 +119,7 @@ function cameraFaultLines(sys: System): string[] {
       terminated > 0 ? `${terminated} terminated (${b.data.framesFailed} frame(s) failed and came back with V4L2_BUF_FLAG_ERROR)` : '',
       retried > 0 ? `${retried} retried over a scratch page (the stray bytes landed there; the frames survived)` : '',
     ].filter(Boolean);
-    return [`${b.name}: ${faults} IOMMU fault(s) reached the driver's fault handler: ${what.join(', ')}${b.data.debug.dmaOverrun ? `; its DMA ran ${b.data.debug.dmaOverrun} bytes past each buffer (debugfs dma_overrun)` : ''}`];
+    return [`${b.name} faults: ${faults} IOMMU fault(s) reached the driver's fault handler: ${what.join(', ')}${b.data.debug.dmaOverrun ? `; its DMA ran ${b.data.debug.dmaOverrun} bytes past each buffer (debugfs dma_overrun)` : ''}`];
   });
 }
 

@@ -99,9 +99,8 @@ describe("camera's movable MMAP buffers (debugfs movable_buffers)", () => {
     const fmt = frameFormat(320, 240, 'XR24');
     const seen: { seq: number; bytes: Uint8Array }[] = [];
     let moved: { migrations: number; source: string } | null = null;
-    let cam!: CameraDevice;
     const sys = bootSystem(loadPlatform('armv7-mobile'), { seed: 1 });
-    cam = sys.bound.find((b) => b.data instanceof CameraDevice)!.data as CameraDevice;
+    const cam = sys.bound.find((b) => b.data instanceof CameraDevice)!.data as CameraDevice;
     const card = boundNode(sys.bound.find((b) => b.kind === 'display')!, 'card')!;
     // Page tables the SMMU driver grows stay allocated after the unmaps, as io-pgtable keeps them: not a leak.
     const tables = () => [...sys.domains.values()].reduce((n, d) => n + d.pgtable.tableBytes / 4096, 0);

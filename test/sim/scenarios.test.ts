@@ -74,7 +74,7 @@ describe('iommu-fault (a process pipeline)', () => {
     expect(r.integrity.framesChecked).toBe(0);
     expect(r.droppedFrames).toBe(6);
     expect(r.lostFrames).toBe(0);
-    expect(r.placement.join('\n')).toMatch(/camera: \d+ IOMMU fault\(s\) reached the driver's fault handler: \d+ terminated \(\d+ frame\(s\) failed and came back with V4L2_BUF_FLAG_ERROR\); its DMA ran 4096 bytes past each buffer \(debugfs dma_overrun\)/);
+    expect(r.placement.join('\n')).toMatch(/camera faults: \d+ IOMMU fault\(s\) reached the driver's fault handler: \d+ terminated \(\d+ frame\(s\) failed and came back with V4L2_BUF_FLAG_ERROR\); its DMA ran 4096 bytes past each buffer \(debugfs dma_overrun\)/);
     expect(r.processes.map((p) => p.status)).toEqual([0, 0]);
     expect(r.leaks).toEqual({ dmabufs: 0, openFiles: 0, dmaMappings: 0, cmaPages: 0, pages: 0 });
   });
@@ -85,7 +85,7 @@ describe('iommu-fault (a process pipeline)', () => {
     expect(r.integrity).toMatchObject({ ok: true, mismatches: 0, framesChecked: 6 });
     expect(r.droppedFrames + r.lostFrames).toBe(0);
     expect(r.findings).toEqual([]);
-    expect(r.placement.join('\n')).toMatch(/camera: \d+ IOMMU fault\(s\) reached the driver's fault handler: \d+ retried over a scratch page/);
+    expect(r.placement.join('\n')).toMatch(/camera faults: \d+ IOMMU fault\(s\) reached the driver's fault handler: \d+ retried over a scratch page/);
     expect(r.leaks).toEqual({ dmabufs: 0, openFiles: 0, dmaMappings: 0, cmaPages: 0, pages: 0 });
   });
 
@@ -134,7 +134,7 @@ describe('late-strict-attach (a process pipeline)', () => {
     const lines = r.placement.filter((l) => l.startsWith('camera buffer '));
     expect(lines).toHaveLength(3);
     for (const l of lines) {
-      expect(l).toMatch(/^camera buffer \d \(a movable dma-buf, 1 move\(s\)\): allocated at first use by camera's map: system pages /);
+      expect(l).toMatch(/^camera buffer \d: a movable dma-buf, 1 move\(s\): allocated at first use by camera's map: system pages /);
       expect(l).toMatch(/moved for display's pin: system pages .* -> cma:display pfn 0x[0-9a-f]+\+900 \(1 run\(s\)\); display attached: display (addresses memory below 0x80000000 only|needs one contiguous range).*contiguity required \(display: no IOMMU and no scatter-gather\)/);
     }
     expect(r.findings).toEqual([]);
