@@ -331,7 +331,10 @@ export class Vb2Queue {
           vb.mem = await this.memOps.alloc(this.dev, alignUp(size, PAGE_SIZE), this.dmaDir);
         } catch (e) {
           if (i >= mustHave) break;
-          for (const made of this.bufs.splice(first)) made.mem?.put();
+          for (const made of this.bufs.splice(first)) {
+            await made.mem?.release?.();
+            made.mem?.put();
+          }
           throw e;
         }
         vb.memOffset = off;

@@ -83,7 +83,7 @@ export class NegotiatedPlane implements Vb2Mem {
     this.fenceContext = dmabuf.system.fctx.alloc(1);
   }
 
-  /** Exports the plane's buffer and attaches the queue's device to it as a dynamic importer. Storage comes at the first map. */
+  /** Allocates a movable plane (the memop's alloc): exports its buffer and attaches the queue's device to it as a dynamic importer; storage comes at the first map. */
   static async create(mm: Mm, dbs: DmaBufSystem, dev: Device, size: number, dir: DmaDirection, pinned: boolean): Promise<NegotiatedPlane> {
     const { dmabuf, backing } = exportNegotiatedBuffer(dbs, { size, mm, dynamic: true, expName: VB2_NEGOTIATED_EXP_NAME, creator: dev.name });
     const plane = new NegotiatedPlane(dmabuf, backing, dev, size, dir, pinned);
@@ -215,7 +215,7 @@ export class NegotiatedPlane implements Vb2Mem {
 }
 
 /**
- * Memops whose MMAP planes are NegotiatedPlanes when `mobility()` says so
+ * Makes an allocator's ops (struct vb2_mem_ops) whose MMAP planes are NegotiatedPlanes when `mobility()` says so
  * at allocation time (a driver's test hook), else `base`'s; imports are
  * always `base`'s. `created` sees each new plane (for the driver's debug view).
  */
