@@ -32,7 +32,7 @@
  * bufinfo.
  */
 export { addCmaHeap } from './cma-heap.ts';
-export { dmaBufAttach, dmaBufDetach, dmaBufMapAttachment, dmaBufUnmapAttachment, type AttachOptions } from './dma-buf-attach.ts';
+export { dmaBufAttach, dmaBufDetach, dmaBufMapAttachment, dmaBufPin, dmaBufUnmapAttachment, dmaBufUnpin, type AttachOptions } from './dma-buf-attach.ts';
 export { dmaBufBeginCpuAccess, dmaBufEndCpuAccess, dmaBufVmap, dmaBufVunmap } from './dma-buf-cpu.ts';
 export {
   DmaBuf,

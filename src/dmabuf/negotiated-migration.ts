@@ -25,7 +25,7 @@ export function storageBlockers(b: NegotiatedBacking): string[] {
     if (n <= 0) continue;
     out.push(
       att.isDynamic
-        ? `${att.dev.name} pinned it (dma_buf_pin, e.g. for scanout)`
+        ? `${att.dev.name} pinned it (dma_buf_pin)`
         : `${att.dev.name} is a static importer of a dynamic exporter: its mapping was made and pinned at attach`,
     );
   }

@@ -190,7 +190,7 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
     if (!driver.probe) continue;
     for (const spec of p.devices) {
       if (spec.kind !== driver.kind) continue;
-      const { nodes, data } = driver.probe({ spec, device: devices.get(spec.name)!, vfs: proc.vfs, dbs: dmabuf, mm, clock: soc.clock, seed: opts.seed, params });
+      const { nodes, data } = driver.probe({ spec, device: devices.get(spec.name)!, vfs: proc.vfs, dbs: dmabuf, mm, clock: soc.clock, seed: opts.seed, params, iommuDomain: domains.get(spec.name) ?? null });
       bound.push({ name: spec.name, kind: spec.kind, driver, nodes, data });
     }
   }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { traceFences } from '../dmabuf/index.ts';
-import { boundNode, usbDisplayPlatformDriver, type BoundDevice, type UsbDisplay } from '../drivers/index.ts';
+import { boundNode, CameraDevice, usbDisplayPlatformDriver, type BoundDevice, type UsbDisplay } from '../drivers/index.ts';
 import { applyFaultSettings, formatBytes, hex, withFindingSite, type Tracer } from '../lib/index.ts';
 import { DEFAULT_CMA_NAME } from '../mm/index.ts';
 import { spawnProcess, type Sys } from '../proc/index.ts';
@@ -91,6 +91,35 @@ function bounceLines(sys: System): string[] {
     const pages = d.bounce?.pages ?? 0;
     if (pages === 0) return [];
     return [`${d.name}: reaches only below ${hex(2 ** d.dmaMaskBits)} (${d.dmaMaskBits}-bit DMA mask, no IOMMU): what it reads or writes above that bounces through a ${formatBytes(pages * 4096)} dmabounce pool`];
+  });
+}
+
+/**
+ * Lines for each camera whose MMAP buffers were movable: for each buffer,
+ * where it was placed first, who attached later and what that did (a move
+ * into memory both reach, or a refusal with EBUSY), and why.
+ */
+function movableBufferLines(sys: System): string[] {
+  return sys.bound.flatMap((b) => {
+    if (!(b.data instanceof CameraDevice)) return [];
+    return b.data.debug.movable.map((m, i) => {
+      const events = m.history.map((h) => h.replace(/^t=\d+ ns: /, '')).filter((h) => !/ (detached|unpinned the storage|pinned the storage|storage not allocated yet)$/.test(h) && !/^old storage .* freed/.test(h) && !/^the pending move is dropped/.test(h) && !/the storage must move before the next map/.test(h));
+      return `${b.name} buffer ${i}: a movable dma-buf, ${m.migrations} move(s): ${events.join('; ')}`;
+    });
+  });
+}
+
+/** A line for each camera whose IOMMU fault handler saw faults: how many, and what became of the frames. */
+function cameraFaultLines(sys: System): string[] {
+  return sys.bound.flatMap((b) => {
+    if (!(b.data instanceof CameraDevice)) return [];
+    const { faults, terminated, retried } = b.data.debug.stats;
+    if (faults === 0) return [];
+    const what = [
+      terminated > 0 ? `${terminated} terminated (${b.data.framesFailed} frame(s) failed and came back with V4L2_BUF_FLAG_ERROR)` : '',
+      retried > 0 ? `${retried} retried over a scratch page (the stray bytes landed there; the frames survived)` : '',
+    ].filter(Boolean);
+    return [`${b.name} faults: ${faults} IOMMU fault(s) reached the driver's fault handler: ${what.join(', ')}${b.data.debug.dmaOverrun ? `; its DMA ran ${b.data.debug.dmaOverrun} bytes past each buffer (debugfs dma_overrun)` : ''}`];
   });
 }
 
@@ -323,7 +352,7 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     ...(spec.kill ? { killed: spec.kill.process } : {}),
     simTimeNs,
   });
-  const placement = [...stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!)), ...bounceLines(sys)];
+  const placement = [...stages.map((_st, i) => describePlacement(p, stages, descs, i, formats[i]!)), ...bounceLines(sys), ...movableBufferLines(sys), ...cameraFaultLines(sys)];
   const hw = hardwareCounters(sys, cache0);
   const costs = runCosts(soc.costs, Number.isFinite(firstFrameNs) ? firstFrameNs : simTimeNs, lastFrameNs, periodNs);
   hw.cache.maintenanceNs = maintenanceNs(costs);

@@ -84,7 +84,7 @@ export function scenarioSchemaFor(stages: readonly StageDescriptor[]) {
       faultHandler: z
         .enum(['none', 'map-scratch'])
         .default('none')
-        .describe("Kernel-level pipeline: what the capture device's IOMMU fault handler does: 'none' lets the SMMU terminate the transaction; 'map-scratch' maps a scratch page at the faulting address and retries."),
+        .describe("Kernel-level pipeline: what the capture device's IOMMU fault handler does: 'none' keeps the camera driver's own, which lets the SMMU terminate the transaction; 'map-scratch' maps a scratch page at the faulting address and retries. (A process pipeline sets the camera driver's debugfs hooks instead: the capture process's dmaOverrun and faultScratch.)"),
       onFault: z.enum(['continue', 'stop']).default('continue').describe("Kernel-level pipeline: after a frame's DMA is terminated, drop the frame and go on, or stop the pipeline."),
       scanoutAttachAfter: z
         .number()

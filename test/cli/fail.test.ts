@@ -33,7 +33,9 @@ describe('unimem --fail', () => {
   });
 
   it('a kernel-level scenario whose kernel call fails under injection ends as a failed run (exit 1) with the call and errno, no stack trace', () => {
-    const r = unimem(['run', 'late-strict-attach', '--fail', 'slab:probability=100,times=-1']);
+    const f = join(mkdtempSync(join(tmpdir(), 'unimem-')), 'late-attach.yaml');
+    writeFileSync(f, 'name: late-attach\nframes: 6\nfps: 30\nformat: { width: 320, height: 240, fourcc: XR24 }\nscanoutAttachAfter: 2\npipeline:\n  - { role: capture, device: camera }\n  - { role: scanout, device: display }\n');
+    const r = unimem(['run', f, '--fail', 'slab:probability=100,times=-1']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^unimem: the run stopped: a kernel call failed with ENOMEM: dma_buf_export: .*failslab\n$/m);
     expect(r.stderr).not.toMatch(/\n\s+at /);

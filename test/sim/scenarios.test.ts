@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { builtinScenarios, loadPlatform, loadScenario, parseScenario, runScenario } from '../../src/sim/index.ts';
+import type { ProcessRunResult } from '../../src/sim/run-processes.ts';
 
 async function run(name: string, frames = 4) {
   const s = loadScenario(name);
@@ -53,42 +54,111 @@ describe('built-in scenarios', () => {
   });
 });
 
-describe('iommu-fault', () => {
-  async function runWith(over: Partial<{ faultHandler: 'none' | 'map-scratch'; onFault: 'continue' | 'stop' }>) {
+describe('iommu-fault (a process pipeline)', () => {
+  async function runWith(camera: Record<string, unknown>, frames = 6) {
     const s = loadScenario('iommu-fault');
-    Object.assign(s.spec, over);
-    return runScenario(s, loadPlatform(s.spec.platform), { frames: 6 });
+    Object.assign(s.spec.processes![0]!, camera);
+    return runScenario(s, loadPlatform(s.spec.platform), { frames });
   }
 
-  it('without a handler the SMMU reports every fault, terminates the DMA and the frames are lost; the pipeline goes on', async () => {
-    const r = await runWith({});
-    expect(r.iommu.faults).toBe(6);
-    expect(r.findings.filter((f) => f.kind === 'iommu-fault')).toHaveLength(6);
-    expect(r.findings[0]!.message).toMatch(/translation fault .* DMA write at iova 0x[0-9a-f]+; transaction terminated/);
-    // Each is blamed on the scenario line of the capture stage whose DMA faulted (line 17: `- { role: capture, ...}`).
-    expect(new Set(r.findings.map((f) => f.site))).toEqual(new Set(['examples/scenarios/iommu-fault.yaml:18:5']));
+  it("the camera process sets the driver's dma_overrun; each fault reaches the driver's handler, the frame comes back with V4L2_BUF_FLAG_ERROR and the pipeline goes on", async () => {
+    const r = (await runWith({})) as ProcessRunResult;
+    // Every frame the sensor gave (and the one after the stream's end) faulted once, past the end of its buffer.
+    expect(r.iommu.faults).toBeGreaterThanOrEqual(6);
+    const f = r.findings.filter((x) => x.kind === 'iommu-fault');
+    expect(f).toHaveLength(r.iommu.faults);
+    expect(f[0]!.message).toMatch(/^camera: translation fault on DMA write at iova 0x[0-9a-f]+, outside every buffer mapped for it; transaction terminated, the frame fails \(V4L2_BUF_FLAG_ERROR\)$/);
+    // Blamed on the scenario line of the camera process.
+    expect(new Set(f.map((x) => x.site))).toEqual(new Set(['examples/scenarios/iommu-fault.yaml:20:3']));
+    // No frame reached the display: every one failed at the camera and was counted, none lost unseen.
+    expect(r.integrity.framesChecked).toBe(0);
     expect(r.droppedFrames).toBe(6);
+    expect(r.lostFrames).toBe(0);
+    expect(r.placement.join('\n')).toMatch(/camera faults: \d+ IOMMU fault\(s\) reached the driver's fault handler: \d+ terminated \(\d+ frame\(s\) failed and came back with V4L2_BUF_FLAG_ERROR\); its DMA ran 4096 bytes past each buffer \(debugfs dma_overrun\)/);
+    expect(r.processes.map((p) => p.status)).toEqual([0, 0]);
+    expect(r.leaks).toEqual({ dmabufs: 0, openFiles: 0, dmaMappings: 0, cmaPages: 0, pages: 0 });
   });
 
-  it('onFault: stop ends the pipeline at the first fault', async () => {
-    const r = await runWith({ onFault: 'stop' });
-    expect(r.iommu.faults).toBe(1);
-    expect(r.simTimeNs).toBeLessThan(100e6);
+  it('with fault_scratch the handler maps a scratch page and retries: every frame arrives intact, only the faults are counted, and nothing leaks', async () => {
+    const r = (await runWith({ faultScratch: true })) as ProcessRunResult;
+    expect(r.iommu.faults).toBeGreaterThan(0);
+    expect(r.integrity).toMatchObject({ ok: true, mismatches: 0, framesChecked: 6 });
+    expect(r.droppedFrames + r.lostFrames).toBe(0);
+    expect(r.findings).toEqual([]);
+    expect(r.placement.join('\n')).toMatch(/camera faults: \d+ IOMMU fault\(s\) reached the driver's fault handler: \d+ retried over a scratch page/);
+    expect(r.leaks).toEqual({ dmabufs: 0, openFiles: 0, dmaMappings: 0, cmaPages: 0, pages: 0 });
+  });
+
+  it('without the hook the same pipeline has no fault at all', async () => {
+    const r = await runWith({ dmaOverrun: 0 }, 3);
+    expect(r.iommu.faults).toBe(0);
+    expect(r.integrity).toMatchObject({ ok: true, framesChecked: 3 });
+  });
+});
+
+describe('iommu faults in a kernel-level pipeline', () => {
+  const text = (handler: string, onFault: string) =>
+    `name: k-fault\nframes: 6\nfps: 30\nformat: { width: 1280, height: 720, fourcc: XR24 }\nbuffers: 3\nfaultHandler: ${handler}\nonFault: ${onFault}\npipeline:\n  - { role: capture, device: camera, overrun: 4096 }\n  - { role: scanout, device: display }\n`;
+  const runText = (t: string) => runScenario({ spec: parseScenario('k.yaml', t), file: 'k.yaml', text: t }, loadPlatform('armv7-mobile'));
+
+  it('the camera driver\'s handler terminates each faulting DMA, the frame is lost and the pipeline goes on; stop ends it at the first', async () => {
+    const r = await runText(text('none', 'continue'));
+    expect(r.iommu.faults).toBe(6);
+    expect(r.findings.filter((f) => f.kind === 'iommu-fault')).toHaveLength(6);
+    expect(new Set(r.findings.map((f) => f.site))).toEqual(new Set(['k.yaml:9:5']));
+    expect(r.droppedFrames).toBe(6);
+    const stop = await runText(text('none', 'stop'));
+    expect(stop.iommu.faults).toBe(1);
   });
 
   it('a handler that maps a scratch page and retries keeps every frame intact', async () => {
-    const r = await runWith({ faultHandler: 'map-scratch' });
+    const r = await runText(text('map-scratch', 'continue'));
     expect(r.iommu.faults).toBeGreaterThan(0);
-    expect(r.integrity.ok).toBe(true);
-    expect(r.integrity.framesChecked).toBe(6);
+    expect(r.integrity).toMatchObject({ ok: true, framesChecked: 6 });
     expect(r.findings.filter((f) => f.kind === 'iommu-fault')).toEqual([]);
   });
 });
 
-describe('late-strict-attach', () => {
-  it('the display attaches late; the exporter moves each buffer into its CMA area and every frame it shows is intact', async () => {
+describe('late-strict-attach (a process pipeline)', () => {
+  async function runWith(mobility: 'movable' | 'pinned', frames = 10) {
     const s = loadScenario('late-strict-attach');
-    const r = await runScenario(s, loadPlatform(s.spec.platform), { frames: 10 });
+    s.spec.processes![0]!.movableBuffers = mobility;
+    return (await runScenario(s, loadPlatform(s.spec.platform), { frames })) as ProcessRunResult;
+  }
+
+  it("the display imports late; the exporter moves each of the camera's buffers into the display's CMA area once the camera's mapping is back, and every frame shown is intact", async () => {
+    const r = await runWith('movable');
+    // Frames 0-4 were handed back before the display came up; 5-9 were shown, the first of each buffer right after its move.
+    expect(r.integrity).toMatchObject({ ok: true, mismatches: 0, framesChecked: 5 });
+    expect(r.droppedFrames).toBe(5);
+    const lines = r.placement.filter((l) => l.startsWith('camera buffer '));
+    expect(lines).toHaveLength(3);
+    for (const l of lines) {
+      expect(l).toMatch(/^camera buffer \d: a movable dma-buf, 1 move\(s\): allocated at first use by camera's map: system pages /);
+      expect(l).toMatch(/moved for display's pin: system pages .* -> cma:display pfn 0x[0-9a-f]+\+900 \(1 run\(s\)\); display attached: display (addresses memory below 0x80000000 only|needs one contiguous range).*contiguity required \(display: no IOMMU and no scatter-gather\)/);
+    }
+    expect(r.findings).toEqual([]);
+    expect(r.processes.map((p) => p.status)).toEqual([0, 0]);
+    expect(r.leaks).toEqual({ dmabufs: 0, openFiles: 0, dmaMappings: 0, cmaPages: 0, pages: 0 });
+  });
+
+  it('with the buffers pinned by the camera the import is refused with EBUSY, and the lines say why', async () => {
+    const r = await runWith('pinned');
+    const lines = r.placement.filter((l) => l.startsWith('camera buffer ')).join('\n');
+    expect(lines).toMatch(/refused display: display (addresses memory below 0x80000000 only|needs one contiguous range)[^\n]*, and the storage cannot move: camera pinned it \(dma_buf_pin\)/);
+    // Refused frames are counted, not shown: at most the last one, imported after the camera stopped and unpinned, reaches the screen.
+    expect(r.integrity.framesChecked).toBeLessThanOrEqual(1);
+    expect(r.integrity.mismatches).toBe(0);
+    expect(r.droppedFrames + r.integrity.framesChecked).toBe(10);
+    expect(r.processes.map((p) => p.status)).toEqual([0, 0]);
+    expect(r.leaks).toEqual({ dmabufs: 0, openFiles: 0, dmaMappings: 0, cmaPages: 0, pages: 0 });
+  });
+});
+
+describe('late attach in a kernel-level pipeline', () => {
+  it('the display attaches late; the exporter moves each buffer into its CMA area and every frame it shows is intact', async () => {
+    const t = 'name: k-late\nframes: 10\nfps: 30\nformat: { width: 1280, height: 720, fourcc: XR24 }\nbuffers: 3\nscanoutAttachAfter: 5\npipeline:\n  - { role: capture, device: camera }\n  - { role: scanout, device: display }\n';
+    const r = await runScenario({ spec: parseScenario('k.yaml', t), file: 'k.yaml', text: t }, loadPlatform('armv7-mobile'));
     expect(r.integrity.ok).toBe(true);
     expect(r.integrity.framesChecked).toBe(5);
     expect(r.droppedFrames).toBe(5);
@@ -97,6 +167,16 @@ describe('late-strict-attach', () => {
     expect(text).toMatch(/display attached; the storage must move before the next map \(display addresses memory below 0x80000000 only/);
     expect(text).toMatch(/moves: 1 \(3686400 bytes copied\)/);
     expect(r.findings).toEqual([]);
+  });
+});
+
+describe('usb-display without a bounce pool', () => {
+  it('the USB host cannot map its transfer buffer: the finding says which device, at which address, with which mask', async () => {
+    const s = loadScenario('usb-display');
+    const r = await runScenario(s, loadPlatform('docs/guides/files/usb-no-bounce.yaml'), { frames: 3 });
+    expect(r.integrity.framesChecked).toBe(0);
+    const f = r.findings.filter((x) => x.kind === 'capacity');
+    expect(f.map((x) => x.message).join('\n')).toMatch(/usb cannot reach the buffer at 0x[0-9a-f]+ \([0-9.]+ KiB\): its 30-bit DMA mask 0x3fffffff ends below it, and it has no IOMMU and bouncing is off/);
   });
 });
 

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Clock } from '../../hw/index.ts';
 import type { Device } from '../../dma/index.ts';
 import type { DmaBufSystem } from '../../dmabuf/index.ts';
+import type { IommuDomain } from '../../iommu/index.ts';
 import type { Vfs } from '../../fs/index.ts';
 import type { Mm } from '../../mm/index.ts';
 
@@ -29,6 +30,8 @@ export interface ProbeContext {
   seed: number;
   /** Boot-time settings a driver reads as module parameters would be. */
   params: BootParams;
+  /** The IOMMU domain the device's DMA goes through, or null without an IOMMU (iommu_get_domain_for_dev). */
+  iommuDomain?: IommuDomain | null;
 }
 
 /** Module parameters boot passes to every driver (each driver reads the ones it has). */

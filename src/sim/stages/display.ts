@@ -8,7 +8,7 @@ import {
   DRM_MODE_PAGE_FLIP_EVENT,
   O_RDWR,
 } from '../../uapi/index.ts';
-import { Upstream } from './link.ts';
+import { Upstream, type FrameMsg } from './link.ts';
 import type { StageContext } from './stage.ts';
 import { addFramebuffer, primeFdToHandle } from './uapi-calls.ts';
 
@@ -42,8 +42,25 @@ export async function displayStage(sys: Sys, ctx: StageContext): Promise<number>
   const vsyncsPerFrame = Math.max(1, Math.round(REFRESH_HZ / ctx.fps));
   const periodMs = 1000 / REFRESH_HZ;
   let shown: number | null = null;
+  // A display that comes up late hands back what it is sent until then, unshown.
+  const attachAfter = (ctx.spec.attachAfter as number | undefined) ?? 0;
+  let received = 0;
   for (let m = await up.next(); m; m = await up.next()) {
-    const handle = await primeFdToHandle(sys, card, m.bufFd);
+    if (received++ < attachAfter) {
+      await dropFrame(sys, up, m);
+      ctx.probe.failed(ctx.spec.name, m.frame, 'the display had not attached yet');
+      continue;
+    }
+    let handle: number;
+    try {
+      handle = await primeFdToHandle(sys, card, m.bufFd);
+    } catch (e) {
+      // The exporter cannot give this display memory it reaches (it could not move the buffer): show nothing of it.
+      if ((e as { code?: string }).code !== 'EBUSY') throw e;
+      await dropFrame(sys, up, m);
+      ctx.probe.failed(ctx.spec.name, m.frame, 'PRIME import refused with EBUSY');
+      continue;
+    }
     let fb = fbs.get(handle);
     if (fb === undefined) {
       fb = await addFramebuffer(sys, card, handle, fmt.width, fmt.height, fmt.stride, DRM_FORMAT_XRGB8888);
@@ -66,4 +83,11 @@ export async function displayStage(sys: Sys, ctx: StageContext): Promise<number>
   // Let the last frame be fetched once more before the card closes and takes it down.
   await sys.poll([], periodMs);
   return 0;
+}
+
+/** Hands a frame back unshown: its fds closed, its slot released. */
+async function dropFrame(sys: Sys, up: Upstream, m: FrameMsg): Promise<void> {
+  if (m.fenceFd >= 0) await sys.close(m.fenceFd);
+  await sys.close(m.bufFd);
+  await up.release(m.slot);
 }

@@ -24,10 +24,13 @@ import {
   type V4l2Streamparm,
 } from '../../../uapi/index.ts';
 import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
+import { vb2NegotiatedMemops } from '../videobuf2/vb2-negotiated.ts';
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, Vb2Queue, type Vb2Buffer } from '../videobuf2/index.ts';
 import { completeFrame, FrameGenerator, videoRegisterDevice, framePixFormat, type VideoDevice } from '../v4l2-core/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
+import type { IommuDomain } from '../../../iommu/index.ts';
+import { CameraDebug } from './camera-debug.ts';
 
 /** What registerCamera takes. */
 export interface CameraOptions {
@@ -46,6 +49,8 @@ export interface CameraOptions {
   /** Initial frame size. Default 640x480. */
   width?: number;
   height?: number;
+  /** The IOMMU domain of the camera's DMA, whose faults the driver handles; null or absent without an IOMMU. */
+  iommuDomain?: IommuDomain | null;
 }
 
 const MIN_DIM = 16;
@@ -113,6 +118,10 @@ export class CameraDevice {
   framesCaptured = 0;
   /** Frame periods that found no buffer. */
   framesDropped = 0;
+  /** Frames whose DMA failed: returned with V4L2_BUF_FLAG_ERROR. */
+  framesFailed = 0;
+  /** The debugfs test hooks and the IOMMU fault handler. */
+  readonly debug: CameraDebug;
 
   constructor(opts: CameraOptions) {
     this.device = opts.device;
@@ -130,10 +139,12 @@ export class CameraDevice {
     this.fmt = frameFormat(opts.width ?? 640, opts.height ?? 480, 'YUYV');
     this.pix = framePixFormat(this.fmt);
     this.engine = new CaptureEngine(this.device.master, this.device.ctx.soc.clock, this.fmt, this.seed);
+    this.debug = new CameraDebug(opts.vfs, opts.mm, opts.device, opts.iommuDomain ?? null);
     this.queue = new Vb2Queue({
       type: V4L2_BUF_TYPE_VIDEO_CAPTURE,
       ioModes: VB2_MMAP | VB2_DMABUF | VB2_USERPTR,
-      memOps: vb2DmaSgMemops(opts.mm, opts.dbs),
+      // MMAP planes in the allocator's fixed pages, or movable ones when the debugfs hook asks (at REQBUFS).
+      memOps: vb2NegotiatedMemops(opts.mm, opts.dbs, vb2DmaSgMemops(opts.mm, opts.dbs), () => this.debug.mobility, (p) => this.debug.movable.push(p.backing)),
       dev: opts.device,
       minBuffersNeeded: 2,
       clock: opts.clock,
@@ -145,8 +156,14 @@ export class CameraDevice {
         bufQueue: (vb) => {
           this.frames.active.push(vb);
         },
-        startStreaming: () => this.frames.start(),
-        stopStreaming: () => this.frames.stop(this.queue),
+        startStreaming: () => {
+          this.debug.startStreaming();
+          return this.frames.start();
+        },
+        stopStreaming: async () => {
+          await this.frames.stop(this.queue);
+          this.debug.stopStreaming();
+        },
       },
     });
     this.vdev = videoRegisterDevice({
@@ -292,6 +309,8 @@ export class CameraDevice {
     }
     const size = this.fmt.size;
     const engine = this.engine;
+    // The debugfs hook: a descriptor that runs this many bytes past the buffer.
+    engine.overrun = this.debug.dmaOverrun;
     let ok = true;
     try {
       await vb2PlaneDma(vb, this.device, size, true, (segs) => engine.capture(segs, n, `camera frame ${n}`));
@@ -302,6 +321,7 @@ export class CameraDevice {
       ok = false;
     }
     if (ok) this.framesCaptured++;
+    else this.framesFailed++;
     completeFrame(this.queue, vb, ok, size, n, this.clock.now);
   }
 }
@@ -320,7 +340,7 @@ export const cameraPlatformDriver = platformDriver({
   name: 'unimem-camera',
   description: 'image sensor with a capture DMA: V4L2 capture on videobuf2-dma-sg',
   probe: (ctx) => {
-    const cam = registerCamera({ ...ctx, nr: 8, fps: ctx.params.cameraFps });
+    const cam = registerCamera({ ...ctx, nr: 8, fps: ctx.params.cameraFps, iommuDomain: ctx.iommuDomain ?? null });
     return { nodes: [{ path: cam.path, role: 'video' }], data: cam };
   },
 });

@@ -331,7 +331,10 @@ export class Vb2Queue {
           vb.mem = await this.memOps.alloc(this.dev, alignUp(size, PAGE_SIZE), this.dmaDir);
         } catch (e) {
           if (i >= mustHave) break;
-          for (const made of this.bufs.splice(first)) made.mem?.put();
+          for (const made of this.bufs.splice(first)) {
+            await made.mem?.release?.();
+            made.mem?.put();
+          }
           throw e;
         }
         vb.memOffset = off;
@@ -348,6 +351,7 @@ export class Vb2Queue {
     this.bufs = [];
     for (const vb of bufs) {
       if (vb.mem) {
+        await vb.mem.release?.();
         vb.mem.put();
         vb.mem = null;
       }
@@ -416,6 +420,7 @@ export class Vb2Queue {
   private async bufPrepare(task: Task, vb: Vb2Buffer, plane: Vb2PlaneArg): Promise<void> {
     if (this.memory === V4L2_MEMORY_DMABUF) await this.prepareDmabuf(task, vb, plane);
     else if (this.memory === V4L2_MEMORY_USERPTR) this.prepareUserptr(task, vb, plane);
+    else await vb.mem?.prepare?.();
     this.ops.bufPrepare?.(vb);
     vb.prepared = true;
   }
@@ -517,6 +522,7 @@ export class Vb2Queue {
     if (vb.queue !== this || vb.state !== 'active') throw new KernelBug(`vb2_buffer_done on buffer ${vb.index} in state ${vb.state}`);
     vb.state = state;
     this.ownedByDrv--;
+    vb.mem?.done?.();
     this.doneList.push(vb);
     this.doneWq.wakeUp(POLLIN | POLLRDNORM);
   }
@@ -536,6 +542,7 @@ export class Vb2Queue {
    */
   async dqbuf(task: Task, nonblocking: boolean, fillUser: (vb: Vb2Buffer) => void): Promise<Vb2Buffer> {
     const vb = await this.waitDone(task, nonblocking);
+    await vb.mem?.finish?.();
     fillUser(vb);
     this.takeBack(vb);
     return vb;
@@ -594,6 +601,7 @@ export class Vb2Queue {
     for (const vb of this.bufs) {
       vb.state = 'dequeued';
       vb.prepared = false;
+      await vb.mem?.finish?.();
     }
     this.doneWq.wakeUp(POLLERR);
   }

@@ -23,6 +23,7 @@ import { KernelBug, PAGE_SIZE, kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import { allocPlanePages, attachDmabufForDevice, freePlanePages, Vb2DeviceDmabuf, Vb2RefcountedMem, type Vb2Mem, type Vb2MemOps } from './vb2-memops.ts';
 import type { Vb2Buffer } from './vb2-core.ts';
+import { NegotiatedPlane } from './vb2-negotiated.ts';
 
 /** exp_name of buffers exported from dma-sg planes (KBUILD_MODNAME of videobuf2-dma-sg). */
 export const VB2_DMA_SG_EXP_NAME = 'videobuf2_dma_sg';
@@ -210,6 +211,10 @@ export function sgPlaneForDevice(vb: Vb2Buffer, dev: Device): { sgt: SgTable; do
     const sgt = vb.mem.sgt;
     dmaSyncSgForDevice(dev, sgt, dir);
     return { sgt, done: () => dmaSyncSgForCpu(dev, sgt, dir) };
+  }
+  if (vb.mem instanceof NegotiatedPlane && vb.mem.sgt) {
+    // mapped at QBUF, returned at DQBUF: the map and unmap did the maintenance
+    return { sgt: vb.mem.sgt, done: () => undefined };
   }
   if (vb.dmabuf instanceof SgDmabuf && vb.dmabuf.sgt) {
     // the exporter's begin/end_cpu_access own the CPU side of imported buffers

@@ -41,6 +41,14 @@ export interface Vb2Mem {
    * (the memcpy of vb2's read() emulator); EINVAL without a kernel mapping.
    */
   copyOut(off: number, dst: Uint8Array): void;
+  /** Readies the memory for the device before the driver gets the buffer (vb2 prepare, at QBUF). May sleep. */
+  prepare?(): Promise<void>;
+  /** The driver finished with the buffer (vb2_buffer_done): the device no longer touches the memory. Never sleeps. */
+  done?(): void;
+  /** Takes the memory back from the device when the buffer returns to userspace (vb2 finish, at DQBUF or cancel). May sleep. */
+  finish?(): Promise<void>;
+  /** The queue lets the memory go (before its put at REQBUFS(0) or close): the device's hold on it ends. May sleep. */
+  release?(): Promise<void>;
 }
 
 /**

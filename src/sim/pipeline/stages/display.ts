@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { KmsDisplay } from '../../../drivers/index.ts';
 import { displayStage, REFRESH_HZ } from '../../stages/display.ts';
 import { stageDescriptor, type PlanContext } from '../descriptor.ts';
@@ -14,6 +15,14 @@ export const displayDescriptor = stageDescriptor({
   description: 'display server on KMS: takes XR24, checked at the scanout',
   device: { kind: 'display', node: 'card' },
   role: 'sink',
+  schema: {
+    attachAfter: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('display: frames it hands back unshown before it first imports one (a display that comes up late, after the producer placed its buffers for itself alone).'),
+  },
   program: displayStage,
   plan: planScanout,
   setsDisplayMode: true,
