@@ -221,7 +221,7 @@ export function registerJpeg(opts: JpegOptions): JpegCodec {
 export const jpegPlatformDriver = platformDriver({
   kind: 'jpeg',
   name: 'unimem-jpeg',
-  description: 'JPEG codec: V4L2 mem-to-mem encoder and decoder nodes on one engine',
+  description: 'JPEG codec: baseline JPEG (JFIF) encoder and decoder, V4L2 mem-to-mem nodes on one engine',
   probe: (ctx) => {
     const codec = registerJpeg({ ...ctx, nr: 10 });
     return {
