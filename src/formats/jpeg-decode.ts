@@ -145,28 +145,80 @@ class BitReader {
   }
 }
 
-/** IDCT basis: M[x * 8 + u] = C(u)/2 cos((2x+1)u pi/16). */
-const M = new Float32Array(64);
-for (let x = 0; x < 8; x++) for (let u = 0; u < 8; u++) M[x * 8 + u] = ((u === 0 ? Math.SQRT1_2 : 1) / 2) * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+/** AAN scale factors: the float IDCT below takes coefficient (u,v) times AAN[u] * AAN[v] (folded into the dequantization). */
+const AAN = [1, 1.387039845, 1.306562965, 1.175875602, 1, 0.785694958, 0.5411961, 0.275899379];
+
+/** A quantization table (zigzag order, as DQT holds it) as the IDCT's multipliers, natural order. */
+function dequantizer(q: Uint16Array): Float32Array {
+  const d = new Float32Array(64);
+  for (let k = 0; k < 64; k++) {
+    const i = ZIGZAG[k]!;
+    d[i] = q[k]! * AAN[i >> 3]! * AAN[i & 7]!;
+  }
+  return d;
+}
 
 const coef = new Float32Array(64);
-const tmp = new Float32Array(64);
+const ws = new Float32Array(64);
 
-/** Inverse DCT of `coef` (natural order) into the 8x8 block of `p` at `o`, level shifted and clamped. */
-function idct(p: Uint8Array, o: number, stride: number): void {
-  for (let r = 0; r < 8; r++) {
-    const c = r * 8;
-    for (let x = 0; x < 8; x++) {
-      const m = x * 8;
-      tmp[c + x] = M[m]! * coef[c]! + M[m + 1]! * coef[c + 1]! + M[m + 2]! * coef[c + 2]! + M[m + 3]! * coef[c + 3]! + M[m + 4]! * coef[c + 4]! + M[m + 5]! * coef[c + 5]! + M[m + 6]! * coef[c + 6]! + M[m + 7]! * coef[c + 7]!;
-    }
+/** One 8-point AAN float IDCT (the algorithm of IJG's jidctflt) from `a` into `o`, both with element step `step`. */
+function idct8(a: Float32Array, ai: number, o: Float32Array, oi: number, step: number): void {
+  const t0 = a[ai]!;
+  const t1 = a[ai + 2 * step]!;
+  const t2 = a[ai + 4 * step]!;
+  const t3 = a[ai + 6 * step]!;
+  const e10 = t0 + t2;
+  const e11 = t0 - t2;
+  const e13 = t1 + t3;
+  const e12 = (t1 - t3) * 1.414213562 - e13;
+  const p0 = e10 + e13;
+  const p3 = e10 - e13;
+  const p1 = e11 + e12;
+  const p2 = e11 - e12;
+  const t4 = a[ai + step]!;
+  const t5 = a[ai + 3 * step]!;
+  const t6 = a[ai + 5 * step]!;
+  const t7 = a[ai + 7 * step]!;
+  const z13 = t6 + t5;
+  const z10 = t6 - t5;
+  const z11 = t4 + t7;
+  const z12 = t4 - t7;
+  const q7 = z11 + z13;
+  const q11 = (z11 - z13) * 1.414213562;
+  const z5 = (z10 + z12) * 1.847759065;
+  const q10 = 1.0823922 * z12 - z5;
+  const q12 = -2.61312593 * z10 + z5;
+  const q6 = q12 - q7;
+  const q5 = q11 - q6;
+  const q4 = q10 + q5;
+  o[oi] = p0 + q7;
+  o[oi + 7 * step] = p0 - q7;
+  o[oi + step] = p1 + q6;
+  o[oi + 6 * step] = p1 - q6;
+  o[oi + 2 * step] = p2 + q5;
+  o[oi + 5 * step] = p2 - q5;
+  o[oi + 4 * step] = p3 + q4;
+  o[oi + 3 * step] = p3 - q4;
+}
+
+/**
+ * Inverse DCT of `coef` (natural order, dequantized with the AAN factors)
+ * into the 8x8 block of `p` at `o`, level shifted and clamped; a block
+ * with no AC coefficient is filled with its DC alone.
+ */
+function idct(p: Uint8Array, o: number, stride: number, acs: boolean): void {
+  if (!acs) {
+    const s = Math.round(coef[0]! / 8 + 128);
+    const v = s < 0 ? 0 : s > 255 ? 255 : s;
+    for (let y = 0; y < 8; y++) p.fill(v, o + y * stride, o + y * stride + 8);
+    return;
   }
+  for (let c = 0; c < 8; c++) idct8(coef, c, ws, c, 8);
+  for (let r = 0; r < 8; r++) idct8(ws, r * 8, ws, r * 8, 1);
   for (let y = 0; y < 8; y++) {
-    const m = y * 8;
     const row = o + y * stride;
     for (let x = 0; x < 8; x++) {
-      const v = M[m]! * tmp[x]! + M[m + 1]! * tmp[8 + x]! + M[m + 2]! * tmp[16 + x]! + M[m + 3]! * tmp[24 + x]! + M[m + 4]! * tmp[32 + x]! + M[m + 5]! * tmp[40 + x]! + M[m + 6]! * tmp[48 + x]! + M[m + 7]! * tmp[56 + x]!;
-      const s = Math.round(v + 128);
+      const s = Math.round(ws[y * 8 + x]! / 8 + 128);
       p[row + x] = s < 0 ? 0 : s > 255 ? 255 : s;
     }
   }
@@ -285,7 +337,7 @@ export function jpegDecodePicture(bits: Uint8Array, len: number): JpegPicture {
         const ac = acT[bits[s + 2 + 2 * i]! & 15];
         const q = c && qt[c.tq];
         if (!c || !dc || !ac || !q) throw kerr('EINVAL', 'jpeg: scan names a missing component or table');
-        scan.push({ c, dc, ac, q, pred: 0 });
+        scan.push({ c, dc, ac, q: dequantizer(q), pred: 0 });
       }
       const br = new BitReader(bits, e, len);
       const one = scan.length === 1;
@@ -306,10 +358,10 @@ export function jpegDecodePicture(bits: Uint8Array, len: number): JpegPicture {
           const bv = one ? 1 : sc.c.v;
           for (let by = 0; by < bv; by++) {
             for (let bx = 0; bx < bh; bx++) {
-              sc.pred = decodeBlock(br, sc.dc, sc.ac, sc.q, sc.pred);
+              const acs = decodeBlock(br, sc.dc, sc.ac, sc.q, sc);
               const x = (ux * bh + bx) * 8;
               const y = (uy * bv + by) * 8;
-              idct(sc.c.plane, y * sc.c.stride + x, sc.c.stride);
+              idct(sc.c.plane, y * sc.c.stride + x, sc.c.stride, acs);
             }
           }
         }
@@ -328,13 +380,15 @@ function extend(v: number, s: number): number {
   return v < 1 << (s - 1) ? v - (1 << s) + 1 : v;
 }
 
-/** Decodes one block's coefficients into `coef`, dequantized; returns the new DC prediction. */
-function decodeBlock(br: BitReader, dc: Table, ac: Table, q: Uint16Array, pred: number): number {
+/** Decodes one block's coefficients into `coef`, dequantized, and updates the DC prediction in `st`; returns whether any AC coefficient is not zero. */
+function decodeBlock(br: BitReader, dc: Table, ac: Table, q: Float32Array, st: { pred: number }): boolean {
   coef.fill(0);
   const s = br.decode(dc);
   if (s > 11) throw kerr('EINVAL', 'jpeg: bad DC size');
-  const d = pred + (s ? extend(br.bits(s), s) : 0);
+  const d = st.pred + (s ? extend(br.bits(s), s) : 0);
+  st.pred = d;
   coef[0] = d * q[0]!;
+  let acs = false;
   for (let k = 1; k < 64; ) {
     const rs = br.decode(ac);
     const r = rs >> 4;
@@ -346,15 +400,27 @@ function decodeBlock(br: BitReader, dc: Table, ac: Table, q: Uint16Array, pred: 
     }
     k += r;
     if (k > 63) throw kerr('EINVAL', 'jpeg: coefficient past the block');
-    coef[ZIGZAG[k]!] = extend(br.bits(sz), sz) * q[k]!;
+    const i = ZIGZAG[k]!;
+    coef[i] = extend(br.bits(sz), sz) * q[i]!;
+    acs = true;
     k++;
   }
-  return d;
+  return acs;
 }
 
-/** The sample of component `c` at picture pixel (`x`, `y`), by repetition. */
-function sampleAt(pic: JpegPicture, c: JpegComponent, x: number, y: number): number {
-  return c.plane[((y * c.v) / pic.vmax | 0) * c.stride + ((x * c.h) / pic.hmax | 0)]!;
+/** Where component `c`'s samples for the picture's columns and lines are: column offsets per x, and a line's offset per y (repeating samples). */
+function sampleMap(pic: JpegPicture, c: JpegComponent, w: number, h: number): { cols: Int32Array; rows: Int32Array } {
+  const cols = new Int32Array(w);
+  for (let x = 0; x < w; x++) cols[x] = ((x * c.h) / pic.hmax) | 0;
+  const rows = new Int32Array(h);
+  for (let y = 0; y < h; y++) rows[y] = (((y * c.v) / pic.vmax) | 0) * c.stride;
+  return { cols, rows };
+}
+
+/** A component's samples at every pixel: its plane and where each pixel's sample is; neutral chroma (128) for a missing component. */
+function sampler(pic: JpegPicture, c: JpegComponent | undefined, w: number, h: number): { plane: Uint8Array; cols: Int32Array; rows: Int32Array } {
+  if (c) return { plane: c.plane, ...sampleMap(pic, c, w, h) };
+  return { plane: Uint8Array.of(128), cols: new Int32Array(w), rows: new Int32Array(h) };
 }
 
 /**
@@ -365,36 +431,49 @@ function sampleAt(pic: JpegPicture, c: JpegComponent, x: number, y: number): num
  */
 export function jpegPictureToFrame(pic: JpegPicture, fmt: FrameFormat, out: Uint8Array): void {
   const { width: w, height: h } = fmt;
-  const [cy, cb, cr] = pic.comps;
-  const Y = cy!;
+  const Y = sampler(pic, pic.comps[0], w, h);
+  const U = sampler(pic, pic.comps[1], w, h);
+  const V = sampler(pic, pic.comps[2], w, h);
   if (fmt.fourcc === 'YUYV') {
     for (let y = 0; y < h; y++) {
       let o = y * fmt.stride;
+      const yr = Y.rows[y]!;
+      const ur = U.rows[y]!;
+      const vr = V.rows[y]!;
       for (let x = 0; x < w; x += 2, o += 4) {
-        out[o] = sampleAt(pic, Y, x, y);
-        out[o + 1] = cb ? sampleAt(pic, cb, x, y) : 128;
-        out[o + 2] = sampleAt(pic, Y, x + 1, y);
-        out[o + 3] = cr ? sampleAt(pic, cr, x, y) : 128;
+        out[o] = Y.plane[yr + Y.cols[x]!]!;
+        out[o + 1] = U.plane[ur + U.cols[x]!]!;
+        out[o + 2] = Y.plane[yr + Y.cols[x + 1]!]!;
+        out[o + 3] = V.plane[vr + V.cols[x]!]!;
       }
     }
   } else if (fmt.fourcc === 'NV12') {
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * fmt.stride + x] = sampleAt(pic, Y, x, y);
+    for (let y = 0; y < h; y++) {
+      const o = y * fmt.stride;
+      const yr = Y.rows[y]!;
+      for (let x = 0; x < w; x++) out[o + x] = Y.plane[yr + Y.cols[x]!]!;
+    }
     const base = fmt.stride * h;
     for (let y = 0; y < Math.ceil(h / 2); y++) {
       let o = base + y * fmt.stride;
+      const ur = U.rows[2 * y]!;
+      const vr = V.rows[2 * y]!;
       for (let x = 0; x < w; x += 2, o += 2) {
-        out[o] = cb ? sampleAt(pic, cb, x, 2 * y) : 128;
-        out[o + 1] = cr ? sampleAt(pic, cr, x, 2 * y) : 128;
+        out[o] = U.plane[ur + U.cols[x]!]!;
+        out[o + 1] = V.plane[vr + V.cols[x]!]!;
       }
     }
   } else {
     const clamp = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
     for (let y = 0; y < h; y++) {
       let o = y * fmt.stride;
+      const yr = Y.rows[y]!;
+      const ur = U.rows[y]!;
+      const vr = V.rows[y]!;
       for (let x = 0; x < w; x++, o += 4) {
-        const l = sampleAt(pic, Y, x, y);
-        const u = cb ? sampleAt(pic, cb, x, y) - 128 : 0;
-        const v = cr ? sampleAt(pic, cr, x, y) - 128 : 0;
+        const l = Y.plane[yr + Y.cols[x]!]!;
+        const u = U.plane[ur + U.cols[x]!]! - 128;
+        const v = V.plane[vr + V.cols[x]!]! - 128;
         out[o] = clamp(l + 1.772 * u);
         out[o + 1] = clamp(l - 0.344136 * u - 0.714136 * v);
         out[o + 2] = clamp(l + 1.402 * v);

@@ -245,7 +245,7 @@ describe.skipIf(!existsSync(DJPEG) || !existsSync(CJPEG))('JPEG files and an ind
     registerJpeg({ vfs: s.k.vfs, dbs: s.dbs, mm: s.mm, clock: s.soc.clock, device: s.isp, nr: 30 });
     const yuyv = frameFormat(PW, PH, 'YUYV');
     const photo = syntheticPhoto(yuyv, 4, 2);
-    let file = new Uint8Array(0);
+    let file: Uint8Array = new Uint8Array(0);
     await run(s, async (sys) => {
       const enc = await userptrNode(sys, '/dev/video30', V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_JPEG);
       const max = enc.cap.fmt.pix.sizeimage;
