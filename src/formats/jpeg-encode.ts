@@ -118,16 +118,18 @@ const HEADER_BYTES = 2 + 18 + (4 + 2 * 65) + (2 + 17) + (4 + 4 * 17 + 2 * 12 + 2
 
 /**
  * The encoder's CAPTURE sizeimage for a frame of `fmt`: the headers plus
- * two bytes a pixel of the MCU-padded picture, the bound hantro's JPEG
- * encoder gives its bitstream buffer (header_size + w * h * max_depth 2).
- * At JPEG_QUALITY a photo takes a tenth of a byte a pixel and the
- * sensor's noise pattern, the hardest picture, 1.1 (NV12) to 1.9 (XBGR32);
- * a picture whose file would not fit fails the job with ENOSPC, as the
- * hardware's buffer-overflow interrupt does.
+ * one byte for every sample of the MCU-padded picture at the file's
+ * sampling (2 a pixel for 4:2:2, 1.5 for 4:2:0, 3 for 4:4:4), the size of
+ * the picture stored uncompressed, which a JPEG has no reason to exceed.
+ * At JPEG_QUALITY a photo takes a twentieth of it and the sensor's noise
+ * pattern, the hardest picture, three quarters (up to nine tenths for
+ * frames of a few MCUs); a picture whose file would not fit fails the job
+ * with ENOSPC, as a hardware encoder's buffer-overflow interrupt does.
  */
 export function jpegMaxSize(fmt: FrameFormat): number {
   const { h, v } = sampling(fmt.fourcc);
-  return HEADER_BYTES + 2 * Math.ceil(fmt.width / (8 * h)) * 8 * h * Math.ceil(fmt.height / (8 * v)) * 8 * v;
+  const mcus = Math.ceil(fmt.width / (8 * h)) * Math.ceil(fmt.height / (8 * v));
+  return HEADER_BYTES + mcus * (h * v + 2) * 64;
 }
 
 /** The smallest JFIF file: its headers and an empty scan (the least a decoder's OUTPUT buffer must hold). */

@@ -208,7 +208,7 @@ describe('VIDIOC_TRY_FMT', () => {
       const enc = await sys.open('/dev/video10', O_RDWR);
       const ec = await tryFmt(sys, enc, fmtOf(CAP, 32, 32, V4L2_PIX_FMT_YUYV));
       expect([ec.width, ec.pixelformat]).toEqual([640, V4L2_PIX_FMT_JPEG]);
-      // JFIF: full-range BT.601 Y'CbCr, sRGB primaries; sizeimage hantro's bound of headers and 2 bytes a pixel
+      // JFIF: full-range BT.601 Y'CbCr, sRGB primaries; sizeimage the headers and the picture's samples uncompressed
       expect([ec.colorspace, ec.sizeimage]).toEqual([V4L2_COLORSPACE_JPEG, jpegMaxSize(frameFormat(640, 480, 'YUYV'))]);
 
       const vd = await sys.open('/dev/video12', O_RDWR);

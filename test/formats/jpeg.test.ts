@@ -37,6 +37,21 @@ describe('baseline JPEG codec', () => {
     }
   });
 
+  it('the sensor\'s noise, the hardest picture, fits the sizeimage and keeps the stage check\'s PSNR at every layout and size', () => {
+    for (const [fourcc, minDb] of [['YUYV', 32], ['NV12', 32], ['XR24', 28]] as const) {
+      for (const [w, h] of [[16, 16], [34, 18], [64, 48], [320, 240]]) {
+        const fmt = frameFormat(w, h, fourcc);
+        for (let seed = 0; seed < 4; seed++) {
+          const raw = new TestPattern(fmt, seed).frame(seed);
+          const bits = encode(raw, fmt); // ENOSPC if it did not fit
+          const back = new Uint8Array(fmt.size);
+          jpegDecode(bits, bits.length, fmt, back);
+          expect(psnr(raw, back, fmt)).toBeGreaterThanOrEqual(minDb);
+        }
+      }
+    }
+  });
+
   it('a photo compresses tenfold and comes back above 40 dB', () => {
     const fmt = frameFormat(320, 240, 'YUYV');
     const raw = syntheticPhoto(fmt, 1, 0);
