@@ -6,9 +6,11 @@
  * the kernel's test-pattern generator (v4l2-tpg: colour bars and 8x16
  * text, byte for byte, for vivid),
  * the ISP's YUV conversions, the blend unit's average, the codecs'
- * bitstreams (baseline JPEG, UVD1). The per-pixel loops run as WebAssembly
+ * bitstreams (baseline JPEG in JFIF files, UVD1), a synthetic photo and
+ * PSNR for lossy output. The per-pixel loops run as WebAssembly
  * kernels (wasm/, kernels.ts) in a scratch memory of their own: a caller
- * copies in, runs and copies out in one synchronous step. Nothing
+ * copies in, runs and copies out in one synchronous step; the JPEG codec
+ * (DCT, Huffman) runs in TypeScript, block by block. Nothing
  * here knows of memory, devices or time, so both sides may use it: the
  * devices' hardware and drivers below the syscall line, and userspace
  * programs above it. Imports only uapi and lib.
