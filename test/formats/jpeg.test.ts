@@ -1,4 +1,5 @@
 import jpegjs from 'jpeg-js';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { frameFormat, jpegDecode, jpegDecodePicture, jpegEncode, jpegFrameHeader, jpegMaxSize, psnr, syntheticPhoto, TestPattern, type FrameFormat } from '../../src/formats/index.ts';
 import { KernelError } from '../../src/lib/index.ts';
@@ -90,5 +91,22 @@ describe('baseline JPEG codec', () => {
     expect(code(() => jpegDecode(progressive, progressive.length, fmt, out))).toBe('EINVAL');
     expect(code(() => jpegDecode(bits, bits.length, frameFormat(32, 18, 'YUYV'), new Uint8Array(32 * 18 * 2)))).toBe('EINVAL'); // another picture size
     expect(code(() => jpegEncode(syntheticPhoto(fmt, 1, 0), fmt, new Uint8Array(bits.length - 10)))).toBe('ENOSPC');
+  });
+});
+
+describe('baseline JPEG decoder on damaged files', () => {
+  it('a file with any bytes changed or cut decodes or fails with EINVAL, never with another error', () => {
+    const fmt = frameFormat(48, 32, 'YUYV');
+    const good = encode(syntheticPhoto(fmt, 2, 0), fmt);
+    const out = new Uint8Array(fmt.size);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(good.length - 1), fc.nat(255)), { minLength: 1, maxLength: 8 }), fc.nat(good.length), (edits, cut) => {
+        const bad = good.slice(0, Math.max(2, cut));
+        for (const [at, v] of edits) if (at < bad.length) bad[at] = v;
+        const c = code(() => jpegDecode(bad, bad.length, fmt, out));
+        expect(c === undefined || c === 'EINVAL').toBe(true);
+      }),
+      { numRuns: 400, seed: 7 },
+    );
   });
 });
