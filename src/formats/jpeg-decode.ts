@@ -13,6 +13,9 @@ import type { FrameFormat } from './pixel-format.ts';
  * so a 4:2:2 file decoded to YUYV gives its samples back exactly.
  */
 
+/** The largest picture side the decoder takes (i.MX8's JPEG block's limit; the V4L2 driver takes up to 4096). */
+export const JPEG_MAX_DIM = 8192;
+
 /** One component of a decoded picture: its sampling factors and its samples, padded to whole blocks. */
 export interface JpegComponent {
   id: number;
@@ -308,11 +311,13 @@ export function jpegDecodePicture(bits: Uint8Array, len: number): JpegPicture {
     } else if (m === 0xdd) {
       restartInterval = u16(bits, s);
     } else if (m === 0xc0 || m === 0xc1) {
+      if (pic) throw kerr('EINVAL', 'jpeg: a second frame header');
       if (bits[s] !== 8) throw kerr('EINVAL', `jpeg: ${bits[s]}-bit samples`);
       const height = u16(bits, s + 1);
       const width = u16(bits, s + 3);
       const n = bits[s + 5]!;
       if (!width || !height || (n !== 1 && n !== 3)) throw kerr('EINVAL', `jpeg: ${width}x${height} with ${n} components`);
+      if (width > JPEG_MAX_DIM || height > JPEG_MAX_DIM) throw kerr('EINVAL', `jpeg: ${width}x${height} is larger than ${JPEG_MAX_DIM}x${JPEG_MAX_DIM}`);
       const raw = [];
       for (let i = 0; i < n; i++) raw.push({ id: bits[s + 6 + 3 * i]!, h: bits[s + 7 + 3 * i]! >> 4, v: bits[s + 7 + 3 * i]! & 15, tq: bits[s + 8 + 3 * i]! & 3 });
       const hmax = Math.max(...raw.map((c) => c.h));
@@ -492,6 +497,9 @@ export function jpegPictureToFrame(pic: JpegPicture, fmt: FrameFormat, out: Uint
  */
 export function jpegDecode(bits: Uint8Array, len: number, fmt: FrameFormat, out: Uint8Array): number {
   if (out.length < fmt.size) throw kerr('ENOSPC', `jpeg: ${fmt.size}-byte frame in a ${out.length}-byte buffer`);
+  // the size first, before any plane is allocated for what the file claims
+  const hdr = jpegFrameHeader(bits, len);
+  if (hdr.width !== fmt.width || hdr.height !== fmt.height) throw kerr('EINVAL', `jpeg: a ${hdr.width}x${hdr.height} picture for a ${fmt.width}x${fmt.height} frame`);
   const pic = jpegDecodePicture(bits, len);
   if (pic.width !== fmt.width || pic.height !== fmt.height) throw kerr('EINVAL', `jpeg: a ${pic.width}x${pic.height} picture for a ${fmt.width}x${fmt.height} frame`);
   jpegPictureToFrame(pic, fmt, out);
