@@ -235,6 +235,7 @@ class BitWriter {
     this.cap = out.length;
   }
 
+  /** Appends the low `size` bits of `code` (at most 24). */
   put(code: number, size: number): void {
     this.acc = (this.acc << size) | code;
     this.n += size;
@@ -319,8 +320,7 @@ function codeBlock(bw: BitWriter, p: Uint8Array, pw: number, x: number, y: numbe
   const d = coefs[0]! - pred;
   const ad = d < 0 ? -d : d;
   const s = ad === 0 ? 0 : 32 - Math.clz32(ad);
-  bw.put(dc.code[s]!, dc.size[s]!);
-  if (s) bw.put(d < 0 ? (d - 1) & ((1 << s) - 1) : d, s);
+  bw.put((dc.code[s]! << s) | (d < 0 ? (d - 1) & ((1 << s) - 1) : d), dc.size[s]! + s);
   let run = 0;
   for (let k = 1; k < 64; k++) {
     const v = coefs[k]!;
@@ -335,8 +335,14 @@ function codeBlock(bw: BitWriter, p: Uint8Array, pw: number, x: number, y: numbe
     const av = v < 0 ? -v : v;
     const vs = 32 - Math.clz32(av);
     const sym = (run << 4) | vs;
-    bw.put(ac.code[sym]!, ac.size[sym]!);
-    bw.put(v < 0 ? (v - 1) & ((1 << vs) - 1) : v, vs);
+    const cs = ac.size[sym]!;
+    const bits = v < 0 ? (v - 1) & ((1 << vs) - 1) : v;
+    // one write for the code and its bits while they fit the 24 bits put takes at once
+    if (cs + vs <= 24) bw.put((ac.code[sym]! << vs) | bits, cs + vs);
+    else {
+      bw.put(ac.code[sym]!, cs);
+      bw.put(bits, vs);
+    }
     run = 0;
   }
   if (run > 0) bw.put(ac.code[0]!, ac.size[0]!);
