@@ -238,8 +238,9 @@ async function userptrNode(sys: Sys, path: string, out: number, cap: number): Pr
 
 const anon = (sys: Sys, len: number) => sys.mmap(0, Math.ceil(len / PAGE_SIZE) * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-// Debian's libjpeg-turbo-progs; .ci/run installs it. Skipped only where it is absent.
-describe.skipIf(!existsSync(DJPEG) || !existsSync(CJPEG))('JPEG files and an independent codec (libjpeg-turbo djpeg/cjpeg)', () => {
+// Debian's libjpeg-turbo-progs; .ci/run installs it. Skipped only where it is absent, and the title says so.
+const NO_LIBJPEG = !existsSync(DJPEG) || !existsSync(CJPEG);
+describe.skipIf(NO_LIBJPEG)(`JPEG files and an independent codec (libjpeg-turbo djpeg/cjpeg)${NO_LIBJPEG ? `: SKIPPED, no ${DJPEG} or ${CJPEG} (apt-get install libjpeg-turbo-progs)` : ''}`, () => {
   it('a JPEG the encoder wrote through V4L2 opens in djpeg: its luma and its colour are the source photo\'s within 32 dB', async () => {
     const s = mediaSystem();
     registerJpeg({ vfs: s.k.vfs, dbs: s.dbs, mm: s.mm, clock: s.soc.clock, device: s.isp, nr: 30 });
