@@ -2,7 +2,8 @@
 // hardware JPEG encoder (/dev/video10), then the hardware decoder (/dev/video11)
 // decodes it straight into memory the program allocated itself -- an anonymous
 // mmap passed as USERPTR, pinned by the kernel and mapped through the JPEG
-// block's IOMMU. The program checks the decoded pixels against the original.
+// block's IOMMU. The JPEG is lossy: the program holds the decoded pixels to the
+// original within a peak signal-to-noise ratio of 40 dB.
 import {
   MAP_ANONYMOUS,
   MAP_PRIVATE,
@@ -57,9 +58,15 @@ export default async function main(sys: Sys): Promise<number> {
   const enc = await open(sys, '/dev/video10', V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_JPEG);
   const dec = await open(sys, '/dev/video11', V4L2_PIX_FMT_JPEG, V4L2_PIX_FMT_YUYV);
   const anon = (len: number) => sys.mmap(0, Math.ceil(len / 4096) * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  // A smooth photo-like picture: gradients compress, as real photos do.
+  // A smooth photo-like picture: a luma gradient under a chroma gradient, as real photos are smooth.
   const photo = new Uint8Array(RAW);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W * 2; x++) photo[y * W * 2 + x] = (x + 2 * y) & 0xff;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = y * W * 2 + x * 2;
+      photo[i] = 16 + ((x + y) * 219) / (W + H);
+      photo[i + 1] = x & 1 ? 128 + (y * 64) / H : 96 + (x * 64) / W;
+    }
+  }
   const src = await anon(RAW);
   const bits = await anon(enc.bitsMax);
   const pixels = await anon(RAW);
@@ -67,7 +74,11 @@ export default async function main(sys: Sys): Promise<number> {
   const len = await job(sys, enc.fd, src, RAW, RAW, bits, enc.bitsMax);
   const got = await job(sys, dec.fd, bits, enc.bitsMax, len, pixels, RAW);
   const back = await sys.load(pixels, RAW);
-  const same = got === RAW && back.every((b, i) => b === photo[i]);
-  await sys.write(1, new TextEncoder().encode(`encoded ${RAW} bytes into ${len}; decoded into the program's own memory: ${same ? 'identical' : 'DIFFERENT'}\n`));
-  return same ? 0 : 1;
+  let se = 0;
+  for (let i = 0; i < RAW; i++) se += (back[i]! - photo[i]!) ** 2;
+  const psnr = se === 0 ? Infinity : 10 * Math.log10((255 * 255 * RAW) / se);
+  const jfif = String.fromCharCode(...(await sys.load(bits + 6, 4))) === 'JFIF';
+  const ok = got === RAW && jfif && psnr >= 40;
+  await sys.write(1, new TextEncoder().encode(`encoded ${RAW} bytes into a ${len}-byte ${jfif ? 'JFIF' : 'non-JFIF'} file; decoded into the program's own memory at ${psnr.toFixed(1)} dB PSNR: ${ok ? 'ok' : 'TOO FAR'}\n`));
+  return ok ? 0 : 1;
 }

@@ -6,9 +6,11 @@
  * the kernel's test-pattern generator (v4l2-tpg: colour bars and 8x16
  * text, byte for byte, for vivid),
  * the ISP's YUV conversions, the blend unit's average, the codecs'
- * bitstreams (UJPG, UVD1). The per-pixel loops run as WebAssembly
+ * bitstreams (baseline JPEG in JFIF files, UVD1), a synthetic photo and
+ * PSNR for lossy output. The per-pixel loops run as WebAssembly
  * kernels (wasm/, kernels.ts) in a scratch memory of their own: a caller
- * copies in, runs and copies out in one synchronous step. Nothing
+ * copies in, runs and copies out in one synchronous step; the JPEG codec
+ * (DCT, Huffman) runs in TypeScript, block by block. Nothing
  * here knows of memory, devices or time, so both sides may use it: the
  * devices' hardware and drivers below the syscall line, and userspace
  * programs above it. Imports only uapi and lib.
@@ -39,6 +41,9 @@ export {
   type TpgQuantization,
   type TpgYcbcrEnc,
 } from './v4l2-tpg.ts';
-export { UJPG_HEADER, ujpgDecode, ujpgEncode, ujpgMaxSize, ujpgParse } from './ujpg.ts';
+export { JPEG_MIN_SIZE, JPEG_QUALITY, jpegEncode, jpegMaxSize } from './jpeg-encode.ts';
+export { jpegDecode, jpegDecodePicture, jpegFrameHeader, jpegPictureToFrame, type JpegComponent, type JpegPicture } from './jpeg-decode.ts';
+export { psnr } from './psnr.ts';
+export { syntheticPhoto } from './photo.ts';
 export { UVD_HEADER, UvdEncoder, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, type UvdHeader } from './uvd-stream.ts';
 export { nv12ToNv12, nv12ToXrgb8888, yuyvToNv12, yuyvToXrgb8888 } from './yuv.ts';

@@ -22,9 +22,6 @@ export interface Kernels {
   checkAverage(a: number, b: number, out: number, len: number): void;
   uvdCodeRows(cur: number, ref: number, stride: number, rows: number, intra: number, out: number): number;
   uvdDecodeOps(packet: number, i: number, end: number, ref: number, predicted: number, out: number, stride: number, rows: number): number;
-  ujpgEncodePayload(raw: number, n: number, out: number, cap: number): number;
-  ujpgDecodePayload(bits: number, i: number, end: number, out: number, raw: number): number;
-  byteSum(p: number, n: number): number;
 }
 
 /** Bytes a kernel may read past the end of an input, and the alignment of every region. */

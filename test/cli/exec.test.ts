@@ -103,10 +103,10 @@ describe('unimem exec with the test drivers', () => {
 });
 
 describe('gallery-jpeg (use case 4)', () => {
-  it('hardware JPEG decode lands in memory the program allocated itself, through the IOMMU, byte for byte', () => {
+  it('a JFIF file from the hardware encoder, decoded by the hardware into memory the program allocated itself, through the IOMMU, within 40 dB', () => {
     const r = unimem(['exec', 'examples/programs/gallery-jpeg.ts']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^encoded 614400 bytes into \d+; decoded into the program's own memory: identical\n$/);
+    expect(r.stdout).toMatch(/^encoded 614400 bytes into a \d+-byte JFIF file; decoded into the program's own memory at \d+\.\d dB PSNR: ok\n$/);
   });
 });
 

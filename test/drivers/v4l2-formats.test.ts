@@ -5,7 +5,7 @@ import { registerCamera } from '../../src/drivers/media/platform/camera.ts';
 import { registerIsp } from '../../src/drivers/media/platform/isp.ts';
 import { registerJpeg } from '../../src/drivers/media/platform/jpeg.ts';
 import { registerVideoDecoder } from '../../src/drivers/media/platform/vdec.ts';
-import { UJPG_HEADER } from '../../src/formats/index.ts';
+import { JPEG_MIN_SIZE, jpegMaxSize, frameFormat } from '../../src/formats/index.ts';
 import type { Sys } from '../../src/proc/index.ts';
 import {
   O_RDWR,
@@ -21,6 +21,7 @@ import {
   V4L2_FRMSIZE_TYPE_STEPWISE,
   V4L2_MEMORY_MMAP,
   V4L2_PIX_FMT_H264,
+  V4L2_COLORSPACE_JPEG,
   V4L2_PIX_FMT_JPEG,
   V4L2_PIX_FMT_NV12,
   V4L2_PIX_FMT_RGB24,
@@ -200,13 +201,15 @@ describe('VIDIOC_TRY_FMT', () => {
       expect([(await gFmt(sys, isp, OUT)).pixelformat, (await gFmt(sys, isp, CAP)).width]).toEqual([V4L2_PIX_FMT_YUYV, 640]);
 
       const dec = await sys.open('/dev/video11', O_RDWR);
-      expect((await tryFmt(sys, dec, fmtOf(OUT, 0, 0, V4L2_PIX_FMT_JPEG, 10))).sizeimage).toBe(UJPG_HEADER + 1);
+      expect((await tryFmt(sys, dec, fmtOf(OUT, 0, 0, V4L2_PIX_FMT_JPEG, 10))).sizeimage).toBe(JPEG_MIN_SIZE);
       const dr = await tryFmt(sys, dec, fmtOf(CAP, 99, 51, V4L2_PIX_FMT_NV12));
       expect([dr.width, dr.height, dr.pixelformat]).toEqual([98, 50, V4L2_PIX_FMT_NV12]);
       expect((await gFmt(sys, dec, CAP)).pixelformat).toBe(V4L2_PIX_FMT_YUYV);
       const enc = await sys.open('/dev/video10', O_RDWR);
       const ec = await tryFmt(sys, enc, fmtOf(CAP, 32, 32, V4L2_PIX_FMT_YUYV));
       expect([ec.width, ec.pixelformat]).toEqual([640, V4L2_PIX_FMT_JPEG]);
+      // JFIF: full-range BT.601 Y'CbCr, sRGB primaries; sizeimage the headers and the picture's samples uncompressed
+      expect([ec.colorspace, ec.sizeimage]).toEqual([V4L2_COLORSPACE_JPEG, jpegMaxSize(frameFormat(640, 480, 'YUYV'))]);
 
       const vd = await sys.open('/dev/video12', O_RDWR);
       const vo = await tryFmt(sys, vd, fmtOf(OUT, 33, 17, V4L2_PIX_FMT_H264));

@@ -98,14 +98,14 @@ describe('process pipelines: one process per stage, dma-buf fds over Unix socket
     expect(r.leaks).toEqual(NO_LEAKS);
   });
 
-  it('gallery-jpeg: photos decoded by the JPEG block into the app\'s own memory through the IOMMU', async () => {
+  it('gallery-jpeg: JFIF photos decoded by the JPEG block into the app\'s own memory through the IOMMU, each the codec\'s own decode of its file', async () => {
     const r = await run('gallery-jpeg', 2);
     expect(r.integrity).toEqual({ ok: true, mismatches: 0, framesChecked: 2 });
     expect(r.iommu.tlbMisses).toBeGreaterThan(0);
     expect(r.leaks).toEqual(NO_LEAKS);
   });
 
-  it('still-capture: 12 MP buffers from the default CMA area under memory pressure need migration; the JPEGs decode to the sensor frames', async () => {
+  it('still-capture: 12 MP buffers from the default CMA area under memory pressure need migration; each JPEG decodes to its sensor frame within 32 dB PSNR', async () => {
     const r = await run('still-capture', 1);
     expect(r.integrity).toEqual({ ok: true, mismatches: 0, framesChecked: 1 });
     expect(r.cma.migrations).toBeGreaterThan(0);

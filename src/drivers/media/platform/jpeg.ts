@@ -6,6 +6,7 @@ import { kerr } from '../../../lib/index.ts';
 import type { Mm } from '../../../mm/index.ts';
 import {
   V4L2_BUF_TYPE_VIDEO_OUTPUT,
+  V4L2_COLORSPACE_JPEG,
   V4L2_COLORSPACE_SRGB,
   V4L2_FIELD_NONE,
   V4L2_PIX_FMT_JPEG,
@@ -18,7 +19,7 @@ import {
 } from '../../../uapi/index.ts';
 import { M2mDevice, M2mNode } from '../v4l2-core/v4l2-mem2mem.ts';
 import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
-import { frameFormat, UJPG_HEADER, ujpgMaxSize, ujpgParse, type FrameFormat } from '../../../formats/index.ts';
+import { frameFormat, JPEG_MIN_SIZE, jpegMaxSize, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
 
@@ -61,7 +62,7 @@ interface JpegState {
   codedBuf: Uint8Array;
 }
 
-function state(encoder: boolean, raw: FrameFormat, pixelformat: number, codedSize = ujpgMaxSize(raw.size)): JpegState {
+function state(encoder: boolean, raw: FrameFormat, pixelformat: number, codedSize = jpegMaxSize(raw)): JpegState {
   return { encoder, raw, pixelformat, codedSize, rawBuf: new Uint8Array(raw.size), codedBuf: new Uint8Array(codedSize) };
 }
 
@@ -70,7 +71,7 @@ function rawPix(st: JpegState): V4l2PixFormat {
 }
 
 function codedPix(st: JpegState): V4l2PixFormat {
-  return { width: st.raw.width, height: st.raw.height, pixelformat: V4L2_PIX_FMT_JPEG, field: V4L2_FIELD_NONE, bytesperline: 0, sizeimage: st.codedSize, colorspace: V4L2_COLORSPACE_SRGB, priv: 0, flags: 0, ycbcr_enc: 0, quantization: 0, xfer_func: 0 };
+  return { width: st.raw.width, height: st.raw.height, pixelformat: V4L2_PIX_FMT_JPEG, field: V4L2_FIELD_NONE, bytesperline: 0, sizeimage: st.codedSize, colorspace: V4L2_COLORSPACE_JPEG, priv: 0, flags: 0, ycbcr_enc: 0, quantization: 0, xfer_func: 0 };
 }
 
 /** What registerJpeg takes. */
@@ -87,11 +88,11 @@ export interface JpegOptions {
 
 /**
  * The JPEG codec as two mem-to-mem nodes on one engine (the s5p-jpeg
- * shape): the encoder takes raw frames on OUTPUT and gives UJPG
- * bitstreams on CAPTURE; the decoder takes bitstreams on OUTPUT (their
- * length is the QBUF bytesused) and gives raw frames of the CAPTURE
- * format, failing the buffers (ERROR flag) when the stream is corrupt or
- * describes another format. Both read and write by DMA on vb2-dma-sg
+ * shape): the encoder takes raw frames on OUTPUT and gives baseline JPEG
+ * (JFIF) files on CAPTURE, bytesused their length; the decoder takes JPEG
+ * files on OUTPUT (their length is the QBUF bytesused) and gives raw
+ * frames of the CAPTURE format, failing the buffers (ERROR flag) when the
+ * file is corrupt, not baseline, or of another picture size. Both read and write by DMA on vb2-dma-sg
  * buffers and take MMAP, DMABUF and USERPTR buffers.
  */
 export class JpegCodec {
@@ -161,17 +162,17 @@ export class JpegCodec {
    * side takes the format as rawState corrects it; the encoder's
    * bitstream side follows the raw format whatever is asked; the
    * decoder's bitstream buffer size is the application's choice, at
-   * least a header and a byte, at most the largest stream of the raw
-   * format (0 asks for that largest). EFAULT without a pix format.
+   * least the smallest JFIF file's headers, at most the encoder's largest
+   * file of the raw format (0 asks for that largest). EFAULT without a pix format.
    */
   private adjust(st: JpegState, f: V4l2Format): JpegState {
     if (!f.fmt?.pix) throw kerr('EFAULT', 'jpeg: no pix format');
     const raw = (f.type === V4L2_BUF_TYPE_VIDEO_OUTPUT) === st.encoder;
     if (raw) return this.rawState(st.encoder, f);
     if (st.encoder) return st;
-    const max = ujpgMaxSize(st.raw.size);
+    const max = jpegMaxSize(st.raw);
     const want = f.fmt.pix.sizeimage >>> 0;
-    return state(false, st.raw, st.pixelformat, Math.min(max, Math.max(UJPG_HEADER + 1, want || max)));
+    return state(false, st.raw, st.pixelformat, Math.min(max, Math.max(JPEG_MIN_SIZE, want || max)));
   }
 
   /** A state for the raw format `f` asks for: sizes clamped and even, unknown formats become YUYV. */
@@ -190,22 +191,18 @@ export class JpegCodec {
     if (src.bytesused < st.raw.size) throw kerr('EINVAL', `jpeg: raw frame of ${src.bytesused} bytes < ${st.raw.size}`);
     const engine = this.engine;
     await vb2PlaneDma(src, dev, st.raw.size, false, (segs) => engine.read(segs, st.rawBuf, st.raw.size, 'jpeg enc read'));
-    const len = engine.encode(st.rawBuf, st.raw, st.pixelformat, st.codedBuf.subarray(0, Math.min(st.codedSize, dst.length)));
+    const len = engine.encode(st.rawBuf, st.raw, st.codedBuf.subarray(0, Math.min(st.codedSize, dst.length)));
     await vb2PlaneDma(dst, dev, len, true, (segs) => engine.write(segs, st.codedBuf, len, 'jpeg enc write'));
     dst.bytesused = len;
   }
 
-  /** One decode job: DMA bytesused bytes of bitstream in, decode, check it is the CAPTURE format, DMA the frame out. */
+  /** One decode job: DMA bytesused bytes of JPEG file in, decode it to the CAPTURE format (EINVAL for another picture size), DMA the frame out. */
   private async decode(st: JpegState, src: Vb2Buffer, dst: Vb2Buffer): Promise<void> {
     const dev = this.m2m.device;
     const len = Math.min(src.bytesused, src.length, st.codedBuf.length);
     const engine = this.engine;
     await vb2PlaneDma(src, dev, len, false, (segs) => engine.read(segs, st.codedBuf, len, 'jpeg dec read'));
-    const h = ujpgParse(st.codedBuf, len);
-    if (h.pixelformat !== st.pixelformat || h.width !== st.raw.width || h.height !== st.raw.height || h.raw !== st.raw.size) {
-      throw kerr('EINVAL', `jpeg: stream of ${h.width}x${h.height} does not match the capture format ${st.raw.width}x${st.raw.height}`);
-    }
-    engine.decode(st.codedBuf, len, st.rawBuf);
+    engine.decode(st.codedBuf, len, st.raw, st.rawBuf);
     await vb2PlaneDma(dst, dev, st.raw.size, true, (segs) => engine.write(segs, st.rawBuf, st.raw.size, 'jpeg dec write'));
     dst.bytesused = st.raw.size;
   }
@@ -224,7 +221,7 @@ export function registerJpeg(opts: JpegOptions): JpegCodec {
 export const jpegPlatformDriver = platformDriver({
   kind: 'jpeg',
   name: 'unimem-jpeg',
-  description: 'JPEG codec: V4L2 mem-to-mem encoder and decoder nodes on one engine',
+  description: 'JPEG codec: baseline JPEG (JFIF) encoder and decoder, V4L2 mem-to-mem nodes on one engine',
   probe: (ctx) => {
     const codec = registerJpeg({ ...ctx, nr: 10 });
     return {
