@@ -69,7 +69,7 @@ export {
 } from './dma-buf-refs.ts';
 export { FenceContextAllocator } from './dma-fence-context.ts';
 export { DmaFence, liveFenceCount, traceFences, type DmaFenceOps } from './dma-fence.ts';
-export { DmaHeap } from './dma-heap.ts';
+export { DmaHeap, dmaHeaps } from './dma-heap.ts';
 export { DmaResv, DmaResvUsage, dmaResvUsageRw } from './dma-resv.ts';
 export { NegotiatedBacking, type NegotiatedBufferOptions } from './negotiated-backing.ts';
 export { exportNegotiatedBuffer } from './negotiated-ops.ts';
