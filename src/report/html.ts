@@ -37,7 +37,7 @@ pre { white-space: pre-wrap; background: #f9fafb; border: 1px solid #e5e7eb; pad
 table.legend { border-collapse: collapse; font-size: 12px; margin: 4px 0 12px; } table.legend td, table.legend th { padding: 2px 10px 2px 0; text-align: left; }
 .swatch { display: inline-block; width: 14px; height: 10px; border: 1px solid #0003; }
 .col-title { font-size: 13px; font-weight: 600; fill: #374151; } .node { fill: #fff; stroke-width: 2; }
-.proc { stroke: #2563eb; } .handle { stroke: #6b7280; } .buf { stroke: #e11d48; } .dev { stroke: #16a34a; }
+.proc { stroke: #2563eb; } .handle { stroke: #6b7280; } .kref { stroke: #9333ea; stroke-dasharray: 4 2; } .buf { stroke: #e11d48; } .dev { stroke: #16a34a; }
 .node-title { font-size: 12px; font-weight: 600; fill: #111827; } .node-sub { font-size: 11px; fill: #4b5563; } .note-svg { font-size: 12px; fill: #6b7280; }
 .edge { fill: none; stroke: #6b7280; stroke-width: 1.5; } .edge.unmapped { stroke-dasharray: 5 3; }
 .plot { margin: 10px 0 24px; } .graph { max-width: 100%; height: auto; }
@@ -130,7 +130,7 @@ ${memoryMapSvg(c.memory, colors)}
 <p class="note">Each IOMMU-backed device's allocated I/O virtual address ranges, zoomed to the span in use.</p>
 ${iovaSvg(c.iova, colors)}
 <h2>Buffer graph</h2>
-<p class="note">Every process, its handles on each dma-buf (fds and CPU mappings), the buffers and the devices attached to them. Solid edges: attached and mapped for DMA; dashed: attached only.</p>
+<p class="note">Every process, its handles on each dma-buf (fds and CPU mappings), the kernel's own references on each buffer (queue slots, GEM imports and handles, framebuffers, flips, scanout, device jobs, poll callbacks: hover for the call that took each), the buffers and the devices attached to them. Solid edges: attached and mapped for DMA; dashed: attached only.</p>
 ${bufferGraphSvg(c.buffers, c.processes, colors)}
 <h2>CPU and costs</h2>
 ${chartHtml(cpu)}
