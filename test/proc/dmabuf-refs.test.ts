@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { dmaBufSnapshot, dmabufDumpTable, spawnProcess, type Sys } from '../../src/proc/index.ts';
 import { bootSystem, loadPlatform, type System } from '../../src/sim/index.ts';
-import { MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE } from '../../src/uapi/index.ts';
+import { MAP_SHARED, O_RDWR, POLLIN, PROT_READ, PROT_WRITE, VGEM_FENCE_WRITE } from '../../src/uapi/index.ts';
 import { heapAlloc } from '../dmabuf/helpers.ts';
-import { toHandle } from '../drivers/vgem-helpers.ts';
+import { fenceAttach, fenceSignal, toHandle } from '../drivers/vgem-helpers.ts';
 
 const SIZE = 65536;
 
@@ -78,6 +78,22 @@ describe('every reference on every dma-buf, with the call that took it', () => {
     expect(s.totals).toEqual({ bytes: 2 * SIZE, kernelOnlyBytes: 0, userspaceRssBytes: 4 * SIZE, userspacePssBytes: 2 * SIZE });
     expect(table).toContain('    Dmabuf Inode |            Size |   Fd Ref Counts |  Map Ref Counts |          holder:1     |          holder:2     |');
     expect(table).toMatch(new RegExp(`\\n\\s+${bufB!.ino} \\|\\s+64 kB \\|\\s+2 \\|\\s+2 \\|\\s+1\\(\\s+1\\) refs \\|\\s+1\\(\\s+1\\) refs \\|`));
+  });
+
+  it('a poll on a buffer with a pending write fence holds a fence-callback reference until the fence signals', async () => {
+    const seen: string[][] = [];
+    await onBoard(async (sys, s) => {
+      const a = await heapAlloc(sys, 'system', SIZE, O_RDWR);
+      const card = await sys.open('/dev/dri/card0', O_RDWR);
+      const h = await toHandle(sys, card, a);
+      const fence = await fenceAttach(sys, card, h, VGEM_FENCE_WRITE);
+      const kinds = () => dmaBufSnapshot(s.proc, s.dmabuf).buffers[0]!.refs.filter((r) => r.kind === 'fence-callback').map((r) => `${r.holder} | ${r.site}`);
+      expect(await sys.poll([{ fd: a, events: POLLIN, revents: 0 }], 0)).toBe(0);
+      seen.push(kinds());
+      await fenceSignal(sys, card, fence);
+      seen.push(kinds());
+    });
+    expect(seen).toEqual([['poll callback for POLLIN | holder: poll › dma_buf_poll'], []]);
   });
 
   it('a buffer only the kernel holds counts as kernel-only, and each process\'s share divides by the processes that hold it', async () => {
