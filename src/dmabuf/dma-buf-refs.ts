@@ -34,6 +34,12 @@ export interface DmaBufKernelRef {
   site: string;
   /** Simulated ns when it was taken. */
   timeNs: number;
+  /**
+   * What it holds the buffer through, when not the buffer's file itself: a
+   * framebuffer or a GPU job holds a GEM object (`gem object 2 of gpu`),
+   * whose import or export holds the file.
+   */
+  via?: string;
 }
 
 /** Names a holder when a view asks; called only then, so taking a reference builds no string. */
@@ -51,6 +57,7 @@ export class DmaBufRefTracker {
   private readonly kinds: DmaBufRefKind[] = [];
   private readonly holders: object[] = [];
   private readonly namers: DmaBufRefNamer<never>[] = [];
+  private readonly vias: (DmaBufRefNamer<never> | null)[] = [];
   private readonly sites: number[] = [];
   private readonly times: number[] = [];
 
@@ -60,10 +67,11 @@ export class DmaBufRefTracker {
   }
 
   /** @internal records one (ref_tracker_alloc). */
-  add(kind: DmaBufRefKind, holder: object, namer: DmaBufRefNamer<never>, site: number, timeNs: number): void {
+  add(kind: DmaBufRefKind, holder: object, namer: DmaBufRefNamer<never>, via: DmaBufRefNamer<never> | null, site: number, timeNs: number): void {
     this.kinds.push(kind);
     this.holders.push(holder);
     this.namers.push(namer);
+    this.vias.push(via);
     this.sites.push(site);
     this.times.push(timeNs);
   }
@@ -75,6 +83,7 @@ export class DmaBufRefTracker {
       this.kinds.splice(i, 1);
       this.holders.splice(i, 1);
       this.namers.splice(i, 1);
+      this.vias.splice(i, 1);
       this.sites.splice(i, 1);
       this.times.splice(i, 1);
       return true;
@@ -86,7 +95,11 @@ export class DmaBufRefTracker {
   list(ledger: CostLedger): DmaBufKernelRef[] {
     const out: DmaBufKernelRef[] = [];
     for (let i = 0; i < this.kinds.length; i++) {
-      out.push({ kind: this.kinds[i]!, holder: (this.namers[i] as DmaBufRefNamer<object>)(this.holders[i]!), site: ledger.siteText(this.sites[i]!), timeNs: this.times[i]! });
+      const h = this.holders[i]!;
+      const r: DmaBufKernelRef = { kind: this.kinds[i]!, holder: (this.namers[i] as DmaBufRefNamer<object>)(h), site: ledger.siteText(this.sites[i]!), timeNs: this.times[i]! };
+      const via = this.vias[i] as DmaBufRefNamer<object> | null;
+      if (via) r.via = via(h);
+      out.push(r);
     }
     return out;
   }
@@ -96,11 +109,14 @@ export class DmaBufRefTracker {
  * Records a kernel reference `holder` keeps on the buffer, taken now in
  * kernel function `fn` by the current thread (ref_tracker_alloc, with the
  * call site standing for the stack it saves). Call it where the reference
- * is taken and dmaBufUntrackRef where it is dropped. Never sleeps.
+ * is taken and dmaBufUntrackRef where it is dropped. A holder that keeps
+ * the buffer through another object (a framebuffer through its GEM
+ * object) names that object with `via`; without it the holder holds a
+ * reference on the buffer's file. Never sleeps.
  */
-export function dmaBufTrackRef<H extends object>(d: DmaBuf, kind: DmaBufRefKind, holder: H, namer: DmaBufRefNamer<H>, fn: string): void {
+export function dmaBufTrackRef<H extends object>(d: DmaBuf, kind: DmaBufRefKind, holder: H, namer: DmaBufRefNamer<H>, fn: string, via: DmaBufRefNamer<H> | null = null): void {
   const ledger = d.system.soc.costs;
-  d.refs.add(kind, holder, namer as DmaBufRefNamer<never>, ledger.siteHere(fn), ledger.nowNs());
+  d.refs.add(kind, holder, namer as DmaBufRefNamer<never>, via as DmaBufRefNamer<never> | null, ledger.siteHere(fn), ledger.nowNs());
 }
 
 /**

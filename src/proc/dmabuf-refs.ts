@@ -30,6 +30,8 @@ export interface DmaBufReference {
   mapped?: boolean;
   /** The DMA direction of the attachment's mappings (`DMA_BIDIRECTIONAL`, ...), `none` when not mapped. */
   direction?: string;
+  /** For a kernel reference held through another object (a framebuffer's GEM object): that object. */
+  via?: string;
 }
 
 /** One live dma-buf and every reference held on it. */
@@ -45,7 +47,11 @@ export interface DmaBufReport {
   heap: string | null;
   /** Where its bytes live, as its exporter says: contiguous or how many runs, where, the CPU memory type. */
   placement: string;
-  /** References on its file (file_count): fds, mappings, messages in flight and the kernel's file references. */
+  /**
+   * References on its file (file_count): one for each of its fds,
+   * mappings, messages in flight and kernel references without `via`
+   * (attachments and references held through another object take none).
+   */
   fileRefs: number;
   /** Every reference, oldest first. */
   refs: DmaBufReference[];
@@ -202,7 +208,7 @@ export function dmaBufRefsText(snap: DmaBufSnapshot): string {
   let s = '\nDma-buf references:\n';
   for (const b of snap.buffers) {
     s += `${b.size}\t${b.exporter}\t${b.ino}\t${b.name ?? '<none>'}\theap:${b.heap ?? '-'}\tcount:${b.fileRefs}\t${b.placement}\n`;
-    for (const r of b.refs) s += `\t${r.kind}\t${r.timeNs}\t${r.holder}\t${r.site || '?'}\n`;
+    for (const r of b.refs) s += `\t${r.kind}\t${r.timeNs}\t${r.holder}${r.via ? ` (through ${r.via})` : ''}\t${r.site || '?'}\n`;
     s += `Total ${b.refs.length} references\n\n`;
   }
   s += `\nTotal ${snap.buffers.length} objects, ${snap.totals.bytes} bytes\n`;

@@ -22,6 +22,8 @@ describe('run results list every reference on every buffer with its call site', 
     expect(new Set(b.buffers.map((x) => x.heap))).toEqual(new Set(['system', 'display']));
     for (const buf of b.buffers) {
       expect(buf.refs.length).toBeGreaterThan(0);
+      // every reference on the buffer's file is accounted for: fds, mappings, messages in flight, the kernel's own
+      expect(buf.fileRefs, `ino ${buf.ino}`).toBe(buf.refs.filter((ref) => ref.kind !== 'attachment' && ref.via === undefined).length);
       for (const ref of buf.refs) {
         expect(ref.site, `${ref.kind} ${ref.holder}`).toMatch(/^[\w/-]+(: [^›@]+)? › \w+ @ examples\/scenarios\/process-crash\.yaml:\d+:\d+$/);
         expect(ref.timeNs).toBeLessThanOrEqual(b.atNs);
@@ -36,6 +38,10 @@ describe('run results list every reference on every buffer with its call site', 
     const shown = b.buffers.filter((x) => x.refs.some((ref) => ref.kind === 'kms-scanout'));
     expect(shown).toHaveLength(1);
     expect(shown[0]!.refs.some((ref) => ref.kind === 'kms-framebuffer')).toBe(true);
+    // ... held through the display's GEM object, whose import holds the file
+    const scan = shown[0]!.refs.find((ref) => ref.kind === 'kms-scanout')!;
+    expect(scan.via).toMatch(/^gem object \d+ of unimem-display$/);
+    expect(shown[0]!.refs.some((ref) => ref.kind === 'gem-import' && ref.holder === scan.via)).toBe(true);
     // attachments say which device, whether mapped, and the direction
     const att = b.buffers.flatMap((x) => x.refs).find((ref) => ref.kind === 'attachment' && ref.device === 'video')!;
     expect(att).toMatchObject({ mapped: true, direction: 'DMA_FROM_DEVICE' });

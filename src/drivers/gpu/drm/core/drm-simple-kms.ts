@@ -18,7 +18,7 @@ import {
   type DrmModeFbCmd2,
 } from '../../../../uapi/index.ts';
 import { drmSendEvent, type DrmDevice, type DrmFile } from './drm-device.ts';
-import { gemObjectDmaBuf, gemObjectLookup } from './drm-gem.ts';
+import { gemObjectDmaBuf, gemObjectLookup, gemObjectName } from './drm-gem.ts';
 import { DRM_MASTER, userU32, type DrmIoctlDesc } from './drm-ioctl.ts';
 import { KmsFramebuffer } from './drm-framebuffer.ts';
 
@@ -238,7 +238,7 @@ export class SimpleDisplayPipe<S extends SimplePipeStats = SimplePipeStats> {
     if (old === fb) return;
     if (old?.refBuf) dmaBufUntrackRef(old.refBuf, 'kms-scanout', this);
     this.current = fb;
-    if (fb?.refBuf) dmaBufTrackRef(fb.refBuf, 'kms-scanout', this, scanoutName, 'drm_crtc_handle_vblank');
+    if (fb?.refBuf) dmaBufTrackRef(fb.refBuf, 'kms-scanout', this, scanoutName, 'drm_crtc_handle_vblank', scanoutVia);
   }
 
   private disarm(): void {
@@ -253,6 +253,13 @@ const fbName = (fb: KmsFramebuffer) => `framebuffer ${fb.id} of ${fb.obj.dev.dri
 const flipName = (f: PendingFlip) => `page flip to ${fbName(f.fb)}${f.ready ? ', waiting for vsync' : ', waiting for its fences'}`;
 /** Names a CRTC's scanout: `scanout of display-kms (framebuffer 36)`. */
 const scanoutName = (k: SimpleDisplayPipe) => `scanout of ${k.dev.driver.name}${k.current ? ` (framebuffer ${k.current.id})` : ''}`;
+
+/** What a framebuffer holds its buffer through: its GEM object. */
+const fbVia = (fb: KmsFramebuffer) => gemObjectName(fb.obj);
+/** What a pending flip holds its buffer through: its framebuffer's GEM object. */
+const flipVia = (f: PendingFlip) => gemObjectName(f.fb.obj);
+/** What the scanout holds its buffer through: the shown framebuffer's GEM object. */
+const scanoutVia = (k: SimpleDisplayPipe) => (k.current ? gemObjectName(k.current.obj) : 'no framebuffer');
 
 /** Forgets a flip's tracked reference once it took effect or was cancelled. */
 function untrackFlip(f: PendingFlip): void {
@@ -327,7 +334,7 @@ function simpleAddFb2(dev: DrmDevice, arg: unknown, file: DrmFile): number {
   }
   const fb = new KmsFramebuffer(k.allocFbId(), { width, height, format, pitch, offset }, obj, file);
   fb.refBuf = gemObjectDmaBuf(obj);
-  if (fb.refBuf) dmaBufTrackRef(fb.refBuf, 'kms-framebuffer', fb, fbName, 'drm_framebuffer_init');
+  if (fb.refBuf) dmaBufTrackRef(fb.refBuf, 'kms-framebuffer', fb, fbName, 'drm_framebuffer_init', fbVia);
   k.fbs.set(fb.id, fb);
   a.fb_id = fb.id;
   return 0;
@@ -392,7 +399,7 @@ function simplePageFlip(dev: DrmDevice, arg: unknown, file: DrmFile): number {
   const flip: PendingFlip = { fb, file, event: (flags & DRM_MODE_PAGE_FLIP_EVENT) !== 0, userData, ready: false, done, settle };
   const fences: DmaFence[] = fb.obj.resv.getFences(DmaResvUsage.WRITE);
   k.pending = flip;
-  if (fb.refBuf) dmaBufTrackRef(fb.refBuf, 'kms-flip', flip, flipName, 'drm_mode_page_flip_ioctl');
+  if (fb.refBuf) dmaBufTrackRef(fb.refBuf, 'kms-flip', flip, flipName, 'drm_mode_page_flip_ioctl', flipVia);
   k.lastActivity = dev.dbs.soc.clock.now;
   if (fences.length === 0) {
     k.flipReady(flip);

@@ -10,6 +10,7 @@ import {
   DRM_RENDER_ALLOW,
   gemObjectDmaBuf,
   gemObjectLookup,
+  gemObjectName,
   registerDrmDevice,
   type DrmDevice,
   type DrmDeviceOptions,
@@ -86,6 +87,9 @@ interface JobBuffer {
 
 /** Names a job's use of a buffer: `gpu compose job 12 (destination)`. */
 const jobName = (b: JobBuffer) => `${b.obj.dev.driver.name} compose job ${b.seqno} (${b.dir === DMA_FROM_DEVICE ? 'destination' : b.dir === DMA_TO_DEVICE ? 'source' : 'source and destination'})`;
+
+/** What a job holds its buffer through: the GEM object it looked up. */
+const jobVia = (b: JobBuffer) => gemObjectName(b.obj);
 
 /** Forgets the job's tracked references on its buffers. */
 function jobUntrack(bufs: readonly JobBuffer[]): void {
@@ -205,7 +209,7 @@ async function gpuCompose(dev: DrmDevice, arg: unknown, file: DrmFile, task: Tas
     fence = new DmaFence(dev.dbs.soc.clock, gpuFenceOps, st.context, ++st.seqno);
     for (const b of bufs) {
       b.seqno = fence.seqno;
-      if (b.buf) dmaBufTrackRef(b.buf, 'device-job', b, jobName, 'drm_sched_job_init');
+      if (b.buf) dmaBufTrackRef(b.buf, 'device-job', b, jobName, 'drm_sched_job_init', jobVia);
     }
     if (flags & GPU_COMPOSE_FENCE_OUT) {
       const sf = syncFileCreate(dev.dbs, fence);

@@ -38,6 +38,8 @@ import { platformDriver } from '../../../base/platform-driver.ts';
 
 /** Names an update job's hold on a framebuffer: `udl update of framebuffer 36`. */
 const usbUpdateName = (h: { fb: KmsFramebuffer }) => `${h.fb.obj.dev.driver.name} update of framebuffer ${h.fb.id}`;
+/** What an update job holds its buffer through: the framebuffer's GEM object. */
+const usbUpdateVia = (h: { fb: KmsFramebuffer }) => `gem object ${h.fb.obj.id} of ${h.fb.obj.dev.driver.name}`;
 
 /** What the panel showed after an update, for tests and scenario checks. */
 export interface UsbFrame {
@@ -125,7 +127,7 @@ export class UsbDisplay extends SimpleDisplayPipe<UsbDisplayStats> {
     const obj = fb.obj.get();
     // the update job's hold on the framebuffer's buffer, named in the reference views until it is sent
     const hold = { fb };
-    if (fb.refBuf) dmaBufTrackRef(fb.refBuf, 'device-job', hold, usbUpdateName, 'udl_handle_damage');
+    if (fb.refBuf) dmaBufTrackRef(fb.refBuf, 'device-job', hold, usbUpdateName, 'udl_handle_damage', usbUpdateVia);
     const prev = this.tail;
     this.inFlight++;
     const job = this.dev.dbs.soc.cores.spawn(`kworker/${this.dev.driver.name}`, async () => {
