@@ -3,6 +3,7 @@ import { PLATFORM_DRIVERS } from '../../src/drivers/index.ts';
 import { STAGES } from '../../src/sim/pipeline/stage-table.ts';
 import { bootSystem, loadPlatform, loadScenario, parsePlatform, parseScenario } from '../../src/sim/index.ts';
 import { runProcessScenario } from '../../src/sim/run-processes.ts';
+import { ReportCollector, renderReportHtml } from '../../src/report/index.ts';
 import { invertDescriptor } from './fixtures/invert-stage.ts';
 import { leakyInvertPlatformDriver } from './fixtures/leaky-invert-device.ts';
 
@@ -11,7 +12,8 @@ const NO_LEAKS = { dmabufs: 0, openFiles: 0, dmaMappings: 0, cmaPages: 0, pages:
 describe('run results list every reference on every buffer with its call site', () => {
   it('process-crash: at the snapshot (just before the kill) every buffer lists its fds, attachments and kernel references, each with the call that took it', async () => {
     const s = loadScenario('process-crash');
-    const r = await runProcessScenario(s, loadPlatform(s.spec.platform));
+    const c = new ReportCollector();
+    const r = await runProcessScenario(s, loadPlatform(s.spec.platform), { observer: c });
     expect(r.leaks).toEqual(NO_LEAKS);
     const b = r.buffers;
     // the snapshot comes when the display has shown the 10 frames after which the compositor is killed
@@ -51,6 +53,11 @@ describe('run results list every reference on every buffer with its call site', 
     expect(b.totals.userspacePssBytes).toBeGreaterThan(held.reduce((n, x) => n + x.size, 0) - b.processes.length);
     for (const p of b.processes) expect(p.pssBytes).toBe(p.buffers.reduce((n, x) => n + x.pssBytes, 0));
     expect(r.findings.filter((f) => f.kind === 'leak')).toEqual([]);
+    // the report's graph shows the same moment: kernel references on every buffer, and dmabuf_dump's table under it
+    const html = renderReportHtml({ result: r, capture: c.capture() });
+    expect(html.match(/class="node kref"/g)).toHaveLength(b.buffers.filter((x) => x.refs.some((ref) => !['fd', 'mapping', 'in-flight', 'attachment'].includes(ref.kind))).length);
+    expect(html).toContain('data-table="dmabuf-dump"');
+    expect(html).toMatch(/composer:4 +\|/);
   });
 
   it('a driver that keeps a kernel reference leaks the buffer: the finding names the reference and the call that took it', async () => {
