@@ -37,7 +37,7 @@ async function mapDmaBufCore(att: DmaBufAttachment, dir: DmaDirection): Promise<
       throw e;
     }
   }
-  att.mappings.push({ sgt, dir, since: d.system.clock.now });
+  att.mappings.push({ sgt, dir, since: d.system.clock.now, site: d.system.soc.costs.siteHere('dma_buf_map_attachment') });
   return sgt;
 }
 
@@ -69,6 +69,8 @@ export async function dmaBufAttach(
   if (dmabuf.released) throw new KernelBug('dma_buf_attach on a released buffer');
   if (importerOps && typeof importerOps.moveNotify !== 'function') throw kerr('EINVAL', 'dma_buf_attach: importer ops without move_notify');
   const att = new DmaBufAttachment(dmabuf, dev, importerOps, opts.importerPriv, { ...opts.constraints });
+  att.since = dmabuf.system.clock.now;
+  att.site = dmabuf.system.soc.costs.siteHere('dma_buf_attach');
   if (dmabuf.ops.attach) await dmabuf.ops.attach(dmabuf, att);
   await dmabuf.resv.lock();
   dmabuf.attachments.unshift(att);

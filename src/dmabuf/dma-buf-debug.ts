@@ -1,6 +1,7 @@
 import { dirName, sgTotalLength } from '../dma/index.ts';
 import type { DmaBuf, DmaBufAttachment, DmaBufSystem } from './dma-buf.ts';
 import { DmaResvUsage, dmaResvUsageName } from './dma-resv.ts';
+import { dmaBufKernelRefs } from './dma-buf-refs.ts';
 
 /** The FMODE_OPENED bit every opened file has; the fs layer does not track it, so the views add it. */
 const FMODE_OPENED = 0x80000;
@@ -75,7 +76,8 @@ function describeAttachment(a: DmaBufAttachment, now: number): string {
 /**
  * Everything the debug view knows about one buffer: bufinfo's columns plus
  * the metadata the 2010 Budapest summit listed (creator, attributes,
- * references, pins, CPU cache data, per-device mappings, sync data) and the
+ * references, pins, CPU cache data, per-device mappings, sync data), the
+ * kernel's own references with the calls that took them, and the
  * exporter's account of where the storage is and why.
  */
 export function describeDmaBuf(d: DmaBuf): string {
@@ -97,6 +99,11 @@ export function describeDmaBuf(d: DmaBuf): string {
   s += fences ? `  sync:\n${fences.replace(/^\t/gm, '    ')}` : '  sync: no fences\n';
   s += `  attached devices (${d.attachments.length}):\n`;
   for (const a of d.attachments) s += describeAttachment(a, now);
+  const refs = dmaBufKernelRefs(d);
+  if (refs.length > 0) {
+    s += `  kernel references (${refs.length}):\n`;
+    for (const r of refs) s += `    ${r.kind}: ${r.holder}, taken by ${r.site || 'an unrecorded call'} at ${r.timeNs} ns\n`;
+  }
   return s;
 }
 

@@ -1,6 +1,7 @@
 import { pollWait, type PollTable } from '../fs/index.ts';
 import { POLLERR, POLLIN, POLLOUT } from '../uapi/index.ts';
 import type { DmaBuf } from './dma-buf.ts';
+import { dmaBufTrackRef, dmaBufUntrackRef } from './dma-buf-refs.ts';
 import { DmaFenceCb, type DmaFence } from './dma-fence.ts';
 import { dmaResvUsageRw } from './dma-resv.ts';
 
@@ -27,8 +28,12 @@ function pollCbDone(dcb: DmaBufPollCb, fence: DmaFence | null): void {
   dcb.cb = null;
   dcb.dmabuf.pollWq.wakeUp(events);
   fence?.put();
+  dmaBufUntrackRef(dcb.dmabuf, 'fence-callback', dcb);
   dcb.dmabuf.file.put();
 }
+
+/** Names a poll callback for the reference views. */
+const pollCbName = (dcb: DmaBufPollCb) => `poll callback for ${dcb === dcb.dmabuf.cbIn ? 'POLLIN' : 'POLLOUT'}`;
 
 /**
  * Arms `dcb` on the first unsignalled fence an access would wait for
@@ -65,6 +70,7 @@ export function dmaBufPoll(d: DmaBuf, pt: PollTable | null): number {
     else dcb.active = POLLOUT;
     if (events & POLLOUT) {
       d.file.get();
+      dmaBufTrackRef(d, 'fence-callback', dcb, pollCbName, 'dma_buf_poll');
       if (!pollAddCb(d, true, dcb)) pollCbDone(dcb, null);
       else events &= ~POLLOUT;
     }
@@ -75,6 +81,7 @@ export function dmaBufPoll(d: DmaBuf, pt: PollTable | null): number {
     else dcb.active = POLLIN;
     if (events & POLLIN) {
       d.file.get();
+      dmaBufTrackRef(d, 'fence-callback', dcb, pollCbName, 'dma_buf_poll');
       if (!pollAddCb(d, false, dcb)) pollCbDone(dcb, null);
       else events &= ~POLLIN;
     }

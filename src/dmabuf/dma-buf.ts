@@ -24,6 +24,7 @@ import { dmaBufIoctl } from './dma-buf-ioctl.ts';
 import { dmaBufPoll, type DmaBufPollCb } from './dma-buf-poll.ts';
 import { bufinfoText, dmaBufDebugView } from './dma-buf-debug.ts';
 import { registerSwSync } from './sw-sync.ts';
+import { DmaBufRefTracker } from './dma-buf-refs.ts';
 
 /**
  * Where a buffer's bytes live and why, as its exporter reports it for the
@@ -133,6 +134,8 @@ export interface DmaBufMapping {
   dir: DmaDirection;
   /** Simulated ns of the map. */
   since: number;
+  /** The call site of the map (a CostLedger site id). */
+  site: number;
 }
 
 /**
@@ -160,6 +163,10 @@ export class DmaBufAttachment {
   pins = 0;
   /** False once detached. */
   attached = true;
+  /** Simulated ns of the attach. */
+  since = 0;
+  /** The call site of the attach (a CostLedger site id; siteText spells it). */
+  site = 0;
 
   constructor(
     dmabuf: DmaBuf,
@@ -216,6 +223,8 @@ export class DmaBuf {
   readonly cbOut: DmaBufPollCb;
   /** Woken when a mapping is returned or a pin dropped; exporters that must move the storage wait here. */
   readonly mapWq = new WaitQueueHead();
+  /** The kernel's references on the buffer, each with the call site that took it (dmaBufTrackRef). */
+  readonly refs = new DmaBufRefTracker();
   /** True once the exporter's release ran. */
   released = false;
   /** @internal true when the core made the reservation object and must fini it. */

@@ -15,6 +15,10 @@
  * exporter the one reference; every fd (dmaBufFd), mapping, message in
  * flight and kernel user (dmaBufGet/getDmaBuf, dropped with dmaBufPut)
  * holds another, and the exporter's release runs exactly once, on the last.
+ * A kernel user that keeps a reference beyond the call that took it (a
+ * queue slot, a GEM import, a framebuffer, a job) records it with
+ * dmaBufTrackRef and forgets it with dmaBufUntrackRef, so every reference
+ * can be named with the call site that took it, and a leak with its cause.
  * Call order for importers: dmaBufAttach -> dmaBufMapAttachment -> (DMA)
  * -> dmaBufUnmapAttachment -> dmaBufDetach -> dmaBufPut. Attach, detach,
  * map, unmap, pin, begin/end CPU access and vmap may sleep (late
@@ -49,12 +53,23 @@ export {
   type DmaBufAttachConstraints,
   type DmaBufExportInfo,
   type DmaBufImporterOps,
+  type DmaBufMapping,
   type DmaBufOps,
+  type DmaBufStorageInfo,
   type DmaBufSystemOptions,
 } from './dma-buf.ts';
+export {
+  DmaBufRefTracker,
+  dmaBufKernelRefs,
+  dmaBufTrackRef,
+  dmaBufUntrackRef,
+  type DmaBufKernelRef,
+  type DmaBufRefKind,
+  type DmaBufRefNamer,
+} from './dma-buf-refs.ts';
 export { FenceContextAllocator } from './dma-fence-context.ts';
 export { DmaFence, liveFenceCount, traceFences, type DmaFenceOps } from './dma-fence.ts';
-export { DmaHeap } from './dma-heap.ts';
+export { DmaHeap, dmaHeaps } from './dma-heap.ts';
 export { DmaResv, DmaResvUsage, dmaResvUsageRw } from './dma-resv.ts';
 export { NegotiatedBacking, type NegotiatedBufferOptions } from './negotiated-backing.ts';
 export { exportNegotiatedBuffer } from './negotiated-ops.ts';

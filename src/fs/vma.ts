@@ -65,6 +65,10 @@ export class VmArea {
   pfns: Float64Array;
   /** Told when frames get filled in, so the CPU's MMU model learns about them. */
   sink: VmaPageSink | null = null;
+  /** The call that took the mapping's file reference (a CostLedger site id: mmap, or the fork that copied it); 0 when not recorded. */
+  site = 0;
+  /** Simulated ns of that call. */
+  since = 0;
 
   constructor(start: number, end: number, flags: number, pgoff: number, file: File | null, pfns?: Float64Array) {
     if (start % PAGE_SIZE || end % PAGE_SIZE || end <= start) throw new KernelBug(`bad vma range ${start}..${end}`);

@@ -185,6 +185,27 @@ export class CostLedger {
     this.runs.push({ context: ctx, startNs, ns });
   }
 
+  /**
+   * The interned id of the call site of work the current thread does now
+   * in kernel function `fn` (the id a cost charged here would carry), for
+   * records that keep where something was taken without building a string
+   * each time (the stack depot handle a ref_tracker keeps); read it back
+   * with siteText.
+   */
+  siteHere(fn = ''): number {
+    return this.siteId(currentCpuContext() ?? this.irq, fn || this.scopes.getStore()?.fn || '');
+  }
+
+  /** The site a siteHere id names: `display: ioctl DRM_IOCTL_MODE_ADDFB2 › drm_framebuffer_init @ x.yaml:21:5`. */
+  siteText(id: number): string {
+    return this.strings[id] ?? '';
+  }
+
+  /** Simulated now, in ns: the time a record taken with siteHere was taken. */
+  nowNs(): number {
+    return this.now();
+  }
+
   /** Number of costs recorded. */
   get length(): number {
     return this.kinds.length;

@@ -1,4 +1,4 @@
-import { KernelBug, kerr } from '../lib/index.ts';
+import { KernelBug, kerr, type CostLedger } from '../lib/index.ts';
 import type { File } from '../fs/index.ts';
 
 /** Default RLIMIT_NOFILE soft limit. */
@@ -21,10 +21,23 @@ export class FdTable {
   private nextFd = 0;
   /** Set once exit closed the table; installs then fail. */
   closed = false;
+  /** Where each fd's reference was taken: the call site id (a CostLedger's) and simulated ns, per fd. */
+  private readonly sites: number[] = [];
+  private readonly times: number[] = [];
+  /** The ledger that names call sites, when the table records them. */
+  private readonly ledger: CostLedger | null;
 
-  constructor(limit = NR_OPEN_DEFAULT) {
+  /** A table whose fds must stay below `limit`; with `ledger`, each install records the call site and time that made the fd. */
+  constructor(limit = NR_OPEN_DEFAULT, ledger: CostLedger | null = null) {
     if (!Number.isInteger(limit) || limit < 0) throw new KernelBug(`bad RLIMIT_NOFILE ${limit}`);
     this.limit = limit;
+    this.ledger = ledger;
+  }
+
+  /** The call that installed `fd` (fd_install), as a site and simulated time; null when not recorded or not open. */
+  origin(fd: number): { site: string; timeNs: number } | null {
+    if (!this.ledger || !this.peek(fd)) return null;
+    return { site: this.ledger.siteText(this.sites[fd] ?? 0), timeNs: this.times[fd] ?? 0 };
   }
 
   /** Number of open fds. */
@@ -66,6 +79,14 @@ export class FdTable {
     }
     this.files[fd] = file;
     this.cloexec[fd] = cloexec ? 1 : 0;
+    if (this.ledger) {
+      while (this.sites.length <= fd) {
+        this.sites.push(0);
+        this.times.push(0);
+      }
+      this.sites[fd] = this.ledger.siteHere('fd_install');
+      this.times[fd] = this.ledger.nowNs();
+    }
     this.used++;
     if (fd === this.nextFd) this.nextFd = fd + 1;
   }
@@ -122,7 +143,7 @@ export class FdTable {
 
   /** A copy for fork: every file gains a reference (dup_fd). */
   copy(): FdTable {
-    const t = new FdTable(this.limit);
+    const t = new FdTable(this.limit, this.ledger);
     for (let i = 0; i < this.files.length; i++) {
       const f = this.files[i];
       if (f) t.install(i, f.get(), this.cloexec[i] === 1);

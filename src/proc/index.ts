@@ -48,8 +48,22 @@
  * lookup, their inodes kept per process; stat.ts resolves paths for the
  * stat family and access; time.ts reads and sleeps on the simulated clock
  * (CLOCK_REALTIME starts at a fixed epoch, so runs replay exactly).
+ * dmabuf-refs.ts names every reference on every dma-buf -- fds and
+ * mappings (each recording the call that took it), messages in flight,
+ * and the dma-buf core's attachments and kernel references -- for run
+ * results and /sys/kernel/debug/dma_buf/refs.
  */
 export { AddressSpace } from './address-space.ts';
+export {
+  dmaBufRefsText,
+  dmaBufSnapshot,
+  dmabufDumpTable,
+  registerDmaBufRefsDebugfs,
+  type DmaBufProcessUse,
+  type DmaBufReference,
+  type DmaBufReport,
+  type DmaBufSnapshot,
+} from './dmabuf-refs.ts';
 export { FdTable } from './fdtable.ts';
 export { ProcKernel, createProcSystem, spawnProcess, type ProcSystemOptions, type SpawnOptions, type SpawnedProcess } from './kernel.ts';
 export type { PollFd } from './poll.ts';

@@ -105,7 +105,7 @@ export class ProcKernel {
     this.soc = opts.soc;
     this.clock = opts.soc.clock;
     this.vfs = opts.vfs ?? new Vfs();
-    this.sockets = new UnixSockets(this.vfs);
+    this.sockets = new UnixSockets(this.vfs, opts.soc.costs);
     this.procfs = this.vfs.mountPseudo('proc', { mntId: 22, devMinor: 0x15 });
     this.pipefs = this.vfs.mountPseudo('pipefs', { mntId: 13, devMinor: 0x0d });
     this.shmem = new ShmemFs(this.vfs, opts.mm);
@@ -125,7 +125,7 @@ export class ProcKernel {
       null,
       opts.cred ?? ROOT_CRED,
       opts.comm ?? (main.name || 'a.out'),
-      new FdTable(opts.rlimitNofile ?? this.rlimitNofile),
+      new FdTable(opts.rlimitNofile ?? this.rlimitNofile, this.soc.costs),
       new AddressSpace(this.anon),
     );
     let stdio: Stdio | null = null;
@@ -143,6 +143,12 @@ export class ProcKernel {
   fork(parent: Process, childMain: ProgramMain<Sys>): number {
     // the child's parent is the process: any of its threads may wait for it
     const c = new Process(this.nextPid++, parent.group.leader, parent.cred, parent.comm, parent.files.copy(), dupMmap(parent.mm));
+    // the child's mappings hold file references fork took
+    const site = this.soc.costs.siteHere('dup_mmap');
+    for (const v of c.mm.areas) {
+      v.site = site;
+      v.since = this.clock.now;
+    }
     c.signals = parent.signals.forkCopy();
     parent.children.add(c);
     this.processes.set(c.pid, c);

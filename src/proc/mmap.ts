@@ -117,6 +117,8 @@ export function splitPiece(mm: AddressSpace, v: Vma, start: number, end: number)
   const first = (start - v.start) / PAGE_SIZE;
   const n = (end - start) / PAGE_SIZE;
   const p = new Vma(start, end, v.flags, v.pgoff + first, v.file, v.pfns.slice(first, first + n));
+  p.site = v.site;
+  p.since = v.since;
   p.memType = v.installedMemType;
   p.installedMemType = v.installedMemType;
   p.vmOps = v.vmOps;

@@ -96,6 +96,8 @@ function moveVma(mm: AddressSpace, v: Vma, addr: number, oldLen: number, newLen:
   const pfns = new Float64Array(newLen / PAGE_SIZE).fill(-1);
   pfns.set(v.pfns.subarray(first, first + keep / PAGE_SIZE));
   const c = new Vma(to, to + newLen, v.flags, v.pgoff + first, v.file, pfns);
+  c.site = v.site;
+  c.since = v.since;
   c.memType = v.installedMemType;
   c.vmOps = v.vmOps;
   c.privateData = v.privateData;

@@ -423,7 +423,14 @@ export class Sys {
       if (flags & MAP_ANONYMOUS) return doMmap(this.p.mm, addr, len, prot, flags, null, offset);
       const f = this.p.fget(argFd(fd));
       try {
-        return await doMmap(this.p.mm, addr, len, prot, flags, f, offset);
+        const start = await doMmap(this.p.mm, addr, len, prot, flags, f, offset);
+        // where the mapping's file reference came from, for the dma-buf reference views
+        const v = this.p.mm.find(start);
+        if (v) {
+          v.site = this.k.soc.costs.siteHere('mmap_region');
+          v.since = this.k.clock.now;
+        }
+        return start;
       } finally {
         await awaitRelease(f.put());
       }

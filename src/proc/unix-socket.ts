@@ -1,4 +1,4 @@
-import { KernelBug, kerr } from '../lib/index.ts';
+import { KernelBug, kerr, type CostLedger } from '../lib/index.ts';
 import {
   File,
   PollTable,
@@ -41,6 +41,9 @@ export const SKB_OVERHEAD = 768;
 export interface UnixMessage {
   data: Uint8Array;
   files: File[];
+  /** The sendmsg that queued it (a CostLedger site id) and when, while it carries files; 0 otherwise. */
+  site?: number;
+  since?: number;
 }
 
 /** What recvmsg returns: the data, the fds installed in the receiver, and MSG_* flags. */
@@ -116,7 +119,8 @@ export class UnixSocket {
       throw e;
     }
     const peer = this.peer;
-    peer.queue.push({ data: data.slice(), files });
+    const ledger = this.owner.ledger;
+    peer.queue.push(files.length > 0 && ledger ? { data: data.slice(), files, site: ledger.siteHere('unix_attach_fds'), since: ledger.nowNs() } : { data: data.slice(), files });
     peer.queuedBytes += data.length + SKB_OVERHEAD;
     for (const f of files) {
       const s = this.owner.socketOf(f);
@@ -167,9 +171,12 @@ export class UnixSockets {
   /** Per socket: how many messages in flight hold its file (unix_sock.inflight). */
   readonly inflight = new Map<UnixSocket, number>();
   private readonly fops: FileOperations;
+  /** Names the call sites of messages carrying files, when given. */
+  readonly ledger: CostLedger | null;
 
-  constructor(vfs: Vfs) {
+  constructor(vfs: Vfs, ledger: CostLedger | null = null) {
     this.vfs = vfs;
+    this.ledger = ledger;
     this.sockfs = vfs.mountPseudo('sockfs', { mntId: 9, devMinor: 8 });
     this.fops = {
       name: 'unix',
@@ -210,6 +217,18 @@ export class UnixSockets {
   /** Number of live sockets. */
   get count(): number {
     return this.sockets.size;
+  }
+
+  /** Every file reference a message in flight holds, with the sendmsg that queued it (site '' when not recorded). */
+  filesInFlightWithOrigin(): { file: File; site: string; timeNs: number }[] {
+    const out: { file: File; site: string; timeNs: number }[] = [];
+    for (const s of this.sockets.values()) {
+      for (const m of s.queue) {
+        const site = m.site !== undefined && this.ledger ? this.ledger.siteText(m.site) : '';
+        for (const file of m.files) out.push({ file, site, timeNs: m.since ?? 0 });
+      }
+    }
+    return out;
   }
 
   /** Every file referenced by a message in flight, once per reference. */

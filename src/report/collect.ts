@@ -1,4 +1,4 @@
-import { dmaBufOfFile, isDmaBufFile, type DmaBuf } from '../dmabuf/index.ts';
+import { dmaBufKernelRefs, dmaBufOfFile, isDmaBufFile, type DmaBuf } from '../dmabuf/index.ts';
 import type { Timer } from '../hw/index.ts';
 import { PAGE_SIZE } from '../lib/index.ts';
 import { pageOwnerOps, PG_ALLOC, PG_CONTIG, PG_HEAD, PG_RESERVED } from '../mm/index.ts';
@@ -242,8 +242,9 @@ export function processList(sys: System): ProcessNode[] {
 
 /**
  * The dma-buf graph: each live buffer, its exporter, its attached devices
- * and their DMA mappings, the processes holding an fd to it and the
- * processes that mapped it into their address space.
+ * and their DMA mappings, the processes holding an fd to it, the
+ * processes that mapped it into their address space, and the kernel's own
+ * references on it with the calls that took them.
  */
 export function bufferGraph(sys: System): BufferNode[] {
   const holders = new Map<DmaBuf, BufferNode['holders']>();
@@ -275,6 +276,7 @@ export function bufferGraph(sys: System): BufferNode[] {
       attachments: d.attachments.map((a) => ({ device: a.dev.name, mapped: a.mappings.map((m) => `${m.sgt.nents} segment(s) at 0x${(m.sgt.sgl[0]?.dmaAddress ?? 0).toString(16)}`) })),
       holders: holders.get(d) ?? [],
       mappings: mappings.get(d) ?? [],
+      kernelRefs: dmaBufKernelRefs(d),
     };
   });
 }

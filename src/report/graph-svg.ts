@@ -5,7 +5,7 @@ import { clip, type Colors, esc, humanSize } from './svg.ts';
 /** A node to draw: its id, kind, two lines of text and a tooltip. */
 interface GraphNode {
   id: string;
-  kind: 'proc' | 'handle' | 'buf' | 'dev';
+  kind: 'proc' | 'handle' | 'kref' | 'buf' | 'dev';
   title: string;
   sub: string;
   tip: string;
@@ -57,6 +57,17 @@ function graphOf(buffers: readonly BufferNode[], processes: readonly ProcessNode
       nodes.push({ id, kind: 'handle', title, sub: clip(sub, 26), tip, width: 170, data: { pid, ino: b.ino } });
       edges.push({ from: `p${pid}`, to: id, tip: `process ${pid}` }, { from: id, to: `b${b.ino}`, tip });
     }
+    // The kernel's own references, one node per buffer: what each is and the call that took it.
+    const krefs = b.kernelRefs ?? [];
+    if (krefs.length > 0) {
+      const id = `k${b.ino}`;
+      const counts = new Map<string, number>();
+      for (const r of krefs) counts.set(r.kind, (counts.get(r.kind) ?? 0) + 1);
+      const sub = [...counts].map(([k, n]) => (n > 1 ? `${k} x${n}` : k)).join(', ');
+      const tip = `kernel references on ${label}:\n${krefs.map((r) => `${r.kind}: ${r.holder}, taken by ${r.site || 'an unrecorded call'} at ${(r.timeNs / 1e6).toFixed(3)} ms`).join('\n')}`;
+      nodes.push({ id, kind: 'kref', title: `kernel: ${krefs.length} reference(s)`, sub: clip(sub, 34), tip, width: 220, data: { ino: b.ino, krefs: krefs.length } });
+      edges.push({ from: id, to: `b${b.ino}`, tip });
+    }
   }
   const devs = [...new Set(buffers.flatMap((b) => b.attachments.map((a) => a.device)))];
   for (const d of devs) {
@@ -88,7 +99,9 @@ function smoothPath(pts: readonly Point[]): string {
 /**
  * The buffer graph as SVG, laid out by dagre (layered, left to right):
  * every process, its handles on each dma-buf (the fds it holds and where
- * it mapped the buffer), the dma-bufs with exporter, size and storage,
+ * it mapped the buffer), the kernel's own references on each buffer (one
+ * node per buffer, each reference's holder and call site in its tooltip),
+ * the dma-bufs with exporter, size and storage,
  * and the devices attached; an edge per holder and per attachment, solid
  * when mapped for DMA, dashed when only attached.
  */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dmabufDumpTable, type DmaBufSnapshot } from '../proc/index.ts';
 import { costBreakdownHtml } from './costs-svg.ts';
 import { bufferGraphSvg, bufferLabel } from './graph-svg.ts';
 import { buildPlots, type PlotSpec } from './plots.ts';
@@ -37,7 +38,7 @@ pre { white-space: pre-wrap; background: #f9fafb; border: 1px solid #e5e7eb; pad
 table.legend { border-collapse: collapse; font-size: 12px; margin: 4px 0 12px; } table.legend td, table.legend th { padding: 2px 10px 2px 0; text-align: left; }
 .swatch { display: inline-block; width: 14px; height: 10px; border: 1px solid #0003; }
 .col-title { font-size: 13px; font-weight: 600; fill: #374151; } .node { fill: #fff; stroke-width: 2; }
-.proc { stroke: #2563eb; } .handle { stroke: #6b7280; } .buf { stroke: #e11d48; } .dev { stroke: #16a34a; }
+.proc { stroke: #2563eb; } .handle { stroke: #6b7280; } .kref { stroke: #9333ea; stroke-dasharray: 4 2; } .buf { stroke: #e11d48; } .dev { stroke: #16a34a; }
 .node-title { font-size: 12px; font-weight: 600; fill: #111827; } .node-sub { font-size: 11px; fill: #4b5563; } .note-svg { font-size: 12px; fill: #6b7280; }
 .edge { fill: none; stroke: #6b7280; stroke-width: 1.5; } .edge.unmapped { stroke-dasharray: 5 3; }
 .plot { margin: 10px 0 24px; } .graph { max-width: 100%; height: auto; }
@@ -113,6 +114,12 @@ export function renderReportHtml(input: ReportInput): string {
   const { js, css } = uplotAssets();
   const findings = r.findings.length === 0 ? '<p class="note">No findings.</p>' : `<pre>${esc(formatFindings(r))}</pre>`;
   const title = `unimem report: ${r.scenario} on ${r.platform}`;
+  // A process pipeline's result carries every buffer's references: dmabuf_dump -a's table of them
+  const snap = (r as { buffers?: DmaBufSnapshot }).buffers;
+  const dump =
+    snap && snap.buffers.length > 0
+      ? `<p class="chart-title">The buffers each process holds by fd and by mapping (dmabuf_dump -a): a cell is "fds(maps) refs"; TOTALS is the size of what each process holds, in kB</p>\n<pre data-table="dmabuf-dump">${esc(dmabufDumpTable(snap))}</pre>\n`
+      : '';
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>${css}</style><style>${CSS}</style></head>
@@ -124,15 +131,15 @@ export function renderReportHtml(input: ReportInput): string {
 <h2>Findings</h2>
 ${findings}
 <h2>Physical memory map</h2>
-<p class="note">Allocated pages by owner while the pipeline ran (halfway through a process pipeline, at the end of a kernel-level one; frame buffers live); grey background is free memory, dashed outlines are CMA areas.</p>
+<p class="note">Allocated pages by owner while the pipeline ran (halfway through a process pipeline, or just before the process it kills is killed; at the end of a kernel-level one; frame buffers live); grey background is free memory, dashed outlines are CMA areas.</p>
 ${memoryMapSvg(c.memory, colors)}
 <h2>IOVA space per device</h2>
 <p class="note">Each IOMMU-backed device's allocated I/O virtual address ranges, zoomed to the span in use.</p>
 ${iovaSvg(c.iova, colors)}
 <h2>Buffer graph</h2>
-<p class="note">Every process, its handles on each dma-buf (fds and CPU mappings), the buffers and the devices attached to them. Solid edges: attached and mapped for DMA; dashed: attached only.</p>
+<p class="note">Every process, its handles on each dma-buf (fds and CPU mappings), the kernel's own references on each buffer (queue slots, GEM imports and handles, framebuffers, flips, scanout, device jobs, poll callbacks: hover for the call that took each), the buffers and the devices attached to them. Solid edges: attached and mapped for DMA; dashed: attached only.</p>
 ${bufferGraphSvg(c.buffers, c.processes, colors)}
-<h2>CPU and costs</h2>
+${dump}<h2>CPU and costs</h2>
 ${chartHtml(cpu)}
 <p class="chart-title">Where the time went, by kind of work: setup and teardown in total, the steady state per frame</p>
 ${costBreakdownHtml(r.costs)}

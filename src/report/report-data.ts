@@ -76,6 +76,8 @@ export interface BufferNode {
   holders: { pid: number; comm: string; fd: number }[];
   /** CPU mappings of the buffer (mmap of its fd) in each process's address space. */
   mappings: { pid: number; comm: string; start: number; length: number }[];
+  /** The kernel's own references on the buffer (a queue slot, a GEM import, a framebuffer, a job...), each with the call that took it. */
+  kernelRefs?: { kind: string; holder: string; site: string; timeNs: number }[];
 }
 
 /** A process alive (or a zombie) at the snapshot, whether or not it holds a buffer. */

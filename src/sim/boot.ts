@@ -20,7 +20,7 @@ import {
   type UsbDisplay,
 } from '../drivers/index.ts';
 import { faultCreateDebugfsAttr } from '../fs/index.ts';
-import { createProcSystem, type ProcKernel } from '../proc/index.ts';
+import { createProcSystem, registerDmaBufRefsDebugfs, type ProcKernel } from '../proc/index.ts';
 import type { PlatformSpec } from './platform.ts';
 
 /** Options of one boot: the seed fixes every random choice of the run. */
@@ -165,6 +165,7 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
   proc.vfs.failslab = soc.faults.attr('failslab');
   for (const attr of soc.faults.attrs.values()) faultCreateDebugfsAttr(proc.vfs, attr);
   const dmabuf = createDmaBufSystem({ vfs: proc.vfs, soc, fenceSignalNs: c.fenceSignalNs });
+  registerDmaBufRefsDebugfs(proc, dmabuf);
   addSystemHeap(dmabuf, mm);
   for (const area of mm.cma.values()) addCmaHeap(dmabuf, mm, area);
   // Virtual devices the kernel's test drivers bring (misc device, vgem, vivid's platform device).

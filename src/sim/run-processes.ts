@@ -3,7 +3,7 @@ import { traceFences } from '../dmabuf/index.ts';
 import { boundNode, CameraDevice, usbDisplayPlatformDriver, type BoundDevice, type UsbDisplay } from '../drivers/index.ts';
 import { applyFaultSettings, formatBytes, hex, withFindingSite, type Tracer } from '../lib/index.ts';
 import { DEFAULT_CMA_NAME } from '../mm/index.ts';
-import { spawnProcess, type Sys } from '../proc/index.ts';
+import { dmaBufSnapshot, spawnProcess, type DmaBufReference, type DmaBufSnapshot, type Sys } from '../proc/index.ts';
 import { SIGKILL } from '../uapi/index.ts';
 import { bootSystem, type System } from './boot.ts';
 import type { StageDescriptor, StageFormats, WatchContext } from './pipeline/descriptor.ts';
@@ -43,6 +43,13 @@ export interface LeakCheck {
 export interface ProcessRunResult extends RunResult {
   processes: ProcessExit[];
   leaks: LeakCheck;
+  /**
+   * Every dma-buf at the snapshot (the pipeline in full flow halfway
+   * through, or just before the scenario's kill, whichever comes first;
+   * the end when neither came) with every reference held on it and the
+   * call that took it, and dmabuf_dump's buffer x process shares.
+   */
+  buffers: DmaBufSnapshot;
   trace?: Tracer;
 }
 
@@ -183,6 +190,13 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
   const lastStage = stages.length - 1;
   const fbFrame = new Map<number, number>();
   let kill: (() => void) | null = null;
+  let buffers: DmaBufSnapshot | null = null;
+  // The snapshot: the run result's buffers and the report's memory, IOVA and buffer views, taken once.
+  const snapshot = () => {
+    if (buffers) return;
+    buffers = dmaBufSnapshot(sys.proc, sys.dmabuf);
+    opts.observer?.snapshot?.(sys);
+  };
   const sinkConsumed = (i: number, frame: number, ok: boolean) => {
     if (!ok) mismatches++;
     // A CPU stage in the middle checks what it read too; the frame counts once, where the pipeline ends.
@@ -198,9 +212,13 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     }
     sunk++;
     opts.onFrame?.(Math.min(sunk, frames), frames);
-    // The report's snapshot: the pipeline in full flow halfway through, every process alive with its buffers.
-    if (sunk === Math.ceil(frames / 2)) opts.observer?.snapshot?.(sys);
-    if (spec.kill && sunk === spec.kill.afterFrames) kill?.();
+    // The snapshot: the pipeline in full flow halfway through, every process alive with its buffers --
+    // or just before the kill, when that comes first, with the victim's jobs still in flight.
+    if (sunk === Math.ceil(frames / 2)) snapshot();
+    if (spec.kill && sunk === spec.kill.afterFrames) {
+      snapshot();
+      kill?.();
+    }
   };
   const probe: PipelineProbe = {
     produced: (frame) => {
@@ -332,6 +350,7 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
   await soc.clock.runUntilSettled(session.exitCode);
   await settleDevices(sys);
   const simTimeNs = soc.clock.now;
+  const snap: DmaBufSnapshot = buffers ?? dmaBufSnapshot(sys.proc, sys.dmabuf);
   opts.observer?.finished(sys);
 
   const cmaStats = [...sys.mm.cma.values()].map((a) => a.stats());
@@ -379,6 +398,7 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     costs,
     processes: [...exits.values()],
     leaks,
+    buffers: snap,
     ...(tracer ? { trace: tracer } : {}),
   };
 }
@@ -431,6 +451,33 @@ function reportEnding(sys: System, exits: ProcessExit[], leaks: LeakCheck, victi
   const left = what.filter(([n]) => n !== 0).map(([n, w]) => `${n} ${w}`);
   // No one process owns what is left once all have exited: the leak is the pipeline's, blamed on its list.
   if (left.length > 0) log.report('leak', 'exit', `after every process exited, still allocated: ${left.join(', ')}`, sites.list);
+  // Each buffer left is named with the references never dropped, blamed on the call that took the oldest kernel one.
+  if (leaks.dmabufs > 0) {
+    for (const b of dmaBufSnapshot(sys.proc, sys.dmabuf).buffers) {
+      const culprit = b.refs.find((r) => r.kind !== 'attachment') ?? b.refs[0];
+      const at = culprit ? splitSite(culprit.site) : { fn: '', work: '' };
+      const held = b.refs.length > 0 ? b.refs.map(describeRef).join('; ') : `${b.fileRefs} reference(s) nobody tracked`;
+      log.report(
+        'leak',
+        at.fn || 'dma_buf_put',
+        `dma-buf ino ${b.ino} (${b.exporter}, ${b.size} bytes${b.name ? `, "${b.name}"` : ''}) outlived every process: never dropped: ${held}`,
+        at.work || sites.list,
+      );
+    }
+  }
+}
+
+/** A reference as a leak finding names it: kind, holder, the call that took it and when. */
+function describeRef(r: DmaBufReference): string {
+  return `${r.kind} ${r.holder}, taken by ${r.site || 'an unrecorded call'} at ${(r.timeNs / 1e6).toFixed(3)} ms`;
+}
+
+/** The kernel function and the scenario line of a call site (`thread: call › fn @ file:line:col`). */
+function splitSite(site: string): { fn: string; work: string } {
+  const at = site.lastIndexOf(' @ ');
+  const head = at >= 0 ? site.slice(0, at) : site;
+  const arrow = head.lastIndexOf(' › ');
+  return { fn: arrow >= 0 ? head.slice(arrow + 3) : '', work: at >= 0 ? site.slice(at + 3) : '' };
 }
 
 /** The device node a process opens: its device's node of the role its stage asks for ('' for a CPU stage). */

@@ -85,3 +85,23 @@ describe('finding sites in run', () => {
     expect(text).toContain('\n  findings (each in full: unimem check):\n    3 iommu-fault at examples/scenarios/iommu-fault.yaml:20:3\n');
   });
 });
+
+describe('buffers in run --json', () => {
+  it('process-crash --json lists every reference on every buffer at the snapshot, each with its call site', () => {
+    const r = unimem(['run', 'process-crash', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as {
+      simTimeNs: number;
+      buffers: { atNs: number; buffers: { ino: number; heap: string | null; fileRefs: number; refs: { kind: string; holder: string; site: string; timeNs: number; via?: string }[] }[]; processes: { comm: string; pssBytes: number }[] };
+    };
+    expect(j.buffers.atNs).toBeGreaterThan(0);
+    expect(j.buffers.atNs).toBeLessThan(j.simTimeNs);
+    expect(j.buffers.buffers.length).toBeGreaterThan(0);
+    for (const b of j.buffers.buffers) {
+      for (const ref of b.refs) expect(ref.site, `${ref.kind} ${ref.holder}`).toMatch(/ › \w+ @ examples\/scenarios\/process-crash\.yaml:\d+:\d+$/);
+      expect(b.fileRefs).toBe(b.refs.filter((ref) => ref.kind !== 'attachment' && ref.via === undefined).length);
+    }
+    // the compositor, alive at the snapshot (just before it is killed), holds its display-heap buffers by fd
+    expect(j.buffers.processes.map((p) => p.comm)).toContain('composer');
+  });
+});

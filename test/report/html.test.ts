@@ -7,7 +7,7 @@ import { buildPlots } from '../../src/report/plots.ts';
 import { Colors } from '../../src/report/svg.ts';
 import type { BufferNode, ProcessNode, ReportCapture } from '../../src/report/report-data.ts';
 import { bootSystem, loadPlatform, loadScenario, runScenario, type RunResult } from '../../src/sim/index.ts';
-import { DMA_HEAP_IOCTL_ALLOC, O_CLOEXEC, O_RDWR } from '../../src/uapi/index.ts';
+import { DMA_HEAP_IOCTL_ALLOC, DRM_IOCTL_PRIME_FD_TO_HANDLE, O_CLOEXEC, O_RDWR } from '../../src/uapi/index.ts';
 
 const FRAMES = 6;
 
@@ -181,5 +181,33 @@ describe('bufferGraph', () => {
     expect(svg.match(/class="edge/g)).toHaveLength(4);
     // After exit nothing holds it and the buffer is gone.
     expect(bufferGraph(sys)).toEqual([]);
+  });
+
+  it('draws the kernel\'s own references on a buffer, each named with the call that took it', async () => {
+    const sys = bootSystem(loadPlatform('armv7-mobile'), { seed: 1 });
+    let seen: BufferNode[] = [];
+    const child = spawnProcess(
+      sys.proc,
+      async (u) => {
+        const heap = await u.open('/dev/dma_heap/system', O_RDWR);
+        const a = { len: 64 * 1024, fd: 0, fd_flags: O_RDWR | O_CLOEXEC, heap_flags: 0 };
+        await u.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, a);
+        const card = await u.open('/dev/dri/card0', O_RDWR);
+        await u.ioctl(card, DRM_IOCTL_PRIME_FD_TO_HANDLE, { fd: a.fd, flags: 0, handle: 0 });
+        seen = bufferGraph(sys);
+        return 0;
+      },
+      [],
+      undefined,
+      { comm: 'importer', stdio: false },
+    );
+    expect(await sys.soc.clock.runUntilSettled(child.exitCode)).toBe(0);
+    const b = seen[0]!;
+    expect(b.kernelRefs!.map((r) => r.kind).sort()).toEqual(['gem-import', 'gem-object', 'prime-handle']);
+    expect(b.kernelRefs!.find((r) => r.kind === 'gem-import')!.site).toBe('importer: ioctl DRM_IOCTL_PRIME_FD_TO_HANDLE › drm_gem_prime_import');
+    const svg = bufferGraphSvg(seen, [], new Colors());
+    expect(svg.match(/class="node kref"/g)).toHaveLength(1);
+    expect(svg).toContain('data-krefs="3"');
+    expect(svg).toContain('gem-import: gem object 1 of vgem, taken by importer: ioctl DRM_IOCTL_PRIME_FD_TO_HANDLE › drm_gem_prime_import at ');
   });
 });

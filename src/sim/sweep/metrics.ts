@@ -2,9 +2,10 @@
  * Fields of a run's result that are not metrics of the design: who ran
  * (scenario, platform, seed, frames: the row says so itself), what varies
  * from run to run of the same inputs (wallMs), and lists kept whole
- * elsewhere (findings, placement).
+ * elsewhere (findings, placement, and buffers: every reference on every
+ * buffer at one moment, a listing rather than a measure of the design).
  */
-const NOT_METRICS = new Set(['scenario', 'platform', 'seed', 'frames', 'wallMs', 'findings', 'placement']);
+const NOT_METRICS = new Set(['scenario', 'platform', 'seed', 'frames', 'wallMs', 'findings', 'placement', 'buffers']);
 
 /**
  * Every numeric leaf of a run's result, by its dotted path: `cma.peakBytes`,

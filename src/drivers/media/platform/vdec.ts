@@ -1,5 +1,5 @@
 import { DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, sgDmaSegments, type Device, type SgTable } from '../../../dma/index.ts';
-import { dmaBufAttach, dmaBufDetach, dmaBufPut, getDmaBuf, dmaBufMapAttachment, dmaBufUnmapAttachment, type DmaBuf, type DmaBufSystem } from '../../../dmabuf/index.ts';
+import { dmaBufAttach, dmaBufDetach, dmaBufPut, dmaBufTrackRef, dmaBufUntrackRef, getDmaBuf, dmaBufMapAttachment, dmaBufUnmapAttachment, type DmaBuf, type DmaBufSystem } from '../../../dmabuf/index.ts';
 import type { Vfs } from '../../../fs/index.ts';
 import { VdecEngine, type Clock } from '../../../hw/index.ts';
 import { KernelBug, KernelError, kerr } from '../../../lib/index.ts';
@@ -324,16 +324,19 @@ export class VideoDecoder {
         throw e;
       }
       const a = att;
-      return {
+      const hold: RefHold = {
         owner,
         sgt,
         frame,
         release: async () => {
+          dmaBufUntrackRef(dbuf, 'device-job', hold);
           await dmaBufUnmapAttachment(a, sgt, DMA_TO_DEVICE);
           await dmaBufDetach(dbuf, a);
           await dmaBufPut(dbuf);
         },
       };
+      dmaBufTrackRef(dbuf, 'device-job', hold, (h) => `${dev.name} decoder's reference frame ${h.frame}`, 'vdec_keep_reference');
+      return hold;
     }
     if (vb.userPages) {
       const pages = vb.userPages.slice();

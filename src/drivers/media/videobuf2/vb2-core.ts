@@ -1,6 +1,6 @@
 import type { Clock } from '../../../hw/index.ts';
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type Device, type DmaDirection } from '../../../dma/index.ts';
-import { dmaBufFd, dmaBufGet, dmaBufPut, type DmaBuf } from '../../../dmabuf/index.ts';
+import { dmaBufFd, dmaBufGet, dmaBufPut, dmaBufTrackRef, dmaBufUntrackRef, type DmaBuf } from '../../../dmabuf/index.ts';
 import { VM_READ, VM_SHARED, VM_WRITE, WaitQueueHead, pollWait, waitEvent, type File, type PollTable, type Task, type VmArea } from '../../../fs/index.ts';
 import { KernelBug, PAGE_SIZE, alignUp, isKernelError, kerr } from '../../../lib/index.ts';
 import {
@@ -61,6 +61,13 @@ export interface Vb2PlaneArg {
   fd: number;
   userptr: number;
   length: number;
+}
+
+/** Names a queue slot that holds an imported dma-buf, for the reference views: `vb2 queue of isp (capture) slot 2`. */
+function vb2SlotName(vb: Vb2Buffer): string {
+  const t = vb.queue.type;
+  const dir = t === 1 || t === 9 ? 'capture' : t === 2 || t === 10 ? 'output' : `type ${t}`;
+  return `vb2 queue of ${vb.queue.dev?.name ?? 'no device'} (${dir}) slot ${vb.index}`;
 }
 
 /** One buffer of a queue (struct vb2_buffer with its single plane). */
@@ -366,6 +373,7 @@ export class Vb2Queue {
     const m = vb.dmabuf!;
     vb.dmabuf = null;
     vb.dmabufFd = 0;
+    dmaBufUntrackRef(m.dbuf, 'vb2-slot', vb);
     try {
       await m.detach();
     } finally {
@@ -462,6 +470,7 @@ export class Vb2Queue {
       throw e;
     }
     vb.dmabuf = m;
+    dmaBufTrackRef(dbuf, 'vb2-slot', vb, vb2SlotName, 'vb2_core_qbuf');
     vb.length = length;
     vb.dmabufFd = fd;
     try {

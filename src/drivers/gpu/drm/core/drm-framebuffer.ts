@@ -1,3 +1,4 @@
+import type { DmaBuf } from '../../../../dmabuf/index.ts';
 import type { DrmFile } from './drm-device.ts';
 import type { GemObject } from './drm-gem.ts';
 
@@ -22,6 +23,8 @@ export class KmsFramebuffer {
   readonly obj: GemObject;
   /** The file that added it (fb->filp_head); its close removes it. */
   readonly owner: DrmFile;
+  /** The dma-buf behind its object when it was made, on which its reference (and its flips' and scanout's) are tracked. */
+  refBuf: DmaBuf | null = null;
 
   /** Creates the framebuffer (drm_gem_fb_init); the caller gives it one object reference. */
   constructor(id: number, a: KmsFramebufferGeometry, obj: GemObject, owner: DrmFile) {

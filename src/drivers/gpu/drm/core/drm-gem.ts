@@ -1,6 +1,6 @@
 import { KernelBug, PAGE_SIZE, alignUp, kerr } from '../../../../lib/index.ts';
 import { DMA_BIDIRECTIONAL, type SgTable } from '../../../../dma/index.ts';
-import { DmaResv, dmaBufDetach, dmaBufPut, dmaBufUnmapAttachment, type DmaBuf, type DmaBufAttachment } from '../../../../dmabuf/index.ts';
+import { DmaResv, dmaBufDetach, dmaBufPut, dmaBufTrackRef, dmaBufUnmapAttachment, dmaBufUntrackRef, type DmaBuf, type DmaBufAttachment } from '../../../../dmabuf/index.ts';
 import { VM_DONTDUMP, VM_DONTEXPAND, VM_PFNMAP, isCowMapping, shmemAllocPage, type VmArea } from '../../../../fs/index.ts';
 import { DrmVmaOffsetNode } from './drm-vma-manager.ts';
 import type { DrmDevice, DrmFile } from './drm-device.ts';
@@ -70,6 +70,8 @@ export class GemObject {
     this.resv = imported ? imported.attach.dmabuf.resv : new DmaResv(dev.dbs.fctx, `${dev.driver.name} gem`);
     dev.stats.objects++;
     dev.stats.bytes += size;
+    // the import's reference on the buffer (taken by the importer just before) lives as long as the object
+    if (imported) dmaBufTrackRef(imported.attach.dmabuf, 'gem-import', this, gemObjectName, 'drm_gem_prime_import');
   }
 
   /** Number of references (kref). */
@@ -227,12 +229,27 @@ export class GemObject {
     }
     if (this.ownResv) this.resv.fini();
     if (this.importAttach) {
+      dmaBufUntrackRef(this.importAttach.dmabuf, 'gem-import', this);
       const p = primeGemDestroy(this.importAttach, this.importSgt);
       this.dev.track(p);
       return p;
     }
     return undefined;
   }
+}
+
+/** Names a GEM object for the reference views: `gem object 5 of display-kms`. */
+export function gemObjectName(obj: GemObject): string {
+  return `gem object ${obj.id} of ${obj.dev.driver.name}`;
+}
+
+/**
+ * The dma-buf behind an object, if any: the foreign buffer an import came
+ * from, else the buffer it was exported as while it has handles. Kernel
+ * users of the object (a framebuffer, a flip, a job) keep that buffer in use.
+ */
+export function gemObjectDmaBuf(obj: GemObject): DmaBuf | null {
+  return obj.importAttach?.dmabuf ?? obj.dmaBuf;
 }
 
 /** Undoes an import (drm_prime_gem_destroy): unmap if it was mapped, detach, and drop the import's buffer reference. */
@@ -283,6 +300,7 @@ export function gemReleaseHandle(file: DrmFile, handle: number, obj: GemObject):
   if (d) {
     file.primeByHandle.delete(handle);
     file.primeByBuf.delete(d);
+    dmaBufUntrackRef(d, 'prime-handle', file);
     pending = dmaBufPut(d);
   }
   obj.vmaNode.revoke(file);
@@ -295,6 +313,7 @@ export function gemReleaseHandle(file: DrmFile, handle: number, obj: GemObject):
   if (--obj.handleCount === 0 && obj.dmaBuf) {
     const exported = obj.dmaBuf;
     obj.dmaBuf = null;
+    dmaBufUntrackRef(exported, 'gem-object', obj);
     const p = dmaBufPut(exported);
     if (p) pending = pending ? pending.then(() => p) : p;
   }

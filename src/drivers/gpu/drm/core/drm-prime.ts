@@ -6,6 +6,7 @@ import {
   dmaBufFd,
   dmaBufGet,
   dmaBufPut,
+  dmaBufTrackRef,
   exportDmaBuf,
   getDmaBuf,
   dmaBufMapAttachment,
@@ -14,7 +15,7 @@ import {
 } from '../../../../dmabuf/index.ts';
 import type { Task } from '../../../../fs/index.ts';
 import { O_ACCMODE, O_CLOEXEC } from '../../../../uapi/index.ts';
-import { GemObject, gemHandleCreate, gemObjectLookup } from './drm-gem.ts';
+import { GemObject, gemHandleCreate, gemObjectLookup, gemObjectName } from './drm-gem.ts';
 import type { DrmDevice, DrmFile } from './drm-device.ts';
 
 const objOf = (d: DmaBuf) => d.priv as GemObject;
@@ -103,6 +104,13 @@ export function primeAddBufHandle(file: DrmFile, d: DmaBuf, handle: number): voi
   getDmaBuf(d);
   file.primeByBuf.set(d, handle);
   file.primeByHandle.set(handle, d);
+  dmaBufTrackRef(d, 'prime-handle', file, (f) => `PRIME handle ${f.primeByBuf.get(d) ?? handle} in ${f.dev.driver.name} file of ${f.comm} (pid ${f.pid})`, 'drm_prime_add_buf_handle');
+}
+
+/** Makes `d` the object's own buffer (obj->dma_buf = get_dma_buf(d)): a reference held while the object has handles. */
+function setObjectDmaBuf(obj: GemObject, d: DmaBuf, fn: string): void {
+  obj.dmaBuf = getDmaBuf(d);
+  dmaBufTrackRef(d, 'gem-object', obj, gemObjectName, fn);
 }
 
 /**
@@ -127,7 +135,7 @@ export function gemPrimeHandleToFd(file: DrmFile, handle: number, flags: number,
       } else {
         if (obj.handleCount === 0) throw kerr('ENOENT', `gem object ${obj.id} has no handles left`);
         d = gemPrimeExport(obj, flags);
-        obj.dmaBuf = getDmaBuf(d);
+        setObjectDmaBuf(obj, d, 'drm_gem_prime_handle_to_fd');
       }
       primeAddBufHandle(file, d, handle);
     }
@@ -208,7 +216,7 @@ export async function gemPrimeFdToHandle(dev: DrmDevice, file: DrmFile, fd: numb
     if (obj.dmaBuf) {
       if (obj.dmaBuf !== d) throw new KernelBug(`gem object ${obj.id} imported from a second dma-buf`);
     } else {
-      obj.dmaBuf = getDmaBuf(d);
+      setObjectDmaBuf(obj, d, 'drm_gem_prime_fd_to_handle');
     }
     let handle: number;
     try {

@@ -1,6 +1,6 @@
 import { kerr } from '../../../../lib/index.ts';
 import type { Timer } from '../../../../hw/index.ts';
-import { DmaResvUsage, type DmaFence } from '../../../../dmabuf/index.ts';
+import { DmaResvUsage, dmaBufTrackRef, dmaBufUntrackRef, type DmaFence } from '../../../../dmabuf/index.ts';
 import { userArg } from '../../../../fs/index.ts';
 import {
   DRM_EVENT_FLIP_COMPLETE,
@@ -18,7 +18,7 @@ import {
   type DrmModeFbCmd2,
 } from '../../../../uapi/index.ts';
 import { drmSendEvent, type DrmDevice, type DrmFile } from './drm-device.ts';
-import { gemObjectLookup } from './drm-gem.ts';
+import { gemObjectDmaBuf, gemObjectLookup, gemObjectName } from './drm-gem.ts';
 import { DRM_MASTER, userU32, type DrmIoctlDesc } from './drm-ioctl.ts';
 import { KmsFramebuffer } from './drm-framebuffer.ts';
 
@@ -186,7 +186,8 @@ export class SimpleDisplayPipe<S extends SimplePipeStats = SimplePipeStats> {
     const latched = p !== null && p.ready;
     if (latched) {
       this.pending = null;
-      this.current = p.fb;
+      untrackFlip(p);
+      this.setCurrent(p.fb);
       this.lastActivity = now;
       this.stats.flips++;
       if (p.event) drmSendEvent(p.file, flipEvent(p.userData, now, this.vblankCount));
@@ -209,6 +210,7 @@ export class SimpleDisplayPipe<S extends SimplePipeStats = SimplePipeStats> {
     const p = this.pending;
     if (!p) return;
     this.pending = null;
+    untrackFlip(p);
     this.stats.cancelledFlips++;
     if (!this.funcs.fetchesEveryFrame) this.disarm();
     p.settle();
@@ -216,7 +218,7 @@ export class SimpleDisplayPipe<S extends SimplePipeStats = SimplePipeStats> {
 
   /** Takes `fb` off the CRTC and cancels a flip to it (the plane disable drm_framebuffer_remove commits). */
   unbind(fb: KmsFramebuffer): void {
-    if (this.current === fb) this.current = null;
+    if (this.current === fb) this.setCurrent(null);
     if (this.pending?.fb === fb) this.cancelPending();
     if (!this.current && !this.pending) this.disarm();
   }
@@ -225,14 +227,43 @@ export class SimpleDisplayPipe<S extends SimplePipeStats = SimplePipeStats> {
   removeFb(fb: KmsFramebuffer): void {
     this.unbind(fb);
     this.fbs.delete(fb.id);
+    if (fb.refBuf) dmaBufUntrackRef(fb.refBuf, 'kms-framebuffer', fb);
     const p = fb.obj.put();
     if (p) this.dev.track(p);
+  }
+
+  /** Makes `fb` what the CRTC shows (the plane state's fb), moving the scanout's tracked reference with it. */
+  private setCurrent(fb: KmsFramebuffer | null): void {
+    const old = this.current;
+    if (old === fb) return;
+    if (old?.refBuf) dmaBufUntrackRef(old.refBuf, 'kms-scanout', this);
+    this.current = fb;
+    if (fb?.refBuf) dmaBufTrackRef(fb.refBuf, 'kms-scanout', this, scanoutName, 'drm_crtc_handle_vblank', scanoutVia);
   }
 
   private disarm(): void {
     this.timer?.cancel();
     this.timer = null;
   }
+}
+
+/** Names a framebuffer for the reference views: `framebuffer 36 of display-kms`. */
+const fbName = (fb: KmsFramebuffer) => `framebuffer ${fb.id} of ${fb.obj.dev.driver.name}`;
+/** Names a pending flip: `page flip to framebuffer 36 of display-kms`. */
+const flipName = (f: PendingFlip) => `page flip to ${fbName(f.fb)}${f.ready ? ', waiting for vsync' : ', waiting for its fences'}`;
+/** Names a CRTC's scanout: `scanout of display-kms (framebuffer 36)`. */
+const scanoutName = (k: SimpleDisplayPipe) => `scanout of ${k.dev.driver.name}${k.current ? ` (framebuffer ${k.current.id})` : ''}`;
+
+/** What a framebuffer holds its buffer through: its GEM object. */
+const fbVia = (fb: KmsFramebuffer) => gemObjectName(fb.obj);
+/** What a pending flip holds its buffer through: its framebuffer's GEM object. */
+const flipVia = (f: PendingFlip) => gemObjectName(f.fb.obj);
+/** What the scanout holds its buffer through: the shown framebuffer's GEM object. */
+const scanoutVia = (k: SimpleDisplayPipe) => (k.current ? gemObjectName(k.current.obj) : 'no framebuffer');
+
+/** Forgets a flip's tracked reference once it took effect or was cancelled. */
+function untrackFlip(f: PendingFlip): void {
+  if (f.fb.refBuf) dmaBufUntrackRef(f.fb.refBuf, 'kms-flip', f);
 }
 
 /** Builds a struct drm_event_vblank of type FLIP_COMPLETE (32 bytes, little-endian), as drm_crtc_send_vblank_event fills it. */
@@ -302,6 +333,8 @@ function simpleAddFb2(dev: DrmDevice, arg: unknown, file: DrmFile): number {
     throw kerr('EINVAL', `framebuffer needs ${need} bytes of a ${obj.size}-byte object`);
   }
   const fb = new KmsFramebuffer(k.allocFbId(), { width, height, format, pitch, offset }, obj, file);
+  fb.refBuf = gemObjectDmaBuf(obj);
+  if (fb.refBuf) dmaBufTrackRef(fb.refBuf, 'kms-framebuffer', fb, fbName, 'drm_framebuffer_init', fbVia);
   k.fbs.set(fb.id, fb);
   a.fb_id = fb.id;
   return 0;
@@ -366,6 +399,7 @@ function simplePageFlip(dev: DrmDevice, arg: unknown, file: DrmFile): number {
   const flip: PendingFlip = { fb, file, event: (flags & DRM_MODE_PAGE_FLIP_EVENT) !== 0, userData, ready: false, done, settle };
   const fences: DmaFence[] = fb.obj.resv.getFences(DmaResvUsage.WRITE);
   k.pending = flip;
+  if (fb.refBuf) dmaBufTrackRef(fb.refBuf, 'kms-flip', flip, flipName, 'drm_mode_page_flip_ioctl', flipVia);
   k.lastActivity = dev.dbs.soc.clock.now;
   if (fences.length === 0) {
     k.flipReady(flip);

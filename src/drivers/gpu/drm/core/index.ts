@@ -48,7 +48,7 @@ export {
   type DrmMinor,
 } from './drm-device.ts';
 export { KmsFramebuffer, type KmsFramebufferGeometry } from './drm-framebuffer.ts';
-export { GemObject, gemHandleCreate, gemObjectLookup, gemObjectSize } from './drm-gem.ts';
+export { GemObject, gemHandleCreate, gemObjectDmaBuf, gemObjectLookup, gemObjectName, gemObjectSize } from './drm-gem.ts';
 export { DRM_MASTER, DRM_RENDER_ALLOW, userU32, type DrmIoctlDesc } from './drm-ioctl.ts';
 export { gemPrimeImport, gemPrimeImportNoMap } from './drm-prime.ts';
 export {

@@ -1,14 +1,16 @@
 import { kerr } from '../../../../lib/index.ts';
 import { BlendEngine, BusError, DmaFault } from '../../../../hw/index.ts';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, sgDmaSegments, type DmaDirection, type SgTable } from '../../../../dma/index.ts';
-import { DmaFence, DmaResvUsage, dmaResvUsageRw, syncFileCreate, type DmaFenceOps, type DmaResv } from '../../../../dmabuf/index.ts';
+import { DmaFence, DmaResvUsage, dmaBufTrackRef, dmaBufUntrackRef, dmaResvUsageRw, syncFileCreate, type DmaBuf, type DmaFenceOps, type DmaResv } from '../../../../dmabuf/index.ts';
 import { fput, userArg, type Task } from '../../../../fs/index.ts';
 import { DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, GPU_COMPOSE_OP_AVERAGE, O_CLOEXEC, type DrmGpuCompose } from '../../../../uapi/index.ts';
 import {
   DRIVER_GEM,
   DRIVER_RENDER,
   DRM_RENDER_ALLOW,
+  gemObjectDmaBuf,
   gemObjectLookup,
+  gemObjectName,
   registerDrmDevice,
   type DrmDevice,
   type DrmDeviceOptions,
@@ -77,6 +79,21 @@ interface JobBuffer {
   sgt: SgTable;
   own: boolean;
   dir: DmaDirection;
+  /** The dma-buf behind the object, on which the job's reference is tracked while it is queued or running. */
+  buf: DmaBuf | null;
+  /** The job's fence seqno, for the reference views. */
+  seqno: number;
+}
+
+/** Names a job's use of a buffer: `gpu compose job 12 (destination)`. */
+const jobName = (b: JobBuffer) => `${b.obj.dev.driver.name} compose job ${b.seqno} (${b.dir === DMA_FROM_DEVICE ? 'destination' : b.dir === DMA_TO_DEVICE ? 'source' : 'source and destination'})`;
+
+/** What a job holds its buffer through: the GEM object it looked up. */
+const jobVia = (b: JobBuffer) => gemObjectName(b.obj);
+
+/** Forgets the job's tracked references on its buffers. */
+function jobUntrack(bufs: readonly JobBuffer[]): void {
+  for (const b of bufs) if (b.buf) dmaBufUntrackRef(b.buf, 'device-job', b);
 }
 
 /**
@@ -85,10 +102,11 @@ interface JobBuffer {
  * pins them, as a scheduler job pins its BOs).
  */
 function jobMap(dev: DrmDevice, obj: GemObject, dir: DmaDirection): JobBuffer {
-  if (obj.importSgt) return { obj, sgt: obj.importSgt, own: false, dir };
+  const buf = gemObjectDmaBuf(obj);
+  if (obj.importSgt) return { obj, sgt: obj.importSgt, own: false, dir, buf, seqno: 0 };
   const sgt = sgAllocTableFromPages(obj.getPages(), 0, obj.size);
   dmaMapSgtable(dev.device, sgt, dir);
-  return { obj, sgt, own: true, dir };
+  return { obj, sgt, own: true, dir, buf, seqno: 0 };
 }
 
 function jobUnmap(dev: DrmDevice, b: JobBuffer): void {
@@ -144,6 +162,7 @@ async function runCompose(dev: DrmDevice, st: GpuState, fence: DmaFence, deps: D
   } finally {
     for (const d of deps) d.put();
     fence.put();
+    jobUntrack(bufs);
     for (const bf of bufs) {
       jobUnmap(dev, bf);
       const p = bf.obj.put();
@@ -188,6 +207,10 @@ async function gpuCompose(dev: DrmDevice, arg: unknown, file: DrmFile, task: Tas
     deps.push(...dst.resv.getFences(dmaResvUsageRw(true)));
     for (const s of [s0, s1]) if (s.resv !== dst.resv) deps.push(...s.resv.getFences(dmaResvUsageRw(false)));
     fence = new DmaFence(dev.dbs.soc.clock, gpuFenceOps, st.context, ++st.seqno);
+    for (const b of bufs) {
+      b.seqno = fence.seqno;
+      if (b.buf) dmaBufTrackRef(b.buf, 'device-job', b, jobName, 'drm_sched_job_init', jobVia);
+    }
     if (flags & GPU_COMPOSE_FENCE_OUT) {
       const sf = syncFileCreate(dev.dbs, fence);
       try {
@@ -200,6 +223,7 @@ async function gpuCompose(dev: DrmDevice, arg: unknown, file: DrmFile, task: Tas
     await addJobFence(fence, [s0.resv, s1.resv], dst.resv);
   } catch (e) {
     for (const d of deps) d.put();
+    jobUntrack(bufs);
     for (const b of bufs) jobUnmap(dev, b);
     for (const o of objs) {
       const p = o.put();

@@ -1,6 +1,6 @@
 import { KernelBug, KernelError, kerr } from '../../../../lib/index.ts';
 import { DMA_FROM_DEVICE } from '../../../../dma/index.ts';
-import { dmaBufBeginCpuAccess, dmaBufEndCpuAccess, dmaBufVmap, dmaBufVunmap } from '../../../../dmabuf/index.ts';
+import { dmaBufBeginCpuAccess, dmaBufEndCpuAccess, dmaBufTrackRef, dmaBufUntrackRef, dmaBufVmap, dmaBufVunmap } from '../../../../dmabuf/index.ts';
 import { userArg } from '../../../../fs/index.ts';
 import {
   DRM_FORMAT_XRGB8888,
@@ -35,6 +35,11 @@ import {
 import { drmProbedNodes } from '../core/index.ts';
 import { UsbTransferEngine, type UsbDamage } from './usb-display-transfer.ts';
 import { platformDriver } from '../../../base/platform-driver.ts';
+
+/** Names an update job's hold on a framebuffer: `udl update of framebuffer 36`. */
+const usbUpdateName = (h: { fb: KmsFramebuffer }) => `${h.fb.obj.dev.driver.name} update of framebuffer ${h.fb.id}`;
+/** What an update job holds its buffer through: the framebuffer's GEM object. */
+const usbUpdateVia = (h: { fb: KmsFramebuffer }) => `gem object ${h.fb.obj.id} of ${h.fb.obj.dev.driver.name}`;
 
 /** What the panel showed after an update, for tests and scenario checks. */
 export interface UsbFrame {
@@ -120,6 +125,9 @@ export class UsbDisplay extends SimpleDisplayPipe<UsbDisplayStats> {
    */
   update(fb: KmsFramebuffer, rects: UsbDamage[]): Promise<void> {
     const obj = fb.obj.get();
+    // the update job's hold on the framebuffer's buffer, named in the reference views until it is sent
+    const hold = { fb };
+    if (fb.refBuf) dmaBufTrackRef(fb.refBuf, 'device-job', hold, usbUpdateName, 'udl_handle_damage', usbUpdateVia);
     const prev = this.tail;
     this.inFlight++;
     const job = this.dev.dbs.soc.cores.spawn(`kworker/${this.dev.driver.name}`, async () => {
@@ -131,6 +139,7 @@ export class UsbDisplay extends SimpleDisplayPipe<UsbDisplayStats> {
         this.stats.errors++;
       } finally {
         this.inFlight--;
+        if (fb.refBuf) dmaBufUntrackRef(fb.refBuf, 'device-job', hold);
         const p = obj.put();
         if (p) this.dev.track(p);
       }
