@@ -185,6 +185,22 @@ export class CostLedger {
     this.runs.push({ context: ctx, startNs, ns });
   }
 
+  /**
+   * The site of work done now by the current thread in kernel function
+   * `fn`, as an interned id (siteName reads it): the same site a cost
+   * charged here would get, so other records (a fence's creation, a wait)
+   * name places as the cost attribution does, without building a string
+   * for a site seen before.
+   */
+  siteNow(fn = ''): number {
+    return this.siteId(currentCpuContext() ?? this.irq, fn);
+  }
+
+  /** The text of a site id from siteNow (`display: ioctl DMA_BUF_IOCTL_SYNC › dma_buf_begin_cpu_access @ x.yaml:14:5`). */
+  siteName(id: number): string {
+    return this.strings[id] ?? '';
+  }
+
   /** Number of costs recorded. */
   get length(): number {
     return this.kinds.length;
