@@ -103,7 +103,9 @@ class FenceWaitGraph {
     const leaves = this.leavesOf(w);
     for (const fence of leaves) if (this.candidates(fence)?.length === 0) this.reportOrphan(w, fence);
     const cycle = this.findCycle(w, leaves);
-    if (cycle) this.reportChain('fence-deadlock', w.call, `${cycle.length} threads wait for each other's fences in a cycle: ${this.chainText(cycle)}; none of these fences can ever signal`);
+    if (!cycle) return;
+    const who = cycle.length === 1 ? 'a thread waits for a fence only it would signal' : `${cycle.length} threads wait for each other's fences in a cycle`;
+    this.reportChain('fence-deadlock', w.call, `${who}: ${this.chainText(cycle)}; none of these fences can ever signal`);
   }
 
   end(w: FenceWait): void {
@@ -194,8 +196,9 @@ class FenceWaitGraph {
   /** A site without the thread name it starts with, when that is `who`. */
   private siteText(id: number, who: CpuContext): string {
     const s = this.ledger.siteName(id);
-    const prefix = `${who.name()}: `;
-    return s.startsWith(prefix) ? s.slice(prefix.length) : s || 'an unknown site';
+    // `name: call › fn @ work`, or `name › fn` for a kernel thread outside any call
+    for (const sep of [': ', ' › ']) if (s.startsWith(who.name() + sep)) return s.slice(who.name().length + sep.length);
+    return s || 'an unknown site';
   }
 
   /** `fence 2:1 (sw_sync timeline peer-b, created by peer-b (pid 3) in ioctl SW_SYNC_IOC_CREATE_FENCE @ x.yaml:12:5)`. */
