@@ -50,6 +50,8 @@ export interface FenceWait {
   /** Cost-ledger site id of the wait. */
   readonly site: number;
   readonly call: string;
+  /** It ends when any one of its fences signals (dma_fence_wait_any_timeout), not all. */
+  readonly any: boolean;
 }
 
 /** One step of a chain: a wait, the fence it waits for and who signals that fence. */
@@ -101,11 +103,13 @@ class FenceWaitGraph {
     if (!set) this.waits.set(w.waiter, (set = new Set()));
     set.add(w);
     const leaves = this.leavesOf(w);
-    for (const fence of leaves) if (this.candidates(fence)?.length === 0) this.reportOrphan(w, fence);
+    const orphans = leaves.filter((f) => this.candidates(f)?.length === 0);
+    // a wait for any one fence is hopeless only when every one is
+    if (!w.any || orphans.length === leaves.length) for (const fence of orphans) this.reportOrphan(w, fence);
     const cycle = this.findCycle(w, leaves);
     if (!cycle) return;
     const who = cycle.length === 1 ? 'a thread waits for a fence only it would signal' : `${cycle.length} threads wait for each other's fences in a cycle`;
-    this.reportChain('fence-deadlock', w.call, `${who}: ${this.chainText(cycle)}; none of these fences can ever signal`);
+    this.reportChain('fence-deadlock', w.call, `${who}: ${this.chainText(cycle)}; none of these fences can signal while these waits last`);
   }
 
   end(w: FenceWait): void {
@@ -133,6 +137,7 @@ class FenceWaitGraph {
   /** A chain showing that a wait on `leaves` can never end, or null. */
   private stuckVia(w: FenceWait, leaves: DmaFence[], onPath: Set<CpuContext>, depth: number): Step[] | null {
     if (depth > 64) return null;
+    let first: Step[] | null = null;
     for (const fence of leaves) {
       const cands = this.candidates(fence);
       if (!cands || cands.length === 0) continue;
@@ -152,9 +157,13 @@ class FenceWaitGraph {
         }
         chain ??= [{ wait: w, fence, signaller: c }, ...sub];
       }
-      if (stuck && chain) return chain;
+      if (stuck && chain) {
+        // a wait for all its fences is stuck on one stuck fence; a wait for any only when every one is stuck
+        if (!w.any) return chain;
+        first ??= chain;
+      } else if (w.any) return null;
     }
-    return null;
+    return first;
   }
 
   /** A chain showing that thread `t` is stuck in one of its fence waits, or null. */
@@ -277,16 +286,17 @@ export function setFenceParts(fence: DmaFence, parts: readonly DmaFence[]): void
 
 /**
  * Adds the current thread's wait on `fences` (none signalled) to the
- * graph, in kernel function `call`, and reports a cycle it closes or a
+ * graph, in kernel function `call` (`any`: the wait ends when any one
+ * signals, not all), and reports a cycle it closes or a
  * signaller that has exited. Returns the wait, to end with fenceWaitEnd;
  * null when the system keeps no graph or no thread is current (interrupt
  * context does not wait).
  */
-export function fenceWaitBegin(fences: readonly DmaFence[], call: string): FenceWait | null {
+export function fenceWaitBegin(fences: readonly DmaFence[], call: string, any = false): FenceWait | null {
   const g = fences.length > 0 ? graphs.get(fences[0]!.clock) : undefined;
   const waiter = currentCpuContext();
   if (!g || !waiter) return null;
-  const w: FenceWait = { waiter, fences, site: g.ledger.siteNow(call), call };
+  const w: FenceWait = { waiter, fences, site: g.ledger.siteNow(call), call, any };
   g.begin(w);
   return w;
 }
