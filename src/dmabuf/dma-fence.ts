@@ -80,6 +80,16 @@ function fenceEvent(st: FenceTrace, f: DmaFence, thread: 'fences' | 'waits', nam
   tr.mark(tr.lane('dma-fence', thread), name, 'fence', extra ? { ...st.args, ...extra } : st.args, flow);
 }
 
+/**
+ * Marks `name` (a finding of the fence wait-for graph: a deadlock, a
+ * timeout) on the dma-fence group's 'waits' lane of the trace of `clock`'s
+ * system, when it is traced, so the moment shows beside the waits.
+ */
+export function markFenceTrace(clock: Clock, name: string, args: Record<string, unknown>): void {
+  const tr = fenceTracers.get(clock);
+  if (tr) tr.mark(tr.lane('dma-fence', 'waits'), name, 'fence', args);
+}
+
 /** Where the fences of each clock's system charge their CPU work and waits, and what a signal costs. */
 const fenceCosts = new WeakMap<Clock, { ledger: CostLedger; signalNs: number }>();
 

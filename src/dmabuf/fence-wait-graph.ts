@@ -1,7 +1,7 @@
 import type { File } from '../fs/index.ts';
 import type { Clock } from '../hw/index.ts';
 import { currentCpuContext, type CostLedger, type CpuContext, type FindingKind, type FindingLog } from '../lib/index.ts';
-import type { DmaFence } from './dma-fence.ts';
+import { markFenceTrace, type DmaFence } from './dma-fence.ts';
 
 /**
  * The wait-for graph of a system's fences (what lockdep does for locks,
@@ -72,9 +72,16 @@ class FenceWaitGraph {
   holders: ((file: File) => CpuContext[]) | null = null;
 
   constructor(
+    readonly clock: Clock,
     readonly findings: FindingLog,
     readonly ledger: CostLedger,
   ) {}
+
+  /** Records a finding, and marks it in the trace beside the waits. */
+  report(kind: FindingKind, call: string, message: string): void {
+    this.findings.report(kind, call, message);
+    markFenceTrace(this.clock, kind, { call, message });
+  }
 
   /** The unsignalled fences a wait on `f` really waits for: a container's members, recursively. */
   leaves(f: DmaFence, out: DmaFence[]): DmaFence[] {
@@ -194,7 +201,7 @@ class FenceWaitGraph {
   private reportChain(kind: FindingKind, call: string, message: string): void {
     if (this.reported.has(message)) return;
     this.reported.add(message);
-    this.findings.report(kind, call, message);
+    this.report(kind, call, message);
   }
 
   /** `peer-a (pid 3)`, or a kernel thread's name. */
@@ -254,7 +261,7 @@ const graphs = new WeakMap<Clock, FenceWaitGraph>();
  * counterpart: what lockdep's dependency tracking does for locks).
  */
 export function trackFenceWaits(clock: Clock, findings: FindingLog, ledger: CostLedger): void {
-  graphs.set(clock, new FenceWaitGraph(findings, ledger));
+  graphs.set(clock, new FenceWaitGraph(clock, findings, ledger));
 }
 
 /**
@@ -321,7 +328,7 @@ export function reportFenceTimeout(clock: Clock, call: string, message: string):
   const g = graphs.get(clock);
   if (!g) return;
   const lines = g.snapshot();
-  g.findings.report('fence-timeout', call, `${message}; fence waits now: ${lines.length > 0 ? lines.join('; ') : 'none'}`);
+  g.report('fence-timeout', call, `${message}; fence waits now: ${lines.length > 0 ? lines.join('; ') : 'none'}`);
 }
 
 /**
@@ -351,5 +358,5 @@ export function reportUnsignalledAtTeardown(clock: Clock, call: string, what: st
     for (const w of set) if (w.fences.some((x) => g.leaves(x, []).some((f) => fences.includes(f)))) waiters.push(g.threadName(w.waiter));
   const list = fences.map((f) => g.fenceText(f)).join(', ');
   const who = waiters.length > 0 ? `; waiting for it: ${[...new Set(waiters)].join(', ')}` : '; nobody was waiting for it';
-  g.findings.report('fence-unsignalled', call, `${what} with ${fences.length} fence(s) still unsignalled: ${list}; ${fate}${who}`);
+  g.report('fence-unsignalled', call, `${what} with ${fences.length} fence(s) still unsignalled: ${list}; ${fate}${who}`);
 }
