@@ -1,5 +1,5 @@
 import { WaitQueueHead, anonInodeGetFile, fput, pollWait, userArg, type File, type FileOperations, type PollTable, type Task, type Vfs, type WaitQueueEntry } from '../fs/index.ts';
-import { isKernelError, kerr } from '../lib/index.ts';
+import { currentCpuContext, isKernelError, kerr } from '../lib/index.ts';
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -19,6 +19,8 @@ import { fenceWaitBegin, fenceWaitEnd, type FenceWait } from './fence-wait-graph
  * The wait queue of a sync_file's pollers: a poller that registers while
  * the fence is pending waits for the fence until poll takes its entry off
  * again, and the wait-for graph sees that wait as it sees dma_fence_wait.
+ * (A poll that registers and finds another fd ready counts as a wait for
+ * that instant; poll cannot tell the queue beforehand.)
  */
 class SyncFileWaitQueue extends WaitQueueHead {
   private readonly edges = new Map<WaitQueueEntry, FenceWait>();
@@ -30,6 +32,8 @@ class SyncFileWaitQueue extends WaitQueueHead {
   override add(entry: WaitQueueEntry): void {
     super.add(entry);
     if (this.fence.signaledFlag || this.edges.has(entry)) return;
+    // an epoll watch stays registered while the fd is watched, sleeping or not: no wait
+    if (currentCpuContext()?.call.startsWith('epoll') === true) return;
     const w = fenceWaitBegin([this.fence], 'sync_file_poll');
     if (w) this.edges.set(entry, w);
   }
