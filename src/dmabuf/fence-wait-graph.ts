@@ -1,6 +1,6 @@
 import type { File } from '../fs/index.ts';
 import type { Clock } from '../hw/index.ts';
-import { currentCpuContext, type CostLedger, type CpuContext, type FindingKind, type FindingLog } from '../lib/index.ts';
+import { currentCpuContext, userFrame, type CostLedger, type CpuContext, type FindingKind, type FindingLog } from '../lib/index.ts';
 import { markFenceTrace, type DmaFence } from './dma-fence.ts';
 
 /**
@@ -41,6 +41,8 @@ interface FenceOrigin {
   /** The thread that created it, and the cost-ledger site id of its creation. */
   creator: CpuContext;
   site: number;
+  /** The creating process's stack, for its program's line (userStack). */
+  stack: Error | null;
 }
 
 /** One thread's wait in progress on some fences. */
@@ -49,6 +51,8 @@ export interface FenceWait {
   readonly fences: readonly DmaFence[];
   /** Cost-ledger site id of the wait. */
   readonly site: number;
+  /** The waiting process's stack, for its program's line (userStack). */
+  readonly stack: Error | null;
   readonly call: string;
   /** It ends when any one of its fences signals (dma_fence_wait_any_timeout), not all. */
   readonly any: boolean;
@@ -191,7 +195,7 @@ class FenceWaitGraph {
   /** Reports `w` waiting on `fence`, which nobody can signal any more. */
   reportOrphan(w: FenceWait, fence: DmaFence): void {
     const s = this.origins.get(fence)!.signaller!;
-    const where = this.siteText(w.site, w.waiter);
+    const where = this.siteText(w.site, w.waiter, w.stack);
     const opener = this.threadName(s.thread);
     const gone = s.thread.exitedNs !== undefined ? `${opener} exited at ${(s.thread.exitedNs / 1e6).toFixed(3)} ms without signalling it` : `${opener} no longer can`;
     const why = s.file ? `no live process holds the fd of its timeline (its file lives on, e.g. in a message never received), and its opener ${gone}` : `its signaller ${gone}`;
@@ -210,17 +214,18 @@ class FenceWaitGraph {
   }
 
   /** A site without the thread name it starts with, when that is `who`. */
-  private siteText(id: number, who: CpuContext): string {
-    const s = this.ledger.siteName(id);
+  private siteText(id: number, who: CpuContext, stack: Error | null): string {
+    let s = this.ledger.siteName(id) || 'an unknown site';
     // `name: call › fn @ work`, or `name › fn` for a kernel thread outside any call
-    for (const sep of [': ', ' › ']) if (s.startsWith(who.name() + sep)) return s.slice(who.name().length + sep.length);
-    return s || 'an unknown site';
+    for (const sep of [': ', ' › ']) if (s.startsWith(who.name() + sep)) s = s.slice(who.name().length + sep.length);
+    const line = stack ? userFrame(stack.stack ?? '') : undefined;
+    return line ? `${s} (${line})` : s;
   }
 
   /** `fence 2:1 (sw_sync timeline peer-b, created by peer-b (pid 3) in ioctl SW_SYNC_IOC_CREATE_FENCE @ x.yaml:12:5)`. */
   fenceText(f: DmaFence): string {
     const o = this.origins.get(f);
-    const created = o ? `, created by ${this.threadName(o.creator)} in ${this.siteText(o.site, o.creator)}` : '';
+    const created = o ? `, created by ${this.threadName(o.creator)} in ${this.siteText(o.site, o.creator, o.stack)}` : '';
     return `fence ${f.context}:${f.seqno} (${f.getDriverName()} timeline ${f.getTimelineName()}${created})`;
   }
 
@@ -228,7 +233,7 @@ class FenceWaitGraph {
   chainText(steps: readonly Step[]): string {
     return steps
       .map((s, i) => {
-        const where = this.siteText(s.wait.site, s.wait.waiter);
+        const where = this.siteText(s.wait.site, s.wait.waiter, s.wait.stack);
         const head = i === 0 ? `${this.threadName(s.wait.waiter)} in ${where}` : `which in ${where}`;
         const by = (this.candidates(s.fence) ?? [s.signaller]).map((t) => this.threadName(t)).join(' or ');
         return `${head} waits for ${this.fenceText(s.fence)} signalled by ${by}`;
@@ -242,7 +247,7 @@ class FenceWaitGraph {
     for (const set of this.waits.values()) {
       for (const w of set) {
         for (const f of this.leavesOf(w)) {
-          const where = this.siteText(w.site, w.waiter);
+          const where = this.siteText(w.site, w.waiter, w.stack);
           const c = this.candidates(f);
           const by = c === null ? '' : c.length === 0 ? ', which nobody can signal any more' : ` signalled by ${c.map((t) => this.threadName(t)).join(' or ')}`;
           lines.push(`${this.threadName(w.waiter)} in ${where} waits for ${this.fenceText(f)}${by}`);
@@ -254,6 +259,21 @@ class FenceWaitGraph {
 }
 
 const graphs = new WeakMap<Clock, FenceWaitGraph>();
+
+/**
+ * The stack of a process's call, kept so that a finding can name the line
+ * of its program (userFrame reads it only then); null for kernel threads,
+ * whose sites the cost ledger names. Deep enough to reach the program
+ * below the syscall layers, as FindingLog's own lookup is.
+ */
+function userStack(ctx: CpuContext): Error | null {
+  if (ctx.kind !== 'process') return null;
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 40;
+  const e = new Error();
+  Error.stackTraceLimit = limit;
+  return e;
+}
 
 /**
  * Keeps the fence wait-for graph of the system on `clock`, reporting its
@@ -271,7 +291,9 @@ export function trackFenceWaits(clock: Clock, findings: FindingLog, ledger: Cost
  */
 export function setFenceSignaller(fence: DmaFence, signaller: FenceSignaller): void {
   const g = graphs.get(fence.clock);
-  if (g) g.origins.set(fence, { signaller, parts: null, creator: currentCpuContext() ?? g.ledger.irq, site: g.ledger.siteNow() });
+  if (!g) return;
+  const creator = currentCpuContext() ?? g.ledger.irq;
+  g.origins.set(fence, { signaller, parts: null, creator, site: g.ledger.siteNow(), stack: userStack(creator) });
 }
 
 /**
@@ -288,7 +310,9 @@ export function setFileHolders(clock: Clock, holders: (file: File) => CpuContext
 /** Records that `fence` signals when `parts` have (a fence array): a wait on it waits for them. */
 export function setFenceParts(fence: DmaFence, parts: readonly DmaFence[]): void {
   const g = graphs.get(fence.clock);
-  if (g) g.origins.set(fence, { signaller: null, parts, creator: currentCpuContext() ?? g.ledger.irq, site: g.ledger.siteNow() });
+  if (!g) return;
+  const creator = currentCpuContext() ?? g.ledger.irq;
+  g.origins.set(fence, { signaller: null, parts, creator, site: g.ledger.siteNow(), stack: userStack(creator) });
 }
 
 /**
@@ -303,7 +327,7 @@ export function fenceWaitBegin(fences: readonly DmaFence[], call: string, any = 
   const g = fences.length > 0 ? graphs.get(fences[0]!.clock) : undefined;
   const waiter = currentCpuContext();
   if (!g || !waiter) return null;
-  const w: FenceWait = { waiter, fences, site: g.ledger.siteNow(call), call, any };
+  const w: FenceWait = { waiter, fences, site: g.ledger.siteNow(call), stack: userStack(waiter), call, any };
   g.begin(w);
   return w;
 }

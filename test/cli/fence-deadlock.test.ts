@@ -12,7 +12,7 @@ describe('unimem check fence-deadlock', () => {
     expect(cycle).toBeDefined();
     expect(cycle).toMatch(/\(src\/sim\/stages\/fence-peer\.ts:\d+:\d+\): 2 threads wait for each other's fences in a cycle: /);
     expect(cycle).toMatch(
-      /peer-[ab] \(pid \d\) in poll › sync_file_poll @ examples\/scenarios\/fence-deadlock\.yaml:1[67]:5 waits for fence \d+:1 \(sw_sync timeline peer-[ab], created by peer-[ab] \(pid \d\) in ioctl SW_SYNC_IOC_CREATE_FENCE @ examples\/scenarios\/fence-deadlock\.yaml:1[67]:5\) signalled by peer-[ab] \(pid \d\), which in poll/,
+      /peer-[ab] \(pid \d\) in poll › sync_file_poll @ examples\/scenarios\/fence-deadlock\.yaml:1[67]:5 \(src\/sim\/stages\/fence-peer\.ts:\d+:\d+\) waits for fence \d+:1 \(sw_sync timeline peer-[ab], created by peer-[ab] \(pid \d\) in ioctl SW_SYNC_IOC_CREATE_FENCE @ examples\/scenarios\/fence-deadlock\.yaml:1[67]:5 \(src\/sim\/stages\/fence-peer\.ts:\d+:\d+\)\) signalled by peer-[ab] \(pid \d\), which in poll/,
     );
     // the harness ends the hang: both killed, named as such
     expect(r.stdout.match(/the run hung \(pid \d \(peer-[ab]\) blocked in poll\); killed when nothing could happen any more/g)).toHaveLength(2);

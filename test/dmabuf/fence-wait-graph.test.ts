@@ -72,7 +72,9 @@ describe('fence wait-for graph', () => {
     expect(f.message).toContain('main (pid 1)');
     expect(f.message).toContain('main (pid 2)');
     expect(f.message.match(/fence \d+:1 \(sw_sync timeline main, created by main \(pid [12]\) in ioctl SW_SYNC_IOC_CREATE_FENCE/g)).toHaveLength(2);
-    expect(f.message.match(/in poll › sync_file_poll/g)).toHaveLength(2);
+    // each wait with the line of the program that waits, each fence with the line that made it
+    expect(f.message.match(/in poll › sync_file_poll \(test\/dmabuf\/fence-wait-graph\.test\.ts:\d+:\d+\) waits for/g)).toHaveLength(2);
+    expect(f.message.match(/in ioctl SW_SYNC_IOC_CREATE_FENCE \(test\/dmabuf\/fence-wait-graph\.test\.ts:\d+:\d+\)\)/g)).toHaveLength(2);
     // blamed on the line of the program whose wait closed the cycle
     expect(f.site).toMatch(/test\/dmabuf\/fence-wait-graph\.test\.ts:\d+:\d+$/);
   });

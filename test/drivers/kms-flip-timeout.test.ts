@@ -53,7 +53,7 @@ describe('RMFB of a framebuffer whose flip waits for a fence', () => {
     for (const f of found) {
       expect(f.call).toBe('drm_atomic_helper_wait_for_dependencies');
       // the graph at that moment: the commit worker waits for the sw_sync point, which its opener (the caller) signals
-      expect(f.message).toMatch(/kworker\/[\w-]+-commit in dma_fence_wait_timeout waits for fence \d+:1 \(sw_sync timeline [^,]+, created by [^)]+\) in ioctl SW_SYNC_IOC_CREATE_FENCE\) signalled by [\w.-]+ \(pid 1\)$/);
+      expect(f.message).toMatch(/kworker\/[\w-]+-commit in dma_fence_wait_timeout waits for fence \d+:1 \(sw_sync timeline [^,]+, created by [\w.-]+ \(pid 1\) in ioctl SW_SYNC_IOC_CREATE_FENCE \(test\/drivers\/kms-flip-timeout\.test\.ts:\d+:\d+\)\) signalled by [\w.-]+ \(pid 1\)$/);
     }
   });
 
