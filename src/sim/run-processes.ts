@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { reportHungFenceWaits, traceFences } from '../dmabuf/index.ts';
+import { fenceWaitSnapshot, reportHungFenceWaits, traceFences } from '../dmabuf/index.ts';
 import { Deadlock } from '../hw/index.ts';
 import { boundNode, usbDisplayPlatformDriver, type BoundDevice, type UsbDisplay } from '../drivers/index.ts';
 import { applyFaultSettings, formatBytes, hex, withFindingSite, type Tracer } from '../lib/index.ts';
@@ -309,11 +309,14 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     // they wait for, then kills them as a test runner's timeout would, so the run ends and their files are released.
     reportHungFenceWaits(soc.clock);
     const blocked = describeBlockedTasks(sys.proc);
+    const fenceWaits = fenceWaitSnapshot(soc.clock);
     for (const p of [...sys.proc.processes.values()]) {
       if (p === session.process || p.group.state !== 'running' || p.group.exiting) continue;
       const name = [...pidOf].find(([, pid]) => pid === p.pid)?.[0];
       const line = blocked.find((l) => l.startsWith(`pid ${p.pid} `));
-      if (name !== undefined) failedWith.set(name, `the run hung (${line ?? 'asleep'}); killed when nothing could happen any more`);
+      // and the fences it waits for, with who would signal them (the wait-for graph at that moment)
+      const fences = fenceWaits.filter((l) => l.startsWith(`${p.comm} (pid ${p.pid}) in `));
+      if (name !== undefined) failedWith.set(name, `the run hung (${[line ?? 'asleep', ...fences].join('; ')}); killed when nothing could happen any more`);
       await sys.proc.kill(session.process, p.pid, SIGKILL);
     }
     await soc.clock.runUntilSettled(session.exitCode);

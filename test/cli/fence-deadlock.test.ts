@@ -14,8 +14,10 @@ describe('unimem check fence-deadlock', () => {
     expect(cycle).toMatch(
       /peer-[ab] \(pid \d\) in poll › sync_file_poll @ examples\/scenarios\/fence-deadlock\.yaml:1[67]:5 \(src\/sim\/stages\/fence-peer\.ts:\d+:\d+\) waits for fence \d+:1 \(sw_sync timeline peer-[ab], created by peer-[ab] \(pid \d\) in ioctl SW_SYNC_IOC_CREATE_FENCE @ examples\/scenarios\/fence-deadlock\.yaml:1[67]:5 \(src\/sim\/stages\/fence-peer\.ts:\d+:\d+\)\) signalled by peer-[ab] \(pid \d\), which in poll/,
     );
-    // the harness ends the hang: both killed, named as such
-    expect(r.stdout.match(/the run hung \(pid \d \(peer-[ab]\) blocked in poll\); killed when nothing could happen any more/g)).toHaveLength(2);
+    // the harness ends the hang: both killed, each named with the fence it waited for and who would have signalled it
+    expect(
+      r.stdout.match(/the run hung \(pid \d \(peer-[ab]\) blocked in poll; peer-[ab] \(pid \d\) in poll › sync_file_poll .* waits for fence \d+:1 .* signalled by peer-[ab] \(pid \d\)\); killed when nothing could happen any more/g),
+    ).toHaveLength(2);
     expect(r.stdout).toMatch(/fence-deadlock: \d+ finding\(s\)\n$/);
   });
 
