@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { O_RDWR, POLLIN, SW_SYNC_IOC_CREATE_FENCE } from '../../src/uapi/index.ts';
 import { unimem } from './run-cli.ts';
 
 describe('unimem check fence-deadlock', () => {
@@ -29,5 +30,29 @@ describe('unimem check fence-deadlock', () => {
     const r = unimem(['check', f]);
     expect(r.stdout).toBe('fence-deadlock: clean\n');
     expect(r.code).toBe(0);
+  });
+
+  it('exec: a program waiting for a fence only it would signal gets the finding, and the hang lists the fence it waits for', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unimem-fence-'));
+    const f = join(dir, 'self-wait.mjs');
+    writeFileSync(
+      f,
+      [
+        'export default async function main(sys) {',
+        `  const tl = await sys.open('/sys/kernel/debug/sync/sw_sync', ${O_RDWR});`,
+        "  const a = { value: 1, name: 'pt', fence: -1 };",
+        `  await sys.ioctl(tl, ${SW_SYNC_IOC_CREATE_FENCE}, a);`,
+        `  await sys.poll([{ fd: a.fence, events: ${POLLIN} }], -1);`,
+        '  return 0;',
+        '}',
+      ].join('\n'),
+    );
+    const r = unimem(['exec', '--check', f]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(/fence-deadlock in sync_file_poll \(.*self-wait\.mjs:5:3\): a thread waits for a fence only it would signal: main \(pid 1\) in poll/));
+    const hang = lines.indexOf('unimem: deadlock: every thread sleeps and nothing is scheduled');
+    expect(lines[hang + 1]).toBe('unimem:   pid 1 (main) blocked in poll');
+    expect(lines[hang + 2]).toMatch(/^unimem: {3}main \(pid 1\) in poll › sync_file_poll .* waits for fence \d+:1 \(sw_sync timeline main, created by main \(pid 1\) in ioctl SW_SYNC_IOC_CREATE_FENCE .*\) signalled by main \(pid 1\)$/);
   });
 });
