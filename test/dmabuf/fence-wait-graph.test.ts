@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { DmaFence, setFenceSignaller } from '../../src/dmabuf/index.ts';
 import { Deadlock } from '../../src/hw/index.ts';
+import { ERRNO } from '../../src/lib/index.ts';
 import { spawnProcess, type Sys } from '../../src/proc/index.ts';
 import { bootSystem, loadPlatform } from '../../src/sim/index.ts';
 import { O_RDWR, POLLIN, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SYNC_IOC_FILE_INFO, type SyncFileInfo } from '../../src/uapi/index.ts';
+import { testSystem } from './helpers.ts';
 
 // The fence wait-for graph: every wait is an edge from the waiting thread to
 // the fence, and every fence knows who signals it (for sw_sync: whoever holds
@@ -153,5 +156,23 @@ describe('fence wait-for graph', () => {
     expect(f.call).toBe('sw_sync_debugfs_release');
     expect(f.message).toMatch(/^sw_sync timeline main \(context \d+\) torn down with 1 fence\(s\) still unsignalled: fence \d+:1 /);
     expect(f.message).toMatch(/signals now with ENOENT.*; waiting for it: main \(pid 2\)$/);
+  });
+
+  it('a fence released unsignalled while a kernel thread waits on it: fence-unsignalled naming the waiter (Linux WARNs "released with pending signals!"), which wakes to EDEADLK', async () => {
+    const s = testSystem();
+    const f = new DmaFence(s.soc.clock, { getDriverName: () => 'test', getTimelineName: () => 'ring' }, s.dbs.fctx.alloc(1), 1);
+    setFenceSignaller(f, { thread: s.soc.costs.kthread('test-ring') });
+    let error = 0;
+    // the waiter holds no reference of its own: the bug that lets the last put release the fence under it
+    const waiter = s.soc.cores.spawn('waiter', async () => {
+      await f.wait();
+      error = f.error;
+    });
+    s.soc.clock.after(1e6, () => f.put());
+    await s.soc.clock.runUntilSettled(waiter);
+    expect(error).toBe(-ERRNO.EDEADLK);
+    const found = s.soc.findings.findings.filter((x) => x.kind.startsWith('fence-'));
+    expect(found.map((x) => [x.kind, x.call])).toEqual([['fence-unsignalled', 'dma_fence_release']]);
+    expect(found[0]!.message).toMatch(/^fence test:ring:[0-9a-f]+:1 released with 1 fence\(s\) still unsignalled: fence \d+:1 \(test timeline ring, created by [^)]*\); signalled with EDEADLK; waiting for it: waiter$/);
   });
 });
