@@ -518,7 +518,7 @@ export async function dmaFenceWaitAnyTimeout(
   }
   if (task?.signalPending()) throw erestartsys('dma_fence_wait_any_timeout: signal pending');
   if (timeoutNs === 0) return { remaining: 0, first: -1 };
-  const edge = fenceWaitBegin(fences, 'dma_fence_wait_any_timeout', true);
+  const edge = fenceWaitBegin(fences, 'dma_fence_wait_any_timeout', { any: true });
   let r: FenceWaitResult;
   try {
     r = await waitOnFences(fences[0]!.clock, fences, true, timeoutNs, task);

@@ -82,8 +82,8 @@ class FenceWaitGraph {
   ) {}
 
   /** Records a finding, and marks it in the trace beside the waits. */
-  report(kind: FindingKind, call: string, message: string): void {
-    this.findings.report(kind, call, message);
+  report(kind: FindingKind, call: string, message: string, site?: string): void {
+    this.findings.report(kind, call, message, site);
     markFenceTrace(this.clock, kind, { call, message });
   }
 
@@ -109,10 +109,25 @@ class FenceWaitGraph {
     return s.thread.exitedNs === undefined ? [s.thread] : [];
   }
 
-  begin(w: FenceWait): void {
+  /**
+   * Adds `w`; then checks it, at once or -- `deferred`, for a poll, which
+   * registers on every fd before it knows whether it will sleep -- once
+   * the registering call has gone on, if the wait is still there (poll
+   * takes its entries off again in the same step when it does not sleep).
+   */
+  begin(w: FenceWait, deferred: boolean): void {
     let set = this.waits.get(w.waiter);
     if (!set) this.waits.set(w.waiter, (set = new Set()));
     set.add(w);
+    if (!deferred) this.check(w);
+    else
+      queueMicrotask(() => {
+        if (this.waits.get(w.waiter)?.has(w)) this.check(w);
+      });
+  }
+
+  /** Reports what a new wait `w` runs into: a fence nobody can signal, a cycle it closes. */
+  private check(w: FenceWait): void {
     const leaves = this.leavesOf(w);
     const orphans = leaves.filter((f) => this.candidates(f)?.length === 0);
     // a wait for any one fence is hopeless only when every one is
@@ -120,7 +135,7 @@ class FenceWaitGraph {
     const cycle = this.findCycle(w, leaves);
     if (!cycle) return;
     const who = cycle.length === 1 ? 'a thread waits for a fence only it would signal' : `${cycle.length} threads wait for each other's fences in a cycle`;
-    this.reportChain('fence-deadlock', w.call, `${who}: ${this.chainText(cycle)}; none of these fences can signal while these waits last`);
+    this.reportChain('fence-deadlock', w, `${who}: ${this.chainText(cycle)}; none of these fences can signal while these waits last`);
   }
 
   end(w: FenceWait): void {
@@ -199,13 +214,14 @@ class FenceWaitGraph {
     const opener = this.threadName(s.thread);
     const gone = s.thread.exitedNs !== undefined ? `${opener} exited at ${(s.thread.exitedNs / 1e6).toFixed(3)} ms without signalling it` : `${opener} no longer can`;
     const why = s.file ? `no live process holds the fd of its timeline (its file lives on, e.g. in a message never received), and its opener ${gone}` : `its signaller ${gone}`;
-    this.reportChain('fence-orphaned', w.call, `${this.threadName(w.waiter)} in ${where} waits for ${this.fenceText(fence)}: ${why}; the wait can never end`);
+    this.reportChain('fence-orphaned', w, `${this.threadName(w.waiter)} in ${where} waits for ${this.fenceText(fence)}: ${why}; the wait can never end`);
   }
 
-  private reportChain(kind: FindingKind, call: string, message: string): void {
+  /** Reports a chain that starts at wait `w` once, blamed on the program line of that wait when it has one. */
+  private reportChain(kind: FindingKind, w: FenceWait, message: string): void {
     if (this.reported.has(message)) return;
     this.reported.add(message);
-    this.report(kind, call, message);
+    this.report(kind, w.call, message, w.stack ? userFrame(w.stack.stack ?? '') : undefined);
   }
 
   /** `peer-a (pid 3)`, or a kernel thread's name. */
@@ -318,17 +334,18 @@ export function setFenceParts(fence: DmaFence, parts: readonly DmaFence[]): void
 /**
  * Adds the current thread's wait on `fences` (none signalled) to the
  * graph, in kernel function `call` (`any`: the wait ends when any one
- * signals, not all), and reports a cycle it closes or a
- * signaller that has exited. Returns the wait, to end with fenceWaitEnd;
+ * signals, not all), and reports a cycle it closes or a signaller that
+ * has exited (`deferred`: only if the wait is still there once the
+ * current call has gone on, for a poll that may not sleep). Returns the wait, to end with fenceWaitEnd;
  * null when the system keeps no graph or no thread is current (interrupt
  * context does not wait).
  */
-export function fenceWaitBegin(fences: readonly DmaFence[], call: string, any = false): FenceWait | null {
+export function fenceWaitBegin(fences: readonly DmaFence[], call: string, opts: { any?: boolean; deferred?: boolean } = {}): FenceWait | null {
   const g = fences.length > 0 ? graphs.get(fences[0]!.clock) : undefined;
   const waiter = currentCpuContext();
   if (!g || !waiter) return null;
-  const w: FenceWait = { waiter, fences, site: g.ledger.siteNow(call), stack: userStack(waiter), call, any };
-  g.begin(w);
+  const w: FenceWait = { waiter, fences, site: g.ledger.siteNow(call), stack: userStack(waiter), call, any: opts.any === true };
+  g.begin(w, opts.deferred === true);
   return w;
 }
 

@@ -19,8 +19,8 @@ import { fenceWaitBegin, fenceWaitEnd, type FenceWait } from './fence-wait-graph
  * The wait queue of a sync_file's pollers: a poller that registers while
  * the fence is pending waits for the fence until poll takes its entry off
  * again, and the wait-for graph sees that wait as it sees dma_fence_wait.
- * (A poll that registers and finds another fd ready counts as a wait for
- * that instant; poll cannot tell the queue beforehand.)
+ * A poll that registers and then finds an fd ready does not sleep: the
+ * graph checks the wait only if it is still registered after that step.
  */
 class SyncFileWaitQueue extends WaitQueueHead {
   private readonly edges = new Map<WaitQueueEntry, FenceWait>();
@@ -34,7 +34,7 @@ class SyncFileWaitQueue extends WaitQueueHead {
     if (this.fence.signaledFlag || this.edges.has(entry)) return;
     // an epoll watch stays registered while the fd is watched, sleeping or not: no wait
     if (currentCpuContext()?.call.startsWith('epoll') === true) return;
-    const w = fenceWaitBegin([this.fence], 'sync_file_poll');
+    const w = fenceWaitBegin([this.fence], 'sync_file_poll', { deferred: true });
     if (w) this.edges.set(entry, w);
   }
 

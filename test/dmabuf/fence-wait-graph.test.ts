@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DmaFence, setFenceSignaller } from '../../src/dmabuf/index.ts';
 import { Deadlock } from '../../src/hw/index.ts';
-import { ERRNO } from '../../src/lib/index.ts';
+import { ERRNO, type Finding } from '../../src/lib/index.ts';
 import { spawnProcess, type Sys } from '../../src/proc/index.ts';
 import { bootSystem, loadPlatform } from '../../src/sim/index.ts';
 import { O_RDWR, POLLIN, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SYNC_IOC_FILE_INFO, type SyncFileInfo } from '../../src/uapi/index.ts';
@@ -15,9 +15,9 @@ import { testSystem } from './helpers.ts';
 const SW_SYNC = '/sys/kernel/debug/sync/sw_sync';
 
 /** Boots the reference platform, runs `main` as process 1 until it exits or nothing can happen any more. */
-async function runProgram(main: (sys: Sys) => Promise<number | void>) {
+async function runProgram(main: (sys: Sys, findings: readonly Finding[]) => Promise<number | void>) {
   const sys = bootSystem(loadPlatform('armv7-mobile'), { seed: 1 });
-  const p = spawnProcess(sys.proc, async (s) => (await main(s)) ?? 0, [], undefined, { comm: 'main' });
+  const p = spawnProcess(sys.proc, async (s) => (await main(s, sys.soc.findings.findings)) ?? 0, [], undefined, { comm: 'main' });
   let hung = false;
   let status = -1;
   try {
@@ -83,13 +83,21 @@ describe('fence wait-for graph', () => {
   });
 
   it('a fence the waiter alone could signal is a deadlock of one; one a child holding the inherited timeline fd signals is none', async () => {
-    const alone = await runProgram(async (sys) => {
+    let beforeSleeping = -1;
+    const alone = await runProgram(async (sys, findings) => {
       const tl = await sys.open(SW_SYNC, O_RDWR);
       const f = await createFence(sys, tl, 1);
+      // a poll that finds another fd ready does not sleep: no wait, no finding
+      const [r, w] = await sys.pipe();
+      await sys.write(w, new Uint8Array(1));
+      expect(await sys.poll([{ fd: f, events: POLLIN }, { fd: r, events: POLLIN }], -1)).toBe(1);
+      await sys.nanosleep({ tv_sec: 0, tv_nsec: 1000 });
+      beforeSleeping = findings.length;
       // timed, so the program goes on: the finding is made when the wait starts
       expect(await sys.poll([{ fd: f, events: POLLIN }], 50)).toBe(0);
     });
     // and its exit tears the timeline down with the fence still pending
+    expect(beforeSleeping).toBe(0);
     expect(alone.fenceFindings.map((f) => f.kind)).toEqual(['fence-deadlock', 'fence-unsignalled']);
     expect(alone.fenceFindings[0]!.message).toMatch(/^a thread waits for a fence only it would signal: main \(pid 1\) in poll/);
 
