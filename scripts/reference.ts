@@ -112,7 +112,7 @@ export function scenarioReference(stages: readonly StageDescriptor[] = STAGES): 
   out.push('', '## `processes[]`', '');
   out.push(`${describe(proc)} A meaning that starts with a stage's name (\`capture:\`, \`cpu:\`) is a field for processes of that stage only.`, '');
   table(out, proc, '', Object.keys(props(proc)).filter((k) => !stageOwn.has(k)));
-  out.push('', '### Stages', '', 'The values of `stage`, rows of the stage table. A source comes first, a sink last, a filter between; a stage marked *alone* is the whole pipeline.', '');
+  out.push('', '### Stages', '', 'The values of `stage`, rows of the stage table. A source comes first, a sink last, a filter between; a stage marked *alone* is the whole pipeline; *peer* stages stand only beside other peers.', '');
   out.push('| `stage` | Drives | Place | What it does | Fields of its own |', '|---|---|---|---|---|');
   for (const d of stages) {
     const own = ownOf(d);

@@ -18,6 +18,7 @@ import type { Device, DmaDirection, SgTable } from '../dma/index.ts';
 import { DMA_NONE } from '../dma/index.ts';
 import { O_ACCMODE, O_CLOEXEC, O_NONBLOCK, SEEK_END, SEEK_SET } from '../uapi/index.ts';
 import { chargeFences } from './dma-fence.ts';
+import { trackFenceWaits } from './fence-wait-graph.ts';
 import { FenceContextAllocator } from './dma-fence-context.ts';
 import { DmaResv } from './dma-resv.ts';
 import { dmaBufIoctl } from './dma-buf-ioctl.ts';
@@ -319,6 +320,7 @@ export class DmaBufSystem {
     this.clock = opts.soc.clock;
     this.fctx = opts.fctx ?? new FenceContextAllocator(opts.soc.clock);
     chargeFences(opts.soc.clock, opts.soc.costs, opts.fenceSignalNs ?? 0);
+    trackFenceWaits(opts.soc.clock, opts.soc.findings, opts.soc.costs);
     this.sb = opts.vfs.mountPseudo('dmabuf', { mntId: 11, devMinor: 0x0a, firstIno: 1 });
     const debugfs = opts.debugfs !== false;
     this.bufinfoNode = debugfs ? registerSeqFile(opts.vfs, '/sys/kernel/debug/dma_buf/bufinfo', () => bufinfoText(this)) : null;

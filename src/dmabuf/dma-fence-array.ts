@@ -1,6 +1,7 @@
 import type { Clock } from '../hw/index.ts';
 import { KernelBug } from '../lib/index.ts';
 import { DmaFence, DmaFenceCb, type DmaFenceOps } from './dma-fence.ts';
+import { setFenceParts } from './fence-wait-graph.ts';
 
 const arrayOps: DmaFenceOps = {
   getDriverName: () => 'dma_fence_array',
@@ -37,6 +38,8 @@ export class DmaFenceArray extends DmaFence {
     this.numPending = signalOnAny ? 1 : fences.length;
     const onMember = (member: DmaFence): void => this.memberSignaled(member);
     this.memberCbs = fences.map(() => new DmaFenceCb(onMember));
+    // a wait on the array waits for its members: the wait-for graph follows them
+    setFenceParts(this, fences);
   }
 
   /** Members still awaited once signalling is enabled (num_pending); <= 0 means done. */

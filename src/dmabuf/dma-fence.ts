@@ -1,6 +1,7 @@
 import { WaitQueueEntry, type Interruptible } from '../fs/index.ts';
 import type { Clock, Timer } from '../hw/index.ts';
 import { ERRNO, KernelBug, erestartsys, errnoName, kerr, type CostLedger, type Errno, type Tracer } from '../lib/index.ts';
+import { fenceWaitBegin, fenceWaitEnd, reportUnsignalledAtTeardown } from './fence-wait-graph.ts';
 
 /**
  * The wait that never times out (MAX_SCHEDULE_TIMEOUT). A wait given it
@@ -77,6 +78,16 @@ function fenceEvent(st: FenceTrace, f: DmaFence, thread: 'fences' | 'waits', nam
   }
   const tr = st.tracer;
   tr.mark(tr.lane('dma-fence', thread), name, 'fence', extra ? { ...st.args, ...extra } : st.args, flow);
+}
+
+/**
+ * Marks `name` (a finding of the fence wait-for graph: a deadlock, a
+ * timeout) on the dma-fence group's 'waits' lane of the trace of `clock`'s
+ * system, when it is traced, so the moment shows beside the waits.
+ */
+export function markFenceTrace(clock: Clock, name: string, args: Record<string, unknown>): void {
+  const tr = fenceTracers.get(clock);
+  if (tr) tr.mark(tr.lane('dma-fence', 'waits'), name, 'fence', args);
 }
 
 /** Where the fences of each clock's system charge their CPU work and waits, and what a signal costs. */
@@ -233,6 +244,8 @@ export class DmaFence {
     if (--this.refs > 0) return;
     liveFences.set(this.clock, (liveFences.get(this.clock) ?? 1) - 1);
     if (!this.signaledBit && this.cbs.length > 0) {
+      // Linux WARNs "released with pending signals!": whoever waits would have hung
+      reportUnsignalledAtTeardown(this.clock, 'dma_fence_release', `fence ${this.describeId()} released`, [this], 'signalled with EDEADLK');
       this.error = -ERRNO.EDEADLK;
       this.signalNow();
     }
@@ -367,10 +380,12 @@ export class DmaFence {
     if (task?.signalPending()) throw erestartsys('dma_fence_wait_timeout: signal pending');
     if (timeoutNs === 0) return 0;
     const t0 = this.clock.now;
+    const edge = fenceWaitBegin([this], 'dma_fence_wait_timeout');
     try {
       const r = await waitOnFences(this.clock, [this], false, timeoutNs, task);
       return r.remaining;
     } finally {
+      fenceWaitEnd(this.clock, edge);
       fenceCosts.get(this.clock)?.ledger.note('fence-wait', this.clock.now - t0, 0);
     }
   }
@@ -503,7 +518,13 @@ export async function dmaFenceWaitAnyTimeout(
   }
   if (task?.signalPending()) throw erestartsys('dma_fence_wait_any_timeout: signal pending');
   if (timeoutNs === 0) return { remaining: 0, first: -1 };
-  const r = await waitOnFences(fences[0]!.clock, fences, true, timeoutNs, task);
+  const edge = fenceWaitBegin(fences, 'dma_fence_wait_any_timeout', { any: true });
+  let r: FenceWaitResult;
+  try {
+    r = await waitOnFences(fences[0]!.clock, fences, true, timeoutNs, task);
+  } finally {
+    fenceWaitEnd(fences[0]!.clock, edge);
+  }
   if (r.remaining === 0) return r;
   for (let i = 0; i < fences.length; i++) if (fences[i]!.signaledFlag) return { remaining: r.remaining, first: i };
   return r;

@@ -2,6 +2,7 @@ import type { Clock } from '../hw/index.ts';
 import { KernelBug } from '../lib/index.ts';
 import type { FenceContextAllocator } from './dma-fence-context.ts';
 import { DmaFence, seqnoIsLater, type DmaFenceOps } from './dma-fence.ts';
+import { reportUnsignalledAtTeardown, setFenceSignaller, type FenceSignaller } from './fence-wait-graph.ts';
 
 /** A fence on a software timeline (struct sync_pt). */
 export class SyncPt extends DmaFence {
@@ -41,6 +42,12 @@ export class SwSyncTimeline {
   /** Pending points in ascending seqno order (the kernel's pt_tree and pt_list). */
   private readonly pts: SyncPt[] = [];
   private dead = false;
+  /**
+   * Who advances it, recorded as the signaller of its fences for the
+   * wait-for graph: for sw_sync, whoever holds the fd (the opener, and
+   * those it passed the fd to); null when none is known.
+   */
+  signaller: FenceSignaller | null = null;
 
   /**
    * Creates a timeline with its own fence context (sync_timeline_create).
@@ -85,6 +92,7 @@ export class SwSyncTimeline {
       else hi = mid;
     }
     this.pts.splice(lo, 0, pt);
+    if (this.signaller) setFenceSignaller(pt, this.signaller);
     return pt;
   }
 
@@ -113,6 +121,7 @@ export class SwSyncTimeline {
    */
   destroy(): void {
     this.dead = true;
+    reportUnsignalledAtTeardown(this.clock, 'sw_sync_debugfs_release', `${this.driverName} timeline ${this.name} (context ${this.context}) torn down`, this.pts, 'each signals now with ENOENT, so its waiters wake to an error instead of the work');
     const left = this.pts.splice(0, this.pts.length);
     for (const pt of left) {
       pt.setError('ENOENT');

@@ -34,6 +34,13 @@
  * and /dev/udmabuf are exporters registered on a DmaBufSystem, one per
  * simulated kernel, which also owns the dma-buf filesystem and debugfs's
  * bufinfo.
+ *
+ * Fence waits form a wait-for graph (fence-wait-graph.ts): whoever creates
+ * a fence records its signaller (setFenceSignaller: the thread whose
+ * progress signals it); every wait is an edge from the waiting thread to
+ * the fence. A wait that closes a cycle, a wait on a fence whose
+ * signaller exited, and a fence left unsignalled at its timeline's
+ * teardown are findings; the waits still block as on Linux.
  */
 export { addCmaHeap } from './cma-heap.ts';
 export { dmaBufAttach, dmaBufDetach, dmaBufMapAttachment, dmaBufPin, dmaBufUnmapAttachment, dmaBufUnpin, type AttachOptions } from './dma-buf-attach.ts';
@@ -70,6 +77,15 @@ export {
 export { FenceContextAllocator } from './dma-fence-context.ts';
 export { DmaFence, liveFenceCount, traceFences, type DmaFenceOps } from './dma-fence.ts';
 export { DmaHeap, dmaHeaps } from './dma-heap.ts';
+export {
+  fenceWaitSnapshot,
+  reportFenceTimeout,
+  reportHungFenceWaits,
+  setFenceSignaller,
+  setFileHolders,
+  trackFenceWaits,
+  type FenceSignaller,
+} from './fence-wait-graph.ts';
 export { DmaResv, DmaResvUsage, dmaResvUsageRw } from './dma-resv.ts';
 export { NegotiatedBacking, type NegotiatedBufferOptions } from './negotiated-backing.ts';
 export { exportNegotiatedBuffer } from './negotiated-ops.ts';

@@ -1,5 +1,5 @@
 import { debugfsCreateFile, fput, registerSeqFile, userArg, type File, type FileOperations, type SeqFileNode, type Task } from '../fs/index.ts';
-import { kerr } from '../lib/index.ts';
+import { currentCpuContext, kerr } from '../lib/index.ts';
 import { O_CLOEXEC, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, type SwSyncCreateFenceData } from '../uapi/index.ts';
 import { SwSyncTimeline } from './fence-timeline.ts';
 import { syncFileCreate, type SyncFileEnv } from './sync-file.ts';
@@ -77,6 +77,9 @@ function swSyncFops(env: SyncFileEnv, timelines: Set<SwSyncTimeline>): FileOpera
     open(_inode, file, task) {
       const comm = new TextEncoder().encode(task.comm).subarray(0, TASK_COMM_LEN - 1);
       const tl = new SwSyncTimeline(env.fctx, new TextDecoder().decode(comm).replace(/\uFFFD$/, ''));
+      // whoever holds the fd advances it (SW_SYNC_IOC_INC): the signaller of every fence on it
+      const opener = currentCpuContext();
+      if (opener) tl.signaller = { thread: opener, file };
       file.privateData = tl;
       timelines.add(tl);
     },

@@ -1,5 +1,5 @@
-import { WaitQueueHead, anonInodeGetFile, fput, pollWait, userArg, type File, type FileOperations, type PollTable, type Task, type Vfs } from '../fs/index.ts';
-import { isKernelError, kerr } from '../lib/index.ts';
+import { WaitQueueHead, anonInodeGetFile, fput, pollWait, userArg, type File, type FileOperations, type PollTable, type Task, type Vfs, type WaitQueueEntry } from '../fs/index.ts';
+import { currentCpuContext, isKernelError, kerr } from '../lib/index.ts';
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -13,6 +13,39 @@ import {
 import type { FenceContextAllocator } from './dma-fence-context.ts';
 import { DmaFenceCb, type DmaFence } from './dma-fence.ts';
 import { dmaFenceUnwrap, dmaFenceUnwrapMerge } from './dma-fence-unwrap.ts';
+import { fenceWaitBegin, fenceWaitEnd, type FenceWait } from './fence-wait-graph.ts';
+
+/**
+ * The wait queue of a sync_file's pollers: a poller that registers while
+ * the fence is pending waits for the fence until poll takes its entry off
+ * again, and the wait-for graph sees that wait as it sees dma_fence_wait.
+ * A poll that registers and then finds an fd ready does not sleep: the
+ * graph checks the wait only if it is still registered after that step.
+ */
+class SyncFileWaitQueue extends WaitQueueHead {
+  private readonly edges = new Map<WaitQueueEntry, FenceWait>();
+
+  constructor(private readonly fence: DmaFence) {
+    super();
+  }
+
+  override add(entry: WaitQueueEntry): void {
+    super.add(entry);
+    if (this.fence.signaledFlag || this.edges.has(entry)) return;
+    // an epoll watch stays registered while the fd is watched, sleeping or not: no wait
+    if (currentCpuContext()?.call.startsWith('epoll') === true) return;
+    const w = fenceWaitBegin([this.fence], 'sync_file_poll', { deferred: true });
+    if (w) this.edges.set(entry, w);
+  }
+
+  override remove(entry: WaitQueueEntry): void {
+    super.remove(entry);
+    const w = this.edges.get(entry);
+    if (!w) return;
+    this.edges.delete(entry);
+    fenceWaitEnd(this.fence.clock, w);
+  }
+}
 
 /** Bytes of a sync_file's name and of the strings in sync_fence_info, NUL included. */
 const SYNC_NAME_LEN = 32;
@@ -36,7 +69,7 @@ export class SyncFile {
   userName = '';
   file!: File;
   /** Pollers wait here until the fence signals. */
-  readonly wq = new WaitQueueHead();
+  readonly wq: WaitQueueHead;
   /** The fence callback armed by the first poll (POLL_ENABLED). */
   private cb: DmaFenceCb | null = null;
 
@@ -44,6 +77,7 @@ export class SyncFile {
   constructor(env: SyncFileEnv, fence: DmaFence) {
     this.env = env;
     this.fence = fence.get();
+    this.wq = new SyncFileWaitQueue(this.fence);
   }
 
   /** @internal poll of the file (sync_file_poll). */

@@ -27,6 +27,12 @@ export interface CpuContext {
   sysNs: number;
   /** Index in its ledger's context table, for compact cost records; -1 until first charged. */
   slot: number;
+  /**
+   * Simulated time its process began to exit (do_exit: PF_EXITING), so
+   * that what it alone would have done (signal its fences) is known never
+   * to come; undefined while it lives, and for kernel threads.
+   */
+  exitedNs?: number;
 }
 
 /** Makes a context for a thread (copy_process for a task, kthread_create for a kernel thread). */

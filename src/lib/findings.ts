@@ -26,6 +26,17 @@ export type FindingKind =
   /** A user page fault that found no memory: the OOM path killed the process (pagefault_out_of_memory). */
   | 'oom'
   /**
+   * Fence waits that can never end: threads each waiting for a fence that
+   * only another thread of the cycle would signal (the chain is printed).
+   */
+  | 'fence-deadlock'
+  /** A wait on a fence whose signaller has exited: nothing will ever signal it. */
+  | 'fence-orphaned'
+  /** A fence still unsignalled when its timeline (fence context) was torn down, or released with waiters. */
+  | 'fence-unsignalled'
+  /** A kernel wait on a fence or a commit gave up at its timeout (flip_done timed out); the wait-for graph then is printed. */
+  | 'fence-timeout'
+  /**
    * The platform cannot carry the work as configured, named at the platform
    * or scenario line that sets the limit: a device over its bandwidth, a CMA
    * area too small or never used, a buffer out of a device's DMA reach,

@@ -391,6 +391,8 @@ export class ProcKernel {
     if (p.group.exiting) return;
     const g = p.group;
     p.group.exiting = true;
+    // from here on nothing the process's own code would have done (signal a timeline it holds) can happen
+    for (const t of g.tasks) t.cpu.exitedNs = this.clock.now;
     // do_exit's teardown (closing files, unmapping) is the kernel's work on the task's behalf
     p.cpu.mode = 'sys';
     p.cpu.call = 'exit';

@@ -1,9 +1,9 @@
 import { createDevice, createDmaContext, iommuDmaMapper, type Device, type DmaContext } from '../dma/index.ts';
 import { Smmu, Soc } from '../hw/index.ts';
 import { iommuAttachDevice, iommuDevice, iommuDomainAlloc, SmmuDriver, type IommuDomain } from '../iommu/index.ts';
-import { MiB } from '../lib/index.ts';
+import { MiB, type CpuContext } from '../lib/index.ts';
 import { bootMm, type BackgroundLoadOptions, type Mm } from '../mm/index.ts';
-import { addCmaHeap, addSystemHeap, createDmaBufSystem, registerUdmabuf, type DmaBufSystem } from '../dmabuf/index.ts';
+import { addCmaHeap, addSystemHeap, createDmaBufSystem, registerUdmabuf, setFileHolders, type DmaBufSystem } from '../dmabuf/index.ts';
 import {
   gpuPlatformDriver,
   kmsDisplayPlatformDriver,
@@ -166,6 +166,16 @@ export function bootSystem(p: PlatformSpec, opts: BootOptions): System {
   for (const attr of soc.faults.attrs.values()) faultCreateDebugfsAttr(proc.vfs, attr);
   const dmabuf = createDmaBufSystem({ vfs: proc.vfs, soc, fenceSignalNs: c.fenceSignalNs });
   registerDmaBufRefsDebugfs(proc, dmabuf);
+  // the fence wait-for graph asks who holds a timeline's fd: any of them may signal its fences
+  setFileHolders(soc.clock, (file) => {
+    const out: CpuContext[] = [];
+    for (const p of proc.processes.values()) {
+      if (p.group.state !== 'running') continue;
+      const files = p.files;
+      if (files.fds().some((fd) => files.peek(fd) === file)) for (const t of p.group.liveTasks()) out.push(t.cpu);
+    }
+    return out;
+  });
   addSystemHeap(dmabuf, mm);
   for (const area of mm.cma.values()) addCmaHeap(dmabuf, mm, area);
   // Virtual devices the kernel's test drivers bring (misc device, vgem, vivid's platform device).

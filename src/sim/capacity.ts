@@ -53,7 +53,7 @@ export interface CapacityRun {
 }
 
 /** Finding kinds that say why frames went missing; anything else (a leak, a missing sync) does not. */
-const EXPLAINS_LOSS: readonly FindingKind[] = ['process-failed', 'iommu-fault', 'bus-error', 'fault-injection', 'oom', 'capacity'];
+const EXPLAINS_LOSS: readonly FindingKind[] = ['process-failed', 'iommu-fault', 'bus-error', 'fault-injection', 'oom', 'capacity', 'fence-deadlock', 'fence-orphaned'];
 
 /** Share of its time a device's port must be busy before a measurement alone calls it saturated. */
 const SATURATED = 0.95;

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { traceFences } from '../dmabuf/index.ts';
+import { fenceWaitSnapshot, reportHungFenceWaits, traceFences } from '../dmabuf/index.ts';
 import { applyFaultSettings, userFrame, userPath, withFindingSite, type FaultSetting, type Finding, type Tracer } from '../lib/index.ts';
 import { Deadlock } from '../hw/index.ts';
 import { describeBlockedTasks, spawnProcess } from '../proc/index.ts';
@@ -59,7 +59,9 @@ export async function execProgram(
     exitCode = await sys.soc.clock.runUntilSettled(child.exitCode);
   } catch (err) {
     if (!(err instanceof Deadlock)) throw err;
-    deadlock = describeBlockedTasks(sys.proc);
+    // what each thread sleeps in, then the fences any of them waits for and who would signal them
+    reportHungFenceWaits(sys.soc.clock);
+    deadlock = [...describeBlockedTasks(sys.proc), ...fenceWaitSnapshot(sys.soc.clock)];
     exitCode = 1;
   }
   const sig = child.process.group.termSignal;

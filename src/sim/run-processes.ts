@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { traceFences } from '../dmabuf/index.ts';
+import { fenceWaitSnapshot, reportHungFenceWaits, traceFences } from '../dmabuf/index.ts';
+import { Deadlock } from '../hw/index.ts';
 import { boundNode, CameraDevice, usbDisplayPlatformDriver, type BoundDevice, type UsbDisplay } from '../drivers/index.ts';
 import { applyFaultSettings, formatBytes, hex, withFindingSite, type Tracer } from '../lib/index.ts';
 import { DEFAULT_CMA_NAME } from '../mm/index.ts';
-import { dmaBufSnapshot, spawnProcess, type DmaBufReference, type DmaBufSnapshot, type Sys } from '../proc/index.ts';
+import { describeBlockedTasks, dmaBufSnapshot, spawnProcess, type DmaBufReference, type DmaBufSnapshot, type Sys } from '../proc/index.ts';
 import { SIGKILL } from '../uapi/index.ts';
 import { bootSystem, type System } from './boot.ts';
 import type { StageDescriptor, StageFormats, WatchContext } from './pipeline/descriptor.ts';
@@ -347,7 +348,26 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
         });
     };
   }
-  await soc.clock.runUntilSettled(session.exitCode);
+  try {
+    await soc.clock.runUntilSettled(session.exitCode);
+  } catch (e) {
+    if (!(e instanceof Deadlock)) throw e;
+    // Every process sleeps and nothing is scheduled: on Linux they would sleep for ever. The harness reports what
+    // they wait for, then kills them as a test runner's timeout would, so the run ends and their files are released.
+    reportHungFenceWaits(soc.clock);
+    const blocked = describeBlockedTasks(sys.proc);
+    const fenceWaits = fenceWaitSnapshot(soc.clock);
+    for (const p of [...sys.proc.processes.values()]) {
+      if (p === session.process || p.group.state !== 'running' || p.group.exiting) continue;
+      const name = [...pidOf].find(([, pid]) => pid === p.pid)?.[0];
+      const line = blocked.find((l) => l.startsWith(`pid ${p.pid} `));
+      // and the fences it waits for, with who would signal them (the wait-for graph at that moment)
+      const fences = fenceWaits.filter((l) => l.startsWith(`${p.comm} (pid ${p.pid}) in `));
+      if (name !== undefined) failedWith.set(name, `the run hung (${[line ?? 'asleep', ...fences].join('; ')}); killed when nothing could happen any more`);
+      await sys.proc.kill(session.process, p.pid, SIGKILL);
+    }
+    await soc.clock.runUntilSettled(session.exitCode);
+  }
   await settleDevices(sys);
   const simTimeNs = soc.clock.now;
   const snap: DmaBufSnapshot = buffers ?? dmaBufSnapshot(sys.proc, sys.dmabuf);

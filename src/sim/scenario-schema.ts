@@ -42,6 +42,10 @@ const processStageFields = {
   channels: z.number().int().min(1).max(2).default(2).describe('audio: channels per frame.'),
   periodFrames: z.number().int().min(16).max(65536).default(1024).describe('audio: frames per period of the ring buffer.'),
   periods: z.number().int().min(2).max(64).default(4).describe('audio: periods in the ring buffer.'),
+  order: z
+    .enum(['signal-first', 'wait-first'])
+    .default('signal-first')
+    .describe("fence-peer: when it signals its own fence: 'signal-first' before waiting for its peer's, 'wait-first' only after (two wait-first peers deadlock)."),
 };
 
 /** A process entry on a stage table: `stage` names one of its rows, whose own fields it may set. */

@@ -87,9 +87,10 @@ export interface StageDescriptor {
   /**
    * Where it stands: a source first, a sink last, a filter between (or
    * last too, with mayEnd: a CPU stage that reads and checks), alone as
-   * the whole pipeline.
+   * the whole pipeline; a peer only beside other peers, which pass
+   * no frames but trade with their neighbours as equals).
    */
-  role: 'source' | 'filter' | 'sink' | 'alone';
+  role: 'source' | 'filter' | 'sink' | 'alone' | 'peer';
   mayEnd?: boolean;
   /** Fields this stage adds to a process entry of a scenario file, beyond the common ones. */
   schema?: z.ZodRawShape;

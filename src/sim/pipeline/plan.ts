@@ -47,13 +47,18 @@ export function planFormats(spec: ScenarioSpec, table: readonly StageDescriptor[
     };
     const d = stageNamed(table, st.stage);
     const last = i === stages.length - 1;
-    if (d.role === 'alone') {
+    if (d.role === 'peer') {
+      // peers pass no frames in one direction: they stand only beside other peers, two at least
+      const other = stages.find((x) => stageNamed(table, x.stage).role !== 'peer');
+      if (other) fail('stage', `a ${d.name} process stands only beside other peers, not beside ${other.stage}`);
+      if (stages.length < 2) fail('stage', `a ${d.name} process needs a peer`);
+    } else if (d.role === 'alone') {
       if (stages.length !== 1) fail('stage', `a ${d.name} process runs alone`);
     } else if ((d.role === 'source') !== (i === 0)) {
       fail('stage', i === 0 ? `a pipeline starts with a source (${sources.join(', ')}), not ${d.name}` : `a ${d.name} process can only come first`);
     }
     if (d.role === 'sink' && !last) fail('stage', `a ${d.name} process ends the pipeline`);
-    if (last && i > 0 && d.role !== 'sink' && !d.mayEnd) fail('stage', `the last process must consume the frames (${orList(enders)}), not ${d.name}`);
+    if (last && i > 0 && d.role !== 'sink' && d.role !== 'peer' && !d.mayEnd) fail('stage', `the last process must consume the frames (${orList(enders)}), not ${d.name}`);
     const f = d.plan({ st, prev, scenario: spec, fail });
     // The display's mode is the size of the frames it shows; no mode is larger than the KMS limits.
     const shown = d.setsDisplayMode ? f.inFmt : null;

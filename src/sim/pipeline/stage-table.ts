@@ -7,6 +7,7 @@ import { cpuDescriptor } from './stages/cpu.ts';
 import { decodeDescriptor } from './stages/decode.ts';
 import { displayDescriptor } from './stages/display.ts';
 import { encodeDescriptor } from './stages/encode.ts';
+import { fencePeerDescriptor } from './stages/fence-peer.ts';
 import { jpegDecodeDescriptor } from './stages/jpeg-decode.ts';
 import { renderDescriptor } from './stages/render.ts';
 import { usbDisplayDescriptor } from './stages/usb-display.ts';
@@ -27,4 +28,5 @@ export const STAGES: readonly StageDescriptor[] = [
   encodeDescriptor,
   jpegDecodeDescriptor,
   audioDescriptor,
+  fencePeerDescriptor,
 ];

@@ -1,6 +1,6 @@
 import { kerr } from '../../../../lib/index.ts';
-import type { Timer } from '../../../../hw/index.ts';
-import { DmaResvUsage, dmaBufTrackRef, dmaBufUntrackRef, type DmaFence } from '../../../../dmabuf/index.ts';
+import type { Clock, Timer } from '../../../../hw/index.ts';
+import { DmaResvUsage, dmaBufTrackRef, dmaBufUntrackRef, reportFenceTimeout, type DmaFence } from '../../../../dmabuf/index.ts';
 import { userArg } from '../../../../fs/index.ts';
 import {
   DRM_EVENT_FLIP_COMPLETE,
@@ -31,6 +31,10 @@ export const FIRST_FB_ID = 35;
 /** Limits of the controller (mode_config.min/max_width/height). */
 export const KMS_MAX_WIDTH = 4096;
 export const KMS_MAX_HEIGHT = 4096;
+/** How long a commit waits for each completion of the commit before it (the 10 s of drm_atomic_helper_wait_for_dependencies). */
+export const KMS_COMMIT_TIMEOUT_NS = 10e9;
+/** How the CRTC is named in the core's messages (`[CRTC:32:crtc-0]`). */
+const KMS_CRTC_NAME = 'crtc-0';
 /** How long the vblank interrupt stays on after the last flip (drm's vblank_offdelay, 5000 ms). */
 export const KMS_VBLANK_OFFDELAY_NS = 5e9;
 
@@ -42,6 +46,9 @@ export interface PendingFlip {
   userData: bigint;
   /** The framebuffer's implicit write fences have all signalled. */
   ready: boolean;
+  /** Resolves when the flip is committed to the hardware, its fences done (the commit's hw_done), or cancelled. */
+  hwDone: Promise<void>;
+  hwSettle: () => void;
   /** Resolves when the flip took effect or was cancelled (the commit's flip_done). */
   done: Promise<void>;
   settle: () => void;
@@ -200,6 +207,7 @@ export class SimpleDisplayPipe<S extends SimplePipeStats = SimplePipeStats> {
   /** Marks a flip ready once its fences signalled and turns the vblank interrupt on for it. */
   flipReady(flip: PendingFlip): void {
     flip.ready = true;
+    flip.hwSettle();
     if (this.pending !== flip) return;
     this.lastActivity = this.dev.dbs.soc.clock.now;
     this.armVblank();
@@ -213,7 +221,29 @@ export class SimpleDisplayPipe<S extends SimplePipeStats = SimplePipeStats> {
     untrackFlip(p);
     this.stats.cancelledFlips++;
     if (!this.funcs.fetchesEveryFrame) this.disarm();
+    p.hwSettle();
     p.settle();
+  }
+
+  /**
+   * Waits, as a blocking commit's tail waits for the commit before it
+   * (drm_atomic_helper_wait_for_dependencies), up to KMS_COMMIT_TIMEOUT_NS
+   * for `flip` to reach the hardware (hw_done) and as long again for it to
+   * take effect (flip_done). Each wait that runs out is reported as the
+   * core's drm_err reports it ("[CRTC:32:crtc-0] flip_done timed out"),
+   * with the fence wait-for graph of that moment, and the commit goes on.
+   */
+  async waitForPending(flip: PendingFlip): Promise<void> {
+    const clock = this.dev.dbs.soc.clock;
+    const waits: [string, Promise<void>][] = [
+      ['hw_done', flip.hwDone],
+      ['flip_done', flip.done],
+    ];
+    for (const [what, done] of waits) {
+      if (!(await completionTimeout(clock, done, KMS_COMMIT_TIMEOUT_NS))) {
+        reportFenceTimeout(clock, 'drm_atomic_helper_wait_for_dependencies', `[CRTC:${KMS_CRTC_ID}:${KMS_CRTC_NAME}] ${what} timed out after ${KMS_COMMIT_TIMEOUT_NS / 1e9} s`);
+      }
+    }
   }
 
   /** Takes `fb` off the CRTC and cancels a flip to it (the plane disable drm_framebuffer_remove commits). */
@@ -264,6 +294,23 @@ const scanoutVia = (k: SimpleDisplayPipe) => (k.current ? gemObjectName(k.curren
 /** Forgets a flip's tracked reference once it took effect or was cancelled. */
 function untrackFlip(f: PendingFlip): void {
   if (f.fb.refBuf) dmaBufUntrackRef(f.fb.refBuf, 'kms-flip', f);
+}
+
+/** Sleeps until `done` resolves or `ns` pass (wait_for_completion_timeout); true when it resolved in time. */
+function completionTimeout(clock: Clock, done: Promise<void>, ns: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let over = false;
+    const timer = clock.after(ns, () => {
+      over = true;
+      resolve(false);
+    });
+    void done.then(() => {
+      if (over) return;
+      // a completion in time must not leave its timeout behind to move simulated time on
+      timer.cancel();
+      resolve(true);
+    });
+  });
 }
 
 /** Builds a struct drm_event_vblank of type FLIP_COMPLETE (32 bytes, little-endian), as drm_crtc_send_vblank_event fills it. */
@@ -340,13 +387,22 @@ function simpleAddFb2(dev: DrmDevice, arg: unknown, file: DrmFile): number {
   return 0;
 }
 
-/** DRM_IOCTL_MODE_RMFB (drm_mode_rmfb): ENOENT unless the file added that framebuffer; a shown one goes off the CRTC. */
-function simpleRmFb(dev: DrmDevice, arg: unknown, file: DrmFile): number {
+/**
+ * DRM_IOCTL_MODE_RMFB (drm_mode_rmfb): ENOENT unless the file added that
+ * framebuffer; a shown one goes off the CRTC. When a flip to it is still
+ * waiting for its fences, the plane already points at it, so the removal
+ * is a blocking commit that first waits for that flip, up to 10 s for each
+ * of its completions (see waitForPending), before turning the plane off.
+ */
+async function simpleRmFb(dev: DrmDevice, arg: unknown, file: DrmFile): Promise<number> {
   const k = pipeOf(dev);
   const id = typeof arg === 'object' && arg !== null && 'fb_id' in arg ? userU32((arg as { fb_id: unknown }).fb_id, 'fb_id') : userU32(arg, 'fb_id');
   const fb = k.fbs.get(id);
   if (!fb || fb.owner !== file) throw kerr('ENOENT', `no framebuffer ${id} of this file`);
-  k.removeFb(fb);
+  const p = k.pending;
+  if (p && p.fb === fb && !p.ready) await k.waitForPending(p);
+  // the framebuffer may have gone while the commit waited (its file closed)
+  if (k.fbs.get(id) === fb) k.removeFb(fb);
   return 0;
 }
 
@@ -396,7 +452,9 @@ function simplePageFlip(dev: DrmDevice, arg: unknown, file: DrmFile): number {
   const userData = typeof a.user_data === 'bigint' ? a.user_data : BigInt(userU32(a.user_data ?? 0, 'user_data'));
   let settle!: () => void;
   const done = new Promise<void>((r) => (settle = r));
-  const flip: PendingFlip = { fb, file, event: (flags & DRM_MODE_PAGE_FLIP_EVENT) !== 0, userData, ready: false, done, settle };
+  let hwSettle!: () => void;
+  const hwDone = new Promise<void>((r) => (hwSettle = r));
+  const flip: PendingFlip = { fb, file, event: (flags & DRM_MODE_PAGE_FLIP_EVENT) !== 0, userData, ready: false, hwDone, hwSettle, done, settle };
   const fences: DmaFence[] = fb.obj.resv.getFences(DmaResvUsage.WRITE);
   k.pending = flip;
   if (fb.refBuf) dmaBufTrackRef(fb.refBuf, 'kms-flip', flip, flipName, 'drm_mode_page_flip_ioctl', flipVia);

@@ -1,7 +1,7 @@
 import { kerr } from '../../../../lib/index.ts';
 import { BlendEngine, BusError, DmaFault } from '../../../../hw/index.ts';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, sgDmaSegments, type DmaDirection, type SgTable } from '../../../../dma/index.ts';
-import { DmaFence, DmaResvUsage, dmaBufTrackRef, dmaBufUntrackRef, dmaResvUsageRw, syncFileCreate, type DmaBuf, type DmaFenceOps, type DmaResv } from '../../../../dmabuf/index.ts';
+import { DmaFence, DmaResvUsage, dmaBufTrackRef, dmaBufUntrackRef, dmaResvUsageRw, setFenceSignaller, syncFileCreate, type DmaBuf, type DmaFenceOps, type DmaResv } from '../../../../dmabuf/index.ts';
 import { fput, userArg, type Task } from '../../../../fs/index.ts';
 import { DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, GPU_COMPOSE_OP_AVERAGE, O_CLOEXEC, type DrmGpuCompose } from '../../../../uapi/index.ts';
 import {
@@ -113,6 +113,11 @@ function jobUnmap(dev: DrmDevice, b: JobBuffer): void {
   if (b.own) dmaUnmapSg(dev.device, b.sgt, b.dir);
 }
 
+/** The kernel thread that runs the device's jobs (the drm-sched thread of its ring). */
+function schedThreadName(dev: DrmDevice): string {
+  return `drm-sched/${dev.driver.name}`;
+}
+
 /** Adds `fence` to every distinct reservation object, READ usage for sources first, then WRITE for the destination. */
 async function addJobFence(fence: DmaFence, reads: DmaResv[], write: DmaResv): Promise<void> {
   const seen = new Set<DmaResv>();
@@ -211,6 +216,8 @@ async function gpuCompose(dev: DrmDevice, arg: unknown, file: DrmFile, task: Tas
       b.seqno = fence.seqno;
       if (b.buf) dmaBufTrackRef(b.buf, 'device-job', b, jobName, 'drm_sched_job_init', jobVia);
     }
+    // the ring's scheduler thread signals it, once the jobs before it and its dependencies are done
+    setFenceSignaller(fence, { thread: dev.dbs.soc.costs.kthread(schedThreadName(dev)) });
     if (flags & GPU_COMPOSE_FENCE_OUT) {
       const sf = syncFileCreate(dev.dbs, fence);
       try {
@@ -238,7 +245,7 @@ async function gpuCompose(dev: DrmDevice, arg: unknown, file: DrmFile, task: Tas
   }
   st.stats.submitted++;
   const prev = st.tail;
-  const job = dev.dbs.soc.cores.spawn(`drm-sched/${dev.driver.name}`, async () => {
+  const job = dev.dbs.soc.cores.spawn(schedThreadName(dev), async () => {
     await prev;
     await runCompose(dev, st, fence, deps, bufs);
   });
