@@ -205,14 +205,36 @@ export class CostLedger {
   }
 
   private record(kind: CostKind, ns: number, bytes: number, ctx: CpuContext, fn: string, scope: CostScope | undefined): void {
-    this.timeNs.push(this.now());
-    this.kinds.push(KIND_INDEX.get(kind)!);
+    const t = this.now();
+    const k = KIND_INDEX.get(kind)!;
+    const slot = this.slotOf(ctx);
+    const dev = this.intern(scope?.device ?? '');
+    const buf = this.intern(scope?.buffer ?? '');
+    const site = this.siteId(ctx, fn || scope?.fn || '');
+    // a program's own accesses between two calls (compiled code runs millions) add up in one record: same time, same attribution
+    const last = this.kinds.length - 1;
+    if (
+      ctx.mode === 'user' &&
+      last >= 0 &&
+      this.timeNs[last] === t &&
+      this.kinds[last] === k &&
+      this.ctxList[last] === slot &&
+      this.siteList[last] === site &&
+      this.devList[last] === dev &&
+      this.bufList[last] === buf
+    ) {
+      this.nsList[last] += ns;
+      this.bytesList[last] += bytes;
+      return;
+    }
+    this.timeNs.push(t);
+    this.kinds.push(k);
     this.nsList.push(ns);
     this.bytesList.push(bytes);
-    this.ctxList.push(this.slotOf(ctx));
-    this.devList.push(this.intern(scope?.device ?? ''));
-    this.bufList.push(this.intern(scope?.buffer ?? ''));
-    this.siteList.push(this.siteId(ctx, fn || scope?.fn || ''));
+    this.ctxList.push(slot);
+    this.devList.push(dev);
+    this.bufList.push(buf);
+    this.siteList.push(site);
   }
 
   /** Interned site of a cost, found through nested maps so that a repeated site builds no string. */

@@ -1,0 +1,157 @@
+/*
+ * unimem's C shim: the Linux calls wasi-libc lacks or gives WASI meaning
+ * (open with Linux flags, ioctl, mmap, the directory calls, getpid, the
+ * program break) as imports of the simulated kernel ("unimem" module).
+ * Linked before libc, so these definitions replace libc's. Each import
+ * returns what the Linux system call returns: a value, or -errno (errno
+ * already numbered as wasi-libc numbers it, so strerror and comparisons
+ * with EINVAL agree). read, write, close and lseek stay libc's: they reach
+ * the same kernel through the WASI calls the host implements.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/ioctl.h>
+
+#define IMPORT(n) __attribute__((import_module("unimem"), import_name(#n)))
+
+IMPORT(open) int32_t unimem_open(const char *path, int32_t flags, int32_t mode);
+IMPORT(ioctl) int32_t unimem_ioctl(int32_t fd, uint32_t req, uint32_t arg);
+IMPORT(mmap) int32_t unimem_mmap(uint32_t addr, uint32_t len, int32_t prot, int32_t flags, int32_t fd, int64_t off);
+IMPORT(munmap) int32_t unimem_munmap(uint32_t addr, uint32_t len);
+IMPORT(mprotect) int32_t unimem_mprotect(uint32_t addr, uint32_t len, int32_t prot);
+IMPORT(getdents64) int32_t unimem_getdents64(int32_t fd, void *buf, uint32_t count);
+IMPORT(getpid) int32_t unimem_getpid(void);
+IMPORT(brk_grow) int32_t unimem_brk_grow(uint32_t pages);
+IMPORT(unsupported) void unimem_unsupported(const char *what);
+
+/* A Linux return value: -4095..-1 is -errno. */
+static long sysret(long r) {
+  if (r < 0 && r > -4096) {
+    errno = (int)-r;
+    return -1;
+  }
+  return r;
+}
+
+int open(const char *path, int flags, ...) {
+  int mode = 0;
+  if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = va_arg(ap, int);
+    va_end(ap);
+  }
+  return (int)sysret(unimem_open(path, flags, mode));
+}
+
+int ioctl(int fd, unsigned long request, ...) {
+  va_list ap;
+  va_start(ap, request);
+  void *arg = va_arg(ap, void *);
+  va_end(ap);
+  return (int)sysret(unimem_ioctl(fd, (uint32_t)request, (uint32_t)(uintptr_t)arg));
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+  int32_t r = unimem_mmap((uint32_t)(uintptr_t)addr, (uint32_t)len, prot, flags, fd, (int64_t)off);
+  if (r < 0 && r > -4096) {
+    errno = -r;
+    return MAP_FAILED;
+  }
+  return (void *)(uintptr_t)(uint32_t)r;
+}
+
+int munmap(void *addr, size_t len) {
+  return (int)sysret(unimem_munmap((uint32_t)(uintptr_t)addr, (uint32_t)len));
+}
+
+int mprotect(void *addr, size_t len, int prot) {
+  return (int)sysret(unimem_mprotect((uint32_t)(uintptr_t)addr, (uint32_t)len, prot));
+}
+
+pid_t getpid(void) {
+  return unimem_getpid();
+}
+
+/*
+ * The program break is the end of the wasm memory, which is the process's
+ * memory from address 0 up: growing it grows the wasm memory and maps the
+ * new pages in the process (the host does both).
+ */
+void *sbrk(intptr_t increment) {
+  if (increment == 0) return (void *)(__builtin_wasm_memory_size(0) * 65536);
+  if (increment < 0 || increment % 65536 != 0) {
+    errno = EINVAL;
+    return (void *)-1;
+  }
+  int32_t old = unimem_brk_grow((uint32_t)(increment / 65536));
+  if (old < 0) {
+    errno = ENOMEM;
+    return (void *)-1;
+  }
+  return (void *)((uintptr_t)old * 65536);
+}
+
+/* A directory stream over getdents64 (Linux's struct linux_dirent64 records). */
+struct _DIR {
+  int fd;
+  int pos;
+  int len;
+  struct dirent *ent;
+  char buf[2048];
+};
+
+DIR *opendir(const char *name) {
+  int fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  DIR *d = calloc(1, sizeof(DIR));
+  if (!d) {
+    close(fd);
+    return NULL;
+  }
+  d->fd = fd;
+  return d;
+}
+
+struct dirent *readdir(DIR *d) {
+  if (d->pos >= d->len) {
+    long n = sysret(unimem_getdents64(d->fd, d->buf, sizeof d->buf));
+    if (n <= 0) return NULL;
+    d->len = (int)n;
+    d->pos = 0;
+  }
+  const unsigned char *rec = (const unsigned char *)d->buf + d->pos;
+  uint64_t ino;
+  uint16_t reclen;
+  memcpy(&ino, rec, 8);
+  memcpy(&reclen, rec + 16, 2);
+  const char *name = (const char *)rec + 19;
+  size_t nlen = strlen(name);
+  free(d->ent);
+  d->ent = malloc(sizeof(struct dirent) + nlen + 1);
+  if (!d->ent) return NULL;
+  d->ent->d_ino = ino;
+  d->ent->d_type = rec[18];
+  memcpy(d->ent->d_name, name, nlen + 1);
+  d->pos += reclen;
+  return d->ent;
+}
+
+int closedir(DIR *d) {
+  int r = close(d->fd);
+  free(d->ent);
+  free(d);
+  return r;
+}
+
+int dirfd(DIR *d) {
+  return d->fd;
+}
