@@ -36,7 +36,7 @@ import { sysGetdents64 } from './readdir.ts';
 import { sysFaccessat, sysFstatat } from './stat.ts';
 import { sysClockGettime, sysClockNanosleep, sysNanosleep } from './time.ts';
 import { auxval, sysUname } from './utsname.ts';
-import { userLoad, userStore } from './cpu-access.ts';
+import { UserTlb, userLoad, userStore } from './cpu-access.ts';
 import { sysPipe2 } from './pipe.ts';
 import { ProcessUnwind } from './errors.ts';
 import { MMAP_BASE_32 } from './address-space.ts';
@@ -80,6 +80,10 @@ export interface UserCpuAccess {
   load(addr: number, out: Uint8Array<ArrayBuffer>): void;
   /** Stores `bytes` at `addr`. */
   store(addr: number, bytes: Uint8Array): void;
+  /** Forgets the translations kept since the last call (call it at every system call: any may change the mappings). */
+  flush(): void;
+  /** Runs the program's synchronous stretch between two calls, its accesses' costs charged to it in one go (CostLedger.batch). */
+  run<T>(fn: () => T): T;
 }
 
 /** A message for sendmsg: bytes and the fds to pass (SCM_RIGHTS). */
@@ -500,9 +504,12 @@ export class Sys {
    */
   userCpuAccess(): UserCpuAccess {
     const p = this.p;
+    const tlb = new UserTlb(() => p.mm);
     return {
-      load: (addr, out) => void userLoad(p.mm, addr, out.length, out),
-      store: (addr, bytes) => userStore(p.mm, addr, bytes),
+      load: (addr, out) => tlb.load(addr, out),
+      store: (addr, bytes) => tlb.store(addr, bytes),
+      flush: () => tlb.flush(),
+      run: (fn) => this.k.soc.costs.batch(fn),
     };
   }
 

@@ -90,6 +90,17 @@ function findToolchain(file: string): Toolchain {
   return (toolchain = { clang, wasmOpt, identity });
 }
 
+/** What keeps C programs from being built here (a sentence naming the packages), or undefined when the toolchain is complete. */
+export function cToolchainProblem(): string | undefined {
+  try {
+    checkClangTargets('cc', findToolchain('cc').clang);
+    return undefined;
+  } catch (e) {
+    if (e instanceof InputError) return e.detail;
+    throw e;
+  }
+}
+
 /** Where Debian's (and wasi-sdk's) wasi-libc keeps libc.a. */
 const WASI_LIBC = ['/usr/lib/wasm32-wasi/libc.a', '/usr/share/wasi-sysroot/lib/wasm32-wasi/libc.a'];
 
@@ -150,8 +161,9 @@ function uapiIncludeDir(file: string): string {
   }
   try {
     renameSync(tmp, dir);
-  } catch {
-    // another build made it meanwhile
+  } catch (e) {
+    // another build made it meanwhile (the folder exists and is not empty)
+    if (!(e instanceof Error && 'code' in e && (e.code === 'ENOTEMPTY' || e.code === 'EEXIST'))) throw e;
     rmSync(tmp, { recursive: true, force: true });
   }
   return dir;
