@@ -30,7 +30,6 @@ IMPORT(mprotect) int32_t unimem_mprotect(uint32_t addr, uint32_t len, int32_t pr
 IMPORT(getdents64) int32_t unimem_getdents64(int32_t fd, void *buf, uint32_t count);
 IMPORT(getpid) int32_t unimem_getpid(void);
 IMPORT(brk_grow) int32_t unimem_brk_grow(uint32_t pages);
-IMPORT(unsupported) void unimem_unsupported(const char *what);
 
 /* A Linux return value: -4095..-1 is -errno. */
 static long sysret(long r) {
@@ -154,4 +153,32 @@ int closedir(DIR *d) {
 
 int dirfd(DIR *d) {
   return d->fd;
+}
+
+/* What a C program cannot do in unimem yet: Linux's answer for a call the kernel lacks. */
+pid_t fork(void) {
+  errno = ENOSYS;
+  return -1;
+}
+
+int execv(const char *path, char *const argv[]) {
+  (void)path;
+  (void)argv;
+  errno = ENOSYS;
+  return -1;
+}
+
+int execve(const char *path, char *const argv[], char *const envp[]) {
+  (void)path;
+  (void)argv;
+  (void)envp;
+  errno = ENOSYS;
+  return -1;
+}
+
+int execvp(const char *file, char *const argv[]) {
+  (void)file;
+  (void)argv;
+  errno = ENOSYS;
+  return -1;
 }
