@@ -30,6 +30,10 @@ IMPORT(mprotect) int32_t unimem_mprotect(uint32_t addr, uint32_t len, int32_t pr
 IMPORT(getdents64) int32_t unimem_getdents64(int32_t fd, void *buf, uint32_t count);
 IMPORT(getpid) int32_t unimem_getpid(void);
 IMPORT(brk_grow) int32_t unimem_brk_grow(uint32_t pages);
+IMPORT(getauxval) uint32_t unimem_getauxval(uint32_t type);
+IMPORT(fcntl) int32_t unimem_fcntl(int32_t fd, int32_t cmd, int32_t arg);
+IMPORT(memfd_create) int32_t unimem_memfd_create(const char *name, uint32_t flags);
+IMPORT(ftruncate) int32_t unimem_ftruncate(int32_t fd, int64_t length);
 
 /* A Linux return value: -4095..-1 is -errno. */
 static long sysret(long r) {
@@ -74,6 +78,43 @@ int munmap(void *addr, size_t len) {
 
 int mprotect(void *addr, size_t len, int prot) {
   return (int)sysret(unimem_mprotect((uint32_t)(uintptr_t)addr, (uint32_t)len, prot));
+}
+
+int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  int arg = va_arg(ap, int);
+  va_end(ap);
+  return (int)sysret(unimem_fcntl(fd, cmd, arg));
+}
+
+int ftruncate(int fd, off_t length) {
+  return (int)sysret(unimem_ftruncate(fd, (int64_t)length));
+}
+
+/* Linux's generic system-call entry, for the calls a program makes by number. */
+long syscall(long number, ...) {
+  va_list ap;
+  va_start(ap, number);
+  long r;
+  switch (number) {
+    case 279: { /* __NR_memfd_create */
+      const char *name = va_arg(ap, const char *);
+      unsigned flags = va_arg(ap, unsigned);
+      r = sysret(unimem_memfd_create(name, flags));
+      break;
+    }
+    default:
+      errno = ENOSYS;
+      r = -1;
+  }
+  va_end(ap);
+  return r;
+}
+
+/* The kernel's page size (AT_PAGESZ), not the wasm page: mmap, madvise and udmabuf count in it. */
+int getpagesize(void) {
+  return (int)unimem_getauxval(6 /* AT_PAGESZ */);
 }
 
 pid_t getpid(void) {

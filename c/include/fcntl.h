@@ -49,4 +49,15 @@
 #define O_SEARCH O_PATH
 #define O_EXEC O_PATH
 #define O_TMPFILE 020200000
+/* file sealing (memfd), as <linux/fcntl.h> */
+#ifndef F_ADD_SEALS
+#define F_LINUX_SPECIFIC_BASE 1024
+#define F_ADD_SEALS (F_LINUX_SPECIFIC_BASE + 9)
+#define F_GET_SEALS (F_LINUX_SPECIFIC_BASE + 10)
+#define F_SEAL_SEAL 0x0001
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#define F_SEAL_WRITE 0x0008
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
 #endif

@@ -14,6 +14,7 @@ pid_t fork(void);
 int execv(const char *path, char *const argv[]);
 int execve(const char *path, char *const argv[], char *const envp[]);
 int execvp(const char *file, char *const argv[]);
+int getpagesize(void);
 #ifdef __cplusplus
 }
 #endif

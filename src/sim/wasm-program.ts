@@ -389,6 +389,13 @@ class WasmProcess {
         return off;
       }),
       getpid: this.linux(() => sys.getpid()),
+      getauxval: this.linux((type: number) => sys.getauxval(type)),
+      fcntl: this.linux(async (fd: number, cmd: number, arg: number) => sys.fcntl(fd, cmd, arg)),
+      memfd_create: this.linux(async (name: number, flags: number) => sys.memfd_create(this.userString(name), flags >>> 0)),
+      ftruncate: this.linux(async (fd: number, length: bigint) => {
+        await sys.ftruncate(fd, Number(length));
+        return 0;
+      }),
       brk_grow: this.linux(async (pages: number) => {
         const old = this.memory.grow(pages);
         this.refreshViews();

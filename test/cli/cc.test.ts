@@ -8,7 +8,7 @@ import { unimem } from './run-cli.ts';
 // Needs Debian's clang, lld, wasi-libc, libclang-rt-dev-wasm32 and binaryen (.ci/run installs them).
 const problem = cToolchainProblem();
 if (problem) console.warn(`unimem cc tests skipped: ${problem}`);
-const cIt = problem ? it.skip : it;
+const cIt = (name: string, fn: () => void) => (problem ? it.skip : it)(name, fn, 180_000);
 
 describe('unimem cc and exec of C programs', () => {
   cIt('builds a module that exec runs, with its arguments, output and exit code; an unsupported call is ENOSYS, as Linux gives for a call it lacks', () => {
