@@ -19,6 +19,8 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #define IMPORT(n) __attribute__((import_module("unimem"), import_name(#n)))
 
@@ -30,6 +32,11 @@ IMPORT(mprotect) int32_t unimem_mprotect(uint32_t addr, uint32_t len, int32_t pr
 IMPORT(getdents64) int32_t unimem_getdents64(int32_t fd, void *buf, uint32_t count);
 IMPORT(getpid) int32_t unimem_getpid(void);
 IMPORT(brk_grow) int32_t unimem_brk_grow(uint32_t pages);
+IMPORT(fork) int32_t unimem_fork(void);
+IMPORT(wait) int32_t unimem_wait(int32_t pid, int32_t *status);
+IMPORT(socketpair) int32_t unimem_socketpair(int32_t type, int32_t *sv);
+IMPORT(sendmsg) int32_t unimem_sendmsg(int32_t fd, const struct msghdr *msg, int32_t flags);
+IMPORT(recvmsg) int32_t unimem_recvmsg(int32_t fd, struct msghdr *msg, int32_t flags);
 IMPORT(getauxval) uint32_t unimem_getauxval(uint32_t type);
 IMPORT(fcntl) int32_t unimem_fcntl(int32_t fd, int32_t cmd, int32_t arg);
 IMPORT(memfd_create) int32_t unimem_memfd_create(const char *name, uint32_t flags);
@@ -196,12 +203,44 @@ int dirfd(DIR *d) {
   return d->fd;
 }
 
-/* What a C program cannot do in unimem yet: Linux's answer for a call the kernel lacks. */
+/*
+ * fork copies the process, its memory and the program's own state with
+ * it: the child returns 0 from here, the parent the child's pid.
+ */
 pid_t fork(void) {
-  errno = ENOSYS;
-  return -1;
+  return (pid_t)sysret(unimem_fork());
 }
 
+pid_t waitpid(pid_t pid, int *status, int options) {
+  if (options != 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  return (pid_t)sysret(unimem_wait(pid, status));
+}
+
+pid_t wait(int *status) {
+  return waitpid(-1, status, 0);
+}
+
+/* A unix socket pair (unimem's are SOCK_SEQPACKET, message by message, whatever the type asks). */
+int socketpair(int domain, int type, int protocol, int sv[2]) {
+  if (domain != AF_UNIX || protocol != 0) {
+    errno = EAFNOSUPPORT;
+    return -1;
+  }
+  return (int)sysret(unimem_socketpair(type, sv));
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+  return sysret(unimem_sendmsg(fd, msg, flags));
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
+  return sysret(unimem_recvmsg(fd, msg, flags));
+}
+
+/* What a C program cannot do in unimem yet: Linux's answer for a call the kernel lacks. */
 int execv(const char *path, char *const argv[]) {
   (void)path;
   (void)argv;

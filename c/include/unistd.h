@@ -1,8 +1,8 @@
 /*
  * unimem's C header layer: <unistd.h> with the process calls wasi-libc
- * leaves out. fork and the exec family are declared so a program builds;
- * in unimem they fail with ENOSYS for now (see the README's C programs
- * section).
+ * leaves out: fork (unimem's shim), the exec family (declared so a
+ * program builds; they fail with ENOSYS for now, see the README's C
+ * programs section) and getpagesize.
  */
 #ifndef UNIMEM_UNISTD_H
 #define UNIMEM_UNISTD_H

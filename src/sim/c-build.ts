@@ -33,7 +33,7 @@ export const C_GLOBAL_BASE = 0x10000;
 
 /** The imports a program may block in: every system call (the shim's and wasi-libc's WASI calls). */
 const ASYNC_IMPORTS = [
-  ...['open', 'ioctl', 'mmap', 'munmap', 'mprotect', 'getdents64', 'getpid', 'brk_grow', 'getauxval', 'fcntl', 'memfd_create', 'ftruncate'].map((n) => `unimem.${n}`),
+  ...['open', 'ioctl', 'mmap', 'munmap', 'mprotect', 'getdents64', 'getpid', 'brk_grow', 'getauxval', 'fcntl', 'memfd_create', 'ftruncate', 'fork', 'wait', 'socketpair', 'sendmsg', 'recvmsg'].map((n) => `unimem.${n}`),
   ...[
     'fd_close',
     'fd_fdstat_get',
@@ -172,7 +172,8 @@ function uapiIncludeDir(file: string): string {
 /** The clang flags every build uses (target, header layer, uapi headers). */
 function compileFlags(file: string): string[] {
   const c = join(packageRoot(), 'c');
-  return ['--target=wasm32-wasi', '-O2', '-g', '-mno-bulk-memory', '-D__linux__', '-D_WASI_EMULATED_GETPID', '-I', join(c, 'include'), '-isystem', uapiIncludeDir(file)];
+  // the stack pointer is exported so that fork can give the child the parent's
+  return ['--target=wasm32-wasi', '-O2', '-g', '-mno-bulk-memory', '-mmutable-globals', '-D__linux__', '-D_WASI_EMULATED_GETPID', '-I', join(c, 'include'), '-isystem', uapiIncludeDir(file)];
 }
 
 /** Runs a tool; its stderr becomes the InputError of `file` when it fails (a compile error names its own file and line). */
@@ -196,7 +197,7 @@ export function compileC(sources: readonly string[], out: string, cflags: readon
   const raw = `${out}.${process.pid}.raw.wasm`;
   const shim = join(packageRoot(), 'c', 'shim.c');
   try {
-    run(file, tc.clang, [...compileFlags(file), ...cflags, ...sources, shim, '-o', raw, `-Wl,--global-base=${C_GLOBAL_BASE}`]);
+    run(file, tc.clang, [...compileFlags(file), ...cflags, ...sources, shim, '-o', raw, `-Wl,--global-base=${C_GLOBAL_BASE}`, '-Wl,--export=__stack_pointer']);
     const imports = `asyncify-imports@${ASYNC_IMPORTS.join(',')}`;
     run(file, tc.wasmOpt, [raw, '-g', '--instrument-memory', '--asyncify', '--pass-arg', imports, '-O1', '-o', out]);
   } finally {

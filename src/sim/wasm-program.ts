@@ -1,6 +1,6 @@
 import { SyscallError, type Errno } from '../lib/index.ts';
 import type { ProgramMain, Sys, UserCpuAccess } from '../proc/index.ts';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SIGABRT } from '../uapi/index.ts';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MSG_NOSIGNAL, O_CLOEXEC, O_NONBLOCK, PROT_READ, PROT_WRITE, SCM_RIGHTS, SOL_SOCKET, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SIGABRT } from '../uapi/index.ts';
 import { C_GLOBAL_BASE } from './c-build.ts';
 
 /*
@@ -104,6 +104,20 @@ export function wasmProgram(module: WebAssembly.Module, argv0: string): ProgramM
   return async (sys: Sys, args: string[]) => new WasmProcess(sys, module, [argv0, ...args]).run();
 }
 
+/**
+ * What a forked child takes of the parent's program besides the memory the
+ * kernel copied: the unwound wasm stack (asyncify's save area), the stack
+ * pointer, the memory's size and the stores whose value had not come yet.
+ */
+interface ForkState {
+  asyncData: Uint8Array;
+  stackPointer: number;
+  memoryBytes: number;
+  storeAddr: Float64Array;
+  storeLen: Uint8Array;
+  storeTop: number;
+}
+
 /** One running instance of a C program in its process. */
 class WasmProcess {
   private readonly sys: Sys;
@@ -135,8 +149,13 @@ class WasmProcess {
     asyncify_stop_rewind: () => void;
   };
 
-  constructor(sys: Sys, module: WebAssembly.Module, argv: string[]) {
+  private readonly module: WebAssembly.Module;
+  private readonly forked: ForkState | undefined;
+
+  constructor(sys: Sys, module: WebAssembly.Module, argv: string[], forked?: ForkState) {
     this.sys = sys;
+    this.module = module;
+    this.forked = forked;
     this.cpu = sys.userCpuAccess();
     this.argv = argv;
     for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 8]) this.wordBytes[n] = new Uint8Array(this.word, 0, n);
@@ -154,10 +173,13 @@ class WasmProcess {
 
   /** Maps the memory, loads the data, runs _start to its end or exit, and returns the exit status. */
   async run(): Promise<number> {
-    await this.sys.setCompat32();
-    const image = this.mem8.slice(C_GLOBAL_BASE);
-    await this.mapTo(this.mem8.length);
-    this.loadImage(image);
+    if (this.forked) this.resumeForked(this.forked);
+    else {
+      await this.sys.setCompat32();
+      const image = this.mem8.slice(C_GLOBAL_BASE);
+      await this.mapTo(this.mem8.length);
+      this.loadImage(image);
+    }
     // the hooks now go to the process's memory; the wasm memory is scratch space
     for (;;) {
       try {
@@ -178,6 +200,40 @@ class WasmProcess {
       this.rewinding = true;
       this.exports.asyncify_start_rewind(ASYNC_DATA);
     }
+  }
+
+  /**
+   * A forked child: the kernel copied the process's memory and mappings;
+   * the wasm side takes the parent's stack and size, then rewinds into the
+   * fork call, which returns 0 here.
+   */
+  private resumeForked(f: ForkState): void {
+    const grow = f.memoryBytes / WASM_PAGE - this.memory.buffer.byteLength / WASM_PAGE;
+    if (grow > 0) this.memory.grow(grow);
+    this.refreshViews();
+    this.mappedEnd = f.memoryBytes;
+    this.mem8.set(f.asyncData, ASYNC_DATA);
+    this.storeAddr.set(f.storeAddr);
+    this.storeLen.set(f.storeLen);
+    this.storeTop = f.storeTop;
+    (this.instance.exports.__stack_pointer as WebAssembly.Global).value = f.stackPointer;
+    this.result = 0;
+    this.rewinding = true;
+    this.exports.asyncify_start_rewind(ASYNC_DATA);
+  }
+
+  /** The parent's side of fork, taken once its wasm stack is unwound into the save area. */
+  private forkState(): ForkState {
+    const sp = this.instance.exports.__stack_pointer;
+    if (!(sp instanceof WebAssembly.Global)) throw new CUnsupported('fork in a module that does not export __stack_pointer (build it again with `unimem cc`)');
+    return {
+      asyncData: this.mem8.slice(ASYNC_DATA, ASYNC_DATA_END),
+      stackPointer: sp.value as number,
+      memoryBytes: this.memory.buffer.byteLength,
+      storeAddr: this.storeAddr.slice(),
+      storeLen: this.storeLen.slice(),
+      storeTop: this.storeTop,
+    };
   }
 
   /** Maps the wasm memory up to `end` into the process (anonymous, private, read-write): the program's data, stack and heap. */
@@ -390,6 +446,77 @@ class WasmProcess {
       }),
       getpid: this.linux(() => sys.getpid()),
       getauxval: this.linux((type: number) => sys.getauxval(type)),
+      fork: this.linux(async () => {
+        const state = this.forkState();
+        return sys.fork(async (child: Sys) => new WasmProcess(child, this.module, this.argv, state).run());
+      }),
+      wait: this.linux(async (pid: number, status: number) => {
+        const w = await sys.wait(pid);
+        // Linux's status word: the exit code in bits 8-15, or the signal in bits 0-6
+        if (status !== 0) this.userU32(status, w.signal ? w.signal : (w.status & 0xff) << 8);
+        return w.pid;
+      }),
+      socketpair: this.linux(async (type: number, sv: number) => {
+        // SOCK_CLOEXEC and SOCK_NONBLOCK are O_CLOEXEC and O_NONBLOCK
+        const [a, b] = await sys.socketpair(type & (O_CLOEXEC | O_NONBLOCK));
+        this.userU32(sv, a);
+        this.userU32(sv + 4, b);
+        return 0;
+      }),
+      sendmsg: this.linux(async (fd: number, msg: number, flags: number) => {
+        if (flags & ~MSG_NOSIGNAL) throw new SyscallError('sendmsg', 'EOPNOTSUPP', `flags 0x${flags.toString(16)}`);
+        const h = new DataView(this.userRead(msg, 28).buffer);
+        const parts = this.iovecs(h.getUint32(8, true), h.getInt32(12, true)).map(([base, len]) => this.userRead(base, len));
+        const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          data.set(p, at);
+          at += p.length;
+        }
+        // SCM_RIGHTS messages of the control buffer (struct cmsghdr: len, level, type, then ints)
+        const control = h.getUint32(16, true);
+        const controlLen = h.getUint32(20, true);
+        const cbuf = new DataView(this.userRead(control, controlLen).buffer);
+        const fds: number[] = [];
+        for (let off = 0; off + 12 <= controlLen; ) {
+          const len = cbuf.getUint32(off, true);
+          if (len < 12 || off + len > controlLen) throw new SyscallError('sendmsg', 'EINVAL', 'bad cmsg_len');
+          if (cbuf.getInt32(off + 4, true) === SOL_SOCKET && cbuf.getInt32(off + 8, true) === SCM_RIGHTS) {
+            for (let k = off + 12; k + 4 <= off + len; k += 4) fds.push(cbuf.getInt32(k, true));
+          }
+          off += (len + 3) & ~3;
+        }
+        return sys.sendmsg(fd, { data, fds });
+      }),
+      recvmsg: this.linux(async (fd: number, msg: number, flags: number) => {
+        const h = new DataView(this.userRead(msg, 28).buffer);
+        const vecs = this.iovecs(h.getUint32(8, true), h.getInt32(12, true));
+        const control = h.getUint32(16, true);
+        const controlLen = h.getUint32(20, true);
+        const maxFds = controlLen >= 12 ? Math.floor((controlLen - 12) / 4) : 0;
+        const r = await sys.recvmsg(fd, { flags, maxFds, maxLen: vecs.reduce((n, [, len]) => n + len, 0) });
+        let at = 0;
+        for (const [base, len] of vecs) {
+          if (at >= r.data.length) break;
+          const part = r.data.subarray(at, at + len);
+          this.userWrite(base, part);
+          at += part.length;
+        }
+        let used = 0;
+        if (r.fds.length > 0) {
+          const c = new Uint8Array(12 + 4 * r.fds.length);
+          const dv = new DataView(c.buffer);
+          dv.setUint32(0, c.length, true);
+          dv.setInt32(4, SOL_SOCKET, true);
+          dv.setInt32(8, SCM_RIGHTS, true);
+          r.fds.forEach((f, i) => dv.setInt32(12 + 4 * i, f, true));
+          this.userWrite(control, c);
+          used = c.length;
+        }
+        this.userU32(msg + 20, used);
+        this.userU32(msg + 24, r.flags);
+        return r.data.length;
+      }),
       fcntl: this.linux(async (fd: number, cmd: number, arg: number) => sys.fcntl(fd, cmd, arg)),
       memfd_create: this.linux(async (name: number, flags: number) => sys.memfd_create(this.userString(name), flags >>> 0)),
       ftruncate: this.linux(async (fd: number, length: bigint) => {

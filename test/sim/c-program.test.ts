@@ -141,6 +141,22 @@ describe('examples/programs/heap-vgem.c', () => {
   });
 });
 
+describe('examples/programs/heap-share.c', () => {
+  cIt('forks a child that fills a vgem-shared heap buffer passed over a socket: the parent sees its bytes', async () => {
+    const r = await runFile('examples/programs/heap-share.c');
+    expect(r.out).toBe('child exited 0; same bytes on both sides of 65536 shared bytes\n');
+    expect(r.exitCode).toBe(0);
+    expect(r.findings).toEqual([]);
+  });
+
+  cIt('a child that writes without DMA_BUF_IOCTL_SYNC leaves its bytes in the cache: the parent’s invalidate drops them, and the checker names the access', async () => {
+    const r = await runFile('examples/programs/heap-share.c', ['--no-sync']);
+    expect(r.out).toBe('child exited 0; DIFFERENT bytes on both sides of 65536 shared bytes\n');
+    expect(r.exitCode).toBe(1);
+    expect(r.findings.map((f) => f.kind)).toContain('missing-sync');
+  });
+});
+
 // The kernel's own selftests, unmodified, from Debian's linux-source-6.1 (.ci/run installs it).
 const selftests = problem ? undefined : linuxSourceFiles(['tools/testing/selftests/dmabuf-heaps/*', 'tools/testing/selftests/drivers/dma-buf/*']);
 if (!problem && !selftests) console.warn('kernel selftests skipped: linux-source-6.1 is not installed (/usr/src/linux-source-6.1.tar.xz)');
