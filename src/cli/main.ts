@@ -100,9 +100,25 @@ export async function main(argv: string[]): Promise<number> {
   });
 
   program
+    .command('cc')
+    .description("build C sources into a WebAssembly module that `unimem exec` runs as a process (clang for wasm32-wasi with unimem's Linux headers and shim, then binaryen)")
+    .argument('<sources...>', 'C source files')
+    .requiredOption('-o <file>', 'the module to write (prog.wasm)')
+    .allowUnknownOption()
+    .action((sources: string[], opts: { o: string }) => {
+      // options clang takes (-I, -D, -O, -W...) pass through; the rest are sources
+      checkOutputPath('-o', opts.o);
+      sim.compileC(
+        sources.filter((a) => !a.startsWith('-')),
+        opts.o,
+        sources.filter((a) => a.startsWith('-')),
+      );
+    });
+
+  program
     .command('exec')
     .description('boot a platform and run a userspace program as a process; its exit code is the command\'s')
-    .argument('<program>', 'a .ts or .js module whose default export is async function main(sys, args)')
+    .argument('<program>', 'a .ts or .js module whose default export is async function main(sys, args), a C source (.c, built once per content) or a module `unimem cc` built (.wasm)')
     .argument('[args...]', 'arguments for the program (after --)')
     .option('--platform <file|name>', 'the platform to boot', 'armv7-mobile')
     .option('--seed <n>', 'seed of every random choice', intArg('--seed'), 1)

@@ -162,6 +162,9 @@ export class CpuCache {
         const d = (dstOff + done) >> 2;
         const w = base >> 2;
         for (let k = 0; k < L >> 2; k++) dst32[d + k] = this.data32[w + k]!;
+      } else if (n <= 8) {
+        // a program's word access: no subarray view to allocate for a few bytes
+        for (let k = 0; k < n; k++) dst[dstOff + done + k] = this.data[base + k]!;
       } else {
         dst.set(this.data.subarray(base, base + n), dstOff + done);
       }
@@ -191,6 +194,10 @@ export class CpuCache {
         const r = (srcOff + done) >> 2;
         const w = (s * L) >> 2;
         for (let k = 0; k < L >> 2; k++) this.data32[w + k] = src32[r + k]!;
+      } else if (n <= 8) {
+        // a program's word access: no subarray view to allocate for a few bytes
+        const at = s * L + lo;
+        for (let k = 0; k < n; k++) this.data[at + k] = src[srcOff + done + k]!;
       } else {
         this.data.set(src.subarray(srcOff + done, srcOff + done + n), s * L + lo);
       }

@@ -11,6 +11,12 @@ export const TASK_SIZE = 0x800000000000;
 export const MMAP_BASE = 0x7f0000000000;
 /** Lowest address mmap hands out (mmap_min_addr). */
 export const MMAP_MIN_ADDR = 0x10000;
+/**
+ * mmap_base of a 32-bit process: ARM Linux's TASK_SIZE (0xbf000000) less
+ * the 128 MiB minimum stack gap, without randomisation
+ * (arch_pick_mmap_layout), so every address mmap picks fits a 32-bit pointer.
+ */
+export const MMAP_BASE_32 = 0xb7000000;
 
 /**
  * A process's virtual address space (struct mm_struct): its mappings,
@@ -31,6 +37,10 @@ export class AddressSpace implements VmaPageSink {
   readonly scratch = new Uint8Array(PAGE_SIZE);
   /** Held by an mmap across its sleep in the file's mmap op (mmap_write_lock), so two mmaps never pick one range. */
   readonly mmapLock = new SimMutex('mmap_lock');
+  /** Where top-down placement starts (mm->mmap_base): MMAP_BASE, or MMAP_BASE_32 for a 32-bit (compat) process. */
+  mmapBase = MMAP_BASE;
+  /** A 32-bit process (is_compat_task): its ioctls whose structs differ by word size take their 32-bit layouts. */
+  compat32 = false;
 
   constructor(anonMem: AnonMemory) {
     this.anonMem = anonMem;
@@ -71,10 +81,10 @@ export class AddressSpace implements VmaPageSink {
     return false;
   }
 
-  /** Places a new mapping of `size` bytes: the hint if free, else top-down below MMAP_BASE (get_unmapped_area). ENOMEM when full. */
+  /** Places a new mapping of `size` bytes: the hint if free, else top-down below mmapBase (get_unmapped_area). ENOMEM when full. */
   unmappedArea(hint: number, size: number): number {
     if (hint && hint % PAGE_SIZE === 0 && hint >= MMAP_MIN_ADDR && hint + size <= TASK_SIZE && !this.overlaps(hint, size)) return hint;
-    let top = MMAP_BASE;
+    let top = this.mmapBase;
     for (let i = this.vmas.length - 1; i >= 0; i--) {
       const v = this.vmas[i]!;
       if (v.start >= top) continue;

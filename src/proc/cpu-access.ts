@@ -91,3 +91,92 @@ export function userStore(mm: AddressSpace, addr: number, src: Uint8Array): void
     off += n;
   }
 }
+
+const TLB_SIZE = 64;
+
+/**
+ * The translations of the pages a program touched since its last system
+ * call (its TLB), for code that makes millions of small accesses between
+ * calls (a WebAssembly program's loads and stores): a hit goes straight
+ * to the CPU and its cache at the physical address, as userLoad and
+ * userStore would after their checks; a miss takes them and keeps the
+ * translation (a write translation only once the page needs no
+ * copy-on-write). Correct only while nothing else runs: the mappings
+ * change in system calls and in kernel work (migration, zap) that runs
+ * while the program waits in one, so the owner flushes it at every call.
+ */
+export class UserTlb {
+  private readonly mm: () => AddressSpace;
+  private readonly readPage = new Float64Array(TLB_SIZE).fill(-1);
+  private readonly readPa = new Float64Array(TLB_SIZE);
+  private readonly readType: Vma['installedMemType'][] = new Array<Vma['installedMemType']>(TLB_SIZE).fill('wb');
+  private readonly writePage = new Float64Array(TLB_SIZE).fill(-1);
+  private readonly writePa = new Float64Array(TLB_SIZE);
+  private readonly writeType: Vma['installedMemType'][] = new Array<Vma['installedMemType']>(TLB_SIZE).fill('wb');
+
+  constructor(mm: () => AddressSpace) {
+    this.mm = mm;
+  }
+
+  /** Forgets every translation (a system call may have changed any). */
+  flush(): void {
+    this.readPage.fill(-1);
+    this.writePage.fill(-1);
+  }
+
+  /** A load of `out.length` bytes at `addr` (userLoad); AccessFault as it. */
+  load(addr: number, out: Uint8Array<ArrayBuffer>): void {
+    const len = out.length;
+    const page = Math.floor(addr / PAGE_SIZE);
+    const off = addr - page * PAGE_SIZE;
+    const slot = page % TLB_SIZE;
+    if (off + len <= PAGE_SIZE && this.readPage[slot] === page) {
+      direct(this.mm(), this.readPa[slot]! + off, out, len, this.readType[slot]!, addr, false);
+      return;
+    }
+    const mm = this.mm();
+    userLoad(mm, addr, len, out);
+    if (off + len > PAGE_SIZE) return;
+    const v = mm.find(addr)!;
+    const pfn = v.pfns[Math.floor((addr - v.start) / PAGE_SIZE)]!;
+    if (pfn < 0) return;
+    this.readPage[slot] = page;
+    this.readPa[slot] = pfn * PAGE_SIZE;
+    this.readType[slot] = v.installedMemType;
+  }
+
+  /** A store of `src` at `addr` (userStore); AccessFault as it. */
+  store(addr: number, src: Uint8Array): void {
+    const len = src.length;
+    const page = Math.floor(addr / PAGE_SIZE);
+    const off = addr - page * PAGE_SIZE;
+    const slot = page % TLB_SIZE;
+    if (off + len <= PAGE_SIZE && this.writePage[slot] === page) {
+      direct(this.mm(), this.writePa[slot]! + off, src, len, this.writeType[slot]!, addr, true);
+      return;
+    }
+    const mm = this.mm();
+    userStore(mm, addr, src);
+    if (off + len > PAGE_SIZE) return;
+    const v = mm.find(addr)!;
+    const i = Math.floor((addr - v.start) / PAGE_SIZE);
+    const pfn = v.pfns[i]!;
+    if (pfn < 0 || needsCow(v, i)) return;
+    this.writePage[slot] = page;
+    this.writePa[slot] = pfn * PAGE_SIZE;
+    this.writeType[slot] = v.installedMemType;
+    // the page's read translation is the same frame now (a private copy may have replaced it)
+    if (this.readPage[slot] === page) this.readPa[slot] = pfn * PAGE_SIZE;
+  }
+}
+
+/** One access at a translated address, as accessRun makes it (a bus error is SIGBUS). */
+function direct(mm: AddressSpace, pa: number, buf: Uint8Array, len: number, t: Vma['installedMemType'], addr: number, write: boolean): void {
+  try {
+    if (write) mm.cpu.store(pa, buf, 0, len, t);
+    else mm.cpu.load(pa, buf, 0, len, t);
+  } catch (e) {
+    if (e instanceof BusError) throw new AccessFault({ signal: 'SIGBUS', addr, why: e.message });
+    throw e;
+  }
+}

@@ -20,6 +20,9 @@ import {
 } from '../fs/index.ts';
 import {
   FASYNC,
+  _IOC_SIZE,
+  compatIoctl,
+  resizedIoctl,
   FD_CLOEXEC,
   FIOASYNC,
   FIOCLEX,
@@ -346,10 +349,22 @@ export async function sysIoctl(p: Process, fd: number, request: number, arg: unk
   try {
     const cmd = request >>> 0;
     if (typeof arg === 'bigint') {
-      return await ioctlUserArg(p.mm, cmd, arg, (karg) => doIoctl(p, f, fd, cmd, karg), async (newFd) => {
-        // put_unused_fd and fput: the fd never reached the caller
-        await awaitRelease(p.files.remove(newFd).put());
-      });
+      // a 32-bit caller's request whose struct differs by word size is its compat form: the native call over the 32-bit struct
+      const compat = p.mm.compat32 ? compatIoctl(cmd) : undefined;
+      // a subsystem that matches requests by number takes a struct of another size (dma_heap_ioctl)
+      const resized = compat ? undefined : resizedIoctl(cmd);
+      const native = compat ? compat.native >>> 0 : resized ? resized.cmd >>> 0 : cmd;
+      return await ioctlUserArg(
+        p.mm,
+        native,
+        arg,
+        (karg) => doIoctl(p, f, fd, native, karg),
+        async (newFd) => {
+          // put_unused_fd and fput: the fd never reached the caller
+          await awaitRelease(p.files.remove(newFd).put());
+        },
+        compat ? { spec: compat.spec } : resized ? { userSize: _IOC_SIZE(cmd) } : {},
+      );
     }
     return await doIoctl(p, f, fd, cmd, arg);
   } finally {

@@ -70,4 +70,4 @@ export type { PollFd } from './poll.ts';
 export { Process, type ProgramMain, type ThreadFn } from './process.ts';
 export type { ThreadGroup } from './thread-group.ts';
 export { describeBlockedTasks } from './hung-task.ts';
-export { Sys } from './sys.ts';
+export { Sys, type UserCpuAccess } from './sys.ts';

@@ -36,9 +36,10 @@ import { sysGetdents64 } from './readdir.ts';
 import { sysFaccessat, sysFstatat } from './stat.ts';
 import { sysClockGettime, sysClockNanosleep, sysNanosleep } from './time.ts';
 import { auxval, sysUname } from './utsname.ts';
-import { userLoad, userStore } from './cpu-access.ts';
+import { UserTlb, userLoad, userStore } from './cpu-access.ts';
 import { sysPipe2 } from './pipe.ts';
 import { ProcessUnwind } from './errors.ts';
+import { MMAP_BASE_32 } from './address-space.ts';
 import {
   argBuf,
   argCloneArgs,
@@ -66,6 +67,24 @@ export type { RecvResult } from './unix-socket.ts';
 export type { CloneArgs } from './kernel.ts';
 export type { ThreadFn } from './process.ts';
 export type { SigAction, SigActionArg, SigInfo, SignalHandler } from './signal.ts';
+
+/**
+ * The program's own loads and stores, as compiled code makes them between
+ * system calls: synchronous, through the mappings and the CPU cache.
+ * Each throws the access's fault (an AccessFault) rather than deliver a
+ * signal: the caller replays the access with Sys.load or Sys.store, whose
+ * kernel entry delivers SIGSEGV or SIGBUS.
+ */
+export interface UserCpuAccess {
+  /** Loads `out.length` bytes at `addr` into `out`. */
+  load(addr: number, out: Uint8Array<ArrayBuffer>): void;
+  /** Stores `bytes` at `addr`. */
+  store(addr: number, bytes: Uint8Array): void;
+  /** Forgets the translations kept since the last call (call it at every system call: any may change the mappings). */
+  flush(): void;
+  /** Runs the program's synchronous stretch between two calls, its accesses' costs charged to it in one go (CostLedger.batch). */
+  run<T>(fn: () => T): T;
+}
 
 /** A message for sendmsg: bytes and the fds to pass (SCM_RIGHTS). */
 export interface SendMsg {
@@ -481,6 +500,37 @@ export class Sys {
       argUserPtr(addr, 'addr');
       argBuf(bytes, 'bytes');
       userStore(this.p.mm, addr, bytes);
+    });
+  }
+
+  /**
+   * The program's loads and stores without a kernel entry, for code that
+   * runs between calls without awaiting (a WebAssembly program's memory
+   * instructions): the same path as load and store, the CPU time the
+   * process's user time, run on a core at its next call.
+   */
+  userCpuAccess(): UserCpuAccess {
+    const p = this.p;
+    const tlb = new UserTlb(() => p.mm);
+    return {
+      load: (addr, out) => tlb.load(addr, out),
+      store: (addr, bytes) => tlb.store(addr, bytes),
+      flush: () => tlb.flush(),
+      run: (fn) => this.k.soc.costs.batch(fn),
+    };
+  }
+
+  /**
+   * Makes the process a 32-bit (compat) one, as exec of a 32-bit binary
+   * does (arch_pick_mmap_layout for a compat task, TIF_32BIT): mmap places
+   * mappings below 4 GiB, from ARM Linux's mmap_base down, and ioctls whose
+   * structs hold pointers, longs or size_t take their 32-bit layouts
+   * (compat_ioctl). Its children inherit it.
+   */
+  setCompat32(): Promise<void> {
+    return this.call('personality', () => {
+      this.p.mm.mmapBase = MMAP_BASE_32;
+      this.p.mm.compat32 = true;
     });
   }
 

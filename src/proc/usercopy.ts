@@ -1,5 +1,5 @@
 import { PAGE_SIZE, isKernelError, kerr, type KernelError } from '../lib/index.ts';
-import { _IOC_DIR, _IOC_NONE, _IOC_READ, _IOC_WRITE, decodeStruct, encodeStruct, ioctlArgLayout, type IoctlArgContext, type UserMemory } from '../uapi/index.ts';
+import { _IOC_DIR, _IOC_NONE, _IOC_READ, _IOC_WRITE, decodeStruct, encodeStruct, ioctlArgLayout, type IoctlArgContext, type IoctlArgLayout, type UserMemory } from '../uapi/index.ts';
 import type { AddressSpace } from './address-space.ts';
 import { userLoad, userStore } from './cpu-access.ts';
 import { AccessFault } from './vma.ts';
@@ -68,16 +68,30 @@ export type IoctlCall = (arg: unknown) => Promise<number>;
  * Linux installs only after a successful copy is taken back (closed) when
  * the copy fails. A request without a layout gets the address itself: as
  * a number when it carries no struct (_IOC_NONE), else the bigint, which
- * struct-taking handlers refuse with EFAULT.
+ * struct-taking handlers refuse with EFAULT. `as.spec` overrides the
+ * request's own layout (a compat request's 32-bit struct); `as.userSize`
+ * is the caller's struct size when its request differs from the native
+ * one only in size (anySize): that many bytes are copied in, zero-extended,
+ * and copied out.
  */
-export async function ioctlUserArg(mm: AddressSpace, cmd: number, addr: bigint, call: IoctlCall, undoFd: (fd: number) => Promise<void>): Promise<number> {
-  const spec = ioctlArgLayout(cmd);
+export async function ioctlUserArg(
+  mm: AddressSpace,
+  cmd: number,
+  addr: bigint,
+  call: IoctlCall,
+  undoFd: (fd: number) => Promise<void>,
+  as: { spec?: IoctlArgLayout; userSize?: number } = {},
+): Promise<number> {
+  const spec = as.spec ?? ioctlArgLayout(cmd);
   if (!spec) return call(_IOC_DIR(cmd) === _IOC_NONE && addr <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(addr) : addr);
   const mem = userMemory(mm);
   if (spec.pointee) return call(spec.pointee(mem, addr));
   const layout = spec.layout;
-  // a read-only request starts from a zeroed struct, as the kernel's kdata does
-  const kdata = spec.dir & _IOC_WRITE ? copyFromUser(mm, addr, layout.size) : new Uint8Array(layout.size);
+  const userSize = as.userSize ?? layout.size;
+  // a read-only request starts from a zeroed struct, as the kernel's kdata does; a smaller caller's struct is zero-extended
+  const kbuf = new Uint8Array(Math.max(layout.size, userSize));
+  if (spec.dir & _IOC_WRITE) kbuf.set(copyFromUser(mm, addr, userSize));
+  const kdata = kbuf.subarray(0, layout.size);
   const s = decodeStruct(layout, kdata);
   const copiedIn = decodeStruct(layout, kdata);
   const ctx: IoctlArgContext = {};
@@ -109,7 +123,7 @@ export async function ioctlUserArg(mm: AddressSpace, cmd: number, addr: bigint, 
   if (copyBack) {
     encodeStruct(layout, s, kdata, copiedIn);
     try {
-      copyToUser(mm, addr, kdata);
+      copyToUser(mm, addr, kbuf.subarray(0, userSize));
     } catch (e) {
       if (!isKernelError(e)) throw e;
       error = e;

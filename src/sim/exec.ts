@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fenceWaitSnapshot, reportHungFenceWaits, traceFences } from '../dmabuf/index.ts';
 import { applyFaultSettings, userFrame, userPath, withFindingSite, type FaultSetting, type Finding, type Tracer } from '../lib/index.ts';
@@ -6,6 +7,8 @@ import { Deadlock } from '../hw/index.ts';
 import { describeBlockedTasks, spawnProcess } from '../proc/index.ts';
 import { SIGNAL_NAMES } from '../uapi/index.ts';
 import { bootSystem } from './boot.ts';
+import { cachedCBuild } from './c-build.ts';
+import { wasmProgram } from './wasm-program.ts';
 import { InputError } from './input-error.ts';
 import type { PlatformSpec } from './platform.ts';
 
@@ -25,6 +28,37 @@ export interface ExecResult {
   trace?: Tracer;
 }
 
+type Main = Parameters<typeof spawnProcess>[1];
+
+/** A TypeScript or JavaScript program: the module's default export. */
+async function loadModuleProgram(programPath: string): Promise<Main> {
+  let mod: { default?: unknown };
+  try {
+    mod = await import(pathToFileURL(resolve(programPath)).href);
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new InputError(programPath, 0, 0, '', `cannot load the program: ${why}`);
+  }
+  if (typeof mod.default !== 'function') throw new InputError(programPath, 0, 0, 'default export', 'must be `async function main(sys, args)`');
+  return mod.default as Main;
+}
+
+/**
+ * A C program: a .c file is built once per content (c-build.ts), a .wasm
+ * file is a module `unimem cc` built. The module is compiled
+ * synchronously, so no await lets the simulated clock run meanwhile.
+ */
+function loadCProgram(programPath: string): Main {
+  const wasm = programPath.endsWith('.c') ? cachedCBuild(programPath) : resolve(programPath);
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(readFileSync(wasm));
+  } catch (e) {
+    throw new InputError(programPath, 0, 0, '', `cannot load the module: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return wasmProgram(module, basename(programPath).replace(/\.(c|wasm)$/, '')) as Main;
+}
+
 /**
  * Boots a platform and runs a userspace program as its first process
  * (the kernel's run_init_process for a test program). The program is a
@@ -37,15 +71,7 @@ export async function execProgram(
   args: string[],
   opts: { seed?: number; onWrite?: (fd: 1 | 2, bytes: Uint8Array) => void; trace?: boolean; faults?: readonly FaultSetting[] } = {},
 ): Promise<ExecResult> {
-  let mod: { default?: unknown };
-  try {
-    mod = await import(pathToFileURL(resolve(programPath)).href);
-  } catch (e) {
-    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new InputError(programPath, 0, 0, '', `cannot load the program: ${why}`);
-  }
-  if (typeof mod.default !== 'function') throw new InputError(programPath, 0, 0, 'default export', 'must be `async function main(sys, args)`');
-  const main = mod.default as Parameters<typeof spawnProcess>[1];
+  const main = /\.(c|wasm)$/.test(programPath) ? loadCProgram(programPath) : await loadModuleProgram(programPath);
   const sys = bootSystem(p, { seed: opts.seed ?? 1 });
   applyFaultSettings(sys.soc.faults, opts.faults ?? []);
   const tracer = opts.trace ? sys.soc.startTrace() : null;

@@ -474,7 +474,8 @@ export {
   type Union,
 } from './struct-layout.ts';
 export { INT_POINTER, U32_POINTER, type CopyOutPolicy, type IoctlArgContext, type IoctlArgLayout, type UserMemory } from './ioctl-arg.ts';
-export { IOCTL_ARG_LAYOUTS, ioctlArgLayout } from './ioctl-args.ts';
+export { IOCTL_ARG_LAYOUTS, ioctlArgLayout, resizedIoctl } from './ioctl-args.ts';
+export { DRM_IOCTL_VERSION32, compatIoctl, drmVersion32Layout, type CompatIoctl } from './ioctl-args-compat.ts';
 export { strndupUser } from './ioctl-args-dmabuf.ts';
 export { DRM_IOCTL_SET_CLIENT_CAP } from './ioctl-args-drm.ts';
 export { VIDEO_MAX_PLANES, VIDIOC_G_CTRL, VIDIOC_G_SELECTION, VIDIOC_S_CTRL, VIDIOC_S_SELECTION } from './ioctl-args-v4l2.ts';

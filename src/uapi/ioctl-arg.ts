@@ -40,6 +40,13 @@ export interface IoctlArgLayout {
   readonly dir: number;
   readonly copyOut: CopyOutPolicy;
   /**
+   * The subsystem finds the request by its number alone and copies the
+   * caller's size (dma_heap_ioctl): a request with another size is this
+   * one, a smaller struct zero-extended, a bigger one's extra bytes kept
+   * as they came, so older and newer userspace work.
+   */
+  readonly anySize?: boolean;
+  /**
    * The field of the handler's object holding an fd that Linux installs
    * only after the copy-out succeeded (get_unused_fd_flags, copy_to_user,
    * fd_install): when the copy-out fails the fd is taken back.

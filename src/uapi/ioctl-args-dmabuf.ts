@@ -166,7 +166,7 @@ export const DMABUF_IOCTL_ARGS: readonly IoctlArgLayout[] = [
   },
   { cmd: DMA_BUF_IOCTL_IMPORT_SYNC_FILE, name: 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE', layout: dmaBufImportSyncFileLayout, dir: _IOC_WRITE, copyOut: 'success' },
   // dma_heap_ioctl installs the fd inside the allocation, before its copy_to_user: a failed copy leaves it installed
-  { cmd: DMA_HEAP_IOCTL_ALLOC, name: 'DMA_HEAP_IOCTL_ALLOC', layout: dmaHeapAllocationDataLayout, dir: _IOC_READ | _IOC_WRITE, copyOut: 'success' },
+  { cmd: DMA_HEAP_IOCTL_ALLOC, name: 'DMA_HEAP_IOCTL_ALLOC', layout: dmaHeapAllocationDataLayout, dir: _IOC_READ | _IOC_WRITE, copyOut: 'success', anySize: true },
   { cmd: SYNC_IOC_MERGE, name: 'SYNC_IOC_MERGE', layout: syncMergeDataLayout, dir: _IOC_READ | _IOC_WRITE, copyOut: 'success', fdAfterCopy: 'fence' },
   fileInfo,
   {

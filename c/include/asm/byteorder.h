@@ -1,0 +1,2 @@
+/* unimem's C header layer: wasm32 is little-endian. */
+#include <linux/byteorder/little_endian.h>

@@ -1,0 +1,21 @@
+/*
+ * unimem's C header layer: <unistd.h> with the process calls wasi-libc
+ * leaves out: fork (unimem's shim), the exec family (declared so a
+ * program builds; they fail with ENOSYS for now, see the README's C
+ * programs section) and getpagesize.
+ */
+#ifndef UNIMEM_UNISTD_H
+#define UNIMEM_UNISTD_H
+#include_next <unistd.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+pid_t fork(void);
+int execv(const char *path, char *const argv[]);
+int execve(const char *path, char *const argv[], char *const envp[]);
+int execvp(const char *file, char *const argv[]);
+int getpagesize(void);
+#ifdef __cplusplus
+}
+#endif
+#endif
