@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -24,6 +25,8 @@ import { InputError } from './input-error.ts';
  * addresses are the process's user addresses and Linux maps nothing below
  * mmap_min_addr: a NULL dereference faults as it does on Linux.
  */
+
+const execFileAsync = promisify(execFile);
 
 /** Debian packages of the toolchain, named in the message when a tool is missing. */
 export const C_TOOLCHAIN_PACKAGES = 'clang lld wasi-libc libclang-rt-dev-wasm32 binaryen';
@@ -120,16 +123,39 @@ function checkClangTargets(file: string, clang: string): void {
  * package is not installed.
  */
 export function linuxSourceFiles(paths: readonly string[]): string | undefined {
+  const x = linuxSourceExtraction(paths);
+  if (x?.args) {
+    const r = spawnSync('tar', x.args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cannot extract ${paths.join(', ')} from ${LINUX_SOURCE_TARBALL}: ${r.stderr.trim()}`);
+  }
+  return x?.dir;
+}
+
+/**
+ * linuxSourceFiles without blocking the thread: xz unpacks the whole
+ * tarball to find a few files, which takes most of a minute.
+ */
+export async function linuxSourceFilesAsync(paths: readonly string[]): Promise<string | undefined> {
+  const x = linuxSourceExtraction(paths);
+  if (x?.args) {
+    try {
+      await execFileAsync('tar', x.args, { encoding: 'utf8' });
+    } catch (e) {
+      const stderr = (e as { stderr?: string }).stderr ?? String(e);
+      throw new Error(`cannot extract ${paths.join(', ')} from ${LINUX_SOURCE_TARBALL}: ${stderr.trim()}`);
+    }
+  }
+  return x?.dir;
+}
+
+/** Where the sources go, and tar's arguments for the files not there yet (none when all are); undefined without the package. */
+function linuxSourceExtraction(paths: readonly string[]): { dir: string; args: string[] | null } | undefined {
   if (!existsSync(LINUX_SOURCE_TARBALL)) return undefined;
   const top = 'linux-source-6.1';
   const root = join(cacheDir(), 'linux-6.1');
   const want = paths.filter((p) => !existsSync(join(root, top, p.replace(/\/\*$/, ''))));
-  if (want.length > 0) {
-    mkdirSync(root, { recursive: true });
-    const r = spawnSync('tar', ['-xJf', LINUX_SOURCE_TARBALL, '-C', root, '--wildcards', ...want.map((p) => `${top}/${p}`)], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`cannot extract ${want.join(', ')} from ${LINUX_SOURCE_TARBALL}: ${r.stderr.trim()}`);
-  }
-  return join(root, top);
+  if (want.length > 0) mkdirSync(root, { recursive: true });
+  return { dir: join(root, top), args: want.length > 0 ? ['-xJf', LINUX_SOURCE_TARBALL, '-C', root, '--wildcards', ...want.map((p) => `${top}/${p}`)] : null };
 }
 
 /**

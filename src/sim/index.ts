@@ -16,7 +16,7 @@
  */
 export { bootSystem, type BootOptions, type System } from './boot.ts';
 export { execProgram, type ExecResult } from './exec.ts';
-export { C_TOOLCHAIN_PACKAGES, cToolchainProblem, cacheDir, cachedCBuild, compileC, linuxSourceFiles } from './c-build.ts';
+export { C_TOOLCHAIN_PACKAGES, cToolchainProblem, cacheDir, cachedCBuild, compileC, linuxSourceFiles, linuxSourceFilesAsync } from './c-build.ts';
 export { InputError } from './input-error.ts';
 export type { PlatformSpec } from './platform-schema.ts';
 export { builtinPlatforms, builtinScenarios, describePlatform, loadPlatform, parsePlatform, platformSite } from './platform.ts';
