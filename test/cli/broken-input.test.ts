@@ -91,11 +91,11 @@ describe('broken input files (issue 20: no bad input ends in a stack trace or a 
     expect(await runMain(['exec', 'examples/programs/heap-share.ts', '--trace', nodir])).toMatchObject({ code: 2 });
   });
 
-  it('the real command: a device, a directory, a bomb and a huge --frames end at once with exit 2 and no trace', () => {
+  it('the real command: a device, a directory, a bomb and a huge --frames end at once with exit 2 and no trace', async () => {
     const bomb = join(dir, 'alias-bomb.yaml');
     writeFileSync(bomb, corpus.find((c) => c.name === 'alias-bomb')!.text);
     for (const args of [['platform', '/dev/zero'], ['check', dir], ['platform', bomb], ['run', 'camera-preview', '--frames', '1000000000']]) {
-      const r = unimem(args);
+      const r = await unimem(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^unimem: .+\n$/);
       expect(r.stderr).not.toMatch(/^\s+at /m);

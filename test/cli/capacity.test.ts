@@ -28,7 +28,7 @@ describe('unimem check: capacity findings', () => {
   };
   const pipeline = (name: string, head: string, stages: string) => file(name, `name: ${name.replace('.yaml', '')}\n${head}processes:\n${stages}`);
 
-  it('each limit exits 1 with a finding at the platform line that sets it; the pipeline within its limits exits 0', () => {
+  it('each limit exits 1 with a finding at the platform line that sets it; the pipeline within its limits exits 0', async () => {
     const preview = pipeline('preview.yaml', 'frames: 8\nfps: 60\nformat: { width: 320, height: 240, fourcc: XR24 }\n', '  - { name: cam, stage: capture }\n  - { name: disp, stage: display }\n');
     const cases = [
       { p: platform('slow-camera.yaml', 'bandwidth: 1.6GB/s', 'bandwidth: 12MB/s'), s: preview, line: 'name: camera', msg: /capacity in camera DMA \(.*:(\d+):\d+\): camera cannot keep up: .* needs 18\.4 MB\/s .* over its bandwidth of 12\.0 MB\/s/ },
@@ -52,12 +52,12 @@ describe('unimem check: capacity findings', () => {
       },
     ];
     for (const c of cases) {
-      const r = unimem(['check', c.s, '--platform', c.p.path]);
+      const r = await unimem(['check', c.s, '--platform', c.p.path]);
       const m = c.msg.exec(r.stdout);
       expect(m, r.stdout + r.stderr).not.toBeNull();
       expect(Number(m![1])).toBe(lineOf(c.p.text, c.line));
       expect(r.code).toBe(1);
     }
-    expect(unimem(['check', preview]).code).toBe(0);
+    expect((await unimem(['check', preview])).code).toBe(0);
   });
 });

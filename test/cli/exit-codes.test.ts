@@ -16,58 +16,58 @@ describe('exit codes (README: Exit codes)', () => {
   // The display cannot reach the camera's own scattered highmem buffers: its process fails, no frame is shown.
   const failingProcess = file('scattered.yaml', 'name: scattered\nframes: 2\nformat: { width: 64, height: 48, fourcc: XR24 }\nprocesses:\n  - { name: cam, stage: capture, heap: driver }\n  - { name: disp, stage: display }\n');
 
-  it('run: 0 when the run completed, findings or not', () => {
-    const r = unimem(['run', 'missing-sync', '--frames', '3', '--json']);
+  it('run: 0 when the run completed, findings or not', async () => {
+    const r = await unimem(['run', 'missing-sync', '--frames', '3', '--json']);
     const o = JSON.parse(r.stdout) as { integrity: { ok: boolean }; findings: unknown[] };
     expect(o.integrity.ok).toBe(true);
     expect(o.findings.length).toBeGreaterThan(0);
     expect(r.code).toBe(0);
   });
 
-  it('run: 1 when no frame reached the end of the pipeline, a shown frame differs, or a process failed', () => {
-    expect(unimem(['run', 'iommu-fault', '--frames', '2', '--json']).code).toBe(1);
-    const r = unimem(['run', failingProcess, '--json']);
+  it('run: 1 when no frame reached the end of the pipeline, a shown frame differs, or a process failed', async () => {
+    expect((await unimem(['run', 'iommu-fault', '--frames', '2', '--json'])).code).toBe(1);
+    const r = await unimem(['run', failingProcess, '--json']);
     expect((JSON.parse(r.stdout) as { findings: { kind: string }[] }).findings.map((f) => f.kind)).toContain('process-failed');
     expect(r.code).toBe(1);
   });
 
-  it('run and check: 2 on bad input, one line naming the file, line, column and field', () => {
+  it('run and check: 2 on bad input, one line naming the file, line, column and field', async () => {
     for (const cmd of ['run', 'check']) {
-      const r = unimem([cmd, badScenario]);
+      const r = await unimem([cmd, badScenario]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(new RegExp(`^unimem: ${badScenario}:2:9: frames: `));
     }
-    expect(unimem(['run', 'camera-preview', '--frames', 'x']).code).toBe(2);
+    expect((await unimem(['run', 'camera-preview', '--frames', 'x'])).code).toBe(2);
   });
 
-  it('check: 0 when the run completed and nothing was found, 1 on any finding', () => {
-    expect(unimem(['check', 'camera-preview', '--frames', '2']).code).toBe(0);
-    const r = unimem(['check', 'missing-sync', '--frames', '3']);
+  it('check: 0 when the run completed and nothing was found, 1 on any finding', async () => {
+    expect((await unimem(['check', 'camera-preview', '--frames', '2'])).code).toBe(0);
+    const r = await unimem(['check', 'missing-sync', '--frames', '3']);
     expect(r.stdout).toMatch(/missing-sync: 2 finding\(s\)\n$/);
     expect(r.code).toBe(1);
   });
 
-  it("exec: the program's own exit code; 1 when it threw; --check: 1 when it returned 0 with findings; 2 when it cannot be loaded", () => {
-    expect(unimem(['exec', file('five.mjs', 'export default async function main() {\n  return 5;\n}\n')]).code).toBe(5);
-    expect(unimem(['exec', file('throws.mjs', "export default async function main() {\n  throw new Error('no');\n}\n")]).code).toBe(1);
-    expect(unimem(['exec', 'docs/guides/files/cpu-write-no-sync.ts']).code).toBe(0);
-    expect(unimem(['exec', '--check', 'docs/guides/files/cpu-write-no-sync.ts']).code).toBe(1);
-    expect(unimem(['exec', file('nomain.mjs', 'export const x = 1;\n')]).code).toBe(2);
+  it("exec: the program's own exit code; 1 when it threw; --check: 1 when it returned 0 with findings; 2 when it cannot be loaded", async () => {
+    expect((await unimem(['exec', file('five.mjs', 'export default async function main() {\n  return 5;\n}\n')])).code).toBe(5);
+    expect((await unimem(['exec', file('throws.mjs', "export default async function main() {\n  throw new Error('no');\n}\n")])).code).toBe(1);
+    expect((await unimem(['exec', 'docs/guides/files/cpu-write-no-sync.ts'])).code).toBe(0);
+    expect((await unimem(['exec', '--check', 'docs/guides/files/cpu-write-no-sync.ts'])).code).toBe(1);
+    expect((await unimem(['exec', file('nomain.mjs', 'export const x = 1;\n')])).code).toBe(2);
   });
 
-  it('platform: 0 for a valid file, 2 for a bad one', () => {
-    expect(unimem(['platform', 'coherent-soc']).code).toBe(0);
-    expect(unimem(['platform', file('bad-platform.yaml', 'name: x\n')]).code).toBe(2);
+  it('platform: 0 for a valid file, 2 for a bad one', async () => {
+    expect((await unimem(['platform', 'coherent-soc'])).code).toBe(0);
+    expect((await unimem(['platform', file('bad-platform.yaml', 'name: x\n')])).code).toBe(2);
   });
 
-  it('platforms and scenarios: 0; every command: 2 on an unknown command or option', () => {
-    expect(unimem(['platforms']).code).toBe(0);
-    expect(unimem(['scenarios']).code).toBe(0);
-    expect(unimem(['scenarios', '--bogus']).code).toBe(2);
-    expect(unimem(['frobnicate']).code).toBe(2);
+  it('platforms and scenarios: 0; every command: 2 on an unknown command or option', async () => {
+    expect((await unimem(['platforms'])).code).toBe(0);
+    expect((await unimem(['scenarios'])).code).toBe(0);
+    expect((await unimem(['scenarios', '--bogus'])).code).toBe(2);
+    expect((await unimem(['frobnicate'])).code).toBe(2);
   });
 
-  it('bench: 2 for an unknown benchmark', () => {
-    expect(unimem(['bench', 'nope']).code).toBe(2);
+  it('bench: 2 for an unknown benchmark', async () => {
+    expect((await unimem(['bench', 'nope'])).code).toBe(2);
   });
 });

@@ -6,8 +6,8 @@ import { O_RDWR, POLLIN, SW_SYNC_IOC_CREATE_FENCE } from '../../src/uapi/index.t
 import { unimem } from './run-cli.ts';
 
 describe('unimem check fence-deadlock', () => {
-  it('prints the cycle -- both processes, where each waits, each fence with where it was made and who signals it -- and exits 1; the run ends', () => {
-    const r = unimem(['check', 'fence-deadlock']);
+  it('prints the cycle -- both processes, where each waits, each fence with where it was made and who signals it -- and exits 1; the run ends', async () => {
+    const r = await unimem(['check', 'fence-deadlock']);
     expect(r.code).toBe(1);
     const cycle = r.stdout.split('\n').find((l) => l.includes('fence-deadlock in sync_file_poll'));
     expect(cycle).toBeDefined();
@@ -22,17 +22,17 @@ describe('unimem check fence-deadlock', () => {
     expect(r.stdout).toMatch(/fence-deadlock: \d+ finding\(s\)\n$/);
   });
 
-  it('the same peers with one signalling first: clean, every frame handed over', () => {
+  it('the same peers with one signalling first: clean, every frame handed over', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'unimem-fence-'));
     const f = join(dir, 'fence-handshake.yaml');
     const yaml = readFileSync('examples/scenarios/fence-deadlock.yaml', 'utf8').replace('{ name: peer-b, stage: fence-peer, order: wait-first }', '{ name: peer-b, stage: fence-peer, order: signal-first }');
     writeFileSync(f, yaml);
-    const r = unimem(['check', f]);
+    const r = await unimem(['check', f]);
     expect(r.stdout).toBe('fence-deadlock: clean\n');
     expect(r.code).toBe(0);
   });
 
-  it('exec: a program waiting for a fence only it would signal gets the finding, and the hang lists the fence it waits for', () => {
+  it('exec: a program waiting for a fence only it would signal gets the finding, and the hang lists the fence it waits for', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'unimem-fence-'));
     const f = join(dir, 'self-wait.mjs');
     writeFileSync(
@@ -47,7 +47,7 @@ describe('unimem check fence-deadlock', () => {
         '}',
       ].join('\n'),
     );
-    const r = unimem(['exec', '--check', f]);
+    const r = await unimem(['exec', '--check', f]);
     expect(r.code).toBe(1);
     const lines = r.stderr.split('\n');
     expect(lines).toContainEqual(expect.stringMatching(/fence-deadlock in sync_file_poll \(.*self-wait\.mjs:5:3\): a thread waits for a fence only it would signal: main \(pid 1\) in poll/));

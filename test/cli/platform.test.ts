@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { unimem } from './run-cli.ts';
 
 describe('unimem platform', () => {
-  it('prints the SoC a built-in platform describes', () => {
-    const r = unimem(['platform', 'armv7-mobile']);
+  it('prints the SoC a built-in platform describes', async () => {
+    const r = await unimem(['platform', 'armv7-mobile']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('physical address map:');
     expect(r.stdout).toMatch(/display\s+display\s+31b/);
@@ -16,24 +16,24 @@ describe('unimem platform', () => {
     expect(r.stdout).toMatch(/dma0\s+\(none\): /);
   });
 
-  it('exits 2 with file, line, column and field, and no stack trace, on a bad file', () => {
+  it('exits 2 with file, line, column and field, and no stack trace, on a bad file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'unimem-'));
     const f = join(dir, 'bad.yaml');
     writeFileSync(f, 'name: bad\nmemory:\n  - { name: d, base: 0x80000000, size: 1GiB }\ndevices:\n  - { name: x, kind: toaster }\n');
-    const r = unimem(['platform', f]);
+    const r = await unimem(['platform', f]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:\\d+: devices\\[0\\]\\.kind: `));
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('exits 2 for a name that is neither a file nor built in', () => {
-    const r = unimem(['platform', 'no-such-soc']);
+  it('exits 2 for a name that is neither a file nor built in', async () => {
+    const r = await unimem(['platform', 'no-such-soc']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('armv7-mobile');
   });
 
-  it('lists the built-in platforms, each with the description its file gives', () => {
-    const r = unimem(['platforms']);
+  it('lists the built-in platforms, each with the description its file gives', async () => {
+    const r = await unimem(['platforms']);
     expect(r.code).toBe(0);
     // names padded to the longest (linux-6.1-reference) plus two spaces
     expect(r.stdout).toMatch(/^armv7-mobile {9}ARMv7 phone SoC, non-coherent caches, 2 GiB, SMMU for the media masters$/m);
@@ -42,9 +42,9 @@ describe('unimem platform', () => {
     expect(r.stdout.trimEnd().split('\n')).toHaveLength(3);
   });
 
-  it('prints help for every command', () => {
+  it('prints help for every command', async () => {
     for (const cmd of ['platform', 'platforms', 'scenarios', 'bench']) {
-      const r = unimem([cmd, '--help']);
+      const r = await unimem([cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Usage: unimem/);
     }

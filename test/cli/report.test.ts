@@ -8,15 +8,15 @@ import { unimem } from './run-cli.ts';
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
-function reportOf(args: string[]): { code: number; file: string; stdout: string; stderr: string } {
+async function reportOf(args: string[]): Promise<{ code: number; file: string; stdout: string; stderr: string }> {
   const file = join(mkdtempSync(join(tmpdir(), 'unimem-report-')), 'out.html');
-  const r = unimem([...args, '--report', file]);
+  const r = await unimem([...args, '--report', file]);
   return { code: r.code, file, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('unimem run/check --report', () => {
-  it('run writes the HTML report and still prints its summary; check writes it and keeps its exit code', () => {
-    const run = reportOf(['run', 'camera-preview', '--frames', '4']);
+  it('run writes the HTML report and still prints its summary; check writes it and keeps its exit code', async () => {
+    const run = await reportOf(['run', 'camera-preview', '--frames', '4']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('integrity');
     // Where the report went, on stderr (stdout is the summary, or with --json the one JSON object).
@@ -24,10 +24,10 @@ describe('unimem run/check --report', () => {
     expect(run.stdout).not.toContain('written to');
     expect(readFileSync(run.file, 'utf8')).toContain('<title>unimem report: camera-preview on armv7-mobile</title>');
     // With --json, stdout is still one JSON object and nothing else.
-    const json = reportOf(['run', 'camera-preview', '--frames', '2', '--json']);
+    const json = await reportOf(['run', 'camera-preview', '--frames', '2', '--json']);
     expect(JSON.parse(json.stdout).scenario).toBe('camera-preview');
     expect(json.stderr).toBe(`unimem: report written to ${json.file}\n`);
-    const check = reportOf(['check', 'missing-sync', '--frames', '4']);
+    const check = await reportOf(['check', 'missing-sync', '--frames', '4']);
     expect(check.code).toBe(1);
     const html = readFileSync(check.file, 'utf8');
     expect(html).toContain('<h2>Findings</h2>');
@@ -37,7 +37,7 @@ describe('unimem run/check --report', () => {
   // Debian's chromium package; .ci/run installs it. Skipped only where it is absent.
   it.skipIf(!existsSync(CHROMIUM))('renders in headless Chromium: every plot drawn with data, maps and graph sized, nothing fetched', async () => {
     const { chromium } = await import('playwright-core');
-    const { file } = reportOf(['run', 'overlay', '--frames', '12']);
+    const { file } = await reportOf(['run', 'overlay', '--frames', '12']);
     const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'unimem-chromium-')), {
       executablePath: CHROMIUM,
       headless: true,

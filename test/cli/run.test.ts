@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { unimem } from './run-cli.ts';
 
 describe('unimem run / check', () => {
-  it('prints the JSON contract of DESIGN.md', () => {
-    const r = unimem(['run', 'camera-preview', '--frames', '10', '--json']);
+  it('prints the JSON contract of DESIGN.md', async () => {
+    const r = await unimem(['run', 'camera-preview', '--frames', '10', '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({
@@ -25,48 +25,48 @@ describe('unimem run / check', () => {
     expect(typeof j.wallMs).toBe('number');
   });
 
-  it('gives the same result for the same seed, byte for byte except wall time', () => {
-    const a = JSON.parse(unimem(['run', 'camera-preview', '--frames', '5', '--json', '--seed', '7']).stdout);
-    const b = JSON.parse(unimem(['run', 'camera-preview', '--frames', '5', '--json', '--seed', '7']).stdout);
+  it('gives the same result for the same seed, byte for byte except wall time', async () => {
+    const a = JSON.parse((await unimem(['run', 'camera-preview', '--frames', '5', '--json', '--seed', '7'])).stdout);
+    const b = JSON.parse((await unimem(['run', 'camera-preview', '--frames', '5', '--json', '--seed', '7'])).stdout);
     delete a.wallMs;
     delete b.wallMs;
     expect(a).toEqual(b);
   });
 
-  it('runs on another platform when asked', () => {
-    const j = JSON.parse(unimem(['run', 'camera-preview', '--platform', 'coherent-soc', '--frames', '5', '--json']).stdout);
+  it('runs on another platform when asked', async () => {
+    const j = JSON.parse((await unimem(['run', 'camera-preview', '--platform', 'coherent-soc', '--frames', '5', '--json'])).stdout);
     expect(j.platform).toBe('coherent-soc');
     expect(j.integrity.ok).toBe(true);
   });
 
-  it('check exits 0 on a clean run', () => {
-    const r = unimem(['check', 'camera-preview', '--frames', '5']);
+  it('check exits 0 on a clean run', async () => {
+    const r = await unimem(['check', 'camera-preview', '--frames', '5']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('camera-preview: clean');
   });
 
-  it('exits 2 naming file, line, column and field for a bad scenario', () => {
+  it('exits 2 naming file, line, column and field for a bad scenario', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'unimem-'));
     const f = join(dir, 's.yaml');
     writeFileSync(f, 'name: s\npipeline:\n  - { role: capture, device: camera }\n  - { role: scanout, device: printer }\n');
-    const r = unimem(['run', f]);
+    const r = await unimem(['run', f]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/s\.yaml:4:\d+: pipeline\[1\]\.device: platform 'armv7-mobile' has no device named 'printer'/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     const g = join(dir, 'g.yaml');
     writeFileSync(g, 'name: g\nframes: many\npipeline: []\n');
-    const r2 = unimem(['check', g]);
+    const r2 = await unimem(['check', g]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/g\.yaml:2:\d+: frames: /);
   });
 
-  it('rejects a bad --seed with exit 2', () => {
-    const r = unimem(['run', 'camera-preview', '--seed', 'x']);
+  it('rejects a bad --seed with exit 2', async () => {
+    const r = await unimem(['run', 'camera-preview', '--seed', 'x']);
     expect(r.code).toBe(2);
   });
 
-  it('lists the built-in scenarios, each with the description its file gives, descriptions in one column', () => {
-    const r = unimem(['scenarios']);
+  it('lists the built-in scenarios, each with the description its file gives, descriptions in one column', async () => {
+    const r = await unimem(['scenarios']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toContain('camera-preview      camera -> display, zero copy, one process each');
@@ -77,18 +77,18 @@ describe('unimem run / check', () => {
 });
 
 describe('finding sites in run', () => {
-  it('--json keeps each finding\'s site, the scenario line of the stage that caused it; the summary lists them by site', () => {
-    const j = JSON.parse(unimem(['run', 'iommu-fault', '--frames', '2', '--json']).stdout) as { findings: { kind: string; site: string }[] };
+  it('--json keeps each finding\'s site, the scenario line of the stage that caused it; the summary lists them by site', async () => {
+    const j = JSON.parse((await unimem(['run', 'iommu-fault', '--frames', '2', '--json'])).stdout) as { findings: { kind: string; site: string }[] };
     // Blamed on the camera process's line; the sensor's third frame, captured before the camera process stopped streaming, faulted too.
     expect(j.findings).toEqual(Array(3).fill(expect.objectContaining({ kind: 'iommu-fault', site: 'examples/scenarios/iommu-fault.yaml:20:3' })));
-    const text = unimem(['run', 'iommu-fault', '--frames', '2']).stdout;
+    const text = (await unimem(['run', 'iommu-fault', '--frames', '2'])).stdout;
     expect(text).toContain('\n  findings (each in full: unimem check):\n    3 iommu-fault at examples/scenarios/iommu-fault.yaml:20:3\n');
   });
 });
 
 describe('buffers in run --json', () => {
-  it('process-crash --json lists every reference on every buffer at the snapshot, each with its call site', () => {
-    const r = unimem(['run', 'process-crash', '--json']);
+  it('process-crash --json lists every reference on every buffer at the snapshot, each with its call site', async () => {
+    const r = await unimem(['run', 'process-crash', '--json']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as {
       simTimeNs: number;

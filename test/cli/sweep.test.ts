@@ -134,16 +134,16 @@ describe('unimem sweep', () => {
     ]);
     const parts = [0, 1, 2].map((i) => db(`part.shard-${i}-of-3.db`));
     for (const p of parts) expect((await rowsOf(p)).length).toBe(2);
-    const merged = unimem(['sweep', 'merge', db('merged.db'), ...parts]);
+    const merged = await unimem(['sweep', 'merge', db('merged.db'), ...parts]);
     expect(merged.code, merged.stderr).toBe(0);
     expect(merged.stderr).toContain('6 points (6 added from 3 file(s), 0 already there)');
     expect(await rowsOf(db('merged.db'))).toEqual(await rowsOf(db('all.db')));
   });
 
-  it('skips the points already in the file when run again, here from a sweep file', () => {
+  it('skips the points already in the file when run again, here from a sweep file', async () => {
     const file = join(dir, 'grid.sweep.yaml');
     writeFileSync(file, 'scenario: camera-preview\nframes: 1\nset:\n  cma.areas.display.size: 4MiB..12MiB:4MiB\n  format: [640x480, 1280x720]\n');
-    const r = unimem(['sweep', file, '--db', db('all.db')]);
+    const r = await unimem(['sweep', file, '--db', db('all.db')]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('6 points: 2 ok, 4 failed, 0 invalid, 0 error; ran 0, 6 already in');
     expect(r.stdout).toBe(two.stdout);
@@ -156,8 +156,8 @@ describe('unimem sweep', () => {
     expect(existsSync(db('bad.db'))).toBe(false);
   });
 
-  it('records a point whose platform is invalid as an invalid row with the reason, and goes on', () => {
-    const r = unimem(['sweep', 'camera-preview', '--frames', '1', '--set', 'cma.default=6MiB,10MiB', '--db', db('inv.db'), '--json']);
+  it('records a point whose platform is invalid as an invalid row with the reason, and goes on', async () => {
+    const r = await unimem(['sweep', 'camera-preview', '--frames', '1', '--set', 'cma.default=6MiB,10MiB', '--db', db('inv.db'), '--json']);
     expect(r.code, r.stderr).toBe(0);
     const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { params: Record<string, string>; status: string; reason: string });
     expect(rows.map((x) => [x.params['cma.default'], x.status, x.reason])).toEqual([
@@ -169,9 +169,9 @@ describe('unimem sweep', () => {
 });
 
 describe('unimem compare', () => {
-  it('puts two seeds of one scenario side by side', () => {
+  it('puts two seeds of one scenario side by side', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'unimem-compare-'));
-    const r = unimem(['compare', 'seed=1', 'seed=2', '--scenario', 'camera-preview', '--frames', '1', '--report', join(dir, 'both.html')]);
+    const r = await unimem(['compare', 'seed=1', 'seed=2', '--scenario', 'camera-preview', '--frames', '1', '--report', join(dir, 'both.html')]);
     expect(r.code, r.stderr).toBe(0);
     const html = readFileSync(join(dir, 'both.html'), 'utf8');
     expect(html).toContain('<h1>unimem compare: seed=1 vs seed=2</h1>');

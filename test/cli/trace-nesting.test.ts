@@ -9,16 +9,16 @@ import { traceProblems, type Ev } from './trace-check.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'unimem-nest-'));
 
-function traceOf(scenario: string): Ev[] {
+async function traceOf(scenario: string): Promise<Ev[]> {
   const f = join(dir, `${scenario}.json`);
-  const r = unimem(['run', scenario, '--trace', f]);
+  const r = await unimem(['run', scenario, '--trace', f]);
   expect(r.stderr).toContain('trace written');
   return JSON.parse(readFileSync(f, 'utf8')).traceEvents as Ev[];
 }
 
 describe('every built-in scenario\'s trace is one Perfetto shows whole', () => {
-  it.each(builtinScenarios())('%s: slices on a track nest or do not touch; async spans and flows are balanced', { timeout: 60_000 }, (scenario) => {
-    const ev = traceOf(scenario);
+  it.each(builtinScenarios())('%s: slices on a track nest or do not touch; async spans and flows are balanced', { timeout: 60_000 }, async (scenario) => {
+    const ev = await traceOf(scenario);
     expect(ev.filter((e) => e.ph === 'X').length).toBeGreaterThan(0);
     expect(traceProblems(ev)).toEqual([]);
     // Every track a slice is on has a name.
@@ -29,9 +29,9 @@ describe('every built-in scenario\'s trace is one Perfetto shows whole', () => {
 
 describe('unimem exec --trace', () => {
   const programs = readdirSync(fileURLToPath(new URL('../../examples/programs', import.meta.url))).filter((n) => n.endsWith('.ts'));
-  it.each(programs)('%s: a program\'s trace nests too', { timeout: 60_000 }, (program) => {
+  it.each(programs)('%s: a program\'s trace nests too', { timeout: 60_000 }, async (program) => {
     const f = join(dir, `exec-${program}.json`);
-    const r = unimem(['exec', `examples/programs/${program}`, '--trace', f]);
+    const r = await unimem(['exec', `examples/programs/${program}`, '--trace', f]);
     expect(r.code).toBe(0);
     const ev = JSON.parse(readFileSync(f, 'utf8')).traceEvents as Ev[];
     expect(ev.filter((e) => e.cat === 'syscall').length).toBeGreaterThan(0);
@@ -40,8 +40,8 @@ describe('unimem exec --trace', () => {
 });
 
 describe('the pipelines that overlapped before', () => {
-  it('video-playback: frames in flight are async spans joined by frame number, overlapping as they do', { timeout: 60_000 }, () => {
-    const ev = traceOf('video-playback');
+  it('video-playback: frames in flight are async spans joined by frame number, overlapping as they do', { timeout: 60_000 }, async () => {
+    const ev = await traceOf('video-playback');
     const begins = ev.filter((e) => e.ph === 'b' && e.cat === 'frame');
     expect(begins.map((e) => e.args!.frame)).toEqual([...Array(30).keys()]);
     const ends = new Map(ev.filter((e) => e.ph === 'e' && e.cat === 'frame').map((e) => [e.id2!.local, e.ts]));
@@ -49,8 +49,8 @@ describe('the pipelines that overlapped before', () => {
     expect(begins.some((b, i) => i > 0 && b.ts < ends.get(begins[i - 1]!.id2!.local)!)).toBe(true);
   });
 
-  it("video-playback: fences are named as Linux's dma_fence tracepoints, and a wait is joined to the signal that ended it", { timeout: 60_000 }, () => {
-    const ev = traceOf('video-playback');
+  it("video-playback: fences are named as Linux's dma_fence tracepoints, and a wait is joined to the signal that ended it", { timeout: 60_000 }, async () => {
+    const ev = await traceOf('video-playback');
     const fence = ev.filter((e) => e.cat === 'fence');
     const linux = ['dma_fence_init', 'dma_fence_enable_signal', 'dma_fence_signaled', 'dma_fence_wait_start', 'dma_fence_wait_end', 'dma_fence_destroy'];
     expect(fence.length).toBeGreaterThan(0);
@@ -64,8 +64,8 @@ describe('the pipelines that overlapped before', () => {
     expect([signal.args!.context, signal.args!.seqno]).toEqual([end.args!.context, end.args!.seqno]);
   });
 
-  it('shared-12mb: cache maintenance by two cores at once goes on a second named cache track', { timeout: 60_000 }, () => {
-    const ev = traceOf('shared-12mb');
+  it('shared-12mb: cache maintenance by two cores at once goes on a second named cache track', { timeout: 60_000 }, async () => {
+    const ev = await traceOf('shared-12mb');
     const lane = (name: string) => ev.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.args!.name === name);
     const first = lane('cpu cache')!;
     const second = lane('cpu cache #2')!;

@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { unimem } from './run-cli.ts';
 
 describe('unimem run --trace', () => {
-  it('writes Chrome trace-event JSON: named lanes, complete events with durations, in simulated time', () => {
+  it('writes Chrome trace-event JSON: named lanes, complete events with durations, in simulated time', async () => {
     const f = join(mkdtempSync(join(tmpdir(), 'unimem-')), 'trace.json');
-    const r = unimem(['run', 'camera-preview', '--frames', '4', '--trace', f]);
+    const r = await unimem(['run', 'camera-preview', '--frames', '4', '--trace', f]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`unimem: trace written to ${f}\n`);
     const t = JSON.parse(readFileSync(f, 'utf8'));
@@ -44,9 +44,9 @@ describe('unimem run --trace', () => {
 });
 
 describe('unimem run --trace: IOMMU', () => {
-  it('records table walks on the SMMU lane with their descriptor-fetch time, and each fault as an instant', () => {
+  it('records table walks on the SMMU lane with their descriptor-fetch time, and each fault as an instant', async () => {
     const f = join(mkdtempSync(join(tmpdir(), 'unimem-')), 'trace.json');
-    const r = unimem(['run', 'iommu-fault', '--frames', '3', '--trace', f, '--json']);
+    const r = await unimem(['run', 'iommu-fault', '--frames', '3', '--trace', f, '--json']);
     const t = JSON.parse(readFileSync(f, 'utf8'));
     const json = JSON.parse(r.stdout);
     type Ev = { name: string; ph: string; cat: string; pid: number; tid: number; dur?: number; args: Record<string, unknown> };
@@ -68,9 +68,9 @@ describe('unimem run --trace: IOMMU', () => {
 });
 
 describe('unimem exec --trace', () => {
-  it('records every syscall on its process lane, parent and child apart', () => {
+  it('records every syscall on its process lane, parent and child apart', async () => {
     const f = join(mkdtempSync(join(tmpdir(), 'unimem-')), 'exec-trace.json');
-    const r = unimem(['exec', 'examples/programs/heap-share.ts', '--trace', f]);
+    const r = await unimem(['exec', 'examples/programs/heap-share.ts', '--trace', f]);
     expect(r.code).toBe(0);
     const t = JSON.parse(readFileSync(f, 'utf8'));
     const sys = t.traceEvents.filter((e: { cat: string }) => e.cat === 'syscall');

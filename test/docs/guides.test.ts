@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,10 +46,16 @@ export function guideSteps(markdown: string): Step[] {
   return steps;
 }
 
-function runCommand(cmd: string): { code: number; output: string } {
+/** Runs one shown command in a shell; asynchronous, so that the test worker keeps answering vitest while it runs. */
+function runCommand(cmd: string): Promise<{ code: number; output: string }> {
   const local = cmd.replaceAll('npx unimem', `node ${join(ROOT, 'bin/unimem.mjs')}`).replaceAll('npx tsx', `node --import tsx`);
-  const r = spawnSync('bash', ['-c', `${local} 2>&1`], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status ?? -1, output: r.stdout };
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', `${local} 2>&1`], { cwd: ROOT, timeout: 120_000 });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+  });
 }
 
 /** The shown lines that are not printed in order, or [] when all are. */
@@ -89,12 +95,12 @@ describe('every guide', () => {
   });
 
   for (const g of guides) {
-    it(`${g}: its commands print what it shows`, () => {
+    it(`${g}: its commands print what it shows`, async () => {
       const steps = guideSteps(readFileSync(join(GUIDES, g), 'utf8'));
       expect(steps.length).toBeGreaterThan(0);
       for (const s of steps) {
         let last = { code: 0, output: '' };
-        for (const c of s.commands) last = runCommand(c);
+        for (const c of s.commands) last = await runCommand(c);
         const where = `${g}:${s.line}: ${s.commands.join('; ')}\n--- printed:\n${last.output}`;
         expect(missingLines(s.shown, last.output), where).toEqual([]);
         if (s.exit !== null) expect(last.code, where).toBe(s.exit);

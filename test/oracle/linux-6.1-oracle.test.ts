@@ -42,8 +42,8 @@ const rows = oracleRows();
 let got: Map<string, Row>;
 let run: { code: number; stdout: string; stderr: string };
 
-beforeAll(() => {
-  run = unimem(['exec', '--check', 'test/oracle/linux-6.1-oracle-program.ts', '--platform', 'linux-6.1-reference']);
+beforeAll(async () => {
+  run = await unimem(['exec', '--check', 'test/oracle/linux-6.1-oracle-program.ts', '--platform', 'linux-6.1-reference']);
   got = new Map(
     run.stdout
       .trim()

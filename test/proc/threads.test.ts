@@ -535,21 +535,21 @@ describe('clone and futex', () => {
 });
 
 describe('unimem exec with threads', () => {
-  it('runs the producer/consumer example: frames pass through one dma-buf mapping between two threads, exit 0', () => {
-    const r = unimem(['exec', '--check', 'examples/programs/threads.ts']);
+  it('runs the producer/consumer example: frames pass through one dma-buf mapping between two threads, exit 0', async () => {
+    const r = await unimem(['exec', '--check', 'examples/programs/threads.ts']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('producer tid 2 of pid 1: 4 frames\nconsumer tid 3: 4 of 4 frames as written\nthreads: 1 2 3\n');
     expect(r.code).toBe(0);
   });
 
-  it('a deadlock names each blocked thread; a SIGSEGV in a thread is reported as the process ending, exit 139', () => {
+  it('a deadlock names each blocked thread; a SIGSEGV in a thread is reported as the process ending, exit 139', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'unimem-threads-'));
     const stuck = join(dir, 'stuck.mjs');
     writeFileSync(
       stuck,
       `export default async function main(sys) {\n  const [r] = await sys.pipe();\n  const [a] = await sys.socketpair();\n  const t = await sys.threadCreate((t) => t.recvmsg(a));\n  await sys.threadCreate((t) => t.poll([{ fd: r, events: 1 }], -1));\n  await sys.threadJoin(t);\n}\n`,
     );
-    const r = unimem(['exec', stuck]);
+    const r = await unimem(['exec', stuck]);
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines[0]).toBe('unimem: deadlock: every thread sleeps and nothing is scheduled');
     expect(lines.slice(1)).toEqual([
@@ -561,7 +561,7 @@ describe('unimem exec with threads', () => {
 
     const segv = join(dir, 'segv.mjs');
     writeFileSync(segv, `export default async function main(sys) {\n  const [r] = await sys.pipe();\n  await sys.threadCreate(async (t) => {\n    await t.store(0x1000, new Uint8Array(1));\n  });\n  await sys.read(r, 1);\n}\n`);
-    const s = unimem(['exec', segv]);
+    const s = await unimem(['exec', segv]);
     expect(s.stderr).toBe(`unimem: ${segv}:4:5: killed by SIGSEGV (store at 0x1000: no mapping)\n`);
     expect(s.code).toBe(139);
   });
