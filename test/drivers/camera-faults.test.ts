@@ -32,13 +32,19 @@ async function echo(sys: Sys, path: string, v: number): Promise<void> {
   await sys.close(fd);
 }
 
-/** Captures `n` frames into two MMAP buffers; returns each DQBUF's flags. */
-async function capture(sys: Sys, n: number): Promise<number[]> {
+/** Opens the camera, gives it two MMAP buffers of `fmt`, both queued, and starts streaming; returns the video fd. */
+async function streamTwoBuffers(sys: Sys, fmt = frameFormat(320, 240, 'XR24')): Promise<number> {
   const v = await sys.open('/dev/video8', O_RDWR);
-  await setFormat(sys, v, CAP, frameFormat(320, 240, 'XR24'));
+  await setFormat(sys, v, CAP, fmt);
   await requestBuffers(sys, v, CAP, V4L2_MEMORY_MMAP, 2);
   for (let i = 0; i < 2; i++) await queueBuffer(sys, v, v4l2Buffer(CAP, V4L2_MEMORY_MMAP, i));
   await streamOn(sys, v, CAP);
+  return v;
+}
+
+/** Captures `n` frames into two MMAP buffers; returns each DQBUF's flags. */
+async function capture(sys: Sys, n: number): Promise<number[]> {
+  const v = await streamTwoBuffers(sys);
   const flags: number[] = [];
   for (let k = 0; k < n; k++) {
     const b = await dequeueBuffer(sys, v, CAP, V4L2_MEMORY_MMAP);
@@ -109,11 +115,7 @@ describe("camera's movable MMAP buffers (debugfs movable_buffers)", () => {
       sys.proc,
       async (s: Sys) => {
         await echo(s, '/sys/kernel/debug/camera/movable_buffers', 1);
-        const v = await s.open('/dev/video8', O_RDWR);
-        await setFormat(s, v, CAP, fmt);
-        await requestBuffers(s, v, CAP, V4L2_MEMORY_MMAP, 2);
-        for (let i = 0; i < 2; i++) await queueBuffer(s, v, v4l2Buffer(CAP, V4L2_MEMORY_MMAP, i));
-        await streamOn(s, v, CAP);
+        const v = await streamTwoBuffers(s, fmt);
         const c = await s.open(card, O_RDWR);
         const read = async (fd: number) => {
           const addr = await s.mmap(0, fmt.size, PROT_READ, MAP_SHARED, fd, 0);
@@ -166,11 +168,7 @@ describe("camera's movable MMAP buffers (debugfs movable_buffers)", () => {
       sys.proc,
       async (s: Sys) => {
         await echo(s, '/sys/kernel/debug/camera/movable_buffers', 1);
-        const v = await s.open('/dev/video8', O_RDWR);
-        await setFormat(s, v, CAP, fmt);
-        await requestBuffers(s, v, CAP, V4L2_MEMORY_MMAP, 2);
-        for (let i = 0; i < 2; i++) await queueBuffer(s, v, v4l2Buffer(CAP, V4L2_MEMORY_MMAP, i));
-        await streamOn(s, v, CAP);
+        const v = await streamTwoBuffers(s, fmt);
         const c = await s.open(card, O_RDWR);
         const fd = await exportBuffer(s, v, CAP, 0);
         // Buffer 0 is with the driver, the sensor's first frame on its way into it.
