@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -15,7 +16,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 function fakePackage(opts: { built: number | null; edited: number }): string {
   const dir = mkdtempSync(join(tmpdir(), 'unimem-bin-'));
   mkdirSync(join(dir, 'bin'));
-  for (const f of ['unimem.mjs', 'program-hooks.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
+  for (const f of ['unimem.mjs', 'program-hooks.mjs', 'compiled.mjs', 'sweep-worker.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'unimem', type: 'module', exports: { '.': './src/index.ts' } }));
   mkdirSync(join(dir, 'src/cli'), { recursive: true });
@@ -25,6 +26,11 @@ function fakePackage(opts: { built: number | null; edited: number }): string {
     `export async function main(argv) { if (argv[0] === 'exec') { await import(argv[1]); return 0; } process.stdout.write('${what} ' + argv.join(' ') + '\\n'); return 3; }\n`;
   writeFileSync(join(dir, 'src/cli/main.ts'), said('source'));
   writeFileSync(join(dir, 'src/index.ts'), "export const copy = 'source';\n");
+  // a sweep worker says which copy it is to the thread that started it
+  const worker = (what: string) => `import { parentPort } from 'node:worker_threads';\nparentPort.postMessage('${what}');\n`;
+  mkdirSync(join(dir, 'src/sim/sweep'), { recursive: true });
+  writeFileSync(join(dir, 'src/sim/sweep/worker.ts'), worker('source'));
+  utimesSync(join(dir, 'src/sim/sweep/worker.ts'), opts.edited, opts.edited);
   utimesSync(join(dir, 'src/index.ts'), opts.edited, opts.edited);
   writeFileSync(join(dir, 'bench/index.ts'), 'export {};\n');
   for (const f of ['src/cli/main.ts', 'bench/index.ts']) utimesSync(join(dir, f), opts.edited, opts.edited);
@@ -33,6 +39,9 @@ function fakePackage(opts: { built: number | null; edited: number }): string {
     writeFileSync(join(dir, 'dist/src/cli/main.js'), said('compiled'));
     writeFileSync(join(dir, 'dist/src/index.js'), "export const copy = 'compiled';\n");
     utimesSync(join(dir, 'dist/src/cli/main.js'), opts.built, opts.built);
+    mkdirSync(join(dir, 'dist/src/sim/sweep'), { recursive: true });
+    writeFileSync(join(dir, 'dist/src/sim/sweep/worker.js'), worker('compiled'));
+    utimesSync(join(dir, 'dist/src/sim/sweep/worker.js'), opts.built, opts.built);
   }
   return dir;
 }
@@ -68,16 +77,45 @@ describe('bin/unimem.mjs runs the build or the sources', () => {
   });
 });
 
+/** Starts the package's sweep worker as the sweep pool does and returns what it says it is. */
+async function sweepWorkerCopy(dir: string, env: Record<string, string> = {}): Promise<string> {
+  const saved = process.env.UNIMEM_FROM_SOURCE;
+  process.env.UNIMEM_FROM_SOURCE = env.UNIMEM_FROM_SOURCE ?? '';
+  try {
+    const w = new Worker(join(dir, 'bin/sweep-worker.mjs'));
+    const said = await new Promise<string>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    await w.terminate();
+    return said;
+  } finally {
+    process.env.UNIMEM_FROM_SOURCE = saved;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('bin/sweep-worker.mjs runs the same copy as the command', () => {
+  it('the compiled worker when dist/ is current: no TypeScript compile in each worker', async () => {
+    expect(await sweepWorkerCopy(fakePackage({ built: 2000, edited: 1000 }))).toBe('compiled');
+  });
+  it('the sources when one is newer than the build, or UNIMEM_FROM_SOURCE is set', async () => {
+    expect(await sweepWorkerCopy(fakePackage({ built: 1000, edited: 2000 }))).toBe('source');
+    expect(await sweepWorkerCopy(fakePackage({ built: 2000, edited: 1000 }), { UNIMEM_FROM_SOURCE: '1' })).toBe('source');
+  });
+});
+
 describe('the real build', () => {
   it('runs a sweep whose points go to worker threads, which find their script from dist/ as from src/', async () => {
     const { build } = await import('esbuild');
     const dir = mkdtempSync(join(tmpdir(), 'unimem-dist-'));
     try {
       mkdirSync(join(dir, 'bin'));
-      for (const f of ['unimem.mjs', 'program-hooks.mjs', 'sweep-worker.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
+      for (const f of ['unimem.mjs', 'program-hooks.mjs', 'compiled.mjs', 'sweep-worker.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
       copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
       for (const d of ['src', 'bench', 'examples', 'node_modules']) symlinkSync(join(ROOT, d), join(dir, d));
-      await build({ absWorkingDir: ROOT, entryPoints: ['src/cli/main.ts', 'src/index.ts', 'src/uapi/index.ts'], outdir: join(dir, 'dist'), outbase: '.', bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', logLevel: 'warning' });
+      const { distBuildOptions } = await import('../../scripts/build-options.mjs');
+      await build({ ...distBuildOptions(ROOT, join(dir, 'dist')), sourcemap: false });
       const r = spawnSync(process.execPath, [join(dir, 'bin/unimem.mjs'), 'sweep', 'camera-preview', '--set', 'seed=1,2', '--set', 'frames=2', '--jobs', '2', '--db', join(dir, 'out.db')], {
         encoding: 'utf8',
         env: { ...process.env, UNIMEM_FROM_SOURCE: '' },
