@@ -12,6 +12,8 @@ export interface MemoryBank extends MemoryBankConfig {
   readonly end: number;
   /** Lazily materialised backing, one chunk per CHUNK_SIZE bytes. */
   readonly chunks: (Uint8Array | undefined)[];
+  /** Per chunk taken from the pool: which of its pages still hold an earlier run's bytes (see `freshen`). */
+  readonly stale: (Uint16Array | undefined)[];
 }
 
 /** An access that no bank decodes: the master that issued it sees a bus error. */
@@ -28,12 +30,21 @@ export class BusError extends Error {
 export const CHUNK_SHIFT = 20;
 export const CHUNK_SIZE = 1 << CHUNK_SHIFT;
 
+/** A reused chunk is zeroed in pieces of this size, each when first touched. */
+const STALE_SHIFT = 12;
+const STALE_PIECE = 1 << STALE_SHIFT;
+/** Pieces per chunk; a stale map's last entry counts those still stale. */
+const STALE_PIECES = CHUNK_SIZE >> STALE_SHIFT;
+
 /**
  * Backing chunks handed back by runs that are over, for the next run in the
  * same thread. A fresh chunk costs the host a page fault per 4 KiB on first
  * touch, about ten times a memset of it, and a 12 MP run under memory
  * pressure touches 2 GiB; a sweep worker runs one point after another, so
- * it keeps its chunks instead (see `recycleMemoryAfterRuns`).
+ * it keeps its chunks instead (see `recycleMemoryAfterRuns`). A reused
+ * chunk is not zeroed as a whole: each 4 KiB piece is zeroed when first
+ * touched, unless that touch writes all of it (a page's zeroing, a
+ * background page's contents), so most of a run's memory is written once.
  */
 const chunkPool: Uint8Array[] = [];
 /** The memories built since the last `reclaimMemory`, while recycling is on; null when off. */
@@ -83,6 +94,7 @@ export class PhysicalMemory {
       ...b,
       end: b.base + b.size,
       chunks: new Array<Uint8Array | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
+      stale: new Array<Uint16Array | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
     }));
     this.last = this.banks[0]!;
     liveMemories?.push(this);
@@ -95,6 +107,7 @@ export class PhysicalMemory {
         const c = b.chunks[i];
         if (c && c.length === CHUNK_SIZE) chunkPool.push(c);
         b.chunks[i] = undefined;
+        b.stale[i] = undefined;
       }
     }
     this.materialised = 0;
@@ -134,6 +147,7 @@ export class PhysicalMemory {
       dst.fill(0, di, di + words);
       return;
     }
+    if (b.stale[ci]) this.freshen(b, ci, off - ci * CHUNK_SIZE, words * 4, false);
     const w = this.words(b, ci, c);
     const wi = (off - ci * CHUNK_SIZE) >> 2;
     for (let k = 0; k < words; k++) dst[di + k] = w[wi + k]!;
@@ -145,6 +159,7 @@ export class PhysicalMemory {
     const off = pa - b.base;
     const ci = Math.floor(off / CHUNK_SIZE);
     const w = this.words(b, ci, this.chunk(b, ci));
+    if (b.stale[ci]) this.freshen(b, ci, off - ci * CHUNK_SIZE, words * 4, true);
     const wi = (off - ci * CHUNK_SIZE) >> 2;
     for (let k = 0; k < words; k++) w[wi + k] = src[si + k]!;
   }
@@ -153,8 +168,10 @@ export class PhysicalMemory {
   read(pa: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): void {
     this.forEachRun(pa, len, (b, ci, co, done, n) => {
       const c = b.chunks[ci];
-      if (c) dst.set(c.subarray(co, co + n), dstOff + done);
-      else dst.fill(0, dstOff + done, dstOff + done + n);
+      if (c) {
+        if (b.stale[ci]) this.freshen(b, ci, co, n, false);
+        dst.set(c.subarray(co, co + n), dstOff + done);
+      } else dst.fill(0, dstOff + done, dstOff + done + n);
     });
   }
 
@@ -168,16 +185,19 @@ export class PhysicalMemory {
   /** Writes `src[srcOff .. srcOff+len)` at `pa`. */
   write(pa: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): void {
     this.forEachRun(pa, len, (b, ci, co, done, n) => {
-      this.chunk(b, ci).set(src.subarray(srcOff + done, srcOff + done + n), co);
+      const c = this.chunk(b, ci);
+      if (b.stale[ci]) this.freshen(b, ci, co, n, true);
+      c.set(src.subarray(srcOff + done, srcOff + done + n), co);
     });
   }
 
   /** Fills [pa, pa+len) with `value` (memset). */
   fill(pa: number, len: number, value: number): void {
     this.forEachRun(pa, len, (b, ci, co, _done, n) => {
-      const c = b.chunks[ci];
-      if (c) c.fill(value, co, co + n);
-      else if (value !== 0) this.chunk(b, ci).fill(value, co, co + n);
+      const c = b.chunks[ci] ?? (value !== 0 ? this.chunk(b, ci) : undefined);
+      if (!c) return;
+      if (b.stale[ci]) this.freshen(b, ci, co, n, true);
+      c.fill(value, co, co + n);
     });
   }
 
@@ -209,6 +229,7 @@ export class PhysicalMemory {
     const c = b.chunks[ci];
     if (!c) return 0;
     const co = off - ci * CHUNK_SIZE;
+    if (b.stale[ci]) this.freshen(b, ci, co, Math.min(4, CHUNK_SIZE - co), false);
     if (co + 4 <= CHUNK_SIZE) return (c[co]! | (c[co + 1]! << 8) | (c[co + 2]! << 16) | (c[co + 3]! << 24)) >>> 0;
     const tmp = this.readBytes(pa, 4);
     return (tmp[0]! | (tmp[1]! << 8) | (tmp[2]! << 16) | (tmp[3]! << 24)) >>> 0;
@@ -265,11 +286,36 @@ export class PhysicalMemory {
     let c = b.chunks[ci];
     if (!c) {
       const len = Math.min(CHUNK_SIZE, b.size - ci * CHUNK_SIZE);
-      c = (len === CHUNK_SIZE ? chunkPool.pop()?.fill(0) : undefined) ?? new Uint8Array(len);
+      const reused = len === CHUNK_SIZE ? chunkPool.pop() : undefined;
+      if (reused) {
+        const stale = new Uint16Array(STALE_PIECES + 1).fill(1);
+        stale[STALE_PIECES] = STALE_PIECES;
+        b.stale[ci] = stale;
+      }
+      c = reused ?? new Uint8Array(len);
       b.chunks[ci] = c;
       this.materialised += c.length;
     }
     return c;
+  }
+
+  /**
+   * Zeroes the stale pieces of reused chunk `ci` that [co, co+n) touches,
+   * before that access: a piece the access will write whole (`overwrite`)
+   * is only marked, since nothing of its old bytes can show through.
+   */
+  private freshen(b: MemoryBank, ci: number, co: number, n: number, overwrite: boolean): void {
+    const stale = b.stale[ci]!;
+    const c = b.chunks[ci]!;
+    const end = co + n;
+    for (let p = co >> STALE_SHIFT, last = (end - 1) >> STALE_SHIFT; p <= last; p++) {
+      if (stale[p] === 0) continue;
+      stale[p] = 0;
+      stale[STALE_PIECES]!--;
+      const ps = p << STALE_SHIFT;
+      if (!overwrite || ps < co || ps + STALE_PIECE > end) c.fill(0, ps, ps + STALE_PIECE);
+    }
+    if (stale[STALE_PIECES] === 0) b.stale[ci] = undefined;
   }
 
   /** Copies the longest run starting at the given addresses that stays inside one chunk on both sides. */
@@ -283,12 +329,18 @@ export class PhysicalMemory {
     const n = Math.min(max, CHUNK_SIZE - sco, CHUNK_SIZE - dco);
     const sc = sb.chunks[sci];
     if (sc) {
+      // the source's stale pieces first: when both are one chunk, a destination piece marked fresh is not read
+      if (sb.stale[sci]) this.freshen(sb, sci, sco, n, false);
       const dc = this.chunk(db, dci);
+      if (db.stale[dci]) this.freshen(db, dci, dco, n, true);
       if (sc === dc) dc.copyWithin(dco, sco, sco + n);
       else dc.set(sc.subarray(sco, sco + n), dco);
     } else {
       const dc = db.chunks[dci];
-      if (dc) dc.fill(0, dco, dco + n);
+      if (dc) {
+        if (db.stale[dci]) this.freshen(db, dci, dco, n, true);
+        dc.fill(0, dco, dco + n);
+      }
     }
     return n;
   }

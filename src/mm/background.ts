@@ -45,7 +45,8 @@ export class BackgroundLoad {
   private readonly expect = new Uint8Array(PAGE);
   private readonly scratchBuf: Buffer;
   private readonly expectBuf: Buffer;
-  private readonly scratchView: DataView;
+  private readonly headerBytes = new Uint8Array(8);
+  private readonly headerView = new DataView(this.headerBytes.buffer);
   private slotPfn = new Int32Array(1024);
   private slotId = new Uint32Array(1024);
   private slotSeed = new Uint32Array(1024);
@@ -66,7 +67,6 @@ export class BackgroundLoad {
     for (let i = 0; i < words.length; i++) words[i] = prng.nextU32();
     this.scratchBuf = Buffer.from(this.scratch.buffer, 0, PAGE);
     this.expectBuf = Buffer.from(this.expect.buffer, 0, PAGE);
-    this.scratchView = new DataView(this.expect.buffer);
     const migratePage = (oldPfn: number, newPfn: number, slot: number): void => {
       if (slot >= this.live || this.slotPfn[slot] !== oldPfn) {
         throw new KernelBug(`background load: migration of pfn ${hex(oldPfn)} names slot ${slot}, which holds ${hex(this.slotPfn[slot] ?? -1)}`);
@@ -273,22 +273,32 @@ export class BackgroundLoad {
     return true;
   }
 
-  /** Builds slot `s`'s contents in `expect`. */
+  /** Builds slot `s`'s contents in `expect`: its pool slice, then its id and seed over the first 8 bytes. */
   private expected(s: number): void {
-    const seed = this.slotSeed[s]!;
-    const off = (seed % ((POOL_BYTES - PAGE) / 16)) * 16;
+    const off = poolOffset(this.slotSeed[s]!);
     this.expect.set(this.pool.subarray(off, off + PAGE));
-    this.scratchView.setUint32(0, this.slotId[s]!, true);
-    this.scratchView.setUint32(4, seed, true);
+    this.header(s);
+    this.expect.set(this.headerBytes);
+  }
+
+  private header(s: number): void {
+    this.headerView.setUint32(0, this.slotId[s]!, true);
+    this.headerView.setUint32(4, this.slotSeed[s]!, true);
   }
 
   private write(s: number): void {
     const pa = this.slotPfn[s]! * PAGE;
-    this.expected(s);
     // Written as the CPU would leave it once written back: lines left in the cache
     // from the page's previous life take the new data too, so none can land on top of it later.
-    if (this.cache && this.cache.validLines > 0) this.cache.snoopWrite(pa, this.expect, 0, PAGE);
-    else this.mem.write(pa, this.expect, 0, PAGE);
+    if (this.cache && this.cache.validLines > 0) {
+      this.expected(s);
+      this.cache.snoopWrite(pa, this.expect, 0, PAGE);
+    } else {
+      // straight from the pool, so a page's bytes are copied once: what the host's memory bandwidth allows
+      this.mem.write(pa, this.pool, poolOffset(this.slotSeed[s]!), PAGE);
+      this.header(s);
+      this.mem.write(pa, this.headerBytes);
+    }
     this.stats.bytesWritten += PAGE;
   }
 
@@ -300,6 +310,11 @@ export class BackgroundLoad {
     this.slotSeed = grown(this.slotSeed, m);
     this.slotKind = grown(this.slotKind, m);
   }
+}
+
+/** Where in the pool a page of seed `seed` takes its bytes from (16-byte aligned). */
+function poolOffset(seed: number): number {
+  return (seed % ((POOL_BYTES - PAGE) / 16)) * 16;
 }
 
 function grown<T extends Int32Array | Uint32Array | Uint8Array>(a: T, n: number): T {
