@@ -9,11 +9,21 @@ import { traceProblems, type Ev } from './trace-check.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'unimem-nest-'));
 
-async function traceOf(scenario: string): Promise<Ev[]> {
-  const f = join(dir, `${scenario}.json`);
-  const r = await unimem(['run', scenario, '--trace', f]);
-  expect(r.stderr).toContain('trace written');
-  return JSON.parse(readFileSync(f, 'utf8')).traceEvents as Ev[];
+const traces = new Map<string, Promise<Ev[]>>();
+
+/** The trace of one run of `scenario`: runs are deterministic, so the tests that look at the same scenario share it. */
+function traceOf(scenario: string): Promise<Ev[]> {
+  let t = traces.get(scenario);
+  if (!t) {
+    t = (async () => {
+      const f = join(dir, `${scenario}.json`);
+      const r = await unimem(['run', scenario, '--trace', f]);
+      expect(r.stderr).toContain('trace written');
+      return JSON.parse(readFileSync(f, 'utf8')).traceEvents as Ev[];
+    })();
+    traces.set(scenario, t);
+  }
+  return t;
 }
 
 describe('every built-in scenario\'s trace is one Perfetto shows whole', () => {
