@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const SRC = fileURLToPath(new URL('../..', import.meta.url));
+import { packageRoot } from '../../lib/index.ts';
 
 let cached: string | undefined;
 
@@ -16,15 +14,17 @@ let cached: string | undefined;
  */
 export function resultVersion(packageVersion: string): string {
   if (cached === undefined) {
+    // the package's src/, found from the package root: this module may run from src/ or from a chunk of the dist/ bundle
+    const src = join(packageRoot(), 'src');
     const h = createHash('sha256');
     const walk = (dir: string) => {
       for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
         const p = join(dir, e.name);
         if (e.isDirectory()) walk(p);
-        else if (e.isFile() && /\.(ts|mjs|js|json)$/.test(e.name)) h.update(relative(SRC, p)).update('\0').update(readFileSync(p)).update('\0');
+        else if (e.isFile() && /\.(ts|mjs|js|json)$/.test(e.name)) h.update(relative(src, p)).update('\0').update(readFileSync(p)).update('\0');
       }
     };
-    walk(SRC);
+    walk(src);
     cached = h.digest('hex').slice(0, 8);
   }
   return `${packageVersion}+${cached}`;
