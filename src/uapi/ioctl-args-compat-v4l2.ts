@@ -79,6 +79,7 @@ function vidioc32(nr: number, size: number): number {
   return _IOWR('V', nr, size) >>> 0;
 }
 
+/** The request numbers of a 32-bit caller (v4l2-compat-ioctl32.c's VIDIOC_*32 and VIDIOC_*32_TIME32). */
 export const VIDIOC_G_FMT32 = vidioc32(4, v4l2Format32Layout.size);
 export const VIDIOC_S_FMT32 = vidioc32(5, v4l2Format32Layout.size);
 export const VIDIOC_TRY_FMT32 = vidioc32(64, v4l2Format32Layout.size);
