@@ -17,6 +17,11 @@ export const MMAP_MIN_ADDR = 0x10000;
  * (arch_pick_mmap_layout), so every address mmap picks fits a 32-bit pointer.
  */
 export const MMAP_BASE_32 = 0xb7000000;
+/**
+ * TASK_SIZE of a 32-bit process: ARM Linux's with the default 3G/1G split,
+ * PAGE_OFFSET (0xc0000000) less the 16 MiB of module space below it.
+ */
+export const TASK_SIZE_32 = 0xbf000000;
 
 /**
  * A process's virtual address space (struct mm_struct): its mappings,
@@ -41,6 +46,8 @@ export class AddressSpace implements VmaPageSink {
   mmapBase = MMAP_BASE;
   /** A 32-bit process (is_compat_task): its ioctls whose structs differ by word size take their 32-bit layouts. */
   compat32 = false;
+  /** Top of this process's user address space (TASK_SIZE): TASK_SIZE, or TASK_SIZE_32 for a 32-bit process. */
+  taskSize = TASK_SIZE;
 
   constructor(anonMem: AnonMemory) {
     this.anonMem = anonMem;
@@ -83,7 +90,7 @@ export class AddressSpace implements VmaPageSink {
 
   /** Places a new mapping of `size` bytes: the hint if free, else top-down below mmapBase (get_unmapped_area). ENOMEM when full. */
   unmappedArea(hint: number, size: number): number {
-    if (hint && hint % PAGE_SIZE === 0 && hint >= MMAP_MIN_ADDR && hint + size <= TASK_SIZE && !this.overlaps(hint, size)) return hint;
+    if (hint && hint % PAGE_SIZE === 0 && hint >= MMAP_MIN_ADDR && hint + size <= this.taskSize && !this.overlaps(hint, size)) return hint;
     let top = this.mmapBase;
     for (let i = this.vmas.length - 1; i >= 0; i--) {
       const v = this.vmas[i]!;

@@ -16,6 +16,7 @@ export function dupMmap(mm: AddressSpace): AddressSpace {
   const child = new AddressSpace(mm.anonMem);
   child.mmapBase = mm.mmapBase;
   child.compat32 = mm.compat32;
+  child.taskSize = mm.taskSize;
   for (const v of mm.areas) {
     const c = new Vma(v.start, v.end, v.flags, v.pgoff, v.file, Float64Array.from(v.pfns));
     c.memType = v.installedMemType;

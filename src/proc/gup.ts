@@ -1,6 +1,6 @@
 import { KernelBug, PAGE_SIZE, kerr } from '../lib/index.ts';
 import { VM_IO, VM_PFNMAP, VM_READ, VM_WRITE } from '../fs/index.ts';
-import { TASK_SIZE, type AddressSpace } from './address-space.ts';
+import type { AddressSpace } from './address-space.ts';
 import { faultInPage, needsCow, wpPageCopy } from './memory.ts';
 import { AccessFault } from './vma.ts';
 import { getPage, pageCount, pinCount, pinPages, putPage, unpinPages } from '../mm/index.ts';
@@ -17,7 +17,7 @@ import { getPage, pageCount, pinCount, pinPages, putPage, unpinPages } from '../
  */
 export function pinUserPages(mm: AddressSpace, addr: number, len: number, write: boolean): Uint32Array {
   const pages = mm.anonMem.mm.pages;
-  if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(len) || addr < 0 || len < 0 || addr + len > TASK_SIZE) throw kerr('EFAULT', `pin_user_pages: bad range 0x${addr.toString(16)}+${len}`);
+  if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(len) || addr < 0 || len < 0 || addr + len > mm.taskSize) throw kerr('EFAULT', `pin_user_pages: bad range 0x${addr.toString(16)}+${len}`);
   const first = Math.floor(addr / PAGE_SIZE);
   const n = len === 0 ? 0 : Math.ceil((addr + len) / PAGE_SIZE) - first;
   const out = new Uint32Array(n);

@@ -15,7 +15,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from '../uapi/index.ts';
-import { MMAP_MIN_ADDR, TASK_SIZE, type AddressSpace } from './address-space.ts';
+import { MMAP_MIN_ADDR, type AddressSpace } from './address-space.ts';
 import { Vma } from './vma.ts';
 
 /** Flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK and friends). */
@@ -48,7 +48,7 @@ async function mmapLocked(mm: AddressSpace, addr: number, len: number, prot: num
   if (!Number.isSafeInteger(offset) || offset < 0 || offset % PAGE_SIZE) throw kerr('EINVAL', `offset ${offset}`);
   if (!Number.isSafeInteger(addr) || addr < 0) throw kerr('EINVAL', `address ${addr}`);
   const size = alignUp(len, PAGE_SIZE);
-  if (size > TASK_SIZE - MMAP_MIN_ADDR) throw kerr('ENOMEM', `length ${len}`);
+  if (size > mm.taskSize - MMAP_MIN_ADDR) throw kerr('ENOMEM', `length ${len}`);
   const type = flags & MAP_TYPE;
   if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) throw kerr('EINVAL', `map type ${type}`);
   if (type === MAP_SHARED_VALIDATE && flags & ~KNOWN_MAP_FLAGS) throw kerr('EOPNOTSUPP', `flags 0x${flags.toString(16)}`);
@@ -79,7 +79,7 @@ async function mmapLocked(mm: AddressSpace, addr: number, len: number, prot: num
 
   let start: number;
   if (fixed) {
-    if (addr + size > TASK_SIZE || addr < MMAP_MIN_ADDR) throw kerr(addr < MMAP_MIN_ADDR ? 'EPERM' : 'ENOMEM', 'fixed address out of range');
+    if (addr + size > mm.taskSize || addr < MMAP_MIN_ADDR) throw kerr(addr < MMAP_MIN_ADDR ? 'EPERM' : 'ENOMEM', 'fixed address out of range');
     if (flags & MAP_FIXED_NOREPLACE && !(flags & MAP_FIXED) && mm.overlaps(addr, size)) throw kerr('EEXIST', 'range in use');
     start = addr;
   } else {
@@ -146,7 +146,7 @@ export function doMunmap(mm: AddressSpace, addr: number, len: number): void {
   if (!Number.isSafeInteger(addr) || addr % PAGE_SIZE || addr < 0) throw kerr('EINVAL', `address ${addr}`);
   if (!Number.isSafeInteger(len) || len <= 0) throw kerr('EINVAL', `length ${len}`);
   const size = alignUp(len, PAGE_SIZE);
-  if (addr + size > TASK_SIZE) throw kerr('EINVAL', 'range beyond the address space');
+  if (addr + size > mm.taskSize) throw kerr('EINVAL', 'range beyond the address space');
   const end = addr + size;
   const hit = mm.areas.filter((v) => v.start < end && v.end > addr);
   for (const v of hit) {

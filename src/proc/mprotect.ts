@@ -1,7 +1,7 @@
 import { PAGE_SIZE, alignUp, kerr } from '../lib/index.ts';
 import { VM_EXEC, VM_READ, VM_WRITE } from '../fs/index.ts';
 import { PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE } from '../uapi/index.ts';
-import { TASK_SIZE, type AddressSpace } from './address-space.ts';
+import type { AddressSpace } from './address-space.ts';
 import { splitPiece } from './mmap.ts';
 import type { Vma } from './vma.ts';
 
@@ -61,7 +61,7 @@ export function doMprotect(mm: AddressSpace, start: number, len: number, prot: n
   if (len < 0) throw kerr('ENOMEM', `length ${len}`);
   const end = start + alignUp(len, PAGE_SIZE);
   if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) throw kerr('EINVAL', `prot 0x${prot.toString(16)}`);
-  let v = end <= TASK_SIZE ? mm.areas.find((a) => a.end > start) : undefined;
+  let v = end <= mm.taskSize ? mm.areas.find((a) => a.end > start) : undefined;
   if (!v) throw kerr('ENOMEM', `nothing mapped at or after 0x${start.toString(16)}`);
   if (grows & PROT_GROWSDOWN) {
     if (v.start >= end) throw kerr('ENOMEM', `nothing mapped in the range`);

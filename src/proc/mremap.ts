@@ -1,7 +1,7 @@
 import { PAGE_SIZE, alignUp, kerr } from '../lib/index.ts';
 import { VM_DONTEXPAND, VM_MAYSHARE, VM_PFNMAP, VM_SHARED } from '../fs/index.ts';
 import { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../uapi/index.ts';
-import { MMAP_MIN_ADDR, TASK_SIZE, type AddressSpace } from './address-space.ts';
+import { MMAP_MIN_ADDR, type AddressSpace } from './address-space.ts';
 import { doMunmap } from './mmap.ts';
 import { Vma } from './vma.ts';
 
@@ -46,7 +46,7 @@ export function doMremap(mm: AddressSpace, addr: number, oldLen: number, newLen:
 /** mremap to a given or hinted place (mremap_to): the destination must not overlap the source; MREMAP_FIXED unmaps it first. */
 function mremapTo(mm: AddressSpace, addr: number, oldLen: number, newAddr: number, newLen: number, flags: number): number {
   if (!Number.isSafeInteger(newAddr) || newAddr < 0 || newAddr % PAGE_SIZE) throw kerr('EINVAL', `new address ${newAddr}`);
-  if (newLen > TASK_SIZE || newAddr > TASK_SIZE - newLen) throw kerr('EINVAL', 'new range beyond the address space');
+  if (newLen > mm.taskSize || newAddr > mm.taskSize - newLen) throw kerr('EINVAL', 'new range beyond the address space');
   if (addr + oldLen > newAddr && newAddr + newLen > addr) throw kerr('EINVAL', 'old and new ranges overlap');
   if (flags & MREMAP_FIXED) doMunmap(mm, newAddr, newLen);
   if (oldLen > newLen) {
@@ -79,7 +79,7 @@ function vmaToResize(mm: AddressSpace, addr: number, oldLen: number, newLen: num
 /** True when `v` can grow by `delta` bytes where it is (vma_expandable). */
 function vmaExpandable(mm: AddressSpace, v: Vma, delta: number): boolean {
   const end = v.end + delta;
-  if (end > TASK_SIZE) return false;
+  if (end > mm.taskSize) return false;
   const next = mm.next(v);
   return !next || next.start >= end;
 }

@@ -39,7 +39,7 @@ import { auxval, sysUname } from './utsname.ts';
 import { UserTlb, userLoad, userStore } from './cpu-access.ts';
 import { sysPipe2 } from './pipe.ts';
 import { ProcessUnwind } from './errors.ts';
-import { MMAP_BASE_32 } from './address-space.ts';
+import { MMAP_BASE_32, TASK_SIZE_32 } from './address-space.ts';
 import {
   argBuf,
   argCloneArgs,
@@ -522,14 +522,16 @@ export class Sys {
 
   /**
    * Makes the process a 32-bit (compat) one, as exec of a 32-bit binary
-   * does (arch_pick_mmap_layout for a compat task, TIF_32BIT): mmap places
-   * mappings below 4 GiB, from ARM Linux's mmap_base down, and ioctls whose
+   * does (arch_pick_mmap_layout for a compat task, TIF_32BIT): its address
+   * space ends at ARM Linux's TASK_SIZE (0xbf000000), mmap places mappings
+   * from ARM Linux's mmap_base down, and ioctls whose
    * structs hold pointers, longs or size_t take their 32-bit layouts
    * (compat_ioctl). Its children inherit it.
    */
   setCompat32(): Promise<void> {
     return this.call('personality', () => {
       this.p.mm.mmapBase = MMAP_BASE_32;
+      this.p.mm.taskSize = TASK_SIZE_32;
       this.p.mm.compat32 = true;
     });
   }

@@ -476,6 +476,27 @@ export {
 export { INT_POINTER, U32_POINTER, type CopyOutPolicy, type IoctlArgContext, type IoctlArgLayout, type UserMemory } from './ioctl-arg.ts';
 export { IOCTL_ARG_LAYOUTS, ioctlArgLayout, resizedIoctl } from './ioctl-args.ts';
 export { DRM_IOCTL_VERSION32, compatIoctl, drmVersion32Layout, type CompatIoctl } from './ioctl-args-compat.ts';
+export {
+  V4L2_COMPAT_IOCTLS,
+  VIDIOC_CREATE_BUFS32,
+  VIDIOC_DQBUF32,
+  VIDIOC_DQBUF32_TIME32,
+  VIDIOC_G_FMT32,
+  VIDIOC_PREPARE_BUF32,
+  VIDIOC_PREPARE_BUF32_TIME32,
+  VIDIOC_QBUF32,
+  VIDIOC_QBUF32_TIME32,
+  VIDIOC_QUERYBUF32,
+  VIDIOC_QUERYBUF32_TIME32,
+  VIDIOC_S_FMT32,
+  VIDIOC_TRY_FMT32,
+  oldTimeval32Layout,
+  v4l2Buffer32Layout,
+  v4l2Buffer32Time32Layout,
+  v4l2CreateBuffers32Layout,
+  v4l2Format32Layout,
+  v4l2Plane32Layouts,
+} from './ioctl-args-compat-v4l2.ts';
 export { strndupUser } from './ioctl-args-dmabuf.ts';
 export { DRM_IOCTL_SET_CLIENT_CAP } from './ioctl-args-drm.ts';
 export { VIDEO_MAX_PLANES, VIDIOC_G_CTRL, VIDIOC_G_SELECTION, VIDIOC_S_CTRL, VIDIOC_S_SELECTION } from './ioctl-args-v4l2.ts';

@@ -64,6 +64,12 @@ export interface IoctlArgLayout {
   pointee?(mem: UserMemory, addr: bigint): unknown;
 }
 
+/** A compat request (a 32-bit caller's): the native request it becomes and its argument's 32-bit layout, whose `cmd` is the caller's. */
+export interface CompatIoctl {
+  readonly native: number;
+  readonly spec: IoctlArgLayout;
+}
+
 /** An int (or __u32) passed by pointer, as the `{ value }` object handlers take. */
 export const INT_POINTER = struct('int', [['value', 's32']]);
 export const U32_POINTER = struct('__u32', [['value', 'u32']]);

@@ -1,5 +1,7 @@
 import { DRM_IOCTL_BASE, DRM_IOCTL_VERSION } from './drm.ts';
-import type { IoctlArgLayout } from './ioctl-arg.ts';
+import type { CompatIoctl } from './ioctl-arg.ts';
+export type { CompatIoctl } from './ioctl-arg.ts';
+import { V4L2_COMPAT_IOCTLS } from './ioctl-args-compat-v4l2.ts';
 import { ioctlArgLayout } from './ioctl-args.ts';
 import { _IOWR } from './ioctl.ts';
 import { struct, type StructLayout } from './struct-layout.ts';
@@ -10,8 +12,9 @@ import { struct, type StructLayout } from './struct-layout.ts';
  * the native ones (the size is part of the number), so a 32-bit caller's
  * request names its own struct, which the kernel's compat_ioctl handler
  * copies in and out and turns into the native call (drm_compat_ioctl's
- * compat_drm_version). Each entry reuses the native request's handling,
- * field for field, over the narrower struct.
+ * compat_drm_version; V4L2's in ioctl-args-compat-v4l2.ts). Each entry
+ * reuses the native request's handling, field for field, over the
+ * narrower struct.
  */
 
 /** struct drm_version32 (36 bytes): size_t lengths and char pointers are 32-bit words. */
@@ -30,19 +33,16 @@ export const drmVersion32Layout = struct('drm_version32', [
 /** DRM_IOCTL_VERSION as a 32-bit program computes it (DRM_IOCTL_VERSION32). */
 export const DRM_IOCTL_VERSION32 = _IOWR(DRM_IOCTL_BASE, 0x00, drmVersion32Layout.size);
 
-/** A compat request: the native request it becomes and its argument's 32-bit layout. */
-export interface CompatIoctl {
-  readonly native: number;
-  readonly spec: IoctlArgLayout;
-}
-
 function compat(cmd32: number, native: number, layout: StructLayout): [number, CompatIoctl] {
   const n = ioctlArgLayout(native);
   if (!n) throw new Error(`compat ioctl: native request 0x${native.toString(16)} has no layout`);
   return [cmd32 >>> 0, { native, spec: { ...n, cmd: cmd32, layout } }];
 }
 
-const byCmd32 = new Map<number, CompatIoctl>([compat(DRM_IOCTL_VERSION32, DRM_IOCTL_VERSION, drmVersion32Layout)]);
+const byCmd32 = new Map<number, CompatIoctl>([
+  compat(DRM_IOCTL_VERSION32, DRM_IOCTL_VERSION, drmVersion32Layout),
+  ...V4L2_COMPAT_IOCTLS.map((c): [number, CompatIoctl] => [c.spec.cmd >>> 0, c]),
+]);
 
 /** The compat handling of a 32-bit caller's request `cmd` (compat_ioctl), or undefined when its struct is the same at both word sizes. */
 export function compatIoctl(cmd: number): CompatIoctl | undefined {

@@ -104,13 +104,18 @@ export const v4l2PixFormatMplaneLayout = struct(
   ],
   { packed: true },
 );
+/** The member of v4l2_format's union `fmt` the kernel reads for the format's buffer type (v4l_g_fmt's switch). */
+export function v4l2FormatMember(p: Record<string, unknown>): string | null {
+  return isMultiplanar(p.type) ? 'pix_mp' : p.type === V4L2_BUF_TYPE_VIDEO_CAPTURE || p.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? 'pix' : null;
+}
+
 export const v4l2FormatLayout = struct('v4l2_format', [
   ['type', 'u32'],
   [
     'fmt',
     union(
       { pix: v4l2PixFormatLayout, pix_mp: v4l2PixFormatMplaneLayout, raw_data: array('u8', 200) },
-      (p) => (isMultiplanar(p.type) ? 'pix_mp' : p.type === V4L2_BUF_TYPE_VIDEO_CAPTURE || p.type === V4L2_BUF_TYPE_VIDEO_OUTPUT ? 'pix' : null),
+      v4l2FormatMember,
       { align: 8 },
     ),
   ],
@@ -154,22 +159,31 @@ function memoryMember(memory: unknown, offsetName: string): string | null {
   return null;
 }
 
-/** struct v4l2_plane, its union `m` read as the buffer's memory type says. */
-function planeLayout(memory: number | null): StructLayout {
-  return struct('v4l2_plane', [
+/** struct v4l2_plane (or v4l2_plane32 with a 'u32' userptr), its union `m` read as the buffer's memory type says. */
+function planeLayout(name: string, userptr: 'u32' | 'u64', memory: number | null): StructLayout {
+  return struct(name, [
     ['bytesused', 'u32'],
     ['length', 'u32'],
-    ['m', union({ mem_offset: 'u32', userptr: 'u64', fd: 's32' }, () => memoryMember(memory, 'mem_offset'))],
+    ['m', union({ mem_offset: 'u32', userptr, fd: 's32' }, () => memoryMember(memory, 'mem_offset'))],
     ['data_offset', 'u32'],
     ['reserved', array('u32', 11)],
   ]);
 }
-export const v4l2PlaneLayout = planeLayout(V4L2_MEMORY_MMAP);
-const planeLayouts = new Map<unknown, StructLayout>([
-  [V4L2_MEMORY_MMAP, v4l2PlaneLayout],
-  [V4L2_MEMORY_USERPTR, planeLayout(V4L2_MEMORY_USERPTR)],
-  [V4L2_MEMORY_DMABUF, planeLayout(V4L2_MEMORY_DMABUF)],
-]);
+
+/** A buffer's plane layout for each memory type (the union member differs); MMAP's for an unknown one. */
+export type PlaneLayouts = ReadonlyMap<unknown, StructLayout>;
+
+/** The plane layouts of one word size: `userptr` is an unsigned long, 'u64' on LP64, 'u32' for a 32-bit caller (compat_long_t). */
+export function planeLayouts(name: string, userptr: 'u32' | 'u64'): PlaneLayouts {
+  return new Map([V4L2_MEMORY_MMAP, V4L2_MEMORY_USERPTR, V4L2_MEMORY_DMABUF].map((m) => [m, planeLayout(name, userptr, m)]));
+}
+const nativePlanes = planeLayouts('v4l2_plane', 'u64');
+export const v4l2PlaneLayout = nativePlanes.get(V4L2_MEMORY_MMAP)!;
+
+/** The member of v4l2_buffer's union `m` the kernel reads: `planes` for a multi-planar buffer, else the one its memory type says. */
+export function v4l2BufferMember(p: Record<string, unknown>): string | null {
+  return isMultiplanar(p.type) ? 'planes' : memoryMember(p.memory, 'offset');
+}
 
 /** struct v4l2_buffer; `request_fd` shares its union with `reserved` and is carried alone. */
 export const v4l2BufferLayout = struct('v4l2_buffer', [
@@ -182,7 +196,7 @@ export const v4l2BufferLayout = struct('v4l2_buffer', [
   ['timecode', v4l2TimecodeLayout],
   ['sequence', 'u32'],
   ['memory', 'u32'],
-  ['m', union({ offset: 'u32', userptr: 'u64', planes: 'u64', fd: 's32' }, (p) => (isMultiplanar(p.type) ? 'planes' : memoryMember(p.memory, 'offset')))],
+  ['m', union({ offset: 'u32', userptr: 'u64', planes: 'u64', fd: 's32' }, v4l2BufferMember)],
   ['length', 'u32'],
   ['reserved2', 'u32'],
   ['request_fd', 's32'],
@@ -258,27 +272,30 @@ export const v4l2SelectionLayout = struct('v4l2_selection', [
 ]);
 
 /**
- * QUERYBUF, QBUF, DQBUF: a multi-planar buffer's `m.planes` points to
+ * The argument of QUERYBUF, QBUF, DQBUF and PREPARE_BUF as video_usercopy
+ * copies it (check_array_args): a multi-planar buffer's `m.planes` points to
  * `length` struct v4l2_plane, copied in before the handler and back after
  * it, even when it failed (check_array_args, video_usercopy); EINVAL for
  * more than VIDEO_MAX_PLANES. The handler sees the planes as an array.
+ * `layout` and `planeStructs` are the caller's structs: LP64's, or a 32-bit
+ * caller's (v4l2_compat_get_array_args converts its v4l2_plane32 array).
  */
-function buffer(cmd: number, name: string): IoctlArgLayout {
+export function v4l2BufferArg(cmd: number, name: string, layout: StructLayout = v4l2BufferLayout, planeStructs: PlaneLayouts = nativePlanes): IoctlArgLayout {
   return {
     cmd,
     name,
-    layout: v4l2BufferLayout,
+    layout,
     dir: _IOC_DIR(cmd),
     copyOut: 'video',
     toArg(s, mem, _addr, ctx: IoctlArgContext) {
       const n = s.length as number;
       if (!isMultiplanar(s.type) || n === 0) return s;
       if (n > VIDEO_MAX_PLANES) throw mem.fail('EINVAL', `${n} planes exceed VIDEO_MAX_PLANES`);
-      const layout = planeLayouts.get(s.memory) ?? v4l2PlaneLayout;
+      const planeLayout = planeStructs.get(s.memory) ?? planeStructs.get(V4L2_MEMORY_MMAP)!;
       const ptr = BigInt((s.m as { planes: number | bigint }).planes);
-      const bytes = mem.read(ptr, n * layout.size);
-      const planes = Array.from({ length: n }, (_, i) => decodeStruct(layout, bytes, i * layout.size));
-      ctx.planes = { ptr, bytes, layout, prev: planes.map((p) => structuredClone(p)) };
+      const bytes = mem.read(ptr, n * planeLayout.size);
+      const planes = Array.from({ length: n }, (_, i) => decodeStruct(planeLayout, bytes, i * planeLayout.size));
+      ctx.planes = { ptr, bytes, layout: planeLayout, prev: planes.map((p) => structuredClone(p)) };
       ctx.arrayArgs = true;
       return { ...s, m: { planes } };
     },
@@ -306,10 +323,10 @@ export const V4L2_IOCTL_ARGS: readonly IoctlArgLayout[] = [
   plain(VIDIOC_TRY_FMT, 'VIDIOC_TRY_FMT', v4l2FormatLayout),
   plain(VIDIOC_REQBUFS, 'VIDIOC_REQBUFS', v4l2RequestBuffersLayout),
   plain(VIDIOC_CREATE_BUFS, 'VIDIOC_CREATE_BUFS', v4l2CreateBuffersLayout),
-  buffer(VIDIOC_QUERYBUF, 'VIDIOC_QUERYBUF'),
-  buffer(VIDIOC_QBUF, 'VIDIOC_QBUF'),
-  buffer(VIDIOC_PREPARE_BUF, 'VIDIOC_PREPARE_BUF'),
-  buffer(VIDIOC_DQBUF, 'VIDIOC_DQBUF'),
+  v4l2BufferArg(VIDIOC_QUERYBUF, 'VIDIOC_QUERYBUF'),
+  v4l2BufferArg(VIDIOC_QBUF, 'VIDIOC_QBUF'),
+  v4l2BufferArg(VIDIOC_PREPARE_BUF, 'VIDIOC_PREPARE_BUF'),
+  v4l2BufferArg(VIDIOC_DQBUF, 'VIDIOC_DQBUF'),
   plain(VIDIOC_EXPBUF, 'VIDIOC_EXPBUF', v4l2ExportBufferLayout),
   plain(VIDIOC_STREAMON, 'VIDIOC_STREAMON', INT_POINTER),
   plain(VIDIOC_STREAMOFF, 'VIDIOC_STREAMOFF', INT_POINTER),

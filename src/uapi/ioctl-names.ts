@@ -1,4 +1,6 @@
 import * as asound from './asound.ts';
+import * as compatDrm from './ioctl-args-compat.ts';
+import * as compatV4l2 from './ioctl-args-compat-v4l2.ts';
 import * as dmaBuf from './dma-buf.ts';
 import * as dmaHeap from './dma-heap.ts';
 import * as drm from './drm.ts';
@@ -14,11 +16,11 @@ const IOCTL_PREFIX = /^(VIDIOC_|DRM_IOCTL_|DMA_BUF_IOCTL_|DMA_HEAP_IOCTL_|SW_SYN
 
 let names: Map<number, string> | null = null;
 
-/** The name of an ioctl request code (`VIDIOC_QBUF`), or its number in hex when it is none of Linux's that unimem knows. */
+/** The name of an ioctl request code (`VIDIOC_QBUF`, a 32-bit caller's `VIDIOC_QBUF32`), or its number in hex when it is none of Linux's that unimem knows. */
 export function ioctlName(request: number): string {
   if (!names) {
     names = new Map();
-    for (const mod of [videodev2, drm, gpuDrm, vgem, dmaBuf, dmaHeap, swSync, syncFile, udmabuf, asound])
+    for (const mod of [videodev2, drm, gpuDrm, vgem, dmaBuf, dmaHeap, swSync, syncFile, udmabuf, asound, compatDrm, compatV4l2])
       for (const [k, v] of Object.entries(mod)) if (typeof v === 'number' && IOCTL_PREFIX.test(k) && !names.has(v >>> 0)) names.set(v >>> 0, k);
   }
   return names.get(request >>> 0) ?? `0x${(request >>> 0).toString(16)}`;
