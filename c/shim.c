@@ -43,6 +43,7 @@ IMPORT(getauxval) uint32_t unimem_getauxval(uint32_t type);
 IMPORT(fcntl) int32_t unimem_fcntl(int32_t fd, int32_t cmd, int32_t arg);
 IMPORT(memfd_create) int32_t unimem_memfd_create(const char *name, uint32_t flags);
 IMPORT(ftruncate) int32_t unimem_ftruncate(int32_t fd, int64_t length);
+IMPORT(pipe2) int32_t unimem_pipe2(int32_t *fds, int32_t flags);
 IMPORT(poll) int32_t unimem_poll(struct pollfd *fds, uint32_t nfds, int32_t timeout);
 /* stat of a path (lstat with nofollow), or fstat of fd when path is NULL */
 IMPORT(stat) int32_t unimem_stat(int32_t fd, const char *path, int32_t nofollow, void *out);
@@ -102,6 +103,14 @@ int fcntl(int fd, int cmd, ...) {
 
 int ftruncate(int fd, off_t length) {
   return (int)sysret(unimem_ftruncate(fd, (int64_t)length));
+}
+
+int pipe2(int fds[2], int flags) {
+  return (int)sysret(unimem_pipe2(fds, flags));
+}
+
+int pipe(int fds[2]) {
+  return pipe2(fds, 0);
 }
 
 /* poll with Linux's struct pollfd and POLL* values (unimem's <poll.h>), on any file the kernel polls. */

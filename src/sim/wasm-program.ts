@@ -113,14 +113,7 @@ const loadVal = new WebAssembly.Instance(LOAD_VAL_MODULE).exports;
  * would let the simulated clock run on without the program.
  */
 export function wasmProgram(module: WebAssembly.Module, argv0: string): ProgramMain<Sys> {
-  return async (sys: Sys, args: string[]) => {
-    try {
-      return await new WasmProcess(sys, module, [argv0, ...args]).run();
-    } catch (e) {
-      if (process.env.CTH_DEBUG) console.error('outer', e, new Error().stack);
-      throw e;
-    }
-  };
+  return async (sys: Sys, args: string[]) => new WasmProcess(sys, module, [argv0, ...args]).run();
 }
 
 /**
@@ -152,8 +145,9 @@ interface WasmThread {
   storeAddr: Float64Array | null;
   storeLen: Uint8Array | null;
   storeTop: number;
-  /** its unwound stack, copied out of the save area when another thread entered */
+  /** its unwound stack, copied out of the save area when another thread entered: `savedLen` bytes of `saved` (kept for the next time) */
   saved: Uint8Array | null;
+  savedLen: number;
   /** the result its waiting call returns on the rewind */
   result: AsyncResult;
 }
@@ -232,7 +226,7 @@ class WasmProcess {
   private newThread(sys: Sys, self: number, stackPointer: number): WasmThread {
     const entry = this.exports.unimem_thread_entry;
     const enter = self === 0 ? () => this.exports._start() : () => entry!(self);
-    return { sys, self, enter, stackPointer, errno: 0, storeAddr: null, storeLen: null, storeTop: 0, saved: null, result: 0 };
+    return { sys, self, enter, stackPointer, errno: 0, storeAddr: null, storeLen: null, storeTop: 0, saved: null, savedLen: 0, result: 0 };
   }
 
   /** Maps the memory, loads the data, runs _start to its end or exit, and returns the exit status. */
@@ -253,7 +247,6 @@ class WasmProcess {
       await this.runThread(main, this.forked !== undefined);
       return 0;
     } catch (e) {
-      if (process.env.CTH_DEBUG) console.error('main caught', e);
       if (e instanceof WasmExit) return e.code;
       if (e instanceof WasmThreadExit) return this.sys.threadExit();
       if (e instanceof WasmFault) return this.replayFault(this.sys, e);
@@ -267,7 +260,6 @@ class WasmProcess {
     try {
       await this.runThread(t, false);
     } catch (e) {
-      if (process.env.CTH_DEBUG) console.error('thread caught', e);
       if (e instanceof WasmThreadExit) return;
       if (e instanceof WasmExit) await t.sys.exit(e.code);
       if (e instanceof WasmFault) await this.replayFault(t.sys, e);
@@ -317,7 +309,10 @@ class WasmProcess {
   private switchTo(t: WasmThread, rewinding: boolean): void {
     const owner = this.areaOwner;
     if (owner && owner !== t) {
-      owner.saved = this.mem8.slice(ASYNC_DATA, this.memView.getInt32(ASYNC_DATA, true));
+      const used = this.mem8.subarray(ASYNC_DATA, this.memView.getInt32(ASYNC_DATA, true));
+      if (!owner.saved || owner.saved.length < used.length) owner.saved = new Uint8Array(Math.max(used.length, 1024));
+      owner.saved.set(used);
+      owner.savedLen = used.length;
       this.areaOwner = null;
     }
     if (this.cur !== t) {
@@ -326,9 +321,11 @@ class WasmProcess {
         this.errnoAddr = where ? this.cpu.run(() => where()) : 0;
       }
       if (this.errnoAddr) {
-        const e = this.userRead(this.errnoAddr, 4);
-        this.cur.errno = new DataView(e.buffer).getInt32(0, true);
-        this.userU32(this.errnoAddr, t.errno);
+        const e = this.wordBytes[4]!;
+        this.cpu.load(this.errnoAddr, e);
+        this.cur.errno = this.wordView.getInt32(0, true);
+        this.wordView.setInt32(0, t.errno, true);
+        this.cpu.store(this.errnoAddr, e);
       }
       this.cur = t;
       // a thread's stack pointer is its own; with one thread the global already holds it
@@ -340,9 +337,9 @@ class WasmProcess {
       this.storeLen.set(t.storeLen!);
     }
     if (!rewinding) return;
-    if (t.saved) {
-      this.mem8.set(t.saved, ASYNC_DATA);
-      t.saved = null;
+    if (t.savedLen > 0) {
+      this.mem8.set(t.saved!.subarray(0, t.savedLen), ASYNC_DATA);
+      t.savedLen = 0;
     }
     this.areaOwner = null;
     this.result = t.result;
@@ -355,8 +352,10 @@ class WasmProcess {
     const sp = this.instance.exports.__stack_pointer;
     if (sp instanceof WebAssembly.Global) t.stackPointer = sp.value as number;
     t.storeTop = this.storeTop;
-    t.storeAddr = this.storeTop > 0 ? this.storeAddr.slice(0, this.storeTop) : null;
-    t.storeLen = this.storeTop > 0 ? this.storeLen.slice(0, this.storeTop) : null;
+    if (this.storeTop > 0) {
+      t.storeAddr = this.storeAddr.slice(0, this.storeTop);
+      t.storeLen = this.storeLen.slice(0, this.storeTop);
+    }
     this.areaOwner = t;
   }
 
@@ -693,6 +692,12 @@ class WasmProcess {
         await this.mapTo(sys, (old + pages) * WASM_PAGE);
         return old;
       }, true),
+      pipe2: this.linux(async (sys: Sys, fds: number, flags: number) => {
+        const [r, w] = await sys.pipe2(flags);
+        this.userU32(fds, r);
+        this.userU32(fds + 4, w);
+        return 0;
+      }),
       poll: this.linux(async (sys: Sys, fds: number, n: number, timeout: number) => {
         // struct pollfd: int fd, short events, short revents (Linux's POLL* values, unimem's <poll.h>)
         const raw = new DataView(this.userRead(fds, n * 8).buffer);
@@ -803,8 +808,8 @@ class WasmProcess {
         this.userU64(out, BigInt(t.tv_sec) * 1_000_000_000n + BigInt(t.tv_nsec));
       }),
       poll_oneoff: this.wasi(async (sys: Sys, subs: number, events: number, n: number, nevents: number) => this.pollClocks(sys, subs, events, n, nevents)),
-      sched_yield: this.wasi(async (sys: Sys) => {}),
-      random_get: this.wasi(async (sys: Sys) => {
+      sched_yield: this.wasi(async (_sys: Sys) => {}),
+      random_get: this.wasi(async (_sys: Sys) => {
         throw new SyscallError('getrandom', 'ENOSYS', 'no entropy source for C programs yet');
       }),
       proc_exit: (code: number) => {
