@@ -283,14 +283,15 @@ class WasmProcess {
       this.unwound(t);
       // the call starts once the wasm stack is unwound, outside the program's stretch
       const start = this.pending;
+      const exclusive = this.pendingExclusive;
       this.pending = null;
+      this.pendingExclusive = false;
       let release = (): void => {};
-      if (this.pendingExclusive) this.exclusive = new Promise<void>((r) => (release = r));
+      if (exclusive) this.exclusive = new Promise<void>((r) => (release = r));
       try {
         t.result = await start();
       } finally {
-        if (this.pendingExclusive) {
-          this.pendingExclusive = false;
+        if (exclusive) {
           this.exclusive = null;
           release();
         }
