@@ -21,6 +21,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
+#include <poll.h>
 
 #define IMPORT(n) __attribute__((import_module("unimem"), import_name(#n)))
 
@@ -41,6 +43,10 @@ IMPORT(getauxval) uint32_t unimem_getauxval(uint32_t type);
 IMPORT(fcntl) int32_t unimem_fcntl(int32_t fd, int32_t cmd, int32_t arg);
 IMPORT(memfd_create) int32_t unimem_memfd_create(const char *name, uint32_t flags);
 IMPORT(ftruncate) int32_t unimem_ftruncate(int32_t fd, int64_t length);
+IMPORT(pipe2) int32_t unimem_pipe2(int32_t *fds, int32_t flags);
+IMPORT(poll) int32_t unimem_poll(struct pollfd *fds, uint32_t nfds, int32_t timeout);
+/* stat of a path (lstat with nofollow), or fstat of fd when path is NULL */
+IMPORT(stat) int32_t unimem_stat(int32_t fd, const char *path, int32_t nofollow, void *out);
 
 /* A Linux return value: -4095..-1 is -errno. */
 static long sysret(long r) {
@@ -97,6 +103,58 @@ int fcntl(int fd, int cmd, ...) {
 
 int ftruncate(int fd, off_t length) {
   return (int)sysret(unimem_ftruncate(fd, (int64_t)length));
+}
+
+int pipe2(int fds[2], int flags) {
+  return (int)sysret(unimem_pipe2(fds, flags));
+}
+
+int pipe(int fds[2]) {
+  return pipe2(fds, 0);
+}
+
+/* poll with Linux's struct pollfd and POLL* values (unimem's <poll.h>), on any file the kernel polls. */
+int poll(struct pollfd *fds, nfds_t nfds, int timeout) {
+  return (int)sysret(unimem_poll(fds, (uint32_t)nfds, timeout));
+}
+
+/* What the host's stat import writes: Linux's fields at fixed places. */
+struct unimem_stat {
+  uint32_t mode, nlink, uid, gid;
+  uint64_t dev, ino, rdev;
+  int64_t size, blksize, blocks;
+};
+
+/* The kernel's stat in wasi-libc's struct stat (whose S_IFIFO is not Linux's). */
+static int fill_stat(int32_t r, const struct unimem_stat *u, struct stat *st) {
+  if (sysret(r) < 0) return -1;
+  memset(st, 0, sizeof *st);
+  st->st_mode = (u->mode & 0170000) == 0010000 ? (S_IFIFO | (u->mode & 07777)) : u->mode;
+  st->st_nlink = u->nlink;
+  st->st_uid = u->uid;
+  st->st_gid = u->gid;
+  st->st_dev = u->dev;
+  st->st_ino = u->ino;
+  st->st_rdev = u->rdev;
+  st->st_size = u->size;
+  st->st_blksize = u->blksize;
+  st->st_blocks = u->blocks;
+  return 0;
+}
+
+int stat(const char *restrict path, struct stat *restrict st) {
+  struct unimem_stat u;
+  return fill_stat(unimem_stat(-1, path, 0, &u), &u, st);
+}
+
+int lstat(const char *restrict path, struct stat *restrict st) {
+  struct unimem_stat u;
+  return fill_stat(unimem_stat(-1, path, 1, &u), &u, st);
+}
+
+int fstat(int fd, struct stat *st) {
+  struct unimem_stat u;
+  return fill_stat(unimem_stat(fd, NULL, 0, &u), &u, st);
 }
 
 /* Linux's generic system-call entry, for the calls a program makes by number. */
@@ -261,4 +319,9 @@ int execvp(const char *file, char *const argv[]) {
   (void)argv;
   errno = ENOSYS;
   return -1;
+}
+
+/* Where errno lives: the host gives each thread its own value, swapped in when the thread enters the instance. */
+__attribute__((export_name("unimem_errno_location"))) int *unimem_errno_location(void) {
+  return &errno;
 }

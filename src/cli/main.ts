@@ -118,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('exec')
     .description('boot a platform and run a userspace program as a process; its exit code is the command\'s')
-    .argument('<program>', 'a .ts or .js module whose default export is async function main(sys, args), a C source (.c, built once per content) or a module `unimem cc` built (.wasm)')
+    .argument('<program>', 'a .ts or .js module whose default export is async function main(sys, args), a C source (.c, built once per content), a folder whose .c files make one C program (as a selftest Makefile links them) or a module `unimem cc` built (.wasm)')
     .argument('[args...]', 'arguments for the program (after --)')
     .option('--platform <file|name>', 'the platform to boot', 'armv7-mobile')
     .option('--seed <n>', 'seed of every random choice', intArg('--seed'), 1)

@@ -36,7 +36,7 @@ export const C_GLOBAL_BASE = 0x10000;
 
 /** The imports a program may block in: every system call (the shim's and wasi-libc's WASI calls). */
 const ASYNC_IMPORTS = [
-  ...['open', 'ioctl', 'mmap', 'munmap', 'mprotect', 'getdents64', 'getpid', 'brk_grow', 'getauxval', 'fcntl', 'memfd_create', 'ftruncate', 'fork', 'wait', 'socketpair', 'sendmsg', 'recvmsg'].map((n) => `unimem.${n}`),
+  ...['open', 'ioctl', 'mmap', 'munmap', 'mprotect', 'getdents64', 'getpid', 'brk_grow', 'getauxval', 'fcntl', 'memfd_create', 'ftruncate', 'fork', 'wait', 'socketpair', 'sendmsg', 'recvmsg', 'pipe2', 'poll', 'stat', 'futex', 'thread_spawn', 'thread_join'].map((n) => `unimem.${n}`),
   ...[
     'fd_close',
     'fd_fdstat_get',
@@ -221,9 +221,10 @@ export function compileC(sources: readonly string[], out: string, cflags: readon
   const tc = findToolchain(file);
   checkClangTargets(file, tc.clang);
   const raw = `${out}.${process.pid}.raw.wasm`;
-  const shim = join(packageRoot(), 'c', 'shim.c');
+  // the shim and pthreads, linked before libc so that their definitions replace libc's
+  const shim = ['shim.c', 'pthread.c'].map((f) => join(packageRoot(), 'c', f));
   try {
-    run(file, tc.clang, [...compileFlags(file), ...cflags, ...sources, shim, '-o', raw, `-Wl,--global-base=${C_GLOBAL_BASE}`, '-Wl,--export=__stack_pointer']);
+    run(file, tc.clang, [...compileFlags(file), ...cflags, ...sources, ...shim, '-o', raw, `-Wl,--global-base=${C_GLOBAL_BASE}`, '-Wl,--export=__stack_pointer']);
     const imports = `asyncify-imports@${ASYNC_IMPORTS.join(',')}`;
     run(file, tc.wasmOpt, [raw, '-g', '--instrument-memory', '--asyncify', '--pass-arg', imports, '-O1', '-o', out]);
   } finally {
@@ -244,25 +245,40 @@ function ownCFiles(dir = join(packageRoot(), 'c')): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? ownCFiles(join(dir, e.name)) : [join(dir, e.name)]));
 }
 
-/**
- * The module built from a C file, compiled once per content: the key
- * hashes the source and the local headers it includes, unimem's header
- * layer and shim, the flags and the toolchain's files (no process is
- * started when the build is cached); builds land in the cache folder.
- */
-export function cachedCBuild(source: string, cflags: readonly string[] = []): string {
+/** The C files of a program: the file itself, or every .c file of a folder (a selftest built from several files, as its Makefile links them). */
+export function cProgramSources(source: string): string[] {
   const file = resolve(source);
   if (!existsSync(file)) throw new InputError(source, 0, 0, '', 'no such file');
+  if (!statSync(file).isDirectory()) return [file];
+  const files = readdirSync(file)
+    .filter((n) => n.endsWith('.c'))
+    .sort()
+    .map((n) => join(file, n));
+  if (files.length === 0) throw new InputError(source, 0, 0, '', 'no .c file in the folder');
+  return files;
+}
+
+/**
+ * The module built from a C file, or from the .c files of a folder,
+ * compiled once per content: the key hashes the sources and the local
+ * headers they include, unimem's header layer and shim, the flags and the
+ * toolchain's files (no process is started when the build is cached);
+ * builds land in the cache folder.
+ */
+export function cachedCBuild(source: string, cflags: readonly string[] = []): string {
+  const sources = cProgramSources(source);
   const tc = findToolchain(source);
   const h = createHash('sha256');
-  for (const f of [...localIncludes(file)].sort()) h.update(f).update('\0').update(readFileSync(f)).update('\0');
+  const local = new Set<string>();
+  for (const f of sources) localIncludes(f, local);
+  for (const f of [...local].sort()) h.update(f).update('\0').update(readFileSync(f)).update('\0');
   for (const f of ownCFiles().sort()) h.update(f.slice(packageRoot().length)).update('\0').update(readFileSync(f)).update('\0');
   for (const part of [cflags.join('\0'), tc.identity, String(C_GLOBAL_BASE), ASYNC_IMPORTS.join(',')]) h.update(part).update('\0');
-  const out = join(cacheDir(), 'c-build', `${basename(file, '.c')}-${h.digest('hex').slice(0, 16)}.wasm`);
+  const out = join(cacheDir(), 'c-build', `${basename(resolve(source), '.c')}-${h.digest('hex').slice(0, 16)}.wasm`);
   if (existsSync(out)) return out;
   mkdirSync(dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  compileC([file], tmp, cflags);
+  compileC(sources, tmp, cflags);
   renameSync(tmp, out);
   return out;
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fenceWaitSnapshot, reportHungFenceWaits, traceFences } from '../dmabuf/index.ts';
@@ -43,13 +43,18 @@ async function loadModuleProgram(programPath: string): Promise<Main> {
   return mod.default as Main;
 }
 
+/** Whether a path names a C program: a .c file, a built .wasm module, or a folder of .c files (one program, as a selftest's Makefile links them). */
+function isCProgram(programPath: string): boolean {
+  return /\.(c|wasm)$/.test(programPath) || (existsSync(programPath) && statSync(programPath).isDirectory());
+}
+
 /**
- * A C program: a .c file is built once per content (c-build.ts), a .wasm
- * file is a module `unimem cc` built. The module is compiled
+ * A C program: a .c file, or a folder's .c files, is built once per
+ * content (c-build.ts), a .wasm file is a module `unimem cc` built. The module is compiled
  * synchronously, so no await lets the simulated clock run meanwhile.
  */
 function loadCProgram(programPath: string): Main {
-  const wasm = programPath.endsWith('.c') ? cachedCBuild(programPath) : resolve(programPath);
+  const wasm = programPath.endsWith('.wasm') ? resolve(programPath) : cachedCBuild(programPath);
   let module: WebAssembly.Module;
   try {
     module = new WebAssembly.Module(readFileSync(wasm));
@@ -71,7 +76,7 @@ export async function execProgram(
   args: string[],
   opts: { seed?: number; onWrite?: (fd: 1 | 2, bytes: Uint8Array) => void; trace?: boolean; faults?: readonly FaultSetting[] } = {},
 ): Promise<ExecResult> {
-  const main = /\.(c|wasm)$/.test(programPath) ? loadCProgram(programPath) : await loadModuleProgram(programPath);
+  const main = isCProgram(programPath) ? loadCProgram(programPath) : await loadModuleProgram(programPath);
   const sys = bootSystem(p, { seed: opts.seed ?? 1 });
   applyFaultSettings(sys.soc.faults, opts.faults ?? []);
   const tracer = opts.trace ? sys.soc.startTrace() : null;

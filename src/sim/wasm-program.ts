@@ -1,6 +1,6 @@
 import { SyscallError, type Errno } from '../lib/index.ts';
 import type { ProgramMain, Sys, UserCpuAccess } from '../proc/index.ts';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MSG_NOSIGNAL, O_CLOEXEC, O_NONBLOCK, PROT_READ, PROT_WRITE, SCM_RIGHTS, SOL_SOCKET, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SIGABRT } from '../uapi/index.ts';
+import { CLONE_THREAD_FLAGS, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MSG_NOSIGNAL, O_CLOEXEC, O_NONBLOCK, PROT_READ, PROT_WRITE, SCM_RIGHTS, SOL_SOCKET, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SIGABRT } from '../uapi/index.ts';
 import { C_GLOBAL_BASE } from './c-build.ts';
 
 /*
@@ -25,6 +25,15 @@ import { C_GLOBAL_BASE } from './c-build.ts';
  * space, harmlessly. Its first 64 KiB (never mapped in the process) also
  * hold asyncify's save area: while a system call waits, the wasm stack is
  * unwound into it, and rewound when the call's promise settles.
+ *
+ * A program's pthreads (c/pthread.c) are threads of the process (clone
+ * with CLONE_THREAD), each with its own stack in the process's memory,
+ * sharing the one instance. JavaScript runs one of them at a time: a
+ * thread is inside the instance until a system call waits, and the
+ * call's unwind lets another thread in (asyncify's coroutines). What is
+ * a thread's own while it is out is kept with it: its stack pointer,
+ * errno, the stores its unwound stack owes and, once another thread needs
+ * the save area, a copy of its unwound stack.
  *
  * A program is a 32-bit process (Sys.setCompat32): mmap returns addresses
  * below 4 GiB and the ioctls whose structs hold pointers or size_t take
@@ -63,6 +72,9 @@ class WasmFault {
     readonly cause: unknown,
   ) {}
 }
+
+/** The thread called pthread_exit: unwinds its wasm stack to its runner, which ends the thread. */
+class WasmThreadExit {}
 
 /** What C programs cannot do yet: a clear error in place of a crash. */
 export class CUnsupported extends Error {
@@ -110,12 +122,34 @@ export function wasmProgram(module: WebAssembly.Module, argv0: string): ProgramM
  * pointer, the memory's size and the stores whose value had not come yet.
  */
 interface ForkState {
+  /** the forking thread's pthread (0 for the main thread): the child's only thread, which rewinds into the entry it was in */
+  self: number;
   asyncData: Uint8Array;
   stackPointer: number;
   memoryBytes: number;
   storeAddr: Float64Array;
   storeLen: Uint8Array;
   storeTop: number;
+}
+
+/** One thread of the program (the main thread or a pthread) and what is its own while another runs in the instance. */
+interface WasmThread {
+  sys: Sys;
+  /** its struct __pthread, 0 for the main thread */
+  self: number;
+  /** the export it runs in: _start, or unimem_thread_entry(self) */
+  enter: () => void;
+  stackPointer: number;
+  errno: number;
+  /** the stores its unwound stack owes their values (see storeAddr) */
+  storeAddr: Float64Array | null;
+  storeLen: Uint8Array | null;
+  storeTop: number;
+  /** its unwound stack, copied out of the save area when another thread entered: `savedLen` bytes of `saved` (kept for the next time) */
+  saved: Uint8Array | null;
+  savedLen: number;
+  /** the result its waiting call returns on the rewind */
+  result: AsyncResult;
 }
 
 /** One running instance of a C program in its process. */
@@ -131,8 +165,17 @@ class WasmProcess {
   private mappedEnd = C_GLOBAL_BASE;
   // the call in progress while the wasm stack is unwound, and its result on the rewind
   private pending: (() => Promise<AsyncResult>) | null = null;
+  private pendingExclusive = false;
   private rewinding = false;
   private result: AsyncResult = 0;
+  /** The thread inside the instance, or the last one that was. */
+  private cur!: WasmThread;
+  /** The thread whose unwound stack is in the save area. */
+  private areaOwner: WasmThread | null = null;
+  /** While a call that must not be interleaved waits (the program break inside malloc), no other thread enters. */
+  private exclusive: Promise<void> | null = null;
+  /** errno's address (wasi-libc's is one variable), 0 in a module built before threads; -1 until the first switch asks. */
+  private errnoAddr = -1;
   // one 8-byte word for the hooks' values, with views of each access size
   private readonly word = new ArrayBuffer(8);
   private readonly wordView = new DataView(this.word);
@@ -147,6 +190,8 @@ class WasmProcess {
     asyncify_stop_unwind: () => void;
     asyncify_start_rewind: (p: number) => void;
     asyncify_stop_rewind: () => void;
+    unimem_thread_entry?: (self: number) => void;
+    unimem_errno_location?: () => number;
   };
 
   private readonly module: WebAssembly.Module;
@@ -171,75 +216,190 @@ class WasmProcess {
     this.memView = new DataView(this.memory.buffer);
   }
 
+  /** The stack pointer global (exported by `unimem cc` builds, which threads and fork need). */
+  private stackPointerGlobal(what: string): WebAssembly.Global {
+    const sp = this.instance.exports.__stack_pointer;
+    if (!(sp instanceof WebAssembly.Global)) throw new CUnsupported(`${what} in a module that does not export __stack_pointer (build it again with \`unimem cc\`)`);
+    return sp;
+  }
+
+  private newThread(sys: Sys, self: number, stackPointer: number): WasmThread {
+    const entry = this.exports.unimem_thread_entry;
+    const enter = self === 0 ? () => this.exports._start() : () => entry!(self);
+    return { sys, self, enter, stackPointer, errno: 0, storeAddr: null, storeLen: null, storeTop: 0, saved: null, savedLen: 0, result: 0 };
+  }
+
   /** Maps the memory, loads the data, runs _start to its end or exit, and returns the exit status. */
   async run(): Promise<number> {
-    if (this.forked) this.resumeForked(this.forked);
+    let main: WasmThread;
+    if (this.forked) main = this.resumeForked(this.forked);
     else {
       await this.sys.setCompat32();
       const image = this.mem8.slice(C_GLOBAL_BASE);
-      await this.mapTo(this.mem8.length);
+      await this.mapTo(this.sys, this.mem8.length);
       this.loadImage(image);
+      const sp = this.instance.exports.__stack_pointer;
+      main = this.newThread(this.sys, 0, sp instanceof WebAssembly.Global ? (sp.value as number) : 0);
     }
+    this.cur = main;
     // the hooks now go to the process's memory; the wasm memory is scratch space
-    for (;;) {
-      try {
-        this.cpu.run(() => this.exports._start());
-      } catch (e) {
-        if (e instanceof WasmExit) return e.code;
-        if (e instanceof WasmFault) return this.replayFault(e);
-        if (e instanceof WebAssembly.RuntimeError) return this.trapped(e);
-        throw e;
-      }
-      if (!this.pending) return 0;
-      this.exports.asyncify_stop_unwind();
-      // the call starts once the wasm stack is unwound, outside the program's stretch
-      const start = this.pending;
-      this.pending = null;
-      this.result = await start();
-      this.cpu.flush();
-      this.rewinding = true;
-      this.exports.asyncify_start_rewind(ASYNC_DATA);
+    try {
+      await this.runThread(main, this.forked !== undefined);
+      return 0;
+    } catch (e) {
+      if (e instanceof WasmExit) return e.code;
+      if (e instanceof WasmThreadExit) return this.sys.threadExit();
+      if (e instanceof WasmFault) return this.replayFault(this.sys, e);
+      if (e instanceof WebAssembly.RuntimeError) return this.trapped(this.sys, e);
+      throw e;
+    }
+  }
+
+  /** A pthread's task: runs its start routine in the instance until it returns or calls pthread_exit; exit() in it ends the process. */
+  private async runPthread(t: WasmThread): Promise<void> {
+    try {
+      await this.runThread(t, false);
+    } catch (e) {
+      if (e instanceof WasmThreadExit) return;
+      if (e instanceof WasmExit) await t.sys.exit(e.code);
+      if (e instanceof WasmFault) await this.replayFault(t.sys, e);
+      if (e instanceof WebAssembly.RuntimeError) await this.trapped(t.sys, e);
+      throw e;
     }
   }
 
   /**
-   * A forked child: the kernel copied the process's memory and mappings;
-   * the wasm side takes the parent's stack and size, then rewinds into the
-   * fork call, which returns 0 here.
+   * Runs a thread in the instance until its entry returns: each time it
+   * unwinds for a call that waits, the call runs with the instance free
+   * for the other threads, and the thread rewinds into it afterwards.
    */
-  private resumeForked(f: ForkState): void {
+  private async runThread(t: WasmThread, rewinding: boolean): Promise<void> {
+    for (;;) {
+      while (this.exclusive) await this.exclusive;
+      this.switchTo(t, rewinding);
+      this.cpu.run(t.enter);
+      if (!this.pending) return;
+      this.exports.asyncify_stop_unwind();
+      this.unwound(t);
+      // the call starts once the wasm stack is unwound, outside the program's stretch
+      const start = this.pending;
+      const exclusive = this.pendingExclusive;
+      this.pending = null;
+      this.pendingExclusive = false;
+      let release = (): void => {};
+      if (exclusive) this.exclusive = new Promise<void>((r) => (release = r));
+      try {
+        t.result = await start();
+      } finally {
+        if (exclusive) {
+          this.exclusive = null;
+          release();
+        }
+      }
+      this.cpu.flush();
+      rewinding = true;
+    }
+  }
+
+  /**
+   * Makes `t` the thread inside the instance: the unwound stack of another
+   * thread in the save area is copied out first (any code the entering
+   * thread runs may write over it), then `t`'s stack pointer, owed stores
+   * and errno go in, and its own unwound stack when it rewinds.
+   */
+  private switchTo(t: WasmThread, rewinding: boolean): void {
+    const owner = this.areaOwner;
+    if (owner && owner !== t) {
+      const used = this.mem8.subarray(ASYNC_DATA, this.memView.getInt32(ASYNC_DATA, true));
+      if (!owner.saved || owner.saved.length < used.length) owner.saved = new Uint8Array(Math.max(used.length, 1024));
+      owner.saved.set(used);
+      owner.savedLen = used.length;
+      this.areaOwner = null;
+    }
+    if (this.cur !== t) {
+      if (this.errnoAddr < 0) {
+        const where = this.exports.unimem_errno_location;
+        this.errnoAddr = where ? this.cpu.run(() => where()) : 0;
+      }
+      if (this.errnoAddr) {
+        const e = this.wordBytes[4]!;
+        this.cpu.load(this.errnoAddr, e);
+        this.cur.errno = this.wordView.getInt32(0, true);
+        this.wordView.setInt32(0, t.errno, true);
+        this.cpu.store(this.errnoAddr, e);
+      }
+      this.cur = t;
+      // a thread's stack pointer is its own; with one thread the global already holds it
+      this.stackPointerGlobal('run threads').value = t.stackPointer;
+    }
+    this.storeTop = t.storeTop;
+    if (t.storeTop > 0) {
+      this.storeAddr.set(t.storeAddr!);
+      this.storeLen.set(t.storeLen!);
+    }
+    if (!rewinding) return;
+    if (t.savedLen > 0) {
+      this.mem8.set(t.saved!.subarray(0, t.savedLen), ASYNC_DATA);
+      t.savedLen = 0;
+    }
+    this.areaOwner = null;
+    this.result = t.result;
+    this.rewinding = true;
+    this.exports.asyncify_start_rewind(ASYNC_DATA);
+  }
+
+  /** What `t` keeps of the instance's state once its stack is unwound into the save area. */
+  private unwound(t: WasmThread): void {
+    const sp = this.instance.exports.__stack_pointer;
+    if (sp instanceof WebAssembly.Global) t.stackPointer = sp.value as number;
+    t.storeTop = this.storeTop;
+    if (this.storeTop > 0) {
+      t.storeAddr = this.storeAddr.slice(0, this.storeTop);
+      t.storeLen = this.storeLen.slice(0, this.storeTop);
+    }
+    this.areaOwner = t;
+  }
+
+  /**
+   * A forked child: the kernel copied the process's memory and mappings;
+   * the wasm side takes the forking thread's stack and the memory's size,
+   * then rewinds into the fork call, which returns 0 here. The child has
+   * that one thread, as on Linux.
+   */
+  private resumeForked(f: ForkState): WasmThread {
     const grow = f.memoryBytes / WASM_PAGE - this.memory.buffer.byteLength / WASM_PAGE;
     if (grow > 0) this.memory.grow(grow);
     this.refreshViews();
     this.mappedEnd = f.memoryBytes;
     this.mem8.set(f.asyncData, ASYNC_DATA);
-    this.storeAddr.set(f.storeAddr);
-    this.storeLen.set(f.storeLen);
-    this.storeTop = f.storeTop;
-    (this.instance.exports.__stack_pointer as WebAssembly.Global).value = f.stackPointer;
-    this.result = 0;
-    this.rewinding = true;
-    this.exports.asyncify_start_rewind(ASYNC_DATA);
+    const t = this.newThread(this.sys, f.self, f.stackPointer);
+    t.storeAddr = f.storeAddr;
+    t.storeLen = f.storeLen;
+    t.storeTop = f.storeTop;
+    this.stackPointerGlobal('fork').value = f.stackPointer;
+    this.areaOwner = t;
+    t.result = 0;
+    return t;
   }
 
-  /** The parent's side of fork, taken once its wasm stack is unwound into the save area. */
-  private forkState(): ForkState {
-    const sp = this.instance.exports.__stack_pointer;
-    if (!(sp instanceof WebAssembly.Global)) throw new CUnsupported('fork in a module that does not export __stack_pointer (build it again with `unimem cc`)');
+  /** The forking thread's side of fork, taken once its wasm stack is unwound into the save area. */
+  private forkState(t: WasmThread): ForkState {
+    this.stackPointerGlobal('fork');
     return {
+      self: t.self,
       asyncData: this.mem8.slice(ASYNC_DATA, ASYNC_DATA_END),
-      stackPointer: sp.value as number,
+      stackPointer: t.stackPointer,
       memoryBytes: this.memory.buffer.byteLength,
-      storeAddr: this.storeAddr.slice(),
-      storeLen: this.storeLen.slice(),
-      storeTop: this.storeTop,
+      storeAddr: t.storeAddr ?? new Float64Array(0),
+      storeLen: t.storeLen ?? new Uint8Array(0),
+      storeTop: t.storeTop,
     };
   }
 
   /** Maps the wasm memory up to `end` into the process (anonymous, private, read-write): the program's data, stack and heap. */
-  private async mapTo(end: number): Promise<void> {
+  private async mapTo(sys: Sys, end: number): Promise<void> {
     if (end <= this.mappedEnd) return;
-    await this.sys.mmap(this.mappedEnd, end - this.mappedEnd, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    await sys.mmap(this.mappedEnd, end - this.mappedEnd, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     this.mappedEnd = end;
   }
 
@@ -254,16 +414,16 @@ class WasmProcess {
   }
 
   /** A load or store faulted: the same access through the kernel's entry, which delivers the signal (and kills the process unless it is handled). */
-  private async replayFault(f: WasmFault): Promise<number> {
-    if (f.bytes) await this.sys.store(f.addr, f.bytes);
-    else await this.sys.load(f.addr, f.len);
+  private async replayFault(sys: Sys, f: WasmFault): Promise<number> {
+    if (f.bytes) await sys.store(f.addr, f.bytes);
+    else await sys.load(f.addr, f.len);
     // the replay went through: what failed was no access fault
     throw f.cause;
   }
 
   /** The module trapped (abort(), __builtin_trap, an out-of-bounds scratch access): SIGABRT as abort raises it. */
-  private async trapped(e: WebAssembly.RuntimeError): Promise<number> {
-    await this.sys.kill(await this.sys.getpid(), SIGABRT);
+  private async trapped(sys: Sys, e: WebAssembly.RuntimeError): Promise<number> {
+    await sys.kill(await sys.getpid(), SIGABRT);
     throw e;
   }
 
@@ -277,8 +437,10 @@ class WasmProcess {
    * An import that is a system call: the first call starts it and unwinds
    * the wasm stack (the runner awaits it); the call made again by the
    * rewind returns its result. A kernel error becomes `onError(code)`.
+   * `fn` gets the calling thread's Sys. An `exclusive` call keeps the
+   * other threads out of the instance until it returns.
    */
-  private syscall<A extends unknown[]>(fn: (...a: A) => Promise<AsyncResult>, onError: (errno: number) => AsyncResult): (...a: A) => AsyncResult {
+  private syscall<A extends unknown[]>(fn: (sys: Sys, ...a: A) => Promise<AsyncResult>, onError: (errno: number) => AsyncResult, exclusive = false): (...a: A) => AsyncResult {
     return (...a: A) => {
       if (this.rewinding) {
         this.rewinding = false;
@@ -287,8 +449,10 @@ class WasmProcess {
       }
       // the call may change any mapping: the translations the program's accesses kept go
       this.cpu.flush();
+      const sys = this.cur.sys;
+      this.pendingExclusive = exclusive;
       this.pending = () =>
-        fn(...a).catch((e: unknown) => {
+        fn(sys, ...a).catch((e: unknown) => {
           if (e instanceof SyscallError) return onError(wasiErrno(e.code));
           throw e;
         });
@@ -300,14 +464,14 @@ class WasmProcess {
   }
 
   /** A Linux-style call: the value, or -errno. */
-  private linux<A extends unknown[]>(fn: (...a: A) => Promise<AsyncResult>): (...a: A) => AsyncResult {
-    return this.syscall(fn, (errno) => -errno);
+  private linux<A extends unknown[]>(fn: (sys: Sys, ...a: A) => Promise<AsyncResult>, exclusive = false): (...a: A) => AsyncResult {
+    return this.syscall(fn, (errno) => -errno, exclusive);
   }
 
   /** A WASI call: 0 or the errno. */
-  private wasi<A extends unknown[]>(fn: (...a: A) => Promise<void>): (...a: A) => AsyncResult {
-    return this.syscall(async (...a: A) => {
-      await fn(...a);
+  private wasi<A extends unknown[]>(fn: (sys: Sys, ...a: A) => Promise<void>): (...a: A) => AsyncResult {
+    return this.syscall(async (sys: Sys, ...a: A) => {
+      await fn(sys, ...a);
       return 0;
     }, (errno) => errno);
   }
@@ -355,7 +519,6 @@ class WasmProcess {
   }
 
   private imports(): WebAssembly.Imports {
-    const sys = this.sys;
     const word = this.wordView;
     const bytesOf = this.wordBytes;
     const load = (_id: number, bytes: number, offset: number, ptr: number): number => {
@@ -412,22 +575,22 @@ class WasmProcess {
       },
     };
     const unimem = {
-      open: this.linux(async (path: number, flags: number, mode: number) => sys.open(this.userString(path), flags, mode)),
-      ioctl: this.linux(async (fd: number, req: number, arg: number) => sys.ioctl(fd, req >>> 0, BigInt(arg >>> 0))),
-      mmap: this.linux(async (addr: number, len: number, prot: number, flags: number, fd: number, off: bigint) => {
+      open: this.linux(async (sys: Sys, path: number, flags: number, mode: number) => sys.open(this.userString(path), flags, mode)),
+      ioctl: this.linux(async (sys: Sys, fd: number, req: number, arg: number) => sys.ioctl(fd, req >>> 0, BigInt(arg >>> 0))),
+      mmap: this.linux(async (sys: Sys, addr: number, len: number, prot: number, flags: number, fd: number, off: bigint) => {
         const a = await sys.mmap(addr >>> 0, len >>> 0, prot, flags, fd, Number(off));
         if (a >= 2 ** 32) throw new CUnsupported(`use the 64-bit address 0x${a.toString(16)} mmap returned`);
         return a | 0;
       }),
-      munmap: this.linux(async (addr: number, len: number) => {
+      munmap: this.linux(async (sys: Sys, addr: number, len: number) => {
         await sys.munmap(addr >>> 0, len >>> 0);
         return 0;
       }),
-      mprotect: this.linux(async (addr: number, len: number, prot: number) => {
+      mprotect: this.linux(async (sys: Sys, addr: number, len: number, prot: number) => {
         await sys.mprotect(addr >>> 0, len >>> 0, prot);
         return 0;
       }),
-      getdents64: this.linux(async (fd: number, buf: number, count: number) => {
+      getdents64: this.linux(async (sys: Sys, fd: number, buf: number, count: number) => {
         const out = new Uint8Array(count);
         const dv = new DataView(out.buffer);
         let off = 0;
@@ -444,26 +607,26 @@ class WasmProcess {
         this.userWrite(buf, out.subarray(0, off));
         return off;
       }),
-      getpid: this.linux(() => sys.getpid()),
-      getauxval: this.linux((type: number) => sys.getauxval(type)),
-      fork: this.linux(async () => {
-        const state = this.forkState();
+      getpid: this.linux((sys: Sys) => sys.getpid()),
+      getauxval: this.linux((sys: Sys, type: number) => sys.getauxval(type)),
+      fork: this.linux(async (sys: Sys) => {
+        const state = this.forkState(this.cur);
         return sys.fork(async (child: Sys) => new WasmProcess(child, this.module, this.argv, state).run());
       }),
-      wait: this.linux(async (pid: number, status: number) => {
+      wait: this.linux(async (sys: Sys, pid: number, status: number) => {
         const w = await sys.wait(pid);
         // Linux's status word: the exit code in bits 8-15, or the signal in bits 0-6
         if (status !== 0) this.userU32(status, w.signal ? w.signal : (w.status & 0xff) << 8);
         return w.pid;
       }),
-      socketpair: this.linux(async (type: number, sv: number) => {
+      socketpair: this.linux(async (sys: Sys, type: number, sv: number) => {
         // SOCK_CLOEXEC and SOCK_NONBLOCK are O_CLOEXEC and O_NONBLOCK
         const [a, b] = await sys.socketpair(type & (O_CLOEXEC | O_NONBLOCK));
         this.userU32(sv, a);
         this.userU32(sv + 4, b);
         return 0;
       }),
-      sendmsg: this.linux(async (fd: number, msg: number, flags: number) => {
+      sendmsg: this.linux(async (sys: Sys, fd: number, msg: number, flags: number) => {
         if (flags & ~MSG_NOSIGNAL) throw new SyscallError('sendmsg', 'EOPNOTSUPP', `flags 0x${flags.toString(16)}`);
         const h = new DataView(this.userRead(msg, 28).buffer);
         const parts = this.iovecs(h.getUint32(8, true), h.getInt32(12, true)).map(([base, len]) => this.userRead(base, len));
@@ -488,7 +651,7 @@ class WasmProcess {
         }
         return sys.sendmsg(fd, { data, fds });
       }),
-      recvmsg: this.linux(async (fd: number, msg: number, flags: number) => {
+      recvmsg: this.linux(async (sys: Sys, fd: number, msg: number, flags: number) => {
         const h = new DataView(this.userRead(msg, 28).buffer);
         const vecs = this.iovecs(h.getUint32(8, true), h.getInt32(12, true));
         const control = h.getUint32(16, true);
@@ -517,18 +680,62 @@ class WasmProcess {
         this.userU32(msg + 24, r.flags);
         return r.data.length;
       }),
-      fcntl: this.linux(async (fd: number, cmd: number, arg: number) => sys.fcntl(fd, cmd, arg)),
-      memfd_create: this.linux(async (name: number, flags: number) => sys.memfd_create(this.userString(name), flags >>> 0)),
-      ftruncate: this.linux(async (fd: number, length: bigint) => {
+      fcntl: this.linux(async (sys: Sys, fd: number, cmd: number, arg: number) => sys.fcntl(fd, cmd, arg)),
+      memfd_create: this.linux(async (sys: Sys, name: number, flags: number) => sys.memfd_create(this.userString(name), flags >>> 0)),
+      ftruncate: this.linux(async (sys: Sys, fd: number, length: bigint) => {
         await sys.ftruncate(fd, Number(length));
         return 0;
       }),
-      brk_grow: this.linux(async (pages: number) => {
+      // malloc's sbrk: no other thread may enter malloc while its state is half changed
+      brk_grow: this.linux(async (sys: Sys, pages: number) => {
         const old = this.memory.grow(pages);
         this.refreshViews();
-        await this.mapTo((old + pages) * WASM_PAGE);
+        await this.mapTo(sys, (old + pages) * WASM_PAGE);
         return old;
+      }, true),
+      pipe2: this.linux(async (sys: Sys, fds: number, flags: number) => {
+        const [r, w] = await sys.pipe2(flags);
+        this.userU32(fds, r);
+        this.userU32(fds + 4, w);
+        return 0;
       }),
+      poll: this.linux(async (sys: Sys, fds: number, n: number, timeout: number) => {
+        // struct pollfd: int fd, short events, short revents (Linux's POLL* values, unimem's <poll.h>)
+        const raw = new DataView(this.userRead(fds, n * 8).buffer);
+        const list = Array.from({ length: n }, (_, i) => ({ fd: raw.getInt32(i * 8, true), events: raw.getUint16(i * 8 + 4, true), revents: 0 }));
+        const ready = await sys.poll(list, timeout);
+        list.forEach((f, i) => raw.setUint16(i * 8 + 6, f.revents, true));
+        this.userWrite(fds, new Uint8Array(raw.buffer));
+        return ready;
+      }),
+      stat: this.linux(async (sys: Sys, fd: number, path: number, nofollow: number, out: number) => {
+        const name = path === 0 ? '' : this.userString(path);
+        const st = path === 0 ? await sys.fstat(fd) : nofollow ? await sys.lstat(name) : await sys.stat(name);
+        // the shim's struct unimem_stat
+        const b = new DataView(new ArrayBuffer(64));
+        [st.st_mode, st.st_nlink, st.st_uid, st.st_gid].forEach((v, i) => b.setUint32(i * 4, v, true));
+        [st.st_dev, st.st_ino, st.st_rdev, st.st_size, st.st_blksize, st.st_blocks].forEach((v, i) => b.setBigUint64(16 + i * 8, BigInt.asUintN(64, BigInt(v)), true));
+        this.userWrite(out, new Uint8Array(b.buffer));
+        return 0;
+      }),
+      futex: this.linux(async (sys: Sys, uaddr: number, op: number, val: number, timeoutNs: bigint) => {
+        const timeout = timeoutNs < 0n ? null : { tv_sec: Number(timeoutNs / 1_000_000_000n), tv_nsec: Number(timeoutNs % 1_000_000_000n) };
+        return sys.futex(uaddr >>> 0, op, val, timeout);
+      }),
+      // pthread_create: a thread of the process (CLONE_THREAD, glibc's flags) entering the instance on its own stack
+      thread_spawn: this.linux(async (sys: Sys, self: number, stackTop: number, tidAddr: number) => {
+        if (!this.exports.unimem_thread_entry) throw new CUnsupported('start a thread in a module built before threads (build it again with `unimem cc`)');
+        this.stackPointerGlobal('start a thread');
+        return sys.clone((t: Sys) => this.runPthread(this.newThread(t, self >>> 0, stackTop >>> 0)), CLONE_THREAD_FLAGS, { parent_tid: tidAddr >>> 0, child_tid: tidAddr >>> 0 });
+      }),
+      thread_join: this.linux(async (sys: Sys, tid: number) => {
+        await sys.threadJoin(tid);
+        return 0;
+      }),
+      thread_exit: () => {
+        throw new WasmThreadExit();
+      },
+      thread_self: () => this.cur.self,
     };
     const enc = new TextEncoder();
     const argvBytes = () => this.argv.map((a) => enc.encode(`${a}\0`));
@@ -557,7 +764,7 @@ class WasmProcess {
       environ_get: () => 0,
       fd_prestat_get: () => WASI_ERRNO.get('EBADF')!,
       fd_prestat_dir_name: () => WASI_ERRNO.get('EBADF')!,
-      fd_write: this.wasi(async (fd: number, iovs: number, n: number, nwritten: number) => {
+      fd_write: this.wasi(async (sys: Sys, fd: number, iovs: number, n: number, nwritten: number) => {
         const parts = this.iovecs(iovs, n).map(([base, len]) => this.userRead(base, len));
         const all = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
         let at = 0;
@@ -567,7 +774,7 @@ class WasmProcess {
         }
         this.userU32(nwritten, await sys.write(fd, all));
       }),
-      fd_read: this.wasi(async (fd: number, iovs: number, n: number, nread: number) => {
+      fd_read: this.wasi(async (sys: Sys, fd: number, iovs: number, n: number, nread: number) => {
         const vecs = this.iovecs(iovs, n);
         const got = await sys.read(fd, vecs.reduce((s, [, len]) => s + len, 0));
         let at = 0;
@@ -579,12 +786,12 @@ class WasmProcess {
         }
         this.userU32(nread, got.length);
       }),
-      fd_seek: this.wasi(async (fd: number, offset: bigint, whence: number, newOffset: number) => {
+      fd_seek: this.wasi(async (sys: Sys, fd: number, offset: bigint, whence: number, newOffset: number) => {
         this.userU64(newOffset, BigInt(await sys.lseek(fd, Number(offset), whence)));
       }),
-      fd_close: this.wasi(async (fd: number) => sys.close(fd)),
-      fd_sync: this.wasi(async (fd: number) => sys.fsync(fd)),
-      fd_fdstat_get: this.wasi(async (fd: number, out: number) => {
+      fd_close: this.wasi(async (sys: Sys, fd: number) => sys.close(fd)),
+      fd_sync: this.wasi(async (sys: Sys, fd: number) => sys.fsync(fd)),
+      fd_fdstat_get: this.wasi(async (sys: Sys, fd: number, out: number) => {
         const st = await sys.fstat(fd);
         const fmt = st.st_mode & S_IFMT;
         // WASI filetypes; a character device without seek rights is what wasi-libc's isatty calls a terminal
@@ -596,14 +803,14 @@ class WasmProcess {
         dv.setBigUint64(16, 0x1fffffffn, true);
         this.userWrite(out, b);
       }),
-      clock_time_get: this.wasi(async (id: number, _precision: bigint, out: number) => {
+      clock_time_get: this.wasi(async (sys: Sys, id: number, _precision: bigint, out: number) => {
         // WASI's clock ids are Linux's first four (REALTIME, MONOTONIC, PROCESS_CPUTIME, THREAD_CPUTIME)
         const t = await sys.clock_gettime(id);
         this.userU64(out, BigInt(t.tv_sec) * 1_000_000_000n + BigInt(t.tv_nsec));
       }),
-      poll_oneoff: this.wasi(async (subs: number, events: number, n: number, nevents: number) => this.pollClocks(subs, events, n, nevents)),
-      sched_yield: this.wasi(async () => {}),
-      random_get: this.wasi(async () => {
+      poll_oneoff: this.wasi(async (sys: Sys, subs: number, events: number, n: number, nevents: number) => this.pollClocks(sys, subs, events, n, nevents)),
+      sched_yield: this.wasi(async (_sys: Sys) => {}),
+      random_get: this.wasi(async (_sys: Sys) => {
         throw new SyscallError('getrandom', 'ENOSYS', 'no entropy source for C programs yet');
       }),
       proc_exit: (code: number) => {
@@ -614,7 +821,7 @@ class WasmProcess {
   }
 
   /** poll_oneoff with clock subscriptions only (nanosleep, sleep): sleeps until the earliest; others are ENOTSUP. */
-  private async pollClocks(subs: number, events: number, n: number, nevents: number): Promise<void> {
+  private async pollClocks(sys: Sys, subs: number, events: number, n: number, nevents: number): Promise<void> {
     const raw = this.userRead(subs, n * 48);
     const dv = new DataView(raw.buffer);
     let best = -1;
@@ -624,7 +831,7 @@ class WasmProcess {
       const clock = dv.getUint32(i * 48 + 16, true);
       let ns = Number(dv.getBigUint64(i * 48 + 24, true));
       if (dv.getUint16(i * 48 + 40, true) & 1) {
-        const now = await this.sys.clock_gettime(clock);
+        const now = await sys.clock_gettime(clock);
         ns -= now.tv_sec * 1e9 + now.tv_nsec;
       }
       if (ns < bestNs) {
@@ -633,7 +840,7 @@ class WasmProcess {
       }
     }
     if (best < 0) throw new SyscallError('poll_oneoff', 'EINVAL', 'no subscriptions');
-    await this.sys.nanosleep({ tv_sec: Math.floor(bestNs / 1e9), tv_nsec: bestNs % 1e9 });
+    await sys.nanosleep({ tv_sec: Math.floor(bestNs / 1e9), tv_nsec: bestNs % 1e9 });
     const ev = new Uint8Array(32);
     ev.set(raw.subarray(best * 48, best * 48 + 8), 0);
     this.userWrite(events, ev);
