@@ -8,4 +8,5 @@ export const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   dma: () => import('./dma.ts'),
   pipeline: () => import('./pipeline.ts'),
   sys: () => import('./sys.ts'),
+  c: () => import('./c.ts'),
 };
