@@ -70,11 +70,13 @@ export class FindingLog {
 
   /**
    * Records a finding (WARN_ON-style: report and continue). Its site is
-   * `site` when given, else the first userspace frame on the stack, else
+   * `site` when given, else the line of the compiled program running now
+   * (withProgramSite), else the first userspace frame on the stack, else
    * the site of the work it happened in (withFindingSite).
    */
   report(kind: FindingKind, call: string, message: string, site?: string): Finding {
-    const f: Finding = { kind, message, timeNs: this.now(), call, site: site ?? callerSite() ?? workSite.getStore() };
+    const work = workSite.getStore();
+    const f: Finding = { kind, message, timeNs: this.now(), call, site: site ?? work?.program?.() ?? callerSite() ?? work?.site };
     this.findings.push(f);
     return f;
   }
@@ -85,8 +87,12 @@ export class FindingLog {
   }
 }
 
-/** The site of the work running now (a stage or process named in a scenario), as withFindingSite set it. */
-const workSite = new AsyncLocalStorage<string>();
+/**
+ * The site of the work running now (a stage or process named in a
+ * scenario), as withFindingSite set it, and the program line that
+ * withProgramSite can tell.
+ */
+const workSite = new AsyncLocalStorage<{ site: string | undefined; program?: () => string | undefined }>();
 
 /**
  * Runs `fn` on behalf of a place in the user's files (a scenario's stage or
@@ -95,12 +101,27 @@ const workSite = new AsyncLocalStorage<string>();
  * async work as the kernel's `current` follows a task.
  */
 export function withFindingSite<T>(site: string, fn: () => T): T {
-  return workSite.run(site, fn);
+  return workSite.run({ site }, fn);
+}
+
+/**
+ * Runs `fn` on behalf of a line of a program whose frames a JavaScript
+ * stack cannot name (a C program compiled to WebAssembly): `site` tells it
+ * (`file:line:col`) when a finding needs it, and is only called then. It
+ * comes before the stack's userspace frames and the work's site.
+ */
+export function withProgramSite<T>(site: () => string | undefined, fn: () => T): T {
+  return workSite.run({ site: workSite.getStore()?.site, program: site }, fn);
+}
+
+/** The program line running now, as withProgramSite tells it (worked out now: for a record made once, not per access). */
+export function currentProgramSite(): string | undefined {
+  return workSite.getStore()?.program?.();
 }
 
 /** The site of the work running now (withFindingSite), if any. */
 export function currentWorkSite(): string | undefined {
-  return workSite.getStore();
+  return workSite.getStore()?.site;
 }
 
 /**

@@ -1,7 +1,8 @@
-import { SyscallError, type Errno } from '../lib/index.ts';
+import { SyscallError, withProgramSite, type Errno } from '../lib/index.ts';
 import type { ProgramMain, Sys, UserCpuAccess } from '../proc/index.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MSG_NOSIGNAL, O_CLOEXEC, O_NONBLOCK, PROT_READ, PROT_WRITE, SCM_RIGHTS, SOL_SOCKET, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SIGABRT } from '../uapi/index.ts';
 import { C_GLOBAL_BASE } from './c-build.ts';
+import { wasmSourceLines, type WasmSourceLines } from './wasm-source-site.ts';
 
 /*
  * A C program built by c-build.ts, run as a unimem process. Its memory IS
@@ -101,7 +102,8 @@ const loadVal = new WebAssembly.Instance(LOAD_VAL_MODULE).exports;
  * would let the simulated clock run on without the program.
  */
 export function wasmProgram(module: WebAssembly.Module, argv0: string): ProgramMain<Sys> {
-  return async (sys: Sys, args: string[]) => new WasmProcess(sys, module, [argv0, ...args]).run();
+  const lines = wasmSourceLines(module);
+  return async (sys: Sys, args: string[]) => new WasmProcess(sys, module, [argv0, ...args], lines).run();
 }
 
 /**
@@ -151,11 +153,17 @@ class WasmProcess {
 
   private readonly module: WebAssembly.Module;
   private readonly forked: ForkState | undefined;
+  /** The module's C source lines, when it carries DWARF: what a finding's site names. */
+  private readonly lines: WasmSourceLines | undefined;
+  /** The site of a finding a load or store hook raises: the C line on the stack now. */
+  private readonly hookSite: () => string | undefined;
 
-  constructor(sys: Sys, module: WebAssembly.Module, argv: string[], forked?: ForkState) {
+  constructor(sys: Sys, module: WebAssembly.Module, argv: string[], lines: WasmSourceLines | undefined, forked?: ForkState) {
     this.sys = sys;
     this.module = module;
     this.forked = forked;
+    this.lines = lines;
+    this.hookSite = () => lines?.siteOf(lines.stackNow());
     this.cpu = sys.userCpuAccess();
     this.argv = argv;
     for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 8]) this.wordBytes[n] = new Uint8Array(this.word, 0, n);
@@ -183,7 +191,8 @@ class WasmProcess {
     // the hooks now go to the process's memory; the wasm memory is scratch space
     for (;;) {
       try {
-        this.cpu.run(() => this.exports._start());
+        if (this.lines) this.cpu.run(() => withProgramSite(this.hookSite, () => this.exports._start()));
+        else this.cpu.run(() => this.exports._start());
       } catch (e) {
         if (e instanceof WasmExit) return e.code;
         if (e instanceof WasmFault) return this.replayFault(e);
@@ -287,11 +296,17 @@ class WasmProcess {
       }
       // the call may change any mapping: the translations the program's accesses kept go
       this.cpu.flush();
-      this.pending = () =>
+      const call = () =>
         fn(...a).catch((e: unknown) => {
           if (e instanceof SyscallError) return onError(wasiErrno(e.code));
           throw e;
         });
+      const lines = this.lines;
+      if (lines) {
+        // the wasm frames are on the stack only now, before the unwind: kept unformatted, read if a finding needs its site
+        const entry = lines.stackHere();
+        this.pending = () => withProgramSite(() => lines.siteOf(entry.stack), call);
+      } else this.pending = call;
       this.memView.setInt32(ASYNC_DATA, ASYNC_DATA + 8, true);
       this.memView.setInt32(ASYNC_DATA + 4, ASYNC_DATA_END, true);
       this.exports.asyncify_start_unwind(ASYNC_DATA);
@@ -448,7 +463,7 @@ class WasmProcess {
       getauxval: this.linux((type: number) => sys.getauxval(type)),
       fork: this.linux(async () => {
         const state = this.forkState();
-        return sys.fork(async (child: Sys) => new WasmProcess(child, this.module, this.argv, state).run());
+        return sys.fork(async (child: Sys) => new WasmProcess(child, this.module, this.argv, this.lines, state).run());
       }),
       wait: this.linux(async (pid: number, status: number) => {
         const w = await sys.wait(pid);
