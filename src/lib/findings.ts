@@ -147,6 +147,8 @@ export function userFrame(stack: string): string | undefined {
   for (const line of stack.split('\n')) {
     if (!/^\s+at /.test(line)) continue;
     if (line.includes('node:') || line.includes('node_modules') || line.includes('/bin/unimem.mjs')) continue;
+    // a C program's frames (a test runner's formatter prints them `wasm://…:1:offset`) are named through withProgramSite
+    if (line.includes('wasm://')) continue;
     const m = /\(?([^\s()]+):(\d+):(\d+)\)?$/.exec(line.trim());
     if (!m) continue;
     // mapped first: compiled, the kernel's frames sit in bundled chunks that only their source maps name

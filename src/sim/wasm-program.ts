@@ -163,7 +163,7 @@ class WasmProcess {
     this.module = module;
     this.forked = forked;
     this.lines = lines;
-    this.hookSite = () => lines?.siteOf(lines.stackNow());
+    this.hookSite = () => lines?.siteOf(lines.framesNow());
     this.cpu = sys.userCpuAccess();
     this.argv = argv;
     for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 8]) this.wordBytes[n] = new Uint8Array(this.word, 0, n);
@@ -304,8 +304,8 @@ class WasmProcess {
       const lines = this.lines;
       if (lines) {
         // the wasm frames are on the stack only now, before the unwind: kept unformatted, read if a finding needs its site
-        const entry = lines.stackHere();
-        this.pending = () => withProgramSite(() => lines.siteOf(entry.stack), call);
+        const frames = lines.framesHere();
+        this.pending = () => withProgramSite(() => lines.siteOf(frames()), call);
       } else this.pending = call;
       this.memView.setInt32(ASYNC_DATA, ASYNC_DATA + 8, true);
       this.memView.setInt32(ASYNC_DATA + 4, ASYNC_DATA_END, true);

@@ -12,24 +12,54 @@ import { embeddedSourceMap } from './wasm-source-map.ts';
  * turns the offset into file:line:col. A
  * load or store hook raises its findings with the program's frames on the
  * stack; a system call runs after asyncify unwound them, so its entry
- * keeps the stack (captured, not formatted: V8 formats it only when read).
+ * keeps the stack (captured, not formatted: V8 builds the frames only when
+ * the stack is read, and a site is read only for a finding).
  */
 
 /** Frames a stack keeps for a site: the hooks' and the kernel's own frames come first. */
 const STACK_FRAMES = 64;
 
-/** A C module's source lines: where a finding raised now, or at a kept stack, was caused. */
-export interface WasmSourceLines {
-  /** The stack now, formatted (in a hook: the program's frames below the host's). */
-  stackNow(): string;
-  /** The stack now, kept unformatted until its `stack` is read. */
-  stackHere(): { stack?: string };
-  /** The site of the program's innermost frame with a line of the program's own sources: `file:line:col in fn`. */
-  siteOf(stack: string | undefined): string | undefined;
+/** A frame of WebAssembly code: its function's name (when the module names it) and the instruction's offset in the module. */
+export interface WasmFrame {
+  fn: string | null;
+  offset: number;
 }
 
-/** Frames of a formatted stack that are wasm code: the function's name when it has one, the module offset. */
-const WASM_FRAME = /^\s*at (?:(\S+) \()?wasm:\/\/wasm\/[^:]*:wasm-function\[(\d+)\]:0x([0-9a-f]+)\)?$/;
+/** A C module's source lines: where a finding raised now, or at a kept stack, was caused. */
+export interface WasmSourceLines {
+  /** The wasm frames on the stack now (in a hook: the program's, below the host's), innermost first. */
+  framesNow(): WasmFrame[];
+  /** The stack now, kept unformatted; the wasm frames it held when called. */
+  framesHere(): () => WasmFrame[];
+  /** The site of the program's innermost frame with a line of the program's own sources: `file:line:col in fn`. */
+  siteOf(frames: readonly WasmFrame[]): string | undefined;
+}
+
+/**
+ * Reads a captured stack as V8's structured call sites, whatever formatter
+ * is installed (a test runner's prints a wasm frame as `url:1:offset`),
+ * and keeps its wasm frames.
+ */
+function wasmFrames(read: () => unknown): WasmFrame[] {
+  const saved = Error.prepareStackTrace;
+  Error.prepareStackTrace = (_e, sites) => sites;
+  let sites: unknown;
+  try {
+    sites = read();
+  } finally {
+    Error.prepareStackTrace = saved;
+  }
+  if (!Array.isArray(sites)) return [];
+  return (sites as NodeJS.CallSite[]).filter((c) => c.getFileName()?.startsWith('wasm://') === true).map((c) => ({ fn: c.getFunctionName(), offset: c.getColumnNumber()! - 1 }));
+}
+
+/** Captures the stack now into `at` (its `stack` formatted on first read), deep enough to reach the program's frames. */
+function captureStack(at: object): void {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = STACK_FRAMES;
+  Error.captureStackTrace(at);
+  Error.stackTraceLimit = limit;
+}
 
 /**
  * The source lines of a module (unimem cc's output), or undefined when it
@@ -45,53 +75,44 @@ export function wasmSourceLines(module: WebAssembly.Module): WasmSourceLines | u
     return 'originalSource' in e && typeof e.originalSource === 'string' ? { file: e.originalSource, line: e.originalLine + 1, col: e.originalColumn + 1 } : undefined;
   };
   const shim = join(packageRoot(), 'c') + sep;
-  const sites = new Map<string, string | null>();
+  const sites = new Map<number, { site: string; ours: boolean } | null>();
   const exists = new Map<string, boolean>();
-  const siteAt = (fn: string | undefined, offset: number): { site: string; ours: boolean } | undefined => {
-    const p = find(offset);
+  const siteAt = (f: WasmFrame): { site: string; ours: boolean } | undefined => {
+    let at = sites.get(f.offset);
+    if (at !== undefined) return at ?? undefined;
+    const p = find(f.offset);
     // the C library's sources (relative: built elsewhere) and unimem's shim are no line of the program
-    if (!p || !isAbsolute(p.file) || p.file.startsWith(shim)) return undefined;
-    let ours = exists.get(p.file);
-    if (ours === undefined) exists.set(p.file, (ours = existsSync(p.file)));
-    return { site: `${userPath(p.file)}:${p.line}${p.col > 0 ? `:${p.col}` : ''}${fn ? ` in ${fn}` : ''}`, ours };
+    if (!p || !isAbsolute(p.file) || p.file.startsWith(shim)) at = null;
+    else {
+      let ours = exists.get(p.file);
+      if (ours === undefined) exists.set(p.file, (ours = existsSync(p.file)));
+      at = { site: `${userPath(p.file)}:${p.line}${p.col > 0 ? `:${p.col}` : ''}${f.fn ? ` in ${f.fn}` : ''}`, ours };
+    }
+    sites.set(f.offset, at);
+    return at ?? undefined;
   };
   return {
-    stackNow() {
-      const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = STACK_FRAMES;
-      const s = new Error().stack ?? '';
-      Error.stackTraceLimit = limit;
-      return s;
+    framesNow() {
+      const at: { stack?: unknown } = {};
+      captureStack(at);
+      return wasmFrames(() => at.stack);
     },
-    stackHere() {
-      const at: { stack?: string } = {};
-      const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = STACK_FRAMES;
-      Error.captureStackTrace(at);
-      Error.stackTraceLimit = limit;
-      return at;
+    framesHere() {
+      const at: { stack?: unknown } = {};
+      captureStack(at);
+      let frames: WasmFrame[] | undefined;
+      return () => (frames ??= wasmFrames(() => at.stack));
     },
-    siteOf(stack) {
-      if (!stack) return undefined;
-      let found = sites.get(stack);
-      if (found !== undefined) return found ?? undefined;
+    siteOf(frames) {
       // the innermost frame in a source that is there to read, else the innermost with a line
       let first: string | undefined;
-      found = null;
-      for (const line of stack.split('\n')) {
-        const m = WASM_FRAME.exec(line);
-        if (!m) continue;
-        const at = siteAt(m[1], parseInt(m[3]!, 16));
+      for (const f of frames) {
+        const at = siteAt(f);
         if (!at) continue;
+        if (at.ours) return at.site;
         first ??= at.site;
-        if (at.ours) {
-          found = at.site;
-          break;
-        }
       }
-      found ??= first ?? null;
-      sites.set(stack, found);
-      return found ?? undefined;
+      return first;
     },
   };
 }
