@@ -629,7 +629,7 @@ export class ProcKernel {
     }
     p.signals.actions.delete(sig);
     p.group.fatalSignal = sig;
-    p.group.fault = { call: name, addr: error.fault.addr, why: error.fault.why, stack: fault.stack ?? '' };
+    p.group.fault = { call: name, addr: error.fault.addr, why: error.fault.why, stack: fault.stack ?? '', site: currentProgramSite() };
     await this.exitProcess(p, 128 + sig, sig);
     throw fault;
   }

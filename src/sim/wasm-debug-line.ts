@@ -236,7 +236,7 @@ function decodeProgram(line: Uint8Array, at: number, compDir: string | undefined
   const progStart = r.pos + headerLen;
   const minInst = r.u8();
   if (version >= 4) r.u8(); // maximum operations per instruction: 1 outside VLIW
-  const defaultIsStmt = r.u8() !== 0;
+  r.u8(); // default is_stmt: every row is a place a line starts here
   const lineBase = (r.u8() << 24) >> 24;
   const lineRange = r.u8();
   const opcodeBase = r.u8();
@@ -272,7 +272,6 @@ function decodeProgram(line: Uint8Array, at: number, compDir: string | undefined
     col = 0;
     seq = [];
   };
-  void defaultIsStmt;
   while (r.pos < end) {
     const op = r.u8();
     if (op >= opcodeBase) {

@@ -2,7 +2,7 @@ import { SyscallError, withProgramSite, type Errno } from '../lib/index.ts';
 import type { ProgramMain, Sys, UserCpuAccess } from '../proc/index.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MSG_NOSIGNAL, O_CLOEXEC, O_NONBLOCK, PROT_READ, PROT_WRITE, SCM_RIGHTS, SOL_SOCKET, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SIGABRT } from '../uapi/index.ts';
 import { C_GLOBAL_BASE } from './c-build.ts';
-import { wasmSourceLines, type WasmSourceLines } from './wasm-source-site.ts';
+import { wasmSourceLines, type WasmFrame, type WasmSourceLines } from './wasm-source-site.ts';
 
 /*
  * A C program built by c-build.ts, run as a unimem process. Its memory IS
@@ -62,6 +62,8 @@ class WasmFault {
     readonly len: number,
     readonly bytes: Uint8Array | null,
     readonly cause: unknown,
+    /** The program's frames at the access (a C line for the signal's report), when the module has lines. */
+    readonly frames: (() => WasmFrame[]) | undefined,
   ) {}
 }
 
@@ -153,7 +155,7 @@ class WasmProcess {
 
   private readonly module: WebAssembly.Module;
   private readonly forked: ForkState | undefined;
-  /** The module's C source lines, when it carries DWARF: what a finding's site names. */
+  /** The module's C source lines, when it carries a source map: what a finding's site names. */
   private readonly lines: WasmSourceLines | undefined;
   /** The site of a finding a load or store hook raises: the C line on the stack now. */
   private readonly hookSite: () => string | undefined;
@@ -264,8 +266,10 @@ class WasmProcess {
 
   /** A load or store faulted: the same access through the kernel's entry, which delivers the signal (and kills the process unless it is handled). */
   private async replayFault(f: WasmFault): Promise<number> {
-    if (f.bytes) await this.sys.store(f.addr, f.bytes);
-    else await this.sys.load(f.addr, f.len);
+    const lines = this.lines;
+    const frames = f.frames;
+    const replay = () => (f.bytes ? this.sys.store(f.addr, f.bytes) : this.sys.load(f.addr, f.len));
+    await (lines && frames ? withProgramSite(() => lines.siteOf(frames()), replay) : replay());
     // the replay went through: what failed was no access fault
     throw f.cause;
   }
@@ -379,7 +383,7 @@ class WasmProcess {
       try {
         this.cpu.load(addr, buf);
       } catch (e) {
-        throw new WasmFault(addr, bytes, null, e);
+        throw new WasmFault(addr, bytes, null, e, this.lines?.framesHere());
       }
       this.mem8.set(buf, offset >>> 0);
       return 0;
@@ -395,7 +399,7 @@ class WasmProcess {
       try {
         this.cpu.store(addr, buf);
       } catch (e) {
-        throw new WasmFault(addr, buf.length, buf.slice(), e);
+        throw new WasmFault(addr, buf.length, buf.slice(), e, this.lines?.framesHere());
       }
     };
     const env = {

@@ -69,10 +69,18 @@ function captureStack(at: object): void {
 export function wasmSourceLines(module: WebAssembly.Module): WasmSourceLines | undefined {
   const map = embeddedSourceMap(module);
   if (!map) return undefined;
+  const position = (e: ReturnType<typeof map.findEntry>): SourcePosition | undefined =>
+    // an entry of the generated offset alone marks code without a source (what binaryen's passes added)
+    'originalSource' in e && typeof e.originalSource === 'string' ? { file: e.originalSource, line: e.originalLine + 1, col: e.originalColumn + 1 } : undefined;
   const find = (offset: number): SourcePosition | undefined => {
-    const e = map.findEntry(0, offset);
-    // an entry of the generated offset alone marks code without a source (asyncify's own)
-    return 'originalSource' in e && typeof e.originalSource === 'string' ? { file: e.originalSource, line: e.originalLine + 1, col: e.originalColumn + 1 } : undefined;
+    const here = position(map.findEntry(0, offset));
+    if (here) return here;
+    // a hook's call has no source of its own: the load or store it instruments is the next instruction, after the call's 1-byte opcode and 1-5 byte index
+    for (let next = offset + 2; next <= offset + 6; next++) {
+      const e = map.findEntry(0, next);
+      if ('generatedColumn' in e && e.generatedColumn === next) return position(e);
+    }
+    return undefined;
   };
   const shim = join(packageRoot(), 'c') + sep;
   const sites = new Map<number, { site: string; ours: boolean } | null>();

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { userPath } from '../../src/lib/index.ts';
 import { cToolchainProblem, execProgram, loadPlatform } from '../../src/sim/index.ts';
 
@@ -25,9 +25,14 @@ function lineOf(marker: string): number {
   return i + 1;
 }
 
-/** The site a finding names for `marker`'s line of the program, in function `fn`. */
-function siteOf(marker: string, fn = 'main'): RegExp {
-  return new RegExp(`^${userPath(PROGRAM).replace(/\./g, '\\.')}:${lineOf(marker)}:\\d+ in ${fn}$`);
+/** The site a finding names for line `line` of `file`, in function `fn`. */
+function siteAt(file: string, line: number, fn = 'main'): RegExp {
+  return new RegExp(`^${userPath(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+ in ${fn}$`);
+}
+
+/** The site a finding names for `marker`'s line of the example program. */
+function siteOf(marker: string): RegExp {
+  return siteAt(PROGRAM, lineOf(marker));
 }
 
 async function run(file: string, args: string[], opts: Parameters<typeof execProgram>[3] = {}) {
@@ -36,10 +41,15 @@ async function run(file: string, args: string[], opts: Parameters<typeof execPro
   return { ...r, out };
 }
 
-/** `unimem cc` in a child process (a build takes seconds: the test worker must not block on it). */
-async function cc(out: string): Promise<void> {
-  await promisify(execFile)(process.execPath, [BIN, 'cc', '-o', out, PROGRAM], { env: { ...process.env, UNIMEM_FROM_SOURCE: '1' } });
+/** The unimem command in a child process (a build takes seconds: the test worker must not block on it). */
+async function unimem(args: string[]): Promise<void> {
+  await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, UNIMEM_FROM_SOURCE: '1' } });
 }
+
+const WASM = join(dir, 'heap-vgem.wasm');
+const NULL_C = join(dir, 'null-line.c');
+const NULL_SOURCE = `int main(int argc, char **argv) {\n  volatile int *p = (int *)(argc - 1);\n  int before = argc * 3;\n  return *p + before; /* the load */\n}\n`;
+const NULL_WASM = join(dir, 'null-line.wasm');
 
 /** A module's bytes without its custom section `name` (a build that carries no line information). */
 function withoutSection(bytes: Uint8Array, name: string): Uint8Array {
@@ -63,6 +73,13 @@ function withoutSection(bytes: Uint8Array, name: string): Uint8Array {
 }
 
 describe('a C program’s findings name its source line', () => {
+  beforeAll(async () => {
+    if (problem) return;
+    writeFileSync(NULL_C, NULL_SOURCE);
+    // the example's cached build is made by a child's run, so the runs here find it built
+    await Promise.all([unimem(['exec', PROGRAM]), unimem(['cc', '-o', WASM, PROGRAM]), unimem(['cc', '-o', NULL_WASM, NULL_C])]);
+  }, 300_000);
+
   cIt('a store into a device-owned dma-buf names the memset line; a system call’s finding and its trace event name the call’s line', async () => {
     const r = await run(PROGRAM, ['--no-sync'], { trace: true, faults: [{ name: 'fail_dma_map', knobs: { probability: 100, times: 1 } }] });
     // the failed import makes the program stop there; the store comes in a run without the fault
@@ -84,8 +101,7 @@ describe('a C program’s findings name its source line', () => {
   });
 
   cIt('a module `unimem cc` built names the line; one without line information still names the module, and runs the same', async () => {
-    const wasm = join(dir, 'heap-vgem.wasm');
-    await cc(wasm);
+    const wasm = WASM;
     const withLines = await run(wasm, ['--no-sync']);
     expect(withLines.findings.map((f) => f.kind)).toEqual(['missing-sync']);
     expect(withLines.findings[0]!.site).toMatch(siteOf('memset(p, 0x5a, SIZE)'));
@@ -100,5 +116,12 @@ describe('a C program’s findings name its source line', () => {
     expect(r.out).toMatch(/^wrote 65536 bytes at 0x[0-9a-f]+, imported as vgem handle \d+ \(no DMA_BUF_IOCTL_SYNC\)\n$/);
     expect(r.findings.map((f) => f.kind)).toEqual(['missing-sync']);
     expect(r.findings[0]!.site).toBe(userPath(bare));
+  });
+
+  cIt('a load that faults names its line in the SIGSEGV the program dies by', async () => {
+    const r = await run(NULL_WASM, []);
+    expect(r.exitCode).toBe(128 + 11);
+    expect(r.signal).toMatchObject({ name: 'SIGSEGV' });
+    expect(r.signal!.site).toMatch(siteAt(NULL_C, NULL_SOURCE.split('\n').findIndex((l) => l.includes('the load')) + 1));
   });
 });
