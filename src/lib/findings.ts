@@ -53,7 +53,8 @@ export interface Finding {
   call: string;
   /**
    * Where in the user's own files it was caused, when known: the line of
-   * the userspace program that made the call (`file:line:col`), else the
+   * the userspace program that made the call (`file:line:col`; a C
+   * program's adds its function: `file:line:col in fn`), else the
    * scenario line of the stage or process the work was done for
    * (`file:line:col`), as `withFindingSite` named it.
    */

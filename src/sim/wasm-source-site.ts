@@ -16,8 +16,15 @@ import { embeddedSourceMap } from './wasm-source-map.ts';
  * the stack is read, and a site is read only for a finding).
  */
 
-/** Frames a stack keeps for a site: the hooks' and the kernel's own frames come first. */
+/** Frames a stack keeps for a site read at a finding: the kernel's own frames come before the hook's and the program's. */
 const STACK_FRAMES = 64;
+
+/**
+ * Frames kept at each system call's entry, where the program's are the
+ * first: enough for the C library's depth under a call (printf to fd_write)
+ * and the program's own below it. Fewer frames cost less at every call.
+ */
+const ENTRY_FRAMES = 24;
 
 /** A frame of WebAssembly code: its function's name (when the module names it) and the instruction's offset in the module. */
 export interface WasmFrame {
@@ -53,10 +60,10 @@ function wasmFrames(read: () => unknown): WasmFrame[] {
   return (sites as NodeJS.CallSite[]).filter((c) => c.getFileName()?.startsWith('wasm://') === true).map((c) => ({ fn: c.getFunctionName(), offset: c.getColumnNumber()! - 1 }));
 }
 
-/** Captures the stack now into `at` (its `stack` formatted on first read), deep enough to reach the program's frames. */
-function captureStack(at: object): void {
+/** Captures the stack now into `at` (its `stack` formatted on first read), `frames` deep. */
+function captureStack(at: object, frames: number): void {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = STACK_FRAMES;
+  Error.stackTraceLimit = frames;
   Error.captureStackTrace(at);
   Error.stackTraceLimit = limit;
 }
@@ -102,12 +109,12 @@ export function wasmSourceLines(module: WebAssembly.Module): WasmSourceLines | u
   return {
     framesNow() {
       const at: { stack?: unknown } = {};
-      captureStack(at);
+      captureStack(at, STACK_FRAMES);
       return wasmFrames(() => at.stack);
     },
     framesHere() {
       const at: { stack?: unknown } = {};
-      captureStack(at);
+      captureStack(at, ENTRY_FRAMES);
       let frames: WasmFrame[] | undefined;
       return () => (frames ??= wasmFrames(() => at.stack));
     },
