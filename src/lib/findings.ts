@@ -53,7 +53,8 @@ export interface Finding {
   call: string;
   /**
    * Where in the user's own files it was caused, when known: the line of
-   * the userspace program that made the call (`file:line:col`), else the
+   * the userspace program that made the call (`file:line:col`; a C
+   * program's adds its function: `file:line:col in fn`), else the
    * scenario line of the stage or process the work was done for
    * (`file:line:col`), as `withFindingSite` named it.
    */
@@ -70,11 +71,13 @@ export class FindingLog {
 
   /**
    * Records a finding (WARN_ON-style: report and continue). Its site is
-   * `site` when given, else the first userspace frame on the stack, else
+   * `site` when given, else the line of the compiled program running now
+   * (withProgramSite), else the first userspace frame on the stack, else
    * the site of the work it happened in (withFindingSite).
    */
   report(kind: FindingKind, call: string, message: string, site?: string): Finding {
-    const f: Finding = { kind, message, timeNs: this.now(), call, site: site ?? callerSite() ?? workSite.getStore() };
+    const work = workSite.getStore();
+    const f: Finding = { kind, message, timeNs: this.now(), call, site: site ?? work?.program?.() ?? callerSite() ?? work?.site };
     this.findings.push(f);
     return f;
   }
@@ -85,8 +88,12 @@ export class FindingLog {
   }
 }
 
-/** The site of the work running now (a stage or process named in a scenario), as withFindingSite set it. */
-const workSite = new AsyncLocalStorage<string>();
+/**
+ * The site of the work running now (a stage or process named in a
+ * scenario), as withFindingSite set it, and the program line that
+ * withProgramSite can tell.
+ */
+const workSite = new AsyncLocalStorage<{ site: string | undefined; program?: () => string | undefined }>();
 
 /**
  * Runs `fn` on behalf of a place in the user's files (a scenario's stage or
@@ -95,12 +102,27 @@ const workSite = new AsyncLocalStorage<string>();
  * async work as the kernel's `current` follows a task.
  */
 export function withFindingSite<T>(site: string, fn: () => T): T {
-  return workSite.run(site, fn);
+  return workSite.run({ site }, fn);
+}
+
+/**
+ * Runs `fn` on behalf of a line of a program whose frames a JavaScript
+ * stack cannot name (a C program compiled to WebAssembly): `site` tells it
+ * (`file:line:col`) when a finding needs it, and is only called then. It
+ * comes before the stack's userspace frames and the work's site.
+ */
+export function withProgramSite<T>(site: () => string | undefined, fn: () => T): T {
+  return workSite.run({ site: workSite.getStore()?.site, program: site }, fn);
+}
+
+/** The program line running now, as withProgramSite tells it (worked out now: for a record made once, not per access). */
+export function currentProgramSite(): string | undefined {
+  return workSite.getStore()?.program?.();
 }
 
 /** The site of the work running now (withFindingSite), if any. */
 export function currentWorkSite(): string | undefined {
-  return workSite.getStore();
+  return workSite.getStore()?.site;
 }
 
 /**
@@ -126,6 +148,8 @@ export function userFrame(stack: string): string | undefined {
   for (const line of stack.split('\n')) {
     if (!/^\s+at /.test(line)) continue;
     if (line.includes('node:') || line.includes('node_modules') || line.includes('/bin/unimem.mjs')) continue;
+    // a C program's frames (a test runner's formatter prints them `wasm://…:1:offset`) are named through withProgramSite
+    if (line.includes('wasm://')) continue;
     const m = /\(?([^\s()]+):(\d+):(\d+)\)?$/.exec(line.trim());
     if (!m) continue;
     // mapped first: compiled, the kernel's frames sit in bundled chunks that only their source maps name

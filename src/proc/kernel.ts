@@ -1,4 +1,4 @@
-import { KernelBug, KernelError, SyscallError, kerr, runAsCpuContext } from '../lib/index.ts';
+import { KernelBug, KernelError, SyscallError, kerr, runAsCpuContext, currentProgramSite } from '../lib/index.ts';
 import type { Clock, Soc } from '../hw/index.ts';
 import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type Inode, type SuperBlock } from '../fs/index.ts';
 import type { Mm } from '../mm/index.ts';
@@ -581,6 +581,9 @@ export class ProcKernel {
       const args: Record<string, unknown> = {};
       if (fd !== undefined) args.fd = fd;
       if (path !== undefined) args.path = path;
+      // a C program's call names the source line it was made from
+      const site = user ? undefined : currentProgramSite();
+      if (site !== undefined) args.site = site;
       if (failed && error instanceof KernelError) args.errno = error.code;
       else if (!failed && (typeof result === 'number' || typeof result === 'bigint')) args.result = typeof result === 'bigint' ? result.toString() : result;
       tr.complete(tr.taskLane(p.pid, p.tid, p.group.leader.comm, p.comm), label, 'syscall', t0, this.clock.now - t0, Object.keys(args).length > 0 ? args : undefined);
@@ -626,7 +629,7 @@ export class ProcKernel {
     }
     p.signals.actions.delete(sig);
     p.group.fatalSignal = sig;
-    p.group.fault = { call: name, addr: error.fault.addr, why: error.fault.why, stack: fault.stack ?? '' };
+    p.group.fault = { call: name, addr: error.fault.addr, why: error.fault.why, stack: fault.stack ?? '', site: currentProgramSite() };
     await this.exitProcess(p, 128 + sig, sig);
     throw fault;
   }

@@ -33,8 +33,8 @@ export class ThreadGroup {
   generation = 0;
   /** A fatal signal waiting to be acted on by whichever thread returns to the call boundary first, 0 if none. */
   fatalSignal = 0;
-  /** The access fault that killed it (SIGSEGV/SIGBUS): the call, the address, why, and the stack it came from. */
-  fault: { call: string; addr: number; why: string; stack: string } | undefined = undefined;
+  /** The access fault that killed it (SIGSEGV/SIGBUS): the call, the address, why, the stack it came from and the program line (a C program's). */
+  fault: { call: string; addr: number; why: string; stack: string; site: string | undefined } | undefined = undefined;
   /** Exit status as a shell reports it: the exit code, or 128 + the signal number. */
   exitStatus: number | null = null;
   /** The signal that killed it, 0 for a normal exit. */

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { packageRoot } from '../lib/index.ts';
 import { InputError } from './input-error.ts';
+import { dwarfToSourceMap, withSourceMap } from './wasm-source-map.ts';
 
 /*
  * Builds an unmodified C program into a WebAssembly module that runs as a
@@ -202,6 +203,9 @@ function compileFlags(file: string): string[] {
   return ['--target=wasm32-wasi', '-O2', '-g', '-mno-bulk-memory', '-mmutable-globals', '-D__linux__', '-D_WASI_EMULATED_GETPID', '-I', join(c, 'include'), '-isystem', uapiIncludeDir(file)];
 }
 
+/** How compileC builds (part of a cached build's key): a build made another way is not reused. */
+const BUILD_STEPS = 'objects, link without -O, source map through wasm-opt';
+
 /** Runs a tool; its stderr becomes the InputError of `file` when it fails (a compile error names its own file and line). */
 function run(file: string, cmd: string, args: readonly string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -215,20 +219,45 @@ function run(file: string, cmd: string, args: readonly string[]): string {
  * `unimem cc` command): clang for wasm32-wasi with the header layer and
  * the shim, then wasm-opt's memory instrumentation and asyncify.
  * `cflags` go to clang after unimem's own (-I, -D, -O).
+ *
+ * The module keeps where its code came from, so that a finding can name
+ * the C line that caused it: the linker's DWARF line table becomes a
+ * source map that wasm-opt carries through its passes (its own update of
+ * the DWARF, where it has one, loses the line of calls asyncify wraps),
+ * and the map lands in the module (wasm-source-map.ts). The sources are
+ * compiled to objects and linked without -O, because at an optimising
+ * link clang runs wasm-opt itself, which drops the function names and
+ * moves the code under the line table. Flags ending with -g0 build
+ * without either.
  */
 export function compileC(sources: readonly string[], out: string, cflags: readonly string[] = []): void {
   const file = sources[0] ?? 'cc';
   const tc = findToolchain(file);
   checkClangTargets(file, tc.clang);
-  const raw = `${out}.${process.pid}.raw.wasm`;
+  const tmp = `${out}.${process.pid}`;
+  const raw = `${tmp}.raw.wasm`;
   // the shim and pthreads, linked before libc so that their definitions replace libc's
   const shim = ['shim.c', 'pthread.c'].map((f) => join(packageRoot(), 'c', f));
+  // the cflags go to the link too (-l, -Wl); those only one step uses are no error
+  const flags = [...compileFlags(file), '-Wno-unused-command-line-argument', ...cflags];
+  const debug = [...cflags].reverse().find((f) => /^-g/.test(f)) !== '-g0';
   try {
-    run(file, tc.clang, [...compileFlags(file), ...cflags, ...sources, ...shim, '-o', raw, `-Wl,--global-base=${C_GLOBAL_BASE}`, '-Wl,--export=__stack_pointer']);
+    mkdirSync(`${tmp}.o`, { recursive: true });
+    const objects = [...sources, ...shim].map((src, i) => {
+      const o = join(`${tmp}.o`, `${i}-${basename(src).replace(/\.[^.]*$/, '')}.o`);
+      run(file, tc.clang, [...flags, '-c', src, '-o', o]);
+      return o;
+    });
+    const link = ['--target=wasm32-wasi', '-Wno-unused-command-line-argument', ...cflags.filter((f) => !/^-O/.test(f))];
+    run(file, tc.clang, [...link, ...objects, '-o', raw, `-Wl,--global-base=${C_GLOBAL_BASE}`, '-Wl,--export=__stack_pointer']);
+    const map = debug ? dwarfToSourceMap(readFileSync(raw)) : undefined;
+    if (map !== undefined) writeFileSync(`${tmp}.in.map`, map);
+    const maps = map !== undefined ? ['--input-source-map', `${tmp}.in.map`, '--output-source-map', `${tmp}.out.map`, '-g', '--strip-dwarf'] : ['--strip-debug'];
     const imports = `asyncify-imports@${ASYNC_IMPORTS.join(',')}`;
-    run(file, tc.wasmOpt, [raw, '-g', '--instrument-memory', '--asyncify', '--pass-arg', imports, '-O1', '-o', out]);
+    run(file, tc.wasmOpt, [raw, ...maps, '--instrument-memory', '--asyncify', '--pass-arg', imports, '-O1', '-o', out]);
+    if (map !== undefined) writeFileSync(out, withSourceMap(readFileSync(out), readFileSync(`${tmp}.out.map`, 'utf8')));
   } finally {
-    rmSync(raw, { force: true });
+    for (const f of [raw, `${tmp}.o`, `${tmp}.in.map`, `${tmp}.out.map`]) rmSync(f, { recursive: true, force: true });
   }
 }
 
@@ -273,7 +302,7 @@ export function cachedCBuild(source: string, cflags: readonly string[] = []): st
   for (const f of sources) localIncludes(f, local);
   for (const f of [...local].sort()) h.update(f).update('\0').update(readFileSync(f)).update('\0');
   for (const f of ownCFiles().sort()) h.update(f.slice(packageRoot().length)).update('\0').update(readFileSync(f)).update('\0');
-  for (const part of [cflags.join('\0'), tc.identity, String(C_GLOBAL_BASE), ASYNC_IMPORTS.join(',')]) h.update(part).update('\0');
+  for (const part of [cflags.join('\0'), tc.identity, String(C_GLOBAL_BASE), ASYNC_IMPORTS.join(','), BUILD_STEPS]) h.update(part).update('\0');
   const out = join(cacheDir(), 'c-build', `${basename(resolve(source), '.c')}-${h.digest('hex').slice(0, 16)}.wasm`);
   if (existsSync(out)) return out;
   mkdirSync(dirname(out), { recursive: true });

@@ -97,7 +97,7 @@ export async function execProgram(
   }
   const sig = child.process.group.termSignal;
   const fault = child.process.group.fault;
-  const signal = sig === 0 ? undefined : { number: sig, name: SIGNAL_NAMES[sig] ?? `signal ${sig}`, ...(fault ? { detail: `${fault.call} at 0x${fault.addr.toString(16)}: ${fault.why}` } : {}), site: (fault && userFrame(fault.stack)) ?? file };
+  const signal = sig === 0 ? undefined : { number: sig, name: SIGNAL_NAMES[sig] ?? `signal ${sig}`, ...(fault ? { detail: `${fault.call} at 0x${fault.addr.toString(16)}: ${fault.why}` } : {}), site: (fault && (fault.site ?? userFrame(fault.stack))) ?? file };
   const e = child.process.group.uncaughtError;
   const uncaught = e === undefined ? undefined : e instanceof Error ? { name: e.name, message: e.message, site: userFrame(e.stack ?? '') ?? file } : { name: 'thrown value', message: String(e), site: file };
   return { exitCode, simTimeNs: sys.soc.clock.now, findings: [...sys.soc.findings.findings], ...(uncaught ? { uncaught } : {}), ...(signal ? { signal } : {}), ...(deadlock ? { deadlock } : {}), ...(tracer ? { trace: tracer } : {}) };

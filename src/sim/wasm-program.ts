@@ -1,7 +1,8 @@
-import { SyscallError, type Errno } from '../lib/index.ts';
+import { SyscallError, withProgramSite, type Errno } from '../lib/index.ts';
 import type { ProgramMain, Sys, UserCpuAccess } from '../proc/index.ts';
 import { CLONE_THREAD_FLAGS, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MSG_NOSIGNAL, O_CLOEXEC, O_NONBLOCK, PROT_READ, PROT_WRITE, SCM_RIGHTS, SOL_SOCKET, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SIGABRT } from '../uapi/index.ts';
 import { C_GLOBAL_BASE } from './c-build.ts';
+import { wasmSourceLines, type WasmFrame, type WasmSourceLines } from './wasm-source-site.ts';
 
 /*
  * A C program built by c-build.ts, run as a unimem process. Its memory IS
@@ -70,6 +71,8 @@ class WasmFault {
     readonly len: number,
     readonly bytes: Uint8Array | null,
     readonly cause: unknown,
+    /** The program's frames at the access (a C line for the signal's report), when the module has lines. */
+    readonly frames: (() => WasmFrame[]) | undefined,
   ) {}
 }
 
@@ -113,7 +116,8 @@ const loadVal = new WebAssembly.Instance(LOAD_VAL_MODULE).exports;
  * would let the simulated clock run on without the program.
  */
 export function wasmProgram(module: WebAssembly.Module, argv0: string): ProgramMain<Sys> {
-  return async (sys: Sys, args: string[]) => new WasmProcess(sys, module, [argv0, ...args]).run();
+  const lines = wasmSourceLines(module);
+  return async (sys: Sys, args: string[]) => new WasmProcess(sys, module, [argv0, ...args], lines).run();
 }
 
 /**
@@ -196,11 +200,17 @@ class WasmProcess {
 
   private readonly module: WebAssembly.Module;
   private readonly forked: ForkState | undefined;
+  /** The module's C source lines, when it carries a source map: what a finding's site names. */
+  private readonly lines: WasmSourceLines | undefined;
+  /** The site of a finding a load or store hook raises: the C line on the stack now. */
+  private readonly hookSite: () => string | undefined;
 
-  constructor(sys: Sys, module: WebAssembly.Module, argv: string[], forked?: ForkState) {
+  constructor(sys: Sys, module: WebAssembly.Module, argv: string[], lines: WasmSourceLines | undefined, forked?: ForkState) {
     this.sys = sys;
     this.module = module;
     this.forked = forked;
+    this.lines = lines;
+    this.hookSite = () => lines?.siteOf(lines.framesNow());
     this.cpu = sys.userCpuAccess();
     this.argv = argv;
     for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 8]) this.wordBytes[n] = new Uint8Array(this.word, 0, n);
@@ -277,7 +287,8 @@ class WasmProcess {
     for (;;) {
       while (this.exclusive) await this.exclusive;
       this.switchTo(t, rewinding);
-      this.cpu.run(t.enter);
+      if (this.lines) this.cpu.run(() => withProgramSite(this.hookSite, t.enter));
+      else this.cpu.run(t.enter);
       if (!this.pending) return;
       this.exports.asyncify_stop_unwind();
       this.unwound(t);
@@ -415,8 +426,10 @@ class WasmProcess {
 
   /** A load or store faulted: the same access through the kernel's entry, which delivers the signal (and kills the process unless it is handled). */
   private async replayFault(sys: Sys, f: WasmFault): Promise<number> {
-    if (f.bytes) await sys.store(f.addr, f.bytes);
-    else await sys.load(f.addr, f.len);
+    const lines = this.lines;
+    const frames = f.frames;
+    const replay = () => (f.bytes ? sys.store(f.addr, f.bytes) : sys.load(f.addr, f.len));
+    await (lines && frames ? withProgramSite(() => lines.siteOf(frames()), replay) : replay());
     // the replay went through: what failed was no access fault
     throw f.cause;
   }
@@ -451,11 +464,17 @@ class WasmProcess {
       this.cpu.flush();
       const sys = this.cur.sys;
       this.pendingExclusive = exclusive;
-      this.pending = () =>
+      const call = () =>
         fn(sys, ...a).catch((e: unknown) => {
           if (e instanceof SyscallError) return onError(wasiErrno(e.code));
           throw e;
         });
+      const lines = this.lines;
+      if (lines) {
+        // the wasm frames are on the stack only now, before the unwind: kept unformatted, read if a finding needs its site
+        const frames = lines.framesHere();
+        this.pending = () => withProgramSite(() => lines.siteOf(frames()), call);
+      } else this.pending = call;
       this.memView.setInt32(ASYNC_DATA, ASYNC_DATA + 8, true);
       this.memView.setInt32(ASYNC_DATA + 4, ASYNC_DATA_END, true);
       this.exports.asyncify_start_unwind(ASYNC_DATA);
@@ -527,7 +546,7 @@ class WasmProcess {
       try {
         this.cpu.load(addr, buf);
       } catch (e) {
-        throw new WasmFault(addr, bytes, null, e);
+        throw new WasmFault(addr, bytes, null, e, this.lines?.framesHere());
       }
       this.mem8.set(buf, offset >>> 0);
       return 0;
@@ -543,7 +562,7 @@ class WasmProcess {
       try {
         this.cpu.store(addr, buf);
       } catch (e) {
-        throw new WasmFault(addr, buf.length, buf.slice(), e);
+        throw new WasmFault(addr, buf.length, buf.slice(), e, this.lines?.framesHere());
       }
     };
     const env = {
@@ -611,7 +630,7 @@ class WasmProcess {
       getauxval: this.linux((sys: Sys, type: number) => sys.getauxval(type)),
       fork: this.linux(async (sys: Sys) => {
         const state = this.forkState(this.cur);
-        return sys.fork(async (child: Sys) => new WasmProcess(child, this.module, this.argv, state).run());
+        return sys.fork(async (child: Sys) => new WasmProcess(child, this.module, this.argv, this.lines, state).run());
       }),
       wait: this.linux(async (sys: Sys, pid: number, status: number) => {
         const w = await sys.wait(pid);
