@@ -62,9 +62,9 @@ export function cacheDir(): string {
   return d;
 }
 
-/** The first of `names` found on PATH (a file search, no process started), or undefined. */
-function findTool(names: readonly string[]): string | undefined {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '');
+/** The first of `names` found in the PATH folders `inDir` accepts (a file search, no process started), or undefined. */
+function findTool(names: readonly string[], inDir: (dir: string) => boolean = () => true): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '' && inDir(d));
   for (const n of names) for (const d of dirs) if (existsSync(join(d, n))) return realpathSync(join(d, n));
   return undefined;
 }
@@ -84,7 +84,8 @@ function findToolchain(file: string): Toolchain {
   const missing = (what: string) => new InputError(file, 0, 0, '', `cannot build C: ${what}; install the toolchain with \`apt-get install ${C_TOOLCHAIN_PACKAGES}\``);
   const clang = findTool(['clang', 'clang-14', 'clang-15', 'clang-16']);
   if (!clang) throw missing('clang is not installed');
-  const wasmOpt = findTool(['wasm-opt']);
+  // Debian's native wasm-opt before the npm package's (a dependency of AssemblyScript's, first on PATH under npm and npx): same passes, five times faster
+  const wasmOpt = findTool(['wasm-opt'], (dir) => !dir.includes('node_modules')) ?? findTool(['wasm-opt']);
   if (!wasmOpt) throw missing("binaryen's wasm-opt is not installed");
   const wasmLd = findTool(['wasm-ld', 'wasm-ld-14', 'wasm-ld-15', 'wasm-ld-16']);
   if (!wasmLd) throw missing("lld's wasm-ld is not installed");
