@@ -2,6 +2,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { packageRoot } from '../lib/index.ts';
@@ -17,7 +18,7 @@ import { dwarfToSourceMap, withSourceMap } from './wasm-source-map.ts';
  * before libc (c/shim.c: open, ioctl, mmap, the directory calls and the
  * program break as imports of the simulated kernel). Bulk-memory
  * instructions stay off, because memory.copy and memory.fill would bypass
- * the hooks below. binaryen's wasm-opt then turns every load and store into
+ * the hooks below. binaryen's wasm-opt (the npm package's) then turns every load and store into
  * a call the host makes through the process's mappings and CPU cache
  * (--instrument-memory), and lets a synchronous import wait on an
  * asynchronous system call (--asyncify).
@@ -30,7 +31,7 @@ import { dwarfToSourceMap, withSourceMap } from './wasm-source-map.ts';
 const execFileAsync = promisify(execFile);
 
 /** Debian packages of the toolchain, named in the message when a tool is missing. */
-export const C_TOOLCHAIN_PACKAGES = 'clang lld wasi-libc libclang-rt-dev-wasm32 binaryen';
+export const C_TOOLCHAIN_PACKAGES = 'clang lld wasi-libc libclang-rt-dev-wasm32';
 
 /** Where the program's data starts: the lowest address Linux maps (mmap_min_addr, 64 KiB here). */
 export const C_GLOBAL_BASE = 0x10000;
@@ -62,11 +63,21 @@ export function cacheDir(): string {
   return d;
 }
 
-/** The first of `names` found in the PATH folders `inDir` accepts (a file search, no process started), or undefined. */
-function findTool(names: readonly string[], inDir: (dir: string) => boolean = () => true): string | undefined {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '' && inDir(d));
+/** The first of `names` found on PATH (a file search, no process started), or undefined. */
+function findTool(names: readonly string[]): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '');
   for (const n of names) for (const d of dirs) if (existsSync(join(d, n))) return realpathSync(join(d, n));
   return undefined;
+}
+
+/**
+ * binaryen's wasm-opt from the npm package unimem depends on, not Debian's:
+ * its passes keep each call's place in the source map (Debian's version
+ * 108 moves the line of some calls to the statement before, after
+ * asyncify), and every install has the same one.
+ */
+function packagedWasmOpt(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('binaryen/package.json')), 'bin', 'wasm-opt');
 }
 
 interface Toolchain {
@@ -84,9 +95,7 @@ function findToolchain(file: string): Toolchain {
   const missing = (what: string) => new InputError(file, 0, 0, '', `cannot build C: ${what}; install the toolchain with \`apt-get install ${C_TOOLCHAIN_PACKAGES}\``);
   const clang = findTool(['clang', 'clang-14', 'clang-15', 'clang-16']);
   if (!clang) throw missing('clang is not installed');
-  // Debian's native wasm-opt before the npm package's (a dependency of AssemblyScript's, first on PATH under npm and npx): same passes, five times faster
-  const wasmOpt = findTool(['wasm-opt'], (dir) => !dir.includes('node_modules')) ?? findTool(['wasm-opt']);
-  if (!wasmOpt) throw missing("binaryen's wasm-opt is not installed");
+  const wasmOpt = packagedWasmOpt();
   const wasmLd = findTool(['wasm-ld', 'wasm-ld-14', 'wasm-ld-15', 'wasm-ld-16']);
   if (!wasmLd) throw missing("lld's wasm-ld is not installed");
   const libc = WASI_LIBC.find((f) => existsSync(f));

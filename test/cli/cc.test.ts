@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { cToolchainProblem } from '../../src/sim/index.ts';
 import { unimem } from './run-cli.ts';
 
-// Needs Debian's clang, lld, wasi-libc, libclang-rt-dev-wasm32 and binaryen (.ci/run installs them).
+// Needs Debian's clang, lld, wasi-libc, and libclang-rt-dev-wasm32 (.ci/run installs them).
 const problem = cToolchainProblem();
 if (problem) console.warn(`unimem cc tests skipped: ${problem}`);
 const cIt = (name: string, fn: () => void) => (problem ? it.skip : it)(name, fn, 180_000);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cToolchainProblem, execProgram, linuxSourceFilesAsync, loadPlatform } from '../../src/sim/index.ts';
 
-// C programs need Debian's clang, lld, wasi-libc, libclang-rt-dev-wasm32 and binaryen (.ci/run installs them).
+// C programs need Debian's clang, lld, wasi-libc, and libclang-rt-dev-wasm32 (.ci/run installs them).
 const problem = cToolchainProblem();
 if (problem) console.warn(`C program tests skipped: ${problem}`);
 // a build takes a few seconds, several on a busy machine

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { userPath } from '../../src/lib/index.ts';
 import { cToolchainProblem, execProgram, loadPlatform } from '../../src/sim/index.ts';
 
-// C programs need Debian's clang, lld, wasi-libc, libclang-rt-dev-wasm32 and binaryen (.ci/run installs them).
+// C programs need Debian's clang, lld, wasi-libc, and libclang-rt-dev-wasm32 (.ci/run installs them).
 const problem = cToolchainProblem();
 if (problem) console.warn(`C source-line tests skipped: ${problem}`);
 const cIt = (name: string, fn: () => Promise<void>) => (problem ? it.skip : it)(name, fn, 180_000);
