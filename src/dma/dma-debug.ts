@@ -36,6 +36,9 @@ export class DmaDebug {
   private readonly byDev = new Map<Device, Map<number, DebugEntry[]>>();
   private readonly deviceOwned = new PageCounters();
   private suspended = 0;
+  // the page last found owned by no device, while deviceOwned is at this version: a program touches one page many times in a row
+  private freePage = -1;
+  private freeVersion = -1;
   /** Number of errors reported (the debugfs error_count). */
   errorCount = 0;
 
@@ -156,7 +159,15 @@ export class DmaDebug {
   private cpuAccess(pa: number, len: number, write: boolean): void {
     if (!this.enabled || this.suspended > 0) return;
     const first = Math.floor(pa / PAGE_SIZE);
-    if (!this.deviceOwned.any(first, Math.ceil((pa + len) / PAGE_SIZE) - first)) return;
+    const n = Math.ceil((pa + len) / PAGE_SIZE) - first;
+    if (n === 1 && first === this.freePage && this.deviceOwned.version === this.freeVersion) return;
+    if (!this.deviceOwned.any(first, n)) {
+      if (n === 1) {
+        this.freePage = first;
+        this.freeVersion = this.deviceOwned.version;
+      }
+      return;
+    }
     for (const m of this.byDev.values()) {
       for (const e of [...m.values()].flat()) {
         if (e.owner !== 'device' || e.reported) continue;

@@ -91,6 +91,9 @@ export class CpuCache {
   /** The same lines as 32-bit words, for linefills and writebacks that allocate nothing. */
   private readonly data32: Int32Array;
   private valid = 0;
+  /** The slot of the last access, tried first: programs touch one line many times in a row. */
+  private lastSlot = 0;
+  private readonly setMask: number;
   /** Records maintenance operations on the CPU's lane when set. */
   tracer: Tracer | null = null;
   /** Charges the CPU time of accesses and maintenance to the thread doing them, when installed. */
@@ -115,6 +118,7 @@ export class CpuCache {
     this.ways = ways;
     this.sets = size / (lineSize * ways);
     this.slots = this.sets * ways;
+    this.setMask = isPow2(this.sets) ? this.sets - 1 : -1;
     this.tags = new Float64Array(this.slots).fill(INVALID);
     this.dirty = new Uint8Array(this.slots);
     this.data = new Uint8Array(this.slots * lineSize);
@@ -143,7 +147,14 @@ export class CpuCache {
   /** A cacheable read: hits come from the cache, misses allocate a line. */
   read(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
     const b0 = this.stats.busyNs;
-    this.readLines(pa, dst, dstOff, len);
+    const L = this.lineSize;
+    const line = Math.floor(pa / L);
+    const lo = pa - line * L;
+    if (len <= 8 && lo + len <= L) {
+      // a program's word access, inside one line: readLines' first and only step
+      const base = this.slotFor(line, true) * L + lo;
+      for (let k = 0; k < len; k++) dst[dstOff + k] = this.data[base + k]!;
+    } else this.readLines(pa, dst, dstOff, len);
     this.chargeAccess(b0, len);
   }
 
@@ -175,7 +186,16 @@ export class CpuCache {
   /** A cacheable write-back write: allocates on miss and leaves the line dirty. */
   write(pa: number, src: Uint8Array, srcOff: number, len: number): void {
     const b0 = this.stats.busyNs;
-    this.writeLines(pa, src, srcOff, len);
+    const L = this.lineSize;
+    const line = Math.floor(pa / L);
+    const lo = pa - line * L;
+    if (len <= 8 && lo + len <= L) {
+      // a program's word access, inside one line: writeLines' first and only step
+      const s = this.slotFor(line, true);
+      const at = s * L + lo;
+      for (let k = 0; k < len; k++) this.data[at + k] = src[srcOff + k]!;
+      this.dirty[s] = 1;
+    } else this.writeLines(pa, src, srcOff, len);
     this.chargeAccess(b0, len);
   }
 
@@ -420,29 +440,38 @@ export class CpuCache {
     return ns;
   }
 
+  /** The set a line maps to: a mask when the set count is a power of two (`%` of a double is a floating-point remainder). */
+  private setOf(line: number): number {
+    return this.setMask >= 0 ? line & this.setMask : line % this.sets;
+  }
+
   private lookup(line: number): number {
-    const set = line % this.sets;
-    const base = set * this.ways;
+    const base = this.setOf(line) * this.ways;
     for (let w = 0; w < this.ways; w++) if (this.tags[base + w] === line) return base + w;
     return -1;
   }
 
   /** Returns the slot of `line`, allocating it (and filling it from memory when `fill`). */
   private slotFor(line: number, fill: boolean): number {
-    const s = this.lookup(line);
+    // a line is in one slot at most, so the slot last used still holding it is the lookup's answer
+    let s = this.lastSlot;
+    if (this.tags[s] !== line) s = this.lookup(line);
     if (s >= 0) {
       this.stats.hits++;
       this.stats.busyNs += this.cfg.hitNs;
+      this.lastSlot = s;
       return s;
     }
     this.stats.misses++;
     this.stats.busyNs += this.cfg.missNs;
-    return this.allocate(line, fill);
+    s = this.allocate(line, fill);
+    this.lastSlot = s;
+    return s;
   }
 
   private allocate(line: number, fill: boolean): number {
     const L = this.lineSize;
-    const base = (line % this.sets) * this.ways;
+    const base = this.setOf(line) * this.ways;
     let s = -1;
     for (let w = 0; w < this.ways; w++) {
       if (this.tags[base + w] === INVALID) {

@@ -94,6 +94,11 @@ export function userStore(mm: AddressSpace, addr: number, src: Uint8Array): void
 
 const TLB_SIZE = 64;
 
+/** The TLB slot of a page: its low bits (a mask: `%` on a page number past 2^31 is a floating-point remainder). */
+function tlbSlot(page: number): number {
+  return page & (TLB_SIZE - 1);
+}
+
 /**
  * The translations of the pages a program touched since its last system
  * call (its TLB), for code that makes millions of small accesses between
@@ -129,7 +134,7 @@ export class UserTlb {
     const len = out.length;
     const page = Math.floor(addr / PAGE_SIZE);
     const off = addr - page * PAGE_SIZE;
-    const slot = page % TLB_SIZE;
+    const slot = tlbSlot(page);
     if (off + len <= PAGE_SIZE && this.readPage[slot] === page) {
       direct(this.mm(), this.readPa[slot]! + off, out, len, this.readType[slot]!, addr, false);
       return;
@@ -150,7 +155,7 @@ export class UserTlb {
     const len = src.length;
     const page = Math.floor(addr / PAGE_SIZE);
     const off = addr - page * PAGE_SIZE;
-    const slot = page % TLB_SIZE;
+    const slot = tlbSlot(page);
     if (off + len <= PAGE_SIZE && this.writePage[slot] === page) {
       direct(this.mm(), this.writePa[slot]! + off, src, len, this.writeType[slot]!, addr, true);
       return;
