@@ -104,7 +104,7 @@ export class CpuCache {
    * Valid lines per 4 KiB page, so that maintenance of a large range can
    * skip the pages the cache holds nothing of instead of probing every line.
    */
-  private readonly pageLines = new Map<number, number>();
+  private readonly pageLines = new LineCounts();
   private readonly linesPerPage: number;
   private readonly mem: PhysicalMemory;
   private readonly prng: Prng;
@@ -235,6 +235,9 @@ export class CpuCache {
 
   private fillLines(pa: number, len: number, value: number): void {
     const L = this.lineSize;
+    // the byte the fill stores, four times over: a whole line is filled word by word
+    fillByte[0] = value;
+    const word = fillByte[0]! * 0x01010101;
     let done = 0;
     while (done < len) {
       const a = pa + done;
@@ -242,7 +245,10 @@ export class CpuCache {
       const lo = a - line * L;
       const n = Math.min(len - done, L - lo);
       const s = this.slotFor(line, n !== L);
-      this.data.fill(value, s * L + lo, s * L + lo + n);
+      if (n === L) {
+        const w = (s * L) >> 2;
+        for (let k = 0; k < L >> 2; k++) this.data32[w + k] = word;
+      } else this.data.fill(value, s * L + lo, s * L + lo + n);
       this.dirty[s] = 1;
       done += n;
     }
@@ -492,7 +498,7 @@ export class CpuCache {
     }
     if (fill) this.mem.readWords(line * L, this.data32, (s * L) >> 2, L >> 2);
     const page = Math.floor(line / this.linesPerPage);
-    this.pageLines.set(page, (this.pageLines.get(page) ?? 0) + 1);
+    this.pageLines.add(page, 1);
     this.tags[s] = line;
     this.dirty[s] = 0;
     this.valid++;
@@ -506,9 +512,7 @@ export class CpuCache {
 
   private unindex(line: number): void {
     const page = Math.floor(line / this.linesPerPage);
-    const n = this.pageLines.get(page)! - 1;
-    if (n === 0) this.pageLines.delete(page);
-    else this.pageLines.set(page, n);
+    this.pageLines.add(page, -1);
   }
 
   private writeback(s: number): void {
@@ -544,7 +548,7 @@ export class CpuCache {
     for (let line = first; line <= last; ) {
       const page = Math.floor(line / lpp);
       const pageEnd = Math.min(last, (page + 1) * lpp - 1);
-      if (this.pageLines.has(page)) {
+      if (this.pageLines.get(page) > 0) {
         for (let l = line; l <= pageEnd; l++) {
           const s = this.lookup(l);
           if (s >= 0) fn(s, l);
@@ -563,6 +567,39 @@ export class CpuCache {
 function wordView(a: Uint8Array, len: number): Int32Array | null {
   if (len < 256 || (a.byteOffset & 3) !== 0) return null;
   return new Int32Array(a.buffer, a.byteOffset, a.length >> 2);
+}
+
+const fillByte = new Uint8Array(1);
+
+const COUNT_CHUNK = 1 << 16;
+
+/**
+ * Small counts per page number (valid lines per page), sparse in chunks
+ * of 64 Ki pages: a Map entry per page cost a hash look-up and an update
+ * at every linefill and eviction.
+ */
+class LineCounts {
+  private readonly chunks = new Map<number, Uint16Array>();
+  private lastIndex = -1;
+  private lastChunk: Uint16Array = new Uint16Array(0);
+
+  get(page: number): number {
+    const ci = Math.floor(page / COUNT_CHUNK);
+    const c = ci === this.lastIndex ? this.lastChunk : this.chunks.get(ci);
+    return c ? c[page - ci * COUNT_CHUNK]! : 0;
+  }
+
+  add(page: number, delta: number): void {
+    const ci = Math.floor(page / COUNT_CHUNK);
+    let c = ci === this.lastIndex ? this.lastChunk : this.chunks.get(ci);
+    if (!c) {
+      c = new Uint16Array(COUNT_CHUNK);
+      this.chunks.set(ci, c);
+    }
+    this.lastIndex = ci;
+    this.lastChunk = c;
+    c[page - ci * COUNT_CHUNK]! += delta;
+  }
 }
 
 function isPow2(x: number): boolean {

@@ -250,14 +250,20 @@ export class PhysicalMemory {
   }
 
   private readonly wordViews = new WeakMap<Uint8Array, Int32Array>();
+  private lastWordsOf: Uint8Array | null = null;
+  private lastWords: Int32Array = new Int32Array(0);
 
   /** The chunk as 32-bit words (chunks are host-endian typed arrays; the words are only ever copied whole). */
   private words(_b: MemoryBank, _ci: number, c: Uint8Array): Int32Array {
+    // linefills and writebacks come in runs on one chunk
+    if (c === this.lastWordsOf) return this.lastWords;
     let w = this.wordViews.get(c);
     if (!w) {
       w = new Int32Array(c.buffer, c.byteOffset, c.length >> 2);
       this.wordViews.set(c, w);
     }
+    this.lastWordsOf = c;
+    this.lastWords = w;
     return w;
   }
 

@@ -14,7 +14,7 @@ export class PageCounters {
   version = 0;
   // the chunk last found (chunks are never dropped, so it stays right)
   private lastIndex = -1;
-  private lastChunk = new Uint16Array(0);
+  private lastChunk: Uint16Array = new Uint16Array(0);
 
   /** Returns the count of page `pfn`. */
   get(pfn: number): number {
