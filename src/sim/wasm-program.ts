@@ -93,6 +93,49 @@ const LOAD_VAL_MODULE = new WebAssembly.Module(
 );
 const loadVal = new WebAssembly.Instance(LOAD_VAL_MODULE).exports;
 
+/** A module section: its id and its bytes, prefixed by their count (every section here is under 128 bytes). */
+function section(id: number, bytes: number[]): number[] {
+  return [id, bytes.length, ...bytes];
+}
+
+/**
+ * The value hooks of stores (store_val_i32/i64/f32/f64) as wasm functions
+ * `(id, v) => { store v at 0 of this module's memory; storeWord(); return v }`:
+ * the value reaches the host as bytes in that memory, with no BigInt made
+ * for an i64 and no DataView call. One instance per process, whose
+ * `storeWord` import finishes the store.
+ */
+const STORE_VAL_MODULE = new WebAssembly.Module(
+  new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    // types: () -> (), then (i32, T) -> T for T = i32, i64, f32, f64
+    ...section(1, [5, 0x60, 0, 0, ...[0x7f, 0x7e, 0x7d, 0x7c].flatMap((t) => [0x60, 2, 0x7f, t, 1, t])]),
+    // import h.storeWord: () -> ()
+    ...section(2, [1, 1, 0x68, 9, ...[...'storeWord'].map((c) => c.charCodeAt(0)), 0x00, 0]),
+    ...section(3, [4, 1, 2, 3, 4]),
+    // one page of memory, the word at 0
+    ...section(5, [1, 0x00, 1]),
+    ...section(7, [
+      5,
+      ...(['i32', 'i64', 'f32', 'f64'] as const).flatMap((n, i) => [3, ...[...n].map((c) => c.charCodeAt(0)), 0x00, i + 1]),
+      6,
+      ...[...'memory'].map((c) => c.charCodeAt(0)),
+      0x02,
+      0,
+    ]),
+    // bodies: i32.const 0; local.get 1; T.store (natural alignment); call storeWord; local.get 1
+    ...section(10, [
+      4,
+      ...[
+        [0x36, 2],
+        [0x37, 3],
+        [0x38, 2],
+        [0x39, 3],
+      ].flatMap(([op, align]) => [13, 0, 0x41, 0, 0x20, 1, op!, align!, 0, 0x10, 0, 0x20, 1, 0x0b]),
+    ]),
+  ]),
+);
+
 /**
  * Makes a process's program out of a built C module (the exec of its
  * binary): `main(sys, args)` maps its memory into the process, runs
@@ -133,9 +176,7 @@ class WasmProcess {
   private pending: (() => Promise<AsyncResult>) | null = null;
   private rewinding = false;
   private result: AsyncResult = 0;
-  // one 8-byte word for the hooks' values, with views of each access size
-  private readonly word = new ArrayBuffer(8);
-  private readonly wordView = new DataView(this.word);
+  // one 8-byte word for the hooks' values (at 0 of the store hooks' memory), with views of each access size
   private readonly wordBytes: Uint8Array<ArrayBuffer>[] = [];
   // the stores whose value hook has not come yet (a store's value expression may hold other stores)
   private readonly storeAddr = new Float64Array(256);
@@ -158,7 +199,6 @@ class WasmProcess {
     this.forked = forked;
     this.cpu = sys.userCpuAccess();
     this.argv = argv;
-    for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 8]) this.wordBytes[n] = new Uint8Array(this.word, 0, n);
     this.instance = new WebAssembly.Instance(module, this.imports());
     const ex = this.instance.exports as Record<string, unknown>;
     for (const n of ['_start', 'asyncify_start_unwind', 'asyncify_stop_unwind', 'asyncify_start_rewind', 'asyncify_stop_rewind']) {
@@ -356,7 +396,6 @@ class WasmProcess {
 
   private imports(): WebAssembly.Imports {
     const sys = this.sys;
-    const word = this.wordView;
     const bytesOf = this.wordBytes;
     const load = (_id: number, bytes: number, offset: number, ptr: number): number => {
       const addr = (ptr >>> 0) + (offset >>> 0);
@@ -386,6 +425,9 @@ class WasmProcess {
         throw new WasmFault(addr, buf.length, buf.slice(), e);
       }
     };
+    const storeVal = new WebAssembly.Instance(STORE_VAL_MODULE, { h: { storeWord } }).exports;
+    const word = (storeVal.memory as WebAssembly.Memory).buffer;
+    for (let n = 0; n <= 8; n++) bytesOf[n] = new Uint8Array(word, 0, n);
     const env = {
       load_ptr: load,
       load_val_i32: loadVal.i32,
@@ -393,26 +435,10 @@ class WasmProcess {
       load_val_f32: loadVal.f32,
       load_val_f64: loadVal.f64,
       store_ptr: storePtr,
-      store_val_i32: (_id: number, v: number) => {
-        word.setInt32(0, v, true);
-        storeWord();
-        return v;
-      },
-      store_val_i64: (_id: number, v: bigint) => {
-        word.setBigInt64(0, v, true);
-        storeWord();
-        return v;
-      },
-      store_val_f32: (_id: number, v: number) => {
-        word.setFloat32(0, v, true);
-        storeWord();
-        return v;
-      },
-      store_val_f64: (_id: number, v: number) => {
-        word.setFloat64(0, v, true);
-        storeWord();
-        return v;
-      },
+      store_val_i32: storeVal.i32,
+      store_val_i64: storeVal.i64,
+      store_val_f32: storeVal.f32,
+      store_val_f64: storeVal.f64,
     };
     const unimem = {
       open: this.linux(async (path: number, flags: number, mode: number) => sys.open(this.userString(path), flags, mode)),
