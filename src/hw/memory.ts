@@ -1,5 +1,8 @@
 import { hex } from '../lib/index.ts';
 
+/** Makes bytes `srcOff..srcOff+n` of a source in `dst` at `dstOff` (a transfer whose source generates its bytes). */
+export type ByteProducer = (dst: Uint8Array, dstOff: number, srcOff: number, n: number) => void;
+
 /** One region of the physical address map: a DRAM bank or on-chip SRAM. */
 export interface MemoryBankConfig {
   name: string;
@@ -170,6 +173,16 @@ export class PhysicalMemory {
     this.forEachRun(pa, len, (b, ci, co, done, n) => {
       this.chunk(b, ci).set(src.subarray(srcOff + done, srcOff + done + n), co);
     });
+  }
+
+  /**
+   * Writes [pa, pa+len) with bytes `produce` makes in place: it is called
+   * with each piece of backing in turn (`dst` from `dstOff`, the bytes
+   * `srcOff..srcOff+n` of the range), so a source that can generate its
+   * bytes (a sensor's pattern) needs no buffer of its own.
+   */
+  writeFrom(pa: number, len: number, produce: ByteProducer): void {
+    this.forEachRun(pa, len, (b, ci, co, done, n) => produce(this.chunk(b, ci), co, done, n));
   }
 
   /** Fills [pa, pa+len) with `value` (memset). */
