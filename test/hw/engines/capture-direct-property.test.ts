@@ -25,8 +25,8 @@ describe('the capture engine writes its pattern straight into memory', () => {
     );
   });
 
-  it('a capture over segments cut anywhere, across a 1 MiB backing chunk, lands the frame', () => {
-    fc.assert(
+  it('a capture over segments cut anywhere, across a 1 MiB backing chunk, lands the frame', async () => {
+    await fc.assert(
       fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 4 }), fc.nat(50), async (sizes, n) => {
         const soc = smallSoc();
         const addrs = [0x800f_ff00, 0x8030_0101, 0x8050_0ff3, 0x8070_0000, 0x8090_0007];
