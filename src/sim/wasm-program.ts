@@ -168,7 +168,7 @@ class WasmProcess {
   private readonly argv: string[];
   private readonly instance: WebAssembly.Instance;
   private readonly memory: WebAssembly.Memory;
-  private mem8: Uint8Array;
+  private mem8: Uint8Array<ArrayBuffer>;
   private memView: DataView;
   /** The end of the part of the wasm memory mapped in the process. */
   private mappedEnd = C_GLOBAL_BASE;
@@ -399,16 +399,14 @@ class WasmProcess {
     const bytesOf = this.wordBytes;
     const load = (_id: number, bytes: number, offset: number, ptr: number): number => {
       const addr = (ptr >>> 0) + (offset >>> 0);
-      const buf = bytesOf[bytes]!;
+      // a memory the module grew itself: its old buffer is detached, of length 0
+      if (this.mem8.length === 0) this.refreshViews();
+      // straight to where the instruction reads (a fault replays the load, so bytes left there do not matter)
       try {
-        this.cpu.load(addr, buf);
+        this.cpu.load(addr, this.mem8, offset >>> 0, bytes);
       } catch (e) {
         throw new WasmFault(addr, bytes, null, e);
       }
-      const m = this.mem8;
-      const at = offset >>> 0;
-      // a word: a loop beats set() for a few bytes
-      for (let k = 0; k < bytes; k++) m[at + k] = buf[k]!;
       return 0;
     };
     const storePtr = (_id: number, bytes: number, offset: number, ptr: number): number => {
