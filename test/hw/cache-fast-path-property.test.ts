@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CpuCache, PhysicalMemory, Prng, type CacheConfig } from '../../src/hw/index.ts';
+import { CpuCache, PageCounters, PhysicalMemory, Prng, type CacheConfig } from '../../src/hw/index.ts';
 import { createDmaContext, DMA_FROM_DEVICE, type Device } from '../../src/dma/index.ts';
 import { CostLedger, newCpuContext, runAsCpuContext, type CostKind } from '../../src/lib/index.ts';
 import { smallSoc } from './helpers.ts';
@@ -290,5 +290,28 @@ describe('dma-debug’s memory of a page no device owns', () => {
     ctx.debug.add(dev, 'page', page, 4096, DMA_FROM_DEVICE, [[page, 4096]], 'dma_map_page');
     soc.cpu.store(page + 16, word, 0, 4, 'wb');
     expect(soc.findings.ofKind('missing-sync')).toHaveLength(1);
+  });
+});
+
+describe('page counters’ shortcuts (none counted at all, the last chunk kept)', () => {
+  it('get and any answer as a plain map of counts, across chunk boundaries', () => {
+    // pages on both sides of the 64 Ki-page chunk boundary
+    const pfn = fc.integer({ min: 65536 - 40, max: 65536 + 40 });
+    const opArb = fc.record({ pfn, n: fc.integer({ min: 1, max: 30 }), up: fc.boolean(), probe: pfn, span: fc.integer({ min: 1, max: 30 }) });
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+        const pc = new PageCounters();
+        const plain = new Map<number, number>();
+        for (const o of ops) {
+          // a count goes down only where it is above zero, as unmaps follow maps
+          const delta = o.up || [...Array(o.n).keys()].some((i) => (plain.get(o.pfn + i) ?? 0) === 0) ? 1 : -1;
+          pc.add(o.pfn, o.n, delta);
+          for (let i = 0; i < o.n; i++) plain.set(o.pfn + i, (plain.get(o.pfn + i) ?? 0) + delta);
+          expect(pc.get(o.probe)).toBe(plain.get(o.probe) ?? 0);
+          expect(pc.any(o.probe, o.span)).toBe([...Array(o.span).keys()].some((i) => (plain.get(o.probe + i) ?? 0) > 0));
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });
