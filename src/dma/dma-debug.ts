@@ -36,9 +36,6 @@ export class DmaDebug {
   private readonly byDev = new Map<Device, Map<number, DebugEntry[]>>();
   private readonly deviceOwned = new PageCounters();
   private suspended = 0;
-  // the page last found owned by no device, while deviceOwned is at this version: a program touches one page many times in a row
-  private freePage = -1;
-  private freeVersion = -1;
   /** Number of errors reported (the debugfs error_count). */
   errorCount = 0;
 
@@ -153,6 +150,7 @@ export class DmaDebug {
   }
 
   private own(e: DebugEntry, delta: number): void {
+    this.soc.cpu.quietPage = -1;
     for (const [pa, len] of e.runs) this.deviceOwned.add(Math.floor(pa / PAGE_SIZE), Math.ceil((pa + len) / PAGE_SIZE) - Math.floor(pa / PAGE_SIZE), delta);
   }
 
@@ -160,12 +158,9 @@ export class DmaDebug {
     if (!this.enabled || this.suspended > 0) return;
     const first = Math.floor(pa / PAGE_SIZE);
     const n = Math.ceil((pa + len) / PAGE_SIZE) - first;
-    if (n === 1 && first === this.freePage && this.deviceOwned.version === this.freeVersion) return;
     if (!this.deviceOwned.any(first, n)) {
-      if (n === 1) {
-        this.freePage = first;
-        this.freeVersion = this.deviceOwned.version;
-      }
+      // a page no device owns needs no more checks until ownership changes (own forgets it): a program touches one page many times in a row
+      if (n === 1) this.soc.cpu.quietPage = first;
       return;
     }
     for (const m of this.byDev.values()) {

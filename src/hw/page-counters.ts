@@ -10,8 +10,6 @@ export class PageCounters {
   private readonly chunks = new Map<number, Uint16Array>();
   /** The sum of all counts: none is non-zero while it is 0, which every CPU access asks. */
   private total = 0;
-  /** Bumped by every change, so that an answer kept about a page stays right while it is unchanged. */
-  version = 0;
   // the chunk last found (chunks are never dropped, so it stays right)
   private lastIndex = -1;
   private lastChunk: Uint16Array = new Uint16Array(0);
@@ -52,7 +50,6 @@ export class PageCounters {
       p += k;
     }
     this.total += n * delta;
-    this.version++;
   }
 
   /** True when any page in [pfn, pfn+n) has a non-zero count. */
