@@ -150,13 +150,19 @@ export class DmaDebug {
   }
 
   private own(e: DebugEntry, delta: number): void {
+    this.soc.cpu.quietPage = -1;
     for (const [pa, len] of e.runs) this.deviceOwned.add(Math.floor(pa / PAGE_SIZE), Math.ceil((pa + len) / PAGE_SIZE) - Math.floor(pa / PAGE_SIZE), delta);
   }
 
   private cpuAccess(pa: number, len: number, write: boolean): void {
     if (!this.enabled || this.suspended > 0) return;
     const first = Math.floor(pa / PAGE_SIZE);
-    if (!this.deviceOwned.any(first, Math.ceil((pa + len) / PAGE_SIZE) - first)) return;
+    const n = Math.ceil((pa + len) / PAGE_SIZE) - first;
+    if (!this.deviceOwned.any(first, n)) {
+      // a page no device owns needs no more checks until ownership changes (own forgets it): a program touches one page many times in a row
+      if (n === 1) this.soc.cpu.quietPage = first;
+      return;
+    }
     for (const m of this.byDev.values()) {
       for (const e of [...m.values()].flat()) {
         if (e.owner !== 'device' || e.reported) continue;

@@ -34,6 +34,19 @@ export class TestPattern {
     }
   }
 
+  /** Writes bytes `from..from+len` of frame `n` into `dst` at `dstOff` (a piece of render's output). */
+  renderRange(n: number, from: number, len: number, dst: Uint8Array, dstOff: number): void {
+    const stride = this.fmt.stride;
+    for (let done = 0; done < len; ) {
+      const y = Math.floor((from + done) / stride);
+      const x = from + done - y * stride;
+      const k = Math.min(len - done, stride - x);
+      const off = (n * 7 + y * 13) % this.period;
+      dst.set(this.strip.subarray(off + x, off + x + k), dstOff + done);
+      done += k;
+    }
+  }
+
   /**
    * Whether `bytes` is frame `n`, compared line by line against the strip
    * (no frame is built: a check costs one pass over the bytes).

@@ -91,6 +91,9 @@ export class CpuCache {
   /** The same lines as 32-bit words, for linefills and writebacks that allocate nothing. */
   private readonly data32: Int32Array;
   private valid = 0;
+  /** The slot of the last access, tried first: programs touch one line many times in a row. */
+  private lastSlot = 0;
+  private readonly setMask: number;
   /** Records maintenance operations on the CPU's lane when set. */
   tracer: Tracer | null = null;
   /** Charges the CPU time of accesses and maintenance to the thread doing them, when installed. */
@@ -101,7 +104,7 @@ export class CpuCache {
    * Valid lines per 4 KiB page, so that maintenance of a large range can
    * skip the pages the cache holds nothing of instead of probing every line.
    */
-  private readonly pageLines = new Map<number, number>();
+  private readonly pageLines = new LineCounts();
   private readonly linesPerPage: number;
   private readonly mem: PhysicalMemory;
   private readonly prng: Prng;
@@ -115,6 +118,7 @@ export class CpuCache {
     this.ways = ways;
     this.sets = size / (lineSize * ways);
     this.slots = this.sets * ways;
+    this.setMask = isPow2(this.sets) ? this.sets - 1 : -1;
     this.tags = new Float64Array(this.slots).fill(INVALID);
     this.dirty = new Uint8Array(this.slots);
     this.data = new Uint8Array(this.slots * lineSize);
@@ -143,7 +147,14 @@ export class CpuCache {
   /** A cacheable read: hits come from the cache, misses allocate a line. */
   read(pa: number, dst: Uint8Array, dstOff: number, len: number): void {
     const b0 = this.stats.busyNs;
-    this.readLines(pa, dst, dstOff, len);
+    const L = this.lineSize;
+    const line = Math.floor(pa / L);
+    const lo = pa - line * L;
+    if (len <= 8 && lo + len <= L) {
+      // a program's word access, inside one line: readLines' first and only step
+      const base = this.slotFor(line, true) * L + lo;
+      for (let k = 0; k < len; k++) dst[dstOff + k] = this.data[base + k]!;
+    } else this.readLines(pa, dst, dstOff, len);
     this.chargeAccess(b0, len);
   }
 
@@ -175,7 +186,16 @@ export class CpuCache {
   /** A cacheable write-back write: allocates on miss and leaves the line dirty. */
   write(pa: number, src: Uint8Array, srcOff: number, len: number): void {
     const b0 = this.stats.busyNs;
-    this.writeLines(pa, src, srcOff, len);
+    const L = this.lineSize;
+    const line = Math.floor(pa / L);
+    const lo = pa - line * L;
+    if (len <= 8 && lo + len <= L) {
+      // a program's word access, inside one line: writeLines' first and only step
+      const s = this.slotFor(line, true);
+      const at = s * L + lo;
+      for (let k = 0; k < len; k++) this.data[at + k] = src[srcOff + k]!;
+      this.dirty[s] = 1;
+    } else this.writeLines(pa, src, srcOff, len);
     this.chargeAccess(b0, len);
   }
 
@@ -215,6 +235,9 @@ export class CpuCache {
 
   private fillLines(pa: number, len: number, value: number): void {
     const L = this.lineSize;
+    // the byte the fill stores, four times over: a whole line is filled word by word
+    fillByte[0] = value;
+    const word = fillByte[0]! * 0x01010101;
     let done = 0;
     while (done < len) {
       const a = pa + done;
@@ -222,7 +245,10 @@ export class CpuCache {
       const lo = a - line * L;
       const n = Math.min(len - done, L - lo);
       const s = this.slotFor(line, n !== L);
-      this.data.fill(value, s * L + lo, s * L + lo + n);
+      if (n === L) {
+        const w = (s * L) >> 2;
+        for (let k = 0; k < L >> 2; k++) this.data32[w + k] = word;
+      } else this.data.fill(value, s * L + lo, s * L + lo + n);
       this.dirty[s] = 1;
       done += n;
     }
@@ -420,29 +446,38 @@ export class CpuCache {
     return ns;
   }
 
+  /** The set a line maps to: a mask when the set count is a power of two (`%` of a double is a floating-point remainder). */
+  private setOf(line: number): number {
+    return this.setMask >= 0 ? line & this.setMask : line % this.sets;
+  }
+
   private lookup(line: number): number {
-    const set = line % this.sets;
-    const base = set * this.ways;
+    const base = this.setOf(line) * this.ways;
     for (let w = 0; w < this.ways; w++) if (this.tags[base + w] === line) return base + w;
     return -1;
   }
 
   /** Returns the slot of `line`, allocating it (and filling it from memory when `fill`). */
   private slotFor(line: number, fill: boolean): number {
-    const s = this.lookup(line);
+    // a line is in one slot at most, so the slot last used still holding it is the lookup's answer
+    let s = this.lastSlot;
+    if (this.tags[s] !== line) s = this.lookup(line);
     if (s >= 0) {
       this.stats.hits++;
       this.stats.busyNs += this.cfg.hitNs;
+      this.lastSlot = s;
       return s;
     }
     this.stats.misses++;
     this.stats.busyNs += this.cfg.missNs;
-    return this.allocate(line, fill);
+    s = this.allocate(line, fill);
+    this.lastSlot = s;
+    return s;
   }
 
   private allocate(line: number, fill: boolean): number {
     const L = this.lineSize;
-    const base = (line % this.sets) * this.ways;
+    const base = this.setOf(line) * this.ways;
     let s = -1;
     for (let w = 0; w < this.ways; w++) {
       if (this.tags[base + w] === INVALID) {
@@ -463,7 +498,7 @@ export class CpuCache {
     }
     if (fill) this.mem.readWords(line * L, this.data32, (s * L) >> 2, L >> 2);
     const page = Math.floor(line / this.linesPerPage);
-    this.pageLines.set(page, (this.pageLines.get(page) ?? 0) + 1);
+    this.pageLines.add(page, 1);
     this.tags[s] = line;
     this.dirty[s] = 0;
     this.valid++;
@@ -477,9 +512,7 @@ export class CpuCache {
 
   private unindex(line: number): void {
     const page = Math.floor(line / this.linesPerPage);
-    const n = this.pageLines.get(page)! - 1;
-    if (n === 0) this.pageLines.delete(page);
-    else this.pageLines.set(page, n);
+    this.pageLines.add(page, -1);
   }
 
   private writeback(s: number): void {
@@ -515,7 +548,7 @@ export class CpuCache {
     for (let line = first; line <= last; ) {
       const page = Math.floor(line / lpp);
       const pageEnd = Math.min(last, (page + 1) * lpp - 1);
-      if (this.pageLines.has(page)) {
+      if (this.pageLines.get(page) > 0) {
         for (let l = line; l <= pageEnd; l++) {
           const s = this.lookup(l);
           if (s >= 0) fn(s, l);
@@ -534,6 +567,39 @@ export class CpuCache {
 function wordView(a: Uint8Array, len: number): Int32Array | null {
   if (len < 256 || (a.byteOffset & 3) !== 0) return null;
   return new Int32Array(a.buffer, a.byteOffset, a.length >> 2);
+}
+
+const fillByte = new Uint8Array(1);
+
+const COUNT_CHUNK = 1 << 16;
+
+/**
+ * Small counts per page number (valid lines per page), sparse in chunks
+ * of 64 Ki pages: a Map entry per page cost a hash look-up and an update
+ * at every linefill and eviction.
+ */
+class LineCounts {
+  private readonly chunks = new Map<number, Uint16Array>();
+  private lastIndex = -1;
+  private lastChunk: Uint16Array = new Uint16Array(0);
+
+  get(page: number): number {
+    const ci = Math.floor(page / COUNT_CHUNK);
+    const c = ci === this.lastIndex ? this.lastChunk : this.chunks.get(ci);
+    return c ? c[page - ci * COUNT_CHUNK]! : 0;
+  }
+
+  add(page: number, delta: number): void {
+    const ci = Math.floor(page / COUNT_CHUNK);
+    let c = ci === this.lastIndex ? this.lastChunk : this.chunks.get(ci);
+    if (!c) {
+      c = new Uint16Array(COUNT_CHUNK);
+      this.chunks.set(ci, c);
+    }
+    this.lastIndex = ci;
+    this.lastChunk = c;
+    c[page - ci * COUNT_CHUNK]! += delta;
+  }
 }
 
 function isPow2(x: number): boolean {

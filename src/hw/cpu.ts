@@ -46,6 +46,12 @@ export class Cpu {
    * debugging uses it to catch the CPU touching a buffer the device owns.
    */
   accessHook: ((pa: number, len: number, write: boolean) => void) | null = null;
+  /**
+   * A page the hook has said it need not see (a watchpoint on nothing
+   * there): accesses inside it skip the call until the hook's owner sets
+   * this back to -1, which it does whenever what it watches changes.
+   */
+  quietPage = -1;
 
   constructor(mem: PhysicalMemory, cache: CpuCache, prng: Prng, cfg: Partial<CpuConfig> = {}) {
     this.mem = mem;
@@ -82,7 +88,7 @@ export class Cpu {
   /** A CPU load of `len` bytes at `pa` through a mapping of type `t`. */
   load(pa: number, dst: Uint8Array, dstOff: number, len: number, t: MemType): void {
     if (len <= 0) return;
-    if (this.accessHook) this.accessHook(pa, len, false);
+    if (this.accessHook && !this.quiet(pa, len)) this.accessHook(pa, len, false);
     if (isCacheable(t)) {
       this.cache.read(pa, dst, dstOff, len);
       this.prefetchNext(pa + len);
@@ -95,7 +101,7 @@ export class Cpu {
   /** A CPU store of `src[srcOff..srcOff+len)` at `pa` through a mapping of type `t`. */
   store(pa: number, src: Uint8Array, srcOff: number, len: number, t: MemType): void {
     if (len <= 0) return;
-    if (this.accessHook) this.accessHook(pa, len, true);
+    if (this.accessHook && !this.quiet(pa, len)) this.accessHook(pa, len, true);
     if (t === 'wb') {
       this.cache.write(pa, src, srcOff, len);
       this.prefetchNext(pa + len);
@@ -110,13 +116,19 @@ export class Cpu {
   /** A CPU memset through a mapping of type `t`. */
   fill(pa: number, len: number, value: number, t: MemType): void {
     if (len <= 0) return;
-    if (this.accessHook) this.accessHook(pa, len, true);
+    if (this.accessHook && !this.quiet(pa, len)) this.accessHook(pa, len, true);
     if (t === 'wb') this.cache.fill(pa, len, value);
     else if (t === 'wt') this.cache.writeThrough(pa, new Uint8Array(len).fill(value), 0, len);
     else {
       this.speculateAlias(pa, len);
       this.cache.fillUncached(pa, len, value);
     }
+  }
+
+  /** True when [pa, pa+len) lies inside the page the access hook need not see. */
+  private quiet(pa: number, len: number): boolean {
+    const page = Math.floor(pa / PAGE);
+    return page === this.quietPage && pa + len <= (page + 1) * PAGE;
   }
 
   /** The next-line prefetcher: a cacheable access may pull the following line in. */

@@ -2,7 +2,7 @@ import type { Tracer } from '../lib/index.ts';
 import type { Clock } from './clock.ts';
 import type { CpuCache } from './cache.ts';
 import type { Interconnect, MasterPort } from './interconnect.ts';
-import type { PhysicalMemory } from './memory.ts';
+import type { ByteProducer, PhysicalMemory } from './memory.ts';
 
 /**
  * What sits between a master and the bus: nothing (bus address = physical
@@ -77,6 +77,22 @@ export class DmaMaster {
   /** Writes src to [addr, addr+len) now; returns the transfer time in ns. */
   writeNow(addr: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): number {
     this.moveOut(addr, src, srcOff, len);
+    return this.bus.transfer(this.port, 0, len);
+  }
+
+  /**
+   * Writes [addr, addr+len) now with bytes `produce` makes (writeNow from
+   * a source that generates its bytes: no buffer of the whole transfer).
+   * Returns the transfer time in ns.
+   */
+  writeNowFrom(addr: number, len: number, produce: ByteProducer): number {
+    this.walk(addr, len, true, (pa, off, n) => {
+      if (this.coherent) {
+        const tmp = new Uint8Array(n);
+        produce(tmp, 0, off, n);
+        this.cache.snoopWrite(pa, tmp, 0, n);
+      } else this.mem.writeFrom(pa, n, (dst, dstOff, srcOff, k) => produce(dst, dstOff, off + srcOff, k));
+    });
     return this.bus.transfer(this.port, 0, len);
   }
 

@@ -1,5 +1,8 @@
 import { hex } from '../lib/index.ts';
 
+/** Makes bytes `srcOff..srcOff+n` of a source in `dst` at `dstOff` (a transfer whose source generates its bytes). */
+export type ByteProducer = (dst: Uint8Array, dstOff: number, srcOff: number, n: number) => void;
+
 /** One region of the physical address map: a DRAM bank or on-chip SRAM. */
 export interface MemoryBankConfig {
   name: string;
@@ -191,6 +194,16 @@ export class PhysicalMemory {
     });
   }
 
+  /**
+   * Writes [pa, pa+len) with bytes `produce` makes in place: it is called
+   * with each piece of backing in turn (`dst` from `dstOff`, the bytes
+   * `srcOff..srcOff+n` of the range), so a source that can generate its
+   * bytes (a sensor's pattern) needs no buffer of its own.
+   */
+  writeFrom(pa: number, len: number, produce: ByteProducer): void {
+    this.forEachRun(pa, len, (b, ci, co, done, n) => produce(this.chunk(b, ci), co, done, n));
+  }
+
   /** Fills [pa, pa+len) with `value` (memset). */
   fill(pa: number, len: number, value: number): void {
     this.forEachRun(pa, len, (b, ci, co, _done, n) => {
@@ -271,14 +284,20 @@ export class PhysicalMemory {
   }
 
   private readonly wordViews = new WeakMap<Uint8Array, Int32Array>();
+  private lastWordsOf: Uint8Array | null = null;
+  private lastWords: Int32Array = new Int32Array(0);
 
   /** The chunk as 32-bit words (chunks are host-endian typed arrays; the words are only ever copied whole). */
   private words(_b: MemoryBank, _ci: number, c: Uint8Array): Int32Array {
+    // linefills and writebacks come in runs on one chunk
+    if (c === this.lastWordsOf) return this.lastWords;
     let w = this.wordViews.get(c);
     if (!w) {
       w = new Int32Array(c.buffer, c.byteOffset, c.length >> 2);
       this.wordViews.set(c, w);
     }
+    this.lastWordsOf = c;
+    this.lastWords = w;
     return w;
   }
 

@@ -8,11 +8,28 @@ const CHUNK_PAGES = 1 << 16;
  */
 export class PageCounters {
   private readonly chunks = new Map<number, Uint16Array>();
+  /** The sum of all counts: none is non-zero while it is 0, which every CPU access asks. */
+  private total = 0;
+  // the chunk last found (chunks are never dropped, so it stays right)
+  private lastIndex = -1;
+  private lastChunk: Uint16Array = new Uint16Array(0);
 
   /** Returns the count of page `pfn`. */
   get(pfn: number): number {
-    const c = this.chunks.get(Math.floor(pfn / CHUNK_PAGES));
-    return c ? c[pfn % CHUNK_PAGES]! : 0;
+    if (this.total === 0) return 0;
+    const ci = Math.floor(pfn / CHUNK_PAGES);
+    const c = this.chunk(ci);
+    return c ? c[pfn - ci * CHUNK_PAGES]! : 0;
+  }
+
+  private chunk(ci: number): Uint16Array | undefined {
+    if (ci === this.lastIndex) return this.lastChunk;
+    const c = this.chunks.get(ci);
+    if (c) {
+      this.lastIndex = ci;
+      this.lastChunk = c;
+    }
+    return c;
   }
 
   /** Adds `delta` to pages [pfn, pfn+n); throws before changing anything if a count would leave 0..65535. */
@@ -32,17 +49,19 @@ export class PageCounters {
       for (let i = lo; i < lo + k; i++) c[i] = c[i]! + delta;
       p += k;
     }
+    this.total += n * delta;
   }
 
   /** True when any page in [pfn, pfn+n) has a non-zero count. */
   any(pfn: number, n: number): boolean {
+    if (this.total === 0) return false;
     let p = pfn;
     const end = pfn + n;
     while (p < end) {
       const ci = Math.floor(p / CHUNK_PAGES);
       const lo = p - ci * CHUNK_PAGES;
       const k = Math.min(end - p, CHUNK_PAGES - lo);
-      const c = this.chunks.get(ci);
+      const c = this.chunk(ci);
       if (c) for (let i = lo; i < lo + k; i++) if (c[i] !== 0) return true;
       p += k;
     }

@@ -94,6 +94,11 @@ export function userStore(mm: AddressSpace, addr: number, src: Uint8Array): void
 
 const TLB_SIZE = 64;
 
+/** The TLB slot of a page: its low bits (a mask: `%` on a page number past 2^31 is a floating-point remainder). */
+function tlbSlot(page: number): number {
+  return page & (TLB_SIZE - 1);
+}
+
 /**
  * The translations of the pages a program touched since its last system
  * call (its TLB), for code that makes millions of small accesses between
@@ -124,18 +129,18 @@ export class UserTlb {
     this.writePage.fill(-1);
   }
 
-  /** A load of `out.length` bytes at `addr` (userLoad); AccessFault as it. */
-  load(addr: number, out: Uint8Array<ArrayBuffer>): void {
-    const len = out.length;
+  /** A load of `len` bytes at `addr` into `out` at `outOff` (userLoad); AccessFault as it. */
+  load(addr: number, out: Uint8Array<ArrayBuffer>, outOff = 0, len = out.length - outOff): void {
     const page = Math.floor(addr / PAGE_SIZE);
     const off = addr - page * PAGE_SIZE;
-    const slot = page % TLB_SIZE;
+    const slot = tlbSlot(page);
     if (off + len <= PAGE_SIZE && this.readPage[slot] === page) {
-      direct(this.mm(), this.readPa[slot]! + off, out, len, this.readType[slot]!, addr, false);
+      direct(this.mm(), this.readPa[slot]! + off, out, outOff, len, this.readType[slot]!, addr, false);
       return;
     }
     const mm = this.mm();
-    userLoad(mm, addr, len, out);
+    if (outOff === 0 && len === out.length) userLoad(mm, addr, len, out);
+    else out.set(userLoad(mm, addr, len), outOff);
     if (off + len > PAGE_SIZE) return;
     const v = mm.find(addr)!;
     const pfn = v.pfns[Math.floor((addr - v.start) / PAGE_SIZE)]!;
@@ -150,9 +155,9 @@ export class UserTlb {
     const len = src.length;
     const page = Math.floor(addr / PAGE_SIZE);
     const off = addr - page * PAGE_SIZE;
-    const slot = page % TLB_SIZE;
+    const slot = tlbSlot(page);
     if (off + len <= PAGE_SIZE && this.writePage[slot] === page) {
-      direct(this.mm(), this.writePa[slot]! + off, src, len, this.writeType[slot]!, addr, true);
+      direct(this.mm(), this.writePa[slot]! + off, src, 0, len, this.writeType[slot]!, addr, true);
       return;
     }
     const mm = this.mm();
@@ -171,10 +176,10 @@ export class UserTlb {
 }
 
 /** One access at a translated address, as accessRun makes it (a bus error is SIGBUS). */
-function direct(mm: AddressSpace, pa: number, buf: Uint8Array, len: number, t: Vma['installedMemType'], addr: number, write: boolean): void {
+function direct(mm: AddressSpace, pa: number, buf: Uint8Array, bufOff: number, len: number, t: Vma['installedMemType'], addr: number, write: boolean): void {
   try {
-    if (write) mm.cpu.store(pa, buf, 0, len, t);
-    else mm.cpu.load(pa, buf, 0, len, t);
+    if (write) mm.cpu.store(pa, buf, bufOff, len, t);
+    else mm.cpu.load(pa, buf, bufOff, len, t);
   } catch (e) {
     if (e instanceof BusError) throw new AccessFault({ signal: 'SIGBUS', addr, why: e.message });
     throw e;

@@ -76,8 +76,8 @@ export type { SigAction, SigActionArg, SigInfo, SignalHandler } from './signal.t
  * kernel entry delivers SIGSEGV or SIGBUS.
  */
 export interface UserCpuAccess {
-  /** Loads `out.length` bytes at `addr` into `out`. */
-  load(addr: number, out: Uint8Array<ArrayBuffer>): void;
+  /** Loads `len` bytes at `addr` into `out` at `outOff` (by default, all of `out`). */
+  load(addr: number, out: Uint8Array<ArrayBuffer>, outOff?: number, len?: number): void;
   /** Stores `bytes` at `addr`. */
   store(addr: number, bytes: Uint8Array): void;
   /** Forgets the translations kept since the last call (call it at every system call: any may change the mappings). */
@@ -513,7 +513,7 @@ export class Sys {
     const p = this.p;
     const tlb = new UserTlb(() => p.mm);
     return {
-      load: (addr, out) => tlb.load(addr, out),
+      load: (addr, out, outOff, len) => tlb.load(addr, out, outOff, len),
       store: (addr, bytes) => tlb.store(addr, bytes),
       flush: () => tlb.flush(),
       run: (fn) => this.k.soc.costs.batch(fn),

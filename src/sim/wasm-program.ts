@@ -108,6 +108,49 @@ const LOAD_VAL_MODULE = new WebAssembly.Module(
 );
 const loadVal = new WebAssembly.Instance(LOAD_VAL_MODULE).exports;
 
+/** A module section: its id and its bytes, prefixed by their count (every section here is under 128 bytes). */
+function section(id: number, bytes: number[]): number[] {
+  return [id, bytes.length, ...bytes];
+}
+
+/**
+ * The value hooks of stores (store_val_i32/i64/f32/f64) as wasm functions
+ * `(id, v) => { store v at 0 of this module's memory; storeWord(); return v }`:
+ * the value reaches the host as bytes in that memory, with no BigInt made
+ * for an i64 and no DataView call. One instance per process, whose
+ * `storeWord` import finishes the store.
+ */
+const STORE_VAL_MODULE = new WebAssembly.Module(
+  new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    // types: () -> (), then (i32, T) -> T for T = i32, i64, f32, f64
+    ...section(1, [5, 0x60, 0, 0, ...[0x7f, 0x7e, 0x7d, 0x7c].flatMap((t) => [0x60, 2, 0x7f, t, 1, t])]),
+    // import h.storeWord: () -> ()
+    ...section(2, [1, 1, 0x68, 9, ...[...'storeWord'].map((c) => c.charCodeAt(0)), 0x00, 0]),
+    ...section(3, [4, 1, 2, 3, 4]),
+    // one page of memory, the word at 0
+    ...section(5, [1, 0x00, 1]),
+    ...section(7, [
+      5,
+      ...(['i32', 'i64', 'f32', 'f64'] as const).flatMap((n, i) => [3, ...[...n].map((c) => c.charCodeAt(0)), 0x00, i + 1]),
+      6,
+      ...[...'memory'].map((c) => c.charCodeAt(0)),
+      0x02,
+      0,
+    ]),
+    // bodies: i32.const 0; local.get 1; T.store (natural alignment); call storeWord; local.get 1
+    ...section(10, [
+      4,
+      ...[
+        [0x36, 2],
+        [0x37, 3],
+        [0x38, 2],
+        [0x39, 3],
+      ].flatMap(([op, align]) => [13, 0, 0x41, 0, 0x20, 1, op!, align!, 0, 0x10, 0, 0x20, 1, 0x0b]),
+    ]),
+  ]),
+);
+
 /**
  * Makes a process's program out of a built C module (the exec of its
  * binary): `main(sys, args)` maps its memory into the process, runs
@@ -163,7 +206,7 @@ class WasmProcess {
   private readonly argv: string[];
   private readonly instance: WebAssembly.Instance;
   private readonly memory: WebAssembly.Memory;
-  private mem8: Uint8Array;
+  private mem8: Uint8Array<ArrayBuffer>;
   private memView: DataView;
   /** The end of the part of the wasm memory mapped in the process. */
   private mappedEnd = C_GLOBAL_BASE;
@@ -180,9 +223,8 @@ class WasmProcess {
   private exclusive: Promise<void> | null = null;
   /** errno's address (wasi-libc's is one variable), 0 in a module built before threads; -1 until the first switch asks. */
   private errnoAddr = -1;
-  // one 8-byte word for the hooks' values, with views of each access size
-  private readonly word = new ArrayBuffer(8);
-  private readonly wordView = new DataView(this.word);
+  // one 8-byte word for the hooks' values (at 0 of the store hooks' memory), with views of each access size
+  private wordView!: DataView;
   private readonly wordBytes: Uint8Array<ArrayBuffer>[] = [];
   // the stores whose value hook has not come yet (a store's value expression may hold other stores)
   private readonly storeAddr = new Float64Array(256);
@@ -213,7 +255,6 @@ class WasmProcess {
     this.hookSite = () => lines?.siteOf(lines.framesNow());
     this.cpu = sys.userCpuAccess();
     this.argv = argv;
-    for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 8]) this.wordBytes[n] = new Uint8Array(this.word, 0, n);
     this.instance = new WebAssembly.Instance(module, this.imports());
     const ex = this.instance.exports as Record<string, unknown>;
     for (const n of ['_start', 'asyncify_start_unwind', 'asyncify_stop_unwind', 'asyncify_start_rewind', 'asyncify_stop_rewind']) {
@@ -538,17 +579,17 @@ class WasmProcess {
   }
 
   private imports(): WebAssembly.Imports {
-    const word = this.wordView;
     const bytesOf = this.wordBytes;
     const load = (_id: number, bytes: number, offset: number, ptr: number): number => {
       const addr = (ptr >>> 0) + (offset >>> 0);
-      const buf = bytesOf[bytes]!;
+      // a memory the module grew itself: its old buffer is detached, of length 0
+      if (this.mem8.length === 0) this.refreshViews();
+      // straight to where the instruction reads (a fault replays the load, so bytes left there do not matter)
       try {
-        this.cpu.load(addr, buf);
+        this.cpu.load(addr, this.mem8, offset >>> 0, bytes);
       } catch (e) {
         throw new WasmFault(addr, bytes, null, e, this.lines?.framesHere());
       }
-      this.mem8.set(buf, offset >>> 0);
       return 0;
     };
     const storePtr = (_id: number, bytes: number, offset: number, ptr: number): number => {
@@ -565,6 +606,10 @@ class WasmProcess {
         throw new WasmFault(addr, buf.length, buf.slice(), e, this.lines?.framesHere());
       }
     };
+    const storeVal = new WebAssembly.Instance(STORE_VAL_MODULE, { h: { storeWord } }).exports;
+    const word = (storeVal.memory as WebAssembly.Memory).buffer;
+    for (let n = 0; n <= 8; n++) bytesOf[n] = new Uint8Array(word, 0, n);
+    this.wordView = new DataView(word);
     const env = {
       load_ptr: load,
       load_val_i32: loadVal.i32,
@@ -572,26 +617,10 @@ class WasmProcess {
       load_val_f32: loadVal.f32,
       load_val_f64: loadVal.f64,
       store_ptr: storePtr,
-      store_val_i32: (_id: number, v: number) => {
-        word.setInt32(0, v, true);
-        storeWord();
-        return v;
-      },
-      store_val_i64: (_id: number, v: bigint) => {
-        word.setBigInt64(0, v, true);
-        storeWord();
-        return v;
-      },
-      store_val_f32: (_id: number, v: number) => {
-        word.setFloat32(0, v, true);
-        storeWord();
-        return v;
-      },
-      store_val_f64: (_id: number, v: number) => {
-        word.setFloat64(0, v, true);
-        storeWord();
-        return v;
-      },
+      store_val_i32: storeVal.i32,
+      store_val_i64: storeVal.i64,
+      store_val_f32: storeVal.f32,
+      store_val_f64: storeVal.f64,
     };
     const unimem = {
       open: this.linux(async (sys: Sys, path: number, flags: number, mode: number) => sys.open(this.userString(path), flags, mode)),

@@ -1,7 +1,7 @@
 import { TestPattern, type FrameFormat } from '../../formats/index.ts';
 import type { Clock } from '../clock.ts';
 import type { DmaMaster } from '../dma-master.ts';
-import { sgDmaEnd, sgDmaMove, sgDmaWrite, type SgSegment } from './sg-dma.ts';
+import { sgDmaEnd, sgDmaMove, sgDmaWriteFrom, type SgSegment } from './sg-dma.ts';
 
 /**
  * A camera's capture engine: a sensor producing a deterministic moving
@@ -13,8 +13,6 @@ export class CaptureEngine {
   readonly clock: Clock;
   readonly fmt: FrameFormat;
   readonly pattern: TestPattern;
-  /** The frame being written (the sensor's line buffers, whole). */
-  private readonly frame: Uint8Array;
   /** Frames written. */
   frames = 0;
   /** Bytes a faulty engine writes past the end of every frame (a buggy DMA descriptor). */
@@ -25,7 +23,6 @@ export class CaptureEngine {
     this.clock = clock;
     this.fmt = fmt;
     this.pattern = new TestPattern(fmt, seed);
-    this.frame = new Uint8Array(fmt.size);
   }
 
   /**
@@ -36,9 +33,9 @@ export class CaptureEngine {
    * the master's DmaFault or BusError.
    */
   async capture(segs: readonly SgSegment[], n: number, label = `capture frame ${n}`): Promise<number> {
-    this.pattern.render(n, this.frame);
     const size = this.fmt.size;
-    const written = await sgDmaWrite(this.master, this.clock, segs, this.frame, size, label);
+    // the sensor's lines go straight to memory as the chain reaches them
+    const written = await sgDmaWriteFrom(this.master, this.clock, segs, (dst, dstOff, from, k) => this.pattern.renderRange(n, from, k, dst, dstOff), size, label);
     if (this.overrun > 0) sgDmaMove(this.master, [{ addr: sgDmaEnd(segs, size), len: this.overrun }], new Uint8Array(this.overrun).fill(0xbd), this.overrun, true);
     this.frames++;
     return written;

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { DmaMaster } from '../dma-master.ts';
+import type { ByteProducer } from '../memory.ts';
 
 /**
  * One piece of a scatter-gather transfer: `len` bytes at bus address
@@ -81,6 +82,24 @@ export async function sgDmaRead(
 export async function sgDmaWrite(master: DmaMaster, clock: Clock, segs: readonly SgSegment[], src: Uint8Array, len: number, label: string): Promise<number> {
   await sgDmaWait(master, clock, segs, len, label);
   return sgDmaMove(master, segs, src, len, true);
+}
+
+/**
+ * sgDmaWrite from a source that generates its bytes: `produce` makes each
+ * piece of the `len` bytes straight into memory as the chain reaches it,
+ * with the same timing, segments and bursts.
+ */
+export async function sgDmaWriteFrom(master: DmaMaster, clock: Clock, segs: readonly SgSegment[], produce: ByteProducer, len: number, label: string): Promise<number> {
+  await sgDmaWait(master, clock, segs, len, label);
+  let off = 0;
+  for (let i = 0; i < segs.length && off < len; i++) {
+    const seg = segs[i]!;
+    const n = Math.min(seg.len, len - off);
+    const at = off;
+    master.writeNowFrom(seg.addr, n, (dst, dstOff, srcOff, k) => produce(dst, dstOff, at + srcOff, k));
+    off += n;
+  }
+  return off;
 }
 
 /** The bus address just past the first `len` bytes of the segments (where a runaway descriptor would write next). */
