@@ -26,6 +26,7 @@ import { dmaBufPoll, type DmaBufPollCb } from './dma-buf-poll.ts';
 import { bufinfoText, dmaBufDebugView } from './dma-buf-debug.ts';
 import { registerSwSync } from './sw-sync.ts';
 import { DmaBufRefTracker } from './dma-buf-refs.ts';
+import { watchFencedAccess } from './dma-buf-fenced-access.ts';
 
 /**
  * Where a buffer's bytes live and why, as its exporter reports it for the
@@ -468,14 +469,19 @@ function dmaBufLlseek(file: File, offset: number, whence: number): number {
   return whence === SEEK_END ? d.size : 0;
 }
 
-/** Maps the buffer into a process (dma_buf_mmap_internal): EINVAL without an exporter mmap or beyond the size. */
-function dmaBufMmapInternal(file: File, vma: VmArea): void | Promise<void> {
+/**
+ * Maps the buffer into a process (dma_buf_mmap_internal): EINVAL without
+ * an exporter mmap or beyond the size. The mapping's CPU accesses are
+ * watched against the buffer's fences (watchFencedAccess).
+ */
+async function dmaBufMmapInternal(file: File, vma: VmArea): Promise<void> {
   const d = dmaBufOfFile(file);
   if (!d.ops.mmap) throw kerr('EINVAL', `${d.expName} buffers cannot be mapped`);
   if (vma.pgoff + vma.pages > Math.floor(d.size / PAGE_SIZE)) {
     throw kerr('EINVAL', `mmap of pages ${vma.pgoff}+${vma.pages} beyond a ${d.size}-byte buffer`);
   }
-  return d.ops.mmap(d, vma);
+  await d.ops.mmap(d, vma);
+  watchFencedAccess(d, vma);
 }
 
 /** The fdinfo lines of a dma-buf (dma_buf_show_fdinfo); count leaves out procfs's own reference. */

@@ -33,6 +33,12 @@ export interface VmOperations {
    * touch (vm_ops->fault); throws to make the access a SIGBUS.
    */
   fault?(vma: VmArea, pageIndex: number): number;
+  /**
+   * Sees each CPU access through the mapping before it is made (no kernel
+   * counterpart: a watchpoint of unimem's checkers on what the mapping's
+   * owner must order the CPU's accesses against).
+   */
+  cpuAccess?(vma: VmArea, addr: number, len: number, write: boolean): void;
 }
 
 /** What the address space is told when a page of a mapping gets or loses its frame. */

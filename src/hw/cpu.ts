@@ -42,8 +42,13 @@ export class Cpu {
   /** Lines a speculative access pulled in through a cacheable alias of a page being used uncached. */
   aliasPrefetches = 0;
   /**
-   * Watches every CPU access (a debug watchpoint unit). The kernel's DMA
-   * debugging uses it to catch the CPU touching a buffer the device owns.
+   * Watches every cacheable CPU access (a debug watchpoint unit). The
+   * kernel's DMA debugging uses it to catch the CPU touching a buffer the
+   * device owns without the cache maintenance that hands it back; an
+   * access through a non-cacheable mapping (write-combined, device) neither
+   * sees stale lines nor leaves dirty ones, so it needs none: a dma-buf
+   * whose exporter maps it write-combined (vgem, drm_gem_prime's ops) has
+   * no begin_cpu_access at all.
    */
   accessHook: ((pa: number, len: number, write: boolean) => void) | null = null;
   /**
@@ -88,7 +93,7 @@ export class Cpu {
   /** A CPU load of `len` bytes at `pa` through a mapping of type `t`. */
   load(pa: number, dst: Uint8Array, dstOff: number, len: number, t: MemType): void {
     if (len <= 0) return;
-    if (this.accessHook && !this.quiet(pa, len)) this.accessHook(pa, len, false);
+    if (this.accessHook && isCacheable(t) && !this.quiet(pa, len)) this.accessHook(pa, len, false);
     if (isCacheable(t)) {
       this.cache.read(pa, dst, dstOff, len);
       this.prefetchNext(pa + len);
@@ -101,7 +106,7 @@ export class Cpu {
   /** A CPU store of `src[srcOff..srcOff+len)` at `pa` through a mapping of type `t`. */
   store(pa: number, src: Uint8Array, srcOff: number, len: number, t: MemType): void {
     if (len <= 0) return;
-    if (this.accessHook && !this.quiet(pa, len)) this.accessHook(pa, len, true);
+    if (this.accessHook && isCacheable(t) && !this.quiet(pa, len)) this.accessHook(pa, len, true);
     if (t === 'wb') {
       this.cache.write(pa, src, srcOff, len);
       this.prefetchNext(pa + len);
@@ -116,7 +121,7 @@ export class Cpu {
   /** A CPU memset through a mapping of type `t`. */
   fill(pa: number, len: number, value: number, t: MemType): void {
     if (len <= 0) return;
-    if (this.accessHook && !this.quiet(pa, len)) this.accessHook(pa, len, true);
+    if (this.accessHook && isCacheable(t) && !this.quiet(pa, len)) this.accessHook(pa, len, true);
     if (t === 'wb') this.cache.fill(pa, len, value);
     else if (t === 'wt') this.cache.writeThrough(pa, new Uint8Array(len).fill(value), 0, len);
     else {

@@ -27,6 +27,7 @@ function runContinues(v: Vma, p: number, write: boolean): boolean {
 
 /** Moves bytes between `buf` and one VMA's pages, a run of contiguous frames at a time. */
 function accessRun(mm: AddressSpace, v: Vma, addr: number, len: number, buf: Uint8Array, bufOff: number, write: boolean): void {
+  v.vmOps?.cpuAccess?.(v, addr, len, write);
   let off = 0;
   while (off < len) {
     const a = addr + off;

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +138,28 @@ describe('examples/programs/heap-vgem.c', () => {
     expect(r.exitCode).toBe(0);
     expect(r.findings.map((f) => f.kind)).toContain('missing-sync');
     expect(r.findings.find((f) => f.kind === 'missing-sync')!.message).toMatch(/CPU writes .* of a buffer mapped for vgem/);
+  });
+});
+
+describe('examples/programs/vgem-fence.c', () => {
+  cIt('exports a vgem dumb buffer, sees it busy under a write fence until vgem signals it, then fills it for the GPU bracketed by DMA_BUF_IOCTL_SYNC', async () => {
+    const r = await runFile('examples/programs/vgem-fence.c');
+    expect(r.out).toBe(
+      'dumb buffer 64x64 (16384 bytes, pitch 256) exported as fd 5; write fence 1: busy, then idle once signalled\nfilled it bracketed by DMA_BUF_IOCTL_SYNC, for GPU handle 1\nOK\n',
+    );
+    expect(r.exitCode).toBe(0);
+    expect(r.findings).toEqual([]);
+  });
+
+  cIt('filling it while the write fence is pending, without poll or DMA_BUF_IOCTL_SYNC, is a missing-sync naming the fence, at the line of the store', async () => {
+    const r = await runFile('examples/programs/vgem-fence.c', ['--no-sync']);
+    expect(r.exitCode).toBe(0);
+    const f = r.findings.filter((x) => x.kind === 'missing-sync');
+    // once per fence: the first store of the fill
+    expect(f).toHaveLength(1);
+    expect(f[0]!.message).toMatch(/^CPU writes 0x[0-9a-f]+ \(\+4\) of dma-buf ino 1 \(drm\) while its write fence vgem unbound seq 1 is unsignalled/);
+    const line = readFileSync('examples/programs/vgem-fence.c', 'utf8').split('\n').findIndex((l) => l.includes('p[y * (d->pitch / 4) + x] =')) + 1;
+    expect(f[0]!.site).toMatch(new RegExp(`vgem-fence\\.c:${line}:\\d+ in main$`));
   });
 });
 
