@@ -93,6 +93,8 @@ export class ProcKernel {
   readonly anon: AnonMemory;
   readonly syscallNs: number;
   readonly rlimitNofile: number;
+  /** The system-call surface of each task's running program: what its signal handlers get, to run on that thread. */
+  private readonly sysOf = new WeakMap<Process, Sys>();
   /** The /proc root and /proc/self inodes, made on first lookup. */
   readonly procNodes = new Map<string, Inode>();
   /** Live and zombie processes by pid: each thread group's leader. */
@@ -477,6 +479,8 @@ export class ProcKernel {
    * back first. The old mask returns whether the handler returns or throws.
    */
   private async runHandler(p: Process, sig: number, act: SigAction, info: SigInfo): Promise<void> {
+    const sys = this.sysOf.get(p);
+    if (!sys) throw new KernelBug(`task ${p.tid} runs a handler without a program`);
     const saved = p.signals.blocked;
     const blocked = new Set(saved);
     for (const m of act.mask) blocked.add(m);
@@ -484,7 +488,7 @@ export class ProcKernel {
     if (act.flags & SA_RESETHAND) p.signals.actions.delete(sig);
     p.signals.blocked = blocked;
     try {
-      if (typeof act.handler === 'function') await act.handler(sig, info);
+      if (typeof act.handler === 'function') await act.handler(sig, info, sys);
     } finally {
       p.signals.blocked = saved;
     }
@@ -680,6 +684,7 @@ export class ProcKernel {
   private startThread(t: Process, fn: ThreadFn): void {
     const gen = t.group.generation;
     const sys = new Sys(this, t, gen);
+    this.sysOf.set(t, sys);
     void runAsCpuContext(t.cpu, () => this.clock.spawn(async () => {
       let value: unknown;
       try {
@@ -699,6 +704,7 @@ export class ProcKernel {
   private startImage(p: Process, main: ProgramMain<Sys>, args: string[]): void {
     const gen = ++p.group.generation;
     const sys = new Sys(this, p, gen);
+    this.sysOf.set(p, sys);
     void runAsCpuContext(p.cpu, () => this.clock.spawn(async () => {
       let status = 0;
       try {

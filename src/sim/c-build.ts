@@ -36,7 +36,7 @@ export const C_GLOBAL_BASE = 0x10000;
 
 /** The imports a program may block in: every system call (the shim's and wasi-libc's WASI calls). */
 const ASYNC_IMPORTS = [
-  ...['open', 'ioctl', 'mmap', 'munmap', 'mprotect', 'getdents64', 'getpid', 'brk_grow', 'getauxval', 'fcntl', 'memfd_create', 'ftruncate', 'fork', 'wait', 'socketpair', 'sendmsg', 'recvmsg', 'pipe2', 'poll', 'stat', 'futex', 'thread_spawn', 'thread_join'].map((n) => `unimem.${n}`),
+  ...['open', 'ioctl', 'mmap', 'munmap', 'mprotect', 'getdents64', 'getpid', 'brk_grow', 'getauxval', 'fcntl', 'memfd_create', 'ftruncate', 'fork', 'wait', 'socketpair', 'sendmsg', 'recvmsg', 'pipe2', 'poll', 'stat', 'futex', 'thread_spawn', 'thread_join', 'rt_sigaction', 'rt_sigprocmask', 'sigpending', 'kill', 'alarm', 'pause'].map((n) => `unimem.${n}`),
   ...[
     'fd_close',
     'fd_fdstat_get',
@@ -221,8 +221,8 @@ export function compileC(sources: readonly string[], out: string, cflags: readon
   const tc = findToolchain(file);
   checkClangTargets(file, tc.clang);
   const raw = `${out}.${process.pid}.raw.wasm`;
-  // the shim and pthreads, linked before libc so that their definitions replace libc's
-  const shim = ['shim.c', 'pthread.c'].map((f) => join(packageRoot(), 'c', f));
+  // the shim, pthreads and signals, linked before libc so that their definitions replace libc's
+  const shim = ['shim.c', 'pthread.c', 'signal.c'].map((f) => join(packageRoot(), 'c', f));
   try {
     run(file, tc.clang, [...compileFlags(file), ...cflags, ...sources, ...shim, '-o', raw, `-Wl,--global-base=${C_GLOBAL_BASE}`, '-Wl,--export=__stack_pointer']);
     const imports = `asyncify-imports@${ASYNC_IMPORTS.join(',')}`;
