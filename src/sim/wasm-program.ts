@@ -35,6 +35,14 @@ import { C_GLOBAL_BASE } from './c-build.ts';
  * errno, the stores its unwound stack owes and, once another thread needs
  * the save area, a copy of its unwound stack.
  *
+ * A signal handler (c/signal.c) runs on the thread the kernel delivers to,
+ * which is then unwound in a system call (the kernel delivers at a call's
+ * return, or a fault's replay): the kernel calls the host's handler with
+ * that thread's Sys, and the host enters the C handler like one more
+ * thread, on the interrupted thread's stack below its stack pointer, so
+ * the handler may wait in calls of its own while the interrupted one
+ * waits for it.
+ *
  * A program is a 32-bit process (Sys.setCompat32): mmap returns addresses
  * below 4 GiB and the ioctls whose structs hold pointers or size_t take
  * their 32-bit layouts.
