@@ -563,7 +563,11 @@ class WasmProcess {
 
   /** The module trapped (abort(), __builtin_trap, an out-of-bounds scratch access): SIGABRT as abort raises it. */
   private async trapped(sys: Sys, e: WebAssembly.RuntimeError): Promise<number> {
-    await sys.kill(await sys.getpid(), SIGABRT);
+    const pid = await sys.getpid();
+    await sys.kill(pid, SIGABRT);
+    // a SIGABRT handler ran and returned: abort() puts the default action back and raises it again
+    await sys.sigaction(SIGABRT, { handler: SIG_DFL });
+    await sys.kill(pid, SIGABRT);
     throw e;
   }
 

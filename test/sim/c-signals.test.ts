@@ -28,9 +28,9 @@ async function runFile(f: string, args: string[] = []) {
 /*
  * One program, a case per argument: a blocking read a child's kill()
  * interrupts (EINTR, then restarted under SA_RESTART) with an SA_SIGINFO
- * handler that writes; alarm and pause; a mask that defers delivery;
+ * handler that writes and sleeps; alarm and pause; a mask that defers delivery;
  * SIGSEGV handlers for a store to a PROT_NONE page; a handler on a
- * pthread's stack.
+ * pthread's stack; abort() with a SIGABRT handler.
  */
 const SIGNALS = `#include <errno.h>
 #include <pthread.h>
@@ -54,11 +54,18 @@ static void on_usr1(int sig, siginfo_t *si, void *uc) {
   (void)uc;
   static const char msg[] = "in handler\\n";
   write(1, msg, sizeof msg - 1);
+  /* a call that waits, inside the handler, while the interrupted read waits for it */
+  struct timespec ts = {0, 1000000};
+  nanosleep(&ts, NULL);
 }
 
 static void on_usr2(int sig) {
   (void)sig;
   usr2s++;
+}
+
+static void on_abrt(int sig) {
+  printf("handler for %d\\n", sig);
 }
 
 static void on_alrm(int sig) {
@@ -216,6 +223,10 @@ int main(int argc, char **argv) {
     pthread_join(t, NULL);
     wait(NULL);
     return 0;
+  } else if (!strcmp(mode, "abort")) {
+    /* the handler returns: abort() ends the process by SIGABRT all the same */
+    signal(SIGABRT, on_abrt);
+    abort();
   } else if (!strcmp(mode, "count")) {
     signal(SIGUSR2, argc > 3 ? SIG_IGN : on_usr2);
     int n = atoi(argv[2]);
@@ -255,7 +266,7 @@ describe('C programs: signal handlers', () => {
     expect(r.findings).toEqual([]);
   });
 
-  cIt('a SIGSEGV handler gets si_addr; one that returns ends the process by SIGSEGV, as does a fault in it; a pthread takes a signal main blocks', async () => {
+  cIt('a SIGSEGV handler gets si_addr; one that returns ends the process by SIGSEGV, as does a fault in it; a pthread takes a signal main blocks; abort() ends by SIGABRT after its handler', async () => {
     const segv = await runFile(file, ['segv']);
     expect(segv.out).toBe('signal 11 at page+100 code 2\n');
     expect(segv.exitCode).toBe(42);
@@ -274,5 +285,9 @@ describe('C programs: signal handlers', () => {
     const thread = await runFile(file, ['thread']);
     expect(thread.out).toBe('thread: read -1 Interrupted system call, handler ran 1, on main 0\n');
     expect(thread.exitCode).toBe(0);
+    // abort() after its handler returns: the default action again
+    const aborted = await runFile(file, ['abort']);
+    expect(aborted.out).toBe('handler for 6\n');
+    expect(aborted.exitCode).toBe(128 + 6);
   });
 });
