@@ -646,8 +646,9 @@ export class Sys {
    * Examines and changes a signal's action (rt_sigaction): `act` is
    * `{ handler, flags?, mask? }` with a handler function, SIG_DFL or
    * SIG_IGN, or null to only read; returns the old action. A handler is
-   * `async (sig, info) => …`, run in this process at a system-call
-   * boundary; it may make calls. EINVAL for SIGKILL and SIGSTOP.
+   * `async (sig, info, sys) => …`, run in this process at a system-call
+   * boundary of the thread it interrupts, whose `sys` it gets; it may make
+   * calls. EINVAL for SIGKILL and SIGSTOP.
    */
   sigaction(sig: number, act: SigActionArg | null = null): Promise<SigAction> {
     return this.call('sigaction', () => sysSigaction(this.p.signals, argInt(sig, 'sig'), argOptStruct<SigActionArg>(act, 'act')));
