@@ -56,6 +56,22 @@ describe('sigaction', () => {
     });
   });
 
+  it('a handler gets the sys of the thread it interrupts', async () => {
+    const ran: number[] = [];
+    let thread = 0;
+    await run(setup(), async (sys) => {
+      const me = await sys.getpid();
+      await sys.sigaction(SIGUSR1, { handler: async (_sig, _info, on) => void ran.push(await on.gettid()) });
+      await sys.sigprocmask(SIG_BLOCK, [SIGUSR1]);
+      thread = await sys.threadCreate(async (t) => {
+        await t.sigprocmask(SIG_UNBLOCK, [SIGUSR1]);
+        await t.kill(me, SIGUSR1);
+      });
+      await sys.threadJoin(thread);
+    });
+    expect(ran).toEqual([thread]);
+  });
+
   it('a handler runs for kill with the sender in siginfo, may make calls, and SA_RESETHAND restores SIG_DFL', async () => {
     const s = setup();
     const got: SigInfo[] = [];
