@@ -28,6 +28,7 @@ IMPORT(sigpending) int32_t unimem_sigpending(uint32_t *set);
 IMPORT(kill) int32_t unimem_kill(int32_t pid, int32_t sig);
 IMPORT(alarm) int32_t unimem_alarm(uint32_t seconds);
 IMPORT(pause) int32_t unimem_pause(void);
+IMPORT(sigsuspend) int32_t unimem_sigsuspend(const uint32_t *set);
 
 static long sigret(long r) {
   if (r < 0 && r > -4096) {
@@ -171,6 +172,11 @@ int raise(int sig) {
 
 unsigned alarm(unsigned seconds) {
   return (unsigned)unimem_alarm(seconds);
+}
+
+/* Waits for a handler under `set`, the old mask back afterwards (rt_sigsuspend): always -1 with EINTR. */
+int sigsuspend(const sigset_t *set) {
+  return (int)sigret(unimem_sigsuspend((const uint32_t *)(const void *)set));
 }
 
 int pause(void) {

@@ -182,6 +182,7 @@ sighandler_t signal(int sig, sighandler_t handler);
 int sigprocmask(int how, const sigset_t *restrict set, sigset_t *restrict oset);
 int pthread_sigmask(int how, const sigset_t *restrict set, sigset_t *restrict oset);
 int sigpending(sigset_t *set);
+int sigsuspend(const sigset_t *set);
 int sigemptyset(sigset_t *set);
 int sigfillset(sigset_t *set);
 int sigaddset(sigset_t *set, int sig);

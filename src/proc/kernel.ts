@@ -306,6 +306,20 @@ export class ProcKernel {
   }
 
   /**
+   * Replaces the thread's mask with `mask` and sleeps until a signal's
+   * handler is due (rt_sigsuspend): always EINTR; the handlers run under
+   * `mask`, and the old mask comes back once they did, as the kernel's
+   * saved_sigmask. SIGKILL and SIGSTOP cannot be blocked.
+   */
+  async sigsuspend(p: Process, mask: readonly number[]): Promise<never> {
+    for (const sig of mask) if (!Number.isInteger(sig) || sig < 1 || sig > NSIG) throw kerr('EINVAL', `signal ${sig}`);
+    p.signals.restoreMask = p.signals.blocked;
+    p.signals.blocked = new Set(mask.filter((sig) => sig !== SIGKILL && sig !== SIGSTOP));
+    await waitEvent(p.signalWait, () => false, { task: p, onSignal: 'eintr' });
+    throw kerr('EINTR', 'sigsuspend');
+  }
+
+  /**
    * Sends a signal (kill). sig 0 only checks; EINVAL for a bad number,
    * ESRCH for no such process, EPERM for another user's process unless
    * root. The target's action decides: ignored, fatal (SIGKILL always),
@@ -526,7 +540,16 @@ export class ProcKernel {
       if (error instanceof AccessFault && error.fault.oom) await this.pagefaultOutOfMemory(p, name, error);
       if (error instanceof AccessFault) await this.forceFault(p, name, error);
       // a handler that throws leaves the call with its error instead (the stand-in for siglongjmp)
-      const restart = p.signals.nextDeliverable() !== 0 ? await this.deliverSignals(p, gen) : false;
+      let restart = false;
+      try {
+        restart = p.signals.nextDeliverable() !== 0 ? await this.deliverSignals(p, gen) : false;
+      } finally {
+        // sigsuspend's mask held while its handlers ran: the thread's own comes back now (restore_saved_sigmask)
+        if (p.signals.restoreMask) {
+          p.signals.blocked = p.signals.restoreMask;
+          p.signals.restoreMask = null;
+        }
+      }
       if (error instanceof KernelError && error.restartSys) {
         // -ERESTARTSYS: after handlers that all have SA_RESTART the call runs again, as the kernel rewinds the syscall
         if (restart && !p.group.exiting && p.group.generation === gen && !p.taskExited) continue;

@@ -82,6 +82,8 @@ export class SignalState {
   blocked = new Set<number>();
   /** Signals pending for this thread's handlers. */
   readonly pending = new Map<number, SigInfo>();
+  /** The mask sigsuspend replaced, put back once the handlers it waited for ran (saved_sigmask, set_restore_sigmask). */
+  restoreMask: Set<number> | null = null;
   /** The process's timers, shared by its threads (signal_struct). */
   private readonly timers: { alarm: { timer: Timer; at: number } | null };
 

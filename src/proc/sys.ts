@@ -675,6 +675,19 @@ export class Sys {
     return this.call('alarm', () => this.k.alarm(this.p, argCount(seconds, 'seconds')));
   }
 
+  /**
+   * Blocks exactly the signals of `mask` and sleeps until a signal's
+   * handler runs under that mask, then puts the old mask back and rejects
+   * with EINTR (sigsuspend): a signal the caller unblocks only here cannot
+   * slip in between an unblock and a pause.
+   */
+  sigsuspend(mask: readonly number[]): Promise<never> {
+    return this.call('sigsuspend', () => {
+      if (!Array.isArray(mask)) throw kerr('EFAULT', 'bad sigset pointer');
+      return this.k.sigsuspend(this.p, mask);
+    });
+  }
+
   /** Sleeps until a signal's handler runs, then rejects with EINTR (pause). */
   pause(): Promise<never> {
     return this.call('pause', () => this.k.pause(this.p));

@@ -36,7 +36,7 @@ export const C_GLOBAL_BASE = 0x10000;
 
 /** The imports a program may block in: every system call (the shim's and wasi-libc's WASI calls). */
 const ASYNC_IMPORTS = [
-  ...['open', 'ioctl', 'mmap', 'munmap', 'mprotect', 'getdents64', 'getpid', 'brk_grow', 'getauxval', 'fcntl', 'memfd_create', 'ftruncate', 'fork', 'wait', 'socketpair', 'sendmsg', 'recvmsg', 'pipe2', 'poll', 'stat', 'futex', 'thread_spawn', 'thread_join', 'rt_sigaction', 'rt_sigprocmask', 'sigpending', 'kill', 'alarm', 'pause'].map((n) => `unimem.${n}`),
+  ...['open', 'ioctl', 'mmap', 'munmap', 'mprotect', 'getdents64', 'getpid', 'brk_grow', 'getauxval', 'fcntl', 'memfd_create', 'ftruncate', 'fork', 'wait', 'socketpair', 'sendmsg', 'recvmsg', 'pipe2', 'poll', 'stat', 'futex', 'thread_spawn', 'thread_join', 'rt_sigaction', 'rt_sigprocmask', 'sigpending', 'kill', 'alarm', 'pause', 'sigsuspend'].map((n) => `unimem.${n}`),
   ...[
     'fd_close',
     'fd_fdstat_get',

@@ -916,6 +916,10 @@ class WasmProcess {
       }),
       alarm: this.linux(async (sys: Sys, seconds: number) => sys.alarm(seconds >>> 0)),
       pause: this.linux(async (sys: Sys) => sys.pause()),
+      sigsuspend: this.linux(async (sys: Sys, set: number) => {
+        const k = new DataView(this.userRead(set, 8).buffer);
+        return sys.sigsuspend(maskSignals(k.getUint32(0, true), k.getUint32(4, true)));
+      }),
     };
     const enc = new TextEncoder();
     const argvBytes = () => this.argv.map((a) => enc.encode(`${a}\0`));

@@ -28,7 +28,8 @@ async function runFile(f: string, args: string[] = []) {
 /*
  * One program, a case per argument: a blocking read a child's kill()
  * interrupts (EINTR, then restarted under SA_RESTART) with an SA_SIGINFO
- * handler that writes and sleeps; alarm and pause; a mask that defers delivery;
+ * handler that writes and sleeps; alarm and pause; a mask that defers delivery
+ * and sigsuspend;
  * SIGSEGV handlers for a store to a PROT_NONE page; a handler on a
  * pthread's stack; abort() with a SIGABRT handler.
  */
@@ -168,6 +169,16 @@ int main(int argc, char **argv) {
     int was_pending = sigismember(&pend, SIGUSR2), before = usr2s;
     sigprocmask(SIG_SETMASK, &old_set, NULL);
     printf("blocked: pending %d handled %d; unblocked: handled %d\\n", was_pending, before, usr2s);
+    /* sigsuspend: the handler runs under its mask, then the old mask is back */
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    raise(SIGUSR2);
+    sigset_t none, now;
+    sigemptyset(&none);
+    int s = sigsuspend(&none);
+    int e = errno;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    printf("sigsuspend %d %s: handled %d, blocked again %d\\n", s, strerror(e), usr2s, sigismember(&now, SIGUSR2));
+    sigprocmask(SIG_SETMASK, &old_set, NULL);
     /* ignored: nothing happens */
     signal(SIGUSR2, SIG_IGN);
     raise(SIGUSR2);
@@ -244,7 +255,7 @@ describe('C programs: signal handlers', () => {
     writeFileSync(file, SIGNALS);
   });
 
-  cIt('a kill interrupts a blocking read (EINTR, or restarted with SA_RESTART), alarm ends pause, a mask defers delivery', async () => {
+  cIt('a kill interrupts a blocking read (EINTR, or restarted with SA_RESTART), alarm ends pause, a mask defers delivery, sigsuspend waits under its own', async () => {
     const r = await runFile(file, ['read']);
     expect(r.err).toBe('');
     expect(r.out).toBe(
@@ -258,7 +269,8 @@ describe('C programs: signal handlers', () => {
         'alarm(5) 0, then alarm(1) 5',
         'pause -1 Interrupted system call, alarms 1',
         'blocked: pending 1 handled 0; unblocked: handled 1',
-        'ignored: handled 1',
+        'sigsuspend -1 Interrupted system call: handled 2, blocked again 1',
+        'ignored: handled 2',
         '',
       ].join('\n'),
     );
