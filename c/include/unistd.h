@@ -2,7 +2,7 @@
  * unimem's C header layer: <unistd.h> with the process calls wasi-libc
  * leaves out: fork and pipe (unimem's shim), the exec family (declared so a
  * program builds; they fail with ENOSYS for now, see the README's C
- * programs section) and getpagesize.
+ * programs section), getpagesize, and alarm and pause (c/signal.c).
  */
 #ifndef UNIMEM_UNISTD_H
 #define UNIMEM_UNISTD_H
@@ -17,6 +17,8 @@ int execv(const char *path, char *const argv[]);
 int execve(const char *path, char *const argv[], char *const envp[]);
 int execvp(const char *file, char *const argv[]);
 int getpagesize(void);
+unsigned alarm(unsigned seconds);
+int pause(void);
 #ifdef __cplusplus
 }
 #endif

@@ -71,3 +71,5 @@ export { Process, type ProgramMain, type ThreadFn } from './process.ts';
 export type { ThreadGroup } from './thread-group.ts';
 export { describeBlockedTasks } from './hung-task.ts';
 export { Sys, type UserCpuAccess } from './sys.ts';
+export { SegfaultError } from './errors.ts';
+export type { SigActionArg, SigInfo, SignalHandler } from './signal.ts';

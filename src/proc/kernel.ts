@@ -93,6 +93,8 @@ export class ProcKernel {
   readonly anon: AnonMemory;
   readonly syscallNs: number;
   readonly rlimitNofile: number;
+  /** The system-call surface of each task's running program: what its signal handlers get, to run on that thread. */
+  private readonly sysOf = new WeakMap<Process, Sys>();
   /** The /proc root and /proc/self inodes, made on first lookup. */
   readonly procNodes = new Map<string, Inode>();
   /** Live and zombie processes by pid: each thread group's leader. */
@@ -304,6 +306,20 @@ export class ProcKernel {
   }
 
   /**
+   * Replaces the thread's mask with `mask` and sleeps until a signal's
+   * handler is due (rt_sigsuspend): always EINTR; the handlers run under
+   * `mask`, and the old mask comes back once they did, as the kernel's
+   * saved_sigmask. SIGKILL and SIGSTOP cannot be blocked.
+   */
+  async sigsuspend(p: Process, mask: readonly number[]): Promise<never> {
+    for (const sig of mask) if (!Number.isInteger(sig) || sig < 1 || sig > NSIG) throw kerr('EINVAL', `signal ${sig}`);
+    p.signals.restoreMask = p.signals.blocked;
+    p.signals.blocked = new Set(mask.filter((sig) => sig !== SIGKILL && sig !== SIGSTOP));
+    await waitEvent(p.signalWait, () => false, { task: p, onSignal: 'eintr' });
+    throw kerr('EINTR', 'sigsuspend');
+  }
+
+  /**
    * Sends a signal (kill). sig 0 only checks; EINVAL for a bad number,
    * ESRCH for no such process, EPERM for another user's process unless
    * root. The target's action decides: ignored, fatal (SIGKILL always),
@@ -477,6 +493,8 @@ export class ProcKernel {
    * back first. The old mask returns whether the handler returns or throws.
    */
   private async runHandler(p: Process, sig: number, act: SigAction, info: SigInfo): Promise<void> {
+    const sys = this.sysOf.get(p);
+    if (!sys) throw new KernelBug(`task ${p.tid} runs a handler without a program`);
     const saved = p.signals.blocked;
     const blocked = new Set(saved);
     for (const m of act.mask) blocked.add(m);
@@ -484,7 +502,7 @@ export class ProcKernel {
     if (act.flags & SA_RESETHAND) p.signals.actions.delete(sig);
     p.signals.blocked = blocked;
     try {
-      if (typeof act.handler === 'function') await act.handler(sig, info);
+      if (typeof act.handler === 'function') await act.handler(sig, info, sys);
     } finally {
       p.signals.blocked = saved;
     }
@@ -522,7 +540,16 @@ export class ProcKernel {
       if (error instanceof AccessFault && error.fault.oom) await this.pagefaultOutOfMemory(p, name, error);
       if (error instanceof AccessFault) await this.forceFault(p, name, error);
       // a handler that throws leaves the call with its error instead (the stand-in for siglongjmp)
-      const restart = p.signals.nextDeliverable() !== 0 ? await this.deliverSignals(p, gen) : false;
+      let restart = false;
+      try {
+        restart = p.signals.nextDeliverable() !== 0 ? await this.deliverSignals(p, gen) : false;
+      } finally {
+        // sigsuspend's mask held while its handlers ran: the thread's own comes back now (restore_saved_sigmask)
+        if (p.signals.restoreMask) {
+          p.signals.blocked = p.signals.restoreMask;
+          p.signals.restoreMask = null;
+        }
+      }
       if (error instanceof KernelError && error.restartSys) {
         // -ERESTARTSYS: after handlers that all have SA_RESTART the call runs again, as the kernel rewinds the syscall
         if (restart && !p.group.exiting && p.group.generation === gen && !p.taskExited) continue;
@@ -683,6 +710,7 @@ export class ProcKernel {
   private startThread(t: Process, fn: ThreadFn): void {
     const gen = t.group.generation;
     const sys = new Sys(this, t, gen);
+    this.sysOf.set(t, sys);
     void runAsCpuContext(t.cpu, () => this.clock.spawn(async () => {
       let value: unknown;
       try {
@@ -702,6 +730,7 @@ export class ProcKernel {
   private startImage(p: Process, main: ProgramMain<Sys>, args: string[]): void {
     const gen = ++p.group.generation;
     const sys = new Sys(this, p, gen);
+    this.sysOf.set(p, sys);
     void runAsCpuContext(p.cpu, () => this.clock.spawn(async () => {
       let status = 0;
       try {

@@ -1,5 +1,6 @@
 import { kerr } from '../lib/index.ts';
 import type { Timer } from '../hw/index.ts';
+import type { Sys } from './sys.ts';
 import {
   SA_NOCLDSTOP,
   SA_NOCLDWAIT,
@@ -36,8 +37,13 @@ export interface SigInfo {
   si_addr?: number;
 }
 
-/** A signal handler: called in the process's context, it may make system calls; what it throws leaves the interrupted call. */
-export type SignalHandler = (sig: number, info: SigInfo) => Promise<void> | void;
+/**
+ * A signal handler: called in the process's context with the Sys of the
+ * thread it interrupts (the one it runs on, as Linux builds the frame on
+ * that thread's stack); it may make system calls; what it throws leaves
+ * the interrupted call.
+ */
+export type SignalHandler = (sig: number, info: SigInfo, sys: Sys) => Promise<void> | void;
 
 /** A signal's action (struct sigaction): SIG_DFL, SIG_IGN or a handler, SA_* flags, and the signals blocked while it runs. */
 export interface SigAction {
@@ -76,6 +82,8 @@ export class SignalState {
   blocked = new Set<number>();
   /** Signals pending for this thread's handlers. */
   readonly pending = new Map<number, SigInfo>();
+  /** The mask sigsuspend replaced, put back once the handlers it waited for ran (saved_sigmask, set_restore_sigmask). */
+  restoreMask: Set<number> | null = null;
   /** The process's timers, shared by its threads (signal_struct). */
   private readonly timers: { alarm: { timer: Timer; at: number } | null };
 

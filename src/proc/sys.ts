@@ -646,8 +646,9 @@ export class Sys {
    * Examines and changes a signal's action (rt_sigaction): `act` is
    * `{ handler, flags?, mask? }` with a handler function, SIG_DFL or
    * SIG_IGN, or null to only read; returns the old action. A handler is
-   * `async (sig, info) => …`, run in this process at a system-call
-   * boundary; it may make calls. EINVAL for SIGKILL and SIGSTOP.
+   * `async (sig, info, sys) => …`, run in this process at a system-call
+   * boundary of the thread it interrupts, whose `sys` it gets; it may make
+   * calls. EINVAL for SIGKILL and SIGSTOP.
    */
   sigaction(sig: number, act: SigActionArg | null = null): Promise<SigAction> {
     return this.call('sigaction', () => sysSigaction(this.p.signals, argInt(sig, 'sig'), argOptStruct<SigActionArg>(act, 'act')));
@@ -672,6 +673,19 @@ export class Sys {
   /** Delivers SIGALRM after `seconds` of simulated time, 0 cancels; returns the seconds the previous alarm had left (alarm). */
   alarm(seconds: number): Promise<number> {
     return this.call('alarm', () => this.k.alarm(this.p, argCount(seconds, 'seconds')));
+  }
+
+  /**
+   * Blocks exactly the signals of `mask` and sleeps until a signal's
+   * handler runs under that mask, then puts the old mask back and rejects
+   * with EINTR (sigsuspend): a signal the caller unblocks only here cannot
+   * slip in between an unblock and a pause.
+   */
+  sigsuspend(mask: readonly number[]): Promise<never> {
+    return this.call('sigsuspend', () => {
+      if (!Array.isArray(mask)) throw kerr('EFAULT', 'bad sigset pointer');
+      return this.k.sigsuspend(this.p, mask);
+    });
   }
 
   /** Sleeps until a signal's handler runs, then rejects with EINTR (pause). */

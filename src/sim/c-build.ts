@@ -38,7 +38,7 @@ export const C_GLOBAL_BASE = 0x10000;
 
 /** The imports a program may block in: every system call (the shim's and wasi-libc's WASI calls). */
 const ASYNC_IMPORTS = [
-  ...['open', 'ioctl', 'mmap', 'munmap', 'mprotect', 'getdents64', 'getpid', 'brk_grow', 'getauxval', 'fcntl', 'memfd_create', 'ftruncate', 'fork', 'wait', 'socketpair', 'sendmsg', 'recvmsg', 'pipe2', 'poll', 'stat', 'futex', 'thread_spawn', 'thread_join'].map((n) => `unimem.${n}`),
+  ...['open', 'ioctl', 'mmap', 'munmap', 'mprotect', 'getdents64', 'getpid', 'brk_grow', 'getauxval', 'fcntl', 'memfd_create', 'ftruncate', 'fork', 'wait', 'socketpair', 'sendmsg', 'recvmsg', 'pipe2', 'poll', 'stat', 'futex', 'thread_spawn', 'thread_join', 'rt_sigaction', 'rt_sigprocmask', 'sigpending', 'kill', 'alarm', 'pause', 'sigsuspend'].map((n) => `unimem.${n}`),
   ...[
     'fd_close',
     'fd_fdstat_get',
@@ -246,8 +246,8 @@ export function compileC(sources: readonly string[], out: string, cflags: readon
   checkClangTargets(file, tc.clang);
   const tmp = `${out}.${process.pid}`;
   const raw = `${tmp}.raw.wasm`;
-  // the shim and pthreads, linked before libc so that their definitions replace libc's
-  const shim = ['shim.c', 'pthread.c'].map((f) => join(packageRoot(), 'c', f));
+  // the shim, pthreads and signals, linked before libc so that their definitions replace libc's
+  const shim = ['shim.c', 'pthread.c', 'signal.c'].map((f) => join(packageRoot(), 'c', f));
   // the cflags go to the link too (-l, -Wl); those only one step uses are no error
   const flags = [...compileFlags(file), '-Wno-unused-command-line-argument', ...cflags];
   const debug = [...cflags].reverse().find((f) => /^-g/.test(f)) !== '-g0';

@@ -1,6 +1,6 @@
 import { SyscallError, withProgramSite, type Errno } from '../lib/index.ts';
-import type { ProgramMain, Sys, UserCpuAccess } from '../proc/index.ts';
-import { CLONE_THREAD_FLAGS, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MSG_NOSIGNAL, O_CLOEXEC, O_NONBLOCK, PROT_READ, PROT_WRITE, SCM_RIGHTS, SOL_SOCKET, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SIGABRT } from '../uapi/index.ts';
+import { SegfaultError, type ProgramMain, type SigActionArg, type SigInfo, type SignalHandler, type Sys, type UserCpuAccess } from '../proc/index.ts';
+import { CLONE_THREAD_FLAGS, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MSG_NOSIGNAL, O_CLOEXEC, O_NONBLOCK, PROT_READ, PROT_WRITE, SCM_RIGHTS, SOL_SOCKET, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SA_SIGINFO, SIGABRT, SIGBUS, SIGSEGV, SIG_DFL, SIG_IGN } from '../uapi/index.ts';
 import { C_GLOBAL_BASE } from './c-build.ts';
 import { wasmSourceLines, type WasmFrame, type WasmSourceLines } from './wasm-source-site.ts';
 
@@ -35,6 +35,14 @@ import { wasmSourceLines, type WasmFrame, type WasmSourceLines } from './wasm-so
  * a thread's own while it is out is kept with it: its stack pointer,
  * errno, the stores its unwound stack owes and, once another thread needs
  * the save area, a copy of its unwound stack.
+ *
+ * A signal handler (c/signal.c) runs on the thread the kernel delivers to,
+ * which is then unwound in a system call (the kernel delivers at a call's
+ * return, or a fault's replay): the kernel calls the host's handler with
+ * that thread's Sys, and the host enters the C handler like one more
+ * thread, on the interrupted thread's stack below its stack pointer, so
+ * the handler may wait in calls of its own while the interrupted one
+ * waits for it.
  *
  * A program is a 32-bit process (Sys.setCompat32): mmap returns addresses
  * below 4 GiB and the ioctls whose structs hold pointers or size_t take
@@ -79,6 +87,11 @@ class WasmFault {
 /** The thread called pthread_exit: unwinds its wasm stack to its runner, which ends the thread. */
 class WasmThreadExit {}
 
+/** What ends a thread's run in the instance for the runner to follow (exit, pthread_exit, a fault, a trap). */
+function ending(e: unknown): boolean {
+  return e instanceof WasmExit || e instanceof WasmThreadExit || e instanceof WasmFault || e instanceof WebAssembly.RuntimeError;
+}
+
 /** What C programs cannot do yet: a clear error in place of a crash. */
 export class CUnsupported extends Error {
   constructor(what: string) {
@@ -88,6 +101,49 @@ export class CUnsupported extends Error {
 }
 
 type AsyncResult = number | bigint;
+
+/** C's SIG_IGN (unimem's <signal.h>): a value no table index reaches, since wasm-ld gives a function Linux's 1. */
+const C_SIG_IGN = 0xfffffffe;
+
+/**
+ * The innermost context of each thread of every running C program, by the
+ * Sys of its task: where a handler the kernel calls with that Sys runs (a
+ * forked child inherits its parent's handler functions and finds its own
+ * threads here).
+ */
+const contexts = new WeakMap<Sys, { proc: WasmProcess; thread: WasmThread }>();
+
+/** The C function (table index) behind each handler function registered with the kernel. */
+const cHandlerIndex = new WeakMap<SignalHandler, number>();
+
+/** The kernel's handler for C function `index`: runs it on the interrupted thread's stack (SA_SIGINFO: with siginfo and ucontext). */
+function cHandler(index: number, siginfo: boolean): SignalHandler {
+  const h: SignalHandler = async (sig: number, info: SigInfo, sys: Sys) => {
+    const c = contexts.get(sys);
+    if (!c) throw new CUnsupported(`run a signal handler outside the threads of its program`);
+    await c.proc.runSignalHandler(c.thread, index, siginfo, sig, info);
+  };
+  cHandlerIndex.set(h, index);
+  return h;
+}
+
+/** A 64-bit kernel signal mask (bit sig-1, two little-endian words) as a list of signals. */
+function maskSignals(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let b = 0; b < 64; b++) if (((b < 32 ? lo : hi) >>> b % 32) & 1) out.push(b + 1);
+  return out;
+}
+
+/** A list of signals as a 64-bit kernel mask's two words. */
+function signalMask(sigs: readonly number[]): [number, number] {
+  let lo = 0;
+  let hi = 0;
+  for (const s of sigs) {
+    if (s <= 32) lo |= 1 << (s - 1);
+    else hi |= 1 << (s - 33);
+  }
+  return [lo >>> 0, hi >>> 0];
+}
 
 /**
  * The value hooks of loads (load_val_i32/i64/f32/f64: the loaded value
@@ -197,6 +253,8 @@ interface WasmThread {
   savedLen: number;
   /** the result its waiting call returns on the rewind */
   result: AsyncResult;
+  /** for a signal handler's context: the context it interrupted, on whose stack it runs */
+  interrupted: WasmThread | null;
 }
 
 /** One running instance of a C program in its process. */
@@ -221,6 +279,8 @@ class WasmProcess {
   private areaOwner: WasmThread | null = null;
   /** While a call that must not be interleaved waits (the program break inside malloc), no other thread enters. */
   private exclusive: Promise<void> | null = null;
+  /** The thread whose call holds `exclusive`: a handler interrupting it runs inside that call. */
+  private exclusiveHolder: WasmThread | null = null;
   /** errno's address (wasi-libc's is one variable), 0 in a module built before threads; -1 until the first switch asks. */
   private errnoAddr = -1;
   // one 8-byte word for the hooks' values (at 0 of the store hooks' memory), with views of each access size
@@ -238,6 +298,7 @@ class WasmProcess {
     asyncify_stop_rewind: () => void;
     unimem_thread_entry?: (self: number) => void;
     unimem_errno_location?: () => number;
+    unimem_signal_entry?: (...a: number[]) => void;
   };
 
   private readonly module: WebAssembly.Module;
@@ -277,7 +338,7 @@ class WasmProcess {
   private newThread(sys: Sys, self: number, stackPointer: number): WasmThread {
     const entry = this.exports.unimem_thread_entry;
     const enter = self === 0 ? () => this.exports._start() : () => entry!(self);
-    return { sys, self, enter, stackPointer, errno: 0, storeAddr: null, storeLen: null, storeTop: 0, saved: null, savedLen: 0, result: 0 };
+    return { sys, self, enter, stackPointer, errno: 0, storeAddr: null, storeLen: null, storeTop: 0, saved: null, savedLen: 0, result: 0, interrupted: null };
   }
 
   /** Maps the memory, loads the data, runs _start to its end or exit, and returns the exit status. */
@@ -293,29 +354,48 @@ class WasmProcess {
       main = this.newThread(this.sys, 0, sp instanceof WebAssembly.Global ? (sp.value as number) : 0);
     }
     this.cur = main;
+    contexts.set(this.sys, { proc: this, thread: main });
     // the hooks now go to the process's memory; the wasm memory is scratch space
     try {
       await this.runThread(main, this.forked !== undefined);
       return 0;
     } catch (e) {
-      if (e instanceof WasmExit) return e.code;
       if (e instanceof WasmThreadExit) return this.sys.threadExit();
-      if (e instanceof WasmFault) return this.replayFault(this.sys, e);
-      if (e instanceof WebAssembly.RuntimeError) return this.trapped(this.sys, e);
-      throw e;
+      if (!ending(e)) throw e;
+      return this.ended(main, e);
+    }
+  }
+
+  /**
+   * What ends a thread's run in the instance, followed to the exit status:
+   * exit, a fault (replayed through the kernel, whose handler may itself
+   * exit or fault), a trap. Anything else goes on to the kernel.
+   */
+  private async ended(t: WasmThread, first: unknown): Promise<number> {
+    let e = first;
+    for (;;) {
+      if (e instanceof WasmExit) return e.code;
+      if (!ending(e)) throw e;
+      const step = e instanceof WasmThreadExit ? t.sys.threadExit() : e instanceof WasmFault ? this.faulted(t, e) : this.trapped(t.sys, e as WebAssembly.RuntimeError);
+      // each step ends by throwing: the kernel's unwind, or what a signal handler it ran threw
+      const next: unknown = await step.then(
+        () => e,
+        (x: unknown) => x,
+      );
+      if (next === e) throw e;
+      e = next;
     }
   }
 
   /** A pthread's task: runs its start routine in the instance until it returns or calls pthread_exit; exit() in it ends the process. */
   private async runPthread(t: WasmThread): Promise<void> {
+    contexts.set(t.sys, { proc: this, thread: t });
     try {
       await this.runThread(t, false);
     } catch (e) {
       if (e instanceof WasmThreadExit) return;
-      if (e instanceof WasmExit) await t.sys.exit(e.code);
-      if (e instanceof WasmFault) await this.replayFault(t.sys, e);
-      if (e instanceof WebAssembly.RuntimeError) await this.trapped(t.sys, e);
-      throw e;
+      if (!ending(e)) throw e;
+      await t.sys.exit(await this.ended(t, e));
     }
   }
 
@@ -326,7 +406,7 @@ class WasmProcess {
    */
   private async runThread(t: WasmThread, rewinding: boolean): Promise<void> {
     for (;;) {
-      while (this.exclusive) await this.exclusive;
+      while (this.exclusive && !this.interrupts(t, this.exclusiveHolder)) await this.exclusive;
       this.switchTo(t, rewinding);
       if (this.lines) this.cpu.run(() => withProgramSite(this.hookSite, t.enter));
       else this.cpu.run(t.enter);
@@ -339,12 +419,16 @@ class WasmProcess {
       this.pending = null;
       this.pendingExclusive = false;
       let release = (): void => {};
-      if (exclusive) this.exclusive = new Promise<void>((r) => (release = r));
+      if (exclusive) {
+        this.exclusive = new Promise<void>((r) => (release = r));
+        this.exclusiveHolder = t;
+      }
       try {
         t.result = await start();
       } finally {
         if (exclusive) {
           this.exclusive = null;
+          this.exclusiveHolder = null;
           release();
         }
       }
@@ -475,9 +559,69 @@ class WasmProcess {
     throw f.cause;
   }
 
+  /**
+   * A load or store of `t` faulted: the replay through the kernel runs the
+   * SIGSEGV/SIGBUS handler, its frame below the one the fault left. Linux
+   * would retry the access once the handler returns; unimem cannot, since
+   * the fault threw through the wasm stack: the retry under the default
+   * action ends the process as the same fault would again.
+   */
+  private async faulted(t: WasmThread, f: WasmFault): Promise<never> {
+    const sp = this.instance.exports.__stack_pointer;
+    if (sp instanceof WebAssembly.Global) t.stackPointer = sp.value as number;
+    try {
+      await this.replayFault(t.sys, f);
+    } catch (e) {
+      if (!(e instanceof SegfaultError)) throw e;
+      await t.sys.sigaction(e.signal === 'SIGBUS' ? SIGBUS : SIGSEGV, { handler: SIG_DFL });
+      await this.replayFault(t.sys, f);
+    }
+    throw new CUnsupported('go on with an access its SIGSEGV handler made valid');
+  }
+
+  /** Whether `t` is `other` or a signal handler's context running on top of it. */
+  private interrupts(t: WasmThread, other: WasmThread | null): boolean {
+    for (let c: WasmThread | null = t; c; c = c.interrupted) if (c === other) return true;
+    return false;
+  }
+
+  /**
+   * Runs C handler `fn` for `sig` on thread context `t` (handle_signal
+   * with the frame on the user stack): a context of its own below t's
+   * stack pointer, entered like a thread, so its system calls may wait
+   * and unwind it while t stays unwound in its own call. What it throws
+   * (exit, a trap) leaves through the kernel into t's call; a fault in it
+   * is delivered while the handler's mask still holds, so a fault in a
+   * SIGSEGV handler kills the process as on Linux.
+   */
+  async runSignalHandler(t: WasmThread, fn: number, siginfo: boolean, sig: number, info: SigInfo): Promise<void> {
+    const entry = this.exports.unimem_signal_entry;
+    if (!entry) throw new CUnsupported('run a signal handler in a module built before signals (build it again with `unimem cc`)');
+    // the C stack grows down: the handler's frame goes below the interrupted one, 16-byte aligned
+    const h = this.newThread(t.sys, t.self, ((t.stackPointer >>> 0) - 128) & ~15);
+    h.interrupted = t;
+    h.errno = t.errno;
+    const fault = info.si_addr !== undefined;
+    const args = [fn, sig, siginfo ? 1 : 0, info.si_code, info.si_errno, info.si_pid ?? 0, info.si_uid ?? 0, info.si_status ?? 0, (info.si_addr ?? 0) >>> 0, fault ? 1 : 0];
+    h.enter = () => entry(...args);
+    contexts.set(t.sys, { proc: this, thread: h });
+    try {
+      await this.runThread(h, false);
+    } catch (e) {
+      if (e instanceof WasmFault) await this.faulted(h, e);
+      throw e;
+    } finally {
+      contexts.set(t.sys, { proc: this, thread: t });
+    }
+  }
+
   /** The module trapped (abort(), __builtin_trap, an out-of-bounds scratch access): SIGABRT as abort raises it. */
   private async trapped(sys: Sys, e: WebAssembly.RuntimeError): Promise<number> {
-    await sys.kill(await sys.getpid(), SIGABRT);
+    const pid = await sys.getpid();
+    await sys.kill(pid, SIGABRT);
+    // a SIGABRT handler ran and returned: abort() puts the default action back and raises it again
+    await sys.sigaction(SIGABRT, { handler: SIG_DFL });
+    await sys.kill(pid, SIGABRT);
     throw e;
   }
 
@@ -784,6 +928,46 @@ class WasmProcess {
         throw new WasmThreadExit();
       },
       thread_self: () => this.cur.self,
+      // signals: the kernel's struct sigaction (handler as a table index, flags, restorer, a 64-bit mask)
+      rt_sigaction: this.linux(async (sys: Sys, sig: number, act: number, oact: number) => {
+        let arg: SigActionArg | null = null;
+        if (act !== 0) {
+          const k = new DataView(this.userRead(act, 20).buffer);
+          const fn = k.getUint32(0, true);
+          const flags = k.getUint32(4, true);
+          const handler = fn === 0 ? SIG_DFL : fn === C_SIG_IGN ? SIG_IGN : cHandler(fn, (flags & SA_SIGINFO) !== 0);
+          arg = { handler, flags, mask: maskSignals(k.getUint32(12, true), k.getUint32(16, true)) };
+        }
+        const old = await sys.sigaction(sig, arg);
+        if (oact !== 0) {
+          const k = new DataView(new ArrayBuffer(20));
+          k.setUint32(0, old.handler === SIG_DFL ? 0 : old.handler === SIG_IGN ? C_SIG_IGN : (cHandlerIndex.get(old.handler) ?? 0), true);
+          k.setUint32(4, old.flags >>> 0, true);
+          signalMask(old.mask).forEach((w, i) => k.setUint32(12 + 4 * i, w, true));
+          this.userWrite(oact, new Uint8Array(k.buffer));
+        }
+        return 0;
+      }),
+      rt_sigprocmask: this.linux(async (sys: Sys, how: number, set: number, oset: number) => {
+        const k = set === 0 ? null : new DataView(this.userRead(set, 8).buffer);
+        const old = await sys.sigprocmask(how, k ? maskSignals(k.getUint32(0, true), k.getUint32(4, true)) : null);
+        if (oset !== 0) signalMask(old).forEach((w, i) => this.userU32(oset + 4 * i, w));
+        return 0;
+      }),
+      sigpending: this.linux(async (sys: Sys, set: number) => {
+        signalMask(await sys.sigpending()).forEach((w, i) => this.userU32(set + 4 * i, w));
+        return 0;
+      }),
+      kill: this.linux(async (sys: Sys, pid: number, sig: number) => {
+        await sys.kill(pid, sig);
+        return 0;
+      }),
+      alarm: this.linux(async (sys: Sys, seconds: number) => sys.alarm(seconds >>> 0)),
+      pause: this.linux(async (sys: Sys) => sys.pause()),
+      sigsuspend: this.linux(async (sys: Sys, set: number) => {
+        const k = new DataView(this.userRead(set, 8).buffer);
+        return sys.sigsuspend(maskSignals(k.getUint32(0, true), k.getUint32(4, true)));
+      }),
     };
     const enc = new TextEncoder();
     const argvBytes = () => this.argv.map((a) => enc.encode(`${a}\0`));

@@ -56,6 +56,38 @@ describe('sigaction', () => {
     });
   });
 
+  it('sigsuspend runs the handler under its mask, then puts the old one back: EINTR', async () => {
+    const inHandler: number[][] = [];
+    await run(setup(), async (sys) => {
+      const me = await sys.getpid();
+      await sys.sigaction(SIGUSR1, { handler: async (_sig, _info, on) => void inHandler.push(await on.sigprocmask(SIG_BLOCK, null)) });
+      await sys.sigprocmask(SIG_BLOCK, [SIGUSR1]);
+      await sys.kill(me, SIGUSR1);
+      expect(inHandler).toEqual([]);
+      expect(await errno(sys.sigsuspend([SIGTERM]))).toBe('EINTR');
+      expect(await sys.sigprocmask(SIG_BLOCK, null)).toEqual([SIGUSR1]);
+      expect(await errno(sys.sigsuspend([0]))).toBe('EINVAL');
+    });
+    // the suspend mask, and the signal itself while its handler runs
+    expect(inHandler).toEqual([[SIGUSR1, SIGTERM]]);
+  });
+
+  it('a handler gets the sys of the thread it interrupts', async () => {
+    const ran: number[] = [];
+    let thread = 0;
+    await run(setup(), async (sys) => {
+      const me = await sys.getpid();
+      await sys.sigaction(SIGUSR1, { handler: async (_sig, _info, on) => void ran.push(await on.gettid()) });
+      await sys.sigprocmask(SIG_BLOCK, [SIGUSR1]);
+      thread = await sys.threadCreate(async (t) => {
+        await t.sigprocmask(SIG_UNBLOCK, [SIGUSR1]);
+        await t.kill(me, SIGUSR1);
+      });
+      await sys.threadJoin(thread);
+    });
+    expect(ran).toEqual([thread]);
+  });
+
   it('a handler runs for kill with the sender in siginfo, may make calls, and SA_RESETHAND restores SIG_DFL', async () => {
     const s = setup();
     const got: SigInfo[] = [];
