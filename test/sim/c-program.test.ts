@@ -1,37 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cToolchainProblem, execProgram, linuxSourceFilesAsync, loadPlatform } from '../../src/sim/index.ts';
+import { linuxSourceFilesAsync } from '../../src/sim/index.ts';
+import { cIt, cProblem, cSources, runCFile, warnWithoutToolchain } from './c-run.ts';
 
-// C programs need Debian's clang, lld, wasi-libc, and libclang-rt-dev-wasm32 (.ci/run installs them).
-const problem = cToolchainProblem();
-if (problem) console.warn(`C program tests skipped: ${problem}`);
-// a build takes a few seconds, several on a busy machine
-const cIt = (name: string, fn: () => Promise<void>) => (problem ? it.skip : it)(name, fn, 180_000);
-
-const platform = loadPlatform('armv7-mobile');
-const dir = mkdtempSync(join(tmpdir(), 'unimem-c-'));
-
-/** Writes a C source to a temporary file and runs it as a process; returns its result and stdout. */
-async function runC(name: string, source: string, args: string[] = []) {
-  const f = join(dir, name);
-  writeFileSync(f, source);
-  return runFile(f, args);
-}
-
-async function runFile(f: string, args: string[] = []) {
-  let out = '';
-  let err = '';
-  const dec = new TextDecoder();
-  const r = await execProgram(f, platform, args, {
-    onWrite: (fd, b) => {
-      if (fd === 1) out += dec.decode(b);
-      else err += dec.decode(b);
-    },
-  });
-  return { ...r, out, err };
-}
+warnWithoutToolchain('C program');
+const { run: runC } = cSources('unimem-c-');
+const runFile = runCFile;
 
 const HEADERS = `#include <errno.h>
 #include <fcntl.h>
@@ -180,8 +155,8 @@ describe('examples/programs/heap-share.c', () => {
 });
 
 // The kernel's own selftests, unmodified, from Debian's linux-source-6.1 (.ci/run installs it).
-const haveSources = !problem && existsSync('/usr/src/linux-source-6.1.tar.xz');
-if (!problem && !haveSources) console.warn('kernel selftests skipped: linux-source-6.1 is not installed (/usr/src/linux-source-6.1.tar.xz)');
+const haveSources = !cProblem && existsSync('/usr/src/linux-source-6.1.tar.xz');
+if (!cProblem && !haveSources) console.warn('kernel selftests skipped: linux-source-6.1 is not installed (/usr/src/linux-source-6.1.tar.xz)');
 let selftests: string | undefined;
 // the selftest makes some 100 million loads and stores through the cache model: about a minute
 const kIt = (name: string, fn: () => Promise<void>, timeout: number) => (haveSources ? it : it.skip)(name, fn, timeout);

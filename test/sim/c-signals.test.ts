@@ -1,29 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { cToolchainProblem, execProgram, loadPlatform } from '../../src/sim/index.ts';
+import { beforeAll, describe, expect } from 'vitest';
+import { cIt, cSources, runCFile, warnWithoutToolchain } from './c-run.ts';
 
-// C programs need Debian's clang, lld, wasi-libc, libclang-rt-dev-wasm32 and binaryen (.ci/run installs them).
-const problem = cToolchainProblem();
-if (problem) console.warn(`C signal tests skipped: ${problem}`);
-const cIt = (name: string, fn: () => Promise<void>, timeout = 180_000) => (problem ? it.skip : it)(name, fn, timeout);
-
-const platform = loadPlatform('armv7-mobile');
-const dir = mkdtempSync(join(tmpdir(), 'unimem-csignals-'));
-
-async function runFile(f: string, args: string[] = []) {
-  let out = '';
-  let err = '';
-  const dec = new TextDecoder();
-  const r = await execProgram(f, platform, args, {
-    onWrite: (fd, b) => {
-      if (fd === 1) out += dec.decode(b);
-      else err += dec.decode(b);
-    },
-  });
-  return { ...r, out, err };
-}
+warnWithoutToolchain('C signal');
+const { dir } = cSources('unimem-csignals-');
+const runFile = runCFile;
 
 /*
  * One program, a case per argument: a blocking read a child's kill()

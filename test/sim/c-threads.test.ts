@@ -1,35 +1,12 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cToolchainProblem, execProgram, linuxSourceFilesAsync, loadPlatform } from '../../src/sim/index.ts';
+import { linuxSourceFilesAsync } from '../../src/sim/index.ts';
+import { cIt, cProblem, cSources, runCFile, warnWithoutToolchain } from './c-run.ts';
 
-// C programs need Debian's clang, lld, wasi-libc, and libclang-rt-dev-wasm32 (.ci/run installs them).
-const problem = cToolchainProblem();
-if (problem) console.warn(`C thread tests skipped: ${problem}`);
-const cIt = (name: string, fn: () => Promise<void>, timeout = 180_000) => (problem ? it.skip : it)(name, fn, timeout);
-
-const platform = loadPlatform('armv7-mobile');
-const dir = mkdtempSync(join(tmpdir(), 'unimem-cthreads-'));
-
-async function runFile(f: string, args: string[] = []) {
-  let out = '';
-  let err = '';
-  const dec = new TextDecoder();
-  const r = await execProgram(f, platform, args, {
-    onWrite: (fd, b) => {
-      if (fd === 1) out += dec.decode(b);
-      else err += dec.decode(b);
-    },
-  });
-  return { ...r, out, err };
-}
-
-async function runC(name: string, source: string, args: string[] = []) {
-  const f = join(dir, name);
-  writeFileSync(f, source);
-  return runFile(f, args);
-}
+warnWithoutToolchain('C thread');
+const { run: runC } = cSources('unimem-cthreads-');
+const runFile = runCFile;
 
 /*
  * A producer thread fills each frame of a heap dma-buf (bracketed by
@@ -194,8 +171,8 @@ int main(void) {
 });
 
 // The kernel's sync_file selftests, unmodified, from Debian's linux-source-6.1 (.ci/run installs it).
-const haveSources = !problem && existsSync('/usr/src/linux-source-6.1.tar.xz');
-if (!problem && !haveSources) console.warn('sync selftests skipped: linux-source-6.1 is not installed (/usr/src/linux-source-6.1.tar.xz)');
+const haveSources = !cProblem && existsSync('/usr/src/linux-source-6.1.tar.xz');
+if (!cProblem && !haveSources) console.warn('sync selftests skipped: linux-source-6.1 is not installed (/usr/src/linux-source-6.1.tar.xz)');
 let selftests: string | undefined;
 
 describe('the sync selftests run unmodified', () => {

@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { cToolchainProblem, execProgram, loadPlatform } from '../../src/sim/index.ts';
+import { describe, expect } from 'vitest';
 import { VIDIOC_DQBUF32_TIME32, VIDIOC_G_FMT32, VIDIOC_QBUF32 } from '../../src/uapi/index.ts';
+import { cIt, cSources, runCFile, warnWithoutToolchain } from './c-run.ts';
+
+warnWithoutToolchain('C V4L2');
+const { run: runC } = cSources('unimem-c-v4l2-');
+const runFile = runCFile;
 
 /*
  * V4L2 from unmodified C: a C program is a 32-bit process, so its
@@ -11,33 +12,6 @@ import { VIDIOC_DQBUF32_TIME32, VIDIOC_G_FMT32, VIDIOC_QBUF32 } from '../../src/
  * or 68 with a 32-bit time_t), and its address space ends at ARM's
  * TASK_SIZE. Needs the C toolchain c-program.test.ts needs.
  */
-
-const problem = cToolchainProblem();
-if (problem) console.warn(`C V4L2 tests skipped: ${problem}`);
-const cIt = (name: string, fn: () => Promise<void>) => (problem ? it.skip : it)(name, fn, 180_000);
-
-const platform = loadPlatform('armv7-mobile');
-const dir = mkdtempSync(join(tmpdir(), 'unimem-c-v4l2-'));
-
-/** Runs a C file as a process; returns its result, stdout and stderr. */
-async function runFile(f: string, args: string[] = []) {
-  let out = '';
-  let err = '';
-  const dec = new TextDecoder();
-  const r = await execProgram(f, platform, args, {
-    onWrite: (fd, b) => {
-      if (fd === 1) out += dec.decode(b);
-      else err += dec.decode(b);
-    },
-  });
-  return { ...r, out, err };
-}
-
-async function runC(name: string, source: string, args: string[] = []) {
-  const f = join(dir, name);
-  writeFileSync(f, source);
-  return runFile(f, args);
-}
 
 const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 
