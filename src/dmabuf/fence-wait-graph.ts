@@ -1,6 +1,6 @@
 import type { File } from '../fs/index.ts';
 import type { Clock } from '../hw/index.ts';
-import { currentCpuContext, userFrame, type CostLedger, type CpuContext, type FindingKind, type FindingLog } from '../lib/index.ts';
+import { currentCpuContext, programSiteNow, userFrame, type CostLedger, type CpuContext, type FindingKind, type FindingLog } from '../lib/index.ts';
 import { markFenceTrace, type DmaFence } from './dma-fence.ts';
 
 /**
@@ -42,7 +42,7 @@ interface FenceOrigin {
   creator: CpuContext;
   site: number;
   /** The creating process's stack, for its program's line (userStack). */
-  stack: Error | null;
+  stack: UserStack;
 }
 
 /** One thread's wait in progress on some fences. */
@@ -52,7 +52,7 @@ export interface FenceWait {
   /** Cost-ledger site id of the wait. */
   readonly site: number;
   /** The waiting process's stack, for its program's line (userStack). */
-  readonly stack: Error | null;
+  readonly stack: UserStack;
   readonly call: string;
   /** It ends when any one of its fences signals (dma_fence_wait_any_timeout), not all. */
   readonly any: boolean;
@@ -221,7 +221,7 @@ class FenceWaitGraph {
   private reportChain(kind: FindingKind, w: FenceWait, message: string): void {
     if (this.reported.has(message)) return;
     this.reported.add(message);
-    this.report(kind, w.call, message, w.stack ? userFrame(w.stack.stack ?? '') : undefined);
+    this.report(kind, w.call, message, programLine(w.stack));
   }
 
   /** `peer-a (pid 3)`, or a kernel thread's name. */
@@ -230,11 +230,11 @@ class FenceWaitGraph {
   }
 
   /** A site without the thread name it starts with, when that is `who`. */
-  private siteText(id: number, who: CpuContext, stack: Error | null): string {
+  private siteText(id: number, who: CpuContext, stack: UserStack): string {
     let s = this.ledger.siteText(id) || 'an unknown site';
     // `name: call › fn @ work`, or `name › fn` for a kernel thread outside any call
     for (const sep of [': ', ' › ']) if (s.startsWith(who.name() + sep)) s = s.slice(who.name().length + sep.length);
-    const line = stack ? userFrame(stack.stack ?? '') : undefined;
+    const line = programLine(stack);
     return line ? `${s} (${line})` : s;
   }
 
@@ -276,14 +276,27 @@ class FenceWaitGraph {
 
 const graphs = new WeakMap<Clock, FenceWaitGraph>();
 
+/** What names a process's program line later: its stack, or a C program's own site (withProgramSite); null for a kernel thread. */
+type UserStack = Error | (() => string | undefined) | null;
+
+/** The program line a kept stack names, if any. */
+function programLine(stack: UserStack): string | undefined {
+  if (!stack) return undefined;
+  return typeof stack === 'function' ? stack() : userFrame(stack.stack ?? '');
+}
+
 /**
  * The stack of a process's call, kept so that a finding can name the line
  * of its program (userFrame reads it only then); null for kernel threads,
  * whose sites the cost ledger names. Deep enough to reach the program
- * below the syscall layers, as FindingLog's own lookup is.
+ * below the syscall layers, as FindingLog's own lookup is. A C program
+ * names its line itself (withProgramSite), from the frames its system call
+ * kept: no JavaScript stack of its own to take.
  */
-function userStack(ctx: CpuContext): Error | null {
+function userStack(ctx: CpuContext): UserStack {
   if (ctx.kind !== 'process') return null;
+  const program = programSiteNow();
+  if (program) return program;
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 40;
   const e = new Error();

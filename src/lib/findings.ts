@@ -115,6 +115,11 @@ export function withProgramSite<T>(site: () => string | undefined, fn: () => T):
   return workSite.run({ site: workSite.getStore()?.site, program: site }, fn);
 }
 
+/** What names the program line running now (withProgramSite's `site`, not yet called), for a record that may need it later; undefined outside one. */
+export function programSiteNow(): (() => string | undefined) | undefined {
+  return workSite.getStore()?.program;
+}
+
 /** The program line running now, as withProgramSite tells it (worked out now: for a record made once, not per access). */
 export function currentProgramSite(): string | undefined {
   return workSite.getStore()?.program?.();

@@ -29,7 +29,7 @@ export {
 } from './fault-inject.ts';
 export { COST_KINDS, CostLedger, isCpuCost, type CoreRun, type CostKind, type CostRecord, type CostScope } from './cost-ledger.ts';
 export { currentCpuContext, newCpuContext, runAsCpuContext, type CpuContext } from './cpu-context.ts';
-export { FindingLog, currentProgramSite, currentWorkSite, userFrame, userPath, withFindingSite, withProgramSite, type Finding, type FindingKind } from './findings.ts';
+export { FindingLog, currentProgramSite, currentWorkSite, programSiteNow, userFrame, userPath, withFindingSite, withProgramSite, type Finding, type FindingKind } from './findings.ts';
 export { packageRoot } from './package-root.ts';
 export { Tracer } from './trace.ts';
 export { GiB, MiB, PAGE_SHIFT, PAGE_SIZE, alignDown, alignUp, formatBytes, hex, isPowerOfTwo } from './units.ts';
