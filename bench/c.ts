@@ -1,4 +1,5 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../src/lib/index.ts';
 import { spawnProcess, type Sys } from '../src/proc/index.ts';
 import { InputError, bootSystem, cToolchainProblem, execProgram, loadPlatform } from '../src/sim/index.ts';
 import { timeLoop, type BenchResult } from './harness.ts';
@@ -12,7 +13,8 @@ import { timeLoop, type BenchResult } from './harness.ts';
  * the set-up are not.
  */
 
-const SOURCE = fileURLToPath(new URL('./c/costs.c', import.meta.url));
+/** Found from the package root: this module may run from bench/ or from a chunk of the dist/ bundle. */
+const SOURCE = join(packageRoot(), 'bench', 'c', 'costs.c');
 /** Each timed loop runs at least about this long unless told. */
 const TARGET_MS = 400;
 
