@@ -17,7 +17,23 @@ export interface MemoryBank extends MemoryBankConfig {
   readonly chunks: (Uint8Array | undefined)[];
   /** Per chunk taken from the pool: which of its pages still hold an earlier run's bytes (see `freshen`). */
   readonly stale: (Uint16Array | undefined)[];
+  /** Per chunk not yet materialised: the pages whose bytes the page generator makes on demand (writeGeneratedPage). */
+  readonly generated: (GeneratedPages | undefined)[];
 }
+
+/** A chunk's generated pages: per 4 KiB page, whether it has one and the generator's two arguments. */
+interface GeneratedPages {
+  readonly has: Uint8Array;
+  readonly a: Uint32Array;
+  readonly b: Uint32Array;
+}
+
+/**
+ * Writes the 4 KiB page of arguments (`a`, `b`) into `dst` at `dstOff`: a
+ * pure function of its arguments, so the page's bytes can be made when
+ * something first reads or writes near it rather than when it is written.
+ */
+export type PageGenerator = (a: number, b: number, dst: Uint8Array, dstOff: number) => void;
 
 /** An access that no bank decodes: the master that issued it sees a bus error. */
 export class BusError extends Error {
@@ -38,6 +54,8 @@ const STALE_SHIFT = 12;
 const STALE_PIECE = 1 << STALE_SHIFT;
 /** Pieces per chunk; a stale map's last entry counts those still stale. */
 const STALE_PIECES = CHUNK_SIZE >> STALE_SHIFT;
+/** A generated page is one stale piece. */
+const GEN_PAGE = STALE_PIECE;
 
 /**
  * Backing chunks handed back by runs that are over, for the next run in the
@@ -98,6 +116,7 @@ export class PhysicalMemory {
       end: b.base + b.size,
       chunks: new Array<Uint8Array | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
       stale: new Array<Uint16Array | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
+      generated: new Array<GeneratedPages | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
     }));
     this.last = this.banks[0]!;
     liveMemories?.push(this);
@@ -111,6 +130,7 @@ export class PhysicalMemory {
         if (c && c.length === CHUNK_SIZE) chunkPool.push(c);
         b.chunks[i] = undefined;
         b.stale[i] = undefined;
+        b.generated[i] = undefined;
       }
     }
     this.materialised = 0;
@@ -145,7 +165,7 @@ export class PhysicalMemory {
     const b = this.bankOf(pa, words * 4);
     const off = pa - b.base;
     const ci = Math.floor(off / CHUNK_SIZE);
-    const c = b.chunks[ci];
+    const c = b.chunks[ci] ?? (b.generated[ci] ? this.chunk(b, ci) : undefined);
     if (!c) {
       dst.fill(0, di, di + words);
       return;
@@ -170,7 +190,7 @@ export class PhysicalMemory {
   /** Copies [pa, pa+len) into `dst` at `dstOff`. */
   read(pa: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): void {
     this.forEachRun(pa, len, (b, ci, co, done, n) => {
-      const c = b.chunks[ci];
+      const c = b.chunks[ci] ?? (b.generated[ci] ? this.chunk(b, ci) : undefined);
       if (c) {
         if (b.stale[ci]) this.freshen(b, ci, co, n, false);
         dst.set(c.subarray(co, co + n), dstOff + done);
@@ -207,7 +227,7 @@ export class PhysicalMemory {
   /** Fills [pa, pa+len) with `value` (memset). */
   fill(pa: number, len: number, value: number): void {
     this.forEachRun(pa, len, (b, ci, co, _done, n) => {
-      const c = b.chunks[ci] ?? (value !== 0 ? this.chunk(b, ci) : undefined);
+      const c = b.chunks[ci] ?? (value !== 0 || b.generated[ci] ? this.chunk(b, ci) : undefined);
       if (!c) return;
       if (b.stale[ci]) this.freshen(b, ci, co, n, true);
       c.fill(value, co, co + n);
@@ -217,6 +237,14 @@ export class PhysicalMemory {
   /** Copies `len` bytes from `src` to `dst`; overlapping ranges behave as memmove. */
   copy(dst: number, src: number, len: number): void {
     if (len === 0) return;
+    // a page still only noted (a migration of a background page) moves as its note: the same bytes, no backing made
+    if (len === GEN_PAGE && src % GEN_PAGE === 0 && dst % GEN_PAGE === 0 && this.generator) {
+      const at = this.generatedAt(src);
+      if (at) {
+        this.writeGeneratedPage(dst, at[0], at[1]);
+        return;
+      }
+    }
     const sb = this.bankOf(src, len);
     const db = this.bankOf(dst, len);
     const forward = dst <= src || dst >= src + len;
@@ -239,7 +267,7 @@ export class PhysicalMemory {
     const b = this.bankOf(pa, 4);
     const off = pa - b.base;
     const ci = Math.floor(off / CHUNK_SIZE);
-    const c = b.chunks[ci];
+    const c = b.chunks[ci] ?? (b.generated[ci] ? this.chunk(b, ci) : undefined);
     if (!c) return 0;
     const co = off - ci * CHUNK_SIZE;
     if (b.stale[ci]) this.freshen(b, ci, co, Math.min(4, CHUNK_SIZE - co), false);
@@ -314,8 +342,71 @@ export class PhysicalMemory {
       c = reused ?? new Uint8Array(len);
       b.chunks[ci] = c;
       this.materialised += c.length;
+      const g = b.generated[ci];
+      if (g) {
+        b.generated[ci] = undefined;
+        for (let p = 0; p < g.has.length; p++) {
+          if (!g.has[p]) continue;
+          if (b.stale[ci]) this.freshen(b, ci, p * GEN_PAGE, GEN_PAGE, true);
+          this.generator!(g.a[p]!, g.b[p]!, c, p * GEN_PAGE);
+        }
+      }
     }
     return c;
+  }
+
+  private generator: PageGenerator | null = null;
+
+  /**
+   * Sets what makes the bytes of the pages writeGeneratedPage writes; false,
+   * changing nothing, when the memory has another already (one generator a
+   * memory: a second background load writes its pages eagerly).
+   */
+  setPageGenerator(gen: PageGenerator): boolean {
+    if (this.generator && this.generator !== gen) return false;
+    this.generator = gen;
+    return true;
+  }
+
+  /**
+   * Writes the page at `pa` (4 KiB aligned) with the generator's bytes for
+   * (`a`, `b`): at once into a materialised chunk, else only noted, so that
+   * memory nothing else touches (a background load's pages) costs the host
+   * no backing. The bytes are made when anything first reads or writes the
+   * chunk, and every access sees exactly what an eager write would have left.
+   */
+  writeGeneratedPage(pa: number, a: number, b: number): void {
+    if (!this.generator) throw new Error('physical memory: writeGeneratedPage without a page generator');
+    const bank = this.bankOf(pa, GEN_PAGE);
+    const off = pa - bank.base;
+    const ci = Math.floor(off / CHUNK_SIZE);
+    const co = off - ci * CHUNK_SIZE;
+    const c = bank.chunks[ci];
+    if (c) {
+      if (bank.stale[ci]) this.freshen(bank, ci, co, GEN_PAGE, true);
+      this.generator(a, b, c, co);
+      return;
+    }
+    let g = bank.generated[ci];
+    if (!g) {
+      const pagesIn = Math.ceil(Math.min(CHUNK_SIZE, bank.size - ci * CHUNK_SIZE) / GEN_PAGE);
+      bank.generated[ci] = g = { has: new Uint8Array(pagesIn), a: new Uint32Array(pagesIn), b: new Uint32Array(pagesIn) };
+    }
+    const p = co / GEN_PAGE;
+    g.has[p] = 1;
+    g.a[p] = a;
+    g.b[p] = b;
+  }
+
+  /** The generator's arguments of the not yet materialised page at `pa`, or null. */
+  private generatedAt(pa: number): [number, number] | null {
+    const bank = this.bankOf(pa, GEN_PAGE);
+    const off = pa - bank.base;
+    const ci = Math.floor(off / CHUNK_SIZE);
+    const g = bank.generated[ci];
+    if (!g || bank.chunks[ci]) return null;
+    const p = (off - ci * CHUNK_SIZE) / GEN_PAGE;
+    return g.has[p] ? [g.a[p]!, g.b[p]!] : null;
   }
 
   /**
@@ -346,7 +437,7 @@ export class PhysicalMemory {
     const sco = so - sci * CHUNK_SIZE;
     const dco = dOff - dci * CHUNK_SIZE;
     const n = Math.min(max, CHUNK_SIZE - sco, CHUNK_SIZE - dco);
-    const sc = sb.chunks[sci];
+    const sc = sb.chunks[sci] ?? (sb.generated[sci] ? this.chunk(sb, sci) : undefined);
     if (sc) {
       // the source's stale pieces first: when both are one chunk, a destination piece marked fresh is not read
       if (sb.stale[sci]) this.freshen(sb, sci, sco, n, false);
@@ -355,7 +446,7 @@ export class PhysicalMemory {
       if (sc === dc) dc.copyWithin(dco, sco, sco + n);
       else dc.set(sc.subarray(sco, sco + n), dco);
     } else {
-      const dc = db.chunks[dci];
+      const dc = db.chunks[dci] ?? (db.generated[dci] ? this.chunk(db, dci) : undefined);
       if (dc) {
         if (db.stale[dci]) this.freshen(db, dci, dco, n, true);
         dc.fill(0, dco, dco + n);

@@ -45,6 +45,8 @@ export class BackgroundLoad {
   private readonly expect = new Uint8Array(PAGE);
   private readonly scratchBuf: Buffer;
   private readonly expectBuf: Buffer;
+  /** Whether this load's pages are written as notes the memory turns into bytes on demand (setPageGenerator). */
+  private readonly generated: boolean;
   private readonly headerBytes = new Uint8Array(8);
   private readonly headerView = new DataView(this.headerBytes.buffer);
   private slotPfn = new Int32Array(1024);
@@ -74,6 +76,14 @@ export class BackgroundLoad {
       this.slotPfn[slot] = newPfn;
       this.stats.migrated++;
     };
+    // a page's bytes are a function of its id and seed: memory nothing else touches need not hold them
+    this.generated = mem.setPageGenerator((id, seed, dst, off) => {
+      const from = poolOffset(seed);
+      dst.set(this.pool.subarray(from, from + PAGE), off);
+      this.headerView.setUint32(0, id, true);
+      this.headerView.setUint32(4, seed, true);
+      dst.set(this.headerBytes, off);
+    });
     this.pageCacheOwner = registerPageOwner(pages, { name: 'page-cache', migratePage });
     this.anonOwner = registerPageOwner(pages, { name: 'anon', migratePage });
     this.unmovableOwner = registerPageOwner(pages, { name: 'kernel-unmovable' });
@@ -293,6 +303,9 @@ export class BackgroundLoad {
     if (this.cache && this.cache.validLines > 0) {
       this.expected(s);
       this.cache.snoopWrite(pa, this.expect, 0, PAGE);
+    } else if (this.generated) {
+      // noted, not copied: the bytes are made if anything reads or writes near the page
+      this.mem.writeGeneratedPage(pa, this.slotId[s]!, this.slotSeed[s]!);
     } else {
       // straight from the pool, so a page's bytes are copied once: what the host's memory bandwidth allows
       this.mem.write(pa, this.pool, poolOffset(this.slotSeed[s]!), PAGE);

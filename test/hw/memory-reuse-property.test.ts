@@ -19,7 +19,9 @@ type Op =
   | { kind: 'writeLine'; line: number; seed: number }
   | { kind: 'readLine'; line: number }
   | { kind: 'read'; off: number; len: number }
-  | { kind: 'readU32'; off: number };
+  | { kind: 'readU32'; off: number }
+  | { kind: 'generate'; page: number; a: number; b: number }
+  | { kind: 'copyPage'; dst: number; src: number };
 
 /** An offset near a page or chunk edge more often than not, where the zeroing's pieces meet. */
 const offset = fc.oneof(
@@ -38,7 +40,14 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('readLine' as const), line: fc.integer({ min: 0, max: LINES - 1 }) }),
   fc.record({ kind: fc.constant('read' as const), off: offset, len: length }),
   fc.record({ kind: fc.constant('readU32' as const), off: fc.integer({ min: 0, max: SIZE - 4 }) }),
+  fc.record({ kind: fc.constant('generate' as const), page: fc.integer({ min: 0, max: SIZE / PAGE - 1 }), a: fc.nat(), b: fc.nat() }),
+  fc.record({ kind: fc.constant('copyPage' as const), dst: fc.integer({ min: 0, max: SIZE / PAGE - 1 }), src: fc.integer({ min: 0, max: SIZE / PAGE - 1 }) }),
 );
+
+/** A page generator: bytes that depend on both arguments and on the offset. */
+function generate(a: number, b: number, dst: Uint8Array, off: number): void {
+  for (let i = 0; i < PAGE; i++) dst[off + i] = (a + i * 7 + (b >> (i & 15))) & 0xff;
+}
 
 function bytes(len: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: len }, (_, i) => (seed + i * 31) & 0xff || 1);
@@ -51,15 +60,16 @@ function dirtyPool(chunks: number): void {
   reclaimMemory();
 }
 
-describe('PhysicalMemory on reused chunks', () => {
+describe('PhysicalMemory on reused chunks, with generated pages', () => {
   afterAll(() => reclaimMemory());
 
-  it('reads as a fresh memory would, zero wherever nothing was written, whatever the access mix', () => {
+  it('reads as a fresh memory with eager writes would, zero wherever nothing was written, whatever the access mix', () => {
     recycleMemoryAfterRuns();
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: 40 }), (ops) => {
         dirtyPool(SIZE / CHUNK_SIZE);
         const m = new PhysicalMemory([{ name: 'dram', base: BASE, size: SIZE, kind: 'dram' }]);
+        expect(m.setPageGenerator(generate)).toBe(true);
         const model = new Uint8Array(SIZE);
         const words = new Int32Array(16);
         for (const o of ops) {
@@ -98,6 +108,14 @@ describe('PhysicalMemory on reused chunks', () => {
               expect(m.readBytes(BASE + o.off, n)).toEqual(model.subarray(o.off, o.off + n));
               break;
             }
+            case 'generate':
+              m.writeGeneratedPage(BASE + o.page * PAGE, o.a, o.b);
+              generate(o.a, o.b, model, o.page * PAGE);
+              break;
+            case 'copyPage':
+              m.copy(BASE + o.dst * PAGE, BASE + o.src * PAGE, PAGE);
+              model.copyWithin(o.dst * PAGE, o.src * PAGE, o.src * PAGE + PAGE);
+              break;
             case 'readU32': {
               const want = (model[o.off]! | (model[o.off + 1]! << 8) | (model[o.off + 2]! << 16) | (model[o.off + 3]! << 24)) >>> 0;
               expect(m.readU32(BASE + o.off)).toBe(want);
@@ -112,4 +130,25 @@ describe('PhysicalMemory on reused chunks', () => {
     );
   });
 
+
+  it('holds no backing for generated pages nothing else touches, and moves one by a page copy without making it', () => {
+    const m = new PhysicalMemory([{ name: 'dram', base: BASE, size: SIZE, kind: 'dram' }]);
+    m.setPageGenerator(generate);
+    m.writeGeneratedPage(BASE, 1, 2);
+    m.writeGeneratedPage(BASE + 2 * CHUNK_SIZE + PAGE, 3, 4);
+    m.copy(BASE + CHUNK_SIZE, BASE, PAGE);
+    expect(m.materialised).toBe(0);
+    const want = new Uint8Array(PAGE);
+    generate(1, 2, want, 0);
+    expect(m.readBytes(BASE + CHUNK_SIZE, PAGE)).toEqual(want);
+    // the read made the bytes of that one chunk
+    expect(m.materialised).toBe(CHUNK_SIZE);
+  });
+
+  it('takes one page generator: a second is refused, and its owner writes eagerly', () => {
+    const m = new PhysicalMemory([{ name: 'dram', base: BASE, size: SIZE, kind: 'dram' }]);
+    expect(m.setPageGenerator(generate)).toBe(true);
+    expect(m.setPageGenerator(() => {})).toBe(false);
+    expect(m.setPageGenerator(generate)).toBe(true);
+  });
 });
