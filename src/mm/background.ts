@@ -77,13 +77,7 @@ export class BackgroundLoad {
       this.stats.migrated++;
     };
     // a page's bytes are a function of its id and seed: memory nothing else touches need not hold them
-    this.generated = mem.setPageGenerator((id, seed, dst, off) => {
-      const from = poolOffset(seed);
-      dst.set(this.pool.subarray(from, from + PAGE), off);
-      this.headerView.setUint32(0, id, true);
-      this.headerView.setUint32(4, seed, true);
-      dst.set(this.headerBytes, off);
-    });
+    this.generated = mem.setPageGenerator((id, seed, dst, off) => this.page(id, seed, dst, off));
     this.pageCacheOwner = registerPageOwner(pages, { name: 'page-cache', migratePage });
     this.anonOwner = registerPageOwner(pages, { name: 'anon', migratePage });
     this.unmovableOwner = registerPageOwner(pages, { name: 'kernel-unmovable' });
@@ -283,34 +277,31 @@ export class BackgroundLoad {
     return true;
   }
 
-  /** Builds slot `s`'s contents in `expect`: its pool slice, then its id and seed over the first 8 bytes. */
-  private expected(s: number): void {
-    const off = poolOffset(this.slotSeed[s]!);
-    this.expect.set(this.pool.subarray(off, off + PAGE));
-    this.header(s);
-    this.expect.set(this.headerBytes);
+  /** The bytes of the page of `id` and `seed`, into `dst` at `off`: its pool slice, then its id and seed over the first 8 bytes. */
+  private page(id: number, seed: number, dst: Uint8Array, off: number): void {
+    const from = poolOffset(seed);
+    dst.set(this.pool.subarray(from, from + PAGE), off);
+    this.headerView.setUint32(0, id, true);
+    this.headerView.setUint32(4, seed, true);
+    dst.set(this.headerBytes, off);
   }
 
-  private header(s: number): void {
-    this.headerView.setUint32(0, this.slotId[s]!, true);
-    this.headerView.setUint32(4, this.slotSeed[s]!, true);
+  /** Builds slot `s`'s contents in `expect`. */
+  private expected(s: number): void {
+    this.page(this.slotId[s]!, this.slotSeed[s]!, this.expect, 0);
   }
 
   private write(s: number): void {
     const pa = this.slotPfn[s]! * PAGE;
     // Written as the CPU would leave it once written back: lines left in the cache
     // from the page's previous life take the new data too, so none can land on top of it later.
-    if (this.cache && this.cache.validLines > 0) {
-      this.expected(s);
-      this.cache.snoopWrite(pa, this.expect, 0, PAGE);
-    } else if (this.generated) {
+    if (this.generated && !(this.cache && this.cache.validLines > 0)) {
       // noted, not copied: the bytes are made if anything reads or writes near the page
       this.mem.writeGeneratedPage(pa, this.slotId[s]!, this.slotSeed[s]!);
     } else {
-      // straight from the pool, so a page's bytes are copied once: what the host's memory bandwidth allows
-      this.mem.write(pa, this.pool, poolOffset(this.slotSeed[s]!), PAGE);
-      this.header(s);
-      this.mem.write(pa, this.headerBytes);
+      this.expected(s);
+      if (this.cache && this.cache.validLines > 0) this.cache.snoopWrite(pa, this.expect, 0, PAGE);
+      else this.mem.write(pa, this.expect, 0, PAGE);
     }
     this.stats.bytesWritten += PAGE;
   }
