@@ -1,13 +1,13 @@
 import type { CompatIoctl, IoctlArgLayout } from './ioctl-arg.ts';
 import {
+  bufferLayout,
+  createBuffersLayout,
   planeLayouts,
   timevalLayout,
   v4l2BufferArg,
-  v4l2BufferMember,
   v4l2FormatMember,
   v4l2PixFormatLayout,
   v4l2PixFormatMplaneLayout,
-  v4l2TimecodeLayout,
 } from './ioctl-args-v4l2.ts';
 import { _IOC_DIR, _IOWR } from './ioctl.ts';
 import { array, struct, union, type StructLayout } from './struct-layout.ts';
@@ -32,15 +32,7 @@ export const v4l2Format32Layout = struct('v4l2_format32', [
 ]);
 
 /** struct v4l2_create_buffers32 (248 bytes): its format is a v4l2_format32 at offset 12. */
-export const v4l2CreateBuffers32Layout = struct('v4l2_create_buffers32', [
-  ['index', 'u32'],
-  ['count', 'u32'],
-  ['memory', 'u32'],
-  ['format', v4l2Format32Layout],
-  ['capabilities', 'u32'],
-  ['flags', 'u32'],
-  ['reserved', array('u32', 6)],
-]);
+export const v4l2CreateBuffers32Layout = createBuffersLayout('v4l2_create_buffers32', v4l2Format32Layout);
 
 /** struct old_timeval32: a 32-bit time_t's timeval. */
 export const oldTimeval32Layout = struct('old_timeval32', [
@@ -48,29 +40,11 @@ export const oldTimeval32Layout = struct('old_timeval32', [
   ['tv_usec', 's32'],
 ]);
 
-/** struct v4l2_buffer32 (80 bytes) or, with an old_timeval32 timestamp, v4l2_buffer32_time32 (68 bytes). */
-function buffer32(name: string, timestamp: StructLayout): StructLayout {
-  return struct(name, [
-    ['index', 'u32'],
-    ['type', 'u32'],
-    ['bytesused', 'u32'],
-    ['flags', 'u32'],
-    ['field', 'u32'],
-    ['timestamp', timestamp],
-    ['timecode', v4l2TimecodeLayout],
-    ['sequence', 'u32'],
-    ['memory', 'u32'],
-    ['m', union({ offset: 'u32', userptr: 'u32', planes: 'u32', fd: 's32' }, v4l2BufferMember)],
-    ['length', 'u32'],
-    ['reserved2', 'u32'],
-    ['request_fd', 's32'],
-  ]);
-}
 
 /** struct v4l2_buffer32: the timestamp is two compat_s64 (a 64-bit time_t), 8-aligned as ARM EABI aligns them. */
-export const v4l2Buffer32Layout = buffer32('v4l2_buffer32', timevalLayout);
+export const v4l2Buffer32Layout = bufferLayout('v4l2_buffer32', timevalLayout, 'u32');
 /** struct v4l2_buffer32_time32: the timestamp is an old_timeval32. */
-export const v4l2Buffer32Time32Layout = buffer32('v4l2_buffer32_time32', oldTimeval32Layout);
+export const v4l2Buffer32Time32Layout = bufferLayout('v4l2_buffer32_time32', oldTimeval32Layout, 'u32');
 /** struct v4l2_plane32 (60 bytes), per memory type: m.userptr is a compat_long_t. */
 export const v4l2Plane32Layouts = planeLayouts('v4l2_plane32', 'u32');
 

@@ -128,15 +128,19 @@ export const v4l2RequestBuffersLayout = struct('v4l2_requestbuffers', [
   ['flags', 'u8'],
   ['reserved', array('u8', 3)],
 ]);
-export const v4l2CreateBuffersLayout = struct('v4l2_create_buffers', [
-  ['index', 'u32'],
-  ['count', 'u32'],
-  ['memory', 'u32'],
-  ['format', v4l2FormatLayout],
-  ['capabilities', 'u32'],
-  ['flags', 'u32'],
-  ['reserved', array('u32', 6)],
-]);
+/** struct v4l2_create_buffers around a v4l2_format of one word size (the native one, or v4l2_format32 for a 32-bit caller). */
+export function createBuffersLayout(name: string, format: StructLayout): StructLayout {
+  return struct(name, [
+    ['index', 'u32'],
+    ['count', 'u32'],
+    ['memory', 'u32'],
+    ['format', format],
+    ['capabilities', 'u32'],
+    ['flags', 'u32'],
+    ['reserved', array('u32', 6)],
+  ]);
+}
+export const v4l2CreateBuffersLayout = createBuffersLayout('v4l2_create_buffers', v4l2FormatLayout);
 export const timevalLayout = struct('timeval', [
   ['tv_sec', 's64'],
   ['tv_usec', 's64'],
@@ -185,22 +189,30 @@ export function v4l2BufferMember(p: Record<string, unknown>): string | null {
   return isMultiplanar(p.type) ? 'planes' : memoryMember(p.memory, 'offset');
 }
 
-/** struct v4l2_buffer; `request_fd` shares its union with `reserved` and is carried alone. */
-export const v4l2BufferLayout = struct('v4l2_buffer', [
-  ['index', 'u32'],
-  ['type', 'u32'],
-  ['bytesused', 'u32'],
-  ['flags', 'u32'],
-  ['field', 'u32'],
-  ['timestamp', timevalLayout],
-  ['timecode', v4l2TimecodeLayout],
-  ['sequence', 'u32'],
-  ['memory', 'u32'],
-  ['m', union({ offset: 'u32', userptr: 'u64', planes: 'u64', fd: 's32' }, v4l2BufferMember)],
-  ['length', 'u32'],
-  ['reserved2', 'u32'],
-  ['request_fd', 's32'],
-]);
+/**
+ * struct v4l2_buffer of one word size: its timestamp layout and the width
+ * of `m.userptr` and `m.planes` ('u64' on LP64; 'u32' for a 32-bit
+ * caller's v4l2_buffer32). `request_fd` shares its union with `reserved`
+ * and is carried alone.
+ */
+export function bufferLayout(name: string, timestamp: StructLayout, pointer: 'u32' | 'u64'): StructLayout {
+  return struct(name, [
+    ['index', 'u32'],
+    ['type', 'u32'],
+    ['bytesused', 'u32'],
+    ['flags', 'u32'],
+    ['field', 'u32'],
+    ['timestamp', timestamp],
+    ['timecode', v4l2TimecodeLayout],
+    ['sequence', 'u32'],
+    ['memory', 'u32'],
+    ['m', union({ offset: 'u32', userptr: pointer, planes: pointer, fd: 's32' }, v4l2BufferMember)],
+    ['length', 'u32'],
+    ['reserved2', 'u32'],
+    ['request_fd', 's32'],
+  ]);
+}
+export const v4l2BufferLayout = bufferLayout('v4l2_buffer', timevalLayout, 'u64');
 export const v4l2ExportBufferLayout = struct('v4l2_exportbuffer', [
   ['type', 'u32'],
   ['index', 'u32'],
