@@ -202,6 +202,30 @@ export class CpuCache {
   private writeLines(pa: number, src: Uint8Array, srcOff: number, len: number): void {
     const L = this.lineSize;
     const src32 = wordView(src, len);
+    const bulk = this.bulkLines(pa, len);
+    if (bulk) {
+      const { head, first, last } = bulk;
+      if (head > 0) this.writeLines(pa, src, srcOff, head);
+      const at = srcOff + head;
+      const whole = (last - first + 1) * L;
+      const aligned = src32 !== null && (at & 3) === 0;
+      this.storeWholeLines(
+        first,
+        last,
+        () => this.mem.write(first * L, src, at, whole),
+        (s, line) => {
+          const r = at + (line - first) * L;
+          if (aligned) {
+            const w = (s * L) >> 2;
+            const v = r >> 2;
+            for (let k = 0; k < L >> 2; k++) this.data32[w + k] = src32[v + k]!;
+          } else this.data.set(src.subarray(r, r + L), s * L);
+        },
+      );
+      const done = head + whole;
+      if (done < len) this.writeLines(pa + done, src, srcOff + done, len - done);
+      return;
+    }
     let done = 0;
     while (done < len) {
       const a = pa + done;
@@ -238,6 +262,21 @@ export class CpuCache {
     // the byte the fill stores, four times over: a whole line is filled word by word
     fillByte[0] = value;
     const word = fillByte[0]! * 0x01010101;
+    const bulk = this.bulkLines(pa, len);
+    if (bulk) {
+      const { head, first, last } = bulk;
+      if (head > 0) this.fillLines(pa, head, value);
+      const whole = (last - first + 1) * L;
+      this.storeWholeLines(
+        first,
+        last,
+        () => this.mem.fill(first * L, whole, value),
+        (s) => this.data32.fill(word, (s * L) >> 2, ((s + 1) * L) >> 2),
+      );
+      const done = head + whole;
+      if (done < len) this.fillLines(pa + done, len - done, value);
+      return;
+    }
     let done = 0;
     while (done < len) {
       const a = pa + done;
@@ -503,6 +542,107 @@ export class CpuCache {
     this.dirty[s] = 0;
     this.valid++;
     return s;
+  }
+
+  /**
+   * The whole lines of a store over [pa, pa+len) worth storing in bulk
+   * (storeWholeLines): at least a cache's worth, inside one memory bank.
+   * `head` is the bytes before the first whole line; null when the store
+   * goes line by line.
+   */
+  private bulkLines(pa: number, len: number): { head: number; first: number; last: number } | null {
+    const L = this.lineSize;
+    const first = Math.ceil(pa / L);
+    const last = Math.floor((pa + len) / L) - 1;
+    if (last - first + 1 < this.slots || !this.mem.decodes(first * L, (last - first + 1) * L)) return null;
+    return { head: first * L - pa, first, last };
+  }
+
+  /**
+   * Stores whole lines first..last (none needs a linefill) with the outcome
+   * of storing them one at a time: the same hits, misses, victims (the
+   * same PRNG draws, in the same order), writebacks and statistics. Only
+   * the tags move line by line; the bytes move once: memory takes
+   * `toMemory` over the whole range (what every line of it evicted during
+   * the store wrote back), then gets its earlier bytes back under the
+   * lines still cached, which stay dirty with memory stale beneath them,
+   * and those lines take their bytes from `toLine`. A line cached before
+   * the store and evicted by it is written back as it is met, with the
+   * bytes it held.
+   */
+  private storeWholeLines(first: number, last: number, toMemory: () => void, toLine: (s: number, line: number) => void): void {
+    const { hitNs, missNs, writebackNs } = this.cfg;
+    const { tags, dirty, ways, setMask, sets, prng, pageLines, linesPerPage } = this;
+    let hits = 0;
+    let misses = 0;
+    let evictions = 0;
+    let writebacks = 0;
+    let s = -1;
+    for (let line = first; line <= last; line++) {
+      const base = (setMask >= 0 ? line & setMask : line % sets) * ways;
+      s = -1;
+      let free = -1;
+      for (let w = 0; w < ways; w++) {
+        const t = tags[base + w]!;
+        if (t === line) {
+          s = base + w;
+          break;
+        }
+        if (t === INVALID && free < 0) free = base + w;
+      }
+      if (s >= 0) hits++;
+      else {
+        misses++;
+        if (free >= 0) {
+          s = free;
+          this.valid++;
+        } else {
+          s = base + prng.int(ways);
+          evictions++;
+          const victim = tags[s]!;
+          if (dirty[s] === 1) {
+            // a line of this store reaches memory with the rest of it; one cached before goes now, with its bytes
+            if (victim < first || victim >= line) this.writeback(s);
+            writebacks++;
+          }
+          pageLines.add(Math.floor(victim / linesPerPage), -1);
+        }
+        pageLines.add(Math.floor(line / linesPerPage), 1);
+        tags[s] = line;
+      }
+      dirty[s] = 1;
+    }
+    const st = this.stats;
+    st.hits += hits;
+    st.misses += misses;
+    st.evictions += evictions;
+    st.evictionWritebacks += writebacks;
+    st.busyNs += hits * hitNs + misses * missNs + writebacks * writebackNs;
+    this.lastSlot = s;
+    const L = this.lineSize;
+    const held: number[] = [];
+    for (let k = 0; k < this.slots; k++) {
+      const t = tags[k]!;
+      if (t >= first && t <= last) held.push(k);
+    }
+    const words = L >> 2;
+    const before = new Int32Array(held.length * words);
+    for (let i = 0; i < held.length; i++) this.mem.readWords(tags[held[i]!]! * L, before, i * words, words);
+    toMemory();
+    const now = new Int32Array(words);
+    for (let i = 0; i < held.length; i++) {
+      const k = held[i]!;
+      const pa = tags[k]! * L;
+      // a line whose old bytes equal the new ones (zeroing memory never written) leaves memory untouched
+      this.mem.readWords(pa, now, 0, words);
+      for (let w = 0; w < words; w++) {
+        if (now[w] !== before[i * words + w]) {
+          this.mem.writeWords(pa, before, i * words, words);
+          break;
+        }
+      }
+      toLine(k, tags[k]!);
+    }
   }
 
   private traceOp(name: string, ns: number, args?: Record<string, unknown>): void {

@@ -132,8 +132,12 @@ type Op =
   | { op: 'clean' | 'invalidate' | 'flush'; at: number; len: number };
 
 const at = fc.integer({ min: 0, max: SPAN - 1 });
-// mostly a program's words (1..8 bytes), some copies across lines
-const len = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(1, 2, 4, 8) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 700 }) });
+// mostly a program's words (1..8 bytes), some copies across lines, a few stores of more than the cache (stored in bulk)
+const len = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(1, 2, 4, 8) },
+  { weight: 2, arbitrary: fc.integer({ min: 1, max: 700 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 700, max: SPAN }) },
+);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constantFrom('read' as const, 'write' as const), at, len, seed: fc.nat(255) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('fill' as const), at, len, value: fc.integer({ min: -300, max: 300 }) }) },
