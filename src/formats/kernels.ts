@@ -22,6 +22,8 @@ export interface Kernels {
   checkAverage(a: number, b: number, out: number, len: number): void;
   uvdCodeRows(cur: number, ref: number, stride: number, rows: number, intra: number, out: number): number;
   uvdDecodeOps(packet: number, i: number, end: number, ref: number, predicted: number, out: number, stride: number, rows: number): number;
+  /** The CPU cache's tag walk for a store of whole lines (wasm/cache.ts; hw/cache.ts storeWholeLines). */
+  cacheStoreTags(tags: number, dirty: number, ways: number, sets: number, setMask: number, first: number, last: number, state: number, victims: number, counts: number): number;
 }
 
 /** Bytes a kernel may read past the end of an input, and the alignment of every region. */

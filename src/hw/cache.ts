@@ -1,3 +1,4 @@
+import { nextRegion, wasmHeap, wasmKernels } from '../formats/index.ts';
 import type { CostLedger, Tracer } from '../lib/index.ts';
 import type { PhysicalMemory } from './memory.ts';
 import type { Prng } from './prng.ts';
@@ -571,57 +572,46 @@ export class CpuCache {
    * bytes it held.
    */
   private storeWholeLines(first: number, last: number, toMemory: () => void, toLine: (s: number, line: number) => void): void {
-    const { hitNs, missNs, writebackNs } = this.cfg;
-    const { tags, dirty, ways, setMask, sets, prng, pageLines, linesPerPage } = this;
-    let hits = 0;
-    let misses = 0;
-    let evictions = 0;
-    let writebacks = 0;
-    let s = -1;
-    for (let line = first; line <= last; line++) {
-      const base = (setMask >= 0 ? line & setMask : line % sets) * ways;
-      s = -1;
-      let free = -1;
-      for (let w = 0; w < ways; w++) {
-        const t = tags[base + w]!;
-        if (t === line) {
-          s = base + w;
-          break;
-        }
-        if (t === INVALID && free < 0) free = base + w;
-      }
-      if (s >= 0) hits++;
-      else {
-        misses++;
-        if (free >= 0) {
-          s = free;
-          this.valid++;
-        } else {
-          s = base + prng.int(ways);
-          evictions++;
-          const victim = tags[s]!;
-          if (dirty[s] === 1) {
-            // a line of this store reaches memory with the rest of it; one cached before goes now, with its bytes
-            if (victim < first || victim >= line) this.writeback(s);
-            writebacks++;
-          }
-          pageLines.add(Math.floor(victim / linesPerPage), -1);
-        }
-        pageLines.add(Math.floor(line / linesPerPage), 1);
-        tags[s] = line;
-      }
-      dirty[s] = 1;
+    const n = this.slots;
+    const L = this.lineSize;
+    const { tags, dirty } = this;
+    // the walk runs in WebAssembly over copies of the tags and dirty bits, with the PRNG's state
+    const dirtyAt = nextRegion(0, n * 8);
+    const stateAt = nextRegion(dirtyAt, n);
+    const countsAt = nextRegion(stateAt, 16);
+    const victimsAt = nextRegion(countsAt, 20);
+    const heap = wasmHeap(nextRegion(victimsAt, n * 4));
+    const newTags = new Float64Array(heap.buffer, 0, n);
+    newTags.set(tags);
+    heap.set(dirty, dirtyAt);
+    const state = new Uint32Array(heap.buffer, stateAt, 4);
+    this.prng.save(state);
+    const listed = wasmKernels().cacheStoreTags(0, dirtyAt, this.ways, this.sets, this.setMask, first, last, stateAt, victimsAt, countsAt);
+    this.prng.restore(state);
+    const counts = new Int32Array(heap.buffer, countsAt, 5);
+    const [hits, misses, evictions, writebacks, lastSlot] = counts as unknown as [number, number, number, number, number];
+    // lines cached before the store and evicted by it leave with the bytes they held (their slots are not yet overwritten)
+    const victims = new Int32Array(heap.buffer, victimsAt, listed);
+    for (let i = 0; i < listed; i++) this.writeback(victims[i]!);
+    for (let s = 0; s < n; s++) {
+      const was = tags[s]!;
+      const now = newTags[s]!;
+      if (was === now) continue;
+      if (was === INVALID) this.valid++;
+      else this.unindex(was);
+      this.pageLines.add(Math.floor(now / this.linesPerPage), 1);
     }
+    tags.set(newTags);
+    dirty.set(heap.subarray(dirtyAt, dirtyAt + n));
     const st = this.stats;
     st.hits += hits;
     st.misses += misses;
     st.evictions += evictions;
     st.evictionWritebacks += writebacks;
-    st.busyNs += hits * hitNs + misses * missNs + writebacks * writebackNs;
-    this.lastSlot = s;
-    const L = this.lineSize;
+    st.busyNs += hits * this.cfg.hitNs + misses * this.cfg.missNs + writebacks * this.cfg.writebackNs;
+    this.lastSlot = lastSlot;
     const held: number[] = [];
-    for (let k = 0; k < this.slots; k++) {
+    for (let k = 0; k < n; k++) {
       const t = tags[k]!;
       if (t >= first && t <= last) held.push(k);
     }
@@ -629,14 +619,14 @@ export class CpuCache {
     const before = new Int32Array(held.length * words);
     for (let i = 0; i < held.length; i++) this.mem.readWords(tags[held[i]!]! * L, before, i * words, words);
     toMemory();
-    const now = new Int32Array(words);
+    const cur = new Int32Array(words);
     for (let i = 0; i < held.length; i++) {
       const k = held[i]!;
       const pa = tags[k]! * L;
       // a line whose old bytes equal the new ones (zeroing memory never written) leaves memory untouched
-      this.mem.readWords(pa, now, 0, words);
+      this.mem.readWords(pa, cur, 0, words);
       for (let w = 0; w < words; w++) {
-        if (now[w] !== before[i * words + w]) {
+        if (cur[w] !== before[i * words + w]) {
           this.mem.writeWords(pa, before, i * words, words);
           break;
         }

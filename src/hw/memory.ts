@@ -68,6 +68,11 @@ const GEN_PAGE = STALE_PIECE;
  * background page's contents), so most of a run's memory is written once.
  */
 const chunkPool: Uint8Array[] = [];
+function allZero(src: Int32Array, si: number, words: number): boolean {
+  for (let k = 0; k < words; k++) if (src[si + k] !== 0) return false;
+  return true;
+}
+
 /** Chunks per slab: fresh chunks are carved from one host allocation of this many. */
 const SLAB_CHUNKS = 32;
 let slab: ArrayBuffer | null = null;
@@ -201,6 +206,8 @@ export class PhysicalMemory {
     const b = this.bankOf(pa, words * 4);
     const off = pa - b.base;
     const ci = Math.floor(off / CHUNK_SIZE);
+    // zeros written where nothing was ever written change nothing: the backing stays unmade (as fill does)
+    if (!b.chunks[ci] && !b.generated[ci] && allZero(src, si, words)) return;
     const w = this.words(b, ci, this.chunk(b, ci));
     if (b.stale[ci]) this.freshen(b, ci, off - ci * CHUNK_SIZE, words * 4, true);
     const wi = (off - ci * CHUNK_SIZE) >> 2;

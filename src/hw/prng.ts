@@ -25,6 +25,22 @@ export class Prng {
     this.d = next();
   }
 
+  /** Writes the generator's four words of state into `out` (for a kernel that draws as this does, then `restore`s). */
+  save(out: Uint32Array): void {
+    out[0] = this.a;
+    out[1] = this.b;
+    out[2] = this.c;
+    out[3] = this.d;
+  }
+
+  /** Takes the state `save` wrote, advanced by whatever drew from it meanwhile. */
+  restore(src: Uint32Array): void {
+    this.a = src[0]!;
+    this.b = src[1]!;
+    this.c = src[2]!;
+    this.d = src[3]!;
+  }
+
   /** Returns a uniformly distributed unsigned 32-bit integer. */
   nextU32(): number {
     const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
