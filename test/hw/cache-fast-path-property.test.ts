@@ -200,6 +200,17 @@ describe('the CPU cache’s shortcuts behave as the plain model', () => {
     ['16-byte lines, 2 ways', { size: 1024, ways: 2, lineSize: 16 }],
   ];
   for (const [name, cfg] of geometries) {
+    it(`${name}: a store of more than the cache over a full cache writes back the dirty lines it evicts, above and below it`, () => {
+      const size = cfg.size!;
+      // every way dirty with lines above and below the store, none of its own, then a store (fill or copy) of twice the cache
+      const dirtyAll: Op[] = [
+        { op: 'write', at: 0, len: size, seed: 7 },
+        { op: 'write', at: SPAN - size, len: size, seed: 9 },
+      ];
+      for (const store of [{ op: 'fill', at: size + 5, len: 2 * size, value: 0 } as Op, { op: 'write', at: size + 3, len: 2 * size, seed: 3 } as Op]) {
+        for (let seed = 0; seed < 20; seed++) compare(cfg, [...dirtyAll, store, { op: 'read', at: 0, len: SPAN, seed: 0 }], seed);
+      }
+    });
     it(`${name}: the same bytes, dirty lines, statistics and costs on random access sequences`, () => {
       fc.assert(
         fc.property(fc.array(opArb, { minLength: 1, maxLength: 150 }), fc.nat(1000), (ops, seed) => compare(cfg, ops, seed)),
