@@ -29,61 +29,36 @@ export function cacheStoreTags(tags: usize, dirty: usize, ways: i32, sets: i32, 
   let writebacks = 0;
   let listed = 0;
   let s: i32 = -1;
-  // the usual case: every way holds a line, none of the store's: every line misses and evicts, no way to search
-  let plain = true;
+  // free ways, and whether any line of the store is cached: once every way holds a line and none is the
+  // store's, every line misses and evicts, and the rest of the store needs no search of its set
+  let free = 0;
+  let own = false;
   for (let k = 0, n = sets * ways; k < n; k++) {
     const t = slotAt(tags, k);
-    if (t == -1 || (t >= first && t <= last)) {
-      plain = false;
-      break;
-    }
+    if (t == -1) free++;
+    else if (t >= first && t <= last) own = true;
   }
-  if (plain) {
-    for (let line = first; line <= last; line++) {
-      const li = <i64>line;
-      const base = (setMask >= 0 ? <i32>(li & <i64>setMask) : <i32>(li % <i64>sets)) * ways;
-      const r = rotl<u32>(b * 5, 7) * 9;
-      const t9 = b << 9;
-      c ^= a;
-      d ^= b;
-      b ^= c;
-      a ^= d;
-      c ^= t9;
-      d = rotl<u32>(d, 11);
-      s = base + <i32>Math.floor((<f64>r / 4294967296.0) * <f64>ways);
-      if (load<u8>(dirty + <usize>s)) {
-        // every line cached before lies outside the store: it leaves with its bytes
-        const victim = slotAt(tags, s);
-        if (victim < first || victim > last) {
-          store<i32>(victims + ((<usize>listed) << 2), s);
-          listed++;
-        }
-        writebacks++;
-      }
-      store<f64>(tags + ((<usize>s) << 3), line);
-      store<u8>(dirty + <usize>s, 1);
-    }
-    misses = evictions = <i32>(last - first + 1);
-    first = last + 1;
-  }
-  for (let line = first; line <= last; line++) {
+  let line = first;
+  for (; line <= last && (own || free > 0); line++) {
     const li = <i64>line;
     const base = (setMask >= 0 ? <i32>(li & <i64>setMask) : <i32>(li % <i64>sets)) * ways;
     s = -1;
-    let free: i32 = -1;
+    let empty: i32 = -1;
     for (let w = 0; w < ways; w++) {
       const t = slotAt(tags, base + w);
       if (t == line) {
         s = base + w;
         break;
       }
-      if (t == -1 && free < 0) free = base + w;
+      if (t == -1 && empty < 0) empty = base + w;
     }
     if (s >= 0) hits++;
     else {
       misses++;
-      if (free >= 0) s = free;
-      else {
+      if (empty >= 0) {
+        s = empty;
+        free--;
+      } else {
         // Prng.nextU32, then int(ways) = floor(u32 / 2^32 * ways)
         const r = rotl<u32>(b * 5, 7) * 9;
         const t9 = b << 9;
@@ -107,6 +82,31 @@ export function cacheStoreTags(tags: usize, dirty: usize, ways: i32, sets: i32, 
       }
       store<f64>(tags + ((<usize>s) << 3), line);
     }
+    store<u8>(dirty + <usize>s, 1);
+  }
+  for (; line <= last; line++) {
+    const li = <i64>line;
+    const base = (setMask >= 0 ? <i32>(li & <i64>setMask) : <i32>(li % <i64>sets)) * ways;
+    const r = rotl<u32>(b * 5, 7) * 9;
+    const t9 = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t9;
+    d = rotl<u32>(d, 11);
+    s = base + <i32>Math.floor((<f64>r / 4294967296.0) * <f64>ways);
+    misses++;
+    evictions++;
+    if (load<u8>(dirty + <usize>s)) {
+      const victim = slotAt(tags, s);
+      if (victim < first || victim >= line) {
+        store<i32>(victims + ((<usize>listed) << 2), s);
+        listed++;
+      }
+      writebacks++;
+    }
+    store<f64>(tags + ((<usize>s) << 3), line);
     store<u8>(dirty + <usize>s, 1);
   }
   store<u32>(state, a);
