@@ -46,4 +46,4 @@ export { jpegDecode, jpegDecodePicture, jpegFrameHeader, jpegPictureToFrame, typ
 export { psnr } from './psnr.ts';
 export { syntheticPhoto } from './photo.ts';
 export { UVD_HEADER, UvdEncoder, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, type UvdHeader } from './uvd-stream.ts';
-export { nv12ToNv12, nv12ToXrgb8888, yuyvToNv12, yuyvToXrgb8888 } from './yuv.ts';
+export { nv12ToNv12, nv12ToXrgb8888, ScalerUnit, yuyvToNv12, yuyvToXrgb8888 } from './yuv.ts';

@@ -1,4 +1,5 @@
-import { nextRegion, wasmHeap, wasmKernels } from './kernels.ts';
+import { growMemory, nextRegion, wasmHeap, wasmInstance, wasmKernels, type Kernels } from './kernels.ts';
+import type { FrameFormat } from './pixel-format.ts';
 
 /** Bytes of an NV12 frame of `w`x`h`: luma, then a U V pair per 2x2 block (frameFormat's size). */
 function nv12Size(w: number, h: number): number {
@@ -96,4 +97,48 @@ export function nv12ToNv12(src: Uint8Array, sw: number, sh: number, scale: 1 | 2
   heap.set(src.length === inLen ? src : src.subarray(0, inLen), 0);
   wasmKernels().nv12Halve(0, sw, sh, out);
   dst.set(heap.subarray(out, out + outLen));
+}
+
+/**
+ * An ISP's two frame buffers, its source and its result, in a WebAssembly
+ * memory of its own, with the conversions above run over them in place:
+ * the DMA reads the source into `input`, convert() leaves the result in
+ * `output`, and the DMA writes it from there, so a job copies no frame in
+ * or out of the kernels' memory. One per set of formats (an m2m context's).
+ */
+export class ScalerUnit {
+  private readonly k: Kernels = wasmInstance();
+  /** The source frame of `src`'s layout. */
+  readonly input: Uint8Array;
+  /** The result, in `dst`'s layout. */
+  readonly output: Uint8Array;
+
+  constructor(
+    private readonly src: FrameFormat,
+    private readonly scale: 1 | 2,
+    private readonly dst: FrameFormat,
+  ) {
+    const outAt = nextRegion(0, src.size);
+    growMemory(this.k, nextRegion(outAt, dst.size));
+    this.input = new Uint8Array(this.k.memory.buffer, 0, src.size);
+    this.output = new Uint8Array(this.k.memory.buffer, outAt, dst.size);
+  }
+
+  /**
+   * Converts `input` into `output` as the functions above do: YUYV or
+   * NV12 to XRGB8888 (yuyvToXrgb8888, nv12ToXrgb8888) or NV12 (yuyvToNv12,
+   * nv12ToNv12), at 1/scale of the source's size.
+   */
+  convert(): void {
+    const { k, src, scale, dst } = this;
+    const sw = src.width;
+    const sh = src.height;
+    const outAt = this.output.byteOffset;
+    if (dst.fourcc === 'XR24') {
+      if (src.fourcc === 'YUYV') k.yuyvToXrgb8888(0, sw, sh, scale, outAt);
+      else k.nv12ToXrgb8888(0, sw, sh, scale, outAt);
+    } else if (src.fourcc === 'YUYV') k.yuyvToNv12(0, sw, sh, scale, outAt);
+    else if (scale === 1) this.output.set(this.input.subarray(0, sw * sh + sw * (sh >> 1)));
+    else k.nv12Halve(0, sw, sh, outAt);
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { frameFormat } from '../../../src/formats/index.ts';
+import { frameFormat, ScalerUnit } from '../../../src/formats/index.ts';
 import { IspEngine } from '../../../src/hw/index.ts';
 import { convertReference } from '../../../src/sim/reference/yuv.ts';
 import { pattern, smallSoc } from '../helpers.ts';
@@ -15,11 +15,10 @@ describe('ISP engine', () => {
     const frame = pattern(src.size, 5);
     scatter(soc, inSegs, frame);
     const eng = new IspEngine(soc.master('dev'), soc.clock);
-    const inBuf = new Uint8Array(src.size);
-    const outBuf = new Uint8Array(dst.size);
-    expect(await soc.clock.runUntilSettled(eng.readFrame(inSegs, inBuf, src.size))).toBe(src.size);
-    eng.convert(src, 2, dst, inBuf, outBuf);
-    expect(await soc.clock.runUntilSettled(eng.writeFrame(outSegs, outBuf, dst.size))).toBe(dst.size);
+    const unit = new ScalerUnit(src, 2, dst);
+    expect(await soc.clock.runUntilSettled(eng.readFrame(inSegs, unit.input, src.size))).toBe(src.size);
+    eng.convert(unit);
+    expect(await soc.clock.runUntilSettled(eng.writeFrame(outSegs, unit.output, dst.size))).toBe(dst.size);
     const want = new Uint8Array(dst.size);
     convertReference(frame, src, dst, 2, want);
     expect(gather(soc, outSegs)).toEqual(want);

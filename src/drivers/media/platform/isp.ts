@@ -17,7 +17,7 @@ import {
 } from '../../../uapi/index.ts';
 import { M2mDevice, M2mNode } from '../v4l2-core/v4l2-mem2mem.ts';
 import { vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
-import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
+import { frameFormat, ScalerUnit, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
 
@@ -51,6 +51,8 @@ export interface IspState {
   src: FrameFormat;
   scale: 1 | 2;
   dst: FrameFormat;
+  /** The engine's frame buffers and conversion for these formats. */
+  unit: ScalerUnit;
   inBuf: Uint8Array;
   outBuf: Uint8Array;
 }
@@ -79,7 +81,8 @@ function pix(fmt: FrameFormat): V4l2PixFormat {
 
 /** The file's state for formats `f`, with the engine buffers they need. */
 function withFormats(f: { src: FrameFormat; scale: 1 | 2; dst: FrameFormat }): IspState {
-  return { ...f, inBuf: new Uint8Array(f.src.size), outBuf: new Uint8Array(f.dst.size) };
+  const unit = new ScalerUnit(f.src, f.scale, f.dst);
+  return { ...f, unit, inBuf: unit.input, outBuf: unit.output };
 }
 
 /**
@@ -200,7 +203,7 @@ export class IspDevice {
     if (src.bytesused < st.src.size) throw kerr('EINVAL', `isp: source of ${src.bytesused} bytes < ${st.src.size}`);
     const engine = this.engine;
     await vb2PlaneDma(src, dev, st.src.size, false, (segs) => engine.readFrame(segs, st.inBuf, st.src.size));
-    engine.convert(st.src, st.scale, st.dst, st.inBuf, st.outBuf);
+    engine.convert(st.unit);
     await vb2PlaneDma(dst, dev, st.dst.size, true, (segs) => engine.writeFrame(segs, st.outBuf, st.dst.size));
     dst.bytesused = st.dst.size;
   }
