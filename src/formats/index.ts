@@ -45,5 +45,5 @@ export { JPEG_MIN_SIZE, JPEG_QUALITY, jpegEncode, jpegMaxSize } from './jpeg-enc
 export { jpegDecode, jpegDecodePicture, jpegFrameHeader, jpegPictureToFrame, type JpegComponent, type JpegPicture } from './jpeg-decode.ts';
 export { psnr } from './psnr.ts';
 export { syntheticPhoto } from './photo.ts';
-export { UVD_HEADER, UvdEncoder, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, type UvdHeader } from './uvd-stream.ts';
+export { UVD_HEADER, UvdDecoderUnit, UvdEncoder, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, type UvdHeader } from './uvd-stream.ts';
 export { nv12ToNv12, nv12ToXrgb8888, ScalerUnit, yuyvToNv12, yuyvToXrgb8888 } from './yuv.ts';

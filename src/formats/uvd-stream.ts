@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32 } from '../uapi/index.ts';
-import { nextRegion, wasmHeap, wasmKernels } from './kernels.ts';
+import { growMemory, nextRegion, wasmHeap, wasmInstance, wasmKernels, type Kernels } from './kernels.ts';
 import { frameFormat, type FrameFormat } from './pixel-format.ts';
 
 /**
@@ -143,6 +143,43 @@ export function uvdDecode(packet: Uint8Array, len: number, ref: Uint8Array | nul
   }
   out.set(heap.subarray(outAt, outAt + size));
   if (uvdChecksum(out, size) !== h.checksum) throw new Error(`uvd: checksum mismatch in frame ${h.frame}`);
+}
+
+/**
+ * A decoder's three buffers (the packet, the reference picture and the
+ * decoded one) in a WebAssembly memory of their own, with uvdDecode run
+ * over them in place: the DMA fills `packet` and `ref`, decode() leaves
+ * the picture in `picture`, and nothing is copied in or out of the
+ * kernels' memory. One per stream context, sized for its largest packet
+ * and its picture.
+ */
+export class UvdDecoderUnit {
+  private readonly k: Kernels = wasmInstance();
+  readonly packet: Uint8Array;
+  readonly ref: Uint8Array;
+  readonly picture: Uint8Array;
+
+  constructor(packetBytes: number, pictureBytes: number) {
+    const refAt = nextRegion(0, packetBytes);
+    const picAt = nextRegion(refAt, pictureBytes);
+    growMemory(this.k, nextRegion(picAt, pictureBytes));
+    const mem = this.k.memory.buffer;
+    this.packet = new Uint8Array(mem, 0, packetBytes);
+    this.ref = new Uint8Array(mem, refAt, pictureBytes);
+    this.picture = new Uint8Array(mem, picAt, pictureBytes);
+  }
+
+  /** uvdDecode of the first `len` bytes of `packet` into `picture`, against `ref` when `withRef` (else as with no reference); the same errors. */
+  decode(len: number, withRef: boolean): void {
+    const ref = withRef ? this.ref : null;
+    const h = uvdHeaderFor(this.packet, len, ref, this.picture);
+    const { stride, size } = h.fmt;
+    if (this.k.uvdDecodeOps(0, UVD_HEADER, UVD_HEADER + h.payload, this.ref.byteOffset, h.type === 'P' ? 1 : 0, this.picture.byteOffset, stride, size / stride) !== 0) {
+      uvdDecodePlain(this.packet, len, ref, this.picture);
+      throw new Error('uvd: the decoder refused a packet its plain form took');
+    }
+    if (uvdChecksum(this.picture, size) !== h.checksum) throw new Error(`uvd: checksum mismatch in frame ${h.frame}`);
+  }
 }
 
 /** The header of a packet, checked against the buffers it is to be decoded with. */

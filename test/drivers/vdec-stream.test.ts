@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TestPattern, UVD_HEADER, UvdEncoder, frameFormat, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, type FrameFormat } from '../../src/formats/index.ts';
+import { TestPattern, UVD_HEADER, UvdDecoderUnit, UvdEncoder, frameFormat, uvdChecksum, uvdDecode, uvdMaxPacketSize, uvdParseHeader, type FrameFormat } from '../../src/formats/index.ts';
 import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_UVD1, V4L2_PIX_FMT_XBGR32, fourccToString } from '../../src/uapi/index.ts';
 
 /** Decodes every packet in order, each P-frame against the previous output; returns the pictures. */
@@ -113,6 +113,23 @@ describe('UVD1 stream', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('a decoder unit decodes in its own memory: the pictures of uvdDecode, and its errors', () => {
+    const fmt = frameFormat(48, 20, 'NV12');
+    const tp = new TestPattern(fmt, 4);
+    const enc = new UvdEncoder(fmt, { gop: 3 });
+    const unit = new UvdDecoderUnit(uvdMaxPacketSize(fmt), fmt.size);
+    for (let n = 0; n < 5; n++) {
+      const p = enc.encode(tp.frame(n));
+      unit.packet.set(p);
+      if (n > 0) unit.ref.set(tp.frame(n - 1));
+      unit.decode(p.length, n > 0);
+      expect(Buffer.compare(unit.picture, tp.frame(n))).toBe(0);
+      if (n % 3 !== 0) expect(reason(() => unit.decode(p.length, false))).toMatch(new RegExp(`P-frame ${n} without a reference`));
+    }
+    unit.ref.set(tp.frame(0));
+    expect(reason(() => unit.decode(unit.packet.length, true))).toMatch(/checksum mismatch|payload of/);
   });
 
   it('names what is wrong: P-frame without a reference, checksum, size, truncation, bad header, overlap', () => {

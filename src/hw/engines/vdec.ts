@@ -1,4 +1,4 @@
-import { uvdDecode } from '../../formats/index.ts';
+import type { UvdDecoderUnit } from '../../formats/index.ts';
 import type { Clock } from '../clock.ts';
 import type { DmaMaster } from '../dma-master.ts';
 import { sgDmaRead, sgDmaWrite, type SgSegment } from './sg-dma.ts';
@@ -8,8 +8,8 @@ import { sgDmaRead, sgDmaWrite, type SgSegment } from './sg-dma.ts';
  * that feeds it, which reads the packet and, for a P-frame, the whole
  * reference picture before it writes anything (so the destination may be
  * the reference itself). Each transfer takes its chain's time on the
- * port and reads memory as it is when the transfer completes. Work
- * buffers are the caller's: one per stream context.
+ * port and reads memory as it is when the transfer completes. The work
+ * buffers are the caller's UvdDecoderUnit: one per stream context.
  */
 export class VdecEngine {
   readonly master: DmaMaster;
@@ -30,9 +30,9 @@ export class VdecEngine {
     return sgDmaRead(this.master, this.clock, segs, ref, size, 'vdec read reference', { at: 'end' });
   }
 
-  /** Decodes the packet's `len` bytes against `ref` (null for an I-frame) into `out`; throws on a corrupt packet. */
-  decode(pkt: Uint8Array, len: number, ref: Uint8Array | null, out: Uint8Array): void {
-    uvdDecode(pkt, len, ref, out);
+  /** Decodes the `len` bytes of `unit.packet` into `unit.picture`, against `unit.ref` when `withRef`; throws on a corrupt packet. */
+  decode(unit: UvdDecoderUnit, len: number, withRef: boolean): void {
+    unit.decode(len, withRef);
   }
 
   /** Writes the `size`-byte picture in `out` over `segs`; returns the bytes written. */

@@ -21,7 +21,7 @@ import { M2mDevice, M2mNode, type M2mJob } from '../v4l2-core/v4l2-mem2mem.ts';
 import { SgBuf, checkDmaLength, vb2PlaneDma, vb2DmaSgMemops } from '../videobuf2/vb2-dma-sg.ts';
 import { frameFormat, type FrameFormat } from '../../../formats/index.ts';
 import { VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Buffer } from '../videobuf2/index.ts';
-import { uvdMaxPacketSize, uvdParseHeader } from '../../../formats/index.ts';
+import { UvdDecoderUnit, uvdMaxPacketSize, uvdParseHeader } from '../../../formats/index.ts';
 import { platformDriver } from '../../base/platform-driver.ts';
 
 const MIN_DIM = 16;
@@ -68,6 +68,8 @@ export interface VdecState {
   capPixelformat: number;
   /** OUTPUT sizeimage: the largest packet of either picture format at the coded size. */
   codedSize: number;
+  /** The engine's packet, reference and picture buffers, and its decode over them. */
+  unit: UvdDecoderUnit;
   pkt: Uint8Array;
   refBuf: Uint8Array;
   outBuf: Uint8Array;
@@ -78,15 +80,17 @@ function newState(width: number, height: number, capPixelformat: number): VdecSt
   const c = CAPTURE_FORMATS.find((d) => d.pixelformat === capPixelformat) ?? CAPTURE_FORMATS[0]!;
   const cap = frameFormat(width, height, c.fourcc);
   const codedSize = uvdMaxPacketSize(frameFormat(width, height, 'XR24'));
+  const unit = new UvdDecoderUnit(codedSize, cap.size);
   return {
     width,
     height,
     cap,
     capPixelformat: c.pixelformat,
     codedSize,
-    pkt: new Uint8Array(codedSize),
-    refBuf: new Uint8Array(cap.size),
-    outBuf: new Uint8Array(cap.size),
+    unit,
+    pkt: unit.packet,
+    refBuf: unit.ref,
+    outBuf: unit.picture,
     ref: null,
   };
 }
@@ -272,13 +276,13 @@ export class VideoDecoder {
     if (h.width !== st.width || h.height !== st.height || h.pixelformat !== st.capPixelformat) {
       throw kerr('EINVAL', `vdec: frame ${h.frame} is ${h.width}x${h.height}, not the capture format ${st.width}x${st.height}`);
     }
-    let ref: Uint8Array | null = null;
+    let withRef = false;
     if (h.type === 'P' && st.ref) {
       // the reference is read whole before anything is written, so the destination may be the reference itself
       checkDmaLength(dev, await engine.readReference(sgDmaSegments(st.ref.sgt), st.refBuf, st.cap.size), st.cap.size, false);
-      ref = st.refBuf;
+      withRef = true;
     }
-    engine.decode(st.pkt, len, ref, st.outBuf);
+    engine.decode(st.unit, len, withRef);
     await vb2PlaneDma(dst, dev, st.cap.size, true, (segs) => engine.writePicture(segs, st.outBuf, st.cap.size));
     dst.bytesused = st.cap.size;
     await this.keepRef(st, dst, h.frame);
