@@ -18,16 +18,57 @@
   return load<f64>(tags + ((<usize>s) << 3));
 }
 
+// the PRNG's state and the walk's tallies, for the inline steps below
+let a: u32 = 0;
+let b: u32 = 0;
+let c: u32 = 0;
+let d: u32 = 0;
+let listed = 0;
+let writebacks = 0;
+
+/** Prng.nextU32, then int(ways) = floor(u32 / 2^32 * ways): the way a victim is drawn from. */
+// @ts-ignore: decorator
+@inline function drawWay(ways: i32): i32 {
+  const r = rotl<u32>(b * 5, 7) * 9;
+  const t9 = b << 9;
+  c ^= a;
+  d ^= b;
+  b ^= c;
+  a ^= d;
+  c ^= t9;
+  d = rotl<u32>(d, 11);
+  return <i32>Math.floor((<f64>r / 4294967296.0) * <f64>ways);
+}
+
+/** Evicts slot `s` for `line`: a dirty victim cached before the store is listed for writeback (one this store already wrote reaches memory with the rest of it). */
+// @ts-ignore: decorator
+@inline function evict(tags: usize, dirty: usize, s: i32, first: f64, line: f64, victims: usize): void {
+  if (load<u8>(dirty + <usize>s)) {
+    const victim = slotAt(tags, s);
+    if (victim < first || victim >= line) {
+      store<i32>(victims + ((<usize>listed) << 2), s);
+      listed++;
+    }
+    writebacks++;
+  }
+}
+
+// @ts-ignore: decorator
+@inline function setBase(line: f64, ways: i32, sets: i32, setMask: i32): i32 {
+  const li = <i64>line;
+  return (setMask >= 0 ? <i32>(li & <i64>setMask) : <i32>(li % <i64>sets)) * ways;
+}
+
 export function cacheStoreTags(tags: usize, dirty: usize, ways: i32, sets: i32, setMask: i32, first: f64, last: f64, state: usize, victims: usize, counts: usize): i32 {
-  let a = load<u32>(state);
-  let b = load<u32>(state, 4);
-  let c = load<u32>(state, 8);
-  let d = load<u32>(state, 12);
+  a = load<u32>(state);
+  b = load<u32>(state, 4);
+  c = load<u32>(state, 8);
+  d = load<u32>(state, 12);
+  listed = 0;
+  writebacks = 0;
   let hits = 0;
   let misses = 0;
   let evictions = 0;
-  let writebacks = 0;
-  let listed = 0;
   let s: i32 = -1;
   // free ways, and whether any line of the store is cached: once every way holds a line and none is the
   // store's, every line misses and evicts, and the rest of the store needs no search of its set
@@ -40,8 +81,7 @@ export function cacheStoreTags(tags: usize, dirty: usize, ways: i32, sets: i32, 
   }
   let line = first;
   for (; line <= last && (own || free > 0); line++) {
-    const li = <i64>line;
-    const base = (setMask >= 0 ? <i32>(li & <i64>setMask) : <i32>(li % <i64>sets)) * ways;
+    const base = setBase(line, ways, sets, setMask);
     s = -1;
     let empty: i32 = -1;
     for (let w = 0; w < ways; w++) {
@@ -59,53 +99,19 @@ export function cacheStoreTags(tags: usize, dirty: usize, ways: i32, sets: i32, 
         s = empty;
         free--;
       } else {
-        // Prng.nextU32, then int(ways) = floor(u32 / 2^32 * ways)
-        const r = rotl<u32>(b * 5, 7) * 9;
-        const t9 = b << 9;
-        c ^= a;
-        d ^= b;
-        b ^= c;
-        a ^= d;
-        c ^= t9;
-        d = rotl<u32>(d, 11);
-        s = base + <i32>Math.floor((<f64>r / 4294967296.0) * <f64>ways);
+        s = base + drawWay(ways);
         evictions++;
-        if (load<u8>(dirty + <usize>s)) {
-          const victim = slotAt(tags, s);
-          // a line this store already wrote reaches memory with the rest of it
-          if (victim < first || victim >= line) {
-            store<i32>(victims + ((<usize>listed) << 2), s);
-            listed++;
-          }
-          writebacks++;
-        }
+        evict(tags, dirty, s, first, line, victims);
       }
       store<f64>(tags + ((<usize>s) << 3), line);
     }
     store<u8>(dirty + <usize>s, 1);
   }
   for (; line <= last; line++) {
-    const li = <i64>line;
-    const base = (setMask >= 0 ? <i32>(li & <i64>setMask) : <i32>(li % <i64>sets)) * ways;
-    const r = rotl<u32>(b * 5, 7) * 9;
-    const t9 = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t9;
-    d = rotl<u32>(d, 11);
-    s = base + <i32>Math.floor((<f64>r / 4294967296.0) * <f64>ways);
+    s = setBase(line, ways, sets, setMask) + drawWay(ways);
     misses++;
     evictions++;
-    if (load<u8>(dirty + <usize>s)) {
-      const victim = slotAt(tags, s);
-      if (victim < first || victim >= line) {
-        store<i32>(victims + ((<usize>listed) << 2), s);
-        listed++;
-      }
-      writebacks++;
-    }
+    evict(tags, dirty, s, first, line, victims);
     store<f64>(tags + ((<usize>s) << 3), line);
     store<u8>(dirty + <usize>s, 1);
   }
