@@ -1,3 +1,5 @@
+import { holdContinuationCount, quietProbe, releaseContinuationCount } from './quiet-probe.ts';
+
 /**
  * Thrown by runUntilSettled when the awaited thread can never finish:
  * nothing is scheduled and every thread sleeps (what the kernel's hung-task
@@ -20,6 +22,8 @@ export class Deadlock extends Error {
 export class Clock {
   /** Simulated time in nanoseconds. */
   now = 0;
+  /** Sleeps woken by a quiet probe rather than by a turn of the loop (what tests check the fast path by). */
+  quietPops = 0;
   private seq = 0;
   private times: number[] = [];
   private seqs: number[] = [];
@@ -32,6 +36,21 @@ export class Clock {
   private readonly cancelled = new Set<number>();
   /** Sleeps scheduled and not yet run: they cannot be cancelled, so they need no timer and no entry in liveSeqs. */
   private sleeps = 0;
+
+  /** Whether sleeps may be woken by a quiet probe (off only to compare against, in tests). */
+  private readonly quietSleeps: boolean;
+  /** The loops (run, runUntilSettled) running now: a quiet probe pops only for the one loop running. */
+  private readonly loops: Loop[] = [];
+  private probeArmed = false;
+  /** The sequence number when the probe was armed: events pushed since are worth another probe. */
+  private probeSeq = 0;
+  /** Quiet pops since the loop's last turn: bounded, so the loop's turn (a macrotask) still lets host I/O and timers in. */
+  private quietRun = 0;
+  private readonly probe = quietProbe((quiet) => this.probed(quiet));
+
+  constructor(opts: ClockOptions = {}) {
+    this.quietSleeps = opts.quietSleeps ?? true;
+  }
 
   /**
    * Calls `fn` at simulated time `at` (never earlier than now). The returned
@@ -56,6 +75,7 @@ export class Clock {
     return new Promise((resolve) => {
       this.sleeps++;
       this.push(this.now + Math.max(0, ns), resolve);
+      if (this.loops.length > 0 && !this.probeArmed) this.armProbe();
     });
   }
 
@@ -64,6 +84,7 @@ export class Clock {
     return new Promise((resolve) => {
       this.sleeps++;
       this.push(Math.max(t, this.now), resolve);
+      if (this.loops.length > 0 && !this.probeArmed) this.armProbe();
     });
   }
 
@@ -99,34 +120,100 @@ export class Clock {
    * Between events it lets every runnable thread reach its next wait.
    */
   async run(until = Infinity): Promise<void> {
-    await settle();
-    this.throwFailure();
-    while (this.times.length > 0 && this.times[0]! <= until) {
-      const fn = this.pop();
-      if (!fn) continue;
-      fn();
+    const loop = this.enterLoop(until, true);
+    try {
       await settle();
+      this.quietRun = 0;
       this.throwFailure();
+      while (this.times.length > 0 && this.times[0]! <= until) {
+        const fn = this.pop();
+        if (!fn) continue;
+        fn();
+        await settle();
+        this.quietRun = 0;
+        this.throwFailure();
+      }
+      if (until !== Infinity && this.now < until) this.now = until;
+    } finally {
+      this.leaveLoop(loop);
     }
-    if (until !== Infinity && this.now < until) this.now = until;
   }
 
   /** Runs until `p` settles, then returns its value (or throws its error). */
   async runUntilSettled<T>(p: Promise<T>): Promise<T> {
-    let done = false;
-    p.then(
-      () => (done = true),
-      () => (done = true),
-    );
-    await settle();
-    while (!done && this.times.length > 0) {
+    const loop = this.enterLoop(Infinity, false);
+    try {
+      p.then(
+        () => (loop.done = true),
+        () => (loop.done = true),
+      );
+      await settle();
+      this.quietRun = 0;
+      while (!loop.done && this.times.length > 0) {
+        const fn = this.pop();
+        if (!fn) continue;
+        fn();
+        await settle();
+        this.quietRun = 0;
+      }
+      if (!loop.done) throw new Deadlock();
+    } finally {
+      this.leaveLoop(loop);
+    }
+    return p;
+  }
+
+  private enterLoop(until: number, checkFailures: boolean): Loop {
+    const loop: Loop = { until, checkFailures, done: false };
+    if (this.quietSleeps) {
+      holdContinuationCount();
+      this.loops.push(loop);
+    }
+    return loop;
+  }
+
+  private leaveLoop(loop: Loop): void {
+    const i = this.loops.indexOf(loop);
+    if (i < 0) return;
+    this.loops.splice(i, 1);
+    releaseContinuationCount();
+  }
+
+  private armProbe(): void {
+    this.probeArmed = true;
+    this.probeSeq = this.seq;
+    this.probe();
+  }
+
+  /**
+   * A probe armed by a sleep has its answer. Quiet means every simulated
+   * thread waits: what the loop does next, once its pending turn
+   * (settle) comes, is pop the earliest event. When that event is a sleep
+   * the probe pops it now, exactly as the loop would (same checks: the
+   * awaited promise not settled, no failure pending, time within `until`;
+   * cancelled events skipped), which saves the loop's macrotask turn. A
+   * timer's callback is left to the loop, to run in the loop's context.
+   * Not quiet: when events were pushed since it was armed, a sleeper may be
+   * the last to run, so the probe goes again; else the loop decides.
+   */
+  private probed(quiet: boolean): void {
+    this.probeArmed = false;
+    if (this.loops.length !== 1) return;
+    if (!quiet) {
+      if (this.seq !== this.probeSeq) this.armProbe();
+      return;
+    }
+    const loop = this.loops[0]!;
+    if (loop.done || (loop.checkFailures && this.failures.length > 0) || this.quietRun >= QUIET_RUN_MAX) return;
+    while (this.times.length > 0 && this.times[0]! <= loop.until) {
+      if (this.liveSeqs.size > 0 && this.liveSeqs.has(this.seqs[0]!)) return;
       const fn = this.pop();
       if (!fn) continue;
+      this.quietRun++;
+      this.quietPops++;
       fn();
-      await settle();
+      return;
     }
-    if (!done) throw new Deadlock();
-    return p;
   }
 
   private throwFailure(): void {
@@ -208,6 +295,28 @@ export class Clock {
     return dead ? null : topFn;
   }
 }
+
+/** Options of a Clock. */
+export interface ClockOptions {
+  /**
+   * Whether a sleep that leaves no thread runnable is woken at once instead
+   * of at the loop's next turn (default true). The order and times of
+   * events are the same either way; off is for tests that check that.
+   */
+  quietSleeps?: boolean;
+}
+
+/** One running loop (run or runUntilSettled): what decides whether it would pop the next event. */
+interface Loop {
+  until: number;
+  /** run() stops at a failed thread; runUntilSettled does not look. */
+  checkFailures: boolean;
+  /** The promise runUntilSettled waits for has settled. */
+  done: boolean;
+}
+
+/** Quiet pops in a row before the loop must take a turn (about a millisecond of wall time). */
+const QUIET_RUN_MAX = 1024;
 
 /** A scheduled event that may still be called off (struct timer_list). */
 export interface Timer {
