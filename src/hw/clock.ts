@@ -42,8 +42,6 @@ export class Clock {
   /** The loops (run, runUntilSettled) running now: a quiet probe pops only for the one loop running. */
   private readonly loops: Loop[] = [];
   private probeArmed = false;
-  /** The sequence number when the probe was armed: events pushed since are worth another probe. */
-  private probeSeq = 0;
   /** Quiet pops since the loop's last turn: bounded, so the loop's turn (a macrotask) still lets host I/O and timers in. */
   private quietRun = 0;
   private readonly probe = quietProbe((quiet) => this.probed(quiet));
@@ -72,6 +70,7 @@ export class Clock {
    * timer object, no entry in the live set.
    */
   sleep(ns: number): Promise<void> {
+    // eslint-disable-next-line no-restricted-syntax -- a sleep is settled by a pop only, which runs when no thread can
     return new Promise((resolve) => {
       this.sleeps++;
       this.push(this.now + Math.max(0, ns), resolve);
@@ -81,6 +80,7 @@ export class Clock {
 
   /** Waits until simulated time `t`. */
   sleepUntil(t: number): Promise<void> {
+    // eslint-disable-next-line no-restricted-syntax -- as sleep
     return new Promise((resolve) => {
       this.sleeps++;
       this.push(Math.max(t, this.now), resolve);
@@ -181,26 +181,27 @@ export class Clock {
 
   private armProbe(): void {
     this.probeArmed = true;
-    this.probeSeq = this.seq;
     this.probe();
   }
 
   /**
-   * A probe armed by a sleep has its answer. Quiet means every simulated
-   * thread waits: what the loop does next, once its pending turn
-   * (settle) comes, is pop the earliest event. When that event is a sleep
-   * the probe pops it now, exactly as the loop would (same checks: the
-   * awaited promise not settled, no failure pending, time within `until`;
-   * cancelled events skipped), which saves the loop's macrotask turn. A
-   * timer's callback is left to the loop, to run in the loop's context.
-   * Not quiet: when events were pushed since it was armed, a sleeper may be
-   * the last to run, so the probe goes again; else the loop decides.
+   * A probe has its answer. Quiet means every simulated thread waits: what
+   * the loop does next, once its pending turn (settle) comes, is pop the
+   * earliest event. When that event is a sleep the probe pops it now,
+   * exactly as the loop would (same checks: the awaited promise not
+   * settled, no failure pending, time within `until`; cancelled events
+   * skipped), which saves the loop's macrotask turn, and goes again for
+   * the event after it, if any (the woken thread may wait without
+   * sleeping). A timer's callback is left to the loop, to run in the
+   * loop's context. Not quiet: threads still run, and the probe goes again
+   * after them while events are queued (a sleep arms one when none is).
    */
   private probed(quiet: boolean): void {
     this.probeArmed = false;
     if (this.loops.length !== 1) return;
     if (!quiet) {
-      if (this.seq !== this.probeSeq) this.armProbe();
+      // threads still run; one may sleep (and find this probe armed) or wait without sleeping, leaving the events queued to the next probe
+      if (this.times.length > 0) this.armProbe();
       return;
     }
     const loop = this.loops[0]!;
@@ -212,6 +213,8 @@ export class Clock {
       this.quietRun++;
       this.quietPops++;
       fn();
+      // the woken thread may wait without sleeping: the next event is then the next probe's
+      if (this.times.length > 0) this.armProbe();
       return;
     }
   }
@@ -326,5 +329,6 @@ export interface Timer {
 
 /** Lets every queued promise continuation run (one macrotask turn). */
 function settle(): Promise<void> {
+  // eslint-disable-next-line no-restricted-syntax -- settled from a macrotask, when no job is queued
   return new Promise((resolve) => setImmediate(resolve));
 }

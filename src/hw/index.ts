@@ -18,6 +18,7 @@
  */
 export { CpuCache, type CacheConfig } from './cache.ts';
 export { Clock, Deadlock, type ClockOptions, type Timer } from './clock.ts';
+export { continuationMark } from './quiet-probe.ts';
 export { Cpu, isCacheable, type CpuConfig, type MemType } from './cpu.ts';
 export { CpuCores, type CpuCoresConfig } from './cpu-cores.ts';
 export { DmaFault, DmaMaster, type DmaMasterConfig, type Translator } from './dma-master.ts';

@@ -1,13 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Clock, type Timer } from '../../src/hw/index.ts';
+import { wakeablePromise } from '../../src/lib/index.ts';
 
 // A sleep that leaves no thread runnable is popped by a quiet probe instead
 // of at the loop's next turn. That must change nothing a simulation sees:
-// random threads that sleep, wake each other through promises, set and
-// cancel timers and queue microtasks and ticks must leave the same record
-// (who ran what at which simulated time, in which order) with the probes
-// on and off.
+// random threads that sleep, wake each other through promises (made by
+// wakeablePromise, as the simulation's are), set and cancel timers and
+// queue microtasks and ticks (some of which wake threads) must leave the
+// same record (who ran what at which simulated time, in which order) with
+// the probes on and off.
 
 type Step =
   | { k: 'sleep'; ns: number }
@@ -16,7 +18,7 @@ type Step =
   | { k: 'post'; to: number }
   | { k: 'timer'; ns: number; to: number; cancel: boolean }
   | { k: 'micro'; hops: number }
-  | { k: 'tick' }
+  | { k: 'tick'; to: number }
   | { k: 'throw' };
 
 const step = (threads: number): fc.Arbitrary<Step> =>
@@ -27,7 +29,7 @@ const step = (threads: number): fc.Arbitrary<Step> =>
     fc.record({ k: fc.constant('post' as const), to: fc.integer({ min: 0, max: threads - 1 }) }),
     fc.record({ k: fc.constant('timer' as const), ns: fc.integer({ min: 0, max: 40 }), to: fc.integer({ min: 0, max: threads - 1 }), cancel: fc.boolean() }),
     fc.record({ k: fc.constant('micro' as const), hops: fc.integer({ min: 0, max: 4 }) }),
-    fc.record({ k: fc.constant('tick' as const) }),
+    fc.record({ k: fc.constant('tick' as const), to: fc.integer({ min: -1, max: threads - 1 }) }),
   );
 
 const scenario = fc.integer({ min: 1, max: 4 }).chain((n) =>
@@ -75,7 +77,7 @@ async function play(s: Scenario, quietSleeps: boolean): Promise<{ log: string[];
             break;
           case 'wait':
             if (posts[t]! > 0) posts[t]!--;
-            else await new Promise<void>((resolve) => (waiters[t] = resolve));
+            else await wakeablePromise<void>((resolve) => (waiters[t] = resolve));
             break;
           case 'post':
             post(st.to, me);
@@ -91,7 +93,8 @@ async function play(s: Scenario, quietSleeps: boolean): Promise<{ log: string[];
             for (let h = 0; h < st.hops; h++) await null;
             break;
           case 'tick':
-            process.nextTick(() => log.push(`tick of ${me} @${clock.now}`));
+            // a tick that wakes a thread (to >= 0) or only notes that it ran
+            process.nextTick(() => (st.to >= 0 ? post(st.to, `tick of ${me}`) : log.push(`tick of ${me} @${clock.now}`)));
             break;
         }
         log.push(`${me} done @${clock.now}`);
