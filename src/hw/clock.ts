@@ -37,8 +37,8 @@ export class Clock {
   /** Sleeps scheduled and not yet run: they cannot be cancelled, so they need no timer and no entry in liveSeqs. */
   private sleeps = 0;
 
-  /** Whether sleeps may be woken by a quiet probe (off only to compare against, in tests). */
-  private readonly quietSleeps: boolean;
+  /** Whether sleeps may be woken by a quiet probe (off only to compare against, in tests; proc's quick system calls go with it). */
+  readonly quietSleeps: boolean;
   /** The loops (run, runUntilSettled) running now: a quiet probe pops only for the one loop running. */
   private readonly loops: Loop[] = [];
   private probeArmed = false;
