@@ -550,31 +550,27 @@ export class ProcKernel {
       const s = this.enterCall(p, name, fd);
       if (!s.user) this.soc.costs.charge('syscall', this.syscallNs);
       const end = this.soc.cores.takeDebt(s.cpu);
-      let from: CallFrom;
+      let from: unknown;
       if (end < 0) {
         // no scheduling point: others may run meanwhile, so the call keeps runDebt's turn and goes on as runCall would
         await undefined;
         from = this.callFn(p, fn);
       } else {
         await this.clock.sleepUntil(end);
-        if (p.group.fatalSignal !== 0) from = { ran: false };
-        else {
-          const mark = continuationMark();
-          from = this.callFn(p, fn);
-          if (from.ran && !from.threw && mark >= 0 && continuationMark() === mark && !isThenable(from.value)) {
-            // still alone: the end of the call's body and its CPU work take no turns either
-            this.leaveCall(p, s.call);
-            s.label = s.user ? name : s.cpu.call || name;
-            const after = this.soc.cores.takeDebt(s.cpu);
-            if (after >= 0) await this.clock.sleepUntil(after);
-            const value = from.value as T;
-            if (!this.callEndHasWork(p, gen)) {
-              s.cpu.mode = 'user';
-              s.cpu.call = '';
-              return value;
-            }
-            return await this.syscallBody(p, gen, name, fn, fd, this.runCall(p, gen, name, fn, fd, { state: s, at: 'end', value }));
+        const mark = continuationMark();
+        from = this.callFn(p, fn);
+        if (mark >= 0 && continuationMark() === mark && from !== NOT_RUN && !(from instanceof CallThrew) && !isThenable(from)) {
+          // still alone: the end of the call's body and its CPU work take no turns either
+          this.leaveCall(p, s);
+          s.label = s.user ? name : s.cpu.call || name;
+          const after = this.soc.cores.takeDebt(s.cpu);
+          if (after >= 0) await this.clock.sleepUntil(after);
+          if (!this.callEndHasWork(p, gen)) {
+            s.cpu.mode = 'user';
+            s.cpu.call = '';
+            return from as T;
           }
+          return await this.syscallBody(p, gen, name, fn, fd, this.runCall(p, gen, name, fn, fd, { state: s, at: 'end', value: from as T }));
         }
       }
       return await this.syscallBody(p, gen, name, fn, fd, this.runCall(p, gen, name, fn, fd, { state: s, at: 'fn', from }));
@@ -584,14 +580,14 @@ export class ProcKernel {
     }
   }
 
-  /** Calls a call's body, catching what it throws: how runCall's `await fn()` would start. */
-  private callFn<T>(p: Process, fn: () => T | Promise<T>): CallFrom {
-    if (p.group.fatalSignal !== 0) return { ran: false };
+  /** Calls a call's body as runCall's `await fn()` would start: what it returned, a CallThrew, or NOT_RUN when a fatal signal came first. */
+  private callFn<T>(p: Process, fn: () => T | Promise<T>): unknown {
+    if (p.group.fatalSignal !== 0) return NOT_RUN;
     try {
-      return { ran: true, threw: false, value: fn() };
+      return fn();
       // eslint-disable-next-line no-restricted-syntax -- the error is runCall's to handle, from where it would have caught it
     } catch (e) {
-      return { ran: true, threw: true, value: e };
+      return new CallThrew(e);
     }
   }
 
@@ -637,24 +633,26 @@ export class ProcKernel {
     }
   }
 
-  /** The start of a call: counted in progress, with the fd and path it works on, and the CPU's mode. */
+  /** The start of a call: counted in progress (its state is its entry in the thread's calls), with the fd and path it works on, and the CPU's mode. */
   private enterCall(p: Process, name: string, fd: number | undefined): CallState {
     p.inSyscall++;
-    const call = fd === undefined ? { name } : { name, fd };
-    p.calls.add(call);
     const cpu = p.cpu;
     // the fd's path as the call found it: a close removes it before the call ends
     const path = this.soc.tracer && fd !== undefined ? p.files.peek(fd)?.pathName() : undefined;
     // a user access (load/store) is the program's own work: no kernel entry, user time
     const user = name === 'load' || name === 'store';
+    const call: CallState = { name, fd, t0: this.clock.now, cpu, path, user, label: name };
+    p.calls.push(call);
     cpu.mode = user ? 'user' : 'sys';
     cpu.call = user ? '' : name;
-    return { call, t0: this.clock.now, cpu, path, user, label: name };
+    return call;
   }
 
-  private leaveCall(p: Process, call: CallState['call']): void {
+  private leaveCall(p: Process, call: CallState): void {
     p.inSyscall--;
-    p.calls.delete(call);
+    // calls end in the order they began unless a program leaves one unawaited: the last is the one to look at first
+    const i = p.calls.lastIndexOf(call);
+    if (i >= 0) p.calls.splice(i, 1);
   }
 
   /**
@@ -684,22 +682,20 @@ export class ProcKernel {
         failed = true;
         error = e;
       } finally {
-        this.leaveCall(p, s.call);
+        this.leaveCall(p, s);
       }
     } else if (resume.at === 'fn') {
       s = resume.state;
       const from = resume.from;
       try {
-        if (from.ran) {
-          if (from.threw) throw from.value;
-          result = await (from.value as T | Promise<T>);
-        }
+        if (from instanceof CallThrew) throw from.error;
+        if (from !== NOT_RUN) result = await (from as T | Promise<T>);
         // eslint-disable-next-line no-restricted-syntax -- as above
       } catch (e) {
         failed = true;
         error = e;
       } finally {
-        this.leaveCall(p, s.call);
+        this.leaveCall(p, s);
       }
     } else {
       s = resume.state;
@@ -898,9 +894,10 @@ class CallFailed {
   constructor(readonly error: unknown) {}
 }
 
-/** One call in progress, from its entry: its entry in the process's calls, when it began, the CPU, the fd's path and its trace label. */
+/** One call in progress (its entry in the thread's calls): its name and fd, when it began, the CPU, the fd's path and its trace label. */
 interface CallState {
-  call: { name: string; fd?: number };
+  name: string;
+  fd: number | undefined;
   t0: number;
   cpu: Process['cpu'];
   path: string | undefined;
@@ -909,11 +906,16 @@ interface CallState {
   label: string;
 }
 
-/** How a call's body was started: not at all (a fatal signal came first), or what it returned or threw. */
-type CallFrom = { ran: false } | { ran: true; threw: boolean; value: unknown };
+/** A call's body threw `error` as quickSyscall called it. */
+class CallThrew {
+  constructor(readonly error: unknown) {}
+}
+
+/** A call's body not called: a fatal signal came first. */
+const NOT_RUN: unique symbol = Symbol('not run');
 
 /** Where runCall picks up a run quickSyscall started: with `fn` called, or with its result at the end of the body's CPU work. */
-type CallResume<T> = { state: CallState; at: 'fn'; from: CallFrom } | { state: CallState; at: 'end'; value: T };
+type CallResume<T> = { state: CallState; at: 'fn'; from: unknown } | { state: CallState; at: 'end'; value: T };
 
 /** Whether `v` is something `await` would wait for. */
 function isThenable(v: unknown): boolean {
