@@ -44,6 +44,8 @@ export class Clock {
   private probeArmed = false;
   /** Quiet pops since the loop's last turn: bounded, so the loop's turn (a macrotask) still lets host I/O and timers in. */
   private quietRun = 0;
+  /** Probes in a row that were not quiet. */
+  private noisyRun = 0;
   private readonly probe = quietProbe((quiet) => this.probed(quiet));
 
   constructor(opts: ClockOptions = {}) {
@@ -74,6 +76,7 @@ export class Clock {
     return new Promise((resolve) => {
       this.sleeps++;
       this.push(this.now + Math.max(0, ns), resolve);
+      this.noisyRun = 0;
       if (this.loops.length > 0 && !this.probeArmed) this.armProbe();
     });
   }
@@ -84,6 +87,7 @@ export class Clock {
     return new Promise((resolve) => {
       this.sleeps++;
       this.push(Math.max(t, this.now), resolve);
+      this.noisyRun = 0;
       if (this.loops.length > 0 && !this.probeArmed) this.armProbe();
     });
   }
@@ -200,10 +204,12 @@ export class Clock {
     this.probeArmed = false;
     if (this.loops.length !== 1) return;
     if (!quiet) {
-      // threads still run; one may sleep (and find this probe armed) or wait without sleeping, leaving the events queued to the next probe
-      if (this.times.length > 0) this.armProbe();
+      // threads still run; one may sleep (and find this probe armed) or wait without sleeping, leaving the events queued to the next probe;
+      // a run of answers that are never quiet (nothing ever waits) is left to the loop, whose macrotask turn then comes
+      if (this.times.length > 0 && this.noisyRun++ < NOISY_RUN_MAX) this.armProbe();
       return;
     }
+    this.noisyRun = 0;
     const loop = this.loops[0]!;
     if (loop.done || (loop.checkFailures && this.failures.length > 0) || this.quietRun >= QUIET_RUN_MAX) return;
     while (this.times.length > 0 && this.times[0]! <= loop.until) {
@@ -320,6 +326,8 @@ interface Loop {
 
 /** Quiet pops in a row before the loop must take a turn (about a millisecond of wall time). */
 const QUIET_RUN_MAX = 1024;
+/** Probes in a row that find threads running before they give up until the loop's turn or the next sleep. */
+const NOISY_RUN_MAX = 16;
 
 /** A scheduled event that may still be called off (struct timer_list). */
 export interface Timer {
