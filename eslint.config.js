@@ -106,6 +106,11 @@ export default tseslint.config(
           message: 'This catch never rethrows: test the errno you expect (isKernelError(e, ...)) and rethrow everything else, so a KernelBug is never swallowed.',
         },
         {
+          // A simulated thread woken by a promise that nobody counted could be missed by the clock's quiet probe and by a system call's quick return.
+          selector: "NewExpression[callee.name='Promise']",
+          message: 'Make a promise that other code settles with wakeablePromise (lib): its settling is counted, which is how the clock tells that no simulated thread was woken.',
+        },
+        {
           // Layer doors: an index.ts says by name what leaves its layer.
           selector: 'ExportAllDeclaration',
           message: "No `export *` in src/: export each name the other layers use by name (export { a, type B } from './file.ts'), so a door shows what leaves its layer and internals stay inside.",

@@ -1,6 +1,6 @@
 import { WaitQueueEntry, type Interruptible } from '../fs/index.ts';
 import type { Clock, Timer } from '../hw/index.ts';
-import { ERRNO, KernelBug, erestartsys, errnoName, kerr, type CostLedger, type Errno, type Tracer } from '../lib/index.ts';
+import { ERRNO, KernelBug, erestartsys, errnoName, kerr, type CostLedger, type Errno, type Tracer, wakeablePromise } from '../lib/index.ts';
 import { fenceWaitBegin, fenceWaitEnd, reportUnsignalledAtTeardown } from './fence-wait-graph.ts';
 
 /**
@@ -543,7 +543,7 @@ function waitOnFences(
   timeoutNs: number,
   task: Interruptible | undefined,
 ): Promise<FenceWaitResult> {
-  return new Promise((resolve, reject) => {
+  return wakeablePromise((resolve, reject) => {
     const deadline = clock.now + timeoutNs;
     let left = fences.length;
     let done = false;

@@ -1,4 +1,4 @@
-import { KernelBug, kerr } from '../lib/index.ts';
+import { KernelBug, kerr, wakeablePromise } from '../lib/index.ts';
 
 /**
  * A class of wound/wait mutexes sharing one ticket counter (struct
@@ -125,7 +125,7 @@ export class WwMutex {
       return;
     }
     if (ctx) this.killYoungerWaiters(ctx);
-    await new Promise<void>((resolve, reject) => this.waiters.push({ ctx, resolve, reject }));
+    await wakeablePromise<void>((resolve, reject) => this.waiters.push({ ctx, resolve, reject }));
   }
 
   /**

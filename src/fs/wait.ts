@@ -1,4 +1,4 @@
-import { erestartsys, kerr } from '../lib/index.ts';
+import { erestartsys, kerr, wakeablePromise } from '../lib/index.ts';
 import type { Clock, Timer } from '../hw/index.ts';
 
 /** Called with the wake key (an event mask, 0 for "anything") when the queue is woken. */
@@ -108,7 +108,7 @@ export async function waitEvent(wq: WaitQueueHead, condition: () => boolean, opt
 
 /** One sleep: returns on the first wake-up of `wq`, a signal, or the deadline. */
 function sleepOn(wq: WaitQueueHead, task: Interruptible | undefined, clock: Clock | undefined, deadline: number): Promise<void> {
-  return new Promise<void>((resolve) => {
+  return wakeablePromise<void>((resolve) => {
     let done = false;
     let timer: Timer | null = null;
     const finish = (): void => {

@@ -1,3 +1,5 @@
+import { holdContinuationCount, quietProbe, releaseContinuationCount } from './quiet-probe.ts';
+
 /**
  * Thrown by runUntilSettled when the awaited thread can never finish:
  * nothing is scheduled and every thread sleeps (what the kernel's hung-task
@@ -20,6 +22,8 @@ export class Deadlock extends Error {
 export class Clock {
   /** Simulated time in nanoseconds. */
   now = 0;
+  /** Sleeps woken by a quiet probe rather than by a turn of the loop (what tests check the fast path by). */
+  quietPops = 0;
   private seq = 0;
   private times: number[] = [];
   private seqs: number[] = [];
@@ -32,6 +36,21 @@ export class Clock {
   private readonly cancelled = new Set<number>();
   /** Sleeps scheduled and not yet run: they cannot be cancelled, so they need no timer and no entry in liveSeqs. */
   private sleeps = 0;
+
+  /** Whether sleeps may be woken by a quiet probe (off only to compare against, in tests; proc's quick system calls go with it). */
+  readonly quietSleeps: boolean;
+  /** The loops (run, runUntilSettled) running now: a quiet probe pops only for the one loop running. */
+  private readonly loops: Loop[] = [];
+  private probeArmed = false;
+  /** Quiet pops since the loop's last turn: bounded, so the loop's turn (a macrotask) still lets host I/O and timers in. */
+  private quietRun = 0;
+  /** Probes in a row that were not quiet. */
+  private noisyRun = 0;
+  private readonly probe = quietProbe((quiet) => this.probed(quiet));
+
+  constructor(opts: ClockOptions = {}) {
+    this.quietSleeps = opts.quietSleeps ?? true;
+  }
 
   /**
    * Calls `fn` at simulated time `at` (never earlier than now). The returned
@@ -53,17 +72,23 @@ export class Clock {
    * timer object, no entry in the live set.
    */
   sleep(ns: number): Promise<void> {
+    // eslint-disable-next-line no-restricted-syntax -- a sleep is settled by a pop only, which runs when no thread can
     return new Promise((resolve) => {
       this.sleeps++;
       this.push(this.now + Math.max(0, ns), resolve);
+      this.noisyRun = 0;
+      if (this.loops.length > 0 && !this.probeArmed) this.armProbe();
     });
   }
 
   /** Waits until simulated time `t`. */
   sleepUntil(t: number): Promise<void> {
+    // eslint-disable-next-line no-restricted-syntax -- as sleep
     return new Promise((resolve) => {
       this.sleeps++;
       this.push(Math.max(t, this.now), resolve);
+      this.noisyRun = 0;
+      if (this.loops.length > 0 && !this.probeArmed) this.armProbe();
     });
   }
 
@@ -99,34 +124,105 @@ export class Clock {
    * Between events it lets every runnable thread reach its next wait.
    */
   async run(until = Infinity): Promise<void> {
-    await settle();
-    this.throwFailure();
-    while (this.times.length > 0 && this.times[0]! <= until) {
-      const fn = this.pop();
-      if (!fn) continue;
-      fn();
+    const loop = this.enterLoop(until, true);
+    try {
       await settle();
+      this.quietRun = 0;
       this.throwFailure();
+      while (this.times.length > 0 && this.times[0]! <= until) {
+        const fn = this.pop();
+        if (!fn) continue;
+        fn();
+        await settle();
+        this.quietRun = 0;
+        this.throwFailure();
+      }
+      if (until !== Infinity && this.now < until) this.now = until;
+    } finally {
+      this.leaveLoop(loop);
     }
-    if (until !== Infinity && this.now < until) this.now = until;
   }
 
   /** Runs until `p` settles, then returns its value (or throws its error). */
   async runUntilSettled<T>(p: Promise<T>): Promise<T> {
-    let done = false;
-    p.then(
-      () => (done = true),
-      () => (done = true),
-    );
-    await settle();
-    while (!done && this.times.length > 0) {
+    const loop = this.enterLoop(Infinity, false);
+    try {
+      p.then(
+        () => (loop.done = true),
+        () => (loop.done = true),
+      );
+      await settle();
+      this.quietRun = 0;
+      while (!loop.done && this.times.length > 0) {
+        const fn = this.pop();
+        if (!fn) continue;
+        fn();
+        await settle();
+        this.quietRun = 0;
+      }
+      if (!loop.done) throw new Deadlock();
+    } finally {
+      this.leaveLoop(loop);
+    }
+    return p;
+  }
+
+  private enterLoop(until: number, checkFailures: boolean): Loop {
+    const loop: Loop = { until, checkFailures, done: false };
+    if (this.quietSleeps) {
+      holdContinuationCount();
+      this.loops.push(loop);
+    }
+    return loop;
+  }
+
+  private leaveLoop(loop: Loop): void {
+    const i = this.loops.indexOf(loop);
+    if (i < 0) return;
+    this.loops.splice(i, 1);
+    releaseContinuationCount();
+  }
+
+  private armProbe(): void {
+    this.probeArmed = true;
+    this.probe();
+  }
+
+  /**
+   * A probe has its answer. Quiet means every simulated thread waits: what
+   * the loop does next, once its pending turn (settle) comes, is pop the
+   * earliest event. When that event is a sleep the probe pops it now,
+   * exactly as the loop would (same checks: the awaited promise not
+   * settled, no failure pending, time within `until`; cancelled events
+   * skipped), which saves the loop's macrotask turn, and goes again for
+   * the event after it, if any (the woken thread may wait without
+   * sleeping). A timer's callback is left to the loop, to run in the
+   * loop's context. Not quiet: threads still run, and the probe goes again
+   * after them while events are queued (a sleep arms one when none is).
+   */
+  private probed(quiet: boolean): void {
+    this.probeArmed = false;
+    if (this.loops.length !== 1) return;
+    if (!quiet) {
+      // threads still run; one may sleep (and find this probe armed) or wait without sleeping, leaving the events queued to the next probe;
+      // a run of answers that are never quiet (nothing ever waits) is left to the loop, whose macrotask turn then comes
+      if (this.times.length > 0 && this.noisyRun++ < NOISY_RUN_MAX) this.armProbe();
+      return;
+    }
+    this.noisyRun = 0;
+    const loop = this.loops[0]!;
+    if (loop.done || (loop.checkFailures && this.failures.length > 0) || this.quietRun >= QUIET_RUN_MAX) return;
+    while (this.times.length > 0 && this.times[0]! <= loop.until) {
+      if (this.liveSeqs.size > 0 && this.liveSeqs.has(this.seqs[0]!)) return;
       const fn = this.pop();
       if (!fn) continue;
+      this.quietRun++;
+      this.quietPops++;
       fn();
-      await settle();
+      // the woken thread may wait without sleeping: the next event is then the next probe's
+      if (this.times.length > 0) this.armProbe();
+      return;
     }
-    if (!done) throw new Deadlock();
-    return p;
   }
 
   private throwFailure(): void {
@@ -209,6 +305,30 @@ export class Clock {
   }
 }
 
+/** Options of a Clock. */
+export interface ClockOptions {
+  /**
+   * Whether a sleep that leaves no thread runnable is woken at once instead
+   * of at the loop's next turn (default true). The order and times of
+   * events are the same either way; off is for tests that check that.
+   */
+  quietSleeps?: boolean;
+}
+
+/** One running loop (run or runUntilSettled): what decides whether it would pop the next event. */
+interface Loop {
+  until: number;
+  /** run() stops at a failed thread; runUntilSettled does not look. */
+  checkFailures: boolean;
+  /** The promise runUntilSettled waits for has settled. */
+  done: boolean;
+}
+
+/** Quiet pops in a row before the loop must take a turn (about a millisecond of wall time). */
+const QUIET_RUN_MAX = 1024;
+/** Probes in a row that find threads running before they give up until the loop's turn or the next sleep. */
+const NOISY_RUN_MAX = 16;
+
 /** A scheduled event that may still be called off (struct timer_list). */
 export interface Timer {
   /** Cancels the event; false when it already ran or was cancelled. */
@@ -217,5 +337,6 @@ export interface Timer {
 
 /** Lets every queued promise continuation run (one macrotask turn). */
 function settle(): Promise<void> {
+  // eslint-disable-next-line no-restricted-syntax -- settled from a macrotask, when no job is queued
   return new Promise((resolve) => setImmediate(resolve));
 }

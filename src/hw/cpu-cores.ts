@@ -57,15 +57,24 @@ export class CpuCores {
       if (this.irqUntilNs > this.clock.now) await this.clock.sleepUntil(this.irqUntilNs);
       return;
     }
+    const end = this.takeDebt(ctx);
+    if (end >= 0) await this.clock.sleepUntil(end);
+  }
+
+  /**
+   * The first half of runDebt for a thread: reserves a core for what `ctx`
+   * owes and returns when that work ends, for the caller to sleep until;
+   * -1 when nothing is owed.
+   */
+  takeDebt(ctx: CpuContext): number {
     const user = ctx.userDebtNs;
     const sys = ctx.sysDebtNs;
-    if (user + sys <= 0) return;
+    if (user + sys <= 0) return -1;
     ctx.userDebtNs = 0;
     ctx.sysDebtNs = 0;
     ctx.userNs += user;
     ctx.sysNs += sys;
-    const end = this.reserve(ctx, user + sys);
-    await this.clock.sleepUntil(end);
+    return this.reserve(ctx, user + sys);
   }
 
   /**

@@ -17,7 +17,8 @@
  * (address, length) made from its own mapping, never a Linux object.
  */
 export { CpuCache, type CacheConfig } from './cache.ts';
-export { Clock, Deadlock, type Timer } from './clock.ts';
+export { Clock, Deadlock, type ClockOptions, type Timer } from './clock.ts';
+export { continuationMark } from './quiet-probe.ts';
 export { Cpu, isCacheable, type CpuConfig, type MemType } from './cpu.ts';
 export { CpuCores, type CpuCoresConfig } from './cpu-cores.ts';
 export { DmaFault, DmaMaster, type DmaMasterConfig, type Translator } from './dma-master.ts';

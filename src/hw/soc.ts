@@ -22,6 +22,8 @@ export interface SocHwConfig {
   masters: { name: string; coherent: boolean; bandwidth: number; latencyNs: number }[];
   /** The CPU cores threads run on (default: one at 1 GHz). */
   cores?: CpuCoresConfig;
+  /** Whether the clock wakes a lone sleeper without a turn of the event loop (default true; off only for tests that compare). */
+  quietSleeps?: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export class Soc {
 
   constructor(cfg: SocHwConfig) {
     this.seed = cfg.seed;
-    this.clock = new Clock();
+    this.clock = new Clock({ quietSleeps: cfg.quietSleeps });
     this.prng = new Prng(cfg.seed);
     this.mem = new PhysicalMemory(cfg.banks);
     this.bus = new Interconnect();

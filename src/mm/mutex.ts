@@ -1,4 +1,4 @@
-import { KernelBug } from '../lib/index.ts';
+import { KernelBug, wakeablePromise } from '../lib/index.ts';
 
 /**
  * A sleeping lock in simulated time (struct mutex). `lock()` resolves at
@@ -24,7 +24,7 @@ export class SimMutex {
       return Promise.resolve();
     }
     this.contended++;
-    return new Promise<void>((resolve) => this.waiters.push(resolve));
+    return wakeablePromise<void>((resolve) => this.waiters.push(resolve));
   }
 
   /** Takes the mutex if it is free; returns whether it did (mutex_trylock). */

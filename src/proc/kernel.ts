@@ -1,5 +1,5 @@
 import { KernelBug, KernelError, SyscallError, kerr, runAsCpuContext, currentProgramSite } from '../lib/index.ts';
-import type { Clock, Soc } from '../hw/index.ts';
+import { continuationMark, type Clock, type Soc } from '../hw/index.ts';
 import { ROOT_CRED, ShmemFs, Vfs, waitEvent, type Cred, type File, type Inode, type SuperBlock } from '../fs/index.ts';
 import type { Mm } from '../mm/index.ts';
 import { CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS } from '../uapi/index.ts';
@@ -516,7 +516,13 @@ export class ProcKernel {
    * process and unwinds the program. `onUnwind` is called when the call
    * ends by a ProcessUnwind, before it rejects.
    */
-  async syscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number, onUnwind?: () => void): Promise<T> {
+  syscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number, onUnwind?: () => void): Promise<T> {
+    // the common case (nothing pending) takes the quick path; both keep the same order of everything others can see (a clock without quiet sleeps is there to compare against: the full path then)
+    if (this.clock.quietSleeps && p.group.fatalSignal === 0 && p.group.generation === gen && !p.group.exiting && !p.taskExited && p.signals.nextDeliverable() === 0) return this.quickSyscall(p, gen, name, fn, fd, onUnwind);
+    return this.fullSyscall(p, gen, name, fn, fd, onUnwind);
+  }
+
+  private async fullSyscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number, onUnwind?: () => void): Promise<T> {
     try {
       return await this.syscallBody(p, gen, name, fn, fd);
     } catch (e) {
@@ -526,15 +532,83 @@ export class ProcKernel {
     }
   }
 
-  private async syscallBody<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number): Promise<T> {
-    if (p.group.generation !== gen || p.group.exiting || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
-    // signals that came while the program ran outside the kernel are handled before the call
-    if (p.signals.nextDeliverable() !== 0) {
-      await this.deliverSignals(p, gen);
+  /**
+   * A call entered with nothing pending, as fullSyscall would run it, in
+   * one async function where nobody can tell the difference. A thread
+   * woken from a sleep runs alone (the clock wakes a sleeper only when no
+   * other thread can run) until it makes another runnable, so the steps
+   * from the entry's scheduling point up to `fn` take no turns here; when
+   * `fn` returns a value having queued nothing (continuationMark
+   * unchanged) and the call's end has nothing to do (no waiter on the
+   * drain queue, no signal, no exit), the thread is still alone and the
+   * call returns at once. Otherwise the call goes on from where it is
+   * through runCall and syscallBody, turn for turn as fullSyscall would
+   * from that point, so every other thread sees the same interleaving.
+   */
+  private async quickSyscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd: number | undefined, onUnwind: (() => void) | undefined): Promise<T> {
+    try {
+      const s = this.enterCall(p, name, fd);
+      if (!s.user) this.soc.costs.charge('syscall', this.syscallNs);
+      const end = this.soc.cores.takeDebt(s.cpu);
+      let from: unknown;
+      if (end < 0) {
+        // no scheduling point: others may run meanwhile, so the call keeps runDebt's turn and goes on as runCall would
+        await undefined;
+        from = this.callFn(p, fn);
+      } else {
+        await this.clock.sleepUntil(end);
+        const mark = continuationMark();
+        from = this.callFn(p, fn);
+        if (mark >= 0 && continuationMark() === mark && from !== NOT_RUN && !(from instanceof CallThrew) && !isThenable(from)) {
+          // still alone: the end of the call's body and its CPU work take no turns either
+          this.leaveCall(p, s);
+          s.label = s.user ? name : s.cpu.call || name;
+          const after = this.soc.cores.takeDebt(s.cpu);
+          if (after >= 0) await this.clock.sleepUntil(after);
+          if (!this.callEndHasWork(p, gen)) {
+            s.cpu.mode = 'user';
+            s.cpu.call = '';
+            return from as T;
+          }
+          return await this.syscallBody(p, gen, name, fn, fd, this.runCall(p, gen, name, fn, fd, { state: s, at: 'end', value: from as T }));
+        }
+      }
+      return await this.syscallBody(p, gen, name, fn, fd, this.runCall(p, gen, name, fn, fd, { state: s, at: 'fn', from }));
+    } catch (e) {
+      if (e instanceof ProcessUnwind) onUnwind?.();
+      throw e;
+    }
+  }
+
+  /** Calls a call's body as runCall's `await fn()` would start: what it returned, a CallThrew, or NOT_RUN when a fatal signal came first. */
+  private callFn<T>(p: Process, fn: () => T | Promise<T>): unknown {
+    if (p.group.fatalSignal !== 0) return NOT_RUN;
+    try {
+      return fn();
+      // eslint-disable-next-line no-restricted-syntax -- the error is runCall's to handle, from where it would have caught it
+    } catch (e) {
+      return new CallThrew(e);
+    }
+  }
+
+  /** Whether the end of a call (runCall after its body's CPU work) would do more than return: wake the drain queue, trace, unwind, deliver signals. */
+  private callEndHasWork(p: Process, gen: number): boolean {
+    return p.group.drainWait.active || this.soc.tracer !== null || p.group.fatalSignal !== 0 || p.group.exiting || p.group.generation !== gen || p.taskExited || p.signals.nextDeliverable() !== 0;
+  }
+
+  /** `first`: the first run of the call, already under way (quickSyscall); its entry checks were made then. */
+  private async syscallBody<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number, first?: Promise<T | CallFailed>): Promise<T> {
+    if (first === undefined) {
       if (p.group.generation !== gen || p.group.exiting || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
+      // signals that came while the program ran outside the kernel are handled before the call
+      if (p.signals.nextDeliverable() !== 0) {
+        await this.deliverSignals(p, gen);
+        if (p.group.generation !== gen || p.group.exiting || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
+      }
     }
     for (;;) {
-      const r = await this.runCall(p, gen, name, fn, fd);
+      const r = await (first ?? this.runCall(p, gen, name, fn, fd));
+      first = undefined;
       if (!(r instanceof CallFailed)) return r;
       const error = r.error;
       if (error instanceof AccessFault && error.fault.oom) await this.pagefaultOutOfMemory(p, name, error);
@@ -559,46 +633,81 @@ export class ProcKernel {
     }
   }
 
-  /**
-   * One run of a call's body (the part between entry and the return to
-   * user mode): the scheduling point, `fn`, then the process state it left
-   * (a fatal signal, an exit or exec elsewhere unwind the program); on
-   * success, the handlers of signals that came meanwhile.
-   */
-  private async runCall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number): Promise<T | CallFailed> {
+  /** The start of a call: counted in progress (its state is its entry in the thread's calls), with the fd and path it works on, and the CPU's mode. */
+  private enterCall(p: Process, name: string, fd: number | undefined): CallState {
     p.inSyscall++;
-    const call = fd === undefined ? { name } : { name, fd };
-    p.calls.add(call);
-    const t0 = this.clock.now;
-    let result: T | undefined;
-    let error: unknown;
-    let failed = false;
     const cpu = p.cpu;
     // the fd's path as the call found it: a close removes it before the call ends
     const path = this.soc.tracer && fd !== undefined ? p.files.peek(fd)?.pathName() : undefined;
     // a user access (load/store) is the program's own work: no kernel entry, user time
     const user = name === 'load' || name === 'store';
+    const call: CallState = { name, fd, t0: this.clock.now, cpu, path, user, label: name };
+    p.calls.push(call);
     cpu.mode = user ? 'user' : 'sys';
     cpu.call = user ? '' : name;
-    try {
-      if (p.group.fatalSignal === 0) {
-        if (!user) this.soc.costs.charge('syscall', this.syscallNs);
-        // the CPU work the program did since its last call, and the entry, run before the call's body
-        await this.soc.cores.runDebt(cpu);
-        if (p.group.fatalSignal === 0) result = await fn();
+    return call;
+  }
+
+  private leaveCall(p: Process, call: CallState): void {
+    p.inSyscall--;
+    // calls end in the order they began unless a program leaves one unawaited: the last is the one to look at first
+    const i = p.calls.lastIndexOf(call);
+    if (i >= 0) p.calls.splice(i, 1);
+  }
+
+  /**
+   * One run of a call's body (the part between entry and the return to
+   * user mode): the scheduling point, `fn`, then the process state it left
+   * (a fatal signal, an exit or exec elsewhere unwind the program); on
+   * success, the handlers of signals that came meanwhile. `resume` goes on
+   * with a run quickSyscall started: from `fn` having been called, or from
+   * the end of its body's CPU work.
+   */
+  private async runCall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number, resume?: CallResume<T>): Promise<T | CallFailed> {
+    let result: T | undefined;
+    let error: unknown;
+    let failed = false;
+    let s: CallState;
+    if (resume === undefined) {
+      s = this.enterCall(p, name, fd);
+      try {
+        if (p.group.fatalSignal === 0) {
+          if (!s.user) this.soc.costs.charge('syscall', this.syscallNs);
+          // the CPU work the program did since its last call, and the entry, run before the call's body
+          await this.soc.cores.runDebt(s.cpu);
+          if (p.group.fatalSignal === 0) result = await fn();
+        }
+        // eslint-disable-next-line no-restricted-syntax -- the error is kept and rethrown (as a SyscallError when it is a KernelError) once the process state is settled
+      } catch (e) {
+        failed = true;
+        error = e;
+      } finally {
+        this.leaveCall(p, s);
       }
-      // eslint-disable-next-line no-restricted-syntax -- the error is kept and rethrown (as a SyscallError when it is a KernelError) once the process state is settled
-    } catch (e) {
-      failed = true;
-      error = e;
-    } finally {
-      p.inSyscall--;
-      p.calls.delete(call);
+    } else if (resume.at === 'fn') {
+      s = resume.state;
+      const from = resume.from;
+      try {
+        if (from instanceof CallThrew) throw from.error;
+        if (from !== NOT_RUN) result = await (from as T | Promise<T>);
+        // eslint-disable-next-line no-restricted-syntax -- as above
+      } catch (e) {
+        failed = true;
+        error = e;
+      } finally {
+        this.leaveCall(p, s);
+      }
+    } else {
+      s = resume.state;
+      result = resume.value;
     }
-    // an ioctl names its request (`ioctl VIDIOC_QBUF`) in the CPU's current call once it is decoded
-    const label = user ? name : cpu.call || name;
-    // the body's CPU work (cache maintenance, copies, page-table updates) takes its time on a core before the return
-    await this.soc.cores.runDebt(cpu);
+    const cpu = s.cpu;
+    if (resume === undefined || resume.at === 'fn') {
+      // an ioctl names its request (`ioctl VIDIOC_QBUF`) in the CPU's current call once it is decoded
+      s.label = s.user ? name : cpu.call || name;
+      // the body's CPU work (cache maintenance, copies, page-table updates) takes its time on a core before the return
+      await this.soc.cores.runDebt(cpu);
+    }
     cpu.mode = 'user';
     cpu.call = '';
     // an exit or exec in another thread may be waiting for this call to end
@@ -607,13 +716,13 @@ export class ProcKernel {
     if (tr) {
       const args: Record<string, unknown> = {};
       if (fd !== undefined) args.fd = fd;
-      if (path !== undefined) args.path = path;
+      if (s.path !== undefined) args.path = s.path;
       // a C program's call names the source line it was made from
-      const site = user ? undefined : currentProgramSite();
+      const site = s.user ? undefined : currentProgramSite();
       if (site !== undefined) args.site = site;
       if (failed && error instanceof KernelError) args.errno = error.code;
       else if (!failed && (typeof result === 'number' || typeof result === 'bigint')) args.result = typeof result === 'bigint' ? result.toString() : result;
-      tr.complete(tr.taskLane(p.pid, p.tid, p.group.leader.comm, p.comm), label, 'syscall', t0, this.clock.now - t0, Object.keys(args).length > 0 ? args : undefined);
+      tr.complete(tr.taskLane(p.pid, p.tid, p.group.leader.comm, p.comm), s.label, 'syscall', s.t0, this.clock.now - s.t0, Object.keys(args).length > 0 ? args : undefined);
     }
     if (failed && error instanceof ProcessUnwind) throw error;
     if (p.group.fatalSignal && !p.group.exiting) {
@@ -783,4 +892,32 @@ export function spawnProcess(kernel: ProcKernel, main: ProgramMain<Sys>, args: s
 /** A call's body failed with `error` (runCall's answer then): an object only on failure, so a call that succeeds allocates none. */
 class CallFailed {
   constructor(readonly error: unknown) {}
+}
+
+/** One call in progress (its entry in the thread's calls): its name and fd, when it began, the CPU, the fd's path and its trace label. */
+interface CallState {
+  name: string;
+  fd: number | undefined;
+  t0: number;
+  cpu: Process['cpu'];
+  path: string | undefined;
+  /** A user access (load/store): the program's own work, no kernel entry. */
+  user: boolean;
+  label: string;
+}
+
+/** A call's body threw `error` as quickSyscall called it. */
+class CallThrew {
+  constructor(readonly error: unknown) {}
+}
+
+/** A call's body not called: a fatal signal came first. */
+const NOT_RUN: unique symbol = Symbol('not run');
+
+/** Where runCall picks up a run quickSyscall started: with `fn` called, or with its result at the end of the body's CPU work. */
+type CallResume<T> = { state: CallState; at: 'fn'; from: unknown } | { state: CallState; at: 'end'; value: T };
+
+/** Whether `v` is something `await` would wait for. */
+function isThenable(v: unknown): boolean {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }

@@ -1,4 +1,4 @@
-import { kerr } from '../lib/index.ts';
+import { kerr, wakeablePromise } from '../lib/index.ts';
 import type { Timer } from '../hw/index.ts';
 import { DEFAULT_POLLMASK, PollTable, WaitQueueEntry, type File, type WaitQueueHead } from '../fs/index.ts';
 import { POLLERR, POLLHUP, POLLNVAL } from '../uapi/index.ts';
@@ -63,7 +63,7 @@ export async function sysPoll(k: ProcKernel, p: Process, fds: PollFd[], timeoutM
       if (p.signalPending()) throw kerr('EINTR', 'poll interrupted');
       if (!triggered) {
         let timer: Timer | null = null;
-        await new Promise<void>((resolve) => {
+        await wakeablePromise<void>((resolve) => {
           wake = resolve;
           p.signalWait.add(sigEntry);
           if (deadline !== Infinity) timer = clock.at(deadline, resolve);

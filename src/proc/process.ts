@@ -39,7 +39,7 @@ export class Process implements Task {
   /** System calls in progress in this thread (more than one only if a program does not await its calls). */
   inSyscall = 0;
   /** The system calls in progress, each with the fd it works on: what a deadlock report names. */
-  readonly calls = new Set<{ name: string; fd?: number }>();
+  readonly calls: { readonly name: string; readonly fd?: number | undefined }[] = [];
   /** Signal actions (shared), this thread's blocked mask and the signals pending for it, the process's alarm. */
   signals: SignalState;
   readonly signalWait = new WaitQueueHead();

@@ -1,3 +1,4 @@
+import { wakeablePromise } from '../lib/index.ts';
 import { WaitQueueHead, type Cred, type Inode } from '../fs/index.ts';
 import type { AddressSpace } from './address-space.ts';
 import type { FdTable } from './fdtable.ts';
@@ -61,7 +62,7 @@ export class ThreadGroup {
     this.cred = cred;
     this.files = files;
     this.mm = mm;
-    this.exited = new Promise<number>((resolve) => (this.resolveExit = resolve));
+    this.exited = wakeablePromise<number>((resolve) => (this.resolveExit = resolve));
   }
 
   /** The threads that have not ended (a zombie leader excluded). */

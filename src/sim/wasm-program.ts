@@ -1,4 +1,4 @@
-import { SyscallError, withProgramSite, type Errno } from '../lib/index.ts';
+import { SyscallError, withProgramSite, type Errno, wakeablePromise } from '../lib/index.ts';
 import { SegfaultError, type ProgramMain, type SigActionArg, type SigInfo, type SignalHandler, type Sys, type UserCpuAccess } from '../proc/index.ts';
 import { CLONE_THREAD_FLAGS, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MSG_NOSIGNAL, O_CLOEXEC, O_NONBLOCK, PROT_READ, PROT_WRITE, SCM_RIGHTS, SOL_SOCKET, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SA_SIGINFO, SIGABRT, SIGBUS, SIGSEGV, SIG_DFL, SIG_IGN } from '../uapi/index.ts';
 import { C_GLOBAL_BASE } from './c-build.ts';
@@ -420,7 +420,7 @@ class WasmProcess {
       this.pendingExclusive = false;
       let release = (): void => {};
       if (exclusive) {
-        this.exclusive = new Promise<void>((r) => (release = r));
+        this.exclusive = wakeablePromise<void>((r) => (release = r));
         this.exclusiveHolder = t;
       }
       try {

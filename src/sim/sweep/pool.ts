@@ -22,6 +22,7 @@ export async function runPoints(points: readonly PointInput[], jobs: number, onR
   let next = 0;
   const n = Math.max(1, Math.min(jobs, points.length));
   const lane = () =>
+    // eslint-disable-next-line no-restricted-syntax -- settled by worker threads' messages, outside any simulation
     new Promise<void>((resolve, reject) => {
       const start = () => {
         // found from the package root: the same file whether this code runs from src/ or from the dist/ bundle

@@ -1,4 +1,4 @@
-import { kerr } from '../../../../lib/index.ts';
+import { kerr, wakeablePromise } from '../../../../lib/index.ts';
 import type { Clock, Timer } from '../../../../hw/index.ts';
 import { DmaResvUsage, dmaBufTrackRef, dmaBufUntrackRef, reportFenceTimeout, type DmaFence } from '../../../../dmabuf/index.ts';
 import { userArg } from '../../../../fs/index.ts';
@@ -298,7 +298,7 @@ function untrackFlip(f: PendingFlip): void {
 
 /** Sleeps until `done` resolves or `ns` pass (wait_for_completion_timeout); true when it resolved in time. */
 function completionTimeout(clock: Clock, done: Promise<void>, ns: number): Promise<boolean> {
-  return new Promise((resolve) => {
+  return wakeablePromise((resolve) => {
     let over = false;
     const timer = clock.after(ns, () => {
       over = true;
@@ -451,9 +451,9 @@ function simplePageFlip(dev: DrmDevice, arg: unknown, file: DrmFile): number {
   if (k.pending) throw kerr('EBUSY', 'a page flip is already pending');
   const userData = typeof a.user_data === 'bigint' ? a.user_data : BigInt(userU32(a.user_data ?? 0, 'user_data'));
   let settle!: () => void;
-  const done = new Promise<void>((r) => (settle = r));
+  const done = wakeablePromise<void>((r) => (settle = r));
   let hwSettle!: () => void;
-  const hwDone = new Promise<void>((r) => (hwSettle = r));
+  const hwDone = wakeablePromise<void>((r) => (hwSettle = r));
   const flip: PendingFlip = { fb, file, event: (flags & DRM_MODE_PAGE_FLIP_EVENT) !== 0, userData, ready: false, hwDone, hwSettle, done, settle };
   const fences: DmaFence[] = fb.obj.resv.getFences(DmaResvUsage.WRITE);
   k.pending = flip;

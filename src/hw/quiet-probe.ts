@@ -1,0 +1,71 @@
+import { createHook } from 'node:async_hooks';
+import { wakeCount } from '../lib/index.ts';
+
+/**
+ * Counts the async resources made: a promise (which a `then` on a settled
+ * promise and an `await` make), a queueMicrotask, a nextTick. With
+ * wakeCount (a promise that others settle is a wakeablePromise, a rule
+ * lint keeps) it counts what can queue a JavaScript job from synchronous
+ * code: code that leaves both unchanged queued nothing and woke nobody.
+ * (A hook on every promise's settling would see the rest too, at twice the
+ * cost of the init hook on every promise; an async function's own promise
+ * settles only when it resumes, which is a job already.)
+ */
+let made = 0;
+const counter = createHook({
+  init() {
+    made++;
+  },
+});
+let holders = 0;
+/** Bumped each time counting starts: a probe that spans a stretch with no counting cannot trust its count. */
+let epoch = 0;
+
+/** Starts counting for one more holder (the first one enables the hook); no kernel counterpart: simulation machinery. */
+export function holdContinuationCount(): void {
+  if (holders++ === 0) {
+    epoch++;
+    counter.enable();
+  }
+}
+
+/** Stops counting for one holder (the last one disables the hook, which costs every promise a call while on). */
+export function releaseContinuationCount(): void {
+  if (--holders === 0) counter.disable();
+}
+
+/**
+ * A mark that moves whenever JavaScript may have queued a job; -1 when
+ * nothing is counting (no loop with quiet sleeps runs), which callers take
+ * as "may have". No kernel counterpart: simulation machinery.
+ */
+export function continuationMark(): number {
+  return holders > 0 ? made + wakeCount() : -1;
+}
+
+/**
+ * A probe that answers whether nothing but itself is left to run: `probe()`
+ * queues it and `onAnswer(quiet)` gets the answer once every microtask
+ * queued so far (and every one those queue) has run. It starts as a
+ * microtask (a reaction to a settled promise: cheaper than queueMicrotask),
+ * so that its second half, a nextTick, is queued from inside the microtask
+ * checkpoint: Node runs such a tick only once the microtask queue is
+ * empty. What could still be queued then is a tick, or a microtask a tick
+ * queued, and either was queued after the first half ran: quiet is when
+ * nothing was made or woken in between but the probe's own tick. (A tick
+ * that settles a plain promise would go unseen: the simulation queues no
+ * ticks.) No simulated thread can run then until an event wakes one.
+ * Only valid while holdContinuationCount is held.
+ */
+export function quietProbe(onAnswer: (quiet: boolean) => void): () => void {
+  let mark = 0;
+  let markEpoch = 0;
+  const end = (): void => onAnswer(holders > 0 && epoch === markEpoch && made + wakeCount() === mark + 1);
+  const start = (): void => {
+    mark = made + wakeCount();
+    markEpoch = epoch;
+    process.nextTick(end);
+  };
+  const settled = Promise.resolve();
+  return () => void settled.then(start);
+}
