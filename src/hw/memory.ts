@@ -248,7 +248,12 @@ export class PhysicalMemory {
    * bytes (a sensor's pattern) needs no buffer of its own.
    */
   writeFrom(pa: number, len: number, produce: ByteProducer): void {
-    this.forEachRun(pa, len, (b, ci, co, done, n) => produce(this.chunk(b, ci), co, done, n));
+    this.forEachRun(pa, len, (b, ci, co, done, n) => {
+      const c = this.chunk(b, ci);
+      // a reused chunk's stale pieces the range covers whole are the producer's to fill; the rest are zeroed first
+      if (b.stale[ci]) this.freshen(b, ci, co, n, true);
+      produce(c, co, done, n);
+    });
   }
 
   /** Fills [pa, pa+len) with `value` (memset). */

@@ -5,8 +5,9 @@ import { CHUNK_SIZE } from '../../src/hw/memory.ts';
 
 // A memory built on chunks an earlier run left full of bytes must read
 // exactly as a fresh one: zero wherever this run has not written, whatever
-// mix of whole-page writes (which skip the zeroing), partial writes, cache
-// line transfers, copies and fills touches it. A plain array is the model.
+// mix of whole-page writes (which skip the zeroing), partial writes, bytes
+// made in place, cache line transfers, copies and fills touches it. A
+// plain array is the model.
 
 const BASE = 0x8000_0000;
 const SIZE = 3 * CHUNK_SIZE;
@@ -14,6 +15,7 @@ const PAGE = 4096;
 
 type Op =
   | { kind: 'write'; off: number; len: number; seed: number }
+  | { kind: 'writeFrom'; off: number; len: number; seed: number }
   | { kind: 'fill'; off: number; len: number; value: number }
   | { kind: 'copy'; dst: number; src: number; len: number }
   | { kind: 'writeLine'; line: number; seed: number }
@@ -34,6 +36,7 @@ const LINES = SIZE / 64;
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('write' as const), off: offset, len: length, seed: fc.integer({ min: 1, max: 250 }) }),
+  fc.record({ kind: fc.constant('writeFrom' as const), off: offset, len: length, seed: fc.integer({ min: 1, max: 250 }) }),
   fc.record({ kind: fc.constant('fill' as const), off: offset, len: length, value: fc.constantFrom(0, 0x5a) }),
   fc.record({ kind: fc.constant('copy' as const), dst: offset, src: offset, len: length }),
   fc.record({ kind: fc.constant('writeLine' as const), line: fc.integer({ min: 0, max: LINES - 1 }), seed: fc.integer({ min: 1, max: 250 }) }),
@@ -77,6 +80,13 @@ describe('PhysicalMemory on reused chunks, with generated pages', () => {
             case 'write': {
               const b = bytes(clip(o.off, o.len), o.seed);
               m.write(BASE + o.off, b);
+              model.set(b, o.off);
+              break;
+            }
+            case 'writeFrom': {
+              // a device that makes its bytes in place (a sensor's pattern), piece by piece
+              const b = bytes(clip(o.off, o.len), o.seed);
+              m.writeFrom(BASE + o.off, b.length, (dst, dstOff, from, k) => dst.set(b.subarray(from, from + k), dstOff));
               model.set(b, o.off);
               break;
             }
