@@ -61,7 +61,7 @@ export function bestOfRounds<K extends string>(fns: Record<K, () => void>, round
 /**
  * The limit for a copy of `bytes` bytes, measured now: Buffer.copy between
  * two buffers, TypedArray.set between two arrays, and copyWithin from one
- * half of a buffer to the other, in turns (bestOfRounds) for about `minMs`
+ * half of a buffer to the other, in ten turns (bestOfRounds) for about `minMs`
  * each; `fastest` is the one a simulated copy is measured against, so
  * that a ratio near 1 means the simulation moves bytes as fast as this
  * machine can. `subject`, when given, is a simulated copy of the same
@@ -71,7 +71,7 @@ export function copySpeeds(bytes: number, minMs = 200, subject?: () => void): Co
   const a = Buffer.alloc(bytes, 1);
   const b = Buffer.alloc(bytes);
   const both = new Uint8Array(2 * bytes).fill(1, 0, bytes);
-  const rounds = 5;
+  const rounds = 10;
   const plain = { bufferCopy: () => a.copy(b), typedArraySet: () => b.set(a), copyWithin: () => both.copyWithin(bytes, 0, bytes) };
   const r: Record<string, number> = bestOfRounds<string>(subject ? { ...plain, subject } : plain, rounds, minMs / rounds);
   const bufferCopy = r.bufferCopy! * bytes;

@@ -20,7 +20,7 @@ export default async function benchMemory(): Promise<BenchResult[]> {
   soc.mem.fill(dst, size, 0x00);
   const dma = soc.master('dma0');
   let simNs = 0;
-  const copy = copySpeeds(size, 500, () => {
+  const copy = copySpeeds(size, 1000, () => {
     simNs = dma.copyNow(dst, src, size);
   });
   const devBps = copy.subjectBytesPerSec;

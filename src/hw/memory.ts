@@ -460,7 +460,27 @@ export class PhysicalMemory {
     if (stale[STALE_PIECES] === 0) b.stale[ci] = undefined;
   }
 
-  /** Copies the longest run starting at the given addresses that stays inside one chunk on both sides. */
+  /**
+   * How far a copy of up to `max` bytes, whose first `n` end both chunks
+   * `sci` and `dci` together, may go on through the chunks after them:
+   * as long as each next pair is materialised, fresh, and lies right after
+   * the one before in its host allocation (a slab), on both sides.
+   */
+  private slabRun(sb: MemoryBank, sci: number, db: MemoryBank, dci: number, n: number, max: number): number {
+    const s0 = sb.chunks[sci]!;
+    const d0 = db.chunks[dci]!;
+    let total = n;
+    for (let k = 1; total < max; k++) {
+      const s = sb.chunks[sci + k];
+      const d = db.chunks[dci + k];
+      if (!s || !d || sb.stale[sci + k] || db.stale[dci + k] || s.length !== CHUNK_SIZE || d.length !== CHUNK_SIZE) break;
+      if (s.buffer !== s0.buffer || d.buffer !== d0.buffer || s.byteOffset !== s0.byteOffset + k * CHUNK_SIZE || d.byteOffset !== d0.byteOffset + k * CHUNK_SIZE) break;
+      total = Math.min(max, total + CHUNK_SIZE);
+    }
+    return total;
+  }
+
+  /** Copies the longest run starting at the given addresses that stays inside one chunk on both sides (or runs of chunks next to each other in their slabs). */
   private copyRun(db: MemoryBank, dst: number, sb: MemoryBank, src: number, max: number): number {
     const so = src - sb.base;
     const dOff = dst - db.base;
@@ -476,7 +496,13 @@ export class PhysicalMemory {
       const dc = this.chunk(db, dci);
       if (db.stale[dci]) this.freshen(db, dci, dco, n, true);
       if (sc === dc) dc.copyWithin(dco, sco, sco + n);
-      else dc.set(sc.subarray(sco, sco + n), dco);
+      else {
+        const total = sco === dco && n === CHUNK_SIZE - sco ? this.slabRun(sb, sci, db, dci, n, max) : n;
+        if (total === n) dc.set(sc.subarray(sco, sco + n), dco);
+        // chunks that follow each other in their slabs on both sides move in one copy: the host's large-copy path
+        else new Uint8Array(dc.buffer, dc.byteOffset + dco, total).set(new Uint8Array(sc.buffer, sc.byteOffset + sco, total));
+        return total;
+      }
     } else {
       const dc = db.chunks[dci] ?? (db.generated[dci] ? this.chunk(db, dci) : undefined);
       if (dc) {
