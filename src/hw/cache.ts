@@ -588,8 +588,7 @@ export class CpuCache {
     this.prng.save(state);
     const listed = wasmKernels().cacheStoreTags(0, dirtyAt, this.ways, this.sets, this.setMask, first, last, stateAt, victimsAt, countsAt);
     this.prng.restore(state);
-    const counts = new Int32Array(heap.buffer, countsAt, 5);
-    const [hits, misses, evictions, writebacks, lastSlot] = counts as unknown as [number, number, number, number, number];
+    const [hits, misses, evictions, writebacks, lastSlot] = new Int32Array(heap.buffer, countsAt, 5);
     // lines cached before the store and evicted by it leave with the bytes they held (their slots are not yet overwritten)
     const victims = new Int32Array(heap.buffer, victimsAt, listed);
     for (let i = 0; i < listed; i++) this.writeback(victims[i]!);

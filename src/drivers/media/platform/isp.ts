@@ -53,8 +53,6 @@ export interface IspState {
   dst: FrameFormat;
   /** The engine's frame buffers and conversion for these formats. */
   unit: ScalerUnit;
-  inBuf: Uint8Array;
-  outBuf: Uint8Array;
 }
 
 function pixelformatOf(fourcc: FrameFormat['fourcc']): number {
@@ -81,8 +79,7 @@ function pix(fmt: FrameFormat): V4l2PixFormat {
 
 /** The file's state for formats `f`, with the engine buffers they need. */
 function withFormats(f: { src: FrameFormat; scale: 1 | 2; dst: FrameFormat }): IspState {
-  const unit = new ScalerUnit(f.src, f.scale, f.dst);
-  return { ...f, unit, inBuf: unit.input, outBuf: unit.output };
+  return { ...f, unit: new ScalerUnit(f.src, f.scale, f.dst) };
 }
 
 /**
@@ -202,9 +199,9 @@ export class IspDevice {
     const dev = this.m2m.device;
     if (src.bytesused < st.src.size) throw kerr('EINVAL', `isp: source of ${src.bytesused} bytes < ${st.src.size}`);
     const engine = this.engine;
-    await vb2PlaneDma(src, dev, st.src.size, false, (segs) => engine.readFrame(segs, st.inBuf, st.src.size));
+    await vb2PlaneDma(src, dev, st.src.size, false, (segs) => engine.readFrame(segs, st.unit.input, st.src.size));
     engine.convert(st.unit);
-    await vb2PlaneDma(dst, dev, st.dst.size, true, (segs) => engine.writeFrame(segs, st.outBuf, st.dst.size));
+    await vb2PlaneDma(dst, dev, st.dst.size, true, (segs) => engine.writeFrame(segs, st.unit.output, st.dst.size));
     dst.bytesused = st.dst.size;
   }
 }

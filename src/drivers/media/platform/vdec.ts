@@ -70,9 +70,6 @@ export interface VdecState {
   codedSize: number;
   /** The engine's packet, reference and picture buffers, and its decode over them. */
   unit: UvdDecoderUnit;
-  pkt: Uint8Array;
-  refBuf: Uint8Array;
-  outBuf: Uint8Array;
   ref: RefHold | null;
 }
 
@@ -88,9 +85,6 @@ function newState(width: number, height: number, capPixelformat: number): VdecSt
     capPixelformat: c.pixelformat,
     codedSize,
     unit,
-    pkt: unit.packet,
-    refBuf: unit.ref,
-    outBuf: unit.picture,
     ref: null,
   };
 }
@@ -267,10 +261,10 @@ export class VideoDecoder {
   /** DMA the packet in, the reference in (P-frames), decode, DMA the picture out, and keep it as the next reference. */
   private async decode(st: VdecState, src: Vb2Buffer, dst: Vb2Buffer, job: M2mJob): Promise<void> {
     const dev = this.m2m.device;
-    const len = Math.min(src.bytesused, src.length, st.pkt.length);
+    const len = Math.min(src.bytesused, src.length, st.unit.packet.length);
     const engine = this.engine;
-    await vb2PlaneDma(src, dev, len, false, (segs) => engine.readPacket(segs, st.pkt, len));
-    const h = uvdParseHeader(st.pkt, len);
+    await vb2PlaneDma(src, dev, len, false, (segs) => engine.readPacket(segs, st.unit.packet, len));
+    const h = uvdParseHeader(st.unit.packet, len);
     // the picture's sequence is its frame number, known once the header parses, even if decoding then fails
     job.sequence = h.frame;
     if (h.width !== st.width || h.height !== st.height || h.pixelformat !== st.capPixelformat) {
@@ -279,11 +273,11 @@ export class VideoDecoder {
     let withRef = false;
     if (h.type === 'P' && st.ref) {
       // the reference is read whole before anything is written, so the destination may be the reference itself
-      checkDmaLength(dev, await engine.readReference(sgDmaSegments(st.ref.sgt), st.refBuf, st.cap.size), st.cap.size, false);
+      checkDmaLength(dev, await engine.readReference(sgDmaSegments(st.ref.sgt), st.unit.ref, st.cap.size), st.cap.size, false);
       withRef = true;
     }
     engine.decode(st.unit, len, withRef);
-    await vb2PlaneDma(dst, dev, st.cap.size, true, (segs) => engine.writePicture(segs, st.outBuf, st.cap.size));
+    await vb2PlaneDma(dst, dev, st.cap.size, true, (segs) => engine.writePicture(segs, st.unit.picture, st.cap.size));
     dst.bytesused = st.cap.size;
     await this.keepRef(st, dst, h.frame);
   }
