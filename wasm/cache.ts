@@ -126,3 +126,34 @@ export function cacheStoreTags(tags: usize, dirty: usize, ways: i32, sets: i32, 
   store<i32>(counts, s, 16);
   return listed;
 }
+
+/*
+ * What the walk changed, for the caller's bookkeeping: every slot whose
+ * tag differs from `old` (the tags before the walk) is listed at
+ * `changed`, every slot now holding a line of first..last at `held`.
+ * counts out: i32 changed, held, then f64 the lowest and highest line held
+ * (at counts + 8 and + 16; last + 1 and first - 1 when none is).
+ */
+export function cacheStoreDiff(old: usize, tags: usize, n: i32, first: f64, last: f64, changed: usize, held: usize, counts: usize): void {
+  let nc = 0;
+  let nh = 0;
+  let lo = last + 1;
+  let hi = first - 1;
+  for (let s = 0; s < n; s++) {
+    const t = slotAt(tags, s);
+    if (t != slotAt(old, s)) {
+      store<i32>(changed + ((<usize>nc) << 2), s);
+      nc++;
+    }
+    if (t >= first && t <= last) {
+      store<i32>(held + ((<usize>nh) << 2), s);
+      nh++;
+      if (t < lo) lo = t;
+      if (t > hi) hi = t;
+    }
+  }
+  store<i32>(counts, nc);
+  store<i32>(counts, nh, 4);
+  store<f64>(counts, lo, 8);
+  store<f64>(counts, hi, 16);
+}

@@ -24,6 +24,8 @@ export interface Kernels {
   uvdDecodeOps(packet: number, i: number, end: number, ref: number, predicted: number, out: number, stride: number, rows: number): number;
   /** The CPU cache's tag walk for a store of whole lines (wasm/cache.ts; hw/cache.ts storeWholeLines). */
   cacheStoreTags(tags: number, dirty: number, ways: number, sets: number, setMask: number, first: number, last: number, state: number, victims: number, counts: number): number;
+  /** The slots a tag walk changed and those holding the store's lines, with the lowest and highest of those lines (wasm/cache.ts). */
+  cacheStoreDiff(old: number, tags: number, n: number, first: number, last: number, changed: number, held: number, counts: number): void;
 }
 
 /** Bytes a kernel may read past the end of an input, and the alignment of every region. */

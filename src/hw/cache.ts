@@ -108,6 +108,7 @@ export class CpuCache {
   private readonly pageLines = new LineCounts();
   private readonly linesPerPage: number;
   private readonly mem: PhysicalMemory;
+  private scratch = new Int32Array(0);
   private readonly prng: Prng;
 
   constructor(mem: PhysicalMemory, prng: Prng, cfg: Partial<CacheConfig> = {}) {
@@ -213,6 +214,7 @@ export class CpuCache {
       this.storeWholeLines(
         first,
         last,
+        false,
         () => this.mem.write(first * L, src, at, whole),
         (s, line) => {
           const r = at + (line - first) * L;
@@ -271,6 +273,7 @@ export class CpuCache {
       this.storeWholeLines(
         first,
         last,
+        (value & 0xff) === 0,
         () => this.mem.fill(first * L, whole, value),
         (s) => this.data32.fill(word, (s * L) >> 2, ((s + 1) * L) >> 2),
       );
@@ -571,37 +574,47 @@ export class CpuCache {
    * the store and evicted by it is written back as it is met, with the
    * bytes it held.
    */
-  private storeWholeLines(first: number, last: number, toMemory: () => void, toLine: (s: number, line: number) => void): void {
+  private storeWholeLines(first: number, last: number, zeros: boolean, toMemory: () => void, toLine: (s: number, line: number) => void): void {
     const n = this.slots;
     const L = this.lineSize;
     const { tags, dirty } = this;
-    // the walk runs in WebAssembly over copies of the tags and dirty bits, with the PRNG's state
-    const dirtyAt = nextRegion(0, n * 8);
+    // The walk runs in WebAssembly over copies of the tags and dirty bits, with the PRNG's state;
+    // then it lists the slots it changed and those holding the store's lines.
+    const oldAt = nextRegion(0, n * 8);
+    const dirtyAt = nextRegion(oldAt, n * 8);
     const stateAt = nextRegion(dirtyAt, n);
-    const countsAt = nextRegion(stateAt, 16);
-    const victimsAt = nextRegion(countsAt, 20);
-    const heap = wasmHeap(nextRegion(victimsAt, n * 4));
+    const countsAt = nextRegion(stateAt, 24);
+    const victimsAt = nextRegion(countsAt, 24);
+    const changedAt = nextRegion(victimsAt, n * 4);
+    const heldAt = nextRegion(changedAt, n * 4);
+    const heap = wasmHeap(nextRegion(heldAt, n * 4));
     const newTags = new Float64Array(heap.buffer, 0, n);
     newTags.set(tags);
+    new Float64Array(heap.buffer, oldAt, n).set(tags);
     heap.set(dirty, dirtyAt);
     const state = new Uint32Array(heap.buffer, stateAt, 4);
     this.prng.save(state);
-    const listed = wasmKernels().cacheStoreTags(0, dirtyAt, this.ways, this.sets, this.setMask, first, last, stateAt, victimsAt, countsAt);
+    const k = wasmKernels();
+    const listed = k.cacheStoreTags(0, dirtyAt, this.ways, this.sets, this.setMask, first, last, stateAt, victimsAt, countsAt);
     this.prng.restore(state);
     const [hits, misses, evictions, writebacks, lastSlot] = new Int32Array(heap.buffer, countsAt, 5);
+    k.cacheStoreDiff(oldAt, 0, n, first, last, changedAt, heldAt, countsAt);
+    const [nChanged, nHeld] = new Int32Array(heap.buffer, countsAt, 2);
+    const [lo, hi] = new Float64Array(heap.buffer, countsAt + 8, 2);
     // lines cached before the store and evicted by it leave with the bytes they held (their slots are not yet overwritten)
     const victims = new Int32Array(heap.buffer, victimsAt, listed);
     for (let i = 0; i < listed; i++) this.writeback(victims[i]!);
-    for (let s = 0; s < n; s++) {
+    const changed = new Int32Array(heap.buffer, changedAt, nChanged);
+    for (let i = 0; i < nChanged; i++) {
+      const s = changed[i]!;
       const was = tags[s]!;
-      const now = newTags[s]!;
-      if (was === now) continue;
       if (was === INVALID) this.valid++;
       else this.unindex(was);
-      this.pageLines.add(Math.floor(now / this.linesPerPage), 1);
+      this.pageLines.add(Math.floor(newTags[s]! / this.linesPerPage), 1);
     }
     tags.set(newTags);
     dirty.set(heap.subarray(dirtyAt, dirtyAt + n));
+    const held = new Int32Array(heap.buffer, heldAt, nHeld).slice();
     const st = this.stats;
     st.hits += hits;
     st.misses += misses;
@@ -609,29 +622,39 @@ export class CpuCache {
     st.evictionWritebacks += writebacks;
     st.busyNs += hits * this.cfg.hitNs + misses * this.cfg.missNs + writebacks * this.cfg.writebackNs;
     this.lastSlot = lastSlot;
-    const held: number[] = [];
-    for (let k = 0; k < n; k++) {
-      const t = tags[k]!;
-      if (t >= first && t <= last) held.push(k);
-    }
-    const words = L >> 2;
-    const before = new Int32Array(held.length * words);
-    for (let i = 0; i < held.length; i++) this.mem.readWords(tags[held[i]!]! * L, before, i * words, words);
+    // The lines the store left cached keep memory's old bytes beneath them. Those lie in one
+    // span (mostly the store's tail), read in one go before memory takes the store; zeros
+    // over memory never written leave it as it was, with nothing to read or put back.
+    const span = (hi - lo + 1) * L;
+    const before = nHeld > 0 && !(zeros && this.mem.unbacked(lo * L, span)) ? this.scratchWords(span >> 2) : null;
+    if (before) this.mem.read(lo * L, new Uint8Array(before.buffer, 0, span));
     toMemory();
-    const cur = new Int32Array(words);
-    for (let i = 0; i < held.length; i++) {
-      const k = held[i]!;
-      const pa = tags[k]! * L;
-      // a line whose old bytes equal the new ones (zeroing memory never written) leaves memory untouched
-      this.mem.readWords(pa, cur, 0, words);
+    const words = L >> 2;
+    const data32 = this.data32;
+    for (let i = 0; i < nHeld; i++) {
+      const s = held[i]!;
+      const line = tags[s]!;
+      toLine(s, line);
+      if (!before) continue;
+      const b = (line - lo) * words;
+      const d = s * words;
+      // a line whose old bytes equal the new ones leaves memory untouched
       for (let w = 0; w < words; w++) {
-        if (cur[w] !== before[i * words + w]) {
-          this.mem.writeWords(pa, before, i * words, words);
+        if (data32[d + w] !== before[b + w]) {
+          this.mem.writeWords(line * L, before, b, words);
           break;
         }
       }
-      toLine(k, tags[k]!);
     }
+  }
+
+  /** A reused word buffer of at least `words` words (storeWholeLines' snapshot of memory). */
+  private scratchWords(words: number): Int32Array {
+    if (this.scratch.length >= words) return this.scratch;
+    // kept up to a few caches' worth (the span a store leaves cached, under random replacement); a longer one is the call's own
+    if (words > this.slots * this.lineSize) return new Int32Array(words);
+    this.scratch = new Int32Array(Math.min(Math.max(words, this.scratch.length * 2), this.slots * this.lineSize));
+    return this.scratch;
   }
 
   private traceOp(name: string, ns: number, args?: Record<string, unknown>): void {

@@ -181,6 +181,21 @@ export class PhysicalMemory {
   }
 
   /**
+   * True when no byte of [pa, pa+len) (inside one bank) has host memory or
+   * a generated page behind it: the range reads as zeros, and zeros written
+   * over it leave it so.
+   */
+  unbacked(pa: number, len: number): boolean {
+    if (len <= 0) return true;
+    const b = this.bankOf(pa, len);
+    const off = pa - b.base;
+    for (let ci = Math.floor(off / CHUNK_SIZE), end = Math.floor((off + len - 1) / CHUNK_SIZE); ci <= end; ci++) {
+      if (b.chunks[ci] || b.generated[ci]) return false;
+    }
+    return true;
+  }
+
+  /**
    * Copies `words` 32-bit words at `pa` into `dst` from index `di`, for a
    * cache linefill: `pa` is word aligned and the range lies in one chunk
    * (a cache line never crosses one). Copying whole words allocates
