@@ -16,7 +16,7 @@
  * programs above it. Imports only uapi and lib.
  */
 export { AverageUnit, averageBytes } from './blend.ts';
-export { nextRegion, wasmHeap, wasmKernels, type Kernels } from './kernels.ts';
+export { growMemory, nextRegion, wasmHeap, wasmInstance, wasmKernels, type Kernels } from './kernels.ts';
 export { frameFormat, frameFourcc, v4l2PixelFormat, type FrameFormat } from './pixel-format.ts';
 export { TestPattern } from './test-pattern.ts';
 export { FONT_VGA_8X16 } from './font-vga8x16.ts';
