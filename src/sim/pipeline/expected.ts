@@ -48,7 +48,9 @@ export class ExpectedFrames {
           return out;
         },
         alloc: (size) => this.alloc(size),
-        free: (bytes) => this.arena?.free(bytes),
+        free: (bytes) => {
+          this.arena?.free(bytes);
+        },
         once: <T>(make: () => T): T => {
           if (!kept.has('once')) kept.set('once', make());
           return kept.get('once') as T;

@@ -16,11 +16,11 @@ const arenas = new WeakMap<ArrayBufferLike, ReferenceArena>();
 const MAX_CAPACITY = 2 ** 31 - 65536;
 
 /**
- * Frame arrays for the checker in one kernels instance's memory: regions
- * handed out from the bottom, each aligned and followed by room for a
- * kernel's read past its end, and given back by size for the next array
- * of that size. When no room is left an array is a plain one (the
- * kernels then take the copy path). Not a kernel object; the checker's own.
+ * Frame arrays for the checker in one kernels instance's memory (no kernel
+ * counterpart: the checker's own). Regions are handed out from the bottom,
+ * each aligned and followed by room for a kernel's read past its end, and
+ * given back by size for the next array of that size. When no room is
+ * left an array is a plain one, and the kernels take the copy path.
  */
 export class ReferenceArena {
   /** The kernels instance whose memory the arena is. */
