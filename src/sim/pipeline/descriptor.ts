@@ -33,6 +33,8 @@ export interface ExpectContext {
   pattern(n: number): Uint8Array;
   /** A frame array of `size` bytes, reused across frames: the transform writes all of it. */
   alloc(size: number): Uint8Array;
+  /** Gives back an array from alloc or pattern that the transform no longer needs (not one it returns: the checker gives those back). */
+  free(bytes: Uint8Array): void;
   /** A value made once for this stage and kept (a compositor's UI layer). */
   once<T>(make: () => T): T;
 }

@@ -1,18 +1,29 @@
+import { nextRegion } from '../../formats/index.ts';
+import { ReferenceArena } from '../reference/arena.ts';
 import { PatternReference } from '../reference/test-pattern.ts';
 import type { ProcessStageSpec } from '../scenario-schema.ts';
 import type { CheckContext, StageDescriptor, StageFormats } from './descriptor.ts';
+
+/** Frames the cache keeps (those of the frames in flight). */
+const CACHED_FRAMES = 6;
+/** Arrays a stage holds outside the cache at once: the frame it makes, two pattern frames it blends (render), its once value. */
+const HELD_PER_STAGE = 4;
+/** Spare regions of each frame size, for frees that come after the next alloc. */
+const SPARE_PER_SIZE = 2;
 
 /**
  * What every stage of a process pipeline should give for each frame,
  * computed outside the simulation by each stage descriptor's expected
  * transform, which uses the reference implementations in ../reference
  * (they share no code with the transforms the devices run). The runner
- * compares what the sinks consumed with it, byte for byte.
+ * compares what the sinks consumed with it, byte for byte. Its frames
+ * live in a ReferenceArena of their own, made on the first one a stage
+ * asks for, so the reference kernels run on them in place.
  */
 export class ExpectedFrames {
   private readonly cache = new Map<string, Uint8Array>();
-  /** Frame arrays no cache entry holds any more, by size, for the next frames to reuse (no garbage per frame). */
-  private readonly spare = new Map<number, Uint8Array[]>();
+  /** Where frame arrays come from and go back to when no cache entry holds them (no garbage per frame). */
+  private arena: ReferenceArena | null = null;
   private readonly patterns = new Map<number, PatternReference>();
   private readonly contexts: CheckContext[];
 
@@ -37,6 +48,9 @@ export class ExpectedFrames {
           return out;
         },
         alloc: (size) => this.alloc(size),
+        free: (bytes) => {
+          this.arena?.free(bytes);
+        },
         once: <T>(make: () => T): T => {
           if (!kept.has('once')) kept.set('once', make());
           return kept.get('once') as T;
@@ -46,7 +60,21 @@ export class ExpectedFrames {
   }
 
   private alloc(size: number): Uint8Array {
-    return this.spare.get(size)?.pop() ?? new Uint8Array(size);
+    this.arena ??= new ReferenceArena(this.arenaBytes());
+    return this.arena.alloc(size);
+  }
+
+  /**
+   * Room for every array the stages may hold at once, from the plan's
+   * frame sizes: the cache's frames and spares of each size (a region
+   * goes back to its own size only), and what each stage holds beyond them.
+   */
+  private arenaBytes(): number {
+    const sizes = this.formats.flatMap((f) => (f.outFmt ? [nextRegion(0, f.outFmt.size)] : []));
+    let bytes = 0;
+    for (const region of new Set(sizes)) bytes += (CACHED_FRAMES + SPARE_PER_SIZE) * region;
+    for (const region of sizes) bytes += HELD_PER_STAGE * region;
+    return bytes;
   }
 
   private pattern(i: number): PatternReference {
@@ -76,15 +104,11 @@ export class ExpectedFrames {
     const d = this.descriptors[i]!;
     const x = this.contexts[i]!;
     const out = d.expect ? d.expect(x, n) : x.input(n);
-    // Only the frames in flight are worth keeping; an evicted array no other entry shares is reused.
-    if (this.cache.size >= 6) {
+    // Only the frames in flight are worth keeping; an evicted array no other entry shares goes back for reuse.
+    if (this.cache.size >= CACHED_FRAMES) {
       const [oldKey, old] = this.cache.entries().next().value!;
       this.cache.delete(oldKey);
-      if (![...this.cache.values()].includes(old) && old !== out) {
-        const list = this.spare.get(old.length) ?? [];
-        if (list.length < 2) list.push(old);
-        this.spare.set(old.length, list);
-      }
+      if (![...this.cache.values()].includes(old) && old !== out) this.arena?.free(old);
     }
     this.cache.set(key, out);
     return out;

@@ -1,14 +1,23 @@
 import { nextRegion, wasmHeap, wasmKernels } from '../../formats/index.ts';
+import { arenaKernels, disjoint } from './arena.ts';
 
 /**
  * The blend unit's average for the checker: every byte of `out` is
  * floor((a + b) / 2) of the same bytes of `a` and `b`, by the checker's
  * own WebAssembly kernel (wasm/checker.ts: 16-bit sums, not the GPU's bit
- * trick), 16 bytes a step; averageReferencePlain is its definition.
+ * trick), 16 bytes a step: where all three are in one ReferenceArena, on
+ * them in place; else on copies in the shared scratch memory.
+ * averageReferencePlain is its definition.
  */
 export function averageReference(a: Uint8Array, b: Uint8Array, out: Uint8Array): void {
   const len = out.length;
   if (a.length < len || b.length < len) throw new Error(`averageReference: ${len} bytes from arrays of ${a.length} and ${b.length}`);
+  // The kernel reads each 16 bytes of both inputs before it writes those of `out`: `out` may be an input, not overlap one elsewhere.
+  const k = arenaKernels(a, b, out);
+  if (k && (a.byteOffset === out.byteOffset || disjoint(a, len, out, len)) && (b.byteOffset === out.byteOffset || disjoint(b, len, out, len))) {
+    k.checkAverage(a.byteOffset, b.byteOffset, out.byteOffset, len);
+    return;
+  }
   const pb = nextRegion(0, len);
   const heap = wasmHeap(nextRegion(pb, len));
   heap.set(a.length === len ? a : a.subarray(0, len), 0);

@@ -1,4 +1,5 @@
 import { nextRegion, wasmHeap, wasmKernels, type FrameFormat } from '../../formats/index.ts';
+import { arenaKernels, disjoint } from './arena.ts';
 
 /*
  * The ISP's conversions, from their definitions (formats/yuv.ts computes
@@ -55,8 +56,10 @@ function layout(fourcc: 'YUYV' | 'NV12', w: number, h: number): Layout {
  * of `outFmt`, NV12 or XR24, 1/`scale` of the source's size), as the
  * ISP's mem-to-mem job does. To XR24 it runs the checker's own
  * WebAssembly kernel (wasm/checker.ts, which shares no code with the
- * ISP's), 8 pixels a step; convertReferencePlain is the same bytes one
- * pixel at a time, and the definition that kernel is tested against.
+ * ISP's), 8 pixels a step: where both frames are in one ReferenceArena
+ * (and apart), on them in place; else on copies in the shared scratch
+ * memory. convertReferencePlain is the same bytes one pixel at a time,
+ * and the definition that kernel is tested against.
  */
 export function convertReference(src: Uint8Array, inFmt: FrameFormat, outFmt: FrameFormat, scale: 1 | 2, out: Uint8Array): void {
   if (outFmt.fourcc !== 'XR24' || inFmt.fourcc === 'XR24') {
@@ -66,10 +69,17 @@ export function convertReference(src: Uint8Array, inFmt: FrameFormat, outFmt: Fr
   const inLen = inFmt.size;
   const outLen = (inFmt.width / scale) * (inFmt.height / scale) * 4;
   if (src.length < inLen || out.length < outLen) throw new Error(`convertReference: ${inLen} bytes in and ${outLen} out needed (have ${src.length} and ${out.length})`);
+  const yuyv = inFmt.fourcc === 'YUYV' ? 1 : 0;
+  // The kernel writes 4 bytes a pixel while it still reads the source, so only a frame apart from its source is made in place.
+  const k = arenaKernels(src, out);
+  if (k && disjoint(src, inLen, out, outLen)) {
+    k.checkToXrgb8888(src.byteOffset, inFmt.width, inFmt.height, scale, yuyv, out.byteOffset);
+    return;
+  }
   const at = nextRegion(0, inLen);
   const heap = wasmHeap(nextRegion(at, outLen));
   heap.set(src.length === inLen ? src : src.subarray(0, inLen), 0);
-  wasmKernels().checkToXrgb8888(0, inFmt.width, inFmt.height, scale, inFmt.fourcc === 'YUYV' ? 1 : 0, at);
+  wasmKernels().checkToXrgb8888(0, inFmt.width, inFmt.height, scale, yuyv, at);
   out.set(heap.subarray(at, at + outLen));
 }
 

@@ -7,6 +7,12 @@ import { TestPattern, type FrameFormat } from '../../formats/index.ts';
  */
 export function uiLayer(fmt: FrameFormat, seed: number): Uint8Array {
   const out = new Uint8Array(fmt.size);
+  uiLayerInto(fmt, seed, out);
+  return out;
+}
+
+/** uiLayer drawn into `out` (fmt.size bytes, whatever they held before). */
+export function uiLayerInto(fmt: FrameFormat, seed: number, out: Uint8Array): void {
   const bar = Math.max(1, Math.floor(fmt.height / 8));
   const line = new Uint8Array(fmt.stride);
   for (let y = 0; y < fmt.height; y++) {
@@ -16,7 +22,8 @@ export function uiLayer(fmt: FrameFormat, seed: number): Uint8Array {
     for (let x = 0; x < fmt.stride; x++) line[x] = (base + ((x >> 4) & 0x0f)) & 0xff;
     out.set(line, y * fmt.stride);
   }
-  return out;
+  // the bytes past the lines (a second plane) stay zero, as in a new buffer
+  out.fill(0, fmt.height * fmt.stride, fmt.size);
 }
 
 /** The byte a CPU stage draws over the top lines of frame `frame` (a subtitle band). */

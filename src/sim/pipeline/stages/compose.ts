@@ -1,6 +1,6 @@
 import { averageReference } from '../../reference/blend.ts';
 import { composeStage } from '../../stages/compose.ts';
-import { uiLayer } from '../../stages/ui-layer.ts';
+import { uiLayerInto } from '../../stages/ui-layer.ts';
 import { stageDescriptor } from '../descriptor.ts';
 
 /** A compositor process: the GPU blends each frame with the compositor's UI layer and gives a fence. */
@@ -15,7 +15,12 @@ export const composeDescriptor = stageDescriptor({
     return { inFmt: prev, outFmt: prev };
   },
   expect: (x, n) => {
-    const ui = x.once(() => uiLayer(x.outFmt!, x.seed));
+    // drawn into the checker's own memory, where the blend runs on it in place
+    const ui = x.once(() => {
+      const layer = x.alloc(x.outFmt!.size);
+      uiLayerInto(x.outFmt!, x.seed, layer);
+      return layer;
+    });
     const out = x.alloc(x.outFmt!.size);
     averageReference(x.input(n), ui, out);
     return out;

@@ -18,7 +18,10 @@ export const renderDescriptor = stageDescriptor({
   // Textures n and n+1 (modulo their count), which are pattern frames.
   expect: (x, n) => {
     const out = x.alloc(x.outFmt!.size);
-    averageReference(x.pattern(n % RENDER_TEXTURES), x.pattern((n + 1) % RENDER_TEXTURES), out);
+    const [a, b] = [x.pattern(n % RENDER_TEXTURES), x.pattern((n + 1) % RENDER_TEXTURES)];
+    averageReference(a, b, out);
+    x.free(a);
+    x.free(b);
     return out;
   },
 });
