@@ -74,6 +74,32 @@ export class DmaMaster {
     return this.bus.transfer(this.port, len, 0);
   }
 
+  /** Memory's write stamp now (PhysicalMemory.writeStamp), to hand readUnchangedSince later. */
+  memoryStamp(): number {
+    return this.mem.writeStamp();
+  }
+
+  /**
+   * Whether a read of [addr, addr+len) now would give the bytes a read gave
+   * when memory's write stamp was `stamp`: only for a master that sees
+   * memory as it is, with no translation between (whose tables may have
+   * changed) and no snooping (whose cache may have), when nothing in the
+   * range was written since. Throws BusError as a read would.
+   */
+  readUnchangedSince(addr: number, len: number, stamp: number): boolean {
+    if (this.translator || this.coherent) return false;
+    return this.mem.lastWrite(addr, len) <= stamp;
+  }
+
+  /**
+   * Reads [addr, addr+len) again now into a buffer that holds its bytes
+   * already (readUnchangedSince said so): the port and the bus carry the
+   * transfer as readNow's; returns its time in ns.
+   */
+  rereadNow(_addr: number, len: number): number {
+    return this.bus.transfer(this.port, len, 0);
+  }
+
   /** Writes src to [addr, addr+len) now; returns the transfer time in ns. */
   writeNow(addr: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): number {
     this.moveOut(addr, src, srcOff, len);

@@ -19,6 +19,8 @@ export interface MemoryBank extends MemoryBankConfig {
   readonly stale: (Uint16Array | undefined)[];
   /** Per chunk not yet materialised: the pages whose bytes the page generator makes on demand (writeGeneratedPage). */
   readonly generated: (GeneratedPages | undefined)[];
+  /** Per chunk: the memory's write stamp when something last wrote in it (0: never). */
+  readonly written: Float64Array;
 }
 
 /** A chunk's generated pages: per 4 KiB page, whether it has one and the generator's two arguments. */
@@ -128,6 +130,14 @@ export class PhysicalMemory {
   private last: MemoryBank;
   /** Bytes of backing materialised so far. */
   materialised = 0;
+  /**
+   * Counts writes: each write stamps the chunks it wrote with the count so
+   * far, so that a reader that keeps what it read can tell whether a range
+   * still holds it (lastWrite) without reading it again.
+   */
+  private stamp = 0;
+  /** The stamp of the last releaseBacking, which changes every byte. */
+  private releasedAt = 0;
 
   constructor(banks: MemoryBankConfig[]) {
     if (banks.length === 0) throw new Error('physical memory needs at least one bank');
@@ -142,6 +152,7 @@ export class PhysicalMemory {
       chunks: new Array<Uint8Array | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
       stale: new Array<Uint16Array | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
       generated: new Array<GeneratedPages | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
+      written: new Float64Array(Math.ceil(b.size / CHUNK_SIZE)),
     }));
     this.last = this.banks[0]!;
     liveMemories?.push(this);
@@ -159,6 +170,21 @@ export class PhysicalMemory {
       }
     }
     this.materialised = 0;
+    this.releasedAt = ++this.stamp;
+  }
+
+  /** The write stamp now: lastWrite of a range not written after this call stays at or below it. */
+  writeStamp(): number {
+    return this.stamp;
+  }
+
+  /** The write stamp of the last write anywhere in [pa, pa+len) (at chunk granularity); BusError when no bank decodes it. */
+  lastWrite(pa: number, len: number): number {
+    const b = this.bankOf(pa, len);
+    const off = pa - b.base;
+    let last = this.releasedAt;
+    for (let ci = Math.floor(off / CHUNK_SIZE), end = Math.floor((off + Math.max(len, 1) - 1) / CHUNK_SIZE); ci <= end; ci++) last = Math.max(last, b.written[ci]!);
+    return last;
   }
 
   /** Returns the bank that decodes [pa, pa+len), or throws BusError. */
@@ -223,6 +249,7 @@ export class PhysicalMemory {
     const ci = Math.floor(off / CHUNK_SIZE);
     // zeros written where nothing was ever written change nothing: the backing stays unmade (as fill does)
     if (!b.chunks[ci] && !b.generated[ci] && allZero(src, si, words)) return;
+    b.written[ci] = ++this.stamp;
     const w = this.words(b, ci, this.chunk(b, ci));
     if (b.stale[ci]) this.freshen(b, ci, off - ci * CHUNK_SIZE, words * 4, true);
     const wi = (off - ci * CHUNK_SIZE) >> 2;
@@ -251,6 +278,7 @@ export class PhysicalMemory {
   write(pa: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): void {
     this.forEachRun(pa, len, (b, ci, co, done, n) => {
       const c = this.chunk(b, ci);
+      b.written[ci] = ++this.stamp;
       if (b.stale[ci]) this.freshen(b, ci, co, n, true);
       c.set(src.subarray(srcOff + done, srcOff + done + n), co);
     });
@@ -265,6 +293,7 @@ export class PhysicalMemory {
   writeFrom(pa: number, len: number, produce: ByteProducer): void {
     this.forEachRun(pa, len, (b, ci, co, done, n) => {
       const c = this.chunk(b, ci);
+      b.written[ci] = ++this.stamp;
       // a reused chunk's stale pieces the range covers whole are the producer's to fill; the rest are zeroed first
       if (b.stale[ci]) this.freshen(b, ci, co, n, true);
       produce(c, co, done, n);
@@ -276,6 +305,7 @@ export class PhysicalMemory {
     this.forEachRun(pa, len, (b, ci, co, _done, n) => {
       const c = b.chunks[ci] ?? (value !== 0 || b.generated[ci] ? this.chunk(b, ci) : undefined);
       if (!c) return;
+      b.written[ci] = ++this.stamp;
       if (b.stale[ci]) this.freshen(b, ci, co, n, true);
       c.fill(value, co, co + n);
     });
@@ -429,6 +459,7 @@ export class PhysicalMemory {
     const ci = Math.floor(off / CHUNK_SIZE);
     const co = off - ci * CHUNK_SIZE;
     const c = bank.chunks[ci];
+    bank.written[ci] = ++this.stamp;
     if (c) {
       if (bank.stale[ci]) this.freshen(bank, ci, co, GEN_PAGE, true);
       this.generator(a, b, c, co);
@@ -510,9 +541,12 @@ export class PhysicalMemory {
       if (sb.stale[sci]) this.freshen(sb, sci, sco, n, false);
       const dc = this.chunk(db, dci);
       if (db.stale[dci]) this.freshen(db, dci, dco, n, true);
-      if (sc === dc) dc.copyWithin(dco, sco, sco + n);
-      else {
+      if (sc === dc) {
+        db.written[dci] = ++this.stamp;
+        dc.copyWithin(dco, sco, sco + n);
+      } else {
         const total = sco === dco && n === CHUNK_SIZE - sco ? this.slabRun(sb, sci, db, dci, n, max) : n;
+        for (let k = dci, end = Math.floor((dOff + total - 1) / CHUNK_SIZE); k <= end; k++) db.written[k] = ++this.stamp;
         if (total === n) dc.set(sc.subarray(sco, sco + n), dco);
         // chunks that follow each other in their slabs on both sides move in one copy: the host's large-copy path
         else new Uint8Array(dc.buffer, dc.byteOffset + dco, total).set(new Uint8Array(sc.buffer, sc.byteOffset + sco, total));
@@ -521,6 +555,7 @@ export class PhysicalMemory {
     } else {
       const dc = db.chunks[dci] ?? (db.generated[dci] ? this.chunk(db, dci) : undefined);
       if (dc) {
+        db.written[dci] = ++this.stamp;
         if (db.stale[dci]) this.freshen(db, dci, dco, n, true);
         dc.fill(0, dco, dco + n);
       }
