@@ -14,12 +14,18 @@ export function uiLayer(fmt: FrameFormat, seed: number): Uint8Array {
 /** uiLayer drawn into `out` (fmt.size bytes, whatever they held before). */
 export function uiLayerInto(fmt: FrameFormat, seed: number, out: Uint8Array): void {
   const bar = Math.max(1, Math.floor(fmt.height / 8));
-  const line = new Uint8Array(fmt.stride);
+  // a line is its base value plus a ramp stepping every 16 bytes: at most 66 different lines, each drawn once
+  const lines = new Map<number, Uint8Array>();
   for (let y = 0; y < fmt.height; y++) {
     const inBar = y >= fmt.height - bar;
     const inTitle = y < bar / 2;
     const base = inBar ? 0xe0 : inTitle ? 0x80 : (seed * 31 + y) & 0x3f;
-    for (let x = 0; x < fmt.stride; x++) line[x] = (base + ((x >> 4) & 0x0f)) & 0xff;
+    let line = lines.get(base);
+    if (!line) {
+      line = new Uint8Array(fmt.stride);
+      for (let x = 0; x < fmt.stride; x += 16) line.fill((base + ((x >> 4) & 0x0f)) & 0xff, x, x + 16);
+      lines.set(base, line);
+    }
     out.set(line, y * fmt.stride);
   }
   // the bytes past the lines (a second plane) stay zero, as in a new buffer
