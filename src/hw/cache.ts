@@ -700,10 +700,13 @@ export class CpuCache {
     for (let line = first; line <= last; ) {
       const page = Math.floor(line / lpp);
       const pageEnd = Math.min(last, (page + 1) * lpp - 1);
-      if (this.pageLines.get(page) > 0) {
-        for (let l = line; l <= pageEnd; l++) {
-          const s = this.lookup(l);
-          if (s >= 0) fn(s, l);
+      // the page's count is exact, and fn changes no other line's presence: once that many are found, none is left
+      let left = this.pageLines.get(page);
+      for (let l = line; l <= pageEnd && left > 0; l++) {
+        const s = this.lookup(l);
+        if (s >= 0) {
+          left--;
+          fn(s, l);
         }
       }
       line = pageEnd + 1;
