@@ -88,6 +88,8 @@ function row(bench: string, r: RunResult, traffic: FrameTraffic, copyBytesPerSec
     },
     ratios: {
       simSecondsPerWallSecond: simSeconds / wallSeconds,
+      // the speed a run at the floor would have: the same simulated time over the wall time the floor needs for the frames checked
+      floorSimSecondsPerWallSecond: (simSeconds * floorFramesPerWallSecond) / r.integrity.framesChecked,
       fractionOfMemoryLimit: framesPerWallSecond / limitFramesPerWallSecond,
       fractionOfFloor: framesPerWallSecond / floorFramesPerWallSecond,
     },
