@@ -16,8 +16,14 @@ export function distBuildOptions(root, outdir) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    // the dependencies stay imports, resolved from node_modules as before
-    packages: 'external',
+    // The CommonJS dependencies (yaml, commander) are bundled in: Node loads
+    // CommonJS file by file, seventy-odd files for yaml alone, which costs a
+    // start more than their code. The ES-module ones stay imports, resolved
+    // from node_modules, and so do sql.js (it loads its WebAssembly from
+    // beside itself) and tsx (the loader for users' TypeScript programs).
+    external: ['sql.js', 'tsx', 'tsx/*', 'zod', 'zod/*', '@dagrejs/dagre'],
+    // a bundled CommonJS module's require of a Node module, in an ES module
+    banner: { js: "import { createRequire as __unimemCreateRequire } from 'node:module'; const require = __unimemCreateRequire(import.meta.url);" },
     sourcemap: true,
     logLevel: 'warning',
   };
