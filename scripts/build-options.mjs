@@ -16,12 +16,12 @@ export function distBuildOptions(root, outdir) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    // The CommonJS dependencies (yaml, commander) are bundled in: Node loads
-    // CommonJS file by file, seventy-odd files for yaml alone, which costs a
-    // start more than their code. The ES-module ones stay imports, resolved
-    // from node_modules, and so do sql.js (it loads its WebAssembly from
-    // beside itself) and tsx (the loader for users' TypeScript programs).
-    external: ['sql.js', 'tsx', 'tsx/*', 'zod', 'zod/*', '@dagrejs/dagre'],
+    // The dependencies are bundled in: Node resolves and loads them file by
+    // file (a hundred files for zod, seventy-odd for yaml), which costs a
+    // start more than their code. sql.js stays an import (it loads its
+    // WebAssembly from beside itself), and so does tsx (the loader for
+    // users' TypeScript programs).
+    external: ['sql.js', 'tsx', 'tsx/*'],
     // a bundled CommonJS module's require of a Node module, in an ES module
     banner: { js: "import { createRequire as __unimemCreateRequire } from 'node:module'; const require = __unimemCreateRequire(import.meta.url);" },
     sourcemap: true,
