@@ -23,8 +23,11 @@ export const decodeDescriptor = stageDescriptor({
     const path = `/tmp/${st.name}.uvd`;
     const fd = await sys.open(path, O_WRONLY | O_CREAT, 0o644);
     const head = new Uint8Array(4);
+    // one frame buffer for them all: a new one per frame is a frame of garbage each time
+    const raw = new Uint8Array(outFmt!.size);
     for (let n = 0; n < frames; n++) {
-      const packet = enc.encode(pattern.frame(n));
+      pattern.render(n, raw);
+      const packet = enc.encode(raw);
       new DataView(head.buffer).setUint32(0, packet.length, true);
       await sys.write(fd, head);
       await sys.write(fd, packet);
