@@ -49,6 +49,20 @@ async function measure<S>(setup: (sys: Sys) => Promise<S>, body: (sys: Sys, s: S
   return loop;
 }
 
+/**
+ * A getpid row with its floor, `floor` (the same shape of awaits with no
+ * kernel work), as a rate per wall second and the round trips' speed as a
+ * fraction of it.
+ */
+function withFloor(r: BenchResult, floor: Loop): BenchResult {
+  const floorPerWallSecond = (floor.trips * 1000) / floor.wallMs;
+  return {
+    ...r,
+    metrics: { ...r.metrics, awaitFloorPerWallSecond: floorPerWallSecond },
+    ratios: { ...r.ratios, fractionOfAwaitFloor: r.ratios.syscallsPerWallSecond! / floorPerWallSecond },
+  };
+}
+
 /** One record: round trips per wall second and simulated nanoseconds per round trip. */
 function row(bench: string, l: Loop, perTrip: { name: string; n: number }): BenchResult {
   const perWallSecond = (l.trips * 1000) / l.wallMs;
@@ -65,9 +79,28 @@ function row(bench: string, l: Loop, perTrip: { name: string; n: number }): Benc
   };
 }
 
+const settled = Promise.resolve();
+
+/** A scheduling point with nobody else to run: a microtask, then a tick (how the clock ends a quiet sleep, hw/quiet-probe.ts). */
+function quietPoint(): Promise<void> {
+  return new Promise((resolve) => void settled.then(() => process.nextTick(resolve)));
+}
+
+/** The kernel side of a call: one scheduling point, then the answer. */
+async function kernelSide(): Promise<number> {
+  await quietPoint();
+  return 1;
+}
+
+/** The program side of a call: it awaits the kernel's. */
+async function programSide(): Promise<number> {
+  return await kernelSide();
+}
+
 /**
  * The simulation loop's own cost, per call: syscall round trips through
- * `sys` (getpid: entry, the scheduling point, exit and nothing else),
+ * `sys` (getpid: entry, the scheduling point, exit and nothing else), with
+ * the floor of the awaits they are made of (withFloor),
  * ioctl round trips (VIDIOC_QUERYCAP on vivid: the ioctl table, the
  * struct copied in and out), and context switches between two processes
  * over a Unix socket (a one-byte ping-pong: each round trip is two
@@ -79,6 +112,15 @@ export async function benchSys(options: SysBenchOptions = {}): Promise<BenchResu
     async () => undefined,
     async (sys) => {
       await sys.getpid();
+    },
+    opts,
+  );
+  // The promises a getpid round trip is made of and nothing else, run in a simulated process with the
+  // same async hooks on (the threads' AsyncLocalStorage, the quiet-sleep counter): its floor on Node 20.
+  const floor = await measure(
+    async () => undefined,
+    async () => {
+      await programSide();
     },
     opts,
   );
@@ -112,7 +154,7 @@ export async function benchSys(options: SysBenchOptions = {}): Promise<BenchResu
     opts,
   );
   return [
-    row('sys.getpid', getpid, { name: 'syscallsPerWallSecond', n: 1 }),
+    withFloor(row('sys.getpid', getpid, { name: 'syscallsPerWallSecond', n: 1 }), floor),
     row('sys.ioctl-querycap', ioctl, { name: 'ioctlsPerWallSecond', n: 1 }),
     row('sys.socket-ping-pong', pingPong, { name: 'contextSwitchesPerWallSecond', n: 2 }),
   ];

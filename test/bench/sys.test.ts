@@ -16,6 +16,10 @@ describe('bench sys', () => {
       expect(Number.isFinite(r.ratios[rates[i]!])).toBe(true);
       expect(r.metrics.wallNsPerRoundTrip).toBeCloseTo((r.metrics.wallSeconds * 1e9) / 8, 3);
     });
+    // getpid's floor: the same awaits with no kernel work, measured in the same run
+    const g = rows[0]!;
+    expect(g.metrics.awaitFloorPerWallSecond).toBeGreaterThan(0);
+    expect(g.ratios.fractionOfAwaitFloor).toBeCloseTo(g.ratios.syscallsPerWallSecond! / g.metrics.awaitFloorPerWallSecond!, 6);
     // a ping-pong round trip is two switches: one each way
     const pp = rows[2]!;
     expect(pp.ratios.contextSwitchesPerWallSecond).toBeCloseTo((2 * 8) / pp.metrics.wallSeconds, 3);
