@@ -201,6 +201,8 @@ describe('the CPU cache’s shortcuts behave as the plain model', () => {
     ['16 sets of 4 ways, 64-byte lines', { size: 4096, ways: 4, lineSize: 64 }],
     ['3 sets (not a power of two) of 4 ways', { size: 768, ways: 4, lineSize: 64 }],
     ['16-byte lines, 2 ways', { size: 1024, ways: 2, lineSize: 16 }],
+    ['3 ways (not a power of two: the victim drawn as Prng.int does)', { size: 3 * 8 * 64, ways: 3, lineSize: 64 }],
+    ['direct-mapped', { size: 1024, ways: 1, lineSize: 64 }],
   ];
   for (const [name, cfg] of geometries) {
     it(`${name}: a store of more than the cache over a full cache writes back the dirty lines it evicts, above and below it`, () => {
