@@ -1,4 +1,8 @@
-import { AverageUnit, frameFormat, growMemory, nextRegion, ScalerUnit, TestPattern, UvdDecoderUnit, UvdEncoder, wasmInstance } from '../src/formats/index.ts';
+import { AverageUnit, frameFormat, ScalerUnit, TestPattern, UvdDecoderUnit, UvdEncoder } from '../src/formats/index.ts';
+import { ReferenceArena } from '../src/sim/reference/arena.ts';
+import { averageReference } from '../src/sim/reference/blend.ts';
+import { PatternReference } from '../src/sim/reference/test-pattern.ts';
+import { convertReference } from '../src/sim/reference/yuv.ts';
 
 /**
  * The per-pixel work of one video-playback frame, timed alone: what the
@@ -11,7 +15,8 @@ import { AverageUnit, frameFormat, growMemory, nextRegion, ScalerUnit, TestPatte
  *   decode:  the video decoder's unit, I- and P-frames as the GOP has them;
  *   convert: the ISP's NV12 to XRGB8888;
  *   blend:   the GPU's average of the frame and the UI layer;
- *   check:   the checker's own pattern frame, conversion and average (its
+ *   check:   the checker's own code as a run uses it: its pattern frame,
+ *            conversion and average, in place in a ReferenceArena (its
  *            compare is memory traffic, counted as the bytes it checks).
  * Each kernel runs over `frames` frames in `rounds` rounds; its best round
  * is kept (the least disturbed, on a shared machine).
@@ -27,7 +32,10 @@ export function videoPlaybackEngineNs(width: number, height: number, frames = 8,
   const decoder = new UvdDecoderUnit(Math.max(...packets.map((p) => p.length)), nv12.size);
   const isp = new ScalerUnit(nv12, 1, xr24);
   const gpu = new AverageUnit();
-  const checker = new CheckerFrames(nv12.size, xr24.size);
+  // the checker's frames, in an arena as ExpectedFrames keeps them
+  const arena = new ReferenceArena(4 * (xr24.size + 128));
+  const reference = new PatternReference(nv12, 1);
+  const [src, rgb, ui, shown] = [arena.alloc(nv12.size), arena.alloc(xr24.size), arena.alloc(xr24.size), arena.alloc(xr24.size)];
 
   const best = (run: () => number): number => {
     let min = Infinity;
@@ -66,7 +74,7 @@ export function videoPlaybackEngineNs(width: number, height: number, frames = 8,
       () => isp.convert(),
     ),
   );
-  const ui = new TestPattern(xr24, 2).frame(0);
+  ui.set(new TestPattern(xr24, 2).frame(0));
   const blend = best(
     timed(
       () => {
@@ -77,38 +85,15 @@ export function videoPlaybackEngineNs(width: number, height: number, frames = 8,
       () => gpu.average(),
     ),
   );
-  const check = best(timed(() => checker.ui.set(ui), (n) => checker.expect(pattern, n)));
+  const check = best(
+    timed(
+      () => undefined,
+      (n) => {
+        reference.render(n, src);
+        convertReference(src, nv12, xr24, 1, rgb);
+        averageReference(rgb, ui, shown);
+      },
+    ),
+  );
   return { encode, decode, convert, blend, check, total: encode + decode + convert + blend + check };
-}
-
-/** The checker's chain for one frame in a WebAssembly memory of its own: the source pattern, its conversion, the average with the UI layer. */
-export class CheckerFrames {
-  private readonly k = wasmInstance();
-  private readonly src: Uint8Array;
-  private readonly rgbAt: number;
-  readonly ui: Uint8Array;
-  /** The frame the display should show, after expect(). */
-  readonly output: Uint8Array;
-  private readonly outAt: number;
-
-  constructor(
-    nv12Size: number,
-    private readonly xr24Size: number,
-  ) {
-    this.rgbAt = nextRegion(0, nv12Size);
-    const uiAt = nextRegion(this.rgbAt, xr24Size);
-    this.outAt = nextRegion(uiAt, xr24Size);
-    growMemory(this.k, nextRegion(this.outAt, xr24Size));
-    this.src = new Uint8Array(this.k.memory.buffer, 0, nv12Size);
-    this.ui = new Uint8Array(this.k.memory.buffer, uiAt, xr24Size);
-    this.output = new Uint8Array(this.k.memory.buffer, this.outAt, xr24Size);
-  }
-
-  /** Computes frame `n` of `pattern` (NV12) converted to XRGB8888 and averaged with `ui` into `output`. */
-  expect(pattern: TestPattern, n: number): void {
-    pattern.render(n, this.src);
-    const { width, height } = pattern.fmt;
-    this.k.checkToXrgb8888(0, width, height, 1, 0, this.rgbAt);
-    this.k.checkAverage(this.rgbAt, this.ui.byteOffset, this.outAt, this.xr24Size);
-  }
 }

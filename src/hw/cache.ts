@@ -614,7 +614,7 @@ export class CpuCache {
     }
     tags.set(newTags);
     dirty.set(heap.subarray(dirtyAt, dirtyAt + n));
-    const held = new Int32Array(heap.buffer, heldAt, nHeld).slice();
+    const held = new Int32Array(heap.buffer, heldAt, nHeld);
     const st = this.stats;
     st.hits += hits;
     st.misses += misses;
