@@ -4,12 +4,17 @@
 // TypeScript compile. The TypeScript sources run instead, through tsx, when
 // dist/ is missing or older than a source file (a checkout or an edit since
 // the last build), or when UNIMEM_FROM_SOURCE is set (the tests set it).
-// tsx is loaded as well for `unimem exec`, whose programs may be TypeScript.
+// Compiled, a command runs from the one-script build of the command and its
+// code cache (bin/cli-bundle.mjs), `unimem exec` from the ES modules, whose
+// classes a program importing 'unimem' shares. tsx is loaded as well for
+// `unimem exec`, whose programs may be TypeScript.
+import { existsSync } from 'node:fs';
 import { register as registerHooks } from 'node:module';
-import { URL } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
 import { compiledIsCurrent } from './compiled.mjs';
 
 const COMPILED_MAIN = new URL('../dist/src/cli/main.js', import.meta.url);
+const CLI_BUNDLE = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 const SOURCE_MAIN = new URL('../src/cli/main.ts', import.meta.url);
 
 const args = process.argv.slice(2);
@@ -31,5 +36,6 @@ for (const stream of [process.stdout, process.stderr]) {
     throw e;
   });
 }
-const { main } = await import(compiled ? COMPILED_MAIN.href : SOURCE_MAIN.href);
+const { main } =
+  compiled && !exec && existsSync(CLI_BUNDLE) ? (await import('./cli-bundle.mjs')).loadCliBundle(CLI_BUNDLE).exports : await import(compiled ? COMPILED_MAIN.href : SOURCE_MAIN.href);
 process.exitCode = await main(args);

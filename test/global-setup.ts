@@ -1,8 +1,7 @@
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { compiledIsCurrent } from '../bin/compiled.mjs';
-import { distBuildOptions } from '../scripts/build-options.mjs';
+import { buildDist } from '../scripts/build-options.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -15,5 +14,5 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export default async function setup(): Promise<void> {
   if (compiledIsCurrent(new URL('../dist/src/cli/main.js', import.meta.url))) return;
   rmSync(`${ROOT}dist`, { recursive: true, force: true });
-  await build(distBuildOptions(ROOT, 'dist'));
+  await buildDist(ROOT, 'dist');
 }

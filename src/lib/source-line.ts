@@ -15,7 +15,7 @@ const maps = new Map<string, SourceMap | null>();
  * something is found, so the map is read then.
  */
 export function sourceLine(file: string, line: number, col: number): { file: string; line: number; col: number } {
-  if (!file.endsWith('.js')) return { file, line, col };
+  if (!file.endsWith('.js') && !file.endsWith('.cjs')) return { file, line, col };
   let map = maps.get(file);
   if (map === undefined) {
     const path = `${file}.map`;

@@ -13,10 +13,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * main in src/ and one in dist/ that each say which they are; `built` is
  * the build's time, `edited` the sources'.
  */
-function fakePackage(opts: { built: number | null; edited: number }): string {
+function fakePackage(opts: { built: number | null; edited: number; bundle?: boolean }): string {
   const dir = mkdtempSync(join(tmpdir(), 'unimem-bin-'));
   mkdirSync(join(dir, 'bin'));
-  for (const f of ['unimem.mjs', 'program-hooks.mjs', 'compiled.mjs', 'sweep-worker.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
+  for (const f of ['unimem.mjs', 'program-hooks.mjs', 'compiled.mjs', 'sweep-worker.mjs', 'cli-bundle.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'unimem', type: 'module', exports: { '.': './src/index.ts' } }));
   mkdirSync(join(dir, 'src/cli'), { recursive: true });
@@ -42,6 +42,8 @@ function fakePackage(opts: { built: number | null; edited: number }): string {
     mkdirSync(join(dir, 'dist/src/sim/sweep'), { recursive: true });
     writeFileSync(join(dir, 'dist/src/sim/sweep/worker.js'), worker('compiled'));
     utimesSync(join(dir, 'dist/src/sim/sweep/worker.js'), opts.built, opts.built);
+    // the command as one script, as the real build makes it beside the modules
+    if (opts.bundle) writeFileSync(join(dir, 'dist/cli.cjs'), `exports.main = async (argv) => { process.stdout.write('bundle ' + argv.join(' ') + '\\n'); return 4; };\n`);
   }
   return dir;
 }
@@ -67,6 +69,24 @@ describe('bin/unimem.mjs runs the build or the sources', () => {
 
   it('runs the sources when UNIMEM_FROM_SOURCE is set, fresh build or not', () => {
     expect(run(fakePackage({ built: 2000, edited: 1000 }), { UNIMEM_FROM_SOURCE: '1' }).stdout).toBe('source run x\n');
+  });
+
+  it('runs the command from its one-script build when dist/ has one, and exec from the modules', () => {
+    expect(run(fakePackage({ built: 2000, edited: 1000, bundle: true }))).toEqual({ code: 4, stdout: 'bundle run x\n' });
+    const program = join(mkdtempSync(join(tmpdir(), 'unimem-prog-')), 'p.mjs');
+    writeFileSync(program, "import { copy } from 'unimem';\nprocess.stdout.write(`${copy}\\n`);\n");
+    expect(run(fakePackage({ built: 2000, edited: 1000, bundle: true }), {}, ['exec', program]).stdout).toBe('compiled\n');
+    // a stale build is not run, bundle or not
+    expect(run(fakePackage({ built: 1000, edited: 2000, bundle: true })).stdout).toBe('source run x\n');
+  });
+
+  it('runs the script when its code cache is not one V8 takes, or is older than the script', () => {
+    for (const age of [3000, 1000]) {
+      const dir = fakePackage({ built: 2000, edited: 1000, bundle: true });
+      writeFileSync(join(dir, 'dist/cli.cjs.cache'), Buffer.from('not a code cache'));
+      utimesSync(join(dir, 'dist/cli.cjs.cache'), age, age);
+      expect(run(dir)).toEqual({ code: 4, stdout: 'bundle run x\n' });
+    }
   });
 
   it("gives a program under exec the package's copy that runs it: 'unimem' resolves into dist/ when the command runs from there", () => {
@@ -107,21 +127,23 @@ describe('bin/sweep-worker.mjs runs the same copy as the command', () => {
 
 describe('the real build', () => {
   it('runs a sweep whose points go to worker threads, which find their script from dist/ as from src/', async () => {
-    const { build } = await import('esbuild');
     const dir = mkdtempSync(join(tmpdir(), 'unimem-dist-'));
     try {
       mkdirSync(join(dir, 'bin'));
-      for (const f of ['unimem.mjs', 'program-hooks.mjs', 'compiled.mjs', 'sweep-worker.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
+      for (const f of ['unimem.mjs', 'program-hooks.mjs', 'compiled.mjs', 'sweep-worker.mjs', 'cli-bundle.mjs']) copyFileSync(join(ROOT, 'bin', f), join(dir, 'bin', f));
       copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
       for (const d of ['src', 'bench', 'examples', 'node_modules']) symlinkSync(join(ROOT, d), join(dir, d));
-      const { distBuildOptions } = await import('../../scripts/build-options.mjs');
-      await build({ ...distBuildOptions(ROOT, join(dir, 'dist')), sourcemap: false });
+      const { buildDist } = await import('../../scripts/build-options.mjs');
+      await buildDist(ROOT, join(dir, 'dist'), { sourcemap: false });
       const r = spawnSync(process.execPath, [join(dir, 'bin/unimem.mjs'), 'sweep', 'camera-preview', '--set', 'seed=1,2', '--set', 'frames=2', '--jobs', '2', '--db', join(dir, 'out.db')], {
         encoding: 'utf8',
         env: { ...process.env, UNIMEM_FROM_SOURCE: '' },
       });
       expect(r.stderr).toMatch(/2 points: 2 ok, 0 failed, 0 invalid, 0 error/);
       expect(r.status).toBe(0);
+      // the build's code cache is one this Node takes for the script, and the command runs from it
+      const probe = `import('${join(dir, 'bin/cli-bundle.mjs')}').then((m) => { const b = m.loadCliBundle('${join(dir, 'dist/cli.cjs')}'); process.stdout.write(String(b.cacheRejected) + ' ' + typeof b.exports.main); })`;
+      expect(spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' }).stdout).toBe('false function');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import initSqlJs, { type Database, type SqlValue } from 'sql.js';
+import { createRequire } from 'node:module';
+import type { Database, SqlJsStatic, SqlValue } from 'sql.js';
 import { InputError } from '../input-error.ts';
 import type { PointRow, PointStatus } from './point.ts';
 
@@ -29,7 +30,11 @@ const FIXED = `
 /** SQLite allows 2000 columns; metrics past this many stay in the `metrics` JSON column only. */
 const MAX_COLUMNS = 1900;
 
-let sqlite: Promise<initSqlJs.SqlJsStatic> | null = null;
+// sql.js is loaded on a database's first open, not with the simulator: a
+// command that opens none (every run) would otherwise parse its loader. It
+// is a CommonJS module, required rather than imported, because the command
+// runs as a script (bin/cli-bundle.mjs), where Node 20 has no import().
+let sqlite: Promise<SqlJsStatic> | null = null;
 
 /**
  * A sweep's result database: one SQLite file (standard `sqlite3` opens it)
@@ -55,7 +60,7 @@ export class ResultDb {
 
   /** Opens a result file, or starts a new one when there is none; an InputError when the file is not a result database. */
   static async open(file: string): Promise<ResultDb> {
-    const SQL = await (sqlite ??= initSqlJs());
+    const SQL = await (sqlite ??= (createRequire(import.meta.url)('sql.js') as typeof import('sql.js').default)());
     if (!existsSync(file)) {
       // a new file is written even with no rows, so that a shard with nothing to do still leaves its file to merge
       const fresh = new ResultDb(file, new SQL.Database());
