@@ -19,6 +19,7 @@ export { AverageUnit, averageBytes } from './blend.ts';
 export { growMemory, nextRegion, wasmHeap, wasmInstance, wasmKernels, type Kernels } from './kernels.ts';
 export { frameFormat, frameFourcc, v4l2PixelFormat, type FrameFormat } from './pixel-format.ts';
 export { TestPattern } from './test-pattern.ts';
+export { forEachFramePiece, frameBytesOf, frameEquals, type FrameBytes, type LentFrame } from './frame-bytes.ts';
 export { FONT_VGA_8X16 } from './font-vga8x16.ts';
 export {
   Tpg,

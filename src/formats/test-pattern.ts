@@ -1,3 +1,4 @@
+import { forEachFramePiece, type FrameBytes } from './frame-bytes.ts';
 import type { FrameFormat } from './pixel-format.ts';
 
 /**
@@ -49,19 +50,25 @@ export class TestPattern {
 
   /**
    * Whether `bytes` is frame `n`, compared line by line against the strip
-   * (no frame is built: a check costs one pass over the bytes).
+   * (no frame is built: a check costs one pass over the bytes); a frame
+   * lent in pieces is compared where it lies.
    */
-  matches(n: number, bytes: Uint8Array): boolean {
+  matches(n: number, bytes: FrameBytes): boolean {
     const { stride, size } = this.fmt;
     if (bytes.length !== size) return false;
     const strip = Buffer.from(this.strip.buffer, this.strip.byteOffset, this.strip.length);
-    const got = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    const lines = size / stride;
-    for (let y = 0; y < lines; y++) {
-      const off = (n * 7 + y * 13) % this.period;
-      if (strip.compare(got, y * stride, (y + 1) * stride, off, off + stride) !== 0) return false;
-    }
-    return true;
+    return forEachFramePiece(bytes, (piece, at) => {
+      const got = Buffer.from(piece.buffer, piece.byteOffset, piece.length);
+      for (let p = 0; p < piece.length; ) {
+        const y = Math.floor((at + p) / stride);
+        const x = at + p - y * stride;
+        const k = Math.min(piece.length - p, stride - x);
+        const off = (n * 7 + y * 13) % this.period;
+        if (strip.compare(got, p, p + k, off + x, off + x + k) !== 0) return false;
+        p += k;
+      }
+      return true;
+    });
   }
 
   /** Returns frame `n` as a new array. */

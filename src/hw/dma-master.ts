@@ -100,6 +100,21 @@ export class DmaMaster {
     return this.bus.transfer(this.port, len, 0);
   }
 
+  /**
+   * Lends the bytes a read of [addr, addr+len) would give now, piece by
+   * piece with no copy (PhysicalMemory.forEachView), and watches the range
+   * for its next write (PhysicalMemory.watchWrites): `beforeWrite` runs
+   * before that write changes a byte. Only for a master that sees memory
+   * as it is (readUnchangedSince's condition); returns null for another,
+   * which must read. The port carries nothing here: rereadNow does.
+   * Throws BusError as a read would.
+   */
+  lendNow(addr: number, len: number, beforeWrite: () => void): { forEachView: (fn: (view: Uint8Array, at: number) => boolean) => boolean; stop: () => void } | null {
+    if (this.translator || this.coherent) return null;
+    const stop = this.mem.watchWrites(addr, len, beforeWrite);
+    return { forEachView: (fn) => this.mem.forEachView(addr, len, fn), stop };
+  }
+
   /** Writes src to [addr, addr+len) now; returns the transfer time in ns. */
   writeNow(addr: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): number {
     this.moveOut(addr, src, srcOff, len);

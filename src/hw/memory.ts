@@ -75,6 +75,20 @@ function allZero(src: Int32Array, si: number, words: number): boolean {
   return true;
 }
 
+/** A range watched for its next write (PhysicalMemory.watchWrites). */
+interface WriteWatch {
+  lo: number;
+  hi: number;
+  beforeWrite: () => void;
+}
+
+/** Zeros to lend for memory with no backing (forEachView); never written. */
+let zeros = new Uint8Array(0);
+function zeroView(n: number): Uint8Array {
+  if (zeros.length < n) zeros = new Uint8Array(Math.max(n, CHUNK_SIZE));
+  return zeros.subarray(0, n);
+}
+
 /** Chunks per slab: fresh chunks are carved from one host allocation of this many. */
 const SLAB_CHUNKS = 32;
 let slab: ArrayBuffer | null = null;
@@ -138,6 +152,8 @@ export class PhysicalMemory {
   private stamp = 0;
   /** The stamp of the last releaseBacking, which changes every byte. */
   private releasedAt = 0;
+  /** Ranges whose next write calls their `beforeWrite` first (watchWrites). */
+  private watches: WriteWatch[] = [];
 
   constructor(banks: MemoryBankConfig[]) {
     if (banks.length === 0) throw new Error('physical memory needs at least one bank');
@@ -160,6 +176,7 @@ export class PhysicalMemory {
 
   /** Gives every full-size backing chunk to the pool and forgets the rest: the memory reads as zero afterwards. */
   releaseBacking(): void {
+    if (this.watches.length) this.fireWatches(-Infinity, Infinity);
     for (const b of this.banks) {
       for (let i = 0; i < b.chunks.length; i++) {
         const c = b.chunks[i];
@@ -185,6 +202,50 @@ export class PhysicalMemory {
     let last = this.releasedAt;
     for (let ci = Math.floor(off / CHUNK_SIZE), end = Math.floor((off + Math.max(len, 1) - 1) / CHUNK_SIZE); ci <= end; ci++) last = Math.max(last, b.written[ci]!);
     return last;
+  }
+
+  /**
+   * Calls `beforeWrite` once, before anything changes, when a write into
+   * [pa, pa+len) next begins (or one over a range that holds it: a write
+   * is watched whole, not byte by byte); returns the function that stops
+   * watching. A reader that keeps no copy of what it read (a scanout that
+   * only may be looked at later) copies it then, as memory still holds it.
+   * BusError when no bank decodes the range.
+   */
+  watchWrites(pa: number, len: number, beforeWrite: () => void): () => void {
+    this.bankOf(pa, len);
+    const w: WriteWatch = { lo: pa, hi: pa + len, beforeWrite };
+    this.watches.push(w);
+    return () => {
+      const i = this.watches.indexOf(w);
+      if (i >= 0) this.watches.splice(i, 1);
+    };
+  }
+
+  /**
+   * Lends [pa, pa+len) as it is now, piece by piece in order, with no copy:
+   * `fn` gets each piece (a view into the backing, or zeros where there is
+   * none) and its offset in the range, and returns false to stop. The
+   * pieces are valid only during the call. Returns whether every piece was
+   * visited; BusError before any when no bank decodes the range.
+   */
+  forEachView(pa: number, len: number, fn: (view: Uint8Array, at: number) => boolean): boolean {
+    let going = true;
+    this.forEachRun(pa, len, (b, ci, co, done, n) => {
+      if (!going) return;
+      const c = b.chunks[ci] ?? (b.generated[ci] ? this.chunk(b, ci) : undefined);
+      if (c && b.stale[ci]) this.freshen(b, ci, co, n, false);
+      going = fn(c ? c.subarray(co, co + n) : zeroView(n), done);
+    });
+    return going;
+  }
+
+  /** Calls and drops every watch over a range that [lo, hi) overlaps, before a write there. */
+  private fireWatches(lo: number, hi: number): void {
+    const hit = this.watches.filter((w) => w.lo < hi && lo < w.hi);
+    if (hit.length === 0) return;
+    this.watches = this.watches.filter((w) => !hit.includes(w));
+    for (const w of hit) w.beforeWrite();
   }
 
   /** Returns the bank that decodes [pa, pa+len), or throws BusError. */
@@ -249,6 +310,7 @@ export class PhysicalMemory {
     const ci = Math.floor(off / CHUNK_SIZE);
     // zeros written where nothing was ever written change nothing: the backing stays unmade (as fill does)
     if (!b.chunks[ci] && !b.generated[ci] && allZero(src, si, words)) return;
+    if (this.watches.length) this.fireWatches(pa, pa + words * 4);
     b.written[ci] = ++this.stamp;
     const w = this.words(b, ci, this.chunk(b, ci));
     if (b.stale[ci]) this.freshen(b, ci, off - ci * CHUNK_SIZE, words * 4, true);
@@ -276,6 +338,7 @@ export class PhysicalMemory {
 
   /** Writes `src[srcOff .. srcOff+len)` at `pa`. */
   write(pa: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): void {
+    if (this.watches.length) this.fireWatches(pa, pa + len);
     this.forEachRun(pa, len, (b, ci, co, done, n) => {
       const c = this.chunk(b, ci);
       b.written[ci] = ++this.stamp;
@@ -291,6 +354,7 @@ export class PhysicalMemory {
    * bytes (a sensor's pattern) needs no buffer of its own.
    */
   writeFrom(pa: number, len: number, produce: ByteProducer): void {
+    if (this.watches.length) this.fireWatches(pa, pa + len);
     this.forEachRun(pa, len, (b, ci, co, done, n) => {
       const c = this.chunk(b, ci);
       b.written[ci] = ++this.stamp;
@@ -302,6 +366,7 @@ export class PhysicalMemory {
 
   /** Fills [pa, pa+len) with `value` (memset). */
   fill(pa: number, len: number, value: number): void {
+    if (this.watches.length) this.fireWatches(pa, pa + len);
     this.forEachRun(pa, len, (b, ci, co, _done, n) => {
       const c = b.chunks[ci] ?? (value !== 0 || b.generated[ci] ? this.chunk(b, ci) : undefined);
       if (!c) return;
@@ -314,6 +379,7 @@ export class PhysicalMemory {
   /** Copies `len` bytes from `src` to `dst`; overlapping ranges behave as memmove. */
   copy(dst: number, src: number, len: number): void {
     if (len === 0) return;
+    if (this.watches.length) this.fireWatches(dst, dst + len);
     // a page still only noted (a migration of a background page) moves as its note: the same bytes, no backing made
     if (len === GEN_PAGE && src % GEN_PAGE === 0 && dst % GEN_PAGE === 0 && this.generator) {
       const at = this.generatedAt(src);
@@ -455,6 +521,7 @@ export class PhysicalMemory {
   writeGeneratedPage(pa: number, a: number, b: number): void {
     if (!this.generator) throw new Error('physical memory: writeGeneratedPage without a page generator');
     const bank = this.bankOf(pa, GEN_PAGE);
+    if (this.watches.length) this.fireWatches(pa, pa + GEN_PAGE);
     const off = pa - bank.base;
     const ci = Math.floor(off / CHUNK_SIZE);
     const co = off - ci * CHUNK_SIZE;

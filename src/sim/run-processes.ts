@@ -263,7 +263,7 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
         const frame = fbFrame.get(shot.fbId);
         if (frame === undefined || checkedFb.get(shot.fbId) === frame) return;
         checkedFb.set(shot.fbId, frame);
-        sinkConsumed(at, frame, expected.matches(at, frame, shot.bytes));
+        sinkConsumed(at, frame, expected.matches(at, frame, shot.frame));
       },
       consumed: (frame, ok, producedAtNs) => {
         if (producedAtNs !== undefined) producedAt.set(frame, producedAtNs);

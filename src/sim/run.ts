@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, sgDmaSegments, type Device, type SgTable } from '../dma/index.ts';
 import { dmaBufBeginCpuAccess, dmaBufEndCpuAccess, dmaBufVmap, dmaBufVunmap } from '../dmabuf/index.ts';
 import { dmaBufAttach, dmaBufDetach, traceFences, dmaBufPut, exportNegotiatedBuffer, dmaBufMapAttachment, dmaBufUnmapAttachment, type DmaBuf, type DmaBufAttachment, type NegotiatedBacking } from '../dmabuf/index.ts';
-import { frameFormat } from '../formats/index.ts';
+import { frameEquals, frameFormat } from '../formats/index.ts';
 import { applyFaultSettings, withFindingSite, type FaultSetting, type Tracer } from '../lib/index.ts';
 import { CaptureEngine, DmaFault, ScanoutEngine } from '../hw/index.ts';
 import { IOMMU_READ, IOMMU_WRITE, iommuMap, iommuSetFaultHandler } from '../iommu/index.ts';
@@ -202,7 +202,7 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
           } else {
             capture.pattern.render(front.frame, expected);
             for (let k = 0; k < overlays.length; k++) expected.fill(overlayValue(front.frame, k), 0, overlays[k]!.rows * fmt.stride);
-            if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(Buffer.from(expected.buffer))) mismatches++;
+            if (!frameEquals(bytes, expected)) mismatches++;
           }
           latencies.push(t - front.capturedAt);
           firstFrameNs = Math.min(firstFrameNs, front.capturedAt);

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { BoundDevice } from '../../drivers/index.ts';
-import type { FrameFormat } from '../../formats/index.ts';
+import type { FrameBytes, FrameFormat } from '../../formats/index.ts';
 import type { Sys } from '../../proc/index.ts';
 import type { ProcessStageSpec, ScenarioSpec } from '../scenario-schema.ts';
 import type { StageProgram } from '../stages/stage.ts';
@@ -67,7 +67,7 @@ export interface WatchContext {
    * frame the display process put in it against what the stage should
    * have received.
    */
-  firstFetch(shot: { fbId: number; bytes: Uint8Array }): void;
+  firstFetch(shot: { fbId: number; frame: FrameBytes }): void;
   /** Records a frame the stage consumed, whether it was right, and when its source made it (ns). */
   consumed(frame: number, ok: boolean, producedAtNs?: number): void;
 }

@@ -1,4 +1,4 @@
-import { nextRegion } from '../../formats/index.ts';
+import { frameBytesOf, frameEquals, nextRegion, type FrameBytes } from '../../formats/index.ts';
 import { ReferenceArena } from '../reference/arena.ts';
 import { PatternReference } from '../reference/test-pattern.ts';
 import type { ProcessStageSpec } from '../scenario-schema.ts';
@@ -119,13 +119,13 @@ export class ExpectedFrames {
    * the stage's own check (an encoder's bitstream decodes to its input),
    * else it is the frame the stage should have received.
    */
-  matches(i: number, n: number, bytes: Uint8Array): boolean {
+  matches(i: number, n: number, bytes: FrameBytes): boolean {
     const d = this.descriptors[i]!;
-    if (d.check) return d.check(this.contexts[i]!, n, bytes);
+    if (d.check) return d.check(this.contexts[i]!, n, frameBytesOf(bytes));
     // A frame that no stage changed is checked against the pattern directly, without building it.
     const src = this.untouchedSource(i);
     if (src >= 0) return this.pattern(src).matches(n, bytes);
-    const want = this.output(i - 1, n);
-    return bytes.length === want.length && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(Buffer.from(want.buffer, want.byteOffset, want.length));
+    return frameEquals(bytes, this.output(i - 1, n));
   }
+
 }

@@ -1,4 +1,4 @@
-import type { FrameFormat } from '../../formats/index.ts';
+import { forEachFramePiece, type FrameBytes, type FrameFormat } from '../../formats/index.ts';
 
 /*
  * The sensor test pattern, from its definition (formats/test-pattern.ts
@@ -52,15 +52,31 @@ export class PatternReference {
     }
   }
 
-  /** Whether `bytes` is exactly frame `n`, without building the frame. */
-  matches(n: number, bytes: Uint8Array): boolean {
+  /**
+   * Whether `bytes` is exactly frame `n`, without building the frame; a
+   * frame lent in pieces is compared where it lies, each piece against the
+   * lines it spans.
+   */
+  matches(n: number, bytes: FrameBytes): boolean {
     if (bytes.length !== this.fmt.size) return false;
     const strip = Buffer.from(this.strip.buffer, this.strip.byteOffset, this.strip.length);
-    const got = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    for (let y = 0; y < this.lines; y++) {
-      const o = this.lineStart(n, y);
-      if (got.compare(strip, o, o + this.stride, y * this.stride, (y + 1) * this.stride) !== 0) return false;
-    }
-    return true;
+    let y = 0;
+    let x = 0;
+    return forEachFramePiece(bytes, (piece) => {
+      const got = Buffer.from(piece.buffer, piece.byteOffset, piece.length);
+      let p = 0;
+      while (p < piece.length) {
+        const take = Math.min(this.stride - x, piece.length - p);
+        const o = this.lineStart(n, y) + x;
+        if (got.compare(strip, o, o + take, p, p + take) !== 0) return false;
+        p += take;
+        x += take;
+        if (x === this.stride) {
+          x = 0;
+          y++;
+        }
+      }
+      return true;
+    });
   }
 }

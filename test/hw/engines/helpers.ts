@@ -35,3 +35,14 @@ export function scatter(soc: Soc, segs: SgSegment[], bytes: Uint8Array): void {
     off += s.len;
   }
 }
+
+/** The segments' bytes as a snooping master reads them: memory, with the CPU cache's dirty lines over it. */
+export function gatherThroughCache(soc: Soc, segs: SgSegment[]): Uint8Array {
+  const out = new Uint8Array(segs.reduce((n, s) => n + s.len, 0));
+  let off = 0;
+  for (const s of segs) {
+    soc.cache.snoopRead(s.addr, out, off, s.len);
+    off += s.len;
+  }
+  return out;
+}

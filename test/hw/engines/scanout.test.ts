@@ -16,7 +16,7 @@ describe('scanout engine', () => {
     // the CPU redraws during the fetch; the picture is what the fetch began with
     soc.clock.at(soc.clock.now + 10, () => scatter(soc, segs, pattern(fmt.size, 4)));
     const t0 = soc.clock.now;
-    const shown = await soc.clock.runUntilSettled(shot);
+    const shown = (await soc.clock.runUntilSettled(shot)).bytes();
     for (let y = 0; y < fmt.height; y++) expect(shown.subarray(y * fmt.stride, (y + 1) * fmt.stride)).toEqual(fb.subarray(y * fmt.stride, (y + 1) * fmt.stride));
     expect(soc.clock.now - t0).toBe(soc.master('dev').timeFor(fmt.size));
     expect(eng.scanouts).toBe(1);

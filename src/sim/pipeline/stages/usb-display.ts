@@ -15,6 +15,6 @@ export const usbDisplayDescriptor = stageDescriptor({
   // The host moves the compressed frame: how much that is, only the run knows.
   deviceRate: () => null,
   watch: (x) => {
-    (x.device.data as { usb: UsbDisplay }).usb.onFrame = (shot) => x.firstFetch(shot);
+    (x.device.data as { usb: UsbDisplay }).usb.onFrame = (shot) => x.firstFetch({ fbId: shot.fbId, frame: shot.bytes });
   },
 });

@@ -28,7 +28,7 @@ import {
   type SimplePipeStats,
 } from '../core/index.ts';
 import { drmProbedNodes } from '../core/index.ts';
-import { frameFormat } from '../../../../formats/index.ts';
+import { frameFormat, type FrameBytes } from '../../../../formats/index.ts';
 
 // the mode objects, framebuffers and flip event of the shared KMS core, under the names the display has always exported
 export {
@@ -97,8 +97,10 @@ export class DmaGemObject extends GemObject {
 
 /** What the last scanout showed, for tests and scenario checks. */
 export interface KmsScanout {
-  /** The bytes the CRTC fetched (width * height * 4). */
-  bytes: Uint8Array;
+  /** The bytes the CRTC fetched (width * height * 4), as one array. */
+  readonly bytes: Uint8Array;
+  /** The same bytes, lent where they lie (no copy): what a check that reads them once takes. */
+  readonly frame: FrameBytes;
   fbId: number;
   /** The vblank counter at that scanout. */
   vblank: number;
@@ -149,7 +151,9 @@ export class KmsDisplay extends SimpleDisplayPipe<KmsDisplayStats> {
 
   /** What the last scanout showed (a copy), or null before the first; the hook tests and scenarios read. */
   lastScanout(): KmsScanout | null {
-    return this.last ? { ...this.last, bytes: this.last.bytes.slice() } : null;
+    if (!this.last) return null;
+    const bytes = this.last.bytes.slice();
+    return { ...this.last, bytes, frame: bytes };
   }
 
   /** Waits until no scanout is in flight. */
@@ -166,10 +170,20 @@ export class KmsDisplay extends SimpleDisplayPipe<KmsDisplayStats> {
     const vblank = this.vblankCount;
     const time = clock.now;
     const job = clock.spawn(async () => {
-      const bytes = await this.engine.scanout(segs);
+      const picture = await this.engine.scanout(segs);
       this.stats.scanouts++;
-      this.last = { bytes, fbId: fb.id, vblank, time };
-      this.onScanout?.(this.last);
+      // the picture is copied out only for a caller that wants it as one array
+      const shot: KmsScanout = {
+        get bytes() {
+          return picture.bytes();
+        },
+        frame: picture,
+        fbId: fb.id,
+        vblank,
+        time,
+      };
+      this.last = shot;
+      this.onScanout?.(shot);
     });
     this.scanning = job.finally(() => {
       this.scanning = null;
