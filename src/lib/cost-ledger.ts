@@ -72,6 +72,8 @@ export interface CostRecord {
   device: string;
   buffer: string;
   site: string;
+  /** How many charges it sums: charges with the same kind, time and attribution, made one after another, share a record. */
+  count: number;
 }
 
 /** A stretch of time a thread ran on a core (for CPU-over-time plots). */
@@ -99,6 +101,14 @@ export class CostLedger {
   private readonly devList: number[] = [];
   private readonly bufList: number[] = [];
   private readonly siteList: number[] = [];
+  private readonly countList: number[] = [];
+  /** What the last record was charged with: a charge made with the same, at the same time, joins it without its look-ups. */
+  private lastCtx: CpuContext | null = null;
+  private lastName = '';
+  private lastCall = '';
+  private lastFn = '';
+  private lastWork: string | undefined = undefined;
+  private lastScope: CostScope | undefined = undefined;
   private readonly strings: string[] = [''];
   private readonly stringIds = new Map<string, number>([['', 0]]);
   /** Site ids by thread name, call, kernel function and work site. */
@@ -180,6 +190,7 @@ export class CostLedger {
     if (ctx !== null && ns > 0 && ctx.kind !== 'irq' && b >= 0 && b === this.kinds.length - 1 && this.kinds[b] === this.accessKindIndex && this.timeNs[b] === this.now()) {
       this.nsList[b] += ns;
       this.bytesList[b] += bytes;
+      this.countList[b]!++;
       if (ctx.mode === 'user') ctx.userDebtNs += ns;
       else ctx.sysDebtNs += ns;
       return;
@@ -268,6 +279,7 @@ export class CostLedger {
       device: this.strings[this.devList[i]!]!,
       buffer: this.strings[this.bufList[i]!]!,
       site: this.strings[this.siteList[i]!]!,
+      count: this.countList[i]!,
     };
   }
 
@@ -280,15 +292,43 @@ export class CostLedger {
     if (inBatch && b >= 0 && b === this.kinds.length - 1 && this.kinds[b] === k && this.timeNs[b] === t) {
       this.nsList[b] += ns;
       this.bytesList[b] += bytes;
+      this.countList[b]!++;
       return;
     }
     if (inBatch) this.batchRec = this.kinds.length;
+    const last = this.kinds.length - 1;
+    const name = ctx.name();
+    const work = currentWorkSite();
+    // A charge like the last record's (same kind and time, the same thread in the same call, function, work site and
+    // scope: one kernel operation over many pages) adds to it: the same sums as a record each, with none of the look-ups.
+    if (
+      last >= 0 &&
+      this.timeNs[last] === t &&
+      this.kinds[last] === k &&
+      ctx === this.lastCtx &&
+      name === this.lastName &&
+      ctx.call === this.lastCall &&
+      fn === this.lastFn &&
+      work === this.lastWork &&
+      scope === this.lastScope
+    ) {
+      this.nsList[last] += ns;
+      this.bytesList[last] += bytes;
+      this.countList[last]!++;
+      if (inBatch) this.batchRec = last;
+      return;
+    }
     const slot = this.slotOf(ctx);
     const dev = this.intern(scope?.device ?? '');
     const buf = this.intern(scope?.buffer ?? '');
-    const site = this.siteId(ctx, fn || scope?.fn || '');
+    const site = this.siteId(ctx, fn || scope?.fn || '', name, work ?? '');
+    this.lastCtx = ctx;
+    this.lastName = name;
+    this.lastCall = ctx.call;
+    this.lastFn = fn;
+    this.lastWork = work;
+    this.lastScope = scope;
     // a program's own accesses between two calls (compiled code runs millions) add up in one record: same time, same attribution
-    const last = this.kinds.length - 1;
     if (
       ctx.mode === 'user' &&
       last >= 0 &&
@@ -301,6 +341,7 @@ export class CostLedger {
     ) {
       this.nsList[last] += ns;
       this.bytesList[last] += bytes;
+      this.countList[last]!++;
       if (inBatch) this.batchRec = last;
       return;
     }
@@ -312,12 +353,11 @@ export class CostLedger {
     this.devList.push(dev);
     this.bufList.push(buf);
     this.siteList.push(site);
+    this.countList.push(1);
   }
 
   /** Interned site of a cost, found through nested maps so that a repeated site builds no string. */
-  private siteId(ctx: CpuContext, fn: string): number {
-    const name = ctx.name();
-    const work = currentWorkSite() ?? '';
+  private siteId(ctx: CpuContext, fn: string, name = ctx.name(), work = currentWorkSite() ?? ''): number {
     let byCall = this.sites.get(name);
     if (!byCall) this.sites.set(name, (byCall = new Map()));
     let byFn = byCall.get(ctx.call);

@@ -317,11 +317,9 @@ export class CmaArea {
       i = e;
     }
     const pages = this.env.pages;
-    let borrowed = 0;
     let pinned = 0;
     for (const b of this.buffers.values()) if (b.pins > 0) pinned++;
-    for (let p = this.basePfn; p < this.basePfn + this.count; p++) if (pages.isAllocated(p)) borrowed++;
-    borrowed -= this.used;
+    const borrowed = pages.countAllocated(this.basePfn, this.count) - this.used;
     return {
       name: this.name,
       basePfn: this.basePfn,

@@ -104,6 +104,12 @@ export class PageFrames {
   /** Bytes of metadata per frame. */
   static readonly BYTES_PER_FRAME = 1 + 1 + 1 + 2 + 2 + 4 + 4;
 
+  /** The pfn just past the section holding `pfn` (a valid one): the frames up to it follow `pfn`'s in the arrays. */
+  sectionEnd(pfn: number): number {
+    this.index(pfn);
+    return this.sections[this.last]!.endPfn;
+  }
+
   /** Returns the frame index of `pfn`, or -1 when no bank holds it (pfn_valid). */
   index(pfn: number): number {
     let s = this.sections[this.last]!;

@@ -364,6 +364,24 @@ export class PageAllocator {
     return i >= 0 && (this.frames.flags[i]! & PG_ALLOC) !== 0;
   }
 
+  /** How many frames of [pfn, pfn+count) are part of allocated blocks: isAllocated over the range, a memory section at a time. */
+  countAllocated(pfn: number, count: number): number {
+    const flags = this.frames.flags;
+    let n = 0;
+    for (let p = pfn, end = pfn + count; p < end; ) {
+      const i = this.frames.index(p);
+      if (i < 0) {
+        p++;
+        continue;
+      }
+      // frames of one section are consecutive in the frame arrays
+      const run = Math.min(end - p, this.frames.sectionEnd(p) - p);
+      for (let k = i; k < i + run; k++) if ((flags[k]! & PG_ALLOC) !== 0) n++;
+      p += run;
+    }
+    return n;
+  }
+
   /** Migratetype of the pageblock holding `pfn` (get_pageblock_migratetype). */
   pageblockType(pfn: number): (typeof MIGRATE_NAMES)[number] {
     const z = this.zoneOf(pfn);

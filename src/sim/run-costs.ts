@@ -117,7 +117,7 @@ export function runCosts(costs: CostLedger, steadyFromNs: number, steadyToNs: nu
     if (!a) m.set(r.kind, (a = newAgg()));
     a.ns += r.ns;
     a.bytes += r.bytes;
-    a.count++;
+    a.count += r.count;
     add(a.byDevice, r.device, r.ns);
     add(a.byProcess, whoOf(r.context), r.ns);
     add(a.byBuffer, r.buffer, r.ns);

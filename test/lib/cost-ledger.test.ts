@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { CostLedger } from '../../src/lib/cost-ledger.ts';
+import { newCpuContext, runAsCpuContext } from '../../src/lib/cpu-context.ts';
+
+/** Every record of the ledger, read back. */
+function records(l: CostLedger) {
+  return Array.from({ length: l.length }, (_, i) => l.at(i));
+}
+
+describe('cost ledger', () => {
+  it('sums charges made one after another with the same kind, time and attribution into one record that counts them', () => {
+    let now = 100;
+    const l = new CostLedger(() => now);
+    const ctx = newCpuContext('kthread', 0, () => 'kworker');
+    ctx.call = 'dma_sync';
+    runAsCpuContext(ctx, () => {
+      // a sync over three pages: one operation's charges at one instant
+      for (let i = 0; i < 3; i++) l.charge('cache-clean', 10, 4096, 'arch_sync_dma_for_device');
+      // another function, then the same again: a record each
+      l.charge('cache-clean', 5, 64, 'dma_map_page');
+      l.charge('cache-clean', 7, 4096, 'arch_sync_dma_for_device');
+      now = 200;
+      l.charge('cache-clean', 7, 4096, 'arch_sync_dma_for_device');
+      l.withScope({ device: 'gpu' }, () => l.charge('cache-clean', 1, 64, 'arch_sync_dma_for_device'));
+    });
+    const r = records(l);
+    expect(r.map((x) => [x.timeNs, x.ns, x.bytes, x.count, x.device])).toEqual([
+      [100, 30, 3 * 4096, 3, ''],
+      [100, 5, 64, 1, ''],
+      [100, 7, 4096, 1, ''],
+      [200, 7, 4096, 1, ''],
+      [200, 1, 64, 1, 'gpu'],
+    ]);
+    expect(new Set(r.map((x) => x.site)).size).toBe(2);
+    // the thread owes every charge, merged or not
+    expect(ctx.sysDebtNs).toBe(30 + 5 + 7 + 7 + 1);
+  });
+
+  it('keeps apart charges of one thread in two calls at the same time', () => {
+    const l = new CostLedger(() => 5);
+    const ctx = newCpuContext('process', 7, () => 'camera');
+    runAsCpuContext(ctx, () => {
+      ctx.call = 'ioctl VIDIOC_QBUF';
+      l.charge('syscall', 100);
+      ctx.call = 'ioctl VIDIOC_DQBUF';
+      l.charge('syscall', 100);
+    });
+    expect(records(l).map((x) => [x.count, x.site !== ''])).toEqual([
+      [1, true],
+      [1, true],
+    ]);
+    expect(records(l)[0]!.site).not.toBe(records(l)[1]!.site);
+  });
+});
