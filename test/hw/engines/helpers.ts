@@ -16,12 +16,12 @@ export function segments(addrs: number[], sizes: number[], len: number): SgSegme
   return segs;
 }
 
-/** Memory under the segments, concatenated. */
-export function gather(soc: Soc, segs: SgSegment[]): Uint8Array {
+/** Memory under the segments, concatenated (read with `read`: memory as it is, unless told otherwise). */
+export function gather(soc: Soc, segs: SgSegment[], read = (pa: number, out: Uint8Array, off: number, n: number) => soc.mem.read(pa, out, off, n)): Uint8Array {
   const out = new Uint8Array(segs.reduce((n, s) => n + s.len, 0));
   let off = 0;
   for (const s of segs) {
-    soc.mem.read(s.addr, out, off, s.len);
+    read(s.addr, out, off, s.len);
     off += s.len;
   }
   return out;
@@ -38,11 +38,5 @@ export function scatter(soc: Soc, segs: SgSegment[], bytes: Uint8Array): void {
 
 /** The segments' bytes as a snooping master reads them: memory, with the CPU cache's dirty lines over it. */
 export function gatherThroughCache(soc: Soc, segs: SgSegment[]): Uint8Array {
-  const out = new Uint8Array(segs.reduce((n, s) => n + s.len, 0));
-  let off = 0;
-  for (const s of segs) {
-    soc.cache.snoopRead(s.addr, out, off, s.len);
-    off += s.len;
-  }
-  return out;
+  return gather(soc, segs, (pa, out, off, n) => soc.cache.snoopRead(pa, out, off, n));
 }
