@@ -297,7 +297,11 @@ export class CmaArea {
       if (countSet(expect, s, b.count) !== 0) throw new KernelBug(`cma ${this.name}: buffer ${hex(pfn)}+${b.count} overlaps another`);
       setBits(expect, s, b.count);
       total += b.count;
-      for (let p = pfn; p < pfn + b.count; p++) if (!this.env.pages.isAllocated(p)) throw new KernelBug(`cma ${this.name}: page ${hex(p)} of buffer ${hex(pfn)} is free in the page allocator`);
+      if (this.env.pages.countAllocated(pfn, b.count) !== b.count) {
+        let p = pfn;
+        while (this.env.pages.isAllocated(p)) p++;
+        throw new KernelBug(`cma ${this.name}: page ${hex(p)} of buffer ${hex(pfn)} is free in the page allocator`);
+      }
     }
     if (total !== this.used) throw new KernelBug(`cma ${this.name}: buffers hold ${total} pages, used says ${this.used}`);
     for (let w = 0; w < expect.length; w++) {
