@@ -157,3 +157,50 @@ export function cacheStoreDiff(old: usize, tags: usize, n: i32, first: f64, last
   store<f64>(counts, lo, 8);
   store<f64>(counts, hi, 16);
 }
+
+/*
+ * The victims a store listed (slots at `victims`, lines cached before it,
+ * whose bytes are at `data`, `words` 32-bit words a line), split for their
+ * writeback: those holding a nonzero word stay at `victims`, in their
+ * order, and their count is returned; the zero ones go to `zeros`, in
+ * their order. counts out: f64 the lowest and highest of the zero ones'
+ * lines (tags at `old`), at counts and counts + 8 (+inf and -inf when
+ * there is none). A line of zeros written back over memory no backing
+ * holds changes nothing, so the caller can skip those together.
+ */
+export function cacheVictimSplit(data: usize, words: i32, old: usize, victims: usize, listed: i32, zeros: usize, counts: usize): i32 {
+  let nonzero = 0;
+  let zero = 0;
+  let lo = Infinity;
+  let hi = -Infinity;
+  const bytes = <usize>words << 2;
+  for (let i = 0; i < listed; i++) {
+    const s = load<i32>(victims + ((<usize>i) << 2));
+    const at = data + <usize>s * bytes;
+    let any = false;
+    for (let w: usize = 0; w < bytes; w += 16) any = any || v128.any_true(v128.load(at + w));
+    if (any) {
+      store<i32>(victims + ((<usize>nonzero) << 2), s);
+      nonzero++;
+    } else {
+      store<i32>(zeros + ((<usize>zero) << 2), s);
+      zero++;
+      const t = slotAt(old, s);
+      if (t < lo) lo = t;
+      if (t > hi) hi = t;
+    }
+  }
+  store<f64>(counts, lo);
+  store<f64>(counts, hi, 8);
+  return nonzero;
+}
+
+/** Fills the lines of the `count` slots listed at `slots` (in `data`, `words` 32-bit words a line) with `word`: a memset's whole lines. */
+export function cacheFillSlots(data: usize, words: i32, slots: usize, count: i32, word: i32): void {
+  const bytes = <usize>words << 2;
+  const v = i32x4.splat(word);
+  for (let i = 0; i < count; i++) {
+    const at = data + <usize>load<i32>(slots + ((<usize>i) << 2)) * bytes;
+    for (let w: usize = 0; w < bytes; w += 16) v128.store(at + w, v);
+  }
+}

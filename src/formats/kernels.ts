@@ -26,6 +26,10 @@ export interface Kernels {
   cacheStoreTags(tags: number, dirty: number, ways: number, sets: number, setMask: number, first: number, last: number, state: number, victims: number, counts: number): number;
   /** The slots a tag walk changed and those holding the store's lines, with the lowest and highest of those lines (wasm/cache.ts). */
   cacheStoreDiff(old: number, tags: number, n: number, first: number, last: number, changed: number, held: number, counts: number): void;
+  /** A store's victims split into those holding a nonzero word and the zero ones, with the span of the zero ones' lines (wasm/cache.ts). */
+  cacheVictimSplit(data: number, words: number, old: number, victims: number, listed: number, zeros: number, counts: number): number;
+  /** The lines of the listed slots filled with one word (wasm/cache.ts). */
+  cacheFillSlots(data: number, words: number, slots: number, count: number, word: number): void;
 }
 
 /** Bytes a kernel may read past the end of an input, and the alignment of every region. */

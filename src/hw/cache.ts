@@ -276,6 +276,7 @@ export class CpuCache {
         (value & 0xff) === 0,
         () => this.mem.fill(first * L, whole, value),
         (s) => this.data32.fill(word, (s * L) >> 2, ((s + 1) * L) >> 2),
+        word,
       );
       const done = head + whole;
       if (done < len) this.fillLines(pa + done, len - done, value);
@@ -574,10 +575,13 @@ export class CpuCache {
    * the store and evicted by it is written back as it is met, with the
    * bytes it held.
    */
-  private storeWholeLines(first: number, last: number, zeros: boolean, toMemory: () => void, toLine: (s: number, line: number) => void): void {
+  private storeWholeLines(first: number, last: number, zeros: boolean, toMemory: () => void, toLine: (s: number, line: number) => void, fillWord?: number): void {
     const n = this.slots;
     const L = this.lineSize;
+    const words = L >> 2;
     const { tags, dirty } = this;
+    // the per-slot work after the walk runs in WebAssembly too, over a copy of the lines' bytes, when a line is whole vectors
+    const inWasm = L % 16 === 0;
     // The walk runs in WebAssembly over copies of the tags and dirty bits, with the PRNG's state;
     // then it lists the slots it changed and those holding the store's lines.
     const oldAt = nextRegion(0, n * 8);
@@ -587,7 +591,9 @@ export class CpuCache {
     const victimsAt = nextRegion(countsAt, 24);
     const changedAt = nextRegion(victimsAt, n * 4);
     const heldAt = nextRegion(changedAt, n * 4);
-    const heap = wasmHeap(nextRegion(heldAt, n * 4));
+    const zerosAt = nextRegion(heldAt, n * 4);
+    const dataAt = nextRegion(zerosAt, n * 4);
+    const heap = wasmHeap(nextRegion(dataAt, inWasm ? n * L : 0));
     const newTags = new Float64Array(heap.buffer, 0, n);
     newTags.set(tags);
     new Float64Array(heap.buffer, oldAt, n).set(tags);
@@ -602,16 +608,22 @@ export class CpuCache {
     const [nChanged, nHeld] = new Int32Array(heap.buffer, countsAt, 2);
     const [lo, hi] = new Float64Array(heap.buffer, countsAt + 8, 2);
     // lines cached before the store and evicted by it leave with the bytes they held (their slots are not yet overwritten)
-    const victims = new Int32Array(heap.buffer, victimsAt, listed);
-    for (let i = 0; i < listed; i++) this.writeback(victims[i]!);
+    const data = inWasm ? new Int32Array(heap.buffer, dataAt, n * words) : null;
+    if (data) data.set(this.data32);
+    this.writebackVictims(heap, victimsAt, listed, data ? { dataAt, zerosAt, oldAt, countsAt } : null);
     const changed = new Int32Array(heap.buffer, changedAt, nChanged);
+    // every slot the walk changed took a line of the store: its pages' counts grow together, page by page
+    const lpp = this.linesPerPage;
+    const p0 = Math.floor(first / lpp);
+    const added = new Int32Array(Math.floor(last / lpp) - p0 + 1);
     for (let i = 0; i < nChanged; i++) {
       const s = changed[i]!;
       const was = tags[s]!;
       if (was === INVALID) this.valid++;
       else this.unindex(was);
-      this.pageLines.add(Math.floor(newTags[s]! / this.linesPerPage), 1);
+      added[Math.floor(newTags[s]! / lpp) - p0]!++;
     }
+    for (let p = 0; p < added.length; p++) if (added[p] !== 0) this.pageLines.add(p0 + p, added[p]!);
     tags.set(newTags);
     dirty.set(heap.subarray(dirtyAt, dirtyAt + n));
     const held = new Int32Array(heap.buffer, heldAt, nHeld);
@@ -629,12 +641,17 @@ export class CpuCache {
     const before = nHeld > 0 && !(zeros && this.mem.unbacked(lo * L, span)) ? this.scratchWords(span >> 2) : null;
     if (before) this.mem.read(lo * L, new Uint8Array(before.buffer, 0, span));
     toMemory();
-    const words = L >> 2;
     const data32 = this.data32;
+    // a memset's lines all take one word: set in the copy, which then comes back whole
+    const filled = data !== null && fillWord !== undefined;
+    if (filled) {
+      k.cacheFillSlots(dataAt, words, heldAt, nHeld, fillWord);
+      data32.set(data);
+    }
     for (let i = 0; i < nHeld; i++) {
       const s = held[i]!;
       const line = tags[s]!;
-      toLine(s, line);
+      if (!filled) toLine(s, line);
       if (!before) continue;
       const b = (line - lo) * words;
       const d = s * words;
@@ -646,6 +663,30 @@ export class CpuCache {
         }
       }
     }
+  }
+
+  /**
+   * Writes back the `listed` victims of a store (slots at `victimsAt` in the
+   * kernels' heap). With the lines' bytes copied into the heap, the lines of
+   * zeros over memory no backing holds are passed over together: written
+   * back one by one they would change nothing (PhysicalMemory.writeWords).
+   */
+  private writebackVictims(heap: Uint8Array, victimsAt: number, listed: number, copy: { dataAt: number; zerosAt: number; oldAt: number; countsAt: number } | null): void {
+    if (!copy) {
+      const victims = new Int32Array(heap.buffer, victimsAt, listed);
+      for (let i = 0; i < listed; i++) this.writeback(victims[i]!);
+      return;
+    }
+    const L = this.lineSize;
+    const nonzero = wasmKernels().cacheVictimSplit(copy.dataAt, L >> 2, copy.oldAt, victimsAt, listed, copy.zerosAt, copy.countsAt);
+    const [lo, hi] = new Float64Array(heap.buffer, copy.countsAt, 2);
+    const victims = new Int32Array(heap.buffer, victimsAt, nonzero);
+    for (let i = 0; i < nonzero; i++) this.writeback(victims[i]!);
+    const zero = listed - nonzero;
+    const span = (hi - lo + 1) * L;
+    if (zero === 0 || (this.mem.decodes(lo * L, span) && this.mem.unbacked(lo * L, span))) return;
+    const zeros = new Int32Array(heap.buffer, copy.zerosAt, zero);
+    for (let i = 0; i < zero; i++) this.writeback(zeros[i]!);
   }
 
   /** A reused word buffer of at least `words` words (storeWholeLines' snapshot of memory). */

@@ -226,6 +226,21 @@ describe('the CPU cache’s shortcuts behave as the plain model', () => {
         for (let seed = 0; seed < 10; seed++) compare(cfg, [...written, { op: 'fill', at: size + 5, len, value: 0 }], seed);
       }
     });
+    it(`${name}: lines of zeros a store evicts reach memory that holds data, as they would one by one`, () => {
+      const size = cfg.size!;
+      // dirty lines of zeros (stored line by line) over memory holding data, and over memory never written, then a store of twice the cache
+      const zeroed: Op[] = [
+        { op: 'write', at: 0, len: size, seed: 5 },
+        { op: 'clean', at: 0, len: size },
+        { op: 'fill', at: 0, len: size / 4, value: 0 },
+        { op: 'fill', at: SPAN - size / 4, len: size / 4, value: 0 },
+      ];
+      for (const store of [{ op: 'fill', at: size + 5, len: 2 * size, value: 0 } as Op, { op: 'write', at: size + 3, len: 2 * size, seed: 3 } as Op]) {
+        for (let seed = 0; seed < 20; seed++) compare(cfg, [...zeroed, store], seed);
+        // only over memory never written: nothing to write back anywhere
+        for (let seed = 0; seed < 5; seed++) compare(cfg, [zeroed[3]!, store], seed);
+      }
+    });
     it(`${name}: the same bytes, dirty lines, statistics and costs on random access sequences`, () => {
       fc.assert(
         fc.property(fc.array(opArb, { minLength: 1, maxLength: 150 }), fc.nat(1000), (ops, seed) => compare(cfg, ops, seed)),
@@ -295,7 +310,7 @@ describe('a batch’s accesses that join its last cost record', () => {
     );
   });
 
-  it('the kernel on a thread’s behalf: the same debt and totals per kind (one by one, its records do not merge)', () => {
+  it('the kernel on a thread’s behalf: the same debt and totals per kind', () => {
     fc.assert(
       fc.property(fc.array(chargeArb, { maxLength: 80 }), (charges) => {
         const a = play(charges, true, 'sys');
