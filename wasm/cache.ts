@@ -6,7 +6,8 @@
  * state comes in and goes back out at `state`) exactly as Prng.int(ways)
  * draws it. No bytes move here: the caller writes back the victims listed
  * at `victims` (lines cached before the store, with the bytes they held)
- * and moves the store's bytes once.
+ * and moves the store's bytes once. A store may be walked in pieces, one
+ * call each, in order: `storeFirst` is where the whole store began.
  *
  * tags: f64 per slot (line number, -1 when free); dirty: u8 per slot;
  * counts out: i32 hits, misses, evictions, dirty evictions, last slot.
@@ -40,12 +41,12 @@ let writebacks = 0;
   return <i32>Math.floor((<f64>r / 4294967296.0) * <f64>ways);
 }
 
-/** Evicts slot `s` for `line`: a dirty victim cached before the store is listed for writeback (one this store already wrote reaches memory with the rest of it). */
+/** Evicts slot `s` for `line`: a dirty victim cached before the store (which began at `storeFirst`) is listed for writeback (one this store already wrote reaches memory with the rest of it). */
 // @ts-ignore: decorator
-@inline function evict(tags: usize, dirty: usize, s: i32, first: f64, line: f64, victims: usize): void {
+@inline function evict(tags: usize, dirty: usize, s: i32, storeFirst: f64, line: f64, victims: usize): void {
   if (load<u8>(dirty + <usize>s)) {
     const victim = slotAt(tags, s);
-    if (victim < first || victim >= line) {
+    if (victim < storeFirst || victim >= line) {
       store<i32>(victims + ((<usize>listed) << 2), s);
       listed++;
     }
@@ -59,7 +60,7 @@ let writebacks = 0;
   return (setMask >= 0 ? <i32>(li & <i64>setMask) : <i32>(li % <i64>sets)) * ways;
 }
 
-export function cacheStoreTags(tags: usize, dirty: usize, ways: i32, sets: i32, setMask: i32, first: f64, last: f64, state: usize, victims: usize, counts: usize): i32 {
+export function cacheStoreTags(tags: usize, dirty: usize, ways: i32, sets: i32, setMask: i32, storeFirst: f64, first: f64, last: f64, state: usize, victims: usize, counts: usize): i32 {
   a = load<u32>(state);
   b = load<u32>(state, 4);
   c = load<u32>(state, 8);
@@ -101,7 +102,7 @@ export function cacheStoreTags(tags: usize, dirty: usize, ways: i32, sets: i32, 
       } else {
         s = base + drawWay(ways);
         evictions++;
-        evict(tags, dirty, s, first, line, victims);
+        evict(tags, dirty, s, storeFirst, line, victims);
       }
       store<f64>(tags + ((<usize>s) << 3), line);
     }
@@ -111,7 +112,7 @@ export function cacheStoreTags(tags: usize, dirty: usize, ways: i32, sets: i32, 
     s = setBase(line, ways, sets, setMask) + drawWay(ways);
     misses++;
     evictions++;
-    evict(tags, dirty, s, first, line, victims);
+    evict(tags, dirty, s, storeFirst, line, victims);
     store<f64>(tags + ((<usize>s) << 3), line);
     store<u8>(dirty + <usize>s, 1);
   }

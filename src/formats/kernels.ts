@@ -23,7 +23,7 @@ export interface Kernels {
   uvdCodeRows(cur: number, ref: number, stride: number, rows: number, intra: number, out: number): number;
   uvdDecodeOps(packet: number, i: number, end: number, ref: number, predicted: number, out: number, stride: number, rows: number): number;
   /** The CPU cache's tag walk for a store of whole lines (wasm/cache.ts; hw/cache.ts storeWholeLines). */
-  cacheStoreTags(tags: number, dirty: number, ways: number, sets: number, setMask: number, first: number, last: number, state: number, victims: number, counts: number): number;
+  cacheStoreTags(tags: number, dirty: number, ways: number, sets: number, setMask: number, storeFirst: number, first: number, last: number, state: number, victims: number, counts: number): number;
   /** The slots a tag walk changed and those holding the store's lines, with the lowest and highest of those lines (wasm/cache.ts). */
   cacheStoreDiff(old: number, tags: number, n: number, first: number, last: number, changed: number, held: number, counts: number): void;
   /** A store's victims split into those holding a nonzero word and the zero ones, with the span of the zero ones' lines (wasm/cache.ts). */

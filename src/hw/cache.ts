@@ -601,9 +601,25 @@ export class CpuCache {
     const state = new Uint32Array(heap.buffer, stateAt, 4);
     this.prng.save(state);
     const k = wasmKernels();
-    const listed = k.cacheStoreTags(0, dirtyAt, this.ways, this.sets, this.setMask, first, last, stateAt, victimsAt, countsAt);
+    // In pieces, one call each: WebAssembly runs a call to its end in the code it began in, and a store of
+    // tens of megabytes begun in the baseline tier would end there; between pieces the optimized code takes over.
+    let listed = 0;
+    let hits = 0;
+    let misses = 0;
+    let evictions = 0;
+    let writebacks = 0;
+    let lastSlot = this.lastSlot;
+    for (let from = first; from <= last; from += STORE_WALK_LINES) {
+      const to = Math.min(last, from + STORE_WALK_LINES - 1);
+      listed += k.cacheStoreTags(0, dirtyAt, this.ways, this.sets, this.setMask, first, from, to, stateAt, victimsAt + listed * 4, countsAt);
+      const c = new Int32Array(heap.buffer, countsAt, 5);
+      hits += c[0]!;
+      misses += c[1]!;
+      evictions += c[2]!;
+      writebacks += c[3]!;
+      lastSlot = c[4]!;
+    }
     this.prng.restore(state);
-    const [hits, misses, evictions, writebacks, lastSlot] = new Int32Array(heap.buffer, countsAt, 5);
     k.cacheStoreDiff(oldAt, 0, n, first, last, changedAt, heldAt, countsAt);
     const [nChanged, nHeld] = new Int32Array(heap.buffer, countsAt, 2);
     const [lo, hi] = new Float64Array(heap.buffer, countsAt + 8, 2);
@@ -768,6 +784,8 @@ function wordView(a: Uint8Array, len: number): Int32Array | null {
 const fillByte = new Uint8Array(1);
 
 const COUNT_CHUNK = 1 << 16;
+/** Lines a call of the store's tag walk takes (storeWholeLines). */
+const STORE_WALK_LINES = 1 << 15;
 
 /**
  * Small counts per page number (valid lines per page), sparse in chunks

@@ -25,14 +25,14 @@ interface Plain {
   mem: Uint8Array;
 }
 
-function plainCache(cfg: CacheConfig, seed: number): Plain {
+function plainCache(cfg: CacheConfig, seed: number, span = SPAN): Plain {
   const L = cfg.lineSize;
   const sets = cfg.size / (L * cfg.ways);
   const prng = new Prng(seed);
   const tags: number[] = new Array<number>(sets * cfg.ways).fill(-1);
   const dirty: boolean[] = new Array<boolean>(sets * cfg.ways).fill(false);
   const data: Uint8Array[] = tags.map(() => new Uint8Array(L));
-  const mem = new Uint8Array(SPAN);
+  const mem = new Uint8Array(span);
   const stats = { hits: 0, misses: 0, evictions: 0, evictionWritebacks: 0, cleanWritebacks: 0, invalidatedLines: 0, discardedDirtyLines: 0, busyNs: 0 };
   const find = (line: number) => {
     for (let w = 0; w < cfg.ways; w++) if (tags[(line % sets) * cfg.ways + w] === line) return (line % sets) * cfg.ways + w;
@@ -145,10 +145,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 /** Runs the ops on both caches; the same bytes, dirty lines, statistics and costs throughout. */
-function compare(cfg: Partial<CacheConfig>, ops: Op[], seed: number): void {
+function compare(cfg: Partial<CacheConfig>, ops: Op[], seed: number, span = SPAN): void {
+  const SPAN = span;
   const mem = new PhysicalMemory([{ name: 'dram', base: BASE, size: SPAN, kind: 'dram' }]);
   const cache = new CpuCache(mem, new Prng(seed), cfg);
-  const plain = plainCache(cache.cfg, seed);
+  const plain = plainCache(cache.cfg, seed, SPAN);
   for (const o of ops) {
     const n = Math.min(o.len, SPAN - o.at);
     const pa = BASE + o.at;
@@ -197,6 +198,19 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
 }
 
 describe('the CPU cache’s shortcuts behave as the plain model', () => {
+  it('a store of more lines than one call of the walk takes (walked in pieces) over a full cache', () => {
+    // 16-byte lines: 40,000 lines of store are two pieces of the walk, which goes on from one piece to the next
+    const cfg = { size: 1024, ways: 2, lineSize: 16 };
+    const span = 1 << 20;
+    const dirtyAll: Op[] = [
+      { op: 'write', at: 0, len: 1024, seed: 7 },
+      { op: 'write', at: span - 1024, len: 1024, seed: 9 },
+    ];
+    for (const store of [{ op: 'fill', at: 1029, len: 40_000 * 16, value: 0 } as Op, { op: 'write', at: 2051, len: 40_000 * 16, seed: 3 } as Op]) {
+      for (let seed = 0; seed < 3; seed++) compare(cfg, [...dirtyAll, store], seed, span);
+    }
+  });
+
   const geometries: [string, Partial<CacheConfig>][] = [
     ['16 sets of 4 ways, 64-byte lines', { size: 4096, ways: 4, lineSize: 64 }],
     ['3 sets (not a power of two) of 4 ways', { size: 768, ways: 4, lineSize: 64 }],
