@@ -205,3 +205,15 @@ export function cacheFillSlots(data: usize, words: i32, slots: usize, count: i32
     for (let w: usize = 0; w < bytes; w += 16) v128.store(at + w, v);
   }
 }
+
+/** Lists at `out` every slot of `n` whose line is valid (tag at `tags` not -1) and dirty (u8 at `dirty`); returns how many. */
+export function cacheDirtySlots(tags: usize, dirty: usize, n: i32, out: usize): i32 {
+  let k = 0;
+  for (let s = 0; s < n; s++) {
+    if (load<u8>(dirty + <usize>s) && slotAt(tags, s) != -1) {
+      store<i32>(out + ((<usize>k) << 2), s);
+      k++;
+    }
+  }
+  return k;
+}

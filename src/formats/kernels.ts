@@ -28,6 +28,8 @@ export interface Kernels {
   cacheStoreDiff(old: number, tags: number, n: number, first: number, last: number, changed: number, held: number, counts: number): void;
   /** A store's victims split into those holding a nonzero word and the zero ones, with the span of the zero ones' lines (wasm/cache.ts). */
   cacheVictimSplit(data: number, words: number, old: number, victims: number, listed: number, zeros: number, counts: number): number;
+  /** The valid dirty slots of a cache, listed (wasm/cache.ts). */
+  cacheDirtySlots(tags: number, dirty: number, n: number, out: number): number;
   /** The lines of the listed slots filled with one word (wasm/cache.ts). */
   cacheFillSlots(data: number, words: number, slots: number, count: number, word: number): void;
 }

@@ -462,12 +462,55 @@ export class CpuCache {
   private wholeOp(clean: boolean, inval: boolean): number {
     let ns = this.slots * this.cfg.setWayOpNs;
     this.stats.fullFlushes++;
-    for (let s = 0; s < this.slots && this.valid > 0; s++) {
-      if (this.tags[s] !== INVALID) ns += this.maintain(s, clean, inval);
+    if (this.valid > 0 && this.lineSize % 16 === 0) ns += this.wholeOpInBulk(clean, inval);
+    else {
+      for (let s = 0; s < this.slots && this.valid > 0; s++) {
+        if (this.tags[s] !== INVALID) ns += this.maintain(s, clean, inval);
+      }
     }
     this.stats.busyNs += ns;
     this.ledger?.charge('cache-flush-all', ns, this.slots * this.lineSize);
     if (this.tracer) this.traceOp(clean && inval ? 'flush whole cache' : clean ? 'clean whole cache' : 'invalidate whole cache', ns);
+    return ns;
+  }
+
+  /**
+   * wholeOp over every slot at once, with what maintain does slot by slot:
+   * the dirty lines listed in WebAssembly and written back (nonzero ones
+   * first; the lines of zeros over memory no backing holds, which would
+   * change nothing, passed over together), then, for an invalidate, every
+   * slot emptied. Returns the writebacks' cost.
+   */
+  private wholeOpInBulk(clean: boolean, inval: boolean): number {
+    const n = this.slots;
+    const L = this.lineSize;
+    // each region starts where the one before it (start, size) ends
+    const tagsAt = 0;
+    const dirtyAt = nextRegion(tagsAt, n * 8);
+    const slotsAt = nextRegion(dirtyAt, n);
+    const zerosAt = nextRegion(slotsAt, n * 4);
+    const countsAt = nextRegion(zerosAt, n * 4);
+    const dataAt = nextRegion(countsAt, 16);
+    const heap = wasmHeap(nextRegion(dataAt, n * L));
+    new Float64Array(heap.buffer, tagsAt, n).set(this.tags);
+    heap.set(this.dirty, dirtyAt);
+    const dirtyCount = wasmKernels().cacheDirtySlots(tagsAt, dirtyAt, n, slotsAt);
+    let ns = 0;
+    if (clean) {
+      new Int32Array(heap.buffer, dataAt, n * (L >> 2)).set(this.data32);
+      this.writebackVictims(heap, slotsAt, dirtyCount, { dataAt, zerosAt, oldAt: tagsAt, countsAt });
+      this.dirty.fill(0);
+      this.stats.cleanWritebacks += dirtyCount;
+      ns = dirtyCount * this.cfg.writebackNs;
+    }
+    if (inval) {
+      if (!clean) this.stats.discardedDirtyLines += dirtyCount;
+      this.stats.invalidatedLines += this.valid;
+      this.tags.fill(INVALID);
+      this.dirty.fill(0);
+      this.pageLines.clear();
+      this.valid = 0;
+    }
     return ns;
   }
 
@@ -796,6 +839,13 @@ class LineCounts {
   private readonly chunks = new Map<number, Uint16Array>();
   private lastIndex = -1;
   private lastChunk: Uint16Array = new Uint16Array(0);
+
+  /** Every count back to zero (the cache emptied). */
+  clear(): void {
+    this.chunks.clear();
+    this.lastIndex = -1;
+    this.lastChunk = new Uint16Array(0);
+  }
 
   get(page: number): number {
     const ci = Math.floor(page / COUNT_CHUNK);

@@ -19,6 +19,8 @@ interface Plain {
   write(pa: number, src: Uint8Array): void;
   fill(pa: number, len: number, value: number): void;
   range(pa: number, len: number, clean: boolean, inval: boolean): number;
+  /** A whole-cache operation by set/way: every slot, valid or not, costs its set/way step. */
+  whole(clean: boolean, inval: boolean): number;
   dirty(line: number): boolean;
   present(line: number): boolean;
   stats: { hits: number; misses: number; evictions: number; evictionWritebacks: number; cleanWritebacks: number; invalidatedLines: number; discardedDirtyLines: number; busyNs: number };
@@ -121,6 +123,25 @@ function plainCache(cfg: CacheConfig, seed: number, span = SPAN): Plain {
       stats.busyNs += ns;
       return ns;
     },
+    whole(clean, inval) {
+      let ns = tags.length * cfg.setWayOpNs;
+      for (let s = 0; s < tags.length; s++) {
+        if (tags[s] === -1) continue;
+        if (clean && dirty[s]) {
+          writeback(s);
+          stats.cleanWritebacks++;
+          ns += cfg.writebackNs;
+        }
+        if (inval) {
+          if (dirty[s]) stats.discardedDirtyLines++;
+          tags[s] = -1;
+          dirty[s] = false;
+          stats.invalidatedLines++;
+        }
+      }
+      stats.busyNs += ns;
+      return ns;
+    },
     dirty: (line) => find(line) >= 0 && dirty[find(line)] === true,
     present: (line) => find(line) >= 0,
   };
@@ -129,7 +150,8 @@ function plainCache(cfg: CacheConfig, seed: number, span = SPAN): Plain {
 type Op =
   | { op: 'read' | 'write'; at: number; len: number; seed: number }
   | { op: 'fill'; at: number; len: number; value: number }
-  | { op: 'clean' | 'invalidate' | 'flush'; at: number; len: number };
+  | { op: 'clean' | 'invalidate' | 'flush'; at: number; len: number }
+  | { op: 'clean-all' | 'invalidate-all' | 'flush-all'; at: number; len: number };
 
 const at = fc.integer({ min: 0, max: SPAN - 1 });
 // mostly a program's words (1..8 bytes), some copies across lines, a few stores of more than the cache (stored in bulk)
@@ -142,6 +164,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constantFrom('read' as const, 'write' as const), at, len, seed: fc.nat(255) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('fill' as const), at, len, value: fc.integer({ min: -300, max: 300 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('clean' as const, 'invalidate' as const, 'flush' as const), at, len }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('clean-all' as const, 'invalidate-all' as const, 'flush-all' as const), at, len }) },
 );
 
 /** Runs the ops on both caches; the same bytes, dirty lines, statistics and costs throughout. */
@@ -164,6 +187,9 @@ function compare(cfg: Partial<CacheConfig>, ops: Op[], seed: number, span = SPAN
     } else if (o.op === 'fill') {
       cache.fill(pa, n, o.value);
       plain.fill(pa, n, o.value);
+    } else if (o.op === 'clean-all' || o.op === 'invalidate-all' || o.op === 'flush-all') {
+      const ns = o.op === 'clean-all' ? cache.cleanAll() : o.op === 'invalidate-all' ? cache.invalidateAll() : cache.cleanInvalidateAll();
+      expect(ns).toBe(plain.whole(o.op !== 'invalidate-all', o.op !== 'clean-all'));
     } else {
       const clean = o.op !== 'invalidate';
       const inval = o.op !== 'clean';
@@ -198,6 +224,20 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
 }
 
 describe('the CPU cache’s shortcuts behave as the plain model', () => {
+  it('a whole-cache flush of a thousand slots, hundreds of them lines of zeros (the lists the flush makes do not overlap)', () => {
+    const cfg = { size: 64 * 1024, ways: 4, lineSize: 64 };
+    const span = 256 * 1024;
+    const ops: Op[] = [
+      { op: 'write', at: 0, len: 32 * 1024, seed: 5 },
+      { op: 'clean', at: 0, len: 32 * 1024 },
+      { op: 'fill', at: 0, len: 24 * 1024, value: 0 },
+      { op: 'fill', at: span - 16 * 1024, len: 16 * 1024, value: 0 },
+      { op: 'write', at: 64 * 1024, len: 16 * 1024, seed: 8 },
+    ];
+    for (const whole of ['clean-all', 'flush-all'] as const) {
+      for (let seed = 0; seed < 3; seed++) compare(cfg, [...ops, { op: whole, at: 0, len: 0 }], seed, span);
+    }
+  });
   it('a store of more lines than one call of the walk takes (walked in pieces) over a full cache', () => {
     // 16-byte lines: 40,000 lines of store are two pieces of the walk, which goes on from one piece to the next
     const cfg = { size: 1024, ways: 2, lineSize: 16 };
@@ -253,6 +293,19 @@ describe('the CPU cache’s shortcuts behave as the plain model', () => {
         for (let seed = 0; seed < 20; seed++) compare(cfg, [...zeroed, store], seed);
         // only over memory never written: nothing to write back anywhere
         for (let seed = 0; seed < 5; seed++) compare(cfg, [zeroed[3]!, store], seed);
+      }
+    });
+    it(`${name}: a whole-cache clean, invalidate or flush over lines of zeros and of data, over memory that holds data and memory never written`, () => {
+      const size = cfg.size!;
+      const mixed: Op[] = [
+        { op: 'write', at: 0, len: size, seed: 5 },
+        { op: 'clean', at: 0, len: size },
+        { op: 'fill', at: 0, len: size / 4, value: 0 },
+        { op: 'fill', at: SPAN - size / 4, len: size / 4, value: 0 },
+        { op: 'write', at: size, len: size / 4, seed: 8 },
+      ];
+      for (const whole of ['clean-all', 'invalidate-all', 'flush-all'] as const) {
+        for (let seed = 0; seed < 5; seed++) compare(cfg, [...mixed, { op: whole, at: 0, len: 0 }, { op: 'read', at: 0, len: SPAN, seed: 0 }], seed);
       }
     });
     it(`${name}: the same bytes, dirty lines, statistics and costs on random access sequences`, () => {
