@@ -70,6 +70,22 @@ function plainCache(cfg: CacheConfig, seed: number, span = SPAN): Plain {
     dirty[s] = false;
     return s;
   };
+  // one slot cleaned and/or invalidated; the writeback's cost
+  const maintain = (s: number, clean: boolean, inval: boolean) => {
+    let ns = 0;
+    if (clean && dirty[s]) {
+      writeback(s);
+      stats.cleanWritebacks++;
+      ns += cfg.writebackNs;
+    }
+    if (inval) {
+      if (dirty[s]) stats.discardedDirtyLines++;
+      tags[s] = -1;
+      dirty[s] = false;
+      stats.invalidatedLines++;
+    }
+    return ns;
+  };
   const each = (pa: number, len: number, fn: (line: number, lo: number, off: number, n: number) => void) => {
     for (let off = 0; off < len; ) {
       const line = Math.floor((pa + off) / L);
@@ -107,38 +123,14 @@ function plainCache(cfg: CacheConfig, seed: number, span = SPAN): Plain {
       let ns = (last - first + 1) * cfg.lineOpNs;
       for (let line = first; line <= last; line++) {
         const s = find(line);
-        if (s < 0) continue;
-        if (clean && dirty[s]) {
-          writeback(s);
-          stats.cleanWritebacks++;
-          ns += cfg.writebackNs;
-        }
-        if (inval) {
-          if (dirty[s]) stats.discardedDirtyLines++;
-          tags[s] = -1;
-          dirty[s] = false;
-          stats.invalidatedLines++;
-        }
+        if (s >= 0) ns += maintain(s, clean, inval);
       }
       stats.busyNs += ns;
       return ns;
     },
     whole(clean, inval) {
       let ns = tags.length * cfg.setWayOpNs;
-      for (let s = 0; s < tags.length; s++) {
-        if (tags[s] === -1) continue;
-        if (clean && dirty[s]) {
-          writeback(s);
-          stats.cleanWritebacks++;
-          ns += cfg.writebackNs;
-        }
-        if (inval) {
-          if (dirty[s]) stats.discardedDirtyLines++;
-          tags[s] = -1;
-          dirty[s] = false;
-          stats.invalidatedLines++;
-        }
-      }
+      for (let s = 0; s < tags.length; s++) if (tags[s] !== -1) ns += maintain(s, clean, inval);
       stats.busyNs += ns;
       return ns;
     },
@@ -216,6 +208,16 @@ function compare(cfg: Partial<CacheConfig>, ops: Op[], seed: number, span = SPAN
   expect(firstDifference(mem.readBytes(BASE, SPAN), plain.mem)).toBe(-1);
 }
 
+/** Dirty lines of zeros, stored line by line (a quarter of a cache of `size` each): over memory that holds data, then over memory never written. */
+function zeroLines(size: number): Op[] {
+  return [
+    { op: 'write', at: 0, len: size, seed: 5 },
+    { op: 'clean', at: 0, len: size },
+    { op: 'fill', at: 0, len: size / 4, value: 0 },
+    { op: 'fill', at: SPAN - size / 4, len: size / 4, value: 0 },
+  ];
+}
+
 /** The first index where two byte arrays differ (or the shorter length), -1 when equal. */
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -283,12 +285,7 @@ describe('the CPU cache’s shortcuts behave as the plain model', () => {
     it(`${name}: lines of zeros a store evicts reach memory that holds data, as they would one by one`, () => {
       const size = cfg.size!;
       // dirty lines of zeros (stored line by line) over memory holding data, and over memory never written, then a store of twice the cache
-      const zeroed: Op[] = [
-        { op: 'write', at: 0, len: size, seed: 5 },
-        { op: 'clean', at: 0, len: size },
-        { op: 'fill', at: 0, len: size / 4, value: 0 },
-        { op: 'fill', at: SPAN - size / 4, len: size / 4, value: 0 },
-      ];
+      const zeroed = zeroLines(size);
       for (const store of [{ op: 'fill', at: size + 5, len: 2 * size, value: 0 } as Op, { op: 'write', at: size + 3, len: 2 * size, seed: 3 } as Op]) {
         for (let seed = 0; seed < 20; seed++) compare(cfg, [...zeroed, store], seed);
         // only over memory never written: nothing to write back anywhere
@@ -297,13 +294,7 @@ describe('the CPU cache’s shortcuts behave as the plain model', () => {
     });
     it(`${name}: a whole-cache clean, invalidate or flush over lines of zeros and of data, over memory that holds data and memory never written`, () => {
       const size = cfg.size!;
-      const mixed: Op[] = [
-        { op: 'write', at: 0, len: size, seed: 5 },
-        { op: 'clean', at: 0, len: size },
-        { op: 'fill', at: 0, len: size / 4, value: 0 },
-        { op: 'fill', at: SPAN - size / 4, len: size / 4, value: 0 },
-        { op: 'write', at: size, len: size / 4, seed: 8 },
-      ];
+      const mixed: Op[] = [...zeroLines(size), { op: 'write', at: size, len: size / 4, seed: 8 }];
       for (const whole of ['clean-all', 'invalidate-all', 'flush-all'] as const) {
         for (let seed = 0; seed < 5; seed++) compare(cfg, [...mixed, { op: whole, at: 0, len: 0 }, { op: 'read', at: 0, len: SPAN, seed: 0 }], seed);
       }
