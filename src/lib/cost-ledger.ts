@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { runWithTaskLocals, scopeOf, taskLocals } from './task-locals.ts';
 import { currentCpuContext, newCpuContext, type CpuContext } from './cpu-context.ts';
 import { currentWorkSite } from './findings.ts';
 
@@ -120,8 +120,6 @@ export class CostLedger {
   /** Core time taken by each thread, in order. */
   readonly runs: CoreRun[] = [];
   private readonly kthreads = new Map<string, CpuContext>();
-  /** The device, buffer and kernel function of the work running now; it follows async work, as `current` does. */
-  private readonly scopes = new AsyncLocalStorage<CostScope>();
   /** The kind a CPU access (a load, a store, a linefill) is charged as: a copy unless the caller says otherwise. */
   private accessKind: CostKind = 'cpu-copy';
   /** The index of accessKind when it is CPU work (the only kind chargeAccess's shortcut serves), else -1. */
@@ -151,7 +149,7 @@ export class CostLedger {
   batch<T>(fn: () => T): T {
     const saved = [this.batchCtx, this.batchScope, this.batchRec] as const;
     this.batchCtx = currentCpuContext() ?? this.irq;
-    this.batchScope = this.scopes.getStore();
+    this.batchScope = this.scope();
     this.batchRec = -1;
     try {
       return fn();
@@ -168,7 +166,7 @@ export class CostLedger {
   charge(kind: CostKind, ns: number, bytes = 0, fn = ''): void {
     if (ns <= 0 && bytes <= 0) return;
     const ctx = this.batchCtx ?? currentCpuContext() ?? this.irq;
-    this.record(kind, ns, bytes, ctx, fn, this.batchCtx ? this.batchScope : this.scopes.getStore());
+    this.record(kind, ns, bytes, ctx, fn, this.batchCtx ? this.batchScope : this.scope());
     if (!isCpuCost(kind) || ns <= 0) return;
     if (ctx.kind === 'irq') {
       ctx.sysNs += ns;
@@ -200,7 +198,7 @@ export class CostLedger {
 
   /** Records a cost that keeps no core busy (an SMMU walk, a fence wait) for `ctx`, or the current thread. */
   note(kind: CostKind, ns: number, bytes: number, scope: CostScope = {}, ctx?: CpuContext): void {
-    this.record(kind, ns, bytes, ctx ?? currentCpuContext() ?? this.irq, '', { ...this.scopes.getStore(), ...scope });
+    this.record(kind, ns, bytes, ctx ?? currentCpuContext() ?? this.irq, '', { ...this.scope(), ...scope });
   }
 
   /**
@@ -209,8 +207,13 @@ export class CostLedger {
    * inner names win.
    */
   withScope<T>(scope: CostScope, fn: () => T): T {
-    const outer = this.scopes.getStore();
-    return this.scopes.run(outer ? { ...outer, ...scope } : scope, fn);
+    const outer = this.scope();
+    return runWithTaskLocals({ scope: { owner: this, scope: outer ? { ...outer, ...scope } : scope, next: taskLocals()?.scope } }, fn);
+  }
+
+  /** The device, buffer and kernel function of the work running now in this ledger (withScope); it follows async work, as `current` does. */
+  private scope(): CostScope | undefined {
+    return scopeOf<CostScope>(this);
   }
 
   /** Runs synchronous `fn` with its CPU accesses charged as `kind` (a bounce copy, page zeroing). */
@@ -250,7 +253,7 @@ export class CostLedger {
    * with siteText.
    */
   siteHere(fn = ''): number {
-    return this.siteId(currentCpuContext() ?? this.irq, fn || this.scopes.getStore()?.fn || '');
+    return this.siteId(currentCpuContext() ?? this.irq, fn || this.scope()?.fn || '');
   }
 
   /** The site a siteHere id names: `display: ioctl DRM_IOCTL_MODE_ADDFB2 › drm_framebuffer_init @ x.yaml:21:5`. */

@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { runWithTaskLocals, taskLocals } from './task-locals.ts';
 
 /**
  * The thread a piece of CPU work runs on, as the kernel's `current`: a
@@ -40,18 +40,16 @@ export function newCpuContext(kind: CpuContext['kind'], pid: number, name: () =>
   return { kind, pid, name, mode: kind === 'process' ? 'user' : 'sys', call: '', userDebtNs: 0, sysDebtNs: 0, userNs: 0, sysNs: 0, slot: -1 };
 }
 
-const current = new AsyncLocalStorage<CpuContext>();
-
 /**
  * Runs `fn` as `ctx` (the scheduler switching `current`): CPU work it
  * does, directly or after any await, is charged to `ctx`, as the context
  * follows the async work the way `current` follows a task.
  */
 export function runAsCpuContext<T>(ctx: CpuContext, fn: () => T): T {
-  return current.run(ctx, fn);
+  return runWithTaskLocals({ cpu: ctx }, fn);
 }
 
 /** The context CPU work is charged to now (`current`), or undefined in interrupt context. */
 export function currentCpuContext(): CpuContext | undefined {
-  return current.getStore();
+  return taskLocals()?.cpu;
 }

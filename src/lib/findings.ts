@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { runWithTaskLocals, taskLocals, type WorkSite } from './task-locals.ts';
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sourceLine } from './source-line.ts';
@@ -76,7 +76,7 @@ export class FindingLog {
    * the site of the work it happened in (withFindingSite).
    */
   report(kind: FindingKind, call: string, message: string, site?: string): Finding {
-    const work = workSite.getStore();
+    const work = workSite();
     const f: Finding = { kind, message, timeNs: this.now(), call, site: site ?? work?.program?.() ?? callerSite() ?? work?.site };
     this.findings.push(f);
     return f;
@@ -93,7 +93,9 @@ export class FindingLog {
  * scenario), as withFindingSite set it, and the program line that
  * withProgramSite can tell.
  */
-const workSite = new AsyncLocalStorage<{ site: string | undefined; program?: () => string | undefined }>();
+function workSite(): WorkSite | undefined {
+  return taskLocals()?.work;
+}
 
 /**
  * Runs `fn` on behalf of a place in the user's files (a scenario's stage or
@@ -102,7 +104,7 @@ const workSite = new AsyncLocalStorage<{ site: string | undefined; program?: () 
  * async work as the kernel's `current` follows a task.
  */
 export function withFindingSite<T>(site: string, fn: () => T): T {
-  return workSite.run({ site }, fn);
+  return runWithTaskLocals({ work: { site } }, fn);
 }
 
 /**
@@ -112,22 +114,22 @@ export function withFindingSite<T>(site: string, fn: () => T): T {
  * comes before the stack's userspace frames and the work's site.
  */
 export function withProgramSite<T>(site: () => string | undefined, fn: () => T): T {
-  return workSite.run({ site: workSite.getStore()?.site, program: site }, fn);
+  return runWithTaskLocals({ work: { site: workSite()?.site, program: site } }, fn);
 }
 
 /** What names the program line running now (withProgramSite's `site`, not yet called), for a record that may need it later; undefined outside one. */
 export function programSiteNow(): (() => string | undefined) | undefined {
-  return workSite.getStore()?.program;
+  return workSite()?.program;
 }
 
 /** The program line running now, as withProgramSite tells it (worked out now: for a record made once, not per access). */
 export function currentProgramSite(): string | undefined {
-  return workSite.getStore()?.program?.();
+  return workSite()?.program?.();
 }
 
 /** The site of the work running now (withFindingSite), if any. */
 export function currentWorkSite(): string | undefined {
-  return workSite.getStore()?.site;
+  return workSite()?.site;
 }
 
 /**

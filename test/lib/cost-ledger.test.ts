@@ -51,4 +51,33 @@ describe('cost ledger', () => {
     ]);
     expect(records(l)[0]!.site).not.toBe(records(l)[1]!.site);
   });
+
+  it('keeps each ledger its own scope when their scopes nest, across awaits', async () => {
+    const a = new CostLedger(() => 1);
+    const b = new CostLedger(() => 1);
+    const ctx = newCpuContext('kthread', 0, () => 'kworker');
+    await runAsCpuContext(ctx, () =>
+      a.withScope({ device: 'isp', buffer: 'a-buf' }, () =>
+        b.withScope({ device: 'gpu' }, async () => {
+          await null;
+          a.charge('cache-clean', 1, 64);
+          b.charge('cache-clean', 1, 64);
+          // an inner scope of the same ledger adds to its outer one
+          await a.withScope({ buffer: 'a-inner' }, async () => {
+            await null;
+            a.charge('cache-invalidate', 1, 64);
+          });
+        }),
+      ),
+    );
+    b.charge('syscall', 1);
+    expect(records(a).map((r) => [r.kind, r.device, r.buffer])).toEqual([
+      ['cache-clean', 'isp', 'a-buf'],
+      ['cache-invalidate', 'isp', 'a-inner'],
+    ]);
+    expect(records(b).map((r) => [r.kind, r.device, r.buffer])).toEqual([
+      ['cache-clean', 'gpu', ''],
+      ['syscall', '', ''],
+    ]);
+  });
 });
