@@ -497,7 +497,7 @@ export class CpuCache {
     const dirtyCount = wasmKernels().cacheDirtySlots(tagsAt, dirtyAt, n, slotsAt);
     let ns = 0;
     if (clean) {
-      new Int32Array(heap.buffer, dataAt, n * (L >> 2)).set(this.data32);
+      if (dirtyCount > 0) new Int32Array(heap.buffer, dataAt, n * (L >> 2)).set(this.data32);
       this.writebackVictims(heap, slotsAt, dirtyCount, { dataAt, zerosAt, oldAt: tagsAt, countsAt });
       this.dirty.fill(0);
       this.stats.cleanWritebacks += dirtyCount;
@@ -667,7 +667,8 @@ export class CpuCache {
     const [nChanged, nHeld] = new Int32Array(heap.buffer, countsAt, 2);
     const [lo, hi] = new Float64Array(heap.buffer, countsAt + 8, 2);
     // lines cached before the store and evicted by it leave with the bytes they held (their slots are not yet overwritten)
-    const data = inWasm ? new Int32Array(heap.buffer, dataAt, n * words) : null;
+    // the lines' bytes go to the heap only for work there: victims to split, or a memset's lines to fill
+    const data = inWasm && (listed > 0 || fillWord !== undefined) ? new Int32Array(heap.buffer, dataAt, n * words) : null;
     if (data) data.set(this.data32);
     this.writebackVictims(heap, victimsAt, listed, data ? { dataAt, zerosAt, oldAt, countsAt } : null);
     const changed = new Int32Array(heap.buffer, changedAt, nChanged);
@@ -731,6 +732,7 @@ export class CpuCache {
    * back one by one they would change nothing (PhysicalMemory.writeWords).
    */
   private writebackVictims(heap: Uint8Array, victimsAt: number, listed: number, copy: { dataAt: number; zerosAt: number; oldAt: number; countsAt: number } | null): void {
+    if (listed === 0) return;
     if (!copy) {
       const victims = new Int32Array(heap.buffer, victimsAt, listed);
       for (let i = 0; i < listed; i++) this.writeback(victims[i]!);

@@ -242,8 +242,10 @@ export class PhysicalMemory {
 
   /** Calls and drops every watch over a range that [lo, hi) overlaps, before a write there. */
   private fireWatches(lo: number, hi: number): void {
-    const hit = this.watches.filter((w) => w.lo < hi && lo < w.hi);
-    if (hit.length === 0) return;
+    // called on every write while a watch is held (a display's picture, most of a run): a miss allocates nothing
+    let hit: WriteWatch[] | null = null;
+    for (const w of this.watches) if (w.lo < hi && lo < w.hi) (hit ??= []).push(w);
+    if (!hit) return;
     this.watches = this.watches.filter((w) => !hit.includes(w));
     for (const w of hit) w.beforeWrite();
   }
