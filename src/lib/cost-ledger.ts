@@ -42,6 +42,7 @@ export const COST_KINDS: readonly CostKind[] = [
 ];
 
 const KIND_INDEX = new Map(COST_KINDS.map((k, i) => [k, i]));
+const NO_SCOPE: CostScope = Object.freeze({});
 
 /** True for the kinds that keep a CPU core busy. */
 export function isCpuCost(kind: CostKind): boolean {
@@ -109,6 +110,9 @@ export class CostLedger {
   private lastFn = '';
   private lastWork: string | undefined = undefined;
   private lastScope: CostScope | undefined = undefined;
+  // note's last merged scope and the current scope it was made over
+  private noteOuter: CostScope | undefined = undefined;
+  private noteMerged: CostScope = {};
   private readonly strings: string[] = [''];
   private readonly stringIds = new Map<string, number>([['', 0]]);
   /** Site ids by thread name, call, kernel function and work site. */
@@ -197,8 +201,27 @@ export class CostLedger {
   }
 
   /** Records a cost that keeps no core busy (an SMMU walk, a fence wait) for `ctx`, or the current thread. */
-  note(kind: CostKind, ns: number, bytes: number, scope: CostScope = {}, ctx?: CpuContext): void {
-    this.record(kind, ns, bytes, ctx ?? currentCpuContext() ?? this.irq, '', { ...this.scope(), ...scope });
+  note(kind: CostKind, ns: number, bytes: number, scope: CostScope = NO_SCOPE, ctx?: CpuContext): void {
+    this.record(kind, ns, bytes, ctx ?? currentCpuContext() ?? this.irq, '', this.noteScope(scope));
+  }
+
+  /**
+   * The current scope with the names `scope` gives over it: the same object
+   * while the current scope and those names stay the same, so that notes in
+   * a row (an SMMU's walks, page after page of one transfer) join one record
+   * as charges do.
+   */
+  private noteScope(scope: CostScope): CostScope {
+    const outer = this.scope();
+    const m = this.noteMerged;
+    const device = scope.device ?? outer?.device;
+    const buffer = scope.buffer ?? outer?.buffer;
+    const fn = scope.fn ?? outer?.fn;
+    if (outer !== this.noteOuter || device !== m.device || buffer !== m.buffer || fn !== m.fn) {
+      this.noteOuter = outer;
+      this.noteMerged = { device, buffer, fn };
+    }
+    return this.noteMerged;
   }
 
   /**

@@ -36,6 +36,33 @@ describe('cost ledger', () => {
     expect(ctx.sysDebtNs).toBe(30 + 5 + 7 + 7 + 1);
   });
 
+  it("sums notes in a row with the same device into one record, inside and outside a thread's scope", () => {
+    let now = 0;
+    const l = new CostLedger(() => now);
+    const ctx = newCpuContext('kthread', 0, () => 'kworker');
+    const walks = { device: 'gpu' };
+    runAsCpuContext(ctx, () => {
+      // an SMMU's walks over one transfer: page after page at one instant
+      for (let i = 0; i < 4; i++) l.note('tlb-miss-walk', 100, 0, walks);
+      l.note('tlb-miss-walk', 100, 0, { device: 'vpu' });
+      l.note('tlb-miss-walk', 100, 0, { device: 'vpu' });
+      l.withScope({ buffer: 'fb0' }, () => {
+        l.note('tlb-miss-walk', 50, 0, walks);
+        l.note('tlb-miss-walk', 50, 0, walks);
+      });
+      now = 10;
+      l.note('tlb-miss-walk', 100, 0, walks);
+    });
+    expect(records(l).map((x) => [x.timeNs, x.ns, x.count, x.device, x.buffer])).toEqual([
+      [0, 400, 4, 'gpu', ''],
+      [0, 200, 2, 'vpu', ''],
+      [0, 100, 2, 'gpu', 'fb0'],
+      [10, 100, 1, 'gpu', ''],
+    ]);
+    // a note keeps no core busy
+    expect(ctx.sysDebtNs).toBe(0);
+  });
+
   it('keeps apart charges of one thread in two calls at the same time', () => {
     const l = new CostLedger(() => 5);
     const ctx = newCpuContext('process', 7, () => 'camera');
