@@ -3,6 +3,9 @@ import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, makedev, type Stat } from '
 import { inGroup, type Cred } from './cred.ts';
 import type { FileOperations } from './file.ts';
 
+/** A symlink's size is its target's length in UTF-8 bytes. */
+const utf8 = new TextEncoder();
+
 /** Permission masks for inodePermission (MAY_EXEC, MAY_WRITE, MAY_READ). */
 export const MAY_EXEC = 1;
 export const MAY_WRITE = 2;
@@ -125,7 +128,7 @@ export class Inode {
     if (init.symlink !== undefined) {
       if ((init.mode & S_IFMT) !== S_IFLNK) throw new KernelBug('a symlink target on an inode that is not a symlink');
       this.symlink = init.symlink;
-      this.size = new TextEncoder().encode(init.symlink).length;
+      this.size = utf8.encode(init.symlink).length;
     }
   }
 

@@ -22,8 +22,8 @@ export class ScanoutEngine {
   readonly fmt: FrameFormat;
   /** Vsyncs that scanned a framebuffer out. */
   scanouts = 0;
-  /** The picture, once copied out (always, for a master that cannot lend). */
-  private readonly shown: Uint8Array;
+  /** The picture, once copied out (always, for a master that cannot lend); made at the first copy (see `shown`). */
+  private shownBytes: Uint8Array | null = null;
   /** Where memory still holds the picture, not yet copied into `shown`; null once it is. */
   private lent: { forEachView: (fn: (view: Uint8Array, at: number) => boolean) => boolean; stop: () => void }[] | null = null;
   /** The segments of the last fetch, and memory's write stamp as it began. */
@@ -36,7 +36,6 @@ export class ScanoutEngine {
     this.master = master;
     this.clock = clock;
     this.fmt = fmt;
-    this.shown = new Uint8Array(fmt.size);
     this.picture = {
       length: fmt.size,
       forEachPiece: (fn) => this.forEachPiece(fn),
@@ -101,6 +100,15 @@ export class ScanoutEngine {
     // a short chain leaves the rest of the last picture on the panel, as a fault part way leaves it part old
     this.copyOut();
     sgDmaMove(this.master, segs, this.shown, size, false);
+  }
+
+  /**
+   * The picture's own bytes, zero until a fetch writes them: made when
+   * first wanted, since a display that lends every picture never needs
+   * them and a system boots one engine per display, used or not.
+   */
+  private get shown(): Uint8Array {
+    return (this.shownBytes ??= new Uint8Array(this.fmt.size));
   }
 
   /** Copies the lent picture into `shown` (before a write would change it, or for a caller that wants it whole); returns `shown`. */

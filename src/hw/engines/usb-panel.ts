@@ -23,18 +23,24 @@ export class UsbPanel {
   readonly clock: Clock;
   readonly width: number;
   readonly height: number;
-  /** The dongle's frame memory: width * height * 4 bytes of XRGB8888, what the panel shows. */
-  readonly panel: Uint8Array;
-  /** The dongle's receive buffer: the message being assembled from transfers. */
-  private rx: Uint8Array;
+  private panelBytes: Uint8Array | null = null;
+  /** The dongle's receive buffer: the message being assembled from transfers, grown to the largest message yet. */
+  private rx = new Uint8Array(USB_DAMAGE_HEADER);
 
   constructor(master: DmaMaster, clock: Clock, width: number, height: number) {
     this.master = master;
     this.clock = clock;
     this.width = width;
     this.height = height;
-    this.panel = new Uint8Array(width * height * 4);
-    this.rx = new Uint8Array(USB_DAMAGE_HEADER + this.panel.length + (this.panel.length >> 8) + 1024);
+  }
+
+  /**
+   * The dongle's frame memory: width * height * 4 bytes of XRGB8888, what
+   * the panel shows (black until a message lands). Made when first used: a
+   * platform boots its USB display whether or not a scenario plugs it in.
+   */
+  get panel(): Uint8Array {
+    return (this.panelBytes ??= new Uint8Array(this.width * this.height * 4));
   }
 
   /**
@@ -45,7 +51,8 @@ export class UsbPanel {
    */
   async transfer(seg: SgSegment, off: number): Promise<void> {
     if (this.rx.length < off + seg.len) {
-      const grown = new Uint8Array(off + seg.len);
+      // doubling: a message arrives a transfer at a time
+      const grown = new Uint8Array(Math.max(off + seg.len, 2 * this.rx.length));
       grown.set(this.rx.subarray(0, off));
       this.rx = grown;
     }

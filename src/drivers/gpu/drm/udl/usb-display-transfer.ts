@@ -44,8 +44,8 @@ export class UsbTransferEngine {
   readonly pfn: number;
   readonly va: number;
   private readonly mm: Mm;
-  /** Lines the CPU gathered for compression (the shadow copy udl renders from). */
-  private readonly lines: Uint8Array;
+  /** Lines the CPU gathered for compression (the shadow copy udl renders from); made at the first damage. */
+  private linesBytes: Uint8Array | null = null;
   private freed = false;
 
   /** Allocates the transfer buffer in lowmem (udl_alloc_urb_list) for a `width` x `height` panel. ENOMEM. */
@@ -57,7 +57,10 @@ export class UsbTransferEngine {
     this.pfn = mm.pages.allocPagesExact(USB_TRANSFER_SIZE / PAGE_SIZE, {});
     this.va = mm.kas.pfnToVirt(this.pfn);
     this.hw = new UsbPanel(device.master, device.ctx.soc.clock, width, height);
-    this.lines = new Uint8Array(width * height * 4);
+  }
+
+  private get lines(): Uint8Array {
+    return (this.linesBytes ??= new Uint8Array(this.width * this.height * 4));
   }
 
   /** The dongle's frame memory: width * height * 4 bytes of XRGB8888, what the panel shows. */
