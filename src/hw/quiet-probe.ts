@@ -1,37 +1,32 @@
-import { createHook } from 'node:async_hooks';
-import { wakeCount } from '../lib/index.ts';
+import { asyncResourcesMade, wakeCount } from '../lib/index.ts';
 
-/**
- * Counts the async resources made: a promise (which a `then` on a settled
- * promise and an `await` make), a queueMicrotask, a nextTick. With
- * wakeCount (a promise that others settle is a wakeablePromise, a rule
- * lint keeps) it counts what can queue a JavaScript job from synchronous
- * code: code that leaves both unchanged queued nothing and woke nobody.
- * (A hook on every promise's settling would see the rest too, at twice the
- * cost of the init hook on every promise; an async function's own promise
- * settles only when it resumes, which is a job already.)
+/*
+ * Counts the async resources made (asyncResourcesMade): a promise (which a
+ * `then` on a settled promise and an `await` make), a queueMicrotask, a
+ * nextTick. With wakeCount (a promise that others settle is a
+ * wakeablePromise, a rule lint keeps) it counts what can queue a
+ * JavaScript job from synchronous code: code that leaves both unchanged
+ * queued nothing and woke nobody. (A hook on every promise's settling
+ * would see the rest too, at twice the cost of the init hook on every
+ * promise; an async function's own promise settles only when it resumes,
+ * which is a job already.) The count rides on the hook that carries the
+ * threads' task locals, which is on for good once a system runs.
  */
-let made = 0;
-const counter = createHook({
-  init() {
-    made++;
-  },
-});
 let holders = 0;
 /** Bumped each time counting starts: a probe that spans a stretch with no counting cannot trust its count. */
 let epoch = 0;
 
-/** Starts counting for one more holder (the first one enables the hook); no kernel counterpart: simulation machinery. */
+/** Starts counting for one more holder; no kernel counterpart: simulation machinery. */
 export function holdContinuationCount(): void {
   if (holders++ === 0) {
     epoch++;
-    counter.enable();
+    asyncResourcesMade();
   }
 }
 
-/** Stops counting for one holder (the last one disables the hook, which costs every promise a call while on). */
+/** Stops counting for one holder. */
 export function releaseContinuationCount(): void {
-  if (--holders === 0) counter.disable();
+  --holders;
 }
 
 /**
@@ -40,7 +35,7 @@ export function releaseContinuationCount(): void {
  * as "may have". No kernel counterpart: simulation machinery.
  */
 export function continuationMark(): number {
-  return holders > 0 ? made + wakeCount() : -1;
+  return holders > 0 ? asyncResourcesMade() + wakeCount() : -1;
 }
 
 /**
@@ -60,9 +55,9 @@ export function continuationMark(): number {
 export function quietProbe(onAnswer: (quiet: boolean) => void): () => void {
   let mark = 0;
   let markEpoch = 0;
-  const end = (): void => onAnswer(holders > 0 && epoch === markEpoch && made + wakeCount() === mark + 1);
+  const end = (): void => onAnswer(holders > 0 && epoch === markEpoch && asyncResourcesMade() + wakeCount() === mark + 1);
   const start = (): void => {
-    mark = made + wakeCount();
+    mark = asyncResourcesMade() + wakeCount();
     markEpoch = epoch;
     process.nextTick(end);
   };
