@@ -42,14 +42,37 @@ function platform(cmaBytes?: number): PlatformSpec {
   return p;
 }
 
+/**
+ * A run and its steady state: the wall time from the start of the run
+ * (boot included) to its first shown frame, and the simulated and wall
+ * time from there to its last. Frames already in the earlier stages when
+ * the first is shown had part of their work done before it.
+ */
+interface TimedRun {
+  r: RunResult;
+  wallMsToFirstFrame: number;
+  steadySimNs: number;
+  steadyWallMs: number;
+}
+
 /** Runs `scenario` at `width`x`height`, `fps`, for `frames`; fails the bench when a shown frame differs from its source. */
-async function run(scenario: string, fourcc: 'XR24' | 'NV12', width: number, height: number, fps: number, frames: number, p = platform()): Promise<RunResult> {
+async function run(scenario: string, fourcc: 'XR24' | 'NV12', width: number, height: number, fps: number, frames: number, p = platform()): Promise<TimedRun> {
   const s = loadScenario(scenario);
   s.spec.format = { width, height, fourcc };
   s.spec.fps = fps;
-  const r = await runScenario(s, p, { frames });
-  if (!r.integrity.ok) throw new Error(`${scenario} at ${width}x${height}@${fps} lost integrity`);
-  return r;
+  let first: { wall: number; sim: number } | null = null;
+  let last = { wall: 0, sim: 0 };
+  const t0 = performance.now();
+  const r = await runScenario(s, p, {
+    frames,
+    onFrame: (_done, _total, shownAtNs) => {
+      last = { wall: performance.now(), sim: shownAtNs };
+      first ??= last;
+    },
+  });
+  if (!r.integrity.ok || !first) throw new Error(`${scenario} at ${width}x${height}@${fps} lost integrity`);
+  const f: { wall: number; sim: number } = first;
+  return { r, wallMsToFirstFrame: f.wall - t0, steadySimNs: last.sim - f.sim, steadyWallMs: last.wall - f.wall };
 }
 
 /**
@@ -62,7 +85,8 @@ async function run(scenario: string, fourcc: 'XR24' | 'NV12', width: number, hei
  * each frame needs (the engines' and the checker's kernels, timed alone,
  * engine-floor.ts), which no faster simulation loop could avoid.
  */
-function row(bench: string, r: RunResult, traffic: FrameTraffic, copyBytesPerSec: number, engineNs: number, extra: Record<string, number> = {}): BenchResult {
+function row(bench: string, t: TimedRun, traffic: FrameTraffic, copyBytesPerSec: number, engineNs: number, extra: Record<string, number> = {}): BenchResult {
+  const r = t.r;
   const simSeconds = r.simTimeNs / 1e9;
   const wallSeconds = r.wallMs / 1000;
   const framesPerWallSecond = r.integrity.framesChecked / wallSeconds;
@@ -84,6 +108,9 @@ function row(bench: string, r: RunResult, traffic: FrameTraffic, copyBytesPerSec
       fastestCopyBytesPerSec: copyBytesPerSec,
       engineNsPerFrame: engineNs,
       floorFramesPerWallSecond,
+      // the run's parts: boot, setup and the pipeline's first pass up to the first shown frame, then the frames from the first to the last
+      wallSecondsToFirstFrame: t.wallMsToFirstFrame / 1000,
+      steadySimSecondsPerWallSecond: t.steadySimNs / 1e6 / t.steadyWallMs,
       ...extra,
     },
     ratios: {

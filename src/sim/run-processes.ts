@@ -212,7 +212,7 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
       if (tracer) tracer.span(tracer.lane('pipeline', 'frames'), 'frame', 'frame', frame, t0, soc.clock.now - t0, { frame, mismatch: !ok });
     }
     sunk++;
-    opts.onFrame?.(Math.min(sunk, frames), frames);
+    opts.onFrame?.(Math.min(sunk, frames), frames, soc.clock.now);
     // The snapshot: the pipeline in full flow halfway through, every process alive with its buffers --
     // or just before the kill, when that comes first, with the victim's jobs still in flight.
     if (sunk === Math.ceil(frames / 2)) snapshot();

@@ -18,8 +18,8 @@ import { frameCounts, reportCapacity } from './capacity.ts';
 export interface RunOptions {
   seed?: number;
   frames?: number;
-  /** Called after each displayed frame, for progress bars. */
-  onFrame?: (done: number, total: number) => void;
+  /** Called after each displayed frame, for progress bars, with the simulated time it was shown at. */
+  onFrame?: (done: number, total: number, shownAtNs: number) => void;
   /** Records a Chrome trace of the run; it is returned in `trace`. */
   trace?: boolean;
   /** Watches the run (the HTML report's sampler and snapshots). */
@@ -209,7 +209,7 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
           lastFrameNs = t;
           if (tracer) tracer.span(tracer.lane('pipeline', 'frames'), 'frame', 'frame', front.frame, front.capturedAt, t - front.capturedAt, { frame: front.frame, mismatch: mismatches > 0 });
           opts.observer?.frameShown(front.frame, front.capturedAt, t);
-          opts.onFrame?.(front.frame + 1, frames);
+          opts.onFrame?.(front.frame + 1, frames, t);
         }
       }
       if (camDone && !ready && (lastCaptured < 0 || front?.frame === lastCaptured)) break;

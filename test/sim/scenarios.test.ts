@@ -221,3 +221,27 @@ describe('usb-display', () => {
     expect(r.findings).toEqual([]);
   });
 });
+
+describe('onFrame: a progress report for each shown frame, with the simulated time it was shown at', () => {
+  const kernelLevel = 'name: k-progress\nframes: 6\nfps: 30\nformat: { width: 320, height: 240, fourcc: XR24 }\nbuffers: 3\npipeline:\n  - { role: capture, device: camera }\n  - { role: scanout, device: display }\n';
+  const cases = [
+    ['a kernel-level pipeline', () => ({ spec: parseScenario('k.yaml', kernelLevel), file: 'k.yaml', text: kernelLevel })],
+    ['a process pipeline', () => loadScenario('camera-preview')],
+  ] as const;
+  it.each(cases)('%s: frames counted up once each, at increasing times a frame period apart, none after the run', async (_name, load) => {
+    const s = load();
+    const calls: [number, number, number][] = [];
+    const r = await runScenario(s, loadPlatform('armv7-mobile'), { frames: 6, onFrame: (done, total, at) => void calls.push([done, total, at]) });
+    expect(r.integrity).toEqual({ ok: true, mismatches: 0, framesChecked: 6 });
+    expect(calls.map(([done, total]) => [done, total])).toEqual([1, 2, 3, 4, 5, 6].map((n) => [n, 6]));
+    const times = calls.map(([, , at]) => at);
+    const period = 1e9 / s.spec.fps;
+    for (let i = 1; i < times.length; i++) {
+      // the camera paces the frames: each is shown one frame period after the one before, give or take the pipeline's jitter
+      expect(times[i]! - times[i - 1]!).toBeGreaterThan(period / 2);
+      expect(times[i]! - times[i - 1]!).toBeLessThan(period * 1.5);
+    }
+    expect(times[0]).toBeGreaterThan(0);
+    expect(times.at(-1)).toBeLessThanOrEqual(r.simTimeNs);
+  });
+});
