@@ -70,6 +70,13 @@ const GEN_PAGE = STALE_PIECE;
  * background page's contents), so most of a run's memory is written once.
  */
 const chunkPool: Uint8Array[] = [];
+/**
+ * Chunks the pool keeps at most: what a run lets go beyond it is left to
+ * the garbage collector, so that a thread that ran one big system does not
+ * hold its memory for good. A sweep worker keeps all (recycleMemoryAfterRuns).
+ */
+const POOL_CHUNKS = 256;
+let poolLimit = POOL_CHUNKS;
 function allZero(src: Int32Array, si: number, words: number): boolean {
   for (let k = 0; k < words; k++) if (src[si + k] !== 0) return false;
   return true;
@@ -120,6 +127,7 @@ let liveMemories: PhysicalMemory[] | null = null;
  */
 export function recycleMemoryAfterRuns(): void {
   liveMemories ??= [];
+  poolLimit = Infinity;
 }
 
 /**
@@ -174,13 +182,20 @@ export class PhysicalMemory {
     liveMemories?.push(this);
   }
 
-  /** Gives every full-size backing chunk to the pool and forgets the rest: the memory reads as zero afterwards. */
-  releaseBacking(): void {
-    if (this.watches.length) this.fireWatches(-Infinity, Infinity);
+  /**
+   * Gives every full-size backing chunk to the pool and forgets the rest:
+   * the memory reads as zero afterwards. What it lent (forEachView) is
+   * copied out first by its watchers, unless `endOfSystem`: the system
+   * using this memory is over, so nobody looks at those views again and
+   * the watches are dropped unfired.
+   */
+  releaseBacking(endOfSystem = false): void {
+    if (endOfSystem) this.watches = [];
+    else if (this.watches.length) this.fireWatches(-Infinity, Infinity);
     for (const b of this.banks) {
       for (let i = 0; i < b.chunks.length; i++) {
         const c = b.chunks[i];
-        if (c && c.length === CHUNK_SIZE) chunkPool.push(c);
+        if (c && c.length === CHUNK_SIZE && chunkPool.length < poolLimit) chunkPool.push(c);
         b.chunks[i] = undefined;
         b.stale[i] = undefined;
         b.generated[i] = undefined;

@@ -395,7 +395,7 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
   const hw = hardwareCounters(sys, cache0);
   const costs = runCosts(soc.costs, Number.isFinite(firstFrameNs) ? firstFrameNs : simTimeNs, lastFrameNs, periodNs);
   hw.cache.maintenanceNs = maintenanceNs(costs);
-  return {
+  const result: ProcessRunResult = {
     scenario: spec.name,
     platform: p.name,
     seed,
@@ -421,6 +421,9 @@ async function runProcesses(s: LoadedScenario, p: PlatformSpec, opts: RunOptions
     buffers: snap,
     ...(tracer ? { trace: tracer } : {}),
   };
+  // A system this run booted and showed nobody is over: its memory's backing goes to the next run in this thread.
+  if (!boot && !opts.observer) soc.mem.releaseBacking(true);
+  return result;
 }
 
 /** The platform devices the pipeline's processes drive, and the bandwidth each needs at the stream's rate. */

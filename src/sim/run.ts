@@ -238,7 +238,7 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
     simTimeNs,
   });
 
-  return {
+  const result: RunResult & { trace?: Tracer } = {
     scenario: spec.name,
     platform: p.name,
     seed,
@@ -260,6 +260,9 @@ async function runPipeline(s: LoadedScenario, p: PlatformSpec, opts: RunOptions,
     costs,
     ...(tracer ? { trace: tracer } : {}),
   };
+  // A system this run booted and showed nobody is over: its memory's backing goes to the next run in this thread.
+  if (boot === defaultBoot && !opts.observer) soc.mem.releaseBacking(true);
+  return result;
 }
 
 function defaultBoot(p: PlatformSpec, seed: number, pressure: number): System {

@@ -102,4 +102,36 @@ describe('PhysicalMemory backing recycled between runs (a sweep worker)', () => 
     expectBytes(b, wantB);
     reclaimMemory();
   });
+
+  it('at the end of its system drops what it lent unfired, lends zeros after, and the next memory still reads zero', () => {
+    const first = new PhysicalMemory([{ name: 'dram', base: 0x8000_0000, size: 8 * MiB, kind: 'dram' }]);
+    first.write(0x8000_0000, pattern(2 * CHUNK_SIZE, 5));
+    let fired = 0;
+    first.watchWrites(0x8000_0000, 4096, () => fired++);
+    first.releaseBacking(true);
+    // the system is over: nobody is told to copy out what it was lent
+    expect(fired).toBe(0);
+    expect(first.materialised).toBe(0);
+    const lent: Uint8Array[] = [];
+    first.forEachView(0x8000_0000, 4096, (v) => (lent.push(v.slice()), true));
+    expectBytes(lent[0]!, new Uint8Array(4096));
+    // a write after the release finds no watch left to call
+    first.write(0x8000_0000, pattern(16, 6));
+    expect(fired).toBe(0);
+
+    const next = new PhysicalMemory([{ name: 'dram', base: 0x8000_0000, size: 8 * MiB, kind: 'dram' }]);
+    next.write(0x8000_0000 + 7, pattern(9, 7));
+    const want = new Uint8Array(2 * CHUNK_SIZE);
+    want.set(pattern(9, 7), 7);
+    expectBytes(next.readBytes(0x8000_0000, 2 * CHUNK_SIZE), want);
+  });
+
+  it('by default copies out what it lent before letting go (the watchers are told)', () => {
+    const m = new PhysicalMemory([{ name: 'dram', base: 0x8000_0000, size: 8 * MiB, kind: 'dram' }]);
+    m.write(0x8000_0000, pattern(4096, 8));
+    let seen: Uint8Array | null = null;
+    m.watchWrites(0x8000_0000, 4096, () => (seen = m.readBytes(0x8000_0000, 4096)));
+    m.releaseBacking();
+    expectBytes(seen!, pattern(4096, 8));
+  });
 });

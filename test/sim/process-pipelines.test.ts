@@ -159,3 +159,20 @@ describe('process pipeline files', () => {
     expect(err(base + '  - { name: a, stage: audio }\n  - { name: d, stage: display }\n').message).toMatch(/runs alone/);
   });
 });
+
+describe('a run and the memory of its system', () => {
+  it('a system the caller booted stays whole after the run, to look at; one the run booted itself lets the next run reuse its memory', async () => {
+    const s = loadScenario('camera-preview');
+    let sys: System | null = null;
+    const r = await runProcessScenario(s, loadPlatform(s.spec.platform), { frames: 4 }, (p, seed) => (sys = bootSystem(p, { seed, kmsMode: { width: 1280, height: 720 } })));
+    expect(r.integrity.ok).toBe(true);
+    // the caller's: its memory still holds what the run wrote (the frames, the page tables)
+    expect(sys!.soc.mem.materialised).toBeGreaterThan(0);
+    // runs of its own, back to back in this thread: each sees memory as a fresh boot would, frame for frame
+    for (let i = 0; i < 3; i++) {
+      const again = await runScenario(s, loadPlatform(s.spec.platform), { frames: 4, seed: i + 1 });
+      expect(again.integrity).toEqual({ ok: true, mismatches: 0, framesChecked: 4 });
+      expect(again.findings).toEqual([]);
+    }
+  });
+});
