@@ -652,7 +652,9 @@ export class ProcKernel {
     p.inSyscall--;
     // calls end in the order they began unless a program leaves one unawaited: the last is the one to look at first
     const i = p.calls.lastIndexOf(call);
-    if (i >= 0) p.calls.splice(i, 1);
+    // pop, not splice, for the last: splice makes an array of what it removed, at every call
+    if (i === p.calls.length - 1) p.calls.pop();
+    else if (i >= 0) p.calls.splice(i, 1);
   }
 
   /**
