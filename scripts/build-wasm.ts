@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const SOURCES = ['wasm/engines.ts', 'wasm/uvd.ts', 'wasm/checker.ts', 'wasm/cache.ts'];
+const SOURCES = ['wasm/engines.ts', 'wasm/uvd.ts', 'wasm/checker.ts', 'wasm/cache.ts', 'wasm/jpeg.ts'];
 /** Speed first; no runtime, no assertions (no imports), SIMD on. Fixed here so every rebuild makes the same bytes. */
 const OPTIONS = ['-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--noColors'];
 

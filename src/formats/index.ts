@@ -9,8 +9,10 @@
  * bitstreams (baseline JPEG in JFIF files, UVD1), a synthetic photo and
  * PSNR for lossy output. The per-pixel loops run as WebAssembly
  * kernels (wasm/, kernels.ts) in a scratch memory of their own: a caller
- * copies in, runs and copies out in one synchronous step; the JPEG codec
- * (DCT, Huffman) runs in TypeScript, block by block. Nothing
+ * copies in, runs and copies out in one synchronous step. The JPEG
+ * encoder's scan (DCT, quantization, Huffman) runs there whole, and the
+ * decoder's inverse DCTs in batches; the decoder's Huffman decoding and
+ * its checks of damaged files stay in TypeScript. Nothing
  * here knows of memory, devices or time, so both sides may use it: the
  * devices' hardware and drivers below the syscall line, and userspace
  * programs above it. Imports only uapi and lib.

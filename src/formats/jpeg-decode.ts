@@ -1,5 +1,6 @@
 import { kerr } from '../lib/index.ts';
 import { ZIGZAG } from './jpeg-encode.ts';
+import { nextRegion, wasmHeap, wasmKernels } from './kernels.ts';
 import type { FrameFormat } from './pixel-format.ts';
 
 /**
@@ -227,6 +228,74 @@ function idct(p: Uint8Array, o: number, stride: number, acs: boolean): void {
   }
 }
 
+/**
+ * Where a scan's blocks go once their coefficients are decoded: `arr` from
+ * `next()` takes the next block's (zeroed, natural order, dequantized),
+ * then `put` says which plane it belongs in; by `flush` every block put is
+ * in its plane as samples.
+ */
+interface BlockSink {
+  readonly arr: Float32Array;
+  next(): number;
+  put(plane: Uint8Array, o: number, stride: number, acs: boolean): void;
+  flush(): void;
+}
+
+/** Each block's inverse DCT in JavaScript, as it is put: the reference for the batched one. */
+function plainSink(): BlockSink {
+  return {
+    arr: coef,
+    next: () => (coef.fill(0), 0),
+    put: (plane, o, stride, acs) => idct(plane, o, stride, acs),
+    flush: () => {},
+  };
+}
+
+/** Blocks the WebAssembly IDCT takes in one call. */
+const IDCT_BATCH = 1024;
+
+/** The blocks' inverse DCTs in WebAssembly (wasm/jpeg.ts), IDCT_BATCH at a time, the samples then copied into their planes. */
+function wasmSink(): BlockSink {
+  const coefsAt = 0;
+  const flagsAt = nextRegion(coefsAt, IDCT_BATCH * 256);
+  const outAt = nextRegion(flagsAt, IDCT_BATCH);
+  const wsAt = nextRegion(outAt, IDCT_BATCH * 64);
+  // taken once: nothing else runs a kernel until the picture is decoded, so the memory does not grow meanwhile
+  const heap = wasmHeap(nextRegion(wsAt, 256));
+  const arr = new Float32Array(heap.buffer, coefsAt, IDCT_BATCH * 64);
+  const planes: Uint8Array[] = [];
+  const offs = new Int32Array(IDCT_BATCH);
+  const strides = new Int32Array(IDCT_BATCH);
+  let n = 0;
+  const flush = (): void => {
+    if (n === 0) return;
+    wasmKernels().jpegIdctBlocks(coefsAt, flagsAt, outAt, n, wsAt);
+    for (let b = 0; b < n; b++) {
+      const plane = planes[b]!;
+      const stride = strides[b]!;
+      let s = outAt + b * 64;
+      for (let y = 0, o = offs[b]!; y < 8; y++, o += stride) for (let x = 0; x < 8; x++) plane[o + x] = heap[s++]!;
+    }
+    n = 0;
+  };
+  return {
+    arr,
+    next: () => {
+      if (n === IDCT_BATCH) flush();
+      arr.fill(0, n * 64, n * 64 + 64);
+      return n * 64;
+    },
+    put: (plane, o, stride, acs) => {
+      planes[n] = plane;
+      offs[n] = o;
+      strides[n] = stride;
+      heap[flagsAt + n] = acs ? 1 : 0;
+      n++;
+    },
+    flush,
+  };
+}
+
 function u16(d: Uint8Array, at: number): number {
   return (d[at]! << 8) | d[at + 1]!;
 }
@@ -264,6 +333,15 @@ export function jpegFrameHeader(bits: Uint8Array, len: number): { width: number;
  * is decoded.
  */
 export function jpegDecodePicture(bits: Uint8Array, len: number): JpegPicture {
+  return decodePicture(bits, len, wasmSink);
+}
+
+/** jpegDecodePicture with each block's inverse DCT in JavaScript: the reference the WebAssembly one is tested against. */
+export function jpegDecodePicturePlain(bits: Uint8Array, len: number): JpegPicture {
+  return decodePicture(bits, len, plainSink);
+}
+
+function decodePicture(bits: Uint8Array, len: number, makeSink: () => BlockSink): JpegPicture {
   if (len < 4 || bits[0] !== 0xff || bits[1] !== 0xd8) throw kerr('EINVAL', 'jpeg: no SOI');
   const qt: Uint16Array[] = [];
   const dcT: Table[] = [];
@@ -345,6 +423,7 @@ export function jpegDecodePicture(bits: Uint8Array, len: number): JpegPicture {
         scan.push({ c, dc, ac, q: dequantizer(q), pred: 0 });
       }
       const br = new BitReader(bits, e, len);
+      const sink = makeSink();
       const one = scan.length === 1;
       const c0 = scan[0]!.c;
       // A one-component scan covers that component's own blocks, not whole MCUs (T.81 A.2.2).
@@ -363,14 +442,15 @@ export function jpegDecodePicture(bits: Uint8Array, len: number): JpegPicture {
           const bv = one ? 1 : sc.c.v;
           for (let by = 0; by < bv; by++) {
             for (let bx = 0; bx < bh; bx++) {
-              const acs = decodeBlock(br, sc.dc, sc.ac, sc.q, sc);
+              const acs = decodeBlock(br, sc.dc, sc.ac, sc.q, sc, sink.arr, sink.next());
               const x = (ux * bh + bx) * 8;
               const y = (uy * bv + by) * 8;
-              idct(sc.c.plane, y * sc.c.stride + x, sc.c.stride, acs);
+              sink.put(sc.c.plane, y * sc.c.stride + x, sc.c.stride, acs);
             }
           }
         }
       }
+      sink.flush();
       p = br.scanEnd();
       if (p + 1 >= len) done = true;
       continue;
@@ -385,14 +465,13 @@ function extend(v: number, s: number): number {
   return v < 1 << (s - 1) ? v - (1 << s) + 1 : v;
 }
 
-/** Decodes one block's coefficients into `coef`, dequantized, and updates the DC prediction in `st`; returns whether any AC coefficient is not zero. */
-function decodeBlock(br: BitReader, dc: Table, ac: Table, q: Float32Array, st: { pred: number }): boolean {
-  coef.fill(0);
+/** Decodes one block's coefficients into `out` from `at` (zeroed), dequantized, and updates the DC prediction in `st`; returns whether any AC coefficient is not zero. */
+function decodeBlock(br: BitReader, dc: Table, ac: Table, q: Float32Array, st: { pred: number }, out: Float32Array, at: number): boolean {
   const s = br.decode(dc);
   if (s > 11) throw kerr('EINVAL', 'jpeg: bad DC size');
   const d = st.pred + (s ? extend(br.bits(s), s) : 0);
   st.pred = d;
-  coef[0] = d * q[0]!;
+  out[at] = d * q[0]!;
   let acs = false;
   for (let k = 1; k < 64; ) {
     const rs = br.decode(ac);
@@ -406,7 +485,7 @@ function decodeBlock(br: BitReader, dc: Table, ac: Table, q: Float32Array, st: {
     k += r;
     if (k > 63) throw kerr('EINVAL', 'jpeg: coefficient past the block');
     const i = ZIGZAG[k]!;
-    coef[i] = extend(br.bits(sz), sz) * q[i]!;
+    out[at + i] = extend(br.bits(sz), sz) * q[i]!;
     acs = true;
     k++;
   }

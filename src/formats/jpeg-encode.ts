@@ -1,4 +1,5 @@
 import { kerr } from '../lib/index.ts';
+import { nextRegion, wasmHeap, wasmKernels } from './kernels.ts';
 import type { FrameFormat } from './pixel-format.ts';
 
 /**
@@ -371,10 +372,30 @@ function headers(out: Uint8Array, fmt: FrameFormat): number {
  * does between its input and output DMA.
  */
 export function jpegEncode(raw: Uint8Array, fmt: FrameFormat, out: Uint8Array): number {
+  return encodeWith(scanInWasm, raw, fmt, out);
+}
+
+/** jpegEncode with the scan coded in JavaScript, block by block: the reference the WebAssembly scan is tested against. */
+export function jpegEncodePlain(raw: Uint8Array, fmt: FrameFormat, out: Uint8Array): number {
+  return encodeWith(scanPlain, raw, fmt, out);
+}
+
+/** Codes the scan of `p` into `out` from byte `start`, the last byte padded; returns where it ends. ENOSPC when it does not fit. */
+type ScanCoder = (p: Planes, h: number, v: number, out: Uint8Array, start: number) => number;
+
+function encodeWith(scan: ScanCoder, raw: Uint8Array, fmt: FrameFormat, out: Uint8Array): number {
   if (raw.length < fmt.size) throw kerr('EINVAL', `jpeg: ${raw.length}-byte frame, ${fmt.size} expected`);
-  const bw = new BitWriter(out, headers(out, fmt));
-  const p = planes(raw, fmt);
+  const start = headers(out, fmt);
   const { h, v } = sampling(fmt.fourcc);
+  let pos = scan(planes(raw, fmt), h, v, out, start);
+  if (pos + 2 > out.length) throw kerr('ENOSPC', 'jpeg: no room for EOI');
+  out[pos++] = 0xff;
+  out[pos++] = 0xd9;
+  return pos;
+}
+
+function scanPlain(p: Planes, h: number, v: number, out: Uint8Array, start: number): number {
+  const bw = new BitWriter(out, start);
   let py = 0;
   let pcb = 0;
   let pcr = 0;
@@ -386,8 +407,46 @@ export function jpegEncode(raw: Uint8Array, fmt: FrameFormat, out: Uint8Array): 
     }
   }
   bw.flush();
-  if (bw.pos + 2 > out.length) throw kerr('ENOSPC', 'jpeg: no room for EOI');
-  out[bw.pos++] = 0xff;
-  out[bw.pos++] = 0xd9;
   return bw.pos;
+}
+
+/**
+ * The tables wasm/jpeg.ts reads, in its layout: the zigzag order (64
+ * bytes), the luma and chroma divisors (64 f32 each), then per Huffman
+ * table its codes (u16) and lengths (u8): DC luma and DC chroma (16 of
+ * each), AC luma and AC chroma (256 of each).
+ */
+const SCAN_TABLES = ((): Uint8Array => {
+  const t = new Uint8Array(2208);
+  t.set(ZIGZAG, 0);
+  new Float32Array(t.buffer, 64, 64).set(DIV_LUMA);
+  new Float32Array(t.buffer, 320, 64).set(DIV_CHROMA);
+  const huff = (at: number, hf: Huffman, n: number): void => {
+    new Uint16Array(t.buffer, at, n).set(hf.code.subarray(0, n));
+    t.set(hf.size.subarray(0, n), at + 2 * n);
+  };
+  huff(576, DC_LUMA, 16);
+  huff(624, DC_CHROMA, 16);
+  huff(672, AC_LUMA, 256);
+  huff(1440, AC_CHROMA, 256);
+  return t;
+})();
+
+/** The scan coded by wasm/jpeg.ts over copies of the planes in the kernels' memory. */
+function scanInWasm(p: Planes, h: number, v: number, out: Uint8Array, start: number): number {
+  const scratchAt = nextRegion(0, SCAN_TABLES.length);
+  const yAt = nextRegion(scratchAt, 512);
+  const cbAt = nextRegion(yAt, p.y.length);
+  const crAt = nextRegion(cbAt, p.cb.length);
+  const outAt = nextRegion(crAt, p.cr.length);
+  const cap = out.length - start;
+  const heap = wasmHeap(nextRegion(outAt, cap));
+  heap.set(SCAN_TABLES, 0);
+  heap.set(p.y, yAt);
+  heap.set(p.cb, cbAt);
+  heap.set(p.cr, crAt);
+  const n = wasmKernels().jpegScan(yAt, p.yw, cbAt, crAt, p.cw, p.mcusX, p.mcusY, h, v, 0, outAt, cap, scratchAt);
+  if (n < 0) throw kerr('ENOSPC', 'jpeg: bitstream buffer too small');
+  out.set(heap.subarray(outAt, outAt + n), start);
+  return start + n;
 }

@@ -32,6 +32,10 @@ export interface Kernels {
   cacheDirtySlots(tags: number, dirty: number, n: number, out: number): number;
   /** The lines of the listed slots filled with one word (wasm/cache.ts). */
   cacheFillSlots(data: number, words: number, slots: number, count: number, word: number): void;
+  /** The JPEG encoder's scan: every block's DCT, quantization and Huffman code (wasm/jpeg.ts); the bytes written, or -1 when they do not fit. */
+  jpegScan(y: number, yw: number, cb: number, cr: number, cw: number, mcusX: number, mcusY: number, h: number, v: number, tables: number, out: number, cap: number, scratch: number): number;
+  /** The JPEG decoder's inverse DCTs over a batch of blocks, into 64 samples each (wasm/jpeg.ts). */
+  jpegIdctBlocks(coefs: number, flags: number, out: number, n: number, ws: number): void;
 }
 
 /** Bytes a kernel may read past the end of an input, and the alignment of every region. */
