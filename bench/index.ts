@@ -9,4 +9,5 @@ export const BENCHES: Record<string, () => Promise<{ default: Bench }>> = {
   pipeline: () => import('./pipeline.ts'),
   sys: () => import('./sys.ts'),
   c: () => import('./c.ts'),
+  codec: () => import('./codec.ts'),
 };
