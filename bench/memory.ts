@@ -32,6 +32,7 @@ export default async function benchMemory(): Promise<BenchResult[]> {
         wallBytesPerSec: devBps,
         bufferCopyBytesPerSec: copy.bufferCopy,
         typedArraySetBytesPerSec: copy.typedArraySet,
+        typedArraySetPiecesBytesPerSec: copy.typedArraySetPieces,
         copyWithinBytesPerSec: copy.copyWithin,
         simNsPerCopy: simNs,
       },
