@@ -41,6 +41,14 @@ function expectSame(a: Uint8Array | string, b: Uint8Array | string): void {
   else expectBytes(a, b);
 }
 
+/** A picture of any layout and size up to 70x40 (YUYV and NV12 carry chroma for pixel pairs: an even width), from flat to noise. */
+const pictureArb = fc
+  .record({ fourcc: fc.constantFrom(...FOURCCS), w: fc.integer({ min: 1, max: 70 }), h: fc.integer({ min: 1, max: 40 }), seed: fc.integer(), kind: fc.integer({ min: 0, max: 4 }) })
+  .map(({ fourcc, w, h, seed, kind }) => {
+    const fmt = frameFormat(fourcc === 'XR24' ? w : w + (w & 1), h, fourcc);
+    return { fmt, raw: frame(fmt, seed, kind) };
+  });
+
 /** Both encoders' results: the file, or the errno they refused with. */
 function both(raw: Uint8Array, fmt: FrameFormat, cap: number): [Uint8Array | string, Uint8Array | string] {
   const run = (encode: typeof jpegEncode): Uint8Array | string => {
@@ -59,16 +67,9 @@ describe('JPEG encoder: the WebAssembly scan writes what the plain one writes', 
   it('on random pictures of every layout and size, whole and with the buffer cut short', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(...FOURCCS),
-        fc.integer({ min: 1, max: 70 }),
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer(),
-        fc.integer({ min: 0, max: 4 }),
+        pictureArb,
         fc.double({ min: 0, max: 1, noNaN: true }),
-        (fourcc, w, h, seed, kind, cut) => {
-          // YUYV and NV12 carry chroma for pixel pairs
-          const fmt = frameFormat(fourcc === 'XR24' ? w : w + (w & 1), h, fourcc);
-          const raw = frame(fmt, seed, kind);
+        ({ fmt, raw }, cut) => {
           const full = jpegMaxSize(fmt);
           const [wasm, plain] = both(raw, fmt, full);
           expect(typeof plain).not.toBe('string');
@@ -117,17 +118,12 @@ describe('JPEG decoder: the WebAssembly inverse DCTs give the samples the plain 
   it('on random pictures of every layout and size, and on the same files damaged', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(...FOURCCS),
-        fc.integer({ min: 1, max: 70 }),
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer(),
-        fc.integer({ min: 0, max: 4 }),
+        pictureArb,
         fc.array(fc.record({ at: fc.double({ min: 0, max: 1, noNaN: true }), value: fc.nat(255) }), { maxLength: 4 }),
         fc.double({ min: 0.5, max: 1, noNaN: true }),
-        (fourcc, w, h, seed, kind, edits, keep) => {
-          const fmt = frameFormat(fourcc === 'XR24' ? w : w + (w & 1), h, fourcc);
+        ({ fmt, raw }, edits, keep) => {
           const out = new Uint8Array(jpegMaxSize(fmt));
-          const bits = out.slice(0, jpegEncode(frame(fmt, seed, kind), fmt, out));
+          const bits = out.slice(0, jpegEncode(raw, fmt, out));
           expectSameDecode(bits);
           // bytes changed, then the file cut: the same samples or the same refusal
           const bad = bits.slice(0, Math.max(4, Math.floor(bits.length * keep)));
