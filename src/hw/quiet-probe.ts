@@ -13,15 +13,10 @@ import { asyncResourcesMade, wakeCount } from '../lib/index.ts';
  * threads' task locals, which is on for good once a system runs.
  */
 let holders = 0;
-/** Bumped each time counting starts: a probe that spans a stretch with no counting cannot trust its count. */
-let epoch = 0;
 
 /** Starts counting for one more holder; no kernel counterpart: simulation machinery. */
 export function holdContinuationCount(): void {
-  if (holders++ === 0) {
-    epoch++;
-    asyncResourcesMade();
-  }
+  if (holders++ === 0) asyncResourcesMade();
 }
 
 /** Stops counting for one holder. */
@@ -54,11 +49,9 @@ export function continuationMark(): number {
  */
 export function quietProbe(onAnswer: (quiet: boolean) => void): () => void {
   let mark = 0;
-  let markEpoch = 0;
-  const end = (): void => onAnswer(holders > 0 && epoch === markEpoch && asyncResourcesMade() + wakeCount() === mark + 1);
+  const end = (): void => onAnswer(holders > 0 && asyncResourcesMade() + wakeCount() === mark + 1);
   const start = (): void => {
     mark = asyncResourcesMade() + wakeCount();
-    markEpoch = epoch;
     process.nextTick(end);
   };
   const settled = Promise.resolve();
