@@ -1,6 +1,7 @@
 import { runWithTaskLocals, scopeOf, taskLocals } from './task-locals.ts';
 import { currentCpuContext, newCpuContext, type CpuContext } from './cpu-context.ts';
 import { currentWorkSite } from './findings.ts';
+import { CostRecords } from './cost-records.ts';
 
 /**
  * What a cost was spent on. Every kind but two is CPU work, which takes
@@ -89,20 +90,20 @@ export interface CoreRun {
  * accounting a profiler such as perf gives on a real system, here exact).
  * CPU work is charged where it is done, synchronously, to the current
  * thread (`currentCpuContext`); the thread pays it on a core at its next
- * scheduling point. Records are kept as parallel arrays, not an object
- * per cost, because a run charges hundreds of thousands of them.
+ * scheduling point. Records are kept column by column in typed arrays
+ * (CostRecords), not an object per cost, because a run charges hundreds of
+ * thousands of them.
  */
 export class CostLedger {
   private readonly now: () => number;
-  private readonly timeNs: number[] = [];
-  private readonly kinds: number[] = [];
-  private readonly nsList: number[] = [];
-  private readonly bytesList: number[] = [];
-  private readonly ctxList: number[] = [];
-  private readonly devList: number[] = [];
-  private readonly bufList: number[] = [];
-  private readonly siteList: number[] = [];
-  private readonly countList: number[] = [];
+  private readonly records = new CostRecords();
+  // the last record's time, kind and ids, so that a charge can be matched against it without reading the records back
+  private lastT = -1;
+  private lastK = -1;
+  private lastSlot = -1;
+  private lastSite = -1;
+  private lastDev = -1;
+  private lastBuf = -1;
   /** What the last record was charged with: a charge made with the same, at the same time, joins it without its look-ups. */
   private lastCtx: CpuContext | null = null;
   private lastName = '';
@@ -189,10 +190,8 @@ export class CostLedger {
   chargeAccess(ns: number, bytes: number): void {
     const ctx = this.batchCtx;
     const b = this.batchRec;
-    if (ctx !== null && ns > 0 && ctx.kind !== 'irq' && b >= 0 && b === this.kinds.length - 1 && this.kinds[b] === this.accessKindIndex && this.timeNs[b] === this.now()) {
-      this.nsList[b] += ns;
-      this.bytesList[b] += bytes;
-      this.countList[b]!++;
+    if (ctx !== null && ns > 0 && ctx.kind !== 'irq' && b >= 0 && b === this.records.length - 1 && this.lastK === this.accessKindIndex && this.lastT === this.now()) {
+      this.records.add(b, ns, bytes);
       if (ctx.mode === 'user') ctx.userDebtNs += ns;
       else ctx.sysDebtNs += ns;
       return;
@@ -262,10 +261,17 @@ export class CostLedger {
     return ctx;
   }
 
-  /** Records that `ctx` ran `ns` on a core from `startNs` (the scheduler's accounting). */
+  /**
+   * Records that `ctx` ran `ns` on a core from `startNs` (the scheduler's
+   * accounting). A run that starts where the same thread's last one ended
+   * extends it: one stretch of work, whichever core each piece took, as a
+   * thread making calls back to back keeps a core busy without a gap.
+   */
   ran(ctx: CpuContext, startNs: number, ns: number): void {
     this.slotOf(ctx);
-    this.runs.push({ context: ctx, startNs, ns });
+    const last = this.runs[this.runs.length - 1];
+    if (last !== undefined && last.context === ctx && last.startNs + last.ns === startNs) last.ns += ns;
+    else this.runs.push({ context: ctx, startNs, ns });
   }
 
   /**
@@ -291,46 +297,46 @@ export class CostLedger {
 
   /** Number of costs recorded. */
   get length(): number {
-    return this.kinds.length;
+    return this.records.length;
   }
 
   /** Reads back cost `i`. */
   at(i: number): CostRecord {
+    const r = this.records;
     return {
-      timeNs: this.timeNs[i]!,
-      kind: COST_KINDS[this.kinds[i]!]!,
-      ns: this.nsList[i]!,
-      bytes: this.bytesList[i]!,
-      context: this.contexts[this.ctxList[i]!]!,
-      device: this.strings[this.devList[i]!]!,
-      buffer: this.strings[this.bufList[i]!]!,
-      site: this.strings[this.siteList[i]!]!,
-      count: this.countList[i]!,
+      timeNs: r.timeNs(i),
+      kind: COST_KINDS[r.kind(i)]!,
+      ns: r.ns(i),
+      bytes: r.bytes(i),
+      context: this.contexts[r.slot(i)]!,
+      device: this.strings[r.device(i)]!,
+      buffer: this.strings[r.buffer(i)]!,
+      site: this.strings[r.site(i)]!,
+      count: r.count(i),
     };
   }
 
   private record(kind: CostKind, ns: number, bytes: number, ctx: CpuContext, fn: string, scope: CostScope | undefined): void {
     const t = this.now();
     const k = KIND_INDEX.get(kind)!;
+    const recs = this.records;
+    const last = recs.length - 1;
     // in a batch, an access like the last one (same kind, same time) joins its record without looking its attribution up again
     const inBatch = ctx === this.batchCtx && fn === '' && scope === this.batchScope;
     const b = this.batchRec;
-    if (inBatch && b >= 0 && b === this.kinds.length - 1 && this.kinds[b] === k && this.timeNs[b] === t) {
-      this.nsList[b] += ns;
-      this.bytesList[b] += bytes;
-      this.countList[b]!++;
+    if (inBatch && b >= 0 && b === last && this.lastK === k && this.lastT === t) {
+      recs.add(b, ns, bytes);
       return;
     }
-    if (inBatch) this.batchRec = this.kinds.length;
-    const last = this.kinds.length - 1;
+    if (inBatch) this.batchRec = last + 1;
     const name = ctx.name();
     const work = currentWorkSite();
     // A charge like the last record's (same kind and time, the same thread in the same call, function, work site and
     // scope: one kernel operation over many pages) adds to it: the same sums as a record each, with none of the look-ups.
     if (
       last >= 0 &&
-      this.timeNs[last] === t &&
-      this.kinds[last] === k &&
+      this.lastT === t &&
+      this.lastK === k &&
       ctx === this.lastCtx &&
       name === this.lastName &&
       ctx.call === this.lastCall &&
@@ -338,9 +344,7 @@ export class CostLedger {
       work === this.lastWork &&
       scope === this.lastScope
     ) {
-      this.nsList[last] += ns;
-      this.bytesList[last] += bytes;
-      this.countList[last]!++;
+      recs.add(last, ns, bytes);
       if (inBatch) this.batchRec = last;
       return;
     }
@@ -355,31 +359,18 @@ export class CostLedger {
     this.lastWork = work;
     this.lastScope = scope;
     // a program's own accesses between two calls (compiled code runs millions) add up in one record: same time, same attribution
-    if (
-      ctx.mode === 'user' &&
-      last >= 0 &&
-      this.timeNs[last] === t &&
-      this.kinds[last] === k &&
-      this.ctxList[last] === slot &&
-      this.siteList[last] === site &&
-      this.devList[last] === dev &&
-      this.bufList[last] === buf
-    ) {
-      this.nsList[last] += ns;
-      this.bytesList[last] += bytes;
-      this.countList[last]!++;
+    if (ctx.mode === 'user' && last >= 0 && this.lastT === t && this.lastK === k && this.lastSlot === slot && this.lastSite === site && this.lastDev === dev && this.lastBuf === buf) {
+      recs.add(last, ns, bytes);
       if (inBatch) this.batchRec = last;
       return;
     }
-    this.timeNs.push(t);
-    this.kinds.push(k);
-    this.nsList.push(ns);
-    this.bytesList.push(bytes);
-    this.ctxList.push(slot);
-    this.devList.push(dev);
-    this.bufList.push(buf);
-    this.siteList.push(site);
-    this.countList.push(1);
+    recs.push(t, k, ns, bytes, slot, dev, buf, site);
+    this.lastT = t;
+    this.lastK = k;
+    this.lastSlot = slot;
+    this.lastSite = site;
+    this.lastDev = dev;
+    this.lastBuf = buf;
   }
 
   /** Interned site of a cost, found through nested maps so that a repeated site builds no string. */
