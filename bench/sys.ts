@@ -2,11 +2,17 @@ import { spawnProcess, type Sys } from '../src/proc/index.ts';
 import { bootSystem, loadPlatform } from '../src/sim/index.ts';
 import { O_RDWR, VIDIOC_QUERYCAP } from '../src/uapi/index.ts';
 import type { BenchResult } from './harness.ts';
+import { heapBytesPer } from './heap-bytes.ts';
 
-/** How long each measurement runs: at least `minMs` of wall time, in batches of `batch` round trips. */
+/**
+ * How long each measurement runs: at least `minMs` of wall time, in
+ * batches of `batch` round trips; then `heapTrips` more round trips with
+ * V8's heap sampled (not timed), for the bytes each allocates.
+ */
 export interface SysBenchOptions {
   minMs?: number;
   batch?: number;
+  heapTrips?: number;
 }
 
 /** What one measured loop did: round trips, the wall, CPU and simulated time they took. */
@@ -16,6 +22,8 @@ interface Loop {
   /** This Node process's user and system CPU time: on a shared machine, a rate per CPU second moves less than one per wall second. */
   cpuMs: number;
   simNs: number;
+  /** V8 heap allocated per round trip, garbage included (heapBytesPer). */
+  heapBytes: number;
 }
 
 /**
@@ -26,7 +34,7 @@ interface Loop {
 async function measure<S>(setup: (sys: Sys) => Promise<S>, body: (sys: Sys, s: S) => Promise<void>, opts: Required<SysBenchOptions>): Promise<Loop> {
   const system = bootSystem(loadPlatform('armv7-mobile'), { seed: 1 });
   const clock = system.soc.clock;
-  const loop: Loop = { trips: 0, wallMs: 0, cpuMs: 0, simNs: 0 };
+  const loop: Loop = { trips: 0, wallMs: 0, cpuMs: 0, simNs: 0, heapBytes: 0 };
   const child = spawnProcess(system.proc, async (sys: Sys) => {
     const s = await setup(sys);
     // one batch untimed, so that the timed ones measure compiled code, not the JIT's warm-up
@@ -42,6 +50,7 @@ async function measure<S>(setup: (sys: Sys) => Promise<S>, body: (sys: Sys, s: S
     const cpu = process.cpuUsage(cpu0);
     loop.cpuMs = (cpu.user + cpu.system) / 1000;
     loop.simNs = clock.now - sim0;
+    if (opts.heapTrips > 0) loop.heapBytes = await heapBytesPer(opts.heapTrips, () => body(sys, s));
     return 0;
   });
   const code = await clock.runUntilSettled(child.exitCode);
@@ -52,13 +61,15 @@ async function measure<S>(setup: (sys: Sys) => Promise<S>, body: (sys: Sys, s: S
 /**
  * A getpid row with its floor, `floor` (the same shape of awaits with no
  * kernel work), as a rate per wall second and the round trips' speed as a
- * fraction of it.
+ * fraction of it, and the heap each allocates per round trip: the
+ * difference is what the simulation's own code allocates beyond the
+ * promises of the awaits themselves.
  */
 function withFloor(r: BenchResult, floor: Loop): BenchResult {
   const floorPerWallSecond = (floor.trips * 1000) / floor.wallMs;
   return {
     ...r,
-    metrics: { ...r.metrics, awaitFloorPerWallSecond: floorPerWallSecond },
+    metrics: { ...r.metrics, awaitFloorPerWallSecond: floorPerWallSecond, awaitFloorHeapBytesPerRoundTrip: floor.heapBytes, heapBytesOverAwaitFloor: r.metrics.heapBytesPerRoundTrip! - floor.heapBytes },
     ratios: { ...r.ratios, fractionOfAwaitFloor: r.ratios.syscallsPerWallSecond! / floorPerWallSecond },
   };
 }
@@ -74,6 +85,7 @@ function row(bench: string, l: Loop, perTrip: { name: string; n: number }): Benc
       wallNsPerRoundTrip: (l.wallMs * 1e6) / l.trips,
       cpuNsPerRoundTrip: (l.cpuMs * 1e6) / l.trips,
       simNsPerRoundTrip: l.simNs / l.trips,
+      heapBytesPerRoundTrip: l.heapBytes,
     },
     ratios: { [perTrip.name]: perWallSecond * perTrip.n, [`${perTrip.name.replace('PerWallSecond', '')}PerCpuSecond`]: ((l.trips * 1000) / l.cpuMs) * perTrip.n },
   };
@@ -104,10 +116,11 @@ async function programSide(): Promise<number> {
  * ioctl round trips (VIDIOC_QUERYCAP on vivid: the ioctl table, the
  * struct copied in and out), and context switches between two processes
  * over a Unix socket (a one-byte ping-pong: each round trip is two
- * switches, each a sendmsg that wakes the peer from its recvmsg).
+ * switches, each a sendmsg that wakes the peer from its recvmsg). Each
+ * row also gives the V8 heap a round trip allocates, garbage included.
  */
 export async function benchSys(options: SysBenchOptions = {}): Promise<BenchResult[]> {
-  const opts = { minMs: options.minMs ?? 300, batch: options.batch ?? 1024 };
+  const opts = { minMs: options.minMs ?? 300, batch: options.batch ?? 1024, heapTrips: options.heapTrips ?? 50_000 };
   const getpid = await measure(
     async () => undefined,
     async (sys) => {

@@ -10,6 +10,7 @@ import { exitMmap } from './mmap.ts';
 import { AccessFault } from './vma.ts';
 import { AnonMemory } from './anon-memory.ts';
 import { ProcessUnwind, SegfaultError } from './errors.ts';
+import { markUnwound, putCallState, takeCallState, unwindMarked, type CallState, type UnwindMark } from './call-state.ts';
 import { FdTable, NR_OPEN_DEFAULT } from './fdtable.ts';
 import { Process, type ProgramMain, type ThreadFn } from './process.ts';
 import { futexWake } from './futex.ts';
@@ -513,21 +514,28 @@ export class ProcKernel {
    * entry, then `fn`; KernelErrors become SyscallErrors named `name`, an
    * access fault kills the process (SIGSEGV/SIGBUS) and rejects with a
    * SegfaultError, and a fatal signal that arrived meanwhile ends the
-   * process and unwinds the program. `onUnwind` is called when the call
-   * ends by a ProcessUnwind, before it rejects.
+   * process and unwinds the program. A call that ends by a ProcessUnwind
+   * never returns to the program, which may not await it (its process died
+   * or its thread ended): its rejection is marked seen, so that it is not
+   * reported as unhandled while one awaited still gets it.
    */
-  syscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number, onUnwind?: () => void): Promise<T> {
+  syscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number): Promise<T> {
     // the common case (nothing pending) takes the quick path; both keep the same order of everything others can see (a clock without quiet sleeps is there to compare against: the full path then)
-    if (this.clock.quietSleeps && p.group.fatalSignal === 0 && p.group.generation === gen && !p.group.exiting && !p.taskExited && p.signals.nextDeliverable() === 0) return this.quickSyscall(p, gen, name, fn, fd, onUnwind);
-    return this.fullSyscall(p, gen, name, fn, fd, onUnwind);
+    if (this.clock.quietSleeps && p.group.fatalSignal === 0 && p.group.generation === gen && !p.group.exiting && !p.taskExited && p.signals.nextDeliverable() === 0) {
+      // the call's state (made at its entry, before quickSyscall's first await) keeps its promise for the unwind to mark
+      const s = this.enterCall(p, name, fd);
+      const r = this.quickSyscall(p, gen, name, fn, fd, s);
+      return unwindMarked(s, r);
+    }
+    const mark: UnwindMark = { promise: undefined, unwound: false };
+    return unwindMarked(mark, this.fullSyscall(p, gen, name, fn, fd, mark));
   }
 
-  private async fullSyscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number, onUnwind?: () => void): Promise<T> {
+  private async fullSyscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd: number | undefined, mark: UnwindMark): Promise<T> {
     try {
       return await this.syscallBody(p, gen, name, fn, fd);
     } catch (e) {
-      // the call will never return to the program; `onUnwind` lets the caller mark that as expected
-      if (e instanceof ProcessUnwind) onUnwind?.();
+      if (e instanceof ProcessUnwind) markUnwound(mark);
       throw e;
     }
   }
@@ -545,9 +553,8 @@ export class ProcKernel {
    * through runCall and syscallBody, turn for turn as fullSyscall would
    * from that point, so every other thread sees the same interleaving.
    */
-  private async quickSyscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd: number | undefined, onUnwind: (() => void) | undefined): Promise<T> {
+  private async quickSyscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd: number | undefined, s: CallState): Promise<T> {
     try {
-      const s = this.enterCall(p, name, fd);
       if (!s.user) this.soc.costs.charge('syscall', this.syscallNs);
       const end = this.soc.cores.takeDebt(s.cpu);
       let from: unknown;
@@ -568,6 +575,8 @@ export class ProcKernel {
           if (!this.callEndHasWork(p, gen)) {
             s.cpu.mode = 'user';
             s.cpu.call = '';
+            // the call returns here and now: nothing refers to its state any more
+            putCallState(p, s);
             return from as T;
           }
           return await this.syscallBody(p, gen, name, fn, fd, this.runCall(p, gen, name, fn, fd, { state: s, at: 'end', value: from as T }));
@@ -575,7 +584,7 @@ export class ProcKernel {
       }
       return await this.syscallBody(p, gen, name, fn, fd, this.runCall(p, gen, name, fn, fd, { state: s, at: 'fn', from }));
     } catch (e) {
-      if (e instanceof ProcessUnwind) onUnwind?.();
+      if (e instanceof ProcessUnwind) markUnwound(s);
       throw e;
     }
   }
@@ -641,7 +650,7 @@ export class ProcKernel {
     const path = this.soc.tracer && fd !== undefined ? p.files.peek(fd)?.pathName() : undefined;
     // a user access (load/store) is the program's own work: no kernel entry, user time
     const user = name === 'load' || name === 'store';
-    const call: CallState = { name, fd, t0: this.clock.now, cpu, path, user, label: name };
+    const call = takeCallState(p, name, fd, this.clock.now, cpu, path, user);
     p.calls.push(call);
     cpu.mode = user ? 'user' : 'sys';
     cpu.call = user ? '' : name;
@@ -894,18 +903,6 @@ export function spawnProcess(kernel: ProcKernel, main: ProgramMain<Sys>, args: s
 /** A call's body failed with `error` (runCall's answer then): an object only on failure, so a call that succeeds allocates none. */
 class CallFailed {
   constructor(readonly error: unknown) {}
-}
-
-/** One call in progress (its entry in the thread's calls): its name and fd, when it began, the CPU, the fd's path and its trace label. */
-interface CallState {
-  name: string;
-  fd: number | undefined;
-  t0: number;
-  cpu: Process['cpu'];
-  path: string | undefined;
-  /** A user access (load/store): the program's own work, no kernel entry. */
-  user: boolean;
-  label: string;
 }
 
 /** A call's body threw `error` as quickSyscall called it. */

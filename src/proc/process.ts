@@ -2,6 +2,7 @@ import { kerr, newCpuContext, type CpuContext } from '../lib/index.ts';
 import { WaitQueueHead, type Cred, type File, type Task } from '../fs/index.ts';
 import { O_CLOEXEC, SIGKILL, SI_USER } from '../uapi/index.ts';
 import type { AddressSpace } from './address-space.ts';
+import type { CallState } from './call-state.ts';
 import { pinUserPages, unpinUserPages } from './gup.ts';
 import type { FdTable } from './fdtable.ts';
 import { SignalState, type SigInfo } from './signal.ts';
@@ -40,6 +41,8 @@ export class Process implements Task {
   inSyscall = 0;
   /** The system calls in progress, each with the fd it works on: what a deadlock report names. */
   readonly calls: { readonly name: string; readonly fd?: number | undefined }[] = [];
+  /** The state of a call that ended, for the next one to reuse (call-state.ts). */
+  spareCall: CallState | null = null;
   /** Signal actions (shared), this thread's blocked mask and the signals pending for it, the process's alarm. */
   signals: SignalState;
   readonly signalWait = new WaitQueueHead();

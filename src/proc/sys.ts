@@ -113,6 +113,10 @@ export class Sys {
   private readonly p: Process;
   private readonly gen: number;
 
+  // the bodies of the calls that take no arguments, made once: a loop of getpid makes no closure per call
+  private readonly pidOf = (): number => this.p.pid;
+  private readonly tidOf = (): number => this.p.tid;
+
   constructor(kernel: ProcKernel, proc: Process, generation: number) {
     this.k = kernel;
     this.p = proc;
@@ -121,32 +125,21 @@ export class Sys {
 
   /**
    * Runs one call through the kernel's entry; `fd` is the descriptor it
-   * works on, named if it never returns. A call the program never awaits
-   * may be ended by its process's death or its thread's end: that
-   * ProcessUnwind is nobody's to handle, so it is marked handled rather
-   * than left to reject unhandled.
+   * works on, named if it never returns (a call ended by its process's
+   * death is marked handled there, as the program may never await it).
    */
   private call<T>(name: string, fn: () => T | Promise<T>, fd?: number): Promise<T> {
-    // the kernel may unwind before the call's promise exists (at entry): then it is marked once it does
-    const box: { r?: Promise<T>; unwound?: boolean } = {};
-    const markUnwound = (): void => {
-      if (box.r) void box.r.then(undefined, leaveToCaller);
-      else box.unwound = true;
-    };
-    const r = this.k.syscall(this.p, this.gen, name, fn, fd, markUnwound);
-    box.r = r;
-    if (box.unwound) void r.then(undefined, leaveToCaller);
-    return r;
+    return this.k.syscall(this.p, this.gen, name, fn, fd);
   }
 
   /** The caller's process id, the same in every thread (getpid: the tgid). */
   getpid(): Promise<number> {
-    return this.call('getpid', () => this.p.pid);
+    return this.call('getpid', this.pidOf);
   }
 
   /** The calling thread's id (gettid): the pid in the main thread, a tid of its own in each other. */
   gettid(): Promise<number> {
-    return this.call('gettid', () => this.p.tid);
+    return this.call('gettid', this.tidOf);
   }
 
   /**
@@ -722,6 +715,3 @@ export class Sys {
     return this.call('readlink', () => sysReadlink(this.k, this.p, argPath(path)));
   }
 }
-
-/** Marks an unwound call's rejection as seen: a program that awaits it still gets it, one that does not is not told. */
-function leaveToCaller(): void {}

@@ -5,7 +5,7 @@ import { benchSys } from '../../bench/sys.ts';
 
 describe('bench sys', () => {
   it('gives a row for syscalls, ioctls and context switches, each a positive rate over the round trips it ran', async () => {
-    const rows = await benchSys({ minMs: 0, batch: 8 });
+    const rows = await benchSys({ minMs: 0, batch: 8, heapTrips: 2000 });
     expect(rows.map((r) => r.bench)).toEqual(['sys.getpid', 'sys.ioctl-querycap', 'sys.socket-ping-pong']);
     const rates = ['syscallsPerWallSecond', 'ioctlsPerWallSecond', 'contextSwitchesPerWallSecond'];
     rows.forEach((r, i) => {
@@ -20,6 +20,10 @@ describe('bench sys', () => {
     const g = rows[0]!;
     expect(g.metrics.awaitFloorPerWallSecond).toBeGreaterThan(0);
     expect(g.ratios.fractionOfAwaitFloor).toBeCloseTo(g.ratios.syscallsPerWallSecond! / g.metrics.awaitFloorPerWallSecond!, 6);
+    // every round trip allocates at least the promises of its awaits; getpid's figure is given against its floor's
+    for (const r of rows) expect(r.metrics.heapBytesPerRoundTrip).toBeGreaterThan(100);
+    expect(g.metrics.awaitFloorHeapBytesPerRoundTrip).toBeGreaterThan(100);
+    expect(g.metrics.heapBytesOverAwaitFloor).toBeCloseTo(g.metrics.heapBytesPerRoundTrip! - g.metrics.awaitFloorHeapBytesPerRoundTrip!, 6);
     // a ping-pong round trip is two switches: one each way
     const pp = rows[2]!;
     expect(pp.ratios.contextSwitchesPerWallSecond).toBeCloseTo((2 * 8) / pp.metrics.wallSeconds, 3);

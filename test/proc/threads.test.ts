@@ -516,6 +516,35 @@ describe('clone and futex', () => {
     expect(status).toBe(0);
   });
 
+  it('calls that end at once while another call of the thread sleeps leave that call as it was', async () => {
+    // an entry that costs time: the calls sleep on a core, and end on the quick path
+    const s = setup({ syscallNs: 400 });
+    let victimPid = 0;
+    const victim = spawnProcess(s.k, async (sys) => {
+      victimPid = await sys.getpid();
+      const [r] = await sys.pipe();
+      // the read sleeps, unawaited; the calls after it end on the quick path, each leaving its state for the next to reuse
+      void sys.read(r, 1);
+      for (let i = 0; i < 50; i++) {
+        expect(await sys.getpid()).toBe(victimPid);
+        expect(await sys.gettid()).toBe(victimPid);
+      }
+      await sys.pause();
+      return 0;
+    }, [], undefined, { stdio: false });
+    const killer = spawnProcess(s.k, async (sys) => {
+      await sys.nanosleep({ tv_sec: 0, tv_nsec: 1_000_000 });
+      const lines = describeBlockedTasks(s.k).filter((l) => l.startsWith(`pid ${victimPid}`));
+      expect(lines).toEqual([expect.stringMatching(new RegExp(`^pid ${victimPid} \\(a\\.out\\) blocked in read\\(\\d+\\) on pipe:\\[\\d+\\], pause$`))]);
+      await sys.kill(victimPid, SIGKILL);
+      return 0;
+    }, [], undefined, { stdio: false });
+    await s.soc.clock.run();
+    expect(await victim.exitCode).toBe(128 + SIGKILL);
+    expect(await killer.exitCode).toBe(0);
+    expect(victim.process.group.uncaughtError).toBeUndefined();
+  });
+
   it('a thread blocked in a futex wait ends cleanly with the process', async () => {
     const s = setup();
     const sp = spawnProcess(s.k, async (sys) => {
