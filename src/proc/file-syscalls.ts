@@ -344,36 +344,55 @@ function intArg(arg: unknown): number {
  * otherwise the handler's object itself, a number for by-value requests,
  * null for NULL.
  */
-export async function sysIoctl(p: Process, fd: number, request: number, arg: unknown): Promise<number> {
+export function sysIoctl(p: Process, fd: number, request: number, arg: unknown): number | Promise<number> {
   const f = p.fget(fd);
+  let r: number | Promise<number>;
   try {
     const cmd = request >>> 0;
-    if (typeof arg === 'bigint') {
-      // a 32-bit caller's request whose struct differs by word size is its compat form: the native call over the 32-bit struct
-      const compat = p.mm.compat32 ? compatIoctl(cmd) : undefined;
-      // a subsystem that matches requests by number takes a struct of another size (dma_heap_ioctl)
-      const resized = compat ? undefined : resizedIoctl(cmd);
-      const native = compat ? compat.native >>> 0 : resized ? resized.cmd >>> 0 : cmd;
-      return await ioctlUserArg(
-        p.mm,
-        native,
-        arg,
-        (karg) => doIoctl(p, f, fd, native, karg),
-        async (newFd) => {
-          // put_unused_fd and fput: the fd never reached the caller
-          await awaitRelease(p.files.remove(newFd).put());
-        },
-        compat ? { spec: compat.spec } : resized ? { userSize: _IOC_SIZE(cmd) } : {},
-      );
-    }
-    return await doIoctl(p, f, fd, cmd, arg);
+    r = typeof arg === 'bigint' ? ioctlFromUser(p, f, fd, cmd, arg) : doIoctl(p, f, fd, cmd, arg);
+  } catch (e) {
+    f.put();
+    throw e;
+  }
+  // a request that cannot sleep has returned: the call ends with no turn of its own
+  if (typeof r === 'number') {
+    f.put();
+    return r;
+  }
+  return putAfter(f, r);
+}
+
+/** The file's reference dropped once a sleeping request ends. */
+async function putAfter(f: File, r: Promise<number>): Promise<number> {
+  try {
+    return await r;
   } finally {
     f.put();
   }
 }
 
+/** An ioctl whose argument is a user address: its struct copied in and out by the request's layout (ioctlUserArg). */
+function ioctlFromUser(p: Process, f: File, fd: number, cmd: number, arg: bigint): Promise<number> {
+  // a 32-bit caller's request whose struct differs by word size is its compat form: the native call over the 32-bit struct
+  const compat = p.mm.compat32 ? compatIoctl(cmd) : undefined;
+  // a subsystem that matches requests by number takes a struct of another size (dma_heap_ioctl)
+  const resized = compat ? undefined : resizedIoctl(cmd);
+  const native = compat ? compat.native >>> 0 : resized ? resized.cmd >>> 0 : cmd;
+  return ioctlUserArg(
+    p.mm,
+    native,
+    arg,
+    (karg) => doIoctl(p, f, fd, native, karg),
+    async (newFd) => {
+      // put_unused_fd and fput: the fd never reached the caller
+      await awaitRelease(p.files.remove(newFd).put());
+    },
+    compat ? { spec: compat.spec } : resized ? { userSize: _IOC_SIZE(cmd) } : {},
+  );
+}
+
 /** The generic requests, then the file's unlocked_ioctl, with the argument object (do_vfs_ioctl, vfs_ioctl). */
-async function doIoctl(p: Process, f: File, fd: number, cmd: number, arg: unknown): Promise<number> {
+function doIoctl(p: Process, f: File, fd: number, cmd: number, arg: unknown): number | Promise<number> {
   switch (cmd) {
     case FIOCLEX:
       p.files.setCloexec(fd, true);
@@ -396,7 +415,7 @@ async function doIoctl(p: Process, f: File, fd: number, cmd: number, arg: unknow
       break;
   }
   if (!f.fOp.unlockedIoctl) throw kerr('ENOTTY', `${f.pathName()} has no ioctls`);
-  return await f.fOp.unlockedIoctl(f, cmd, arg, p);
+  return f.fOp.unlockedIoctl(f, cmd, arg, p);
 }
 
 /**

@@ -417,7 +417,7 @@ export class Sys {
       'ioctl',
       () => {
         const req = argIoctlRequest(request);
-        this.p.cpu.call = `ioctl ${ioctlName(req)}`;
+        this.p.cpu.call = ioctlCallName(req);
         return sysIoctl(this.p, argFd(fd), req, arg);
       },
       fd,
@@ -714,4 +714,17 @@ export class Sys {
   readlink(path: string): Promise<string> {
     return this.call('readlink', () => sysReadlink(this.k, this.p, argPath(path)));
   }
+}
+
+const IOCTL_CALL_NAMES = new Map<number, string>();
+
+/** The CPU's call while an ioctl runs (`ioctl VIDIOC_QBUF`), made once per request the uapi names (a request it does not name is not kept: a fuzzer tries millions). */
+function ioctlCallName(req: number): string {
+  let s = IOCTL_CALL_NAMES.get(req);
+  if (s === undefined) {
+    const name = ioctlName(req);
+    s = `ioctl ${name}`;
+    if (!name.startsWith('0x')) IOCTL_CALL_NAMES.set(req, s);
+  }
+  return s;
 }

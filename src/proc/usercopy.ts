@@ -55,7 +55,7 @@ export function userMemory(mm: AddressSpace): UserMemory {
 }
 
 /** Calls the file's ioctl with the argument object; the request is the caller's. */
-export type IoctlCall = (arg: unknown) => Promise<number>;
+export type IoctlCall = (arg: unknown) => number | Promise<number>;
 
 /**
  * An ioctl whose argument is a user address (the `unsigned long arg` of

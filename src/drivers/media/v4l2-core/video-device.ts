@@ -245,9 +245,11 @@ export class VideoDevice {
   /**
    * Dispatches an ioctl (video_ioctl2 with the vb2_ioctl_* helpers):
    * ENOTTY for requests the node does not implement, EFAULT for a missing
-   * argument, EINVAL for a format of another buffer type.
+   * argument, EINVAL for a format of another buffer type. A request that
+   * cannot sleep returns its value at once, so that the system call ends
+   * without a turn of its own, as it does in the kernel.
    */
-  async ioctl(file: File, cmd: number, arg: unknown, task: Task): Promise<number> {
+  ioctl(file: File, cmd: number, arg: unknown, task: Task): number | Promise<number> {
     const q = this.queue;
     switch (cmd >>> 0) {
       case VIDIOC_QUERYCAP >>> 0: {
@@ -285,15 +287,6 @@ export class VideoDevice {
         out.value = this.deviceCaps & V4L2_CAP_IO_MC ? 0 : this.op('gInput', cmd).call(this.ioctlOps, file);
         return 0;
       }
-      case VIDIOC_S_INPUT >>> 0: {
-        const i = intArg(arg) >>> 0;
-        if (this.deviceCaps & V4L2_CAP_IO_MC) {
-          if (i !== 0) throw kerr('EINVAL', `${this.name}: no input ${i}`);
-          return 0;
-        }
-        await this.op('sInput', cmd).call(this.ioctlOps, file, i);
-        return 0;
-      }
       case VIDIOC_ENUMOUTPUT >>> 0: {
         const out = userArg<V4l2Output>(arg);
         const ioMc = (this.deviceCaps & V4L2_CAP_IO_MC) !== 0;
@@ -314,25 +307,10 @@ export class VideoDevice {
         out.value = this.deviceCaps & V4L2_CAP_IO_MC ? 0 : this.op('gOutput', cmd).call(this.ioctlOps, file);
         return 0;
       }
-      case VIDIOC_S_OUTPUT >>> 0: {
-        const o = intArg(arg) >>> 0;
-        if (this.deviceCaps & V4L2_CAP_IO_MC) {
-          if (o !== 0) throw kerr('EINVAL', `${this.name}: no output ${o}`);
-          return 0;
-        }
-        await this.op('sOutput', cmd).call(this.ioctlOps, file, o);
-        return 0;
-      }
       case VIDIOC_G_FMT >>> 0: {
         const f = userArg<V4l2Format>(arg);
         if (f.type !== q.type) throw kerr('EINVAL', `G_FMT: type ${f.type} not supported by ${this.name}`);
         this.ioctlOps.gFmt(file, f);
-        return 0;
-      }
-      case VIDIOC_S_FMT >>> 0: {
-        const f = userArg<V4l2Format>(arg);
-        if (f.type !== q.type) throw kerr('EINVAL', `S_FMT: type ${f.type} not supported by ${this.name}`);
-        await this.ioctlOps.sFmt(file, f);
         return 0;
       }
       case VIDIOC_ENUM_FMT >>> 0: {
@@ -362,20 +340,6 @@ export class VideoDevice {
         op.call(this.ioctlOps, file, p);
         return 0;
       }
-      case VIDIOC_S_PARM >>> 0: {
-        const op = this.op('sParm', cmd);
-        const p = userArg<V4l2Streamparm>(arg);
-        this.checkType(p.type, 'S_PARM');
-        const side = isOutputType(p.type) ? p.parm?.output : p.parm?.capture;
-        if (!side || !side.timeperframe) throw kerr('EFAULT', 'S_PARM: no parameters');
-        // extendedmode is never used and only the high-quality mode bit is kept (v4l_s_parm)
-        side.extendedmode = 0;
-        side.reserved = [0, 0, 0, 0];
-        if ('capturemode' in side) side.capturemode = (side.capturemode >>> 0) & V4L2_MODE_HIGHQUALITY;
-        else side.outputmode = (side.outputmode >>> 0) & V4L2_MODE_HIGHQUALITY;
-        await op.call(this.ioctlOps, file, p);
-        return 0;
-      }
       case VIDIOC_ENUM_FRAMESIZES >>> 0: {
         const op = this.op('enumFramesizes', cmd);
         const fs = userArg<V4l2Frmsizeenum>(arg);
@@ -396,6 +360,60 @@ export class VideoDevice {
         op.call(this.ioctlOps, file, fi);
         return 0;
       }
+      case VIDIOC_QUERYBUF >>> 0:
+        vb2Querybuf(q, userArg<V4l2Buffer>(arg));
+        return 0;
+      case VIDIOC_EXPBUF >>> 0:
+        vb2Expbuf(q, task, userArg<V4l2ExportBuffer>(arg));
+        return 0;
+      default:
+        // the requests that may sleep (a driver's s_fmt, the queue's locks and waits)
+        return this.ioctlSleeping(file, cmd, arg, task);
+    }
+  }
+
+  /** The requests that may sleep, for ioctl. */
+  private async ioctlSleeping(file: File, cmd: number, arg: unknown, task: Task): Promise<number> {
+    const q = this.queue;
+    switch (cmd >>> 0) {
+      case VIDIOC_S_INPUT >>> 0: {
+        const i = intArg(arg) >>> 0;
+        if (this.deviceCaps & V4L2_CAP_IO_MC) {
+          if (i !== 0) throw kerr('EINVAL', `${this.name}: no input ${i}`);
+          return 0;
+        }
+        await this.op('sInput', cmd).call(this.ioctlOps, file, i);
+        return 0;
+      }
+      case VIDIOC_S_OUTPUT >>> 0: {
+        const o = intArg(arg) >>> 0;
+        if (this.deviceCaps & V4L2_CAP_IO_MC) {
+          if (o !== 0) throw kerr('EINVAL', `${this.name}: no output ${o}`);
+          return 0;
+        }
+        await this.op('sOutput', cmd).call(this.ioctlOps, file, o);
+        return 0;
+      }
+      case VIDIOC_S_FMT >>> 0: {
+        const f = userArg<V4l2Format>(arg);
+        if (f.type !== q.type) throw kerr('EINVAL', `S_FMT: type ${f.type} not supported by ${this.name}`);
+        await this.ioctlOps.sFmt(file, f);
+        return 0;
+      }
+      case VIDIOC_S_PARM >>> 0: {
+        const op = this.op('sParm', cmd);
+        const p = userArg<V4l2Streamparm>(arg);
+        this.checkType(p.type, 'S_PARM');
+        const side = isOutputType(p.type) ? p.parm?.output : p.parm?.capture;
+        if (!side || !side.timeperframe) throw kerr('EFAULT', 'S_PARM: no parameters');
+        // extendedmode is never used and only the high-quality mode bit is kept (v4l_s_parm)
+        side.extendedmode = 0;
+        side.reserved = [0, 0, 0, 0];
+        if ('capturemode' in side) side.capturemode = (side.capturemode >>> 0) & V4L2_MODE_HIGHQUALITY;
+        else side.outputmode = (side.outputmode >>> 0) & V4L2_MODE_HIGHQUALITY;
+        await op.call(this.ioctlOps, file, p);
+        return 0;
+      }
       case VIDIOC_REQBUFS >>> 0: {
         await vb2IoctlReqbufs(q, file, userArg<V4l2RequestBuffers>(arg), this.name);
         return 0;
@@ -405,9 +423,6 @@ export class VideoDevice {
         return 0;
       case VIDIOC_PREPARE_BUF >>> 0:
         await vb2IoctlPrepareBuf(q, file, task, userArg<V4l2Buffer>(arg), this.name);
-        return 0;
-      case VIDIOC_QUERYBUF >>> 0:
-        vb2Querybuf(q, userArg<V4l2Buffer>(arg));
         return 0;
       case VIDIOC_QBUF >>> 0: {
         const b = userArg<V4l2Buffer>(arg);
@@ -424,9 +439,6 @@ export class VideoDevice {
       }
       case VIDIOC_DQBUF >>> 0:
         await vb2IoctlDqbuf(q, file, task, userArg<V4l2Buffer>(arg), (file.flags & O_NONBLOCK) !== 0, this.name);
-        return 0;
-      case VIDIOC_EXPBUF >>> 0:
-        vb2Expbuf(q, task, userArg<V4l2ExportBuffer>(arg));
         return 0;
       case VIDIOC_STREAMON >>> 0:
         await vb2IoctlStreamon(q, file, intArg(arg), this.name);
