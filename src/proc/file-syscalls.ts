@@ -1,3 +1,4 @@
+import { fputWhenDone } from './fput-when-done.ts';
 import { KernelBug, isKernelError, kerr } from '../lib/index.ts';
 import {
   FMODE_CAN_READ,
@@ -261,58 +262,70 @@ export async function sysFallocate(p: Process, fd: number, mode: number, offset:
 }
 
 /** read(2) at the file position. EBADF if not open for reading, EINVAL if the file cannot be read. */
-export async function sysRead(p: Process, fd: number, len: number): Promise<Uint8Array> {
+export function sysRead(p: Process, fd: number, len: number): Uint8Array | Promise<Uint8Array> {
   const f = p.fget(fd);
+  let r: Uint8Array | Promise<Uint8Array>;
   try {
     if (!(f.mode & FMODE_READ)) throw kerr('EBADF', 'not open for reading');
     if (!(f.mode & FMODE_CAN_READ) || !f.fOp.read) throw kerr('EINVAL', `${f.pathName()} cannot be read`);
     if (!Number.isSafeInteger(len) || len < 0) throw kerr('EINVAL', `length ${len}`);
-    return await f.fOp.read(f, len, f, p);
-  } finally {
+    r = f.fOp.read(f, len, f, p);
+  } catch (e) {
     f.put();
+    throw e;
   }
+  return fputWhenDone(f, r);
 }
 
 /** pread(2) at `offset`, position unchanged. EINVAL for a negative offset, ESPIPE for a file without positioned reads. */
-export async function sysPread(p: Process, fd: number, len: number, offset: number): Promise<Uint8Array> {
+export function sysPread(p: Process, fd: number, len: number, offset: number): Uint8Array | Promise<Uint8Array> {
   if (!Number.isSafeInteger(offset) || offset < 0) throw kerr('EINVAL', `offset ${offset}`);
   const f = p.fget(fd);
+  let r: Uint8Array | Promise<Uint8Array>;
   try {
     if (!(f.mode & FMODE_PREAD)) throw kerr('ESPIPE', `${f.pathName()} has no positioned reads`);
     if (!(f.mode & FMODE_READ)) throw kerr('EBADF', 'not open for reading');
     if (!(f.mode & FMODE_CAN_READ) || !f.fOp.read) throw kerr('EINVAL', `${f.pathName()} cannot be read`);
     if (!Number.isSafeInteger(len) || len < 0) throw kerr('EINVAL', `length ${len}`);
-    return await f.fOp.read(f, len, { pos: offset }, p);
-  } finally {
+    r = f.fOp.read(f, len, { pos: offset }, p);
+  } catch (e) {
     f.put();
+    throw e;
   }
+  return fputWhenDone(f, r);
 }
 
 /** write(2) at the file position. EBADF if not open for writing, EINVAL if the file cannot be written. */
-export async function sysWrite(p: Process, fd: number, data: Uint8Array): Promise<number> {
+export function sysWrite(p: Process, fd: number, data: Uint8Array): number | Promise<number> {
   const f = p.fget(fd);
+  let r: number | Promise<number>;
   try {
     if (!(f.mode & FMODE_WRITE)) throw kerr('EBADF', 'not open for writing');
     if (!(f.mode & FMODE_CAN_WRITE) || !f.fOp.write) throw kerr('EINVAL', `${f.pathName()} cannot be written`);
     if (!(data instanceof Uint8Array)) throw kerr('EFAULT', 'buffer is not a Uint8Array');
-    return await f.fOp.write(f, data, f, p);
-  } finally {
+    r = f.fOp.write(f, data, f, p);
+  } catch (e) {
     f.put();
+    throw e;
   }
+  return fputWhenDone(f, r);
 }
 
 /** pwrite(2) at `offset`. */
-export async function sysPwrite(p: Process, fd: number, data: Uint8Array, offset: number): Promise<number> {
+export function sysPwrite(p: Process, fd: number, data: Uint8Array, offset: number): number | Promise<number> {
   if (!Number.isSafeInteger(offset) || offset < 0) throw kerr('EINVAL', `offset ${offset}`);
   const f = p.fget(fd);
+  let r: number | Promise<number>;
   try {
     if (!(f.mode & FMODE_PWRITE)) throw kerr('ESPIPE', `${f.pathName()} has no positioned writes`);
     if (!(f.mode & FMODE_WRITE)) throw kerr('EBADF', 'not open for writing');
     if (!(f.mode & FMODE_CAN_WRITE) || !f.fOp.write) throw kerr('EINVAL', `${f.pathName()} cannot be written`);
-    return await f.fOp.write(f, data, { pos: offset }, p);
-  } finally {
+    r = f.fOp.write(f, data, { pos: offset }, p);
+  } catch (e) {
     f.put();
+    throw e;
   }
+  return fputWhenDone(f, r);
 }
 
 /** lseek(2) through the file's llseek; ESPIPE when it has none. */
@@ -354,21 +367,7 @@ export function sysIoctl(p: Process, fd: number, request: number, arg: unknown):
     f.put();
     throw e;
   }
-  // a request that cannot sleep has returned: the call ends with no turn of its own
-  if (typeof r === 'number') {
-    f.put();
-    return r;
-  }
-  return putAfter(f, r);
-}
-
-/** The file's reference dropped once a sleeping request ends. */
-async function putAfter(f: File, r: Promise<number>): Promise<number> {
-  try {
-    return await r;
-  } finally {
-    f.put();
-  }
+  return fputWhenDone(f, r);
 }
 
 /** An ioctl whose argument is a user address: its struct copied in and out by the request's layout (ioctlUserArg). */

@@ -5,6 +5,7 @@ import { CLONE_THREAD_FLAGS, ioctlName } from '../uapi/index.ts';
 import type { CloneArgs, ProcKernel, WaitResult } from './kernel.ts';
 import type { Process, ProgramMain, ThreadFn } from './process.ts';
 import { sysFutex } from './futex.ts';
+import { fputWhenDone } from './fput-when-done.ts';
 import { cloneKind } from './thread.ts';
 import {
   awaitRelease,
@@ -591,27 +592,33 @@ export class Sys {
 
   /** Sends a message with fds (sendmsg with SCM_RIGHTS); returns the bytes sent. */
   sendmsg(fd: number, msg: SendMsg): Promise<number> {
-    return this.call('sendmsg', async () => {
+    return this.call('sendmsg', () => {
       const m = argSendMsg(msg);
       const f = this.p.fget(argFd(fd));
+      let r: number | Promise<number>;
       try {
-        return await this.k.sockets.sendmsg(this.p, f, m.data, m.fds);
-      } finally {
+        r = this.k.sockets.sendmsg(this.p, f, m.data, m.fds);
+      } catch (e) {
         f.put();
+        throw e;
       }
+      return fputWhenDone(f, r);
     }, fd);
   }
 
   /** Receives a message and the fds it carries (recvmsg); MSG_CTRUNC in `flags` when fds were dropped. */
   recvmsg(fd: number, opts: RecvOptions = {}): Promise<RecvResult> {
-    return this.call('recvmsg', async () => {
+    return this.call('recvmsg', () => {
       const o = argRecvOpts(opts);
       const f = this.p.fget(argFd(fd));
+      let r: RecvResult | Promise<RecvResult>;
       try {
-        return await this.k.sockets.recvmsg(this.p, f, o);
-      } finally {
+        r = this.k.sockets.recvmsg(this.p, f, o);
+      } catch (e) {
         f.put();
+        throw e;
       }
+      return fputWhenDone(f, r);
     }, fd);
   }
 

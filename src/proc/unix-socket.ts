@@ -100,25 +100,39 @@ export class UnixSocket {
    * with O_NONBLOCK), EPIPE once the peer is gone, EMSGSIZE for a message
    * bigger than the whole budget.
    */
-  async send(task: Task, data: Uint8Array, files: File[]): Promise<number> {
-    const dropFiles = (): void => {
-      for (const f of files) f.put();
-    };
+  send(task: Task, data: Uint8Array, files: File[]): number | Promise<number> {
     if (data.length + SKB_OVERHEAD > SK_RCVBUF) {
-      dropFiles();
+      dropFiles(files);
       throw kerr('EMSGSIZE', `${data.length} bytes`);
     }
-    try {
-      if (!this.peerGone && !this.peerHasRoom(data.length)) {
-        if (this.file.flags & O_NONBLOCK) throw kerr('EAGAIN', 'peer queue full');
-        await waitEvent(this.wq, () => this.peerGone || this.peerHasRoom(data.length), { task });
+    if (!this.peerGone && !this.peerHasRoom(data.length)) {
+      if (this.file.flags & O_NONBLOCK) {
+        dropFiles(files);
+        throw kerr('EAGAIN', 'peer queue full');
       }
-      if (this.peerGone || !this.peer) throw kerr('EPIPE', 'peer closed');
+      return this.sendAfterRoom(task, data, files);
+    }
+    return this.queueOnPeer(data, files);
+  }
+
+  /** send once the peer's queue has room (or the peer is gone). */
+  private async sendAfterRoom(task: Task, data: Uint8Array, files: File[]): Promise<number> {
+    try {
+      await waitEvent(this.wq, () => this.peerGone || this.peerHasRoom(data.length), { task });
     } catch (e) {
-      dropFiles();
+      dropFiles(files);
       throw e;
     }
+    return this.queueOnPeer(data, files);
+  }
+
+  /** The message on the peer's queue, its reader woken; EPIPE once the peer is gone. */
+  private queueOnPeer(data: Uint8Array, files: File[]): number {
     const peer = this.peer;
+    if (this.peerGone || !peer) {
+      dropFiles(files);
+      throw kerr('EPIPE', 'peer closed');
+    }
     const ledger = this.owner.ledger;
     peer.queue.push(files.length > 0 && ledger ? { data: data.slice(), files, site: ledger.siteHere('unix_attach_fds'), since: ledger.nowNs() } : { data: data.slice(), files });
     peer.queuedBytes += data.length + SKB_OVERHEAD;
@@ -136,11 +150,22 @@ export class UnixSocket {
    * it returns an empty message (EOF). The message's files are handed back
    * with their references.
    */
-  async receive(task: Task, nonblock: boolean): Promise<UnixMessage | null> {
+  receive(task: Task, nonblock: boolean): UnixMessage | null | Promise<UnixMessage | null> {
     if (this.queue.length === 0 && !this.peerGone) {
       if (nonblock || this.file.flags & O_NONBLOCK) throw kerr('EAGAIN', 'no message');
-      await waitEvent(this.wq, () => this.queue.length > 0 || this.peerGone, { task });
+      return this.receiveAfterWait(task);
     }
+    return this.dequeue();
+  }
+
+  /** receive once a message comes (or the peer goes). */
+  private async receiveAfterWait(task: Task): Promise<UnixMessage | null> {
+    await waitEvent(this.wq, () => this.queue.length > 0 || this.peerGone, { task });
+    return this.dequeue();
+  }
+
+  /** The next message off the queue, the sender woken for the room it leaves; null when there is none (EOF). */
+  private dequeue(): UnixMessage | null {
     const m = this.queue.shift();
     if (!m) return null;
     this.queuedBytes -= m.data.length + SKB_OVERHEAD;
@@ -242,7 +267,7 @@ export class UnixSockets {
    * Sends `data` with the files of `fds` (sendmsg with SCM_RIGHTS). EINVAL
    * for more than SCM_MAX_FD fds, EBADF for a bad one (nothing is sent).
    */
-  async sendmsg(task: Task, sockFile: File, data: Uint8Array, fds: readonly number[]): Promise<number> {
+  sendmsg(task: Task, sockFile: File, data: Uint8Array, fds: readonly number[]): number | Promise<number> {
     const s = this.of(sockFile);
     if (fds.length > SCM_MAX_FD) throw kerr('EINVAL', `${fds.length} fds exceed SCM_MAX_FD`);
     const files: File[] = [];
@@ -262,33 +287,9 @@ export class UnixSockets {
    * take (RLIMIT_NOFILE), are closed and MSG_CTRUNC is set. Data beyond
    * `maxLen` is discarded with MSG_TRUNC.
    */
-  async recvmsg(task: Task, sockFile: File, opts: { flags?: number; maxFds?: number; maxLen?: number } = {}): Promise<RecvResult> {
-    const s = this.of(sockFile);
-    const m = await s.receive(task, ((opts.flags ?? 0) & MSG_DONTWAIT) !== 0);
-    if (!m) return { data: new Uint8Array(0), fds: [], flags: 0 };
-    let flags = 0;
-    let data = m.data;
-    if (opts.maxLen !== undefined && data.length > opts.maxLen) {
-      data = data.subarray(0, Math.max(0, opts.maxLen));
-      flags |= MSG_TRUNC;
-    }
-    const fds: number[] = [];
-    const maxFds = opts.maxFds ?? SCM_MAX_FD;
-    const cloexec = ((opts.flags ?? 0) & MSG_CMSG_CLOEXEC) !== 0;
-    let i = 0;
-    for (; i < m.files.length && fds.length < maxFds; i++) {
-      try {
-        fds.push(task.installFd(m.files[i]!, cloexec ? O_CLOEXEC : 0));
-      } catch (e) {
-        if (!(e instanceof Error && 'code' in e && (e.code === 'EMFILE' || e.code === 'EBADF'))) throw e;
-        break;
-      }
-    }
-    if (i < m.files.length) {
-      flags |= MSG_CTRUNC;
-      for (; i < m.files.length; i++) m.files[i]!.put();
-    }
-    return { data, fds, flags };
+  recvmsg(task: Task, sockFile: File, opts: { flags?: number; maxFds?: number; maxLen?: number } = {}): RecvResult | Promise<RecvResult> {
+    const m = this.of(sockFile).receive(task, ((opts.flags ?? 0) & MSG_DONTWAIT) !== 0);
+    return m instanceof Promise ? m.then((got) => detachFds(task, got, opts)) : detachFds(task, m, opts);
   }
 
   private create(cred: Cred, flags: number): File {
@@ -388,4 +389,37 @@ export class UnixSockets {
     for (const g of garbage) drop.push(...g.purge());
     for (const f of drop) f.put();
   }
+}
+
+/** A message's data and fds for the receiver (scm_detach_fds): fds installed while there is room, the rest closed with MSG_CTRUNC; data cut to maxLen with MSG_TRUNC. */
+function detachFds(task: Task, m: UnixMessage | null, opts: { flags?: number; maxFds?: number; maxLen?: number }): RecvResult {
+  if (!m) return { data: new Uint8Array(0), fds: [], flags: 0 };
+  let flags = 0;
+  let data = m.data;
+  if (opts.maxLen !== undefined && data.length > opts.maxLen) {
+    data = data.subarray(0, Math.max(0, opts.maxLen));
+    flags |= MSG_TRUNC;
+  }
+  const fds: number[] = [];
+  const maxFds = opts.maxFds ?? SCM_MAX_FD;
+  const cloexec = ((opts.flags ?? 0) & MSG_CMSG_CLOEXEC) !== 0;
+  let i = 0;
+  for (; i < m.files.length && fds.length < maxFds; i++) {
+    try {
+      fds.push(task.installFd(m.files[i]!, cloexec ? O_CLOEXEC : 0));
+    } catch (e) {
+      if (!(e instanceof Error && 'code' in e && (e.code === 'EMFILE' || e.code === 'EBADF'))) throw e;
+      break;
+    }
+  }
+  if (i < m.files.length) {
+    flags |= MSG_CTRUNC;
+    for (; i < m.files.length; i++) m.files[i]!.put();
+  }
+  return { data, fds, flags };
+}
+
+/** Drops the references a message that is not sent held. */
+function dropFiles(files: readonly File[]): void {
+  for (const f of files) f.put();
 }

@@ -131,6 +131,23 @@ describe('unix socket pairs with SCM_RIGHTS', () => {
     expect(s.k.vfs.openFileCount).toBe(0);
   });
 
+  it('a message refused (EAGAIN on a full non-blocking peer, EMSGSIZE) drops the references to the fds it carried', async () => {
+    const s = setup();
+    await run(s, async (sys) => {
+      const [a, b] = await sys.socketpair(O_NONBLOCK);
+      const f = await sys.open('/tmp/f', O_CREAT | O_RDWR);
+      const big = new Uint8Array(100_000);
+      await sys.sendmsg(a, { data: big });
+      await sys.sendmsg(a, { data: big });
+      expect(await errno(sys.sendmsg(a, { data: big, fds: [f] }))).toBe('EAGAIN');
+      expect(await errno(sys.sendmsg(a, { data: new Uint8Array(1 << 20), fds: [f] }))).toBe('EMSGSIZE');
+      // the two queued messages carry no fds; the refused ones left none behind
+      expect((await sys.recvmsg(b)).fds).toEqual([]);
+      for (const fd of [a, b, f]) await sys.close(fd);
+    });
+    expect(s.k.vfs.openFileCount).toBe(0);
+  });
+
   it('a full peer queue blocks the sender until the receiver drains it', async () => {
     const s = setup();
     const order: string[] = [];
