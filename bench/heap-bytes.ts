@@ -20,7 +20,7 @@ function totalSize(n: SampleNode): number {
  * large typed array) is not counted. It is what Chrome's allocation
  * sampling shows; no kernel counterpart.
  */
-export async function heapBytesPer(times: number, once: () => Promise<void>, interval = 512): Promise<number> {
+export async function heapBytesPer(times: number, once: () => Promise<void>, interval = 1024): Promise<number> {
   const session = new Session();
   session.connect();
   try {

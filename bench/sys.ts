@@ -120,7 +120,7 @@ async function programSide(): Promise<number> {
  * row also gives the V8 heap a round trip allocates, garbage included.
  */
 export async function benchSys(options: SysBenchOptions = {}): Promise<BenchResult[]> {
-  const opts = { minMs: options.minMs ?? 300, batch: options.batch ?? 1024, heapTrips: options.heapTrips ?? 50_000 };
+  const opts = { minMs: options.minMs ?? 300, batch: options.batch ?? 1024, heapTrips: options.heapTrips ?? 20_000 };
   const getpid = await measure(
     async () => undefined,
     async (sys) => {

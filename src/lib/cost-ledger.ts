@@ -333,19 +333,15 @@ export class CostLedger {
     const work = currentWorkSite();
     // A charge like the last record's (same kind and time, the same thread in the same call, function, work site and
     // scope: one kernel operation over many pages) adds to it: the same sums as a record each, with none of the look-ups.
-    if (
-      last >= 0 &&
-      this.lastT === t &&
-      this.lastK === k &&
-      ctx === this.lastCtx &&
-      name === this.lastName &&
-      ctx.call === this.lastCall &&
-      fn === this.lastFn &&
-      work === this.lastWork &&
-      scope === this.lastScope
-    ) {
+    const sameAttribution = last >= 0 && ctx === this.lastCtx && name === this.lastName && ctx.call === this.lastCall && fn === this.lastFn && work === this.lastWork && scope === this.lastScope;
+    if (sameAttribution && this.lastT === t && this.lastK === k) {
       recs.add(last, ns, bytes);
       if (inBatch) this.batchRec = last;
+      return;
+    }
+    // the same attribution at another time or of another kind (a thread's next call of the same name): a new record with the last one's ids
+    if (sameAttribution) {
+      this.pushRecord(t, k, ns, bytes, this.lastSlot, this.lastDev, this.lastBuf, this.lastSite);
       return;
     }
     const slot = this.slotOf(ctx);
@@ -364,7 +360,11 @@ export class CostLedger {
       if (inBatch) this.batchRec = last;
       return;
     }
-    recs.push(t, k, ns, bytes, slot, dev, buf, site);
+    this.pushRecord(t, k, ns, bytes, slot, dev, buf, site);
+  }
+
+  private pushRecord(t: number, k: number, ns: number, bytes: number, slot: number, dev: number, buf: number, site: number): void {
+    this.records.push(t, k, ns, bytes, slot, dev, buf, site);
     this.lastT = t;
     this.lastK = k;
     this.lastSlot = slot;
