@@ -129,7 +129,7 @@ export async function benchSys(options: SysBenchOptions = {}): Promise<BenchResu
     opts,
   );
   // The promises a getpid round trip is made of and nothing else, run in a simulated process with the
-  // same async hooks on (the threads' AsyncLocalStorage, the quiet-sleep counter): its floor on Node 20.
+  // same promise hooks on (the threads' task locals and the quiet probe's count, lib/task-locals.ts): its floor on Node 20.
   const floor = await measure(
     async () => undefined,
     async () => {

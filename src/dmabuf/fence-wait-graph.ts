@@ -121,7 +121,8 @@ class FenceWaitGraph {
     set.add(w);
     if (!deferred) this.check(w);
     else
-      queueMicrotask(() => {
+      // a promise job, not queueMicrotask: it carries the waiter's task locals, and the quiet probe counts it
+      void Promise.resolve().then(() => {
         if (this.waits.get(w.waiter)?.has(w)) this.check(w);
       });
   }

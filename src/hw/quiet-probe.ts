@@ -1,22 +1,21 @@
-import { asyncResourcesMade, wakeCount } from '../lib/index.ts';
+import { promisesMade, wakeCount } from '../lib/index.ts';
 
 /*
- * Counts the async resources made (asyncResourcesMade): a promise (which a
- * `then` on a settled promise and an `await` make), a queueMicrotask, a
- * nextTick. With wakeCount (a promise that others settle is a
- * wakeablePromise, a rule lint keeps) it counts what can queue a
- * JavaScript job from synchronous code: code that leaves both unchanged
- * queued nothing and woke nobody. (A hook on every promise's settling
- * would see the rest too, at twice the cost of the init hook on every
- * promise; an async function's own promise settles only when it resumes,
- * which is a job already.) The count rides on the hook that carries the
- * threads' task locals, which is on for good once a system runs.
+ * Counts the promises made (promisesMade): an `await`, a `then` and
+ * an async call each make one. With wakeCount (a promise that others
+ * settle is a wakeablePromise, a rule lint keeps) it counts what can queue
+ * a promise job from synchronous code: code that leaves both unchanged
+ * queued none and woke nobody. The simulation queues no ticks and no
+ * queueMicrotask callbacks (a program's own would go unseen, as a tick
+ * that settles a plain promise always did). The count rides on the hook
+ * that carries the threads' task locals, which is on for good once a
+ * system runs.
  */
 let holders = 0;
 
 /** Starts counting for one more holder; no kernel counterpart: simulation machinery. */
 export function holdContinuationCount(): void {
-  if (holders++ === 0) asyncResourcesMade();
+  if (holders++ === 0) promisesMade();
 }
 
 /** Stops counting for one holder. */
@@ -30,7 +29,7 @@ export function releaseContinuationCount(): void {
  * as "may have". No kernel counterpart: simulation machinery.
  */
 export function continuationMark(): number {
-  return holders > 0 ? asyncResourcesMade() + wakeCount() : -1;
+  return holders > 0 ? promisesMade() + wakeCount() : -1;
 }
 
 /**
@@ -42,16 +41,16 @@ export function continuationMark(): number {
  * checkpoint: Node runs such a tick only once the microtask queue is
  * empty. What could still be queued then is a tick, or a microtask a tick
  * queued, and either was queued after the first half ran: quiet is when
- * nothing was made or woken in between but the probe's own tick. (A tick
- * that settles a plain promise would go unseen: the simulation queues no
- * ticks.) No simulated thread can run then until an event wakes one.
- * Only valid while holdContinuationCount is held.
+ * no promise was made and nobody woken in between. (A tick that settles a
+ * plain promise would go unseen: the simulation queues no ticks.) No
+ * simulated thread can run then until an event wakes one. Only valid
+ * while holdContinuationCount is held.
  */
 export function quietProbe(onAnswer: (quiet: boolean) => void): () => void {
   let mark = 0;
-  const end = (): void => onAnswer(holders > 0 && asyncResourcesMade() + wakeCount() === mark + 1);
+  const end = (): void => onAnswer(holders > 0 && promisesMade() + wakeCount() === mark);
   const start = (): void => {
-    mark = asyncResourcesMade() + wakeCount();
+    mark = promisesMade() + wakeCount();
     process.nextTick(end);
   };
   const settled = Promise.resolve();

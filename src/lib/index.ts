@@ -32,6 +32,6 @@ export { currentCpuContext, newCpuContext, runAsCpuContext, type CpuContext } fr
 export { FindingLog, currentProgramSite, currentWorkSite, programSiteNow, userFrame, userPath, withFindingSite, withProgramSite, type Finding, type FindingKind } from './findings.ts';
 export { packageRoot } from './package-root.ts';
 export { Tracer } from './trace.ts';
-export { asyncResourcesMade } from './task-locals.ts';
+export { promisesMade } from './task-locals.ts';
 export { wakeCount, wakeablePromise } from './wakeable-promise.ts';
 export { GiB, MiB, PAGE_SHIFT, PAGE_SIZE, alignDown, alignUp, formatBytes, hex, isPowerOfTwo } from './units.ts';

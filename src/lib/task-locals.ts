@@ -1,4 +1,4 @@
-import { createHook, executionAsyncResource } from 'node:async_hooks';
+import { promiseHooks } from 'node:v8';
 import type { CpuContext } from './cpu-context.ts';
 
 /**
@@ -8,15 +8,19 @@ import type { CpuContext } from './cpu-context.ts';
  * cost ledger (cost-ledger.ts), and the place in the user's files it runs
  * on behalf of (findings.ts).
  *
- * They ride on the async resource running now, as Node 20's
- * AsyncLocalStorage carries its store: an async hook copies them onto
- * every resource made (a promise, a tick) from the one that made it. The
- * same hook counts the resources made, for the clock's quiet probe
- * (hw/quiet-probe.ts). One hook for both, not a storage and a counter: a
- * hook costs every promise a call into JavaScript (a storage and a
- * counter took an awaited call from 0.42 to 1.0 µs, one hook doing both
- * 0.8), and Node keeps every storage ever run in its list for the rest of
- * the process, so a storage per ledger made each run slower than the last.
+ * They ride on promises, as a task's state follows it through the kernel:
+ * V8's promise hooks give every promise made (an `await`, a `then`, an
+ * async function's own) the locals of the code that made it, and the
+ * code a promise job runs (what follows an `await`, a `then` callback)
+ * gets the locals of the promise it runs for. A tick, a timer or a
+ * queueMicrotask callback runs with none; what awaits it goes on with its
+ * own. The same hook counts the promises made, for the clock's quiet probe
+ * (hw/quiet-probe.ts).
+ *
+ * Node 20's AsyncLocalStorage does this through async_hooks, which gives
+ * every promise an async id and looks up the resource running now for
+ * each: an awaited call cost 0.8 us with such a hook, 0.6 with V8's hooks
+ * alone, and 0.43 with none; async_hooks took a tenth of `npm start`.
  */
 export interface TaskLocals {
   readonly cpu?: CpuContext;
@@ -38,53 +42,59 @@ export interface WorkSite {
   readonly program?: () => string | undefined;
 }
 
-/** The property of an async resource that holds its task locals. */
+/** The property of a promise that holds its task locals. */
 const LOCALS = Symbol('unimem.taskLocals');
 
 type Carrier = { [LOCALS]?: TaskLocals };
 
 let made = 0;
-const hook = createHook({
-  init(_id, _type, _trigger, resource: Carrier) {
-    made++;
-    const locals = (executionAsyncResource() as Carrier)[LOCALS];
-    if (locals !== undefined) resource[LOCALS] = locals;
-  },
-});
+/** The locals of the code running now, and those of the code a promise job interrupted, job by job. */
+let current: TaskLocals | undefined;
+const interrupted: (TaskLocals | undefined)[] = [];
 let hooked = false;
 
-/** Turns the hook on, for good: from then on every async resource takes its maker's locals and is counted. */
+/** Turns the hooks on, for good: from then on every promise takes its maker's locals and is counted. */
 function useTaskHook(): void {
   if (hooked) return;
   hooked = true;
-  hook.enable();
+  promiseHooks.onInit((promise) => {
+    made++;
+    if (current !== undefined) (promise as Carrier)[LOCALS] = current;
+  });
+  promiseHooks.onBefore((promise) => {
+    interrupted.push(current);
+    current = (promise as Carrier)[LOCALS];
+  });
+  promiseHooks.onAfter(() => {
+    current = interrupted.pop();
+  });
 }
 
 /**
- * Async resources made (promises, ticks, timers) since counting began;
- * turns counting on. A mark for the quiet probe: code that leaves it
- * unchanged made no promise. No kernel counterpart: simulation machinery.
+ * Promises made (each `await`, `then` and async call makes one) since
+ * counting began; turns counting on. A mark for the quiet probe: code that
+ * leaves it unchanged queued no promise job. No kernel counterpart:
+ * simulation machinery.
  */
-export function asyncResourcesMade(): number {
+export function promisesMade(): number {
   useTaskHook();
   return made;
 }
 
 /** The task locals of the work running now; undefined outside any. */
 export function taskLocals(): TaskLocals | undefined {
-  return hooked ? (executionAsyncResource() as Carrier)[LOCALS] : undefined;
+  return current;
 }
 
 /** Runs `fn` with the task locals now, changed by `change` (the ones it leaves out kept), for it and the async work it starts. */
 export function runWithTaskLocals<T>(change: TaskLocals, fn: () => T): T {
   useTaskHook();
-  const resource = executionAsyncResource() as Carrier;
-  const before = resource[LOCALS];
-  resource[LOCALS] = before ? { ...before, ...change } : change;
+  const before = current;
+  current = before ? { ...before, ...change } : change;
   try {
     return fn();
   } finally {
-    resource[LOCALS] = before;
+    current = before;
   }
 }
 

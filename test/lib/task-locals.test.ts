@@ -1,17 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { asyncResourcesMade, runWithTaskLocals, taskLocals, type WorkSite } from '../../src/lib/task-locals.ts';
+import { promisesMade, runWithTaskLocals, taskLocals, type WorkSite } from '../../src/lib/task-locals.ts';
 
 const site = (name: string): WorkSite => ({ site: name });
 
 describe('task locals', () => {
-  it('follow the work they were set for through awaits, ticks, timers and microtasks, and end with it', async () => {
+  it('follow the work they were set for through awaits, and past ticks, timers and microtasks it awaits, and end with it', async () => {
     const seen: (string | undefined)[] = [];
+    const inTick: (string | undefined)[] = [];
     const note = (): void => void seen.push(taskLocals()?.work?.site);
     const done = runWithTaskLocals({ work: site('a') }, async () => {
       note();
       await Promise.resolve();
       note();
-      await new Promise<void>((resolve) => process.nextTick(resolve));
+      await new Promise<void>((resolve) =>
+        process.nextTick(() => {
+          // the tick itself carries none (only promises do); the await after it goes on with the work's
+          inTick.push(taskLocals()?.work?.site);
+          resolve();
+        }),
+      );
       note();
       await new Promise<void>((resolve) => setTimeout(resolve, 1));
       note();
@@ -23,6 +30,7 @@ describe('task locals', () => {
     await done;
     expect(taskLocals()?.work).toBeUndefined();
     expect(seen).toEqual(['a', 'a', 'a', 'a', 'a']);
+    expect(inTick).toEqual([undefined]);
   });
 
   it('keep two pieces of work apart while they interleave, and an inner change to its own work', async () => {
@@ -50,12 +58,12 @@ describe('task locals', () => {
   });
 
   it('count the promises made, and nothing for code that makes none', () => {
-    const before = asyncResourcesMade();
+    const before = promisesMade();
     let x = 0;
     for (let i = 0; i < 10; i++) x += i;
-    expect(asyncResourcesMade()).toBe(before);
+    expect(promisesMade()).toBe(before);
     void Promise.resolve(x).then(() => undefined);
     // the resolved promise and the one `then` makes
-    expect(asyncResourcesMade()).toBe(before + 2);
+    expect(promisesMade()).toBe(before + 2);
   });
 });
