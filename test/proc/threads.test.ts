@@ -35,6 +35,25 @@ import {
 } from '../../src/uapi/index.ts';
 import { TEST_IOC_EXPORT, errno, run, setup, type Setup } from './helpers.ts';
 import { unimem } from '../cli/run-cli.ts';
+
+/**
+ * Runs the clock with a second process that, a millisecond in, hands
+ * `check` the deadlock report's lines for the victim's pid, then kills
+ * it; expects the victim killed by SIGKILL and both without an uncaught error.
+ */
+async function inspectThenKill(s: Setup, victim: ReturnType<typeof spawnProcess>, victimPid: () => number, check: (lines: string[]) => void): Promise<void> {
+  const killer = spawnProcess(s.k, async (sys) => {
+    await sys.nanosleep({ tv_sec: 0, tv_nsec: 1_000_000 });
+    check(describeBlockedTasks(s.k).filter((l) => l.startsWith(`pid ${victimPid()}`)));
+    await sys.kill(victimPid(), SIGKILL);
+    return 0;
+  }, [], undefined, { stdio: false });
+  await s.soc.clock.run();
+  expect(await victim.exitCode).toBe(128 + SIGKILL);
+  expect(await killer.exitCode).toBe(0);
+  expect(victim.process.group.uncaughtError).toBeUndefined();
+  expect(killer.process.group.uncaughtError).toBeUndefined();
+}
 import { heapAlloc, testSystem } from '../dmabuf/helpers.ts';
 
 const RW = PROT_READ | PROT_WRITE;
@@ -179,21 +198,12 @@ describe('threads', () => {
       reached.push('main');
       return 0;
     }, [], undefined, { stdio: false });
-    const killer = spawnProcess(s.k, async (sys) => {
-      await sys.nanosleep({ tv_sec: 0, tv_nsec: 1_000_000 });
-      const lines = describeBlockedTasks(s.k).filter((l) => l.startsWith(`pid ${victimPid}`));
+    await inspectThenKill(s, victim, () => victimPid, (lines) => {
       expect(lines).toHaveLength(3);
       expect(lines[0]).toMatch(new RegExp(`^pid ${victimPid} \\(a\\.out\\) blocked in read\\(\\d+\\) on pipe:\\[\\d+\\], pause$`));
       expect(lines[1]).toMatch(new RegExp(`^pid ${victimPid} tid \\d+ \\(a\\.out\\) blocked in poll$`));
       expect(lines[2]).toMatch(new RegExp(`^pid ${victimPid} tid \\d+ \\(a\\.out\\) blocked in read\\(\\d+\\) on socket:\\[\\d+\\]$`));
-      await sys.kill(victimPid, SIGKILL);
-      return 0;
-    }, [], undefined, { stdio: false });
-    await s.soc.clock.run();
-    expect(await victim.exitCode).toBe(128 + SIGKILL);
-    expect(await killer.exitCode).toBe(0);
-    expect(victim.process.group.uncaughtError).toBeUndefined();
-    expect(killer.process.group.uncaughtError).toBeUndefined();
+    });
     expect(reached).toEqual([]);
     expectNothingHeld(s, free0);
   });
@@ -532,17 +542,9 @@ describe('clone and futex', () => {
       await sys.pause();
       return 0;
     }, [], undefined, { stdio: false });
-    const killer = spawnProcess(s.k, async (sys) => {
-      await sys.nanosleep({ tv_sec: 0, tv_nsec: 1_000_000 });
-      const lines = describeBlockedTasks(s.k).filter((l) => l.startsWith(`pid ${victimPid}`));
+    await inspectThenKill(s, victim, () => victimPid, (lines) => {
       expect(lines).toEqual([expect.stringMatching(new RegExp(`^pid ${victimPid} \\(a\\.out\\) blocked in read\\(\\d+\\) on pipe:\\[\\d+\\], pause$`))]);
-      await sys.kill(victimPid, SIGKILL);
-      return 0;
-    }, [], undefined, { stdio: false });
-    await s.soc.clock.run();
-    expect(await victim.exitCode).toBe(128 + SIGKILL);
-    expect(await killer.exitCode).toBe(0);
-    expect(victim.process.group.uncaughtError).toBeUndefined();
+    });
   });
 
   it('a thread blocked in a futex wait ends cleanly with the process', async () => {
