@@ -13,10 +13,16 @@ export function fputWhenDone<T>(f: File, r: T | Promise<T>): T | Promise<T> {
   return r;
 }
 
-async function fputAfter<T>(f: File, r: Promise<T>): Promise<T> {
-  try {
-    return await r;
-  } finally {
-    f.put();
-  }
+/** The reference dropped once `r` settles, passing its value or error on: one promise job, as an async function's await and return take. */
+function fputAfter<T>(f: File, r: Promise<T>): Promise<T> {
+  return r.then(
+    (v) => {
+      f.put();
+      return v;
+    },
+    (e: unknown) => {
+      f.put();
+      throw e;
+    },
+  );
 }

@@ -589,6 +589,19 @@ export class ProcKernel {
     }
   }
 
+  /**
+   * The calling thread's CPU work run on a core (CpuCores.runDebt) with no
+   * async function of its own: the sleep when work is owed, else nothing,
+   * whose await takes the one turn awaiting runDebt's settled promise took.
+   * Past a sleep the thread runs alone (the clock wakes a sleeper only when
+   * no other thread can run), so the turn runDebt's return added there
+   * was nobody's to see.
+   */
+  private runDebt(cpu: Process['cpu']): Promise<void> | undefined {
+    const end = this.soc.cores.takeDebt(cpu);
+    return end >= 0 ? this.clock.sleepUntil(end) : undefined;
+  }
+
   /** Calls a call's body as runCall's `await fn()` would start: what it returned, a CallThrew, or NOT_RUN when a fatal signal came first. */
   private callFn<T>(p: Process, fn: () => T | Promise<T>): unknown {
     if (p.group.fatalSignal !== 0) return NOT_RUN;
@@ -685,7 +698,7 @@ export class ProcKernel {
         if (p.group.fatalSignal === 0) {
           if (!s.user) this.soc.costs.charge('syscall', this.syscallNs);
           // the CPU work the program did since its last call, and the entry, run before the call's body
-          await this.soc.cores.runDebt(s.cpu);
+          await this.runDebt(s.cpu);
           if (p.group.fatalSignal === 0) result = await fn();
         }
         // eslint-disable-next-line no-restricted-syntax -- the error is kept and rethrown (as a SyscallError when it is a KernelError) once the process state is settled
@@ -717,7 +730,7 @@ export class ProcKernel {
       // an ioctl names its request (`ioctl VIDIOC_QBUF`) in the CPU's current call once it is decoded
       s.label = s.user ? name : cpu.call || name;
       // the body's CPU work (cache maintenance, copies, page-table updates) takes its time on a core before the return
-      await this.soc.cores.runDebt(cpu);
+      await this.runDebt(cpu);
     }
     cpu.mode = 'user';
     cpu.call = '';

@@ -159,9 +159,8 @@ export class UnixSocket {
   }
 
   /** receive once a message comes (or the peer goes). */
-  private async receiveAfterWait(task: Task): Promise<UnixMessage | null> {
-    await waitEvent(this.wq, () => this.queue.length > 0 || this.peerGone, { task });
-    return this.dequeue();
+  private receiveAfterWait(task: Task): Promise<UnixMessage | null> {
+    return waitEvent(this.wq, () => this.queue.length > 0 || this.peerGone, { task }).then(() => this.dequeue());
   }
 
   /** The next message off the queue, the sender woken for the room it leaves; null when there is none (EOF). */
