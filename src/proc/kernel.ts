@@ -550,7 +550,7 @@ export class ProcKernel {
    * unchanged) and the call's end has nothing to do (no waiter on the
    * drain queue, no signal, no exit), the thread is still alone and the
    * call returns at once. Otherwise the call goes on from where it is
-   * through runCall and syscallBody, turn for turn as fullSyscall would
+   * through syscallBody, turn for turn as fullSyscall would
    * from that point, so every other thread sees the same interleaving.
    */
   private async quickSyscall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd: number | undefined, s: CallState): Promise<T> {
@@ -559,7 +559,7 @@ export class ProcKernel {
       const end = this.soc.cores.takeDebt(s.cpu);
       let from: unknown;
       if (end < 0) {
-        // no scheduling point: others may run meanwhile, so the call keeps runDebt's turn and goes on as runCall would
+        // no scheduling point: others may run meanwhile, so the call keeps runDebt's turn and goes on as syscallBody would
         await undefined;
         from = this.callFn(p, fn);
       } else {
@@ -579,10 +579,10 @@ export class ProcKernel {
             putCallState(p, s);
             return from as T;
           }
-          return await this.syscallBody(p, gen, name, fn, fd, this.runCall(p, gen, name, fn, fd, { state: s, at: 'end', value: from as T }));
+          return await this.syscallBody(p, gen, name, fn, fd, { state: s, at: 'end', value: from as T });
         }
       }
-      return await this.syscallBody(p, gen, name, fn, fd, this.runCall(p, gen, name, fn, fd, { state: s, at: 'fn', from }));
+      return await this.syscallBody(p, gen, name, fn, fd, { state: s, at: 'fn', from });
     } catch (e) {
       if (e instanceof ProcessUnwind) markUnwound(s);
       throw e;
@@ -602,25 +602,34 @@ export class ProcKernel {
     return end >= 0 ? this.clock.sleepUntil(end) : undefined;
   }
 
-  /** Calls a call's body as runCall's `await fn()` would start: what it returned, a CallThrew, or NOT_RUN when a fatal signal came first. */
+  /** Calls a call's body as syscallBody's `await fn()` would start: what it returned, a CallThrew, or NOT_RUN when a fatal signal came first. */
   private callFn<T>(p: Process, fn: () => T | Promise<T>): unknown {
     if (p.group.fatalSignal !== 0) return NOT_RUN;
     try {
       return fn();
-      // eslint-disable-next-line no-restricted-syntax -- the error is runCall's to handle, from where it would have caught it
+      // eslint-disable-next-line no-restricted-syntax -- the error is syscallBody's to handle, from where it would have caught it
     } catch (e) {
       return new CallThrew(e);
     }
   }
 
-  /** Whether the end of a call (runCall after its body's CPU work) would do more than return: wake the drain queue, trace, unwind, deliver signals. */
+  /** Whether the end of a call (syscallBody after its body's CPU work) would do more than return: wake the drain queue, trace, unwind, deliver signals. */
   private callEndHasWork(p: Process, gen: number): boolean {
     return p.group.drainWait.active || this.soc.tracer !== null || p.group.fatalSignal !== 0 || p.group.exiting || p.group.generation !== gen || p.taskExited || p.signals.nextDeliverable() !== 0;
   }
 
-  /** `first`: the first run of the call, already under way (quickSyscall); its entry checks were made then. */
-  private async syscallBody<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number, first?: Promise<T | CallFailed>): Promise<T> {
-    if (first === undefined) {
+  /**
+   * A call's runs, from its entry checks to its return to user mode: each
+   * run is the scheduling point, `fn`, then the process state it left (a
+   * fatal signal, an exit or exec elsewhere unwind the program); on
+   * success the handlers of signals that came meanwhile run and the call
+   * returns, on failure its fault or signals are handled and it restarts
+   * or throws. `resume` goes on with a first run quickSyscall started (its
+   * entry checks made then): from `fn` having been called, or from the end
+   * of its body's CPU work.
+   */
+  private async syscallBody<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number, resume?: CallResume<T>): Promise<T> {
+    if (resume === undefined) {
       if (p.group.generation !== gen || p.group.exiting || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
       // signals that came while the program ran outside the kernel are handled before the call
       if (p.signals.nextDeliverable() !== 0) {
@@ -629,10 +638,77 @@ export class ProcKernel {
       }
     }
     for (;;) {
-      const r = await (first ?? this.runCall(p, gen, name, fn, fd));
-      first = undefined;
-      if (!(r instanceof CallFailed)) return r;
-      const error = r.error;
+      let result: T | undefined;
+      let error: unknown;
+      let failed = false;
+      let s: CallState;
+      if (resume === undefined) {
+        s = this.enterCall(p, name, fd);
+        try {
+          if (p.group.fatalSignal === 0) {
+            if (!s.user) this.soc.costs.charge('syscall', this.syscallNs);
+            // the CPU work the program did since its last call, and the entry, run before the call's body
+            await this.runDebt(s.cpu);
+            if (p.group.fatalSignal === 0) result = await fn();
+          }
+          // eslint-disable-next-line no-restricted-syntax -- the error is kept and rethrown (as a SyscallError when it is a KernelError) once the process state is settled
+        } catch (e) {
+          failed = true;
+          error = e;
+        } finally {
+          this.leaveCall(p, s);
+        }
+      } else if (resume.at === 'fn') {
+        s = resume.state;
+        const from = resume.from;
+        try {
+          if (from instanceof CallThrew) throw from.error;
+          if (from !== NOT_RUN) result = await (from as T | Promise<T>);
+          // eslint-disable-next-line no-restricted-syntax -- as above
+        } catch (e) {
+          failed = true;
+          error = e;
+        } finally {
+          this.leaveCall(p, s);
+        }
+      } else {
+        s = resume.state;
+        result = resume.value;
+      }
+      const cpu = s.cpu;
+      if (resume === undefined || resume.at === 'fn') {
+        // an ioctl names its request (`ioctl VIDIOC_QBUF`) in the CPU's current call once it is decoded
+        s.label = s.user ? name : cpu.call || name;
+        // the body's CPU work (cache maintenance, copies, page-table updates) takes its time on a core before the return
+        await this.runDebt(cpu);
+      }
+      cpu.mode = 'user';
+      cpu.call = '';
+      // an exit or exec in another thread may be waiting for this call to end
+      p.group.drainWait.wakeUp();
+      const tr = this.soc.tracer;
+      if (tr) {
+        const args: Record<string, unknown> = {};
+        if (fd !== undefined) args.fd = fd;
+        if (s.path !== undefined) args.path = s.path;
+        // a C program's call names the source line it was made from
+        const site = s.user ? undefined : currentProgramSite();
+        if (site !== undefined) args.site = site;
+        if (failed && error instanceof KernelError) args.errno = error.code;
+        else if (!failed && (typeof result === 'number' || typeof result === 'bigint')) args.result = typeof result === 'bigint' ? result.toString() : result;
+        tr.complete(tr.taskLane(p.pid, p.tid, p.group.leader.comm, p.comm), s.label, 'syscall', s.t0, this.clock.now - s.t0, Object.keys(args).length > 0 ? args : undefined);
+      }
+      if (failed && error instanceof ProcessUnwind) throw error;
+      if (p.group.fatalSignal && !p.group.exiting) {
+        await this.exitProcess(p, 128 + p.group.fatalSignal, p.group.fatalSignal);
+        throw new ProcessUnwind(p.pid, 'killed');
+      }
+      if (p.group.exiting || p.group.generation !== gen || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
+      if (!failed) {
+        if (p.signals.nextDeliverable() !== 0) await this.deliverSignals(p, gen);
+        return result as T;
+      }
+      resume = undefined;
       if (error instanceof AccessFault && error.fault.oom) await this.pagefaultOutOfMemory(p, name, error);
       if (error instanceof AccessFault) await this.forceFault(p, name, error);
       // a handler that throws leaves the call with its error instead (the stand-in for siglongjmp)
@@ -677,86 +753,6 @@ export class ProcKernel {
     // pop, not splice, for the last: splice makes an array of what it removed, at every call
     if (i === p.calls.length - 1) p.calls.pop();
     else if (i >= 0) p.calls.splice(i, 1);
-  }
-
-  /**
-   * One run of a call's body (the part between entry and the return to
-   * user mode): the scheduling point, `fn`, then the process state it left
-   * (a fatal signal, an exit or exec elsewhere unwind the program); on
-   * success, the handlers of signals that came meanwhile. `resume` goes on
-   * with a run quickSyscall started: from `fn` having been called, or from
-   * the end of its body's CPU work.
-   */
-  private async runCall<T>(p: Process, gen: number, name: string, fn: () => T | Promise<T>, fd?: number, resume?: CallResume<T>): Promise<T | CallFailed> {
-    let result: T | undefined;
-    let error: unknown;
-    let failed = false;
-    let s: CallState;
-    if (resume === undefined) {
-      s = this.enterCall(p, name, fd);
-      try {
-        if (p.group.fatalSignal === 0) {
-          if (!s.user) this.soc.costs.charge('syscall', this.syscallNs);
-          // the CPU work the program did since its last call, and the entry, run before the call's body
-          await this.runDebt(s.cpu);
-          if (p.group.fatalSignal === 0) result = await fn();
-        }
-        // eslint-disable-next-line no-restricted-syntax -- the error is kept and rethrown (as a SyscallError when it is a KernelError) once the process state is settled
-      } catch (e) {
-        failed = true;
-        error = e;
-      } finally {
-        this.leaveCall(p, s);
-      }
-    } else if (resume.at === 'fn') {
-      s = resume.state;
-      const from = resume.from;
-      try {
-        if (from instanceof CallThrew) throw from.error;
-        if (from !== NOT_RUN) result = await (from as T | Promise<T>);
-        // eslint-disable-next-line no-restricted-syntax -- as above
-      } catch (e) {
-        failed = true;
-        error = e;
-      } finally {
-        this.leaveCall(p, s);
-      }
-    } else {
-      s = resume.state;
-      result = resume.value;
-    }
-    const cpu = s.cpu;
-    if (resume === undefined || resume.at === 'fn') {
-      // an ioctl names its request (`ioctl VIDIOC_QBUF`) in the CPU's current call once it is decoded
-      s.label = s.user ? name : cpu.call || name;
-      // the body's CPU work (cache maintenance, copies, page-table updates) takes its time on a core before the return
-      await this.runDebt(cpu);
-    }
-    cpu.mode = 'user';
-    cpu.call = '';
-    // an exit or exec in another thread may be waiting for this call to end
-    p.group.drainWait.wakeUp();
-    const tr = this.soc.tracer;
-    if (tr) {
-      const args: Record<string, unknown> = {};
-      if (fd !== undefined) args.fd = fd;
-      if (s.path !== undefined) args.path = s.path;
-      // a C program's call names the source line it was made from
-      const site = s.user ? undefined : currentProgramSite();
-      if (site !== undefined) args.site = site;
-      if (failed && error instanceof KernelError) args.errno = error.code;
-      else if (!failed && (typeof result === 'number' || typeof result === 'bigint')) args.result = typeof result === 'bigint' ? result.toString() : result;
-      tr.complete(tr.taskLane(p.pid, p.tid, p.group.leader.comm, p.comm), s.label, 'syscall', s.t0, this.clock.now - s.t0, Object.keys(args).length > 0 ? args : undefined);
-    }
-    if (failed && error instanceof ProcessUnwind) throw error;
-    if (p.group.fatalSignal && !p.group.exiting) {
-      await this.exitProcess(p, 128 + p.group.fatalSignal, p.group.fatalSignal);
-      throw new ProcessUnwind(p.pid, 'killed');
-    }
-    if (p.group.exiting || p.group.generation !== gen || p.taskExited) throw new ProcessUnwind(p.pid, unwindReason(p, gen));
-    if (failed) return new CallFailed(error);
-    if (p.signals.nextDeliverable() !== 0) await this.deliverSignals(p, gen);
-    return result as T;
   }
 
   /**
@@ -913,11 +909,6 @@ export function spawnProcess(kernel: ProcKernel, main: ProgramMain<Sys>, args: s
   return kernel.spawn(main, args, { ...opts, cred: creds });
 }
 
-/** A call's body failed with `error` (runCall's answer then): an object only on failure, so a call that succeeds allocates none. */
-class CallFailed {
-  constructor(readonly error: unknown) {}
-}
-
 /** A call's body threw `error` as quickSyscall called it. */
 class CallThrew {
   constructor(readonly error: unknown) {}
@@ -926,7 +917,7 @@ class CallThrew {
 /** A call's body not called: a fatal signal came first. */
 const NOT_RUN: unique symbol = Symbol('not run');
 
-/** Where runCall picks up a run quickSyscall started: with `fn` called, or with its result at the end of the body's CPU work. */
+/** Where syscallBody picks up a run quickSyscall started: with `fn` called, or with its result at the end of the body's CPU work. */
 type CallResume<T> = { state: CallState; at: 'fn'; from: unknown } | { state: CallState; at: 'end'; value: T };
 
 /** Whether `v` is something `await` would wait for. */
