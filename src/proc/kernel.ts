@@ -679,8 +679,9 @@ export class ProcKernel {
       if (resume === undefined || resume.at === 'fn') {
         // an ioctl names its request (`ioctl VIDIOC_QBUF`) in the CPU's current call once it is decoded
         s.label = s.user ? name : cpu.call || name;
-        // the body's CPU work (cache maintenance, copies, page-table updates) takes its time on a core before the return
-        await this.runDebt(cpu);
+        // the body's CPU work (cache maintenance, copies, page-table updates) takes its time on a core before the return; none, no turn
+        const end = this.soc.cores.takeDebt(cpu);
+        if (end >= 0) await this.clock.sleepUntil(end);
       }
       cpu.mode = 'user';
       cpu.call = '';
