@@ -649,7 +649,11 @@ export class ProcKernel {
             if (!s.user) this.soc.costs.charge('syscall', this.syscallNs);
             // the CPU work the program did since its last call, and the entry, run before the call's body
             await this.runDebt(s.cpu);
-            if (p.group.fatalSignal === 0) result = await fn();
+            if (p.group.fatalSignal === 0) {
+              // a body that answers at once is not awaited: its answer takes no turn (nor does a quick call's, below)
+              const r = fn();
+              result = isThenable(r) ? await r : (r as T);
+            }
           }
           // eslint-disable-next-line no-restricted-syntax -- the error is kept and rethrown (as a SyscallError when it is a KernelError) once the process state is settled
         } catch (e) {
@@ -663,7 +667,7 @@ export class ProcKernel {
         const from = resume.from;
         try {
           if (from instanceof CallThrew) throw from.error;
-          if (from !== NOT_RUN) result = await (from as T | Promise<T>);
+          if (from !== NOT_RUN) result = isThenable(from) ? await (from as Promise<T>) : (from as T);
           // eslint-disable-next-line no-restricted-syntax -- as above
         } catch (e) {
           failed = true;
