@@ -10,7 +10,16 @@ export interface BenchResult {
   ratios: Record<string, number>;
 }
 
-export type Bench = () => Promise<BenchResult[]>;
+/** What `unimem bench` passes every benchmark; one that has no use for an option ignores it. */
+export interface BenchOptions {
+  /**
+   * Profile the runs (`--profile`): a pipeline row then also splits its
+   * wall time per frame into the parts of the simulation (wall-profile.ts).
+   */
+  profile?: boolean;
+}
+
+export type Bench = (opts?: BenchOptions) => Promise<BenchResult[]>;
 
 /** Runs `fn` repeatedly for at least `minMs` of wall time; returns ops per second and ms per op. */
 export function timeLoop(fn: () => void, minMs = 200): { opsPerSec: number; msPerOp: number; iterations: number } {

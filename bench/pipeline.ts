@@ -1,6 +1,7 @@
 import { loadPlatform, loadScenario, runScenario, type PlatformSpec, type RunResult } from '../src/sim/index.ts';
 import { videoPlaybackEngineNs } from './engine-floor.ts';
-import { copySpeeds, type BenchResult } from './harness.ts';
+import { copySpeeds, type BenchOptions, type BenchResult } from './harness.ts';
+import { WALL_PARTS, withWallProfile, type WallShares } from './wall-profile.ts';
 
 /**
  * The memory traffic one frame needs at the least, in bytes read plus
@@ -53,26 +54,34 @@ interface TimedRun {
   wallMsToFirstFrame: number;
   steadySimNs: number;
   steadyWallMs: number;
+  /** Where the run's wall time went, when profiled. */
+  shares: WallShares | null;
 }
 
-/** Runs `scenario` at `width`x`height`, `fps`, for `frames`; fails the bench when a shown frame differs from its source. */
-async function run(scenario: string, fourcc: 'XR24' | 'NV12', width: number, height: number, fps: number, frames: number, p = platform()): Promise<TimedRun> {
+/**
+ * Runs `scenario` at `width`x`height`, `fps`, for `frames`; fails the
+ * bench when a shown frame differs from its source. With `profile`, under
+ * V8's sampling profiler, whose cost the row's speed then includes.
+ */
+async function run(scenario: string, fourcc: 'XR24' | 'NV12', width: number, height: number, fps: number, frames: number, profile: boolean, p = platform()): Promise<TimedRun> {
   const s = loadScenario(scenario);
   s.spec.format = { width, height, fourcc };
   s.spec.fps = fps;
   let first: { wall: number; sim: number } | null = null;
   let last = { wall: 0, sim: 0 };
   const t0 = performance.now();
-  const r = await runScenario(s, p, {
-    frames,
-    onFrame: (_done, _total, shownAtNs) => {
-      last = { wall: performance.now(), sim: shownAtNs };
-      first ??= last;
-    },
-  });
+  const go = () =>
+    runScenario(s, p, {
+      frames,
+      onFrame: (_done, _total, shownAtNs) => {
+        last = { wall: performance.now(), sim: shownAtNs };
+        first ??= last;
+      },
+    });
+  const { result: r, shares } = profile ? await withWallProfile(go) : { result: await go(), shares: null };
   if (!r.integrity.ok || !first) throw new Error(`${scenario} at ${width}x${height}@${fps} lost integrity`);
   const f: { wall: number; sim: number } = first;
-  return { r, wallMsToFirstFrame: f.wall - t0, steadySimNs: last.sim - f.sim, steadyWallMs: last.wall - f.wall };
+  return { r, wallMsToFirstFrame: f.wall - t0, steadySimNs: last.sim - f.sim, steadyWallMs: last.wall - f.wall, shares };
 }
 
 /**
@@ -112,6 +121,7 @@ function row(bench: string, t: TimedRun, traffic: FrameTraffic, copyBytesPerSec:
       wallSecondsToFirstFrame: t.wallMsToFirstFrame / 1000,
       steadySimSecondsPerWallSecond: t.steadySimNs / 1e6 / t.steadyWallMs,
       ...extra,
+      ...wallMsPerFrame(t.shares, r.integrity.framesChecked),
     },
     ratios: {
       simSecondsPerWallSecond: simSeconds / wallSeconds,
@@ -121,6 +131,15 @@ function row(bench: string, t: TimedRun, traffic: FrameTraffic, copyBytesPerSec:
       fractionOfFloor: framesPerWallSecond / floorFramesPerWallSecond,
     },
   };
+}
+
+/** A profiled run's wall time per part, per checked frame (`wallMsPerFrame.memoryCopies`); nothing when not profiled. */
+function wallMsPerFrame(shares: WallShares | null, frames: number): Record<string, number> {
+  if (!shares) return {};
+  const out: Record<string, number> = {};
+  for (const part of WALL_PARTS) out[`wallMsPerFrame.${part}`] = shares[part] / frames;
+  out['wallMsPerFrame.total'] = shares.total / frames;
+  return out;
 }
 
 /**
@@ -134,14 +153,15 @@ function row(bench: string, t: TimedRun, traffic: FrameTraffic, copyBytesPerSec:
  * after it is that run's (with the code loaded), not a later row's nor the
  * copy baseline's.
  */
-export default async function benchPipeline(): Promise<BenchResult[]> {
-  const uhd = await run('camera-preview', 'XR24', 3840, 2160, 60, 30, platform(160 * 1024 * 1024));
+export default async function benchPipeline(opts: BenchOptions = {}): Promise<BenchResult[]> {
+  const profile = opts.profile ?? false;
+  const uhd = await run('camera-preview', 'XR24', 3840, 2160, 60, 30, profile, platform(160 * 1024 * 1024));
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   // after the peak is read: the copy's own 256 MiB of buffers are no part of a run's memory
   const copy = copySpeeds(64 * 1024 * 1024, 150).fastest;
-  const fhd = await run('camera-preview', 'XR24', 1920, 1080, 60, 300);
-  const v720 = await run('video-playback', 'NV12', 1280, 720, 30, 90);
-  const v1080 = await run('video-playback', 'NV12', 1920, 1080, 30, 30);
+  const fhd = await run('camera-preview', 'XR24', 1920, 1080, 60, 300, profile);
+  const v720 = await run('video-playback', 'NV12', 1280, 720, 30, 90, profile);
+  const v1080 = await run('video-playback', 'NV12', 1920, 1080, 30, 30, profile);
   // a camera preview computes nothing per pixel: the sensor's frame and the checker's compare are its memory traffic
   const e720 = videoPlaybackEngineNs(1280, 720).total;
   const e1080 = videoPlaybackEngineNs(1920, 1080).total;

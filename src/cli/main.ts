@@ -169,14 +169,15 @@ export async function main(argv: string[]): Promise<number> {
     .description(`run benchmarks: ${Object.keys(BENCHES).join(', ')} or all`)
     .argument('<name>', 'a benchmark name, or all')
     .option('--json', 'one JSON object per line (the default output is also one line per record)')
-    .action(async (name: string, opts: { json?: boolean }) => {
+    .option('--profile', "profile the runs: pipeline rows add their wall time per frame by part of the simulation (wallMsPerFrame.*), the profiler's cost included in their speed")
+    .action(async (name: string, opts: { json?: boolean; profile?: boolean }) => {
       const names = name === 'all' ? Object.keys(BENCHES) : [name];
       for (const n of names) {
         const load = BENCHES[n];
         if (!load) throw new sim.InputError(n, 0, 0, 'bench', `no benchmark named '${n}' (have: ${Object.keys(BENCHES).join(', ')}, all)`);
         let results;
         try {
-          results = await (await load()).default();
+          results = await (await load()).default({ profile: opts.profile ?? false });
         } catch (e) {
           // `all` goes on past a benchmark this machine cannot run (bench c without the C toolchain), saying so
           if (name !== 'all' || !(e instanceof sim.InputError)) throw e;
