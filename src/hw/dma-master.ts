@@ -2,6 +2,7 @@ import type { Tracer } from '../lib/index.ts';
 import type { Clock } from './clock.ts';
 import type { CpuCache } from './cache.ts';
 import type { Interconnect, MasterPort } from './interconnect.ts';
+import type { KeptRead } from './kept-read.ts';
 import type { ByteProducer, PhysicalMemory } from './memory.ts';
 
 /**
@@ -72,6 +73,85 @@ export class DmaMaster {
   readNow(addr: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): number {
     this.moveIn(addr, dst, dstOff, len);
     return this.bus.transfer(this.port, len, 0);
+  }
+
+  /**
+   * readNow into a buffer only these reads write, with `kept` the record
+   * of the last one (KeptRead): the translation runs as readNow's, run by
+   * run, and when it gives the runs the last read gave and memory has not
+   * been written in any of them since, the buffer holds the bytes already
+   * and nothing is copied. A snooping master reads as readNow does. The
+   * same errors at the same point as readNow, with the runs before a
+   * faulting one copied. Returns the transfer time in ns.
+   */
+  readNowKept(addr: number, dst: Uint8Array, dstOff: number, len: number, kept: KeptRead): number {
+    if (this.coherent) {
+      kept.forget();
+      return this.readNow(addr, dst, dstOff, len);
+    }
+    const same = kept.dst === dst && kept.dstOff === dstOff && kept.addr === addr && kept.len === len;
+    const runs = this.translateRuns(addr, len, dst, dstOff, kept);
+    let unchanged = same && runs === kept.count;
+    for (let i = 0; unchanged && i < runs; i++) unchanged = this.mem.lastWrite(kept.runs[2 * i]!, kept.runs[2 * i + 1]!) <= kept.stamp;
+    if (!unchanged) {
+      for (let i = 0, off = 0; i < runs; i++) {
+        const n = kept.runs[2 * i + 1]!;
+        this.mem.read(kept.runs[2 * i]!, dst, dstOff + off, n);
+        off += n;
+      }
+    }
+    kept.dst = dst;
+    kept.dstOff = dstOff;
+    kept.addr = addr;
+    kept.len = len;
+    kept.count = runs;
+    kept.stamp = this.mem.writeStamp();
+    return this.bus.transfer(this.port, len, 0);
+  }
+
+  /**
+   * Translates [addr, addr+len) run by run into kept.runs (its count is
+   * the last read's until this returns, so that readNowKept can compare:
+   * a run that differs makes `same` false there instead) and returns how
+   * many. A run no memory decodes, or a translation that faults, ends it:
+   * the runs before are copied into `dst`, the read is forgotten and the
+   * error thrown, as readNow would have.
+   */
+  private translateRuns(addr: number, len: number, dst: Uint8Array, dstOff: number, kept: KeptRead): number {
+    let runs = 0;
+    let off = 0;
+    let differs = false;
+    try {
+      while (off < len) {
+        let pa = addr + off;
+        let n = len - off;
+        if (this.translator) {
+          const t = this.translator.translate(addr + off, false, len - off);
+          pa = t.pa;
+          n = Math.min(t.run, len - off);
+        }
+        if (!this.mem.decodes(pa, n)) this.mem.bankOf(pa, n);
+        if (2 * runs + 2 > kept.runs.length) {
+          const grown = new Float64Array(2 * kept.runs.length);
+          grown.set(kept.runs);
+          kept.runs = grown;
+        }
+        if (runs >= kept.count || kept.runs[2 * runs] !== pa || kept.runs[2 * runs + 1] !== n) differs = true;
+        kept.runs[2 * runs] = pa;
+        kept.runs[2 * runs + 1] = n;
+        runs++;
+        off += n;
+      }
+    } catch (e) {
+      for (let i = 0, o = 0; i < runs; i++) {
+        this.mem.read(kept.runs[2 * i]!, dst, dstOff + o, kept.runs[2 * i + 1]!);
+        o += kept.runs[2 * i + 1]!;
+      }
+      kept.forget();
+      throw e;
+    }
+    if (differs) kept.count = -1;
+    return runs;
   }
 
   /** Memory's write stamp now (PhysicalMemory.writeStamp), to hand readUnchangedSince later. */

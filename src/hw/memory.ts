@@ -21,6 +21,8 @@ export interface MemoryBank extends MemoryBankConfig {
   readonly generated: (GeneratedPages | undefined)[];
   /** Per chunk: the memory's write stamp when something last wrote in it (0: never). */
   readonly written: Float64Array;
+  /** Per chunk written since the bank was made or released: the stamp of each of its 4 KiB pages' last write (0: never). */
+  readonly pageWritten: (Float64Array | undefined)[];
 }
 
 /** A chunk's generated pages: per 4 KiB page, whether it has one and the generator's two arguments. */
@@ -192,6 +194,7 @@ export class PhysicalMemory {
       stale: new Array<Uint16Array | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
       generated: new Array<GeneratedPages | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
       written: new Float64Array(Math.ceil(b.size / CHUNK_SIZE)),
+      pageWritten: new Array<Float64Array | undefined>(Math.ceil(b.size / CHUNK_SIZE)),
     }));
     this.last = this.banks[0]!;
     liveMemories?.push(this);
@@ -214,6 +217,7 @@ export class PhysicalMemory {
         b.chunks[i] = undefined;
         b.stale[i] = undefined;
         b.generated[i] = undefined;
+        b.pageWritten[i] = undefined;
       }
     }
     this.materialised = 0;
@@ -225,13 +229,36 @@ export class PhysicalMemory {
     return this.stamp;
   }
 
-  /** The write stamp of the last write anywhere in [pa, pa+len) (at chunk granularity); BusError when no bank decodes it. */
+  /**
+   * The write stamp of the last write anywhere in [pa, pa+len), at 4 KiB
+   * page granularity (a write next to the range in the same page counts);
+   * BusError when no bank decodes it.
+   */
   lastWrite(pa: number, len: number): number {
     const b = this.bankOf(pa, len);
     const off = pa - b.base;
+    const endOff = off + Math.max(len, 1);
     let last = this.releasedAt;
-    for (let ci = Math.floor(off / CHUNK_SIZE), end = Math.floor((off + Math.max(len, 1) - 1) / CHUNK_SIZE); ci <= end; ci++) last = Math.max(last, b.written[ci]!);
+    for (let ci = Math.floor(off / CHUNK_SIZE), end = Math.floor((endOff - 1) / CHUNK_SIZE); ci <= end; ci++) {
+      // a chunk's stamp is its pages' latest: only a chunk written after `last` has a page that can raise it
+      if (b.written[ci]! <= last) continue;
+      const pages = b.pageWritten[ci]!;
+      const base = ci * CHUNK_SIZE;
+      for (let p = Math.max(off - base, 0) >> STALE_SHIFT, lp = (Math.min(endOff - base, CHUNK_SIZE) - 1) >> STALE_SHIFT; p <= lp; p++) if (pages[p]! > last) last = pages[p]!;
+    }
     return last;
+  }
+
+  /** Stamps bytes co..co+n of chunk `ci` (all in it) as written now: the chunk and each 4 KiB page they touch. */
+  private stampRun(b: MemoryBank, ci: number, co: number, n: number): void {
+    const s = ++this.stamp;
+    b.written[ci] = s;
+    let pages = b.pageWritten[ci];
+    if (!pages) b.pageWritten[ci] = pages = new Float64Array(STALE_PIECES);
+    const first = co >> STALE_SHIFT;
+    const last = (co + Math.max(n, 1) - 1) >> STALE_SHIFT;
+    if (first === last) pages[first] = s;
+    else pages.fill(s, first, last + 1);
   }
 
   /**
@@ -343,7 +370,7 @@ export class PhysicalMemory {
     // zeros written where nothing was ever written change nothing: the backing stays unmade (as fill does)
     if (!b.chunks[ci] && !b.generated[ci] && allZero(src, si, words)) return;
     if (this.watches.length) this.fireWatches(pa, pa + words * 4);
-    b.written[ci] = ++this.stamp;
+    this.stampRun(b, ci, off - ci * CHUNK_SIZE, words * 4);
     const w = this.words(b, ci, this.chunk(b, ci));
     if (b.stale[ci]) this.freshen(b, ci, off - ci * CHUNK_SIZE, words * 4, true);
     const wi = (off - ci * CHUNK_SIZE) >> 2;
@@ -373,7 +400,7 @@ export class PhysicalMemory {
     if (this.watches.length) this.fireWatches(pa, pa + len);
     this.forEachRun(pa, len, (b, ci, co, done, n) => {
       const c = this.chunk(b, ci);
-      b.written[ci] = ++this.stamp;
+      this.stampRun(b, ci, co, n);
       if (b.stale[ci]) this.freshen(b, ci, co, n, true);
       copyBytes(c, co, src, srcOff + done, n);
     });
@@ -389,7 +416,7 @@ export class PhysicalMemory {
     if (this.watches.length) this.fireWatches(pa, pa + len);
     this.forEachRun(pa, len, (b, ci, co, done, n) => {
       const c = this.chunk(b, ci);
-      b.written[ci] = ++this.stamp;
+      this.stampRun(b, ci, co, n);
       // a reused chunk's stale pieces the range covers whole are the producer's to fill; the rest are zeroed first
       if (b.stale[ci]) this.freshen(b, ci, co, n, true);
       produce(c, co, done, n);
@@ -402,7 +429,7 @@ export class PhysicalMemory {
     this.forEachRun(pa, len, (b, ci, co, _done, n) => {
       const c = b.chunks[ci] ?? (value !== 0 || b.generated[ci] ? this.chunk(b, ci) : undefined);
       if (!c) return;
-      b.written[ci] = ++this.stamp;
+      this.stampRun(b, ci, co, n);
       if (b.stale[ci]) this.freshen(b, ci, co, n, true);
       c.fill(value, co, co + n);
     });
@@ -558,7 +585,7 @@ export class PhysicalMemory {
     const ci = Math.floor(off / CHUNK_SIZE);
     const co = off - ci * CHUNK_SIZE;
     const c = bank.chunks[ci];
-    bank.written[ci] = ++this.stamp;
+    this.stampRun(bank, ci, co, GEN_PAGE);
     if (c) {
       if (bank.stale[ci]) this.freshen(bank, ci, co, GEN_PAGE, true);
       this.generator(a, b, c, co);
@@ -641,11 +668,14 @@ export class PhysicalMemory {
       const dc = this.chunk(db, dci);
       if (db.stale[dci]) this.freshen(db, dci, dco, n, true);
       if (sc === dc) {
-        db.written[dci] = ++this.stamp;
+        this.stampRun(db, dci, dco, n);
         dc.copyWithin(dco, sco, sco + n);
       } else {
         const total = sco === dco && n === CHUNK_SIZE - sco ? this.slabRun(sb, sci, db, dci, n, max) : n;
-        for (let k = dci, end = Math.floor((dOff + total - 1) / CHUNK_SIZE); k <= end; k++) db.written[k] = ++this.stamp;
+        for (let k = dci, end = Math.floor((dOff + total - 1) / CHUNK_SIZE); k <= end; k++) {
+          const from = Math.max(dOff, k * CHUNK_SIZE);
+          this.stampRun(db, k, from - k * CHUNK_SIZE, Math.min(dOff + total, (k + 1) * CHUNK_SIZE) - from);
+        }
         if (total === n) copyBytes(dc, dco, sc, sco, n);
         // chunks that follow each other in their slabs on both sides move as one range
         else copyBytes(new Uint8Array(dc.buffer, dc.byteOffset + dco, total), 0, new Uint8Array(sc.buffer, sc.byteOffset + sco, total), 0, total);
@@ -654,7 +684,7 @@ export class PhysicalMemory {
     } else {
       const dc = db.chunks[dci] ?? (db.generated[dci] ? this.chunk(db, dci) : undefined);
       if (dc) {
-        db.written[dci] = ++this.stamp;
+        this.stampRun(db, dci, dco, n);
         if (db.stale[dci]) this.freshen(db, dci, dco, n, true);
         dc.fill(0, dco, dco + n);
       }

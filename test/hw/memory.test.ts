@@ -65,6 +65,43 @@ describe('PhysicalMemory', () => {
     expect(Array.from(m.readBytes(0x8000_0100, 4))).toEqual([0xef, 0xbe, 0xad, 0xde]);
   });
 
+  it('tells which 4 KiB pages each kind of write touched (lastWrite): another page of the same chunk keeps its stamp', () => {
+    const m = mk();
+    m.setPageGenerator((a, _b, dst, off) => dst.fill(a, off, off + 4096));
+    const page = 0x8000_3000;
+    const writes: [string, (at: number) => void][] = [
+      ['write', (at) => m.write(at + 5, new Uint8Array([1]))],
+      ['writeU32', (at) => m.writeU32(at + 8, 7)],
+      ['writeWords', (at) => m.writeWords(at + 64, new Int32Array([1, 2]), 0, 2)],
+      ['fill', (at) => m.fill(at + 100, 10, 3)],
+      ['writeFrom', (at) => m.writeFrom(at + 200, 4, (dst, off, _s, n) => dst.fill(9, off, off + n))],
+      ['copy', (at) => m.copy(at + 300, 0x8000_0000, 8)],
+      ['writeGeneratedPage', (at) => m.writeGeneratedPage(at, 4, 0)],
+    ];
+    m.write(0x8000_0000, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+    for (const [name, write] of writes) {
+      const before = m.lastWrite(page, 4096);
+      const other = m.lastWrite(page + 4096, 4096);
+      write(page);
+      expect(m.lastWrite(page, 4096), name).toBeGreaterThan(before);
+      expect(m.lastWrite(page + 4096, 4096), name).toBe(other);
+      expect(m.lastWrite(page + 4095, 2), name).toBe(m.lastWrite(page, 4096));
+      expect(m.lastWrite(page, 1), name).toBeLessThanOrEqual(m.writeStamp());
+    }
+    // a copy over a chunk boundary stamps the pages on both sides, and no other
+    const tail = 0x8010_0000 - 4096;
+    const quiet = m.lastWrite(tail - 4096, 4096);
+    const s0 = m.writeStamp();
+    m.copy(tail + 4000, 0x8000_0000, 200);
+    expect(m.lastWrite(tail, 4096)).toBeGreaterThan(s0);
+    expect(m.lastWrite(0x8010_0000, 4096)).toBeGreaterThan(s0);
+    expect(m.lastWrite(0x8010_0000 + 4096, 4096)).toBeLessThanOrEqual(s0);
+    expect(m.lastWrite(tail - 4096, 4096)).toBe(quiet);
+    // a release changes every byte
+    m.releaseBacking();
+    expect(m.lastWrite(page + 8192, 4)).toBe(m.writeStamp());
+  });
+
   it('rejects overlapping banks', () => {
     expect(
       () =>

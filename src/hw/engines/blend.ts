@@ -1,7 +1,8 @@
 import { AverageUnit } from '../../formats/index.ts';
 import type { Clock } from '../clock.ts';
 import type { DmaMaster } from '../dma-master.ts';
-import { sgDmaMove, type SgSegment } from './sg-dma.ts';
+import type { KeptRead } from '../kept-read.ts';
+import { sgDmaMove, sgDmaReadKept, type SgSegment } from './sg-dma.ts';
 
 /**
  * A 2D GPU's blend unit: it fetches two sources, averages them byte by
@@ -15,6 +16,12 @@ export class BlendEngine {
   readonly clock: Clock;
   /** The line buffers and the average over them, reused by every job (one job runs at a time). */
   private readonly unit = new AverageUnit();
+  /**
+   * What the second line buffer holds (the average is written into the
+   * first): a compositor's layer that the next job blends again is not
+   * fetched again while memory under it is unchanged (KeptRead).
+   */
+  private readonly keptB: KeptRead[] = [];
 
   constructor(master: DmaMaster, clock: Clock) {
     this.master = master;
@@ -32,7 +39,7 @@ export class BlendEngine {
     const { master: m, clock } = this;
     const t0 = clock.now;
     sgDmaMove(m, src0, a, len, false);
-    sgDmaMove(m, src1, b, len, false);
+    sgDmaReadKept(m, src1, b, len, this.keptB);
     await clock.sleep(m.timeFor(2 * len));
     this.unit.average();
     const written = sgDmaMove(m, dst, a, len, true);

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { DmaMaster } from '../dma-master.ts';
+import { KeptRead } from '../kept-read.ts';
 import type { ByteProducer } from '../memory.ts';
 
 /**
@@ -28,6 +29,29 @@ export function sgDmaMove(master: DmaMaster, segs: readonly SgSegment[], buf: Ui
     if (write) master.writeNow(seg.addr, buf, bufOff + off, n);
     else master.readNow(seg.addr, buf, bufOff + off, n);
     off += n;
+  }
+  return off;
+}
+
+/**
+ * sgDmaMove's read into a buffer that only these reads write (an engine's
+ * own line buffer): segment `i` is read with DmaMaster.readNowKept and
+ * `kept[i]` (made as needed), so a segment whose translation and memory
+ * are as they were last time copies nothing. The same bytes, bursts and
+ * errors as sgDmaMove; a segment list shorter than last time forgets the rest.
+ */
+export function sgDmaReadKept(master: DmaMaster, segs: readonly SgSegment[], buf: Uint8Array, len: number, kept: KeptRead[]): number {
+  let off = 0;
+  let i = 0;
+  try {
+    for (; i < segs.length && off < len; i++) {
+      const seg = segs[i]!;
+      const n = Math.min(seg.len, len - off);
+      master.readNowKept(seg.addr, buf, off, n, (kept[i] ??= new KeptRead()));
+      off += n;
+    }
+  } finally {
+    for (let k = i; k < kept.length; k++) kept[k]!.forget();
   }
   return off;
 }
