@@ -76,6 +76,35 @@ describe('gpu: the compose job', () => {
     expect(s.k.vfs.openFileCount).toBe(0);
   });
 
+  it('maps an object of its own for the GPU on its first job and keeps the mapping until the object is freed; the CPU’s later writes through its mapping reach the next job', async () => {
+    const s = gpuSystem();
+    const a = pattern(SIZE, 1);
+    const b = pattern(SIZE, 2);
+    const c = pattern(SIZE, 3);
+    await run(s, async (sys) => {
+      const g = await sys.open('/dev/dri/card0', O_RDWR);
+      const s0 = await filled(sys, g, a);
+      const s1 = await filled(sys, g, b);
+      const d = await filled(sys, g, new Uint8Array(SIZE));
+      const live0 = s.ctx.debug.liveMappings();
+      await waitFence(sys, await compose(sys, g, d.handle, s0.handle, s1.handle));
+      // the three objects' mappings, made by the job and still there after it
+      expect(s.ctx.debug.liveMappings()).toBe(live0 + 3);
+      expect(Buffer.compare(await sys.load(d.map, SIZE), average(a, b))).toBe(0);
+      await sys.store(s0.map, c);
+      await waitFence(sys, await compose(sys, g, d.handle, s0.handle, s1.handle));
+      expect(s.ctx.debug.liveMappings()).toBe(live0 + 3);
+      expect(Buffer.compare(await sys.load(d.map, SIZE), average(c, b))).toBe(0);
+      for (const o of [s0, s1, d]) await sys.munmap(o.map, SIZE);
+      await sys.close(g);
+    });
+    await gpuIdle(s.gpu0);
+    await s.gpu0.settle();
+    expect(s.gpu0.stats).toEqual({ objects: 0, bytes: 0, pagesAllocated: 0 });
+    expect(s.ctx.debug.liveMappings()).toBe(0);
+    expect(s.soc.findings.findings).toEqual([]);
+  });
+
   it('implicit sync orders dependent jobs: C = avg(A,B) then D = avg(C,A), in place too', async () => {
     const s = gpuSystem();
     const a = pattern(SIZE, 1);

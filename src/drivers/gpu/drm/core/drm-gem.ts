@@ -1,5 +1,5 @@
 import { KernelBug, PAGE_SIZE, alignUp, kerr } from '../../../../lib/index.ts';
-import { DMA_BIDIRECTIONAL, type SgTable } from '../../../../dma/index.ts';
+import { DMA_BIDIRECTIONAL, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, type SgTable } from '../../../../dma/index.ts';
 import { DmaResv, dmaBufDetach, dmaBufPut, dmaBufTrackRef, dmaBufUnmapAttachment, dmaBufUntrackRef, type DmaBuf, type DmaBufAttachment } from '../../../../dmabuf/index.ts';
 import { VM_DONTDUMP, VM_DONTEXPAND, VM_PFNMAP, isCowMapping, shmemAllocPage, type VmArea } from '../../../../fs/index.ts';
 import { DrmVmaOffsetNode } from './drm-vma-manager.ts';
@@ -42,6 +42,8 @@ export class GemObject {
   readonly importSgt: SgTable | null;
   /** Page frames, allocated zeroed on first use and kept until free (shmem->pages). */
   pages: Uint32Array | null = null;
+  /** The pages mapped for the device, made on first use and kept until free (shmem->sgt of an object of its own). */
+  private pagesSgt: SgTable | null = null;
   /** Users of the kernel mapping (vmap_use_count). */
   vmapUseCount = 0;
   vaddr = 0;
@@ -214,10 +216,33 @@ export class GemObject {
     if (--this.vmapUseCount === 0) this.dev.mm.kas.vunmap(this.vaddr);
   }
 
-  /** Frees the object (drm_gem_shmem_free): fake offset, pages, reservation object or the import. */
+  /**
+   * The object's pages as a scatterlist mapped for its device, made on
+   * the first call and kept until the object is freed
+   * (drm_gem_shmem_get_pages_sgt: the pages, and dma_map_sgtable with
+   * DMA_BIDIRECTIONAL): how a GPU driver puts an object of its own in the
+   * GPU's address space once, for every job that uses it. Its CPU mappings
+   * are write-combined, so no job needs the cache maintenance of a map.
+   * KernelBug for an import (which has its mapping); the mapping's errors
+   * (ENOMEM) leave nothing mapped.
+   */
+  getPagesSgt(): SgTable {
+    if (this.importAttach) throw new KernelBug(`gem object ${this.id} is imported: its mapping is the import's`);
+    if (this.pagesSgt) return this.pagesSgt;
+    const sgt = sgAllocTableFromPages(this.getPages(), 0, this.size);
+    dmaMapSgtable(this.dev.device, sgt, DMA_BIDIRECTIONAL);
+    this.pagesSgt = sgt;
+    return sgt;
+  }
+
+  /** Frees the object (drm_gem_shmem_free): its device mapping, fake offset, pages, reservation object or the import. */
   private free(): Promise<void> | undefined {
     if (this.handleCount > 0) throw new KernelBug(`gem object ${this.id} freed with ${this.handleCount} handle(s)`);
     if (this.vmapUseCount > 0) throw new KernelBug(`gem object ${this.id} freed while vmapped`);
+    if (this.pagesSgt) {
+      dmaUnmapSg(this.dev.device, this.pagesSgt, DMA_BIDIRECTIONAL);
+      this.pagesSgt = null;
+    }
     this.dev.vmaManager.remove(this.vmaNode);
     this.dev.stats.objects--;
     this.dev.stats.bytes -= this.size;

@@ -1,6 +1,6 @@
 import { kerr } from '../../../../lib/index.ts';
 import { BlendEngine, BusError, DmaFault } from '../../../../hw/index.ts';
-import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapSgtable, dmaUnmapSg, sgAllocTableFromPages, sgDmaSegments, type DmaDirection, type SgTable } from '../../../../dma/index.ts';
+import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, sgDmaSegments, type DmaDirection, type SgTable } from '../../../../dma/index.ts';
 import { DmaFence, DmaResvUsage, dmaBufTrackRef, dmaBufUntrackRef, dmaResvUsageRw, setFenceSignaller, syncFileCreate, type DmaBuf, type DmaFenceOps, type DmaResv } from '../../../../dmabuf/index.ts';
 import { fput, userArg, type Task } from '../../../../fs/index.ts';
 import { DRM_IOCTL_GPU_COMPOSE, GPU_COMPOSE_FENCE_OUT, GPU_COMPOSE_OP_AVERAGE, O_CLOEXEC, type DrmGpuCompose } from '../../../../uapi/index.ts';
@@ -73,11 +73,10 @@ function u32(v: unknown, what: string): number {
   return v >>> 0;
 }
 
-/** One buffer a job uses: the object, its mapping for the GPU, and whether the job maps it itself. */
+/** One buffer a job uses: the object, its mapping for the GPU, and how the job uses it. */
 interface JobBuffer {
   obj: GemObject;
   sgt: SgTable;
-  own: boolean;
   dir: DmaDirection;
   /** The dma-buf behind the object, on which the job's reference is tracked while it is queued or running. */
   buf: DmaBuf | null;
@@ -97,20 +96,15 @@ function jobUntrack(bufs: readonly JobBuffer[]): void {
 }
 
 /**
- * Maps an object for the GPU for one job: an import through the mapping
- * its attachment already has, an own object by mapping its pages (the job
- * pins them, as a scheduler job pins its BOs).
+ * An object's mapping for the GPU, for one job: an import's through its
+ * attachment, an own object's made on its first job and kept until it is
+ * freed (drm_gem_shmem_get_pages_sgt), as a GPU driver keeps its objects
+ * in the GPU's address space. The job holds a reference on the object, so
+ * the mapping outlives the job.
  */
-function jobMap(dev: DrmDevice, obj: GemObject, dir: DmaDirection): JobBuffer {
-  const buf = gemObjectDmaBuf(obj);
-  if (obj.importSgt) return { obj, sgt: obj.importSgt, own: false, dir, buf, seqno: 0 };
-  const sgt = sgAllocTableFromPages(obj.getPages(), 0, obj.size);
-  dmaMapSgtable(dev.device, sgt, dir);
-  return { obj, sgt, own: true, dir, buf, seqno: 0 };
-}
-
-function jobUnmap(dev: DrmDevice, b: JobBuffer): void {
-  if (b.own) dmaUnmapSg(dev.device, b.sgt, b.dir);
+function jobMap(obj: GemObject, dir: DmaDirection): JobBuffer {
+  const sgt = obj.importSgt ?? obj.getPagesSgt();
+  return { obj, sgt, dir, buf: gemObjectDmaBuf(obj), seqno: 0 };
 }
 
 /** The kernel thread that runs the device's jobs (the drm-sched thread of its ring). */
@@ -169,7 +163,6 @@ async function runCompose(dev: DrmDevice, st: GpuState, fence: DmaFence, deps: D
     fence.put();
     jobUntrack(bufs);
     for (const bf of bufs) {
-      jobUnmap(dev, bf);
       const p = bf.obj.put();
       if (p) dev.track(p);
     }
@@ -205,9 +198,9 @@ async function gpuCompose(dev: DrmDevice, arg: unknown, file: DrmFile, task: Tas
     }
     const [dst, s0, s1] = objs as [GemObject, GemObject, GemObject];
     if (s0.size < dst.size || s1.size < dst.size) throw kerr('EINVAL', `sources of ${s0.size} and ${s1.size} bytes for a ${dst.size}-byte destination`);
-    bufs.push(jobMap(dev, dst, DMA_FROM_DEVICE));
-    bufs.push(jobMap(dev, s0, s0 === dst ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE));
-    bufs.push(jobMap(dev, s1, s1 === dst ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE));
+    bufs.push(jobMap(dst, DMA_FROM_DEVICE));
+    bufs.push(jobMap(s0, s0 === dst ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE));
+    bufs.push(jobMap(s1, s1 === dst ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE));
     // implicit sync: collected before the job's own fence goes in
     deps.push(...dst.resv.getFences(dmaResvUsageRw(true)));
     for (const s of [s0, s1]) if (s.resv !== dst.resv) deps.push(...s.resv.getFences(dmaResvUsageRw(false)));
@@ -231,7 +224,6 @@ async function gpuCompose(dev: DrmDevice, arg: unknown, file: DrmFile, task: Tas
   } catch (e) {
     for (const d of deps) d.put();
     jobUntrack(bufs);
-    for (const b of bufs) jobUnmap(dev, b);
     for (const o of objs) {
       const p = o.put();
       if (p) dev.track(p);
