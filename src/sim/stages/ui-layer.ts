@@ -23,7 +23,10 @@ export function uiLayerInto(fmt: FrameFormat, seed: number, out: Uint8Array): vo
     let line = lines.get(base);
     if (!line) {
       line = new Uint8Array(fmt.stride);
-      for (let x = 0; x < fmt.stride; x += 16) line.fill((base + ((x >> 4) & 0x0f)) & 0xff, x, x + 16);
+      // the ramp repeats every 256 bytes: its first period is filled, the rest copied over in doubling pieces
+      const period = Math.min(256, fmt.stride);
+      for (let x = 0; x < period; x += 16) line.fill((base + ((x >> 4) & 0x0f)) & 0xff, x, x + 16);
+      for (let have = period; have < fmt.stride; have *= 2) line.copyWithin(have, 0, Math.min(have, fmt.stride - have));
       lines.set(base, line);
     }
     out.set(line, y * fmt.stride);
