@@ -11,12 +11,15 @@ export class TestPattern {
   readonly fmt: FrameFormat;
   private readonly strip: Uint8Array;
   private readonly period: number;
+  /** A whole line of the strip at each offset, made on first use: a frame's lines are set with no view made per line. */
+  private readonly lineViews: (Uint8Array | undefined)[];
 
   constructor(fmt: FrameFormat, seed: number) {
     this.fmt = fmt;
     // The strip is long enough for any line at any shift; its bytes come from a
     // small LCG seeded by `seed`, mixed with the position so that no two lines match.
     this.period = 4093;
+    this.lineViews = new Array<Uint8Array | undefined>(this.period).fill(undefined);
     this.strip = new Uint8Array(fmt.stride + this.period + 1);
     let x = (seed * 2654435761) >>> 0 || 1;
     for (let i = 0; i < this.strip.length; i++) {
@@ -25,13 +28,18 @@ export class TestPattern {
     }
   }
 
+  /** The whole line of the strip at `off`. */
+  private line(off: number): Uint8Array {
+    return (this.lineViews[off] ??= this.strip.subarray(off, off + this.fmt.stride));
+  }
+
   /** Writes frame `n` into `dst` (size fmt.size). */
   render(n: number, dst: Uint8Array): void {
     const { stride, size } = this.fmt;
     const lines = size / stride;
     for (let y = 0; y < lines; y++) {
       const off = (n * 7 + y * 13) % this.period;
-      dst.set(this.strip.subarray(off, off + stride), y * stride);
+      dst.set(this.line(off), y * stride);
     }
   }
 
@@ -43,7 +51,7 @@ export class TestPattern {
       const x = from + done - y * stride;
       const k = Math.min(len - done, stride - x);
       const off = (n * 7 + y * 13) % this.period;
-      dst.set(this.strip.subarray(off + x, off + x + k), dstOff + done);
+      dst.set(k === stride ? this.line(off) : this.strip.subarray(off + x, off + x + k), dstOff + done);
       done += k;
     }
   }

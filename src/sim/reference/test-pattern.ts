@@ -29,6 +29,8 @@ export class PatternReference {
   private readonly strip: Uint8Array;
   private readonly stride: number;
   private readonly lines: number;
+  /** The line starting at each offset of the strip, made on first use (render sets a line a call, with no view made per line). */
+  private readonly lineViews = new Array<Uint8Array | undefined>(PERIOD).fill(undefined);
 
   constructor(
     readonly fmt: FrameFormat,
@@ -48,7 +50,7 @@ export class PatternReference {
   render(n: number, out: Uint8Array): void {
     for (let y = 0; y < this.lines; y++) {
       const o = this.lineStart(n, y);
-      out.set(this.strip.subarray(o, o + this.stride), y * this.stride);
+      out.set((this.lineViews[o] ??= this.strip.subarray(o, o + this.stride)), y * this.stride);
     }
   }
 
