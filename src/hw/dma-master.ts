@@ -93,13 +93,7 @@ export class DmaMaster {
     const runs = this.translateRuns(addr, len, dst, dstOff, kept);
     let unchanged = same && runs === kept.count;
     for (let i = 0; unchanged && i < runs; i++) unchanged = this.mem.lastWrite(kept.runs[2 * i]!, kept.runs[2 * i + 1]!) <= kept.stamp;
-    if (!unchanged) {
-      for (let i = 0, off = 0; i < runs; i++) {
-        const n = kept.runs[2 * i + 1]!;
-        this.mem.read(kept.runs[2 * i]!, dst, dstOff + off, n);
-        off += n;
-      }
-    }
+    if (!unchanged) this.readRuns(kept, runs, dst, dstOff);
     kept.dst = dst;
     kept.dstOff = dstOff;
     kept.addr = addr;
@@ -143,15 +137,21 @@ export class DmaMaster {
         off += n;
       }
     } catch (e) {
-      for (let i = 0, o = 0; i < runs; i++) {
-        this.mem.read(kept.runs[2 * i]!, dst, dstOff + o, kept.runs[2 * i + 1]!);
-        o += kept.runs[2 * i + 1]!;
-      }
+      this.readRuns(kept, runs, dst, dstOff);
       kept.forget();
       throw e;
     }
     if (differs) kept.count = -1;
     return runs;
+  }
+
+  /** Copies the first `runs` of kept.runs from memory into `dst`, one after another from `dstOff`. */
+  private readRuns(kept: KeptRead, runs: number, dst: Uint8Array, dstOff: number): void {
+    for (let i = 0, off = dstOff; i < runs; i++) {
+      const n = kept.runs[2 * i + 1]!;
+      this.mem.read(kept.runs[2 * i]!, dst, off, n);
+      off += n;
+    }
   }
 
   /** Memory's write stamp now (PhysicalMemory.writeStamp), to hand readUnchangedSince later. */
