@@ -8,13 +8,58 @@ import { genericFileLlseek } from './llseek.ts';
 /** Largest regular file the in-memory filesystem holds (s_maxbytes). */
 export const TMPFS_MAX_BYTES = 1 << 30;
 
+/** Bytes a block of a file's data holds: a run of shmem's pages. */
+const BLOCK_SHIFT = 16;
+const BLOCK = 1 << BLOCK_SHIFT;
+
 /**
  * The bytes of a regular file in the in-memory filesystem (shmem's page
- * cache), grown by doubling. Not simulated DRAM: these files are for
- * programs' own data, logs and fd-passing tests, not for devices.
+ * cache): blocks of BLOCK bytes, each made when first written, so a hole
+ * costs nothing and a growing file is never copied. Not simulated DRAM:
+ * these files are for programs' own data, streams, logs and fd-passing
+ * tests, not for devices.
  */
 export class TmpfsData {
-  buf = new Uint8Array(0);
+  private readonly blocks: (Uint8Array | undefined)[] = [];
+
+  /** Bytes start..end, a new array (zeros where nothing was written). */
+  read(start: number, end: number): Uint8Array {
+    const out = new Uint8Array(end - start);
+    for (let at = start; at < end; ) {
+      const bi = at >> BLOCK_SHIFT;
+      const bo = at - bi * BLOCK;
+      const n = Math.min(end - at, BLOCK - bo);
+      const b = this.blocks[bi];
+      if (b) out.set(n === BLOCK ? b : b.subarray(bo, bo + n), at - start);
+      at += n;
+    }
+    return out;
+  }
+
+  /** Writes `data` at `pos`. */
+  write(pos: number, data: Uint8Array): void {
+    for (let done = 0; done < data.length; ) {
+      const at = pos + done;
+      const bi = at >> BLOCK_SHIFT;
+      const bo = at - bi * BLOCK;
+      const n = Math.min(data.length - done, BLOCK - bo);
+      const b = (this.blocks[bi] ??= new Uint8Array(BLOCK));
+      b.set(n === data.length ? data : data.subarray(done, done + n), bo);
+      done += n;
+    }
+  }
+
+  /** Zeros start..end: a block wholly inside goes, as a hole. */
+  zero(start: number, end: number): void {
+    for (let at = start; at < end; ) {
+      const bi = at >> BLOCK_SHIFT;
+      const bo = at - bi * BLOCK;
+      const n = Math.min(end - at, BLOCK - bo);
+      if (n === BLOCK) this.blocks[bi] = undefined;
+      else this.blocks[bi]?.fill(0, bo, bo + n);
+      at += n;
+    }
+  }
 }
 
 function dataOf(inode: Inode): TmpfsData {
@@ -25,18 +70,8 @@ function dataOf(inode: Inode): TmpfsData {
 /** Sets a regular file's size, zeroing what it exposes anew (shmem_setattr / truncate). */
 export function tmpfsTruncate(inode: Inode, size: number): void {
   if (size < 0 || size > TMPFS_MAX_BYTES) throw kerr(size < 0 ? 'EINVAL' : 'EFBIG', `size ${size}`);
-  const d = dataOf(inode);
-  if (size > d.buf.length) grow(d, size);
-  if (size < inode.size) d.buf.fill(0, size, inode.size);
+  if (size < inode.size) dataOf(inode).zero(size, inode.size);
   inode.size = size;
-}
-
-function grow(d: TmpfsData, need: number): void {
-  let cap = Math.max(4096, d.buf.length);
-  while (cap < need) cap *= 2;
-  const nb = new Uint8Array(Math.min(cap, TMPFS_MAX_BYTES));
-  nb.set(d.buf);
-  d.buf = nb;
 }
 
 /** File operations of regular files in the in-memory filesystem (shmem_file_operations). */
@@ -47,7 +82,7 @@ export const tmpfsFileOps: FileOperations = {
     const size = file.inode.size;
     const start = Math.min(ppos.pos, size);
     const end = Math.min(size, start + len);
-    const out = dataOf(file.inode).buf.slice(start, end);
+    const out = dataOf(file.inode).read(start, end);
     ppos.pos = end > start ? end : ppos.pos;
     return out;
   },
@@ -57,9 +92,7 @@ export const tmpfsFileOps: FileOperations = {
     if (file.flags & O_APPEND) ppos.pos = inode.size;
     const end = ppos.pos + data.length;
     if (end > TMPFS_MAX_BYTES) throw kerr('EFBIG', `file would exceed ${TMPFS_MAX_BYTES} bytes`);
-    const d = dataOf(inode);
-    if (end > d.buf.length) grow(d, end);
-    d.buf.set(data, ppos.pos);
+    dataOf(inode).write(ppos.pos, data);
     if (end > inode.size) inode.size = end;
     ppos.pos = end;
     return data.length;
@@ -80,12 +113,11 @@ export const tmpfsFileOps: FileOperations = {
     const inode = file.inode;
     const end = offset + len;
     if (mode & FALLOC_FL_PUNCH_HOLE) {
-      if (offset < inode.size) dataOf(inode).buf.fill(0, offset, Math.min(end, inode.size));
+      if (offset < inode.size) dataOf(inode).zero(offset, Math.min(end, inode.size));
       return;
     }
     if (end > TMPFS_MAX_BYTES) throw kerr('EFBIG', `offset ${offset} + length ${len}`);
-    const d = dataOf(inode);
-    if (end > d.buf.length) grow(d, end);
+    // the range reads as zeros until written: nothing to make ahead of it
     if (!(mode & FALLOC_FL_KEEP_SIZE) && end > inode.size) inode.size = end;
   },
 };
