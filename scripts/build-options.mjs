@@ -61,8 +61,8 @@ export function cliBundleOptions(root, outdir) {
 
 /**
  * Builds dist/ at `outdir` from the package at `root`: both builds, then
- * the command script's code cache, which a warm-up run of the default
- * scenario makes (scripts/code-cache.mjs), so that it holds the code a run
+ * the command script's code cache, which warm-up runs of the default
+ * scenario and video-playback make (scripts/code-cache.mjs), so that it holds the code a run
  * compiles and not only the script's top level. `sourcemap: false` leaves
  * the maps out (a test's throwaway build).
  */
