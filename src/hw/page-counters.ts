@@ -68,10 +68,25 @@ export class PageCounters {
     return false;
   }
 
+  /** Throws, naming the first page, when adding `delta` to [pfn, pfn+n) would take a count out of 0..65535. */
   private check(pfn: number, n: number, delta: number): void {
-    for (let p = pfn; p < pfn + n; p++) {
-      const v = this.get(p) + delta;
-      if (v < 0 || v > 0xffff) throw new Error(`page ${p}: mapping count would become ${v}`);
+    // a count can only leave the range on the side `delta` moves it: one bound per page, over each chunk's array
+    let p = pfn;
+    const end = pfn + n;
+    while (p < end) {
+      const ci = Math.floor(p / CHUNK_PAGES);
+      const lo = p - ci * CHUNK_PAGES;
+      const k = Math.min(end - p, CHUNK_PAGES - lo);
+      const c = this.chunks.get(ci);
+      if (!c) {
+        if (delta < 0 || delta > 0xffff) throw new Error(`page ${p}: mapping count would become ${delta}`);
+      } else if (delta < 0) {
+        for (let i = lo; i < lo + k; i++) if (c[i]! < -delta) throw new Error(`page ${ci * CHUNK_PAGES + i}: mapping count would become ${c[i]! + delta}`);
+      } else {
+        const max = 0xffff - delta;
+        for (let i = lo; i < lo + k; i++) if (c[i]! > max) throw new Error(`page ${ci * CHUNK_PAGES + i}: mapping count would become ${c[i]! + delta}`);
+      }
+      p += k;
     }
   }
 }
