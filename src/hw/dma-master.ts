@@ -124,6 +124,7 @@ export class DmaMaster {
           pa = t.pa;
           n = Math.min(t.run, len - off);
         }
+        // a run no bank decodes throws BusError here, where readNow's copy of it would
         if (!this.mem.decodes(pa, n)) this.mem.bankOf(pa, n);
         if (2 * runs + 2 > kept.runs.length) {
           const grown = new Float64Array(2 * kept.runs.length);

@@ -35,29 +35,24 @@ export class PageCounters {
   /** Adds `delta` to pages [pfn, pfn+n); throws before changing anything if a count would leave 0..65535. */
   add(pfn: number, n: number, delta: number): void {
     this.check(pfn, n, delta);
-    let p = pfn;
-    const end = pfn + n;
-    while (p < end) {
-      const ci = Math.floor(p / CHUNK_PAGES);
-      const lo = p - ci * CHUNK_PAGES;
-      const k = Math.min(end - p, CHUNK_PAGES - lo);
+    this.forEachPiece(pfn, n, (ci, lo, k) => {
       let c = this.chunks.get(ci);
       if (!c) {
         c = new Uint16Array(CHUNK_PAGES);
         this.chunks.set(ci, c);
       }
       for (let i = lo; i < lo + k; i++) c[i] = c[i]! + delta;
-      p += k;
-    }
+      return false;
+    });
     this.total += n * delta;
   }
 
   /** True when any page in [pfn, pfn+n) has a non-zero count. */
   any(pfn: number, n: number): boolean {
     if (this.total === 0) return false;
-    let p = pfn;
+    // asked at CPU accesses (dma-debug): its own loop, with no closure to make per call
     const end = pfn + n;
-    while (p < end) {
+    for (let p = pfn; p < end; ) {
       const ci = Math.floor(p / CHUNK_PAGES);
       const lo = p - ci * CHUNK_PAGES;
       const k = Math.min(end - p, CHUNK_PAGES - lo);
@@ -71,22 +66,37 @@ export class PageCounters {
   /** Throws, naming the first page, when adding `delta` to [pfn, pfn+n) would take a count out of 0..65535. */
   private check(pfn: number, n: number, delta: number): void {
     // a count can only leave the range on the side `delta` moves it: one bound per page, over each chunk's array
-    let p = pfn;
+    const fail = (page: number, v: number): never => {
+      throw new Error(`page ${page}: mapping count would become ${v}`);
+    };
+    this.forEachPiece(pfn, n, (ci, lo, k) => {
+      const c = this.chunks.get(ci);
+      const base = ci * CHUNK_PAGES;
+      if (!c) {
+        if (delta < 0 || delta > 0xffff) fail(base + lo, delta);
+      } else if (delta < 0) {
+        for (let i = lo; i < lo + k; i++) if (c[i]! < -delta) fail(base + i, c[i]! + delta);
+      } else {
+        const max = 0xffff - delta;
+        for (let i = lo; i < lo + k; i++) if (c[i]! > max) fail(base + i, c[i]! + delta);
+      }
+      return false;
+    });
+  }
+
+  /**
+   * Calls `fn(chunkIndex, first, count)` for each chunk's part of [pfn,
+   * pfn+n), in order, until it returns true; returns whether one did.
+   */
+  private forEachPiece(pfn: number, n: number, fn: (ci: number, lo: number, k: number) => boolean): boolean {
     const end = pfn + n;
-    while (p < end) {
+    for (let p = pfn; p < end; ) {
       const ci = Math.floor(p / CHUNK_PAGES);
       const lo = p - ci * CHUNK_PAGES;
       const k = Math.min(end - p, CHUNK_PAGES - lo);
-      const c = this.chunks.get(ci);
-      if (!c) {
-        if (delta < 0 || delta > 0xffff) throw new Error(`page ${p}: mapping count would become ${delta}`);
-      } else if (delta < 0) {
-        for (let i = lo; i < lo + k; i++) if (c[i]! < -delta) throw new Error(`page ${ci * CHUNK_PAGES + i}: mapping count would become ${c[i]! + delta}`);
-      } else {
-        const max = 0xffff - delta;
-        for (let i = lo; i < lo + k; i++) if (c[i]! > max) throw new Error(`page ${ci * CHUNK_PAGES + i}: mapping count would become ${c[i]! + delta}`);
-      }
+      if (fn(ci, lo, k)) return true;
       p += k;
     }
+    return false;
   }
 }
